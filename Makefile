@@ -1,0 +1,153 @@
+# Herald — plain GNU Makefile (STYLE.md §6).
+#   make deps   install missing Debian packages (no-op when present)
+#   make all    release build: build/release/herald
+#   make run    deps + build + start on embedded defaults
+#   make test   deps + sanitizer build + unit, fuzz-corpus replay and end-to-end tests
+#   make bench  load generator + scenarios against Herald
+#   make fuzz   each libFuzzer target for FUZZ_SECONDS (60)
+#   make fmt / fmt-check / clean
+
+CC ?= cc
+MODE ?= release
+SANITIZER ?=
+ifneq ($(SANITIZER),)
+MODE := san
+endif
+BUILD := build/$(MODE)
+
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+        -Wwrite-strings
+ifneq ($(CI),)
+WERROR := -Werror
+endif
+WERROR ?= -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isrc -I$(LLHTTP_INC) -MMD -MP \
+              -pthread
+LDLIBS := -luv -lcjson -lssl -lcrypto -lm -pthread
+ifneq ($(SANITIZER),)
+ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=$(SANITIZER)
+endif
+
+SRC := $(shell find src -name '*.c' | sort)
+LIB_SRC := $(filter-out src/main.c,$(SRC))
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
+LIB := $(BUILD)/libherald.a
+BIN := $(BUILD)/herald
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 60
+
+PY := /usr/bin/python3
+
+.PHONY: all deps run test unit e2e fuzz fuzz-replay bench fmt fmt-check clean asan
+
+all: $(BIN) $(UNIT_BIN) bench-tools
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# llhttp's generated C is compiled from the Debian package, with its own (looser) warnings.
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(CFLAGS) -I$(LLHTTP_INC) $(filter -fsanitize=%,$(ALL_CFLAGS)) -c $< -o $@
+
+$(LIB): $(LIB_OBJ) $(LLHTTP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps $(BIN)
+	./$(BIN) serve
+
+# The whole suite runs on the ASan + UBSan build.
+test: deps
+	$(MAKE) SANITIZER=address,undefined unit
+	$(MAKE) SANITIZER=address,undefined $(BIN) bench-tools
+	$(MAKE) fuzz-replay
+	$(MAKE) SANITIZER=address,undefined e2e
+
+unit: $(UNIT_BIN)
+	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 ./$$t || fail=1; done; exit $$fail
+
+e2e: $(BIN) bench-tools
+	HERALD_BIN=$(abspath $(BIN)) HERALD_BENCH_BIN=$(abspath $(BUILD)/herald-bench) \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/e2e
+
+# ---- bench
+bench-tools: $(BUILD)/herald-bench
+
+$(BUILD)/herald-bench: bench/herald_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lm $(filter -fsanitize=%,$(LDFLAGS))
+
+bench: deps
+	$(MAKE) $(BIN) bench-tools
+	bench/run.sh $(abspath $(BIN)) $(abspath $(BUILD)/herald-bench)
+
+# ---- fuzz (clang + libFuzzer)
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-omit-frame-pointer -pthread
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRC)) \
+                $(FUZZ_BUILD)/llhttp/api.o $(FUZZ_BUILD)/llhttp/http.o $(FUZZ_BUILD)/llhttp/llhttp.o
+FUZZ_BIN := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(WARN) -Werror -c $< -o $@
+$(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/libherald.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libherald.a
+	clang $(FUZZ_CFLAGS) $(WARN) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libherald.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps fuzz-build
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n fuzz/corpus/$$n; done
+
+# Replays every seed corpus once (part of make test).
+fuzz-replay: fuzz-build
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); echo "== replay $$n"; \
+	  $$f -runs=0 fuzz/corpus/$$n 2>&1 | tail -n 2; done
+
+# ---- formatting
+FMT_FILES := $(shell find src tests/unit fuzz bench -name '*.[ch]' 2>/dev/null)
+fmt:
+	clang-format -i $(FMT_FILES)
+fmt-check:
+	clang-format --dry-run -Werror $(FMT_FILES)
+
+compile_commands.json:
+	bear -- $(MAKE) -B all
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

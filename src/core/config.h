@@ -1,0 +1,79 @@
+/*
+ * Server configuration (SPEC §6). Sources, lowest to highest precedence:
+ * built-in defaults, a `.env` file in the working directory, HERALD_*
+ * environment variables, command-line flags (`--listen=…` or `--listen …`,
+ * named after the variable: HERALD_MAX_BODY -> --max-body). Every setting has
+ * a safe default and is validated at load time; an error names the setting.
+ */
+#ifndef HERALD_CORE_CONFIG_H
+#define HERALD_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+    /* network */
+    char *listen_host;         /* HERALD_LISTEN host part, default "0.0.0.0" */
+    int listen_port;           /* HERALD_LISTEN port part, default 8080; 0 = any free port */
+    int workers;               /* HERALD_WORKERS event loops, default = online CPUs (1..64) */
+    int max_connections;       /* HERALD_MAX_CONNECTIONS, default 60000 */
+    /* HTTP limits */
+    size_t max_url;            /* HERALD_MAX_URL bytes of request target, default 8192 (-> 414) */
+    size_t max_header_bytes;   /* HERALD_MAX_HEADER_BYTES total header bytes, default 32768 (-> 431) */
+    int max_headers;           /* HERALD_MAX_HEADERS count, default 100 (-> 431) */
+    size_t max_body;           /* HERALD_MAX_BODY JSON request bodies, default 1 MiB (-> 413) */
+    int header_timeout_ms;     /* HERALD_HEADER_TIMEOUT, default 10s: request head must arrive in it */
+    int idle_timeout_ms;       /* HERALD_IDLE_TIMEOUT keep-alive idle, default 60s */
+    char *cors_origins;        /* HERALD_CORS_ORIGINS comma list, "*" or empty (default: none) */
+    char *static_dir;          /* HERALD_STATIC_DIR UI files, default "web/dist" (may not exist) */
+    bool trust_proxy;          /* HERALD_TRUST_PROXY honour X-Forwarded-*, default false */
+    /* WebSocket */
+    size_t ws_max_message;     /* HERALD_WS_MAX_MESSAGE, default 64 KiB (-> 1009) */
+    size_t ws_max_queue;       /* HERALD_WS_MAX_QUEUE output bytes per conn, default 1 MiB (-> 1008) */
+    int ws_heartbeat_ms;       /* HERALD_WS_HEARTBEAT ping interval, default 30s; dead after 2 missed */
+    /* storage and identity (used by the store and auth modules) */
+    char *data_dir;            /* HERALD_DATA_DIR, default "./data" */
+    bool demo;                 /* HERALD_DEMO, default false */
+    /* logs */
+    int log_level;             /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
+    bool log_json;             /* HERALD_LOG_FORMAT text|json, default text */
+    int shutdown_timeout_ms;   /* HERALD_SHUTDOWN_TIMEOUT, default 10s */
+};
+
+/* Fills c with the defaults. */
+void config_defaults(struct config *c);
+
+/*
+ * Loads defaults, then the .env file at env_path (NULL: "./.env"; a missing
+ * file is fine), then the environment (envp, NULL-terminated "K=V" strings),
+ * then argv flags (argv[0..argc-1] are flags only, no program name and no
+ * subcommand). Returns 0, or -1 after writing one line naming the bad
+ * setting and why to errbuf (NUL-terminated, at most errlen bytes).
+ * Unknown flags are errors; unknown HERALD_* variables are ignored with a
+ * warning appended to warnbuf (may be NULL).
+ */
+int config_load(struct config *c, const char *env_path, char **envp, int argc, char **argv,
+                char *errbuf, size_t errlen);
+
+/* Frees the strings owned by c. */
+void config_release(struct config *c);
+
+/* Prints every setting as NAME=value lines, secrets masked, to f (check-config). */
+void config_print(const struct config *c, FILE *f);
+
+/* Prints the flag list with one-line help and default for each setting (for --help). */
+void config_print_help(FILE *f);
+
+/*
+ * Parses a duration: "250ms", "10s", "5m", "2h", or a plain number of
+ * seconds. Returns 0 and sets *ms, or -1.
+ */
+int config_parse_duration(const char *s, int64_t *ms);
+/* Parses a size: "1024", "64k"/"64KiB", "10m"/"10MiB", "1g". Returns 0 or -1. */
+int config_parse_size(const char *s, uint64_t *bytes);
+/* Parses a boolean: 1/0, true/false, yes/no, on/off. Returns 0 or -1. */
+int config_parse_bool(const char *s, bool *out);
+
+#endif
