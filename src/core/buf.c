@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "xalloc.h"
+#include <stdlib.h>
 
 void buf_init(struct buf *b)
 {

@@ -1,0 +1,202 @@
+/*
+ * The herald binary: command-line dispatch and the wiring of modules. This is
+ * the only file that knows every module.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "metrics/metrics.h"
+#include "metrics/ops.h"
+#include "net/server.h"
+#include "net/static_files.h"
+#include "router/router.h"
+#include "rt/rt.h"
+
+extern char **environ;
+
+#define STATIC_MAX_TOTAL (64u << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: herald <command> [flags]\n"
+               "\n"
+               "Herald " HERALD_VERSION ": a self-hosted real-time messaging and notification hub.\n"
+               "\n"
+               "commands:\n"
+               "  serve          start the server (HTTP API, WebSocket /ws, web UI)\n"
+               "  check-config   print the effective configuration, secrets masked, and exit\n"
+               "  version        print the version and exit\n"
+               "  help           show this text\n"
+               "\n"
+               "Run 'herald <command> --help' for the flags of a command. Every flag has an\n"
+               "environment variable (HERALD_*) and may be set in a .env file in the working\n"
+               "directory; flags win over the environment, which wins over .env.\n");
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+    char err[512];
+    if (config_load(cfg, NULL, environ, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "herald: configuration error: %s\n", err);
+        config_release(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+/* mkdir -p with mode 0700 for the folders Herald creates. */
+static int make_dirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static bool server_ready_cb(void *ud)
+{
+    struct server **s = ud;
+    return server_is_ready(*s);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: herald serve [flags]\n\nStarts the server. Prints 'listening on HOST:PORT' "
+               "once it accepts connections.\n\nflags (and environment variables):\n");
+        config_print_help(stdout);
+        return 0;
+    }
+    struct config cfg;
+    if (load_config(&cfg, argc, argv) != 0)
+        return 2;
+    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    if (make_dirs(cfg.data_dir) != 0) {
+        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
+                strerror(errno));
+        config_release(&cfg);
+        return 1;
+    }
+    if (cfg.demo)
+        log_warn("main", "HERALD_DEMO=1 is set: demo sign-in (?user_id=) arrives with the "
+                         "identity module and has no effect in this build");
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL); /* every thread inherits the mask */
+
+    struct router *router = router_new();
+    struct server *srv = NULL;
+    struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv};
+    ops_register(router, &ops);
+    struct metrics *metrics = metrics_new(cfg.workers, router);
+    ops.metrics = metrics;
+    struct static_files *statics = static_files_load(cfg.static_dir, STATIC_MAX_TOTAL);
+
+    struct server_opts opts = {
+        .cfg = &cfg, .router = router, .statics = statics, .metrics = metrics};
+    rt_ws_app(&opts.ws);
+    int port = 0;
+    srv = server_start(&opts, &port);
+    if (srv == NULL) {
+        static_files_free(statics);
+        metrics_free(metrics);
+        router_free(router);
+        config_release(&cfg);
+        return 1;
+    }
+    if (strchr(cfg.listen_host, ':'))
+        printf("listening on [%s]:%d\n", cfg.listen_host, port);
+    else
+        printf("listening on %s:%d\n", cfg.listen_host, port);
+    fflush(stdout);
+    log_info("main", "herald %s started workers=%d port=%d", HERALD_VERSION, cfg.workers, port);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(srv, cfg.shutdown_timeout_ms);
+    server_free(srv);
+    static_files_free(statics);
+    metrics_free(metrics);
+    router_free(router);
+    log_info("main", "stopped");
+    config_release(&cfg);
+    return 0;
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: herald check-config [flags]\n\nValidates the configuration from .env, "
+               "the environment and flags, prints the\neffective settings (secrets masked) and "
+               "exits 0, or names the bad setting and exits 2.\n\nflags:\n");
+        config_print_help(stdout);
+        return 0;
+    }
+    struct config cfg;
+    if (load_config(&cfg, argc, argv) != 0)
+        return 2;
+    config_print(&cfg, stdout);
+    config_release(&cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "check-config") == 0)
+        return cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (argc > 2 && wants_help(argc - 2, argv + 2)) {
+            printf("usage: herald version\n\nPrints the version of this binary.\n");
+            return 0;
+        }
+        printf("herald %s\n", HERALD_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "herald: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,36 @@
+/*
+ * Prometheus metrics. Each event loop owns one shard that only it writes
+ * (relaxed atomic stores, no contention); /metrics sums the shards. Process
+ * figures (RSS, CPU, fds) are read from /proc when rendered.
+ */
+#ifndef HERALD_METRICS_METRICS_H
+#define HERALD_METRICS_METRICS_H
+
+#include <stdint.h>
+
+struct buf;
+struct router;
+struct metrics;
+struct metrics_shard;
+
+enum metrics_conn_kind { METRICS_CONN_HTTP = 0, METRICS_CONN_WS = 1, METRICS_CONN_KINDS };
+enum metrics_dir { METRICS_IN = 0, METRICS_OUT = 1 };
+
+/* Route ids beyond the router's: static files and unmatched paths. */
+#define METRICS_ROUTE_STATIC (-2)
+#define METRICS_ROUTE_UNMATCHED (-1)
+
+/* Creates shards for nshards loops; router is borrowed for route labels. */
+struct metrics *metrics_new(int nshards, const struct router *r);
+void metrics_free(struct metrics *m);
+struct metrics_shard *metrics_shard(struct metrics *m, int idx);
+
+/* Loop thread of the shard only. */
+void metrics_http_request(struct metrics_shard *s, int route_id, int status, uint64_t usec);
+void metrics_conn_add(struct metrics_shard *s, enum metrics_conn_kind kind, int delta);
+void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t bytes);
+
+/* Appends the Prometheus text exposition to out; any thread. */
+void metrics_render(struct metrics *m, struct buf *out);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * Connections: accept, read into the loop's shared buffer, buffered and
+ * coalesced writes with a bound, and the close sequence (flush, shut down the
+ * write side, discard input until EOF, then free). Connections are freed only
+ * from libuv's close callback, after the callback that closed them returned.
+ */
+#include "net/internal.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "metrics/metrics.h"
+
+#define LINGER_MS 2000
+
+struct wreq {
+    uv_write_t req;
+    struct conn *c;
+    char *data; /* owned; the buffer's storage */
+    size_t len;
+};
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+static void on_close(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    if (c->kind == CONN_HTTP)
+        net__http_release(c);
+    else
+        net__ws_release(c);
+    buf_release(&c->out);
+    free(c);
+}
+
+static void unlink_conn(struct conn *c)
+{
+    struct loop *l = c->loop;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    l->nconns--;
+    atomic_fetch_sub(&l->srv->nconns, 1);
+    metrics_conn_add(l->metrics, c->kind == CONN_WS ? METRICS_CONN_WS : METRICS_CONN_HTTP, -1);
+}
+
+void net__conn_abort(struct conn *c)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    if (c->kind == CONN_HTTP)
+        net__http_detach(c);
+    else
+        net__ws_detach(c);
+    c->state = CONN_CLOSED;
+    unlink_conn(c);
+    buf_release(&c->out);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+void net__conn_accept(struct loop *l, uv_stream_t *listener)
+{
+    struct server *srv = l->srv;
+    struct conn *c = xcalloc(1, sizeof(*c));
+    uv_tcp_init(&l->uv, &c->tcp);
+    c->tcp.data = c;
+    c->loop = l;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->state = CONN_CLOSED;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    if (atomic_load(&srv->nconns) >= srv->opts.cfg->max_connections || l->stopping) {
+        log_warn("net", "connection refused: limit of %d connections reached",
+                 srv->opts.cfg->max_connections);
+        c->state = CONN_CLOSED;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    atomic_fetch_add(&srv->nconns, 1);
+    uv_tcp_nodelay(&c->tcp, 1);
+
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    strcpy(c->peer, "-");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+    }
+    c->kind = CONN_HTTP;
+    c->last_rx = c->since = net__now(l);
+    c->next = l->conns;
+    if (l->conns)
+        l->conns->prev = c;
+    l->conns = c;
+    l->nconns++;
+    metrics_conn_add(l->metrics, METRICS_CONN_HTTP, 1);
+    net__http_init(c);
+    net__conn_resume_reading(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)suggested;
+    struct conn *c = h->data;
+    b->base = c->loop->readbuf;
+    b->len = sizeof(c->loop->readbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        net__conn_abort(c);
+        return;
+    }
+    c->last_rx = net__now(c->loop);
+    if (c->state == CONN_LINGER || c->state == CONN_CLOSED)
+        return; /* discarding */
+    if (c->state == CONN_DRAINING)
+        return;
+    if (c->kind == CONN_HTTP)
+        net__http_feed(c, b->base, (size_t)nread);
+    else
+        net__ws_feed(c, b->base, (size_t)nread);
+}
+
+void net__conn_pause_reading(struct conn *c)
+{
+    if (c->reading && c->state != CONN_CLOSED) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+void net__conn_resume_reading(struct conn *c)
+{
+    if (!c->reading && c->state != CONN_CLOSED) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+size_t net__conn_backlog(const struct conn *c)
+{
+    return c->out.len + c->queued;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+static void begin_linger(struct conn *c)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    c->state = CONN_LINGER;
+    c->since = net__now(c->loop);
+    uv_shutdown_t *sr = xmalloc(sizeof(*sr));
+    if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(sr);
+        net__conn_abort(c);
+        return;
+    }
+    net__conn_resume_reading(c); /* read and discard until EOF (see on_read) */
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct conn *c = w->c;
+    c->queued -= w->len;
+    free(w->data);
+    free(w);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (status < 0) {
+        net__conn_abort(c);
+        return;
+    }
+    if (c->want_close && net__conn_backlog(c) == 0)
+        begin_linger(c);
+}
+
+void net__conn_flush(struct conn *c)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    if (c->out.len > 0) {
+        size_t off = 0;
+        if (c->queued == 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+            int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+            if (r > 0) {
+                off = (size_t)r;
+            } else if (r < 0 && r != UV_EAGAIN) {
+                net__conn_abort(c);
+                return;
+            }
+        }
+        if (off == c->out.len) {
+            /* everything written: give the storage back unless it is small */
+            if (c->out.cap > 4096 || c->kind == CONN_WS)
+                buf_release(&c->out);
+            else
+                buf_clear(&c->out);
+        } else {
+            struct wreq *w = xmalloc(sizeof(*w));
+            size_t total;
+            w->c = c;
+            w->data = buf_detach(&c->out, &total);
+            w->len = total - off;
+            uv_buf_t b = uv_buf_init(w->data + off, (unsigned)w->len);
+            c->queued += w->len;
+            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+                c->queued -= w->len;
+                free(w->data);
+                free(w);
+                net__conn_abort(c);
+                return;
+            }
+        }
+    }
+    if (c->want_close && net__conn_backlog(c) == 0)
+        begin_linger(c);
+}
+
+void net__conn_send(struct conn *c, const void *p, size_t n)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    buf_append(&c->out, p, n);
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = c->loop->dirty;
+        c->loop->dirty = c;
+    }
+    if (c->kind == CONN_WS && net__conn_backlog(c) > c->loop->srv->opts.cfg->ws_max_queue)
+        net__ws_overflow(c);
+}
+
+void net__conn_flush_dirty(struct loop *l)
+{
+    while (l->dirty) {
+        struct conn *c = l->dirty;
+        l->dirty = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = false;
+        net__conn_flush(c);
+    }
+}
+
+void net__conn_close_after_flush(struct conn *c)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    c->want_close = true;
+    c->state = CONN_DRAINING;
+    c->since = net__now(c->loop);
+    net__conn_flush(c);
+}

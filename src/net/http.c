@@ -1,0 +1,836 @@
+/*
+ * HTTP/1.1 on llhttp: request assembly with limits (414, 431, 413), Expect:
+ * 100-continue, one request in flight per connection (the parser pauses after
+ * each message, which keeps pipelined responses in order and lets handlers
+ * answer asynchronously), CORS, routing, static files and response writing.
+ * Framing errors (including request-smuggling shapes, which llhttp rejects in
+ * its strict default mode) get 400 and the connection is closed.
+ */
+#include "net/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/url.h"
+#include "core/xalloc.h"
+#include "metrics/metrics.h"
+#include "net/http.h"
+#include "net/static_files.h"
+#include "router/router.h"
+
+#define ROUTE_WS (-3)
+
+struct hdr {
+    size_t name, name_len, val, val_len; /* offsets into req->store while parsing */
+};
+
+struct http_req {
+    struct conn *conn; /* NULL once the client has gone */
+    struct loop *loop;
+    uint64_t start_us;
+    int method;
+    uint8_t llmethod;
+    uint8_t http_minor;
+    bool keep_alive;
+    bool complete;
+    bool upgrade;
+    bool in_header_value;
+    int route_id;
+    size_t header_bytes;
+    struct buf store; /* url, header names and values, NUL-separated */
+    size_t url_len;
+    struct hdr *hdrs;
+    int nhdrs, caphdrs;
+    char *path, *query; /* separate copies, made at headers-complete */
+    struct buf body;
+    struct buf res_headers; /* extra response headers, "Name: value\r\n" each */
+    char *params[ROUTER_MAX_PARAMS * 2];
+    int nparams;
+    char id[40];
+};
+
+/* ---------------------------------------------------------------- request objects */
+
+static struct http_req *req_new(struct conn *c)
+{
+    struct http_req *r = xcalloc(1, sizeof(*r));
+    r->conn = c;
+    r->loop = c->loop;
+    r->start_us = clock_mono_us();
+    r->route_id = METRICS_ROUTE_UNMATCHED;
+    return r;
+}
+
+static void req_free(struct http_req *r)
+{
+    if (r == NULL)
+        return;
+    buf_release(&r->store);
+    buf_release(&r->body);
+    buf_release(&r->res_headers);
+    free(r->hdrs);
+    free(r->path);
+    free(r->query);
+    for (int i = 0; i < r->nparams * 2; i++)
+        free(r->params[i]);
+    free(r);
+}
+
+static const char *hdr_name(const struct http_req *r, int i)
+{
+    return r->store.data + r->hdrs[i].name;
+}
+
+static const char *hdr_val(const struct http_req *r, int i)
+{
+    return r->store.data + r->hdrs[i].val;
+}
+
+/* ---------------------------------------------------------------- llhttp callbacks */
+
+static struct conn *parser_conn(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int fail(struct conn *c, int status)
+{
+    c->u.http.err_status = status;
+    return -1;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    req_free(c->u.http.req);
+    c->u.http.req = req_new(c);
+    c->since = net__now(c->loop);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    r->url_len += len;
+    if (r->url_len > c->loop->srv->opts.cfg->max_url)
+        return fail(c, 414);
+    buf_append(&r->store, at, len);
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    buf_putc(&c->u.http.req->store, '\0');
+    return 0;
+}
+
+static int count_header_bytes(struct conn *c, size_t len)
+{
+    struct http_req *r = c->u.http.req;
+    r->header_bytes += len;
+    if (r->header_bytes > c->loop->srv->opts.cfg->max_header_bytes)
+        return fail(c, 431);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    if (count_header_bytes(c, len))
+        return -1;
+    if (r->nhdrs == 0 || r->in_header_value) {
+        if (r->nhdrs >= c->loop->srv->opts.cfg->max_headers)
+            return fail(c, 431);
+        if (r->nhdrs == r->caphdrs) {
+            r->caphdrs = r->caphdrs ? r->caphdrs * 2 : 16;
+            r->hdrs = xrealloc(r->hdrs, (size_t)r->caphdrs * sizeof(struct hdr));
+        }
+        struct hdr *h = &r->hdrs[r->nhdrs++];
+        memset(h, 0, sizeof(*h));
+        h->name = r->store.len;
+        r->in_header_value = false;
+    }
+    buf_append(&r->store, at, len);
+    r->hdrs[r->nhdrs - 1].name_len += len;
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http_req *r = parser_conn(p)->u.http.req;
+    buf_putc(&r->store, '\0');
+    r->hdrs[r->nhdrs - 1].val = r->store.len;
+    r->in_header_value = true;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    if (count_header_bytes(c, len))
+        return -1;
+    buf_append(&r->store, at, len);
+    r->hdrs[r->nhdrs - 1].val_len += len;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http_req *r = parser_conn(p)->u.http.req;
+    /* a header with an empty value gets no on_header_value call */
+    buf_putc(&r->store, '\0');
+    return 0;
+}
+
+static int method_bit(uint8_t m)
+{
+    switch (m) {
+    case HTTP_GET: return HTTP_M_GET;
+    case HTTP_HEAD: return HTTP_M_HEAD;
+    case HTTP_POST: return HTTP_M_POST;
+    case HTTP_PUT: return HTTP_M_PUT;
+    case HTTP_PATCH: return HTTP_M_PATCH;
+    case HTTP_DELETE: return HTTP_M_DELETE;
+    case HTTP_OPTIONS: return HTTP_M_OPTIONS;
+    default: return HTTP_M_OTHER;
+    }
+}
+
+static void send_continue(struct conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    net__conn_send(c, cont, sizeof(cont) - 1);
+    net__conn_flush(c);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    const struct config *cfg = c->loop->srv->opts.cfg;
+
+    r->llmethod = (uint8_t)llhttp_get_method(p);
+    r->method = method_bit(r->llmethod);
+    r->http_minor = llhttp_get_http_minor(p);
+    r->keep_alive = llhttp_should_keep_alive(p) != 0;
+    if (llhttp_get_http_major(p) != 1)
+        return fail(c, 505);
+    if (r->llmethod == HTTP_CONNECT)
+        return fail(c, 405);
+
+    /* split the target into path and query */
+    const char *url = r->store.data ? r->store.data : "/";
+    const char *q = strchr(url, '?');
+    const char *hash = strchr(url, '#');
+    size_t plen = q ? (size_t)(q - url) : (hash ? (size_t)(hash - url) : strlen(url));
+    if (plen == 0 || url[0] != '/') {
+        if (!(plen == 1 && url[0] == '*' && r->method == HTTP_M_OPTIONS))
+            return fail(c, 400);
+    }
+    r->path = xstrndup(url, plen);
+    if (q) {
+        size_t qlen = hash && hash > q ? (size_t)(hash - q - 1) : strlen(q + 1);
+        r->query = xstrndup(q + 1, qlen);
+    } else {
+        r->query = xstrdup("");
+    }
+
+    /* request id: echo a sane client one, else generate */
+    const char *rid = http_req_header(r, "X-Request-Id");
+    size_t ridlen = rid ? strlen(rid) : 0;
+    bool sane = ridlen > 0 && ridlen < sizeof(r->id);
+    for (size_t i = 0; sane && i < ridlen; i++) {
+        char ch = rid[i];
+        sane = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '-' || ch == '_' || ch == '.' || ch == ':';
+    }
+    if (sane)
+        memcpy(r->id, rid, ridlen + 1);
+    else
+        snprintf(r->id, sizeof(r->id), "%08x%08llx", c->loop->id_prefix,
+                 (unsigned long long)++c->loop->req_seq);
+
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body)
+        return fail(c, 413);
+
+    const char *expect = http_req_header(r, "Expect");
+    if (expect) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            return fail(c, 417);
+        if (r->http_minor >= 1 && !(p->flags & F_UPGRADE))
+            send_continue(c);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    if (r->body.len + len > c->loop->srv->opts.cfg->max_body)
+        return fail(c, 413);
+    buf_append(&r->body, at, len);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    r->complete = true;
+    if (p->upgrade) {
+        r->upgrade = true;
+        return 0; /* llhttp returns HPE_PAUSED_UPGRADE */
+    }
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---------------------------------------------------------------- connection state */
+
+void net__http_init(struct conn *c)
+{
+    llhttp_init(&c->u.http.parser, HTTP_REQUEST, &settings);
+    c->u.http.parser.data = c;
+    buf_init(&c->u.http.pending);
+    c->u.http.req = NULL;
+    c->u.http.err_status = 0;
+    c->u.http.paused = false;
+}
+
+void net__http_release(struct conn *c)
+{
+    /* an in-flight request was detached before; only an unfinished one is ours */
+    if (c->u.http.req && !c->u.http.paused)
+        req_free(c->u.http.req);
+    c->u.http.req = NULL;
+    buf_release(&c->u.http.pending);
+}
+
+void net__http_detach(struct conn *c)
+{
+    struct http_req *r = c->u.http.req;
+    if (r && c->u.http.paused) {
+        r->conn = NULL; /* the handler still owns it and frees it when it answers */
+        c->u.http.req = NULL;
+        c->u.http.paused = false;
+    }
+}
+
+bool net__http_is_idle(const struct conn *c)
+{
+    return c->u.http.req == NULL && c->u.http.pending.len == 0;
+}
+
+void net__http_sweep(struct conn *c, uint32_t now)
+{
+    const struct config *cfg = c->loop->srv->opts.cfg;
+    if (c->u.http.paused)
+        return; /* a handler is working; it answers or the client goes */
+    if (c->u.http.req) {
+        if ((int32_t)(now - c->since) >= cfg->header_timeout_ms) {
+            /* the request has not arrived in time: 408 and close */
+            c->u.http.err_status = 408;
+            static const char msg[] =
+                "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                "Content-Length: 73\r\nConnection: close\r\n\r\n"
+                "{\"error\":{\"code\":\"timeout\",\"message\":\"request not received in time\"}}";
+            net__conn_send(c, msg, sizeof(msg) - 1);
+            net__conn_close_after_flush(c);
+        }
+    } else if ((int32_t)(now - c->last_rx) >= cfg->idle_timeout_ms) {
+        net__conn_close_after_flush(c);
+    }
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static const char *date_header(struct loop *l)
+{
+    static _Thread_local char date[64];
+    static _Thread_local time_t last;
+    (void)l;
+    time_t now = time(NULL);
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        last = now;
+    }
+    return date;
+}
+
+const char *http_status_text(int s)
+{
+    switch (s) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* Allowed CORS origin for this request, or NULL. */
+static const char *cors_origin(const struct http_req *r)
+{
+    const char *origin = http_req_header(r, "Origin");
+    const char *list = r->loop->srv->opts.cfg->cors_origins;
+    if (origin == NULL || list == NULL || list[0] == '\0')
+        return NULL;
+    if (strcmp(list, "*") == 0)
+        return origin;
+    size_t olen = strlen(origin);
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == olen && strncasecmp(p, origin, len) == 0)
+            return origin;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return NULL;
+}
+
+/* Continues with the bytes that arrived while a request was being handled. */
+static void resume(struct conn *c);
+
+static void finish(struct http_req *r, int status, size_t body_len)
+{
+    struct loop *l = r->loop;
+    uint64_t us = clock_mono_us() - r->start_us;
+    metrics_http_request(l->metrics, r->route_id, status, us);
+    log_access(http_req_method_name(r), r->path ? r->path : "-", status,
+               (unsigned long long)body_len, (unsigned long long)us,
+               r->conn ? r->conn->peer : "-", r->id);
+}
+
+void http_res_header(struct http_req *r, const char *name, const char *value)
+{
+    buf_printf(&r->res_headers, "%s: %s\r\n", name, value);
+}
+
+void http_respond(struct http_req *r, int status, const char *ctype, const void *body, size_t len)
+{
+    struct conn *c = r->conn;
+    finish(r, status, len);
+    if (c == NULL || c->state != CONN_OPEN) {
+        req_free(r);
+        return;
+    }
+    bool keep = r->keep_alive && !c->loop->stopping && status != 400 && status != 408 &&
+                status != 413 && status != 414 && status != 431 && status != 101;
+    struct buf *o = &c->out;
+    size_t before = o->len;
+    (void)before;
+    buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status),
+               date_header(c->loop));
+    if (ctype)
+        buf_printf(o, "Content-Type: %s\r\n", ctype);
+    if (status != 204 && status != 304 && status >= 200)
+        buf_printf(o, "Content-Length: %zu\r\n", len);
+    if (status != 101)
+        buf_puts(o, keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+    buf_printf(o, "X-Request-Id: %s\r\n", r->id);
+    const char *origin = cors_origin(r);
+    if (origin) {
+        buf_puts(o, "Access-Control-Allow-Origin: ");
+        buf_puts(o, strcmp(c->loop->srv->opts.cfg->cors_origins, "*") == 0 ? "*" : origin);
+        buf_puts(o, "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: X-Request-Id, "
+                    "Retry-After, Idempotency-Replay\r\n");
+    }
+    if (r->res_headers.len)
+        buf_append(o, r->res_headers.data, r->res_headers.len);
+    buf_puts(o, "\r\n");
+    if (r->method != HTTP_M_HEAD && status != 204 && status != 304 && len)
+        buf_append(o, body, len);
+    /* net__conn_send does the dirty-list bookkeeping; append nothing more */
+    net__conn_send(c, "", 0);
+
+    bool was_paused = c->u.http.paused;
+    c->u.http.req = NULL;
+    c->u.http.paused = false;
+    req_free(r);
+    if (status == 101)
+        return;
+    if (!keep) {
+        net__conn_close_after_flush(c);
+        return;
+    }
+    c->since = net__now(c->loop);
+    if (was_paused)
+        resume(c);
+}
+
+void http_respond_json(struct http_req *r, int status, const char *json, size_t len)
+{
+    http_respond(r, status, "application/json", json, len);
+}
+
+static void error_body(struct buf *b, const char *code, const char *message, const char *field)
+{
+    buf_puts(b, "{\"error\":{\"code\":");
+    buf_json_str(b, code);
+    buf_puts(b, ",\"message\":");
+    buf_json_str(b, message);
+    if (field) {
+        buf_puts(b, ",\"field\":");
+        buf_json_str(b, field);
+    }
+    buf_puts(b, "}}");
+}
+
+void http_respond_error(struct http_req *r, int status, const char *code, const char *message,
+                        const char *field)
+{
+    struct buf b = BUF_INIT;
+    error_body(&b, code, message, field);
+    http_respond_json(r, status, b.data, b.len);
+    buf_release(&b);
+}
+
+void http_respond_err(struct http_req *r, int err, const char *message, const char *field)
+{
+    http_respond_error(r, err_http_status(err), err_code(err), message ? message : err_str(err),
+                       field);
+}
+
+/* An error found by the parser: answer it and close (the framing is unknown). */
+static void parse_error(struct conn *c, int status, const char *why)
+{
+    const char *code = "bad_request";
+    const char *msg = why;
+    switch (status) {
+    case 413: code = "payload_too_large"; msg = "request body too large"; break;
+    case 414: code = "uri_too_long"; msg = "request target too long"; break;
+    case 431: code = "headers_too_large"; msg = "request headers too large"; break;
+    case 417: code = "expectation_failed"; msg = "only Expect: 100-continue is supported"; break;
+    case 405: code = "method_not_allowed"; msg = "method not allowed"; break;
+    case 505: code = "http_version_not_supported"; msg = "only HTTP/1.x is supported"; break;
+    default: break;
+    }
+    struct http_req *r = c->u.http.req;
+    if (r == NULL)
+        r = c->u.http.req = req_new(c);
+    r->keep_alive = false;
+    if (r->id[0] == '\0')
+        snprintf(r->id, sizeof(r->id), "err-%08x", (unsigned)(clock_mono_us() & 0xffffffffu));
+    r->method = HTTP_M_GET; /* send a body even if the request said HEAD */
+    c->u.http.paused = false;
+    http_respond_error(r, status, code, msg, NULL);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static void preflight(struct http_req *r)
+{
+    const char *origin = cors_origin(r);
+    if (origin == NULL) {
+        http_respond_error(r, 403, "forbidden", "origin not allowed", NULL);
+        return;
+    }
+    const char *req_hdrs = http_req_header(r, "Access-Control-Request-Headers");
+    http_res_header(r, "Access-Control-Allow-Methods",
+                    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    http_res_header(r, "Access-Control-Allow-Headers",
+                    req_hdrs ? req_hdrs
+                             : "Authorization, Content-Type, X-App-Key, X-App-Secret, "
+                               "X-Request-Id, Idempotency-Key");
+    http_res_header(r, "Access-Control-Max-Age", "600");
+    http_respond(r, 204, NULL, NULL, 0);
+}
+
+static void copy_params(struct http_req *r, const struct route_match *m)
+{
+    for (int i = 0; i < m->nparams; i++) {
+        char *val = xmalloc(m->params[i].len + 1);
+        if (url_decode(m->params[i].val, m->params[i].len, val, false) < 0) {
+            memcpy(val, m->params[i].val, m->params[i].len);
+            val[m->params[i].len] = '\0';
+        }
+        r->params[2 * i] = xstrdup(m->params[i].name);
+        r->params[2 * i + 1] = val;
+        r->nparams++;
+    }
+}
+
+static void dispatch(struct conn *c, const char *rest, size_t restlen)
+{
+    struct http_req *r = c->u.http.req;
+    const struct server_opts *o = &c->loop->srv->opts;
+    c->u.http.paused = true;
+
+    if (strcmp(r->path, "/ws") == 0) {
+        r->route_id = ROUTE_WS;
+        if (r->upgrade)
+            r->keep_alive = false; /* a refused upgrade leaves the framing unknown: close */
+        net__ws_upgrade(r, c, rest, restlen);
+        return;
+    }
+    if (r->upgrade) {
+        /* an Upgrade we do not take: answer as plain HTTP and go on */
+        llhttp_resume_after_upgrade(&c->u.http.parser);
+        r->upgrade = false;
+        if (restlen) {
+            buf_append(&c->u.http.pending, rest, restlen);
+        }
+    }
+    if (r->method == HTTP_M_OPTIONS && http_req_header(r, "Origin") &&
+        http_req_header(r, "Access-Control-Request-Method")) {
+        preflight(r);
+        return;
+    }
+    struct route_match m;
+    int rc = router_match(o->router, r->method, r->path, &m);
+    if (rc == 0) {
+        r->route_id = m.route_id;
+        copy_params(r, &m);
+        m.fn(r, m.ud);
+        return;
+    }
+    char allow[128];
+    if (rc == ERR_NOMETHOD) {
+        r->route_id = METRICS_ROUTE_UNMATCHED;
+        router_allow_string(m.allow | HTTP_M_OPTIONS, allow, sizeof(allow));
+        http_res_header(r, "Allow", allow);
+        if (r->method == HTTP_M_OPTIONS) {
+            http_respond(r, 204, NULL, NULL, 0);
+            return;
+        }
+        char msg[160];
+        snprintf(msg, sizeof(msg), "method %s not allowed; allowed: %s", http_req_method_name(r),
+                 allow);
+        http_respond_error(r, 405, "method_not_allowed", msg, NULL);
+        return;
+    }
+    if ((r->method == HTTP_M_GET || r->method == HTTP_M_HEAD) && o->statics) {
+        r->route_id = METRICS_ROUTE_STATIC;
+        if (static_files_serve(o->statics, r))
+            return;
+        r->route_id = METRICS_ROUTE_UNMATCHED;
+    }
+    char msg[200];
+    snprintf(msg, sizeof(msg), "no route for %s %.120s", http_req_method_name(r), r->path);
+    http_respond_error(r, 404, "not_found", msg, NULL);
+}
+
+/* Runs the parser over data; dispatches each complete request. */
+static void process(struct conn *c, const char *data, size_t len)
+{
+    while (len > 0 && c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.paused) {
+        llhttp_t *p = &c->u.http.parser;
+        llhttp_errno_t err = llhttp_execute(p, data, len);
+        if (err == HPE_OK)
+            return;
+        if (err == HPE_PAUSED) {
+            const char *pos = llhttp_get_error_pos(p);
+            size_t used = pos ? (size_t)(pos - data) : len;
+            llhttp_resume(p);
+            data += used;
+            len -= used;
+            dispatch(c, NULL, 0);
+            if (c->kind == CONN_HTTP && c->u.http.paused) {
+                /* the handler answers later: keep the rest for then */
+                if (len)
+                    buf_append(&c->u.http.pending, data, len);
+                net__conn_pause_reading(c);
+                return;
+            }
+            continue;
+        }
+        if (err == HPE_PAUSED_UPGRADE) {
+            const char *pos = llhttp_get_error_pos(p);
+            size_t used = pos ? (size_t)(pos - data) : len;
+            struct http_req *r = c->u.http.req;
+            if (r == NULL || !r->complete) {
+                parse_error(c, 400, "malformed upgrade request");
+                return;
+            }
+            dispatch(c, data + used, len - used);
+            /* on upgrade the rest went to the WebSocket; otherwise it is in pending */
+            if (c->kind == CONN_HTTP && c->u.http.paused)
+                net__conn_pause_reading(c);
+            else if (c->kind == CONN_HTTP && c->state == CONN_OPEN)
+                resume(c);
+            return;
+        }
+        int status = c->u.http.err_status ? c->u.http.err_status : 400;
+        parse_error(c, status, llhttp_get_error_reason(p) ? llhttp_get_error_reason(p)
+                                                          : "malformed request");
+        return;
+    }
+}
+
+static void resume(struct conn *c)
+{
+    if (c->state != CONN_OPEN || c->kind != CONN_HTTP)
+        return;
+    while (c->u.http.pending.len && !c->u.http.paused && c->state == CONN_OPEN &&
+           c->kind == CONN_HTTP) {
+        struct buf tmp = c->u.http.pending;
+        buf_init(&c->u.http.pending);
+        process(c, tmp.data, tmp.len);
+        /* process() may have stashed an unprocessed tail into pending again */
+        buf_release(&tmp);
+    }
+    if (c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.paused)
+        net__conn_resume_reading(c);
+}
+
+void net__http_feed(struct conn *c, const char *data, size_t len)
+{
+    if (c->u.http.paused) {
+        /* a request is in flight: hold the bytes (bounded: reading stops) */
+        buf_append(&c->u.http.pending, data, len);
+        net__conn_pause_reading(c);
+        return;
+    }
+    process(c, data, len);
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+int http_req_method(const struct http_req *r)
+{
+    return r->method;
+}
+
+const char *http_req_method_name(const struct http_req *r)
+{
+    return r->llmethod || r->method ? llhttp_method_name((llhttp_method_t)r->llmethod) : "-";
+}
+
+const char *http_req_path(const struct http_req *r)
+{
+    return r->path ? r->path : "/";
+}
+
+const char *http_req_query(const struct http_req *r)
+{
+    return r->query ? r->query : "";
+}
+
+int http_req_query_param(const struct http_req *r, const char *name, char *out, size_t outlen)
+{
+    return (int)url_query_get(http_req_query(r), name, out, outlen);
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    for (int i = 0; i < r->nhdrs; i++)
+        if (strcasecmp(hdr_name(r, i), name) == 0)
+            return hdr_val(r, i);
+    return NULL;
+}
+
+bool http_req_header_has_token(const struct http_req *r, const char *name, const char *token)
+{
+    size_t tlen = strlen(token);
+    for (int i = 0; i < r->nhdrs; i++) {
+        if (strcasecmp(hdr_name(r, i), name) != 0)
+            continue;
+        const char *p = hdr_val(r, i);
+        while (*p) {
+            while (*p == ' ' || *p == '\t' || *p == ',')
+                p++;
+            const char *s = p;
+            while (*p && *p != ',')
+                p++;
+            const char *e = p;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if ((size_t)(e - s) == tlen && strncasecmp(s, token, tlen) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+const char *http_req_body(const struct http_req *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return r->body.data ? r->body.data : "";
+}
+
+const char *http_req_param(const struct http_req *r, const char *name)
+{
+    for (int i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[2 * i], name) == 0)
+            return r->params[2 * i + 1];
+    return NULL;
+}
+
+const char *http_req_id(const struct http_req *r)
+{
+    return r->id;
+}
+
+const char *http_req_peer(const struct http_req *r)
+{
+    if (r->loop->srv->opts.cfg->trust_proxy) {
+        const char *xff = http_req_header(r, "X-Forwarded-For");
+        if (xff && *xff)
+            return xff;
+    }
+    return r->conn ? r->conn->peer : "-";
+}
+
+/* ---------------------------------------------------------------- for ws.c */
+
+struct conn *net__http_req_conn(struct http_req *r);
+struct conn *net__http_req_conn(struct http_req *r)
+{
+    return r->conn;
+}

@@ -1,0 +1,148 @@
+/*
+ * Structures shared by the files of the net module (loop.c, conn.c, http.c,
+ * ws.c). Nothing outside src/net includes this.
+ *
+ * Memory: an idle WebSocket connection is one struct conn (the libuv handle,
+ * list links, timers as timestamps, the WebSocket parser state) and nothing
+ * else: reads go into one per-loop buffer, output is buffered only while it
+ * cannot be written, and parser buffers exist only mid-message.
+ */
+#ifndef HERALD_NET_INTERNAL_H
+#define HERALD_NET_INTERNAL_H
+
+#include <llhttp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "net/server.h"
+#include "net/ws_frame.h"
+
+struct http_req;
+struct loop;
+
+enum conn_kind { CONN_HTTP = 0, CONN_WS = 1 };
+
+enum conn_state {
+    CONN_OPEN = 0,
+    CONN_DRAINING, /* answering then closing: no more reads dispatched */
+    CONN_LINGER,   /* write side shut down, discarding input until EOF or timeout */
+    CONN_CLOSED,   /* uv_close called */
+};
+
+struct http_state {
+    llhttp_t parser;
+    struct http_req *req;  /* request being parsed or handled; NULL between requests */
+    struct buf pending;    /* bytes read while a request was being handled */
+    int err_status;        /* status chosen by a parser callback before failing (413, 414, 431) */
+    bool paused;           /* a request is being handled; reads stopped */
+};
+
+struct ws_state {
+    struct ws_parser parser;
+    uint32_t ping_at;     /* loop ms when the unanswered heartbeat ping was sent */
+    bool ping_out;        /* a heartbeat ping is unanswered */
+    bool close_sent;
+    char session_id[17];
+};
+
+struct conn {
+    uv_tcp_t tcp; /* first: handle->data is also the conn */
+    struct loop *loop;
+    struct conn *prev, *next;      /* loop->conns */
+    struct conn *dirty_next;       /* loop->dirty list: output waiting for the flush */
+    struct buf out;                /* output not yet handed to libuv */
+    size_t queued;                 /* bytes inside libuv write requests */
+    uint32_t last_rx;              /* loop ms of the last byte read */
+    uint32_t since;                /* loop ms the current phase started (request, linger) */
+    uint8_t kind;                  /* enum conn_kind */
+    uint8_t state;                 /* enum conn_state */
+    bool dirty;
+    bool reading;
+    bool in_callback;              /* inside a read callback: defer freeing */
+    bool want_close;               /* close once the output is flushed */
+    char peer[46];
+    union {
+        struct http_state http;
+        struct ws_state ws;
+    } u;
+};
+
+struct loop {
+    struct server *srv;
+    int idx;
+    uv_thread_t thread;
+    uv_loop_t uv;
+    uv_tcp_t listener;
+    bool listening;
+    uv_async_t wake;
+    uv_timer_t sweep;
+    uv_prepare_t prep;
+    uv_check_t check;
+    struct conn *conns;       /* all open connections of this loop */
+    struct conn *dirty;       /* connections with output to flush */
+    int nconns;
+    uint64_t start_ms;        /* monotonic ms when the loop started; loop ms are relative */
+    struct metrics_shard *metrics;
+    atomic_int cmd;           /* LOOP_CMD_* posted by the main thread */
+    bool stopping;
+    uint32_t id_prefix;       /* random; generated request ids are prefix + req_seq */
+    uint64_t req_seq;
+    char readbuf[65536];
+};
+
+enum { LOOP_CMD_NONE = 0, LOOP_CMD_DRAIN = 1, LOOP_CMD_FORCE = 2 };
+
+struct server {
+    struct server_opts opts;
+    struct loop *loops;
+    int nloops;
+    atomic_int nconns;        /* all loops */
+    atomic_bool ready;
+    int port;
+    char cors_any;            /* HERALD_CORS_ORIGINS="*" */
+};
+
+/* loop.c */
+uint32_t net__now(const struct loop *l);
+
+/* conn.c */
+void net__conn_accept(struct loop *l, uv_stream_t *listener);
+void net__conn_send(struct conn *c, const void *p, size_t n);
+void net__conn_flush(struct conn *c);
+void net__conn_flush_dirty(struct loop *l);
+/* Flushes the output, then closes (lingering on the read side). */
+void net__conn_close_after_flush(struct conn *c);
+/* Closes at once, dropping queued output. */
+void net__conn_abort(struct conn *c);
+void net__conn_pause_reading(struct conn *c);
+void net__conn_resume_reading(struct conn *c);
+/* Queued output bytes (buffered + inside libuv). */
+size_t net__conn_backlog(const struct conn *c);
+
+/* http.c */
+void net__http_init(struct conn *c);
+void net__http_release(struct conn *c);
+/* Feeds bytes read from the socket to the HTTP parser and dispatches requests. */
+void net__http_feed(struct conn *c, const char *data, size_t len);
+/* Sweep: header-read and idle timeouts. */
+void net__http_sweep(struct conn *c, uint32_t now);
+/* The client went away while a request was in flight. */
+void net__http_detach(struct conn *c);
+/* True if the connection holds no request and no buffered input. */
+bool net__http_is_idle(const struct conn *c);
+
+/* ws.c */
+/* Handles GET /ws: validates the handshake, upgrades c or answers an error. */
+void net__ws_upgrade(struct http_req *req, struct conn *c, const char *rest, size_t restlen);
+void net__ws_feed(struct conn *c, const char *data, size_t len);
+void net__ws_sweep(struct conn *c, uint32_t now);
+void net__ws_shutdown(struct conn *c); /* server going away: close with 1001 */
+void net__ws_detach(struct conn *c);   /* socket gone: tell the application */
+void net__ws_release(struct conn *c);  /* free parser buffers (close callback) */
+/* Called when the output backlog passes the bound: close 1008. */
+void net__ws_overflow(struct conn *c);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * Server start-up and the event-loop threads. Each worker thread runs one
+ * libuv loop with its own SO_REUSEPORT listener on the same address, so the
+ * kernel spreads new connections over the cores (docs/adr/0002). A loop owns
+ * its connections; the main thread talks to loops only through an atomic
+ * command word and uv_async_send (drain, force).
+ */
+#include "net/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/xalloc.h"
+#include "metrics/metrics.h"
+
+uint32_t net__now(const struct loop *l)
+{
+    return (uint32_t)(uv_now((uv_loop_t *)&l->uv) - l->start_ms);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct loop *l = listener->data;
+    if (status < 0) {
+        log_warn("net", "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    net__conn_accept(l, listener);
+}
+
+static void close_loop_handles(struct loop *l)
+{
+    uv_close((uv_handle_t *)&l->sweep, NULL);
+    uv_close((uv_handle_t *)&l->prep, NULL);
+    uv_close((uv_handle_t *)&l->check, NULL);
+    uv_close((uv_handle_t *)&l->wake, NULL);
+}
+
+static void maybe_finish(struct loop *l)
+{
+    if (l->stopping && l->nconns == 0 && !uv_is_closing((uv_handle_t *)&l->wake))
+        close_loop_handles(l);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct loop *l = t->data;
+    uint32_t now = net__now(l);
+    struct conn *c = l->conns;
+    while (c) {
+        struct conn *next = c->next;
+        if (c->state == CONN_LINGER) {
+            if ((int32_t)(now - c->since) >= 2000)
+                net__conn_abort(c);
+        } else if (c->state == CONN_DRAINING) {
+            /* a peer that does not take our last bytes gets the idle timeout */
+            if ((int32_t)(now - c->since) >= l->srv->opts.cfg->idle_timeout_ms)
+                net__conn_abort(c);
+        } else if (c->kind == CONN_HTTP) {
+            net__http_sweep(c, now);
+        } else {
+            net__ws_sweep(c, now);
+        }
+        c = next;
+    }
+    maybe_finish(l);
+}
+
+static void on_flush(uv_loop_t *uv)
+{
+    struct loop *l = uv->data;
+    net__conn_flush_dirty(l);
+    log_flush();
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+    on_flush(p->loop);
+}
+
+static void on_check(uv_check_t *c)
+{
+    on_flush(c->loop);
+}
+
+static void drain(struct loop *l)
+{
+    if (l->stopping)
+        return;
+    l->stopping = true;
+    if (l->listening) {
+        uv_close((uv_handle_t *)&l->listener, NULL);
+        l->listening = false;
+    }
+    struct conn *c = l->conns;
+    while (c) {
+        struct conn *next = c->next;
+        if (c->state == CONN_OPEN) {
+            if (c->kind == CONN_WS)
+                net__ws_shutdown(c);
+            else if (net__http_is_idle(c))
+                net__conn_close_after_flush(c);
+            /* busy HTTP connections close after their response (keep-alive off) */
+        }
+        c = next;
+    }
+    maybe_finish(l);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct loop *l = a->data;
+    int cmd = atomic_exchange(&l->cmd, LOOP_CMD_NONE);
+    if (cmd == LOOP_CMD_DRAIN) {
+        drain(l);
+    } else if (cmd == LOOP_CMD_FORCE) {
+        drain(l);
+        while (l->conns)
+            net__conn_abort(l->conns);
+        maybe_finish(l);
+    }
+}
+
+static void loop_thread(void *arg)
+{
+    struct loop *l = arg;
+    log_set_buffered(true);
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+    log_set_buffered(false);
+}
+
+/* Opens a listening socket with SO_REUSEPORT; returns the fd or -errno. */
+static int listen_socket(const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    int family;
+    socklen_t len;
+    if (strchr(host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        if (uv_ip6_addr(host, port, a6) != 0)
+            return -EINVAL;
+        family = AF_INET6;
+        len = sizeof(*a6);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        if (uv_ip4_addr(host, port, a4) != 0)
+            return -EINVAL;
+        family = AF_INET;
+        len = sizeof(*a4);
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int loop_init(struct server *s, struct loop *l, int idx, int port)
+{
+    const struct config *cfg = s->opts.cfg;
+    l->srv = s;
+    l->idx = idx;
+    uv_loop_init(&l->uv);
+    l->uv.data = l;
+    l->start_ms = uv_now(&l->uv);
+    l->metrics = metrics_shard(s->opts.metrics, idx);
+    atomic_init(&l->cmd, LOOP_CMD_NONE);
+    rand_bytes(&l->id_prefix, sizeof(l->id_prefix));
+
+    int fd = listen_socket(cfg->listen_host, port);
+    if (fd < 0) {
+        uv_loop_close(&l->uv);
+        return log_fail(fd, "net", "cannot bind %s:%d: %s", cfg->listen_host, port,
+                        strerror(-fd));
+    }
+    uv_tcp_init(&l->uv, &l->listener);
+    l->listener.data = l;
+    int r = uv_tcp_open(&l->listener, fd);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&l->listener, 4096, on_connection);
+    if (r != 0) {
+        uv_close((uv_handle_t *)&l->listener, NULL);
+        uv_run(&l->uv, UV_RUN_NOWAIT);
+        uv_loop_close(&l->uv);
+        return log_fail(r, "net", "cannot listen on %s:%d: %s", cfg->listen_host, port,
+                        uv_strerror(r));
+    }
+    l->listening = true;
+
+    int min_t = cfg->header_timeout_ms;
+    if (cfg->idle_timeout_ms < min_t)
+        min_t = cfg->idle_timeout_ms;
+    if (cfg->ws_heartbeat_ms < min_t)
+        min_t = cfg->ws_heartbeat_ms;
+    uint64_t every = (uint64_t)min_t / 4;
+    if (every < 25)
+        every = 25;
+    if (every > 1000)
+        every = 1000;
+    uv_timer_init(&l->uv, &l->sweep);
+    l->sweep.data = l;
+    uv_timer_start(&l->sweep, on_sweep, every, every);
+    uv_prepare_init(&l->uv, &l->prep);
+    uv_prepare_start(&l->prep, on_prepare);
+    uv_check_init(&l->uv, &l->check);
+    uv_check_start(&l->check, on_check);
+    uv_async_init(&l->uv, &l->wake, on_wake);
+    l->wake.data = l;
+    return bound_port(fd);
+}
+
+static void loop_destroy(struct loop *l)
+{
+    uv_run(&l->uv, UV_RUN_NOWAIT);
+    if (uv_loop_close(&l->uv) != 0)
+        log_warn("net", "loop %d closed with handles still open", l->idx);
+}
+
+struct server *server_start(const struct server_opts *opts, int *port_out)
+{
+    struct server *s = xcalloc(1, sizeof(*s));
+    s->opts = *opts;
+    s->nloops = opts->cfg->workers;
+    s->loops = xcalloc((size_t)s->nloops, sizeof(struct loop));
+    atomic_init(&s->nconns, 0);
+    atomic_init(&s->ready, false);
+
+    int port = opts->cfg->listen_port;
+    int i;
+    for (i = 0; i < s->nloops; i++) {
+        int p = loop_init(s, &s->loops[i], i, port);
+        if (p < 0)
+            goto fail;
+        port = p; /* port 0: the others bind the port the first one got */
+    }
+    s->port = port;
+    for (i = 0; i < s->nloops; i++) {
+        if (uv_thread_create(&s->loops[i].thread, loop_thread, &s->loops[i]) != 0) {
+            log_error("net", "cannot start loop thread %d", i);
+            abort();
+        }
+    }
+    atomic_store(&s->ready, true);
+    *port_out = port;
+    return s;
+fail:
+    for (int j = 0; j < i; j++) {
+        struct loop *l = &s->loops[j];
+        uv_close((uv_handle_t *)&l->listener, NULL);
+        close_loop_handles(l);
+        loop_destroy(l);
+    }
+    free(s->loops);
+    free(s);
+    return NULL;
+}
+
+bool server_is_ready(const struct server *s)
+{
+    return s && atomic_load(&((struct server *)s)->ready);
+}
+
+static void post(struct server *s, int cmd)
+{
+    for (int i = 0; i < s->nloops; i++) {
+        atomic_store(&s->loops[i].cmd, cmd);
+        uv_async_send(&s->loops[i].wake);
+    }
+}
+
+void server_stop(struct server *s, int timeout_ms)
+{
+    atomic_store(&s->ready, false);
+    post(s, LOOP_CMD_DRAIN);
+    uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+    /* wait for every loop to run out of connections, then force */
+    while (clock_mono_ms() < deadline && atomic_load(&s->nconns) > 0)
+        usleep(20000);
+    if (atomic_load(&s->nconns) > 0) {
+        log_warn("net", "shutdown timeout: closing %d connections", atomic_load(&s->nconns));
+        post(s, LOOP_CMD_FORCE);
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        uv_thread_join(&s->loops[i].thread);
+        loop_destroy(&s->loops[i]);
+    }
+}
+
+void server_free(struct server *s)
+{
+    if (s == NULL)
+        return;
+    free(s->loops);
+    free(s);
+}

@@ -1,0 +1,67 @@
+/*
+ * The network server: N event loops (one thread each, SO_REUSEPORT listeners
+ * on the same address), HTTP/1.1 and WebSocket connections, timeouts,
+ * heartbeats and graceful shutdown. See docs/ARCHITECTURE.md.
+ */
+#ifndef HERALD_NET_SERVER_H
+#define HERALD_NET_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct router;
+struct static_files;
+struct metrics;
+struct ws_conn;
+
+/* Callbacks of the WebSocket application protocol (SPEC §4); loop thread. */
+struct ws_app {
+    /* After the handshake; the place to send `hello`. */
+    void (*on_open)(struct ws_conn *c, void *ud);
+    /* A complete, valid UTF-8 text message (NUL-terminated after len). */
+    void (*on_text)(struct ws_conn *c, const char *data, size_t len, void *ud);
+    /* The connection is going away; c is freed after this returns. */
+    void (*on_close)(struct ws_conn *c, void *ud);
+    void *ud;
+};
+
+struct server_opts {
+    const struct config *cfg;       /* borrowed for the server's lifetime */
+    struct router *router;          /* borrowed; read-only once running */
+    struct static_files *statics;   /* borrowed; may be NULL */
+    struct metrics *metrics;        /* borrowed */
+    struct ws_app ws;
+};
+
+struct server;
+
+/*
+ * Binds the listeners (one per worker) and starts the loop threads. Returns
+ * NULL after logging why (e.g. address in use). On success, *bound_port holds
+ * the port actually bound (for HERALD_LISTEN=...:0).
+ */
+struct server *server_start(const struct server_opts *opts, int *bound_port);
+
+/*
+ * Graceful shutdown: stop accepting, close WebSockets with 1001, let in-flight
+ * responses finish, then stop the loops; forces everything closed after
+ * timeout_ms. Blocks until the loop threads have exited. Main thread only.
+ */
+void server_stop(struct server *s, int timeout_ms);
+void server_free(struct server *s);
+
+/* True between a successful start and the beginning of shutdown. */
+bool server_is_ready(const struct server *s);
+
+/* Sends a text message (copied) on a WebSocket connection; loop thread only. */
+void ws_conn_send_text(struct ws_conn *c, const char *data, size_t len);
+/* Starts the close handshake with code and reason; loop thread only. */
+void ws_conn_close(struct ws_conn *c, int code, const char *reason);
+/* Identifier of this connection's session (hex, NUL-terminated). */
+const char *ws_conn_session_id(const struct ws_conn *c);
+/* Heartbeat interval announced in hello. */
+int ws_conn_heartbeat_ms(const struct ws_conn *c);
+
+#endif

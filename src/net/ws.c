@@ -1,0 +1,321 @@
+/*
+ * WebSocket connections: the RFC 6455 opening handshake on top of an HTTP
+ * request, then frames through the parser in ws_frame.c. Text messages go to
+ * the application (struct ws_app); pings are answered; the close handshake,
+ * protocol errors, the server heartbeat and the output bound end connections
+ * with the right close code.
+ */
+#include "net/internal.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "metrics/metrics.h"
+#include "net/http.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+
+struct conn *net__http_req_conn(struct http_req *r);
+
+static struct ws_conn *as_ws(struct conn *c)
+{
+    return (struct ws_conn *)c;
+}
+
+static struct conn *as_conn(struct ws_conn *w)
+{
+    return (struct conn *)w;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void send_frame(struct conn *c, int opcode, const void *data, size_t len)
+{
+    uint8_t hdr[10];
+    size_t hl = ws_frame_header(hdr, opcode, true, len);
+    net__conn_send(c, hdr, hl);
+    if (len && c->state != CONN_CLOSED)
+        net__conn_send(c, data, len);
+    metrics_ws_frame(c->loop->metrics, METRICS_OUT, hl + len);
+}
+
+static void send_close(struct conn *c, int code, const char *reason)
+{
+    if (c->u.ws.close_sent || c->state != CONN_OPEN)
+        return;
+    uint8_t payload[125];
+    size_t n = 0;
+    if (code != WS_CLOSE_NO_STATUS) {
+        payload[0] = (uint8_t)(code >> 8);
+        payload[1] = (uint8_t)(code & 0xff);
+        n = 2;
+        size_t rl = reason ? strlen(reason) : 0;
+        if (rl > sizeof(payload) - 2)
+            rl = sizeof(payload) - 2;
+        memcpy(payload + 2, reason, rl);
+        n += rl;
+    }
+    c->u.ws.close_sent = true;
+    send_frame(c, WS_OP_CLOSE, payload, n);
+    net__conn_close_after_flush(c);
+}
+
+void ws_conn_send_text(struct ws_conn *w, const char *data, size_t len)
+{
+    struct conn *c = as_conn(w);
+    if (c->state != CONN_OPEN || c->u.ws.close_sent)
+        return;
+    send_frame(c, WS_OP_TEXT, data, len);
+}
+
+void ws_conn_close(struct ws_conn *w, int code, const char *reason)
+{
+    send_close(as_conn(w), code, reason);
+}
+
+const char *ws_conn_session_id(const struct ws_conn *w)
+{
+    return ((const struct conn *)w)->u.ws.session_id;
+}
+
+int ws_conn_heartbeat_ms(const struct ws_conn *w)
+{
+    return ((const struct conn *)w)->loop->srv->opts.cfg->ws_heartbeat_ms;
+}
+
+void net__ws_overflow(struct conn *c)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    log_warn("ws", "closing slow client: output over %zu bytes peer=%s",
+             c->loop->srv->opts.cfg->ws_max_queue, c->peer);
+    /* drop what is queued; one best-effort close frame, then the socket goes */
+    buf_release(&c->out);
+    uint8_t frame[4 + 2] = {0x88, 2, WS_CLOSE_POLICY >> 8, WS_CLOSE_POLICY & 0xff};
+    uv_buf_t b = uv_buf_init((char *)frame, 4);
+    if (c->queued == 0)
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    c->u.ws.close_sent = true;
+    net__conn_abort(c);
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+static int on_message(void *ud, int opcode, const char *data, size_t len)
+{
+    struct conn *c = ud;
+    const struct ws_app *app = &c->loop->srv->opts.ws;
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    if (opcode == WS_OP_BINARY) {
+        send_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not supported");
+        return 1;
+    }
+    if (app->on_text)
+        app->on_text(as_ws(c), data, len, app->ud);
+    return c->state == CONN_OPEN ? 0 : 1;
+}
+
+static int on_ping(void *ud, const char *data, size_t len)
+{
+    struct conn *c = ud;
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    send_frame(c, WS_OP_PONG, data, len);
+    return c->state == CONN_OPEN ? 0 : 1;
+}
+
+static int on_pong(void *ud, const char *data, size_t len)
+{
+    struct conn *c = ud;
+    (void)data;
+    (void)len;
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    return 0;
+}
+
+static int on_close_frame(void *ud, int code, const char *reason, size_t len)
+{
+    struct conn *c = ud;
+    (void)reason;
+    (void)len;
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    /* echo the code (RFC 6455 §5.5.1); a close without a code is answered with 1000 */
+    send_close(c, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : code, NULL);
+    return 1;
+}
+
+static const struct ws_parser_cb parser_cb = {
+    .on_message = on_message,
+    .on_ping = on_ping,
+    .on_pong = on_pong,
+    .on_close = on_close_frame,
+};
+
+void net__ws_feed(struct conn *c, const char *data, size_t len)
+{
+    c->u.ws.ping_out = false;
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, len);
+    int rc = ws_parser_feed(&c->u.ws.parser, (const uint8_t *)data, len, &parser_cb, c);
+    if (rc > 0 && c->state == CONN_OPEN) {
+        const char *why = rc == WS_CLOSE_INVALID_DATA ? "invalid utf-8"
+                          : rc == WS_CLOSE_TOO_BIG    ? "message too big"
+                                                      : "protocol error";
+        send_close(c, rc, why);
+    }
+}
+
+void net__ws_sweep(struct conn *c, uint32_t now)
+{
+    int hb = c->loop->srv->opts.cfg->ws_heartbeat_ms;
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->u.ws.ping_out) {
+        if ((int32_t)(now - c->u.ws.ping_at) >= hb) {
+            log_info("ws", "closing dead peer: no answer to heartbeat peer=%s", c->peer);
+            send_close(c, WS_CLOSE_GOING_AWAY, "heartbeat timeout");
+            net__conn_abort(c);
+        }
+    } else if ((int32_t)(now - c->last_rx) >= hb) {
+        c->u.ws.ping_out = true;
+        c->u.ws.ping_at = now;
+        send_frame(c, WS_OP_PING, NULL, 0);
+    }
+}
+
+void net__ws_shutdown(struct conn *c)
+{
+    send_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+void net__ws_detach(struct conn *c)
+{
+    const struct ws_app *app = &c->loop->srv->opts.ws;
+    if (app->on_close)
+        app->on_close(as_ws(c), app->ud);
+}
+
+void net__ws_release(struct conn *c)
+{
+    ws_parser_release(&c->u.ws.parser);
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static bool key_is_valid(const char *key)
+{
+    /* base64 of 16 bytes: 22 characters and "==" */
+    if (key == NULL || strlen(key) != 24 || key[22] != '=' || key[23] != '=')
+        return false;
+    unsigned char out[32];
+    int n = EVP_DecodeBlock(out, (const unsigned char *)key, 24);
+    return n == 18; /* EVP_DecodeBlock counts the padding bytes */
+}
+
+/* Browser origins must be allowed: the CORS list, or same-origin by default. */
+static bool origin_allowed(struct http_req *r, const struct config *cfg)
+{
+    const char *origin = http_req_header(r, "Origin");
+    if (origin == NULL)
+        return true; /* not a browser */
+    const char *list = cfg->cors_origins;
+    if (list && list[0]) {
+        if (strcmp(list, "*") == 0)
+            return true;
+        size_t olen = strlen(origin);
+        const char *p = list;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (len == olen && strncasecmp(p, origin, len) == 0)
+                return true;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return false;
+    }
+    const char *host = http_req_header(r, "Host");
+    const char *sep = strstr(origin, "://");
+    return host && sep && strcasecmp(sep + 3, host) == 0;
+}
+
+static void handshake_error(struct http_req *r, struct conn *c, int status, const char *code,
+                            const char *msg)
+{
+    (void)c;
+    http_respond_error(r, status, code, msg, NULL);
+}
+
+void net__ws_upgrade(struct http_req *r, struct conn *c, const char *rest, size_t restlen)
+{
+    const struct config *cfg = c->loop->srv->opts.cfg;
+    const char *version = http_req_header(r, "Sec-WebSocket-Version");
+    const char *key = http_req_header(r, "Sec-WebSocket-Key");
+
+    if (http_req_method(r) != HTTP_M_GET) {
+        http_res_header(r, "Allow", "GET");
+        handshake_error(r, c, 405, "method_not_allowed", "WebSocket handshakes use GET");
+        return;
+    }
+    if (!http_req_header_has_token(r, "Upgrade", "websocket") ||
+        !http_req_header_has_token(r, "Connection", "upgrade")) {
+        http_res_header(r, "Upgrade", "websocket");
+        handshake_error(r, c, 426, "upgrade_required",
+                        "this endpoint needs a WebSocket upgrade (Upgrade: websocket)");
+        return;
+    }
+    if (version == NULL || strcmp(version, "13") != 0) {
+        http_res_header(r, "Sec-WebSocket-Version", "13");
+        handshake_error(r, c, 426, "upgrade_required", "unsupported Sec-WebSocket-Version; use 13");
+        return;
+    }
+    if (!key_is_valid(key)) {
+        handshake_error(r, c, 400, "bad_request",
+                        "Sec-WebSocket-Key must be the base64 encoding of 16 bytes");
+        return;
+    }
+    if (!origin_allowed(r, cfg)) {
+        handshake_error(r, c, 403, "forbidden", "origin not allowed");
+        return;
+    }
+    if (c->loop->stopping) {
+        handshake_error(r, c, 503, "unavailable", "server is shutting down");
+        return;
+    }
+
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    char cat[64];
+    snprintf(cat, sizeof(cat), "%s%s", key, WS_GUID);
+    SHA1((const unsigned char *)cat, strlen(cat), sha);
+    char accept[32];
+    EVP_EncodeBlock((unsigned char *)accept, sha, SHA_DIGEST_LENGTH);
+
+    http_res_header(r, "Upgrade", "websocket");
+    http_res_header(r, "Connection", "Upgrade");
+    http_res_header(r, "Sec-WebSocket-Accept", accept);
+    if (http_req_header_has_token(r, "Sec-WebSocket-Protocol", "herald.v1"))
+        http_res_header(r, "Sec-WebSocket-Protocol", "herald.v1");
+    http_respond(r, 101, NULL, NULL, 0); /* frees r */
+
+    /* the connection becomes a WebSocket */
+    net__http_release(c);
+    memset(&c->u, 0, sizeof(c->u));
+    c->kind = CONN_WS;
+    metrics_conn_add(c->loop->metrics, METRICS_CONN_HTTP, -1);
+    metrics_conn_add(c->loop->metrics, METRICS_CONN_WS, 1);
+    ws_parser_init(&c->u.ws.parser, (uint32_t)cfg->ws_max_message, true);
+    rand_hex(c->u.ws.session_id, 8);
+    c->last_rx = net__now(c->loop);
+    net__conn_resume_reading(c);
+
+    const struct ws_app *app = &c->loop->srv->opts.ws;
+    if (app->on_open)
+        app->on_open(as_ws(c), app->ud);
+    if (restlen && c->state == CONN_OPEN)
+        net__ws_feed(c, rest, restlen);
+}
