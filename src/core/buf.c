@@ -118,8 +118,10 @@ void buf_json_str(struct buf *b, const char *s)
 
 char *buf_detach(struct buf *b, size_t *len)
 {
-    if (b->data == NULL)
+    if (b->data == NULL) {
         buf_reserve(b, 0);
+        b->data[0] = '\0';
+    }
     char *d = b->data;
     if (len)
         *len = b->len;
