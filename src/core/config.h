@@ -42,26 +42,54 @@ struct config {
     int shutdown_timeout_ms;   /* HERALD_SHUTDOWN_TIMEOUT, default 10s */
 };
 
-/* Fills c with the defaults. */
+/* Fills c with the defaults. c is treated as uninitialized; its strings are then
+ * owned by c and freed by config_release(). */
 void config_defaults(struct config *c);
 
 /*
  * Loads defaults, then the .env file at env_path (NULL: "./.env"; a missing
- * file is fine), then the environment (envp, NULL-terminated "K=V" strings),
- * then argv flags (argv[0..argc-1] are flags only, no program name and no
- * subcommand). Returns 0, or -1 after writing one line naming the bad
- * setting and why to errbuf (NUL-terminated, at most errlen bytes).
- * Unknown flags are errors; unknown HERALD_* variables are ignored with a
- * warning appended to warnbuf (may be NULL).
+ * file is fine), then the environment (envp, NULL-terminated "K=V" strings,
+ * may be NULL), then argv flags (argv[0..argc-1] are flags only, no program
+ * name and no subcommand). c is treated as uninitialized: release a loaded
+ * config before loading into it again. Returns 0 (c then owns its strings),
+ * or -1 after writing one line naming the bad setting and why to errbuf
+ * (NUL-terminated, at most errlen bytes); on error c owns nothing and
+ * config_release(c) is harmless. Unknown flags are errors; unknown HERALD_*
+ * variables and .env keys are ignored with a line
+ * "warning: unknown setting HERALD_FOO ignored" on the warning stream
+ * (stderr unless config_set_warn_stream() says otherwise). A .env key that is
+ * also set in envp is skipped: the environment wins. Startup only (not
+ * thread-safe).
  */
 int config_load(struct config *c, const char *env_path, char **envp, int argc, char **argv,
                 char *errbuf, size_t errlen);
 
-/* Frees the strings owned by c. */
+/*
+ * Applies the text of a .env file (len bytes, need not be NUL-terminated) on
+ * top of c, which holds defaults or a loaded config; every HERALD_* key is
+ * applied (no environment check). Errors name ".env line N". Returns 0 or -1
+ * with errbuf set; either way c stays valid (lines before the bad one are
+ * applied) and still needs config_release(). config_load uses it; exposed
+ * for the fuzzer and tests.
+ */
+int config_load_env_text(struct config *c, const char *text, size_t len, char *errbuf,
+                         size_t errlen);
+
+/* Frees the strings owned by c and sets them to NULL (safe to call twice). */
 void config_release(struct config *c);
 
-/* Prints every setting as NAME=value lines, secrets masked, to f (check-config). */
+/*
+ * Prints every setting as NAME=value lines, secrets masked, to f (check-config).
+ * Values that need it are double-quoted with \n \" \\ escapes, so the output
+ * (without secrets) reads back as a .env file.
+ */
 void config_print(const struct config *c, FILE *f);
+
+/* What config_print shows for a secret setting: "(unset)" when NULL or empty, else "****". */
+const char *config_mask_secret(const char *value);
+
+/* Where config_load writes warning lines; NULL means stderr (the default). Startup only. */
+void config_set_warn_stream(FILE *f);
 
 /* Prints the flag list with one-line help and default for each setting (for --help). */
 void config_print_help(FILE *f);

@@ -36,6 +36,7 @@ struct http_req {
     struct loop *loop;
     uint64_t start_us;
     int method;
+    const char *method_name; /* static storage; "-" until the request line is parsed */
     uint8_t llmethod;
     uint8_t http_minor;
     bool keep_alive;
@@ -65,6 +66,7 @@ static struct http_req *req_new(struct conn *c)
     r->loop = c->loop;
     r->start_us = clock_mono_us();
     r->route_id = METRICS_ROUTE_UNMATCHED;
+    r->method_name = "-";
     return r;
 }
 
@@ -222,6 +224,7 @@ static int on_headers_complete(llhttp_t *p)
 
     r->llmethod = (uint8_t)llhttp_get_method(p);
     r->method = method_bit(r->llmethod);
+    r->method_name = llhttp_method_name((llhttp_method_t)r->llmethod);
     r->http_minor = llhttp_get_http_minor(p);
     r->keep_alive = llhttp_should_keep_alive(p) != 0;
     if (llhttp_get_http_major(p) != 1)
@@ -748,7 +751,7 @@ int http_req_method(const struct http_req *r)
 
 const char *http_req_method_name(const struct http_req *r)
 {
-    return r->llmethod || r->method ? llhttp_method_name((llhttp_method_t)r->llmethod) : "-";
+    return r->method_name;
 }
 
 const char *http_req_path(const struct http_req *r)

@@ -19,7 +19,7 @@
 #include "metrics/metrics.h"
 #include "net/http.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct conn *net__http_req_conn(struct http_req *r);
 

@@ -64,6 +64,7 @@ struct ws_parser {
     uint32_t max_message; /* largest data message (sum of fragments), bytes */
     bool require_mask;    /* server side: every client frame must be masked */
     bool closed;          /* a close frame was parsed or an error returned */
+    uint16_t error;       /* the close code returned after an error; 0 after a close */
     /* frame header being read */
     uint8_t hdr[14];
     uint8_t hdr_len;
