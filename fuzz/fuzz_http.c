@@ -140,6 +140,7 @@ static void setup(void)
     g_loop->metrics = metrics_shard(g_metrics, 0);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (g_loop == NULL)

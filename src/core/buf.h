@@ -26,7 +26,7 @@ void buf_append(struct buf *b, const void *p, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s as the contents of a JSON string (no quotes), escaping as RFC 8259 requires. */
 void buf_json_escape(struct buf *b, const char *s, size_t n);
 /* Appends s as a quoted JSON string. */

@@ -94,6 +94,9 @@ static void kv_json(struct buf *b, const char *kv)
 }
 
 static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt,
                  va_list ap)
 {
     struct buf *b = &t_line;
