@@ -90,7 +90,7 @@ static bool server_ready_cb(void *ud)
 static int cmd_serve(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: herald serve [flags]\n\nStarts the server. Prints 'listening on HOST:PORT' "
+        printf("usage: herald serve [flags]\n\nStarts the server. Prints the bound address (HOST:PORT) "
                "once it accepts connections.\n\nflags (and environment variables):\n");
         config_print_help(stdout);
         return 0;

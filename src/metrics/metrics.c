@@ -121,12 +121,13 @@ void metrics_conn_add(struct metrics_shard *s, enum metrics_conn_kind kind, int 
     __atomic_store_n(&s->conns[kind], LOAD(s->conns[kind]) + delta, __ATOMIC_RELAXED);
 }
 
-void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t bytes)
+void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t frames,
+                      uint64_t bytes)
 {
+    if (frames)
+        ADD(s->ws_frames[dir], frames);
     if (bytes)
         ADD(s->ws_bytes[dir], bytes);
-    else
-        ADD(s->ws_frames[dir], 1);
 }
 
 static const char *route_label(const struct metrics *m, int slot)

@@ -28,7 +28,9 @@ struct metrics_shard *metrics_shard(struct metrics *m, int idx);
 /* Loop thread of the shard only. */
 void metrics_http_request(struct metrics_shard *s, int route_id, int status, uint64_t usec);
 void metrics_conn_add(struct metrics_shard *s, enum metrics_conn_kind kind, int delta);
-void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t bytes);
+/* Adds frames (messages and control frames) and wire bytes in one direction. */
+void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t frames,
+                      uint64_t bytes);
 
 /* Appends the Prometheus text exposition to out; any thread. */
 void metrics_render(struct metrics *m, struct buf *out);

@@ -244,14 +244,18 @@ void net__conn_send(struct conn *c, const void *p, size_t n)
 {
     if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
         return;
+    /* the bound applies to what was already waiting, so one message larger than the
+     * queue still goes out to a reader that keeps up */
+    if (c->kind == CONN_WS && net__conn_backlog(c) > c->loop->srv->opts.cfg->ws_max_queue) {
+        net__ws_overflow(c);
+        return;
+    }
     buf_append(&c->out, p, n);
     if (!c->dirty) {
         c->dirty = true;
         c->dirty_next = c->loop->dirty;
         c->loop->dirty = c;
     }
-    if (c->kind == CONN_WS && net__conn_backlog(c) > c->loop->srv->opts.cfg->ws_max_queue)
-        net__ws_overflow(c);
 }
 
 void net__conn_flush_dirty(struct loop *l)

@@ -42,7 +42,7 @@ static void send_frame(struct conn *c, int opcode, const void *data, size_t len)
     net__conn_send(c, hdr, hl);
     if (len && c->state != CONN_CLOSED)
         net__conn_send(c, data, len);
-    metrics_ws_frame(c->loop->metrics, METRICS_OUT, hl + len);
+    metrics_ws_frame(c->loop->metrics, METRICS_OUT, 1, hl + len);
 }
 
 static void send_close(struct conn *c, int code, const char *reason)
@@ -111,7 +111,7 @@ static int on_message(void *ud, int opcode, const char *data, size_t len)
 {
     struct conn *c = ud;
     const struct ws_app *app = &c->loop->srv->opts.ws;
-    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 1, 0);
     if (opcode == WS_OP_BINARY) {
         send_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not supported");
         return 1;
@@ -124,7 +124,7 @@ static int on_message(void *ud, int opcode, const char *data, size_t len)
 static int on_ping(void *ud, const char *data, size_t len)
 {
     struct conn *c = ud;
-    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 1, 0);
     send_frame(c, WS_OP_PONG, data, len);
     return c->state == CONN_OPEN ? 0 : 1;
 }
@@ -134,7 +134,7 @@ static int on_pong(void *ud, const char *data, size_t len)
     struct conn *c = ud;
     (void)data;
     (void)len;
-    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 1, 0);
     return 0;
 }
 
@@ -143,7 +143,7 @@ static int on_close_frame(void *ud, int code, const char *reason, size_t len)
     struct conn *c = ud;
     (void)reason;
     (void)len;
-    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0);
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 1, 0);
     /* echo the code (RFC 6455 §5.5.1); a close without a code is answered with 1000 */
     send_close(c, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : code, NULL);
     return 1;
@@ -159,7 +159,7 @@ static const struct ws_parser_cb parser_cb = {
 void net__ws_feed(struct conn *c, const char *data, size_t len)
 {
     c->u.ws.ping_out = false;
-    metrics_ws_frame(c->loop->metrics, METRICS_IN, len);
+    metrics_ws_frame(c->loop->metrics, METRICS_IN, 0, len);
     int rc = ws_parser_feed(&c->u.ws.parser, (const uint8_t *)data, len, &parser_cb, c);
     if (rc > 0 && c->state == CONN_OPEN) {
         const char *why = rc == WS_CLOSE_INVALID_DATA ? "invalid utf-8"

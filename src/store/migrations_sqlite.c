@@ -1,0 +1,148 @@
+/*
+ * The SQLite schema migrations, embedded in the binary so that it does not
+ * need the source tree at run time (ADR 0005). One entry per version, applied
+ * in order, each in its own transaction, and recorded in schema_migrations.
+ * Never edit an entry that has shipped: add the next version instead (the
+ * store refuses a database whose recorded names differ from these).
+ *
+ * Conventions: times are INTEGER milliseconds since the Unix epoch (SPEC §3);
+ * server ids are TEXT (opaque strings made by the application); JSON is TEXT
+ * checked with json_valid(); booleans are INTEGER 0/1; tables are STRICT;
+ * string literals use single quotes (double-quoted strings are disabled).
+ */
+#include "internal.h"
+
+static const char m001_initial[] =
+    /* apps (tenants, SPEC §2) */
+    "CREATE TABLE apps ("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " key TEXT NOT NULL UNIQUE,"
+    " status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),"
+    " rate_limit_rps INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit_rps >= 0),"     /* 0 = none */
+    " rate_limit_burst INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit_burst >= 0),"
+    " daily_quota INTEGER NOT NULL DEFAULT 0 CHECK (daily_quota >= 0),"           /* 0 = none */
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT;"
+
+    /* hashed app secrets; several may be valid at once during a rotation */
+    "CREATE TABLE app_secrets ("
+    " id INTEGER PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " hash TEXT NOT NULL UNIQUE,"
+    " hint TEXT NOT NULL DEFAULT '',"                  /* last characters, for the console */
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER"                              /* NULL = no expiry */
+    ") STRICT;"
+    "CREATE INDEX app_secrets_app ON app_secrets(app_id);"
+
+    /* end users of an app */
+    "CREATE TABLE users ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 64),"
+    " name TEXT NOT NULL DEFAULT '',"
+    " avatar TEXT NOT NULL DEFAULT '',"
+    " kind TEXT NOT NULL DEFAULT '',"
+    " contacts TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(contacts)),"
+    " metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),"
+    " password_hash TEXT,"                             /* NULL = cannot log in directly */
+    " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (app_id, id)"
+    ") STRICT;"
+    "CREATE INDEX users_app_kind ON users(app_id, kind);"
+    "CREATE INDEX users_app_created ON users(app_id, created_at);"
+
+    /* console accounts */
+    "CREATE TABLE operators ("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    " password_hash TEXT NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " last_login_at INTEGER"
+    ") STRICT;"
+
+    /* roles: permissions as a JSON array of strings; all_apps = 0 limits to role_apps */
+    "CREATE TABLE roles ("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " permissions TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(permissions)),"
+    " all_apps INTEGER NOT NULL DEFAULT 1 CHECK (all_apps IN (0, 1)),"
+    " builtin INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE role_apps ("
+    " role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " PRIMARY KEY (role_id, app_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX role_apps_app ON role_apps(app_id);"
+    "CREATE TABLE operator_roles ("
+    " operator_id TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,"
+    " role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+    " PRIMARY KEY (operator_id, role_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX operator_roles_role ON operator_roles(role_id);"
+
+    /*
+     * Refresh tokens (SPEC §3): opaque, stored hashed, rotated on use; reuse of
+     * a rotated one revokes its family. The subject is a user (with app_id) or
+     * an operator (app_id NULL).
+     */
+    "CREATE TABLE refresh_tokens ("
+    " id TEXT PRIMARY KEY,"
+    " family_id TEXT NOT NULL,"
+    " subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'operator')),"
+    " subject_id TEXT NOT NULL,"
+    " app_id TEXT REFERENCES apps(id) ON DELETE CASCADE,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " rotated_at INTEGER,"
+    " revoked_at INTEGER,"
+    " CHECK ((subject_kind = 'user') = (app_id IS NOT NULL))"
+    ") STRICT;"
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);"
+    "CREATE INDEX refresh_tokens_subject ON refresh_tokens(subject_kind, app_id, subject_id);"
+    "CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);"
+
+    /* who did what in the console; kept when the operator is deleted */
+    "CREATE TABLE audit_log ("
+    " id INTEGER PRIMARY KEY,"
+    " operator_id TEXT REFERENCES operators(id) ON DELETE SET NULL,"
+    " operator_name TEXT NOT NULL DEFAULT '',"         /* as it was, for deleted operators */
+    " app_id TEXT,"
+    " action TEXT NOT NULL,"
+    " target TEXT NOT NULL DEFAULT '',"
+    " detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail)),"
+    " ip TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX audit_log_created ON audit_log(created_at);"
+    "CREATE INDEX audit_log_operator ON audit_log(operator_id, created_at);"
+    "CREATE INDEX audit_log_action ON audit_log(action, created_at);"
+
+    /* server-wide settings and persisted secrets (SPEC §1: generated at first start) */
+    "CREATE TABLE settings ("
+    " key TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;";
+
+static const char m002_users_name_index[] =
+    /* the console lists and searches an app's users by name */
+    "CREATE INDEX users_app_name ON users(app_id, name COLLATE NOCASE);";
+
+const struct store_migration store__sqlite_migrations[] = {
+    {1, "initial", m001_initial},
+    {2, "users_name_index", m002_users_name_index},
+};
+
+const int store__sqlite_nmigrations =
+    (int)(sizeof store__sqlite_migrations / sizeof store__sqlite_migrations[0]);

@@ -1,0 +1,280 @@
+"""
+Operations: health endpoints, Prometheus metrics, access logs (text and JSON, no
+secrets) and graceful shutdown on SIGTERM / SIGINT.
+"""
+import json
+import re
+import signal
+import socket
+import time
+import uuid
+
+import pytest
+
+from conftest import (OP_CLOSE, Closed, HttpConn, http_get, tcp_connect, wait_until,
+                      ws_frame, ws_open, close_payload)
+
+# ------------------------------------------------------------------ health
+
+def test_health_live(server):
+    r = http_get(server.port, "/health/live")
+    assert r.status == 200, r
+
+
+def test_health_ready(server):
+    r = http_get(server.port, "/health/ready")
+    assert r.status == 200, r
+    assert (r.header("Content-Type") or "").startswith("application/json")
+    assert r.json().get("status") == "ready", r
+
+
+# ------------------------------------------------------------------ metrics
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(port):
+    """(samples, types, raw): samples is a list of (name, labels dict, float)."""
+    r = http_get(port, "/metrics")
+    assert r.status == 200, r
+    assert (r.header("Content-Type") or "").startswith("text/plain"), r
+    text = r.body.decode("utf-8")
+    samples, types = [], {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            types[parts[2]] = parts[3]
+            continue
+        if line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a Prometheus sample line: %r" % line
+        labels = dict(LABEL.findall(m.group(2) or ""))
+        samples.append((m.group(1), labels, float(m.group(3))))
+    return samples, types, text
+
+
+def value(samples, name, **labels):
+    """Sum of the samples with this name whose labels include `labels` (None if none)."""
+    vals = [v for n, l, v in samples if n == name and all(l.get(k) == w for k, w in labels.items())]
+    return sum(vals) if vals else None
+
+
+def test_metrics_exposition_has_the_metrics(server):
+    http_get(server.port, "/health")
+    samples, types, text = scrape(server.port)
+    assert "# TYPE" in text
+    expect_types = {
+        "herald_http_requests_total": "counter",
+        "herald_http_request_duration_seconds": "histogram",
+        "herald_connections": "gauge",
+        "herald_ws_frames_total": "counter",
+        "herald_ws_bytes_total": "counter",
+        "process_resident_memory_bytes": "gauge",
+        "process_cpu_seconds_total": "counter",
+        "process_open_fds": "gauge",
+    }
+    for name, t in expect_types.items():
+        assert types.get(name) == t, "# TYPE %s %s missing (have %r)" % (name, t, types.get(name))
+    assert value(samples, "herald_connections", kind="http") is not None
+    assert value(samples, "herald_connections", kind="ws") is not None
+    for d in ("in", "out"):
+        assert value(samples, "herald_ws_frames_total", direction=d) is not None, d
+        assert value(samples, "herald_ws_bytes_total", direction=d) is not None, d
+    assert value(samples, "process_resident_memory_bytes") > 1 << 20
+    assert value(samples, "process_cpu_seconds_total") >= 0
+    assert value(samples, "process_open_fds") > 0
+
+
+def test_metrics_request_counter_increases(server):
+    http_get(server.port, "/health")
+    before = value(scrape(server.port)[0], "herald_http_requests_total",
+                   route="/health", status="200")
+    assert before is not None and before >= 1
+    for _ in range(3):
+        http_get(server.port, "/health")
+    after = value(scrape(server.port)[0], "herald_http_requests_total",
+                  route="/health", status="200")
+    assert after >= before + 3, (before, after)
+
+
+def test_metrics_counts_404(server):
+    http_get(server.port, "/no/such/thing-" + uuid.uuid4().hex)
+    samples = scrape(server.port)[0]
+    n = value(samples, "herald_http_requests_total", status="404")
+    assert n is not None and n >= 1
+
+
+def test_metrics_duration_histogram(server):
+    http_get(server.port, "/health")
+    samples = scrape(server.port)[0]
+    name = "herald_http_request_duration_seconds"
+    buckets = [(l["le"], v) for n, l, v in samples if n == name + "_bucket"]
+    assert buckets, "no %s_bucket samples" % name
+    les = [float("inf") if le == "+Inf" else float(le) for le, _ in buckets]
+    assert les == sorted(les) and les[-1] == float("inf"), les
+    counts = [v for _, v in buckets]
+    assert counts == sorted(counts), "bucket counts must be cumulative: %r" % counts
+    count = value(samples, name + "_count")
+    total = value(samples, name + "_sum")
+    assert count is not None and total is not None
+    assert count >= 1 and total >= 0
+    assert counts[-1] == count
+
+
+def test_metrics_ws_gauge_and_frame_counters(server):
+    samples = scrape(server.port)[0]
+    ws0 = value(samples, "herald_connections", kind="ws")
+    fin0 = value(samples, "herald_ws_frames_total", direction="in")
+    fout0 = value(samples, "herald_ws_frames_total", direction="out")
+    bin0 = value(samples, "herald_ws_bytes_total", direction="in")
+    bout0 = value(samples, "herald_ws_bytes_total", direction="out")
+    ws = ws_open(server.port)
+    try:
+        for i in range(3):
+            assert ws.ping("m%d" % i) == {"type": "pong", "id": "m%d" % i}
+        def ws_gauge_up():
+            smp = scrape(server.port)[0]
+            return smp if value(smp, "herald_connections", kind="ws") == ws0 + 1 else None
+
+        samples = wait_until(ws_gauge_up, what='herald_connections{kind="ws"} to go up by one')
+        assert value(samples, "herald_ws_frames_total", direction="in") >= fin0 + 3
+        assert value(samples, "herald_ws_frames_total", direction="out") >= fout0 + 4  # hello+3
+        assert value(samples, "herald_ws_bytes_total", direction="in") > bin0
+        assert value(samples, "herald_ws_bytes_total", direction="out") > bout0
+        ws.send(ws_frame(OP_CLOSE, close_payload(1000)))
+        ws.expect_close(1000)
+    finally:
+        ws.close()
+    wait_until(lambda: value(scrape(server.port)[0], "herald_connections", kind="ws") == ws0,
+               what="herald_connections{kind=\"ws\"} to go back down")
+
+
+def test_metrics_http_connection_gauge(server):
+    base = value(scrape(server.port)[0], "herald_connections", kind="http")
+    conns = [HttpConn(server.port) for _ in range(3)]
+    try:
+        for c in conns:
+            c.request("GET", "/health")
+            assert c.read_response().status == 200
+        # the scrape itself is one more open http connection
+        wait_until(lambda: value(scrape(server.port)[0], "herald_connections", kind="http")
+                   >= base + 3, what="http connection gauge to rise")
+    finally:
+        for c in conns:
+            c.close()
+    wait_until(lambda: value(scrape(server.port)[0], "herald_connections", kind="http")
+               <= base, what="http connection gauge to fall back")
+
+
+# ------------------------------------------------------------------ logs
+
+def test_access_log_line_per_request(server_factory):
+    s = server_factory()
+    assert http_get(s.port, "/health/live").status == 200
+    line = s.wait_for_log(lambda l: "access" in l and "/health/live" in l)
+    assert "GET" in line and "status=200" in line, line
+    probe = "/log-probe-" + uuid.uuid4().hex
+    for _ in range(3):
+        assert http_get(s.port, probe).status == 404
+    wait_until(lambda: sum(probe in l for l in s.stderr_text().splitlines()) >= 3,
+               what="three access lines")
+    time.sleep(0.3)
+    lines = [l for l in s.stderr_text().splitlines() if probe in l]
+    assert len(lines) == 3, "expected one access line per request:\n%s" % "\n".join(lines)
+    assert all("access" in l and "status=404" in l for l in lines), lines
+
+
+def test_json_log_format(server_factory):
+    s = server_factory({"HERALD_LOG_FORMAT": "json"})
+    assert http_get(s.port, "/health").status == 200
+    assert http_get(s.port, "/nope").status == 404
+    ws = ws_open(s.port)
+    assert ws.ping(1) == {"type": "pong", "id": 1}
+    ws.close()
+    s.wait_for_log(lambda l: '"/nope"' in l)
+    s.stop()
+    lines = [l for l in s.stderr_text().splitlines() if l.strip()]
+    assert lines, "no log lines"
+    access = []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            raise AssertionError("stderr line is not JSON: %r" % line)
+        assert isinstance(obj, dict), line
+        assert "ts" in obj and "level" in obj, line
+        assert "msg" in obj or {"method", "path", "status"} <= obj.keys(), line
+        if {"method", "path", "status"} <= obj.keys():
+            access.append(obj)
+    assert any(a["method"] == "GET" and a["path"] == "/health" and str(a["status"]) == "200"
+               for a in access), access
+    assert any(a["path"] == "/nope" and str(a["status"]) == "404" for a in access), access
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_token_query_never_logged(server_factory, fmt):
+    s = server_factory({"HERALD_LOG_FORMAT": fmt, "HERALD_LOG_LEVEL": "debug"})
+    http_get(s.port, "/health?token=secret123")
+    http_get(s.port, "/nope?x=1&token=secret123&y=2")
+    ws = ws_open(s.port, "/ws?token=secret123")
+    ws.close()
+    s.wait_for_log(lambda l: "/nope" in l)
+    s.stop()
+    text = s.stderr_text()
+    assert "/health" in text, "no access log at all"
+    assert "secret123" not in text, "token written to the log:\n%s" % "\n".join(
+        l for l in text.splitlines() if "secret123" in l)
+
+
+# ------------------------------------------------------------------ graceful shutdown
+
+def connect_refused(port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    s.close()
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_graceful_shutdown(server_factory, sig):
+    s = server_factory()
+    ws = ws_open(s.port)
+    http = HttpConn(s.port)
+    try:
+        http.request("GET", "/health")
+        assert http.read_response().status == 200
+        assert ws.ping("before") == {"type": "pong", "id": "before"}
+        t0 = time.monotonic()
+        s.proc.send_signal(sig)
+        # the WebSocket gets close 1001 ("going away")
+        while True:
+            f = ws.recv_frame(timeout=8)
+            if f.opcode == OP_CLOSE:
+                break
+        assert f.close_code == 1001, f
+        try:
+            ws.send(ws_frame(OP_CLOSE, close_payload(1001)))
+        except OSError:
+            pass
+        ws.assert_eof(6)
+        assert http.wait_closed(8), "idle HTTP connection not closed on shutdown"
+        wait_until(lambda: connect_refused(s.port), timeout=8,
+                   what="new connections to be refused")
+        rc, _ = s.wait_exit(10)
+        elapsed = time.monotonic() - t0
+        assert rc == 0, "exit code %s\n%s" % (rc, s.stderr_tail())
+        assert elapsed < 10, "shutdown took %.1fs" % elapsed
+        s.assert_no_sanitizer_report()
+    finally:
+        ws.close()
+        http.close()
+        if s.proc.poll() is None:
+            s.kill()
