@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -796,9 +797,15 @@ static int setting_set(struct config *c, const struct setting *s, const char *wh
 
 /* ---- sources */
 
+/* CPUs this process may run on (taskset, cgroup cpusets), else the online count. */
 static int online_cpus(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         return 1;
     return n > WORKERS_MAX ? WORKERS_MAX : (int)n;

@@ -16,8 +16,7 @@
 static enum log_level g_level = LOG_INFO;
 static bool g_json;
 
-static _Thread_local struct buf t_line;
-static _Thread_local struct buf t_out;
+static _Thread_local struct buf t_out; /* buffered threads only; released when unbuffered */
 static _Thread_local bool t_buffered;
 
 static const char *level_names[] = {"debug", "info", "warn", "error", "off"};
@@ -64,7 +63,6 @@ static void emit(struct buf *line)
         ssize_t r = write(STDERR_FILENO, line->data, line->len);
         (void)r;
     }
-    buf_clear(line);
 }
 
 /* Appends "k=v k2=v2" as JSON members (each ,"k":"v"). */
@@ -99,8 +97,8 @@ static void vlog(enum log_level level, const char *mod, const char *kv, const ch
 static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt,
                  va_list ap)
 {
-    struct buf *b = &t_line;
-    buf_clear(b);
+    struct buf line = BUF_INIT;
+    struct buf *b = &line;
     if (g_json) {
         struct buf msg = BUF_INIT;
         buf_vprintf(&msg, fmt, ap);
@@ -124,6 +122,7 @@ static void vlog(enum log_level level, const char *mod, const char *kv, const ch
         }
     }
     emit(b);
+    buf_release(b);
 }
 
 void log_msg(enum log_level level, const char *mod, const char *kv, const char *fmt, ...)
@@ -152,8 +151,8 @@ void log_access(const char *method, const char *path, int status, unsigned long 
 {
     if (!log_enabled(LOG_INFO))
         return;
-    struct buf *b = &t_line;
-    buf_clear(b);
+    struct buf line = BUF_INIT;
+    struct buf *b = &line;
     if (g_json) {
         buf_puts(b, "{\"ts\":\"");
         put_time(b);
@@ -175,12 +174,15 @@ void log_access(const char *method, const char *path, int status, unsigned long 
                    req_id);
     }
     emit(b);
+    buf_release(b);
 }
 
 void log_set_buffered(bool on)
 {
-    if (!on)
+    if (!on) {
         log_flush();
+        buf_release(&t_out);
+    }
     t_buffered = on;
 }
 

@@ -58,7 +58,8 @@ static void send_close(struct conn *c, int code, const char *reason)
         size_t rl = reason ? strlen(reason) : 0;
         if (rl > sizeof(payload) - 2)
             rl = sizeof(payload) - 2;
-        memcpy(payload + 2, reason, rl);
+        if (rl)
+            memcpy(payload + 2, reason, rl);
         n += rl;
     }
     c->u.ws.close_sent = true;

@@ -77,8 +77,12 @@ bool ws_utf8_feed(uint32_t *state, const uint8_t *data, size_t len)
         while (len - i >= 8) {
             uint64_t w;
             memcpy(&w, data + i, 8);
-            if (w & UTF8_ASCII_MASK)
+            if (w & UTF8_ASCII_MASK) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                i += (size_t)__builtin_ctzll(w & UTF8_ASCII_MASK) / 8; /* skip the ASCII head */
+#endif
                 break;
+            }
             i += 8;
         }
         if (i == len)

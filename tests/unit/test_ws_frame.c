@@ -154,8 +154,8 @@ static const struct ws_parser_cb cbs = {on_message, on_ping, on_pong, on_close};
  * Feeds d in pieces ending at the offsets in cuts (then the rest), stopping at the first
  * nonzero return; returns it. Checks that a finished parser holds nothing.
  */
-static int feed_cuts(const uint8_t *d, size_t n, const size_t *cuts, size_t ncuts,
-                     uint32_t max, bool mask, struct rec *r)
+static int feed_cuts(const uint8_t *d, size_t n, const size_t *cuts, size_t ncuts, uint32_t max,
+                     bool mask, struct rec *r)
 {
     struct ws_parser p;
     size_t at = 0;
@@ -281,9 +281,9 @@ TEST(rfc_examples)
     CHECK_STR(f.log, "T(Hello) ");
 
     struct rec pp = {0};
-    CHECK_INT(feed_raw("\x89\x05Hello\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 18, 100,
-                       false, &pp),
-              0);
+    CHECK_INT(
+        feed_raw("\x89\x05Hello\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 18, 100, false, &pp),
+        0);
     CHECK_STR(pp.log, "ping(Hello) pong(Hello) ");
 }
 
@@ -485,8 +485,8 @@ TEST(close_stops_parsing)
 TEST(close_code_validity)
 {
     for (int c = -1; c < 70000; c++) {
-        bool want = (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) ||
-                    (c >= 3000 && c <= 4999);
+        bool want =
+            (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
         if (ws_close_code_is_valid(c) != want) {
             CHECK_INT(c, -2);
             break;
@@ -590,8 +590,8 @@ TEST(error_close_payload)
     struct rec r = {0};
     CHECK_INT(feed_raw("\x88\x01\x03", 3, 100, false, &r), 1002);
     CHECK_INT(feed_raw("\x88\x01", 2, 100, false, &r), 1002); /* from the header alone */
-    static const int bad[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000,
-                              2999, 5000, 6000, 65535};
+    static const int bad[] = {0,    1,    999,  1004, 1005, 1006, 1015,
+                              1016, 1100, 2000, 2999, 5000, 6000, 65535};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct bytes b = {0};
         put_close(&b, bad[i], "");
@@ -650,13 +650,13 @@ TEST(error_length_msb)
     CHECK_INT(ws_parser_feed(&p, (const uint8_t *)"\x82\xff\x80\0\0\0\0\0\0\0", 10, &cbs, &r),
               1002);
     ws_parser_release(&p);
-    CHECK_INT(feed_raw("\x82\xff\xff\xff\xff\xff\xff\xff\xff\xff\1\2\3\4", 14, UINT32_MAX, true,
-                       &r),
-              1002);
+    CHECK_INT(
+        feed_raw("\x82\xff\xff\xff\xff\xff\xff\xff\xff\xff\1\2\3\4", 14, UINT32_MAX, true, &r),
+        1002);
     /* top bit clear but far too big: 1009 */
-    CHECK_INT(feed_raw("\x82\xff\x7f\xff\xff\xff\xff\xff\xff\xff\1\2\3\4", 14, UINT32_MAX, true,
-                       &r),
-              1009);
+    CHECK_INT(
+        feed_raw("\x82\xff\x7f\xff\xff\xff\xff\xff\xff\xff\1\2\3\4", 14, UINT32_MAX, true, &r),
+        1009);
     CHECK_INT(r.events, 0);
 }
 
@@ -720,14 +720,14 @@ TEST(max_message)
     uint8_t h[14];
     static const uint8_t key[4] = {1, 2, 3, 4};
     ws_parser_init(&p, 65535, true);
-    CHECK_INT(ws_parser_feed(&p, h, ws_frame_header_masked(h, WS_OP_TEXT, true, 65536, key), &cbs,
-                             &r),
-              1009);
+    CHECK_INT(
+        ws_parser_feed(&p, h, ws_frame_header_masked(h, WS_OP_TEXT, true, 65536, key), &cbs, &r),
+        1009);
     ws_parser_release(&p);
     ws_parser_init(&p, 65535, true);
-    CHECK_INT(ws_parser_feed(&p, h, ws_frame_header_masked(h, WS_OP_TEXT, true, 65535, key), &cbs,
-                             &r),
-              0);
+    CHECK_INT(
+        ws_parser_feed(&p, h, ws_frame_header_masked(h, WS_OP_TEXT, true, 65535, key), &cbs, &r),
+        0);
     CHECK(p.msg == NULL); /* nothing allocated before payload arrives */
     ws_parser_release(&p);
 
@@ -888,8 +888,8 @@ TEST(utf8_exhaustive_short)
 
 TEST(utf8_boundaries)
 {
-    static const uint32_t cps[] = {0x0,    0x7f,   0x80,    0x7ff,   0x800,   0xd7ff,
-                                   0xe000, 0xfffd, 0xffff,  0x10000, 0x1f600, 0x10ffff};
+    static const uint32_t cps[] = {0x0,    0x7f,   0x80,   0x7ff,   0x800,   0xd7ff,
+                                   0xe000, 0xfffd, 0xffff, 0x10000, 0x1f600, 0x10ffff};
     for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
         char s[8];
         size_t n = 0;
@@ -921,12 +921,30 @@ TEST(utf8_boundaries)
 TEST(utf8_invalid)
 {
     static const char *const bad[] = {
-        "\xc0\x80",         "\xc1\xbf",         "\xe0\x80\x80",     "\xe0\x9f\xbf",
-        "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf", "\xed\xa0\x80",     "\xed\xbf\xbf",
-        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf7\xbf\xbf\xbf", "\xf8\x88\x80\x80\x80",
-        "\xfe",             "\xff",             "\x80",             "\xbf",
-        "\xc2\x41",         "\xe1\x80\x41",     "\xf1\x80\x80\x41", "\xc2\xc2\x80",
-        "\xe2\x82",         "\xce",             "\xf0\x9f\x98",     "ok\xed\xa0\x80ok",
+        "\xc0\x80",
+        "\xc1\xbf",
+        "\xe0\x80\x80",
+        "\xe0\x9f\xbf",
+        "\xf0\x80\x80\x80",
+        "\xf0\x8f\xbf\xbf",
+        "\xed\xa0\x80",
+        "\xed\xbf\xbf",
+        "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80",
+        "\xf7\xbf\xbf\xbf",
+        "\xf8\x88\x80\x80\x80",
+        "\xfe",
+        "\xff",
+        "\x80",
+        "\xbf",
+        "\xc2\x41",
+        "\xe1\x80\x41",
+        "\xf1\x80\x80\x41",
+        "\xc2\xc2\x80",
+        "\xe2\x82",
+        "\xce",
+        "\xf0\x9f\x98",
+        "ok\xed\xa0\x80ok",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t n = strlen(bad[i]);
