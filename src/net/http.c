@@ -830,6 +830,11 @@ const char *http_req_peer(const struct http_req *r)
     return r->conn ? r->conn->peer : "-";
 }
 
+void http_req_post(struct http_req *r, void (*fn)(void *arg), void *arg)
+{
+    net__loop_post(r->loop, fn, arg);
+}
+
 /* ---------------------------------------------------------------- for ws.c */
 
 struct conn *net__http_req_conn(struct http_req *r);

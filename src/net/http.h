@@ -56,6 +56,13 @@ const char *http_req_id(const struct http_req *req);
 /* Client address as text (honours X-Forwarded-For when HERALD_TRUST_PROXY is on). */
 const char *http_req_peer(const struct http_req *req);
 
+/*
+ * Runs fn(arg) on the loop thread that owns req; callable from any thread
+ * (a worker or store thread that finished the request's work). The handler
+ * still owns req and answers it from fn.
+ */
+void http_req_post(struct http_req *req, void (*fn)(void *arg), void *arg);
+
 /* Adds a response header; name and value are copied. Call before http_respond(). */
 void http_res_header(struct http_req *req, const char *name, const char *value);
 

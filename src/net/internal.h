@@ -87,6 +87,8 @@ struct loop {
     uint64_t start_ms;        /* monotonic ms when the loop started; loop ms are relative */
     struct metrics_shard *metrics;
     atomic_int cmd;           /* LOOP_CMD_* posted by the main thread */
+    uv_mutex_t post_mu;       /* guards posts */
+    struct loop_post *posts, *posts_tail;
     bool stopping;
     uint32_t id_prefix;       /* random; generated request ids are prefix + req_seq */
     uint64_t req_seq;
@@ -94,6 +96,13 @@ struct loop {
 };
 
 enum { LOOP_CMD_NONE = 0, LOOP_CMD_DRAIN = 1, LOOP_CMD_FORCE = 2 };
+
+/* A function posted to a loop from another thread (net__loop_post). */
+struct loop_post {
+    struct loop_post *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
 
 struct server {
     struct server_opts opts;
@@ -107,6 +116,8 @@ struct server {
 
 /* loop.c */
 uint32_t net__now(const struct loop *l);
+/* Queues fn(arg) to run on l's thread; any thread. */
+void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg);
 
 /* conn.c */
 void net__conn_accept(struct loop *l, uv_stream_t *listener);

@@ -116,9 +116,40 @@ static void drain(struct loop *l)
     maybe_finish(l);
 }
 
+void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg)
+{
+    struct loop_post *p = xmalloc(sizeof(*p));
+    p->next = NULL;
+    p->fn = fn;
+    p->arg = arg;
+    uv_mutex_lock(&l->post_mu);
+    if (l->posts_tail)
+        l->posts_tail->next = p;
+    else
+        l->posts = p;
+    l->posts_tail = p;
+    uv_mutex_unlock(&l->post_mu);
+    uv_async_send(&l->wake);
+}
+
+static void run_posts(struct loop *l)
+{
+    uv_mutex_lock(&l->post_mu);
+    struct loop_post *p = l->posts;
+    l->posts = l->posts_tail = NULL;
+    uv_mutex_unlock(&l->post_mu);
+    while (p) {
+        struct loop_post *next = p->next;
+        p->fn(p->arg);
+        free(p);
+        p = next;
+    }
+}
+
 static void on_wake(uv_async_t *a)
 {
     struct loop *l = a->data;
+    run_posts(l);
     int cmd = atomic_exchange(&l->cmd, LOOP_CMD_NONE);
     if (cmd == LOOP_CMD_DRAIN) {
         drain(l);
@@ -193,6 +224,7 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
     l->start_ms = uv_now(&l->uv);
     l->metrics = metrics_shard(s->opts.metrics, idx);
     atomic_init(&l->cmd, LOOP_CMD_NONE);
+    uv_mutex_init(&l->post_mu);
     rand_bytes(&l->id_prefix, sizeof(l->id_prefix));
 
     int fd = listen_socket(cfg->listen_host, port);
@@ -239,6 +271,8 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
 
 static void loop_destroy(struct loop *l)
 {
+    run_posts(l); /* completions that arrived after the loop stopped: requests are gone */
+    uv_mutex_destroy(&l->post_mu);
     uv_run(&l->uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&l->uv) != 0)
         log_warn("net", "loop %d closed with handles still open", l->idx);

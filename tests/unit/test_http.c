@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +41,28 @@ static void param(struct http_req *req, void *ud)
                http_req_header(req, "X-Test") ? http_req_header(req, "X-Test") : "-");
     http_respond(req, 200, "text/plain", b.data, b.len);
     buf_release(&b);
+}
+
+/* An asynchronous handler: a thread sleeps, then posts the answer back to the loop. */
+static void slow_answer(void *arg)
+{
+    struct http_req *req = arg;
+    http_respond(req, 200, "text/plain", "slow", 4);
+}
+
+static void *slow_worker(void *arg)
+{
+    usleep(50000);
+    http_req_post(arg, slow_answer, arg);
+    return NULL;
+}
+
+static void slow(struct http_req *req, void *ud)
+{
+    (void)ud;
+    pthread_t t;
+    pthread_create(&t, NULL, slow_worker, req);
+    pthread_detach(t);
 }
 
 static int dial(void)
@@ -130,6 +153,20 @@ TEST(pipelined_in_order)
     char *a = strstr(out, "\r\n\r\none"), *b = strstr(out, "\r\n\r\ntwo"),
          *c = strstr(out, "\r\n\r\nthree|");
     CHECK(a && b && c && a < b && b < c);
+    free(out);
+}
+
+TEST(async_handler_keeps_order)
+{
+    bool closed;
+    const char req[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /p/after HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+    char *out = roundtrip(req, sizeof(req) - 1, &closed);
+    CHECK_INT(count(out, "HTTP/1.1 200"), 3);
+    char *a = strstr(out, "\r\n\r\nslow"), *b = strstr(out, "\r\n\r\nafter|");
+    CHECK(a && b && a < b);
+    CHECK(b && strstr(b, "\r\n\r\nslow") != NULL);
     free(out);
 }
 
@@ -283,6 +320,7 @@ int main(void)
     struct router *r = router_new();
     router_add(r, HTTP_M_POST, "/echo", echo, NULL);
     router_add(r, HTTP_M_GET, "/p/{id}", param, NULL);
+    router_add(r, HTTP_M_GET, "/slow", slow, NULL);
     struct metrics *m = metrics_new(1, r);
     struct server_opts opts = {.cfg = &cfg, .router = r, .metrics = m};
     struct server *s = server_start(&opts, &g_port);
@@ -292,6 +330,7 @@ int main(void)
     }
     RUN(get_param_query_header);
     RUN(pipelined_in_order);
+    RUN(async_handler_keeps_order);
     RUN(chunked_body);
     RUN(expect_continue);
     RUN(limits);
