@@ -49,15 +49,45 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-static int load_config(struct config *cfg, int argc, char **argv)
+/*
+ * Loads the configuration. Warnings (unknown settings) are collected into
+ * *warnings (caller frees) so that they can go through the logger once its
+ * format is known; when warnings is NULL they go to stderr directly.
+ */
+static int load_config(struct config *cfg, int argc, char **argv, char **warnings)
 {
     char err[512];
-    if (config_load(cfg, NULL, environ, argc, argv, err, sizeof(err)) != 0) {
+    size_t wlen = 0;
+    FILE *w = warnings ? open_memstream(warnings, &wlen) : NULL;
+    config_set_warn_stream(w);
+    int rc = config_load(cfg, NULL, environ, argc, argv, err, sizeof(err));
+    config_set_warn_stream(NULL);
+    if (w)
+        fclose(w);
+    if (rc != 0) {
         fprintf(stderr, "herald: configuration error: %s\n", err);
         config_release(cfg);
         return -1;
     }
     return 0;
+}
+
+/* Sends collected "warning: ..." lines through the logger, one event each. */
+static void log_config_warnings(const char *warnings)
+{
+    const char *p = warnings;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        const char *msg = p;
+        if (n > 9 && strncmp(msg, "warning: ", 9) == 0) {
+            msg += 9;
+            n -= 9;
+        }
+        if (n)
+            log_warn("config", "%.*s", (int)n, msg);
+        p = nl ? nl + 1 : p + strlen(p);
+    }
 }
 
 /* mkdir -p with mode 0700 for the folders Herald creates. */
@@ -96,9 +126,16 @@ static int cmd_serve(int argc, char **argv)
         return 0;
     }
     struct config cfg;
-    if (load_config(&cfg, argc, argv) != 0)
+    char *warnings = NULL;
+    if (load_config(&cfg, argc, argv, &warnings) != 0) {
+        if (warnings)
+            fputs(warnings, stderr);
+        free(warnings);
         return 2;
+    }
     log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    log_config_warnings(warnings);
+    free(warnings);
     if (make_dirs(cfg.data_dir) != 0) {
         fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
                 strerror(errno));
@@ -166,7 +203,7 @@ static int cmd_check_config(int argc, char **argv)
         return 0;
     }
     struct config cfg;
-    if (load_config(&cfg, argc, argv) != 0)
+    if (load_config(&cfg, argc, argv, NULL) != 0)
         return 2;
     config_print(&cfg, stdout);
     config_release(&cfg);

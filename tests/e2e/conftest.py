@@ -8,19 +8,19 @@ the `listening on 127.0.0.1:PORT` line it prints on stdout. stderr goes to a fil
 tests can assert on log lines; any sanitizer report in it fails the test. Servers are
 stopped with SIGTERM and must exit 0 within 12 s.
 """
+import atexit
 import base64
-import errno
 import hashlib
 import json
 import os
 import re
-import select
+import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import pytest
@@ -53,10 +53,22 @@ def clean_env(extra=None):
     return env
 
 
+_EMPTY_DIR = []
+
+
+def _empty_dir():
+    """One empty working directory for commands that need no files (removed at exit)."""
+    if not _EMPTY_DIR:
+        d = tempfile.mkdtemp(prefix="herald-cli-")
+        atexit.register(shutil.rmtree, d, True)
+        _EMPTY_DIR.append(d)
+    return _EMPTY_DIR[0]
+
+
 def run_herald(args, env=None, cwd=None, timeout=20, input=None):
     """Runs `herald ARGS` to completion; returns CompletedProcess with text output."""
     if cwd is None:
-        cwd = tempfile.mkdtemp(prefix="herald-cli-")
+        cwd = _empty_dir()
     return subprocess.run([HERALD_BIN, *args], env=clean_env(env), cwd=cwd, timeout=timeout,
                           capture_output=True, text=True, input=input,
                           stdin=None if input is not None else subprocess.DEVNULL)
@@ -67,6 +79,9 @@ def sanitizer_problems(text):
 
 
 # --------------------------------------------------------------------------- the server
+
+_live_servers = []
+
 
 class Server:
     """One `herald serve` process."""
@@ -94,6 +109,7 @@ class Server:
         self.stopped = False
         self.returncode = None
         self._files = []
+        self._sanitizer_seen = 0
 
     # ---- lifecycle
 
@@ -104,6 +120,7 @@ class Server:
         self.proc = subprocess.Popen([HERALD_BIN, "serve", *self.args], env=self.env,
                                      cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=err)
+        _live_servers.append(self)
         deadline = time.monotonic() + timeout
         pat = re.compile(r"^listening on 127\.0\.0\.1:(\d+)\r?\n", re.M)
         while True:
@@ -166,6 +183,8 @@ class Server:
         self._close_files()
 
     def _close_files(self):
+        if self in _live_servers:
+            _live_servers.remove(self)
         for f in self._files:
             try:
                 f.close()
@@ -260,9 +279,11 @@ class Server:
         return last
 
     def fd_baseline(self):
-        """A first /health request, then the settled fd count."""
+        """A first /health request (and /health/ready, which touches the store, so files
+        a backend opens lazily are open already), then the settled fd count."""
         r = http_get(self.port, "/health")
         assert r.status == 200, r
+        http_get(self.port, "/health/ready")
         return self.settle_fds()
 
     def assert_no_fd_growth(self, baseline, timeout=5.0):
@@ -276,6 +297,31 @@ class Server:
 
 
 # --------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(autouse=True)
+def _servers_survive_each_test():
+    """After every test: any server that died on its own, or wrote a sanitizer report,
+    fails *this* test (rather than every later test that finds the port closed)."""
+    yield
+    problems = []
+    for s in list(_live_servers):
+        if s.stopped:
+            continue
+        text = s.stderr_text()
+        reports = sanitizer_problems(text)
+        if len(reports) > s._sanitizer_seen:
+            s._sanitizer_seen = len(reports)
+            problems.append("sanitizer report in herald's stderr (pid %d):\n%s\n---\n%s" % (
+                s.pid, "\n".join(reports[:10]), "\n".join(text.splitlines()[-80:])))
+        if s.proc.poll() is not None:
+            s.stopped = True
+            s.returncode = s.proc.returncode
+            s._close_files()
+            problems.append("herald (pid %d) died during this test with status %s\nstderr:\n%s"
+                            % (s.pid, s.returncode, "\n".join(text.splitlines()[-80:])))
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
 
 _tracked_sockets = set()
 
@@ -673,10 +719,11 @@ class WSConn(HttpConn):
         assert f.rsv == 0, "server frame with RSV bits: %r" % f
         return f
 
-    def recv_message(self, timeout=None, skip_control=True):
-        """Next data message as (opcode, payload), reassembling fragments; control frames
-        in between are skipped when skip_control (and kept in self.controls), else
-        returned as (opcode, payload)."""
+    def recv_message(self, timeout=None, skip_control=False):
+        """Next data message as (opcode, payload), reassembling fragments. A control frame
+        is returned as (opcode, payload) unless skip_control, which skips pings and pongs
+        (keeping them in self.controls); so by default an unexpected ping or pong where a
+        message was expected fails the caller."""
         self.controls = getattr(self, "controls", [])
         op, parts = None, []
         while True:

@@ -5,7 +5,6 @@ and the one line `herald serve` prints on stdout.
 """
 import re
 import subprocess
-import time
 
 import pytest
 

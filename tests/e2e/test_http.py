@@ -5,7 +5,6 @@ keep-alive, pipelining, HEAD, 405 with bodies (Content-Length, chunked, Expect:
 and idle timeouts, CORS and static files.
 """
 import email.utils
-import json
 import os
 import re
 import time

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import (OP_CLOSE, Closed, HttpConn, http_get, tcp_connect, wait_until,
-                      ws_frame, ws_open, close_payload)
+from conftest import (OP_CLOSE, HttpConn, close_payload, http_get, wait_until, ws_frame,
+                      ws_open)
 
 # ------------------------------------------------------------------ health
 
@@ -204,7 +204,7 @@ def test_json_log_format(server_factory):
         try:
             obj = json.loads(line)
         except ValueError:
-            raise AssertionError("stderr line is not JSON: %r" % line)
+            raise AssertionError("stderr line is not JSON: %r" % line) from None
         assert isinstance(obj, dict), line
         assert "ts" in obj and "level" in obj, line
         assert "msg" in obj or {"method", "path", "status"} <= obj.keys(), line
@@ -213,6 +213,21 @@ def test_json_log_format(server_factory):
     assert any(a["method"] == "GET" and a["path"] == "/health" and str(a["status"]) == "200"
                for a in access), access
     assert any(a["path"] == "/nope" and str(a["status"]) == "404" for a in access), access
+
+
+def test_json_log_format_covers_startup_warnings(server_factory):
+    # an unknown HERALD_* variable produces a warning at start; with JSON logs it must be
+    # a JSON line too (log shippers drop or choke on anything else)
+    s = server_factory({"HERALD_LOG_FORMAT": "json", "HERALD_NO_SUCH_SETTING": "1"})
+    assert http_get(s.port, "/health").status == 200
+    s.stop()
+    for line in s.stderr_text().splitlines():
+        if line.strip():
+            try:
+                assert isinstance(json.loads(line), dict), line
+            except ValueError:
+                raise AssertionError("stderr line is not JSON with HERALD_LOG_FORMAT=json: %r"
+                                     % line) from None
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

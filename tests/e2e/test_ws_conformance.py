@@ -7,12 +7,10 @@ wanted size) and the reply is the pong with the same id.
 Every close case asserts the code in the server's close frame and that the server then
 closes the TCP connection.
 """
-import json
-import time
 
 import pytest
 
-from conftest import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Closed,
+from conftest import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
                       close_payload, module_server, ws_frame, ws_open)
 
 PING_PREFIX = b'{"type":"ping","id":"'
