@@ -27,6 +27,8 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends the decimal form of v (no printf on hot paths). */
+void buf_put_uint(struct buf *b, unsigned long long v);
 /* Appends s as the contents of a JSON string (no quotes), escaping as RFC 8259 requires. */
 void buf_json_escape(struct buf *b, const char *s, size_t n);
 /* Appends s as a quoted JSON string. */

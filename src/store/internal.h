@@ -88,7 +88,7 @@ struct store_backend {
 
 struct store_counters {
     atomic_uint_fast64_t writes, write_errors, commits, rollbacks, largest_group;
-    atomic_uint_fast64_t reads, read_errors, write_queue, read_queue;
+    atomic_uint_fast64_t reads, read_errors, write_queue, read_queue, checkpoints;
 };
 
 struct store {

@@ -33,12 +33,18 @@ static void fill_defaults(struct store_options *o, const struct store_options *i
         o->group_max_ops = 1000;
     if (o->group_max_us == 0)
         o->group_max_us = 2000;
+    if (o->group_wait_us == 0)
+        o->group_wait_us = 500;
+    else if (o->group_wait_us < 0)
+        o->group_wait_us = 0; /* never */
     if (o->max_queue == 0)
         o->max_queue = 100000;
     if (o->busy_timeout_ms == 0)
         o->busy_timeout_ms = 5000;
     if (o->stmt_cache == 0)
         o->stmt_cache = 64;
+    if (o->checkpoint_pages == 0)
+        o->checkpoint_pages = 2000;
 }
 
 static int check_options(const struct store_options *o, char *err, size_t errlen)
@@ -52,12 +58,16 @@ static int check_options(const struct store_options *o, char *err, size_t errlen
         bad = "group_max_ops (1..100000)";
     else if (o->group_max_us < 1 || o->group_max_us > 10000000)
         bad = "group_max_us (1..10000000)";
+    else if (o->group_wait_us > 100000)
+        bad = "group_wait_us (-1..100000)";
     else if (o->max_queue < 1)
         bad = "max_queue";
     else if (o->busy_timeout_ms < 1)
         bad = "busy_timeout_ms";
     else if (o->stmt_cache < 1 || o->stmt_cache > 4096)
         bad = "stmt_cache (1..4096)";
+    else if (o->checkpoint_pages < 2 || o->checkpoint_pages > 1000000)
+        bad = "checkpoint_pages (2..1000000)";
     if (bad == NULL)
         return 0;
     snprintf(err, errlen, "store: invalid option %s", bad);
@@ -231,6 +241,7 @@ void store_stats_get(struct store *st, struct store_stats *out)
     out->read_errors = atomic_load_explicit(&c->read_errors, memory_order_relaxed);
     out->write_queue = atomic_load_explicit(&c->write_queue, memory_order_relaxed);
     out->read_queue = atomic_load_explicit(&c->read_queue, memory_order_relaxed);
+    out->checkpoints = atomic_load_explicit(&c->checkpoints, memory_order_relaxed);
 }
 
 /* ---- ops ---- */

@@ -104,9 +104,12 @@ struct store_options {
     int readers;                      /* reader threads and connections [2] */
     int group_max_ops;                /* ops per group commit [1000] */
     int group_max_us;                 /* statement time per group before it commits [2000] */
+    int group_wait_us;                /* a small group under concurrent writes waits this long
+                                         from its start for more [500]; -1: never wait */
     int max_queue;                    /* queued ops per queue before ERR_AGAIN [100000] */
     int busy_timeout_ms;              /* wait for another process's lock [5000] */
     int stmt_cache;                   /* prepared statements kept per connection [64] */
+    int checkpoint_pages;             /* SQLite: WAL growth that starts a checkpoint [2000] */
 };
 
 /* Counters since open; see store_stats_get(). */
@@ -120,6 +123,7 @@ struct store_stats {
     uint64_t read_errors;   /* read ops completed with an error */
     uint64_t write_queue;   /* write ops waiting now */
     uint64_t read_queue;    /* read ops waiting now */
+    uint64_t checkpoints;   /* WAL checkpoints completed (SQLite) */
 };
 
 /* ---- opening, migrating, closing (synchronous; start-up, CLI, tests) ---- */

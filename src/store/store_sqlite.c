@@ -12,11 +12,13 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -76,7 +78,32 @@ struct sq {
     struct conn *rconns;
     struct slot *slots;                /* group_max_ops */
     struct store_op *carry, *carry_tail; /* taken but left for the next group */
+    int last_group;                      /* ops in the previous group */
+    /* background checkpoints (see wal_hook) */
+    struct conn cconn;
+    pthread_t checkpointer;
+    bool checkpointer_started;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    pthread_cond_t ckpt_idle_cv; /* signalled when a background pass ends */
+    bool ckpt_wanted, ckpt_running, ckpt_closing;
+    atomic_int ckpt_done; /* WAL pages the last checkpoint copied (the WAL may be longer) */
+    int ckpt_pages, ckpt_restart, ckpt_catchup, ckpt_hard;
 };
+
+/*
+ * Checkpoints (copying the WAL into the database file, with fsyncs) never run
+ * inside a reader's query and, normally, not on the writer either: the
+ * checkpointer thread runs one each time checkpoint_pages more pages have been
+ * appended. Under continuous writes a background checkpoint never lets the
+ * WAL start over (frames keep arriving while it runs), so once the WAL passes
+ * 8 x checkpoint_pages the checkpointer runs back to back, each pass copying
+ * only what arrived during the previous one, and as soon as less than
+ * CKPT_CATCHUP_PAGES is left the writer copies that rest itself after a
+ * commit (a few ms); its next transaction starts the WAL over. Past
+ * 32 x checkpoint_pages the writer does it whatever is left, bounding the WAL.
+ */
+#define CKPT_CATCHUP_PAGES 256
 
 static uint64_t fnv1a(const char *s)
 {
@@ -242,6 +269,11 @@ static int conn_open(struct conn *c, const char *path, bool writer, const struct
         conn_exec(c, "PRAGMA cache_size=-16384", err, errlen) < 0)
         goto fail;
     if (!writer && conn_exec(c, "PRAGMA query_only=ON", err, errlen) < 0)
+        goto fail;
+    /* checkpoints are run by the store itself (wal_hook), never inside a reader's query */
+    if (conn_exec(c, "PRAGMA wal_autocheckpoint=0", err, errlen) < 0)
+        goto fail;
+    if (writer && conn_exec(c, "PRAGMA journal_size_limit=67108864", err, errlen) < 0)
         goto fail;
 
     for (int i = 0; i < CTL_N; i++) {
@@ -548,6 +580,22 @@ static void group_carry(struct sq *s, int from, int n)
     }
 }
 
+/*
+ * A group smaller than this, while writes arrive concurrently (the previous
+ * group had more than one op), waits up to group_wait_us from its start for
+ * more before it commits: fewer, fuller commits write far fewer WAL pages per
+ * row. A lone caller (previous group of one) never waits.
+ */
+#define GROUP_LINGER_BELOW 64
+
+static void sleep_until(uint64_t mono_us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(mono_us / 1000000u),
+                          .tv_nsec = (long)(mono_us % 1000000u) * 1000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
 static void fail_all(struct slot *slots, int n, int status)
 {
     for (int i = 0; i < n; i++) {
@@ -569,16 +617,24 @@ static void writer_group(struct sq *s)
     const int cap = st->opts.group_max_ops;
     int n = group_fill(s, 0, cap);
     int attempts = 0, rc;
-    uint64_t t0 = clock_mono_us();
+    uint64_t t0;
     if (n == 0)
         return;
 restart:
+    t0 = clock_mono_us(); /* the cap counts the statement time of this attempt */
     if ((rc = ctl_run(c, CTL_BEGIN_IMMEDIATE)) != SQLITE_OK) {
         fail_all(s->slots, n, map_rc(c, rc));
         goto answer;
     }
+    bool lingered = attempts > 0;
     for (int i = 0;; i++) {
         if (i == n) {
+            if (!lingered && n < GROUP_LINGER_BELOW && s->last_group > 1 &&
+                st->opts.group_wait_us > 0) {
+                /* writes arrive concurrently: give this small group time to fill */
+                lingered = true;
+                sleep_until(t0 + (uint64_t)st->opts.group_wait_us);
+            }
             if (n < cap && clock_mono_us() - t0 < (uint64_t)st->opts.group_max_us)
                 n += group_fill(s, n, cap - n);
             if (i == n)
@@ -619,6 +675,7 @@ restart:
     if ((uint64_t)n > atomic_load_explicit(&st->stats.largest_group, memory_order_relaxed))
         atomic_store_explicit(&st->stats.largest_group, (uint64_t)n, memory_order_relaxed);
 answer:;
+    s->last_group = n;
     uint64_t ok = 0;
     for (int i = 0; i < n; i++)
         ok += s->slots[i].status == 0;
@@ -647,6 +704,80 @@ static void *writer_main(void *arg)
             break;
         }
     }
+    return NULL;
+}
+
+/* Called by SQLite on the writer thread after each commit, with the WAL size in pages. */
+/* A PASSIVE checkpoint on the writer's connection. Returns the SQLite result code. */
+static int writer_checkpoint(struct sq *s, sqlite3 *db, const char *name)
+{
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_OK) {
+        atomic_store_explicit(&s->ckpt_done, done, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->st->stats.checkpoints, 1, memory_order_relaxed);
+    } else if ((rc & 0xff) != SQLITE_BUSY) {
+        log_warn("store", "checkpoint failed: %s", sqlite3_errmsg(db));
+    }
+    return rc;
+}
+
+/* Called by SQLite on the writer thread after each commit, with the WAL size in pages. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sq *s = arg;
+    int copied = atomic_load_explicit(&s->ckpt_done, memory_order_relaxed);
+    if (pages < copied) /* the WAL started over */
+        atomic_store_explicit(&s->ckpt_done, copied = 0, memory_order_relaxed);
+    int behind = pages - copied;
+    if (pages >= s->ckpt_hard) {
+        /* the bound: wait for a running background pass, then copy the rest here */
+        if ((writer_checkpoint(s, db, name) & 0xff) == SQLITE_BUSY) {
+            pthread_mutex_lock(&s->ckpt_mu);
+            while (s->ckpt_running)
+                pthread_cond_wait(&s->ckpt_idle_cv, &s->ckpt_mu);
+            pthread_mutex_unlock(&s->ckpt_mu);
+            writer_checkpoint(s, db, name);
+        }
+    } else if (pages >= s->ckpt_restart && behind <= s->ckpt_catchup) {
+        writer_checkpoint(s, db, name); /* BUSY: a background pass runs; next commit retries */
+    } else if (behind >= s->ckpt_pages || pages >= s->ckpt_restart) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        if (!s->ckpt_wanted) {
+            s->ckpt_wanted = true;
+            pthread_cond_signal(&s->ckpt_cv);
+        }
+        pthread_mutex_unlock(&s->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct sq *s = arg;
+    pthread_mutex_lock(&s->ckpt_mu);
+    for (;;) {
+        while (!s->ckpt_wanted && !s->ckpt_closing)
+            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
+        if (s->ckpt_closing)
+            break;
+        s->ckpt_running = true;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(s->cconn.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                           &done);
+        if (rc == SQLITE_OK) {
+            atomic_store_explicit(&s->ckpt_done, done, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->st->stats.checkpoints, 1, memory_order_relaxed);
+        } else if ((rc & 0xff) != SQLITE_BUSY) {
+            log_warn("store", "checkpoint failed: %s", sqlite3_errmsg(s->cconn.db));
+        }
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_wanted = false; /* commits meanwhile ask again */
+        s->ckpt_running = false;
+        pthread_cond_broadcast(&s->ckpt_idle_cv);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
     return NULL;
 }
 
@@ -865,13 +996,29 @@ static void sq_free(struct sq *s)
 {
     for (int i = 0; i < s->nreaders; i++)
         conn_close(&s->rconns[i]);
+    conn_close(&s->cconn);
     conn_close(&s->wconn); /* last: its close checkpoints and removes the WAL */
+    pthread_cond_destroy(&s->ckpt_cv);
+    pthread_cond_destroy(&s->ckpt_idle_cv);
+    pthread_mutex_destroy(&s->ckpt_mu);
     opq_destroy(&s->wq);
     opq_destroy(&s->rq);
     free(s->rconns);
     free(s->readers);
     free(s->slots);
     free(s);
+}
+
+static void stop_checkpointer(struct sq *s)
+{
+    if (!s->checkpointer_started)
+        return;
+    pthread_mutex_lock(&s->ckpt_mu);
+    s->ckpt_closing = true;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->ckpt_mu);
+    pthread_join(s->checkpointer, NULL);
+    s->checkpointer_started = false;
 }
 
 static void sq_close(struct store *st)
@@ -887,6 +1034,7 @@ static void sq_close(struct store *st)
         pthread_join(s->readers[i], NULL);
     opq_close(&s->wq);
     pthread_join(s->writer, NULL);
+    stop_checkpointer(s);
     sq_free(s);
     st->impl = NULL;
 }
@@ -910,12 +1058,23 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
     s->slots = xcalloc((size_t)o->group_max_ops, sizeof *s->slots);
     s->rconns = xcalloc((size_t)o->readers, sizeof *s->rconns);
     s->readers = xcalloc((size_t)o->readers, sizeof *s->readers);
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    pthread_cond_init(&s->ckpt_idle_cv, NULL);
+    s->ckpt_pages = o->checkpoint_pages;
+    s->ckpt_restart = 8 * o->checkpoint_pages;
+    s->ckpt_hard = 32 * o->checkpoint_pages;
+    s->ckpt_catchup = CKPT_CATCHUP_PAGES < o->checkpoint_pages / 2 ? CKPT_CATCHUP_PAGES
+                                                                   : o->checkpoint_pages / 2;
 
     int rc = conn_open(&s->wconn, path, true, o, err, errlen);
+    if (rc == 0)
+        rc = conn_open(&s->cconn, path, false, o, err, errlen);
     if (rc < 0) {
         sq_free(s);
         return rc;
     }
+    sqlite3_wal_hook(s->wconn.db, wal_hook, s);
     for (int i = 0; i < o->readers; i++) {
         rc = conn_open(&s->rconns[i], path, false, o, err, errlen);
         if (rc < 0) {
@@ -929,6 +1088,9 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
     st->impl = s;
 
     int started = 0;
+    if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0)
+        goto fail_threads;
+    s->checkpointer_started = true;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         goto fail_threads;
     for (; started < o->readers; started++) {
@@ -947,6 +1109,7 @@ fail_threads:
     opq_close(&s->rq);
     for (int i = 0; i < started; i++)
         pthread_join(s->readers[i], NULL);
+    stop_checkpointer(s);
     sq_free(s);
     st->impl = NULL;
     snprintf(err, errlen, "store: cannot start threads");
