@@ -88,8 +88,13 @@ int password_verify(const char *password, size_t len, const char *hash)
     if (cd == NULL)
         return log_fail(ERR_INVAL, "auth", "stored password hash is malformed");
     size_t n = strlen(hash);
-    /* Lengths are public (the hash's format fixes them); the bytes are compared in constant time. */
-    int rc = strlen(r) == n && CRYPTO_memcmp(r, hash, n) == 0 ? 0 : ERR_UNAUTH;
+    /* The format fixes the length, whatever the password: a different one means the stored
+     * string was only a setting or was cut. The bytes are compared in constant time. */
+    if (strlen(r) != n) {
+        free_cd(cd);
+        return log_fail(ERR_INVAL, "auth", "stored password hash is malformed");
+    }
+    int rc = CRYPTO_memcmp(r, hash, n) == 0 ? 0 : ERR_UNAUTH;
     free_cd(cd);
     return rc;
 }

@@ -144,6 +144,8 @@ static const struct setting settings[] = {
          "log lines as text or JSON"),
     NUM("HERALD_SHUTDOWN_TIMEOUT", T_DURATION, F_INT(shutdown_timeout_ms), 100, 10 * MIN_MS, "10s",
         "DURATION", "time to finish in-flight work after SIGTERM"),
+    NUM("HERALD_BUSY_POLL_US", T_INT, F_INT(busy_poll_us), 0, 10000, "50", "MICROSECONDS",
+        "keep polling this long after I/O before sleeping (0: never spin)"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

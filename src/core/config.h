@@ -39,7 +39,8 @@ struct config {
     /* logs */
     int log_level;             /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;             /* HERALD_LOG_FORMAT text|json, default text */
-    int shutdown_timeout_ms;   /* HERALD_SHUTDOWN_TIMEOUT, default 10s */
+    int shutdown_timeout_ms;
+    int busy_poll_us;          /* HERALD_BUSY_POLL_US keep polling this long after I/O, default 50 */   /* HERALD_SHUTDOWN_TIMEOUT, default 10s */
 };
 
 /* Fills c with the defaults. c is treated as uninitialized; its strings are then

@@ -128,6 +128,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->last_rx = net__now(c->loop);
+    c->loop->io_seen = true;
     if (c->state == CONN_LINGER || c->state == CONN_CLOSED)
         return; /* discarding */
     if (c->state == CONN_DRAINING)

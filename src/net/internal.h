@@ -81,6 +81,10 @@ struct loop {
     uv_timer_t sweep;
     uv_prepare_t prep;
     uv_check_t check;
+    uv_idle_t spin;           /* active while busy-polling after recent I/O */
+    bool spinning;
+    bool io_seen;             /* a read happened in this loop iteration */
+    uint64_t last_io_ns;
     struct conn *conns;       /* all open connections of this loop */
     struct conn *dirty;       /* connections with output to flush */
     int nconns;

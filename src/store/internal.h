@@ -69,8 +69,7 @@ const char *store__step_sql(const struct store_op *op, const struct store_step *
                             enum store_kind kind);
 
 /* A param's text/blob bytes (NUL-terminated). */
-static inline const char *store__param_bytes(const struct store_op *op,
-                                             const struct store_param *p)
+static inline const char *store__param_bytes(const struct store_op *op, const struct store_param *p)
 {
     return op->bytes.data + p->off;
 }
@@ -113,8 +112,8 @@ void store__op_complete(struct store_op *op, int status, struct store_result *re
 struct store__rows_build {
     int ncols;
     int nrows;
-    size_t *col_offs;          /* ncols offsets into bytes */
-    struct store_value *vals;  /* text/blob values hold offsets in v.i until finished */
+    size_t *col_offs;         /* ncols offsets into bytes */
+    struct store_value *vals; /* text/blob values hold offsets in v.i until finished */
     size_t cap_vals;
     int64_t changes, last_id;
 };

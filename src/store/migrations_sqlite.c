@@ -19,9 +19,9 @@ static const char m001_initial[] =
     " name TEXT NOT NULL,"
     " key TEXT NOT NULL UNIQUE,"
     " status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),"
-    " rate_limit_rps INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit_rps >= 0),"     /* 0 = none */
+    " rate_limit_rps INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit_rps >= 0)," /* 0 = none */
     " rate_limit_burst INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit_burst >= 0),"
-    " daily_quota INTEGER NOT NULL DEFAULT 0 CHECK (daily_quota >= 0),"           /* 0 = none */
+    " daily_quota INTEGER NOT NULL DEFAULT 0 CHECK (daily_quota >= 0)," /* 0 = none */
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL"
     ") STRICT;"
@@ -31,9 +31,9 @@ static const char m001_initial[] =
     " id INTEGER PRIMARY KEY,"
     " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
     " hash TEXT NOT NULL UNIQUE,"
-    " hint TEXT NOT NULL DEFAULT '',"                  /* last characters, for the console */
+    " hint TEXT NOT NULL DEFAULT ''," /* last characters, for the console */
     " created_at INTEGER NOT NULL,"
-    " expires_at INTEGER"                              /* NULL = no expiry */
+    " expires_at INTEGER" /* NULL = no expiry */
     ") STRICT;"
     "CREATE INDEX app_secrets_app ON app_secrets(app_id);"
 
@@ -46,7 +46,7 @@ static const char m001_initial[] =
     " kind TEXT NOT NULL DEFAULT '',"
     " contacts TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(contacts)),"
     " metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),"
-    " password_hash TEXT,"                             /* NULL = cannot log in directly */
+    " password_hash TEXT," /* NULL = cannot log in directly */
     " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL,"
@@ -116,7 +116,7 @@ static const char m001_initial[] =
     "CREATE TABLE audit_log ("
     " id INTEGER PRIMARY KEY,"
     " operator_id TEXT REFERENCES operators(id) ON DELETE SET NULL,"
-    " operator_name TEXT NOT NULL DEFAULT '',"         /* as it was, for deleted operators */
+    " operator_name TEXT NOT NULL DEFAULT ''," /* as it was, for deleted operators */
     " app_id TEXT,"
     " action TEXT NOT NULL,"
     " target TEXT NOT NULL DEFAULT '',"

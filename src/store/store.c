@@ -83,7 +83,7 @@ static int make_parent_dirs(const char *path, char *err, size_t errlen)
     if (slash == NULL || slash == dir)
         goto out;
     *slash = '\0';
-    for (char *p = dir + 1; ; p++) {
+    for (char *p = dir + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
@@ -132,7 +132,8 @@ int store_open_opts(const char *url, const struct store_options *opts, struct st
     if (rc < 0)
         return rc;
     if (url == NULL || *url == '\0') {
-        snprintf(err, errlen, "HERALD_DATABASE_URL is empty (expected sqlite:PATH or postgres://...)");
+        snprintf(err, errlen,
+                 "HERALD_DATABASE_URL is empty (expected sqlite:PATH or postgres://...)");
         return ERR_INVAL;
     }
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
@@ -453,8 +454,7 @@ static void waiter_done(int status, struct store_result *res, void *ud)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int submit_wait(struct store *st, struct store_op *op, bool write,
-                       struct store_result **res)
+static int submit_wait(struct store *st, struct store_op *op, bool write, struct store_result **res)
 {
     struct waiter w = {.done = false, .status = 0, .res = NULL};
     pthread_mutex_init(&w.mu, NULL);
@@ -611,8 +611,7 @@ struct store_result *store__rb_finish(struct store__result_build *b)
     size_t ncols_total = 0;
     for (int i = 0; i < b->nsteps; i++)
         ncols_total += (size_t)b->steps[i].ncols;
-    struct result_block *blk =
-        xmalloc(sizeof *blk + (size_t)b->nsteps * sizeof(struct store_rows));
+    struct result_block *blk = xmalloc(sizeof *blk + (size_t)b->nsteps * sizeof(struct store_rows));
     blk->pub.nsteps = b->nsteps;
     blk->pub.steps = blk->steps;
     blk->cols = ncols_total ? xmalloc(ncols_total * sizeof *blk->cols) : NULL;

@@ -133,7 +133,8 @@ struct store_stats {
  * to the working directory; `sqlite:///abs` also accepted; the parent
  * directory and the file are created, mode 0700/0600), `postgres://` or
  * `postgresql://` (not available in this build yet). Starts the writer and
- * reader threads. Does not migrate: call store_migrate() next. Returns 0 and
+ * reader threads (and, for SQLite, a checkpointer). Does not migrate: call
+ * store_migrate() next. Returns 0 and
  * sets *out, or a negative enum err with one line naming the problem in err
  * (errlen bytes, NUL-terminated; never contains a password); nothing is
  * logged. Any thread that is not an event loop.

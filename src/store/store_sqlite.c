@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/clock.h"
@@ -33,12 +34,20 @@ struct stmt_entry {
     sqlite3_stmt *stmt;
 };
 
-enum ctl { CTL_BEGIN, CTL_BEGIN_IMMEDIATE, CTL_COMMIT, CTL_ROLLBACK, CTL_SAVEPOINT, CTL_RELEASE,
-           CTL_ROLLBACK_TO, CTL_N };
+enum ctl {
+    CTL_BEGIN,
+    CTL_BEGIN_IMMEDIATE,
+    CTL_COMMIT,
+    CTL_ROLLBACK,
+    CTL_SAVEPOINT,
+    CTL_RELEASE,
+    CTL_ROLLBACK_TO,
+    CTL_N
+};
 
 static const char *const ctl_sql[CTL_N] = {
-    "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT op", "RELEASE op",
-    "ROLLBACK TO op",
+    "BEGIN",        "BEGIN IMMEDIATE", "COMMIT",         "ROLLBACK",
+    "SAVEPOINT op", "RELEASE op",      "ROLLBACK TO op",
 };
 
 struct conn {
@@ -76,7 +85,7 @@ struct sq {
     int nreaders;
     struct conn wconn;
     struct conn *rconns;
-    struct slot *slots;                /* group_max_ops */
+    struct slot *slots;                  /* group_max_ops */
     struct store_op *carry, *carry_tail; /* taken but left for the next group */
     int last_group;                      /* ops in the previous group */
     /* background checkpoints (see wal_hook) */
@@ -157,6 +166,26 @@ static int ctl_run(struct conn *c, enum ctl which)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/*
+ * True for statements that would end or nest the store's own transactions
+ * (an op that commits would leave the rest of its group outside the group).
+ */
+static bool is_txn_control(const char *sql)
+{
+    static const char *const words[] = {"BEGIN",    "COMMIT",    "END",
+                                        "ROLLBACK", "SAVEPOINT", "RELEASE"};
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '\r')
+        sql++;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t n = strlen(words[i]);
+        if (strncasecmp(sql, words[i], n) == 0 &&
+            (sql[n] == '\0' || sql[n] == ' ' || sql[n] == ';' || sql[n] == '\n' || sql[n] == '\t' ||
+             sql[n] == '\r'))
+            return true;
+    }
+    return false;
+}
+
 /* The cached statement for sql, preparing it on a miss. NULL with *status set on failure. */
 static sqlite3_stmt *stmt_get(struct conn *c, const char *sql, int *status)
 {
@@ -173,17 +202,23 @@ static sqlite3_stmt *stmt_get(struct conn *c, const char *sql, int *status)
     const char *tail = NULL;
     int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
     if (rc != SQLITE_OK) {
-        *status = log_fail(ERR_BACKEND, "store", "cannot prepare statement: %s",
-                           sqlite3_errmsg(c->db));
+        *status =
+            log_fail(ERR_BACKEND, "store", "cannot prepare statement: %s", sqlite3_errmsg(c->db));
         return NULL;
     }
-    while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' ||
-                    *tail == ';'))
+    while (tail &&
+           (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';'))
         tail++;
     if (stmt == NULL || (tail && *tail)) {
         sqlite3_finalize(stmt);
         *status = log_fail(ERR_BACKEND, "store", "cannot prepare statement: %s",
                            stmt ? "more than one statement in one step" : "empty statement");
+        return NULL;
+    }
+    if (is_txn_control(sql)) {
+        sqlite3_finalize(stmt);
+        *status = log_fail(ERR_BACKEND, "store",
+                           "cannot prepare statement: transactions belong to the store");
         return NULL;
     }
     struct stmt_entry *slot;
@@ -299,14 +334,18 @@ static int bind_params(struct conn *c, sqlite3_stmt *s, const struct store_op *o
 {
     int want = sqlite3_bind_parameter_count(s);
     if (want != (int)step->nparams)
-        return log_fail(ERR_BACKEND, "store", "statement has %d parameters but %u were bound",
-                        want, step->nparams);
+        return log_fail(ERR_BACKEND, "store", "statement has %d parameters but %u were bound", want,
+                        step->nparams);
     for (unsigned k = 0; k < step->nparams; k++) {
         const struct store_param *p = &op->params[step->first + k];
         int idx = (int)k + 1, rc;
         switch (p->type) {
-        case STORE_INT: rc = sqlite3_bind_int64(s, idx, p->v.i); break;
-        case STORE_REAL: rc = sqlite3_bind_double(s, idx, p->v.r); break;
+        case STORE_INT:
+            rc = sqlite3_bind_int64(s, idx, p->v.i);
+            break;
+        case STORE_REAL:
+            rc = sqlite3_bind_double(s, idx, p->v.r);
+            break;
         case STORE_TEXT:
             rc = sqlite3_bind_text64(s, idx, store__param_bytes(op, p), p->len, SQLITE_STATIC,
                                      SQLITE_UTF8);
@@ -314,7 +353,9 @@ static int bind_params(struct conn *c, sqlite3_stmt *s, const struct store_op *o
         case STORE_BLOB:
             rc = sqlite3_bind_blob64(s, idx, store__param_bytes(op, p), p->len, SQLITE_STATIC);
             break;
-        default: rc = sqlite3_bind_null(s, idx); break;
+        default:
+            rc = sqlite3_bind_null(s, idx);
+            break;
         }
         if (rc != SQLITE_OK)
             return map_rc(c, rc);
@@ -328,8 +369,12 @@ static void collect_row(struct conn *c, sqlite3_stmt *s, int ncols)
     store__rb_row(rb);
     for (int i = 0; i < ncols; i++) {
         switch (sqlite3_column_type(s, i)) {
-        case SQLITE_INTEGER: store__rb_int(rb, i, sqlite3_column_int64(s, i)); break;
-        case SQLITE_FLOAT: store__rb_real(rb, i, sqlite3_column_double(s, i)); break;
+        case SQLITE_INTEGER:
+            store__rb_int(rb, i, sqlite3_column_int64(s, i));
+            break;
+        case SQLITE_FLOAT:
+            store__rb_real(rb, i, sqlite3_column_double(s, i));
+            break;
         case SQLITE_TEXT: {
             const unsigned char *t = sqlite3_column_text(s, i);
             store__rb_bytes(rb, i, STORE_TEXT, t, (size_t)sqlite3_column_bytes(s, i));
@@ -340,7 +385,9 @@ static void collect_row(struct conn *c, sqlite3_stmt *s, int ncols)
             store__rb_bytes(rb, i, STORE_BLOB, b, (size_t)sqlite3_column_bytes(s, i));
             break;
         }
-        default: store__rb_null(rb, i); break;
+        default:
+            store__rb_null(rb, i);
+            break;
         }
     }
 }
@@ -656,8 +703,9 @@ restart:
                 s->slots[j].res = NULL;
             }
             if (++attempts >= 3) {
-                fail_all(s->slots, n, log_fail(ERR_BACKEND, "store",
-                                               "group transaction keeps aborting, failing it"));
+                fail_all(
+                    s->slots, n,
+                    log_fail(ERR_BACKEND, "store", "group transaction keeps aborting, failing it"));
                 goto answer;
             }
             goto restart;
@@ -707,7 +755,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Called by SQLite on the writer thread after each commit, with the WAL size in pages. */
 /* A PASSIVE checkpoint on the writer's connection. Returns the SQLite result code. */
 static int writer_checkpoint(struct sq *s, sqlite3 *db, const char *name)
 {
@@ -764,8 +811,8 @@ static void *checkpointer_main(void *arg)
         s->ckpt_running = true;
         pthread_mutex_unlock(&s->ckpt_mu);
         int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(s->cconn.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-                                           &done);
+        int rc =
+            sqlite3_wal_checkpoint_v2(s->cconn.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
         if (rc == SQLITE_OK) {
             atomic_store_explicit(&s->ckpt_done, done, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->st->stats.checkpoints, 1, memory_order_relaxed);
@@ -808,9 +855,8 @@ static void *reader_main(void *arg)
         atomic_store_explicit(&stats->read_queue, q->len, memory_order_relaxed);
         pthread_mutex_unlock(&q->mu);
         struct store_result *res = NULL;
-        int status = op->kind == STORE_OP_SQL
-                         ? run_read_op(c, op, &res)
-                         : log_fail(ERR_BACKEND, "store", "fn op on a reader");
+        int status = op->kind == STORE_OP_SQL ? run_read_op(c, op, &res)
+                                              : log_fail(ERR_BACKEND, "store", "fn op on a reader");
         atomic_fetch_add_explicit(status == 0 ? &stats->reads : &stats->read_errors, 1,
                                   memory_order_relaxed);
         store__op_complete(op, status, res);
@@ -827,19 +873,18 @@ struct migrate_arg {
     size_t errlen;
 };
 
-static const char SQL_SCHEMA_TABLE[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " applied_at INTEGER NOT NULL"
-    ") STRICT";
+static const char SQL_SCHEMA_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       " version INTEGER PRIMARY KEY,"
+                                       " name TEXT NOT NULL,"
+                                       " applied_at INTEGER NOT NULL"
+                                       ") STRICT";
 
 /* Reads and checks the recorded migrations; sets a->version to the current one. */
 static int read_applied(struct conn *c, struct migrate_arg *a)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(c->db, "SELECT version, name FROM schema_migrations ORDER BY version",
-                                -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(
+        c->db, "SELECT version, name FROM schema_migrations ORDER BY version", -1, &s, NULL);
     if (rc != SQLITE_OK) {
         snprintf(a->err, a->errlen, "store: cannot read schema_migrations: %s",
                  sqlite3_errmsg(c->db));
@@ -1064,8 +1109,8 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
     s->ckpt_pages = o->checkpoint_pages;
     s->ckpt_restart = 8 * o->checkpoint_pages;
     s->ckpt_hard = 32 * o->checkpoint_pages;
-    s->ckpt_catchup = CKPT_CATCHUP_PAGES < o->checkpoint_pages / 2 ? CKPT_CATCHUP_PAGES
-                                                                   : o->checkpoint_pages / 2;
+    s->ckpt_catchup =
+        CKPT_CATCHUP_PAGES < o->checkpoint_pages / 2 ? CKPT_CATCHUP_PAGES : o->checkpoint_pages / 2;
 
     int rc = conn_open(&s->wconn, path, true, o, err, errlen);
     if (rc == 0)
