@@ -27,7 +27,7 @@ WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isrc -I$(LLHTTP_INC) -MMD -MP \
               -pthread
-LDLIBS := -luv -lcjson -lsqlite3 -lssl -lcrypto -lm -pthread
+LDLIBS := -luv -lcjson -lsqlite3 -lcrypt -lssl -lcrypto -lm -pthread
 ifneq ($(SANITIZER),)
 ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZER)

@@ -55,43 +55,69 @@ size_t auth__b64_encode(char *out, const void *in, size_t n)
     return encode(out, in, n, b64_chars, 1);
 }
 
-/* Value of c in the alphabet (url: '-' '_', else '+' '/'), or -1. */
-static int val(unsigned char c, int url)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (url ? '-' : '+'))
-        return 62;
-    if (c == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
+/* Value of each byte in the url and standard alphabets, -1 outside them. */
+/* clang-format off */
+static const int8_t url_vals[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+static const int8_t std_vals[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+/* clang-format on */
 
 /* Unpadded strict decoding; see auth__b64url_decode. */
-static long decode(uint8_t *out, const char *in, size_t len, int url)
+static long decode(uint8_t *out, const char *in, size_t len, const int8_t *vals)
 {
     if (len % 4 == 1)
         return -1;
+    const unsigned char *p = (const unsigned char *)in;
     uint8_t *o = out;
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
-        int a = val((unsigned char)in[i], url), b = val((unsigned char)in[i + 1], url);
-        int c = val((unsigned char)in[i + 2], url), d = val((unsigned char)in[i + 3], url);
+        int a = vals[p[i]], b = vals[p[i + 1]], c = vals[p[i + 2]], d = vals[p[i + 3]];
         if ((a | b | c | d) < 0)
             return -1;
         uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
-        *o++ = (uint8_t)(v >> 16);
-        *o++ = (uint8_t)(v >> 8);
-        *o++ = (uint8_t)v;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+        o += 3;
     }
     size_t rest = len - i;
     if (rest >= 2) {
-        int a = val((unsigned char)in[i], url), b = val((unsigned char)in[i + 1], url);
-        int c = rest == 3 ? val((unsigned char)in[i + 2], url) : 0;
+        int a = vals[p[i]], b = vals[p[i + 1]];
+        int c = rest == 3 ? vals[p[i + 2]] : 0;
         if ((a | b | c) < 0)
             return -1;
         /* Unused low bits must be zero: 4 bits after one byte, 2 after two. */
@@ -108,7 +134,7 @@ static long decode(uint8_t *out, const char *in, size_t len, int url)
 
 long auth__b64url_decode(uint8_t *out, const char *in, size_t in_len)
 {
-    return decode(out, in, in_len, 1);
+    return decode(out, in, in_len, url_vals);
 }
 
 long auth__b64_decode(uint8_t *out, const char *in, size_t in_len)
@@ -123,7 +149,7 @@ long auth__b64_decode(uint8_t *out, const char *in, size_t in_len)
     /* "xx==" and "xxx=" only: decode() refuses any other '='. */
     if (pad == 1 && in_len >= 2 && in[in_len - 2] == '=')
         return -1;
-    return decode(out, in, in_len - pad, 0);
+    return decode(out, in, in_len - pad, std_vals);
 }
 
 void auth__hex_encode(char *out, const void *in, size_t n)
@@ -138,22 +164,22 @@ void auth__hex_encode(char *out, const void *in, size_t n)
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                               \
-    do {                                                                                       \
-        v0 += v1;                                                                              \
-        v1 = ROTL(v1, 13);                                                                     \
-        v1 ^= v0;                                                                              \
-        v0 = ROTL(v0, 32);                                                                     \
-        v2 += v3;                                                                              \
-        v3 = ROTL(v3, 16);                                                                     \
-        v3 ^= v2;                                                                              \
-        v0 += v3;                                                                              \
-        v3 = ROTL(v3, 21);                                                                     \
-        v3 ^= v0;                                                                              \
-        v2 += v1;                                                                              \
-        v1 = ROTL(v1, 17);                                                                     \
-        v1 ^= v2;                                                                              \
-        v2 = ROTL(v2, 32);                                                                     \
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
     } while (0)
 
 static uint64_t load_le64(const uint8_t *p)

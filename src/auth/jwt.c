@@ -26,9 +26,9 @@
 #include "core/xalloc.h"
 
 #define MAC_LEN 32
-#define MAC_B64_LEN 43          /* AUTH_B64URL_LEN(32) */
+#define MAC_B64_LEN 43 /* AUTH_B64URL_LEN(32) */
 #define SHA256_BLOCK 64
-#define HEADER_MAX_MEMBERS 16   /* bounds the duplicate scan on untrusted input */
+#define HEADER_MAX_MEMBERS 16               /* bounds the duplicate scan on untrusted input */
 #define NUMERIC_DATE_MAX 9007199254740992.0 /* 2^53: exact in a double */
 
 /* base64url of {"alg":"HS256","typ":"JWT"}, the header jwt_sign writes. */
@@ -52,17 +52,28 @@ const char *jwt_typ_name(enum jwt_typ typ)
 const char *jwt_fail_str(enum jwt_fail why)
 {
     switch (why) {
-    case JWT_OK: return "ok";
-    case JWT_FAIL_TOOBIG: return "token too long";
-    case JWT_FAIL_FORMAT: return "malformed token";
-    case JWT_FAIL_HEADER: return "bad header";
-    case JWT_FAIL_ALG: return "unsupported alg";
-    case JWT_FAIL_SIGNATURE: return "bad signature";
-    case JWT_FAIL_PAYLOAD: return "bad payload";
-    case JWT_FAIL_CLAIMS: return "bad claims";
-    case JWT_FAIL_TYP: return "wrong token type";
-    case JWT_FAIL_EXPIRED: return "expired";
-    case JWT_FAIL_NOT_YET: return "not yet valid";
+    case JWT_OK:
+        return "ok";
+    case JWT_FAIL_TOOBIG:
+        return "token too long";
+    case JWT_FAIL_FORMAT:
+        return "malformed token";
+    case JWT_FAIL_HEADER:
+        return "bad header";
+    case JWT_FAIL_ALG:
+        return "unsupported alg";
+    case JWT_FAIL_SIGNATURE:
+        return "bad signature";
+    case JWT_FAIL_PAYLOAD:
+        return "bad payload";
+    case JWT_FAIL_CLAIMS:
+        return "bad claims";
+    case JWT_FAIL_TYP:
+        return "wrong token type";
+    case JWT_FAIL_EXPIRED:
+        return "expired";
+    case JWT_FAIL_NOT_YET:
+        return "not yet valid";
     }
     return "unknown";
 }
@@ -287,7 +298,8 @@ static enum jwt_fail check_header(const char *h, size_t n)
                  (!cJSON_IsString(m) || strcasecmp(m->valuestring, "JWT") != 0))
             why = JWT_FAIL_HEADER;
     }
-    if (why == JWT_OK && (alg == NULL || !cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0))
+    if (why == JWT_OK &&
+        (alg == NULL || !cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0))
         why = JWT_FAIL_ALG;
     cJSON_Delete(j);
     return why;
@@ -306,7 +318,8 @@ static bool get_date(const cJSON *v, int64_t *out)
     return true;
 }
 
-/* Copies an optional string claim into dst[max + 1]; false when present and not a fitting string. */
+/* Copies an optional string claim into dst[max + 1]; false when present and not a fitting string.
+ */
 static bool get_str(const cJSON *v, char *dst, size_t max)
 {
     dst[0] = '\0';
@@ -327,14 +340,18 @@ static enum jwt_fail check_claims(cJSON *j, enum jwt_typ expected, int64_t now_s
     static const char *const names[] = {"sub", "app", "typ", "iat", "nbf", "exp", "jti"};
 
     /* One pass; a registered claim given twice is refused (parsers disagree on which wins). */
-    for (const cJSON *m = j->child; m != NULL; m = m->next)
+    for (const cJSON *m = j->child; m != NULL; m = m->next) {
+        const char *s = m->string;
+        if (s[0] == '\0' || s[1] == '\0' || s[2] == '\0' || s[3] != '\0')
+            continue; /* every registered name has three letters */
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            if (strcmp(m->string, names[i]) == 0) {
+            if (memcmp(s, names[i], 3) == 0) {
                 if (*slot[i] != NULL)
                     return JWT_FAIL_CLAIMS;
                 *slot[i] = m;
                 break;
             }
+    }
 
     if (!cJSON_IsString(typ))
         return JWT_FAIL_CLAIMS;

@@ -24,10 +24,10 @@
 
 #include <cjson/cJSON.h>
 
-#define JWT_MAX_LEN 8192     /* longer tokens are refused unread */
-#define JWT_LEEWAY_S 60      /* clock skew tolerated on exp, nbf and iat */
-#define JWT_KEY_MIN 32       /* RFC 7518 §3.2: an HS256 key has at least 256 bits */
-#define JWT_SUB_MAX 128      /* bytes, without the NUL */
+#define JWT_MAX_LEN 8192 /* longer tokens are refused unread */
+#define JWT_LEEWAY_S 60  /* clock skew tolerated on exp, nbf and iat */
+#define JWT_KEY_MIN 32   /* RFC 7518 §3.2: an HS256 key has at least 256 bits */
+#define JWT_SUB_MAX 128  /* bytes, without the NUL */
 #define JWT_APP_MAX 64
 #define JWT_JTI_MAX 64
 
@@ -56,14 +56,14 @@ enum jwt_fail {
 /* What jwt_sign puts in a token. Strings are borrowed for the call. */
 struct jwt_payload {
     enum jwt_typ typ;
-    const char *sub;     /* required: 1..JWT_SUB_MAX bytes */
-    const char *app;     /* the app (tenant) id, 1..JWT_APP_MAX; required for user and app tokens */
-    const char *jti;     /* token id; NULL or "": 128 random bits in hex */
-    int64_t iat;         /* issued at */
-    int64_t nbf;         /* not before; 0 leaves the claim out */
-    int64_t exp;         /* expiry; required, after iat and nbf */
-    const cJSON *extra;  /* NULL or an object whose members are added to the payload;
-                            the registered names above are refused (ERR_INVAL) */
+    const char *sub;    /* required: 1..JWT_SUB_MAX bytes */
+    const char *app;    /* the app (tenant) id, 1..JWT_APP_MAX; required for user and app tokens */
+    const char *jti;    /* token id; NULL or "": 128 random bits in hex */
+    int64_t iat;        /* issued at */
+    int64_t nbf;        /* not before; 0 leaves the claim out */
+    int64_t exp;        /* expiry; required, after iat and nbf */
+    const cJSON *extra; /* NULL or an object whose members are added to the payload;
+                           the registered names above are refused (ERR_INVAL) */
 };
 
 /* What jwt_verify found in a token that passed every check. */

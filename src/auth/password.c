@@ -16,6 +16,9 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 
+_Static_assert(PASSWORD_MAX_LEN < CRYPT_MAX_PASSPHRASE_SIZE, "crypt_r refuses longer passwords");
+_Static_assert(PASSWORD_HASH_MAX <= CRYPT_OUTPUT_SIZE, "hash buffer");
+
 /* A yescrypt hash of a random string nobody knows, for password_verify_dummy. */
 static const char dummy_hash[] =
     "$y$j9T$gKtcZGTWe5sXz9x/lDmbq1$lFLkLZwNMsUbEL2V22OhhBqDkZ2wBCBhAjK4gpCDuE1";

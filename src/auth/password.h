@@ -11,9 +11,12 @@
  * thread. They are thread-safe: each call owns its crypt_data (32 KiB, on
  * the heap) and keeps no state between calls.
  *
- * Passwords are bytes of at most PASSWORD_MAX_LEN, without NUL. bcrypt reads
- * only the first 72 bytes; yescrypt reads them all. Never log a password or a
- * hash.
+ * Passwords are bytes of at most PASSWORD_MAX_LEN, without NUL. That is 511,
+ * not a rounder 1024: libxcrypt refuses longer passphrases
+ * (CRYPT_MAX_PASSPHRASE_SIZE, 512 with the NUL), and pre-hashing longer ones
+ * would make our "$y$" strings unreadable to every other yescrypt
+ * implementation (ADR 0006). bcrypt reads only the first 72 bytes; yescrypt
+ * reads them all. Never log a password or a hash.
  */
 #ifndef HERALD_AUTH_PASSWORD_H
 #define HERALD_AUTH_PASSWORD_H
@@ -21,7 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PASSWORD_MAX_LEN 1024
+#define PASSWORD_MAX_LEN 511  /* bytes; libxcrypt's limit */
 #define PASSWORD_HASH_MAX 128 /* longest hash string this module writes or reads, with NUL */
 
 /*
@@ -48,7 +51,8 @@ int password_verify(const char *password, size_t len, const char *hash);
  */
 int password_verify_dummy(const char *password, size_t len);
 
-/* True when hash is not yescrypt ("$y$"), so it should be replaced at the next login. Any thread. */
+/* True when hash is not yescrypt ("$y$"), so it should be replaced at the next login. Any thread.
+ */
 bool password_needs_rehash(const char *hash);
 
 #endif

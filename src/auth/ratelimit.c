@@ -22,8 +22,8 @@
 
 struct entry {
     uint64_t hash;
-    uint32_t chain;    /* next entry in the same hash slot */
-    uint32_t prev;     /* LRU neighbours: prev is more recent */
+    uint32_t chain; /* next entry in the same hash slot */
+    uint32_t prev;  /* LRU neighbours: prev is more recent */
     uint32_t next;
     uint8_t key_len;
     char key[RATELIMIT_KEY_MAX];
@@ -33,7 +33,7 @@ struct entry {
 struct ratelimit_table {
     struct entry *entries;
     size_t count, alloc, max;
-    uint32_t *slots;   /* heads of hash chains */
+    uint32_t *slots; /* heads of hash chains */
     size_t slot_mask;
     uint32_t head, tail; /* most and least recently used */
     double capacity, refill_per_s;
@@ -66,7 +66,9 @@ uint64_t ratelimit_take(struct ratelimit_bucket *b, uint64_t now_ms, double cost
     }
     if (cost > b->capacity + EPSILON || !(b->refill_per_s > 0))
         return RATELIMIT_NEVER;
-    double ms = (cost - b->tokens) * 1000.0 / b->refill_per_s;
+    /* Half the tolerance off the deficit: float noise cannot add a millisecond, and a take
+     * after the announced wait still clears the EPSILON comparison above. */
+    double ms = (cost - b->tokens - EPSILON / 2) * 1000.0 / b->refill_per_s;
     if (!(ms < 1e15))
         return RATELIMIT_NEVER;
     uint64_t r = (uint64_t)ms; /* rounded up, without libm */
@@ -145,7 +147,8 @@ static void chain_remove(struct ratelimit_table *t, uint32_t i)
 }
 
 /* The stored form of a key: itself, or for long keys a prefix, '#' and a keyed hash. */
-static size_t normalize(const struct ratelimit_table *t, const char *key, char out[RATELIMIT_KEY_MAX])
+static size_t normalize(const struct ratelimit_table *t, const char *key,
+                        char out[RATELIMIT_KEY_MAX])
 {
     size_t n = strlen(key);
     if (n <= RATELIMIT_KEY_MAX) {

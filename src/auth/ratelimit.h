@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RATELIMIT_NEVER UINT64_MAX   /* retry-after when the cost exceeds the capacity */
-#define RATELIMIT_KEY_MAX 64         /* longer keys are stored as a prefix plus a keyed hash */
+#define RATELIMIT_NEVER UINT64_MAX     /* retry-after when the cost exceeds the capacity */
+#define RATELIMIT_KEY_MAX 64           /* longer keys are stored as a prefix plus a keyed hash */
 #define RATELIMIT_TABLE_MAX (1u << 24) /* the largest cap ratelimit_table_new accepts */
 
 struct ratelimit_bucket {

@@ -75,7 +75,8 @@ static bool parse_key(const char *s, size_t n, uint8_t key[SECRETBOX_KEY_LEN])
         for (size_t i = 0; i < SECRETBOX_KEY_LEN && ok; i++) {
             int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
             ok = hi >= 0 && lo >= 0;
-            key[i] = (uint8_t)(hi << 4 | (lo & 15));
+            if (ok)
+                key[i] = (uint8_t)(hi << 4 | lo);
         }
         if (ok)
             return true;
@@ -225,8 +226,9 @@ out_done:
         (void)fsync(dfd);
         close(dfd);
     }
-    log_warn("auth", "generated a new encryption key in %s; back it up with the database, "
-                     "secrets stored encrypted cannot be read without it",
+    log_warn("auth",
+             "generated a new encryption key in %s; back it up with the database, "
+             "secrets stored encrypted cannot be read without it",
              path);
 out_unlink:
     (void)unlink(tmp);
