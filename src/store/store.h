@@ -134,10 +134,10 @@ struct store_stats {
  * directory and the file are created, mode 0700/0600), `postgres://` or
  * `postgresql://` (not available in this build yet). Starts the writer and
  * reader threads (and, for SQLite, a checkpointer). Does not migrate: call
- * store_migrate() next. Returns 0 and
- * sets *out, or a negative enum err with one line naming the problem in err
- * (errlen bytes, NUL-terminated; never contains a password); nothing is
- * logged. Any thread that is not an event loop.
+ * store_migrate() next. Returns 0 and sets *out, or a negative enum err with
+ * one line naming the problem in err (errlen bytes, NUL-terminated; never
+ * contains a password); nothing is logged. Any thread that is not an event
+ * loop.
  */
 int store_open(const char *url, enum store_durability durability, struct store **out, char *err,
                size_t errlen);

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -101,9 +102,9 @@ static const struct store_sql SQL_KV_INSERT_OR_ROLLBACK = {
 };
 static const struct store_sql SQL_KV_SET = {.sqlite = "UPDATE kv SET v = ?2 WHERE k = ?1"};
 static const struct store_sql SQL_KV_GET = {.sqlite = "SELECT v, note FROM kv WHERE k = ?1"};
-/* a write op that keeps the writer busy for a while (~50-200 ms) */
+/* a write op that keeps the writer busy for a while (~0.1-0.5 s) */
 static const struct store_sql SQL_SLOW = {
-    .sqlite = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000) "
+    .sqlite = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 600000) "
               "SELECT count(*) FROM c",
 };
 
@@ -195,8 +196,7 @@ TEST(open_urls)
 {
     struct store *st = NULL;
     char err[256];
-    CHECK_INT(store_open("postgres://u:secret@h/db", STORE_DURABILITY_NORMAL, &st, err,
-                         sizeof err),
+    CHECK_INT(store_open("postgres://u:secret@h/db", STORE_DURABILITY_NORMAL, &st, err, sizeof err),
               ERR_UNAVAIL);
     CHECK(st == NULL);
     CHECK(strstr(err, "not available in this build yet") != NULL);
@@ -270,8 +270,7 @@ TEST(migrate_upgrade_from_older_set)
     struct store *st = open_opts(url, NULL);
     CHECK_INT(store_migrate(st, 1, &v, err, sizeof err), 0);
     CHECK_INT(v, 1);
-    CHECK_INT(query_int(st, "SELECT count(*) FROM sqlite_schema WHERE name = 'users_app_name'"),
-              0);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM sqlite_schema WHERE name = 'users_app_name'"), 0);
     CHECK_INT(exec_w(st, "INSERT INTO apps (id, name, key, created_at, updated_at) "
                          "VALUES ('a1', 'default', 'k1', 1, 1)"),
               0);
@@ -283,8 +282,7 @@ TEST(migrate_upgrade_from_older_set)
     CHECK_INT(v, 1);
     CHECK_INT(store_migrate(st, 0, &v, err, sizeof err), 0);
     CHECK_INT(v, store_migrations_latest(st));
-    CHECK_INT(query_int(st, "SELECT count(*) FROM sqlite_schema WHERE name = 'users_app_name'"),
-              1);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM sqlite_schema WHERE name = 'users_app_name'"), 1);
     CHECK_INT(query_int(st, "SELECT count(*) FROM apps WHERE key = 'k1'"), 1);
     CHECK_INT(query_int(st, "SELECT count(*) FROM schema_migrations"), v);
     store_close(st);
@@ -401,7 +399,8 @@ TEST(write_then_read_back)
     CHECK_STR(store_rows_text(a, 0, 3), text);
     CHECK_INT(store_rows_value(a, 0, 3)->len, strlen(text));
     const struct store_value *bv = store_rows_value(a, 0, 4);
-    CHECK(bv->type == STORE_BLOB && bv->len == sizeof blob && memcmp(bv->v.p, blob, sizeof blob) == 0);
+    CHECK(bv->type == STORE_BLOB && bv->len == sizeof blob &&
+          memcmp(bv->v.p, blob, sizeof blob) == 0);
     const struct store_rows *b = store_result_step(res, 1);
     CHECK(store_rows_is_null(b, 0, 1));
     CHECK(store_rows_is_null(b, 0, 4));
@@ -545,7 +544,13 @@ static void hold_writer(struct store *st)
 TEST(failing_op_fails_alone)
 {
     quiet(true);
-    struct store *st = open_kv(fresh_url(), NULL);
+    /*
+     * A long group time cap: the group that starts with the hold op keeps
+     * taking what is queued meanwhile, so the eight ops below share its
+     * transaction however the threads are scheduled.
+     */
+    struct store_options o = {.group_max_us = 10000000};
+    struct store *st = open_kv(fresh_url(), &o);
     CHECK_INT(store_write_wait(st, kv_insert_op("taken", 1), NULL), 0);
     struct store_stats s0, s1;
     store_stats_get(st, &s0);
@@ -598,8 +603,9 @@ TEST(failing_op_fails_alone)
     CHECK_INT(calls[7].status, ERR_BACKEND);
     for (int i = 0; i < 8; i++)
         CHECK_INT(atomic_load(&t.calls[i]), 1);
-    /* the slow op's group, then one group for all eight */
-    CHECK_INT(s1.commits - s0.commits, 2);
+    /* one transaction for the hold op and all eight */
+    CHECK_INT(s1.commits - s0.commits, 1);
+    CHECK_INT(s1.rollbacks - s0.rollbacks, 0);
     CHECK_INT(s1.writes - s0.writes, 4); /* slow + a, b, e */
     CHECK_INT(s1.write_errors - s0.write_errors, 5);
     CHECK_INT(query_int(st, "SELECT count(*) FROM kv"), 4); /* taken, a, b, e */
@@ -620,6 +626,11 @@ TEST(error_mapping)
     CHECK_INT(exec_w(st, "SELEC nonsense"), ERR_BACKEND);
     CHECK_INT(exec_w(st, "SELECT 1; SELECT 2"), ERR_BACKEND);
     CHECK_INT(exec_w(st, "SELECT * FROM no_such_table"), ERR_BACKEND);
+    /* transactions belong to the store: an op may not end its group's */
+    CHECK_INT(exec_w(st, "COMMIT"), ERR_BACKEND);
+    CHECK_INT(exec_w(st, " begin immediate"), ERR_BACKEND);
+    CHECK_INT(exec_w(st, "SAVEPOINT x"), ERR_BACKEND);
+    CHECK_INT(store_write_wait(st, kv_insert_op("after", 1), NULL), 0);
     /* a read op may not write */
     struct store_op *op = kv_insert_op("r", 1);
     CHECK_INT(store_read_wait(st, op, NULL), ERR_BACKEND);
@@ -735,6 +746,63 @@ TEST(queue_full_is_again)
     tally_release(&t);
 }
 
+/* ---- checkpoints ---- */
+
+static const struct store_sql SQL_BLOB_TABLE = {
+    .sqlite = "CREATE TABLE big (id INTEGER PRIMARY KEY, b BLOB NOT NULL)",
+};
+static const struct store_sql SQL_BLOB_INSERT = {.sqlite = "INSERT INTO big (b) VALUES (?1)"};
+
+#define CK_OPS 1000
+#define CK_BLOB (20 * 1024)
+
+TEST(checkpoints_bound_the_wal)
+{
+    const char *url = fresh_url();
+    /*
+     * Checkpoints every 50 pages; the WAL starts over past 400 and is forced
+     * to past 1600 (plus what one group appends), against ~5,500 pages written.
+     */
+    struct store_options o = {.checkpoint_pages = 50};
+    struct store *st = open_opts(url, &o);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_BLOB_TABLE);
+    CHECK_INT(store_write_wait(st, op, NULL), 0);
+    /* ~20 MB through the WAL: background checkpoints, the writer's catch-up, restarts */
+    static struct tally t;
+    static struct call calls[CK_OPS];
+    tally_init(&t);
+    unsigned char *blob = calloc(1, CK_BLOB);
+    for (int i = 0; i < CK_OPS; i++) {
+        blob[i % CK_BLOB] = (unsigned char)i;
+        op = store_op_new();
+        store_op_add(op, &SQL_BLOB_INSERT);
+        store_bind_blob(op, blob, CK_BLOB);
+        calls[i] = (struct call){.t = &t, .idx = i, .status = 1};
+        CHECK_INT(store_write(st, op, tally_done, &calls[i]), 0);
+        if (i % 200 == 199)
+            tally_wait(&t, i - 100); /* keep the queue (and memory) small */
+    }
+    free(blob);
+    tally_wait(&t, CK_OPS);
+    CHECK_INT(t.by_status[0], CK_OPS);
+    struct store_stats s;
+    store_stats_get(st, &s);
+    CHECK(s.checkpoints >= 3);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM big"), CK_OPS);
+    CHECK_INT(query_int(st, "SELECT sum(length(b)) FROM big"), (int64_t)CK_OPS * CK_BLOB);
+    /* the WAL started over: its file is far smaller than what went through it */
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", url + strlen("sqlite:"));
+    struct stat sb;
+    CHECK(stat(wal, &sb) == 0);
+    CHECK(sb.st_size <= (off_t)2600 * 4120);
+    printf("  checkpoints: %llu, wal %lld KB after %d KB written\n",
+           (unsigned long long)s.checkpoints, (long long)sb.st_size >> 10, CK_OPS * CK_BLOB >> 10);
+    store_close(st);
+    tally_release(&t);
+}
+
 /* ---- close ---- */
 
 #define DRAIN_N 600
@@ -821,6 +889,7 @@ int main(void)
     RUN(durability_pragmas);
     RUN(statement_cache_eviction);
     RUN(queue_full_is_again);
+    RUN(checkpoints_bound_the_wal);
     RUN(close_drains_queue);
     rm_rf(g_dir);
     return test_summary();
