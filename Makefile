@@ -48,7 +48,10 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all deps run test unit e2e fuzz fuzz-replay bench fmt fmt-check clean asan
+.PHONY: all herald deps run test unit e2e fuzz fuzz-replay bench fmt fmt-check clean asan
+
+# the server binary of the current MODE (build/release or build/san)
+herald: $(BIN)
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -81,7 +84,7 @@ run: deps $(BIN)
 # The whole suite runs on the ASan + UBSan build.
 test: deps
 	$(MAKE) SANITIZER=address,undefined unit
-	$(MAKE) SANITIZER=address,undefined $(BIN) bench-tools
+	$(MAKE) SANITIZER=address,undefined herald bench-tools
 	$(MAKE) fuzz-replay
 	$(MAKE) SANITIZER=address,undefined e2e
 
