@@ -50,10 +50,10 @@ PY := /usr/bin/python3
 
 .PHONY: all herald deps run test unit e2e fuzz fuzz-replay bench fmt fmt-check clean asan
 
+all: $(BIN) $(UNIT_BIN) bench-tools
+
 # the server binary of the current MODE (build/release or build/san)
 herald: $(BIN)
-
-all: $(BIN) $(UNIT_BIN) bench-tools
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
