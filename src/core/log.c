@@ -91,11 +91,10 @@ static void kv_json(struct buf *b, const char *kv)
     }
 }
 
-static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt,
-                 va_list ap) __attribute__((format(printf, 4, 0)));
+static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
-static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt,
-                 va_list ap)
+static void vlog(enum log_level level, const char *mod, const char *kv, const char *fmt, va_list ap)
 {
     struct buf line = BUF_INIT;
     struct buf *b = &line;
@@ -168,7 +167,8 @@ void log_access(const char *method, const char *path, int status, unsigned long 
     } else {
         put_time(b);
         buf_printf(b, " info access %s ", method);
-        /* paths are logged raw but never contain spaces or control bytes (the parser refuses them) */
+        /* paths are logged raw but never contain spaces or control bytes (the parser refuses them)
+         */
         buf_puts(b, path);
         buf_printf(b, " status=%d bytes=%llu us=%llu peer=%s req=%s", status, bytes, usec, peer,
                    req_id);

@@ -19,13 +19,13 @@
 #include "core/xalloc.h"
 #include "router/router.h"
 
-static const int status_codes[] = {101, 200, 201, 202, 204, 206, 301, 302, 304, 400, 401,
-                                   403, 404, 405, 408, 409, 410, 413, 414, 415, 417, 422,
-                                   426, 429, 431, 500, 501, 503, 505};
+static const int status_codes[] = {101, 200, 201, 202, 204, 206, 301, 302, 304, 400,
+                                   401, 403, 404, 405, 408, 409, 410, 413, 414, 415,
+                                   417, 422, 426, 429, 431, 500, 501, 503, 505};
 #define NSTATUS ((int)(sizeof(status_codes) / sizeof(status_codes[0])) + 1) /* + other */
 
-static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5, 10};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBUCKETS ((int)(sizeof(buckets) / sizeof(buckets[0])))
 
 #define EXTRA_ROUTES 3 /* ws, static, unmatched */

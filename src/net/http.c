@@ -198,14 +198,22 @@ static int on_header_value_complete(llhttp_t *p)
 static int method_bit(uint8_t m)
 {
     switch (m) {
-    case HTTP_GET: return HTTP_M_GET;
-    case HTTP_HEAD: return HTTP_M_HEAD;
-    case HTTP_POST: return HTTP_M_POST;
-    case HTTP_PUT: return HTTP_M_PUT;
-    case HTTP_PATCH: return HTTP_M_PATCH;
-    case HTTP_DELETE: return HTTP_M_DELETE;
-    case HTTP_OPTIONS: return HTTP_M_OPTIONS;
-    default: return HTTP_M_OTHER;
+    case HTTP_GET:
+        return HTTP_M_GET;
+    case HTTP_HEAD:
+        return HTTP_M_HEAD;
+    case HTTP_POST:
+        return HTTP_M_POST;
+    case HTTP_PUT:
+        return HTTP_M_PUT;
+    case HTTP_PATCH:
+        return HTTP_M_PATCH;
+    case HTTP_DELETE:
+        return HTTP_M_DELETE;
+    case HTTP_OPTIONS:
+        return HTTP_M_OPTIONS;
+    default:
+        return HTTP_M_OTHER;
     }
 }
 
@@ -399,37 +407,68 @@ static const char *date_header(struct loop *l)
 const char *http_status_text(int s)
 {
     switch (s) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -465,8 +504,8 @@ static void finish(struct http_req *r, int status, size_t body_len)
     uint64_t us = clock_mono_us() - r->start_us;
     metrics_http_request(l->metrics, r->route_id, status, us);
     log_access(http_req_method_name(r), r->path ? r->path : "-", status,
-               (unsigned long long)body_len, (unsigned long long)us,
-               r->conn ? r->conn->peer : "-", r->id);
+               (unsigned long long)body_len, (unsigned long long)us, r->conn ? r->conn->peer : "-",
+               r->id);
 }
 
 void http_res_header(struct http_req *r, const char *name, const char *value)
@@ -579,13 +618,32 @@ static void parse_error(struct conn *c, int status, const char *why)
     const char *code = "bad_request";
     const char *msg = why;
     switch (status) {
-    case 413: code = "payload_too_large"; msg = "request body too large"; break;
-    case 414: code = "uri_too_long"; msg = "request target too long"; break;
-    case 431: code = "headers_too_large"; msg = "request headers too large"; break;
-    case 417: code = "expectation_failed"; msg = "only Expect: 100-continue is supported"; break;
-    case 405: code = "method_not_allowed"; msg = "method not allowed"; break;
-    case 505: code = "http_version_not_supported"; msg = "only HTTP/1.x is supported"; break;
-    default: break;
+    case 413:
+        code = "payload_too_large";
+        msg = "request body too large";
+        break;
+    case 414:
+        code = "uri_too_long";
+        msg = "request target too long";
+        break;
+    case 431:
+        code = "headers_too_large";
+        msg = "request headers too large";
+        break;
+    case 417:
+        code = "expectation_failed";
+        msg = "only Expect: 100-continue is supported";
+        break;
+    case 405:
+        code = "method_not_allowed";
+        msg = "method not allowed";
+        break;
+    case 505:
+        code = "http_version_not_supported";
+        msg = "only HTTP/1.x is supported";
+        break;
+    default:
+        break;
     }
     struct http_req *r = c->u.http.req;
     if (r == NULL)
@@ -733,8 +791,8 @@ static void process(struct conn *c, const char *data, size_t len)
             return;
         }
         int status = c->u.http.err_status ? c->u.http.err_status : 400;
-        parse_error(c, status, llhttp_get_error_reason(p) ? llhttp_get_error_reason(p)
-                                                          : "malformed request");
+        parse_error(c, status,
+                    llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : "malformed request");
         return;
     }
 }

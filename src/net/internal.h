@@ -34,16 +34,16 @@ enum conn_state {
 
 struct http_state {
     llhttp_t parser;
-    struct http_req *req;  /* request being parsed or handled; NULL between requests */
-    struct buf pending;    /* bytes read while a request was being handled */
-    int err_status;        /* status chosen by a parser callback before failing (413, 414, 431) */
-    bool paused;           /* a request is being handled; reads stopped */
+    struct http_req *req; /* request being parsed or handled; NULL between requests */
+    struct buf pending;   /* bytes read while a request was being handled */
+    int err_status;       /* status chosen by a parser callback before failing (413, 414, 431) */
+    bool paused;          /* a request is being handled; reads stopped */
 };
 
 struct ws_state {
     struct ws_parser parser;
-    uint32_t ping_at;     /* loop ms when the unanswered heartbeat ping was sent */
-    bool ping_out;        /* a heartbeat ping is unanswered */
+    uint32_t ping_at; /* loop ms when the unanswered heartbeat ping was sent */
+    bool ping_out;    /* a heartbeat ping is unanswered */
     bool close_sent;
     char session_id[17];
 };
@@ -51,18 +51,18 @@ struct ws_state {
 struct conn {
     uv_tcp_t tcp; /* first: handle->data is also the conn */
     struct loop *loop;
-    struct conn *prev, *next;      /* loop->conns */
-    struct conn *dirty_next;       /* loop->dirty list: output waiting for the flush */
-    struct buf out;                /* output not yet handed to libuv */
-    size_t queued;                 /* bytes inside libuv write requests */
-    uint32_t last_rx;              /* loop ms of the last byte read */
-    uint32_t since;                /* loop ms the current phase started (request, linger) */
-    uint8_t kind;                  /* enum conn_kind */
-    uint8_t state;                 /* enum conn_state */
+    struct conn *prev, *next; /* loop->conns */
+    struct conn *dirty_next;  /* loop->dirty list: output waiting for the flush */
+    struct buf out;           /* output not yet handed to libuv */
+    size_t queued;            /* bytes inside libuv write requests */
+    uint32_t last_rx;         /* loop ms of the last byte read */
+    uint32_t since;           /* loop ms the current phase started (request, linger) */
+    uint8_t kind;             /* enum conn_kind */
+    uint8_t state;            /* enum conn_state */
     bool dirty;
     bool reading;
-    bool in_callback;              /* inside a read callback: defer freeing */
-    bool want_close;               /* close once the output is flushed */
+    bool in_callback; /* inside a read callback: defer freeing */
+    bool want_close;  /* close once the output is flushed */
     char peer[46];
     union {
         struct http_state http;
@@ -81,20 +81,20 @@ struct loop {
     uv_timer_t sweep;
     uv_prepare_t prep;
     uv_check_t check;
-    uv_idle_t spin;           /* active while busy-polling after recent I/O */
+    uv_idle_t spin; /* active while busy-polling after recent I/O */
     bool spinning;
-    bool io_seen;             /* a read happened in this loop iteration */
+    bool io_seen; /* a read happened in this loop iteration */
     uint64_t last_io_ns;
-    struct conn *conns;       /* all open connections of this loop */
-    struct conn *dirty;       /* connections with output to flush */
+    struct conn *conns; /* all open connections of this loop */
+    struct conn *dirty; /* connections with output to flush */
     int nconns;
-    uint64_t start_ms;        /* monotonic ms when the loop started; loop ms are relative */
+    uint64_t start_ms; /* monotonic ms when the loop started; loop ms are relative */
     struct metrics_shard *metrics;
-    atomic_int cmd;           /* LOOP_CMD_* posted by the main thread */
-    uv_mutex_t post_mu;       /* guards posts */
+    atomic_int cmd;     /* LOOP_CMD_* posted by the main thread */
+    uv_mutex_t post_mu; /* guards posts */
     struct loop_post *posts, *posts_tail;
     bool stopping;
-    uint32_t id_prefix;       /* random; generated request ids are prefix + req_seq */
+    uint32_t id_prefix; /* random; generated request ids are prefix + req_seq */
     uint64_t req_seq;
     char readbuf[65536];
 };
@@ -112,10 +112,10 @@ struct server {
     struct server_opts opts;
     struct loop *loops;
     int nloops;
-    atomic_int nconns;        /* all loops */
+    atomic_int nconns; /* all loops */
     atomic_bool ready;
     int port;
-    char cors_any;            /* HERALD_CORS_ORIGINS="*" */
+    char cors_any; /* HERALD_CORS_ORIGINS="*" */
 };
 
 /* loop.c */

@@ -263,8 +263,7 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
     int fd = listen_socket(cfg->listen_host, port);
     if (fd < 0) {
         uv_loop_close(&l->uv);
-        return log_fail(fd, "net", "cannot bind %s:%d: %s", cfg->listen_host, port,
-                        strerror(-fd));
+        return log_fail(fd, "net", "cannot bind %s:%d: %s", cfg->listen_host, port, strerror(-fd));
     }
     uv_tcp_init(&l->uv, &l->listener);
     l->listener.data = l;

@@ -28,10 +28,10 @@ struct ws_app {
 };
 
 struct server_opts {
-    const struct config *cfg;       /* borrowed for the server's lifetime */
-    struct router *router;          /* borrowed; read-only once running */
-    struct static_files *statics;   /* borrowed; may be NULL */
-    struct metrics *metrics;        /* borrowed */
+    const struct config *cfg;     /* borrowed for the server's lifetime */
+    struct router *router;        /* borrowed; read-only once running */
+    struct static_files *statics; /* borrowed; may be NULL */
+    struct metrics *metrics;      /* borrowed */
     struct ws_app ws;
 };
 

@@ -184,8 +184,8 @@ void router_allow_string(int methods, char *out, size_t outlen)
     static const struct {
         int bit;
         const char *name;
-    } names[] = {{HTTP_M_GET, "GET"},     {HTTP_M_HEAD, "HEAD"},     {HTTP_M_POST, "POST"},
-                 {HTTP_M_PUT, "PUT"},     {HTTP_M_PATCH, "PATCH"},   {HTTP_M_DELETE, "DELETE"},
+    } names[] = {{HTTP_M_GET, "GET"},        {HTTP_M_HEAD, "HEAD"},   {HTTP_M_POST, "POST"},
+                 {HTTP_M_PUT, "PUT"},        {HTTP_M_PATCH, "PATCH"}, {HTTP_M_DELETE, "DELETE"},
                  {HTTP_M_OPTIONS, "OPTIONS"}};
     size_t o = 0;
     out[0] = '\0';

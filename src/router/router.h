@@ -1,9 +1,9 @@
 /*
  * Method + path -> handler. Patterns are literal segments and `{name}`
- * parameters ("/api/v1/users/{id}"); a trailing "/ *" (written without the space) matches any rest. Routes
- * are added at start-up (not thread-safe) and matched from any loop thread
- * afterwards (read-only). A path that matches with another method gives
- * ERR_NOMETHOD and the Allow set; GET routes also answer HEAD.
+ * parameters ("/api/v1/users/{id}"); a trailing "/ *" (written without the space) matches any rest.
+ * Routes are added at start-up (not thread-safe) and matched from any loop thread afterwards
+ * (read-only). A path that matches with another method gives ERR_NOMETHOD and the Allow set; GET
+ * routes also answer HEAD.
  */
 #ifndef HERALD_ROUTER_ROUTER_H
 #define HERALD_ROUTER_ROUTER_H
@@ -20,8 +20,8 @@ typedef void (*route_fn)(struct http_req *req, void *ud);
 struct route_match {
     route_fn fn;
     void *ud;
-    int route_id;        /* index for metrics; router_pattern() names it */
-    int allow;           /* on ERR_NOMETHOD: methods (enum http_method bits) the path accepts */
+    int route_id; /* index for metrics; router_pattern() names it */
+    int allow;    /* on ERR_NOMETHOD: methods (enum http_method bits) the path accepts */
     int nparams;
     struct {
         const char *name; /* borrowed from the router */

@@ -10,8 +10,7 @@
 
 #include "core/buf.h"
 
-static void send_error(struct ws_conn *c, const char *code, const char *message,
-                       const char *field)
+static void send_error(struct ws_conn *c, const char *code, const char *message, const char *field)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"error\",\"code\":");

@@ -15,43 +15,43 @@ static const char *test_cur_name;
 
 #define TEST(name) static void test_##name(void)
 
-#define RUN(name)                                                                              \
-    do {                                                                                       \
-        test_cur_name = #name;                                                                 \
-        test_cur_failed = 0;                                                                   \
-        test_##name();                                                                         \
-        if (test_cur_failed)                                                                   \
-            test_failed++;                                                                     \
-        else                                                                                   \
-            test_passed++;                                                                     \
+#define RUN(name)                                                                                  \
+    do {                                                                                           \
+        test_cur_name = #name;                                                                     \
+        test_cur_failed = 0;                                                                       \
+        test_##name();                                                                             \
+        if (test_cur_failed)                                                                       \
+            test_failed++;                                                                         \
+        else                                                                                       \
+            test_passed++;                                                                         \
     } while (0)
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "FAIL %s: %s:%d: %s\n", test_cur_name, __FILE__, __LINE__, #cond); \
-            test_cur_failed = 1;                                                               \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL %s: %s:%d: %s\n", test_cur_name, __FILE__, __LINE__, #cond);     \
+            test_cur_failed = 1;                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(a, b)                                                                        \
-    do {                                                                                       \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
-        if (va_ != vb_) {                                                                      \
-            fprintf(stderr, "FAIL %s: %s:%d: %s == %s (%lld != %lld)\n", test_cur_name,        \
-                    __FILE__, __LINE__, #a, #b, va_, vb_);                                     \
-            test_cur_failed = 1;                                                               \
-        }                                                                                      \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        if (va_ != vb_) {                                                                          \
+            fprintf(stderr, "FAIL %s: %s:%d: %s == %s (%lld != %lld)\n", test_cur_name, __FILE__,  \
+                    __LINE__, #a, #b, va_, vb_);                                                   \
+            test_cur_failed = 1;                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                        \
-    do {                                                                                       \
-        const char *sa_ = (a), *sb_ = (b);                                                     \
-        if (sa_ == NULL || sb_ == NULL || strcmp(sa_, sb_) != 0) {                             \
-            fprintf(stderr, "FAIL %s: %s:%d: %s == %s (\"%s\" != \"%s\")\n", test_cur_name,    \
-                    __FILE__, __LINE__, #a, #b, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");   \
-            test_cur_failed = 1;                                                               \
-        }                                                                                      \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *sa_ = (a), *sb_ = (b);                                                         \
+        if (sa_ == NULL || sb_ == NULL || strcmp(sa_, sb_) != 0) {                                 \
+            fprintf(stderr, "FAIL %s: %s:%d: %s == %s (\"%s\" != \"%s\")\n", test_cur_name,        \
+                    __FILE__, __LINE__, #a, #b, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");       \
+            test_cur_failed = 1;                                                                   \
+        }                                                                                          \
     } while (0)
 
 static inline int test_summary(void)

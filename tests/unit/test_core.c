@@ -38,8 +38,7 @@ TEST(buf_basics)
 
 TEST(json_escape_roundtrip)
 {
-    const char *inputs[] = {"plain", "quote\" back\\slash", "ctl\x01\x1f\n\r\t\b\f", "你好 🎉",
-                            ""};
+    const char *inputs[] = {"plain", "quote\" back\\slash", "ctl\x01\x1f\n\r\t\b\f", "你好 🎉", ""};
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         struct buf b = BUF_INIT;
         buf_json_str(&b, inputs[i]);

@@ -288,7 +288,7 @@ TEST(head_404_405)
     char *out = roundtrip(req, sizeof(req) - 1, &closed);
     CHECK(strncmp(out, "HTTP/1.1 200 OK", 15) == 0);
     CHECK(strstr(out, "Content-Length: 4\r\n") != NULL); /* the GET body "x||-" */
-    CHECK(strstr(out, "x||-") == NULL);                   /* HEAD sends no body */
+    CHECK(strstr(out, "x||-") == NULL);                  /* HEAD sends no body */
     CHECK(strstr(out, "HTTP/1.1 404 Not Found") != NULL);
     CHECK(strstr(out, "{\"error\":{\"code\":\"not_found\"") != NULL);
     CHECK(strstr(out, "HTTP/1.1 405 Method Not Allowed") != NULL);

@@ -27,8 +27,7 @@ TEST(literal_and_params)
     struct router *r = router_new();
     CHECK_INT(router_add(r, HTTP_M_GET, "/health", h1, NULL), 0);
     CHECK_INT(router_add(r, HTTP_M_GET | HTTP_M_PATCH, "/api/v1/users/{id}", h2, (void *)7), 1);
-    CHECK_INT(router_add(r, HTTP_M_POST, "/api/v1/conversations/{cid}/members/{uid}", h1, NULL),
-              2);
+    CHECK_INT(router_add(r, HTTP_M_POST, "/api/v1/conversations/{cid}/members/{uid}", h1, NULL), 2);
     struct route_match m;
     CHECK_INT(router_match(r, HTTP_M_GET, "/health", &m), 0);
     CHECK(m.fn == h1);
