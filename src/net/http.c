@@ -472,27 +472,31 @@ const char *http_status_text(int s)
     }
 }
 
-/* Allowed CORS origin for this request, or NULL. */
-static const char *cors_origin(const struct http_req *r)
+bool net__origin_listed(const char *list, const char *origin)
 {
-    const char *origin = http_req_header(r, "Origin");
-    const char *list = r->loop->srv->opts.cfg->cors_origins;
-    if (origin == NULL || list == NULL || list[0] == '\0')
-        return NULL;
+    if (list == NULL || list[0] == '\0' || origin == NULL)
+        return false;
     if (strcmp(list, "*") == 0)
-        return origin;
+        return true;
     size_t olen = strlen(origin);
     const char *p = list;
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == olen && strncasecmp(p, origin, len) == 0)
-            return origin;
+            return true;
         if (!comma)
             break;
         p = comma + 1;
     }
-    return NULL;
+    return false;
+}
+
+/* Allowed CORS origin for this request, or NULL. */
+static const char *cors_origin(const struct http_req *r)
+{
+    const char *origin = http_req_header(r, "Origin");
+    return net__origin_listed(r->loop->srv->opts.cfg->cors_origins, origin) ? origin : NULL;
 }
 
 /* Continues with the bytes that arrived while a request was being handled. */

@@ -146,6 +146,8 @@ void net__http_feed(struct conn *c, const char *data, size_t len);
 void net__http_sweep(struct conn *c, uint32_t now);
 /* The client went away while a request was in flight. */
 void net__http_detach(struct conn *c);
+/* True if origin is in the comma list of allowed origins ("*" allows all; empty: none). */
+bool net__origin_listed(const char *list, const char *origin);
 /* True if the connection holds no request and no buffered input. */
 bool net__http_is_idle(const struct conn *c);
 

@@ -224,22 +224,8 @@ static bool origin_allowed(struct http_req *r, const struct config *cfg)
     if (origin == NULL)
         return true; /* not a browser */
     const char *list = cfg->cors_origins;
-    if (list && list[0]) {
-        if (strcmp(list, "*") == 0)
-            return true;
-        size_t olen = strlen(origin);
-        const char *p = list;
-        while (*p) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            if (len == olen && strncasecmp(p, origin, len) == 0)
-                return true;
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return false;
-    }
+    if (list && list[0])
+        return net__origin_listed(list, origin);
     const char *host = http_req_header(r, "Host");
     const char *sep = strstr(origin, "://");
     return host && sep && strcasecmp(sep + 3, host) == 0;
