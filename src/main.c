@@ -19,6 +19,7 @@
 #include "net/static_files.h"
 #include "router/router.h"
 #include "rt/rt.h"
+#include "store/store.h"
 
 extern char **environ;
 
@@ -32,6 +33,7 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  serve          start the server (HTTP API, WebSocket /ws, web UI)\n"
+               "  migrate        apply the database migrations and exit\n"
                "  check-config   print the effective configuration, secrets masked, and exit\n"
                "  version        print the version and exit\n"
                "  help           show this text\n"
@@ -111,6 +113,26 @@ static int make_dirs(const char *path)
     return 0;
 }
 
+/* Opens the store named by the configuration and brings its schema up to date. */
+static struct store *open_store(const struct config *cfg)
+{
+    char err[512];
+    struct store *st = NULL;
+    int version = 0;
+    enum store_durability d = cfg->durability ? STORE_DURABILITY_STRICT : STORE_DURABILITY_NORMAL;
+    if (store_open(cfg->database_url, d, &st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "herald: cannot open HERALD_DATABASE_URL: %s\n", err);
+        return NULL;
+    }
+    if (store_migrate(st, 0, &version, err, sizeof(err)) != 0) {
+        fprintf(stderr, "herald: cannot migrate the database: %s\n", err);
+        store_close(st);
+        return NULL;
+    }
+    log_info("store", "database ready schema=%d", version);
+    return st;
+}
+
 static bool server_ready_cb(void *ud)
 {
     struct server **s = ud;
@@ -146,6 +168,12 @@ static int cmd_serve(int argc, char **argv)
         log_warn("main", "HERALD_DEMO=1 is set: demo sign-in (?user_id=) arrives with the "
                          "identity module and has no effect in this build");
 
+    struct store *store = open_store(&cfg);
+    if (store == NULL) {
+        config_release(&cfg);
+        return 1;
+    }
+
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -167,6 +195,7 @@ static int cmd_serve(int argc, char **argv)
     int port = 0;
     srv = server_start(&opts, &port);
     if (srv == NULL) {
+        store_close(store);
         static_files_free(statics);
         metrics_free(metrics);
         router_free(router);
@@ -185,11 +214,43 @@ static int cmd_serve(int argc, char **argv)
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(srv, cfg.shutdown_timeout_ms);
     server_free(srv);
+    store_close(store); /* after the loops: every queued write commits first */
     static_files_free(statics);
     metrics_free(metrics);
     router_free(router);
     log_info("main", "stopped");
     config_release(&cfg);
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        printf("usage: herald migrate [flags]\n\nApplies the pending database migrations of "
+               "HERALD_DATABASE_URL (the\nserver also does this at start) and prints the schema "
+               "version.\n\nflags:\n");
+        config_print_help(stdout);
+        return 0;
+    }
+    struct config cfg;
+    if (load_config(&cfg, argc, argv, NULL) != 0)
+        return 2;
+    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    if (strncmp(cfg.database_url, "sqlite:", 7) == 0 && make_dirs(cfg.data_dir) != 0) {
+        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
+                strerror(errno));
+        config_release(&cfg);
+        return 1;
+    }
+    struct store *st = open_store(&cfg);
+    int version = 0;
+    if (st)
+        store_schema_version(st, &version);
+    store_close(st);
+    config_release(&cfg);
+    if (st == NULL)
+        return 1;
+    printf("schema version %d\n", version);
     return 0;
 }
 
@@ -219,6 +280,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)
         return cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

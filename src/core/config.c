@@ -75,6 +75,8 @@ struct setting {
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
 _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 3 && LOG_OFF == 4,
                "level_names follows enum log_level");
+/* Indexed by enum store_durability. */
+static const char *const durability_names[] = {"normal", "strict", NULL};
 /* Index 1 ("json") sets log_json. */
 static const char *const format_names[] = {"text", "json", NULL};
 
@@ -136,6 +138,10 @@ static const struct setting settings[] = {
     /* storage and identity */
     VAL("HERALD_DATA_DIR", T_STRING, F_STR(data_dir), "./data", "DIR",
         "folder for the database and uploads (created 0700)"),
+    VAL("HERALD_DATABASE_URL", T_STRING, F_STR(database_url), NULL, "URL",
+        "sqlite:PATH or postgres://...; default sqlite:DATA_DIR/herald.db"),
+    ENUM("HERALD_DURABILITY", F_INT(durability), durability_names, "mode", "normal", "MODE",
+         "normal: commits survive a crash; strict: also power loss (fsync)"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",
@@ -382,6 +388,21 @@ static const char *get_str(const struct config *c, const struct setting *s)
 {
     const char *const *p = cfield(c, s);
     return *p ? *p : "";
+}
+
+/* Appends v with the password of a "scheme://user:password@host" URL replaced by ****. */
+static void put_url_masked(struct buf *out, const char *v)
+{
+    const char *sep = strstr(v, "://");
+    const char *at = sep ? strchr(sep + 3, '@') : NULL;
+    const char *colon = sep && at ? memchr(sep + 3, ':', (size_t)(at - sep - 3)) : NULL;
+    if (colon == NULL) {
+        buf_puts(out, v);
+        return;
+    }
+    buf_append(out, v, (size_t)(colon - v + 1));
+    buf_puts(out, "****");
+    buf_puts(out, at);
 }
 
 /* ---- value parsers */
@@ -1069,6 +1090,24 @@ static int load_flags(struct config *c, int argc, char **argv, char *err, size_t
     return 0;
 }
 
+/* Settings whose default depends on others, and checks across settings. */
+static int derive(struct config *c, char *err, size_t errlen)
+{
+    if (c->database_url == NULL) {
+        struct buf b = BUF_INIT;
+        buf_printf(&b, "sqlite:%s/herald.db", c->data_dir);
+        c->database_url = buf_detach(&b, NULL);
+    }
+    const char *u = c->database_url;
+    if (strncmp(u, "sqlite:", 7) != 0 && strncmp(u, "postgres://", 11) != 0 &&
+        strncmp(u, "postgresql://", 13) != 0)
+        return fail(err, errlen,
+                    "HERALD_DATABASE_URL: unsupported scheme (use sqlite:PATH or postgres://...)");
+    if (strncmp(u, "sqlite:", 7) == 0 && u[7] == '\0')
+        return fail(err, errlen, "HERALD_DATABASE_URL: sqlite: needs a file path");
+    return 0;
+}
+
 int config_load(struct config *c, const char *env_path, char **envp, int argc, char **argv,
                 char *errbuf, size_t errlen)
 {
@@ -1077,7 +1116,7 @@ int config_load(struct config *c, const char *env_path, char **envp, int argc, c
     config_defaults(c);
     if (load_env_file(c, env_path, envp, errbuf, errlen) != 0 ||
         load_environ(c, envp, errbuf, errlen) != 0 ||
-        load_flags(c, argc, argv, errbuf, errlen) != 0)
+        load_flags(c, argc, argv, errbuf, errlen) != 0 || derive(c, errbuf, errlen) != 0)
         goto fail;
     return 0;
 fail:
@@ -1126,7 +1165,7 @@ static void format_value(const struct config *c, const struct setting *s, struct
     }
     case T_STRING:
     case T_ORIGINS:
-        buf_puts(out, get_str(c, s));
+        put_url_masked(out, get_str(c, s));
         break;
     }
 }
@@ -1211,7 +1250,9 @@ void config_print_help(FILE *f)
             range[1] = ' ';
             fmt_names(range + 2, sizeof(range) - 2, s->names);
         }
-        if (s->def == NULL)
+        if (s->def == NULL && s->store == S_STR)
+            snprintf(def, sizeof(def), "derived");
+        else if (s->def == NULL)
             snprintf(def, sizeof(def), "online CPUs (%d here)", online_cpus());
         else if (s->secret)
             snprintf(def, sizeof(def), "%s", config_mask_secret(s->def));

@@ -36,6 +36,8 @@ struct config {
     /* storage and identity (used by the store and auth modules) */
     char *data_dir;            /* HERALD_DATA_DIR, default "./data" */
     bool demo;                 /* HERALD_DEMO, default false */
+    char *database_url;        /* HERALD_DATABASE_URL, default sqlite:<data_dir>/herald.db */
+    int durability;            /* HERALD_DURABILITY normal|strict (0|1), default normal */
     /* logs */
     int log_level;             /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;             /* HERALD_LOG_FORMAT text|json, default text */

@@ -190,3 +190,28 @@ def test_serve_reads_dotenv_from_working_directory(server_factory, tmp_path):
     s = server_factory(cwd=str(cwd))
     r = http_request(s.port, "POST", "/health", body=b"x" * 2000)
     assert r.status == 413, r
+
+
+# ---------------------------------------------------------------- store (zero-config SQLite)
+
+def test_migrate_creates_and_upgrades_sqlite_in_data_dir(tmp_path):
+    env = {"HERALD_DATA_DIR": str(tmp_path / "data")}
+    p = run_herald(["migrate"], env=env)
+    assert p.returncode == 0, p
+    assert re.search(r"schema version [1-9]", p.stdout), p.stdout
+    db = tmp_path / "data" / "herald.db"
+    assert db.exists()
+    assert (db.stat().st_mode & 0o077) == 0  # holds secrets later: owner only
+    again = run_herald(["migrate"], env=env)
+    assert again.returncode == 0 and again.stdout == p.stdout
+
+
+def test_database_settings_validated():
+    p = run_herald(["check-config"], env={"HERALD_DATABASE_URL": "mysql://x/y"})
+    assert p.returncode != 0 and "HERALD_DATABASE_URL" in p.stderr
+    p = run_herald(["check-config"], env={"HERALD_DURABILITY": "sometimes"})
+    assert p.returncode != 0 and "HERALD_DURABILITY" in p.stderr
+    p = run_herald(["check-config"],
+                   env={"HERALD_DATABASE_URL": "postgres://u:hunter2pw@127.0.0.1:5432/db"})
+    assert p.returncode == 0
+    assert "hunter2pw" not in p.stdout and "HERALD_DATABASE_URL=postgres://u:****@" in p.stdout
