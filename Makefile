@@ -138,7 +138,8 @@ fuzz: deps fuzz-build
 # Replays every seed corpus once (part of make test).
 fuzz-replay: fuzz-build
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); echo "== replay $$n"; \
-	  $$f -runs=0 fuzz/corpus/$$n 2>&1 | tail -n 2; done
+	  $$f -runs=0 -artifact_prefix=build/fuzz/ fuzz/corpus/$$n > build/fuzz/$$n.replay.log 2>&1 \
+	    || { cat build/fuzz/$$n.replay.log; exit 1; }; tail -n 2 build/fuzz/$$n.replay.log; done
 
 # ---- formatting
 FMT_FILES := $(shell find src tests/unit fuzz bench -name '*.[ch]' 2>/dev/null)

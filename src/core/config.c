@@ -1215,6 +1215,11 @@ void config_print(const struct config *c, FILE *f)
     struct buf v = BUF_INIT;
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];
+        if (s->store == S_STR && s->def == NULL && *(const char *const *)cfield(c, s) == NULL) {
+            /* a derived default before config_load derived it: nothing to show yet */
+            fprintf(f, "# %s is derived from other settings\n", s->env);
+            continue;
+        }
         buf_clear(&v);
         format_value(c, s, &v);
         fprintf(f, "%s=", s->env);
