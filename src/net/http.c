@@ -55,6 +55,7 @@ struct http_req {
     char *params[ROUTER_MAX_PARAMS * 2];
     int nparams;
     char id[40];
+    char fwd_peer[64]; /* first X-Forwarded-For address, when trusted */
 };
 
 /* ---------------------------------------------------------------- request objects */
@@ -508,8 +509,8 @@ static void finish(struct http_req *r, int status, size_t body_len)
     uint64_t us = clock_mono_us() - r->start_us;
     metrics_http_request(l->metrics, r->route_id, status, us);
     log_access(http_req_method_name(r), r->path ? r->path : "-", status,
-               (unsigned long long)body_len, (unsigned long long)us, r->conn ? r->conn->peer : "-",
-               r->id);
+               (unsigned long long)body_len, (unsigned long long)us,
+               r->conn ? http_req_peer(r) : "-", r->id);
 }
 
 void http_res_header(struct http_req *r, const char *name, const char *value)
@@ -910,8 +911,16 @@ const char *http_req_peer(const struct http_req *r)
 {
     if (r->loop->srv->opts.cfg->trust_proxy) {
         const char *xff = http_req_header(r, "X-Forwarded-For");
-        if (xff && *xff)
-            return xff;
+        if (xff && *xff) {
+            /* the client is the first entry; proxies append theirs after it */
+            size_t n = strcspn(xff, ", \t");
+            if (n > 0 && n < sizeof(r->fwd_peer)) {
+                struct http_req *w = (struct http_req *)r;
+                memcpy(w->fwd_peer, xff, n);
+                w->fwd_peer[n] = '\0';
+                return w->fwd_peer;
+            }
+        }
     }
     return r->conn ? r->conn->peer : "-";
 }

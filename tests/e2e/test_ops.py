@@ -293,3 +293,15 @@ def test_graceful_shutdown(server_factory, sig):
         http.close()
         if s.proc.poll() is None:
             s.kill()
+
+
+def test_access_log_peer_honours_trusted_proxy_only(server_factory):
+    xff = {"X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
+    trusted = server_factory({"HERALD_TRUST_PROXY": "1"})
+    assert http_get(trusted.port, "/health/live", headers=xff).status == 200
+    line = trusted.wait_for_log(lambda l: "access" in l and "/health/live" in l)
+    assert "peer=203.0.113.7 " in line, line
+    plain = server_factory()
+    assert http_get(plain.port, "/health/live", headers=xff).status == 200
+    line = plain.wait_for_log(lambda l: "access" in l and "/health/live" in l)
+    assert "peer=127.0.0.1 " in line and "203.0.113.7" not in line, line
