@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "core/url.h"
 #include "core/xalloc.h"
 
 #define NONCE_LEN 12
@@ -45,17 +46,6 @@ static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
     return rc;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -73,7 +63,8 @@ static bool parse_key(const char *s, size_t n, uint8_t key[SECRETBOX_KEY_LEN])
     if (n == 2 * SECRETBOX_KEY_LEN) {
         bool ok = true;
         for (size_t i = 0; i < SECRETBOX_KEY_LEN && ok; i++) {
-            int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+            int hi = url_hexval((unsigned char)s[2 * i]),
+                lo = url_hexval((unsigned char)s[2 * i + 1]);
             ok = hi >= 0 && lo >= 0;
             if (ok)
                 key[i] = (uint8_t)(hi << 4 | lo);

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static int hexval(char c)
+int url_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -24,7 +24,7 @@ long url_decode(const char *s, size_t n, char *out, bool plus_space)
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = url_hexval((unsigned char)s[i + 1]), l = url_hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = (char)(h * 16 + l);

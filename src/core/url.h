@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Value of a hexadecimal digit (either case), or -1. */
+int url_hexval(int c);
+
 /*
  * Percent-decodes n bytes of s into out (at least n+1 bytes), NUL-terminates.
  * plus_space turns '+' into ' ' (query strings). Returns the decoded length,
