@@ -83,6 +83,7 @@ run: deps $(BIN)
 
 # The whole suite runs on the ASan + UBSan build.
 test: deps
+	$(MAKE) fmt-check
 	$(MAKE) SANITIZER=address,undefined unit
 	$(MAKE) SANITIZER=address,undefined herald bench-tools
 	$(MAKE) fuzz-replay
@@ -146,7 +147,7 @@ FMT_FILES := $(shell find src tests/unit fuzz bench -name '*.[ch]' 2>/dev/null)
 fmt:
 	clang-format -i $(FMT_FILES)
 fmt-check:
-	clang-format --dry-run -Werror $(FMT_FILES)
+	@clang-format --dry-run -Werror $(FMT_FILES) && echo "fmt-check: clean"
 
 compile_commands.json:
 	bear -- $(MAKE) -B all

@@ -27,20 +27,21 @@ extern char **environ;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: herald <command> [flags]\n"
-               "\n"
-               "Herald " HERALD_VERSION ": a self-hosted real-time messaging and notification hub.\n"
-               "\n"
-               "commands:\n"
-               "  serve          start the server (HTTP API, WebSocket /ws, web UI)\n"
-               "  migrate        apply the database migrations and exit\n"
-               "  check-config   print the effective configuration, secrets masked, and exit\n"
-               "  version        print the version and exit\n"
-               "  help           show this text\n"
-               "\n"
-               "Run 'herald <command> --help' for the flags of a command. Every flag has an\n"
-               "environment variable (HERALD_*) and may be set in a .env file in the working\n"
-               "directory; flags win over the environment, which wins over .env.\n");
+    fprintf(f,
+            "usage: herald <command> [flags]\n"
+            "\n"
+            "Herald " HERALD_VERSION ": a self-hosted real-time messaging and notification hub.\n"
+            "\n"
+            "commands:\n"
+            "  serve          start the server (HTTP API, WebSocket /ws, web UI)\n"
+            "  migrate        apply the database migrations and exit\n"
+            "  check-config   print the effective configuration, secrets masked, and exit\n"
+            "  version        print the version and exit\n"
+            "  help           show this text\n"
+            "\n"
+            "Run 'herald <command> --help' for the flags of a command. Every flag has an\n"
+            "environment variable (HERALD_*) and may be set in a .env file in the working\n"
+            "directory; flags win over the environment, which wins over .env.\n");
 }
 
 static bool wants_help(int argc, char **argv)
@@ -142,7 +143,8 @@ static bool server_ready_cb(void *ud)
 static int cmd_serve(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: herald serve [flags]\n\nStarts the server. Prints the bound address (HOST:PORT) "
+        printf("usage: herald serve [flags]\n\nStarts the server. Prints the bound address "
+               "(HOST:PORT) "
                "once it accepts connections.\n\nflags (and environment variables):\n");
         config_print_help(stdout);
         return 0;

@@ -15,34 +15,34 @@
 
 struct config {
     /* network */
-    char *listen_host;         /* HERALD_LISTEN host part, default "0.0.0.0" */
-    int listen_port;           /* HERALD_LISTEN port part, default 8080; 0 = any free port */
-    int workers;               /* HERALD_WORKERS event loops, default = online CPUs (1..64) */
-    int max_connections;       /* HERALD_MAX_CONNECTIONS, default 60000 */
+    char *listen_host;   /* HERALD_LISTEN host part, default "0.0.0.0" */
+    int listen_port;     /* HERALD_LISTEN port part, default 8080; 0 = any free port */
+    int workers;         /* HERALD_WORKERS event loops, default = online CPUs (1..64) */
+    int max_connections; /* HERALD_MAX_CONNECTIONS, default 60000 */
     /* HTTP limits */
-    size_t max_url;            /* HERALD_MAX_URL bytes of request target, default 8192 (-> 414) */
-    size_t max_header_bytes;   /* HERALD_MAX_HEADER_BYTES total header bytes, default 32768 (-> 431) */
-    int max_headers;           /* HERALD_MAX_HEADERS count, default 100 (-> 431) */
-    size_t max_body;           /* HERALD_MAX_BODY JSON request bodies, default 1 MiB (-> 413) */
-    int header_timeout_ms;     /* HERALD_HEADER_TIMEOUT, default 10s: request head must arrive in it */
-    int idle_timeout_ms;       /* HERALD_IDLE_TIMEOUT keep-alive idle, default 60s */
-    char *cors_origins;        /* HERALD_CORS_ORIGINS comma list, "*" or empty (default: none) */
-    char *static_dir;          /* HERALD_STATIC_DIR UI files, default "web/dist" (may not exist) */
-    bool trust_proxy;          /* HERALD_TRUST_PROXY honour X-Forwarded-*, default false */
+    size_t max_url;          /* HERALD_MAX_URL bytes of request target, default 8192 (-> 414) */
+    size_t max_header_bytes; /* HERALD_MAX_HEADER_BYTES, default 32768 (-> 431) */
+    int max_headers;         /* HERALD_MAX_HEADERS count, default 100 (-> 431) */
+    size_t max_body;         /* HERALD_MAX_BODY JSON request bodies, default 1 MiB (-> 413) */
+    int header_timeout_ms; /* HERALD_HEADER_TIMEOUT, default 10s: request head must arrive in it */
+    int idle_timeout_ms;   /* HERALD_IDLE_TIMEOUT keep-alive idle, default 60s */
+    char *cors_origins;    /* HERALD_CORS_ORIGINS comma list, "*" or empty (default: none) */
+    char *static_dir;      /* HERALD_STATIC_DIR UI files, default "web/dist" (may not exist) */
+    bool trust_proxy;      /* HERALD_TRUST_PROXY honour X-Forwarded-*, default false */
     /* WebSocket */
-    size_t ws_max_message;     /* HERALD_WS_MAX_MESSAGE, default 64 KiB (-> 1009) */
-    size_t ws_max_queue;       /* HERALD_WS_MAX_QUEUE output bytes per conn, default 1 MiB (-> 1008) */
-    int ws_heartbeat_ms;       /* HERALD_WS_HEARTBEAT ping interval, default 30s; dead after 2 missed */
+    size_t ws_max_message; /* HERALD_WS_MAX_MESSAGE, default 64 KiB (-> 1009) */
+    size_t ws_max_queue;   /* HERALD_WS_MAX_QUEUE output bytes per conn, default 1 MiB (-> 1008) */
+    int ws_heartbeat_ms;   /* HERALD_WS_HEARTBEAT ping interval, default 30s; dead after 2 missed */
     /* storage and identity (used by the store and auth modules) */
-    char *data_dir;            /* HERALD_DATA_DIR, default "./data" */
-    bool demo;                 /* HERALD_DEMO, default false */
-    char *database_url;        /* HERALD_DATABASE_URL, default sqlite:<data_dir>/herald.db */
-    int durability;            /* HERALD_DURABILITY normal|strict (0|1), default normal */
+    char *data_dir;     /* HERALD_DATA_DIR, default "./data" */
+    bool demo;          /* HERALD_DEMO, default false */
+    char *database_url; /* HERALD_DATABASE_URL, default sqlite:<data_dir>/herald.db */
+    int durability;     /* HERALD_DURABILITY normal|strict (0|1), default normal */
     /* logs */
-    int log_level;             /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
-    bool log_json;             /* HERALD_LOG_FORMAT text|json, default text */
-    int shutdown_timeout_ms;
-    int busy_poll_us;          /* HERALD_BUSY_POLL_US keep polling this long after I/O, default 50 */   /* HERALD_SHUTDOWN_TIMEOUT, default 10s */
+    int log_level;           /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
+    bool log_json;           /* HERALD_LOG_FORMAT text|json, default text */
+    int shutdown_timeout_ms; /* HERALD_SHUTDOWN_TIMEOUT, default 10s */
+    int busy_poll_us;        /* HERALD_BUSY_POLL_US spin after I/O, default 50 */
 };
 
 /* Fills c with the defaults. c is treated as uninitialized; its strings are then
