@@ -10,9 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "auth/secretbox.h"
 #include "core/config.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "identity/apps.h"
+#include "identity/identity.h"
 #include "metrics/metrics.h"
 #include "metrics/ops.h"
 #include "net/server.h"
@@ -35,6 +41,9 @@ static void usage(FILE *f)
             "commands:\n"
             "  serve          start the server (HTTP API, WebSocket /ws, web UI)\n"
             "  migrate        apply the database migrations and exit\n"
+            "  app create NAME  create an app; prints its key and secret (shown once)\n"
+            "  app list       list the apps\n"
+            "  app secret KEY add a secret to an app; prints it (shown once)\n"
             "  check-config   print the effective configuration, secrets masked, and exit\n"
             "  version        print the version and exit\n"
             "  help           show this text\n"
@@ -134,6 +143,43 @@ static struct store *open_store(const struct config *cfg)
     return st;
 }
 
+#define JWT_KEY_FILE "jwt.key"
+
+/*
+ * Loads the keys (HERALD_JWT_SECRET or DATA_DIR/jwt.key, HERALD_ENCRYPTION_KEY
+ * or DATA_DIR/encryption.key; generated at first start) and fills id.
+ */
+static int open_identity(const struct config *cfg, struct store *st, struct identity *id)
+{
+    char err[512];
+    uint8_t enc[SECRETBOX_KEY_LEN], jwt[SECRETBOX_KEY_LEN];
+    int rc = secretbox_key_load(cfg->encryption_key, cfg->data_dir, enc, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "herald: %s\n", err);
+        return -1;
+    }
+    const void *jkey = jwt;
+    size_t jlen = sizeof(jwt);
+    if (cfg->jwt_secret != NULL && cfg->jwt_secret[0] != '\0') {
+        jkey = cfg->jwt_secret;
+        jlen = strlen(cfg->jwt_secret);
+    } else if (secretbox_keyfile_load("HERALD_JWT_SECRET", NULL, cfg->data_dir, JWT_KEY_FILE, jwt,
+                                      err, sizeof(err)) != 0) {
+        fprintf(stderr, "herald: %s\n", err);
+        OPENSSL_cleanse(enc, sizeof(enc));
+        return -1;
+    }
+    rc = identity_init(id, st, jkey, jlen, enc, cfg->access_ttl_ms / 1000);
+    OPENSSL_cleanse(enc, sizeof(enc));
+    OPENSSL_cleanse(jwt, sizeof(jwt));
+    if (rc != 0) {
+        identity_release(id);
+        fprintf(stderr, "herald: cannot set up the identity keys\n");
+        return -1;
+    }
+    return 0;
+}
+
 static bool server_ready_cb(void *ud)
 {
     struct server **s = ud;
@@ -175,6 +221,14 @@ static int cmd_serve(int argc, char **argv)
         config_release(&cfg);
         return 1;
     }
+    struct identity ident;
+    memset(&ident, 0, sizeof(ident));
+    if (open_identity(&cfg, store, &ident) != 0 || identity_apps_bootstrap(&ident) != 0) {
+        identity_release(&ident);
+        store_close(store);
+        config_release(&cfg);
+        return 1;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop_signals;
@@ -187,6 +241,7 @@ static int cmd_serve(int argc, char **argv)
     struct server *srv = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv};
     ops_register(router, &ops);
+    identity_register(router, &ident);
     struct metrics *metrics = metrics_new(cfg.workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg.static_dir, STATIC_MAX_TOTAL);
@@ -198,6 +253,7 @@ static int cmd_serve(int argc, char **argv)
     srv = server_start(&opts, &port);
     if (srv == NULL) {
         store_close(store);
+        identity_release(&ident);
         static_files_free(statics);
         metrics_free(metrics);
         router_free(router);
@@ -217,6 +273,7 @@ static int cmd_serve(int argc, char **argv)
     server_stop(srv, cfg.shutdown_timeout_ms);
     server_free(srv);
     store_close(store); /* after the loops: every queued write commits first */
+    identity_release(&ident);
     static_files_free(statics);
     metrics_free(metrics);
     router_free(router);
@@ -256,6 +313,79 @@ static int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
+/* herald app create NAME | herald app list */
+static int cmd_app(int argc, char **argv)
+{
+    if (argc < 1 || wants_help(argc, argv)) {
+        printf("usage: herald app create NAME [flags]\n       herald app secret KEY [flags]\n"
+               "       herald app list [flags]\n\n"
+               "Creates an app and prints its key and secret, adds a secret to an app\n"
+               "(e.g. 'default') and prints it, or lists the apps (id key status name).\n"
+               "Secrets are shown only once. Uses HERALD_DATABASE_URL.\n");
+        return argc < 1 ? 2 : 0;
+    }
+    bool create = strcmp(argv[0], "create") == 0, add = strcmp(argv[0], "secret") == 0;
+    if (!create && !add && strcmp(argv[0], "list") != 0) {
+        fprintf(stderr, "herald: unknown app command '%s' (create, secret or list)\n", argv[0]);
+        return 2;
+    }
+    if ((create || add) && (argc < 2 || argv[1][0] == '-')) {
+        fprintf(stderr, "herald: app %s needs a %s\n", argv[0], create ? "NAME" : "KEY");
+        return 2;
+    }
+    int skip = create || add ? 2 : 1;
+    struct config cfg;
+    if (load_config(&cfg, argc - skip, argv + skip, NULL) != 0)
+        return 2;
+    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    if (strncmp(cfg.database_url, "sqlite:", 7) == 0 && make_dirs(cfg.data_dir) != 0) {
+        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
+                strerror(errno));
+        config_release(&cfg);
+        return 1;
+    }
+    struct store *st = open_store(&cfg);
+    if (st == NULL) {
+        config_release(&cfg);
+        return 1;
+    }
+    struct identity ident;
+    memset(&ident, 0, sizeof(ident));
+    int rc = 1;
+    if (open_identity(&cfg, st, &ident) != 0)
+        goto out;
+    if (create) {
+        char key[APP_KEY_MAX + 1], secret[TOKEN_LEN + 1];
+        int e = identity_app_create(&ident, argv[1], NULL, key, secret);
+        if (e != 0) {
+            fprintf(stderr, "herald: cannot create the app: %s\n",
+                    e == ERR_INVAL ? "the name must be 1-128 characters" : "store error");
+        } else {
+            printf("key=%s\nsecret=%s\n", key, secret);
+            OPENSSL_cleanse(secret, sizeof(secret));
+            rc = 0;
+        }
+    } else if (add) {
+        char secret[TOKEN_LEN + 1];
+        int e = identity_app_secret_add(&ident, argv[1], secret);
+        if (e != 0) {
+            fprintf(stderr, "herald: cannot add a secret: %s\n",
+                    e == ERR_NOTFOUND ? "no app with this key" : "store error");
+        } else {
+            printf("key=%s\nsecret=%s\n", argv[1], secret);
+            OPENSSL_cleanse(secret, sizeof(secret));
+            rc = 0;
+        }
+    } else if (identity_apps_print(&ident, stdout) == 0) {
+        rc = 0;
+    }
+    identity_release(&ident);
+out:
+    store_close(st);
+    config_release(&cfg);
+    return rc;
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -284,6 +414,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "app") == 0)
+        return cmd_app(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)
         return cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

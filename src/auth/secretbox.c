@@ -95,24 +95,22 @@ static int read_key_file(const char *path, uint8_t key[SECRETBOX_KEY_LEN], char 
     if (fd < 0) {
         if (errno == ENOENT)
             return ERR_NOTFOUND;
-        return fail(ERR_IO, err, errlen, "cannot open encryption key file %s: %s", path,
-                    strerror(errno));
+        return fail(ERR_IO, err, errlen, "cannot open key file %s: %s", path, strerror(errno));
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return fail(ERR_IO, err, errlen, "cannot stat encryption key file %s: %s", path,
-                    strerror(e));
+        return fail(ERR_IO, err, errlen, "cannot stat key file %s: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(ERR_INVAL, err, errlen, "encryption key file %s is not a regular file", path);
+        return fail(ERR_INVAL, err, errlen, "key file %s is not a regular file", path);
     }
     if ((st.st_mode & 077) != 0) {
         close(fd);
         return fail(ERR_DENIED, err, errlen,
-                    "encryption key file %s is accessible by group or others (mode %04o); "
+                    "key file %s is accessible by group or others (mode %04o); "
                     "check who could read it, then run: chmod 600 %s",
                     path, (unsigned)(st.st_mode & 07777), path);
     }
@@ -126,8 +124,7 @@ static int read_key_file(const char *path, uint8_t key[SECRETBOX_KEY_LEN], char 
             int e = errno;
             close(fd);
             OPENSSL_cleanse(text, sizeof(text));
-            return fail(ERR_IO, err, errlen, "cannot read encryption key file %s: %s", path,
-                        strerror(e));
+            return fail(ERR_IO, err, errlen, "cannot read key file %s: %s", path, strerror(e));
         }
         n += (size_t)r;
     }
@@ -136,8 +133,7 @@ static int read_key_file(const char *path, uint8_t key[SECRETBOX_KEY_LEN], char 
     OPENSSL_cleanse(text, sizeof(text));
     if (!ok)
         return fail(ERR_INVAL, err, errlen,
-                    "encryption key file %s does not hold a 32-byte key (64 hex digits or base64)",
-                    path);
+                    "key file %s does not hold a 32-byte key (64 hex digits or base64)", path);
     return 0;
 }
 
@@ -176,8 +172,7 @@ static int create_key_file(const char *dir, const char *path, uint8_t key[SECRET
 
     int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
     if (fd < 0) {
-        rc = fail(ERR_IO, err, errlen, "cannot create encryption key file in %s: %s", dir,
-                  strerror(errno));
+        rc = fail(ERR_IO, err, errlen, "cannot create key file in %s: %s", dir, strerror(errno));
         goto out_free;
     }
     rand_bytes(fresh, sizeof(fresh));
@@ -185,14 +180,12 @@ static int create_key_file(const char *dir, const char *path, uint8_t key[SECRET
     text[2 * SECRETBOX_KEY_LEN] = '\n';
     if (fchmod(fd, 0600) != 0 || write_all(fd, text, 2 * SECRETBOX_KEY_LEN + 1) != 0 ||
         fsync(fd) != 0) {
-        rc = fail(ERR_IO, err, errlen, "cannot write encryption key file %s: %s", tmp,
-                  strerror(errno));
+        rc = fail(ERR_IO, err, errlen, "cannot write key file %s: %s", tmp, strerror(errno));
         close(fd);
         goto out_unlink;
     }
     if (close(fd) != 0) {
-        rc = fail(ERR_IO, err, errlen, "cannot write encryption key file %s: %s", tmp,
-                  strerror(errno));
+        rc = fail(ERR_IO, err, errlen, "cannot write key file %s: %s", tmp, strerror(errno));
         goto out_unlink;
     }
     /* link() never replaces an existing file: the first process to get here wins. */
@@ -205,8 +198,7 @@ static int create_key_file(const char *dir, const char *path, uint8_t key[SECRET
              * creator's file; acceptable for a first start. */
             goto out_done;
         } else {
-            rc = fail(ERR_IO, err, errlen, "cannot create encryption key file %s: %s", path,
-                      strerror(errno));
+            rc = fail(ERR_IO, err, errlen, "cannot create key file %s: %s", path, strerror(errno));
         }
         goto out_unlink;
     }
@@ -217,10 +209,7 @@ out_done:
         (void)fsync(dfd);
         close(dfd);
     }
-    log_warn("auth",
-             "generated a new encryption key in %s; back it up with the database, "
-             "secrets stored encrypted cannot be read without it",
-             path);
+    log_warn("auth", "generated a new key in %s; back it up with the database", path);
 out_unlink:
     (void)unlink(tmp);
 out_free:
@@ -233,23 +222,31 @@ out_free:
 int secretbox_key_load(const char *env_value, const char *data_dir, uint8_t key[SECRETBOX_KEY_LEN],
                        char *err, size_t errlen)
 {
+    return secretbox_keyfile_load("HERALD_ENCRYPTION_KEY", env_value, data_dir, SECRETBOX_KEY_FILE,
+                                  key, err, errlen);
+}
+
+int secretbox_keyfile_load(const char *setting, const char *env_value, const char *data_dir,
+                           const char *file_name, uint8_t key[SECRETBOX_KEY_LEN], char *err,
+                           size_t errlen)
+{
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (env_value != NULL && env_value[0] != '\0') {
         if (!parse_key(env_value, strlen(env_value), key))
-            return fail(ERR_INVAL, err, errlen,
-                        "HERALD_ENCRYPTION_KEY must be 32 bytes as 64 hex digits or base64");
+            return fail(ERR_INVAL, err, errlen, "%s must be 32 bytes as 64 hex digits or base64",
+                        setting);
         return 0;
     }
     if (data_dir == NULL || data_dir[0] == '\0')
-        return fail(ERR_INVAL, err, errlen,
-                    "no HERALD_ENCRYPTION_KEY and no data folder to keep a generated key in");
+        return fail(ERR_INVAL, err, errlen, "no %s and no data folder to keep a generated key in",
+                    setting);
 
-    size_t dlen = strlen(data_dir);
-    char *path = xmalloc(dlen + 1 + sizeof(SECRETBOX_KEY_FILE));
+    size_t dlen = strlen(data_dir), flen = strlen(file_name);
+    char *path = xmalloc(dlen + 1 + flen + 1);
     memcpy(path, data_dir, dlen);
     path[dlen] = '/';
-    memcpy(path + dlen + 1, SECRETBOX_KEY_FILE, sizeof(SECRETBOX_KEY_FILE));
+    memcpy(path + dlen + 1, file_name, flen + 1);
 
     int rc = read_key_file(path, key, err, errlen);
     if (rc == ERR_NOTFOUND) {
@@ -257,7 +254,7 @@ int secretbox_key_load(const char *env_value, const char *data_dir, uint8_t key[
         if (rc == ERR_EXISTS) /* lost the race: use the winner's key */
             rc = read_key_file(path, key, err, errlen);
         if (rc == ERR_NOTFOUND)
-            rc = fail(ERR_IO, err, errlen, "encryption key file %s vanished while created", path);
+            rc = fail(ERR_IO, err, errlen, "key file %s vanished while created", path);
     }
     free(path);
     return rc;

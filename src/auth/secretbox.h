@@ -43,6 +43,15 @@ int secretbox_key_load(const char *env_value, const char *data_dir, uint8_t key[
                        char *err, size_t errlen);
 
 /*
+ * secretbox_key_load for any 32-byte server key: setting names the variable
+ * in errors ("HERALD_JWT_SECRET"), file_name the key file in data_dir
+ * ("jwt.key"). Same formats, modes and errors as above.
+ */
+int secretbox_keyfile_load(const char *setting, const char *env_value, const char *data_dir,
+                           const char *file_name, uint8_t key[SECRETBOX_KEY_LEN], char *err,
+                           size_t errlen);
+
+/*
  * Seals plaintext[0..len) (len <= SECRETBOX_MAX_PLAINTEXT). Returns 0 and sets
  * *out to a NUL-terminated "v1:..." string the caller frees with free();
  * ERR_TOOBIG over the limit; ERR_BACKEND when OpenSSL fails (logged).

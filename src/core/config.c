@@ -142,6 +142,20 @@ static const struct setting settings[] = {
         "sqlite:PATH or postgres://...; default sqlite:DATA_DIR/herald.db"),
     ENUM("HERALD_DURABILITY", F_INT(durability), durability_names, "mode", "normal", "MODE",
          "normal: commits survive a crash; strict: also power loss (fsync)"),
+    {.env = "HERALD_JWT_SECRET",
+     .type = T_STRING,
+     F_STR(jwt_secret),
+     .secret = true,
+     .metavar = "SECRET",
+     .help = "token signing key, 32+ bytes (default: generated DATA_DIR/jwt.key)"},
+    NUM("HERALD_ACCESS_TTL", T_DURATION, F_INT(access_ttl_ms), 1000, 7 * 24 * HOUR_MS, "15m",
+        "DURATION", "lifetime of user and app access tokens"),
+    {.env = "HERALD_ENCRYPTION_KEY",
+     .type = T_STRING,
+     F_STR(encryption_key),
+     .secret = true,
+     .metavar = "KEY",
+     .help = "secrets-at-rest key, hex/base64 (default: DATA_DIR/encryption.key)"},
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",
@@ -1105,6 +1119,8 @@ static int derive(struct config *c, char *err, size_t errlen)
                     "HERALD_DATABASE_URL: unsupported scheme (use sqlite:PATH or postgres://...)");
     if (strncmp(u, "sqlite:", 7) == 0 && u[7] == '\0')
         return fail(err, errlen, "HERALD_DATABASE_URL: sqlite: needs a file path");
+    if (c->jwt_secret != NULL && c->jwt_secret[0] != '\0' && strlen(c->jwt_secret) < 32)
+        return fail(err, errlen, "HERALD_JWT_SECRET: must be at least 32 bytes");
     return 0;
 }
 

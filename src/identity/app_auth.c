@@ -1,0 +1,160 @@
+/*
+ * App authentication (see app_auth.h). A key + secret pair is checked by
+ * hashing the presented secret with the server's secret key and comparing it
+ * in constant time with the hashes of the app's unexpired secrets (several
+ * during a rotation). Every check reads the store, so a new or disabled app
+ * takes effect at once on every worker.
+ */
+#include "app_auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/jwt.h"
+#include "auth/tokens.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "identity/apps.h"
+#include "identity/identity.h"
+#include "identity/internal.h"
+#include "net/http.h"
+#include "store/store.h"
+
+static const struct store_sql sql_app_secrets = {
+    .sqlite = "SELECT a.id, s.hash FROM apps a JOIN app_secrets s ON s.app_id = a.id"
+              " WHERE a.key = ?1 AND a.status = 'active'"
+              " AND (s.expires_at IS NULL OR s.expires_at > ?2)",
+};
+
+static void unauthorized(struct http_req *req, const char *message)
+{
+    http_res_header(req, "WWW-Authenticate", "Bearer");
+    http_respond_error(req, 401, "unauthorized", message, NULL);
+}
+
+/* Loop thread: compares the presented secret's hash with the app's secrets. */
+static void secret_checked(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    const char *app_id = NULL;
+    for (int i = 0; r && i < r->nrows; i++) {
+        bool eq = token_hex_is_equal(store_rows_text(r, i, 1), j->text);
+        if (eq && app_id == NULL)
+            app_id = store_rows_text(r, i, 0);
+    }
+    if (app_id == NULL) {
+        unauthorized(j->req, "unknown app key or wrong secret");
+        return;
+    }
+    j->cont(j->req, app_id, j->cont_ud);
+}
+
+/* Looks up key and checks secret; fn on success, 401 otherwise. */
+static void check_key_secret(struct identity *id, struct http_req *req, const char *key,
+                             const char *secret, app_auth_fn fn, void *ud)
+{
+    char hash[TOKEN_HASH_HEX + 1];
+    if (key == NULL || secret == NULL || key[0] == '\0' || strlen(key) > APP_KEY_MAX ||
+        !token_is_wellformed(secret)) {
+        unauthorized(req, "unknown app key or wrong secret");
+        return;
+    }
+    if (token_hash(secret, id->secret_key, hash) != 0) {
+        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
+        return;
+    }
+    struct idjob *j = identity__job_new(req, id, NULL);
+    j->text = strdup(hash);
+    if (j->text == NULL)
+        abort();
+    j->cont = fn;
+    j->cont_ud = ud;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_app_secrets);
+    store_bind_text(op, key);
+    store_bind_int(op, clock_wall_ms());
+    identity__job_submit(j, op, false, secret_checked);
+}
+
+void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn, void *ud)
+{
+    const char *authz = http_req_header(req, "Authorization");
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+            unauthorized(req, "use Authorization: Bearer <app token>");
+            return;
+        }
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        struct jwt_claims c;
+        if (jwt_verify(id->jwt, tok, strlen(tok), JWT_TYP_APP, clock_wall_ms() / 1000, &c, NULL) !=
+            0) {
+            jwt_claims_release(&c);
+            unauthorized(req, "invalid or expired app token");
+            return;
+        }
+        char app[JWT_APP_MAX + 1];
+        memcpy(app, c.app, sizeof(app));
+        jwt_claims_release(&c);
+        fn(req, app, ud);
+        return;
+    }
+    const char *key = http_req_header(req, "X-App-Key");
+    const char *secret = http_req_header(req, "X-App-Secret");
+    if (key == NULL || secret == NULL) {
+        unauthorized(req, "app credentials required: X-App-Key and X-App-Secret, or a bearer "
+                          "app token");
+        return;
+    }
+    check_key_secret(id, req, key, secret, fn, ud);
+}
+
+/* Loop thread: the pair checked out; sign an app token. */
+static void token_issue(struct http_req *req, const char *app_id, void *ud)
+{
+    struct identity *id = ud;
+    int64_t now = clock_wall_ms() / 1000;
+    struct jwt_payload p = {.typ = JWT_TYP_APP,
+                            .sub = app_id,
+                            .app = app_id,
+                            .iat = now,
+                            .exp = now + id->access_ttl_s};
+    char *tok = NULL;
+    if (jwt_sign(id->jwt, &p, &tok) != 0) {
+        http_respond_err(req, ERR_BACKEND, "cannot sign the token", NULL);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "access_token", tok);
+    cJSON_AddStringToObject(o, "token_type", "Bearer");
+    cJSON_AddNumberToObject(o, "expires_in", (double)id->access_ttl_s);
+    identity__respond_cjson(req, 200, o);
+    cJSON_Delete(o);
+    free(tok);
+}
+
+void identity_auth_token_handler(struct http_req *req, void *ud)
+{
+    struct identity *id = ud;
+    cJSON *body = identity__body_json(req);
+    if (body == NULL)
+        return;
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "api_key");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "api_secret");
+    if (!cJSON_IsObject(body) || !cJSON_IsString(k)) {
+        http_respond_error(req, 422, "validation_failed", "api_key is required (a string)",
+                           "api_key");
+    } else if (!cJSON_IsString(s)) {
+        http_respond_error(req, 422, "validation_failed", "api_secret is required (a string)",
+                           "api_secret");
+    } else {
+        check_key_secret(id, req, k->valuestring, s->valuestring, token_issue, id);
+    }
+    cJSON_Delete(body);
+}

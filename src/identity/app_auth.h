@@ -1,0 +1,26 @@
+/*
+ * App authentication (SPEC §3): a business backend proves which app it is
+ * with the headers X-App-Key + X-App-Secret, or with `Authorization: Bearer`
+ * and an app token from POST /api/v1/auth/token {"api_key","api_secret"}.
+ * Missing or bad credentials answer 401 `unauthorized`.
+ */
+#ifndef HERALD_IDENTITY_APP_AUTH_H
+#define HERALD_IDENTITY_APP_AUTH_H
+
+struct http_req;
+struct identity;
+
+/* Called on req's loop thread with the authenticated app id (borrowed for the call). */
+typedef void (*app_auth_fn)(struct http_req *req, const char *app_id, void *ud);
+
+/*
+ * Authenticates req as an app. On success calls fn(req, app_id, ud), at once
+ * (bearer token) or after a store lookup (key + secret); otherwise answers
+ * 401 itself and never calls fn. Loop thread.
+ */
+void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn, void *ud);
+
+/* Handler of POST /api/v1/auth/token; ud is the struct identity. */
+void identity_auth_token_handler(struct http_req *req, void *ud);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * Identity: apps (tenants) and their end users, SPEC §2 and §3 (issue 3, first
+ * part). This header holds the context every identity handler shares and the
+ * one call that registers the routes; apps.h, app_auth.h and users.h hold the
+ * parts. The context is made at start-up and read-only afterwards, so the
+ * loop threads and store threads share it without locks.
+ */
+#ifndef HERALD_IDENTITY_IDENTITY_H
+#define HERALD_IDENTITY_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct router;
+struct jwt_key;
+
+#define IDENTITY_KEY_LEN 32
+
+struct identity {
+    struct store *store;                  /* borrowed; outlives the server */
+    struct jwt_key *jwt;                  /* owned: signs and verifies access tokens */
+    uint8_t secret_key[IDENTITY_KEY_LEN]; /* HMAC key of app secret hashes */
+    int64_t access_ttl_s;                 /* HERALD_ACCESS_TTL in seconds */
+};
+
+/*
+ * Fills id. jwt_secret[0..jwt_len) signs tokens (at least 32 bytes); the app
+ * secret hash key is derived from enc_key (the HERALD_ENCRYPTION_KEY key), so
+ * that a database copy alone cannot check guessed secrets. Returns 0 or
+ * ERR_BACKEND (OpenSSL). Start-up only.
+ */
+int identity_init(struct identity *id, struct store *st, const void *jwt_secret, size_t jwt_len,
+                  const uint8_t enc_key[IDENTITY_KEY_LEN], int64_t access_ttl_s);
+
+/* Frees what identity_init made. NULL-safe; after the server has stopped. */
+void identity_release(struct identity *id);
+
+/* Adds the /api/v1/auth/token and /api/v1/users... routes; id is borrowed for the server's life. */
+void identity_register(struct router *r, struct identity *id);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * Helpers shared inside src/identity/ only: the per-request job that carries
+ * a handler's state across a store op (submitted from the loop, completed on
+ * a store thread, finished back on the loop through http_req_post), and the
+ * JSON request/response helpers of the identity handlers.
+ */
+#ifndef HERALD_IDENTITY_INTERNAL_H
+#define HERALD_IDENTITY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "auth/jwt.h"
+
+struct http_req;
+struct identity;
+struct store_op;
+struct store_result;
+struct store_rows;
+
+struct idjob;
+typedef void (*idjob_fn)(struct idjob *j);
+
+struct idjob {
+    struct http_req *req;         /* answered by finish */
+    struct identity *id;          /* borrowed */
+    char app_id[JWT_APP_MAX + 1]; /* the authenticated app, "" before */
+    int status;                   /* of the store op */
+    struct store_result *res;     /* owned; NULL unless status is 0 */
+    idjob_fn finish;              /* runs on the loop thread */
+    int64_t n1, n2;               /* handler data (page, counts) */
+    char *text;                   /* owned handler data */
+    void (*cont)(struct http_req *req, const char *app_id, void *ud); /* auth continuation */
+    void *cont_ud;
+};
+
+/* A zeroed job for req; app_id may be NULL. Loop thread. */
+struct idjob *identity__job_new(struct http_req *req, struct identity *id, const char *app_id);
+
+/* Frees j, its result and text. NULL-safe. */
+void identity__job_free(struct idjob *j);
+
+/*
+ * Submits op (ownership taken) as a write or a read; when it completes,
+ * j->finish(j) runs on the loop thread that owns j->req with j->status and
+ * j->res set, and j is freed after it returns. When the store refuses the op
+ * at once, the request is answered with the error and j freed here.
+ */
+void identity__job_submit(struct idjob *j, struct store_op *op, bool write, idjob_fn finish);
+
+/*
+ * Parses the JSON request body. Returns the parsed value (caller frees with
+ * cJSON_Delete), or NULL after answering 415 (not application/json) or 400
+ * invalid_json.
+ */
+cJSON *identity__body_json(struct http_req *req);
+
+/* Answers status with the unformatted JSON of v (not freed). */
+void identity__respond_cjson(struct http_req *req, int status, const cJSON *v);
+
+/* Answers a failed store op: 404, 409, 503... with the usual codes. */
+void identity__respond_store_err(struct http_req *req, int status);
+
+/* True when s is a valid user id: 1-64 characters of [A-Za-z0-9_.@:-]. */
+bool identity__user_id_is_valid(const char *s);
+
+/* ---- user fields (user_fields.c) ---- */
+
+#define USER_NAME_MAX 128             /* characters */
+#define USER_AVATAR_MAX 1024          /* characters */
+#define USER_KIND_MAX 32              /* characters */
+#define USER_METADATA_MAX (64 * 1024) /* bytes of compact JSON */
+#define USER_BATCH_MAX 1000
+
+enum user_mode {
+    USER_CREATE, /* id required; every field may be given */
+    USER_PATCH,  /* id and privileged fields refused */
+};
+
+/* The fields of a user body; strings borrowed from the cJSON, JSON texts owned. */
+struct user_fields {
+    const char *id, *name, *avatar, *kind; /* NULL: not given */
+    char *contacts, *metadata;             /* compact JSON, NULL: not given */
+    int disabled;                          /* -1: not given, else 0/1 */
+};
+
+/*
+ * Validates a user object into f. prefix names the object in error fields
+ * ("" or "users[3]."). Returns 0, or ERR_INVAL with the JSON path in field
+ * and a static message in *msg. Release f with identity__user_fields_release
+ * either way.
+ */
+int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *prefix,
+                                struct user_fields *f, char *field, size_t fieldlen,
+                                const char **msg);
+
+void identity__user_fields_release(struct user_fields *f);
+
+/* The columns every user query selects, in the order identity__user_json reads them. */
+#define USER_COLS "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
+
+/* A new JSON object for row i of r (columns USER_COLS). Never has password hashes. */
+cJSON *identity__user_json(const struct store_rows *r, int i);
+
+#endif

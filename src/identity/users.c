@@ -1,0 +1,452 @@
+/*
+ * The /api/v1/users handlers (see users.h). Each one authenticates the app,
+ * validates on the loop thread, submits one store op, and answers from the
+ * op's completion, which job.c brings back to the loop thread.
+ */
+#include "users.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "identity/app_auth.h"
+#include "identity/identity.h"
+#include "identity/internal.h"
+#include "net/http.h"
+#include "store/store.h"
+
+static const struct store_sql sql_insert = {
+    .sqlite = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
+              " created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
+              " coalesce(?5, ''), coalesce(?6, '{}'), coalesce(?7, '{}'), coalesce(?8, 0), ?9, ?9)",
+};
+static const struct store_sql sql_upsert = {
+    .sqlite = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
+              " created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
+              " coalesce(?5, ''), coalesce(?6, '{}'), coalesce(?7, '{}'), coalesce(?8, 0), ?9, ?9)"
+              " ON CONFLICT (app_id, id) DO UPDATE SET name = coalesce(?3, name),"
+              " avatar = coalesce(?4, avatar), kind = coalesce(?5, kind),"
+              " contacts = coalesce(?6, contacts), metadata = coalesce(?7, metadata),"
+              " disabled = coalesce(?8, disabled), updated_at = ?9",
+};
+static const struct store_sql sql_update = {
+    .sqlite = "UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
+              " kind = coalesce(?5, kind), contacts = coalesce(?6, contacts),"
+              " metadata = coalesce(?7, metadata), disabled = coalesce(?8, disabled),"
+              " updated_at = ?9 WHERE app_id = ?1 AND id = ?2",
+};
+static const struct store_sql sql_get = {
+    .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1 AND id = ?2",
+};
+static const struct store_sql sql_delete = {
+    .sqlite = "DELETE FROM users WHERE app_id = ?1 AND id = ?2",
+};
+static const struct store_sql sql_count = {
+    .sqlite = "SELECT count(*) FROM users WHERE app_id = ?1",
+};
+static const struct store_sql sql_page = {
+    .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1"
+              " ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+};
+static const struct store_sql sql_count_existing = {
+    .sqlite = "SELECT count(*) FROM users WHERE app_id = ?1"
+              " AND id IN (SELECT value FROM json_each(?2))",
+};
+static const struct store_sql sql_exists = {
+    .sqlite = "SELECT disabled FROM users WHERE app_id = ?1 AND id = ?2",
+};
+
+static void bind_fields(struct store_op *op, const char *app_id, const char *id,
+                        const struct user_fields *f, int64_t now)
+{
+    store_bind_text(op, app_id);
+    store_bind_text(op, id);
+    store_bind_text(op, f->name);
+    store_bind_text(op, f->avatar);
+    store_bind_text(op, f->kind);
+    store_bind_text(op, f->contacts);
+    store_bind_text(op, f->metadata);
+    if (f->disabled < 0)
+        store_bind_null(op);
+    else
+        store_bind_int(op, f->disabled);
+    store_bind_int(op, now);
+}
+
+/* The path's {id}, or NULL after answering 404 (an invalid id names no user). */
+static const char *path_id(struct http_req *req)
+{
+    const char *id = http_req_param(req, "id");
+    if (id == NULL || !identity__user_id_is_valid(id)) {
+        http_respond_err(req, ERR_NOTFOUND, "no such user", NULL);
+        return NULL;
+    }
+    return id;
+}
+
+/* Finish: answer with the user in the last step (status ok), 404 when none. */
+static void finish_user(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, -1);
+    if (r == NULL || r->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such user", NULL);
+        return;
+    }
+    cJSON *o = identity__user_json(r, 0);
+    identity__respond_cjson(j->req, (int)j->n1, o);
+    cJSON_Delete(o);
+}
+
+/* ---- POST /users */
+
+static void create_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    cJSON *body = identity__body_json(req);
+    if (body == NULL)
+        return;
+    struct user_fields f;
+    char field[160];
+    const char *msg = NULL;
+    if (identity__user_fields_parse(body, USER_CREATE, "", &f, field, sizeof(field), &msg) != 0) {
+        http_respond_error(req, 422, "validation_failed", msg, field);
+        goto out;
+    }
+    struct idjob *j = identity__job_new(req, ud, app_id);
+    j->n1 = 201;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_insert);
+    bind_fields(op, app_id, f.id, &f, clock_wall_ms());
+    store_op_add(op, &sql_get);
+    store_bind_text(op, app_id);
+    store_bind_text(op, f.id);
+    identity__job_submit(j, op, true, finish_user);
+out:
+    identity__user_fields_release(&f);
+    cJSON_Delete(body);
+}
+
+void identity_users_create(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, create_authed, ud);
+}
+
+/* ---- GET /users */
+
+static void finish_list(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    const struct store_rows *cnt = store_result_step(j->res, 0);
+    const struct store_rows *r = store_result_step(j->res, 1);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(cnt, 0, 0));
+    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    for (int i = 0; r && i < r->nrows; i++)
+        cJSON_AddItemToArray(arr, identity__user_json(r, i));
+    cJSON_AddNumberToObject(o, "page", (double)j->n1);
+    cJSON_AddNumberToObject(o, "page_size", (double)j->n2);
+    identity__respond_cjson(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+/* A positive integer query parameter; def when absent or empty; -1 when malformed. */
+static int64_t query_int(struct http_req *req, const char *name, int64_t def)
+{
+    char buf[256];
+    int n = http_req_query_param(req, name, buf, sizeof(buf));
+    if (n <= 0)
+        return def;
+    char *end = NULL;
+    long long v = strtoll(buf, &end, 10);
+    if (*end != '\0' || v < 1 || v > 1000000000)
+        return -1;
+    return v;
+}
+
+static void list_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    int64_t page = query_int(req, "page", 1);
+    int64_t size = query_int(req, "page_size", 20);
+    if (page < 1) {
+        http_respond_error(req, 422, "validation_failed", "must be a positive integer", "page");
+        return;
+    }
+    if (size < 1) {
+        http_respond_error(req, 422, "validation_failed", "must be an integer from 1 to 100",
+                           "page_size");
+        return;
+    }
+    if (size > 100)
+        size = 100;
+    struct idjob *j = identity__job_new(req, ud, app_id);
+    j->n1 = page;
+    j->n2 = size;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_count);
+    store_bind_text(op, app_id);
+    store_op_add(op, &sql_page);
+    store_bind_text(op, app_id);
+    store_bind_int(op, size);
+    store_bind_int(op, (page - 1) * size);
+    identity__job_submit(j, op, false, finish_list);
+}
+
+void identity_users_list(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, list_authed, ud);
+}
+
+/* ---- GET /users/{id} */
+
+static void get_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    const char *id = path_id(req);
+    if (id == NULL)
+        return;
+    struct idjob *j = identity__job_new(req, ud, app_id);
+    j->n1 = 200;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_get);
+    store_bind_text(op, app_id);
+    store_bind_text(op, id);
+    identity__job_submit(j, op, false, finish_user);
+}
+
+void identity_users_get(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, get_authed, ud);
+}
+
+/* ---- PATCH /users/{id} */
+
+static void patch_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    const char *id = path_id(req);
+    if (id == NULL)
+        return;
+    cJSON *body = identity__body_json(req);
+    if (body == NULL)
+        return;
+    struct user_fields f;
+    char field[160];
+    const char *msg = NULL;
+    if (identity__user_fields_parse(body, USER_PATCH, "", &f, field, sizeof(field), &msg) != 0) {
+        http_respond_error(req, 422, "validation_failed", msg, field);
+        goto out;
+    }
+    struct idjob *j = identity__job_new(req, ud, app_id);
+    j->n1 = 200;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_update);
+    bind_fields(op, app_id, id, &f, clock_wall_ms());
+    store_op_require_row(op);
+    store_op_add(op, &sql_get);
+    store_bind_text(op, app_id);
+    store_bind_text(op, id);
+    identity__job_submit(j, op, true, finish_user);
+out:
+    identity__user_fields_release(&f);
+    cJSON_Delete(body);
+}
+
+void identity_users_patch(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, patch_authed, ud);
+}
+
+/* ---- DELETE /users/{id} */
+
+static void finish_delete(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    http_respond(j->req, 204, NULL, "", 0);
+}
+
+static void delete_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    const char *id = path_id(req);
+    if (id == NULL)
+        return;
+    struct idjob *j = identity__job_new(req, ud, app_id);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_delete);
+    store_bind_text(op, app_id);
+    store_bind_text(op, id);
+    store_op_require_row(op);
+    identity__job_submit(j, op, true, finish_delete);
+}
+
+void identity_users_delete(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, delete_authed, ud);
+}
+
+/* ---- POST /users/batch */
+
+static void finish_batch(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    int64_t existing = store_rows_int(store_result_step(j->res, 0), 0, 0);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "count", (double)j->n1);
+    cJSON_AddNumberToObject(o, "created", (double)(j->n1 - existing));
+    cJSON_AddNumberToObject(o, "updated", (double)existing);
+    identity__respond_cjson(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+/* Validates every user of arr into fs (n entries); answers 422 and returns -1 on the first error.
+ */
+static int batch_parse(struct http_req *req, const cJSON *arr, struct user_fields *fs, int n)
+{
+    char prefix[32], field[200];
+    const char *msg = NULL;
+    int i = 0;
+    const cJSON *u;
+    cJSON_ArrayForEach(u, arr)
+    {
+        snprintf(prefix, sizeof(prefix), "users[%d].", i);
+        if (identity__user_fields_parse(u, USER_CREATE, prefix, &fs[i], field, sizeof(field),
+                                        &msg) != 0) {
+            if (field[strlen(field) - 1] == '.')
+                field[strlen(field) - 1] = '\0';
+            http_respond_error(req, 422, "validation_failed", msg, field);
+            return -1;
+        }
+        for (int k = 0; k < i; k++) {
+            if (strcmp(fs[k].id, fs[i].id) == 0) {
+                snprintf(field, sizeof(field), "users[%d].id", i);
+                http_respond_error(req, 422, "validation_failed", "appears twice in the batch",
+                                   field);
+                return -1;
+            }
+        }
+        i++;
+    }
+    (void)n;
+    return 0;
+}
+
+static void batch_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    cJSON *body = identity__body_json(req);
+    if (body == NULL)
+        return;
+    const cJSON *arr = cJSON_IsArray(body) ? body : cJSON_GetObjectItemCaseSensitive(body, "users");
+    if (!cJSON_IsArray(arr)) {
+        http_respond_error(req, 422, "validation_failed", "must be an array of users", "users");
+        cJSON_Delete(body);
+        return;
+    }
+    int n = cJSON_GetArraySize(arr);
+    if (n < 1 || n > USER_BATCH_MAX) {
+        http_respond_error(req, 422, "validation_failed", "must hold 1 to 1000 users", "users");
+        cJSON_Delete(body);
+        return;
+    }
+    struct user_fields *fs = calloc((size_t)n, sizeof(*fs));
+    if (fs == NULL)
+        abort();
+    if (batch_parse(req, arr, fs, n) == 0) {
+        cJSON *ids = cJSON_CreateArray();
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(ids, cJSON_CreateString(fs[i].id));
+        char *ids_text = cJSON_PrintUnformatted(ids);
+        cJSON_Delete(ids);
+        struct idjob *j = identity__job_new(req, ud, app_id);
+        j->n1 = n;
+        int64_t now = clock_wall_ms();
+        struct store_op *op = store_op_new();
+        store_op_add(op, &sql_count_existing);
+        store_bind_text(op, app_id);
+        store_bind_text(op, ids_text);
+        for (int i = 0; i < n; i++) {
+            store_op_add(op, &sql_upsert);
+            bind_fields(op, app_id, fs[i].id, &fs[i], now);
+        }
+        free(ids_text);
+        identity__job_submit(j, op, true, finish_batch);
+    }
+    for (int i = 0; i < n; i++)
+        identity__user_fields_release(&fs[i]);
+    free(fs);
+    cJSON_Delete(body);
+}
+
+void identity_users_batch(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, batch_authed, ud);
+}
+
+/* ---- POST /users/{id}/tokens */
+
+static void finish_token(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (r == NULL || r->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such user", NULL);
+        return;
+    }
+    if (store_rows_int(r, 0, 0) != 0) {
+        http_respond_err(j->req, ERR_DENIED, "the user is disabled", NULL);
+        return;
+    }
+    int64_t now = clock_wall_ms() / 1000;
+    struct jwt_payload p = {.typ = JWT_TYP_USER,
+                            .sub = j->text,
+                            .app = j->app_id,
+                            .iat = now,
+                            .exp = now + j->id->access_ttl_s};
+    char *tok = NULL;
+    if (jwt_sign(j->id->jwt, &p, &tok) != 0) {
+        http_respond_err(j->req, ERR_BACKEND, "cannot sign the token", NULL);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "access_token", tok);
+    cJSON_AddStringToObject(o, "token_type", "Bearer");
+    cJSON_AddNumberToObject(o, "expires_in", (double)j->id->access_ttl_s);
+    identity__respond_cjson(j->req, 200, o);
+    cJSON_Delete(o);
+    free(tok);
+}
+
+static void token_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    const char *id = path_id(req);
+    if (id == NULL)
+        return;
+    struct idjob *j = identity__job_new(req, ud, app_id);
+    j->text = strdup(id);
+    if (j->text == NULL)
+        abort();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_exists);
+    store_bind_text(op, app_id);
+    store_bind_text(op, id);
+    identity__job_submit(j, op, false, finish_token);
+}
+
+void identity_users_token(struct http_req *req, void *ud)
+{
+    identity_app_auth(ud, req, token_authed, ud);
+}

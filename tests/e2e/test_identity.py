@@ -1,0 +1,292 @@
+"""
+Identity (issue 3, first part): the `default` app, app authentication (key + secret
+headers, bearer app tokens from /auth/token), users CRUD, paging, batch upsert,
+validation errors naming fields, tenant isolation, user token minting, and data
+surviving a restart. Apps and their secrets come from the CLI (`herald app ...`),
+run against the server's data folder while it runs.
+"""
+import base64
+import json
+
+import pytest
+
+from conftest import Server, http_request, module_server, run_herald
+
+API = "/api/v1"
+
+
+def app_cli(server, *args):
+    p = run_herald(["app", *args], env={"HERALD_DATA_DIR": server.data_dir})
+    assert p.returncode == 0, p
+    return dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+
+
+def creds(key, secret):
+    return {"X-App-Key": key, "X-App-Secret": secret}
+
+
+def call(server, method, path, auth=None, body=None, headers=None, raw=None):
+    h = dict(auth or {})
+    if body is not None:
+        raw = json.dumps(body).encode()
+    if raw is not None:
+        h.setdefault("Content-Type", "application/json")
+    h.update(headers or {})
+    return http_request(server.port, method, API + path, headers=h, body=raw, timeout=20)
+
+
+def b64url_json(seg):
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from module_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def app(server):
+    """Credentials of the default app (a secret added through the CLI)."""
+    c = app_cli(server, "secret", "default")
+    assert c["key"] == "default" and len(c["secret"]) == 43, c
+    return creds(c["key"], c["secret"])
+
+
+# ------------------------------------------------------------------ apps and app auth
+
+def test_default_app_exists(server):
+    p = run_herald(["app", "list"], env={"HERALD_DATA_DIR": server.data_dir})
+    assert p.returncode == 0, p
+    keys = [line.split()[1] for line in p.stdout.splitlines()]
+    assert keys == ["default"], p.stdout
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"X-App-Key": "default"},
+    {"X-App-Key": "default", "X-App-Secret": "x" * 43},
+    {"X-App-Key": "nope", "X-App-Secret": "A" * 43},
+    {"Authorization": "Bearer not.a.token"},
+    {"Authorization": "Basic Zm9vOmJhcg=="},
+])
+def test_app_auth_rejects(server, app, headers):
+    r = call(server, "GET", "/users", headers=headers)
+    assert r.status == 401, r
+    assert r.json()["error"]["code"] == "unauthorized", r
+
+
+def test_wrong_key_with_right_secret_is_401(server, app):
+    r = call(server, "GET", "/users", auth=creds("other", app["X-App-Secret"]))
+    assert r.status == 401, r
+
+
+def test_auth_token_then_bearer(server, app):
+    r = call(server, "POST", "/auth/token",
+             body={"api_key": "default", "api_secret": app["X-App-Secret"]})
+    assert r.status == 200, r
+    j = r.json()
+    assert j["token_type"] == "Bearer" and j["expires_in"] == 900, j
+    parts = j["access_token"].split(".")
+    assert len(parts) == 3 and b64url_json(parts[1])["typ"] == "app"
+    bearer = {"Authorization": "Bearer " + j["access_token"]}
+    r = call(server, "GET", "/users", auth=bearer)
+    assert r.status == 200, r
+    bad = call(server, "POST", "/auth/token", body={"api_key": "default", "api_secret": "A" * 43})
+    assert bad.status == 401, bad
+    missing = call(server, "POST", "/auth/token", body={"api_key": "default"})
+    assert missing.status == 422 and missing.json()["error"]["field"] == "api_secret", missing
+    log = server.stderr_text()
+    assert app["X-App-Secret"] not in log and j["access_token"] not in log
+
+
+# ------------------------------------------------------------------ users
+
+def test_user_crud(server, app):
+    u = {"id": "b1", "name": "Bob", "avatar": "https://x/a.png", "kind": "buyer",
+         "contacts": {"email": "bob@example.com"}, "metadata": {"orders": [{"id": 7}]}}
+    r = call(server, "POST", "/users", auth=app, body=u)
+    assert r.status == 201, r
+    got = r.json()
+    for k, v in u.items():
+        assert got[k] == v, (k, got)
+    assert "password_hash" not in got and "app_id" not in got
+    assert isinstance(got["created_at"], int)
+
+    assert call(server, "POST", "/users", auth=app, body={"id": "b1"}).status == 409
+
+    r = call(server, "GET", "/users/b1", auth=app)
+    assert r.status == 200 and r.json()["name"] == "Bob", r
+
+    r = call(server, "PATCH", "/users/b1", auth=app, body={"name": "Bobby", "metadata": {}})
+    assert r.status == 200, r
+    assert r.json()["name"] == "Bobby" and r.json()["metadata"] == {} \
+        and r.json()["kind"] == "buyer", r
+
+    for field in ("id", "app_id", "role", "password_hash"):
+        r = call(server, "PATCH", "/users/b1", auth=app, body={field: "x"})
+        assert r.status == 422, r
+        assert r.json()["error"]["code"] == "validation_failed"
+        assert r.json()["error"]["field"] == field, r
+
+    r = call(server, "DELETE", "/users/b1", auth=app)
+    assert r.status == 204, r
+    assert call(server, "GET", "/users/b1", auth=app).status == 404
+    assert call(server, "DELETE", "/users/b1", auth=app).status == 404
+    assert call(server, "PATCH", "/users/b1", auth=app, body={"name": "x"}).status == 404
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"name": "no id"}, "id"),
+    ({"id": ""}, "id"),
+    ({"id": "a" * 65}, "id"),
+    ({"id": "has space"}, "id"),
+    ({"id": "ok", "name": "n" * 129}, "name"),
+    ({"id": "ok", "name": 5}, "name"),
+    ({"id": "ok", "avatar": "a" * 1025}, "avatar"),
+    ({"id": "ok", "kind": "k" * 33}, "kind"),
+    ({"id": "ok", "contacts": {"email": 1}}, "contacts.email"),
+    ({"id": "ok", "contacts": []}, "contacts"),
+    ({"id": "ok", "metadata": [1]}, "metadata"),
+    ({"id": "ok", "metadata": {"x": "y" * (65 * 1024)}}, "metadata"),
+    ({"id": "ok", "password_hash": "x"}, "password_hash"),
+])
+def test_user_validation_names_field(server, app, body, field):
+    r = call(server, "POST", "/users", auth=app, body=body)
+    assert r.status == 422, r
+    err = r.json()["error"]
+    assert err["code"] == "validation_failed" and err["field"] == field, err
+
+
+def test_user_limits_accept_maximum(server, app):
+    body = {"id": "A-z_0.9@x:" + "q" * 54, "name": "名" * 128, "kind": "k" * 32}
+    r = call(server, "POST", "/users", auth=app, body=body)
+    assert r.status == 201, r
+    assert call(server, "DELETE", "/users/" + body["id"], auth=app).status == 204
+
+
+def test_invalid_json_and_media_type(server, app):
+    r = call(server, "POST", "/users", auth=app, raw=b'{"id": ')
+    assert r.status == 400 and r.json()["error"]["code"] == "invalid_json", r
+    r = call(server, "POST", "/users", auth=app, raw=b'{"id":"x"} trailing')
+    assert r.status == 400, r
+    r = call(server, "POST", "/users", auth=app, raw=b'id=x',
+             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 415 and r.json()["error"]["code"] == "unsupported_media_type", r
+
+
+def test_paging(server, app):
+    users = [{"id": "p%03d" % i, "name": "P %d" % i} for i in range(45)]
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": users})
+    assert r.status == 200, r
+    seen = []
+    for page in (1, 2, 3):
+        r = call(server, "GET", "/users?page=%d&page_size=20" % page, auth=app)
+        assert r.status == 200, r
+        j = r.json()
+        assert j["page"] == page and j["page_size"] == 20 and j["count"] >= 45, j
+        seen += [u["id"] for u in j["results"]]
+    assert set(u["id"] for u in users) <= set(seen)
+    assert len(seen) == len(set(seen))
+    r = call(server, "GET", "/users?page_size=500", auth=app)
+    assert r.json()["page_size"] == 100, r
+    r = call(server, "GET", "/users?page=0", auth=app)
+    assert r.status == 422 and r.json()["error"]["field"] == "page", r
+    r = call(server, "GET", "/users?page_size=abc", auth=app)
+    assert r.status == 422 and r.json()["error"]["field"] == "page_size", r
+
+
+def test_batch_thousand_users(server, app):
+    users = [{"id": "bulk%04d" % i, "kind": "buyer", "metadata": {"n": i}} for i in range(1000)]
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": users})
+    assert r.status == 200, r
+    assert r.json() == {"count": 1000, "created": 1000, "updated": 0}, r
+    users[0]["name"] = "first"
+    users.append({"id": "bulk-extra"})
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": users[:999] + [users[-1]]})
+    assert r.json() == {"count": 1000, "created": 1, "updated": 999}, r
+    r = call(server, "GET", "/users/bulk0000", auth=app)
+    assert r.json()["name"] == "first" and r.json()["metadata"] == {"n": 0}, r
+    too_many = [{"id": "t%d" % i} for i in range(1001)]
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": too_many})
+    assert r.status == 422 and r.json()["error"]["field"] == "users", r
+    bad = [{"id": "ok1"}, {"id": "ok2"}, {"id": "ok3"}, {"id": "ok4", "name": "n" * 129}]
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": bad})
+    assert r.status == 422 and r.json()["error"]["field"] == "users[3].name", r
+    assert call(server, "GET", "/users/ok1", auth=app).status == 404  # nothing was written
+    dup = [{"id": "d1"}, {"id": "d1"}]
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": dup})
+    assert r.status == 422 and r.json()["error"]["field"] == "users[1].id", r
+
+
+def test_tenant_isolation(server, app):
+    other = app_cli(server, "create", "Shop Two")
+    assert other["key"] and len(other["secret"]) == 43, other
+    two = creds(other["key"], other["secret"])
+    assert call(server, "POST", "/users", auth=app, body={"id": "iso1"}).status == 201
+    assert call(server, "GET", "/users/iso1", auth=two).status == 404
+    assert call(server, "PATCH", "/users/iso1", auth=two, body={"name": "x"}).status == 404
+    assert call(server, "DELETE", "/users/iso1", auth=two).status == 404
+    assert call(server, "POST", "/users/iso1/tokens", auth=two).status == 404
+    # the same id may exist in both apps
+    r = call(server, "POST", "/users", auth=two, body={"id": "iso1", "name": "two"})
+    assert r.status == 201, r
+    assert call(server, "GET", "/users", auth=two).json()["count"] == 1
+    assert call(server, "GET", "/users/iso1", auth=app).json()["name"] == ""
+
+
+def test_mint_user_token(server, app):
+    assert call(server, "POST", "/users", auth=app, body={"id": "tok1"}).status == 201
+    r = call(server, "POST", "/users/tok1/tokens", auth=app)
+    assert r.status == 200, r
+    j = r.json()
+    assert j["token_type"] == "Bearer" and j["expires_in"] == 900, j
+    head, payload, sig = j["access_token"].split(".")
+    assert b64url_json(head)["alg"] == "HS256"
+    claims = b64url_json(payload)
+    assert claims["typ"] == "user" and claims["sub"] == "tok1" and claims["app"], claims
+    assert 890 <= claims["exp"] - claims["iat"] <= 910, claims
+    assert call(server, "POST", "/users/nobody/tokens", auth=app).status == 404
+    # a user token is not an app token
+    r = call(server, "GET", "/users", headers={"Authorization": "Bearer " + j["access_token"]})
+    assert r.status == 401, r
+
+
+# ------------------------------------------------------------------ persistence and config
+
+def test_data_survives_restart(tmp_path):
+    s = Server(workdir=tmp_path / "srv", env={"HERALD_ACCESS_TTL": "2m"}).start()
+    try:
+        c = app_cli(s, "secret", "default")
+        a = creds(c["key"], c["secret"])
+        assert call(s, "POST", "/users", auth=a, body={"id": "keep", "name": "K"}).status == 201
+        tok = call(s, "POST", "/users/keep/tokens", auth=a).json()
+        assert tok["expires_in"] == 120, tok
+    finally:
+        s.stop()
+    s2 = Server(workdir=tmp_path / "srv").start()
+    try:
+        r = call(s2, "GET", "/users/keep", auth=a)
+        assert r.status == 200 and r.json()["name"] == "K", r
+        p = run_herald(["app", "list"], env={"HERALD_DATA_DIR": s2.data_dir})
+        assert len(p.stdout.splitlines()) == 1, p.stdout  # no second default app
+    finally:
+        s2.stop()
+
+
+def test_check_config_masks_secrets(tmp_path):
+    env = {"HERALD_JWT_SECRET": "s" * 40, "HERALD_ENCRYPTION_KEY": "ab" * 32,
+           "HERALD_DATA_DIR": str(tmp_path / "d")}
+    p = run_herald(["check-config"], env=env)
+    assert p.returncode == 0, p
+    assert "s" * 40 not in p.stdout and "ab" * 32 not in p.stdout, p.stdout
+    assert "HERALD_JWT_SECRET=" in p.stdout and "HERALD_ACCESS_TTL=" in p.stdout, p.stdout
+    assert "HERALD_DATABASE_URL=sqlite:%s/herald.db" % (tmp_path / "d") in p.stdout, p.stdout
+    p = run_herald(["check-config"], env={"HERALD_JWT_SECRET": "short"})
+    assert p.returncode != 0 and "HERALD_JWT_SECRET" in p.stderr, p
+
+
+def test_jwt_key_file_generated(server):
+    import os
+    import stat
+    path = os.path.join(server.data_dir, "jwt.key")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
