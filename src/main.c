@@ -123,12 +123,20 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-/* Opens the store named by the configuration and brings its schema up to date. */
+/*
+ * Opens the store named by the configuration (creating the data folder for an
+ * embedded database first) and brings its schema up to date.
+ */
 static struct store *open_store(const struct config *cfg)
 {
     char err[512];
     struct store *st = NULL;
     int version = 0;
+    if (strncmp(cfg->database_url, "sqlite:", 7) == 0 && make_dirs(cfg->data_dir) != 0) {
+        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg->data_dir,
+                strerror(errno));
+        return NULL;
+    }
     enum store_durability d = cfg->durability ? STORE_DURABILITY_STRICT : STORE_DURABILITY_NORMAL;
     if (store_open(cfg->database_url, d, &st, err, sizeof(err)) != 0) {
         fprintf(stderr, "herald: cannot open HERALD_DATABASE_URL: %s\n", err);
@@ -295,12 +303,6 @@ static int cmd_migrate(int argc, char **argv)
     if (load_config(&cfg, argc, argv, NULL) != 0)
         return 2;
     log_setup((enum log_level)cfg.log_level, cfg.log_json);
-    if (strncmp(cfg.database_url, "sqlite:", 7) == 0 && make_dirs(cfg.data_dir) != 0) {
-        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
-                strerror(errno));
-        config_release(&cfg);
-        return 1;
-    }
     struct store *st = open_store(&cfg);
     int version = 0;
     if (st)
@@ -338,12 +340,6 @@ static int cmd_app(int argc, char **argv)
     if (load_config(&cfg, argc - skip, argv + skip, NULL) != 0)
         return 2;
     log_setup((enum log_level)cfg.log_level, cfg.log_json);
-    if (strncmp(cfg.database_url, "sqlite:", 7) == 0 && make_dirs(cfg.data_dir) != 0) {
-        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
-                strerror(errno));
-        config_release(&cfg);
-        return 1;
-    }
     struct store *st = open_store(&cfg);
     if (st == NULL) {
         config_release(&cfg);
