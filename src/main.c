@@ -177,7 +177,11 @@ static int open_identity(const struct config *cfg, struct store *st, struct iden
         OPENSSL_cleanse(enc, sizeof(enc));
         return -1;
     }
-    rc = identity_init(id, st, jkey, jlen, enc, cfg->access_ttl_ms / 1000);
+    struct identity_options o = {.access_ttl_s = cfg->access_ttl_ms / 1000,
+                                 .refresh_ttl_s = (int64_t)(cfg->refresh_ttl_ms / 1000),
+                                 .operator_ttl_s = (int64_t)(cfg->operator_ttl_ms / 1000),
+                                 .demo = cfg->demo};
+    rc = identity_init(id, st, jkey, jlen, enc, &o);
     OPENSSL_cleanse(enc, sizeof(enc));
     OPENSSL_cleanse(jwt, sizeof(jwt));
     if (rc != 0) {
@@ -221,8 +225,8 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     if (cfg.demo)
-        log_warn("main", "HERALD_DEMO=1 is set: demo sign-in (?user_id=) arrives with the "
-                         "identity module and has no effect in this build");
+        log_warn("main", "DEMO MODE (HERALD_DEMO=1): anyone can act as any user of the default "
+                         "app with ?user_id=, without a token. Never use this in production.");
 
     struct store *store = open_store(&cfg);
     if (store == NULL) {
@@ -256,12 +260,16 @@ static int cmd_serve(int argc, char **argv)
 
     struct server_opts opts = {
         .cfg = &cfg, .router = router, .statics = statics, .metrics = metrics};
-    rt_ws_app(&opts.ws);
+    struct rt *rt = rt_new(&ident, cfg.workers);
+    rt_ws_app(rt, &opts.ws);
     int port = 0;
     srv = server_start(&opts, &port);
+    if (srv != NULL)
+        rt_attach(rt, srv);
     if (srv == NULL) {
-        store_close(store);
+        rt_free(rt);
         identity_release(&ident);
+        store_close(store);
         static_files_free(statics);
         metrics_free(metrics);
         router_free(router);
@@ -280,8 +288,9 @@ static int cmd_serve(int argc, char **argv)
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(srv, cfg.shutdown_timeout_ms);
     server_free(srv);
-    store_close(store); /* after the loops: every queued write commits first */
-    identity_release(&ident);
+    identity_release(&ident); /* stops the revocation poller, which reads the store */
+    store_close(store);       /* after the loops: every queued write commits first */
+    rt_free(rt);
     static_files_free(statics);
     metrics_free(metrics);
     router_free(router);

@@ -167,19 +167,38 @@ static size_t normalize(const struct ratelimit_table *t, const char *key,
     return RATELIMIT_KEY_MAX;
 }
 
+/* The entry of the normalized key norm[0..n) with hash h, or NIL. */
+static uint32_t find(const struct ratelimit_table *t, const char *norm, size_t n, uint64_t h)
+{
+    uint32_t i = t->slots[h & t->slot_mask];
+    while (i != NIL) {
+        const struct entry *e = &t->entries[i];
+        if (e->hash == h && e->key_len == n && memcmp(e->key, norm, n) == 0)
+            break;
+        i = e->chain;
+    }
+    return i;
+}
+
+uint64_t ratelimit_table_peek(const struct ratelimit_table *t, const char *key, uint64_t now_ms,
+                              double cost)
+{
+    char norm[RATELIMIT_KEY_MAX];
+    size_t n = normalize(t, key, norm);
+    uint32_t i = find(t, norm, n, auth__siphash(t->seed, norm, n));
+    if (i == NIL)
+        return cost > t->capacity + EPSILON ? RATELIMIT_NEVER : 0;
+    struct ratelimit_bucket b = t->entries[i].bucket; /* a copy: nothing is taken */
+    return ratelimit_take(&b, now_ms, cost);
+}
+
 uint64_t ratelimit_table_take(struct ratelimit_table *t, const char *key, uint64_t now_ms,
                               double cost)
 {
     char norm[RATELIMIT_KEY_MAX];
     size_t n = normalize(t, key, norm);
     uint64_t h = auth__siphash(t->seed, norm, n);
-    uint32_t i = t->slots[h & t->slot_mask];
-    while (i != NIL) {
-        struct entry *e = &t->entries[i];
-        if (e->hash == h && e->key_len == n && memcmp(e->key, norm, n) == 0)
-            break;
-        i = e->chain;
-    }
+    uint32_t i = find(t, norm, n, h);
     if (i == NIL) {
         if (t->count < t->max) {
             if (t->count == t->alloc) {

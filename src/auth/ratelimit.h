@@ -62,6 +62,13 @@ void ratelimit_table_free(struct ratelimit_table *t);
 uint64_t ratelimit_table_take(struct ratelimit_table *t, const char *key, uint64_t now_ms,
                               double cost);
 
+/*
+ * What ratelimit_table_take would return for key, without taking anything,
+ * creating the key or changing the LRU order.
+ */
+uint64_t ratelimit_table_peek(const struct ratelimit_table *t, const char *key, uint64_t now_ms,
+                              double cost);
+
 /* Number of keys held (<= max_entries). */
 size_t ratelimit_table_count(const struct ratelimit_table *t);
 

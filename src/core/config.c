@@ -27,6 +27,7 @@
 #define SEC_MS 1000ll
 #define MIN_MS (60 * SEC_MS)
 #define HOUR_MS (60 * MIN_MS)
+#define DAY_MS (24 * (int64_t)HOUR_MS)
 
 #define ENV_PREFIX "HERALD_"
 #define ENV_PREFIX_LEN 7
@@ -150,6 +151,22 @@ static const struct setting settings[] = {
      .help = "token signing key, 32+ bytes (default: generated DATA_DIR/jwt.key)"},
     NUM("HERALD_ACCESS_TTL", T_DURATION, F_INT(access_ttl_ms), 1000, 7 * 24 * HOUR_MS, "15m",
         "DURATION", "lifetime of user and app access tokens"),
+    {.env = "HERALD_REFRESH_TTL",
+     .type = T_DURATION,
+     F_SIZE(refresh_ttl_ms),
+     .min = 60 * 1000,
+     .max = 365 * DAY_MS,
+     .def = "30d",
+     .metavar = "DURATION",
+     .help = "lifetime of end-user refresh tokens (rotated on every use)"},
+    {.env = "HERALD_OPERATOR_TTL",
+     .type = T_DURATION,
+     F_SIZE(operator_ttl_ms),
+     .min = 60 * 1000,
+     .max = 90 * DAY_MS,
+     .def = "7d",
+     .metavar = "DURATION",
+     .help = "lifetime of console (operator) tokens"},
     {.env = "HERALD_ENCRYPTION_KEY",
      .type = T_STRING,
      F_STR(encryption_key),
@@ -281,7 +298,9 @@ static void fmt_size(char *out, size_t n, uint64_t v)
 /* "2h", "10m", "30s", "250ms": the largest unit that divides ms. */
 static void fmt_duration(char *out, size_t n, int64_t ms)
 {
-    if (ms != 0 && ms % HOUR_MS == 0)
+    if (ms != 0 && ms % DAY_MS == 0)
+        snprintf(out, n, "%lldd", (long long)(ms / DAY_MS));
+    else if (ms != 0 && ms % HOUR_MS == 0)
         snprintf(out, n, "%lldh", (long long)(ms / HOUR_MS));
     else if (ms != 0 && ms % MIN_MS == 0)
         snprintf(out, n, "%lldm", (long long)(ms / MIN_MS));
@@ -472,6 +491,8 @@ int config_parse_duration(const char *s, int64_t *ms)
         mult = MIN_MS;
     else if (strcasecmp(p, "h") == 0)
         mult = HOUR_MS;
+    else if (strcasecmp(p, "d") == 0)
+        mult = DAY_MS;
     else
         return -1;
     if (v > INT64_MAX / mult)
@@ -750,8 +771,9 @@ static int setting_set(struct config *c, const struct setting *s, const char *wh
     case T_DURATION: {
         int64_t x;
         if (config_parse_duration(v, &x) != 0) {
-            rc = fail(err, errlen, "%s: invalid duration %s (use ms, s, m or h, e.g. 250ms or 10s)",
-                      who, quoted(&q, v));
+            rc = fail(err, errlen,
+                      "%s: invalid duration %s (use ms, s, m, h or d, e.g. 250ms or 10s)", who,
+                      quoted(&q, v));
         } else if (x < s->min || x > s->max) {
             fmt_duration(lo, sizeof(lo), s->min);
             fmt_duration(hi, sizeof(hi), s->max);

@@ -34,13 +34,15 @@ struct config {
     size_t ws_max_queue;   /* HERALD_WS_MAX_QUEUE output bytes per conn, default 1 MiB (-> 1008) */
     int ws_heartbeat_ms;   /* HERALD_WS_HEARTBEAT ping interval, default 30s; dead after 2 missed */
     /* storage and identity (used by the store and auth modules) */
-    char *data_dir;       /* HERALD_DATA_DIR, default "./data" */
-    bool demo;            /* HERALD_DEMO, default false */
-    char *database_url;   /* HERALD_DATABASE_URL, default sqlite:<data_dir>/herald.db */
-    int durability;       /* HERALD_DURABILITY normal|strict (0|1), default normal */
-    char *jwt_secret;     /* HERALD_JWT_SECRET (secret); NULL: DATA_DIR/jwt.key, generated */
-    int access_ttl_ms;    /* HERALD_ACCESS_TTL access-token lifetime, default 15m */
-    char *encryption_key; /* HERALD_ENCRYPTION_KEY (secret); NULL: DATA_DIR/encryption.key */
+    char *data_dir;         /* HERALD_DATA_DIR, default "./data" */
+    bool demo;              /* HERALD_DEMO, default false */
+    char *database_url;     /* HERALD_DATABASE_URL, default sqlite:<data_dir>/herald.db */
+    int durability;         /* HERALD_DURABILITY normal|strict (0|1), default normal */
+    char *jwt_secret;       /* HERALD_JWT_SECRET (secret); NULL: DATA_DIR/jwt.key, generated */
+    int access_ttl_ms;      /* HERALD_ACCESS_TTL access-token lifetime, default 15m */
+    size_t refresh_ttl_ms;  /* HERALD_REFRESH_TTL end-user refresh-token lifetime, default 30d */
+    size_t operator_ttl_ms; /* HERALD_OPERATOR_TTL console token lifetime, default 7d */
+    char *encryption_key;   /* HERALD_ENCRYPTION_KEY (secret); NULL: DATA_DIR/encryption.key */
     /* logs */
     int log_level;           /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;           /* HERALD_LOG_FORMAT text|json, default text */

@@ -16,8 +16,8 @@
 #include "store/store.h"
 
 static const struct store_sql sql_app_insert = {
-    .sqlite =
-        "INSERT INTO apps (id, name, key, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    .sqlite = "INSERT INTO apps (id, name, key, created_at, updated_at, allow_register)"
+              " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
 };
 static const struct store_sql sql_secret_insert = {
     .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -76,6 +76,8 @@ int identity_app_create(struct identity *id, const char *name, const char *key,
     store_bind_text(op, name);
     store_bind_text(op, key_out);
     store_bind_int(op, now);
+    /* only the default app lets end users register themselves (S4, docs/auth.md) */
+    store_bind_int(op, strcmp(key_out, "default") == 0);
     store_op_add(op, &sql_secret_insert);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);

@@ -8,8 +8,12 @@
 #include <openssl/hmac.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/jwt.h"
+#include "auth/login_guard.h"
+#include "core/workpool.h"
+#include "identity/revoke.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "identity/app_auth.h"
@@ -18,12 +22,15 @@
 #include "router/router.h"
 
 int identity_init(struct identity *id, struct store *st, const void *jwt_secret, size_t jwt_len,
-                  const uint8_t enc_key[IDENTITY_KEY_LEN], int64_t access_ttl_s)
+                  const uint8_t enc_key[IDENTITY_KEY_LEN], const struct identity_options *o)
 {
     static const char label[] = "herald app secret hash v1";
     memset(id, 0, sizeof(*id));
     id->store = st;
-    id->access_ttl_s = access_ttl_s;
+    id->access_ttl_s = o->access_ttl_s;
+    id->refresh_ttl_s = o->refresh_ttl_s;
+    id->operator_ttl_s = o->operator_ttl_s;
+    id->demo = o->demo;
     unsigned int n = 0;
     if (HMAC(EVP_sha256(), enc_key, IDENTITY_KEY_LEN, (const unsigned char *)label,
              sizeof(label) - 1, id->secret_key, &n) == NULL ||
@@ -32,6 +39,19 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
     id->jwt = jwt_key_new(jwt_secret, jwt_len);
     if (id->jwt == NULL)
         return log_fail(ERR_BACKEND, "identity", "cannot make the token signing key");
+    int threads = o->hash_threads;
+    if (threads <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+    }
+    id->work = workpool_new(threads, IDENTITY_HASH_QUEUE);
+    id->guard = login_guard_new();
+    if (id->work == NULL || id->guard == NULL)
+        return log_fail(ERR_BACKEND, "identity", "cannot start the password workers");
+    id->revoke = revoke_new(st, (o->access_ttl_s + JWT_LEEWAY_S) * 1000,
+                            (o->operator_ttl_s + JWT_LEEWAY_S) * 1000);
+    if (id->revoke == NULL)
+        return ERR_BACKEND;
     return 0;
 }
 
@@ -39,6 +59,12 @@ void identity_release(struct identity *id)
 {
     if (id == NULL)
         return;
+    revoke_free(id->revoke);
+    id->revoke = NULL;
+    workpool_free(id->work);
+    id->work = NULL;
+    login_guard_free(id->guard);
+    id->guard = NULL;
     jwt_key_free(id->jwt);
     id->jwt = NULL;
     OPENSSL_cleanse(id->secret_key, sizeof(id->secret_key));

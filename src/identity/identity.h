@@ -8,20 +8,38 @@
 #ifndef HERALD_IDENTITY_IDENTITY_H
 #define HERALD_IDENTITY_IDENTITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct store;
 struct router;
 struct jwt_key;
+struct workpool;
+struct login_guard;
+struct revoke;
 
 #define IDENTITY_KEY_LEN 32
+#define IDENTITY_HASH_QUEUE 1024 /* password checks waiting for a worker before 503 */
 
 struct identity {
     struct store *store;                  /* borrowed; outlives the server */
     struct jwt_key *jwt;                  /* owned: signs and verifies access tokens */
     uint8_t secret_key[IDENTITY_KEY_LEN]; /* HMAC key of app secret hashes */
     int64_t access_ttl_s;                 /* HERALD_ACCESS_TTL in seconds */
+    int64_t refresh_ttl_s;                /* HERALD_REFRESH_TTL in seconds */
+    int64_t operator_ttl_s;               /* HERALD_OPERATOR_TTL in seconds */
+    bool demo;                            /* HERALD_DEMO: ?user_id= accepted (SPEC §3) */
+    struct workpool *work;                /* owned: password hashing off the loops */
+    struct login_guard *guard;            /* owned: login throttling */
+    struct revoke *revoke;                /* owned: token revocation */
+};
+
+/* What identity_init needs besides the keys. */
+struct identity_options {
+    int64_t access_ttl_s, refresh_ttl_s, operator_ttl_s;
+    bool demo;
+    int hash_threads; /* workers hashing passwords; 0: online CPUs */
 };
 
 /*
@@ -31,7 +49,7 @@ struct identity {
  * ERR_BACKEND (OpenSSL). Start-up only.
  */
 int identity_init(struct identity *id, struct store *st, const void *jwt_secret, size_t jwt_len,
-                  const uint8_t enc_key[IDENTITY_KEY_LEN], int64_t access_ttl_s);
+                  const uint8_t enc_key[IDENTITY_KEY_LEN], const struct identity_options *o);
 
 /* Frees what identity_init made. NULL-safe; after the server has stopped. */
 void identity_release(struct identity *id);

@@ -20,6 +20,7 @@ struct identity;
 struct store_op;
 struct store_result;
 struct store_rows;
+struct user_principal;
 
 struct idjob;
 typedef void (*idjob_fn)(struct idjob *j);
@@ -34,6 +35,7 @@ struct idjob {
     int64_t n1, n2;               /* handler data (page, counts) */
     char *text;                   /* owned handler data */
     void (*cont)(struct http_req *req, const char *app_id, void *ud); /* auth continuation */
+    void (*ucont)(struct http_req *req, const struct user_principal *p, void *ud); /* user auth */
     void *cont_ud;
 };
 

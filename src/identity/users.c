@@ -15,6 +15,7 @@
 #include "identity/app_auth.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
+#include "identity/user_auth.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -410,14 +411,8 @@ static void finish_token(struct idjob *j)
         http_respond_err(j->req, ERR_DENIED, "the user is disabled", NULL);
         return;
     }
-    int64_t now = clock_wall_ms() / 1000;
-    struct jwt_payload p = {.typ = JWT_TYP_USER,
-                            .sub = j->text,
-                            .app = j->app_id,
-                            .iat = now,
-                            .exp = now + j->id->access_ttl_s};
     char *tok = NULL;
-    if (jwt_sign(j->id->jwt, &p, &tok) != 0) {
+    if (identity_user_token_mint(j->id, j->app_id, j->text, &tok) != 0) {
         http_respond_err(j->req, ERR_BACKEND, "cannot sign the token", NULL);
         return;
     }

@@ -46,6 +46,7 @@ struct ws_state {
     bool ping_out;    /* a heartbeat ping is unanswered */
     bool close_sent;
     char session_id[17];
+    void *user; /* the application's, from ws_accept */
 };
 
 struct conn {

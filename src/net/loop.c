@@ -388,3 +388,13 @@ void server_free(struct server *s)
     free(s->loops);
     free(s);
 }
+
+int server_nloops(const struct server *s)
+{
+    return s->nloops;
+}
+
+void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg)
+{
+    net__loop_post(&s->loops[idx], fn, arg);
+}

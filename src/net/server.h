@@ -15,9 +15,17 @@ struct router;
 struct static_files;
 struct metrics;
 struct ws_conn;
+struct http_req;
 
 /* Callbacks of the WebSocket application protocol (SPEC §4); loop thread. */
 struct ws_app {
+    /*
+     * Optional: a handshake that passed the protocol checks (method, upgrade,
+     * version, key, Origin) waits for the application, which answers later
+     * (on the loop thread of r) with ws_accept(r, user) or with an HTTP error
+     * (http_respond_error: 401 for a bad token). NULL: accepted at once.
+     */
+    void (*on_handshake)(struct http_req *r, void *ud);
     /* After the handshake; the place to send `hello`. */
     void (*on_open)(struct ws_conn *c, void *ud);
     /* A complete, valid UTF-8 text message (NUL-terminated after len). */
@@ -63,5 +71,22 @@ void ws_conn_close(struct ws_conn *c, int code, const char *reason);
 const char *ws_conn_session_id(const struct ws_conn *c);
 /* Heartbeat interval announced in hello. */
 int ws_conn_heartbeat_ms(const struct ws_conn *c);
+/* The application's pointer given to ws_accept (NULL without on_handshake). */
+void *ws_conn_user(const struct ws_conn *c);
+/* Index (0..server_nloops()-1) of the loop that owns c. */
+int ws_conn_loop(const struct ws_conn *c);
+
+/*
+ * Completes a handshake held by on_handshake: answers 101 and turns the
+ * connection into a WebSocket whose user pointer is user (on_open follows).
+ * Returns false when the client went away meanwhile (r is freed, user stays
+ * the caller's). Loop thread of r.
+ */
+bool ws_accept(struct http_req *r, void *user);
+
+/* Number of event loops. Any thread. */
+int server_nloops(const struct server *s);
+/* Queues fn(arg) to run on loop idx (0..server_nloops()-1). Any thread. */
+void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg);
 
 #endif

@@ -90,6 +90,16 @@ int ws_conn_heartbeat_ms(const struct ws_conn *w)
     return ((const struct conn *)w)->loop->srv->opts.cfg->ws_heartbeat_ms;
 }
 
+void *ws_conn_user(const struct ws_conn *w)
+{
+    return ((const struct conn *)w)->u.ws.user;
+}
+
+int ws_conn_loop(const struct ws_conn *w)
+{
+    return ((const struct conn *)w)->loop->idx;
+}
+
 void net__ws_overflow(struct conn *c)
 {
     if (c->state != CONN_OPEN)
@@ -238,6 +248,45 @@ static void handshake_error(struct http_req *r, struct conn *c, int status, cons
     http_respond_error(r, status, code, msg, NULL);
 }
 
+/* Answers 101 and turns c into a WebSocket; rest holds bytes that followed the request. */
+static void complete_upgrade(struct http_req *r, struct conn *c, const char *rest, size_t restlen,
+                             void *user)
+{
+    const struct config *cfg = c->loop->srv->opts.cfg;
+    const char *key = http_req_header(r, "Sec-WebSocket-Key");
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    char cat[64];
+    snprintf(cat, sizeof(cat), "%s%s", key, WS_GUID);
+    SHA1((const unsigned char *)cat, strlen(cat), sha);
+    char accept[32];
+    EVP_EncodeBlock((unsigned char *)accept, sha, SHA_DIGEST_LENGTH);
+
+    http_res_header(r, "Upgrade", "websocket");
+    http_res_header(r, "Connection", "Upgrade");
+    http_res_header(r, "Sec-WebSocket-Accept", accept);
+    if (http_req_header_has_token(r, "Sec-WebSocket-Protocol", "herald.v1"))
+        http_res_header(r, "Sec-WebSocket-Protocol", "herald.v1");
+    http_respond(r, 101, NULL, NULL, 0); /* frees r */
+
+    /* the connection becomes a WebSocket */
+    net__http_release(c);
+    memset(&c->u, 0, sizeof(c->u));
+    c->kind = CONN_WS;
+    metrics_conn_add(c->loop->metrics, METRICS_CONN_HTTP, -1);
+    metrics_conn_add(c->loop->metrics, METRICS_CONN_WS, 1);
+    ws_parser_init(&c->u.ws.parser, (uint32_t)cfg->ws_max_message, true);
+    rand_hex(c->u.ws.session_id, 8);
+    c->last_rx = net__now(c->loop);
+    net__conn_resume_reading(c);
+
+    c->u.ws.user = user;
+    const struct ws_app *app = &c->loop->srv->opts.ws;
+    if (app->on_open)
+        app->on_open(as_ws(c), app->ud);
+    if (restlen && c->state == CONN_OPEN)
+        net__ws_feed(c, rest, restlen);
+}
+
 void net__ws_upgrade(struct http_req *r, struct conn *c, const char *rest, size_t restlen)
 {
     const struct config *cfg = c->loop->srv->opts.cfg;
@@ -275,34 +324,31 @@ void net__ws_upgrade(struct http_req *r, struct conn *c, const char *rest, size_
         return;
     }
 
-    unsigned char sha[SHA_DIGEST_LENGTH];
-    char cat[64];
-    snprintf(cat, sizeof(cat), "%s%s", key, WS_GUID);
-    SHA1((const unsigned char *)cat, strlen(cat), sha);
-    char accept[32];
-    EVP_EncodeBlock((unsigned char *)accept, sha, SHA_DIGEST_LENGTH);
-
-    http_res_header(r, "Upgrade", "websocket");
-    http_res_header(r, "Connection", "Upgrade");
-    http_res_header(r, "Sec-WebSocket-Accept", accept);
-    if (http_req_header_has_token(r, "Sec-WebSocket-Protocol", "herald.v1"))
-        http_res_header(r, "Sec-WebSocket-Protocol", "herald.v1");
-    http_respond(r, 101, NULL, NULL, 0); /* frees r */
-
-    /* the connection becomes a WebSocket */
-    net__http_release(c);
-    memset(&c->u, 0, sizeof(c->u));
-    c->kind = CONN_WS;
-    metrics_conn_add(c->loop->metrics, METRICS_CONN_HTTP, -1);
-    metrics_conn_add(c->loop->metrics, METRICS_CONN_WS, 1);
-    ws_parser_init(&c->u.ws.parser, (uint32_t)cfg->ws_max_message, true);
-    rand_hex(c->u.ws.session_id, 8);
-    c->last_rx = net__now(c->loop);
-    net__conn_resume_reading(c);
-
     const struct ws_app *app = &c->loop->srv->opts.ws;
-    if (app->on_open)
-        app->on_open(as_ws(c), app->ud);
-    if (restlen && c->state == CONN_OPEN)
-        net__ws_feed(c, rest, restlen);
+    if (app->on_handshake) {
+        /* the application decides later; bytes after the request wait in pending */
+        if (restlen)
+            buf_append(&c->u.http.pending, rest, restlen);
+        app->on_handshake(r, app->ud);
+        return;
+    }
+    complete_upgrade(r, c, rest, restlen, NULL);
+}
+
+bool ws_accept(struct http_req *r, void *user)
+{
+    struct conn *c = net__http_req_conn(r);
+    if (c == NULL || c->state != CONN_OPEN || c->kind != CONN_HTTP) {
+        http_respond_error(r, 503, "unavailable", "connection gone", NULL); /* frees r */
+        return false;
+    }
+    if (c->loop->stopping) {
+        http_respond_error(r, 503, "unavailable", "server is shutting down", NULL);
+        return false;
+    }
+    struct buf rest = c->u.http.pending;
+    buf_init(&c->u.http.pending);
+    complete_upgrade(r, c, rest.data, rest.len, user);
+    buf_release(&rest);
+    return true;
 }

@@ -139,9 +139,29 @@ static const char m002_users_name_index[] =
     /* the console lists and searches an app's users by name */
     "CREATE INDEX users_app_name ON users(app_id, name COLLATE NOCASE);";
 
+static const char m003_auth[] =
+    /* S4 self-registration is per app; the default app allows it (docs/auth.md) */
+    "ALTER TABLE apps ADD COLUMN allow_register INTEGER NOT NULL DEFAULT 0"
+    " CHECK (allow_register IN (0, 1));"
+    "UPDATE apps SET allow_register = 1 WHERE key = 'default';"
+    /*
+     * Token revocation (logout, disable, password change): access tokens of a
+     * subject issued before revoked_at are refused. app_id is '' for operators
+     * and apps. Every node polls rows newer than the last it saw.
+     */
+    "CREATE TABLE revocations ("
+    " subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'operator', 'app')),"
+    " app_id TEXT NOT NULL DEFAULT '',"
+    " subject_id TEXT NOT NULL,"
+    " revoked_at INTEGER NOT NULL,"
+    " PRIMARY KEY (subject_kind, app_id, subject_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX revocations_at ON revocations(revoked_at);";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
+    {3, "auth", m003_auth},
 };
 
 const int store__sqlite_nmigrations =

@@ -111,6 +111,14 @@ class Server:
         self._files = []
         self._sanitizer_seen = 0
 
+    def cli_env(self, extra=None):
+        """Settings for a CLI command (`herald app ...`) that works on this server's store."""
+        env = {k: v for k, v in self.env.items()
+               if k in ("HERALD_DATA_DIR", "HERALD_DATABASE_URL", "HERALD_JWT_SECRET",
+                        "HERALD_ENCRYPTION_KEY")}
+        env.update(extra or {})
+        return env
+
     # ---- lifecycle
 
     def start(self, timeout=START_TIMEOUT):
@@ -356,9 +364,10 @@ def module_server(tmp_path_factory, env=None, args=(), setup=None):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A default server shared by the tests of one module (fd-leak checked at the end)."""
-    yield from module_server(tmp_path_factory)
+def server(request, tmp_path_factory):
+    """A default server shared by the tests of one module (fd-leak checked at the end); a
+    module's SERVER_ENV dict adds settings (the WebSocket modules use demo mode)."""
+    yield from module_server(tmp_path_factory, env=getattr(request.module, "SERVER_ENV", None))
 
 
 @pytest.fixture
@@ -800,7 +809,11 @@ class WSConn(HttpConn):
         raise AssertionError("unexpected frame %r" % f)
 
 
-def ws_handshake(port, path="/ws", headers=None, key=None, host=None, method="GET",
+# Demo-mode sign-in (HERALD_DEMO=1): the WebSocket protocol tests are about framing, not auth.
+WS_PATH = "/ws?user_id=b1"
+
+
+def ws_handshake(port, path=WS_PATH, headers=None, key=None, host=None, method="GET",
                  timeout=TIMEOUT, rcvbuf=None, version="13", upgrade=True):
     """Sends an opening handshake; returns (Response, WSConn). Headers given as a list of
     (name, value) are added; a header given with value None is left out."""
@@ -821,7 +834,7 @@ def ws_handshake(port, path="/ws", headers=None, key=None, host=None, method="GE
     return r, c
 
 
-def ws_open(port, path="/ws", headers=None, read_hello=True, timeout=TIMEOUT, rcvbuf=None):
+def ws_open(port, path=WS_PATH, headers=None, read_hello=True, timeout=TIMEOUT, rcvbuf=None):
     """A WebSocket connection that passed the handshake (and read the hello frame)."""
     r, c = ws_handshake(port, path, headers, timeout=timeout, rcvbuf=rcvbuf)
     if r.status != 101:

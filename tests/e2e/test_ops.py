@@ -12,7 +12,9 @@ import uuid
 import pytest
 
 from conftest import (OP_CLOSE, HttpConn, close_payload, http_get, wait_until, ws_frame,
-                      ws_open)
+                      ws_handshake, ws_open)
+
+SERVER_ENV = {"HERALD_DEMO": "1"}  # WebSocket clients sign in with ?user_id= (demo mode)
 
 # ------------------------------------------------------------------ health
 
@@ -189,7 +191,7 @@ def test_access_log_line_per_request(server_factory):
 
 
 def test_json_log_format(server_factory):
-    s = server_factory({"HERALD_LOG_FORMAT": "json"})
+    s = server_factory({"HERALD_LOG_FORMAT": "json", "HERALD_DEMO": "1"})
     assert http_get(s.port, "/health").status == 200
     assert http_get(s.port, "/nope").status == 404
     ws = ws_open(s.port)
@@ -235,7 +237,8 @@ def test_token_query_never_logged(server_factory, fmt):
     s = server_factory({"HERALD_LOG_FORMAT": fmt, "HERALD_LOG_LEVEL": "debug"})
     http_get(s.port, "/health?token=secret123")
     http_get(s.port, "/nope?x=1&token=secret123&y=2")
-    ws = ws_open(s.port, "/ws?token=secret123")
+    r, ws = ws_handshake(s.port, "/ws?token=secret123")
+    assert r.status == 401, r  # not a valid token: refused, and still not logged
     ws.close()
     s.wait_for_log(lambda l: "/nope" in l)
     s.stop()
@@ -260,7 +263,7 @@ def connect_refused(port):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_graceful_shutdown(server_factory, sig):
-    s = server_factory()
+    s = server_factory({"HERALD_DEMO": "1"})
     ws = ws_open(s.port)
     http = HttpConn(s.port)
     try:

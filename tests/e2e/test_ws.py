@@ -16,6 +16,9 @@ import websockets
 from conftest import (OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, Closed, build_request,
                       http_get, module_server, ws_accept_for, ws_frame, ws_handshake,
                       ws_new_key, ws_open, WSConn)
+from conftest import WS_PATH  # noqa: E402
+
+SERVER_ENV = {"HERALD_DEMO": "1"}
 
 # ------------------------------------------------------------------ handshake and hello
 
@@ -60,7 +63,7 @@ def test_frames_sent_with_the_handshake_are_processed(server):
     c = WSConn(server.port)
     with c:
         key = ws_new_key()
-        hs = build_request("GET", "/ws", [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+        hs = build_request("GET", WS_PATH, [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                                           ("Sec-WebSocket-Key", key),
                                           ("Sec-WebSocket-Version", "13")],
                            host="127.0.0.1:%d" % server.port)
@@ -185,7 +188,7 @@ APP = "https://app.example.com"
 
 @pytest.fixture(scope="module")
 def cors_server(tmp_path_factory):
-    yield from module_server(tmp_path_factory, {"HERALD_CORS_ORIGINS": APP})
+    yield from module_server(tmp_path_factory, {"HERALD_CORS_ORIGINS": APP, "HERALD_DEMO": "1"})
 
 
 @pytest.mark.parametrize("origin,status", [
@@ -239,7 +242,7 @@ def test_unknown_subprotocol_not_selected(server):
 # ------------------------------------------------------------------ heartbeat
 
 def test_heartbeat_closes_silent_client(server_factory):
-    s = server_factory({"HERALD_WS_HEARTBEAT": "1s"})
+    s = server_factory({"HERALD_WS_HEARTBEAT": "1s", "HERALD_DEMO": "1"})
     c = ws_open(s.port)
     with c:
         assert c.hello["heartbeat_ms"] == 1000, c.hello
@@ -267,11 +270,11 @@ def test_heartbeat_closes_silent_client(server_factory):
 
 
 def test_heartbeat_keeps_answering_client(server_factory):
-    s = server_factory({"HERALD_WS_HEARTBEAT": "1s"})
+    s = server_factory({"HERALD_WS_HEARTBEAT": "1s", "HERALD_DEMO": "1"})
 
     async def run():
         # the library answers the server's pings; it sends none of its own
-        async with websockets.connect("ws://127.0.0.1:%d/ws" % s.port, ping_interval=None,
+        async with websockets.connect("ws://127.0.0.1:%d/ws?user_id=b1" % s.port, ping_interval=None,
                                       open_timeout=10, close_timeout=5) as ws:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert hello["type"] == "hello"
@@ -291,7 +294,7 @@ def test_slow_reader_disconnected_and_memory_bounded(server_factory):
     # ASan keeps freed memory in a quarantine (256 MiB by default), which would make RSS
     # track the allocation volume rather than what the server holds; keep it small here.
     asan = (asan + ":" if asan else "") + "quarantine_size_mb=1:thread_local_quarantine_size_kb=64"
-    s = server_factory({"HERALD_WS_MAX_QUEUE": "64k", "ASAN_OPTIONS": asan})
+    s = server_factory({"HERALD_WS_MAX_QUEUE": "64k", "ASAN_OPTIONS": asan, "HERALD_DEMO": "1"})
     other = ws_open(s.port)
     try:
         for i in range(20):  # warm up allocator pools

@@ -13,6 +13,8 @@ import pytest
 from conftest import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
                       close_payload, module_server, ws_frame, ws_open)
 
+SERVER_ENV = {"HERALD_DEMO": "1"}
+
 PING_PREFIX = b'{"type":"ping","id":"'
 PING_SUFFIX = b'"}'
 MIN_ID_PING = len(PING_PREFIX) + len(PING_SUFFIX)  # 23 bytes, empty id
@@ -69,7 +71,7 @@ def split_n(payload, n):
 
 @pytest.fixture(scope="module")
 def big_server(tmp_path_factory):
-    yield from module_server(tmp_path_factory, {"HERALD_WS_MAX_MESSAGE": "4m"})
+    yield from module_server(tmp_path_factory, {"HERALD_WS_MAX_MESSAGE": "4m", "HERALD_DEMO": "1"})
 
 
 @pytest.fixture

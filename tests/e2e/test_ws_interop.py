@@ -8,9 +8,11 @@ import json
 import pytest
 import websockets
 
+SERVER_ENV = {"HERALD_DEMO": "1"}  # demo sign-in: these tests are about the protocol
+
 
 def uri(server):
-    return "ws://127.0.0.1:%d/ws" % server.port
+    return "ws://127.0.0.1:%d/ws?user_id=b1" % server.port
 
 
 def connect(server, **kw):

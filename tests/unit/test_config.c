@@ -217,6 +217,7 @@ TEST(parse_duration)
         {"10s", 10000},
         {"5m", 300000},
         {"2h", 7200000},
+        {"7d", 604800000},
         {"7", 7000},
         {"0", 0},
         {"0ms", 0},
@@ -241,7 +242,7 @@ TEST(parse_duration)
         "10 s",
         " 10s",
         "10s ",
-        "5d",
+        "5w",
         "10sec",
         "1h1m",
         "0x1",
@@ -379,8 +380,9 @@ TEST(range_errors_name_the_setting)
         {"--max-body=-1k", "--max-body: invalid size \"-1k\" (use bytes or k/m/g suffixes)"},
         {"--header-timeout=99ms", "--header-timeout: must be between 100ms and 10m, got 99ms"},
         {"--header-timeout=601", "--header-timeout: must be between 100ms and 10m, got 601"},
-        {"--header-timeout=-1s", "--header-timeout: invalid duration \"-1s\" (use ms, s, m or h, "
-                                 "e.g. 250ms or 10s)"},
+        {"--header-timeout=-1s",
+         "--header-timeout: invalid duration \"-1s\" (use ms, s, m, h or d, "
+         "e.g. 250ms or 10s)"},
         {"--idle-timeout=2h", "--idle-timeout: must be between 100ms and 1h, got 2h"},
         {"--ws-max-message=124", "--ws-max-message: must be between 125 and 64MiB, got 124"},
         {"--ws-max-message=65m", "--ws-max-message: must be between 125 and 64MiB, got 65m"},
@@ -846,7 +848,7 @@ TEST(print_reads_back)
     int lines = 0;
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
-    CHECK_INT(lines, 26); /* one line per setting */
+    CHECK_INT(lines, 28); /* one line per setting */
 
     /* the output is a .env file that gives back the same configuration */
     struct config d;
@@ -923,7 +925,7 @@ TEST(help_lists_every_flag)
         }
     }
     CHECK(widest <= 100);
-    CHECK_INT(lines, 52); /* two lines per setting */
+    CHECK_INT(lines, 56); /* two lines per setting */
     free(text);
 }
 

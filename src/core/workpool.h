@@ -1,0 +1,39 @@
+/*
+ * A small pool of worker threads for CPU-heavy work that must not run on an
+ * event loop: password hashing and verification (25-230 ms each, ADR 0006).
+ * Work items run in submission order on any free worker. The pool does not
+ * hop back to a loop by itself: like a store completion, a work function that
+ * must answer an HTTP request calls http_req_post() at its end.
+ *
+ * Threads: workpool_submit may be called from any thread. workpool_free waits
+ * for queued items to run, so it must not be called from a work function.
+ */
+#ifndef HERALD_CORE_WORKPOOL_H
+#define HERALD_CORE_WORKPOOL_H
+
+#include <stddef.h>
+
+struct workpool;
+
+typedef void (*workpool_fn)(void *arg);
+
+/*
+ * Starts nthreads (1..64) workers with a queue of at most max_queue waiting
+ * items (>= 1). Returns NULL on bad arguments or when a thread cannot start.
+ */
+struct workpool *workpool_new(int nthreads, size_t max_queue);
+
+/*
+ * Queues fn(arg) to run on a worker thread. Returns 0, or ERR_AGAIN when the
+ * queue is full, or ERR_UNAVAIL when the pool is stopping; fn is then never
+ * called and arg stays the caller's.
+ */
+int workpool_submit(struct workpool *wp, workpool_fn fn, void *arg);
+
+/* Items waiting now (not counting those running). Any thread. */
+size_t workpool_queued(struct workpool *wp);
+
+/* Refuses new items, runs every queued one, joins the threads and frees wp. NULL-safe. */
+void workpool_free(struct workpool *wp);
+
+#endif

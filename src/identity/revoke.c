@@ -1,0 +1,327 @@
+/*
+ * Token revocation (see revoke.h): a chained hash table of "kind/app/subject"
+ * -> revocation time behind a read-write lock, filled from the store at start,
+ * by revoke_subject, and by a thread that polls the store once a second for
+ * rows written by other nodes (or other processes on this database).
+ */
+#include "revoke.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "store/store.h"
+
+#define REVOKE_SLOTS 4096 /* hash slots (chains grow past it) */
+#define REVOKE_LISTENERS 8
+#define REVOKE_POLL_MS 1000
+#define REVOKE_POLL_OVERLAP 10000 /* ms re-read each poll: commits may land out of time order */
+#define REVOKE_KEY_MAX 200
+
+static const char *const kind_names[] = {"user", "operator", "app"};
+
+static const struct store_sql sql_upsert = {
+    .sqlite = "INSERT INTO revocations (subject_kind, app_id, subject_id, revoked_at)"
+              " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (subject_kind, app_id, subject_id)"
+              " DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at)",
+    .pg = "INSERT INTO revocations (subject_kind, app_id, subject_id, revoked_at)"
+          " VALUES ($1, $2, $3, $4) ON CONFLICT (subject_kind, app_id, subject_id)"
+          " DO UPDATE SET revoked_at = GREATEST(revocations.revoked_at, excluded.revoked_at)",
+};
+static const struct store_sql sql_since = {
+    .sqlite = "SELECT subject_kind, app_id, subject_id, revoked_at FROM revocations"
+              " WHERE revoked_at > ?1 ORDER BY revoked_at",
+    .pg = "SELECT subject_kind, app_id, subject_id, revoked_at FROM revocations"
+          " WHERE revoked_at > $1 ORDER BY revoked_at",
+};
+static const struct store_sql sql_prune = {
+    .sqlite = "DELETE FROM revocations WHERE revoked_at < ?1",
+    .pg = "DELETE FROM revocations WHERE revoked_at < $1",
+};
+
+struct entry {
+    struct entry *next;
+    int64_t at;
+    int kind;
+    char key[]; /* "kind/app/subject" */
+};
+
+struct listener {
+    revoke_listener_fn fn;
+    void *ud;
+};
+
+struct revoke {
+    struct store *st;
+    int64_t keep_ms[3]; /* per kind */
+    pthread_rwlock_t lock;
+    struct entry *slots[REVOKE_SLOTS];
+    size_t count;
+    struct listener listeners[REVOKE_LISTENERS];
+    int nlisteners;
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu; /* stop flag and its condition */
+    pthread_cond_t cv;
+    bool stop;
+    int64_t seen; /* newest revoked_at read from the store */
+    int64_t last_prune;
+};
+
+static int make_key(char *out, size_t n, enum revoke_kind kind, const char *app_id,
+                    const char *subject_id)
+{
+    int w = snprintf(out, n, "%d/%s/%s", (int)kind, app_id ? app_id : "", subject_id);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+static uint64_t hash_key(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a: keys are our own ids, not attacker-chosen
+                                            in bulk (each needs a successful login) */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Records at for key; true when it is newer than what was held. Write lock held. */
+static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
+{
+    struct entry **slot = &r->slots[hash_key(key) % REVOKE_SLOTS];
+    for (struct entry *e = *slot; e; e = e->next) {
+        if (strcmp(e->key, key) == 0) {
+            if (at <= e->at)
+                return false;
+            e->at = at;
+            return true;
+        }
+    }
+    size_t n = strlen(key) + 1;
+    struct entry *e = xmalloc(sizeof(*e) + n);
+    memcpy(e->key, key, n);
+    e->at = at;
+    e->kind = kind;
+    e->next = *slot;
+    *slot = e;
+    r->count++;
+    return true;
+}
+
+static void notify(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                   const char *subject_id)
+{
+    for (int i = 0; i < r->nlisteners; i++)
+        r->listeners[i].fn(kind, app_id ? app_id : "", subject_id, r->listeners[i].ud);
+}
+
+static int kind_of(const char *name)
+{
+    for (int k = 0; k < 3; k++)
+        if (name && strcmp(name, kind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* Applies rows read from the store; notifies for the ones that are news. */
+static void apply_rows(struct revoke *r, const struct store_rows *rows, bool tell)
+{
+    for (int i = 0; rows && i < rows->nrows; i++) {
+        int kind = kind_of(store_rows_text(rows, i, 0));
+        const char *app = store_rows_text(rows, i, 1);
+        const char *sub = store_rows_text(rows, i, 2);
+        int64_t at = store_rows_int(rows, i, 3);
+        char key[REVOKE_KEY_MAX];
+        if (kind < 0 || sub == NULL || make_key(key, sizeof(key), kind, app, sub) != 0)
+            continue;
+        pthread_rwlock_wrlock(&r->lock);
+        bool news = put_locked(r, kind, key, at);
+        pthread_rwlock_unlock(&r->lock);
+        if (news && tell)
+            notify(r, kind, app, sub);
+        if (at > r->seen)
+            r->seen = at;
+    }
+}
+
+static int load_since(struct revoke *r, int64_t since, bool tell)
+{
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_since);
+    store_bind_int(op, since);
+    struct store_result *res = NULL;
+    int rc = store_read_wait(r->st, op, &res);
+    if (rc == 0)
+        apply_rows(r, store_result_step(res, 0), tell);
+    store_result_free(res);
+    return rc;
+}
+
+/* Drops entries no token can outlive any more. */
+static void prune(struct revoke *r, int64_t now)
+{
+    pthread_rwlock_wrlock(&r->lock);
+    for (int i = 0; i < REVOKE_SLOTS; i++) {
+        struct entry **p = &r->slots[i];
+        while (*p) {
+            struct entry *e = *p;
+            if (e->at + r->keep_ms[e->kind] < now) {
+                *p = e->next;
+                free(e);
+                r->count--;
+            } else {
+                p = &e->next;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+}
+
+static void ignore_done(int status, struct store_result *res, void *ud)
+{
+    (void)ud;
+    if (status != 0 && status != ERR_UNAVAIL)
+        log_warn("revoke", "cannot record a revocation: %s", err_str(status));
+    store_result_free(res);
+}
+
+static void *poll_main(void *arg)
+{
+    struct revoke *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)REVOKE_POLL_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        if (r->stop)
+            break;
+        pthread_mutex_unlock(&r->mu);
+        (void)load_since(r, r->seen - REVOKE_POLL_OVERLAP, true);
+        int64_t now = clock_wall_ms();
+        if (now - r->last_prune > 60 * 1000) {
+            r->last_prune = now;
+            prune(r, now);
+            int64_t keep = r->keep_ms[REVOKE_OPERATOR] > r->keep_ms[REVOKE_USER]
+                               ? r->keep_ms[REVOKE_OPERATOR]
+                               : r->keep_ms[REVOKE_USER];
+            struct store_op *op = store_op_new();
+            store_op_add(op, &sql_prune);
+            store_bind_int(op, now - keep);
+            (void)store_write(r->st, op, ignore_done, NULL);
+        }
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+struct revoke *revoke_new(struct store *st, int64_t token_ms, int64_t operator_ms)
+{
+    struct revoke *r = xcalloc(1, sizeof(*r));
+    r->st = st;
+    r->keep_ms[REVOKE_USER] = token_ms;
+    r->keep_ms[REVOKE_APP] = token_ms;
+    r->keep_ms[REVOKE_OPERATOR] = operator_ms;
+    pthread_rwlock_init(&r->lock, NULL);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int64_t now = clock_wall_ms();
+    r->last_prune = now;
+    int64_t keep = token_ms > operator_ms ? token_ms : operator_ms;
+    int rc = load_since(r, now - keep, false);
+    if (rc != 0) {
+        log_error("revoke", "cannot load token revocations: %s", err_str(rc));
+        revoke_free(r);
+        return NULL;
+    }
+    if (r->seen < now)
+        r->seen = now;
+    if (pthread_create(&r->thread, NULL, poll_main, r) != 0) {
+        log_error("revoke", "cannot start the revocation poller");
+        revoke_free(r);
+        return NULL;
+    }
+    r->running = true;
+    return r;
+}
+
+void revoke_free(struct revoke *r)
+{
+    if (r == NULL)
+        return;
+    if (r->running) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+    }
+    for (int i = 0; i < REVOKE_SLOTS; i++) {
+        struct entry *e = r->slots[i];
+        while (e) {
+            struct entry *n = e->next;
+            free(e);
+            e = n;
+        }
+    }
+    pthread_rwlock_destroy(&r->lock);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+void revoke_listen(struct revoke *r, revoke_listener_fn fn, void *ud)
+{
+    if (r->nlisteners < REVOKE_LISTENERS)
+        r->listeners[r->nlisteners++] = (struct listener){fn, ud};
+}
+
+void revoke_subject(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                    const char *subject_id)
+{
+    char key[REVOKE_KEY_MAX];
+    if (make_key(key, sizeof(key), kind, app_id, subject_id) != 0)
+        return;
+    int64_t now = clock_wall_ms();
+    pthread_rwlock_wrlock(&r->lock);
+    put_locked(r, kind, key, now);
+    pthread_rwlock_unlock(&r->lock);
+    notify(r, kind, app_id, subject_id);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_upsert);
+    store_bind_text(op, kind_names[kind]);
+    store_bind_text(op, app_id ? app_id : "");
+    store_bind_text(op, subject_id);
+    store_bind_int(op, now);
+    int rc = store_write(r->st, op, ignore_done, NULL);
+    if (rc != 0)
+        log_warn("revoke", "cannot record a revocation: %s", err_str(rc));
+}
+
+bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                       const char *subject_id, int64_t iat_ms)
+{
+    char key[REVOKE_KEY_MAX];
+    if (make_key(key, sizeof(key), kind, app_id, subject_id) != 0)
+        return true;
+    bool revoked = false;
+    pthread_rwlock_rdlock(&r->lock);
+    if (r->count > 0) {
+        for (struct entry *e = r->slots[hash_key(key) % REVOKE_SLOTS]; e; e = e->next) {
+            if (strcmp(e->key, key) == 0) {
+                revoked = iat_ms < e->at;
+                break;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return revoked;
+}

@@ -1,0 +1,61 @@
+/*
+ * Token revocation (SPEC §4, issue 3 §7): logout, disabling a user or an
+ * operator, a password change and disabling an app revoke every access token
+ * the subject holds. Access tokens are JWTs checked without a store read, so
+ * a revocation is a time: tokens of the subject issued before it are refused.
+ * Revocations are written to the store (table revocations) and kept in memory;
+ * every node polls the store once a second for newer rows, so a revocation
+ * made on another node takes effect here within about a second.
+ *
+ * Listeners (the WebSocket layer) are told of each revocation so that they
+ * close the subject's sockets (close code 4001).
+ *
+ * Threads: revoke_is_revoked and revoke_subject may be called from any thread.
+ * Listener callbacks run on the thread that learnt of the revocation (a loop,
+ * a store thread or the poll thread): they must only post work to their loops.
+ */
+#ifndef HERALD_IDENTITY_REVOKE_H
+#define HERALD_IDENTITY_REVOKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+struct revoke;
+
+enum revoke_kind { REVOKE_USER = 0, REVOKE_OPERATOR = 1, REVOKE_APP = 2 };
+
+/* Called for each revocation; app_id is "" for operators and apps. */
+typedef void (*revoke_listener_fn)(enum revoke_kind kind, const char *app_id,
+                                   const char *subject_id, void *ud);
+
+/*
+ * Loads the revocations still relevant and starts the poll thread. A
+ * revocation is kept in memory as long as a token issued before it could
+ * still be valid: token_ms (user and app tokens) or operator_ms (console
+ * tokens), both including clock leeway. NULL on failure (logged). Start-up.
+ */
+struct revoke *revoke_new(struct store *st, int64_t token_ms, int64_t operator_ms);
+
+/* Stops polling and frees r. NULL-safe. Before the store is closed. */
+void revoke_free(struct revoke *r);
+
+/* Adds a listener (at most 8). Start-up only, before the server runs. */
+void revoke_listen(struct revoke *r, revoke_listener_fn fn, void *ud);
+
+/*
+ * Revokes now every token of the subject (app_id "" unless kind is
+ * REVOKE_USER). Takes effect in this process at once (listeners called before
+ * it returns) and is written to the store in the background. Any thread.
+ */
+void revoke_subject(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                    const char *subject_id);
+
+/*
+ * True when a token of the subject issued at iat_ms (the "iatm" claim, or
+ * iat * 1000 when absent) was revoked. Any thread; a hash lookup.
+ */
+bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                       const char *subject_id, int64_t iat_ms);
+
+#endif

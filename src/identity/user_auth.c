@@ -1,0 +1,219 @@
+/*
+ * End-user authentication (see user_auth.h). A bearer token is checked on the
+ * calling thread (signature, expiry, typ, then the in-memory revocation
+ * table): no store read. Demo mode makes one store write per request (the
+ * user is created when missing) through the usual request job.
+ */
+#include "user_auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "identity/internal.h"
+#include "identity/revoke.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define IATM_CLAIM "iatm" /* issue time in ms: revocations are compared with it */
+
+/* Demo mode: create the user in the default app when missing, then read it back. */
+static const struct store_sql sql_demo_ensure = {
+    .sqlite = "INSERT INTO users (app_id, id, kind, created_at, updated_at)"
+              " SELECT id, ?1, ?2, ?3, ?3 FROM apps WHERE key = 'default'"
+              " ON CONFLICT (app_id, id) DO NOTHING",
+    .pg = "INSERT INTO users (app_id, id, kind, created_at, updated_at)"
+          " SELECT id, $1, $2, $3, $3 FROM apps WHERE key = 'default'"
+          " ON CONFLICT (app_id, id) DO NOTHING",
+};
+static const struct store_sql sql_demo_get = {
+    .sqlite = "SELECT a.id, u.disabled FROM apps a JOIN users u ON u.app_id = a.id"
+              " WHERE a.key = 'default' AND u.id = ?1",
+    .pg = "SELECT a.id, u.disabled FROM apps a JOIN users u ON u.app_id = a.id"
+          " WHERE a.key = 'default' AND u.id = $1",
+};
+
+static void unauthorized(struct http_req *req, const char *message)
+{
+    http_res_header(req, "WWW-Authenticate", "Bearer");
+    http_respond_error(req, 401, "unauthorized", message, NULL);
+}
+
+int identity_user_token_mint(const struct identity *id, const char *app_id, const char *user_id,
+                             char **out)
+{
+    int64_t now_ms = clock_wall_ms();
+    cJSON *extra = cJSON_CreateObject();
+    if (extra == NULL)
+        abort(); /* out of memory, as xalloc does */
+    cJSON_AddNumberToObject(extra, IATM_CLAIM, (double)now_ms);
+    struct jwt_payload p = {.typ = JWT_TYP_USER,
+                            .sub = user_id,
+                            .app = app_id,
+                            .iat = now_ms / 1000,
+                            .exp = now_ms / 1000 + id->access_ttl_s,
+                            .extra = extra};
+    int rc = jwt_sign(id->jwt, &p, out);
+    cJSON_Delete(extra);
+    return rc;
+}
+
+/* The "iatm" claim, else iat in ms. */
+static int64_t issued_ms(const struct jwt_claims *c)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c->json, IATM_CLAIM);
+    if (cJSON_IsNumber(m) && m->valuedouble > 0 && m->valuedouble < 9e15)
+        return (int64_t)m->valuedouble;
+    return c->iat * 1000;
+}
+
+int identity_user_token_check(struct identity *id, const char *token, size_t len,
+                              struct user_principal *p)
+{
+    struct jwt_claims c;
+    memset(p, 0, sizeof(*p));
+    if (jwt_verify(id->jwt, token, len, JWT_TYP_USER, clock_wall_ms() / 1000, &c, NULL) != 0) {
+        jwt_claims_release(&c);
+        return ERR_UNAUTH;
+    }
+    int rc = ERR_UNAUTH;
+    if (c.app[0] != '\0' && identity__user_id_is_valid(c.sub)) {
+        int64_t iat_ms = issued_ms(&c);
+        if (!revoke_is_revoked(id->revoke, REVOKE_USER, c.app, c.sub, iat_ms) &&
+            !revoke_is_revoked(id->revoke, REVOKE_APP, "", c.app, iat_ms)) {
+            snprintf(p->app_id, sizeof(p->app_id), "%s", c.app);
+            snprintf(p->user_id, sizeof(p->user_id), "%s", c.sub);
+            p->iat_ms = iat_ms;
+            rc = 0;
+        }
+    }
+    jwt_claims_release(&c);
+    return rc;
+}
+
+/*
+ * The token of a WebSocket handshake in Sec-WebSocket-Protocol: the item
+ * "bearer.<token>" of a comma list. Sets *len; NULL when absent.
+ */
+static const char *protocol_token(const char *h, size_t *len)
+{
+    while (h && *h) {
+        while (*h == ' ' || *h == '\t' || *h == ',')
+            h++;
+        const char *end = h;
+        while (*end && *end != ',' && *end != ' ' && *end != '\t')
+            end++;
+        if ((size_t)(end - h) > 7 && strncasecmp(h, "bearer.", 7) == 0) {
+            *len = (size_t)(end - h) - 7;
+            return h + 7;
+        }
+        h = end;
+    }
+    return NULL;
+}
+
+/* Demo mode: the user row is there (created when missing). */
+static void demo_done(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, -1);
+    if (r == NULL || r->nrows == 0) {
+        unauthorized(j->req, "demo mode needs the default app");
+        return;
+    }
+    if (store_rows_int(r, 0, 1) != 0) {
+        http_respond_error(j->req, 403, "forbidden", "the user is disabled", NULL);
+        return;
+    }
+    struct user_principal p = {.demo = true};
+    snprintf(p.app_id, sizeof(p.app_id), "%s", store_rows_text(r, 0, 0));
+    snprintf(p.user_id, sizeof(p.user_id), "%s", j->text);
+    j->ucont(j->req, &p, j->cont_ud);
+}
+
+/* The kind a demo id implies (S3 quick links): b buyer, m merchant, p agent, a admin. */
+static const char *demo_kind(const char *uid)
+{
+    switch (uid[0]) {
+    case 'b':
+        return "buyer";
+    case 'm':
+        return "merchant";
+    case 'p':
+        return "agent";
+    case 'a':
+        return "admin";
+    default:
+        return "";
+    }
+}
+
+static void demo_auth(struct identity *id, struct http_req *req, const char *uid, user_auth_fn fn,
+                      void *ud)
+{
+    if (!identity__user_id_is_valid(uid)) {
+        http_respond_error(req, 422, "validation_failed",
+                           "user_id must be 1-64 characters of A-Z a-z 0-9 _ . @ : -", "user_id");
+        return;
+    }
+    struct idjob *j = identity__job_new(req, id, NULL);
+    j->text = xstrdup(uid);
+    j->ucont = fn;
+    j->cont_ud = ud;
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_demo_ensure);
+    store_bind_text(op, uid);
+    store_bind_text(op, demo_kind(uid));
+    store_bind_int(op, now);
+    store_op_add(op, &sql_demo_get);
+    store_bind_text(op, uid);
+    identity__job_submit(j, op, true, demo_done);
+}
+
+void identity_user_auth(struct identity *id, struct http_req *req, user_auth_fn fn, void *ud)
+{
+    const char *tok = NULL;
+    size_t len = 0;
+    char qtok[JWT_MAX_LEN + 1];
+    const char *authz = http_req_header(req, "Authorization");
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+            unauthorized(req, "use Authorization: Bearer <access token>");
+            return;
+        }
+        tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        len = strlen(tok);
+    } else if (http_req_query_param(req, "token", qtok, sizeof(qtok)) >= 0) {
+        tok = qtok;
+        len = strlen(qtok);
+    } else {
+        tok = protocol_token(http_req_header(req, "Sec-WebSocket-Protocol"), &len);
+    }
+    if (tok != NULL) {
+        struct user_principal p;
+        if (identity_user_token_check(id, tok, len, &p) != 0) {
+            unauthorized(req, "invalid, expired or revoked access token");
+            return;
+        }
+        fn(req, &p, ud);
+        return;
+    }
+    char uid[80];
+    if (id->demo && http_req_query_param(req, "user_id", uid, sizeof(uid)) >= 0) {
+        demo_auth(id, req, uid, fn, ud);
+        return;
+    }
+    unauthorized(req, "an access token is required (Authorization: Bearer, ?token= or "
+                      "Sec-WebSocket-Protocol bearer.<token>)");
+}

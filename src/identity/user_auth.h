@@ -1,0 +1,55 @@
+/*
+ * End-user authentication for every user-facing endpoint and for the
+ * WebSocket handshake (SPEC §3, §4): a bearer user token (JWT typ "user",
+ * checked for algorithm, signature, expiry and revocation), or, in demo mode
+ * only (HERALD_DEMO=1), `?user_id=b1` in the default app, creating the user
+ * on the fly with its kind taken from the id's first letter (b buyer,
+ * m merchant, p agent, a admin).
+ */
+#ifndef HERALD_IDENTITY_USER_AUTH_H
+#define HERALD_IDENTITY_USER_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/jwt.h"
+
+struct http_req;
+struct identity;
+
+/* Who a request is from. */
+struct user_principal {
+    char app_id[JWT_APP_MAX + 1];
+    char user_id[JWT_SUB_MAX + 1];
+    int64_t iat_ms; /* when the token was issued (0 in demo mode) */
+    bool demo;      /* authenticated by ?user_id= in demo mode */
+};
+
+/* Called on req's loop thread; p is borrowed for the call. */
+typedef void (*user_auth_fn)(struct http_req *req, const struct user_principal *p, void *ud);
+
+/*
+ * Authenticates req as an end user from `Authorization: Bearer`, then (for
+ * the WebSocket handshake) `?token=` or `Sec-WebSocket-Protocol: bearer.<t>`,
+ * then demo mode. On success calls fn at once or after a store op (demo user
+ * creation, disabled check); otherwise answers 401 itself (with
+ * WWW-Authenticate) and never calls fn. Loop thread.
+ */
+void identity_user_auth(struct identity *id, struct http_req *req, user_auth_fn fn, void *ud);
+
+/*
+ * The same check on a bare token, synchronously: 0 and *p filled, or
+ * ERR_UNAUTH (bad, expired, wrong typ or revoked). Any thread.
+ */
+int identity_user_token_check(struct identity *id, const char *token, size_t len,
+                              struct user_principal *p);
+
+/*
+ * Signs an access token for user_id of app_id, lifetime id->access_ttl_s,
+ * with the millisecond issue time the revocation check needs. Returns 0 and
+ * *out (free() it), or a negative enum err. Any thread.
+ */
+int identity_user_token_mint(const struct identity *id, const char *app_id, const char *user_id,
+                             char **out);
+
+#endif

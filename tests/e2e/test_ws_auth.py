@@ -1,0 +1,176 @@
+"""
+WebSocket authentication (issue 3 §7, SPEC §3/§4): the handshake needs a user access
+token, in `?token=` or in `Sec-WebSocket-Protocol: herald.v1, bearer.<token>`; forged,
+expired, wrong-kind and revoked tokens get 401; demo mode (HERALD_DEMO=1) accepts
+`?user_id=` in the default app and creates the user with a kind from the id's prefix;
+disabling a user closes their open sockets with 4001.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from conftest import http_request, module_server, run_herald, ws_handshake, ws_open
+
+API = "/api/v1"
+JWT_SECRET = "ws-auth-test-secret-0123456789abcdef"
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def forge(payload, header=None, key=JWT_SECRET):
+    h = b64(json.dumps(header or {"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    p = b64(json.dumps(payload, separators=(",", ":")).encode())
+    sig = hmac.new(key.encode(), ("%s.%s" % (h, p)).encode(), hashlib.sha256).digest()
+    return "%s.%s.%s" % (h, p, b64(sig))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from module_server(tmp_path_factory, {"HERALD_JWT_SECRET": JWT_SECRET})
+
+
+@pytest.fixture(scope="module")
+def app(server):
+    p = run_herald(["app", "secret", "default"], env=server.cli_env())
+    assert p.returncode == 0, p
+    c = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+    return {"X-App-Key": c["key"], "X-App-Secret": c["secret"]}
+
+
+def call(server, method, path, auth, body=None):
+    h = dict(auth)
+    raw = None
+    if body is not None:
+        raw = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    return http_request(server.port, method, API + path, headers=h, body=raw, timeout=20)
+
+
+def user_token(server, app, uid):
+    r = call(server, "POST", "/users", app, {"id": uid, "name": uid})
+    assert r.status in (201, 409), r
+    r = call(server, "POST", "/users/%s/tokens" % uid, app)
+    assert r.status == 200, r
+    return r.json()["access_token"]
+
+
+def claims(token):
+    seg = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+def test_no_token_is_401(server):
+    r, c = ws_handshake(server.port, "/ws")
+    with c:
+        assert r.status == 401, r
+        assert r.json()["error"]["code"] == "unauthorized"
+
+
+def test_demo_id_refused_when_demo_is_off(server):
+    r, c = ws_handshake(server.port, "/ws?user_id=b1")
+    with c:
+        assert r.status == 401, r
+
+
+def test_token_in_query(server, app):
+    tok = user_token(server, app, "wq1")
+    c = ws_open(server.port, "/ws?token=" + tok)
+    with c:
+        assert c.hello["user"]["id"] == "wq1"
+        assert c.ping("x") == {"type": "pong", "id": "x"}
+
+
+def test_token_in_subprotocol(server, app):
+    tok = user_token(server, app, "wp1")
+    c = ws_open(server.port, "/ws", headers=[("Sec-WebSocket-Protocol",
+                                               "herald.v1, bearer." + tok)])
+    with c:
+        assert c.response.header("Sec-WebSocket-Protocol") == "herald.v1"
+        assert c.hello["user"]["id"] == "wp1"
+
+
+def forged_tokens(good):
+    c = claims(good)
+    now = int(time.time())
+    return {
+        "alg-none": "%s.%s." % (b64(b'{"alg":"none","typ":"JWT"}'), good.split(".")[1]),
+        "alg-None": "%s.%s." % (b64(b'{"alg":"None","typ":"JWT"}'), good.split(".")[1]),
+        "wrong-signature": forge(c, key="another-secret-0123456789abcdefghij"),
+        "tampered-payload": good.split(".")[0] + "." + b64(json.dumps(
+            dict(c, sub="someone-else")).encode()) + "." + good.split(".")[2],
+        "expired": forge(dict(c, iat=now - 7200, exp=now - 3600, iatm=(now - 7200) * 1000)),
+        "not-yet-valid": forge(dict(c, nbf=now + 3600)),
+        "app-token": forge(dict(c, typ="app")),
+        "operator-token": forge(dict(c, typ="operator")),
+        "no-exp": forge({k: v for k, v in c.items() if k != "exp"}),
+        "garbage": "not-a-token",
+    }
+
+
+@pytest.mark.parametrize("kind", ["alg-none", "alg-None", "wrong-signature", "tampered-payload",
+                                  "expired", "not-yet-valid", "app-token", "operator-token",
+                                  "no-exp", "garbage"])
+def test_forged_tokens_are_401(server, app, kind):
+    good = user_token(server, app, "wf1")
+    assert forge(claims(good)) == good  # the forging helper itself is right
+    bad = forged_tokens(good)[kind]
+    for path, headers in (("/ws?token=" + bad, None),
+                          ("/ws", [("Sec-WebSocket-Protocol", "herald.v1, bearer." + bad)])):
+        r, c = ws_handshake(server.port, path, headers=headers)
+        with c:
+            assert r.status == 401, (kind, r)
+
+
+def test_bad_device_id_is_422(server, app):
+    tok = user_token(server, app, "wd1")
+    for bad in ("%2F..", "x" * 65, "%zz", ""):
+        r, c = ws_handshake(server.port, "/ws?device_id=%s&token=%s" % (bad, tok))
+        with c:
+            assert r.status == 422, (bad, r)
+            assert r.json()["error"]["field"] == "device_id"
+    c = ws_open(server.port, "/ws?device_id=phone-1&token=" + tok)
+    c.close()
+
+
+def test_disabling_a_user_closes_their_sockets_with_4001(server, app):
+    tok = user_token(server, app, "wr1")
+    other = ws_open(server.port, "/ws?token=" + user_token(server, app, "wr2"))
+    a = ws_open(server.port, "/ws?token=" + tok)
+    b = ws_open(server.port, "/ws?token=" + tok)
+    with a, b, other:
+        r = call(server, "PATCH", "/users/wr1", app, {"disabled": True})
+        assert r.status == 200, r
+        for c in (a, b):
+            c.expect_close(4001, timeout=5)
+        # the token is refused from now on; the other user is untouched
+        r, c = ws_handshake(server.port, "/ws?token=" + tok)
+        with c:
+            assert r.status == 401, r
+        assert other.ping(1) == {"type": "pong", "id": 1}
+
+
+def test_demo_mode(server_factory):
+    s = server_factory({"HERALD_DEMO": "1"})
+    assert "DEMO MODE" in s.stderr_text()
+    c = ws_open(s.port, "/ws?user_id=m42")
+    with c:
+        assert c.hello["user"]["id"] == "m42"
+    p = run_herald(["app", "secret", "default"], env=s.cli_env())
+    assert p.returncode == 0, p
+    kv = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+    auth = {"X-App-Key": kv["key"], "X-App-Secret": kv["secret"]}
+    r = call(s, "GET", "/users/m42", auth)
+    assert r.status == 200, r
+    assert r.json()["kind"] == "merchant"
+    for uid, kind in (("b7", "buyer"), ("p7", "agent")):
+        ws_open(s.port, "/ws?user_id=" + uid).close()
+        assert call(s, "GET", "/users/" + uid, auth).json()["kind"] == kind
+    r, c = ws_handshake(s.port, "/ws?user_id=bad/id")
+    with c:
+        assert r.status == 422, r
