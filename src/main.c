@@ -251,7 +251,7 @@ static int cmd_serve(int argc, char **argv)
 
     struct router *router = router_new();
     struct server *srv = NULL;
-    struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv};
+    struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
     ops_register(router, &ops);
     identity_register(router, &ident);
     struct metrics *metrics = metrics_new(cfg.workers, router);

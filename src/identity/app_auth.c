@@ -7,6 +7,7 @@
  */
 #include "app_auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,7 @@
 #include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "identity/app_limits.h"
 #include "identity/apps.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
@@ -31,6 +33,22 @@ static void unauthorized(struct http_req *req, const char *message)
 {
     http_res_header(req, "WWW-Authenticate", "Bearer");
     http_respond_error(req, 401, "unauthorized", message, NULL);
+}
+
+/* The app is authenticated: apply its rate limit, then go on. */
+static void proceed(struct identity *id, struct http_req *req, const char *app_id, app_auth_fn fn,
+                    void *ud)
+{
+    uint64_t wait = app_limits_take(id->limits, app_id, clock_mono_ms());
+    if (wait != 0) {
+        char v[24];
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+        http_res_header(req, "Retry-After", v);
+        http_respond_error(req, 429, "rate_limited", "the app's request rate limit is exceeded",
+                           NULL);
+        return;
+    }
+    fn(req, app_id, ud);
 }
 
 /* Loop thread: compares the presented secret's hash with the app's secrets. */
@@ -51,7 +69,7 @@ static void secret_checked(struct idjob *j)
         unauthorized(j->req, "unknown app key or wrong secret");
         return;
     }
-    j->cont(j->req, app_id, j->cont_ud);
+    proceed(j->id, j->req, app_id, j->cont, j->cont_ud);
 }
 
 /* Looks up key and checks secret; fn on success, 401 otherwise. */
@@ -102,7 +120,7 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
         char app[JWT_APP_MAX + 1];
         memcpy(app, c.app, sizeof(app));
         jwt_claims_release(&c);
-        fn(req, app, ud);
+        proceed(id, req, app, fn, ud);
         return;
     }
     const char *key = http_req_header(req, "X-App-Key");

@@ -13,6 +13,7 @@
 #include "auth/jwt.h"
 #include "auth/login_guard.h"
 #include "core/workpool.h"
+#include "identity/app_limits.h"
 #include "identity/revoke.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -52,6 +53,9 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
                             (o->operator_ttl_s + JWT_LEEWAY_S) * 1000);
     if (id->revoke == NULL)
         return ERR_BACKEND;
+    id->limits = app_limits_new(st);
+    if (id->limits == NULL)
+        return ERR_BACKEND;
     return 0;
 }
 
@@ -59,6 +63,8 @@ void identity_release(struct identity *id)
 {
     if (id == NULL)
         return;
+    app_limits_free(id->limits);
+    id->limits = NULL;
     revoke_free(id->revoke);
     id->revoke = NULL;
     workpool_free(id->work);

@@ -18,6 +18,7 @@ struct jwt_key;
 struct workpool;
 struct login_guard;
 struct revoke;
+struct app_limits;
 
 #define IDENTITY_KEY_LEN 32
 #define IDENTITY_HASH_QUEUE 1024 /* password checks waiting for a worker before 503 */
@@ -33,6 +34,7 @@ struct identity {
     struct workpool *work;                /* owned: password hashing off the loops */
     struct login_guard *guard;            /* owned: login throttling */
     struct revoke *revoke;                /* owned: token revocation */
+    struct app_limits *limits;            /* owned: per-app API rate limits */
 };
 
 /* What identity_init needs besides the keys. */

@@ -8,12 +8,14 @@
 
 struct router;
 struct metrics;
+struct store;
 
 struct ops_ctx {
     struct metrics *metrics;
-    /* readiness: true when the server can serve (store and bus checks join later) */
+    /* readiness: true when the server can serve; then the store is pinged */
     bool (*is_ready)(void *ud);
     void *ready_ud;
+    struct store *store; /* NULL: no store check */
 };
 
 /* Registers the routes; ctx is borrowed for the server's lifetime. */

@@ -28,6 +28,8 @@ def test_health_ready(server):
     assert r.status == 200, r
     assert (r.header("Content-Type") or "").startswith("application/json")
     assert r.json().get("status") == "ready", r
+    assert r.json()["checks"] == {"server": "ok", "store": "ok"}, r
+    assert r.json()["store"] in ("sqlite", "postgres"), r
 
 
 # ------------------------------------------------------------------ metrics
