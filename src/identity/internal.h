@@ -101,6 +101,14 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
 
 void identity__user_fields_release(struct user_fields *f);
 
+/*
+ * Appends to op a create-or-update of user f (f->id set) in app_id: given
+ * fields overwrite, missing ones are kept (the /users/batch statement).
+ */
+struct store_op;
+void identity__user_upsert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
+                               int64_t now);
+
 /* The columns every user query selects, in the order identity__user_json reads them. */
 #define USER_COLS "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
 

@@ -445,3 +445,10 @@ void identity_users_token(struct http_req *req, void *ud)
 {
     identity_app_auth(ud, req, token_authed, ud);
 }
+
+void identity__user_upsert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
+                               int64_t now)
+{
+    store_op_add(op, &sql_upsert);
+    bind_fields(op, app_id, f->id, f, now);
+}

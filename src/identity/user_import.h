@@ -1,0 +1,35 @@
+/*
+ * `herald user import FILE` (issue 3 §4): users from JSON lines (one user
+ * object per line, the fields of POST /users) or CSV (a header row naming
+ * the columns id, name, avatar, kind, disabled, metadata (JSON text),
+ * email / phone / wechat_openid or contacts.<name>, and password_hash for
+ * hashes carried over from a source system: "$y$" yescrypt or bcrypt
+ * "$2a$/$2b$/$2y$", upgraded at the next login). Each user is created or
+ * updated (the /users/batch semantics).
+ *
+ * The file is read twice: first every record is validated, and when any is
+ * invalid the errors are printed (with line numbers) and nothing is written;
+ * then the users are written in transactions of USER_BATCH_MAX. A progress
+ * line goes to the progress stream. Synchronous: CLI only.
+ */
+#ifndef HERALD_IDENTITY_USER_IMPORT_H
+#define HERALD_IDENTITY_USER_IMPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct identity;
+
+enum user_import_format { USER_IMPORT_AUTO = 0, USER_IMPORT_JSONL, USER_IMPORT_CSV };
+
+/*
+ * Imports path into the app whose key is app_key. AUTO picks CSV for a
+ * ".csv" name, JSON lines otherwise. Errors and progress go to progress.
+ * Returns 0 and sets *count (may be NULL) to the users written; ERR_NOTFOUND
+ * (no such app), ERR_INVAL (invalid records: nothing written), ERR_IO, or a
+ * store error.
+ */
+int identity_users_import(struct identity *id, const char *app_key, const char *path,
+                          enum user_import_format fmt, FILE *progress, int64_t *count);
+
+#endif
