@@ -32,6 +32,7 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
     id->refresh_ttl_s = o->refresh_ttl_s;
     id->operator_ttl_s = o->operator_ttl_s;
     id->demo = o->demo;
+    memcpy(id->enc_key, enc_key, IDENTITY_KEY_LEN);
     unsigned int n = 0;
     if (HMAC(EVP_sha256(), enc_key, IDENTITY_KEY_LEN, (const unsigned char *)label,
              sizeof(label) - 1, id->secret_key, &n) == NULL ||
@@ -74,6 +75,7 @@ void identity_release(struct identity *id)
     jwt_key_free(id->jwt);
     id->jwt = NULL;
     OPENSSL_cleanse(id->secret_key, sizeof(id->secret_key));
+    OPENSSL_cleanse(id->enc_key, sizeof(id->enc_key));
 }
 
 void identity_register(struct router *r, struct identity *id)

@@ -27,6 +27,8 @@ struct identity {
     struct store *store;                  /* borrowed; outlives the server */
     struct jwt_key *jwt;                  /* owned: signs and verifies access tokens */
     uint8_t secret_key[IDENTITY_KEY_LEN]; /* HMAC key of app secret hashes */
+    uint8_t enc_key[IDENTITY_KEY_LEN];    /* HERALD_ENCRYPTION_KEY: seals channel and provider
+                                             secrets at rest (auth/secretbox.h) */
     int64_t access_ttl_s;                 /* HERALD_ACCESS_TTL in seconds */
     int64_t refresh_ttl_s;                /* HERALD_REFRESH_TTL in seconds */
     int64_t operator_ttl_s;               /* HERALD_OPERATOR_TTL in seconds */
