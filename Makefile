@@ -48,7 +48,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald deps run test unit e2e fuzz fuzz-replay bench fmt fmt-check clean asan
+.PHONY: all herald deps run test unit e2e fuzz fuzz-replay bench bench-auth fmt fmt-check clean asan
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -104,6 +104,13 @@ bench-tools: $(BUILD)/herald-bench
 $(BUILD)/herald-bench: bench/herald_bench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lm $(filter -fsanitize=%,$(LDFLAGS))
+
+$(BUILD)/auth-bench: bench/auth_bench.c $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# token check and password hashing costs (issue 3 targets; BENCHMARKS.md)
+bench-auth: $(BUILD)/auth-bench
+	$(BUILD)/auth-bench --seconds 3 --revoked 10000
 
 bench: deps
 	$(MAKE) $(BIN) bench-tools

@@ -47,6 +47,7 @@ static const struct store_sql sql_prune = {
 
 struct entry {
     struct entry *next;
+    uint64_t hash;
     int64_t at;
     int kind;
     char key[]; /* "kind/app/subject" */
@@ -63,6 +64,7 @@ struct revoke {
     pthread_rwlock_t lock;
     struct entry *slots[REVOKE_SLOTS];
     size_t count;
+    size_t per_kind[3]; /* a kind without entries needs no lookup */
     struct listener listeners[REVOKE_LISTENERS];
     int nlisteners;
     pthread_t thread;
@@ -74,11 +76,20 @@ struct revoke {
     int64_t last_prune;
 };
 
+/* "kind/app/subject" into out; -1 when it does not fit. On every token check: no printf. */
 static int make_key(char *out, size_t n, enum revoke_kind kind, const char *app_id,
                     const char *subject_id)
 {
-    int w = snprintf(out, n, "%d/%s/%s", (int)kind, app_id ? app_id : "", subject_id);
-    return w < 0 || (size_t)w >= n ? -1 : 0;
+    size_t a = app_id ? strlen(app_id) : 0, b = strlen(subject_id);
+    if (4 + a + b > n)
+        return -1;
+    out[0] = (char)('0' + (int)kind);
+    out[1] = '/';
+    if (a)
+        memcpy(out + 2, app_id, a);
+    out[2 + a] = '/';
+    memcpy(out + 3 + a, subject_id, b + 1);
+    return 0;
 }
 
 static uint64_t hash_key(const char *s)
@@ -93,9 +104,10 @@ static uint64_t hash_key(const char *s)
 /* Records at for key; true when it is newer than what was held. Write lock held. */
 static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
 {
-    struct entry **slot = &r->slots[hash_key(key) % REVOKE_SLOTS];
+    uint64_t h = hash_key(key);
+    struct entry **slot = &r->slots[h % REVOKE_SLOTS];
     for (struct entry *e = *slot; e; e = e->next) {
-        if (strcmp(e->key, key) == 0) {
+        if (e->hash == h && strcmp(e->key, key) == 0) {
             if (at <= e->at)
                 return false;
             e->at = at;
@@ -105,11 +117,13 @@ static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
     size_t n = strlen(key) + 1;
     struct entry *e = xmalloc(sizeof(*e) + n);
     memcpy(e->key, key, n);
+    e->hash = h;
     e->at = at;
     e->kind = kind;
     e->next = *slot;
     *slot = e;
     r->count++;
+    r->per_kind[kind]++;
     return true;
 }
 
@@ -172,6 +186,7 @@ static void prune(struct revoke *r, int64_t now)
             struct entry *e = *p;
             if (e->at + r->keep_ms[e->kind] < now) {
                 *p = e->next;
+                r->per_kind[e->kind]--;
                 free(e);
                 r->count--;
             } else {
@@ -313,10 +328,11 @@ bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_
     if (make_key(key, sizeof(key), kind, app_id, subject_id) != 0)
         return true;
     bool revoked = false;
+    uint64_t h = hash_key(key);
     pthread_rwlock_rdlock(&r->lock);
-    if (r->count > 0) {
-        for (struct entry *e = r->slots[hash_key(key) % REVOKE_SLOTS]; e; e = e->next) {
-            if (strcmp(e->key, key) == 0) {
+    if (r->per_kind[kind] > 0) {
+        for (struct entry *e = r->slots[h % REVOKE_SLOTS]; e; e = e->next) {
+            if (e->hash == h && strcmp(e->key, key) == 0) {
                 revoked = iat_ms < e->at;
                 break;
             }

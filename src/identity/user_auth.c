@@ -86,8 +86,8 @@ int identity_user_token_check(struct identity *id, const char *token, size_t len
         int64_t iat_ms = issued_ms(&c);
         if (!revoke_is_revoked(id->revoke, REVOKE_USER, c.app, c.sub, iat_ms) &&
             !revoke_is_revoked(id->revoke, REVOKE_APP, "", c.app, iat_ms)) {
-            snprintf(p->app_id, sizeof(p->app_id), "%s", c.app);
-            snprintf(p->user_id, sizeof(p->user_id), "%s", c.sub);
+            memcpy(p->app_id, c.app, sizeof(p->app_id)); /* same sizes, NUL-terminated */
+            memcpy(p->user_id, c.sub, sizeof(p->user_id));
             p->iat_ms = iat_ms;
             rc = 0;
         }
