@@ -359,7 +359,8 @@ static int cmd_app(int argc, char **argv)
     struct identity ident;
     memset(&ident, 0, sizeof(ident));
     int rc = 1;
-    if (open_identity(&cfg, st, &ident) != 0)
+    /* the default app exists even before the first `serve` */
+    if (open_identity(&cfg, st, &ident) != 0 || identity_apps_bootstrap(&ident) != 0)
         goto out;
     if (create) {
         char key[APP_KEY_MAX + 1], secret[TOKEN_LEN + 1];
