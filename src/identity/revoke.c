@@ -142,10 +142,15 @@ static int kind_of(const char *name)
     return -1;
 }
 
-/* Applies rows read from the store; notifies for the ones that are news. */
+/* Applies rows read from the store under one lock; then notifies for the ones that are news. */
 static void apply_rows(struct revoke *r, const struct store_rows *rows, bool tell)
 {
-    for (int i = 0; rows && i < rows->nrows; i++) {
+    int n = rows ? rows->nrows : 0;
+    if (n == 0)
+        return;
+    bool *news = xcalloc((size_t)n, sizeof(*news));
+    pthread_rwlock_wrlock(&r->lock);
+    for (int i = 0; i < n; i++) {
         int kind = kind_of(store_rows_text(rows, i, 0));
         const char *app = store_rows_text(rows, i, 1);
         const char *sub = store_rows_text(rows, i, 2);
@@ -153,14 +158,16 @@ static void apply_rows(struct revoke *r, const struct store_rows *rows, bool tel
         char key[REVOKE_KEY_MAX];
         if (kind < 0 || sub == NULL || make_key(key, sizeof(key), kind, app, sub) != 0)
             continue;
-        pthread_rwlock_wrlock(&r->lock);
-        bool news = put_locked(r, kind, key, at);
-        pthread_rwlock_unlock(&r->lock);
-        if (news && tell)
-            notify(r, kind, app, sub);
+        news[i] = put_locked(r, kind, key, at);
         if (at > r->seen)
             r->seen = at;
     }
+    pthread_rwlock_unlock(&r->lock);
+    for (int i = 0; tell && i < n; i++)
+        if (news[i])
+            notify(r, kind_of(store_rows_text(rows, i, 0)), store_rows_text(rows, i, 1),
+                   store_rows_text(rows, i, 2));
+    free(news);
 }
 
 static int load_since(struct revoke *r, int64_t since, bool tell)
