@@ -15,6 +15,7 @@
 #include "identity/app_auth.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
+#include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "store/store.h"
@@ -229,6 +230,14 @@ void identity_users_get(struct http_req *req, void *ud)
 
 /* ---- PATCH /users/{id} */
 
+/* A user disabled: every token and socket of theirs goes (SPEC §4, close 4001). */
+static void finish_patch(struct idjob *j)
+{
+    if (j->status == 0 && j->text != NULL)
+        revoke_subject(j->id->revoke, REVOKE_USER, j->app_id, j->text);
+    finish_user(j);
+}
+
 static void patch_authed(struct http_req *req, const char *app_id, void *ud)
 {
     const char *id = path_id(req);
@@ -246,6 +255,11 @@ static void patch_authed(struct http_req *req, const char *app_id, void *ud)
     }
     struct idjob *j = identity__job_new(req, ud, app_id);
     j->n1 = 200;
+    if (f.disabled == 1) {
+        j->text = strdup(id); /* revoked once the change commits */
+        if (j->text == NULL)
+            abort();
+    }
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_update);
     bind_fields(op, app_id, id, &f, clock_wall_ms());
@@ -253,7 +267,7 @@ static void patch_authed(struct http_req *req, const char *app_id, void *ud)
     store_op_add(op, &sql_get);
     store_bind_text(op, app_id);
     store_bind_text(op, id);
-    identity__job_submit(j, op, true, finish_user);
+    identity__job_submit(j, op, true, finish_patch);
 out:
     identity__user_fields_release(&f);
     cJSON_Delete(body);
@@ -272,6 +286,7 @@ static void finish_delete(struct idjob *j)
         identity__respond_store_err(j->req, j->status);
         return;
     }
+    revoke_subject(j->id->revoke, REVOKE_USER, j->app_id, j->text);
     http_respond(j->req, 204, NULL, "", 0);
 }
 
@@ -281,6 +296,9 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     if (id == NULL)
         return;
     struct idjob *j = identity__job_new(req, ud, app_id);
+    j->text = strdup(id);
+    if (j->text == NULL)
+        abort();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_delete);
     store_bind_text(op, app_id);
