@@ -21,9 +21,10 @@ struct login_guard *login_guard_new(void)
 {
     struct login_guard *g = xcalloc(1, sizeof(*g));
     pthread_mutex_init(&g->mu, NULL);
-    double refill = LOGIN_GUARD_FAILURES / 60.0;
-    g->by_ip = ratelimit_table_new(GUARD_KEYS, LOGIN_GUARD_FAILURES, refill);
-    g->by_account = ratelimit_table_new(GUARD_KEYS, LOGIN_GUARD_FAILURES, refill);
+    g->by_ip =
+        ratelimit_table_new(GUARD_KEYS, LOGIN_GUARD_IP_FAILURES, LOGIN_GUARD_IP_FAILURES / 60.0);
+    g->by_account =
+        ratelimit_table_new(GUARD_KEYS, LOGIN_GUARD_FAILURES, LOGIN_GUARD_FAILURES / 60.0);
     if (g->by_ip == NULL || g->by_account == NULL) {
         login_guard_free(g);
         return NULL;

@@ -1,8 +1,8 @@
 /*
  * Login throttling (issue 3 §8): failed password checks are counted per
- * client IP and per account in token buckets (LOGIN_GUARD_FAILURES per
- * minute, refilled continuously). While either bucket is empty, every login
- * for that IP or account is refused with 429 and Retry-After, even with the
+ * account (LOGIN_GUARD_FAILURES per minute) and per client IP
+ * (LOGIN_GUARD_IP_FAILURES per minute) in token buckets refilled continuously. While either bucket
+ * is empty, every login for that IP or account is refused with 429 and Retry-After, even with the
  * right password, before any hashing happens; other accounts and other IPs
  * are unaffected. Both end-user and operator logins use one guard; accounts
  * are namespaced by the caller ("user:<app_id>:<user_id>", "operator:<name>").
@@ -16,7 +16,10 @@
 
 #include <stdint.h>
 
-#define LOGIN_GUARD_FAILURES 10 /* failed logins per minute per IP and per account */
+#define LOGIN_GUARD_FAILURES 10 /* failed logins per minute per account */
+#define LOGIN_GUARD_IP_FAILURES                                                                    \
+    100 /* failed logins per minute per client IP (many accounts                                   \
+           may share one address: offices, NAT) */
 
 struct login_guard;
 

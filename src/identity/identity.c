@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "identity/app_auth.h"
+#include "identity/enduser.h"
 #include "identity/users.h"
 #include "net/http.h"
 #include "router/router.h"
@@ -81,6 +82,12 @@ void identity_release(struct identity *id)
 void identity_register(struct router *r, struct identity *id)
 {
     router_add(r, HTTP_M_POST, "/api/v1/auth/token", identity_auth_token_handler, id);
+    router_add(r, HTTP_M_POST, "/api/v1/auth/register", identity_auth_register, id);
+    router_add(r, HTTP_M_POST, "/api/v1/auth/login", identity_auth_login, id);
+    router_add(r, HTTP_M_POST, "/api/v1/auth/refresh", identity_auth_refresh, id);
+    router_add(r, HTTP_M_POST, "/api/v1/auth/logout", identity_auth_logout, id);
+    router_add(r, HTTP_M_GET, "/api/v1/auth/me", identity_auth_me, id);
+    router_add(r, HTTP_M_PATCH, "/api/v1/auth/me", identity_auth_me_patch, id);
     router_add(r, HTTP_M_GET, "/api/v1/users", identity_users_list, id);
     router_add(r, HTTP_M_POST, "/api/v1/users", identity_users_create, id);
     /* before /users/{id}: the router takes the first route that matches */

@@ -1,0 +1,910 @@
+/*
+ * End-user authentication (SPEC §3 "end-user auth", S4): register, login,
+ * refresh, logout and /auth/me. See enduser.h and docs/auth.md.
+ *
+ * Every request is a small state machine of "steps" that each end on the
+ * request's loop thread: a store op (completed on a store thread, posted
+ * back with http_req_post) or a password hash or check (run on the identity
+ * worker pool, posted back the same way). Nothing here blocks a loop.
+ */
+#include "enduser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/login_guard.h"
+#include "auth/password.h"
+#include "auth/tokens.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/workpool.h"
+#include "core/xalloc.h"
+#include "identity/apps.h"
+#include "identity/identity.h"
+#include "identity/internal.h"
+#include "identity/revoke.h"
+#include "identity/user_auth.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define PASSWORD_MIN_LEN 8 /* bytes; at most PASSWORD_MAX_LEN */
+
+/* ---- SQL */
+
+static const struct store_sql sql_app_by_key = {
+    .sqlite = "SELECT id, status, allow_register FROM apps WHERE key = ?1",
+    .pg = "SELECT id, status, allow_register FROM apps WHERE key = $1",
+};
+static const struct store_sql sql_login_lookup = {
+    .sqlite = "SELECT a.id, a.status, u.password_hash, u.disabled FROM apps a"
+              " LEFT JOIN users u ON u.app_id = a.id AND u.id = ?2 WHERE a.key = ?1",
+    .pg = "SELECT a.id, a.status, u.password_hash, u.disabled FROM apps a"
+          " LEFT JOIN users u ON u.app_id = a.id AND u.id = $2 WHERE a.key = $1",
+};
+static const struct store_sql sql_user_hash = {
+    .sqlite = "SELECT password_hash FROM users WHERE app_id = ?1 AND id = ?2",
+    .pg = "SELECT password_hash FROM users WHERE app_id = $1 AND id = $2",
+};
+static const struct store_sql sql_user_insert = {
+    .sqlite = "INSERT INTO users (app_id, id, name, avatar, contacts, password_hash, created_at,"
+              " updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
+              " coalesce(?5, '{}'), ?6, ?7, ?7)",
+    .pg = "INSERT INTO users (app_id, id, name, avatar, contacts, password_hash, created_at,"
+          " updated_at) VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''),"
+          " coalesce($5, '{}'), $6, $7, $7)",
+};
+static const struct store_sql sql_user_get = {
+    .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1 AND id = ?2",
+    .pg = "SELECT " USER_COLS " FROM users WHERE app_id = $1 AND id = $2",
+};
+/* the hash is replaced only if it is still the one that was checked */
+static const struct store_sql sql_rehash = {
+    .sqlite = "UPDATE users SET password_hash = ?4 WHERE app_id = ?1 AND id = ?2"
+              " AND password_hash = ?3",
+    .pg = "UPDATE users SET password_hash = $4 WHERE app_id = $1 AND id = $2"
+          " AND password_hash = $3",
+};
+static const struct store_sql sql_me_update = {
+    .sqlite = "UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
+              " contacts = coalesce(?5, contacts), metadata = coalesce(?6, metadata),"
+              " password_hash = coalesce(?7, password_hash), updated_at = ?8"
+              " WHERE app_id = ?1 AND id = ?2",
+    .pg = "UPDATE users SET name = coalesce($3, name), avatar = coalesce($4, avatar),"
+          " contacts = coalesce($5, contacts), metadata = coalesce($6, metadata),"
+          " password_hash = coalesce($7, password_hash), updated_at = $8"
+          " WHERE app_id = $1 AND id = $2",
+};
+static const struct store_sql sql_rt_insert = {
+    .sqlite = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
+              " token_hash, created_at, expires_at) VALUES (?1, ?2, 'user', ?3, ?4, ?5, ?6, ?7)",
+    .pg = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
+          " token_hash, created_at, expires_at) VALUES ($1, $2, 'user', $3, $4, $5, $6, $7)",
+};
+/* rotation, step 1: the presented token is live; mark it used */
+static const struct store_sql sql_rt_rotate = {
+    .sqlite = "UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1"
+              " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
+              " AND expires_at > ?2 RETURNING app_id, subject_id",
+    .pg = "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1"
+          " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
+          " AND expires_at > $2 RETURNING app_id, subject_id",
+};
+/* rotation, step 2: its successor in the same family, if the user and app are still active */
+static const struct store_sql sql_rt_successor = {
+    .sqlite = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
+              " token_hash, created_at, expires_at)"
+              " SELECT ?3, t.family_id, 'user', t.subject_id, t.app_id, ?4, ?2, ?5"
+              " FROM refresh_tokens t JOIN users u ON u.app_id = t.app_id AND u.id = t.subject_id"
+              " JOIN apps a ON a.id = t.app_id"
+              " WHERE t.token_hash = ?1 AND u.disabled = 0 AND a.status = 'active'",
+    .pg = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
+          " token_hash, created_at, expires_at)"
+          " SELECT $3, t.family_id, 'user', t.subject_id, t.app_id, $4, $2, $5"
+          " FROM refresh_tokens t JOIN users u ON u.app_id = t.app_id AND u.id = t.subject_id"
+          " JOIN apps a ON a.id = t.app_id"
+          " WHERE t.token_hash = $1 AND u.disabled = 0 AND a.status = 'active'",
+};
+/* reuse of a rotated token: the whole family goes */
+static const struct store_sql sql_rt_reuse = {
+    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND family_id ="
+              " (SELECT family_id FROM refresh_tokens WHERE token_hash = ?1"
+              " AND rotated_at IS NOT NULL) RETURNING app_id, subject_id",
+    .pg = "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family_id ="
+          " (SELECT family_id FROM refresh_tokens WHERE token_hash = $1"
+          " AND rotated_at IS NOT NULL) RETURNING app_id, subject_id",
+};
+static const struct store_sql sql_rt_revoke_family = {
+    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL AND family_id ="
+              " (SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
+              " AND subject_id = ?2 AND subject_kind = 'user')",
+    .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL AND family_id ="
+          " (SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
+          " AND subject_id = $2 AND subject_kind = 'user')",
+};
+static const struct store_sql sql_rt_revoke_user = {
+    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL"
+              " AND subject_kind = 'user' AND app_id = ?1 AND subject_id = ?2",
+    .pg = "UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL"
+          " AND subject_kind = 'user' AND app_id = $1 AND subject_id = $2",
+};
+
+/* ---- the request state */
+
+enum step_kind { STEP_STORE, STEP_WORK };
+
+struct eu {
+    struct http_req *req;
+    struct identity *id;
+    char app_key[APP_KEY_MAX + 1];
+    char app_id[JWT_APP_MAX + 1];
+    char user_id[JWT_SUB_MAX + 1];
+    char *password;     /* owned, wiped: the presented password */
+    char *new_password; /* owned, wiped: PATCH /auth/me */
+    char *hash;         /* owned: the stored hash to check */
+    char *new_hash;     /* owned: a hash made by the worker */
+    int verify;         /* password_verify result (worker) */
+    int status;         /* of the last store op */
+    struct store_result *res;
+    void (*next)(struct eu *e);
+    struct user_fields f; /* register and PATCH /auth/me */
+    cJSON *body;          /* owns the strings f borrows (PATCH /auth/me) */
+    cJSON *profile;       /* owns the strings f borrows (register) */
+    char refresh[TOKEN_LEN + 1];
+    bool want_tokens;
+};
+
+static void eu_free(struct eu *e)
+{
+    if (e->password) {
+        OPENSSL_cleanse(e->password, strlen(e->password));
+        free(e->password);
+    }
+    if (e->new_password) {
+        OPENSSL_cleanse(e->new_password, strlen(e->new_password));
+        free(e->new_password);
+    }
+    free(e->hash);
+    free(e->new_hash);
+    store_result_free(e->res);
+    identity__user_fields_release(&e->f);
+    cJSON_Delete(e->body);
+    cJSON_Delete(e->profile);
+    OPENSSL_cleanse(e->refresh, sizeof(e->refresh));
+    free(e);
+}
+
+static struct eu *eu_new(struct http_req *req, struct identity *id)
+{
+    struct eu *e = xcalloc(1, sizeof(*e));
+    e->req = req;
+    e->id = id;
+    e->f.disabled = -1;
+    return e;
+}
+
+/* Loop thread: run the next step; it answers or starts another step. */
+static void eu_on_loop(void *arg)
+{
+    struct eu *e = arg;
+    void (*next)(struct eu *) = e->next;
+    e->next = NULL;
+    next(e);
+    if (e->next == NULL) /* no further step started: the request is answered */
+        eu_free(e);
+}
+
+static void store_done(int status, struct store_result *res, void *ud)
+{
+    struct eu *e = ud;
+    store_result_free(e->res);
+    e->status = status;
+    e->res = res;
+    http_req_post(e->req, eu_on_loop, e);
+}
+
+/* Starts a store op; next runs on the loop when it completes. False: answered 503. */
+static bool eu_store(struct eu *e, struct store_op *op, bool write, void (*next)(struct eu *))
+{
+    e->next = next;
+    int rc = write ? store_write(e->id->store, op, store_done, e)
+                   : store_read(e->id->store, op, store_done, e);
+    if (rc != 0) {
+        e->next = NULL;
+        identity__respond_store_err(e->req, rc);
+        return false;
+    }
+    return true;
+}
+
+/* Worker thread: check e->password against e->hash (or spend the time of one), rehash. */
+static void work_verify(void *arg)
+{
+    struct eu *e = arg;
+    size_t n = strlen(e->password);
+    if (e->hash == NULL) {
+        e->verify = password_verify_dummy(e->password, n);
+    } else if ((e->verify = password_verify(e->password, n, e->hash)) == 0) {
+        /* a password change hashes the new one; a login upgrades a legacy (bcrypt) hash */
+        const char *pw = e->new_password ? e->new_password : e->password;
+        if ((e->new_password || password_needs_rehash(e->hash)) &&
+            password_hash(pw, strlen(pw), &e->new_hash) != 0) {
+            e->new_hash = NULL;
+            if (e->new_password)
+                e->verify = ERR_BACKEND; /* a login just keeps the old hash this time */
+        }
+    }
+    http_req_post(e->req, eu_on_loop, e);
+}
+
+/* Worker thread: hash e->password into e->new_hash. */
+static void work_hash(void *arg)
+{
+    struct eu *e = arg;
+    e->verify = password_hash(e->password, strlen(e->password), &e->new_hash);
+    http_req_post(e->req, eu_on_loop, e);
+}
+
+static bool eu_work(struct eu *e, workpool_fn fn, void (*next)(struct eu *))
+{
+    e->next = next;
+    if (workpool_submit(e->id->work, fn, e) != 0) {
+        e->next = NULL;
+        http_res_header(e->req, "Retry-After", "1");
+        http_respond_error(e->req, 503, "unavailable", "too many password checks; retry", NULL);
+        return false;
+    }
+    return true;
+}
+
+/* ---- helpers */
+
+static void unauthorized(struct http_req *req, const char *message)
+{
+    http_res_header(req, "WWW-Authenticate", "Bearer");
+    http_respond_error(req, 401, "unauthorized", message, NULL);
+}
+
+static void invalid(struct http_req *req, const char *field, const char *message)
+{
+    http_respond_error(req, 422, "validation_failed", message, field);
+}
+
+/* A password member: NULL (after answering 422) when absent or not acceptable. */
+static char *take_password(struct http_req *req, const cJSON *body, const char *name, bool strict)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, name);
+    if (!cJSON_IsString(p)) {
+        invalid(req, name, "is required (a string)");
+        return NULL;
+    }
+    size_t n = strlen(p->valuestring);
+    if (n == 0 || n > PASSWORD_MAX_LEN || (strict && n < PASSWORD_MIN_LEN)) {
+        invalid(req, name, strict ? "must be 8 to 511 bytes" : "must be 1 to 511 bytes");
+        return NULL;
+    }
+    return xstrdup(p->valuestring);
+}
+
+/* The app named by X-App-Key (default: "default"); false after answering 401. */
+static bool app_key_of(struct http_req *req, char out[APP_KEY_MAX + 1])
+{
+    const char *k = http_req_header(req, "X-App-Key");
+    if (k == NULL)
+        k = "default";
+    size_t n = strlen(k);
+    if (n == 0 || n > APP_KEY_MAX) {
+        unauthorized(req, "unknown app key");
+        return false;
+    }
+    memcpy(out, k, n + 1);
+    return true;
+}
+
+/* The user id from "username" (or "id"); false after answering 422. */
+static bool user_id_of(struct http_req *req, const cJSON *body, char out[JWT_SUB_MAX + 1])
+{
+    const char *field = "username";
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, field);
+    if (u == NULL) {
+        field = "id";
+        u = cJSON_GetObjectItemCaseSensitive(body, field);
+    }
+    if (u == NULL) {
+        invalid(req, "username", "is required");
+        return false;
+    }
+    if (!cJSON_IsString(u) || !identity__user_id_is_valid(u->valuestring)) {
+        invalid(req, field, "must be 1-64 characters of A-Z a-z 0-9 _ . @ : -");
+        return false;
+    }
+    snprintf(out, JWT_SUB_MAX + 1, "%s", u->valuestring);
+    return true;
+}
+
+/* Adds a new refresh token (new family when family is NULL) to op; its text goes to e->refresh. */
+static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
+{
+    char hash[TOKEN_HASH_HEX + 1], rid[33], fam[33];
+    token_generate(e->refresh);
+    if (token_hash(e->refresh, e->id->secret_key, hash) != 0)
+        return ERR_BACKEND;
+    rand_hex(rid, 16);
+    rand_hex(fam, 16);
+    store_op_add(op, &sql_rt_insert);
+    store_bind_text(op, rid);
+    store_bind_text(op, fam);
+    store_bind_text(op, e->user_id);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, hash);
+    store_bind_int(op, now);
+    store_bind_int(op, now + e->id->refresh_ttl_s * 1000);
+    return 0;
+}
+
+/* Answers status with {user?, access_token, refresh_token, token_type, expires_in, ...}. */
+static void respond_tokens(struct eu *e, int status, const struct store_rows *user)
+{
+    char *tok = NULL;
+    if (identity_user_token_mint(e->id, e->app_id, e->user_id, &tok) != 0) {
+        http_respond_err(e->req, ERR_BACKEND, "cannot sign the token", NULL);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "access_token", tok);
+    cJSON_AddStringToObject(o, "token_type", "Bearer");
+    cJSON_AddNumberToObject(o, "expires_in", (double)e->id->access_ttl_s);
+    if (e->refresh[0]) {
+        cJSON_AddStringToObject(o, "refresh_token", e->refresh);
+        cJSON_AddNumberToObject(o, "refresh_expires_in", (double)e->id->refresh_ttl_s);
+    }
+    if (user && user->nrows > 0)
+        cJSON_AddItemToObject(o, "user", identity__user_json(user, 0));
+    identity__respond_cjson(e->req, status, o);
+    cJSON_Delete(o);
+    OPENSSL_cleanse(tok, strlen(tok));
+    free(tok);
+}
+
+/* ---- POST /auth/register */
+
+static void register_done(struct eu *e)
+{
+    if (e->status == ERR_EXISTS) {
+        http_respond_error(e->req, 409, "conflict", "this username is taken", "username");
+        return;
+    }
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    respond_tokens(e, 201, store_result_step(e->res, -1));
+}
+
+static void register_hashed(struct eu *e)
+{
+    if (e->verify != 0 || e->new_hash == NULL) {
+        http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
+        return;
+    }
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_user_insert);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, e->user_id);
+    store_bind_text(op, e->f.name);
+    store_bind_text(op, e->f.avatar);
+    store_bind_text(op, e->f.contacts);
+    store_bind_text(op, e->new_hash);
+    store_bind_int(op, now);
+    if (add_refresh(e, op, now) != 0) {
+        store_op_free(op);
+        http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
+        return;
+    }
+    store_op_add(op, &sql_user_get);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, e->user_id);
+    eu_store(e, op, true, register_done);
+}
+
+static void register_app(struct eu *e)
+{
+    const struct store_rows *r = store_result_step(e->res, 0);
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+    } else if (r == NULL || r->nrows == 0) {
+        unauthorized(e->req, "unknown app key");
+    } else if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
+        http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
+    } else if (store_rows_int(r, 0, 2) == 0) {
+        http_respond_error(e->req, 403, "forbidden", "this app does not allow self-registration",
+                           NULL);
+    } else {
+        snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
+        eu_work(e, work_hash, register_hashed);
+    }
+}
+
+void identity_auth_register(struct http_req *req, void *ud)
+{
+    struct identity *id = ud;
+    struct eu *e = eu_new(req, id);
+    e->body = identity__body_json(req);
+    if (e->body == NULL || !app_key_of(req, e->app_key))
+        goto done;
+    if (!cJSON_IsObject(e->body)) {
+        invalid(req, "", "must be a JSON object");
+        goto done;
+    }
+    if (!user_id_of(req, e->body, e->user_id) ||
+        (e->password = take_password(req, e->body, "password", true)) == NULL)
+        goto done;
+    /* the profile fields are validated as in POST /users */
+    cJSON *profile = e->profile = cJSON_CreateObject();
+    static const char *const allowed[] = {"name", "avatar", NULL};
+    const cJSON *m;
+    cJSON_ArrayForEach(m, e->body)
+    {
+        const char *k = m->string;
+        bool ok = strcmp(k, "username") == 0 || strcmp(k, "id") == 0 ||
+                  strcmp(k, "password") == 0 || strcmp(k, "email") == 0;
+        for (int i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(k, allowed[i]) == 0;
+        if (!ok) {
+            invalid(req, k, "unknown field");
+            goto done;
+        }
+        if (strcmp(k, "name") == 0 || strcmp(k, "avatar") == 0)
+            cJSON_AddItemToObject(profile, k, cJSON_Duplicate(m, true));
+    }
+    const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->body, "email");
+    if (email)
+        cJSON_AddItemToObject(cJSON_AddObjectToObject(profile, "contacts"), "email",
+                              cJSON_Duplicate(email, true));
+    char field[160];
+    const char *msg = NULL;
+    int rc =
+        identity__user_fields_parse(profile, USER_PATCH, "", &e->f, field, sizeof(field), &msg);
+    if (rc != 0) {
+        invalid(req, strcmp(field, "contacts.email") == 0 ? "email" : field, msg);
+        goto done;
+    }
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_app_by_key);
+    store_bind_text(op, e->app_key);
+    if (eu_store(e, op, false, register_app))
+        return;
+done:
+    eu_free(e);
+}
+
+/* ---- POST /auth/login */
+
+static void login_done(struct eu *e)
+{
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    respond_tokens(e, 200, store_result_step(e->res, -1));
+}
+
+static void login_checked(struct eu *e)
+{
+    char account[16 + APP_KEY_MAX + JWT_SUB_MAX];
+    snprintf(account, sizeof(account), "user:%s:%s", e->app_key, e->user_id);
+    if (e->verify != 0) {
+        login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
+        unauthorized(e->req, "wrong username or password");
+        return;
+    }
+    const struct store_rows *r = store_result_step(e->res, 0);
+    if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
+        http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
+        return;
+    }
+    if (store_rows_int(r, 0, 3) != 0) {
+        http_respond_error(e->req, 403, "forbidden", "the user is disabled", NULL);
+        return;
+    }
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    if (e->new_hash) { /* a legacy (bcrypt) hash: upgrade to yescrypt */
+        store_op_add(op, &sql_rehash);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        store_bind_text(op, e->hash);
+        store_bind_text(op, e->new_hash);
+    }
+    if (add_refresh(e, op, now) != 0) {
+        store_op_free(op);
+        http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
+        return;
+    }
+    store_op_add(op, &sql_user_get);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, e->user_id);
+    eu_store(e, op, true, login_done);
+}
+
+static void login_found(struct eu *e)
+{
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(e->res, 0);
+    if (r && r->nrows > 0) {
+        snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
+        const char *h = store_rows_text(r, 0, 2);
+        if (h)
+            e->hash = xstrdup(h);
+    }
+    eu_work(e, work_verify, login_checked); /* an unknown user costs the same time */
+}
+
+void identity_auth_login(struct http_req *req, void *ud)
+{
+    struct identity *id = ud;
+    struct eu *e = eu_new(req, id);
+    e->body = identity__body_json(req);
+    if (e->body == NULL || !app_key_of(req, e->app_key))
+        goto done;
+    if (!cJSON_IsObject(e->body)) {
+        invalid(req, "", "must be a JSON object");
+        goto done;
+    }
+    if (!user_id_of(req, e->body, e->user_id) ||
+        (e->password = take_password(req, e->body, "password", false)) == NULL)
+        goto done;
+    char account[16 + APP_KEY_MAX + JWT_SUB_MAX];
+    snprintf(account, sizeof(account), "user:%s:%s", e->app_key, e->user_id);
+    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
+    if (wait != 0) {
+        char v[24];
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+        http_res_header(req, "Retry-After", v);
+        http_respond_error(req, 429, "rate_limited", "too many failed logins; retry later", NULL);
+        goto done;
+    }
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_login_lookup);
+    store_bind_text(op, e->app_key);
+    store_bind_text(op, e->user_id);
+    if (eu_store(e, op, false, login_found))
+        return;
+done:
+    eu_free(e);
+}
+
+/* ---- POST /auth/refresh */
+
+static void refresh_reuse_done(struct eu *e)
+{
+    const struct store_rows *r = store_result_step(e->res, 0);
+    if (e->status == 0 && r && r->nrows > 0) {
+        const char *app = store_rows_text(r, 0, 0), *sub = store_rows_text(r, 0, 1);
+        log_warn("auth", "refresh token reused: family revoked app=%s user=%s", app ? app : "",
+                 sub ? sub : "");
+        if (app && sub) /* whoever holds the family's access tokens loses them too */
+            revoke_subject(e->id->revoke, REVOKE_USER, app, sub);
+    }
+    unauthorized(e->req, "invalid, expired or revoked refresh token");
+}
+
+static void refresh_done(struct eu *e)
+{
+    if (e->status == ERR_NOTFOUND) {
+        /* not live: if it was rotated already, this is a reuse */
+        struct store_op *op = store_op_new();
+        store_op_add(op, &sql_rt_reuse);
+        store_bind_text(op, e->hash);
+        store_bind_int(op, clock_wall_ms());
+        eu_store(e, op, true, refresh_reuse_done);
+        return;
+    }
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(e->res, 0);
+    snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
+    snprintf(e->user_id, sizeof(e->user_id), "%s", store_rows_text(r, 0, 1));
+    respond_tokens(e, 200, store_result_step(e->res, -1));
+}
+
+void identity_auth_refresh(struct http_req *req, void *ud)
+{
+    struct identity *id = ud;
+    struct eu *e = eu_new(req, id);
+    e->body = identity__body_json(req);
+    if (e->body == NULL)
+        goto done;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
+    if (!cJSON_IsString(t)) {
+        invalid(req, "refresh_token", "is required (a string)");
+        goto done;
+    }
+    char old[TOKEN_HASH_HEX + 1], hash[TOKEN_HASH_HEX + 1], rid[33];
+    if (!token_is_wellformed(t->valuestring)) {
+        unauthorized(req, "invalid, expired or revoked refresh token");
+        goto done;
+    }
+    if (token_hash(t->valuestring, id->secret_key, old) != 0) {
+        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
+        goto done;
+    }
+    e->hash = xstrdup(old);
+    token_generate(e->refresh);
+    if (token_hash(e->refresh, id->secret_key, hash) != 0) {
+        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
+        goto done;
+    }
+    rand_hex(rid, 16);
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_rt_rotate);
+    store_bind_text(op, old);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    store_op_add(op, &sql_rt_successor);
+    store_bind_text(op, old);
+    store_bind_int(op, now);
+    store_bind_text(op, rid);
+    store_bind_text(op, hash);
+    store_bind_int(op, now + id->refresh_ttl_s * 1000);
+    store_op_require_row(op);
+    if (eu_store(e, op, true, refresh_done))
+        return;
+done:
+    eu_free(e);
+}
+
+/* ---- POST /auth/logout */
+
+static void logout_done(struct eu *e)
+{
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
+    http_respond(e->req, 204, NULL, "", 0);
+}
+
+static void logout_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct identity *id = ud;
+    struct eu *e = eu_new(req, id);
+    snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
+    snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
+    size_t len = 0;
+    http_req_body(req, &len);
+    const cJSON *t = NULL;
+    if (len > 0) {
+        e->body = identity__body_json(req);
+        if (e->body == NULL)
+            goto done;
+        t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
+        if (t != NULL && !cJSON_IsString(t)) {
+            invalid(req, "refresh_token", "must be a string");
+            goto done;
+        }
+    }
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    if (t != NULL) { /* this device's family only */
+        char h[TOKEN_HASH_HEX + 1] = "";
+        if (token_is_wellformed(t->valuestring) &&
+            token_hash(t->valuestring, id->secret_key, h) != 0)
+            h[0] = '\0';
+        store_op_add(op, &sql_rt_revoke_family);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        store_bind_text(op, h);
+        store_bind_int(op, now);
+    } else {
+        store_op_add(op, &sql_rt_revoke_user);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        store_bind_int(op, now);
+    }
+    if (eu_store(e, op, true, logout_done))
+        return;
+done:
+    eu_free(e);
+}
+
+void identity_auth_logout(struct http_req *req, void *ud)
+{
+    identity_user_auth(ud, req, logout_authed, ud);
+}
+
+/* ---- GET /auth/me */
+
+static void me_done(struct eu *e)
+{
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    const struct store_rows *r = store_result_step(e->res, -1);
+    if (r == NULL || r->nrows == 0) {
+        http_respond_err(e->req, ERR_NOTFOUND, "no such user", NULL);
+        return;
+    }
+    if (e->want_tokens) {
+        respond_tokens(e, 200, r);
+        return;
+    }
+    cJSON *o = identity__user_json(r, 0);
+    identity__respond_cjson(e->req, 200, o);
+    cJSON_Delete(o);
+}
+
+static void me_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct identity *id = ud;
+    struct eu *e = eu_new(req, id);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_user_get);
+    store_bind_text(op, p->app_id);
+    store_bind_text(op, p->user_id);
+    if (!eu_store(e, op, false, me_done))
+        eu_free(e);
+}
+
+void identity_auth_me(struct http_req *req, void *ud)
+{
+    identity_user_auth(ud, req, me_authed, ud);
+}
+
+/* ---- PATCH /auth/me */
+
+static void me_patched(struct eu *e)
+{
+    if (e->status == 0 && e->new_hash) {
+        /* a new password: every other session ends; this one gets fresh tokens */
+        revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
+        e->want_tokens = true;
+    }
+    me_done(e);
+}
+
+static void me_write(struct eu *e)
+{
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_me_update);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, e->user_id);
+    store_bind_text(op, e->f.name);
+    store_bind_text(op, e->f.avatar);
+    store_bind_text(op, e->f.contacts);
+    store_bind_text(op, e->f.metadata);
+    store_bind_text(op, e->new_hash);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    if (e->new_hash) {
+        store_op_add(op, &sql_rt_revoke_user);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        store_bind_int(op, now);
+        if (add_refresh(e, op, now) != 0) {
+            store_op_free(op);
+            http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
+            return;
+        }
+    }
+    store_op_add(op, &sql_user_get);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, e->user_id);
+    eu_store(e, op, true, me_patched);
+}
+
+static void me_password_checked(struct eu *e)
+{
+    if (e->verify == ERR_BACKEND) {
+        http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
+        return;
+    }
+    if (e->verify != 0) {
+        char account[16 + JWT_APP_MAX + JWT_SUB_MAX];
+        snprintf(account, sizeof(account), "user:%s:%s", e->app_id, e->user_id);
+        login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
+        http_respond_error(e->req, 403, "forbidden", "current_password is wrong",
+                           "current_password");
+        return;
+    }
+    me_write(e); /* e->new_hash holds the new password's hash (work_verify) */
+}
+
+static void me_hash_found(struct eu *e)
+{
+    if (e->status != 0) {
+        identity__respond_store_err(e->req, e->status);
+        return;
+    }
+    const char *h = store_rows_text(store_result_step(e->res, 0), 0, 0);
+    if (h == NULL) {
+        http_respond_error(e->req, 403, "forbidden", "this user has no password to change",
+                           "current_password");
+        return;
+    }
+    e->hash = xstrdup(h);
+    eu_work(e, work_verify, me_password_checked);
+}
+
+static void me_patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct identity *id = ud;
+    struct eu *e = eu_new(req, id);
+    snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
+    snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
+    e->body = identity__body_json(req);
+    if (e->body == NULL)
+        goto done;
+    if (!cJSON_IsObject(e->body)) {
+        invalid(req, "", "must be a JSON object");
+        goto done;
+    }
+    static const char *const fixed[] = {"kind", "disabled", NULL};
+    for (int i = 0; fixed[i]; i++) {
+        if (cJSON_GetObjectItemCaseSensitive(e->body, fixed[i])) {
+            http_respond_error(req, 403, "forbidden", "cannot be changed by the user", fixed[i]);
+            goto done;
+        }
+    }
+    bool pw = cJSON_GetObjectItemCaseSensitive(e->body, "password") != NULL;
+    if (pw) {
+        if ((e->new_password = take_password(req, e->body, "password", true)) == NULL ||
+            (e->password = take_password(req, e->body, "current_password", false)) == NULL)
+            goto done;
+    } else if (cJSON_GetObjectItemCaseSensitive(e->body, "current_password")) {
+        invalid(req, "current_password", "only with password");
+        goto done;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(e->body, "password");
+    cJSON_DeleteItemFromObjectCaseSensitive(e->body, "current_password");
+    char field[160];
+    const char *msg = NULL;
+    if (identity__user_fields_parse(e->body, USER_PATCH, "", &e->f, field, sizeof(field), &msg) !=
+        0) {
+        invalid(req, field, msg);
+        goto done;
+    }
+    if (pw) {
+        char account[16 + JWT_APP_MAX + JWT_SUB_MAX];
+        snprintf(account, sizeof(account), "user:%s:%s", e->app_id, e->user_id);
+        uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
+        if (wait != 0) {
+            char v[24];
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+            http_res_header(req, "Retry-After", v);
+            http_respond_error(req, 429, "rate_limited", "too many failed attempts", NULL);
+            goto done;
+        }
+        struct store_op *op = store_op_new();
+        store_op_add(op, &sql_user_hash);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        if (eu_store(e, op, false, me_hash_found))
+            return;
+        goto done;
+    }
+    me_write(e);
+    if (e->next != NULL)
+        return;
+done:
+    eu_free(e);
+}
+
+void identity_auth_me_patch(struct http_req *req, void *ud)
+{
+    identity_user_auth(ud, req, me_patch_authed, ud);
+}
