@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "identity/apps.h"
+#include "console/console.h"
 #include "identity/identity.h"
 #include "identity/user_import.h"
 #include "metrics/metrics.h"
@@ -46,6 +48,8 @@ static void usage(FILE *f)
             "  app list       list the apps\n"
             "  app secret KEY add a secret to an app; prints it (shown once)\n"
             "  user import FILE  create or update users from JSON lines or CSV\n"
+            "  admin create NAME  create a console operator (superadmin)\n"
+            "  admin passwd NAME  set an operator's password\n"
             "  check-config   print the effective configuration, secrets masked, and exit\n"
             "  version        print the version and exit\n"
             "  help           show this text\n"
@@ -237,7 +241,8 @@ static int cmd_serve(int argc, char **argv)
     }
     struct identity ident;
     memset(&ident, 0, sizeof(ident));
-    if (open_identity(&cfg, store, &ident) != 0 || identity_apps_bootstrap(&ident) != 0) {
+    if (open_identity(&cfg, store, &ident) != 0 || identity_apps_bootstrap(&ident) != 0 ||
+        console_bootstrap(&ident, true) != 0) {
         identity_release(&ident);
         store_close(store);
         config_release(&cfg);
@@ -256,6 +261,7 @@ static int cmd_serve(int argc, char **argv)
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
     ops_register(router, &ops);
     identity_register(router, &ident);
+    console_register(router, &ident);
     struct metrics *metrics = metrics_new(cfg.workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg.static_dir, STATIC_MAX_TOTAL);
@@ -394,6 +400,141 @@ out:
     return rc;
 }
 
+/* A password from stdin (one line) or, on a terminal, a hidden prompt asked twice. */
+static char *read_password(bool from_stdin, bool confirm)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    if (from_stdin) {
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            free(line);
+            return NULL;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        return line;
+    }
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (tty == NULL) {
+        fprintf(stderr, "herald: no terminal for the password prompt; use --password-stdin\n");
+        return NULL;
+    }
+    struct termios old, quiet;
+    bool have = tcgetattr(fileno(tty), &old) == 0;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    char *first = NULL;
+    for (int round = 0; round < (confirm ? 2 : 1); round++) {
+        fprintf(tty, round ? "Repeat the password: " : "Password: ");
+        fflush(tty);
+        if (have)
+            tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+        ssize_t n = getline(&line, &cap, tty);
+        if (have)
+            tcsetattr(fileno(tty), TCSAFLUSH, &old);
+        fprintf(tty, "\n");
+        if (n < 0) {
+            free(line);
+            free(first);
+            fclose(tty);
+            return NULL;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (round == 0) {
+            first = line;
+            line = NULL;
+            cap = 0;
+        } else if (strcmp(first, line) != 0) {
+            fprintf(stderr, "herald: the passwords differ\n");
+            OPENSSL_cleanse(line, strlen(line));
+            free(line);
+            OPENSSL_cleanse(first, strlen(first));
+            free(first);
+            fclose(tty);
+            return NULL;
+        }
+    }
+    fclose(tty);
+    if (line) {
+        OPENSSL_cleanse(line, strlen(line));
+        free(line);
+    }
+    return first;
+}
+
+/* herald admin create NAME | herald admin passwd NAME [--password-stdin] */
+static int cmd_admin(int argc, char **argv)
+{
+    if (argc < 1 || wants_help(argc, argv)) {
+        printf("usage: herald admin create NAME [--password-stdin] [flags]\n"
+               "       herald admin passwd NAME [--password-stdin] [flags]\n\n"
+               "Creates a console operator with the superadmin role, or sets the password of\n"
+               "one (its tokens are revoked). The password (8 to 511 bytes) is asked twice on\n"
+               "the terminal without echo, or read as one line from stdin with\n"
+               "--password-stdin. Uses HERALD_DATABASE_URL.\n");
+        return argc < 1 ? 2 : 0;
+    }
+    bool create = strcmp(argv[0], "create") == 0;
+    if (!create && strcmp(argv[0], "passwd") != 0) {
+        fprintf(stderr, "herald: unknown admin command '%s' (create or passwd)\n", argv[0]);
+        return 2;
+    }
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "herald: admin %s needs a NAME\n", argv[0]);
+        return 2;
+    }
+    bool from_stdin = false;
+    char *rest[64];
+    int nrest = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--password-stdin") == 0)
+            from_stdin = true;
+        else if (nrest < 64)
+            rest[nrest++] = argv[i];
+    }
+    struct config cfg;
+    if (load_config(&cfg, nrest, rest, NULL) != 0)
+        return 2;
+    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    char *pw = read_password(from_stdin, create);
+    if (pw == NULL) {
+        fprintf(stderr, "herald: no password given\n");
+        config_release(&cfg);
+        return 1;
+    }
+    struct store *st = open_store(&cfg);
+    struct identity ident;
+    memset(&ident, 0, sizeof(ident));
+    int rc = 1;
+    if (st != NULL && open_identity(&cfg, st, &ident) == 0 &&
+        identity_apps_bootstrap(&ident) == 0 && console_bootstrap(&ident, false) == 0) {
+        const char *msg = NULL;
+        int e = create ? console_admin_create(&ident, argv[1], pw, &msg)
+                       : console_admin_passwd(&ident, argv[1], pw, &msg);
+        if (e == 0) {
+            printf(create ? "operator %s created (superadmin)\n" : "password of %s changed\n",
+                   argv[1]);
+            rc = 0;
+        } else if (msg) {
+            fprintf(stderr, "herald: %s\n", msg);
+        } else if (e == ERR_EXISTS) {
+            fprintf(stderr, "herald: an operator called %s exists\n", argv[1]);
+        } else if (e == ERR_NOTFOUND) {
+            fprintf(stderr, "herald: no operator called %s\n", argv[1]);
+        } else {
+            fprintf(stderr, "herald: failed: %s\n", err_str(e));
+        }
+    }
+    OPENSSL_cleanse(pw, strlen(pw));
+    free(pw);
+    identity_release(&ident);
+    store_close(st);
+    config_release(&cfg);
+    return rc;
+}
+
 /* herald user import FILE [--app KEY] [--format jsonl|csv] */
 static int cmd_user(int argc, char **argv)
 {
@@ -503,6 +644,8 @@ int main(int argc, char **argv)
         return cmd_app(argc - 2, argv + 2);
     if (strcmp(cmd, "user") == 0)
         return cmd_user(argc - 2, argv + 2);
+    if (strcmp(cmd, "admin") == 0)
+        return cmd_admin(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)
         return cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

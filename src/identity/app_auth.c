@@ -20,6 +20,7 @@
 #include "identity/apps.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
+#include "identity/revoke.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -119,7 +120,13 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
         }
         char app[JWT_APP_MAX + 1];
         memcpy(app, c.app, sizeof(app));
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c.json, "iatm");
+        int64_t iat_ms = cJSON_IsNumber(m) ? (int64_t)m->valuedouble : c.iat * 1000;
         jwt_claims_release(&c);
+        if (revoke_is_revoked(id->revoke, REVOKE_APP, "", app, iat_ms)) {
+            unauthorized(req, "the app was disabled; ask for a new app token");
+            return;
+        }
         proceed(id, req, app, fn, ud);
         return;
     }
@@ -137,14 +144,19 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
 static void token_issue(struct http_req *req, const char *app_id, void *ud)
 {
     struct identity *id = ud;
-    int64_t now = clock_wall_ms() / 1000;
+    int64_t now_ms = clock_wall_ms(), now = now_ms / 1000;
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddNumberToObject(extra, "iatm", (double)now_ms); /* for the revocation check */
     struct jwt_payload p = {.typ = JWT_TYP_APP,
                             .sub = app_id,
                             .app = app_id,
                             .iat = now,
-                            .exp = now + id->access_ttl_s};
+                            .exp = now + id->access_ttl_s,
+                            .extra = extra};
     char *tok = NULL;
-    if (jwt_sign(id->jwt, &p, &tok) != 0) {
+    int rc = jwt_sign(id->jwt, &p, &tok);
+    cJSON_Delete(extra);
+    if (rc != 0) {
         http_respond_err(req, ERR_BACKEND, "cannot sign the token", NULL);
         return;
     }

@@ -1,0 +1,584 @@
+/*
+ * /admin/apps (tenants: list, get, create with a first secret, patch, secret
+ * rotation with a grace period) and /admin/audit-log. An operator limited to
+ * some apps sees only those: another app's id is a 404.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/tokens.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/rand.h"
+#include "core/xalloc.h"
+#include "identity/apps.h"
+#include "identity/identity.h"
+#include "identity/revoke.h"
+#include "net/http.h"
+#include "router/router.h"
+#include "store/store.h"
+
+#define APP_COLS                                                                                   \
+    "id, name, key, status, allow_register, rate_limit_rps, rate_limit_burst, daily_quota,"        \
+    " created_at, updated_at"
+#define GRACE_MAX_S (30 * 24 * 3600)
+
+/* ?1 NULL: every app; else a JSON array of the app ids the caller may see */
+static const struct store_sql sql_count = {
+    .sqlite =
+        "SELECT count(*) FROM apps WHERE ?1 IS NULL OR id IN (SELECT value FROM json_each(?1))",
+    .pg = "SELECT count(*) FROM apps WHERE $1::text IS NULL"
+          " OR id IN (SELECT json_array_elements_text($1::json))",
+};
+static const struct store_sql sql_page = {
+    .sqlite = "SELECT " APP_COLS " FROM apps WHERE ?1 IS NULL OR id IN"
+              " (SELECT value FROM json_each(?1)) ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+    .pg = "SELECT " APP_COLS " FROM apps WHERE $1::text IS NULL OR id IN"
+          " (SELECT json_array_elements_text($1::json)) ORDER BY created_at, id"
+          " LIMIT $2 OFFSET $3",
+};
+static const struct store_sql sql_get = {
+    .sqlite = "SELECT " APP_COLS " FROM apps WHERE id = ?1",
+    .pg = "SELECT " APP_COLS " FROM apps WHERE id = $1",
+};
+static const struct store_sql sql_insert = {
+    .sqlite = "INSERT INTO apps (id, name, key, allow_register, rate_limit_rps, rate_limit_burst,"
+              " daily_quota, created_at, updated_at) VALUES (?1, ?2, ?3, coalesce(?4, 0),"
+              " coalesce(?5, 0), coalesce(?6, 0), coalesce(?7, 0), ?8, ?8)",
+    .pg = "INSERT INTO apps (id, name, key, allow_register, rate_limit_rps, rate_limit_burst,"
+          " daily_quota, created_at, updated_at) VALUES ($1, $2, $3, coalesce($4, 0),"
+          " coalesce($5, 0), coalesce($6, 0), coalesce($7, 0), $8, $8)",
+};
+static const struct store_sql sql_update = {
+    .sqlite = "UPDATE apps SET name = coalesce(?2, name), status = coalesce(?3, status),"
+              " allow_register = coalesce(?4, allow_register),"
+              " rate_limit_rps = coalesce(?5, rate_limit_rps),"
+              " rate_limit_burst = coalesce(?6, rate_limit_burst),"
+              " daily_quota = coalesce(?7, daily_quota), updated_at = ?8 WHERE id = ?1",
+    .pg = "UPDATE apps SET name = coalesce($2, name), status = coalesce($3, status),"
+          " allow_register = coalesce($4, allow_register),"
+          " rate_limit_rps = coalesce($5, rate_limit_rps),"
+          " rate_limit_burst = coalesce($6, rate_limit_burst),"
+          " daily_quota = coalesce($7, daily_quota), updated_at = $8 WHERE id = $1",
+};
+static const struct store_sql sql_secret_insert = {
+    .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)"
+              " RETURNING id, hint, created_at, expires_at",
+    .pg = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES ($1, $2, $3, $4)"
+          " RETURNING id, hint, created_at, expires_at",
+};
+/* rotation: the older secrets expire after the grace period (never later than they would) */
+static const struct store_sql sql_secret_expire = {
+    .sqlite = "UPDATE app_secrets SET expires_at = ?2 WHERE app_id = ?1"
+              " AND (expires_at IS NULL OR expires_at > ?2)",
+    .pg = "UPDATE app_secrets SET expires_at = $2 WHERE app_id = $1"
+          " AND (expires_at IS NULL OR expires_at > $2)",
+};
+static const struct store_sql sql_secret_list = {
+    .sqlite = "SELECT id, hint, created_at, expires_at FROM app_secrets WHERE app_id = ?1"
+              " ORDER BY id",
+    .pg = "SELECT id, hint, created_at, expires_at FROM app_secrets WHERE app_id = $1 ORDER BY id",
+};
+static const struct store_sql sql_secret_delete = {
+    .sqlite = "DELETE FROM app_secrets WHERE app_id = ?1 AND id = ?2",
+    .pg = "DELETE FROM app_secrets WHERE app_id = $1 AND id = $2",
+};
+static const struct store_sql sql_audit_count = {
+    .sqlite = "SELECT count(*) FROM audit_log WHERE (?1 IS NULL OR action = ?1)"
+              " AND (?2 IS NULL OR operator_id = ?2)",
+    .pg = "SELECT count(*) FROM audit_log WHERE ($1::text IS NULL OR action = $1)"
+          " AND ($2::text IS NULL OR operator_id = $2)",
+};
+static const struct store_sql sql_audit_page = {
+    .sqlite = "SELECT id, operator_id, operator_name, app_id, action, target, detail, ip,"
+              " created_at FROM audit_log WHERE (?1 IS NULL OR action = ?1)"
+              " AND (?2 IS NULL OR operator_id = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+    .pg = "SELECT id, operator_id, operator_name, app_id, action, target, detail, ip,"
+          " created_at FROM audit_log WHERE ($1::text IS NULL OR action = $1)"
+          " AND ($2::text IS NULL OR operator_id = $2) ORDER BY id DESC LIMIT $3 OFFSET $4",
+};
+
+static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
+{
+    console__job_submit(j, op, write, fin);
+    if (j->finish == NULL)
+        console__job_free(j);
+}
+
+/* The path's app {id} if the caller has perm on it; NULL after answering 404. */
+static const char *app_in_scope(struct http_req *req, const struct console_op *who,
+                                const char *perm)
+{
+    const char *id = http_req_param(req, "id");
+    if (id == NULL || !console__name_ok(id, 64) || !console__can(who, perm, id)) {
+        http_respond_err(req, ERR_NOTFOUND, "no such app", NULL);
+        return NULL;
+    }
+    return id;
+}
+
+static cJSON *body_of(struct http_req *req)
+{
+    const char *ct = http_req_header(req, "Content-Type");
+    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
+        http_respond_error(req, 415, "unsupported_media_type",
+                           "the body must be JSON (Content-Type: application/json)", NULL);
+        return NULL;
+    }
+    size_t len = 0;
+    const char *raw = http_req_body(req, &len);
+    cJSON *v = cJSON_ParseWithLength(raw, len);
+    if (v == NULL)
+        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
+    return v;
+}
+
+static void finish_app(struct cjob *j)
+{
+    const struct store_rows *r = store_result_step(j->res, -1);
+    if (j->status == 0 && (r == NULL || r->nrows == 0))
+        j->status = ERR_NOTFOUND;
+    if (j->status != 0) {
+        if (j->status == ERR_EXISTS) {
+            http_respond_error(j->req, 409, "conflict", "an app with this key exists", "key");
+            return;
+        }
+        console__respond_store_err(j->req, j->status, "app");
+        return;
+    }
+    const char *app_id = store_rows_text(r, 0, 0);
+    if (j->n2 == 1) /* disabled: its tokens go, its users' sockets close */
+        revoke_subject(j->id->revoke, REVOKE_APP, "", app_id);
+    cJSON *o = console__row_json(r, 0, "allow_register", NULL);
+    if (j->secret)
+        cJSON_AddStringToObject(o, "secret", j->secret); /* shown once */
+    console__respond(j->req, (int)j->n1, o);
+    cJSON_Delete(o);
+}
+
+/* ---- GET /admin/apps */
+
+static void finish_page(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "app");
+        return;
+    }
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
+                                  j->n2, "allow_register", "detail");
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+static void apps_list(struct http_req *req, const struct console_op *who, void *ud)
+{
+    int64_t page, size;
+    if (!console__paging(req, &page, &size))
+        return;
+    char *scope = console__apps_json(who, "apps:read");
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n1 = page;
+    j->n2 = size;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_count);
+    store_bind_text(op, scope);
+    store_op_add(op, &sql_page);
+    store_bind_text(op, scope);
+    store_bind_int(op, size);
+    store_bind_int(op, (page - 1) * size);
+    free(scope);
+    submit(j, op, false, finish_page);
+}
+
+static void apps_get(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = app_in_scope(req, who, "apps:read");
+    if (id == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n1 = 200;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_get);
+    store_bind_text(op, id);
+    submit(j, op, false, finish_app);
+}
+
+/* The optional app settings of a create or patch body; -1 after answering 422. */
+struct app_fields {
+    const char *name, *status;
+    int allow_register;        /* -1: not given */
+    int64_t rps, burst, quota; /* -1: not given */
+};
+
+static int num_member(struct http_req *req, const cJSON *b, const char *name, int64_t max,
+                      int64_t *out)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, name);
+    *out = -1;
+    if (m == NULL)
+        return 0;
+    if (!cJSON_IsNumber(m) || m->valuedouble < 0 || m->valuedouble > (double)max ||
+        m->valuedouble != (double)(int64_t)m->valuedouble) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "must be a whole number from 0 to %lld", (long long)max);
+        console__invalid(req, name, msg);
+        return -1;
+    }
+    *out = (int64_t)m->valuedouble;
+    return 0;
+}
+
+static int app_fields(struct http_req *req, const cJSON *b, bool create, struct app_fields *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->allow_register = -1;
+    if (!cJSON_IsObject(b)) {
+        console__invalid(req, "", "must be a JSON object");
+        return -1;
+    }
+    static const char *const known[] = {
+        "name",        "key", "status", "allow_register", "rate_limit_rps", "rate_limit_burst",
+        "daily_quota", NULL};
+    const cJSON *m;
+    cJSON_ArrayForEach(m, b)
+    {
+        bool ok = false;
+        for (int i = 0; known[i] && !ok; i++)
+            ok = strcmp(m->string, known[i]) == 0 && (create || strcmp(m->string, "key") != 0);
+        if (!ok) {
+            console__invalid(req, m->string, create ? "unknown field" : "unknown or fixed field");
+            return -1;
+        }
+    }
+    if (console__str(b, "name", APP_NAME_MAX, create, false, &f->name, req) != 0 ||
+        console__str(b, "status", 16, false, false, &f->status, req) != 0)
+        return -1;
+    if (f->status && strcmp(f->status, "active") != 0 && strcmp(f->status, "disabled") != 0) {
+        console__invalid(req, "status", "must be active or disabled");
+        return -1;
+    }
+    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(b, "allow_register");
+    if (ar && !cJSON_IsBool(ar)) {
+        console__invalid(req, "allow_register", "must be true or false");
+        return -1;
+    }
+    f->allow_register = ar ? cJSON_IsTrue(ar) : -1;
+    if (num_member(req, b, "rate_limit_rps", 1000000, &f->rps) != 0 ||
+        num_member(req, b, "rate_limit_burst", 1000000, &f->burst) != 0 ||
+        num_member(req, b, "daily_quota", 1000000000, &f->quota) != 0)
+        return -1;
+    return 0;
+}
+
+static void bind_opt(struct store_op *op, int64_t v)
+{
+    if (v < 0)
+        store_bind_null(op);
+    else
+        store_bind_int(op, v);
+}
+
+static void apps_create(struct http_req *req, const struct console_op *who, void *ud)
+{
+    cJSON *b = body_of(req);
+    if (b == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->body = b;
+    j->n1 = 201;
+    struct app_fields f;
+    const char *key = NULL;
+    if (app_fields(req, b, true, &f) != 0 ||
+        console__str(b, "key", APP_KEY_MAX, false, true, &key, req) != 0)
+        goto done;
+    char app_id[33], gen[40], hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
+    rand_hex(app_id, 16);
+    if (key == NULL) {
+        char hex[25];
+        rand_hex(hex, 12);
+        snprintf(gen, sizeof(gen), "ak_%s", hex);
+        key = gen;
+    }
+    token_generate(secret);
+    if (token_hash(secret, j->id->secret_key, hash) != 0) {
+        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
+        goto done;
+    }
+    j->secret = xstrdup(secret);
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_insert);
+    store_bind_text(op, app_id);
+    store_bind_text(op, f.name);
+    store_bind_text(op, key);
+    bind_opt(op, f.allow_register);
+    bind_opt(op, f.rps);
+    bind_opt(op, f.burst);
+    bind_opt(op, f.quota);
+    store_bind_int(op, now);
+    store_op_add(op, &sql_secret_insert);
+    store_bind_text(op, app_id);
+    store_bind_text(op, hash);
+    store_bind_text(op, secret + TOKEN_LEN - 4);
+    store_bind_int(op, now);
+    console__audit(op, who, app_id, "app.create", app_id, NULL, now); /* never the secret */
+    store_op_add(op, &sql_get);
+    store_bind_text(op, app_id);
+    console__job_submit(j, op, true, finish_app);
+    if (j->finish != NULL)
+        return;
+done:
+    console__job_free(j);
+}
+
+static void apps_patch(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = app_in_scope(req, who, "apps:write");
+    if (id == NULL)
+        return;
+    cJSON *b = body_of(req);
+    if (b == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->body = b;
+    j->n1 = 200;
+    struct app_fields f;
+    if (app_fields(req, b, false, &f) != 0)
+        goto done;
+    j->n2 = f.status && strcmp(f.status, "disabled") == 0;
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_update);
+    store_bind_text(op, id);
+    store_bind_text(op, f.name);
+    store_bind_text(op, f.status);
+    bind_opt(op, f.allow_register);
+    bind_opt(op, f.rps);
+    bind_opt(op, f.burst);
+    bind_opt(op, f.quota);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    console__audit(op, who, id, "app.update", id, b, now);
+    store_op_add(op, &sql_get);
+    store_bind_text(op, id);
+    console__job_submit(j, op, true, finish_app);
+    if (j->finish != NULL)
+        return;
+done:
+    console__job_free(j);
+}
+
+/* ---- secrets */
+
+static void finish_secret(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "app");
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, j->n2 ? 1 : 0);
+    cJSON *o = console__row_json(r, 0, NULL, NULL);
+    cJSON_AddStringToObject(o, "secret", j->secret); /* shown once */
+    console__respond(j->req, 201, o);
+    cJSON_Delete(o);
+}
+
+static void secrets_rotate(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = app_in_scope(req, who, "apps:write");
+    if (id == NULL)
+        return;
+    int64_t grace = 86400;
+    size_t len = 0;
+    http_req_body(req, &len);
+    struct cjob *j = console__job_new(req, ud, who);
+    if (len > 0) {
+        cJSON *b = j->body = body_of(req);
+        if (b == NULL)
+            goto done;
+        if (!cJSON_IsObject(b)) {
+            console__invalid(req, "", "must be a JSON object");
+            goto done;
+        }
+        const cJSON *m;
+        cJSON_ArrayForEach(m, b)
+        {
+            if (strcmp(m->string, "grace_seconds") != 0) {
+                console__invalid(req, m->string, "unknown field");
+                goto done;
+            }
+        }
+        if (num_member(req, b, "grace_seconds", GRACE_MAX_S, &grace) != 0)
+            goto done;
+        if (grace < 0)
+            grace = 86400;
+    }
+    char hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
+    token_generate(secret);
+    if (token_hash(secret, j->id->secret_key, hash) != 0) {
+        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
+        goto done;
+    }
+    j->secret = xstrdup(secret);
+    j->n2 = 1; /* the new secret's row is in step 1 */
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_secret_expire);
+    store_bind_text(op, id);
+    store_bind_int(op, now + grace * 1000);
+    store_op_add(op, &sql_secret_insert);
+    store_bind_text(op, id);
+    store_bind_text(op, hash);
+    store_bind_text(op, secret + TOKEN_LEN - 4);
+    store_bind_int(op, now);
+    store_op_require_row(op); /* the app exists (foreign key) */
+    cJSON *detail = cJSON_CreateObject();
+    cJSON_AddNumberToObject(detail, "grace_seconds", (double)grace);
+    console__audit(op, who, id, "app.secret.rotate", id, detail, now);
+    cJSON_Delete(detail);
+    console__job_submit(j, op, true, finish_secret);
+    if (j->finish != NULL)
+        return;
+done:
+    console__job_free(j);
+}
+
+static void finish_secret_list(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "app");
+        return;
+    }
+    const struct store_rows *app = store_result_step(j->res, 0);
+    if (app == NULL || app->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such app", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 1);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    for (int i = 0; r && i < r->nrows; i++)
+        cJSON_AddItemToArray(arr, console__row_json(r, i, NULL, NULL));
+    cJSON_AddNumberToObject(o, "count", r ? r->nrows : 0);
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+static void secrets_list(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = app_in_scope(req, who, "apps:read");
+    if (id == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_get);
+    store_bind_text(op, id);
+    store_op_add(op, &sql_secret_list);
+    store_bind_text(op, id);
+    submit(j, op, false, finish_secret_list);
+}
+
+static void finish_deleted(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "secret");
+        return;
+    }
+    http_respond(j->req, 204, NULL, "", 0);
+}
+
+static void secrets_delete(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = app_in_scope(req, who, "apps:write");
+    if (id == NULL)
+        return;
+    const char *sid = http_req_param(req, "secret_id");
+    char *end = NULL;
+    long long s = sid ? strtoll(sid, &end, 10) : 0;
+    if (sid == NULL || *end != '\0' || s < 1) {
+        http_respond_err(req, ERR_NOTFOUND, "no such secret", NULL);
+        return;
+    }
+    struct cjob *j = console__job_new(req, ud, who);
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_secret_delete);
+    store_bind_text(op, id);
+    store_bind_int(op, s);
+    store_op_require_row(op);
+    console__audit(op, who, id, "app.secret.delete", sid, NULL, now);
+    submit(j, op, true, finish_deleted);
+}
+
+/* ---- GET /admin/audit-log */
+
+static void audit_list(struct http_req *req, const struct console_op *who, void *ud)
+{
+    int64_t page, size;
+    if (!console__paging(req, &page, &size))
+        return;
+    char action[64], opid[64];
+    bool has_action = http_req_query_param(req, "action", action, sizeof(action)) > 0;
+    bool has_op = http_req_query_param(req, "operator_id", opid, sizeof(opid)) > 0;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n1 = page;
+    j->n2 = size;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_audit_count);
+    store_bind_text(op, has_action ? action : NULL);
+    store_bind_text(op, has_op ? opid : NULL);
+    store_op_add(op, &sql_audit_page);
+    store_bind_text(op, has_action ? action : NULL);
+    store_bind_text(op, has_op ? opid : NULL);
+    store_bind_int(op, size);
+    store_bind_int(op, (page - 1) * size);
+    submit(j, op, false, finish_page);
+}
+
+/* ---- routes */
+
+#define GLOBAL(fn, perm)                                                                           \
+    static void fn##_global(struct http_req *req, const struct console_op *who, void *ud)          \
+    {                                                                                              \
+        if (!console__can(who, perm, NULL)) {                                                      \
+            http_respond_error(req, 403, "forbidden", "this needs the permission on every app",    \
+                               perm);                                                              \
+            return;                                                                                \
+        }                                                                                          \
+        fn(req, who, ud);                                                                          \
+    }                                                                                              \
+    static void fn##_h(struct http_req *req, void *ud)                                             \
+    {                                                                                              \
+        console__auth(ud, req, perm, fn##_global, ud);                                             \
+    }
+/* app-scoped rights: the handler checks the app */
+#define SCOPED(fn, perm)                                                                           \
+    static void fn##_h(struct http_req *req, void *ud)                                             \
+    {                                                                                              \
+        console__auth(ud, req, perm, fn, ud);                                                      \
+    }
+
+SCOPED(apps_list, "apps:read")
+SCOPED(apps_get, "apps:read")
+GLOBAL(apps_create, "apps:write")
+SCOPED(apps_patch, "apps:write")
+SCOPED(secrets_list, "apps:read")
+SCOPED(secrets_rotate, "apps:write")
+SCOPED(secrets_delete, "apps:write")
+GLOBAL(audit_list, "audit:read")
+
+void console__apps_register(struct router *r, struct identity *id)
+{
+    router_add(r, HTTP_M_GET, "/api/v1/admin/apps", apps_list_h, id);
+    router_add(r, HTTP_M_POST, "/api/v1/admin/apps", apps_create_h, id);
+    router_add(r, HTTP_M_GET, "/api/v1/admin/apps/{id}", apps_get_h, id);
+    router_add(r, HTTP_M_PATCH, "/api/v1/admin/apps/{id}", apps_patch_h, id);
+    router_add(r, HTTP_M_GET, "/api/v1/admin/apps/{id}/secrets", secrets_list_h, id);
+    router_add(r, HTTP_M_POST, "/api/v1/admin/apps/{id}/secrets", secrets_rotate_h, id);
+    router_add(r, HTTP_M_DELETE, "/api/v1/admin/apps/{id}/secrets/{secret_id}", secrets_delete_h,
+               id);
+    router_add(r, HTTP_M_GET, "/api/v1/admin/audit-log", audit_list_h, id);
+}

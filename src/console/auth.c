@@ -1,0 +1,379 @@
+/*
+ * Console login (POST /admin/auth/login, GET /admin/auth/me), the built-in
+ * superadmin role, and the CLI's `herald admin create|passwd`.
+ */
+#include "console.h"
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/login_guard.h"
+#include "auth/password.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/workpool.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "identity/revoke.h"
+#include "net/http.h"
+#include "router/router.h"
+#include "store/store.h"
+
+#define SUPERADMIN_ID "superadmin"
+
+static const struct store_sql sql_superadmin = {
+    .sqlite = "INSERT INTO roles (id, name, description, permissions, all_apps, builtin,"
+              " created_at, updated_at) VALUES ('superadmin', 'superadmin',"
+              " 'every permission on every app', '[\"*\"]', 1, 1, ?1, ?1)"
+              " ON CONFLICT DO NOTHING",
+    .pg = "INSERT INTO roles (id, name, description, permissions, all_apps, builtin,"
+          " created_at, updated_at) VALUES ('superadmin', 'superadmin',"
+          " 'every permission on every app', '[\"*\"]', 1, 1, $1, $1)"
+          " ON CONFLICT DO NOTHING",
+};
+static const struct store_sql sql_operator_count = {
+    .sqlite = "SELECT count(*) FROM operators",
+    .pg = "SELECT count(*) FROM operators",
+};
+static const struct store_sql sql_op_by_name = {
+    .sqlite = "SELECT id, name, password_hash, disabled FROM operators WHERE name = ?1",
+    .pg = "SELECT id, name, password_hash, disabled FROM operators WHERE lower(name) = lower($1)",
+};
+static const struct store_sql sql_op_insert = {
+    .sqlite = "INSERT INTO operators (id, name, password_hash, created_at, updated_at)"
+              " VALUES (?1, ?2, ?3, ?4, ?4)",
+    .pg = "INSERT INTO operators (id, name, password_hash, created_at, updated_at)"
+          " VALUES ($1, $2, $3, $4, $4)",
+};
+static const struct store_sql sql_op_role = {
+    .sqlite = "INSERT INTO operator_roles (operator_id, role_id) VALUES (?1, ?2)",
+    .pg = "INSERT INTO operator_roles (operator_id, role_id) VALUES ($1, $2)",
+};
+static const struct store_sql sql_op_passwd = {
+    .sqlite = "UPDATE operators SET password_hash = ?2, updated_at = ?3 WHERE name = ?1"
+              " RETURNING id",
+    .pg = "UPDATE operators SET password_hash = $2, updated_at = $3"
+          " WHERE lower(name) = lower($1) RETURNING id",
+};
+static const struct store_sql sql_op_logged_in = {
+    .sqlite = "UPDATE operators SET last_login_at = ?2,"
+              " password_hash = coalesce(?3, password_hash) WHERE id = ?1",
+    .pg = "UPDATE operators SET last_login_at = $2,"
+          " password_hash = coalesce($3, password_hash) WHERE id = $1",
+};
+static const struct store_sql sql_op_get = {
+    .sqlite = "SELECT id, name, disabled, created_at, updated_at, last_login_at,"
+              " (SELECT json_group_array(role_id) FROM operator_roles WHERE operator_id = ?1)"
+              " AS roles FROM operators WHERE id = ?1",
+    .pg = "SELECT id, name, disabled, created_at, updated_at, last_login_at,"
+          " (SELECT coalesce(json_agg(role_id), '[]'::json)::text FROM operator_roles"
+          " WHERE operator_id = $1) AS roles FROM operators WHERE id = $1",
+};
+
+/* ---- start-up and CLI */
+
+int console_bootstrap(struct identity *id, bool hint)
+{
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_superadmin);
+    store_bind_int(op, clock_wall_ms());
+    int rc = store_write_wait(id->store, op, NULL);
+    if (rc != 0)
+        return rc;
+    op = store_op_new();
+    store_op_add(op, &sql_operator_count);
+    struct store_result *res = NULL;
+    rc = store_read_wait(id->store, op, &res);
+    if (rc != 0)
+        return rc;
+    if (store_rows_int(store_result_step(res, 0), 0, 0) == 0 && hint)
+        log_warn("console", "no console operator yet: create the first one with "
+                            "'herald admin create admin' (it asks for a password)");
+    store_result_free(res);
+    return 0;
+}
+
+static int check_new_password(const char *password, const char **msg)
+{
+    size_t n = strlen(password);
+    if (n < 8 || n > PASSWORD_MAX_LEN) {
+        *msg = "the password must be 8 to 511 bytes";
+        return ERR_INVAL;
+    }
+    return 0;
+}
+
+int console_admin_create(struct identity *id, const char *name, const char *password,
+                         const char **msg)
+{
+    *msg = NULL;
+    if (!console__name_ok(name, OPERATOR_NAME_MAX)) {
+        *msg = "the name must be 1-64 characters of A-Z a-z 0-9 _ - . @";
+        return ERR_INVAL;
+    }
+    int rc = check_new_password(password, msg);
+    if (rc != 0)
+        return rc;
+    char *hash = NULL;
+    if ((rc = password_hash(password, strlen(password), &hash)) != 0)
+        return rc;
+    char oid[33];
+    rand_hex(oid, 16);
+    int64_t now = clock_wall_ms();
+    struct console_op cli = {.name = "cli"};
+    snprintf(cli.ip, sizeof(cli.ip), "local");
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_op_insert);
+    store_bind_text(op, oid);
+    store_bind_text(op, name);
+    store_bind_text(op, hash);
+    store_bind_int(op, now);
+    store_op_add(op, &sql_op_role);
+    store_bind_text(op, oid);
+    store_bind_text(op, SUPERADMIN_ID);
+    console__audit(op, &cli, NULL, "operator.create", oid, NULL, now);
+    rc = store_write_wait(id->store, op, NULL);
+    free(hash);
+    return rc;
+}
+
+int console_admin_passwd(struct identity *id, const char *name, const char *password,
+                         const char **msg)
+{
+    *msg = NULL;
+    int rc = check_new_password(password, msg);
+    if (rc != 0)
+        return rc;
+    char *hash = NULL;
+    if ((rc = password_hash(password, strlen(password), &hash)) != 0)
+        return rc;
+    int64_t now = clock_wall_ms();
+    struct console_op cli = {.name = "cli"};
+    snprintf(cli.ip, sizeof(cli.ip), "local");
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_op_passwd);
+    store_bind_text(op, name);
+    store_bind_text(op, hash);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    console__audit(op, &cli, NULL, "operator.password", name, NULL, now);
+    struct store_result *res = NULL;
+    rc = store_write_wait(id->store, op, &res);
+    free(hash);
+    if (rc == 0) {
+        const char *oid = store_rows_text(store_result_step(res, 0), 0, 0);
+        if (oid) /* every node drops the old tokens within a second (revocations table) */
+            revoke_subject(id->revoke, REVOKE_OPERATOR, "", oid);
+    }
+    store_result_free(res);
+    return rc;
+}
+
+/* ---- POST /admin/auth/login */
+
+static void login_account(const struct cjob *j, char *out, size_t n)
+{
+    snprintf(out, n, "operator:%s", j->text);
+}
+
+static void login_done(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "operator");
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, -1);
+    int64_t now_ms = clock_wall_ms();
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddNumberToObject(extra, "iatm", (double)now_ms);
+    cJSON_AddStringToObject(extra, "name", j->op.name);
+    struct jwt_payload p = {.typ = JWT_TYP_OPERATOR,
+                            .sub = j->op.id,
+                            .iat = now_ms / 1000,
+                            .exp = now_ms / 1000 + j->id->operator_ttl_s,
+                            .extra = extra};
+    char *tok = NULL;
+    int rc = jwt_sign(j->id->jwt, &p, &tok);
+    cJSON_Delete(extra);
+    if (rc != 0) {
+        http_respond_err(j->req, ERR_BACKEND, "cannot sign the token", NULL);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "access_token", tok);
+    cJSON_AddStringToObject(o, "token_type", "Bearer");
+    cJSON_AddNumberToObject(o, "expires_in", (double)j->id->operator_ttl_s);
+    if (r && r->nrows > 0)
+        cJSON_AddItemToObject(o, "operator", console__row_json(r, 0, "disabled", "roles"));
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+    OPENSSL_cleanse(tok, strlen(tok));
+    free(tok);
+}
+
+static void login_checked(struct cjob *j)
+{
+    char account[16 + sizeof(((struct cjob *)0)->text)];
+    login_account(j, account, sizeof(account));
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (j->n1 != 0) {
+        login_guard_failed(j->id->guard, http_req_peer(j->req), account, clock_mono_ms());
+        http_res_header(j->req, "WWW-Authenticate", "Bearer");
+        http_respond_error(j->req, 401, "unauthorized", "wrong username or password", NULL);
+        return;
+    }
+    if (store_rows_int(r, 0, 3) != 0) {
+        http_respond_error(j->req, 403, "forbidden", "the operator is disabled", NULL);
+        return;
+    }
+    snprintf(j->op.id, sizeof(j->op.id), "%s", store_rows_text(r, 0, 0));
+    snprintf(j->op.name, sizeof(j->op.name), "%s", store_rows_text(r, 0, 1));
+    const char *peer = http_req_peer(j->req);
+    snprintf(j->op.ip, sizeof(j->op.ip), "%s", peer ? peer : "");
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_op_logged_in);
+    store_bind_text(op, j->op.id);
+    store_bind_int(op, now);
+    store_bind_text(op, j->n2 ? j->hash : NULL); /* n2: the hash was upgraded */
+    console__audit(op, &j->op, NULL, "operator.login", j->op.id, NULL, now);
+    store_op_add(op, &sql_op_get);
+    store_bind_text(op, j->op.id);
+    console__job_submit(j, op, true, login_done);
+}
+
+static void login_on_loop(void *arg);
+
+static void login_verify_work(void *arg)
+{
+    struct cjob *j = arg;
+    const struct store_rows *r = store_result_step(j->res, 0);
+    const char *hash = r && r->nrows > 0 ? store_rows_text(r, 0, 2) : NULL;
+    size_t n = strlen(j->password);
+    if (hash == NULL) {
+        j->n1 = password_verify_dummy(j->password, n);
+    } else {
+        j->n1 = password_verify(j->password, n, hash);
+        if (j->n1 == 0 && password_needs_rehash(hash) &&
+            password_hash(j->password, n, &j->hash) == 0)
+            j->n2 = 1;
+    }
+    http_req_post(j->req, login_on_loop, j);
+}
+
+static void login_on_loop(void *arg)
+{
+    struct cjob *j = arg;
+    j->finish = NULL;
+    login_checked(j);
+    if (j->finish == NULL)
+        console__job_free(j);
+}
+
+static void login_found(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "operator");
+        return;
+    }
+    j->finish = login_checked; /* marks the job as still running */
+    if (workpool_submit(j->id->work, login_verify_work, j) != 0) {
+        j->finish = NULL;
+        http_res_header(j->req, "Retry-After", "1");
+        http_respond_error(j->req, 503, "unavailable", "too many logins; retry", NULL);
+    }
+}
+
+static void login_handler(struct http_req *req, void *ud)
+{
+    struct identity *id = ud;
+    struct cjob *j = console__job_new(req, id, NULL);
+    cJSON *body = j->body = NULL;
+    const char *ct = http_req_header(req, "Content-Type");
+    size_t len = 0;
+    const char *raw = http_req_body(req, &len);
+    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
+        http_respond_error(req, 415, "unsupported_media_type",
+                           "the body must be JSON (Content-Type: application/json)", NULL);
+        goto done;
+    }
+    body = j->body = cJSON_ParseWithLength(raw, len);
+    if (body == NULL) {
+        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
+        goto done;
+    }
+    const char *name = NULL, *pw = NULL;
+    if (!cJSON_IsObject(body)) {
+        console__invalid(req, "", "must be a JSON object");
+        goto done;
+    }
+    if (console__str(body, "username", OPERATOR_NAME_MAX, true, false, &name, req) != 0 ||
+        console__str(body, "password", PASSWORD_MAX_LEN, true, false, &pw, req) != 0)
+        goto done;
+    snprintf(j->text, sizeof(j->text), "%s", name);
+    char account[16 + sizeof(((struct cjob *)0)->text)];
+    login_account(j, account, sizeof(account));
+    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
+    if (wait != 0) {
+        char v[24];
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+        http_res_header(req, "Retry-After", v);
+        http_respond_error(req, 429, "rate_limited", "too many failed logins; retry later", NULL);
+        goto done;
+    }
+    j->password = xstrdup(pw);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_op_by_name);
+    store_bind_text(op, name);
+    console__job_submit(j, op, false, login_found);
+    if (j->finish != NULL)
+        return;
+done:
+    console__job_free(j);
+}
+
+/* ---- GET /admin/auth/me */
+
+static void me_done(struct cjob *j)
+{
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (j->status != 0 || r == NULL || r->nrows == 0) {
+        console__respond_store_err(j->req, j->status ? j->status : ERR_NOTFOUND, "operator");
+        return;
+    }
+    cJSON *o = console__row_json(r, 0, "disabled", "roles");
+    cJSON *perms = cJSON_AddArrayToObject(o, "permissions");
+    for (int i = 0; console_permissions[i]; i++)
+        if (console__can(&j->op, console_permissions[i], NULL))
+            cJSON_AddItemToArray(perms, cJSON_CreateString(console_permissions[i]));
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+static void me_authed(struct http_req *req, const struct console_op *who, void *ud)
+{
+    struct cjob *j = console__job_new(req, ud, who);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_op_get);
+    store_bind_text(op, who->id);
+    console__job_submit(j, op, false, me_done);
+    if (j->finish == NULL)
+        console__job_free(j);
+}
+
+static void me_handler(struct http_req *req, void *ud)
+{
+    console__auth(ud, req, NULL, me_authed, ud);
+}
+
+void console__auth_register(struct router *r, struct identity *id)
+{
+    router_add(r, HTTP_M_POST, "/api/v1/admin/auth/login", login_handler, id);
+    router_add(r, HTTP_M_GET, "/api/v1/admin/auth/me", me_handler, id);
+}

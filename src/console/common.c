@@ -1,0 +1,534 @@
+/*
+ * Console plumbing (see internal.h): operator authentication and permission
+ * checks, request jobs, audit rows and JSON helpers.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/password.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/workpool.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "identity/revoke.h"
+#include "net/http.h"
+#include "store/store.h"
+
+const char *const console_permissions[] = {
+    "apps:read",
+    "apps:write",
+    "operators:read",
+    "operators:write",
+    "roles:write",
+    "users:read",
+    "users:write",
+    "templates:write",
+    "channels:write",
+    "conversations:monitor",
+    "notifications:read",
+    "notifications:write",
+    "stats:read",
+    "audit:read",
+    NULL,
+};
+
+static const struct store_sql sql_principal = {
+    .sqlite = "SELECT o.id, o.name, o.disabled, r.id, r.permissions, r.all_apps"
+              " FROM operators o LEFT JOIN operator_roles x ON x.operator_id = o.id"
+              " LEFT JOIN roles r ON r.id = x.role_id WHERE o.id = ?1",
+    .pg = "SELECT o.id, o.name, o.disabled, r.id, r.permissions, r.all_apps"
+          " FROM operators o LEFT JOIN operator_roles x ON x.operator_id = o.id"
+          " LEFT JOIN roles r ON r.id = x.role_id WHERE o.id = $1",
+};
+static const struct store_sql sql_principal_apps = {
+    .sqlite = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
+              " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = ?1",
+    .pg = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
+          " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = $1",
+};
+static const struct store_sql sql_audit = {
+    .sqlite = "INSERT INTO audit_log (operator_id, operator_name, app_id, action, target, detail,"
+              " ip, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    .pg = "INSERT INTO audit_log (operator_id, operator_name, app_id, action, target, detail,"
+          " ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+};
+
+/* ---- permissions */
+
+static bool has_perm(const struct console_role *r, const char *perm)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, r->perms)
+    {
+        if (cJSON_IsString(p) &&
+            (strcmp(p->valuestring, "*") == 0 || (perm && strcmp(p->valuestring, perm) == 0)))
+            return true;
+    }
+    return false;
+}
+
+static bool role_has_app(const struct console_role *r, const char *app_id)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, r->apps)
+    {
+        if (cJSON_IsString(a) && strcmp(a->valuestring, app_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool console__can(const struct console_op *op, const char *perm, const char *app_id)
+{
+    for (int i = 0; i < op->nroles; i++) {
+        const struct console_role *r = &op->roles[i];
+        if (!has_perm(r, perm))
+            continue;
+        if (r->all_apps || (app_id != NULL && role_has_app(r, app_id)))
+            return true;
+    }
+    return false;
+}
+
+char *console__apps_json(const struct console_op *op, const char *perm)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < op->nroles; i++) {
+        const struct console_role *r = &op->roles[i];
+        if (!has_perm(r, perm))
+            continue;
+        if (r->all_apps) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        const cJSON *a;
+        cJSON_ArrayForEach(a, r->apps) cJSON_AddItemToArray(arr, cJSON_Duplicate(a, false));
+    }
+    char *s = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    if (s == NULL)
+        abort();
+    return s;
+}
+
+static void op_release(struct console_op *op)
+{
+    for (int i = 0; i < op->nroles; i++) {
+        cJSON_Delete(op->roles[i].perms);
+        cJSON_Delete(op->roles[i].apps);
+    }
+    op->nroles = 0;
+}
+
+/* ---- jobs */
+
+struct cjob *console__job_new(struct http_req *req, struct identity *id,
+                              const struct console_op *op)
+{
+    struct cjob *j = xcalloc(1, sizeof(*j));
+    j->req = req;
+    j->id = id;
+    if (op) {
+        memcpy(j->op.id, op->id, sizeof(j->op.id));
+        memcpy(j->op.name, op->name, sizeof(j->op.name));
+        memcpy(j->op.ip, op->ip, sizeof(j->op.ip));
+        j->op.nroles = op->nroles;
+        for (int i = 0; i < op->nroles; i++) {
+            j->op.roles[i] = op->roles[i];
+            j->op.roles[i].perms = cJSON_Duplicate(op->roles[i].perms, true);
+            j->op.roles[i].apps = cJSON_Duplicate(op->roles[i].apps, true);
+        }
+    }
+    return j;
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+void console__job_free(struct cjob *j)
+{
+    if (j == NULL)
+        return;
+    op_release(&j->op);
+    store_result_free(j->res);
+    wipe_free(j->secret);
+    wipe_free(j->password);
+    free(j->hash);
+    cJSON_Delete(j->body);
+    free(j);
+}
+
+static void job_on_loop(void *arg)
+{
+    struct cjob *j = arg;
+    cjob_fn f = j->finish;
+    j->finish = NULL;
+    f(j);
+    if (j->finish == NULL) /* not resubmitted */
+        console__job_free(j);
+}
+
+static void job_done(int status, struct store_result *res, void *ud)
+{
+    struct cjob *j = ud;
+    store_result_free(j->res);
+    j->status = status;
+    j->res = res;
+    http_req_post(j->req, job_on_loop, j);
+}
+
+void console__job_submit(struct cjob *j, struct store_op *op, bool write, cjob_fn finish)
+{
+    j->finish = finish;
+    int rc = write ? store_write(j->id->store, op, job_done, j)
+                   : store_read(j->id->store, op, job_done, j);
+    if (rc != 0) {
+        j->finish = NULL;
+        console__respond_store_err(j->req, rc, "object");
+    }
+}
+
+static void job_hash_work(void *arg)
+{
+    struct cjob *j = arg;
+    free(j->hash);
+    j->hash = NULL;
+    j->status = password_hash(j->password, strlen(j->password), &j->hash);
+    http_req_post(j->req, job_on_loop, j);
+}
+
+void console__job_hash(struct cjob *j, cjob_fn finish)
+{
+    j->finish = finish;
+    if (workpool_submit(j->id->work, job_hash_work, j) != 0) {
+        j->finish = NULL;
+        http_res_header(j->req, "Retry-After", "1");
+        http_respond_error(j->req, 503, "unavailable", "too many password operations", NULL);
+    }
+}
+
+/* ---- operator authentication */
+
+struct authctx {
+    struct http_req *req;
+    struct identity *id;
+    struct console_op op;
+    const char *perm;
+    console_fn fn;
+    void *ud;
+};
+
+static void unauthorized(struct http_req *req, const char *message)
+{
+    http_res_header(req, "WWW-Authenticate", "Bearer");
+    http_respond_error(req, 401, "unauthorized", message, NULL);
+}
+
+static void principal_on_loop(void *arg)
+{
+    struct cjob *j = arg;
+    struct authctx *a = j->ctx;
+    if (j->status != 0) {
+        console__respond_store_err(a->req, j->status, "operator");
+        goto out;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    const struct store_rows *apps = store_result_step(j->res, 1);
+    if (r == NULL || r->nrows == 0 || store_rows_int(r, 0, 2) != 0) {
+        unauthorized(a->req, "the operator is disabled or deleted");
+        goto out;
+    }
+    snprintf(a->op.name, sizeof(a->op.name), "%s", store_rows_text(r, 0, 1));
+    for (int i = 0; i < r->nrows && a->op.nroles < CONSOLE_ROLES_MAX; i++) {
+        const char *rid = store_rows_text(r, i, 3);
+        if (rid == NULL)
+            continue;
+        struct console_role *role = &a->op.roles[a->op.nroles++];
+        snprintf(role->id, sizeof(role->id), "%s", rid);
+        role->perms = cJSON_Parse(store_rows_text(r, i, 4) ? store_rows_text(r, i, 4) : "[]");
+        if (!cJSON_IsArray(role->perms)) {
+            cJSON_Delete(role->perms);
+            role->perms = cJSON_CreateArray();
+        }
+        role->all_apps = store_rows_int(r, i, 5) != 0;
+        role->apps = cJSON_CreateArray();
+        for (int k = 0; apps && k < apps->nrows; k++)
+            if (strcmp(store_rows_text(apps, k, 0), rid) == 0)
+                cJSON_AddItemToArray(role->apps, cJSON_CreateString(store_rows_text(apps, k, 1)));
+    }
+    if (a->perm != NULL && !console__can(&a->op, a->perm, NULL)) {
+        /* an app-scoped right is checked by the handler against the app */
+        bool scoped = false;
+        for (int i = 0; i < a->op.nroles; i++)
+            scoped |= has_perm(&a->op.roles[i], a->perm);
+        if (!scoped) {
+            http_respond_error(a->req, 403, "forbidden", "this needs the permission", a->perm);
+            goto out;
+        }
+    }
+    a->fn(a->req, &a->op, a->ud);
+out:
+    op_release(&a->op);
+    free(a);
+    console__job_free(j);
+}
+
+static void principal_loaded(int status, struct store_result *res, void *ud)
+{
+    struct cjob *j = ud;
+    j->status = status;
+    j->res = res;
+    http_req_post(j->req, principal_on_loop, j);
+}
+
+void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
+                   void *ud)
+{
+    const char *authz = http_req_header(req, "Authorization");
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
+        unauthorized(req, "a console token is required (Authorization: Bearer)");
+        return;
+    }
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    struct jwt_claims c;
+    if (jwt_verify(id->jwt, tok, strlen(tok), JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c, NULL) !=
+        0) {
+        jwt_claims_release(&c);
+        unauthorized(req, "invalid or expired console token");
+        return;
+    }
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c.json, "iatm");
+    int64_t iat_ms = cJSON_IsNumber(m) ? (int64_t)m->valuedouble : c.iat * 1000;
+    bool revoked = revoke_is_revoked(id->revoke, REVOKE_OPERATOR, "", c.sub, iat_ms) ||
+                   strlen(c.sub) >= sizeof(((struct console_op *)0)->id);
+    struct authctx *a = xcalloc(1, sizeof(*a));
+    if (!revoked)
+        memcpy(a->op.id, c.sub, strlen(c.sub) + 1);
+    jwt_claims_release(&c);
+    if (revoked || strlen(a->op.id) == 0) {
+        free(a);
+        unauthorized(req, "the console token was revoked");
+        return;
+    }
+    const char *peer = http_req_peer(req);
+    snprintf(a->op.ip, sizeof(a->op.ip), "%s", peer ? peer : "");
+    a->req = req;
+    a->id = id;
+    a->perm = perm;
+    a->fn = fn;
+    a->ud = ud;
+    struct cjob *j = console__job_new(req, id, NULL);
+    j->ctx = a;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_principal);
+    store_bind_text(op, a->op.id);
+    store_op_add(op, &sql_principal_apps);
+    store_bind_text(op, a->op.id);
+    int rc = store_read(id->store, op, principal_loaded, j);
+    if (rc != 0) {
+        console__job_free(j);
+        free(a);
+        console__respond_store_err(req, rc, "operator");
+    }
+}
+
+/* ---- audit */
+
+void console__audit(struct store_op *op, const struct console_op *who, const char *app_id,
+                    const char *action, const char *target, const cJSON *detail, int64_t now)
+{
+    char *d = detail ? cJSON_PrintUnformatted(detail) : NULL;
+    store_op_add(op, &sql_audit);
+    store_bind_text(op, who && who->id[0] ? who->id : NULL);
+    store_bind_text(op, who ? who->name : "");
+    store_bind_text(op, app_id);
+    store_bind_text(op, action);
+    store_bind_text(op, target ? target : "");
+    store_bind_text(op, d ? d : "{}");
+    store_bind_text(op, who ? who->ip : "");
+    store_bind_int(op, now);
+    cJSON_free(d);
+}
+
+/* ---- JSON helpers */
+
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+cJSON *console__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int c = 0; c < r->ncols; c++) {
+        const char *name = r->cols[c];
+        const struct store_value *v = store_rows_value(r, i, c);
+        if (v == NULL || v->type == STORE_NULL) {
+            cJSON_AddNullToObject(o, name);
+        } else if (listed(bools, name)) {
+            cJSON_AddBoolToObject(o, name, store_rows_int(r, i, c) != 0);
+        } else if (listed(jsons, name)) {
+            cJSON *j = cJSON_Parse(store_rows_text(r, i, c));
+            cJSON_AddItemToObject(o, name, j ? j : cJSON_CreateNull());
+        } else if (v->type == STORE_INT) {
+            cJSON_AddNumberToObject(o, name, (double)v->v.i);
+        } else if (v->type == STORE_REAL) {
+            cJSON_AddNumberToObject(o, name, v->v.r);
+        } else {
+            const char *s = store_rows_text(r, i, c);
+            cJSON_AddStringToObject(o, name, s ? s : "");
+        }
+    }
+    return o;
+}
+
+cJSON *console__page_json(const struct store_rows *count, const struct store_rows *rows,
+                          int64_t page, int64_t page_size, const char *bools, const char *jsons)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
+    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    for (int i = 0; rows && i < rows->nrows; i++)
+        cJSON_AddItemToArray(arr, console__row_json(rows, i, bools, jsons));
+    cJSON_AddNumberToObject(o, "page", (double)page);
+    cJSON_AddNumberToObject(o, "page_size", (double)page_size);
+    return o;
+}
+
+static int query_num(struct http_req *req, const char *name, int64_t def, int64_t *out)
+{
+    char buf[32];
+    int n = http_req_query_param(req, name, buf, sizeof(buf));
+    if (n < 0) {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    long long v = strtoll(buf, &end, 10);
+    if (n == 0 || *end != '\0' || v < 1)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size)
+{
+    if (query_num(req, "page", 1, page) != 0 || *page > 1000000) {
+        console__invalid(req, "page", "must be a whole number from 1");
+        return false;
+    }
+    if (query_num(req, "page_size", 20, page_size) != 0 || *page_size > 100) {
+        console__invalid(req, "page_size", "must be a whole number from 1 to 100");
+        return false;
+    }
+    return true;
+}
+
+void console__respond_store_err(struct http_req *req, int status, const char *what)
+{
+    char msg[96];
+    switch (status) {
+    case ERR_NOTFOUND:
+        snprintf(msg, sizeof(msg), "no such %s", what);
+        http_respond_err(req, status, msg, NULL);
+        break;
+    case ERR_EXISTS:
+        snprintf(msg, sizeof(msg), "a %s with this name exists", what);
+        http_respond_err(req, status, msg, "name");
+        break;
+    case ERR_INVAL:
+        http_respond_error(req, 422, "validation_failed", "a value is out of range", NULL);
+        break;
+    case ERR_AGAIN:
+        http_res_header(req, "Retry-After", "1");
+        http_respond_error(req, 503, "unavailable", "the store is busy; retry", NULL);
+        break;
+    case ERR_UNAVAIL:
+        http_respond_err(req, status, "the store is closing", NULL);
+        break;
+    default:
+        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
+        break;
+    }
+}
+
+void console__respond(struct http_req *req, int status, const cJSON *v)
+{
+    char *s = cJSON_PrintUnformatted(v);
+    if (s == NULL)
+        abort();
+    http_respond_json(req, status, s, strlen(s));
+    cJSON_free(s);
+}
+
+void console__invalid(struct http_req *req, const char *field, const char *message)
+{
+    http_respond_error(req, 422, "validation_failed", message, field);
+}
+
+bool console__name_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == '@'))
+            return false;
+    }
+    return true;
+}
+
+int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
+                 const char **out, struct http_req *req)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *out = NULL;
+    if (m == NULL) {
+        if (required) {
+            console__invalid(req, name, "is required");
+            return -1;
+        }
+        return 0;
+    }
+    if (!cJSON_IsString(m)) {
+        console__invalid(req, name, "must be a string");
+        return -1;
+    }
+    size_t chars = 0;
+    for (const char *p = m->valuestring; *p; p++)
+        chars += ((unsigned char)*p & 0xC0) != 0x80;
+    if ((required && chars == 0) || chars > max) {
+        console__invalid(req, name, "has a bad length");
+        return -1;
+    }
+    if (idlike && !console__name_ok(m->valuestring, max)) {
+        console__invalid(req, name, "must be 1-64 characters of A-Z a-z 0-9 _ - . @");
+        return -1;
+    }
+    *out = m->valuestring;
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * The console API (SPEC §3 "console (operators)", issue 3 §5): operators,
+ * roles with permissions (optionally limited to some apps), console login,
+ * apps with secret rotation, and the audit log of every console write, under
+ * /api/v1/admin. docs/admin.md describes the endpoints and permissions.
+ */
+#ifndef HERALD_CONSOLE_CONSOLE_H
+#define HERALD_CONSOLE_CONSOLE_H
+
+#include <stdbool.h>
+
+struct router;
+struct identity;
+
+/* Adds the /api/v1/admin routes; id is borrowed for the server's life. */
+void console_register(struct router *r, struct identity *id);
+
+/*
+ * Start-up: makes the built-in superadmin role when missing and, when hint is
+ * set, logs how to create the first operator when there is none. Returns 0
+ * or a store error. Synchronous (start-up and CLI only).
+ */
+int console_bootstrap(struct identity *id, bool hint);
+
+/*
+ * CLI: creates operator name with password (superadmin role), or changes the
+ * password of an existing one (revoking its tokens). Return 0, ERR_INVAL
+ * (bad name or password, with a message in msg), ERR_EXISTS, ERR_NOTFOUND or
+ * a store error. Synchronous: CLI only.
+ */
+int console_admin_create(struct identity *id, const char *name, const char *password,
+                         const char **msg);
+int console_admin_passwd(struct identity *id, const char *name, const char *password,
+                         const char **msg);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * Shared inside src/console/: the operator principal, permission checks, the
+ * request job, audit entries and JSON helpers.
+ */
+#ifndef HERALD_CONSOLE_INTERNAL_H
+#define HERALD_CONSOLE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "auth/jwt.h"
+
+struct http_req;
+struct identity;
+struct store_op;
+struct store_result;
+struct store_rows;
+
+#define OPERATOR_NAME_MAX 64
+#define ROLE_NAME_MAX 64
+#define ROLE_DESC_MAX 512
+#define CONSOLE_ROLES_MAX 32 /* roles per operator, apps per role */
+
+/* The permission names (SPEC §2); "*" (superadmin) grants all. NULL-terminated. */
+extern const char *const console_permissions[];
+
+/* One role of an operator. */
+struct console_role {
+    char id[33];
+    cJSON *perms; /* owned: array of strings */
+    bool all_apps;
+    cJSON *apps; /* owned: array of app ids (when !all_apps) */
+};
+
+/* Who is calling, with what rights. */
+struct console_op {
+    char id[33];
+    char name[OPERATOR_NAME_MAX + 1];
+    char ip[64];
+    int nroles;
+    struct console_role roles[CONSOLE_ROLES_MAX];
+};
+
+/* True when op may use perm on app_id (NULL: on every app, i.e. a global right). */
+bool console__can(const struct console_op *op, const char *perm, const char *app_id);
+
+/* The apps op may use perm on, as a JSON array text for `IN (SELECT value FROM json_each(?))`;
+ * NULL when every app. Caller frees. */
+char *console__apps_json(const struct console_op *op, const char *perm);
+
+typedef void (*console_fn)(struct http_req *req, const struct console_op *op, void *ud);
+
+/*
+ * Authenticates req as an operator (bearer operator token, not revoked, not
+ * disabled), loads its roles and checks perm on every app (perm NULL: any
+ * valid operator). Calls fn on the loop thread, or answers 401/403 itself.
+ */
+void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
+                   void *ud);
+
+/* ---- request jobs: one store op, finished on the loop */
+
+struct cjob;
+typedef void (*cjob_fn)(struct cjob *j);
+
+struct cjob {
+    struct http_req *req;
+    struct identity *id;
+    struct console_op op; /* the caller */
+    int status;
+    struct store_result *res;
+    cjob_fn finish;
+    char text[160]; /* handler data (an id) */
+    char *secret;   /* owned, wiped: a secret shown once */
+    char *password; /* owned, wiped */
+    char *hash;     /* owned */
+    cJSON *body;    /* owned */
+    void *ctx;      /* handler state the job carries (not freed by the job) */
+    int64_t n1, n2;
+};
+
+struct cjob *console__job_new(struct http_req *req, struct identity *id,
+                              const struct console_op *op);
+void console__job_free(struct cjob *j);
+/* Submits op; finish runs on the loop with status/res; j is freed after it (unless
+ * finish submitted again). */
+void console__job_submit(struct cjob *j, struct store_op *op, bool write, cjob_fn finish);
+/* Runs the password hash of j->password on the worker pool, then finish. */
+void console__job_hash(struct cjob *j, cjob_fn finish);
+
+/* Appends an audit_log row to op. detail may be NULL. */
+void console__audit(struct store_op *op, const struct console_op *who, const char *app_id,
+                    const char *action, const char *target, const cJSON *detail, int64_t now);
+
+/* ---- JSON helpers */
+
+/* Row i of r as an object: ints as numbers, texts as strings, NULL as null; columns named in
+ * bools (comma list) become booleans, in jsons are parsed JSON texts. */
+cJSON *console__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons);
+/* {"count","results","page","page_size"} from a count step and a rows step. */
+cJSON *console__page_json(const struct store_rows *count, const struct store_rows *rows,
+                          int64_t page, int64_t page_size, const char *bools, const char *jsons);
+/* page and page_size from the query (1.., 1..100, default 20); false after answering 422. */
+bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size);
+/* Answers a store error with the usual codes; what names the object ("operator"). */
+void console__respond_store_err(struct http_req *req, int status, const char *what);
+void console__respond(struct http_req *req, int status, const cJSON *v);
+void console__invalid(struct http_req *req, const char *field, const char *message);
+/* A string member of 1..max characters matching the id charset when idlike; NULL: absent. */
+int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
+                 const char **out, struct http_req *req);
+struct router;
+/* Route registration of the console's files (console.c calls them). */
+void console__auth_register(struct router *r, struct identity *id);
+void console__operators_register(struct router *r, struct identity *id);
+void console__apps_register(struct router *r, struct identity *id);
+
+/* True when s is a valid server id (hex, 1..32) or name-like (A-Za-z0-9_.-@). */
+bool console__name_ok(const char *s, size_t max);
+#endif
