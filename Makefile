@@ -25,9 +25,9 @@ WERROR := -Werror
 endif
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isrc -I$(LLHTTP_INC) -MMD -MP \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isrc -I$(LLHTTP_INC) -I/usr/include/postgresql -MMD -MP \
               -pthread
-LDLIBS := -luv -lcjson -lsqlite3 -lcrypt -lssl -lcrypto -lm -pthread
+LDLIBS := -luv -lcjson -lsqlite3 -lpq -lcrypt -lssl -lcrypto -lm -pthread
 ifneq ($(SANITIZER),)
 ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZER)
@@ -48,7 +48,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald deps run test unit e2e fuzz fuzz-replay bench bench-auth fmt fmt-check clean asan
+.PHONY: all herald deps run test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth fmt fmt-check clean asan
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -81,13 +81,22 @@ deps:
 run: deps $(BIN)
 	./$(BIN) serve
 
-# The whole suite runs on the ASan + UBSan build.
+# The whole suite runs on the ASan + UBSan build: on SQLite, then again on a throwaway
+# PostgreSQL that scripts/pg-test.sh starts (initdb, random port) and stops.
 test: deps
 	$(MAKE) fmt-check
 	$(MAKE) SANITIZER=address,undefined unit
 	$(MAKE) SANITIZER=address,undefined herald bench-tools
 	$(MAKE) fuzz-replay
 	$(MAKE) SANITIZER=address,undefined e2e
+	$(MAKE) SANITIZER=address,undefined test-pg
+
+# The store contract and the end-to-end suite on PostgreSQL.
+test-pg: $(UNIT_BIN) $(BIN) bench-tools
+	scripts/pg-test.sh $(MAKE) --no-print-directory SANITIZER=$(SANITIZER) unit-pg e2e
+
+unit-pg: $(BUILD)/tests/test_store_pg
+	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store_pg
 
 unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
@@ -118,7 +127,7 @@ bench: deps
 
 # ---- fuzz (clang + libFuzzer)
 FUZZ_BUILD := build/fuzz
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -I$(LLHTTP_INC) -I/usr/include/postgresql -fsanitize=fuzzer-no-link,address,undefined \
                -fno-omit-frame-pointer -pthread
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRC)) \
                 $(FUZZ_BUILD)/llhttp/api.o $(FUZZ_BUILD)/llhttp/http.o $(FUZZ_BUILD)/llhttp/llhttp.o

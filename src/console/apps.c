@@ -31,13 +31,13 @@ static const struct store_sql sql_count = {
     .sqlite =
         "SELECT count(*) FROM apps WHERE ?1 IS NULL OR id IN (SELECT value FROM json_each(?1))",
     .pg = "SELECT count(*) FROM apps WHERE $1::text IS NULL"
-          " OR id IN (SELECT json_array_elements_text($1::json))",
+          " OR id IN (SELECT json_array_elements_text($1::text::json))",
 };
 static const struct store_sql sql_page = {
     .sqlite = "SELECT " APP_COLS " FROM apps WHERE ?1 IS NULL OR id IN"
               " (SELECT value FROM json_each(?1)) ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
     .pg = "SELECT " APP_COLS " FROM apps WHERE $1::text IS NULL OR id IN"
-          " (SELECT json_array_elements_text($1::json)) ORDER BY created_at, id"
+          " (SELECT json_array_elements_text($1::text::json)) ORDER BY created_at, id"
           " LIMIT $2 OFFSET $3",
 };
 static const struct store_sql sql_get = {

@@ -28,6 +28,9 @@ static const struct store_sql sql_app_secrets = {
     .sqlite = "SELECT a.id, s.hash FROM apps a JOIN app_secrets s ON s.app_id = a.id"
               " WHERE a.key = ?1 AND a.status = 'active'"
               " AND (s.expires_at IS NULL OR s.expires_at > ?2)",
+    .pg = "SELECT a.id, s.hash FROM apps a JOIN app_secrets s ON s.app_id = a.id"
+          " WHERE a.key = $1 AND a.status = 'active'"
+          " AND (s.expires_at IS NULL OR s.expires_at > $2)",
 };
 
 static void unauthorized(struct http_req *req, const char *message)

@@ -18,19 +18,26 @@
 static const struct store_sql sql_app_insert = {
     .sqlite = "INSERT INTO apps (id, name, key, created_at, updated_at, allow_register)"
               " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+    .pg = "INSERT INTO apps (id, name, key, created_at, updated_at, allow_register)"
+          " VALUES ($1, $2, $3, $4, $4, $5)",
 };
 static const struct store_sql sql_secret_insert = {
     .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)",
+    .pg = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES ($1, $2, $3, $4)",
 };
 static const struct store_sql sql_secret_add = {
     .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at)"
               " SELECT id, ?2, ?3, ?4 FROM apps WHERE key = ?1",
+    .pg = "INSERT INTO app_secrets (app_id, hash, hint, created_at)"
+          " SELECT id, $2, $3, $4 FROM apps WHERE key = $1",
 };
 static const struct store_sql sql_app_count = {
     .sqlite = "SELECT count(*) FROM apps",
+    .pg = "SELECT count(*) FROM apps",
 };
 static const struct store_sql sql_app_list = {
     .sqlite = "SELECT id, key, status, name FROM apps ORDER BY created_at, id",
+    .pg = "SELECT id, key, status, name FROM apps ORDER BY created_at, id",
 };
 
 static bool key_is_valid(const char *k)

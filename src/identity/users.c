@@ -24,6 +24,9 @@ static const struct store_sql sql_insert = {
     .sqlite = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
               " created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
               " coalesce(?5, ''), coalesce(?6, '{}'), coalesce(?7, '{}'), coalesce(?8, 0), ?9, ?9)",
+    .pg = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
+          " created_at, updated_at) VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''),"
+          " coalesce($5, ''), coalesce($6, '{}'), coalesce($7, '{}'), coalesce($8, 0), $9, $9)",
 };
 static const struct store_sql sql_upsert = {
     .sqlite = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
@@ -33,32 +36,51 @@ static const struct store_sql sql_upsert = {
               " avatar = coalesce(?4, avatar), kind = coalesce(?5, kind),"
               " contacts = coalesce(?6, contacts), metadata = coalesce(?7, metadata),"
               " disabled = coalesce(?8, disabled), updated_at = ?9",
+    .pg = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
+          " created_at, updated_at) VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''),"
+          " coalesce($5, ''), coalesce($6, '{}'), coalesce($7, '{}'), coalesce($8, 0), $9, $9)"
+          " ON CONFLICT (app_id, id) DO UPDATE SET name = coalesce($3, users.name),"
+          " avatar = coalesce($4, users.avatar), kind = coalesce($5, users.kind),"
+          " contacts = coalesce($6, users.contacts), metadata = coalesce($7, users.metadata),"
+          " disabled = coalesce($8, users.disabled), updated_at = $9",
 };
 static const struct store_sql sql_update = {
     .sqlite = "UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
               " kind = coalesce(?5, kind), contacts = coalesce(?6, contacts),"
               " metadata = coalesce(?7, metadata), disabled = coalesce(?8, disabled),"
               " updated_at = ?9 WHERE app_id = ?1 AND id = ?2",
+    .pg = "UPDATE users SET name = coalesce($3, name), avatar = coalesce($4, avatar),"
+          " kind = coalesce($5, kind), contacts = coalesce($6, contacts),"
+          " metadata = coalesce($7, metadata), disabled = coalesce($8, disabled),"
+          " updated_at = $9 WHERE app_id = $1 AND id = $2",
 };
 static const struct store_sql sql_get = {
     .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1 AND id = ?2",
+    .pg = "SELECT " USER_COLS " FROM users WHERE app_id = $1 AND id = $2",
 };
 static const struct store_sql sql_delete = {
     .sqlite = "DELETE FROM users WHERE app_id = ?1 AND id = ?2",
+    .pg = "DELETE FROM users WHERE app_id = $1 AND id = $2",
 };
 static const struct store_sql sql_count = {
     .sqlite = "SELECT count(*) FROM users WHERE app_id = ?1",
+    .pg = "SELECT count(*) FROM users WHERE app_id = $1",
 };
 static const struct store_sql sql_page = {
     .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1"
               " ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+    .pg = "SELECT " USER_COLS " FROM users WHERE app_id = $1"
+          " ORDER BY created_at, id LIMIT $2 OFFSET $3",
 };
 static const struct store_sql sql_count_existing = {
     .sqlite = "SELECT count(*) FROM users WHERE app_id = ?1"
               " AND id IN (SELECT value FROM json_each(?2))",
+    .pg = "SELECT count(*) FROM users WHERE app_id = $1"
+          " AND id IN (SELECT json_array_elements_text($2::text::json))",
 };
 static const struct store_sql sql_exists = {
     .sqlite = "SELECT disabled FROM users WHERE app_id = ?1 AND id = ?2",
+    .pg = "SELECT disabled FROM users WHERE app_id = $1 AND id = $2",
 };
 
 static void bind_fields(struct store_op *op, const char *app_id, const char *id,

@@ -101,6 +101,9 @@ struct store {
 /* Opens the SQLite backend on path (store.c has made the parent directory). */
 int store__sqlite_open(struct store *st, const char *path, char *err, size_t errlen);
 
+/* Opens the PostgreSQL backend on a libpq connection URL (postgres://...). */
+int store__pg_open(struct store *st, const char *url, char *err, size_t errlen);
+
 /* Runs fn(conn, arg) on the writer thread, outside any group, and waits; returns its status. */
 int store__fn_wait(struct store *st, store__fn fn, void *arg);
 
@@ -155,5 +158,7 @@ struct store_migration {
 
 extern const struct store_migration store__sqlite_migrations[];
 extern const int store__sqlite_nmigrations;
+extern const struct store_migration store__pg_migrations[];
+extern const int store__pg_nmigrations;
 
 #endif

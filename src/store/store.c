@@ -137,10 +137,16 @@ int store_open_opts(const char *url, const struct store_options *opts, struct st
         return ERR_INVAL;
     }
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
-        snprintf(err, errlen,
-                 "HERALD_DATABASE_URL: PostgreSQL is not available in this build yet "
-                 "(use sqlite:PATH)");
-        return ERR_UNAVAIL;
+        struct store *st = xcalloc(1, sizeof *st);
+        st->opts = o;
+        st->kind = STORE_KIND_PG;
+        rc = store__pg_open(st, url, err, errlen);
+        if (rc < 0) {
+            free(st);
+            return rc;
+        }
+        *out = st;
+        return 0;
     }
     if (!has_prefix(url, "sqlite:")) {
         const char *colon = strchr(url, ':');

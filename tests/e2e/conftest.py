@@ -41,6 +41,26 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # --------------------------------------------------------------------------- environment
 
+# When set (scripts/pg-test.sh), every Server runs on its own PostgreSQL database.
+PG_URL = os.environ.get("HERALD_TEST_PG_URL")
+
+
+def pg_database_for(workdir):
+    """The URL of a PostgreSQL database for the server in workdir, created when missing (the
+    same workdir gets the same database: a restarted server finds its data)."""
+    import hashlib
+    name = "h_" + hashlib.sha1(str(workdir).encode()).hexdigest()[:20]
+    q = subprocess.run(["psql", PG_URL, "-qAtc",
+                        "SELECT 1 FROM pg_database WHERE datname = '%s'" % name],
+                       capture_output=True, text=True, timeout=30)
+    assert q.returncode == 0, q.stderr
+    if q.stdout.strip() != "1":
+        c = subprocess.run(["psql", PG_URL, "-qc", "CREATE DATABASE %s" % name],
+                           capture_output=True, text=True, timeout=30)
+        assert c.returncode == 0, c.stderr
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
 def clean_env(extra=None):
     """The test process's environment without any HERALD_* variable (the Makefile exports
     HERALD_BIN and HERALD_BENCH_BIN), plus `extra`; a value of None removes a key."""
@@ -99,6 +119,8 @@ class Server:
             "HERALD_DATA_DIR": self.data_dir,
             "HERALD_LOG_LEVEL": "info",
         }
+        if PG_URL and "HERALD_DATABASE_URL" not in (env or {}):
+            base["HERALD_DATABASE_URL"] = pg_database_for(self.workdir)
         base.update(env or {})
         self.env = clean_env(base)
         self.args = list(args)

@@ -16,7 +16,7 @@ API = "/api/v1"
 
 
 def app_cli(server, *args):
-    p = run_herald(["app", *args], env={"HERALD_DATA_DIR": server.data_dir})
+    p = run_herald(["app", *args], env=server.cli_env())
     assert p.returncode == 0, p
     return dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
 
@@ -55,7 +55,7 @@ def app(server):
 # ------------------------------------------------------------------ apps and app auth
 
 def test_default_app_exists(server):
-    p = run_herald(["app", "list"], env={"HERALD_DATA_DIR": server.data_dir})
+    p = run_herald(["app", "list"], env=server.cli_env())
     assert p.returncode == 0, p
     keys = [line.split()[1] for line in p.stdout.splitlines()]
     assert keys == ["default"], p.stdout
@@ -267,7 +267,7 @@ def test_data_survives_restart(tmp_path):
     try:
         r = call(s2, "GET", "/users/keep", auth=a)
         assert r.status == 200 and r.json()["name"] == "K", r
-        p = run_herald(["app", "list"], env={"HERALD_DATA_DIR": s2.data_dir})
+        p = run_herald(["app", "list"], env=s2.cli_env())
         assert len(p.stdout.splitlines()) == 1, p.stdout  # no second default app
     finally:
         s2.stop()
