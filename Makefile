@@ -48,7 +48,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald deps run test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth fmt fmt-check clean asan
+.PHONY: all herald deps run test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -116,6 +116,15 @@ $(BUILD)/herald-bench: bench/herald_bench.c
 
 $(BUILD)/auth-bench: bench/auth_bench.c $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/store-bench: bench/store_bench.c $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# group commit on SQLite, then on a throwaway PostgreSQL (BENCHMARKS.md)
+bench-store: $(BUILD)/store-bench
+	$(BUILD)/store-bench --closed --seconds 5 --warmup 1
+	$(BUILD)/store-bench --closed --seconds 5 --warmup 1 --strict
+	scripts/pg-test.sh sh -c '$(BUILD)/store-bench --closed --seconds 5 --warmup 1 --url "$$HERALD_TEST_PG_URL"'
 
 # token check and password hashing costs (issue 3 targets; BENCHMARKS.md)
 bench-auth: $(BUILD)/auth-bench

@@ -41,13 +41,19 @@ static const struct store_sql SQL_TABLE = {
     .sqlite = "CREATE TABLE IF NOT EXISTS msgs ("
               " id TEXT PRIMARY KEY, conv_id TEXT NOT NULL, seq INTEGER NOT NULL,"
               " sender TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL)",
+    .pg = "CREATE TABLE IF NOT EXISTS msgs ("
+          " id TEXT PRIMARY KEY, conv_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+          " sender TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
 };
 static const struct store_sql SQL_INDEX = {
     .sqlite = "CREATE INDEX IF NOT EXISTS msgs_conv_seq ON msgs(conv_id, seq)",
+    .pg = "CREATE INDEX IF NOT EXISTS msgs_conv_seq ON msgs(conv_id, seq)",
 };
 static const struct store_sql SQL_INSERT = {
     .sqlite = "INSERT INTO msgs (id, conv_id, seq, sender, body, created_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    .pg = "INSERT INTO msgs (id, conv_id, seq, sender, body, created_at) "
+          "VALUES ($1, $2, $3, $4, $5, $6)",
 };
 
 struct cfg {
@@ -258,6 +264,8 @@ static int rm_entry(const char *path, const struct stat *sb, int type, struct FT
     return remove(path);
 }
 
+static const char *g_url; /* --url: another store than a temporary SQLite file */
+
 static char *make_dir(void)
 {
     char *dir = xstrdup("/tmp/herald-store-bench-XXXXXX");
@@ -272,7 +280,10 @@ static void run_store(const char *title, struct cfg c)
 {
     char *dir = make_dir();
     char url[256], err[256];
-    snprintf(url, sizeof url, "sqlite:%s/bench.db", dir);
+    if (g_url != NULL)
+        snprintf(url, sizeof url, "%s", g_url); /* e.g. postgres://... (a fresh database) */
+    else
+        snprintf(url, sizeof url, "sqlite:%s/bench.db", dir);
     struct store_options o = {
         .durability = c.strict ? STORE_DURABILITY_STRICT : STORE_DURABILITY_NORMAL,
         .group_max_ops = c.group_max_ops,
@@ -427,7 +438,7 @@ static void usage(void)
 {
     puts("usage: store_bench [--seconds N] [--warmup N] [--writers N] [--loops N] [--body BYTES]\n"
          "                   [--group-ops N] [--group-us N] [--group-wait-us N]\n"
-         "                   [--convs N] [--strict]\n"
+         "                   [--convs N] [--strict] [--url postgres://...]\n"
          "                   [--closed | --rate OPS_PER_S | --baseline | --baseline-store]\n"
          "Without a scenario flag, runs the suite: baselines, closed loop normal and strict,\n"
          "open loop at 50,000/s normal and strict.");
@@ -462,7 +473,10 @@ int main(int argc, char **argv)
         INTARG("--group-us", group_max_us)
         INTARG("--group-wait-us", group_wait_us)
         INTARG("--convs", convs)
-        if (strcmp(a, "--rate") == 0 && v) {
+        if (strcmp(a, "--url") == 0 && v) {
+            g_url = v;
+            i++;
+        } else if (strcmp(a, "--rate") == 0 && v) {
             c.rate = atoi(v);
             mode = OPEN;
             i++;

@@ -248,86 +248,94 @@ static void collect(struct pconn *c, PGresult *r)
     }
 }
 
-#define PG_INLINE_PARAMS 16
+/* A statement's parameters in libpq's arrays (text, int8 and float8 as text, bytea binary). */
+struct pparams {
+    int n;
+    const char **vals;
+    int *lens, *fmts;
+    Oid *types;
+    char (*nums)[32];
+};
+
+static void params_build(struct pparams *pp, const struct store_op *op,
+                         const struct store_step *step)
+{
+    int n = pp->n = (int)step->nparams;
+    size_t k = n ? (size_t)n : 1;
+    pp->vals = xcalloc(k, sizeof(*pp->vals));
+    pp->lens = xcalloc(k, sizeof(*pp->lens));
+    pp->fmts = xcalloc(k, sizeof(*pp->fmts));
+    pp->types = xcalloc(k, sizeof(*pp->types));
+    pp->nums = xcalloc(k, sizeof(*pp->nums));
+    for (int i = 0; i < n; i++) {
+        const struct store_param *p = &op->params[step->first + (unsigned)i];
+        switch (p->type) {
+        case STORE_NULL:
+            break;
+        case STORE_INT:
+            snprintf(pp->nums[i], sizeof(pp->nums[i]), "%" PRId64, p->v.i);
+            pp->vals[i] = pp->nums[i];
+            pp->types[i] = OID_INT8;
+            break;
+        case STORE_REAL:
+            snprintf(pp->nums[i], sizeof(pp->nums[i]), "%.17g", p->v.r);
+            pp->vals[i] = pp->nums[i];
+            pp->types[i] = OID_FLOAT8;
+            break;
+        case STORE_TEXT:
+            pp->vals[i] = store__param_bytes(op, p);
+            break;
+        case STORE_BLOB:
+            pp->vals[i] = store__param_bytes(op, p);
+            pp->lens[i] = (int)p->len;
+            pp->fmts[i] = 1;
+            pp->types[i] = OID_BYTEA;
+            break;
+        }
+    }
+}
+
+static void params_free(struct pparams *pp)
+{
+    free(pp->vals);
+    free(pp->lens);
+    free(pp->fmts);
+    free(pp->types);
+    free(pp->nums);
+}
+
+/* Turns a statement's result into the op's next step; 0 or a negative enum err. */
+static int take_result(struct pconn *c, const struct store_step *step, PGresult *r)
+{
+    int st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return map_error(c, r);
+    collect(c, r);
+    const char *ct = PQcmdTuples(r);
+    bool is_select = strncmp(PQcmdStatus(r), "SELECT", 6) == 0;
+    int64_t changes = is_select || ct[0] == '\0' ? 0 : strtoll(ct, NULL, 10);
+    store__rb_counts(&c->rb, changes, 0);
+    if ((step->flags & STORE_STEP_REQUIRE_ROW) && (is_select ? PQntuples(r) : changes) == 0)
+        return ERR_NOTFOUND;
+    return 0;
+}
 
 static int run_step(struct pconn *c, const struct store_op *op, const struct store_step *step)
 {
     const char *sql = store__step_sql(op, step, STORE_KIND_PG);
     if (sql == NULL)
         return log_fail(ERR_BACKEND, "store", "statement has no PostgreSQL text");
-    int n = (int)step->nparams;
-    const char *vals_s[PG_INLINE_PARAMS];
-    int lens_s[PG_INLINE_PARAMS], fmts_s[PG_INLINE_PARAMS];
-    Oid types_s[PG_INLINE_PARAMS];
-    char nums_s[PG_INLINE_PARAMS][32];
-    const char **vals = vals_s;
-    int *lens = lens_s, *fmts = fmts_s;
-    Oid *types = types_s;
-    char(*nums)[32] = nums_s;
-    if (n > PG_INLINE_PARAMS) {
-        vals = xcalloc((size_t)n, sizeof(*vals));
-        lens = xcalloc((size_t)n, sizeof(*lens));
-        fmts = xcalloc((size_t)n, sizeof(*fmts));
-        types = xcalloc((size_t)n, sizeof(*types));
-        nums = xcalloc((size_t)n, sizeof(*nums));
-    }
-    for (int i = 0; i < n; i++) {
-        const struct store_param *p = &op->params[step->first + (unsigned)i];
-        fmts[i] = 0;
-        lens[i] = 0;
-        types[i] = 0;
-        switch (p->type) {
-        case STORE_NULL:
-            vals[i] = NULL;
-            break;
-        case STORE_INT:
-            snprintf(nums[i], sizeof(nums[i]), "%" PRId64, p->v.i);
-            vals[i] = nums[i];
-            types[i] = OID_INT8;
-            break;
-        case STORE_REAL:
-            snprintf(nums[i], sizeof(nums[i]), "%.17g", p->v.r);
-            vals[i] = nums[i];
-            types[i] = OID_FLOAT8;
-            break;
-        case STORE_TEXT:
-            vals[i] = store__param_bytes(op, p);
-            break;
-        case STORE_BLOB:
-            vals[i] = store__param_bytes(op, p);
-            lens[i] = (int)p->len;
-            fmts[i] = 1;
-            types[i] = OID_BYTEA;
-            break;
-        }
-    }
+    struct pparams pp;
+    params_build(&pp, op, step);
     int status = 0;
-    const char *name = stmt_name(c, sql, n, types, &status);
-    PGresult *r = NULL;
+    const char *name = stmt_name(c, sql, pp.n, pp.types, &status);
     if (status == 0) {
-        r = name ? PQexecPrepared(c->c, name, n, vals, lens, fmts, 0)
-                 : PQexecParams(c->c, sql, n, types, vals, lens, fmts, 0);
-        int st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            status = map_error(c, r);
-        } else {
-            collect(c, r);
-            const char *ct = PQcmdTuples(r);
-            bool is_select = strncmp(PQcmdStatus(r), "SELECT", 6) == 0;
-            int64_t changes = is_select || ct[0] == '\0' ? 0 : strtoll(ct, NULL, 10);
-            store__rb_counts(&c->rb, changes, 0);
-            if ((step->flags & STORE_STEP_REQUIRE_ROW) && (is_select ? PQntuples(r) : changes) == 0)
-                status = ERR_NOTFOUND;
-        }
+        PGresult *r = name ? PQexecPrepared(c->c, name, pp.n, pp.vals, pp.lens, pp.fmts, 0)
+                           : PQexecParams(c->c, sql, pp.n, pp.types, pp.vals, pp.lens, pp.fmts, 0);
+        status = take_result(c, step, r);
+        PQclear(r);
     }
-    PQclear(r);
-    if (n > PG_INLINE_PARAMS) {
-        free(vals);
-        free(lens);
-        free(fmts);
-        free(types);
-        free(nums);
-    }
+    params_free(&pp);
     return status;
 }
 
@@ -413,56 +421,162 @@ struct pslot {
     struct store_result *res;
 };
 
+/* Reads results up to the NULL that ends one command; returns the first, others cleared. */
+static PGresult *next_result(struct pconn *c)
+{
+    PGresult *first = PQgetResult(c->c);
+    if (first == NULL)
+        return NULL;
+    PGresult *more;
+    while ((more = PQgetResult(c->c)) != NULL)
+        PQclear(more);
+    return first;
+}
+
+enum { ROUND_OK = 0, ROUND_OP_FAILED = 1, ROUND_BROKEN = 2 };
+
+/*
+ * One round trip for the whole group (libpq pipeline mode): BEGIN, every statement of the
+ * ops in live[0..n), a sync; the transaction stays open. All went well: ROUND_OK, results in
+ * the slots (COMMIT is the caller's). An op failed (an error, or a required row missing):
+ * the transaction is rolled back, that op gets its status, ROUND_OP_FAILED; the caller
+ * retries the others. ROUND_BROKEN: the connection failed.
+ */
+static int pipeline_round(struct pconn *c, struct pslot *sl, int *live, int n, int *failed)
+{
+    *failed = -1;
+    for (int k = 0; k < n; k++) { /* prepare new statements first: not inside the pipeline */
+        const struct store_op *op = sl[live[k]].op;
+        for (unsigned i = 0; i < op->nsteps; i++) {
+            const char *sql = store__step_sql(op, &op->steps[i], STORE_KIND_PG);
+            int status = 0;
+            if (sql == NULL) {
+                sl[live[k]].status =
+                    log_fail(ERR_BACKEND, "store", "statement has no PostgreSQL text");
+                *failed = k;
+                return ROUND_OP_FAILED;
+            }
+            struct pparams pp;
+            params_build(&pp, op, &op->steps[i]);
+            (void)stmt_name(c, sql, pp.n, pp.types, &status);
+            params_free(&pp);
+            if (status != 0) {
+                sl[live[k]].status = status;
+                *failed = k;
+                return ROUND_OP_FAILED;
+            }
+        }
+    }
+    if (PQenterPipelineMode(c->c) != 1)
+        return ROUND_BROKEN;
+    bool ok = PQsendQueryParams(c->c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    for (int k = 0; ok && k < n; k++) {
+        const struct store_op *op = sl[live[k]].op;
+        for (unsigned i = 0; ok && i < op->nsteps; i++) {
+            const char *sql = store__step_sql(op, &op->steps[i], STORE_KIND_PG);
+            struct pparams pp;
+            params_build(&pp, op, &op->steps[i]);
+            int status = 0;
+            const char *name = stmt_name(c, sql, pp.n, pp.types, &status);
+            ok = name ? PQsendQueryPrepared(c->c, name, pp.n, pp.vals, pp.lens, pp.fmts, 0) == 1
+                      : PQsendQueryParams(c->c, sql, pp.n, pp.types, pp.vals, pp.lens, pp.fmts,
+                                          0) == 1;
+            params_free(&pp);
+        }
+    }
+    ok = ok && PQpipelineSync(c->c) == 1;
+    if (!ok) {
+        PQexitPipelineMode(c->c);
+        return ROUND_BROKEN;
+    }
+    PGresult *r = next_result(c); /* BEGIN */
+    bool broken = r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK;
+    PQclear(r);
+    for (int k = 0; k < n; k++) {
+        struct pslot *s = &sl[live[k]];
+        const struct store_op *op = s->op;
+        s->status = 0;
+        for (unsigned i = 0; i < op->nsteps; i++) {
+            r = next_result(c);
+            if (r == NULL) {
+                broken = true;
+                continue;
+            }
+            if (s->status == 0 && *failed < 0 && !broken) {
+                s->status = take_result(c, &op->steps[i], r);
+                if (s->status != 0)
+                    *failed = k;
+            }
+            PQclear(r);
+        }
+        if (s->status == 0 && *failed < 0 && !broken)
+            s->res = store__rb_finish(&c->rb);
+        else
+            store__rb_reset(&c->rb);
+    }
+    r = PQgetResult(c->c); /* the sync */
+    if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        broken = true;
+    PQclear(r);
+    if (PQexitPipelineMode(c->c) != 1)
+        broken = true;
+    if (broken && *failed < 0)
+        return ROUND_BROKEN;
+    if (*failed >= 0) {
+        pexec(c, "ROLLBACK", NULL, 0);
+        for (int k = 0; k < n; k++) {
+            store_result_free(sl[live[k]].res);
+            sl[live[k]].res = NULL;
+        }
+        return ROUND_OP_FAILED;
+    }
+    return ROUND_OK;
+}
+
 static void writer_group(struct pg *g, struct pslot *sl, int n)
 {
     struct pconn *c = &g->wconn;
     struct store_counters *stats = &g->st->stats;
     if (PQstatus(c->c) != CONNECTION_OK)
         pconn_reset(c, &g->st->opts);
-    int rc = pexec(c, "BEGIN", NULL, 0);
+    int *live = xcalloc((size_t)n, sizeof(*live));
+    int nlive = n;
     for (int i = 0; i < n; i++) {
+        live[i] = i;
         sl[i].res = NULL;
-        if (rc != 0) {
-            sl[i].status = PQstatus(c->c) != CONNECTION_OK ? ERR_AGAIN : ERR_BACKEND;
-            continue;
-        }
-        if (pexec(c, "SAVEPOINT op", NULL, 0) != 0) {
-            rc = ERR_BACKEND;
-            sl[i].status = PQstatus(c->c) != CONNECTION_OK ? ERR_AGAIN : ERR_BACKEND;
-            continue;
-        }
-        sl[i].status = run_steps(c, sl[i].op);
-        if (sl[i].status == 0) {
-            sl[i].res = store__rb_finish(&c->rb);
-            if (pexec(c, "RELEASE SAVEPOINT op", NULL, 0) != 0)
-                rc = ERR_BACKEND;
-        } else {
-            store__rb_reset(&c->rb);
-            if (pexec(c, "ROLLBACK TO SAVEPOINT op", NULL, 0) != 0 ||
-                pexec(c, "RELEASE SAVEPOINT op", NULL, 0) != 0)
-                rc = ERR_BACKEND;
+        sl[i].status = 0;
+    }
+    /* each failed round decides one op; the others are sent again */
+    int rc = ROUND_OP_FAILED;
+    while (nlive > 0 && rc == ROUND_OP_FAILED) {
+        int failed = -1;
+        rc = pipeline_round(c, sl, live, nlive, &failed);
+        if (rc == ROUND_OP_FAILED) {
+            memmove(&live[failed], &live[failed + 1], (size_t)(nlive - failed - 1) * sizeof(*live));
+            nlive--;
         }
     }
-    if (rc == 0 && pexec(c, "COMMIT", NULL, 0) == 0) {
+    if (nlive > 0 && rc == ROUND_OK && pexec(c, "COMMIT", NULL, 0) == 0) {
         atomic_fetch_add_explicit(&stats->commits, 1, memory_order_relaxed);
         uint64_t largest = atomic_load_explicit(&stats->largest_group, memory_order_relaxed);
-        if ((uint64_t)n > largest)
-            atomic_store_explicit(&stats->largest_group, (uint64_t)n, memory_order_relaxed);
-    } else {
-        /* nothing of this group is kept: every op fails */
+        if ((uint64_t)nlive > largest)
+            atomic_store_explicit(&stats->largest_group, (uint64_t)nlive, memory_order_relaxed);
+    } else if (nlive > 0) {
+        /* nothing of this group is kept: the undecided ops fail and may be retried */
         if (PQstatus(c->c) == CONNECTION_OK)
             pexec(c, "ROLLBACK", NULL, 0);
         else
             pconn_reset(c, &g->st->opts);
         atomic_fetch_add_explicit(&stats->rollbacks, 1, memory_order_relaxed);
-        log_warn("store", "a group of %d writes could not commit", n);
-        for (int i = 0; i < n; i++) {
-            store_result_free(sl[i].res);
-            sl[i].res = NULL;
-            if (sl[i].status == 0)
-                sl[i].status = ERR_AGAIN;
+        log_warn("store", "a group of %d writes could not commit", nlive);
+        for (int k = 0; k < nlive; k++) {
+            struct pslot *s = &sl[live[k]];
+            store_result_free(s->res);
+            s->res = NULL;
+            s->status = ERR_AGAIN;
         }
     }
+    free(live);
     for (int i = 0; i < n; i++) {
         atomic_fetch_add_explicit(sl[i].status == 0 ? &stats->writes : &stats->write_errors, 1,
                                   memory_order_relaxed);
