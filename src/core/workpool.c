@@ -7,11 +7,15 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/xalloc.h"
 
 #define WORKPOOL_MAX_THREADS 64
+#define WORKPOOL_NICE 10
 
 struct work_item {
     struct work_item *next;
@@ -32,6 +36,9 @@ struct workpool {
 static void *worker_main(void *arg)
 {
     struct workpool *wp = arg;
+    /* CPU-heavy work (password hashing) yields to the event loops: a busy pool must not
+     * delay requests that need microseconds (Linux: nice is per thread) */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKPOOL_NICE);
     pthread_mutex_lock(&wp->mu);
     for (;;) {
         while (wp->head == NULL && !wp->stopping)
