@@ -76,6 +76,7 @@ bool identity__user_id_is_valid(const char *s);
 #define USER_KIND_MAX 32              /* characters */
 #define USER_METADATA_MAX (64 * 1024) /* bytes of compact JSON */
 #define USER_BATCH_MAX 1000
+#define USER_PASSWORD_MIN 8 /* bytes of a password set through the API */
 
 enum user_mode {
     USER_CREATE, /* id required; every field may be given */

@@ -14,6 +14,10 @@
 #include "core/err.h"
 #include "identity/app_auth.h"
 #include "identity/identity.h"
+#include <openssl/crypto.h>
+#include "auth/password.h"
+#include "core/workpool.h"
+#include "core/xalloc.h"
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
@@ -78,6 +82,10 @@ static const struct store_sql sql_count_existing = {
     .pg = "SELECT count(*) FROM users WHERE app_id = $1"
           " AND id IN (SELECT json_array_elements_text($2::text::json))",
 };
+static const struct store_sql sql_set_hash = {
+    .sqlite = "UPDATE users SET password_hash = ?3 WHERE app_id = ?1 AND id = ?2",
+    .pg = "UPDATE users SET password_hash = $3 WHERE app_id = $1 AND id = $2",
+};
 static const struct store_sql sql_exists = {
     .sqlite = "SELECT disabled FROM users WHERE app_id = ?1 AND id = ?2",
     .pg = "SELECT disabled FROM users WHERE app_id = $1 AND id = $2",
@@ -130,30 +138,130 @@ static void finish_user(struct idjob *j)
 
 /* ---- POST /users */
 
-static void create_authed(struct http_req *req, const char *app_id, void *ud)
+/*
+ * A create or patch in flight: validated fields, and the password (if any) hashed on the
+ * worker pool before the one store op is built.
+ */
+struct user_save {
+    struct http_req *req;
+    struct identity *id;
+    char app_id[JWT_APP_MAX + 1];
+    char uid[JWT_SUB_MAX + 1];
+    bool create;
+    cJSON *body; /* owns what f borrows */
+    struct user_fields f;
+    char *password; /* owned, wiped */
+    char *hash;
+    int rc;
+};
+
+static void save_free(struct user_save *sv)
+{
+    identity__user_fields_release(&sv->f);
+    cJSON_Delete(sv->body);
+    if (sv->password) {
+        OPENSSL_cleanse(sv->password, strlen(sv->password));
+        free(sv->password);
+    }
+    free(sv->hash);
+    free(sv);
+}
+
+static void finish_patch(struct idjob *j);
+
+/* Loop thread: the one store op of the create or patch. */
+static void save_submit(struct user_save *sv)
+{
+    struct idjob *j = identity__job_new(sv->req, sv->id, sv->app_id);
+    j->n1 = sv->create ? 201 : 200;
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, sv->create ? &sql_insert : &sql_update);
+    bind_fields(op, sv->app_id, sv->uid, &sv->f, now);
+    if (!sv->create)
+        store_op_require_row(op);
+    if (sv->hash) {
+        store_op_add(op, &sql_set_hash);
+        store_bind_text(op, sv->app_id);
+        store_bind_text(op, sv->uid);
+        store_bind_text(op, sv->hash);
+    }
+    store_op_add(op, &sql_get);
+    store_bind_text(op, sv->app_id);
+    store_bind_text(op, sv->uid);
+    /* disabled, or a new password set by the app: the user's tokens go once this commits */
+    if (!sv->create && (sv->f.disabled == 1 || sv->hash))
+        j->text = xstrdup(sv->uid);
+    identity__job_submit(j, op, true, sv->create ? finish_user : finish_patch);
+    save_free(sv);
+}
+
+static void save_hashed(void *arg)
+{
+    struct user_save *sv = arg;
+    if (sv->rc != 0) {
+        http_respond_err(sv->req, ERR_BACKEND, "cannot hash the password", NULL);
+        save_free(sv);
+        return;
+    }
+    save_submit(sv);
+}
+
+static void save_hash_work(void *arg)
+{
+    struct user_save *sv = arg;
+    sv->rc = password_hash(sv->password, strlen(sv->password), &sv->hash);
+    http_req_post(sv->req, save_hashed, sv);
+}
+
+/* POST /users and PATCH /users/{id}: validate, hash a given password off the loop, write. */
+static void save(struct http_req *req, const char *app_id, struct identity *id, const char *uid)
 {
     cJSON *body = identity__body_json(req);
     if (body == NULL)
         return;
-    struct user_fields f;
+    struct user_save *sv = xcalloc(1, sizeof(*sv));
+    sv->req = req;
+    sv->id = id;
+    sv->create = uid == NULL;
+    sv->body = body;
+    snprintf(sv->app_id, sizeof(sv->app_id), "%s", app_id);
+    const cJSON *pw =
+        cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "password") : NULL;
+    if (pw != NULL) {
+        size_t n = cJSON_IsString(pw) ? strlen(pw->valuestring) : 0;
+        if (!cJSON_IsString(pw) || n < USER_PASSWORD_MIN || n > PASSWORD_MAX_LEN) {
+            http_respond_error(req, 422, "validation_failed", "must be a string of 8 to 511 bytes",
+                               "password");
+            save_free(sv);
+            return;
+        }
+        sv->password = xstrdup(pw->valuestring);
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
+    }
     char field[160];
     const char *msg = NULL;
-    if (identity__user_fields_parse(body, USER_CREATE, "", &f, field, sizeof(field), &msg) != 0) {
+    if (identity__user_fields_parse(body, sv->create ? USER_CREATE : USER_PATCH, "", &sv->f, field,
+                                    sizeof(field), &msg) != 0) {
         http_respond_error(req, 422, "validation_failed", msg, field);
-        goto out;
+        save_free(sv);
+        return;
     }
-    struct idjob *j = identity__job_new(req, ud, app_id);
-    j->n1 = 201;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &sql_insert);
-    bind_fields(op, app_id, f.id, &f, clock_wall_ms());
-    store_op_add(op, &sql_get);
-    store_bind_text(op, app_id);
-    store_bind_text(op, f.id);
-    identity__job_submit(j, op, true, finish_user);
-out:
-    identity__user_fields_release(&f);
-    cJSON_Delete(body);
+    snprintf(sv->uid, sizeof(sv->uid), "%s", uid ? uid : sv->f.id);
+    if (sv->password == NULL) {
+        save_submit(sv);
+        return;
+    }
+    if (workpool_submit(id->work, save_hash_work, sv) != 0) {
+        http_res_header(req, "Retry-After", "1");
+        http_respond_error(req, 503, "unavailable", "too many password operations; retry", NULL);
+        save_free(sv);
+    }
+}
+
+static void create_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    save(req, app_id, ud, NULL);
 }
 
 void identity_users_create(struct http_req *req, void *ud)
@@ -252,7 +360,7 @@ void identity_users_get(struct http_req *req, void *ud)
 
 /* ---- PATCH /users/{id} */
 
-/* A user disabled: every token and socket of theirs goes (SPEC §4, close 4001). */
+/* A user disabled or re-keyed: every token and socket of theirs goes (SPEC §4, close 4001). */
 static void finish_patch(struct idjob *j)
 {
     if (j->status == 0 && j->text != NULL)
@@ -263,36 +371,8 @@ static void finish_patch(struct idjob *j)
 static void patch_authed(struct http_req *req, const char *app_id, void *ud)
 {
     const char *id = path_id(req);
-    if (id == NULL)
-        return;
-    cJSON *body = identity__body_json(req);
-    if (body == NULL)
-        return;
-    struct user_fields f;
-    char field[160];
-    const char *msg = NULL;
-    if (identity__user_fields_parse(body, USER_PATCH, "", &f, field, sizeof(field), &msg) != 0) {
-        http_respond_error(req, 422, "validation_failed", msg, field);
-        goto out;
-    }
-    struct idjob *j = identity__job_new(req, ud, app_id);
-    j->n1 = 200;
-    if (f.disabled == 1) {
-        j->text = strdup(id); /* revoked once the change commits */
-        if (j->text == NULL)
-            abort();
-    }
-    struct store_op *op = store_op_new();
-    store_op_add(op, &sql_update);
-    bind_fields(op, app_id, id, &f, clock_wall_ms());
-    store_op_require_row(op);
-    store_op_add(op, &sql_get);
-    store_bind_text(op, app_id);
-    store_bind_text(op, id);
-    identity__job_submit(j, op, true, finish_patch);
-out:
-    identity__user_fields_release(&f);
-    cJSON_Delete(body);
+    if (id != NULL)
+        save(req, app_id, ud, id);
 }
 
 void identity_users_patch(struct http_req *req, void *ud)

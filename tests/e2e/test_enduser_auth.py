@@ -291,3 +291,28 @@ def test_app_token_is_not_a_user_token(server):
     r = call(server, "POST", "/auth/token", {"api_key": kv["key"], "api_secret": kv["secret"]})
     assert r.status == 200, r
     assert call(server, "GET", "/auth/me", token=r.json()["access_token"]).status == 401
+
+
+# ------------------------------------------------------------------ passwords set by the app
+
+def test_app_sets_a_users_password(server):
+    p = run_herald(["app", "secret", "default"], env=server.cli_env())
+    kv = dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
+    app = {"X-App-Key": kv["key"], "X-App-Secret": kv["secret"]}
+    r = call(server, "POST", "/users", {"id": "pw-user", "name": "P", "password": "set by app"},
+             headers=app)
+    assert r.status == 201, r
+    assert "password" not in r.body.decode()
+    assert login(server, "pw-user", "set by app").status == 200
+    tok = login(server, "pw-user", "set by app").json()["access_token"]
+    for body in ({"password": "short"}, {"password": 5}):
+        r = call(server, "PATCH", "/users/pw-user", body, headers=app)
+        assert r.status == 422 and r.json()["error"]["field"] == "password", r
+    r = call(server, "PATCH", "/users/pw-user", {"password": "changed by app"}, headers=app)
+    assert r.status == 200, r
+    assert call(server, "GET", "/auth/me", token=tok).status == 401  # old tokens revoked
+    assert login(server, "pw-user", "set by app").status == 401
+    assert login(server, "pw-user", "changed by app").status == 200
+    r = call(server, "POST", "/users/batch", {"users": [{"id": "b-pw", "password": "long enough"}]},
+             headers=app)
+    assert r.status == 422 and r.json()["error"]["field"] == "users[0].password", r
