@@ -31,8 +31,10 @@ struct store_op;
 
 /* HERALD_DURABILITY (SPEC §4a). */
 enum store_durability {
-    STORE_DURABILITY_NORMAL = 0, /* survives a process crash: SQLite synchronous=NORMAL */
-    STORE_DURABILITY_STRICT = 1, /* also survives power loss: SQLite synchronous=FULL */
+    STORE_DURABILITY_NORMAL = 0, /* survives a process crash: SQLite synchronous=NORMAL,
+                                    PostgreSQL synchronous_commit=off */
+    STORE_DURABILITY_STRICT = 1, /* also survives power loss: SQLite synchronous=FULL,
+                                    PostgreSQL synchronous_commit=on */
 };
 
 /*

@@ -107,9 +107,11 @@ static int pexec(struct pconn *c, const char *sql, char *err, size_t errlen)
 
 static int session_setup(struct pconn *c, const struct store_options *o, char *err, size_t errlen)
 {
-    /* SPEC §4a: both modes commit with a WAL flush; see ADR 0007 for why normal is not 'off' */
-    (void)o;
-    if (pexec(c, "SET synchronous_commit = on", err, errlen) != 0 ||
+    /* SPEC §4a: strict waits for the WAL flush (survives power loss); normal does not wait
+     * for it, and PostgreSQL keeps the commit when Herald crashes (ADR 0007) */
+    const char *sync = o->durability == STORE_DURABILITY_STRICT ? "SET synchronous_commit = on"
+                                                                : "SET synchronous_commit = off";
+    if (pexec(c, sync, err, errlen) != 0 ||
         pexec(c, "SET client_min_messages = warning", err, errlen) != 0)
         return ERR_BACKEND;
     if (!c->writer && pexec(c, "SET default_transaction_read_only = on", err, errlen) != 0)
