@@ -120,22 +120,6 @@ static const char *app_in_scope(struct http_req *req, const struct console_op *w
     return id;
 }
 
-static cJSON *body_of(struct http_req *req)
-{
-    const char *ct = http_req_header(req, "Content-Type");
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be JSON (Content-Type: application/json)", NULL);
-        return NULL;
-    }
-    size_t len = 0;
-    const char *raw = http_req_body(req, &len);
-    cJSON *v = cJSON_ParseWithLength(raw, len);
-    if (v == NULL)
-        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
-    return v;
-}
-
 static void finish_app(struct cjob *j)
 {
     const struct store_rows *r = store_result_step(j->res, -1);
@@ -283,7 +267,7 @@ static void bind_opt(struct store_op *op, int64_t v)
 
 static void apps_create(struct http_req *req, const struct console_op *who, void *ud)
 {
-    cJSON *b = body_of(req);
+    cJSON *b = console__body(req);
     if (b == NULL)
         return;
     struct cjob *j = console__job_new(req, ud, who);
@@ -339,7 +323,7 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     const char *id = app_in_scope(req, who, "apps:write");
     if (id == NULL)
         return;
-    cJSON *b = body_of(req);
+    cJSON *b = console__body(req);
     if (b == NULL)
         return;
     struct cjob *j = console__job_new(req, ud, who);
@@ -396,7 +380,7 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     http_req_body(req, &len);
     struct cjob *j = console__job_new(req, ud, who);
     if (len > 0) {
-        cJSON *b = j->body = body_of(req);
+        cJSON *b = j->body = console__body(req);
         if (b == NULL)
             goto done;
         if (!cJSON_IsObject(b)) {
@@ -515,14 +499,37 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
 
 /* ---- GET /admin/audit-log */
 
+/* ?name= as an id-like filter: 1 given, 0 absent, -1 after answering 422 (bad or too long). */
+static int query_filter(struct http_req *req, const char *name, char *out, size_t outlen)
+{
+    int n = http_req_query_param(req, name, out, outlen);
+    if (n > 0 && console__name_ok(out, outlen - 1))
+        return 1;
+    if (n == 0)
+        return 0;
+    if (n < 0) { /* absent, or longer than out: look for it in the raw query */
+        const char *q = http_req_query(req);
+        size_t len = strlen(name);
+        bool seen = false;
+        for (const char *p = q; p && *p && !seen; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+            seen = strncmp(p, name, len) == 0 && p[len] == '=';
+        if (!seen)
+            return 0;
+    }
+    console__invalid(req, name, "must be 1-64 characters of A-Z a-z 0-9 _ - . @");
+    return -1;
+}
+
 static void audit_list(struct http_req *req, const struct console_op *who, void *ud)
 {
     int64_t page, size;
     if (!console__paging(req, &page, &size))
         return;
-    char action[64], opid[64];
-    bool has_action = http_req_query_param(req, "action", action, sizeof(action)) > 0;
-    bool has_op = http_req_query_param(req, "operator_id", opid, sizeof(opid)) > 0;
+    char action[65], opid[65];
+    int has_action = query_filter(req, "action", action, sizeof(action));
+    int has_op = has_action < 0 ? -1 : query_filter(req, "operator_id", opid, sizeof(opid));
+    if (has_action < 0 || has_op < 0)
+        return;
     struct cjob *j = console__job_new(req, ud, who);
     j->n1 = page;
     j->n2 = size;

@@ -177,9 +177,13 @@ int console_admin_passwd(struct identity *id, const char *name, const char *pass
 
 /* ---- POST /admin/auth/login */
 
+/* The throttling key: names are case-insensitive, so is the key (no extra tries per spelling). */
 static void login_account(const struct cjob *j, char *out, size_t n)
 {
-    snprintf(out, n, "operator:%s", j->text);
+    int len = snprintf(out, n, "operator:%s", j->text);
+    for (int i = 9; i < len && (size_t)i < n; i++)
+        if (out[i] >= 'A' && out[i] <= 'Z')
+            out[i] = (char)(out[i] - 'A' + 'a');
 }
 
 static void login_done(struct cjob *j)

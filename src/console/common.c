@@ -118,13 +118,87 @@ char *console__apps_json(const struct console_op *op, const char *perm)
     return s;
 }
 
+void console__role_release(struct console_role *r)
+{
+    cJSON_Delete(r->perms);
+    cJSON_Delete(r->apps);
+    r->perms = r->apps = NULL;
+}
+
 static void op_release(struct console_op *op)
 {
-    for (int i = 0; i < op->nroles; i++) {
-        cJSON_Delete(op->roles[i].perms);
-        cJSON_Delete(op->roles[i].apps);
-    }
+    for (int i = 0; i < op->nroles; i++)
+        console__role_release(&op->roles[i]);
     op->nroles = 0;
+}
+
+/* Rows whose column c0 is the role id, c0 + 1 its permissions, c0 + 2 all_apps. */
+static int roles_parse(const struct store_rows *r, int c0, const struct store_rows *apps,
+                       struct console_role *out, int max)
+{
+    int n = 0;
+    for (int i = 0; r && i < r->nrows && n < max; i++) {
+        const char *rid = store_rows_text(r, i, c0);
+        if (rid == NULL)
+            continue;
+        struct console_role *role = &out[n++];
+        snprintf(role->id, sizeof(role->id), "%s", rid);
+        const char *perms = store_rows_text(r, i, c0 + 1);
+        role->perms = cJSON_Parse(perms ? perms : "[]");
+        if (!cJSON_IsArray(role->perms)) {
+            cJSON_Delete(role->perms);
+            role->perms = cJSON_CreateArray();
+        }
+        role->all_apps = store_rows_int(r, i, c0 + 2) != 0;
+        role->apps = cJSON_CreateArray();
+        for (int k = 0; apps && k < apps->nrows; k++)
+            if (strcmp(store_rows_text(apps, k, 0), rid) == 0)
+                cJSON_AddItemToArray(role->apps, cJSON_CreateString(store_rows_text(apps, k, 1)));
+    }
+    return n;
+}
+
+int console__roles_parse(const struct store_rows *roles, const struct store_rows *apps,
+                         struct console_role *out, int max)
+{
+    return roles_parse(roles, 0, apps, out, max);
+}
+
+static bool covers_one(const struct console_op *who, const struct console_role *r, const char *perm)
+{
+    if (r->all_apps)
+        return console__can(who, perm, NULL);
+    const cJSON *a;
+    cJSON_ArrayForEach(a, r->apps)
+    {
+        if (cJSON_IsString(a) && !console__can(who, perm, a->valuestring))
+            return false;
+    }
+    return true;
+}
+
+bool console__covers(const struct console_op *who, const struct console_role *r)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, r->perms)
+    {
+        if (!cJSON_IsString(p))
+            continue;
+        if (strcmp(p->valuestring, "*") == 0) {
+            for (int i = 0; console_permissions[i]; i++)
+                if (!covers_one(who, r, console_permissions[i]))
+                    return false;
+            /* "*" also grants permissions added later: only "*" itself covers it */
+            bool star = false;
+            for (int i = 0; i < who->nroles && !star; i++)
+                star = who->roles[i].all_apps && has_perm(&who->roles[i], NULL);
+            if (!star)
+                return false;
+        } else if (!covers_one(who, r, p->valuestring)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- jobs */
@@ -161,6 +235,8 @@ void console__job_free(struct cjob *j)
 {
     if (j == NULL)
         return;
+    if (j->ctx_free)
+        j->ctx_free(j);
     op_release(&j->op);
     store_result_free(j->res);
     wipe_free(j->secret);
@@ -251,23 +327,7 @@ static void principal_on_loop(void *arg)
         goto out;
     }
     snprintf(a->op.name, sizeof(a->op.name), "%s", store_rows_text(r, 0, 1));
-    for (int i = 0; i < r->nrows && a->op.nroles < CONSOLE_ROLES_MAX; i++) {
-        const char *rid = store_rows_text(r, i, 3);
-        if (rid == NULL)
-            continue;
-        struct console_role *role = &a->op.roles[a->op.nroles++];
-        snprintf(role->id, sizeof(role->id), "%s", rid);
-        role->perms = cJSON_Parse(store_rows_text(r, i, 4) ? store_rows_text(r, i, 4) : "[]");
-        if (!cJSON_IsArray(role->perms)) {
-            cJSON_Delete(role->perms);
-            role->perms = cJSON_CreateArray();
-        }
-        role->all_apps = store_rows_int(r, i, 5) != 0;
-        role->apps = cJSON_CreateArray();
-        for (int k = 0; apps && k < apps->nrows; k++)
-            if (strcmp(store_rows_text(apps, k, 0), rid) == 0)
-                cJSON_AddItemToArray(role->apps, cJSON_CreateString(store_rows_text(apps, k, 1)));
-    }
+    a->op.nroles = roles_parse(r, 3, apps, a->op.roles, CONSOLE_ROLES_MAX);
     if (a->perm != NULL && !console__can(&a->op, a->perm, NULL)) {
         /* an app-scoped right is checked by the handler against the app */
         bool scoped = false;
@@ -531,4 +591,91 @@ int console__str(const cJSON *obj, const char *name, size_t max, bool required, 
     }
     *out = m->valuestring;
     return 0;
+}
+
+/* ---- request bodies */
+
+cJSON *console__body(struct http_req *req)
+{
+    const char *ct = http_req_header(req, "Content-Type");
+    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
+        http_respond_error(req, 415, "unsupported_media_type",
+                           "the body must be JSON (Content-Type: application/json)", NULL);
+        return NULL;
+    }
+    size_t len = 0;
+    const char *raw = http_req_body(req, &len);
+    cJSON *v = cJSON_ParseWithLength(raw, len);
+    if (v == NULL)
+        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
+    return v;
+}
+
+int console__only(struct http_req *req, const cJSON *obj, const char *allowed)
+{
+    if (!cJSON_IsObject(obj)) {
+        console__invalid(req, "", "must be a JSON object");
+        return -1;
+    }
+    const cJSON *m;
+    cJSON_ArrayForEach(m, obj)
+    {
+        if (!listed(allowed, m->string)) {
+            console__invalid(req, m->string, "unknown field");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int console__id_list(struct http_req *req, const cJSON *obj, const char *name, const cJSON **out)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *out = NULL;
+    if (a == NULL)
+        return 0;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > CONSOLE_ROLES_MAX) {
+        console__invalid(req, name, "must be an array of at most 32 ids");
+        return -1;
+    }
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (!cJSON_IsString(e) || !console__name_ok(e->valuestring, 64)) {
+            char f[64];
+            snprintf(f, sizeof(f), "%s[%d]", name, i);
+            console__invalid(req, f, "must be an id");
+            return -1;
+        }
+        i++;
+    }
+    *out = a;
+    return 0;
+}
+
+int console__bool(struct http_req *req, const cJSON *obj, const char *name, int *out)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *out = -1;
+    if (m == NULL)
+        return 0;
+    if (!cJSON_IsBool(m)) {
+        console__invalid(req, name, "must be true or false");
+        return -1;
+    }
+    *out = cJSON_IsTrue(m);
+    return 0;
+}
+
+const char *console__path_id(struct http_req *req, const char *what)
+{
+    const char *id = http_req_param(req, "id");
+    if (id == NULL || !console__name_ok(id, 64)) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "no such %s", what);
+        http_respond_err(req, ERR_NOTFOUND, msg, NULL);
+        return NULL;
+    }
+    return id;
 }

@@ -9,4 +9,5 @@ void console_register(struct router *r, struct identity *id)
     console__auth_register(r, id);
     console__operators_register(r, id);
     console__apps_register(r, id);
+    console__users_register(r, id);
 }

@@ -73,12 +73,13 @@ struct cjob {
     int status;
     struct store_result *res;
     cjob_fn finish;
-    char text[160]; /* handler data (an id) */
-    char *secret;   /* owned, wiped: a secret shown once */
-    char *password; /* owned, wiped */
-    char *hash;     /* owned */
-    cJSON *body;    /* owned */
-    void *ctx;      /* handler state the job carries (not freed by the job) */
+    char text[160];                   /* handler data (an id) */
+    char *secret;                     /* owned, wiped: a secret shown once */
+    char *password;                   /* owned, wiped */
+    char *hash;                       /* owned */
+    cJSON *body;                      /* owned */
+    void *ctx;                        /* handler state the job carries */
+    void (*ctx_free)(struct cjob *j); /* frees ctx with the job when set */
     int64_t n1, n2;
 };
 
@@ -116,8 +117,33 @@ struct router;
 /* Route registration of the console's files (console.c calls them). */
 void console__auth_register(struct router *r, struct identity *id);
 void console__operators_register(struct router *r, struct identity *id);
+void console__roles_register(struct router *r, struct identity *id);
+void console__users_register(struct router *r, struct identity *id);
 void console__apps_register(struct router *r, struct identity *id);
 
 /* True when s is a valid server id (hex, 1..32) or name-like (A-Za-z0-9_.-@). */
 bool console__name_ok(const char *s, size_t max);
+
+/* ---- request bodies (each answers 415/400/422 itself and returns NULL or -1) */
+
+/* The JSON body (caller frees) or NULL after answering. */
+cJSON *console__body(struct http_req *req);
+/* Refuses a body that is not an object or has members not in allowed (comma list). */
+int console__only(struct http_req *req, const cJSON *obj, const char *allowed);
+/* obj[name] as an array of at most CONSOLE_ROLES_MAX ids (borrowed; NULL when absent). */
+int console__id_list(struct http_req *req, const cJSON *obj, const char *name, const cJSON **out);
+/* obj[name] as a boolean: *out 0/1, or -1 when absent. */
+int console__bool(struct http_req *req, const cJSON *obj, const char *name, int *out);
+/* The path's {id} when id-like, else NULL after answering 404. */
+const char *console__path_id(struct http_req *req, const char *what);
+
+/* ---- escalation guard: nobody grants or touches rights they do not hold */
+
+/* Roles from rows (columns id, permissions, all_apps) and their apps (role_id, app_id);
+ * returns how many were filled (at most max). Release each with console__role_release. */
+int console__roles_parse(const struct store_rows *roles, const struct store_rows *apps,
+                         struct console_role *out, int max);
+void console__role_release(struct console_role *r);
+/* True when who holds every permission of r on every app r covers ("*": all of them). */
+bool console__covers(const struct console_op *who, const struct console_role *r);
 #endif

@@ -1,7 +1,10 @@
 /*
- * /admin/operators and /admin/roles: console accounts and their roles. These
- * are global rights (operators:read/write, roles:write must come from a role
- * on every app); every write is audited in its own transaction.
+ * /admin/operators: console accounts. Operator rights are global
+ * (operators:read/write must come from a role on every app). Every write is
+ * audited in its own transaction, and none may escalate: a caller grants only
+ * roles whose rights it holds itself, and changes or deletes only operators
+ * whose rights it holds (so an operators:write holder cannot take over a
+ * superadmin by setting its password).
  */
 #include "internal.h"
 
@@ -27,6 +30,9 @@
     "o.id, o.name, o.disabled, o.created_at, o.updated_at, o.last_login_at,"                       \
     " (SELECT coalesce(json_agg(role_id), '[]'::json)::text FROM operator_roles"                   \
     " WHERE operator_id = o.id) AS roles"
+
+/* what a job does once the escalation check passed (cjob.n2) */
+enum { OPS_CREATE = 1, OPS_PATCH, OPS_DELETE };
 
 static const struct store_sql sql_count = {
     .sqlite = "SELECT count(*) FROM operators",
@@ -57,155 +63,44 @@ static const struct store_sql sql_roles_clear = {
     .pg = "DELETE FROM operator_roles WHERE operator_id = $1",
 };
 static const struct store_sql sql_role_add = {
-    .sqlite = "INSERT INTO operator_roles (operator_id, role_id) VALUES (?1, ?2)",
-    .pg = "INSERT INTO operator_roles (operator_id, role_id) VALUES ($1, $2)",
+    .sqlite = "INSERT INTO operator_roles (operator_id, role_id) VALUES (?1, ?2)"
+              " ON CONFLICT DO NOTHING",
+    .pg = "INSERT INTO operator_roles (operator_id, role_id) VALUES ($1, $2)"
+          " ON CONFLICT DO NOTHING",
 };
 static const struct store_sql sql_delete = {
     .sqlite = "DELETE FROM operators WHERE id = ?1",
     .pg = "DELETE FROM operators WHERE id = $1",
 };
-static const struct store_sql sql_role_count = {
-    .sqlite = "SELECT count(*) FROM roles",
-    .pg = "SELECT count(*) FROM roles",
+/* the escalation check: the requested roles (a JSON array of ids) and the target's roles */
+static const struct store_sql sql_roles_by_ids = {
+    .sqlite = "SELECT id, permissions, all_apps FROM roles"
+              " WHERE id IN (SELECT value FROM json_each(?1))",
+    .pg = "SELECT id, permissions, all_apps FROM roles"
+          " WHERE id IN (SELECT json_array_elements_text($1::text::json))",
 };
-static const struct store_sql sql_role_page = {
-    .sqlite = "SELECT r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"
-              " (SELECT json_group_array(app_id) FROM role_apps WHERE role_id = r.id) AS app_ids,"
-              " r.created_at, r.updated_at FROM roles r ORDER BY r.created_at, r.id"
-              " LIMIT ?1 OFFSET ?2",
-    .pg = "SELECT r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"
-          " (SELECT coalesce(json_agg(app_id), '[]'::json)::text FROM role_apps"
-          " WHERE role_id = r.id) AS app_ids, r.created_at, r.updated_at FROM roles r"
-          " ORDER BY r.created_at, r.id LIMIT $1 OFFSET $2",
+static const struct store_sql sql_role_apps_by_ids = {
+    .sqlite = "SELECT role_id, app_id FROM role_apps"
+              " WHERE role_id IN (SELECT value FROM json_each(?1))",
+    .pg = "SELECT role_id, app_id FROM role_apps"
+          " WHERE role_id IN (SELECT json_array_elements_text($1::text::json))",
 };
-static const struct store_sql sql_role_get = {
-    .sqlite = "SELECT r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"
-              " (SELECT json_group_array(app_id) FROM role_apps WHERE role_id = r.id) AS app_ids,"
-              " r.created_at, r.updated_at FROM roles r WHERE r.id = ?1",
-    .pg = "SELECT r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"
-          " (SELECT coalesce(json_agg(app_id), '[]'::json)::text FROM role_apps"
-          " WHERE role_id = r.id) AS app_ids, r.created_at, r.updated_at FROM roles r"
-          " WHERE r.id = $1",
+static const struct store_sql sql_target = {
+    .sqlite = "SELECT id FROM operators WHERE id = ?1",
+    .pg = "SELECT id FROM operators WHERE id = $1",
 };
-static const struct store_sql sql_role_insert = {
-    .sqlite = "INSERT INTO roles (id, name, description, permissions, all_apps, created_at,"
-              " updated_at) VALUES (?1, ?2, coalesce(?3, ''), ?4, ?5, ?6, ?6)",
-    .pg = "INSERT INTO roles (id, name, description, permissions, all_apps, created_at,"
-          " updated_at) VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $6)",
+static const struct store_sql sql_target_roles = {
+    .sqlite = "SELECT r.id, r.permissions, r.all_apps FROM operator_roles x"
+              " JOIN roles r ON r.id = x.role_id WHERE x.operator_id = ?1",
+    .pg = "SELECT r.id, r.permissions, r.all_apps FROM operator_roles x"
+          " JOIN roles r ON r.id = x.role_id WHERE x.operator_id = $1",
 };
-static const struct store_sql sql_role_update = {
-    .sqlite = "UPDATE roles SET name = coalesce(?2, name), description = coalesce(?3, description),"
-              " permissions = coalesce(?4, permissions), all_apps = coalesce(?5, all_apps),"
-              " updated_at = ?6 WHERE id = ?1 AND builtin = 0",
-    .pg = "UPDATE roles SET name = coalesce($2, name), description = coalesce($3, description),"
-          " permissions = coalesce($4, permissions), all_apps = coalesce($5, all_apps),"
-          " updated_at = $6 WHERE id = $1 AND builtin = 0",
+static const struct store_sql sql_target_role_apps = {
+    .sqlite = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
+              " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = ?1",
+    .pg = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
+          " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = $1",
 };
-static const struct store_sql sql_role_apps_clear = {
-    .sqlite = "DELETE FROM role_apps WHERE role_id = ?1",
-    .pg = "DELETE FROM role_apps WHERE role_id = $1",
-};
-static const struct store_sql sql_role_app_add = {
-    .sqlite = "INSERT INTO role_apps (role_id, app_id) VALUES (?1, ?2)",
-    .pg = "INSERT INTO role_apps (role_id, app_id) VALUES ($1, $2)",
-};
-static const struct store_sql sql_role_delete = {
-    .sqlite = "DELETE FROM roles WHERE id = ?1 AND builtin = 0",
-    .pg = "DELETE FROM roles WHERE id = $1 AND builtin = 0",
-};
-
-static const char *path_id(struct http_req *req)
-{
-    const char *id = http_req_param(req, "id");
-    if (id == NULL || !console__name_ok(id, 64)) {
-        http_respond_err(req, ERR_NOTFOUND, "no such object", NULL);
-        return NULL;
-    }
-    return id;
-}
-
-/* A list of ids (roles, apps) in obj[name]: 0 and *out (borrowed), or -1 after answering. */
-static int id_list(struct http_req *req, const cJSON *obj, const char *name, const cJSON **out)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *out = NULL;
-    if (a == NULL)
-        return 0;
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > CONSOLE_ROLES_MAX) {
-        console__invalid(req, name, "must be an array of at most 32 ids");
-        return -1;
-    }
-    int i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a)
-    {
-        if (!cJSON_IsString(e) || !console__name_ok(e->valuestring, 64)) {
-            char f[64];
-            snprintf(f, sizeof(f), "%s[%d]", name, i);
-            console__invalid(req, f, "must be an id");
-            return -1;
-        }
-        i++;
-    }
-    *out = a;
-    return 0;
-}
-
-static int bool_member(struct http_req *req, const cJSON *obj, const char *name, int *out)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *out = -1;
-    if (m == NULL)
-        return 0;
-    if (!cJSON_IsBool(m)) {
-        console__invalid(req, name, "must be true or false");
-        return -1;
-    }
-    *out = cJSON_IsTrue(m);
-    return 0;
-}
-
-/* Refuses members not in allowed (comma list). */
-static int only(struct http_req *req, const cJSON *obj, const char *allowed)
-{
-    if (!cJSON_IsObject(obj)) {
-        console__invalid(req, "", "must be a JSON object");
-        return -1;
-    }
-    const cJSON *m;
-    cJSON_ArrayForEach(m, obj)
-    {
-        size_t n = strlen(m->string);
-        bool ok = false;
-        for (const char *p = allowed; *p && !ok;) {
-            const char *e = strchr(p, ',');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            ok = len == n && strncmp(p, m->string, n) == 0;
-            p = e ? e + 1 : p + len;
-        }
-        if (!ok) {
-            console__invalid(req, m->string, "unknown field");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static cJSON *body_of(struct http_req *req)
-{
-    const char *ct = http_req_header(req, "Content-Type");
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be JSON (Content-Type: application/json)", NULL);
-        return NULL;
-    }
-    size_t len = 0;
-    const char *raw = http_req_body(req, &len);
-    cJSON *v = cJSON_ParseWithLength(raw, len);
-    if (v == NULL)
-        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
-    return v;
-}
 
 /* ---- finishing */
 
@@ -215,12 +110,12 @@ static void finish_one(struct cjob *j)
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
     if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, j->n2 ? "role" : "operator");
+        console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    if (j->text[0] && !j->n2) /* disabled or new password: the operator's tokens go */
+    if (j->text[0]) /* disabled or new password: the operator's tokens go */
         revoke_subject(j->id->revoke, REVOKE_OPERATOR, "", j->text);
-    cJSON *o = console__row_json(r, 0, "disabled,all_apps,builtin", "roles,permissions,app_ids");
+    cJSON *o = console__row_json(r, 0, "disabled", "roles");
     console__respond(j->req, (int)j->n1, o);
     cJSON_Delete(o);
 }
@@ -232,7 +127,7 @@ static void finish_page(struct cjob *j)
         return;
     }
     cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "disabled,all_apps,builtin", "roles,permissions,app_ids");
+                                  j->n2, "disabled", "roles");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -240,11 +135,10 @@ static void finish_page(struct cjob *j)
 static void finish_deleted(struct cjob *j)
 {
     if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, j->n2 ? "role" : "operator");
+        console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    if (!j->n2)
-        revoke_subject(j->id->revoke, REVOKE_OPERATOR, "", j->text);
+    revoke_subject(j->id->revoke, REVOKE_OPERATOR, "", j->text);
     http_respond(j->req, 204, NULL, "", 0);
 }
 
@@ -255,7 +149,7 @@ static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
         console__job_free(j);
 }
 
-/* ---- operators */
+/* ---- reads */
 
 static void ops_list(struct http_req *req, const struct console_op *who, void *ud)
 {
@@ -275,7 +169,7 @@ static void ops_list(struct http_req *req, const struct console_op *who, void *u
 
 static void ops_get(struct http_req *req, const struct console_op *who, void *ud)
 {
-    const char *id = path_id(req);
+    const char *id = console__path_id(req, "operator");
     if (id == NULL)
         return;
     struct cjob *j = console__job_new(req, ud, who);
@@ -286,7 +180,9 @@ static void ops_get(struct http_req *req, const struct console_op *who, void *ud
     submit(j, op, false, finish_one);
 }
 
-/* Writes an operator (create: j->n1 201, text "" / patch: n1 200) after hashing. */
+/* ---- writes: check, (hash), write */
+
+/* Writes an operator (create: n1 201 / patch: n1 200, text = its id) once hashed. */
 static void ops_write(struct cjob *j)
 {
     if (j->password && (j->status != 0 || j->hash == NULL)) {
@@ -296,7 +192,7 @@ static void ops_write(struct cjob *j)
     const cJSON *b = j->body;
     const cJSON *roles = cJSON_GetObjectItemCaseSensitive(b, "roles");
     const cJSON *dis = cJSON_GetObjectItemCaseSensitive(b, "disabled");
-    bool create = j->n1 == 201;
+    bool create = j->n2 == OPS_CREATE;
     char oid[sizeof(j->text)];
     if (create)
         rand_hex(oid, 16);
@@ -334,11 +230,14 @@ static void ops_write(struct cjob *j)
         }
     }
     cJSON *detail = cJSON_CreateObject();
+    if (create)
+        cJSON_AddStringToObject(detail, "username",
+                                cJSON_GetStringValue(cJSON_GetObjectItem(b, "username")));
     if (roles)
         cJSON_AddItemToObject(detail, "roles", cJSON_Duplicate(roles, true));
     if (dis)
         cJSON_AddBoolToObject(detail, "disabled", cJSON_IsTrue(dis));
-    if (j->password)
+    if (j->password && !create)
         cJSON_AddBoolToObject(detail, "password_changed", true);
     console__audit(op, &j->op, NULL, create ? "operator.create" : "operator.update", oid, detail,
                    now);
@@ -351,40 +250,153 @@ static void ops_write(struct cjob *j)
     console__job_submit(j, op, true, finish_one);
 }
 
+static void ops_delete_write(struct cjob *j)
+{
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_delete);
+    store_bind_text(op, j->text);
+    store_op_require_row(op);
+    console__audit(op, &j->op, NULL, "operator.delete", j->text, NULL, now);
+    console__job_submit(j, op, true, finish_deleted);
+}
+
+/* True when who holds every right of the roles in rows; releases nothing it keeps. */
+static bool covers_all(const struct console_op *who, const struct store_rows *roles,
+                       const struct store_rows *apps)
+{
+    struct console_role rs[CONSOLE_ROLES_MAX];
+    int n = console__roles_parse(roles, apps, rs, CONSOLE_ROLES_MAX);
+    bool ok = roles == NULL || roles->nrows <= CONSOLE_ROLES_MAX;
+    for (int i = 0; i < n; i++) {
+        ok = ok && console__covers(who, &rs[i]);
+        console__role_release(&rs[i]);
+    }
+    return ok;
+}
+
+/* The requested roles: -1 when all exist and are covered, else the index of the first bad one
+ * (*forbidden: it exists but the caller lacks some of its rights). */
+static int bad_role(const struct cjob *j, const cJSON *want, const struct store_rows *roles,
+                    const struct store_rows *apps, bool *forbidden)
+{
+    struct console_role rs[CONSOLE_ROLES_MAX];
+    int n = console__roles_parse(roles, apps, rs, CONSOLE_ROLES_MAX);
+    int i = 0, bad = -1;
+    const cJSON *e;
+    *forbidden = false;
+    cJSON_ArrayForEach(e, want)
+    {
+        int k = 0;
+        while (k < n && strcmp(rs[k].id, e->valuestring) != 0)
+            k++;
+        if (k == n || !console__covers(&j->op, &rs[k])) {
+            *forbidden = k < n;
+            bad = i;
+            break;
+        }
+        i++;
+    }
+    for (int k = 0; k < n; k++)
+        console__role_release(&rs[k]);
+    return bad;
+}
+
+/* Steps: 0 requested roles, 1 their apps, 2 the target, 3 its roles, 4 their apps. */
+static void ops_checked(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "operator");
+        return;
+    }
+    const struct store_rows *target = store_result_step(j->res, 2);
+    if (j->n2 != OPS_CREATE && (target == NULL || target->nrows == 0)) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such operator", NULL);
+        return;
+    }
+    if (!covers_all(&j->op, store_result_step(j->res, 3), store_result_step(j->res, 4))) {
+        http_respond_error(j->req, 403, "forbidden",
+                           "this operator has rights you do not hold yourself", NULL);
+        return;
+    }
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(j->body, "roles");
+    bool forbidden;
+    int bad = want ? bad_role(j, want, store_result_step(j->res, 0), store_result_step(j->res, 1),
+                              &forbidden)
+                   : -1;
+    if (bad >= 0) {
+        char f[24];
+        snprintf(f, sizeof(f), "roles[%d]", bad);
+        if (forbidden)
+            http_respond_error(j->req, 403, "forbidden",
+                               "you cannot grant a role with rights you do not hold", f);
+        else
+            console__invalid(j->req, f, "no such role");
+        return;
+    }
+    if (j->n2 == OPS_DELETE)
+        ops_delete_write(j);
+    else if (j->password)
+        console__job_hash(j, ops_write);
+    else
+        ops_write(j);
+}
+
+static void ops_check(struct cjob *j)
+{
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(j->body, "roles");
+    char *ids = want ? cJSON_PrintUnformatted(want) : NULL;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_roles_by_ids);
+    store_bind_text(op, ids ? ids : "[]");
+    store_op_add(op, &sql_role_apps_by_ids);
+    store_bind_text(op, ids ? ids : "[]");
+    store_op_add(op, &sql_target);
+    store_bind_text(op, j->text);
+    store_op_add(op, &sql_target_roles);
+    store_bind_text(op, j->text);
+    store_op_add(op, &sql_target_role_apps);
+    store_bind_text(op, j->text);
+    cJSON_free(ids);
+    submit(j, op, false, ops_checked);
+}
+
 static void ops_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
 {
     const char *id = NULL;
-    if (!create && (id = path_id(req)) == NULL)
+    if (!create && (id = console__path_id(req, "operator")) == NULL)
         return;
-    cJSON *b = body_of(req);
+    cJSON *b = console__body(req);
     if (b == NULL)
         return;
     struct cjob *j = console__job_new(req, ud, who);
     j->body = b;
     j->n1 = create ? 201 : 200;
+    j->n2 = create ? OPS_CREATE : OPS_PATCH;
     if (id)
         snprintf(j->text, sizeof(j->text), "%s", id);
     const char *name = NULL, *pw = NULL;
     const cJSON *roles;
     int dis;
-    if (only(req, b, create ? "username,password,roles,disabled" : "password,roles,disabled") !=
-            0 ||
+    if (console__only(
+            req, b, create ? "username,password,roles,disabled" : "password,roles,disabled") != 0 ||
         (create && console__str(b, "username", OPERATOR_NAME_MAX, true, true, &name, req) != 0) ||
         console__str(b, "password", PASSWORD_MAX_LEN, create, false, &pw, req) != 0 ||
-        id_list(req, b, "roles", &roles) != 0 || bool_member(req, b, "disabled", &dis) != 0)
+        console__id_list(req, b, "roles", &roles) != 0 ||
+        console__bool(req, b, "disabled", &dis) != 0)
         goto done;
     if (pw && strlen(pw) < 8) {
         console__invalid(req, "password", "must be 8 to 511 bytes");
         goto done;
     }
-    if (pw) {
-        j->password = xstrdup(pw);
-        console__job_hash(j, ops_write);
-    } else {
-        ops_write(j);
+    if (id && dis == 1 && strcmp(id, who->id) == 0) {
+        http_respond_error(req, 409, "conflict", "an operator cannot disable itself", "disabled");
+        goto done;
     }
-    if (j->finish != NULL)
-        return;
+    if (pw)
+        j->password = xstrdup(pw);
+    ops_check(j);
+    return;
 done:
     console__job_free(j);
 }
@@ -401,7 +413,7 @@ static void ops_patch(struct http_req *req, const struct console_op *who, void *
 
 static void ops_delete(struct http_req *req, const struct console_op *who, void *ud)
 {
-    const char *id = path_id(req);
+    const char *id = console__path_id(req, "operator");
     if (id == NULL)
         return;
     if (strcmp(id, who->id) == 0) {
@@ -409,184 +421,12 @@ static void ops_delete(struct http_req *req, const struct console_op *who, void 
         return;
     }
     struct cjob *j = console__job_new(req, ud, who);
+    j->n2 = OPS_DELETE;
     snprintf(j->text, sizeof(j->text), "%s", id);
-    int64_t now = clock_wall_ms();
-    struct store_op *op = store_op_new();
-    store_op_add(op, &sql_delete);
-    store_bind_text(op, id);
-    store_op_require_row(op);
-    console__audit(op, who, NULL, "operator.delete", id, NULL, now);
-    submit(j, op, true, finish_deleted);
-}
-
-/* ---- roles */
-
-static void roles_list(struct http_req *req, const struct console_op *who, void *ud)
-{
-    int64_t page, size;
-    if (!console__paging(req, &page, &size))
-        return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &sql_role_count);
-    store_op_add(op, &sql_role_page);
-    store_bind_int(op, size);
-    store_bind_int(op, (page - 1) * size);
-    submit(j, op, false, finish_page);
-}
-
-static void roles_get(struct http_req *req, const struct console_op *who, void *ud)
-{
-    const char *id = path_id(req);
-    if (id == NULL)
-        return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = 200;
-    j->n2 = 1;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &sql_role_get);
-    store_bind_text(op, id);
-    submit(j, op, false, finish_one);
-}
-
-static bool perm_known(const char *p)
-{
-    for (int i = 0; console_permissions[i]; i++)
-        if (strcmp(p, console_permissions[i]) == 0)
-            return true;
-    return false;
-}
-
-static void roles_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
-{
-    const char *id = NULL;
-    if (!create && (id = path_id(req)) == NULL)
-        return;
-    cJSON *b = body_of(req);
-    if (b == NULL)
-        return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = create ? 201 : 200;
-    j->n2 = 1; /* a role */
-    const char *name = NULL, *desc = NULL;
-    const cJSON *apps;
-    int all;
-    if (only(req, b, "name,description,permissions,all_apps,app_ids") != 0 ||
-        console__str(b, "name", ROLE_NAME_MAX, create, true, &name, req) != 0 ||
-        console__str(b, "description", ROLE_DESC_MAX, false, false, &desc, req) != 0 ||
-        bool_member(req, b, "all_apps", &all) != 0 || id_list(req, b, "app_ids", &apps) != 0)
-        goto done;
-    const cJSON *perms = cJSON_GetObjectItemCaseSensitive(b, "permissions");
-    char *perms_text = NULL;
-    if (perms) {
-        int i = 0;
-        const cJSON *p;
-        if (!cJSON_IsArray(perms) || cJSON_GetArraySize(perms) > 64) {
-            console__invalid(req, "permissions", "must be an array of permission names");
-            goto done;
-        }
-        cJSON_ArrayForEach(p, perms)
-        {
-            if (!cJSON_IsString(p) || !perm_known(p->valuestring)) {
-                char f[40];
-                snprintf(f, sizeof(f), "permissions[%d]", i);
-                console__invalid(req, f, "unknown permission");
-                goto done;
-            }
-            i++;
-        }
-        perms_text = cJSON_PrintUnformatted(perms);
-    } else if (create) {
-        console__invalid(req, "permissions", "is required");
-        goto done;
-    }
-    char rid[65];
-    if (create)
-        rand_hex(rid, 16);
-    else
-        snprintf(rid, sizeof(rid), "%s", id);
-    int64_t now = clock_wall_ms();
-    struct store_op *op = store_op_new();
-    if (create) {
-        store_op_add(op, &sql_role_insert);
-        store_bind_text(op, rid);
-        store_bind_text(op, name);
-        store_bind_text(op, desc);
-        store_bind_text(op, perms_text);
-        store_bind_int(op, all == -1 ? (apps ? 0 : 1) : all);
-        store_bind_int(op, now);
-    } else {
-        store_op_add(op, &sql_role_update);
-        store_bind_text(op, rid);
-        store_bind_text(op, name);
-        store_bind_text(op, desc);
-        store_bind_text(op, perms_text);
-        if (all == -1)
-            store_bind_null(op);
-        else
-            store_bind_int(op, all);
-        store_bind_int(op, now);
-        store_op_require_row(op); /* also: the built-in superadmin is not editable */
-    }
-    if (apps) {
-        store_op_add(op, &sql_role_apps_clear);
-        store_bind_text(op, rid);
-        const cJSON *a;
-        cJSON_ArrayForEach(a, apps)
-        {
-            store_op_add(op, &sql_role_app_add);
-            store_bind_text(op, rid);
-            store_bind_text(op, a->valuestring);
-        }
-    }
-    console__audit(op, who, NULL, create ? "role.create" : "role.update", rid, b, now);
-    store_op_add(op, &sql_role_get);
-    store_bind_text(op, rid);
-    cJSON_free(perms_text);
-    console__job_submit(j, op, true, finish_one);
-    if (j->finish != NULL)
-        return;
-done:
-    console__job_free(j);
-}
-
-static void roles_create(struct http_req *req, const struct console_op *who, void *ud)
-{
-    roles_save(req, who, ud, true);
-}
-
-static void roles_patch(struct http_req *req, const struct console_op *who, void *ud)
-{
-    roles_save(req, who, ud, false);
-}
-
-static void roles_delete(struct http_req *req, const struct console_op *who, void *ud)
-{
-    const char *id = path_id(req);
-    if (id == NULL)
-        return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n2 = 1;
-    snprintf(j->text, sizeof(j->text), "%s", id);
-    int64_t now = clock_wall_ms();
-    struct store_op *op = store_op_new();
-    store_op_add(op, &sql_role_delete);
-    store_bind_text(op, id);
-    store_op_require_row(op);
-    console__audit(op, who, NULL, "role.delete", id, NULL, now);
-    submit(j, op, true, finish_deleted);
+    ops_check(j);
 }
 
 /* ---- routes: each handler authenticates with its permission first */
-
-#define ROUTE(fn, perm)                                                                            \
-    static void fn##_h(struct http_req *req, void *ud)                                             \
-    {                                                                                              \
-        console__auth(ud, req, perm, fn##_global, ud);                                             \
-    }
 
 /* these rights must come from a role on every app */
 #define GLOBAL(fn, perm)                                                                           \
@@ -599,18 +439,16 @@ static void roles_delete(struct http_req *req, const struct console_op *who, voi
         }                                                                                          \
         fn(req, who, ud);                                                                          \
     }                                                                                              \
-    ROUTE(fn, perm)
+    static void fn##_h(struct http_req *req, void *ud)                                             \
+    {                                                                                              \
+        console__auth(ud, req, perm, fn##_global, ud);                                             \
+    }
 
 GLOBAL(ops_list, "operators:read")
 GLOBAL(ops_get, "operators:read")
 GLOBAL(ops_create, "operators:write")
 GLOBAL(ops_patch, "operators:write")
 GLOBAL(ops_delete, "operators:write")
-GLOBAL(roles_list, "operators:read")
-GLOBAL(roles_get, "operators:read")
-GLOBAL(roles_create, "roles:write")
-GLOBAL(roles_patch, "roles:write")
-GLOBAL(roles_delete, "roles:write")
 
 void console__operators_register(struct router *r, struct identity *id)
 {
@@ -619,9 +457,5 @@ void console__operators_register(struct router *r, struct identity *id)
     router_add(r, HTTP_M_GET, "/api/v1/admin/operators/{id}", ops_get_h, id);
     router_add(r, HTTP_M_PATCH, "/api/v1/admin/operators/{id}", ops_patch_h, id);
     router_add(r, HTTP_M_DELETE, "/api/v1/admin/operators/{id}", ops_delete_h, id);
-    router_add(r, HTTP_M_GET, "/api/v1/admin/roles", roles_list_h, id);
-    router_add(r, HTTP_M_POST, "/api/v1/admin/roles", roles_create_h, id);
-    router_add(r, HTTP_M_GET, "/api/v1/admin/roles/{id}", roles_get_h, id);
-    router_add(r, HTTP_M_PATCH, "/api/v1/admin/roles/{id}", roles_patch_h, id);
-    router_add(r, HTTP_M_DELETE, "/api/v1/admin/roles/{id}", roles_delete_h, id);
+    console__roles_register(r, id);
 }

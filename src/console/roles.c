@@ -1,0 +1,440 @@
+/*
+ * /admin/roles: named sets of permissions, on every app (all_apps) or on the
+ * apps listed in app_ids. Reading needs operators:read, writing roles:write,
+ * both on every app. The built-in superadmin ("*" on every app) cannot be
+ * changed or deleted, and nobody writes a role with rights they do not hold
+ * themselves (else roles:write would be a way to every right). Every write is
+ * audited in its own transaction.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/rand.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "net/http.h"
+#include "router/router.h"
+#include "store/store.h"
+
+enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cjob.n2 */
+
+#define ROLE_COLS                                                                                  \
+    "r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"                           \
+    " (SELECT json_group_array(app_id) FROM role_apps WHERE role_id = r.id) AS app_ids,"           \
+    " r.created_at, r.updated_at"
+#define ROLE_COLS_PG                                                                               \
+    "r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"                           \
+    " (SELECT coalesce(json_agg(app_id), '[]'::json)::text FROM role_apps"                         \
+    " WHERE role_id = r.id) AS app_ids, r.created_at, r.updated_at"
+
+static const struct store_sql sql_count = {
+    .sqlite = "SELECT count(*) FROM roles",
+    .pg = "SELECT count(*) FROM roles",
+};
+static const struct store_sql sql_page = {
+    .sqlite = "SELECT " ROLE_COLS " FROM roles r ORDER BY r.created_at, r.id LIMIT ?1 OFFSET ?2",
+    .pg = "SELECT " ROLE_COLS_PG " FROM roles r ORDER BY r.created_at, r.id LIMIT $1 OFFSET $2",
+};
+static const struct store_sql sql_get = {
+    .sqlite = "SELECT " ROLE_COLS " FROM roles r WHERE r.id = ?1",
+    .pg = "SELECT " ROLE_COLS_PG " FROM roles r WHERE r.id = $1",
+};
+static const struct store_sql sql_insert = {
+    .sqlite = "INSERT INTO roles (id, name, description, permissions, all_apps, created_at,"
+              " updated_at) VALUES (?1, ?2, coalesce(?3, ''), ?4, ?5, ?6, ?6)",
+    .pg = "INSERT INTO roles (id, name, description, permissions, all_apps, created_at,"
+          " updated_at) VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $6)",
+};
+static const struct store_sql sql_update = {
+    .sqlite = "UPDATE roles SET name = coalesce(?2, name), description = coalesce(?3, description),"
+              " permissions = coalesce(?4, permissions), all_apps = coalesce(?5, all_apps),"
+              " updated_at = ?6 WHERE id = ?1 AND builtin = 0",
+    .pg = "UPDATE roles SET name = coalesce($2, name), description = coalesce($3, description),"
+          " permissions = coalesce($4, permissions), all_apps = coalesce($5, all_apps),"
+          " updated_at = $6 WHERE id = $1 AND builtin = 0",
+};
+static const struct store_sql sql_apps_clear = {
+    .sqlite = "DELETE FROM role_apps WHERE role_id = ?1",
+    .pg = "DELETE FROM role_apps WHERE role_id = $1",
+};
+static const struct store_sql sql_app_add = {
+    .sqlite = "INSERT INTO role_apps (role_id, app_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    .pg = "INSERT INTO role_apps (role_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+};
+static const struct store_sql sql_delete = {
+    .sqlite = "DELETE FROM roles WHERE id = ?1 AND builtin = 0",
+    .pg = "DELETE FROM roles WHERE id = $1 AND builtin = 0",
+};
+/* the check before a write: the role as it is, its apps, and which app_ids exist */
+static const struct store_sql sql_current = {
+    .sqlite = "SELECT id, permissions, all_apps, builtin FROM roles WHERE id = ?1",
+    .pg = "SELECT id, permissions, all_apps, builtin FROM roles WHERE id = $1",
+};
+static const struct store_sql sql_current_apps = {
+    .sqlite = "SELECT role_id, app_id FROM role_apps WHERE role_id = ?1",
+    .pg = "SELECT role_id, app_id FROM role_apps WHERE role_id = $1",
+};
+static const struct store_sql sql_apps_known = {
+    .sqlite = "SELECT id FROM apps WHERE id IN (SELECT value FROM json_each(?1))",
+    .pg = "SELECT id FROM apps WHERE id IN (SELECT json_array_elements_text($1::text::json))",
+};
+
+static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
+{
+    console__job_submit(j, op, write, fin);
+    if (j->finish == NULL)
+        console__job_free(j);
+}
+
+static void finish_one(struct cjob *j)
+{
+    const struct store_rows *r = store_result_step(j->res, -1);
+    if (j->status == 0 && (r == NULL || r->nrows == 0))
+        j->status = ERR_NOTFOUND;
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "role");
+        return;
+    }
+    cJSON *o = console__row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
+    console__respond(j->req, (int)j->n1, o);
+    cJSON_Delete(o);
+}
+
+static void finish_page(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "role");
+        return;
+    }
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
+                                  j->n2, "all_apps,builtin", "permissions,app_ids");
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+static void finish_deleted(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "role");
+        return;
+    }
+    http_respond(j->req, 204, NULL, "", 0);
+}
+
+/* ---- reads */
+
+static void roles_list(struct http_req *req, const struct console_op *who, void *ud)
+{
+    int64_t page, size;
+    if (!console__paging(req, &page, &size))
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n1 = page;
+    j->n2 = size;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_count);
+    store_op_add(op, &sql_page);
+    store_bind_int(op, size);
+    store_bind_int(op, (page - 1) * size);
+    submit(j, op, false, finish_page);
+}
+
+static void roles_get(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = console__path_id(req, "role");
+    if (id == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n1 = 200;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_get);
+    store_bind_text(op, id);
+    submit(j, op, false, finish_one);
+}
+
+/* ---- writes: validate, check (read), write */
+
+static bool perm_known(const char *p)
+{
+    for (int i = 0; console_permissions[i]; i++)
+        if (strcmp(p, console_permissions[i]) == 0)
+            return true;
+    return false;
+}
+
+/* body.permissions without repeats (caller frees), NULL when absent; -1 after answering 422. */
+static int perms_of(struct http_req *req, const cJSON *b, bool required, cJSON **out)
+{
+    const cJSON *perms = cJSON_GetObjectItemCaseSensitive(b, "permissions");
+    *out = NULL;
+    if (perms == NULL) {
+        if (required)
+            console__invalid(req, "permissions", "is required");
+        return required ? -1 : 0;
+    }
+    if (!cJSON_IsArray(perms) || cJSON_GetArraySize(perms) > 64) {
+        console__invalid(req, "permissions", "must be an array of permission names");
+        return -1;
+    }
+    cJSON *uniq = cJSON_CreateArray();
+    int i = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, perms)
+    {
+        if (!cJSON_IsString(p) || !perm_known(p->valuestring)) {
+            char f[40];
+            snprintf(f, sizeof(f), "permissions[%d]", i);
+            console__invalid(req, f, "unknown permission");
+            cJSON_Delete(uniq);
+            return -1;
+        }
+        bool seen = false;
+        const cJSON *q;
+        cJSON_ArrayForEach(q, uniq) seen |= strcmp(q->valuestring, p->valuestring) == 0;
+        if (!seen)
+            cJSON_AddItemToArray(uniq, cJSON_CreateString(p->valuestring));
+        i++;
+    }
+    *out = uniq;
+    return 0;
+}
+
+static void roles_write(struct cjob *j)
+{
+    const cJSON *b = j->body;
+    bool create = j->n2 == ROLE_CREATE;
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name"));
+    const char *desc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "description"));
+    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(b, "app_ids");
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(b, "all_apps");
+    cJSON *perms = j->ctx;
+    char *perms_text = perms ? cJSON_PrintUnformatted(perms) : NULL;
+    char rid[sizeof(j->text)];
+    if (create)
+        rand_hex(rid, 16);
+    else
+        snprintf(rid, sizeof(rid), "%s", j->text);
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, create ? &sql_insert : &sql_update);
+    store_bind_text(op, rid);
+    store_bind_text(op, name);
+    store_bind_text(op, desc);
+    store_bind_text(op, perms_text);
+    if (all)
+        store_bind_int(op, cJSON_IsTrue(all));
+    else if (create)
+        store_bind_int(op, apps ? 0 : 1); /* listing apps limits the role to them */
+    else
+        store_bind_null(op);
+    store_bind_int(op, now);
+    if (!create)
+        store_op_require_row(op); /* also: the built-in superadmin is not editable */
+    if (apps) {
+        store_op_add(op, &sql_apps_clear);
+        store_bind_text(op, rid);
+        const cJSON *a;
+        cJSON_ArrayForEach(a, apps)
+        {
+            store_op_add(op, &sql_app_add);
+            store_bind_text(op, rid);
+            store_bind_text(op, a->valuestring);
+        }
+    }
+    console__audit(op, &j->op, NULL, create ? "role.create" : "role.update", rid, b, now);
+    store_op_add(op, &sql_get);
+    store_bind_text(op, rid);
+    cJSON_free(perms_text);
+    console__job_submit(j, op, true, finish_one);
+}
+
+static void roles_delete_write(struct cjob *j)
+{
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_delete);
+    store_bind_text(op, j->text);
+    store_op_require_row(op);
+    console__audit(op, &j->op, NULL, "role.delete", j->text, NULL, now);
+    console__job_submit(j, op, true, finish_deleted);
+}
+
+/* Steps: 0 the role as it is, 1 its apps, 2 the known app_ids. */
+static void roles_checked(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "role");
+        return;
+    }
+    const struct store_rows *cur = store_result_step(j->res, 0);
+    struct console_role old = {0};
+    bool have = false;
+    if (j->n2 != ROLE_CREATE) {
+        if (cur == NULL || cur->nrows == 0 || store_rows_int(cur, 0, 3) != 0) {
+            http_respond_err(j->req, ERR_NOTFOUND,
+                             "no such role (the built-in superadmin cannot be changed)", NULL);
+            return;
+        }
+        have = console__roles_parse(cur, store_result_step(j->res, 1), &old, 1) == 1;
+        if (have && !console__covers(&j->op, &old)) {
+            console__role_release(&old);
+            http_respond_error(j->req, 403, "forbidden",
+                               "this role has rights you do not hold yourself", NULL);
+            return;
+        }
+    }
+    if (j->n2 == ROLE_DELETE) {
+        console__role_release(&old);
+        roles_delete_write(j);
+        return;
+    }
+    const cJSON *b = j->body;
+    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(b, "app_ids");
+    const struct store_rows *known = store_result_step(j->res, 2);
+    int i = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, apps)
+    {
+        bool found = false;
+        for (int k = 0; known && k < known->nrows && !found; k++)
+            found = strcmp(store_rows_text(known, k, 0), a->valuestring) == 0;
+        if (!found) {
+            char f[32];
+            snprintf(f, sizeof(f), "app_ids[%d]", i);
+            console__role_release(&old);
+            console__invalid(j->req, f, "no such app (give app ids, not keys)");
+            return;
+        }
+        i++;
+    }
+    /* the role as it will be must be within the caller's rights */
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(b, "all_apps");
+    struct console_role next = {0};
+    next.perms = cJSON_Duplicate(j->ctx ? (cJSON *)j->ctx : old.perms, true);
+    next.apps = cJSON_Duplicate(apps ? apps : old.apps, true);
+    if (next.perms == NULL)
+        next.perms = cJSON_CreateArray();
+    if (next.apps == NULL)
+        next.apps = cJSON_CreateArray();
+    next.all_apps = all ? cJSON_IsTrue(all) : have ? old.all_apps : apps == NULL;
+    bool ok = console__covers(&j->op, &next);
+    console__role_release(&next);
+    console__role_release(&old);
+    if (!ok) {
+        http_respond_error(j->req, 403, "forbidden",
+                           "you cannot give a role rights you do not hold yourself", "permissions");
+        return;
+    }
+    roles_write(j);
+}
+
+static void roles_check(struct cjob *j)
+{
+    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(j->body, "app_ids");
+    char *ids = apps ? cJSON_PrintUnformatted(apps) : NULL;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_current);
+    store_bind_text(op, j->text);
+    store_op_add(op, &sql_current_apps);
+    store_bind_text(op, j->text);
+    store_op_add(op, &sql_apps_known);
+    store_bind_text(op, ids ? ids : "[]");
+    cJSON_free(ids);
+    submit(j, op, false, roles_checked);
+}
+
+static void free_perms(struct cjob *j)
+{
+    cJSON_Delete(j->ctx);
+    j->ctx = NULL;
+}
+
+static void roles_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
+{
+    const char *id = NULL;
+    if (!create && (id = console__path_id(req, "role")) == NULL)
+        return;
+    cJSON *b = console__body(req);
+    if (b == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->body = b;
+    j->n1 = create ? 201 : 200;
+    j->n2 = create ? ROLE_CREATE : ROLE_PATCH;
+    j->ctx_free = free_perms;
+    if (id)
+        snprintf(j->text, sizeof(j->text), "%s", id);
+    const char *name = NULL, *desc = NULL;
+    const cJSON *apps;
+    int all;
+    cJSON *perms = NULL;
+    if (console__only(req, b, "name,description,permissions,all_apps,app_ids") != 0 ||
+        console__str(b, "name", ROLE_NAME_MAX, create, true, &name, req) != 0 ||
+        console__str(b, "description", ROLE_DESC_MAX, false, false, &desc, req) != 0 ||
+        console__bool(req, b, "all_apps", &all) != 0 ||
+        console__id_list(req, b, "app_ids", &apps) != 0 || perms_of(req, b, create, &perms) != 0)
+        goto done;
+    j->ctx = perms;
+    roles_check(j);
+    return;
+done:
+    console__job_free(j);
+}
+
+static void roles_create(struct http_req *req, const struct console_op *who, void *ud)
+{
+    roles_save(req, who, ud, true);
+}
+
+static void roles_patch(struct http_req *req, const struct console_op *who, void *ud)
+{
+    roles_save(req, who, ud, false);
+}
+
+static void roles_delete(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *id = console__path_id(req, "role");
+    if (id == NULL)
+        return;
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n2 = ROLE_DELETE;
+    snprintf(j->text, sizeof(j->text), "%s", id);
+    roles_check(j);
+}
+
+/* ---- routes: global rights (a role on every app) */
+
+#define GLOBAL(fn, perm)                                                                           \
+    static void fn##_global(struct http_req *req, const struct console_op *who, void *ud)          \
+    {                                                                                              \
+        if (!console__can(who, perm, NULL)) {                                                      \
+            http_respond_error(req, 403, "forbidden", "this needs the permission on every app",    \
+                               perm);                                                              \
+            return;                                                                                \
+        }                                                                                          \
+        fn(req, who, ud);                                                                          \
+    }                                                                                              \
+    static void fn##_h(struct http_req *req, void *ud)                                             \
+    {                                                                                              \
+        console__auth(ud, req, perm, fn##_global, ud);                                             \
+    }
+
+GLOBAL(roles_list, "operators:read")
+GLOBAL(roles_get, "operators:read")
+GLOBAL(roles_create, "roles:write")
+GLOBAL(roles_patch, "roles:write")
+GLOBAL(roles_delete, "roles:write")
+
+void console__roles_register(struct router *r, struct identity *id)
+{
+    router_add(r, HTTP_M_GET, "/api/v1/admin/roles", roles_list_h, id);
+    router_add(r, HTTP_M_POST, "/api/v1/admin/roles", roles_create_h, id);
+    router_add(r, HTTP_M_GET, "/api/v1/admin/roles/{id}", roles_get_h, id);
+    router_add(r, HTTP_M_PATCH, "/api/v1/admin/roles/{id}", roles_patch_h, id);
+    router_add(r, HTTP_M_DELETE, "/api/v1/admin/roles/{id}", roles_delete_h, id);
+}

@@ -1,0 +1,145 @@
+/*
+ * GET /admin/users: end users of the apps the operator may read users in
+ * (users:read), optionally one app (?app_id=, another app's id is a 404) and
+ * a search (?q=, a case-insensitive substring of the user id or name). Read
+ * only; apps change their users through the users API (docs/identity.md).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "net/http.h"
+#include "router/router.h"
+#include "store/store.h"
+
+#define Q_MAX 64 /* bytes of a search */
+
+#define USER_COLS                                                                                  \
+    "app_id, id, name, avatar, kind, contacts, metadata, password_hash IS NOT NULL AS"             \
+    " has_password, disabled, created_at, updated_at"
+/* ?1 a JSON array of app ids or NULL (every app), ?2 a LIKE pattern or NULL */
+#define USER_WHERE                                                                                 \
+    " FROM users WHERE (?1 IS NULL OR app_id IN (SELECT value FROM json_each(?1)))"                \
+    " AND (?2 IS NULL OR id LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\')"
+#define USER_WHERE_PG                                                                              \
+    " FROM users WHERE ($1::text IS NULL OR app_id IN"                                             \
+    " (SELECT json_array_elements_text($1::text::json)))"                                          \
+    " AND ($2::text IS NULL OR id ILIKE $2 ESCAPE '\\' OR name ILIKE $2 ESCAPE '\\')"
+
+static const struct store_sql sql_count = {
+    .sqlite = "SELECT count(*)" USER_WHERE,
+    .pg = "SELECT count(*)" USER_WHERE_PG,
+};
+static const struct store_sql sql_page = {
+    .sqlite =
+        "SELECT " USER_COLS USER_WHERE " ORDER BY created_at DESC, app_id, id LIMIT ?3 OFFSET ?4",
+    .pg = "SELECT " USER_COLS USER_WHERE_PG
+          " ORDER BY created_at DESC, app_id, id LIMIT $3 OFFSET $4",
+};
+
+static void finish_page(struct cjob *j)
+{
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "user");
+        return;
+    }
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
+                                  j->n2, "has_password,disabled", "contacts,metadata");
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+/* q as a LIKE pattern %q% with % _ \ escaped; NULL when absent or empty; -1 after a 422. */
+static int search_pattern(struct http_req *req, char **out)
+{
+    char q[Q_MAX + 2];
+    int n = http_req_query_param(req, "q", q, sizeof(q));
+    *out = NULL;
+    if (n < 0) {
+        const char *raw = http_req_query(req);
+        bool seen = false;
+        for (const char *p = raw; p && *p && !seen; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+            seen = p[0] == 'q' && p[1] == '=';
+        if (!seen)
+            return 0;
+    }
+    if (n < 0 || n > Q_MAX || memchr(q, '\0', (size_t)n) != NULL) {
+        console__invalid(req, "q", "must be at most 64 bytes");
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    char *pat = xmalloc(2 * (size_t)n + 3), *w = pat;
+    *w++ = '%';
+    for (int i = 0; i < n; i++) {
+        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+            *w++ = '\\';
+        *w++ = q[i];
+    }
+    *w++ = '%';
+    *w = '\0';
+    *out = pat;
+    return 0;
+}
+
+static void users_list(struct http_req *req, const struct console_op *who, void *ud)
+{
+    int64_t page, size;
+    if (!console__paging(req, &page, &size))
+        return;
+    char app[66];
+    int na = http_req_query_param(req, "app_id", app, sizeof(app));
+    char *scope = NULL;
+    if (na > 0) {
+        if (!console__name_ok(app, 64) || !console__can(who, "users:read", app)) {
+            http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
+            return;
+        }
+        cJSON *one = cJSON_CreateArray();
+        cJSON_AddItemToArray(one, cJSON_CreateString(app));
+        scope = cJSON_PrintUnformatted(one);
+        cJSON_Delete(one);
+    } else if (na == 0 || strstr(http_req_query(req), "app_id=") != NULL) {
+        http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
+        return;
+    } else {
+        scope = console__apps_json(who, "users:read");
+    }
+    char *pat = NULL;
+    if (search_pattern(req, &pat) != 0) {
+        free(scope);
+        return;
+    }
+    struct cjob *j = console__job_new(req, ud, who);
+    j->n1 = page;
+    j->n2 = size;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_count);
+    store_bind_text(op, scope);
+    store_bind_text(op, pat);
+    store_op_add(op, &sql_page);
+    store_bind_text(op, scope);
+    store_bind_text(op, pat);
+    store_bind_int(op, size);
+    store_bind_int(op, (page - 1) * size);
+    free(scope);
+    free(pat);
+    console__job_submit(j, op, false, finish_page);
+    if (j->finish == NULL)
+        console__job_free(j);
+}
+
+static void users_list_h(struct http_req *req, void *ud)
+{
+    console__auth(ud, req, "users:read", users_list, ud);
+}
+
+void console__users_register(struct router *r, struct identity *id)
+{
+    router_add(r, HTTP_M_GET, "/api/v1/admin/users", users_list_h, id);
+}
