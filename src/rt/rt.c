@@ -151,7 +151,8 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
     }
     struct rt_session *s = xcalloc(1, sizeof(*s));
     snprintf(s->app_id, sizeof(s->app_id), "%s", p->app_id);
-    snprintf(s->user_id, sizeof(s->user_id), "%s", p->user_id);
+    size_t ulen = strnlen(p->user_id, sizeof(s->user_id) - 1); /* ids are checked: <= 64 */
+    memcpy(s->user_id, p->user_id, ulen);
     snprintf(s->device_id, sizeof(s->device_id), "%s", device);
     s->demo = p->demo;
     if (!ws_accept(req, s))
