@@ -20,6 +20,7 @@
 #include "core/workpool.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
+#include "identity/internal.h"
 #include "identity/revoke.h"
 #include "net/http.h"
 #include "router/router.h"
@@ -323,14 +324,8 @@ static void login_handler(struct http_req *req, void *ud)
     snprintf(j->text, sizeof(j->text), "%s", name);
     char account[16 + sizeof(((struct cjob *)0)->text)];
     login_account(j, account, sizeof(account));
-    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
-    if (wait != 0) {
-        char v[24];
-        snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
-        http_res_header(req, "Retry-After", v);
-        http_respond_error(req, 429, "rate_limited", "too many failed logins; retry later", NULL);
+    if (!identity__login_allowed(id, req, account))
         goto done;
-    }
     j->password = xstrdup(pw);
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_op_by_name);

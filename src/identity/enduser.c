@@ -564,14 +564,8 @@ void identity_auth_login(struct http_req *req, void *ud)
         goto done;
     char account[16 + APP_KEY_MAX + JWT_SUB_MAX];
     snprintf(account, sizeof(account), "user:%s:%s", e->app_key, e->user_id);
-    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
-    if (wait != 0) {
-        char v[24];
-        snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
-        http_res_header(req, "Retry-After", v);
-        http_respond_error(req, 429, "rate_limited", "too many failed logins; retry later", NULL);
+    if (!identity__login_allowed(id, req, account))
         goto done;
-    }
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_login_lookup);
     store_bind_text(op, e->app_key);
@@ -881,14 +875,8 @@ static void me_patch_authed(struct http_req *req, const struct user_principal *p
     if (pw) {
         char account[16 + JWT_APP_MAX + JWT_SUB_MAX];
         snprintf(account, sizeof(account), "user:%s:%s", e->app_id, e->user_id);
-        uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
-        if (wait != 0) {
-            char v[24];
-            snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
-            http_res_header(req, "Retry-After", v);
-            http_respond_error(req, 429, "rate_limited", "too many failed attempts", NULL);
+        if (!identity__login_allowed(id, req, account))
             goto done;
-        }
         struct store_op *op = store_op_new();
         store_op_add(op, &sql_user_hash);
         store_bind_text(op, e->app_id);

@@ -63,6 +63,12 @@ cJSON *identity__body_json(struct http_req *req);
 /* Answers status with the unformatted JSON of v (not freed). */
 void identity__respond_cjson(struct http_req *req, int status, const cJSON *v);
 
+/*
+ * Login throttling at the door: true when account (and the client's IP) may try a password
+ * now; otherwise answers 429 rate_limited with Retry-After and returns false. Loop thread.
+ */
+bool identity__login_allowed(struct identity *id, struct http_req *req, const char *account);
+
 /* Answers a failed store op: 404, 409, 503... with the usual codes. */
 void identity__respond_store_err(struct http_req *req, int status);
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/login_guard.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
@@ -102,6 +104,18 @@ void identity__respond_cjson(struct http_req *req, int status, const cJSON *v)
     }
     http_respond_json(req, status, s, strlen(s));
     cJSON_free(s);
+}
+
+bool identity__login_allowed(struct identity *id, struct http_req *req, const char *account)
+{
+    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
+    if (wait == 0)
+        return true;
+    char v[24];
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+    http_res_header(req, "Retry-After", v);
+    http_respond_error(req, 429, "rate_limited", "too many failed logins; retry later", NULL);
+    return false;
 }
 
 void identity__respond_store_err(struct http_req *req, int status)
