@@ -547,20 +547,6 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
 
 /* ---- routes */
 
-#define GLOBAL(fn, perm)                                                                           \
-    static void fn##_global(struct http_req *req, const struct console_op *who, void *ud)          \
-    {                                                                                              \
-        if (!console__can(who, perm, NULL)) {                                                      \
-            http_respond_error(req, 403, "forbidden", "this needs the permission on every app",    \
-                               perm);                                                              \
-            return;                                                                                \
-        }                                                                                          \
-        fn(req, who, ud);                                                                          \
-    }                                                                                              \
-    static void fn##_h(struct http_req *req, void *ud)                                             \
-    {                                                                                              \
-        console__auth(ud, req, perm, fn##_global, ud);                                             \
-    }
 /* app-scoped rights: the handler checks the app */
 #define SCOPED(fn, perm)                                                                           \
     static void fn##_h(struct http_req *req, void *ud)                                             \
@@ -570,12 +556,12 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
 
 SCOPED(apps_list, "apps:read")
 SCOPED(apps_get, "apps:read")
-GLOBAL(apps_create, "apps:write")
+CONSOLE_GLOBAL(apps_create, "apps:write")
 SCOPED(apps_patch, "apps:write")
 SCOPED(secrets_list, "apps:read")
 SCOPED(secrets_rotate, "apps:write")
 SCOPED(secrets_delete, "apps:write")
-GLOBAL(audit_list, "audit:read")
+CONSOLE_GLOBAL(audit_list, "audit:read")
 
 void console__apps_register(struct router *r, struct identity *id)
 {

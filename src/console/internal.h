@@ -54,6 +54,26 @@ char *console__apps_json(const struct console_op *op, const char *perm);
 typedef void (*console_fn)(struct http_req *req, const struct console_op *op, void *ud);
 
 /*
+ * Defines fn##_h, the route handler of fn for a right that must come from a role covering
+ * every app (managing operators and roles, creating apps, the audit log): it authenticates,
+ * answers 403 naming perm when the right is missing or only app-scoped, then calls fn.
+ */
+#define CONSOLE_GLOBAL(fn, perm)                                                                   \
+    static void fn##_global(struct http_req *req, const struct console_op *who, void *ud)          \
+    {                                                                                              \
+        if (!console__can(who, perm, NULL)) {                                                      \
+            http_respond_error(req, 403, "forbidden", "this needs the permission on every app",    \
+                               perm);                                                              \
+            return;                                                                                \
+        }                                                                                          \
+        fn(req, who, ud);                                                                          \
+    }                                                                                              \
+    static void fn##_h(struct http_req *req, void *ud)                                             \
+    {                                                                                              \
+        console__auth(ud, req, perm, fn##_global, ud);                                             \
+    }
+
+/*
  * Authenticates req as an operator (bearer operator token, not revoked, not
  * disabled), loads its roles and checks perm on every app (perm NULL: any
  * valid operator). Calls fn on the loop thread, or answers 401/403 itself.

@@ -428,27 +428,11 @@ static void ops_delete(struct http_req *req, const struct console_op *who, void 
 
 /* ---- routes: each handler authenticates with its permission first */
 
-/* these rights must come from a role on every app */
-#define GLOBAL(fn, perm)                                                                           \
-    static void fn##_global(struct http_req *req, const struct console_op *who, void *ud)          \
-    {                                                                                              \
-        if (!console__can(who, perm, NULL)) {                                                      \
-            http_respond_error(req, 403, "forbidden", "this needs the permission on every app",    \
-                               perm);                                                              \
-            return;                                                                                \
-        }                                                                                          \
-        fn(req, who, ud);                                                                          \
-    }                                                                                              \
-    static void fn##_h(struct http_req *req, void *ud)                                             \
-    {                                                                                              \
-        console__auth(ud, req, perm, fn##_global, ud);                                             \
-    }
-
-GLOBAL(ops_list, "operators:read")
-GLOBAL(ops_get, "operators:read")
-GLOBAL(ops_create, "operators:write")
-GLOBAL(ops_patch, "operators:write")
-GLOBAL(ops_delete, "operators:write")
+CONSOLE_GLOBAL(ops_list, "operators:read")
+CONSOLE_GLOBAL(ops_get, "operators:read")
+CONSOLE_GLOBAL(ops_create, "operators:write")
+CONSOLE_GLOBAL(ops_patch, "operators:write")
+CONSOLE_GLOBAL(ops_delete, "operators:write")
 
 void console__operators_register(struct router *r, struct identity *id)
 {

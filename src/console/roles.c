@@ -409,26 +409,11 @@ static void roles_delete(struct http_req *req, const struct console_op *who, voi
 
 /* ---- routes: global rights (a role on every app) */
 
-#define GLOBAL(fn, perm)                                                                           \
-    static void fn##_global(struct http_req *req, const struct console_op *who, void *ud)          \
-    {                                                                                              \
-        if (!console__can(who, perm, NULL)) {                                                      \
-            http_respond_error(req, 403, "forbidden", "this needs the permission on every app",    \
-                               perm);                                                              \
-            return;                                                                                \
-        }                                                                                          \
-        fn(req, who, ud);                                                                          \
-    }                                                                                              \
-    static void fn##_h(struct http_req *req, void *ud)                                             \
-    {                                                                                              \
-        console__auth(ud, req, perm, fn##_global, ud);                                             \
-    }
-
-GLOBAL(roles_list, "operators:read")
-GLOBAL(roles_get, "operators:read")
-GLOBAL(roles_create, "roles:write")
-GLOBAL(roles_patch, "roles:write")
-GLOBAL(roles_delete, "roles:write")
+CONSOLE_GLOBAL(roles_list, "operators:read")
+CONSOLE_GLOBAL(roles_get, "operators:read")
+CONSOLE_GLOBAL(roles_create, "roles:write")
+CONSOLE_GLOBAL(roles_patch, "roles:write")
+CONSOLE_GLOBAL(roles_delete, "roles:write")
 
 void console__roles_register(struct router *r, struct identity *id)
 {
