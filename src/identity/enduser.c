@@ -370,6 +370,24 @@ static void respond_tokens(struct eu *e, int status, const struct store_rows *us
     free(tok);
 }
 
+/*
+ * Ends op with a new refresh token (when refresh is set) and a read of the user, and
+ * submits it; next runs when it commits. Answers 500 itself when the token cannot be made.
+ */
+static void submit_with_user(struct eu *e, struct store_op *op, bool refresh, int64_t now,
+                             void (*next)(struct eu *))
+{
+    if (refresh && add_refresh(e, op, now) != 0) {
+        store_op_free(op);
+        http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
+        return;
+    }
+    store_op_add(op, &sql_user_get);
+    store_bind_text(op, e->app_id);
+    store_bind_text(op, e->user_id);
+    eu_store(e, op, true, next);
+}
+
 /* ---- POST /auth/register */
 
 static void register_done(struct eu *e)
@@ -401,15 +419,7 @@ static void register_hashed(struct eu *e)
     store_bind_text(op, e->f.contacts);
     store_bind_text(op, e->new_hash);
     store_bind_int(op, now);
-    if (add_refresh(e, op, now) != 0) {
-        store_op_free(op);
-        http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
-        return;
-    }
-    store_op_add(op, &sql_user_get);
-    store_bind_text(op, e->app_id);
-    store_bind_text(op, e->user_id);
-    eu_store(e, op, true, register_done);
+    submit_with_user(e, op, true, now, register_done);
 }
 
 static void register_app(struct eu *e)
@@ -521,15 +531,7 @@ static void login_checked(struct eu *e)
         store_bind_text(op, e->hash);
         store_bind_text(op, e->new_hash);
     }
-    if (add_refresh(e, op, now) != 0) {
-        store_op_free(op);
-        http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
-        return;
-    }
-    store_op_add(op, &sql_user_get);
-    store_bind_text(op, e->app_id);
-    store_bind_text(op, e->user_id);
-    eu_store(e, op, true, login_done);
+    submit_with_user(e, op, true, now, login_done);
 }
 
 static void login_found(struct eu *e)
@@ -789,16 +791,8 @@ static void me_write(struct eu *e)
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         store_bind_int(op, now);
-        if (add_refresh(e, op, now) != 0) {
-            store_op_free(op);
-            http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
-            return;
-        }
     }
-    store_op_add(op, &sql_user_get);
-    store_bind_text(op, e->app_id);
-    store_bind_text(op, e->user_id);
-    eu_store(e, op, true, me_patched);
+    submit_with_user(e, op, e->new_hash != NULL, now, me_patched);
 }
 
 static void me_password_checked(struct eu *e)
