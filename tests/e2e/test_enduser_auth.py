@@ -316,3 +316,18 @@ def test_app_sets_a_users_password(server):
     r = call(server, "POST", "/users/batch", {"users": [{"id": "b-pw", "password": "long enough"}]},
              headers=app)
     assert r.status == 422 and r.json()["error"]["field"] == "users[0].password", r
+
+
+def test_concurrent_refreshes_one_wins(server):
+    import threading
+    b = register(server, "race").json()
+    results = []
+
+    def go():
+        results.append(call(server, "POST", "/auth/refresh",
+                            {"refresh_token": b["refresh_token"]}).status)
+
+    ts = [threading.Thread(target=go) for _ in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert sorted(results) == [200, 401, 401, 401], results  # rotated in one transaction
