@@ -174,3 +174,6 @@ def test_demo_mode(server_factory):
     r, c = ws_handshake(s.port, "/ws?user_id=bad/id")
     with c:
         assert r.status == 422, r
+    # on HTTP too: user endpoints accept ?user_id= in demo mode
+    me = http_request(s.port, "GET", API + "/auth/me?user_id=b9", timeout=20)
+    assert me.status == 200 and me.json()["id"] == "b9" and me.json()["kind"] == "buyer", me
