@@ -404,6 +404,23 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
     return rc;
 }
 
+int identity_users_import_check(FILE *in, bool csv, FILE *progress, int64_t *count, int64_t *errors)
+{
+    struct reader r;
+    memset(&r, 0, sizeof(r));
+    r.csv = csv;
+    r.f = in;
+    *count = *errors = 0;
+    int rc = csv ? read_header(&r, progress) : 0;
+    if (rc == 0)
+        rc = pass(NULL, NULL, &r, true, progress, count, errors);
+    r.f = NULL; /* the caller's */
+    reader_close(&r);
+    if (rc == 0 && *errors > 0)
+        rc = ERR_INVAL;
+    return rc;
+}
+
 int identity_users_import(struct identity *id, const char *app_key, const char *path,
                           enum user_import_format fmt, FILE *progress, int64_t *count)
 {

@@ -15,6 +15,7 @@
 #ifndef HERALD_IDENTITY_USER_IMPORT_H
 #define HERALD_IDENTITY_USER_IMPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,5 +32,13 @@ enum user_import_format { USER_IMPORT_AUTO = 0, USER_IMPORT_JSONL, USER_IMPORT_C
  */
 int identity_users_import(struct identity *id, const char *app_key, const char *path,
                           enum user_import_format fmt, FILE *progress, int64_t *count);
+
+/*
+ * The first (validating) pass of an import over an open stream, writing nothing: 0 when
+ * every record is valid, ERR_INVAL (messages on progress, *errors of them), or ERR_IO.
+ * *count is the number of valid records. in stays open. For the fuzzer and tests.
+ */
+int identity_users_import_check(FILE *in, bool csv, FILE *progress, int64_t *count,
+                                int64_t *errors);
 
 #endif
