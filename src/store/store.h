@@ -134,8 +134,9 @@ struct store_stats {
  * Opens the store named by url (HERALD_DATABASE_URL): `sqlite:PATH` (relative
  * to the working directory; `sqlite:///abs` also accepted; the parent
  * directory and the file are created, mode 0700/0600), `postgres://` or
- * `postgresql://` (not available in this build yet). Starts the writer and
- * reader threads (and, for SQLite, a checkpointer). Does not migrate: call
+ * `postgresql://` (a libpq connection URI; ERR_UNAVAIL when the server cannot
+ * be reached). Starts the writer and reader threads (and, for SQLite, a
+ * checkpointer). Does not migrate: call
  * store_migrate() next. Returns 0 and sets *out, or a negative enum err with
  * one line naming the problem in err (errlen bytes, NUL-terminated; never
  * contains a password); nothing is logged. Any thread that is not an event
