@@ -10,11 +10,12 @@
  * baseline of one row per transaction, directly on SQLite and through the
  * store with groups of one.
  *
- *   cc -std=c11 -D_GNU_SOURCE -O2 -g -Isrc bench/store_bench.c src/store/[a-z]*.c \
- *      src/core/xalloc.c src/core/buf.c src/core/log.c src/core/err.c \
- *      -lsqlite3 -pthread -o /tmp/store_bench && /tmp/store_bench
+ *   make build/release/store-bench && build/release/store-bench
  *
- * With no scenario flag it runs the whole suite; see --help.
+ * With no scenario flag it runs the whole suite; see --help. `--url postgres://...`
+ * runs the scenarios on PostgreSQL instead of a temporary SQLite file (give it a fresh
+ * database: the table is created); `make bench-store` does both, PostgreSQL on a
+ * throwaway server started by scripts/pg-test.sh.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -499,9 +500,14 @@ int main(int argc, char **argv)
         return 2;
     }
     log_setup(LOG_WARN, false);
+    char backend[64];
+    if (g_url != NULL) /* never print the URL: it may hold a password */
+        snprintf(backend, sizeof backend, "postgres (--url)");
+    else
+        snprintf(backend, sizeof backend, "sqlite %s", sqlite3_libversion());
     printf("store_bench: %d writers on %d loop threads, %d-byte body (~%d-byte rows), %ds + %ds "
-           "warm-up, sqlite %s\n",
-           c.writers, c.loops, c.body, c.body + 70, c.seconds, c.warmup, sqlite3_libversion());
+           "warm-up, %s\n",
+           c.writers, c.loops, c.body, c.body + 70, c.seconds, c.warmup, backend);
     struct cfg k = c;
     switch (mode) {
     case BASE:

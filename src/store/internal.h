@@ -104,6 +104,18 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
 /* Opens the PostgreSQL backend on a libpq connection URL (postgres://...). */
 int store__pg_open(struct store *st, const char *url, char *err, size_t errlen);
 
+/* The PostgreSQL migration runner (migrations_pg.c); fn ops get the writer's PGconn *. */
+int store__pg_migrate(struct store *st, int target, int *version, char *err, size_t errlen);
+int store__pg_schema_version(struct store *st, int *version);
+int store__pg_migrations_latest(void);
+
+/*
+ * True for a statement that would end or nest the store's own transactions
+ * (BEGIN, START, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE):
+ * inside a group it would commit or undo other ops. Backends refuse them.
+ */
+bool store__is_txn_control(const char *sql);
+
 /* Runs fn(conn, arg) on the writer thread, outside any group, and waits; returns its status. */
 int store__fn_wait(struct store *st, store__fn fn, void *arg);
 

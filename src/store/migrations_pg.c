@@ -5,9 +5,20 @@
  * C code reads the same integers from both backends; JSON columns are TEXT
  * checked by a cast to json; case-insensitive names use unique indexes on
  * lower(name). Never edit an entry that has shipped: add the next version
- * (and its SQLite twin).
+ * (and its SQLite twin). The runner at the end applies them on the writer's
+ * connection (fn ops), each in a transaction that locks schema_migrations.
  */
 #include "internal.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
 
 static const char m001_initial[] =
     "CREATE TABLE apps ("
@@ -146,3 +157,150 @@ const struct store_migration store__pg_migrations[] = {
 
 const int store__pg_nmigrations =
     (int)(sizeof store__pg_migrations / sizeof store__pg_migrations[0]);
+
+/* ---- the runner (fn ops on the writer thread; conn is the writer's PGconn) */
+
+struct migrate_arg {
+    int target;
+    int version;
+    char *err;
+    size_t errlen;
+};
+
+/* Runs a command without results; 0 or ERR_BACKEND with libpq's message in err (if given). */
+static int mexec(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    int st = PQresultStatus(r);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : ERR_BACKEND;
+    if (rc != 0 && err)
+        snprintf(err, errlen, "%s", PQerrorMessage(c));
+    PQclear(r);
+    return rc;
+}
+
+static int read_applied(PGconn *c, struct migrate_arg *a)
+{
+    PGresult *r = PQexec(c, "SELECT version, name FROM schema_migrations ORDER BY version");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(a->err, a->errlen, "store: cannot read schema_migrations: %s", PQerrorMessage(c));
+        PQclear(r);
+        return ERR_BACKEND;
+    }
+    int status = 0;
+    a->version = 0;
+    for (int i = 0; i < PQntuples(r) && status == 0; i++) {
+        int v = atoi(PQgetvalue(r, i, 0));
+        const char *name = PQgetvalue(r, i, 1);
+        if (v > store__pg_nmigrations) {
+            snprintf(a->err, a->errlen,
+                     "store: the database has schema version %d but this binary knows only up to "
+                     "%d; use a newer herald",
+                     v, store__pg_nmigrations);
+            status = ERR_INVAL;
+        } else if (v != i + 1) {
+            snprintf(a->err, a->errlen, "store: schema_migrations lacks version %d", i + 1);
+            status = ERR_INVAL;
+        } else if (strcmp(name, store__pg_migrations[v - 1].name) != 0) {
+            snprintf(a->err, a->errlen,
+                     "store: migration %d is '%s' in the database but '%s' in this binary", v, name,
+                     store__pg_migrations[v - 1].name);
+            status = ERR_INVAL;
+        } else {
+            a->version = v;
+        }
+    }
+    PQclear(r);
+    return status;
+}
+
+static int apply_one(PGconn *c, const struct store_migration *m, struct migrate_arg *a)
+{
+    char sql[160], msg[256] = "";
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', "
+             "%" PRId64 ")",
+             m->version, m->name, clock_wall_ms());
+    /* one migration at a time across nodes starting together */
+    if (mexec(c, "BEGIN", msg, sizeof(msg)) != 0 ||
+        mexec(c, "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", msg, sizeof(msg)) != 0 ||
+        mexec(c, m->sql, msg, sizeof(msg)) != 0 || mexec(c, sql, msg, sizeof(msg)) != 0 ||
+        mexec(c, "COMMIT", msg, sizeof(msg)) != 0) {
+        char *nl = strchr(msg, '\n');
+        if (nl)
+            *nl = '\0';
+        snprintf(a->err, a->errlen, "store: migration %03d_%s failed: %s", m->version, m->name,
+                 msg);
+        mexec(c, "ROLLBACK", NULL, 0);
+        return ERR_BACKEND;
+    }
+    log_info("store", "applied migration %03d_%s", m->version, m->name);
+    return 0;
+}
+
+static int migrate_fn(void *conn, void *arg)
+{
+    PGconn *c = conn;
+    struct migrate_arg *a = arg;
+    char msg[256];
+    if (mexec(c,
+              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+              " name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+              msg, sizeof(msg)) != 0) {
+        snprintf(a->err, a->errlen, "store: cannot create schema_migrations: %s", msg);
+        return ERR_BACKEND;
+    }
+    int status = read_applied(c, a);
+    int target = a->target ? a->target : store__pg_nmigrations;
+    for (int v = a->version + 1; status == 0 && v <= target; v++) {
+        status = apply_one(c, &store__pg_migrations[v - 1], a);
+        if (status == 0)
+            a->version = v;
+        else if (read_applied(c, a) == 0 && a->version >= v)
+            status = 0; /* another node applied it meanwhile */
+    }
+    return status;
+}
+
+static int version_fn(void *conn, void *arg)
+{
+    PGconn *c = conn;
+    struct migrate_arg *a = arg;
+    PGresult *r = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    int st = PQresultStatus(r);
+    bool exists = st == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    a->version = 0;
+    if (st != PGRES_TUPLES_OK) {
+        snprintf(a->err, a->errlen, "store: cannot read the schema: %s", PQerrorMessage(c));
+        return ERR_BACKEND;
+    }
+    return exists ? read_applied(c, a) : 0;
+}
+
+int store__pg_migrate(struct store *st, int target, int *version, char *err, size_t errlen)
+{
+    struct migrate_arg a = {.target = target, .err = err, .errlen = errlen};
+    int rc = store__fn_wait(st, migrate_fn, &a);
+    if (rc == ERR_UNAVAIL && err[0] == '\0')
+        snprintf(err, errlen, "store: closing");
+    if (version)
+        *version = a.version;
+    return rc;
+}
+
+int store__pg_schema_version(struct store *st, int *version)
+{
+    char err[256] = "";
+    struct migrate_arg a = {.err = err, .errlen = sizeof(err)};
+    int rc = store__fn_wait(st, version_fn, &a);
+    if (rc != 0 && err[0])
+        log_error("store", "%s", err);
+    *version = a.version;
+    return rc;
+}
+
+int store__pg_migrations_latest(void)
+{
+    return store__pg_nmigrations;
+}

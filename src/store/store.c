@@ -7,12 +7,14 @@
 #include "store.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -499,6 +501,20 @@ int store_write_wait(struct store *st, struct store_op *op, struct store_result 
 int store_read_wait(struct store *st, struct store_op *op, struct store_result **res)
 {
     return submit_wait(st, op, false, res);
+}
+
+bool store__is_txn_control(const char *sql)
+{
+    static const char *const words[] = {"BEGIN", "START",     "COMMIT",  "END",    "ROLLBACK",
+                                        "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"};
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '\r' || *sql == '(')
+        sql++;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t n = strlen(words[i]);
+        if (strncasecmp(sql, words[i], n) == 0 && !isalnum((unsigned char)sql[n]) && sql[n] != '_')
+            return true;
+    }
+    return false;
 }
 
 static const struct store_sql SQL_PING = {.sqlite = "SELECT 1", .pg = "SELECT 1"};

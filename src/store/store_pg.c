@@ -1,54 +1,31 @@
 /*
  * The PostgreSQL backend of the store (ADR 0007), on libpq. The same shape
  * as the SQLite backend: one writer thread owns one connection and commits
- * queued writes in groups (every op inside its own SAVEPOINT, because a
- * failed statement aborts a PostgreSQL transaction; the callbacks run after
- * COMMIT), and N reader threads each own a read-only connection. Statements
- * are prepared once per connection, keyed by their text. Parameters travel
- * as text (integers typed int8, blobs as binary bytea); results are typed by
- * column OID. A lost connection is reset and the op fails with ERR_AGAIN.
+ * queued writes in groups, and N reader threads each own a read-only
+ * connection. The writer sends a whole group in one libpq pipeline (BEGIN,
+ * every statement, a sync), then COMMIT, and only then calls the callbacks; a
+ * small group lingers group_wait_us for more, as on SQLite.
+ * PostgreSQL aborts a transaction at its first error, so an op that fails
+ * makes the writer roll back, fail that op alone, commit the ops before it
+ * and go on with the ops after it (each op runs at most twice; no savepoints).
+ * Statements are prepared once per connection, keyed by their text.
+ * Parameters travel as text (integers typed int8, blobs as binary bytea);
+ * results are typed by column OID. A lost connection is reset and what was in
+ * flight is sent once more when nothing of it can have committed (reads; a
+ * group lost before its COMMIT), and fails with ERR_AGAIN otherwise.
+ * Migrations are in migrations_pg.c.
  */
-#include "internal.h"
+#include "internal_pg.h"
 
-#include <inttypes.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-
-/* type OIDs (pg_type.h is not part of libpq-dev's public headers) */
-#define OID_BOOL 16
-#define OID_BYTEA 17
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_OID 26
-#define OID_FLOAT4 700
-#define OID_FLOAT8 701
-#define OID_NUMERIC 1700
-
-#define PG_STMT_CACHE_MAX 1024 /* prepared statements per connection; then unprepared */
-
-struct pstmt {
-    uint64_t hash;
-    char *sql;
-    char name[24];
-};
-
-struct pconn {
-    PGconn *c;
-    bool writer;
-    struct pstmt *stmts;
-    int nstmts, cap;
-    unsigned next_id;
-    struct store__result_build rb;
-};
 
 struct popq {
     struct store_op *head, *tail;
@@ -66,292 +43,15 @@ struct pg {
     pthread_t *readers;
     int nreaders, started_readers;
     bool writer_started;
-    struct pconn wconn;
-    struct pconn *rconns;
+    struct store__pgconn wconn;
+    struct store__pgconn *rconns;
 };
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* ---- connections */
-
-static void pconn_close(struct pconn *c)
-{
-    for (int i = 0; i < c->nstmts; i++)
-        free(c->stmts[i].sql);
-    free(c->stmts);
-    c->stmts = NULL;
-    c->nstmts = c->cap = 0;
-    if (c->c)
-        PQfinish(c->c);
-    c->c = NULL;
-    store__rb_release(&c->rb);
-}
-
-/* Runs a command without results; 0 or ERR_BACKEND (message in err when given). */
-static int pexec(struct pconn *c, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(c->c, sql);
-    int st = PQresultStatus(r);
-    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : ERR_BACKEND;
-    if (rc != 0 && err)
-        snprintf(err, errlen, "store: %s", PQerrorMessage(c->c));
-    PQclear(r);
-    return rc;
-}
-
-static int session_setup(struct pconn *c, const struct store_options *o, char *err, size_t errlen)
-{
-    /* SPEC §4a: strict waits for the WAL flush (survives power loss); normal does not wait
-     * for it, and PostgreSQL keeps the commit when Herald crashes (ADR 0007) */
-    const char *sync = o->durability == STORE_DURABILITY_STRICT ? "SET synchronous_commit = on"
-                                                                : "SET synchronous_commit = off";
-    if (pexec(c, sync, err, errlen) != 0 ||
-        pexec(c, "SET client_min_messages = warning", err, errlen) != 0)
-        return ERR_BACKEND;
-    if (!c->writer && pexec(c, "SET default_transaction_read_only = on", err, errlen) != 0)
-        return ERR_BACKEND;
-    char t[64];
-    snprintf(t, sizeof(t), "SET lock_timeout = %d", o->busy_timeout_ms);
-    return pexec(c, t, err, errlen);
-}
-
-static int pconn_open(struct pconn *c, const char *url, bool writer, const struct store_options *o,
-                      char *err, size_t errlen)
-{
-    memset(c, 0, sizeof(*c));
-    c->writer = writer;
-    store__rb_init(&c->rb);
-    c->c = PQconnectdb(url);
-    if (PQstatus(c->c) != CONNECTION_OK) {
-        /* libpq's messages name host and port, never the password */
-        snprintf(err, errlen, "HERALD_DATABASE_URL: cannot connect to PostgreSQL: %s",
-                 PQerrorMessage(c->c));
-        char *nl = strchr(err, '\n');
-        if (nl)
-            *nl = '\0';
-        return ERR_UNAVAIL;
-    }
-    return session_setup(c, o, err, errlen);
-}
-
-/* After a connection failure: reset it (prepared statements are gone with it). */
-static void pconn_reset(struct pconn *c, const struct store_options *o)
-{
-    for (int i = 0; i < c->nstmts; i++)
-        free(c->stmts[i].sql);
-    c->nstmts = 0;
-    PQreset(c->c);
-    char err[256];
-    if (PQstatus(c->c) != CONNECTION_OK || session_setup(c, o, err, sizeof(err)) != 0)
-        log_warn("store", "PostgreSQL connection lost; reconnecting on the next op");
-    else
-        log_info("store", "PostgreSQL connection re-established");
-}
-
-static int map_error(struct pconn *c, PGresult *r)
-{
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(c->c) != CONNECTION_OK)
-        return ERR_AGAIN;
-    if (state == NULL)
-        return log_fail(ERR_BACKEND, "store", "PostgreSQL: %s", PQerrorMessage(c->c));
-    if (strcmp(state, "23505") == 0)
-        return ERR_EXISTS;
-    if (strcmp(state, "23503") == 0)
-        return ERR_NOTFOUND;
-    if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0 || strncmp(state, "22", 2) == 0)
-        return ERR_INVAL;
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
-        strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0)
-        return ERR_AGAIN;
-    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    return log_fail(ERR_BACKEND, "store", "PostgreSQL error %s: %s", state, msg ? msg : "");
-}
-
-/* The prepared statement of sql on c (preparing it on first use); NULL: run unprepared. */
-static const char *stmt_name(struct pconn *c, const char *sql, int nparams, const Oid *types,
-                             int *status)
-{
-    uint64_t h = fnv1a(sql);
-    for (int i = 0; i < c->nstmts; i++)
-        if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0)
-            return c->stmts[i].name;
-    if (c->nstmts >= PG_STMT_CACHE_MAX)
-        return NULL;
-    if (c->nstmts == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 32;
-        c->stmts = xrealloc(c->stmts, (size_t)c->cap * sizeof(*c->stmts));
-    }
-    struct pstmt *p = &c->stmts[c->nstmts];
-    snprintf(p->name, sizeof(p->name), "h%u", c->next_id++);
-    PGresult *r = PQprepare(c->c, p->name, sql, nparams, types);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        *status = map_error(c, r);
-        PQclear(r);
-        return NULL;
-    }
-    PQclear(r);
-    p->hash = h;
-    p->sql = xstrdup(sql);
-    c->nstmts++;
-    return p->name;
-}
-
-/* ---- running statements */
-
-static void collect(struct pconn *c, PGresult *r)
-{
-    int nrows = PQntuples(r), ncols = PQnfields(r);
-    store__rb_step(&c->rb, ncols);
-    for (int i = 0; i < ncols; i++)
-        store__rb_col(&c->rb, i, PQfname(r, i));
-    for (int row = 0; row < nrows; row++) {
-        store__rb_row(&c->rb);
-        for (int col = 0; col < ncols; col++) {
-            if (PQgetisnull(r, row, col)) {
-                store__rb_null(&c->rb, col);
-                continue;
-            }
-            const char *v = PQgetvalue(r, row, col);
-            switch (PQftype(r, col)) {
-            case OID_INT2:
-            case OID_INT4:
-            case OID_INT8:
-            case OID_OID:
-                store__rb_int(&c->rb, col, strtoll(v, NULL, 10));
-                break;
-            case OID_BOOL:
-                store__rb_int(&c->rb, col, v[0] == 't');
-                break;
-            case OID_FLOAT4:
-            case OID_FLOAT8:
-            case OID_NUMERIC:
-                store__rb_real(&c->rb, col, strtod(v, NULL));
-                break;
-            case OID_BYTEA: {
-                size_t n = 0;
-                unsigned char *b = PQunescapeBytea((const unsigned char *)v, &n);
-                store__rb_bytes(&c->rb, col, STORE_BLOB, b ? b : (const unsigned char *)"",
-                                b ? n : 0);
-                PQfreemem(b);
-                break;
-            }
-            default:
-                store__rb_bytes(&c->rb, col, STORE_TEXT, v, (size_t)PQgetlength(r, row, col));
-                break;
-            }
-        }
-    }
-}
-
-/* A statement's parameters in libpq's arrays (text, int8 and float8 as text, bytea binary). */
-struct pparams {
-    int n;
-    const char **vals;
-    int *lens, *fmts;
-    Oid *types;
-    char (*nums)[32];
-};
-
-static void params_build(struct pparams *pp, const struct store_op *op,
-                         const struct store_step *step)
-{
-    int n = pp->n = (int)step->nparams;
-    size_t k = n ? (size_t)n : 1;
-    pp->vals = xcalloc(k, sizeof(*pp->vals));
-    pp->lens = xcalloc(k, sizeof(*pp->lens));
-    pp->fmts = xcalloc(k, sizeof(*pp->fmts));
-    pp->types = xcalloc(k, sizeof(*pp->types));
-    pp->nums = xcalloc(k, sizeof(*pp->nums));
-    for (int i = 0; i < n; i++) {
-        const struct store_param *p = &op->params[step->first + (unsigned)i];
-        switch (p->type) {
-        case STORE_NULL:
-            break;
-        case STORE_INT:
-            snprintf(pp->nums[i], sizeof(pp->nums[i]), "%" PRId64, p->v.i);
-            pp->vals[i] = pp->nums[i];
-            pp->types[i] = OID_INT8;
-            break;
-        case STORE_REAL:
-            snprintf(pp->nums[i], sizeof(pp->nums[i]), "%.17g", p->v.r);
-            pp->vals[i] = pp->nums[i];
-            pp->types[i] = OID_FLOAT8;
-            break;
-        case STORE_TEXT:
-            pp->vals[i] = store__param_bytes(op, p);
-            break;
-        case STORE_BLOB:
-            pp->vals[i] = store__param_bytes(op, p);
-            pp->lens[i] = (int)p->len;
-            pp->fmts[i] = 1;
-            pp->types[i] = OID_BYTEA;
-            break;
-        }
-    }
-}
-
-static void params_free(struct pparams *pp)
-{
-    free(pp->vals);
-    free(pp->lens);
-    free(pp->fmts);
-    free(pp->types);
-    free(pp->nums);
-}
-
-/* Turns a statement's result into the op's next step; 0 or a negative enum err. */
-static int take_result(struct pconn *c, const struct store_step *step, PGresult *r)
-{
-    int st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        return map_error(c, r);
-    collect(c, r);
-    const char *ct = PQcmdTuples(r);
-    bool is_select = strncmp(PQcmdStatus(r), "SELECT", 6) == 0;
-    int64_t changes = is_select || ct[0] == '\0' ? 0 : strtoll(ct, NULL, 10);
-    store__rb_counts(&c->rb, changes, 0);
-    if ((step->flags & STORE_STEP_REQUIRE_ROW) && (is_select ? PQntuples(r) : changes) == 0)
-        return ERR_NOTFOUND;
-    return 0;
-}
-
-static int run_step(struct pconn *c, const struct store_op *op, const struct store_step *step)
-{
-    const char *sql = store__step_sql(op, step, STORE_KIND_PG);
-    if (sql == NULL)
-        return log_fail(ERR_BACKEND, "store", "statement has no PostgreSQL text");
-    struct pparams pp;
-    params_build(&pp, op, step);
-    int status = 0;
-    const char *name = stmt_name(c, sql, pp.n, pp.types, &status);
-    if (status == 0) {
-        PGresult *r = name ? PQexecPrepared(c->c, name, pp.n, pp.vals, pp.lens, pp.fmts, 0)
-                           : PQexecParams(c->c, sql, pp.n, pp.types, pp.vals, pp.lens, pp.fmts, 0);
-        status = take_result(c, step, r);
-        PQclear(r);
-    }
-    params_free(&pp);
-    return status;
-}
-
-static int run_steps(struct pconn *c, const struct store_op *op)
-{
-    for (unsigned i = 0; i < op->nsteps; i++) {
-        int status = run_step(c, op, &op->steps[i]);
-        if (status < 0)
-            return status;
-    }
-    return 0;
-}
 
 /* ---- queues */
+
+#define LINGER_BELOW                                                                               \
+    64 /* a group smaller than this lingers when the previous one was not alone                    \
+        */
 
 static void popq_init(struct popq *q)
 {
@@ -388,17 +88,21 @@ static int pg_submit(struct store *st, struct store_op *op, bool write)
     return rc;
 }
 
-/* Takes up to max ops (an fn op only alone, first). 0: closing and drained. */
+/*
+ * Takes up to max ops (an fn op only alone, first), waiting for one unless more is set;
+ * with more, takes only SQL ops (the group being built goes on). 0: closing and drained,
+ * or (more) nothing queued.
+ */
 static int take(struct popq *q, struct store_op **out, int max, struct store_counters *stats,
-                bool write)
+                bool write, bool more)
 {
     pthread_mutex_lock(&q->mu);
-    while (q->head == NULL && !q->closing)
+    while (!more && q->head == NULL && !q->closing)
         pthread_cond_wait(&q->cv, &q->mu);
     int n = 0;
     while (q->head && n < max) {
         struct store_op *op = q->head;
-        if (op->kind == STORE_OP_FN && n > 0)
+        if (op->kind == STORE_OP_FN && (n > 0 || more))
             break;
         q->head = op->next;
         if (q->head == NULL)
@@ -424,7 +128,7 @@ struct pslot {
 };
 
 /* Reads results up to the NULL that ends one command; returns the first, others cleared. */
-static PGresult *next_result(struct pconn *c)
+static PGresult *next_result(struct store__pgconn *c)
 {
     PGresult *first = PQgetResult(c->c);
     if (first == NULL)
@@ -444,24 +148,25 @@ enum { ROUND_OK = 0, ROUND_OP_FAILED = 1, ROUND_BROKEN = 2 };
  * the transaction is rolled back, that op gets its status, ROUND_OP_FAILED; the caller
  * retries the others. ROUND_BROKEN: the connection failed.
  */
-static int pipeline_round(struct pconn *c, struct pslot *sl, int *live, int n, int *failed)
+static int pipeline_round(struct store__pgconn *c, struct pslot *sl, int *live, int n, int *failed)
 {
     *failed = -1;
     for (int k = 0; k < n; k++) { /* prepare new statements first: not inside the pipeline */
         const struct store_op *op = sl[live[k]].op;
         for (unsigned i = 0; i < op->nsteps; i++) {
-            const char *sql = store__step_sql(op, &op->steps[i], STORE_KIND_PG);
             int status = 0;
+            const char *sql = store__pg_step_sql(op, &op->steps[i], &status);
             if (sql == NULL) {
-                sl[live[k]].status =
-                    log_fail(ERR_BACKEND, "store", "statement has no PostgreSQL text");
+                sl[live[k]].status = status;
                 *failed = k;
                 return ROUND_OP_FAILED;
             }
-            struct pparams pp;
-            params_build(&pp, op, &op->steps[i]);
-            (void)stmt_name(c, sql, pp.n, pp.types, &status);
-            params_free(&pp);
+            struct store__pg_params pp;
+            store__pg_params_build(&pp, op, &op->steps[i]);
+            (void)store__pgconn_stmt(c, sql, pp.n, pp.types, &status);
+            store__pg_params_free(&pp);
+            if (status != 0 && PQstatus(c->c) != CONNECTION_OK)
+                return ROUND_BROKEN;
             if (status != 0) {
                 sl[live[k]].status = status;
                 *failed = k;
@@ -476,14 +181,14 @@ static int pipeline_round(struct pconn *c, struct pslot *sl, int *live, int n, i
         const struct store_op *op = sl[live[k]].op;
         for (unsigned i = 0; ok && i < op->nsteps; i++) {
             const char *sql = store__step_sql(op, &op->steps[i], STORE_KIND_PG);
-            struct pparams pp;
-            params_build(&pp, op, &op->steps[i]);
+            struct store__pg_params pp;
+            store__pg_params_build(&pp, op, &op->steps[i]);
             int status = 0;
-            const char *name = stmt_name(c, sql, pp.n, pp.types, &status);
+            const char *name = store__pgconn_stmt(c, sql, pp.n, pp.types, &status);
             ok = name ? PQsendQueryPrepared(c->c, name, pp.n, pp.vals, pp.lens, pp.fmts, 0) == 1
                       : PQsendQueryParams(c->c, sql, pp.n, pp.types, pp.vals, pp.lens, pp.fmts,
                                           0) == 1;
-            params_free(&pp);
+            store__pg_params_free(&pp);
         }
     }
     ok = ok && PQpipelineSync(c->c) == 1;
@@ -505,7 +210,7 @@ static int pipeline_round(struct pconn *c, struct pslot *sl, int *live, int n, i
                 continue;
             }
             if (s->status == 0 && *failed < 0 && !broken) {
-                s->status = take_result(c, &op->steps[i], r);
+                s->status = store__pgconn_take_result(c, &op->steps[i], r);
                 if (s->status != 0)
                     *failed = k;
             }
@@ -525,7 +230,7 @@ static int pipeline_round(struct pconn *c, struct pslot *sl, int *live, int n, i
     if (broken && *failed < 0)
         return ROUND_BROKEN;
     if (*failed >= 0) {
-        pexec(c, "ROLLBACK", NULL, 0);
+        store__pgconn_exec(c, "ROLLBACK", NULL, 0);
         for (int k = 0; k < n; k++) {
             store_result_free(sl[live[k]].res);
             sl[live[k]].res = NULL;
@@ -535,12 +240,34 @@ static int pipeline_round(struct pconn *c, struct pslot *sl, int *live, int n, i
     return ROUND_OK;
 }
 
+/* COMMIT; 0 only when PostgreSQL answers COMMIT (an aborted transaction answers ROLLBACK). */
+static int pcommit(struct store__pgconn *c)
+{
+    PGresult *r = PQexec(c->c, "COMMIT");
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0
+                 ? 0
+                 : ERR_AGAIN;
+    if (rc != 0 && PQstatus(c->c) == CONNECTION_OK)
+        log_warn("store", "PostgreSQL did not commit: %s %s", PQcmdStatus(r),
+                 PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+/*
+ * Commits the ops of sl[0..n), as one transaction when none fails. An op that fails is
+ * decided (its slot holds the error) and dropped; the round's transaction is gone with it,
+ * so the ops before it, which ran without error, are sent again and committed on their own,
+ * then the ops after it go on. Each op thus runs at most twice, whatever the number of
+ * failures (re-sending everything but the failed op would be quadratic in a group full of
+ * conflicts); a group costs two round trips, plus two per failing op.
+ */
 static void writer_group(struct pg *g, struct pslot *sl, int n)
 {
-    struct pconn *c = &g->wconn;
+    struct store__pgconn *c = &g->wconn;
     struct store_counters *stats = &g->st->stats;
     if (PQstatus(c->c) != CONNECTION_OK)
-        pconn_reset(c, &g->st->opts);
+        store__pgconn_reset(c, &g->st->opts);
     int *live = xcalloc((size_t)n, sizeof(*live));
     int nlive = n;
     for (int i = 0; i < n; i++) {
@@ -548,35 +275,52 @@ static void writer_group(struct pg *g, struct pslot *sl, int n)
         sl[i].res = NULL;
         sl[i].status = 0;
     }
-    /* each failed round decides one op; the others are sent again */
-    int rc = ROUND_OP_FAILED;
-    while (nlive > 0 && rc == ROUND_OP_FAILED) {
+    int start = 0; /* live[0..start) are committed */
+    int limit = n; /* ops the next round sends: after a failure, the good ones before it */
+    int resets = 0;
+    while (start < nlive) {
+        int m = nlive - start < limit ? nlive - start : limit;
         int failed = -1;
-        rc = pipeline_round(c, sl, live, nlive, &failed);
+        int rc = pipeline_round(c, sl, live + start, m, &failed);
         if (rc == ROUND_OP_FAILED) {
-            memmove(&live[failed], &live[failed + 1], (size_t)(nlive - failed - 1) * sizeof(*live));
+            int f = start + failed;
+            memmove(&live[f], &live[f + 1], (size_t)(nlive - f - 1) * sizeof(*live));
             nlive--;
+            limit = failed > 0 ? failed : n;
+            continue;
         }
-    }
-    if (nlive > 0 && rc == ROUND_OK && pexec(c, "COMMIT", NULL, 0) == 0) {
-        atomic_fetch_add_explicit(&stats->commits, 1, memory_order_relaxed);
-        uint64_t largest = atomic_load_explicit(&stats->largest_group, memory_order_relaxed);
-        if ((uint64_t)nlive > largest)
-            atomic_store_explicit(&stats->largest_group, (uint64_t)nlive, memory_order_relaxed);
-    } else if (nlive > 0) {
-        /* nothing of this group is kept: the undecided ops fail and may be retried */
+        if (rc == ROUND_OK && pcommit(c) == 0) {
+            atomic_fetch_add_explicit(&stats->commits, 1, memory_order_relaxed);
+            uint64_t largest = atomic_load_explicit(&stats->largest_group, memory_order_relaxed);
+            if ((uint64_t)m > largest)
+                atomic_store_explicit(&stats->largest_group, (uint64_t)m, memory_order_relaxed);
+            start += m;
+            limit = n;
+            continue;
+        }
+        if (rc == ROUND_BROKEN && PQstatus(c->c) != CONNECTION_OK && resets++ == 0) {
+            /* lost before COMMIT was sent, so nothing of the round is kept: send it again */
+            store__pgconn_reset(c, &g->st->opts);
+            for (int k = start; k < start + m; k++) {
+                store_result_free(sl[live[k]].res);
+                sl[live[k]].res = NULL;
+            }
+            continue;
+        }
+        /* the connection broke or the commit failed: the undecided ops fail, none is kept */
         if (PQstatus(c->c) == CONNECTION_OK)
-            pexec(c, "ROLLBACK", NULL, 0);
+            store__pgconn_exec(c, "ROLLBACK", NULL, 0);
         else
-            pconn_reset(c, &g->st->opts);
+            store__pgconn_reset(c, &g->st->opts);
         atomic_fetch_add_explicit(&stats->rollbacks, 1, memory_order_relaxed);
-        log_warn("store", "a group of %d writes could not commit", nlive);
-        for (int k = 0; k < nlive; k++) {
+        log_warn("store", "a group of %d writes could not commit", nlive - start);
+        for (int k = start; k < nlive; k++) {
             struct pslot *s = &sl[live[k]];
             store_result_free(s->res);
             s->res = NULL;
             s->status = ERR_AGAIN;
         }
+        break;
     }
     free(live);
     for (int i = 0; i < n; i++) {
@@ -592,15 +336,25 @@ static void *writer_main(void *arg)
     int max = g->st->opts.group_max_ops;
     struct store_op **ops = xcalloc((size_t)max, sizeof(*ops));
     struct pslot *sl = xcalloc((size_t)max, sizeof(*sl));
+    int wait_us = g->st->opts.group_wait_us, last = 0;
     for (;;) {
-        int n = take(&g->wq, ops, max, &g->st->stats, true);
+        int n = take(&g->wq, ops, max, &g->st->stats, true, false);
         if (n == 0)
             break;
         if (ops[0]->kind == STORE_OP_FN) {
-            int status = ops[0]->fn(&g->wconn, ops[0]->fn_arg);
+            if (PQstatus(g->wconn.c) != CONNECTION_OK)
+                store__pgconn_reset(&g->wconn, &g->st->opts);
+            int status = ops[0]->fn(g->wconn.c, ops[0]->fn_arg);
             store__op_complete(ops[0], status, NULL);
+            last = 0;
             continue;
         }
+        /* linger (ADR 0005): writes arrive concurrently but sparsely; a lone caller never waits */
+        if (wait_us > 0 && last > 1 && n < LINGER_BELOW && n < max) {
+            usleep((useconds_t)wait_us);
+            n += take(&g->wq, ops + n, max - n, &g->st->stats, true, true);
+        }
+        last = n;
         for (int i = 0; i < n; i++)
             sl[i].op = ops[i];
         writer_group(g, sl, n);
@@ -614,21 +368,39 @@ static void *writer_main(void *arg)
 
 struct reader_arg {
     struct pg *g;
-    struct pconn *c;
+    struct store__pgconn *c;
 };
 
-static int run_read_op(struct pg *g, struct pconn *c, struct store_op *op,
+/* One attempt at a read op; rows in c->rb. */
+static int read_once(struct store__pgconn *c, const struct store_op *op)
+{
+    bool multi = op->nsteps > 1;
+    if (multi &&
+        store__pgconn_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, 0) != 0)
+        return PQstatus(c->c) != CONNECTION_OK
+                   ? ERR_AGAIN
+                   : log_fail(ERR_BACKEND, "store", "cannot begin a read: %s",
+                              PQerrorMessage(c->c));
+    int status = store__pgconn_run_steps(c, op);
+    if (multi)
+        store__pgconn_exec(c, status == 0 ? "COMMIT" : "ROLLBACK", NULL, 0);
+    return status;
+}
+
+static int run_read_op(struct pg *g, struct store__pgconn *c, struct store_op *op,
                        struct store_result **res)
 {
     *res = NULL;
-    if (PQstatus(c->c) != CONNECTION_OK)
-        pconn_reset(c, &g->st->opts);
-    bool multi = op->nsteps > 1;
-    if (multi && pexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, 0) != 0)
-        return PQstatus(c->c) != CONNECTION_OK ? ERR_AGAIN : ERR_BACKEND;
-    int status = run_steps(c, op);
-    if (multi)
-        pexec(c, status == 0 ? "COMMIT" : "ROLLBACK", NULL, 0);
+    int status = ERR_AGAIN;
+    /* a connection found broken is reset and the read tried once more (reads are idempotent) */
+    for (int attempt = 0; attempt < 2 && status == ERR_AGAIN; attempt++) {
+        if (attempt > 0 && PQstatus(c->c) == CONNECTION_OK)
+            break; /* ERR_AGAIN from the server (a lock wait): the caller retries */
+        if (PQstatus(c->c) != CONNECTION_OK)
+            store__pgconn_reset(c, &g->st->opts);
+        store__rb_reset(&c->rb);
+        status = read_once(c, op);
+    }
     if (status == 0)
         *res = store__rb_finish(&c->rb);
     else
@@ -639,12 +411,12 @@ static int run_read_op(struct pg *g, struct pconn *c, struct store_op *op,
 static void *reader_main(void *arg)
 {
     struct pg *g = ((struct reader_arg *)arg)->g;
-    struct pconn *c = ((struct reader_arg *)arg)->c;
+    struct store__pgconn *c = ((struct reader_arg *)arg)->c;
     free(arg);
     struct store_counters *stats = &g->st->stats;
     for (;;) {
         struct store_op *op = NULL;
-        if (take(&g->rq, &op, 1, stats, false) == 0)
+        if (take(&g->rq, &op, 1, stats, false, false) == 0)
             break;
         struct store_result *res = NULL;
         int status = op->kind == STORE_OP_SQL ? run_read_op(g, c, op, &res)
@@ -654,137 +426,6 @@ static void *reader_main(void *arg)
         store__op_complete(op, status, res);
     }
     return NULL;
-}
-
-/* ---- migrations (fn ops on the writer) */
-
-struct migrate_arg {
-    int target;
-    int version;
-    char *err;
-    size_t errlen;
-};
-
-static int read_applied(struct pconn *c, struct migrate_arg *a)
-{
-    PGresult *r = PQexec(c->c, "SELECT version, name FROM schema_migrations ORDER BY version");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(a->err, a->errlen, "store: cannot read schema_migrations: %s",
-                 PQerrorMessage(c->c));
-        PQclear(r);
-        return ERR_BACKEND;
-    }
-    int status = 0;
-    a->version = 0;
-    for (int i = 0; i < PQntuples(r) && status == 0; i++) {
-        int v = atoi(PQgetvalue(r, i, 0));
-        const char *name = PQgetvalue(r, i, 1);
-        if (v > store__pg_nmigrations) {
-            snprintf(a->err, a->errlen,
-                     "store: the database has schema version %d but this binary knows only up to "
-                     "%d; use a newer herald",
-                     v, store__pg_nmigrations);
-            status = ERR_INVAL;
-        } else if (v != i + 1) {
-            snprintf(a->err, a->errlen, "store: schema_migrations lacks version %d", i + 1);
-            status = ERR_INVAL;
-        } else if (strcmp(name, store__pg_migrations[v - 1].name) != 0) {
-            snprintf(a->err, a->errlen,
-                     "store: migration %d is '%s' in the database but '%s' in this binary", v, name,
-                     store__pg_migrations[v - 1].name);
-            status = ERR_INVAL;
-        } else {
-            a->version = v;
-        }
-    }
-    PQclear(r);
-    return status;
-}
-
-static int apply_one(struct pconn *c, const struct store_migration *m, struct migrate_arg *a)
-{
-    char sql[160];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', "
-             "%" PRId64 ")",
-             m->version, m->name, clock_wall_ms());
-    if (pexec(c, "BEGIN", a->err, a->errlen) != 0)
-        return ERR_BACKEND;
-    /* one migration at a time across nodes starting together */
-    if (pexec(c, "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", a->err, a->errlen) != 0 ||
-        pexec(c, m->sql, a->err, a->errlen) != 0 || pexec(c, sql, a->err, a->errlen) != 0 ||
-        pexec(c, "COMMIT", a->err, a->errlen) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s", a->err);
-        snprintf(a->err, a->errlen, "store: migration %03d_%s failed: %s", m->version, m->name,
-                 msg);
-        pexec(c, "ROLLBACK", NULL, 0);
-        return ERR_BACKEND;
-    }
-    log_info("store", "applied migration %03d_%s", m->version, m->name);
-    return 0;
-}
-
-static int migrate_fn(void *conn, void *arg)
-{
-    struct pconn *c = conn;
-    struct migrate_arg *a = arg;
-    int status = pexec(c,
-                       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                       " name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-                       a->err, a->errlen);
-    if (status == 0)
-        status = read_applied(c, a);
-    int target = a->target ? a->target : store__pg_nmigrations;
-    for (int v = a->version + 1; status == 0 && v <= target; v++) {
-        status = apply_one(c, &store__pg_migrations[v - 1], a);
-        if (status == 0)
-            a->version = v;
-        else if (v > 1 && read_applied(c, a) == 0 && a->version >= v)
-            status = 0; /* another node applied it meanwhile */
-    }
-    return status;
-}
-
-static int version_fn(void *conn, void *arg)
-{
-    struct pconn *c = conn;
-    struct migrate_arg *a = arg;
-    PGresult *r = PQexec(c->c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
-    bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    a->version = 0;
-    return exists ? read_applied(c, a) : 0;
-}
-
-static int pg_migrate(struct store *st, int target, int *version, char *err, size_t errlen)
-{
-    struct migrate_arg a = {.target = target, .err = err, .errlen = errlen};
-    if (target < 0 || target > store__pg_nmigrations) {
-        snprintf(err, errlen, "store: no migration %d (latest is %d)", target,
-                 store__pg_nmigrations);
-        return ERR_INVAL;
-    }
-    int rc = store__fn_wait(st, migrate_fn, &a);
-    if (version)
-        *version = a.version;
-    return rc;
-}
-
-static int pg_schema_version(struct store *st, int *version)
-{
-    char err[256] = "";
-    struct migrate_arg a = {.err = err, .errlen = sizeof(err)};
-    int rc = store__fn_wait(st, version_fn, &a);
-    if (rc != 0 && err[0])
-        log_error("store", "%s", err);
-    *version = a.version;
-    return rc;
-}
-
-static int pg_migrations_latest(void)
-{
-    return store__pg_nmigrations;
 }
 
 /* ---- life cycle */
@@ -799,9 +440,9 @@ static void popq_close(struct popq *q)
 
 static void pg_free(struct pg *g)
 {
-    pconn_close(&g->wconn);
+    store__pgconn_close(&g->wconn);
     for (int i = 0; i < g->nreaders; i++)
-        pconn_close(&g->rconns[i]);
+        store__pgconn_close(&g->rconns[i]);
     free(g->rconns);
     free(g->readers);
     pthread_mutex_destroy(&g->wq.mu);
@@ -828,9 +469,9 @@ static void pg_close(struct store *st)
 static const struct store_backend pg_backend = {
     .name = "postgres",
     .submit = pg_submit,
-    .migrate = pg_migrate,
-    .migrations_latest = pg_migrations_latest,
-    .schema_version = pg_schema_version,
+    .migrate = store__pg_migrate,
+    .migrations_latest = store__pg_migrations_latest,
+    .schema_version = store__pg_schema_version,
     .close = pg_close,
 };
 
@@ -844,9 +485,9 @@ int store__pg_open(struct store *st, const char *url, char *err, size_t errlen)
     g->nreaders = st->opts.readers;
     g->rconns = xcalloc((size_t)g->nreaders, sizeof(*g->rconns));
     g->readers = xcalloc((size_t)g->nreaders, sizeof(*g->readers));
-    int rc = pconn_open(&g->wconn, url, true, &st->opts, err, errlen);
+    int rc = store__pgconn_open(&g->wconn, url, true, &st->opts, err, errlen);
     for (int i = 0; rc == 0 && i < g->nreaders; i++)
-        rc = pconn_open(&g->rconns[i], url, false, &st->opts, err, errlen);
+        rc = store__pgconn_open(&g->rconns[i], url, false, &st->opts, err, errlen);
     if (rc != 0) {
         pg_free(g);
         return rc;
