@@ -133,6 +133,33 @@ static const struct store_sql sql_rt_revoke_user = {
           " AND subject_kind = 'user' AND app_id = $1 AND subject_id = $2",
 };
 
+static const struct store_sql sql_rt_revoke_users = {
+    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL"
+              " AND subject_kind = 'user' AND app_id = ?1"
+              " AND subject_id IN (SELECT value FROM json_each(?2))",
+    .pg = "UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL"
+          " AND subject_kind = 'user' AND app_id = $1"
+          " AND subject_id IN (SELECT json_array_elements_text($2::text::json))",
+};
+
+void identity__refresh_revoke_add(struct store_op *op, const char *app_id, const char *user_id,
+                                  int64_t now)
+{
+    store_op_add(op, &sql_rt_revoke_user);
+    store_bind_text(op, app_id);
+    store_bind_text(op, user_id);
+    store_bind_int(op, now);
+}
+
+void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
+                                       const char *ids_json, int64_t now)
+{
+    store_op_add(op, &sql_rt_revoke_users);
+    store_bind_text(op, app_id);
+    store_bind_text(op, ids_json);
+    store_bind_int(op, now);
+}
+
 /* ---- the request state */
 
 enum step_kind { STEP_STORE, STEP_WORK };
@@ -274,6 +301,21 @@ static void invalid(struct http_req *req, const char *field, const char *message
     http_respond_error(req, 422, "validation_failed", message, field);
 }
 
+#define ACCOUNT_MAX (8 + APP_KEY_MAX + JWT_APP_MAX + JWT_SUB_MAX)
+
+/*
+ * The login-throttle account of e: "user:<app_id>:<user_id>", the same for /auth/login and a
+ * password change on PATCH /auth/me. A login naming an unknown app key counts under
+ * "user:?<key>:<user_id>" ('?' is in no app id, so no key can reach a real app's accounts).
+ */
+static void account_of(const struct eu *e, char out[ACCOUNT_MAX])
+{
+    if (e->app_id[0])
+        snprintf(out, ACCOUNT_MAX, "user:%s:%s", e->app_id, e->user_id);
+    else
+        snprintf(out, ACCOUNT_MAX, "user:?%s:%s", e->app_key, e->user_id);
+}
+
 /* A password member: NULL (after answering 422) when absent or not acceptable. */
 static char *take_password(struct http_req *req, const cJSON *body, const char *name, bool strict)
 {
@@ -288,6 +330,36 @@ static char *take_password(struct http_req *req, const cJSON *body, const char *
         return NULL;
     }
     return xstrdup(p->valuestring);
+}
+
+/*
+ * An end user's own e-mail address (register, PATCH /auth/me contacts.email) must look like
+ * one: 3-254 bytes, one '@' with text on both sides, a dot in the domain, no spaces or
+ * control characters. Apps and imports may store what they like (their data).
+ */
+static bool email_is_plausible(const char *s)
+{
+    size_t n = strlen(s);
+    const char *at = strchr(s, '@');
+    if (n < 3 || n > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
+        return false;
+    const char *dot = strrchr(at + 1, '.');
+    if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* A contacts.email in body, if any, that is a string but not an address: false after 422. */
+static bool email_ok(struct http_req *req, const cJSON *email, const char *field)
+{
+    if (cJSON_IsString(email) && !email_is_plausible(email->valuestring)) {
+        invalid(req, field, "must be an e-mail address");
+        return false;
+    }
+    return true;
 }
 
 /* The app named by X-App-Key (default: "default"); false after answering 401. */
@@ -473,6 +545,8 @@ void identity_auth_register(struct http_req *req, void *ud)
             cJSON_AddItemToObject(profile, k, cJSON_Duplicate(m, true));
     }
     const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->body, "email");
+    if (!email_ok(req, email, "email"))
+        goto done;
     if (email)
         cJSON_AddItemToObject(cJSON_AddObjectToObject(profile, "contacts"), "email",
                               cJSON_Duplicate(email, true));
@@ -506,8 +580,8 @@ static void login_done(struct eu *e)
 
 static void login_checked(struct eu *e)
 {
-    char account[16 + APP_KEY_MAX + JWT_SUB_MAX];
-    snprintf(account, sizeof(account), "user:%s:%s", e->app_key, e->user_id);
+    char account[ACCOUNT_MAX];
+    account_of(e, account);
     if (e->verify != 0) {
         login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
         unauthorized(e->req, "wrong username or password");
@@ -547,6 +621,11 @@ static void login_found(struct eu *e)
         if (h)
             e->hash = xstrdup(h);
     }
+    /* throttled before any hashing; the key names the app by id, as PATCH /auth/me does */
+    char account[ACCOUNT_MAX];
+    account_of(e, account);
+    if (!identity__login_allowed(e->id, e->req, account))
+        return;
     eu_work(e, work_verify, login_checked); /* an unknown user costs the same time */
 }
 
@@ -563,10 +642,6 @@ void identity_auth_login(struct http_req *req, void *ud)
     }
     if (!user_id_of(req, e->body, e->user_id) ||
         (e->password = take_password(req, e->body, "password", false)) == NULL)
-        goto done;
-    char account[16 + APP_KEY_MAX + JWT_SUB_MAX];
-    snprintf(account, sizeof(account), "user:%s:%s", e->app_key, e->user_id);
-    if (!identity__login_allowed(id, req, account))
         goto done;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_login_lookup);
@@ -705,10 +780,7 @@ static void logout_authed(struct http_req *req, const struct user_principal *p, 
         store_bind_text(op, h);
         store_bind_int(op, now);
     } else {
-        store_op_add(op, &sql_rt_revoke_user);
-        store_bind_text(op, e->app_id);
-        store_bind_text(op, e->user_id);
-        store_bind_int(op, now);
+        identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
     }
     if (eu_store(e, op, true, logout_done))
         return;
@@ -786,12 +858,8 @@ static void me_write(struct eu *e)
     store_bind_text(op, e->new_hash);
     store_bind_int(op, now);
     store_op_require_row(op);
-    if (e->new_hash) {
-        store_op_add(op, &sql_rt_revoke_user);
-        store_bind_text(op, e->app_id);
-        store_bind_text(op, e->user_id);
-        store_bind_int(op, now);
-    }
+    if (e->new_hash)
+        identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
     submit_with_user(e, op, e->new_hash != NULL, now, me_patched);
 }
 
@@ -802,8 +870,8 @@ static void me_password_checked(struct eu *e)
         return;
     }
     if (e->verify != 0) {
-        char account[16 + JWT_APP_MAX + JWT_SUB_MAX];
-        snprintf(account, sizeof(account), "user:%s:%s", e->app_id, e->user_id);
+        char account[ACCOUNT_MAX];
+        account_of(e, account);
         login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
         http_respond_error(e->req, 403, "forbidden", "current_password is wrong",
                            "current_password");
@@ -866,9 +934,12 @@ static void me_patch_authed(struct http_req *req, const struct user_principal *p
         invalid(req, field, msg);
         goto done;
     }
+    const cJSON *contacts = cJSON_GetObjectItemCaseSensitive(e->body, "contacts");
+    if (!email_ok(req, cJSON_GetObjectItemCaseSensitive(contacts, "email"), "contacts.email"))
+        goto done;
     if (pw) {
-        char account[16 + JWT_APP_MAX + JWT_SUB_MAX];
-        snprintf(account, sizeof(account), "user:%s:%s", e->app_id, e->user_id);
+        char account[ACCOUNT_MAX];
+        account_of(e, account);
         if (!identity__login_allowed(id, req, account))
             goto done;
         struct store_op *op = store_op_new();

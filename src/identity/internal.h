@@ -116,6 +116,16 @@ struct store_op;
 void identity__user_upsert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
                                int64_t now);
 
+/*
+ * Appends to op a revocation of every live refresh token of user_id in app_id (logout,
+ * password change, disabling, deletion: a refresh token must not outlive what ended the
+ * sessions). The _many form takes a JSON array of user ids. enduser.c.
+ */
+void identity__refresh_revoke_add(struct store_op *op, const char *app_id, const char *user_id,
+                                  int64_t now);
+void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
+                                       const char *ids_json, int64_t now);
+
 /* The columns every user query selects, in the order identity__user_json reads them. */
 #define USER_COLS "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
 

@@ -186,12 +186,15 @@ static void save_submit(struct user_save *sv)
         store_bind_text(op, sv->uid);
         store_bind_text(op, sv->hash);
     }
+    /* disabled, or a new password set by the app: the user's tokens go once this commits
+       (refresh tokens in this op, access tokens and sockets in finish_patch) */
+    if (!sv->create && (sv->f.disabled == 1 || sv->hash)) {
+        identity__refresh_revoke_add(op, sv->app_id, sv->uid, now);
+        j->text = xstrdup(sv->uid);
+    }
     store_op_add(op, &sql_get);
     store_bind_text(op, sv->app_id);
     store_bind_text(op, sv->uid);
-    /* disabled, or a new password set by the app: the user's tokens go once this commits */
-    if (!sv->create && (sv->f.disabled == 1 || sv->hash))
-        j->text = xstrdup(sv->uid);
     identity__job_submit(j, op, true, sv->create ? finish_user : finish_patch);
     save_free(sv);
 }
@@ -406,6 +409,8 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     store_bind_text(op, app_id);
     store_bind_text(op, id);
     store_op_require_row(op);
+    /* or a user re-created with this id would inherit the old refresh tokens */
+    identity__refresh_revoke_add(op, app_id, id, clock_wall_ms());
     identity__job_submit(j, op, true, finish_delete);
 }
 
@@ -422,6 +427,15 @@ static void finish_batch(struct idjob *j)
         identity__respond_store_err(j->req, j->status);
         return;
     }
+    /* users the batch disabled: their access tokens and sockets go (refresh tokens did) */
+    cJSON *off = j->text ? cJSON_Parse(j->text) : NULL;
+    const cJSON *u;
+    cJSON_ArrayForEach(u, off)
+    {
+        if (cJSON_IsString(u))
+            revoke_subject(j->id->revoke, REVOKE_USER, j->app_id, u->valuestring);
+    }
+    cJSON_Delete(off);
     int64_t existing = store_rows_int(store_result_step(j->res, 0), 0, 0);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", (double)j->n1);
@@ -484,9 +498,12 @@ static void batch_authed(struct http_req *req, const char *app_id, void *ud)
     if (fs == NULL)
         abort();
     if (batch_parse(req, arr, fs, n) == 0) {
-        cJSON *ids = cJSON_CreateArray();
-        for (int i = 0; i < n; i++)
+        cJSON *ids = cJSON_CreateArray(), *off = cJSON_CreateArray();
+        for (int i = 0; i < n; i++) {
             cJSON_AddItemToArray(ids, cJSON_CreateString(fs[i].id));
+            if (fs[i].disabled == 1)
+                cJSON_AddItemToArray(off, cJSON_CreateString(fs[i].id));
+        }
         char *ids_text = cJSON_PrintUnformatted(ids);
         cJSON_Delete(ids);
         struct idjob *j = identity__job_new(req, ud, app_id);
@@ -500,6 +517,11 @@ static void batch_authed(struct http_req *req, const char *app_id, void *ud)
             store_op_add(op, &sql_upsert);
             bind_fields(op, app_id, fs[i].id, &fs[i], now);
         }
+        if (cJSON_GetArraySize(off) > 0) {
+            j->text = cJSON_PrintUnformatted(off);
+            identity__refresh_revoke_many_add(op, app_id, j->text, now);
+        }
+        cJSON_Delete(off);
         free(ids_text);
         identity__job_submit(j, op, true, finish_batch);
     }

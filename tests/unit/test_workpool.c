@@ -1,0 +1,377 @@
+/*
+ * Unit tests for the two pieces the end-user login path leans on: the worker
+ * pool that runs password hashing off the event loops (src/core/workpool.c:
+ * argument checks, FIFO order, parallelism, a full queue, draining and
+ * refusal while stopping, submissions from many threads) and the login
+ * throttle (src/auth/login_guard.c: ten failures lock an account, the IP
+ * bucket, Retry-After rounding, refill, a check takes nothing, other
+ * accounts and addresses unaffected, concurrent failures).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#include "auth/login_guard.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/workpool.h"
+
+/* ---- helpers */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls flag until it is set or about 5 s pass; true when set. */
+static bool wait_flag(atomic_int *flag)
+{
+    for (int i = 0; i < 5000 && !atomic_load(flag); i++)
+        sleep_ms(1);
+    return atomic_load(flag) != 0;
+}
+
+static atomic_int counter;
+
+static void count_one(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&counter, 1);
+}
+
+/* ---- workpool */
+
+TEST(workpool_bad_arguments)
+{
+    CHECK(workpool_new(0, 8) == NULL);
+    CHECK(workpool_new(-1, 8) == NULL);
+    CHECK(workpool_new(65, 8) == NULL);
+    CHECK(workpool_new(1, 0) == NULL);
+    workpool_free(NULL); /* NULL-safe */
+}
+
+struct order {
+    pthread_mutex_t mu;
+    int seen[64];
+    int n;
+    pthread_t thread;
+};
+
+struct order_item {
+    struct order *o;
+    int i;
+};
+
+static void record(void *arg)
+{
+    struct order_item *it = arg;
+    pthread_mutex_lock(&it->o->mu);
+    it->o->seen[it->o->n++] = it->i;
+    it->o->thread = pthread_self();
+    pthread_mutex_unlock(&it->o->mu);
+}
+
+TEST(workpool_runs_in_order_on_a_worker)
+{
+    struct workpool *wp = workpool_new(1, 64);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct order o = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct order_item items[64];
+    for (int i = 0; i < 64; i++) {
+        items[i] = (struct order_item){&o, i};
+        CHECK_INT(workpool_submit(wp, record, &items[i]), 0);
+    }
+    workpool_free(wp); /* runs every queued item before it returns */
+    CHECK_INT(o.n, 64);
+    for (int i = 0; i < o.n; i++)
+        CHECK_INT(o.seen[i], i);
+    CHECK(!pthread_equal(o.thread, pthread_self()));
+}
+
+/* Two items that each wait for the other to start: only completes with two workers. */
+struct rendezvous {
+    atomic_int started;
+    atomic_int met;
+};
+
+static void meet(void *arg)
+{
+    struct rendezvous *r = arg;
+    atomic_fetch_add(&r->started, 1);
+    for (int i = 0; i < 5000 && atomic_load(&r->started) < 2; i++)
+        sleep_ms(1);
+    if (atomic_load(&r->started) >= 2)
+        atomic_fetch_add(&r->met, 1);
+}
+
+TEST(workpool_runs_in_parallel)
+{
+    struct workpool *wp = workpool_new(2, 8);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct rendezvous r = {0};
+    CHECK_INT(workpool_submit(wp, meet, &r), 0);
+    CHECK_INT(workpool_submit(wp, meet, &r), 0);
+    workpool_free(wp);
+    CHECK_INT(atomic_load(&r.met), 2);
+}
+
+/* An item that holds its worker until gate opens. */
+struct gate {
+    atomic_int entered;
+    atomic_int open;
+};
+
+static void hold(void *arg)
+{
+    struct gate *g = arg;
+    atomic_store(&g->entered, 1);
+    for (int i = 0; i < 10000 && !atomic_load(&g->open); i++)
+        sleep_ms(1);
+}
+
+TEST(workpool_full_queue_is_err_again)
+{
+    atomic_store(&counter, 0);
+    struct workpool *wp = workpool_new(1, 2);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct gate g = {0};
+    CHECK_INT(workpool_submit(wp, hold, &g), 0);
+    CHECK(wait_flag(&g.entered)); /* the only worker is busy; the queue is empty */
+    CHECK_INT(workpool_queued(wp), 0);
+    CHECK_INT(workpool_submit(wp, count_one, NULL), 0);
+    CHECK_INT(workpool_submit(wp, count_one, NULL), 0);
+    CHECK_INT(workpool_queued(wp), 2);
+    CHECK_INT(workpool_submit(wp, count_one, NULL), ERR_AGAIN); /* never runs */
+    CHECK_INT(workpool_queued(wp), 2);
+    atomic_store(&g.open, 1);
+    workpool_free(wp);
+    CHECK_INT(atomic_load(&counter), 2);
+}
+
+/* While the pool stops, a submission (here from a running item) is refused. */
+struct stop_probe {
+    struct workpool *wp;
+    atomic_int refused;
+};
+
+static void probe_submit(void *arg)
+{
+    struct stop_probe *p = arg;
+    for (int i = 0; i < 5000; i++) {
+        int rc = workpool_submit(p->wp, count_one, NULL);
+        if (rc == ERR_UNAVAIL) {
+            atomic_store(&p->refused, 1);
+            return;
+        }
+        sleep_ms(1);
+    }
+}
+
+static void *free_pool(void *arg)
+{
+    workpool_free(arg);
+    return NULL;
+}
+
+TEST(workpool_refuses_while_stopping)
+{
+    atomic_store(&counter, 0);
+    struct workpool *wp = workpool_new(1, 10000);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct stop_probe p = {.wp = wp};
+    CHECK_INT(workpool_submit(wp, probe_submit, &p), 0);
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, free_pool, wp), 0);
+    pthread_join(t, NULL);
+    CHECK_INT(atomic_load(&p.refused), 1);
+}
+
+struct submitter {
+    struct workpool *wp;
+    int n, refused;
+};
+
+static void *submit_many(void *arg)
+{
+    struct submitter *s = arg;
+    for (int i = 0; i < s->n; i++)
+        if (workpool_submit(s->wp, count_one, NULL) != 0)
+            s->refused++;
+    return NULL;
+}
+
+TEST(workpool_many_submitters)
+{
+    atomic_store(&counter, 0);
+    struct workpool *wp = workpool_new(3, 100000);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct submitter s[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = (struct submitter){wp, 2000, 0};
+        CHECK_INT(pthread_create(&t[i], NULL, submit_many, &s[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(s[i].refused, 0);
+    }
+    workpool_free(wp);
+    CHECK_INT(atomic_load(&counter), 8000);
+}
+
+/* ---- login guard */
+
+#define T0 1000000 /* a monotonic "now", ms */
+
+TEST(guard_ten_failures_lock_the_account)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    const char *ip = "192.0.2.1", *acct = "user:app1:alice";
+    CHECK_INT(login_guard_check(g, ip, acct, T0), 0);
+    for (int i = 0; i < LOGIN_GUARD_FAILURES - 1; i++)
+        login_guard_failed(g, ip, acct, T0);
+    CHECK_INT(login_guard_check(g, ip, acct, T0), 0); /* nine: still allowed */
+    login_guard_failed(g, ip, acct, T0);
+    uint64_t wait = login_guard_check(g, ip, acct, T0);
+    /* one token per 6 s (10 per minute): the Retry-After is the time to the next one */
+    CHECK(wait >= 5 && wait <= 6);
+    /* the same account from another address is locked too */
+    CHECK(login_guard_check(g, "198.51.100.7", acct, T0) > 0);
+    /* another account of the same address, and the same user id in another app, are not */
+    CHECK_INT(login_guard_check(g, ip, "user:app1:bob", T0), 0);
+    CHECK_INT(login_guard_check(g, ip, "user:app2:alice", T0), 0);
+    login_guard_free(g);
+}
+
+TEST(guard_check_takes_nothing)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    for (int i = 0; i < 1000; i++)
+        CHECK_INT(login_guard_check(g, "192.0.2.2", "user:a:carol", T0), 0);
+    login_guard_free(g);
+}
+
+TEST(guard_retry_after_rounds_up_and_refills)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    const char *ip = "192.0.2.3", *acct = "user:a:dave";
+    for (int i = 0; i < LOGIN_GUARD_FAILURES; i++)
+        login_guard_failed(g, ip, acct, T0);
+    uint64_t wait = login_guard_check(g, ip, acct, T0);
+    CHECK(wait >= 1);
+    /* 500 ms before the next token: still at least one second to wait */
+    CHECK_INT(login_guard_check(g, ip, acct, T0 + wait * 1000 - 500), 1);
+    /* once a token is back, one more try is allowed, and its failure locks again */
+    CHECK_INT(login_guard_check(g, ip, acct, T0 + wait * 1000), 0);
+    login_guard_failed(g, ip, acct, T0 + wait * 1000);
+    CHECK(login_guard_check(g, ip, acct, T0 + wait * 1000) > 0);
+    /* a minute without failures refills the whole bucket */
+    uint64_t later = T0 + wait * 1000 + 60000;
+    for (int i = 0; i < LOGIN_GUARD_FAILURES - 1; i++)
+        login_guard_failed(g, ip, acct, later);
+    CHECK_INT(login_guard_check(g, ip, acct, later), 0);
+    login_guard_free(g);
+}
+
+TEST(guard_ip_bucket)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    char acct[64];
+    /* one failure each on many accounts from one address (password spraying) */
+    for (int i = 0; i < LOGIN_GUARD_IP_FAILURES; i++) {
+        snprintf(acct, sizeof(acct), "user:a:spray%d", i);
+        CHECK_INT(login_guard_check(g, "203.0.113.9", acct, T0), 0);
+        login_guard_failed(g, "203.0.113.9", acct, T0);
+    }
+    CHECK(login_guard_check(g, "203.0.113.9", "user:a:fresh", T0) > 0);
+    CHECK_INT(login_guard_check(g, "203.0.113.10", "user:a:fresh", T0), 0);
+    CHECK_INT(login_guard_check(g, "203.0.113.10", "user:a:spray0", T0), 0);
+    /* NULL ip or account are tolerated (treated as "") */
+    CHECK_INT(login_guard_check(g, NULL, NULL, T0), 0);
+    login_guard_failed(g, NULL, NULL, T0);
+    login_guard_free(g);
+    login_guard_free(NULL);
+}
+
+struct guard_hammer {
+    struct login_guard *g;
+    int id;
+};
+
+static void *hammer(void *arg)
+{
+    struct guard_hammer *h = arg;
+    char ip[32], acct[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(ip, sizeof(ip), "10.0.%d.%d", h->id, i % 250);
+        snprintf(acct, sizeof(acct), "user:a:u%d", i % 50);
+        (void)login_guard_check(h->g, ip, acct, T0 + (uint64_t)i);
+        login_guard_failed(h->g, ip, "user:a:shared", T0 + (uint64_t)i);
+    }
+    return NULL;
+}
+
+TEST(guard_threads)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    struct guard_hammer h[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = (struct guard_hammer){g, i};
+        CHECK_INT(pthread_create(&t[i], NULL, hammer, &h[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    CHECK(login_guard_check(g, "10.9.9.9", "user:a:shared", T0 + 2000) > 0);
+    CHECK_INT(login_guard_check(g, "10.9.9.9", "user:a:other", T0 + 2000), 0);
+    login_guard_free(g);
+}
+
+int main(void)
+{
+    log_setup(LOG_OFF, false);
+    RUN(workpool_bad_arguments);
+    RUN(workpool_runs_in_order_on_a_worker);
+    RUN(workpool_runs_in_parallel);
+    RUN(workpool_full_queue_is_err_again);
+    RUN(workpool_refuses_while_stopping);
+    RUN(workpool_many_submitters);
+    RUN(guard_ten_failures_lock_the_account);
+    RUN(guard_check_takes_nothing);
+    RUN(guard_retry_after_rounds_up_and_refills);
+    RUN(guard_ip_bucket);
+    RUN(guard_threads);
+    return test_summary();
+}
