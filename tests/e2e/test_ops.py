@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import (OP_CLOSE, HttpConn, close_payload, http_get, wait_until, ws_frame,
-                      ws_handshake, ws_open)
+from conftest import (OP_CLOSE, HttpConn, close_payload, http_get, http_request, wait_until,
+                      ws_frame, ws_handshake, ws_open)
 
 SERVER_ENV = {"HERALD_DEMO": "1"}  # WebSocket clients sign in with ?user_id= (demo mode)
 
@@ -172,6 +172,153 @@ def test_metrics_http_connection_gauge(server):
             c.close()
     wait_until(lambda: value(scrape(server.port)[0], "herald_connections", kind="http")
                <= base, what="http connection gauge to fall back")
+
+
+# ------------------------------------------------------------------ strict exposition check
+
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+FLOAT = re.compile(r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf|NaN)$")
+TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+
+
+def _label_set(text, where):
+    """Parses the inside of {...}: name="value" pairs, comma-separated (a trailing comma is
+    allowed), values with only the escapes \\\\, \\" and \\n. Returns a tuple of pairs."""
+    pairs, i, n = [], 0, len(text)
+    while i < n:
+        m = LABEL_NAME.match(text, i)
+        assert m, "%s: bad label name at %r" % (where, text[i:])
+        name, i = m.group(0), m.end()
+        assert text[i:i + 2] == '="', "%s: expected =\" after %s" % (where, name)
+        i += 2
+        val = []
+        while True:
+            assert i < n, "%s: unterminated label value" % where
+            ch = text[i]
+            if ch == "\\":
+                assert i + 1 < n and text[i + 1] in '\\"n', "%s: bad escape %r" % (where, text[i:i + 2])
+                val.append({"\\": "\\", '"': '"', "n": "\n"}[text[i + 1]])
+                i += 2
+            elif ch == '"':
+                i += 1
+                break
+            else:
+                assert ch != "\n", "%s: raw newline in a label value" % where
+                val.append(ch)
+                i += 1
+        assert name not in [k for k, _ in pairs], "%s: label %s twice" % (where, name)
+        pairs.append((name, "".join(val)))
+        if i < n:
+            assert text[i] == ",", "%s: expected , at %r" % (where, text[i:])
+            i += 1
+    return tuple(sorted(pairs))
+
+
+def _family(name, types):
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = name[:-len(suffix)]
+        if name.endswith(suffix) and types.get(base) in ("histogram", "summary"):
+            return base
+    return name
+
+
+def strict_parse(text):
+    """Parses a Prometheus text exposition (format 0.0.4) and fails on anything a strict
+    parser refuses: malformed lines, HELP or TYPE twice for a family or after its samples, a
+    family whose samples are not contiguous, the same name and label set twice, a bad label
+    value escape, a value that is not a float, histogram buckets that are not cumulative or
+    lack +Inf. Returns {(name, labels): value}."""
+    assert text.endswith("\n"), "the exposition must end with a newline"
+    helps, types, seen, done_families = set(), {}, {}, set()
+    current = None
+    for no, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d %r" % (no, line)
+        assert line.strip() == line or line == "", "%s: surrounding blanks" % where
+        if line == "":
+            continue
+        if line.startswith("#"):
+            parts = line.split(" ", 3)
+            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                name = parts[2]
+                assert METRIC_NAME.fullmatch(name), "%s: bad metric name" % where
+                assert name not in done_families and name != current, \
+                    "%s: %s after the samples of %s" % (where, parts[1], name)
+                if parts[1] == "HELP":
+                    assert name not in helps, "%s: second HELP" % where
+                    helps.add(name)
+                    doc = parts[3] if len(parts) > 3 else ""
+                    assert re.fullmatch(r'(?:[^\\\n]|\\[\\n])*', doc), "%s: bad HELP escape" % where
+                else:
+                    assert name not in types, "%s: second TYPE" % where
+                    assert len(parts) == 4 and parts[3] in TYPES, "%s: bad TYPE" % where
+                    types[name] = parts[3]
+            continue
+        m = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ([^ ]+)(?: (-?\d+))?", line)
+        assert m, "%s: not a sample line" % where
+        name, labels = m.group(1), _label_set(m.group(2) or "", where)
+        assert FLOAT.match(m.group(3)), "%s: value is not a float" % where
+        fam = _family(name, types)
+        if fam != current:
+            assert fam not in done_families, "%s: samples of %s are not contiguous" % (where, fam)
+            if current is not None:
+                done_families.add(current)
+            current = fam
+        key = (name, labels)
+        assert key not in seen, "%s: %s with these labels appears twice" % (where, name)
+        seen[key] = float(m.group(3).replace("Inf", "inf"))
+    # histograms: cumulative buckets per label set, ending at +Inf == _count
+    for fam, t in types.items():
+        if t != "histogram":
+            continue
+        groups = {}
+        for (name, labels), v in seen.items():
+            if name == fam + "_bucket":
+                rest = tuple(p for p in labels if p[0] != "le")
+                le = dict(labels)["le"]
+                groups.setdefault(rest, []).append((float(le.replace("Inf", "inf")), v))
+        for rest, bs in groups.items():
+            bs.sort()
+            assert bs[-1][0] == float("inf"), "%s%r: no +Inf bucket" % (fam, rest)
+            counts = [v for _, v in bs]
+            assert counts == sorted(counts), "%s%r: buckets not cumulative" % (fam, rest)
+            assert seen.get((fam + "_count", rest)) == counts[-1], "%s: +Inf != _count" % fam
+    return seen
+
+
+def test_strict_checker_catches_what_it_should():
+    good = ('# HELP a_total A.\n# TYPE a_total counter\na_total{x="1"} 1\na_total{x="2"} 2\n')
+    strict_parse(good)
+    bad = {
+        "duplicate": good + 'a_total{x="1"} 3\n',
+        "second_type": good + "# TYPE a_total counter\n",
+        "type_after_samples": 'a_total 1\n# TYPE a_total counter\n',
+        "bad_escape": 'a{x="\\q"} 1\n',
+        "bad_value": "a 1,5\n",
+        "not_contiguous": 'a 1\nb 1\na{x="y"} 1\n',
+    }
+    for name, text in bad.items():
+        with pytest.raises(AssertionError):
+            strict_parse(text)
+            print("accepted:", name)
+
+
+def test_metrics_exposition_is_strictly_valid_with_two_methods_on_a_route(server):
+    # one route pattern answered for two methods (and two statuses), plus the usual traffic
+    for method in ("GET", "DELETE", "PATCH", "GET"):
+        http_request(server.port, method, "/api/v1/users/someone")
+    http_get(server.port, "/health")
+    http_get(server.port, "/no/such/thing")
+    http_request(server.port, "POST", "/health")
+    r = http_get(server.port, "/metrics")
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8", r
+    samples = strict_parse(r.body.decode("utf-8"))
+    route = "/api/v1/users/{id}"
+    by_method = {dict(l).get("method"): v for (n, l), v in samples.items()
+                 if n == "herald_http_requests_total" and dict(l).get("route") == route}
+    assert by_method.get("GET") == 2 and by_method.get("DELETE") == 1, by_method
+    assert by_method.get("PATCH") == 1, by_method
 
 
 # ------------------------------------------------------------------ logs
