@@ -638,7 +638,7 @@ static void finish(struct http_req *r, int status, size_t body_len)
 {
     struct loop *l = r->loop;
     uint64_t us = clock_mono_us() - r->start_us;
-    metrics_http_request(l->metrics, r->route_id, status, us);
+    metrics_http_request(l->metrics, r->route_id, r->method, status, us);
     log_access(http_req_method_name(r), r->path ? r->path : "-", status,
                (unsigned long long)body_len, (unsigned long long)us,
                r->conn ? http_req_peer(r) : "-", r->id);
@@ -790,7 +790,8 @@ static void parse_error(struct conn *c, int status, const char *why)
     r->keep_alive = false;
     if (r->id[0] == '\0')
         snprintf(r->id, sizeof(r->id), "err-%08x", (unsigned)(clock_mono_us() & 0xffffffffu));
-    r->method = HTTP_M_GET; /* send a body even if the request said HEAD */
+    if (r->method == HTTP_M_HEAD)
+        r->method = HTTP_M_OTHER; /* send a body even if the request said HEAD */
     c->u.http.paused = false;
     http_respond_error(r, status, code, msg, NULL);
 }
