@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import (OP_CLOSE, HttpConn, close_payload, http_get, http_request, wait_until,
-                      ws_frame, ws_handshake, ws_open)
+from conftest import (OP_CLOSE, HttpConn, build_request, close_payload, http_get, http_request,
+                      run_herald, wait_until, ws_frame, ws_handshake, ws_open)
 
 SERVER_ENV = {"HERALD_DEMO": "1"}  # WebSocket clients sign in with ?user_id= (demo mode)
 
@@ -447,13 +447,113 @@ def test_graceful_shutdown(server_factory, sig):
             s.kill()
 
 
+# ------------------------------------------------------------------ client address behind proxies
+#
+# With HERALD_TRUST_PROXY=1 the client address is the right-most X-Forwarded-For entry that is not
+# a trusted proxy (HERALD_TRUSTED_PROXIES, default loopback only), walking from the connection's
+# peer leftwards while the address in hand is trusted. Everything left of that entry was written
+# by the client and is ignored.
+
+def logged_peer(server, rid):
+    line = server.wait_for_log(lambda l: "access" in l and rid in l)
+    m = re.search(r"\bpeer=(\S+)", line)
+    assert m, line
+    return m.group(1)
+
+
+def peer_for(server, xff_lines):
+    """Sends one request with these X-Forwarded-For lines; returns the peer in its access line."""
+    rid = "xff-" + uuid.uuid4().hex[:12]
+    headers = [("X-Request-Id", rid)] + [("X-Forwarded-For", v) for v in xff_lines]
+    with HttpConn(server.port) as c:
+        c.send(build_request("GET", "/health/live", headers))
+        assert c.read_response().status == 200
+    return logged_peer(server, rid)
+
+
 def test_access_log_peer_honours_trusted_proxy_only(server_factory):
-    xff = {"X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
-    trusted = server_factory({"HERALD_TRUST_PROXY": "1"})
-    assert http_get(trusted.port, "/health/live", headers=xff).status == 200
-    line = trusted.wait_for_log(lambda l: "access" in l and "/health/live" in l)
-    assert "peer=203.0.113.7 " in line, line
+    xff = ["203.0.113.7, 10.0.0.1"]
     plain = server_factory()
-    assert http_get(plain.port, "/health/live", headers=xff).status == 200
-    line = plain.wait_for_log(lambda l: "access" in l and "/health/live" in l)
-    assert "peer=127.0.0.1 " in line and "203.0.113.7" not in line, line
+    assert peer_for(plain, xff) == "127.0.0.1"  # HERALD_TRUST_PROXY off: headers ignored
+    # on, default trusted set (loopback): 10.0.0.1 is the first address nobody vouches for
+    trusted = server_factory({"HERALD_TRUST_PROXY": "1"})
+    assert peer_for(trusted, xff) == "10.0.0.1"
+    assert peer_for(trusted, ["203.0.113.7"]) == "203.0.113.7"
+
+
+def test_rotating_the_left_most_entry_does_not_change_the_client(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1"})
+    # a proxy on loopback appends the address it saw; the client sends whatever it likes before
+    peers = {peer_for(s, ["198.51.100.%d, 203.0.113.7" % i]) for i in range(1, 6)}
+    peers.add(peer_for(s, ["2001:db8::%x, 203.0.113.7" % 5]))
+    peers.add(peer_for(s, ["not an address, 203.0.113.7"]))
+    assert peers == {"203.0.113.7"}, peers
+
+
+def test_forged_chain_right_most_untrusted_entry_is_the_client(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1",
+                        "HERALD_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, 2001:db8:1::/48"})
+    # client 203.0.113.7 forged two entries; proxies 10.1.2.3 and 2001:db8:1::5 appended theirs
+    assert peer_for(s, ["1.1.1.1, 8.8.8.8, 203.0.113.7, 10.1.2.3, 2001:db8:1::5"]) == "203.0.113.7"
+    # the same chain spread over several header lines, in order
+    assert peer_for(s, ["1.1.1.1, 8.8.8.8", "203.0.113.7, 10.1.2.3", "2001:db8:1::5"]) \
+        == "203.0.113.7"
+    # an IPv6 client, written in a non-canonical form, logged canonically
+    assert peer_for(s, ["1.1.1.1, 2001:DB8:2:0::7, 10.1.2.3"]) == "2001:db8:2::7"
+    # a forged entry that claims to be a trusted proxy does not hide the real client
+    assert peer_for(s, ["10.9.9.9, 203.0.113.7, 10.1.2.3"]) == "203.0.113.7"
+    # garbage where a trusted proxy's entry should be: the last trusted hop is all we know
+    assert peer_for(s, ["203.0.113.7, junk, 10.1.2.3"]) == "10.1.2.3"
+    # every entry trusted: the left-most one is the client
+    assert peer_for(s, ["10.0.0.5, 10.0.0.6"]) == "10.0.0.5"
+
+
+def test_forwarded_for_ignored_from_an_untrusted_peer(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1", "HERALD_TRUSTED_PROXIES": "10.0.0.0/8"})
+    assert peer_for(s, ["203.0.113.7"]) == "127.0.0.1"
+
+
+def test_per_address_login_limit_not_defeated_by_rotating_the_left_most_entry(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1"})
+    codes = []
+    for i in range(200):  # the per-address bucket holds 100 failures a minute
+        body = json.dumps({"username": "spray%d" % i, "password": "guess"}).encode()
+        r = http_request(s.port, "POST", "/api/v1/auth/login", body=body, timeout=30, headers={
+            "Content-Type": "application/json",
+            "X-Forwarded-For": "198.51.%d.%d, 203.0.113.7" % (i // 250, i % 250 + 1)})
+        codes.append(r.status)
+        if r.status != 401:
+            break
+    assert codes[-1] == 429 and 100 <= len(codes) < 200, codes
+    # another client behind the same proxy is not limited
+    body = json.dumps({"username": "someone", "password": "guess"}).encode()
+    r = http_request(s.port, "POST", "/api/v1/auth/login", body=body, timeout=30, headers={
+        "Content-Type": "application/json", "X-Forwarded-For": "203.0.113.8"})
+    assert r.status == 401, r
+
+
+@pytest.mark.parametrize("value,why", [
+    ("10.0.0.0/33", "prefix"),
+    ("10.0.0.1/8", "10.0.0.0/8"),
+    ("localhost", "localhost"),
+    ("10.0.0.0/8,,", "empty"),
+    ("", "empty"),
+    ("::1/129", "prefix"),
+])
+def test_trusted_proxies_validated_at_start(value, why):
+    env = {"HERALD_TRUSTED_PROXIES": value, "HERALD_LISTEN": "127.0.0.1:0"}
+    for cmd in (["check-config"], ["serve"]):
+        p = run_herald(cmd, env=env)
+        assert p.returncode != 0, (cmd, p)
+        assert "HERALD_TRUSTED_PROXIES" in p.stderr and why in p.stderr, (cmd, p.stderr)
+
+
+def test_trusted_proxies_default_and_normalized():
+    p = run_herald(["check-config"])
+    assert p.returncode == 0, p
+    assert "HERALD_TRUSTED_PROXIES=127.0.0.0/8,::1/128" in p.stdout.splitlines(), p.stdout
+    p = run_herald(["check-config"],
+                   env={"HERALD_TRUSTED_PROXIES": " 10.1.2.3 , fd00::/8,192.168.0.0/16 "})
+    assert p.returncode == 0, p
+    assert "HERALD_TRUSTED_PROXIES=10.1.2.3/32,fd00::/8,192.168.0.0/16" in p.stdout.splitlines(), \
+        p.stdout
