@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -43,6 +44,7 @@ enum setting_type {
     T_ENUM,     /* one of names[], stored as its index */
     T_STRING,   /* any non-empty string */
     T_ORIGINS,  /* "", "*" or a comma list of scheme://host[:port], normalized */
+    T_CIDRS,    /* a comma list of IP addresses and CIDR blocks, normalized */
 };
 
 /* The C type of the field a setting writes. */
@@ -128,7 +130,9 @@ static const struct setting settings[] = {
     VAL("HERALD_STATIC_DIR", T_STRING, F_STR(static_dir), "web/dist", "DIR",
         "folder of the web UI files (may not exist)"),
     VAL("HERALD_TRUST_PROXY", T_BOOL, F_BOOL(trust_proxy), "false", "BOOL",
-        "honour X-Forwarded-* headers from a reverse proxy"),
+        "take the client address from X-Forwarded-For (see --trusted-proxies)"),
+    VAL("HERALD_TRUSTED_PROXIES", T_CIDRS, F_STR(trusted_proxies), "127.0.0.0/8,::1/128", "CIDRS",
+        "addresses/CIDR blocks of the proxies whose X-Forwarded-For counts"),
     /* WebSocket */
     NUM("HERALD_WS_MAX_MESSAGE", T_SIZE, F_SIZE(ws_max_message), 125, 64 * MIB, "64KiB", "SIZE",
         "largest WebSocket message (larger: close 1009)"),
@@ -847,6 +851,19 @@ static int setting_set(struct config *c, const struct setting *s, const char *wh
         buf_release(&out);
         break;
     }
+    case T_CIDRS: {
+        struct cidr *blocks;
+        char *canon, why[200];
+        if (n == 0) {
+            rc = fail(err, errlen, "%s: must not be empty (list addresses or CIDR blocks)", who);
+        } else if (cidr_list_parse(v, &blocks, &canon, why, sizeof(why)) < 0) {
+            rc = fail(err, errlen, "%s: %s", who, why);
+        } else {
+            free(blocks);
+            set_str(c, s, canon);
+        }
+        break;
+    }
     case T_STRING:
         break; /* handled above */
     }
@@ -1203,6 +1220,7 @@ static void format_value(const struct config *c, const struct setting *s, struct
     }
     case T_STRING:
     case T_ORIGINS:
+    case T_CIDRS:
         put_url_masked(out, get_str(c, s));
         break;
     }

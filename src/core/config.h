@@ -28,7 +28,8 @@ struct config {
     int idle_timeout_ms;   /* HERALD_IDLE_TIMEOUT keep-alive idle, default 60s */
     char *cors_origins;    /* HERALD_CORS_ORIGINS comma list, "*" or empty (default: none) */
     char *static_dir;      /* HERALD_STATIC_DIR UI files, default "web/dist" (may not exist) */
-    bool trust_proxy;      /* HERALD_TRUST_PROXY honour X-Forwarded-*, default false */
+    bool trust_proxy;      /* HERALD_TRUST_PROXY honour X-Forwarded-For, default false */
+    char *trusted_proxies; /* HERALD_TRUSTED_PROXIES canonical CIDR list, default loopback */
     /* WebSocket */
     size_t ws_max_message; /* HERALD_WS_MAX_MESSAGE, default 64 KiB (-> 1009) */
     size_t ws_max_queue;   /* HERALD_WS_MAX_QUEUE output bytes per conn, default 1 MiB (-> 1008) */

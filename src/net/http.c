@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/cidr.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -835,6 +836,8 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     struct http_req *r = c->u.http.req;
     const struct server_opts *o = &c->loop->srv->opts;
     c->u.http.paused = true;
+    if (o->cfg->trust_proxy)
+        http_req_peer(r); /* the client address stays known if the client goes */
 
     if (strcmp(r->path, "/ws") == 0) {
         r->route_id = ROUTE_WS;
@@ -1141,22 +1144,97 @@ const char *http_req_id(const struct http_req *r)
     return r->id;
 }
 
-const char *http_req_peer(const struct http_req *r)
+/*
+ * One X-Forwarded-For entry of n bytes (blanks trimmed): an address, an IPv6
+ * address in brackets, either with a ":port" after it (some proxies add one).
+ */
+static bool fwd_entry_parse(const char *e, size_t n, uint8_t addr[16])
 {
-    if (r->loop->srv->opts.cfg->trust_proxy) {
-        const char *xff = http_req_header(r, "X-Forwarded-For");
-        if (xff && *xff) {
-            /* the client is the first entry; proxies append theirs after it */
-            size_t n = strcspn(xff, ", \t");
-            if (n > 0 && n < sizeof(r->fwd_peer)) {
-                struct http_req *w = (struct http_req *)r;
-                memcpy(w->fwd_peer, xff, n);
-                w->fwd_peer[n] = '\0';
-                return w->fwd_peer;
+    const char *colon = memchr(e, ':', n);
+    if (n > 0 && e[0] == '[') {
+        const char *rb = memchr(e, ']', n);
+        if (rb == NULL)
+            return false;
+        colon = rb + 1 < e + n ? rb + 1 : NULL;
+        if (colon && *colon != ':')
+            return false;
+        if (!cidr_addr_parse(e + 1, (size_t)(rb - e - 1), addr))
+            return false;
+    } else if (colon && memchr(colon + 1, ':', (size_t)(e + n - colon - 1)) == NULL) {
+        if (!cidr_addr_parse(e, (size_t)(colon - e), addr)) /* IPv4:port */
+            return false;
+    } else {
+        return cidr_addr_parse(e, n, addr);
+    }
+    if (colon == NULL)
+        return true;
+    size_t plen = (size_t)(e + n - colon - 1);
+    if (plen == 0 || plen > 5)
+        return false;
+    for (size_t i = 1; i <= plen; i++)
+        if (colon[i] < '0' || colon[i] > '9')
+            return false;
+    return true;
+}
+
+/*
+ * The client address behind trusted proxies: start from the connection's
+ * peer and, while the address in hand is a trusted proxy, take the next
+ * X-Forwarded-For entry from the right (the last header line first, as the
+ * lines form one list). Entries left of the first untrusted address were
+ * written by the client and are never read. An entry that is not an address
+ * stops the walk at the hop that wrote it.
+ */
+static void fwd_peer_resolve(struct http_req *r)
+{
+    const struct server *s = r->loop->srv;
+    const char *peer = r->conn ? r->conn->peer : "-";
+    uint8_t addr[16];
+    bool moved = false;
+    snprintf(r->fwd_peer, sizeof(r->fwd_peer), "%s", peer);
+    r->peer_done = true;
+    if (!cidr_addr_parse(peer, strlen(peer), addr))
+        return;
+    bool trusted = cidr_list_contains(s->proxies, s->nproxies, addr);
+    for (int i = r->nhdrs - 1; i >= 0 && trusted; i--) {
+        if (strcasecmp(hdr_name(r, i), "X-Forwarded-For") != 0)
+            continue;
+        const char *v = hdr_val(r, i), *end = v + strlen(v);
+        while (end > v && trusted) {
+            const char *b = end;
+            while (b > v && b[-1] != ',')
+                b--;
+            const char *next = b > v ? b - 1 : v;
+            const char *e = end;
+            while (b < e && (*b == ' ' || *b == '\t'))
+                b++;
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            end = next;
+            if (b == e)
+                continue; /* an empty list element */
+            if (!fwd_entry_parse(b, (size_t)(e - b), addr)) {
+                trusted = false;
+                break;
             }
+            moved = true;
+            trusted = cidr_list_contains(s->proxies, s->nproxies, addr);
         }
     }
-    return r->conn ? r->conn->peer : "-";
+    if (moved) {
+        char text[CIDR_ADDR_TEXT];
+        cidr_addr_format(addr, text);
+        snprintf(r->fwd_peer, sizeof(r->fwd_peer), "%s", text);
+    }
+}
+
+const char *http_req_peer(const struct http_req *r)
+{
+    if (!r->loop->srv->opts.cfg->trust_proxy)
+        return r->conn ? r->conn->peer : "-";
+    if (!r->peer_done)
+        fwd_peer_resolve((struct http_req *)r); /* computed once, kept in the request */
+    return r->fwd_peer;
 }
 
 void http_req_post(struct http_req *r, void (*fn)(void *arg), void *arg)

@@ -20,6 +20,7 @@
 #include "net/server.h"
 #include "net/ws_frame.h"
 
+struct cidr;
 struct http_req;
 struct loop;
 
@@ -118,7 +119,9 @@ struct server {
     atomic_int nconns; /* all loops */
     atomic_bool ready;
     int port;
-    char cors_any; /* HERALD_CORS_ORIGINS="*" */
+    char cors_any;        /* HERALD_CORS_ORIGINS="*" */
+    struct cidr *proxies; /* HERALD_TRUSTED_PROXIES, parsed; owned */
+    size_t nproxies;
 };
 
 /* loop.c */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/cidr.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -319,6 +320,18 @@ struct server *server_start(const struct server_opts *opts, int *port_out)
     s->loops = xcalloc((size_t)s->nloops, sizeof(struct loop));
     atomic_init(&s->nconns, 0);
     atomic_init(&s->ready, false);
+    if (opts->cfg->trusted_proxies != NULL) {
+        /* validated when the configuration was loaded */
+        char why[200];
+        int n = cidr_list_parse(opts->cfg->trusted_proxies, &s->proxies, NULL, why, sizeof(why));
+        if (n < 0) {
+            log_error("net", "cannot use HERALD_TRUSTED_PROXIES: %s", why);
+            free(s->loops);
+            free(s);
+            return NULL;
+        }
+        s->nproxies = (size_t)n;
+    }
 
     int port = opts->cfg->listen_port;
     int i;
@@ -346,6 +359,7 @@ fail:
         loop_destroy(l);
     }
     free(s->loops);
+    free(s->proxies);
     free(s);
     return NULL;
 }
@@ -386,6 +400,7 @@ void server_free(struct server *s)
     if (s == NULL)
         return;
     free(s->loops);
+    free(s->proxies);
     free(s);
 }
 
