@@ -128,6 +128,28 @@ static const char *const why_text[] = {
     [WHY_TE_CODING] = "only the chunked transfer coding is supported",
 };
 
+/*
+ * The line syntax of a request head, checked before llhttp sees the bytes
+ * because llhttp accepts some of it even in strict mode: every line ends with
+ * CRLF (a bare LF after the request line, or before it, is refused), the
+ * request line has single spaces, and no field line starts with whitespace
+ * (obs-fold, RFC 9112 5.2) or a colon (an empty name). Empty lines before the
+ * request line are skipped (RFC 9112 2.2). The state lives in the connection
+ * because a head may arrive in pieces; it is reset when a message completes.
+ */
+enum head_scan {
+    HS_START = 0, /* before the request line */
+    HS_START_CR,
+    HS_LINE, /* in the request line */
+    HS_LINE_SP,
+    HS_LINE_CR,
+    HS_FIELD_START, /* at the start of a field line or of the empty line */
+    HS_FIELD,
+    HS_FIELD_CR,
+    HS_END_CR,
+    HS_DONE, /* head complete: nothing to check until the next message */
+};
+
 static int fail_why(struct conn *c, int status, enum why why)
 {
     c->u.http.err_status = (uint16_t)status;
@@ -440,7 +462,7 @@ static int on_message_complete(llhttp_t *p)
     struct conn *c = parser_conn(p);
     struct http_req *r = c->u.http.req;
     r->complete = true;
-    c->u.http.head_scan = 0; /* the next bytes start a new request */
+    c->u.http.head_scan = HS_START; /* the next bytes start a new request */
     if (p->upgrade) {
         r->upgrade = true;
         return 0; /* llhttp returns HPE_PAUSED_UPGRADE */
@@ -471,7 +493,7 @@ void net__http_init(struct conn *c)
     c->u.http.req = NULL;
     c->u.http.err_status = 0;
     c->u.http.err_why = WHY_LLHTTP;
-    c->u.http.head_scan = 0;
+    c->u.http.head_scan = HS_START;
     c->u.http.paused = false;
 }
 
@@ -892,28 +914,6 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     snprintf(msg, sizeof(msg), "no route for %s %.120s", http_req_method_name(r), r->path);
     http_respond_error(r, 404, "not_found", msg, NULL);
 }
-
-/*
- * The line syntax of a request head, checked before llhttp sees the bytes
- * because llhttp accepts some of it even in strict mode: every line ends with
- * CRLF (a bare LF after the request line, or before it, is refused), the
- * request line has single spaces, and no field line starts with whitespace
- * (obs-fold, RFC 9112 5.2) or a colon (an empty name). Empty lines before the
- * request line are skipped (RFC 9112 2.2). The state lives in the connection
- * because a head may arrive in pieces; it is reset when a message completes.
- */
-enum head_scan {
-    HS_START = 0, /* before the request line */
-    HS_START_CR,
-    HS_LINE, /* in the request line */
-    HS_LINE_SP,
-    HS_LINE_CR,
-    HS_FIELD_START, /* at the start of a field line or of the empty line */
-    HS_FIELD,
-    HS_FIELD_CR,
-    HS_END_CR,
-    HS_DONE, /* head complete: nothing to check until the next message */
-};
 
 /* Scans data; returns NULL, or why the head is refused. */
 static const char *head_scan(struct conn *c, const char *data, size_t len)
