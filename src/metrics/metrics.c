@@ -197,42 +197,39 @@ static void put_label_value(struct buf *o, const char *v)
     }
 }
 
-/* One request count summed over the shards and over every route slot from r on that has the
- * same label (the router has one id per registered pattern and method set, so a pattern may
- * have several). */
-static uint64_t requests_sum(const struct metrics *m, int r, int method, int st)
+/*
+ * The request counters summed over the shards and over route slots that share a label (the
+ * router has one id per registered pattern and method set, so a pattern may have several):
+ * a calloc'd [route slot][method][status] array where only the first slot of each label is
+ * filled. The caller frees it.
+ */
+static uint64_t *requests_by_label(const struct metrics *m)
 {
-    uint64_t v = 0;
-    for (int q = r; q < m->nroutes; q++) {
-        if (q != r && strcmp(route_label(m, q), route_label(m, r)) != 0)
-            continue;
+    size_t per_route = (size_t)NMETHODS * NSTATUS;
+    uint64_t *sum = xcalloc((size_t)m->nroutes * per_route, sizeof(uint64_t));
+    for (int q = 0; q < m->nroutes; q++) {
+        int r = 0;
+        while (r < q && strcmp(route_label(m, r), route_label(m, q)) != 0)
+            r++;
         for (int i = 0; i < m->nshards; i++)
-            v += LOAD(m->shards[i].requests[(q * NMETHODS + method) * NSTATUS + st]);
+            for (size_t k = 0; k < per_route; k++)
+                sum[(size_t)r * per_route + k] +=
+                    LOAD(m->shards[i].requests[(size_t)q * per_route + k]);
     }
-    return v;
-}
-
-/* True when an earlier route slot has r's label (its samples were written with that one). */
-static bool label_seen(const struct metrics *m, int r)
-{
-    for (int q = 0; q < r; q++)
-        if (strcmp(route_label(m, q), route_label(m, r)) == 0)
-            return true;
-    return false;
+    return sum;
 }
 
 void metrics_render(struct metrics *m, struct buf *o)
 {
     buf_puts(o, "# HELP herald_http_requests_total HTTP requests by route, method and status.\n"
                 "# TYPE herald_http_requests_total counter\n");
+    uint64_t *sum = requests_by_label(m);
     for (int r = 0; r < m->nroutes; r++) {
-        if (label_seen(m, r))
-            continue;
         for (int me = 0; me < NMETHODS; me++) {
             for (int st = 0; st < NSTATUS; st++) {
-                uint64_t v = requests_sum(m, r, me, st);
+                uint64_t v = sum[((size_t)r * NMETHODS + (size_t)me) * NSTATUS + (size_t)st];
                 if (v == 0)
-                    continue;
+                    continue; /* nothing counted, or a later slot of a label counted above */
                 buf_puts(o, "herald_http_requests_total{route=\"");
                 put_label_value(o, route_label(m, r));
                 buf_puts(o, "\",method=\"");
@@ -245,6 +242,7 @@ void metrics_render(struct metrics *m, struct buf *o)
             }
         }
     }
+    free(sum);
 
     buf_puts(o, "# HELP herald_http_request_duration_seconds Time from the first byte of a "
                 "request to its response.\n"
