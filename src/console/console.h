@@ -1,5 +1,5 @@
 /*
- * The console API (SPEC §3 "console (operators)", issue 3 §5): operators,
+ * The console API (docs/admin.md): operators,
  * roles with permissions (optionally limited to some apps), console login,
  * apps with secret rotation, and the audit log of every console write, under
  * /api/v1/admin. docs/admin.md describes the endpoints and permissions.

@@ -1,5 +1,5 @@
 /*
- * Configuration loading (SPEC §6). One table below describes every setting:
+ * Configuration loading (README, "Configuration"). One table below describes every setting:
  * its HERALD_* name (the flag name is derived from it), type, range, default,
  * whether it is secret, and one line of help. Loading, validation, check-config
  * output and --help all walk that table, so a new setting is one new row.

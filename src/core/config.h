@@ -1,5 +1,5 @@
 /*
- * Server configuration (SPEC §6). Sources, lowest to highest precedence:
+ * Server configuration (README, "Configuration"). Sources, lowest to highest precedence:
  * built-in defaults, a `.env` file in the working directory, HERALD_*
  * environment variables, command-line flags (`--listen=…` or `--listen …`,
  * named after the variable: HERALD_MAX_BODY -> --max-body). Every setting has

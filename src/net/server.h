@@ -17,7 +17,7 @@ struct metrics;
 struct ws_conn;
 struct http_req;
 
-/* Callbacks of the WebSocket application protocol (SPEC §4); loop thread. */
+/* Callbacks of the WebSocket application protocol (src/rt/rt.h); loop thread. */
 struct ws_app {
     /*
      * Optional: a handshake that passed the protocol checks (method, upgrade,

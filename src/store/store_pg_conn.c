@@ -69,7 +69,7 @@ int store__pgconn_exec(struct store__pgconn *c, const char *sql, char *err, size
 static int session_setup(struct store__pgconn *c, const struct store_options *o, char *err,
                          size_t errlen)
 {
-    /* SPEC §4a: strict waits for the WAL flush (survives power loss); normal does not wait
+    /* durability: strict waits for the WAL flush (survives power loss); normal does not wait
      * for it, and PostgreSQL keeps the commit when Herald crashes (ADR 0007) */
     const char *sync = o->durability == STORE_DURABILITY_STRICT ? "SET synchronous_commit = on"
                                                                 : "SET synchronous_commit = off";

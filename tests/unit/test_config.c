@@ -1,5 +1,5 @@
 /*
- * Configuration (SPEC §6): defaults, the precedence .env < environment <
+ * Configuration: defaults, the precedence .env < environment <
  * flags, every value parser with its overflow, negative and garbage cases,
  * the listen forms, range errors that name the setting as the user wrote it,
  * .env quoting, comments and line numbers, flag forms, warnings for unknown
