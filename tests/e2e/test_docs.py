@@ -27,7 +27,6 @@ import os
 import re
 import select
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -37,7 +36,7 @@ from conftest import HERALD_BIN, Server, clean_env, sanitizer_problems
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC_ADDR = re.compile(r"\b(?:localhost|127\.0\.0\.1):8080\b")
 SHELL_LANGS = {"sh", "bash", "shell", "console", "zsh", "shell-session", "shellsession"}
-FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*(.*)$")
+FENCE = re.compile(r"^( *)(`{3,}|~{3,})\s*(.*)$")  # any indent: fences inside list items too
 EXPECT = re.compile(r"^\s*# →(?: (.*))?$")
 TYPED = re.compile(r"^\s*# > (.*)$")
 ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|[78])")
@@ -96,7 +95,7 @@ def extract_blocks(text, path="<doc>"):
             i += 1
             continue
         indent, fence, info = len(m.group(1)), m.group(2), m.group(3).strip()
-        close = re.compile(r"^ {0,3}%s%s*\s*$" % (re.escape(fence), re.escape(fence[0])))
+        close = re.compile(r"^ *%s%s*\s*$" % (re.escape(fence), re.escape(fence[0])))
         body, j = [], i + 1
         while j < len(lines) and not close.match(lines[j]):
             s = lines[j]
@@ -251,7 +250,8 @@ class Session:
             return "failed\n" + report
         if missing:
             return "output differs; expected:\n%s\n%s" % ("\n".join(missing), report)
-        self.env = _read_env(self.state)
+        if os.path.exists(self.state):  # not when the example ends with `exit`
+            self.env = _read_env(self.state)
         return None
 
     def _interactive(self, argv, typed, expect):
@@ -390,6 +390,8 @@ def test_harness_lints_fences_and_unchecked_curl():
     assert lint("```sh\necho hi  # → hi\n```\n")
     with pytest.raises(AssertionError):
         extract_blocks("```sh\necho never closed\n")
+    (b, c), = _chunks("* a step:\n\n    ```sh\n    echo hi\n    # → hi\n    ```\n")
+    assert b.runnable and c.script == "echo hi" and c.expect == ["hi"]
 
 
 def test_harness_interactive_input_and_output(tmp_path):
