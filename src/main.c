@@ -52,7 +52,7 @@ static void usage(FILE *f)
             "  user import FILE    create or update users from JSON lines or CSV\n"
             "  admin create NAME   create a console operator (superadmin)\n"
             "  admin passwd NAME   set an operator's password\n"
-            "  check-config        check every setting, print the effective ones (secrets masked)\n"
+            "  check-config        check the settings; print them, secrets masked\n"
             "  version             print the version and exit\n"
             "  help [COMMAND]      show this text, or the help of a command\n"
             "\n"
@@ -166,7 +166,8 @@ static int check_settings(struct config *cfg, bool listen)
  * One server per data folder: an exclusive flock() on DATA_DIR/herald.lock,
  * held until the process exits (the descriptor stays open; the kernel drops
  * the lock when the process dies, so a crash leaves nothing stale). The file
- * holds the pid of the holder, for the message of the next one. Returns 0.
+ * holds the pid of the holder, for the message of the next one. Returns 0, or
+ * -1 after printing why.
  */
 static int lock_data_dir(const char *dir)
 {
