@@ -32,8 +32,7 @@ struct checker {
     const unsigned char *s;
     size_t len, pos;
     int max_depth, depth;
-    struct seg segs[JSON_CHECK_DEPTH_MAX];
-    int nsegs;
+    int nsegs; /* segs[0..nsegs) is the path of the value being read */
     /* unescaped keys of the open objects */
     struct key *keys;
     size_t nkeys, capkeys;
@@ -42,9 +41,10 @@ struct checker {
     /* the first \u0000, kept until the whole text has proved valid */
     bool nul_seen;
     size_t nul_offset;
-    char nul_path[JSON_CHECK_PATH_MAX];
     struct json_check_result *out;
-    /* last: not cleared */
+    /* from here on: not cleared (written before read) */
+    char nul_path[JSON_CHECK_PATH_MAX];
+    struct seg segs[JSON_CHECK_DEPTH_MAX];
     struct key inline_keys[INLINE_KEYS];
     char inline_bytes[INLINE_BYTES];
 };
@@ -88,16 +88,22 @@ static void key_push(struct checker *ck, struct key k)
 
 /* ---- paths and results */
 
+/* The largest length <= max of the n bytes at p that does not split a UTF-8 character. */
+static size_t utf8_cut(const char *p, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+        n--; /* p[n] would continue the character that starts before it */
+    return n;
+}
+
 /* Appends n bytes of p to out (size JSON_CHECK_PATH_MAX), cutting at a character boundary. */
 static void path_append(char *out, const char *p, size_t n)
 {
     size_t have = strlen(out);
-    size_t room = JSON_CHECK_PATH_MAX - 1 - have;
-    if (n > room) {
-        n = room;
-        while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
-            n--; /* p[n] would continue the character that p[n - 1] starts */
-    }
+    n = utf8_cut(p, n, JSON_CHECK_PATH_MAX - 1 - have);
     memcpy(out + have, p, n);
     out[have + n] = '\0';
 }
@@ -382,19 +388,31 @@ static int check_repeats(struct checker *ck, size_t first)
     if (n < 2)
         return 0;
     struct key *k = ck->keys + first;
-    qsort_r(k, n, sizeof(*k), key_cmp, ck->bytes);
     const struct key *bad = NULL;
-    for (size_t i = 1; i < n; i++) {
-        if (k[i].len == k[i - 1].len &&
-            memcmp(ck->bytes + k[i].off, ck->bytes + k[i - 1].off, k[i].len) == 0 &&
-            (bad == NULL || k[i].pos < bad->pos))
-            bad = &k[i]; /* the later of the two, the first such in the text */
+    if (n <= 8) { /* small objects, most of them: no sort */
+        for (size_t i = 1; i < n && bad == NULL; i++)
+            for (size_t j = 0; j < i; j++)
+                if (k[i].len == k[j].len &&
+                    memcmp(ck->bytes + k[i].off, ck->bytes + k[j].off, k[i].len) == 0) {
+                    bad = &k[i]; /* keys are in text order: the first repeat */
+                    break;
+                }
+    } else {
+        qsort_r(k, n, sizeof(*k), key_cmp, ck->bytes);
+        for (size_t i = 1; i < n; i++) {
+            if (k[i].len == k[i - 1].len &&
+                memcmp(ck->bytes + k[i].off, ck->bytes + k[i - 1].off, k[i].len) == 0 &&
+                (bad == NULL || k[i].pos < bad->pos))
+                bad = &k[i]; /* the later of the two, the first such in the text */
+        }
     }
     if (bad == NULL)
         return 0;
-    char name[68] = "";
+    char name[68];
     const char *kb = ck->bytes + bad->off;
-    path_append(name, kb, strnlen(kb, bad->len < 64 ? bad->len : 64));
+    size_t klen = utf8_cut(kb, strnlen(kb, bad->len), 64);
+    memcpy(name, kb, klen);
+    name[klen] = '\0';
     /* the path of the repeated member: the object's path and the key */
     struct json_check_result *o = ck->out;
     o->kind = JSON_CHECK_DUPLICATE;
@@ -519,7 +537,7 @@ int json_check(const char *s, size_t len, int max_depth, struct json_check_resul
 {
     struct json_check_result scratch;
     struct checker ck; /* about 6 KiB: small texts allocate nothing */
-    memset(&ck, 0, offsetof(struct checker, inline_keys));
+    memset(&ck, 0, offsetof(struct checker, segs));
     ck.s = (const unsigned char *)s;
     ck.len = len;
     ck.max_depth = max_depth <= 0                     ? JSON_CHECK_DEPTH
@@ -530,7 +548,9 @@ int json_check(const char *s, size_t len, int max_depth, struct json_check_resul
     ck.bytes = ck.inline_bytes;
     ck.capbytes = INLINE_BYTES;
     ck.out = out ? out : &scratch;
-    memset(ck.out, 0, sizeof(*ck.out));
+    ck.out->kind = JSON_CHECK_OK;
+    ck.out->offset = 0;
+    ck.out->path[0] = ck.out->message[0] = '\0';
 
     int rc = scan_value(&ck);
     if (rc == 0) {

@@ -169,6 +169,12 @@ TEST(duplicate_keys)
     /* the first repeat in the text is the one reported */
     CHECK_INT(check("{\"z\":1,\"a\":1,\"z\":2,\"a\":2}"), ERR_JSON);
     CHECK_STR(res.path, "z");
+    /* the same past the small-object path (more than 8 members) */
+    CHECK_INT(check("{\"k1\":1,\"k2\":1,\"z\":1,\"k3\":1,\"a\":1,\"k4\":1,\"k5\":1,\"k6\":1,"
+                    "\"k7\":1,\"z\":2,\"a\":2}"),
+              ERR_JSON);
+    CHECK_STR(res.path, "z");
+    CHECK_INT(res.offset, 62);
     /* a large object: keys past the inline buffers */
     struct buf b = BUF_INIT;
     buf_putc(&b, '{');
@@ -243,6 +249,20 @@ TEST(long_paths_are_cut_on_characters)
     CHECK(n % 3 == 0);
     CHECK(json_utf8_is_valid(res.path, n));
     buf_release(&b);
+    /* a repeated long key: the message quotes 64 bytes of it, cut on a character */
+    struct buf k = BUF_INIT;
+    buf_puts(&k, "{\"");
+    for (int i = 0; i < 30; i++)
+        buf_puts(&k, "ab\xe2\x82\xac"); /* 5 bytes a time: byte 64 falls inside a euro sign */
+    buf_puts(&k, "\":1,\"");
+    for (int i = 0; i < 30; i++)
+        buf_puts(&k, "ab\xe2\x82\xac");
+    buf_puts(&k, "\":2}");
+    CHECK_INT(check_n(k.data, k.len), ERR_JSON);
+    CHECK_INT(res.kind, JSON_CHECK_DUPLICATE);
+    CHECK(json_utf8_is_valid(res.message, strlen(res.message)));
+    CHECK(json_utf8_is_valid(res.path, strlen(res.path)));
+    buf_release(&k);
     CHECK_INT(json_check("{}", 2, 0, NULL), 0); /* out may be NULL */
 }
 
