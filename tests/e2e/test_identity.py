@@ -289,6 +289,21 @@ def test_depth_limit_is_invalid_json(server, app):
     assert call(server, "POST", "/users", auth=app, raw=ok.encode()).status == 201
 
 
+def test_end_user_password_limit_is_in_bytes(server, app):
+    # 200 emoji: 200 characters, 800 bytes; the hash takes at most 511 bytes
+    long_pw = "\U0001F600" * 200
+    r = call(server, "POST", "/users", auth=app, body={"id": "pwb1", "password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r
+    r = call(server, "POST", "/users", auth=app, body={"id": "pwb1", "password": "\U0001F600" * 127})
+    assert r.status == 201, r
+    r = call(server, "PATCH", "/users/pwb1", auth=app, body={"password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r
+    r = call(server, "POST", "/auth/register", body={"username": "pwb2", "password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r
+    r = call(server, "POST", "/auth/login", body={"username": "pwb1", "password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r  # never a 500
+
+
 # ------------------------------------------------------------------ one e-mail rule (issue 7)
 
 BAD_EMAILS = ["nope", "a@b", "@b.co", "a@.co", "a b@c.co", "a@b.co@d.co", "a@b.", "x" * 250 + "@b.co"]
