@@ -1,8 +1,8 @@
 /*
- * SPEC §4 frame dispatch; see rt.h. Frames pass the strict JSON check of request bodies,
- * then are parsed with cJSON (a ping is
- * a few dozen bytes, parsed in about a microsecond) and answers are written
- * with the escaping writer in core/buf.
+ * SPEC §4 frame dispatch; see rt.h. Frames pass the strict JSON check of request bodies
+ * (core/json_check: no repeated keys, no \u0000 cut short), then are parsed with cJSON (a
+ * ping is a few dozen bytes, checked and parsed in well under a microsecond) and answers are
+ * written with the escaping writer in core/buf.
  */
 #include "rt/rt.h"
 
