@@ -299,28 +299,22 @@ static void login_handler(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
     struct cjob *j = console__job_new(req, id, NULL);
-    cJSON *body = j->body = NULL;
-    const char *ct = http_req_header(req, "Content-Type");
-    size_t len = 0;
-    const char *raw = http_req_body(req, &len);
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be JSON (Content-Type: application/json)", NULL);
+    cJSON *body = j->body = console__body(req);
+    if (body == NULL)
         goto done;
-    }
-    body = j->body = cJSON_ParseWithLength(raw, len);
-    if (body == NULL) {
-        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
-        goto done;
-    }
     const char *name = NULL, *pw = NULL;
     if (!cJSON_IsObject(body)) {
         console__invalid(req, "", "must be a JSON object");
         goto done;
     }
+    /* operator names are ASCII (console__name_ok): bytes and characters agree */
     if (console__str(body, "username", OPERATOR_NAME_MAX, true, false, &name, req) != 0 ||
-        console__str(body, "password", PASSWORD_MAX_LEN, true, false, &pw, req) != 0)
+        console__password(req, body, "password", true, 1, &pw) != 0)
         goto done;
+    if (strlen(name) > OPERATOR_NAME_MAX) {
+        console__invalid(req, "username", "has a bad length");
+        goto done;
+    }
     snprintf(j->text, sizeof(j->text), "%s", name);
     char account[16 + sizeof(((struct cjob *)0)->text)];
     login_account(j, account, sizeof(account));

@@ -332,30 +332,10 @@ static char *take_password(struct http_req *req, const cJSON *body, const char *
     return xstrdup(p->valuestring);
 }
 
-/*
- * An end user's own e-mail address (register, PATCH /auth/me contacts.email) must look like
- * one: 3-254 bytes, one '@' with text on both sides, a dot in the domain, no spaces or
- * control characters. Apps and imports may store what they like (their data).
- */
-static bool email_is_plausible(const char *s)
-{
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
-        return false;
-    const char *dot = strrchr(at + 1, '.');
-    if (dot == NULL || dot == at + 1 || dot[1] == '\0')
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
-
 /* A contacts.email in body, if any, that is a string but not an address: false after 422. */
 static bool email_ok(struct http_req *req, const cJSON *email, const char *field)
 {
-    if (cJSON_IsString(email) && !email_is_plausible(email->valuestring)) {
+    if (cJSON_IsString(email) && !identity__email_is_valid(email->valuestring)) {
         invalid(req, field, "must be an e-mail address");
         return false;
     }

@@ -1,7 +1,8 @@
 /*
- * Real-time protocol frame dispatch; see rt.h. Frames are parsed with cJSON (a ping is
- * a few dozen bytes, parsed in about a microsecond) and answers are written
- * with the escaping writer in core/buf.
+ * Real-time protocol frame dispatch; see rt.h. Frames pass the strict JSON check of request bodies
+ * (core/json_check: no repeated keys, no \u0000 cut short), then are parsed with cJSON (a
+ * ping is a few dozen bytes, checked and parsed in well under a microsecond) and answers are
+ * written with the escaping writer in core/buf.
  */
 #include "rt/rt.h"
 
@@ -12,12 +13,15 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/err.h"
+#include "core/json_check.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "rt/sessions.h"
 
 #define RT_CLOSE_REVOKED 4001 /* the user's tokens were revoked */
@@ -91,9 +95,18 @@ static void on_ping(struct ws_conn *c, const cJSON *msg)
 static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
 {
     (void)ud;
-    cJSON *msg = cJSON_ParseWithLength(data, len);
+    /* the same strict check as request bodies: no repeated keys, no \u0000 cut short */
+    struct json_check_result chk;
+    int rc = json_check(data, len, REQUEST_JSON_DEPTH, &chk);
+    if (rc == ERR_INVAL) {
+        send_error(c, "validation_failed", chk.message, chk.path);
+        return;
+    }
+    cJSON *msg = rc == 0 ? cJSON_ParseWithLength(data, len) : NULL;
     if (msg == NULL) {
-        send_error(c, "invalid_json", "frame is not valid JSON", NULL);
+        char why[224];
+        snprintf(why, sizeof(why), "frame is not valid JSON: %s", chk.message);
+        send_error(c, "invalid_json", why, chk.path[0] ? chk.path : NULL);
         return;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
