@@ -183,6 +183,8 @@ struct eu {
     cJSON *profile;       /* owns the strings f borrows (register) */
     char refresh[TOKEN_LEN + 1];
     bool want_tokens;
+    bool guard_held; /* a login-guard token is taken for this check (login_guard.h) */
+    char peer[64];   /* the client address it was taken for */
 };
 
 static void eu_free(struct eu *e)
@@ -276,16 +278,27 @@ static void work_hash(void *arg)
     http_req_post(e->req, eu_on_loop, e);
 }
 
-static bool eu_work(struct eu *e, workpool_fn fn, void (*next)(struct eu *))
+/*
+ * Queues a password hash or check; next runs on the loop when it is done. Logins and password
+ * changes go first (WORKPOOL_HIGH), registrations after them; one client address holds at most
+ * IDENTITY_HASH_PER_IP waiting items. False: answered 429 (that share is full) or 503.
+ */
+static bool eu_work(struct eu *e, enum workpool_prio prio, workpool_fn fn,
+                    void (*next)(struct eu *))
 {
     e->next = next;
-    if (workpool_submit(e->id->work, fn, e) != 0) {
-        e->next = NULL;
-        http_res_header(e->req, "Retry-After", "1");
+    int rc =
+        workpool_submit_ex(e->id->work, prio, http_req_peer(e->req), IDENTITY_HASH_PER_IP, fn, e);
+    if (rc == 0)
+        return true;
+    e->next = NULL;
+    http_res_header(e->req, "Retry-After", "1");
+    if (rc == ERR_DENIED)
+        http_respond_error(e->req, 429, "rate_limited",
+                           "too many password checks from this address; retry", NULL);
+    else
         http_respond_error(e->req, 503, "unavailable", "too many password checks; retry", NULL);
-        return false;
-    }
-    return true;
+    return false;
 }
 
 /* ---- helpers */
@@ -314,6 +327,25 @@ static void account_of(const struct eu *e, char out[ACCOUNT_MAX])
         snprintf(out, ACCOUNT_MAX, "user:%s:%s", e->app_id, e->user_id);
     else
         snprintf(out, ACCOUNT_MAX, "user:?%s:%s", e->app_key, e->user_id);
+}
+
+/* Notes that identity__login_allowed took a login-guard token for e's password check. */
+static void guard_held(struct eu *e)
+{
+    const char *peer = http_req_peer(e->req);
+    snprintf(e->peer, sizeof(e->peer), "%s", peer ? peer : "");
+    e->guard_held = true;
+}
+
+/* Gives back the login-guard token of e's password check, if it holds one (login_guard.h). */
+static void guard_refund(struct eu *e)
+{
+    if (!e->guard_held)
+        return;
+    e->guard_held = false;
+    char account[ACCOUNT_MAX];
+    account_of(e, account);
+    login_guard_refund(e->id->guard, e->peer, account, clock_mono_ms());
 }
 
 /* A password member: NULL (after answering 422) when absent or not acceptable. */
@@ -508,7 +540,19 @@ static void register_app(struct eu *e)
                            NULL);
     } else {
         snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
-        eu_work(e, work_hash, register_hashed);
+        /* throttled per address and per app before the hash, whatever the outcome ("taken"
+         * included: that answer tells which usernames exist) */
+        uint64_t wait = login_guard_register_take(e->id->guard, http_req_peer(e->req), e->app_id,
+                                                  clock_mono_ms());
+        if (wait != 0) {
+            char v[24];
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+            http_res_header(e->req, "Retry-After", v);
+            http_respond_error(e->req, 429, "rate_limited", "too many registrations; retry later",
+                               NULL);
+            return;
+        }
+        eu_work(e, WORKPOOL_LOW, work_hash, register_hashed);
     }
 }
 
@@ -580,13 +624,11 @@ static void login_done(struct eu *e)
 
 static void login_checked(struct eu *e)
 {
-    char account[ACCOUNT_MAX];
-    account_of(e, account);
-    if (e->verify != 0) {
-        login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
+    if (e->verify != 0) { /* the guard's token stays taken */
         unauthorized(e->req, "wrong username or password");
         return;
     }
+    guard_refund(e);
     const struct store_rows *r = store_result_step(e->res, 0);
     if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
         http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
@@ -621,12 +663,15 @@ static void login_found(struct eu *e)
         if (h)
             e->hash = xstrdup(h);
     }
-    /* throttled before any hashing; the key names the app by id, as PATCH /auth/me does */
+    /* a token is taken before any hashing, so concurrent attempts cannot outrun the
+     * lock-out; the key names the app by id, as PATCH /auth/me does */
     char account[ACCOUNT_MAX];
     account_of(e, account);
     if (!identity__login_allowed(e->id, e->req, account))
         return;
-    eu_work(e, work_verify, login_checked); /* an unknown user costs the same time */
+    guard_held(e);
+    if (!eu_work(e, WORKPOOL_HIGH, work_verify, login_checked)) /* unknown users: same time */
+        guard_refund(e);
 }
 
 void identity_auth_login(struct http_req *req, void *ud)
@@ -865,35 +910,37 @@ static void me_write(struct eu *e)
 
 static void me_password_checked(struct eu *e)
 {
-    if (e->verify == ERR_BACKEND) {
+    if (e->verify == ERR_BACKEND) { /* the right password; the new one could not be hashed */
+        guard_refund(e);
         http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
         return;
     }
-    if (e->verify != 0) {
-        char account[ACCOUNT_MAX];
-        account_of(e, account);
-        login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
+    if (e->verify != 0) { /* the guard's token stays taken */
         http_respond_error(e->req, 403, "forbidden", "current_password is wrong",
                            "current_password");
         return;
     }
+    guard_refund(e);
     me_write(e); /* e->new_hash holds the new password's hash (work_verify) */
 }
 
 static void me_hash_found(struct eu *e)
 {
     if (e->status != 0) {
+        guard_refund(e);
         identity__respond_store_err(e->req, e->status);
         return;
     }
     const char *h = store_rows_text(store_result_step(e->res, 0), 0, 0);
     if (h == NULL) {
+        guard_refund(e);
         http_respond_error(e->req, 403, "forbidden", "this user has no password to change",
                            "current_password");
         return;
     }
     e->hash = xstrdup(h);
-    eu_work(e, work_verify, me_password_checked);
+    if (!eu_work(e, WORKPOOL_HIGH, work_verify, me_password_checked))
+        guard_refund(e);
 }
 
 static void me_patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
@@ -940,14 +987,16 @@ static void me_patch_authed(struct http_req *req, const struct user_principal *p
     if (pw) {
         char account[ACCOUNT_MAX];
         account_of(e, account);
-        if (!identity__login_allowed(id, req, account))
+        if (!identity__login_allowed(id, req, account)) /* takes a token: see login_found */
             goto done;
+        guard_held(e);
         struct store_op *op = store_op_new();
         store_op_add(op, &sql_user_hash);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         if (eu_store(e, op, false, me_hash_found))
             return;
+        guard_refund(e);
         goto done;
     }
     me_write(e);

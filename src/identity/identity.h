@@ -22,6 +22,7 @@ struct app_limits;
 
 #define IDENTITY_KEY_LEN 32
 #define IDENTITY_HASH_QUEUE 1024 /* password checks waiting for a worker before 503 */
+#define IDENTITY_HASH_PER_IP 64  /* of them, waiting on behalf of one client address */
 
 struct identity {
     struct store *store;                  /* borrowed; outlives the server */
