@@ -89,10 +89,10 @@ static const struct store_sql sql_rt_insert = {
 static const struct store_sql sql_rt_rotate = {
     .sqlite = "UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1"
               " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
-              " AND expires_at > ?2 RETURNING app_id, subject_id",
+              " AND expires_at > ?2 RETURNING app_id, subject_id, family_id",
     .pg = "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1"
           " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
-          " AND expires_at > $2 RETURNING app_id, subject_id",
+          " AND expires_at > $2 RETURNING app_id, subject_id, family_id",
 };
 /* rotation, step 2: its successor in the same family, if the user and app are still active */
 static const struct store_sql sql_rt_successor = {
@@ -118,13 +118,28 @@ static const struct store_sql sql_rt_reuse = {
           " (SELECT family_id FROM refresh_tokens WHERE token_hash = $1"
           " AND rotated_at IS NOT NULL) RETURNING app_id, subject_id",
 };
-static const struct store_sql sql_rt_revoke_family = {
+/* logout: the family (session) of a refresh token the user names */
+static const struct store_sql sql_rt_family_of = {
+    .sqlite = "SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
+              " AND subject_id = ?2 AND subject_kind = 'user'",
+    .pg = "SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
+          " AND subject_id = $2 AND subject_kind = 'user'",
+};
+/* logout: the family of a refresh token the user names */
+static const struct store_sql sql_rt_revoke_family_by_token = {
     .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL AND family_id ="
               " (SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
               " AND subject_id = ?2 AND subject_kind = 'user')",
     .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL AND family_id ="
           " (SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
           " AND subject_id = $2 AND subject_kind = 'user')",
+};
+/* logout: one session's refresh tokens */
+static const struct store_sql sql_rt_revoke_family = {
+    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL"
+              " AND family_id = ?3 AND app_id = ?1 AND subject_id = ?2 AND subject_kind = 'user'",
+    .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL"
+          " AND family_id = $3 AND app_id = $1 AND subject_id = $2 AND subject_kind = 'user'",
 };
 static const struct store_sql sql_rt_revoke_user = {
     .sqlite = "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL"
@@ -185,6 +200,7 @@ struct eu {
     bool want_tokens;
     bool guard_held; /* a login-guard token is taken for this check (login_guard.h) */
     char peer[64];   /* the client address it was taken for */
+    char sid[IDENTITY_SESSION_LEN + 1]; /* the session (refresh family) of the tokens made */
 };
 
 static void eu_free(struct eu *e)
@@ -430,18 +446,21 @@ static bool user_id_of(struct http_req *req, const cJSON *body, char out[JWT_SUB
     return true;
 }
 
-/* Adds a new refresh token (new family when family is NULL) to op; its text goes to e->refresh. */
+/*
+ * Adds a new refresh token in a new family to op: a new session, whose id (the family id) goes
+ * to e->sid for the access token; the refresh token's text goes to e->refresh.
+ */
 static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
 {
-    char hash[TOKEN_HASH_HEX + 1], rid[33], fam[33];
+    char hash[TOKEN_HASH_HEX + 1], rid[33];
     token_generate(e->refresh);
     if (token_hash(e->refresh, e->id->secret_key, hash) != 0)
         return ERR_BACKEND;
     rand_hex(rid, 16);
-    rand_hex(fam, 16);
+    rand_hex(e->sid, IDENTITY_SESSION_LEN / 2);
     store_op_add(op, &sql_rt_insert);
     store_bind_text(op, rid);
-    store_bind_text(op, fam);
+    store_bind_text(op, e->sid);
     store_bind_text(op, e->user_id);
     store_bind_text(op, e->app_id);
     store_bind_text(op, hash);
@@ -454,7 +473,10 @@ static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
 static void respond_tokens(struct eu *e, int status, const struct store_rows *user)
 {
     char *tok = NULL;
-    if (identity_user_token_mint(e->id, e->app_id, e->user_id, &tok) != 0) {
+    int rc = e->sid[0]
+                 ? identity_user_token_mint_session(e->id, e->app_id, e->user_id, e->sid, &tok)
+                 : identity_user_token_mint(e->id, e->app_id, e->user_id, &tok);
+    if (rc != 0) {
         http_respond_err(e->req, ERR_BACKEND, "cannot sign the token", NULL);
         return;
     }
@@ -731,6 +753,9 @@ static void refresh_done(struct eu *e)
     const struct store_rows *r = store_result_step(e->res, 0);
     snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
     snprintf(e->user_id, sizeof(e->user_id), "%s", store_rows_text(r, 0, 1));
+    const char *fam = store_rows_text(r, 0, 2); /* the session goes on */
+    if (fam && strlen(fam) == IDENTITY_SESSION_LEN)
+        memcpy(e->sid, fam, IDENTITY_SESSION_LEN + 1);
     respond_tokens(e, 200, store_result_step(e->res, -1));
 }
 
@@ -789,43 +814,79 @@ static void logout_done(struct eu *e)
         identity__respond_store_err(e->req, e->status);
         return;
     }
-    revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
+    if (e->sid[0] == '\0') { /* everywhere, or a token from before sessions */
+        revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
+    } else {
+        revoke_session(e->id->revoke, e->app_id, e->user_id, e->sid);
+        /* the family of the refresh token named in the body, when it is another session */
+        const char *fam = store_rows_text(store_result_step(e->res, 0), 0, 0);
+        if (fam && strcmp(fam, e->sid) != 0)
+            revoke_session(e->id->revoke, e->app_id, e->user_id, fam);
+    }
     http_respond(e->req, 204, NULL, "", 0);
 }
 
+/*
+ * Ends the caller's session (the "sid" of its access token): its refresh family and its access
+ * tokens. {"refresh_token": t} ends t's session too; {"everywhere": true} ends every session of
+ * the user. A token without a session (issued before sessions existed) ends every session.
+ */
 static void logout_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
     struct identity *id = ud;
     struct eu *e = eu_new(req, id);
     snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
     snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
+    snprintf(e->sid, sizeof(e->sid), "%s", p->session_id);
     size_t len = 0;
     http_req_body(req, &len);
-    const cJSON *t = NULL;
+    const cJSON *t = NULL, *every = NULL;
     if (len > 0) {
         e->body = identity__body_json(req);
         if (e->body == NULL)
             goto done;
+        if (!cJSON_IsObject(e->body)) {
+            invalid(req, "", "must be a JSON object");
+            goto done;
+        }
         t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
         if (t != NULL && !cJSON_IsString(t)) {
             invalid(req, "refresh_token", "must be a string");
             goto done;
         }
+        every = cJSON_GetObjectItemCaseSensitive(e->body, "everywhere");
+        if (every != NULL && !cJSON_IsBool(every)) {
+            invalid(req, "everywhere", "must be true or false");
+            goto done;
+        }
     }
+    if (cJSON_IsTrue(every))
+        e->sid[0] = '\0';
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    if (t != NULL) { /* this device's family only */
+    if (e->sid[0] == '\0') {
+        identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
+    } else {
         char h[TOKEN_HASH_HEX + 1] = "";
-        if (token_is_wellformed(t->valuestring) &&
+        if (t != NULL && token_is_wellformed(t->valuestring) &&
             token_hash(t->valuestring, id->secret_key, h) != 0)
             h[0] = '\0';
-        store_op_add(op, &sql_rt_revoke_family);
+        store_op_add(op, &sql_rt_family_of); /* step 0: that token's session, if any */
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         store_bind_text(op, h);
+        store_op_add(op, &sql_rt_revoke_family);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        store_bind_text(op, e->sid);
         store_bind_int(op, now);
-    } else {
-        identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
+        if (h[0]) { /* and the named token's family, when it is another one */
+            store_op_add(op, &sql_rt_revoke_family_by_token);
+            store_bind_text(op, e->app_id);
+            store_bind_text(op, e->user_id);
+            store_bind_text(op, h);
+            store_bind_int(op, now);
+        }
     }
     if (eu_store(e, op, true, logout_done))
         return;
