@@ -271,8 +271,8 @@ static void work_verify(void *arg)
 {
     struct eu *e = arg;
     size_t n = strlen(e->password);
-    if (e->hash == NULL) {
-        e->verify = password_verify_dummy(e->password, n);
+    if (e->hash == NULL) { /* as long as the slowest stored hash kind takes */
+        e->verify = password_verify_dummy_cost(e->password, n, atomic_load(&e->id->bcrypt_cost));
     } else if ((e->verify = password_verify(e->password, n, e->hash)) == 0) {
         /* a password change hashes the new one; a login upgrades a legacy (bcrypt) hash */
         const char *pw = e->new_password ? e->new_password : e->password;
@@ -684,6 +684,7 @@ static void login_found(struct eu *e)
         const char *h = store_rows_text(r, 0, 2);
         if (h)
             e->hash = xstrdup(h);
+        identity_hash_seen(e->id, h);
     }
     /* a token is taken before any hashing, so concurrent attempts cannot outrun the
      * lock-out; the key names the app by id, as PATCH /auth/me does */

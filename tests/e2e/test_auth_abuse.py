@@ -7,20 +7,24 @@ Password checks under attack, with real concurrency against the binary (issue 7)
   (401 / 403), every other one 429, and the right password sent afterwards is refused
   during the lock-out;
 * self-registration is throttled per address (409 "taken" included) and a flood of it does
-  not starve a login.
+  not starve a login;
+* an unknown user costs as much as the slowest stored hash kind (bcrypt imported from a
+  source system), so login timing does not tell which accounts exist.
 """
 import json
+import statistics
 import threading
 import time
 
 import pytest
 
-from conftest import HttpConn, build_request, http_request, run_herald
+from conftest import HttpConn, Server, build_request, http_request, run_herald
 
 API = "/api/v1"
 PW = "correct horse"
 ACCOUNT_LIMIT = 10  # failed password checks per account per minute (docs/auth.md)
 REGISTER_IP_LIMIT = 60  # registrations per address, burst (docs/auth.md)
+LEGACY = "$2b$12$oaobiIPoFhjcLJexAUgyce4luAWJ53iXoG10PzL/.sjoNVxjBkt7W"  # "admin", cost 12
 
 
 @pytest.fixture
@@ -177,3 +181,41 @@ def test_registration_flood_is_throttled_and_logins_go_on(server_factory):
     assert r.status == 429, r  # "taken" (409) is no oracle while throttled
     assert r.json()["error"]["code"] == "rate_limited" and int(r.header("Retry-After")) >= 1
     assert call(s, "POST", "/auth/register", {"username": "new-one", "password": PW}).status == 429
+# ------------------------------------------------------------------ timing of unknown users
+
+def median_ms(f, n=5):
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        f()
+        times.append((time.monotonic() - t0) * 1000)
+    return statistics.median(times)
+
+
+def test_unknown_users_cost_as_much_as_bcrypt_users(tmp_path):
+    # users imported with bcrypt hashes before the server starts
+    s = Server(workdir=tmp_path / "srv")
+    f = tmp_path / "legacy.csv"
+    f.write_text("id,name,password_hash\nold-user,Old,%s\n" % LEGACY)
+    p = run_herald(["user", "import", str(f)], env=s.cli_env())
+    assert p.returncode == 0, p
+    s.start()
+    try:
+        names = iter("ghost%d" % i for i in range(100))
+
+        def unknown():
+            r = call(s, "POST", "/auth/login", {"username": next(names), "password": "guess"})
+            assert r.status == 401, r
+
+        def bcrypt_wrong():
+            r = call(s, "POST", "/auth/login", {"username": "old-user", "password": "guess"})
+            assert r.status == 401, r
+
+        unknown()  # warm-up
+        t_unknown = median_ms(unknown)
+        t_bcrypt = median_ms(bcrypt_wrong)
+        # the same hash kind on both paths: comparable, whatever the machine's noise
+        assert t_unknown * 3 >= t_bcrypt, (t_unknown, t_bcrypt)
+        assert t_bcrypt * 3 >= t_unknown, (t_unknown, t_bcrypt)
+    finally:
+        s.stop()
