@@ -97,6 +97,7 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
     id->limits = app_limits_new(st);
     if (id->limits == NULL)
         return ERR_BACKEND;
+    id->secrets = app_secrets_new();
     int rc = load_bcrypt_cost(id);
     if (rc != 0)
         return log_fail(rc, "identity", "cannot read the stored password hash kinds: %s",
@@ -110,6 +111,8 @@ void identity_release(struct identity *id)
         return;
     app_limits_free(id->limits);
     id->limits = NULL;
+    app_secrets_free(id->secrets);
+    id->secrets = NULL;
     revoke_free(id->revoke);
     id->revoke = NULL;
     workpool_free(id->work);

@@ -20,6 +20,7 @@ struct workpool;
 struct login_guard;
 struct revoke;
 struct app_limits;
+struct app_secrets;
 
 #define IDENTITY_KEY_LEN 32
 #define IDENTITY_HASH_QUEUE 1024 /* password checks waiting for a worker before 503 */
@@ -39,6 +40,7 @@ struct identity {
     struct login_guard *guard;            /* owned: login throttling */
     struct revoke *revoke;                /* owned: token revocation */
     struct app_limits *limits;            /* owned: per-app API rate limits */
+    struct app_secrets *secrets;          /* owned: app secret liveness for app tokens */
     atomic_int bcrypt_cost; /* the highest bcrypt cost among stored user hashes (0: none):
                                an unknown user costs as much (identity_hash_seen) */
 };
