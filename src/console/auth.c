@@ -207,7 +207,7 @@ static void login_done(struct cjob *j)
     const struct store_rows *r = store_result_step(j->res, -1);
     int64_t now_ms = clock_wall_ms();
     cJSON *extra = cJSON_CreateObject();
-    cJSON_AddNumberToObject(extra, "iatm", (double)now_ms);
+    cJSON_AddNumberToObject(extra, "iatm", (double)revoke_issue_ms(j->id->revoke));
     cJSON_AddStringToObject(extra, "name", j->op.name);
     struct jwt_payload p = {.typ = JWT_TYP_OPERATOR,
                             .sub = j->op.id,

@@ -280,7 +280,7 @@ static void token_issue(struct identity *id, struct http_req *req, const char *a
         return;
     int64_t now_ms = clock_wall_ms(), now = now_ms / 1000;
     cJSON *extra = cJSON_CreateObject();
-    cJSON_AddNumberToObject(extra, "iatm", (double)now_ms); /* for the revocation check */
+    cJSON_AddNumberToObject(extra, "iatm", (double)revoke_issue_ms(id->revoke)); /* revocations */
     cJSON_AddNumberToObject(extra, SECRET_CLAIM, (double)secret_id);
     struct jwt_payload p = {.typ = JWT_TYP_APP,
                             .sub = app_id,

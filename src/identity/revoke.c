@@ -7,6 +7,7 @@
 #include "revoke.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,9 @@ struct revoke {
     pthread_mutex_t mu; /* stop flag and its condition */
     pthread_cond_t cv;
     bool stop;
-    int64_t seen; /* newest revoked_at read from the store */
+    int64_t seen;           /* newest revoked_at read from the store */
+    _Atomic int64_t latest; /* newest revocation time held (revoke_issue_ms) */
+    _Atomic int64_t issued; /* newest issue time handed out by revoke_issue_ms */
     int64_t last_prune;
 };
 
@@ -112,6 +115,41 @@ static uint64_t hash_key(const char *s)
     return h;
 }
 
+static void raise_to(_Atomic int64_t *v, int64_t to)
+{
+    int64_t cur = atomic_load(v);
+    while (to > cur && !atomic_compare_exchange_weak(v, &cur, to))
+        ;
+}
+
+static void note_latest(struct revoke *r, int64_t at)
+{
+    raise_to(&r->latest, at);
+}
+
+/*
+ * Issue and revocation times form one logical clock per process: a token gets a time after
+ * every revocation held, a revocation a time at or after every token issued, so "issued at
+ * or before the revocation" is exactly "issued before it" in real order, to the millisecond.
+ */
+int64_t revoke_issue_ms(struct revoke *r)
+{
+    int64_t now = clock_wall_ms();
+    if (r == NULL)
+        return now;
+    int64_t after = atomic_load(&r->latest) + 1;
+    int64_t t = now > after ? now : after;
+    raise_to(&r->issued, t);
+    return t;
+}
+
+/* The time of a revocation made now (see revoke_issue_ms). */
+static int64_t revocation_ms(struct revoke *r)
+{
+    int64_t now = clock_wall_ms(), issued = atomic_load(&r->issued);
+    return now > issued ? now : issued;
+}
+
 /* Records at for key; true when it is newer than what was held. Write lock held. */
 static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
 {
@@ -122,6 +160,7 @@ static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
             if (at <= e->at)
                 return false;
             e->at = at;
+            note_latest(r, at);
             return true;
         }
     }
@@ -135,6 +174,7 @@ static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
     *slot = e;
     r->count++;
     r->per_kind[kind]++;
+    note_latest(r, at);
     return true;
 }
 
@@ -329,7 +369,7 @@ static void revoke_put(struct revoke *r, enum revoke_kind kind, const char *app_
     char key[REVOKE_KEY_MAX];
     if (make_key(key, sizeof(key), kind, app_id, subject_id, session_id) != 0)
         return;
-    int64_t now = clock_wall_ms();
+    int64_t now = revocation_ms(r);
     pthread_rwlock_wrlock(&r->lock);
     put_locked(r, kind, key, now);
     pthread_rwlock_unlock(&r->lock);
@@ -373,7 +413,7 @@ static bool is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_
     if (r->per_kind[kind] > 0) {
         for (struct entry *e = r->slots[h % REVOKE_SLOTS]; e; e = e->next) {
             if (e->hash == h && strcmp(e->key, key) == 0) {
-                revoked = iat_ms < e->at;
+                revoked = iat_ms <= e->at;
                 break;
             }
         }

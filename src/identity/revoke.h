@@ -80,9 +80,20 @@ bool revoke_session_is_revoked(struct revoke *r, const char *app_id, const char 
 
 /*
  * True when a token of the subject issued at iat_ms (the "iatm" claim, or
- * iat * 1000 when absent) was revoked. Any thread; a hash lookup.
+ * iat * 1000 when absent) was revoked: issued at or before the revocation's
+ * millisecond. Any thread; a hash lookup.
  */
 bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
                        const char *subject_id, int64_t iat_ms);
+
+/*
+ * The issue time (ms) to put in the "iatm" claim of a token minted now: the
+ * wall clock, but later than every revocation known here. A revocation ends
+ * the tokens issued in its own millisecond too (a login that just preceded a
+ * logout must not survive it), so a token minted right after one (the fresh
+ * tokens of a password change) needs the next millisecond. r may be NULL.
+ * Any thread.
+ */
+int64_t revoke_issue_ms(struct revoke *r);
 
 #endif

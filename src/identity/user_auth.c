@@ -61,7 +61,7 @@ int identity_user_token_mint_session(const struct identity *id, const char *app_
     cJSON *extra = cJSON_CreateObject();
     if (extra == NULL)
         abort(); /* out of memory, as xalloc does */
-    cJSON_AddNumberToObject(extra, IATM_CLAIM, (double)now_ms);
+    cJSON_AddNumberToObject(extra, IATM_CLAIM, (double)revoke_issue_ms(id->revoke));
     cJSON_AddStringToObject(extra, SID_CLAIM, session_id);
     struct jwt_payload p = {.typ = JWT_TYP_USER,
                             .sub = user_id,

@@ -230,6 +230,23 @@ def test_logout_everywhere(server):
     assert login(server, "ken2").status == 200
 
 
+def test_a_token_issued_in_the_same_millisecond_as_a_logout_is_refused(server):
+    # a login and an "everywhere" logout right after it often share a millisecond: the
+    # token, issued before the logout, must not survive it (and a token minted after a
+    # revocation must not die of it: the fresh tokens of a password change)
+    assert register(server, "quick").status == 201
+    survivors = []
+    for i in range(25):
+        a = login(server, "quick").json()
+        b = login(server, "quick").json()
+        r = call(server, "POST", "/auth/logout", {"everywhere": True}, token=a["access_token"])
+        assert r.status == 204, r
+        for t in (a, b):
+            if call(server, "GET", "/auth/me", token=t["access_token"]).status != 401:
+                survivors.append(i)
+    assert survivors == [], survivors
+
+
 def test_logout_one_family(server):
     b = register(server, "liam").json()
     other = login(server, "liam").json()
