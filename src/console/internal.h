@@ -24,7 +24,7 @@ struct store_rows;
 #define ROLE_DESC_MAX 512
 #define CONSOLE_ROLES_MAX 32 /* roles per operator, apps per role */
 
-/* The permission names (SPEC §2); "*" (superadmin) grants all. NULL-terminated. */
+/* The permission names (docs/admin.md); "*" (superadmin) grants all. NULL-terminated. */
 extern const char *const console_permissions[];
 
 /* One role of an operator. */

@@ -1,5 +1,5 @@
 /*
- * The one mapping from enum err to HTTP statuses and SPEC §3 error codes.
+ * The one mapping from enum err to HTTP statuses and the error codes of JSON error bodies.
  */
 #include "err.h"
 

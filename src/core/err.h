@@ -1,6 +1,6 @@
 /*
  * Error codes shared by every module. Actions return 0 or a negative enum err;
- * err_http_status() and err_code() map them to an HTTP status and the SPEC §3
+ * err_http_status() and err_code() map them to an HTTP status and the API's
  * snake_case code in exactly one place.
  */
 #ifndef HERALD_CORE_ERR_H
@@ -26,7 +26,7 @@ enum err {
 /* HTTP status for an error code (500 for unknown codes). */
 int err_http_status(int err);
 
-/* SPEC §3 error code string for an error code; static storage. */
+/* The error body's "code" string for an error code; static storage. */
 const char *err_code(int err);
 
 /* Human text for an error code; static storage. */

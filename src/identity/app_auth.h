@@ -1,5 +1,5 @@
 /*
- * App authentication (SPEC §3): a business backend proves which app it is
+ * App authentication (docs/identity.md): a business backend proves which app it is
  * with the headers X-App-Key + X-App-Secret, or with `Authorization: Bearer`
  * and an app token from POST /api/v1/auth/token {"api_key","api_secret"}.
  * Missing or bad credentials answer 401 `unauthorized`.

@@ -1,5 +1,5 @@
 /*
- * End-user authentication (SPEC §3 "end-user auth", S4): register, login,
+ * End-user authentication (docs/auth.md): register, login,
  * refresh, logout and /auth/me. See enduser.h and docs/auth.md.
  *
  * Every request is a small state machine of "steps" that each end on the

@@ -1,5 +1,5 @@
 /*
- * Identity: apps (tenants) and their end users, SPEC §2 and §3 (issue 3, first
+ * Identity: apps (tenants) and their end users, docs/identity.md (issue 3, first
  * part). This header holds the context every identity handler shares and the
  * one call that registers the routes; apps.h, app_auth.h and users.h hold the
  * parts. The context is made at start-up and read-only afterwards, so the
@@ -35,7 +35,7 @@ struct identity {
     int64_t access_ttl_s;                 /* HERALD_ACCESS_TTL in seconds */
     int64_t refresh_ttl_s;                /* HERALD_REFRESH_TTL in seconds */
     int64_t operator_ttl_s;               /* HERALD_OPERATOR_TTL in seconds */
-    bool demo;                            /* HERALD_DEMO: ?user_id= accepted (SPEC §3) */
+    bool demo;                            /* HERALD_DEMO: ?user_id= accepted (demo mode) */
     struct workpool *work;                /* owned: password hashing off the loops */
     struct login_guard *guard;            /* owned: login throttling */
     struct revoke *revoke;                /* owned: token revocation */

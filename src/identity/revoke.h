@@ -1,5 +1,5 @@
 /*
- * Token revocation (SPEC §4, issue 3 §7): logout, disabling a user or an
+ * Token revocation (docs/identity.md, "Revocation"): logout, disabling a user or an
  * operator, a password change and disabling an app revoke every access token
  * the subject holds. Access tokens are JWTs checked without a store read, so
  * a revocation is a time: tokens of the subject issued before it are refused.

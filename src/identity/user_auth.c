@@ -172,7 +172,7 @@ static void demo_done(struct idjob *j)
     j->ucont(j->req, &p, j->cont_ud);
 }
 
-/* The kind a demo id implies (S3 quick links): b buyer, m merchant, p agent, a admin. */
+/* The kind a demo id implies (one demo link per role): b buyer, m merchant, p agent, a admin. */
 static const char *demo_kind(const char *uid)
 {
     switch (uid[0]) {

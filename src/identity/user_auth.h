@@ -1,6 +1,6 @@
 /*
  * End-user authentication for every user-facing endpoint and for the
- * WebSocket handshake (SPEC §3, §4): a bearer user token (JWT typ "user",
+ * WebSocket handshake (docs/identity.md): a bearer user token (JWT typ "user",
  * checked for algorithm, signature, expiry and revocation), or, in demo mode
  * only (HERALD_DEMO=1), `?user_id=b1` in the default app, creating the user
  * on the fly with its kind taken from the id's first letter (b buyer,

@@ -1,5 +1,5 @@
 /*
- * Validation of user bodies (SPEC §2) and the JSON form of a user row. Errors
+ * Validation of user bodies (docs/identity.md) and the JSON form of a user row. Errors
  * name the JSON path of the offending field ("name", "users[3].contacts.email").
  */
 #include "internal.h"

@@ -363,7 +363,7 @@ void identity_users_get(struct http_req *req, void *ud)
 
 /* ---- PATCH /users/{id} */
 
-/* A user disabled or re-keyed: every token and socket of theirs goes (SPEC §4, close 4001). */
+/* A user disabled or re-keyed: every token and socket of theirs goes (sockets: close 4001). */
 static void finish_patch(struct idjob *j)
 {
     if (j->status == 0 && j->text != NULL)

@@ -1,5 +1,5 @@
 /*
- * SPEC §4 frame dispatch; see rt.h. Frames are parsed with cJSON (a ping is
+ * Real-time protocol frame dispatch; see rt.h. Frames are parsed with cJSON (a ping is
  * a few dozen bytes, parsed in about a microsecond) and answers are written
  * with the escaping writer in core/buf.
  */
@@ -20,7 +20,7 @@
 #include "net/http.h"
 #include "rt/sessions.h"
 
-#define RT_CLOSE_REVOKED 4001 /* SPEC §4: the user's tokens were revoked */
+#define RT_CLOSE_REVOKED 4001 /* the user's tokens were revoked */
 
 struct rt {
     struct identity *id;

@@ -1,5 +1,5 @@
 """
-End-user authentication (issue 3 §6-§8, SPEC §3, S4): register (when the app allows it),
+End-user authentication (issue 3 §6-§8, docs/auth.md): register (when the app allows it),
 login with throttling (429 + Retry-After; the right password is refused during a
 lock-out; other accounts go on), legacy bcrypt hashes verified and upgraded, refresh
 tokens rotated on every use with reuse detection revoking the family, logout and

@@ -1,6 +1,6 @@
 """
 WebSocket at /ws: the opening handshake (accept key, errors, Origin allow-list,
-subprotocol), the SPEC §4 frames available so far (hello, ping -> pong, error frames),
+subprotocol), the protocol frames available so far (hello, ping -> pong, error frames),
 binary messages, the server heartbeat and the bounded output queue for slow readers.
 """
 import asyncio

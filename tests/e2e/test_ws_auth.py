@@ -1,5 +1,5 @@
 """
-WebSocket authentication (issue 3 §7, SPEC §3/§4): the handshake needs a user access
+WebSocket authentication (issue 3 §7, docs/identity.md): the handshake needs a user access
 token, in `?token=` or in `Sec-WebSocket-Protocol: herald.v1, bearer.<token>`; forged,
 expired, wrong-kind and revoked tokens get 401; demo mode (HERALD_DEMO=1) accepts
 `?user_id=` in the default app and creates the user with a kind from the id's prefix;

@@ -1,6 +1,6 @@
 /*
  * Core helpers: the byte buffer and its JSON string escaping, percent-decoding
- * and query lookup, the error mapping of SPEC §3.
+ * and query lookup, the mapping of errors to HTTP statuses and error codes.
  */
 #include "test.h"
 
