@@ -60,8 +60,10 @@ cJSON *identity__body_json(struct http_req *req);
 void identity__respond_cjson(struct http_req *req, int status, const cJSON *v);
 
 /*
- * Login throttling at the door: true when account (and the client's IP) may try a password
- * now; otherwise answers 429 rate_limited with Retry-After and returns false. Loop thread.
+ * Login throttling at the door: when account (and the client's IP) may try a password now,
+ * takes one token from both (login_guard_take) and returns true: the caller gives it back
+ * with login_guard_refund when the password is right or is never checked. Otherwise answers
+ * 429 rate_limited with Retry-After and returns false. Loop thread.
  */
 bool identity__login_allowed(struct identity *id, struct http_req *req, const char *account);
 

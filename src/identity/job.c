@@ -83,7 +83,7 @@ void identity__respond_cjson(struct http_req *req, int status, const cJSON *v)
 
 bool identity__login_allowed(struct identity *id, struct http_req *req, const char *account)
 {
-    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
+    uint64_t wait = login_guard_take(id->guard, http_req_peer(req), account, clock_mono_ms());
     if (wait == 0)
         return true;
     char v[24];

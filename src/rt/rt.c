@@ -167,6 +167,7 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
     size_t ulen = strnlen(p->user_id, sizeof(s->user_id) - 1); /* ids are checked: <= 64 */
     memcpy(s->user_id, p->user_id, ulen);
     snprintf(s->device_id, sizeof(s->device_id), "%s", device);
+    snprintf(s->session_id, sizeof(s->session_id), "%s", p->session_id);
     s->demo = p->demo;
     if (!ws_accept(req, s))
         free(s);
@@ -186,12 +187,14 @@ struct revoked_post {
     enum revoke_kind kind;
     char app_id[JWT_APP_MAX + 1];
     char subject_id[JWT_SUB_MAX + 1];
+    char session_id[REVOKE_SESSION_MAX + 1]; /* REVOKE_SESSION: the one session to close */
 };
 
+/* ud: NULL for every session of the user, or the session id whose connections close. */
 static void close_revoked(struct rt_session *s, void *ud)
 {
-    (void)ud;
-    if (s->conn)
+    const char *only = ud;
+    if (s->conn && (only == NULL || strcmp(s->session_id, only) == 0))
         ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
 }
 
@@ -201,12 +204,15 @@ static void revoked_on_loop(void *arg)
     struct rt_sessions *t = p->rt->loops[p->loop];
     if (p->kind == REVOKE_USER)
         rt_sessions_each(t, p->app_id, p->subject_id, close_revoked, NULL);
+    else if (p->kind == REVOKE_SESSION)
+        rt_sessions_each(t, p->app_id, p->subject_id, close_revoked, p->session_id);
     else if (p->kind == REVOKE_APP)
         rt_sessions_each(t, p->subject_id, NULL, close_revoked, NULL);
     free(p);
 }
 
-static void on_revoked(enum revoke_kind kind, const char *app_id, const char *subject_id, void *ud)
+static void on_revoked(enum revoke_kind kind, const char *app_id, const char *subject_id,
+                       const char *session_id, void *ud)
 {
     struct rt *rt = ud;
     struct server *srv = atomic_load(&rt->srv);
@@ -219,6 +225,7 @@ static void on_revoked(enum revoke_kind kind, const char *app_id, const char *su
         p->kind = kind;
         snprintf(p->app_id, sizeof(p->app_id), "%s", app_id);
         snprintf(p->subject_id, sizeof(p->subject_id), "%s", subject_id);
+        snprintf(p->session_id, sizeof(p->session_id), "%s", session_id);
         server_post(srv, i, revoked_on_loop, p);
     }
 }

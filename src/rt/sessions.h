@@ -24,6 +24,8 @@ struct rt_session {
     char app_id[JWT_APP_MAX + 1];
     char user_id[65]; /* user ids are 1-64 characters (docs/identity.md) */
     char device_id[RT_DEVICE_MAX + 1];
+    char session_id[33]; /* the login session of the token ("" in demo mode): logging out of
+                            it closes this connection, the user's other sessions stay */
 };
 
 struct rt_sessions;

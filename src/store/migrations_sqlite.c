@@ -158,10 +158,29 @@ static const char m003_auth[] =
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX revocations_at ON revocations(revoked_at);";
 
+/* issue 7: a revocation may end one session (a login's refresh family, the access tokens'
+ * "sid" claim) instead of every token of the subject: session_id '' = every session. The
+ * primary key changes, so the table is rebuilt. */
+static const char m004_session_revocations[] =
+    "CREATE TABLE revocations_new ("
+    " subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'operator', 'app')),"
+    " app_id TEXT NOT NULL DEFAULT '',"
+    " subject_id TEXT NOT NULL,"
+    " session_id TEXT NOT NULL DEFAULT '',"
+    " revoked_at INTEGER NOT NULL,"
+    " PRIMARY KEY (subject_kind, app_id, subject_id, session_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO revocations_new (subject_kind, app_id, subject_id, revoked_at)"
+    " SELECT subject_kind, app_id, subject_id, revoked_at FROM revocations;"
+    "DROP TABLE revocations;"
+    "ALTER TABLE revocations_new RENAME TO revocations;"
+    "CREATE INDEX revocations_at ON revocations(revoked_at);";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
     {3, "auth", m003_auth},
+    {4, "session_revocations", m004_session_revocations},
 };
 
 const int store__sqlite_nmigrations =
