@@ -25,7 +25,8 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-HERALD_BIN = os.environ.get("HERALD_BIN", "/work/main/build/release/herald")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(REPO_ROOT, "build", "release", "herald"))
 TIMEOUT = 5.0  # default deadline for one network read (sanitizer builds are ~3x slower)
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 12.0
