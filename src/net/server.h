@@ -16,6 +16,7 @@ struct static_files;
 struct metrics;
 struct ws_conn;
 struct http_req;
+struct frame;
 
 /* Callbacks of the WebSocket application protocol (SPEC §4); loop thread. */
 struct ws_app {
@@ -65,6 +66,18 @@ bool server_is_ready(const struct server *s);
 
 /* Sends a text message (copied) on a WebSocket connection; loop thread only. */
 void ws_conn_send_text(struct ws_conn *c, const char *data, size_t len);
+/*
+ * Encodes one unfragmented WebSocket text frame (header and payload) into a
+ * new shared frame with one reference, owned by the caller: build it once,
+ * send it to any number of connections with ws_conn_send_frame. Any thread.
+ */
+struct frame *ws_frame_text(const char *data, size_t len);
+/*
+ * Queues a reference to f (built by ws_frame_text) on c: no copy. The
+ * caller keeps its own reference. Over the output bound the connection is
+ * closed with 1008, as with ws_conn_send_text. Loop thread of c only.
+ */
+void ws_conn_send_frame(struct ws_conn *c, struct frame *f);
 /* Starts the close handshake with code and reason; loop thread only. */
 void ws_conn_close(struct ws_conn *c, int code, const char *reason);
 /* Identifier of this connection's session (hex, NUL-terminated). */
