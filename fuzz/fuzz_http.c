@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "core/cidr.h"
 #include "core/config.h"
 #include "metrics/ops.h"
 
@@ -131,6 +132,7 @@ static void setup(void)
     g_cfg.ws_max_message = 1024;
     free(g_cfg.cors_origins);
     g_cfg.cors_origins = xstrdup("https://a.example,https://b.example");
+    g_cfg.trust_proxy = true; /* the X-Forwarded-For walk runs on every request */
     log_setup(LOG_OFF, false);
     g_router = router_new();
     router_add(g_router, HTTP_M_POST | HTTP_M_PUT, "/echo", echo, NULL);
@@ -141,6 +143,10 @@ static void setup(void)
     g_srv.opts.metrics = g_metrics;
     g_srv.opts.ws.on_text = on_text;
     g_srv.nloops = 1;
+    char why[200];
+    int n = cidr_list_parse("127.0.0.0/8,10.0.0.0/8,2001:db8::/32", &g_srv.proxies, NULL, why,
+                            sizeof(why));
+    g_srv.nproxies = n > 0 ? (size_t)n : 0;
     g_loop = calloc(1, sizeof(struct loop));
     g_loop->srv = &g_srv;
     g_loop->metrics = metrics_shard(g_metrics, 0);
@@ -160,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct conn *c = calloc(1, sizeof(*c));
     c->loop = g_loop;
     c->kind = CONN_HTTP;
-    strcpy(c->peer, "fuzz");
+    strcpy(c->peer, "127.0.0.1");
     net__http_init(c);
     g_out_bytes = 0;
 

@@ -3,11 +3,13 @@
  * the only file that knows every module.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,21 +44,68 @@ static void usage(FILE *f)
             "Herald " HERALD_VERSION ": a self-hosted real-time messaging and notification hub.\n"
             "\n"
             "commands:\n"
-            "  serve          start the server (HTTP API, WebSocket /ws, web UI)\n"
-            "  migrate        apply the database migrations and exit\n"
-            "  app create NAME  create an app; prints its key and secret (shown once)\n"
-            "  app list       list the apps\n"
-            "  app secret KEY add a secret to an app; prints it (shown once)\n"
-            "  user import FILE  create or update users from JSON lines or CSV\n"
-            "  admin create NAME  create a console operator (superadmin)\n"
-            "  admin passwd NAME  set an operator's password\n"
-            "  check-config   print the effective configuration, secrets masked, and exit\n"
-            "  version        print the version and exit\n"
-            "  help           show this text\n"
+            "  serve               start the server (HTTP API, WebSocket /ws, web UI)\n"
+            "  migrate             apply the database migrations and exit\n"
+            "  app create NAME     create an app; prints its key and secret (shown once)\n"
+            "  app list            list the apps\n"
+            "  app secret KEY      add a secret to an app; prints it (shown once)\n"
+            "  user import FILE    create or update users from JSON lines or CSV\n"
+            "  admin create NAME   create a console operator (superadmin)\n"
+            "  admin passwd NAME   set an operator's password\n"
+            "  check-config        check the settings; print them, secrets masked\n"
+            "  version             print the version and exit\n"
+            "  help [COMMAND]      show this text, or the help of a command\n"
             "\n"
-            "Run 'herald <command> --help' for the flags of a command. Every flag has an\n"
-            "environment variable (HERALD_*) and may be set in a .env file in the working\n"
-            "directory; flags win over the environment, which wins over .env.\n");
+            "Run 'herald help <command>' or 'herald <command> --help' for the flags of a\n"
+            "command. Every flag has an environment variable (HERALD_*) and may be set in a\n"
+            ".env file in the working directory; flags win over the environment, which wins\n"
+            "over .env. Commands other than serve log only warnings and errors unless given\n"
+            "--verbose.\n");
+}
+
+/* The settings each command uses, for its --help (check-config and serve: all of them). */
+static const char *const store_flags[] = {"HERALD_DATA_DIR",   "HERALD_DATABASE_URL",
+                                          "HERALD_DURABILITY", "HERALD_LOG_LEVEL",
+                                          "HERALD_LOG_FORMAT", NULL};
+static const char *const identity_flags[] = {
+    "HERALD_DATA_DIR",       "HERALD_DATABASE_URL", "HERALD_DURABILITY", "HERALD_JWT_SECRET",
+    "HERALD_ENCRYPTION_KEY", "HERALD_LOG_LEVEL",    "HERALD_LOG_FORMAT", NULL};
+
+/* The flags part of a command's --help: its settings, then --verbose. */
+static void print_flags(const char *const *only)
+{
+    printf("\nflags (and environment variables):\n");
+    int width = config_print_help(stdout, only);
+    if (only != NULL)
+        printf("  %-*s  log info lines too (default: warnings and errors only)\n", width,
+               "--verbose, -v");
+}
+
+/*
+ * Removes --verbose / -v from argv (a CLI switch, not a setting); true when
+ * it was there.
+ */
+static bool take_verbose(int *argc, char **argv)
+{
+    bool seen = false;
+    int o = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            seen = true;
+        else
+            argv[o++] = argv[i];
+    }
+    *argc = o;
+    return seen;
+}
+
+/* Logging for a CLI command: warnings and errors only, unless --verbose. */
+static void cli_log_setup(const struct config *cfg, bool verbose)
+{
+    int level = cfg->log_level;
+    if (!verbose && level < LOG_WARN)
+        level = LOG_WARN;
+    log_setup((enum log_level)level, cfg->log_json);
 }
 
 static bool wants_help(int argc, char **argv)
@@ -88,6 +137,69 @@ static int load_config(struct config *cfg, int argc, char **argv, char **warning
         return -1;
     }
     return 0;
+}
+
+/*
+ * The checks on settings that need more than the configuration loader (the
+ * key format, the host name of HERALD_LISTEN when listen is set). serve runs
+ * them before it touches the data folder, check-config runs the same, so a
+ * configuration that check-config passes does not fail at start.
+ */
+static int check_settings(struct config *cfg, bool listen)
+{
+    char err[512];
+    uint8_t key[SECRETBOX_KEY_LEN];
+    int rc = 0;
+    if (cfg->encryption_key != NULL && cfg->encryption_key[0] != '\0')
+        rc = secretbox_key_load(cfg->encryption_key, NULL, key, err, sizeof(err));
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc == 0 && listen)
+        rc = config_resolve_listen(cfg, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "herald: configuration error: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * One server per data folder: an exclusive flock() on DATA_DIR/herald.lock,
+ * held until the process exits (the descriptor stays open; the kernel drops
+ * the lock when the process dies, so a crash leaves nothing stale). The file
+ * holds the pid of the holder, for the message of the next one. Returns 0, or
+ * -1 after printing why.
+ */
+static int lock_data_dir(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/herald.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: cannot create herald.lock: %s\n",
+                dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        if (e == EWOULDBLOCK)
+            fprintf(stderr,
+                    "herald: HERALD_DATA_DIR %s is in use by another herald serve%s%s%s; one "
+                    "server per data folder\n",
+                    dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        else
+            fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: cannot lock herald.lock: %s\n",
+                    dir, strerror(e));
+        close(fd);
+        return -1;
+    }
+    char line[24];
+    int len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len)
+        log_warn("main", "cannot write the pid to %s: %s", path, strerror(errno));
+    return 0; /* fd stays open: the lock lives as long as the process */
 }
 
 /* Sends collected "warning: ..." lines through the logger, one event each. */
@@ -145,7 +257,18 @@ static struct store *open_store(const struct config *cfg)
     }
     enum store_durability d = cfg->durability ? STORE_DURABILITY_STRICT : STORE_DURABILITY_NORMAL;
     if (store_open(cfg->database_url, d, &st, err, sizeof(err)) != 0) {
-        fprintf(stderr, "herald: cannot open HERALD_DATABASE_URL: %s\n", err);
+        /* name the setting the user wrote, once: the store's text may start with it */
+        const char *e = err;
+        if (strncmp(e, "HERALD_DATABASE_URL: ", 21) == 0)
+            e += 21;
+        else if (strncmp(e, "store: ", 7) == 0)
+            e += 7;
+        char derived[4200];
+        snprintf(derived, sizeof(derived), "sqlite:%s/herald.db", cfg->data_dir);
+        if (strcmp(cfg->database_url, derived) == 0)
+            fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: %s\n", cfg->data_dir, e);
+        else
+            fprintf(stderr, "herald: HERALD_DATABASE_URL: %s\n", e);
         return NULL;
     }
     if (store_migrate(st, 0, &version, err, sizeof(err)) != 0) {
@@ -208,9 +331,9 @@ static int cmd_serve(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
         printf("usage: herald serve [flags]\n\nStarts the server. Prints the bound address "
-               "(HOST:PORT) "
-               "once it accepts connections.\n\nflags (and environment variables):\n");
-        config_print_help(stdout);
+               "(HOST:PORT) once it accepts\nconnections. Refuses to start when another process "
+               "listens on the address or\nanother server uses the data folder.\n");
+        print_flags(NULL);
         return 0;
     }
     struct config cfg;
@@ -224,9 +347,24 @@ static int cmd_serve(int argc, char **argv)
     log_setup((enum log_level)cfg.log_level, cfg.log_json);
     log_config_warnings(warnings);
     free(warnings);
+    /* every refusal before the data folder is touched: settings, the address, the folder */
+    if (check_settings(&cfg, true) != 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    char err[512];
+    if (server_listen_probe(cfg.listen_host, cfg.listen_port, err, sizeof(err)) != 0) {
+        fprintf(stderr, "herald: %s\n", err);
+        config_release(&cfg);
+        return 1;
+    }
     if (make_dirs(cfg.data_dir) != 0) {
         fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
                 strerror(errno));
+        config_release(&cfg);
+        return 1;
+    }
+    if (lock_data_dir(cfg.data_dir) != 0) {
         config_release(&cfg);
         return 1;
     }
@@ -312,14 +450,15 @@ static int cmd_migrate(int argc, char **argv)
     if (wants_help(argc, argv)) {
         printf("usage: herald migrate [flags]\n\nApplies the pending database migrations of "
                "HERALD_DATABASE_URL (the\nserver also does this at start) and prints the schema "
-               "version.\n\nflags:\n");
-        config_print_help(stdout);
+               "version.\n");
+        print_flags(store_flags);
         return 0;
     }
+    bool verbose = take_verbose(&argc, argv);
     struct config cfg;
     if (load_config(&cfg, argc, argv, NULL) != 0)
         return 2;
-    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    cli_log_setup(&cfg, verbose);
     struct store *st = open_store(&cfg);
     int version = 0;
     if (st)
@@ -340,9 +479,12 @@ static int cmd_app(int argc, char **argv)
                "       herald app list [flags]\n\n"
                "Creates an app and prints its key and secret, adds a secret to an app\n"
                "(e.g. 'default') and prints it, or lists the apps (id key status name).\n"
-               "Secrets are shown only once. Uses HERALD_DATABASE_URL.\n");
+               "Secrets are shown only once. Writes are recorded in the audit log\n"
+               "(operator 'cli'). Uses HERALD_DATABASE_URL.\n");
+        print_flags(identity_flags);
         return argc < 1 ? 2 : 0;
     }
+    bool verbose = take_verbose(&argc, argv);
     bool create = strcmp(argv[0], "create") == 0, add = strcmp(argv[0], "secret") == 0;
     if (!create && !add && strcmp(argv[0], "list") != 0) {
         fprintf(stderr, "herald: unknown app command '%s' (create, secret or list)\n", argv[0]);
@@ -356,7 +498,11 @@ static int cmd_app(int argc, char **argv)
     struct config cfg;
     if (load_config(&cfg, argc - skip, argv + skip, NULL) != 0)
         return 2;
-    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    cli_log_setup(&cfg, verbose);
+    if (check_settings(&cfg, false) != 0) {
+        config_release(&cfg);
+        return 2;
+    }
     struct store *st = open_store(&cfg);
     if (st == NULL) {
         config_release(&cfg);
@@ -370,7 +516,7 @@ static int cmd_app(int argc, char **argv)
         goto out;
     if (create) {
         char key[APP_KEY_MAX + 1], secret[TOKEN_LEN + 1];
-        int e = identity_app_create(&ident, argv[1], NULL, key, secret);
+        int e = console_app_create(&ident, argv[1], key, secret);
         if (e != 0) {
             fprintf(stderr, "herald: cannot create the app: %s\n",
                     e == ERR_INVAL ? "the name must be 1-128 characters" : "store error");
@@ -381,7 +527,7 @@ static int cmd_app(int argc, char **argv)
         }
     } else if (add) {
         char secret[TOKEN_LEN + 1];
-        int e = identity_app_secret_add(&ident, argv[1], secret);
+        int e = console_app_secret_add(&ident, argv[1], secret);
         if (e != 0) {
             fprintf(stderr, "herald: cannot add a secret: %s\n",
                     e == ERR_NOTFOUND ? "no app with this key" : "store error");
@@ -400,7 +546,11 @@ out:
     return rc;
 }
 
-/* A password from stdin (one line) or, on a terminal, a hidden prompt asked twice. */
+/*
+ * A password from stdin (one line) or, on a terminal, a hidden prompt asked
+ * twice. NULL after printing the one reason (none given, no terminal, the two
+ * differ).
+ */
 static char *read_password(bool from_stdin, bool confirm)
 {
     char *line = NULL;
@@ -409,6 +559,7 @@ static char *read_password(bool from_stdin, bool confirm)
         ssize_t n = getline(&line, &cap, stdin);
         if (n < 0) {
             free(line);
+            fprintf(stderr, "herald: no password given on stdin\n");
             return NULL;
         }
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -438,6 +589,7 @@ static char *read_password(bool from_stdin, bool confirm)
             free(line);
             free(first);
             fclose(tty);
+            fprintf(stderr, "herald: no password given\n");
             return NULL;
         }
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -474,8 +626,10 @@ static int cmd_admin(int argc, char **argv)
                "one (its tokens are revoked). The password (8 to 511 bytes) is asked twice on\n"
                "the terminal without echo, or read as one line from stdin with\n"
                "--password-stdin. Uses HERALD_DATABASE_URL.\n");
+        print_flags(identity_flags);
         return argc < 1 ? 2 : 0;
     }
+    bool verbose = take_verbose(&argc, argv);
     bool create = strcmp(argv[0], "create") == 0;
     if (!create && strcmp(argv[0], "passwd") != 0) {
         fprintf(stderr, "herald: unknown admin command '%s' (create or passwd)\n", argv[0]);
@@ -497,10 +651,13 @@ static int cmd_admin(int argc, char **argv)
     struct config cfg;
     if (load_config(&cfg, nrest, rest, NULL) != 0)
         return 2;
-    log_setup((enum log_level)cfg.log_level, cfg.log_json);
-    char *pw = read_password(from_stdin, create);
+    cli_log_setup(&cfg, verbose);
+    if (check_settings(&cfg, false) != 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    char *pw = read_password(from_stdin, create); /* says why when NULL */
     if (pw == NULL) {
-        fprintf(stderr, "herald: no password given\n");
         config_release(&cfg);
         return 1;
     }
@@ -547,8 +704,10 @@ static int cmd_user(int argc, char **argv)
                "if any is invalid, the errors are listed and nothing is imported.\n"
                "password_hash takes yescrypt ($y$) or bcrypt ($2b$) hashes from another\n"
                "system. Uses HERALD_DATABASE_URL.\n");
+        print_flags(identity_flags);
         return argc < 1 ? 2 : 0;
     }
+    bool verbose = take_verbose(&argc, argv);
     if (strcmp(argv[0], "import") != 0) {
         fprintf(stderr, "herald: unknown user command '%s' (import)\n", argv[0]);
         return 2;
@@ -585,7 +744,11 @@ static int cmd_user(int argc, char **argv)
     struct config cfg;
     if (load_config(&cfg, nrest, rest, NULL) != 0)
         return 2;
-    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    cli_log_setup(&cfg, verbose);
+    if (check_settings(&cfg, false) != 0) {
+        config_release(&cfg);
+        return 2;
+    }
     struct store *st = open_store(&cfg);
     if (st == NULL) {
         config_release(&cfg);
@@ -598,7 +761,7 @@ static int cmd_user(int argc, char **argv)
         int64_t n = 0;
         int e = identity_users_import(&ident, app, path, fmt, stderr, &n);
         if (e == 0) {
-            printf("imported %lld users into app %s\n", (long long)n, app);
+            printf("imported %lld user%s into app %s\n", (long long)n, n == 1 ? "" : "s", app);
             rc = 0;
         } else if (e == ERR_NOTFOUND) {
             fprintf(stderr, "herald: no app with key '%s'\n", app);
@@ -617,16 +780,50 @@ static int cmd_check_config(int argc, char **argv)
     if (wants_help(argc, argv)) {
         printf("usage: herald check-config [flags]\n\nValidates the configuration from .env, "
                "the environment and flags, prints the\neffective settings (secrets masked) and "
-               "exits 0, or names the bad setting and exits 2.\n\nflags:\n");
-        config_print_help(stdout);
+               "exits 0, or names the bad setting and exits 2. It makes every check that\n"
+               "serve makes on settings (a host name in HERALD_LISTEN is resolved).\n");
+        print_flags(NULL);
         return 0;
     }
     struct config cfg;
     if (load_config(&cfg, argc, argv, NULL) != 0)
         return 2;
+    if (check_settings(&cfg, true) != 0) {
+        config_release(&cfg);
+        return 2;
+    }
     config_print(&cfg, stdout);
     config_release(&cfg);
     return 0;
+}
+
+/* herald help COMMAND: the same text as herald COMMAND --help. */
+static int help_command(const char *cmd)
+{
+    char help[] = "--help";
+    char *args[] = {help, NULL};
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(1, args);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(1, args);
+    if (strcmp(cmd, "app") == 0)
+        return cmd_app(1, args);
+    if (strcmp(cmd, "user") == 0)
+        return cmd_user(1, args);
+    if (strcmp(cmd, "admin") == 0)
+        return cmd_admin(1, args);
+    if (strcmp(cmd, "check-config") == 0)
+        return cmd_check_config(1, args);
+    if (strcmp(cmd, "version") == 0) {
+        printf("usage: herald version\n\nPrints the version of this binary.\n");
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "herald: no help for '%s': unknown command (see herald help)\n", cmd);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -657,6 +854,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0)
+            return help_command(argv[2]);
         usage(stdout);
         return 0;
     }

@@ -1,7 +1,7 @@
 /*
  * JSON Web Tokens, HS256 only (RFC 7519 / 7515), written by hand on OpenSSL's
  * SHA-256 and CRYPTO_memcmp: the bearer access tokens of end users, apps and
- * operators (SPEC §3). A token is signed from a struct jwt_payload and verified
+ * operators (docs/auth.md). A token is signed from a struct jwt_payload and verified
  * into a struct jwt_claims. Verification is strict: header alg exactly
  * "HS256", exactly three canonical base64url segments, at most JWT_MAX_LEN
  * bytes, a constant-time signature check, a numeric exp (required), nbf and
@@ -34,7 +34,7 @@
 /* The principal kinds; the "typ" claim carries their names. */
 enum jwt_typ {
     JWT_TYP_USER = 0, /* "user": an end user of one app */
-    JWT_TYP_APP,      /* "app": a business backend (S1 api key -> token) */
+    JWT_TYP_APP,      /* "app": a business backend (api key + secret -> token) */
     JWT_TYP_OPERATOR, /* "operator": a console account */
 };
 

@@ -51,6 +51,26 @@ int password_verify(const char *password, size_t len, const char *hash);
  */
 int password_verify_dummy(const char *password, size_t len);
 
+/*
+ * The cost of a bcrypt hash ("$2b$12$..." -> 12), or 0 when hash is not a
+ * bcrypt hash. Any thread.
+ */
+int password_bcrypt_cost(const char *hash);
+
+/*
+ * bcrypt costs above this take longer than one yescrypt check (cost 8 is
+ * about as slow as libxcrypt's default yescrypt; each step doubles).
+ */
+#define PASSWORD_BCRYPT_SLOWER_FROM 9
+
+/*
+ * Spends the time of the slowest check in use and returns ERR_UNAUTH: a
+ * bcrypt check at bcrypt_cost when it is at least PASSWORD_BCRYPT_SLOWER_FROM
+ * (users imported from a source system), else a yescrypt check
+ * (password_verify_dummy). Worker threads only.
+ */
+int password_verify_dummy_cost(const char *password, size_t len, int bcrypt_cost);
+
 /* True when hash is not yescrypt ("$y$"), so it should be replaced at the next login. Any thread.
  */
 bool password_needs_rehash(const char *hash);

@@ -192,6 +192,21 @@ uint64_t ratelimit_table_peek(const struct ratelimit_table *t, const char *key, 
     return ratelimit_take(&b, now_ms, cost);
 }
 
+void ratelimit_table_refund(struct ratelimit_table *t, const char *key, uint64_t now_ms,
+                            double cost)
+{
+    char norm[RATELIMIT_KEY_MAX];
+    size_t n = normalize(t, key, norm);
+    uint32_t i = find(t, norm, n, auth__siphash(t->seed, norm, n));
+    if (i == NIL)
+        return;
+    struct ratelimit_bucket *b = &t->entries[i].bucket;
+    (void)ratelimit_take(b, now_ms, 0); /* brings the refill up to now */
+    b->tokens += cost;
+    if (b->tokens > b->capacity)
+        b->tokens = b->capacity;
+}
+
 uint64_t ratelimit_table_take(struct ratelimit_table *t, const char *key, uint64_t now_ms,
                               double cost)
 {

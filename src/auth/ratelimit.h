@@ -69,6 +69,15 @@ uint64_t ratelimit_table_take(struct ratelimit_table *t, const char *key, uint64
 uint64_t ratelimit_table_peek(const struct ratelimit_table *t, const char *key, uint64_t now_ms,
                               double cost);
 
+/*
+ * Puts cost tokens back into the bucket of key (never above the capacity), as
+ * when an action that took them did not happen. Nothing when the key is not
+ * held (it was evicted: its bucket would start full anyway). Does not change
+ * the LRU order.
+ */
+void ratelimit_table_refund(struct ratelimit_table *t, const char *key, uint64_t now_ms,
+                            double cost);
+
 /* Number of keys held (<= max_entries). */
 size_t ratelimit_table_count(const struct ratelimit_table *t);
 

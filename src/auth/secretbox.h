@@ -6,7 +6,7 @@
  * string. The version prefix leaves room for a new scheme or key later.
  *
  * The key comes from HERALD_ENCRYPTION_KEY, or from <data_dir>/encryption.key,
- * which the first start creates (zero-config, SPEC §1). Losing that file
+ * which the first start creates (zero-config). Losing that file
  * makes every sealed secret unreadable: back it up with the database.
  *
  * Threads: every function may be called from any thread; none keeps state.

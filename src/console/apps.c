@@ -5,6 +5,8 @@
  */
 #include "internal.h"
 
+#include "console/console.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +267,16 @@ static void bind_opt(struct store_op *op, int64_t v)
         store_bind_int(op, v);
 }
 
+/* The audit detail of app.create: what identifies the new app (never its secret). */
+static cJSON *create_detail(const char *name, const char *key, const char *app_id)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddStringToObject(d, "key", key);
+    cJSON_AddStringToObject(d, "id", app_id);
+    return d;
+}
+
 static void apps_create(struct http_req *req, const struct console_op *who, void *ud)
 {
     cJSON *b = console__body(req);
@@ -308,7 +320,9 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     store_bind_text(op, hash);
     store_bind_text(op, secret + TOKEN_LEN - 4);
     store_bind_int(op, now);
-    console__audit(op, who, app_id, "app.create", app_id, NULL, now); /* never the secret */
+    cJSON *detail = create_detail(f.name, key, app_id);
+    console__audit(op, who, app_id, "app.create", app_id, detail, now); /* never the secret */
+    cJSON_Delete(detail);
     store_op_add(op, &sql_get);
     store_bind_text(op, app_id);
     console__job_submit(j, op, true, finish_app);
@@ -495,6 +509,98 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
     store_op_require_row(op);
     console__audit(op, who, id, "app.secret.delete", sid, NULL, now);
     submit(j, op, true, finish_deleted);
+}
+
+/* ---- CLI: herald app create / herald app secret */
+
+static const struct store_sql sql_id_by_key = {
+    .sqlite = "SELECT id FROM apps WHERE key = ?1",
+    .pg = "SELECT id FROM apps WHERE key = $1",
+};
+
+/* The CLI as the audit log names it (as `herald admin` does). */
+static void cli_who(struct console_op *who)
+{
+    memset(who, 0, sizeof(*who));
+    snprintf(who->name, sizeof(who->name), "cli");
+    snprintf(who->ip, sizeof(who->ip), "local");
+}
+
+int console_app_create(struct identity *id, const char *name, char key_out[APP_KEY_MAX + 1],
+                       char secret_out[TOKEN_LEN + 1])
+{
+    size_t nlen = name ? strlen(name) : 0;
+    if (nlen == 0 || nlen > APP_NAME_MAX)
+        return ERR_INVAL;
+    char app_id[33], hex[25], hash[TOKEN_HASH_HEX + 1];
+    rand_hex(app_id, 16);
+    rand_hex(hex, 12);
+    snprintf(key_out, APP_KEY_MAX + 1, "ak_%s", hex);
+    token_generate(secret_out);
+    int rc = token_hash(secret_out, id->secret_key, hash);
+    if (rc != 0)
+        return rc;
+    struct console_op who;
+    cli_who(&who);
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_insert);
+    store_bind_text(op, app_id);
+    store_bind_text(op, name);
+    store_bind_text(op, key_out);
+    for (int i = 0; i < 4; i++)
+        store_bind_null(op); /* allow_register, rps, burst, quota: the defaults */
+    store_bind_int(op, now);
+    store_op_add(op, &sql_secret_insert);
+    store_bind_text(op, app_id);
+    store_bind_text(op, hash);
+    store_bind_text(op, secret_out + TOKEN_LEN - 4);
+    store_bind_int(op, now);
+    cJSON *detail = create_detail(name, key_out, app_id);
+    console__audit(op, &who, app_id, "app.create", app_id, detail, now);
+    cJSON_Delete(detail);
+    return store_write_wait(id->store, op, NULL);
+}
+
+int console_app_secret_add(struct identity *id, const char *key, char secret_out[TOKEN_LEN + 1])
+{
+    if (key == NULL || key[0] == '\0' || strlen(key) > APP_KEY_MAX)
+        return ERR_NOTFOUND;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_id_by_key);
+    store_bind_text(op, key);
+    struct store_result *res = NULL;
+    int rc = store_read_wait(id->store, op, &res);
+    const struct store_rows *r = rc == 0 ? store_result_step(res, 0) : NULL;
+    const char *found = r && r->nrows > 0 ? store_rows_text(r, 0, 0) : NULL;
+    char app_id[65] = "";
+    if (found)
+        snprintf(app_id, sizeof(app_id), "%s", found);
+    store_result_free(res);
+    if (rc != 0)
+        return rc;
+    if (app_id[0] == '\0')
+        return ERR_NOTFOUND;
+
+    char hash[TOKEN_HASH_HEX + 1];
+    token_generate(secret_out);
+    if ((rc = token_hash(secret_out, id->secret_key, hash)) != 0)
+        return rc;
+    struct console_op who;
+    cli_who(&who);
+    int64_t now = clock_wall_ms();
+    op = store_op_new();
+    store_op_add(op, &sql_secret_insert);
+    store_bind_text(op, app_id);
+    store_bind_text(op, hash);
+    store_bind_text(op, secret_out + TOKEN_LEN - 4);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    cJSON *detail = cJSON_CreateObject();
+    cJSON_AddStringToObject(detail, "key", key); /* older secrets stay valid: no grace */
+    console__audit(op, &who, app_id, "app.secret.add", app_id, detail, now);
+    cJSON_Delete(detail);
+    return store_write_wait(id->store, op, NULL);
 }
 
 /* ---- GET /admin/audit-log */

@@ -187,6 +187,17 @@ static void login_account(const struct cjob *j, char *out, size_t n)
             out[i] = (char)(out[i] - 'A' + 'a');
 }
 
+/*
+ * Gives back the login-guard token the login took (identity__login_allowed): the password was
+ * right, or it was never checked. j->op.ip holds the address it was taken for.
+ */
+static void login_refund(struct cjob *j)
+{
+    char account[16 + sizeof(((struct cjob *)0)->text)];
+    login_account(j, account, sizeof(account));
+    login_guard_refund(j->id->guard, j->op.ip, account, clock_mono_ms());
+}
+
 static void login_done(struct cjob *j)
 {
     if (j->status != 0) {
@@ -196,7 +207,7 @@ static void login_done(struct cjob *j)
     const struct store_rows *r = store_result_step(j->res, -1);
     int64_t now_ms = clock_wall_ms();
     cJSON *extra = cJSON_CreateObject();
-    cJSON_AddNumberToObject(extra, "iatm", (double)now_ms);
+    cJSON_AddNumberToObject(extra, "iatm", (double)revoke_issue_ms(j->id->revoke));
     cJSON_AddStringToObject(extra, "name", j->op.name);
     struct jwt_payload p = {.typ = JWT_TYP_OPERATOR,
                             .sub = j->op.id,
@@ -224,15 +235,13 @@ static void login_done(struct cjob *j)
 
 static void login_checked(struct cjob *j)
 {
-    char account[16 + sizeof(((struct cjob *)0)->text)];
-    login_account(j, account, sizeof(account));
     const struct store_rows *r = store_result_step(j->res, 0);
-    if (j->n1 != 0) {
-        login_guard_failed(j->id->guard, http_req_peer(j->req), account, clock_mono_ms());
+    if (j->n1 != 0) { /* the guard's token stays taken */
         http_res_header(j->req, "WWW-Authenticate", "Bearer");
         http_respond_error(j->req, 401, "unauthorized", "wrong username or password", NULL);
         return;
     }
+    login_refund(j);
     if (store_rows_int(r, 0, 3) != 0) {
         http_respond_error(j->req, 403, "forbidden", "the operator is disabled", NULL);
         return;
@@ -284,14 +293,22 @@ static void login_on_loop(void *arg)
 static void login_found(struct cjob *j)
 {
     if (j->status != 0) {
+        login_refund(j);
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
     j->finish = login_checked; /* marks the job as still running */
-    if (workpool_submit(j->id->work, login_verify_work, j) != 0) {
+    int rc = workpool_submit_ex(j->id->work, WORKPOOL_HIGH, j->op.ip, IDENTITY_HASH_PER_IP,
+                                login_verify_work, j);
+    if (rc != 0) {
         j->finish = NULL;
+        login_refund(j);
         http_res_header(j->req, "Retry-After", "1");
-        http_respond_error(j->req, 503, "unavailable", "too many logins; retry", NULL);
+        if (rc == ERR_DENIED)
+            http_respond_error(j->req, 429, "rate_limited",
+                               "too many password checks from this address; retry", NULL);
+        else
+            http_respond_error(j->req, 503, "unavailable", "too many logins; retry", NULL);
     }
 }
 
@@ -299,33 +316,29 @@ static void login_handler(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
     struct cjob *j = console__job_new(req, id, NULL);
-    cJSON *body = j->body = NULL;
-    const char *ct = http_req_header(req, "Content-Type");
-    size_t len = 0;
-    const char *raw = http_req_body(req, &len);
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be JSON (Content-Type: application/json)", NULL);
+    cJSON *body = j->body = console__body(req);
+    if (body == NULL)
         goto done;
-    }
-    body = j->body = cJSON_ParseWithLength(raw, len);
-    if (body == NULL) {
-        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
-        goto done;
-    }
     const char *name = NULL, *pw = NULL;
     if (!cJSON_IsObject(body)) {
         console__invalid(req, "", "must be a JSON object");
         goto done;
     }
+    /* operator names are ASCII (console__name_ok): bytes and characters agree */
     if (console__str(body, "username", OPERATOR_NAME_MAX, true, false, &name, req) != 0 ||
-        console__str(body, "password", PASSWORD_MAX_LEN, true, false, &pw, req) != 0)
+        console__password(req, body, "password", true, 1, &pw) != 0)
         goto done;
+    if (strlen(name) > OPERATOR_NAME_MAX) {
+        console__invalid(req, "username", "has a bad length");
+        goto done;
+    }
     snprintf(j->text, sizeof(j->text), "%s", name);
     char account[16 + sizeof(((struct cjob *)0)->text)];
     login_account(j, account, sizeof(account));
-    if (!identity__login_allowed(id, req, account))
+    if (!identity__login_allowed(id, req, account)) /* takes a token, given back on success */
         goto done;
+    const char *peer = http_req_peer(req);
+    snprintf(j->op.ip, sizeof(j->op.ip), "%s", peer ? peer : "");
     j->password = xstrdup(pw);
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_op_by_name);
@@ -333,6 +346,7 @@ static void login_handler(struct http_req *req, void *ud)
     console__job_submit(j, op, false, login_found);
     if (j->finish != NULL)
         return;
+    login_refund(j); /* the store refused the read: nothing was checked */
 done:
     console__job_free(j);
 }

@@ -19,6 +19,7 @@
 #include "identity/identity.h"
 #include "identity/revoke.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "store/store.h"
 
 const char *const console_permissions[] = {
@@ -288,10 +289,10 @@ static void job_hash_work(void *arg)
 void console__job_hash(struct cjob *j, cjob_fn finish)
 {
     j->finish = finish;
-    if (workpool_submit(j->id->work, job_hash_work, j) != 0) {
+    int rc = workpool_submit(j->id->work, job_hash_work, j);
+    if (rc != 0) {
         j->finish = NULL;
-        http_res_header(j->req, "Retry-After", "1");
-        http_respond_error(j->req, 503, "unavailable", "too many password operations", NULL);
+        request_fail(j->req, rc, "too many password operations; retry", NULL);
     }
 }
 
@@ -508,30 +509,7 @@ bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size)
 
 void console__respond_store_err(struct http_req *req, int status, const char *what)
 {
-    char msg[96];
-    switch (status) {
-    case ERR_NOTFOUND:
-        snprintf(msg, sizeof(msg), "no such %s", what);
-        http_respond_err(req, status, msg, NULL);
-        break;
-    case ERR_EXISTS:
-        snprintf(msg, sizeof(msg), "a %s with this name exists", what);
-        http_respond_err(req, status, msg, "name");
-        break;
-    case ERR_INVAL:
-        http_respond_error(req, 422, "validation_failed", "a value is out of range", NULL);
-        break;
-    case ERR_AGAIN:
-        http_res_header(req, "Retry-After", "1");
-        http_respond_error(req, 503, "unavailable", "the store is busy; retry", NULL);
-        break;
-    case ERR_UNAVAIL:
-        http_respond_err(req, status, "the store is closing", NULL);
-        break;
-    default:
-        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
-        break;
-    }
+    request_fail_store(req, status, what, "name");
 }
 
 void console__respond(struct http_req *req, int status, const cJSON *v)
@@ -593,22 +571,33 @@ int console__str(const cJSON *obj, const char *name, size_t max, bool required, 
     return 0;
 }
 
+int console__password(struct http_req *req, const cJSON *obj, const char *name, bool required,
+                      size_t min, const char **out)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *out = NULL;
+    if (m == NULL && !required)
+        return 0;
+    if (!cJSON_IsString(m)) {
+        console__invalid(req, name, m == NULL ? "is required" : "must be a string");
+        return -1;
+    }
+    size_t n = strlen(m->valuestring);
+    if (n < min || n < 1 || n > PASSWORD_MAX_LEN) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "must be %zu to %d bytes", min < 1 ? 1 : min, PASSWORD_MAX_LEN);
+        console__invalid(req, name, msg);
+        return -1;
+    }
+    *out = m->valuestring;
+    return 0;
+}
+
 /* ---- request bodies */
 
 cJSON *console__body(struct http_req *req)
 {
-    const char *ct = http_req_header(req, "Content-Type");
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be JSON (Content-Type: application/json)", NULL);
-        return NULL;
-    }
-    size_t len = 0;
-    const char *raw = http_req_body(req, &len);
-    cJSON *v = cJSON_ParseWithLength(raw, len);
-    if (v == NULL)
-        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
-    return v;
+    return request_body_json(req);
 }
 
 int console__only(struct http_req *req, const cJSON *obj, const char *allowed)

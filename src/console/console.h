@@ -1,5 +1,5 @@
 /*
- * The console API (SPEC §3 "console (operators)", issue 3 §5): operators,
+ * The console API (docs/admin.md): operators,
  * roles with permissions (optionally limited to some apps), console login,
  * apps with secret rotation, and the audit log of every console write, under
  * /api/v1/admin. docs/admin.md describes the endpoints and permissions.
@@ -8,6 +8,8 @@
 #define HERALD_CONSOLE_CONSOLE_H
 
 #include <stdbool.h>
+
+#include "identity/apps.h"
 
 struct router;
 struct identity;
@@ -32,5 +34,17 @@ int console_admin_create(struct identity *id, const char *name, const char *pass
                          const char **msg);
 int console_admin_passwd(struct identity *id, const char *name, const char *password,
                          const char **msg);
+
+/*
+ * CLI: `herald app create NAME` (an app with a generated key and a first
+ * secret) and `herald app secret KEY` (one more secret; older ones stay
+ * valid). Each writes its audit_log row (operator "cli", IP "local", never the
+ * secret) in the same transaction. key_out and secret_out as in
+ * identity_app_create. Return 0, ERR_INVAL (bad name), ERR_NOTFOUND (no app
+ * with that key) or a store error. Synchronous: CLI only.
+ */
+int console_app_create(struct identity *id, const char *name, char key_out[APP_KEY_MAX + 1],
+                       char secret_out[TOKEN_LEN + 1]);
+int console_app_secret_add(struct identity *id, const char *key, char secret_out[TOKEN_LEN + 1]);
 
 #endif

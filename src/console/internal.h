@@ -24,7 +24,7 @@ struct store_rows;
 #define ROLE_DESC_MAX 512
 #define CONSOLE_ROLES_MAX 32 /* roles per operator, apps per role */
 
-/* The permission names (SPEC §2); "*" (superadmin) grants all. NULL-terminated. */
+/* The permission names (docs/admin.md); "*" (superadmin) grants all. NULL-terminated. */
 extern const char *const console_permissions[];
 
 /* One role of an operator. */
@@ -126,13 +126,20 @@ cJSON *console__page_json(const struct store_rows *count, const struct store_row
                           int64_t page, int64_t page_size, const char *bools, const char *jsons);
 /* page and page_size from the query (1.., 1..100, default 20); false after answering 422. */
 bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size);
-/* Answers a store error with the usual codes; what names the object ("operator"). */
+/* Answers a store error through the one mapper (request_fail_store); what names the object
+ * ("operator"), a 409 names the field "name". */
 void console__respond_store_err(struct http_req *req, int status, const char *what);
 void console__respond(struct http_req *req, int status, const cJSON *v);
 void console__invalid(struct http_req *req, const char *field, const char *message);
 /* A string member of 1..max characters matching the id charset when idlike; NULL: absent. */
 int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
                  const char **out, struct http_req *req);
+/*
+ * A password member: a string of min (at least 1) to PASSWORD_MAX_LEN bytes; bytes, not
+ * characters, because the hash takes bytes. NULL when absent and not required; -1 after 422.
+ */
+int console__password(struct http_req *req, const cJSON *obj, const char *name, bool required,
+                      size_t min, const char **out);
 struct router;
 /* Route registration of the console's files (console.c calls them). */
 void console__auth_register(struct router *r, struct identity *id);
@@ -146,7 +153,8 @@ bool console__name_ok(const char *s, size_t max);
 
 /* ---- request bodies (each answers 415/400/422 itself and returns NULL or -1) */
 
-/* The JSON body (caller frees) or NULL after answering. */
+/* The JSON body (caller frees) or NULL after answering: the one body reader,
+ * request_body_json (router/request.h). */
 cJSON *console__body(struct http_req *req);
 /* Refuses a body that is not an object or has members not in allowed (comma list). */
 int console__only(struct http_req *req, const cJSON *obj, const char *allowed);

@@ -381,14 +381,10 @@ static void ops_save(struct http_req *req, const struct console_op *who, void *u
     if (console__only(
             req, b, create ? "username,password,roles,disabled" : "password,roles,disabled") != 0 ||
         (create && console__str(b, "username", OPERATOR_NAME_MAX, true, true, &name, req) != 0) ||
-        console__str(b, "password", PASSWORD_MAX_LEN, create, false, &pw, req) != 0 ||
+        console__password(req, b, "password", create, 8, &pw) != 0 ||
         console__id_list(req, b, "roles", &roles) != 0 ||
         console__bool(req, b, "disabled", &dis) != 0)
         goto done;
-    if (pw && strlen(pw) < 8) {
-        console__invalid(req, "password", "must be 8 to 511 bytes");
-        goto done;
-    }
     if (id && dis == 1 && strcmp(id, who->id) == 0) {
         http_respond_error(req, 409, "conflict", "an operator cannot disable itself", "disabled");
         goto done;

@@ -1,5 +1,5 @@
 /*
- * Clock helpers: wall time in milliseconds since the Unix epoch (SPEC §3 times)
+ * Clock helpers: wall time in milliseconds since the Unix epoch (the API's times)
  * and a monotonic clock for durations and timeouts.
  */
 #ifndef HERALD_CORE_CLOCK_H

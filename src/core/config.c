@@ -1,5 +1,5 @@
 /*
- * Configuration loading (SPEC §6). One table below describes every setting:
+ * Configuration loading (README, "Configuration"). One table below describes every setting:
  * its HERALD_* name (the flag name is derived from it), type, range, default,
  * whether it is secret, and one line of help. Loading, validation, check-config
  * output and --help all walk that table, so a new setting is one new row.
@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -43,6 +45,7 @@ enum setting_type {
     T_ENUM,     /* one of names[], stored as its index */
     T_STRING,   /* any non-empty string */
     T_ORIGINS,  /* "", "*" or a comma list of scheme://host[:port], normalized */
+    T_CIDRS,    /* a comma list of IP addresses and CIDR blocks, normalized */
 };
 
 /* The C type of the field a setting writes. */
@@ -128,7 +131,9 @@ static const struct setting settings[] = {
     VAL("HERALD_STATIC_DIR", T_STRING, F_STR(static_dir), "web/dist", "DIR",
         "folder of the web UI files (may not exist)"),
     VAL("HERALD_TRUST_PROXY", T_BOOL, F_BOOL(trust_proxy), "false", "BOOL",
-        "honour X-Forwarded-* headers from a reverse proxy"),
+        "take the client address from X-Forwarded-For (see --trusted-proxies)"),
+    VAL("HERALD_TRUSTED_PROXIES", T_CIDRS, F_STR(trusted_proxies), "127.0.0.0/8,::1/128", "CIDRS",
+        "addresses/CIDR blocks of the proxies whose X-Forwarded-For counts"),
     /* WebSocket */
     NUM("HERALD_WS_MAX_MESSAGE", T_SIZE, F_SIZE(ws_max_message), 125, 64 * MIB, "64KiB", "SIZE",
         "largest WebSocket message (larger: close 1009)"),
@@ -483,7 +488,9 @@ int config_parse_duration(const char *s, int64_t *ms)
         v = v * 10 + d;
     }
     int64_t mult;
-    if (*p == '\0' || strcasecmp(p, "s") == 0)
+    if (strcmp(s, "0") == 0)
+        mult = 1; /* "0" needs no unit; any other number does (is "30" seconds or ms?) */
+    else if (strcasecmp(p, "s") == 0)
         mult = SEC_MS;
     else if (strcasecmp(p, "ms") == 0)
         mult = 1;
@@ -580,6 +587,34 @@ static bool valid_ipv6(const char *h, size_t n, bool allow_scope)
     return inet_pton(AF_INET6, tmp, addr) == 1;
 }
 
+/*
+ * A DNS host name of n bytes: dot-separated labels of letters, digits and '-'
+ * (not at either end of a label), at most 253 bytes, with at least one letter
+ * so that a mistyped IPv4 address ("1.2.3") is not taken for a name.
+ */
+static bool valid_hostname(const char *h, size_t n)
+{
+    if (n == 0 || n > 253)
+        return false;
+    size_t label = 0;
+    bool letter = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        if (ch == '.') {
+            if (label == 0 || h[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (ch == '-' ? label == 0 : !is_alpha(ch) && !is_digit(ch))
+            return false;
+        letter |= is_alpha(ch);
+        if (++label > 63)
+            return false;
+    }
+    return letter && h[n - 1] != '-' && h[n - 1] != '.';
+}
+
 /* 1..5 decimal digits, value <= 65535. */
 static bool parse_port(const char *p, size_t n, int *port)
 {
@@ -598,8 +633,9 @@ static bool parse_port(const char *p, size_t n, int *port)
 }
 
 /*
- * "0.0.0.0:8080", ":8080", "[::1]:8080", "8080". The listener takes IP
- * literals only. On error *why says what is wrong.
+ * "0.0.0.0:8080", ":8080", "[::1]:8080", "8080", "localhost:8080". A host
+ * name is kept as written; config_resolve_listen() turns it into an address
+ * (loading stays free of DNS lookups). On error *why says what is wrong.
  */
 static int parse_listen(const char *s, char **host, int *port, const char **why)
 {
@@ -635,8 +671,8 @@ static int parse_listen(const char *s, char **host, int *port, const char **why)
             h = s;
             hlen = (size_t)(colon - s);
             ps = colon + 1;
-            if (!valid_ipv4(h, hlen)) {
-                *why = "the host must be an IP address";
+            if (!valid_ipv4(h, hlen) && !valid_hostname(h, hlen)) {
+                *why = "the host must be an IP address or a host name";
                 return -1;
             }
         }
@@ -647,6 +683,37 @@ static int parse_listen(const char *s, char **host, int *port, const char **why)
     }
     *host = xstrndup(h, hlen);
     return 0;
+}
+
+int config_resolve_listen(struct config *c, char *errbuf, size_t errlen)
+{
+    const char *h = c->listen_host;
+    size_t n = strlen(h);
+    if (strchr(h, ':') != NULL || valid_ipv4(h, n))
+        return 0; /* already an address */
+    static const int families[] = {AF_INET, AF_INET6};
+    int e = EAI_NONAME;
+    for (size_t i = 0; i < 2; i++) {
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = families[i];
+        hints.ai_socktype = SOCK_STREAM;
+        e = getaddrinfo(h, NULL, &hints, &res);
+        if (e != 0)
+            continue;
+        char addr[INET6_ADDRSTRLEN] = "";
+        const void *a = families[i] == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+        inet_ntop(families[i], a, addr, sizeof(addr));
+        freeaddrinfo(res);
+        free(c->listen_host);
+        c->listen_host = xstrdup(addr);
+        return 0;
+    }
+    struct shown q;
+    return fail(errbuf, errlen, "HERALD_LISTEN: cannot resolve host %s: %s", quoted(&q, h),
+                e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
 }
 
 /* One origin "scheme://host[:port]" of n bytes, appended normalized to out. */
@@ -770,7 +837,10 @@ static int setting_set(struct config *c, const struct setting *s, const char *wh
     }
     case T_DURATION: {
         int64_t x;
-        if (config_parse_duration(v, &x) != 0) {
+        if (n > 0 && strspn(v, "0123456789") == n && config_parse_duration(v, &x) != 0) {
+            rc = fail(err, errlen, "%s: %s needs a unit (ms, s, m, h or d, e.g. %ss)", who,
+                      quoted(&q, v), v);
+        } else if (config_parse_duration(v, &x) != 0) {
             rc = fail(err, errlen,
                       "%s: invalid duration %s (use ms, s, m, h or d, e.g. 250ms or 10s)", who,
                       quoted(&q, v));
@@ -845,6 +915,19 @@ static int setting_set(struct config *c, const struct setting *s, const char *wh
         if (rc == 0)
             set_str(c, s, star ? xstrdup("*") : buf_detach(&out, NULL));
         buf_release(&out);
+        break;
+    }
+    case T_CIDRS: {
+        struct cidr *blocks;
+        char *canon, why[200];
+        if (n == 0) {
+            rc = fail(err, errlen, "%s: must not be empty (list addresses or CIDR blocks)", who);
+        } else if (cidr_list_parse(v, &blocks, &canon, why, sizeof(why)) < 0) {
+            rc = fail(err, errlen, "%s: %s", who, why);
+        } else {
+            free(blocks);
+            set_str(c, s, canon);
+        }
         break;
     }
     case T_STRING:
@@ -1203,6 +1286,7 @@ static void format_value(const struct config *c, const struct setting *s, struct
     }
     case T_STRING:
     case T_ORIGINS:
+    case T_CIDRS:
         put_url_masked(out, get_str(c, s));
         break;
     }
@@ -1270,13 +1354,37 @@ void config_print(const struct config *c, FILE *f)
     buf_release(&v);
 }
 
-void config_print_help(FILE *f)
+static bool help_listed(const struct setting *s, const char *const *only)
 {
+    for (; only && *only; only++)
+        if (strcmp(*only, s->env) == 0)
+            return true;
+    return only == NULL;
+}
+
+/* "--max-body=SIZE", "--demo[=BOOL]": the left column of --help. */
+static int help_flag(char *out, size_t n, const struct setting *s)
+{
+    char flag[64];
+    flag_name(flag, sizeof(flag), s);
+    return snprintf(out, n, s->type == T_BOOL ? "--%s[=%s]" : "--%s=%s", flag, s->metavar);
+}
+
+int config_print_help(FILE *f, const char *const *only)
+{
+    int width = 0; /* the widest flag shown sets the column of the help text */
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        char left[100];
+        int w = help_listed(&settings[i], only) ? help_flag(left, sizeof(left), &settings[i]) : 0;
+        if (w > width)
+            width = w;
+    }
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];
-        char flag[64], left[100], lo[32], hi[32], range[100] = "", def[64];
-        flag_name(flag, sizeof(flag), s);
-        snprintf(left, sizeof(left), s->type == T_BOOL ? "--%s[=%s]" : "--%s=%s", flag, s->metavar);
+        char left[100], lo[32], hi[32], range[100] = "", def[64];
+        if (!help_listed(s, only))
+            continue;
+        help_flag(left, sizeof(left), s);
 
         if (s->type == T_INT) {
             snprintf(range, sizeof(range), "; %lld..%lld", (long long)s->min, (long long)s->max);
@@ -1304,8 +1412,9 @@ void config_print_help(FILE *f)
         else
             snprintf(def, sizeof(def), "%s", s->def);
 
-        fprintf(f, "  %-28s %s\n", left, s->help);
-        fprintf(f, "  %-28s [%s%s; default %s%s]\n", "", s->env, range, def,
+        fprintf(f, "  %-*s  %s\n", width, left, s->help);
+        fprintf(f, "  %-*s  [%s%s; default %s%s]\n", width, "", s->env, range, def,
                 s->secret ? "; secret" : "");
     }
+    return width;
 }

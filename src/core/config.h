@@ -1,5 +1,5 @@
 /*
- * Server configuration (SPEC §6). Sources, lowest to highest precedence:
+ * Server configuration (README, "Configuration"). Sources, lowest to highest precedence:
  * built-in defaults, a `.env` file in the working directory, HERALD_*
  * environment variables, command-line flags (`--listen=…` or `--listen …`,
  * named after the variable: HERALD_MAX_BODY -> --max-body). Every setting has
@@ -28,7 +28,8 @@ struct config {
     int idle_timeout_ms;   /* HERALD_IDLE_TIMEOUT keep-alive idle, default 60s */
     char *cors_origins;    /* HERALD_CORS_ORIGINS comma list, "*" or empty (default: none) */
     char *static_dir;      /* HERALD_STATIC_DIR UI files, default "web/dist" (may not exist) */
-    bool trust_proxy;      /* HERALD_TRUST_PROXY honour X-Forwarded-*, default false */
+    bool trust_proxy;      /* HERALD_TRUST_PROXY honour X-Forwarded-For, default false */
+    char *trusted_proxies; /* HERALD_TRUSTED_PROXIES canonical CIDR list, default loopback */
     /* WebSocket */
     size_t ws_max_message; /* HERALD_WS_MAX_MESSAGE, default 64 KiB (-> 1009) */
     size_t ws_max_queue;   /* HERALD_WS_MAX_QUEUE output bytes per conn, default 1 MiB (-> 1008) */
@@ -99,12 +100,27 @@ const char *config_mask_secret(const char *value);
 /* Where config_load writes warning lines; NULL means stderr (the default). Startup only. */
 void config_set_warn_stream(FILE *f);
 
-/* Prints the flag list with one-line help and default for each setting (for --help). */
-void config_print_help(FILE *f);
+/*
+ * Prints the flag list with one-line help and default for each setting (for
+ * --help), in aligned columns. only: NULL for every setting, else a
+ * NULL-terminated list of the HERALD_* names to show (a command's own flags).
+ * Returns the width of the flag column, for a caller that adds lines.
+ */
+int config_print_help(FILE *f, const char *const *only);
 
 /*
- * Parses a duration: "250ms", "10s", "5m", "2h", or a plain number of
- * seconds. Returns 0 and sets *ms, or -1.
+ * HERALD_LISTEN may name a host ("localhost:8080"); config_load checks only
+ * its form. This resolves it (IPv4 first, then IPv6) and replaces
+ * c->listen_host with the numeric address; an IP literal is left alone.
+ * Returns 0, or -1 with one line naming HERALD_LISTEN in errbuf. Blocking
+ * (the resolver): start-up only. Every command that uses the address (serve,
+ * check-config) calls it right after config_load.
+ */
+int config_resolve_listen(struct config *c, char *errbuf, size_t errlen);
+
+/*
+ * Parses a duration: "250ms", "10s", "5m", "2h", "7d" (a unit is required;
+ * only "0" may go without). Returns 0 and sets *ms, or -1.
  */
 int config_parse_duration(const char *s, int64_t *ms);
 /* Parses a size: "1024", "64k"/"64KiB", "10m"/"10MiB", "1g". Returns 0 or -1. */

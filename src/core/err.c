@@ -1,5 +1,5 @@
 /*
- * The one mapping from enum err to HTTP statuses and SPEC §3 error codes.
+ * The one mapping from enum err to HTTP statuses, error codes and Retry-After (see err.h).
  */
 #include "err.h"
 
@@ -19,7 +19,7 @@ int err_http_status(int err)
     case ERR_TOOBIG:
         return 413;
     case ERR_AGAIN:
-        return 429;
+        return 503;
     case ERR_UNAUTH:
         return 401;
     case ERR_JSON:
@@ -51,7 +51,7 @@ const char *err_code(int err)
     case ERR_TOOBIG:
         return "payload_too_large";
     case ERR_AGAIN:
-        return "rate_limited";
+        return "unavailable";
     case ERR_UNAUTH:
         return "unauthorized";
     case ERR_JSON:
@@ -65,6 +65,11 @@ const char *err_code(int err)
     default:
         return "internal_error";
     }
+}
+
+int err_retry_after(int err)
+{
+    return err == ERR_AGAIN ? 1 : 0;
 }
 
 const char *err_str(int err)
@@ -83,7 +88,7 @@ const char *err_str(int err)
     case ERR_TOOBIG:
         return "payload too large";
     case ERR_AGAIN:
-        return "rate limited";
+        return "busy; retry later";
     case ERR_IO:
         return "i/o error";
     case ERR_BACKEND:

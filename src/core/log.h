@@ -1,5 +1,5 @@
 /*
- * Logging per STYLE.md §5: one line per event to stderr, text or JSON lines.
+ * Logging: one line per event to stderr, text or JSON lines.
  * Text:  2026-11-22T10:00:00.123Z warn store cannot insert msg: locked req=7f3a
  * JSON:  {"ts":"…","level":"warn","mod":"store","msg":"cannot insert msg: locked","req":"7f3a"}
  * The caller passes key=value pairs as one pre-formatted string of

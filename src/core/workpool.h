@@ -1,7 +1,10 @@
 /*
  * A small pool of worker threads for CPU-heavy work that must not run on an
  * event loop: password hashing and verification (25-230 ms each, ADR 0006).
- * Work items run in submission order on any free worker. The pool does not
+ * Work items run in submission order on any free worker, every waiting
+ * high-priority item before any low-priority one (logins before registrations:
+ * a flood of new accounts must not starve people who already have one). The
+ * pool does not
  * hop back to a loop by itself: like a store completion, a work function that
  * must answer an HTTP request calls http_req_post() at its end.
  *
@@ -17,6 +20,11 @@ struct workpool;
 
 typedef void (*workpool_fn)(void *arg);
 
+enum workpool_prio {
+    WORKPOOL_HIGH = 0, /* run first (password checks of logins) */
+    WORKPOOL_LOW = 1,  /* run when no high item waits; at most half the queue */
+};
+
 /*
  * Starts nthreads (1..64) workers with a queue of at most max_queue waiting
  * items (>= 1). Returns NULL on bad arguments or when a thread cannot start.
@@ -29,6 +37,18 @@ struct workpool *workpool_new(int nthreads, size_t max_queue);
  * called and arg stays the caller's.
  */
 int workpool_submit(struct workpool *wp, workpool_fn fn, void *arg);
+
+/*
+ * workpool_submit at priority prio, on behalf of tag (a client address; NULL
+ * for none; borrowed for the call). Low items may fill at most half the
+ * queue, so high ones always find room; and at most max_per_tag waiting items
+ * (>= 1) may share one tag, so one client cannot hold the whole queue.
+ * Returns 0, ERR_AGAIN when the queue (or its low half) is full, ERR_DENIED
+ * when tag has max_per_tag items waiting, or ERR_UNAVAIL when the pool is
+ * stopping; fn is then never called and arg stays the caller's.
+ */
+int workpool_submit_ex(struct workpool *wp, enum workpool_prio prio, const char *tag,
+                       size_t max_per_tag, workpool_fn fn, void *arg);
 
 /* Items waiting now (not counting those running). Any thread. */
 size_t workpool_queued(struct workpool *wp);

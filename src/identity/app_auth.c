@@ -3,10 +3,13 @@
  * hashing the presented secret with the server's secret key and comparing it
  * in constant time with the hashes of the app's unexpired secrets (several
  * during a rotation). Every check reads the store, so a new or disabled app
- * takes effect at once on every worker.
+ * takes effect at once on every worker. An app token names its secret; the
+ * secret's liveness is read from the store and cached for a second (a table
+ * of APP_SECRETS_SLOTS entries indexed by secret id behind one mutex).
  */
 #include "app_auth.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/xalloc.h"
 #include "identity/app_limits.h"
 #include "identity/apps.h"
 #include "identity/identity.h"
@@ -25,13 +29,77 @@
 #include "store/store.h"
 
 static const struct store_sql sql_app_secrets = {
-    .sqlite = "SELECT a.id, s.hash FROM apps a JOIN app_secrets s ON s.app_id = a.id"
+    .sqlite = "SELECT a.id, s.hash, s.id FROM apps a JOIN app_secrets s ON s.app_id = a.id"
               " WHERE a.key = ?1 AND a.status = 'active'"
               " AND (s.expires_at IS NULL OR s.expires_at > ?2)",
-    .pg = "SELECT a.id, s.hash FROM apps a JOIN app_secrets s ON s.app_id = a.id"
+    .pg = "SELECT a.id, s.hash, s.id FROM apps a JOIN app_secrets s ON s.app_id = a.id"
           " WHERE a.key = $1 AND a.status = 'active'"
           " AND (s.expires_at IS NULL OR s.expires_at > $2)",
 };
+/* an app token's secret: its expiry (NULL: none), or no row once deleted */
+static const struct store_sql sql_secret_alive = {
+    .sqlite = "SELECT expires_at FROM app_secrets WHERE id = ?1 AND app_id = ?2",
+    .pg = "SELECT expires_at FROM app_secrets WHERE id = $1 AND app_id = $2",
+};
+
+#define SECRET_CLAIM "secret_id" /* in app tokens: the app_secrets.id they were minted with */
+#define APP_SECRETS_SLOTS 1024
+#define NO_EXPIRY INT64_MAX
+
+/* ---- the secret liveness cache */
+
+struct secret_entry {
+    int64_t secret_id; /* 0: empty slot */
+    char app_id[JWT_APP_MAX + 1];
+    int64_t expires_at;  /* wall ms; NO_EXPIRY; 0 when the secret is gone */
+    uint64_t fetched_ms; /* monotonic */
+};
+
+struct app_secrets {
+    pthread_mutex_t mu;
+    struct secret_entry slots[APP_SECRETS_SLOTS];
+};
+
+struct app_secrets *app_secrets_new(void)
+{
+    struct app_secrets *c = xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+void app_secrets_free(struct app_secrets *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* 1: the secret is alive, 0: expired or gone, -1: not known (or stale): read the store. */
+static int secret_cached(struct app_secrets *c, const char *app_id, int64_t secret_id)
+{
+    int r = -1;
+    uint64_t now = clock_mono_ms();
+    pthread_mutex_lock(&c->mu);
+    const struct secret_entry *e = &c->slots[(uint64_t)secret_id % APP_SECRETS_SLOTS];
+    if (e->secret_id == secret_id && strcmp(e->app_id, app_id) == 0 &&
+        now - e->fetched_ms < APP_SECRETS_FRESH_MS)
+        r = e->expires_at > clock_wall_ms();
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+static void secret_remember(struct app_secrets *c, const char *app_id, int64_t secret_id,
+                            int64_t expires_at)
+{
+    pthread_mutex_lock(&c->mu);
+    struct secret_entry *e = &c->slots[(uint64_t)secret_id % APP_SECRETS_SLOTS];
+    e->secret_id = secret_id;
+    snprintf(e->app_id, sizeof(e->app_id), "%s", app_id);
+    e->expires_at = expires_at;
+    e->fetched_ms = clock_mono_ms();
+    pthread_mutex_unlock(&c->mu);
+}
 
 static void unauthorized(struct http_req *req, const char *message)
 {
@@ -39,20 +107,49 @@ static void unauthorized(struct http_req *req, const char *message)
     http_respond_error(req, 401, "unauthorized", message, NULL);
 }
 
+/* The app's rate limit: true after answering 429. */
+static bool over_limit(struct identity *id, struct http_req *req, const char *app_id)
+{
+    uint64_t wait = app_limits_take(id->limits, app_id, clock_mono_ms());
+    if (wait == 0)
+        return false;
+    char v[24];
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+    http_res_header(req, "Retry-After", v);
+    http_respond_error(req, 429, "rate_limited", "the app's request rate limit is exceeded", NULL);
+    return true;
+}
+
 /* The app is authenticated: apply its rate limit, then go on. */
 static void proceed(struct identity *id, struct http_req *req, const char *app_id, app_auth_fn fn,
                     void *ud)
 {
-    uint64_t wait = app_limits_take(id->limits, app_id, clock_mono_ms());
-    if (wait != 0) {
-        char v[24];
-        snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
-        http_res_header(req, "Retry-After", v);
-        http_respond_error(req, 429, "rate_limited", "the app's request rate limit is exceeded",
-                           NULL);
+    if (!over_limit(id, req, app_id))
+        fn(req, app_id, ud);
+}
+
+static void token_issue(struct identity *id, struct http_req *req, const char *app_id,
+                        int64_t secret_id);
+
+/* Loop thread: the store said whether an app token's secret is alive. */
+static void secret_read(struct idjob *j)
+{
+    if (j->status != 0) {
+        identity__respond_store_err(j->req, j->status);
         return;
     }
-    fn(req, app_id, ud);
+    const struct store_rows *r = store_result_step(j->res, 0);
+    int64_t expires = 0; /* gone */
+    if (r && r->nrows > 0)
+        expires = store_rows_value(r, 0, 0) && store_rows_value(r, 0, 0)->type == STORE_INT
+                      ? store_rows_int(r, 0, 0)
+                      : NO_EXPIRY;
+    secret_remember(j->id->secrets, j->app_id, j->n1, expires);
+    if (expires <= clock_wall_ms()) {
+        unauthorized(j->req, "the app secret of this token was revoked; ask for a new app token");
+        return;
+    }
+    proceed(j->id, j->req, j->app_id, j->cont, j->cont_ud);
 }
 
 /* Loop thread: compares the presented secret's hash with the app's secrets. */
@@ -64,21 +161,27 @@ static void secret_checked(struct idjob *j)
     }
     const struct store_rows *r = store_result_step(j->res, 0);
     const char *app_id = NULL;
+    int64_t secret_id = 0;
     for (int i = 0; r && i < r->nrows; i++) {
         bool eq = token_hex_is_equal(store_rows_text(r, i, 1), j->text);
-        if (eq && app_id == NULL)
+        if (eq && app_id == NULL) {
             app_id = store_rows_text(r, i, 0);
+            secret_id = store_rows_int(r, i, 2);
+        }
     }
     if (app_id == NULL) {
         unauthorized(j->req, "unknown app key or wrong secret");
         return;
     }
-    proceed(j->id, j->req, app_id, j->cont, j->cont_ud);
+    if (j->n2) /* POST /auth/token: the token names the secret */
+        token_issue(j->id, j->req, app_id, secret_id);
+    else
+        proceed(j->id, j->req, app_id, j->cont, j->cont_ud);
 }
 
-/* Looks up key and checks secret; fn on success, 401 otherwise. */
+/* Looks up key and checks secret; fn on success (or, mint: an app token), 401 otherwise. */
 static void check_key_secret(struct identity *id, struct http_req *req, const char *key,
-                             const char *secret, app_auth_fn fn, void *ud)
+                             const char *secret, bool mint, app_auth_fn fn, void *ud)
 {
     char hash[TOKEN_HASH_HEX + 1];
     if (key == NULL || secret == NULL || key[0] == '\0' || strlen(key) > APP_KEY_MAX ||
@@ -96,6 +199,7 @@ static void check_key_secret(struct identity *id, struct http_req *req, const ch
         abort();
     j->cont = fn;
     j->cont_ud = ud;
+    j->n2 = mint;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_app_secrets);
     store_bind_text(op, key);
@@ -125,12 +229,37 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
         memcpy(app, c.app, sizeof(app));
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(c.json, "iatm");
         int64_t iat_ms = cJSON_IsNumber(m) ? (int64_t)m->valuedouble : c.iat * 1000;
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(c.json, SECRET_CLAIM);
+        int64_t secret_id = cJSON_IsNumber(sc) && sc->valuedouble >= 1 && sc->valuedouble < 9e15
+                                ? (int64_t)sc->valuedouble
+                                : 0;
         jwt_claims_release(&c);
         if (revoke_is_revoked(id->revoke, REVOKE_APP, "", app, iat_ms)) {
             unauthorized(req, "the app was disabled; ask for a new app token");
             return;
         }
-        proceed(id, req, app, fn, ud);
+        if (secret_id == 0) { /* minted before tokens named their secret */
+            unauthorized(req, "an app token without its secret; ask for a new app token");
+            return;
+        }
+        int alive = secret_cached(id->secrets, app, secret_id);
+        if (alive == 0) {
+            unauthorized(req, "the app secret of this token was revoked; ask for a new app token");
+            return;
+        }
+        if (alive == 1) {
+            proceed(id, req, app, fn, ud);
+            return;
+        }
+        struct idjob *j = identity__job_new(req, id, app);
+        j->n1 = secret_id;
+        j->cont = fn;
+        j->cont_ud = ud;
+        struct store_op *op = store_op_new();
+        store_op_add(op, &sql_secret_alive);
+        store_bind_int(op, secret_id);
+        store_bind_text(op, app);
+        identity__job_submit(j, op, false, secret_read);
         return;
     }
     const char *key = http_req_header(req, "X-App-Key");
@@ -140,16 +269,19 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
                           "app token");
         return;
     }
-    check_key_secret(id, req, key, secret, fn, ud);
+    check_key_secret(id, req, key, secret, false, fn, ud);
 }
 
-/* Loop thread: the pair checked out; sign an app token. */
-static void token_issue(struct http_req *req, const char *app_id, void *ud)
+/* Loop thread: the pair checked out; sign an app token that names its secret. */
+static void token_issue(struct identity *id, struct http_req *req, const char *app_id,
+                        int64_t secret_id)
 {
-    struct identity *id = ud;
+    if (over_limit(id, req, app_id))
+        return;
     int64_t now_ms = clock_wall_ms(), now = now_ms / 1000;
     cJSON *extra = cJSON_CreateObject();
-    cJSON_AddNumberToObject(extra, "iatm", (double)now_ms); /* for the revocation check */
+    cJSON_AddNumberToObject(extra, "iatm", (double)revoke_issue_ms(id->revoke)); /* revocations */
+    cJSON_AddNumberToObject(extra, SECRET_CLAIM, (double)secret_id);
     struct jwt_payload p = {.typ = JWT_TYP_APP,
                             .sub = app_id,
                             .app = app_id,
@@ -187,7 +319,7 @@ void identity_auth_token_handler(struct http_req *req, void *ud)
         http_respond_error(req, 422, "validation_failed", "api_secret is required (a string)",
                            "api_secret");
     } else {
-        check_key_secret(id, req, k->valuestring, s->valuestring, token_issue, id);
+        check_key_secret(id, req, k->valuestring, s->valuestring, true, NULL, NULL);
     }
     cJSON_Delete(body);
 }

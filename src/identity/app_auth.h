@@ -1,5 +1,5 @@
 /*
- * App authentication (SPEC §3): a business backend proves which app it is
+ * App authentication (docs/identity.md): a business backend proves which app it is
  * with the headers X-App-Key + X-App-Secret, or with `Authorization: Bearer`
  * and an app token from POST /api/v1/auth/token {"api_key","api_secret"}.
  * Missing or bad credentials answer 401 `unauthorized`.
@@ -22,5 +22,20 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
 
 /* Handler of POST /api/v1/auth/token; ud is the struct identity. */
 void identity_auth_token_handler(struct http_req *req, void *ud);
+
+/*
+ * The liveness of app secrets as app tokens need it: an app token carries the
+ * id of the secret it was minted with ("secret_id" claim) and is refused once
+ * that secret has expired (rotation) or been deleted. Answers come from the
+ * store and are kept for at most APP_SECRETS_FRESH_MS, so a revoked secret's
+ * tokens end within about a second on every node. Bounded (a fixed table);
+ * any thread.
+ */
+#define APP_SECRETS_FRESH_MS 1000
+
+struct app_secrets;
+
+struct app_secrets *app_secrets_new(void);
+void app_secrets_free(struct app_secrets *c); /* NULL-safe */
 
 #endif

@@ -83,7 +83,7 @@ int identity_app_create(struct identity *id, const char *name, const char *key,
     store_bind_text(op, name);
     store_bind_text(op, key_out);
     store_bind_int(op, now);
-    /* only the default app lets end users register themselves (S4, docs/auth.md) */
+    /* only the default app lets end users register themselves (docs/auth.md) */
     store_bind_int(op, strcmp(key_out, "default") == 0);
     store_op_add(op, &sql_secret_insert);
     store_bind_text(op, app_id);

@@ -1,5 +1,5 @@
 /*
- * Apps (tenants, SPEC §2): creating them with a first secret, listing them,
+ * Apps (tenants): creating them with a first secret, listing them,
  * and the `default` app made at the first start. These calls are synchronous
  * (store_*_wait): start-up and the CLI only, never an event loop. A secret is
  * shown once, when made, and kept only as a keyed hash (tokens.h).

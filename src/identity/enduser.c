@@ -1,5 +1,5 @@
 /*
- * End-user authentication (SPEC §3 "end-user auth", S4): register, login,
+ * End-user authentication (docs/auth.md): register, login,
  * refresh, logout and /auth/me. See enduser.h and docs/auth.md.
  *
  * Every request is a small state machine of "steps" that each end on the
@@ -89,10 +89,10 @@ static const struct store_sql sql_rt_insert = {
 static const struct store_sql sql_rt_rotate = {
     .sqlite = "UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1"
               " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
-              " AND expires_at > ?2 RETURNING app_id, subject_id",
+              " AND expires_at > ?2 RETURNING app_id, subject_id, family_id",
     .pg = "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1"
           " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
-          " AND expires_at > $2 RETURNING app_id, subject_id",
+          " AND expires_at > $2 RETURNING app_id, subject_id, family_id",
 };
 /* rotation, step 2: its successor in the same family, if the user and app are still active */
 static const struct store_sql sql_rt_successor = {
@@ -118,13 +118,28 @@ static const struct store_sql sql_rt_reuse = {
           " (SELECT family_id FROM refresh_tokens WHERE token_hash = $1"
           " AND rotated_at IS NOT NULL) RETURNING app_id, subject_id",
 };
-static const struct store_sql sql_rt_revoke_family = {
+/* logout: the family (session) of a refresh token the user names */
+static const struct store_sql sql_rt_family_of = {
+    .sqlite = "SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
+              " AND subject_id = ?2 AND subject_kind = 'user'",
+    .pg = "SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
+          " AND subject_id = $2 AND subject_kind = 'user'",
+};
+/* logout: the family of a refresh token the user names */
+static const struct store_sql sql_rt_revoke_family_by_token = {
     .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL AND family_id ="
               " (SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
               " AND subject_id = ?2 AND subject_kind = 'user')",
     .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL AND family_id ="
           " (SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
           " AND subject_id = $2 AND subject_kind = 'user')",
+};
+/* logout: one session's refresh tokens */
+static const struct store_sql sql_rt_revoke_family = {
+    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL"
+              " AND family_id = ?3 AND app_id = ?1 AND subject_id = ?2 AND subject_kind = 'user'",
+    .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL"
+          " AND family_id = $3 AND app_id = $1 AND subject_id = $2 AND subject_kind = 'user'",
 };
 static const struct store_sql sql_rt_revoke_user = {
     .sqlite = "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL"
@@ -183,6 +198,9 @@ struct eu {
     cJSON *profile;       /* owns the strings f borrows (register) */
     char refresh[TOKEN_LEN + 1];
     bool want_tokens;
+    bool guard_held; /* a login-guard token is taken for this check (login_guard.h) */
+    char peer[64];   /* the client address it was taken for */
+    char sid[IDENTITY_SESSION_LEN + 1]; /* the session (refresh family) of the tokens made */
 };
 
 static void eu_free(struct eu *e)
@@ -253,8 +271,8 @@ static void work_verify(void *arg)
 {
     struct eu *e = arg;
     size_t n = strlen(e->password);
-    if (e->hash == NULL) {
-        e->verify = password_verify_dummy(e->password, n);
+    if (e->hash == NULL) { /* as long as the slowest stored hash kind takes */
+        e->verify = password_verify_dummy_cost(e->password, n, atomic_load(&e->id->bcrypt_cost));
     } else if ((e->verify = password_verify(e->password, n, e->hash)) == 0) {
         /* a password change hashes the new one; a login upgrades a legacy (bcrypt) hash */
         const char *pw = e->new_password ? e->new_password : e->password;
@@ -276,16 +294,27 @@ static void work_hash(void *arg)
     http_req_post(e->req, eu_on_loop, e);
 }
 
-static bool eu_work(struct eu *e, workpool_fn fn, void (*next)(struct eu *))
+/*
+ * Queues a password hash or check; next runs on the loop when it is done. Logins and password
+ * changes go first (WORKPOOL_HIGH), registrations after them; one client address holds at most
+ * IDENTITY_HASH_PER_IP waiting items. False: answered 429 (that share is full) or 503.
+ */
+static bool eu_work(struct eu *e, enum workpool_prio prio, workpool_fn fn,
+                    void (*next)(struct eu *))
 {
     e->next = next;
-    if (workpool_submit(e->id->work, fn, e) != 0) {
-        e->next = NULL;
-        http_res_header(e->req, "Retry-After", "1");
+    int rc =
+        workpool_submit_ex(e->id->work, prio, http_req_peer(e->req), IDENTITY_HASH_PER_IP, fn, e);
+    if (rc == 0)
+        return true;
+    e->next = NULL;
+    http_res_header(e->req, "Retry-After", "1");
+    if (rc == ERR_DENIED)
+        http_respond_error(e->req, 429, "rate_limited",
+                           "too many password checks from this address; retry", NULL);
+    else
         http_respond_error(e->req, 503, "unavailable", "too many password checks; retry", NULL);
-        return false;
-    }
-    return true;
+    return false;
 }
 
 /* ---- helpers */
@@ -316,6 +345,25 @@ static void account_of(const struct eu *e, char out[ACCOUNT_MAX])
         snprintf(out, ACCOUNT_MAX, "user:?%s:%s", e->app_key, e->user_id);
 }
 
+/* Notes that identity__login_allowed took a login-guard token for e's password check. */
+static void guard_held(struct eu *e)
+{
+    const char *peer = http_req_peer(e->req);
+    snprintf(e->peer, sizeof(e->peer), "%s", peer ? peer : "");
+    e->guard_held = true;
+}
+
+/* Gives back the login-guard token of e's password check, if it holds one (login_guard.h). */
+static void guard_refund(struct eu *e)
+{
+    if (!e->guard_held)
+        return;
+    e->guard_held = false;
+    char account[ACCOUNT_MAX];
+    account_of(e, account);
+    login_guard_refund(e->id->guard, e->peer, account, clock_mono_ms());
+}
+
 /* A password member: NULL (after answering 422) when absent or not acceptable. */
 static char *take_password(struct http_req *req, const cJSON *body, const char *name, bool strict)
 {
@@ -332,30 +380,10 @@ static char *take_password(struct http_req *req, const cJSON *body, const char *
     return xstrdup(p->valuestring);
 }
 
-/*
- * An end user's own e-mail address (register, PATCH /auth/me contacts.email) must look like
- * one: 3-254 bytes, one '@' with text on both sides, a dot in the domain, no spaces or
- * control characters. Apps and imports may store what they like (their data).
- */
-static bool email_is_plausible(const char *s)
-{
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
-        return false;
-    const char *dot = strrchr(at + 1, '.');
-    if (dot == NULL || dot == at + 1 || dot[1] == '\0')
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
-
 /* A contacts.email in body, if any, that is a string but not an address: false after 422. */
 static bool email_ok(struct http_req *req, const cJSON *email, const char *field)
 {
-    if (cJSON_IsString(email) && !email_is_plausible(email->valuestring)) {
+    if (cJSON_IsString(email) && !identity__email_is_valid(email->valuestring)) {
         invalid(req, field, "must be an e-mail address");
         return false;
     }
@@ -398,18 +426,21 @@ static bool user_id_of(struct http_req *req, const cJSON *body, char out[JWT_SUB
     return true;
 }
 
-/* Adds a new refresh token (new family when family is NULL) to op; its text goes to e->refresh. */
+/*
+ * Adds a new refresh token in a new family to op: a new session, whose id (the family id) goes
+ * to e->sid for the access token; the refresh token's text goes to e->refresh.
+ */
 static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
 {
-    char hash[TOKEN_HASH_HEX + 1], rid[33], fam[33];
+    char hash[TOKEN_HASH_HEX + 1], rid[33];
     token_generate(e->refresh);
     if (token_hash(e->refresh, e->id->secret_key, hash) != 0)
         return ERR_BACKEND;
     rand_hex(rid, 16);
-    rand_hex(fam, 16);
+    rand_hex(e->sid, IDENTITY_SESSION_LEN / 2);
     store_op_add(op, &sql_rt_insert);
     store_bind_text(op, rid);
-    store_bind_text(op, fam);
+    store_bind_text(op, e->sid);
     store_bind_text(op, e->user_id);
     store_bind_text(op, e->app_id);
     store_bind_text(op, hash);
@@ -422,7 +453,10 @@ static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
 static void respond_tokens(struct eu *e, int status, const struct store_rows *user)
 {
     char *tok = NULL;
-    if (identity_user_token_mint(e->id, e->app_id, e->user_id, &tok) != 0) {
+    int rc = e->sid[0]
+                 ? identity_user_token_mint_session(e->id, e->app_id, e->user_id, e->sid, &tok)
+                 : identity_user_token_mint(e->id, e->app_id, e->user_id, &tok);
+    if (rc != 0) {
         http_respond_err(e->req, ERR_BACKEND, "cannot sign the token", NULL);
         return;
     }
@@ -508,7 +542,19 @@ static void register_app(struct eu *e)
                            NULL);
     } else {
         snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
-        eu_work(e, work_hash, register_hashed);
+        /* throttled per address and per app before the hash, whatever the outcome ("taken"
+         * included: that answer tells which usernames exist) */
+        uint64_t wait = login_guard_register_take(e->id->guard, http_req_peer(e->req), e->app_id,
+                                                  clock_mono_ms());
+        if (wait != 0) {
+            char v[24];
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)wait);
+            http_res_header(e->req, "Retry-After", v);
+            http_respond_error(e->req, 429, "rate_limited", "too many registrations; retry later",
+                               NULL);
+            return;
+        }
+        eu_work(e, WORKPOOL_LOW, work_hash, register_hashed);
     }
 }
 
@@ -580,13 +626,11 @@ static void login_done(struct eu *e)
 
 static void login_checked(struct eu *e)
 {
-    char account[ACCOUNT_MAX];
-    account_of(e, account);
-    if (e->verify != 0) {
-        login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
+    if (e->verify != 0) { /* the guard's token stays taken */
         unauthorized(e->req, "wrong username or password");
         return;
     }
+    guard_refund(e);
     const struct store_rows *r = store_result_step(e->res, 0);
     if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
         http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
@@ -620,13 +664,17 @@ static void login_found(struct eu *e)
         const char *h = store_rows_text(r, 0, 2);
         if (h)
             e->hash = xstrdup(h);
+        identity_hash_seen(e->id, h);
     }
-    /* throttled before any hashing; the key names the app by id, as PATCH /auth/me does */
+    /* a token is taken before any hashing, so concurrent attempts cannot outrun the
+     * lock-out; the key names the app by id, as PATCH /auth/me does */
     char account[ACCOUNT_MAX];
     account_of(e, account);
     if (!identity__login_allowed(e->id, e->req, account))
         return;
-    eu_work(e, work_verify, login_checked); /* an unknown user costs the same time */
+    guard_held(e);
+    if (!eu_work(e, WORKPOOL_HIGH, work_verify, login_checked)) /* unknown users: same time */
+        guard_refund(e);
 }
 
 void identity_auth_login(struct http_req *req, void *ud)
@@ -686,6 +734,9 @@ static void refresh_done(struct eu *e)
     const struct store_rows *r = store_result_step(e->res, 0);
     snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
     snprintf(e->user_id, sizeof(e->user_id), "%s", store_rows_text(r, 0, 1));
+    const char *fam = store_rows_text(r, 0, 2); /* the session goes on */
+    if (fam && strlen(fam) == IDENTITY_SESSION_LEN)
+        memcpy(e->sid, fam, IDENTITY_SESSION_LEN + 1);
     respond_tokens(e, 200, store_result_step(e->res, -1));
 }
 
@@ -744,43 +795,79 @@ static void logout_done(struct eu *e)
         identity__respond_store_err(e->req, e->status);
         return;
     }
-    revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
+    if (e->sid[0] == '\0') { /* everywhere, or a token from before sessions */
+        revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
+    } else {
+        revoke_session(e->id->revoke, e->app_id, e->user_id, e->sid);
+        /* the family of the refresh token named in the body, when it is another session */
+        const char *fam = store_rows_text(store_result_step(e->res, 0), 0, 0);
+        if (fam && strcmp(fam, e->sid) != 0)
+            revoke_session(e->id->revoke, e->app_id, e->user_id, fam);
+    }
     http_respond(e->req, 204, NULL, "", 0);
 }
 
+/*
+ * Ends the caller's session (the "sid" of its access token): its refresh family and its access
+ * tokens. {"refresh_token": t} ends t's session too; {"everywhere": true} ends every session of
+ * the user. A token without a session (issued before sessions existed) ends every session.
+ */
 static void logout_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
     struct identity *id = ud;
     struct eu *e = eu_new(req, id);
     snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
     snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
+    snprintf(e->sid, sizeof(e->sid), "%s", p->session_id);
     size_t len = 0;
     http_req_body(req, &len);
-    const cJSON *t = NULL;
+    const cJSON *t = NULL, *every = NULL;
     if (len > 0) {
         e->body = identity__body_json(req);
         if (e->body == NULL)
             goto done;
+        if (!cJSON_IsObject(e->body)) {
+            invalid(req, "", "must be a JSON object");
+            goto done;
+        }
         t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
         if (t != NULL && !cJSON_IsString(t)) {
             invalid(req, "refresh_token", "must be a string");
             goto done;
         }
+        every = cJSON_GetObjectItemCaseSensitive(e->body, "everywhere");
+        if (every != NULL && !cJSON_IsBool(every)) {
+            invalid(req, "everywhere", "must be true or false");
+            goto done;
+        }
     }
+    if (cJSON_IsTrue(every))
+        e->sid[0] = '\0';
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    if (t != NULL) { /* this device's family only */
+    if (e->sid[0] == '\0') {
+        identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
+    } else {
         char h[TOKEN_HASH_HEX + 1] = "";
-        if (token_is_wellformed(t->valuestring) &&
+        if (t != NULL && token_is_wellformed(t->valuestring) &&
             token_hash(t->valuestring, id->secret_key, h) != 0)
             h[0] = '\0';
-        store_op_add(op, &sql_rt_revoke_family);
+        store_op_add(op, &sql_rt_family_of); /* step 0: that token's session, if any */
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         store_bind_text(op, h);
+        store_op_add(op, &sql_rt_revoke_family);
+        store_bind_text(op, e->app_id);
+        store_bind_text(op, e->user_id);
+        store_bind_text(op, e->sid);
         store_bind_int(op, now);
-    } else {
-        identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
+        if (h[0]) { /* and the named token's family, when it is another one */
+            store_op_add(op, &sql_rt_revoke_family_by_token);
+            store_bind_text(op, e->app_id);
+            store_bind_text(op, e->user_id);
+            store_bind_text(op, h);
+            store_bind_int(op, now);
+        }
     }
     if (eu_store(e, op, true, logout_done))
         return;
@@ -865,35 +952,37 @@ static void me_write(struct eu *e)
 
 static void me_password_checked(struct eu *e)
 {
-    if (e->verify == ERR_BACKEND) {
+    if (e->verify == ERR_BACKEND) { /* the right password; the new one could not be hashed */
+        guard_refund(e);
         http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
         return;
     }
-    if (e->verify != 0) {
-        char account[ACCOUNT_MAX];
-        account_of(e, account);
-        login_guard_failed(e->id->guard, http_req_peer(e->req), account, clock_mono_ms());
+    if (e->verify != 0) { /* the guard's token stays taken */
         http_respond_error(e->req, 403, "forbidden", "current_password is wrong",
                            "current_password");
         return;
     }
+    guard_refund(e);
     me_write(e); /* e->new_hash holds the new password's hash (work_verify) */
 }
 
 static void me_hash_found(struct eu *e)
 {
     if (e->status != 0) {
+        guard_refund(e);
         identity__respond_store_err(e->req, e->status);
         return;
     }
     const char *h = store_rows_text(store_result_step(e->res, 0), 0, 0);
     if (h == NULL) {
+        guard_refund(e);
         http_respond_error(e->req, 403, "forbidden", "this user has no password to change",
                            "current_password");
         return;
     }
     e->hash = xstrdup(h);
-    eu_work(e, work_verify, me_password_checked);
+    if (!eu_work(e, WORKPOOL_HIGH, work_verify, me_password_checked))
+        guard_refund(e);
 }
 
 static void me_patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
@@ -940,14 +1029,16 @@ static void me_patch_authed(struct http_req *req, const struct user_principal *p
     if (pw) {
         char account[ACCOUNT_MAX];
         account_of(e, account);
-        if (!identity__login_allowed(id, req, account))
+        if (!identity__login_allowed(id, req, account)) /* takes a token: see login_found */
             goto done;
+        guard_held(e);
         struct store_op *op = store_op_new();
         store_op_add(op, &sql_user_hash);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         if (eu_store(e, op, false, me_hash_found))
             return;
+        guard_refund(e);
         goto done;
     }
     me_write(e);

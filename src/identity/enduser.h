@@ -1,5 +1,5 @@
 /*
- * End-user authentication endpoints (SPEC §3, S4), under /api/v1/auth:
+ * End-user authentication endpoints (docs/auth.md), under /api/v1/auth:
  * register (when the app allows it), login, refresh (rotating refresh tokens
  * in families; reuse of a rotated token revokes its family), logout, and
  * GET/PATCH me (profile and password change). The app is named by X-App-Key

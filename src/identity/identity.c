@@ -12,6 +12,7 @@
 
 #include "auth/jwt.h"
 #include "auth/login_guard.h"
+#include "auth/password.h"
 #include "core/workpool.h"
 #include "identity/app_limits.h"
 #include "identity/revoke.h"
@@ -22,6 +23,44 @@
 #include "identity/users.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/store.h"
+
+/* the highest bcrypt cost of the stored user hashes ("$2b$12$..."): bcrypt users come from imports
+ */
+static const struct store_sql sql_bcrypt_cost = {
+    .sqlite = "SELECT max(substr(password_hash, 5, 2)) FROM users"
+              " WHERE substr(password_hash, 1, 2) = '$2'",
+    .pg = "SELECT max(substr(password_hash, 5, 2)) FROM users"
+          " WHERE substr(password_hash, 1, 2) = '$2'",
+};
+
+void identity_hash_seen(struct identity *id, const char *hash)
+{
+    int cost = password_bcrypt_cost(hash);
+    int cur = atomic_load(&id->bcrypt_cost);
+    while (cost > cur && !atomic_compare_exchange_weak(&id->bcrypt_cost, &cur, cost))
+        ;
+}
+
+/* Start-up: the costliest bcrypt hash stored, so unknown users cost as much from the start. */
+static int load_bcrypt_cost(struct identity *id)
+{
+    struct store_op *op = store_op_new();
+    store_op_add(op, &sql_bcrypt_cost);
+    struct store_result *res = NULL;
+    int rc = store_read_wait(id->store, op, &res);
+    if (rc == 0) {
+        const char *c = store_rows_text(store_result_step(res, 0), 0, 0);
+        if (c && strlen(c) == 2) {
+            char h[8] = "$2b$00$";
+            h[4] = c[0];
+            h[5] = c[1];
+            identity_hash_seen(id, h);
+        }
+    }
+    store_result_free(res);
+    return rc;
+}
 
 int identity_init(struct identity *id, struct store *st, const void *jwt_secret, size_t jwt_len,
                   const uint8_t enc_key[IDENTITY_KEY_LEN], const struct identity_options *o)
@@ -58,6 +97,11 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
     id->limits = app_limits_new(st);
     if (id->limits == NULL)
         return ERR_BACKEND;
+    id->secrets = app_secrets_new();
+    int rc = load_bcrypt_cost(id);
+    if (rc != 0)
+        return log_fail(rc, "identity", "cannot read the stored password hash kinds: %s",
+                        err_str(rc));
     return 0;
 }
 
@@ -67,6 +111,8 @@ void identity_release(struct identity *id)
         return;
     app_limits_free(id->limits);
     id->limits = NULL;
+    app_secrets_free(id->secrets);
+    id->secrets = NULL;
     revoke_free(id->revoke);
     id->revoke = NULL;
     workpool_free(id->work);

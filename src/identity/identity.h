@@ -1,5 +1,5 @@
 /*
- * Identity: apps (tenants) and their end users, SPEC §2 and §3 (issue 3, first
+ * Identity: apps (tenants) and their end users, docs/identity.md (issue 3, first
  * part). This header holds the context every identity handler shares and the
  * one call that registers the routes; apps.h, app_auth.h and users.h hold the
  * parts. The context is made at start-up and read-only afterwards, so the
@@ -8,6 +8,7 @@
 #ifndef HERALD_IDENTITY_IDENTITY_H
 #define HERALD_IDENTITY_IDENTITY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,9 +20,11 @@ struct workpool;
 struct login_guard;
 struct revoke;
 struct app_limits;
+struct app_secrets;
 
 #define IDENTITY_KEY_LEN 32
 #define IDENTITY_HASH_QUEUE 1024 /* password checks waiting for a worker before 503 */
+#define IDENTITY_HASH_PER_IP 64  /* of them, waiting on behalf of one client address */
 
 struct identity {
     struct store *store;                  /* borrowed; outlives the server */
@@ -32,11 +35,14 @@ struct identity {
     int64_t access_ttl_s;                 /* HERALD_ACCESS_TTL in seconds */
     int64_t refresh_ttl_s;                /* HERALD_REFRESH_TTL in seconds */
     int64_t operator_ttl_s;               /* HERALD_OPERATOR_TTL in seconds */
-    bool demo;                            /* HERALD_DEMO: ?user_id= accepted (SPEC §3) */
+    bool demo;                            /* HERALD_DEMO: ?user_id= accepted (demo mode) */
     struct workpool *work;                /* owned: password hashing off the loops */
     struct login_guard *guard;            /* owned: login throttling */
     struct revoke *revoke;                /* owned: token revocation */
     struct app_limits *limits;            /* owned: per-app API rate limits */
+    struct app_secrets *secrets;          /* owned: app secret liveness for app tokens */
+    atomic_int bcrypt_cost; /* the highest bcrypt cost among stored user hashes (0: none):
+                               an unknown user costs as much (identity_hash_seen) */
 };
 
 /* What identity_init needs besides the keys. */
@@ -54,6 +60,13 @@ struct identity_options {
  */
 int identity_init(struct identity *id, struct store *st, const void *jwt_secret, size_t jwt_len,
                   const uint8_t enc_key[IDENTITY_KEY_LEN], const struct identity_options *o);
+
+/*
+ * Notes a stored password hash met at a login: a bcrypt hash costlier than
+ * any seen raises id->bcrypt_cost, so that unknown users cost as much from now
+ * on (the store is scanned once at start for the same reason). Any thread.
+ */
+void identity_hash_seen(struct identity *id, const char *hash);
 
 /* Frees what identity_init made. NULL-safe; after the server has stopped. */
 void identity_release(struct identity *id);

@@ -53,23 +53,22 @@ void identity__job_free(struct idjob *j);
  */
 void identity__job_submit(struct idjob *j, struct store_op *op, bool write, idjob_fn finish);
 
-/*
- * Parses the JSON request body. Returns the parsed value (caller frees with
- * cJSON_Delete), or NULL after answering 415 (not application/json) or 400
- * invalid_json.
- */
+/* The one body reader, request_body_json (router/request.h), for the identity handlers. */
 cJSON *identity__body_json(struct http_req *req);
 
 /* Answers status with the unformatted JSON of v (not freed). */
 void identity__respond_cjson(struct http_req *req, int status, const cJSON *v);
 
 /*
- * Login throttling at the door: true when account (and the client's IP) may try a password
- * now; otherwise answers 429 rate_limited with Retry-After and returns false. Loop thread.
+ * Login throttling at the door: when account (and the client's IP) may try a password now,
+ * takes one token from both (login_guard_take) and returns true: the caller gives it back
+ * with login_guard_refund when the password is right or is never checked. Otherwise answers
+ * 429 rate_limited with Retry-After and returns false. Loop thread.
  */
 bool identity__login_allowed(struct identity *id, struct http_req *req, const char *account);
 
-/* Answers a failed store op: 404, 409, 503... with the usual codes. */
+/* Answers a failed store op through the one mapper (request_fail_store): "no such user",
+ * 409 naming "id", 422, 503 + Retry-After... */
 void identity__respond_store_err(struct http_req *req, int status);
 
 /* True when s is a valid user id: 1-64 characters of [A-Za-z0-9_.@:-]. */
@@ -107,6 +106,13 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
                                 const char **msg);
 
 void identity__user_fields_release(struct user_fields *f);
+
+/*
+ * The one e-mail rule (contacts.email wherever a user is written: POST/PATCH /users,
+ * /users/batch, user import, register, PATCH /auth/me): 3-254 bytes, one '@' with text on
+ * both sides, a dot inside the domain, no spaces or control characters.
+ */
+bool identity__email_is_valid(const char *s);
 
 /*
  * Appends to op a create-or-update of user f (f->id set) in app_id: given

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/login_guard.h"
 #include "core/clock.h"
@@ -16,6 +15,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "store/store.h"
 
 struct idjob *identity__job_new(struct http_req *req, struct identity *id, const char *app_id)
@@ -67,32 +67,7 @@ void identity__job_submit(struct idjob *j, struct store_op *op, bool write, idjo
 
 cJSON *identity__body_json(struct http_req *req)
 {
-    const char *ct = http_req_header(req, "Content-Type");
-    size_t n = ct ? strcspn(ct, ";") : 0;
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    if (ct == NULL || n != strlen("application/json") ||
-        strncasecmp(ct, "application/json", n) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be JSON (Content-Type: application/json)", NULL);
-        return NULL;
-    }
-    size_t len = 0;
-    const char *body = http_req_body(req, &len);
-    const char *end = NULL;
-    cJSON *v = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    while (v != NULL && end < body + len &&
-           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (v != NULL && end != body + len) { /* trailing bytes after the value */
-        cJSON_Delete(v);
-        v = NULL;
-    }
-    if (v == NULL) {
-        http_respond_error(req, 400, "invalid_json", "the body is not valid JSON", NULL);
-        return NULL;
-    }
-    return v;
+    return request_body_json(req);
 }
 
 void identity__respond_cjson(struct http_req *req, int status, const cJSON *v)
@@ -108,7 +83,7 @@ void identity__respond_cjson(struct http_req *req, int status, const cJSON *v)
 
 bool identity__login_allowed(struct identity *id, struct http_req *req, const char *account)
 {
-    uint64_t wait = login_guard_check(id->guard, http_req_peer(req), account, clock_mono_ms());
+    uint64_t wait = login_guard_take(id->guard, http_req_peer(req), account, clock_mono_ms());
     if (wait == 0)
         return true;
     char v[24];
@@ -120,24 +95,7 @@ bool identity__login_allowed(struct identity *id, struct http_req *req, const ch
 
 void identity__respond_store_err(struct http_req *req, int status)
 {
-    switch (status) {
-    case ERR_NOTFOUND:
-        http_respond_err(req, status, "no such user", NULL);
-        break;
-    case ERR_EXISTS:
-        http_respond_err(req, status, "a user with this id exists", "id");
-        break;
-    case ERR_AGAIN:
-        http_res_header(req, "Retry-After", "1");
-        http_respond_error(req, 503, "unavailable", "the store is busy; retry", NULL);
-        break;
-    case ERR_UNAVAIL:
-        http_respond_err(req, status, "the store is closing", NULL);
-        break;
-    default:
-        http_respond_err(req, ERR_BACKEND, "internal error", NULL);
-        break;
-    }
+    request_fail_store(req, status, "user", "id");
 }
 
 bool identity__user_id_is_valid(const char *s)

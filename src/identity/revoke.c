@@ -7,6 +7,7 @@
 #include "revoke.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,20 +25,23 @@
 #define REVOKE_POLL_OVERLAP 10000 /* ms re-read each poll: commits may land out of time order */
 #define REVOKE_KEY_MAX 200
 
-static const char *const kind_names[] = {"user", "operator", "app"};
+#define KINDS 4
+static const char *const kind_names[] = {"user", "operator", "app"}; /* as stored */
 
 static const struct store_sql sql_upsert = {
-    .sqlite = "INSERT INTO revocations (subject_kind, app_id, subject_id, revoked_at)"
-              " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (subject_kind, app_id, subject_id)"
+    .sqlite = "INSERT INTO revocations (subject_kind, app_id, subject_id, session_id, revoked_at)"
+              " VALUES (?1, ?2, ?3, ?4, ?5)"
+              " ON CONFLICT (subject_kind, app_id, subject_id, session_id)"
               " DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at)",
-    .pg = "INSERT INTO revocations (subject_kind, app_id, subject_id, revoked_at)"
-          " VALUES ($1, $2, $3, $4) ON CONFLICT (subject_kind, app_id, subject_id)"
+    .pg = "INSERT INTO revocations (subject_kind, app_id, subject_id, session_id, revoked_at)"
+          " VALUES ($1, $2, $3, $4, $5)"
+          " ON CONFLICT (subject_kind, app_id, subject_id, session_id)"
           " DO UPDATE SET revoked_at = GREATEST(revocations.revoked_at, excluded.revoked_at)",
 };
 static const struct store_sql sql_since = {
-    .sqlite = "SELECT subject_kind, app_id, subject_id, revoked_at FROM revocations"
+    .sqlite = "SELECT subject_kind, app_id, subject_id, revoked_at, session_id FROM revocations"
               " WHERE revoked_at > ?1 ORDER BY revoked_at",
-    .pg = "SELECT subject_kind, app_id, subject_id, revoked_at FROM revocations"
+    .pg = "SELECT subject_kind, app_id, subject_id, revoked_at, session_id FROM revocations"
           " WHERE revoked_at > $1 ORDER BY revoked_at",
 };
 static const struct store_sql sql_prune = {
@@ -60,11 +64,11 @@ struct listener {
 
 struct revoke {
     struct store *st;
-    int64_t keep_ms[3]; /* per kind */
+    int64_t keep_ms[KINDS]; /* per kind */
     pthread_rwlock_t lock;
     struct entry *slots[REVOKE_SLOTS];
     size_t count;
-    size_t per_kind[3]; /* a kind without entries needs no lookup */
+    size_t per_kind[KINDS]; /* a kind without entries needs no lookup */
     struct listener listeners[REVOKE_LISTENERS];
     int nlisteners;
     pthread_t thread;
@@ -72,16 +76,22 @@ struct revoke {
     pthread_mutex_t mu; /* stop flag and its condition */
     pthread_cond_t cv;
     bool stop;
-    int64_t seen; /* newest revoked_at read from the store */
+    int64_t seen;           /* newest revoked_at read from the store */
+    _Atomic int64_t latest; /* newest revocation time held (revoke_issue_ms) */
+    _Atomic int64_t issued; /* newest issue time handed out by revoke_issue_ms */
     int64_t last_prune;
 };
 
-/* "kind/app/subject" into out; -1 when it does not fit. On every token check: no printf. */
+/*
+ * "kind/app/subject" (sessions: "3/app/user/session") into out; -1 when it does not fit.
+ * User ids and session ids hold no '/'. On every token check: no printf.
+ */
 static int make_key(char *out, size_t n, enum revoke_kind kind, const char *app_id,
-                    const char *subject_id)
+                    const char *subject_id, const char *session_id)
 {
     size_t a = app_id ? strlen(app_id) : 0, b = strlen(subject_id);
-    if (4 + a + b > n)
+    size_t c = session_id && kind == REVOKE_SESSION ? strlen(session_id) : 0;
+    if (5 + a + b + c > n || (kind == REVOKE_SESSION && c == 0))
         return -1;
     out[0] = (char)('0' + (int)kind);
     out[1] = '/';
@@ -89,6 +99,10 @@ static int make_key(char *out, size_t n, enum revoke_kind kind, const char *app_
         memcpy(out + 2, app_id, a);
     out[2 + a] = '/';
     memcpy(out + 3 + a, subject_id, b + 1);
+    if (c) {
+        out[3 + a + b] = '/';
+        memcpy(out + 4 + a + b, session_id, c + 1);
+    }
     return 0;
 }
 
@@ -101,6 +115,41 @@ static uint64_t hash_key(const char *s)
     return h;
 }
 
+static void raise_to(_Atomic int64_t *v, int64_t to)
+{
+    int64_t cur = atomic_load(v);
+    while (to > cur && !atomic_compare_exchange_weak(v, &cur, to))
+        ;
+}
+
+static void note_latest(struct revoke *r, int64_t at)
+{
+    raise_to(&r->latest, at);
+}
+
+/*
+ * Issue and revocation times form one logical clock per process: a token gets a time after
+ * every revocation held, a revocation a time at or after every token issued, so "issued at
+ * or before the revocation" is exactly "issued before it" in real order, to the millisecond.
+ */
+int64_t revoke_issue_ms(struct revoke *r)
+{
+    int64_t now = clock_wall_ms();
+    if (r == NULL)
+        return now;
+    int64_t after = atomic_load(&r->latest) + 1;
+    int64_t t = now > after ? now : after;
+    raise_to(&r->issued, t);
+    return t;
+}
+
+/* The time of a revocation made now (see revoke_issue_ms). */
+static int64_t revocation_ms(struct revoke *r)
+{
+    int64_t now = clock_wall_ms(), issued = atomic_load(&r->issued);
+    return now > issued ? now : issued;
+}
+
 /* Records at for key; true when it is newer than what was held. Write lock held. */
 static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
 {
@@ -111,6 +160,7 @@ static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
             if (at <= e->at)
                 return false;
             e->at = at;
+            note_latest(r, at);
             return true;
         }
     }
@@ -124,21 +174,24 @@ static bool put_locked(struct revoke *r, int kind, const char *key, int64_t at)
     *slot = e;
     r->count++;
     r->per_kind[kind]++;
+    note_latest(r, at);
     return true;
 }
 
 static void notify(struct revoke *r, enum revoke_kind kind, const char *app_id,
-                   const char *subject_id)
+                   const char *subject_id, const char *session_id)
 {
     for (int i = 0; i < r->nlisteners; i++)
-        r->listeners[i].fn(kind, app_id ? app_id : "", subject_id, r->listeners[i].ud);
+        r->listeners[i].fn(kind, app_id ? app_id : "", subject_id, session_id ? session_id : "",
+                           r->listeners[i].ud);
 }
 
-static int kind_of(const char *name)
+/* The kind of a stored row: its subject_kind, or REVOKE_SESSION for a user's session. */
+static int kind_of(const char *name, const char *session_id)
 {
     for (int k = 0; k < 3; k++)
         if (name && strcmp(name, kind_names[k]) == 0)
-            return k;
+            return k == REVOKE_USER && session_id && session_id[0] ? REVOKE_SESSION : k;
     return -1;
 }
 
@@ -151,12 +204,13 @@ static void apply_rows(struct revoke *r, const struct store_rows *rows, bool tel
     bool *news = xcalloc((size_t)n, sizeof(*news));
     pthread_rwlock_wrlock(&r->lock);
     for (int i = 0; i < n; i++) {
-        int kind = kind_of(store_rows_text(rows, i, 0));
+        const char *sid = store_rows_text(rows, i, 4);
+        int kind = kind_of(store_rows_text(rows, i, 0), sid);
         const char *app = store_rows_text(rows, i, 1);
         const char *sub = store_rows_text(rows, i, 2);
         int64_t at = store_rows_int(rows, i, 3);
         char key[REVOKE_KEY_MAX];
-        if (kind < 0 || sub == NULL || make_key(key, sizeof(key), kind, app, sub) != 0)
+        if (kind < 0 || sub == NULL || make_key(key, sizeof(key), kind, app, sub, sid) != 0)
             continue;
         news[i] = put_locked(r, kind, key, at);
         if (at > r->seen)
@@ -165,8 +219,9 @@ static void apply_rows(struct revoke *r, const struct store_rows *rows, bool tel
     pthread_rwlock_unlock(&r->lock);
     for (int i = 0; tell && i < n; i++)
         if (news[i])
-            notify(r, kind_of(store_rows_text(rows, i, 0)), store_rows_text(rows, i, 1),
-                   store_rows_text(rows, i, 2));
+            notify(r, kind_of(store_rows_text(rows, i, 0), store_rows_text(rows, i, 4)),
+                   store_rows_text(rows, i, 1), store_rows_text(rows, i, 2),
+                   store_rows_text(rows, i, 4));
     free(news);
 }
 
@@ -251,6 +306,7 @@ struct revoke *revoke_new(struct store *st, int64_t token_ms, int64_t operator_m
     r->st = st;
     r->keep_ms[REVOKE_USER] = token_ms;
     r->keep_ms[REVOKE_APP] = token_ms;
+    r->keep_ms[REVOKE_SESSION] = token_ms;
     r->keep_ms[REVOKE_OPERATOR] = operator_ms;
     pthread_rwlock_init(&r->lock, NULL);
     pthread_mutex_init(&r->mu, NULL);
@@ -306,33 +362,50 @@ void revoke_listen(struct revoke *r, revoke_listener_fn fn, void *ud)
         r->listeners[r->nlisteners++] = (struct listener){fn, ud};
 }
 
-void revoke_subject(struct revoke *r, enum revoke_kind kind, const char *app_id,
-                    const char *subject_id)
+/* Records and announces a revocation, then writes it to the store in the background. */
+static void revoke_put(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                       const char *subject_id, const char *session_id)
 {
     char key[REVOKE_KEY_MAX];
-    if (make_key(key, sizeof(key), kind, app_id, subject_id) != 0)
+    if (make_key(key, sizeof(key), kind, app_id, subject_id, session_id) != 0)
         return;
-    int64_t now = clock_wall_ms();
+    int64_t now = revocation_ms(r);
     pthread_rwlock_wrlock(&r->lock);
     put_locked(r, kind, key, now);
     pthread_rwlock_unlock(&r->lock);
-    notify(r, kind, app_id, subject_id);
+    notify(r, kind, app_id, subject_id, session_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_upsert);
-    store_bind_text(op, kind_names[kind]);
+    store_bind_text(op, kind_names[kind == REVOKE_SESSION ? REVOKE_USER : kind]);
     store_bind_text(op, app_id ? app_id : "");
     store_bind_text(op, subject_id);
+    store_bind_text(op, kind == REVOKE_SESSION ? session_id : "");
     store_bind_int(op, now);
     int rc = store_write(r->st, op, ignore_done, NULL);
     if (rc != 0)
         log_warn("revoke", "cannot record a revocation: %s", err_str(rc));
 }
 
-bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
-                       const char *subject_id, int64_t iat_ms)
+void revoke_subject(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                    const char *subject_id)
+{
+    if (kind != REVOKE_SESSION)
+        revoke_put(r, kind, app_id, subject_id, NULL);
+}
+
+void revoke_session(struct revoke *r, const char *app_id, const char *user_id,
+                    const char *session_id)
+{
+    size_t n = session_id ? strlen(session_id) : 0;
+    if (n >= 1 && n <= REVOKE_SESSION_MAX && strchr(session_id, '/') == NULL)
+        revoke_put(r, REVOKE_SESSION, app_id, user_id, session_id);
+}
+
+static bool is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                       const char *subject_id, const char *session_id, int64_t iat_ms)
 {
     char key[REVOKE_KEY_MAX];
-    if (make_key(key, sizeof(key), kind, app_id, subject_id) != 0)
+    if (make_key(key, sizeof(key), kind, app_id, subject_id, session_id) != 0)
         return true;
     bool revoked = false;
     uint64_t h = hash_key(key);
@@ -340,11 +413,24 @@ bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_
     if (r->per_kind[kind] > 0) {
         for (struct entry *e = r->slots[h % REVOKE_SLOTS]; e; e = e->next) {
             if (e->hash == h && strcmp(e->key, key) == 0) {
-                revoked = iat_ms < e->at;
+                revoked = iat_ms <= e->at;
                 break;
             }
         }
     }
     pthread_rwlock_unlock(&r->lock);
     return revoked;
+}
+
+bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
+                       const char *subject_id, int64_t iat_ms)
+{
+    return kind != REVOKE_SESSION && is_revoked(r, kind, app_id, subject_id, NULL, iat_ms);
+}
+
+bool revoke_session_is_revoked(struct revoke *r, const char *app_id, const char *user_id,
+                               const char *session_id)
+{
+    /* a session is over for good: any issue time is before its revocation */
+    return is_revoked(r, REVOKE_SESSION, app_id, user_id, session_id, INT64_MIN);
 }

@@ -1,5 +1,5 @@
 /*
- * Token revocation (SPEC §4, issue 3 §7): logout, disabling a user or an
+ * Token revocation (docs/identity.md, "Revocation"): logout, disabling a user or an
  * operator, a password change and disabling an app revoke every access token
  * the subject holds. Access tokens are JWTs checked without a store read, so
  * a revocation is a time: tokens of the subject issued before it are refused.
@@ -7,8 +7,14 @@
  * every node polls the store once a second for newer rows, so a revocation
  * made on another node takes effect here within about a second.
  *
+ * A user's revocation may also name one session (a login and its refresh
+ * family: the "sid" claim of its access tokens): logging out ends that session
+ * only, while a password change, disabling or deleting the user and a refresh
+ * token reuse end them all. A revoked session is over for good (session ids
+ * are random and never reused), whatever its tokens' issue times.
+ *
  * Listeners (the WebSocket layer) are told of each revocation so that they
- * close the subject's sockets (close code 4001).
+ * close the subject's (or the session's) sockets (close code 4001).
  *
  * Threads: revoke_is_revoked and revoke_subject may be called from any thread.
  * Listener callbacks run on the thread that learnt of the revocation (a loop,
@@ -23,11 +29,21 @@
 struct store;
 struct revoke;
 
-enum revoke_kind { REVOKE_USER = 0, REVOKE_OPERATOR = 1, REVOKE_APP = 2 };
+enum revoke_kind {
+    REVOKE_USER = 0,
+    REVOKE_OPERATOR = 1,
+    REVOKE_APP = 2,
+    REVOKE_SESSION = 3, /* one session of a user (listeners and the table only) */
+};
 
-/* Called for each revocation; app_id is "" for operators and apps. */
+#define REVOKE_SESSION_MAX 32 /* characters of a session id */
+
+/*
+ * Called for each revocation; app_id is "" for operators and apps; session_id
+ * is "" unless kind is REVOKE_SESSION (then subject_id is the user).
+ */
 typedef void (*revoke_listener_fn)(enum revoke_kind kind, const char *app_id,
-                                   const char *subject_id, void *ud);
+                                   const char *subject_id, const char *session_id, void *ud);
 
 /*
  * Loads the revocations still relevant and starts the poll thread. A
@@ -52,10 +68,32 @@ void revoke_subject(struct revoke *r, enum revoke_kind kind, const char *app_id,
                     const char *subject_id);
 
 /*
+ * Revokes now every token of one session of user_id in app_id (session_id:
+ * 1..REVOKE_SESSION_MAX characters, no '/'); as revoke_subject otherwise.
+ */
+void revoke_session(struct revoke *r, const char *app_id, const char *user_id,
+                    const char *session_id);
+
+/* True when session_id of user_id in app_id was revoked. Any thread. */
+bool revoke_session_is_revoked(struct revoke *r, const char *app_id, const char *user_id,
+                               const char *session_id);
+
+/*
  * True when a token of the subject issued at iat_ms (the "iatm" claim, or
- * iat * 1000 when absent) was revoked. Any thread; a hash lookup.
+ * iat * 1000 when absent) was revoked: issued at or before the revocation's
+ * millisecond. Any thread; a hash lookup.
  */
 bool revoke_is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
                        const char *subject_id, int64_t iat_ms);
+
+/*
+ * The issue time (ms) to put in the "iatm" claim of a token minted now: the
+ * wall clock, but later than every revocation known here. A revocation ends
+ * the tokens issued in its own millisecond too (a login that just preceded a
+ * logout must not survive it), so a token minted right after one (the fresh
+ * tokens of a password change) needs the next millisecond. r may be NULL.
+ * Any thread.
+ */
+int64_t revoke_issue_ms(struct revoke *r);
 
 #endif

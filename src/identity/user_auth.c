@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/rand.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
@@ -21,6 +22,7 @@
 #include "store/store.h"
 
 #define IATM_CLAIM "iatm" /* issue time in ms: revocations are compared with it */
+#define SID_CLAIM "sid"   /* the session (refresh family) the token belongs to */
 
 /* Demo mode: create the user in the default app when missing, then read it back. */
 static const struct store_sql sql_demo_ensure = {
@@ -47,11 +49,20 @@ static void unauthorized(struct http_req *req, const char *message)
 int identity_user_token_mint(const struct identity *id, const char *app_id, const char *user_id,
                              char **out)
 {
+    char sid[IDENTITY_SESSION_LEN + 1];
+    rand_hex(sid, IDENTITY_SESSION_LEN / 2);
+    return identity_user_token_mint_session(id, app_id, user_id, sid, out);
+}
+
+int identity_user_token_mint_session(const struct identity *id, const char *app_id,
+                                     const char *user_id, const char *session_id, char **out)
+{
     int64_t now_ms = clock_wall_ms();
     cJSON *extra = cJSON_CreateObject();
     if (extra == NULL)
         abort(); /* out of memory, as xalloc does */
-    cJSON_AddNumberToObject(extra, IATM_CLAIM, (double)now_ms);
+    cJSON_AddNumberToObject(extra, IATM_CLAIM, (double)revoke_issue_ms(id->revoke));
+    cJSON_AddStringToObject(extra, SID_CLAIM, session_id);
     struct jwt_payload p = {.typ = JWT_TYP_USER,
                             .sub = user_id,
                             .app = app_id,
@@ -61,6 +72,25 @@ int identity_user_token_mint(const struct identity *id, const char *app_id, cons
     int rc = jwt_sign(id->jwt, &p, out);
     cJSON_Delete(extra);
     return rc;
+}
+
+/*
+ * The "sid" claim into out: true when absent (a token from before sessions: out is "") or
+ * well-formed (1..REVOKE_SESSION_MAX of [0-9a-f]); false otherwise (the token is refused).
+ */
+static bool session_of(const struct jwt_claims *c, char out[REVOKE_SESSION_MAX + 1])
+{
+    out[0] = '\0';
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(c->json, SID_CLAIM);
+    if (s == NULL)
+        return true;
+    if (!cJSON_IsString(s))
+        return false;
+    size_t n = strlen(s->valuestring);
+    if (n < 1 || n > REVOKE_SESSION_MAX || strspn(s->valuestring, "0123456789abcdef") != n)
+        return false;
+    memcpy(out, s->valuestring, n + 1);
+    return true;
 }
 
 /* The "iatm" claim, else iat in ms. */
@@ -82,10 +112,13 @@ int identity_user_token_check(struct identity *id, const char *token, size_t len
         return ERR_UNAUTH;
     }
     int rc = ERR_UNAUTH;
-    if (c.app[0] != '\0' && identity__user_id_is_valid(c.sub)) {
+    char sid[REVOKE_SESSION_MAX + 1];
+    if (c.app[0] != '\0' && identity__user_id_is_valid(c.sub) && session_of(&c, sid)) {
         int64_t iat_ms = issued_ms(&c);
         if (!revoke_is_revoked(id->revoke, REVOKE_USER, c.app, c.sub, iat_ms) &&
-            !revoke_is_revoked(id->revoke, REVOKE_APP, "", c.app, iat_ms)) {
+            !revoke_is_revoked(id->revoke, REVOKE_APP, "", c.app, iat_ms) &&
+            (sid[0] == '\0' || !revoke_session_is_revoked(id->revoke, c.app, c.sub, sid))) {
+            memcpy(p->session_id, sid, sizeof(p->session_id));
             memcpy(p->app_id, c.app, sizeof(p->app_id)); /* same sizes, NUL-terminated */
             memcpy(p->user_id, c.sub, sizeof(p->user_id));
             p->iat_ms = iat_ms;
@@ -139,7 +172,7 @@ static void demo_done(struct idjob *j)
     j->ucont(j->req, &p, j->cont_ud);
 }
 
-/* The kind a demo id implies (S3 quick links): b buyer, m merchant, p agent, a admin. */
+/* The kind a demo id implies (one demo link per role): b buyer, m merchant, p agent, a admin. */
 static const char *demo_kind(const char *uid)
 {
     switch (uid[0]) {

@@ -1,6 +1,6 @@
 /*
  * End-user authentication for every user-facing endpoint and for the
- * WebSocket handshake (SPEC §3, §4): a bearer user token (JWT typ "user",
+ * WebSocket handshake (docs/identity.md): a bearer user token (JWT typ "user",
  * checked for algorithm, signature, expiry and revocation), or, in demo mode
  * only (HERALD_DEMO=1), `?user_id=b1` in the default app, creating the user
  * on the fly with its kind taken from the id's first letter (b buyer,
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "auth/jwt.h"
+#include "identity/revoke.h"
 
 struct http_req;
 struct identity;
@@ -21,8 +22,9 @@ struct identity;
 struct user_principal {
     char app_id[JWT_APP_MAX + 1];
     char user_id[JWT_SUB_MAX + 1];
-    int64_t iat_ms; /* when the token was issued (0 in demo mode) */
-    bool demo;      /* authenticated by ?user_id= in demo mode */
+    int64_t iat_ms;                          /* when the token was issued (0 in demo mode) */
+    char session_id[REVOKE_SESSION_MAX + 1]; /* the token's "sid" ("" in demo mode) */
+    bool demo;                               /* authenticated by ?user_id= in demo mode */
 };
 
 /* Called on req's loop thread; p is borrowed for the call. */
@@ -46,10 +48,20 @@ int identity_user_token_check(struct identity *id, const char *token, size_t len
 
 /*
  * Signs an access token for user_id of app_id, lifetime id->access_ttl_s,
- * with the millisecond issue time the revocation check needs. Returns 0 and
- * *out (free() it), or a negative enum err. Any thread.
+ * with the millisecond issue time the revocation check needs and a session of
+ * its own (a new random "sid": a token an app mints is a session by itself).
+ * Returns 0 and *out (free() it), or a negative enum err. Any thread.
  */
 int identity_user_token_mint(const struct identity *id, const char *app_id, const char *user_id,
                              char **out);
+
+/*
+ * The same in session session_id (IDENTITY_SESSION_LEN hex characters: the
+ * refresh family of a login), so that logging out of it ends this token.
+ */
+int identity_user_token_mint_session(const struct identity *id, const char *app_id,
+                                     const char *user_id, const char *session_id, char **out);
+
+#define IDENTITY_SESSION_LEN 32 /* hex characters of a session id */
 
 #endif

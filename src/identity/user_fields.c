@@ -1,5 +1,5 @@
 /*
- * Validation of user bodies (SPEC §2) and the JSON form of a user row. Errors
+ * Validation of user bodies (docs/identity.md) and the JSON form of a user row. Errors
  * name the JSON path of the offending field ("name", "users[3].contacts.email").
  */
 #include "internal.h"
@@ -27,6 +27,21 @@ static int bad(char *field, size_t fieldlen, const char *prefix, const char *nam
     snprintf(field, fieldlen, "%s%s", prefix, name);
     *msg = why;
     return ERR_INVAL;
+}
+
+bool identity__email_is_valid(const char *s)
+{
+    size_t n = strlen(s);
+    const char *at = strchr(s, '@');
+    if (n < 3 || n > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
+        return false;
+    const char *dot = strrchr(at + 1, '.');
+    if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
 }
 
 /* A string member of at most max characters: 0, -1 (not a string) or -2 (too long). */
@@ -87,6 +102,9 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
                     return bad(field, fieldlen, prefix, sub, msg,
                                "must be a string of at most 256 characters");
                 }
+                if (strcmp(c->string, "email") == 0 && !identity__email_is_valid(c->valuestring))
+                    return bad(field, fieldlen, prefix, "contacts.email", msg,
+                               "must be an e-mail address");
             }
             free(f->contacts);
             f->contacts = cJSON_PrintUnformatted(m);

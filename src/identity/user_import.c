@@ -18,9 +18,13 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/json_check.h"
+#include "core/xalloc.h"
 #include "identity/apps.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
+#include "identity/revoke.h"
+#include "router/request.h"
 #include "store/store.h"
 
 #define IMPORT_LINE_MAX (1024 * 1024) /* bytes of one record */
@@ -36,6 +40,21 @@ static const struct store_sql sql_set_hash = {
     .pg = "UPDATE users SET password_hash = $3 WHERE app_id = $1 AND id = $2",
 };
 
+static const struct store_sql sql_existing = {
+    .sqlite = "SELECT id FROM users WHERE app_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+    .pg = "SELECT id FROM users WHERE app_id = $1"
+          " AND id IN (SELECT json_array_elements_text($2::text::json))",
+};
+
+/* The ids seen by the validating pass, with their first line: a repeat is refused. */
+struct seen {
+    struct seen_slot {
+        char *id; /* owned; NULL: free */
+        long line;
+    } * slots;
+    size_t cap, n;
+};
+
 struct reader {
     FILE *f;
     bool csv;
@@ -44,7 +63,53 @@ struct reader {
     char *cols[IMPORT_COLS_MAX];
     int ncols;
     struct buf field;
+    char msg[256];   /* a record's message when it is not static */
+    char where[256]; /* a record's field when it is not static */
 };
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Records id at line; returns 0, or the line of its first appearance. */
+static long seen_add(struct seen *st, const char *id, long line)
+{
+    if (2 * (st->n + 1) > st->cap) {
+        struct seen old = *st;
+        st->cap = old.cap ? old.cap * 2 : 1024;
+        st->slots = xcalloc(st->cap, sizeof(*st->slots));
+        st->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slots[i].id) {
+                size_t k = id_hash(old.slots[i].id) & (st->cap - 1);
+                while (st->slots[k].id)
+                    k = (k + 1) & (st->cap - 1);
+                st->slots[k] = old.slots[i];
+                st->n++;
+            }
+        free(old.slots);
+    }
+    size_t k = id_hash(id) & (st->cap - 1);
+    for (; st->slots[k].id; k = (k + 1) & (st->cap - 1))
+        if (strcmp(st->slots[k].id, id) == 0)
+            return st->slots[k].line;
+    st->slots[k].id = xstrdup(id);
+    st->slots[k].line = line;
+    st->n++;
+    return 0;
+}
+
+static void seen_release(struct seen *st)
+{
+    for (size_t i = 0; i < st->cap; i++)
+        free(st->slots[i].id);
+    free(st->slots);
+    memset(st, 0, sizeof(*st));
+}
 
 /* ---- CSV (RFC 4180: quoted fields may hold commas, quotes as "" and newlines) */
 
@@ -75,6 +140,9 @@ static int csv_record(struct reader *r, char **fields, int *n, const char **msg)
                         break; /* closing quote; c is what follows */
                 } else if (c == '\n') {
                     r->line++;
+                } else if (c == '\0') {
+                    *msg = "a NUL byte in a field";
+                    return -1;
                 }
                 buf_putc(&r->field, (char)c);
                 if (++total > IMPORT_LINE_MAX) {
@@ -86,6 +154,10 @@ static int csv_record(struct reader *r, char **fields, int *n, const char **msg)
             while (c != ',' && c != '\n' && c != EOF) {
                 if (c == '"') {
                     *msg = "a quote inside an unquoted field";
+                    return -1;
+                }
+                if (c == '\0') {
+                    *msg = "a NUL byte in a field";
                     return -1;
                 }
                 if (c != '\r')
@@ -150,6 +222,12 @@ static cJSON *csv_object(struct reader *r, char **fields, int n, const char **ms
         const char *col = r->cols[i], *v = fields[i];
         if (v[0] == '\0')
             continue;
+        if (!json_utf8_is_valid(v, strlen(v))) {
+            *msg = "not valid UTF-8";
+            *field = col;
+            cJSON_Delete(o);
+            return NULL;
+        }
         if (strcmp(col, "disabled") == 0) {
             bool t = strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
             bool f = strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0;
@@ -161,10 +239,17 @@ static cJSON *csv_object(struct reader *r, char **fields, int n, const char **ms
             }
             cJSON_AddBoolToObject(o, col, t);
         } else if (strcmp(col, "metadata") == 0) {
-            cJSON *m = cJSON_Parse(v);
+            struct json_check_result chk;
+            int rc = json_check(v, strlen(v), REQUEST_JSON_DEPTH, &chk);
+            cJSON *m = rc == 0 ? cJSON_Parse(v) : NULL;
             if (m == NULL) {
-                *msg = "must be JSON text";
-                *field = col;
+                /* the field names the place inside the JSON text where there is one */
+                snprintf(r->where, sizeof(r->where), "%.64s%s%s", col, chk.path[0] ? "." : "",
+                         chk.path);
+                snprintf(r->msg, sizeof(r->msg), "%s%s",
+                         rc == ERR_INVAL || chk.path[0] ? "" : "must be JSON text: ", chk.message);
+                *msg = rc != 0 ? r->msg : "must be JSON text";
+                *field = r->where;
                 cJSON_Delete(o);
                 return NULL;
             }
@@ -184,7 +269,7 @@ static cJSON *csv_object(struct reader *r, char **fields, int n, const char **ms
 
 /* ---- records */
 
-static int jsonl_record(struct reader *r, cJSON **out, const char **msg)
+static int jsonl_record(struct reader *r, cJSON **out, const char **msg, const char **field)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -205,10 +290,28 @@ static int jsonl_record(struct reader *r, cJSON **out, const char **msg)
         size_t i = 0;
         while (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n')
             i++;
-        if (line[i] == '\0')
+        if ((size_t)n == i)
             continue; /* blank line */
-        *out = cJSON_Parse(line);
+        size_t len = (size_t)n;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        struct json_check_result chk;
+        int rc = json_check(line, len, REQUEST_JSON_DEPTH, &chk);
+        *out = rc == 0 ? cJSON_ParseWithLength(line, len) : NULL;
         free(line);
+        if (rc != 0 && chk.path[0] != '\0') {
+            /* a bad value, a repeated key or \u0000: name the field as the API does */
+            snprintf(r->where, sizeof(r->where), "%s", chk.path);
+            snprintf(r->msg, sizeof(r->msg), "%s", chk.message);
+            *field = r->where;
+            *msg = r->msg;
+            return -1;
+        }
+        if (rc != 0) {
+            snprintf(r->msg, sizeof(r->msg), "not a JSON object (%s)", chk.message);
+            *msg = r->msg;
+            return -1;
+        }
         if (*out == NULL || !cJSON_IsObject(*out)) {
             cJSON_Delete(*out);
             *out = NULL;
@@ -228,7 +331,7 @@ static int next_record(struct reader *r, cJSON **out, const char **msg, const ch
     *out = NULL;
     *field = NULL;
     if (!r->csv)
-        return jsonl_record(r, out, msg);
+        return jsonl_record(r, out, msg, field);
     char *fields[IMPORT_COLS_MAX];
     int n = 0;
     int rc = csv_record(r, fields, &n, msg);
@@ -319,13 +422,59 @@ static void reader_close(struct reader *r)
 }
 
 /*
- * One pass. validate_only: count errors (printing the first ones); else write
- * every record to app_id in batches.
+ * Commits one batch. Users whose record disables them or sets a password hash lose their
+ * sessions as through the API: their refresh tokens in the same transaction, and, for the
+ * users that existed before (read first), their access tokens and sockets by a revocation
+ * that every server node reads from the store within about a second.
+ */
+static int batch_commit(struct identity *id, const char *app_id, struct store_op *op,
+                        cJSON *flagged)
+{
+    int64_t now = clock_wall_ms();
+    cJSON *existing = NULL;
+    int rc = 0;
+    if (cJSON_GetArraySize(flagged) > 0) {
+        char *ids = cJSON_PrintUnformatted(flagged);
+        struct store_op *q = store_op_new();
+        store_op_add(q, &sql_existing);
+        store_bind_text(q, app_id);
+        store_bind_text(q, ids);
+        struct store_result *res = NULL;
+        rc = store_read_wait(id->store, q, &res);
+        if (rc == 0) {
+            existing = cJSON_CreateArray();
+            const struct store_rows *rows = store_result_step(res, 0);
+            for (int i = 0; rows && i < rows->nrows; i++)
+                cJSON_AddItemToArray(existing, cJSON_CreateString(store_rows_text(rows, i, 0)));
+            identity__refresh_revoke_many_add(op, app_id, ids, now);
+        }
+        store_result_free(res);
+        cJSON_free(ids);
+    }
+    if (rc == 0)
+        rc = store_write_wait(id->store, op, NULL);
+    else
+        store_op_free(op);
+    const cJSON *u;
+    cJSON_ArrayForEach(u, existing)
+    {
+        if (rc == 0)
+            revoke_subject(id->revoke, REVOKE_USER, app_id, u->valuestring);
+    }
+    cJSON_Delete(existing);
+    return rc;
+}
+
+/*
+ * One pass. validate_only: count errors (printing the first ones), refusing an id that
+ * appears twice; else write every record to app_id in batches.
  */
 static int pass(struct identity *id, const char *app_id, struct reader *r, bool validate_only,
                 FILE *progress, int64_t *count, int64_t *errors)
 {
     struct store_op *op = NULL;
+    cJSON *flagged = NULL; /* ids in op whose sessions end */
+    struct seen seen = {0};
     int batch = 0, rc = 0;
     bool tty = isatty(fileno(progress));
     for (;;) {
@@ -345,6 +494,7 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
         memset(&f, 0, sizeof(f));
         if (got == 1) {
             cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(o, "password_hash");
+            long first = 0;
             if (h && (!cJSON_IsString(h) || !hash_is_plausible(h->valuestring))) {
                 msg = "must be a yescrypt ($y$) or bcrypt ($2b$) hash";
                 field = "password_hash";
@@ -357,12 +507,21 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
                 msg = "is required";
                 field = "id";
                 got = -1;
+            } else if (validate_only && (first = seen_add(&seen, f.id, r->record_line)) != 0) {
+                /* as /users/batch: one record per user, or which one wins is a guess */
+                snprintf(r->msg, sizeof(r->msg), "\"%s\" appears twice (lines %ld and %ld)", f.id,
+                         first, r->record_line);
+                msg = r->msg;
+                field = "id";
+                got = -1;
             }
             if (got == 1 && h)
                 hash = h->valuestring;
             if (got == 1 && !validate_only) {
-                if (op == NULL)
+                if (op == NULL) {
                     op = store_op_new();
+                    flagged = cJSON_CreateArray();
+                }
                 identity__user_upsert_add(op, app_id, &f, clock_wall_ms());
                 if (hash) {
                     store_op_add(op, &sql_set_hash);
@@ -370,6 +529,8 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
                     store_bind_text(op, f.id);
                     store_bind_text(op, hash);
                 }
+                if (hash || f.disabled == 1)
+                    cJSON_AddItemToArray(flagged, cJSON_CreateString(f.id));
             }
             identity__user_fields_release(&f);
             cJSON_Delete(h);
@@ -385,8 +546,10 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
         }
         ++*count;
         if (!validate_only && ++batch == USER_BATCH_MAX) {
-            rc = store_write_wait(id->store, op, NULL);
+            rc = batch_commit(id, app_id, op, flagged);
+            cJSON_Delete(flagged);
             op = NULL;
+            flagged = NULL;
             batch = 0;
             if (rc != 0)
                 break;
@@ -398,9 +561,11 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
         }
     }
     if (op != NULL && rc == 0)
-        rc = store_write_wait(id->store, op, NULL);
+        rc = batch_commit(id, app_id, op, flagged);
     else
         store_op_free(op);
+    cJSON_Delete(flagged);
+    seen_release(&seen);
     return rc;
 }
 

@@ -7,10 +7,15 @@
  * "$2a$/$2b$/$2y$", upgraded at the next login). Each user is created or
  * updated (the /users/batch semantics).
  *
- * The file is read twice: first every record is validated, and when any is
+ * The file is read twice: first every record is validated (the rules of POST
+ * /users; JSON lines through json_check like request bodies, CSV cells UTF-8
+ * without NUL bytes; an id on two lines is refused naming both), and when any is
  * invalid the errors are printed (with line numbers) and nothing is written;
- * then the users are written in transactions of USER_BATCH_MAX. A progress
- * line goes to the progress stream. Synchronous: CLI only.
+ * then the users are written in transactions of USER_BATCH_MAX. A record that
+ * disables an existing user or sets its password_hash ends the user's sessions
+ * as the API does (refresh tokens in the transaction, access tokens and sockets
+ * by revocation). A progress line goes to the progress stream. Synchronous: CLI
+ * only.
  */
 #ifndef HERALD_IDENTITY_USER_IMPORT_H
 #define HERALD_IDENTITY_USER_IMPORT_H

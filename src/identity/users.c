@@ -22,6 +22,7 @@
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "store/store.h"
 
 static const struct store_sql sql_insert = {
@@ -255,9 +256,9 @@ static void save(struct http_req *req, const char *app_id, struct identity *id, 
         save_submit(sv);
         return;
     }
-    if (workpool_submit(id->work, save_hash_work, sv) != 0) {
-        http_res_header(req, "Retry-After", "1");
-        http_respond_error(req, 503, "unavailable", "too many password operations; retry", NULL);
+    int rc = workpool_submit(id->work, save_hash_work, sv);
+    if (rc != 0) {
+        request_fail(req, rc, "too many password operations; retry", NULL);
         save_free(sv);
     }
 }
@@ -363,7 +364,7 @@ void identity_users_get(struct http_req *req, void *ud)
 
 /* ---- PATCH /users/{id} */
 
-/* A user disabled or re-keyed: every token and socket of theirs goes (SPEC §4, close 4001). */
+/* A user disabled or re-keyed: every token and socket of theirs goes (sockets: close 4001). */
 static void finish_patch(struct idjob *j)
 {
     if (j->status == 0 && j->text != NULL)

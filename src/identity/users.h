@@ -1,5 +1,5 @@
 /*
- * End users of an app (SPEC §2, §3), under app authentication: create, list
+ * End users of an app (docs/identity.md), under app authentication: create, list
  * (paged), read, update, delete, batch create-or-update, and minting a user
  * access token. Every query is filtered by the authenticated app, so another
  * app's user is 404. Handlers take the struct identity as ud.

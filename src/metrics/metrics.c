@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "core/xalloc.h"
+#include "net/http.h"
 #include "router/router.h"
 
 static const int status_codes[] = {101, 200, 201, 202, 204, 206, 301, 302, 304, 400,
@@ -30,9 +31,15 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 
 #define EXTRA_ROUTES 3 /* ws, static, unmatched */
 
+/* The method label, indexed by the bit number of enum http_method (HTTP_M_OTHER last). */
+static const char *const method_names[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                           "PATCH", "DELETE", "OPTIONS", "other"};
+#define NMETHODS ((int)(sizeof(method_names) / sizeof(method_names[0])))
+_Static_assert(HTTP_M_OTHER == 1 << (NMETHODS - 1), "method_names follows enum http_method");
+
 struct metrics_shard {
     int nroutes;
-    uint64_t *requests; /* [route slot][status slot] */
+    uint64_t *requests; /* [route slot][method slot][status slot] */
     uint64_t hist[NBUCKETS + 1];
     uint64_t hist_sum_us;
     uint64_t hist_count;
@@ -62,7 +69,7 @@ struct metrics *metrics_new(int nshards, const struct router *r)
     m->shards = xcalloc((size_t)nshards, sizeof(struct metrics_shard));
     for (int i = 0; i < nshards; i++) {
         m->shards[i].nroutes = m->nroutes;
-        m->shards[i].requests = xcalloc((size_t)m->nroutes * NSTATUS, sizeof(uint64_t));
+        m->shards[i].requests = xcalloc((size_t)m->nroutes * NMETHODS * NSTATUS, sizeof(uint64_t));
     }
     m->start = time(NULL);
     return m;
@@ -103,9 +110,19 @@ static int route_slot(int nroutes, int route_id)
     return nroutes - 1;
 }
 
-void metrics_http_request(struct metrics_shard *s, int route_id, int status, uint64_t usec)
+/* A method bit (enum http_method) to its slot; anything else is "other". */
+static int method_slot(int method)
 {
-    int slot = route_slot(s->nroutes, route_id) * NSTATUS + status_slot(status);
+    if (method <= 0 || method > HTTP_M_OTHER || (method & (method - 1)) != 0)
+        return NMETHODS - 1;
+    return __builtin_ctz((unsigned)method);
+}
+
+void metrics_http_request(struct metrics_shard *s, int route_id, int method, int status,
+                          uint64_t usec)
+{
+    int slot = (route_slot(s->nroutes, route_id) * NMETHODS + method_slot(method)) * NSTATUS +
+               status_slot(status);
     ADD(s->requests[slot], 1);
     double secs = (double)usec / 1e6;
     int b = 0;
@@ -167,25 +184,65 @@ static long rss_bytes(void)
     return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
 }
 
+/* A label value with the escapes of the text format: backslash, double quote, newline. */
+static void put_label_value(struct buf *o, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            buf_putc(o, '\\');
+        if (*v == '\n')
+            buf_puts(o, "\\n");
+        else
+            buf_putc(o, *v);
+    }
+}
+
+/*
+ * The request counters summed over the shards and over route slots that share a label (the
+ * router has one id per registered pattern and method set, so a pattern may have several):
+ * a calloc'd [route slot][method][status] array where only the first slot of each label is
+ * filled. The caller frees it.
+ */
+static uint64_t *requests_by_label(const struct metrics *m)
+{
+    size_t per_route = (size_t)NMETHODS * NSTATUS;
+    uint64_t *sum = xcalloc((size_t)m->nroutes * per_route, sizeof(uint64_t));
+    for (int q = 0; q < m->nroutes; q++) {
+        int r = 0;
+        while (r < q && strcmp(route_label(m, r), route_label(m, q)) != 0)
+            r++;
+        for (int i = 0; i < m->nshards; i++)
+            for (size_t k = 0; k < per_route; k++)
+                sum[(size_t)r * per_route + k] +=
+                    LOAD(m->shards[i].requests[(size_t)q * per_route + k]);
+    }
+    return sum;
+}
+
 void metrics_render(struct metrics *m, struct buf *o)
 {
-    buf_puts(o, "# HELP herald_http_requests_total HTTP requests by route and status.\n"
+    buf_puts(o, "# HELP herald_http_requests_total HTTP requests by route, method and status.\n"
                 "# TYPE herald_http_requests_total counter\n");
+    uint64_t *sum = requests_by_label(m);
     for (int r = 0; r < m->nroutes; r++) {
-        for (int st = 0; st < NSTATUS; st++) {
-            uint64_t v = 0;
-            for (int i = 0; i < m->nshards; i++)
-                v += LOAD(m->shards[i].requests[r * NSTATUS + st]);
-            if (v == 0)
-                continue;
-            buf_puts(o, "herald_http_requests_total{route=\"");
-            buf_puts(o, route_label(m, r));
-            if (st == NSTATUS - 1)
-                buf_printf(o, "\",status=\"other\"} %llu\n", (unsigned long long)v);
-            else
-                buf_printf(o, "\",status=\"%d\"} %llu\n", status_codes[st], (unsigned long long)v);
+        for (int me = 0; me < NMETHODS; me++) {
+            for (int st = 0; st < NSTATUS; st++) {
+                uint64_t v = sum[((size_t)r * NMETHODS + (size_t)me) * NSTATUS + (size_t)st];
+                if (v == 0)
+                    continue; /* nothing counted, or a later slot of a label counted above */
+                buf_puts(o, "herald_http_requests_total{route=\"");
+                put_label_value(o, route_label(m, r));
+                buf_puts(o, "\",method=\"");
+                buf_puts(o, method_names[me]);
+                if (st == NSTATUS - 1)
+                    buf_printf(o, "\",status=\"other\"} %llu\n", (unsigned long long)v);
+                else
+                    buf_printf(o, "\",status=\"%d\"} %llu\n", status_codes[st],
+                               (unsigned long long)v);
+            }
         }
     }
+    free(sum);
 
     buf_puts(o, "# HELP herald_http_request_duration_seconds Time from the first byte of a "
                 "request to its response.\n"

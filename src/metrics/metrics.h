@@ -25,8 +25,13 @@ struct metrics *metrics_new(int nshards, const struct router *r);
 void metrics_free(struct metrics *m);
 struct metrics_shard *metrics_shard(struct metrics *m, int idx);
 
-/* Loop thread of the shard only. */
-void metrics_http_request(struct metrics_shard *s, int route_id, int status, uint64_t usec);
+/*
+ * Counts one answered request: route id (the router's, or METRICS_ROUTE_*), method (an enum
+ * http_method bit; anything else counts as "other"), status, duration. Loop thread of the shard
+ * only.
+ */
+void metrics_http_request(struct metrics_shard *s, int route_id, int method, int status,
+                          uint64_t usec);
 void metrics_conn_add(struct metrics_shard *s, enum metrics_conn_kind kind, int delta);
 /* Adds frames (messages and control frames) and wire bytes in one direction. */
 void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t frames,

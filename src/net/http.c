@@ -3,8 +3,11 @@
  * 100-continue, one request in flight per connection (the parser pauses after
  * each message, which keeps pipelined responses in order and lets handlers
  * answer asynchronously), CORS, routing, static files and response writing.
- * Framing errors (including request-smuggling shapes, which llhttp rejects in
- * its strict default mode) get 400 and the connection is closed.
+ * Framing errors get 400 and the connection is closed. llhttp is built in its
+ * strict mode; what it still lets through (bare LF and doubled spaces in the
+ * request line, obs-fold, a missing or repeated Host, transfer codings other
+ * than one final chunked, trailer fields) is refused here: docs/adr/0003
+ * lists every case and its answer.
  */
 #include "net/internal.h"
 
@@ -14,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/cidr.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -43,6 +47,8 @@ struct http_req {
     bool complete;
     bool upgrade;
     bool in_header_value;
+    bool in_trailers; /* after the head: trailer fields are counted, never stored */
+    bool peer_done;   /* fwd_peer holds the answer of http_req_peer */
     int route_id;
     size_t header_bytes;
     struct buf store; /* url, header names and values, NUL-separated */
@@ -55,7 +61,7 @@ struct http_req {
     char *params[ROUTER_MAX_PARAMS * 2];
     int nparams;
     char id[40];
-    char fwd_peer[64]; /* first X-Forwarded-For address, when trusted */
+    char fwd_peer[64]; /* client address from X-Forwarded-For, when trusted */
 };
 
 /* ---------------------------------------------------------------- request objects */
@@ -103,10 +109,57 @@ static struct conn *parser_conn(llhttp_t *p)
     return p->data;
 }
 
+/* Why a callback refused a request: the message of the error answer. */
+enum why {
+    WHY_LLHTTP = 0, /* llhttp's own reason */
+    WHY_TARGET,
+    WHY_HOST,
+    WHY_TE_FINAL,
+    WHY_TE_HTTP10,
+    WHY_TE_CODING,
+};
+
+static const char *const why_text[] = {
+    [WHY_LLHTTP] = NULL,
+    [WHY_TARGET] = "invalid character in the request target",
+    [WHY_HOST] = "an HTTP/1.1 request needs exactly one valid Host header",
+    [WHY_TE_FINAL] = "Transfer-Encoding must end with a single chunked",
+    [WHY_TE_HTTP10] = "Transfer-Encoding in an HTTP/1.0 request",
+    [WHY_TE_CODING] = "only the chunked transfer coding is supported",
+};
+
+/*
+ * The line syntax of a request head, checked before llhttp sees the bytes
+ * because llhttp accepts some of it even in strict mode: every line ends with
+ * CRLF (a bare LF after the request line, or before it, is refused), the
+ * request line has single spaces, and no field line starts with whitespace
+ * (obs-fold, RFC 9112 5.2) or a colon (an empty name). Empty lines before the
+ * request line are skipped (RFC 9112 2.2). The state lives in the connection
+ * because a head may arrive in pieces; it is reset when a message completes.
+ */
+enum head_scan {
+    HS_START = 0, /* before the request line */
+    HS_START_CR,
+    HS_LINE, /* in the request line */
+    HS_LINE_SP,
+    HS_LINE_CR,
+    HS_FIELD_START, /* at the start of a field line or of the empty line */
+    HS_FIELD,
+    HS_FIELD_CR,
+    HS_END_CR,
+    HS_DONE, /* head complete: nothing to check until the next message */
+};
+
+static int fail_why(struct conn *c, int status, enum why why)
+{
+    c->u.http.err_status = (uint16_t)status;
+    c->u.http.err_why = (uint8_t)why;
+    return -1;
+}
+
 static int fail(struct conn *c, int status)
 {
-    c->u.http.err_status = status;
-    return -1;
+    return fail_why(c, status, WHY_LLHTTP);
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -125,6 +178,12 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     r->url_len += len;
     if (r->url_len > c->loop->srv->opts.cfg->max_url)
         return fail(c, 414);
+    for (size_t i = 0; i < len; i++) {
+        /* visible ASCII only; a fragment is never part of a request target */
+        unsigned char ch = (unsigned char)at[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '#')
+            return fail_why(c, 400, WHY_TARGET);
+    }
     buf_append(&r->store, at, len);
     return 0;
 }
@@ -151,6 +210,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     struct http_req *r = c->u.http.req;
     if (count_header_bytes(c, len))
         return -1;
+    if (r->in_trailers)
+        return 0;
     if (r->nhdrs == 0 || r->in_header_value) {
         if (r->nhdrs >= c->loop->srv->opts.cfg->max_headers)
             return fail(c, 431);
@@ -170,7 +231,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_field_complete(llhttp_t *p)
 {
-    struct http_req *r = parser_conn(p)->u.http.req;
+    struct conn *c = parser_conn(p);
+    struct http_req *r = c->u.http.req;
+    if (r->in_trailers)
+        return 0;
+    if (r->nhdrs == 0 || r->in_header_value || r->hdrs[r->nhdrs - 1].name_len == 0)
+        return fail(c, 400); /* an empty field name */
     buf_putc(&r->store, '\0');
     r->hdrs[r->nhdrs - 1].val = r->store.len;
     r->in_header_value = true;
@@ -183,6 +249,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     struct http_req *r = c->u.http.req;
     if (count_header_bytes(c, len))
         return -1;
+    if (r->in_trailers)
+        return 0;
     buf_append(&r->store, at, len);
     r->hdrs[r->nhdrs - 1].val_len += len;
     return 0;
@@ -191,6 +259,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_req *r = parser_conn(p)->u.http.req;
+    if (r->in_trailers)
+        return 0;
     /* a header with an empty value gets no on_header_value call */
     buf_putc(&r->store, '\0');
     return 0;
@@ -236,6 +306,80 @@ static void id_format(char *out, uint32_t prefix, uint64_t seq)
     out[16] = '\0';
 }
 
+/* A Host value: uri-host [":" port], possibly empty (RFC 9112 3.2, RFC 3986 3.2.2). */
+static bool host_is_valid(const char *h)
+{
+    for (; *h; h++) {
+        char ch = *h;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') ||
+                  (ch != '\0' && strchr("-._~%!$&'()*+,;=:[]", ch) != NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0. */
+static bool host_is_sane(const struct http_req *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->nhdrs; i++) {
+        if (strcasecmp(hdr_name(r, i), "Host") != 0)
+            continue;
+        if (++n > 1 || !host_is_valid(hdr_val(r, i)))
+            return false;
+    }
+    return n == 1 || (n == 0 && r->http_minor == 0);
+}
+
+/*
+ * The transfer codings of every Transfer-Encoding line, in order (RFC 9112
+ * 6.1): absent is fine; otherwise they must end with the only chunked (else
+ * the body length is unknown: 400), and chunked must be all there is (we
+ * decode nothing else: 501). HTTP/1.0 has no transfer codings (400).
+ */
+static enum why transfer_codings_check(const struct http_req *r, int *status)
+{
+    bool any = false, last_chunked = false, other = false;
+    int nchunked = 0;
+    for (int i = 0; i < r->nhdrs; i++) {
+        if (strcasecmp(hdr_name(r, i), "Transfer-Encoding") != 0)
+            continue;
+        any = true;
+        for (const char *v = hdr_val(r, i);;) {
+            while (*v == ' ' || *v == '\t')
+                v++;
+            const char *s = v;
+            while (*v != '\0' && *v != ',')
+                v++;
+            const char *e = v;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (e > s) { /* empty list elements are allowed */
+                last_chunked = e - s == 7 && strncasecmp(s, "chunked", 7) == 0;
+                nchunked += last_chunked;
+                other |= !last_chunked;
+            }
+            if (*v == '\0')
+                break;
+            v++;
+        }
+    }
+    *status = 400;
+    if (!any)
+        return WHY_LLHTTP;
+    if (r->http_minor == 0)
+        return WHY_TE_HTTP10;
+    if (!last_chunked || nchunked != 1)
+        return WHY_TE_FINAL;
+    if (other) {
+        *status = 501;
+        return WHY_TE_CODING;
+    }
+    return WHY_LLHTTP;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
@@ -251,6 +395,13 @@ static int on_headers_complete(llhttp_t *p)
         return fail(c, 505);
     if (r->llmethod == HTTP_CONNECT)
         return fail(c, 405);
+    r->in_trailers = true; /* later field lines are trailers */
+    if (!host_is_sane(r))
+        return fail_why(c, 400, WHY_HOST);
+    int te_status;
+    enum why te = transfer_codings_check(r, &te_status);
+    if (te != WHY_LLHTTP)
+        return fail_why(c, te_status, te);
 
     /* split the target into path and query */
     const char *url = r->store.data ? r->store.data : "/";
@@ -311,6 +462,7 @@ static int on_message_complete(llhttp_t *p)
     struct conn *c = parser_conn(p);
     struct http_req *r = c->u.http.req;
     r->complete = true;
+    c->u.http.head_scan = HS_START; /* the next bytes start a new request */
     if (p->upgrade) {
         r->upgrade = true;
         return 0; /* llhttp returns HPE_PAUSED_UPGRADE */
@@ -340,6 +492,8 @@ void net__http_init(struct conn *c)
     buf_init(&c->u.http.pending);
     c->u.http.req = NULL;
     c->u.http.err_status = 0;
+    c->u.http.err_why = WHY_LLHTTP;
+    c->u.http.head_scan = HS_START;
     c->u.http.paused = false;
 }
 
@@ -507,7 +661,7 @@ static void finish(struct http_req *r, int status, size_t body_len)
 {
     struct loop *l = r->loop;
     uint64_t us = clock_mono_us() - r->start_us;
-    metrics_http_request(l->metrics, r->route_id, status, us);
+    metrics_http_request(l->metrics, r->route_id, r->method, status, us);
     log_access(http_req_method_name(r), r->path ? r->path : "-", status,
                (unsigned long long)body_len, (unsigned long long)us,
                r->conn ? http_req_peer(r) : "-", r->id);
@@ -643,6 +797,9 @@ static void parse_error(struct conn *c, int status, const char *why)
         code = "method_not_allowed";
         msg = "method not allowed";
         break;
+    case 501:
+        code = "not_implemented";
+        break;
     case 505:
         code = "http_version_not_supported";
         msg = "only HTTP/1.x is supported";
@@ -656,7 +813,8 @@ static void parse_error(struct conn *c, int status, const char *why)
     r->keep_alive = false;
     if (r->id[0] == '\0')
         snprintf(r->id, sizeof(r->id), "err-%08x", (unsigned)(clock_mono_us() & 0xffffffffu));
-    r->method = HTTP_M_GET; /* send a body even if the request said HEAD */
+    if (r->method == HTTP_M_HEAD)
+        r->method = HTTP_M_OTHER; /* send a body even if the request said HEAD */
     c->u.http.paused = false;
     http_respond_error(r, status, code, msg, NULL);
 }
@@ -700,6 +858,8 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     struct http_req *r = c->u.http.req;
     const struct server_opts *o = &c->loop->srv->opts;
     c->u.http.paused = true;
+    if (o->cfg->trust_proxy)
+        http_req_peer(r); /* the client address stays known if the client goes */
 
     if (strcmp(r->path, "/ws") == 0) {
         r->route_id = ROUTE_WS;
@@ -755,11 +915,86 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     http_respond_error(r, 404, "not_found", msg, NULL);
 }
 
+/* Scans data; returns NULL, or why the head is refused. */
+static const char *head_scan(struct conn *c, const char *data, size_t len)
+{
+    uint8_t st = c->u.http.head_scan;
+    const char *p = data, *end = data + len;
+    const char *why = NULL;
+    for (; p < end && st != HS_DONE && why == NULL; p++) {
+        char ch = *p;
+        switch (st) {
+        case HS_START:
+            if (ch == '\r')
+                st = HS_START_CR;
+            else if (ch == '\n')
+                why = "bare LF before the request line";
+            else
+                st = ch == ' ' ? HS_LINE_SP : HS_LINE;
+            break;
+        case HS_START_CR:
+        case HS_LINE_CR:
+        case HS_FIELD_CR:
+            if (ch != '\n')
+                why = "bare CR in the request head";
+            else
+                st = st == HS_START_CR ? HS_START : HS_FIELD_START;
+            break;
+        case HS_LINE:
+        case HS_LINE_SP:
+            if (ch == '\n')
+                why = "bare LF in the request line";
+            else if (ch == ' ' && st == HS_LINE_SP)
+                why = "more than one space in the request line";
+            else
+                st = ch == '\r' ? HS_LINE_CR : ch == ' ' ? HS_LINE_SP : HS_LINE;
+            break;
+        case HS_FIELD_START:
+            if (ch == ' ' || ch == '\t')
+                why = "obsolete line folding (obs-fold) in a header";
+            else if (ch == ':')
+                why = "empty header name";
+            else if (ch == '\n')
+                why = "bare LF in the request head";
+            else
+                st = ch == '\r' ? HS_END_CR : HS_FIELD;
+            break;
+        case HS_FIELD: {
+            /* llhttp refuses a bare LF inside a field line; find its end fast */
+            const char *cr = memchr(p, '\r', (size_t)(end - p));
+            if (cr == NULL) {
+                p = end - 1;
+                break;
+            }
+            p = cr;
+            st = HS_FIELD_CR;
+            break;
+        }
+        case HS_END_CR:
+            if (ch != '\n')
+                why = "bare CR in the request head";
+            st = HS_DONE;
+            break;
+        default:
+            break;
+        }
+    }
+    c->u.http.head_scan = st;
+    return why;
+}
+
 /* Runs the parser over data; dispatches each complete request. */
 static void process(struct conn *c, const char *data, size_t len)
 {
     while (len > 0 && c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.paused) {
         llhttp_t *p = &c->u.http.parser;
+        if (c->u.http.head_scan != HS_DONE) {
+            const char *why = head_scan(c, data, len);
+            if (why != NULL) {
+                parse_error(c, 400, why);
+                return;
+            }
+        }
         llhttp_errno_t err = llhttp_execute(p, data, len);
         if (err == HPE_OK)
             return;
@@ -796,8 +1031,10 @@ static void process(struct conn *c, const char *data, size_t len)
             return;
         }
         int status = c->u.http.err_status ? c->u.http.err_status : 400;
-        parse_error(c, status,
-                    llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : "malformed request");
+        const char *why = why_text[c->u.http.err_why];
+        if (why == NULL)
+            why = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : "malformed request";
+        parse_error(c, status, why);
         return;
     }
 }
@@ -907,22 +1144,97 @@ const char *http_req_id(const struct http_req *r)
     return r->id;
 }
 
-const char *http_req_peer(const struct http_req *r)
+/*
+ * One X-Forwarded-For entry of n bytes (blanks trimmed): an address, an IPv6
+ * address in brackets, either with a ":port" after it (some proxies add one).
+ */
+static bool fwd_entry_parse(const char *e, size_t n, uint8_t addr[16])
 {
-    if (r->loop->srv->opts.cfg->trust_proxy) {
-        const char *xff = http_req_header(r, "X-Forwarded-For");
-        if (xff && *xff) {
-            /* the client is the first entry; proxies append theirs after it */
-            size_t n = strcspn(xff, ", \t");
-            if (n > 0 && n < sizeof(r->fwd_peer)) {
-                struct http_req *w = (struct http_req *)r;
-                memcpy(w->fwd_peer, xff, n);
-                w->fwd_peer[n] = '\0';
-                return w->fwd_peer;
+    const char *colon = memchr(e, ':', n);
+    if (n > 0 && e[0] == '[') {
+        const char *rb = memchr(e, ']', n);
+        if (rb == NULL)
+            return false;
+        colon = rb + 1 < e + n ? rb + 1 : NULL;
+        if (colon && *colon != ':')
+            return false;
+        if (!cidr_addr_parse(e + 1, (size_t)(rb - e - 1), addr))
+            return false;
+    } else if (colon && memchr(colon + 1, ':', (size_t)(e + n - colon - 1)) == NULL) {
+        if (!cidr_addr_parse(e, (size_t)(colon - e), addr)) /* IPv4:port */
+            return false;
+    } else {
+        return cidr_addr_parse(e, n, addr);
+    }
+    if (colon == NULL)
+        return true;
+    size_t plen = (size_t)(e + n - colon - 1);
+    if (plen == 0 || plen > 5)
+        return false;
+    for (size_t i = 1; i <= plen; i++)
+        if (colon[i] < '0' || colon[i] > '9')
+            return false;
+    return true;
+}
+
+/*
+ * The client address behind trusted proxies: start from the connection's
+ * peer and, while the address in hand is a trusted proxy, take the next
+ * X-Forwarded-For entry from the right (the last header line first, as the
+ * lines form one list). Entries left of the first untrusted address were
+ * written by the client and are never read. An entry that is not an address
+ * stops the walk at the hop that wrote it.
+ */
+static void fwd_peer_resolve(struct http_req *r)
+{
+    const struct server *s = r->loop->srv;
+    const char *peer = r->conn ? r->conn->peer : "-";
+    uint8_t addr[16];
+    bool moved = false;
+    snprintf(r->fwd_peer, sizeof(r->fwd_peer), "%s", peer);
+    r->peer_done = true;
+    if (!cidr_addr_parse(peer, strlen(peer), addr))
+        return;
+    bool trusted = cidr_list_contains(s->proxies, s->nproxies, addr);
+    for (int i = r->nhdrs - 1; i >= 0 && trusted; i--) {
+        if (strcasecmp(hdr_name(r, i), "X-Forwarded-For") != 0)
+            continue;
+        const char *v = hdr_val(r, i), *end = v + strlen(v);
+        while (end > v && trusted) {
+            const char *b = end;
+            while (b > v && b[-1] != ',')
+                b--;
+            const char *next = b > v ? b - 1 : v;
+            const char *e = end;
+            while (b < e && (*b == ' ' || *b == '\t'))
+                b++;
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            end = next;
+            if (b == e)
+                continue; /* an empty list element */
+            if (!fwd_entry_parse(b, (size_t)(e - b), addr)) {
+                trusted = false;
+                break;
             }
+            moved = true;
+            trusted = cidr_list_contains(s->proxies, s->nproxies, addr);
         }
     }
-    return r->conn ? r->conn->peer : "-";
+    if (moved) {
+        char text[CIDR_ADDR_TEXT];
+        cidr_addr_format(addr, text);
+        snprintf(r->fwd_peer, sizeof(r->fwd_peer), "%s", text);
+    }
+}
+
+const char *http_req_peer(const struct http_req *r)
+{
+    if (!r->loop->srv->opts.cfg->trust_proxy)
+        return r->conn ? r->conn->peer : "-";
+    if (!r->peer_done)
+        fwd_peer_resolve((struct http_req *)r); /* computed once, kept in the request */
+    return r->fwd_peer;
 }
 
 void http_req_post(struct http_req *r, void (*fn)(void *arg), void *arg)

@@ -76,7 +76,7 @@ void http_respond(struct http_req *req, int status, const char *content_type, co
                   size_t len);
 /* http_respond with Content-Type application/json. */
 void http_respond_json(struct http_req *req, int status, const char *json, size_t len);
-/* SPEC §3 error body {"error":{"code","message","field"?}}; field may be NULL. */
+/* The JSON error body {"error":{"code","message","field"?}}; field may be NULL. */
 void http_respond_error(struct http_req *req, int status, const char *code, const char *message,
                         const char *field);
 /* http_respond_error from an enum err (status and code from err_http_status/err_code). */

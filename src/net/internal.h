@@ -21,6 +21,7 @@
 #include "net/server.h"
 #include "net/ws_frame.h"
 
+struct cidr;
 struct http_req;
 struct loop;
 
@@ -37,7 +38,9 @@ struct http_state {
     llhttp_t parser;
     struct http_req *req; /* request being parsed or handled; NULL between requests */
     struct buf pending;   /* bytes read while a request was being handled */
-    int err_status;       /* status chosen by a parser callback before failing (413, 414, 431) */
+    uint16_t err_status;  /* status chosen by a parser callback before failing (413, 414, 431) */
+    uint8_t err_why;      /* why a callback failed (http.c), 0: llhttp's own reason */
+    uint8_t head_scan;    /* line-syntax check of the request head (http.c) */
     bool paused;          /* a request is being handled; reads stopped */
 };
 
@@ -122,7 +125,9 @@ struct server {
     atomic_int nconns; /* all loops */
     atomic_bool ready;
     int port;
-    char cors_any; /* HERALD_CORS_ORIGINS="*" */
+    char cors_any;        /* HERALD_CORS_ORIGINS="*" */
+    struct cidr *proxies; /* HERALD_TRUSTED_PROXIES, parsed; owned */
+    size_t nproxies;
 };
 
 /* loop.c */

@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/cidr.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/xalloc.h"
@@ -202,27 +204,73 @@ static void loop_thread(void *arg)
     log_set_buffered(false);
 }
 
+/* host (an IP literal) and port as a socket address; 0 or -EINVAL. */
+static int make_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (strchr(host, ':')) {
+        *len = sizeof(struct sockaddr_in6);
+        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -EINVAL;
+    }
+    *len = sizeof(struct sockaddr_in);
+    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0 ? 0 : -EINVAL;
+}
+
+/*
+ * The loops of one server share the port through SO_REUSEPORT, and so could
+ * any other process of the same user: a second server started on a taken
+ * address would bind too, and requests would land at random on two servers.
+ * So before anything else, a probe socket binds the address WITHOUT
+ * SO_REUSEPORT (with SO_REUSEADDR, so that connections in TIME_WAIT from an
+ * earlier run do not count): that fails with EADDRINUSE while any other
+ * socket listens there, whatever its options. The probe is closed at once and
+ * the loops bind afterwards; only two servers started within the same
+ * instant could both pass (the data-folder lock still stops two on one
+ * folder). Port 0 needs no probe: the kernel picks a free port.
+ */
+int server_listen_probe(const char *host, int port, char *err, size_t errlen)
+{
+    char addr[80];
+    snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (port == 0)
+        return 0;
+    if (make_addr(host, port, &ss, &len) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: not an IP address", addr);
+        return ERR_INVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+        return ERR_IO;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int rc = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+    close(fd);
+    if (rc == EADDRINUSE) {
+        snprintf(err, errlen,
+                 "cannot listen on %s: address already in use (another herald serve or another "
+                 "program listens there; stop it or choose another HERALD_LISTEN)",
+                 addr);
+        return ERR_EXISTS;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(rc));
+        return ERR_IO;
+    }
+    return 0;
+}
+
 /* Opens a listening socket with SO_REUSEPORT; returns the fd or -errno. */
 static int listen_socket(const char *host, int port)
 {
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    int family;
     socklen_t len;
-    if (strchr(host, ':')) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-        if (uv_ip6_addr(host, port, a6) != 0)
-            return -EINVAL;
-        family = AF_INET6;
-        len = sizeof(*a6);
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        if (uv_ip4_addr(host, port, a4) != 0)
-            return -EINVAL;
-        family = AF_INET;
-        len = sizeof(*a4);
-    }
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (make_addr(host, port, &ss, &len) != 0)
+        return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
@@ -319,6 +367,18 @@ struct server *server_start(const struct server_opts *opts, int *port_out)
     s->loops = xcalloc((size_t)s->nloops, sizeof(struct loop));
     atomic_init(&s->nconns, 0);
     atomic_init(&s->ready, false);
+    if (opts->cfg->trusted_proxies != NULL) {
+        /* validated when the configuration was loaded */
+        char why[200];
+        int n = cidr_list_parse(opts->cfg->trusted_proxies, &s->proxies, NULL, why, sizeof(why));
+        if (n < 0) {
+            log_error("net", "cannot use HERALD_TRUSTED_PROXIES: %s", why);
+            free(s->loops);
+            free(s);
+            return NULL;
+        }
+        s->nproxies = (size_t)n;
+    }
 
     int port = opts->cfg->listen_port;
     int i;
@@ -346,6 +406,7 @@ fail:
         loop_destroy(l);
     }
     free(s->loops);
+    free(s->proxies);
     free(s);
     return NULL;
 }
@@ -386,6 +447,7 @@ void server_free(struct server *s)
     if (s == NULL)
         return;
     free(s->loops);
+    free(s->proxies);
     free(s);
 }
 

@@ -18,7 +18,7 @@ struct ws_conn;
 struct http_req;
 struct frame;
 
-/* Callbacks of the WebSocket application protocol (SPEC §4); loop thread. */
+/* Callbacks of the WebSocket application protocol (src/rt/rt.h); loop thread. */
 struct ws_app {
     /*
      * Optional: a handshake that passed the protocol checks (method, upgrade,
@@ -45,6 +45,16 @@ struct server_opts {
 };
 
 struct server;
+
+/*
+ * Checks that no other process listens on host:port (host an IP literal; port
+ * 0 always passes) by binding it once without SO_REUSEPORT, so that a second
+ * server fails instead of sharing the port with the first (see loop.c). Call
+ * it before creating anything. Returns 0, or ERR_EXISTS ("address already in
+ * use", naming the address) or another negative enum err with one line in err.
+ * Main thread, start-up.
+ */
+int server_listen_probe(const char *host, int port, char *err, size_t errlen);
 
 /*
  * Binds the listeners (one per worker) and starts the loop threads. Returns

@@ -1,7 +1,8 @@
 /*
- * SPEC §4 frame dispatch; see rt.h. Frames are parsed with cJSON (a ping is
- * a few dozen bytes, parsed in about a microsecond) and answers are written
- * with the escaping writer in core/buf.
+ * Real-time protocol frame dispatch; see rt.h. Frames pass the strict JSON check of request bodies
+ * (core/json_check: no repeated keys, no \u0000 cut short), then are parsed with cJSON (a
+ * ping is a few dozen bytes, checked and parsed in well under a microsecond) and answers are
+ * written with the escaping writer in core/buf.
  */
 #include "rt/rt.h"
 
@@ -12,15 +13,18 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/err.h"
+#include "core/json_check.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "rt/sessions.h"
 
-#define RT_CLOSE_REVOKED 4001 /* SPEC §4: the user's tokens were revoked */
+#define RT_CLOSE_REVOKED 4001 /* the user's tokens were revoked */
 
 struct rt {
     struct identity *id;
@@ -91,9 +95,18 @@ static void on_ping(struct ws_conn *c, const cJSON *msg)
 static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
 {
     (void)ud;
-    cJSON *msg = cJSON_ParseWithLength(data, len);
+    /* the same strict check as request bodies: no repeated keys, no \u0000 cut short */
+    struct json_check_result chk;
+    int rc = json_check(data, len, REQUEST_JSON_DEPTH, &chk);
+    if (rc == ERR_INVAL) {
+        send_error(c, "validation_failed", chk.message, chk.path);
+        return;
+    }
+    cJSON *msg = rc == 0 ? cJSON_ParseWithLength(data, len) : NULL;
     if (msg == NULL) {
-        send_error(c, "invalid_json", "frame is not valid JSON", NULL);
+        char why[224];
+        snprintf(why, sizeof(why), "frame is not valid JSON: %s", chk.message);
+        send_error(c, "invalid_json", why, chk.path[0] ? chk.path : NULL);
         return;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
@@ -154,6 +167,7 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
     size_t ulen = strnlen(p->user_id, sizeof(s->user_id) - 1); /* ids are checked: <= 64 */
     memcpy(s->user_id, p->user_id, ulen);
     snprintf(s->device_id, sizeof(s->device_id), "%s", device);
+    snprintf(s->session_id, sizeof(s->session_id), "%s", p->session_id);
     s->demo = p->demo;
     if (!ws_accept(req, s))
         free(s);
@@ -173,12 +187,14 @@ struct revoked_post {
     enum revoke_kind kind;
     char app_id[JWT_APP_MAX + 1];
     char subject_id[JWT_SUB_MAX + 1];
+    char session_id[REVOKE_SESSION_MAX + 1]; /* REVOKE_SESSION: the one session to close */
 };
 
+/* ud: NULL for every session of the user, or the session id whose connections close. */
 static void close_revoked(struct rt_session *s, void *ud)
 {
-    (void)ud;
-    if (s->conn)
+    const char *only = ud;
+    if (s->conn && (only == NULL || strcmp(s->session_id, only) == 0))
         ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
 }
 
@@ -188,12 +204,15 @@ static void revoked_on_loop(void *arg)
     struct rt_sessions *t = p->rt->loops[p->loop];
     if (p->kind == REVOKE_USER)
         rt_sessions_each(t, p->app_id, p->subject_id, close_revoked, NULL);
+    else if (p->kind == REVOKE_SESSION)
+        rt_sessions_each(t, p->app_id, p->subject_id, close_revoked, p->session_id);
     else if (p->kind == REVOKE_APP)
         rt_sessions_each(t, p->subject_id, NULL, close_revoked, NULL);
     free(p);
 }
 
-static void on_revoked(enum revoke_kind kind, const char *app_id, const char *subject_id, void *ud)
+static void on_revoked(enum revoke_kind kind, const char *app_id, const char *subject_id,
+                       const char *session_id, void *ud)
 {
     struct rt *rt = ud;
     struct server *srv = atomic_load(&rt->srv);
@@ -206,6 +225,7 @@ static void on_revoked(enum revoke_kind kind, const char *app_id, const char *su
         p->kind = kind;
         snprintf(p->app_id, sizeof(p->app_id), "%s", app_id);
         snprintf(p->subject_id, sizeof(p->subject_id), "%s", subject_id);
+        snprintf(p->session_id, sizeof(p->session_id), "%s", session_id);
         server_post(srv, i, revoked_on_loop, p);
     }
 }

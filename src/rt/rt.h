@@ -1,5 +1,5 @@
 /*
- * The real-time protocol of SPEC §4 on top of WebSocket connections: user
+ * Herald's real-time protocol (JSON frames) on top of WebSocket connections: user
  * authentication at the handshake (token or demo id), the `hello` greeting, JSON frame dispatch by
  * "type", `ping` -> `pong`, and error frames for malformed input. Later modules (chat, notify) add
  * frame types.

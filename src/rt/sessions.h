@@ -22,8 +22,10 @@ struct rt_session {
     unsigned hash;
     bool demo;
     char app_id[JWT_APP_MAX + 1];
-    char user_id[65]; /* user ids are 1-64 characters (SPEC §2) */
+    char user_id[65]; /* user ids are 1-64 characters (docs/identity.md) */
     char device_id[RT_DEVICE_MAX + 1];
+    char session_id[33]; /* the login session of the token ("" in demo mode): logging out of
+                            it closes this connection, the user's other sessions stay */
 };
 
 struct rt_sessions;

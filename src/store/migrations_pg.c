@@ -149,10 +149,17 @@ static const char m003_auth[] =
     ");"
     "CREATE INDEX revocations_at ON revocations(revoked_at);";
 
+/* issue 7: a revocation may end one session; session_id '' = every session (SQLite twin) */
+static const char m004_session_revocations[] =
+    "ALTER TABLE revocations ADD COLUMN session_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE revocations DROP CONSTRAINT revocations_pkey;"
+    "ALTER TABLE revocations ADD PRIMARY KEY (subject_kind, app_id, subject_id, session_id);";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
     {3, "auth", m003_auth},
+    {4, "session_revocations", m004_session_revocations},
 };
 
 const int store__pg_nmigrations =

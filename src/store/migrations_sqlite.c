@@ -5,7 +5,7 @@
  * Never edit an entry that has shipped: add the next version instead (the
  * store refuses a database whose recorded names differ from these).
  *
- * Conventions: times are INTEGER milliseconds since the Unix epoch (SPEC §3);
+ * Conventions: times are INTEGER milliseconds since the Unix epoch (as in the API);
  * server ids are TEXT (opaque strings made by the application); JSON is TEXT
  * checked with json_valid(); booleans are INTEGER 0/1; tables are STRICT;
  * string literals use single quotes (double-quoted strings are disabled).
@@ -13,7 +13,7 @@
 #include "internal.h"
 
 static const char m001_initial[] =
-    /* apps (tenants, SPEC §2) */
+    /* apps (tenants) */
     "CREATE TABLE apps ("
     " id TEXT PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -91,7 +91,7 @@ static const char m001_initial[] =
     "CREATE INDEX operator_roles_role ON operator_roles(role_id);"
 
     /*
-     * Refresh tokens (SPEC §3): opaque, stored hashed, rotated on use; reuse of
+     * Refresh tokens: opaque, stored hashed, rotated on use; reuse of
      * a rotated one revokes its family. The subject is a user (with app_id) or
      * an operator (app_id NULL).
      */
@@ -128,7 +128,7 @@ static const char m001_initial[] =
     "CREATE INDEX audit_log_operator ON audit_log(operator_id, created_at);"
     "CREATE INDEX audit_log_action ON audit_log(action, created_at);"
 
-    /* server-wide settings and persisted secrets (SPEC §1: generated at first start) */
+    /* server-wide settings and persisted secrets (generated at first start) */
     "CREATE TABLE settings ("
     " key TEXT PRIMARY KEY,"
     " value TEXT NOT NULL,"
@@ -140,7 +140,7 @@ static const char m002_users_name_index[] =
     "CREATE INDEX users_app_name ON users(app_id, name COLLATE NOCASE);";
 
 static const char m003_auth[] =
-    /* S4 self-registration is per app; the default app allows it (docs/auth.md) */
+    /* end-user self-registration is per app; the default app allows it (docs/auth.md) */
     "ALTER TABLE apps ADD COLUMN allow_register INTEGER NOT NULL DEFAULT 0"
     " CHECK (allow_register IN (0, 1));"
     "UPDATE apps SET allow_register = 1 WHERE key = 'default';"
@@ -158,10 +158,29 @@ static const char m003_auth[] =
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX revocations_at ON revocations(revoked_at);";
 
+/* issue 7: a revocation may end one session (a login's refresh family, the access tokens'
+ * "sid" claim) instead of every token of the subject: session_id '' = every session. The
+ * primary key changes, so the table is rebuilt. */
+static const char m004_session_revocations[] =
+    "CREATE TABLE revocations_new ("
+    " subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'operator', 'app')),"
+    " app_id TEXT NOT NULL DEFAULT '',"
+    " subject_id TEXT NOT NULL,"
+    " session_id TEXT NOT NULL DEFAULT '',"
+    " revoked_at INTEGER NOT NULL,"
+    " PRIMARY KEY (subject_kind, app_id, subject_id, session_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO revocations_new (subject_kind, app_id, subject_id, revoked_at)"
+    " SELECT subject_kind, app_id, subject_id, revoked_at FROM revocations;"
+    "DROP TABLE revocations;"
+    "ALTER TABLE revocations_new RENAME TO revocations;"
+    "CREATE INDEX revocations_at ON revocations(revoked_at);";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
     {3, "auth", m003_auth},
+    {4, "session_revocations", m004_session_revocations},
 };
 
 const int store__sqlite_nmigrations =

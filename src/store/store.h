@@ -1,5 +1,5 @@
 /*
- * The store: Herald's backend-neutral persistence interface (SPEC §4a, ADR 0005).
+ * The store: Herald's backend-neutral persistence interface (ADR 0005).
  * Feature modules describe work as ops — one or more SQL statements with bound
  * parameters, the SQL text given per backend in a static struct store_sql — and
  * submit them without blocking: writes go to the one writer thread, which runs
@@ -29,7 +29,7 @@
 struct store;
 struct store_op;
 
-/* HERALD_DURABILITY (SPEC §4a). */
+/* HERALD_DURABILITY: a 2xx means committed; strict also means fsynced. */
 enum store_durability {
     STORE_DURABILITY_NORMAL = 0, /* survives a process crash: SQLite synchronous=NORMAL,
                                     PostgreSQL synchronous_commit=off */

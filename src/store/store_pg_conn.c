@@ -69,7 +69,7 @@ int store__pgconn_exec(struct store__pgconn *c, const char *sql, char *err, size
 static int session_setup(struct store__pgconn *c, const struct store_options *o, char *err,
                          size_t errlen)
 {
-    /* SPEC §4a: strict waits for the WAL flush (survives power loss); normal does not wait
+    /* durability: strict waits for the WAL flush (survives power loss); normal does not wait
      * for it, and PostgreSQL keeps the commit when Herald crashes (ADR 0007) */
     const char *sync = o->durability == STORE_DURABILITY_STRICT ? "SET synchronous_commit = on"
                                                                 : "SET synchronous_commit = off";
@@ -84,16 +84,34 @@ static int session_setup(struct store__pgconn *c, const struct store_options *o,
     return store__pgconn_exec(c, t, err, errlen);
 }
 
-/* Overwrites every occurrence of needle[0..n) in s with '*'. */
-static void blank(char *s, const char *needle, size_t n)
+/*
+ * Overwrites with '*' each occurrence of pw[0..n) in s that stands as a whole
+ * value: between ':' and '@' (user info), after '=' up to the end of the value
+ * (a query parameter), or alone between quotes (the token libpq could not
+ * decode). libpq puts the password in a message only when it echoes the URL
+ * or a part of it, always in one of these places; anywhere else the same
+ * letters are part of ordinary text ("p" in "port 1 failed") and stay.
+ */
+static void blank(char *s, const char *pw, size_t n)
 {
     if (n == 0)
         return;
-    for (char *p = s; (p = memmem(p, strlen(p), needle, n)) != NULL; p += n)
-        memset(p, '*', n);
+    for (char *p = s; (p = memmem(p, strlen(p), pw, n)) != NULL; p++) {
+        char before = p > s ? p[-1] : '\0', after = p[n];
+        bool ends = after == '\0' || after == '&' || after == ' ' || after == '"' ||
+                    after == '\'' || after == '@' || after == '/' || after == '?';
+        if ((before == ':' && after == '@') || (before == '=' && ends) ||
+            (before == '"' && after == '"') || (before == '\'' && after == '\'')) {
+            memset(p, '*', n);
+            p += n - 1;
+        }
+    }
 }
 
-/* Blanks the password of url (user:PASSWORD@ or password=PASSWORD), raw and decoded, in msg. */
+/*
+ * Blanks the password of url (user:PASSWORD@ or password=PASSWORD), raw and
+ * percent-decoded, where msg shows it as a value (see blank()).
+ */
 static void redact_password(char *msg, const char *url)
 {
     const char *p = strstr(url, "://");

@@ -406,6 +406,69 @@ def test_bad_input_is_never_a_500(server, root):
             assert r.status in (404, 405), (method, path, r)
 
 
+# ------------------------------------------------------------------ strict bodies, byte limits (issue 7)
+
+def raw_call(server, method, path, raw, token=None, ctype="application/json"):
+    h = {"Content-Type": ctype}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    return http_request(server.port, method, API + path, headers=h, body=raw, timeout=30)
+
+
+def test_operator_password_limit_is_in_bytes(server, root):
+    # 200 emoji are 200 characters but 800 bytes: the hash takes at most 511 bytes
+    long_pw = "\U0001F600" * 200
+    r = call(server, "POST", "/admin/operators", {"username": "emoji-op", "password": long_pw},
+             token=root)
+    assert r.status == 422, r
+    assert r.json()["error"]["code"] == "validation_failed"
+    assert r.json()["error"]["field"] == "password", r
+    ok = "\U0001F600" * 127  # 508 bytes
+    r = call(server, "POST", "/admin/operators", {"username": "emoji-op", "password": ok},
+             token=root)
+    assert r.status == 201, r
+    assert login(server, "emoji-op", ok).status == 200
+    r = call(server, "PATCH", "/admin/operators/" + r.json()["id"], {"password": long_pw},
+             token=root)
+    assert r.status == 422 and r.json()["error"]["field"] == "password", r
+    r = login(server, "emoji-op", long_pw)
+    assert r.status == 422 and r.json()["error"]["field"] == "password", r
+    # a 64-character name of 4-byte characters is no operator name
+    r = login(server, "\U0001F600" * 64, PW)
+    assert r.status == 422 and r.json()["error"]["field"] == "username", r
+
+
+def test_console_bodies_are_checked_strictly(server, root):
+    # the console reads bodies with the same reader as the app API
+    r = raw_call(server, "POST", "/admin/roles",
+                 b'{"name": "dup-role", "permissions": ["users:read"], "name": "other"}', root)
+    assert r.status == 400 and r.json()["error"]["code"] == "invalid_json", r
+    assert r.json()["error"]["field"] == "name", r
+    r = raw_call(server, "POST", "/admin/roles", b'{"name": "nul\\u0000role", "permissions": []}',
+                 root)
+    assert r.status == 422 and r.json()["error"]["field"] == "name", r
+    r = raw_call(server, "POST", "/admin/roles", b'{"name": "bad\xffutf8", "permissions": []}', root)
+    assert r.status == 400 and r.json()["error"]["code"] == "invalid_json", r
+    r = raw_call(server, "POST", "/admin/roles", b'{"name": "x", "permissions": []} trailing', root)
+    assert r.status == 400 and r.json()["error"]["code"] == "invalid_json", r
+    r = raw_call(server, "POST", "/admin/roles", b'{"name": "ct-role", "permissions": []}', root,
+                 ctype="APPLICATION/Json; charset=utf-8")
+    assert r.status == 201, r
+    r = raw_call(server, "POST", "/admin/roles", b'{"name": "ct-role2", "permissions": []}', root,
+                 ctype="application/json-seq")
+    assert r.status == 415, r
+    # the login reads its body the same way
+    r = raw_call(server, "POST", "/admin/auth/login",
+                 b'{"username": "boss", "password": "x", "password": "%s"}' % PW.encode())
+    assert r.status == 400 and r.json()["error"]["code"] == "invalid_json", r
+    r = raw_call(server, "POST", "/admin/auth/login",
+                 b'{"username": "boss", "password": "%s\\u0000junk"}' % PW.encode())
+    assert r.status == 422 and r.json()["error"]["field"] == "password", r
+    r = raw_call(server, "POST", "/admin/auth/login",
+                 b'{"username": "boss", "password": "%s"}' % PW.encode(), ctype="Application/JSON")
+    assert r.status == 200, r
+
+
 # ------------------------------------------------------------------ CLI and start-up
 
 def test_cli_help_and_prompt_without_terminal(server):

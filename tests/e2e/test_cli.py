@@ -215,3 +215,249 @@ def test_database_settings_validated():
                    env={"HERALD_DATABASE_URL": "postgres://u:hunter2pw@127.0.0.1:5432/db"})
     assert p.returncode == 0
     assert "hunter2pw" not in p.stdout and "HERALD_DATABASE_URL=postgres://u:****@" in p.stdout
+
+
+# ---------------------------------------------------------------- start-up refusals (issue 7)
+
+def run_serve(env, cwd, timeout=15):
+    """Runs `herald serve` that is expected to refuse to start; returns (rc, stdout, stderr)."""
+    p = subprocess.Popen([HERALD_BIN, "serve"], env=clean_env(env), cwd=str(cwd),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        out, err = p.communicate()
+        pytest.fail("herald serve kept running (%s)\nstdout:\n%s\nstderr:\n%s" % (env, out, err))
+    return p.returncode, out, err
+
+
+def test_second_server_on_a_taken_port_fails_before_creating_anything(server_factory, tmp_path):
+    first = server_factory()
+    data = tmp_path / "other" / "data"
+    rc, out, err = run_serve({"HERALD_LISTEN": "127.0.0.1:%d" % first.port,
+                              "HERALD_DATA_DIR": str(data)}, tmp_path)
+    assert rc != 0, err
+    assert "listening on" not in out, out
+    assert "address already in use" in err.lower(), err
+    assert "127.0.0.1:%d" % first.port in err, err
+    # nothing was created: no database, no keys (not even the folder)
+    assert not data.exists(), list(data.rglob("*"))
+    assert http_get(first.port, "/health").status == 200
+
+
+def test_second_server_on_the_same_data_folder_fails(server_factory, tmp_path):
+    first = server_factory()
+    before = sorted(p.name for p in __import__("pathlib").Path(first.data_dir).iterdir())
+    rc, out, err = run_serve({"HERALD_LISTEN": "127.0.0.1:0",
+                              "HERALD_DATA_DIR": first.data_dir}, tmp_path)
+    assert rc != 0, err
+    assert "listening on" not in out, out
+    assert first.data_dir in err and "HERALD_DATA_DIR" in err, err
+    assert "in use" in err, err
+    after = sorted(p.name for p in __import__("pathlib").Path(first.data_dir).iterdir())
+    assert after == before
+    assert http_get(first.port, "/health").status == 200
+
+
+@pytest.mark.parametrize("name,val", [("HERALD_ENCRYPTION_KEY", "abc"),
+                                      ("HERALD_LISTEN", "no-such-host.invalid:8080")])
+def test_check_config_makes_the_checks_serve_makes(tmp_path, name, val):
+    p = check_config(tmp_path, env={name: val})
+    assert p.returncode == 2, "check-config accepted %s=%s:\n%s" % (name, val, p.stdout)
+    assert name in p.stderr, p.stderr
+    data = tmp_path / "data"
+    rc, out, err = run_serve({"HERALD_DATA_DIR": str(data), name: val}, tmp_path)
+    assert rc == 2 and name in err, err
+    assert not data.exists(), "serve touched the data folder before checking %s" % name
+
+
+def test_unwritable_data_folder_is_named_once(tmp_path):
+    # /proc/self exists but nothing can be created in it (even as root)
+    for cmd in (["migrate"], ["serve"]):
+        p = run_herald(cmd, env={"HERALD_DATA_DIR": "/proc/self", "HERALD_LISTEN": "127.0.0.1:0"},
+                       timeout=15)
+        assert p.returncode != 0, p
+        assert p.stderr.count("HERALD_DATA_DIR") == 1, p.stderr
+        assert "/proc/self" in p.stderr and "HERALD_DATABASE_URL" not in p.stderr, p.stderr
+
+
+def test_postgres_password_redaction_keeps_the_message_readable():
+    # a one-letter password must not blank that letter in the rest of the message
+    p = run_herald(["migrate"], env={"HERALD_DATABASE_URL": "postgres://u:p@127.0.0.1:1/db"})
+    assert p.returncode != 0
+    assert "port 1 failed" in p.stderr, p.stderr
+    assert "*" not in p.stderr, p.stderr
+    # a password that libpq echoes (a bad percent escape) is still hidden
+    p = run_herald(["migrate"],
+                   env={"HERALD_DATABASE_URL": "postgres://u:s3cr%zzet@127.0.0.1:1/db"})
+    assert p.returncode != 0
+    assert "s3cr" not in p.stderr and "zzet" not in p.stderr, p.stderr
+    assert p.stderr.count("HERALD_DATABASE_URL") == 1, p.stderr
+
+
+# ---------------------------------------------------------------- CLI writes are audited
+
+def test_cli_writes_are_in_the_audit_log(server_factory):
+    import json
+    s = server_factory()
+    pw = "correct horse battery"
+    p = run_herald(["admin", "create", "root", "--password-stdin"], env=s.cli_env(),
+                   input=pw + "\n")
+    assert p.returncode == 0, p
+    p = run_herald(["app", "create", "Shop from CLI"], env=s.cli_env())
+    assert p.returncode == 0, p
+    key = re.search(r"^key=(\S+)$", p.stdout, re.M).group(1)
+    secret = re.search(r"^secret=(\S+)$", p.stdout, re.M).group(1)
+    p = run_herald(["app", "secret", key], env=s.cli_env())
+    assert p.returncode == 0, p
+    secret2 = re.search(r"^secret=(\S+)$", p.stdout, re.M).group(1)
+    r = http_request(s.port, "POST", "/api/v1/admin/auth/login",
+                     headers={"Content-Type": "application/json"},
+                     body=json.dumps({"username": "root", "password": pw}).encode())
+    assert r.status == 200, r
+    auth = {"Authorization": "Bearer " + r.json()["access_token"]}
+    log = http_request(s.port, "GET", "/api/v1/admin/audit-log?page_size=100", headers=auth)
+    assert log.status == 200, log
+    body = log.body.decode()
+    assert secret not in body and secret2 not in body
+    entries = log.json()["results"]
+    create = [e for e in entries if e["action"] == "app.create"]
+    assert len(create) == 1, entries
+    e = create[0]
+    assert e["operator_name"] == "cli" and e["ip"] == "local", e
+    detail = e["detail"] if isinstance(e["detail"], dict) else json.loads(e["detail"])
+    assert detail.get("name") == "Shop from CLI" and detail.get("key") == key, e
+    app_id = e["target"]
+    assert detail.get("id") == app_id, e
+    added = [e for e in entries if e["action"].startswith("app.secret")]
+    assert len(added) == 1 and added[0]["operator_name"] == "cli", entries
+    assert added[0]["app_id"] == app_id, added
+    # the console's app.create has a detail too
+    r = http_request(s.port, "POST", "/api/v1/admin/apps", headers=dict(auth, **{
+        "Content-Type": "application/json"}), body=b'{"name": "Console shop"}')
+    assert r.status == 201, r
+    log = http_request(s.port, "GET", "/api/v1/admin/audit-log?action=app.create", headers=auth)
+    e = log.json()["results"][0]
+    detail = e["detail"] if isinstance(e["detail"], dict) else json.loads(e["detail"])
+    assert detail.get("name") == "Console shop" and detail.get("id") == r.json()["id"], e
+    assert r.json()["secret"] not in log.body.decode()
+
+
+# ---------------------------------------------------------------- CLI polish
+
+def test_migrate_help_lists_only_its_flags():
+    p = run_herald(["migrate", "--help"])
+    assert p.returncode == 0, p
+    assert "--database-url" in p.stdout and "--data-dir" in p.stdout, p.stdout
+    for serve_only in ("--listen", "--max-body", "--ws-heartbeat", "--cors-origins"):
+        assert serve_only not in p.stdout, p.stdout
+
+
+def test_help_command_prints_the_help_of_a_command():
+    p = run_herald(["help", "serve"])
+    assert p.returncode == 0, p
+    assert p.stdout == run_herald(["serve", "--help"]).stdout
+    assert "--listen" in p.stdout
+    assert run_herald(["help", "migrate"]).stdout == run_herald(["migrate", "--help"]).stdout
+    p = run_herald(["help", "nonsense"])
+    assert p.returncode != 0 and "nonsense" in p.stderr
+
+
+def description_columns(lines):
+    cols = set()
+    for line in lines:
+        m = re.match(r"^  (\S.*?\S)\s{2,}(\S.*)$", line) or re.match(r"^  (\S+)\s{2,}(\S.*)$", line)
+        if m:
+            cols.add(m.start(2))
+        elif re.match(r"^\s+\[", line):
+            cols.add(line.index("["))
+    return cols
+
+
+def test_help_columns_are_aligned():
+    p = run_herald(["--help"])
+    block = p.stdout.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(description_columns(block)) == 1, block
+    for cmd in ("serve", "migrate", "check-config"):
+        text = run_herald([cmd, "--help"]).stdout
+        flags = [l for l in text.splitlines() if l.startswith("  ")]
+        assert flags and len(description_columns(flags)) == 1, text
+
+
+def test_cli_commands_are_quiet_unless_verbose(tmp_path):
+    env = {"HERALD_DATA_DIR": str(tmp_path / "data")}
+    p = run_herald(["migrate"], env=env)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    p = run_herald(["app", "list"], env=env)  # warnings stay (a new key file to back up)
+    assert p.returncode == 0 and " info " not in p.stderr, p.stderr
+    p = run_herald(["app", "list"], env=env)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    p = run_herald(["migrate", "--verbose"], env=env)
+    assert p.returncode == 0 and "info" in p.stderr and "store" in p.stderr, p.stderr
+
+
+def test_mismatched_password_prompts_print_one_error(tmp_path):
+    import os
+    import pty
+    import select
+    import time
+    master, slave = pty.openpty()
+    name = os.ttyname(slave)
+    p = subprocess.Popen([HERALD_BIN, "admin", "create", "root"],
+                         env=clean_env({"HERALD_DATA_DIR": str(tmp_path / "data")}),
+                         cwd=str(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: os.close(os.open(name, os.O_RDWR)))
+    os.close(slave)
+    def answer(prompt, text):
+        # the prompt turns echo off with TCSAFLUSH, which drops input typed before it
+        seen = b""
+        deadline = time.monotonic() + 20
+        while prompt not in seen and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            try:
+                seen += os.read(master, 1024) if r else b""
+            except OSError:  # EIO until herald has opened /dev/tty
+                time.sleep(0.05)
+        assert prompt in seen, seen
+        time.sleep(0.2)
+        os.write(master, text)
+
+    try:
+        answer(b"Password:", b"first password 1\n")
+        answer(b"Repeat", b"other password 2\n")
+        out, err = p.communicate(timeout=20)
+    finally:
+        os.close(master)
+    assert p.returncode != 0
+    lines = [l for l in err.splitlines() if l.startswith("herald:")]
+    assert len(lines) == 1 and "differ" in lines[0], err
+
+
+def test_listen_accepts_a_host_name(tmp_path, server_factory):
+    p = check_config(tmp_path, env={"HERALD_LISTEN": "localhost:8080"})
+    assert p.returncode == 0, p.stderr
+    assert parse_config(p.stdout)["HERALD_LISTEN"] in ("127.0.0.1:8080", "[::1]:8080")
+    s = server_factory({"HERALD_LISTEN": "localhost:0"})
+    assert http_get(s.port, "/health").status == 200
+
+
+@pytest.mark.parametrize("name", ["HERALD_IDLE_TIMEOUT", "HERALD_ACCESS_TTL",
+                                  "HERALD_WS_HEARTBEAT"])
+def test_duration_needs_a_unit(tmp_path, name):
+    p = check_config(tmp_path, env={name: "60"})
+    assert p.returncode == 2, p.stdout
+    assert name in p.stderr and "unit" in p.stderr, p.stderr
+    p = check_config(tmp_path, env={name: "60s" if name != "HERALD_ACCESS_TTL" else "60m"})
+    assert p.returncode == 0, p.stderr
+
+
+def test_user_import_counts_in_singular(tmp_path):
+    f = tmp_path / "one.jsonl"
+    f.write_text('{"id": "u1", "name": "One"}\n')
+    p = run_herald(["user", "import", str(f)], env={"HERALD_DATA_DIR": str(tmp_path / "data")})
+    assert p.returncode == 0, p
+    assert "imported 1 user into app default" in p.stdout, p.stdout
+    assert "1 users" not in p.stdout + p.stderr

@@ -233,6 +233,51 @@ def test_app_secret_shown_once_and_rotation(server, root):
     assert r.status == 422 and r.json()["error"]["field"] == "grace_seconds", r
 
 
+def app_token(server, key, secret):
+    r = call(server, "POST", "/auth/token", {"api_key": key, "api_secret": secret})
+    assert r.status == 200, r
+    return r.json()["access_token"]
+
+
+def test_app_tokens_die_with_their_secret(server, root):
+    r = call(server, "POST", "/admin/apps", {"name": "Token keeper", "key": "tok-app"},
+             token=root)
+    assert r.status == 201, r
+    app = r.json()
+    t1 = app_token(server, "tok-app", app["secret"])
+    assert call(server, "GET", "/users", token=t1).status == 200
+    # rotation without grace: the old secret and every token minted with it end now
+    r = call(server, "POST", "/admin/apps/%s/secrets" % app["id"], {"grace_seconds": 0},
+             token=root)
+    assert r.status == 201, r
+    s2 = r.json()["secret"]
+    deadline = time.monotonic() + 3
+    while call(server, "GET", "/users", token=t1).status != 401:
+        assert time.monotonic() < deadline, "an app token outlived its secret"
+        time.sleep(0.2)
+    r = call(server, "GET", "/users", token=t1)
+    assert r.status == 401 and r.json()["error"]["code"] == "unauthorized", r
+    t2 = app_token(server, "tok-app", s2)
+    assert call(server, "GET", "/users", token=t2).status == 200
+    # a secret deleted by an operator takes its tokens with it too
+    r = call(server, "POST", "/admin/apps/%s/secrets" % app["id"], {"grace_seconds": 3600},
+             token=root)
+    assert r.status == 201, r
+    t3 = app_token(server, "tok-app", r.json()["secret"])
+    lst = call(server, "GET", "/admin/apps/%s/secrets" % app["id"], token=root).json()
+    old = [x["id"] for x in lst["results"] if x["expires_at"] is not None and
+           x["expires_at"] > time.time() * 1000]
+    assert len(old) == 1, lst  # s2, in its grace period
+    assert call(server, "GET", "/users", token=t2).status == 200  # still within the grace
+    assert call(server, "DELETE", "/admin/apps/%s/secrets/%d" % (app["id"], old[0]),
+                token=root).status == 204
+    deadline = time.monotonic() + 3
+    while call(server, "GET", "/users", token=t2).status != 401:
+        assert time.monotonic() < deadline, "an app token outlived its deleted secret"
+        time.sleep(0.2)
+    assert call(server, "GET", "/users", token=t3).status == 200
+
+
 def test_disabling_an_app_cuts_credentials_and_tokens(server, root):
     app = call(server, "POST", "/admin/apps", {"name": "Doomed", "key": "doomed"},
                token=root).json()

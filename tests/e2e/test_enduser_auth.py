@@ -1,5 +1,5 @@
 """
-End-user authentication (issue 3 §6-§8, SPEC §3, S4): register (when the app allows it),
+End-user authentication (issue 3 §6-§8, docs/auth.md): register (when the app allows it),
 login with throttling (429 + Retry-After; the right password is refused during a
 lock-out; other accounts go on), legacy bcrypt hashes verified and upgraded, refresh
 tokens rotated on every use with reuse detection revoking the family, logout and
@@ -201,7 +201,7 @@ def test_refresh_token_is_not_an_access_token(server):
 
 # ------------------------------------------------------------------ logout and revocation
 
-def test_logout_revokes_access_and_refresh(server):
+def test_logout_ends_this_session_only(server):
     b = register(server, "ken").json()
     other = login(server, "ken").json()  # a second device
     r = call(server, "POST", "/auth/logout", token=b["access_token"])
@@ -210,21 +210,72 @@ def test_logout_revokes_access_and_refresh(server):
     while call(server, "GET", "/auth/me", token=b["access_token"]).status != 401:
         assert time.time() < deadline, "token still valid 2 s after logout"
         time.sleep(0.1)
-    assert call(server, "GET", "/auth/me", token=other["access_token"]).status == 401
-    for t in (b["refresh_token"], other["refresh_token"]):
-        assert call(server, "POST", "/auth/refresh", {"refresh_token": t}).status == 401
+    assert call(server, "POST", "/auth/refresh", {"refresh_token": b["refresh_token"]}).status == 401
+    time.sleep(1.2)  # a revocation poll later, the other device is still signed in
+    assert call(server, "GET", "/auth/me", token=other["access_token"]).status == 200
+    r = call(server, "POST", "/auth/refresh", {"refresh_token": other["refresh_token"]})
+    assert r.status == 200, r
     assert login(server, "ken").status == 200  # logging in again works at once
+
+
+def test_logout_everywhere(server):
+    b = register(server, "ken2").json()
+    other = login(server, "ken2").json()
+    r = call(server, "POST", "/auth/logout", {"everywhere": True}, token=b["access_token"])
+    assert r.status == 204, r
+    for t in (b, other):
+        assert call(server, "GET", "/auth/me", token=t["access_token"]).status == 401
+        assert call(server, "POST", "/auth/refresh", {"refresh_token": t["refresh_token"]}) \
+            .status == 401
+    assert login(server, "ken2").status == 200
+
+
+def test_a_token_issued_in_the_same_millisecond_as_a_logout_is_refused(server):
+    # a login and an "everywhere" logout right after it often share a millisecond: the
+    # token, issued before the logout, must not survive it (and a token minted after a
+    # revocation must not die of it: the fresh tokens of a password change)
+    assert register(server, "quick").status == 201
+    survivors = []
+    for i in range(25):
+        a = login(server, "quick").json()
+        b = login(server, "quick").json()
+        r = call(server, "POST", "/auth/logout", {"everywhere": True}, token=a["access_token"])
+        assert r.status == 204, r
+        for t in (a, b):
+            if call(server, "GET", "/auth/me", token=t["access_token"]).status != 401:
+                survivors.append(i)
+    assert survivors == [], survivors
 
 
 def test_logout_one_family(server):
     b = register(server, "liam").json()
     other = login(server, "liam").json()
-    r = call(server, "POST", "/auth/logout", {"refresh_token": b["refresh_token"]},
+    third = login(server, "liam").json()
+    # the caller's session and the family of the refresh token it names end; others go on
+    r = call(server, "POST", "/auth/logout", {"refresh_token": other["refresh_token"]},
              token=b["access_token"])
     assert r.status == 204, r
+    assert call(server, "POST", "/auth/refresh", {"refresh_token": other["refresh_token"]}) \
+        .status == 401
     assert call(server, "POST", "/auth/refresh", {"refresh_token": b["refresh_token"]}).status == 401
-    r = call(server, "POST", "/auth/refresh", {"refresh_token": other["refresh_token"]})
-    assert r.status == 200, r  # the other device keeps its refresh token
+    assert call(server, "GET", "/auth/me", token=other["access_token"]).status == 401
+    assert call(server, "GET", "/auth/me", token=b["access_token"]).status == 401
+    assert call(server, "GET", "/auth/me", token=third["access_token"]).status == 200
+    r = call(server, "POST", "/auth/refresh", {"refresh_token": third["refresh_token"]})
+    assert r.status == 200, r  # the third device keeps its session
+
+
+def test_password_change_ends_every_session(server):
+    b = register(server, "mia2").json()
+    other = login(server, "mia2").json()
+    r = call(server, "PATCH", "/auth/me", {"password": "new password!",
+                                           "current_password": "correct horse"},
+             token=b["access_token"])
+    assert r.status == 200, r
+    assert call(server, "GET", "/auth/me", token=other["access_token"]).status == 401
+    assert call(server, "POST", "/auth/refresh", {"refresh_token": other["refresh_token"]}) \
+        .status == 401
+    assert call(server, "GET", "/auth/me", token=r.json()["access_token"]).status == 200
 
 
 def test_password_change(server):

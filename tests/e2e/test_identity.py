@@ -174,6 +174,162 @@ def test_invalid_json_and_media_type(server, app):
     assert r.status == 415 and r.json()["error"]["code"] == "unsupported_media_type", r
 
 
+# ------------------------------------------------------------------ strict JSON bodies (issue 7)
+
+def err_of(r):
+    return r.json()["error"]
+
+
+def test_raw_nul_in_a_string_is_invalid_json(server, app):
+    # a real 0x00 byte used to cut the id: 201 and a user "a"
+    r = call(server, "POST", "/users", auth=app, raw=b'{"id": "a\x00b", "name": "n"}')
+    assert r.status == 400 and err_of(r)["code"] == "invalid_json", r
+    assert err_of(r)["field"] == "id", r
+    assert call(server, "GET", "/users/a", auth=app).status == 404
+    assert call(server, "GET", "/users/ab", auth=app).status == 404
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"id": "ctl1", "name": "a\x01b"}',
+    b'{"id": "ctl1", "name": "a\x1fb"}',
+    b'{"id": "ctl1", "name": "tab\there"}',
+    b'{"id": "ctl1", "name": "line\nbreak"}',
+    b'{"id": "ctl1", "contacts": {"email\x00": "a@b.co"}}',
+])
+def test_raw_control_characters_are_invalid_json(server, app, raw):
+    r = call(server, "POST", "/users", auth=app, raw=raw)
+    assert r.status == 400 and err_of(r)["code"] == "invalid_json", r
+    assert call(server, "GET", "/users/ctl1", auth=app).status == 404
+
+
+@pytest.mark.parametrize("body,field", [
+    ('{"id": "nul1", "name": "a\\u0000b"}', "name"),
+    ('{"id": "nul1", "avatar": "\\u0000"}', "avatar"),
+    ('{"id": "nul1", "kind": "k\\u0000"}', "kind"),
+    ('{"id": "nul1", "contacts": {"email": "a@b.co\\u0000x"}}', "contacts.email"),
+    ('{"id": "nul1", "metadata": {"deep": [1, {"k": "v\\u0000"}]}}', "metadata.deep[1].k"),
+    ('{"id": "nul1", "password": "password\\u0000tail"}', "password"),
+    ('{"id": "nul1\\u0000evil"}', "id"),
+])
+def test_escaped_nul_is_refused_naming_the_field(server, app, body, field):
+    r = call(server, "POST", "/users", auth=app, raw=body.encode())
+    assert r.status == 422, r
+    assert err_of(r)["code"] == "validation_failed" and err_of(r)["field"] == field, r
+    assert call(server, "GET", "/users/nul1", auth=app).status == 404
+
+
+def test_escaped_nul_in_patch_and_batch(server, app):
+    assert call(server, "POST", "/users", auth=app, body={"id": "nul2", "name": "kept"}).status == 201
+    r = call(server, "PATCH", "/users/nul2", auth=app, raw=b'{"name": "cut\\u0000here"}')
+    assert r.status == 422 and err_of(r)["field"] == "name", r
+    r = call(server, "POST", "/users/batch", auth=app,
+             raw=b'{"users": [{"id": "nul3"}, {"id": "nul4", "name": "x\\u0000"}]}')
+    assert r.status == 422 and err_of(r)["field"] == "users[1].name", r
+    assert call(server, "GET", "/users/nul2", auth=app).json()["name"] == "kept"
+    assert call(server, "GET", "/users/nul3", auth=app).status == 404
+
+
+def test_duplicate_keys_are_refused(server, app):
+    raw = b'{"id": "dup1", "contacts": {"email": "a@b.co", "email": "<script>"}}'
+    r = call(server, "POST", "/users", auth=app, raw=raw)
+    assert r.status == 400 and err_of(r)["code"] == "invalid_json", r
+    assert '"email"' in err_of(r)["message"] and err_of(r)["field"] == "contacts.email", r
+    assert call(server, "GET", "/users/dup1", auth=app).status == 404
+    # at the top level, spelled with an escape, in PATCH and in a batch
+    r = call(server, "POST", "/users", auth=app, raw=b'{"id": "dup1", "\\u0069d": "dup2"}')
+    assert r.status == 400 and err_of(r)["field"] == "id", r
+    assert call(server, "POST", "/users", auth=app, body={"id": "dup3"}).status == 201
+    r = call(server, "PATCH", "/users/dup3", auth=app, raw=b'{"disabled": false, "disabled": true}')
+    assert r.status == 400 and err_of(r)["code"] == "invalid_json", r
+    assert call(server, "GET", "/users/dup3", auth=app).json()["disabled"] is False
+    r = call(server, "POST", "/users/batch", auth=app,
+             raw=b'[{"id": "dup4"}, {"id": "dup5", "name": "a", "name": "b"}]')
+    assert r.status == 400 and err_of(r)["field"] == "[1].name", r
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"id": "utf1", "name": "\xff"}',
+    b'{"id": "utf1", "name": "\xc3"}',
+    b'{"id": "utf1", "name": "\xc0\xaf"}',          # overlong '/'
+    b'{"id": "utf1", "name": "\xe0\x80\xaf"}',      # overlong, 3 bytes
+    b'{"id": "utf1", "name": "\xed\xa0\x80"}',      # a surrogate, encoded
+    b'{"id": "utf1", "name": "\xf4\x90\x80\x80"}',  # above U+10FFFF
+    b'{"id": "utf1", "name": "\\ud800"}',          # a lone surrogate escape
+    b'{"id": "utf1", "metadata": {"\xff": 1}}',
+])
+def test_invalid_utf8_is_refused(server, app, raw):
+    r = call(server, "POST", "/users", auth=app, raw=raw)
+    assert r.status == 400 and err_of(r)["code"] == "invalid_json", r
+    assert call(server, "GET", "/users/utf1", auth=app).status == 404
+
+
+def test_valid_unicode_round_trips(server, app):
+    body = {"id": "uni1", "name": "Zo\u00eb \U0001F600 \u20ac", "metadata": {"\u00e9": ["\u0001"]}}
+    r = call(server, "POST", "/users", auth=app, body=body)
+    assert r.status == 201, r
+    got = call(server, "GET", "/users/uni1", auth=app)
+    assert got.status == 200 and got.json()["name"] == body["name"], got
+    assert got.json()["metadata"] == body["metadata"], got
+
+
+def test_content_type_any_case_with_parameters(server, app):
+    r = call(server, "POST", "/users", auth=app, body={"id": "ct1"},
+             headers={"Content-Type": "Application/JSON; charset=utf-8"})
+    assert r.status == 201, r
+    r = call(server, "POST", "/users", auth=app, body={"id": "ct2"},
+             headers={"Content-Type": "application/jsonx"})
+    assert r.status == 415, r
+
+
+def test_depth_limit_is_invalid_json(server, app):
+    deep = '{"id": "deep1", "metadata": {"a": ' + "[" * 40 + "]" * 40 + "}}"
+    r = call(server, "POST", "/users", auth=app, raw=deep.encode())
+    assert r.status == 400 and err_of(r)["code"] == "invalid_json", r
+    ok = '{"id": "deep1", "metadata": {"a": ' + "[" * 20 + "]" * 20 + "}}"
+    assert call(server, "POST", "/users", auth=app, raw=ok.encode()).status == 201
+
+
+def test_end_user_password_limit_is_in_bytes(server, app):
+    # 200 emoji: 200 characters, 800 bytes; the hash takes at most 511 bytes
+    long_pw = "\U0001F600" * 200
+    r = call(server, "POST", "/users", auth=app, body={"id": "pwb1", "password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r
+    r = call(server, "POST", "/users", auth=app, body={"id": "pwb1", "password": "\U0001F600" * 127})
+    assert r.status == 201, r
+    r = call(server, "PATCH", "/users/pwb1", auth=app, body={"password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r
+    r = call(server, "POST", "/auth/register", body={"username": "pwb2", "password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r
+    r = call(server, "POST", "/auth/login", body={"username": "pwb1", "password": long_pw})
+    assert r.status == 422 and err_of(r)["field"] == "password", r  # never a 500
+
+
+# ------------------------------------------------------------------ one e-mail rule (issue 7)
+
+BAD_EMAILS = ["nope", "a@b", "@b.co", "a@.co", "a b@c.co", "a@b.co@d.co", "a@b.", "x" * 250 + "@b.co"]
+
+
+@pytest.mark.parametrize("email", BAD_EMAILS)
+def test_email_checked_on_create_patch_and_batch(server, app, email):
+    r = call(server, "POST", "/users", auth=app, body={"id": "em1", "contacts": {"email": email}})
+    assert r.status == 422 and err_of(r)["field"] == "contacts.email", r
+    assert call(server, "POST", "/users", auth=app, body={"id": "em2"}).status in (201, 409)
+    r = call(server, "PATCH", "/users/em2", auth=app, body={"contacts": {"email": email}})
+    assert r.status == 422 and err_of(r)["field"] == "contacts.email", r
+    r = call(server, "POST", "/users/batch", auth=app,
+             body={"users": [{"id": "em3"}, {"id": "em4", "contacts": {"email": email}}]})
+    assert r.status == 422 and err_of(r)["field"] == "users[1].contacts.email", r
+    assert call(server, "GET", "/users/em1", auth=app).status == 404
+    assert call(server, "GET", "/users/em3", auth=app).status == 404
+
+
+def test_good_emails_pass_everywhere(server, app):
+    for i, email in enumerate(["a@b.co", "first.last+tag@sub.example.org", "\u7528\u6237@\u4f8b\u5b50.\u4e2d\u56fd"]):
+        r = call(server, "POST", "/users", auth=app, body={"id": "eg%d" % i, "contacts": {"email": email}})
+        assert r.status == 201, r
+        assert r.json()["contacts"]["email"] == email
+
+
 def test_paging(server, app):
     users = [{"id": "p%03d" % i, "name": "P %d" % i} for i in range(45)]
     r = call(server, "POST", "/users/batch", auth=app, body={"users": users})

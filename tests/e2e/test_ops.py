@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import (OP_CLOSE, HttpConn, close_payload, http_get, wait_until, ws_frame,
-                      ws_handshake, ws_open)
+from conftest import (OP_CLOSE, HttpConn, build_request, close_payload, http_get, http_request,
+                      run_herald, wait_until, ws_frame, ws_handshake, ws_open)
 
 SERVER_ENV = {"HERALD_DEMO": "1"}  # WebSocket clients sign in with ?user_id= (demo mode)
 
@@ -174,6 +174,153 @@ def test_metrics_http_connection_gauge(server):
                <= base, what="http connection gauge to fall back")
 
 
+# ------------------------------------------------------------------ strict exposition check
+
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+FLOAT = re.compile(r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf|NaN)$")
+TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+
+
+def _label_set(text, where):
+    """Parses the inside of {...}: name="value" pairs, comma-separated (a trailing comma is
+    allowed), values with only the escapes \\\\, \\" and \\n. Returns a tuple of pairs."""
+    pairs, i, n = [], 0, len(text)
+    while i < n:
+        m = LABEL_NAME.match(text, i)
+        assert m, "%s: bad label name at %r" % (where, text[i:])
+        name, i = m.group(0), m.end()
+        assert text[i:i + 2] == '="', "%s: expected =\" after %s" % (where, name)
+        i += 2
+        val = []
+        while True:
+            assert i < n, "%s: unterminated label value" % where
+            ch = text[i]
+            if ch == "\\":
+                assert i + 1 < n and text[i + 1] in '\\"n', "%s: bad escape %r" % (where, text[i:i + 2])
+                val.append({"\\": "\\", '"': '"', "n": "\n"}[text[i + 1]])
+                i += 2
+            elif ch == '"':
+                i += 1
+                break
+            else:
+                assert ch != "\n", "%s: raw newline in a label value" % where
+                val.append(ch)
+                i += 1
+        assert name not in [k for k, _ in pairs], "%s: label %s twice" % (where, name)
+        pairs.append((name, "".join(val)))
+        if i < n:
+            assert text[i] == ",", "%s: expected , at %r" % (where, text[i:])
+            i += 1
+    return tuple(sorted(pairs))
+
+
+def _family(name, types):
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = name[:-len(suffix)]
+        if name.endswith(suffix) and types.get(base) in ("histogram", "summary"):
+            return base
+    return name
+
+
+def strict_parse(text):
+    """Parses a Prometheus text exposition (format 0.0.4) and fails on anything a strict
+    parser refuses: malformed lines, HELP or TYPE twice for a family or after its samples, a
+    family whose samples are not contiguous, the same name and label set twice, a bad label
+    value escape, a value that is not a float, histogram buckets that are not cumulative or
+    lack +Inf. Returns {(name, labels): value}."""
+    assert text.endswith("\n"), "the exposition must end with a newline"
+    helps, types, seen, done_families = set(), {}, {}, set()
+    current = None
+    for no, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d %r" % (no, line)
+        assert line.strip() == line or line == "", "%s: surrounding blanks" % where
+        if line == "":
+            continue
+        if line.startswith("#"):
+            parts = line.split(" ", 3)
+            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                name = parts[2]
+                assert METRIC_NAME.fullmatch(name), "%s: bad metric name" % where
+                assert name not in done_families and name != current, \
+                    "%s: %s after the samples of %s" % (where, parts[1], name)
+                if parts[1] == "HELP":
+                    assert name not in helps, "%s: second HELP" % where
+                    helps.add(name)
+                    doc = parts[3] if len(parts) > 3 else ""
+                    assert re.fullmatch(r'(?:[^\\\n]|\\[\\n])*', doc), "%s: bad HELP escape" % where
+                else:
+                    assert name not in types, "%s: second TYPE" % where
+                    assert len(parts) == 4 and parts[3] in TYPES, "%s: bad TYPE" % where
+                    types[name] = parts[3]
+            continue
+        m = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ([^ ]+)(?: (-?\d+))?", line)
+        assert m, "%s: not a sample line" % where
+        name, labels = m.group(1), _label_set(m.group(2) or "", where)
+        assert FLOAT.match(m.group(3)), "%s: value is not a float" % where
+        fam = _family(name, types)
+        if fam != current:
+            assert fam not in done_families, "%s: samples of %s are not contiguous" % (where, fam)
+            if current is not None:
+                done_families.add(current)
+            current = fam
+        key = (name, labels)
+        assert key not in seen, "%s: %s with these labels appears twice" % (where, name)
+        seen[key] = float(m.group(3).replace("Inf", "inf"))
+    # histograms: cumulative buckets per label set, ending at +Inf == _count
+    for fam, t in types.items():
+        if t != "histogram":
+            continue
+        groups = {}
+        for (name, labels), v in seen.items():
+            if name == fam + "_bucket":
+                rest = tuple(p for p in labels if p[0] != "le")
+                le = dict(labels)["le"]
+                groups.setdefault(rest, []).append((float(le.replace("Inf", "inf")), v))
+        for rest, bs in groups.items():
+            bs.sort()
+            assert bs[-1][0] == float("inf"), "%s%r: no +Inf bucket" % (fam, rest)
+            counts = [v for _, v in bs]
+            assert counts == sorted(counts), "%s%r: buckets not cumulative" % (fam, rest)
+            assert seen.get((fam + "_count", rest)) == counts[-1], "%s: +Inf != _count" % fam
+    return seen
+
+
+def test_strict_checker_catches_what_it_should():
+    good = ('# HELP a_total A.\n# TYPE a_total counter\na_total{x="1"} 1\na_total{x="2"} 2\n')
+    strict_parse(good)
+    bad = {
+        "duplicate": good + 'a_total{x="1"} 3\n',
+        "second_type": good + "# TYPE a_total counter\n",
+        "type_after_samples": 'a_total 1\n# TYPE a_total counter\n',
+        "bad_escape": 'a{x="\\q"} 1\n',
+        "bad_value": "a 1,5\n",
+        "not_contiguous": 'a 1\nb 1\na{x="y"} 1\n',
+    }
+    for name, text in bad.items():
+        with pytest.raises(AssertionError):
+            strict_parse(text)
+            print("accepted:", name)
+
+
+def test_metrics_exposition_is_strictly_valid_with_two_methods_on_a_route(server):
+    # one route pattern answered for two methods (and two statuses), plus the usual traffic
+    for method in ("GET", "DELETE", "PATCH", "GET"):
+        http_request(server.port, method, "/api/v1/users/someone")
+    http_get(server.port, "/health")
+    http_get(server.port, "/no/such/thing")
+    http_request(server.port, "POST", "/health")
+    r = http_get(server.port, "/metrics")
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8", r
+    samples = strict_parse(r.body.decode("utf-8"))
+    route = "/api/v1/users/{id}"
+    by_method = {dict(l).get("method"): v for (n, l), v in samples.items()
+                 if n == "herald_http_requests_total" and dict(l).get("route") == route}
+    assert by_method.get("GET") == 2 and by_method.get("DELETE") == 1, by_method
+    assert by_method.get("PATCH") == 1, by_method
+
+
 # ------------------------------------------------------------------ logs
 
 def test_access_log_line_per_request(server_factory):
@@ -300,13 +447,113 @@ def test_graceful_shutdown(server_factory, sig):
             s.kill()
 
 
+# ------------------------------------------------------------------ client address behind proxies
+#
+# With HERALD_TRUST_PROXY=1 the client address is the right-most X-Forwarded-For entry that is not
+# a trusted proxy (HERALD_TRUSTED_PROXIES, default loopback only), walking from the connection's
+# peer leftwards while the address in hand is trusted. Everything left of that entry was written
+# by the client and is ignored.
+
+def logged_peer(server, rid):
+    line = server.wait_for_log(lambda l: "access" in l and rid in l)
+    m = re.search(r"\bpeer=(\S+)", line)
+    assert m, line
+    return m.group(1)
+
+
+def peer_for(server, xff_lines):
+    """Sends one request with these X-Forwarded-For lines; returns the peer in its access line."""
+    rid = "xff-" + uuid.uuid4().hex[:12]
+    headers = [("X-Request-Id", rid)] + [("X-Forwarded-For", v) for v in xff_lines]
+    with HttpConn(server.port) as c:
+        c.send(build_request("GET", "/health/live", headers))
+        assert c.read_response().status == 200
+    return logged_peer(server, rid)
+
+
 def test_access_log_peer_honours_trusted_proxy_only(server_factory):
-    xff = {"X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
-    trusted = server_factory({"HERALD_TRUST_PROXY": "1"})
-    assert http_get(trusted.port, "/health/live", headers=xff).status == 200
-    line = trusted.wait_for_log(lambda l: "access" in l and "/health/live" in l)
-    assert "peer=203.0.113.7 " in line, line
+    xff = ["203.0.113.7, 10.0.0.1"]
     plain = server_factory()
-    assert http_get(plain.port, "/health/live", headers=xff).status == 200
-    line = plain.wait_for_log(lambda l: "access" in l and "/health/live" in l)
-    assert "peer=127.0.0.1 " in line and "203.0.113.7" not in line, line
+    assert peer_for(plain, xff) == "127.0.0.1"  # HERALD_TRUST_PROXY off: headers ignored
+    # on, default trusted set (loopback): 10.0.0.1 is the first address nobody vouches for
+    trusted = server_factory({"HERALD_TRUST_PROXY": "1"})
+    assert peer_for(trusted, xff) == "10.0.0.1"
+    assert peer_for(trusted, ["203.0.113.7"]) == "203.0.113.7"
+
+
+def test_rotating_the_left_most_entry_does_not_change_the_client(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1"})
+    # a proxy on loopback appends the address it saw; the client sends whatever it likes before
+    peers = {peer_for(s, ["198.51.100.%d, 203.0.113.7" % i]) for i in range(1, 6)}
+    peers.add(peer_for(s, ["2001:db8::%x, 203.0.113.7" % 5]))
+    peers.add(peer_for(s, ["not an address, 203.0.113.7"]))
+    assert peers == {"203.0.113.7"}, peers
+
+
+def test_forged_chain_right_most_untrusted_entry_is_the_client(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1",
+                        "HERALD_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, 2001:db8:1::/48"})
+    # client 203.0.113.7 forged two entries; proxies 10.1.2.3 and 2001:db8:1::5 appended theirs
+    assert peer_for(s, ["1.1.1.1, 8.8.8.8, 203.0.113.7, 10.1.2.3, 2001:db8:1::5"]) == "203.0.113.7"
+    # the same chain spread over several header lines, in order
+    assert peer_for(s, ["1.1.1.1, 8.8.8.8", "203.0.113.7, 10.1.2.3", "2001:db8:1::5"]) \
+        == "203.0.113.7"
+    # an IPv6 client, written in a non-canonical form, logged canonically
+    assert peer_for(s, ["1.1.1.1, 2001:DB8:2:0::7, 10.1.2.3"]) == "2001:db8:2::7"
+    # a forged entry that claims to be a trusted proxy does not hide the real client
+    assert peer_for(s, ["10.9.9.9, 203.0.113.7, 10.1.2.3"]) == "203.0.113.7"
+    # garbage where a trusted proxy's entry should be: the last trusted hop is all we know
+    assert peer_for(s, ["203.0.113.7, junk, 10.1.2.3"]) == "10.1.2.3"
+    # every entry trusted: the left-most one is the client
+    assert peer_for(s, ["10.0.0.5, 10.0.0.6"]) == "10.0.0.5"
+
+
+def test_forwarded_for_ignored_from_an_untrusted_peer(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1", "HERALD_TRUSTED_PROXIES": "10.0.0.0/8"})
+    assert peer_for(s, ["203.0.113.7"]) == "127.0.0.1"
+
+
+def test_per_address_login_limit_not_defeated_by_rotating_the_left_most_entry(server_factory):
+    s = server_factory({"HERALD_TRUST_PROXY": "1"})
+    codes = []
+    for i in range(200):  # the per-address bucket holds 100 failures a minute
+        body = json.dumps({"username": "spray%d" % i, "password": "guess"}).encode()
+        r = http_request(s.port, "POST", "/api/v1/auth/login", body=body, timeout=30, headers={
+            "Content-Type": "application/json",
+            "X-Forwarded-For": "198.51.%d.%d, 203.0.113.7" % (i // 250, i % 250 + 1)})
+        codes.append(r.status)
+        if r.status != 401:
+            break
+    assert codes[-1] == 429 and 100 <= len(codes) < 200, codes
+    # another client behind the same proxy is not limited
+    body = json.dumps({"username": "someone", "password": "guess"}).encode()
+    r = http_request(s.port, "POST", "/api/v1/auth/login", body=body, timeout=30, headers={
+        "Content-Type": "application/json", "X-Forwarded-For": "203.0.113.8"})
+    assert r.status == 401, r
+
+
+@pytest.mark.parametrize("value,why", [
+    ("10.0.0.0/33", "prefix"),
+    ("10.0.0.1/8", "10.0.0.0/8"),
+    ("localhost", "localhost"),
+    ("10.0.0.0/8,,", "empty"),
+    ("", "empty"),
+    ("::1/129", "prefix"),
+])
+def test_trusted_proxies_validated_at_start(value, why):
+    env = {"HERALD_TRUSTED_PROXIES": value, "HERALD_LISTEN": "127.0.0.1:0"}
+    for cmd in (["check-config"], ["serve"]):
+        p = run_herald(cmd, env=env)
+        assert p.returncode != 0, (cmd, p)
+        assert "HERALD_TRUSTED_PROXIES" in p.stderr and why in p.stderr, (cmd, p.stderr)
+
+
+def test_trusted_proxies_default_and_normalized():
+    p = run_herald(["check-config"])
+    assert p.returncode == 0, p
+    assert "HERALD_TRUSTED_PROXIES=127.0.0.0/8,::1/128" in p.stdout.splitlines(), p.stdout
+    p = run_herald(["check-config"],
+                   env={"HERALD_TRUSTED_PROXIES": " 10.1.2.3 , fd00::/8,192.168.0.0/16 "})
+    assert p.returncode == 0, p
+    assert "HERALD_TRUSTED_PROXIES=10.1.2.3/32,fd00::/8,192.168.0.0/16" in p.stdout.splitlines(), \
+        p.stdout

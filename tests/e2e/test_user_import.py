@@ -112,3 +112,109 @@ def test_progress_line_on_a_large_file(server, app, tmp_path):
     assert p.returncode == 0, p
     assert "imported 100000 users" in p.stderr and "imported 100000 users into app" in p.stdout
     assert get_user(server, app, "bulk99999").json()["name"] == "User 99999"
+
+
+# ------------------------------------------------------------------ issue 7: strict records, repeats, revocation
+
+def api(server, method, path, body=None, headers=None, token=None):
+    h = dict(headers or {})
+    raw = None
+    if body is not None:
+        raw = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    if token:
+        h["Authorization"] = "Bearer " + token
+    return http_request(server.port, method, API + path, headers=h, body=raw, timeout=20)
+
+
+def test_repeated_id_is_refused_naming_both_lines(server, app, tmp_path):
+    f = tmp_path / "twice.jsonl"
+    f.write_text('{"id":"twice1","name":"first"}\n{"id":"other1"}\n\n{"id":"twice1","name":"later"}\n')
+    p = imp(server, f)
+    assert p.returncode == 1, p
+    assert 'line 4: id: "twice1" appears twice (lines 1 and 4)' in p.stderr, p.stderr
+    assert "imported" not in p.stdout, p
+    assert get_user(server, app, "twice1").status == 404
+    assert get_user(server, app, "other1").status == 404
+    c = tmp_path / "twice.csv"
+    c.write_text("id,name\ntwice2,a\ntwice2,b\n")
+    p = imp(server, c)
+    assert p.returncode == 1 and 'line 3: id: "twice2" appears twice (lines 2 and 3)' in p.stderr, p
+    assert get_user(server, app, "twice2").status == 404
+
+
+@pytest.mark.parametrize("content,expect", [
+    (b'{"id":"strict1","name":"a\x00b"}\n', "line 1: name: "),
+    (b'{"id":"strict1","name":"a\x01b"}\n', "line 1: name: "),
+    (b'{"id":"strict1","name":"\xc0\xaf"}\n', "line 1: name: "),
+    (b'{"id":"strict1","name":"\\ud800"}\n', "line 1: name: "),
+    (b'{"id":"strict1","name":"x\\u0000y"}\n', "line 1: name: must not contain \\u0000"),
+    (b'{"id":"strict1","contacts":{"email":"a@b.co","email":"<script>"}}\n',
+     'line 1: contacts.email: duplicate key "email"'),
+    (b'{"id":"strict1","contacts":{"email":"not an address"}}\n',
+     "line 1: contacts.email: must be an e-mail address"),
+    (b'{"id":"strict1"} {"id":"strict2"}\n', "line 1: not a JSON object"),
+])
+def test_jsonl_records_are_checked_strictly(server, app, tmp_path, content, expect):
+    f = tmp_path / "strict.jsonl"
+    f.write_bytes(content)
+    p = imp(server, f)
+    assert p.returncode == 1, p
+    assert expect in p.stderr, p.stderr
+    assert get_user(server, app, "strict1").status == 404
+
+
+@pytest.mark.parametrize("content,expect", [
+    (b"id,name\nstrict3,a\x00b\n", "line 2: "),
+    (b"id,name\nstrict3,\xff\n", "line 2: name: not valid UTF-8"),
+    (b"id,email\nstrict3,nope\n", "line 2: contacts.email: must be an e-mail address"),
+    (b'id,metadata\nstrict3,"{""a"":1,""a"":2}"\n', 'line 2: metadata.a: duplicate key "a"'),
+    (b'id,metadata\nstrict3,"{""a"":""\\u0000""}"\n', "line 2: metadata.a: must not contain"),
+])
+def test_csv_cells_are_checked_strictly(server, app, tmp_path, content, expect):
+    f = tmp_path / "strict.csv"
+    f.write_bytes(content)
+    p = imp(server, f)
+    assert p.returncode == 1, p
+    assert expect in p.stderr, p.stderr
+    assert get_user(server, app, "strict3").status == 404
+
+
+def wait_status(fn, want, timeout=5.0):
+    import time
+    deadline = time.time() + timeout
+    while True:
+        r = fn()
+        if r.status == want or time.time() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def test_import_revokes_sessions_like_the_api(server, app, tmp_path):
+    pw = "correct horse 1"
+    for uid in ("rev1", "rev2", "rev3"):
+        r = api(server, "POST", "/users", {"id": uid, "password": pw}, headers=app)
+        assert r.status == 201, r
+    toks = {}
+    for uid in ("rev1", "rev2", "rev3"):
+        r = api(server, "POST", "/auth/login", {"username": uid, "password": pw})
+        assert r.status == 200, r
+        toks[uid] = r.json()
+        assert api(server, "GET", "/auth/me", token=toks[uid]["access_token"]).status == 200
+    f = tmp_path / "revoke.jsonl"
+    f.write_text('{"id":"rev1","disabled":true}\n'
+                 '{"id":"rev2","password_hash":"$2b$12$oaobiIPoFhjcLJexAUgyce4luAWJ53iXoG10PzL/.sjoNVxjBkt7W"}\n'
+                 '{"id":"rev3","name":"only a name"}\n'
+                 '{"id":"rev4","disabled":true}\n')
+    p = imp(server, f)
+    assert p.returncode == 0, p
+    assert "imported 4 users" in p.stdout, p
+    # access tokens: refused once the server has read the revocations (about a second)
+    for uid in ("rev1", "rev2"):
+        r = wait_status(lambda: api(server, "GET", "/auth/me", token=toks[uid]["access_token"]), 401)
+        assert r.status == 401, (uid, r)
+        r = api(server, "POST", "/auth/refresh", {"refresh_token": toks[uid]["refresh_token"]})
+        assert r.status == 401, (uid, r)
+    assert api(server, "GET", "/auth/me", token=toks["rev3"]["access_token"]).status == 200
+    r = api(server, "POST", "/auth/refresh", {"refresh_token": toks["rev3"]["refresh_token"]})
+    assert r.status == 200, r

@@ -1,6 +1,6 @@
 """
 WebSocket at /ws: the opening handshake (accept key, errors, Origin allow-list,
-subprotocol), the SPEC §4 frames available so far (hello, ping -> pong, error frames),
+subprotocol), the protocol frames available so far (hello, ping -> pong, error frames),
 binary messages, the server heartbeat and the bounded output queue for slow readers.
 """
 import asyncio
@@ -107,6 +107,24 @@ def test_invalid_json_error_keeps_connection(server):
         assert err.get("type") == "error" and err.get("code") == "invalid_json", err
         assert isinstance(err.get("message"), str) and err["message"], err
         assert c.ping("still-here") == {"type": "pong", "id": "still-here"}
+
+
+@pytest.mark.parametrize("text,code,field", [
+    # a repeated key: which one would a reader see? (cJSON saw the first "type")
+    ('{"type":"ping","type":"x","id":1}', "invalid_json", "type"),
+    ('{"type":"ping","id":"a","id":"b"}', "invalid_json", "id"),
+    # \u0000 would come back cut in the pong: refused naming the field
+    ('{"type":"ping","id":"ab\\u0000cd"}', "validation_failed", "id"),
+    ('{"type":"ping","id":"\\ud800"}', "invalid_json", "id"),
+    ('{"type":"ping","id":1} {"type":"ping"}', "invalid_json", None),
+], ids=["dup-type", "dup-id", "escaped-nul", "lone-surrogate", "trailing"])
+def test_frames_are_checked_like_request_bodies(server, text, code, field):
+    with ws_open(server.port) as c:
+        c.send_text(text)
+        err = c.recv_json()
+        assert err.get("type") == "error" and err.get("code") == code, err
+        assert err.get("field") == field, err
+        assert c.ping("after-strict") == {"type": "pong", "id": "after-strict"}
 
 
 def test_unknown_type_error_keeps_connection(server):

@@ -1,9 +1,10 @@
 """
-WebSocket authentication (issue 3 §7, SPEC §3/§4): the handshake needs a user access
+WebSocket authentication (issue 3 §7, docs/identity.md): the handshake needs a user access
 token, in `?token=` or in `Sec-WebSocket-Protocol: herald.v1, bearer.<token>`; forged,
 expired, wrong-kind and revoked tokens get 401; demo mode (HERALD_DEMO=1) accepts
 `?user_id=` in the default app and creates the user with a kind from the id's prefix;
-disabling a user closes their open sockets with 4001.
+disabling a user closes their open sockets with 4001; logging out ends one session (the
+sockets of its access tokens close with 4001, other devices stay), `everywhere` all of them.
 """
 import base64
 import hashlib
@@ -153,6 +154,88 @@ def test_disabling_a_user_closes_their_sockets_with_4001(server, app):
         with c:
             assert r.status == 401, r
         assert other.ping(1) == {"type": "pong", "id": 1}
+
+
+def login_device(server, uid, pw="device password"):
+    r = http_request(server.port, "POST", API + "/auth/login", timeout=20,
+                     headers={"Content-Type": "application/json"},
+                     body=json.dumps({"username": uid, "password": pw}).encode())
+    assert r.status == 200, r
+    return r.json()
+
+
+def logout(server, token, body=None):
+    h = {"Authorization": "Bearer " + token}
+    raw = None
+    if body is not None:
+        h["Content-Type"] = "application/json"
+        raw = json.dumps(body).encode()
+    return http_request(server.port, "POST", API + "/auth/logout", headers=h, body=raw,
+                        timeout=20)
+
+
+def me_status(server, token):
+    return http_request(server.port, "GET", API + "/auth/me", timeout=20,
+                        headers={"Authorization": "Bearer " + token}).status
+
+
+def test_logout_closes_only_that_sessions_sockets(server, app):
+    r = call(server, "POST", "/users", app, {"id": "ws-two", "password": "device password"})
+    assert r.status == 201, r
+    phone, laptop = login_device(server, "ws-two"), login_device(server, "ws-two")
+    assert claims(phone["access_token"])["sid"] != claims(laptop["access_token"])["sid"]
+    p = ws_open(server.port, "/ws?device_id=phone&token=" + phone["access_token"])
+    lap = ws_open(server.port, "/ws?device_id=laptop&token=" + laptop["access_token"])
+    with p, lap:
+        r = logout(server, phone["access_token"])
+        assert r.status == 204, r
+        p.expect_close(4001, timeout=5)
+        assert me_status(server, phone["access_token"]) == 401
+        r, c = ws_handshake(server.port, "/ws?token=" + phone["access_token"])
+        with c:
+            assert r.status == 401, r
+        # the laptop's session goes on: its socket, its access token, its refresh token
+        time.sleep(1.5)  # past the revocation poll: nothing more arrives for it
+        assert lap.ping(7) == {"type": "pong", "id": 7}
+        assert me_status(server, laptop["access_token"]) == 200
+        r = http_request(server.port, "POST", API + "/auth/refresh", timeout=20,
+                         headers={"Content-Type": "application/json"},
+                         body=json.dumps({"refresh_token": laptop["refresh_token"]}).encode())
+        assert r.status == 200, r
+        fresh = r.json()
+        # a refreshed token stays in its session
+        assert claims(fresh["access_token"])["sid"] == claims(laptop["access_token"])["sid"]
+        # the phone's refresh token died with its session
+        r = http_request(server.port, "POST", API + "/auth/refresh", timeout=20,
+                         headers={"Content-Type": "application/json"},
+                         body=json.dumps({"refresh_token": phone["refresh_token"]}).encode())
+        assert r.status == 401, r
+        # logging out the laptop's session ends the socket opened with the older token too
+        r = logout(server, fresh["access_token"])
+        assert r.status == 204, r
+        lap.expect_close(4001, timeout=5)
+        assert me_status(server, laptop["access_token"]) == 401
+
+
+def test_logout_everywhere_closes_every_session(server, app):
+    r = call(server, "POST", "/users", app, {"id": "ws-all", "password": "device password"})
+    assert r.status == 201, r
+    other = ws_open(server.port, "/ws?token=" + user_token(server, app, "ws-bystander"))
+    a, b = login_device(server, "ws-all"), login_device(server, "ws-all")
+    ca = ws_open(server.port, "/ws?token=" + a["access_token"])
+    cb = ws_open(server.port, "/ws?token=" + b["access_token"])
+    with ca, cb, other:
+        r = logout(server, a["access_token"], {"everywhere": True})
+        assert r.status == 204, r
+        ca.expect_close(4001, timeout=5)
+        cb.expect_close(4001, timeout=5)
+        assert me_status(server, a["access_token"]) == 401
+        assert me_status(server, b["access_token"]) == 401
+        assert other.ping(1) == {"type": "pong", "id": 1}
+    for bad in ({"everywhere": "yes"}, {"everywhere": 1}):
+        c = login_device(server, "ws-all")
+        r = logout(server, c["access_token"], bad)
+        assert r.status == 422 and r.json()["error"]["field"] == "everywhere", r
 
 
 def test_demo_mode(server_factory):

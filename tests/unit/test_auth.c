@@ -1038,6 +1038,29 @@ TEST(password_dummy)
     free(h);
 }
 
+TEST(password_dummy_of_the_costliest_kind)
+{
+    CHECK_INT(password_bcrypt_cost(legacy_admin_hash), 12);
+    CHECK_INT(password_bcrypt_cost("$2a$04$abc"), 4);
+    CHECK_INT(password_bcrypt_cost("$y$j9T$gKtcZGTWe5sXz9x/lDmbq1$x"), 0);
+    CHECK_INT(password_bcrypt_cost("$2b$99$x"), 0);
+    CHECK_INT(password_bcrypt_cost("$2b$1"), 0);
+    CHECK_INT(password_bcrypt_cost(NULL), 0);
+    /* a bcrypt user at cost 10 costs about what the dummy of cost 10 costs */
+    uint64_t t0 = clock_mono_us();
+    CHECK_INT(
+        password_verify("wrong", 5, "$2b$10$oaobiIPoFhjcLJexAUgyce4luAWJ53iXoG10PzL/.sjoNVxjBkt7W"),
+        ERR_UNAUTH);
+    double real_us = elapsed_us(t0);
+    t0 = clock_mono_us();
+    CHECK_INT(password_verify_dummy_cost("wrong", 5, 10), ERR_UNAUTH);
+    double dummy_us = elapsed_us(t0);
+    CHECK(dummy_us > real_us / 3 && dummy_us < real_us * 3);
+    /* cheap bcrypt costs fall back to one yescrypt check */
+    CHECK_INT(password_verify_dummy_cost("wrong", 5, 4), ERR_UNAUTH);
+    CHECK_INT(password_verify_dummy_cost("", 0, 12), ERR_UNAUTH);
+}
+
 struct hash_thread {
     char pw[16];
     char *hash;
@@ -1537,6 +1560,7 @@ int main(void)
     RUN(password_rejects);
     RUN(password_legacy_bcrypt);
     RUN(password_dummy);
+    RUN(password_dummy_of_the_costliest_kind);
     RUN(password_threads);
     RUN(secretbox_round_trip);
     RUN(secretbox_tamper);

@@ -1,5 +1,5 @@
 /*
- * Configuration (SPEC §6): defaults, the precedence .env < environment <
+ * Configuration: defaults, the precedence .env < environment <
  * flags, every value parser with its overflow, negative and garbage cases,
  * the listen forms, range errors that name the setting as the user wrote it,
  * .env quoting, comments and line numbers, flag forms, warnings for unknown
@@ -218,7 +218,6 @@ TEST(parse_duration)
         {"5m", 300000},
         {"2h", 7200000},
         {"7d", 604800000},
-        {"7", 7000},
         {"0", 0},
         {"0ms", 0},
         {"10S", 10000},
@@ -232,6 +231,9 @@ TEST(parse_duration)
     }
     static const char *const bad[] = {
         "",
+        "7", /* a unit is required (is it seconds or milliseconds?) */
+        "10",
+        "00",
         "-1",
         "-5s",
         "+5s",
@@ -307,6 +309,8 @@ TEST(listen_forms)
         {"10.1.2.3:65535", "10.1.2.3", 65535},
         {"[fe80::1%eth0]:80", "fe80::1%eth0", 80},
         {" 127.0.0.1:9 ", "127.0.0.1", 9}, /* blanks around a value are ignored */
+        {"localhost:80", "localhost", 80}, /* a name: resolved by config_resolve_listen */
+        {"api-1.example.com:8080", "api-1.example.com", 8080},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         struct config c;
@@ -320,26 +324,10 @@ TEST(listen_forms)
         config_release(&c);
     }
     static const char *const bad[] = {
-        "",
-        "::1:8080",
-        "localhost:80",
-        "1.2.3.4:",
-        "1.2.3.4:65536",
-        "1.2.3.4:-1",
-        "[::1]8080",
-        "[::1]",
-        "[zz]:80",
-        "99999",
-        "1.2.3.4:80x",
-        "1.2.3:80",
-        "256.1.1.1:80",
-        "1.2.3.4:+80",
-        "[::1]:",
-        "[]:80",
-        "[fe80::1%]:80",
-        "a:b:c",
-        "1.2.3.4:080000",
-        ":",
+        "",         "::1:8080", "-bad:80",       "bad-:80",    "a..b:80",        "a_b:80",
+        "host.:80", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "[::1]8080",      "[::1]",
+        "[zz]:80",  "99999",    "1.2.3.4:80x",   "1.2.3:80",   "256.1.1.1:80",   "1.2.3.4:+80",
+        "[::1]:",   "[]:80",    "[fe80::1%]:80", "a:b:c",      "1.2.3.4:080000", ":",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char kv[64];
@@ -352,8 +340,27 @@ TEST(listen_forms)
     CHECK_STR(env_err("HERALD_LISTEN=::1:80"),
               "HERALD_LISTEN: invalid address \"::1:80\" (put an IPv6 address in brackets, e.g. "
               "[::1]:8080)");
-    CHECK_STR(env_err("HERALD_LISTEN=example.com:80"),
-              "HERALD_LISTEN: invalid address \"example.com:80\" (the host must be an IP address)");
+    CHECK_STR(env_err("HERALD_LISTEN=exa mple:80"),
+              "HERALD_LISTEN: invalid address \"exa mple:80\" (the host must be an IP address or a "
+              "host name)");
+}
+
+TEST(listen_host_name_resolved)
+{
+    struct config c;
+    const char *argv[] = {"--listen=localhost:8080", NULL};
+    CHECK_INT(load(&c, NO_ENV_FILE, NULL, 1, argv), 0);
+    char err[256] = "";
+    CHECK_INT(config_resolve_listen(&c, err, sizeof(err)), 0);
+    CHECK(strcmp(c.listen_host, "127.0.0.1") == 0 || strcmp(c.listen_host, "::1") == 0);
+    CHECK_INT(c.listen_port, 8080);
+    CHECK_INT(config_resolve_listen(&c, err, sizeof(err)), 0); /* an address stays */
+    config_release(&c);
+    const char *bad[] = {"--listen=no-such-host.invalid:80", NULL};
+    CHECK_INT(load(&c, NO_ENV_FILE, NULL, 1, bad), 0);
+    CHECK_INT(config_resolve_listen(&c, err, sizeof(err)), -1);
+    CHECK(has_prefix(err, "HERALD_LISTEN: cannot resolve host \"no-such-host.invalid\"", ""));
+    config_release(&c);
 }
 
 TEST(range_errors_name_the_setting)
@@ -379,7 +386,9 @@ TEST(range_errors_name_the_setting)
         {"--max-body=12xb", "--max-body: invalid size \"12xb\" (use bytes or k/m/g suffixes)"},
         {"--max-body=-1k", "--max-body: invalid size \"-1k\" (use bytes or k/m/g suffixes)"},
         {"--header-timeout=99ms", "--header-timeout: must be between 100ms and 10m, got 99ms"},
-        {"--header-timeout=601", "--header-timeout: must be between 100ms and 10m, got 601"},
+        {"--header-timeout=601s", "--header-timeout: must be between 100ms and 10m, got 601s"},
+        {"--header-timeout=10",
+         "--header-timeout: \"10\" needs a unit (ms, s, m, h or d, e.g. 10s)"},
         {"--header-timeout=-1s",
          "--header-timeout: invalid duration \"-1s\" (use ms, s, m, h or d, "
          "e.g. 250ms or 10s)"},
@@ -428,7 +437,7 @@ TEST(range_errors_name_the_setting)
         "--ws-max-queue=4k",
         "--ws-max-queue=1g",
         "--ws-heartbeat=100ms",
-        "--ws-heartbeat=3600",
+        "--ws-heartbeat=3600s",
         "--shutdown-timeout=100ms",
         "--shutdown-timeout=600s",
     };
@@ -445,7 +454,7 @@ TEST(values_are_stored)
     const char **argv =
         LIST("--workers=3", "--max-connections", "10", "--max-url=1k", "--max-header-bytes=2KiB",
              "--max-headers=9", "--max-body=2m", "--header-timeout=250ms", "--idle-timeout=2m",
-             "--ws-max-message=1000", "--ws-max-queue=8k", "--ws-heartbeat=5", "--data-dir=/var/h",
+             "--ws-max-message=1000", "--ws-max-queue=8k", "--ws-heartbeat=5s", "--data-dir=/var/h",
              "--static-dir", "ui", "--log-level=DEBUG", "--log-format=json",
              "--shutdown-timeout=10m", "--trust-proxy=on", "--demo=yes");
     int argc = 0;
@@ -848,7 +857,7 @@ TEST(print_reads_back)
     int lines = 0;
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
-    CHECK_INT(lines, 28); /* one line per setting */
+    CHECK_INT(lines, 29); /* one line per setting */
 
     /* the output is a .env file that gives back the same configuration */
     struct config d;
@@ -880,7 +889,7 @@ TEST(help_lists_every_flag)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    config_print_help(f);
+    config_print_help(f, NULL);
     fclose(f);
     static const char *const want[] = {
         "--listen=ADDR",
@@ -925,7 +934,7 @@ TEST(help_lists_every_flag)
         }
     }
     CHECK(widest <= 100);
-    CHECK_INT(lines, 56); /* two lines per setting */
+    CHECK_INT(lines, 58); /* two lines per setting */
     free(text);
 }
 
@@ -941,6 +950,7 @@ int main(void)
     RUN(parse_duration);
     RUN(parse_bool);
     RUN(listen_forms);
+    RUN(listen_host_name_resolved);
     RUN(range_errors_name_the_setting);
     RUN(values_are_stored);
     RUN(cors_origins);

@@ -1,6 +1,6 @@
 /*
  * Core helpers: the byte buffer and its JSON string escaping, percent-decoding
- * and query lookup, the error mapping of SPEC §3.
+ * and query lookup, the mapping of errors to HTTP statuses and error codes.
  */
 #include "test.h"
 
@@ -96,8 +96,13 @@ TEST(err_mapping)
     CHECK_STR(err_code(ERR_INVAL), "validation_failed");
     CHECK_INT(err_http_status(ERR_JSON), 400);
     CHECK_STR(err_code(ERR_JSON), "invalid_json");
-    CHECK_INT(err_http_status(ERR_AGAIN), 429);
-    CHECK_STR(err_code(ERR_AGAIN), "rate_limited");
+    /* back-pressure is the server's state, not the client's fault nor a rate limit */
+    CHECK_INT(err_http_status(ERR_AGAIN), 503);
+    CHECK_STR(err_code(ERR_AGAIN), "unavailable");
+    CHECK_INT(err_retry_after(ERR_AGAIN), 1);
+    CHECK_INT(err_retry_after(ERR_UNAVAIL), 0);
+    CHECK_INT(err_retry_after(ERR_INVAL), 0);
+    CHECK_INT(err_http_status(ERR_BACKEND), 500);
     CHECK_INT(err_http_status(ERR_TOOBIG), 413);
     CHECK_INT(err_http_status(ERR_UNAUTH), 401);
     CHECK_INT(err_http_status(ERR_DENIED), 403);

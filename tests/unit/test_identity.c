@@ -48,7 +48,7 @@ TEST(user_ids)
 TEST(fields)
 {
     char field[160];
-    CHECK_INT(parse("{\"id\":\"b1\",\"name\":\"Bob\",\"contacts\":{\"email\":\"a@b\"},"
+    CHECK_INT(parse("{\"id\":\"b1\",\"name\":\"Bob\",\"contacts\":{\"email\":\"a@b.co\"},"
                     "\"metadata\":{\"x\":[1]},\"disabled\":true}",
                     USER_CREATE, "", field, sizeof(field)),
               0);
@@ -68,6 +68,15 @@ TEST(fields)
                     "", field, sizeof(field)),
               ERR_INVAL);
     CHECK_STR(field, "kind");
+    /* the one e-mail rule */
+    CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":\"1\",\"email\":\"a@b\"}}", USER_CREATE,
+                    "users[2].", field, sizeof(field)),
+              ERR_INVAL);
+    CHECK_STR(field, "users[2].contacts.email");
+    CHECK_INT(
+        parse("{\"contacts\":{\"email\":\"x y@b.co\"}}", USER_PATCH, "", field, sizeof(field)),
+        ERR_INVAL);
+    CHECK_STR(field, "contacts.email");
     /* 128 two-byte characters are within the name limit */
     char big[600];
     strcpy(big, "{\"id\":\"a\",\"name\":\"");
@@ -77,9 +86,30 @@ TEST(fields)
     CHECK_INT(parse(big, USER_CREATE, "", field, sizeof(field)), 0);
 }
 
+TEST(email_rule)
+{
+    static const char *const good[] = {"a@b.co", "first.last+tag@sub.example.org",
+                                       "\xe7\x94\xa8@\xe4\xbe\x8b.\xe4\xb8\xad", NULL};
+    static const char *const bad[] = {"",         "a@b",        "@b.co", "a@.co",
+                                      "a b@c.co", "a@b.",       "ab",    "a@b.co@d.co",
+                                      "a\t@b.co", "a@b\x7f.co", NULL};
+    for (int i = 0; good[i]; i++)
+        CHECK(identity__email_is_valid(good[i]));
+    for (int i = 0; bad[i]; i++)
+        CHECK(!identity__email_is_valid(bad[i]));
+    char longest[300];
+    memset(longest, 'x', 254);
+    memcpy(longest + 254 - 5, "@b.co", 6);
+    CHECK(identity__email_is_valid(longest));
+    memset(longest, 'x', 255);
+    memcpy(longest + 255 - 5, "@b.co", 6);
+    CHECK(!identity__email_is_valid(longest));
+}
+
 int main(void)
 {
     RUN(user_ids);
     RUN(fields);
+    RUN(email_rule);
     return test_summary();
 }

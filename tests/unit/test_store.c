@@ -494,7 +494,7 @@ static const char *show_sync(struct store *st, bool writer, char *out, size_t n)
     return out;
 }
 
-/* SPEC §4a on PostgreSQL: strict waits for the WAL flush, normal does not (ADR 0007) */
+/* Durability on PostgreSQL: strict waits for the WAL flush, normal does not (ADR 0007) */
 TEST(durability_pg)
 {
     struct store *st = NULL;

@@ -161,6 +161,60 @@ TEST(workpool_full_queue_is_err_again)
     CHECK_INT(atomic_load(&counter), 2);
 }
 
+TEST(workpool_high_items_run_before_low_ones)
+{
+    struct workpool *wp = workpool_new(1, 8);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct gate g = {0};
+    CHECK_INT(workpool_submit(wp, hold, &g), 0);
+    CHECK(wait_flag(&g.entered));
+    struct order o = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct order_item items[5];
+    for (int i = 0; i < 5; i++)
+        items[i] = (struct order_item){&o, i};
+    /* low 0, low 1, high 2, low 3, high 4: the highs first, each kind in order */
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_LOW, NULL, 0, record, &items[0]), 0);
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_LOW, NULL, 0, record, &items[1]), 0);
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_HIGH, NULL, 0, record, &items[2]), 0);
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_LOW, NULL, 0, record, &items[3]), 0);
+    /* low items fill at most half the queue (4 of 8): the fourth is refused */
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_LOW, NULL, 0, record, &items[3]), 0);
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_LOW, NULL, 0, record, &items[3]), ERR_AGAIN);
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_HIGH, NULL, 0, record, &items[4]), 0);
+    atomic_store(&g.open, 1);
+    workpool_free(wp);
+    int want[] = {2, 4, 0, 1, 3, 3};
+    CHECK_INT(o.n, 6);
+    for (int i = 0; i < o.n && i < 6; i++)
+        CHECK_INT(o.seen[i], want[i]);
+}
+
+TEST(workpool_caps_one_tags_share)
+{
+    atomic_store(&counter, 0);
+    struct workpool *wp = workpool_new(1, 100);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct gate g = {0};
+    CHECK_INT(workpool_submit(wp, hold, &g), 0);
+    CHECK(wait_flag(&g.entered));
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(workpool_submit_ex(wp, i % 2 ? WORKPOOL_LOW : WORKPOOL_HIGH, "192.0.2.1", 3,
+                                     count_one, NULL),
+                  0);
+    /* both priorities count towards the share */
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_HIGH, "192.0.2.1", 3, count_one, NULL), ERR_DENIED);
+    CHECK_INT(workpool_submit_ex(wp, WORKPOOL_HIGH, "192.0.2.2", 3, count_one, NULL), 0);
+    CHECK_INT(workpool_submit(wp, count_one, NULL), 0); /* untagged */
+    CHECK_INT(workpool_queued(wp), 5);
+    atomic_store(&g.open, 1);
+    workpool_free(wp);
+    CHECK_INT(atomic_load(&counter), 5);
+}
+
 /* While the pool stops, a submission (here from a running item) is refused. */
 struct stop_probe {
     struct workpool *wp;
@@ -249,9 +303,9 @@ TEST(guard_ten_failures_lock_the_account)
     const char *ip = "192.0.2.1", *acct = "user:app1:alice";
     CHECK_INT(login_guard_check(g, ip, acct, T0), 0);
     for (int i = 0; i < LOGIN_GUARD_FAILURES - 1; i++)
-        login_guard_failed(g, ip, acct, T0);
+        (void)login_guard_take(g, ip, acct, T0);
     CHECK_INT(login_guard_check(g, ip, acct, T0), 0); /* nine: still allowed */
-    login_guard_failed(g, ip, acct, T0);
+    (void)login_guard_take(g, ip, acct, T0);
     uint64_t wait = login_guard_check(g, ip, acct, T0);
     /* one token per 6 s (10 per minute): the Retry-After is the time to the next one */
     CHECK(wait >= 5 && wait <= 6);
@@ -282,19 +336,19 @@ TEST(guard_retry_after_rounds_up_and_refills)
         return;
     const char *ip = "192.0.2.3", *acct = "user:a:dave";
     for (int i = 0; i < LOGIN_GUARD_FAILURES; i++)
-        login_guard_failed(g, ip, acct, T0);
+        (void)login_guard_take(g, ip, acct, T0);
     uint64_t wait = login_guard_check(g, ip, acct, T0);
     CHECK(wait >= 1);
     /* 500 ms before the next token: still at least one second to wait */
     CHECK_INT(login_guard_check(g, ip, acct, T0 + wait * 1000 - 500), 1);
     /* once a token is back, one more try is allowed, and its failure locks again */
     CHECK_INT(login_guard_check(g, ip, acct, T0 + wait * 1000), 0);
-    login_guard_failed(g, ip, acct, T0 + wait * 1000);
+    (void)login_guard_take(g, ip, acct, T0 + wait * 1000);
     CHECK(login_guard_check(g, ip, acct, T0 + wait * 1000) > 0);
     /* a minute without failures refills the whole bucket */
     uint64_t later = T0 + wait * 1000 + 60000;
     for (int i = 0; i < LOGIN_GUARD_FAILURES - 1; i++)
-        login_guard_failed(g, ip, acct, later);
+        (void)login_guard_take(g, ip, acct, later);
     CHECK_INT(login_guard_check(g, ip, acct, later), 0);
     login_guard_free(g);
 }
@@ -310,16 +364,66 @@ TEST(guard_ip_bucket)
     for (int i = 0; i < LOGIN_GUARD_IP_FAILURES; i++) {
         snprintf(acct, sizeof(acct), "user:a:spray%d", i);
         CHECK_INT(login_guard_check(g, "203.0.113.9", acct, T0), 0);
-        login_guard_failed(g, "203.0.113.9", acct, T0);
+        (void)login_guard_take(g, "203.0.113.9", acct, T0);
     }
     CHECK(login_guard_check(g, "203.0.113.9", "user:a:fresh", T0) > 0);
     CHECK_INT(login_guard_check(g, "203.0.113.10", "user:a:fresh", T0), 0);
     CHECK_INT(login_guard_check(g, "203.0.113.10", "user:a:spray0", T0), 0);
     /* NULL ip or account are tolerated (treated as "") */
     CHECK_INT(login_guard_check(g, NULL, NULL, T0), 0);
-    login_guard_failed(g, NULL, NULL, T0);
+    (void)login_guard_take(g, NULL, NULL, T0);
     login_guard_free(g);
     login_guard_free(NULL);
+}
+
+TEST(guard_take_is_all_or_nothing_and_refund_gives_back)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    const char *ip = "192.0.2.4", *acct = "user:a:erin";
+    for (int i = 0; i < LOGIN_GUARD_FAILURES; i++)
+        CHECK_INT(login_guard_take(g, ip, acct, T0), 0);
+    CHECK(login_guard_take(g, ip, acct, T0) > 0); /* the eleventh check never runs */
+    /* a refund (the password was right) puts one back, never above the capacity */
+    login_guard_refund(g, ip, acct, T0);
+    CHECK_INT(login_guard_take(g, ip, acct, T0), 0);
+    CHECK(login_guard_take(g, ip, acct, T0) > 0);
+    /* refused takes took nothing from the address: another account still has its ten */
+    for (int i = 0; i < LOGIN_GUARD_FAILURES; i++)
+        CHECK_INT(login_guard_take(g, ip, "user:a:frank", T0), 0);
+    /* success after success never locks: take, refund, again */
+    for (int i = 0; i < 100; i++) {
+        CHECK_INT(login_guard_take(g, "192.0.2.5", "user:a:gina", T0), 0);
+        login_guard_refund(g, "192.0.2.5", "user:a:gina", T0);
+    }
+    login_guard_refund(g, "192.0.2.6", "user:a:unknown", T0); /* not held: nothing */
+    login_guard_free(g);
+}
+
+TEST(guard_registrations)
+{
+    struct login_guard *g = login_guard_new();
+    CHECK(g != NULL);
+    if (g == NULL)
+        return;
+    for (int i = 0; i < LOGIN_GUARD_REGISTER_IP; i++)
+        CHECK_INT(login_guard_register_take(g, "192.0.2.7", "app1", T0), 0);
+    uint64_t wait = login_guard_register_take(g, "192.0.2.7", "app1", T0);
+    CHECK(wait >= 1 && wait <= 3600 / LOGIN_GUARD_REGISTER_IP);
+    /* another address registers on; logins from the flooding address are not affected */
+    CHECK_INT(login_guard_register_take(g, "192.0.2.8", "app1", T0), 0);
+    CHECK_INT(login_guard_take(g, "192.0.2.7", "user:app1:x", T0), 0);
+    /* the app bucket bounds many addresses together */
+    char ip[32];
+    int ok = 0;
+    for (int i = 0; i < LOGIN_GUARD_REGISTER_APP + 10; i++) {
+        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250);
+        ok += login_guard_register_take(g, ip, "app2", T0) == 0;
+    }
+    CHECK_INT(ok, LOGIN_GUARD_REGISTER_APP);
+    login_guard_free(g);
 }
 
 struct guard_hammer {
@@ -335,7 +439,7 @@ static void *hammer(void *arg)
         snprintf(ip, sizeof(ip), "10.0.%d.%d", h->id, i % 250);
         snprintf(acct, sizeof(acct), "user:a:u%d", i % 50);
         (void)login_guard_check(h->g, ip, acct, T0 + (uint64_t)i);
-        login_guard_failed(h->g, ip, "user:a:shared", T0 + (uint64_t)i);
+        (void)login_guard_take(h->g, ip, "user:a:shared", T0 + (uint64_t)i);
     }
     return NULL;
 }
@@ -367,11 +471,15 @@ int main(void)
     RUN(workpool_runs_in_parallel);
     RUN(workpool_full_queue_is_err_again);
     RUN(workpool_refuses_while_stopping);
+    RUN(workpool_high_items_run_before_low_ones);
+    RUN(workpool_caps_one_tags_share);
     RUN(workpool_many_submitters);
     RUN(guard_ten_failures_lock_the_account);
     RUN(guard_check_takes_nothing);
     RUN(guard_retry_after_rounds_up_and_refills);
     RUN(guard_ip_bucket);
+    RUN(guard_take_is_all_or_nothing_and_refund_gives_back);
+    RUN(guard_registrations);
     RUN(guard_threads);
     return test_summary();
 }
