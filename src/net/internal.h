@@ -100,8 +100,9 @@ struct loop {
     int nconns;
     uint64_t start_ms; /* monotonic ms when the loop started; loop ms are relative */
     struct metrics_shard *metrics;
-    atomic_int cmd;     /* LOOP_CMD_* posted by the main thread */
-    uv_mutex_t post_mu; /* guards posts */
+    atomic_int cmd;       /* LOOP_CMD_* posted by the main thread */
+    atomic_bool app_wake; /* server_wake() was called: run the application's on_wake */
+    uv_mutex_t post_mu;   /* guards posts */
     struct loop_post *posts, *posts_tail;
     bool stopping;
     uint32_t id_prefix; /* random; generated request ids are prefix + req_seq */

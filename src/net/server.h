@@ -33,6 +33,8 @@ struct ws_app {
     void (*on_text)(struct ws_conn *c, const char *data, size_t len, void *ud);
     /* The connection is going away; c is freed after this returns. */
     void (*on_close)(struct ws_conn *c, void *ud);
+    /* Optional: loop idx was woken by server_wake() (the bus delivers its batch here). */
+    void (*on_wake)(int idx, void *ud);
     void *ud;
 };
 
@@ -109,6 +111,12 @@ bool ws_accept(struct http_req *r, void *user);
 
 /* Number of event loops. Any thread. */
 int server_nloops(const struct server *s);
+/*
+ * Makes loop idx call the application's on_wake soon; calls made before it
+ * runs coalesce into one (no allocation, one uv_async_send at most). Any
+ * thread.
+ */
+void server_wake(struct server *s, int idx);
 /* Queues fn(arg) to run on loop idx (0..server_nloops()-1). Any thread. */
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg);
 
