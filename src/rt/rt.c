@@ -267,6 +267,11 @@ static void on_wake(int idx, void *ud)
     bus_loop_run(rt->bus, idx);
 }
 
+struct identity *rt__identity(struct rt *rt)
+{
+    return rt->id;
+}
+
 struct bus *rt_bus(struct rt *rt)
 {
     return rt->bus;

@@ -24,6 +24,7 @@
 struct rt;
 struct identity;
 struct server;
+struct router;
 
 #define RT_DEVICE_MAX 64
 #define RT_CLOSE_REVOKED 4001 /* the user's tokens (or this session's) were revoked */
@@ -88,6 +89,17 @@ void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, 
 
 /* Sends an `error` frame {code, message, field?}. Loop thread of c. */
 void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field);
+
+/*
+ * Adds POST /api/v1/publish (app authentication): {"to": "*" | [user ids],
+ * "event": any JSON} pushes {"type":"event","event":…} to the connected
+ * devices of those users (live only, not stored); 202 {"published": n}.
+ * Start-up only.
+ */
+void rt_register_routes(struct rt *rt, struct router *r);
+
+/* The identity rt authenticates with (for rt's own handlers). */
+struct identity *rt__identity(struct rt *rt);
 
 /* After the server has stopped. NULL-safe. */
 void rt_free(struct rt *rt);
