@@ -44,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -310,9 +311,10 @@ static double hist_ms(const struct hist *h, double q)
 
 /* ---------------------------------------------------------------- options */
 
-enum mode { M_HTTP, M_WS_IDLE, M_WS_PING, M_RAW_ECHO, M_SELFTEST };
+enum mode { M_HTTP, M_WS_IDLE, M_WS_PING, M_RAW_ECHO, M_FANOUT, M_SELFTEST };
 
-static const char *const mode_name[] = {"http", "ws-idle", "ws-ping", "raw-echo", "selftest"};
+static const char *const mode_name[] = {"http",     "ws-idle", "ws-ping",
+                                        "raw-echo", "fanout",  "selftest"};
 
 struct opts {
     enum mode mode;
@@ -329,6 +331,11 @@ struct opts {
     bool json;
     int pids[MAX_PIDS];
     int npids;
+    int size;               /* fanout: bytes of each delivered frame's payload */
+    const char *headers[8]; /* fanout: extra request headers of the publisher */
+    int nheaders;
+    const char *publish_path; /* fanout */
+    const char *to;           /* fanout: the publish body's "to" (JSON) */
 };
 
 enum opt_id {
@@ -348,13 +355,17 @@ enum opt_id {
     O_CONNECT_TIMEOUT,
     O_HELLO,
     O_JSON,
+    O_SIZE,
+    O_HEADER,
+    O_PUBLISH_PATH,
+    O_TO,
     O_HELP,
 };
 
 #define MB(m) (1u << (m))
-#define M_ANY (MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO))
-#define M_CONNS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO))
-#define M_PING (MB(M_WS_PING) | MB(M_RAW_ECHO))
+#define M_ANY (MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
+#define M_CONNS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
+#define M_PING (MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
 
 static const struct {
     struct option lo;
@@ -362,7 +373,8 @@ static const struct {
 } optdefs[] = {
     {{"host", required_argument, NULL, O_HOST}, M_ANY},
     {{"port", required_argument, NULL, O_PORT}, M_ANY},
-    {{"path", required_argument, NULL, O_PATH}, MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING)},
+    {{"path", required_argument, NULL, O_PATH},
+     MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT)},
     {{"conns", required_argument, NULL, O_CONNS}, M_ANY},
     {{"duration", required_argument, NULL, O_DURATION}, MB(M_HTTP) | M_PING},
     {{"warmup", required_argument, NULL, O_WARMUP}, MB(M_HTTP) | M_PING},
@@ -374,7 +386,11 @@ static const struct {
     {{"tick-us", required_argument, NULL, O_TICK}, M_PING},
     {{"pid", required_argument, NULL, O_PID}, M_ANY},
     {{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT}, M_ANY},
-    {{"hello", required_argument, NULL, O_HELLO}, MB(M_WS_IDLE) | MB(M_WS_PING)},
+    {{"hello", required_argument, NULL, O_HELLO}, MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT)},
+    {{"size", required_argument, NULL, O_SIZE}, MB(M_FANOUT)},
+    {{"header", required_argument, NULL, O_HEADER}, MB(M_FANOUT)},
+    {{"publish-path", required_argument, NULL, O_PUBLISH_PATH}, MB(M_FANOUT)},
+    {{"to", required_argument, NULL, O_TO}, MB(M_FANOUT)},
     {{"json", no_argument, NULL, O_JSON}, M_ANY},
     {{"help", no_argument, NULL, O_HELP}, M_ANY | MB(M_SELFTEST)},
 };
@@ -390,6 +406,7 @@ static const char usage_main[] =
     "  ws-idle   N idle WebSocket connections: connect time, server RSS per connection\n"
     "  ws-ping   open-loop JSON ping -> pong over WebSocket: achieved rate, loss, latency\n"
     "  raw-echo  the same over raw TCP lines against an echo server (the 'ceiling')\n"
+    "  fanout    events published over HTTP to N WebSocket connections: deliveries/s, latency\n"
     "  selftest  checks SHA-1, base64, the accept key and the histogram\n"
     "\n"
     "common options: --host 127.0.0.1 (loopback only: 127.0.0.0/8, ::1, localhost),\n"
@@ -482,6 +499,36 @@ static const char usage_raw_echo[] =
     "  --pid PID[,PID]      server processes, for server CPU % over the window\n"
     "  --json               print one JSON object\n";
 
+static const char usage_fanout[] =
+    "usage: herald-bench fanout [options]\n"
+    "\n"
+    "Opens --conns WebSocket connections (subscribers), then publishes events over one\n"
+    "keep-alive HTTP connection, open loop at --rate events per second: POST --publish-path\n"
+    "with {\"to\":<--to>,\"event\":{\"t\":\"<seq>-<scheduled_ns>\",\"p\":\"...\"}}, padded so\n"
+    "that each delivered frame {\"type\":\"event\",\"event\":{...}} has --size bytes. Every\n"
+    "subscriber that receives it counts one delivery; latency runs from the scheduled publish\n"
+    "time to the arrival on that subscriber. Events published inside the window are the\n"
+    "sample: expected deliveries = those events x connected subscribers.\n"
+    "\n"
+    "  --host H             loopback address (default 127.0.0.1)\n"
+    "  --port P             (default 8080)\n"
+    "  --path P             subscribers' WebSocket path, {id} = index\n"
+    "                       (default '/ws?user_id=fan{id}')\n"
+    "  --conns N            subscribers (default 10000)\n"
+    "  --rate R             events per second (default 10)\n"
+    "  --size B             payload bytes of each delivered frame (default 200)\n"
+    "  --publish-path P     (default /api/v1/publish)\n"
+    "  --to JSON            the publish body's recipients (default '\"*\"': every user of the "
+    "app)\n"
+    "  --header 'N: V'      a header of the publish requests (repeatable; e.g. the app's\n"
+    "                       X-App-Key and X-App-Secret)\n"
+    "  --duration S, --warmup S, --drain S   (defaults 8, 2, 2)\n"
+    "  --conc N             handshakes in flight at most while connecting (default 256)\n"
+    "  --hello 1|0          wait for the server's first frame (default 1)\n"
+    "  --connect-timeout S  (default 120)\n"
+    "  --pid PID[,PID]      server processes, for server CPU % over the window\n"
+    "  --json               print one JSON object\n";
+
 static const char usage_selftest[] = "usage: herald-bench selftest\n"
                                      "\n"
                                      "Checks SHA-1, base64, the RFC 6455 accept key, the "
@@ -498,6 +545,8 @@ static const char *mode_usage(enum mode m)
         return usage_ws_ping;
     case M_RAW_ECHO:
         return usage_raw_echo;
+    case M_FANOUT:
+        return usage_fanout;
     case M_SELFTEST:
         return usage_selftest;
     }
@@ -555,6 +604,15 @@ static void opts_defaults(struct opts *o, enum mode m)
     o->rate = 40000;
     o->depth = 1;
     o->hello = true;
+    o->size = 200;
+    o->publish_path = "/api/v1/publish";
+    o->to = "\"*\"";
+    if (m == M_FANOUT) {
+        o->path = "/ws?user_id=fan{id}";
+        o->conns = 10000;
+        o->rate = 10;
+        o->connect_timeout = 120;
+    }
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -569,7 +627,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
         if (strcmp(argv[1], mode_name[m]) == 0)
             break;
     if (m > M_SELFTEST)
-        die("unknown mode '%s' (http, ws-idle, ws-ping, raw-echo, selftest)", argv[1]);
+        die("unknown mode '%s' (http, ws-idle, ws-ping, raw-echo, fanout, selftest)", argv[1]);
     opts_defaults(o, m);
 
     struct option lo[NOPTS + 1];
@@ -645,6 +703,20 @@ static void parse_args(struct opts *o, int argc, char **argv)
             break;
         case O_JSON:
             o->json = true;
+            break;
+        case O_SIZE:
+            o->size = parse_int(name, optarg, 100, 60000);
+            break;
+        case O_HEADER:
+            if (o->nheaders == 8 || strchr(optarg, ':') == NULL || strpbrk(optarg, "\r\n"))
+                die("--header: at most 8, each 'Name: value' on one line");
+            o->headers[o->nheaders++] = optarg;
+            break;
+        case O_PUBLISH_PATH:
+            o->publish_path = optarg;
+            break;
+        case O_TO:
+            o->to = optarg;
             break;
         case O_HELP:
             fputs(mode_usage(m), stdout);
@@ -752,7 +824,15 @@ static struct {
     int64_t lag_max;
     uint64_t rr;
     struct hist h;
+    /* fanout: the publisher's keep-alive HTTP connection */
+    int pub_fd;
+    char *pub_out;
+    size_t pub_off, pub_len, pub_cap;
+    char pub_tail[16]; /* the last bytes read, to find status lines split across reads */
+    uint64_t published, published_win, pub_answers, pub_ok, deliveries, deliveries_win;
 } g;
+
+#define PUB_TAG UINT64_MAX
 
 /* ---------------------------------------------------------------- process figures */
 
@@ -1461,6 +1541,25 @@ static void set_ready(struct conn *c)
     ready_add(c);
 }
 
+/* fanout: an event arrived on a subscriber. */
+static int on_fanout_frame(const char *d, size_t n)
+{
+    const char *t, *id;
+    size_t tn, idn;
+    uint64_t seq, ns;
+    if (!json_str_field(d, n, "type", &t, &tn) || tn != 5 || memcmp(t, "event", 5) != 0 ||
+        !json_str_field(d, n, "t", &id, &idn) || !parse_id(id, idn, &seq, &ns)) {
+        g.other_frames++;
+        return 0;
+    }
+    g.deliveries++;
+    if ((int64_t)ns >= g.win_start && (int64_t)ns < g.win_end) {
+        g.deliveries_win++;
+        hist_add(&g.h, g.now - (int64_t)ns);
+    }
+    return 0;
+}
+
 static int on_ws_message(struct conn *c, const char *d, size_t n)
 {
     if (c->state == CS_WAIT_HELLO) {
@@ -1468,6 +1567,8 @@ static int on_ws_message(struct conn *c, const char *d, size_t n)
         g.other_frames++;
         return 0;
     }
+    if (g.o.mode == M_FANOUT)
+        return on_fanout_frame(d, n);
     if (g.o.mode != M_WS_PING) {
         g.other_frames++;
         return 0;
@@ -1827,6 +1928,7 @@ static int on_connected(struct conn *c)
         break;
     case M_WS_IDLE:
     case M_WS_PING:
+    case M_FANOUT:
         c->state = CS_HANDSHAKE;
         ws_send_handshake(c);
         break;
@@ -1910,6 +2012,142 @@ static void on_readable(struct conn *c)
     }
 }
 
+/* ---------------------------------------------------------------- fanout publisher */
+
+static void pub_flush(void)
+{
+    while (g.pub_off < g.pub_len) {
+        ssize_t w = send(g.pub_fd, g.pub_out + g.pub_off, g.pub_len - g.pub_off, MSG_NOSIGNAL);
+        if (w > 0) {
+            g.pub_off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        die("publisher: send: %s", strerror(errno));
+    }
+    if (g.pub_off == g.pub_len)
+        g.pub_off = g.pub_len = 0;
+    struct epoll_event ev = {.events = EPOLLIN | (g.pub_off < g.pub_len ? EPOLLOUT : 0),
+                             .data.u64 = PUB_TAG};
+    epoll_ctl(g.ep, EPOLL_CTL_MOD, g.pub_fd, &ev);
+}
+
+/* Counts status lines "HTTP/1.1 N" in t[0..n) that start at or after from. */
+static void pub_count(const char *t, size_t n, size_t from)
+{
+    for (size_t i = from; i + 10 <= n; i++) {
+        if (t[i] == 'H' && memcmp(t + i, "HTTP/1.1 ", 9) == 0) {
+            g.pub_answers++;
+            g.pub_ok += t[i + 9] == '2';
+            i += 9;
+        }
+    }
+}
+
+/* Counts the answers: each status line "HTTP/1.1 NNN" starts one (bodies are JSON). */
+static void pub_scan(const char *p, size_t n)
+{
+    /* a status line split across reads: the kept tail plus the head of this read */
+    size_t tl = strlen(g.pub_tail);
+    char seam[32];
+    size_t head = n < 10 ? n : 10;
+    memcpy(seam, g.pub_tail, tl);
+    memcpy(seam + tl, p, head);
+    for (size_t i = 0; i < tl; i++) /* only lines that start inside the tail */
+        if (i + 10 <= tl + head && memcmp(seam + i, "HTTP/1.1 ", 9) == 0) {
+            g.pub_answers++;
+            g.pub_ok += seam[i + 9] == '2';
+        }
+    pub_count(p, n, 0);
+    /* keep the last 9 bytes unless they hold a complete status line start */
+    size_t keep = n < 9 ? n : 9;
+    memcpy(g.pub_tail, p + n - keep, keep);
+    g.pub_tail[keep] = '\0';
+}
+
+static void pub_event(uint32_t events)
+{
+    if (events & EPOLLOUT)
+        pub_flush();
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    for (;;) {
+        ssize_t r = recv(g.pub_fd, g.rbuf, RBUF_SIZE, 0);
+        if (r > 0) {
+            pub_scan(g.rbuf, (size_t)r);
+            continue;
+        }
+        if (r == 0)
+            die("publisher: the server closed the connection (%" PRIu64 " answers, %" PRIu64
+                " 2xx)",
+                g.pub_answers, g.pub_ok);
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            die("publisher: recv: %s", strerror(errno));
+        return;
+    }
+}
+
+static void pub_open(void)
+{
+    g.pub_fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (g.pub_fd < 0 || connect(g.pub_fd, (struct sockaddr *)&g.addr, g.alen) < 0)
+        die("publisher: connect to %s: %s", g.hostport, strerror(errno));
+    int one = 1;
+    setsockopt(g.pub_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int fl = 1;
+    if (ioctl(g.pub_fd, FIONBIO, &fl) < 0)
+        die("publisher: FIONBIO: %s", strerror(errno));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = PUB_TAG};
+    if (epoll_ctl(g.ep, EPOLL_CTL_ADD, g.pub_fd, &ev) < 0)
+        die("publisher: epoll_ctl: %s", strerror(errno));
+}
+
+/* Queues one publish request for event seq scheduled at sched. */
+static void pub_send(uint64_t seq, int64_t sched)
+{
+    char id[48], body[64 * 1024], req[72 * 1024];
+    size_t il = put_u64(id, seq);
+    id[il++] = '-';
+    il += put_u64(id + il, (uint64_t)sched);
+    id[il] = '\0';
+    /* the delivered frame: {"type":"event","event":{"t":"<id>","p":"<pad>"}} */
+    size_t fixed = strlen("{\"type\":\"event\",\"event\":{\"t\":\"\",\"p\":\"\"}}") + il;
+    size_t pad = (size_t)g.o.size > fixed ? (size_t)g.o.size - fixed : 0;
+    int bl = snprintf(body, sizeof body, "{\"to\":%s,\"event\":{\"t\":\"%s\",\"p\":\"", g.o.to, id);
+    if (bl < 0 || (size_t)bl + pad + 8 > sizeof body)
+        die("--size too large");
+    memset(body + bl, 'x', pad);
+    bl += (int)pad;
+    memcpy(body + bl, "\"}}", 3);
+    bl += 3;
+    int rl = snprintf(req, sizeof req,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: herald-bench\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %d\r\n",
+                      g.o.publish_path, g.hostport, bl);
+    for (int i = 0; i < g.o.nheaders; i++)
+        rl += snprintf(req + rl, sizeof req - (size_t)rl, "%s\r\n", g.o.headers[i]);
+    rl += snprintf(req + rl, sizeof req - (size_t)rl, "\r\n");
+    if ((size_t)rl + (size_t)bl > sizeof req)
+        die("publish request too large");
+    memcpy(req + rl, body, (size_t)bl);
+    size_t total = (size_t)rl + (size_t)bl;
+    if (g.pub_len + total > g.pub_cap) {
+        g.pub_cap = (g.pub_len + total) * 2;
+        g.pub_out = xrealloc(g.pub_out, g.pub_cap);
+    }
+    memcpy(g.pub_out + g.pub_len, req, total);
+    g.pub_len += total;
+    g.published++;
+    if (sched >= g.win_start && sched < g.win_end)
+        g.published_win++;
+    pub_flush();
+}
+
 /* Flushes queued output, waits for events until `wake` (100 ms at most), handles them. */
 static void loop_once(int64_t wake)
 {
@@ -1932,6 +2170,10 @@ static void loop_once(int64_t wake)
         k = epoll_wait(g.ep, evs, MAX_EVENTS, (int)((wait + NS_PER_MS - 1) / NS_PER_MS));
     g.now = now_ns();
     for (int i = 0; i < k; i++) {
+        if (evs[i].data.u64 == PUB_TAG) {
+            pub_event(evs[i].events);
+            continue;
+        }
         struct conn *c = &g.c[(uint32_t)evs[i].data.u64];
         if (c->fd < 0 || c->gen != (uint32_t)(evs[i].data.u64 >> 32))
             continue; /* stale event for a socket closed earlier in this batch */
@@ -2307,6 +2549,97 @@ static int run_ping(void)
     return g.recv_win > 0 ? 0 : 1;
 }
 
+static int run_fanout(void)
+{
+    int64_t tc = now_ns();
+    connect_all();
+    int64_t t1 = now_ns();
+    int connected = g.nready;
+    struct cpu_mark m0 = {0}, m1 = {0};
+    if (connected > 0) {
+        pub_open();
+        g.now = now_ns();
+        g.t0 = g.now;
+        g.win_start = g.t0 + (int64_t)(g.o.warmup * 1e9);
+        g.win_end = g.win_start + (int64_t)(g.o.duration * 1e9);
+        g.send_end = g.win_end;
+        g.drain_end = g.send_end + (int64_t)(g.o.drain * 1e9);
+        double period = 1e9 / g.o.rate;
+        int64_t next = g.t0;
+        while (!g_stop) {
+            g.now = now_ns();
+            if (!m0.taken && g.now >= g.win_start)
+                cpu_mark(&m0);
+            if (!m1.taken && g.now >= g.win_end)
+                cpu_mark(&m1);
+            while (next <= g.now && next < g.send_end) {
+                pub_send(g.seq, next);
+                g.seq++;
+                next = g.t0 + (int64_t)((double)g.seq * period);
+            }
+            uint64_t expected = g.published * (uint64_t)g.nready;
+            if (g.now >= g.drain_end || (g.now >= g.send_end && g.deliveries >= expected) ||
+                g.nready == 0)
+                break;
+            int64_t wake = next < g.send_end ? next : g.drain_end;
+            if (!m0.taken && g.win_start < wake)
+                wake = g.win_start;
+            if (!m1.taken && g.win_end < wake)
+                wake = g.win_end;
+            loop_once(wake);
+        }
+        if (!m1.taken)
+            cpu_mark(&m1);
+    }
+    close_all();
+    if (g.pub_fd > 0)
+        close(g.pub_fd);
+
+    double win = g.o.duration;
+    if (g_stop && m0.taken)
+        win = fmin(win, (double)(m1.t - g.win_start) / 1e9);
+    if (!(win > 0))
+        win = g.o.duration;
+    uint64_t expected = g.published_win * (uint64_t)connected;
+    uint64_t lost = expected > g.deliveries_win ? expected - g.deliveries_win : 0;
+    char title[MAX_PATH_LEN + 400];
+    snprintf(title, sizeof title,
+             "ws://%s%s  subscribers %d, %g events/s of %d bytes, warmup %g s, window %g s, "
+             "drain %g s",
+             g.hostport, g.o.path, g.o.conns, g.o.rate, g.o.size, g.o.warmup, g.o.duration,
+             g.o.drain);
+    out_begin(title);
+    out_str("host", NULL, g.o.host);
+    out_num("port", NULL, g.o.port, 0, NULL);
+    out_str("path", NULL, g.o.path);
+    out_num("conns", NULL, g.o.conns, 0, NULL);
+    out_num("rate_target", NULL, g.o.rate, 1, NULL);
+    out_num("size", NULL, g.o.size, 0, NULL);
+    out_num("connected", "connected", connected, 0, NULL);
+    out_num("failed", "failed to connect", g.o.conns - connected, 0, NULL);
+    out_num("connect_s", "connect time", (double)(t1 - tc) / 1e9, 3, "s");
+    out_num("published", "published (all phases)", (double)g.published, 0, NULL);
+    out_num("publish_answers", "publish answers", (double)g.pub_answers, 0, NULL);
+    out_num("publish_2xx", "publish 2xx", (double)g.pub_ok, 0, NULL);
+    out_num("published_window", "published in window", (double)g.published_win, 0, NULL);
+    out_num("expected_window", "deliveries expected", (double)expected, 0, NULL);
+    out_num("delivered_window", "delivered of those", (double)g.deliveries_win, 0, NULL);
+    out_num("rate", "achieved", (double)g.deliveries_win / win, 1, "deliveries/s");
+    out_num("lost", "lost", (double)lost, 0, NULL);
+    out_num("loss_pct", "loss", expected ? 100.0 * (double)lost / (double)expected : NAN, 3, "%");
+    out_latency();
+    out_num("other_frames", NULL, (double)g.other_frames, 0, NULL);
+    out_num("closed_during_run", "closed during run", g.closed_after_ready, 0, NULL);
+    out_num("client_cpu_pct", "client cpu", cpu_pct(&m0, &m1, false), 1, "%");
+    out_num("server_cpu_pct", "server cpu", cpu_pct(&m0, &m1, true), 1, "%");
+    out_num("steal_pct", "machine steal", steal_pct(&m0, &m1), 1, "%");
+    out_num("others_cpu_pct", "other processes' cpu", others_pct(&m0, &m1), 1, "%");
+    out_errors();
+    out_end();
+    free(g.pub_out);
+    return g.deliveries_win > 0 && lost == 0 ? 0 : 1;
+}
+
 /* ---------------------------------------------------------------- selftest */
 
 static int st_pass, st_fail;
@@ -2594,6 +2927,9 @@ int main(int argc, char **argv)
     case M_WS_PING:
     case M_RAW_ECHO:
         rc = run_ping();
+        break;
+    case M_FANOUT:
+        rc = run_fanout();
         break;
     case M_SELFTEST:
         break;

@@ -400,13 +400,14 @@ static int cmd_serve(int argc, char **argv)
     ops_register(router, &ops);
     identity_register(router, &ident);
     console_register(router, &ident);
+    struct rt *rt = rt_new(&ident, cfg.workers);
+    rt_register_routes(rt, router);
     struct metrics *metrics = metrics_new(cfg.workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg.static_dir, STATIC_MAX_TOTAL);
 
     struct server_opts opts = {
         .cfg = &cfg, .router = router, .statics = statics, .metrics = metrics};
-    struct rt *rt = rt_new(&ident, cfg.workers);
     rt_ws_app(rt, &opts.ws);
     int port = 0;
     srv = server_start(&opts, &port);

@@ -17,12 +17,69 @@
 
 #define LINGER_MS 2000
 
+#define IOV_MAX_WRITE 32
+
 struct wreq {
     uv_write_t req;
     struct conn *c;
-    char *data; /* owned; the buffer's storage */
-    size_t len;
+    char *data;            /* owned; the buffer's storage (NULL when only frames) */
+    size_t len;            /* bytes handed to libuv */
+    struct frame **frames; /* owned references, nframes of them */
+    size_t nframes;
 };
+
+/* ---- the frame ring: shared frames queued after conn->out */
+
+static void fq_push(struct conn *c, struct frame *f)
+{
+    if (c->fq_cap == 0) {
+        c->fq = c->fq_inline;
+        c->fq_cap = 2;
+    }
+    if (c->fq_len == c->fq_cap) {
+        uint16_t cap = (uint16_t)(c->fq_cap * 2);
+        struct frame **ring = xmalloc(cap * sizeof(*ring));
+        for (uint16_t i = 0; i < c->fq_len; i++)
+            ring[i] = c->fq[(c->fq_head + i) % c->fq_cap];
+        if (c->fq != c->fq_inline)
+            free(c->fq);
+        c->fq = ring;
+        c->fq_cap = cap;
+        c->fq_head = 0;
+    }
+    c->fq[(c->fq_head + c->fq_len) % c->fq_cap] = f;
+    c->fq_len++;
+    c->fq_bytes += f->len;
+}
+
+static struct frame *fq_at(const struct conn *c, uint16_t i)
+{
+    return c->fq[(c->fq_head + i) % c->fq_cap];
+}
+
+static void fq_pop(struct conn *c)
+{
+    struct frame *f = c->fq[c->fq_head];
+    c->fq_bytes -= f->len - c->fq_off;
+    c->fq_off = 0;
+    c->fq_head = (uint16_t)((c->fq_head + 1) % c->fq_cap);
+    c->fq_len--;
+    frame_unref(f);
+    if (c->fq_len == 0) {
+        c->fq_head = 0;
+        if (c->fq != c->fq_inline) { /* only a connection that fell behind keeps a big ring */
+            free(c->fq);
+            c->fq = c->fq_inline;
+            c->fq_cap = 2;
+        }
+    }
+}
+
+static void fq_release(struct conn *c)
+{
+    while (c->fq_len > 0)
+        fq_pop(c);
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
@@ -35,6 +92,7 @@ static void on_close(uv_handle_t *h)
     else
         net__ws_release(c);
     buf_release(&c->out);
+    fq_release(c);
     free(c);
 }
 
@@ -64,6 +122,7 @@ void net__conn_abort(struct conn *c)
     c->state = CONN_CLOSED;
     unlink_conn(c);
     buf_release(&c->out);
+    fq_release(c);
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -157,7 +216,7 @@ void net__conn_resume_reading(struct conn *c)
 
 size_t net__conn_backlog(const struct conn *c)
 {
-    return c->out.len + c->queued;
+    return c->out.len + c->queued + c->fq_bytes;
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -187,6 +246,9 @@ static void on_write(uv_write_t *req, int status)
     struct conn *c = w->c;
     c->queued -= w->len;
     free(w->data);
+    for (size_t i = 0; i < w->nframes; i++)
+        frame_unref(w->frames[i]);
+    free(w->frames);
     free(w);
     if (c->state == CONN_CLOSED)
         return;
@@ -198,47 +260,134 @@ static void on_write(uv_write_t *req, int status)
         begin_linger(c);
 }
 
-void net__conn_flush(struct conn *c)
+/* Drops the first n written bytes: from out, then from the frames. */
+static void consume(struct conn *c, size_t n)
 {
-    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
-        return;
     if (c->out.len > 0) {
-        size_t off = 0;
-        if (c->queued == 0) {
-            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-            int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-            if (r > 0) {
-                off = (size_t)r;
-            } else if (r < 0 && r != UV_EAGAIN) {
-                net__conn_abort(c);
-                return;
-            }
-        }
-        if (off == c->out.len) {
+        size_t k = n < c->out.len ? n : c->out.len;
+        if (k == c->out.len) {
             /* everything written: give the storage back unless it is small */
             if (c->out.cap > 4096 || c->kind == CONN_WS)
                 buf_release(&c->out);
             else
                 buf_clear(&c->out);
         } else {
-            struct wreq *w = xmalloc(sizeof(*w));
-            size_t total;
-            w->c = c;
-            w->data = buf_detach(&c->out, &total);
-            w->len = total - off;
-            uv_buf_t b = uv_buf_init(w->data + off, (unsigned)w->len);
-            c->queued += w->len;
-            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
-                c->queued -= w->len;
-                free(w->data);
-                free(w);
-                net__conn_abort(c);
-                return;
-            }
+            memmove(c->out.data, c->out.data + k, c->out.len - k);
+            c->out.len -= k;
         }
+        n -= k;
     }
+    while (n > 0 && c->fq_len > 0) {
+        size_t left = fq_at(c, 0)->len - c->fq_off;
+        if (n < left) {
+            c->fq_off += (uint32_t)n;
+            c->fq_bytes -= (uint32_t)n;
+            return;
+        }
+        n -= left;
+        fq_pop(c);
+    }
+}
+
+/* Fills bufs with what is waiting (out first, then frames); returns the count. */
+static unsigned gather(const struct conn *c, uv_buf_t *bufs, unsigned max)
+{
+    unsigned n = 0;
+    if (c->out.len > 0)
+        bufs[n++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    for (uint16_t i = 0; i < c->fq_len && n < max; i++) {
+        struct frame *f = fq_at(c, i);
+        size_t off = i == 0 ? c->fq_off : 0;
+        bufs[n++] = uv_buf_init(f->data + off, (unsigned)(f->len - off));
+    }
+    return n;
+}
+
+/* Writes what the socket takes now. Returns false when the connection failed. */
+static bool try_write(struct conn *c)
+{
+    uv_buf_t bufs[IOV_MAX_WRITE];
+    while (c->out.len > 0 || c->fq_len > 0) {
+        unsigned n = gather(c, bufs, IOV_MAX_WRITE);
+        size_t want = 0;
+        for (unsigned i = 0; i < n; i++)
+            want += bufs[i].len;
+        int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+        if (r == UV_EAGAIN)
+            return true;
+        if (r < 0) {
+            net__conn_abort(c);
+            return false;
+        }
+        consume(c, (size_t)r);
+        if ((size_t)r < want)
+            return true; /* the socket is full */
+    }
+    return true;
+}
+
+/* Hands everything waiting to libuv in one write request. */
+static bool queue_write(struct conn *c)
+{
+    struct wreq *w = xcalloc(1, sizeof(*w));
+    uv_buf_t small[IOV_MAX_WRITE];
+    unsigned nb = 1u + c->fq_len;
+    uv_buf_t *bufs = nb <= IOV_MAX_WRITE ? small : xmalloc(nb * sizeof(*bufs));
+    unsigned n = 0;
+    w->c = c;
+    if (c->out.len > 0) {
+        size_t total;
+        w->data = buf_detach(&c->out, &total);
+        bufs[n++] = uv_buf_init(w->data, (unsigned)total);
+        w->len += total;
+    }
+    if (c->fq_len > 0) {
+        w->frames = xmalloc(c->fq_len * sizeof(*w->frames));
+        for (uint16_t i = 0; i < c->fq_len; i++) {
+            struct frame *f = fq_at(c, i);
+            size_t off = i == 0 ? c->fq_off : 0;
+            bufs[n++] = uv_buf_init(f->data + off, (unsigned)(f->len - off));
+            w->len += f->len - off;
+            w->frames[w->nframes++] = frame_ref(f);
+        }
+        fq_release(c);
+    }
+    c->queued += w->len;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, on_write);
+    if (bufs != small)
+        free(bufs);
+    if (rc != 0) {
+        c->queued -= w->len;
+        free(w->data);
+        for (size_t i = 0; i < w->nframes; i++)
+            frame_unref(w->frames[i]);
+        free(w->frames);
+        free(w);
+        net__conn_abort(c);
+        return false;
+    }
+    return true;
+}
+
+void net__conn_flush(struct conn *c)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    if (c->queued == 0 && !try_write(c))
+        return;
+    if ((c->out.len > 0 || c->fq_len > 0) && !queue_write(c))
+        return;
     if (c->want_close && net__conn_backlog(c) == 0)
         begin_linger(c);
+}
+
+static void mark_dirty(struct conn *c)
+{
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = c->loop->dirty;
+        c->loop->dirty = c;
+    }
 }
 
 void net__conn_send(struct conn *c, const void *p, size_t n)
@@ -251,12 +400,27 @@ void net__conn_send(struct conn *c, const void *p, size_t n)
         net__ws_overflow(c);
         return;
     }
-    buf_append(&c->out, p, n);
-    if (!c->dirty) {
-        c->dirty = true;
-        c->dirty_next = c->loop->dirty;
-        c->loop->dirty = c;
+    if (c->fq_len > 0 && n > 0) /* after the frames already waiting */
+        fq_push(c, frame_new_copy(p, n));
+    else
+        buf_append(&c->out, p, n);
+    mark_dirty(c);
+}
+
+void net__conn_send_frame(struct conn *c, struct frame *f)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    if (c->kind == CONN_WS && net__conn_backlog(c) > c->loop->srv->opts.cfg->ws_max_queue) {
+        net__ws_overflow(c);
+        return;
     }
+    if (c->fq_len == UINT16_MAX) { /* cannot happen under the queue bound; be safe */
+        net__ws_overflow(c);
+        return;
+    }
+    fq_push(c, frame_ref(f));
+    mark_dirty(c);
 }
 
 void net__conn_flush_dirty(struct loop *l)

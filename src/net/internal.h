@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/frame.h"
 #include "net/server.h"
 #include "net/ws_frame.h"
 
@@ -55,14 +56,19 @@ struct ws_state {
 struct conn {
     uv_tcp_t tcp; /* first: handle->data is also the conn */
     struct loop *loop;
-    struct conn *prev, *next; /* loop->conns */
-    struct conn *dirty_next;  /* loop->dirty list: output waiting for the flush */
-    struct buf out;           /* output not yet handed to libuv */
-    size_t queued;            /* bytes inside libuv write requests */
-    uint32_t last_rx;         /* loop ms of the last byte read */
-    uint32_t since;           /* loop ms the current phase started (request, linger) */
-    uint8_t kind;             /* enum conn_kind */
-    uint8_t state;            /* enum conn_state */
+    struct conn *prev, *next;   /* loop->conns */
+    struct conn *dirty_next;    /* loop->dirty list: output waiting for the flush */
+    struct buf out;             /* output not yet handed to libuv; always before fq */
+    size_t queued;              /* bytes inside libuv write requests */
+    struct frame **fq;          /* shared frames not yet handed to libuv: a ring */
+    struct frame *fq_inline[2]; /* the ring's storage until more are waiting */
+    uint32_t fq_bytes;          /* bytes in the ring, less fq_off */
+    uint32_t fq_off;            /* bytes of the ring's head frame already written */
+    uint16_t fq_head, fq_len, fq_cap;
+    uint32_t last_rx; /* loop ms of the last byte read */
+    uint32_t since;   /* loop ms the current phase started (request, linger) */
+    uint8_t kind;     /* enum conn_kind */
+    uint8_t state;    /* enum conn_state */
     bool dirty;
     bool reading;
     bool in_callback; /* inside a read callback: defer freeing */
@@ -94,8 +100,9 @@ struct loop {
     int nconns;
     uint64_t start_ms; /* monotonic ms when the loop started; loop ms are relative */
     struct metrics_shard *metrics;
-    atomic_int cmd;     /* LOOP_CMD_* posted by the main thread */
-    uv_mutex_t post_mu; /* guards posts */
+    atomic_int cmd;       /* LOOP_CMD_* posted by the main thread */
+    atomic_bool app_wake; /* server_wake() was called: run the application's on_wake */
+    uv_mutex_t post_mu;   /* guards posts */
     struct loop_post *posts, *posts_tail;
     bool stopping;
     uint32_t id_prefix; /* random; generated request ids are prefix + req_seq */
@@ -132,6 +139,8 @@ void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg);
 /* conn.c */
 void net__conn_accept(struct loop *l, uv_stream_t *listener);
 void net__conn_send(struct conn *c, const void *p, size_t n);
+/* Queues a reference to f (the caller keeps its own) after everything queued before. */
+void net__conn_send_frame(struct conn *c, struct frame *f);
 void net__conn_flush(struct conn *c);
 void net__conn_flush_dirty(struct loop *l);
 /* Flushes the output, then closes (lingering on the read side). */

@@ -185,6 +185,9 @@ static void on_wake(uv_async_t *a)
 {
     struct loop *l = a->data;
     run_posts(l);
+    const struct ws_app *app = &l->srv->opts.ws;
+    if (atomic_exchange(&l->app_wake, false) && app->on_wake)
+        app->on_wake(l->idx, app->ud);
     int cmd = atomic_exchange(&l->cmd, LOOP_CMD_NONE);
     if (cmd == LOOP_CMD_DRAIN) {
         drain(l);
@@ -305,6 +308,7 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
     l->start_ms = uv_now(&l->uv);
     l->metrics = metrics_shard(s->opts.metrics, idx);
     atomic_init(&l->cmd, LOOP_CMD_NONE);
+    atomic_init(&l->app_wake, false);
     uv_mutex_init(&l->post_mu);
     rand_bytes(&l->id_prefix, sizeof(l->id_prefix));
 
@@ -454,6 +458,13 @@ void server_free(struct server *s)
 int server_nloops(const struct server *s)
 {
     return s->nloops;
+}
+
+void server_wake(struct server *s, int idx)
+{
+    struct loop *l = &s->loops[idx];
+    if (!atomic_exchange(&l->app_wake, true))
+        uv_async_send(&l->wake);
 }
 
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg)

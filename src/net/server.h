@@ -16,6 +16,7 @@ struct static_files;
 struct metrics;
 struct ws_conn;
 struct http_req;
+struct frame;
 
 /* Callbacks of the WebSocket application protocol (src/rt/rt.h); loop thread. */
 struct ws_app {
@@ -32,6 +33,8 @@ struct ws_app {
     void (*on_text)(struct ws_conn *c, const char *data, size_t len, void *ud);
     /* The connection is going away; c is freed after this returns. */
     void (*on_close)(struct ws_conn *c, void *ud);
+    /* Optional: loop idx was woken by server_wake() (the bus delivers its batch here). */
+    void (*on_wake)(int idx, void *ud);
     void *ud;
 };
 
@@ -75,6 +78,18 @@ bool server_is_ready(const struct server *s);
 
 /* Sends a text message (copied) on a WebSocket connection; loop thread only. */
 void ws_conn_send_text(struct ws_conn *c, const char *data, size_t len);
+/*
+ * Encodes one unfragmented WebSocket text frame (header and payload) into a
+ * new shared frame with one reference, owned by the caller: build it once,
+ * send it to any number of connections with ws_conn_send_frame. Any thread.
+ */
+struct frame *ws_frame_text(const char *data, size_t len);
+/*
+ * Queues a reference to f (built by ws_frame_text) on c: no copy. The
+ * caller keeps its own reference. Over the output bound the connection is
+ * closed with 1008, as with ws_conn_send_text. Loop thread of c only.
+ */
+void ws_conn_send_frame(struct ws_conn *c, struct frame *f);
 /* Starts the close handshake with code and reason; loop thread only. */
 void ws_conn_close(struct ws_conn *c, int code, const char *reason);
 /* Identifier of this connection's session (hex, NUL-terminated). */
@@ -96,6 +111,12 @@ bool ws_accept(struct http_req *r, void *user);
 
 /* Number of event loops. Any thread. */
 int server_nloops(const struct server *s);
+/*
+ * Makes loop idx call the application's on_wake soon; calls made before it
+ * runs coalesce into one (no allocation, one uv_async_send at most). Any
+ * thread.
+ */
+void server_wake(struct server *s, int idx);
 /* Queues fn(arg) to run on loop idx (0..server_nloops()-1). Any thread. */
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg);
 

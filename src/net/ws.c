@@ -75,6 +75,26 @@ void ws_conn_send_text(struct ws_conn *w, const char *data, size_t len)
     send_frame(c, WS_OP_TEXT, data, len);
 }
 
+struct frame *ws_frame_text(const char *data, size_t len)
+{
+    uint8_t hdr[10];
+    size_t hl = ws_frame_header(hdr, WS_OP_TEXT, true, len);
+    struct frame *f = frame_new(hl + len);
+    memcpy(f->data, hdr, hl);
+    if (len)
+        memcpy(f->data + hl, data, len);
+    return f;
+}
+
+void ws_conn_send_frame(struct ws_conn *w, struct frame *f)
+{
+    struct conn *c = as_conn(w);
+    if (c->state != CONN_OPEN || c->u.ws.close_sent)
+        return;
+    net__conn_send_frame(c, f);
+    metrics_ws_frame(c->loop->metrics, METRICS_OUT, 1, f->len);
+}
+
 void ws_conn_close(struct ws_conn *w, int code, const char *reason)
 {
     send_close(as_conn(w), code, reason);

@@ -8,11 +8,14 @@
 
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus.h"
 #include "core/buf.h"
+#include "core/frame.h"
 #include "core/err.h"
 #include "core/json_check.h"
 #include "core/xalloc.h"
@@ -22,18 +25,26 @@
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
-#include "rt/sessions.h"
 
-#define RT_CLOSE_REVOKED 4001 /* the user's tokens were revoked */
+#define RT_CMDS_MAX 32
+
+struct rt_cmd {
+    const char *type;
+    rt_cmd_fn fn;
+    void *ud;
+};
 
 struct rt {
     struct identity *id;
     _Atomic(struct server *) srv; /* set once the server runs */
     int nloops;
-    struct rt_sessions **loops; /* one table per loop, owned by that loop */
+    struct bus *bus;
+    atomic_uint_fast64_t next_id; /* session ids */
+    struct rt_cmd cmds[RT_CMDS_MAX];
+    int ncmds;
 };
 
-static void send_error(struct ws_conn *c, const char *code, const char *message, const char *field)
+void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"error\",\"code\":");
@@ -56,8 +67,13 @@ static void on_open(struct ws_conn *c, void *ud)
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"hello\",\"user\":{\"id\":");
     if (s) {
+        char topic[BUS_TOPIC_MAX + 1];
+        int loop = ws_conn_loop(c);
         s->conn = c;
-        rt_sessions_add(rt->loops[ws_conn_loop(c)], s);
+        bus_topic_user(topic, s->app_id, s->user_id);
+        bus_subscribe(rt->bus, loop, topic, &s->user_sub);
+        bus_topic_app(topic, s->app_id);
+        bus_subscribe(rt->bus, loop, topic, &s->app_sub);
         buf_json_str(&b, s->user_id);
     } else {
         buf_puts(&b, "null");
@@ -70,8 +86,10 @@ static void on_open(struct ws_conn *c, void *ud)
     buf_release(&b);
 }
 
-static void on_ping(struct ws_conn *c, const cJSON *msg)
+static void on_ping(struct rt_session *sess, const cJSON *msg, void *ud)
 {
+    (void)ud;
+    struct ws_conn *c = sess->conn;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"pong\"");
@@ -84,7 +102,7 @@ static void on_ping(struct ws_conn *c, const cJSON *msg)
         }
     } else if (id && !cJSON_IsNull(id)) {
         buf_release(&b);
-        send_error(c, "validation_failed", "id must be a string or a number", "id");
+        rt_send_error(c, "validation_failed", "id must be a string or a number", "id");
         return;
     }
     buf_putc(&b, '}');
@@ -94,30 +112,36 @@ static void on_ping(struct ws_conn *c, const cJSON *msg)
 
 static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
 {
-    (void)ud;
+    struct rt *rt = ud;
     /* the same strict check as request bodies: no repeated keys, no \u0000 cut short */
     struct json_check_result chk;
     int rc = json_check(data, len, REQUEST_JSON_DEPTH, &chk);
     if (rc == ERR_INVAL) {
-        send_error(c, "validation_failed", chk.message, chk.path);
+        rt_send_error(c, "validation_failed", chk.message, chk.path);
         return;
     }
     cJSON *msg = rc == 0 ? cJSON_ParseWithLength(data, len) : NULL;
     if (msg == NULL) {
         char why[224];
         snprintf(why, sizeof(why), "frame is not valid JSON: %s", chk.message);
-        send_error(c, "invalid_json", why, chk.path[0] ? chk.path : NULL);
+        rt_send_error(c, "invalid_json", why, chk.path[0] ? chk.path : NULL);
         return;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
     if (!cJSON_IsObject(msg)) {
-        send_error(c, "validation_failed", "frame must be a JSON object", NULL);
+        rt_send_error(c, "validation_failed", "frame must be a JSON object", NULL);
     } else if (!cJSON_IsString(type)) {
-        send_error(c, "validation_failed", "type is required and must be a string", "type");
-    } else if (strcmp(type->valuestring, "ping") == 0) {
-        on_ping(c, msg);
+        rt_send_error(c, "validation_failed", "type is required and must be a string", "type");
     } else {
-        send_error(c, "unknown_type", "unknown frame type", "type");
+        const struct rt_cmd *cmd = NULL;
+        for (int i = 0; i < rt->ncmds && cmd == NULL; i++)
+            if (strcmp(rt->cmds[i].type, type->valuestring) == 0)
+                cmd = &rt->cmds[i];
+        struct rt_session *s = ws_conn_user(c);
+        if (cmd == NULL || s == NULL)
+            rt_send_error(c, "unknown_type", "unknown frame type", "type");
+        else
+            cmd->fn(s, msg, cmd->ud);
     }
     cJSON_Delete(msg);
 }
@@ -128,9 +152,34 @@ static void on_close(struct ws_conn *c, void *ud)
     struct rt_session *s = ws_conn_user(c);
     if (s == NULL)
         return;
-    if (s->conn)
-        rt_sessions_remove(rt->loops[ws_conn_loop(c)], s);
+    if (s->conn) {
+        bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->user_sub);
+        bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->app_sub);
+    }
     free(s);
+}
+
+/* ---- bus events for one connection */
+
+static void deliver(struct rt_session *s, const struct bus_event *ev)
+{
+    if (s->conn == NULL)
+        return;
+    if (ev->kind == BUS_KIND_FRAME && ev->frame != NULL)
+        ws_conn_send_frame(s->conn, ev->frame);
+    else if (ev->kind == BUS_KIND_REVOKE &&
+             (ev->arg[0] == '\0' || strcmp(ev->arg, s->session_id) == 0))
+        ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
+}
+
+static void on_user_event(struct bus_sub *sub, const struct bus_event *ev)
+{
+    deliver((struct rt_session *)((char *)sub - offsetof(struct rt_session, user_sub)), ev);
+}
+
+static void on_app_event(struct bus_sub *sub, const struct bus_event *ev)
+{
+    deliver((struct rt_session *)((char *)sub - offsetof(struct rt_session, app_sub)), ev);
 }
 
 /* ---- handshake: the user's token (or demo id) decides */
@@ -151,7 +200,7 @@ static bool device_id_is_valid(const char *d)
 
 static void handshake_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    (void)ud;
+    struct rt *rt = ud;
     char device[4 * RT_DEVICE_MAX];
     device[0] = '\0';
     const char *q = http_req_query(req);
@@ -169,6 +218,12 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
     snprintf(s->device_id, sizeof(s->device_id), "%s", device);
     snprintf(s->session_id, sizeof(s->session_id), "%s", p->session_id);
     s->demo = p->demo;
+    s->rt = rt;
+    s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
+    s->user_sub.fn = on_user_event;
+    s->user_sub.id = s->id;
+    s->app_sub.fn = on_app_event;
+    s->app_sub.id = s->id;
     if (!ws_accept(req, s))
         free(s);
 }
@@ -179,55 +234,64 @@ static void on_handshake(struct http_req *req, void *ud)
     identity_user_auth(rt->id, req, handshake_authed, rt);
 }
 
-/* ---- revocation: close the subject's sockets on every loop */
-
-struct revoked_post {
-    struct rt *rt;
-    int loop;
-    enum revoke_kind kind;
-    char app_id[JWT_APP_MAX + 1];
-    char subject_id[JWT_SUB_MAX + 1];
-    char session_id[REVOKE_SESSION_MAX + 1]; /* REVOKE_SESSION: the one session to close */
-};
-
-/* ud: NULL for every session of the user, or the session id whose connections close. */
-static void close_revoked(struct rt_session *s, void *ud)
-{
-    const char *only = ud;
-    if (s->conn && (only == NULL || strcmp(s->session_id, only) == 0))
-        ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
-}
-
-static void revoked_on_loop(void *arg)
-{
-    struct revoked_post *p = arg;
-    struct rt_sessions *t = p->rt->loops[p->loop];
-    if (p->kind == REVOKE_USER)
-        rt_sessions_each(t, p->app_id, p->subject_id, close_revoked, NULL);
-    else if (p->kind == REVOKE_SESSION)
-        rt_sessions_each(t, p->app_id, p->subject_id, close_revoked, p->session_id);
-    else if (p->kind == REVOKE_APP)
-        rt_sessions_each(t, p->subject_id, NULL, close_revoked, NULL);
-    free(p);
-}
+/* ---- revocation: a REVOKE event on the user's (or app's) topic closes its sockets */
 
 static void on_revoked(enum revoke_kind kind, const char *app_id, const char *subject_id,
                        const char *session_id, void *ud)
 {
     struct rt *rt = ud;
-    struct server *srv = atomic_load(&rt->srv);
-    if (srv == NULL || kind == REVOKE_OPERATOR)
+    if (atomic_load(&rt->srv) == NULL || kind == REVOKE_OPERATOR)
         return;
-    for (int i = 0; i < rt->nloops; i++) {
-        struct revoked_post *p = xcalloc(1, sizeof(*p));
-        p->rt = rt;
-        p->loop = i;
-        p->kind = kind;
-        snprintf(p->app_id, sizeof(p->app_id), "%s", app_id);
-        snprintf(p->subject_id, sizeof(p->subject_id), "%s", subject_id);
-        snprintf(p->session_id, sizeof(p->session_id), "%s", session_id);
-        server_post(srv, i, revoked_on_loop, p);
-    }
+    char topic[BUS_TOPIC_MAX + 1];
+    if (kind == REVOKE_APP)
+        bus_topic_app(topic, subject_id);
+    else
+        bus_topic_user(topic, app_id, subject_id);
+    struct bus_event *ev = bus_event_new(BUS_KIND_REVOKE, topic, NULL);
+    if (kind == REVOKE_SESSION)
+        snprintf(ev->arg, sizeof(ev->arg), "%s", session_id);
+    bus_publish(rt->bus, ev);
+}
+
+static void wake_loop(int idx, void *ud)
+{
+    struct rt *rt = ud;
+    struct server *srv = atomic_load(&rt->srv);
+    if (srv != NULL)
+        server_wake(srv, idx);
+}
+
+static void on_wake(int idx, void *ud)
+{
+    struct rt *rt = ud;
+    bus_loop_run(rt->bus, idx);
+}
+
+struct identity *rt__identity(struct rt *rt)
+{
+    return rt->id;
+}
+
+struct bus *rt_bus(struct rt *rt)
+{
+    return rt->bus;
+}
+
+void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip)
+{
+    struct bus_event *ev = bus_event_new(BUS_KIND_FRAME, topic, ws_frame_text(json, len));
+    ev->skip = skip;
+    bus_publish(rt->bus, ev);
+}
+
+void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud)
+{
+    for (int i = 0; i < rt->ncmds; i++)
+        if (strcmp(rt->cmds[i].type, type) == 0)
+            abort(); /* a type registered twice: a programming error */
+    if (rt->ncmds == RT_CMDS_MAX)
+        abort(); /* raise RT_CMDS_MAX */
+    rt->cmds[rt->ncmds++] = (struct rt_cmd){.type = type, .fn = fn, .ud = ud};
 }
 
 /* ---- life cycle */
@@ -237,9 +301,8 @@ struct rt *rt_new(struct identity *id, int nloops)
     struct rt *rt = xcalloc(1, sizeof(*rt));
     rt->id = id;
     rt->nloops = nloops;
-    rt->loops = xcalloc((size_t)nloops, sizeof(*rt->loops));
-    for (int i = 0; i < nloops; i++)
-        rt->loops[i] = rt_sessions_new();
+    rt->bus = bus_new(nloops, wake_loop, rt);
+    rt_register(rt, "ping", on_ping, NULL);
     if (id->revoke)
         revoke_listen(id->revoke, on_revoked, rt);
     return rt;
@@ -254,9 +317,7 @@ void rt_free(struct rt *rt)
 {
     if (rt == NULL)
         return;
-    for (int i = 0; i < rt->nloops; i++)
-        rt_sessions_free(rt->loops[i]);
-    free(rt->loops);
+    bus_free(rt->bus);
     free(rt);
 }
 
@@ -266,5 +327,6 @@ void rt_ws_app(struct rt *rt, struct ws_app *app)
     app->on_open = on_open;
     app->on_text = on_text;
     app->on_close = on_close;
+    app->on_wake = on_wake;
     app->ud = rt;
 }

@@ -1,31 +1,105 @@
 /*
- * Herald's real-time protocol (JSON frames) on top of WebSocket connections: user
- * authentication at the handshake (token or demo id), the `hello` greeting, JSON frame dispatch by
- * "type", `ping` -> `pong`, and error frames for malformed input. Later modules (chat, notify) add
- * frame types.
+ * The real-time protocol on top of WebSocket connections: user
+ * authentication at the handshake (token or demo id), the `hello` greeting,
+ * JSON frame dispatch by "type" through a table that feature modules
+ * register into, `ping` -> `pong`, error frames for malformed input, and the
+ * link to the event bus: every connection subscribes to its user's topic and
+ * its app's topic on its own loop, so an event published to a user reaches
+ * every device of that user, once encoded, and a revocation closes exactly
+ * the connections it names (close code 4001).
  */
 #ifndef HERALD_RT_RT_H
 #define HERALD_RT_RT_H
 
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/jwt.h"
+#include "bus/bus.h"
+#include "identity/revoke.h"
 #include "net/server.h"
 
 struct rt;
 struct identity;
 struct server;
+struct router;
+
+#define RT_DEVICE_MAX 64
+#define RT_CLOSE_REVOKED 4001 /* the user's tokens (or this session's) were revoked */
 
 /*
- * The protocol's state for a server of nloops event loops: the per-loop
- * session tables. Registers a revocation listener with id, so that a revoked
- * user's sockets close with 4001 (once rt_attach has been called).
+ * One authenticated WebSocket connection, owned by its connection (freed
+ * when it closes). Feature modules read it in their command handlers; loop
+ * thread of the connection only.
+ */
+struct rt_session {
+    struct ws_conn *conn; /* NULL until the connection opens */
+    struct rt *rt;
+    struct bus_sub user_sub; /* topic "u:<app>/<user>" */
+    struct bus_sub app_sub;  /* topic "a:<app>" */
+    uint64_t id;             /* unique in this process: an event's skip names it */
+    bool demo;
+    char app_id[JWT_APP_MAX + 1];
+    char user_id[65]; /* user ids are 1-64 characters (docs/identity.md) */
+    char device_id[RT_DEVICE_MAX + 1];
+    char session_id[REVOKE_SESSION_MAX + 1]; /* the login session of the token ("" in demo
+                                                mode): logging out of it closes this
+                                                connection, the user's other sessions stay */
+};
+
+/*
+ * A command handler: msg is the parsed frame (an object with a string
+ * "type"), borrowed for the call. It answers on s->conn (rt_send_error,
+ * ws_conn_send_text) now or later. Loop thread of the connection.
+ */
+typedef void (*rt_cmd_fn)(struct rt_session *s, const cJSON *msg, void *ud);
+
+/*
+ * The protocol's state for a server of nloops event loops, with its bus.
+ * Registers a revocation listener with id, so that a revoked user's or
+ * session's sockets close with 4001 (once rt_attach has been called).
  * Start-up only.
  */
 struct rt *rt_new(struct identity *id, int nloops);
 
+/*
+ * Adds the handler of frames whose "type" is type (static storage). A type
+ * registered twice is a programming error (abort). Start-up only, before the
+ * server starts.
+ */
+void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud);
+
 /* Fills app with the protocol's callbacks (the handshake authenticates the user). */
 void rt_ws_app(struct rt *rt, struct ws_app *app);
 
-/* Tells rt the running server (for posting to its loops). Any thread, once. */
+/* Tells rt the running server (for waking its loops). Any thread, once. */
 void rt_attach(struct rt *rt, struct server *srv);
+
+/* The bus; feature modules publish to it. Borrowed for rt's lifetime. */
+struct bus *rt_bus(struct rt *rt);
+
+/*
+ * Publishes the JSON text json[0..len) to every connection subscribed to
+ * topic (e.g. bus_topic_user()), except the session whose id is skip (0 =
+ * none): the WebSocket frame is encoded once and shared. Any thread.
+ */
+void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip);
+
+/* Sends an `error` frame {code, message, field?}. Loop thread of c. */
+void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field);
+
+/*
+ * Adds POST /api/v1/publish (app authentication): {"to": "*" | [user ids],
+ * "event": any JSON} pushes {"type":"event","event":…} to the connected
+ * devices of those users (live only, not stored); 202 {"published": n}.
+ * Start-up only.
+ */
+void rt_register_routes(struct rt *rt, struct router *r);
+
+/* The identity rt authenticates with (for rt's own handlers). */
+struct identity *rt__identity(struct rt *rt);
 
 /* After the server has stopped. NULL-safe. */
 void rt_free(struct rt *rt);
