@@ -336,6 +336,7 @@ struct opts {
     int nheaders;
     const char *publish_path; /* fanout */
     const char *to;           /* fanout: the publish body's "to" (JSON) */
+    int publishers;           /* fanout: publishing connections */
 };
 
 enum opt_id {
@@ -359,6 +360,7 @@ enum opt_id {
     O_HEADER,
     O_PUBLISH_PATH,
     O_TO,
+    O_PUBLISHERS,
     O_HELP,
 };
 
@@ -391,6 +393,7 @@ static const struct {
     {{"header", required_argument, NULL, O_HEADER}, MB(M_FANOUT)},
     {{"publish-path", required_argument, NULL, O_PUBLISH_PATH}, MB(M_FANOUT)},
     {{"to", required_argument, NULL, O_TO}, MB(M_FANOUT)},
+    {{"publishers", required_argument, NULL, O_PUBLISHERS}, MB(M_FANOUT)},
     {{"json", no_argument, NULL, O_JSON}, M_ANY},
     {{"help", no_argument, NULL, O_HELP}, M_ANY | MB(M_SELFTEST)},
 };
@@ -502,8 +505,9 @@ static const char usage_raw_echo[] =
 static const char usage_fanout[] =
     "usage: herald-bench fanout [options]\n"
     "\n"
-    "Opens --conns WebSocket connections (subscribers), then publishes events over one\n"
-    "keep-alive HTTP connection, open loop at --rate events per second: POST --publish-path\n"
+    "Opens --conns WebSocket connections (subscribers), then publishes events over\n"
+    "--publishers keep-alive HTTP connections (round robin), open loop at --rate events per\n"
+    "second: POST --publish-path\n"
     "with {\"to\":<--to>,\"event\":{\"t\":\"<seq>-<scheduled_ns>\",\"p\":\"...\"}}, padded so\n"
     "that each delivered frame {\"type\":\"event\",\"event\":{...}} has --size bytes. Every\n"
     "subscriber that receives it counts one delivery; latency runs from the scheduled publish\n"
@@ -518,6 +522,8 @@ static const char usage_fanout[] =
     "  --rate R             events per second (default 10)\n"
     "  --size B             payload bytes of each delivered frame (default 200)\n"
     "  --publish-path P     (default /api/v1/publish)\n"
+    "  --publishers N       keep-alive HTTP connections the events go out on, round robin\n"
+    "                       (default 4)\n"
     "  --to JSON            the publish body's recipients (default '\"*\"': every user of the "
     "app)\n"
     "  --header 'N: V'      a header of the publish requests (repeatable; e.g. the app's\n"
@@ -607,6 +613,7 @@ static void opts_defaults(struct opts *o, enum mode m)
     o->size = 200;
     o->publish_path = "/api/v1/publish";
     o->to = "\"*\"";
+    o->publishers = 4;
     if (m == M_FANOUT) {
         o->path = "/ws?user_id=fan{id}";
         o->conns = 10000;
@@ -718,6 +725,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
         case O_TO:
             o->to = optarg;
             break;
+        case O_PUBLISHERS:
+            o->publishers = parse_int(name, optarg, 1, 64);
+            break;
         case O_HELP:
             fputs(mode_usage(m), stdout);
             exit(0);
@@ -783,6 +793,14 @@ struct conn {
     char accept[29];
 };
 
+/* fanout: one publishing HTTP connection */
+struct pubc {
+    int fd;
+    char *out;
+    size_t off, len, cap;
+    char tail[16]; /* the last bytes read, to find status lines split across reads */
+};
+
 struct slot {
     uint64_t seq;
     int64_t sched;
@@ -824,15 +842,12 @@ static struct {
     int64_t lag_max;
     uint64_t rr;
     struct hist h;
-    /* fanout: the publisher's keep-alive HTTP connection */
-    int pub_fd;
-    char *pub_out;
-    size_t pub_off, pub_len, pub_cap;
-    char pub_tail[16]; /* the last bytes read, to find status lines split across reads */
+    /* fanout: the publishers' keep-alive HTTP connections */
+    struct pubc *pubs;
     uint64_t published, published_win, pub_answers, pub_ok, deliveries, deliveries_win;
 } g;
 
-#define PUB_TAG UINT64_MAX
+#define PUB_TAG (UINT64_MAX - 64) /* + publisher index */
 
 /* ---------------------------------------------------------------- process figures */
 
@@ -1544,11 +1559,15 @@ static void set_ready(struct conn *c)
 /* fanout: an event arrived on a subscriber. */
 static int on_fanout_frame(const char *d, size_t n)
 {
-    const char *t, *id;
-    size_t tn, idn;
+    /* {"type":"event","event":{"t":"<seq>-<ns>",...}}: one memmem, no full scan (the
+     * client must stay cheaper than the server at hundreds of thousands of frames/s) */
+    static const char key[] = "{\"t\":\"";
+    const char *id = n > 24 ? memmem(d, n < 64 ? n : 64, key, sizeof key - 1) : NULL;
+    const char *end =
+        id ? memchr(id + sizeof key - 1, '"', (size_t)(d + n - id) - (sizeof key - 1)) : NULL;
     uint64_t seq, ns;
-    if (!json_str_field(d, n, "type", &t, &tn) || tn != 5 || memcmp(t, "event", 5) != 0 ||
-        !json_str_field(d, n, "t", &id, &idn) || !parse_id(id, idn, &seq, &ns)) {
+    if (id == NULL || end == NULL || memcmp(d, "{\"type\":\"event\"", 15) != 0 ||
+        !parse_id(id + sizeof key - 1, (size_t)(end - id) - (sizeof key - 1), &seq, &ns)) {
         g.other_frames++;
         return 0;
     }
@@ -2014,12 +2033,12 @@ static void on_readable(struct conn *c)
 
 /* ---------------------------------------------------------------- fanout publisher */
 
-static void pub_flush(void)
+static void pub_flush(struct pubc *pc, int idx)
 {
-    while (g.pub_off < g.pub_len) {
-        ssize_t w = send(g.pub_fd, g.pub_out + g.pub_off, g.pub_len - g.pub_off, MSG_NOSIGNAL);
+    while (pc->off < pc->len) {
+        ssize_t w = send(pc->fd, pc->out + pc->off, pc->len - pc->off, MSG_NOSIGNAL);
         if (w > 0) {
-            g.pub_off += (size_t)w;
+            pc->off += (size_t)w;
             continue;
         }
         if (w < 0 && errno == EINTR)
@@ -2028,11 +2047,11 @@ static void pub_flush(void)
             break;
         die("publisher: send: %s", strerror(errno));
     }
-    if (g.pub_off == g.pub_len)
-        g.pub_off = g.pub_len = 0;
-    struct epoll_event ev = {.events = EPOLLIN | (g.pub_off < g.pub_len ? EPOLLOUT : 0),
-                             .data.u64 = PUB_TAG};
-    epoll_ctl(g.ep, EPOLL_CTL_MOD, g.pub_fd, &ev);
+    if (pc->off == pc->len)
+        pc->off = pc->len = 0;
+    struct epoll_event ev = {.events = EPOLLIN | (pc->off < pc->len ? EPOLLOUT : 0),
+                             .data.u64 = PUB_TAG + (uint64_t)idx};
+    epoll_ctl(g.ep, EPOLL_CTL_MOD, pc->fd, &ev);
 }
 
 /* Counts status lines "HTTP/1.1 N" in t[0..n) that start at or after from. */
@@ -2048,13 +2067,13 @@ static void pub_count(const char *t, size_t n, size_t from)
 }
 
 /* Counts the answers: each status line "HTTP/1.1 NNN" starts one (bodies are JSON). */
-static void pub_scan(const char *p, size_t n)
+static void pub_scan(struct pubc *pc, const char *p, size_t n)
 {
     /* a status line split across reads: the kept tail plus the head of this read */
-    size_t tl = strlen(g.pub_tail);
+    size_t tl = strlen(pc->tail);
     char seam[32];
     size_t head = n < 10 ? n : 10;
-    memcpy(seam, g.pub_tail, tl);
+    memcpy(seam, pc->tail, tl);
     memcpy(seam + tl, p, head);
     for (size_t i = 0; i < tl; i++) /* only lines that start inside the tail */
         if (i + 10 <= tl + head && memcmp(seam + i, "HTTP/1.1 ", 9) == 0) {
@@ -2064,20 +2083,21 @@ static void pub_scan(const char *p, size_t n)
     pub_count(p, n, 0);
     /* keep the last 9 bytes unless they hold a complete status line start */
     size_t keep = n < 9 ? n : 9;
-    memcpy(g.pub_tail, p + n - keep, keep);
-    g.pub_tail[keep] = '\0';
+    memcpy(pc->tail, p + n - keep, keep);
+    pc->tail[keep] = '\0';
 }
 
-static void pub_event(uint32_t events)
+static void pub_event(int idx, uint32_t events)
 {
+    struct pubc *pc = &g.pubs[idx];
     if (events & EPOLLOUT)
-        pub_flush();
+        pub_flush(pc, idx);
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
     for (;;) {
-        ssize_t r = recv(g.pub_fd, g.rbuf, RBUF_SIZE, 0);
+        ssize_t r = recv(pc->fd, g.rbuf, RBUF_SIZE, 0);
         if (r > 0) {
-            pub_scan(g.rbuf, (size_t)r);
+            pub_scan(pc, g.rbuf, (size_t)r);
             continue;
         }
         if (r == 0)
@@ -2094,17 +2114,23 @@ static void pub_event(uint32_t events)
 
 static void pub_open(void)
 {
-    g.pub_fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (g.pub_fd < 0 || connect(g.pub_fd, (struct sockaddr *)&g.addr, g.alen) < 0)
-        die("publisher: connect to %s: %s", g.hostport, strerror(errno));
-    int one = 1;
-    setsockopt(g.pub_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int fl = 1;
-    if (ioctl(g.pub_fd, FIONBIO, &fl) < 0)
-        die("publisher: FIONBIO: %s", strerror(errno));
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = PUB_TAG};
-    if (epoll_ctl(g.ep, EPOLL_CTL_ADD, g.pub_fd, &ev) < 0)
-        die("publisher: epoll_ctl: %s", strerror(errno));
+    g.pubs = calloc((size_t)g.o.publishers, sizeof *g.pubs);
+    if (g.pubs == NULL)
+        die("out of memory");
+    for (int i = 0; i < g.o.publishers; i++) {
+        struct pubc *pc = &g.pubs[i];
+        pc->fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (pc->fd < 0 || connect(pc->fd, (struct sockaddr *)&g.addr, g.alen) < 0)
+            die("publisher: connect to %s: %s", g.hostport, strerror(errno));
+        int one = 1;
+        setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        int fl = 1;
+        if (ioctl(pc->fd, FIONBIO, &fl) < 0)
+            die("publisher: FIONBIO: %s", strerror(errno));
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = PUB_TAG + (uint64_t)i};
+        if (epoll_ctl(g.ep, EPOLL_CTL_ADD, pc->fd, &ev) < 0)
+            die("publisher: epoll_ctl: %s", strerror(errno));
+    }
 }
 
 /* Queues one publish request for event seq scheduled at sched. */
@@ -2136,16 +2162,18 @@ static void pub_send(uint64_t seq, int64_t sched)
         die("publish request too large");
     memcpy(req + rl, body, (size_t)bl);
     size_t total = (size_t)rl + (size_t)bl;
-    if (g.pub_len + total > g.pub_cap) {
-        g.pub_cap = (g.pub_len + total) * 2;
-        g.pub_out = xrealloc(g.pub_out, g.pub_cap);
+    int idx = (int)(seq % (uint64_t)g.o.publishers);
+    struct pubc *pc = &g.pubs[idx];
+    if (pc->len + total > pc->cap) {
+        pc->cap = (pc->len + total) * 2;
+        pc->out = xrealloc(pc->out, pc->cap);
     }
-    memcpy(g.pub_out + g.pub_len, req, total);
-    g.pub_len += total;
+    memcpy(pc->out + pc->len, req, total);
+    pc->len += total;
     g.published++;
     if (sched >= g.win_start && sched < g.win_end)
         g.published_win++;
-    pub_flush();
+    pub_flush(pc, idx);
 }
 
 /* Flushes queued output, waits for events until `wake` (100 ms at most), handles them. */
@@ -2170,8 +2198,8 @@ static void loop_once(int64_t wake)
         k = epoll_wait(g.ep, evs, MAX_EVENTS, (int)((wait + NS_PER_MS - 1) / NS_PER_MS));
     g.now = now_ns();
     for (int i = 0; i < k; i++) {
-        if (evs[i].data.u64 == PUB_TAG) {
-            pub_event(evs[i].events);
+        if (evs[i].data.u64 >= PUB_TAG) {
+            pub_event((int)(evs[i].data.u64 - PUB_TAG), evs[i].events);
             continue;
         }
         struct conn *c = &g.c[(uint32_t)evs[i].data.u64];
@@ -2592,8 +2620,11 @@ static int run_fanout(void)
             cpu_mark(&m1);
     }
     close_all();
-    if (g.pub_fd > 0)
-        close(g.pub_fd);
+    for (int i = 0; g.pubs && i < g.o.publishers; i++) {
+        close(g.pubs[i].fd);
+        free(g.pubs[i].out);
+    }
+    free(g.pubs);
 
     double win = g.o.duration;
     if (g_stop && m0.taken)
@@ -2636,7 +2667,6 @@ static int run_fanout(void)
     out_num("others_cpu_pct", "other processes' cpu", others_pct(&m0, &m1), 1, "%");
     out_errors();
     out_end();
-    free(g.pub_out);
     return g.deliveries_win > 0 && lost == 0 ? 0 : 1;
 }
 
