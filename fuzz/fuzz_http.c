@@ -42,6 +42,13 @@ void net__conn_send(struct conn *c, const void *p, size_t n)
     g_out_bytes += n;
 }
 
+void net__conn_send_frame(struct conn *c, struct frame *f)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
+        return;
+    g_out_bytes += f->len;
+}
+
 void net__conn_flush(struct conn *c)
 {
     (void)c;
