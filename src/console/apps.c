@@ -21,87 +21,10 @@
 #include "identity/revoke.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/sql.h"
 #include "store/store.h"
 
-#define APP_COLS                                                                                   \
-    "id, name, key, status, allow_register, rate_limit_rps, rate_limit_burst, daily_quota,"        \
-    " created_at, updated_at"
 #define GRACE_MAX_S (30 * 24 * 3600)
-
-/* ?1 NULL: every app; else a JSON array of the app ids the caller may see */
-static const struct store_sql sql_count = {
-    .sqlite =
-        "SELECT count(*) FROM apps WHERE ?1 IS NULL OR id IN (SELECT value FROM json_each(?1))",
-    .pg = "SELECT count(*) FROM apps WHERE $1::text IS NULL"
-          " OR id IN (SELECT json_array_elements_text($1::text::json))",
-};
-static const struct store_sql sql_page = {
-    .sqlite = "SELECT " APP_COLS " FROM apps WHERE ?1 IS NULL OR id IN"
-              " (SELECT value FROM json_each(?1)) ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
-    .pg = "SELECT " APP_COLS " FROM apps WHERE $1::text IS NULL OR id IN"
-          " (SELECT json_array_elements_text($1::text::json)) ORDER BY created_at, id"
-          " LIMIT $2 OFFSET $3",
-};
-static const struct store_sql sql_get = {
-    .sqlite = "SELECT " APP_COLS " FROM apps WHERE id = ?1",
-    .pg = "SELECT " APP_COLS " FROM apps WHERE id = $1",
-};
-static const struct store_sql sql_insert = {
-    .sqlite = "INSERT INTO apps (id, name, key, allow_register, rate_limit_rps, rate_limit_burst,"
-              " daily_quota, created_at, updated_at) VALUES (?1, ?2, ?3, coalesce(?4, 0),"
-              " coalesce(?5, 0), coalesce(?6, 0), coalesce(?7, 0), ?8, ?8)",
-    .pg = "INSERT INTO apps (id, name, key, allow_register, rate_limit_rps, rate_limit_burst,"
-          " daily_quota, created_at, updated_at) VALUES ($1, $2, $3, coalesce($4, 0),"
-          " coalesce($5, 0), coalesce($6, 0), coalesce($7, 0), $8, $8)",
-};
-static const struct store_sql sql_update = {
-    .sqlite = "UPDATE apps SET name = coalesce(?2, name), status = coalesce(?3, status),"
-              " allow_register = coalesce(?4, allow_register),"
-              " rate_limit_rps = coalesce(?5, rate_limit_rps),"
-              " rate_limit_burst = coalesce(?6, rate_limit_burst),"
-              " daily_quota = coalesce(?7, daily_quota), updated_at = ?8 WHERE id = ?1",
-    .pg = "UPDATE apps SET name = coalesce($2, name), status = coalesce($3, status),"
-          " allow_register = coalesce($4, allow_register),"
-          " rate_limit_rps = coalesce($5, rate_limit_rps),"
-          " rate_limit_burst = coalesce($6, rate_limit_burst),"
-          " daily_quota = coalesce($7, daily_quota), updated_at = $8 WHERE id = $1",
-};
-static const struct store_sql sql_secret_insert = {
-    .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)"
-              " RETURNING id, hint, created_at, expires_at",
-    .pg = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES ($1, $2, $3, $4)"
-          " RETURNING id, hint, created_at, expires_at",
-};
-/* rotation: the older secrets expire after the grace period (never later than they would) */
-static const struct store_sql sql_secret_expire = {
-    .sqlite = "UPDATE app_secrets SET expires_at = ?2 WHERE app_id = ?1"
-              " AND (expires_at IS NULL OR expires_at > ?2)",
-    .pg = "UPDATE app_secrets SET expires_at = $2 WHERE app_id = $1"
-          " AND (expires_at IS NULL OR expires_at > $2)",
-};
-static const struct store_sql sql_secret_list = {
-    .sqlite = "SELECT id, hint, created_at, expires_at FROM app_secrets WHERE app_id = ?1"
-              " ORDER BY id",
-    .pg = "SELECT id, hint, created_at, expires_at FROM app_secrets WHERE app_id = $1 ORDER BY id",
-};
-static const struct store_sql sql_secret_delete = {
-    .sqlite = "DELETE FROM app_secrets WHERE app_id = ?1 AND id = ?2",
-    .pg = "DELETE FROM app_secrets WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_audit_count = {
-    .sqlite = "SELECT count(*) FROM audit_log WHERE (?1 IS NULL OR action = ?1)"
-              " AND (?2 IS NULL OR operator_id = ?2)",
-    .pg = "SELECT count(*) FROM audit_log WHERE ($1::text IS NULL OR action = $1)"
-          " AND ($2::text IS NULL OR operator_id = $2)",
-};
-static const struct store_sql sql_audit_page = {
-    .sqlite = "SELECT id, operator_id, operator_name, app_id, action, target, detail, ip,"
-              " created_at FROM audit_log WHERE (?1 IS NULL OR action = ?1)"
-              " AND (?2 IS NULL OR operator_id = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
-    .pg = "SELECT id, operator_id, operator_name, app_id, action, target, detail, ip,"
-          " created_at FROM audit_log WHERE ($1::text IS NULL OR action = $1)"
-          " AND ($2::text IS NULL OR operator_id = $2) ORDER BY id DESC LIMIT $3 OFFSET $4",
-};
 
 static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
 {
@@ -169,9 +92,9 @@ static void apps_list(struct http_req *req, const struct console_op *who, void *
     j->n1 = page;
     j->n2 = size;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_count);
+    store_op_add(op, &SQL_APPS_COUNT_SCOPED);
     store_bind_text(op, scope);
-    store_op_add(op, &sql_page);
+    store_op_add(op, &SQL_APPS_PAGE_SCOPED);
     store_bind_text(op, scope);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
@@ -187,7 +110,7 @@ static void apps_get(struct http_req *req, const struct console_op *who, void *u
     struct cjob *j = console__job_new(req, ud, who);
     j->n1 = 200;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
     submit(j, op, false, finish_app);
 }
@@ -306,7 +229,7 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     j->secret = xstrdup(secret);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_insert);
+    store_op_add(op, &SQL_APPS_INSERT);
     store_bind_text(op, app_id);
     store_bind_text(op, f.name);
     store_bind_text(op, key);
@@ -315,7 +238,7 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     bind_opt(op, f.burst);
     bind_opt(op, f.quota);
     store_bind_int(op, now);
-    store_op_add(op, &sql_secret_insert);
+    store_op_add(op, &SQL_APP_SECRETS_INSERT_RETURNING);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);
     store_bind_text(op, secret + TOKEN_LEN - 4);
@@ -323,7 +246,7 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     cJSON *detail = create_detail(f.name, key, app_id);
     console__audit(op, who, app_id, "app.create", app_id, detail, now); /* never the secret */
     cJSON_Delete(detail);
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, app_id);
     console__job_submit(j, op, true, finish_app);
     if (j->finish != NULL)
@@ -349,7 +272,7 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     j->n2 = f.status && strcmp(f.status, "disabled") == 0;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_update);
+    store_op_add(op, &SQL_APPS_UPDATE);
     store_bind_text(op, id);
     store_bind_text(op, f.name);
     store_bind_text(op, f.status);
@@ -360,7 +283,7 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     store_bind_int(op, now);
     store_op_require_row(op);
     console__audit(op, who, id, "app.update", id, b, now);
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
     console__job_submit(j, op, true, finish_app);
     if (j->finish != NULL)
@@ -424,10 +347,10 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     j->n2 = 1; /* the new secret's row is in step 1 */
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_secret_expire);
+    store_op_add(op, &SQL_APP_SECRETS_EXPIRE);
     store_bind_text(op, id);
     store_bind_int(op, now + grace * 1000);
-    store_op_add(op, &sql_secret_insert);
+    store_op_add(op, &SQL_APP_SECRETS_INSERT_RETURNING);
     store_bind_text(op, id);
     store_bind_text(op, hash);
     store_bind_text(op, secret + TOKEN_LEN - 4);
@@ -472,9 +395,9 @@ static void secrets_list(struct http_req *req, const struct console_op *who, voi
         return;
     struct cjob *j = console__job_new(req, ud, who);
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
-    store_op_add(op, &sql_secret_list);
+    store_op_add(op, &SQL_APP_SECRETS_LIST);
     store_bind_text(op, id);
     submit(j, op, false, finish_secret_list);
 }
@@ -503,7 +426,7 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
     struct cjob *j = console__job_new(req, ud, who);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_secret_delete);
+    store_op_add(op, &SQL_APP_SECRETS_DELETE);
     store_bind_text(op, id);
     store_bind_int(op, s);
     store_op_require_row(op);
@@ -512,11 +435,6 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
 }
 
 /* ---- CLI: herald app create / herald app secret */
-
-static const struct store_sql sql_id_by_key = {
-    .sqlite = "SELECT id FROM apps WHERE key = ?1",
-    .pg = "SELECT id FROM apps WHERE key = $1",
-};
 
 /* The CLI as the audit log names it (as `herald admin` does). */
 static void cli_who(struct console_op *who)
@@ -544,14 +462,14 @@ int console_app_create(struct identity *id, const char *name, char key_out[APP_K
     cli_who(&who);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_insert);
+    store_op_add(op, &SQL_APPS_INSERT);
     store_bind_text(op, app_id);
     store_bind_text(op, name);
     store_bind_text(op, key_out);
     for (int i = 0; i < 4; i++)
         store_bind_null(op); /* allow_register, rps, burst, quota: the defaults */
     store_bind_int(op, now);
-    store_op_add(op, &sql_secret_insert);
+    store_op_add(op, &SQL_APP_SECRETS_INSERT_RETURNING);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);
     store_bind_text(op, secret_out + TOKEN_LEN - 4);
@@ -567,7 +485,7 @@ int console_app_secret_add(struct identity *id, const char *key, char secret_out
     if (key == NULL || key[0] == '\0' || strlen(key) > APP_KEY_MAX)
         return ERR_NOTFOUND;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_id_by_key);
+    store_op_add(op, &SQL_APPS_ID_BY_KEY);
     store_bind_text(op, key);
     struct store_result *res = NULL;
     int rc = store_read_wait(id->store, op, &res);
@@ -590,7 +508,7 @@ int console_app_secret_add(struct identity *id, const char *key, char secret_out
     cli_who(&who);
     int64_t now = clock_wall_ms();
     op = store_op_new();
-    store_op_add(op, &sql_secret_insert);
+    store_op_add(op, &SQL_APP_SECRETS_INSERT_RETURNING);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);
     store_bind_text(op, secret_out + TOKEN_LEN - 4);
@@ -640,10 +558,10 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     j->n1 = page;
     j->n2 = size;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_audit_count);
+    store_op_add(op, &SQL_AUDIT_LOG_COUNT);
     store_bind_text(op, has_action ? action : NULL);
     store_bind_text(op, has_op ? opid : NULL);
-    store_op_add(op, &sql_audit_page);
+    store_op_add(op, &SQL_AUDIT_LOG_PAGE);
     store_bind_text(op, has_action ? action : NULL);
     store_bind_text(op, has_op ? opid : NULL);
     store_bind_int(op, size);

@@ -24,71 +24,23 @@
 #include "identity/revoke.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define SUPERADMIN_ID "superadmin"
-
-static const struct store_sql sql_superadmin = {
-    .sqlite = "INSERT INTO roles (id, name, description, permissions, all_apps, builtin,"
-              " created_at, updated_at) VALUES ('superadmin', 'superadmin',"
-              " 'every permission on every app', '[\"*\"]', 1, 1, ?1, ?1)"
-              " ON CONFLICT DO NOTHING",
-    .pg = "INSERT INTO roles (id, name, description, permissions, all_apps, builtin,"
-          " created_at, updated_at) VALUES ('superadmin', 'superadmin',"
-          " 'every permission on every app', '[\"*\"]', 1, 1, $1, $1)"
-          " ON CONFLICT DO NOTHING",
-};
-static const struct store_sql sql_operator_count = {
-    .sqlite = "SELECT count(*) FROM operators",
-    .pg = "SELECT count(*) FROM operators",
-};
-static const struct store_sql sql_op_by_name = {
-    .sqlite = "SELECT id, name, password_hash, disabled FROM operators WHERE name = ?1",
-    .pg = "SELECT id, name, password_hash, disabled FROM operators WHERE lower(name) = lower($1)",
-};
-static const struct store_sql sql_op_insert = {
-    .sqlite = "INSERT INTO operators (id, name, password_hash, created_at, updated_at)"
-              " VALUES (?1, ?2, ?3, ?4, ?4)",
-    .pg = "INSERT INTO operators (id, name, password_hash, created_at, updated_at)"
-          " VALUES ($1, $2, $3, $4, $4)",
-};
-static const struct store_sql sql_op_role = {
-    .sqlite = "INSERT INTO operator_roles (operator_id, role_id) VALUES (?1, ?2)",
-    .pg = "INSERT INTO operator_roles (operator_id, role_id) VALUES ($1, $2)",
-};
-static const struct store_sql sql_op_passwd = {
-    .sqlite = "UPDATE operators SET password_hash = ?2, updated_at = ?3 WHERE name = ?1"
-              " RETURNING id",
-    .pg = "UPDATE operators SET password_hash = $2, updated_at = $3"
-          " WHERE lower(name) = lower($1) RETURNING id",
-};
-static const struct store_sql sql_op_logged_in = {
-    .sqlite = "UPDATE operators SET last_login_at = ?2,"
-              " password_hash = coalesce(?3, password_hash) WHERE id = ?1",
-    .pg = "UPDATE operators SET last_login_at = $2,"
-          " password_hash = coalesce($3, password_hash) WHERE id = $1",
-};
-static const struct store_sql sql_op_get = {
-    .sqlite = "SELECT id, name, disabled, created_at, updated_at, last_login_at,"
-              " (SELECT json_group_array(role_id) FROM operator_roles WHERE operator_id = ?1)"
-              " AS roles FROM operators WHERE id = ?1",
-    .pg = "SELECT id, name, disabled, created_at, updated_at, last_login_at,"
-          " (SELECT coalesce(json_agg(role_id), '[]'::json)::text FROM operator_roles"
-          " WHERE operator_id = $1) AS roles FROM operators WHERE id = $1",
-};
 
 /* ---- start-up and CLI */
 
 int console_bootstrap(struct identity *id, bool hint)
 {
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_superadmin);
+    store_op_add(op, &SQL_ROLES_ENSURE_SUPERADMIN);
     store_bind_int(op, clock_wall_ms());
     int rc = store_write_wait(id->store, op, NULL);
     if (rc != 0)
         return rc;
     op = store_op_new();
-    store_op_add(op, &sql_operator_count);
+    store_op_add(op, &SQL_OPERATORS_COUNT);
     struct store_result *res = NULL;
     rc = store_read_wait(id->store, op, &res);
     if (rc != 0)
@@ -130,12 +82,12 @@ int console_admin_create(struct identity *id, const char *name, const char *pass
     struct console_op cli = {.name = "cli"};
     snprintf(cli.ip, sizeof(cli.ip), "local");
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_op_insert);
+    store_op_add(op, &SQL_OPERATORS_INSERT_ADMIN);
     store_bind_text(op, oid);
     store_bind_text(op, name);
     store_bind_text(op, hash);
     store_bind_int(op, now);
-    store_op_add(op, &sql_op_role);
+    store_op_add(op, &SQL_OPERATOR_ROLES_INSERT);
     store_bind_text(op, oid);
     store_bind_text(op, SUPERADMIN_ID);
     console__audit(op, &cli, NULL, "operator.create", oid, NULL, now);
@@ -158,7 +110,7 @@ int console_admin_passwd(struct identity *id, const char *name, const char *pass
     struct console_op cli = {.name = "cli"};
     snprintf(cli.ip, sizeof(cli.ip), "local");
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_op_passwd);
+    store_op_add(op, &SQL_OPERATORS_PASSWD);
     store_bind_text(op, name);
     store_bind_text(op, hash);
     store_bind_int(op, now);
@@ -252,12 +204,12 @@ static void login_checked(struct cjob *j)
     snprintf(j->op.ip, sizeof(j->op.ip), "%s", peer ? peer : "");
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_op_logged_in);
+    store_op_add(op, &SQL_OPERATORS_LOGGED_IN);
     store_bind_text(op, j->op.id);
     store_bind_int(op, now);
     store_bind_text(op, j->n2 ? j->hash : NULL); /* n2: the hash was upgraded */
     console__audit(op, &j->op, NULL, "operator.login", j->op.id, NULL, now);
-    store_op_add(op, &sql_op_get);
+    store_op_add(op, &SQL_OPERATORS_ME);
     store_bind_text(op, j->op.id);
     console__job_submit(j, op, true, login_done);
 }
@@ -341,7 +293,7 @@ static void login_handler(struct http_req *req, void *ud)
     snprintf(j->op.ip, sizeof(j->op.ip), "%s", peer ? peer : "");
     j->password = xstrdup(pw);
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_op_by_name);
+    store_op_add(op, &SQL_OPERATORS_BY_NAME);
     store_bind_text(op, name);
     console__job_submit(j, op, false, login_found);
     if (j->finish != NULL)
@@ -373,7 +325,7 @@ static void me_authed(struct http_req *req, const struct console_op *who, void *
 {
     struct cjob *j = console__job_new(req, ud, who);
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_op_get);
+    store_op_add(op, &SQL_OPERATORS_ME);
     store_bind_text(op, who->id);
     console__job_submit(j, op, false, me_done);
     if (j->finish == NULL)

@@ -20,6 +20,7 @@
 #include "identity/revoke.h"
 #include "net/http.h"
 #include "router/request.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 const char *const console_permissions[] = {
@@ -38,27 +39,6 @@ const char *const console_permissions[] = {
     "stats:read",
     "audit:read",
     NULL,
-};
-
-static const struct store_sql sql_principal = {
-    .sqlite = "SELECT o.id, o.name, o.disabled, r.id, r.permissions, r.all_apps"
-              " FROM operators o LEFT JOIN operator_roles x ON x.operator_id = o.id"
-              " LEFT JOIN roles r ON r.id = x.role_id WHERE o.id = ?1",
-    .pg = "SELECT o.id, o.name, o.disabled, r.id, r.permissions, r.all_apps"
-          " FROM operators o LEFT JOIN operator_roles x ON x.operator_id = o.id"
-          " LEFT JOIN roles r ON r.id = x.role_id WHERE o.id = $1",
-};
-static const struct store_sql sql_principal_apps = {
-    .sqlite = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
-              " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = ?1",
-    .pg = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
-          " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = $1",
-};
-static const struct store_sql sql_audit = {
-    .sqlite = "INSERT INTO audit_log (operator_id, operator_name, app_id, action, target, detail,"
-              " ip, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    .pg = "INSERT INTO audit_log (operator_id, operator_name, app_id, action, target, detail,"
-          " ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 };
 
 /* ---- permissions */
@@ -395,9 +375,9 @@ void console__auth(struct identity *id, struct http_req *req, const char *perm, 
     struct cjob *j = console__job_new(req, id, NULL);
     j->ctx = a;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_principal);
+    store_op_add(op, &SQL_OPERATORS_PRINCIPAL);
     store_bind_text(op, a->op.id);
-    store_op_add(op, &sql_principal_apps);
+    store_op_add(op, &SQL_ROLE_APPS_OF_OPERATOR);
     store_bind_text(op, a->op.id);
     int rc = store_read(id->store, op, principal_loaded, j);
     if (rc != 0) {
@@ -413,7 +393,7 @@ void console__audit(struct store_op *op, const struct console_op *who, const cha
                     const char *action, const char *target, const cJSON *detail, int64_t now)
 {
     char *d = detail ? cJSON_PrintUnformatted(detail) : NULL;
-    store_op_add(op, &sql_audit);
+    store_op_add(op, &SQL_AUDIT_LOG_INSERT);
     store_bind_text(op, who && who->id[0] ? who->id : NULL);
     store_bind_text(op, who ? who->name : "");
     store_bind_text(op, app_id);

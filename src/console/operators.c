@@ -21,86 +21,11 @@
 #include "identity/revoke.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/sql.h"
 #include "store/store.h"
-
-#define OP_COLS                                                                                    \
-    "o.id, o.name, o.disabled, o.created_at, o.updated_at, o.last_login_at,"                       \
-    " (SELECT json_group_array(role_id) FROM operator_roles WHERE operator_id = o.id) AS roles"
-#define OP_COLS_PG                                                                                 \
-    "o.id, o.name, o.disabled, o.created_at, o.updated_at, o.last_login_at,"                       \
-    " (SELECT coalesce(json_agg(role_id), '[]'::json)::text FROM operator_roles"                   \
-    " WHERE operator_id = o.id) AS roles"
 
 /* what a job does once the escalation check passed (cjob.n2) */
 enum { OPS_CREATE = 1, OPS_PATCH, OPS_DELETE };
-
-static const struct store_sql sql_count = {
-    .sqlite = "SELECT count(*) FROM operators",
-    .pg = "SELECT count(*) FROM operators",
-};
-static const struct store_sql sql_page = {
-    .sqlite = "SELECT " OP_COLS " FROM operators o ORDER BY o.created_at, o.id LIMIT ?1 OFFSET ?2",
-    .pg = "SELECT " OP_COLS_PG " FROM operators o ORDER BY o.created_at, o.id LIMIT $1 OFFSET $2",
-};
-static const struct store_sql sql_get = {
-    .sqlite = "SELECT " OP_COLS " FROM operators o WHERE o.id = ?1",
-    .pg = "SELECT " OP_COLS_PG " FROM operators o WHERE o.id = $1",
-};
-static const struct store_sql sql_insert = {
-    .sqlite = "INSERT INTO operators (id, name, password_hash, disabled, created_at, updated_at)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    .pg = "INSERT INTO operators (id, name, password_hash, disabled, created_at, updated_at)"
-          " VALUES ($1, $2, $3, $4, $5, $5)",
-};
-static const struct store_sql sql_update = {
-    .sqlite = "UPDATE operators SET disabled = coalesce(?2, disabled),"
-              " password_hash = coalesce(?3, password_hash), updated_at = ?4 WHERE id = ?1",
-    .pg = "UPDATE operators SET disabled = coalesce($2, disabled),"
-          " password_hash = coalesce($3, password_hash), updated_at = $4 WHERE id = $1",
-};
-static const struct store_sql sql_roles_clear = {
-    .sqlite = "DELETE FROM operator_roles WHERE operator_id = ?1",
-    .pg = "DELETE FROM operator_roles WHERE operator_id = $1",
-};
-static const struct store_sql sql_role_add = {
-    .sqlite = "INSERT INTO operator_roles (operator_id, role_id) VALUES (?1, ?2)"
-              " ON CONFLICT DO NOTHING",
-    .pg = "INSERT INTO operator_roles (operator_id, role_id) VALUES ($1, $2)"
-          " ON CONFLICT DO NOTHING",
-};
-static const struct store_sql sql_delete = {
-    .sqlite = "DELETE FROM operators WHERE id = ?1",
-    .pg = "DELETE FROM operators WHERE id = $1",
-};
-/* the escalation check: the requested roles (a JSON array of ids) and the target's roles */
-static const struct store_sql sql_roles_by_ids = {
-    .sqlite = "SELECT id, permissions, all_apps FROM roles"
-              " WHERE id IN (SELECT value FROM json_each(?1))",
-    .pg = "SELECT id, permissions, all_apps FROM roles"
-          " WHERE id IN (SELECT json_array_elements_text($1::text::json))",
-};
-static const struct store_sql sql_role_apps_by_ids = {
-    .sqlite = "SELECT role_id, app_id FROM role_apps"
-              " WHERE role_id IN (SELECT value FROM json_each(?1))",
-    .pg = "SELECT role_id, app_id FROM role_apps"
-          " WHERE role_id IN (SELECT json_array_elements_text($1::text::json))",
-};
-static const struct store_sql sql_target = {
-    .sqlite = "SELECT id FROM operators WHERE id = ?1",
-    .pg = "SELECT id FROM operators WHERE id = $1",
-};
-static const struct store_sql sql_target_roles = {
-    .sqlite = "SELECT r.id, r.permissions, r.all_apps FROM operator_roles x"
-              " JOIN roles r ON r.id = x.role_id WHERE x.operator_id = ?1",
-    .pg = "SELECT r.id, r.permissions, r.all_apps FROM operator_roles x"
-          " JOIN roles r ON r.id = x.role_id WHERE x.operator_id = $1",
-};
-static const struct store_sql sql_target_role_apps = {
-    .sqlite = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
-              " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = ?1",
-    .pg = "SELECT ra.role_id, ra.app_id FROM role_apps ra"
-          " JOIN operator_roles x ON x.role_id = ra.role_id WHERE x.operator_id = $1",
-};
 
 /* ---- finishing */
 
@@ -160,8 +85,8 @@ static void ops_list(struct http_req *req, const struct console_op *who, void *u
     j->n1 = page;
     j->n2 = size;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_count);
-    store_op_add(op, &sql_page);
+    store_op_add(op, &SQL_OPERATORS_COUNT);
+    store_op_add(op, &SQL_OPERATORS_PAGE);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
     submit(j, op, false, finish_page);
@@ -175,7 +100,7 @@ static void ops_get(struct http_req *req, const struct console_op *who, void *ud
     struct cjob *j = console__job_new(req, ud, who);
     j->n1 = 200;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_OPERATORS_GET);
     store_bind_text(op, id);
     submit(j, op, false, finish_one);
 }
@@ -201,14 +126,14 @@ static void ops_write(struct cjob *j)
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     if (create) {
-        store_op_add(op, &sql_insert);
+        store_op_add(op, &SQL_OPERATORS_INSERT);
         store_bind_text(op, oid);
         store_bind_text(op, cJSON_GetObjectItemCaseSensitive(b, "username")->valuestring);
         store_bind_text(op, j->hash);
         store_bind_int(op, cJSON_IsTrue(dis));
         store_bind_int(op, now);
     } else {
-        store_op_add(op, &sql_update);
+        store_op_add(op, &SQL_OPERATORS_UPDATE);
         store_bind_text(op, oid);
         if (dis)
             store_bind_int(op, cJSON_IsTrue(dis));
@@ -219,12 +144,12 @@ static void ops_write(struct cjob *j)
         store_op_require_row(op);
     }
     if (roles) {
-        store_op_add(op, &sql_roles_clear);
+        store_op_add(op, &SQL_OPERATOR_ROLES_CLEAR);
         store_bind_text(op, oid);
         const cJSON *r;
         cJSON_ArrayForEach(r, roles)
         {
-            store_op_add(op, &sql_role_add);
+            store_op_add(op, &SQL_OPERATOR_ROLES_ADD);
             store_bind_text(op, oid);
             store_bind_text(op, r->valuestring);
         }
@@ -242,7 +167,7 @@ static void ops_write(struct cjob *j)
     console__audit(op, &j->op, NULL, create ? "operator.create" : "operator.update", oid, detail,
                    now);
     cJSON_Delete(detail);
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_OPERATORS_GET);
     store_bind_text(op, oid);
     /* a patch that disables or re-keys the operator revokes its tokens once committed */
     if (create || !(cJSON_IsTrue(dis) || j->password))
@@ -254,7 +179,7 @@ static void ops_delete_write(struct cjob *j)
 {
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_delete);
+    store_op_add(op, &SQL_OPERATORS_DELETE);
     store_bind_text(op, j->text);
     store_op_require_row(op);
     console__audit(op, &j->op, NULL, "operator.delete", j->text, NULL, now);
@@ -347,15 +272,15 @@ static void ops_check(struct cjob *j)
     const cJSON *want = cJSON_GetObjectItemCaseSensitive(j->body, "roles");
     char *ids = want ? cJSON_PrintUnformatted(want) : NULL;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_roles_by_ids);
+    store_op_add(op, &SQL_ROLES_BY_IDS);
     store_bind_text(op, ids ? ids : "[]");
-    store_op_add(op, &sql_role_apps_by_ids);
+    store_op_add(op, &SQL_ROLE_APPS_BY_ROLE_IDS);
     store_bind_text(op, ids ? ids : "[]");
-    store_op_add(op, &sql_target);
+    store_op_add(op, &SQL_OPERATORS_EXISTS);
     store_bind_text(op, j->text);
-    store_op_add(op, &sql_target_roles);
+    store_op_add(op, &SQL_ROLES_OF_OPERATOR);
     store_bind_text(op, j->text);
-    store_op_add(op, &sql_target_role_apps);
+    store_op_add(op, &SQL_ROLE_APPS_OF_OPERATOR);
     store_bind_text(op, j->text);
     cJSON_free(ids);
     submit(j, op, false, ops_checked);

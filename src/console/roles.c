@@ -19,70 +19,10 @@
 #include "identity/identity.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cjob.n2 */
-
-#define ROLE_COLS                                                                                  \
-    "r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"                           \
-    " (SELECT json_group_array(app_id) FROM role_apps WHERE role_id = r.id) AS app_ids,"           \
-    " r.created_at, r.updated_at"
-#define ROLE_COLS_PG                                                                               \
-    "r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"                           \
-    " (SELECT coalesce(json_agg(app_id), '[]'::json)::text FROM role_apps"                         \
-    " WHERE role_id = r.id) AS app_ids, r.created_at, r.updated_at"
-
-static const struct store_sql sql_count = {
-    .sqlite = "SELECT count(*) FROM roles",
-    .pg = "SELECT count(*) FROM roles",
-};
-static const struct store_sql sql_page = {
-    .sqlite = "SELECT " ROLE_COLS " FROM roles r ORDER BY r.created_at, r.id LIMIT ?1 OFFSET ?2",
-    .pg = "SELECT " ROLE_COLS_PG " FROM roles r ORDER BY r.created_at, r.id LIMIT $1 OFFSET $2",
-};
-static const struct store_sql sql_get = {
-    .sqlite = "SELECT " ROLE_COLS " FROM roles r WHERE r.id = ?1",
-    .pg = "SELECT " ROLE_COLS_PG " FROM roles r WHERE r.id = $1",
-};
-static const struct store_sql sql_insert = {
-    .sqlite = "INSERT INTO roles (id, name, description, permissions, all_apps, created_at,"
-              " updated_at) VALUES (?1, ?2, coalesce(?3, ''), ?4, ?5, ?6, ?6)",
-    .pg = "INSERT INTO roles (id, name, description, permissions, all_apps, created_at,"
-          " updated_at) VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $6)",
-};
-static const struct store_sql sql_update = {
-    .sqlite = "UPDATE roles SET name = coalesce(?2, name), description = coalesce(?3, description),"
-              " permissions = coalesce(?4, permissions), all_apps = coalesce(?5, all_apps),"
-              " updated_at = ?6 WHERE id = ?1 AND builtin = 0",
-    .pg = "UPDATE roles SET name = coalesce($2, name), description = coalesce($3, description),"
-          " permissions = coalesce($4, permissions), all_apps = coalesce($5, all_apps),"
-          " updated_at = $6 WHERE id = $1 AND builtin = 0",
-};
-static const struct store_sql sql_apps_clear = {
-    .sqlite = "DELETE FROM role_apps WHERE role_id = ?1",
-    .pg = "DELETE FROM role_apps WHERE role_id = $1",
-};
-static const struct store_sql sql_app_add = {
-    .sqlite = "INSERT INTO role_apps (role_id, app_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    .pg = "INSERT INTO role_apps (role_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-};
-static const struct store_sql sql_delete = {
-    .sqlite = "DELETE FROM roles WHERE id = ?1 AND builtin = 0",
-    .pg = "DELETE FROM roles WHERE id = $1 AND builtin = 0",
-};
-/* the check before a write: the role as it is, its apps, and which app_ids exist */
-static const struct store_sql sql_current = {
-    .sqlite = "SELECT id, permissions, all_apps, builtin FROM roles WHERE id = ?1",
-    .pg = "SELECT id, permissions, all_apps, builtin FROM roles WHERE id = $1",
-};
-static const struct store_sql sql_current_apps = {
-    .sqlite = "SELECT role_id, app_id FROM role_apps WHERE role_id = ?1",
-    .pg = "SELECT role_id, app_id FROM role_apps WHERE role_id = $1",
-};
-static const struct store_sql sql_apps_known = {
-    .sqlite = "SELECT id FROM apps WHERE id IN (SELECT value FROM json_each(?1))",
-    .pg = "SELECT id FROM apps WHERE id IN (SELECT json_array_elements_text($1::text::json))",
-};
 
 static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
 {
@@ -137,8 +77,8 @@ static void roles_list(struct http_req *req, const struct console_op *who, void 
     j->n1 = page;
     j->n2 = size;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_count);
-    store_op_add(op, &sql_page);
+    store_op_add(op, &SQL_ROLES_COUNT);
+    store_op_add(op, &SQL_ROLES_PAGE);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
     submit(j, op, false, finish_page);
@@ -152,7 +92,7 @@ static void roles_get(struct http_req *req, const struct console_op *who, void *
     struct cjob *j = console__job_new(req, ud, who);
     j->n1 = 200;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_ROLES_GET);
     store_bind_text(op, id);
     submit(j, op, false, finish_one);
 }
@@ -221,7 +161,7 @@ static void roles_write(struct cjob *j)
         snprintf(rid, sizeof(rid), "%s", j->text);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, create ? &sql_insert : &sql_update);
+    store_op_add(op, create ? &SQL_ROLES_INSERT : &SQL_ROLES_UPDATE);
     store_bind_text(op, rid);
     store_bind_text(op, name);
     store_bind_text(op, desc);
@@ -236,18 +176,18 @@ static void roles_write(struct cjob *j)
     if (!create)
         store_op_require_row(op); /* also: the built-in superadmin is not editable */
     if (apps) {
-        store_op_add(op, &sql_apps_clear);
+        store_op_add(op, &SQL_ROLE_APPS_CLEAR);
         store_bind_text(op, rid);
         const cJSON *a;
         cJSON_ArrayForEach(a, apps)
         {
-            store_op_add(op, &sql_app_add);
+            store_op_add(op, &SQL_ROLE_APPS_ADD);
             store_bind_text(op, rid);
             store_bind_text(op, a->valuestring);
         }
     }
     console__audit(op, &j->op, NULL, create ? "role.create" : "role.update", rid, b, now);
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_ROLES_GET);
     store_bind_text(op, rid);
     cJSON_free(perms_text);
     console__job_submit(j, op, true, finish_one);
@@ -257,7 +197,7 @@ static void roles_delete_write(struct cjob *j)
 {
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_delete);
+    store_op_add(op, &SQL_ROLES_DELETE);
     store_bind_text(op, j->text);
     store_op_require_row(op);
     console__audit(op, &j->op, NULL, "role.delete", j->text, NULL, now);
@@ -338,11 +278,11 @@ static void roles_check(struct cjob *j)
     const cJSON *apps = cJSON_GetObjectItemCaseSensitive(j->body, "app_ids");
     char *ids = apps ? cJSON_PrintUnformatted(apps) : NULL;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_current);
+    store_op_add(op, &SQL_ROLES_CURRENT);
     store_bind_text(op, j->text);
-    store_op_add(op, &sql_current_apps);
+    store_op_add(op, &SQL_ROLE_APPS_OF_ROLE);
     store_bind_text(op, j->text);
-    store_op_add(op, &sql_apps_known);
+    store_op_add(op, &SQL_APPS_KNOWN);
     store_bind_text(op, ids ? ids : "[]");
     cJSON_free(ids);
     submit(j, op, false, roles_checked);

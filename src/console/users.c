@@ -15,32 +15,10 @@
 #include "identity/identity.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define Q_MAX 64 /* bytes of a search */
-
-#define USER_COLS                                                                                  \
-    "app_id, id, name, avatar, kind, contacts, metadata, password_hash IS NOT NULL AS"             \
-    " has_password, disabled, created_at, updated_at"
-/* ?1 a JSON array of app ids or NULL (every app), ?2 a LIKE pattern or NULL */
-#define USER_WHERE                                                                                 \
-    " FROM users WHERE (?1 IS NULL OR app_id IN (SELECT value FROM json_each(?1)))"                \
-    " AND (?2 IS NULL OR id LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\')"
-#define USER_WHERE_PG                                                                              \
-    " FROM users WHERE ($1::text IS NULL OR app_id IN"                                             \
-    " (SELECT json_array_elements_text($1::text::json)))"                                          \
-    " AND ($2::text IS NULL OR id ILIKE $2 ESCAPE '\\' OR name ILIKE $2 ESCAPE '\\')"
-
-static const struct store_sql sql_count = {
-    .sqlite = "SELECT count(*)" USER_WHERE,
-    .pg = "SELECT count(*)" USER_WHERE_PG,
-};
-static const struct store_sql sql_page = {
-    .sqlite =
-        "SELECT " USER_COLS USER_WHERE " ORDER BY created_at DESC, app_id, id LIMIT ?3 OFFSET ?4",
-    .pg = "SELECT " USER_COLS USER_WHERE_PG
-          " ORDER BY created_at DESC, app_id, id LIMIT $3 OFFSET $4",
-};
 
 static void finish_page(struct cjob *j)
 {
@@ -119,10 +97,10 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     j->n1 = page;
     j->n2 = size;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_count);
+    store_op_add(op, &SQL_USERS_SEARCH_COUNT);
     store_bind_text(op, scope);
     store_bind_text(op, pat);
-    store_op_add(op, &sql_page);
+    store_op_add(op, &SQL_USERS_SEARCH_PAGE);
     store_bind_text(op, scope);
     store_bind_text(op, pat);
     store_bind_int(op, size);

@@ -26,21 +26,8 @@
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "net/http.h"
+#include "store/sql.h"
 #include "store/store.h"
-
-static const struct store_sql sql_app_secrets = {
-    .sqlite = "SELECT a.id, s.hash, s.id FROM apps a JOIN app_secrets s ON s.app_id = a.id"
-              " WHERE a.key = ?1 AND a.status = 'active'"
-              " AND (s.expires_at IS NULL OR s.expires_at > ?2)",
-    .pg = "SELECT a.id, s.hash, s.id FROM apps a JOIN app_secrets s ON s.app_id = a.id"
-          " WHERE a.key = $1 AND a.status = 'active'"
-          " AND (s.expires_at IS NULL OR s.expires_at > $2)",
-};
-/* an app token's secret: its expiry (NULL: none), or no row once deleted */
-static const struct store_sql sql_secret_alive = {
-    .sqlite = "SELECT expires_at FROM app_secrets WHERE id = ?1 AND app_id = ?2",
-    .pg = "SELECT expires_at FROM app_secrets WHERE id = $1 AND app_id = $2",
-};
 
 #define SECRET_CLAIM "secret_id" /* in app tokens: the app_secrets.id they were minted with */
 #define APP_SECRETS_SLOTS 1024
@@ -201,7 +188,7 @@ static void check_key_secret(struct identity *id, struct http_req *req, const ch
     j->cont_ud = ud;
     j->n2 = mint;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_app_secrets);
+    store_op_add(op, &SQL_APP_SECRETS_BY_KEY);
     store_bind_text(op, key);
     store_bind_int(op, clock_wall_ms());
     identity__job_submit(j, op, false, secret_checked);
@@ -256,7 +243,7 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
         j->cont = fn;
         j->cont_ud = ud;
         struct store_op *op = store_op_new();
-        store_op_add(op, &sql_secret_alive);
+        store_op_add(op, &SQL_APP_SECRETS_ALIVE);
         store_bind_int(op, secret_id);
         store_bind_text(op, app);
         identity__job_submit(j, op, false, secret_read);

@@ -18,14 +18,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "store/sql.h"
 #include "store/store.h"
-
-static const struct store_sql sql_limits = {
-    .sqlite = "SELECT id, rate_limit_rps, rate_limit_burst FROM apps"
-              " WHERE rate_limit_rps > 0 ORDER BY id",
-    .pg = "SELECT id, rate_limit_rps, rate_limit_burst FROM apps"
-          " WHERE rate_limit_rps > 0 ORDER BY id COLLATE \"C\"",
-};
 
 struct limit {
     char app_id[JWT_APP_MAX + 1];
@@ -61,7 +55,7 @@ static struct limit *find(struct limit *v, size_t n, const char *app_id)
 static int reload(struct app_limits *al)
 {
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_limits);
+    store_op_add(op, &SQL_APPS_LIMITS);
     struct store_result *res = NULL;
     int rc = store_read_wait(al->st, op, &res);
     if (rc != 0)

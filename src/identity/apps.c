@@ -13,32 +13,8 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "identity/identity.h"
+#include "store/sql.h"
 #include "store/store.h"
-
-static const struct store_sql sql_app_insert = {
-    .sqlite = "INSERT INTO apps (id, name, key, created_at, updated_at, allow_register)"
-              " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-    .pg = "INSERT INTO apps (id, name, key, created_at, updated_at, allow_register)"
-          " VALUES ($1, $2, $3, $4, $4, $5)",
-};
-static const struct store_sql sql_secret_insert = {
-    .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)",
-    .pg = "INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES ($1, $2, $3, $4)",
-};
-static const struct store_sql sql_secret_add = {
-    .sqlite = "INSERT INTO app_secrets (app_id, hash, hint, created_at)"
-              " SELECT id, ?2, ?3, ?4 FROM apps WHERE key = ?1",
-    .pg = "INSERT INTO app_secrets (app_id, hash, hint, created_at)"
-          " SELECT id, $2, $3, $4 FROM apps WHERE key = $1",
-};
-static const struct store_sql sql_app_count = {
-    .sqlite = "SELECT count(*) FROM apps",
-    .pg = "SELECT count(*) FROM apps",
-};
-static const struct store_sql sql_app_list = {
-    .sqlite = "SELECT id, key, status, name FROM apps ORDER BY created_at, id",
-    .pg = "SELECT id, key, status, name FROM apps ORDER BY created_at, id",
-};
 
 static bool key_is_valid(const char *k)
 {
@@ -78,14 +54,14 @@ int identity_app_create(struct identity *id, const char *name, const char *key,
         return rc;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_app_insert);
+    store_op_add(op, &SQL_APPS_CREATE);
     store_bind_text(op, app_id);
     store_bind_text(op, name);
     store_bind_text(op, key_out);
     store_bind_int(op, now);
     /* only the default app lets end users register themselves (docs/auth.md) */
     store_bind_int(op, strcmp(key_out, "default") == 0);
-    store_op_add(op, &sql_secret_insert);
+    store_op_add(op, &SQL_APP_SECRETS_INSERT);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);
     store_bind_text(op, secret_out + TOKEN_LEN - 4);
@@ -96,7 +72,7 @@ int identity_app_create(struct identity *id, const char *name, const char *key,
 int identity_apps_bootstrap(struct identity *id)
 {
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_app_count);
+    store_op_add(op, &SQL_APPS_COUNT);
     struct store_result *res = NULL;
     int rc = store_read_wait(id->store, op, &res);
     if (rc != 0)
@@ -125,7 +101,7 @@ int identity_app_secret_add(struct identity *id, const char *key, char secret_ou
     if (rc != 0)
         return rc;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_secret_add);
+    store_op_add(op, &SQL_APP_SECRETS_ADD_BY_KEY);
     store_bind_text(op, key);
     store_bind_text(op, hash);
     store_bind_text(op, secret_out + TOKEN_LEN - 4);
@@ -137,7 +113,7 @@ int identity_app_secret_add(struct identity *id, const char *key, char secret_ou
 int identity_apps_print(struct identity *id, FILE *out)
 {
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_app_list);
+    store_op_add(op, &SQL_APPS_LIST);
     struct store_result *res = NULL;
     int rc = store_read_wait(id->store, op, &res);
     if (rc != 0)

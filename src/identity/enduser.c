@@ -30,137 +30,17 @@
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define PASSWORD_MIN_LEN 8 /* bytes; at most PASSWORD_MAX_LEN */
 
 /* ---- SQL */
 
-static const struct store_sql sql_app_by_key = {
-    .sqlite = "SELECT id, status, allow_register FROM apps WHERE key = ?1",
-    .pg = "SELECT id, status, allow_register FROM apps WHERE key = $1",
-};
-static const struct store_sql sql_login_lookup = {
-    .sqlite = "SELECT a.id, a.status, u.password_hash, u.disabled FROM apps a"
-              " LEFT JOIN users u ON u.app_id = a.id AND u.id = ?2 WHERE a.key = ?1",
-    .pg = "SELECT a.id, a.status, u.password_hash, u.disabled FROM apps a"
-          " LEFT JOIN users u ON u.app_id = a.id AND u.id = $2 WHERE a.key = $1",
-};
-static const struct store_sql sql_user_hash = {
-    .sqlite = "SELECT password_hash FROM users WHERE app_id = ?1 AND id = ?2",
-    .pg = "SELECT password_hash FROM users WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_user_insert = {
-    .sqlite = "INSERT INTO users (app_id, id, name, avatar, contacts, password_hash, created_at,"
-              " updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
-              " coalesce(?5, '{}'), ?6, ?7, ?7)",
-    .pg = "INSERT INTO users (app_id, id, name, avatar, contacts, password_hash, created_at,"
-          " updated_at) VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''),"
-          " coalesce($5, '{}'), $6, $7, $7)",
-};
-static const struct store_sql sql_user_get = {
-    .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1 AND id = ?2",
-    .pg = "SELECT " USER_COLS " FROM users WHERE app_id = $1 AND id = $2",
-};
-/* the hash is replaced only if it is still the one that was checked */
-static const struct store_sql sql_rehash = {
-    .sqlite = "UPDATE users SET password_hash = ?4 WHERE app_id = ?1 AND id = ?2"
-              " AND password_hash = ?3",
-    .pg = "UPDATE users SET password_hash = $4 WHERE app_id = $1 AND id = $2"
-          " AND password_hash = $3",
-};
-static const struct store_sql sql_me_update = {
-    .sqlite = "UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
-              " contacts = coalesce(?5, contacts), metadata = coalesce(?6, metadata),"
-              " password_hash = coalesce(?7, password_hash), updated_at = ?8"
-              " WHERE app_id = ?1 AND id = ?2",
-    .pg = "UPDATE users SET name = coalesce($3, name), avatar = coalesce($4, avatar),"
-          " contacts = coalesce($5, contacts), metadata = coalesce($6, metadata),"
-          " password_hash = coalesce($7, password_hash), updated_at = $8"
-          " WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_rt_insert = {
-    .sqlite = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
-              " token_hash, created_at, expires_at) VALUES (?1, ?2, 'user', ?3, ?4, ?5, ?6, ?7)",
-    .pg = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
-          " token_hash, created_at, expires_at) VALUES ($1, $2, 'user', $3, $4, $5, $6, $7)",
-};
-/* rotation, step 1: the presented token is live; mark it used */
-static const struct store_sql sql_rt_rotate = {
-    .sqlite = "UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1"
-              " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
-              " AND expires_at > ?2 RETURNING app_id, subject_id, family_id",
-    .pg = "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1"
-          " AND subject_kind = 'user' AND rotated_at IS NULL AND revoked_at IS NULL"
-          " AND expires_at > $2 RETURNING app_id, subject_id, family_id",
-};
-/* rotation, step 2: its successor in the same family, if the user and app are still active */
-static const struct store_sql sql_rt_successor = {
-    .sqlite = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
-              " token_hash, created_at, expires_at)"
-              " SELECT ?3, t.family_id, 'user', t.subject_id, t.app_id, ?4, ?2, ?5"
-              " FROM refresh_tokens t JOIN users u ON u.app_id = t.app_id AND u.id = t.subject_id"
-              " JOIN apps a ON a.id = t.app_id"
-              " WHERE t.token_hash = ?1 AND u.disabled = 0 AND a.status = 'active'",
-    .pg = "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, app_id,"
-          " token_hash, created_at, expires_at)"
-          " SELECT $3, t.family_id, 'user', t.subject_id, t.app_id, $4, $2, $5"
-          " FROM refresh_tokens t JOIN users u ON u.app_id = t.app_id AND u.id = t.subject_id"
-          " JOIN apps a ON a.id = t.app_id"
-          " WHERE t.token_hash = $1 AND u.disabled = 0 AND a.status = 'active'",
-};
-/* reuse of a rotated token: the whole family goes */
-static const struct store_sql sql_rt_reuse = {
-    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND family_id ="
-              " (SELECT family_id FROM refresh_tokens WHERE token_hash = ?1"
-              " AND rotated_at IS NOT NULL) RETURNING app_id, subject_id",
-    .pg = "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family_id ="
-          " (SELECT family_id FROM refresh_tokens WHERE token_hash = $1"
-          " AND rotated_at IS NOT NULL) RETURNING app_id, subject_id",
-};
-/* logout: the family (session) of a refresh token the user names */
-static const struct store_sql sql_rt_family_of = {
-    .sqlite = "SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
-              " AND subject_id = ?2 AND subject_kind = 'user'",
-    .pg = "SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
-          " AND subject_id = $2 AND subject_kind = 'user'",
-};
-/* logout: the family of a refresh token the user names */
-static const struct store_sql sql_rt_revoke_family_by_token = {
-    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL AND family_id ="
-              " (SELECT family_id FROM refresh_tokens WHERE token_hash = ?3 AND app_id = ?1"
-              " AND subject_id = ?2 AND subject_kind = 'user')",
-    .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL AND family_id ="
-          " (SELECT family_id FROM refresh_tokens WHERE token_hash = $3 AND app_id = $1"
-          " AND subject_id = $2 AND subject_kind = 'user')",
-};
-/* logout: one session's refresh tokens */
-static const struct store_sql sql_rt_revoke_family = {
-    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?4 WHERE revoked_at IS NULL"
-              " AND family_id = ?3 AND app_id = ?1 AND subject_id = ?2 AND subject_kind = 'user'",
-    .pg = "UPDATE refresh_tokens SET revoked_at = $4 WHERE revoked_at IS NULL"
-          " AND family_id = $3 AND app_id = $1 AND subject_id = $2 AND subject_kind = 'user'",
-};
-static const struct store_sql sql_rt_revoke_user = {
-    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL"
-              " AND subject_kind = 'user' AND app_id = ?1 AND subject_id = ?2",
-    .pg = "UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL"
-          " AND subject_kind = 'user' AND app_id = $1 AND subject_id = $2",
-};
-
-static const struct store_sql sql_rt_revoke_users = {
-    .sqlite = "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL"
-              " AND subject_kind = 'user' AND app_id = ?1"
-              " AND subject_id IN (SELECT value FROM json_each(?2))",
-    .pg = "UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL"
-          " AND subject_kind = 'user' AND app_id = $1"
-          " AND subject_id IN (SELECT json_array_elements_text($2::text::json))",
-};
-
 void identity__refresh_revoke_add(struct store_op *op, const char *app_id, const char *user_id,
                                   int64_t now)
 {
-    store_op_add(op, &sql_rt_revoke_user);
+    store_op_add(op, &SQL_REFRESH_TOKENS_REVOKE_USER);
     store_bind_text(op, app_id);
     store_bind_text(op, user_id);
     store_bind_int(op, now);
@@ -169,7 +49,7 @@ void identity__refresh_revoke_add(struct store_op *op, const char *app_id, const
 void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
                                        const char *ids_json, int64_t now)
 {
-    store_op_add(op, &sql_rt_revoke_users);
+    store_op_add(op, &SQL_REFRESH_TOKENS_REVOKE_USERS);
     store_bind_text(op, app_id);
     store_bind_text(op, ids_json);
     store_bind_int(op, now);
@@ -438,7 +318,7 @@ static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
         return ERR_BACKEND;
     rand_hex(rid, 16);
     rand_hex(e->sid, IDENTITY_SESSION_LEN / 2);
-    store_op_add(op, &sql_rt_insert);
+    store_op_add(op, &SQL_REFRESH_TOKENS_INSERT);
     store_bind_text(op, rid);
     store_bind_text(op, e->sid);
     store_bind_text(op, e->user_id);
@@ -488,7 +368,7 @@ static void submit_with_user(struct eu *e, struct store_op *op, bool refresh, in
         http_respond_err(e->req, ERR_BACKEND, "internal error", NULL);
         return;
     }
-    store_op_add(op, &sql_user_get);
+    store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, e->app_id);
     store_bind_text(op, e->user_id);
     eu_store(e, op, true, next);
@@ -517,7 +397,7 @@ static void register_hashed(struct eu *e)
     }
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_user_insert);
+    store_op_add(op, &SQL_USERS_REGISTER);
     store_bind_text(op, e->app_id);
     store_bind_text(op, e->user_id);
     store_bind_text(op, e->f.name);
@@ -605,7 +485,7 @@ void identity_auth_register(struct http_req *req, void *ud)
         goto done;
     }
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_app_by_key);
+    store_op_add(op, &SQL_APPS_BY_KEY);
     store_bind_text(op, e->app_key);
     if (eu_store(e, op, false, register_app))
         return;
@@ -643,7 +523,7 @@ static void login_checked(struct eu *e)
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     if (e->new_hash) { /* a legacy (bcrypt) hash: upgrade to yescrypt */
-        store_op_add(op, &sql_rehash);
+        store_op_add(op, &SQL_USERS_REHASH);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         store_bind_text(op, e->hash);
@@ -692,7 +572,7 @@ void identity_auth_login(struct http_req *req, void *ud)
         (e->password = take_password(req, e->body, "password", false)) == NULL)
         goto done;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_login_lookup);
+    store_op_add(op, &SQL_USERS_LOGIN_LOOKUP);
     store_bind_text(op, e->app_key);
     store_bind_text(op, e->user_id);
     if (eu_store(e, op, false, login_found))
@@ -721,7 +601,7 @@ static void refresh_done(struct eu *e)
     if (e->status == ERR_NOTFOUND) {
         /* not live: if it was rotated already, this is a reuse */
         struct store_op *op = store_op_new();
-        store_op_add(op, &sql_rt_reuse);
+        store_op_add(op, &SQL_REFRESH_TOKENS_REUSE);
         store_bind_text(op, e->hash);
         store_bind_int(op, clock_wall_ms());
         eu_store(e, op, true, refresh_reuse_done);
@@ -770,11 +650,11 @@ void identity_auth_refresh(struct http_req *req, void *ud)
     rand_hex(rid, 16);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_rt_rotate);
+    store_op_add(op, &SQL_REFRESH_TOKENS_ROTATE);
     store_bind_text(op, old);
     store_bind_int(op, now);
     store_op_require_row(op);
-    store_op_add(op, &sql_rt_successor);
+    store_op_add(op, &SQL_REFRESH_TOKENS_SUCCESSOR);
     store_bind_text(op, old);
     store_bind_int(op, now);
     store_bind_text(op, rid);
@@ -852,17 +732,17 @@ static void logout_authed(struct http_req *req, const struct user_principal *p, 
         if (t != NULL && token_is_wellformed(t->valuestring) &&
             token_hash(t->valuestring, id->secret_key, h) != 0)
             h[0] = '\0';
-        store_op_add(op, &sql_rt_family_of); /* step 0: that token's session, if any */
+        store_op_add(op, &SQL_REFRESH_TOKENS_FAMILY_OF); /* step 0: that token's session, if any */
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         store_bind_text(op, h);
-        store_op_add(op, &sql_rt_revoke_family);
+        store_op_add(op, &SQL_REFRESH_TOKENS_REVOKE_FAMILY);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         store_bind_text(op, e->sid);
         store_bind_int(op, now);
         if (h[0]) { /* and the named token's family, when it is another one */
-            store_op_add(op, &sql_rt_revoke_family_by_token);
+            store_op_add(op, &SQL_REFRESH_TOKENS_REVOKE_FAMILY_BY_TOKEN);
             store_bind_text(op, e->app_id);
             store_bind_text(op, e->user_id);
             store_bind_text(op, h);
@@ -907,7 +787,7 @@ static void me_authed(struct http_req *req, const struct user_principal *p, void
     struct identity *id = ud;
     struct eu *e = eu_new(req, id);
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_user_get);
+    store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, p->app_id);
     store_bind_text(op, p->user_id);
     if (!eu_store(e, op, false, me_done))
@@ -935,7 +815,7 @@ static void me_write(struct eu *e)
 {
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_me_update);
+    store_op_add(op, &SQL_USERS_ME_UPDATE);
     store_bind_text(op, e->app_id);
     store_bind_text(op, e->user_id);
     store_bind_text(op, e->f.name);
@@ -1033,7 +913,7 @@ static void me_patch_authed(struct http_req *req, const struct user_principal *p
             goto done;
         guard_held(e);
         struct store_op *op = store_op_new();
-        store_op_add(op, &sql_user_hash);
+        store_op_add(op, &SQL_USERS_HASH);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         if (eu_store(e, op, false, me_hash_found))

@@ -23,16 +23,8 @@
 #include "identity/users.h"
 #include "net/http.h"
 #include "router/router.h"
+#include "store/sql.h"
 #include "store/store.h"
-
-/* the highest bcrypt cost of the stored user hashes ("$2b$12$..."): bcrypt users come from imports
- */
-static const struct store_sql sql_bcrypt_cost = {
-    .sqlite = "SELECT max(substr(password_hash, 5, 2)) FROM users"
-              " WHERE substr(password_hash, 1, 2) = '$2'",
-    .pg = "SELECT max(substr(password_hash, 5, 2)) FROM users"
-          " WHERE substr(password_hash, 1, 2) = '$2'",
-};
 
 void identity_hash_seen(struct identity *id, const char *hash)
 {
@@ -46,7 +38,7 @@ void identity_hash_seen(struct identity *id, const char *hash)
 static int load_bcrypt_cost(struct identity *id)
 {
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_bcrypt_cost);
+    store_op_add(op, &SQL_USERS_BCRYPT_COST);
     struct store_result *res = NULL;
     int rc = store_read_wait(id->store, op, &res);
     if (rc == 0) {

@@ -132,10 +132,7 @@ void identity__refresh_revoke_add(struct store_op *op, const char *app_id, const
 void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
                                        const char *ids_json, int64_t now);
 
-/* The columns every user query selects, in the order identity__user_json reads them. */
-#define USER_COLS "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
-
-/* A new JSON object for row i of r (columns USER_COLS). Never has password hashes. */
+/* A new JSON object for row i of r (columns SQL_USERS_COLS, store/sql.h). No password hash. */
 cJSON *identity__user_json(const struct store_rows *r, int i);
 
 #endif

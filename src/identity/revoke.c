@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define REVOKE_SLOTS 4096 /* hash slots (chains grow past it) */
@@ -27,27 +28,6 @@
 
 #define KINDS 4
 static const char *const kind_names[] = {"user", "operator", "app"}; /* as stored */
-
-static const struct store_sql sql_upsert = {
-    .sqlite = "INSERT INTO revocations (subject_kind, app_id, subject_id, session_id, revoked_at)"
-              " VALUES (?1, ?2, ?3, ?4, ?5)"
-              " ON CONFLICT (subject_kind, app_id, subject_id, session_id)"
-              " DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at)",
-    .pg = "INSERT INTO revocations (subject_kind, app_id, subject_id, session_id, revoked_at)"
-          " VALUES ($1, $2, $3, $4, $5)"
-          " ON CONFLICT (subject_kind, app_id, subject_id, session_id)"
-          " DO UPDATE SET revoked_at = GREATEST(revocations.revoked_at, excluded.revoked_at)",
-};
-static const struct store_sql sql_since = {
-    .sqlite = "SELECT subject_kind, app_id, subject_id, revoked_at, session_id FROM revocations"
-              " WHERE revoked_at > ?1 ORDER BY revoked_at",
-    .pg = "SELECT subject_kind, app_id, subject_id, revoked_at, session_id FROM revocations"
-          " WHERE revoked_at > $1 ORDER BY revoked_at",
-};
-static const struct store_sql sql_prune = {
-    .sqlite = "DELETE FROM revocations WHERE revoked_at < ?1",
-    .pg = "DELETE FROM revocations WHERE revoked_at < $1",
-};
 
 struct entry {
     struct entry *next;
@@ -228,7 +208,7 @@ static void apply_rows(struct revoke *r, const struct store_rows *rows, bool tel
 static int load_since(struct revoke *r, int64_t since, bool tell)
 {
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_since);
+    store_op_add(op, &SQL_REVOCATIONS_SINCE);
     store_bind_int(op, since);
     struct store_result *res = NULL;
     int rc = store_read_wait(r->st, op, &res);
@@ -290,7 +270,7 @@ static void *poll_main(void *arg)
                                ? r->keep_ms[REVOKE_OPERATOR]
                                : r->keep_ms[REVOKE_USER];
             struct store_op *op = store_op_new();
-            store_op_add(op, &sql_prune);
+            store_op_add(op, &SQL_REVOCATIONS_PRUNE);
             store_bind_int(op, now - keep);
             (void)store_write(r->st, op, ignore_done, NULL);
         }
@@ -375,7 +355,7 @@ static void revoke_put(struct revoke *r, enum revoke_kind kind, const char *app_
     pthread_rwlock_unlock(&r->lock);
     notify(r, kind, app_id, subject_id, session_id);
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_upsert);
+    store_op_add(op, &SQL_REVOCATIONS_UPSERT);
     store_bind_text(op, kind_names[kind == REVOKE_SESSION ? REVOKE_USER : kind]);
     store_bind_text(op, app_id ? app_id : "");
     store_bind_text(op, subject_id);

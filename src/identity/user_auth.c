@@ -19,26 +19,11 @@
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "net/http.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define IATM_CLAIM "iatm" /* issue time in ms: revocations are compared with it */
 #define SID_CLAIM "sid"   /* the session (refresh family) the token belongs to */
-
-/* Demo mode: create the user in the default app when missing, then read it back. */
-static const struct store_sql sql_demo_ensure = {
-    .sqlite = "INSERT INTO users (app_id, id, kind, created_at, updated_at)"
-              " SELECT id, ?1, ?2, ?3, ?3 FROM apps WHERE key = 'default'"
-              " ON CONFLICT (app_id, id) DO NOTHING",
-    .pg = "INSERT INTO users (app_id, id, kind, created_at, updated_at)"
-          " SELECT id, $1, $2, $3, $3 FROM apps WHERE key = 'default'"
-          " ON CONFLICT (app_id, id) DO NOTHING",
-};
-static const struct store_sql sql_demo_get = {
-    .sqlite = "SELECT a.id, u.disabled FROM apps a JOIN users u ON u.app_id = a.id"
-              " WHERE a.key = 'default' AND u.id = ?1",
-    .pg = "SELECT a.id, u.disabled FROM apps a JOIN users u ON u.app_id = a.id"
-          " WHERE a.key = 'default' AND u.id = $1",
-};
 
 static void unauthorized(struct http_req *req, const char *message)
 {
@@ -203,11 +188,11 @@ static void demo_auth(struct identity *id, struct http_req *req, const char *uid
     j->cont_ud = ud;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_demo_ensure);
+    store_op_add(op, &SQL_USERS_DEMO_ENSURE);
     store_bind_text(op, uid);
     store_bind_text(op, demo_kind(uid));
     store_bind_int(op, now);
-    store_op_add(op, &sql_demo_get);
+    store_op_add(op, &SQL_USERS_DEMO_GET);
     store_bind_text(op, uid);
     identity__job_submit(j, op, true, demo_done);
 }

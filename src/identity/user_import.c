@@ -25,26 +25,12 @@
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "router/request.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define IMPORT_LINE_MAX (1024 * 1024) /* bytes of one record */
 #define IMPORT_COLS_MAX 64
 #define IMPORT_ERRORS_SHOWN 20
-
-static const struct store_sql sql_app_id = {
-    .sqlite = "SELECT id FROM apps WHERE key = ?1",
-    .pg = "SELECT id FROM apps WHERE key = $1",
-};
-static const struct store_sql sql_set_hash = {
-    .sqlite = "UPDATE users SET password_hash = ?3 WHERE app_id = ?1 AND id = ?2",
-    .pg = "UPDATE users SET password_hash = $3 WHERE app_id = $1 AND id = $2",
-};
-
-static const struct store_sql sql_existing = {
-    .sqlite = "SELECT id FROM users WHERE app_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-    .pg = "SELECT id FROM users WHERE app_id = $1"
-          " AND id IN (SELECT json_array_elements_text($2::text::json))",
-};
 
 /* The ids seen by the validating pass, with their first line: a repeat is refused. */
 struct seen {
@@ -436,7 +422,7 @@ static int batch_commit(struct identity *id, const char *app_id, struct store_op
     if (cJSON_GetArraySize(flagged) > 0) {
         char *ids = cJSON_PrintUnformatted(flagged);
         struct store_op *q = store_op_new();
-        store_op_add(q, &sql_existing);
+        store_op_add(q, &SQL_USERS_EXISTING);
         store_bind_text(q, app_id);
         store_bind_text(q, ids);
         struct store_result *res = NULL;
@@ -524,7 +510,7 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
                 }
                 identity__user_upsert_add(op, app_id, &f, clock_wall_ms());
                 if (hash) {
-                    store_op_add(op, &sql_set_hash);
+                    store_op_add(op, &SQL_USERS_SET_HASH);
                     store_bind_text(op, app_id);
                     store_bind_text(op, f.id);
                     store_bind_text(op, hash);
@@ -593,7 +579,7 @@ int identity_users_import(struct identity *id, const char *app_key, const char *
     bool csv = fmt == USER_IMPORT_CSV ||
                (fmt == USER_IMPORT_AUTO && plen > 4 && strcasecmp(path + plen - 4, ".csv") == 0);
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_app_id);
+    store_op_add(op, &SQL_APPS_ID_BY_KEY);
     store_bind_text(op, app_key);
     struct store_result *res = NULL;
     int rc = store_read_wait(id->store, op, &res);

@@ -23,74 +23,8 @@
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
+#include "store/sql.h"
 #include "store/store.h"
-
-static const struct store_sql sql_insert = {
-    .sqlite = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
-              " created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
-              " coalesce(?5, ''), coalesce(?6, '{}'), coalesce(?7, '{}'), coalesce(?8, 0), ?9, ?9)",
-    .pg = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
-          " created_at, updated_at) VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''),"
-          " coalesce($5, ''), coalesce($6, '{}'), coalesce($7, '{}'), coalesce($8, 0), $9, $9)",
-};
-static const struct store_sql sql_upsert = {
-    .sqlite = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
-              " created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''),"
-              " coalesce(?5, ''), coalesce(?6, '{}'), coalesce(?7, '{}'), coalesce(?8, 0), ?9, ?9)"
-              " ON CONFLICT (app_id, id) DO UPDATE SET name = coalesce(?3, name),"
-              " avatar = coalesce(?4, avatar), kind = coalesce(?5, kind),"
-              " contacts = coalesce(?6, contacts), metadata = coalesce(?7, metadata),"
-              " disabled = coalesce(?8, disabled), updated_at = ?9",
-    .pg = "INSERT INTO users (app_id, id, name, avatar, kind, contacts, metadata, disabled,"
-          " created_at, updated_at) VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''),"
-          " coalesce($5, ''), coalesce($6, '{}'), coalesce($7, '{}'), coalesce($8, 0), $9, $9)"
-          " ON CONFLICT (app_id, id) DO UPDATE SET name = coalesce($3, users.name),"
-          " avatar = coalesce($4, users.avatar), kind = coalesce($5, users.kind),"
-          " contacts = coalesce($6, users.contacts), metadata = coalesce($7, users.metadata),"
-          " disabled = coalesce($8, users.disabled), updated_at = $9",
-};
-static const struct store_sql sql_update = {
-    .sqlite = "UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
-              " kind = coalesce(?5, kind), contacts = coalesce(?6, contacts),"
-              " metadata = coalesce(?7, metadata), disabled = coalesce(?8, disabled),"
-              " updated_at = ?9 WHERE app_id = ?1 AND id = ?2",
-    .pg = "UPDATE users SET name = coalesce($3, name), avatar = coalesce($4, avatar),"
-          " kind = coalesce($5, kind), contacts = coalesce($6, contacts),"
-          " metadata = coalesce($7, metadata), disabled = coalesce($8, disabled),"
-          " updated_at = $9 WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_get = {
-    .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1 AND id = ?2",
-    .pg = "SELECT " USER_COLS " FROM users WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_delete = {
-    .sqlite = "DELETE FROM users WHERE app_id = ?1 AND id = ?2",
-    .pg = "DELETE FROM users WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_count = {
-    .sqlite = "SELECT count(*) FROM users WHERE app_id = ?1",
-    .pg = "SELECT count(*) FROM users WHERE app_id = $1",
-};
-static const struct store_sql sql_page = {
-    .sqlite = "SELECT " USER_COLS " FROM users WHERE app_id = ?1"
-              " ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
-    .pg = "SELECT " USER_COLS " FROM users WHERE app_id = $1"
-          " ORDER BY created_at, id LIMIT $2 OFFSET $3",
-};
-static const struct store_sql sql_count_existing = {
-    .sqlite = "SELECT count(*) FROM users WHERE app_id = ?1"
-              " AND id IN (SELECT value FROM json_each(?2))",
-    .pg = "SELECT count(*) FROM users WHERE app_id = $1"
-          " AND id IN (SELECT json_array_elements_text($2::text::json))",
-};
-static const struct store_sql sql_set_hash = {
-    .sqlite = "UPDATE users SET password_hash = ?3 WHERE app_id = ?1 AND id = ?2",
-    .pg = "UPDATE users SET password_hash = $3 WHERE app_id = $1 AND id = $2",
-};
-static const struct store_sql sql_exists = {
-    .sqlite = "SELECT disabled FROM users WHERE app_id = ?1 AND id = ?2",
-    .pg = "SELECT disabled FROM users WHERE app_id = $1 AND id = $2",
-};
 
 static void bind_fields(struct store_op *op, const char *app_id, const char *id,
                         const struct user_fields *f, int64_t now)
@@ -177,12 +111,12 @@ static void save_submit(struct user_save *sv)
     j->n1 = sv->create ? 201 : 200;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, sv->create ? &sql_insert : &sql_update);
+    store_op_add(op, sv->create ? &SQL_USERS_INSERT : &SQL_USERS_UPDATE);
     bind_fields(op, sv->app_id, sv->uid, &sv->f, now);
     if (!sv->create)
         store_op_require_row(op);
     if (sv->hash) {
-        store_op_add(op, &sql_set_hash);
+        store_op_add(op, &SQL_USERS_SET_HASH);
         store_bind_text(op, sv->app_id);
         store_bind_text(op, sv->uid);
         store_bind_text(op, sv->hash);
@@ -193,7 +127,7 @@ static void save_submit(struct user_save *sv)
         identity__refresh_revoke_add(op, sv->app_id, sv->uid, now);
         j->text = xstrdup(sv->uid);
     }
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, sv->app_id);
     store_bind_text(op, sv->uid);
     identity__job_submit(j, op, true, sv->create ? finish_user : finish_patch);
@@ -327,9 +261,9 @@ static void list_authed(struct http_req *req, const char *app_id, void *ud)
     j->n1 = page;
     j->n2 = size;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_count);
+    store_op_add(op, &SQL_USERS_COUNT);
     store_bind_text(op, app_id);
-    store_op_add(op, &sql_page);
+    store_op_add(op, &SQL_USERS_PAGE);
     store_bind_text(op, app_id);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
@@ -351,7 +285,7 @@ static void get_authed(struct http_req *req, const char *app_id, void *ud)
     struct idjob *j = identity__job_new(req, ud, app_id);
     j->n1 = 200;
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_get);
+    store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, app_id);
     store_bind_text(op, id);
     identity__job_submit(j, op, false, finish_user);
@@ -406,7 +340,7 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     if (j->text == NULL)
         abort();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_delete);
+    store_op_add(op, &SQL_USERS_DELETE);
     store_bind_text(op, app_id);
     store_bind_text(op, id);
     store_op_require_row(op);
@@ -511,11 +445,11 @@ static void batch_authed(struct http_req *req, const char *app_id, void *ud)
         j->n1 = n;
         int64_t now = clock_wall_ms();
         struct store_op *op = store_op_new();
-        store_op_add(op, &sql_count_existing);
+        store_op_add(op, &SQL_USERS_COUNT_EXISTING);
         store_bind_text(op, app_id);
         store_bind_text(op, ids_text);
         for (int i = 0; i < n; i++) {
-            store_op_add(op, &sql_upsert);
+            store_op_add(op, &SQL_USERS_UPSERT);
             bind_fields(op, app_id, fs[i].id, &fs[i], now);
         }
         if (cJSON_GetArraySize(off) > 0) {
@@ -578,7 +512,7 @@ static void token_authed(struct http_req *req, const char *app_id, void *ud)
     if (j->text == NULL)
         abort();
     struct store_op *op = store_op_new();
-    store_op_add(op, &sql_exists);
+    store_op_add(op, &SQL_USERS_EXISTS);
     store_bind_text(op, app_id);
     store_bind_text(op, id);
     identity__job_submit(j, op, false, finish_token);
@@ -592,6 +526,6 @@ void identity_users_token(struct http_req *req, void *ud)
 void identity__user_upsert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
                                int64_t now)
 {
-    store_op_add(op, &sql_upsert);
+    store_op_add(op, &SQL_USERS_UPSERT);
     bind_fields(op, app_id, f->id, f, now);
 }

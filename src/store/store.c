@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,7 +343,88 @@ const char *store__step_sql(const struct store_op *op, const struct store_step *
         size_t off = s->text_off[kind];
         return off == SIZE_MAX ? NULL : op->bytes.data + off;
     }
-    return kind == STORE_KIND_SQLITE ? s->sql->sqlite : s->sql->pg;
+    return kind == STORE_KIND_SQLITE ? s->sql->sqlite : store_sql_pg_text(s->sql);
+}
+
+/* ---- statements written once (STORE_SQL) ---- */
+
+/* The end of the literal, identifier or comment that starts at s (s when none starts there). */
+static const char *skip_quoted(const char *s, bool *bad)
+{
+    if (*s == '\'' || *s == '"') {
+        char q = *s;
+        for (s++;; s++) {
+            if (*s == '\0') {
+                *bad = true;
+                return s;
+            }
+            if (*s == q && s[1] == q)
+                s++; /* a doubled quote stands for one */
+            else if (*s == q)
+                return s + 1;
+        }
+    }
+    if (s[0] == '-' && s[1] == '-') {
+        const char *nl = strchr(s, '\n');
+        return nl ? nl + 1 : s + strlen(s);
+    }
+    if (s[0] == '/' && s[1] == '*') {
+        const char *end = strstr(s + 2, "*/");
+        if (end == NULL) {
+            *bad = true;
+            return s + strlen(s);
+        }
+        return end + 2;
+    }
+    return s;
+}
+
+char *store_sql_derive_pg(const char *sqlite)
+{
+    size_t n = strlen(sqlite);
+    char *out = xmalloc(n + 1); /* ?N and $N have the same length */
+    char *o = out;
+    const char *s = sqlite;
+    bool bad = false;
+    while (*s != '\0' && !bad) {
+        const char *end = skip_quoted(s, &bad);
+        if (end != s) {
+            memcpy(o, s, (size_t)(end - s));
+            o += end - s;
+            s = end;
+        } else if (*s == '?' && isdigit((unsigned char)s[1])) {
+            *o++ = '$';
+            s++;
+        } else if (*s == '?' || *s == '$') {
+            bad = true;
+        } else {
+            *o++ = *s++;
+        }
+    }
+    if (bad) {
+        free(out);
+        return NULL;
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *store_sql_pg_text(const struct store_sql *sql)
+{
+    if (sql->pg != NULL || sql->derived == NULL || sql->sqlite == NULL)
+        return sql->pg;
+    char *text = atomic_load_explicit(&sql->derived->pg, memory_order_acquire);
+    if (text != NULL)
+        return text;
+    char *mine = store_sql_derive_pg(sql->sqlite);
+    if (mine == NULL)
+        return NULL; /* tests/unit/test_store_sql.c derives every statement */
+    /* another thread may have derived it meanwhile: the first one published stays */
+    if (atomic_compare_exchange_strong_explicit(&sql->derived->pg, &text, mine,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return mine;
+    free(mine);
+    return text;
 }
 
 static struct store_param *push_param(struct store_op *op, enum store_type type)

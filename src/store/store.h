@@ -44,11 +44,53 @@ enum store_durability {
  * PostgreSQL. Keep statements static (one text per statement, optional
  * filters written as `(?1 IS NULL OR col = ?1)`, lists passed as one JSON
  * parameter): the connections cache prepared statements keyed by their text.
+ *
+ * Write a statement once with STORE_SQL("... ?1 ..."): the SQLite text, from
+ * which the PostgreSQL text is derived on first use (store_sql_derive_pg()),
+ * kept for the life of the process. Give both texts — {.sqlite = ..., .pg =
+ * ...} — only where the dialects differ in more than the parameter marks.
+ * Herald's statements live in src/store/sql/<table>.c (store/sql.h).
  */
 struct store_sql {
     const char *sqlite;
     const char *pg;
+    struct store_sql_derived *derived; /* STORE_SQL(): the store's cache of the derived pg text */
 };
+
+/* Private to the store: where STORE_SQL() keeps the derived PostgreSQL text. */
+struct store_sql_derived {
+    char *_Atomic pg; /* set once by the first thread that needs it, then read-only */
+};
+
+/*
+ * A statement written once: text is SQLite's, with ?N parameters; the
+ * PostgreSQL text is derived from it. Only at file scope (the cache is a
+ * static compound literal), as the initializer of a const struct store_sql.
+ */
+#define STORE_SQL(text)                                                                            \
+    {                                                                                              \
+        .sqlite = (text), .pg = NULL, .derived = &(struct store_sql_derived)                       \
+        {                                                                                          \
+            NULL                                                                                   \
+        }                                                                                          \
+    }
+
+/*
+ * The PostgreSQL text of a SQLite text written with ?N parameters: each ?N
+ * outside string literals ('...'), quoted identifiers ("...") and comments
+ * becomes $N; everything else is copied. Returns a new string (the caller
+ * frees it), or NULL when the text cannot be derived: a ? without a number,
+ * a $ outside a literal (a parameter mark on SQLite, something else on
+ * PostgreSQL) or an unterminated literal, identifier or comment. Any thread.
+ */
+char *store_sql_derive_pg(const char *sqlite);
+
+/*
+ * The PostgreSQL text of sql: .pg, or for STORE_SQL() the derived text
+ * (derived on the first call, then cached; safe from any thread), or NULL
+ * when it has none or cannot be derived. The text lives as long as sql.
+ */
+const char *store_sql_pg_text(const struct store_sql *sql);
 
 /* The type of a bound parameter or a result value. */
 enum store_type {

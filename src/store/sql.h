@@ -1,0 +1,132 @@
+/*
+ * Every SQL statement of Herald's tables, one definition each, in
+ * src/store/sql/<table>.c. Handlers include this header and pass the
+ * statements to store_op_add(). Most are written once in the SQLite dialect
+ * with STORE_SQL() and their PostgreSQL text is derived (?N -> $N, see
+ * store.h); the ones whose dialects really differ give both texts (JSON
+ * functions, collations, GREATEST): docs/adr/0007-postgresql-backend.md,
+ * "Statements written once", names them.
+ */
+#ifndef HERALD_STORE_SQL_H
+#define HERALD_STORE_SQL_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+/* apps (the tenants): src/store/sql/apps.c */
+extern const struct store_sql SQL_APPS_COUNT_SCOPED;
+extern const struct store_sql SQL_APPS_PAGE_SCOPED;
+extern const struct store_sql SQL_APPS_GET;
+extern const struct store_sql SQL_APPS_INSERT;
+extern const struct store_sql SQL_APPS_UPDATE;
+extern const struct store_sql SQL_APPS_ID_BY_KEY;
+extern const struct store_sql SQL_APPS_KNOWN;
+extern const struct store_sql SQL_APPS_LIMITS;
+extern const struct store_sql SQL_APPS_CREATE;
+extern const struct store_sql SQL_APPS_COUNT;
+extern const struct store_sql SQL_APPS_LIST;
+extern const struct store_sql SQL_APPS_BY_KEY;
+
+/* app_secrets (an app's secrets, stored as keyed hashes): src/store/sql/app_secrets.c */
+extern const struct store_sql SQL_APP_SECRETS_INSERT_RETURNING;
+extern const struct store_sql SQL_APP_SECRETS_EXPIRE;
+extern const struct store_sql SQL_APP_SECRETS_LIST;
+extern const struct store_sql SQL_APP_SECRETS_DELETE;
+extern const struct store_sql SQL_APP_SECRETS_BY_KEY;
+extern const struct store_sql SQL_APP_SECRETS_ALIVE;
+extern const struct store_sql SQL_APP_SECRETS_INSERT;
+extern const struct store_sql SQL_APP_SECRETS_ADD_BY_KEY;
+
+/* users (an app's end users): src/store/sql/users.c */
+extern const struct store_sql SQL_USERS_SEARCH_COUNT;
+extern const struct store_sql SQL_USERS_SEARCH_PAGE;
+extern const struct store_sql SQL_USERS_LOGIN_LOOKUP;
+extern const struct store_sql SQL_USERS_HASH;
+extern const struct store_sql SQL_USERS_REGISTER;
+extern const struct store_sql SQL_USERS_GET;
+extern const struct store_sql SQL_USERS_REHASH;
+extern const struct store_sql SQL_USERS_ME_UPDATE;
+extern const struct store_sql SQL_USERS_BCRYPT_COST;
+extern const struct store_sql SQL_USERS_DEMO_ENSURE;
+extern const struct store_sql SQL_USERS_DEMO_GET;
+extern const struct store_sql SQL_USERS_SET_HASH;
+extern const struct store_sql SQL_USERS_EXISTING;
+extern const struct store_sql SQL_USERS_INSERT;
+extern const struct store_sql SQL_USERS_UPSERT;
+extern const struct store_sql SQL_USERS_UPDATE;
+extern const struct store_sql SQL_USERS_DELETE;
+extern const struct store_sql SQL_USERS_COUNT;
+extern const struct store_sql SQL_USERS_PAGE;
+extern const struct store_sql SQL_USERS_COUNT_EXISTING;
+extern const struct store_sql SQL_USERS_EXISTS;
+
+/* refresh_tokens (end-user sessions: refresh-token families): src/store/sql/refresh_tokens.c */
+extern const struct store_sql SQL_REFRESH_TOKENS_INSERT;
+extern const struct store_sql SQL_REFRESH_TOKENS_ROTATE;
+extern const struct store_sql SQL_REFRESH_TOKENS_SUCCESSOR;
+extern const struct store_sql SQL_REFRESH_TOKENS_REUSE;
+extern const struct store_sql SQL_REFRESH_TOKENS_FAMILY_OF;
+extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_FAMILY_BY_TOKEN;
+extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_FAMILY;
+extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_USER;
+extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_USERS;
+
+/* revocations (revoked subjects and sessions, polled by every node): src/store/sql/revocations.c */
+extern const struct store_sql SQL_REVOCATIONS_UPSERT;
+extern const struct store_sql SQL_REVOCATIONS_SINCE;
+extern const struct store_sql SQL_REVOCATIONS_PRUNE;
+
+/* operators and operator_roles (console accounts and their roles): src/store/sql/operators.c */
+extern const struct store_sql SQL_OPERATORS_COUNT;
+extern const struct store_sql SQL_OPERATORS_BY_NAME;
+extern const struct store_sql SQL_OPERATORS_INSERT_ADMIN;
+extern const struct store_sql SQL_OPERATOR_ROLES_INSERT;
+extern const struct store_sql SQL_OPERATORS_PASSWD;
+extern const struct store_sql SQL_OPERATORS_LOGGED_IN;
+extern const struct store_sql SQL_OPERATORS_ME;
+extern const struct store_sql SQL_OPERATORS_PRINCIPAL;
+extern const struct store_sql SQL_OPERATORS_PAGE;
+extern const struct store_sql SQL_OPERATORS_GET;
+extern const struct store_sql SQL_OPERATORS_INSERT;
+extern const struct store_sql SQL_OPERATORS_UPDATE;
+extern const struct store_sql SQL_OPERATOR_ROLES_CLEAR;
+extern const struct store_sql SQL_OPERATOR_ROLES_ADD;
+extern const struct store_sql SQL_OPERATORS_DELETE;
+extern const struct store_sql SQL_OPERATORS_EXISTS;
+
+/* roles and role_apps (console roles and the apps they are limited to): src/store/sql/roles.c */
+extern const struct store_sql SQL_ROLES_ENSURE_SUPERADMIN;
+extern const struct store_sql SQL_ROLE_APPS_OF_OPERATOR;
+extern const struct store_sql SQL_ROLES_BY_IDS;
+extern const struct store_sql SQL_ROLE_APPS_BY_ROLE_IDS;
+extern const struct store_sql SQL_ROLES_OF_OPERATOR;
+extern const struct store_sql SQL_ROLES_COUNT;
+extern const struct store_sql SQL_ROLES_PAGE;
+extern const struct store_sql SQL_ROLES_GET;
+extern const struct store_sql SQL_ROLES_INSERT;
+extern const struct store_sql SQL_ROLES_UPDATE;
+extern const struct store_sql SQL_ROLE_APPS_CLEAR;
+extern const struct store_sql SQL_ROLE_APPS_ADD;
+extern const struct store_sql SQL_ROLES_DELETE;
+extern const struct store_sql SQL_ROLES_CURRENT;
+extern const struct store_sql SQL_ROLE_APPS_OF_ROLE;
+
+/* audit_log (what operators did): src/store/sql/audit_log.c */
+extern const struct store_sql SQL_AUDIT_LOG_COUNT;
+extern const struct store_sql SQL_AUDIT_LOG_PAGE;
+extern const struct store_sql SQL_AUDIT_LOG_INSERT;
+
+/* The columns identity's user queries select, in the order identity__user_json reads them. */
+#define SQL_USERS_COLS                                                                             \
+    "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
+
+/* Every statement above, by name (tests: each one prepares on both backends). */
+struct store_sql_entry {
+    const char *name;
+    const struct store_sql *sql;
+};
+extern const struct store_sql_entry store_sql_all[];
+extern const size_t store_sql_all_count;
+
+#endif

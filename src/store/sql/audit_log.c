@@ -1,0 +1,25 @@
+/*
+ * The SQL of audit_log (what operators did), each statement written once
+ * (docs/adr/0007). STORE_SQL() texts are SQLite with ?N parameters, the
+ * PostgreSQL text derived from them; the others give both texts because the
+ * dialects differ.
+ */
+#include "store/sql.h"
+
+/*
+ * ?1 an action or NULL, ?2 an operator id or NULL. CAST, not a bare ?1, so that PostgreSQL
+ * knows the parameter's type when it is NULL.
+ */
+#define AUDIT_WHERE                                                                                \
+    " FROM audit_log WHERE (CAST(?1 AS TEXT) IS NULL OR action = ?1)"                              \
+    " AND (CAST(?2 AS TEXT) IS NULL OR operator_id = ?2)"
+
+const struct store_sql SQL_AUDIT_LOG_COUNT = STORE_SQL("SELECT count(*)" AUDIT_WHERE);
+
+const struct store_sql SQL_AUDIT_LOG_PAGE =
+    STORE_SQL("SELECT id, operator_id, operator_name, app_id, action, target, detail, ip,"
+              " created_at" AUDIT_WHERE " ORDER BY id DESC LIMIT ?3 OFFSET ?4");
+
+const struct store_sql SQL_AUDIT_LOG_INSERT =
+    STORE_SQL("INSERT INTO audit_log (operator_id, operator_name, app_id, action, target,"
+              " detail, ip, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
