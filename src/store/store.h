@@ -1,7 +1,7 @@
 /*
  * The store: Herald's backend-neutral persistence interface (ADR 0005).
  * Feature modules describe work as ops — one or more SQL statements with bound
- * parameters, the SQL text given per backend in a static struct store_sql — and
+ * parameters, each a static struct store_sql (Herald's in store/sql.h) — and
  * submit them without blocking: writes go to the one writer thread, which runs
  * everything queued in one transaction and commits it (group commit); reads go
  * to a small pool of reader threads, each with its own connection. The event
