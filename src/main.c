@@ -35,6 +35,9 @@
 extern char **environ;
 
 #define STATIC_MAX_TOTAL (64u << 20)
+/* Shutdown: once the workers and the store have stopped, their last completions are queued
+   on the loops and run in milliseconds; past this the loops end anyway (server_stop). */
+#define SHUTDOWN_LOOP_GRACE_MS 2000
 
 static void usage(FILE *f)
 {
@@ -372,6 +375,15 @@ static int cmd_serve(int argc, char **argv)
         log_warn("main", "DEMO MODE (HERALD_DEMO=1): anyone can act as any user of the default "
                          "app with ?user_id=, without a token. Never use this in production.");
 
+    /* before the first thread starts (the store's): every thread inherits the mask, so a
+       second SIGTERM during the shutdown stays pending instead of killing the process */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
     struct store *store = open_store(&cfg);
     if (store == NULL) {
         config_release(&cfg);
@@ -386,13 +398,6 @@ static int cmd_serve(int argc, char **argv)
         config_release(&cfg);
         return 1;
     }
-
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL); /* every thread inherits the mask */
 
     struct router *router = router_new();
     struct server *srv = NULL;
@@ -433,10 +438,21 @@ static int cmd_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server_stop(srv, cfg.shutdown_timeout_ms);
-    server_free(srv);
-    identity_release(&ident); /* stops the revocation poller, which reads the store */
-    store_close(store);       /* after the loops: every queued write commits first */
+    /*
+     * The order matters (docs/ARCHITECTURE.md, "Shutdown"): every step may
+     * still post completions to the loops, so the loops end only after the
+     * last producer has stopped, and nothing is freed before the loops end.
+     */
+    server_drain(srv, cfg.shutdown_timeout_ms); /* stop accepting; answer or force */
+    identity_stop(&ident); /* password workers (queued checks cancelled), pollers */
+    store_stop(store);     /* queued ops finish; their callbacks post to live loops */
+    server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
+    rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */
+    struct server *stopped = srv;
+    srv = NULL; /* /health/ready (server_ready_cb) sees no server from here on */
+    server_free(stopped);
+    identity_release(&ident);
+    store_close(store);
     rt_free(rt);
     static_files_free(statics);
     metrics_free(metrics);
