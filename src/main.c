@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/version.h"
+#include "core/xalloc.h"
 
 static void usage(FILE *f)
 {
@@ -66,6 +67,7 @@ static int help_command(const char *cmd)
 
 int main(int argc, char **argv)
 {
+    xalloc_json_hooks(); /* before anything parses or prints JSON */
     if (argc < 2) {
         usage(stderr);
         return 2;
