@@ -416,7 +416,6 @@ static void loop_destroy(struct loop *l)
         return;
     }
     run_posts(l); /* posts of no request (none are expected) */
-    uv_mutex_destroy(&l->post_mu);
     uv_run(&l->uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&l->uv) != 0)
         log_warn("net", "loop %d closed with handles still open", l->idx);
@@ -470,6 +469,7 @@ fail:
         uv_close((uv_handle_t *)&l->listener, NULL);
         close_loop_handles(l);
         loop_destroy(l);
+        uv_mutex_destroy(&l->post_mu);
     }
     free(s->loops);
     free(s->proxies);
@@ -541,6 +541,10 @@ void server_free(struct server *s)
         net__kept_server = s;
         return;
     }
+    /* the post mutexes live until here: a post or wake-up between server_stop and
+       server_free finds its loop ended and is dropped */
+    for (int i = 0; i < s->nloops; i++)
+        uv_mutex_destroy(&s->loops[i].post_mu);
     free(s->loops);
     free(s->proxies);
     free(s);

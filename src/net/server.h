@@ -84,7 +84,10 @@ void server_drain(struct server *s, int timeout_ms);
  * dropped. Blocks until the loop threads have exited. Main thread only.
  */
 void server_stop(struct server *s, int timeout_ms);
-/* After server_stop. NULL-safe. */
+/*
+ * After server_stop. Until this call, server_post and server_wake on the
+ * stopped server are harmless no-ops (the post is dropped, never run). NULL-safe.
+ */
 void server_free(struct server *s);
 
 /* True between a successful start and the beginning of shutdown. */

@@ -6,7 +6,8 @@
  * and an event for it is delivered to nobody (under ASan, a session freed
  * while still subscribed would be a use-after-free here). The server runs
  * with one loop, an SQLite store in a temporary folder and demo mode
- * (?user_id=), and is shut down in the order herald serve uses.
+ * (?user_id=), and is shut down in the order herald serve uses; posts and
+ * publishes after the loops have ended are dropped.
  */
 #include "test.h"
 
@@ -217,6 +218,24 @@ TEST(app_topic_reaches_every_session_of_the_app)
     CHECK_INT(wait_subs(0), 0);
 }
 
+static void set_flag(void *arg)
+{
+    atomic_store((atomic_int *)arg, 1);
+}
+
+/* Between server_stop and server_free (and with rt still attached): a post is dropped, never
+ * run; a publish and a wake-up touch no closed handle (ASan, and the loop is gone) */
+TEST(after_stop_posts_and_publishes_are_harmless)
+{
+    static atomic_int ran;
+    atomic_store(&ran, 0);
+    server_post(g_srv, 0, set_flag, &ran);
+    publish_to_user("b1", "{\"type\":\"late\"}");
+    server_wake(g_srv, 0);
+    sleep_ms(50);
+    CHECK_INT(atomic_load(&ran), 0);
+}
+
 /* ---- set-up: store, identity (demo), rt, one loop */
 
 static int default_app_id(struct store *st, char *out, size_t outlen)
@@ -290,6 +309,7 @@ int main(void)
     identity_stop(&id);
     store_stop(st);
     server_stop(g_srv, 2000);
+    RUN(after_stop_posts_and_publishes_are_harmless);
     rt_attach(g_rt, NULL);
     server_free(g_srv);
     rt_free(g_rt);
