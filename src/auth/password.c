@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/workpool.h"
 #include "core/xalloc.h"
 
 _Static_assert(PASSWORD_MAX_LEN < CRYPT_MAX_PASSPHRASE_SIZE, "crypt_r refuses longer passwords");
@@ -66,6 +67,8 @@ static void free_cd(struct crypt_data *cd)
 
 int password_hash(const char *password, size_t len, char **out)
 {
+    if (workpool_is_cancelled())
+        return ERR_UNAVAIL; /* shutting down: nobody waits for this hash */
     if (!password_ok(password, len))
         return ERR_INVAL;
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -83,6 +86,8 @@ int password_hash(const char *password, size_t len, char **out)
 
 int password_verify(const char *password, size_t len, const char *hash)
 {
+    if (workpool_is_cancelled())
+        return ERR_UNAVAIL;
     if (hash == NULL || !scheme_ok(hash) || strnlen(hash, PASSWORD_HASH_MAX) >= PASSWORD_HASH_MAX)
         return log_fail(ERR_INVAL, "auth", "stored password hash has an unsupported format");
     if (!password_ok(password, len))
@@ -105,7 +110,7 @@ int password_verify(const char *password, size_t len, const char *hash)
 
 int password_verify_dummy(const char *password, size_t len)
 {
-    if (password_ok(password, len)) {
+    if (password_ok(password, len) && !workpool_is_cancelled()) {
         const char *r;
         struct crypt_data *cd = run_crypt(password, len, dummy_hash, &r);
         if (cd != NULL)
@@ -131,7 +136,7 @@ int password_verify_dummy_cost(const char *password, size_t len, int bcrypt_cost
     /* a setting with a fixed salt: crypt_r computes the whole hash, as a real check does */
     char setting[40];
     snprintf(setting, sizeof(setting), "$2b$%02d$oaobiIPoFhjcLJexAUgyce", bcrypt_cost);
-    if (password_ok(password, len)) {
+    if (password_ok(password, len) && !workpool_is_cancelled()) {
         const char *r;
         struct crypt_data *cd = run_crypt(password, len, setting, &r);
         if (cd != NULL)

@@ -32,6 +32,10 @@
  * and sets *out to the "$y$..." string (caller frees with free()); ERR_INVAL
  * when len is 0, over PASSWORD_MAX_LEN or the password holds a NUL;
  * ERR_BACKEND when libxcrypt fails (logged). Worker threads only.
+ *
+ * Inside a work item cancelled by workpool_stop (workpool_is_cancelled) the
+ * hash and the checks below skip crypt_r: password_hash and password_verify
+ * return ERR_UNAVAIL, the dummy checks ERR_UNAUTH at once.
  */
 int password_hash(const char *password, size_t len, char **out);
 

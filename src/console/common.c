@@ -92,10 +92,8 @@ char *console__apps_json(const struct console_op *op, const char *perm)
         const cJSON *a;
         cJSON_ArrayForEach(a, r->apps) cJSON_AddItemToArray(arr, cJSON_Duplicate(a, false));
     }
-    char *s = cJSON_PrintUnformatted(arr);
+    char *s = cJSON_PrintUnformatted(arr); /* never NULL: xalloc_json_hooks */
     cJSON_Delete(arr);
-    if (s == NULL)
-        abort();
     return s;
 }
 
@@ -494,9 +492,7 @@ void console__respond_store_err(struct http_req *req, int status, const char *wh
 
 void console__respond(struct http_req *req, int status, const cJSON *v)
 {
-    char *s = cJSON_PrintUnformatted(v);
-    if (s == NULL)
-        abort();
+    char *s = cJSON_PrintUnformatted(v); /* never NULL: xalloc_json_hooks */
     http_respond_json(req, status, s, strlen(s));
     cJSON_free(s);
 }

@@ -40,9 +40,18 @@ struct workpool {
     struct fifo q[PRIOS]; /* by enum workpool_prio */
     size_t queued, max_queue;
     bool stopping;
+    bool cancel;  /* items still queued at the stop run cancelled */
+    bool stopped; /* threads joined */
     int nthreads;
     pthread_t threads[WORKPOOL_MAX_THREADS];
 };
+
+static _Thread_local bool item_cancelled;
+
+bool workpool_is_cancelled(void)
+{
+    return item_cancelled;
+}
 
 static void *worker_main(void *arg)
 {
@@ -63,8 +72,10 @@ static void *worker_main(void *arg)
             f->tail = NULL;
         f->n--;
         wp->queued--;
+        item_cancelled = wp->cancel;
         pthread_mutex_unlock(&wp->mu);
         it->fn(it->arg);
+        item_cancelled = false;
         free(it);
         pthread_mutex_lock(&wp->mu);
     }
@@ -156,16 +167,26 @@ size_t workpool_queued(struct workpool *wp)
     return n;
 }
 
+void workpool_stop(struct workpool *wp, bool cancel)
+{
+    pthread_mutex_lock(&wp->mu);
+    bool joined = wp->stopped;
+    wp->stopping = true;
+    wp->cancel = wp->cancel || cancel;
+    wp->stopped = true;
+    pthread_cond_broadcast(&wp->cv);
+    pthread_mutex_unlock(&wp->mu);
+    if (joined)
+        return;
+    for (int i = 0; i < wp->nthreads; i++)
+        pthread_join(wp->threads[i], NULL);
+}
+
 void workpool_free(struct workpool *wp)
 {
     if (wp == NULL)
         return;
-    pthread_mutex_lock(&wp->mu);
-    wp->stopping = true;
-    pthread_cond_broadcast(&wp->cv);
-    pthread_mutex_unlock(&wp->mu);
-    for (int i = 0; i < wp->nthreads; i++)
-        pthread_join(wp->threads[i], NULL);
+    workpool_stop(wp, false);
     pthread_cond_destroy(&wp->cv);
     pthread_mutex_destroy(&wp->mu);
     free(wp);

@@ -14,6 +14,7 @@
 #ifndef HERALD_CORE_WORKPOOL_H
 #define HERALD_CORE_WORKPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct workpool;
@@ -53,7 +54,24 @@ int workpool_submit_ex(struct workpool *wp, enum workpool_prio prio, const char 
 /* Items waiting now (not counting those running). Any thread. */
 size_t workpool_queued(struct workpool *wp);
 
-/* Refuses new items, runs every queued one, joins the threads and frees wp. NULL-safe. */
+/*
+ * Refuses new items (workpool_submit returns ERR_UNAVAIL from now on), lets the
+ * workers run every queued item, then joins the threads; wp stays allocated
+ * until workpool_free, so late submitters get ERR_UNAVAIL rather than freed
+ * memory. With cancel, the items still queued run with workpool_is_cancelled()
+ * true: each must still complete (answer its request), but may skip its slow
+ * part. Idempotent. Not from a work function.
+ */
+void workpool_stop(struct workpool *wp, bool cancel);
+
+/*
+ * True inside a work function run after workpool_stop(wp, true): the server is
+ * going away, the result will not be used, skip the expensive work. Worker
+ * threads; false on any other thread.
+ */
+bool workpool_is_cancelled(void);
+
+/* workpool_stop(wp, false) if not stopped yet, then frees wp. NULL-safe. */
 void workpool_free(struct workpool *wp);
 
 #endif

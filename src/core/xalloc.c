@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 static void oom(size_t n)
 {
     fprintf(stderr, "fatal: out of memory allocating %zu bytes\n", n);
@@ -56,4 +58,12 @@ void *xmemdup(const void *p, size_t n)
     if (n)
         memcpy(d, p, n);
     return d;
+}
+
+void xalloc_json_hooks(void)
+{
+    /* cJSON then grows printed buffers by malloc and copy (its realloc shortcut is only
+       taken with the libc pair): printing a buffer costs one copy per doubling */
+    cJSON_Hooks hooks = {.malloc_fn = xmalloc, .free_fn = free};
+    cJSON_InitHooks(&hooks);
 }

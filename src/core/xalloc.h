@@ -15,4 +15,13 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 
+/*
+ * Makes cJSON allocate through xmalloc (cJSON_InitHooks), so a cJSON call
+ * never returns NULL for want of memory: callers need no NULL check after
+ * cJSON_Create* or cJSON_Print*. Call once, first thing in main, before any
+ * thread starts. What cJSON allocates is still freed with cJSON_free /
+ * cJSON_Delete (free).
+ */
+void xalloc_json_hooks(void);
+
 #endif

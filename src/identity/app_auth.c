@@ -181,9 +181,7 @@ static void check_key_secret(struct identity *id, struct http_req *req, const ch
         return;
     }
     struct idjob *j = identity__job_new(req, id, NULL);
-    j->text = strdup(hash);
-    if (j->text == NULL)
-        abort();
+    j->text = xstrdup(hash);
     j->cont = fn;
     j->cont_ud = ud;
     j->n2 = mint;

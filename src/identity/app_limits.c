@@ -131,17 +131,23 @@ struct app_limits *app_limits_new(struct store *st)
     return al;
 }
 
+void app_limits_stop(struct app_limits *al)
+{
+    if (al == NULL || !al->running)
+        return;
+    pthread_mutex_lock(&al->mu);
+    al->stop = true;
+    pthread_cond_broadcast(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    pthread_join(al->thread, NULL);
+    al->running = false;
+}
+
 void app_limits_free(struct app_limits *al)
 {
     if (al == NULL)
         return;
-    if (al->running) {
-        pthread_mutex_lock(&al->mu);
-        al->stop = true;
-        pthread_cond_broadcast(&al->cv);
-        pthread_mutex_unlock(&al->mu);
-        pthread_join(al->thread, NULL);
-    }
+    app_limits_stop(al);
     free(al->v);
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);

@@ -22,7 +22,12 @@ struct app_limits;
 /* Loads the limits and starts the poll thread; NULL on failure (logged). Start-up only. */
 struct app_limits *app_limits_new(struct store *st);
 
-/* Stops the poller and frees. NULL-safe. Before the store closes. */
+/*
+ * Stops the poller and joins its thread; al keeps answering app_limits_take
+ * with the last limits until app_limits_free. Idempotent, NULL-safe. Main thread.
+ */
+void app_limits_stop(struct app_limits *al);
+/* app_limits_stop, then frees. NULL-safe. Before the store closes. */
 void app_limits_free(struct app_limits *al);
 
 /* 0 when app_id may make one more request now, else the seconds to wait (>= 1). */

@@ -97,6 +97,16 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
     return 0;
 }
 
+void identity_stop(struct identity *id)
+{
+    if (id == NULL)
+        return;
+    if (id->work)
+        workpool_stop(id->work, true);
+    revoke_stop(id->revoke);
+    app_limits_stop(id->limits);
+}
+
 void identity_release(struct identity *id)
 {
     if (id == NULL)

@@ -68,6 +68,15 @@ int identity_init(struct identity *id, struct store *st, const void *jwt_secret,
  */
 void identity_hash_seen(struct identity *id, const char *hash);
 
+/*
+ * Shutdown, once the server stopped accepting: stops the password workers
+ * (checks still queued are cancelled: they complete at once with an error)
+ * and the revocation and app-limit pollers, joining their threads. Everything
+ * stays allocated, so loop threads may still call in (a submit then fails with
+ * ERR_UNAVAIL) until identity_release. NULL-safe, idempotent. Main thread.
+ */
+void identity_stop(struct identity *id);
+
 /* Frees what identity_init made. NULL-safe; after the server has stopped. */
 void identity_release(struct identity *id);
 

@@ -311,17 +311,23 @@ struct revoke *revoke_new(struct store *st, int64_t token_ms, int64_t operator_m
     return r;
 }
 
+void revoke_stop(struct revoke *r)
+{
+    if (r == NULL || !r->running)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->running = false;
+}
+
 void revoke_free(struct revoke *r)
 {
     if (r == NULL)
         return;
-    if (r->running) {
-        pthread_mutex_lock(&r->mu);
-        r->stop = true;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-        pthread_join(r->thread, NULL);
-    }
+    revoke_stop(r);
     for (int i = 0; i < REVOKE_SLOTS; i++) {
         struct entry *e = r->slots[i];
         while (e) {

@@ -53,7 +53,13 @@ typedef void (*revoke_listener_fn)(enum revoke_kind kind, const char *app_id,
  */
 struct revoke *revoke_new(struct store *st, int64_t token_ms, int64_t operator_ms);
 
-/* Stops polling and frees r. NULL-safe. Before the store is closed. */
+/*
+ * Stops polling and joins the poll thread; r stays usable for lookups (the
+ * loops may still check tokens) until revoke_free. Idempotent, NULL-safe. Main
+ * thread, at shutdown, before the loops stop (the poller publishes through them).
+ */
+void revoke_stop(struct revoke *r);
+/* revoke_stop, then frees r. NULL-safe. Before the store is closed. */
 void revoke_free(struct revoke *r);
 
 /* Adds a listener (at most 8). Start-up only, before the server runs. */

@@ -43,9 +43,7 @@ int identity_user_token_mint_session(const struct identity *id, const char *app_
                                      const char *user_id, const char *session_id, char **out)
 {
     int64_t now_ms = clock_wall_ms();
-    cJSON *extra = cJSON_CreateObject();
-    if (extra == NULL)
-        abort(); /* out of memory, as xalloc does */
+    cJSON *extra = cJSON_CreateObject(); /* never NULL: xalloc_json_hooks */
     cJSON_AddNumberToObject(extra, IATM_CLAIM, (double)revoke_issue_ms(id->revoke));
     cJSON_AddStringToObject(extra, SID_CLAIM, session_id);
     struct jwt_payload p = {.typ = JWT_TYP_USER,

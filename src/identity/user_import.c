@@ -166,9 +166,7 @@ static int csv_record(struct reader *r, char **fields, int *n, const char **msg)
             return -1;
         }
         buf_putc(&r->field, '\0');
-        fields[(*n)++] = strdup(r->field.data);
-        if (fields[*n - 1] == NULL)
-            abort();
+        fields[(*n)++] = xstrdup(r->field.data);
         if (c != ',')
             return 1; /* newline or end of file */
         c = fgetc(r->f);

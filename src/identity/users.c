@@ -336,9 +336,7 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     if (id == NULL)
         return;
     struct idjob *j = identity__job_new(req, ud, app_id);
-    j->text = strdup(id);
-    if (j->text == NULL)
-        abort();
+    j->text = xstrdup(id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_DELETE);
     store_bind_text(op, app_id);
@@ -429,9 +427,7 @@ static void batch_authed(struct http_req *req, const char *app_id, void *ud)
         cJSON_Delete(body);
         return;
     }
-    struct user_fields *fs = calloc((size_t)n, sizeof(*fs));
-    if (fs == NULL)
-        abort();
+    struct user_fields *fs = xcalloc((size_t)n, sizeof(*fs));
     if (batch_parse(req, arr, fs, n) == 0) {
         cJSON *ids = cJSON_CreateArray(), *off = cJSON_CreateArray();
         for (int i = 0; i < n; i++) {
@@ -508,9 +504,7 @@ static void token_authed(struct http_req *req, const char *app_id, void *ud)
     if (id == NULL)
         return;
     struct idjob *j = identity__job_new(req, ud, app_id);
-    j->text = strdup(id);
-    if (j->text == NULL)
-        abort();
+    j->text = xstrdup(id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_EXISTS);
     store_bind_text(op, app_id);

@@ -93,7 +93,9 @@ static void on_close(uv_handle_t *h)
         net__ws_release(c);
     buf_release(&c->out);
     fq_release(c);
+    struct loop *l = c->loop;
     free(c);
+    net__loop_maybe_finish(l);
 }
 
 static void unlink_conn(struct conn *c)

@@ -49,6 +49,7 @@ struct http_req {
     bool in_header_value;
     bool in_trailers; /* after the head: trailer fields are counted, never stored */
     bool peer_done;   /* fwd_peer holds the answer of http_req_peer */
+    bool counted;     /* dispatched: counted in loop->inflight until freed */
     int route_id;
     size_t header_bytes;
     struct buf store; /* url, header names and values, NUL-separated */
@@ -89,7 +90,10 @@ static void req_free(struct http_req *r)
     free(r->query);
     for (int i = 0; i < r->nparams * 2; i++)
         free(r->params[i]);
+    struct loop *l = r->counted ? r->loop : NULL;
     free(r);
+    if (l)
+        net__loop_req_end(l); /* last: the loop may end here */
 }
 
 static const char *hdr_name(const struct http_req *r, int i)
@@ -858,6 +862,8 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     struct http_req *r = c->u.http.req;
     const struct server_opts *o = &c->loop->srv->opts;
     c->u.http.paused = true;
+    r->counted = true;
+    net__loop_req_begin(c->loop);
     if (o->cfg->trust_proxy)
         http_req_peer(r); /* the client address stays known if the client goes */
 

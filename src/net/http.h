@@ -8,7 +8,10 @@
  * its wrappers, on the loop thread that owns it. A handler may answer later
  * (after a store or worker completion); the connection reads no further
  * request until then, so pipelined responses stay in order. If the client
- * goes away first, the answer is discarded and the request freed.
+ * goes away first, the answer is discarded and the request freed. Until it
+ * is answered, a request counts as in flight on its loop, and a loop does not
+ * end (shutdown) while it has one: a completion posted for it always lands on
+ * a live loop (docs/ARCHITECTURE.md, "Shutdown").
  */
 #ifndef HERALD_NET_HTTP_H
 #define HERALD_NET_HTTP_H
@@ -58,8 +61,8 @@ const char *http_req_peer(const struct http_req *req);
 
 /*
  * Runs fn(arg) on the loop thread that owns req; callable from any thread
- * (a worker or store thread that finished the request's work). The handler
- * still owns req and answers it from fn.
+ * (a worker or store thread that finished the request's work), also after the
+ * client has gone. The handler still owns req and answers it from fn.
  */
 void http_req_post(struct http_req *req, void (*fn)(void *arg), void *arg);
 

@@ -98,19 +98,28 @@ struct loop {
     struct conn *conns; /* all open connections of this loop */
     struct conn *dirty; /* connections with output to flush */
     int nconns;
+    int inflight;      /* requests dispatched and not yet freed, with or without a client */
     uint64_t start_ms; /* monotonic ms when the loop started; loop ms are relative */
     struct metrics_shard *metrics;
     atomic_int cmd;       /* LOOP_CMD_* posted by the main thread */
     atomic_bool app_wake; /* server_wake() was called: run the application's on_wake */
-    uv_mutex_t post_mu;   /* guards posts */
+    uv_mutex_t post_mu;   /* guards posts, closed and every uv_async_send on wake */
     struct loop_post *posts, *posts_tail;
+    bool closed; /* under post_mu: wake is closed, posts and wake-ups are dropped */
     bool stopping;
+    bool finish_anyway; /* LOOP_CMD_FINAL: end even with requests in flight (kept) */
     uint32_t id_prefix; /* random; generated request ids are prefix + req_seq */
     uint64_t req_seq;
     char readbuf[65536];
 };
 
-enum { LOOP_CMD_NONE = 0, LOOP_CMD_DRAIN = 1, LOOP_CMD_FORCE = 2 };
+/*
+ * Commands, in the order server_drain / server_stop post them: DRAIN (stop
+ * accepting, close idle connections, WebSockets 1001), FORCE (abort every
+ * connection; requests in flight are detached and still counted), FINAL (end
+ * even though requests are still in flight: their memory is kept until exit).
+ */
+enum { LOOP_CMD_NONE = 0, LOOP_CMD_DRAIN = 1, LOOP_CMD_FORCE = 2, LOOP_CMD_FINAL = 3 };
 
 /* A function posted to a loop from another thread (net__loop_post). */
 struct loop_post {
@@ -123,7 +132,11 @@ struct server {
     struct server_opts opts;
     struct loop *loops;
     int nloops;
-    atomic_int nconns; /* all loops */
+    atomic_int nconns;   /* all loops */
+    atomic_int inflight; /* all loops: requests dispatched and not yet freed */
+    atomic_int running;  /* loops whose thread has not ended its uv_run */
+    bool kept;           /* a loop ended with requests in flight: never freed */
+    bool drained;        /* server_drain has run (main thread) */
     atomic_bool ready;
     int port;
     char cors_any;        /* HERALD_CORS_ORIGINS="*" */
@@ -132,9 +145,20 @@ struct server {
 };
 
 /* loop.c */
+extern struct server *net__kept_server;
 uint32_t net__now(const struct loop *l);
-/* Queues fn(arg) to run on l's thread; any thread. */
+/*
+ * Queues fn(arg) to run on l's thread; any thread. Once the loop has ended,
+ * the post is dropped (logged) and arg is never freed: only a request still
+ * in flight after a forced shutdown gets there, and its memory stays.
+ */
 void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg);
+/* Ends a stopping loop that has no connection and no request left; loop thread. */
+void net__loop_maybe_finish(struct loop *l);
+/* A request was dispatched to a handler (http.c); loop thread. */
+void net__loop_req_begin(struct loop *l);
+/* A dispatched request was freed (answered, or released after its client left). */
+void net__loop_req_end(struct loop *l);
 
 /* conn.c */
 void net__conn_accept(struct loop *l, uv_stream_t *listener);

@@ -41,6 +41,9 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static void close_loop_handles(struct loop *l)
 {
+    uv_mutex_lock(&l->post_mu);
+    l->closed = true; /* from now on nobody sends on wake */
+    uv_mutex_unlock(&l->post_mu);
     uv_close((uv_handle_t *)&l->sweep, NULL);
     uv_close((uv_handle_t *)&l->prep, NULL);
     uv_close((uv_handle_t *)&l->check, NULL);
@@ -48,10 +51,52 @@ static void close_loop_handles(struct loop *l)
     uv_close((uv_handle_t *)&l->wake, NULL);
 }
 
+/*
+ * A stopping loop ends once it has no connection and no request in flight: a
+ * request whose client left is still counted until its handler answers (the
+ * answer is discarded), because the store or a worker will post its completion
+ * here. After LOOP_CMD_FINAL it ends anyway and the server keeps the loop's
+ * memory until exit, for the completions that may still come.
+ */
 static void maybe_finish(struct loop *l)
 {
-    if (l->stopping && l->nconns == 0 && !uv_is_closing((uv_handle_t *)&l->wake))
-        close_loop_handles(l);
+    if (!l->stopping || l->closed || l->nconns != 0)
+        return;
+    if (l->inflight != 0) {
+        if (!l->finish_anyway)
+            return;
+        log_warn("net", "loop %d ends with %d requests in flight; their memory is kept", l->idx,
+                 l->inflight);
+        l->srv->kept = true; /* read by the main thread after joining this thread */
+    }
+    close_loop_handles(l);
+}
+
+void net__loop_maybe_finish(struct loop *l)
+{
+    maybe_finish(l);
+}
+
+void net__loop_req_begin(struct loop *l)
+{
+    l->inflight++;
+    atomic_fetch_add(&l->srv->inflight, 1);
+}
+
+void net__loop_req_end(struct loop *l)
+{
+    l->inflight--;
+    atomic_fetch_sub(&l->srv->inflight, 1);
+    maybe_finish(l);
+}
+
+/* uv_async_send on l->wake unless the loop has ended; any thread. */
+static void wake_send(struct loop *l)
+{
+    uv_mutex_lock(&l->post_mu);
+    if (!l->closed)
+        uv_async_send(&l->wake);
+    uv_mutex_unlock(&l->post_mu);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -158,13 +203,19 @@ void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg)
     p->fn = fn;
     p->arg = arg;
     uv_mutex_lock(&l->post_mu);
+    if (l->closed) {
+        uv_mutex_unlock(&l->post_mu);
+        free(p);
+        log_warn("net", "loop %d has ended: a completion is dropped", l->idx);
+        return;
+    }
     if (l->posts_tail)
         l->posts_tail->next = p;
     else
         l->posts = p;
     l->posts_tail = p;
+    uv_async_send(&l->wake); /* under the lock: the loop cannot end in between */
     uv_mutex_unlock(&l->post_mu);
-    uv_async_send(&l->wake);
 }
 
 static void run_posts(struct loop *l)
@@ -191,10 +242,11 @@ static void on_wake(uv_async_t *a)
     int cmd = atomic_exchange(&l->cmd, LOOP_CMD_NONE);
     if (cmd == LOOP_CMD_DRAIN) {
         drain(l);
-    } else if (cmd == LOOP_CMD_FORCE) {
+    } else if (cmd == LOOP_CMD_FORCE || cmd == LOOP_CMD_FINAL) {
         drain(l);
+        l->finish_anyway = cmd == LOOP_CMD_FINAL;
         while (l->conns)
-            net__conn_abort(l->conns);
+            net__conn_abort(l->conns); /* requests in flight are detached, still counted */
         maybe_finish(l);
     }
 }
@@ -205,6 +257,7 @@ static void loop_thread(void *arg)
     log_set_buffered(true);
     uv_run(&l->uv, UV_RUN_DEFAULT);
     log_set_buffered(false);
+    atomic_fetch_sub(&l->srv->running, 1);
 }
 
 /* host (an IP literal) and port as a socket address; 0 or -EINVAL. */
@@ -356,8 +409,13 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
 
 static void loop_destroy(struct loop *l)
 {
-    run_posts(l); /* completions that arrived after the loop stopped: requests are gone */
-    uv_mutex_destroy(&l->post_mu);
+    if (l->inflight > 0) {
+        /* ended by LOOP_CMD_FINAL: late completions may still post here (and are dropped
+           under post_mu), so the loop, its mutex and its queued posts stay as they are */
+        uv_run(&l->uv, UV_RUN_NOWAIT);
+        return;
+    }
+    run_posts(l); /* posts of no request (none are expected) */
     uv_run(&l->uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&l->uv) != 0)
         log_warn("net", "loop %d closed with handles still open", l->idx);
@@ -370,6 +428,8 @@ struct server *server_start(const struct server_opts *opts, int *port_out)
     s->nloops = opts->cfg->workers;
     s->loops = xcalloc((size_t)s->nloops, sizeof(struct loop));
     atomic_init(&s->nconns, 0);
+    atomic_init(&s->inflight, 0);
+    atomic_init(&s->running, 0);
     atomic_init(&s->ready, false);
     if (opts->cfg->trusted_proxies != NULL) {
         /* validated when the configuration was loaded */
@@ -393,6 +453,7 @@ struct server *server_start(const struct server_opts *opts, int *port_out)
         port = p; /* port 0: the others bind the port the first one got */
     }
     s->port = port;
+    atomic_store(&s->running, s->nloops);
     for (i = 0; i < s->nloops; i++) {
         if (uv_thread_create(&s->loops[i].thread, loop_thread, &s->loops[i]) != 0) {
             log_error("net", "cannot start loop thread %d", i);
@@ -408,6 +469,7 @@ fail:
         uv_close((uv_handle_t *)&l->listener, NULL);
         close_loop_handles(l);
         loop_destroy(l);
+        uv_mutex_destroy(&l->post_mu);
     }
     free(s->loops);
     free(s->proxies);
@@ -424,21 +486,43 @@ static void post(struct server *s, int cmd)
 {
     for (int i = 0; i < s->nloops; i++) {
         atomic_store(&s->loops[i].cmd, cmd);
-        uv_async_send(&s->loops[i].wake);
+        wake_send(&s->loops[i]);
+    }
+}
+
+static bool busy(struct server *s)
+{
+    return atomic_load(&s->nconns) > 0 || atomic_load(&s->inflight) > 0;
+}
+
+void server_drain(struct server *s, int timeout_ms)
+{
+    if (s->drained)
+        return;
+    s->drained = true;
+    atomic_store(&s->ready, false);
+    post(s, LOOP_CMD_DRAIN);
+    uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+    /* every connection closed and every request answered, or force */
+    while (clock_mono_ms() < deadline && busy(s))
+        usleep(5000);
+    if (busy(s)) {
+        log_warn("net", "shutdown timeout: closing %d connections, %d requests in flight",
+                 atomic_load(&s->nconns), atomic_load(&s->inflight));
+        post(s, LOOP_CMD_FORCE);
     }
 }
 
 void server_stop(struct server *s, int timeout_ms)
 {
-    atomic_store(&s->ready, false);
-    post(s, LOOP_CMD_DRAIN);
+    server_drain(s, timeout_ms);
     uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
-    /* wait for every loop to run out of connections, then force */
-    while (clock_mono_ms() < deadline && atomic_load(&s->nconns) > 0)
-        usleep(20000);
-    if (atomic_load(&s->nconns) > 0) {
-        log_warn("net", "shutdown timeout: closing %d connections", atomic_load(&s->nconns));
-        post(s, LOOP_CMD_FORCE);
+    while (clock_mono_ms() < deadline && atomic_load(&s->running) > 0)
+        usleep(2000);
+    if (atomic_load(&s->running) > 0) {
+        log_warn("net", "loops still have %d requests in flight; ending them anyway",
+                 atomic_load(&s->inflight));
+        post(s, LOOP_CMD_FINAL);
     }
     for (int i = 0; i < s->nloops; i++) {
         uv_thread_join(&s->loops[i].thread);
@@ -446,10 +530,21 @@ void server_stop(struct server *s, int timeout_ms)
     }
 }
 
+/* A server whose loops ended with requests in flight: reachable until exit (LOOP_CMD_FINAL). */
+struct server *net__kept_server;
+
 void server_free(struct server *s)
 {
     if (s == NULL)
         return;
+    if (s->kept) {
+        net__kept_server = s;
+        return;
+    }
+    /* the post mutexes live until here: a post or wake-up between server_stop and
+       server_free finds its loop ended and is dropped */
+    for (int i = 0; i < s->nloops; i++)
+        uv_mutex_destroy(&s->loops[i].post_mu);
     free(s->loops);
     free(s->proxies);
     free(s);
@@ -464,7 +559,7 @@ void server_wake(struct server *s, int idx)
 {
     struct loop *l = &s->loops[idx];
     if (!atomic_exchange(&l->app_wake, true))
-        uv_async_send(&l->wake);
+        wake_send(l);
 }
 
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg)

@@ -66,11 +66,28 @@ int server_listen_probe(const char *host, int port, char *err, size_t errlen);
 struct server *server_start(const struct server_opts *opts, int *bound_port);
 
 /*
- * Graceful shutdown: stop accepting, close WebSockets with 1001, let in-flight
- * responses finish, then stop the loops; forces everything closed after
- * timeout_ms. Blocks until the loop threads have exited. Main thread only.
+ * First half of the shutdown: stops accepting, closes idle connections and
+ * WebSockets (1001), and waits until every connection has closed and every
+ * dispatched request has been answered (or released after its client left);
+ * after timeout_ms it aborts every connection (requests still in flight stay
+ * counted: their completions are still expected). The loops keep running, so
+ * the worker pool and the store can be stopped next and their completions
+ * still land on a live loop. Idempotent. Main thread only.
+ */
+void server_drain(struct server *s, int timeout_ms);
+
+/*
+ * server_drain if not done yet, then waits for the loops to end: a loop ends
+ * once it has no connection and no request in flight. After timeout_ms more
+ * the loops end anyway; the memory that late completions would touch is then
+ * kept until the process exits (server_free leaves it) and their posts are
+ * dropped. Blocks until the loop threads have exited. Main thread only.
  */
 void server_stop(struct server *s, int timeout_ms);
+/*
+ * After server_stop. Until this call, server_post and server_wake on the
+ * stopped server are harmless no-ops (the post is dropped, never run). NULL-safe.
+ */
 void server_free(struct server *s);
 
 /* True between a successful start and the beginning of shutdown. */

@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,6 +97,8 @@ struct store {
     struct store_options opts; /* defaults filled in */
     struct store_counters stats;
     void *impl;
+    pthread_rwlock_t gate; /* submits hold it shared; store_stop takes it once, exclusively */
+    bool stopped;          /* under gate: ops are refused, impl is being (or was) closed */
 };
 
 /* Opens the SQLite backend on path (store.c has made the parent directory). */

@@ -142,10 +142,12 @@ int store_open_opts(const char *url, const struct store_options *opts, struct st
     }
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
         struct store *st = xcalloc(1, sizeof *st);
+        pthread_rwlock_init(&st->gate, NULL);
         st->opts = o;
         st->kind = STORE_KIND_PG;
         rc = store__pg_open(st, url, err, errlen);
         if (rc < 0) {
+            pthread_rwlock_destroy(&st->gate);
             free(st);
             return rc;
         }
@@ -180,10 +182,12 @@ int store_open_opts(const char *url, const struct store_options *opts, struct st
         return rc;
 
     struct store *st = xcalloc(1, sizeof *st);
+    pthread_rwlock_init(&st->gate, NULL);
     st->opts = o;
     st->kind = STORE_KIND_SQLITE;
     rc = store__sqlite_open(st, path, err, errlen);
     if (rc < 0) {
+        pthread_rwlock_destroy(&st->gate);
         free(st);
         return rc;
     }
@@ -222,11 +226,24 @@ int store_migrations_latest(const struct store *st)
     return st->be->migrations_latest();
 }
 
+void store_stop(struct store *st)
+{
+    if (st == NULL)
+        return;
+    pthread_rwlock_wrlock(&st->gate); /* waits for submits in progress */
+    bool was = st->stopped;
+    st->stopped = true;
+    pthread_rwlock_unlock(&st->gate);
+    if (!was)
+        st->be->close(st);
+}
+
 void store_close(struct store *st)
 {
     if (st == NULL)
         return;
-    st->be->close(st);
+    store_stop(st);
+    pthread_rwlock_destroy(&st->gate);
     free(st);
 }
 
@@ -513,7 +530,13 @@ static int submit(struct store *st, struct store_op *op, bool write, store_done_
     }
     op->done = done;
     op->ud = ud;
-    return st->be->submit(st, op, write);
+    pthread_rwlock_rdlock(&st->gate);
+    bool stopped = st->stopped;
+    int rc = stopped ? ERR_UNAVAIL : st->be->submit(st, op, write);
+    pthread_rwlock_unlock(&st->gate);
+    if (stopped)
+        store_op_free(op); /* refused here; the backend frees the ops it refuses itself */
+    return rc;
 }
 
 int store_write(struct store *st, struct store_op *op, store_done_fn done, void *ud)

@@ -213,11 +213,16 @@ int store_schema_version(struct store *st, int *version);
 int store_migrations_latest(const struct store *st);
 
 /*
- * Stops accepting ops (they fail with ERR_UNAVAIL), lets the threads finish
- * every op already queued — each callback is still called once — then joins
- * the threads and closes the connections. NULL-safe. Must not be called from a
- * store callback; not from an event loop (it waits for the queue to drain).
+ * Stops accepting ops (they fail with ERR_UNAVAIL at once, from any thread),
+ * lets the threads finish every op already queued — each callback is still
+ * called once — then joins the threads and closes the connections. st stays
+ * allocated (stats, refusals) until store_close. Idempotent, NULL-safe. Must
+ * not be called from a store callback; not from an event loop (it waits for
+ * the queue to drain).
  */
+void store_stop(struct store *st);
+
+/* store_stop if not done yet, then frees st. NULL-safe. Same threads as store_stop. */
 void store_close(struct store *st);
 
 /* "sqlite" or "postgres". Any thread. */

@@ -677,36 +677,34 @@ def test_static_etag_if_none_match_304(static_server):
         assert r.status == 200 and r.body == STATIC_FILES["app.js"][0], r
 
 
-TRAVERSALS = [
-    "/../secret.txt",
-    "/../../../../../../etc/passwd",
-    "/%2e%2e/secret.txt",
-    "/%2e%2e/%2e%2e/etc/passwd",
-    "/%2E%2E/%2E%2E/%2E%2E/etc/passwd",
-    "/sub/..%2f..%2fsecret.txt",
-    "/sub/%2e%2e/%2e%2e/secret.txt",
-    "/sub/../../secret.txt",
-    "/..%5csecret.txt",
-    "/%2e%2e%5csecret.txt",
-    "/link.txt",
-    "/linkdir/secret.txt",
-    "/index.html%00.png",
-    "/%00",
-    "/sub/page.html%00",
-    "//etc/passwd",
-    "/etc/passwd",
-]
+# each path and the status it gets (the static table holds only the files under the root)
+TRAVERSALS = {
+    "/../secret.txt": 404,
+    "/../../../../../../etc/passwd": 404,
+    "/%2e%2e/secret.txt": 404,
+    "/%2e%2e/%2e%2e/etc/passwd": 404,
+    "/%2E%2E/%2E%2E/%2E%2E/etc/passwd": 404,
+    "/sub/..%2f..%2fsecret.txt": 404,
+    "/sub/%2e%2e/%2e%2e/secret.txt": 404,
+    "/sub/../../secret.txt": 404,
+    "/..%5csecret.txt": 404,
+    "/%2e%2e%5csecret.txt": 404,
+    "/link.txt": 404,
+    "/linkdir/secret.txt": 404,
+    "/index.html%00.png": 404,
+    "/%00": 404,
+    "/sub/page.html%00": 404,
+    "//etc/passwd": 404,
+    "/etc/passwd": 404,
+}
 
 
-@pytest.mark.parametrize("path", TRAVERSALS)
+@pytest.mark.parametrize("path", sorted(TRAVERSALS))
 def test_static_traversal_refused(static_server, path):
     with HttpConn(static_server.port) as c:
         c.send(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
-        try:
-            r = c.read_response()
-        except Closed:
-            return  # refusing to talk is fine too
-        assert r.status in (400, 404), "%s -> %r" % (path, r)
+        r = c.read_response()
+        assert r.status == TRAVERSALS[path], "%s -> %r" % (path, r)
         assert SECRET not in r.body
         assert b"root:" not in r.body
 

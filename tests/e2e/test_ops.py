@@ -3,6 +3,7 @@ Operations: health endpoints, Prometheus metrics, access logs (text and JSON, no
 secrets) and graceful shutdown on SIGTERM / SIGINT.
 """
 import json
+import os
 import re
 import signal
 import socket
@@ -67,6 +68,13 @@ def value(samples, name, **labels):
     return sum(vals) if vals else None
 
 
+def cpu_seconds(pid):
+    """utime + stime of the process from /proc/PID/stat, in seconds (clock ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_metrics_exposition_has_the_metrics(server):
     http_get(server.port, "/health")
     samples, types, text = scrape(server.port)
@@ -89,7 +97,11 @@ def test_metrics_exposition_has_the_metrics(server):
         assert value(samples, "herald_ws_frames_total", direction=d) is not None, d
         assert value(samples, "herald_ws_bytes_total", direction=d) is not None, d
     assert value(samples, "process_resident_memory_bytes") > 1 << 20
-    assert value(samples, "process_cpu_seconds_total") >= 0
+    # the CPU time the kernel counts for the process around the scrape (ticks: 10 ms steps)
+    lo = cpu_seconds(server.pid)
+    cpu = value(scrape(server.port)[0], "process_cpu_seconds_total")
+    hi = cpu_seconds(server.pid)
+    assert cpu > 0 and lo - 0.05 <= cpu <= hi + 0.05, (lo, cpu, hi)
     assert value(samples, "process_open_fds") > 0
 
 

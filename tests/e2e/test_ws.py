@@ -177,7 +177,7 @@ def test_bad_key_400(server, key):
 def test_missing_upgrade_header(server):
     r, c = ws_handshake(server.port, upgrade=False)
     c.close()
-    assert r.status in (400, 426), r
+    assert r.status == 426, r
 
 
 def test_unsupported_version_426(server):
@@ -191,7 +191,7 @@ def test_unsupported_version_426(server):
 def test_post_ws_refused(server):
     r, c = ws_handshake(server.port, method="POST")
     c.close()
-    assert r.status in (400, 405), r
+    assert r.status == 405, r
 
 
 def test_server_still_fine_after_handshake_errors(server):
@@ -284,7 +284,7 @@ def test_heartbeat_closes_silent_client(server_factory):
         assert pings >= 1, "no ping frame from the server within %.1fs" % elapsed
         assert closed, "silent client still connected after %.1fs" % elapsed
         assert elapsed <= 6, "silent client closed only after %.1fs" % elapsed
-        assert close_code in (None, 1001, 1006, 1011), close_code
+        assert close_code == 1001, close_code
 
 
 def test_heartbeat_keeps_answering_client(server_factory):

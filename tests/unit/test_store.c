@@ -738,6 +738,34 @@ TEST(close_drains_queue)
     tally_release(&t);
 }
 
+/* store_stop: queued ops finish (each callback once); afterwards the store refuses at once
+ * from any thread (the op is freed: LeakSanitizer checks), stays allocated, and a second
+ * stop is a no-op; store_close then frees it */
+TEST(stop_drains_then_refuses_until_close)
+{
+    static struct tally t;
+    static struct call calls[8];
+    tally_init(&t);
+    struct store *st = open_kv(fresh_url(), NULL);
+    for (int i = 0; i < 8; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "stop-%d", i);
+        calls[i] = (struct call){.t = &t, .idx = i, .status = 1};
+        CHECK_INT(store_write(st, kv_insert_op(k, i), tally_done, &calls[i]), 0);
+    }
+    store_stop(st);
+    CHECK_INT(t.done, 8);
+    CHECK_INT(t.by_status[0], 8);
+    CHECK_INT(store_write(st, kv_insert_op("late", 1), tally_done, &calls[0]), ERR_UNAVAIL);
+    struct store_op *op = store_op_new();
+    store_op_add_copy(op, "SELECT 1", "SELECT 1");
+    CHECK_INT(store_read(st, op, tally_done, &calls[0]), ERR_UNAVAIL);
+    CHECK_INT(t.done, 8); /* a refused op's callback is never called */
+    store_stop(st);
+    store_close(st);
+    tally_release(&t);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, false);
@@ -759,6 +787,7 @@ int main(void)
     RUN(statement_cache_eviction);
     RUN(queue_full_is_again);
     RUN(close_drains_queue);
+    RUN(stop_drains_then_refuses_until_close);
 
     /* the same contract on PostgreSQL (not the SQLite file, URL and pragma cases) */
     g_pg_url = getenv("HERALD_TEST_PG_URL");

@@ -255,6 +255,65 @@ TEST(workpool_refuses_while_stopping)
     CHECK_INT(atomic_load(&p.refused), 1);
 }
 
+static atomic_int ran_cancelled, ran_normal;
+
+static void note_cancelled(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(workpool_is_cancelled() ? &ran_cancelled : &ran_normal, 1);
+}
+
+static void *open_gate_later(void *arg)
+{
+    sleep_ms(50);
+    atomic_store(&((struct gate *)arg)->open, 1);
+    return NULL;
+}
+
+/* workpool_stop(cancel): the running item finishes as it is, every queued one still runs
+ * once but sees workpool_is_cancelled(); the pool stays allocated and refuses new items */
+TEST(workpool_stop_cancels_queued_items_and_keeps_the_pool)
+{
+    atomic_store(&ran_cancelled, 0);
+    atomic_store(&ran_normal, 0);
+    struct workpool *wp = workpool_new(1, 100);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    struct gate g = {0};
+    CHECK_INT(workpool_submit(wp, hold, &g), 0);
+    CHECK(wait_flag(&g.entered));
+    for (int i = 0; i < 10; i++)
+        CHECK_INT(workpool_submit(wp, note_cancelled, NULL), 0);
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, open_gate_later, &g), 0);
+    workpool_stop(wp, true); /* returns once every item has run */
+    pthread_join(t, NULL);
+    CHECK_INT(atomic_load(&ran_cancelled), 10);
+    CHECK_INT(atomic_load(&ran_normal), 0);
+    CHECK(!workpool_is_cancelled()); /* only inside a cancelled item */
+    CHECK_INT(workpool_submit(wp, note_cancelled, NULL), ERR_UNAVAIL);
+    CHECK_INT(workpool_queued(wp), 0);
+    workpool_stop(wp, false); /* idempotent */
+    workpool_free(wp);
+}
+
+/* workpool_free without a stop runs queued items normally (not cancelled) */
+TEST(workpool_free_runs_queued_items_uncancelled)
+{
+    atomic_store(&ran_cancelled, 0);
+    atomic_store(&ran_normal, 0);
+    struct workpool *wp = workpool_new(1, 100);
+    CHECK(wp != NULL);
+    if (wp == NULL)
+        return;
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(workpool_submit(wp, note_cancelled, NULL), 0);
+    workpool_free(wp);
+    CHECK_INT(atomic_load(&ran_normal), 5);
+    CHECK_INT(atomic_load(&ran_cancelled), 0);
+}
+
 struct submitter {
     struct workpool *wp;
     int n, refused;
@@ -471,6 +530,8 @@ int main(void)
     RUN(workpool_runs_in_parallel);
     RUN(workpool_full_queue_is_err_again);
     RUN(workpool_refuses_while_stopping);
+    RUN(workpool_stop_cancels_queued_items_and_keeps_the_pool);
+    RUN(workpool_free_runs_queued_items_uncancelled);
     RUN(workpool_high_items_run_before_low_ones);
     RUN(workpool_caps_one_tags_share);
     RUN(workpool_many_submitters);

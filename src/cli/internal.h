@@ -1,0 +1,42 @@
+/*
+ * Helpers shared by the command files of src/cli (cli.c). Nothing outside
+ * src/cli includes this.
+ */
+#ifndef HERALD_CLI_INTERNAL_H
+#define HERALD_CLI_INTERNAL_H
+
+#include <stdbool.h>
+
+struct config;
+struct identity;
+struct store;
+
+/* The settings of the store commands and of the identity commands, for their --help. */
+extern const char *const cli__store_flags[];
+extern const char *const cli__identity_flags[];
+
+/* The flags part of a command's --help: its settings (NULL: all), then --verbose. */
+void cli__print_flags(const char *const *only);
+/* Removes --verbose / -v from argv; true when it was there. */
+bool cli__take_verbose(int *argc, char **argv);
+/* Logging for a CLI command: warnings and errors only, unless verbose. */
+void cli__log_setup(const struct config *cfg, bool verbose);
+/*
+ * Loads the configuration into cfg (released again on failure). Warnings go to
+ * *warnings (caller frees) or, when warnings is NULL, to stderr. 0 or -1 after
+ * printing why.
+ */
+int cli__load_config(struct config *cfg, int argc, char **argv, char **warnings);
+/* The checks serve and check-config make beyond the loader; 0 or -1 after printing why. */
+int cli__check_settings(struct config *cfg, bool listen);
+/* mkdir -p with mode 0700; 0 or -1 (errno set). */
+int cli__make_dirs(const char *path);
+/* Opens and migrates the configured store; NULL after printing why. Caller closes. */
+struct store *cli__open_store(const struct config *cfg);
+/*
+ * Loads the keys (generated at first start) and fills id on st; 0 or -1 after
+ * printing why (id released). Caller releases id.
+ */
+int cli__open_identity(const struct config *cfg, struct store *st, struct identity *id);
+
+#endif

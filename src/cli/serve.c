@@ -1,0 +1,229 @@
+/*
+ * herald serve: checks the settings, takes the data folder, opens the store and
+ * the identity context, starts the loops, waits for SIGTERM/SIGINT and shuts
+ * down in the order docs/ARCHITECTURE.md ("Shutdown") gives.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "cli/internal.h"
+#include "console/console.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "identity/apps.h"
+#include "identity/identity.h"
+#include "metrics/metrics.h"
+#include "metrics/ops.h"
+#include "net/server.h"
+#include "net/static_files.h"
+#include "router/router.h"
+#include "rt/rt.h"
+#include "store/store.h"
+
+#define STATIC_MAX_TOTAL (64u << 20)
+/* Shutdown: once the workers and the store have stopped, their last completions are queued
+   on the loops and run in milliseconds; past this the loops end anyway (server_stop). */
+#define SHUTDOWN_LOOP_GRACE_MS 2000
+
+/*
+ * One server per data folder: an exclusive flock() on DATA_DIR/herald.lock,
+ * held until the process exits (the descriptor stays open; the kernel drops
+ * the lock when the process dies, so a crash leaves nothing stale). The file
+ * holds the pid of the holder, for the message of the next one. Returns 0, or
+ * -1 after printing why.
+ */
+static int lock_data_dir(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/herald.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: cannot create herald.lock: %s\n",
+                dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        if (e == EWOULDBLOCK)
+            fprintf(stderr,
+                    "herald: HERALD_DATA_DIR %s is in use by another herald serve%s%s%s; one "
+                    "server per data folder\n",
+                    dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        else
+            fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: cannot lock herald.lock: %s\n",
+                    dir, strerror(e));
+        close(fd);
+        return -1;
+    }
+    char line[24];
+    int len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len)
+        log_warn("main", "cannot write the pid to %s: %s", path, strerror(errno));
+    return 0; /* fd stays open: the lock lives as long as the process */
+}
+
+/* Sends collected "warning: ..." lines through the logger, one event each. */
+static void log_config_warnings(const char *warnings)
+{
+    const char *p = warnings;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        const char *msg = p;
+        if (n > 9 && strncmp(msg, "warning: ", 9) == 0) {
+            msg += 9;
+            n -= 9;
+        }
+        if (n)
+            log_warn("config", "%.*s", (int)n, msg);
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+}
+
+static bool server_ready_cb(void *ud)
+{
+    struct server **s = ud;
+    return server_is_ready(*s);
+}
+
+/*
+ * The serve loop once everything is open: start the server, wait for a stop
+ * signal, shut down in order (docs/ARCHITECTURE.md, "Shutdown"): every step
+ * may still post completions to the loops, so the loops end only after the
+ * last producer has stopped, and nothing is freed before they have ended.
+ * Returns the exit code.
+ */
+static int run(struct config *cfg, struct store *store, struct identity *ident,
+               const sigset_t *stop_signals)
+{
+    int rc = 1;
+    struct router *router = router_new();
+    struct server *srv = NULL;
+    struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
+    ops_register(router, &ops);
+    identity_register(router, ident);
+    console_register(router, ident);
+    struct rt *rt = rt_new(ident, cfg->workers);
+    rt_register_routes(rt, router);
+    struct metrics *metrics = metrics_new(cfg->workers, router);
+    ops.metrics = metrics;
+    struct static_files *statics = static_files_load(cfg->static_dir, STATIC_MAX_TOTAL);
+
+    struct server_opts opts = {
+        .cfg = cfg, .router = router, .statics = statics, .metrics = metrics};
+    rt_ws_app(rt, &opts.ws);
+    int port = 0;
+    struct server *started = server_start(&opts, &port);
+    if (started == NULL)
+        goto out_free;
+    srv = started;
+    rt_attach(rt, srv);
+    if (strchr(cfg->listen_host, ':'))
+        printf("listening on [%s]:%d\n", cfg->listen_host, port);
+    else
+        printf("listening on %s:%d\n", cfg->listen_host, port);
+    fflush(stdout);
+    log_info("main", "herald %s started workers=%d port=%d", HERALD_VERSION, cfg->workers, port);
+
+    int sig = 0;
+    sigwait(stop_signals, &sig);
+    log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
+    identity_stop(ident); /* password workers (queued checks cancelled), pollers */
+    store_stop(store);    /* queued ops finish; their callbacks post to live loops */
+    server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
+    rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */
+    srv = NULL; /* /health/ready (server_ready_cb) sees no server from here on */
+    rc = 0;
+out_free:
+    identity_stop(ident); /* the revocation poller calls into rt */
+    server_free(started);
+    rt_free(rt);
+    static_files_free(statics);
+    metrics_free(metrics);
+    router_free(router);
+    return rc;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: herald serve [flags]\n\nStarts the server. Prints the bound address "
+               "(HOST:PORT) once it accepts\nconnections. Refuses to start when another process "
+               "listens on the address or\nanother server uses the data folder.\n");
+        cli__print_flags(NULL);
+        return 0;
+    }
+    struct config cfg;
+    char *warnings = NULL;
+    if (cli__load_config(&cfg, argc, argv, &warnings) != 0) {
+        if (warnings)
+            fputs(warnings, stderr);
+        free(warnings);
+        return 2;
+    }
+    log_setup((enum log_level)cfg.log_level, cfg.log_json);
+    log_config_warnings(warnings);
+    free(warnings);
+
+    int rc = 2;
+    struct store *store = NULL;
+    struct identity ident;
+    memset(&ident, 0, sizeof(ident));
+    char err[512];
+    /* every refusal before the data folder is touched: settings, the address, the folder */
+    if (cli__check_settings(&cfg, true) != 0)
+        goto out;
+    rc = 1;
+    if (server_listen_probe(cfg.listen_host, cfg.listen_port, err, sizeof(err)) != 0) {
+        fprintf(stderr, "herald: %s\n", err);
+        goto out;
+    }
+    if (cli__make_dirs(cfg.data_dir) != 0) {
+        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
+                strerror(errno));
+        goto out;
+    }
+    if (lock_data_dir(cfg.data_dir) != 0)
+        goto out;
+    if (cfg.demo)
+        log_warn("main", "DEMO MODE (HERALD_DEMO=1): anyone can act as any user of the default "
+                         "app with ?user_id=, without a token. Never use this in production.");
+
+    /* before the first thread starts (the store's): every thread inherits the mask, so a
+       second SIGTERM during the shutdown stays pending instead of killing the process */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+    store = cli__open_store(&cfg);
+    if (store == NULL)
+        goto out;
+    if (cli__open_identity(&cfg, store, &ident) != 0 || identity_apps_bootstrap(&ident) != 0 ||
+        console_bootstrap(&ident, true) != 0)
+        goto out;
+    rc = run(&cfg, store, &ident, &stop_signals);
+    if (rc == 0)
+        log_info("main", "stopped");
+out:
+    identity_release(&ident); /* after the loops: handlers borrowed it */
+    store_close(store);
+    config_release(&cfg);
+    return rc;
+}
