@@ -45,7 +45,7 @@ static void decode(const cJSON *obj, enum user_mode mode)
     } else {
         if (mode == USER_PATCH && f.id != NULL)
             abort();
-        if (f.id && !identity__user_id_is_valid(f.id))
+        if (f.id && !kit_id_is_valid(f.id))
             abort();
         if (f.disabled < -1 || f.disabled > 1)
             abort();

@@ -115,7 +115,7 @@ static const char *app_in_scope(struct http_req *req, const struct console_op *w
                                 const char *perm)
 {
     const char *id = http_req_param(req, "id");
-    if (id == NULL || !console__name_ok(id, 64) || !console__can(who, perm, id)) {
+    if (id == NULL || !kit_name_is_valid(id, 64) || !console__can(who, perm, id)) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", NULL);
         return NULL;
     }
@@ -609,7 +609,7 @@ int console_app_secret_add(struct identity *id, const char *key, char secret_out
 static int query_filter(struct http_req *req, const char *name, char *out, size_t outlen)
 {
     int n = http_req_query_param(req, name, out, outlen);
-    if (n > 0 && console__name_ok(out, outlen - 1))
+    if (n > 0 && kit_name_is_valid(out, outlen - 1))
         return 1;
     if (n == 0)
         return 0;

@@ -114,7 +114,7 @@ int console_admin_create(struct identity *id, const char *name, const char *pass
                          const char **msg)
 {
     *msg = NULL;
-    if (!console__name_ok(name, OPERATOR_NAME_MAX)) {
+    if (!kit_name_is_valid(name, OPERATOR_NAME_MAX)) {
         *msg = "the name must be 1-64 characters of A-Z a-z 0-9 _ - . @";
         return ERR_INVAL;
     }

@@ -526,20 +526,6 @@ void console__invalid(struct http_req *req, const char *field, const char *messa
     http_respond_error(req, 422, "validation_failed", message, field);
 }
 
-bool console__name_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == '@'))
-            return false;
-    }
-    return true;
-}
-
 int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
                  const char **out, struct http_req *req)
 {
@@ -563,7 +549,7 @@ int console__str(const cJSON *obj, const char *name, size_t max, bool required, 
         console__invalid(req, name, "has a bad length");
         return -1;
     }
-    if (idlike && !console__name_ok(m->valuestring, max)) {
+    if (idlike && !kit_name_is_valid(m->valuestring, max)) {
         console__invalid(req, name, "must be 1-64 characters of A-Z a-z 0-9 _ - . @");
         return -1;
     }
@@ -631,7 +617,7 @@ int console__id_list(struct http_req *req, const cJSON *obj, const char *name, c
     const cJSON *e;
     cJSON_ArrayForEach(e, a)
     {
-        if (!cJSON_IsString(e) || !console__name_ok(e->valuestring, 64)) {
+        if (!cJSON_IsString(e) || !kit_name_is_valid(e->valuestring, 64)) {
             char f[64];
             snprintf(f, sizeof(f), "%s[%d]", name, i);
             console__invalid(req, f, "must be an id");
@@ -660,7 +646,7 @@ int console__bool(struct http_req *req, const cJSON *obj, const char *name, int 
 const char *console__path_id(struct http_req *req, const char *what)
 {
     const char *id = http_req_param(req, "id");
-    if (id == NULL || !console__name_ok(id, 64)) {
+    if (id == NULL || !kit_name_is_valid(id, 64)) {
         char msg[64];
         snprintf(msg, sizeof(msg), "no such %s", what);
         http_respond_err(req, ERR_NOTFOUND, msg, NULL);

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth/jwt.h"
+#include "kit/decode.h" /* the name rule: kit_name_is_valid */
 
 struct http_req;
 struct identity;
@@ -147,9 +148,6 @@ void console__operators_register(struct router *r, struct identity *id);
 void console__roles_register(struct router *r, struct identity *id);
 void console__users_register(struct router *r, struct identity *id);
 void console__apps_register(struct router *r, struct identity *id);
-
-/* True when s is a valid server id (hex, 1..32) or name-like (A-Za-z0-9_.-@). */
-bool console__name_ok(const char *s, size_t max);
 
 /* ---- request bodies (each answers 415/400/422 itself and returns NULL or -1) */
 

@@ -96,7 +96,7 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     int na = http_req_query_param(req, "app_id", app, sizeof(app));
     char *scope = NULL;
     if (na > 0) {
-        if (!console__name_ok(app, 64) || !console__can(who, "users:read", app)) {
+        if (!kit_name_is_valid(app, 64) || !console__can(who, "users:read", app)) {
             http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
             return;
         }

@@ -383,7 +383,7 @@ static char *take_password(struct http_req *req, const cJSON *body, const char *
 /* A contacts.email in body, if any, that is a string but not an address: false after 422. */
 static bool email_ok(struct http_req *req, const cJSON *email, const char *field)
 {
-    if (cJSON_IsString(email) && !identity__email_is_valid(email->valuestring)) {
+    if (cJSON_IsString(email) && !kit_email_is_valid(email->valuestring)) {
         invalid(req, field, "must be an e-mail address");
         return false;
     }
@@ -418,7 +418,7 @@ static bool user_id_of(struct http_req *req, const cJSON *body, char out[JWT_SUB
         invalid(req, "username", "is required");
         return false;
     }
-    if (!cJSON_IsString(u) || !identity__user_id_is_valid(u->valuestring)) {
+    if (!cJSON_IsString(u) || !kit_id_is_valid(u->valuestring)) {
         invalid(req, field, "must be 1-64 characters of A-Z a-z 0-9 _ . @ : -");
         return false;
     }

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth/jwt.h"
+#include "kit/decode.h" /* the id and e-mail rules: kit_id_is_valid, kit_email_is_valid */
 
 struct http_req;
 struct identity;
@@ -71,9 +72,6 @@ bool identity__login_allowed(struct identity *id, struct http_req *req, const ch
  * 409 naming "id", 422, 503 + Retry-After... */
 void identity__respond_store_err(struct http_req *req, int status);
 
-/* True when s is a valid user id: 1-64 characters of [A-Za-z0-9_.@:-]. */
-bool identity__user_id_is_valid(const char *s);
-
 /* ---- user fields (user_fields.c) ---- */
 
 #define USER_NAME_MAX 128             /* characters */
@@ -106,13 +104,6 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
                                 const char **msg);
 
 void identity__user_fields_release(struct user_fields *f);
-
-/*
- * The one e-mail rule (contacts.email wherever a user is written: POST/PATCH /users,
- * /users/batch, user import, register, PATCH /auth/me): 3-254 bytes, one '@' with text on
- * both sides, a dot inside the domain, no spaces or control characters.
- */
-bool identity__email_is_valid(const char *s);
 
 /*
  * Appends to op a create-or-update of user f (f->id set) in app_id: given

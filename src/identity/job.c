@@ -97,16 +97,3 @@ void identity__respond_store_err(struct http_req *req, int status)
 {
     request_fail_store(req, status, "user", "id");
 }
-
-bool identity__user_id_is_valid(const char *s)
-{
-    size_t n = 0;
-    for (; s[n] != '\0'; n++) {
-        char c = s[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '@' || c == ':' || c == '-';
-        if (!ok || n >= 64)
-            return false;
-    }
-    return n >= 1;
-}

@@ -113,7 +113,7 @@ int identity_user_token_check(struct identity *id, const char *token, size_t len
     }
     int rc = ERR_UNAUTH;
     char sid[REVOKE_SESSION_MAX + 1];
-    if (c.app[0] != '\0' && identity__user_id_is_valid(c.sub) && session_of(&c, sid)) {
+    if (c.app[0] != '\0' && kit_id_is_valid(c.sub) && session_of(&c, sid)) {
         int64_t iat_ms = issued_ms(&c);
         if (!revoke_is_revoked(id->revoke, REVOKE_USER, c.app, c.sub, iat_ms) &&
             !revoke_is_revoked(id->revoke, REVOKE_APP, "", c.app, iat_ms) &&
@@ -192,7 +192,7 @@ static const char *demo_kind(const char *uid)
 static void demo_auth(struct identity *id, struct http_req *req, const char *uid, user_auth_fn fn,
                       void *ud)
 {
-    if (!identity__user_id_is_valid(uid)) {
+    if (!kit_id_is_valid(uid)) {
         http_respond_error(req, 422, "validation_failed",
                            "user_id must be 1-64 characters of A-Z a-z 0-9 _ . @ : -", "user_id");
         return;

@@ -29,21 +29,6 @@ static int bad(char *field, size_t fieldlen, const char *prefix, const char *nam
     return ERR_INVAL;
 }
 
-bool identity__email_is_valid(const char *s)
-{
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
-        return false;
-    const char *dot = strrchr(at + 1, '.');
-    if (dot == NULL || dot == at + 1 || dot[1] == '\0')
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
-
 /* A string member of at most max characters: 0, -1 (not a string) or -2 (too long). */
 static int get_str(const cJSON *m, size_t max, const char **out)
 {
@@ -73,7 +58,7 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
         if (strcmp(k, "id") == 0) {
             if (mode == USER_PATCH)
                 return bad(field, fieldlen, prefix, k, msg, "cannot be changed");
-            if (!cJSON_IsString(m) || !identity__user_id_is_valid(m->valuestring))
+            if (!cJSON_IsString(m) || !kit_id_is_valid(m->valuestring))
                 return bad(field, fieldlen, prefix, k, msg,
                            "must be 1-64 characters of A-Z a-z 0-9 _ . @ : -");
             f->id = m->valuestring;
@@ -102,7 +87,7 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
                     return bad(field, fieldlen, prefix, sub, msg,
                                "must be a string of at most 256 characters");
                 }
-                if (strcmp(c->string, "email") == 0 && !identity__email_is_valid(c->valuestring))
+                if (strcmp(c->string, "email") == 0 && !kit_email_is_valid(c->valuestring))
                     return bad(field, fieldlen, prefix, "contacts.email", msg,
                                "must be an e-mail address");
             }

@@ -113,7 +113,7 @@ static void bind_fields(struct store_op *op, const char *app_id, const char *id,
 static const char *path_id(struct http_req *req)
 {
     const char *id = http_req_param(req, "id");
-    if (id == NULL || !identity__user_id_is_valid(id)) {
+    if (id == NULL || !kit_id_is_valid(id)) {
         http_respond_err(req, ERR_NOTFOUND, "no such user", NULL);
         return NULL;
     }

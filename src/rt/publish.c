@@ -16,7 +16,7 @@
 #include "core/frame.h"
 #include "identity/app_auth.h"
 #include "identity/identity.h"
-#include "identity/internal.h"
+#include "kit/decode.h"
 #include "net/http.h"
 #include "router/request.h"
 #include "router/router.h"
@@ -44,7 +44,7 @@ static int check_to(struct http_req *req, const cJSON *to, int *n)
     {
         char field[32];
         snprintf(field, sizeof(field), "to[%d]", i);
-        if (!cJSON_IsString(e) || !identity__user_id_is_valid(e->valuestring)) {
+        if (!cJSON_IsString(e) || !kit_id_is_valid(e->valuestring)) {
             http_respond_error(req, 422, "validation_failed",
                                "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -",
                                field);

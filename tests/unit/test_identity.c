@@ -29,20 +29,20 @@ static int parse(const char *json, enum user_mode mode, const char *prefix, char
 
 TEST(user_ids)
 {
-    CHECK(identity__user_id_is_valid("b1"));
-    CHECK(identity__user_id_is_valid("A-z_0.9@x:y"));
+    CHECK(kit_id_is_valid("b1"));
+    CHECK(kit_id_is_valid("A-z_0.9@x:y"));
     char max[65];
     memset(max, 'a', 64);
     max[64] = '\0';
-    CHECK(identity__user_id_is_valid(max));
+    CHECK(kit_id_is_valid(max));
     char over[66];
     memset(over, 'a', 65);
     over[65] = '\0';
-    CHECK(!identity__user_id_is_valid(over));
-    CHECK(!identity__user_id_is_valid(""));
-    CHECK(!identity__user_id_is_valid("a b"));
-    CHECK(!identity__user_id_is_valid("a/b"));
-    CHECK(!identity__user_id_is_valid("é"));
+    CHECK(!kit_id_is_valid(over));
+    CHECK(!kit_id_is_valid(""));
+    CHECK(!kit_id_is_valid("a b"));
+    CHECK(!kit_id_is_valid("a/b"));
+    CHECK(!kit_id_is_valid("é"));
 }
 
 TEST(fields)
@@ -94,16 +94,16 @@ TEST(email_rule)
                                       "a b@c.co", "a@b.",       "ab",    "a@b.co@d.co",
                                       "a\t@b.co", "a@b\x7f.co", NULL};
     for (int i = 0; good[i]; i++)
-        CHECK(identity__email_is_valid(good[i]));
+        CHECK(kit_email_is_valid(good[i]));
     for (int i = 0; bad[i]; i++)
-        CHECK(!identity__email_is_valid(bad[i]));
+        CHECK(!kit_email_is_valid(bad[i]));
     char longest[300];
     memset(longest, 'x', 254);
     memcpy(longest + 254 - 5, "@b.co", 6);
-    CHECK(identity__email_is_valid(longest));
+    CHECK(kit_email_is_valid(longest));
     memset(longest, 'x', 255);
     memcpy(longest + 255 - 5, "@b.co", 6);
-    CHECK(!identity__email_is_valid(longest));
+    CHECK(!kit_email_is_valid(longest));
 }
 
 int main(void)
