@@ -30,6 +30,7 @@
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "store/store.h"
 
 #define PASSWORD_MIN_LEN 8 /* bytes; at most PASSWORD_MAX_LEN */
@@ -562,7 +563,7 @@ void identity_auth_register(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
     struct eu *e = eu_new(req, id);
-    e->body = identity__body_json(req);
+    e->body = request_body_json(req);
     if (e->body == NULL || !app_key_of(req, e->app_key))
         goto done;
     if (!cJSON_IsObject(e->body)) {
@@ -681,7 +682,7 @@ void identity_auth_login(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
     struct eu *e = eu_new(req, id);
-    e->body = identity__body_json(req);
+    e->body = request_body_json(req);
     if (e->body == NULL || !app_key_of(req, e->app_key))
         goto done;
     if (!cJSON_IsObject(e->body)) {
@@ -744,7 +745,7 @@ void identity_auth_refresh(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
     struct eu *e = eu_new(req, id);
-    e->body = identity__body_json(req);
+    e->body = request_body_json(req);
     if (e->body == NULL)
         goto done;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
@@ -823,7 +824,7 @@ static void logout_authed(struct http_req *req, const struct user_principal *p, 
     http_req_body(req, &len);
     const cJSON *t = NULL, *every = NULL;
     if (len > 0) {
-        e->body = identity__body_json(req);
+        e->body = request_body_json(req);
         if (e->body == NULL)
             goto done;
         if (!cJSON_IsObject(e->body)) {
@@ -991,7 +992,7 @@ static void me_patch_authed(struct http_req *req, const struct user_principal *p
     struct eu *e = eu_new(req, id);
     snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
     snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
-    e->body = identity__body_json(req);
+    e->body = request_body_json(req);
     if (e->body == NULL)
         goto done;
     if (!cJSON_IsObject(e->body)) {
