@@ -103,13 +103,6 @@ static const struct store_sql sql_audit_page = {
           " AND ($2::text IS NULL OR operator_id = $2) ORDER BY id DESC LIMIT $3 OFFSET $4",
 };
 
-static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
-{
-    console__job_submit(j, op, write, fin);
-    if (j->finish == NULL)
-        console__job_free(j);
-}
-
 /* The path's app {id} if the caller has perm on it; NULL after answering 404. */
 static const char *app_in_scope(struct http_req *req, const struct console_op *who,
                                 const char *perm)
@@ -122,8 +115,9 @@ static const char *app_in_scope(struct http_req *req, const struct console_op *w
     return id;
 }
 
-static void finish_app(struct cjob *j)
+static void finish_app(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, -1);
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
@@ -136,25 +130,26 @@ static void finish_app(struct cjob *j)
         return;
     }
     const char *app_id = store_rows_text(r, 0, 0);
-    if (j->n2 == 1) /* disabled: its tokens go, its users' sockets close */
-        revoke_subject(j->id->revoke, REVOKE_APP, "", app_id);
+    if (c->n2 == 1) /* disabled: its tokens go, its users' sockets close */
+        revoke_subject(c->id->revoke, REVOKE_APP, "", app_id);
     cJSON *o = console__row_json(r, 0, "allow_register", NULL);
-    if (j->secret)
-        cJSON_AddStringToObject(o, "secret", j->secret); /* shown once */
-    console__respond(j->req, (int)j->n1, o);
+    if (c->secret)
+        cJSON_AddStringToObject(o, "secret", c->secret); /* shown once */
+    console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
 
 /* ---- GET /admin/apps */
 
-static void finish_page(struct cjob *j)
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "app");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "allow_register", "detail");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "allow_register", "detail");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -165,9 +160,10 @@ static void apps_list(struct http_req *req, const struct console_op *who, void *
     if (!console__paging(req, &page, &size))
         return;
     char *scope = console__apps_json(who, "apps:read");
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_count);
     store_bind_text(op, scope);
@@ -176,7 +172,7 @@ static void apps_list(struct http_req *req, const struct console_op *who, void *
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
     free(scope);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void apps_get(struct http_req *req, const struct console_op *who, void *ud)
@@ -184,12 +180,13 @@ static void apps_get(struct http_req *req, const struct console_op *who, void *u
     const char *id = app_in_scope(req, who, "apps:read");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = 200;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = 200;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_get);
     store_bind_text(op, id);
-    submit(j, op, false, finish_app);
+    kit_store(j, op, KIT_READ, finish_app);
 }
 
 /* The optional app settings of a create or patch body; -1 after answering 422. */
@@ -282,9 +279,10 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     cJSON *b = console__body(req);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = 201;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->n1 = 201;
     struct app_fields f;
     const char *key = NULL;
     if (app_fields(req, b, true, &f) != 0 ||
@@ -299,11 +297,11 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
         key = gen;
     }
     token_generate(secret);
-    if (token_hash(secret, j->id->secret_key, hash) != 0) {
+    if (token_hash(secret, c->id->secret_key, hash) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
         goto done;
     }
-    j->secret = xstrdup(secret);
+    c->secret = kit_secret_dup(j, secret);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_insert);
@@ -325,11 +323,10 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     cJSON_Delete(detail);
     store_op_add(op, &sql_get);
     store_bind_text(op, app_id);
-    console__job_submit(j, op, true, finish_app);
-    if (j->finish != NULL)
-        return;
+    kit_store(j, op, KIT_WRITE, finish_app);
+    return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
 static void apps_patch(struct http_req *req, const struct console_op *who, void *ud)
@@ -340,13 +337,14 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     cJSON *b = console__body(req);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = 200;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->n1 = 200;
     struct app_fields f;
     if (app_fields(req, b, false, &f) != 0)
         goto done;
-    j->n2 = f.status && strcmp(f.status, "disabled") == 0;
+    c->n2 = f.status && strcmp(f.status, "disabled") == 0;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_update);
@@ -362,24 +360,24 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     console__audit(op, who, id, "app.update", id, b, now);
     store_op_add(op, &sql_get);
     store_bind_text(op, id);
-    console__job_submit(j, op, true, finish_app);
-    if (j->finish != NULL)
-        return;
+    kit_store(j, op, KIT_WRITE, finish_app);
+    return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
 /* ---- secrets */
 
-static void finish_secret(struct cjob *j)
+static void finish_secret(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "app");
         return;
     }
-    const struct store_rows *r = store_result_step(j->res, j->n2 ? 1 : 0);
+    const struct store_rows *r = store_result_step(j->res, c->n2 ? 1 : 0);
     cJSON *o = console__row_json(r, 0, NULL, NULL);
-    cJSON_AddStringToObject(o, "secret", j->secret); /* shown once */
+    cJSON_AddStringToObject(o, "secret", c->secret); /* shown once */
     console__respond(j->req, 201, o);
     cJSON_Delete(o);
 }
@@ -392,9 +390,10 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     int64_t grace = 86400;
     size_t len = 0;
     http_req_body(req, &len);
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
     if (len > 0) {
-        cJSON *b = j->body = console__body(req);
+        cJSON *b = c->body = console__body(req);
         if (b == NULL)
             goto done;
         if (!cJSON_IsObject(b)) {
@@ -416,12 +415,12 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     }
     char hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
     token_generate(secret);
-    if (token_hash(secret, j->id->secret_key, hash) != 0) {
+    if (token_hash(secret, c->id->secret_key, hash) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
         goto done;
     }
-    j->secret = xstrdup(secret);
-    j->n2 = 1; /* the new secret's row is in step 1 */
+    c->secret = kit_secret_dup(j, secret);
+    c->n2 = 1; /* the new secret's row is in step 1 */
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_secret_expire);
@@ -437,14 +436,13 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     cJSON_AddNumberToObject(detail, "grace_seconds", (double)grace);
     console__audit(op, who, id, "app.secret.rotate", id, detail, now);
     cJSON_Delete(detail);
-    console__job_submit(j, op, true, finish_secret);
-    if (j->finish != NULL)
-        return;
+    kit_store(j, op, KIT_WRITE, finish_secret);
+    return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
-static void finish_secret_list(struct cjob *j)
+static void finish_secret_list(struct kit_job *j)
 {
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "app");
@@ -470,16 +468,16 @@ static void secrets_list(struct http_req *req, const struct console_op *who, voi
     const char *id = app_in_scope(req, who, "apps:read");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_get);
     store_bind_text(op, id);
     store_op_add(op, &sql_secret_list);
     store_bind_text(op, id);
-    submit(j, op, false, finish_secret_list);
+    kit_store(j, op, KIT_READ, finish_secret_list);
 }
 
-static void finish_deleted(struct cjob *j)
+static void finish_deleted(struct kit_job *j)
 {
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "secret");
@@ -500,7 +498,7 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
         http_respond_err(req, ERR_NOTFOUND, "no such secret", NULL);
         return;
     }
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_secret_delete);
@@ -508,7 +506,7 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
     store_bind_int(op, s);
     store_op_require_row(op);
     console__audit(op, who, id, "app.secret.delete", sid, NULL, now);
-    submit(j, op, true, finish_deleted);
+    kit_store(j, op, KIT_WRITE, finish_deleted);
 }
 
 /* ---- CLI: herald app create / herald app secret */
@@ -636,9 +634,10 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     int has_op = has_action < 0 ? -1 : query_filter(req, "operator_id", opid, sizeof(opid));
     if (has_action < 0 || has_op < 0)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_audit_count);
     store_bind_text(op, has_action ? action : NULL);
@@ -648,7 +647,7 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     store_bind_text(op, has_op ? opid : NULL);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 /* ---- routes */

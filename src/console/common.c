@@ -1,6 +1,6 @@
 /*
  * Console plumbing (see internal.h): operator authentication and permission
- * checks, request jobs, audit rows and JSON helpers.
+ * checks, the request context on the kit job, audit rows and JSON helpers.
  */
 #include "internal.h"
 
@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <openssl/crypto.h>
 
 #include "auth/password.h"
 #include "core/clock.h"
@@ -202,98 +200,49 @@ bool console__covers(const struct console_op *who, const struct console_role *r)
     return true;
 }
 
-/* ---- jobs */
+/* ---- the request context */
 
-struct cjob *console__job_new(struct http_req *req, struct identity *id,
-                              const struct console_op *op)
+static void cctx_free(void *ctx)
 {
-    struct cjob *j = xcalloc(1, sizeof(*j));
-    j->req = req;
-    j->id = id;
+    struct cctx *c = ctx;
+    op_release(&c->op);
+    free(c->hash);
+    cJSON_Delete(c->body);
+    cJSON_Delete(c->extra);
+    free(c);
+}
+
+struct kit_job *console__job_new(struct http_req *req, struct identity *id,
+                                 const struct console_op *op)
+{
+    struct cctx *c = xcalloc(1, sizeof(*c));
+    c->id = id;
     if (op) {
-        memcpy(j->op.id, op->id, sizeof(j->op.id));
-        memcpy(j->op.name, op->name, sizeof(j->op.name));
-        memcpy(j->op.ip, op->ip, sizeof(j->op.ip));
-        j->op.nroles = op->nroles;
+        memcpy(c->op.id, op->id, sizeof(c->op.id));
+        memcpy(c->op.name, op->name, sizeof(c->op.name));
+        memcpy(c->op.ip, op->ip, sizeof(c->op.ip));
+        c->op.nroles = op->nroles;
         for (int i = 0; i < op->nroles; i++) {
-            j->op.roles[i] = op->roles[i];
-            j->op.roles[i].perms = cJSON_Duplicate(op->roles[i].perms, true);
-            j->op.roles[i].apps = cJSON_Duplicate(op->roles[i].apps, true);
+            c->op.roles[i] = op->roles[i];
+            c->op.roles[i].perms = cJSON_Duplicate(op->roles[i].perms, true);
+            c->op.roles[i].apps = cJSON_Duplicate(op->roles[i].apps, true);
         }
     }
-    return j;
+    return kit_job_new(req, id->store, id->work, c, cctx_free);
 }
 
-static void wipe_free(char *s)
+/* Worker thread: the hash of the context's password. */
+static int hash_work(struct kit_job *j)
 {
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
+    struct cctx *c = j->ctx;
+    free(c->hash);
+    c->hash = NULL;
+    return password_hash(c->password, strlen(c->password), &c->hash);
 }
 
-void console__job_free(struct cjob *j)
+bool console__job_hash(struct kit_job *j, kit_fn next)
 {
-    if (j == NULL)
-        return;
-    if (j->ctx_free)
-        j->ctx_free(j);
-    op_release(&j->op);
-    store_result_free(j->res);
-    wipe_free(j->secret);
-    wipe_free(j->password);
-    free(j->hash);
-    cJSON_Delete(j->body);
-    free(j);
-}
-
-static void job_on_loop(void *arg)
-{
-    struct cjob *j = arg;
-    cjob_fn f = j->finish;
-    j->finish = NULL;
-    f(j);
-    if (j->finish == NULL) /* not resubmitted */
-        console__job_free(j);
-}
-
-static void job_done(int status, struct store_result *res, void *ud)
-{
-    struct cjob *j = ud;
-    store_result_free(j->res);
-    j->status = status;
-    j->res = res;
-    http_req_post(j->req, job_on_loop, j);
-}
-
-void console__job_submit(struct cjob *j, struct store_op *op, bool write, cjob_fn finish)
-{
-    j->finish = finish;
-    int rc = write ? store_write(j->id->store, op, job_done, j)
-                   : store_read(j->id->store, op, job_done, j);
-    if (rc != 0) {
-        j->finish = NULL;
-        console__respond_store_err(j->req, rc, "object");
-    }
-}
-
-static void job_hash_work(void *arg)
-{
-    struct cjob *j = arg;
-    free(j->hash);
-    j->hash = NULL;
-    j->status = password_hash(j->password, strlen(j->password), &j->hash);
-    http_req_post(j->req, job_on_loop, j);
-}
-
-void console__job_hash(struct cjob *j, cjob_fn finish)
-{
-    j->finish = finish;
-    int rc = workpool_submit(j->id->work, job_hash_work, j);
-    if (rc != 0) {
-        j->finish = NULL;
-        request_fail(j->req, rc, "too many password operations; retry", NULL);
-    }
+    return kit_work(j, WORKPOOL_HIGH, 0, hash_work, next);
 }
 
 /* ---- operator authentication */
@@ -313,19 +262,18 @@ static void unauthorized(struct http_req *req, const char *message)
     http_respond_error(req, 401, "unauthorized", message, NULL);
 }
 
-static void principal_on_loop(void *arg)
+static void principal_loaded(struct kit_job *j)
 {
-    struct cjob *j = arg;
     struct authctx *a = j->ctx;
     if (j->status != 0) {
         console__respond_store_err(a->req, j->status, "operator");
-        goto out;
+        return;
     }
     const struct store_rows *r = store_result_step(j->res, 0);
     const struct store_rows *apps = store_result_step(j->res, 1);
     if (r == NULL || r->nrows == 0 || store_rows_int(r, 0, 2) != 0) {
         unauthorized(a->req, "the operator is disabled or deleted");
-        goto out;
+        return;
     }
     snprintf(a->op.name, sizeof(a->op.name), "%s", store_rows_text(r, 0, 1));
     a->op.nroles = roles_parse(r, 3, apps, a->op.roles, CONSOLE_ROLES_MAX);
@@ -336,22 +284,17 @@ static void principal_on_loop(void *arg)
             scoped |= has_perm(&a->op.roles[i], a->perm);
         if (!scoped) {
             http_respond_error(a->req, 403, "forbidden", "this needs the permission", a->perm);
-            goto out;
+            return;
         }
     }
     a->fn(a->req, &a->op, a->ud);
-out:
-    op_release(&a->op);
-    free(a);
-    console__job_free(j);
 }
 
-static void principal_loaded(int status, struct store_result *res, void *ud)
+static void authctx_free(void *ctx)
 {
-    struct cjob *j = ud;
-    j->status = status;
-    j->res = res;
-    http_req_post(j->req, principal_on_loop, j);
+    struct authctx *a = ctx;
+    op_release(&a->op);
+    free(a);
 }
 
 void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
@@ -392,19 +335,13 @@ void console__auth(struct identity *id, struct http_req *req, const char *perm, 
     a->perm = perm;
     a->fn = fn;
     a->ud = ud;
-    struct cjob *j = console__job_new(req, id, NULL);
-    j->ctx = a;
+    struct kit_job *j = kit_job_new(req, id->store, NULL, a, authctx_free);
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_principal);
     store_bind_text(op, a->op.id);
     store_op_add(op, &sql_principal_apps);
     store_bind_text(op, a->op.id);
-    int rc = store_read(id->store, op, principal_loaded, j);
-    if (rc != 0) {
-        console__job_free(j);
-        free(a);
-        console__respond_store_err(req, rc, "operator");
-    }
+    kit_store(j, op, KIT_READ, principal_loaded);
 }
 
 /* ---- audit */

@@ -1,6 +1,6 @@
 /*
  * Shared inside src/console/: the operator principal, permission checks, the
- * request job, audit entries and JSON helpers.
+ * request context on the kit job (kit/job.h), audit entries and JSON helpers.
  */
 #ifndef HERALD_CONSOLE_INTERNAL_H
 #define HERALD_CONSOLE_INTERNAL_H
@@ -13,6 +13,7 @@
 
 #include "auth/jwt.h"
 #include "kit/decode.h" /* the name rule: kit_name_is_valid */
+#include "kit/job.h"
 
 struct http_req;
 struct identity;
@@ -82,36 +83,33 @@ typedef void (*console_fn)(struct http_req *req, const struct console_op *op, vo
 void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
                    void *ud);
 
-/* ---- request jobs: one store op, finished on the loop */
+/* ---- the request context: what a console request carries across its kit job's steps */
 
-struct cjob;
-typedef void (*cjob_fn)(struct cjob *j);
-
-struct cjob {
-    struct http_req *req;
-    struct identity *id;
-    struct console_op op; /* the caller */
-    int status;
-    struct store_result *res;
-    cjob_fn finish;
-    char text[160];                   /* handler data (an id) */
-    char *secret;                     /* owned, wiped: a secret shown once */
-    char *password;                   /* owned, wiped */
-    char *hash;                       /* owned */
-    cJSON *body;                      /* owned */
-    void *ctx;                        /* handler state the job carries */
-    void (*ctx_free)(struct cjob *j); /* frees ctx with the job when set */
+struct cctx {
+    struct identity *id;  /* borrowed */
+    struct console_op op; /* the caller (a copy: roles duplicated) */
+    char text[160];       /* handler data (an id, a name) */
+    const char *secret;   /* a secret shown once: a job secret (kit_secret_dup), wiped */
+    const char *password; /* a job secret, wiped */
+    char *hash;           /* owned */
+    cJSON *body;          /* owned */
+    cJSON *extra;         /* owned handler JSON (a role's permissions) */
     int64_t n1, n2;
 };
 
-struct cjob *console__job_new(struct http_req *req, struct identity *id,
-                              const struct console_op *op);
-void console__job_free(struct cjob *j);
-/* Submits op; finish runs on the loop with status/res; j is freed after it (unless
- * finish submitted again). */
-void console__job_submit(struct cjob *j, struct store_op *op, bool write, cjob_fn finish);
-/* Runs the password hash of j->password on the worker pool, then finish. */
-void console__job_hash(struct cjob *j, cjob_fn finish);
+/* A kit job for req (the identity's store and worker pool) with a struct cctx holding a copy
+ * of op (may be NULL). Loop thread. */
+struct kit_job *console__job_new(struct http_req *req, struct identity *id,
+                                 const struct console_op *op);
+
+/* The struct cctx of a job made by console__job_new. */
+static inline struct cctx *console__ctx(const struct kit_job *j)
+{
+    return j->ctx;
+}
+
+/* A worker step hashing the context's password into its hash; next runs with j->status. */
+bool console__job_hash(struct kit_job *j, kit_fn next);
 
 /* Appends an audit_log row to op. detail may be NULL. */
 void console__audit(struct store_op *op, const struct console_op *who, const char *app_id,

@@ -21,7 +21,7 @@
 #include "router/router.h"
 #include "store/store.h"
 
-enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cjob.n2 */
+enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cctx.n2 */
 
 #define ROLE_COLS                                                                                  \
     "r.id, r.name, r.description, r.permissions, r.all_apps, r.builtin,"                           \
@@ -84,15 +84,9 @@ static const struct store_sql sql_apps_known = {
     .pg = "SELECT id FROM apps WHERE id IN (SELECT json_array_elements_text($1::text::json))",
 };
 
-static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
+static void finish_one(struct kit_job *j)
 {
-    console__job_submit(j, op, write, fin);
-    if (j->finish == NULL)
-        console__job_free(j);
-}
-
-static void finish_one(struct cjob *j)
-{
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, -1);
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
@@ -101,23 +95,24 @@ static void finish_one(struct cjob *j)
         return;
     }
     cJSON *o = console__row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
-    console__respond(j->req, (int)j->n1, o);
+    console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
 
-static void finish_page(struct cjob *j)
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "all_apps,builtin", "permissions,app_ids");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "all_apps,builtin", "permissions,app_ids");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
 
-static void finish_deleted(struct cjob *j)
+static void finish_deleted(struct kit_job *j)
 {
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
@@ -133,15 +128,16 @@ static void roles_list(struct http_req *req, const struct console_op *who, void 
     int64_t page, size;
     if (!console__paging(req, &page, &size))
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_count);
     store_op_add(op, &sql_page);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void roles_get(struct http_req *req, const struct console_op *who, void *ud)
@@ -149,12 +145,13 @@ static void roles_get(struct http_req *req, const struct console_op *who, void *
     const char *id = console__path_id(req, "role");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = 200;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = 200;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_get);
     store_bind_text(op, id);
-    submit(j, op, false, finish_one);
+    kit_store(j, op, KIT_READ, finish_one);
 }
 
 /* ---- writes: validate, check (read), write */
@@ -204,21 +201,22 @@ static int perms_of(struct http_req *req, const cJSON *b, bool required, cJSON *
     return 0;
 }
 
-static void roles_write(struct cjob *j)
+static void roles_write(struct kit_job *j)
 {
-    const cJSON *b = j->body;
-    bool create = j->n2 == ROLE_CREATE;
+    struct cctx *c = console__ctx(j);
+    const cJSON *b = c->body;
+    bool create = c->n2 == ROLE_CREATE;
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name"));
     const char *desc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "description"));
     const cJSON *apps = cJSON_GetObjectItemCaseSensitive(b, "app_ids");
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(b, "all_apps");
-    cJSON *perms = j->ctx;
+    cJSON *perms = c->extra;
     char *perms_text = perms ? cJSON_PrintUnformatted(perms) : NULL;
-    char rid[sizeof(j->text)];
+    char rid[sizeof(c->text)];
     if (create)
         rand_hex(rid, 16);
     else
-        snprintf(rid, sizeof(rid), "%s", j->text);
+        snprintf(rid, sizeof(rid), "%s", c->text);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, create ? &sql_insert : &sql_update);
@@ -246,27 +244,29 @@ static void roles_write(struct cjob *j)
             store_bind_text(op, a->valuestring);
         }
     }
-    console__audit(op, &j->op, NULL, create ? "role.create" : "role.update", rid, b, now);
+    console__audit(op, &c->op, NULL, create ? "role.create" : "role.update", rid, b, now);
     store_op_add(op, &sql_get);
     store_bind_text(op, rid);
     cJSON_free(perms_text);
-    console__job_submit(j, op, true, finish_one);
+    kit_store(j, op, KIT_WRITE, finish_one);
 }
 
-static void roles_delete_write(struct cjob *j)
+static void roles_delete_write(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_delete);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_require_row(op);
-    console__audit(op, &j->op, NULL, "role.delete", j->text, NULL, now);
-    console__job_submit(j, op, true, finish_deleted);
+    console__audit(op, &c->op, NULL, "role.delete", c->text, NULL, now);
+    kit_store(j, op, KIT_WRITE, finish_deleted);
 }
 
 /* Steps: 0 the role as it is, 1 its apps, 2 the known app_ids. */
-static void roles_checked(struct cjob *j)
+static void roles_checked(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
         return;
@@ -274,26 +274,26 @@ static void roles_checked(struct cjob *j)
     const struct store_rows *cur = store_result_step(j->res, 0);
     struct console_role old = {0};
     bool have = false;
-    if (j->n2 != ROLE_CREATE) {
+    if (c->n2 != ROLE_CREATE) {
         if (cur == NULL || cur->nrows == 0 || store_rows_int(cur, 0, 3) != 0) {
             http_respond_err(j->req, ERR_NOTFOUND,
                              "no such role (the built-in superadmin cannot be changed)", NULL);
             return;
         }
         have = console__roles_parse(cur, store_result_step(j->res, 1), &old, 1) == 1;
-        if (have && !console__covers(&j->op, &old)) {
+        if (have && !console__covers(&c->op, &old)) {
             console__role_release(&old);
             http_respond_error(j->req, 403, "forbidden",
                                "this role has rights you do not hold yourself", NULL);
             return;
         }
     }
-    if (j->n2 == ROLE_DELETE) {
+    if (c->n2 == ROLE_DELETE) {
         console__role_release(&old);
         roles_delete_write(j);
         return;
     }
-    const cJSON *b = j->body;
+    const cJSON *b = c->body;
     const cJSON *apps = cJSON_GetObjectItemCaseSensitive(b, "app_ids");
     const struct store_rows *known = store_result_step(j->res, 2);
     int i = 0;
@@ -315,14 +315,14 @@ static void roles_checked(struct cjob *j)
     /* the role as it will be must be within the caller's rights */
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(b, "all_apps");
     struct console_role next = {0};
-    next.perms = cJSON_Duplicate(j->ctx ? (cJSON *)j->ctx : old.perms, true);
+    next.perms = cJSON_Duplicate(c->extra ? c->extra : old.perms, true);
     next.apps = cJSON_Duplicate(apps ? apps : old.apps, true);
     if (next.perms == NULL)
         next.perms = cJSON_CreateArray();
     if (next.apps == NULL)
         next.apps = cJSON_CreateArray();
     next.all_apps = all ? cJSON_IsTrue(all) : have ? old.all_apps : apps == NULL;
-    bool ok = console__covers(&j->op, &next);
+    bool ok = console__covers(&c->op, &next);
     console__role_release(&next);
     console__role_release(&old);
     if (!ok) {
@@ -333,25 +333,20 @@ static void roles_checked(struct cjob *j)
     roles_write(j);
 }
 
-static void roles_check(struct cjob *j)
+static void roles_check(struct kit_job *j)
 {
-    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(j->body, "app_ids");
+    struct cctx *c = console__ctx(j);
+    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(c->body, "app_ids");
     char *ids = apps ? cJSON_PrintUnformatted(apps) : NULL;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_current);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_add(op, &sql_current_apps);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_add(op, &sql_apps_known);
     store_bind_text(op, ids ? ids : "[]");
     cJSON_free(ids);
-    submit(j, op, false, roles_checked);
-}
-
-static void free_perms(struct cjob *j)
-{
-    cJSON_Delete(j->ctx);
-    j->ctx = NULL;
+    kit_store(j, op, KIT_READ, roles_checked);
 }
 
 static void roles_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
@@ -362,13 +357,13 @@ static void roles_save(struct http_req *req, const struct console_op *who, void 
     cJSON *b = console__body(req);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = create ? 201 : 200;
-    j->n2 = create ? ROLE_CREATE : ROLE_PATCH;
-    j->ctx_free = free_perms;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->n1 = create ? 201 : 200;
+    c->n2 = create ? ROLE_CREATE : ROLE_PATCH;
     if (id)
-        snprintf(j->text, sizeof(j->text), "%s", id);
+        snprintf(c->text, sizeof(c->text), "%s", id);
     const char *name = NULL, *desc = NULL;
     const cJSON *apps;
     int all;
@@ -379,11 +374,11 @@ static void roles_save(struct http_req *req, const struct console_op *who, void 
         console__bool(req, b, "all_apps", &all) != 0 ||
         console__id_list(req, b, "app_ids", &apps) != 0 || perms_of(req, b, create, &perms) != 0)
         goto done;
-    j->ctx = perms;
+    c->extra = perms;
     roles_check(j);
     return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
 static void roles_create(struct http_req *req, const struct console_op *who, void *ud)
@@ -401,9 +396,10 @@ static void roles_delete(struct http_req *req, const struct console_op *who, voi
     const char *id = console__path_id(req, "role");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n2 = ROLE_DELETE;
-    snprintf(j->text, sizeof(j->text), "%s", id);
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n2 = ROLE_DELETE;
+    snprintf(c->text, sizeof(c->text), "%s", id);
     roles_check(j);
 }
 

@@ -42,14 +42,15 @@ static const struct store_sql sql_page = {
           " ORDER BY created_at DESC, app_id, id LIMIT $3 OFFSET $4",
 };
 
-static void finish_page(struct cjob *j)
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "user");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "has_password,disabled", "contacts,metadata");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "has_password,disabled", "contacts,metadata");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -115,9 +116,10 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
         free(scope);
         return;
     }
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_count);
     store_bind_text(op, scope);
@@ -129,9 +131,7 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     store_bind_int(op, (page - 1) * size);
     free(scope);
     free(pat);
-    console__job_submit(j, op, false, finish_page);
-    if (j->finish == NULL)
-        console__job_free(j);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void users_list_h(struct http_req *req, void *ud)
