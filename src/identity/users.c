@@ -14,7 +14,6 @@
 #include "core/err.h"
 #include "identity/app_auth.h"
 #include "identity/identity.h"
-#include <openssl/crypto.h>
 #include "auth/password.h"
 #include "core/workpool.h"
 #include "core/xalloc.h"

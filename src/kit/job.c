@@ -83,6 +83,12 @@ static void job_on_loop(void *arg)
         job_free(j);
 }
 
+void kit_run(struct kit_job *j, kit_fn first)
+{
+    j->next = first;
+    job_on_loop(j);
+}
+
 /* Store thread: keep the result and hop back to the request's loop. */
 static void store_done(int status, struct store_result *res, void *ud)
 {

@@ -73,6 +73,13 @@ struct kit_job *kit_job_new(struct http_req *req, struct store *store, struct wo
 void kit_job_end(struct kit_job *j);
 
 /*
+ * Runs first(j) now, on the loop thread of the request, as a continuation: a handler's first
+ * code runs like every later step, so a step refused inside it leaves j alive until first
+ * returns, and the job ends when first returns without starting a step.
+ */
+void kit_run(struct kit_job *j, kit_fn first);
+
+/*
  * Registers n bytes at p (inside the context, or the job's lifetime) to be wiped with
  * explicit_bzero when the job ends, before ctx_free runs.
  */
