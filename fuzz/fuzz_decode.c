@@ -33,13 +33,14 @@ static const struct kit_field contact_fields[] = {
     {.name = "email", .kind = KIT_EMAIL, .at = KIT_AT(struct target, email)},
     {.name = NULL},
 };
-static const struct kit_table contacts = {contact_fields, true, &rest};
+static const struct kit_table contacts = {
+    .fields = contact_fields, .open = true, .rest = &rest, .key_max = 64};
 static const struct kit_field item_fields[] = {
     {.name = "id", .kind = KIT_ID, .flags = KIT_REQUIRED},
     {.name = "contacts", .kind = KIT_OBJECT, .sub = &contacts},
     {.name = NULL},
 };
-static const struct kit_table item = {item_fields, false, NULL};
+static const struct kit_table item = {.fields = item_fields, .open = false};
 static const struct kit_field item_elem = {.name = "", .kind = KIT_OBJECT, .sub = &item};
 static const struct kit_field tag_elem = {.name = "", .kind = KIT_NAME, .max = 8};
 static const struct kit_field fields[] = {
@@ -74,7 +75,7 @@ static const struct kit_field fields[] = {
     {.name = "role", .kind = KIT_STRING, .flags = KIT_REFUSED},
     {.name = NULL},
 };
-static const struct kit_table table = {fields, false, NULL};
+static const struct kit_table table = {.fields = fields, .open = false};
 
 static void check_str(const char *s, size_t lo, size_t hi, bool bytes)
 {

@@ -542,12 +542,9 @@ static void register_start(struct kit_job *j)
     if (email)
         cJSON_AddItemToObject(cJSON_AddObjectToObject(profile, "contacts"), "email",
                               cJSON_Duplicate(email, true));
-    char field[160];
-    const char *msg = NULL;
-    int rc =
-        identity__user_fields_parse(profile, USER_PATCH, "", &e->f, field, sizeof(field), &msg);
-    if (rc != 0) {
-        invalid(req, strcmp(field, "contacts.email") == 0 ? "email" : field, msg);
+    struct kit_error err;
+    if (identity__user_fields_parse(profile, USER_PATCH, "", &e->f, &err) != 0) {
+        invalid(req, strcmp(err.field, "contacts.email") == 0 ? "email" : err.field, err.message);
         return;
     }
     struct store_op *op = store_op_new();
@@ -985,11 +982,9 @@ static void me_patch_start(struct kit_job *j)
     }
     cJSON_DeleteItemFromObjectCaseSensitive(e->body, "password");
     cJSON_DeleteItemFromObjectCaseSensitive(e->body, "current_password");
-    char field[160];
-    const char *msg = NULL;
-    if (identity__user_fields_parse(e->body, USER_PATCH, "", &e->f, field, sizeof(field), &msg) !=
-        0) {
-        invalid(req, field, msg);
+    struct kit_error err;
+    if (identity__user_fields_parse(e->body, USER_PATCH, "", &e->f, &err) != 0) {
+        kit_fail_decode(req, &err);
         return;
     }
     const cJSON *contacts = cJSON_GetObjectItemCaseSensitive(e->body, "contacts");

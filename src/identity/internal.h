@@ -90,14 +90,12 @@ struct user_fields {
 };
 
 /*
- * Validates a user object into f. prefix names the object in error fields
- * ("" or "users[3]."). Returns 0, or ERR_INVAL with the JSON path in field
- * and a static message in *msg. Release f with identity__user_fields_release
- * either way.
+ * Validates a user object into f with the kit's decoder. path names the object in error
+ * fields ("" or "users[3]"). Returns 0, or ERR_INVAL with the JSON path and a message in err.
+ * Release f with identity__user_fields_release either way.
  */
-int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *prefix,
-                                struct user_fields *f, char *field, size_t fieldlen,
-                                const char **msg);
+int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *path,
+                                struct user_fields *f, struct kit_error *err);
 
 void identity__user_fields_release(struct user_fields *f);
 

@@ -231,11 +231,10 @@ static void save(struct http_req *req, const char *app_id, struct identity *id, 
         explicit_bzero(pw->valuestring, n);
         cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
     }
-    char field[160];
-    const char *msg = NULL;
-    if (identity__user_fields_parse(body, sv->create ? USER_CREATE : USER_PATCH, "", &sv->f, field,
-                                    sizeof(field), &msg) != 0) {
-        http_respond_error(req, 422, "validation_failed", msg, field);
+    struct kit_error err;
+    if (identity__user_fields_parse(body, sv->create ? USER_CREATE : USER_PATCH, "", &sv->f,
+                                    &err) != 0) {
+        kit_fail_decode(req, &err);
         kit_job_end(j);
         return;
     }
@@ -441,18 +440,15 @@ static void finish_batch(struct kit_job *j)
  */
 static int batch_parse(struct http_req *req, const cJSON *arr, struct user_fields *fs, int n)
 {
-    char prefix[32], field[200];
-    const char *msg = NULL;
+    char path[32], field[200];
+    struct kit_error err;
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, arr)
     {
-        snprintf(prefix, sizeof(prefix), "users[%d].", i);
-        if (identity__user_fields_parse(u, USER_CREATE, prefix, &fs[i], field, sizeof(field),
-                                        &msg) != 0) {
-            if (field[strlen(field) - 1] == '.')
-                field[strlen(field) - 1] = '\0';
-            http_respond_error(req, 422, "validation_failed", msg, field);
+        snprintf(path, sizeof(path), "users[%d]", i);
+        if (identity__user_fields_parse(u, USER_CREATE, path, &fs[i], &err) != 0) {
+            kit_fail_decode(req, &err);
             return -1;
         }
         for (int k = 0; k < i; k++) {

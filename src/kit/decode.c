@@ -275,7 +275,10 @@ static int decode_obj(const cJSON *obj, const struct kit_table *t, void *out, co
         const struct kit_field *f = lookup(t, m->string);
         if (f == NULL) {
             if (!t->open)
-                return fail(err, sub, "unknown field");
+                return fail(err, sub, t->unknown ? t->unknown : "unknown field");
+            if (t->key_max > 0 && strlen(m->string) > t->key_max)
+                return fail(err, sub,
+                            t->rest && t->rest->message ? t->rest->message : "has too long a name");
             if (t->rest != NULL) {
                 int rc = decode_value(m, t->rest, NULL, sub, err, depth);
                 if (rc != 0)

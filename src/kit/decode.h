@@ -81,9 +81,11 @@ struct kit_field {
 };
 
 struct kit_table {
-    const struct kit_field *fields; /* ends with a {NULL} entry */
+    const struct kit_field *fields; /* ends with a {.name = NULL} entry */
     bool open;                      /* members not listed are accepted */
     const struct kit_field *rest;   /* open: each unlisted member must match this (NULL: any) */
+    size_t key_max;                 /* open: bytes of an unlisted member's name (0: any) */
+    const char *unknown;            /* the message for an unlisted member ("unknown field") */
 };
 
 /* Where a KIT_ARRAY lands: the array value and its size. */

@@ -26,14 +26,15 @@ static const struct kit_field contact_fields[] = {
     {.name = "email", .kind = KIT_EMAIL, .at = KIT_AT(struct person, email)},
     {.name = NULL},
 };
-static const struct kit_table contact_table = {contact_fields, true, &contact_rest};
+static const struct kit_table contact_table = {
+    .fields = contact_fields, .open = true, .rest = &contact_rest, .key_max = 6};
 
 static const struct kit_field friend_fields[] = {
     {.name = "id", .kind = KIT_ID, .flags = KIT_REQUIRED},
     {.name = "contacts", .kind = KIT_OBJECT, .sub = &contact_table},
     {.name = NULL},
 };
-static const struct kit_table friend_table = {friend_fields, false, NULL};
+static const struct kit_table friend_table = {.fields = friend_fields, .open = false};
 static const struct kit_field friend_elem = {.name = "", .kind = KIT_OBJECT, .sub = &friend_table};
 static const struct kit_field tag_elem = {.name = "", .kind = KIT_NAME, .max = 16};
 
@@ -67,8 +68,10 @@ static const struct kit_field person_fields[] = {
     {.name = "role", .kind = KIT_STRING, .flags = KIT_REFUSED},
     {.name = NULL},
 };
-static const struct kit_table person_table = {person_fields, false, NULL};
-static const struct kit_table person_open = {person_fields, true, NULL};
+static const struct kit_table person_table = {.fields = person_fields, .open = false};
+static const struct kit_table person_open = {.fields = person_fields, .open = true};
+static const struct kit_table person_fixed = {.fields = person_fields,
+                                              .unknown = "unknown or fixed field"};
 
 /* Decodes text; returns the status, the path in field and the message in *msg. */
 static int decode(const char *text, const struct kit_table *t, struct person *p, char *field,
@@ -179,6 +182,14 @@ TEST(unknown_fields)
     CHECK_STR(f, "extra");
     CHECK_STR(m, "unknown field");
     CHECK_INT(decode("{\"id\":\"a\",\"extra\":1}", &person_open, &p, f, &m), 0);
+    CHECK_INT(decode("{\"id\":\"a\",\"extra\":1}", &person_fixed, &p, f, &m), ERR_INVAL);
+    CHECK_STR(m, "unknown or fixed field");
+    /* an open object's member names have a bound too */
+    CHECK_INT(decode("{\"id\":\"a\",\"contacts\":{\"abcdef\":\"x\"}}", &person_table, &p, f, &m),
+              0);
+    CHECK_INT(decode("{\"id\":\"a\",\"contacts\":{\"abcdefg\":\"x\"}}", &person_table, &p, f, &m),
+              ERR_INVAL);
+    CHECK_STR(f, "contacts.abcdefg");
     /* a refused member is refused even in an open table */
     CHECK_INT(decode("{\"id\":\"a\",\"role\":\"x\"}", &person_open, &p, f, &m), ERR_INVAL);
     CHECK_STR(f, "role");

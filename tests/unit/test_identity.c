@@ -11,16 +11,18 @@
 #include "core/err.h"
 #include "identity/internal.h"
 
-/* Parses json in mode with prefix; returns the rc and copies the error field to field. */
+/* Parses json in mode with path prefix; returns the rc and copies the error field to field. */
 static int parse(const char *json, enum user_mode mode, const char *prefix, char *field,
                  size_t fieldlen)
 {
     cJSON *v = cJSON_Parse(json);
     struct user_fields f;
-    const char *msg = NULL;
+    struct kit_error err;
     field[0] = '\0';
-    int rc = identity__user_fields_parse(v, mode, prefix, &f, field, fieldlen, &msg);
-    if (rc != 0 && msg == NULL)
+    int rc = identity__user_fields_parse(v, mode, prefix, &f, &err);
+    if (rc != 0)
+        snprintf(field, fieldlen, "%s", err.field);
+    if (rc != 0 && err.message == NULL)
         rc = 999;
     identity__user_fields_release(&f);
     cJSON_Delete(v);
@@ -59,7 +61,7 @@ TEST(fields)
     CHECK_STR(field, "id");
     CHECK_INT(parse("{\"password_hash\":\"x\"}", USER_PATCH, "", field, sizeof(field)), ERR_INVAL);
     CHECK_STR(field, "password_hash");
-    CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":1}}", USER_CREATE, "users[3].", field,
+    CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":1}}", USER_CREATE, "users[3]", field,
                     sizeof(field)),
               ERR_INVAL);
     CHECK_STR(field, "users[3].contacts.phone");
@@ -70,7 +72,7 @@ TEST(fields)
     CHECK_STR(field, "kind");
     /* the one e-mail rule */
     CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":\"1\",\"email\":\"a@b\"}}", USER_CREATE,
-                    "users[2].", field, sizeof(field)),
+                    "users[2]", field, sizeof(field)),
               ERR_INVAL);
     CHECK_STR(field, "users[2].contacts.email");
     CHECK_INT(
