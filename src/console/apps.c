@@ -189,71 +189,66 @@ static void apps_get(struct http_req *req, const struct console_op *who, void *u
     kit_store(j, op, KIT_READ, finish_app);
 }
 
-/* The optional app settings of a create or patch body; -1 after answering 422. */
+/* The settings of a create or patch body (the kit decoder's target). */
 struct app_fields {
-    const char *name, *status;
-    int allow_register;        /* -1: not given */
-    int64_t rps, burst, quota; /* -1: not given */
+    const char *name, *status, *key; /* NULL: not given */
+    int allow_register;              /* -1: not given */
+    int64_t rps, burst, quota;       /* KIT_INT_ABSENT (< 0): not given */
 };
 
-static int num_member(struct http_req *req, const cJSON *b, const char *name, int64_t max,
-                      int64_t *out)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, name);
-    *out = -1;
-    if (m == NULL)
-        return 0;
-    if (!cJSON_IsNumber(m) || m->valuedouble < 0 || m->valuedouble > (double)max ||
-        m->valuedouble != (double)(int64_t)m->valuedouble) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "must be a whole number from 0 to %lld", (long long)max);
-        console__invalid(req, name, msg);
-        return -1;
+#define APP_COMMON_FIELDS                                                                          \
+    {.name = "status", .kind = KIT_STRING, .max = 16, .at = KIT_AT(struct app_fields, status)},    \
+        {.name = "allow_register",                                                                 \
+         .kind = KIT_BOOL,                                                                         \
+         .at = KIT_AT(struct app_fields, allow_register)},                                         \
+        {.name = "rate_limit_rps",                                                                 \
+         .kind = KIT_INT,                                                                          \
+         .max = 1000000,                                                                           \
+         .at = KIT_AT(struct app_fields, rps)},                                                    \
+        {.name = "rate_limit_burst",                                                               \
+         .kind = KIT_INT,                                                                          \
+         .max = 1000000,                                                                           \
+         .at = KIT_AT(struct app_fields, burst)},                                                  \
+    {                                                                                              \
+        .name = "daily_quota", .kind = KIT_INT, .max = 1000000000,                                 \
+        .at = KIT_AT(struct app_fields, quota)                                                     \
     }
-    *out = (int64_t)m->valuedouble;
-    return 0;
-}
 
-static int app_fields(struct http_req *req, const cJSON *b, bool create, struct app_fields *f)
+static const struct kit_field app_create_fields[] = {
+    {.name = "name",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .min = 1,
+     .max = APP_NAME_MAX,
+     .at = KIT_AT(struct app_fields, name)},
+    {.name = "key", .kind = KIT_NAME, .max = APP_KEY_MAX, .at = KIT_AT(struct app_fields, key)},
+    APP_COMMON_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_field app_patch_fields[] = {
+    {.name = "name",
+     .kind = KIT_STRING,
+     .max = APP_NAME_MAX,
+     .at = KIT_AT(struct app_fields, name)},
+    APP_COMMON_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_table app_create_table = {.fields = app_create_fields};
+/* the key of an app is fixed once made */
+static const struct kit_table app_patch_table = {.fields = app_patch_fields,
+                                                 .unknown = "unknown or fixed field"};
+
+/* Reads and decodes a create or patch body into f; NULL after answering 4xx. */
+static cJSON *app_body(struct http_req *req, bool create, struct app_fields *f)
 {
-    memset(f, 0, sizeof(*f));
-    f->allow_register = -1;
-    if (!cJSON_IsObject(b)) {
-        console__invalid(req, "", "must be a JSON object");
-        return -1;
-    }
-    static const char *const known[] = {
-        "name",        "key", "status", "allow_register", "rate_limit_rps", "rate_limit_burst",
-        "daily_quota", NULL};
-    const cJSON *m;
-    cJSON_ArrayForEach(m, b)
-    {
-        bool ok = false;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = strcmp(m->string, known[i]) == 0 && (create || strcmp(m->string, "key") != 0);
-        if (!ok) {
-            console__invalid(req, m->string, create ? "unknown field" : "unknown or fixed field");
-            return -1;
-        }
-    }
-    if (console__str(b, "name", APP_NAME_MAX, create, false, &f->name, req) != 0 ||
-        console__str(b, "status", 16, false, false, &f->status, req) != 0)
-        return -1;
-    if (f->status && strcmp(f->status, "active") != 0 && strcmp(f->status, "disabled") != 0) {
+    cJSON *b = kit_body(req, create ? &app_create_table : &app_patch_table, f);
+    if (b != NULL && f->status && strcmp(f->status, "active") != 0 &&
+        strcmp(f->status, "disabled") != 0) {
         console__invalid(req, "status", "must be active or disabled");
-        return -1;
+        cJSON_Delete(b);
+        return NULL;
     }
-    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(b, "allow_register");
-    if (ar && !cJSON_IsBool(ar)) {
-        console__invalid(req, "allow_register", "must be true or false");
-        return -1;
-    }
-    f->allow_register = ar ? cJSON_IsTrue(ar) : -1;
-    if (num_member(req, b, "rate_limit_rps", 1000000, &f->rps) != 0 ||
-        num_member(req, b, "rate_limit_burst", 1000000, &f->burst) != 0 ||
-        num_member(req, b, "daily_quota", 1000000000, &f->quota) != 0)
-        return -1;
-    return 0;
+    return b;
 }
 
 static void bind_opt(struct store_op *op, int64_t v)
@@ -276,18 +271,15 @@ static cJSON *create_detail(const char *name, const char *key, const char *app_i
 
 static void apps_create(struct http_req *req, const struct console_op *who, void *ud)
 {
-    cJSON *b = console__body(req);
+    struct app_fields f;
+    cJSON *b = app_body(req, true, &f);
     if (b == NULL)
         return;
     struct kit_job *j = console__job_new(req, ud, who);
     struct cctx *c = console__ctx(j);
     c->body = b;
     c->n1 = 201;
-    struct app_fields f;
-    const char *key = NULL;
-    if (app_fields(req, b, true, &f) != 0 ||
-        console__str(b, "key", APP_KEY_MAX, false, true, &key, req) != 0)
-        goto done;
+    const char *key = f.key;
     char app_id[33], gen[40], hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
     rand_hex(app_id, 16);
     if (key == NULL) {
@@ -302,6 +294,7 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
         goto done;
     }
     c->secret = kit_secret_dup(j, secret);
+    explicit_bzero(secret, sizeof(secret));
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_insert);
@@ -316,7 +309,7 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     store_op_add(op, &sql_secret_insert);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);
-    store_bind_text(op, secret + TOKEN_LEN - 4);
+    store_bind_text(op, c->secret + TOKEN_LEN - 4);
     store_bind_int(op, now);
     cJSON *detail = create_detail(f.name, key, app_id);
     console__audit(op, who, app_id, "app.create", app_id, detail, now); /* never the secret */
@@ -334,16 +327,14 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     const char *id = app_in_scope(req, who, "apps:write");
     if (id == NULL)
         return;
-    cJSON *b = console__body(req);
+    struct app_fields f;
+    cJSON *b = app_body(req, false, &f);
     if (b == NULL)
         return;
     struct kit_job *j = console__job_new(req, ud, who);
     struct cctx *c = console__ctx(j);
     c->body = b;
     c->n1 = 200;
-    struct app_fields f;
-    if (app_fields(req, b, false, &f) != 0)
-        goto done;
     c->n2 = f.status && strcmp(f.status, "disabled") == 0;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
@@ -361,9 +352,6 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     store_op_add(op, &sql_get);
     store_bind_text(op, id);
     kit_store(j, op, KIT_WRITE, finish_app);
-    return;
-done:
-    kit_job_end(j);
 }
 
 /* ---- secrets */
@@ -382,6 +370,18 @@ static void finish_secret(struct kit_job *j)
     cJSON_Delete(o);
 }
 
+struct rotate_in {
+    int64_t grace;
+};
+static const struct kit_field rotate_fields[] = {
+    {.name = "grace_seconds",
+     .kind = KIT_INT,
+     .max = GRACE_MAX_S,
+     .at = KIT_AT(struct rotate_in, grace)},
+    {.name = NULL},
+};
+static const struct kit_table rotate_table = {.fields = rotate_fields};
+
 static void secrets_rotate(struct http_req *req, const struct console_op *who, void *ud)
 {
     const char *id = app_in_scope(req, who, "apps:write");
@@ -393,25 +393,11 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     struct kit_job *j = console__job_new(req, ud, who);
     struct cctx *c = console__ctx(j);
     if (len > 0) {
-        cJSON *b = c->body = console__body(req);
-        if (b == NULL)
+        struct rotate_in in;
+        if ((c->body = kit_body(req, &rotate_table, &in)) == NULL)
             goto done;
-        if (!cJSON_IsObject(b)) {
-            console__invalid(req, "", "must be a JSON object");
-            goto done;
-        }
-        const cJSON *m;
-        cJSON_ArrayForEach(m, b)
-        {
-            if (strcmp(m->string, "grace_seconds") != 0) {
-                console__invalid(req, m->string, "unknown field");
-                goto done;
-            }
-        }
-        if (num_member(req, b, "grace_seconds", GRACE_MAX_S, &grace) != 0)
-            goto done;
-        if (grace < 0)
-            grace = 86400;
+        if (in.grace != KIT_INT_ABSENT)
+            grace = in.grace;
     }
     char hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
     token_generate(secret);
@@ -420,6 +406,7 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
         goto done;
     }
     c->secret = kit_secret_dup(j, secret);
+    explicit_bzero(secret, sizeof(secret));
     c->n2 = 1; /* the new secret's row is in step 1 */
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
@@ -429,7 +416,7 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     store_op_add(op, &sql_secret_insert);
     store_bind_text(op, id);
     store_bind_text(op, hash);
-    store_bind_text(op, secret + TOKEN_LEN - 4);
+    store_bind_text(op, c->secret + TOKEN_LEN - 4);
     store_bind_int(op, now);
     store_op_require_row(op); /* the app exists (foreign key) */
     cJSON *detail = cJSON_CreateObject();

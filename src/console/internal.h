@@ -130,15 +130,6 @@ bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size);
 void console__respond_store_err(struct http_req *req, int status, const char *what);
 void console__respond(struct http_req *req, int status, const cJSON *v);
 void console__invalid(struct http_req *req, const char *field, const char *message);
-/* A string member of 1..max characters matching the id charset when idlike; NULL: absent. */
-int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
-                 const char **out, struct http_req *req);
-/*
- * A password member: a string of min (at least 1) to PASSWORD_MAX_LEN bytes; bytes, not
- * characters, because the hash takes bytes. NULL when absent and not required; -1 after 422.
- */
-int console__password(struct http_req *req, const cJSON *obj, const char *name, bool required,
-                      size_t min, const char **out);
 struct router;
 /* Route registration of the console's files (console.c calls them). */
 void console__auth_register(struct router *r, struct identity *id);
@@ -147,17 +138,18 @@ void console__roles_register(struct router *r, struct identity *id);
 void console__users_register(struct router *r, struct identity *id);
 void console__apps_register(struct router *r, struct identity *id);
 
-/* ---- request bodies (each answers 415/400/422 itself and returns NULL or -1) */
+/* ---- request bodies: the kit's decoder (kit/decode.h) with these shared descriptors */
 
-/* The JSON body (caller frees) or NULL after answering: the one body reader,
- * request_body_json (router/request.h). */
-cJSON *console__body(struct http_req *req);
-/* Refuses a body that is not an object or has members not in allowed (comma list). */
-int console__only(struct http_req *req, const cJSON *obj, const char *allowed);
-/* obj[name] as an array of at most CONSOLE_ROLES_MAX ids (borrowed; NULL when absent). */
-int console__id_list(struct http_req *req, const cJSON *obj, const char *name, const cJSON **out);
-/* obj[name] as a boolean: *out 0/1, or -1 when absent. */
-int console__bool(struct http_req *req, const cJSON *obj, const char *name, int *out);
+/* An element of an id list ("roles", "app_ids"): a name of at most 64 characters. */
+extern const struct kit_field console__id_elem;
+
+/* A decoder field: member n, an array of at most CONSOLE_ROLES_MAX ids, at type.member. */
+#define CONSOLE_ID_LIST(n, type, member)                                                           \
+    {                                                                                              \
+        .name = n, .kind = KIT_ARRAY, .max = CONSOLE_ROLES_MAX, .at = KIT_AT(type, member),        \
+        .elem = &console__id_elem, .message = "must be an array of at most 32 ids"                 \
+    }
+
 /* The path's {id} when id-like, else NULL after answering 404. */
 const char *console__path_id(struct http_req *req, const char *what);
 

@@ -363,14 +363,57 @@ static void ops_check(struct kit_job *j)
     kit_store(j, op, KIT_READ, ops_checked);
 }
 
+/* An operator body (the kit decoder's target). */
+struct ops_in {
+    const char *username, *password;
+    struct kit_array roles;
+    int disabled;
+};
+
+static const struct kit_field ops_create_fields[] = {
+    {.name = "username",
+     .kind = KIT_NAME,
+     .flags = KIT_REQUIRED,
+     .max = OPERATOR_NAME_MAX,
+     .at = KIT_AT(struct ops_in, username)},
+    {.name = "password",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED | KIT_BYTES, /* the hash takes bytes */
+     .min = 8,
+     .max = PASSWORD_MAX_LEN,
+     .at = KIT_AT(struct ops_in, password)},
+    CONSOLE_ID_LIST("roles", struct ops_in, roles),
+    {.name = "disabled", .kind = KIT_BOOL, .at = KIT_AT(struct ops_in, disabled)},
+    {.name = NULL},
+};
+static const struct kit_field ops_patch_fields[] = {
+    {.name = "password",
+     .kind = KIT_STRING,
+     .flags = KIT_BYTES,
+     .min = 8,
+     .max = PASSWORD_MAX_LEN,
+     .at = KIT_AT(struct ops_in, password)},
+    CONSOLE_ID_LIST("roles", struct ops_in, roles),
+    {.name = "disabled", .kind = KIT_BOOL, .at = KIT_AT(struct ops_in, disabled)},
+    {.name = NULL},
+};
+static const struct kit_table ops_create_table = {.fields = ops_create_fields};
+static const struct kit_table ops_patch_table = {.fields = ops_patch_fields};
+
 static void ops_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
 {
     const char *id = NULL;
     if (!create && (id = console__path_id(req, "operator")) == NULL)
         return;
-    cJSON *b = console__body(req);
+    struct ops_in in;
+    cJSON *b = kit_body(req, create ? &ops_create_table : &ops_patch_table, &in);
     if (b == NULL)
         return;
+    if (id && in.disabled == 1 && strcmp(id, who->id) == 0) {
+        http_respond_error(req, 409, "conflict", "an operator cannot disable itself", "disabled");
+        cJSON_Delete(b);
+        return;
+    }
     struct kit_job *j = console__job_new(req, ud, who);
     struct cctx *c = console__ctx(j);
     c->body = b;
@@ -378,26 +421,9 @@ static void ops_save(struct http_req *req, const struct console_op *who, void *u
     c->n2 = create ? OPS_CREATE : OPS_PATCH;
     if (id)
         snprintf(c->text, sizeof(c->text), "%s", id);
-    const char *name = NULL, *pw = NULL;
-    const cJSON *roles;
-    int dis;
-    if (console__only(
-            req, b, create ? "username,password,roles,disabled" : "password,roles,disabled") != 0 ||
-        (create && console__str(b, "username", OPERATOR_NAME_MAX, true, true, &name, req) != 0) ||
-        console__password(req, b, "password", create, 8, &pw) != 0 ||
-        console__id_list(req, b, "roles", &roles) != 0 ||
-        console__bool(req, b, "disabled", &dis) != 0)
-        goto done;
-    if (id && dis == 1 && strcmp(id, who->id) == 0) {
-        http_respond_error(req, 409, "conflict", "an operator cannot disable itself", "disabled");
-        goto done;
-    }
-    if (pw)
-        c->password = kit_secret_dup(j, pw);
-    ops_check(j);
-    return;
-done:
-    kit_job_end(j);
+    if (in.password)
+        c->password = kit_secret_dup(j, in.password);
+    kit_run(j, ops_check);
 }
 
 static void ops_create(struct http_req *req, const struct console_op *who, void *ud)

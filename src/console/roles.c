@@ -165,25 +165,19 @@ static bool perm_known(const char *p)
 }
 
 /* body.permissions without repeats (caller frees), NULL when absent; -1 after answering 422. */
-static int perms_of(struct http_req *req, const cJSON *b, bool required, cJSON **out)
+/* The known permissions of perms (an array of strings, checked by the decoder), each once, in
+ * *out (NULL when perms is); -1 after answering 422 naming the first unknown one. */
+static int perms_of(struct http_req *req, const cJSON *perms, cJSON **out)
 {
-    const cJSON *perms = cJSON_GetObjectItemCaseSensitive(b, "permissions");
     *out = NULL;
-    if (perms == NULL) {
-        if (required)
-            console__invalid(req, "permissions", "is required");
-        return required ? -1 : 0;
-    }
-    if (!cJSON_IsArray(perms) || cJSON_GetArraySize(perms) > 64) {
-        console__invalid(req, "permissions", "must be an array of permission names");
-        return -1;
-    }
+    if (perms == NULL)
+        return 0;
     cJSON *uniq = cJSON_CreateArray();
     int i = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, perms)
     {
-        if (!cJSON_IsString(p) || !perm_known(p->valuestring)) {
+        if (!perm_known(p->valuestring)) {
             char f[40];
             snprintf(f, sizeof(f), "permissions[%d]", i);
             console__invalid(req, f, "unknown permission");
@@ -349,36 +343,65 @@ static void roles_check(struct kit_job *j)
     kit_store(j, op, KIT_READ, roles_checked);
 }
 
+/* A role body (the kit decoder's target). */
+struct role_in {
+    const char *name, *description;
+    int all_apps;
+    struct kit_array app_ids, permissions;
+};
+
+static const struct kit_field perm_elem = {.kind = KIT_STRING, .message = "unknown permission"};
+#define ROLE_FIELDS(name_flags, perm_flags)                                                        \
+    {.name = "name",                                                                               \
+     .kind = KIT_NAME,                                                                             \
+     .flags = name_flags,                                                                          \
+     .max = ROLE_NAME_MAX,                                                                         \
+     .at = KIT_AT(struct role_in, name)},                                                          \
+        {.name = "description",                                                                    \
+         .kind = KIT_STRING,                                                                       \
+         .max = ROLE_DESC_MAX,                                                                     \
+         .at = KIT_AT(struct role_in, description)},                                               \
+        {.name = "permissions",                                                                    \
+         .kind = KIT_ARRAY,                                                                        \
+         .flags = perm_flags,                                                                      \
+         .max = 64,                                                                                \
+         .at = KIT_AT(struct role_in, permissions),                                                \
+         .elem = &perm_elem,                                                                       \
+         .message = "must be an array of permission names"},                                       \
+        {.name = "all_apps", .kind = KIT_BOOL, .at = KIT_AT(struct role_in, all_apps)},            \
+        CONSOLE_ID_LIST("app_ids", struct role_in, app_ids),                                       \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+static const struct kit_field role_create_fields[] = {ROLE_FIELDS(KIT_REQUIRED, KIT_REQUIRED)};
+static const struct kit_field role_patch_fields[] = {ROLE_FIELDS(0, 0)};
+static const struct kit_table role_create_table = {.fields = role_create_fields};
+static const struct kit_table role_patch_table = {.fields = role_patch_fields};
+
 static void roles_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
 {
     const char *id = NULL;
     if (!create && (id = console__path_id(req, "role")) == NULL)
         return;
-    cJSON *b = console__body(req);
+    struct role_in in;
+    cJSON *b = kit_body(req, create ? &role_create_table : &role_patch_table, &in);
     if (b == NULL)
         return;
+    cJSON *perms = NULL;
+    if (perms_of(req, in.permissions.json, &perms) != 0) {
+        cJSON_Delete(b);
+        return;
+    }
     struct kit_job *j = console__job_new(req, ud, who);
     struct cctx *c = console__ctx(j);
     c->body = b;
+    c->extra = perms;
     c->n1 = create ? 201 : 200;
     c->n2 = create ? ROLE_CREATE : ROLE_PATCH;
     if (id)
         snprintf(c->text, sizeof(c->text), "%s", id);
-    const char *name = NULL, *desc = NULL;
-    const cJSON *apps;
-    int all;
-    cJSON *perms = NULL;
-    if (console__only(req, b, "name,description,permissions,all_apps,app_ids") != 0 ||
-        console__str(b, "name", ROLE_NAME_MAX, create, true, &name, req) != 0 ||
-        console__str(b, "description", ROLE_DESC_MAX, false, false, &desc, req) != 0 ||
-        console__bool(req, b, "all_apps", &all) != 0 ||
-        console__id_list(req, b, "app_ids", &apps) != 0 || perms_of(req, b, create, &perms) != 0)
-        goto done;
-    c->extra = perms;
-    roles_check(j);
-    return;
-done:
-    kit_job_end(j);
+    kit_run(j, roles_check);
 }
 
 static void roles_create(struct http_req *req, const struct console_op *who, void *ud)
