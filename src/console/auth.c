@@ -341,6 +341,7 @@ static void login_handler(struct http_req *req, void *ud)
     snprintf(ip, sizeof(ip), "%s", peer ? peer : "");
     memcpy(c->op.ip, ip, sizeof(ip));
     c->password = kit_secret_dup(j, pw);
+    kit_wipe_member(c->body, "password"); /* the job holds its own copy */
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_op_by_name);
     store_bind_text(op, name);

@@ -421,8 +421,10 @@ static void ops_save(struct http_req *req, const struct console_op *who, void *u
     c->n2 = create ? OPS_CREATE : OPS_PATCH;
     if (id)
         snprintf(c->text, sizeof(c->text), "%s", id);
-    if (in.password)
+    if (in.password) {
         c->password = kit_secret_dup(j, in.password);
+        kit_wipe_member(b, "password"); /* the job holds its own copy */
+    }
     kit_run(j, ops_check);
 }
 

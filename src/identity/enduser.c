@@ -304,33 +304,34 @@ static void guard_refund(struct eu *e)
     login_guard_refund(e->id->guard, e->peer, account, clock_mono_ms());
 }
 
-/* A password member as a job secret: NULL (after answering 422) when absent or not
- * acceptable. */
+/* Passwords: bytes, not characters, because the hash takes bytes. */
+static const struct kit_field password_new = {.kind = KIT_STRING,
+                                              .flags = KIT_BYTES,
+                                              .min = PASSWORD_MIN_LEN,
+                                              .max = PASSWORD_MAX_LEN,
+                                              .message = "must be 8 to 511 bytes"};
+static const struct kit_field password_any = {.kind = KIT_STRING,
+                                              .flags = KIT_BYTES,
+                                              .min = 1,
+                                              .max = PASSWORD_MAX_LEN,
+                                              .message = "must be 1 to 511 bytes"};
+
+/* A password member (new: the rule for a new one) as a job secret: NULL (after answering
+ * 422) when absent or not acceptable. */
 static const char *take_password(struct kit_job *j, const cJSON *body, const char *name,
-                                 bool strict)
+                                 bool new_one)
 {
-    struct http_req *req = j->req;
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, name);
-    if (!cJSON_IsString(p)) {
-        invalid(req, name, "is required (a string)");
+    struct kit_error err;
+    if (p == NULL) {
+        invalid(j->req, name, "is required (a string)");
         return NULL;
     }
-    size_t n = strlen(p->valuestring);
-    if (n == 0 || n > PASSWORD_MAX_LEN || (strict && n < PASSWORD_MIN_LEN)) {
-        invalid(req, name, strict ? "must be 8 to 511 bytes" : "must be 1 to 511 bytes");
+    if (kit_check(p, new_one ? &password_new : &password_any, name, &err) != 0) {
+        kit_fail_decode(j->req, &err);
         return NULL;
     }
     return kit_secret_dup(j, p->valuestring);
-}
-
-/* A contacts.email in body, if any, that is a string but not an address: false after 422. */
-static bool email_ok(struct http_req *req, const cJSON *email, const char *field)
-{
-    if (cJSON_IsString(email) && !kit_email_is_valid(email->valuestring)) {
-        invalid(req, field, "must be an e-mail address");
-        return false;
-    }
-    return true;
 }
 
 /* The app named by X-App-Key (default: "default"); false after answering 401. */
@@ -348,24 +349,61 @@ static bool app_key_of(struct http_req *req, char out[APP_KEY_MAX + 1])
     return true;
 }
 
-/* The user id from "username" (or "id"); false after answering 422. */
-static bool user_id_of(struct http_req *req, const cJSON *body, char out[JWT_SUB_MAX + 1])
+/*
+ * The register and login bodies (the kit decoder's targets): the user id is "username" (or
+ * "id"). Register refuses other members; login ignores them.
+ */
+struct account_in {
+    const char *username, *id, *password, *email, *name, *avatar;
+};
+
+#define ACCOUNT_FIELDS(password_min, password_message)                                             \
+    {.name = "username", .kind = KIT_ID, .at = KIT_AT(struct account_in, username)},               \
+        {.name = "id", .kind = KIT_ID, .at = KIT_AT(struct account_in, id)},                       \
+    {                                                                                              \
+        .name = "password", .kind = KIT_STRING, .flags = KIT_REQUIRED | KIT_BYTES,                 \
+        .min = password_min, .max = PASSWORD_MAX_LEN, .at = KIT_AT(struct account_in, password),   \
+        .message = password_message                                                                \
+    }
+
+static const struct kit_field register_fields[] = {
+    ACCOUNT_FIELDS(PASSWORD_MIN_LEN, "must be 8 to 511 bytes"),
+    {.name = "email", .kind = KIT_EMAIL, .at = KIT_AT(struct account_in, email)},
+    {.name = "name",
+     .kind = KIT_STRING,
+     .max = USER_NAME_MAX,
+     .at = KIT_AT(struct account_in, name)},
+    {.name = "avatar",
+     .kind = KIT_STRING,
+     .max = USER_AVATAR_MAX,
+     .at = KIT_AT(struct account_in, avatar)},
+    {.name = NULL},
+};
+static const struct kit_field login_fields[] = {
+    ACCOUNT_FIELDS(1, "must be 1 to 511 bytes"),
+    {.name = NULL},
+};
+static const struct kit_table register_table = {.fields = register_fields};
+static const struct kit_table login_table = {.fields = login_fields, .open = true};
+
+/* Decodes e->body against t into in and takes the user id and the password (a job secret);
+ * false after answering 422. */
+static bool account_of_body(struct kit_job *j, const struct kit_table *t, struct account_in *in)
 {
-    const char *field = "username";
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, field);
-    if (u == NULL) {
-        field = "id";
-        u = cJSON_GetObjectItemCaseSensitive(body, field);
-    }
-    if (u == NULL) {
-        invalid(req, "username", "is required");
+    struct eu *e = j->ctx;
+    struct kit_error err;
+    if (kit_decode(e->body, t, in, NULL, &err) != 0) {
+        kit_fail_decode(j->req, &err);
         return false;
     }
-    if (!cJSON_IsString(u) || !kit_id_is_valid(u->valuestring)) {
-        invalid(req, field, "must be 1-64 characters of A-Z a-z 0-9 _ . @ : -");
+    const char *uid = in->username ? in->username : in->id;
+    if (uid == NULL) {
+        invalid(j->req, "username", "is required");
         return false;
     }
-    snprintf(out, JWT_SUB_MAX + 1, "%s", u->valuestring);
+    snprintf(e->user_id, sizeof(e->user_id), "%s", uid);
+    e->password = kit_secret_dup(j, in->password);
+    kit_wipe_member(e->body, "password"); /* the job holds its own copy */
     return true;
 }
 
@@ -511,41 +549,17 @@ static void register_start(struct kit_job *j)
     e->body = request_body_json(req);
     if (e->body == NULL || !app_key_of(req, e->app_key))
         return;
-    if (!cJSON_IsObject(e->body)) {
-        invalid(req, "", "must be a JSON object");
+    struct account_in in;
+    if (!account_of_body(j, &register_table, &in))
         return;
-    }
-    if (!user_id_of(req, e->body, e->user_id) ||
-        (e->password = take_password(j, e->body, "password", true)) == NULL)
-        return;
-    /* the profile fields are validated as in POST /users */
-    cJSON *profile = e->profile = cJSON_CreateObject();
-    static const char *const allowed[] = {"name", "avatar", NULL};
-    const cJSON *m;
-    cJSON_ArrayForEach(m, e->body)
-    {
-        const char *k = m->string;
-        bool ok = strcmp(k, "username") == 0 || strcmp(k, "id") == 0 ||
-                  strcmp(k, "password") == 0 || strcmp(k, "email") == 0;
-        for (int i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(k, allowed[i]) == 0;
-        if (!ok) {
-            invalid(req, k, "unknown field");
-            return;
-        }
-        if (strcmp(k, "name") == 0 || strcmp(k, "avatar") == 0)
-            cJSON_AddItemToObject(profile, k, cJSON_Duplicate(m, true));
-    }
-    const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->body, "email");
-    if (!email_ok(req, email, "email"))
-        return;
-    if (email)
-        cJSON_AddItemToObject(cJSON_AddObjectToObject(profile, "contacts"), "email",
-                              cJSON_Duplicate(email, true));
-    struct kit_error err;
-    if (identity__user_fields_parse(profile, USER_PATCH, "", &e->f, &err) != 0) {
-        invalid(req, strcmp(err.field, "contacts.email") == 0 ? "email" : err.field, err.message);
-        return;
+    /* the profile: the limits of POST /users (the table), the e-mail as contacts.email */
+    e->f.name = in.name;
+    e->f.avatar = in.avatar;
+    if (in.email != NULL) {
+        cJSON *contacts = cJSON_CreateObject();
+        cJSON_AddStringToObject(contacts, "email", in.email);
+        e->f.contacts = cJSON_PrintUnformatted(contacts);
+        cJSON_Delete(contacts);
     }
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_app_by_key);
@@ -634,12 +648,8 @@ static void login_start(struct kit_job *j)
     e->body = request_body_json(req);
     if (e->body == NULL || !app_key_of(req, e->app_key))
         return;
-    if (!cJSON_IsObject(e->body)) {
-        invalid(req, "", "must be a JSON object");
-        return;
-    }
-    if (!user_id_of(req, e->body, e->user_id) ||
-        (e->password = take_password(j, e->body, "password", false)) == NULL)
+    struct account_in in;
+    if (!account_of_body(j, &login_table, &in))
         return;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_login_lookup);
@@ -695,25 +705,41 @@ static void refresh_done(struct kit_job *j)
     respond_tokens(e, 200, store_result_step(j->res, -1));
 }
 
+/* The refresh and logout bodies (the kit decoder's targets); other members are ignored. */
+struct token_in {
+    const char *refresh_token;
+    int everywhere;
+};
+static const struct kit_field refresh_fields[] = {
+    {.name = "refresh_token",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct token_in, refresh_token)},
+    {.name = NULL},
+};
+static const struct kit_table refresh_table = {.fields = refresh_fields, .open = true};
+static const struct kit_field logout_fields[] = {
+    {.name = "refresh_token", .kind = KIT_STRING, .at = KIT_AT(struct token_in, refresh_token)},
+    {.name = "everywhere", .kind = KIT_BOOL, .at = KIT_AT(struct token_in, everywhere)},
+    {.name = NULL},
+};
+static const struct kit_table logout_table = {.fields = logout_fields, .open = true};
+
 static void refresh_start(struct kit_job *j)
 {
     struct eu *e = j->ctx;
     struct http_req *req = j->req;
     struct identity *id = e->id;
-    e->body = request_body_json(req);
-    if (e->body == NULL)
+    struct token_in in;
+    if ((e->body = kit_body(req, &refresh_table, &in)) == NULL)
         return;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
-    if (!cJSON_IsString(t)) {
-        invalid(req, "refresh_token", "is required (a string)");
-        return;
-    }
+    const char *t = in.refresh_token;
     char old[TOKEN_HASH_HEX + 1], hash[TOKEN_HASH_HEX + 1], rid[33];
-    if (!token_is_wellformed(t->valuestring)) {
+    if (!token_is_wellformed(t)) {
         unauthorized(req, "invalid, expired or revoked refresh token");
         return;
     }
-    if (token_hash(t->valuestring, id->secret_key, old) != 0) {
+    if (token_hash(t, id->secret_key, old) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
         return;
     }
@@ -779,27 +805,11 @@ static void logout_start(struct kit_job *j)
     struct identity *id = e->id;
     size_t len = 0;
     http_req_body(req, &len);
-    const cJSON *t = NULL, *every = NULL;
-    if (len > 0) {
-        e->body = request_body_json(req);
-        if (e->body == NULL)
-            return;
-        if (!cJSON_IsObject(e->body)) {
-            invalid(req, "", "must be a JSON object");
-            return;
-        }
-        t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
-        if (t != NULL && !cJSON_IsString(t)) {
-            invalid(req, "refresh_token", "must be a string");
-            return;
-        }
-        every = cJSON_GetObjectItemCaseSensitive(e->body, "everywhere");
-        if (every != NULL && !cJSON_IsBool(every)) {
-            invalid(req, "everywhere", "must be true or false");
-            return;
-        }
-    }
-    if (cJSON_IsTrue(every))
+    struct token_in in = {.refresh_token = NULL, .everywhere = -1};
+    if (len > 0 && (e->body = kit_body(req, &logout_table, &in)) == NULL)
+        return;
+    const char *t = in.refresh_token;
+    if (in.everywhere == 1)
         e->sid[0] = '\0';
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
@@ -807,8 +817,7 @@ static void logout_start(struct kit_job *j)
         identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
     } else {
         char h[TOKEN_HASH_HEX + 1] = "";
-        if (t != NULL && token_is_wellformed(t->valuestring) &&
-            token_hash(t->valuestring, id->secret_key, h) != 0)
+        if (t != NULL && token_is_wellformed(t) && token_hash(t, id->secret_key, h) != 0)
             h[0] = '\0';
         store_op_add(op, &sql_rt_family_of); /* step 0: that token's session, if any */
         store_bind_text(op, e->app_id);
@@ -980,16 +989,13 @@ static void me_patch_start(struct kit_job *j)
         invalid(req, "current_password", "only with password");
         return;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(e->body, "password");
-    cJSON_DeleteItemFromObjectCaseSensitive(e->body, "current_password");
+    kit_wipe_member(e->body, "password"); /* the job holds its own copies */
+    kit_wipe_member(e->body, "current_password");
     struct kit_error err;
     if (identity__user_fields_parse(e->body, USER_PATCH, "", &e->f, &err) != 0) {
         kit_fail_decode(req, &err);
         return;
     }
-    const cJSON *contacts = cJSON_GetObjectItemCaseSensitive(e->body, "contacts");
-    if (!email_ok(req, cJSON_GetObjectItemCaseSensitive(contacts, "email"), "contacts.email"))
-        return;
     if (pw) {
         char account[ACCOUNT_MAX];
         account_of(e, account);

@@ -227,9 +227,7 @@ static void save(struct http_req *req, const char *app_id, struct identity *id, 
             return;
         }
         sv->password = kit_secret_dup(j, pw->valuestring);
-        /* the body's copy is wiped too: it goes with the job */
-        explicit_bzero(pw->valuestring, n);
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
+        kit_wipe_member(body, "password"); /* the job holds its own copy */
     }
     struct kit_error err;
     if (identity__user_fields_parse(body, sv->create ? USER_CREATE : USER_PATCH, "", &sv->f,

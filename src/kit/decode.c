@@ -347,6 +347,15 @@ int kit_decode_text(const char *text, size_t len, const struct kit_table *t, voi
     return 0;
 }
 
+void kit_wipe_member(cJSON *obj, const char *name)
+{
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsString(m))
+        return;
+    explicit_bzero(m->valuestring, strlen(m->valuestring));
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+}
+
 void kit_fail_decode(struct http_req *req, const struct kit_error *err)
 {
     http_respond_error(req, 422, "validation_failed", err->message ? err->message : "is refused",

@@ -135,6 +135,12 @@ int kit_decode_text(const char *text, size_t len, const struct kit_table *t, voi
  */
 cJSON *kit_body(struct http_req *req, const struct kit_table *t, void *out);
 
+/*
+ * Wipes the string member name of obj (a password the job now holds as a secret) and removes
+ * it; nothing when obj has no such string member. Members bound from it before are gone.
+ */
+void kit_wipe_member(cJSON *obj, const char *name);
+
 /* Answers err as 422 validation_failed with its path in the error's field. Loop thread. */
 void kit_fail_decode(struct http_req *req, const struct kit_error *err);
 
