@@ -2,12 +2,13 @@
  * End-user authentication (docs/auth.md): register, login,
  * refresh, logout and /auth/me. See enduser.h and docs/auth.md.
  *
- * Every request is a small state machine of "steps" that each end on the
- * request's loop thread: a store op (completed on a store thread, posted
- * back with http_req_post) or a password hash or check (run on the identity
- * worker pool, posted back the same way). Nothing here blocks a loop.
+ * Every request is a kit job (kit/job.h) whose context is a struct eu
+ * (enduser_internal.h): a chain of steps that each end on the request's loop
+ * thread, a store op or a password hash or check on the identity worker pool.
+ * Nothing here blocks a loop. The plumbing is in enduser_common.c.
  */
 #include "enduser.h"
+#include "identity/enduser_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,6 @@
 #include "net/http.h"
 #include "router/request.h"
 #include "store/store.h"
-
-#define PASSWORD_MIN_LEN 8 /* bytes; at most PASSWORD_MAX_LEN */
 
 /* ---- SQL */
 
@@ -176,237 +175,6 @@ void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
     store_bind_int(op, now);
 }
 
-/* ---- the request state: the context of the request's kit job */
-
-struct eu {
-    struct kit_job *job; /* the job this is the context of */
-    struct http_req *req;
-    struct identity *id;
-    char app_key[APP_KEY_MAX + 1];
-    char app_id[JWT_APP_MAX + 1];
-    char user_id[JWT_SUB_MAX + 1];
-    const char *password;        /* a job secret (wiped): the presented password */
-    const char *new_password;    /* a job secret (wiped): PATCH /auth/me */
-    char *hash;                  /* owned: the stored hash to check */
-    char *new_hash;              /* owned: a hash made by the worker */
-    int verify;                  /* password_verify result (worker) */
-    struct user_fields f;        /* register and PATCH /auth/me */
-    cJSON *body;                 /* owns the strings f borrows (PATCH /auth/me) */
-    cJSON *profile;              /* owns the strings f borrows (register) */
-    char refresh[TOKEN_LEN + 1]; /* wiped with the job */
-    bool want_tokens;
-    bool guard_held; /* a login-guard token is taken for this check (login_guard.h) */
-    char peer[64];   /* the client address it was taken for */
-    char sid[IDENTITY_SESSION_LEN + 1]; /* the session (refresh family) of the tokens made */
-};
-
-static void eu_free(void *ctx)
-{
-    struct eu *e = ctx;
-    free(e->hash);
-    free(e->new_hash);
-    identity__user_fields_release(&e->f);
-    cJSON_Delete(e->body);
-    cJSON_Delete(e->profile);
-    free(e);
-}
-
-/* A kit job for req whose context is a new struct eu. */
-static struct kit_job *eu_job(struct http_req *req, struct identity *id)
-{
-    struct eu *e = xcalloc(1, sizeof(*e));
-    e->req = req;
-    e->id = id;
-    e->f.disabled = -1;
-    e->job = kit_job_new(req, id->store, id->work, e, eu_free);
-    kit_secret(e->job, e->refresh, sizeof(e->refresh));
-    return e->job;
-}
-
-/* Worker step: check e->password against e->hash (or spend the time of one), rehash. */
-static int work_verify(struct kit_job *j)
-{
-    struct eu *e = j->ctx;
-    size_t n = strlen(e->password);
-    if (e->hash == NULL) { /* as long as the slowest stored hash kind takes */
-        e->verify = password_verify_dummy_cost(e->password, n, atomic_load(&e->id->bcrypt_cost));
-    } else if ((e->verify = password_verify(e->password, n, e->hash)) == 0) {
-        /* a password change hashes the new one; a login upgrades a legacy (bcrypt) hash */
-        const char *pw = e->new_password ? e->new_password : e->password;
-        if ((e->new_password || password_needs_rehash(e->hash)) &&
-            password_hash(pw, strlen(pw), &e->new_hash) != 0) {
-            e->new_hash = NULL;
-            if (e->new_password)
-                e->verify = ERR_BACKEND; /* a login just keeps the old hash this time */
-        }
-    }
-    return 0;
-}
-
-/* Worker step: hash e->password into e->new_hash. */
-static int work_hash(struct kit_job *j)
-{
-    struct eu *e = j->ctx;
-    e->verify = password_hash(e->password, strlen(e->password), &e->new_hash);
-    return 0;
-}
-
-/*
- * Password hashes and checks go on the worker pool: logins and password changes first
- * (WORKPOOL_HIGH), registrations after them; one client address holds at most
- * IDENTITY_HASH_PER_IP waiting items (kit_work answers 429 or 503 when refused).
- */
-
-/* ---- helpers */
-
-static void unauthorized(struct http_req *req, const char *message)
-{
-    http_res_header(req, "WWW-Authenticate", "Bearer");
-    http_respond_error(req, 401, "unauthorized", message, NULL);
-}
-
-static void invalid(struct http_req *req, const char *field, const char *message)
-{
-    http_respond_error(req, 422, "validation_failed", message, field);
-}
-
-#define ACCOUNT_MAX (8 + APP_KEY_MAX + JWT_APP_MAX + JWT_SUB_MAX)
-
-/*
- * The login-throttle account of e: "user:<app_id>:<user_id>", the same for /auth/login and a
- * password change on PATCH /auth/me. A login naming an unknown app key counts under
- * "user:?<key>:<user_id>" ('?' is in no app id, so no key can reach a real app's accounts).
- */
-static void account_of(const struct eu *e, char out[ACCOUNT_MAX])
-{
-    if (e->app_id[0])
-        snprintf(out, ACCOUNT_MAX, "user:%s:%s", e->app_id, e->user_id);
-    else
-        snprintf(out, ACCOUNT_MAX, "user:?%s:%s", e->app_key, e->user_id);
-}
-
-/* Notes that identity__login_allowed took a login-guard token for e's password check. */
-static void guard_held(struct eu *e)
-{
-    const char *peer = http_req_peer(e->req);
-    snprintf(e->peer, sizeof(e->peer), "%s", peer ? peer : "");
-    e->guard_held = true;
-}
-
-/* Gives back the login-guard token of e's password check, if it holds one (login_guard.h). */
-static void guard_refund(struct eu *e)
-{
-    if (!e->guard_held)
-        return;
-    e->guard_held = false;
-    char account[ACCOUNT_MAX];
-    account_of(e, account);
-    login_guard_refund(e->id->guard, e->peer, account, clock_mono_ms());
-}
-
-/* Passwords: bytes, not characters, because the hash takes bytes. */
-static const struct kit_field password_new = {.kind = KIT_STRING,
-                                              .flags = KIT_BYTES,
-                                              .min = PASSWORD_MIN_LEN,
-                                              .max = PASSWORD_MAX_LEN,
-                                              .message = "must be 8 to 511 bytes"};
-static const struct kit_field password_any = {.kind = KIT_STRING,
-                                              .flags = KIT_BYTES,
-                                              .min = 1,
-                                              .max = PASSWORD_MAX_LEN,
-                                              .message = "must be 1 to 511 bytes"};
-
-/* A password member (new: the rule for a new one) as a job secret: NULL (after answering
- * 422) when absent or not acceptable. */
-static const char *take_password(struct kit_job *j, const cJSON *body, const char *name,
-                                 bool new_one)
-{
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, name);
-    struct kit_error err;
-    if (p == NULL) {
-        invalid(j->req, name, "is required (a string)");
-        return NULL;
-    }
-    if (kit_check(p, new_one ? &password_new : &password_any, name, &err) != 0) {
-        kit_fail_decode(j->req, &err);
-        return NULL;
-    }
-    return kit_secret_dup(j, p->valuestring);
-}
-
-/* The app named by X-App-Key (default: "default"); false after answering 401. */
-static bool app_key_of(struct http_req *req, char out[APP_KEY_MAX + 1])
-{
-    const char *k = http_req_header(req, "X-App-Key");
-    if (k == NULL)
-        k = "default";
-    size_t n = strlen(k);
-    if (n == 0 || n > APP_KEY_MAX) {
-        unauthorized(req, "unknown app key");
-        return false;
-    }
-    memcpy(out, k, n + 1);
-    return true;
-}
-
-/*
- * The register and login bodies (the kit decoder's targets): the user id is "username" (or
- * "id"). Register refuses other members; login ignores them.
- */
-struct account_in {
-    const char *username, *id, *password, *email, *name, *avatar;
-};
-
-#define ACCOUNT_FIELDS(password_min, password_message)                                             \
-    {.name = "username", .kind = KIT_ID, .at = KIT_AT(struct account_in, username)},               \
-        {.name = "id", .kind = KIT_ID, .at = KIT_AT(struct account_in, id)},                       \
-    {                                                                                              \
-        .name = "password", .kind = KIT_STRING, .flags = KIT_REQUIRED | KIT_BYTES,                 \
-        .min = password_min, .max = PASSWORD_MAX_LEN, .at = KIT_AT(struct account_in, password),   \
-        .message = password_message                                                                \
-    }
-
-static const struct kit_field register_fields[] = {
-    ACCOUNT_FIELDS(PASSWORD_MIN_LEN, "must be 8 to 511 bytes"),
-    {.name = "email", .kind = KIT_EMAIL, .at = KIT_AT(struct account_in, email)},
-    {.name = "name",
-     .kind = KIT_STRING,
-     .max = USER_NAME_MAX,
-     .at = KIT_AT(struct account_in, name)},
-    {.name = "avatar",
-     .kind = KIT_STRING,
-     .max = USER_AVATAR_MAX,
-     .at = KIT_AT(struct account_in, avatar)},
-    {.name = NULL},
-};
-static const struct kit_field login_fields[] = {
-    ACCOUNT_FIELDS(1, "must be 1 to 511 bytes"),
-    {.name = NULL},
-};
-static const struct kit_table register_table = {.fields = register_fields};
-static const struct kit_table login_table = {.fields = login_fields, .open = true};
-
-/* Decodes e->body against t into in and takes the user id and the password (a job secret);
- * false after answering 422. */
-static bool account_of_body(struct kit_job *j, const struct kit_table *t, struct account_in *in)
-{
-    struct eu *e = j->ctx;
-    struct kit_error err;
-    if (kit_decode(e->body, t, in, NULL, &err) != 0) {
-        kit_fail_decode(j->req, &err);
-        return false;
-    }
-    const char *uid = in->username ? in->username : in->id;
-    if (uid == NULL) {
-        invalid(j->req, "username", "is required");
-        return false;
-    }
-    snprintf(e->user_id, sizeof(e->user_id), "%s", uid);
-    e->password = kit_secret_dup(j, in->password);
-    kit_wipe_member(e->body, "password"); /* the job holds its own copy */
-    return true;
-}
-
 /*
  * Adds a new refresh token in a new family to op: a new session, whose id (the family id) goes
  * to e->sid for the access token; the refresh token's text goes to e->refresh.
@@ -428,33 +196,6 @@ static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
     store_bind_int(op, now);
     store_bind_int(op, now + e->id->refresh_ttl_s * 1000);
     return 0;
-}
-
-/* Answers status with {user?, access_token, refresh_token, token_type, expires_in, ...}. */
-static void respond_tokens(struct eu *e, int status, const struct store_rows *user)
-{
-    char *tok = NULL;
-    int rc = e->sid[0]
-                 ? identity_user_token_mint_session(e->id, e->app_id, e->user_id, e->sid, &tok)
-                 : identity_user_token_mint(e->id, e->app_id, e->user_id, &tok);
-    if (rc != 0) {
-        http_respond_err(e->req, ERR_BACKEND, "cannot sign the token", NULL);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "access_token", tok);
-    cJSON_AddStringToObject(o, "token_type", "Bearer");
-    cJSON_AddNumberToObject(o, "expires_in", (double)e->id->access_ttl_s);
-    if (e->refresh[0]) {
-        cJSON_AddStringToObject(o, "refresh_token", e->refresh);
-        cJSON_AddNumberToObject(o, "refresh_expires_in", (double)e->id->refresh_ttl_s);
-    }
-    if (user && user->nrows > 0)
-        cJSON_AddItemToObject(o, "user", identity__user_json(user, 0));
-    identity__respond_cjson(e->req, status, o);
-    cJSON_Delete(o);
-    OPENSSL_cleanse(tok, strlen(tok));
-    free(tok);
 }
 
 /*
@@ -488,7 +229,7 @@ static void register_done(struct kit_job *j)
         identity__respond_store_err(e->req, j->status);
         return;
     }
-    respond_tokens(e, 201, store_result_step(j->res, -1));
+    identity__eu_respond_tokens(e, 201, store_result_step(j->res, -1));
 }
 
 static void register_hashed(struct kit_job *j)
@@ -518,7 +259,7 @@ static void register_app(struct kit_job *j)
     if (j->status != 0) {
         identity__respond_store_err(e->req, j->status);
     } else if (r == NULL || r->nrows == 0) {
-        unauthorized(e->req, "unknown app key");
+        identity__eu_unauthorized(e->req, "unknown app key");
     } else if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
         http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
     } else if (store_rows_int(r, 0, 2) == 0) {
@@ -538,7 +279,7 @@ static void register_app(struct kit_job *j)
                                NULL);
             return;
         }
-        kit_work(j, WORKPOOL_LOW, IDENTITY_HASH_PER_IP, work_hash, register_hashed);
+        kit_work(j, WORKPOOL_LOW, IDENTITY_HASH_PER_IP, identity__eu_hash_work, register_hashed);
     }
 }
 
@@ -547,10 +288,10 @@ static void register_start(struct kit_job *j)
     struct eu *e = j->ctx;
     struct http_req *req = j->req;
     e->body = request_body_json(req);
-    if (e->body == NULL || !app_key_of(req, e->app_key))
+    if (e->body == NULL || !identity__eu_app_key(req, e->app_key))
         return;
     struct account_in in;
-    if (!account_of_body(j, &register_table, &in))
+    if (!identity__eu_account_body(j, &identity__eu_register_table, &in))
         return;
     /* the profile: the limits of POST /users (the table), the e-mail as contacts.email */
     e->f.name = in.name;
@@ -569,7 +310,7 @@ static void register_start(struct kit_job *j)
 
 void identity_auth_register(struct http_req *req, void *ud)
 {
-    struct kit_job *j = eu_job(req, ud);
+    struct kit_job *j = identity__eu_job(req, ud);
     kit_run(j, register_start);
 }
 
@@ -582,17 +323,17 @@ static void login_done(struct kit_job *j)
         identity__respond_store_err(e->req, j->status);
         return;
     }
-    respond_tokens(e, 200, store_result_step(j->res, -1));
+    identity__eu_respond_tokens(e, 200, store_result_step(j->res, -1));
 }
 
 static void login_checked(struct kit_job *j)
 {
     struct eu *e = j->ctx;
     if (e->verify != 0) { /* the guard's token stays taken */
-        unauthorized(e->req, "wrong username or password");
+        identity__eu_unauthorized(e->req, "wrong username or password");
         return;
     }
-    guard_refund(e);
+    identity__eu_guard_refund(e);
     const struct store_rows *r = store_result_step(j->res, 0);
     if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
         http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
@@ -632,13 +373,13 @@ static void login_found(struct kit_job *j)
     /* a token is taken before any hashing, so concurrent attempts cannot outrun the
      * lock-out; the key names the app by id, as PATCH /auth/me does */
     char account[ACCOUNT_MAX];
-    account_of(e, account);
+    identity__eu_account(e, account);
     if (!identity__login_allowed(e->id, e->req, account))
         return;
-    guard_held(e);
-    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, work_verify,
+    identity__eu_guard_held(e);
+    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, identity__eu_verify_work,
                   login_checked)) /* unknown users: same time */
-        guard_refund(e);
+        identity__eu_guard_refund(e);
 }
 
 static void login_start(struct kit_job *j)
@@ -646,10 +387,10 @@ static void login_start(struct kit_job *j)
     struct eu *e = j->ctx;
     struct http_req *req = j->req;
     e->body = request_body_json(req);
-    if (e->body == NULL || !app_key_of(req, e->app_key))
+    if (e->body == NULL || !identity__eu_app_key(req, e->app_key))
         return;
     struct account_in in;
-    if (!account_of_body(j, &login_table, &in))
+    if (!identity__eu_account_body(j, &identity__eu_login_table, &in))
         return;
     struct store_op *op = store_op_new();
     store_op_add(op, &sql_login_lookup);
@@ -660,7 +401,7 @@ static void login_start(struct kit_job *j)
 
 void identity_auth_login(struct http_req *req, void *ud)
 {
-    struct kit_job *j = eu_job(req, ud);
+    struct kit_job *j = identity__eu_job(req, ud);
     kit_run(j, login_start);
 }
 
@@ -677,7 +418,7 @@ static void refresh_reuse_done(struct kit_job *j)
         if (app && sub) /* whoever holds the family's access tokens loses them too */
             revoke_subject(e->id->revoke, REVOKE_USER, app, sub);
     }
-    unauthorized(e->req, "invalid, expired or revoked refresh token");
+    identity__eu_unauthorized(e->req, "identity__eu_invalid, expired or revoked refresh token");
 }
 
 static void refresh_done(struct kit_job *j)
@@ -702,28 +443,8 @@ static void refresh_done(struct kit_job *j)
     const char *fam = store_rows_text(r, 0, 2); /* the session goes on */
     if (fam && strlen(fam) == IDENTITY_SESSION_LEN)
         memcpy(e->sid, fam, IDENTITY_SESSION_LEN + 1);
-    respond_tokens(e, 200, store_result_step(j->res, -1));
+    identity__eu_respond_tokens(e, 200, store_result_step(j->res, -1));
 }
-
-/* The refresh and logout bodies (the kit decoder's targets); other members are ignored. */
-struct token_in {
-    const char *refresh_token;
-    int everywhere;
-};
-static const struct kit_field refresh_fields[] = {
-    {.name = "refresh_token",
-     .kind = KIT_STRING,
-     .flags = KIT_REQUIRED,
-     .at = KIT_AT(struct token_in, refresh_token)},
-    {.name = NULL},
-};
-static const struct kit_table refresh_table = {.fields = refresh_fields, .open = true};
-static const struct kit_field logout_fields[] = {
-    {.name = "refresh_token", .kind = KIT_STRING, .at = KIT_AT(struct token_in, refresh_token)},
-    {.name = "everywhere", .kind = KIT_BOOL, .at = KIT_AT(struct token_in, everywhere)},
-    {.name = NULL},
-};
-static const struct kit_table logout_table = {.fields = logout_fields, .open = true};
 
 static void refresh_start(struct kit_job *j)
 {
@@ -731,12 +452,12 @@ static void refresh_start(struct kit_job *j)
     struct http_req *req = j->req;
     struct identity *id = e->id;
     struct token_in in;
-    if ((e->body = kit_body(req, &refresh_table, &in)) == NULL)
+    if ((e->body = kit_body(req, &identity__eu_refresh_table, &in)) == NULL)
         return;
     const char *t = in.refresh_token;
     char old[TOKEN_HASH_HEX + 1], hash[TOKEN_HASH_HEX + 1], rid[33];
     if (!token_is_wellformed(t)) {
-        unauthorized(req, "invalid, expired or revoked refresh token");
+        identity__eu_unauthorized(req, "identity__eu_invalid, expired or revoked refresh token");
         return;
     }
     if (token_hash(t, id->secret_key, old) != 0) {
@@ -768,7 +489,7 @@ static void refresh_start(struct kit_job *j)
 
 void identity_auth_refresh(struct http_req *req, void *ud)
 {
-    struct kit_job *j = eu_job(req, ud);
+    struct kit_job *j = identity__eu_job(req, ud);
     kit_run(j, refresh_start);
 }
 
@@ -806,7 +527,7 @@ static void logout_start(struct kit_job *j)
     size_t len = 0;
     http_req_body(req, &len);
     struct token_in in = {.refresh_token = NULL, .everywhere = -1};
-    if (len > 0 && (e->body = kit_body(req, &logout_table, &in)) == NULL)
+    if (len > 0 && (e->body = kit_body(req, &identity__eu_logout_table, &in)) == NULL)
         return;
     const char *t = in.refresh_token;
     if (in.everywhere == 1)
@@ -841,7 +562,7 @@ static void logout_start(struct kit_job *j)
 
 static void logout_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct kit_job *j = eu_job(req, ud);
+    struct kit_job *j = identity__eu_job(req, ud);
     struct eu *e = j->ctx;
     snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
     snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
@@ -869,7 +590,7 @@ static void me_done(struct kit_job *j)
         return;
     }
     if (e->want_tokens) {
-        respond_tokens(e, 200, r);
+        identity__eu_respond_tokens(e, 200, r);
         return;
     }
     cJSON *o = identity__user_json(r, 0);
@@ -883,7 +604,7 @@ static void me_authed(struct http_req *req, const struct user_principal *p, void
     store_op_add(op, &sql_user_get);
     store_bind_text(op, p->app_id);
     store_bind_text(op, p->user_id);
-    kit_store(eu_job(req, ud), op, KIT_READ, me_done);
+    kit_store(identity__eu_job(req, ud), op, KIT_READ, me_done);
 }
 
 void identity_auth_me(struct http_req *req, void *ud)
@@ -928,7 +649,7 @@ static void me_password_checked(struct kit_job *j)
 {
     struct eu *e = j->ctx;
     if (e->verify == ERR_BACKEND) { /* the right password; the new one could not be hashed */
-        guard_refund(e);
+        identity__eu_guard_refund(e);
         http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
         return;
     }
@@ -937,28 +658,29 @@ static void me_password_checked(struct kit_job *j)
                            "current_password");
         return;
     }
-    guard_refund(e);
-    me_write(j); /* e->new_hash holds the new password's hash (work_verify) */
+    identity__eu_guard_refund(e);
+    me_write(j); /* e->new_hash holds the new password's hash (identity__eu_verify_work) */
 }
 
 static void me_hash_found(struct kit_job *j)
 {
     struct eu *e = j->ctx;
     if (j->status != 0) {
-        guard_refund(e);
+        identity__eu_guard_refund(e);
         identity__respond_store_err(e->req, j->status);
         return;
     }
     const char *h = store_rows_text(store_result_step(j->res, 0), 0, 0);
     if (h == NULL) {
-        guard_refund(e);
+        identity__eu_guard_refund(e);
         http_respond_error(e->req, 403, "forbidden", "this user has no password to change",
                            "current_password");
         return;
     }
     e->hash = xstrdup(h);
-    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, work_verify, me_password_checked))
-        guard_refund(e);
+    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, identity__eu_verify_work,
+                  me_password_checked))
+        identity__eu_guard_refund(e);
 }
 
 static void me_patch_start(struct kit_job *j)
@@ -970,7 +692,7 @@ static void me_patch_start(struct kit_job *j)
     if (e->body == NULL)
         return;
     if (!cJSON_IsObject(e->body)) {
-        invalid(req, "", "must be a JSON object");
+        identity__eu_invalid(req, "", "must be a JSON object");
         return;
     }
     static const char *const fixed[] = {"kind", "disabled", NULL};
@@ -982,11 +704,11 @@ static void me_patch_start(struct kit_job *j)
     }
     bool pw = cJSON_GetObjectItemCaseSensitive(e->body, "password") != NULL;
     if (pw) {
-        if ((e->new_password = take_password(j, e->body, "password", true)) == NULL ||
-            (e->password = take_password(j, e->body, "current_password", false)) == NULL)
+        if ((e->new_password = identity__eu_password(j, e->body, "password", true)) == NULL ||
+            (e->password = identity__eu_password(j, e->body, "current_password", false)) == NULL)
             return;
     } else if (cJSON_GetObjectItemCaseSensitive(e->body, "current_password")) {
-        invalid(req, "current_password", "only with password");
+        identity__eu_invalid(req, "current_password", "only with password");
         return;
     }
     kit_wipe_member(e->body, "password"); /* the job holds its own copies */
@@ -998,16 +720,16 @@ static void me_patch_start(struct kit_job *j)
     }
     if (pw) {
         char account[ACCOUNT_MAX];
-        account_of(e, account);
+        identity__eu_account(e, account);
         if (!identity__login_allowed(id, req, account)) /* takes a token: see login_found */
             return;
-        guard_held(e);
+        identity__eu_guard_held(e);
         struct store_op *op = store_op_new();
         store_op_add(op, &sql_user_hash);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
         if (!kit_store(j, op, KIT_READ, me_hash_found))
-            guard_refund(e); /* refused: nothing was checked */
+            identity__eu_guard_refund(e); /* refused: nothing was checked */
         return;
     }
     me_write(j);
@@ -1015,7 +737,7 @@ static void me_patch_start(struct kit_job *j)
 
 static void me_patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct kit_job *j = eu_job(req, ud);
+    struct kit_job *j = identity__eu_job(req, ud);
     struct eu *e = j->ctx;
     snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
     snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
