@@ -418,7 +418,7 @@ static void refresh_reuse_done(struct kit_job *j)
         if (app && sub) /* whoever holds the family's access tokens loses them too */
             revoke_subject(e->id->revoke, REVOKE_USER, app, sub);
     }
-    identity__eu_unauthorized(e->req, "identity__eu_invalid, expired or revoked refresh token");
+    identity__eu_unauthorized(e->req, "invalid, expired or revoked refresh token");
 }
 
 static void refresh_done(struct kit_job *j)
@@ -457,7 +457,7 @@ static void refresh_start(struct kit_job *j)
     const char *t = in.refresh_token;
     char old[TOKEN_HASH_HEX + 1], hash[TOKEN_HASH_HEX + 1], rid[33];
     if (!token_is_wellformed(t)) {
-        identity__eu_unauthorized(req, "identity__eu_invalid, expired or revoked refresh token");
+        identity__eu_unauthorized(req, "invalid, expired or revoked refresh token");
         return;
     }
     if (token_hash(t, id->secret_key, old) != 0) {

@@ -81,7 +81,7 @@ int identity__eu_hash_work(struct kit_job *j)
 void identity__eu_unauthorized(struct http_req *req, const char *message)
 {
     http_res_header(req, "WWW-Authenticate", "Bearer");
-    http_respond_error(req, 401, "identity__eu_unauthorized", message, NULL);
+    http_respond_error(req, 401, "unauthorized", message, NULL);
 }
 
 void identity__eu_invalid(struct http_req *req, const char *field, const char *message)
@@ -107,15 +107,15 @@ void identity__eu_guard_held(struct eu *e)
 {
     const char *peer = http_req_peer(e->req);
     snprintf(e->peer, sizeof(e->peer), "%s", peer ? peer : "");
-    e->identity__eu_guard_held = true;
+    e->guard_held = true;
 }
 
 /* Gives back the login-guard token of e's password check, if it holds one (login_guard.h). */
 void identity__eu_guard_refund(struct eu *e)
 {
-    if (!e->identity__eu_guard_held)
+    if (!e->guard_held)
         return;
-    e->identity__eu_guard_held = false;
+    e->guard_held = false;
     char account[ACCOUNT_MAX];
     identity__eu_account(e, account);
     login_guard_refund(e->id->guard, e->peer, account, clock_mono_ms());
