@@ -309,22 +309,30 @@ static void token_issue(struct identity *id, struct http_req *req, const char *a
     free(tok);
 }
 
+/* The POST /auth/token body (the kit decoder's target); other members are ignored. */
+struct token_body {
+    const char *api_key, *api_secret;
+};
+static const struct kit_field token_fields[] = {
+    {.name = "api_key",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct token_body, api_key)},
+    {.name = "api_secret",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct token_body, api_secret)},
+    {.name = NULL},
+};
+static const struct kit_table token_table = {.fields = token_fields, .open = true};
+
 void identity_auth_token_handler(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
-    cJSON *body = request_body_json(req);
+    struct token_body in;
+    cJSON *body = kit_body(req, &token_table, &in);
     if (body == NULL)
         return;
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "api_key");
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "api_secret");
-    if (!cJSON_IsObject(body) || !cJSON_IsString(k)) {
-        http_respond_error(req, 422, "validation_failed", "api_key is required (a string)",
-                           "api_key");
-    } else if (!cJSON_IsString(s)) {
-        http_respond_error(req, 422, "validation_failed", "api_secret is required (a string)",
-                           "api_secret");
-    } else {
-        check_key_secret(id, req, k->valuestring, s->valuestring, true, NULL, NULL);
-    }
+    check_key_secret(id, req, in.api_key, in.api_secret, true, NULL, NULL);
     cJSON_Delete(body);
 }

@@ -199,6 +199,13 @@ static void save_submit(struct kit_job *j)
     kit_store(j, op, KIT_WRITE, sv->create ? finish_user : finish_patch);
 }
 
+/* A password the app sets: bytes, because the hash takes bytes. */
+static const struct kit_field password_field = {.kind = KIT_STRING,
+                                                .flags = KIT_BYTES,
+                                                .min = USER_PASSWORD_MIN,
+                                                .max = PASSWORD_MAX_LEN,
+                                                .message = "must be a string of 8 to 511 bytes"};
+
 /* Worker thread: the hash of the given password. */
 static int save_hash_work(struct kit_job *j)
 {
@@ -219,10 +226,9 @@ static void save(struct http_req *req, const char *app_id, struct identity *id, 
     const cJSON *pw =
         cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "password") : NULL;
     if (pw != NULL) {
-        size_t n = cJSON_IsString(pw) ? strlen(pw->valuestring) : 0;
-        if (!cJSON_IsString(pw) || n < USER_PASSWORD_MIN || n > PASSWORD_MAX_LEN) {
-            http_respond_error(req, 422, "validation_failed", "must be a string of 8 to 511 bytes",
-                               "password");
+        struct kit_error perr;
+        if (kit_check(pw, &password_field, "password", &perr) != 0) {
+            kit_fail_decode(req, &perr);
             kit_job_end(j);
             return;
         }
@@ -238,7 +244,7 @@ static void save(struct http_req *req, const char *app_id, struct identity *id, 
     }
     snprintf(sv->uid, sizeof(sv->uid), "%s", uid ? uid : sv->f.id);
     if (sv->password == NULL) {
-        save_submit(j);
+        kit_run(j, save_submit);
         return;
     }
     kit_work(j, WORKPOOL_HIGH, 0, save_hash_work, save_submit);
