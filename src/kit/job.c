@@ -93,9 +93,8 @@ void kit_run(struct kit_job *j, kit_fn first)
 static void store_done(int status, struct store_result *res, void *ud)
 {
     struct kit_job *j = ud;
-    store_result_free(j->res);
     j->status = status;
-    j->res = status == 0 ? res : NULL;
+    j->res = status == 0 ? res : NULL; /* the previous one was freed when the step started */
     if (status != 0)
         store_result_free(res);
     http_req_post(j->req, job_on_loop, j);
@@ -112,6 +111,9 @@ static bool refused(struct kit_job *j)
 
 bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind, kit_fn next)
 {
+    /* freed here, on the loop, never by the store thread while the continuation runs */
+    store_result_free(j->res);
+    j->res = NULL;
     j->next = next;
     int rc = kind == KIT_WRITE ? store_write(j->store, op, store_done, j)
                                : store_read(j->store, op, store_done, j);

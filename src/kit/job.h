@@ -89,11 +89,13 @@ void kit_secret(struct kit_job *j, void *p, size_t n);
 char *kit_secret_dup(struct kit_job *j, const char *s);
 
 /*
- * Starts a store step: submits op (ownership taken) as a read or a write; next runs on the
- * request's loop with j->status and j->res set (the previous result is freed first). When the
- * store refuses the op at once, answers through request_fail_store (503 + Retry-After on
- * back-pressure) and ends the job; returns false. The caller must not touch j after this call
- * unless it is a continuation (then j lives until it returns).
+ * Starts a store step: frees the previous result (bind what op needs from it first), submits
+ * op (ownership taken) as a read or a write; next runs on the request's loop with j->status
+ * and j->res set. When the store refuses the op at once, answers through request_fail_store
+ * (503 + Retry-After on back-pressure) and ends the job; returns false. The caller must not
+ * touch j after this call unless it is a continuation (then j lives until it returns); and
+ * once a step has started it may complete at any time, so a continuation touches nothing of
+ * j after starting one, except after a refusal (false).
  */
 bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind, kit_fn next);
 
@@ -102,7 +104,8 @@ bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind,
  * address, at most per_tag waiting items per address (0: no per-address bound); its return
  * value goes to j->status and next runs on the request's loop. When the pool refuses, answers
  * 429 rate_limited (this address's share is full) or 503 unavailable, both with Retry-After:
- * 1, and ends the job; returns false. Same ownership rule as kit_store.
+ * 1, and ends the job; returns false. The last store result stays (fn may read it). Same
+ * ownership rule as kit_store.
  */
 bool kit_work(struct kit_job *j, enum workpool_prio prio, size_t per_tag, kit_work_fn fn,
               kit_fn next);
