@@ -469,23 +469,38 @@ static int batch_parse(struct http_req *req, const cJSON *arr, struct user_field
     return 0;
 }
 
+/* The /users/batch envelope (the kit decoder's target). */
+struct batch_in {
+    struct kit_array users;
+};
+#define BATCH_USERS                                                                                \
+    {                                                                                              \
+        .name = "users", .kind = KIT_ARRAY, .flags = KIT_REQUIRED, .min = 1,                       \
+        .max = USER_BATCH_MAX, .at = KIT_AT(struct batch_in, users),                               \
+        .message = "must be an array of 1 to 1000 users"                                           \
+    }
+static const struct kit_field batch_users = BATCH_USERS;
+static const struct kit_field batch_fields[] = {BATCH_USERS, {.name = NULL}};
+static const struct kit_table batch_table = {.fields = batch_fields, .open = true};
+
 static void batch_authed(struct http_req *req, const char *app_id, void *ud)
 {
     cJSON *body = request_body_json(req);
     if (body == NULL)
         return;
-    const cJSON *arr = cJSON_IsArray(body) ? body : cJSON_GetObjectItemCaseSensitive(body, "users");
-    if (!cJSON_IsArray(arr)) {
-        http_respond_error(req, 422, "validation_failed", "must be an array of users", "users");
+    /* {"users": [...]} (other members ignored) or the array itself; each user is decoded by
+     * batch_parse with its path */
+    struct batch_in in;
+    struct kit_error err;
+    int rc = cJSON_IsObject(body) ? kit_decode(body, &batch_table, &in, NULL, &err)
+                                  : kit_check(body, &batch_users, "users", &err);
+    if (rc != 0) {
+        kit_fail_decode(req, &err);
         cJSON_Delete(body);
         return;
     }
+    const cJSON *arr = cJSON_IsObject(body) ? in.users.json : body;
     int n = cJSON_GetArraySize(arr);
-    if (n < 1 || n > USER_BATCH_MAX) {
-        http_respond_error(req, 422, "validation_failed", "must hold 1 to 1000 users", "users");
-        cJSON_Delete(body);
-        return;
-    }
     struct user_fields *fs = calloc((size_t)n, sizeof(*fs));
     if (fs == NULL)
         abort();
