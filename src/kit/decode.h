@@ -50,7 +50,7 @@ size_t kit_utf8_len(const char *s);
 enum kit_kind {
     KIT_STRING, /* const char *: a string of min..max characters (bytes with KIT_BYTES) */
     KIT_ID,     /* const char *: a user id (kit_id_is_valid) */
-    KIT_NAME,   /* const char *: a name of 1..max characters (kit_name_is_valid) */
+    KIT_NAME,   /* const char *: a name of 1..max (64 when 0) characters (kit_name_is_valid) */
     KIT_EMAIL,  /* const char *: an e-mail address (kit_email_is_valid) */
     KIT_INT,    /* int64_t: a whole number in min..max; KIT_INT_ABSENT when not given */
     KIT_BOOL,   /* int: 0 or 1; -1 when not given */
