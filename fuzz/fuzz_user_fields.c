@@ -34,18 +34,16 @@ static void check_json_object(const char *text, size_t max)
 static void decode(const cJSON *obj, enum user_mode mode)
 {
     struct user_fields f;
-    char field[128];
-    const char *msg = NULL;
+    struct kit_error err;
     memset(&f, 0, sizeof(f));
-    field[0] = '\0';
-    int rc = identity__user_fields_parse(obj, mode, "users[7].", &f, field, sizeof(field), &msg);
+    int rc = identity__user_fields_parse(obj, mode, "users[7]", &f, &err);
     if (rc != 0) {
-        if (msg == NULL || msg[0] == '\0' || strncmp(field, "users[7]", 8) != 0)
+        if (err.message == NULL || err.message[0] == '\0' || strncmp(err.field, "users[7]", 8) != 0)
             abort();
     } else {
         if (mode == USER_PATCH && f.id != NULL)
             abort();
-        if (f.id && !identity__user_id_is_valid(f.id))
+        if (f.id && !kit_id_is_valid(f.id))
             abort();
         if (f.disabled < -1 || f.disabled > 1)
             abort();

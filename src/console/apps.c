@@ -26,27 +26,21 @@
 
 #define GRACE_MAX_S (30 * 24 * 3600)
 
-static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
-{
-    console__job_submit(j, op, write, fin);
-    if (j->finish == NULL)
-        console__job_free(j);
-}
-
 /* The path's app {id} if the caller has perm on it; NULL after answering 404. */
 static const char *app_in_scope(struct http_req *req, const struct console_op *who,
                                 const char *perm)
 {
     const char *id = http_req_param(req, "id");
-    if (id == NULL || !console__name_ok(id, 64) || !console__can(who, perm, id)) {
+    if (id == NULL || !kit_name_is_valid(id, 64) || !console__can(who, perm, id)) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", NULL);
         return NULL;
     }
     return id;
 }
 
-static void finish_app(struct cjob *j)
+static void finish_app(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, -1);
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
@@ -59,25 +53,26 @@ static void finish_app(struct cjob *j)
         return;
     }
     const char *app_id = store_rows_text(r, 0, 0);
-    if (j->n2 == 1) /* disabled: its tokens go, its users' sockets close */
-        revoke_subject(j->id->revoke, REVOKE_APP, "", app_id);
+    if (c->n2 == 1) /* disabled: its tokens go, its users' sockets close */
+        revoke_subject(c->id->revoke, REVOKE_APP, "", app_id);
     cJSON *o = console__row_json(r, 0, "allow_register", NULL);
-    if (j->secret)
-        cJSON_AddStringToObject(o, "secret", j->secret); /* shown once */
-    console__respond(j->req, (int)j->n1, o);
+    if (c->secret)
+        cJSON_AddStringToObject(o, "secret", c->secret); /* shown once */
+    console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
 
 /* ---- GET /admin/apps */
 
-static void finish_page(struct cjob *j)
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "app");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "allow_register", "detail");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "allow_register", "detail");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -88,9 +83,10 @@ static void apps_list(struct http_req *req, const struct console_op *who, void *
     if (!console__paging(req, &page, &size))
         return;
     char *scope = console__apps_json(who, "apps:read");
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_COUNT_SCOPED);
     store_bind_text(op, scope);
@@ -99,7 +95,7 @@ static void apps_list(struct http_req *req, const struct console_op *who, void *
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
     free(scope);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void apps_get(struct http_req *req, const struct console_op *who, void *ud)
@@ -107,79 +103,75 @@ static void apps_get(struct http_req *req, const struct console_op *who, void *u
     const char *id = app_in_scope(req, who, "apps:read");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = 200;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = 200;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
-    submit(j, op, false, finish_app);
+    kit_store(j, op, KIT_READ, finish_app);
 }
 
-/* The optional app settings of a create or patch body; -1 after answering 422. */
+/* The settings of a create or patch body (the kit decoder's target). */
 struct app_fields {
-    const char *name, *status;
-    int allow_register;        /* -1: not given */
-    int64_t rps, burst, quota; /* -1: not given */
+    const char *name, *status, *key; /* NULL: not given */
+    int allow_register;              /* -1: not given */
+    int64_t rps, burst, quota;       /* KIT_INT_ABSENT (< 0): not given */
 };
 
-static int num_member(struct http_req *req, const cJSON *b, const char *name, int64_t max,
-                      int64_t *out)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, name);
-    *out = -1;
-    if (m == NULL)
-        return 0;
-    if (!cJSON_IsNumber(m) || m->valuedouble < 0 || m->valuedouble > (double)max ||
-        m->valuedouble != (double)(int64_t)m->valuedouble) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "must be a whole number from 0 to %lld", (long long)max);
-        console__invalid(req, name, msg);
-        return -1;
+#define APP_COMMON_FIELDS                                                                          \
+    {.name = "status", .kind = KIT_STRING, .max = 16, .at = KIT_AT(struct app_fields, status)},    \
+        {.name = "allow_register",                                                                 \
+         .kind = KIT_BOOL,                                                                         \
+         .at = KIT_AT(struct app_fields, allow_register)},                                         \
+        {.name = "rate_limit_rps",                                                                 \
+         .kind = KIT_INT,                                                                          \
+         .max = 1000000,                                                                           \
+         .at = KIT_AT(struct app_fields, rps)},                                                    \
+        {.name = "rate_limit_burst",                                                               \
+         .kind = KIT_INT,                                                                          \
+         .max = 1000000,                                                                           \
+         .at = KIT_AT(struct app_fields, burst)},                                                  \
+    {                                                                                              \
+        .name = "daily_quota", .kind = KIT_INT, .max = 1000000000,                                 \
+        .at = KIT_AT(struct app_fields, quota)                                                     \
     }
-    *out = (int64_t)m->valuedouble;
-    return 0;
-}
 
-static int app_fields(struct http_req *req, const cJSON *b, bool create, struct app_fields *f)
+static const struct kit_field app_create_fields[] = {
+    {.name = "name",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .min = 1,
+     .max = APP_NAME_MAX,
+     .at = KIT_AT(struct app_fields, name)},
+    {.name = "key", .kind = KIT_NAME, .max = APP_KEY_MAX, .at = KIT_AT(struct app_fields, key)},
+    APP_COMMON_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_field app_patch_fields[] = {
+    {.name = "name",
+     .kind = KIT_STRING,
+     .max = APP_NAME_MAX,
+     .at = KIT_AT(struct app_fields, name)},
+    APP_COMMON_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_table app_create_table = {.fields = app_create_fields};
+/* the key of an app is fixed once made */
+static const struct kit_table app_patch_table = {.fields = app_patch_fields,
+                                                 .unknown = "unknown or fixed field"};
+
+/* Reads and decodes a create or patch body into f; NULL after answering 4xx. */
+static cJSON *app_body(struct http_req *req, bool create, struct app_fields *f)
 {
-    memset(f, 0, sizeof(*f));
-    f->allow_register = -1;
-    if (!cJSON_IsObject(b)) {
-        console__invalid(req, "", "must be a JSON object");
-        return -1;
-    }
-    static const char *const known[] = {
-        "name",        "key", "status", "allow_register", "rate_limit_rps", "rate_limit_burst",
-        "daily_quota", NULL};
-    const cJSON *m;
-    cJSON_ArrayForEach(m, b)
-    {
-        bool ok = false;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = strcmp(m->string, known[i]) == 0 && (create || strcmp(m->string, "key") != 0);
-        if (!ok) {
-            console__invalid(req, m->string, create ? "unknown field" : "unknown or fixed field");
-            return -1;
-        }
-    }
-    if (console__str(b, "name", APP_NAME_MAX, create, false, &f->name, req) != 0 ||
-        console__str(b, "status", 16, false, false, &f->status, req) != 0)
-        return -1;
-    if (f->status && strcmp(f->status, "active") != 0 && strcmp(f->status, "disabled") != 0) {
+    cJSON *b = kit_body(req, create ? &app_create_table : &app_patch_table, f);
+    if (b != NULL && f->status && strcmp(f->status, "active") != 0 &&
+        strcmp(f->status, "disabled") != 0) {
         console__invalid(req, "status", "must be active or disabled");
-        return -1;
+        cJSON_Delete(b);
+        return NULL;
     }
-    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(b, "allow_register");
-    if (ar && !cJSON_IsBool(ar)) {
-        console__invalid(req, "allow_register", "must be true or false");
-        return -1;
-    }
-    f->allow_register = ar ? cJSON_IsTrue(ar) : -1;
-    if (num_member(req, b, "rate_limit_rps", 1000000, &f->rps) != 0 ||
-        num_member(req, b, "rate_limit_burst", 1000000, &f->burst) != 0 ||
-        num_member(req, b, "daily_quota", 1000000000, &f->quota) != 0)
-        return -1;
-    return 0;
+    return b;
 }
 
 static void bind_opt(struct store_op *op, int64_t v)
@@ -202,17 +194,15 @@ static cJSON *create_detail(const char *name, const char *key, const char *app_i
 
 static void apps_create(struct http_req *req, const struct console_op *who, void *ud)
 {
-    cJSON *b = console__body(req);
+    struct app_fields f;
+    cJSON *b = app_body(req, true, &f);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = 201;
-    struct app_fields f;
-    const char *key = NULL;
-    if (app_fields(req, b, true, &f) != 0 ||
-        console__str(b, "key", APP_KEY_MAX, false, true, &key, req) != 0)
-        goto done;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->n1 = 201;
+    const char *key = f.key;
     char app_id[33], gen[40], hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
     rand_hex(app_id, 16);
     if (key == NULL) {
@@ -222,11 +212,12 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
         key = gen;
     }
     token_generate(secret);
-    if (token_hash(secret, j->id->secret_key, hash) != 0) {
+    if (token_hash(secret, c->id->secret_key, hash) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
         goto done;
     }
-    j->secret = xstrdup(secret);
+    c->secret = kit_secret_dup(j, secret);
+    explicit_bzero(secret, sizeof(secret));
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_INSERT);
@@ -241,18 +232,17 @@ static void apps_create(struct http_req *req, const struct console_op *who, void
     store_op_add(op, &SQL_APP_SECRETS_INSERT_RETURNING);
     store_bind_text(op, app_id);
     store_bind_text(op, hash);
-    store_bind_text(op, secret + TOKEN_LEN - 4);
+    store_bind_text(op, c->secret + TOKEN_LEN - 4);
     store_bind_int(op, now);
     cJSON *detail = create_detail(f.name, key, app_id);
     console__audit(op, who, app_id, "app.create", app_id, detail, now); /* never the secret */
     cJSON_Delete(detail);
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, app_id);
-    console__job_submit(j, op, true, finish_app);
-    if (j->finish != NULL)
-        return;
+    kit_store(j, op, KIT_WRITE, finish_app);
+    return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
 static void apps_patch(struct http_req *req, const struct console_op *who, void *ud)
@@ -260,16 +250,15 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     const char *id = app_in_scope(req, who, "apps:write");
     if (id == NULL)
         return;
-    cJSON *b = console__body(req);
+    struct app_fields f;
+    cJSON *b = app_body(req, false, &f);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = 200;
-    struct app_fields f;
-    if (app_fields(req, b, false, &f) != 0)
-        goto done;
-    j->n2 = f.status && strcmp(f.status, "disabled") == 0;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->n1 = 200;
+    c->n2 = f.status && strcmp(f.status, "disabled") == 0;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_UPDATE);
@@ -285,27 +274,36 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     console__audit(op, who, id, "app.update", id, b, now);
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
-    console__job_submit(j, op, true, finish_app);
-    if (j->finish != NULL)
-        return;
-done:
-    console__job_free(j);
+    kit_store(j, op, KIT_WRITE, finish_app);
 }
 
 /* ---- secrets */
 
-static void finish_secret(struct cjob *j)
+static void finish_secret(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "app");
         return;
     }
-    const struct store_rows *r = store_result_step(j->res, j->n2 ? 1 : 0);
+    const struct store_rows *r = store_result_step(j->res, c->n2 ? 1 : 0);
     cJSON *o = console__row_json(r, 0, NULL, NULL);
-    cJSON_AddStringToObject(o, "secret", j->secret); /* shown once */
+    cJSON_AddStringToObject(o, "secret", c->secret); /* shown once */
     console__respond(j->req, 201, o);
     cJSON_Delete(o);
 }
+
+struct rotate_in {
+    int64_t grace;
+};
+static const struct kit_field rotate_fields[] = {
+    {.name = "grace_seconds",
+     .kind = KIT_INT,
+     .max = GRACE_MAX_S,
+     .at = KIT_AT(struct rotate_in, grace)},
+    {.name = NULL},
+};
+static const struct kit_table rotate_table = {.fields = rotate_fields};
 
 static void secrets_rotate(struct http_req *req, const struct console_op *who, void *ud)
 {
@@ -315,36 +313,24 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     int64_t grace = 86400;
     size_t len = 0;
     http_req_body(req, &len);
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
     if (len > 0) {
-        cJSON *b = j->body = console__body(req);
-        if (b == NULL)
+        struct rotate_in in;
+        if ((c->body = kit_body(req, &rotate_table, &in)) == NULL)
             goto done;
-        if (!cJSON_IsObject(b)) {
-            console__invalid(req, "", "must be a JSON object");
-            goto done;
-        }
-        const cJSON *m;
-        cJSON_ArrayForEach(m, b)
-        {
-            if (strcmp(m->string, "grace_seconds") != 0) {
-                console__invalid(req, m->string, "unknown field");
-                goto done;
-            }
-        }
-        if (num_member(req, b, "grace_seconds", GRACE_MAX_S, &grace) != 0)
-            goto done;
-        if (grace < 0)
-            grace = 86400;
+        if (in.grace != KIT_INT_ABSENT)
+            grace = in.grace;
     }
     char hash[TOKEN_HASH_HEX + 1], secret[TOKEN_LEN + 1];
     token_generate(secret);
-    if (token_hash(secret, j->id->secret_key, hash) != 0) {
+    if (token_hash(secret, c->id->secret_key, hash) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
         goto done;
     }
-    j->secret = xstrdup(secret);
-    j->n2 = 1; /* the new secret's row is in step 1 */
+    c->secret = kit_secret_dup(j, secret);
+    explicit_bzero(secret, sizeof(secret));
+    c->n2 = 1; /* the new secret's row is in step 1 */
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APP_SECRETS_EXPIRE);
@@ -353,21 +339,20 @@ static void secrets_rotate(struct http_req *req, const struct console_op *who, v
     store_op_add(op, &SQL_APP_SECRETS_INSERT_RETURNING);
     store_bind_text(op, id);
     store_bind_text(op, hash);
-    store_bind_text(op, secret + TOKEN_LEN - 4);
+    store_bind_text(op, c->secret + TOKEN_LEN - 4);
     store_bind_int(op, now);
     store_op_require_row(op); /* the app exists (foreign key) */
     cJSON *detail = cJSON_CreateObject();
     cJSON_AddNumberToObject(detail, "grace_seconds", (double)grace);
     console__audit(op, who, id, "app.secret.rotate", id, detail, now);
     cJSON_Delete(detail);
-    console__job_submit(j, op, true, finish_secret);
-    if (j->finish != NULL)
-        return;
+    kit_store(j, op, KIT_WRITE, finish_secret);
+    return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
-static void finish_secret_list(struct cjob *j)
+static void finish_secret_list(struct kit_job *j)
 {
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "app");
@@ -393,16 +378,16 @@ static void secrets_list(struct http_req *req, const struct console_op *who, voi
     const char *id = app_in_scope(req, who, "apps:read");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
     store_op_add(op, &SQL_APP_SECRETS_LIST);
     store_bind_text(op, id);
-    submit(j, op, false, finish_secret_list);
+    kit_store(j, op, KIT_READ, finish_secret_list);
 }
 
-static void finish_deleted(struct cjob *j)
+static void finish_deleted(struct kit_job *j)
 {
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "secret");
@@ -423,7 +408,7 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
         http_respond_err(req, ERR_NOTFOUND, "no such secret", NULL);
         return;
     }
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APP_SECRETS_DELETE);
@@ -431,7 +416,7 @@ static void secrets_delete(struct http_req *req, const struct console_op *who, v
     store_bind_int(op, s);
     store_op_require_row(op);
     console__audit(op, who, id, "app.secret.delete", sid, NULL, now);
-    submit(j, op, true, finish_deleted);
+    kit_store(j, op, KIT_WRITE, finish_deleted);
 }
 
 /* ---- CLI: herald app create / herald app secret */
@@ -527,7 +512,7 @@ int console_app_secret_add(struct identity *id, const char *key, char secret_out
 static int query_filter(struct http_req *req, const char *name, char *out, size_t outlen)
 {
     int n = http_req_query_param(req, name, out, outlen);
-    if (n > 0 && console__name_ok(out, outlen - 1))
+    if (n > 0 && kit_name_is_valid(out, outlen - 1))
         return 1;
     if (n == 0)
         return 0;
@@ -554,9 +539,10 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     int has_op = has_action < 0 ? -1 : query_filter(req, "operator_id", opid, sizeof(opid));
     if (has_action < 0 || has_op < 0)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_AUDIT_LOG_COUNT);
     store_bind_text(op, has_action ? action : NULL);
@@ -566,7 +552,7 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     store_bind_text(op, has_op ? opid : NULL);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 /* ---- routes */

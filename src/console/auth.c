@@ -66,7 +66,7 @@ int console_admin_create(struct identity *id, const char *name, const char *pass
                          const char **msg)
 {
     *msg = NULL;
-    if (!console__name_ok(name, OPERATOR_NAME_MAX)) {
+    if (!kit_name_is_valid(name, OPERATOR_NAME_MAX)) {
         *msg = "the name must be 1-64 characters of A-Z a-z 0-9 _ - . @";
         return ERR_INVAL;
     }
@@ -131,9 +131,10 @@ int console_admin_passwd(struct identity *id, const char *name, const char *pass
 /* ---- POST /admin/auth/login */
 
 /* The throttling key: names are case-insensitive, so is the key (no extra tries per spelling). */
-static void login_account(const struct cjob *j, char *out, size_t n)
+static void login_account(const struct kit_job *j, char *out, size_t n)
 {
-    int len = snprintf(out, n, "operator:%s", j->text);
+    struct cctx *c = console__ctx(j);
+    int len = snprintf(out, n, "operator:%s", c->text);
     for (int i = 9; i < len && (size_t)i < n; i++)
         if (out[i] >= 'A' && out[i] <= 'Z')
             out[i] = (char)(out[i] - 'A' + 'a');
@@ -141,17 +142,19 @@ static void login_account(const struct cjob *j, char *out, size_t n)
 
 /*
  * Gives back the login-guard token the login took (identity__login_allowed): the password was
- * right, or it was never checked. j->op.ip holds the address it was taken for.
+ * right, or it was never checked. console__ctx(j)->op.ip holds the address it was taken for.
  */
-static void login_refund(struct cjob *j)
+static void login_refund(struct kit_job *j)
 {
-    char account[16 + sizeof(((struct cjob *)0)->text)];
+    struct cctx *c = console__ctx(j);
+    char account[16 + sizeof(((struct cctx *)0)->text)];
     login_account(j, account, sizeof(account));
-    login_guard_refund(j->id->guard, j->op.ip, account, clock_mono_ms());
+    login_guard_refund(c->id->guard, c->op.ip, account, clock_mono_ms());
 }
 
-static void login_done(struct cjob *j)
+static void login_done(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "operator");
         return;
@@ -159,15 +162,15 @@ static void login_done(struct cjob *j)
     const struct store_rows *r = store_result_step(j->res, -1);
     int64_t now_ms = clock_wall_ms();
     cJSON *extra = cJSON_CreateObject();
-    cJSON_AddNumberToObject(extra, "iatm", (double)revoke_issue_ms(j->id->revoke));
-    cJSON_AddStringToObject(extra, "name", j->op.name);
+    cJSON_AddNumberToObject(extra, "iatm", (double)revoke_issue_ms(c->id->revoke));
+    cJSON_AddStringToObject(extra, "name", c->op.name);
     struct jwt_payload p = {.typ = JWT_TYP_OPERATOR,
-                            .sub = j->op.id,
+                            .sub = c->op.id,
                             .iat = now_ms / 1000,
-                            .exp = now_ms / 1000 + j->id->operator_ttl_s,
+                            .exp = now_ms / 1000 + c->id->operator_ttl_s,
                             .extra = extra};
     char *tok = NULL;
-    int rc = jwt_sign(j->id->jwt, &p, &tok);
+    int rc = jwt_sign(c->id->jwt, &p, &tok);
     cJSON_Delete(extra);
     if (rc != 0) {
         http_respond_err(j->req, ERR_BACKEND, "cannot sign the token", NULL);
@@ -176,7 +179,7 @@ static void login_done(struct cjob *j)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "access_token", tok);
     cJSON_AddStringToObject(o, "token_type", "Bearer");
-    cJSON_AddNumberToObject(o, "expires_in", (double)j->id->operator_ttl_s);
+    cJSON_AddNumberToObject(o, "expires_in", (double)c->id->operator_ttl_s);
     if (r && r->nrows > 0)
         cJSON_AddItemToObject(o, "operator", console__row_json(r, 0, "disabled", "roles"));
     console__respond(j->req, 200, o);
@@ -185,10 +188,11 @@ static void login_done(struct cjob *j)
     free(tok);
 }
 
-static void login_checked(struct cjob *j)
+static void login_checked(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, 0);
-    if (j->n1 != 0) { /* the guard's token stays taken */
+    if (c->n1 != 0) { /* the guard's token stays taken */
         http_res_header(j->req, "WWW-Authenticate", "Bearer");
         http_respond_error(j->req, 401, "unauthorized", "wrong username or password", NULL);
         return;
@@ -198,115 +202,113 @@ static void login_checked(struct cjob *j)
         http_respond_error(j->req, 403, "forbidden", "the operator is disabled", NULL);
         return;
     }
-    snprintf(j->op.id, sizeof(j->op.id), "%s", store_rows_text(r, 0, 0));
-    snprintf(j->op.name, sizeof(j->op.name), "%s", store_rows_text(r, 0, 1));
+    snprintf(c->op.id, sizeof(c->op.id), "%s", store_rows_text(r, 0, 0));
+    snprintf(c->op.name, sizeof(c->op.name), "%s", store_rows_text(r, 0, 1));
     const char *peer = http_req_peer(j->req);
-    snprintf(j->op.ip, sizeof(j->op.ip), "%s", peer ? peer : "");
+    snprintf(c->op.ip, sizeof(c->op.ip), "%s", peer ? peer : "");
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_LOGGED_IN);
-    store_bind_text(op, j->op.id);
+    store_bind_text(op, c->op.id);
     store_bind_int(op, now);
-    store_bind_text(op, j->n2 ? j->hash : NULL); /* n2: the hash was upgraded */
-    console__audit(op, &j->op, NULL, "operator.login", j->op.id, NULL, now);
+    store_bind_text(op, c->n2 ? c->hash : NULL); /* n2: the hash was upgraded */
+    console__audit(op, &c->op, NULL, "operator.login", c->op.id, NULL, now);
     store_op_add(op, &SQL_OPERATORS_ME);
-    store_bind_text(op, j->op.id);
-    console__job_submit(j, op, true, login_done);
+    store_bind_text(op, c->op.id);
+    kit_store(j, op, KIT_WRITE, login_done);
 }
 
-static void login_on_loop(void *arg);
-
-static void login_verify_work(void *arg)
+/* Worker thread: check the password against the stored hash (or spend the time of one);
+ * n1 is the result, n2 set when a legacy hash was replaced by a new one in hash. */
+static int login_verify_work(struct kit_job *j)
 {
-    struct cjob *j = arg;
+    struct cctx *c = j->ctx;
     const struct store_rows *r = store_result_step(j->res, 0);
     const char *hash = r && r->nrows > 0 ? store_rows_text(r, 0, 2) : NULL;
-    size_t n = strlen(j->password);
+    size_t n = strlen(c->password);
     if (hash == NULL) {
-        j->n1 = password_verify_dummy(j->password, n);
+        c->n1 = password_verify_dummy(c->password, n);
     } else {
-        j->n1 = password_verify(j->password, n, hash);
-        if (j->n1 == 0 && password_needs_rehash(hash) &&
-            password_hash(j->password, n, &j->hash) == 0)
-            j->n2 = 1;
+        c->n1 = password_verify(c->password, n, hash);
+        if (c->n1 == 0 && password_needs_rehash(hash) &&
+            password_hash(c->password, n, &c->hash) == 0)
+            c->n2 = 1;
     }
-    http_req_post(j->req, login_on_loop, j);
+    return 0;
 }
 
-static void login_on_loop(void *arg)
-{
-    struct cjob *j = arg;
-    j->finish = NULL;
-    login_checked(j);
-    if (j->finish == NULL)
-        console__job_free(j);
-}
-
-static void login_found(struct cjob *j)
+static void login_found(struct kit_job *j)
 {
     if (j->status != 0) {
         login_refund(j);
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    j->finish = login_checked; /* marks the job as still running */
-    int rc = workpool_submit_ex(j->id->work, WORKPOOL_HIGH, j->op.ip, IDENTITY_HASH_PER_IP,
-                                login_verify_work, j);
-    if (rc != 0) {
-        j->finish = NULL;
-        login_refund(j);
-        http_res_header(j->req, "Retry-After", "1");
-        if (rc == ERR_DENIED)
-            http_respond_error(j->req, 429, "rate_limited",
-                               "too many password checks from this address; retry", NULL);
-        else
-            http_respond_error(j->req, 503, "unavailable", "too many logins; retry", NULL);
-    }
+    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, login_verify_work, login_checked))
+        login_refund(j); /* answered 429 or 503; the job lives until this returns */
 }
+
+/* A login body (the kit decoder's target); other members are ignored. */
+struct login_in {
+    const char *username, *password;
+};
+static const struct kit_field login_fields[] = {
+    {.name = "username",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .min = 1,
+     .max = OPERATOR_NAME_MAX,
+     .at = KIT_AT(struct login_in, username)},
+    {.name = "password",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED | KIT_BYTES,
+     .min = 1,
+     .max = PASSWORD_MAX_LEN,
+     .at = KIT_AT(struct login_in, password)},
+    {.name = NULL},
+};
+static const struct kit_table login_table = {.fields = login_fields, .open = true};
 
 static void login_handler(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
-    struct cjob *j = console__job_new(req, id, NULL);
-    cJSON *body = j->body = console__body(req);
-    if (body == NULL)
+    struct kit_job *j = console__job_new(req, id, NULL);
+    struct cctx *c = console__ctx(j);
+    struct login_in in;
+    if ((c->body = kit_body(req, &login_table, &in)) == NULL)
         goto done;
-    const char *name = NULL, *pw = NULL;
-    if (!cJSON_IsObject(body)) {
-        console__invalid(req, "", "must be a JSON object");
-        goto done;
-    }
-    /* operator names are ASCII (console__name_ok): bytes and characters agree */
-    if (console__str(body, "username", OPERATOR_NAME_MAX, true, false, &name, req) != 0 ||
-        console__password(req, body, "password", true, 1, &pw) != 0)
-        goto done;
+    const char *name = in.username, *pw = in.password;
+    /* operator names are ASCII (kit_name_is_valid): a longer name in bytes names nobody */
     if (strlen(name) > OPERATOR_NAME_MAX) {
         console__invalid(req, "username", "has a bad length");
         goto done;
     }
-    snprintf(j->text, sizeof(j->text), "%s", name);
-    char account[16 + sizeof(((struct cjob *)0)->text)];
+    snprintf(c->text, sizeof(c->text), "%s", name);
+    char account[16 + sizeof(((struct cctx *)0)->text)];
     login_account(j, account, sizeof(account));
     if (!identity__login_allowed(id, req, account)) /* takes a token, given back on success */
         goto done;
     const char *peer = http_req_peer(req);
-    snprintf(j->op.ip, sizeof(j->op.ip), "%s", peer ? peer : "");
-    j->password = xstrdup(pw);
+    char ip[sizeof(c->op.ip)];
+    snprintf(ip, sizeof(ip), "%s", peer ? peer : "");
+    memcpy(c->op.ip, ip, sizeof(ip));
+    c->password = kit_secret_dup(j, pw);
+    kit_wipe_member(c->body, "password"); /* the job holds its own copy */
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_BY_NAME);
     store_bind_text(op, name);
-    console__job_submit(j, op, false, login_found);
-    if (j->finish != NULL)
-        return;
-    login_refund(j); /* the store refused the read: nothing was checked */
+    if (!kit_store(j, op, KIT_READ, login_found)) /* refused: nothing was checked */
+        login_guard_refund(id->guard, ip, account, clock_mono_ms());
+    return;
 done:
-    console__job_free(j);
+    kit_job_end(j);
 }
 
 /* ---- GET /admin/auth/me */
 
-static void me_done(struct cjob *j)
+static void me_done(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, 0);
     if (j->status != 0 || r == NULL || r->nrows == 0) {
         console__respond_store_err(j->req, j->status ? j->status : ERR_NOTFOUND, "operator");
@@ -315,7 +317,7 @@ static void me_done(struct cjob *j)
     cJSON *o = console__row_json(r, 0, "disabled", "roles");
     cJSON *perms = cJSON_AddArrayToObject(o, "permissions");
     for (int i = 0; console_permissions[i]; i++)
-        if (console__can(&j->op, console_permissions[i], NULL))
+        if (console__can(&c->op, console_permissions[i], NULL))
             cJSON_AddItemToArray(perms, cJSON_CreateString(console_permissions[i]));
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
@@ -323,13 +325,11 @@ static void me_done(struct cjob *j)
 
 static void me_authed(struct http_req *req, const struct console_op *who, void *ud)
 {
-    struct cjob *j = console__job_new(req, ud, who);
+    struct kit_job *j = console__job_new(req, ud, who);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_ME);
     store_bind_text(op, who->id);
-    console__job_submit(j, op, false, me_done);
-    if (j->finish == NULL)
-        console__job_free(j);
+    kit_store(j, op, KIT_READ, me_done);
 }
 
 static void me_handler(struct http_req *req, void *ud)

@@ -1,6 +1,6 @@
 /*
  * Console plumbing (see internal.h): operator authentication and permission
- * checks, request jobs, audit rows and JSON helpers.
+ * checks, the request context on the kit job, audit rows and JSON helpers.
  */
 #include "internal.h"
 
@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <openssl/crypto.h>
 
 #include "auth/password.h"
 #include "core/clock.h"
@@ -180,98 +178,49 @@ bool console__covers(const struct console_op *who, const struct console_role *r)
     return true;
 }
 
-/* ---- jobs */
+/* ---- the request context */
 
-struct cjob *console__job_new(struct http_req *req, struct identity *id,
-                              const struct console_op *op)
+static void cctx_free(void *ctx)
 {
-    struct cjob *j = xcalloc(1, sizeof(*j));
-    j->req = req;
-    j->id = id;
+    struct cctx *c = ctx;
+    op_release(&c->op);
+    free(c->hash);
+    cJSON_Delete(c->body);
+    cJSON_Delete(c->extra);
+    free(c);
+}
+
+struct kit_job *console__job_new(struct http_req *req, struct identity *id,
+                                 const struct console_op *op)
+{
+    struct cctx *c = xcalloc(1, sizeof(*c));
+    c->id = id;
     if (op) {
-        memcpy(j->op.id, op->id, sizeof(j->op.id));
-        memcpy(j->op.name, op->name, sizeof(j->op.name));
-        memcpy(j->op.ip, op->ip, sizeof(j->op.ip));
-        j->op.nroles = op->nroles;
+        memcpy(c->op.id, op->id, sizeof(c->op.id));
+        memcpy(c->op.name, op->name, sizeof(c->op.name));
+        memcpy(c->op.ip, op->ip, sizeof(c->op.ip));
+        c->op.nroles = op->nroles;
         for (int i = 0; i < op->nroles; i++) {
-            j->op.roles[i] = op->roles[i];
-            j->op.roles[i].perms = cJSON_Duplicate(op->roles[i].perms, true);
-            j->op.roles[i].apps = cJSON_Duplicate(op->roles[i].apps, true);
+            c->op.roles[i] = op->roles[i];
+            c->op.roles[i].perms = cJSON_Duplicate(op->roles[i].perms, true);
+            c->op.roles[i].apps = cJSON_Duplicate(op->roles[i].apps, true);
         }
     }
-    return j;
+    return kit_job_new(req, id->store, id->work, c, cctx_free);
 }
 
-static void wipe_free(char *s)
+/* Worker thread: the hash of the context's password. */
+static int hash_work(struct kit_job *j)
 {
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
+    struct cctx *c = j->ctx;
+    free(c->hash);
+    c->hash = NULL;
+    return password_hash(c->password, strlen(c->password), &c->hash);
 }
 
-void console__job_free(struct cjob *j)
+bool console__job_hash(struct kit_job *j, kit_fn next)
 {
-    if (j == NULL)
-        return;
-    if (j->ctx_free)
-        j->ctx_free(j);
-    op_release(&j->op);
-    store_result_free(j->res);
-    wipe_free(j->secret);
-    wipe_free(j->password);
-    free(j->hash);
-    cJSON_Delete(j->body);
-    free(j);
-}
-
-static void job_on_loop(void *arg)
-{
-    struct cjob *j = arg;
-    cjob_fn f = j->finish;
-    j->finish = NULL;
-    f(j);
-    if (j->finish == NULL) /* not resubmitted */
-        console__job_free(j);
-}
-
-static void job_done(int status, struct store_result *res, void *ud)
-{
-    struct cjob *j = ud;
-    store_result_free(j->res);
-    j->status = status;
-    j->res = res;
-    http_req_post(j->req, job_on_loop, j);
-}
-
-void console__job_submit(struct cjob *j, struct store_op *op, bool write, cjob_fn finish)
-{
-    j->finish = finish;
-    int rc = write ? store_write(j->id->store, op, job_done, j)
-                   : store_read(j->id->store, op, job_done, j);
-    if (rc != 0) {
-        j->finish = NULL;
-        console__respond_store_err(j->req, rc, "object");
-    }
-}
-
-static void job_hash_work(void *arg)
-{
-    struct cjob *j = arg;
-    free(j->hash);
-    j->hash = NULL;
-    j->status = password_hash(j->password, strlen(j->password), &j->hash);
-    http_req_post(j->req, job_on_loop, j);
-}
-
-void console__job_hash(struct cjob *j, cjob_fn finish)
-{
-    j->finish = finish;
-    int rc = workpool_submit(j->id->work, job_hash_work, j);
-    if (rc != 0) {
-        j->finish = NULL;
-        request_fail(j->req, rc, "too many password operations; retry", NULL);
-    }
+    return kit_work(j, WORKPOOL_HIGH, 0, hash_work, next);
 }
 
 /* ---- operator authentication */
@@ -291,19 +240,18 @@ static void unauthorized(struct http_req *req, const char *message)
     http_respond_error(req, 401, "unauthorized", message, NULL);
 }
 
-static void principal_on_loop(void *arg)
+static void principal_loaded(struct kit_job *j)
 {
-    struct cjob *j = arg;
     struct authctx *a = j->ctx;
     if (j->status != 0) {
         console__respond_store_err(a->req, j->status, "operator");
-        goto out;
+        return;
     }
     const struct store_rows *r = store_result_step(j->res, 0);
     const struct store_rows *apps = store_result_step(j->res, 1);
     if (r == NULL || r->nrows == 0 || store_rows_int(r, 0, 2) != 0) {
         unauthorized(a->req, "the operator is disabled or deleted");
-        goto out;
+        return;
     }
     snprintf(a->op.name, sizeof(a->op.name), "%s", store_rows_text(r, 0, 1));
     a->op.nroles = roles_parse(r, 3, apps, a->op.roles, CONSOLE_ROLES_MAX);
@@ -314,22 +262,17 @@ static void principal_on_loop(void *arg)
             scoped |= has_perm(&a->op.roles[i], a->perm);
         if (!scoped) {
             http_respond_error(a->req, 403, "forbidden", "this needs the permission", a->perm);
-            goto out;
+            return;
         }
     }
     a->fn(a->req, &a->op, a->ud);
-out:
-    op_release(&a->op);
-    free(a);
-    console__job_free(j);
 }
 
-static void principal_loaded(int status, struct store_result *res, void *ud)
+static void authctx_free(void *ctx)
 {
-    struct cjob *j = ud;
-    j->status = status;
-    j->res = res;
-    http_req_post(j->req, principal_on_loop, j);
+    struct authctx *a = ctx;
+    op_release(&a->op);
+    free(a);
 }
 
 void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
@@ -370,19 +313,13 @@ void console__auth(struct identity *id, struct http_req *req, const char *perm, 
     a->perm = perm;
     a->fn = fn;
     a->ud = ud;
-    struct cjob *j = console__job_new(req, id, NULL);
-    j->ctx = a;
+    struct kit_job *j = kit_job_new(req, id->store, NULL, a, authctx_free);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_PRINCIPAL);
     store_bind_text(op, a->op.id);
     store_op_add(op, &SQL_ROLE_APPS_OF_OPERATOR);
     store_bind_text(op, a->op.id);
-    int rc = store_read(id->store, op, principal_loaded, j);
-    if (rc != 0) {
-        console__job_free(j);
-        free(a);
-        console__respond_store_err(req, rc, "operator");
-    }
+    kit_store(j, op, KIT_READ, principal_loaded);
 }
 
 /* ---- audit */
@@ -502,141 +439,14 @@ void console__invalid(struct http_req *req, const char *field, const char *messa
     http_respond_error(req, 422, "validation_failed", message, field);
 }
 
-bool console__name_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == '@'))
-            return false;
-    }
-    return true;
-}
-
-int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
-                 const char **out, struct http_req *req)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *out = NULL;
-    if (m == NULL) {
-        if (required) {
-            console__invalid(req, name, "is required");
-            return -1;
-        }
-        return 0;
-    }
-    if (!cJSON_IsString(m)) {
-        console__invalid(req, name, "must be a string");
-        return -1;
-    }
-    size_t chars = 0;
-    for (const char *p = m->valuestring; *p; p++)
-        chars += ((unsigned char)*p & 0xC0) != 0x80;
-    if ((required && chars == 0) || chars > max) {
-        console__invalid(req, name, "has a bad length");
-        return -1;
-    }
-    if (idlike && !console__name_ok(m->valuestring, max)) {
-        console__invalid(req, name, "must be 1-64 characters of A-Z a-z 0-9 _ - . @");
-        return -1;
-    }
-    *out = m->valuestring;
-    return 0;
-}
-
-int console__password(struct http_req *req, const cJSON *obj, const char *name, bool required,
-                      size_t min, const char **out)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *out = NULL;
-    if (m == NULL && !required)
-        return 0;
-    if (!cJSON_IsString(m)) {
-        console__invalid(req, name, m == NULL ? "is required" : "must be a string");
-        return -1;
-    }
-    size_t n = strlen(m->valuestring);
-    if (n < min || n < 1 || n > PASSWORD_MAX_LEN) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "must be %zu to %d bytes", min < 1 ? 1 : min, PASSWORD_MAX_LEN);
-        console__invalid(req, name, msg);
-        return -1;
-    }
-    *out = m->valuestring;
-    return 0;
-}
-
 /* ---- request bodies */
 
-cJSON *console__body(struct http_req *req)
-{
-    return request_body_json(req);
-}
-
-int console__only(struct http_req *req, const cJSON *obj, const char *allowed)
-{
-    if (!cJSON_IsObject(obj)) {
-        console__invalid(req, "", "must be a JSON object");
-        return -1;
-    }
-    const cJSON *m;
-    cJSON_ArrayForEach(m, obj)
-    {
-        if (!listed(allowed, m->string)) {
-            console__invalid(req, m->string, "unknown field");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int console__id_list(struct http_req *req, const cJSON *obj, const char *name, const cJSON **out)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *out = NULL;
-    if (a == NULL)
-        return 0;
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > CONSOLE_ROLES_MAX) {
-        console__invalid(req, name, "must be an array of at most 32 ids");
-        return -1;
-    }
-    int i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a)
-    {
-        if (!cJSON_IsString(e) || !console__name_ok(e->valuestring, 64)) {
-            char f[64];
-            snprintf(f, sizeof(f), "%s[%d]", name, i);
-            console__invalid(req, f, "must be an id");
-            return -1;
-        }
-        i++;
-    }
-    *out = a;
-    return 0;
-}
-
-int console__bool(struct http_req *req, const cJSON *obj, const char *name, int *out)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *out = -1;
-    if (m == NULL)
-        return 0;
-    if (!cJSON_IsBool(m)) {
-        console__invalid(req, name, "must be true or false");
-        return -1;
-    }
-    *out = cJSON_IsTrue(m);
-    return 0;
-}
+const struct kit_field console__id_elem = {.kind = KIT_NAME, .max = 64, .message = "must be an id"};
 
 const char *console__path_id(struct http_req *req, const char *what)
 {
     const char *id = http_req_param(req, "id");
-    if (id == NULL || !console__name_ok(id, 64)) {
+    if (id == NULL || !kit_name_is_valid(id, 64)) {
         char msg[64];
         snprintf(msg, sizeof(msg), "no such %s", what);
         http_respond_err(req, ERR_NOTFOUND, msg, NULL);

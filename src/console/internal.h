@@ -1,6 +1,6 @@
 /*
  * Shared inside src/console/: the operator principal, permission checks, the
- * request job, audit entries and JSON helpers.
+ * request context on the kit job (kit/job.h), audit entries and JSON helpers.
  */
 #ifndef HERALD_CONSOLE_INTERNAL_H
 #define HERALD_CONSOLE_INTERNAL_H
@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "auth/jwt.h"
+#include "kit/decode.h" /* the name rule: kit_name_is_valid */
+#include "kit/job.h"
 
 struct http_req;
 struct identity;
@@ -81,36 +83,33 @@ typedef void (*console_fn)(struct http_req *req, const struct console_op *op, vo
 void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
                    void *ud);
 
-/* ---- request jobs: one store op, finished on the loop */
+/* ---- the request context: what a console request carries across its kit job's steps */
 
-struct cjob;
-typedef void (*cjob_fn)(struct cjob *j);
-
-struct cjob {
-    struct http_req *req;
-    struct identity *id;
-    struct console_op op; /* the caller */
-    int status;
-    struct store_result *res;
-    cjob_fn finish;
-    char text[160];                   /* handler data (an id) */
-    char *secret;                     /* owned, wiped: a secret shown once */
-    char *password;                   /* owned, wiped */
-    char *hash;                       /* owned */
-    cJSON *body;                      /* owned */
-    void *ctx;                        /* handler state the job carries */
-    void (*ctx_free)(struct cjob *j); /* frees ctx with the job when set */
+struct cctx {
+    struct identity *id;  /* borrowed */
+    struct console_op op; /* the caller (a copy: roles duplicated) */
+    char text[160];       /* handler data (an id, a name) */
+    const char *secret;   /* a secret shown once: a job secret (kit_secret_dup), wiped */
+    const char *password; /* a job secret, wiped */
+    char *hash;           /* owned */
+    cJSON *body;          /* owned */
+    cJSON *extra;         /* owned handler JSON (a role's permissions) */
     int64_t n1, n2;
 };
 
-struct cjob *console__job_new(struct http_req *req, struct identity *id,
-                              const struct console_op *op);
-void console__job_free(struct cjob *j);
-/* Submits op; finish runs on the loop with status/res; j is freed after it (unless
- * finish submitted again). */
-void console__job_submit(struct cjob *j, struct store_op *op, bool write, cjob_fn finish);
-/* Runs the password hash of j->password on the worker pool, then finish. */
-void console__job_hash(struct cjob *j, cjob_fn finish);
+/* A kit job for req (the identity's store and worker pool) with a struct cctx holding a copy
+ * of op (may be NULL). Loop thread. */
+struct kit_job *console__job_new(struct http_req *req, struct identity *id,
+                                 const struct console_op *op);
+
+/* The struct cctx of a job made by console__job_new. */
+static inline struct cctx *console__ctx(const struct kit_job *j)
+{
+    return j->ctx;
+}
+
+/* A worker step hashing the context's password into its hash; next runs with j->status. */
+bool console__job_hash(struct kit_job *j, kit_fn next);
 
 /* Appends an audit_log row to op. detail may be NULL. */
 void console__audit(struct store_op *op, const struct console_op *who, const char *app_id,
@@ -131,15 +130,6 @@ bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size);
 void console__respond_store_err(struct http_req *req, int status, const char *what);
 void console__respond(struct http_req *req, int status, const cJSON *v);
 void console__invalid(struct http_req *req, const char *field, const char *message);
-/* A string member of 1..max characters matching the id charset when idlike; NULL: absent. */
-int console__str(const cJSON *obj, const char *name, size_t max, bool required, bool idlike,
-                 const char **out, struct http_req *req);
-/*
- * A password member: a string of min (at least 1) to PASSWORD_MAX_LEN bytes; bytes, not
- * characters, because the hash takes bytes. NULL when absent and not required; -1 after 422.
- */
-int console__password(struct http_req *req, const cJSON *obj, const char *name, bool required,
-                      size_t min, const char **out);
 struct router;
 /* Route registration of the console's files (console.c calls them). */
 void console__auth_register(struct router *r, struct identity *id);
@@ -148,20 +138,18 @@ void console__roles_register(struct router *r, struct identity *id);
 void console__users_register(struct router *r, struct identity *id);
 void console__apps_register(struct router *r, struct identity *id);
 
-/* True when s is a valid server id (hex, 1..32) or name-like (A-Za-z0-9_.-@). */
-bool console__name_ok(const char *s, size_t max);
+/* ---- request bodies: the kit's decoder (kit/decode.h) with these shared descriptors */
 
-/* ---- request bodies (each answers 415/400/422 itself and returns NULL or -1) */
+/* An element of an id list ("roles", "app_ids"): a name of at most 64 characters. */
+extern const struct kit_field console__id_elem;
 
-/* The JSON body (caller frees) or NULL after answering: the one body reader,
- * request_body_json (router/request.h). */
-cJSON *console__body(struct http_req *req);
-/* Refuses a body that is not an object or has members not in allowed (comma list). */
-int console__only(struct http_req *req, const cJSON *obj, const char *allowed);
-/* obj[name] as an array of at most CONSOLE_ROLES_MAX ids (borrowed; NULL when absent). */
-int console__id_list(struct http_req *req, const cJSON *obj, const char *name, const cJSON **out);
-/* obj[name] as a boolean: *out 0/1, or -1 when absent. */
-int console__bool(struct http_req *req, const cJSON *obj, const char *name, int *out);
+/* A decoder field: member n, an array of at most CONSOLE_ROLES_MAX ids, at type.member. */
+#define CONSOLE_ID_LIST(n, type, member)                                                           \
+    {                                                                                              \
+        .name = n, .kind = KIT_ARRAY, .max = CONSOLE_ROLES_MAX, .at = KIT_AT(type, member),        \
+        .elem = &console__id_elem, .message = "must be an array of at most 32 ids"                 \
+    }
+
 /* The path's {id} when id-like, else NULL after answering 404. */
 const char *console__path_id(struct http_req *req, const char *what);
 

@@ -24,13 +24,14 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-/* what a job does once the escalation check passed (cjob.n2) */
+/* what a job does once the escalation check passed (cctx.n2) */
 enum { OPS_CREATE = 1, OPS_PATCH, OPS_DELETE };
 
 /* ---- finishing */
 
-static void finish_one(struct cjob *j)
+static void finish_one(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, -1);
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
@@ -38,40 +39,35 @@ static void finish_one(struct cjob *j)
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    if (j->text[0]) /* disabled or new password: the operator's tokens go */
-        revoke_subject(j->id->revoke, REVOKE_OPERATOR, "", j->text);
+    if (c->text[0]) /* disabled or new password: the operator's tokens go */
+        revoke_subject(c->id->revoke, REVOKE_OPERATOR, "", c->text);
     cJSON *o = console__row_json(r, 0, "disabled", "roles");
-    console__respond(j->req, (int)j->n1, o);
+    console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
 
-static void finish_page(struct cjob *j)
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "disabled", "roles");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "disabled", "roles");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
 
-static void finish_deleted(struct cjob *j)
+static void finish_deleted(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    revoke_subject(j->id->revoke, REVOKE_OPERATOR, "", j->text);
+    revoke_subject(c->id->revoke, REVOKE_OPERATOR, "", c->text);
     http_respond(j->req, 204, NULL, "", 0);
-}
-
-static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
-{
-    console__job_submit(j, op, write, fin);
-    if (j->finish == NULL)
-        console__job_free(j);
 }
 
 /* ---- reads */
@@ -81,15 +77,16 @@ static void ops_list(struct http_req *req, const struct console_op *who, void *u
     int64_t page, size;
     if (!console__paging(req, &page, &size))
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_COUNT);
     store_op_add(op, &SQL_OPERATORS_PAGE);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void ops_get(struct http_req *req, const struct console_op *who, void *ud)
@@ -97,39 +94,41 @@ static void ops_get(struct http_req *req, const struct console_op *who, void *ud
     const char *id = console__path_id(req, "operator");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = 200;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = 200;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_GET);
     store_bind_text(op, id);
-    submit(j, op, false, finish_one);
+    kit_store(j, op, KIT_READ, finish_one);
 }
 
 /* ---- writes: check, (hash), write */
 
 /* Writes an operator (create: n1 201 / patch: n1 200, text = its id) once hashed. */
-static void ops_write(struct cjob *j)
+static void ops_write(struct kit_job *j)
 {
-    if (j->password && (j->status != 0 || j->hash == NULL)) {
+    struct cctx *c = console__ctx(j);
+    if (c->password && (j->status != 0 || c->hash == NULL)) {
         http_respond_err(j->req, ERR_BACKEND, "cannot hash the password", NULL);
         return;
     }
-    const cJSON *b = j->body;
+    const cJSON *b = c->body;
     const cJSON *roles = cJSON_GetObjectItemCaseSensitive(b, "roles");
     const cJSON *dis = cJSON_GetObjectItemCaseSensitive(b, "disabled");
-    bool create = j->n2 == OPS_CREATE;
-    char oid[sizeof(j->text)];
+    bool create = c->n2 == OPS_CREATE;
+    char oid[sizeof(c->text)];
     if (create)
         rand_hex(oid, 16);
     else
-        snprintf(oid, sizeof(oid), "%s", j->text);
+        snprintf(oid, sizeof(oid), "%s", c->text);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     if (create) {
         store_op_add(op, &SQL_OPERATORS_INSERT);
         store_bind_text(op, oid);
         store_bind_text(op, cJSON_GetObjectItemCaseSensitive(b, "username")->valuestring);
-        store_bind_text(op, j->hash);
+        store_bind_text(op, c->hash);
         store_bind_int(op, cJSON_IsTrue(dis));
         store_bind_int(op, now);
     } else {
@@ -139,7 +138,7 @@ static void ops_write(struct cjob *j)
             store_bind_int(op, cJSON_IsTrue(dis));
         else
             store_bind_null(op);
-        store_bind_text(op, j->hash);
+        store_bind_text(op, c->hash);
         store_bind_int(op, now);
         store_op_require_row(op);
     }
@@ -162,28 +161,29 @@ static void ops_write(struct cjob *j)
         cJSON_AddItemToObject(detail, "roles", cJSON_Duplicate(roles, true));
     if (dis)
         cJSON_AddBoolToObject(detail, "disabled", cJSON_IsTrue(dis));
-    if (j->password && !create)
+    if (c->password && !create)
         cJSON_AddBoolToObject(detail, "password_changed", true);
-    console__audit(op, &j->op, NULL, create ? "operator.create" : "operator.update", oid, detail,
+    console__audit(op, &c->op, NULL, create ? "operator.create" : "operator.update", oid, detail,
                    now);
     cJSON_Delete(detail);
     store_op_add(op, &SQL_OPERATORS_GET);
     store_bind_text(op, oid);
     /* a patch that disables or re-keys the operator revokes its tokens once committed */
-    if (create || !(cJSON_IsTrue(dis) || j->password))
-        j->text[0] = '\0';
-    console__job_submit(j, op, true, finish_one);
+    if (create || !(cJSON_IsTrue(dis) || c->password))
+        c->text[0] = '\0';
+    kit_store(j, op, KIT_WRITE, finish_one);
 }
 
-static void ops_delete_write(struct cjob *j)
+static void ops_delete_write(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_OPERATORS_DELETE);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_require_row(op);
-    console__audit(op, &j->op, NULL, "operator.delete", j->text, NULL, now);
-    console__job_submit(j, op, true, finish_deleted);
+    console__audit(op, &c->op, NULL, "operator.delete", c->text, NULL, now);
+    kit_store(j, op, KIT_WRITE, finish_deleted);
 }
 
 /* True when who holds every right of the roles in rows; releases nothing it keeps. */
@@ -202,7 +202,7 @@ static bool covers_all(const struct console_op *who, const struct store_rows *ro
 
 /* The requested roles: -1 when all exist and are covered, else the index of the first bad one
  * (*forbidden: it exists but the caller lacks some of its rights). */
-static int bad_role(const struct cjob *j, const cJSON *want, const struct store_rows *roles,
+static int bad_role(const struct kit_job *j, const cJSON *want, const struct store_rows *roles,
                     const struct store_rows *apps, bool *forbidden)
 {
     struct console_role rs[CONSOLE_ROLES_MAX];
@@ -215,7 +215,7 @@ static int bad_role(const struct cjob *j, const cJSON *want, const struct store_
         int k = 0;
         while (k < n && strcmp(rs[k].id, e->valuestring) != 0)
             k++;
-        if (k == n || !console__covers(&j->op, &rs[k])) {
+        if (k == n || !console__covers(&console__ctx(j)->op, &rs[k])) {
             *forbidden = k < n;
             bad = i;
             break;
@@ -228,23 +228,24 @@ static int bad_role(const struct cjob *j, const cJSON *want, const struct store_
 }
 
 /* Steps: 0 requested roles, 1 their apps, 2 the target, 3 its roles, 4 their apps. */
-static void ops_checked(struct cjob *j)
+static void ops_checked(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
     const struct store_rows *target = store_result_step(j->res, 2);
-    if (j->n2 != OPS_CREATE && (target == NULL || target->nrows == 0)) {
+    if (c->n2 != OPS_CREATE && (target == NULL || target->nrows == 0)) {
         http_respond_err(j->req, ERR_NOTFOUND, "no such operator", NULL);
         return;
     }
-    if (!covers_all(&j->op, store_result_step(j->res, 3), store_result_step(j->res, 4))) {
+    if (!covers_all(&c->op, store_result_step(j->res, 3), store_result_step(j->res, 4))) {
         http_respond_error(j->req, 403, "forbidden",
                            "this operator has rights you do not hold yourself", NULL);
         return;
     }
-    const cJSON *want = cJSON_GetObjectItemCaseSensitive(j->body, "roles");
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(c->body, "roles");
     bool forbidden;
     int bad = want ? bad_role(j, want, store_result_step(j->res, 0), store_result_step(j->res, 1),
                               &forbidden)
@@ -259,17 +260,18 @@ static void ops_checked(struct cjob *j)
             console__invalid(j->req, f, "no such role");
         return;
     }
-    if (j->n2 == OPS_DELETE)
+    if (c->n2 == OPS_DELETE)
         ops_delete_write(j);
-    else if (j->password)
+    else if (c->password)
         console__job_hash(j, ops_write);
     else
         ops_write(j);
 }
 
-static void ops_check(struct cjob *j)
+static void ops_check(struct kit_job *j)
 {
-    const cJSON *want = cJSON_GetObjectItemCaseSensitive(j->body, "roles");
+    struct cctx *c = console__ctx(j);
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(c->body, "roles");
     char *ids = want ? cJSON_PrintUnformatted(want) : NULL;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_ROLES_BY_IDS);
@@ -277,49 +279,78 @@ static void ops_check(struct cjob *j)
     store_op_add(op, &SQL_ROLE_APPS_BY_ROLE_IDS);
     store_bind_text(op, ids ? ids : "[]");
     store_op_add(op, &SQL_OPERATORS_EXISTS);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_add(op, &SQL_ROLES_OF_OPERATOR);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_add(op, &SQL_ROLE_APPS_OF_OPERATOR);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     cJSON_free(ids);
-    submit(j, op, false, ops_checked);
+    kit_store(j, op, KIT_READ, ops_checked);
 }
+
+/* An operator body (the kit decoder's target). */
+struct ops_in {
+    const char *username, *password;
+    struct kit_array roles;
+    int disabled;
+};
+
+static const struct kit_field ops_create_fields[] = {
+    {.name = "username",
+     .kind = KIT_NAME,
+     .flags = KIT_REQUIRED,
+     .max = OPERATOR_NAME_MAX,
+     .at = KIT_AT(struct ops_in, username)},
+    {.name = "password",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED | KIT_BYTES, /* the hash takes bytes */
+     .min = 8,
+     .max = PASSWORD_MAX_LEN,
+     .at = KIT_AT(struct ops_in, password)},
+    CONSOLE_ID_LIST("roles", struct ops_in, roles),
+    {.name = "disabled", .kind = KIT_BOOL, .at = KIT_AT(struct ops_in, disabled)},
+    {.name = NULL},
+};
+static const struct kit_field ops_patch_fields[] = {
+    {.name = "password",
+     .kind = KIT_STRING,
+     .flags = KIT_BYTES,
+     .min = 8,
+     .max = PASSWORD_MAX_LEN,
+     .at = KIT_AT(struct ops_in, password)},
+    CONSOLE_ID_LIST("roles", struct ops_in, roles),
+    {.name = "disabled", .kind = KIT_BOOL, .at = KIT_AT(struct ops_in, disabled)},
+    {.name = NULL},
+};
+static const struct kit_table ops_create_table = {.fields = ops_create_fields};
+static const struct kit_table ops_patch_table = {.fields = ops_patch_fields};
 
 static void ops_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
 {
     const char *id = NULL;
     if (!create && (id = console__path_id(req, "operator")) == NULL)
         return;
-    cJSON *b = console__body(req);
+    struct ops_in in;
+    cJSON *b = kit_body(req, create ? &ops_create_table : &ops_patch_table, &in);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = create ? 201 : 200;
-    j->n2 = create ? OPS_CREATE : OPS_PATCH;
-    if (id)
-        snprintf(j->text, sizeof(j->text), "%s", id);
-    const char *name = NULL, *pw = NULL;
-    const cJSON *roles;
-    int dis;
-    if (console__only(
-            req, b, create ? "username,password,roles,disabled" : "password,roles,disabled") != 0 ||
-        (create && console__str(b, "username", OPERATOR_NAME_MAX, true, true, &name, req) != 0) ||
-        console__password(req, b, "password", create, 8, &pw) != 0 ||
-        console__id_list(req, b, "roles", &roles) != 0 ||
-        console__bool(req, b, "disabled", &dis) != 0)
-        goto done;
-    if (id && dis == 1 && strcmp(id, who->id) == 0) {
+    if (id && in.disabled == 1 && strcmp(id, who->id) == 0) {
         http_respond_error(req, 409, "conflict", "an operator cannot disable itself", "disabled");
-        goto done;
+        cJSON_Delete(b);
+        return;
     }
-    if (pw)
-        j->password = xstrdup(pw);
-    ops_check(j);
-    return;
-done:
-    console__job_free(j);
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->n1 = create ? 201 : 200;
+    c->n2 = create ? OPS_CREATE : OPS_PATCH;
+    if (id)
+        snprintf(c->text, sizeof(c->text), "%s", id);
+    if (in.password) {
+        c->password = kit_secret_dup(j, in.password);
+        kit_wipe_member(b, "password"); /* the job holds its own copy */
+    }
+    kit_run(j, ops_check);
 }
 
 static void ops_create(struct http_req *req, const struct console_op *who, void *ud)
@@ -341,9 +372,10 @@ static void ops_delete(struct http_req *req, const struct console_op *who, void 
         http_respond_error(req, 409, "conflict", "an operator cannot delete itself", NULL);
         return;
     }
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n2 = OPS_DELETE;
-    snprintf(j->text, sizeof(j->text), "%s", id);
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n2 = OPS_DELETE;
+    snprintf(c->text, sizeof(c->text), "%s", id);
     ops_check(j);
 }
 

@@ -22,17 +22,11 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cjob.n2 */
+enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cctx.n2 */
 
-static void submit(struct cjob *j, struct store_op *op, bool write, cjob_fn fin)
+static void finish_one(struct kit_job *j)
 {
-    console__job_submit(j, op, write, fin);
-    if (j->finish == NULL)
-        console__job_free(j);
-}
-
-static void finish_one(struct cjob *j)
-{
+    struct cctx *c = console__ctx(j);
     const struct store_rows *r = store_result_step(j->res, -1);
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
@@ -41,23 +35,24 @@ static void finish_one(struct cjob *j)
         return;
     }
     cJSON *o = console__row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
-    console__respond(j->req, (int)j->n1, o);
+    console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
 
-static void finish_page(struct cjob *j)
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "all_apps,builtin", "permissions,app_ids");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "all_apps,builtin", "permissions,app_ids");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
 
-static void finish_deleted(struct cjob *j)
+static void finish_deleted(struct kit_job *j)
 {
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
@@ -73,15 +68,16 @@ static void roles_list(struct http_req *req, const struct console_op *who, void 
     int64_t page, size;
     if (!console__paging(req, &page, &size))
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_ROLES_COUNT);
     store_op_add(op, &SQL_ROLES_PAGE);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
-    submit(j, op, false, finish_page);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void roles_get(struct http_req *req, const struct console_op *who, void *ud)
@@ -89,12 +85,13 @@ static void roles_get(struct http_req *req, const struct console_op *who, void *
     const char *id = console__path_id(req, "role");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = 200;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = 200;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_ROLES_GET);
     store_bind_text(op, id);
-    submit(j, op, false, finish_one);
+    kit_store(j, op, KIT_READ, finish_one);
 }
 
 /* ---- writes: validate, check (read), write */
@@ -108,25 +105,19 @@ static bool perm_known(const char *p)
 }
 
 /* body.permissions without repeats (caller frees), NULL when absent; -1 after answering 422. */
-static int perms_of(struct http_req *req, const cJSON *b, bool required, cJSON **out)
+/* The known permissions of perms (an array of strings, checked by the decoder), each once, in
+ * *out (NULL when perms is); -1 after answering 422 naming the first unknown one. */
+static int perms_of(struct http_req *req, const cJSON *perms, cJSON **out)
 {
-    const cJSON *perms = cJSON_GetObjectItemCaseSensitive(b, "permissions");
     *out = NULL;
-    if (perms == NULL) {
-        if (required)
-            console__invalid(req, "permissions", "is required");
-        return required ? -1 : 0;
-    }
-    if (!cJSON_IsArray(perms) || cJSON_GetArraySize(perms) > 64) {
-        console__invalid(req, "permissions", "must be an array of permission names");
-        return -1;
-    }
+    if (perms == NULL)
+        return 0;
     cJSON *uniq = cJSON_CreateArray();
     int i = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, perms)
     {
-        if (!cJSON_IsString(p) || !perm_known(p->valuestring)) {
+        if (!perm_known(p->valuestring)) {
             char f[40];
             snprintf(f, sizeof(f), "permissions[%d]", i);
             console__invalid(req, f, "unknown permission");
@@ -144,21 +135,22 @@ static int perms_of(struct http_req *req, const cJSON *b, bool required, cJSON *
     return 0;
 }
 
-static void roles_write(struct cjob *j)
+static void roles_write(struct kit_job *j)
 {
-    const cJSON *b = j->body;
-    bool create = j->n2 == ROLE_CREATE;
+    struct cctx *c = console__ctx(j);
+    const cJSON *b = c->body;
+    bool create = c->n2 == ROLE_CREATE;
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name"));
     const char *desc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "description"));
     const cJSON *apps = cJSON_GetObjectItemCaseSensitive(b, "app_ids");
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(b, "all_apps");
-    cJSON *perms = j->ctx;
+    cJSON *perms = c->extra;
     char *perms_text = perms ? cJSON_PrintUnformatted(perms) : NULL;
-    char rid[sizeof(j->text)];
+    char rid[sizeof(c->text)];
     if (create)
         rand_hex(rid, 16);
     else
-        snprintf(rid, sizeof(rid), "%s", j->text);
+        snprintf(rid, sizeof(rid), "%s", c->text);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, create ? &SQL_ROLES_INSERT : &SQL_ROLES_UPDATE);
@@ -186,27 +178,29 @@ static void roles_write(struct cjob *j)
             store_bind_text(op, a->valuestring);
         }
     }
-    console__audit(op, &j->op, NULL, create ? "role.create" : "role.update", rid, b, now);
+    console__audit(op, &c->op, NULL, create ? "role.create" : "role.update", rid, b, now);
     store_op_add(op, &SQL_ROLES_GET);
     store_bind_text(op, rid);
     cJSON_free(perms_text);
-    console__job_submit(j, op, true, finish_one);
+    kit_store(j, op, KIT_WRITE, finish_one);
 }
 
-static void roles_delete_write(struct cjob *j)
+static void roles_delete_write(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_ROLES_DELETE);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_require_row(op);
-    console__audit(op, &j->op, NULL, "role.delete", j->text, NULL, now);
-    console__job_submit(j, op, true, finish_deleted);
+    console__audit(op, &c->op, NULL, "role.delete", c->text, NULL, now);
+    kit_store(j, op, KIT_WRITE, finish_deleted);
 }
 
 /* Steps: 0 the role as it is, 1 its apps, 2 the known app_ids. */
-static void roles_checked(struct cjob *j)
+static void roles_checked(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
         return;
@@ -214,26 +208,26 @@ static void roles_checked(struct cjob *j)
     const struct store_rows *cur = store_result_step(j->res, 0);
     struct console_role old = {0};
     bool have = false;
-    if (j->n2 != ROLE_CREATE) {
+    if (c->n2 != ROLE_CREATE) {
         if (cur == NULL || cur->nrows == 0 || store_rows_int(cur, 0, 3) != 0) {
             http_respond_err(j->req, ERR_NOTFOUND,
                              "no such role (the built-in superadmin cannot be changed)", NULL);
             return;
         }
         have = console__roles_parse(cur, store_result_step(j->res, 1), &old, 1) == 1;
-        if (have && !console__covers(&j->op, &old)) {
+        if (have && !console__covers(&c->op, &old)) {
             console__role_release(&old);
             http_respond_error(j->req, 403, "forbidden",
                                "this role has rights you do not hold yourself", NULL);
             return;
         }
     }
-    if (j->n2 == ROLE_DELETE) {
+    if (c->n2 == ROLE_DELETE) {
         console__role_release(&old);
         roles_delete_write(j);
         return;
     }
-    const cJSON *b = j->body;
+    const cJSON *b = c->body;
     const cJSON *apps = cJSON_GetObjectItemCaseSensitive(b, "app_ids");
     const struct store_rows *known = store_result_step(j->res, 2);
     int i = 0;
@@ -255,14 +249,14 @@ static void roles_checked(struct cjob *j)
     /* the role as it will be must be within the caller's rights */
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(b, "all_apps");
     struct console_role next = {0};
-    next.perms = cJSON_Duplicate(j->ctx ? (cJSON *)j->ctx : old.perms, true);
+    next.perms = cJSON_Duplicate(c->extra ? c->extra : old.perms, true);
     next.apps = cJSON_Duplicate(apps ? apps : old.apps, true);
     if (next.perms == NULL)
         next.perms = cJSON_CreateArray();
     if (next.apps == NULL)
         next.apps = cJSON_CreateArray();
     next.all_apps = all ? cJSON_IsTrue(all) : have ? old.all_apps : apps == NULL;
-    bool ok = console__covers(&j->op, &next);
+    bool ok = console__covers(&c->op, &next);
     console__role_release(&next);
     console__role_release(&old);
     if (!ok) {
@@ -273,57 +267,81 @@ static void roles_checked(struct cjob *j)
     roles_write(j);
 }
 
-static void roles_check(struct cjob *j)
+static void roles_check(struct kit_job *j)
 {
-    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(j->body, "app_ids");
+    struct cctx *c = console__ctx(j);
+    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(c->body, "app_ids");
     char *ids = apps ? cJSON_PrintUnformatted(apps) : NULL;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_ROLES_CURRENT);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_add(op, &SQL_ROLE_APPS_OF_ROLE);
-    store_bind_text(op, j->text);
+    store_bind_text(op, c->text);
     store_op_add(op, &SQL_APPS_KNOWN);
     store_bind_text(op, ids ? ids : "[]");
     cJSON_free(ids);
-    submit(j, op, false, roles_checked);
+    kit_store(j, op, KIT_READ, roles_checked);
 }
 
-static void free_perms(struct cjob *j)
-{
-    cJSON_Delete(j->ctx);
-    j->ctx = NULL;
-}
+/* A role body (the kit decoder's target). */
+struct role_in {
+    const char *name, *description;
+    int all_apps;
+    struct kit_array app_ids, permissions;
+};
+
+static const struct kit_field perm_elem = {.kind = KIT_STRING, .message = "unknown permission"};
+#define ROLE_FIELDS(name_flags, perm_flags)                                                        \
+    {.name = "name",                                                                               \
+     .kind = KIT_NAME,                                                                             \
+     .flags = name_flags,                                                                          \
+     .max = ROLE_NAME_MAX,                                                                         \
+     .at = KIT_AT(struct role_in, name)},                                                          \
+        {.name = "description",                                                                    \
+         .kind = KIT_STRING,                                                                       \
+         .max = ROLE_DESC_MAX,                                                                     \
+         .at = KIT_AT(struct role_in, description)},                                               \
+        {.name = "permissions",                                                                    \
+         .kind = KIT_ARRAY,                                                                        \
+         .flags = perm_flags,                                                                      \
+         .max = 64,                                                                                \
+         .at = KIT_AT(struct role_in, permissions),                                                \
+         .elem = &perm_elem,                                                                       \
+         .message = "must be an array of permission names"},                                       \
+        {.name = "all_apps", .kind = KIT_BOOL, .at = KIT_AT(struct role_in, all_apps)},            \
+        CONSOLE_ID_LIST("app_ids", struct role_in, app_ids),                                       \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+static const struct kit_field role_create_fields[] = {ROLE_FIELDS(KIT_REQUIRED, KIT_REQUIRED)};
+static const struct kit_field role_patch_fields[] = {ROLE_FIELDS(0, 0)};
+static const struct kit_table role_create_table = {.fields = role_create_fields};
+static const struct kit_table role_patch_table = {.fields = role_patch_fields};
 
 static void roles_save(struct http_req *req, const struct console_op *who, void *ud, bool create)
 {
     const char *id = NULL;
     if (!create && (id = console__path_id(req, "role")) == NULL)
         return;
-    cJSON *b = console__body(req);
+    struct role_in in;
+    cJSON *b = kit_body(req, create ? &role_create_table : &role_patch_table, &in);
     if (b == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->body = b;
-    j->n1 = create ? 201 : 200;
-    j->n2 = create ? ROLE_CREATE : ROLE_PATCH;
-    j->ctx_free = free_perms;
-    if (id)
-        snprintf(j->text, sizeof(j->text), "%s", id);
-    const char *name = NULL, *desc = NULL;
-    const cJSON *apps;
-    int all;
     cJSON *perms = NULL;
-    if (console__only(req, b, "name,description,permissions,all_apps,app_ids") != 0 ||
-        console__str(b, "name", ROLE_NAME_MAX, create, true, &name, req) != 0 ||
-        console__str(b, "description", ROLE_DESC_MAX, false, false, &desc, req) != 0 ||
-        console__bool(req, b, "all_apps", &all) != 0 ||
-        console__id_list(req, b, "app_ids", &apps) != 0 || perms_of(req, b, create, &perms) != 0)
-        goto done;
-    j->ctx = perms;
-    roles_check(j);
-    return;
-done:
-    console__job_free(j);
+    if (perms_of(req, in.permissions.json, &perms) != 0) {
+        cJSON_Delete(b);
+        return;
+    }
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->body = b;
+    c->extra = perms;
+    c->n1 = create ? 201 : 200;
+    c->n2 = create ? ROLE_CREATE : ROLE_PATCH;
+    if (id)
+        snprintf(c->text, sizeof(c->text), "%s", id);
+    kit_run(j, roles_check);
 }
 
 static void roles_create(struct http_req *req, const struct console_op *who, void *ud)
@@ -341,9 +359,10 @@ static void roles_delete(struct http_req *req, const struct console_op *who, voi
     const char *id = console__path_id(req, "role");
     if (id == NULL)
         return;
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n2 = ROLE_DELETE;
-    snprintf(j->text, sizeof(j->text), "%s", id);
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n2 = ROLE_DELETE;
+    snprintf(c->text, sizeof(c->text), "%s", id);
     roles_check(j);
 }
 

@@ -20,14 +20,20 @@
 
 #define Q_MAX 64 /* bytes of a search */
 
-static void finish_page(struct cjob *j)
+#define USER_WHERE_PG                                                                              \
+    " FROM users WHERE ($1::text IS NULL OR app_id IN"                                             \
+    " (SELECT json_array_elements_text($1::text::json)))"                                          \
+    " AND ($2::text IS NULL OR id ILIKE $2 ESCAPE '\\' OR name ILIKE $2 ESCAPE '\\')"
+
+static void finish_page(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "user");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), j->n1,
-                                  j->n2, "has_password,disabled", "contacts,metadata");
+    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                  c->n2, "has_password,disabled", "contacts,metadata");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -74,7 +80,7 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     int na = http_req_query_param(req, "app_id", app, sizeof(app));
     char *scope = NULL;
     if (na > 0) {
-        if (!console__name_ok(app, 64) || !console__can(who, "users:read", app)) {
+        if (!kit_name_is_valid(app, 64) || !console__can(who, "users:read", app)) {
             http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
             return;
         }
@@ -93,9 +99,10 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
         free(scope);
         return;
     }
-    struct cjob *j = console__job_new(req, ud, who);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = console__job_new(req, ud, who);
+    struct cctx *c = console__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_SEARCH_COUNT);
     store_bind_text(op, scope);
@@ -107,9 +114,7 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     store_bind_int(op, (page - 1) * size);
     free(scope);
     free(pat);
-    console__job_submit(j, op, false, finish_page);
-    if (j->finish == NULL)
-        console__job_free(j);
+    kit_store(j, op, KIT_READ, finish_page);
 }
 
 static void users_list_h(struct http_req *req, void *ud)

@@ -26,6 +26,7 @@
 #include "identity/internal.h"
 #include "identity/revoke.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -119,8 +120,9 @@ static void token_issue(struct identity *id, struct http_req *req, const char *a
                         int64_t secret_id);
 
 /* Loop thread: the store said whether an app token's secret is alive. */
-static void secret_read(struct idjob *j)
+static void secret_read(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
@@ -131,17 +133,18 @@ static void secret_read(struct idjob *j)
         expires = store_rows_value(r, 0, 0) && store_rows_value(r, 0, 0)->type == STORE_INT
                       ? store_rows_int(r, 0, 0)
                       : NO_EXPIRY;
-    secret_remember(j->id->secrets, j->app_id, j->n1, expires);
+    secret_remember(c->id->secrets, c->app_id, c->n1, expires);
     if (expires <= clock_wall_ms()) {
         unauthorized(j->req, "the app secret of this token was revoked; ask for a new app token");
         return;
     }
-    proceed(j->id, j->req, j->app_id, j->cont, j->cont_ud);
+    proceed(c->id, j->req, c->app_id, c->cont, c->cont_ud);
 }
 
 /* Loop thread: compares the presented secret's hash with the app's secrets. */
-static void secret_checked(struct idjob *j)
+static void secret_checked(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
@@ -150,7 +153,7 @@ static void secret_checked(struct idjob *j)
     const char *app_id = NULL;
     int64_t secret_id = 0;
     for (int i = 0; r && i < r->nrows; i++) {
-        bool eq = token_hex_is_equal(store_rows_text(r, i, 1), j->text);
+        bool eq = token_hex_is_equal(store_rows_text(r, i, 1), c->text);
         if (eq && app_id == NULL) {
             app_id = store_rows_text(r, i, 0);
             secret_id = store_rows_int(r, i, 2);
@@ -160,10 +163,10 @@ static void secret_checked(struct idjob *j)
         unauthorized(j->req, "unknown app key or wrong secret");
         return;
     }
-    if (j->n2) /* POST /auth/token: the token names the secret */
-        token_issue(j->id, j->req, app_id, secret_id);
+    if (c->n2) /* POST /auth/token: the token names the secret */
+        token_issue(c->id, j->req, app_id, secret_id);
     else
-        proceed(j->id, j->req, app_id, j->cont, j->cont_ud);
+        proceed(c->id, j->req, app_id, c->cont, c->cont_ud);
 }
 
 /* Looks up key and checks secret; fn on success (or, mint: an app token), 401 otherwise. */
@@ -180,16 +183,17 @@ static void check_key_secret(struct identity *id, struct http_req *req, const ch
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
         return;
     }
-    struct idjob *j = identity__job_new(req, id, NULL);
-    j->text = xstrdup(hash);
-    j->cont = fn;
-    j->cont_ud = ud;
-    j->n2 = mint;
+    struct kit_job *j = identity__job_new(req, id, NULL);
+    struct idctx *c = identity__ctx(j);
+    c->text = xstrdup(hash);
+    c->cont = fn;
+    c->cont_ud = ud;
+    c->n2 = mint;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APP_SECRETS_BY_KEY);
     store_bind_text(op, key);
     store_bind_int(op, clock_wall_ms());
-    identity__job_submit(j, op, false, secret_checked);
+    kit_store(j, op, KIT_READ, secret_checked);
 }
 
 void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn, void *ud)
@@ -236,15 +240,16 @@ void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn
             proceed(id, req, app, fn, ud);
             return;
         }
-        struct idjob *j = identity__job_new(req, id, app);
-        j->n1 = secret_id;
-        j->cont = fn;
-        j->cont_ud = ud;
+        struct kit_job *j = identity__job_new(req, id, app);
+        struct idctx *x = identity__ctx(j);
+        x->n1 = secret_id;
+        x->cont = fn;
+        x->cont_ud = ud;
         struct store_op *op = store_op_new();
         store_op_add(op, &SQL_APP_SECRETS_ALIVE);
         store_bind_int(op, secret_id);
         store_bind_text(op, app);
-        identity__job_submit(j, op, false, secret_read);
+        kit_store(j, op, KIT_READ, secret_read);
         return;
     }
     const char *key = http_req_header(req, "X-App-Key");
@@ -289,22 +294,30 @@ static void token_issue(struct identity *id, struct http_req *req, const char *a
     free(tok);
 }
 
+/* The POST /auth/token body (the kit decoder's target); other members are ignored. */
+struct token_body {
+    const char *api_key, *api_secret;
+};
+static const struct kit_field token_fields[] = {
+    {.name = "api_key",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct token_body, api_key)},
+    {.name = "api_secret",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct token_body, api_secret)},
+    {.name = NULL},
+};
+static const struct kit_table token_table = {.fields = token_fields, .open = true};
+
 void identity_auth_token_handler(struct http_req *req, void *ud)
 {
     struct identity *id = ud;
-    cJSON *body = identity__body_json(req);
+    struct token_body in;
+    cJSON *body = kit_body(req, &token_table, &in);
     if (body == NULL)
         return;
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "api_key");
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "api_secret");
-    if (!cJSON_IsObject(body) || !cJSON_IsString(k)) {
-        http_respond_error(req, 422, "validation_failed", "api_key is required (a string)",
-                           "api_key");
-    } else if (!cJSON_IsString(s)) {
-        http_respond_error(req, 422, "validation_failed", "api_secret is required (a string)",
-                           "api_secret");
-    } else {
-        check_key_secret(id, req, k->valuestring, s->valuestring, true, NULL, NULL);
-    }
+    check_key_secret(id, req, in.api_key, in.api_secret, true, NULL, NULL);
     cJSON_Delete(body);
 }

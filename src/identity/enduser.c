@@ -2,12 +2,13 @@
  * End-user authentication (docs/auth.md): register, login,
  * refresh, logout and /auth/me. See enduser.h and docs/auth.md.
  *
- * Every request is a small state machine of "steps" that each end on the
- * request's loop thread: a store op (completed on a store thread, posted
- * back with http_req_post) or a password hash or check (run on the identity
- * worker pool, posted back the same way). Nothing here blocks a loop.
+ * Every request is a kit job (kit/job.h) whose context is a struct eu
+ * (enduser_internal.h): a chain of steps that each end on the request's loop
+ * thread, a store op or a password hash or check on the identity worker pool.
+ * Nothing here blocks a loop. The plumbing is in enduser_common.c.
  */
 #include "enduser.h"
+#include "identity/enduser_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,9 @@
 #include "identity/revoke.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "store/sql.h"
 #include "store/store.h"
-
-#define PASSWORD_MIN_LEN 8 /* bytes; at most PASSWORD_MAX_LEN */
 
 /* ---- SQL */
 
@@ -53,257 +53,6 @@ void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
     store_bind_text(op, app_id);
     store_bind_text(op, ids_json);
     store_bind_int(op, now);
-}
-
-/* ---- the request state */
-
-enum step_kind { STEP_STORE, STEP_WORK };
-
-struct eu {
-    struct http_req *req;
-    struct identity *id;
-    char app_key[APP_KEY_MAX + 1];
-    char app_id[JWT_APP_MAX + 1];
-    char user_id[JWT_SUB_MAX + 1];
-    char *password;     /* owned, wiped: the presented password */
-    char *new_password; /* owned, wiped: PATCH /auth/me */
-    char *hash;         /* owned: the stored hash to check */
-    char *new_hash;     /* owned: a hash made by the worker */
-    int verify;         /* password_verify result (worker) */
-    int status;         /* of the last store op */
-    struct store_result *res;
-    void (*next)(struct eu *e);
-    struct user_fields f; /* register and PATCH /auth/me */
-    cJSON *body;          /* owns the strings f borrows (PATCH /auth/me) */
-    cJSON *profile;       /* owns the strings f borrows (register) */
-    char refresh[TOKEN_LEN + 1];
-    bool want_tokens;
-    bool guard_held; /* a login-guard token is taken for this check (login_guard.h) */
-    char peer[64];   /* the client address it was taken for */
-    char sid[IDENTITY_SESSION_LEN + 1]; /* the session (refresh family) of the tokens made */
-};
-
-static void eu_free(struct eu *e)
-{
-    if (e->password) {
-        OPENSSL_cleanse(e->password, strlen(e->password));
-        free(e->password);
-    }
-    if (e->new_password) {
-        OPENSSL_cleanse(e->new_password, strlen(e->new_password));
-        free(e->new_password);
-    }
-    free(e->hash);
-    free(e->new_hash);
-    store_result_free(e->res);
-    identity__user_fields_release(&e->f);
-    cJSON_Delete(e->body);
-    cJSON_Delete(e->profile);
-    OPENSSL_cleanse(e->refresh, sizeof(e->refresh));
-    free(e);
-}
-
-static struct eu *eu_new(struct http_req *req, struct identity *id)
-{
-    struct eu *e = xcalloc(1, sizeof(*e));
-    e->req = req;
-    e->id = id;
-    e->f.disabled = -1;
-    return e;
-}
-
-/* Loop thread: run the next step; it answers or starts another step. */
-static void eu_on_loop(void *arg)
-{
-    struct eu *e = arg;
-    void (*next)(struct eu *) = e->next;
-    e->next = NULL;
-    next(e);
-    if (e->next == NULL) /* no further step started: the request is answered */
-        eu_free(e);
-}
-
-static void store_done(int status, struct store_result *res, void *ud)
-{
-    struct eu *e = ud;
-    store_result_free(e->res);
-    e->status = status;
-    e->res = res;
-    http_req_post(e->req, eu_on_loop, e);
-}
-
-/* Starts a store op; next runs on the loop when it completes. False: answered 503. */
-static bool eu_store(struct eu *e, struct store_op *op, bool write, void (*next)(struct eu *))
-{
-    e->next = next;
-    int rc = write ? store_write(e->id->store, op, store_done, e)
-                   : store_read(e->id->store, op, store_done, e);
-    if (rc != 0) {
-        e->next = NULL;
-        identity__respond_store_err(e->req, rc);
-        return false;
-    }
-    return true;
-}
-
-/* Worker thread: check e->password against e->hash (or spend the time of one), rehash. */
-static void work_verify(void *arg)
-{
-    struct eu *e = arg;
-    size_t n = strlen(e->password);
-    if (e->hash == NULL) { /* as long as the slowest stored hash kind takes */
-        e->verify = password_verify_dummy_cost(e->password, n, atomic_load(&e->id->bcrypt_cost));
-    } else if ((e->verify = password_verify(e->password, n, e->hash)) == 0) {
-        /* a password change hashes the new one; a login upgrades a legacy (bcrypt) hash */
-        const char *pw = e->new_password ? e->new_password : e->password;
-        if ((e->new_password || password_needs_rehash(e->hash)) &&
-            password_hash(pw, strlen(pw), &e->new_hash) != 0) {
-            e->new_hash = NULL;
-            if (e->new_password)
-                e->verify = ERR_BACKEND; /* a login just keeps the old hash this time */
-        }
-    }
-    http_req_post(e->req, eu_on_loop, e);
-}
-
-/* Worker thread: hash e->password into e->new_hash. */
-static void work_hash(void *arg)
-{
-    struct eu *e = arg;
-    e->verify = password_hash(e->password, strlen(e->password), &e->new_hash);
-    http_req_post(e->req, eu_on_loop, e);
-}
-
-/*
- * Queues a password hash or check; next runs on the loop when it is done. Logins and password
- * changes go first (WORKPOOL_HIGH), registrations after them; one client address holds at most
- * IDENTITY_HASH_PER_IP waiting items. False: answered 429 (that share is full) or 503.
- */
-static bool eu_work(struct eu *e, enum workpool_prio prio, workpool_fn fn,
-                    void (*next)(struct eu *))
-{
-    e->next = next;
-    int rc =
-        workpool_submit_ex(e->id->work, prio, http_req_peer(e->req), IDENTITY_HASH_PER_IP, fn, e);
-    if (rc == 0)
-        return true;
-    e->next = NULL;
-    http_res_header(e->req, "Retry-After", "1");
-    if (rc == ERR_DENIED)
-        http_respond_error(e->req, 429, "rate_limited",
-                           "too many password checks from this address; retry", NULL);
-    else
-        http_respond_error(e->req, 503, "unavailable", "too many password checks; retry", NULL);
-    return false;
-}
-
-/* ---- helpers */
-
-static void unauthorized(struct http_req *req, const char *message)
-{
-    http_res_header(req, "WWW-Authenticate", "Bearer");
-    http_respond_error(req, 401, "unauthorized", message, NULL);
-}
-
-static void invalid(struct http_req *req, const char *field, const char *message)
-{
-    http_respond_error(req, 422, "validation_failed", message, field);
-}
-
-#define ACCOUNT_MAX (8 + APP_KEY_MAX + JWT_APP_MAX + JWT_SUB_MAX)
-
-/*
- * The login-throttle account of e: "user:<app_id>:<user_id>", the same for /auth/login and a
- * password change on PATCH /auth/me. A login naming an unknown app key counts under
- * "user:?<key>:<user_id>" ('?' is in no app id, so no key can reach a real app's accounts).
- */
-static void account_of(const struct eu *e, char out[ACCOUNT_MAX])
-{
-    if (e->app_id[0])
-        snprintf(out, ACCOUNT_MAX, "user:%s:%s", e->app_id, e->user_id);
-    else
-        snprintf(out, ACCOUNT_MAX, "user:?%s:%s", e->app_key, e->user_id);
-}
-
-/* Notes that identity__login_allowed took a login-guard token for e's password check. */
-static void guard_held(struct eu *e)
-{
-    const char *peer = http_req_peer(e->req);
-    snprintf(e->peer, sizeof(e->peer), "%s", peer ? peer : "");
-    e->guard_held = true;
-}
-
-/* Gives back the login-guard token of e's password check, if it holds one (login_guard.h). */
-static void guard_refund(struct eu *e)
-{
-    if (!e->guard_held)
-        return;
-    e->guard_held = false;
-    char account[ACCOUNT_MAX];
-    account_of(e, account);
-    login_guard_refund(e->id->guard, e->peer, account, clock_mono_ms());
-}
-
-/* A password member: NULL (after answering 422) when absent or not acceptable. */
-static char *take_password(struct http_req *req, const cJSON *body, const char *name, bool strict)
-{
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, name);
-    if (!cJSON_IsString(p)) {
-        invalid(req, name, "is required (a string)");
-        return NULL;
-    }
-    size_t n = strlen(p->valuestring);
-    if (n == 0 || n > PASSWORD_MAX_LEN || (strict && n < PASSWORD_MIN_LEN)) {
-        invalid(req, name, strict ? "must be 8 to 511 bytes" : "must be 1 to 511 bytes");
-        return NULL;
-    }
-    return xstrdup(p->valuestring);
-}
-
-/* A contacts.email in body, if any, that is a string but not an address: false after 422. */
-static bool email_ok(struct http_req *req, const cJSON *email, const char *field)
-{
-    if (cJSON_IsString(email) && !identity__email_is_valid(email->valuestring)) {
-        invalid(req, field, "must be an e-mail address");
-        return false;
-    }
-    return true;
-}
-
-/* The app named by X-App-Key (default: "default"); false after answering 401. */
-static bool app_key_of(struct http_req *req, char out[APP_KEY_MAX + 1])
-{
-    const char *k = http_req_header(req, "X-App-Key");
-    if (k == NULL)
-        k = "default";
-    size_t n = strlen(k);
-    if (n == 0 || n > APP_KEY_MAX) {
-        unauthorized(req, "unknown app key");
-        return false;
-    }
-    memcpy(out, k, n + 1);
-    return true;
-}
-
-/* The user id from "username" (or "id"); false after answering 422. */
-static bool user_id_of(struct http_req *req, const cJSON *body, char out[JWT_SUB_MAX + 1])
-{
-    const char *field = "username";
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, field);
-    if (u == NULL) {
-        field = "id";
-        u = cJSON_GetObjectItemCaseSensitive(body, field);
-    }
-    if (u == NULL) {
-        invalid(req, "username", "is required");
-        return false;
-    }
-    if (!cJSON_IsString(u) || !identity__user_id_is_valid(u->valuestring)) {
-        invalid(req, field, "must be 1-64 characters of A-Z a-z 0-9 _ . @ : -");
-        return false;
-    }
-    snprintf(out, JWT_SUB_MAX + 1, "%s", u->valuestring);
-    return true;
 }
 
 /*
@@ -329,39 +78,12 @@ static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
     return 0;
 }
 
-/* Answers status with {user?, access_token, refresh_token, token_type, expires_in, ...}. */
-static void respond_tokens(struct eu *e, int status, const struct store_rows *user)
-{
-    char *tok = NULL;
-    int rc = e->sid[0]
-                 ? identity_user_token_mint_session(e->id, e->app_id, e->user_id, e->sid, &tok)
-                 : identity_user_token_mint(e->id, e->app_id, e->user_id, &tok);
-    if (rc != 0) {
-        http_respond_err(e->req, ERR_BACKEND, "cannot sign the token", NULL);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "access_token", tok);
-    cJSON_AddStringToObject(o, "token_type", "Bearer");
-    cJSON_AddNumberToObject(o, "expires_in", (double)e->id->access_ttl_s);
-    if (e->refresh[0]) {
-        cJSON_AddStringToObject(o, "refresh_token", e->refresh);
-        cJSON_AddNumberToObject(o, "refresh_expires_in", (double)e->id->refresh_ttl_s);
-    }
-    if (user && user->nrows > 0)
-        cJSON_AddItemToObject(o, "user", identity__user_json(user, 0));
-    identity__respond_cjson(e->req, status, o);
-    cJSON_Delete(o);
-    OPENSSL_cleanse(tok, strlen(tok));
-    free(tok);
-}
-
 /*
  * Ends op with a new refresh token (when refresh is set) and a read of the user, and
  * submits it; next runs when it commits. Answers 500 itself when the token cannot be made.
  */
 static void submit_with_user(struct eu *e, struct store_op *op, bool refresh, int64_t now,
-                             void (*next)(struct eu *))
+                             kit_fn next)
 {
     if (refresh && add_refresh(e, op, now) != 0) {
         store_op_free(op);
@@ -371,26 +93,28 @@ static void submit_with_user(struct eu *e, struct store_op *op, bool refresh, in
     store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, e->app_id);
     store_bind_text(op, e->user_id);
-    eu_store(e, op, true, next);
+    kit_store(e->job, op, KIT_WRITE, next);
 }
 
 /* ---- POST /auth/register */
 
-static void register_done(struct eu *e)
+static void register_done(struct kit_job *j)
 {
-    if (e->status == ERR_EXISTS) {
+    struct eu *e = j->ctx;
+    if (j->status == ERR_EXISTS) {
         http_respond_error(e->req, 409, "conflict", "this username is taken", "username");
         return;
     }
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
         return;
     }
-    respond_tokens(e, 201, store_result_step(e->res, -1));
+    identity__eu_respond_tokens(e, 201, store_result_step(j->res, -1));
 }
 
-static void register_hashed(struct eu *e)
+static void register_hashed(struct kit_job *j)
 {
+    struct eu *e = j->ctx;
     if (e->verify != 0 || e->new_hash == NULL) {
         http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
         return;
@@ -408,13 +132,14 @@ static void register_hashed(struct eu *e)
     submit_with_user(e, op, true, now, register_done);
 }
 
-static void register_app(struct eu *e)
+static void register_app(struct kit_job *j)
 {
-    const struct store_rows *r = store_result_step(e->res, 0);
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    struct eu *e = j->ctx;
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
     } else if (r == NULL || r->nrows == 0) {
-        unauthorized(e->req, "unknown app key");
+        identity__eu_unauthorized(e->req, "unknown app key");
     } else if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
         http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
     } else if (store_rows_int(r, 0, 2) == 0) {
@@ -434,84 +159,62 @@ static void register_app(struct eu *e)
                                NULL);
             return;
         }
-        eu_work(e, WORKPOOL_LOW, work_hash, register_hashed);
+        kit_work(j, WORKPOOL_LOW, IDENTITY_HASH_PER_IP, identity__eu_hash_work, register_hashed);
     }
 }
 
-void identity_auth_register(struct http_req *req, void *ud)
+static void register_start(struct kit_job *j)
 {
-    struct identity *id = ud;
-    struct eu *e = eu_new(req, id);
-    e->body = identity__body_json(req);
-    if (e->body == NULL || !app_key_of(req, e->app_key))
-        goto done;
-    if (!cJSON_IsObject(e->body)) {
-        invalid(req, "", "must be a JSON object");
-        goto done;
-    }
-    if (!user_id_of(req, e->body, e->user_id) ||
-        (e->password = take_password(req, e->body, "password", true)) == NULL)
-        goto done;
-    /* the profile fields are validated as in POST /users */
-    cJSON *profile = e->profile = cJSON_CreateObject();
-    static const char *const allowed[] = {"name", "avatar", NULL};
-    const cJSON *m;
-    cJSON_ArrayForEach(m, e->body)
-    {
-        const char *k = m->string;
-        bool ok = strcmp(k, "username") == 0 || strcmp(k, "id") == 0 ||
-                  strcmp(k, "password") == 0 || strcmp(k, "email") == 0;
-        for (int i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(k, allowed[i]) == 0;
-        if (!ok) {
-            invalid(req, k, "unknown field");
-            goto done;
-        }
-        if (strcmp(k, "name") == 0 || strcmp(k, "avatar") == 0)
-            cJSON_AddItemToObject(profile, k, cJSON_Duplicate(m, true));
-    }
-    const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->body, "email");
-    if (!email_ok(req, email, "email"))
-        goto done;
-    if (email)
-        cJSON_AddItemToObject(cJSON_AddObjectToObject(profile, "contacts"), "email",
-                              cJSON_Duplicate(email, true));
-    char field[160];
-    const char *msg = NULL;
-    int rc =
-        identity__user_fields_parse(profile, USER_PATCH, "", &e->f, field, sizeof(field), &msg);
-    if (rc != 0) {
-        invalid(req, strcmp(field, "contacts.email") == 0 ? "email" : field, msg);
-        goto done;
+    struct eu *e = j->ctx;
+    struct http_req *req = j->req;
+    e->body = request_body_json(req);
+    if (e->body == NULL || !identity__eu_app_key(req, e->app_key))
+        return;
+    struct account_in in;
+    if (!identity__eu_account_body(j, &identity__eu_register_table, &in))
+        return;
+    /* the profile: the limits of POST /users (the table), the e-mail as contacts.email */
+    e->f.name = in.name;
+    e->f.avatar = in.avatar;
+    if (in.email != NULL) {
+        cJSON *contacts = cJSON_CreateObject();
+        cJSON_AddStringToObject(contacts, "email", in.email);
+        e->f.contacts = cJSON_PrintUnformatted(contacts);
+        cJSON_Delete(contacts);
     }
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_BY_KEY);
     store_bind_text(op, e->app_key);
-    if (eu_store(e, op, false, register_app))
-        return;
-done:
-    eu_free(e);
+    kit_store(j, op, KIT_READ, register_app);
+}
+
+void identity_auth_register(struct http_req *req, void *ud)
+{
+    struct kit_job *j = identity__eu_job(req, ud);
+    kit_run(j, register_start);
 }
 
 /* ---- POST /auth/login */
 
-static void login_done(struct eu *e)
+static void login_done(struct kit_job *j)
 {
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    struct eu *e = j->ctx;
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
         return;
     }
-    respond_tokens(e, 200, store_result_step(e->res, -1));
+    identity__eu_respond_tokens(e, 200, store_result_step(j->res, -1));
 }
 
-static void login_checked(struct eu *e)
+static void login_checked(struct kit_job *j)
 {
+    struct eu *e = j->ctx;
     if (e->verify != 0) { /* the guard's token stays taken */
-        unauthorized(e->req, "wrong username or password");
+        identity__eu_unauthorized(e->req, "wrong username or password");
         return;
     }
-    guard_refund(e);
-    const struct store_rows *r = store_result_step(e->res, 0);
+    identity__eu_guard_refund(e);
+    const struct store_rows *r = store_result_step(j->res, 0);
     if (strcmp(store_rows_text(r, 0, 1), "active") != 0) {
         http_respond_error(e->req, 403, "forbidden", "the app is disabled", NULL);
         return;
@@ -532,13 +235,14 @@ static void login_checked(struct eu *e)
     submit_with_user(e, op, true, now, login_done);
 }
 
-static void login_found(struct eu *e)
+static void login_found(struct kit_job *j)
 {
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    struct eu *e = j->ctx;
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
         return;
     }
-    const struct store_rows *r = store_result_step(e->res, 0);
+    const struct store_rows *r = store_result_step(j->res, 0);
     if (r && r->nrows > 0) {
         snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
         const char *h = store_rows_text(r, 0, 2);
@@ -549,103 +253,102 @@ static void login_found(struct eu *e)
     /* a token is taken before any hashing, so concurrent attempts cannot outrun the
      * lock-out; the key names the app by id, as PATCH /auth/me does */
     char account[ACCOUNT_MAX];
-    account_of(e, account);
+    identity__eu_account(e, account);
     if (!identity__login_allowed(e->id, e->req, account))
         return;
-    guard_held(e);
-    if (!eu_work(e, WORKPOOL_HIGH, work_verify, login_checked)) /* unknown users: same time */
-        guard_refund(e);
+    identity__eu_guard_held(e);
+    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, identity__eu_verify_work,
+                  login_checked)) /* unknown users: same time */
+        identity__eu_guard_refund(e);
 }
 
-void identity_auth_login(struct http_req *req, void *ud)
+static void login_start(struct kit_job *j)
 {
-    struct identity *id = ud;
-    struct eu *e = eu_new(req, id);
-    e->body = identity__body_json(req);
-    if (e->body == NULL || !app_key_of(req, e->app_key))
-        goto done;
-    if (!cJSON_IsObject(e->body)) {
-        invalid(req, "", "must be a JSON object");
-        goto done;
-    }
-    if (!user_id_of(req, e->body, e->user_id) ||
-        (e->password = take_password(req, e->body, "password", false)) == NULL)
-        goto done;
+    struct eu *e = j->ctx;
+    struct http_req *req = j->req;
+    e->body = request_body_json(req);
+    if (e->body == NULL || !identity__eu_app_key(req, e->app_key))
+        return;
+    struct account_in in;
+    if (!identity__eu_account_body(j, &identity__eu_login_table, &in))
+        return;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_LOGIN_LOOKUP);
     store_bind_text(op, e->app_key);
     store_bind_text(op, e->user_id);
-    if (eu_store(e, op, false, login_found))
-        return;
-done:
-    eu_free(e);
+    kit_store(j, op, KIT_READ, login_found);
+}
+
+void identity_auth_login(struct http_req *req, void *ud)
+{
+    struct kit_job *j = identity__eu_job(req, ud);
+    kit_run(j, login_start);
 }
 
 /* ---- POST /auth/refresh */
 
-static void refresh_reuse_done(struct eu *e)
+static void refresh_reuse_done(struct kit_job *j)
 {
-    const struct store_rows *r = store_result_step(e->res, 0);
-    if (e->status == 0 && r && r->nrows > 0) {
+    struct eu *e = j->ctx;
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (j->status == 0 && r && r->nrows > 0) {
         const char *app = store_rows_text(r, 0, 0), *sub = store_rows_text(r, 0, 1);
         log_warn("auth", "refresh token reused: family revoked app=%s user=%s", app ? app : "",
                  sub ? sub : "");
         if (app && sub) /* whoever holds the family's access tokens loses them too */
             revoke_subject(e->id->revoke, REVOKE_USER, app, sub);
     }
-    unauthorized(e->req, "invalid, expired or revoked refresh token");
+    identity__eu_unauthorized(e->req, "invalid, expired or revoked refresh token");
 }
 
-static void refresh_done(struct eu *e)
+static void refresh_done(struct kit_job *j)
 {
-    if (e->status == ERR_NOTFOUND) {
+    struct eu *e = j->ctx;
+    if (j->status == ERR_NOTFOUND) {
         /* not live: if it was rotated already, this is a reuse */
         struct store_op *op = store_op_new();
         store_op_add(op, &SQL_REFRESH_TOKENS_REUSE);
         store_bind_text(op, e->hash);
         store_bind_int(op, clock_wall_ms());
-        eu_store(e, op, true, refresh_reuse_done);
+        kit_store(j, op, KIT_WRITE, refresh_reuse_done);
         return;
     }
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
         return;
     }
-    const struct store_rows *r = store_result_step(e->res, 0);
+    const struct store_rows *r = store_result_step(j->res, 0);
     snprintf(e->app_id, sizeof(e->app_id), "%s", store_rows_text(r, 0, 0));
     snprintf(e->user_id, sizeof(e->user_id), "%s", store_rows_text(r, 0, 1));
     const char *fam = store_rows_text(r, 0, 2); /* the session goes on */
     if (fam && strlen(fam) == IDENTITY_SESSION_LEN)
         memcpy(e->sid, fam, IDENTITY_SESSION_LEN + 1);
-    respond_tokens(e, 200, store_result_step(e->res, -1));
+    identity__eu_respond_tokens(e, 200, store_result_step(j->res, -1));
 }
 
-void identity_auth_refresh(struct http_req *req, void *ud)
+static void refresh_start(struct kit_job *j)
 {
-    struct identity *id = ud;
-    struct eu *e = eu_new(req, id);
-    e->body = identity__body_json(req);
-    if (e->body == NULL)
-        goto done;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
-    if (!cJSON_IsString(t)) {
-        invalid(req, "refresh_token", "is required (a string)");
-        goto done;
-    }
+    struct eu *e = j->ctx;
+    struct http_req *req = j->req;
+    struct identity *id = e->id;
+    struct token_in in;
+    if ((e->body = kit_body(req, &identity__eu_refresh_table, &in)) == NULL)
+        return;
+    const char *t = in.refresh_token;
     char old[TOKEN_HASH_HEX + 1], hash[TOKEN_HASH_HEX + 1], rid[33];
-    if (!token_is_wellformed(t->valuestring)) {
-        unauthorized(req, "invalid, expired or revoked refresh token");
-        goto done;
+    if (!token_is_wellformed(t)) {
+        identity__eu_unauthorized(req, "invalid, expired or revoked refresh token");
+        return;
     }
-    if (token_hash(t->valuestring, id->secret_key, old) != 0) {
+    if (token_hash(t, id->secret_key, old) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
-        goto done;
+        return;
     }
     e->hash = xstrdup(old);
     token_generate(e->refresh);
     if (token_hash(e->refresh, id->secret_key, hash) != 0) {
         http_respond_err(req, ERR_BACKEND, "internal error", NULL);
-        goto done;
+        return;
     }
     rand_hex(rid, 16);
     int64_t now = clock_wall_ms();
@@ -661,18 +364,22 @@ void identity_auth_refresh(struct http_req *req, void *ud)
     store_bind_text(op, hash);
     store_bind_int(op, now + id->refresh_ttl_s * 1000);
     store_op_require_row(op);
-    if (eu_store(e, op, true, refresh_done))
-        return;
-done:
-    eu_free(e);
+    kit_store(j, op, KIT_WRITE, refresh_done);
+}
+
+void identity_auth_refresh(struct http_req *req, void *ud)
+{
+    struct kit_job *j = identity__eu_job(req, ud);
+    kit_run(j, refresh_start);
 }
 
 /* ---- POST /auth/logout */
 
-static void logout_done(struct eu *e)
+static void logout_done(struct kit_job *j)
 {
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    struct eu *e = j->ctx;
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
         return;
     }
     if (e->sid[0] == '\0') { /* everywhere, or a token from before sessions */
@@ -680,7 +387,7 @@ static void logout_done(struct eu *e)
     } else {
         revoke_session(e->id->revoke, e->app_id, e->user_id, e->sid);
         /* the family of the refresh token named in the body, when it is another session */
-        const char *fam = store_rows_text(store_result_step(e->res, 0), 0, 0);
+        const char *fam = store_rows_text(store_result_step(j->res, 0), 0, 0);
         if (fam && strcmp(fam, e->sid) != 0)
             revoke_session(e->id->revoke, e->app_id, e->user_id, fam);
     }
@@ -692,36 +399,18 @@ static void logout_done(struct eu *e)
  * tokens. {"refresh_token": t} ends t's session too; {"everywhere": true} ends every session of
  * the user. A token without a session (issued before sessions existed) ends every session.
  */
-static void logout_authed(struct http_req *req, const struct user_principal *p, void *ud)
+static void logout_start(struct kit_job *j)
 {
-    struct identity *id = ud;
-    struct eu *e = eu_new(req, id);
-    snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
-    snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
-    snprintf(e->sid, sizeof(e->sid), "%s", p->session_id);
+    struct eu *e = j->ctx;
+    struct http_req *req = j->req;
+    struct identity *id = e->id;
     size_t len = 0;
     http_req_body(req, &len);
-    const cJSON *t = NULL, *every = NULL;
-    if (len > 0) {
-        e->body = identity__body_json(req);
-        if (e->body == NULL)
-            goto done;
-        if (!cJSON_IsObject(e->body)) {
-            invalid(req, "", "must be a JSON object");
-            goto done;
-        }
-        t = cJSON_GetObjectItemCaseSensitive(e->body, "refresh_token");
-        if (t != NULL && !cJSON_IsString(t)) {
-            invalid(req, "refresh_token", "must be a string");
-            goto done;
-        }
-        every = cJSON_GetObjectItemCaseSensitive(e->body, "everywhere");
-        if (every != NULL && !cJSON_IsBool(every)) {
-            invalid(req, "everywhere", "must be true or false");
-            goto done;
-        }
-    }
-    if (cJSON_IsTrue(every))
+    struct token_in in = {.refresh_token = NULL, .everywhere = -1};
+    if (len > 0 && (e->body = kit_body(req, &identity__eu_logout_table, &in)) == NULL)
+        return;
+    const char *t = in.refresh_token;
+    if (in.everywhere == 1)
         e->sid[0] = '\0';
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
@@ -729,8 +418,7 @@ static void logout_authed(struct http_req *req, const struct user_principal *p, 
         identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
     } else {
         char h[TOKEN_HASH_HEX + 1] = "";
-        if (t != NULL && token_is_wellformed(t->valuestring) &&
-            token_hash(t->valuestring, id->secret_key, h) != 0)
+        if (t != NULL && token_is_wellformed(t) && token_hash(t, id->secret_key, h) != 0)
             h[0] = '\0';
         store_op_add(op, &SQL_REFRESH_TOKENS_FAMILY_OF); /* step 0: that token's session, if any */
         store_bind_text(op, e->app_id);
@@ -749,10 +437,17 @@ static void logout_authed(struct http_req *req, const struct user_principal *p, 
             store_bind_int(op, now);
         }
     }
-    if (eu_store(e, op, true, logout_done))
-        return;
-done:
-    eu_free(e);
+    kit_store(j, op, KIT_WRITE, logout_done);
+}
+
+static void logout_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct kit_job *j = identity__eu_job(req, ud);
+    struct eu *e = j->ctx;
+    snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
+    snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
+    snprintf(e->sid, sizeof(e->sid), "%s", p->session_id);
+    kit_run(j, logout_start);
 }
 
 void identity_auth_logout(struct http_req *req, void *ud)
@@ -762,19 +457,20 @@ void identity_auth_logout(struct http_req *req, void *ud)
 
 /* ---- GET /auth/me */
 
-static void me_done(struct eu *e)
+static void me_done(struct kit_job *j)
 {
-    if (e->status != 0) {
-        identity__respond_store_err(e->req, e->status);
+    struct eu *e = j->ctx;
+    if (j->status != 0) {
+        identity__respond_store_err(e->req, j->status);
         return;
     }
-    const struct store_rows *r = store_result_step(e->res, -1);
+    const struct store_rows *r = store_result_step(j->res, -1);
     if (r == NULL || r->nrows == 0) {
         http_respond_err(e->req, ERR_NOTFOUND, "no such user", NULL);
         return;
     }
     if (e->want_tokens) {
-        respond_tokens(e, 200, r);
+        identity__eu_respond_tokens(e, 200, r);
         return;
     }
     cJSON *o = identity__user_json(r, 0);
@@ -784,14 +480,11 @@ static void me_done(struct eu *e)
 
 static void me_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct identity *id = ud;
-    struct eu *e = eu_new(req, id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, p->app_id);
     store_bind_text(op, p->user_id);
-    if (!eu_store(e, op, false, me_done))
-        eu_free(e);
+    kit_store(identity__eu_job(req, ud), op, KIT_READ, me_done);
 }
 
 void identity_auth_me(struct http_req *req, void *ud)
@@ -801,18 +494,20 @@ void identity_auth_me(struct http_req *req, void *ud)
 
 /* ---- PATCH /auth/me */
 
-static void me_patched(struct eu *e)
+static void me_patched(struct kit_job *j)
 {
-    if (e->status == 0 && e->new_hash) {
+    struct eu *e = j->ctx;
+    if (j->status == 0 && e->new_hash) {
         /* a new password: every other session ends; this one gets fresh tokens */
         revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
         e->want_tokens = true;
     }
-    me_done(e);
+    me_done(j);
 }
 
-static void me_write(struct eu *e)
+static void me_write(struct kit_job *j)
 {
+    struct eu *e = j->ctx;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_ME_UPDATE);
@@ -830,10 +525,11 @@ static void me_write(struct eu *e)
     submit_with_user(e, op, e->new_hash != NULL, now, me_patched);
 }
 
-static void me_password_checked(struct eu *e)
+static void me_password_checked(struct kit_job *j)
 {
+    struct eu *e = j->ctx;
     if (e->verify == ERR_BACKEND) { /* the right password; the new one could not be hashed */
-        guard_refund(e);
+        identity__eu_guard_refund(e);
         http_respond_err(e->req, ERR_BACKEND, "cannot hash the password", NULL);
         return;
     }
@@ -842,90 +538,90 @@ static void me_password_checked(struct eu *e)
                            "current_password");
         return;
     }
-    guard_refund(e);
-    me_write(e); /* e->new_hash holds the new password's hash (work_verify) */
+    identity__eu_guard_refund(e);
+    me_write(j); /* e->new_hash holds the new password's hash (identity__eu_verify_work) */
 }
 
-static void me_hash_found(struct eu *e)
+static void me_hash_found(struct kit_job *j)
 {
-    if (e->status != 0) {
-        guard_refund(e);
-        identity__respond_store_err(e->req, e->status);
+    struct eu *e = j->ctx;
+    if (j->status != 0) {
+        identity__eu_guard_refund(e);
+        identity__respond_store_err(e->req, j->status);
         return;
     }
-    const char *h = store_rows_text(store_result_step(e->res, 0), 0, 0);
+    const char *h = store_rows_text(store_result_step(j->res, 0), 0, 0);
     if (h == NULL) {
-        guard_refund(e);
+        identity__eu_guard_refund(e);
         http_respond_error(e->req, 403, "forbidden", "this user has no password to change",
                            "current_password");
         return;
     }
     e->hash = xstrdup(h);
-    if (!eu_work(e, WORKPOOL_HIGH, work_verify, me_password_checked))
-        guard_refund(e);
+    if (!kit_work(j, WORKPOOL_HIGH, IDENTITY_HASH_PER_IP, identity__eu_verify_work,
+                  me_password_checked))
+        identity__eu_guard_refund(e);
 }
 
-static void me_patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
+static void me_patch_start(struct kit_job *j)
 {
-    struct identity *id = ud;
-    struct eu *e = eu_new(req, id);
-    snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
-    snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
-    e->body = identity__body_json(req);
+    struct eu *e = j->ctx;
+    struct http_req *req = j->req;
+    struct identity *id = e->id;
+    e->body = request_body_json(req);
     if (e->body == NULL)
-        goto done;
+        return;
     if (!cJSON_IsObject(e->body)) {
-        invalid(req, "", "must be a JSON object");
-        goto done;
+        identity__eu_invalid(req, "", "must be a JSON object");
+        return;
     }
     static const char *const fixed[] = {"kind", "disabled", NULL};
     for (int i = 0; fixed[i]; i++) {
         if (cJSON_GetObjectItemCaseSensitive(e->body, fixed[i])) {
             http_respond_error(req, 403, "forbidden", "cannot be changed by the user", fixed[i]);
-            goto done;
+            return;
         }
     }
     bool pw = cJSON_GetObjectItemCaseSensitive(e->body, "password") != NULL;
     if (pw) {
-        if ((e->new_password = take_password(req, e->body, "password", true)) == NULL ||
-            (e->password = take_password(req, e->body, "current_password", false)) == NULL)
-            goto done;
+        if ((e->new_password = identity__eu_password(j, e->body, "password", true)) == NULL ||
+            (e->password = identity__eu_password(j, e->body, "current_password", false)) == NULL)
+            return;
     } else if (cJSON_GetObjectItemCaseSensitive(e->body, "current_password")) {
-        invalid(req, "current_password", "only with password");
-        goto done;
+        identity__eu_invalid(req, "current_password", "only with password");
+        return;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(e->body, "password");
-    cJSON_DeleteItemFromObjectCaseSensitive(e->body, "current_password");
-    char field[160];
-    const char *msg = NULL;
-    if (identity__user_fields_parse(e->body, USER_PATCH, "", &e->f, field, sizeof(field), &msg) !=
-        0) {
-        invalid(req, field, msg);
-        goto done;
+    kit_wipe_member(e->body, "password"); /* the job holds its own copies */
+    kit_wipe_member(e->body, "current_password");
+    struct kit_error err;
+    if (identity__user_fields_parse(e->body, USER_PATCH, "", &e->f, &err) != 0) {
+        kit_fail_decode(req, &err);
+        return;
     }
-    const cJSON *contacts = cJSON_GetObjectItemCaseSensitive(e->body, "contacts");
-    if (!email_ok(req, cJSON_GetObjectItemCaseSensitive(contacts, "email"), "contacts.email"))
-        goto done;
     if (pw) {
         char account[ACCOUNT_MAX];
-        account_of(e, account);
+        identity__eu_account(e, account);
         if (!identity__login_allowed(id, req, account)) /* takes a token: see login_found */
-            goto done;
-        guard_held(e);
+            return;
+        identity__eu_guard_held(e);
         struct store_op *op = store_op_new();
         store_op_add(op, &SQL_USERS_HASH);
         store_bind_text(op, e->app_id);
         store_bind_text(op, e->user_id);
-        if (eu_store(e, op, false, me_hash_found))
-            return;
-        guard_refund(e);
-        goto done;
-    }
-    me_write(e);
-    if (e->next != NULL)
+        if (!kit_store(j, op, KIT_READ, me_hash_found))
+            identity__eu_guard_refund(e); /* refused: nothing was checked */
         return;
-done:
-    eu_free(e);
+    }
+    me_write(j);
+}
+
+static void me_patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct kit_job *j = identity__eu_job(req, ud);
+    struct eu *e = j->ctx;
+    snprintf(e->app_id, sizeof(e->app_id), "%s", p->app_id);
+    snprintf(e->user_id, sizeof(e->user_id), "%s", p->user_id);
+    kit_run(j, me_patch_start);
 }
 
 void identity_auth_me_patch(struct http_req *req, void *ud)

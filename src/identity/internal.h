@@ -1,8 +1,6 @@
 /*
- * Helpers shared inside src/identity/ only: the per-request job that carries
- * a handler's state across a store op (submitted from the loop, completed on
- * a store thread, finished back on the loop through http_req_post), and the
- * JSON request/response helpers of the identity handlers.
+ * Helpers shared inside src/identity/ only: the context an identity request carries across
+ * the steps of its kit job (kit/job.h), and the JSON helpers of the identity handlers.
  */
 #ifndef HERALD_IDENTITY_INTERNAL_H
 #define HERALD_IDENTITY_INTERNAL_H
@@ -14,6 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "auth/jwt.h"
+#include "kit/decode.h"
+#include "kit/job.h" /* the id and e-mail rules: kit_id_is_valid, kit_email_is_valid */
 
 struct http_req;
 struct identity;
@@ -22,39 +22,36 @@ struct store_result;
 struct store_rows;
 struct user_principal;
 
-struct idjob;
-typedef void (*idjob_fn)(struct idjob *j);
-
-struct idjob {
-    struct http_req *req;         /* answered by finish */
+/*
+ * The state an identity request carries across its steps: the context of its kit job
+ * (kit/job.h), read with identity__ctx(j). A handler with more state embeds it first.
+ */
+struct idctx {
     struct identity *id;          /* borrowed */
     char app_id[JWT_APP_MAX + 1]; /* the authenticated app, "" before */
-    int status;                   /* of the store op */
-    struct store_result *res;     /* owned; NULL unless status is 0 */
-    idjob_fn finish;              /* runs on the loop thread */
-    int64_t n1, n2;               /* handler data (page, counts) */
+    int64_t n1, n2;               /* handler data (page, counts, a status to answer) */
     char *text;                   /* owned handler data */
     void (*cont)(struct http_req *req, const char *app_id, void *ud); /* auth continuation */
     void (*ucont)(struct http_req *req, const struct user_principal *p, void *ud); /* user auth */
     void *cont_ud;
 };
 
-/* A zeroed job for req; app_id may be NULL. Loop thread. */
-struct idjob *identity__job_new(struct http_req *req, struct identity *id, const char *app_id);
+/* A kit job for req (the identity's store and worker pool) with a zeroed struct idctx; app_id
+ * may be NULL. Loop thread. */
+struct kit_job *identity__job_new(struct http_req *req, struct identity *id, const char *app_id);
 
-/* Frees j, its result and text. NULL-safe. */
-void identity__job_free(struct idjob *j);
+/* Fills c for id and app_id (may be NULL) and a kit job around it, freed with ctx_free. */
+struct kit_job *identity__job_with(struct http_req *req, struct identity *id, const char *app_id,
+                                   struct idctx *c, void (*ctx_free)(void *ctx));
 
-/*
- * Submits op (ownership taken) as a write or a read; when it completes,
- * j->finish(j) runs on the loop thread that owns j->req with j->status and
- * j->res set, and j is freed after it returns. When the store refuses the op
- * at once, the request is answered with the error and j freed here.
- */
-void identity__job_submit(struct idjob *j, struct store_op *op, bool write, idjob_fn finish);
+/* Releases what c owns (not c). */
+void identity__ctx_release(struct idctx *c);
 
-/* The one body reader, request_body_json (router/request.h), for the identity handlers. */
-cJSON *identity__body_json(struct http_req *req);
+/* The struct idctx of a job made by identity__job_new or identity__job_with. */
+static inline struct idctx *identity__ctx(const struct kit_job *j)
+{
+    return j->ctx;
+}
 
 /* Answers status with the unformatted JSON of v (not freed). */
 void identity__respond_cjson(struct http_req *req, int status, const cJSON *v);
@@ -70,9 +67,6 @@ bool identity__login_allowed(struct identity *id, struct http_req *req, const ch
 /* Answers a failed store op through the one mapper (request_fail_store): "no such user",
  * 409 naming "id", 422, 503 + Retry-After... */
 void identity__respond_store_err(struct http_req *req, int status);
-
-/* True when s is a valid user id: 1-64 characters of [A-Za-z0-9_.@:-]. */
-bool identity__user_id_is_valid(const char *s);
 
 /* ---- user fields (user_fields.c) ---- */
 
@@ -96,23 +90,14 @@ struct user_fields {
 };
 
 /*
- * Validates a user object into f. prefix names the object in error fields
- * ("" or "users[3]."). Returns 0, or ERR_INVAL with the JSON path in field
- * and a static message in *msg. Release f with identity__user_fields_release
- * either way.
+ * Validates a user object into f with the kit's decoder. path names the object in error
+ * fields ("" or "users[3]"). Returns 0, or ERR_INVAL with the JSON path and a message in err.
+ * Release f with identity__user_fields_release either way.
  */
-int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *prefix,
-                                struct user_fields *f, char *field, size_t fieldlen,
-                                const char **msg);
+int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *path,
+                                struct user_fields *f, struct kit_error *err);
 
 void identity__user_fields_release(struct user_fields *f);
-
-/*
- * The one e-mail rule (contacts.email wherever a user is written: POST/PATCH /users,
- * /users/batch, user import, register, PATCH /auth/me): 3-254 bytes, one '@' with text on
- * both sides, a dot inside the domain, no spaces or control characters.
- */
-bool identity__email_is_valid(const char *s);
 
 /*
  * Appends to op a create-or-update of user f (f->id set) in app_id: given

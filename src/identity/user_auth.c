@@ -96,7 +96,7 @@ int identity_user_token_check(struct identity *id, const char *token, size_t len
     }
     int rc = ERR_UNAUTH;
     char sid[REVOKE_SESSION_MAX + 1];
-    if (c.app[0] != '\0' && identity__user_id_is_valid(c.sub) && session_of(&c, sid)) {
+    if (c.app[0] != '\0' && kit_id_is_valid(c.sub) && session_of(&c, sid)) {
         int64_t iat_ms = issued_ms(&c);
         if (!revoke_is_revoked(id->revoke, REVOKE_USER, c.app, c.sub, iat_ms) &&
             !revoke_is_revoked(id->revoke, REVOKE_APP, "", c.app, iat_ms) &&
@@ -134,8 +134,9 @@ static const char *protocol_token(const char *h, size_t *len)
 }
 
 /* Demo mode: the user row is there (created when missing). */
-static void demo_done(struct idjob *j)
+static void demo_done(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
@@ -151,8 +152,8 @@ static void demo_done(struct idjob *j)
     }
     struct user_principal p = {.demo = true};
     snprintf(p.app_id, sizeof(p.app_id), "%s", store_rows_text(r, 0, 0));
-    snprintf(p.user_id, sizeof(p.user_id), "%s", j->text);
-    j->ucont(j->req, &p, j->cont_ud);
+    snprintf(p.user_id, sizeof(p.user_id), "%s", c->text);
+    c->ucont(j->req, &p, c->cont_ud);
 }
 
 /* The kind a demo id implies (one demo link per role): b buyer, m merchant, p agent, a admin. */
@@ -175,15 +176,16 @@ static const char *demo_kind(const char *uid)
 static void demo_auth(struct identity *id, struct http_req *req, const char *uid, user_auth_fn fn,
                       void *ud)
 {
-    if (!identity__user_id_is_valid(uid)) {
+    if (!kit_id_is_valid(uid)) {
         http_respond_error(req, 422, "validation_failed",
                            "user_id must be 1-64 characters of A-Z a-z 0-9 _ . @ : -", "user_id");
         return;
     }
-    struct idjob *j = identity__job_new(req, id, NULL);
-    j->text = xstrdup(uid);
-    j->ucont = fn;
-    j->cont_ud = ud;
+    struct kit_job *j = identity__job_new(req, id, NULL);
+    struct idctx *c = identity__ctx(j);
+    c->text = xstrdup(uid);
+    c->ucont = fn;
+    c->cont_ud = ud;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_DEMO_ENSURE);
@@ -192,7 +194,7 @@ static void demo_auth(struct identity *id, struct http_req *req, const char *uid
     store_bind_int(op, now);
     store_op_add(op, &SQL_USERS_DEMO_GET);
     store_bind_text(op, uid);
-    identity__job_submit(j, op, true, demo_done);
+    kit_store(j, op, KIT_WRITE, demo_done);
 }
 
 void identity_user_auth(struct identity *id, struct http_req *req, user_auth_fn fn, void *ud)

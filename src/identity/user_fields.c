@@ -1,6 +1,7 @@
 /*
- * Validation of user bodies (docs/identity.md) and the JSON form of a user row. Errors
- * name the JSON path of the offending field ("name", "users[3].contacts.email").
+ * Validation of user bodies (docs/identity.md) with the kit's decoder (kit/decode.h), and the
+ * JSON form of a user row. Errors name the JSON path of the offending field ("name",
+ * "users[3].contacts.email").
  */
 #include "internal.h"
 
@@ -11,123 +12,87 @@
 #include "core/err.h"
 #include "store/store.h"
 
-/* Characters (UTF-8 code points) of s. */
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
+/* What the decoder binds of a user object; contacts and metadata are printed after. */
+struct user_in {
+    const char *id, *name, *avatar, *kind, *email;
+    const cJSON *contacts, *metadata;
+    int disabled;
+};
 
-static int bad(char *field, size_t fieldlen, const char *prefix, const char *name, const char **msg,
-               const char *why)
-{
-    snprintf(field, fieldlen, "%s%s", prefix, name);
-    *msg = why;
-    return ERR_INVAL;
-}
+#define USER_FIELD(n, k, mx, member)                                                               \
+    {                                                                                              \
+        .name = n, .kind = k, .max = mx, .at = KIT_AT(struct user_in, member)                      \
+    }
 
-bool identity__email_is_valid(const char *s)
-{
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
-        return false;
-    const char *dot = strrchr(at + 1, '.');
-    if (dot == NULL || dot == at + 1 || dot[1] == '\0')
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
+/* contacts: an object of strings of at most 256 characters under names of at most 64 bytes;
+ * "email" must be an address */
+static const struct kit_field contact_rest = {
+    .kind = KIT_STRING, .max = 256, .message = "must be a string of at most 256 characters"};
+static const struct kit_field contact_fields[] = {
+    {.name = "email",
+     .kind = KIT_EMAIL,
+     .at = KIT_AT(struct user_in, email),
+     .message = "must be an e-mail address"},
+    {.name = NULL},
+};
+static const struct kit_table contacts_table = {
+    .fields = contact_fields, .open = true, .rest = &contact_rest, .key_max = 64};
 
-/* A string member of at most max characters: 0, -1 (not a string) or -2 (too long). */
-static int get_str(const cJSON *m, size_t max, const char **out)
-{
-    if (!cJSON_IsString(m))
-        return -1;
-    if (utf8_len(m->valuestring) > max)
-        return -2;
-    *out = m->valuestring;
-    return 0;
-}
+/* the members every mode shares, then the id, then the fixed members */
+#define USER_COMMON_FIELDS                                                                         \
+    USER_FIELD("name", KIT_STRING, USER_NAME_MAX, name),                                           \
+        USER_FIELD("avatar", KIT_STRING, USER_AVATAR_MAX, avatar),                                 \
+        USER_FIELD("kind", KIT_STRING, USER_KIND_MAX, kind),                                       \
+        {.name = "contacts",                                                                       \
+         .kind = KIT_OBJECT,                                                                       \
+         .at = KIT_AT(struct user_in, contacts),                                                   \
+         .sub = &contacts_table,                                                                   \
+         .message = "must be an object of strings"},                                               \
+        {.name = "metadata",                                                                       \
+         .kind = KIT_OBJECT,                                                                       \
+         .max = USER_METADATA_MAX,                                                                 \
+         .at = KIT_AT(struct user_in, metadata)},                                                  \
+        {.name = "disabled", .kind = KIT_BOOL, .at = KIT_AT(struct user_in, disabled)},            \
+        {.name = "app_id", .kind = KIT_JSON, .flags = KIT_REFUSED},                                \
+        {.name = "role", .kind = KIT_JSON, .flags = KIT_REFUSED},                                  \
+    {                                                                                              \
+        .name = "password_hash", .kind = KIT_JSON, .flags = KIT_REFUSED                            \
+    }
 
-int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *prefix,
-                                struct user_fields *f, char *field, size_t fieldlen,
-                                const char **msg)
+static const struct kit_field create_fields[] = {
+    {.name = "id", .kind = KIT_ID, .flags = KIT_REQUIRED, .at = KIT_AT(struct user_in, id)},
+    USER_COMMON_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_field patch_fields[] = {
+    {.name = "id", .kind = KIT_JSON, .flags = KIT_REFUSED, .message = "cannot be changed"},
+    USER_COMMON_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_table create_table = {.fields = create_fields};
+static const struct kit_table patch_table = {.fields = patch_fields};
+
+int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const char *path,
+                                struct user_fields *f, struct kit_error *err)
 {
     memset(f, 0, sizeof(*f));
     f->disabled = -1;
-    if (!cJSON_IsObject(obj))
-        return bad(field, fieldlen, prefix, "", msg, "must be a JSON object");
-    if (prefix[0] == '\0' && fieldlen > 0)
-        field[0] = '\0';
-    const cJSON *m;
-    cJSON_ArrayForEach(m, obj)
-    {
-        const char *k = m->string;
-        int rc;
-        if (strcmp(k, "id") == 0) {
-            if (mode == USER_PATCH)
-                return bad(field, fieldlen, prefix, k, msg, "cannot be changed");
-            if (!cJSON_IsString(m) || !identity__user_id_is_valid(m->valuestring))
-                return bad(field, fieldlen, prefix, k, msg,
-                           "must be 1-64 characters of A-Z a-z 0-9 _ . @ : -");
-            f->id = m->valuestring;
-        } else if (strcmp(k, "name") == 0) {
-            if ((rc = get_str(m, USER_NAME_MAX, &f->name)) != 0)
-                return bad(field, fieldlen, prefix, k, msg,
-                           rc == -1 ? "must be a string" : "must be at most 128 characters");
-        } else if (strcmp(k, "avatar") == 0) {
-            if ((rc = get_str(m, USER_AVATAR_MAX, &f->avatar)) != 0)
-                return bad(field, fieldlen, prefix, k, msg,
-                           rc == -1 ? "must be a string" : "must be at most 1024 characters");
-        } else if (strcmp(k, "kind") == 0) {
-            if ((rc = get_str(m, USER_KIND_MAX, &f->kind)) != 0)
-                return bad(field, fieldlen, prefix, k, msg,
-                           rc == -1 ? "must be a string" : "must be at most 32 characters");
-        } else if (strcmp(k, "contacts") == 0) {
-            if (!cJSON_IsObject(m))
-                return bad(field, fieldlen, prefix, k, msg, "must be an object of strings");
-            const cJSON *c;
-            cJSON_ArrayForEach(c, m)
-            {
-                if (!cJSON_IsString(c) || utf8_len(c->valuestring) > 256 ||
-                    strlen(c->string) > 64) {
-                    char sub[128];
-                    snprintf(sub, sizeof(sub), "contacts.%.64s", c->string);
-                    return bad(field, fieldlen, prefix, sub, msg,
-                               "must be a string of at most 256 characters");
-                }
-                if (strcmp(c->string, "email") == 0 && !identity__email_is_valid(c->valuestring))
-                    return bad(field, fieldlen, prefix, "contacts.email", msg,
-                               "must be an e-mail address");
-            }
-            free(f->contacts);
-            f->contacts = cJSON_PrintUnformatted(m);
-        } else if (strcmp(k, "metadata") == 0) {
-            if (!cJSON_IsObject(m))
-                return bad(field, fieldlen, prefix, k, msg, "must be a JSON object");
-            free(f->metadata);
-            f->metadata = cJSON_PrintUnformatted(m);
-            if (f->metadata == NULL || strlen(f->metadata) > USER_METADATA_MAX)
-                return bad(field, fieldlen, prefix, k, msg, "must be at most 64 KiB of JSON");
-        } else if (strcmp(k, "disabled") == 0) {
-            if (!cJSON_IsBool(m))
-                return bad(field, fieldlen, prefix, k, msg, "must be true or false");
-            f->disabled = cJSON_IsTrue(m) ? 1 : 0;
-        } else if (strcmp(k, "app_id") == 0 || strcmp(k, "role") == 0 ||
-                   strcmp(k, "password_hash") == 0) {
-            return bad(field, fieldlen, prefix, k, msg, "cannot be set through this endpoint");
-        } else {
-            return bad(field, fieldlen, prefix, k, msg, "unknown field");
-        }
-    }
-    if (mode == USER_CREATE && f->id == NULL)
-        return bad(field, fieldlen, prefix, "id", msg, "is required");
+    struct user_in in;
+    int rc = kit_decode(obj, mode == USER_CREATE ? &create_table : &patch_table, &in, path, err);
+    if (rc != 0)
+        return rc;
+    f->id = in.id;
+    f->name = in.name;
+    f->avatar = in.avatar;
+    f->kind = in.kind;
+    f->disabled = in.disabled;
+    if (in.contacts != NULL)
+        f->contacts = cJSON_PrintUnformatted(in.contacts);
+    if (in.metadata != NULL)
+        f->metadata = cJSON_PrintUnformatted(in.metadata);
+    if ((in.contacts != NULL && f->contacts == NULL) ||
+        (in.metadata != NULL && f->metadata == NULL))
+        abort(); /* cJSON could not allocate */
     return 0;
 }
 

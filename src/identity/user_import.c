@@ -1,7 +1,7 @@
 /*
  * User import from JSON lines or CSV (see user_import.h). Records become
  * cJSON objects in the shape of POST /users, so that one validator
- * (identity__user_fields_parse) serves the API and the import.
+ * (identity__user_fields_parse, on the kit's decoder) serves the API and the import.
  */
 #include "user_import.h"
 
@@ -472,7 +472,7 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
             rc = ERR_IO;
             break;
         }
-        char fieldbuf[128] = "";
+        struct kit_error err;
         const char *hash = NULL;
         struct user_fields f;
         memset(&f, 0, sizeof(f));
@@ -483,9 +483,9 @@ static int pass(struct identity *id, const char *app_id, struct reader *r, bool 
                 msg = "must be a yescrypt ($y$) or bcrypt ($2b$) hash";
                 field = "password_hash";
                 got = -1;
-            } else if (identity__user_fields_parse(o, USER_CREATE, "", &f, fieldbuf,
-                                                   sizeof(fieldbuf), &msg) != 0) {
-                field = fieldbuf;
+            } else if (identity__user_fields_parse(o, USER_CREATE, "", &f, &err) != 0) {
+                field = err.field;
+                msg = err.message;
                 got = -1;
             } else if (f.id == NULL) {
                 msg = "is required";

@@ -14,7 +14,6 @@
 #include "core/err.h"
 #include "identity/app_auth.h"
 #include "identity/identity.h"
-#include <openssl/crypto.h>
 #include "auth/password.h"
 #include "core/workpool.h"
 #include "core/xalloc.h"
@@ -47,7 +46,7 @@ static void bind_fields(struct store_op *op, const char *app_id, const char *id,
 static const char *path_id(struct http_req *req)
 {
     const char *id = http_req_param(req, "id");
-    if (id == NULL || !identity__user_id_is_valid(id)) {
+    if (id == NULL || !kit_id_is_valid(id)) {
         http_respond_err(req, ERR_NOTFOUND, "no such user", NULL);
         return NULL;
     }
@@ -55,8 +54,9 @@ static const char *path_id(struct http_req *req)
 }
 
 /* Finish: answer with the user in the last step (status ok), 404 when none. */
-static void finish_user(struct idjob *j)
+static void finish_user(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
@@ -67,7 +67,7 @@ static void finish_user(struct idjob *j)
         return;
     }
     cJSON *o = identity__user_json(r, 0);
-    identity__respond_cjson(j->req, (int)j->n1, o);
+    identity__respond_cjson(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
 
@@ -78,123 +78,110 @@ static void finish_user(struct idjob *j)
  * worker pool before the one store op is built.
  */
 struct user_save {
-    struct http_req *req;
-    struct identity *id;
-    char app_id[JWT_APP_MAX + 1];
+    struct idctx base; /* first: the continuations read it with identity__ctx */
     char uid[JWT_SUB_MAX + 1];
     bool create;
     cJSON *body; /* owns what f borrows */
     struct user_fields f;
-    char *password; /* owned, wiped */
+    const char *password; /* owned by the job, wiped when it ends */
     char *hash;
-    int rc;
 };
 
-static void save_free(struct user_save *sv)
+static void save_free(void *ctx)
 {
+    struct user_save *sv = ctx;
+    identity__ctx_release(&sv->base);
     identity__user_fields_release(&sv->f);
     cJSON_Delete(sv->body);
-    if (sv->password) {
-        OPENSSL_cleanse(sv->password, strlen(sv->password));
-        free(sv->password);
-    }
     free(sv->hash);
     free(sv);
 }
 
-static void finish_patch(struct idjob *j);
+static void finish_patch(struct kit_job *j);
 
-/* Loop thread: the one store op of the create or patch. */
-static void save_submit(struct user_save *sv)
+/* The one store op of the create or patch (after the hash, if a password was given). */
+static void save_submit(struct kit_job *j)
 {
-    struct idjob *j = identity__job_new(sv->req, sv->id, sv->app_id);
-    j->n1 = sv->create ? 201 : 200;
+    struct user_save *sv = j->ctx;
+    if (j->status != 0) {
+        http_respond_err(j->req, ERR_BACKEND, "cannot hash the password", NULL);
+        return;
+    }
+    const char *app_id = sv->base.app_id;
+    sv->base.n1 = sv->create ? 201 : 200;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     store_op_add(op, sv->create ? &SQL_USERS_INSERT : &SQL_USERS_UPDATE);
-    bind_fields(op, sv->app_id, sv->uid, &sv->f, now);
+    bind_fields(op, app_id, sv->uid, &sv->f, now);
     if (!sv->create)
         store_op_require_row(op);
     if (sv->hash) {
         store_op_add(op, &SQL_USERS_SET_HASH);
-        store_bind_text(op, sv->app_id);
+        store_bind_text(op, app_id);
         store_bind_text(op, sv->uid);
         store_bind_text(op, sv->hash);
     }
     /* disabled, or a new password set by the app: the user's tokens go once this commits
        (refresh tokens in this op, access tokens and sockets in finish_patch) */
     if (!sv->create && (sv->f.disabled == 1 || sv->hash)) {
-        identity__refresh_revoke_add(op, sv->app_id, sv->uid, now);
-        j->text = xstrdup(sv->uid);
+        identity__refresh_revoke_add(op, app_id, sv->uid, now);
+        sv->base.text = xstrdup(sv->uid);
     }
     store_op_add(op, &SQL_USERS_GET);
-    store_bind_text(op, sv->app_id);
+    store_bind_text(op, app_id);
     store_bind_text(op, sv->uid);
-    identity__job_submit(j, op, true, sv->create ? finish_user : finish_patch);
-    save_free(sv);
+    kit_store(j, op, KIT_WRITE, sv->create ? finish_user : finish_patch);
 }
 
-static void save_hashed(void *arg)
-{
-    struct user_save *sv = arg;
-    if (sv->rc != 0) {
-        http_respond_err(sv->req, ERR_BACKEND, "cannot hash the password", NULL);
-        save_free(sv);
-        return;
-    }
-    save_submit(sv);
-}
+/* A password the app sets: bytes, because the hash takes bytes. */
+static const struct kit_field password_field = {.kind = KIT_STRING,
+                                                .flags = KIT_BYTES,
+                                                .min = USER_PASSWORD_MIN,
+                                                .max = PASSWORD_MAX_LEN,
+                                                .message = "must be a string of 8 to 511 bytes"};
 
-static void save_hash_work(void *arg)
+/* Worker thread: the hash of the given password. */
+static int save_hash_work(struct kit_job *j)
 {
-    struct user_save *sv = arg;
-    sv->rc = password_hash(sv->password, strlen(sv->password), &sv->hash);
-    http_req_post(sv->req, save_hashed, sv);
+    struct user_save *sv = j->ctx;
+    return password_hash(sv->password, strlen(sv->password), &sv->hash);
 }
 
 /* POST /users and PATCH /users/{id}: validate, hash a given password off the loop, write. */
 static void save(struct http_req *req, const char *app_id, struct identity *id, const char *uid)
 {
-    cJSON *body = identity__body_json(req);
+    cJSON *body = request_body_json(req);
     if (body == NULL)
         return;
     struct user_save *sv = xcalloc(1, sizeof(*sv));
-    sv->req = req;
-    sv->id = id;
     sv->create = uid == NULL;
     sv->body = body;
-    snprintf(sv->app_id, sizeof(sv->app_id), "%s", app_id);
+    struct kit_job *j = identity__job_with(req, id, app_id, &sv->base, save_free);
     const cJSON *pw =
         cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "password") : NULL;
     if (pw != NULL) {
-        size_t n = cJSON_IsString(pw) ? strlen(pw->valuestring) : 0;
-        if (!cJSON_IsString(pw) || n < USER_PASSWORD_MIN || n > PASSWORD_MAX_LEN) {
-            http_respond_error(req, 422, "validation_failed", "must be a string of 8 to 511 bytes",
-                               "password");
-            save_free(sv);
+        struct kit_error perr;
+        if (kit_check(pw, &password_field, "password", &perr) != 0) {
+            kit_fail_decode(req, &perr);
+            kit_job_end(j);
             return;
         }
-        sv->password = xstrdup(pw->valuestring);
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
+        sv->password = kit_secret_dup(j, pw->valuestring);
+        kit_wipe_member(body, "password"); /* the job holds its own copy */
     }
-    char field[160];
-    const char *msg = NULL;
-    if (identity__user_fields_parse(body, sv->create ? USER_CREATE : USER_PATCH, "", &sv->f, field,
-                                    sizeof(field), &msg) != 0) {
-        http_respond_error(req, 422, "validation_failed", msg, field);
-        save_free(sv);
+    struct kit_error err;
+    if (identity__user_fields_parse(body, sv->create ? USER_CREATE : USER_PATCH, "", &sv->f,
+                                    &err) != 0) {
+        kit_fail_decode(req, &err);
+        kit_job_end(j);
         return;
     }
     snprintf(sv->uid, sizeof(sv->uid), "%s", uid ? uid : sv->f.id);
     if (sv->password == NULL) {
-        save_submit(sv);
+        kit_run(j, save_submit);
         return;
     }
-    int rc = workpool_submit(id->work, save_hash_work, sv);
-    if (rc != 0) {
-        request_fail(req, rc, "too many password operations; retry", NULL);
-        save_free(sv);
-    }
+    kit_work(j, WORKPOOL_HIGH, 0, save_hash_work, save_submit);
 }
 
 static void create_authed(struct http_req *req, const char *app_id, void *ud)
@@ -209,8 +196,9 @@ void identity_users_create(struct http_req *req, void *ud)
 
 /* ---- GET /users */
 
-static void finish_list(struct idjob *j)
+static void finish_list(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
@@ -222,8 +210,8 @@ static void finish_list(struct idjob *j)
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; r && i < r->nrows; i++)
         cJSON_AddItemToArray(arr, identity__user_json(r, i));
-    cJSON_AddNumberToObject(o, "page", (double)j->n1);
-    cJSON_AddNumberToObject(o, "page_size", (double)j->n2);
+    cJSON_AddNumberToObject(o, "page", (double)c->n1);
+    cJSON_AddNumberToObject(o, "page_size", (double)c->n2);
     identity__respond_cjson(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -257,9 +245,10 @@ static void list_authed(struct http_req *req, const char *app_id, void *ud)
     }
     if (size > 100)
         size = 100;
-    struct idjob *j = identity__job_new(req, ud, app_id);
-    j->n1 = page;
-    j->n2 = size;
+    struct kit_job *j = identity__job_new(req, ud, app_id);
+    struct idctx *c = identity__ctx(j);
+    c->n1 = page;
+    c->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_COUNT);
     store_bind_text(op, app_id);
@@ -267,7 +256,7 @@ static void list_authed(struct http_req *req, const char *app_id, void *ud)
     store_bind_text(op, app_id);
     store_bind_int(op, size);
     store_bind_int(op, (page - 1) * size);
-    identity__job_submit(j, op, false, finish_list);
+    kit_store(j, op, KIT_READ, finish_list);
 }
 
 void identity_users_list(struct http_req *req, void *ud)
@@ -282,13 +271,14 @@ static void get_authed(struct http_req *req, const char *app_id, void *ud)
     const char *id = path_id(req);
     if (id == NULL)
         return;
-    struct idjob *j = identity__job_new(req, ud, app_id);
-    j->n1 = 200;
+    struct kit_job *j = identity__job_new(req, ud, app_id);
+    struct idctx *c = identity__ctx(j);
+    c->n1 = 200;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, app_id);
     store_bind_text(op, id);
-    identity__job_submit(j, op, false, finish_user);
+    kit_store(j, op, KIT_READ, finish_user);
 }
 
 void identity_users_get(struct http_req *req, void *ud)
@@ -299,10 +289,11 @@ void identity_users_get(struct http_req *req, void *ud)
 /* ---- PATCH /users/{id} */
 
 /* A user disabled or re-keyed: every token and socket of theirs goes (sockets: close 4001). */
-static void finish_patch(struct idjob *j)
+static void finish_patch(struct kit_job *j)
 {
-    if (j->status == 0 && j->text != NULL)
-        revoke_subject(j->id->revoke, REVOKE_USER, j->app_id, j->text);
+    struct idctx *c = identity__ctx(j);
+    if (j->status == 0 && c->text != NULL)
+        revoke_subject(c->id->revoke, REVOKE_USER, c->app_id, c->text);
     finish_user(j);
 }
 
@@ -320,13 +311,14 @@ void identity_users_patch(struct http_req *req, void *ud)
 
 /* ---- DELETE /users/{id} */
 
-static void finish_delete(struct idjob *j)
+static void finish_delete(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
     }
-    revoke_subject(j->id->revoke, REVOKE_USER, j->app_id, j->text);
+    revoke_subject(c->id->revoke, REVOKE_USER, c->app_id, c->text);
     http_respond(j->req, 204, NULL, "", 0);
 }
 
@@ -335,8 +327,9 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     const char *id = path_id(req);
     if (id == NULL)
         return;
-    struct idjob *j = identity__job_new(req, ud, app_id);
-    j->text = xstrdup(id);
+    struct kit_job *j = identity__job_new(req, ud, app_id);
+    struct idctx *c = identity__ctx(j);
+    c->text = xstrdup(id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_DELETE);
     store_bind_text(op, app_id);
@@ -344,7 +337,7 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     store_op_require_row(op);
     /* or a user re-created with this id would inherit the old refresh tokens */
     identity__refresh_revoke_add(op, app_id, id, clock_wall_ms());
-    identity__job_submit(j, op, true, finish_delete);
+    kit_store(j, op, KIT_WRITE, finish_delete);
 }
 
 void identity_users_delete(struct http_req *req, void *ud)
@@ -354,25 +347,26 @@ void identity_users_delete(struct http_req *req, void *ud)
 
 /* ---- POST /users/batch */
 
-static void finish_batch(struct idjob *j)
+static void finish_batch(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
     }
     /* users the batch disabled: their access tokens and sockets go (refresh tokens did) */
-    cJSON *off = j->text ? cJSON_Parse(j->text) : NULL;
+    cJSON *off = c->text ? cJSON_Parse(c->text) : NULL;
     const cJSON *u;
     cJSON_ArrayForEach(u, off)
     {
         if (cJSON_IsString(u))
-            revoke_subject(j->id->revoke, REVOKE_USER, j->app_id, u->valuestring);
+            revoke_subject(c->id->revoke, REVOKE_USER, c->app_id, u->valuestring);
     }
     cJSON_Delete(off);
     int64_t existing = store_rows_int(store_result_step(j->res, 0), 0, 0);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)j->n1);
-    cJSON_AddNumberToObject(o, "created", (double)(j->n1 - existing));
+    cJSON_AddNumberToObject(o, "count", (double)c->n1);
+    cJSON_AddNumberToObject(o, "created", (double)(c->n1 - existing));
     cJSON_AddNumberToObject(o, "updated", (double)existing);
     identity__respond_cjson(j->req, 200, o);
     cJSON_Delete(o);
@@ -382,18 +376,15 @@ static void finish_batch(struct idjob *j)
  */
 static int batch_parse(struct http_req *req, const cJSON *arr, struct user_fields *fs, int n)
 {
-    char prefix[32], field[200];
-    const char *msg = NULL;
+    char path[32], field[200];
+    struct kit_error err;
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, arr)
     {
-        snprintf(prefix, sizeof(prefix), "users[%d].", i);
-        if (identity__user_fields_parse(u, USER_CREATE, prefix, &fs[i], field, sizeof(field),
-                                        &msg) != 0) {
-            if (field[strlen(field) - 1] == '.')
-                field[strlen(field) - 1] = '\0';
-            http_respond_error(req, 422, "validation_failed", msg, field);
+        snprintf(path, sizeof(path), "users[%d]", i);
+        if (identity__user_fields_parse(u, USER_CREATE, path, &fs[i], &err) != 0) {
+            kit_fail_decode(req, &err);
             return -1;
         }
         for (int k = 0; k < i; k++) {
@@ -410,23 +401,38 @@ static int batch_parse(struct http_req *req, const cJSON *arr, struct user_field
     return 0;
 }
 
+/* The /users/batch envelope (the kit decoder's target). */
+struct batch_in {
+    struct kit_array users;
+};
+#define BATCH_USERS                                                                                \
+    {                                                                                              \
+        .name = "users", .kind = KIT_ARRAY, .flags = KIT_REQUIRED, .min = 1,                       \
+        .max = USER_BATCH_MAX, .at = KIT_AT(struct batch_in, users),                               \
+        .message = "must be an array of 1 to 1000 users"                                           \
+    }
+static const struct kit_field batch_users = BATCH_USERS;
+static const struct kit_field batch_fields[] = {BATCH_USERS, {.name = NULL}};
+static const struct kit_table batch_table = {.fields = batch_fields, .open = true};
+
 static void batch_authed(struct http_req *req, const char *app_id, void *ud)
 {
-    cJSON *body = identity__body_json(req);
+    cJSON *body = request_body_json(req);
     if (body == NULL)
         return;
-    const cJSON *arr = cJSON_IsArray(body) ? body : cJSON_GetObjectItemCaseSensitive(body, "users");
-    if (!cJSON_IsArray(arr)) {
-        http_respond_error(req, 422, "validation_failed", "must be an array of users", "users");
+    /* {"users": [...]} (other members ignored) or the array itself; each user is decoded by
+     * batch_parse with its path */
+    struct batch_in in;
+    struct kit_error err;
+    int rc = cJSON_IsObject(body) ? kit_decode(body, &batch_table, &in, NULL, &err)
+                                  : kit_check(body, &batch_users, "users", &err);
+    if (rc != 0) {
+        kit_fail_decode(req, &err);
         cJSON_Delete(body);
         return;
     }
+    const cJSON *arr = cJSON_IsObject(body) ? in.users.json : body;
     int n = cJSON_GetArraySize(arr);
-    if (n < 1 || n > USER_BATCH_MAX) {
-        http_respond_error(req, 422, "validation_failed", "must hold 1 to 1000 users", "users");
-        cJSON_Delete(body);
-        return;
-    }
     struct user_fields *fs = xcalloc((size_t)n, sizeof(*fs));
     if (batch_parse(req, arr, fs, n) == 0) {
         cJSON *ids = cJSON_CreateArray(), *off = cJSON_CreateArray();
@@ -437,8 +443,9 @@ static void batch_authed(struct http_req *req, const char *app_id, void *ud)
         }
         char *ids_text = cJSON_PrintUnformatted(ids);
         cJSON_Delete(ids);
-        struct idjob *j = identity__job_new(req, ud, app_id);
-        j->n1 = n;
+        struct kit_job *j = identity__job_new(req, ud, app_id);
+        struct idctx *c = identity__ctx(j);
+        c->n1 = n;
         int64_t now = clock_wall_ms();
         struct store_op *op = store_op_new();
         store_op_add(op, &SQL_USERS_COUNT_EXISTING);
@@ -449,12 +456,12 @@ static void batch_authed(struct http_req *req, const char *app_id, void *ud)
             bind_fields(op, app_id, fs[i].id, &fs[i], now);
         }
         if (cJSON_GetArraySize(off) > 0) {
-            j->text = cJSON_PrintUnformatted(off);
-            identity__refresh_revoke_many_add(op, app_id, j->text, now);
+            c->text = cJSON_PrintUnformatted(off);
+            identity__refresh_revoke_many_add(op, app_id, c->text, now);
         }
         cJSON_Delete(off);
         free(ids_text);
-        identity__job_submit(j, op, true, finish_batch);
+        kit_store(j, op, KIT_WRITE, finish_batch);
     }
     for (int i = 0; i < n; i++)
         identity__user_fields_release(&fs[i]);
@@ -469,8 +476,9 @@ void identity_users_batch(struct http_req *req, void *ud)
 
 /* ---- POST /users/{id}/tokens */
 
-static void finish_token(struct idjob *j)
+static void finish_token(struct kit_job *j)
 {
+    struct idctx *c = identity__ctx(j);
     if (j->status != 0) {
         identity__respond_store_err(j->req, j->status);
         return;
@@ -485,14 +493,14 @@ static void finish_token(struct idjob *j)
         return;
     }
     char *tok = NULL;
-    if (identity_user_token_mint(j->id, j->app_id, j->text, &tok) != 0) {
+    if (identity_user_token_mint(c->id, c->app_id, c->text, &tok) != 0) {
         http_respond_err(j->req, ERR_BACKEND, "cannot sign the token", NULL);
         return;
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "access_token", tok);
     cJSON_AddStringToObject(o, "token_type", "Bearer");
-    cJSON_AddNumberToObject(o, "expires_in", (double)j->id->access_ttl_s);
+    cJSON_AddNumberToObject(o, "expires_in", (double)c->id->access_ttl_s);
     identity__respond_cjson(j->req, 200, o);
     cJSON_Delete(o);
     free(tok);
@@ -503,13 +511,14 @@ static void token_authed(struct http_req *req, const char *app_id, void *ud)
     const char *id = path_id(req);
     if (id == NULL)
         return;
-    struct idjob *j = identity__job_new(req, ud, app_id);
-    j->text = xstrdup(id);
+    struct kit_job *j = identity__job_new(req, ud, app_id);
+    struct idctx *c = identity__ctx(j);
+    c->text = xstrdup(id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_EXISTS);
     store_bind_text(op, app_id);
     store_bind_text(op, id);
-    identity__job_submit(j, op, false, finish_token);
+    kit_store(j, op, KIT_READ, finish_token);
 }
 
 void identity_users_token(struct http_req *req, void *ud)

@@ -16,13 +16,35 @@
 #include "core/frame.h"
 #include "identity/app_auth.h"
 #include "identity/identity.h"
-#include "identity/internal.h"
+#include "kit/decode.h"
 #include "net/http.h"
-#include "router/request.h"
 #include "router/router.h"
 
 #define PUBLISH_TO_MAX 1000
 #define PUBLISH_FRAME_MAX (64 * 1024)
+
+/* The body (the kit decoder's target): "to" is "*" or a list of user ids, checked after. */
+struct publish_in {
+    const cJSON *to, *event;
+};
+static const struct kit_field publish_fields[] = {
+    {.name = "to", .kind = KIT_JSON, .flags = KIT_REQUIRED, .at = KIT_AT(struct publish_in, to)},
+    {.name = "event",
+     .kind = KIT_JSON,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct publish_in, event)},
+    {.name = NULL},
+};
+static const struct kit_table publish_table = {.fields = publish_fields};
+
+static const struct kit_field to_elem = {
+    .kind = KIT_ID, .message = "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -"};
+static const struct kit_field to_list = {
+    .kind = KIT_ARRAY,
+    .min = 1,
+    .max = PUBLISH_TO_MAX,
+    .elem = &to_elem,
+    .message = "must be \"*\" (every user of the app) or an array of 1-1000 user ids"};
 
 /* The "to" member: "*" or an array of distinct user ids. Answers 422 and returns -1. */
 static int check_to(struct http_req *req, const cJSON *to, int *n)
@@ -31,27 +53,19 @@ static int check_to(struct http_req *req, const cJSON *to, int *n)
         *n = 0;
         return 0;
     }
-    if (!cJSON_IsArray(to) || cJSON_GetArraySize(to) < 1 ||
-        cJSON_GetArraySize(to) > PUBLISH_TO_MAX) {
-        http_respond_error(req, 422, "validation_failed",
-                           "must be \"*\" (every user of the app) or an array of 1-1000 user ids",
-                           "to");
+    struct kit_error err;
+    if (kit_check(to, &to_list, "to", &err) != 0) {
+        kit_fail_decode(req, &err);
         return -1;
     }
     int i = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, to)
     {
-        char field[32];
-        snprintf(field, sizeof(field), "to[%d]", i);
-        if (!cJSON_IsString(e) || !identity__user_id_is_valid(e->valuestring)) {
-            http_respond_error(req, 422, "validation_failed",
-                               "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -",
-                               field);
-            return -1;
-        }
         for (const cJSON *f = to->child; f != e; f = f->next) {
             if (strcmp(f->valuestring, e->valuestring) == 0) {
+                char field[32];
+                snprintf(field, sizeof(field), "to[%d]", i);
                 http_respond_error(req, 422, "validation_failed", "this user id is listed twice",
                                    field);
                 return -1;
@@ -66,32 +80,12 @@ static int check_to(struct http_req *req, const cJSON *to, int *n)
 static void publish_authed(struct http_req *req, const char *app_id, void *ud)
 {
     struct rt *rt = ud;
-    cJSON *body = request_body_json(req);
+    struct publish_in in;
+    cJSON *body = kit_body(req, &publish_table, &in);
     if (body == NULL)
         return;
-    const cJSON *to = cJSON_GetObjectItemCaseSensitive(body, "to");
-    const cJSON *event = cJSON_GetObjectItemCaseSensitive(body, "event");
-    const cJSON *m;
+    const cJSON *to = in.to, *event = in.event, *m;
     int n = 0;
-    if (!cJSON_IsObject(body)) {
-        http_respond_error(req, 422, "validation_failed", "the body must be a JSON object", NULL);
-        goto out;
-    }
-    cJSON_ArrayForEach(m, body)
-    {
-        if (strcmp(m->string, "to") != 0 && strcmp(m->string, "event") != 0) {
-            http_respond_error(req, 422, "validation_failed", "unknown field", m->string);
-            goto out;
-        }
-    }
-    if (to == NULL) {
-        http_respond_error(req, 422, "validation_failed", "is required", "to");
-        goto out;
-    }
-    if (event == NULL) {
-        http_respond_error(req, 422, "validation_failed", "is required", "event");
-        goto out;
-    }
     if (check_to(req, to, &n) != 0)
         goto out;
 

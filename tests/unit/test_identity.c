@@ -11,16 +11,18 @@
 #include "core/err.h"
 #include "identity/internal.h"
 
-/* Parses json in mode with prefix; returns the rc and copies the error field to field. */
+/* Parses json in mode with path prefix; returns the rc and copies the error field to field. */
 static int parse(const char *json, enum user_mode mode, const char *prefix, char *field,
                  size_t fieldlen)
 {
     cJSON *v = cJSON_Parse(json);
     struct user_fields f;
-    const char *msg = NULL;
+    struct kit_error err;
     field[0] = '\0';
-    int rc = identity__user_fields_parse(v, mode, prefix, &f, field, fieldlen, &msg);
-    if (rc != 0 && msg == NULL)
+    int rc = identity__user_fields_parse(v, mode, prefix, &f, &err);
+    if (rc != 0)
+        snprintf(field, fieldlen, "%s", err.field);
+    if (rc != 0 && err.message == NULL)
         rc = 999;
     identity__user_fields_release(&f);
     cJSON_Delete(v);
@@ -29,20 +31,20 @@ static int parse(const char *json, enum user_mode mode, const char *prefix, char
 
 TEST(user_ids)
 {
-    CHECK(identity__user_id_is_valid("b1"));
-    CHECK(identity__user_id_is_valid("A-z_0.9@x:y"));
+    CHECK(kit_id_is_valid("b1"));
+    CHECK(kit_id_is_valid("A-z_0.9@x:y"));
     char max[65];
     memset(max, 'a', 64);
     max[64] = '\0';
-    CHECK(identity__user_id_is_valid(max));
+    CHECK(kit_id_is_valid(max));
     char over[66];
     memset(over, 'a', 65);
     over[65] = '\0';
-    CHECK(!identity__user_id_is_valid(over));
-    CHECK(!identity__user_id_is_valid(""));
-    CHECK(!identity__user_id_is_valid("a b"));
-    CHECK(!identity__user_id_is_valid("a/b"));
-    CHECK(!identity__user_id_is_valid("é"));
+    CHECK(!kit_id_is_valid(over));
+    CHECK(!kit_id_is_valid(""));
+    CHECK(!kit_id_is_valid("a b"));
+    CHECK(!kit_id_is_valid("a/b"));
+    CHECK(!kit_id_is_valid("é"));
 }
 
 TEST(fields)
@@ -59,7 +61,7 @@ TEST(fields)
     CHECK_STR(field, "id");
     CHECK_INT(parse("{\"password_hash\":\"x\"}", USER_PATCH, "", field, sizeof(field)), ERR_INVAL);
     CHECK_STR(field, "password_hash");
-    CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":1}}", USER_CREATE, "users[3].", field,
+    CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":1}}", USER_CREATE, "users[3]", field,
                     sizeof(field)),
               ERR_INVAL);
     CHECK_STR(field, "users[3].contacts.phone");
@@ -70,7 +72,7 @@ TEST(fields)
     CHECK_STR(field, "kind");
     /* the one e-mail rule */
     CHECK_INT(parse("{\"id\":\"a\",\"contacts\":{\"phone\":\"1\",\"email\":\"a@b\"}}", USER_CREATE,
-                    "users[2].", field, sizeof(field)),
+                    "users[2]", field, sizeof(field)),
               ERR_INVAL);
     CHECK_STR(field, "users[2].contacts.email");
     CHECK_INT(
@@ -94,16 +96,16 @@ TEST(email_rule)
                                       "a b@c.co", "a@b.",       "ab",    "a@b.co@d.co",
                                       "a\t@b.co", "a@b\x7f.co", NULL};
     for (int i = 0; good[i]; i++)
-        CHECK(identity__email_is_valid(good[i]));
+        CHECK(kit_email_is_valid(good[i]));
     for (int i = 0; bad[i]; i++)
-        CHECK(!identity__email_is_valid(bad[i]));
+        CHECK(!kit_email_is_valid(bad[i]));
     char longest[300];
     memset(longest, 'x', 254);
     memcpy(longest + 254 - 5, "@b.co", 6);
-    CHECK(identity__email_is_valid(longest));
+    CHECK(kit_email_is_valid(longest));
     memset(longest, 'x', 255);
     memcpy(longest + 255 - 5, "@b.co", 6);
-    CHECK(!identity__email_is_valid(longest));
+    CHECK(!kit_email_is_valid(longest));
 }
 
 int main(void)
