@@ -150,7 +150,9 @@ const struct store_sql SQL_CONVERSATIONS_SET_OWNER =
     STORE_SQL("UPDATE conversations SET owner = (SELECT user_id FROM conversation_members WHERE"
               " conversation_id = ?1 AND role = 'owner'), updated_at = ?2 WHERE id = ?1");
 
-/* ?1 conversation, ?2 user, ?3 'admin' or 'member': never the owner's row */
+/* ?1 conversation, ?2 user, ?3 'admin' or 'member', ?4 the actor, who must be the owner;
+ * never the owner's row */
 const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE =
     STORE_SQL("UPDATE conversation_members SET role = ?3 WHERE conversation_id = ?1 AND user_id"
-              " = ?2 AND role <> 'owner'");
+              " = ?2 AND role <> 'owner' AND EXISTS (SELECT 1 FROM conversation_members WHERE"
+              " conversation_id = ?1 AND user_id = ?4 AND role = 'owner')");
