@@ -114,6 +114,17 @@ bool chat__paging(struct http_req *req, struct chctx *c)
     return true;
 }
 
+bool chat__direct_key(const char *a, const char *b, char *out, size_t n)
+{
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    int len = snprintf(out, n, "%s %s", a, b); /* no user id holds a space */
+    return len > 0 && (size_t)len < n && strcmp(a, b) != 0;
+}
+
 /* Conversation columns (SQL_CONVERSATIONS_COLS) and member columns. */
 enum { CV_ID, CV_TYPE, CV_NAME, CV_AVATAR, CV_OWNER, CV_SEQ, CV_ACT, CV_CREATED, CV_UPDATED, CV_N };
 enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND };

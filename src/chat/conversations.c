@@ -121,14 +121,11 @@ static void direct_done(struct kit_job *j)
 static void create_direct(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
-    const char *a = c->user_id, *b = c->target;
-    if (strcmp(a, b) > 0) {
-        const char *t = a;
-        a = b;
-        b = t;
-    }
     char key[2 * JWT_SUB_MAX + 2];
-    snprintf(key, sizeof(key), "%s %s", a, b); /* no user id holds a space */
+    if (!chat__direct_key(c->user_id, c->target, key, sizeof(key))) {
+        bad(j->req, "peer", "must be another user than yourself");
+        return;
+    }
     char id[CHAT_ID_LEN + 1];
     id[0] = 'c';
     rand_hex(id + 1, (CHAT_ID_LEN - 1) / 2);

@@ -6,6 +6,7 @@
 #define HERALD_CHAT_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -55,6 +56,13 @@ struct chctx {
     struct kit_array ids; /* a group's members or the users to add */
     char *ids_json;       /* owned: ids as a JSON array */
 };
+
+/*
+ * The key that makes a direct conversation unique in its app: the two user ids sorted and
+ * joined by a space (no user id holds one), so (a, b) and (b, a) give the same key. Writes
+ * it into out (n bytes); false when it does not fit or a and b are the same user. Any thread.
+ */
+bool chat__direct_key(const char *a, const char *b, char *out, size_t n);
 
 /* A kit job for req on behalf of p, with a zeroed context. Loop thread. */
 struct kit_job *chat__job_new(struct http_req *req, struct chat *c, const struct user_principal *p);
