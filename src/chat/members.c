@@ -56,14 +56,13 @@ static void add_touch(struct store_op *op, const struct chctx *c, int64_t now)
 }
 
 /* The write of a member who leaves: ownership passes on when the owner leaves. */
-static void write_leave(struct kit_job *j, const char *type, const char *role)
+static void write_leave(struct kit_job *j, const char *type)
 {
     struct chctx *c = chat__ctx(j);
     if (strcmp(type, "direct") == 0) {
         forbidden(j->req, "a direct conversation cannot be left");
         return;
     }
-    (void)role;
     int64_t now = clock_wall_ms();
     snprintf(c->notify, sizeof(c->notify), "%s", c->user_id);
     c->ok_status = 204;
@@ -153,7 +152,7 @@ static void write_remove(struct kit_job *j, const char *type, const char *role)
 {
     struct chctx *c = chat__ctx(j);
     if (strcmp(c->target, c->user_id) == 0) { /* removing oneself is leaving */
-        write_leave(j, type, role);
+        write_leave(j, type);
         return;
     }
     if (strcmp(type, "group") != 0) {
@@ -287,8 +286,9 @@ static void loaded(struct kit_job *j)
         write_role(j, type, role);
         return;
     case CHAT_LEAVE:
-    case CHAT_JOIN:
-        write_leave(j, type, role);
+        write_leave(j, type);
+        return;
+    case CHAT_JOIN: /* answered above */
         return;
     }
 }
@@ -304,7 +304,8 @@ static void load(struct kit_job *j)
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
     if (c->action != CHAT_JOIN && c->action != CHAT_LEAVE && c->action != CHAT_PATCH) {
-        store_op_add(op, &SQL_CONVERSATION_MEMBERS_OF);
+        /* rooms: no member rows (a room shows its count; its members are not managed) */
+        store_op_add(op, &SQL_CONVERSATION_MEMBERS_LISTED);
         store_bind_text(op, c->conv_id);
     }
     if (c->action == CHAT_ADD) {

@@ -324,6 +324,11 @@ def test_rooms_are_listed_and_joined(app, other):
     again = app.call("frank", "POST", "/rooms/%s/join" % room["id"])
     assert again.status == 200 and again.json()["member_count"] == 2, again
     assert app.call("frank", "GET", "/conversations/" + room["id"]).status == 200
+    error_of(app.call("frank", "PATCH", "/conversations/" + room["id"], {"name": "Mine"}), 403)
+    error_of(app.call("alice", "POST", "/conversations/%s/members" % room["id"],
+                      {"user_ids": ["bob"]}), 403)
+    r = app.call("alice", "PATCH", "/conversations/" + room["id"], {"name": "Lobby 2"})
+    assert r.status == 200 and r.json()["name"] == "Lobby 2" and "members" not in r.json(), r
     listed = {x["id"]: x for x in app.call("frank", "GET", "/rooms?page_size=100")
               .json()["results"]}
     assert listed[room["id"]]["joined"] is True
@@ -371,3 +376,19 @@ def test_members_sockets_receive_conversation_updated(app, server):
     app.call("ev_owner", "PATCH", "/conversations/" + g["id"], {"name": "After"})
     nothing_arrives(m_phone)
     nothing_arrives(outsider)
+
+
+def test_joining_a_room_is_announced_to_its_members_once(app, server):
+    app.users("room_owner", "room_joiner")
+    owner = ws_open(server.port, "/ws?token=" + app.token("room_owner"))
+    room = app.call("room_owner", "POST", "/conversations", {"type": "room", "name": "R"}).json()
+    assert next_update(owner)["conversation"]["member_count"] == 1
+    joiner = ws_open(server.port, "/ws?token=" + app.token("room_joiner"))
+    assert app.call("room_joiner", "POST", "/rooms/%s/join" % room["id"]).status == 200
+    for sock in (owner, joiner):
+        f = next_update(sock)
+        assert f["conversation"]["id"] == room["id"] and f["conversation"]["member_count"] == 2
+        assert "members" not in f["conversation"]
+    assert app.call("room_joiner", "POST", "/rooms/%s/join" % room["id"]).status == 200
+    nothing_arrives(owner)
+    nothing_arrives(joiner)

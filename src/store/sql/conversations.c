@@ -78,6 +78,12 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_OF =
     STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
               " WHERE m.conversation_id = ?1" MEMBERS_ORDER);
 
+/* ?1 conversation: its members unless it is a room (what GET and the member endpoints show) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_LISTED =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversations WHERE id ="
+              " ?1 AND type <> 'room')" MEMBERS_ORDER);
+
 /* ?1 app, ?2 user */
 const struct store_sql SQL_CONVERSATIONS_MINE_COUNT =
     STORE_SQL("SELECT count(*) FROM conversation_members WHERE app_id = ?1 AND user_id = ?2");
