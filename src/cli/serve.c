@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "chat/chat.h"
 #include "cli/internal.h"
 #include "console/console.h"
 #include "core/config.h"
@@ -118,6 +119,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     console_register(router, ident);
     struct rt *rt = rt_new(ident, cfg->workers);
     rt_register_routes(rt, router);
+    struct chat *chat = chat_new(ident, rt);
+    chat_register(chat, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg->static_dir, STATIC_MAX_TOTAL);
@@ -151,6 +154,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
 out_free:
     identity_stop(ident); /* the revocation poller calls into rt */
     server_free(started);
+    chat_free(chat);
     rt_free(rt);
     static_files_free(statics);
     metrics_free(metrics);

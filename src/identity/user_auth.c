@@ -156,8 +156,7 @@ static void demo_done(struct kit_job *j)
     c->ucont(j->req, &p, c->cont_ud);
 }
 
-/* The kind a demo id implies (one demo link per role): b buyer, m merchant, p agent, a admin. */
-static const char *demo_kind(const char *uid)
+const char *identity_demo_kind(const char *uid)
 {
     switch (uid[0]) {
     case 'b':
@@ -190,7 +189,7 @@ static void demo_auth(struct identity *id, struct http_req *req, const char *uid
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_USERS_DEMO_ENSURE);
     store_bind_text(op, uid);
-    store_bind_text(op, demo_kind(uid));
+    store_bind_text(op, identity_demo_kind(uid));
     store_bind_int(op, now);
     store_op_add(op, &SQL_USERS_DEMO_GET);
     store_bind_text(op, uid);

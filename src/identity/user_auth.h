@@ -62,6 +62,13 @@ int identity_user_token_mint(const struct identity *id, const char *app_id, cons
 int identity_user_token_mint_session(const struct identity *id, const char *app_id,
                                      const char *user_id, const char *session_id, char **out);
 
+/*
+ * The kind a demo user id implies (one demo link per role): b buyer, m merchant, p agent,
+ * a admin, "" otherwise. Demo mode creates users with it (here, and chat's direct peers).
+ * Any thread.
+ */
+const char *identity_demo_kind(const char *uid);
+
 #define IDENTITY_SESSION_LEN 32 /* hex characters of a session id */
 
 #endif

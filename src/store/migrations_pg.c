@@ -155,11 +155,44 @@ static const char m004_session_revocations[] =
     "ALTER TABLE revocations DROP CONSTRAINT revocations_pkey;"
     "ALTER TABLE revocations ADD PRIMARY KEY (subject_kind, app_id, subject_id, session_id);";
 
+/* issue 9: conversations and their members, as migrations_sqlite.c (docs/chat.md) */
+static const char m005_conversations[] =
+    "CREATE TABLE conversations ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " type TEXT NOT NULL CHECK (type IN ('direct', 'group', 'room')),"
+    " name TEXT NOT NULL DEFAULT '',"
+    " avatar TEXT NOT NULL DEFAULT '',"
+    " owner TEXT,"      /* NULL for direct */
+    " direct_key TEXT," /* direct only */
+    " last_seq BIGINT NOT NULL DEFAULT 0 CHECK (last_seq >= 0),"
+    " last_activity_at BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (app_id, direct_key),"
+    " CHECK ((type = 'direct') = (direct_key IS NOT NULL))"
+    ");"
+    "CREATE INDEX conversations_app_type_activity ON conversations(app_id, type,"
+    " last_activity_at);"
+    "CREATE TABLE conversation_members ("
+    " conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    " app_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'admin', 'member')),"
+    " joined_at BIGINT NOT NULL,"
+    " joined_seq BIGINT NOT NULL DEFAULT 0,"
+    " read_seq BIGINT NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (conversation_id, user_id),"
+    " FOREIGN KEY (app_id, user_id) REFERENCES users(app_id, id) ON DELETE CASCADE"
+    ");"
+    "CREATE INDEX conversation_members_user ON conversation_members(app_id, user_id);";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
     {3, "auth", m003_auth},
     {4, "session_revocations", m004_session_revocations},
+    {5, "conversations", m005_conversations},
 };
 
 const int store__pg_nmigrations =

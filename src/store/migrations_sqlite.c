@@ -176,11 +176,48 @@ static const char m004_session_revocations[] =
     "ALTER TABLE revocations_new RENAME TO revocations;"
     "CREATE INDEX revocations_at ON revocations(revoked_at);";
 
+/* issue 9, first slice: conversations and their members (docs/chat.md). A direct
+ * conversation's direct_key is its two user ids, sorted, joined by a space (no user id holds
+ * one); UNIQUE (app_id, direct_key) makes get-or-create race-safe (NULL for group and room).
+ * last_seq is the per-conversation message seq (messages come next); a member's joined_seq
+ * and read_seq are seqs of that counter. */
+static const char m005_conversations[] =
+    "CREATE TABLE conversations ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " type TEXT NOT NULL CHECK (type IN ('direct', 'group', 'room')),"
+    " name TEXT NOT NULL DEFAULT '',"
+    " avatar TEXT NOT NULL DEFAULT '',"
+    " owner TEXT,"      /* NULL for direct */
+    " direct_key TEXT," /* direct only */
+    " last_seq INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0),"
+    " last_activity_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " UNIQUE (app_id, direct_key),"
+    " CHECK ((type = 'direct') = (direct_key IS NOT NULL))"
+    ") STRICT;"
+    "CREATE INDEX conversations_app_type_activity ON conversations(app_id, type,"
+    " last_activity_at);"
+    "CREATE TABLE conversation_members ("
+    " conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    " app_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'admin', 'member')),"
+    " joined_at INTEGER NOT NULL,"
+    " joined_seq INTEGER NOT NULL DEFAULT 0,"
+    " read_seq INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (conversation_id, user_id),"
+    " FOREIGN KEY (app_id, user_id) REFERENCES users(app_id, id) ON DELETE CASCADE"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX conversation_members_user ON conversation_members(app_id, user_id);";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
     {3, "auth", m003_auth},
     {4, "session_revocations", m004_session_revocations},
+    {5, "conversations", m005_conversations},
 };
 
 const int store__sqlite_nmigrations =

@@ -117,9 +117,48 @@ extern const struct store_sql SQL_AUDIT_LOG_COUNT;
 extern const struct store_sql SQL_AUDIT_LOG_PAGE;
 extern const struct store_sql SQL_AUDIT_LOG_INSERT;
 
+/* conversations and conversation_members (chat, issue 9): src/store/sql/conversations.c */
+extern const struct store_sql SQL_CONVERSATIONS_DIRECT_INSERT;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_DIRECT_ADD;
+extern const struct store_sql SQL_CONVERSATIONS_BY_DIRECT_KEY;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_BY_DIRECT_KEY;
+extern const struct store_sql SQL_CONVERSATIONS_INSERT;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_ADD;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_ADD_LIST;
+extern const struct store_sql SQL_CONVERSATIONS_LOAD;
+extern const struct store_sql SQL_CONVERSATIONS_GET;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_OF;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_LISTED;
+extern const struct store_sql SQL_CONVERSATIONS_MINE_COUNT;
+extern const struct store_sql SQL_CONVERSATIONS_MINE_PAGE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_MINE_PAGE;
+extern const struct store_sql SQL_CONVERSATIONS_ROOMS_COUNT;
+extern const struct store_sql SQL_CONVERSATIONS_ROOMS_PAGE;
+extern const struct store_sql SQL_CONVERSATIONS_UPDATE;
+extern const struct store_sql SQL_CONVERSATIONS_TOUCH;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_GUARD;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_REMOVE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_LEAVE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_PASS_OWNER;
+extern const struct store_sql SQL_CONVERSATIONS_SET_OWNER;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE;
+
 /* The columns identity's user queries select, in the order identity__user_json reads them. */
 #define SQL_USERS_COLS                                                                             \
     "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
+
+/* The columns chat's conversation queries select (alias c), in the order chat/conv_json.c reads
+ * them; the last is the member count. */
+#define SQL_CONVERSATIONS_COLS                                                                     \
+    "c.id, c.type, c.name, c.avatar, c.owner, c.last_seq, c.last_activity_at, c.created_at,"       \
+    " c.updated_at, (SELECT count(*) FROM conversation_members x WHERE x.conversation_id ="        \
+    " c.id)"
+
+/* The columns of a member (alias m, with the user's profile as u), as chat/conv_json.c reads
+ * them. */
+#define SQL_CONVERSATION_MEMBERS_COLS                                                              \
+    "m.conversation_id, m.user_id, m.role, m.joined_at, coalesce(u.name, ''), coalesce(u.avatar,"  \
+    " ''), coalesce(u.kind, '')"
 
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {

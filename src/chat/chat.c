@@ -1,0 +1,257 @@
+/*
+ * The chat module's shared parts (see chat.h and internal.h): its routes, the request
+ * context on the kit job, paging, the conversation JSON and the conversation.updated event.
+ */
+#include "chat/chat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/internal.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/frame.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "identity/user_auth.h"
+#include "net/http.h"
+#include "net/server.h"
+#include "router/request.h"
+#include "router/router.h"
+#include "rt/rt.h"
+#include "store/store.h"
+
+struct chat *chat_new(struct identity *id, struct rt *rt)
+{
+    struct chat *c = xcalloc(1, sizeof(*c));
+    c->id = id;
+    c->rt = rt;
+    return c;
+}
+
+void chat_free(struct chat *c)
+{
+    free(c);
+}
+
+void chat_register(struct chat *c, struct router *r)
+{
+    router_add(r, HTTP_M_POST, "/api/v1/conversations", chat_conv_create, c);
+    router_add(r, HTTP_M_GET, "/api/v1/conversations", chat_conv_list, c);
+    router_add(r, HTTP_M_GET, "/api/v1/conversations/{id}", chat_conv_get, c);
+    router_add(r, HTTP_M_PATCH, "/api/v1/conversations/{id}", chat_conv_patch, c);
+    router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/members", chat_members_add, c);
+    router_add(r, HTTP_M_DELETE, "/api/v1/conversations/{id}/members/{user_id}",
+               chat_members_remove, c);
+    router_add(r, HTTP_M_PATCH, "/api/v1/conversations/{id}/members/{user_id}", chat_members_role,
+               c);
+    router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/leave", chat_conv_leave, c);
+    router_add(r, HTTP_M_GET, "/api/v1/rooms", chat_rooms_list, c);
+    router_add(r, HTTP_M_POST, "/api/v1/rooms/{id}/join", chat_rooms_join, c);
+}
+
+static void ctx_free(void *ctx)
+{
+    struct chctx *c = ctx;
+    cJSON_Delete(c->body);
+    free(c->ids_json);
+    free(c);
+}
+
+struct kit_job *chat__job_new(struct http_req *req, struct chat *chat,
+                              const struct user_principal *p)
+{
+    struct chctx *c = xcalloc(1, sizeof(*c));
+    c->chat = chat;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", p->app_id);
+    snprintf(c->user_id, sizeof(c->user_id), "%s", p->user_id);
+    c->demo = p->demo;
+    c->ok_status = 200;
+    c->publish_step = -1;
+    return kit_job_new(req, chat->id->store, NULL, c, ctx_free);
+}
+
+const char *chat__path_id(struct http_req *req, const char *name, const char *message)
+{
+    const char *id = http_req_param(req, name);
+    if (id == NULL || !kit_id_is_valid(id)) {
+        http_respond_err(req, ERR_NOTFOUND, message, NULL);
+        return NULL;
+    }
+    return id;
+}
+
+/* A positive integer query parameter; def when absent or empty; -1 when malformed. */
+static int64_t query_int(struct http_req *req, const char *name, int64_t def)
+{
+    char buf[32];
+    int n = http_req_query_param(req, name, buf, sizeof(buf));
+    if (n <= 0)
+        return def;
+    char *end = NULL;
+    long long v = strtoll(buf, &end, 10);
+    if (*end != '\0' || v < 1 || v > 1000000000)
+        return -1;
+    return v;
+}
+
+bool chat__paging(struct http_req *req, struct chctx *c)
+{
+    c->page = query_int(req, "page", 1);
+    c->page_size = query_int(req, "page_size", 20);
+    if (c->page < 1) {
+        http_respond_error(req, 422, "validation_failed", "must be a positive integer", "page");
+        return false;
+    }
+    if (c->page_size < 1) {
+        http_respond_error(req, 422, "validation_failed", "must be an integer from 1 to 100",
+                           "page_size");
+        return false;
+    }
+    if (c->page_size > 100)
+        c->page_size = 100;
+    return true;
+}
+
+bool chat__direct_key(const char *a, const char *b, char *out, size_t n)
+{
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    int len = snprintf(out, n, "%s %s", a, b); /* no user id holds a space */
+    return len > 0 && (size_t)len < n && strcmp(a, b) != 0;
+}
+
+/* Conversation columns (SQL_CONVERSATIONS_COLS) and member columns. */
+enum { CV_ID, CV_TYPE, CV_NAME, CV_AVATAR, CV_OWNER, CV_SEQ, CV_ACT, CV_CREATED, CV_UPDATED, CV_N };
+enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND };
+
+static void add_text(cJSON *o, const char *key, const struct store_rows *r, int i, int col)
+{
+    const char *s = store_rows_text(r, i, col);
+    if (s == NULL)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddStringToObject(o, key, s);
+}
+
+cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_rows *members,
+                       const char *me)
+{
+    const char *id = store_rows_text(conv, i, CV_ID);
+    const char *type = store_rows_text(conv, i, CV_TYPE);
+    cJSON *o = cJSON_CreateObject();
+    add_text(o, "id", conv, i, CV_ID);
+    add_text(o, "type", conv, i, CV_TYPE);
+    add_text(o, "name", conv, i, CV_NAME);
+    add_text(o, "avatar", conv, i, CV_AVATAR);
+    add_text(o, "owner", conv, i, CV_OWNER);
+    cJSON_AddNumberToObject(o, "last_seq", (double)store_rows_int(conv, i, CV_SEQ));
+    cJSON_AddNumberToObject(o, "last_activity_at", (double)store_rows_int(conv, i, CV_ACT));
+    cJSON_AddNumberToObject(o, "created_at", (double)store_rows_int(conv, i, CV_CREATED));
+    cJSON_AddNumberToObject(o, "updated_at", (double)store_rows_int(conv, i, CV_UPDATED));
+    cJSON_AddNumberToObject(o, "member_count", (double)store_rows_int(conv, i, CV_N));
+    if (type == NULL || id == NULL || strcmp(type, "room") == 0 || members == NULL)
+        return o;
+    bool direct = strcmp(type, "direct") == 0;
+    cJSON *arr = cJSON_AddArrayToObject(o, "members");
+    for (int k = 0; k < members->nrows; k++) {
+        const char *cid = store_rows_text(members, k, MB_CONV);
+        if (cid == NULL || strcmp(cid, id) != 0)
+            continue;
+        cJSON *m = cJSON_CreateObject();
+        add_text(m, "user_id", members, k, MB_USER);
+        add_text(m, "role", members, k, MB_ROLE);
+        cJSON_AddNumberToObject(m, "joined_at", (double)store_rows_int(members, k, MB_JOINED));
+        add_text(m, "name", members, k, MB_NAME);
+        add_text(m, "avatar", members, k, MB_AVATAR);
+        cJSON_AddItemToArray(arr, m);
+        const char *uid = store_rows_text(members, k, MB_USER);
+        if (direct && me != NULL && uid != NULL && strcmp(uid, me) != 0) {
+            cJSON *p = cJSON_AddObjectToObject(o, "peer");
+            add_text(p, "id", members, k, MB_USER);
+            add_text(p, "name", members, k, MB_NAME);
+            add_text(p, "avatar", members, k, MB_AVATAR);
+            add_text(p, "kind", members, k, MB_KIND);
+        }
+    }
+    return o;
+}
+
+void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv,
+                           const struct store_rows *members, const char *notify)
+{
+    char *json = cJSON_PrintUnformatted(conv);
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\"type\":\"conversation.updated\",\"conversation\":");
+    buf_puts(&b, json);
+    cJSON_free(json);
+    bool extra = notify != NULL && notify[0] != '\0';
+    if (extra) {
+        buf_puts(&b, ",\"removed\":[");
+        buf_json_str(&b, notify);
+        buf_putc(&b, ']');
+    }
+    buf_putc(&b, '}');
+    struct frame *f = ws_frame_text(b.data, b.len);
+    buf_release(&b);
+    struct bus *bus = rt_bus(c->rt);
+    char topic[BUS_TOPIC_MAX + 1];
+    for (int k = 0; members != NULL && k < members->nrows; k++) {
+        const char *uid = store_rows_text(members, k, MB_USER);
+        if (uid == NULL || (extra && strcmp(uid, notify) == 0))
+            continue;
+        bus_topic_user(topic, app_id, uid);
+        bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
+    }
+    if (extra) {
+        bus_topic_user(topic, app_id, notify);
+        bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
+    }
+    frame_unref(f);
+}
+
+void chat__fail_store(struct kit_job *j)
+{
+    request_fail_store(j->req, j->status, "conversation", NULL);
+}
+
+void chat__finish_write(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    if (j->status == ERR_NOTFOUND) {
+        /* a required row is gone: the rights or a member changed since the load */
+        http_respond_error(j->req, 409, "conflict",
+                           "the conversation changed meanwhile; read it again and retry", NULL);
+        return;
+    }
+    if (j->status != 0) {
+        chat__fail_store(j);
+        return;
+    }
+    const struct store_rows *conv = store_result_step(j->res, -2);
+    const struct store_rows *members = store_result_step(j->res, -1);
+    if (conv == NULL || conv->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", NULL);
+        return;
+    }
+    const struct store_rows *changed =
+        c->publish_step >= 0 ? store_result_step(j->res, c->publish_step) : NULL;
+    if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
+        cJSON *ev = chat__conv_json(conv, 0, members, NULL);
+        chat__publish_updated(c->chat, c->app_id, ev, members, c->notify);
+        cJSON_Delete(ev);
+    }
+    if (c->ok_status == 204) {
+        http_respond(j->req, 204, NULL, "", 0);
+        return;
+    }
+    cJSON *o = chat__conv_json(conv, 0, members, c->user_id);
+    char *s = cJSON_PrintUnformatted(o);
+    http_respond_json(j->req, c->ok_status, s, strlen(s));
+    cJSON_free(s);
+    cJSON_Delete(o);
+}

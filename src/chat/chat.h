@@ -1,0 +1,34 @@
+/*
+ * Chat (issue 9, docs/chat.md): conversations — direct (one per pair of users, get-or-create),
+ * group (invited members with owner/admin/member roles) and room (public in the app, joined) —
+ * and their members, over HTTP under /api/v1 for end users (identity/user_auth.h: a user
+ * access token, or ?user_id= in demo mode). Every committed change is published to the
+ * members' user topics on the bus as a `conversation.updated` frame. Messages, read state,
+ * sync and presence come in the next slices on the same tables.
+ */
+#ifndef HERALD_CHAT_CHAT_H
+#define HERALD_CHAT_CHAT_H
+
+struct chat;
+struct identity;
+struct router;
+struct rt;
+
+#define CHAT_GROUP_MAX 500   /* members of a group, its owner included */
+#define CHAT_NAME_MAX 128    /* characters of a group's or room's name */
+#define CHAT_AVATAR_MAX 1024 /* characters of an avatar URL */
+#define CHAT_ADD_MAX 100     /* users added by one POST /conversations/{id}/members */
+
+/*
+ * The chat module over id (its store and user authentication) publishing through rt's bus.
+ * Both are borrowed and must outlive the server. Start-up only.
+ */
+struct chat *chat_new(struct identity *id, struct rt *rt);
+
+/* Adds the chat routes to r. Start-up only, before the server starts. */
+void chat_register(struct chat *c, struct router *r);
+
+/* After the server has stopped. NULL-safe. */
+void chat_free(struct chat *c);
+
+#endif

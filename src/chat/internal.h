@@ -1,0 +1,133 @@
+/*
+ * Helpers shared inside src/chat/ only: the module's state, the context a chat request carries
+ * across the steps of its kit job (kit/job.h), the conversation JSON and the event publisher.
+ */
+#ifndef HERALD_CHAT_INTERNAL_H
+#define HERALD_CHAT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "auth/jwt.h"
+#include "chat/chat.h"
+#include "kit/decode.h"
+#include "kit/job.h"
+
+struct http_req;
+struct store_rows;
+struct user_principal;
+
+#define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
+
+struct chat {
+    struct identity *id; /* borrowed */
+    struct rt *rt;       /* borrowed */
+};
+
+/* What a conversation endpoint does after loading the conversation (members.c). */
+enum chat_action {
+    CHAT_GET,
+    CHAT_PATCH,
+    CHAT_ADD,
+    CHAT_REMOVE,
+    CHAT_ROLE,
+    CHAT_LEAVE,
+    CHAT_JOIN,
+};
+
+/* The state of one chat request: the context of its kit job. */
+struct chctx {
+    struct chat *chat;
+    char app_id[JWT_APP_MAX + 1];
+    char user_id[JWT_SUB_MAX + 1]; /* who asks */
+    bool demo;
+    char conv_id[KIT_ID_MAX + 1];
+    char target[JWT_SUB_MAX + 1]; /* the peer, or the member removed or given a role */
+    char notify[JWT_SUB_MAX + 1]; /* a user who left or was removed ("" none): told too */
+    enum chat_action action;
+    int ok_status;    /* 200 or 201; 204: answer without a body */
+    int publish_step; /* publish only when this step changed rows (-1: always) */
+    int64_t page, page_size;
+    cJSON *body; /* owned; the strings below borrow from it */
+    const char *name, *avatar, *role;
+    struct kit_array ids; /* a group's members or the users to add */
+    char *ids_json;       /* owned: ids as a JSON array */
+};
+
+/*
+ * The key that makes a direct conversation unique in its app: the two user ids sorted and
+ * joined by a space (no user id holds one), so (a, b) and (b, a) give the same key. Writes
+ * it into out (n bytes); false when it does not fit or a and b are the same user. Any thread.
+ */
+bool chat__direct_key(const char *a, const char *b, char *out, size_t n);
+
+/* A kit job for req on behalf of p, with a zeroed context. Loop thread. */
+struct kit_job *chat__job_new(struct http_req *req, struct chat *c, const struct user_principal *p);
+
+static inline struct chctx *chat__ctx(const struct kit_job *j)
+{
+    return j->ctx;
+}
+
+/* The path parameter name when it is a well-formed id, else NULL after answering 404 with
+ * message. */
+const char *chat__path_id(struct http_req *req, const char *name, const char *message);
+
+/* ?page= and ?page_size= into c (1, 20; page_size capped at 100); false after answering 422. */
+bool chat__paging(struct http_req *req, struct chctx *c);
+
+/*
+ * Conversation row i of conv (SQL_CONVERSATIONS_COLS) as JSON, with its members from members
+ * (SQL_CONVERSATION_MEMBERS_COLS; may be NULL) unless it is a room, and for a direct one the
+ * profile of the member who is not me as "peer" (me NULL: no peer, e.g. an event frame).
+ */
+cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_rows *members,
+                       const char *me);
+
+/*
+ * Publishes {"type":"conversation.updated","conversation":conv} (plus "removed":[notify] when
+ * notify is not NULL or "") to the user topic of every member in members and of notify; the
+ * frame is encoded once. Any thread.
+ */
+void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv,
+                           const struct store_rows *members, const char *notify);
+
+/*
+ * Answers a write that ended with SQL_CONVERSATIONS_GET and SQL_CONVERSATION_MEMBERS_OF:
+ * the conversation (c->ok_status; 204 without a body), and the event to its members
+ * (when c->publish_step is -1 or that step changed rows).
+ */
+void chat__finish_write(struct kit_job *j);
+
+/* Answers a failed store step: 404 no such conversation, 503 on back-pressure, ... */
+void chat__fail_store(struct kit_job *j);
+
+/*
+ * The ids of a decoded list as a JSON array (owned), without me (may be NULL); NULL after
+ * answering 422 naming a repeated id (field "<name>[i]"). conversations.c.
+ */
+char *chat__ids_json(struct http_req *req, const struct kit_array *a, const char *name,
+                     const char *me);
+
+/*
+ * After SQL_USERS_EXISTING on c->ids: the first listed id (other than the asker) that is no
+ * user of the app is answered 404 naming it (field "<list>[i]"); true when all exist.
+ */
+bool chat__users_exist(struct kit_job *j, const struct store_rows *r, const char *list);
+
+/* Handlers (conversations.c, members.c). */
+void chat_conv_create(struct http_req *req, void *ud);
+void chat_conv_list(struct http_req *req, void *ud);
+void chat_rooms_list(struct http_req *req, void *ud);
+void chat_conv_get(struct http_req *req, void *ud);
+void chat_conv_patch(struct http_req *req, void *ud);
+void chat_members_add(struct http_req *req, void *ud);
+void chat_members_remove(struct http_req *req, void *ud);
+void chat_members_role(struct http_req *req, void *ud);
+void chat_conv_leave(struct http_req *req, void *ud);
+void chat_rooms_join(struct http_req *req, void *ud);
+
+#endif

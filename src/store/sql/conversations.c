@@ -1,0 +1,164 @@
+/*
+ * The SQL of conversations and conversation_members (issue 9, docs/chat.md), each statement
+ * written once (docs/adr/0007); the two that expand a JSON list give both texts.
+ *
+ * Every statement that reads a conversation for a user names the app too (?1 app_id), so an
+ * id of another app is never found. Conversations are read with SQL_CONVERSATIONS_COLS and
+ * members with SQL_CONVERSATION_MEMBERS_COLS (store/sql.h), in the order chat/conv_json.c
+ * reads them.
+ */
+#include "store/sql.h"
+
+#define CONV_FROM " FROM conversations c"
+#define MEMBERS_FROM                                                                               \
+    " FROM conversation_members m LEFT JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id"
+#define MEMBERS_ORDER " ORDER BY m.conversation_id, m.joined_at, m.user_id"
+
+/* ?1 new id, ?2 app, ?3 direct key, ?4 now, ?5 the peer: nothing when the peer is no user of
+ * the app or the pair's conversation exists (the UNIQUE (app_id, direct_key) constraint) */
+const struct store_sql SQL_CONVERSATIONS_DIRECT_INSERT =
+    STORE_SQL("INSERT INTO conversations (id, app_id, type, direct_key, last_activity_at,"
+              " created_at, updated_at) SELECT ?1, ?2, 'direct', ?3, ?4, ?4, ?4 FROM users"
+              " WHERE app_id = ?2 AND id = ?5 ON CONFLICT DO NOTHING");
+
+/* ?1 app, ?2 direct key, ?3 user, ?4 now */
+const struct store_sql SQL_CONVERSATION_MEMBERS_DIRECT_ADD =
+    STORE_SQL("INSERT INTO conversation_members (conversation_id, app_id, user_id, role,"
+              " joined_at, joined_seq, read_seq) SELECT id, app_id, ?3, 'member', ?4, 0, 0"
+              " FROM conversations WHERE app_id = ?1 AND direct_key = ?2 ON CONFLICT DO"
+              " NOTHING");
+
+/* ?1 app, ?2 direct key */
+const struct store_sql SQL_CONVERSATIONS_BY_DIRECT_KEY = STORE_SQL(
+    "SELECT " SQL_CONVERSATIONS_COLS CONV_FROM " WHERE c.app_id = ?1 AND c.direct_key = ?2");
+
+const struct store_sql SQL_CONVERSATION_MEMBERS_BY_DIRECT_KEY =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id = (SELECT id FROM conversations WHERE app_id = ?1 AND"
+              " direct_key = ?2)" MEMBERS_ORDER);
+
+/* ?1 id, ?2 app, ?3 type, ?4 name, ?5 avatar, ?6 owner, ?7 now */
+const struct store_sql SQL_CONVERSATIONS_INSERT =
+    STORE_SQL("INSERT INTO conversations (id, app_id, type, name, avatar, owner,"
+              " last_activity_at, created_at, updated_at) VALUES (?1, ?2, ?3, coalesce(?4, ''),"
+              " coalesce(?5, ''), ?6, ?7, ?7, ?7)");
+
+/* ?1 conversation, ?2 app, ?3 user, ?4 role, ?5 now: one member, from the current seq on;
+ * nothing when already a member */
+const struct store_sql SQL_CONVERSATION_MEMBERS_ADD =
+    STORE_SQL("INSERT INTO conversation_members (conversation_id, app_id, user_id, role,"
+              " joined_at, joined_seq, read_seq) SELECT id, ?2, ?3, ?4, ?5, last_seq, last_seq"
+              " FROM conversations WHERE id = ?1 ON CONFLICT DO NOTHING");
+
+/* ?1 conversation, ?2 app, ?3 a JSON array of user ids, ?4 now: members with role member */
+const struct store_sql SQL_CONVERSATION_MEMBERS_ADD_LIST = {
+    .sqlite = "INSERT INTO conversation_members (conversation_id, app_id, user_id, role,"
+              " joined_at, joined_seq, read_seq) SELECT c.id, ?2, j.value, 'member', ?4,"
+              " c.last_seq, c.last_seq FROM conversations c, json_each(?3) j WHERE c.id = ?1"
+              " ON CONFLICT DO NOTHING",
+    .pg = "INSERT INTO conversation_members (conversation_id, app_id, user_id, role,"
+          " joined_at, joined_seq, read_seq) SELECT c.id, $2, j.v, 'member', $4, c.last_seq,"
+          " c.last_seq FROM conversations c, json_array_elements_text($3::text::json) AS j(v)"
+          " WHERE c.id = $1 ON CONFLICT DO NOTHING",
+};
+
+/* ?1 app, ?2 id, ?3 the user asking: the conversation and the user's role (NULL: not a
+ * member) */
+const struct store_sql SQL_CONVERSATIONS_LOAD =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS
+              ", (SELECT role FROM conversation_members WHERE conversation_id = c.id AND"
+              " user_id = ?3)" CONV_FROM " WHERE c.app_id = ?1 AND c.id = ?2");
+
+/* ?1 app, ?2 id */
+const struct store_sql SQL_CONVERSATIONS_GET =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS CONV_FROM " WHERE c.app_id = ?1 AND c.id = ?2");
+
+/* ?1 conversation */
+const struct store_sql SQL_CONVERSATION_MEMBERS_OF =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id = ?1" MEMBERS_ORDER);
+
+/* ?1 conversation: its members unless it is a room (what GET and the member endpoints show) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_LISTED =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversations WHERE id ="
+              " ?1 AND type <> 'room')" MEMBERS_ORDER);
+
+/* ?1 app, ?2 user */
+const struct store_sql SQL_CONVERSATIONS_MINE_COUNT =
+    STORE_SQL("SELECT count(*) FROM conversation_members WHERE app_id = ?1 AND user_id = ?2");
+
+/* ?1 app, ?2 user, ?3 limit, ?4 offset: newest activity first */
+#define MINE_PAGE                                                                                  \
+    " FROM conversations c JOIN conversation_members me ON me.conversation_id = c.id WHERE"        \
+    " me.app_id = ?1 AND me.user_id = ?2 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3"     \
+    " OFFSET ?4"
+const struct store_sql SQL_CONVERSATIONS_MINE_PAGE =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS MINE_PAGE);
+
+/* the members of that page's direct and group conversations (rooms: a count only) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_MINE_PAGE =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id IN (SELECT c.id" MINE_PAGE
+              ") AND m.conversation_id IN (SELECT id FROM conversations WHERE app_id = ?1 AND"
+              " type <> 'room')" MEMBERS_ORDER);
+
+/* ?1 app */
+const struct store_sql SQL_CONVERSATIONS_ROOMS_COUNT =
+    STORE_SQL("SELECT count(*) FROM conversations WHERE app_id = ?1 AND type = 'room'");
+
+/* ?1 app, ?2 user, ?3 limit, ?4 offset: with whether the user has joined */
+const struct store_sql SQL_CONVERSATIONS_ROOMS_PAGE =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS
+              ", (SELECT count(*) FROM conversation_members WHERE conversation_id = c.id AND"
+              " user_id = ?2)" CONV_FROM " WHERE c.app_id = ?1 AND c.type = 'room' ORDER BY"
+              " c.last_activity_at DESC, c.id DESC LIMIT ?3 OFFSET ?4");
+
+/* ?1 app, ?2 id, ?3 the actor, ?4 name or NULL, ?5 avatar or NULL, ?6 now: only by an owner
+ * or admin of a group or room (a row is required: the rights are checked again here) */
+const struct store_sql SQL_CONVERSATIONS_UPDATE =
+    STORE_SQL("UPDATE conversations SET name = coalesce(?4, name), avatar = coalesce(?5,"
+              " avatar), updated_at = ?6 WHERE app_id = ?1 AND id = ?2 AND type <> 'direct' AND"
+              " EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = ?2 AND"
+              " user_id = ?3 AND role IN ('owner', 'admin'))");
+
+/* ?1 conversation, ?2 now */
+const struct store_sql SQL_CONVERSATIONS_TOUCH =
+    STORE_SQL("UPDATE conversations SET updated_at = ?2 WHERE id = ?1");
+
+/* ?1 conversation, ?2 the actor, ?3 the most members: a row when the actor may still manage
+ * members and the group is not over the bound (required: the write's own check) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_GUARD =
+    STORE_SQL("SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2"
+              " AND role IN ('owner', 'admin') AND (SELECT count(*) FROM conversation_members"
+              " WHERE conversation_id = ?1) <= ?3");
+
+/* ?1 conversation, ?2 user, ?3 'member' or 'admin' (the roles this removal may touch) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_REMOVE =
+    STORE_SQL("DELETE FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2 AND"
+              " (role = 'member' OR role = ?3)");
+
+/* ?1 conversation, ?2 user: any role (leave) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_LEAVE =
+    STORE_SQL("DELETE FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2");
+
+/* ?1 conversation: with no owner left, the first admin (else the first member) by join time
+ * becomes the owner */
+const struct store_sql SQL_CONVERSATION_MEMBERS_PASS_OWNER =
+    STORE_SQL("UPDATE conversation_members SET role = 'owner' WHERE conversation_id = ?1 AND"
+              " user_id = (SELECT user_id FROM conversation_members WHERE conversation_id = ?1"
+              " ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined_at, user_id LIMIT 1)"
+              " AND NOT EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = ?1"
+              " AND role = 'owner')");
+
+/* ?1 conversation, ?2 now: owner follows the members' owner row (NULL when none) */
+const struct store_sql SQL_CONVERSATIONS_SET_OWNER =
+    STORE_SQL("UPDATE conversations SET owner = (SELECT user_id FROM conversation_members WHERE"
+              " conversation_id = ?1 AND role = 'owner'), updated_at = ?2 WHERE id = ?1");
+
+/* ?1 conversation, ?2 user, ?3 'admin' or 'member', ?4 the actor, who must be the owner;
+ * never the owner's row */
+const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE =
+    STORE_SQL("UPDATE conversation_members SET role = ?3 WHERE conversation_id = ?1 AND user_id"
+              " = ?2 AND role <> 'owner' AND EXISTS (SELECT 1 FROM conversation_members WHERE"
+              " conversation_id = ?1 AND user_id = ?4 AND role = 'owner')");
