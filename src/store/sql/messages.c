@@ -15,8 +15,8 @@
 const struct store_sql SQL_MESSAGES_INSERT =
     STORE_SQL("INSERT INTO messages (id, app_id, conversation_id, seq, sender_id, type, content,"
               " reply_to, client_msg_id, created_at) SELECT ?1, ?2, c.id, c.last_seq, ?4, ?5, ?6,"
-              " ?7, ?8, ?9 FROM conversations c WHERE c.id = ?3 AND (?7 IS NULL OR EXISTS"
-              " (SELECT 1 FROM messages q WHERE q.conversation_id = ?3 AND q.id = ?7))");
+              " ?7, ?8, ?9 FROM conversations c WHERE c.id = ?3 AND (CAST(?7 AS TEXT) IS NULL OR"
+              " EXISTS (SELECT 1 FROM messages q WHERE q.conversation_id = ?3 AND q.id = ?7))");
 
 /* ?1 message, ?2 kind ('message.new'): the event, and its cursor */
 const struct store_sql SQL_EVENTS_INSERT_MESSAGE =
