@@ -156,10 +156,11 @@ def test_50_concurrent_identical_sends_store_one_message(app):
 
     with ThreadPoolExecutor(50) as ex:
         rs = list(ex.map(one, range(50)))
-    ok = [r for r in rs if r.status == 201]
-    assert all(r.status in (201, 409) for r in rs), [r.status for r in rs]
-    assert ok and len({r.json()["id"] for r in ok}) == 1
-    assert sum(1 for r in ok if r.header("Idempotency-Replay") is None) <= 1
+    # one node: its one writer orders the repeats after the first, so each one replays
+    # (409 is for a repeat on another node whose original cannot be read: docs/chat.md)
+    assert [r.status for r in rs] == [201] * 50
+    assert len({r.json()["id"] for r in rs}) == 1
+    assert sum(1 for r in rs if r.header("Idempotency-Replay") is None) == 1
     assert all_seqs(app, "carol", conv) == [1]
 
 
@@ -395,4 +396,6 @@ def test_closing_the_socket_right_after_a_send_keeps_the_server_well(app, server
                  "message": {"type": "text", "content": "last"}})
     ok = frames_until(c, lambda f: f["type"] in ("send.ok", "error"))[-1]
     assert ok["type"] == "send.ok", ok
-    assert all_seqs(app, "wc_b", conv) == list(range(1, ok["seq"] + 1))
+    # the sends of closed sockets commit or not, in any order with the last: no gap either way
+    seqs = all_seqs(app, "wc_b", conv)
+    assert seqs == list(range(1, len(seqs) + 1)) and ok["seq"] in seqs and len(seqs) <= 21
