@@ -399,3 +399,20 @@ def test_closing_the_socket_right_after_a_send_keeps_the_server_well(app, server
     # the sends of closed sockets commit or not, in any order with the last: no gap either way
     seqs = all_seqs(app, "wc_b", conv)
     assert seqs == list(range(1, len(seqs) + 1)) and ok["seq"] in seqs and len(seqs) <= 21
+
+
+def test_a_removed_member_can_neither_send_nor_read_nor_receive(app, server):
+    app.users("rm_owner", "rm_gone")
+    conv = group(app, "rm_owner", ["rm_gone"], "Removal")
+    gone = ws(server, app, "rm_gone")
+    assert send(app, "rm_gone", conv, "while a member").status == 201
+    assert app.call("rm_owner", "DELETE",
+                    "/conversations/%s/members/rm_gone" % conv).status == 200
+    error_of(send(app, "rm_gone", conv, "after removal"), 404)
+    error_of(app.call("rm_gone", "GET", "/conversations/%s/messages" % conv), 404)
+    gone.send_json({"type": "send", "conversation_id": conv,
+                    "message": {"type": "text", "content": "over ws"}})
+    e = frames_until(gone, lambda f: f["type"] in ("send.ok", "error"))[-1]
+    assert (e["type"], e["code"]) == ("error", "not_found"), e
+    assert send(app, "rm_owner", conv, "not for you").json()["seq"] == 2
+    nothing_of(gone, "message.new")
