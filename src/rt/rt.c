@@ -166,12 +166,16 @@ static void on_close(struct ws_conn *c, void *ud)
 void rt_session_hold(struct rt_session *s)
 {
     s->holds++;
+    server_work_begin(atomic_load(&s->rt->srv), s->loop);
 }
 
 void rt_session_release(struct rt_session *s)
 {
+    struct server *srv = atomic_load(&s->rt->srv);
+    int loop = s->loop;
     if (--s->holds == 0 && s->closed)
         free(s);
+    server_work_end(srv, loop); /* last: the loop may end here */
 }
 
 void rt_session_post(struct rt_session *s, void (*fn)(void *arg), void *arg)

@@ -94,7 +94,8 @@ void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, 
 /*
  * Keeps s alive across asynchronous work (a store step of a command): when its connection
  * closes meanwhile, s->conn becomes NULL and s->closed true, and s is freed by the last
- * rt_session_release. Loop thread of s.
+ * rt_session_release. The work counts as a request in flight on the session's loop
+ * (server_work_begin), so shutdown waits for it. Loop thread of s.
  */
 void rt_session_hold(struct rt_session *s);
 void rt_session_release(struct rt_session *s);

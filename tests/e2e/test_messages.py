@@ -416,3 +416,41 @@ def test_a_removed_member_can_neither_send_nor_read_nor_receive(app, server):
     assert (e["type"], e["code"]) == ("error", "not_found"), e
     assert send(app, "rm_owner", conv, "not for you").json()["seq"] == 2
     nothing_of(gone, "message.new")
+
+
+def test_shutdown_during_ws_sends_is_clean_and_keeps_every_acknowledged_message(tmp_path):
+    from conftest import Server, http_request
+    env = {"HERALD_DEMO": "1"}
+    srv = Server(env=env, workdir=tmp_path / "srv").start()
+    r = http_request(srv.port, "POST", API_DEMO % "sd_a", {"Content-Type": "application/json"},
+                     json.dumps({"type": "direct", "peer": "sd_b"}).encode())
+    assert r.status == 201, r
+    conv = r.json()["id"]
+    c = ws_open(srv.port, "/ws?user_id=sd_a")
+
+    def burst(start):
+        for k in range(start, start + 300):
+            c.send_json({"type": "send", "conversation_id": conv, "client_msg_id": "sd-%d" % k,
+                         "message": {"type": "text", "content": "n%d" % k}})
+
+    burst(0)
+    acked = []
+    while len(acked) < 5:
+        f = c.recv_frame(timeout=5).json()
+        if f["type"] == "send.ok":
+            acked.append(f["id"])
+    burst(300)  # and stop while these are on their way: their jobs end before the loops do
+    srv.stop()  # exit 0 and no sanitizer report
+    again = Server(env=env, workdir=tmp_path / "srv").start()
+    try:
+        r = http_request(again.port, "GET", "/api/v1/conversations/%s/messages?after_seq=0"
+                         "&limit=100&user_id=sd_b" % conv)
+        assert r.status == 200, r
+        ids = [m["id"] for m in r.json()["results"]]
+        assert acked and set(acked) <= set(ids)
+        assert [m["seq"] for m in r.json()["results"]] == list(range(1, len(ids) + 1))
+    finally:
+        again.stop()
+
+
+API_DEMO = "/api/v1/conversations?user_id=%s"
