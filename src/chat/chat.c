@@ -22,11 +22,12 @@
 #include "rt/rt.h"
 #include "store/store.h"
 
-struct chat *chat_new(struct identity *id, struct rt *rt)
+struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars)
 {
     struct chat *c = xcalloc(1, sizeof(*c));
     c->id = id;
     c->rt = rt;
+    c->max_chars = max_chars;
     return c;
 }
 
@@ -49,13 +50,19 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/leave", chat_conv_leave, c);
     router_add(r, HTTP_M_GET, "/api/v1/rooms", chat_rooms_list, c);
     router_add(r, HTTP_M_POST, "/api/v1/rooms/{id}/join", chat_rooms_join, c);
+    router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/messages", chat_msg_send, c);
+    router_add(r, HTTP_M_GET, "/api/v1/conversations/{id}/messages", chat_msg_history, c);
+    rt_register(c->rt, "send", chat__ws_send, c);
 }
 
-static void ctx_free(void *ctx)
+void chat__ctx_free(void *ctx)
 {
     struct chctx *c = ctx;
+    if (c->sess != NULL)
+        rt_session_release(c->sess);
     cJSON_Delete(c->body);
     free(c->ids_json);
+    free(c->content_json);
     free(c);
 }
 
@@ -69,7 +76,7 @@ struct kit_job *chat__job_new(struct http_req *req, struct chat *chat,
     c->demo = p->demo;
     c->ok_status = 200;
     c->publish_step = -1;
-    return kit_job_new(req, chat->id->store, NULL, c, ctx_free);
+    return kit_job_new(req, chat->id->store, NULL, c, chat__ctx_free);
 }
 
 const char *chat__path_id(struct http_req *req, const char *name, const char *message)

@@ -3,8 +3,9 @@
  * group (invited members with owner/admin/member roles) and room (public in the app, joined) —
  * and their members, over HTTP under /api/v1 for end users (identity/user_auth.h: a user
  * access token, or ?user_id= in demo mode). Every committed change is published to the
- * members' user topics on the bus as a `conversation.updated` frame. Messages, read state,
- * sync and presence come in the next slices on the same tables.
+ * members' user topics on the bus as a `conversation.updated` frame. Messages are sent (one
+ * path for HTTP and WebSocket, idempotent on client_msg_id) and read back by seq; each send
+ * is published as `message.new`. Read state, sync and presence come next on the same tables.
  */
 #ifndef HERALD_CHAT_CHAT_H
 #define HERALD_CHAT_CHAT_H
@@ -14,18 +15,24 @@ struct identity;
 struct router;
 struct rt;
 
-#define CHAT_GROUP_MAX 500   /* members of a group, its owner included */
-#define CHAT_NAME_MAX 128    /* characters of a group's or room's name */
-#define CHAT_AVATAR_MAX 1024 /* characters of an avatar URL */
-#define CHAT_ADD_MAX 100     /* users added by one POST /conversations/{id}/members */
+#define CHAT_GROUP_MAX 500     /* members of a group, its owner included */
+#define CHAT_NAME_MAX 128      /* characters of a group's or room's name */
+#define CHAT_AVATAR_MAX 1024   /* characters of an avatar URL */
+#define CHAT_ADD_MAX 100       /* users added by one POST /conversations/{id}/members */
+#define CHAT_CUSTOM_MAX 8192   /* bytes of a custom message's content, as compact JSON */
+#define CHAT_URL_MAX 2048      /* characters of a media message's url */
+#define CHAT_PREVIEW_CHARS 100 /* characters of a quoted reply's text */
+#define CHAT_HISTORY_MAX 100   /* messages of one history page */
 
 /*
  * The chat module over id (its store and user authentication) publishing through rt's bus.
- * Both are borrowed and must outlive the server. Start-up only.
+ * Both are borrowed and must outlive the server. max_chars: characters of a text message
+ * (HERALD_MAX_MESSAGE_CHARS). Start-up only.
  */
-struct chat *chat_new(struct identity *id, struct rt *rt);
+struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars);
 
-/* Adds the chat routes to r. Start-up only, before the server starts. */
+/* Adds the chat routes to r and the chat frames to rt. Start-up only, before the server
+ * starts. */
 void chat_register(struct chat *c, struct router *r);
 
 /* After the server has stopped. NULL-safe. */

@@ -118,14 +118,11 @@ static void direct_done(struct kit_job *j)
     chat__finish_write(j);
 }
 
-static void create_direct(struct kit_job *j)
+struct store_op *chat__direct_op(struct chctx *c)
 {
-    struct chctx *c = chat__ctx(j);
     char key[2 * JWT_SUB_MAX + 2];
-    if (!chat__direct_key(c->user_id, c->target, key, sizeof(key))) {
-        bad(j->req, "peer", "must be another user than yourself");
-        return;
-    }
+    if (!chat__direct_key(c->user_id, c->target, key, sizeof(key)))
+        return NULL;
     char id[CHAT_ID_LEN + 1];
     id[0] = 'c';
     rand_hex(id + 1, (CHAT_ID_LEN - 1) / 2);
@@ -158,6 +155,16 @@ static void create_direct(struct kit_job *j)
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_BY_DIRECT_KEY);
     store_bind_text(op, c->app_id);
     store_bind_text(op, key);
+    return op;
+}
+
+static void create_direct(struct kit_job *j)
+{
+    struct store_op *op = chat__direct_op(chat__ctx(j));
+    if (op == NULL) {
+        bad(j->req, "peer", "must be another user than yourself");
+        return;
+    }
     kit_store(j, op, KIT_WRITE, direct_done);
 }
 

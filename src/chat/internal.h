@@ -17,6 +17,8 @@
 #include "kit/job.h"
 
 struct http_req;
+struct rt_session;
+struct store_op;
 struct store_rows;
 struct user_principal;
 
@@ -25,6 +27,15 @@ struct user_principal;
 struct chat {
     struct identity *id; /* borrowed */
     struct rt *rt;       /* borrowed */
+    int max_chars;       /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+};
+
+#define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
+
+/* A message to send, decoded (send.c): the strings borrow from the request's JSON. */
+struct chat_msg_in {
+    const char *type, *reply_to, *client_msg_id;
+    const cJSON *content;
 };
 
 /* What a conversation endpoint does after loading the conversation (members.c). */
@@ -51,7 +62,12 @@ struct chctx {
     int ok_status;    /* 200 or 201; 204: answer without a body */
     int publish_step; /* publish only when this step changed rows (-1: always) */
     int64_t page, page_size;
-    cJSON *body; /* owned; the strings below borrow from it */
+    cJSON *body;             /* owned; the strings below borrow from it */
+    struct chat_msg_in msg;  /* a send */
+    struct rt_session *sess; /* a send over the WebSocket: held, released with the ctx */
+    char *content_json;      /* owned: a send's content as compact JSON */
+    char msg_id[CHAT_MSG_ID_LEN + 1];
+    int64_t before_seq, after_seq, limit; /* history */
     const char *name, *avatar, *role;
     struct kit_array ids; /* a group's members or the users to add */
     char *ids_json;       /* owned: ids as a JSON array */
@@ -63,6 +79,16 @@ struct chctx {
  * it into out (n bytes); false when it does not fit or a and b are the same user. Any thread.
  */
 bool chat__direct_key(const char *a, const char *b, char *out, size_t n);
+
+/*
+ * The direct conversation of c->user_id and c->target, got or created: one write op ending
+ * with the conversation and its members; its step c->publish_step changed a row when this
+ * op created it. NULL when the two are the same user. conversations.c.
+ */
+struct store_op *chat__direct_op(struct chctx *c);
+
+/* The context's free function (every chat job's). */
+void chat__ctx_free(void *ctx);
 
 /* A kit job for req on behalf of p, with a zeroed context. Loop thread. */
 struct kit_job *chat__job_new(struct http_req *req, struct chat *c, const struct user_principal *p);
@@ -118,7 +144,22 @@ char *chat__ids_json(struct http_req *req, const struct kit_array *a, const char
  */
 bool chat__users_exist(struct kit_job *j, const struct store_rows *r, const char *list);
 
-/* Handlers (conversations.c, members.c). */
+/*
+ * Checks a decoded message against its type's content shape (docs/chat.md): text of 1 to
+ * max_chars characters, a media object, custom JSON of at most CHAT_CUSTOM_MAX bytes; system
+ * is refused. prefix names where the message sits ("" for a body, "message." in a frame).
+ * Returns the content as compact JSON (owned), or NULL with err filled. send.c.
+ */
+char *chat__msg_check(const struct chat_msg_in *in, int max_chars, const char *prefix,
+                      struct kit_error *err);
+
+/*
+ * Message row i of r (SQL_MESSAGES_COLS) as JSON, with a quoted preview of the message it
+ * replies to. messages.c.
+ */
+cJSON *chat__msg_json(const struct store_rows *r, int i);
+
+/* Handlers (conversations.c, members.c, send.c, messages.c). */
 void chat_conv_create(struct http_req *req, void *ud);
 void chat_conv_list(struct http_req *req, void *ud);
 void chat_rooms_list(struct http_req *req, void *ud);
@@ -129,5 +170,10 @@ void chat_members_remove(struct http_req *req, void *ud);
 void chat_members_role(struct http_req *req, void *ud);
 void chat_conv_leave(struct http_req *req, void *ud);
 void chat_rooms_join(struct http_req *req, void *ud);
+void chat_msg_send(struct http_req *req, void *ud);
+void chat_msg_history(struct http_req *req, void *ud);
+
+/* The WebSocket `send` frame (rt_register "send"; ud the struct chat). send.c. */
+void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud);
 
 #endif

@@ -178,6 +178,9 @@ static const struct setting settings[] = {
      .secret = true,
      .metavar = "KEY",
      .help = "secrets-at-rest key, hex/base64 (default: DATA_DIR/encryption.key)"},
+    /* chat */
+    NUM("HERALD_MAX_MESSAGE_CHARS", T_INT, F_INT(max_message_chars), 1, 100000, "4000", "N",
+        "characters of a text message (more: 422)"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",

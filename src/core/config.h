@@ -44,6 +44,8 @@ struct config {
     size_t refresh_ttl_ms;  /* HERALD_REFRESH_TTL end-user refresh-token lifetime, default 30d */
     size_t operator_ttl_ms; /* HERALD_OPERATOR_TTL console token lifetime, default 7d */
     char *encryption_key;   /* HERALD_ENCRYPTION_KEY (secret); NULL: DATA_DIR/encryption.key */
+    /* chat */
+    int max_message_chars; /* HERALD_MAX_MESSAGE_CHARS characters of a text message, 4000 */
     /* logs */
     int log_level;           /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;           /* HERALD_LOG_FORMAT text|json, default text */

@@ -24,6 +24,24 @@ struct kit_job *kit_job_new(struct http_req *req, struct store *store, struct wo
     return j;
 }
 
+struct kit_job *kit_job_new_origin(const struct kit_origin *origin, void *target,
+                                   struct store *store, void *ctx, void (*ctx_free)(void *ctx))
+{
+    struct kit_job *j = kit_job_new(NULL, store, NULL, ctx, ctx_free);
+    j->origin = origin;
+    j->target = target;
+    return j;
+}
+
+/* Runs fn(j) on the loop the job answers on. Any thread. */
+static void post(struct kit_job *j, void (*fn)(void *arg))
+{
+    if (j->req != NULL)
+        http_req_post(j->req, fn, j);
+    else
+        j->origin->post(j->target, fn, j);
+}
+
 static void job_free(struct kit_job *j)
 {
     for (int i = 0; i < j->nsecrets; i++) {
@@ -97,7 +115,7 @@ static void store_done(int status, struct store_result *res, void *ud)
     j->res = status == 0 ? res : NULL; /* the previous one was freed when the step started */
     if (status != 0)
         store_result_free(res);
-    http_req_post(j->req, job_on_loop, j);
+    post(j, job_on_loop);
 }
 
 /* A step was refused at once: the request is answered; end the job unless a continuation
@@ -119,7 +137,10 @@ bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind,
                                : store_read(j->store, op, store_done, j);
     if (rc == 0)
         return true;
-    request_fail_store(j->req, rc, "object", NULL);
+    if (j->req != NULL)
+        request_fail_store(j->req, rc, "object", NULL);
+    else
+        j->origin->refused(j->target, rc);
     return refused(j);
 }
 
@@ -128,7 +149,7 @@ static void work_run(void *arg)
 {
     struct kit_job *j = arg;
     j->status = j->work_fn(j);
-    http_req_post(j->req, job_on_loop, j);
+    post(j, job_on_loop);
 }
 
 bool kit_work(struct kit_job *j, enum workpool_prio prio, size_t per_tag, kit_work_fn fn,

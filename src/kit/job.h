@@ -38,13 +38,27 @@ enum kit_store_kind {
     KIT_WRITE, /* store_write: the writer, answered after its group commits */
 };
 
+/*
+ * Where a job that answers no HTTP request (a WebSocket command) runs and answers: post runs
+ * fn(arg) on target's loop (any thread; it must run it, also after target's connection has
+ * gone), refused answers a store step refused at once (status ERR_AGAIN, ERR_UNAVAIL; loop
+ * thread). The job's context keeps target alive until it is freed.
+ */
+struct kit_origin {
+    void (*post)(void *target, void (*fn)(void *arg), void *arg);
+    void (*refused)(void *target, int status);
+};
+
 struct kit_job {
-    struct http_req *req;     /* answered by the last continuation (or by a refused step) */
-    struct store *store;      /* borrowed; outlives the server */
-    struct workpool *work;    /* borrowed; NULL when the handler hashes nothing */
-    int status;               /* of the last step: 0 or a negative enum err */
-    struct store_result *res; /* owned: the last store step's result, NULL unless status 0 */
-    void *ctx;                /* the handler's state, freed with ctx_free when the job ends */
+    struct http_req *req;            /* answered by the last continuation (or by a refused step);
+                                        NULL for a job of an origin */
+    const struct kit_origin *origin; /* req NULL: where the job runs and answers */
+    void *target;                    /* the origin's, e.g. a WebSocket session */
+    struct store *store;             /* borrowed; outlives the server */
+    struct workpool *work;           /* borrowed; NULL when the handler hashes nothing */
+    int status;                      /* of the last step: 0 or a negative enum err */
+    struct store_result *res;        /* owned: the last store step's result, NULL unless status 0 */
+    void *ctx; /* the handler's state, freed with ctx_free when the job ends */
     void (*ctx_free)(void *ctx);
     /* private to job.c */
     kit_fn next;
@@ -63,6 +77,13 @@ struct kit_job {
  */
 struct kit_job *kit_job_new(struct http_req *req, struct store *store, struct workpool *work,
                             void *ctx, void (*ctx_free)(void *ctx));
+
+/*
+ * A new job that answers no HTTP request but target through origin (a WebSocket command):
+ * store steps only (kit_work and kit_fail_store need a request). ctx as kit_job_new.
+ */
+struct kit_job *kit_job_new_origin(const struct kit_origin *origin, void *target,
+                                   struct store *store, void *ctx, void (*ctx_free)(void *ctx));
 
 /*
  * Ends a job whose request is answered (or will be by the caller) without another step:

@@ -562,6 +562,16 @@ void server_wake(struct server *s, int idx)
         wake_send(l);
 }
 
+void server_work_begin(struct server *s, int idx)
+{
+    net__loop_req_begin(&s->loops[idx]);
+}
+
+void server_work_end(struct server *s, int idx)
+{
+    net__loop_req_end(&s->loops[idx]);
+}
+
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg)
 {
     net__loop_post(&s->loops[idx], fn, arg);

@@ -134,6 +134,15 @@ int server_nloops(const struct server *s);
  * thread.
  */
 void server_wake(struct server *s, int idx);
+/*
+ * Counts asynchronous work of a WebSocket command (a store step) on loop idx as a request
+ * in flight, so that shutdown waits for its completion as for an HTTP request's, and the
+ * loop does not end before the completion has been posted to it. Begin when the work
+ * starts, end once its completion has run; both on loop idx's thread.
+ */
+void server_work_begin(struct server *s, int idx);
+void server_work_end(struct server *s, int idx);
+
 /* Queues fn(arg) to run on loop idx (0..server_nloops()-1). Any thread. */
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg);
 

@@ -70,6 +70,7 @@ static void on_open(struct ws_conn *c, void *ud)
         char topic[BUS_TOPIC_MAX + 1];
         int loop = ws_conn_loop(c);
         s->conn = c;
+        s->loop = loop;
         bus_topic_user(topic, s->app_id, s->user_id);
         bus_subscribe(rt->bus, loop, topic, &s->user_sub);
         bus_topic_app(topic, s->app_id);
@@ -156,7 +157,30 @@ static void on_close(struct ws_conn *c, void *ud)
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->user_sub);
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->app_sub);
     }
-    free(s);
+    s->conn = NULL;
+    s->closed = true;
+    if (s->holds == 0)
+        free(s);
+}
+
+void rt_session_hold(struct rt_session *s)
+{
+    s->holds++;
+    server_work_begin(atomic_load(&s->rt->srv), s->loop);
+}
+
+void rt_session_release(struct rt_session *s)
+{
+    struct server *srv = atomic_load(&s->rt->srv);
+    int loop = s->loop;
+    if (--s->holds == 0 && s->closed)
+        free(s);
+    server_work_end(srv, loop); /* last: the loop may end here */
+}
+
+void rt_session_post(struct rt_session *s, void (*fn)(void *arg), void *arg)
+{
+    server_post(atomic_load(&s->rt->srv), s->loop, fn, arg);
 }
 
 /* ---- bus events for one connection */

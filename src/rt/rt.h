@@ -40,6 +40,10 @@ struct rt_session {
     struct bus_sub user_sub; /* topic "u:<app>/<user>" */
     struct bus_sub app_sub;  /* topic "a:<app>" */
     uint64_t id;             /* unique in this process: an event's skip names it */
+    int loop;                /* index of the loop that owns the connection */
+    int holds;               /* rt_session_hold minus rt_session_release */
+    bool closed;             /* the connection has gone (conn is NULL); freed at the last
+                                release */
     bool demo;
     char app_id[JWT_APP_MAX + 1];
     char user_id[65]; /* user ids are 1-64 characters (docs/identity.md) */
@@ -86,6 +90,21 @@ struct bus *rt_bus(struct rt *rt);
  * none): the WebSocket frame is encoded once and shared. Any thread.
  */
 void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip);
+
+/*
+ * Keeps s alive across asynchronous work (a store step of a command): when its connection
+ * closes meanwhile, s->conn becomes NULL and s->closed true, and s is freed by the last
+ * rt_session_release. The work counts as a request in flight on the session's loop
+ * (server_work_begin), so shutdown waits for it. Loop thread of s.
+ */
+void rt_session_hold(struct rt_session *s);
+void rt_session_release(struct rt_session *s);
+
+/*
+ * Runs fn(arg) on the loop of s (held by the caller). Any thread. While the server stops,
+ * a post after its loops have ended is dropped (server_post).
+ */
+void rt_session_post(struct rt_session *s, void (*fn)(void *arg), void *arg);
 
 /* Sends an `error` frame {code, message, field?}. Loop thread of c. */
 void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field);

@@ -212,12 +212,48 @@ static const char m005_conversations[] =
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX conversation_members_user ON conversation_members(app_id, user_id);";
 
+/* issue 9, second slice: messages and the event log (docs/chat.md). One row per message,
+ * never per recipient; seq is per conversation, taken from conversations.last_seq in the
+ * send's own transaction (UNIQUE (conversation_id, seq) keeps it gapless and unique);
+ * UNIQUE (app_id, sender_id, client_msg_id) makes a send idempotent (NULLs never collide).
+ * content is the JSON text of the message's content. events is the per-app replay log that
+ * sync reads: cursor increases with every event written. */
+static const char m006_messages[] =
+    "CREATE TABLE messages ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL CHECK (seq > 0),"
+    " sender_id TEXT NOT NULL,"
+    " type TEXT NOT NULL CHECK (type IN ('text', 'image', 'file', 'audio', 'video', 'custom',"
+    " 'system')),"
+    " content TEXT NOT NULL,"
+    " reply_to TEXT,"
+    " client_msg_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " edited_at INTEGER,"
+    " recalled INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (conversation_id, seq),"
+    " UNIQUE (app_id, sender_id, client_msg_id)"
+    ") STRICT;"
+    "CREATE TABLE events ("
+    " cursor INTEGER PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " conversation_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " message_id TEXT,"
+    " seq INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX events_message ON events(message_id);";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
     {3, "auth", m003_auth},
     {4, "session_revocations", m004_session_revocations},
     {5, "conversations", m005_conversations},
+    {6, "messages", m006_messages},
 };
 
 const int store__sqlite_nmigrations =

@@ -142,6 +142,17 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_LEAVE;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_PASS_OWNER;
 extern const struct store_sql SQL_CONVERSATIONS_SET_OWNER;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE;
+extern const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_USER_IDS;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_JOINED_SEQ;
+
+/* messages and events (chat, issue 9): src/store/sql/messages.c */
+extern const struct store_sql SQL_MESSAGES_INSERT;
+extern const struct store_sql SQL_EVENTS_INSERT_MESSAGE;
+extern const struct store_sql SQL_MESSAGES_GET;
+extern const struct store_sql SQL_MESSAGES_BY_CLIENT_ID;
+extern const struct store_sql SQL_MESSAGES_BEFORE;
+extern const struct store_sql SQL_MESSAGES_AFTER;
 
 /* The columns identity's user queries select, in the order identity__user_json reads them. */
 #define SQL_USERS_COLS                                                                             \
@@ -159,6 +170,13 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE;
 #define SQL_CONVERSATION_MEMBERS_COLS                                                              \
     "m.conversation_id, m.user_id, m.role, m.joined_at, coalesce(u.name, ''), coalesce(u.avatar,"  \
     " ''), coalesce(u.kind, '')"
+
+/* The columns of a message (alias m) and of the message it replies to (alias r, NULL when
+ * none), in the order chat/messages.c reads them. */
+#define SQL_MESSAGES_COLS                                                                          \
+    "m.id, m.conversation_id, m.seq, m.sender_id, m.type, m.content, m.reply_to,"                  \
+    " m.client_msg_id, m.created_at, m.edited_at, m.recalled, r.sender_id, r.type, r.content,"     \
+    " r.recalled"
 
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {

@@ -1,11 +1,15 @@
 /*
- * Chat's pure parts (src/chat/chat.c): the direct-pair key that makes get-or-create unique,
- * and the conversation JSON built from store rows (members picked by conversation, the peer
- * of a direct conversation, no member list for a room, no peer in an event).
+ * Chat's pure parts (src/chat/chat.c, send.c, messages.c): the direct-pair key that makes
+ * get-or-create unique, the conversation JSON built from store rows (members picked by
+ * conversation, the peer of a direct conversation, no member list for a room, no peer in an
+ * event), the content check of a message (characters, not bytes; the media shape; custom
+ * size) and the message JSON with its quoted reply.
  */
 #include "test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chat/internal.h"
 #include "store/store.h"
@@ -98,10 +102,104 @@ TEST(conversation_json_for_a_room_has_a_count_only)
     cJSON_Delete(o);
 }
 
+/* Decodes text into a message and checks it; the result (owned) or NULL with err. */
+static char *check_msg(const char *text, int max_chars, const char *prefix, struct kit_error *err)
+{
+    cJSON *o = cJSON_Parse(text);
+    struct chat_msg_in in = {
+        .type = cJSON_GetObjectItem(o, "type")->valuestring,
+        .content = cJSON_GetObjectItem(o, "content"),
+    };
+    char *r = chat__msg_check(&in, max_chars, prefix, err);
+    cJSON_Delete(o);
+    return r;
+}
+
+TEST(message_check_counts_characters_and_knows_the_shapes)
+{
+    struct kit_error err;
+    char *s = check_msg("{\"type\":\"text\",\"content\":\"\u6c49\u6c49\u6c49\"}", 3, "", &err);
+    CHECK_STR(s, "\"汉汉汉\""); /* 9 bytes, 3 characters */
+    free(s);
+    CHECK(check_msg("{\"type\":\"text\",\"content\":\"汉汉汉\"}", 2, "", &err) == NULL);
+    CHECK_STR(err.field, "content");
+    s = check_msg("{\"type\":\"text\",\"content\":\"😀😀\"}", 2, "", &err); /* 8 bytes */
+    CHECK(s != NULL);
+    free(s);
+    CHECK(check_msg("{\"type\":\"text\",\"content\":\"\"}", 5, "message.", &err) == NULL);
+    CHECK_STR(err.field, "message.content");
+    CHECK(check_msg("{\"type\":\"image\",\"content\":{\"name\":\"a\",\"size\":1,\"mime\":\"x\"}}",
+                    5, "", &err) == NULL);
+    CHECK_STR(err.field, "content.url");
+    s = check_msg("{\"type\":\"file\",\"content\":{\"url\":\"u\",\"name\":\"a\",\"size\":1,"
+                  "\"mime\":\"x\"}}",
+                  5, "", &err);
+    CHECK_STR(s, "{\"url\":\"u\",\"name\":\"a\",\"size\":1,\"mime\":\"x\"}");
+    free(s);
+    CHECK(check_msg("{\"type\":\"system\",\"content\":\"x\"}", 5, "", &err) == NULL);
+    CHECK_STR(err.field, "type");
+    CHECK(check_msg("{\"type\":\"poll\",\"content\":\"x\"}", 5, "", &err) == NULL);
+    CHECK_STR(err.field, "type");
+    s = check_msg("{\"type\":\"custom\",\"content\":[1, {\"a\": true}]}", 5, "", &err);
+    CHECK_STR(s, "[1,{\"a\":true}]");
+    free(s);
+    char big[CHAT_CUSTOM_MAX + 64];
+    snprintf(big, sizeof(big), "{\"type\":\"custom\",\"content\":\"%0*d\"}", CHAT_CUSTOM_MAX, 0);
+    CHECK(check_msg(big, 5, "", &err) == NULL);
+    CHECK_STR(err.field, "content");
+}
+
+/* One message row (SQL_MESSAGES_COLS) replying to a row of the given type and content. */
+static struct store_value msg_vals[15];
+
+static cJSON *msg_with_reply(const char *rtype, const char *rcontent, int64_t recalled)
+{
+    struct store_value *r = msg_vals;
+    r[0] = txt("m1"), r[1] = txt("c1"), r[2] = num(9), r[3] = txt("b1"), r[4] = txt("text");
+    r[5] = txt("\"ok\""), r[6] = txt(rtype ? "m0" : NULL), r[7] = txt(NULL), r[8] = num(5);
+    r[9] = txt(NULL), r[10] = num(0), r[11] = txt(rtype ? "m1user" : NULL), r[12] = txt(rtype);
+    r[13] = txt(rcontent), r[14] = rtype ? num(recalled) : txt(NULL);
+    struct store_rows rows = {.ncols = 15, .nrows = 1, .vals = msg_vals};
+    return chat__msg_json(&rows, 0);
+}
+
+TEST(message_json_quotes_the_first_100_characters_of_a_reply)
+{
+    cJSON *o = msg_with_reply(NULL, NULL, 0);
+    char *s = cJSON_PrintUnformatted(o);
+    CHECK_STR(s, "{\"id\":\"m1\",\"conversation_id\":\"c1\",\"seq\":9,\"sender_id\":\"b1\","
+                 "\"type\":\"text\",\"content\":\"ok\",\"reply_to\":null,\"client_msg_id\":null,"
+                 "\"created_at\":5,\"edited_at\":null,\"recalled\":false}");
+    cJSON_free(s);
+    cJSON_Delete(o);
+    char quoted[600] = "\"";
+    for (int i = 0; i < 120; i++)
+        strcat(quoted, "é");
+    strcat(quoted, "\"");
+    o = msg_with_reply("text", quoted, 0);
+    const cJSON *p = cJSON_GetObjectItem(o, "reply_preview");
+    CHECK_STR(cJSON_GetObjectItem(o, "reply_to")->valuestring, "m0");
+    CHECK_STR(cJSON_GetObjectItem(p, "sender_id")->valuestring, "m1user");
+    CHECK_INT((int)kit_utf8_len(cJSON_GetObjectItem(p, "text")->valuestring), 100);
+    CHECK_INT((int)strlen(cJSON_GetObjectItem(p, "text")->valuestring), 200);
+    cJSON_Delete(o);
+    o = msg_with_reply("file", "{\"url\":\"u\"}", 0);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "reply_preview"), "text")->valuestring,
+              "[file]");
+    cJSON_Delete(o);
+    o = msg_with_reply("text", "\"secret\"", 1);
+    p = cJSON_GetObjectItem(o, "reply_preview");
+    CHECK_STR(cJSON_GetObjectItem(p, "text")->valuestring, "");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(p, "recalled")));
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     RUN(direct_key_is_symmetric_and_refuses_a_pair_of_one);
     RUN(conversation_json_for_a_direct_one_has_its_members_and_the_peer);
     RUN(conversation_json_for_a_room_has_a_count_only);
+    RUN(message_check_counts_characters_and_knows_the_shapes);
+    RUN(message_json_quotes_the_first_100_characters_of_a_reply);
     return test_summary();
 }

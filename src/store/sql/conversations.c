@@ -162,3 +162,20 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE =
     STORE_SQL("UPDATE conversation_members SET role = ?3 WHERE conversation_id = ?1 AND user_id"
               " = ?2 AND role <> 'owner' AND EXISTS (SELECT 1 FROM conversation_members WHERE"
               " conversation_id = ?1 AND user_id = ?4 AND role = 'owner')");
+
+/* ?1 app, ?2 conversation, ?3 the sender, who must be a member (a required row), ?4 now: the
+ * next seq of a send; the row stays locked until the send's transaction ends */
+const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ =
+    STORE_SQL("UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?4 WHERE"
+              " app_id = ?1 AND id = ?2 AND EXISTS (SELECT 1 FROM conversation_members WHERE"
+              " conversation_id = ?2 AND user_id = ?3)");
+
+/* ?1 conversation: whom a message.new goes to */
+const struct store_sql SQL_CONVERSATION_MEMBERS_USER_IDS =
+    STORE_SQL("SELECT user_id FROM conversation_members WHERE conversation_id = ?1");
+
+/* ?1 app, ?2 conversation, ?3 user: a row (the seq the member sees messages after) when the
+ * user is a member */
+const struct store_sql SQL_CONVERSATION_MEMBERS_JOINED_SEQ =
+    STORE_SQL("SELECT joined_seq FROM conversation_members WHERE app_id = ?1 AND"
+              " conversation_id = ?2 AND user_id = ?3");
