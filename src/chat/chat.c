@@ -52,7 +52,9 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/rooms/{id}/join", chat_rooms_join, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/messages", chat_msg_send, c);
     router_add(r, HTTP_M_GET, "/api/v1/conversations/{id}/messages", chat_msg_history, c);
+    router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
     rt_register(c->rt, "send", chat__ws_send, c);
+    rt_register(c->rt, "read", chat__ws_read, c);
 }
 
 void chat__ctx_free(void *ctx)

@@ -314,14 +314,21 @@ void chat_conv_create(struct http_req *req, void *ud)
 
 /* ---- GET /conversations and GET /rooms */
 
-static void respond_page(struct kit_job *j, cJSON *results)
+/* SQL_CONVERSATIONS_MINE_PAGE: the read state after SQL_CONVERSATIONS_COLS */
+#define STATE_COL 10
+
+/* The page; with unread_total (mine: the count's second column) when total is true. */
+static void respond_page(struct kit_job *j, cJSON *results, bool total)
 {
     struct chctx *c = chat__ctx(j);
+    const struct store_rows *count = store_result_step(j->res, 0);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(store_result_step(j->res, 0), 0, 0));
+    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
     cJSON_AddItemToObject(o, "results", results);
     cJSON_AddNumberToObject(o, "page", (double)c->page);
     cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
+    if (total)
+        cJSON_AddNumberToObject(o, "unread_total", (double)store_rows_int(count, 0, 1));
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, 200, s, strlen(s));
     cJSON_free(s);
@@ -338,9 +345,12 @@ static void list_done(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, 1);
     const struct store_rows *members = store_result_step(j->res, 2);
     cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; conv != NULL && i < conv->nrows; i++)
-        cJSON_AddItemToArray(arr, chat__conv_json(conv, i, members, c->user_id));
-    respond_page(j, arr);
+    for (int i = 0; conv != NULL && i < conv->nrows; i++) {
+        cJSON *o = chat__conv_json(conv, i, members, c->user_id);
+        chat__conv_add_state(o, conv, i, STATE_COL);
+        cJSON_AddItemToArray(arr, o);
+    }
+    respond_page(j, arr, true);
 }
 
 static void bind_page(struct store_op *op, const struct chctx *c)
@@ -389,7 +399,7 @@ static void rooms_done(struct kit_job *j)
         cJSON_AddBoolToObject(o, "joined", store_rows_int(conv, i, conv->ncols - 1) > 0);
         cJSON_AddItemToArray(arr, o);
     }
-    respond_page(j, arr);
+    respond_page(j, arr, false);
 }
 
 static void rooms_authed(struct http_req *req, const struct user_principal *p, void *ud)

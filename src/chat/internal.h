@@ -68,6 +68,7 @@ struct chctx {
     char *content_json;      /* owned: a send's content as compact JSON */
     char msg_id[CHAT_MSG_ID_LEN + 1];
     int64_t before_seq, after_seq, limit; /* history */
+    int64_t seq;                          /* a read: the seq read up to */
     const char *name, *avatar, *role;
     struct kit_array ids; /* a group's members or the users to add */
     char *ids_json;       /* owned: ids as a JSON array */
@@ -159,7 +160,24 @@ char *chat__msg_check(const struct chat_msg_in *in, int max_chars, const char *p
  */
 cJSON *chat__msg_json(const struct store_rows *r, int i);
 
-/* Handlers (conversations.c, members.c, send.c, messages.c). */
+/*
+ * The preview of a message (a new cJSON string): the first CHAT_PREVIEW_CHARS characters of a
+ * text message (content is its JSON text), "[image]" and the like for the other types, ""
+ * once recalled; never a URL. messages.c.
+ */
+cJSON *chat__preview_text(const char *type, const char *content, bool recalled);
+
+/*
+ * Adds the asker's read state to the conversation object o: "read_seq", "unread_count" and
+ * "last_message" ({"id","seq","sender_id","type","preview","created_at","recalled"}, or null),
+ * from row i of r, whose columns from col on are SQL_CONVERSATION_STATE_COLS. read.c.
+ */
+void chat__conv_add_state(cJSON *o, const struct store_rows *r, int i, int col);
+
+/* The origin of a WebSocket command's kit job: the rt session (held by the context). send.c. */
+extern const struct kit_origin chat__sess_origin;
+
+/* Handlers (conversations.c, members.c, send.c, messages.c, read.c). */
 void chat_conv_create(struct http_req *req, void *ud);
 void chat_conv_list(struct http_req *req, void *ud);
 void chat_rooms_list(struct http_req *req, void *ud);
@@ -172,8 +190,12 @@ void chat_conv_leave(struct http_req *req, void *ud);
 void chat_rooms_join(struct http_req *req, void *ud);
 void chat_msg_send(struct http_req *req, void *ud);
 void chat_msg_history(struct http_req *req, void *ud);
+void chat_read(struct http_req *req, void *ud);
 
 /* The WebSocket `send` frame (rt_register "send"; ud the struct chat). send.c. */
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud);
+
+/* The WebSocket `read` frame (rt_register "read"; ud the struct chat). read.c. */
+void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
 
 #endif

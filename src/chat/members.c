@@ -267,6 +267,9 @@ static void loaded(struct kit_job *j)
     switch (c->action) {
     case CHAT_GET: {
         cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, 1), c->user_id);
+        const struct store_rows *st = store_result_step(j->res, 2);
+        if (st != NULL && st->nrows > 0)
+            chat__conv_add_state(o, st, 0, 0);
         char *s = cJSON_PrintUnformatted(o);
         http_respond_json(j->req, 200, s, strlen(s));
         cJSON_free(s);
@@ -307,6 +310,12 @@ static void load(struct kit_job *j)
         /* rooms: no member rows (a room shows its count; its members are not managed) */
         store_op_add(op, &SQL_CONVERSATION_MEMBERS_LISTED);
         store_bind_text(op, c->conv_id);
+    }
+    if (c->action == CHAT_GET) { /* step 2: the asker's read state */
+        store_op_add(op, &SQL_CONVERSATIONS_STATE);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, c->conv_id);
+        store_bind_text(op, c->user_id);
     }
     if (c->action == CHAT_ADD) {
         store_op_add(op, &SQL_USERS_EXISTING);

@@ -67,9 +67,16 @@ static cJSON *preview_json(const struct store_rows *r, int i)
     cJSON *p = cJSON_CreateObject();
     add_text_or_null(p, "sender_id", store_rows_text(r, i, MS_R_SENDER));
     add_text_or_null(p, "type", type);
+    cJSON_AddItemToObject(p, "text",
+                          chat__preview_text(type, store_rows_text(r, i, MS_R_CONTENT), recalled));
+    cJSON_AddBoolToObject(p, "recalled", recalled);
+    return p;
+}
+
+cJSON *chat__preview_text(const char *type, const char *content, bool recalled)
+{
     cJSON *text = NULL;
     if (!recalled && type != NULL && strcmp(type, "text") == 0) {
-        const char *content = store_rows_text(r, i, MS_R_CONTENT);
         cJSON *v = content != NULL ? cJSON_Parse(content) : NULL;
         if (cJSON_IsString(v))
             text = first_chars(v->valuestring, CHAT_PREVIEW_CHARS);
@@ -79,9 +86,7 @@ static cJSON *preview_json(const struct store_rows *r, int i)
         snprintf(label, sizeof(label), "[%s]", type);
         text = cJSON_CreateString(label);
     }
-    cJSON_AddItemToObject(p, "text", text != NULL ? text : cJSON_CreateString(""));
-    cJSON_AddBoolToObject(p, "recalled", recalled);
-    return p;
+    return text != NULL ? text : cJSON_CreateString("");
 }
 
 cJSON *chat__msg_json(const struct store_rows *r, int i)

@@ -346,7 +346,8 @@ static void send_written(struct kit_job *j)
     publish_new(c, m, cursor, store_result_step(j->res, W_MEMBERS));
 }
 
-/* The write: the next seq, the message, its event; then the message and the members. */
+/* The write: the next seq, the message, its event; then the message and the members; the
+ * sender's read_seq moves to the message. */
 static void send_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -378,6 +379,9 @@ static void send_write(struct kit_job *j)
     store_bind_text(op, c->msg_id);
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_USER_IDS);
     store_bind_text(op, c->conv_id);
+    store_op_add(op, &SQL_CONVERSATION_MEMBERS_SENT); /* the sender has read it */
+    store_bind_text(op, c->conv_id);
+    store_bind_text(op, c->user_id);
     kit_store(j, op, KIT_WRITE, send_written);
 }
 
@@ -470,7 +474,7 @@ static void sess_refused(void *target, int status)
                       NULL);
 }
 
-static const struct kit_origin sess_origin = {.post = sess_post, .refused = sess_refused};
+const struct kit_origin chat__sess_origin = {.post = sess_post, .refused = sess_refused};
 
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
 {
@@ -505,7 +509,8 @@ void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
     struct frame_in copy;
     kit_decode(c->body, &frame_table, &copy, NULL, &err);
     c->msg = copy.msg;
-    struct kit_job *j = kit_job_new_origin(&sess_origin, s, chat->id->store, c, chat__ctx_free);
+    struct kit_job *j =
+        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
     if (copy.to != NULL) {
         snprintf(c->target, sizeof(c->target), "%s", copy.to);
         kit_run(j, send_direct);

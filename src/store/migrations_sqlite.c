@@ -247,6 +247,14 @@ static const char m006_messages[] =
     ") STRICT;"
     "CREATE INDEX events_message ON events(message_id);";
 
+/* issue 9, third slice: read state (docs/chat.md). A sender has read what they sent: a send
+ * moves the sender's read_seq to the message's seq, so unread_count is last_seq - read_seq.
+ * This brings the messages sent before that rule under it. */
+static const char m007_read_state[] =
+    "UPDATE conversation_members SET read_seq = max(read_seq, (SELECT coalesce(max(s.seq), 0)"
+    " FROM messages s WHERE s.conversation_id = conversation_members.conversation_id AND"
+    " s.sender_id = conversation_members.user_id));";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -254,6 +262,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {4, "session_revocations", m004_session_revocations},
     {5, "conversations", m005_conversations},
     {6, "messages", m006_messages},
+    {7, "read_state", m007_read_state},
 };
 
 const int store__sqlite_nmigrations =

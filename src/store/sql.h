@@ -145,6 +145,11 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE;
 extern const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_USER_IDS;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_JOINED_SEQ;
+extern const struct store_sql SQL_CONVERSATIONS_STATE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_READ;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_READ_STATE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_READ_AUDIENCE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_SENT;
 
 /* messages and events (chat, issue 9): src/store/sql/messages.c */
 extern const struct store_sql SQL_MESSAGES_INSERT;
@@ -170,6 +175,13 @@ extern const struct store_sql SQL_MESSAGES_AFTER;
 #define SQL_CONVERSATION_MEMBERS_COLS                                                              \
     "m.conversation_id, m.user_id, m.role, m.joined_at, coalesce(u.name, ''), coalesce(u.avatar,"  \
     " ''), coalesce(u.kind, '')"
+
+/* A member's read state in a conversation (me: the member, c: the conversation, lm: its newest
+ * message when the member sees it), in the order chat/read.c reads them: read_seq, the unread
+ * count, then the newest message's id, seq, sender, type, content, created_at, recalled. */
+#define SQL_CONVERSATION_STATE_COLS                                                                \
+    "me.read_seq, c.last_seq - me.read_seq, lm.id, lm.seq, lm.sender_id, lm.type, lm.content,"     \
+    " lm.created_at, lm.recalled"
 
 /* The columns of a message (alias m) and of the message it replies to (alias r, NULL when
  * none), in the order chat/messages.c reads them. */

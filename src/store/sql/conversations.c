@@ -85,16 +85,31 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_LISTED =
               " ?1 AND type <> 'room')" MEMBERS_ORDER);
 
 /* ?1 app, ?2 user */
-const struct store_sql SQL_CONVERSATIONS_MINE_COUNT =
-    STORE_SQL("SELECT count(*) FROM conversation_members WHERE app_id = ?1 AND user_id = ?2");
+#define MINE_FROM " FROM conversations c JOIN conversation_members me ON me.conversation_id = c.id"
+/* the newest message, unless the member joined after it (alias lm) */
+#define LAST_JOIN                                                                                  \
+    " LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq AND lm.seq >"     \
+    " me.joined_seq"
+
+/* ?1 app, ?2 user: how many conversations, and the unread messages in all of them */
+const struct store_sql SQL_CONVERSATIONS_MINE_COUNT = STORE_SQL(
+    "SELECT count(*), CAST(coalesce(sum(c.last_seq - me.read_seq), 0) AS BIGINT)" MINE_FROM
+    " WHERE me.app_id = ?1 AND me.user_id = ?2");
 
 /* ?1 app, ?2 user, ?3 limit, ?4 offset: newest activity first */
-#define MINE_PAGE                                                                                  \
-    " FROM conversations c JOIN conversation_members me ON me.conversation_id = c.id WHERE"        \
-    " me.app_id = ?1 AND me.user_id = ?2 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3"     \
-    " OFFSET ?4"
+#define MINE_WHERE                                                                                 \
+    " WHERE me.app_id = ?1 AND me.user_id = ?2 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT"  \
+    " ?3 OFFSET ?4"
+#define MINE_PAGE MINE_FROM MINE_WHERE
+/* with the user's read state after the conversation's columns */
 const struct store_sql SQL_CONVERSATIONS_MINE_PAGE =
-    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS MINE_PAGE);
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS
+              ", " SQL_CONVERSATION_STATE_COLS MINE_FROM LAST_JOIN MINE_WHERE);
+
+/* ?1 app, ?2 conversation, ?3 user: the user's read state (no row: not a member) */
+const struct store_sql SQL_CONVERSATIONS_STATE =
+    STORE_SQL("SELECT " SQL_CONVERSATION_STATE_COLS MINE_FROM LAST_JOIN
+              " WHERE c.app_id = ?1 AND c.id = ?2 AND me.user_id = ?3");
 
 /* the members of that page's direct and group conversations (rooms: a count only) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_MINE_PAGE =
@@ -179,3 +194,28 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_USER_IDS =
 const struct store_sql SQL_CONVERSATION_MEMBERS_JOINED_SEQ =
     STORE_SQL("SELECT joined_seq FROM conversation_members WHERE app_id = ?1 AND"
               " conversation_id = ?2 AND user_id = ?3");
+
+/* ?1 app, ?2 conversation, ?3 user, ?4 seq: the member's read_seq moves forward to seq (cut to
+ * the conversation's last_seq), never back; no change when it is there already */
+#define READ_TO                                                                                    \
+    "(SELECT CASE WHEN ?4 < c.last_seq THEN ?4 ELSE c.last_seq END FROM conversations c WHERE "    \
+    "c.id = ?2)"
+const struct store_sql SQL_CONVERSATION_MEMBERS_READ =
+    STORE_SQL("UPDATE conversation_members SET read_seq = " READ_TO " WHERE app_id = ?1 AND"
+              " conversation_id = ?2 AND user_id = ?3 AND read_seq < " READ_TO);
+
+/* ?1 app, ?2 conversation, ?3 user: read_seq and the unread count (no row: not a member) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_READ_STATE =
+    STORE_SQL("SELECT me.read_seq, c.last_seq - me.read_seq" MINE_FROM " WHERE c.app_id = ?1 AND"
+              " c.id = ?2 AND me.user_id = ?3");
+
+/* ?1 conversation, ?2 the reader: whom a read event goes to (a room's: the reader only) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_READ_AUDIENCE =
+    STORE_SQL("SELECT user_id FROM conversation_members WHERE conversation_id = ?1 AND (user_id ="
+              " ?2 OR EXISTS (SELECT 1 FROM conversations WHERE id = ?1 AND type <> 'room'))");
+
+/* ?1 conversation, ?2 the sender: a sender has read what they sent (after
+ * SQL_CONVERSATIONS_NEXT_SEQ, in the send's op: last_seq is the message's seq) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_SENT =
+    STORE_SQL("UPDATE conversation_members SET read_seq = (SELECT last_seq FROM conversations WHERE"
+              " id = ?1) WHERE conversation_id = ?1 AND user_id = ?2");
