@@ -224,3 +224,37 @@ def test_a_room_read_goes_to_the_readers_devices_only(app, server):
     nothing_of(owner, "read")
     c = [x for x in listed(app, "rm_b")["results"] if x["id"] == room][0]
     assert c["read_seq"] == 1 and c["last_message"]["preview"] == "hello room"
+
+
+def test_concurrent_reads_end_at_the_highest(app):
+    from concurrent.futures import ThreadPoolExecutor
+    app.users("c_a", "c_b")
+    conv = direct(app, "c_a", "c_b")
+    for i in range(30):
+        send(app, "c_a", conv, "n%d" % i)
+    app.token("c_b")
+    seqs = list(range(1, 31)) * 2
+    with ThreadPoolExecutor(max_workers=12) as ex:
+        answers = list(ex.map(lambda s: read(app, "c_b", conv, s), seqs))
+    assert all(r.status == 200 for r in answers)
+    # each answer is at least what it asked for: read_seq never went back under it
+    assert all(r.json()["seq"] >= s for r, s in zip(answers, seqs))
+    c = conv_of(app, "c_b", conv)
+    assert (c["read_seq"], c["unread_count"]) == (30, 0)
+
+
+def test_a_removed_member_can_no_longer_mark_read(app, server):
+    app.users("x_own", "x_gone", "x_stay")
+    g = group(app, "x_own", ["x_gone", "x_stay"], "Removal")
+    send(app, "x_own", g, "before")
+    assert read(app, "x_gone", g, 1).status == 200
+    r = app.call("x_own", "DELETE", "/conversations/%s/members/x_gone" % g)
+    assert r.status == 200, r
+    error_of(read(app, "x_gone", g, 1), 404)
+    gone = ws(server, app, "x_gone")
+    gone.send_json({"type": "read", "conversation_id": g, "seq": 1})
+    e = frames_until(gone, lambda f: f["type"] == "error")[-1]
+    assert e["code"] == "not_found", e
+    assert read(app, "x_stay", g, 1).status == 200
+    nothing_of(gone, "read")
+    assert g not in [c["id"] for c in listed(app, "x_gone")["results"]]
