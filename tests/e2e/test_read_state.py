@@ -5,7 +5,8 @@ the last message is cut to it), unread counts per conversation and in total afte
 others and by oneself, last_message previews (text cut at 100 characters, counted as
 characters; [image] and the like for media, never a URL), `read` events to the other members'
 devices and the reader's other devices but not the reading socket, nothing when nothing moved,
-404 for non-members and other apps, validation errors naming `seq`.
+404 for non-members, other apps and removed members, validation errors naming `seq`, and
+concurrent reads that end at the highest seq.
 """
 import pytest
 
