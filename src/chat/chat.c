@@ -10,6 +10,7 @@
 
 #include "chat/internal.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/frame.h"
 #include "core/xalloc.h"
@@ -20,11 +21,13 @@
 #include "router/request.h"
 #include "router/router.h"
 #include "rt/rt.h"
+#include "store/sql.h"
 #include "store/store.h"
 
-struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars)
+struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days)
 {
     struct chat *c = xcalloc(1, sizeof(*c));
+    c->history_days = history_days;
     c->id = id;
     c->rt = rt;
     c->max_chars = max_chars;
@@ -53,8 +56,10 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/messages", chat_msg_send, c);
     router_add(r, HTTP_M_GET, "/api/v1/conversations/{id}/messages", chat_msg_history, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
+    router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
     rt_register(c->rt, "send", chat__ws_send, c);
     rt_register(c->rt, "read", chat__ws_read, c);
+    rt_register(c->rt, "sync", chat__ws_sync, c);
 }
 
 void chat__ctx_free(void *ctx)
@@ -190,21 +195,51 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
     return o;
 }
 
-void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv,
-                           const struct store_rows *members, const char *notify)
+void chat__updated_frame(struct buf *b, const cJSON *conv, const char *removed, int64_t cursor)
 {
     char *json = cJSON_PrintUnformatted(conv);
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "{\"type\":\"conversation.updated\",\"conversation\":");
-    buf_puts(&b, json);
+    buf_puts(b, "{\"type\":\"conversation.updated\",\"conversation\":");
+    buf_puts(b, json);
     cJSON_free(json);
-    bool extra = notify != NULL && notify[0] != '\0';
-    if (extra) {
-        buf_puts(&b, ",\"removed\":[");
-        buf_json_str(&b, notify);
-        buf_putc(&b, ']');
+    if (removed != NULL && removed[0] != '\0') {
+        buf_puts(b, ",\"removed\":[");
+        buf_json_str(b, removed);
+        buf_putc(b, ']');
     }
-    buf_putc(&b, '}');
+    if (cursor > 0)
+        buf_printf(b, ",\"cursor\":\"%lld\"", (long long)cursor);
+    buf_putc(b, '}');
+}
+
+void chat__add_event(struct store_op *op, const struct chctx *c, const char *conv_id,
+                     const char *direct_key, const char *kind, const char *user, bool only_new)
+{
+    store_op_add(op, &SQL_EVENTS_INSERT_CONV);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, conv_id);
+    store_bind_text(op, direct_key);
+    store_bind_text(op, kind);
+    store_bind_text(op, user);
+    store_bind_int(op, clock_wall_ms());
+    store_bind_int(op, only_new ? 1 : 0);
+    store_op_add(op, &SQL_CONVERSATION_MEMBERS_SET_JOINED);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, conv_id);
+    store_bind_text(op, direct_key);
+}
+
+int64_t chat__event_cursor(const struct store_result *res)
+{
+    const struct store_rows *r = store_result_step(res, -4);
+    return r != NULL && r->nrows > 0 ? store_rows_int(r, 0, 0) : 0;
+}
+
+void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv,
+                           const struct store_rows *members, const char *notify, int64_t cursor)
+{
+    struct buf b = BUF_INIT;
+    chat__updated_frame(&b, conv, notify, cursor);
+    bool extra = notify != NULL && notify[0] != '\0';
     struct frame *f = ws_frame_text(b.data, b.len);
     buf_release(&b);
     struct bus *bus = rt_bus(c->rt);
@@ -251,7 +286,8 @@ void chat__finish_write(struct kit_job *j)
         c->publish_step >= 0 ? store_result_step(j->res, c->publish_step) : NULL;
     if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
         cJSON *ev = chat__conv_json(conv, 0, members, NULL);
-        chat__publish_updated(c->chat, c->app_id, ev, members, c->notify);
+        chat__publish_updated(c->chat, c->app_id, ev, members, c->notify,
+                              chat__event_cursor(j->res));
         cJSON_Delete(ev);
     }
     if (c->ok_status == 204) {

@@ -29,7 +29,7 @@ struct rt;
  * Both are borrowed and must outlive the server. max_chars: characters of a text message
  * (HERALD_MAX_MESSAGE_CHARS). Start-up only.
  */
-struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars);
+struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days);
 
 /* Adds the chat routes to r and the chat frames to rt. Start-up only, before the server
  * starts. */

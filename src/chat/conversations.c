@@ -149,6 +149,7 @@ struct store_op *chat__direct_op(struct chctx *c)
         store_bind_text(op, both[k]);
         store_bind_int(op, now);
     }
+    chat__add_event(op, c, NULL, key, "conversation.created", NULL, true);
     store_op_add(op, &SQL_CONVERSATIONS_BY_DIRECT_KEY);
     store_bind_text(op, c->app_id);
     store_bind_text(op, key);
@@ -200,6 +201,7 @@ static void create_write(struct kit_job *j)
         store_bind_text(op, c->ids_json);
         store_bind_int(op, now);
     }
+    chat__add_event(op, c, id, NULL, "conversation.created", NULL, false);
     store_op_add(op, &SQL_CONVERSATIONS_GET);
     store_bind_text(op, c->app_id);
     store_bind_text(op, id);

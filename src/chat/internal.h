@@ -16,7 +16,9 @@
 #include "kit/decode.h"
 #include "kit/job.h"
 
+struct buf;
 struct http_req;
+struct store_result;
 struct rt_session;
 struct store_op;
 struct store_rows;
@@ -28,6 +30,7 @@ struct chat {
     struct identity *id; /* borrowed */
     struct rt *rt;       /* borrowed */
     int max_chars;       /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+    int history_days;    /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
@@ -120,7 +123,26 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
  * frame is encoded once. Any thread.
  */
 void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv,
-                           const struct store_rows *members, const char *notify);
+                           const struct store_rows *members, const char *notify, int64_t cursor);
+
+/*
+ * Writes the conversation.updated frame into b: conv, "removed":[removed] when removed is not
+ * NULL or "", and "cursor" when cursor > 0. The live event and sync's replay share it.
+ */
+void chat__updated_frame(struct buf *b, const cJSON *conv, const char *removed, int64_t cursor);
+
+/*
+ * Appends the two statements that log a change of a conversation in the same write op:
+ * SQL_EVENTS_INSERT_CONV (kind, about user or NULL; only_new: only when the op added members)
+ * and SQL_CONVERSATION_MEMBERS_SET_JOINED. The conversation is conv_id or, for a direct one
+ * being created, direct_key (the other NULL). Followed by two more statements (the
+ * conversation and its members), the event is step -4: chat__event_cursor reads it.
+ */
+void chat__add_event(struct store_op *op, const struct chctx *c, const char *conv_id,
+                     const char *direct_key, const char *kind, const char *user, bool only_new);
+
+/* The cursor of the event logged at step -4 of res, 0 when none was written. */
+int64_t chat__event_cursor(const struct store_result *res);
 
 /*
  * Answers a write that ended with SQL_CONVERSATIONS_GET and SQL_CONVERSATION_MEMBERS_OF:
@@ -160,6 +182,9 @@ char *chat__msg_check(const struct chat_msg_in *in, int max_chars, const char *p
  */
 cJSON *chat__msg_json(const struct store_rows *r, int i);
 
+/* The same, from the row's columns at, at + 1, ... (SQL_MESSAGES_COLS after other columns). */
+cJSON *chat__msg_json_at(const struct store_rows *r, int i, int at);
+
 /*
  * The preview of a message (a new cJSON string): the first CHAT_PREVIEW_CHARS characters of a
  * text message (content is its JSON text), "[image]" and the like for the other types, ""
@@ -191,9 +216,13 @@ void chat_rooms_join(struct http_req *req, void *ud);
 void chat_msg_send(struct http_req *req, void *ud);
 void chat_msg_history(struct http_req *req, void *ud);
 void chat_read(struct http_req *req, void *ud);
+void chat_sync(struct http_req *req, void *ud);
 
 /* The WebSocket `send` frame (rt_register "send"; ud the struct chat). send.c. */
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud);
+
+/* The WebSocket `sync` frame (rt_register "sync"; ud the struct chat). sync.c. */
+void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud);
 
 /* The WebSocket `read` frame (rt_register "read"; ud the struct chat). read.c. */
 void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);

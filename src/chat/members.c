@@ -38,9 +38,12 @@ static const char *role_of(const struct store_rows *members, const char *user)
     return NULL;
 }
 
-/* Appends the two statements every write ends with (chat__finish_write reads them). */
-static void add_tail(struct store_op *op, const struct chctx *c)
+/* Appends what every write ends with: its event (kind, about user or NULL; only_new: only when
+ * the op added members), then the two statements chat__finish_write reads. */
+static void add_tail(struct store_op *op, const struct chctx *c, const char *kind, const char *user,
+                     bool only_new)
 {
+    chat__add_event(op, c, c->conv_id, NULL, kind, user, only_new);
     store_op_add(op, &SQL_CONVERSATIONS_GET);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->conv_id);
@@ -76,7 +79,7 @@ static void write_leave(struct kit_job *j, const char *type)
     store_op_add(op, &SQL_CONVERSATIONS_SET_OWNER);
     store_bind_text(op, c->conv_id);
     store_bind_int(op, now);
-    add_tail(op, c);
+    add_tail(op, c, "member.left", c->user_id, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -100,7 +103,7 @@ static void write_patch(struct kit_job *j, const char *type, const char *role)
     store_bind_text(op, c->avatar);
     store_bind_int(op, clock_wall_ms());
     store_op_require_row(op);
-    add_tail(op, c);
+    add_tail(op, c, "conversation.updated", NULL, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -144,7 +147,7 @@ static void write_add(struct kit_job *j, const char *type, const char *role)
     store_bind_int(op, CHAT_GROUP_MAX);
     store_op_require_row(op);
     add_touch(op, c, now);
-    add_tail(op, c);
+    add_tail(op, c, "member.added", NULL, true);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -190,7 +193,7 @@ static void write_remove(struct kit_job *j, const char *type, const char *role)
     store_bind_int(op, CHAT_GROUP_MAX);
     store_op_require_row(op);
     add_touch(op, c, now);
-    add_tail(op, c);
+    add_tail(op, c, "member.removed", c->target, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -223,7 +226,7 @@ static void write_role(struct kit_job *j, const char *type, const char *role)
     store_bind_text(op, c->user_id);
     store_op_require_row(op);
     add_touch(op, c, now);
-    add_tail(op, c);
+    add_tail(op, c, "member.role", c->target, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -238,7 +241,7 @@ static void write_join(struct kit_job *j)
     store_bind_text(op, c->user_id);
     store_bind_text(op, "member");
     store_bind_int(op, clock_wall_ms());
-    add_tail(op, c);
+    add_tail(op, c, "member.joined", c->user_id, true);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 

@@ -60,15 +60,15 @@ static cJSON *first_chars(const char *s, size_t n)
 
 /* {"sender_id","type","text","recalled"}: text is the first CHAT_PREVIEW_CHARS characters
  * of a text message, "[image]" and the like for the other types, "" once recalled. */
-static cJSON *preview_json(const struct store_rows *r, int i)
+static cJSON *preview_json(const struct store_rows *r, int i, int at)
 {
-    const char *type = store_rows_text(r, i, MS_R_TYPE);
-    bool recalled = store_rows_int(r, i, MS_R_RECALLED) != 0;
+    const char *type = store_rows_text(r, i, at + MS_R_TYPE);
+    bool recalled = store_rows_int(r, i, at + MS_R_RECALLED) != 0;
     cJSON *p = cJSON_CreateObject();
-    add_text_or_null(p, "sender_id", store_rows_text(r, i, MS_R_SENDER));
+    add_text_or_null(p, "sender_id", store_rows_text(r, i, at + MS_R_SENDER));
     add_text_or_null(p, "type", type);
-    cJSON_AddItemToObject(p, "text",
-                          chat__preview_text(type, store_rows_text(r, i, MS_R_CONTENT), recalled));
+    cJSON_AddItemToObject(
+        p, "text", chat__preview_text(type, store_rows_text(r, i, at + MS_R_CONTENT), recalled));
     cJSON_AddBoolToObject(p, "recalled", recalled);
     return p;
 }
@@ -91,27 +91,32 @@ cJSON *chat__preview_text(const char *type, const char *content, bool recalled)
 
 cJSON *chat__msg_json(const struct store_rows *r, int i)
 {
+    return chat__msg_json_at(r, i, 0);
+}
+
+cJSON *chat__msg_json_at(const struct store_rows *r, int i, int at)
+{
     cJSON *o = cJSON_CreateObject();
-    add_text_or_null(o, "id", store_rows_text(r, i, MS_ID));
-    add_text_or_null(o, "conversation_id", store_rows_text(r, i, MS_CONV));
-    cJSON_AddNumberToObject(o, "seq", (double)store_rows_int(r, i, MS_SEQ));
-    add_text_or_null(o, "sender_id", store_rows_text(r, i, MS_SENDER));
-    add_text_or_null(o, "type", store_rows_text(r, i, MS_TYPE));
-    const char *content = store_rows_text(r, i, MS_CONTENT);
+    add_text_or_null(o, "id", store_rows_text(r, i, at + MS_ID));
+    add_text_or_null(o, "conversation_id", store_rows_text(r, i, at + MS_CONV));
+    cJSON_AddNumberToObject(o, "seq", (double)store_rows_int(r, i, at + MS_SEQ));
+    add_text_or_null(o, "sender_id", store_rows_text(r, i, at + MS_SENDER));
+    add_text_or_null(o, "type", store_rows_text(r, i, at + MS_TYPE));
+    const char *content = store_rows_text(r, i, at + MS_CONTENT);
     /* stored by the send as compact JSON: embedded as it is */
     cJSON_AddItemToObject(o, "content",
                           content != NULL ? cJSON_CreateRaw(content) : cJSON_CreateNull());
-    const char *reply = store_rows_text(r, i, MS_REPLY_TO);
+    const char *reply = store_rows_text(r, i, at + MS_REPLY_TO);
     add_text_or_null(o, "reply_to", reply);
-    if (reply != NULL && store_rows_text(r, i, MS_R_TYPE) != NULL)
-        cJSON_AddItemToObject(o, "reply_preview", preview_json(r, i));
-    add_text_or_null(o, "client_msg_id", store_rows_text(r, i, MS_CLIENT_ID));
-    cJSON_AddNumberToObject(o, "created_at", (double)store_rows_int(r, i, MS_CREATED));
-    if (store_rows_is_null(r, i, MS_EDITED))
+    if (reply != NULL && store_rows_text(r, i, at + MS_R_TYPE) != NULL)
+        cJSON_AddItemToObject(o, "reply_preview", preview_json(r, i, at));
+    add_text_or_null(o, "client_msg_id", store_rows_text(r, i, at + MS_CLIENT_ID));
+    cJSON_AddNumberToObject(o, "created_at", (double)store_rows_int(r, i, at + MS_CREATED));
+    if (store_rows_is_null(r, i, at + MS_EDITED))
         cJSON_AddNullToObject(o, "edited_at");
     else
-        cJSON_AddNumberToObject(o, "edited_at", (double)store_rows_int(r, i, MS_EDITED));
-    cJSON_AddBoolToObject(o, "recalled", store_rows_int(r, i, MS_RECALLED) != 0);
+        cJSON_AddNumberToObject(o, "edited_at", (double)store_rows_int(r, i, at + MS_EDITED));
+    cJSON_AddBoolToObject(o, "recalled", store_rows_int(r, i, at + MS_RECALLED) != 0);
     return o;
 }
 

@@ -406,7 +406,7 @@ static void direct_got(struct kit_job *j)
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
     if (made != NULL && made->changes > 0) {
         cJSON *ev = chat__conv_json(conv, 0, members, NULL);
-        chat__publish_updated(c->chat, c->app_id, ev, members, NULL);
+        chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(j->res));
         cJSON_Delete(ev);
     }
     snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));

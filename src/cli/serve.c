@@ -119,7 +119,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     console_register(router, ident);
     struct rt *rt = rt_new(ident, cfg->workers);
     rt_register_routes(rt, router);
-    struct chat *chat = chat_new(ident, rt, cfg->max_message_chars);
+    struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days);
     chat_register(chat, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;

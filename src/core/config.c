@@ -181,6 +181,8 @@ static const struct setting settings[] = {
     /* chat */
     NUM("HERALD_MAX_MESSAGE_CHARS", T_INT, F_INT(max_message_chars), 1, 100000, "4000", "N",
         "characters of a text message (more: 422)"),
+    NUM("HERALD_HISTORY_DAYS", T_INT, F_INT(history_days), 0, 100000, "0", "N",
+        "days of chat events sync replays (0: unlimited)"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",

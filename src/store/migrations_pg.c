@@ -230,6 +230,14 @@ static const char m007_read_state[] =
     " FROM messages s WHERE s.conversation_id = conversation_members.conversation_id AND"
     " s.sender_id = conversation_members.user_id));";
 
+/* issue 9, sync: membership changes join the event log (docs/chat.md, "Sync"). events.user_id
+ * names the member an event is about (a removal tells that user last); a member's
+ * joined_cursor is the cursor of the event that made them a member (NULL for a moment inside
+ * the write that adds them): sync serves a member the events from there on. */
+static const char m008_sync[] = "ALTER TABLE events ADD COLUMN user_id TEXT;"
+                                "ALTER TABLE conversation_members ADD COLUMN joined_cursor BIGINT;"
+                                "UPDATE conversation_members SET joined_cursor = 0;";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -238,6 +246,7 @@ const struct store_migration store__pg_migrations[] = {
     {5, "conversations", m005_conversations},
     {6, "messages", m006_messages},
     {7, "read_state", m007_read_state},
+    {8, "sync", m008_sync},
 };
 
 const int store__pg_nmigrations =

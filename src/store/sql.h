@@ -150,6 +150,8 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_READ;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_READ_STATE;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_READ_AUDIENCE;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SENT;
+extern const struct store_sql SQL_CONVERSATIONS_SYNCED;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED;
 
 /* messages and events (chat, issue 9): src/store/sql/messages.c */
 extern const struct store_sql SQL_MESSAGES_INSERT;
@@ -158,6 +160,11 @@ extern const struct store_sql SQL_MESSAGES_GET;
 extern const struct store_sql SQL_MESSAGES_BY_CLIENT_ID;
 extern const struct store_sql SQL_MESSAGES_BEFORE;
 extern const struct store_sql SQL_MESSAGES_AFTER;
+extern const struct store_sql SQL_EVENTS_INSERT_CONV;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED;
+extern const struct store_sql SQL_EVENTS_SYNC;
+extern const struct store_sql SQL_EVENTS_HELD;
+extern const struct store_sql SQL_EVENTS_LATEST;
 
 /* The columns identity's user queries select, in the order identity__user_json reads them. */
 #define SQL_USERS_COLS                                                                             \

@@ -136,6 +136,13 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_MESSAGES_BY_CLIENT_ID),
     E(SQL_MESSAGES_BEFORE),
     E(SQL_MESSAGES_AFTER),
+    E(SQL_CONVERSATIONS_SYNCED),
+    E(SQL_CONVERSATION_MEMBERS_SYNCED),
+    E(SQL_EVENTS_INSERT_CONV),
+    E(SQL_CONVERSATION_MEMBERS_SET_JOINED),
+    E(SQL_EVENTS_SYNC),
+    E(SQL_EVENTS_HELD),
+    E(SQL_EVENTS_LATEST),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];

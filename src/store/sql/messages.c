@@ -44,3 +44,79 @@ const struct store_sql SQL_MESSAGES_BEFORE =
 const struct store_sql SQL_MESSAGES_AFTER =
     STORE_SQL("SELECT " SQL_MESSAGES_COLS MESSAGES_FROM " WHERE m.conversation_id = ?1 AND"
               " m.seq > ?2 ORDER BY m.seq LIMIT ?3");
+
+/* ?1 app, ?2 conversation or NULL, ?3 direct key or NULL (one of the two names it), ?4 kind
+ * (conversation.created, conversation.updated, member.added, member.joined, member.removed,
+ * member.left, member.role), ?5 the member it is about or NULL, ?6 now, ?7 1: only when this
+ * op has just added members (their joined_cursor is still NULL), 0: always. Its cursor. */
+const struct store_sql SQL_EVENTS_INSERT_CONV =
+    STORE_SQL("INSERT INTO events (app_id, conversation_id, kind, user_id, created_at) SELECT"
+              " c.app_id, c.id, ?4, ?5, ?6 FROM conversations c WHERE c.app_id = ?1 AND (c.id ="
+              " ?2 OR c.direct_key = ?3) AND (?7 = 0 OR EXISTS (SELECT 1 FROM"
+              " conversation_members n WHERE n.conversation_id = c.id AND n.joined_cursor IS"
+              " NULL)) RETURNING cursor");
+
+/* ?1 app, ?2 conversation or NULL, ?3 direct key or NULL: the members this op added start at
+ * the event SQL_EVENTS_INSERT_CONV has just written (SQLite: the one writer's newest cursor;
+ * PostgreSQL: this session's last bigserial value, whatever other nodes commit meanwhile) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
+    .sqlite = "UPDATE conversation_members SET joined_cursor = (SELECT max(cursor) FROM events)"
+              " WHERE joined_cursor IS NULL AND conversation_id IN (SELECT id FROM conversations"
+              " WHERE app_id = ?1 AND (id = ?2 OR direct_key = ?3))",
+    .pg = "UPDATE conversation_members SET joined_cursor = currval(pg_get_serial_sequence("
+          "'events', 'cursor')) WHERE joined_cursor IS NULL AND conversation_id IN (SELECT id"
+          " FROM conversations WHERE app_id = $1 AND (id = $2 OR direct_key = $3))",
+};
+
+/* The events user ?2 may replay after cursor ?3 (app ?1, held from created_at ?4 on): those of
+ * the conversations they belong to from the event that made them a member on, and the event
+ * that told them they left or were removed. */
+#define SYNC_FROM_WHERE                                                                            \
+    " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
+    " AND me.user_id = ?2 WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"        \
+    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
+    " ?2 AND e.kind IN ('member.removed', 'member.left')))"
+
+/* The conversations (still the user's) whose changes are among the page's events */
+#define SYNC_FROM_WHERE_M                                                                          \
+    " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
+    " AND me.user_id = ?2 LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"     \
+    " r.id = m.reply_to WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"          \
+    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
+    " ?2 AND e.kind IN ('member.removed', 'member.left')))"
+
+#define SYNC_CONVS                                                                                 \
+    " IN (SELECT p.conversation_id FROM (SELECT e.conversation_id, e.kind" SYNC_FROM_WHERE         \
+    " ORDER BY e.cursor LIMIT ?5) p WHERE p.kind <> 'message.new')"
+
+/* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on (retention), ?5 limit:
+ * a page of events, oldest first, each with its message as it is now (SQL_MESSAGES_COLS after
+ * cursor, conversation, kind and user) */
+const struct store_sql SQL_EVENTS_SYNC = STORE_SQL(
+    "SELECT e.cursor, e.conversation_id, e.kind, e.user_id, " SQL_MESSAGES_COLS SYNC_FROM_WHERE_M
+    " ORDER BY e.cursor LIMIT ?5");
+
+/* ?1..?5 as SQL_EVENTS_SYNC: the conversations the page's changes are about that the user still
+ * belongs to, as they are now */
+const struct store_sql SQL_CONVERSATIONS_SYNCED =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS " FROM conversations c WHERE c.app_id = ?1 AND"
+              " c.id" SYNC_CONVS " AND EXISTS (SELECT 1 FROM conversation_members x WHERE"
+              " x.conversation_id = c.id AND x.user_id = ?2)");
+
+/* ?1..?5 as SQL_EVENTS_SYNC: the members of those (rooms excepted) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
+    "SELECT " SQL_CONVERSATION_MEMBERS_COLS " FROM conversation_members m LEFT JOIN users u ON"
+    " u.app_id = m.app_id AND u.id = m.user_id WHERE m.conversation_id" SYNC_CONVS " AND EXISTS"
+    " (SELECT 1 FROM conversations y WHERE y.id = m.conversation_id AND y.type <> 'room') ORDER"
+    " BY m.conversation_id, m.joined_at, m.user_id");
+
+/* ?1 app, ?2 after this cursor, ?3 held from this created_at on: the earliest cursor held, and
+ * 1 when events after ?2 are older than that (the range is no longer complete) */
+const struct store_sql SQL_EVENTS_HELD =
+    STORE_SQL("SELECT (SELECT min(cursor) FROM events WHERE app_id = ?1 AND created_at >= ?3),"
+              " CASE WHEN EXISTS (SELECT 1 FROM events WHERE app_id = ?1 AND cursor > ?2 AND"
+              " created_at < ?3) THEN 1 ELSE 0 END");
+
+/* ?1 app: the newest cursor of the app (what hello says) */
+const struct store_sql SQL_EVENTS_LATEST =
+    STORE_SQL("SELECT coalesce(max(cursor), 0) FROM events WHERE app_id = ?1");

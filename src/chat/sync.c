@@ -1,0 +1,314 @@
+/*
+ * Sync (docs/chat.md, "Sync"): GET /api/v1/sync?cursor=&limit= and the WebSocket frame
+ * {"type":"sync","cursor","limit"?} replay the events of the event log after a cursor that
+ * the user may see — the conversations they belong to from the event that made them a member
+ * on, and the event that told them they left or were removed — one bounded page at a time,
+ * each rendered as the live frame is (message.new with the message as it is now,
+ * conversation.updated with the conversation as it is now). One read op gives the page and
+ * the conversations its changes are about, so both come from one store read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/internal.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "identity/user_auth.h"
+#include "net/http.h"
+#include "net/server.h"
+#include "router/request.h"
+#include "rt/rt.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+#define SYNC_LIMIT_DEFAULT 100
+#define SYNC_LIMIT_MAX 500
+#define DAY_MS (24LL * 3600 * 1000)
+#define LIMIT_MESSAGE "must be a whole number from 1 to 500"
+#define CURSOR_MESSAGE "must be a cursor: a string of digits"
+
+enum { EV_CURSOR, EV_CONV, EV_KIND, EV_USER, EV_MSG }; /* SQL_EVENTS_SYNC's columns */
+
+/* A cursor: 1 to 18 digits; -1 when malformed. */
+static int64_t parse_cursor(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n)
+        return -1;
+    return strtoll(s, NULL, 10);
+}
+
+/* The first created_at still held (HERALD_HISTORY_DAYS), 0 when everything is. */
+static int64_t horizon(const struct chat *chat)
+{
+    return chat->history_days > 0 ? clock_wall_ms() - chat->history_days * DAY_MS : 0;
+}
+
+/* The conversation.updated frame of event row i: the conversation as it is now when the user
+ * still belongs to it, else only its id (the user left or was removed). */
+static void conv_frame(struct buf *b, const struct store_rows *ev, int i,
+                       const struct store_rows *convs, const struct store_rows *members)
+{
+    const char *id = store_rows_text(ev, i, EV_CONV);
+    const char *kind = store_rows_text(ev, i, EV_KIND);
+    const char *user = store_rows_text(ev, i, EV_USER);
+    bool gone = strcmp(kind, "member.removed") == 0 || strcmp(kind, "member.left") == 0;
+    cJSON *o = NULL;
+    for (int k = 0; convs != NULL && k < convs->nrows; k++) {
+        const char *cid = store_rows_text(convs, k, 0);
+        if (cid != NULL && strcmp(cid, id) == 0) {
+            o = chat__conv_json(convs, k, members, NULL);
+            break;
+        }
+    }
+    if (o == NULL) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+    }
+    chat__updated_frame(b, o, gone ? user : NULL, store_rows_int(ev, i, EV_CURSOR));
+    cJSON_Delete(o);
+}
+
+/* The message.new frame of event row i (false when its message is gone). */
+static bool msg_frame(struct buf *b, const struct store_rows *ev, int i)
+{
+    if (store_rows_text(ev, i, EV_MSG) == NULL)
+        return false;
+    cJSON *o = chat__msg_json_at(ev, i, EV_MSG);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    buf_puts(b, "{\"type\":\"message.new\",\"message\":");
+    buf_puts(b, json);
+    cJSON_free(json);
+    buf_printf(b, ",\"cursor\":\"%lld\"}", (long long)store_rows_int(ev, i, EV_CURSOR));
+    return true;
+}
+
+/* The page's state after the read: where the next page starts, and what is held. */
+struct page {
+    int64_t cursor, earliest;
+    bool has_more, complete;
+};
+
+/* Renders the page's frames: each one to emit(frame, len, arg). */
+static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg)
+{
+    struct chctx *c = chat__ctx(j);
+    int step = c->chat->history_days > 0 ? 1 : 0;
+    struct page p = {.cursor = c->after_seq, .complete = true};
+    if (step == 1) {
+        const struct store_rows *held = store_result_step(j->res, 0);
+        p.earliest = store_rows_int(held, 0, 0);
+        p.complete = store_rows_int(held, 0, 1) == 0;
+    }
+    const struct store_rows *ev = store_result_step(j->res, step);
+    const struct store_rows *convs = store_result_step(j->res, step + 1);
+    const struct store_rows *members = store_result_step(j->res, step + 2);
+    int n = ev->nrows;
+    if (n > c->limit) {
+        n = (int)c->limit;
+        p.has_more = true;
+    }
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < n; i++) {
+        p.cursor = store_rows_int(ev, i, EV_CURSOR);
+        buf_clear(&b);
+        const char *kind = store_rows_text(ev, i, EV_KIND);
+        if (kind != NULL && strcmp(kind, "message.new") == 0) {
+            if (!msg_frame(&b, ev, i))
+                continue;
+        } else {
+            conv_frame(&b, ev, i, convs, members);
+        }
+        emit(b.data, b.len, arg);
+    }
+    buf_release(&b);
+    return p;
+}
+
+static void page_fields(struct buf *b, const struct page *p)
+{
+    buf_printf(b, "\"cursor\":\"%lld\",\"has_more\":%s,\"complete\":%s", (long long)p->cursor,
+               p->has_more ? "true" : "false", p->complete ? "true" : "false");
+    if (!p->complete)
+        buf_printf(b, ",\"earliest_cursor\":\"%lld\"", (long long)p->earliest);
+}
+
+/* ---- the read (HTTP and WebSocket) */
+
+static void add_read(struct kit_job *j, kit_fn next)
+{
+    struct chctx *c = chat__ctx(j);
+    int64_t from = horizon(c->chat);
+    struct store_op *op = store_op_new();
+    if (c->chat->history_days > 0) {
+        store_op_add(op, &SQL_EVENTS_HELD);
+        store_bind_text(op, c->app_id);
+        store_bind_int(op, c->after_seq);
+        store_bind_int(op, from);
+    }
+    const struct store_sql *steps[] = {&SQL_EVENTS_SYNC, &SQL_CONVERSATIONS_SYNCED,
+                                       &SQL_CONVERSATION_MEMBERS_SYNCED};
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        store_op_add(op, steps[k]);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, c->user_id);
+        store_bind_int(op, c->after_seq);
+        store_bind_int(op, from);
+        store_bind_int(op, c->limit + 1); /* one more: has_more */
+    }
+    kit_store(j, op, KIT_READ, next);
+}
+
+/* ---- GET /api/v1/sync */
+
+static void http_emit(const char *frame, size_t len, void *arg)
+{
+    struct buf *b = arg;
+    if (b->data[b->len - 1] != '[')
+        buf_putc(b, ',');
+    buf_append(b, frame, len);
+}
+
+static void http_done(struct kit_job *j)
+{
+    if (j->status != 0) {
+        chat__fail_store(j);
+        return;
+    }
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\"events\":[");
+    struct page p = render(j, http_emit, &b);
+    buf_puts(&b, "],");
+    page_fields(&b, &p);
+    buf_putc(&b, '}');
+    http_respond_json(j->req, 200, b.data, b.len);
+    buf_release(&b);
+}
+
+static void http_start(struct kit_job *j)
+{
+    add_read(j, http_done);
+}
+
+static void http_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    char buf[32];
+    int64_t cursor = 0, limit = SYNC_LIMIT_DEFAULT;
+    int n = http_req_query_param(req, "cursor", buf, sizeof(buf));
+    if (n > 0) { /* absent or empty: from the start */
+        cursor = parse_cursor(buf);
+        if (cursor < 0) {
+            http_respond_error(req, 422, "validation_failed", CURSOR_MESSAGE, "cursor");
+            return;
+        }
+    }
+    n = http_req_query_param(req, "limit", buf, sizeof(buf));
+    if (n > 0) {
+        limit = parse_cursor(buf);
+        if (limit < 1 || limit > SYNC_LIMIT_MAX) {
+            http_respond_error(req, 422, "validation_failed", LIMIT_MESSAGE, "limit");
+            return;
+        }
+    }
+    struct kit_job *j = chat__job_new(req, ud, p);
+    struct chctx *c = chat__ctx(j);
+    c->after_seq = cursor;
+    c->limit = limit;
+    kit_run(j, http_start);
+}
+
+void chat_sync(struct http_req *req, void *ud)
+{
+    struct chat *c = ud;
+    identity_user_auth(c->id, req, http_authed, c);
+}
+
+/* ---- the WebSocket `sync` frame: the replayed frames, then sync.done */
+
+struct frame_in {
+    const char *type, *cursor;
+    int64_t limit;
+};
+static const struct kit_field frame_fields[] = {
+    {.name = "type", .kind = KIT_STRING, .at = KIT_AT(struct frame_in, type)},
+    {.name = "cursor",
+     .kind = KIT_STRING,
+     .flags = KIT_REQUIRED,
+     .max = 18,
+     .at = KIT_AT(struct frame_in, cursor),
+     .message = CURSOR_MESSAGE},
+    {.name = "limit",
+     .kind = KIT_INT,
+     .min = 1,
+     .max = SYNC_LIMIT_MAX,
+     .at = KIT_AT(struct frame_in, limit),
+     .message = LIMIT_MESSAGE},
+    {.name = NULL},
+};
+static const struct kit_table frame_table = {.fields = frame_fields};
+
+static void ws_emit(const char *frame, size_t len, void *arg)
+{
+    struct rt_session *s = arg;
+    if (s->conn != NULL)
+        ws_conn_send_text(s->conn, frame, len);
+}
+
+static void ws_done(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    struct rt_session *s = c->sess;
+    if (s->conn == NULL) /* the connection has gone */
+        return;
+    if (j->status != 0) {
+        rt_send_error(s->conn, "unavailable", "the events could not be read; retry", NULL);
+        return;
+    }
+    struct page p = render(j, ws_emit, s);
+    if (s->conn == NULL)
+        return;
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\"type\":\"sync.done\",");
+    page_fields(&b, &p);
+    buf_putc(&b, '}');
+    ws_conn_send_text(s->conn, b.data, b.len);
+    buf_release(&b);
+}
+
+static void ws_start(struct kit_job *j)
+{
+    add_read(j, ws_done);
+}
+
+void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud)
+{
+    struct chat *chat = ud;
+    struct frame_in in;
+    struct kit_error err;
+    if (kit_decode(msg, &frame_table, &in, NULL, &err) != 0) {
+        rt_send_error(s->conn, "validation_failed", err.message, err.field);
+        return;
+    }
+    int64_t cursor = parse_cursor(in.cursor);
+    if (cursor < 0) {
+        rt_send_error(s->conn, "validation_failed", CURSOR_MESSAGE, "cursor");
+        return;
+    }
+    struct chctx *c = xcalloc(1, sizeof(*c));
+    c->chat = chat;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
+    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
+    c->demo = s->demo;
+    c->after_seq = cursor;
+    c->limit = in.limit == KIT_INT_ABSENT ? SYNC_LIMIT_DEFAULT : in.limit;
+    c->sess = s;
+    rt_session_hold(s);
+    struct kit_job *j =
+        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
+    kit_run(j, ws_start);
+}

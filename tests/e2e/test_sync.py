@@ -1,0 +1,217 @@
+"""
+Sync (docs/chat.md, "Sync"): GET /api/v1/sync and the WebSocket `sync` frame replay the event
+log after a cursor — every message of every conversation the user belongs to, in order, once,
+in bounded pages with has_more — then the client goes live with no gap and no duplicate at the
+boundary (the client algorithm of docs/chat.md, followed here). Membership changes are events
+with a cursor: a removed member gets the removal last and nothing after, and cannot sync the
+conversation afterwards; an added member sees from their join. Validation names cursor/limit.
+"""
+import threading
+
+import pytest
+
+from conftest import module_server, ws_open
+from test_conversations import App, app_headers, error_of
+from test_messages import direct, frames_until, group, nothing_of, send
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from module_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def app(server):
+    return App(server, app_headers(server))
+
+
+def sync_page(app, uid, cursor, limit=None):
+    q = "/sync?cursor=%s" % cursor + ("&limit=%d" % limit if limit else "")
+    r = app.call(uid, "GET", q)
+    assert r.status == 200, r
+    return r.json()
+
+
+def sync_all(app, uid, cursor="0", limit=None):
+    """Every event after cursor, page by page; the last cursor."""
+    events, pages = [], 0
+    while True:
+        p = sync_page(app, uid, cursor, limit)
+        assert p["complete"] is True, p
+        events += p["events"]
+        pages += 1
+        if p["events"]:
+            assert p["cursor"] == p["events"][-1]["cursor"]
+        cursor = p["cursor"]
+        if not p["has_more"]:
+            return events, cursor, pages
+
+
+def messages_of(events, conv):
+    return [e["message"] for e in events
+            if e["type"] == "message.new" and e["message"]["conversation_id"] == conv]
+
+
+def cursor_now(app, uid):
+    return sync_all(app, uid)[1]
+
+
+# ---------------------------------------------------------------- HTTP
+
+def test_offline_member_syncs_exactly_the_500_in_order(app):
+    app.users("oa", "ob")
+    conv = direct(app, "oa", "ob")
+    start = cursor_now(app, "ob")
+    sent = [send(app, "oa", conv, "m%d" % i).json() for i in range(500)]
+    assert all("cursor" in m for m in sent)
+    events, last, pages = sync_all(app, "ob", start)
+    got = messages_of(events, conv)
+    assert [m["id"] for m in got] == [m["id"] for m in sent]
+    assert [m["seq"] for m in got] == list(range(1, 501))
+    assert [m["content"] for m in got[:2]] == ["m0", "m1"]
+    assert pages == 5 and last == sent[-1]["cursor"]  # 100 per page by default
+    cursors = [int(e["cursor"]) for e in events]
+    assert cursors == sorted(set(cursors))
+    # the replayed frame is the live one: the same message object, and its cursor
+    assert events[-1] == {"type": "message.new", "message": {k: v for k, v in sent[-1].items()
+                                                             if k != "cursor"},
+                          "cursor": sent[-1]["cursor"]}
+    # bigger pages: 500 at most
+    p = sync_page(app, "ob", start, 500)
+    assert len(p["events"]) == 500 and p["has_more"] is False
+    # nothing after the last cursor
+    assert sync_page(app, "ob", last)["events"] == []
+
+
+def test_validation_names_cursor_and_limit(app):
+    app.users("va")
+    for bad in ("abc", "-1", "1.5", "12345678901234567890"):
+        error_of(app.call("va", "GET", "/sync?cursor=" + bad), 422, "cursor")
+    for bad in ("0", "501", "x", "-3"):
+        error_of(app.call("va", "GET", "/sync?cursor=0&limit=" + bad), 422, "limit")
+    assert sync_page(app, "va", "0", 500)["has_more"] is False
+
+
+def test_membership_changes_are_events_with_a_cursor(app, server):
+    app.users("ga", "gb", "gc")
+    before_c = cursor_now(app, "gc")
+    conv = group(app, "ga", ["gb"])
+    for i in range(3):
+        assert send(app, "ga", conv, "early%d" % i).status == 201
+    sock_b = ws_open(server.port, "/ws?token=" + app.token("gb"))
+    # gc is added: gb's live frame carries a cursor, and gc sees from the join only
+    r = app.call("ga", "POST", "/conversations/%s/members" % conv, {"user_ids": ["gc"]})
+    assert r.status == 200, r
+    f = frames_until(sock_b, lambda f: f["type"] == "conversation.updated")[-1]
+    assert f["cursor"].isdigit() and f["conversation"]["id"] == conv
+    assert send(app, "ga", conv, "late").status == 201
+    events, _, _ = sync_all(app, "gc", before_c)
+    assert [m["content"] for m in messages_of(events, conv)] == ["late"]
+    ups = [e for e in events if e["type"] == "conversation.updated"]
+    assert [e["cursor"] for e in ups] == [f["cursor"]]  # the add, not the creation before it
+    assert "gc" in [m["user_id"] for m in ups[0]["conversation"]["members"]]
+    # gb syncing from before the creation sees it all, with every event's cursor
+    events_b, _, _ = sync_all(app, "gb", before_c)
+    kinds = [e["type"] for e in events_b if e.get("conversation", {}).get("id") == conv
+             or e.get("message", {}).get("conversation_id") == conv]
+    assert kinds == ["conversation.updated"] + ["message.new"] * 3 + \
+        ["conversation.updated", "message.new"]
+
+
+def test_a_removed_member_gets_the_removal_last_and_cannot_sync_after(app, server):
+    app.users("ra", "rb", "rc")
+    conv = group(app, "ra", ["rb", "rc"])
+    assert send(app, "ra", conv, "before").status == 201
+    start = cursor_now(app, "rb")
+    sock = ws_open(server.port, "/ws?token=" + app.token("rb"))
+    r = app.call("ra", "DELETE", "/conversations/%s/members/rb" % conv)
+    assert r.status == 200, r
+    live = frames_until(sock, lambda f: f["type"] == "conversation.updated")[-1]
+    assert live["removed"] == ["rb"] and live["cursor"].isdigit()
+    for i in range(3):
+        assert send(app, "ra", conv, "after%d" % i).status == 201
+    nothing_of(sock, "message.new")
+    events, _, _ = sync_all(app, "rb", start)
+    mine = [e for e in events if e.get("conversation", {}).get("id") == conv
+            or e.get("message", {}).get("conversation_id") == conv]
+    assert mine == [{"type": "conversation.updated", "conversation": {"id": conv},
+                     "removed": ["rb"], "cursor": live["cursor"]}]
+    # from the removal on: nothing of the conversation at all
+    events, _, _ = sync_all(app, "rb", live["cursor"])
+    assert [e for e in events if e.get("message", {}).get("conversation_id") == conv] == []
+    # a member who stayed sees the removal and the messages after it
+    events_c, _, _ = sync_all(app, "rc", start)
+    assert [m["content"] for m in messages_of(events_c, conv)] == ["after0", "after1", "after2"]
+    rem = [e for e in events_c if e.get("removed") == ["rb"]]
+    assert len(rem) == 1 and rem[0]["cursor"] == live["cursor"]
+    assert "rb" not in [m["user_id"] for m in rem[0]["conversation"]["members"]]
+
+
+# ---------------------------------------------------------------- WebSocket
+
+def test_ws_sync_while_the_peer_sends_gives_600_exactly_once(app, server):
+    app.users("wa", "wb")
+    conv = direct(app, "wa", "wb")
+    start = cursor_now(app, "wb")
+    for i in range(500):
+        assert send(app, "wa", conv, "o%d" % i).status == 201
+    sock = ws_open(server.port, "/ws?token=" + app.token("wb"))
+    done = threading.Event()
+
+    def more():
+        for i in range(100):
+            assert send(app, "wa", conv, "l%d" % i).status == 201
+        done.set()
+
+    t = threading.Thread(target=more)
+    t.start()
+    # the client (docs/chat.md, "Sync"): until the last sync.done, every frame is collected
+    # (replayed and live ones interleave); then they are applied in cursor order, each cursor
+    # once; later live frames are applied as they come, those at or below the highest dropped
+    frames, cursor = [], start
+    while True:
+        sock.send_json({"type": "sync", "cursor": cursor, "limit": 50})
+        while True:
+            f = sock.recv_frame(timeout=10).json()
+            if f["type"] == "sync.done":
+                break
+            frames.append(f)
+        assert f["complete"] is True
+        cursor = f["cursor"]
+        if not f["has_more"]:
+            break
+    by_cursor = {}
+    for f in frames:
+        assert by_cursor.setdefault(int(f["cursor"]), f) == f  # a repeat is the same frame
+    applied = [by_cursor[c] for c in sorted(by_cursor)]
+    highest = max(by_cursor)
+    t.join()
+    assert done.is_set()
+    while len(applied) < 600:
+        f = sock.recv_frame(timeout=10).json()
+        if int(f["cursor"]) > highest:
+            applied.append(f)
+            highest = int(f["cursor"])
+    msgs = [f["message"] for f in applied]
+    assert [m["seq"] for m in msgs] == list(range(1, 601))
+    assert len({m["id"] for m in msgs}) == 600
+    assert [m["content"] for m in msgs] == ["o%d" % i for i in range(500)] + \
+        ["l%d" % i for i in range(100)]
+    assert int(cursor) <= highest
+    nothing_of(sock, "message.new")
+
+
+def test_ws_sync_errors_and_done(app, server):
+    app.users("wz")
+    sock = ws_open(server.port, "/ws?token=" + app.token("wz"))
+    for frame, field in (({"type": "sync"}, "cursor"), ({"type": "sync", "cursor": 5}, "cursor"),
+                         ({"type": "sync", "cursor": "x1"}, "cursor"),
+                         ({"type": "sync", "cursor": "0", "limit": 501}, "limit"),
+                         ({"type": "sync", "cursor": "0", "limit": 0}, "limit")):
+        sock.send_json(frame)
+        e = sock.recv_frame(timeout=5).json()
+        assert e["type"] == "error" and e["code"] == "validation_failed", e
+        assert e["field"] == field, e
+    sock.send_json({"type": "sync", "cursor": "0"})
+    f = sock.recv_frame(timeout=5).json()
+    assert f == {"type": "sync.done", "cursor": "0", "has_more": False, "complete": True}
