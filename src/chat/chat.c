@@ -60,6 +60,13 @@ void chat_register(struct chat *c, struct router *r)
     rt_register(c->rt, "send", chat__ws_send, c);
     rt_register(c->rt, "read", chat__ws_read, c);
     rt_register(c->rt, "sync", chat__ws_sync, c);
+    /* hello's cursor starts at the newest event stored */
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_EVENTS_LATEST);
+    struct store_result *res = NULL;
+    if (store_read_wait(c->id->store, op, &res) == 0)
+        rt_cursor_seen(c->rt, store_rows_int(store_result_step(res, 0), 0, 0));
+    store_result_free(res);
 }
 
 void chat__ctx_free(void *ctx)
@@ -242,6 +249,8 @@ void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv
     bool extra = notify != NULL && notify[0] != '\0';
     struct frame *f = ws_frame_text(b.data, b.len);
     buf_release(&b);
+    if (cursor > 0)
+        rt_cursor_seen(c->rt, cursor);
     struct bus *bus = rt_bus(c->rt);
     char topic[BUS_TOPIC_MAX + 1];
     for (int k = 0; members != NULL && k < members->nrows; k++) {

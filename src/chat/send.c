@@ -243,6 +243,7 @@ static void publish_new(struct chctx *c, const struct store_rows *m, int64_t cur
     buf_printf(&b, ",\"cursor\":\"%lld\"}", (long long)cursor);
     struct frame *f = ws_frame_text(b.data, b.len);
     buf_release(&b);
+    rt_cursor_seen(c->chat->rt, cursor);
     struct bus *bus = rt_bus(c->chat->rt);
     char topic[BUS_TOPIC_MAX + 1];
     for (int k = 0; ids != NULL && k < ids->nrows; k++) {

@@ -40,6 +40,7 @@ struct rt {
     int nloops;
     struct bus *bus;
     atomic_uint_fast64_t next_id; /* session ids */
+    _Atomic int64_t cursor;       /* the newest event cursor known here (hello's cursor) */
     struct rt_cmd cmds[RT_CMDS_MAX];
     int ncmds;
 };
@@ -58,6 +59,13 @@ void rt_send_error(struct ws_conn *c, const char *code, const char *message, con
     buf_putc(&b, '}');
     ws_conn_send_text(c, b.data, b.len);
     buf_release(&b);
+}
+
+void rt_cursor_seen(struct rt *rt, int64_t cursor)
+{
+    int64_t cur = atomic_load(&rt->cursor);
+    while (cursor > cur && !atomic_compare_exchange_weak(&rt->cursor, &cur, cursor))
+        ;
 }
 
 static void on_open(struct ws_conn *c, void *ud)
@@ -81,8 +89,8 @@ static void on_open(struct ws_conn *c, void *ud)
     }
     buf_puts(&b, "},\"session_id\":");
     buf_json_str(&b, ws_conn_session_id(c));
-    /* no events exist yet (chat and notifications come with later issues): cursor "0" */
-    buf_printf(&b, ",\"cursor\":\"0\",\"heartbeat_ms\":%d}", ws_conn_heartbeat_ms(c));
+    buf_printf(&b, ",\"cursor\":\"%lld\",\"heartbeat_ms\":%d}", (long long)atomic_load(&rt->cursor),
+               ws_conn_heartbeat_ms(c));
     ws_conn_send_text(c, b.data, b.len);
     buf_release(&b);
 }

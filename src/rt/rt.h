@@ -92,6 +92,13 @@ struct bus *rt_bus(struct rt *rt);
 void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip);
 
 /*
+ * Records that the event with this cursor has been committed (the newest one wins): hello
+ * tells new connections the newest cursor known, so it never names an event that could still
+ * be missed live. Any thread.
+ */
+void rt_cursor_seen(struct rt *rt, int64_t cursor);
+
+/*
  * Keeps s alive across asynchronous work (a store step of a command): when its connection
  * closes meanwhile, s->conn becomes NULL and s->closed true, and s is freed by the last
  * rt_session_release. The work counts as a request in flight on the session's loop

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import module_server, ws_open
+from conftest import Server, module_server, ws_open
 from test_conversations import App, app_headers, error_of
 from test_messages import direct, frames_until, group, nothing_of, send
 
@@ -215,3 +215,29 @@ def test_ws_sync_errors_and_done(app, server):
     sock.send_json({"type": "sync", "cursor": "0"})
     f = sock.recv_frame(timeout=5).json()
     assert f == {"type": "sync.done", "cursor": "0", "has_more": False, "complete": True}
+
+
+# ---------------------------------------------------------------- hello
+
+def test_hello_carries_the_newest_cursor_also_after_a_restart(app, server, tmp_path):
+    app.users("ha", "hb")
+    conv = direct(app, "ha", "hb")
+    m = send(app, "ha", conv, "x").json()
+    sock = ws_open(server.port, "/ws?token=" + app.token("hb"))
+    assert sock.hello["cursor"] == m["cursor"]
+    # a restarted server starts from the newest event stored
+    s = Server(workdir=tmp_path / "restart").start()
+    try:
+        a = App(s, app_headers(s))
+        a.users("h1", "h2")
+        assert ws_open(s.port, "/ws?token=" + a.token("h2")).hello["cursor"] == "0"
+        m = send(a, "h1", direct(a, "h1", "h2"), "y").json()
+    finally:
+        s.stop()
+    s = Server(workdir=tmp_path / "restart").start()
+    try:
+        a = App(s, app_headers(s))
+        hello = ws_open(s.port, "/ws?token=" + a.token("h2")).hello
+        assert hello["cursor"] == m["cursor"] and int(m["cursor"]) > 0
+    finally:
+        s.stop()

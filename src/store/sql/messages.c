@@ -117,6 +117,5 @@ const struct store_sql SQL_EVENTS_HELD =
               " CASE WHEN EXISTS (SELECT 1 FROM events WHERE app_id = ?1 AND cursor > ?2 AND"
               " created_at < ?3) THEN 1 ELSE 0 END");
 
-/* ?1 app: the newest cursor of the app (what hello says) */
-const struct store_sql SQL_EVENTS_LATEST =
-    STORE_SQL("SELECT coalesce(max(cursor), 0) FROM events WHERE app_id = ?1");
+/* the newest cursor stored (where hello's cursor starts) */
+const struct store_sql SQL_EVENTS_LATEST = STORE_SQL("SELECT coalesce(max(cursor), 0) FROM events");
