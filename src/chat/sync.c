@@ -7,6 +7,7 @@
  * conversation.updated with the conversation as it is now). One read op gives the page and
  * the conversations its changes are about, so both come from one store read.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@
 
 #define SYNC_LIMIT_DEFAULT 100
 #define SYNC_LIMIT_MAX 500
+/* A WebSocket page ends after this many bytes of frames (has_more), well under the socket's
+ * queue bound (HERALD_WS_MAX_QUEUE, 1 MiB by default): a sync of long messages never gets
+ * its own client closed. One event larger than that still goes, alone. */
+#define SYNC_WS_PAGE_BYTES (256 * 1024)
 #define DAY_MS (24LL * 3600 * 1000)
 #define LIMIT_MESSAGE "must be a whole number from 1 to 500"
 #define CURSOR_MESSAGE "must be a cursor: a string of digits"
@@ -94,8 +99,10 @@ struct page {
     bool has_more, complete;
 };
 
-/* Renders the page's frames: each one to emit(frame, len, arg). */
-static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg)
+/* Renders the page's frames: each one to emit(frame, len, arg), the page ending early (with
+ * has_more) once budget bytes went out. */
+static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
+                          size_t budget)
 {
     struct chctx *c = chat__ctx(j);
     int step = c->chat->history_days > 0 ? 1 : 0;
@@ -114,7 +121,12 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
         p.has_more = true;
     }
     struct buf b = BUF_INIT;
+    size_t sent = 0;
     for (int i = 0; i < n; i++) {
+        if (sent >= budget) {
+            p.has_more = true;
+            break;
+        }
         p.cursor = store_rows_int(ev, i, EV_CURSOR);
         buf_clear(&b);
         const char *kind = store_rows_text(ev, i, EV_KIND);
@@ -125,6 +137,7 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
             conv_frame(&b, ev, i, convs, members);
         }
         emit(b.data, b.len, arg);
+        sent += b.len;
     }
     buf_release(&b);
     return p;
@@ -182,7 +195,7 @@ static void http_done(struct kit_job *j)
     }
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"events\":[");
-    struct page p = render(j, http_emit, &b);
+    struct page p = render(j, http_emit, &b, SIZE_MAX);
     buf_puts(&b, "],");
     page_fields(&b, &p);
     buf_putc(&b, '}');
@@ -269,7 +282,7 @@ static void ws_done(struct kit_job *j)
         rt_send_error(s->conn, "unavailable", "the events could not be read; retry", NULL);
         return;
     }
-    struct page p = render(j, ws_emit, s);
+    struct page p = render(j, ws_emit, s, SYNC_WS_PAGE_BYTES);
     if (s->conn == NULL)
         return;
     struct buf b = BUF_INIT;

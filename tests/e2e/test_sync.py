@@ -147,6 +147,42 @@ def test_a_removed_member_gets_the_removal_last_and_cannot_sync_after(app, serve
     assert "rb" not in [m["user_id"] for m in rem[0]["conversation"]["members"]]
 
 
+def test_a_room_member_syncs_from_their_join_until_they_leave(app):
+    app.users("qa", "qb")
+    start = cursor_now(app, "qb")
+    r = app.call("qa", "POST", "/conversations", {"type": "room", "name": "Lobby"})
+    assert r.status == 201, r
+    room = r.json()["id"]
+    assert send(app, "qa", room, "before").status == 201
+    assert app.call("qb", "POST", "/rooms/%s/join" % room).status == 200
+    assert app.call("qb", "POST", "/rooms/%s/join" % room).status == 200  # again: no event
+    assert send(app, "qa", room, "member").status == 201
+
+    def of_room(events):
+        return [e for e in events if e.get("conversation", {}).get("id") == room
+                or e.get("message", {}).get("conversation_id") == room]
+
+    mine = of_room(sync_all(app, "qb", start)[0])
+    assert [e["type"] for e in mine] == ["conversation.updated", "message.new"]
+    assert mine[0]["conversation"]["member_count"] == 2 and "removed" not in mine[0]
+    assert mine[1]["message"]["content"] == "member"
+    assert app.call("qb", "POST", "/conversations/%s/leave" % room).status == 204
+    assert send(app, "qa", room, "gone").status == 201
+    # once gone, the room is no longer theirs to read (as its history answers 404): of it,
+    # sync gives only the event that told them they left
+    mine = of_room(sync_all(app, "qb", start)[0])
+    assert mine == [{"type": "conversation.updated", "conversation": {"id": room},
+                     "removed": ["qb"], "cursor": mine[0]["cursor"]}]
+    # the owner sees the creation, both messages around the join, the join and the leave
+    events, _, _ = sync_all(app, "qa", start)
+    kinds = [(e["type"], e.get("removed")) for e in events
+             if e.get("conversation", {}).get("id") == room
+             or e.get("message", {}).get("conversation_id") == room]
+    assert kinds == [("conversation.updated", None), ("message.new", None),
+                     ("conversation.updated", None), ("message.new", None),
+                     ("conversation.updated", ["qb"]), ("message.new", None)]
+
+
 # ---------------------------------------------------------------- WebSocket
 
 def test_ws_sync_while_the_peer_sends_gives_600_exactly_once(app, server):
@@ -199,6 +235,27 @@ def test_ws_sync_while_the_peer_sends_gives_600_exactly_once(app, server):
         ["l%d" % i for i in range(100)]
     assert int(cursor) <= highest
     nothing_of(sock, "message.new")
+
+
+def test_ws_pages_of_long_messages_end_early_and_the_socket_stays(app, server):
+    app.users("la", "lb")
+    conv = direct(app, "la", "lb")
+    start = cursor_now(app, "lb")
+    text = "长" * 4000  # 12,000 bytes: 100 of them are more than the socket's 1 MiB queue
+    sent = [send(app, "la", conv, text).json()["id"] for _ in range(100)]
+    sock = ws_open(server.port, "/ws?token=" + app.token("lb"))
+    got, cursor, pages = [], start, 0
+    while True:
+        sock.send_json({"type": "sync", "cursor": cursor, "limit": 500})
+        frames = frames_until(sock, lambda f: f["type"] == "sync.done")
+        done, frames = frames[-1], frames[:-1]
+        pages += 1
+        assert len(frames) <= 25 and (not frames or done["cursor"] == frames[-1]["cursor"])
+        got += [f["message"]["id"] for f in frames if f["type"] == "message.new"]
+        cursor = done["cursor"]
+        if not done["has_more"]:
+            break
+    assert got == sent and pages >= 5
 
 
 def test_ws_sync_errors_and_done(app, server):
