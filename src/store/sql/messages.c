@@ -110,10 +110,12 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
     " (SELECT 1 FROM conversations y WHERE y.id = m.conversation_id AND y.type <> 'room') ORDER"
     " BY m.conversation_id, m.joined_at, m.user_id");
 
-/* ?1 app, ?2 after this cursor, ?3 held from this created_at on: the earliest cursor held, and
- * 1 when events after ?2 are older than that (the range is no longer complete) */
+/* ?1 app, ?2 after this cursor, ?3 held from this created_at on: the earliest cursor held (when
+ * none is, the next one), and 1 when events after ?2 are older than that (the range is no
+ * longer complete) */
 const struct store_sql SQL_EVENTS_HELD =
-    STORE_SQL("SELECT (SELECT min(cursor) FROM events WHERE app_id = ?1 AND created_at >= ?3),"
+    STORE_SQL("SELECT coalesce((SELECT min(cursor) FROM events WHERE app_id = ?1 AND created_at"
+              " >= ?3), (SELECT coalesce(max(cursor), 0) + 1 FROM events)),"
               " CASE WHEN EXISTS (SELECT 1 FROM events WHERE app_id = ?1 AND cursor > ?2 AND"
               " created_at < ?3) THEN 1 ELSE 0 END");
 
