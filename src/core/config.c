@@ -181,6 +181,8 @@ static const struct setting settings[] = {
     /* chat */
     NUM("HERALD_MAX_MESSAGE_CHARS", T_INT, F_INT(max_message_chars), 1, 100000, "4000", "N",
         "characters of a text message (more: 422)"),
+    NUM("HERALD_PRESENCE_GRACE", T_DURATION, F_INT(presence_grace_ms), 0, MIN_MS, "5s", "DURATION",
+        "a user stays online this long after their last connection closed"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",

@@ -255,6 +255,10 @@ static const char m007_read_state[] =
     " FROM messages s WHERE s.conversation_id = conversation_members.conversation_id AND"
     " s.sender_id = conversation_members.user_id));";
 
+/* issue 9, presence (docs/chat.md): when the user's last device went away (ms), written when
+ * the offline event is sent; NULL: never seen. */
+static const char m008_last_seen[] = "ALTER TABLE users ADD COLUMN last_seen INTEGER;";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -263,6 +267,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {5, "conversations", m005_conversations},
     {6, "messages", m006_messages},
     {7, "read_state", m007_read_state},
+    {8, "last_seen", m008_last_seen},
 };
 
 const int store__sqlite_nmigrations =
