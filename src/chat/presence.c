@@ -40,6 +40,8 @@ struct pres_entry {
     struct pres_entry *next;
     int count;       /* open connections */
     int64_t gone_at; /* > 0: the last one closed then; offline pending */
+    bool announcing; /* the offline event's op is under way: online again waits for it */
+    bool due;        /* a later departure's grace ended while announcing */
     char app[JWT_APP_MAX + 1];
     char user[JWT_SUB_MAX + 1];
 };
@@ -98,6 +100,39 @@ struct pres_op {
     char user[JWT_SUB_MAX + 1];
 };
 
+static void dispatch(struct presence *p, const char *app, const char *user, bool online,
+                     int64_t last_seen);
+
+/*
+ * After an offline event: the entry waited for it. Back online meanwhile: now the online event;
+ * gone again and its grace over: that offline; else the entry goes (or waits for its grace).
+ */
+static void after_offline(struct presence *p, const struct pres_op *o)
+{
+    struct pres_entry **link;
+    int next = 0; /* 1 online, 2 offline */
+    int64_t gone_at = 0;
+    pthread_mutex_lock(&p->mu);
+    struct pres_entry *e = find(p, o->app, o->user, &link);
+    if (e != NULL) {
+        e->announcing = false;
+        if (e->count > 0) {
+            next = 1;
+        } else if (e->due) {
+            e->due = false;
+            e->announcing = true;
+            gone_at = e->gone_at;
+            next = 2;
+        } else if (e->gone_at == o->last_seen) {
+            *link = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (next != 0)
+        dispatch(p, o->app, o->user, next == 1, gone_at);
+}
+
 static void op_done(int status, struct store_result *res, void *ud)
 {
     struct pres_op *o = ud;
@@ -127,6 +162,8 @@ static void op_done(int status, struct store_result *res, void *ud)
     }
     store_result_free(res);
     struct presence *p = o->p;
+    if (!o->online)
+        after_offline(p, o);
     free(o);
     pthread_mutex_lock(&p->mu);
     p->inflight--;
@@ -161,6 +198,8 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
     int rc = online ? store_read(p->store, op, op_done, o) : store_write(p->store, op, op_done, o);
     if (rc != 0) { /* refused at once: done never runs */
         log_warn("presence", "presence event of a user not sent: the store refused (%d)", rc);
+        if (!online)
+            after_offline(p, o);
         free(o);
         pthread_mutex_lock(&p->mu);
         p->inflight--;
@@ -185,7 +224,8 @@ static void on_session(struct rt_session *s, bool open, void *ud)
             snprintf(e->user, sizeof(e->user), "%s", s->user_id);
             *link = e;
         }
-        announce = e->count++ == 0 && e->gone_at == 0; /* back within the grace: nothing */
+        /* back within the grace: nothing; while the offline goes out: after it */
+        announce = e->count++ == 0 && e->gone_at == 0 && !e->announcing;
         e->gone_at = 0;
     } else if (e != NULL && --e->count == 0) {
         struct pres_gone *g = xcalloc(1, sizeof(*g));
@@ -225,11 +265,11 @@ static void *grace_main(void *arg)
         p->head = g->next;
         if (p->head == NULL)
             p->tail = NULL;
-        struct pres_entry **link;
-        struct pres_entry *e = find(p, g->app, g->user, &link);
-        if (e != NULL && e->count == 0 && e->gone_at == g->gone_at) {
-            *link = e->next;
-            free(e);
+        struct pres_entry *e = find(p, g->app, g->user, NULL);
+        if (e != NULL && e->count == 0 && e->gone_at == g->gone_at && e->announcing) {
+            e->due = true; /* after_offline sends it */
+        } else if (e != NULL && e->count == 0 && e->gone_at == g->gone_at) {
+            e->announcing = true;
             pthread_mutex_unlock(&p->mu);
             dispatch(p, g->app, g->user, false, g->gone_at);
             pthread_mutex_lock(&p->mu);
@@ -287,10 +327,16 @@ void chat__presence_free(struct presence *p)
     free(p);
 }
 
+/* A device, or the last one gone within the grace (not once its offline is under way). */
+static bool entry_online(const struct pres_entry *e)
+{
+    return e != NULL && (e->count > 0 || !e->announcing);
+}
+
 bool chat__presence_online(struct presence *p, const char *app, const char *user)
 {
     pthread_mutex_lock(&p->mu);
-    bool on = find(p, app, user, NULL) != NULL; /* an entry: a device, or within the grace */
+    bool on = entry_online(find(p, app, user, NULL));
     pthread_mutex_unlock(&p->mu);
     return on;
 }
@@ -417,7 +463,7 @@ static void online_authed(struct http_req *req, const struct user_principal *pr,
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < PRES_BUCKETS; i++)
         for (struct pres_entry *e = p->buckets[i]; e != NULL; e = e->next) {
-            if (strcmp(e->app, pr->app_id) != 0)
+            if (strcmp(e->app, pr->app_id) != 0 || !entry_online(e))
                 continue;
             if (n == cap) {
                 cap *= 2;
