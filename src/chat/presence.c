@@ -26,6 +26,7 @@
 #include "core/frame.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "identity/app_auth.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
@@ -438,10 +439,35 @@ static void presence_authed(struct http_req *req, const struct user_principal *p
     kit_store(j, op, KIT_READ, presence_done);
 }
 
+/* App credentials (X-App-Key + X-App-Secret): the app asks, as no user. */
+static void presence_app_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    struct user_principal pr = {0};
+    snprintf(pr.app_id, sizeof(pr.app_id), "%s", app_id);
+    presence_authed(req, &pr, ud);
+}
+
+static void online_authed(struct http_req *req, const struct user_principal *pr, void *ud);
+
+static void online_app_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    struct user_principal pr = {0};
+    snprintf(pr.app_id, sizeof(pr.app_id), "%s", app_id);
+    online_authed(req, &pr, ud);
+}
+
+/* An end user's token, or the app's key and secret (a business backend asking). */
+static void either_auth(struct chat *c, struct http_req *req, user_auth_fn user, app_auth_fn app)
+{
+    if (http_req_header(req, "X-App-Key") != NULL)
+        identity_app_auth(c->id, req, app, c);
+    else
+        identity_user_auth(c->id, req, user, c);
+}
+
 void chat_presence_get(struct http_req *req, void *ud)
 {
-    struct chat *c = ud;
-    identity_user_auth(c->id, req, presence_authed, c);
+    either_auth(ud, req, presence_authed, presence_app_authed);
 }
 
 /* ---- GET /api/v1/users/online?page=&page_size= (this process's table: docs/chat.md) */
@@ -492,6 +518,5 @@ static void online_authed(struct http_req *req, const struct user_principal *pr,
 
 void chat_users_online(struct http_req *req, void *ud)
 {
-    struct chat *c = ud;
-    identity_user_auth(c->id, req, online_authed, c);
+    either_auth(ud, req, online_authed, online_app_authed);
 }

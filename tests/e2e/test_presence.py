@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import module_server
-from test_conversations import App, app_headers, error_of
+from conftest import http_request, module_server
+from test_conversations import API, App, app_headers, error_of
 from test_messages import direct, frames_until, group, nothing_of, ws
 
 GRACE = 0.3
@@ -192,6 +192,14 @@ def test_get_presence_reports_online_last_seen_and_hides_other_apps(app, other, 
     hundred = ",".join("u%d" % i for i in range(100))
     r = app.call("h_asker", "GET", "/presence?user_ids=" + hundred)
     assert r.status == 200 and len(r.json()["results"]) == 100, r
+    # the app's own credentials may ask too; another app's see its own users only
+    r = http_request(server.port, "GET", API + "/presence?user_ids=h_on,h_foreign", app.headers)
+    assert r.status == 200, r
+    assert [p["online"] for p in r.json()["results"]] == [True, False]
+    r = http_request(server.port, "GET", API + "/presence?user_ids=h_on,h_foreign", other.headers)
+    assert [p["online"] for p in r.json()["results"]] == [False, True]
+    r = http_request(server.port, "GET", API + "/presence?user_ids=h_on", {"X-App-Key": "nope"})
+    assert r.status == 401, r
     on.close()
     foreign.close()
 
@@ -218,6 +226,8 @@ def test_users_online_is_paged_and_per_app(app, other, server):
     error_of(app.call("o_1", "GET", "/users/online?page=0"), 422, "page")
     r = other.call("o_x", "GET", "/users/online")
     theirs = {u["user_id"] for u in r.json()["results"]}
+    by_app = http_request(server.port, "GET", API + "/users/online?page_size=100", other.headers)
+    assert by_app.status == 200 and {u["user_id"] for u in by_app.json()["results"]} == theirs
     assert "o_x" in theirs and not theirs & {"o_1", "o_2", "o_3"}
     for k in keep:
         k.close()
