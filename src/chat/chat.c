@@ -24,18 +24,23 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days)
+struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days,
+                      int presence_grace_ms)
 {
     struct chat *c = xcalloc(1, sizeof(*c));
     c->history_days = history_days;
     c->id = id;
     c->rt = rt;
     c->max_chars = max_chars;
+    c->presence = chat__presence_new(id->store, rt, presence_grace_ms);
     return c;
 }
 
 void chat_free(struct chat *c)
 {
+    if (c == NULL)
+        return;
+    chat__presence_free(c->presence);
     free(c);
 }
 
@@ -67,6 +72,9 @@ void chat_register(struct chat *c, struct router *r)
     if (store_read_wait(c->id->store, op, &res) == 0)
         rt_cursor_seen(c->rt, store_rows_int(store_result_step(res, 0), 0, 0));
     store_result_free(res);
+    router_add(r, HTTP_M_GET, "/api/v1/presence", chat_presence_get, c);
+    router_add(r, HTTP_M_GET, "/api/v1/users/online", chat_users_online, c);
+    rt_register(c->rt, "typing", chat__ws_typing, c);
 }
 
 void chat__ctx_free(void *ctx)
@@ -148,7 +156,7 @@ bool chat__direct_key(const char *a, const char *b, char *out, size_t n)
 
 /* Conversation columns (SQL_CONVERSATIONS_COLS) and member columns. */
 enum { CV_ID, CV_TYPE, CV_NAME, CV_AVATAR, CV_OWNER, CV_SEQ, CV_ACT, CV_CREATED, CV_UPDATED, CV_N };
-enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND };
+enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN };
 
 static void add_text(cJSON *o, const char *key, const struct store_rows *r, int i, int col)
 {
@@ -197,6 +205,11 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
             add_text(p, "name", members, k, MB_NAME);
             add_text(p, "avatar", members, k, MB_AVATAR);
             add_text(p, "kind", members, k, MB_KIND);
+            if (store_rows_is_null(members, k, MB_LAST_SEEN))
+                cJSON_AddNullToObject(p, "last_seen");
+            else
+                cJSON_AddNumberToObject(p, "last_seen",
+                                        (double)store_rows_int(members, k, MB_LAST_SEEN));
         }
     }
     return o;
@@ -304,6 +317,7 @@ void chat__finish_write(struct kit_job *j)
         return;
     }
     cJSON *o = chat__conv_json(conv, 0, members, c->user_id);
+    chat__presence_peer(c->chat, c->app_id, o);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, c->ok_status, s, strlen(s));
     cJSON_free(s);

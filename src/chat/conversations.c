@@ -350,6 +350,7 @@ static void list_done(struct kit_job *j)
     for (int i = 0; conv != NULL && i < conv->nrows; i++) {
         cJSON *o = chat__conv_json(conv, i, members, c->user_id);
         chat__conv_add_state(o, conv, i, STATE_COL);
+        chat__presence_peer(c->chat, c->app_id, o);
         cJSON_AddItemToArray(arr, o);
     }
     respond_page(j, arr, true);

@@ -27,10 +27,11 @@ struct user_principal;
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
 struct chat {
-    struct identity *id; /* borrowed */
-    struct rt *rt;       /* borrowed */
-    int max_chars;       /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
-    int history_days;    /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    struct identity *id;       /* borrowed */
+    struct rt *rt;             /* borrowed */
+    int max_chars;             /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+    int history_days;          /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    struct presence *presence; /* owned (presence.c) */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
@@ -226,5 +227,32 @@ void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud);
 
 /* The WebSocket `read` frame (rt_register "read"; ud the struct chat). read.c. */
 void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
+
+/* ---- presence and typing (presence.c, typing.c) */
+
+struct presence;
+struct store;
+
+#define PRESENCE_AUDIENCE_MAX 10000  /* users told of one user's presence change */
+#define PRESENCE_IDS_MAX 100         /* user ids of one GET /presence */
+#define CHAT_TYPING_INTERVAL_MS 2000 /* one typing forwarded per connection and conversation */
+
+/*
+ * The process-wide presence table, watching rt's sessions; offline after grace_ms without a
+ * device. Start-up only. Freed after the server (and the store) have stopped. NULL-safe.
+ */
+struct presence *chat__presence_new(struct store *store, struct rt *rt, int grace_ms);
+void chat__presence_free(struct presence *p);
+
+/* True while (app, user) has a device connected, or lost its last one within the grace. */
+bool chat__presence_online(struct presence *p, const char *app, const char *user);
+
+/* Adds "online" to the "peer" of a conversation object (if any). Any thread. */
+void chat__presence_peer(struct chat *c, const char *app, cJSON *conv);
+
+/* GET /api/v1/presence and GET /api/v1/users/online; the `typing` frame. */
+void chat_presence_get(struct http_req *req, void *ud);
+void chat_users_online(struct http_req *req, void *ud);
+void chat__ws_typing(struct rt_session *s, const cJSON *msg, void *ud);
 
 #endif

@@ -270,6 +270,7 @@ static void loaded(struct kit_job *j)
     switch (c->action) {
     case CHAT_GET: {
         cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, 1), c->user_id);
+        chat__presence_peer(c->chat, c->app_id, o);
         const struct store_rows *st = store_result_step(j->res, 2);
         if (st != NULL && st->nrows > 0)
             chat__conv_add_state(o, st, 0, 0);

@@ -115,12 +115,13 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct server *srv = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
     ops_register(router, &ops);
+    struct rt *rt = rt_new(ident, cfg->workers);
+    struct chat *chat =
+        chat_new(ident, rt, cfg->max_message_chars, cfg->history_days, cfg->presence_grace_ms);
+    chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     identity_register(router, ident);
     console_register(router, ident);
-    struct rt *rt = rt_new(ident, cfg->workers);
     rt_register_routes(rt, router);
-    struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days);
-    chat_register(chat, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg->static_dir, STATIC_MAX_TOTAL);

@@ -43,6 +43,8 @@ struct rt {
     _Atomic int64_t cursor;       /* the newest event cursor known here (hello's cursor) */
     struct rt_cmd cmds[RT_CMDS_MAX];
     int ncmds;
+    rt_watch_fn watch;
+    void *watch_ud;
 };
 
 void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field)
@@ -84,6 +86,8 @@ static void on_open(struct ws_conn *c, void *ud)
         bus_topic_app(topic, s->app_id);
         bus_subscribe(rt->bus, loop, topic, &s->app_sub);
         buf_json_str(&b, s->user_id);
+        if (rt->watch != NULL)
+            rt->watch(s, true, rt->watch_ud);
     } else {
         buf_puts(&b, "null");
     }
@@ -164,6 +168,8 @@ static void on_close(struct ws_conn *c, void *ud)
     if (s->conn) {
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->user_sub);
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->app_sub);
+        if (rt->watch != NULL)
+            rt->watch(s, false, rt->watch_ud);
     }
     s->conn = NULL;
     s->closed = true;
@@ -324,6 +330,12 @@ void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud)
     if (rt->ncmds == RT_CMDS_MAX)
         abort(); /* raise RT_CMDS_MAX */
     rt->cmds[rt->ncmds++] = (struct rt_cmd){.type = type, .fn = fn, .ud = ud};
+}
+
+void rt_watch(struct rt *rt, rt_watch_fn fn, void *ud)
+{
+    rt->watch = fn;
+    rt->watch_ud = ud;
 }
 
 /* ---- life cycle */

@@ -75,6 +75,14 @@ struct rt *rt_new(struct identity *id, int nloops);
  */
 void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud);
 
+/*
+ * Called on the connection's loop thread when an authenticated session opens (open true, after
+ * its subscriptions) and when that session's connection closes (open false; s is still
+ * valid). One watcher (presence); a second call replaces it. Start-up only.
+ */
+typedef void (*rt_watch_fn)(struct rt_session *s, bool open, void *ud);
+void rt_watch(struct rt *rt, rt_watch_fn fn, void *ud);
+
 /* Fills app with the protocol's callbacks (the handshake authenticates the user). */
 void rt_ws_app(struct rt *rt, struct ws_app *app);
 

@@ -262,6 +262,9 @@ static const char m007_read_state[] =
 static const char m008_sync[] = "ALTER TABLE events ADD COLUMN user_id TEXT;"
                                 "ALTER TABLE conversation_members ADD COLUMN joined_cursor INTEGER;"
                                 "UPDATE conversation_members SET joined_cursor = 0;";
+/* issue 9, presence (docs/chat.md): when the user's last device went away (ms), written when
+ * the offline event is sent; NULL: never seen. */
+static const char m009_last_seen[] = "ALTER TABLE users ADD COLUMN last_seen INTEGER;";
 
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
@@ -272,6 +275,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {6, "messages", m006_messages},
     {7, "read_state", m007_read_state},
     {8, "sync", m008_sync},
+    {9, "last_seen", m009_last_seen},
 };
 
 const int store__sqlite_nmigrations =

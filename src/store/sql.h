@@ -181,7 +181,7 @@ extern const struct store_sql SQL_EVENTS_LATEST;
  * them. */
 #define SQL_CONVERSATION_MEMBERS_COLS                                                              \
     "m.conversation_id, m.user_id, m.role, m.joined_at, coalesce(u.name, ''), coalesce(u.avatar,"  \
-    " ''), coalesce(u.kind, '')"
+    " ''), coalesce(u.kind, ''), u.last_seen"
 
 /* A member's read state in a conversation (me: the member, c: the conversation, lm: its newest
  * message when the member sees it), in the order chat/read.c reads them: read_seq, the unread
@@ -196,6 +196,13 @@ extern const struct store_sql SQL_EVENTS_LATEST;
     "m.id, m.conversation_id, m.seq, m.sender_id, m.type, m.content, m.reply_to,"                  \
     " m.client_msg_id, m.created_at, m.edited_at, m.recalled, r.sender_id, r.type, r.content,"     \
     " r.recalled"
+
+/* presence and typing (chat/presence.c, chat/typing.c): src/store/sql/presence.c */
+extern const struct store_sql SQL_USERS_LAST_SEEN_SET;
+extern const struct store_sql SQL_USERS_LAST_SEEN;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_CO;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_IS;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_TYPING;
 
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {

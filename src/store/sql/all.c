@@ -143,6 +143,11 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_EVENTS_SYNC),
     E(SQL_EVENTS_HELD),
     E(SQL_EVENTS_LATEST),
+    E(SQL_USERS_LAST_SEEN_SET),
+    E(SQL_USERS_LAST_SEEN),
+    E(SQL_CONVERSATION_MEMBERS_CO),
+    E(SQL_CONVERSATION_MEMBERS_IS),
+    E(SQL_CONVERSATION_MEMBERS_TYPING),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];
