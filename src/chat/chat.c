@@ -254,6 +254,22 @@ int64_t chat__event_cursor(const struct store_result *res)
     return r != NULL && r->nrows > 0 ? store_rows_int(r, 0, 0) : 0;
 }
 
+void chat__publish_rows(struct rt *rt, const char *app_id, const struct store_rows *ids, int col,
+                        const char *except, struct frame *f, uint64_t skip)
+{
+    struct bus *bus = rt_bus(rt);
+    char topic[BUS_TOPIC_MAX + 1];
+    for (int k = 0; ids != NULL && k < ids->nrows; k++) {
+        const char *uid = store_rows_text(ids, k, col);
+        if (uid == NULL || (except != NULL && strcmp(uid, except) == 0))
+            continue;
+        bus_topic_user(topic, app_id, uid);
+        struct bus_event *ev = bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f));
+        ev->skip = skip;
+        bus_publish(bus, ev);
+    }
+}
+
 void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv,
                            const struct store_rows *members, const char *notify, int64_t cursor)
 {
@@ -264,18 +280,11 @@ void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv
     buf_release(&b);
     if (cursor > 0)
         rt_cursor_seen(c->rt, cursor);
-    struct bus *bus = rt_bus(c->rt);
-    char topic[BUS_TOPIC_MAX + 1];
-    for (int k = 0; members != NULL && k < members->nrows; k++) {
-        const char *uid = store_rows_text(members, k, MB_USER);
-        if (uid == NULL || (extra && strcmp(uid, notify) == 0))
-            continue;
-        bus_topic_user(topic, app_id, uid);
-        bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
-    }
+    chat__publish_rows(c->rt, app_id, members, MB_USER, extra ? notify : NULL, f, 0);
     if (extra) {
+        char topic[BUS_TOPIC_MAX + 1];
         bus_topic_user(topic, app_id, notify);
-        bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
+        bus_publish(rt_bus(c->rt), bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
     }
     frame_unref(f);
 }

@@ -22,6 +22,8 @@ struct store_result;
 struct rt_session;
 struct store_op;
 struct store_rows;
+struct frame;
+struct rt;
 struct user_principal;
 
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
@@ -117,6 +119,14 @@ bool chat__paging(struct http_req *req, struct chctx *c);
  */
 cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_rows *members,
                        const char *me);
+
+/*
+ * Publishes f (the caller keeps its reference) to the user topic of every user id in column
+ * col of ids, except the one named except (may be NULL); each event skips the subscriber
+ * with id skip (0: none). The frame is shared, not copied. Any thread.
+ */
+void chat__publish_rows(struct rt *rt, const char *app_id, const struct store_rows *ids, int col,
+                        const char *except, struct frame *f, uint64_t skip);
 
 /*
  * Publishes {"type":"conversation.updated","conversation":conv} (plus "removed":[notify] when

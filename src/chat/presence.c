@@ -150,15 +150,7 @@ static void op_done(int status, struct store_result *res, void *ud)
             buf_printf(&b, ",\"online\":false,\"last_seen\":%lld}", (long long)o->last_seen);
         struct frame *f = ws_frame_text(b.data, b.len);
         buf_release(&b);
-        struct bus *bus = rt_bus(o->p->rt);
-        char topic[BUS_TOPIC_MAX + 1];
-        for (int k = 0; k < r->nrows; k++) {
-            const char *uid = store_rows_text(r, k, 0);
-            if (uid == NULL)
-                continue;
-            bus_topic_user(topic, o->app, uid);
-            bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
-        }
+        chat__publish_rows(o->p->rt, o->app, r, 0, NULL, f, 0);
         frame_unref(f);
     }
     store_result_free(res);

@@ -244,17 +244,7 @@ static void publish_new(struct chctx *c, const struct store_rows *m, int64_t cur
     struct frame *f = ws_frame_text(b.data, b.len);
     buf_release(&b);
     rt_cursor_seen(c->chat->rt, cursor);
-    struct bus *bus = rt_bus(c->chat->rt);
-    char topic[BUS_TOPIC_MAX + 1];
-    for (int k = 0; ids != NULL && k < ids->nrows; k++) {
-        const char *uid = store_rows_text(ids, k, 0);
-        if (uid == NULL)
-            continue;
-        bus_topic_user(topic, c->app_id, uid);
-        struct bus_event *ev = bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f));
-        ev->skip = c->sess != NULL ? c->sess->id : 0;
-        bus_publish(bus, ev);
-    }
+    chat__publish_rows(c->chat->rt, c->app_id, ids, 0, NULL, f, c->sess != NULL ? c->sess->id : 0);
     frame_unref(f);
 }
 

@@ -86,15 +86,7 @@ static void typing_read(struct kit_job *j)
     buf_putc(&b, '}');
     struct frame *f = ws_frame_text(b.data, b.len);
     buf_release(&b);
-    struct bus *bus = rt_bus(c->chat->rt);
-    char topic[BUS_TOPIC_MAX + 1];
-    for (int k = 0; k < ids->nrows; k++) {
-        const char *uid = store_rows_text(ids, k, 0);
-        if (uid == NULL)
-            continue;
-        bus_topic_user(topic, c->app_id, uid);
-        bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
-    }
+    chat__publish_rows(c->chat->rt, c->app_id, ids, 0, NULL, f, 0);
     frame_unref(f);
 }
 
