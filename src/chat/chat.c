@@ -33,6 +33,7 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->rt = rt;
     c->max_chars = max_chars;
     c->presence = chat__presence_new(id->store, rt, presence_grace_ms);
+    c->directs = chat__directs_new();
     return c;
 }
 
@@ -41,6 +42,7 @@ void chat_free(struct chat *c)
     if (c == NULL)
         return;
     chat__presence_free(c->presence);
+    chat__directs_free(c->directs);
     free(c);
 }
 

@@ -29,14 +29,22 @@ struct user_principal;
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
 struct chat {
-    struct identity *id;       /* borrowed */
-    struct rt *rt;             /* borrowed */
-    int max_chars;             /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
-    int history_days;          /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
-    struct presence *presence; /* owned (presence.c) */
+    struct identity *id;          /* borrowed */
+    struct rt *rt;                /* borrowed */
+    int max_chars;                /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+    int history_days;             /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    struct presence *presence;    /* owned (presence.c) */
+    struct chat_directs *directs; /* owned (directs.c) */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
+
+/*
+ * A new message id into out (CHAT_MSG_ID_LEN + 1 bytes): "m", the 48-bit time now_ms in 12
+ * hex characters, then 12 random hex characters. Ids made later sort later, so the indexes
+ * keyed by message id grow at their end instead of touching a random page per send.
+ */
+void chat__msg_id_new(char *out, int64_t now_ms);
 
 /* A message to send, decoded (send.c): the strings borrow from the request's JSON. */
 struct chat_msg_in {
@@ -61,6 +69,8 @@ struct chctx {
     char app_id[JWT_APP_MAX + 1];
     char user_id[JWT_SUB_MAX + 1]; /* who asks */
     bool demo;
+    bool direct_cached; /* a send with `to` whose conversation came from chat->directs */
+    char direct_key[2 * JWT_SUB_MAX + 2]; /* a send with `to`: chat__direct_key() */
     char conv_id[KIT_ID_MAX + 1];
     char target[JWT_SUB_MAX + 1]; /* the peer, or the member removed or given a role */
     char notify[JWT_SUB_MAX + 1]; /* a user who left or was removed ("" none): told too */
@@ -93,6 +103,22 @@ bool chat__direct_key(const char *a, const char *b, char *out, size_t n);
  * op created it. NULL when the two are the same user. conversations.c.
  */
 struct store_op *chat__direct_op(struct chctx *c);
+
+/*
+ * The direct conversations resolved lately (directs.c): conversation ids by app and direct
+ * key, a bounded cache a send with `to` reads before it gets or creates the conversation.
+ * Any thread.
+ */
+struct chat_directs;
+struct chat_directs *chat__directs_new(void);
+void chat__directs_free(struct chat_directs *d);
+/* Copies the conversation id of (app_id, key) into conv_id (n bytes); false when not held. */
+bool chat__directs_get(struct chat_directs *d, const char *app_id, const char *key, char *conv_id,
+                       size_t n);
+void chat__directs_put(struct chat_directs *d, const char *app_id, const char *key,
+                       const char *conv_id);
+/* Forgets (app_id, key): its conversation refused a send (gone, or the sender left it). */
+void chat__directs_drop(struct chat_directs *d, const char *app_id, const char *key);
 
 /* The context's free function (every chat job's). */
 void chat__ctx_free(void *ctx);

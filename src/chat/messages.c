@@ -10,6 +10,7 @@
 
 #include "chat/internal.h"
 #include "core/err.h"
+#include "core/rand.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
@@ -71,6 +72,12 @@ static cJSON *preview_json(const struct store_rows *r, int i, int at)
         p, "text", chat__preview_text(type, store_rows_text(r, i, at + MS_R_CONTENT), recalled));
     cJSON_AddBoolToObject(p, "recalled", recalled);
     return p;
+}
+
+void chat__msg_id_new(char *out, int64_t now_ms)
+{
+    snprintf(out, 14, "m%012llx", (unsigned long long)now_ms & 0xffffffffffffULL);
+    rand_hex(out + 13, (CHAT_MSG_ID_LEN - 13) / 2);
 }
 
 cJSON *chat__preview_text(const char *type, const char *content, bool recalled)

@@ -252,6 +252,8 @@ static void publish_new(struct chctx *c, const struct store_rows *m, int64_t cur
 
 enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS };
 
+static void send_direct(struct kit_job *j);
+
 /* After ERR_NOTFOUND: a non-member (404) or a reply_to outside the conversation (422). */
 static void send_refused(struct kit_job *j)
 {
@@ -314,7 +316,13 @@ static void send_written(struct kit_job *j)
         store_bind_text(op, c->msg.client_msg_id);
         kit_store(j, op, KIT_READ, send_replayed);
         return;
-    case ERR_NOTFOUND: /* not a member, or reply_to elsewhere: which one? */
+    case ERR_NOTFOUND:          /* not a member, or reply_to elsewhere: which one? */
+        if (c->direct_cached) { /* a stale entry: get or create the conversation after all */
+            chat__directs_drop(c->chat->directs, c->app_id, c->direct_key);
+            c->direct_cached = false;
+            send_direct(j);
+            return;
+        }
         op = store_op_new();
         store_op_add(op, &SQL_CONVERSATION_MEMBERS_JOINED_SEQ);
         store_bind_text(op, c->app_id);
@@ -342,9 +350,8 @@ static void send_written(struct kit_job *j)
 static void send_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
-    c->msg_id[0] = 'm';
-    rand_hex(c->msg_id + 1, (CHAT_MSG_ID_LEN - 1) / 2);
     int64_t now = clock_wall_ms();
+    chat__msg_id_new(c->msg_id, now);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATIONS_NEXT_SEQ);
     store_bind_text(op, c->app_id);
@@ -401,7 +408,25 @@ static void direct_got(struct kit_job *j)
         cJSON_Delete(ev);
     }
     snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));
+    chat__directs_put(c->chat->directs, c->app_id, c->direct_key, c->conv_id);
     send_write(j);
+}
+
+/* `to`: the conversation from the cache of direct conversations, else got or created. */
+static void send_to(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    if (!chat__direct_key(c->user_id, c->target, c->direct_key, sizeof(c->direct_key))) {
+        answer_error(j, 422, "validation_failed", "must be another user than yourself", "to");
+        return;
+    }
+    if (chat__directs_get(c->chat->directs, c->app_id, c->direct_key, c->conv_id,
+                          sizeof(c->conv_id))) {
+        c->direct_cached = true;
+        send_write(j);
+        return;
+    }
+    send_direct(j);
 }
 
 static void send_direct(struct kit_job *j)
@@ -504,7 +529,7 @@ void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
         kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
     if (copy.to != NULL) {
         snprintf(c->target, sizeof(c->target), "%s", copy.to);
-        kit_run(j, send_direct);
+        kit_run(j, send_to);
         return;
     }
     snprintf(c->conv_id, sizeof(c->conv_id), "%s", copy.conv);

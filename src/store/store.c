@@ -38,7 +38,7 @@ static void fill_defaults(struct store_options *o, const struct store_options *i
     if (o->group_max_us == 0)
         o->group_max_us = 2000;
     if (o->group_wait_us == 0)
-        o->group_wait_us = 500;
+        o->group_wait_us = 2000;
     else if (o->group_wait_us < 0)
         o->group_wait_us = 0; /* never */
     if (o->max_queue == 0)

@@ -149,7 +149,7 @@ struct store_options {
     int group_max_ops;                /* ops per group commit [1000] */
     int group_max_us;                 /* statement time per group before it commits [2000] */
     int group_wait_us;                /* a small group under concurrent writes waits this long
-                                         from its start for more [500]; -1: never wait */
+                                         from its start for more [2000]; -1: never wait */
     int max_queue;                    /* queued ops per queue before ERR_AGAIN [100000] */
     int busy_timeout_ms;              /* wait for another process's lock [5000] */
     int stmt_cache;                   /* prepared statements kept per connection [64] */
