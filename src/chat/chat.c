@@ -66,6 +66,8 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
     rt_register(c->rt, "send", chat__ws_send, c);
     rt_register(c->rt, "read", chat__ws_read, c);
+    rt_register(c->rt, "join", chat__ws_join, c);
+    rt_register(c->rt, "leave", chat__ws_leave, c);
     rt_register(c->rt, "sync", chat__ws_sync, c);
     /* hello's cursor starts at the newest event stored */
     struct store_op *op = store_op_new();
@@ -291,9 +293,44 @@ void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv
     frame_unref(f);
 }
 
+void chat__fail(struct kit_job *j, int status, const char *code, const char *message,
+                const char *field)
+{
+    struct chctx *c = chat__ctx(j);
+    if (j->req != NULL) {
+        http_respond_error(j->req, status, code, message, field);
+        return;
+    }
+    if (c->sess == NULL || c->sess->conn == NULL) /* the connection has gone */
+        return;
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\"type\":\"error\",\"code\":");
+    buf_json_str(&b, code);
+    buf_puts(&b, ",\"message\":");
+    buf_json_str(&b, message);
+    if (field != NULL) {
+        buf_puts(&b, ",\"field\":");
+        buf_json_str(&b, field);
+    }
+    if (c->msg.client_msg_id != NULL) {
+        buf_puts(&b, ",\"client_msg_id\":");
+        buf_json_str(&b, c->msg.client_msg_id);
+    }
+    buf_putc(&b, '}');
+    ws_conn_send_text(c->sess->conn, b.data, b.len);
+    buf_release(&b);
+}
+
 void chat__fail_store(struct kit_job *j)
 {
-    request_fail_store(j->req, j->status, "conversation", NULL);
+    if (j->req != NULL)
+        request_fail_store(j->req, j->status, "conversation", NULL);
+    else if (j->status == ERR_NOTFOUND)
+        chat__fail(j, 404, "not_found", "no such conversation", "conversation_id");
+    else if (j->status == ERR_AGAIN || j->status == ERR_UNAVAIL)
+        chat__fail(j, 503, "unavailable", "the server is busy; retry", NULL);
+    else
+        chat__fail(j, 500, "internal", "the change could not be stored", NULL);
 }
 
 void chat__finish_write(struct kit_job *j)
@@ -301,8 +338,8 @@ void chat__finish_write(struct kit_job *j)
     struct chctx *c = chat__ctx(j);
     if (j->status == ERR_NOTFOUND) {
         /* a required row is gone: the rights or a member changed since the load */
-        http_respond_error(j->req, 409, "conflict",
-                           "the conversation changed meanwhile; read it again and retry", NULL);
+        chat__fail(j, 409, "conflict",
+                   "the conversation changed meanwhile; read it again and retry", NULL);
         return;
     }
     if (j->status != 0) {
@@ -312,7 +349,7 @@ void chat__finish_write(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, -2);
     const struct store_rows *members = store_result_step(j->res, -1);
     if (conv == NULL || conv->nrows == 0) {
-        http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", NULL);
+        chat__fail(j, 404, "not_found", "no such conversation", j->req ? NULL : "conversation_id");
         return;
     }
     const struct store_rows *changed =
@@ -323,6 +360,8 @@ void chat__finish_write(struct kit_job *j)
                               chat__event_cursor(j->res));
         cJSON_Delete(ev);
     }
+    if (j->req == NULL) /* a WebSocket join or leave: the event above is the answer */
+        return;
     if (c->ok_status == 204) {
         http_respond(j->req, 204, NULL, "", 0);
         return;

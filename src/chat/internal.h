@@ -188,8 +188,17 @@ int64_t chat__event_cursor(const struct store_result *res);
  */
 void chat__finish_write(struct kit_job *j);
 
-/* Answers a failed store step: 404 no such conversation, 503 on back-pressure, ... */
+/* Answers a failed store step: 404 no such conversation, 503 on back-pressure, ... (over
+ * HTTP, or as an `error` frame to a WebSocket command's connection). */
 void chat__fail_store(struct kit_job *j);
+
+/*
+ * Refuses the job's request: over HTTP with status and the error body; for a WebSocket
+ * command (j->req NULL) with {"type":"error","code","message","field"?,"client_msg_id"?} on
+ * the session's connection, when it is still open. Loop thread.
+ */
+void chat__fail(struct kit_job *j, int status, const char *code, const char *message,
+                const char *field);
 
 /*
  * The ids of a decoded list as a JSON array (owned), without me (may be NULL); NULL after
@@ -263,6 +272,9 @@ void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud);
 
 /* The WebSocket `read` frame (rt_register "read"; ud the struct chat). read.c. */
 void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
+/* The WebSocket `join` (a room) and `leave` frames {"conversation_id"} (members.c). */
+void chat__ws_join(struct rt_session *s, const cJSON *msg, void *ud);
+void chat__ws_leave(struct rt_session *s, const cJSON *msg, void *ud);
 
 /* ---- presence and typing (presence.c, typing.c) */
 

@@ -13,10 +13,12 @@
 #include "chat/internal.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
+#include "rt/rt.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -63,7 +65,7 @@ static void write_leave(struct kit_job *j, const char *type)
 {
     struct chctx *c = chat__ctx(j);
     if (strcmp(type, "direct") == 0) {
-        forbidden(j->req, "a direct conversation cannot be left");
+        chat__fail(j, 403, "forbidden", "a direct conversation cannot be left", NULL);
         return;
     }
     int64_t now = clock_wall_ms();
@@ -256,15 +258,16 @@ static void loaded(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, 0);
     const char *type = store_rows_text(conv, 0, 1);
     const char *role = store_rows_text(conv, 0, ROLE_COL);
+    const char *field = j->req != NULL ? NULL : "conversation_id";
     if (c->action == CHAT_JOIN) {
         if (type == NULL || strcmp(type, "room") != 0)
-            http_respond_err(j->req, ERR_NOTFOUND, "no such room", NULL);
+            chat__fail(j, 404, "not_found", "no such room", field);
         else
             write_join(j);
         return;
     }
     if (type == NULL || role == NULL) { /* a non-member learns nothing, not even existence */
-        http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", NULL);
+        chat__fail(j, 404, "not_found", "no such conversation", field);
         return;
     }
     switch (c->action) {
@@ -500,3 +503,54 @@ USER_HANDLER(chat_members_remove, remove_authed)
 USER_HANDLER(chat_members_role, role_authed)
 USER_HANDLER(chat_conv_leave, leave_authed)
 USER_HANDLER(chat_rooms_join, join_authed)
+
+/* ---- the WebSocket `join` and `leave` frames {"type":"join"|"leave","conversation_id"}: the
+ * same load and write as POST /rooms/{id}/join and POST /conversations/{id}/leave; the
+ * answer is the conversation.updated event (or an `error` frame). */
+
+struct frame_in {
+    const char *type, *conv;
+};
+static const struct kit_field frame_fields[] = {
+    {.name = "type", .kind = KIT_STRING, .at = KIT_AT(struct frame_in, type)},
+    {.name = "conversation_id",
+     .kind = KIT_ID,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct frame_in, conv),
+     .message = "must be a conversation id"},
+    {.name = NULL},
+};
+static const struct kit_table frame_table = {.fields = frame_fields};
+
+static void ws_member(struct rt_session *s, const cJSON *msg, struct chat *chat, enum chat_action a)
+{
+    struct frame_in in;
+    struct kit_error err;
+    if (kit_decode(msg, &frame_table, &in, NULL, &err) != 0) {
+        rt_send_error(s->conn, "validation_failed", err.message, err.field);
+        return;
+    }
+    struct chctx *c = xcalloc(1, sizeof(*c));
+    c->chat = chat;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
+    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
+    snprintf(c->conv_id, sizeof(c->conv_id), "%s", in.conv);
+    c->demo = s->demo;
+    c->publish_step = -1;
+    c->action = a;
+    c->sess = s;
+    rt_session_hold(s);
+    struct kit_job *j =
+        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
+    kit_run(j, load);
+}
+
+void chat__ws_join(struct rt_session *s, const cJSON *msg, void *ud)
+{
+    ws_member(s, msg, ud, CHAT_JOIN);
+}
+
+void chat__ws_leave(struct rt_session *s, const cJSON *msg, void *ud)
+{
+    ws_member(s, msg, ud, CHAT_LEAVE);
+}
