@@ -400,7 +400,7 @@ static const struct {
     {{"depth", required_argument, NULL, O_DEPTH}, M_PING},
     {{"tick-us", required_argument, NULL, O_TICK}, M_PING},
     {{"pid", required_argument, NULL, O_PID}, M_ANY},
-    {{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT}, M_ANY},
+    {{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT}, M_ANY & ~MB(M_STORM)},
     {{"hello", required_argument, NULL, O_HELLO}, MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT)},
     {{"size", required_argument, NULL, O_SIZE}, MB(M_FANOUT) | MB(M_STORM)},
     {{"header", required_argument, NULL, O_HEADER}, MB(M_FANOUT)},
@@ -602,7 +602,6 @@ static const char usage_storm[] =
     "  --offline S          the clients stay offline at least S seconds, so the server's\n"
     "                       presence grace (HERALD_PRESENCE_GRACE, 5 s) has passed and the\n"
     "                       storm is a return, not a flap (default 6)\n"
-    "  --connect-timeout S  (ignored: the phases have their own limits)\n"
     "  --pid PID[,PID]      server processes: RSS and CPU over the storm\n"
     "  --json               print one JSON object\n";
 
@@ -3204,6 +3203,7 @@ static int run_storm(void)
     sm.phase = SP_STORM;
     int64_t t0 = now_ns(), deadline = t0 + (int64_t)(g.o.timeout * 1e9), sample = t0;
     int next = 0, connected0 = g.ready_ever;
+    int64_t progress = t0 + 10 * NS_PER_S;
     g.now = t0;
     while (!g_stop && eligible > 0) {
         while ((g.o.conc == 0 || g.in_flight < g.o.conc) && next < N) {
@@ -3220,6 +3220,12 @@ static int run_storm(void)
             if (r > peak)
                 peak = r;
             sample = g.now + 50 * NS_PER_MS;
+        }
+        if (g.now >= progress) { /* a long storm says how far it is */
+            fprintf(stderr,
+                    "herald-bench storm: %.0f s: %" PRIu64 " of %d caught up, %d reconnected\n",
+                    (double)(g.now - t0) / 1e9, sm.done, eligible, g.ready_ever - connected0);
+            progress += 10 * NS_PER_S;
         }
         if ((int)(sm.done + sm.dead) >= eligible || g.now >= deadline)
             break;
@@ -3484,6 +3490,21 @@ static int run_selftest(void)
               rh.len == 15 && rh.close,
           "response head");
     check(head_end(hd, sizeof hd - 1, 0) == sizeof hd - 1, "head end");
+    int ci;
+    uint64_t k;
+    sm.N = 10;
+    check(storm_msg_id("c3-7", 4, &ci, &k) && ci == 3 && k == 7, "storm client_msg_id");
+    check(!storm_msg_id("c10-1", 5, &ci, &k) && !storm_msg_id("x3-1", 4, &ci, &k),
+          "storm client_msg_id reject");
+    check(storm_cursor("1234", 4) == 1234 && storm_cursor("", 0) < 0 &&
+              storm_cursor("12a", 3) < 0 && storm_cursor("1234567890123456789", 19) < 0,
+          "storm cursor");
+    static const char sd[] =
+        "{\"type\":\"sync.done\",\"cursor\":\"42\",\"has_more\":true,\"complete\":true}";
+    check(type_is(sd, sizeof sd - 1, "sync.done") && !type_is(sd, sizeof sd - 1, "sync") &&
+              json_str_field(sd, sizeof sd - 1, "cursor", &v, &vn) && storm_cursor(v, vn) == 42,
+          "storm sync.done fields");
+    sm.N = 0;
     selftest_streams();
     printf("%d passed, %d failed\n", st_pass, st_fail);
     return st_fail ? 1 : 0;

@@ -29,7 +29,7 @@ env HERALD_LISTEN=127.0.0.1:0 HERALD_DATA_DIR="$WORK/data" HERALD_LOG_LEVEL=warn
     HERALD_ACCESS_TTL=4h ${HERALD_WORKERS:+HERALD_WORKERS=$HERALD_WORKERS} \
     "$BIN" serve > "$WORK/out" 2> "$WORK/err" &
 PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$WORK/out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "listening on" "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$WORK/out")
 [ -n "$PORT" ] || { cat "$WORK/err" >&2; exit 1; }
 echo "server pid $PID port $PORT, RSS after start: $(rss)"
