@@ -6,7 +6,9 @@
  * (`ws-idle`), the WebSocket JSON ping -> pong round trip (`ws-ping`), and the same
  * round trip over raw newline-framed TCP against an echo server (`raw-echo`, the
  * comparison harness's "ceiling"), so the server can be set against the physical limit
- * of this machine. It talks to loopback addresses only and every phase has a time limit.
+ * of this machine; also events published to many sockets (`fanout`) and chat users who
+ * reconnect at once and sync what they missed (`storm`). It talks to loopback addresses
+ * only and every phase has a time limit.
  *
  * Method. ws-ping and raw-echo send open loop: ping k is *scheduled* at t0 + k/rate,
  * whatever happened to earlier pings, and carries that scheduled time in its id
@@ -311,10 +313,10 @@ static double hist_ms(const struct hist *h, double q)
 
 /* ---------------------------------------------------------------- options */
 
-enum mode { M_HTTP, M_WS_IDLE, M_WS_PING, M_RAW_ECHO, M_FANOUT, M_SELFTEST };
+enum mode { M_HTTP, M_WS_IDLE, M_WS_PING, M_RAW_ECHO, M_FANOUT, M_STORM, M_SELFTEST };
 
-static const char *const mode_name[] = {"http",     "ws-idle", "ws-ping",
-                                        "raw-echo", "fanout",  "selftest"};
+static const char *const mode_name[] = {"http",   "ws-idle", "ws-ping", "raw-echo",
+                                        "fanout", "storm",   "selftest"};
 
 struct opts {
     enum mode mode;
@@ -337,6 +339,9 @@ struct opts {
     const char *publish_path; /* fanout */
     const char *to;           /* fanout: the publish body's "to" (JSON) */
     int publishers;           /* fanout: publishing connections */
+    const char *tokens;       /* a file of "ID TOKEN" lines: {user} and {token} in --path */
+    int clients, peers, missed, window, sync_limit; /* storm */
+    double timeout, setup_timeout, offline;         /* storm */
 };
 
 enum opt_id {
@@ -361,12 +366,23 @@ enum opt_id {
     O_PUBLISH_PATH,
     O_TO,
     O_PUBLISHERS,
+    O_TOKENS,
+    O_CLIENTS,
+    O_PEERS,
+    O_MISSED,
+    O_WINDOW,
+    O_SYNC_LIMIT,
+    O_TIMEOUT,
+    O_SETUP_TIMEOUT,
+    O_OFFLINE,
     O_HELP,
 };
 
 #define MB(m) (1u << (m))
-#define M_ANY (MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
-#define M_CONNS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
+#define M_ANY                                                                                      \
+    (MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_STORM))
+#define M_CONNS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_STORM))
+#define M_WS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT) | MB(M_STORM))
 #define M_PING (MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
 
 static const struct {
@@ -375,9 +391,8 @@ static const struct {
 } optdefs[] = {
     {{"host", required_argument, NULL, O_HOST}, M_ANY},
     {{"port", required_argument, NULL, O_PORT}, M_ANY},
-    {{"path", required_argument, NULL, O_PATH},
-     MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT)},
-    {{"conns", required_argument, NULL, O_CONNS}, M_ANY},
+    {{"path", required_argument, NULL, O_PATH}, MB(M_HTTP) | M_WS},
+    {{"conns", required_argument, NULL, O_CONNS}, M_ANY & ~MB(M_STORM)},
     {{"duration", required_argument, NULL, O_DURATION}, MB(M_HTTP) | M_PING},
     {{"warmup", required_argument, NULL, O_WARMUP}, MB(M_HTTP) | M_PING},
     {{"drain", required_argument, NULL, O_DRAIN}, M_PING},
@@ -387,13 +402,22 @@ static const struct {
     {{"depth", required_argument, NULL, O_DEPTH}, M_PING},
     {{"tick-us", required_argument, NULL, O_TICK}, M_PING},
     {{"pid", required_argument, NULL, O_PID}, M_ANY},
-    {{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT}, M_ANY},
+    {{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT}, M_ANY & ~MB(M_STORM)},
     {{"hello", required_argument, NULL, O_HELLO}, MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT)},
-    {{"size", required_argument, NULL, O_SIZE}, MB(M_FANOUT)},
+    {{"size", required_argument, NULL, O_SIZE}, MB(M_FANOUT) | MB(M_STORM)},
     {{"header", required_argument, NULL, O_HEADER}, MB(M_FANOUT)},
     {{"publish-path", required_argument, NULL, O_PUBLISH_PATH}, MB(M_FANOUT)},
     {{"to", required_argument, NULL, O_TO}, MB(M_FANOUT)},
     {{"publishers", required_argument, NULL, O_PUBLISHERS}, MB(M_FANOUT)},
+    {{"tokens", required_argument, NULL, O_TOKENS}, M_WS},
+    {{"clients", required_argument, NULL, O_CLIENTS}, MB(M_STORM)},
+    {{"peers", required_argument, NULL, O_PEERS}, MB(M_STORM)},
+    {{"missed", required_argument, NULL, O_MISSED}, MB(M_STORM)},
+    {{"window", required_argument, NULL, O_WINDOW}, MB(M_STORM)},
+    {{"sync-limit", required_argument, NULL, O_SYNC_LIMIT}, MB(M_STORM)},
+    {{"timeout", required_argument, NULL, O_TIMEOUT}, MB(M_STORM)},
+    {{"setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT}, MB(M_STORM)},
+    {{"offline", required_argument, NULL, O_OFFLINE}, MB(M_STORM)},
     {{"json", no_argument, NULL, O_JSON}, M_ANY},
     {{"help", no_argument, NULL, O_HELP}, M_ANY | MB(M_SELFTEST)},
 };
@@ -410,6 +434,7 @@ static const char usage_main[] =
     "  ws-ping   open-loop JSON ping -> pong over WebSocket: achieved rate, loss, latency\n"
     "  raw-echo  the same over raw TCP lines against an echo server (the 'ceiling')\n"
     "  fanout    events published over HTTP to N WebSocket connections: deliveries/s, latency\n"
+    "  storm     N chat users reconnect at once and sync what they missed: catch-up time, RSS\n"
     "  selftest  checks SHA-1, base64, the accept key and the histogram\n"
     "\n"
     "common options: --host 127.0.0.1 (loopback only: 127.0.0.0/8, ::1, localhost),\n"
@@ -445,7 +470,9 @@ static const char usage_ws_idle[] =
     "  --host H             loopback address (default 127.0.0.1)\n"
     "  --port P             (default 8080)\n"
     "  --path P             WebSocket path; {id} becomes the connection index\n"
-    "                       (default /ws; e.g. '/ws?user_id=u{id}')\n"
+    "                       (default /ws; e.g. '/ws?user_id=u{id}' or '/ws?token={token}')\n"
+    "  --tokens FILE        lines 'ID TOKEN' (a user id and its access token): {user} and\n"
+    "                       {token} in --path become those of line i for connection i\n"
     "  --conns N            connections (default 10000)\n"
     "  --conc N             handshakes in flight at most (default 256)\n"
     "  --hold S             seconds to hold the connections (default 5)\n"
@@ -468,6 +495,8 @@ static const char usage_ws_ping[] =
     "  --host H             loopback address (default 127.0.0.1)\n"
     "  --port P             (default 8080)\n"
     "  --path P             WebSocket path, {id} = connection index (default /ws)\n"
+    "  --tokens FILE        lines 'ID TOKEN' (a user id and its access token): {user} and\n"
+    "                       {token} in --path become those of line i for connection i\n"
     "  --conns N            connections (default 1000)\n"
     "  --rate R             pings per second in total (default 40000); 0 = closed loop:\n"
     "                       every connection keeps --depth pings in flight (maximum rate)\n"
@@ -518,6 +547,8 @@ static const char usage_fanout[] =
     "  --port P             (default 8080)\n"
     "  --path P             subscribers' WebSocket path, {id} = index\n"
     "                       (default '/ws?user_id=fan{id}')\n"
+    "  --tokens FILE        lines 'ID TOKEN' (a user id and its access token): {user} and\n"
+    "                       {token} in --path become those of line i for connection i\n"
     "  --conns N            subscribers (default 10000)\n"
     "  --rate R             events per second (default 10)\n"
     "  --size B             payload bytes of each delivered frame (default 200)\n"
@@ -533,6 +564,47 @@ static const char usage_fanout[] =
     "  --hello 1|0          wait for the server's first frame (default 1)\n"
     "  --connect-timeout S  (default 120)\n"
     "  --pid PID[,PID]      server processes, for server CPU % over the window\n"
+    "  --json               print one JSON object\n";
+
+static const char usage_storm[] =
+    "usage: herald-bench storm --tokens FILE [options]\n"
+    "\n"
+    "A reconnect storm of chat users. --tokens holds --peers lines, then --clients lines,\n"
+    "each 'USER_ID ACCESS_TOKEN'; client i's peer is peer i mod --peers. Phases:\n"
+    "  1. the peers connect and each sends one message to each of its clients with\n"
+    "     {\"type\":\"send\",\"to\":client}, which creates their direct conversation;\n"
+    "  2. the clients connect, keep the cursor of their hello, and disconnect;\n"
+    "  3. the peers send --missed messages into each client's conversation (round by round,\n"
+    "     so each client's messages are spread over the whole event log), --window sends\n"
+    "     in flight per peer, each answered by send.ok;\n"
+    "  4. the storm: every client reconnects at once (--conc 0) and sends\n"
+    "     {\"type\":\"sync\",\"cursor\":<its cursor>}, reads message.new frames, follows\n"
+    "     sync.done pages while has_more, and is caught up at sync.done with has_more false.\n"
+    "It reports when the last client was caught up, the per-client catch-up time (from its\n"
+    "connect to its last sync.done) and whether each got exactly its missed messages (the\n"
+    "send.ok count of its conversation, once each, in cursor order). With --pid: the server's\n"
+    "peak RSS over the storm (VmHWM, reset through /proc/PID/clear_refs when the storm begins,\n"
+    "and VmRSS sampled every 50 ms) and its CPU.\n"
+    "\n"
+    "  --host H             loopback address (default 127.0.0.1)\n"
+    "  --port P             (default 8080)\n"
+    "  --tokens FILE        the peers' then the clients' 'ID TOKEN' lines (required)\n"
+    "  --path P             WebSocket path; {token}, {user}, {id} (line index) are replaced\n"
+    "                       (default '/ws?token={token}')\n"
+    "  --clients N          clients (default 1000)\n"
+    "  --peers P            peers sending to them (default 100)\n"
+    "  --missed M           messages each client misses while offline (default 50)\n"
+    "  --size C             characters of each message's text (default 100, at most 4000)\n"
+    "  --window W           sends in flight per peer connection (default 64)\n"
+    "  --sync-limit L       'limit' of each sync frame (default: none, the server's 100)\n"
+    "  --conc N             handshakes in flight at most during the storm (default 0: all\n"
+    "                       at once); phases 1 and 2 connect 256 at a time\n"
+    "  --timeout S          limit of the storm (default 120)\n"
+    "  --setup-timeout S    limit of each of phases 1 to 3 (default 600)\n"
+    "  --offline S          the clients stay offline at least S seconds, so the server's\n"
+    "                       presence grace (HERALD_PRESENCE_GRACE, 5 s) has passed and the\n"
+    "                       storm is a return, not a flap (default 6)\n"
+    "  --pid PID[,PID]      server processes: RSS and CPU over the storm\n"
     "  --json               print one JSON object\n";
 
 static const char usage_selftest[] = "usage: herald-bench selftest\n"
@@ -553,6 +625,8 @@ static const char *mode_usage(enum mode m)
         return usage_raw_echo;
     case M_FANOUT:
         return usage_fanout;
+    case M_STORM:
+        return usage_storm;
     case M_SELFTEST:
         return usage_selftest;
     }
@@ -620,6 +694,18 @@ static void opts_defaults(struct opts *o, enum mode m)
         o->rate = 10;
         o->connect_timeout = 120;
     }
+    o->clients = 1000;
+    o->peers = 100;
+    o->missed = 50;
+    o->window = 64;
+    o->timeout = 120;
+    o->setup_timeout = 600;
+    o->offline = 6;
+    if (m == M_STORM) {
+        o->path = "/ws?token={token}";
+        o->conc = 0;
+        o->size = 100;
+    }
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -634,7 +720,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
         if (strcmp(argv[1], mode_name[m]) == 0)
             break;
     if (m > M_SELFTEST)
-        die("unknown mode '%s' (http, ws-idle, ws-ping, raw-echo, fanout, selftest)", argv[1]);
+        die("unknown mode '%s' (http, ws-idle, ws-ping, raw-echo, fanout, storm, selftest)",
+            argv[1]);
     opts_defaults(o, m);
 
     struct option lo[NOPTS + 1];
@@ -688,7 +775,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             o->hold = parse_num(name, optarg, 0, 3600);
             break;
         case O_CONC:
-            o->conc = parse_int(name, optarg, 1, 100000);
+            o->conc = parse_int(name, optarg, m == M_STORM ? 0 : 1, 100000);
             break;
         case O_RATE:
             o->rate = parse_num(name, optarg, 0, 1e8);
@@ -712,7 +799,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
             o->json = true;
             break;
         case O_SIZE:
-            o->size = parse_int(name, optarg, 100, 60000);
+            o->size = m == M_STORM ? parse_int(name, optarg, 1, 4000)
+                                   : parse_int(name, optarg, 100, 60000);
             break;
         case O_HEADER:
             if (o->nheaders == 8 || strchr(optarg, ':') == NULL || strpbrk(optarg, "\r\n"))
@@ -728,6 +816,33 @@ static void parse_args(struct opts *o, int argc, char **argv)
         case O_PUBLISHERS:
             o->publishers = parse_int(name, optarg, 1, 64);
             break;
+        case O_TOKENS:
+            o->tokens = optarg;
+            break;
+        case O_CLIENTS:
+            o->clients = parse_int(name, optarg, 1, 1000000);
+            break;
+        case O_PEERS:
+            o->peers = parse_int(name, optarg, 1, 10000);
+            break;
+        case O_MISSED:
+            o->missed = parse_int(name, optarg, 1, 100000);
+            break;
+        case O_WINDOW:
+            o->window = parse_int(name, optarg, 1, 10000);
+            break;
+        case O_SYNC_LIMIT:
+            o->sync_limit = parse_int(name, optarg, 1, 500);
+            break;
+        case O_TIMEOUT:
+            o->timeout = parse_num(name, optarg, 0.1, 86400);
+            break;
+        case O_SETUP_TIMEOUT:
+            o->setup_timeout = parse_num(name, optarg, 0.1, 86400);
+            break;
+        case O_OFFLINE:
+            o->offline = parse_num(name, optarg, 0, 3600);
+            break;
         case O_HELP:
             fputs(mode_usage(m), stdout);
             exit(0);
@@ -735,6 +850,13 @@ static void parse_args(struct opts *o, int argc, char **argv)
     }
     if (optind + 1 < argc)
         die("%s: unexpected argument '%s'", mode_name[m], argv[optind + 1]);
+    if (m == M_STORM) {
+        if (o->tokens == NULL)
+            die("storm: --tokens FILE is required (see herald-bench storm --help)");
+        if (o->peers > o->clients)
+            die("storm: --peers %d is more than --clients %d", o->peers, o->clients);
+        o->conns = o->peers + o->clients;
+    }
 }
 
 /* ---------------------------------------------------------------- state */
@@ -845,14 +967,19 @@ static struct {
     /* fanout: the publishers' keep-alive HTTP connections */
     struct pubc *pubs;
     uint64_t published, published_win, pub_answers, pub_ok, deliveries, deliveries_win;
+    /* --tokens: line i's user id and token, for connection i */
+    char **tok_user, **tok;
+    int ntok;
 } g;
 
 #define PUB_TAG (UINT64_MAX - 64) /* + publisher index */
 
 /* ---------------------------------------------------------------- process figures */
 
-static long proc_rss_kib(void)
+/* A "Vm...:" figure of /proc/PID/status (VmRSS, VmHWM) summed over --pid, in KiB; -1 if none. */
+static long proc_status_kib(const char *field)
 {
+    size_t fl = strlen(field);
     if (g.o.npids == 0)
         return -1;
     long total = 0;
@@ -864,14 +991,19 @@ static long proc_rss_kib(void)
             return -1;
         long kib = -1;
         while (fgets(line, sizeof line, f))
-            if (strncmp(line, "VmRSS:", 6) == 0)
-                kib = strtol(line + 6, NULL, 10);
+            if (strncmp(line, field, fl) == 0)
+                kib = strtol(line + fl, NULL, 10);
         fclose(f);
         if (kib < 0)
             return -1;
         total += kib;
     }
     return total;
+}
+
+static long proc_rss_kib(void)
+{
+    return proc_status_kib("VmRSS:");
 }
 
 /* utime + stime of the --pid processes in seconds, or -1. */
@@ -1097,6 +1229,9 @@ __attribute__((format(printf, 2, 3))) static void note_first(struct conn *c, con
     va_end(ap);
 }
 
+static int storm_frame(struct conn *c, const char *d, size_t n);
+static void storm_on_fail(struct conn *c);
+
 /* Counts an error and takes c out of service (http: reopens it 10 ms later). Returns -1. */
 static int conn_fail(struct conn *c, enum reason r)
 {
@@ -1106,6 +1241,8 @@ static int conn_fail(struct conn *c, enum reason r)
     else
         note_first(c, "%s", reason_name[r]);
     bool was_ready = c->ever_ready;
+    if (g.o.mode == M_STORM)
+        storm_on_fail(c);
     conn_leave(c);
     if (g.o.mode == M_HTTP) {
         c->state = CS_IDLE;
@@ -1438,7 +1575,6 @@ static void ws_put_frame(struct conn *c, unsigned op, const char *data, size_t l
 }
 
 static void ping_send(struct conn *c, int64_t sched, int64_t now);
-
 static void starve(struct conn *c)
 {
     if (!c->starved && c->state == CS_READY) {
@@ -1581,6 +1717,8 @@ static int on_fanout_frame(const char *d, size_t n)
 
 static int on_ws_message(struct conn *c, const char *d, size_t n)
 {
+    if (g.o.mode == M_STORM)
+        return storm_frame(c, d, n);
     if (c->state == CS_WAIT_HELLO) {
         set_ready(c);
         g.other_frames++;
@@ -1727,12 +1865,25 @@ static void ws_send_handshake(struct conn *c)
     char path[MAX_PATH_LEN + 64];
     size_t pl = 0;
     for (const char *s = g.o.path; *s && pl < MAX_PATH_LEN;) {
+        const char *sub = NULL;
         if (strncmp(s, "{id}", 4) == 0) {
             pl += put_u64(path + pl, c->idx);
             s += 4;
-        } else {
-            path[pl++] = *s++;
+            continue;
         }
+        if (strncmp(s, "{token}", 7) == 0 && (int)c->idx < g.ntok) {
+            sub = g.tok[c->idx];
+            s += 7;
+        } else if (strncmp(s, "{user}", 6) == 0 && (int)c->idx < g.ntok) {
+            sub = g.tok_user[c->idx];
+            s += 6;
+        }
+        if (sub == NULL) {
+            path[pl++] = *s++;
+            continue;
+        }
+        for (; *sub && pl < MAX_PATH_LEN; sub++)
+            path[pl++] = *sub;
     }
     path[pl] = '\0';
     size_t cap = pl + 512;
@@ -1948,6 +2099,7 @@ static int on_connected(struct conn *c)
     case M_WS_IDLE:
     case M_WS_PING:
     case M_FANOUT:
+    case M_STORM:
         c->state = CS_HANDSHAKE;
         ws_send_handshake(c);
         break;
@@ -2670,6 +2822,502 @@ static int run_fanout(void)
     return g.deliveries_win > 0 && lost == 0 ? 0 : 1;
 }
 
+/* ---------------------------------------------------------------- storm */
+
+/* The storm's phases (herald-bench storm --help). */
+enum { SP_PREPARE, SP_CURSOR, SP_OFFLINE, SP_STORM };
+
+struct st_client {
+    int64_t last;     /* the cursor of its first hello: everything up to it was seen */
+    int64_t maxc;     /* the highest message.new cursor counted in the storm */
+    int64_t req;      /* the cursor of its last sync request */
+    int64_t t_start;  /* its storm connect() */
+    int64_t t_done;   /* its last sync.done */
+    uint32_t ok;      /* send.ok of its conversation in phase 3: what it missed */
+    uint32_t got;     /* message.new of its conversation above its cursor, each once */
+    uint32_t dup;     /* message.new at or below a cursor already counted */
+    uint32_t foreign; /* message.new of another conversation */
+    bool cursor_ok, done, dead, incomplete;
+    char conv[40];
+};
+
+struct st_peer {
+    uint32_t next, total, outstanding, nclients;
+};
+
+static struct {
+    int phase, P, N;
+    struct st_client *cl;
+    struct st_peer *pe;
+    char text[4096]; /* each message's text, --size characters */
+    uint64_t prepare_ok, prepare_err, send_ok, send_err, unattributed, skipped;
+    uint64_t done, dead, pages, events, sync_retries;
+    int64_t last_done;
+    char first_send_err[200];
+    struct hist hello; /* storm connect() -> hello */
+} sm;
+
+/* "c<client>-<k>" (our client_msg_id) -> client index and k; false when not ours. */
+static bool storm_msg_id(const char *s, size_t n, int *ci, uint64_t *k)
+{
+    uint64_t a, b;
+    if (n < 4 || s[0] != 'c' || !parse_id(s + 1, n - 1, &a, &b) || a >= (uint64_t)sm.N)
+        return false;
+    *ci = (int)a;
+    *k = b;
+    return true;
+}
+
+/* A cursor string: 1 to 18 digits; -1 otherwise. */
+static int64_t storm_cursor(const char *s, size_t n)
+{
+    if (n == 0 || n > 18)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool type_is(const char *d, size_t n, const char *type)
+{
+    const char *t;
+    size_t tn;
+    return json_str_field(d, n, "type", &t, &tn) && tn == strlen(type) && memcmp(t, type, tn) == 0;
+}
+
+/* Queues peer p's next send of the phase (a client without a conversation is skipped). */
+static void storm_send(struct conn *pc, int p)
+{
+    struct st_peer *pe = &sm.pe[p];
+    uint32_t s = pe->next++;
+    uint32_t j = s % pe->nclients, k = s / pe->nclients;
+    int ci = p + (int)j * sm.P;
+    struct st_client *cl = &sm.cl[ci];
+    char buf[4608];
+    int n;
+    if (sm.phase == SP_PREPARE) {
+        n = snprintf(buf, sizeof buf,
+                     "{\"type\":\"send\",\"to\":\"%s\",\"client_msg_id\":\"c%d-0\",\"message\":"
+                     "{\"type\":\"text\",\"content\":\"Hello %s, your order is confirmed\"}}",
+                     g.tok_user[sm.P + ci], ci, g.tok_user[sm.P + ci]);
+    } else {
+        if (cl->conv[0] == '\0') {
+            sm.skipped++;
+            return;
+        }
+        n = snprintf(buf, sizeof buf,
+                     "{\"type\":\"send\",\"conversation_id\":\"%s\",\"client_msg_id\":\"c%d-%u\","
+                     "\"message\":{\"type\":\"text\",\"content\":\"%s\"}}",
+                     cl->conv, ci, k + 1, sm.text);
+    }
+    ws_put_frame(pc, 0x1, buf, (size_t)n);
+    pe->outstanding++;
+}
+
+static void storm_pump(int p)
+{
+    struct conn *pc = &g.c[p];
+    struct st_peer *pe = &sm.pe[p];
+    while (pc->state == CS_READY && pe->outstanding < (uint32_t)g.o.window && pe->next < pe->total)
+        storm_send(pc, p);
+}
+
+/* A peer's frame: send.ok or error answer one of its sends. */
+static int storm_peer_frame(struct conn *c, const char *d, size_t n)
+{
+    bool ok = type_is(d, n, "send.ok"), err = !ok && type_is(d, n, "error");
+    if (!ok && !err) {
+        g.other_frames++; /* conversation.updated, presence */
+        return 0;
+    }
+    struct st_peer *pe = &sm.pe[c->idx];
+    if (pe->outstanding > 0)
+        pe->outstanding--;
+    const char *v;
+    size_t vn;
+    int ci = -1;
+    uint64_t k = 0;
+    if (!json_str_field(d, n, "client_msg_id", &v, &vn) || !storm_msg_id(v, vn, &ci, &k)) {
+        sm.unattributed++;
+    } else if (ok && k == 0) {
+        const char *cv;
+        size_t cn;
+        if (json_str_field(d, n, "conversation_id", &cv, &cn) && cn < sizeof sm.cl[ci].conv) {
+            memcpy(sm.cl[ci].conv, cv, cn);
+            sm.cl[ci].conv[cn] = '\0';
+            sm.prepare_ok++;
+        } else {
+            sm.prepare_err++;
+        }
+    } else if (ok) {
+        sm.cl[ci].ok++;
+        sm.send_ok++;
+    } else if (k == 0) {
+        sm.prepare_err++;
+    } else {
+        sm.send_err++;
+    }
+    if (err && sm.first_send_err[0] == '\0')
+        snprintf(sm.first_send_err, sizeof sm.first_send_err, "%.*s", (int)(n < 190 ? n : 190), d);
+    storm_pump((int)c->idx);
+    return 0;
+}
+
+static void storm_sync(struct conn *c, struct st_client *cl, int64_t cursor)
+{
+    char buf[96];
+    int n = snprintf(buf, sizeof buf, "{\"type\":\"sync\",\"cursor\":\"%lld\"", (long long)cursor);
+    if (g.o.sync_limit > 0)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ",\"limit\":%d", g.o.sync_limit);
+    buf[n++] = '}';
+    ws_put_frame(c, 0x1, buf, (size_t)n);
+    cl->req = cursor;
+    sm.pages++;
+}
+
+/* A client's frame: hello (its cursor; in the storm, its first sync), then the replay. */
+static int storm_client_frame(struct conn *c, const char *d, size_t n)
+{
+    struct st_client *cl = &sm.cl[c->idx - (uint32_t)sm.P];
+    const char *v;
+    size_t vn;
+    if (c->state == CS_WAIT_HELLO) {
+        int64_t cur = -1;
+        if (type_is(d, n, "hello") && json_str_field(d, n, "cursor", &v, &vn))
+            cur = storm_cursor(v, vn);
+        if (cur < 0) {
+            note_first(c, "the first frame is not a hello with a cursor: %.*s",
+                       (int)(n < 160 ? n : 160), d);
+            return conn_fail(c, E_PROTO);
+        }
+        set_ready(c);
+        if (sm.phase == SP_CURSOR) {
+            cl->last = cur;
+            cl->cursor_ok = true;
+        } else if (sm.phase == SP_STORM) {
+            hist_add(&sm.hello, g.now - cl->t_start);
+            storm_sync(c, cl, cl->last);
+        }
+        return 0;
+    }
+    if (sm.phase != SP_STORM || cl->done) {
+        g.other_frames++;
+        return 0;
+    }
+    if (type_is(d, n, "message.new")) {
+        int64_t cur = -1;
+        if (json_str_field(d, n, "cursor", &v, &vn))
+            cur = storm_cursor(v, vn);
+        sm.events++;
+        if (!json_str_field(d, n, "conversation_id", &v, &vn) || vn != strlen(cl->conv) ||
+            memcmp(v, cl->conv, vn) != 0) {
+            cl->foreign++;
+        } else if (cur <= cl->last || cur <= cl->maxc) {
+            cl->dup++;
+        } else {
+            cl->got++;
+            cl->maxc = cur;
+        }
+        return 0;
+    }
+    if (type_is(d, n, "sync.done")) {
+        int64_t cur = -1;
+        if (json_str_field(d, n, "cursor", &v, &vn))
+            cur = storm_cursor(v, vn);
+        if (cur < 0) {
+            note_first(c, "sync.done without a cursor: %.*s", (int)(n < 160 ? n : 160), d);
+            return conn_fail(c, E_PROTO);
+        }
+        if (memmem(d, n, "\"complete\":false", 16) != NULL)
+            cl->incomplete = true;
+        if (memmem(d, n, "\"has_more\":true", 15) != NULL) {
+            storm_sync(c, cl, cur);
+            return 0;
+        }
+        cl->done = true;
+        cl->t_done = g.now;
+        hist_add(&g.h, g.now - cl->t_start);
+        if (g.now > sm.last_done)
+            sm.last_done = g.now;
+        sm.done++;
+        return 0;
+    }
+    if (type_is(d, n, "error") && json_str_field(d, n, "code", &v, &vn) && vn == 11 &&
+        memcmp(v, "unavailable", 11) == 0) { /* "the events could not be read; retry" */
+        sm.sync_retries++;
+        storm_sync(c, cl, cl->req);
+        return 0;
+    }
+    if (type_is(d, n, "error")) {
+        note_first(c, "sync refused: %.*s", (int)(n < 160 ? n : 160), d);
+        return conn_fail(c, E_PROTO);
+    }
+    g.other_frames++; /* presence, typing, conversation.updated: not expected here */
+    return 0;
+}
+
+static int storm_frame(struct conn *c, const char *d, size_t n)
+{
+    if ((int)c->idx < sm.P) {
+        if (c->state == CS_WAIT_HELLO) {
+            set_ready(c);
+            g.other_frames++;
+            return 0;
+        }
+        return storm_peer_frame(c, d, n);
+    }
+    return storm_client_frame(c, d, n);
+}
+
+/* A connection failed (called by conn_fail): a client that had not caught up never will. */
+static void storm_on_fail(struct conn *c)
+{
+    if ((int)c->idx < sm.P || sm.phase != SP_STORM)
+        return;
+    struct st_client *cl = &sm.cl[c->idx - (uint32_t)sm.P];
+    if (!cl->done && !cl->dead) {
+        cl->dead = true;
+        sm.dead++;
+    }
+}
+
+/* Connects g.c[lo..hi) (256 handshakes in flight) until each is ready or failed. */
+static void storm_connect(int lo, int hi, int64_t deadline)
+{
+    int next = lo, ready0 = g.ready_ever, failed0 = g.failed_setup;
+    while (!g_stop) {
+        while (g.in_flight < 256 && next < hi)
+            start_connect(&g.c[next++]);
+        if ((g.ready_ever - ready0) + (g.failed_setup - failed0) >= hi - lo || now_ns() >= deadline)
+            break;
+        loop_once(deadline);
+    }
+    for (int i = lo; i < hi; i++) {
+        struct conn *c = &g.c[i];
+        if (c->state == CS_CONNECTING || c->state == CS_HANDSHAKE || c->state == CS_WAIT_HELLO ||
+            c->state == CS_NEW)
+            conn_fail(c, E_TIMEOUT);
+    }
+}
+
+/* Phases 1 and 3: every peer sends its share; returns when all are answered (or timeout). */
+static void storm_sends(int phase, int64_t deadline)
+{
+    sm.phase = phase;
+    for (int p = 0; p < sm.P; p++) {
+        struct st_peer *pe = &sm.pe[p];
+        pe->next = 0;
+        pe->total = phase == SP_PREPARE ? pe->nclients : pe->nclients * (uint32_t)g.o.missed;
+        storm_pump(p);
+    }
+    while (!g_stop && now_ns() < deadline) {
+        bool busy = false;
+        for (int p = 0; p < sm.P && !busy; p++) {
+            struct st_peer *pe = &sm.pe[p];
+            busy = g.c[p].state == CS_READY && (pe->next < pe->total || pe->outstanding > 0);
+        }
+        if (!busy)
+            break;
+        loop_once(deadline);
+    }
+}
+
+/* Starts the HWM over: writing 5 to /proc/PID/clear_refs resets VmHWM to the current RSS. */
+static bool reset_hwm(void)
+{
+    bool ok = g.o.npids > 0;
+    for (int i = 0; i < g.o.npids; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/clear_refs", g.o.pids[i]);
+        FILE *f = fopen(path, "w");
+        if (f == NULL) {
+            ok = false;
+            continue;
+        }
+        fputs("5", f);
+        if (fclose(f) != 0)
+            ok = false;
+    }
+    return ok;
+}
+
+static int run_storm(void)
+{
+    int P = g.o.peers, N = g.o.clients;
+    sm.P = P;
+    sm.N = N;
+    sm.cl = calloc((size_t)N, sizeof *sm.cl);
+    sm.pe = calloc((size_t)P, sizeof *sm.pe);
+    if (sm.cl == NULL || sm.pe == NULL)
+        die("out of memory for %d clients", N);
+    for (int p = 0; p < P; p++)
+        sm.pe[p].nclients = (uint32_t)((N - p + P - 1) / P);
+    static const char words[] = "see you at the usual place tomorrow, and bring the order list ";
+    for (int i = 0; i < g.o.size; i++)
+        sm.text[i] = words[(size_t)i % (sizeof words - 1)];
+    sm.text[g.o.size] = '\0';
+
+    /* 1: the peers connect and open a direct conversation with each of their clients */
+    int64_t t_prep = now_ns();
+    sm.phase = SP_PREPARE;
+    storm_connect(0, P, t_prep + (int64_t)(g.o.setup_timeout * 1e9));
+    int peers_up = g.nready;
+    if (peers_up > 0)
+        storm_sends(SP_PREPARE, now_ns() + (int64_t)(g.o.setup_timeout * 1e9));
+    double prep_s = (double)(now_ns() - t_prep) / 1e9;
+
+    /* 2: the clients connect, keep their hello's cursor and go offline */
+    int64_t t_cur = now_ns();
+    sm.phase = SP_CURSOR;
+    if (peers_up > 0)
+        storm_connect(P, P + N, t_cur + (int64_t)(g.o.setup_timeout * 1e9));
+    double cursor_s = (double)(now_ns() - t_cur) / 1e9;
+    for (int i = P; i < P + N; i++) {
+        struct conn *c = &g.c[i];
+        conn_leave(c);
+        c->state = CS_NEW;
+        c->ever_ready = false;
+    }
+    int64_t t_offline = now_ns();
+
+    /* 3: what they miss, round by round */
+    int64_t t_send = now_ns();
+    if (peers_up > 0)
+        storm_sends(SP_OFFLINE, t_send + (int64_t)(g.o.setup_timeout * 1e9));
+    double send_s = (double)(now_ns() - t_send) / 1e9;
+    int64_t back = t_offline + (int64_t)(g.o.offline * 1e9);
+    g.now = now_ns();
+    while (!g_stop && g.now < back)
+        loop_once(back);
+
+    /* 4: the storm */
+    int eligible = 0;
+    for (int i = 0; i < N; i++)
+        eligible += sm.cl[i].cursor_ok && sm.cl[i].conv[0] != '\0';
+    bool hwm_reset = reset_hwm();
+    long rss0 = proc_status_kib("VmRSS:"), peak = rss0;
+    struct cpu_mark m0 = {0}, m1 = {0};
+    cpu_mark(&m0);
+    sm.phase = SP_STORM;
+    int64_t t0 = now_ns(), deadline = t0 + (int64_t)(g.o.timeout * 1e9), sample = t0;
+    int next = 0, connected0 = g.ready_ever;
+    int64_t progress = t0 + 10 * NS_PER_S;
+    g.now = t0;
+    while (!g_stop && eligible > 0) {
+        while ((g.o.conc == 0 || g.in_flight < g.o.conc) && next < N) {
+            struct st_client *cl = &sm.cl[next];
+            struct conn *c = &g.c[P + next++];
+            if (!cl->cursor_ok || cl->conv[0] == '\0')
+                continue;
+            cl->t_start = now_ns();
+            start_connect(c);
+        }
+        g.now = now_ns();
+        if (g.now >= sample) {
+            long r = proc_status_kib("VmRSS:");
+            if (r > peak)
+                peak = r;
+            sample = g.now + 50 * NS_PER_MS;
+        }
+        if (g.now >= progress) { /* a long storm says how far it is */
+            fprintf(stderr,
+                    "herald-bench storm: %.0f s: %" PRIu64 " of %d caught up, %d reconnected\n",
+                    (double)(g.now - t0) / 1e9, sm.done, eligible, g.ready_ever - connected0);
+            progress += 10 * NS_PER_S;
+        }
+        if ((int)(sm.done + sm.dead) >= eligible || g.now >= deadline)
+            break;
+        loop_once(deadline < sample ? deadline : sample);
+    }
+    cpu_mark(&m1);
+    int64_t t_end = now_ns();
+    long rss1 = proc_status_kib("VmRSS:"), hwm = proc_status_kib("VmHWM:");
+    if (rss1 > peak)
+        peak = rss1;
+    int hellos = g.ready_ever - connected0;
+    close_all();
+
+    uint64_t exact = 0, wrong = 0, dups = 0, foreign = 0, incomplete = 0, short_sends = 0;
+    for (int i = 0; i < N; i++) {
+        struct st_client *cl = &sm.cl[i];
+        short_sends += cl->conv[0] != '\0' && cl->ok != (uint32_t)g.o.missed;
+        dups += cl->dup;
+        foreign += cl->foreign;
+        incomplete += cl->incomplete;
+        if (!cl->done)
+            continue;
+        if (cl->got == cl->ok && cl->ok == (uint32_t)g.o.missed && cl->dup == 0 && cl->foreign == 0)
+            exact++;
+        else
+            wrong++;
+    }
+    double storm_s = (double)(t_end - t0) / 1e9;
+    char title[MAX_PATH_LEN + 400];
+    snprintf(title, sizeof title, "ws://%s%s  clients %d, peers %d, %d missed each, conc %s",
+             g.hostport, g.o.path, N, P, g.o.missed, g.o.conc ? "limited" : "all at once");
+    out_begin(title);
+    out_str("host", NULL, g.o.host);
+    out_num("port", NULL, g.o.port, 0, NULL);
+    out_num("clients", NULL, N, 0, NULL);
+    out_num("peers", NULL, P, 0, NULL);
+    out_num("missed", NULL, g.o.missed, 0, NULL);
+    out_num("size", NULL, g.o.size, 0, NULL);
+    out_num("conc", NULL, g.o.conc, 0, NULL);
+    out_num("peers_connected", "peers connected", peers_up, 0, NULL);
+    out_num("conversations", "conversations opened", (double)sm.prepare_ok, 0, NULL);
+    out_num("prepare_s", "phase 1 (peers, convs)", prep_s, 3, "s");
+    out_num("cursor_s", "phase 2 (cursors)", cursor_s, 3, "s");
+    out_num("sent", "phase 3 sends ok", (double)sm.send_ok, 0, NULL);
+    out_num("send_errors", "phase 3 send errors",
+            (double)(sm.send_err + sm.prepare_err + sm.unattributed), 0, NULL);
+    out_num("send_s", "phase 3 time", send_s, 3, "s");
+    out_num("send_rate", "phase 3 rate", send_s > 0 ? (double)sm.send_ok / send_s : NAN, 0,
+            "msg/s");
+    out_num("clients_short", "clients missing sends", (double)short_sends, 0, NULL);
+    out_num("eligible", "clients in the storm", eligible, 0, NULL);
+    out_num("reconnected", "reconnected (hello)", hellos, 0, NULL);
+    out_num("caught_up", "caught up", (double)sm.done, 0, NULL);
+    out_num("not_caught_up", "not caught up", (double)(N - (int)sm.done), 0, NULL);
+    out_num("all_caught_up_s", "all caught up after",
+            (int)sm.done == N ? (double)(sm.last_done - t0) / 1e9 : NAN, 3, "s");
+    out_num("storm_s", NULL, storm_s, 3, NULL);
+    out_num("catchup_p50_ms", "catch-up p50", hist_ms(&g.h, 0.50), 1, "ms");
+    out_num("catchup_p90_ms", "catch-up p90", hist_ms(&g.h, 0.90), 1, "ms");
+    out_num("catchup_p99_ms", "catch-up p99", hist_ms(&g.h, 0.99), 1, "ms");
+    out_num("catchup_max_ms", "catch-up max", g.h.n ? (double)g.h.max / 1e6 : NAN, 1, "ms");
+    out_num("hello_p50_ms", "connect to hello p50", hist_ms(&sm.hello, 0.50), 1, "ms");
+    out_num("hello_p99_ms", "connect to hello p99", hist_ms(&sm.hello, 0.99), 1, "ms");
+    out_num("sync_requests", "sync requests", (double)sm.pages, 0, NULL);
+    out_num("sync_retries", NULL, (double)sm.sync_retries, 0, NULL);
+    out_num("events", "message.new received", (double)sm.events, 0, NULL);
+    out_num("exact", "exactly their missed", (double)exact, 0, NULL);
+    out_num("wrong_count", "wrong count", (double)wrong, 0, NULL);
+    out_num("duplicates", "duplicates", (double)dups, 0, NULL);
+    out_num("foreign", NULL, (double)foreign, 0, NULL);
+    out_num("incomplete", NULL, (double)incomplete, 0, NULL);
+    out_num("other_frames", NULL, (double)g.other_frames, 0, NULL);
+    out_num("rss_before_kib", "server RSS before storm", rss0 < 0 ? NAN : (double)rss0, 0, "KiB");
+    out_num("rss_peak_kib", "server RSS peak (50 ms)", peak < 0 ? NAN : (double)peak, 0, "KiB");
+    out_num("hwm_kib", "server VmHWM in storm", hwm_reset && hwm >= 0 ? (double)hwm : NAN, 0,
+            "KiB");
+    out_num("rss_after_kib", "server RSS after storm", rss1 < 0 ? NAN : (double)rss1, 0, "KiB");
+    out_num("client_cpu_pct", "client cpu", cpu_pct(&m0, &m1, false), 1, "%");
+    out_num("server_cpu_pct", "server cpu", cpu_pct(&m0, &m1, true), 1, "%");
+    out_num("steal_pct", "machine steal", steal_pct(&m0, &m1), 1, "%");
+    out_num("others_cpu_pct", "other processes' cpu", others_pct(&m0, &m1), 1, "%");
+    out_errors();
+    if (sm.first_send_err[0] != '\0')
+        fprintf(stderr, "herald-bench: first send error: %s\n", sm.first_send_err);
+    out_end();
+    free(sm.cl);
+    free(sm.pe);
+    return (int)exact == N ? 0 : 1;
+}
+
 /* ---------------------------------------------------------------- selftest */
 
 static int st_pass, st_fail;
@@ -2844,6 +3492,21 @@ static int run_selftest(void)
               rh.len == 15 && rh.close,
           "response head");
     check(head_end(hd, sizeof hd - 1, 0) == sizeof hd - 1, "head end");
+    int ci;
+    uint64_t k;
+    sm.N = 10;
+    check(storm_msg_id("c3-7", 4, &ci, &k) && ci == 3 && k == 7, "storm client_msg_id");
+    check(!storm_msg_id("c10-1", 5, &ci, &k) && !storm_msg_id("x3-1", 4, &ci, &k),
+          "storm client_msg_id reject");
+    check(storm_cursor("1234", 4) == 1234 && storm_cursor("", 0) < 0 &&
+              storm_cursor("12a", 3) < 0 && storm_cursor("1234567890123456789", 19) < 0,
+          "storm cursor");
+    static const char sd[] =
+        "{\"type\":\"sync.done\",\"cursor\":\"42\",\"has_more\":true,\"complete\":true}";
+    check(type_is(sd, sizeof sd - 1, "sync.done") && !type_is(sd, sizeof sd - 1, "sync") &&
+              json_str_field(sd, sizeof sd - 1, "cursor", &v, &vn) && storm_cursor(v, vn) == 42,
+          "storm sync.done fields");
+    sm.N = 0;
     selftest_streams();
     printf("%d passed, %d failed\n", st_pass, st_fail);
     return st_fail ? 1 : 0;
@@ -2891,6 +3554,37 @@ static void resolve_target(void)
     }
 }
 
+/* Reads --tokens: one 'USER_ID TOKEN' per line (blank lines skipped); at least `need`. */
+static void load_tokens(int need)
+{
+    FILE *f = fopen(g.o.tokens, "r");
+    if (f == NULL)
+        die("--tokens %s: %s", g.o.tokens, strerror(errno));
+    char line[4096];
+    int cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *save = NULL, *id = strtok_r(line, " \t\r\n", &save);
+        char *tok = id ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        if (id == NULL)
+            continue;
+        if (tok == NULL || strlen(tok) > MAX_PATH_LEN / 2 || strlen(id) > 64)
+            die("--tokens %s: line %d is not 'USER_ID TOKEN'", g.o.tokens, g.ntok + 1);
+        if (g.ntok == cap) {
+            cap = cap ? cap * 2 : 1024;
+            g.tok_user = xrealloc(g.tok_user, (size_t)cap * sizeof *g.tok_user);
+            g.tok = xrealloc(g.tok, (size_t)cap * sizeof *g.tok);
+        }
+        g.tok_user[g.ntok] = strdup(id);
+        g.tok[g.ntok] = strdup(tok);
+        if (g.tok_user[g.ntok] == NULL || g.tok[g.ntok] == NULL)
+            die("out of memory");
+        g.ntok++;
+    }
+    fclose(f);
+    if (g.ntok < need)
+        die("--tokens %s: %d lines, %d needed", g.o.tokens, g.ntok, need);
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -2913,6 +3607,8 @@ int main(int argc, char **argv)
         return run_selftest();
     out_json = g.o.json;
     resolve_target();
+    if (g.o.tokens != NULL)
+        load_tokens(g.o.conns);
     raise_nofile();
     rng_seed();
 
@@ -2961,6 +3657,9 @@ int main(int argc, char **argv)
     case M_FANOUT:
         rc = run_fanout();
         break;
+    case M_STORM:
+        rc = run_storm();
+        break;
     case M_SELFTEST:
         break;
     }
@@ -2973,6 +3672,12 @@ int main(int argc, char **argv)
     free(g.ready);
     free(g.starved);
     free(g.rbuf);
+    for (int i = 0; i < g.ntok; i++) {
+        free(g.tok_user[i]);
+        free(g.tok[i]);
+    }
+    free(g.tok_user);
+    free(g.tok);
     close(g.ep);
     return rc;
 }
