@@ -74,16 +74,17 @@ static void updated(struct kit_job *j)
                       store_result_step(j->res, U_MEMBERS), 0, 0);
 }
 
-/* Appends the event, the message and the members after the change (step U_CHANGE). */
-static void add_tail(struct store_op *op, const struct chctx *c, const char *conv_id)
+/* Appends the event, the message and the members who may read it after the change (step
+ * U_CHANGE): a member who joined after the message learns nothing of it. */
+static void add_tail(struct store_op *op, const struct chctx *c)
 {
     store_op_add(op, &SQL_EVENTS_INSERT_UPDATED);
     store_bind_text(op, c->msg_id);
     store_bind_int(op, clock_wall_ms());
     store_op_add(op, &SQL_MESSAGES_GET);
     store_bind_text(op, c->msg_id);
-    store_op_add(op, &SQL_CONVERSATION_MEMBERS_USER_IDS);
-    store_bind_text(op, conv_id);
+    store_op_add(op, &SQL_CONVERSATION_MEMBERS_READERS);
+    store_bind_text(op, c->msg_id);
 }
 
 /*
@@ -181,7 +182,7 @@ static void edit_loaded(struct kit_job *j)
     store_bind_text(op, c->content_json);
     store_bind_int(op, clock_wall_ms());
     store_op_require_row(op);
-    add_tail(op, c, store_rows_text(m, 0, LD_CONV));
+    add_tail(op, c);
     kit_store(j, op, KIT_WRITE, updated);
 }
 
@@ -231,7 +232,7 @@ static bool app_granted(const char *apps, const char *app)
     return found;
 }
 
-static void recall_write(struct kit_job *j, const struct store_rows *m)
+static void recall_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
     struct store_op *op = store_op_new();
@@ -240,7 +241,7 @@ static void recall_write(struct kit_job *j, const struct store_rows *m)
     store_bind_text(op, c->operator? NULL : c->user_id);
     store_bind_int(op, c->operator? 0 : clock_wall_ms() - c->chat->recall_window_ms);
     store_op_require_row(op);
-    add_tail(op, c, store_rows_text(m, 0, LD_CONV));
+    add_tail(op, c);
     kit_store(j, op, KIT_WRITE, updated);
 }
 
@@ -282,7 +283,7 @@ static void recall_loaded(struct kit_job *j)
                            NULL);
         return;
     }
-    recall_write(j, m);
+    recall_write(j);
 }
 
 static void recall_start(struct kit_job *j)

@@ -167,6 +167,7 @@ extern const struct store_sql SQL_EVENTS_INSERT_UPDATED;
 extern const struct store_sql SQL_MESSAGES_LOAD;
 extern const struct store_sql SQL_MESSAGES_EDIT;
 extern const struct store_sql SQL_MESSAGES_RECALL;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_READERS;
 extern const struct store_sql SQL_EVENTS_INSERT_CONV;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED;
 extern const struct store_sql SQL_EVENTS_SYNC;

@@ -255,6 +255,25 @@ def test_a_rooms_reads_replay_to_the_reader_only(app):
     assert [e for e in sync_all(app, "rr_a", start)[0] if e["type"] == "read"] == []
 
 
+def test_a_member_added_later_learns_nothing_of_edits_to_older_messages(app, server):
+    app.users("lt_o", "lt_m", "lt_late")
+    conv = group(app, "lt_o", ["lt_m"], "Late")
+    old = send(app, "lt_o", conv, "before you").json()
+    assert app.call("lt_o", "POST", "/conversations/%s/members" % conv,
+                    {"user_ids": ["lt_late"]}).status == 200
+    start = sync_all(app, "lt_late")[1]
+    late, member = ws(server, app, "lt_late"), ws(server, app, "lt_m")
+    assert edit(app, "lt_o", old["id"], "edited").status == 200
+    assert recall(app, "lt_o", old["id"]).status == 200
+    assert [f["type"] for f in frames_until(member, lambda f: f["type"] == "message.updated")
+            + frames_until(member, lambda f: f["type"] == "message.updated")].count(
+                "message.updated") == 2
+    nothing_of(late, "message.updated")
+    assert [e for e in sync_all(app, "lt_late", start)[0]
+            if e.get("message", {}).get("id") == old["id"]] == []
+    error_of(edit(app, "lt_late", old["id"], "x"), 404)
+
+
 # ---------------------------------------------------------------- system messages
 
 def system_contents(app, uid, conv):

@@ -35,6 +35,11 @@ const struct store_sql SQL_EVENTS_INSERT_UPDATED =
               " SELECT app_id, conversation_id, 'message.updated', id, seq, ?2 FROM messages"
               " WHERE id = ?1 RETURNING cursor");
 
+/* ?1 message: the members who may read it (joined before it), whom its message.updated goes to */
+const struct store_sql SQL_CONVERSATION_MEMBERS_READERS =
+    STORE_SQL("SELECT g.user_id FROM conversation_members g JOIN messages x ON x.conversation_id"
+              " = g.conversation_id WHERE x.id = ?1 AND g.joined_seq < x.seq");
+
 /* ?1 app or NULL (an operator: any app), ?2 message, ?3 the asker or NULL: the message, then
  * the asker's joined_seq in its conversation (NULL: not a member) and the message's app */
 const struct store_sql SQL_MESSAGES_LOAD =
@@ -99,13 +104,15 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
 };
 
 /* The events user ?2 may replay after cursor ?3 (app ?1, held from created_at ?4 on): those of
- * the conversations they belong to from the event that made them a member on, and the event
+ * the conversations they belong to from the event that made them a member on (an edit or a
+ * recall only of a message they can read: one after the seq they joined at), and the event
  * that told them they left or were removed. */
 #define SYNC_FROM_WHERE                                                                            \
     " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
     " AND me.user_id = ?2 WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"        \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
-    " ?2 AND e.kind IN ('member.removed', 'member.left'))) AND NOT (e.kind = 'read' AND"           \
+    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0) AND (e.message_id"    \
+    " IS NULL OR e.seq > me.joined_seq)) OR (e.user_id = ?2 AND e.kind IN ('member.removed',"      \
+    " 'member.left'))) AND NOT (e.kind = 'read' AND"                                               \
     " e.user_id <> ?2 AND EXISTS (SELECT 1 FROM conversations t WHERE t.id = e.conversation_id"    \
     " AND t.type = 'room'))"
 
@@ -114,8 +121,9 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
     " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
     " AND me.user_id = ?2 LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"     \
     " r.id = m.reply_to WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"          \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
-    " ?2 AND e.kind IN ('member.removed', 'member.left'))) AND NOT (e.kind = 'read' AND"           \
+    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0) AND (e.message_id"    \
+    " IS NULL OR e.seq > me.joined_seq)) OR (e.user_id = ?2 AND e.kind IN ('member.removed',"      \
+    " 'member.left'))) AND NOT (e.kind = 'read' AND"                                               \
     " e.user_id <> ?2 AND EXISTS (SELECT 1 FROM conversations t WHERE t.id = e.conversation_id"    \
     " AND t.type = 'room'))"
 
