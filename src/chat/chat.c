@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/frame.h"
+#include "core/rand.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
@@ -25,9 +26,10 @@
 #include "store/store.h"
 
 struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days,
-                      int presence_grace_ms)
+                      int presence_grace_ms, int recall_window_ms)
 {
     struct chat *c = xcalloc(1, sizeof(*c));
+    c->recall_window_ms = recall_window_ms;
     c->history_days = history_days;
     c->id = id;
     c->rt = rt;
@@ -62,6 +64,9 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/rooms/{id}/join", chat_rooms_join, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/messages", chat_msg_send, c);
     router_add(r, HTTP_M_GET, "/api/v1/conversations/{id}/messages", chat_msg_history, c);
+    router_add(r, HTTP_M_POST, "/api/v1/messages", chat_msg_send_to, c);
+    router_add(r, HTTP_M_PATCH, "/api/v1/messages/{id}", chat_msg_edit, c);
+    router_add(r, HTTP_M_POST, "/api/v1/messages/{id}/recall", chat_msg_recall, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
     router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
     rt_register(c->rt, "send", chat__ws_send, c);
@@ -89,6 +94,8 @@ void chat__ctx_free(void *ctx)
     cJSON_Delete(c->body);
     free(c->ids_json);
     free(c->content_json);
+    free(c->sys_json);
+    free(c->apps_json);
     free(c);
 }
 
@@ -252,10 +259,70 @@ void chat__add_event(struct store_op *op, const struct chctx *c, const char *con
     store_bind_text(op, direct_key);
 }
 
-int64_t chat__event_cursor(const struct store_result *res)
+void chat__add_system(struct store_op *op, struct chctx *c)
 {
-    const struct store_rows *r = store_result_step(res, -4);
+    char id[CHAT_MSG_ID_LEN + 1];
+    id[0] = 'm';
+    rand_hex(id + 1, (CHAT_MSG_ID_LEN - 1) / 2);
+    int64_t now = clock_wall_ms();
+    store_op_add(op, &SQL_CONVERSATIONS_NEXT_SEQ_SYSTEM);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->conv_id);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    store_op_add(op, &SQL_MESSAGES_INSERT);
+    store_bind_text(op, id);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->conv_id);
+    store_bind_text(op, c->user_id);
+    store_bind_text(op, "system");
+    store_bind_text(op, c->sys_json);
+    store_bind_text(op, NULL);
+    store_bind_text(op, NULL);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    store_op_add(op, &SQL_EVENTS_INSERT_MESSAGE);
+    store_bind_text(op, id);
+    store_bind_text(op, "message.new");
+    store_op_add(op, &SQL_MESSAGES_GET);
+    store_bind_text(op, id);
+    store_op_add(op, &SQL_CONVERSATION_MEMBERS_SENT);
+    store_bind_text(op, c->conv_id);
+    store_bind_text(op, c->user_id);
+}
+
+int64_t chat__event_cursor(const struct chctx *c, const struct store_result *res)
+{
+    const struct store_rows *r =
+        store_result_step(res, -4 - (c->sys_json != NULL ? CHAT_SYSTEM_STEPS : 0));
     return r != NULL && r->nrows > 0 ? store_rows_int(r, 0, 0) : 0;
+}
+
+void chat__msg_frame(struct buf *b, const char *kind, const struct store_rows *r, int i, int col,
+                     int64_t cursor)
+{
+    cJSON *o = chat__msg_json_at(r, i, col);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    buf_puts(b, "{\"type\":");
+    buf_json_str(b, kind);
+    buf_puts(b, ",\"message\":");
+    buf_puts(b, json);
+    cJSON_free(json);
+    buf_printf(b, ",\"cursor\":\"%lld\"}", (long long)cursor);
+}
+
+void chat__publish_msg(struct chat *chat, const char *app_id, const char *kind,
+                       const struct store_rows *m, int64_t cursor, const struct store_rows *ids,
+                       int col, uint64_t skip)
+{
+    struct buf b = BUF_INIT;
+    chat__msg_frame(&b, kind, m, 0, 0, cursor);
+    struct frame *f = ws_frame_text(b.data, b.len);
+    buf_release(&b);
+    rt_cursor_seen(chat->rt, cursor);
+    chat__publish_rows(chat->rt, app_id, ids, col, NULL, f, skip);
+    frame_unref(f);
 }
 
 void chat__publish_rows(struct rt *rt, const char *app_id, const struct store_rows *ids, int col,
@@ -357,10 +424,17 @@ void chat__finish_write(struct kit_job *j)
     if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
         cJSON *ev = chat__conv_json(conv, 0, members, NULL);
         chat__publish_updated(c->chat, c->app_id, ev, members, c->notify,
-                              chat__event_cursor(j->res));
+                              chat__event_cursor(c, j->res));
         cJSON_Delete(ev);
     }
-    if (j->req == NULL) /* a WebSocket join or leave: the event above is the answer */
+    if (c->sys_json != NULL) { /* the system message, after the change it tells */
+        const struct store_rows *m = store_result_step(j->res, -4);
+        const struct store_rows *ev = store_result_step(j->res, -5);
+        if (m != NULL && m->nrows > 0 && ev != NULL && ev->nrows > 0)
+            chat__publish_msg(c->chat, c->app_id, "message.new", m, store_rows_int(ev, 0, 0),
+                              members, MB_USER, 0);
+    }
+    if (j->req == NULL) /* a WebSocket join or leave: the events above are the answer */
         return;
     if (c->ok_status == 204) {
         http_respond(j->req, 204, NULL, "", 0);

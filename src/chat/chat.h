@@ -28,10 +28,11 @@ struct rt;
  * The chat module over id (its store and user authentication) publishing through rt's bus.
  * Both are borrowed and must outlive the server. max_chars: characters of a text message
  * (HERALD_MAX_MESSAGE_CHARS). presence_grace_ms: how long a user whose last device went stays
- * online (HERALD_PRESENCE_GRACE). Start-up only.
+ * online (HERALD_PRESENCE_GRACE). recall_window_ms: how long a sender may recall a message
+ * (HERALD_RECALL_WINDOW). Start-up only.
  */
 struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days,
-                      int presence_grace_ms);
+                      int presence_grace_ms, int recall_window_ms);
 
 /* Adds the chat routes to r and the chat frames to rt. Start-up only, before the server
  * starts. */

@@ -33,6 +33,7 @@ struct chat {
     struct rt *rt;                /* borrowed */
     int max_chars;                /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
     int history_days;             /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    int recall_window_ms;         /* a sender may recall this long (HERALD_RECALL_WINDOW) */
     struct presence *presence;    /* owned (presence.c) */
     struct chat_directs *directs; /* owned (directs.c) */
 };
@@ -88,6 +89,10 @@ struct chctx {
     const char *name, *avatar, *role;
     struct kit_array ids; /* a group's members or the users to add */
     char *ids_json;       /* owned: ids as a JSON array */
+    char *sys_json;       /* owned: the content of the system message the write adds, or NULL */
+    bool wrapped;         /* a send's message members sit under "message." (a frame, or `to`) */
+    bool operator;        /* an operator's request (a recall) */
+    char *apps_json;      /* owned: an operator's apps with the right, NULL every app */
 };
 
 /*
@@ -172,14 +177,41 @@ void chat__updated_frame(struct buf *b, const cJSON *conv, const char *removed, 
  * Appends the two statements that log a change of a conversation in the same write op:
  * SQL_EVENTS_INSERT_CONV (kind, about user or NULL; only_new: only when the op added members)
  * and SQL_CONVERSATION_MEMBERS_SET_JOINED. The conversation is conv_id or, for a direct one
- * being created, direct_key (the other NULL). Followed by two more statements (the
- * conversation and its members), the event is step -4: chat__event_cursor reads it.
+ * being created, direct_key (the other NULL). Followed by the system message's statements
+ * when c->sys_json is set (chat__add_system) and by two more statements (the conversation
+ * and its members): chat__event_cursor finds the event.
  */
 void chat__add_event(struct store_op *op, const struct chctx *c, const char *conv_id,
                      const char *direct_key, const char *kind, const char *user, bool only_new);
 
-/* The cursor of the event logged at step -4 of res, 0 when none was written. */
-int64_t chat__event_cursor(const struct store_result *res);
+/* The steps chat__add_system appends; the message row is step -4 of them, its event -5
+ * counted from the end of the whole op when two steps follow (conversation and members). */
+#define CHAT_SYSTEM_STEPS 5
+
+/*
+ * Appends the system message c->sys_json (type system, sender c->user_id) to c->conv_id in
+ * the same write op: the next seq, the message, its message.new event, the message read
+ * back, and the actor's read_seq moved to it (the actor has seen their own change).
+ */
+void chat__add_system(struct store_op *op, struct chctx *c);
+
+/* The cursor of the conversation event of a write laid out as chat__add_event says, 0 when
+ * none was written. */
+int64_t chat__event_cursor(const struct chctx *c, const struct store_result *res);
+
+/*
+ * Publishes {"type":kind,"message":…,"cursor"} (message.new or message.updated) for message
+ * row 0 of m (SQL_MESSAGES_COLS) to the user topic of every user id in column col of ids,
+ * skipping the subscriber skip (0: none); encoded once. Any thread.
+ */
+void chat__publish_msg(struct chat *chat, const char *app_id, const char *kind,
+                       const struct store_rows *m, int64_t cursor, const struct store_rows *ids,
+                       int col, uint64_t skip);
+
+/* The message frame {"type":kind,"message":…,"cursor"} of message row i of r (its columns
+ * from col on), as the live event and sync's replay write it. */
+void chat__msg_frame(struct buf *b, const char *kind, const struct store_rows *r, int i, int col,
+                     int64_t cursor);
 
 /*
  * Answers a write that ended with SQL_CONVERSATIONS_GET and SQL_CONVERSATION_MEMBERS_OF:
@@ -260,6 +292,9 @@ void chat_members_role(struct http_req *req, void *ud);
 void chat_conv_leave(struct http_req *req, void *ud);
 void chat_rooms_join(struct http_req *req, void *ud);
 void chat_msg_send(struct http_req *req, void *ud);
+void chat_msg_send_to(struct http_req *req, void *ud);
+void chat_msg_edit(struct http_req *req, void *ud);
+void chat_msg_recall(struct http_req *req, void *ud);
 void chat_msg_history(struct http_req *req, void *ud);
 void chat_read(struct http_req *req, void *ud);
 void chat_sync(struct http_req *req, void *ud);

@@ -40,17 +40,53 @@ static const char *role_of(const struct store_rows *members, const char *user)
     return NULL;
 }
 
+/*
+ * The content of the system message a change writes (docs/chat.md, "System messages"):
+ * {"event","user_id"?|"user_ids"?,"name"?,"by"}; ids_json a JSON array text or NULL. Owned.
+ */
+static char *system_content(const char *event, const char *user, const char *ids_json,
+                            const char *name, const char *by)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "event", event);
+    if (user != NULL)
+        cJSON_AddStringToObject(o, "user_id", user);
+    if (ids_json != NULL)
+        cJSON_AddItemToObject(o, "user_ids", cJSON_Parse(ids_json));
+    if (name != NULL)
+        cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddStringToObject(o, "by", by);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char *r = xstrdup(s);
+    cJSON_free(s);
+    return r;
+}
+
 /* Appends what every write ends with: its event (kind, about user or NULL; only_new: only when
- * the op added members), then the two statements chat__finish_write reads. */
-static void add_tail(struct store_op *op, const struct chctx *c, const char *kind, const char *user,
+ * the op added members), the system message telling it (when c->sys_json is set), then the
+ * two statements chat__finish_write reads. */
+static void add_tail(struct store_op *op, struct chctx *c, const char *kind, const char *user,
                      bool only_new)
 {
     chat__add_event(op, c, c->conv_id, NULL, kind, user, only_new);
+    if (c->sys_json != NULL)
+        chat__add_system(op, c);
     store_op_add(op, &SQL_CONVERSATIONS_GET);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->conv_id);
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_OF);
     store_bind_text(op, c->conv_id);
+}
+
+/* A required row when exactly n members were added by this op: the system message that names
+ * them is true (a concurrent add of the same users makes the write a 409). */
+static void add_new_guard(struct store_op *op, const struct chctx *c, int64_t n)
+{
+    store_op_add(op, &SQL_CONVERSATION_MEMBERS_NEW_GUARD);
+    store_bind_text(op, c->conv_id);
+    store_bind_int(op, n);
+    store_op_require_row(op);
 }
 
 static void add_touch(struct store_op *op, const struct chctx *c, int64_t now)
@@ -71,6 +107,7 @@ static void write_leave(struct kit_job *j, const char *type)
     int64_t now = clock_wall_ms();
     snprintf(c->notify, sizeof(c->notify), "%s", c->user_id);
     c->ok_status = 204;
+    c->sys_json = system_content("member.left", c->user_id, NULL, NULL, c->user_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_LEAVE);
     store_bind_text(op, c->conv_id);
@@ -96,6 +133,9 @@ static void write_patch(struct kit_job *j, const char *type, const char *role)
         forbidden(j->req, "only the owner or an admin may change the conversation");
         return;
     }
+    const char *old = store_rows_text(store_result_step(j->res, 0), 0, 2);
+    if (c->name != NULL && (old == NULL || strcmp(old, c->name) != 0))
+        c->sys_json = system_content("conversation.renamed", NULL, NULL, c->name, c->user_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATIONS_UPDATE);
     store_bind_text(op, c->app_id);
@@ -124,12 +164,21 @@ static void write_add(struct kit_job *j, const char *type, const char *role)
     if (!chat__users_exist(j, store_result_step(j->res, 2), "user_ids"))
         return;
     int64_t count = store_rows_int(store_result_step(j->res, 0), 0, 9), added = 0;
+    cJSON *fresh = cJSON_CreateArray(); /* the users not already members */
     const cJSON *e;
     cJSON_ArrayForEach(e, c->ids.json)
     {
-        if (role_of(members, e->valuestring) == NULL)
+        if (role_of(members, e->valuestring) == NULL) {
             added++;
+            cJSON_AddItemToArray(fresh, cJSON_CreateString(e->valuestring));
+        }
     }
+    if (added > 0 && count + added <= CHAT_GROUP_MAX) {
+        char *ids = cJSON_PrintUnformatted(fresh);
+        c->sys_json = system_content("member.added", NULL, ids, NULL, c->user_id);
+        cJSON_free(ids);
+    }
+    cJSON_Delete(fresh);
     if (count + added > CHAT_GROUP_MAX) {
         http_respond_error(j->req, 422, "validation_failed", "a group has at most 500 members",
                            "user_ids");
@@ -148,6 +197,8 @@ static void write_add(struct kit_job *j, const char *type, const char *role)
     store_bind_text(op, c->user_id);
     store_bind_int(op, CHAT_GROUP_MAX);
     store_op_require_row(op);
+    if (added > 0)
+        add_new_guard(op, c, added);
     add_touch(op, c, now);
     add_tail(op, c, "member.added", NULL, true);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
@@ -183,6 +234,7 @@ static void write_remove(struct kit_job *j, const char *type, const char *role)
     }
     int64_t now = clock_wall_ms();
     snprintf(c->notify, sizeof(c->notify), "%s", c->target);
+    c->sys_json = system_content("member.removed", c->target, NULL, NULL, c->user_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_REMOVE);
     store_bind_text(op, c->conv_id);
@@ -232,10 +284,13 @@ static void write_role(struct kit_job *j, const char *type, const char *role)
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
-static void write_join(struct kit_job *j)
+/* joined: whether the asker was a member at the load */
+static void write_join(struct kit_job *j, bool joined)
 {
     struct chctx *c = chat__ctx(j);
     c->publish_step = 0; /* joining twice changes nothing and tells nobody */
+    if (!joined)
+        c->sys_json = system_content("member.joined", c->user_id, NULL, NULL, c->user_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_ADD);
     store_bind_text(op, c->conv_id);
@@ -243,6 +298,8 @@ static void write_join(struct kit_job *j)
     store_bind_text(op, c->user_id);
     store_bind_text(op, "member");
     store_bind_int(op, clock_wall_ms());
+    if (!joined)
+        add_new_guard(op, c, 1);
     add_tail(op, c, "member.joined", c->user_id, true);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
@@ -263,7 +320,7 @@ static void loaded(struct kit_job *j)
         if (type == NULL || strcmp(type, "room") != 0)
             chat__fail(j, 404, "not_found", "no such room", field);
         else
-            write_join(j);
+            write_join(j, role != NULL);
         return;
     }
     if (type == NULL || role == NULL) { /* a non-member learns nothing, not even existence */

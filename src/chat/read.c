@@ -1,8 +1,9 @@
 /*
  * Read state (docs/chat.md): POST /conversations/{id}/read and the WebSocket `read` frame share
  * one path. One write op moves the member's read_seq forward (cut to the conversation's
- * last_seq; never back), reads the state back (no row: not a member, 404) and the members the
- * event goes to. After the commit, when read_seq moved, `read` {conversation_id, user_id, seq},
+ * last_seq; never back) and logs the move in the event log (sync replays it), reads the state
+ * back (no row: not a member, 404) and the members the event goes to. After the commit, when
+ * read_seq moved, `read` {conversation_id, user_id, seq, cursor},
  * encoded once, goes to every device of the other members and to the reader's other devices
  * (a room's: the reader's only). Also the read state the conversation endpoints show.
  */
@@ -12,6 +13,7 @@
 
 #include "chat/internal.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/frame.h"
 #include "core/xalloc.h"
@@ -66,21 +68,22 @@ static void answer_error(struct kit_job *j, int status, const char *code, const 
 }
 
 /* `read` to every member in ids, except the reading connection; encoded once. */
-static void publish_read(struct chctx *c, int64_t seq, const struct store_rows *ids)
+static void publish_read(struct chctx *c, int64_t seq, int64_t cursor, const struct store_rows *ids)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"read\",\"conversation_id\":");
     buf_json_str(&b, c->conv_id);
     buf_puts(&b, ",\"user_id\":");
     buf_json_str(&b, c->user_id);
-    buf_printf(&b, ",\"seq\":%lld}", (long long)seq);
+    buf_printf(&b, ",\"seq\":%lld,\"cursor\":\"%lld\"}", (long long)seq, (long long)cursor);
     struct frame *f = ws_frame_text(b.data, b.len);
     buf_release(&b);
+    rt_cursor_seen(c->chat->rt, cursor);
     chat__publish_rows(c->chat->rt, c->app_id, ids, 0, NULL, f, c->sess != NULL ? c->sess->id : 0);
     frame_unref(f);
 }
 
-enum { R_MOVE, R_STATE, R_AUDIENCE };
+enum { R_LOG, R_MOVE, R_STATE, R_AUDIENCE };
 
 static void read_written(struct kit_job *j)
 {
@@ -103,8 +106,9 @@ static void read_written(struct kit_job *j)
     int64_t seq = store_rows_int(st, 0, 0);
     int64_t unread = store_rows_int(st, 0, 1);
     const struct store_rows *moved = store_result_step(j->res, R_MOVE);
-    if (moved != NULL && moved->changes > 0)
-        publish_read(c, seq, store_result_step(j->res, R_AUDIENCE));
+    const struct store_rows *log = store_result_step(j->res, R_LOG);
+    if (moved != NULL && moved->changes > 0 && log != NULL && log->nrows > 0)
+        publish_read(c, seq, store_rows_int(log, 0, 0), store_result_step(j->res, R_AUDIENCE));
     if (j->req == NULL) /* the frame has no answer but an error; the other devices have `read` */
         return;
     struct buf b = BUF_INIT;
@@ -116,11 +120,18 @@ static void read_written(struct kit_job *j)
     buf_release(&b);
 }
 
-/* The write: read_seq forward; then the state and whom the event goes to. */
+/* The write: the read event (when read_seq will move), read_seq forward; then the state and
+ * whom the event goes to. */
 static void read_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
     struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_EVENTS_INSERT_READ);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->conv_id);
+    store_bind_text(op, c->user_id);
+    store_bind_int(op, c->seq);
+    store_bind_int(op, clock_wall_ms());
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_READ);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->conv_id);

@@ -1,5 +1,6 @@
 /*
- * Sending a message (docs/chat.md): POST /conversations/{id}/messages and the WebSocket `send`
+ * Sending a message (docs/chat.md): POST /conversations/{id}/messages, POST /messages (with
+ * `to`, a user: the direct conversation is got or created first) and the WebSocket `send`
  * frame share one path. The input is decoded by the kit's tables and checked against its
  * type's content shape; then one write op takes the conversation's next seq (the sender must
  * be a member), stores the message and its event, and reads back the message and the members.
@@ -229,25 +230,6 @@ static void answer_ok(struct kit_job *j, const struct store_rows *m, int64_t cur
     buf_release(&b);
 }
 
-/* message.new to every member in ids, except the sending connection; encoded once. */
-static void publish_new(struct chctx *c, const struct store_rows *m, int64_t cursor,
-                        const struct store_rows *ids)
-{
-    cJSON *o = chat__msg_json(m, 0);
-    char *json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "{\"type\":\"message.new\",\"message\":");
-    buf_puts(&b, json);
-    cJSON_free(json);
-    buf_printf(&b, ",\"cursor\":\"%lld\"}", (long long)cursor);
-    struct frame *f = ws_frame_text(b.data, b.len);
-    buf_release(&b);
-    rt_cursor_seen(c->chat->rt, cursor);
-    chat__publish_rows(c->chat->rt, c->app_id, ids, 0, NULL, f, c->sess != NULL ? c->sess->id : 0);
-    frame_unref(f);
-}
-
 /* ---- the one send path */
 
 enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS };
@@ -267,7 +249,7 @@ static void send_refused(struct kit_job *j)
                      j->req != NULL ? NULL : "conversation_id");
     else
         answer_error(j, 422, "validation_failed", "no such message in this conversation",
-                     j->req != NULL ? "reply_to" : "message.reply_to");
+                     chat__ctx(j)->wrapped ? "message.reply_to" : "reply_to");
 }
 
 static bool same(const char *a, const char *b)
@@ -342,7 +324,9 @@ static void send_written(struct kit_job *j)
     }
     int64_t cursor = store_rows_int(ev, 0, 0);
     answer_ok(j, m, cursor, false);
-    publish_new(c, m, cursor, store_result_step(j->res, W_MEMBERS));
+    /* to every member, except the sending connection */
+    chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
+                      store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
 }
 
 /* The write: the next seq, the message, its event; then the message and the members; the
@@ -380,6 +364,12 @@ static void send_write(struct kit_job *j)
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_SENT); /* the sender has read it */
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
+    if (c->direct_cached) { /* a disabled peer undoes the send: it is refused as unknown */
+        store_op_add(op, &SQL_USERS_ACTIVE);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, c->target);
+        store_op_require_row(op);
+    }
     kit_store(j, op, KIT_WRITE, send_written);
 }
 
@@ -404,7 +394,7 @@ static void direct_got(struct kit_job *j)
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
     if (made != NULL && made->changes > 0) {
         cJSON *ev = chat__conv_json(conv, 0, members, NULL);
-        chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(j->res));
+        chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
         cJSON_Delete(ev);
     }
     snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));
@@ -474,6 +464,65 @@ void chat_msg_send(struct http_req *req, void *ud)
     identity_user_auth(c->id, req, http_authed, c);
 }
 
+/* ---- POST /messages {"to","client_msg_id"?,"message":{…}}: the direct conversation with `to`,
+ * got or created, then the same send */
+
+struct to_in {
+    const char *to;
+    const cJSON *message;
+    struct chat_msg_in msg;
+};
+static const struct kit_field to_msg_fields[] = {
+    MSG_FIELDS(struct to_in, msg.),
+    {.name = NULL},
+};
+static const struct kit_table to_msg_table = {.fields = to_msg_fields};
+static const struct kit_field to_fields[] = {
+    {.name = "to",
+     .kind = KIT_ID,
+     .flags = KIT_REQUIRED,
+     .at = KIT_AT(struct to_in, to),
+     .message = "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -"},
+    CLIENT_ID_FIELD(struct to_in, msg.),
+    {.name = "message",
+     .kind = KIT_OBJECT,
+     .flags = KIT_REQUIRED,
+     .sub = &to_msg_table,
+     .at = KIT_AT(struct to_in, message)},
+    {.name = NULL},
+};
+static const struct kit_table to_table = {.fields = to_fields};
+
+static void to_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct chat *chat = ud;
+    struct to_in in;
+    cJSON *body = kit_body(req, &to_table, &in);
+    if (body == NULL)
+        return;
+    struct kit_error err;
+    char *content = chat__msg_check(&in.msg, chat->max_chars, "message.", &err);
+    if (content == NULL) {
+        kit_fail_decode(req, &err);
+        cJSON_Delete(body);
+        return;
+    }
+    struct kit_job *j = chat__job_new(req, chat, p);
+    struct chctx *c = chat__ctx(j);
+    c->body = body;
+    c->msg = in.msg;
+    c->content_json = content;
+    c->wrapped = true;
+    snprintf(c->target, sizeof(c->target), "%s", in.to);
+    kit_run(j, send_to);
+}
+
+void chat_msg_send_to(struct http_req *req, void *ud)
+{
+    struct chat *c = ud;
+    identity_user_auth(c->id, req, to_authed, c);
+}
+
 /* ---- the WebSocket `send` frame */
 
 static void sess_post(void *target, void (*fn)(void *arg), void *arg)
@@ -517,6 +566,7 @@ void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
     snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
     c->demo = s->demo;
     c->publish_step = -1;
+    c->wrapped = true;
     c->body = cJSON_Duplicate(msg, true); /* the frame is the caller's: keep what msg borrows */
     c->content_json = content;
     c->sess = s;

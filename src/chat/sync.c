@@ -3,9 +3,9 @@
  * {"type":"sync","cursor","limit"?} replay the events of the event log after a cursor that
  * the user may see — the conversations they belong to from the event that made them a member
  * on, and the event that told them they left or were removed — one bounded page at a time,
- * each rendered as the live frame is (message.new with the message as it is now,
- * conversation.updated with the conversation as it is now). One read op gives the page and
- * the conversations its changes are about, so both come from one store read.
+ * each rendered as the live frame is (message.new and message.updated with the message as it
+ * is now, conversation.updated with the conversation as it is now, read as it was). One read op
+ * gives the page and the conversations its changes are about, so both come from one store read.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@
 #define LIMIT_MESSAGE "must be a whole number from 1 to 500"
 #define CURSOR_MESSAGE "must be a cursor: a string of digits"
 
-enum { EV_CURSOR, EV_CONV, EV_KIND, EV_USER, EV_MSG }; /* SQL_EVENTS_SYNC's columns */
+enum { EV_CURSOR, EV_CONV, EV_KIND, EV_USER, EV_SEQ, EV_MSG }; /* SQL_EVENTS_SYNC's columns */
 
 /* A cursor: 1 to 18 digits; -1 when malformed. */
 static int64_t parse_cursor(const char *s)
@@ -78,19 +78,24 @@ static void conv_frame(struct buf *b, const struct store_rows *ev, int i,
     cJSON_Delete(o);
 }
 
-/* The message.new frame of event row i (false when its message is gone). */
-static bool msg_frame(struct buf *b, const struct store_rows *ev, int i)
+/* The message.new or message.updated frame of event row i (false when its message is gone). */
+static bool msg_frame(struct buf *b, const struct store_rows *ev, int i, const char *kind)
 {
     if (store_rows_text(ev, i, EV_MSG) == NULL)
         return false;
-    cJSON *o = chat__msg_json_at(ev, i, EV_MSG);
-    char *json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    buf_puts(b, "{\"type\":\"message.new\",\"message\":");
-    buf_puts(b, json);
-    cJSON_free(json);
-    buf_printf(b, ",\"cursor\":\"%lld\"}", (long long)store_rows_int(ev, i, EV_CURSOR));
+    chat__msg_frame(b, kind, ev, i, EV_MSG, store_rows_int(ev, i, EV_CURSOR));
     return true;
+}
+
+/* The read frame of event row i, as the live one. */
+static void read_frame(struct buf *b, const struct store_rows *ev, int i)
+{
+    buf_puts(b, "{\"type\":\"read\",\"conversation_id\":");
+    buf_json_str(b, store_rows_text(ev, i, EV_CONV));
+    buf_puts(b, ",\"user_id\":");
+    buf_json_str(b, store_rows_text(ev, i, EV_USER));
+    buf_printf(b, ",\"seq\":%lld,\"cursor\":\"%lld\"}", (long long)store_rows_int(ev, i, EV_SEQ),
+               (long long)store_rows_int(ev, i, EV_CURSOR));
 }
 
 /* The page's state after the read: where the next page starts, and what is held. */
@@ -130,9 +135,12 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
         p.cursor = store_rows_int(ev, i, EV_CURSOR);
         buf_clear(&b);
         const char *kind = store_rows_text(ev, i, EV_KIND);
-        if (kind != NULL && strcmp(kind, "message.new") == 0) {
-            if (!msg_frame(&b, ev, i))
+        if (kind != NULL &&
+            (strcmp(kind, "message.new") == 0 || strcmp(kind, "message.updated") == 0)) {
+            if (!msg_frame(&b, ev, i, kind))
                 continue;
+        } else if (kind != NULL && strcmp(kind, "read") == 0) {
+            read_frame(&b, ev, i);
         } else {
             conv_frame(&b, ev, i, convs, members);
         }

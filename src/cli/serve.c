@@ -116,8 +116,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
     ops_register(router, &ops);
     struct rt *rt = rt_new(ident, cfg->workers);
-    struct chat *chat =
-        chat_new(ident, rt, cfg->max_message_chars, cfg->history_days, cfg->presence_grace_ms);
+    struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
+                                 cfg->presence_grace_ms, cfg->recall_window_ms);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     identity_register(router, ident);
     console_register(router, ident);

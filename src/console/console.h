@@ -11,8 +11,28 @@
 
 #include "identity/apps.h"
 
+struct http_req;
 struct router;
 struct identity;
+
+/*
+ * For a route outside the console that operators may use too (a message recall): whether
+ * req's bearer token is a valid operator token (signature, type, expiry; revocation and the
+ * operator's state are checked by console_authorize). Loop thread.
+ */
+bool console_bearer_is_operator(struct identity *id, struct http_req *req);
+
+/* Called with the operator's id and the apps where it has the permission, as a JSON array
+ * text (NULL: every app); both borrowed for the call. Loop thread. */
+typedef void (*console_grant_fn)(struct http_req *req, const char *operator_id,
+                                 const char *apps_json, void *ud);
+
+/*
+ * Authenticates req as an operator (not revoked, not disabled) holding perm on at least one
+ * app, then calls fn; otherwise answers 401/403 itself and never calls fn. Loop thread.
+ */
+void console_authorize(struct identity *id, struct http_req *req, const char *perm,
+                       console_grant_fn fn, void *ud);
 
 /* Adds the /api/v1/admin routes; id is borrowed for the server's life. */
 void console_register(struct router *r, struct identity *id);

@@ -185,6 +185,8 @@ static const struct setting settings[] = {
         "days of chat events sync replays (0: unlimited)"),
     NUM("HERALD_PRESENCE_GRACE", T_DURATION, F_INT(presence_grace_ms), 0, MIN_MS, "5s", "DURATION",
         "a user stays online this long after their last connection closed"),
+    NUM("HERALD_RECALL_WINDOW", T_DURATION, F_INT(recall_window_ms), 0, 7 * DAY_MS, "2m",
+        "DURATION", "a sender may recall a chat message this long after sending it"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",

@@ -48,6 +48,7 @@ struct config {
     int max_message_chars; /* HERALD_MAX_MESSAGE_CHARS characters of a text message, 4000 */
     int history_days;      /* HERALD_HISTORY_DAYS days of chat events sync replays, 0 all */
     int presence_grace_ms; /* HERALD_PRESENCE_GRACE: online after the last device went, 5 s */
+    int recall_window_ms;  /* HERALD_RECALL_WINDOW: a sender may recall a message, 2 min */
     /* logs */
     int log_level;           /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;           /* HERALD_LOG_FORMAT text|json, default text */

@@ -348,6 +348,14 @@ def next_update(c, timeout=5):
     return f
 
 
+def next_system(c, event, timeout=5):
+    """The system message a change writes after its conversation.updated (docs/chat.md)."""
+    f = c.recv_frame(timeout=timeout).json()
+    assert f["type"] == "message.new" and f["message"]["type"] == "system", f
+    assert f["message"]["content"]["event"] == event, f
+    return f
+
+
 def nothing_arrives(c, wait=0.4):
     try:
         f = c.recv_frame(timeout=wait)
@@ -367,8 +375,9 @@ def test_members_sockets_receive_conversation_updated(app, server):
         assert f["conversation"]["id"] == g["id"] and f["conversation"]["name"] == "Events"
         assert member_roles(f["conversation"]) == {"ev_owner": "owner", "ev_m": "member"}
     app.call("ev_owner", "PATCH", "/conversations/" + g["id"], {"name": "Renamed"})
-    assert next_update(m_phone)["conversation"]["name"] == "Renamed"
-    assert next_update(m_laptop)["conversation"]["name"] == "Renamed"
+    for sock in (m_phone, m_laptop):
+        assert next_update(sock)["conversation"]["name"] == "Renamed"
+        assert next_system(sock, "conversation.renamed")["message"]["content"]["name"] == "Renamed"
     nothing_arrives(outsider)
     r = app.call("ev_owner", "DELETE", "/conversations/%s/members/ev_m" % g["id"])
     assert r.status == 200, r
@@ -390,6 +399,7 @@ def test_joining_a_room_is_announced_to_its_members_once(app, server):
         f = next_update(sock)
         assert f["conversation"]["id"] == room["id"] and f["conversation"]["member_count"] == 2
         assert "members" not in f["conversation"]
+        assert next_system(sock, "member.joined")["message"]["content"]["user_id"] == "room_joiner"
     assert app.call("room_joiner", "POST", "/rooms/%s/join" % room["id"]).status == 200
     nothing_arrives(owner)
     nothing_arrives(joiner)

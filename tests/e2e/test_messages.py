@@ -278,10 +278,12 @@ def test_a_member_added_later_reads_from_their_join(app):
     assert app.call("alice", "POST", "/conversations/%s/members" % conv,
                     {"user_ids": ["carol"]}).status == 200
     send(app, "alice", conv, "after carol")
-    assert [m["content"] for m in history(app, "carol", conv)["results"]] == ["after carol"]
+    added = {"event": "member.added", "user_ids": ["carol"], "by": "alice"}  # the system message
+    assert [m["content"] for m in history(app, "carol", conv)["results"]] == \
+        ["after carol", added]
     assert [m["content"] for m in history(app, "carol", conv, "?after_seq=0")["results"]] == \
-        ["after carol"]
-    assert len(history(app, "bob", conv)["results"]) == 2
+        [added, "after carol"]
+    assert len(history(app, "bob", conv)["results"]) == 3
 
 
 # ---------------------------------------------------------------- WebSocket
@@ -414,7 +416,8 @@ def test_a_removed_member_can_neither_send_nor_read_nor_receive(app, server):
                     "message": {"type": "text", "content": "over ws"}})
     e = frames_until(gone, lambda f: f["type"] in ("send.ok", "error"))[-1]
     assert (e["type"], e["code"]) == ("error", "not_found"), e
-    assert send(app, "rm_owner", conv, "not for you").json()["seq"] == 2
+    # seq 2 is the system message of the removal
+    assert send(app, "rm_owner", conv, "not for you").json()["seq"] == 3
     nothing_of(gone, "message.new")
 
 

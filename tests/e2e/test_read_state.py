@@ -131,10 +131,12 @@ def test_a_member_added_later_counts_from_their_join(app):
     r = app.call("j_own", "POST", "/conversations/%s/members" % g, {"user_ids": ["j_new"]})
     assert r.status == 200, r
     c = conv_of(app, "j_new", g)
-    assert (c["unread_count"], c["read_seq"], c["last_message"]) == (0, 4, None)
+    # what came before the join is not theirs; the system message telling the add is (seq 5)
+    assert (c["unread_count"], c["read_seq"]) == (1, 4)
+    assert (c["last_message"]["seq"], c["last_message"]["type"]) == (5, "system")
     m = send(app, "j_own", g, "new").json()
     c = conv_of(app, "j_new", g)
-    assert c["unread_count"] == 1 and c["last_message"]["id"] == m["id"]
+    assert c["unread_count"] == 2 and c["last_message"]["id"] == m["id"]
 
 
 # ---------------------------------------------------------------- last_message
@@ -176,8 +178,11 @@ def test_read_events_reach_others_and_my_other_devices_not_the_reading_socket(ap
         ws(server, app, "e_out")
     phone.send_json({"type": "read", "conversation_id": g, "seq": 2})
     want = {"type": "read", "conversation_id": g, "user_id": "e_b", "seq": 2}
-    for sock in (laptop, sender, third):
-        assert frames_until(sock, lambda f: f["type"] == "read")[-1] == want
+    got = [frames_until(sock, lambda f: f["type"] == "read")[-1]
+           for sock in (laptop, sender, third)]
+    # one event, logged for sync: the same cursor on every device
+    assert len({f.pop("cursor") for f in got}) == 1
+    assert got == [want] * 3
     nothing_of(phone, "read")
     nothing_of(outsider, "read")
     assert conv_of(app, "e_b", g)["read_seq"] == 2
@@ -190,7 +195,8 @@ def test_read_events_reach_others_and_my_other_devices_not_the_reading_socket(ap
     assert read(app, "e_b", g, 3).status == 200
     want["seq"] = 3
     for sock in (phone, laptop, sender, third):
-        assert frames_until(sock, lambda f: f["type"] == "read")[-1] == want
+        f = frames_until(sock, lambda f: f["type"] == "read")[-1]
+        assert f.pop("cursor").isdigit() and f == want
     nothing_of(outsider, "read")
 
 
@@ -218,13 +224,13 @@ def test_a_room_read_goes_to_the_readers_devices_only(app, server):
     r = app.call("rm_a", "POST", "/conversations", {"type": "room", "name": "Lobby"})
     room = r.json()["id"]
     assert app.call("rm_b", "POST", "/rooms/%s/join" % room).status == 200
-    send(app, "rm_a", room, "hello room")
+    send(app, "rm_a", room, "hello room")  # seq 2 (seq 1: the join's system message)
     owner, b_phone = ws(server, app, "rm_a"), ws(server, app, "rm_b")
-    assert read(app, "rm_b", room, 1).json()["unread_count"] == 0
+    assert read(app, "rm_b", room, 2).json()["unread_count"] == 0
     assert frames_until(b_phone, lambda f: f["type"] == "read")[-1]["user_id"] == "rm_b"
     nothing_of(owner, "read")
     c = [x for x in listed(app, "rm_b")["results"] if x["id"] == room][0]
-    assert c["read_seq"] == 1 and c["last_message"]["preview"] == "hello room"
+    assert c["read_seq"] == 2 and c["last_message"]["preview"] == "hello room"
 
 
 def test_concurrent_reads_end_at_the_highest(app):

@@ -106,7 +106,8 @@ def test_membership_changes_are_events_with_a_cursor(app, server):
     assert f["cursor"].isdigit() and f["conversation"]["id"] == conv
     assert send(app, "ga", conv, "late").status == 201
     events, _, _ = sync_all(app, "gc", before_c)
-    assert [m["content"] for m in messages_of(events, conv)] == ["late"]
+    added = {"event": "member.added", "user_ids": ["gc"], "by": "ga"}  # the system message
+    assert [m["content"] for m in messages_of(events, conv)] == [added, "late"]
     ups = [e for e in events if e["type"] == "conversation.updated"]
     assert [e["cursor"] for e in ups] == [f["cursor"]]  # the add, not the creation before it
     assert "gc" in [m["user_id"] for m in ups[0]["conversation"]["members"]]
@@ -115,7 +116,7 @@ def test_membership_changes_are_events_with_a_cursor(app, server):
     kinds = [e["type"] for e in events_b if e.get("conversation", {}).get("id") == conv
              or e.get("message", {}).get("conversation_id") == conv]
     assert kinds == ["conversation.updated"] + ["message.new"] * 3 + \
-        ["conversation.updated", "message.new"]
+        ["conversation.updated", "message.new", "message.new"]
 
 
 def test_a_removed_member_gets_the_removal_last_and_cannot_sync_after(app, server):
@@ -141,7 +142,8 @@ def test_a_removed_member_gets_the_removal_last_and_cannot_sync_after(app, serve
     assert [e for e in events if e.get("message", {}).get("conversation_id") == conv] == []
     # a member who stayed sees the removal and the messages after it
     events_c, _, _ = sync_all(app, "rc", start)
-    assert [m["content"] for m in messages_of(events_c, conv)] == ["after0", "after1", "after2"]
+    assert [m["content"] for m in messages_of(events_c, conv)] == \
+        [{"event": "member.removed", "user_id": "rb", "by": "ra"}, "after0", "after1", "after2"]
     rem = [e for e in events_c if e.get("removed") == ["rb"]]
     assert len(rem) == 1 and rem[0]["cursor"] == live["cursor"]
     assert "rb" not in [m["user_id"] for m in rem[0]["conversation"]["members"]]
@@ -163,9 +165,11 @@ def test_a_room_member_syncs_from_their_join_until_they_leave(app):
                 or e.get("message", {}).get("conversation_id") == room]
 
     mine = of_room(sync_all(app, "qb", start)[0])
-    assert [e["type"] for e in mine] == ["conversation.updated", "message.new"]
+    assert [e["type"] for e in mine] == ["conversation.updated", "message.new", "message.new"]
     assert mine[0]["conversation"]["member_count"] == 2 and "removed" not in mine[0]
-    assert mine[1]["message"]["content"] == "member"
+    assert mine[1]["message"]["content"] == {"event": "member.joined", "user_id": "qb",
+                                             "by": "qb"}
+    assert mine[2]["message"]["content"] == "member"
     assert app.call("qb", "POST", "/conversations/%s/leave" % room).status == 204
     assert send(app, "qa", room, "gone").status == 201
     # once gone, the room is no longer theirs to read (as its history answers 404): of it,
@@ -173,14 +177,15 @@ def test_a_room_member_syncs_from_their_join_until_they_leave(app):
     mine = of_room(sync_all(app, "qb", start)[0])
     assert mine == [{"type": "conversation.updated", "conversation": {"id": room},
                      "removed": ["qb"], "cursor": mine[0]["cursor"]}]
-    # the owner sees the creation, both messages around the join, the join and the leave
+    # the owner sees the creation, both messages around the join, the join and the leave,
+    # each of those two followed by its system message
     events, _, _ = sync_all(app, "qa", start)
     kinds = [(e["type"], e.get("removed")) for e in events
              if e.get("conversation", {}).get("id") == room
              or e.get("message", {}).get("conversation_id") == room]
     assert kinds == [("conversation.updated", None), ("message.new", None),
-                     ("conversation.updated", None), ("message.new", None),
-                     ("conversation.updated", ["qb"]), ("message.new", None)]
+                     ("conversation.updated", None), ("message.new", None), ("message.new", None),
+                     ("conversation.updated", ["qb"]), ("message.new", None), ("message.new", None)]
 
 
 # ---------------------------------------------------------------- WebSocket

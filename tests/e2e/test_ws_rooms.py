@@ -53,6 +53,10 @@ def test_join_over_the_websocket_makes_a_member_who_then_receives(app, server):
         f = next_update(sock)
         assert f["conversation"]["id"] == room and f["conversation"]["member_count"] == 2, f
         assert int(f["cursor"]) > 0
+        f = sock.recv_json(5)  # then the system message that tells the join
+        assert f["type"] == "message.new" and f["message"]["type"] == "system", f
+        assert f["message"]["content"] == {"event": "member.joined", "user_id": "joiner",
+                                           "by": "joiner"}, f
     r = app.call("owner", "POST", "/conversations/%s/messages" % room,
                  {"type": "text", "content": "welcome"})
     assert r.status == 201, r
@@ -73,6 +77,7 @@ def test_leave_over_the_websocket_ends_delivery(app, server):
     joiner.send_json({"type": "leave", "conversation_id": room})
     f = next_update(joiner)
     assert f["removed"] == ["joiner"] and f["conversation"]["member_count"] == 1, f
+    nothing_arrives(joiner)  # the system message that tells the leave is for the members
     assert app.call("owner", "POST", "/conversations/%s/messages" % room,
                     {"type": "text", "content": "gone"}).status == 201
     nothing_arrives(joiner)

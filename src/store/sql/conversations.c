@@ -15,11 +15,12 @@
 #define MEMBERS_ORDER " ORDER BY m.conversation_id, m.joined_at, m.user_id"
 
 /* ?1 new id, ?2 app, ?3 direct key, ?4 now, ?5 the peer: nothing when the peer is no user of
- * the app or the pair's conversation exists (the UNIQUE (app_id, direct_key) constraint) */
+ * the app, is disabled, or the pair's conversation exists (the UNIQUE (app_id, direct_key)
+ * constraint) */
 const struct store_sql SQL_CONVERSATIONS_DIRECT_INSERT =
     STORE_SQL("INSERT INTO conversations (id, app_id, type, direct_key, last_activity_at,"
               " created_at, updated_at) SELECT ?1, ?2, 'direct', ?3, ?4, ?4, ?4 FROM users"
-              " WHERE app_id = ?2 AND id = ?5 ON CONFLICT DO NOTHING");
+              " WHERE app_id = ?2 AND id = ?5 AND disabled = 0 ON CONFLICT DO NOTHING");
 
 /* ?1 app, ?2 direct key, ?3 user, ?4 now */
 const struct store_sql SQL_CONVERSATION_MEMBERS_DIRECT_ADD =
@@ -28,9 +29,13 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_DIRECT_ADD =
               " FROM conversations WHERE app_id = ?1 AND direct_key = ?2 ON CONFLICT DO"
               " NOTHING");
 
-/* ?1 app, ?2 direct key */
-const struct store_sql SQL_CONVERSATIONS_BY_DIRECT_KEY = STORE_SQL(
-    "SELECT " SQL_CONVERSATIONS_COLS CONV_FROM " WHERE c.app_id = ?1 AND c.direct_key = ?2");
+/* ?1 app, ?2 direct key: nothing while one of the two is a disabled user (a disabled peer is
+ * refused like an unknown one) */
+const struct store_sql SQL_CONVERSATIONS_BY_DIRECT_KEY =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS CONV_FROM " WHERE c.app_id = ?1 AND c.direct_key ="
+              " ?2 AND NOT EXISTS (SELECT 1 FROM conversation_members dm JOIN users du ON"
+              " du.app_id = dm.app_id AND du.id = dm.user_id WHERE dm.conversation_id = c.id AND"
+              " du.disabled = 1)");
 
 const struct store_sql SQL_CONVERSATION_MEMBERS_BY_DIRECT_KEY =
     STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
@@ -185,6 +190,18 @@ const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ =
               " app_id = ?1 AND id = ?2 AND EXISTS (SELECT 1 FROM conversation_members WHERE"
               " conversation_id = ?2 AND user_id = ?3)");
 
+/* ?1 app, ?2 conversation, ?3 now: the next seq of a system message (written by the server in
+ * the op of a membership change or a rename) */
+const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ_SYSTEM =
+    STORE_SQL("UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?3 WHERE"
+              " app_id = ?1 AND id = ?2");
+
+/* ?1 conversation, ?2 how many: a row when exactly that many members were added by this op
+ * (their joined_cursor is still NULL); the guard of a system message that names them */
+const struct store_sql SQL_CONVERSATION_MEMBERS_NEW_GUARD =
+    STORE_SQL("SELECT 1 WHERE (SELECT count(*) FROM conversation_members WHERE conversation_id"
+              " = ?1 AND joined_cursor IS NULL) = ?2");
+
 /* ?1 conversation: whom a message.new goes to */
 const struct store_sql SQL_CONVERSATION_MEMBERS_USER_IDS =
     STORE_SQL("SELECT user_id FROM conversation_members WHERE conversation_id = ?1");
@@ -203,6 +220,15 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_JOINED_SEQ =
 const struct store_sql SQL_CONVERSATION_MEMBERS_READ =
     STORE_SQL("UPDATE conversation_members SET read_seq = " READ_TO " WHERE app_id = ?1 AND"
               " conversation_id = ?2 AND user_id = ?3 AND read_seq < " READ_TO);
+
+/* ?1 app, ?2 conversation, ?3 user, ?4 seq, ?5 now: the read event of
+ * SQL_CONVERSATION_MEMBERS_READ, logged before it in the same op, when it will move read_seq (the
+ * same condition); its cursor */
+const struct store_sql SQL_EVENTS_INSERT_READ =
+    STORE_SQL("INSERT INTO events (app_id, conversation_id, kind, user_id, seq, created_at)"
+              " SELECT me.app_id, me.conversation_id, 'read', me.user_id, " READ_TO ", ?5 FROM"
+              " conversation_members me WHERE me.app_id = ?1 AND me.conversation_id = ?2 AND"
+              " me.user_id = ?3 AND me.read_seq < " READ_TO " RETURNING cursor");
 
 /* ?1 app, ?2 conversation, ?3 user: read_seq and the unread count (no row: not a member) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_READ_STATE =

@@ -28,6 +28,41 @@ const struct store_sql SQL_EVENTS_INSERT_MESSAGE =
 const struct store_sql SQL_MESSAGES_GET =
     STORE_SQL("SELECT " SQL_MESSAGES_COLS MESSAGES_FROM " WHERE m.id = ?1");
 
+/* ?1 message, ?2 now: a message.updated event (an edit or a recall) of the message, and its
+ * cursor */
+const struct store_sql SQL_EVENTS_INSERT_UPDATED =
+    STORE_SQL("INSERT INTO events (app_id, conversation_id, kind, message_id, seq, created_at)"
+              " SELECT app_id, conversation_id, 'message.updated', id, seq, ?2 FROM messages"
+              " WHERE id = ?1 RETURNING cursor");
+
+/* ?1 message: the members who may read it (joined before it), whom its message.updated goes to */
+const struct store_sql SQL_CONVERSATION_MEMBERS_READERS =
+    STORE_SQL("SELECT g.user_id FROM conversation_members g JOIN messages x ON x.conversation_id"
+              " = g.conversation_id WHERE x.id = ?1 AND g.joined_seq < x.seq");
+
+/* ?1 app or NULL (an operator: any app), ?2 message, ?3 the asker or NULL: the message, then
+ * the asker's joined_seq in its conversation (NULL: not a member) and the message's app */
+const struct store_sql SQL_MESSAGES_LOAD =
+    STORE_SQL("SELECT " SQL_MESSAGES_COLS ", (SELECT joined_seq FROM conversation_members WHERE"
+              " conversation_id = m.conversation_id AND user_id = ?3), m.app_id" MESSAGES_FROM
+              " WHERE m.id = ?2 AND (CAST(?1 AS TEXT) IS NULL OR m.app_id = ?1)");
+
+/* ?1 message, ?2 the sender, ?3 content (JSON text), ?4 now: an edit, by its sender while a
+ * member, of a message that is neither recalled nor a system message (a required row) */
+const struct store_sql SQL_MESSAGES_EDIT =
+    STORE_SQL("UPDATE messages SET content = ?3, edited_at = ?4 WHERE id = ?1 AND sender_id ="
+              " ?2 AND recalled = 0 AND type <> 'system' AND EXISTS (SELECT 1 FROM"
+              " conversation_members WHERE conversation_id = messages.conversation_id AND"
+              " user_id = ?2)");
+
+/* ?1 message, ?2 the sender or NULL (an operator), ?3 the oldest created_at the sender may
+ * still recall: content cleared (JSON null), recalled; a required row */
+const struct store_sql SQL_MESSAGES_RECALL =
+    STORE_SQL("UPDATE messages SET content = 'null', recalled = 1 WHERE id = ?1 AND recalled ="
+              " 0 AND type <> 'system' AND (CAST(?2 AS TEXT) IS NULL OR (sender_id = ?2 AND"
+              " created_at >= ?3 AND EXISTS (SELECT 1 FROM conversation_members WHERE"
+              " conversation_id = messages.conversation_id AND user_id = ?2)))");
+
 /* ?1 app, ?2 sender, ?3 client_msg_id: the message a repeated send names, with the cursor of
  * its message.new event */
 const struct store_sql SQL_MESSAGES_BY_CLIENT_ID = STORE_SQL(
@@ -69,32 +104,41 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
 };
 
 /* The events user ?2 may replay after cursor ?3 (app ?1, held from created_at ?4 on): those of
- * the conversations they belong to from the event that made them a member on, and the event
+ * the conversations they belong to from the event that made them a member on (an edit or a
+ * recall only of a message they can read: one after the seq they joined at), and the event
  * that told them they left or were removed. */
 #define SYNC_FROM_WHERE                                                                            \
     " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
     " AND me.user_id = ?2 WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"        \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
-    " ?2 AND e.kind IN ('member.removed', 'member.left')))"
+    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0) AND (e.message_id"    \
+    " IS NULL OR e.seq > me.joined_seq)) OR (e.user_id = ?2 AND e.kind IN ('member.removed',"      \
+    " 'member.left'))) AND NOT (e.kind = 'read' AND"                                               \
+    " e.user_id <> ?2 AND EXISTS (SELECT 1 FROM conversations t WHERE t.id = e.conversation_id"    \
+    " AND t.type = 'room'))"
 
 /* The conversations (still the user's) whose changes are among the page's events */
 #define SYNC_FROM_WHERE_M                                                                          \
     " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
     " AND me.user_id = ?2 LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"     \
     " r.id = m.reply_to WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"          \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
-    " ?2 AND e.kind IN ('member.removed', 'member.left')))"
+    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0) AND (e.message_id"    \
+    " IS NULL OR e.seq > me.joined_seq)) OR (e.user_id = ?2 AND e.kind IN ('member.removed',"      \
+    " 'member.left'))) AND NOT (e.kind = 'read' AND"                                               \
+    " e.user_id <> ?2 AND EXISTS (SELECT 1 FROM conversations t WHERE t.id = e.conversation_id"    \
+    " AND t.type = 'room'))"
 
 #define SYNC_CONVS                                                                                 \
     " IN (SELECT p.conversation_id FROM (SELECT e.conversation_id, e.kind" SYNC_FROM_WHERE         \
-    " ORDER BY e.cursor LIMIT ?5) p WHERE p.kind <> 'message.new')"
+    " ORDER BY e.cursor LIMIT ?5) p WHERE p.kind NOT IN ('message.new',"                           \
+    " 'message.updated', 'read'))"
 
 /* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on (retention), ?5 limit:
  * a page of events, oldest first, each with its message as it is now (SQL_MESSAGES_COLS after
- * cursor, conversation, kind and user) */
-const struct store_sql SQL_EVENTS_SYNC = STORE_SQL(
-    "SELECT e.cursor, e.conversation_id, e.kind, e.user_id, " SQL_MESSAGES_COLS SYNC_FROM_WHERE_M
-    " ORDER BY e.cursor LIMIT ?5");
+ * cursor, conversation, kind, user and seq); a room's read events of other users are not the
+ * user's (the live ones go to the reader only) */
+const struct store_sql SQL_EVENTS_SYNC =
+    STORE_SQL("SELECT e.cursor, e.conversation_id, e.kind, e.user_id, e.seq, " SQL_MESSAGES_COLS
+                  SYNC_FROM_WHERE_M " ORDER BY e.cursor LIMIT ?5");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the conversations the page's changes are about that the user still
  * belongs to, as they are now */

@@ -105,6 +105,11 @@ const struct store_sql SQL_USERS_UPDATE =
               " coalesce(?7, metadata), disabled = coalesce(?8, disabled), updated_at = ?9"
               " WHERE app_id = ?1 AND id = ?2");
 
+/* ?1 app, ?2 user: a row while the user exists and is not disabled (a send with `to` into a
+ * remembered direct conversation checks its peer with it) */
+const struct store_sql SQL_USERS_ACTIVE =
+    STORE_SQL("SELECT 1 FROM users WHERE app_id = ?1 AND id = ?2 AND disabled = 0");
+
 const struct store_sql SQL_USERS_DELETE =
     STORE_SQL("DELETE FROM users WHERE app_id = ?1 AND id = ?2");
 
