@@ -110,6 +110,13 @@ int ws_conn_heartbeat_ms(const struct ws_conn *w)
     return ((const struct conn *)w)->loop->srv->opts.cfg->ws_heartbeat_ms;
 }
 
+size_t ws_conn_room(const struct ws_conn *w)
+{
+    const struct conn *c = (const struct conn *)w;
+    size_t bound = c->loop->srv->opts.cfg->ws_max_queue, waiting = net__conn_backlog(c);
+    return waiting < bound ? bound - waiting : 0;
+}
+
 void *ws_conn_user(const struct ws_conn *w)
 {
     return ((const struct conn *)w)->u.ws.user;
