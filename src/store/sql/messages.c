@@ -68,33 +68,30 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
           " FROM conversations WHERE app_id = $1 AND (id = $2 OR direct_key = $3))",
 };
 
-/* The events user ?2 may replay after cursor ?3 (app ?1, held from created_at ?4 on): those of
- * the conversations they belong to from the event that made them a member on, and the event
- * that told them they left or were removed. */
-#define SYNC_FROM_WHERE                                                                            \
-    " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
-    " AND me.user_id = ?2 WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"        \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
-    " ?2 AND e.kind IN ('member.removed', 'member.left')))"
+/* The cursors of the page of events user ?2 may replay after cursor ?3 (app ?1, held from
+ * created_at ?4 on, at most ?5): those of the conversations they belong to from the event that
+ * made them a member on, and the events that told them they left or were removed. Read
+ * through the user's memberships (events_conversation) and removals (events_user), so a page
+ * costs the user's events after the cursor, not everyone's (migration 011). */
+#define SYNC_CURSORS                                                                               \
+    "SELECT x.cursor FROM conversation_members me JOIN events x ON x.conversation_id ="            \
+    " me.conversation_id WHERE me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND"           \
+    " x.cursor >= coalesce(me.joined_cursor, 0) AND x.created_at >= ?4 UNION SELECT y.cursor"      \
+    " FROM events y WHERE y.user_id = ?2 AND y.cursor > ?3 AND y.app_id = ?1 AND y.kind IN"        \
+    " ('member.removed', 'member.left') AND y.created_at >= ?4 ORDER BY 1 LIMIT ?5"
 
 /* The conversations (still the user's) whose changes are among the page's events */
-#define SYNC_FROM_WHERE_M                                                                          \
-    " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
-    " AND me.user_id = ?2 LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"     \
-    " r.id = m.reply_to WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"          \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0)) OR (e.user_id ="     \
-    " ?2 AND e.kind IN ('member.removed', 'member.left')))"
-
 #define SYNC_CONVS                                                                                 \
-    " IN (SELECT p.conversation_id FROM (SELECT e.conversation_id, e.kind" SYNC_FROM_WHERE         \
-    " ORDER BY e.cursor LIMIT ?5) p WHERE p.kind <> 'message.new')"
+    " IN (SELECT p.conversation_id FROM events p WHERE p.cursor IN (" SYNC_CURSORS ") AND"         \
+    " p.kind <> 'message.new')"
 
 /* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on (retention), ?5 limit:
  * a page of events, oldest first, each with its message as it is now (SQL_MESSAGES_COLS after
  * cursor, conversation, kind and user) */
-const struct store_sql SQL_EVENTS_SYNC = STORE_SQL(
-    "SELECT e.cursor, e.conversation_id, e.kind, e.user_id, " SQL_MESSAGES_COLS SYNC_FROM_WHERE_M
-    " ORDER BY e.cursor LIMIT ?5");
+const struct store_sql SQL_EVENTS_SYNC =
+    STORE_SQL("SELECT e.cursor, e.conversation_id, e.kind, e.user_id, " SQL_MESSAGES_COLS
+              " FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"
+              " r.id = m.reply_to WHERE e.cursor IN (" SYNC_CURSORS ") ORDER BY e.cursor");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the conversations the page's changes are about that the user still
  * belongs to, as they are now */
