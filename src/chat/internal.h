@@ -29,11 +29,12 @@ struct user_principal;
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
 struct chat {
-    struct identity *id;       /* borrowed */
-    struct rt *rt;             /* borrowed */
-    int max_chars;             /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
-    int history_days;          /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
-    struct presence *presence; /* owned (presence.c) */
+    struct identity *id;         /* borrowed */
+    struct rt *rt;               /* borrowed */
+    int max_chars;               /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+    int history_days;            /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    struct presence *presence;   /* owned (presence.c) */
+    struct retention *retention; /* owned (retention.c); NULL when everything is kept */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
@@ -237,6 +238,21 @@ void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud);
 
 /* The WebSocket `read` frame (rt_register "read"; ud the struct chat). read.c. */
 void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
+
+/* ---- retention (retention.c) */
+
+struct retention;
+
+/*
+ * Starts the housekeeping thread that deletes the messages and events of st older than days
+ * days (> 0), now and then every 10 minutes. NULL when the thread cannot start (logged).
+ * Start-up only.
+ */
+struct retention *chat__retention_new(struct store *st, int days);
+
+/* Stops the thread (a batch under way finishes) and frees r. NULL-safe. Before the store
+ * stops. */
+void chat__retention_free(struct retention *r);
 
 /* ---- presence and typing (presence.c, typing.c) */
 

@@ -170,6 +170,7 @@ static void add_read(struct kit_job *j, kit_fn next)
     if (c->chat->history_days > 0) {
         store_op_add(op, &SQL_EVENTS_HELD);
         store_bind_text(op, c->app_id);
+        store_bind_text(op, c->user_id);
         store_bind_int(op, c->after_seq);
         store_bind_int(op, from);
     }

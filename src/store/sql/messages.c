@@ -107,14 +107,42 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
     " (SELECT 1 FROM conversations y WHERE y.id = m.conversation_id AND y.type <> 'room') ORDER"
     " BY m.conversation_id, m.joined_at, m.user_id");
 
-/* ?1 app, ?2 after this cursor, ?3 held from this created_at on: the earliest cursor held (when
- * none is, the next one), and 1 when events after ?2 are older than that (the range is no
- * longer complete) */
-const struct store_sql SQL_EVENTS_HELD =
-    STORE_SQL("SELECT coalesce((SELECT min(cursor) FROM events WHERE app_id = ?1 AND created_at"
-              " >= ?3), (SELECT coalesce(max(cursor), 0) + 1 FROM events)),"
-              " CASE WHEN EXISTS (SELECT 1 FROM events WHERE app_id = ?1 AND cursor > ?2 AND"
-              " created_at < ?3) THEN 1 ELSE 0 END");
+/* The events of user ?2 (app ?1) after cursor ?3, through their memberships */
+#define HELD_FROM                                                                                  \
+    " FROM conversation_members me JOIN events x ON x.conversation_id = me.conversation_id WHERE"  \
+    " me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND x.cursor >="                        \
+    " coalesce(me.joined_cursor, 0)"
+
+/* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on: the earliest cursor
+ * still served after ?3 (when there is none, the next one), and 1 when part of the range after
+ * ?3 is no longer held: pruning deleted events of the app after it (events_pruned), or events
+ * of the user's after it are older than ?4 and not pruned yet */
+const struct store_sql SQL_EVENTS_HELD = STORE_SQL(
+    "SELECT coalesce((SELECT min(x.cursor)" HELD_FROM " AND x.created_at >= ?4), (SELECT"
+    " coalesce(max(cursor), 0) + 1 FROM events)), CASE WHEN EXISTS (SELECT 1 FROM events_pruned"
+    " WHERE app_id = ?1 AND cursor > ?3) OR EXISTS (SELECT 1" HELD_FROM " AND x.created_at < ?4)"
+    " THEN 1 ELSE 0 END");
+
+/* A batch of pruning (chat/retention.c): among the ?2 oldest events, the newest event of all
+ * excepted (SQLite would hand out its cursor again once it is gone), those created before ?1 */
+#define PRUNE_BATCH                                                                                \
+    " cursor IN (SELECT cursor FROM events WHERE cursor < (SELECT max(cursor) FROM events) ORDER"  \
+    " BY cursor LIMIT ?2) AND created_at < ?1"
+
+/* ?1 created before, ?2 batch: each app's highest cursor the batch deletes, kept */
+const struct store_sql SQL_EVENTS_PRUNED_NOTE =
+    STORE_SQL("INSERT INTO events_pruned (app_id, cursor) SELECT app_id, max(cursor) FROM events"
+              " WHERE" PRUNE_BATCH " GROUP BY app_id ON CONFLICT (app_id) DO UPDATE SET cursor ="
+              " CASE WHEN excluded.cursor > events_pruned.cursor THEN excluded.cursor ELSE"
+              " events_pruned.cursor END");
+
+/* ?1, ?2 as SQL_EVENTS_PRUNED_NOTE: the messages of the batch's message.new events */
+const struct store_sql SQL_MESSAGES_PRUNE =
+    STORE_SQL("DELETE FROM messages WHERE id IN (SELECT message_id FROM events WHERE" PRUNE_BATCH
+              " AND message_id IS NOT NULL)");
+
+/* ?1, ?2 as SQL_EVENTS_PRUNED_NOTE: the batch's events */
+const struct store_sql SQL_EVENTS_PRUNE = STORE_SQL("DELETE FROM events WHERE" PRUNE_BATCH);
 
 /* the newest cursor stored (where hello's cursor starts) */
 const struct store_sql SQL_EVENTS_LATEST = STORE_SQL("SELECT coalesce(max(cursor), 0) FROM events");
