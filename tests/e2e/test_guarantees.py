@@ -343,7 +343,7 @@ def test_a_stalled_reader_is_closed_and_syncs_every_message_once_after(server_fa
                         continue
                     f = await sa.recv()
                     if f["type"] == "send.ok":
-                        sent.append(f["id"])
+                        sent.append((f["seq"], f["id"]))
                         inflight -= 1
                     else:
                         assert f["type"] == "presence", f
@@ -358,8 +358,9 @@ def test_a_stalled_reader_is_closed_and_syncs_every_message_once_after(server_fa
 
         asyncio.run(main())
         assert len(sent) == STALL_SENDS
-        assert seen_c == sent  # the reading member got every message, once, in order
-        return sent
+        ids = [i for _, i in sorted(sent)]  # in seq order
+        assert seen_c == ids  # the reading member got every message, once, in order
+        return ids
 
     # the same traffic once without the stalled reader: the store's caches and the allocator
     # reach their working size, so what grows after is what the stalled reader costs
