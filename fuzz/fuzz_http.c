@@ -91,6 +91,11 @@ void net__conn_abort(struct conn *c)
     c->state = CONN_CLOSED;
 }
 
+void net__conn_drop_pending(struct conn *c)
+{
+    buf_release(&c->out);
+}
+
 void net__conn_pause_reading(struct conn *c)
 {
     c->reading = false;

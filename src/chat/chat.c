@@ -36,13 +36,24 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->max_chars = max_chars;
     c->presence = chat__presence_new(id->store, rt, presence_grace_ms);
     c->directs = chat__directs_new();
+    if (history_days > 0)
+        c->retention = chat__retention_new(id->store, history_days);
     return c;
+}
+
+void chat_stop(struct chat *c)
+{
+    if (c == NULL)
+        return;
+    chat__retention_free(c->retention);
+    c->retention = NULL;
 }
 
 void chat_free(struct chat *c)
 {
     if (c == NULL)
         return;
+    chat_stop(c);
     chat__presence_free(c->presence);
     chat__directs_free(c->directs);
     free(c);

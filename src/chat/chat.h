@@ -27,9 +27,10 @@ struct rt;
 /*
  * The chat module over id (its store and user authentication) publishing through rt's bus.
  * Both are borrowed and must outlive the server. max_chars: characters of a text message
- * (HERALD_MAX_MESSAGE_CHARS). presence_grace_ms: how long a user whose last device went stays
- * online (HERALD_PRESENCE_GRACE). recall_window_ms: how long a sender may recall a message
- * (HERALD_RECALL_WINDOW). Start-up only.
+ * (HERALD_MAX_MESSAGE_CHARS). history_days: days of messages and events kept, 0 all
+ * (HERALD_HISTORY_DAYS; above 0, a thread prunes older ones). presence_grace_ms: how long a user
+ * whose last device went stays online (HERALD_PRESENCE_GRACE). recall_window_ms: how long a
+ * sender may recall a message (HERALD_RECALL_WINDOW). Start-up only.
  */
 struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days,
                       int presence_grace_ms, int recall_window_ms);
@@ -38,7 +39,11 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
  * starts. */
 void chat_register(struct chat *c, struct router *r);
 
-/* After the server has stopped. NULL-safe. */
+/* Stops the chat module's housekeeping (retention, HERALD_HISTORY_DAYS): before the store
+ * stops. Idempotent, NULL-safe. Main thread. */
+void chat_stop(struct chat *c);
+
+/* After the server has stopped (chat_stop first, when not yet called). NULL-safe. */
 void chat_free(struct chat *c);
 
 #endif

@@ -36,6 +36,7 @@ struct chat {
     int recall_window_ms;         /* a sender may recall this long (HERALD_RECALL_WINDOW) */
     struct presence *presence;    /* owned (presence.c) */
     struct chat_directs *directs; /* owned (directs.c) */
+    struct retention *retention;  /* owned (retention.c); NULL when everything is kept */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
@@ -310,6 +311,21 @@ void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
 /* The WebSocket `join` (a room) and `leave` frames {"conversation_id"} (members.c). */
 void chat__ws_join(struct rt_session *s, const cJSON *msg, void *ud);
 void chat__ws_leave(struct rt_session *s, const cJSON *msg, void *ud);
+
+/* ---- retention (retention.c) */
+
+struct retention;
+
+/*
+ * Starts the housekeeping thread that deletes the messages and events of st older than days
+ * days (> 0), now and then every 10 minutes. NULL when the thread cannot start (logged).
+ * Start-up only.
+ */
+struct retention *chat__retention_new(struct store *st, int days);
+
+/* Stops the thread (a batch under way finishes) and frees r. NULL-safe. Before the store
+ * stops. */
+void chat__retention_free(struct retention *r);
 
 /* ---- presence and typing (presence.c, typing.c) */
 

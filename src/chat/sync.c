@@ -28,10 +28,14 @@
 
 #define SYNC_LIMIT_DEFAULT 100
 #define SYNC_LIMIT_MAX 500
-/* A WebSocket page ends after this many bytes of frames (has_more), well under the socket's
- * queue bound (HERALD_WS_MAX_QUEUE, 1 MiB by default): a sync of long messages never gets
- * its own client closed. One event larger than that still goes, alone. */
+/* A WebSocket page ends before this many bytes of frames (has_more), and before the room
+ * left under the socket's queue bound (HERALD_WS_MAX_QUEUE, 1 MiB by default) less
+ * SYNC_DONE_RESERVE for sync.done: all of it is queued before the socket writes, so a sync of
+ * long messages never gets its own client closed. One event larger than that still goes,
+ * alone. */
 #define SYNC_WS_PAGE_BYTES (256 * 1024)
+#define SYNC_DONE_RESERVE 256
+#define FRAME_HEADER_MAX 10 /* bytes of a server frame's header */
 #define DAY_MS (24LL * 3600 * 1000)
 #define LIMIT_MESSAGE "must be a whole number from 1 to 500"
 #define CURSOR_MESSAGE "must be a cursor: a string of digits"
@@ -105,7 +109,8 @@ struct page {
 };
 
 /* Renders the page's frames: each one to emit(frame, len, arg), the page ending early (with
- * has_more) once budget bytes went out. */
+ * has_more) before the frame that would take it over budget bytes (counting each frame's
+ * header as FRAME_HEADER_MAX). */
 static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
                           size_t budget)
 {
@@ -128,24 +133,28 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
     struct buf b = BUF_INIT;
     size_t sent = 0;
     for (int i = 0; i < n; i++) {
-        if (sent >= budget) {
-            p.has_more = true;
-            break;
-        }
-        p.cursor = store_rows_int(ev, i, EV_CURSOR);
+        int64_t cursor = store_rows_int(ev, i, EV_CURSOR);
         buf_clear(&b);
         const char *kind = store_rows_text(ev, i, EV_KIND);
         if (kind != NULL &&
             (strcmp(kind, "message.new") == 0 || strcmp(kind, "message.updated") == 0)) {
-            if (!msg_frame(&b, ev, i, kind))
+            if (!msg_frame(&b, ev, i, kind)) {
+                p.cursor = cursor;
                 continue;
+            }
         } else if (kind != NULL && strcmp(kind, "read") == 0) {
             read_frame(&b, ev, i);
         } else {
             conv_frame(&b, ev, i, convs, members);
         }
+        /* the first frame always goes, so that every page moves on */
+        if (sent > 0 && sent + b.len + FRAME_HEADER_MAX > budget) {
+            p.has_more = true;
+            break;
+        }
+        p.cursor = cursor;
         emit(b.data, b.len, arg);
-        sent += b.len;
+        sent += b.len + FRAME_HEADER_MAX;
     }
     buf_release(&b);
     return p;
@@ -169,6 +178,7 @@ static void add_read(struct kit_job *j, kit_fn next)
     if (c->chat->history_days > 0) {
         store_op_add(op, &SQL_EVENTS_HELD);
         store_bind_text(op, c->app_id);
+        store_bind_text(op, c->user_id);
         store_bind_int(op, c->after_seq);
         store_bind_int(op, from);
     }
@@ -290,7 +300,10 @@ static void ws_done(struct kit_job *j)
         rt_send_error(s->conn, "unavailable", "the events could not be read; retry", NULL);
         return;
     }
-    struct page p = render(j, ws_emit, s, SYNC_WS_PAGE_BYTES);
+    size_t room = ws_conn_room(s->conn);
+    size_t budget = room > SYNC_DONE_RESERVE ? room - SYNC_DONE_RESERVE : 0;
+    struct page p =
+        render(j, ws_emit, s, budget < SYNC_WS_PAGE_BYTES ? budget : SYNC_WS_PAGE_BYTES);
     if (s->conn == NULL)
         return;
     struct buf b = BUF_INIT;

@@ -147,6 +147,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
     identity_stop(ident); /* password workers (queued checks cancelled), pollers */
+    chat_stop(chat);      /* retention */
     store_stop(store);    /* queued ops finish; their callbacks post to live loops */
     server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
     rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */

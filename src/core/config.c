@@ -182,7 +182,7 @@ static const struct setting settings[] = {
     NUM("HERALD_MAX_MESSAGE_CHARS", T_INT, F_INT(max_message_chars), 1, 100000, "4000", "N",
         "characters of a text message (more: 422)"),
     NUM("HERALD_HISTORY_DAYS", T_INT, F_INT(history_days), 0, 100000, "0", "N",
-        "days of chat events sync replays (0: unlimited)"),
+        "days of chat messages and events kept (0: forever)"),
     NUM("HERALD_PRESENCE_GRACE", T_DURATION, F_INT(presence_grace_ms), 0, MIN_MS, "5s", "DURATION",
         "a user stays online this long after their last connection closed"),
     NUM("HERALD_RECALL_WINDOW", T_DURATION, F_INT(recall_window_ms), 0, 7 * DAY_MS, "2m",

@@ -46,7 +46,7 @@ struct config {
     char *encryption_key;   /* HERALD_ENCRYPTION_KEY (secret); NULL: DATA_DIR/encryption.key */
     /* chat */
     int max_message_chars; /* HERALD_MAX_MESSAGE_CHARS characters of a text message, 4000 */
-    int history_days;      /* HERALD_HISTORY_DAYS days of chat events sync replays, 0 all */
+    int history_days;      /* HERALD_HISTORY_DAYS days of chat messages and events kept, 0 all */
     int presence_grace_ms; /* HERALD_PRESENCE_GRACE: online after the last device went, 5 s */
     int recall_window_ms;  /* HERALD_RECALL_WINDOW: a sender may recall a message, 2 min */
     /* logs */

@@ -128,6 +128,12 @@ void net__conn_abort(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
+void net__conn_drop_pending(struct conn *c)
+{
+    buf_release(&c->out);
+    fq_release(c);
+}
+
 void net__conn_accept(struct loop *l, uv_stream_t *listener)
 {
     struct server *srv = l->srv;

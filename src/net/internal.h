@@ -171,6 +171,9 @@ void net__conn_flush_dirty(struct loop *l);
 void net__conn_close_after_flush(struct conn *c);
 /* Closes at once, dropping queued output. */
 void net__conn_abort(struct conn *c);
+/* Drops the output not yet handed to the socket (whole frames only: a frame partly written
+ * is inside libuv's write). */
+void net__conn_drop_pending(struct conn *c);
 void net__conn_pause_reading(struct conn *c);
 void net__conn_resume_reading(struct conn *c);
 /* Queued output bytes (buffered + inside libuv). */

@@ -113,6 +113,11 @@ void ws_conn_close(struct ws_conn *c, int code, const char *reason);
 const char *ws_conn_session_id(const struct ws_conn *c);
 /* Heartbeat interval announced in hello. */
 int ws_conn_heartbeat_ms(const struct ws_conn *c);
+/*
+ * Bytes that may still be queued on c before its output bound (HERALD_WS_MAX_QUEUE) closes it
+ * with 1008: the bound minus what is waiting, 0 when nothing more fits. Loop thread of c only.
+ */
+size_t ws_conn_room(const struct ws_conn *c);
 /* The application's pointer given to ws_accept (NULL without on_handshake). */
 void *ws_conn_user(const struct ws_conn *c);
 /* Index (0..server_nloops()-1) of the loop that owns c. */

@@ -110,6 +110,13 @@ int ws_conn_heartbeat_ms(const struct ws_conn *w)
     return ((const struct conn *)w)->loop->srv->opts.cfg->ws_heartbeat_ms;
 }
 
+size_t ws_conn_room(const struct ws_conn *w)
+{
+    const struct conn *c = (const struct conn *)w;
+    size_t bound = c->loop->srv->opts.cfg->ws_max_queue, waiting = net__conn_backlog(c);
+    return waiting < bound ? bound - waiting : 0;
+}
+
 void *ws_conn_user(const struct ws_conn *w)
 {
     return ((const struct conn *)w)->u.ws.user;
@@ -126,14 +133,22 @@ void net__ws_overflow(struct conn *c)
         return;
     log_warn("ws", "closing slow client: output over %zu bytes peer=%s",
              c->loop->srv->opts.cfg->ws_max_queue, c->peer);
-    /* drop what is queued; one best-effort close frame, then the socket goes */
-    buf_release(&c->out);
-    uint8_t frame[4 + 2] = {0x88, 2, WS_CLOSE_POLICY >> 8, WS_CLOSE_POLICY & 0xff};
-    uv_buf_t b = uv_buf_init((char *)frame, 4);
-    if (c->queued == 0)
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    /* drop what waits; the close frame (1008) goes after what the socket already has */
+    net__conn_drop_pending(c);
+    uint8_t frame[4] = {0x88, 2, WS_CLOSE_POLICY >> 8, WS_CLOSE_POLICY & 0xff};
     c->u.ws.close_sent = true;
-    net__conn_abort(c);
+    if (c->queued == 0) { /* nothing under way: one try, then the socket goes */
+        uv_buf_t b = uv_buf_init((char *)frame, sizeof(frame));
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        net__conn_abort(c);
+        return;
+    }
+    /* a write is under way (the peer stopped reading): the close frame follows it, so a
+     * reader that resumes gets whole frames, then 1008, then the end of the connection. The
+     * socket holds no more than that write meanwhile, and a peer that never reads again is
+     * dropped after HERALD_IDLE_TIMEOUT (the sweep of a draining connection). */
+    buf_append(&c->out, frame, sizeof(frame));
+    net__conn_close_after_flush(c);
 }
 
 /* ---------------------------------------------------------------- receiving */

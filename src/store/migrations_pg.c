@@ -241,6 +241,18 @@ static const char m008_sync[] = "ALTER TABLE events ADD COLUMN user_id TEXT;"
  * the offline event is sent; NULL: never seen. */
 static const char m009_last_seen[] = "ALTER TABLE users ADD COLUMN last_seen BIGINT;";
 
+/* issue 9, retention and sync (docs/chat.md, "Retention"): sync reads a user's events through
+ * their conversations (events by conversation and cursor) and the removals that name them
+ * (events by user and cursor, membership events only); events_pruned keeps, per app, the
+ * highest cursor pruning deleted, so a sync from before it answers complete: false. */
+static const char m010_retention[] =
+    "CREATE INDEX events_conversation ON events(conversation_id, cursor);"
+    "CREATE INDEX events_user ON events(user_id, cursor) WHERE user_id IS NOT NULL;"
+    "CREATE TABLE events_pruned ("
+    " app_id TEXT PRIMARY KEY,"
+    " cursor BIGINT NOT NULL"
+    ");";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -251,6 +263,7 @@ const struct store_migration store__pg_migrations[] = {
     {7, "read_state", m007_read_state},
     {8, "sync", m008_sync},
     {9, "last_seen", m009_last_seen},
+    {10, "retention", m010_retention},
 };
 
 const int store__pg_nmigrations =

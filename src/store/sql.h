@@ -173,6 +173,9 @@ extern const struct store_sql SQL_EVENTS_INSERT_CONV;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED;
 extern const struct store_sql SQL_EVENTS_SYNC;
 extern const struct store_sql SQL_EVENTS_HELD;
+extern const struct store_sql SQL_EVENTS_PRUNED_NOTE;
+extern const struct store_sql SQL_MESSAGES_PRUNE;
+extern const struct store_sql SQL_EVENTS_PRUNE;
 extern const struct store_sql SQL_EVENTS_LATEST;
 
 /* The columns identity's user queries select, in the order identity__user_json reads them. */

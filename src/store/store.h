@@ -289,8 +289,9 @@ int store_read(struct store *st, struct store_op *op, store_done_fn done, void *
 
 /*
  * Submits and waits: store_write()/store_read() followed by waiting for the
- * completion. For the CLI, start-up and tests ONLY — an event loop must never
- * call these, nor may a store callback (it would wait on itself). Takes
+ * completion. For the CLI, start-up, tests and threads of their own that may
+ * block (the revocation poller, chat's retention) ONLY — an event loop must
+ * never call these, nor may a store callback (it would wait on itself). Takes
  * ownership of op. Returns the op's status; on 0 sets *res (may be NULL to
  * discard the result; the caller owns it otherwise).
  */

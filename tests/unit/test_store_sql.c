@@ -241,6 +241,71 @@ TEST(every_statement_prepares_on_sqlite)
     sqlite3_close(db);
 }
 
+/* 100,000 events in 2,000 conversations of one app, 300 users each in about 13 of them. */
+static const char SYNC_FIXTURE[] =
+    "INSERT INTO apps (id, name, key, created_at, updated_at) VALUES ('a', 'a', 'k', 0, 0);"
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)"
+    " INSERT INTO users (app_id, id, name, created_at, updated_at) SELECT 'a', 'u' || i, '', 0, 0"
+    " FROM n;"
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)"
+    " INSERT INTO conversations (id, app_id, type, created_at, updated_at, last_activity_at)"
+    " SELECT 'c' || i, 'a', 'group', 0, 0, 0 FROM n;"
+    "INSERT INTO conversation_members (conversation_id, app_id, user_id, joined_at, joined_cursor)"
+    " SELECT id, 'a', 'u' || (CAST(substr(id, 2) AS INTEGER) % 300), 0, 0 FROM conversations;"
+    "INSERT INTO conversation_members (conversation_id, app_id, user_id, joined_at, joined_cursor)"
+    " SELECT id, 'a', 'u' || ((CAST(substr(id, 2) AS INTEGER) + 1) % 300), 0, 0 FROM"
+    " conversations;"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)"
+    " INSERT INTO events (cursor, app_id, conversation_id, kind, message_id, seq, created_at)"
+    " SELECT i, 'a', 'c' || (i % 2000), 'message.new', 'm' || i, i, i FROM n;"
+    "ANALYZE;";
+
+/* Sync's statements read a user's events through the index by conversation and cursor, never
+ * by a range of the whole log after the cursor, and no statement of sync or pruning scans a
+ * table (docs/chat.md, "Sync"): EXPLAIN QUERY PLAN with 100,000 events. */
+TEST(sync_reads_events_through_indexes_on_sqlite)
+{
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    for (int i = 0; i < store__sqlite_nmigrations; i++)
+        CHECK_INT(sqlite3_exec(db, store__sqlite_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, SYNC_FIXTURE, NULL, NULL, NULL), SQLITE_OK);
+    const struct {
+        const struct store_sql *sql;
+        bool per_user; /* reads the user's events: through events_conversation */
+    } checked[] = {
+        {&SQL_EVENTS_SYNC, true},
+        {&SQL_CONVERSATIONS_SYNCED, true},
+        {&SQL_CONVERSATION_MEMBERS_SYNCED, true},
+        {&SQL_EVENTS_HELD, true},
+        {&SQL_EVENTS_PRUNED_NOTE, false},
+        {&SQL_MESSAGES_PRUNE, false},
+        {&SQL_EVENTS_PRUNE, false},
+    };
+    for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++) {
+        char q[8192];
+        snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", checked[k].sql->sqlite);
+        sqlite3_stmt *st = NULL;
+        CHECK_INT(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+        bool via_index = false;
+        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(st, 3);
+            if (d == NULL)
+                continue;
+            via_index = via_index || strstr(d, "USING INDEX events_conversation") != NULL;
+            bool scan = strncmp(d, "SCAN ", 5) == 0 && strcmp(d, "SCAN CONSTANT ROW") != 0;
+            bool log_range = checked[k].per_user && strstr(d, "(rowid>?)") != NULL;
+            if (scan || log_range) {
+                fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
+                test_cur_failed = 1;
+            }
+        }
+        CHECK(via_index == checked[k].per_user);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
 /* A fresh database on the test server, migrated by the store; its URL in url. */
 static int pg_fresh_migrated(const char *base, char *url, size_t urllen)
 {
@@ -315,6 +380,7 @@ int main(void)
     RUN(pg_text_concurrent_first_use);
     RUN(list_is_complete);
     RUN(every_statement_prepares_on_sqlite);
+    RUN(sync_reads_events_through_indexes_on_sqlite);
     if (getenv("HERALD_TEST_PG_URL") != NULL)
         RUN(every_statement_prepares_on_postgresql);
     else

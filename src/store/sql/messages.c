@@ -103,42 +103,34 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
           " FROM conversations WHERE app_id = $1 AND (id = $2 OR direct_key = $3))",
 };
 
-/* The events user ?2 may replay after cursor ?3 (app ?1, held from created_at ?4 on): those of
- * the conversations they belong to from the event that made them a member on (an edit or a
- * recall only of a message they can read: one after the seq they joined at), and the event
- * that told them they left or were removed. */
-#define SYNC_FROM_WHERE                                                                            \
-    " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
-    " AND me.user_id = ?2 WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"        \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0) AND (e.message_id"    \
-    " IS NULL OR e.seq > me.joined_seq)) OR (e.user_id = ?2 AND e.kind IN ('member.removed',"      \
-    " 'member.left'))) AND NOT (e.kind = 'read' AND"                                               \
-    " e.user_id <> ?2 AND EXISTS (SELECT 1 FROM conversations t WHERE t.id = e.conversation_id"    \
-    " AND t.type = 'room'))"
+/* The cursors of the page of events user ?2 may replay after cursor ?3 (app ?1, held from
+ * created_at ?4 on, at most ?5): those of the conversations they belong to from the event that
+ * made them a member on (an edit or a recall only of a message they can read: one after the
+ * seq they joined at; a room's read events only their own, as the live ones go to the reader
+ * only), and the events that told them they left or were removed. Read through the user's
+ * memberships (events_conversation) and removals (events_user), so a page costs the user's
+ * events after the cursor, not everyone's (migration 010). */
+#define SYNC_CURSORS                                                                               \
+    "SELECT x.cursor FROM conversation_members me JOIN events x ON x.conversation_id ="            \
+    " me.conversation_id WHERE me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND"           \
+    " x.cursor >= coalesce(me.joined_cursor, 0) AND x.created_at >= ?4 AND (x.message_id IS"       \
+    " NULL OR x.seq > me.joined_seq) AND NOT (x.kind = 'read' AND x.user_id <> ?2 AND EXISTS"      \
+    " (SELECT 1 FROM conversations t WHERE t.id = x.conversation_id AND t.type = 'room')) UNION"   \
+    " SELECT y.cursor FROM events y WHERE y.user_id = ?2 AND y.cursor > ?3 AND y.app_id = ?1 AND"  \
+    " y.kind IN ('member.removed', 'member.left') AND y.created_at >= ?4 ORDER BY 1 LIMIT ?5"
 
 /* The conversations (still the user's) whose changes are among the page's events */
-#define SYNC_FROM_WHERE_M                                                                          \
-    " FROM events e LEFT JOIN conversation_members me ON me.conversation_id = e.conversation_id"   \
-    " AND me.user_id = ?2 LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"     \
-    " r.id = m.reply_to WHERE e.app_id = ?1 AND e.cursor > ?3 AND e.created_at >= ?4 AND"          \
-    " ((me.user_id IS NOT NULL AND e.cursor >= coalesce(me.joined_cursor, 0) AND (e.message_id"    \
-    " IS NULL OR e.seq > me.joined_seq)) OR (e.user_id = ?2 AND e.kind IN ('member.removed',"      \
-    " 'member.left'))) AND NOT (e.kind = 'read' AND"                                               \
-    " e.user_id <> ?2 AND EXISTS (SELECT 1 FROM conversations t WHERE t.id = e.conversation_id"    \
-    " AND t.type = 'room'))"
-
 #define SYNC_CONVS                                                                                 \
-    " IN (SELECT p.conversation_id FROM (SELECT e.conversation_id, e.kind" SYNC_FROM_WHERE         \
-    " ORDER BY e.cursor LIMIT ?5) p WHERE p.kind NOT IN ('message.new',"                           \
-    " 'message.updated', 'read'))"
+    " IN (SELECT p.conversation_id FROM events p WHERE p.cursor IN (" SYNC_CURSORS ") AND"         \
+    " p.kind NOT IN ('message.new', 'message.updated', 'read'))"
 
 /* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on (retention), ?5 limit:
  * a page of events, oldest first, each with its message as it is now (SQL_MESSAGES_COLS after
- * cursor, conversation, kind, user and seq); a room's read events of other users are not the
- * user's (the live ones go to the reader only) */
+ * cursor, conversation, kind, user and seq) */
 const struct store_sql SQL_EVENTS_SYNC =
     STORE_SQL("SELECT e.cursor, e.conversation_id, e.kind, e.user_id, e.seq, " SQL_MESSAGES_COLS
-                  SYNC_FROM_WHERE_M " ORDER BY e.cursor LIMIT ?5");
+              " FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"
+              " r.id = m.reply_to WHERE e.cursor IN (" SYNC_CURSORS ") ORDER BY e.cursor");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the conversations the page's changes are about that the user still
  * belongs to, as they are now */
@@ -154,14 +146,42 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
     " (SELECT 1 FROM conversations y WHERE y.id = m.conversation_id AND y.type <> 'room') ORDER"
     " BY m.conversation_id, m.joined_at, m.user_id");
 
-/* ?1 app, ?2 after this cursor, ?3 held from this created_at on: the earliest cursor held (when
- * none is, the next one), and 1 when events after ?2 are older than that (the range is no
- * longer complete) */
-const struct store_sql SQL_EVENTS_HELD =
-    STORE_SQL("SELECT coalesce((SELECT min(cursor) FROM events WHERE app_id = ?1 AND created_at"
-              " >= ?3), (SELECT coalesce(max(cursor), 0) + 1 FROM events)),"
-              " CASE WHEN EXISTS (SELECT 1 FROM events WHERE app_id = ?1 AND cursor > ?2 AND"
-              " created_at < ?3) THEN 1 ELSE 0 END");
+/* The events of user ?2 (app ?1) after cursor ?3, through their memberships */
+#define HELD_FROM                                                                                  \
+    " FROM conversation_members me JOIN events x ON x.conversation_id = me.conversation_id WHERE"  \
+    " me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND x.cursor >="                        \
+    " coalesce(me.joined_cursor, 0)"
+
+/* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on: the earliest cursor
+ * still served after ?3 (when there is none, the next one), and 1 when part of the range after
+ * ?3 is no longer held: pruning deleted events of the app after it (events_pruned), or events
+ * of the user's after it are older than ?4 and not pruned yet */
+const struct store_sql SQL_EVENTS_HELD = STORE_SQL(
+    "SELECT coalesce((SELECT min(x.cursor)" HELD_FROM " AND x.created_at >= ?4), (SELECT"
+    " coalesce(max(cursor), 0) + 1 FROM events)), CASE WHEN EXISTS (SELECT 1 FROM events_pruned"
+    " WHERE app_id = ?1 AND cursor > ?3) OR EXISTS (SELECT 1" HELD_FROM " AND x.created_at < ?4)"
+    " THEN 1 ELSE 0 END");
+
+/* A batch of pruning (chat/retention.c): among the ?2 oldest events, the newest event of all
+ * excepted (SQLite would hand out its cursor again once it is gone), those created before ?1 */
+#define PRUNE_BATCH                                                                                \
+    " cursor IN (SELECT cursor FROM events WHERE cursor < (SELECT max(cursor) FROM events) ORDER"  \
+    " BY cursor LIMIT ?2) AND created_at < ?1"
+
+/* ?1 created before, ?2 batch: each app's highest cursor the batch deletes, kept */
+const struct store_sql SQL_EVENTS_PRUNED_NOTE =
+    STORE_SQL("INSERT INTO events_pruned (app_id, cursor) SELECT app_id, max(cursor) FROM events"
+              " WHERE" PRUNE_BATCH " GROUP BY app_id ON CONFLICT (app_id) DO UPDATE SET cursor ="
+              " CASE WHEN excluded.cursor > events_pruned.cursor THEN excluded.cursor ELSE"
+              " events_pruned.cursor END");
+
+/* ?1, ?2 as SQL_EVENTS_PRUNED_NOTE: the messages of the batch's message.new events */
+const struct store_sql SQL_MESSAGES_PRUNE =
+    STORE_SQL("DELETE FROM messages WHERE id IN (SELECT message_id FROM events WHERE" PRUNE_BATCH
+              " AND message_id IS NOT NULL)");
+
+/* ?1, ?2 as SQL_EVENTS_PRUNED_NOTE: the batch's events */
+const struct store_sql SQL_EVENTS_PRUNE = STORE_SQL("DELETE FROM events WHERE" PRUNE_BATCH);
 
 /* the newest cursor stored (where hello's cursor starts) */
 const struct store_sql SQL_EVENTS_LATEST = STORE_SQL("SELECT coalesce(max(cursor), 0) FROM events");
