@@ -30,9 +30,10 @@ export class SendError extends Error {
 }
 
 export class HeraldClient extends EventTarget {
-  // url: ws(s)://host/ws. token: a user access token (sent in Sec-WebSocket-Protocol), or
-  // userId in demo mode. cursor: the last cursor applied in an earlier run (null: start from
-  // hello's cursor).
+  // url: ws(s)://host/ws. token: a user access token (sent in Sec-WebSocket-Protocol), or a
+  // function returning one (or a promise of one), called before every connection so that an
+  // expired token can be refreshed; or userId in demo mode. cursor: the last cursor applied in
+  // an earlier run (null: start from hello's cursor).
   constructor({ url, token = null, userId = null, deviceId = null, cursor = null,
                 backoffInitialMs = 500, backoffMaxMs = 30000 }) {
     super();
@@ -89,9 +90,18 @@ export class HeraldClient extends EventTarget {
     return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
   }
 
-  open() {
+  async open() {
     const protocols = ["herald.v1"];
-    if (this.token) protocols.push(`bearer.${this.token}`);
+    let token = this.token;
+    try {
+      if (typeof token === "function") token = await token();
+    } catch (err) {
+      this.emit({ type: "client.token_failed", message: String(err) });
+      if (!this.closed) this.scheduleReconnect();
+      return;
+    }
+    if (this.closed) return;
+    if (token) protocols.push(`bearer.${token}`);
     const ws = new WebSocket(this.url, protocols);
     this.ws = ws;
     this.ready = false; // true from this connection's hello on

@@ -41,8 +41,10 @@ class HeraldClient:
     def __init__(self, url, token=None, user_id=None, device_id=None, cursor=None,
                  backoff_initial=0.5, backoff_max=30.0, on_event=None):
         """url: ws://host:port/ws. token: a user access token (sent in Sec-WebSocket-Protocol),
-        or user_id in demo mode. cursor: the last cursor applied in an earlier run (None: start
-        from hello's cursor). on_event(frame): called for every frame delivered to the app."""
+        or a function returning one (or a coroutine function), called before every connection
+        so that an expired token can be refreshed; or user_id in demo mode. cursor: the last
+        cursor applied in an earlier run (None: start from hello's cursor). on_event(frame):
+        called for every frame delivered to the app."""
         query = {}
         if user_id is not None:
             query["user_id"] = user_id
@@ -65,6 +67,7 @@ class HeraldClient:
         self._task = None
         self._closed = False
         self._synced = asyncio.Event()
+        self._stop = asyncio.Event()
 
     # ---- life cycle
 
@@ -78,6 +81,7 @@ class HeraldClient:
 
     async def close(self):
         self._closed = True
+        self._stop.set()
         if self._ws is not None:
             await self._ws.close()
         if self._task is not None:
@@ -101,8 +105,11 @@ class HeraldClient:
     async def _run(self):
         self._attempt = 0
         while not self._closed:
-            proto = ["herald.v1"] + (["bearer." + self.token] if self.token else [])
             try:
+                token = self.token() if callable(self.token) else self.token
+                if asyncio.iscoroutine(token):
+                    token = await token
+                proto = ["herald.v1"] + (["bearer." + token] if token else [])
                 async with websockets.connect(self.url, subprotocols=proto,
                                               max_size=None) as ws:
                     self._ws = ws
@@ -110,8 +117,9 @@ class HeraldClient:
             except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as e:
                 if isinstance(e, websockets.InvalidStatusCode) and e.status_code in (401, 403):
                     self._deliver({"type": "client.auth_failed", "status": e.status_code})
-                    self._closed = True
-                    break
+                    if not callable(self.token):  # the same token would fail again: stop
+                        self._closed = True
+                        break
             finally:
                 self._ws = None
                 self._ready = False
@@ -124,7 +132,10 @@ class HeraldClient:
             delay = random.uniform(0, min(self.backoff_max,
                                           self.backoff_initial * (2 ** self._attempt)))
             self._attempt += 1
-            await asyncio.sleep(delay)
+            try:  # close() cuts the wait short
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
 
     async def _session(self, ws):
         hello = json.loads(await ws.recv())
