@@ -50,6 +50,8 @@ export class HeraldClient extends EventTarget {
     this.hello = null;
     this.seenIds = new Set(); // message ids applied (bounded)
     this.collected = null; // event frames held while a sync runs, else null
+    this.floor = 0n; // cursors up to this one count as applied
+    this.applied = new Set(); // cursors applied above the floor
     this.ws = null;
     this.ready = false;
     this.attempt = 0; // failed attempts since the last hello
@@ -141,6 +143,11 @@ export class HeraldClient extends EventTarget {
       this.attempt = 0;
       if (this.cursor === null) this.cursor = f.cursor; // nothing held yet: start at the newest
       this.collected = [];
+      // everything up to the cursor synced from was applied before; above it, each cursor is
+      // applied once (a set, not "above the last": live frames committed by senders on two
+      // event loops can arrive swapped)
+      this.floor = BigInt(this.cursor);
+      this.applied = new Set();
       ws.send(JSON.stringify({ type: "sync", cursor: this.cursor }));
       for (const entry of this.pending.values()) { // unanswered sends, same client_msg_id
         entry.attempts += 1;
@@ -173,10 +180,17 @@ export class HeraldClient extends EventTarget {
     }
   }
 
-  // An event frame, applied once: a cursor not above the last one was applied already.
+  // An event frame, applied once; this.cursor becomes the highest applied.
   apply(f) {
-    if (!above(f.cursor, this.cursor)) return;
-    this.cursor = f.cursor;
+    const c = BigInt(f.cursor);
+    if (c <= this.floor || this.applied.has(c)) return;
+    this.applied.add(c);
+    if (this.applied.size > 10000) { // bounded: the oldest leave, below the floor
+      const oldest = this.applied.values().next().value;
+      this.applied.delete(oldest);
+      if (oldest > this.floor) this.floor = oldest;
+    }
+    if (above(f.cursor, this.cursor)) this.cursor = f.cursor;
     if (f.type === "message.new") {
       if (this.seenIds.has(f.message.id)) return;
       this.remember(f.message.id);

@@ -62,6 +62,8 @@ class HeraldClient:
         self.hello = None
         self._seen_ids = collections.OrderedDict()  # message ids applied (bounded)
         self._collected = None  # event frames held while a sync runs, else None
+        self._floor = 0  # cursors up to this one count as applied
+        self._applied = collections.OrderedDict()  # cursors applied above the floor
         self._ws = None
         self._ready = False  # true from this connection's hello on
         self._task = None
@@ -148,6 +150,11 @@ class HeraldClient:
         if self.cursor is None:
             self.cursor = hello["cursor"]  # nothing held yet: start at the newest event
         self._collected = []
+        # everything up to the cursor synced from was applied before; above it, each cursor
+        # is applied once (a set, not "above the last": live frames committed by senders on
+        # two event loops can arrive swapped)
+        self._floor = int(self.cursor)
+        self._applied = collections.OrderedDict()
         await ws.send(json.dumps({"type": "sync", "cursor": self.cursor}))
         for entry in list(self.pending.values()):  # unanswered sends, same client_msg_id
             entry["attempts"] += 1
@@ -184,10 +191,15 @@ class HeraldClient:
             self._deliver(f)
 
     def _apply(self, f):
-        """An event frame, applied once: a cursor not above the last one was applied already."""
-        if int(f["cursor"]) <= int(self.cursor):
+        """An event frame, applied once; self.cursor becomes the highest applied."""
+        c = int(f["cursor"])
+        if c <= self._floor or c in self._applied:
             return
-        self.cursor = f["cursor"]
+        self._applied[c] = True
+        while len(self._applied) > 10000:  # bounded: the oldest leave, below the floor
+            self._floor = max(self._floor, self._applied.popitem(last=False)[0])
+        if c > int(self.cursor):
+            self.cursor = f["cursor"]
         if f["type"] == "message.new":
             mid = f["message"]["id"]
             if mid in self._seen_ids:
