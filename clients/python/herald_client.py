@@ -179,7 +179,7 @@ class HeraldClient:
                 self.cursor = f["cursor"]
             self._synced.set()
         elif t in ("send.ok", "error") and f.get("client_msg_id") in self.pending:
-            await self._answered(ws, f)
+            self._answered(ws, f)
         elif t == "send.ok":
             pass  # the answer to a copy of a send answered already
         elif t in LOGGED and "cursor" in f:
@@ -217,13 +217,11 @@ class HeraldClient:
         if self.on_event is not None:
             self.on_event(f)
 
-    async def _answered(self, ws, f):
+    def _answered(self, ws, f):
         entry = self.pending[f["client_msg_id"]]
         if f["type"] == "error" and f["code"] in RETRYABLE and entry["attempts"] < 8:
-            await asyncio.sleep(min(self.backoff_max, self.backoff_initial * entry["attempts"]))
-            if self._ws is ws:
-                entry["attempts"] += 1
-                await ws.send(entry["frame"])
+            wait = min(self.backoff_max, self.backoff_initial * entry["attempts"])
+            asyncio.ensure_future(self._resend(ws, f["client_msg_id"], wait))
             return
         del self.pending[f["client_msg_id"]]
         if f["type"] == "send.ok":
@@ -231,6 +229,17 @@ class HeraldClient:
             entry["future"].set_result(f)
         else:
             entry["future"].set_exception(SendError(f))
+
+    async def _resend(self, ws, cid, wait):
+        """A send the server could not take now, again on the same connection after wait."""
+        await asyncio.sleep(wait)
+        entry = self.pending.get(cid)
+        if entry is not None and self._ws is ws:
+            entry["attempts"] += 1
+            try:
+                await ws.send(entry["frame"])
+            except websockets.ConnectionClosed:
+                pass  # resent on the next connection
 
     # ---- frames to the server
 
