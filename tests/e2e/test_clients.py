@@ -322,3 +322,46 @@ def test_js_client_in_chromium_live_sync_and_retry(server, app):
     assert retry["copies"] == 1, retry
     assert [m for m in stored(app, "kim", conv) if m[0] == "js-retry-1"] == [
         ["js-retry-1", retry["first"]["id"], "retry"]]
+
+
+# --------------------------------------------------------------------------- the guide
+
+def fenced_blocks(path, lang):
+    """The bodies of the blocks fenced exactly ```lang in the Markdown file at path."""
+    blocks, body = [], None
+    with open(path, encoding="utf-8") as f:
+        for line in f.read().split("\n"):
+            if body is None and line.strip() == "```" + lang:
+                body = []
+            elif body is not None and line.strip() == "```":
+                blocks.append(body)
+                body = None
+            elif body is not None:
+                body.append(line)
+    return blocks
+
+
+def contains_excerpt(lines, excerpt):
+    """Whether excerpt's lines appear in lines, in a row, all indented by the same prefix."""
+    first = excerpt[0]
+    for i, line in enumerate(lines):
+        if not line.endswith(first) or line[:len(line) - len(first)].strip():
+            continue
+        pad = line[:len(line) - len(first)]
+        if lines[i:i + len(excerpt)] == [(pad + e) if e else "" for e in excerpt]:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("lang,source,at_least", [
+    ("js", CLIENT_JS, 6),
+    ("python", os.path.join(REPO_ROOT, "clients", "python", "herald_client.py"), 4),
+], ids=["js", "python"])
+def test_guide_code_is_the_clients_code(lang, source, at_least):
+    blocks = fenced_blocks(os.path.join(REPO_ROOT, "docs", "client.md"), lang)
+    assert len(blocks) >= at_least, "docs/client.md shows %d %s blocks" % (len(blocks), lang)
+    with open(source, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    stale = ["\n".join(b) for b in blocks if not contains_excerpt(lines, b)]
+    assert not stale, "blocks of docs/client.md not found as they are in %s:\n\n%s" % (
+        os.path.relpath(source, REPO_ROOT), "\n\n".join(stale))
