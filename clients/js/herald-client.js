@@ -35,7 +35,7 @@ export class HeraldClient extends EventTarget {
   // expired token can be refreshed; or userId in demo mode. cursor: the last cursor applied in
   // an earlier run (null: start from hello's cursor).
   constructor({ url, token = null, userId = null, deviceId = null, cursor = null,
-                backoffInitialMs = 500, backoffMaxMs = 30000 }) {
+                backoffInitialMs = 500, backoffMaxMs = 30000, syncTimeoutMs = 30000 }) {
     super();
     const u = new URL(url);
     if (userId !== null) u.searchParams.set("user_id", userId);
@@ -45,6 +45,8 @@ export class HeraldClient extends EventTarget {
     this.cursor = cursor; // the highest cursor applied, a string of digits
     this.backoffInitialMs = backoffInitialMs;
     this.backoffMaxMs = backoffMaxMs;
+    this.syncTimeoutMs = syncTimeoutMs;
+    this.syncTimer = null;
     this.pending = new Map(); // client_msg_id -> { frame, attempts, resolve, reject }
     this.connects = 0; // connections that got a hello
     this.hello = null;
@@ -117,6 +119,7 @@ export class HeraldClient extends EventTarget {
       this.ready = false;
       this.isSynced = false;
       this.collected = null;
+      clearTimeout(this.syncTimer);
       this.emit({ type: "client.closed", code: e.code, reason: e.reason });
       if (!this.closed) this.scheduleReconnect();
     };
@@ -149,6 +152,10 @@ export class HeraldClient extends EventTarget {
       this.floor = BigInt(this.cursor);
       this.applied = new Set();
       ws.send(JSON.stringify({ type: "sync", cursor: this.cursor }));
+      // a sync the server could not serve is answered by an error, not sync.done: start over
+      this.syncTimer = setTimeout(() => {
+        if (this.ws === ws && !this.isSynced) ws.close(4000, "sync timeout");
+      }, this.syncTimeoutMs);
       for (const entry of this.pending.values()) { // unanswered sends, same client_msg_id
         entry.attempts += 1;
         ws.send(entry.frame);
@@ -166,6 +173,7 @@ export class HeraldClient extends EventTarget {
       for (const frame of held) this.apply(frame);
       if (above(f.cursor, this.cursor)) this.cursor = f.cursor;
       this.isSynced = true;
+      clearTimeout(this.syncTimer);
       for (const resolve of this.syncWaiters.splice(0)) resolve();
       this.emit({ type: "client.synced", cursor: this.cursor });
     } else if ((f.type === "send.ok" || f.type === "error") && this.pending.has(f.client_msg_id)) {

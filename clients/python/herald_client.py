@@ -39,7 +39,7 @@ class SendError(Exception):
 
 class HeraldClient:
     def __init__(self, url, token=None, user_id=None, device_id=None, cursor=None,
-                 backoff_initial=0.5, backoff_max=30.0, on_event=None):
+                 backoff_initial=0.5, backoff_max=30.0, sync_timeout=30.0, on_event=None):
         """url: ws://host:port/ws. token: a user access token (sent in Sec-WebSocket-Protocol),
         or a function returning one (or a coroutine function), called before every connection
         so that an expired token can be refreshed; or user_id in demo mode. cursor: the last
@@ -55,6 +55,7 @@ class HeraldClient:
         self.cursor = cursor  # the highest cursor applied, a string of digits
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.sync_timeout = sync_timeout
         self.on_event = on_event
         self.events = asyncio.Queue()  # frames delivered to the app, in order
         self.pending = collections.OrderedDict()  # client_msg_id -> {"frame", "future", ...}
@@ -156,11 +157,17 @@ class HeraldClient:
         self._floor = int(self.cursor)
         self._applied = collections.OrderedDict()
         await ws.send(json.dumps({"type": "sync", "cursor": self.cursor}))
+        # a sync the server could not serve is answered by an error, not sync.done: start over
+        asyncio.get_running_loop().call_later(self.sync_timeout, self._sync_overdue, ws)
         for entry in list(self.pending.values()):  # unanswered sends, same client_msg_id
             entry["attempts"] += 1
             await ws.send(entry["frame"])
         async for raw in ws:
             await self._on_frame(ws, json.loads(raw))
+
+    def _sync_overdue(self, ws):
+        if self._ws is ws and self._collected is not None:
+            asyncio.ensure_future(ws.close(4000, "sync timeout"))
 
     # ---- frames from the server
 
