@@ -5,9 +5,10 @@ DevTools protocol. The server serves the JS module, unchanged, and a small test 
 HERALD_STATIC_DIR, so the page is same-origin with /ws (the default Origin check).
 
 The same scenario for both: two users with app-minted tokens; A sends, B receives; B goes
-away keeping its cursor, A sends two more, B comes back with that cursor and syncs exactly
-the two it missed; a send whose connection drops before its answer is resent with the same
-client_msg_id after the reconnect, and the conversation holds it once.
+away keeping its cursor, A sends 150 more, B comes back with that cursor and syncs exactly
+the 150 it missed, in order (two sync pages); a send whose connection drops before its
+answer is resent with the same client_msg_id after the reconnect, and the conversation holds
+it once.
 """
 import asyncio
 import json
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "clients", "python"))
 from herald_client import HeraldClient  # noqa: E402
 
 CLIENT_JS = os.path.join(REPO_ROOT, "clients", "js", "herald-client.js")
+MISSED = 150  # messages sent while B is away: more than one sync page (100 by default)
 
 # The test page: it imports the client module as it is in the repository.
 PAGE = """<!doctype html>
@@ -84,9 +86,16 @@ def direct(app, a, b):
 
 def stored(app, uid, conv):
     """The conversation's messages, oldest first, as [client_msg_id, id, content]."""
-    r = app.call(uid, "GET", "/conversations/%s/messages?after_seq=0&limit=100" % conv)
-    assert r.status == 200, r
-    return [[m["client_msg_id"], m["id"], m["content"]] for m in r.json()["results"]]
+    out, after = [], 0
+    while True:
+        r = app.call(uid, "GET", "/conversations/%s/messages?after_seq=%d&limit=100"
+                     % (conv, after))
+        assert r.status == 200, r
+        page = r.json()
+        out += [[m["client_msg_id"], m["id"], m["content"]] for m in page["results"]]
+        if not page["has_more"]:
+            return out
+        after = page["results"][-1]["seq"]
 
 
 # --------------------------------------------------------------------------- Python
@@ -107,11 +116,11 @@ def test_python_client_live_sync_and_retry(server, app):
         assert got["message"]["id"] == ok["id"] and got["message"]["content"] == "one", got
         assert got["cursor"] == ok["cursor"] == b.cursor
 
-        # B goes away with its cursor; A sends two more; B comes back and syncs exactly those
+        # B goes away with its cursor; A sends more than a page; B comes back and syncs
+        # exactly those
         cursor = b.cursor
         await b.close()
-        two = await a.send("two", conversation_id=conv)
-        three = await a.send("three", conversation_id=conv)
+        missed = [await a.send("m%d" % i, conversation_id=conv) for i in range(MISSED)]
         seen = []  # every frame b2 delivers
         b2 = HeraldClient(url, token=app.token("ben"), cursor=cursor, backoff_initial=0.1,
                           on_event=seen.append)
@@ -119,8 +128,8 @@ def test_python_client_live_sync_and_retry(server, app):
         await asyncio.sleep(0.3)  # time for a stray duplicate to show
         synced = [[f["message"]["content"], f["message"]["seq"], f["cursor"]]
                   for f in seen if f["type"] == "message.new"]
-        assert synced == [["two", 2, two["cursor"]], ["three", 3, three["cursor"]]], synced
-        assert b2.cursor == three["cursor"]
+        assert synced == [["m%d" % i, 2 + i, ok["cursor"]] for i, ok in enumerate(missed)]
+        assert b2.cursor == missed[-1]["cursor"]
 
         # a send whose connection drops before the answer: resent after the reconnect with
         # the same client_msg_id, one message; the same send again is a replay
@@ -267,19 +276,21 @@ def test_js_client_in_chromium_live_sync_and_retry(server, app):
             return { ok, got, cursor: B.cursor };
         })()""" % (q(tokens["jay"]), q(tokens["kim"]), q(conv)))
 
-        # B goes away with its cursor; A sends two more; B comes back and syncs exactly those
+        # B goes away with its cursor; A sends more than a page; B comes back and syncs
+        # exactly those
         back = await browser.evaluate("""(async () => {
             const cursor = B.cursor;
             B.close();
-            const two = await A.send({ conversationId: %s, content: "two" });
-            const three = await A.send({ conversationId: %s, content: "three" });
+            const missed = [];
+            for (let i = 0; i < %d; i++)
+              missed.push(await A.send({ conversationId: %s, content: `m${i}` }));
             window.B2 = t.make(%s, cursor);
             await B2.synced();
             await t.sleep(300);
             const synced = B2.frames.filter((f) => f.type === "message.new")
                 .map((f) => [f.message.content, f.message.seq, f.cursor]);
-            return { two, three, synced, cursor: B2.cursor };
-        })()""" % (q(conv), q(conv), q(tokens["kim"])))
+            return { missed, synced, cursor: B2.cursor };
+        })()""" % (MISSED, q(conv), q(tokens["kim"])))
 
         # a send whose connection drops before the answer: resent after the reconnect
         retry = await browser.evaluate("""(async () => {
@@ -312,9 +323,9 @@ def test_js_client_in_chromium_live_sync_and_retry(server, app):
     assert live["got"]["message"]["content"] == "one", live
     assert live["cursor"] == live["ok"]["cursor"], live
 
-    assert back["synced"] == [["two", 2, back["two"]["cursor"]],
-                              ["three", 3, back["three"]["cursor"]]], back
-    assert back["cursor"] == back["three"]["cursor"], back
+    assert back["synced"] == [["m%d" % i, 2 + i, ok["cursor"]]
+                              for i, ok in enumerate(back["missed"])], back["synced"]
+    assert back["cursor"] == back["missed"][-1]["cursor"], back["cursor"]
 
     assert retry["connects"] == 2, retry
     assert retry["again"]["id"] == retry["first"]["id"], retry
