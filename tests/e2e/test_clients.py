@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 
 import pytest
 import websockets
@@ -252,6 +253,7 @@ def chromium_binary():
         message = ("CHROMIUM IS NOT INSTALLED: the browser test of clients/js/herald-client.js "
                    "did not run. `make deps` installs it (Debian package chromium).")
         print("\n" + "!" * 78 + "\n" + message + "\n" + "!" * 78, file=sys.stderr)
+        warnings.warn(message)  # in pytest's warnings summary, even with -q
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
