@@ -145,6 +145,8 @@ class Server:
     # ---- lifecycle
 
     def start(self, timeout=START_TIMEOUT):
+        self.stopped = False  # a restart (stop, then start) is stopped again at the end
+        self.returncode = None
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         self._files = [out, err]
