@@ -15,7 +15,7 @@
 //   const ok = await client.send({ to: "m1", content: "hello" });
 
 // Frames that belong to the event log: they carry a cursor and are replayed by sync.
-const LOGGED = new Set(["message.new", "message.updated", "conversation.updated"]);
+const LOGGED = new Set(["message.new", "message.updated", "conversation.updated", "read"]);
 // Send errors worth another try with the same client_msg_id (docs/protocol.md, "Errors").
 const RETRYABLE = new Set(["unavailable", "conflict", "internal"]);
 

@@ -24,7 +24,7 @@ import uuid
 import websockets
 
 # Frames that belong to the event log: they carry a cursor and are replayed by sync.
-LOGGED = ("message.new", "message.updated", "conversation.updated")
+LOGGED = ("message.new", "message.updated", "conversation.updated", "read")
 # Send errors worth another try with the same client_msg_id (docs/protocol.md, "Errors").
 RETRYABLE = ("unavailable", "conflict", "internal")
 
