@@ -257,12 +257,13 @@ static const char SYNC_FIXTURE[] =
     " conversations;"
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)"
     " INSERT INTO events (cursor, app_id, conversation_id, kind, message_id, seq, created_at)"
-    " SELECT i, 'a', 'c' || (i % 2000), 'message.new', 'm' || i, i, i FROM n;"
-    "ANALYZE;";
+    " SELECT i, 'a', 'c' || (i % 2000), 'message.new', 'm' || i, i, i FROM n;";
 
 /* Sync's statements read a user's events through the index by conversation and cursor, never
- * by a range of the whole log after the cursor, and no statement of sync or pruning scans a
- * table (docs/chat.md, "Sync"): EXPLAIN QUERY PLAN with 100,000 events. */
+ * by a range of the whole log after the cursor nor through every conversation of the app, and
+ * no statement of sync or pruning scans a table (docs/chat.md, "Sync"): EXPLAIN QUERY PLAN
+ * with 100,000 events, without ANALYZE (a server never runs it, so its planner has no
+ * statistics either). */
 TEST(sync_reads_events_through_indexes_on_sqlite)
 {
     sqlite3 *db = NULL;
@@ -293,9 +294,15 @@ TEST(sync_reads_events_through_indexes_on_sqlite)
             if (d == NULL)
                 continue;
             via_index = via_index || strstr(d, "USING INDEX events_conversation") != NULL;
-            bool scan = strncmp(d, "SCAN ", 5) == 0 && strcmp(d, "SCAN CONSTANT ROW") != 0;
+            /* a scan of a subquery's rows (the page's conversation ids) is no table scan */
+            bool scan = strncmp(d, "SCAN ", 5) == 0 && strcmp(d, "SCAN CONSTANT ROW") != 0 &&
+                        strcmp(d, "SCAN s") != 0;
             bool log_range = checked[k].per_user && strstr(d, "(rowid>?)") != NULL;
-            if (scan || log_range) {
+            /* every conversation of the app for each sync: a reconnect storm goes quadratic
+             * (events_pruned holds one row per app: that search is a lookup) */
+            bool app_wide = checked[k].per_user && strstr(d, "(app_id=?)") != NULL &&
+                            strstr(d, "events_pruned") == NULL;
+            if (scan || log_range || app_wide) {
                 fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
                 test_cur_failed = 1;
             }

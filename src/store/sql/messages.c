@@ -134,10 +134,15 @@ const struct store_sql SQL_EVENTS_SYNC =
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the conversations the page's changes are about that the user still
  * belongs to, as they are now */
+/* (the page's conversation ids drive the join, CROSS JOIN keeping them the outer loop on
+ * SQLite: filtering the app's conversations by the id list instead read every conversation of
+ * the app for each sync, which made a reconnect storm quadratic) */
 const struct store_sql SQL_CONVERSATIONS_SYNCED =
-    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS " FROM conversations c WHERE c.app_id = ?1 AND"
-              " c.id" SYNC_CONVS " AND EXISTS (SELECT 1 FROM conversation_members x WHERE"
-              " x.conversation_id = c.id AND x.user_id = ?2)");
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS " FROM (SELECT DISTINCT p.conversation_id AS sid"
+              " FROM events p WHERE p.cursor IN (" SYNC_CURSORS ") AND p.kind NOT IN"
+              " ('message.new', 'message.updated', 'read')) s CROSS JOIN conversations c WHERE"
+              " c.id = s.sid AND c.app_id = ?1 AND EXISTS (SELECT 1 FROM conversation_members x"
+              " WHERE x.conversation_id = c.id AND x.user_id = ?2)");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the members of those (rooms excepted) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
