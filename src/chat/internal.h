@@ -281,6 +281,13 @@ void chat__conv_add_state(cJSON *o, const struct store_rows *r, int i, int col);
 /* The origin of a WebSocket command's kit job: the rt session (held by the context). send.c. */
 extern const struct kit_origin chat__sess_origin;
 
+/*
+ * A kit job for a WebSocket command of session s (held until the job ends), with a zeroed
+ * context naming the session's app and user, and conv_id when not NULL; publish_step -1.
+ * Loop thread of the session. send.c.
+ */
+struct kit_job *chat__ws_job(struct rt_session *s, struct chat *chat, const char *conv_id);
+
 /* Handlers (conversations.c, members.c, send.c, messages.c, read.c). */
 void chat_conv_create(struct http_req *req, void *ud);
 void chat_conv_list(struct http_req *req, void *ud);

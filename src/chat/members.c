@@ -587,18 +587,8 @@ static void ws_member(struct rt_session *s, const cJSON *msg, struct chat *chat,
         rt_send_error(s->conn, "validation_failed", err.message, err.field);
         return;
     }
-    struct chctx *c = xcalloc(1, sizeof(*c));
-    c->chat = chat;
-    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
-    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
-    snprintf(c->conv_id, sizeof(c->conv_id), "%s", in.conv);
-    c->demo = s->demo;
-    c->publish_step = -1;
-    c->action = a;
-    c->sess = s;
-    rt_session_hold(s);
-    struct kit_job *j =
-        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
+    struct kit_job *j = chat__ws_job(s, chat, in.conv);
+    chat__ctx(j)->action = a;
     kit_run(j, load);
 }
 

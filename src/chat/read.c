@@ -16,7 +16,6 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/frame.h"
-#include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
@@ -220,17 +219,7 @@ void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud)
         rt_send_error(s->conn, "validation_failed", err.message, err.field);
         return;
     }
-    struct chctx *c = xcalloc(1, sizeof(*c));
-    c->chat = chat;
-    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
-    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
-    snprintf(c->conv_id, sizeof(c->conv_id), "%s", in.conv);
-    c->demo = s->demo;
-    c->publish_step = -1;
-    c->seq = in.seq;
-    c->sess = s;
-    rt_session_hold(s);
-    struct kit_job *j =
-        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
+    struct kit_job *j = chat__ws_job(s, chat, in.conv);
+    chat__ctx(j)->seq = in.seq;
     kit_run(j, read_write);
 }

@@ -153,29 +153,7 @@ char *chat__msg_check(const struct chat_msg_in *in, int max_chars, const char *p
 static void answer_error(struct kit_job *j, int status, const char *code, const char *message,
                          const char *field)
 {
-    struct chctx *c = chat__ctx(j);
-    if (j->req != NULL) {
-        http_respond_error(j->req, status, code, message, field);
-        return;
-    }
-    if (c->sess->conn == NULL) /* the connection has gone */
-        return;
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "{\"type\":\"error\",\"code\":");
-    buf_json_str(&b, code);
-    buf_puts(&b, ",\"message\":");
-    buf_json_str(&b, message);
-    if (field != NULL) {
-        buf_puts(&b, ",\"field\":");
-        buf_json_str(&b, field);
-    }
-    if (c->msg.client_msg_id != NULL) {
-        buf_puts(&b, ",\"client_msg_id\":");
-        buf_json_str(&b, c->msg.client_msg_id);
-    }
-    buf_putc(&b, '}');
-    ws_conn_send_text(c->sess->conn, b.data, b.len);
-    buf_release(&b);
+    chat__fail(j, status, code, message, field);
 }
 
 /* A failed store step, as request_fail_store answers it over HTTP. */
@@ -541,6 +519,21 @@ static void sess_refused(void *target, int status)
 
 const struct kit_origin chat__sess_origin = {.post = sess_post, .refused = sess_refused};
 
+struct kit_job *chat__ws_job(struct rt_session *s, struct chat *chat, const char *conv_id)
+{
+    struct chctx *c = xcalloc(1, sizeof(*c));
+    c->chat = chat;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
+    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
+    if (conv_id != NULL)
+        snprintf(c->conv_id, sizeof(c->conv_id), "%s", conv_id);
+    c->demo = s->demo;
+    c->publish_step = -1;
+    c->sess = s;
+    rt_session_hold(s);
+    return kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
+}
+
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
 {
     struct chat *chat = ud;
@@ -560,23 +553,15 @@ void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
         rt_send_error(s->conn, "validation_failed", err.message, err.field);
         return;
     }
-    struct chctx *c = xcalloc(1, sizeof(*c));
-    c->chat = chat;
-    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
-    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
-    c->demo = s->demo;
-    c->publish_step = -1;
+    struct kit_job *j = chat__ws_job(s, chat, NULL);
+    struct chctx *c = chat__ctx(j);
     c->wrapped = true;
     c->body = cJSON_Duplicate(msg, true); /* the frame is the caller's: keep what msg borrows */
     c->content_json = content;
-    c->sess = s;
-    rt_session_hold(s);
     /* bind the strings again, to the copy */
     struct frame_in copy;
     kit_decode(c->body, &frame_table, &copy, NULL, &err);
     c->msg = copy.msg;
-    struct kit_job *j =
-        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
     if (copy.to != NULL) {
         snprintf(c->target, sizeof(c->target), "%s", copy.to);
         kit_run(j, send_to);

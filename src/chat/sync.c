@@ -16,7 +16,6 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
-#include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
@@ -333,16 +332,9 @@ void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud)
         rt_send_error(s->conn, "validation_failed", CURSOR_MESSAGE, "cursor");
         return;
     }
-    struct chctx *c = xcalloc(1, sizeof(*c));
-    c->chat = chat;
-    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
-    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
-    c->demo = s->demo;
+    struct kit_job *j = chat__ws_job(s, chat, NULL);
+    struct chctx *c = chat__ctx(j);
     c->after_seq = cursor;
     c->limit = in.limit == KIT_INT_ABSENT ? SYNC_LIMIT_DEFAULT : in.limit;
-    c->sess = s;
-    rt_session_hold(s);
-    struct kit_job *j =
-        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
     kit_run(j, ws_start);
 }

@@ -20,7 +20,6 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/frame.h"
-#include "core/xalloc.h"
 #include "identity/identity.h"
 #include "rt/rt.h"
 #include "store/sql.h"
@@ -130,16 +129,5 @@ void chat__ws_typing(struct rt_session *s, const cJSON *msg, void *ud)
     }
     if (!typing_allow(s->id, in.conv, clock_mono_ms()))
         return;
-    struct chctx *c = xcalloc(1, sizeof(*c));
-    c->chat = chat;
-    snprintf(c->app_id, sizeof(c->app_id), "%s", s->app_id);
-    snprintf(c->user_id, sizeof(c->user_id), "%s", s->user_id);
-    snprintf(c->conv_id, sizeof(c->conv_id), "%s", in.conv);
-    c->demo = s->demo;
-    c->publish_step = -1;
-    c->sess = s;
-    rt_session_hold(s);
-    struct kit_job *j =
-        kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
-    kit_run(j, typing_start);
+    kit_run(chat__ws_job(s, chat, in.conv), typing_start);
 }
