@@ -534,23 +534,47 @@ struct kit_job *chat__ws_job(struct rt_session *s, struct chat *chat, const char
     return kit_job_new_origin(&chat__sess_origin, s, chat->id->store, c, chat__ctx_free);
 }
 
+/* A send frame refused before its job starts: validation_failed, with the frame's
+ * client_msg_id when it has a well-formed one, so the client knows which send failed. */
+static void refuse_frame(struct rt_session *s, const cJSON *msg, const char *message,
+                         const char *field)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "client_msg_id");
+    if (!cJSON_IsString(id) || !kit_id_is_valid(id->valuestring)) {
+        rt_send_error(s->conn, "validation_failed", message, field);
+        return;
+    }
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\"type\":\"error\",\"code\":\"validation_failed\",\"message\":");
+    buf_json_str(&b, message);
+    if (field != NULL) {
+        buf_puts(&b, ",\"field\":");
+        buf_json_str(&b, field);
+    }
+    buf_puts(&b, ",\"client_msg_id\":");
+    buf_json_str(&b, id->valuestring);
+    buf_putc(&b, '}');
+    ws_conn_send_text(s->conn, b.data, b.len);
+    buf_release(&b);
+}
+
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud)
 {
     struct chat *chat = ud;
     struct frame_in in;
     struct kit_error err;
     if (kit_decode(msg, &frame_table, &in, NULL, &err) != 0) {
-        rt_send_error(s->conn, "validation_failed", err.message, err.field);
+        refuse_frame(s, msg, err.message, err.field);
         return;
     }
     if ((in.conv == NULL) == (in.to == NULL)) {
-        rt_send_error(s->conn, "validation_failed", "give either conversation_id or to",
-                      in.conv == NULL ? "conversation_id" : "to");
+        refuse_frame(s, msg, "give either conversation_id or to",
+                     in.conv == NULL ? "conversation_id" : "to");
         return;
     }
     char *content = chat__msg_check(&in.msg, chat->max_chars, "message.", &err);
     if (content == NULL) {
-        rt_send_error(s->conn, "validation_failed", err.message, err.field);
+        refuse_frame(s, msg, err.message, err.field);
         return;
     }
     struct kit_job *j = chat__ws_job(s, chat, NULL);

@@ -367,6 +367,18 @@ def test_ws_send_errors_and_replay(app, server):
     assert e["code"] == "validation_failed", e
     e = ask({"type": "send", "conversation_id": conv})
     assert e["field"] == "message", e
+    # a frame refused before it is under way names the send too, when its id is well-formed
+    e = ask({"type": "send", "conversation_id": conv, "client_msg_id": "early-1",
+             "message": {"type": "text", "content": ""}})
+    assert (e["code"], e["field"], e["client_msg_id"]) == (
+        "validation_failed", "message.content", "early-1"), e
+    e = ask({"type": "send", "to": "we_b", "conversation_id": conv, "client_msg_id": "early-2",
+             "message": {"type": "text", "content": "x"}})
+    assert (e["code"], e["client_msg_id"]) == ("validation_failed", "early-2"), e
+    e = ask({"type": "send", "conversation_id": conv, "client_msg_id": "bad id",
+             "message": {"type": "text", "content": "x"}})
+    assert (e["code"], e["field"]) == ("validation_failed", "client_msg_id"), e
+    assert "client_msg_id" not in e, e
     frame = {"type": "send", "conversation_id": conv, "client_msg_id": "r-1",
              "message": {"type": "text", "content": "once"}}
     first = ask(frame)
