@@ -80,6 +80,10 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/messages/{id}/recall", chat_msg_recall, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
     router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
+    router_add(r, HTTP_M_GET, "/api/v1/quick-replies", chat_qr_list, c);
+    router_add(r, HTTP_M_POST, "/api/v1/quick-replies", chat_qr_create, c);
+    router_add(r, HTTP_M_PATCH, "/api/v1/quick-replies/{id}", chat_qr_patch, c);
+    router_add(r, HTTP_M_DELETE, "/api/v1/quick-replies/{id}", chat_qr_delete, c);
     rt_register(c->rt, "send", chat__ws_send, c);
     rt_register(c->rt, "read", chat__ws_read, c);
     rt_register(c->rt, "join", chat__ws_join, c);

@@ -137,6 +137,7 @@ void console__operators_register(struct router *r, struct identity *id);
 void console__roles_register(struct router *r, struct identity *id);
 void console__users_register(struct router *r, struct identity *id);
 void console__apps_register(struct router *r, struct identity *id);
+void console__quick_replies_register(struct router *r, struct identity *id);
 
 /* ---- request bodies: the kit's decoder (kit/decode.h) with these shared descriptors */
 

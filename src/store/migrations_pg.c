@@ -253,6 +253,21 @@ static const char m010_retention[] =
     " cursor BIGINT NOT NULL"
     ");";
 
+/* issue 10, quick replies (docs/service.md): a user's own (owner_user_id) and the app's shared
+ * ones (owner_user_id NULL, written by operators); listed by owner, then position. */
+static const char m011_quick_replies[] =
+    "CREATE TABLE quick_replies ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " owner_user_id TEXT,"
+    " title TEXT NOT NULL DEFAULT '',"
+    " content TEXT NOT NULL,"
+    " position BIGINT NOT NULL CHECK (position >= 0),"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX quick_replies_owner ON quick_replies(app_id, owner_user_id, position);";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -264,6 +279,7 @@ const struct store_migration store__pg_migrations[] = {
     {8, "sync", m008_sync},
     {9, "last_seen", m009_last_seen},
     {10, "retention", m010_retention},
+    {11, "quick_replies", m011_quick_replies},
 };
 
 const int store__pg_nmigrations =

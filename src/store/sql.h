@@ -216,6 +216,19 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_CO;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_IS;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_TYPING;
 
+/* quick replies (chat/quick_replies.c, console/quick_replies.c): src/store/sql/quick_replies.c */
+extern const struct store_sql SQL_QUICK_REPLIES_LIST;
+extern const struct store_sql SQL_QUICK_REPLIES_GET;
+extern const struct store_sql SQL_QUICK_REPLIES_WHOSE;
+extern const struct store_sql SQL_QUICK_REPLIES_INSERT;
+extern const struct store_sql SQL_QUICK_REPLIES_UPDATE;
+extern const struct store_sql SQL_QUICK_REPLIES_DELETE;
+
+/* The columns of a quick reply, in the order the JSON shows them; shared is 1 or 0. */
+#define SQL_QUICK_REPLIES_COLS                                                                     \
+    "id, title, content, position, CASE WHEN owner_user_id IS NULL THEN 1 ELSE 0 END AS shared,"   \
+    " created_at, updated_at"
+
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {
     const char *name;

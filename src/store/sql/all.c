@@ -160,6 +160,12 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_CONVERSATION_MEMBERS_CO),
     E(SQL_CONVERSATION_MEMBERS_IS),
     E(SQL_CONVERSATION_MEMBERS_TYPING),
+    E(SQL_QUICK_REPLIES_LIST),
+    E(SQL_QUICK_REPLIES_GET),
+    E(SQL_QUICK_REPLIES_WHOSE),
+    E(SQL_QUICK_REPLIES_INSERT),
+    E(SQL_QUICK_REPLIES_UPDATE),
+    E(SQL_QUICK_REPLIES_DELETE),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];
