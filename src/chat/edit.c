@@ -242,6 +242,17 @@ static void recall_write(struct kit_job *j)
     store_bind_int(op, c->operator? 0 : clock_wall_ms() - c->chat->recall_window_ms);
     store_op_require_row(op);
     add_tail(op, c);
+    if (c->operator) { /* an operator's recall is a console write: audited in the same op */
+        const char *ip = http_req_peer(j->req);
+        store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
+        store_bind_text(op, c->operator_id);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, "message.recall");
+        store_bind_text(op, c->msg_id);
+        store_bind_text(op, "{}");
+        store_bind_text(op, ip != NULL ? ip : "");
+        store_bind_int(op, clock_wall_ms());
+    }
     kit_store(j, op, KIT_WRITE, updated);
 }
 
@@ -304,7 +315,6 @@ static void recall_authed(struct http_req *req, const struct user_principal *p, 
 static void recall_operator(struct http_req *req, const char *operator_id, const char *apps_json,
                             void *ud)
 {
-    (void)operator_id;
     struct user_principal nobody = {.app_id = "", .user_id = ""};
     const char *id = path_msg_id(req);
     if (id == NULL)
@@ -312,6 +322,7 @@ static void recall_operator(struct http_req *req, const char *operator_id, const
     struct kit_job *j = chat__job_new(req, ud, &nobody);
     struct chctx *c = chat__ctx(j);
     c->operator= true;
+    snprintf(c->operator_id, sizeof(c->operator_id), "%s", operator_id);
     c->apps_json = apps_json != NULL ? xstrdup(apps_json) : NULL;
     snprintf(c->msg_id, sizeof(c->msg_id), "%s", id);
     kit_run(j, recall_start);

@@ -94,6 +94,7 @@ struct chctx {
     bool wrapped;         /* a send's message members sit under "message." (a frame, or `to`) */
     bool operator;        /* an operator's request (a recall) */
     char *apps_json;      /* owned: an operator's apps with the right, NULL every app */
+    char operator_id[JWT_SUB_MAX + 1]; /* that operator (its audit rows) */
 };
 
 /*

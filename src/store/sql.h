@@ -117,6 +117,7 @@ extern const struct store_sql SQL_ROLE_APPS_OF_ROLE;
 extern const struct store_sql SQL_AUDIT_LOG_COUNT;
 extern const struct store_sql SQL_AUDIT_LOG_PAGE;
 extern const struct store_sql SQL_AUDIT_LOG_INSERT;
+extern const struct store_sql SQL_AUDIT_LOG_INSERT_BY_OPERATOR;
 
 /* conversations and conversation_members (chat, issue 9): src/store/sql/conversations.c */
 extern const struct store_sql SQL_CONVERSATIONS_DIRECT_INSERT;

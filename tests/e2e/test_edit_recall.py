@@ -200,6 +200,11 @@ def test_operator_recall_needs_conversations_moderate_on_the_messages_app(app, o
     mod = operator(server, root, "mod", ["conversations:moderate"])
     r = operator_call(server, mod, "POST", "/messages/%s/recall" % m["id"])
     assert r.status == 200 and r.json()["recalled"] is True, r
+    # an operator's recall is in the audit log, like every console write; refusals are not
+    log = operator_call(server, root, "GET", "/admin/audit-log?action=message.recall").json()
+    assert [(e["operator_name"], e["target"]) for e in log["results"]] == [("mod", m["id"])], log
+    default_id = [x["id"] for x in apps if x["key"] == "default"][0]
+    assert log["results"][0]["app_id"] == default_id, log
     # an operator token is no end-user token: it cannot edit
     error_of(operator_call(server, mod, "PATCH", "/messages/" + m["id"], {"content": "x"}), 401)
 

@@ -20,6 +20,13 @@ const struct store_sql SQL_AUDIT_LOG_PAGE =
     STORE_SQL("SELECT id, operator_id, operator_name, app_id, action, target, detail, ip,"
               " created_at" AUDIT_WHERE " ORDER BY id DESC LIMIT ?3 OFFSET ?4");
 
+/* ?1 operator id (its name as it is now), ?2 app, ?3 action, ?4 target, ?5 detail, ?6 ip, ?7
+ * at: a row for an operator's action taken outside the console module (a chat recall) */
+const struct store_sql SQL_AUDIT_LOG_INSERT_BY_OPERATOR = STORE_SQL(
+    "INSERT INTO audit_log (operator_id, operator_name, app_id, action, target, detail, ip,"
+    " created_at) VALUES (?1, coalesce((SELECT name FROM operators WHERE id = ?1), ''), ?2, ?3,"
+    " ?4, ?5, ?6, ?7)");
+
 const struct store_sql SQL_AUDIT_LOG_INSERT =
     STORE_SQL("INSERT INTO audit_log (operator_id, operator_name, app_id, action, target,"
               " detail, ip, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
