@@ -431,7 +431,7 @@ static void presence_authed(struct http_req *req, const struct user_principal *p
     kit_store(j, op, KIT_READ, presence_done);
 }
 
-/* App credentials (X-App-Key + X-App-Secret): the app asks, as no user. */
+/* App credentials (X-App-Key + X-App-Secret, or a bearer app token): the app asks, as no user. */
 static void presence_app_authed(struct http_req *req, const char *app_id, void *ud)
 {
     struct user_principal pr = {0};
@@ -448,10 +448,10 @@ static void online_app_authed(struct http_req *req, const char *app_id, void *ud
     online_authed(req, &pr, ud);
 }
 
-/* An end user's token, or the app's key and secret (a business backend asking). */
+/* An end user's token, or the app's key and secret or app token (a business backend asking). */
 static void either_auth(struct chat *c, struct http_req *req, user_auth_fn user, app_auth_fn app)
 {
-    if (http_req_header(req, "X-App-Key") != NULL)
+    if (http_req_header(req, "X-App-Key") != NULL || identity_bearer_is_app(c->id, req))
         identity_app_auth(c->id, req, app, c);
     else
         identity_user_auth(c->id, req, user, c);

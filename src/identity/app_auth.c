@@ -196,6 +196,21 @@ static void check_key_secret(struct identity *id, struct http_req *req, const ch
     kit_store(j, op, KIT_READ, secret_checked);
 }
 
+bool identity_bearer_is_app(struct identity *id, struct http_req *req)
+{
+    const char *authz = http_req_header(req, "Authorization");
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+        return false;
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    struct jwt_claims c;
+    bool ok =
+        jwt_verify(id->jwt, tok, strlen(tok), JWT_TYP_APP, clock_wall_ms() / 1000, &c, NULL) == 0;
+    jwt_claims_release(&c);
+    return ok;
+}
+
 void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn, void *ud)
 {
     const char *authz = http_req_header(req, "Authorization");

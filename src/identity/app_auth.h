@@ -7,6 +7,8 @@
 #ifndef HERALD_IDENTITY_APP_AUTH_H
 #define HERALD_IDENTITY_APP_AUTH_H
 
+#include <stdbool.h>
+
 struct http_req;
 struct identity;
 
@@ -19,6 +21,12 @@ typedef void (*app_auth_fn)(struct http_req *req, const char *app_id, void *ud);
  * 401 itself and never calls fn. Loop thread.
  */
 void identity_app_auth(struct identity *id, struct http_req *req, app_auth_fn fn, void *ud);
+
+/*
+ * Whether req carries `Authorization: Bearer` with a valid, unexpired app token (so that an
+ * endpoint open to users and apps alike knows which check to run). Loop thread.
+ */
+bool identity_bearer_is_app(struct identity *id, struct http_req *req);
 
 /* Handler of POST /api/v1/auth/token; ud is the struct identity. */
 void identity_auth_token_handler(struct http_req *req, void *ud);

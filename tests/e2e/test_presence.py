@@ -7,6 +7,7 @@ users who share a conversation with them; a reconnect within the grace sends not
 GET /presence and GET /users/online; the peer's presence in GET /conversations; last_seen
 survives a restart. The grace is 300 ms here (HERALD_PRESENCE_GRACE).
 """
+import json
 import time
 
 import pytest
@@ -200,6 +201,17 @@ def test_get_presence_reports_online_last_seen_and_hides_other_apps(app, other, 
     assert [p["online"] for p in r.json()["results"]] == [False, True]
     r = http_request(server.port, "GET", API + "/presence?user_ids=h_on", {"X-App-Key": "nope"})
     assert r.status == 401, r
+    # so may the app's bearer token (POST /auth/token), on both presence endpoints
+    t = http_request(server.port, "POST", API + "/auth/token", {"Content-Type": "application/json"},
+                     json.dumps({"api_key": app.headers["X-App-Key"],
+                                 "api_secret": app.headers["X-App-Secret"]}).encode())
+    assert t.status == 200, t
+    bearer = {"Authorization": "Bearer " + t.json()["access_token"]}
+    r = http_request(server.port, "GET", API + "/presence?user_ids=h_on,h_foreign", bearer)
+    assert r.status == 200 and [p["online"] for p in r.json()["results"]] == [True, False], r
+    r = http_request(server.port, "GET", API + "/users/online?page_size=100", bearer)
+    assert r.status == 200 and "h_on" in {u["user_id"] for u in r.json()["results"]}, r
+    assert "h_foreign" not in {u["user_id"] for u in r.json()["results"]}, r
     on.close()
     foreign.close()
 
