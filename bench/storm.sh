@@ -18,7 +18,7 @@ HB="$(realpath "$2")"
 CLIENTS="${3:-10000}"
 MISSED="${4:-50}"
 PEERS="${PEERS:-100}"
-WORK="$(mktemp -d /tmp/storm-XXXXXX)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/storm-XXXXXX")"
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"

@@ -21,7 +21,7 @@ BIN="$(realpath "$1")"
 HB="$(realpath "$2")"
 N="${3:-10000}"
 GROUP="${GROUP:-50}"
-WORK="$(mktemp -d /tmp/w1-auth-XXXXXX)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/w1-auth-XXXXXX")"
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
