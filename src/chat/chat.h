@@ -24,13 +24,6 @@ struct rt;
 #define CHAT_PREVIEW_CHARS 100 /* characters of a quoted reply's text */
 #define CHAT_HISTORY_MAX 100   /* messages of one history page */
 
-/* Quick replies (docs/service.md): a user's own, and an app's shared ones (the console). */
-#define QUICK_REPLIES_MAX 200        /* replies of one user, and shared replies of one app */
-#define QUICK_REPLY_TITLE_MAX 64     /* characters of a title */
-#define QUICK_REPLY_CONTENT_MAX 1000 /* characters of a content */
-#define QUICK_REPLY_POSITION_MAX 1000000
-#define QUICK_REPLY_ID_LEN 25 /* "q" and 24 hex characters */
-
 /*
  * The chat module over id (its store and user authentication) publishing through rt's bus.
  * Both are borrowed and must outlive the server. max_chars: characters of a text message

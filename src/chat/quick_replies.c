@@ -11,6 +11,7 @@
 
 #include "chat/chat.h"
 #include "chat/internal.h"
+#include "chat/quick_reply.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/rand.h"
@@ -24,38 +25,33 @@
 /* SQL_QUICK_REPLIES_COLS */
 enum { QR_ID, QR_TITLE, QR_CONTENT, QR_POSITION, QR_SHARED, QR_CREATED, QR_UPDATED };
 
-struct qr_in {
-    const char *title, *content;
-    int64_t position;
-};
-
 #define QR_FIELDS(content_flags)                                                                   \
     {.name = "title",                                                                              \
      .kind = KIT_STRING,                                                                           \
      .max = QUICK_REPLY_TITLE_MAX,                                                                 \
-     .at = KIT_AT(struct qr_in, title),                                                            \
+     .at = KIT_AT(struct quick_reply_in, title),                                                   \
      .message = "must be a string of at most 64 characters"},                                      \
         {.name = "content",                                                                        \
          .kind = KIT_STRING,                                                                       \
          .flags = content_flags,                                                                   \
          .min = 1,                                                                                 \
          .max = QUICK_REPLY_CONTENT_MAX,                                                           \
-         .at = KIT_AT(struct qr_in, content),                                                      \
+         .at = KIT_AT(struct quick_reply_in, content),                                             \
          .message = "must be a string of 1 to 1000 characters"},                                   \
         {.name = "position",                                                                       \
          .kind = KIT_INT,                                                                          \
          .min = 0,                                                                                 \
          .max = QUICK_REPLY_POSITION_MAX,                                                          \
-         .at = KIT_AT(struct qr_in, position),                                                     \
+         .at = KIT_AT(struct quick_reply_in, position),                                            \
          .message = "must be an integer from 0 to 1000000"},                                       \
     {                                                                                              \
         .name = NULL                                                                               \
     }
 
 static const struct kit_field create_fields[] = {QR_FIELDS(KIT_REQUIRED)};
-static const struct kit_table create_table = {.fields = create_fields};
+const struct kit_table quick_reply_create_table = {.fields = create_fields};
 static const struct kit_field patch_fields[] = {QR_FIELDS(0)};
-static const struct kit_table patch_table = {.fields = patch_fields};
+const struct kit_table quick_reply_patch_table = {.fields = patch_fields};
 
 static cJSON *qr_json(const struct store_rows *r, int i)
 {
@@ -129,8 +125,8 @@ static void created(struct kit_job *j)
 
 static void create_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct qr_in in;
-    cJSON *body = kit_body(req, &create_table, &in);
+    struct quick_reply_in in;
+    cJSON *body = kit_body(req, &quick_reply_create_table, &in);
     if (body == NULL)
         return;
     struct kit_job *j = chat__job_new(req, ud, p);
@@ -214,8 +210,8 @@ static struct store_op *own_op(struct http_req *req, const struct chctx *c, cons
 
 static void patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct qr_in in;
-    cJSON *body = kit_body(req, &patch_table, &in);
+    struct quick_reply_in in;
+    cJSON *body = kit_body(req, &quick_reply_patch_table, &in);
     if (body == NULL)
         return;
     struct kit_job *j = chat__job_new(req, ud, p);

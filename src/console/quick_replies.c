@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/chat.h"
+#include "chat/quick_reply.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/rand.h"
@@ -20,39 +20,6 @@
 #include "store/store.h"
 
 #define PERM "quick_replies:manage"
-
-struct qr_in {
-    const char *title, *content;
-    int64_t position;
-};
-
-#define QR_FIELDS(content_flags)                                                                   \
-    {.name = "title",                                                                              \
-     .kind = KIT_STRING,                                                                           \
-     .max = QUICK_REPLY_TITLE_MAX,                                                                 \
-     .at = KIT_AT(struct qr_in, title),                                                            \
-     .message = "must be a string of at most 64 characters"},                                      \
-        {.name = "content",                                                                        \
-         .kind = KIT_STRING,                                                                       \
-         .flags = content_flags,                                                                   \
-         .min = 1,                                                                                 \
-         .max = QUICK_REPLY_CONTENT_MAX,                                                           \
-         .at = KIT_AT(struct qr_in, content),                                                      \
-         .message = "must be a string of 1 to 1000 characters"},                                   \
-        {.name = "position",                                                                       \
-         .kind = KIT_INT,                                                                          \
-         .min = 0,                                                                                 \
-         .max = QUICK_REPLY_POSITION_MAX,                                                          \
-         .at = KIT_AT(struct qr_in, position),                                                     \
-         .message = "must be an integer from 0 to 1000000"},                                       \
-    {                                                                                              \
-        .name = NULL                                                                               \
-    }
-
-static const struct kit_field create_fields[] = {QR_FIELDS(KIT_REQUIRED)};
-static const struct kit_table create_table = {.fields = create_fields};
-static const struct kit_field patch_fields[] = {QR_FIELDS(0)};
-static const struct kit_table patch_table = {.fields = patch_fields};
 
 /* The path's app {id} if the caller may manage its quick replies; NULL after answering 404. */
 static const char *app_in_scope(struct http_req *req, const struct console_op *who)
@@ -149,9 +116,10 @@ static void create_write(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such app", NULL);
         return;
     }
-    struct qr_in in;
+    struct quick_reply_in in;
     struct kit_error err;
-    if (kit_decode(c->body, &create_table, &in, NULL, &err) != 0) { /* decoded before: cannot */
+    if (kit_decode(c->body, &quick_reply_create_table, &in, NULL, &err) !=
+        0) { /* decoded before: cannot */
         console__invalid(j->req, err.field, err.message);
         return;
     }
@@ -183,8 +151,8 @@ static void qr_create(struct http_req *req, const struct console_op *who, void *
     const char *app = app_in_scope(req, who);
     if (app == NULL)
         return;
-    struct qr_in in;
-    cJSON *body = kit_body(req, &create_table, &in);
+    struct quick_reply_in in;
+    cJSON *body = kit_body(req, &quick_reply_create_table, &in);
     if (body == NULL)
         return;
     struct kit_job *j = console__job_new(req, ud, who);
@@ -207,8 +175,8 @@ static void qr_patch(struct http_req *req, const struct console_op *who, void *u
     const char *id = reply_id(req);
     if (id == NULL)
         return;
-    struct qr_in in;
-    cJSON *body = kit_body(req, &patch_table, &in);
+    struct quick_reply_in in;
+    cJSON *body = kit_body(req, &quick_reply_patch_table, &in);
     if (body == NULL)
         return;
     struct kit_job *j = console__job_new(req, ud, who);
