@@ -112,8 +112,8 @@ def gone(e):
     return isinstance(e, (ConnectionError, asyncio.IncompleteReadError, Closed, OSError))
 
 
-async def http_sender(port, token, conv, todo, acked, replays, total):
-    """Sends each (client_msg_id, content) of todo over one keep-alive connection until done
+async def http_sender(port, token, conv, batch, acked, replays, total):
+    """Sends each (client_msg_id, content) of batch over one keep-alive connection until done
     or the server goes; acked[cmid] = (id, seq) for each 201. 503 is retried."""
     hdrs = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     path = API + "/conversations/%s/messages" % conv
@@ -123,8 +123,8 @@ async def http_sender(port, token, conv, todo, acked, replays, total):
         return
     try:
         i = 0
-        while i < len(todo):
-            cmid, content = todo[i]
+        while i < len(batch):
+            cmid, content = batch[i]
             st, h, body = await http_call(conn, port, "POST", path, hdrs,
                                           {"type": "text", "content": content,
                                            "client_msg_id": cmid})
@@ -146,15 +146,15 @@ async def http_sender(port, token, conv, todo, acked, replays, total):
         conn[1].close()
 
 
-async def ws_sender(port, token, conv, todo, acked, replays, total):
+async def ws_sender(port, token, conv, batch, acked, replays, total):
     """The same over one WebSocket, WS_WINDOW sends in flight; message.new frames of the other
     senders are read and dropped. `unavailable` errors are sent again."""
     try:
         ws = await AioWS.open(port, token)
     except (OSError, asyncio.IncompleteReadError):
         return
-    pending = list(reversed(todo))
-    content = dict(todo)
+    pending = list(reversed(batch))
+    content = dict(batch)
     inflight = set()
     try:
         while pending or inflight:
@@ -186,17 +186,17 @@ async def ws_sender(port, token, conv, todo, acked, replays, total):
         ws.close()
 
 
-def run_senders(port, tokens, conv, todos, kill=None):
+def run_senders(port, tokens, conv, batches, kill=None):
     """Runs one sender per client (even ones over HTTP, odd ones over the WebSocket); with
     kill, calls it once `kill[0]` sends were acknowledged. Returns (acked, replays)."""
     acked, replays, total = {}, set(), [0]
 
     async def main():
         tasks = []
-        for i, todo in enumerate(todos):
+        for i, batch in enumerate(batches):
             fn = http_sender if i % 2 == 0 else ws_sender
             tasks.append(asyncio.ensure_future(
-                fn(port, tokens[i], conv, todo, acked, replays, total)))
+                fn(port, tokens[i], conv, batch, acked, replays, total)))
         if kill is not None:
             while total[0] < kill[0] and not all(t.done() for t in tasks):
                 await asyncio.sleep(0.005)
@@ -233,9 +233,9 @@ def test_kill_9_during_10000_sends_loses_no_acknowledged_message(tmp_path):
         assert r.status == 201, r
         conv = r.json()["id"]
         tokens = [app.token(u) for u in users]
-        todos = [[("%s-%04d" % (u, n), "%s says %d" % (u, n)) for n in range(PER_CLIENT)]
+        batches = [[("%s-%04d" % (u, n), "%s says %d" % (u, n)) for n in range(PER_CLIENT)]
                  for u in users]
-        acked, replays = run_senders(s.port, tokens, conv, todos, kill=(KILL_AT, s.kill))
+        acked, replays = run_senders(s.port, tokens, conv, batches, kill=(KILL_AT, s.kill))
     finally:
         s.kill()
     assert KILL_AT <= len(acked) < CLIENTS * PER_CLIENT, len(acked)
@@ -256,7 +256,7 @@ def test_kill_9_during_10000_sends_loses_no_acknowledged_message(tmp_path):
 
         # every client retries what it has no answer for, with the same client_msg_id
         tokens = [app.token(u) for u in users]
-        retry = [[(c, t) for c, t in todo if c not in acked] for todo in todos]
+        retry = [[(c, t) for c, t in batch if c not in acked] for batch in batches]
         acked2, replays2 = run_senders(s.port, tokens, conv, retry)
         assert len(acked2) == CLIENTS * PER_CLIENT - len(acked)
         assert replays2 == in_doubt  # the committed ones answer as replays, no second copy
@@ -265,8 +265,8 @@ def test_kill_9_during_10000_sends_loses_no_acknowledged_message(tmp_path):
         assert len(final) == CLIENTS * PER_CLIENT
         assert [m["seq"] for m in final] == list(range(1, CLIENTS * PER_CLIENT + 1))
         assert sorted(m["client_msg_id"] for m in final) == \
-            sorted(c for todo in todos for c, _ in todo)
-        want = {c: t for todo in todos for c, t in todo}
+            sorted(c for batch in batches for c, _ in batch)
+        want = {c: t for batch in batches for c, t in batch}
         assert all(m["content"] == want[m["client_msg_id"]] for m in final)
         assert all(m["sender_id"] == m["client_msg_id"][:3] for m in final)
         conv_now = app.call("k07", "GET", "/conversations/" + conv).json()
@@ -417,8 +417,8 @@ def test_a_stalled_reader_that_never_reads_again_is_dropped_after_the_idle_timeo
     conv = r.json()["id"]
     base = s.fd_baseline()
     stalled = ws_open(s.port, "/ws?token=" + app.token("nb"), rcvbuf=4096)
-    todo = [("nv-%04d" % i, "%04d" % i + "v" * 3996) for i in range(1500)]  # 6 MB
-    acked, _ = run_senders(s.port, [app.token("na")], conv, [todo])
+    batch = [("nv-%04d" % i, "%04d" % i + "v" * 3996) for i in range(1500)]  # 6 MB
+    acked, _ = run_senders(s.port, [app.token("na")], conv, [batch])
     assert len(acked) == 1500
     line = s.wait_for_log(lambda l: "closing slow client" in l)
     wait_until(lambda: s.fd_count() <= base, timeout=5, what="the stalled socket to close")
