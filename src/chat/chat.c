@@ -36,6 +36,8 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->max_chars = max_chars;
     c->presence = chat__presence_new(id->store, rt, presence_grace_ms);
     c->directs = chat__directs_new();
+    c->support = chat__support_new(id->store);
+    chat__presence_on_agent(c->presence, chat__support_agent_online, c);
     if (history_days > 0)
         c->retention = chat__retention_new(id->store, history_days);
     return c;
@@ -55,6 +57,7 @@ void chat_free(struct chat *c)
         return;
     chat_stop(c);
     chat__presence_free(c->presence);
+    chat__support_free(c->support);
     chat__directs_free(c->directs);
     free(c);
 }
@@ -80,6 +83,9 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/messages/{id}/recall", chat_msg_recall, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
     router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
+    router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/status", chat_conv_status, c);
+    router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/transfer", chat_conv_transfer, c);
+    router_add(r, HTTP_M_POST, "/api/v1/support/conversations", chat_support_open, c);
     router_add(r, HTTP_M_GET, "/api/v1/quick-replies", chat_qr_list, c);
     router_add(r, HTTP_M_POST, "/api/v1/quick-replies", chat_qr_create, c);
     router_add(r, HTTP_M_PATCH, "/api/v1/quick-replies/{id}", chat_qr_patch, c);
@@ -181,7 +187,21 @@ bool chat__direct_key(const char *a, const char *b, char *out, size_t n)
 }
 
 /* Conversation columns (SQL_CONVERSATIONS_COLS) and member columns. */
-enum { CV_ID, CV_TYPE, CV_NAME, CV_AVATAR, CV_OWNER, CV_SEQ, CV_ACT, CV_CREATED, CV_UPDATED, CV_N };
+enum {
+    CV_ID,
+    CV_TYPE,
+    CV_NAME,
+    CV_AVATAR,
+    CV_OWNER,
+    CV_SEQ,
+    CV_ACT,
+    CV_CREATED,
+    CV_UPDATED,
+    CV_N,
+    CV_STATUS, /* the service workflow (service.c) */
+    CV_ASSIGNEE,
+    CV_CUSTOMER,
+};
 enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN };
 
 static void add_text(cJSON *o, const char *key, const struct store_rows *r, int i, int col)
@@ -209,6 +229,9 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
     cJSON_AddNumberToObject(o, "created_at", (double)store_rows_int(conv, i, CV_CREATED));
     cJSON_AddNumberToObject(o, "updated_at", (double)store_rows_int(conv, i, CV_UPDATED));
     cJSON_AddNumberToObject(o, "member_count", (double)store_rows_int(conv, i, CV_N));
+    add_text(o, "status", conv, i, CV_STATUS);
+    add_text(o, "assignee", conv, i, CV_ASSIGNEE);
+    add_text(o, "customer", conv, i, CV_CUSTOMER);
     if (type == NULL || id == NULL || strcmp(type, "room") == 0 || members == NULL)
         return o;
     bool direct = strcmp(type, "direct") == 0;

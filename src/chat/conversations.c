@@ -141,6 +141,7 @@ struct store_op *chat__direct_op(struct chctx *c)
     store_bind_text(op, key);
     store_bind_int(op, now);
     store_bind_text(op, c->target);
+    store_bind_text(op, c->user_id);
     const char *both[2] = {c->user_id, c->target};
     for (int k = 0; k < 2; k++) {
         store_op_add(op, &SQL_CONVERSATION_MEMBERS_DIRECT_ADD);
@@ -317,7 +318,7 @@ void chat_conv_create(struct http_req *req, void *ud)
 /* ---- GET /conversations and GET /rooms */
 
 /* SQL_CONVERSATIONS_MINE_PAGE: the read state after SQL_CONVERSATIONS_COLS */
-#define STATE_COL 10
+#define STATE_COL SQL_CONVERSATIONS_NCOLS
 
 /* The page; with unread_total (mine: the count's second column) when total is true. */
 static void respond_page(struct kit_job *j, cJSON *results, bool total)
@@ -372,6 +373,8 @@ static void list_authed(struct http_req *req, const struct user_principal *p, vo
         kit_job_end(j);
         return;
     }
+    if (chat__service_list(j)) /* status= or assignee= (service.c) */
+        return;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATIONS_MINE_COUNT);
     store_bind_text(op, c->app_id);

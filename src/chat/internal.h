@@ -37,6 +37,7 @@ struct chat {
     struct presence *presence;    /* owned (presence.c) */
     struct chat_directs *directs; /* owned (directs.c) */
     struct retention *retention;  /* owned (retention.c); NULL when everything is kept */
+    struct support *support;      /* owned (service.c) */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
@@ -95,6 +96,8 @@ struct chctx {
     bool operator;        /* an operator's request (a recall) */
     char *apps_json;      /* owned: an operator's apps with the right, NULL every app */
     char operator_id[JWT_SUB_MAX + 1]; /* that operator (its audit rows) */
+    kit_fn support_then; /* after a support open: what runs next (a send), NULL answers it */
+    kit_fn after_send;   /* after a send commits: what answers instead of the message */
 };
 
 /*
@@ -325,6 +328,41 @@ void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
 void chat__ws_join(struct rt_session *s, const cJSON *msg, void *ud);
 void chat__ws_leave(struct rt_session *s, const cJSON *msg, void *ud);
 
+/* ---- the service workflow (service.c, docs/service.md) */
+
+#define CHAT_SUPPORT_TO "support" /* a send's `to` that means the app's support */
+
+struct support;
+
+/* The routing's state; resets the agents' online flags (start-up: it waits on the store). */
+struct support *chat__support_new(struct store *st);
+/* Waits for the sweeps under way, then frees s. NULL-safe. */
+void chat__support_free(struct support *s);
+
+/* Presence's hook (ud the struct chat): user, of kind agent, is online; the app's queued
+ * support conversations are routed, the oldest first. Any thread. */
+void chat__support_agent_online(void *ud, const char *app, const char *user);
+
+/* Gets or creates (and routes) the asker's support conversation into c->conv_id, then runs
+ * then(j) (a send), or answers the conversation when then is NULL. */
+void chat__support_open(struct kit_job *j, kit_fn then);
+
+/* A send reopened conversation conv (its event's cursor): conversation.updated goes to its
+ * members once it is read back (a read of its own: the send is answered already). */
+void chat__service_reopened(struct chat *chat, const char *app, const char *conv, int64_t cursor);
+
+/* The one send path's write (send.c): the message of the context into c->conv_id. */
+void chat__send_write(struct kit_job *j);
+
+/* GET /conversations with status= or assignee=: true when it took the request (answered or
+ * under way), false when the query has neither. */
+bool chat__service_list(struct kit_job *j);
+
+/* POST /support/conversations; POST /conversations/{id}/status and /transfer. */
+void chat_support_open(struct http_req *req, void *ud);
+void chat_conv_status(struct http_req *req, void *ud);
+void chat_conv_transfer(struct http_req *req, void *ud);
+
 /* ---- retention (retention.c) */
 
 struct retention;
@@ -358,6 +396,11 @@ void chat__presence_free(struct presence *p);
 
 /* True while (app, user) has a device connected, or lost its last one within the grace. */
 bool chat__presence_online(struct presence *p, const char *app, const char *user);
+
+/* Calls fn(ud, app, user) when a user of kind agent comes online (after its presence event).
+ * Start-up only. */
+void chat__presence_on_agent(struct presence *p, void (*fn)(void *, const char *, const char *),
+                             void *ud);
 
 /* Adds "online" to the "peer" of a conversation object (if any). Any thread. */
 void chat__presence_peer(struct chat *c, const char *app, cJSON *conv);

@@ -22,7 +22,9 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-#define ROLE_COL 10 /* SQL_CONVERSATIONS_LOAD: the asker's role after SQL_CONVERSATIONS_COLS */
+#define ROLE_COL                                                                                   \
+    SQL_CONVERSATIONS_NCOLS /* SQL_CONVERSATIONS_LOAD: the asker's role after                      \
+                               SQL_CONVERSATIONS_COLS */
 
 static void forbidden(struct http_req *req, const char *message)
 {
@@ -100,8 +102,8 @@ static void add_touch(struct store_op *op, const struct chctx *c, int64_t now)
 static void write_leave(struct kit_job *j, const char *type)
 {
     struct chctx *c = chat__ctx(j);
-    if (strcmp(type, "direct") == 0) {
-        chat__fail(j, 403, "forbidden", "a direct conversation cannot be left", NULL);
+    if (strcmp(type, "direct") == 0 || strcmp(type, "support") == 0) {
+        chat__fail(j, 403, "forbidden", "a direct or support conversation cannot be left", NULL);
         return;
     }
     int64_t now = clock_wall_ms();

@@ -65,6 +65,8 @@ struct presence {
     struct rt *rt;       /* borrowed */
     struct pres_gone *head, *tail;
     struct pres_entry *buckets[PRES_BUCKETS];
+    void (*on_agent)(void *ud, const char *app, const char *user); /* service.c's routing */
+    void *on_agent_ud;
 };
 
 static unsigned hash_key(const char *app, const char *user)
@@ -140,6 +142,12 @@ static void op_done(int status, struct store_result *res, void *ud)
     const struct store_rows *r = status == 0 ? store_result_step(res, -1) : NULL;
     if (status != 0)
         log_warn("presence", "presence event of a user not sent: status %d", status);
+    if (o->online && r != NULL && o->p->on_agent != NULL) { /* step 0: the user's kind */
+        const struct store_rows *u = store_result_step(res, 0);
+        const char *kind = u != NULL && u->nrows > 0 ? store_rows_text(u, 0, 1) : NULL;
+        if (kind != NULL && strcmp(kind, "agent") == 0)
+            o->p->on_agent(o->p->on_agent_ud, o->app, o->user);
+    }
     if (r != NULL && r->nrows > 0) {
         struct buf b = BUF_INIT;
         buf_puts(&b, "{\"type\":\"presence\",\"user_id\":");
@@ -180,6 +188,14 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
         store_bind_text(op, app);
         store_bind_text(op, user);
         store_bind_int(op, last_seen);
+        store_op_add(op, &SQL_SUPPORT_AGENT_OFFLINE); /* an agent takes no new conversations */
+        store_bind_text(op, app);
+        store_bind_text(op, user);
+    } else {
+        store_op_add(op, &SQL_SERVICE_KINDS); /* an agent: the support queue is routed */
+        store_bind_text(op, app);
+        store_bind_text(op, user);
+        store_bind_text(op, NULL);
     }
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_CO);
     store_bind_text(op, app);
@@ -324,6 +340,13 @@ void chat__presence_free(struct presence *p)
 static bool entry_online(const struct pres_entry *e)
 {
     return e != NULL && (e->count > 0 || !e->announcing);
+}
+
+void chat__presence_on_agent(struct presence *p, void (*fn)(void *, const char *, const char *),
+                             void *ud)
+{
+    p->on_agent = fn;
+    p->on_agent_ud = ud;
 }
 
 bool chat__presence_online(struct presence *p, const char *app, const char *user)

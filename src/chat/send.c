@@ -210,9 +210,10 @@ static void answer_ok(struct kit_job *j, const struct store_rows *m, int64_t cur
 
 /* ---- the one send path */
 
-enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS };
+enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT, W_REOPEN_EVENT };
 
 static void send_direct(struct kit_job *j);
+static void send_write(struct kit_job *j);
 
 /* After ERR_NOTFOUND: a non-member (404) or a reply_to outside the conversation (422). */
 static void send_refused(struct kit_job *j)
@@ -301,14 +302,20 @@ static void send_written(struct kit_job *j)
         return;
     }
     int64_t cursor = store_rows_int(ev, 0, 0);
-    answer_ok(j, m, cursor, false);
+    if (c->after_send == NULL)
+        answer_ok(j, m, cursor, false);
     /* to every member, except the sending connection */
     chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
                       store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
+    const struct store_rows *reopen = store_result_step(j->res, W_REOPEN_EVENT);
+    if (reopen != NULL && reopen->nrows > 0) /* the customer reopened it (service.c) */
+        chat__service_reopened(c->chat, c->app_id, c->conv_id, store_rows_int(reopen, 0, 0));
+    if (c->after_send != NULL)
+        c->after_send(j);
 }
 
 /* The write: the next seq, the message, its event; then the message and the members; the
- * sender's read_seq moves to the message. */
+ * sender's read_seq moves to the message; a customer's message reopens the conversation. */
 static void send_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -342,6 +349,16 @@ static void send_write(struct kit_job *j)
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_SENT); /* the sender has read it */
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
+    /* a customer's message reopens a pending or resolved service conversation (service.c) */
+    const struct store_sql *reopen[3] = {&SQL_EVENTS_INSERT_REOPEN, &SQL_AUDIT_LOG_INSERT_REOPEN,
+                                         &SQL_SERVICE_REOPEN};
+    for (int k = 0; k < 3; k++) {
+        store_op_add(op, reopen[k]);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, c->conv_id);
+        store_bind_text(op, c->user_id);
+        store_bind_int(op, now);
+    }
     if (c->direct_cached) { /* a disabled peer undoes the send: it is refused as unknown */
         store_op_add(op, &SQL_USERS_ACTIVE);
         store_bind_text(op, c->app_id);
@@ -349,6 +366,11 @@ static void send_write(struct kit_job *j)
         store_op_require_row(op);
     }
     kit_store(j, op, KIT_WRITE, send_written);
+}
+
+void chat__send_write(struct kit_job *j)
+{
+    send_write(j);
 }
 
 /* `to`: the direct conversation is there (got or created, announced when created). */
@@ -384,6 +406,10 @@ static void direct_got(struct kit_job *j)
 static void send_to(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
+    if (strcmp(c->target, CHAT_SUPPORT_TO) == 0) { /* the app's support (service.c) */
+        chat__support_open(j, send_write);
+        return;
+    }
     if (!chat__direct_key(c->user_id, c->target, c->direct_key, sizeof(c->direct_key))) {
         answer_error(j, 422, "validation_failed", "must be another user than yourself", "to");
         return;

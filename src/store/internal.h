@@ -166,7 +166,7 @@ void store__rb_release(struct store__result_build *b);
 /* ---- embedded migrations ---- */
 
 struct store_migration {
-    int version; /* 1, 2, ... without gaps */
+    int version; /* ascending; a number may be skipped (a branch's own number, merged later) */
     const char *name;
     const char *sql;
 };
@@ -175,5 +175,8 @@ extern const struct store_migration store__sqlite_migrations[];
 extern const int store__sqlite_nmigrations;
 extern const struct store_migration store__pg_migrations[];
 extern const int store__pg_nmigrations;
+
+/* The index in m (n entries, ascending versions) of version, or -1 when m has no such one. */
+int store__migration_index(const struct store_migration *m, int n, int version);
 
 #endif

@@ -268,6 +268,31 @@ static const char m011_quick_replies[] =
     ");"
     "CREATE INDEX quick_replies_owner ON quick_replies(app_id, owner_user_id, position);";
 
+/* issue 10, the service workflow (docs/service.md): a conversation with an agent or a merchant
+ * has a status and an assignee, the user who handles it, and names its customer; a support
+ * conversation (support = 1, stored as a group) is a customer's request to the app's agents, at
+ * most one unresolved per customer. support_agents: the app's agents and whether they are
+ * online here (presence), with the turn of their last assignment (round robin on ties).
+ * audit_log.user_id: the end user who made a change (operator_id is NULL then). */
+static const char m014_service[] =
+    "ALTER TABLE conversations ADD COLUMN support INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE conversations ADD COLUMN status TEXT CHECK (status IN ('open', 'pending',"
+    " 'resolved'));"
+    "ALTER TABLE conversations ADD COLUMN assignee_id TEXT;"
+    "ALTER TABLE conversations ADD COLUMN customer_id TEXT;"
+    "CREATE INDEX conversations_queue ON conversations(app_id, assignee_id, status) WHERE status"
+    " IS NOT NULL;"
+    "CREATE UNIQUE INDEX conversations_support_open ON conversations(app_id, customer_id) WHERE"
+    " support = 1 AND status <> 'resolved';"
+    "CREATE TABLE support_agents ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " online INTEGER NOT NULL DEFAULT 0,"
+    " turn BIGINT NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (app_id, user_id)"
+    ");"
+    "ALTER TABLE audit_log ADD COLUMN user_id TEXT;";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -280,6 +305,7 @@ const struct store_migration store__pg_migrations[] = {
     {9, "last_seen", m009_last_seen},
     {10, "retention", m010_retention},
     {11, "quick_replies", m011_quick_replies},
+    {14, "service", m014_service},
 };
 
 const int store__pg_nmigrations =
@@ -315,23 +341,27 @@ static int read_applied(PGconn *c, struct migrate_arg *a)
         return ERR_BACKEND;
     }
     int status = 0;
+    const struct store_migration *m = store__pg_migrations;
+    const int n = store__pg_nmigrations;
     a->version = 0;
     for (int i = 0; i < PQntuples(r) && status == 0; i++) {
         int v = atoi(PQgetvalue(r, i, 0));
         const char *name = PQgetvalue(r, i, 1);
-        if (v > store__pg_nmigrations) {
+        int k = store__migration_index(m, n, v);
+        if (v > m[n - 1].version) {
             snprintf(a->err, a->errlen,
                      "store: the database has schema version %d but this binary knows only up to "
                      "%d; use a newer herald",
-                     v, store__pg_nmigrations);
+                     v, m[n - 1].version);
             status = ERR_INVAL;
-        } else if (v != i + 1) {
-            snprintf(a->err, a->errlen, "store: schema_migrations lacks version %d", i + 1);
+        } else if (k != i) {
+            snprintf(a->err, a->errlen, "store: schema_migrations lacks version %d",
+                     i < n ? m[i].version : v);
             status = ERR_INVAL;
-        } else if (strcmp(name, store__pg_migrations[v - 1].name) != 0) {
+        } else if (strcmp(name, m[k].name) != 0) {
             snprintf(a->err, a->errlen,
                      "store: migration %d is '%s' in the database but '%s' in this binary", v, name,
-                     store__pg_migrations[v - 1].name);
+                     m[k].name);
             status = ERR_INVAL;
         } else {
             a->version = v;
@@ -378,9 +408,13 @@ static int migrate_fn(void *conn, void *arg)
         return ERR_BACKEND;
     }
     int status = read_applied(c, a);
-    int target = a->target ? a->target : store__pg_nmigrations;
-    for (int v = a->version + 1; status == 0 && v <= target; v++) {
-        status = apply_one(c, &store__pg_migrations[v - 1], a);
+    const struct store_migration *m = store__pg_migrations;
+    const int n = store__pg_nmigrations;
+    int target = a->target ? a->target : m[n - 1].version;
+    int k = a->version == 0 ? 0 : store__migration_index(m, n, a->version) + 1;
+    for (; status == 0 && k < n && m[k].version <= target; k++) {
+        int v = m[k].version;
+        status = apply_one(c, &m[k], a);
         if (status == 0)
             a->version = v;
         else if (read_applied(c, a) == 0 && a->version >= v)
@@ -429,5 +463,5 @@ int store__pg_schema_version(struct store *st, int *version)
 
 int store__pg_migrations_latest(void)
 {
-    return store__pg_nmigrations;
+    return store__pg_migrations[store__pg_nmigrations - 1].version;
 }

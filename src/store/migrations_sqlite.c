@@ -293,6 +293,31 @@ static const char m011_quick_replies[] =
     ") STRICT;"
     "CREATE INDEX quick_replies_owner ON quick_replies(app_id, owner_user_id, position);";
 
+/* issue 10, the service workflow (docs/service.md): a conversation with an agent or a merchant
+ * has a status and an assignee, the user who handles it, and names its customer; a support
+ * conversation (support = 1, stored as a group) is a customer's request to the app's agents, at
+ * most one unresolved per customer. support_agents: the app's agents and whether they are
+ * online here (presence), with the turn of their last assignment (round robin on ties).
+ * audit_log.user_id: the end user who made a change (operator_id is NULL then). */
+static const char m014_service[] =
+    "ALTER TABLE conversations ADD COLUMN support INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE conversations ADD COLUMN status TEXT CHECK (status IN ('open', 'pending',"
+    " 'resolved'));"
+    "ALTER TABLE conversations ADD COLUMN assignee_id TEXT;"
+    "ALTER TABLE conversations ADD COLUMN customer_id TEXT;"
+    "CREATE INDEX conversations_queue ON conversations(app_id, assignee_id, status) WHERE status"
+    " IS NOT NULL;"
+    "CREATE UNIQUE INDEX conversations_support_open ON conversations(app_id, customer_id) WHERE"
+    " support = 1 AND status <> 'resolved';"
+    "CREATE TABLE support_agents ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " online INTEGER NOT NULL DEFAULT 0,"
+    " turn INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (app_id, user_id)"
+    ") STRICT;"
+    "ALTER TABLE audit_log ADD COLUMN user_id TEXT;";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -305,6 +330,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {9, "last_seen", m009_last_seen},
     {10, "retention", m010_retention},
     {11, "quick_replies", m011_quick_replies},
+    {14, "service", m014_service},
 };
 
 const int store__sqlite_nmigrations =

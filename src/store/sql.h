@@ -184,11 +184,15 @@ extern const struct store_sql SQL_EVENTS_LATEST;
     "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"
 
 /* The columns chat's conversation queries select (alias c), in the order chat/conv_json.c reads
- * them; the last is the member count. */
+ * them: then the member count, the status, the assignee and the customer (issue 10). */
 #define SQL_CONVERSATIONS_COLS                                                                     \
-    "c.id, c.type, c.name, c.avatar, c.owner, c.last_seq, c.last_activity_at, c.created_at,"       \
-    " c.updated_at, (SELECT count(*) FROM conversation_members x WHERE x.conversation_id ="        \
-    " c.id)"
+    "c.id, CASE WHEN c.support = 1 THEN 'support' ELSE c.type END, c.name, c.avatar, c.owner,"     \
+    " c.last_seq, c.last_activity_at, c.created_at, c.updated_at, (SELECT count(*) FROM"           \
+    " conversation_members x WHERE x.conversation_id = c.id), c.status, c.assignee_id,"            \
+    " c.customer_id"
+/* How many columns SQL_CONVERSATIONS_COLS has (what a statement selects after them starts
+ * there). */
+#define SQL_CONVERSATIONS_NCOLS 13
 
 /* The columns of a member (alias m, with the user's profile as u), as chat/conv_json.c reads
  * them. */
@@ -216,6 +220,30 @@ extern const struct store_sql SQL_USERS_LAST_SEEN;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_CO;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_IS;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_TYPING;
+
+/* the service workflow (status, assignee, support routing): src/store/sql/service.c */
+extern const struct store_sql SQL_SUPPORT_LOCK;
+extern const struct store_sql SQL_SUPPORT_INSERT;
+extern const struct store_sql SQL_SUPPORT_OPEN_GET;
+extern const struct store_sql SQL_SUPPORT_OPEN_MEMBERS;
+extern const struct store_sql SQL_SUPPORT_ASSIGN;
+extern const struct store_sql SQL_SUPPORT_AGENT_TURN;
+extern const struct store_sql SQL_AUDIT_LOG_INSERT_ASSIGN;
+extern const struct store_sql SQL_SUPPORT_MEMBER_ADD;
+extern const struct store_sql SQL_SUPPORT_AGENT_ONLINE;
+extern const struct store_sql SQL_SUPPORT_AGENT_OFFLINE;
+extern const struct store_sql SQL_SUPPORT_AGENTS_RESET;
+extern const struct store_sql SQL_SUPPORT_QUEUED;
+extern const struct store_sql SQL_SERVICE_KINDS;
+extern const struct store_sql SQL_SERVICE_SET_STATUS;
+extern const struct store_sql SQL_SERVICE_TRANSFER;
+extern const struct store_sql SQL_EVENTS_INSERT_REOPEN;
+extern const struct store_sql SQL_AUDIT_LOG_INSERT_REOPEN;
+extern const struct store_sql SQL_SERVICE_REOPEN;
+extern const struct store_sql SQL_AUDIT_LOG_INSERT_BY_USER;
+extern const struct store_sql SQL_SERVICE_LIST_COUNT;
+extern const struct store_sql SQL_SERVICE_LIST_PAGE;
+extern const struct store_sql SQL_SERVICE_LIST_MEMBERS;
 
 /* quick replies (chat/quick_replies.c, console/quick_replies.c): src/store/sql/quick_replies.c */
 extern const struct store_sql SQL_QUICK_REPLIES_LIST;

@@ -860,3 +860,11 @@ bool store_rows_is_null(const struct store_rows *r, int row, int col)
     const struct store_value *v = store_rows_value(r, row, col);
     return v == NULL || v->type == STORE_NULL;
 }
+
+int store__migration_index(const struct store_migration *m, int n, int version)
+{
+    for (int k = 0; k < n; k++)
+        if (m[k].version == version)
+            return k;
+    return -1;
+}

@@ -890,24 +890,28 @@ static int read_applied(struct conn *c, struct migrate_arg *a)
                  sqlite3_errmsg(c->db));
         return ERR_BACKEND;
     }
-    int status = 0, expect = 1;
+    int status = 0, expect = 0; /* the index of the next migration the rows must name */
+    const struct store_migration *m = store__sqlite_migrations;
+    const int n = store__sqlite_nmigrations;
     a->version = 0;
     while (status == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         int v = sqlite3_column_int(s, 0);
         const char *name = (const char *)sqlite3_column_text(s, 1);
-        if (v > store__sqlite_nmigrations) {
+        int k = store__migration_index(m, n, v);
+        if (v > m[n - 1].version) {
             snprintf(a->err, a->errlen,
                      "store: the database has schema version %d but this binary knows only up to "
                      "%d; use a newer herald",
-                     v, store__sqlite_nmigrations);
+                     v, m[n - 1].version);
             status = ERR_INVAL;
-        } else if (v != expect) {
-            snprintf(a->err, a->errlen, "store: schema_migrations lacks version %d", expect);
+        } else if (k != expect) {
+            snprintf(a->err, a->errlen, "store: schema_migrations lacks version %d",
+                     expect < n ? m[expect].version : v);
             status = ERR_INVAL;
-        } else if (name == NULL || strcmp(name, store__sqlite_migrations[v - 1].name) != 0) {
+        } else if (name == NULL || strcmp(name, m[k].name) != 0) {
             snprintf(a->err, a->errlen,
                      "store: migration %d is '%s' in the database but '%s' in this binary", v,
-                     name ? name : "", store__sqlite_migrations[v - 1].name);
+                     name ? name : "", m[k].name);
             status = ERR_INVAL;
         } else {
             a->version = v;
@@ -969,11 +973,14 @@ static int migrate_fn(void *conn, void *arg)
     int status = conn_exec(c, SQL_SCHEMA_TABLE, a->err, a->errlen);
     if (status == 0)
         status = read_applied(c, a);
-    int target = a->target ? a->target : store__sqlite_nmigrations;
-    for (int v = a->version + 1; status == 0 && v <= target; v++) {
-        status = apply_one(c, &store__sqlite_migrations[v - 1], a);
+    const struct store_migration *m = store__sqlite_migrations;
+    const int n = store__sqlite_nmigrations;
+    int target = a->target ? a->target : m[n - 1].version;
+    int k = a->version == 0 ? 0 : store__migration_index(m, n, a->version) + 1;
+    for (; status == 0 && k < n && m[k].version <= target; k++) {
+        status = apply_one(c, &m[k], a);
         if (status == 0)
-            a->version = v;
+            a->version = m[k].version;
     }
     return status;
 }
@@ -1024,7 +1031,7 @@ static int sq_schema_version(struct store *st, int *version)
 
 static int sq_migrations_latest(void)
 {
-    return store__sqlite_nmigrations;
+    return store__sqlite_migrations[store__sqlite_nmigrations - 1].version;
 }
 
 /* ---- lifecycle ---- */

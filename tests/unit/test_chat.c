@@ -45,7 +45,7 @@ static struct store_value num(int64_t i)
 }
 
 /* Two conversations (a direct one and a room) and the member rows of both queries. */
-static struct store_value conv_vals[2][10];
+static struct store_value conv_vals[2][13];
 static struct store_value member_vals[3][8];
 
 static void fill(struct store_rows *conv, struct store_rows *members)
@@ -56,6 +56,8 @@ static void fill(struct store_rows *conv, struct store_rows *members)
         r[0] = txt(ids[i]), r[1] = txt(types[i]), r[2] = txt(i ? "Lobby" : ""), r[3] = txt("");
         r[4] = txt(i ? "b1" : NULL), r[5] = num(7), r[6] = num(300), r[7] = num(100);
         r[8] = num(200), r[9] = num(i ? 40 : 2);
+        /* the direct one is a service conversation: the merchant handles the buyer */
+        r[10] = txt(i ? NULL : "open"), r[11] = txt(i ? NULL : "m1"), r[12] = txt(i ? NULL : "b1");
     }
     const char *rows[3][7] = {{"cdirect", "b1", "member", "", "Bob", "", "buyer"},
                               {"cdirect", "m1", "member", "", "Mia", "m.png", "merchant"},
@@ -65,7 +67,7 @@ static void fill(struct store_rows *conv, struct store_rows *members)
             member_vals[i][k] = k == 3 ? num(100 + i) : txt(rows[i][k]);
     for (int i = 0; i < 3; i++) /* last_seen: Mia's known, the others never seen */
         member_vals[i][7] = i == 1 ? num(5000) : (struct store_value){.type = STORE_NULL};
-    *conv = (struct store_rows){.ncols = 10, .nrows = 2, .vals = &conv_vals[0][0]};
+    *conv = (struct store_rows){.ncols = 13, .nrows = 2, .vals = &conv_vals[0][0]};
     *members = (struct store_rows){.ncols = 8, .nrows = 3, .vals = &member_vals[0][0]};
 }
 
@@ -77,7 +79,8 @@ TEST(conversation_json_for_a_direct_one_has_its_members_and_the_peer)
     char *s = cJSON_PrintUnformatted(o);
     CHECK_STR(s, "{\"id\":\"cdirect\",\"type\":\"direct\",\"name\":\"\",\"avatar\":\"\","
                  "\"owner\":null,\"last_seq\":7,\"last_activity_at\":300,\"created_at\":100,"
-                 "\"updated_at\":200,\"member_count\":2,\"members\":[{\"user_id\":\"b1\","
+                 "\"updated_at\":200,\"member_count\":2,\"status\":\"open\",\"assignee\":"
+                 "\"m1\",\"customer\":\"b1\",\"members\":[{\"user_id\":\"b1\","
                  "\"role\":\"member\",\"joined_at\":100,\"name\":\"Bob\",\"avatar\":\"\"},"
                  "{\"user_id\":\"m1\",\"role\":\"member\",\"joined_at\":101,\"name\":\"Mia\","
                  "\"avatar\":\"m.png\"}],\"peer\":{\"id\":\"m1\",\"name\":\"Mia\",\"avatar\":"
@@ -101,6 +104,8 @@ TEST(conversation_json_for_a_room_has_a_count_only)
     CHECK_INT((int)cJSON_GetObjectItem(o, "member_count")->valuedouble, 40);
     CHECK_STR(cJSON_GetObjectItem(o, "owner")->valuestring, "b1");
     CHECK_STR(cJSON_GetObjectItem(o, "name")->valuestring, "Lobby");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "status"))); /* no service conversation */
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "assignee")));
     cJSON_Delete(o);
 }
 

