@@ -86,6 +86,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/status", chat_conv_status, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/transfer", chat_conv_transfer, c);
     router_add(r, HTTP_M_POST, "/api/v1/support/conversations", chat_support_open, c);
+    router_add(r, HTTP_M_GET, "/api/v1/support/agents", chat_support_agents, c);
     router_add(r, HTTP_M_GET, "/api/v1/quick-replies", chat_qr_list, c);
     router_add(r, HTTP_M_POST, "/api/v1/quick-replies", chat_qr_create, c);
     router_add(r, HTTP_M_PATCH, "/api/v1/quick-replies/{id}", chat_qr_patch, c);

@@ -362,6 +362,8 @@ bool chat__service_list(struct kit_job *j);
 void chat_support_open(struct http_req *req, void *ud);
 void chat_conv_status(struct http_req *req, void *ud);
 void chat_conv_transfer(struct http_req *req, void *ud);
+/* GET /support/agents: the app's agents, whether online, and their unresolved counts. */
+void chat_support_agents(struct http_req *req, void *ud);
 
 /* ---- retention (retention.c) */
 

@@ -34,7 +34,8 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-#define SWEEP_BATCH 20 /* queued conversations one sweep step reads */
+#define SWEEP_BATCH 20  /* queued conversations one sweep step reads */
+#define AGENTS_MAX 500 /* agents GET /support/agents lists */
 
 enum { CV_STATUS = 10, CV_ASSIGNEE, CV_CUSTOMER }; /* in SQL_CONVERSATIONS_COLS */
 
@@ -815,4 +816,55 @@ bool chat__service_list(struct kit_job *j)
     bind_filters(op, c, true);
     kit_store(j, op, KIT_READ, svc_list_done);
     return true;
+}
+
+/* ---- GET /support/agents: the app's agents, online here or not, and their loads */
+
+static void agents_done(struct kit_job *j)
+{
+    if (j->status != 0) {
+        chat__fail_store(j);
+        return;
+    }
+    const struct store_rows *users = store_result_step(j->res, 0);
+    if (!is_agent(users, chat__ctx(j)->user_id)) {
+        http_respond_error(j->req, 403, "forbidden", "only an agent sees the agents", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 1);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "count", r != NULL ? r->nrows : 0);
+    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    for (int i = 0; r != NULL && i < r->nrows; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "user_id", store_rows_text(r, i, 0));
+        cJSON_AddBoolToObject(e, "online", store_rows_int(r, i, 1) != 0);
+        cJSON_AddNumberToObject(e, "open_count", (double)store_rows_int(r, i, 2));
+        cJSON_AddItemToArray(arr, e);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    http_respond_json(j->req, 200, s, strlen(s));
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+static void agents_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct kit_job *j = chat__job_new(req, ud, p);
+    struct chctx *c = chat__ctx(j);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_SERVICE_KINDS);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->user_id);
+    store_bind_text(op, NULL);
+    store_op_add(op, &SQL_SUPPORT_AGENTS_LIST);
+    store_bind_text(op, c->app_id);
+    store_bind_int(op, AGENTS_MAX);
+    kit_store(j, op, KIT_READ, agents_done);
+}
+
+void chat_support_agents(struct http_req *req, void *ud)
+{
+    struct chat *c = ud;
+    identity_user_auth(c->id, req, agents_authed, c);
 }

@@ -171,3 +171,8 @@ const struct store_sql SQL_SERVICE_LIST_MEMBERS =
               " FROM conversation_members m LEFT JOIN users u ON u.app_id = m.app_id AND u.id ="
               " m.user_id WHERE m.conversation_id IN (SELECT c.id" SVC_FROM SVC_PAGE
               ") ORDER BY m.conversation_id, m.joined_at, m.user_id");
+
+/* ?1 app, ?2 limit: the app's agents that have been online here, with their loads */
+const struct store_sql SQL_SUPPORT_AGENTS_LIST =
+    STORE_SQL("SELECT sa.user_id, sa.online, " LOAD_OF("sa.user_id") " FROM support_agents sa"
+              " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2");
