@@ -328,7 +328,7 @@ void chat__ws_read(struct rt_session *s, const cJSON *msg, void *ud);
 void chat__ws_join(struct rt_session *s, const cJSON *msg, void *ud);
 void chat__ws_leave(struct rt_session *s, const cJSON *msg, void *ud);
 
-/* ---- the service workflow (service.c, docs/service.md) */
+/* ---- the service workflow (service.c, support.c, docs/service.md) */
 
 #define CHAT_SUPPORT_TO "support" /* a send's `to` that means the app's support */
 
@@ -353,6 +353,12 @@ void chat__service_reopened(struct chat *chat, const char *app, const char *conv
 
 /* The one send path's write (send.c): the message of the context into c->conv_id. */
 void chat__send_write(struct kit_job *j);
+
+/* Whether id is an active user of kind agent in r (SQL_SERVICE_KINDS). service.c. */
+bool chat__is_agent(const struct store_rows *r, const char *id);
+
+/* Answers c->conv_id as it is now (c->ok_status), read again. support.c. */
+void chat__conv_reread(struct kit_job *j);
 
 /* GET /conversations with status= or assignee=: true when it took the request (answered or
  * under way), false when the query has neither. */

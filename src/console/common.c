@@ -34,6 +34,7 @@ const char *const console_permissions[] = {
     "channels:write",
     "conversations:monitor",
     "conversations:moderate",
+    "conversations:assign",
     "quick_replies:manage",
     "notifications:read",
     "notifications:write",

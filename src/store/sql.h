@@ -245,6 +245,7 @@ extern const struct store_sql SQL_SERVICE_LIST_COUNT;
 extern const struct store_sql SQL_SERVICE_LIST_PAGE;
 extern const struct store_sql SQL_SERVICE_LIST_MEMBERS;
 extern const struct store_sql SQL_SUPPORT_AGENTS_LIST;
+extern const struct store_sql SQL_SERVICE_LOAD_ANY;
 
 /* quick replies (chat/quick_replies.c, console/quick_replies.c): src/store/sql/quick_replies.c */
 extern const struct store_sql SQL_QUICK_REPLIES_LIST;

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import http_request, module_server
 from test_conversations import API, App, app_headers, error_of
-from test_edit_recall import operator_call, root_token
+from test_edit_recall import operator, operator_call, root_token
 from test_messages import frames_until, nothing_of, ws
 
 JSON = {"Content-Type": "application/json"}
@@ -356,6 +356,43 @@ def test_changes_are_replayed_by_sync_and_audited(server):
         ("conversation.status", "b1", None, {"from": "open", "to": "resolved"}),
     ], rows
     s1.close()
+
+
+def test_operators_with_conversations_assign(server):
+    app = new_app(server, agents=("p1", "p2"), buyers=("b1",), merchants=("m1",))
+    root = root_token(server, "svc-boss")
+    apps = operator_call(server, root, "GET", "/admin/apps?page_size=100").json()["results"]
+    mine = [x["id"] for x in apps if x["key"] == app.headers["X-App-Key"]][0]
+    others = [x["id"] for x in apps if x["key"] != app.headers["X-App-Key"]]
+    assigner = operator(server, root, "assigner", ["conversations:assign"], [mine])
+    scoped = operator(server, root, "elsewhere", ["conversations:assign"], others[:1])
+    moderator = operator(server, root, "moderator", ["conversations:moderate"])
+    conv = open_support(app, "b1").json()["id"]  # queued: nobody online
+    sb = ws(server, app, "b1")
+
+    def op_call(token, path, body):
+        return operator_call(server, token, "POST", "/conversations/%s/%s" % (conv, path), body)
+
+    e = error_of(op_call(moderator, "transfer", {"to": "p2"}), 403, code="forbidden")
+    assert e["field"] == "conversations:assign", e
+    error_of(op_call(scoped, "transfer", {"to": "p2"}), 404, code="not_found")
+    error_of(op_call(assigner, "transfer", {"to": "b1"}), 422, "to")
+    r = op_call(assigner, "transfer", {"to": "p2"})
+    assert r.status == 200 and r.json()["assignee"] == "p2", r
+    f = frames_until(sb, lambda f: f["type"] == "message.new")[-1]
+    assert f["message"]["content"]["from"] is None and f["message"]["content"]["user_id"] == "p2"
+    r = op_call(assigner, "status", {"status": "pending"})
+    assert r.status == 200 and r.json()["status"] == "pending", r
+    # a merchant's direct conversation too (its status; it is not transferred)
+    d = app.call("b1", "POST", "/conversations", {"type": "direct", "peer": "m1"}).json()["id"]
+    r = operator_call(server, assigner, "POST", "/conversations/%s/status" % d,
+                      {"status": "resolved"})
+    assert r.status == 200 and r.json()["status"] == "resolved", r
+    log = operator_call(server, root, "GET", "/admin/audit-log?action=conversation.transfer"
+                        ).json()["results"]
+    row = [x for x in log if x["target"] == conv][0]
+    assert (row["operator_name"], row["user_id"], row["app_id"]) == ("assigner", None, mine), row
+    sb.close()
 
 
 def test_concurrent_opens_are_each_assigned_once_and_balanced(server):

@@ -190,6 +190,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_SERVICE_LIST_PAGE),
     E(SQL_SERVICE_LIST_MEMBERS),
     E(SQL_SUPPORT_AGENTS_LIST),
+    E(SQL_SERVICE_LOAD_ANY),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];

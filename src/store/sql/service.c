@@ -173,6 +173,12 @@ const struct store_sql SQL_SERVICE_LIST_MEMBERS =
               ") ORDER BY m.conversation_id, m.joined_at, m.user_id");
 
 /* ?1 app, ?2 limit: the app's agents that have been online here, with their loads */
-const struct store_sql SQL_SUPPORT_AGENTS_LIST =
-    STORE_SQL("SELECT sa.user_id, sa.online, " LOAD_OF("sa.user_id") " FROM support_agents sa"
-              " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2");
+const struct store_sql SQL_SUPPORT_AGENTS_LIST = STORE_SQL("SELECT sa.user_id, sa.online, " LOAD_OF(
+    "sa.user_id") " FROM support_agents sa"
+                  " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2");
+
+/* ?1 conversation: an operator's load (any app; the caller checks the operator's apps), as
+ * SQL_CONVERSATIONS_LOAD with no role, then the app */
+const struct store_sql SQL_SERVICE_LOAD_ANY =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS ", NULL, c.app_id FROM conversations c WHERE c.id ="
+              " ?1");
