@@ -249,6 +249,20 @@ def test_one_unresolved_support_conversation_per_buyer(server):
         s.close()
 
 
+def test_concurrent_requests_of_one_buyer_give_one_conversation(server):
+    app = new_app(server, agents=("p1",), buyers=("b1",))
+    socks = online(server, app, "p1")
+    app.token("b1")
+    with ThreadPoolExecutor(20) as ex:
+        rs = list(ex.map(lambda _: app.call("b1", "POST", "/support/conversations", {}),
+                         range(20)))
+    assert sorted(r.status for r in rs) == [200] * 19 + [201], [r.status for r in rs]
+    assert len({r.json()["id"] for r in rs}) == 1
+    assert agents_of(app, "p1")["p1"]["open_count"] == 1
+    for s in socks:
+        s.close()
+
+
 def test_ws_send_to_support(server):
     app = new_app(server, agents=("p1",), buyers=("b1",))
     socks = online(server, app, "p1")
