@@ -351,7 +351,7 @@ static void change_authed(struct http_req *req, const struct user_principal *p, 
     struct kit_job *j = chat__job_new(req, ud, p);
     struct chctx *c = chat__ctx(j);
     c->body = body;
-    c->action = status ? CHAT_PATCH : CHAT_ROLE;
+    c->action = status ? CHAT_PATCH : CHAT_ROLE; /* here: a status change, a transfer */
     c->name = in.status;
     if (in.to != NULL)
         snprintf(c->target, sizeof(c->target), "%s", in.to);
