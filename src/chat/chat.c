@@ -99,6 +99,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/presence", chat_presence_get, c);
     router_add(r, HTTP_M_GET, "/api/v1/users/online", chat_users_online, c);
     rt_register(c->rt, "typing", chat__ws_typing, c);
+    chat__monitor_register(c, r);
 }
 
 void chat__ctx_free(void *ctx)
@@ -337,6 +338,7 @@ void chat__publish_msg(struct chat *chat, const char *app_id, const char *kind,
     buf_release(&b);
     rt_cursor_seen(chat->rt, cursor);
     chat__publish_rows(chat->rt, app_id, ids, col, NULL, f, skip);
+    chat__publish_monitors(chat->rt, app_id, f);
     frame_unref(f);
 }
 
@@ -372,6 +374,7 @@ void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv
         bus_topic_user(topic, app_id, notify);
         bus_publish(rt_bus(c->rt), bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
     }
+    chat__publish_monitors(c->rt, app_id, f);
     frame_unref(f);
 }
 

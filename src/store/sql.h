@@ -157,6 +157,10 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_NEW_GUARD;
 extern const struct store_sql SQL_EVENTS_INSERT_READ;
 extern const struct store_sql SQL_CONVERSATIONS_SYNCED;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED;
+extern const struct store_sql SQL_CONVERSATIONS_MONITOR_COUNT;
+extern const struct store_sql SQL_CONVERSATIONS_MONITOR_PAGE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_MONITOR_PAGE;
+extern const struct store_sql SQL_CONVERSATIONS_MONITOR_GET;
 
 /* messages and events (chat, issue 9): src/store/sql/messages.c */
 extern const struct store_sql SQL_MESSAGES_INSERT;
