@@ -38,6 +38,7 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->directs = chat__directs_new();
     if (history_days > 0)
         c->retention = chat__retention_new(id->store, history_days);
+    chat__context_init(c);
     return c;
 }
 
@@ -183,7 +184,7 @@ bool chat__direct_key(const char *a, const char *b, char *out, size_t n)
 
 /* Conversation columns (SQL_CONVERSATIONS_COLS) and member columns. */
 enum { CV_ID, CV_TYPE, CV_NAME, CV_AVATAR, CV_OWNER, CV_SEQ, CV_ACT, CV_CREATED, CV_UPDATED, CV_N };
-enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN };
+enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN, MB_META };
 
 static void add_text(cJSON *o, const char *key, const struct store_rows *r, int i, int col)
 {
@@ -224,6 +225,8 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
         cJSON_AddNumberToObject(m, "joined_at", (double)store_rows_int(members, k, MB_JOINED));
         add_text(m, "name", members, k, MB_NAME);
         add_text(m, "avatar", members, k, MB_AVATAR);
+        if (direct)
+            chat__metadata_add(m, members, k, MB_META);
         cJSON_AddItemToArray(arr, m);
         const char *uid = store_rows_text(members, k, MB_USER);
         if (direct && me != NULL && uid != NULL && strcmp(uid, me) != 0) {
@@ -237,6 +240,7 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
             else
                 cJSON_AddNumberToObject(p, "last_seen",
                                         (double)store_rows_int(members, k, MB_LAST_SEEN));
+            chat__metadata_add(p, members, k, MB_META);
         }
     }
     return o;

@@ -291,6 +291,17 @@ bool chat__history_query(struct http_req *req, struct chctx *c);
 /* Answers one history page of c->conv_id (c's query) from after seq joined. messages.c. */
 void chat__history_read(struct kit_job *j, int64_t joined);
 
+/* ---- the customer context (context.c, docs/service.md "Customer context") */
+
+#define CHAT_PROFILE_FANOUT_MAX 200 /* direct conversations told of one profile change */
+
+/* Adds "metadata" (the user's free JSON, as stored; {} when NULL) from column col of row i of
+ * r to o. */
+void chat__metadata_add(cJSON *o, const struct store_rows *r, int i, int col);
+
+/* Installs the profile hook (identity.h) that logs and publishes member.updated. */
+void chat__context_init(struct chat *c);
+
 /* ---- the live monitor (monitor.c, docs/service.md "Live monitor") */
 
 #define CHAT_MONITOR_PERM "conversations:monitor"

@@ -260,36 +260,38 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SENT =
 
 /* ?2 app or NULL, ?3 a member's user id or NULL, ?4 a member's kind or NULL, ?5 type or NULL,
  * ?6 last activity from (ms, inclusive) or NULL, ?7 to (exclusive) or NULL */
-#define MON_WHERE(P, APPS)                                                                                                                                     \
-    " WHERE (CAST(" P(1) " AS TEXT) IS NULL OR c.app_id IN (" APPS ")) AND (CAST(" P(                                                                          \
-        2) " AS"                                                                                                                                               \
-           " TEXT) IS NULL OR c.app_id = " P(2) ") AND (CAST(" P(                                                                                              \
-               3) " AS TEXT) IS NULL OR EXISTS (SELECT"                                                                                                        \
-                  " 1 FROM conversation_members f WHERE f.conversation_id = c.id AND f.user_id "                                                               \
-                  "= " P(                                                                                                                                      \
-                      3) "))"                                                                                                                                  \
-                         " AND (CAST(" P(4) " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "                                                                      \
-                                            "conversation_members f JOIN"                                                                                      \
-                                            " users fu ON fu.app_id = f.app_id AND fu.id = "                                                                   \
-                                            "f.user_id WHERE f.conversation_id = c.id AND"                                                                     \
-                                            " fu.kind = " P(4) ")) AND (CAST(" P(5) " AS TEXT) "                                                               \
-                                                                                    "IS NULL OR "                                                              \
-                                                                                    "c.type = " P(5) ") AND (CAST(" P(                                         \
-                                                                                        6) " AS "                                                              \
-                                                                                           "BIGIN"                                                             \
-                                                                                           "T) "                                                               \
-                                                                                           "IS "                                                               \
-                                                                                           "NULL "                                                             \
-                                                                                           "OR "                                                               \
-                                                                                           "c."                                                                \
-                                                                                           "last_"                                                             \
-                                                                                           "activ"                                                             \
-                                                                                           "ity_"                                                              \
-                                                                                           "at "                                                               \
-                                                                                           ">="                                                                \
-                                                                                           " " P(6) ") AND (CAST(" P(7) " AS BIGINT)"                          \
-                                                                                                                        " IS NULL OR c.last_activity_at < " P( \
-                                                                                                                            7) ")"
+#define MON_WHERE(P, APPS)                                                                         \
+    " WHERE (CAST(" P(1) " AS TEXT) IS NULL OR c.app_id IN (" APPS ")) AND (CAST(" P(              \
+        2) " AS"                                                                                   \
+           " TEXT) IS NULL OR c.app_id = " P(2) ") AND (CAST(" P(                                  \
+               3) " AS TEXT) IS NULL OR EXISTS (SELECT"                                            \
+                  " 1 FROM conversation_members f WHERE f.conversation_id = c.id AND f.user_id "   \
+                  "= " P(3) "))"                                                                   \
+                            " AND (CAST(" P(                                                       \
+                                4) " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "                   \
+                                   "conversation_members f JOIN"                                   \
+                                   " users fu ON fu.app_id = f.app_id AND fu.id = "                \
+                                   "f.user_id WHERE f.conversation_id = c.id AND"                  \
+                                   " fu.kind = " P(4) ")) AND (CAST(" P(                           \
+                                       5) " AS TEXT) "                                             \
+                                          "IS NULL OR "                                            \
+                                          "c.type = " P(5) ") AND (CAST(" P(                       \
+                                              6) " AS "                                            \
+                                                 "BIGIN"                                           \
+                                                 "T) "                                             \
+                                                 "IS "                                             \
+                                                 "NULL "                                           \
+                                                 "OR "                                             \
+                                                 "c."                                              \
+                                                 "last_"                                           \
+                                                 "activ"                                           \
+                                                 "ity_"                                            \
+                                                 "at "                                             \
+                                                 ">="                                              \
+                                                 " " P(6) ") AND (CAST(" P(                        \
+                                                     7) " AS BIGINT)"                              \
+                                                        " IS NULL OR c.last_activity_at < " P(     \
+                                                            7) ")"
 #define MON_ORDER(P) " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " P(8) " OFFSET " P(9)
 
 /* ?1..?7 as MON_WHERE */
@@ -331,3 +333,30 @@ const struct store_sql SQL_CONVERSATIONS_MONITOR_GET = {
     .pg = "SELECT " SQL_CONVERSATIONS_COLS MON_LAST_COLS " FROM conversations c" MON_LAST
           " WHERE c.id = $2 AND (CAST($1 AS TEXT) IS NULL OR c.app_id IN (" MON_APPS_PG "))",
 };
+
+/* ---- the customer context (chat/context.c, docs/service.md "Customer context"): a change of a
+ * user's profile is a member.updated event in each of their direct conversations, the ?4 most
+ * recently active ones, written in the change's own op. */
+
+/* ?1 app, ?2 the user, ?3 now, ?4 the most conversations: the events, each with its cursor and
+ * conversation */
+const struct store_sql SQL_EVENTS_INSERT_PROFILE =
+    STORE_SQL("INSERT INTO events (app_id, conversation_id, kind, user_id, created_at) SELECT"
+              " c.app_id, c.id, 'member.updated', ?2, ?3 FROM conversation_members me JOIN"
+              " conversations c ON c.id = me.conversation_id WHERE me.app_id = ?1 AND me.user_id"
+              " = ?2 AND c.type = 'direct' ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?4"
+              " RETURNING cursor, conversation_id");
+
+/* the conversations of those events (?1 app, ?2 user, ?3 now as SQL_EVENTS_INSERT_PROFILE) */
+#define PROFILE_CONVS                                                                              \
+    " IN (SELECT p.conversation_id FROM events p WHERE p.user_id = ?2 AND p.app_id = ?1 AND"       \
+    " p.kind = 'member.updated' AND p.created_at = ?3)"
+
+/* ?1 app, ?2 user, ?3 now: the conversations SQL_EVENTS_INSERT_PROFILE has just logged */
+const struct store_sql SQL_CONVERSATIONS_PROFILE = STORE_SQL(
+    "SELECT " SQL_CONVERSATIONS_COLS CONV_FROM " WHERE c.app_id = ?1 AND c.id" PROFILE_CONVS);
+
+/* ?1 app, ?2 user, ?3 now: their members */
+const struct store_sql SQL_CONVERSATION_MEMBERS_PROFILE =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id" PROFILE_CONVS MEMBERS_ORDER);
