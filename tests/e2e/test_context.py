@@ -7,6 +7,7 @@ member.updated event in each of their direct conversations, published as convers
 with its cursor to the members' open sockets and to monitors, and replayed by GET /sync.
 """
 import json
+import time
 
 import pytest
 
@@ -129,3 +130,23 @@ def test_a_bad_metadata_patch_changes_nothing_and_sends_nothing(app, server):
     assert nothing_of(merchant, "conversation.updated", wait=0.5)
     assert peer_of(app, "m1", conv)["metadata"] == before
     merchant.close()
+
+
+def test_one_change_tells_at_most_the_200_most_recent_direct_conversations(app):
+    peers = ["p%03d" % i for i in range(205)]
+    app.users(*peers)
+    convs = []
+    app.users("hub")
+    for i, p in enumerate(peers):
+        if i == 6:  # the six oldest are older than every later one (no tie at the bound)
+            time.sleep(0.02)
+        convs.append(direct(app, "hub", p))
+    send(app, peers[0], convs[0], "the oldest is now the most recent")
+    before = sync_all(app, "hub")[1]
+    assert patch_user(app, "hub", {"metadata": {"shop": "open"}}).status == 200
+    told = [e["conversation"]["id"] for e in sync_all(app, "hub", before)[0]
+            if e["type"] == "conversation.updated"]
+    assert len(told) == 200 and len(set(told)) == 200, len(told)
+    # the most recently active ones: convs[0] (a message just now) and the newest 199
+    assert set(told) == {convs[0]} | set(convs[-199:])
+    assert peer_of(app, peers[1], convs[1])["metadata"] == {"shop": "open"}  # read as it is now
