@@ -5,8 +5,9 @@
  * name, avatar, kind or metadata changes (PATCH /users/{id}, PATCH /auth/me), each of their
  * direct conversations — the CHAT_PROFILE_FANOUT_MAX most recently active ones — gets a
  * `member.updated` event in the change's own write op (identity's profile hook), so sync
- * replays it, and after the commit a `conversation.updated` frame with its cursor goes to
- * both members and the app's monitors.
+ * replays it to the peer, and after the commit a `conversation.updated` frame with its
+ * cursor goes to the peer and the app's monitors (not to the user: 200 frames about their own
+ * change would tell them nothing).
  */
 #include <string.h>
 
@@ -62,11 +63,10 @@ static int64_t cursor_of(const struct store_rows *ev, const char *id)
     return 0;
 }
 
-/* After the commit: each conversation's frame to its two members and the app's monitors. */
+/* After the commit: each conversation's frame to the peer and the app's monitors. */
 static void profile_done(const struct store_result *res, int first, const char *app_id,
                          const char *user_id, void *ud)
 {
-    (void)user_id;
     struct chat *c = ud;
     const struct store_rows *ev = store_result_step(res, first);
     const struct store_rows *convs = store_result_step(res, first + 1);
@@ -88,8 +88,8 @@ static void profile_done(const struct store_result *res, int first, const char *
         for (int k = 0; members != NULL && k < members->nrows; k++) {
             const char *cid = store_rows_text(members, k, MB_CONV);
             const char *uid = store_rows_text(members, k, MB_USER);
-            if (cid == NULL || uid == NULL || strcmp(cid, id) != 0)
-                continue;
+            if (cid == NULL || uid == NULL || strcmp(cid, id) != 0 || strcmp(uid, user_id) == 0)
+                continue; /* the peer only: the user knows their own change */
             bus_topic_user(topic, app_id, uid);
             bus_publish(bus, bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
         }
