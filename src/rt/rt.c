@@ -131,13 +131,22 @@ static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
     buf_putc(b, '}');
 }
 
+/* The operator was revoked while its handshake was being authorized (before its topics were
+ * subscribed above, so the REVOKE event went by): it closes at once. */
+static void operator_check(struct rt *rt, struct rt_session *s)
+{
+    if (revoke_is_revoked(rt->id->revoke, REVOKE_OPERATOR, "", s->operator_id, s->operator_iat_ms))
+        ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
+}
+
 static void on_open(struct ws_conn *c, void *ud)
 {
     struct rt *rt = ud;
     struct rt_session *s = ws_conn_user(c);
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"hello\",\"user\":");
-    if (s && s->operator) {
+    bool op = s && s->operator;
+    if (op) {
         s->conn = c;
         s->loop = ws_conn_loop(c);
         operator_open(rt, s, &b);
@@ -164,6 +173,8 @@ static void on_open(struct ws_conn *c, void *ud)
                ws_conn_heartbeat_ms(c));
     ws_conn_send_text(c, b.data, b.len);
     buf_release(&b);
+    if (op)
+        operator_check(rt, s);
 }
 
 static void on_ping(struct rt_session *sess, const cJSON *msg, void *ud)
@@ -374,6 +385,26 @@ static void on_handshake(struct http_req *req, void *ud)
     identity_user_auth(rt->id, req, handshake_authed, rt);
 }
 
+/* The issue time (ms) of req's operator token, checked already: "iatm", else iat; 0 when it
+ * cannot be read again (then any revocation of the operator counts). */
+static int64_t token_iat_ms(struct rt *rt, struct http_req *req)
+{
+    char qtok[JWT_MAX_LEN + 1];
+    const char *tok = NULL;
+    size_t len = 0;
+    int64_t ms = 0;
+    if (!identity_req_token(req, qtok, sizeof(qtok), &tok, &len) || tok == NULL)
+        return 0;
+    struct jwt_claims c;
+    if (jwt_verify(rt->id->jwt, tok, len, JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c, NULL) ==
+        0) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c.json, "iatm");
+        ms = cJSON_IsNumber(m) ? (int64_t)m->valuedouble : c.iat * 1000;
+    }
+    jwt_claims_release(&c);
+    return ms;
+}
+
 void rt_operator_auth(struct rt *rt, rt_operator_auth_fn fn, void *ud)
 {
     rt->op_auth = fn;
@@ -387,6 +418,7 @@ void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operato
     s->operator= true;
     snprintf(s->operator_id, sizeof(s->operator_id), "%s", operator_id);
     s->apps_json = apps_json != NULL ? xstrdup(apps_json) : NULL;
+    s->operator_iat_ms = token_iat_ms(rt, req);
     s->rt = rt;
     s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
     s->user_sub.fn = on_user_event;

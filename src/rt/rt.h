@@ -49,7 +49,8 @@ struct rt_session {
     bool operator; /* a monitoring operator (docs/protocol.md, "Operator connections"): no user,
                       read-only; user_sub is its "o:<operator>" topic, app_sub "o:*" */
     char operator_id[JWT_SUB_MAX + 1];
-    char *apps_json; /* owned: the apps it monitors (a JSON array), NULL every app */
+    int64_t operator_iat_ms; /* its token's issue time: a revocation after it closes it */
+    char *apps_json;         /* owned: the apps it monitors (a JSON array), NULL every app */
     int nmonitor;
     struct rt_monitor_sub *monitor; /* owned: one per monitored app's topic "m:<app>" (or
                                        "m:*"); rt.c */
