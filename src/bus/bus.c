@@ -262,3 +262,13 @@ void bus_topic_app(char *out, const char *app_id)
 {
     snprintf(out, BUS_TOPIC_MAX + 1, "a:%s", app_id);
 }
+
+void bus_topic_monitor(char *out, const char *app_id)
+{
+    snprintf(out, BUS_TOPIC_MAX + 1, "m:%s", app_id);
+}
+
+void bus_topic_operator(char *out, const char *operator_id)
+{
+    snprintf(out, BUS_TOPIC_MAX + 1, "o:%s", operator_id);
+}

@@ -105,5 +105,9 @@ size_t bus_loop_subscriptions(struct bus *b, int idx);
 /* Topic helpers: writes "u:<app>/<user>" or "a:<app>" into out (BUS_TOPIC_MAX + 1). */
 void bus_topic_user(char *out, const char *app_id, const char *user_id);
 void bus_topic_app(char *out, const char *app_id);
+/* "m:<app>": an app's chat events for monitoring operators ("m:*": every app's); "o:<operator>":
+ * an operator's sockets ("o:*": every operator's). */
+void bus_topic_monitor(char *out, const char *app_id);
+void bus_topic_operator(char *out, const char *operator_id);
 
 #endif

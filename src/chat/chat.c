@@ -40,6 +40,7 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     chat__presence_on_agent(c->presence, chat__support_agent_online, c);
     if (history_days > 0)
         c->retention = chat__retention_new(id->store, history_days);
+    chat__context_init(c);
     return c;
 }
 
@@ -106,6 +107,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/presence", chat_presence_get, c);
     router_add(r, HTTP_M_GET, "/api/v1/users/online", chat_users_online, c);
     rt_register(c->rt, "typing", chat__ws_typing, c);
+    chat__monitor_register(c, r);
 }
 
 void chat__ctx_free(void *ctx)
@@ -203,7 +205,7 @@ enum {
     CV_ASSIGNEE,
     CV_CUSTOMER,
 };
-enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN };
+enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN, MB_META };
 
 static void add_text(cJSON *o, const char *key, const struct store_rows *r, int i, int col)
 {
@@ -247,6 +249,8 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
         cJSON_AddNumberToObject(m, "joined_at", (double)store_rows_int(members, k, MB_JOINED));
         add_text(m, "name", members, k, MB_NAME);
         add_text(m, "avatar", members, k, MB_AVATAR);
+        if (direct)
+            chat__metadata_add(m, members, k, MB_META);
         cJSON_AddItemToArray(arr, m);
         const char *uid = store_rows_text(members, k, MB_USER);
         if (direct && me != NULL && uid != NULL && strcmp(uid, me) != 0) {
@@ -260,6 +264,7 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
             else
                 cJSON_AddNumberToObject(p, "last_seen",
                                         (double)store_rows_int(members, k, MB_LAST_SEEN));
+            chat__metadata_add(p, members, k, MB_META);
         }
     }
     return o;
@@ -361,6 +366,7 @@ void chat__publish_msg(struct chat *chat, const char *app_id, const char *kind,
     buf_release(&b);
     rt_cursor_seen(chat->rt, cursor);
     chat__publish_rows(chat->rt, app_id, ids, col, NULL, f, skip);
+    chat__publish_monitors(chat->rt, app_id, f);
     frame_unref(f);
 }
 
@@ -396,6 +402,7 @@ void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv
         bus_topic_user(topic, app_id, notify);
         bus_publish(rt_bus(c->rt), bus_event_new(BUS_KIND_FRAME, topic, frame_ref(f)));
     }
+    chat__publish_monitors(c->rt, app_id, f);
     frame_unref(f);
 }
 

@@ -25,6 +25,7 @@ struct store_rows;
 struct frame;
 struct rt;
 struct user_principal;
+struct router;
 
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
@@ -281,6 +282,41 @@ cJSON *chat__preview_text(const char *type, const char *content, bool recalled);
  * from row i of r, whose columns from col on are SQL_CONVERSATION_STATE_COLS. read.c.
  */
 void chat__conv_add_state(cJSON *o, const struct store_rows *r, int i, int col);
+
+/* Adds "last_message" (as chat__conv_add_state) from row i of r, whose columns from col on are
+ * the newest message's id, seq, sender, type, content, created_at, recalled. read.c. */
+void chat__last_message_add(cJSON *o, const struct store_rows *r, int i, int col);
+
+/* ?before_seq=, ?after_seq=, ?limit= of a history read into c; false after answering 422.
+ * messages.c. */
+bool chat__history_query(struct http_req *req, struct chctx *c);
+
+/* Answers one history page of c->conv_id (c's query) from after seq joined. messages.c. */
+void chat__history_read(struct kit_job *j, int64_t joined);
+
+/* ---- the customer context (context.c, docs/service.md "Customer context") */
+
+#define CHAT_PROFILE_FANOUT_MAX 200 /* direct conversations told of one profile change */
+
+/* Adds "metadata" (the user's free JSON, as stored; {} when NULL) from column col of row i of
+ * r to o. */
+void chat__metadata_add(cJSON *o, const struct store_rows *r, int i, int col);
+
+/* Installs the profile hook (identity.h) that logs and publishes member.updated. */
+void chat__context_init(struct chat *c);
+
+/* ---- the live monitor (monitor.c, docs/service.md "Live monitor") */
+
+#define CHAT_MONITOR_PERM "conversations:monitor"
+
+/* Publishes f (the caller keeps its reference) to the monitors of app_id: the app's monitor
+ * topic and the every-app one. Every chat event the members get (message.new,
+ * message.updated, conversation.updated, read) goes through here too. Any thread. */
+void chat__publish_monitors(struct rt *rt, const char *app_id, struct frame *f);
+
+/* GET /admin/conversations, /admin/conversations/{id}, /admin/conversations/{id}/messages;
+ * the operator authenticator of /ws. */
+void chat__monitor_register(struct chat *c, struct router *r);
 
 /* The origin of a WebSocket command's kit job: the rt session (held by the context). send.c. */
 extern const struct kit_origin chat__sess_origin;

@@ -166,21 +166,9 @@ static void history_done(struct kit_job *j)
     cJSON_Delete(o);
 }
 
-/* The reader is a member: one page from after the seq they joined at, one row more than
- * the limit to know whether there is more. */
-static void history_member(struct kit_job *j)
+void chat__history_read(struct kit_job *j, int64_t joined)
 {
     struct chctx *c = chat__ctx(j);
-    if (j->status != 0) {
-        chat__fail_store(j);
-        return;
-    }
-    const struct store_rows *m = store_result_step(j->res, 0);
-    if (m == NULL || m->nrows == 0) {
-        http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", NULL);
-        return;
-    }
-    int64_t joined = store_rows_int(m, 0, 0);
     struct store_op *op = store_op_new();
     if (c->after_seq >= 0) {
         store_op_add(op, &SQL_MESSAGES_AFTER);
@@ -197,11 +185,24 @@ static void history_member(struct kit_job *j)
     kit_store(j, op, KIT_READ, history_done);
 }
 
-static void history_authed(struct http_req *req, const struct user_principal *p, void *ud)
+/* The reader is a member: one page from after the seq they joined at, one row more than
+ * the limit to know whether there is more. */
+static void history_member(struct kit_job *j)
 {
-    const char *id = chat__path_id(req, "id", "no such conversation");
-    if (id == NULL)
+    if (j->status != 0) {
+        chat__fail_store(j);
         return;
+    }
+    const struct store_rows *m = store_result_step(j->res, 0);
+    if (m == NULL || m->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", NULL);
+        return;
+    }
+    chat__history_read(j, store_rows_int(m, 0, 0));
+}
+
+bool chat__history_query(struct http_req *req, struct chctx *c)
+{
     int64_t before = query_seq(req, "before_seq", INT64_MAX);
     int64_t after = query_seq(req, "after_seq", -2);
     int64_t limit = query_seq(req, "limit", 50);
@@ -209,24 +210,36 @@ static void history_authed(struct http_req *req, const struct user_principal *p,
     if (field != NULL) {
         http_respond_error(req, 422, "validation_failed", "must be a whole number, 0 or more",
                            field);
-        return;
+        return false;
     }
     if (limit < 1) {
         http_respond_error(req, 422, "validation_failed", "must be an integer from 1 to 100",
                            "limit");
-        return;
+        return false;
     }
     if (after >= 0 && before != INT64_MAX) {
         http_respond_error(req, 422, "validation_failed", "give before_seq or after_seq, not both",
                            "after_seq");
-        return;
+        return false;
     }
-    struct kit_job *j = chat__job_new(req, ud, p);
-    struct chctx *c = chat__ctx(j);
-    snprintf(c->conv_id, sizeof(c->conv_id), "%s", id);
     c->before_seq = before;
     c->after_seq = after;
     c->limit = limit > CHAT_HISTORY_MAX ? CHAT_HISTORY_MAX : limit;
+    return true;
+}
+
+static void history_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    const char *id = chat__path_id(req, "id", "no such conversation");
+    if (id == NULL)
+        return;
+    struct kit_job *j = chat__job_new(req, ud, p);
+    struct chctx *c = chat__ctx(j);
+    if (!chat__history_query(req, c)) {
+        kit_job_end(j);
+        return;
+    }
+    snprintf(c->conv_id, sizeof(c->conv_id), "%s", id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_JOINED_SEQ);
     store_bind_text(op, c->app_id);

@@ -35,6 +35,12 @@ void chat__conv_add_state(cJSON *o, const struct store_rows *r, int i, int col)
     int64_t unread = store_rows_int(r, i, col + ST_UNREAD);
     cJSON_AddNumberToObject(o, "read_seq", (double)store_rows_int(r, i, col + ST_READ));
     cJSON_AddNumberToObject(o, "unread_count", (double)(unread > 0 ? unread : 0));
+    chat__last_message_add(o, r, i, col + ST_ID);
+}
+
+void chat__last_message_add(cJSON *o, const struct store_rows *r, int i, int col)
+{
+    col -= ST_ID; /* the offsets below count from read_seq */
     const char *id = store_rows_text(r, i, col + ST_ID);
     if (id == NULL) { /* no message yet, or none since the member joined */
         cJSON_AddNullToObject(o, "last_message");
@@ -79,6 +85,7 @@ static void publish_read(struct chctx *c, int64_t seq, int64_t cursor, const str
     buf_release(&b);
     rt_cursor_seen(c->chat->rt, cursor);
     chat__publish_rows(c->chat->rt, c->app_id, ids, 0, NULL, f, c->sess != NULL ? c->sess->id : 0);
+    chat__publish_monitors(c->chat->rt, c->app_id, f);
     frame_unref(f);
 }
 

@@ -298,47 +298,55 @@ static const char *bearer(struct http_req *req)
     return tok;
 }
 
-bool console_bearer_is_operator(struct identity *id, struct http_req *req)
+bool console_token_is_operator(struct identity *id, const char *tok, size_t len)
 {
-    const char *tok = bearer(req);
     if (tok == NULL)
         return false;
     struct jwt_claims c;
-    bool ok = jwt_verify(id->jwt, tok, strlen(tok), JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c,
-                         NULL) == 0;
+    bool ok =
+        jwt_verify(id->jwt, tok, len, JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c, NULL) == 0;
     jwt_claims_release(&c);
     return ok;
 }
 
-static void auth_start(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
-                       console_grant_fn grant, void *ud);
+bool console_bearer_is_operator(struct identity *id, struct http_req *req)
+{
+    const char *tok = bearer(req);
+    return tok != NULL && console_token_is_operator(id, tok, strlen(tok));
+}
+
+static void auth_start(struct identity *id, struct http_req *req, const char *tok, size_t len,
+                       const char *perm, console_fn fn, console_grant_fn grant, void *ud);
 
 void console__auth(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
                    void *ud)
 {
-    auth_start(id, req, perm, fn, NULL, ud);
+    const char *tok = bearer(req);
+    auth_start(id, req, tok, tok ? strlen(tok) : 0, perm, fn, NULL, ud);
 }
 
 void console_authorize(struct identity *id, struct http_req *req, const char *perm,
                        console_grant_fn fn, void *ud)
 {
-    auth_start(id, req, perm, NULL, fn, ud);
+    const char *tok = bearer(req);
+    auth_start(id, req, tok, tok ? strlen(tok) : 0, perm, NULL, fn, ud);
 }
 
-static void auth_start(struct identity *id, struct http_req *req, const char *perm, console_fn fn,
-                       console_grant_fn grant, void *ud)
+void console_authorize_token(struct identity *id, struct http_req *req, const char *tok, size_t len,
+                             const char *perm, console_grant_fn fn, void *ud)
 {
-    const char *authz = http_req_header(req, "Authorization");
-    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
+    auth_start(id, req, tok, len, perm, NULL, fn, ud);
+}
+
+static void auth_start(struct identity *id, struct http_req *req, const char *tok, size_t len,
+                       const char *perm, console_fn fn, console_grant_fn grant, void *ud)
+{
+    if (tok == NULL) {
         unauthorized(req, "a console token is required (Authorization: Bearer)");
         return;
     }
-    const char *tok = authz + 7;
-    while (*tok == ' ')
-        tok++;
     struct jwt_claims c;
-    if (jwt_verify(id->jwt, tok, strlen(tok), JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c, NULL) !=
-        0) {
+    if (jwt_verify(id->jwt, tok, len, JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c, NULL) != 0) {
         jwt_claims_release(&c);
         unauthorized(req, "invalid or expired console token");
         return;

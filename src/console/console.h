@@ -8,6 +8,7 @@
 #define HERALD_CONSOLE_CONSOLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "identity/apps.h"
 
@@ -22,6 +23,9 @@ struct identity;
  */
 bool console_bearer_is_operator(struct identity *id, struct http_req *req);
 
+/* Whether tok[0..len) is a valid operator token (as console_bearer_is_operator). Any thread. */
+bool console_token_is_operator(struct identity *id, const char *tok, size_t len);
+
 /* Called with the operator's id and the apps where it has the permission, as a JSON array
  * text (NULL: every app); both borrowed for the call. Loop thread. */
 typedef void (*console_grant_fn)(struct http_req *req, const char *operator_id,
@@ -33,6 +37,13 @@ typedef void (*console_grant_fn)(struct http_req *req, const char *operator_id,
  */
 void console_authorize(struct identity *id, struct http_req *req, const char *perm,
                        console_grant_fn fn, void *ud);
+
+/*
+ * The same as console_authorize with the operator token tok[0..len) taken from elsewhere (a
+ * WebSocket handshake's ?token= or Sec-WebSocket-Protocol). Loop thread.
+ */
+void console_authorize_token(struct identity *id, struct http_req *req, const char *tok, size_t len,
+                             const char *perm, console_grant_fn fn, void *ud);
 
 /* Adds the /api/v1/admin routes; id is borrowed for the server's life. */
 void console_register(struct router *r, struct identity *id);

@@ -41,6 +41,8 @@ static void finish_one(struct kit_job *j)
     }
     if (c->text[0]) /* disabled or new password: the operator's tokens go */
         revoke_subject(c->id->revoke, REVOKE_OPERATOR, "", c->text);
+    else if (c->n2 == OPS_PATCH) /* its roles may have changed: its monitoring sockets end */
+        revoke_rights_changed(c->id->revoke, store_rows_text(r, 0, 0));
     cJSON *o = console__row_json(r, 0, "disabled", "roles");
     console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);

@@ -17,6 +17,7 @@
 #include "core/rand.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
+#include "identity/revoke.h"
 #include "net/http.h"
 #include "router/router.h"
 #include "store/sql.h"
@@ -34,6 +35,8 @@ static void finish_one(struct kit_job *j)
         console__respond_store_err(j->req, j->status, "role");
         return;
     }
+    if (c->n2 == ROLE_PATCH) /* the rights of its operators changed: monitoring sockets end */
+        revoke_rights_changed(c->id->revoke, "");
     cJSON *o = console__row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
     console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
@@ -54,10 +57,12 @@ static void finish_page(struct kit_job *j)
 
 static void finish_deleted(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
         console__respond_store_err(j->req, j->status, "role");
         return;
     }
+    revoke_rights_changed(c->id->revoke, ""); /* its operators lost it */
     http_respond(j->req, 204, NULL, "", 0);
 }
 

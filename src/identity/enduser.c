@@ -502,6 +502,8 @@ static void me_patched(struct kit_job *j)
         revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
         e->want_tokens = true;
     }
+    if (j->status == 0 && e->profile_hook)
+        e->id->profile.done(j->res, 1, e->app_id, e->user_id, e->id->profile.ud);
     me_done(j);
 }
 
@@ -520,6 +522,10 @@ static void me_write(struct kit_job *j)
     store_bind_text(op, e->new_hash);
     store_bind_int(op, now);
     store_op_require_row(op);
+    /* a profile shown elsewhere changed: the hook's statements commit with it (step 1 on) */
+    e->profile_hook = identity__profile_changes(e->id, &e->f);
+    if (e->profile_hook)
+        e->id->profile.add(op, e->app_id, e->user_id, e->id->profile.ud);
     if (e->new_hash)
         identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
     submit_with_user(e, op, e->new_hash != NULL, now, me_patched);

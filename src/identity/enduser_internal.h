@@ -46,8 +46,9 @@ struct eu {
     cJSON *profile;              /* owns the strings f borrows (register) */
     char refresh[TOKEN_LEN + 1]; /* wiped with the job */
     bool want_tokens;
-    bool guard_held; /* a login-guard token is taken for this check (login_guard.h) */
-    char peer[64];   /* the client address it was taken for */
+    bool profile_hook; /* PATCH /auth/me: the write carries id->profile's statements */
+    bool guard_held;   /* a login-guard token is taken for this check (login_guard.h) */
+    char peer[64];     /* the client address it was taken for */
     char sid[IDENTITY_SESSION_LEN + 1]; /* the session (refresh family) of the tokens made */
 };
 

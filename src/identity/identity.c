@@ -20,11 +20,18 @@
 #include "core/log.h"
 #include "identity/app_auth.h"
 #include "identity/enduser.h"
+#include "identity/internal.h"
 #include "identity/users.h"
 #include "net/http.h"
 #include "router/router.h"
 #include "store/sql.h"
 #include "store/store.h"
+
+bool identity__profile_changes(const struct identity *id, const struct user_fields *f)
+{
+    return id->profile.add != NULL &&
+           (f->name != NULL || f->avatar != NULL || f->kind != NULL || f->metadata != NULL);
+}
 
 void identity_hash_seen(struct identity *id, const char *hash)
 {

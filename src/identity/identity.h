@@ -26,6 +26,24 @@ struct app_secrets;
 #define IDENTITY_HASH_QUEUE 1024 /* password checks waiting for a worker before 503 */
 #define IDENTITY_HASH_PER_IP 64  /* of them, waiting on behalf of one client address */
 
+struct store_op;
+struct store_result;
+
+/*
+ * A module that shows users' profiles elsewhere and tells open clients when one changes
+ * (chat: the peer of a direct conversation, docs/service.md "Customer context"). add appends
+ * its statements to the one write op of a profile change (PATCH /users/{id} or PATCH
+ * /auth/me giving name, avatar, kind or metadata) right after the user's own update, so
+ * they commit together; done runs after the commit with the op's result and the step where
+ * add's statements begin. Set at start-up (fn NULL: none).
+ */
+struct identity_profile_hook {
+    void (*add)(struct store_op *op, const char *app_id, const char *user_id, void *ud);
+    void (*done)(const struct store_result *res, int first_step, const char *app_id,
+                 const char *user_id, void *ud);
+    void *ud;
+};
+
 struct identity {
     struct store *store;                  /* borrowed; outlives the server */
     struct jwt_key *jwt;                  /* owned: signs and verifies access tokens */
@@ -41,6 +59,7 @@ struct identity {
     struct revoke *revoke;                /* owned: token revocation */
     struct app_limits *limits;            /* owned: per-app API rate limits */
     struct app_secrets *secrets;          /* owned: app secret liveness for app tokens */
+    struct identity_profile_hook profile; /* set by chat at start-up */
     atomic_int bcrypt_cost; /* the highest bcrypt cost among stored user hashes (0: none):
                                an unknown user costs as much (identity_hash_seen) */
 };

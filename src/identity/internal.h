@@ -89,6 +89,10 @@ struct user_fields {
     int disabled;                          /* -1: not given, else 0/1 */
 };
 
+/* Whether id->profile is set and a change of f touches what it tells (name, avatar, kind,
+ * metadata). */
+bool identity__profile_changes(const struct identity *id, const struct user_fields *f);
+
 /*
  * Validates a user object into f with the kit's decoder. path names the object in error
  * fields ("" or "users[3]"). Returns 0, or ERR_INVAL with the JSON path and a message in err.

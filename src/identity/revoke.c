@@ -387,6 +387,12 @@ void revoke_session(struct revoke *r, const char *app_id, const char *user_id,
         revoke_put(r, REVOKE_SESSION, app_id, user_id, session_id);
 }
 
+void revoke_rights_changed(struct revoke *r, const char *operator_id)
+{
+    if (r != NULL)
+        notify(r, REVOKE_RIGHTS, "", operator_id, "");
+}
+
 static bool is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,
                        const char *subject_id, const char *session_id, int64_t iat_ms)
 {

@@ -34,6 +34,7 @@ enum revoke_kind {
     REVOKE_OPERATOR = 1,
     REVOKE_APP = 2,
     REVOKE_SESSION = 3, /* one session of a user (listeners and the table only) */
+    REVOKE_RIGHTS = 4,  /* an operator's rights changed: listeners only, no token ends */
 };
 
 #define REVOKE_SESSION_MAX 32 /* characters of a session id */
@@ -79,6 +80,13 @@ void revoke_subject(struct revoke *r, enum revoke_kind kind, const char *app_id,
  */
 void revoke_session(struct revoke *r, const char *app_id, const char *user_id,
                     const char *session_id);
+
+/*
+ * Tells the listeners (not the store, not other nodes) that the rights of operator_id ("":
+ * of any operator, e.g. a role was edited) changed, so that what holds them open (a
+ * monitoring socket) ends; tokens stay valid. Any thread.
+ */
+void revoke_rights_changed(struct revoke *r, const char *operator_id);
 
 /* True when session_id of user_id in app_id was revoked. Any thread. */
 bool revoke_session_is_revoked(struct revoke *r, const char *app_id, const char *user_id,

@@ -196,26 +196,35 @@ static void demo_auth(struct identity *id, struct http_req *req, const char *uid
     kit_store(j, op, KIT_WRITE, demo_done);
 }
 
+bool identity_req_token(struct http_req *req, char *qtok, size_t qn, const char **tok, size_t *len)
+{
+    *tok = NULL;
+    *len = 0;
+    const char *authz = http_req_header(req, "Authorization");
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0)
+            return false;
+        *tok = authz + 7;
+        while (**tok == ' ')
+            (*tok)++;
+        *len = strlen(*tok);
+    } else if (http_req_query_param(req, "token", qtok, qn) >= 0) {
+        *tok = qtok;
+        *len = strlen(qtok);
+    } else {
+        *tok = protocol_token(http_req_header(req, "Sec-WebSocket-Protocol"), len);
+    }
+    return true;
+}
+
 void identity_user_auth(struct identity *id, struct http_req *req, user_auth_fn fn, void *ud)
 {
     const char *tok = NULL;
     size_t len = 0;
     char qtok[JWT_MAX_LEN + 1];
-    const char *authz = http_req_header(req, "Authorization");
-    if (authz != NULL) {
-        if (strncasecmp(authz, "Bearer ", 7) != 0) {
-            unauthorized(req, "use Authorization: Bearer <access token>");
-            return;
-        }
-        tok = authz + 7;
-        while (*tok == ' ')
-            tok++;
-        len = strlen(tok);
-    } else if (http_req_query_param(req, "token", qtok, sizeof(qtok)) >= 0) {
-        tok = qtok;
-        len = strlen(qtok);
-    } else {
-        tok = protocol_token(http_req_header(req, "Sec-WebSocket-Protocol"), &len);
+    if (!identity_req_token(req, qtok, sizeof(qtok), &tok, &len)) {
+        unauthorized(req, "use Authorization: Bearer <access token>");
+        return;
     }
     if (tok != NULL) {
         struct user_principal p;

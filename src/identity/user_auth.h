@@ -40,6 +40,14 @@ typedef void (*user_auth_fn)(struct http_req *req, const struct user_principal *
 void identity_user_auth(struct identity *id, struct http_req *req, user_auth_fn fn, void *ud);
 
 /*
+ * The token of req as identity_user_auth looks for it: `Authorization: Bearer`, else `?token=`
+ * (copied into qtok, qn bytes), else `Sec-WebSocket-Protocol: bearer.<t>`. *tok (borrowed from
+ * req or qtok) and *len; *tok NULL when there is none. False when an Authorization header is
+ * not a bearer one. Loop thread.
+ */
+bool identity_req_token(struct http_req *req, char *qtok, size_t qn, const char **tok, size_t *len);
+
+/*
  * The same check on a bare token, synchronously: 0 and *p filled, or
  * ERR_UNAUTH (bad, expired, wrong typ or revoked). Any thread.
  */

@@ -81,7 +81,8 @@ struct user_save {
     struct idctx base; /* first: the continuations read it with identity__ctx */
     char uid[JWT_SUB_MAX + 1];
     bool create;
-    cJSON *body; /* owns what f borrows */
+    bool profile; /* the write carries the profile hook's statements */
+    cJSON *body;  /* owns what f borrows */
     struct user_fields f;
     const char *password; /* owned by the job, wiped when it ends */
     char *hash;
@@ -115,6 +116,10 @@ static void save_submit(struct kit_job *j)
     bind_fields(op, app_id, sv->uid, &sv->f, now);
     if (!sv->create)
         store_op_require_row(op);
+    /* a profile shown elsewhere changed: the hook's statements commit with it (step 1 on) */
+    sv->profile = !sv->create && identity__profile_changes(sv->base.id, &sv->f);
+    if (sv->profile)
+        sv->base.id->profile.add(op, app_id, sv->uid, sv->base.id->profile.ud);
     if (sv->hash) {
         store_op_add(op, &SQL_USERS_SET_HASH);
         store_bind_text(op, app_id);
@@ -291,9 +296,12 @@ void identity_users_get(struct http_req *req, void *ud)
 /* A user disabled or re-keyed: every token and socket of theirs goes (sockets: close 4001). */
 static void finish_patch(struct kit_job *j)
 {
+    struct user_save *sv = j->ctx;
     struct idctx *c = identity__ctx(j);
     if (j->status == 0 && c->text != NULL)
         revoke_subject(c->id->revoke, REVOKE_USER, c->app_id, c->text);
+    if (j->status == 0 && sv->profile)
+        c->id->profile.done(j->res, 1, c->app_id, sv->uid, c->id->profile.ud);
     finish_user(j);
 }
 

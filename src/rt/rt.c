@@ -15,6 +15,7 @@
 
 #include "bus/bus.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/frame.h"
 #include "core/err.h"
 #include "core/json_check.h"
@@ -34,6 +35,12 @@ struct rt_cmd {
     void *ud;
 };
 
+/* A subscription of an operator's session to a monitor topic. */
+struct rt_monitor_sub {
+    struct bus_sub sub;
+    struct rt_session *s;
+};
+
 struct rt {
     struct identity *id;
     _Atomic(struct server *) srv; /* set once the server runs */
@@ -45,6 +52,8 @@ struct rt {
     int ncmds;
     rt_watch_fn watch;
     void *watch_ud;
+    rt_operator_auth_fn op_auth;
+    void *op_auth_ud;
 };
 
 void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field)
@@ -70,13 +79,78 @@ void rt_cursor_seen(struct rt *rt, int64_t cursor)
         ;
 }
 
+static void on_user_event(struct bus_sub *sub, const struct bus_event *ev);
+static void on_app_event(struct bus_sub *sub, const struct bus_event *ev);
+static void on_monitor_event(struct bus_sub *sub, const struct bus_event *ev);
+
+/* An operator's session opens: its operator topics and the monitor topic of each of its apps
+ * (once each: two roles may name the same app), or "m:*" for every app; hello names the
+ * operator and the apps (null: every app). */
+static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
+{
+    char topic[BUS_TOPIC_MAX + 1];
+    bus_topic_operator(topic, s->operator_id);
+    bus_subscribe(rt->bus, s->loop, topic, &s->user_sub);
+    bus_topic_operator(topic, "*");
+    bus_subscribe(rt->bus, s->loop, topic, &s->app_sub);
+    buf_puts(b, "null,\"operator\":{\"id\":");
+    /* hello: {"type":"hello","user":null,"operator":{"id","apps"},...} */
+    buf_json_str(b, s->operator_id);
+    buf_puts(b, ",\"apps\":");
+    cJSON *apps = s->apps_json != NULL ? cJSON_Parse(s->apps_json) : NULL;
+    int n = cJSON_IsArray(apps) ? cJSON_GetArraySize(apps) : 1;
+    s->monitor = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*s->monitor));
+    if (apps == NULL) {
+        buf_puts(b, "null");
+        bus_topic_monitor(topic, "*");
+        s->monitor[0] =
+            (struct rt_monitor_sub){.sub = {.fn = on_monitor_event, .id = s->id}, .s = s};
+        bus_subscribe(rt->bus, s->loop, topic, &s->monitor[0].sub);
+        s->nmonitor = 1;
+    } else {
+        buf_putc(b, '[');
+        const cJSON *a;
+        cJSON_ArrayForEach(a, apps)
+        {
+            bool seen = !cJSON_IsString(a);
+            for (const cJSON *e = apps->child; e != a && !seen; e = e->next)
+                seen = cJSON_IsString(e) && strcmp(e->valuestring, a->valuestring) == 0;
+            if (seen)
+                continue;
+            if (s->nmonitor > 0)
+                buf_putc(b, ',');
+            buf_json_str(b, a->valuestring);
+            bus_topic_monitor(topic, a->valuestring);
+            struct rt_monitor_sub *m = &s->monitor[s->nmonitor++];
+            *m = (struct rt_monitor_sub){.sub = {.fn = on_monitor_event, .id = s->id}, .s = s};
+            bus_subscribe(rt->bus, s->loop, topic, &m->sub);
+        }
+        buf_putc(b, ']');
+    }
+    cJSON_Delete(apps);
+    buf_putc(b, '}');
+}
+
+/* The operator was revoked while its handshake was being authorized (before its topics were
+ * subscribed above, so the REVOKE event went by): it closes at once. */
+static void operator_check(struct rt *rt, struct rt_session *s)
+{
+    if (revoke_is_revoked(rt->id->revoke, REVOKE_OPERATOR, "", s->operator_id, s->operator_iat_ms))
+        ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
+}
+
 static void on_open(struct ws_conn *c, void *ud)
 {
     struct rt *rt = ud;
     struct rt_session *s = ws_conn_user(c);
     struct buf b = BUF_INIT;
-    buf_puts(&b, "{\"type\":\"hello\",\"user\":{\"id\":");
-    if (s) {
+    buf_puts(&b, "{\"type\":\"hello\",\"user\":");
+    bool op = s && s->operator;
+    if (op) {
+        s->conn = c;
+        s->loop = ws_conn_loop(c);
+        operator_open(rt, s, &b);
+    } else if (s) {
         char topic[BUS_TOPIC_MAX + 1];
         int loop = ws_conn_loop(c);
         s->conn = c;
@@ -85,18 +159,22 @@ static void on_open(struct ws_conn *c, void *ud)
         bus_subscribe(rt->bus, loop, topic, &s->user_sub);
         bus_topic_app(topic, s->app_id);
         bus_subscribe(rt->bus, loop, topic, &s->app_sub);
+        buf_puts(&b, "{\"id\":");
         buf_json_str(&b, s->user_id);
+        buf_putc(&b, '}');
         if (rt->watch != NULL)
             rt->watch(s, true, rt->watch_ud);
     } else {
-        buf_puts(&b, "null");
+        buf_puts(&b, "{\"id\":null}");
     }
-    buf_puts(&b, "},\"session_id\":");
+    buf_puts(&b, ",\"session_id\":");
     buf_json_str(&b, ws_conn_session_id(c));
     buf_printf(&b, ",\"cursor\":\"%lld\",\"heartbeat_ms\":%d}", (long long)atomic_load(&rt->cursor),
                ws_conn_heartbeat_ms(c));
     ws_conn_send_text(c, b.data, b.len);
     buf_release(&b);
+    if (op)
+        operator_check(rt, s);
 }
 
 static void on_ping(struct rt_session *sess, const cJSON *msg, void *ud)
@@ -153,10 +231,20 @@ static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
         struct rt_session *s = ws_conn_user(c);
         if (cmd == NULL || s == NULL)
             rt_send_error(c, "unknown_type", "unknown frame type", "type");
+        else if (s->operator&& strcmp(cmd->type, "ping") != 0)
+            rt_send_error(c, "forbidden", "a monitoring operator's connection is read-only",
+                          "type");
         else
             cmd->fn(s, msg, cmd->ud);
     }
     cJSON_Delete(msg);
+}
+
+static void session_free(struct rt_session *s)
+{
+    free(s->monitor);
+    free(s->apps_json);
+    free(s);
 }
 
 static void on_close(struct ws_conn *c, void *ud)
@@ -168,13 +256,15 @@ static void on_close(struct ws_conn *c, void *ud)
     if (s->conn) {
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->user_sub);
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->app_sub);
-        if (rt->watch != NULL)
+        for (int i = 0; i < s->nmonitor; i++)
+            bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->monitor[i].sub);
+        if (rt->watch != NULL && !s->operator)
             rt->watch(s, false, rt->watch_ud);
     }
     s->conn = NULL;
     s->closed = true;
     if (s->holds == 0)
-        free(s);
+        session_free(s);
 }
 
 void rt_session_hold(struct rt_session *s)
@@ -188,7 +278,7 @@ void rt_session_release(struct rt_session *s)
     struct server *srv = atomic_load(&s->rt->srv);
     int loop = s->loop;
     if (--s->holds == 0 && s->closed)
-        free(s);
+        session_free(s);
     server_work_end(srv, loop); /* last: the loop may end here */
 }
 
@@ -218,6 +308,15 @@ static void on_user_event(struct bus_sub *sub, const struct bus_event *ev)
 static void on_app_event(struct bus_sub *sub, const struct bus_event *ev)
 {
     deliver((struct rt_session *)((char *)sub - offsetof(struct rt_session, app_sub)), ev);
+}
+
+/* A monitor topic's event: its frame only. */
+static void on_monitor_event(struct bus_sub *sub, const struct bus_event *ev)
+{
+    struct rt_monitor_sub *m =
+        (struct rt_monitor_sub *)((char *)sub - offsetof(struct rt_monitor_sub, sub));
+    if (ev->kind == BUS_KIND_FRAME)
+        deliver(m->s, ev);
 }
 
 /* ---- handshake: the user's token (or demo id) decides */
@@ -269,7 +368,65 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
 static void on_handshake(struct http_req *req, void *ud)
 {
     struct rt *rt = ud;
+    char qtok[JWT_MAX_LEN + 1];
+    const char *tok = NULL;
+    size_t len = 0;
+    if (rt->op_auth != NULL && identity_req_token(req, qtok, sizeof(qtok), &tok, &len) &&
+        tok != NULL) {
+        struct jwt_claims c;
+        bool op = jwt_verify(rt->id->jwt, tok, len, JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c,
+                             NULL) == 0;
+        jwt_claims_release(&c);
+        if (op) {
+            rt->op_auth(req, tok, len, rt->op_auth_ud);
+            return;
+        }
+    }
     identity_user_auth(rt->id, req, handshake_authed, rt);
+}
+
+/* The issue time (ms) of req's operator token, checked already: "iatm", else iat; 0 when it
+ * cannot be read again (then any revocation of the operator counts). */
+static int64_t token_iat_ms(struct rt *rt, struct http_req *req)
+{
+    char qtok[JWT_MAX_LEN + 1];
+    const char *tok = NULL;
+    size_t len = 0;
+    int64_t ms = 0;
+    if (!identity_req_token(req, qtok, sizeof(qtok), &tok, &len) || tok == NULL)
+        return 0;
+    struct jwt_claims c;
+    if (jwt_verify(rt->id->jwt, tok, len, JWT_TYP_OPERATOR, clock_wall_ms() / 1000, &c, NULL) ==
+        0) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c.json, "iatm");
+        ms = cJSON_IsNumber(m) ? (int64_t)m->valuedouble : c.iat * 1000;
+    }
+    jwt_claims_release(&c);
+    return ms;
+}
+
+void rt_operator_auth(struct rt *rt, rt_operator_auth_fn fn, void *ud)
+{
+    rt->op_auth = fn;
+    rt->op_auth_ud = ud;
+}
+
+void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operator_id,
+                        const char *apps_json)
+{
+    struct rt_session *s = xcalloc(1, sizeof(*s));
+    s->operator= true;
+    snprintf(s->operator_id, sizeof(s->operator_id), "%s", operator_id);
+    s->apps_json = apps_json != NULL ? xstrdup(apps_json) : NULL;
+    s->operator_iat_ms = token_iat_ms(rt, req);
+    s->rt = rt;
+    s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
+    s->user_sub.fn = on_user_event;
+    s->user_sub.id = s->id;
+    s->app_sub.fn = on_app_event;
+    s->app_sub.id = s->id;
+    if (!ws_accept(req, s))
+        session_free(s);
 }
 
 /* ---- revocation: a REVOKE event on the user's (or app's) topic closes its sockets */
@@ -278,10 +435,12 @@ static void on_revoked(enum revoke_kind kind, const char *app_id, const char *su
                        const char *session_id, void *ud)
 {
     struct rt *rt = ud;
-    if (atomic_load(&rt->srv) == NULL || kind == REVOKE_OPERATOR)
+    if (atomic_load(&rt->srv) == NULL)
         return;
     char topic[BUS_TOPIC_MAX + 1];
-    if (kind == REVOKE_APP)
+    if (kind == REVOKE_OPERATOR || kind == REVOKE_RIGHTS) /* monitoring sockets ("": all) */
+        bus_topic_operator(topic, subject_id[0] != '\0' ? subject_id : "*");
+    else if (kind == REVOKE_APP)
         bus_topic_app(topic, subject_id);
     else
         bus_topic_user(topic, app_id, subject_id);

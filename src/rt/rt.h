@@ -22,6 +22,7 @@
 #include "net/server.h"
 
 struct rt;
+struct rt_monitor_sub;
 struct identity;
 struct server;
 struct router;
@@ -45,6 +46,14 @@ struct rt_session {
     bool closed;             /* the connection has gone (conn is NULL); freed at the last
                                 release */
     bool demo;
+    bool operator; /* a monitoring operator (docs/protocol.md, "Operator connections"): no user,
+                      read-only; user_sub is its "o:<operator>" topic, app_sub "o:*" */
+    char operator_id[JWT_SUB_MAX + 1];
+    int64_t operator_iat_ms; /* its token's issue time: a revocation after it closes it */
+    char *apps_json;         /* owned: the apps it monitors (a JSON array), NULL every app */
+    int nmonitor;
+    struct rt_monitor_sub *monitor; /* owned: one per monitored app's topic "m:<app>" (or
+                                       "m:*"); rt.c */
     char app_id[JWT_APP_MAX + 1];
     char user_id[65]; /* user ids are 1-64 characters (docs/identity.md) */
     char device_id[RT_DEVICE_MAX + 1];
@@ -82,6 +91,25 @@ void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud);
  */
 typedef void (*rt_watch_fn)(struct rt_session *s, bool open, void *ud);
 void rt_watch(struct rt *rt, rt_watch_fn fn, void *ud);
+
+/*
+ * The authenticator of operator connections (docs/protocol.md, "Operator connections"): a
+ * handshake whose token (Authorization, ?token= or Sec-WebSocket-Protocol bearer.<t>) is an
+ * operator token is handed to fn with it (tok[0..len), borrowed for the call), which answers
+ * 401/403 itself or calls rt_operator_accept. Unset: operator tokens are refused as bad user
+ * tokens. Start-up only.
+ */
+typedef void (*rt_operator_auth_fn)(struct http_req *req, const char *tok, size_t len, void *ud);
+void rt_operator_auth(struct rt *rt, rt_operator_auth_fn fn, void *ud);
+
+/*
+ * Accepts req's handshake as operator operator_id monitoring the apps of apps_json (a JSON
+ * array of app ids; NULL: every app): the session subscribes to each app's monitor topic
+ * (bus_topic_monitor) and to its operator topics (a REVOKE there closes it with 4001), sends
+ * no command but ping, is no user's device (no presence). Loop thread of req.
+ */
+void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operator_id,
+                        const char *apps_json);
 
 /* Fills app with the protocol's callbacks (the handshake authenticates the user). */
 void rt_ws_app(struct rt *rt, struct ws_app *app);

@@ -157,6 +157,13 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_NEW_GUARD;
 extern const struct store_sql SQL_EVENTS_INSERT_READ;
 extern const struct store_sql SQL_CONVERSATIONS_SYNCED;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED;
+extern const struct store_sql SQL_CONVERSATIONS_MONITOR_COUNT;
+extern const struct store_sql SQL_CONVERSATIONS_MONITOR_PAGE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_MONITOR_PAGE;
+extern const struct store_sql SQL_CONVERSATIONS_MONITOR_GET;
+extern const struct store_sql SQL_EVENTS_INSERT_PROFILE;
+extern const struct store_sql SQL_CONVERSATIONS_PROFILE;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_PROFILE;
 
 /* messages and events (chat, issue 9): src/store/sql/messages.c */
 extern const struct store_sql SQL_MESSAGES_INSERT;
@@ -195,10 +202,12 @@ extern const struct store_sql SQL_EVENTS_LATEST;
 #define SQL_CONVERSATIONS_NCOLS 13
 
 /* The columns of a member (alias m, with the user's profile as u), as chat/conv_json.c reads
- * them. */
+ * them; the last is the user's metadata in a direct conversation only (the customer context,
+ * docs/service.md), NULL elsewhere. */
 #define SQL_CONVERSATION_MEMBERS_COLS                                                              \
     "m.conversation_id, m.user_id, m.role, m.joined_at, coalesce(u.name, ''), coalesce(u.avatar,"  \
-    " ''), coalesce(u.kind, ''), u.last_seen"
+    " ''), coalesce(u.kind, ''), u.last_seen, CASE WHEN EXISTS (SELECT 1 FROM conversations dc"    \
+    " WHERE dc.id = m.conversation_id AND dc.type = 'direct') THEN u.metadata END"
 
 /* A member's read state in a conversation (me: the member, c: the conversation, lm: its newest
  * message when the member sees it), in the order chat/read.c reads them: read_seq, the unread

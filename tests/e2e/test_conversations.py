@@ -103,7 +103,7 @@ def test_direct_is_get_or_create_with_the_peer_profile(app):
     c = r.json()
     assert c["type"] == "direct" and c["owner"] is None and c["member_count"] == 2
     assert c["peer"] == {"id": "bob", "name": "N bob", "avatar": "", "kind": "", "online": False,
-                         "last_seen": None}
+                         "last_seen": None, "metadata": {}}
     assert sorted(m["user_id"] for m in c["members"]) == ["alice", "bob"]
     again = app.call("bob", "POST", "/conversations", {"type": "direct", "peer": "alice"})
     assert again.status == 200, again

@@ -46,7 +46,7 @@ static struct store_value num(int64_t i)
 
 /* Two conversations (a direct one and a room) and the member rows of both queries. */
 static struct store_value conv_vals[2][13];
-static struct store_value member_vals[3][8];
+static struct store_value member_vals[3][9];
 
 static void fill(struct store_rows *conv, struct store_rows *members)
 {
@@ -67,8 +67,10 @@ static void fill(struct store_rows *conv, struct store_rows *members)
             member_vals[i][k] = k == 3 ? num(100 + i) : txt(rows[i][k]);
     for (int i = 0; i < 3; i++) /* last_seen: Mia's known, the others never seen */
         member_vals[i][7] = i == 1 ? num(5000) : (struct store_value){.type = STORE_NULL};
+    for (int i = 0; i < 3; i++) /* metadata (direct conversations): Mia's set, Bob's NULL */
+        member_vals[i][8] = txt(i == 1 ? "{\"tier\":\"gold\"}" : NULL);
     *conv = (struct store_rows){.ncols = 13, .nrows = 2, .vals = &conv_vals[0][0]};
-    *members = (struct store_rows){.ncols = 8, .nrows = 3, .vals = &member_vals[0][0]};
+    *members = (struct store_rows){.ncols = 9, .nrows = 3, .vals = &member_vals[0][0]};
 }
 
 TEST(conversation_json_for_a_direct_one_has_its_members_and_the_peer)
@@ -81,10 +83,11 @@ TEST(conversation_json_for_a_direct_one_has_its_members_and_the_peer)
                  "\"owner\":null,\"last_seq\":7,\"last_activity_at\":300,\"created_at\":100,"
                  "\"updated_at\":200,\"member_count\":2,\"status\":\"open\",\"assignee\":"
                  "\"m1\",\"customer\":\"b1\",\"members\":[{\"user_id\":\"b1\","
-                 "\"role\":\"member\",\"joined_at\":100,\"name\":\"Bob\",\"avatar\":\"\"},"
-                 "{\"user_id\":\"m1\",\"role\":\"member\",\"joined_at\":101,\"name\":\"Mia\","
-                 "\"avatar\":\"m.png\"}],\"peer\":{\"id\":\"m1\",\"name\":\"Mia\",\"avatar\":"
-                 "\"m.png\",\"kind\":\"merchant\",\"last_seen\":5000}}");
+                 "\"role\":\"member\",\"joined_at\":100,\"name\":\"Bob\",\"avatar\":\"\","
+                 "\"metadata\":{}},{\"user_id\":\"m1\",\"role\":\"member\",\"joined_at\":101,"
+                 "\"name\":\"Mia\",\"avatar\":\"m.png\",\"metadata\":{\"tier\":\"gold\"}}],"
+                 "\"peer\":{\"id\":\"m1\",\"name\":\"Mia\",\"avatar\":\"m.png\",\"kind\":"
+                 "\"merchant\",\"last_seen\":5000,\"metadata\":{\"tier\":\"gold\"}}}");
     cJSON_free(s);
     cJSON_Delete(o);
     /* an event frame is the same for both members: no peer */

@@ -253,3 +253,118 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_READ_AUDIENCE =
 const struct store_sql SQL_CONVERSATION_MEMBERS_SENT =
     STORE_SQL("UPDATE conversation_members SET read_seq = (SELECT last_seq FROM conversations WHERE"
               " id = ?1) WHERE conversation_id = ?1 AND user_id = ?2");
+
+/* ---- the live monitor (chat/monitor.c, docs/service.md "Live monitor"): every conversation
+ * of the apps an operator monitors. ?1 those apps as a JSON array, NULL every app; the texts
+ * differ only in how the array is expanded. */
+#define MON_Q(n) "?" #n
+#define MON_D(n) "$" #n
+#define MON_APPS_SQLITE "SELECT value FROM json_each(?1)"
+#define MON_APPS_PG "SELECT json_array_elements_text($1::text::json)"
+/* the newest message (alias lm), whoever joined when */
+#define MON_LAST " LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq"
+#define MON_LAST_COLS                                                                              \
+    ", c.app_id, lm.id, lm.seq, lm.sender_id, lm.type, lm.content, lm.created_at, lm.recalled"
+
+/* ?2 app or NULL, ?3 a member's user id or NULL, ?4 a member's kind or NULL, ?5 type or NULL,
+ * ?6 last activity from (ms, inclusive) or NULL, ?7 to (exclusive) or NULL */
+#define MON_WHERE(P, APPS)                                                                         \
+    " WHERE (CAST(" P(1) " AS TEXT) IS NULL OR c.app_id IN (" APPS ")) AND (CAST(" P(              \
+        2) " AS"                                                                                   \
+           " TEXT) IS NULL OR c.app_id = " P(2) ") AND (CAST(" P(                                  \
+               3) " AS TEXT) IS NULL OR EXISTS (SELECT"                                            \
+                  " 1 FROM conversation_members f WHERE f.conversation_id = c.id AND f.user_id "   \
+                  "= " P(3) "))"                                                                   \
+                            " AND (CAST(" P(                                                       \
+                                4) " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "                   \
+                                   "conversation_members f JOIN"                                   \
+                                   " users fu ON fu.app_id = f.app_id AND fu.id = "                \
+                                   "f.user_id WHERE f.conversation_id = c.id AND"                  \
+                                   " fu.kind = " P(4) ")) AND (CAST(" P(                           \
+                                       5) " AS TEXT) "                                             \
+                                          "IS NULL OR "                                            \
+                                          "c.type = " P(5) ") AND (CAST(" P(                       \
+                                              6) " AS "                                            \
+                                                 "BIGIN"                                           \
+                                                 "T) "                                             \
+                                                 "IS "                                             \
+                                                 "NULL "                                           \
+                                                 "OR "                                             \
+                                                 "c."                                              \
+                                                 "last_"                                           \
+                                                 "activ"                                           \
+                                                 "ity_"                                            \
+                                                 "at "                                             \
+                                                 ">="                                              \
+                                                 " " P(6) ") AND (CAST(" P(                        \
+                                                     7) " AS BIGINT)"                              \
+                                                        " IS NULL OR c.last_activity_at < " P(     \
+                                                            7) ")"
+#define MON_ORDER(P) " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " P(8) " OFFSET " P(9)
+
+/* ?1..?7 as MON_WHERE */
+const struct store_sql SQL_CONVERSATIONS_MONITOR_COUNT = {
+    .sqlite = "SELECT count(*) FROM conversations c" MON_WHERE(MON_Q, MON_APPS_SQLITE),
+    .pg = "SELECT count(*) FROM conversations c" MON_WHERE(MON_D, MON_APPS_PG),
+};
+
+/* ?1..?7 as MON_WHERE, ?8 limit, ?9 offset: newest activity first, each with its app and its
+ * newest message after SQL_CONVERSATIONS_COLS */
+const struct store_sql SQL_CONVERSATIONS_MONITOR_PAGE = {
+    .sqlite = "SELECT " SQL_CONVERSATIONS_COLS MON_LAST_COLS
+              " FROM conversations c" MON_LAST MON_WHERE(MON_Q, MON_APPS_SQLITE) MON_ORDER(MON_Q),
+    .pg = "SELECT " SQL_CONVERSATIONS_COLS MON_LAST_COLS
+          " FROM conversations c" MON_LAST MON_WHERE(MON_D, MON_APPS_PG) MON_ORDER(MON_D),
+};
+
+/* ?1..?9 as SQL_CONVERSATIONS_MONITOR_PAGE: the members of that page's direct and group
+ * conversations (rooms: a count only) */
+const struct store_sql SQL_CONVERSATION_MEMBERS_MONITOR_PAGE = {
+    .sqlite = "SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id IN (SELECT c.id FROM conversations c" MON_WHERE(
+                  MON_Q, MON_APPS_SQLITE) MON_ORDER(MON_Q) ") AND m.conversation_id IN (SELECT id"
+                                                           " FROM conversations WHERE type <>"
+                                                           " 'room')" MEMBERS_ORDER,
+    .pg = "SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+          " WHERE m.conversation_id IN (SELECT c.id FROM conversations c" MON_WHERE(MON_D,
+                                                                                    MON_APPS_PG)
+              MON_ORDER(MON_D) ") AND m.conversation_id IN (SELECT id FROM"
+                               " conversations WHERE type <> 'room')" MEMBERS_ORDER,
+};
+
+/* ?1 apps as MON_WHERE, ?2 conversation: it with its app and newest message, when it belongs to
+ * one of those apps */
+const struct store_sql SQL_CONVERSATIONS_MONITOR_GET = {
+    .sqlite =
+        "SELECT " SQL_CONVERSATIONS_COLS MON_LAST_COLS " FROM conversations c" MON_LAST
+        " WHERE c.id = ?2 AND (CAST(?1 AS TEXT) IS NULL OR c.app_id IN (" MON_APPS_SQLITE "))",
+    .pg = "SELECT " SQL_CONVERSATIONS_COLS MON_LAST_COLS " FROM conversations c" MON_LAST
+          " WHERE c.id = $2 AND (CAST($1 AS TEXT) IS NULL OR c.app_id IN (" MON_APPS_PG "))",
+};
+
+/* ---- the customer context (chat/context.c, docs/service.md "Customer context"): a change of a
+ * user's profile is a member.updated event in each of their direct conversations, the ?4 most
+ * recently active ones, written in the change's own op. */
+
+/* ?1 app, ?2 the user, ?3 now, ?4 the most conversations: the events, each with its cursor and
+ * conversation */
+const struct store_sql SQL_EVENTS_INSERT_PROFILE =
+    STORE_SQL("INSERT INTO events (app_id, conversation_id, kind, user_id, created_at) SELECT"
+              " c.app_id, c.id, 'member.updated', ?2, ?3 FROM conversation_members me JOIN"
+              " conversations c ON c.id = me.conversation_id WHERE me.app_id = ?1 AND me.user_id"
+              " = ?2 AND c.type = 'direct' ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?4"
+              " RETURNING cursor, conversation_id");
+
+/* the conversations of those events (?1 app, ?2 user, ?3 now as SQL_EVENTS_INSERT_PROFILE) */
+#define PROFILE_CONVS                                                                              \
+    " IN (SELECT p.conversation_id FROM events p WHERE p.user_id = ?2 AND p.app_id = ?1 AND"       \
+    " p.kind = 'member.updated' AND p.created_at = ?3)"
+
+/* ?1 app, ?2 user, ?3 now: the conversations SQL_EVENTS_INSERT_PROFILE has just logged */
+const struct store_sql SQL_CONVERSATIONS_PROFILE = STORE_SQL(
+    "SELECT " SQL_CONVERSATIONS_COLS CONV_FROM " WHERE c.app_id = ?1 AND c.id" PROFILE_CONVS);
+
+/* ?1 app, ?2 user, ?3 now: their members */
+const struct store_sql SQL_CONVERSATION_MEMBERS_PROFILE =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id" PROFILE_CONVS MEMBERS_ORDER);

@@ -107,7 +107,8 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
  * created_at ?4 on, at most ?5): those of the conversations they belong to from the event that
  * made them a member on (an edit or a recall only of a message they can read: one after the
  * seq they joined at; a room's read events only their own, as the live ones go to the reader
- * only), and the events that told them they left or were removed. Read through the user's
+ * only; not the member.updated events of their own profile changes, which are their peers'),
+ * and the events that told them they left or were removed. Read through the user's
  * memberships (events_conversation) and removals (events_user), so a page costs the user's
  * events after the cursor, not everyone's (migration 010). */
 #define SYNC_CURSORS                                                                               \
@@ -115,7 +116,8 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
     " me.conversation_id WHERE me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND"           \
     " x.cursor >= coalesce(me.joined_cursor, 0) AND x.created_at >= ?4 AND (x.message_id IS"       \
     " NULL OR x.seq > me.joined_seq) AND NOT (x.kind = 'read' AND x.user_id <> ?2 AND EXISTS"      \
-    " (SELECT 1 FROM conversations t WHERE t.id = x.conversation_id AND t.type = 'room')) UNION"   \
+    " (SELECT 1 FROM conversations t WHERE t.id = x.conversation_id AND t.type = 'room')) AND"     \
+    " NOT (x.kind = 'member.updated' AND x.user_id = ?2) UNION"                                    \
     " SELECT y.cursor FROM events y WHERE y.user_id = ?2 AND y.cursor > ?3 AND y.app_id = ?1 AND"  \
     " y.kind IN ('member.removed', 'member.left') AND y.created_at >= ?4 ORDER BY 1 LIMIT ?5"
 
