@@ -40,6 +40,8 @@
 
 void chat__publish_monitors(struct rt *rt, const char *app_id, struct frame *f)
 {
+    if (!rt_has_monitors(rt))
+        return;
     struct bus *bus = rt_bus(rt);
     char topic[BUS_TOPIC_MAX + 1];
     bus_topic_monitor(topic, app_id);

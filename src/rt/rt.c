@@ -54,6 +54,7 @@ struct rt {
     void *watch_ud;
     rt_operator_auth_fn op_auth;
     void *op_auth_ud;
+    atomic_int nmonitors; /* open monitor sessions, all loops (rt_has_monitors) */
 };
 
 void rt_send_error(struct ws_conn *c, const char *code, const char *message, const char *field)
@@ -129,6 +130,13 @@ static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
     }
     cJSON_Delete(apps);
     buf_putc(b, '}');
+    if (s->nmonitor > 0)
+        atomic_fetch_add_explicit(&rt->nmonitors, 1, memory_order_relaxed);
+}
+
+bool rt_has_monitors(struct rt *rt)
+{
+    return atomic_load_explicit(&rt->nmonitors, memory_order_relaxed) > 0;
 }
 
 /* The operator was revoked while its handshake was being authorized (before its topics were
@@ -258,6 +266,8 @@ static void on_close(struct ws_conn *c, void *ud)
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->app_sub);
         for (int i = 0; i < s->nmonitor; i++)
             bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->monitor[i].sub);
+        if (s->nmonitor > 0)
+            atomic_fetch_sub_explicit(&rt->nmonitors, 1, memory_order_relaxed);
         if (rt->watch != NULL && !s->operator)
             rt->watch(s, false, rt->watch_ud);
     }

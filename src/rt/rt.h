@@ -119,6 +119,9 @@ void rt_attach(struct rt *rt, struct server *srv);
 
 /* The bus; feature modules publish to it. Borrowed for rt's lifetime. */
 struct bus *rt_bus(struct rt *rt);
+/* Whether a monitoring operator's session is open on this node: the members' fan-out skips
+ * the monitor topics when none is (a session opening meanwhile sees what follows its hello). */
+bool rt_has_monitors(struct rt *rt);
 
 /*
  * Publishes the JSON text json[0..len) to every connection subscribed to
