@@ -5,7 +5,7 @@
  * operator token, read-only.
  *
  * GET /api/v1/admin/conversations lists the conversations of the operator's apps (filters:
- * app_id, user_id, kind, type, from, to; newest activity first; paged), GET
+ * app_id, user_id, kind, type, status, assignee, from, to; newest activity first; paged), GET
  * /api/v1/admin/conversations/{id} reads one and GET /api/v1/admin/conversations/{id}/messages
  * its history, with the same JSON writers as the end-user endpoints. A conversation of an app
  * the operator does not monitor is 404, as another tenant's.
@@ -93,7 +93,8 @@ static struct kit_job *job_new(struct http_req *req, struct chat *chat, const ch
 /* The filters of the list, borrowed from the request's query buffers. */
 struct filters {
     char app[KIT_ID_MAX + 1], user[KIT_ID_MAX + 1], kind[KIT_ID_MAX + 1], type[16];
-    int64_t from, to; /* -1: none */
+    char status[16], assignee[KIT_ID_MAX + 1]; /* assignee "none": queued ones */
+    int64_t from, to;                          /* -1: none */
 };
 
 /* Whether the query names the parameter (given, even when too long to decode). */
@@ -159,12 +160,23 @@ static bool parse_filters(struct http_req *req, struct filters *f)
         query_text(req, "kind", f->kind, sizeof(f->kind), false,
                    "must be a kind of at most 64 characters") < 0 ||
         query_text(req, "type", f->type, sizeof(f->type), false,
-                   "must be \"direct\", \"group\" or \"room\"") < 0)
+                   "must be \"direct\", \"group\", \"room\" or \"support\"") < 0)
         return false;
     if (f->type[0] != '\0' && strcmp(f->type, "direct") != 0 && strcmp(f->type, "group") != 0 &&
-        strcmp(f->type, "room") != 0) {
+        strcmp(f->type, "room") != 0 && strcmp(f->type, "support") != 0) {
         http_respond_error(req, 422, "validation_failed",
-                           "must be \"direct\", \"group\" or \"room\"", "type");
+                           "must be \"direct\", \"group\", \"room\" or \"support\"", "type");
+        return false;
+    }
+    if (query_text(req, "status", f->status, sizeof(f->status), false,
+                   "must be \"open\", \"pending\" or \"resolved\"") < 0 ||
+        query_text(req, "assignee", f->assignee, sizeof(f->assignee), true,
+                   "must be a user id or \"none\"") < 0)
+        return false;
+    if (f->status[0] != '\0' && strcmp(f->status, "open") != 0 &&
+        strcmp(f->status, "pending") != 0 && strcmp(f->status, "resolved") != 0) {
+        http_respond_error(req, 422, "validation_failed",
+                           "must be \"open\", \"pending\" or \"resolved\"", "status");
         return false;
     }
     if (!query_ms(req, "from", &f->from) || !query_ms(req, "to", &f->to))
@@ -187,6 +199,11 @@ static void bind_filters(struct store_op *op, const struct chctx *c, const struc
         store_bind_int(op, f->to);
     else
         store_bind_null(op);
+    store_bind_text(op, f->status[0] ? f->status : NULL);
+    if (strcmp(f->assignee, "none") == 0)
+        store_bind_text(op, "");
+    else
+        store_bind_text(op, f->assignee[0] ? f->assignee : NULL);
 }
 
 static void list_done(struct kit_job *j)

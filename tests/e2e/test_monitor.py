@@ -133,6 +133,24 @@ def test_list_filters_and_paging(server, root, app):
         error_of(operator_call(server, tok, "GET", "/admin/conversations" + q), 422, field)
 
 
+def test_status_assignee_and_support_filters(server, root, app):
+    tok = operator(server, root, "mon-svc", [PERM])
+    app.users("b7", kind="buyer")
+    app.users("m7", kind="merchant")
+    conv = direct(app, "b7", "m7")  # a service conversation: open, the merchant assigned
+    r = app.call("m7", "POST", "/conversations/%s/status" % conv, {"status": "pending"})
+    assert r.status == 200, r
+    pending = listed(server, tok, "?status=pending&user_id=b7")["results"]
+    assert [(c["id"], c["status"], c["assignee"]) for c in pending] == [(conv, "pending", "m7")]
+    assert listed(server, tok, "?status=open&user_id=b7")["count"] == 0
+    assert [c["id"] for c in listed(server, tok, "?assignee=m7")["results"]] == [conv]
+    assert listed(server, tok, "?assignee=none&user_id=b7")["count"] == 0
+    assert listed(server, tok, "?type=support&user_id=b7")["count"] == 0
+    assert [c["id"] for c in listed(server, tok, "?type=direct&user_id=b7")["results"]] == [conv]
+    for q, field in (("?status=closed", "status"), ("?assignee=bad%20id", "assignee")):
+        error_of(operator_call(server, tok, "GET", "/admin/conversations" + q), 422, field)
+
+
 def test_rooms_are_listed_with_a_member_count(server, mon, app):
     r = app.call("m1", "POST", "/conversations", {"type": "room", "name": "Lobby"})
     assert r.status == 201, r

@@ -267,48 +267,33 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SENT =
     ", c.app_id, lm.id, lm.seq, lm.sender_id, lm.type, lm.content, lm.created_at, lm.recalled"
 
 /* ?2 app or NULL, ?3 a member's user id or NULL, ?4 a member's kind or NULL, ?5 type or NULL,
- * ?6 last activity from (ms, inclusive) or NULL, ?7 to (exclusive) or NULL */
+ * ?6 last activity from (ms, inclusive) or NULL, ?7 to (exclusive) or NULL, ?8 the service
+ * status or NULL, ?9 the assignee, '' for none (queued), or NULL */
+// clang-format off
 #define MON_WHERE(P, APPS)                                                                         \
-    " WHERE (CAST(" P(1) " AS TEXT) IS NULL OR c.app_id IN (" APPS ")) AND (CAST(" P(              \
-        2) " AS"                                                                                   \
-           " TEXT) IS NULL OR c.app_id = " P(2) ") AND (CAST(" P(                                  \
-               3) " AS TEXT) IS NULL OR EXISTS (SELECT"                                            \
-                  " 1 FROM conversation_members f WHERE f.conversation_id = c.id AND f.user_id "   \
-                  "= " P(3) "))"                                                                   \
-                            " AND (CAST(" P(                                                       \
-                                4) " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "                   \
-                                   "conversation_members f JOIN"                                   \
-                                   " users fu ON fu.app_id = f.app_id AND fu.id = "                \
-                                   "f.user_id WHERE f.conversation_id = c.id AND"                  \
-                                   " fu.kind = " P(4) ")) AND (CAST(" P(                           \
-                                       5) " AS TEXT) "                                             \
-                                          "IS NULL OR "                                            \
-                                          "c.type = " P(5) ") AND (CAST(" P(                       \
-                                              6) " AS "                                            \
-                                                 "BIGIN"                                           \
-                                                 "T) "                                             \
-                                                 "IS "                                             \
-                                                 "NULL "                                           \
-                                                 "OR "                                             \
-                                                 "c."                                              \
-                                                 "last_"                                           \
-                                                 "activ"                                           \
-                                                 "ity_"                                            \
-                                                 "at "                                             \
-                                                 ">="                                              \
-                                                 " " P(6) ") AND (CAST(" P(                        \
-                                                     7) " AS BIGINT)"                              \
-                                                        " IS NULL OR c.last_activity_at < " P(     \
-                                                            7) ")"
-#define MON_ORDER(P) " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " P(8) " OFFSET " P(9)
+    " WHERE (CAST(" P(1) " AS TEXT) IS NULL OR c.app_id IN (" APPS "))"                            \
+    " AND (CAST(" P(2) " AS TEXT) IS NULL OR c.app_id = " P(2) ")"                                 \
+    " AND (CAST(" P(3) " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM conversation_members f"         \
+    "  WHERE f.conversation_id = c.id AND f.user_id = " P(3) "))"                                  \
+    " AND (CAST(" P(4) " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM conversation_members f"         \
+    "  JOIN users fu ON fu.app_id = f.app_id AND fu.id = f.user_id"                                \
+    "  WHERE f.conversation_id = c.id AND fu.kind = " P(4) "))"                                    \
+    " AND (CAST(" P(5) " AS TEXT) IS NULL"                                                          \
+    "  OR CASE WHEN c.support = 1 THEN 'support' ELSE c.type END = " P(5) ")"                      \
+    " AND (CAST(" P(6) " AS BIGINT) IS NULL OR c.last_activity_at >= " P(6) ")"                    \
+    " AND (CAST(" P(7) " AS BIGINT) IS NULL OR c.last_activity_at < " P(7) ")"                     \
+    " AND (CAST(" P(8) " AS TEXT) IS NULL OR c.status = " P(8) ")"                                 \
+    " AND (CAST(" P(9) " AS TEXT) IS NULL OR coalesce(c.assignee_id, '') = " P(9) ")"
+// clang-format on
+#define MON_ORDER(P) " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " P(10) " OFFSET " P(11)
 
-/* ?1..?7 as MON_WHERE */
+/* ?1..?9 as MON_WHERE */
 const struct store_sql SQL_CONVERSATIONS_MONITOR_COUNT = {
     .sqlite = "SELECT count(*) FROM conversations c" MON_WHERE(MON_Q, MON_APPS_SQLITE),
     .pg = "SELECT count(*) FROM conversations c" MON_WHERE(MON_D, MON_APPS_PG),
 };
 
-/* ?1..?7 as MON_WHERE, ?8 limit, ?9 offset: newest activity first, each with its app and its
+/* ?1..?9 as MON_WHERE, ?10 limit, ?11 offset: newest activity first, each with its app and its
  * newest message after SQL_CONVERSATIONS_COLS */
 const struct store_sql SQL_CONVERSATIONS_MONITOR_PAGE = {
     .sqlite = "SELECT " SQL_CONVERSATIONS_COLS MON_LAST_COLS
@@ -317,7 +302,7 @@ const struct store_sql SQL_CONVERSATIONS_MONITOR_PAGE = {
           " FROM conversations c" MON_LAST MON_WHERE(MON_D, MON_APPS_PG) MON_ORDER(MON_D),
 };
 
-/* ?1..?9 as SQL_CONVERSATIONS_MONITOR_PAGE: the members of that page's direct and group
+/* ?1..?11 as SQL_CONVERSATIONS_MONITOR_PAGE: the members of that page's direct and group
  * conversations (rooms: a count only) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_MONITOR_PAGE = {
     .sqlite = "SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
