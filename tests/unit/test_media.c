@@ -531,6 +531,23 @@ TEST(thumb_sizes)
     CHECK_INT(image_info_read_file(path_of("anim_t.png"), &ii), 0);
     CHECK(ii.width == 32 && ii.height == 24);
 
+    /* a JPEG stored sideways (EXIF orientation 6): its size as stored, an upright thumbnail */
+    {
+        VipsImage *x = NULL, *y = NULL;
+        CHECK_INT(vips_black(&x, 200, 100, "bands", 3, NULL), 0);
+        CHECK_INT(vips_copy(x, &y, "interpretation", VIPS_INTERPRETATION_sRGB, NULL), 0);
+        vips_image_set_int(y, "orientation", 6);
+        CHECK_INT(vips_image_write_to_file(y, path_of("rot.jpg"), NULL), 0);
+        g_object_unref(x);
+        g_object_unref(y);
+        CHECK_INT(image_info_read_file(path_of("rot.jpg"), &ii), 0);
+        CHECK(ii.width == 200 && ii.height == 100);
+        CHECK_INT(media_thumbnail(path_of("rot.jpg"), path_of("rot_t.jpg"), 50, err, sizeof(err)),
+                  0);
+        CHECK_INT(image_info_read_file(path_of("rot_t.jpg"), &ii), 0);
+        CHECK(ii.width == 25 && ii.height == 50);
+    }
+
     /* an existing dst is replaced whole */
     CHECK_INT(media_thumbnail(path_of("wide.png"), path_of("tiny_t.jpg"), 64, err, sizeof(err)), 0);
     CHECK_INT(image_info_read_file(path_of("tiny_t.jpg"), &ii), 0);
