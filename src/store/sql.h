@@ -217,6 +217,10 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_CO;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_IS;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_TYPING;
 
+/* uploads (upload/upload.c, upload/media_get.c): src/store/sql/uploads.c */
+extern const struct store_sql SQL_UPLOADS_INSERT;
+extern const struct store_sql SQL_UPLOADS_BY_PATH;
+
 /* quick replies (chat/quick_replies.c, console/quick_replies.c): src/store/sql/quick_replies.c */
 extern const struct store_sql SQL_QUICK_REPLIES_LIST;
 extern const struct store_sql SQL_QUICK_REPLIES_GET;

@@ -167,6 +167,8 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_QUICK_REPLIES_INSERT),
     E(SQL_QUICK_REPLIES_UPDATE),
     E(SQL_QUICK_REPLIES_DELETE),
+    E(SQL_UPLOADS_INSERT),
+    E(SQL_UPLOADS_BY_PATH),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];
