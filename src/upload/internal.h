@@ -22,13 +22,13 @@ struct workpool;
 #define UPLOAD_MAX_TYPES 32
 
 struct upload {
-    const struct config *cfg;   /* borrowed */
-    struct identity *id;        /* borrowed */
-    char *media_dir;            /* DATA_DIR/media */
+    const struct config *cfg;                         /* borrowed */
+    struct identity *id;                              /* borrowed */
+    char *media_dir;                                  /* DATA_DIR/media */
     const struct media_type *types[UPLOAD_MAX_TYPES]; /* HERALD_UPLOAD_TYPES */
     int ntypes;
-    struct workpool *thumbs; /* owned: thumbnails off the loops */
-    uv_mutex_t rate_mu;      /* the rate table is shared by the loops */
+    struct workpool *thumbs;      /* owned: thumbnails off the loops */
+    uv_mutex_t rate_mu;           /* the rate table is shared by the loops */
     struct ratelimit_table *rate; /* owned; NULL: no limit */
 };
 

@@ -43,9 +43,9 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 
 static bool is_dropped(uint32_t cp)
 {
-    return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e ||
-           cp == 0x200f || cp == 0x061c || (cp >= 0x202a && cp <= 0x202e) ||
-           (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+    return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+           cp == 0x061c || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+           cp == 0xfeff;
 }
 
 void upload_name_sanitize(const char *in, size_t n, char *out)
@@ -88,8 +88,8 @@ void upload_name_ext(const char *name, const char *ext, char *out)
     bool same = false;
     if (dot != NULL) {
         const char *own = dot + 1;
-        same = strcasecmp(own, ext) == 0 ||
-               (strcmp(ext, "jpg") == 0 && strcasecmp(own, "jpeg") == 0);
+        same =
+            strcasecmp(own, ext) == 0 || (strcmp(ext, "jpg") == 0 && strcasecmp(own, "jpeg") == 0);
         for (const char *p = own; same && *p; p++)
             same = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
         same = same && strlen(own) <= 15;

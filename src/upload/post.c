@@ -636,7 +636,8 @@ static void sink_end(struct http_req *req, void *ud)
     if (rc != 0)
         fail_parse(up, rc);
     else if (!up->file_seen)
-        fail(up, 422, "validation_failed", "file", "a part named \"file\" with the file is required");
+        fail(up, 422, "validation_failed", "file",
+             "a part named \"file\" with the file is required");
     settle(up);
 }
 

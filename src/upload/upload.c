@@ -72,8 +72,7 @@ int upload_settings_check(const struct config *cfg, char *err, size_t errlen)
     return types_parse(cfg->upload_types, types, &n, err, errlen);
 }
 
-struct upload *upload_new(const struct config *cfg, struct identity *id, char *err,
-                          size_t errlen)
+struct upload *upload_new(const struct config *cfg, struct identity *id, char *err, size_t errlen)
 {
     struct upload *u = xcalloc(1, sizeof(*u));
     u->cfg = cfg;

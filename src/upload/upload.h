@@ -26,8 +26,7 @@ int upload_settings_check(const struct config *cfg, char *err, size_t errlen);
  * The module: borrows cfg and id (both outlive it); starts the thumbnail worker. NULL on a
  * bad setting (err filled). Main thread.
  */
-struct upload *upload_new(const struct config *cfg, struct identity *id, char *err,
-                          size_t errlen);
+struct upload *upload_new(const struct config *cfg, struct identity *id, char *err, size_t errlen);
 /* Adds POST /api/v1/uploads and GET/HEAD /media/... to r. */
 void upload_register(struct upload *u, struct router *r);
 /* Shutdown: the thumbnail worker runs what is queued cancelled (no thumbnail) and stops. */
