@@ -131,6 +131,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct rt *rt = rt_new(ident, cfg->workers);
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
+    chat_media_base_set(cfg->base_url);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     identity_register(router, ident);
     console_register(router, ident);
