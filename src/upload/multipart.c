@@ -105,7 +105,9 @@ static const char *param_next(const char *p, char *name, char *val, size_t cap, 
     if (*p == '"') {
         p++;
         while (*p && *p != '"') {
-            if (*p == '\\' && p[1] != '\0')
+            /* browsers send a backslash as it is (and '"' as %22): only \" and \\ are
+             * escapes, so a Windows path keeps its separators */
+            if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
                 p++;
             if (n + 1 >= cap) {
                 *bad = true;
