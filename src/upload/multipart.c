@@ -142,7 +142,8 @@ int multipart_boundary(const char *ct, char *out)
     if (strncasecmp(ct, type, sizeof(type) - 1) != 0)
         return -1;
     const char *p = ct + sizeof(type) - 1;
-    char name[32], val[MULTIPART_BOUNDARY_MAX + 2];
+    char name[MULTIPART_BOUNDARY_MAX + 2],
+        val[MULTIPART_BOUNDARY_MAX + 2]; /* param_next: both cap */
     bool bad = false;
     int found = -1;
     while ((p = param_next(p, name, val, sizeof(val), &bad)) != NULL) {

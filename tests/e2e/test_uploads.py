@@ -127,6 +127,13 @@ def test_body_that_is_not_multipart_is_415(server, unchanged):
     error_of(r, 415, "Content-Type", "unsupported_media_type")
 
 
+def test_long_content_type_parameters_are_415(server, unchanged):
+    ct = "multipart/form-data; " + "x" * 3000 + "=1; boundary=" + B
+    r = http_request(server.port, "POST", "/api/v1/uploads?user_id=b1", {"Content-Type": ct},
+                     body_of([part(png())]))
+    error_of(r, 415, "Content-Type", "unsupported_media_type")
+
+
 def test_body_without_a_file_part_is_422(server, unchanged):
     r = upload(server, body_of([part(b"hello", name="note", filename=None)]))
     error_of(r, 422, "file", "validation_failed")

@@ -198,6 +198,9 @@ TEST(boundary_from_content_type)
     snprintf(long_one, sizeof(long_one), "multipart/form-data; boundary=%071d", 0);
     CHECK_INT(multipart_boundary(long_one, b), -1);
     CHECK_INT(multipart_boundary(NULL, b), -1);
+    char long_name[300]; /* a parameter name longer than any boundary (found by fuzz_multipart) */
+    snprintf(long_name, sizeof(long_name), "multipart/form-data; %0200d=1; boundary=a", 0);
+    CHECK_INT(multipart_boundary(long_name, b), -1);
 }
 
 TEST(names_are_sanitized)
