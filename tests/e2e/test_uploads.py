@@ -472,3 +472,30 @@ def test_100_mb_upload_streams_to_disk(server_factory):
     print("rss grew", grew)
     assert grew < limit, "RSS grew by %d bytes" % grew
     assert os.path.getsize(media_path(s, r.json()["path"])) == size
+
+
+def test_server_shutdown_mid_upload_leaves_nothing(server_factory):
+    s = server_factory(env={"HERALD_DEMO": "1", "HERALD_SHUTDOWN_TIMEOUT": "500ms"})
+    data = png() + os.urandom(4 * 1024 * 1024)
+    body = body_of([part(data)])
+    c = HttpConn(s.port)
+    c.request("POST", "/api/v1/uploads?user_id=b1",
+              {"Content-Type": "multipart/form-data; boundary=" + B,
+               "Content-Length": str(len(body))}, body[:len(body) // 2])
+    # the temp file exists while the body streams
+    root = os.path.join(s.data_dir, "media")
+    deadline = time.monotonic() + 10
+    while not stored(s) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(os.path.basename(p).endswith(".part") for p in stored(s))
+    s.stop()
+    c.close()
+    assert stored(s) == set(), os.listdir(root)
+
+
+def test_unknown_upload_type_is_a_configuration_error(tmp_path):
+    from conftest import run_herald, clean_env
+    env = clean_env({"HERALD_UPLOAD_TYPES": "image/png,text/html",
+                     "HERALD_DATA_DIR": str(tmp_path / "d")})
+    p = run_herald(["check-config"], env=env)
+    assert p.returncode != 0 and "HERALD_UPLOAD_TYPES" in p.stderr and "text/html" in p.stderr
