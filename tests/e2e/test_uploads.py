@@ -255,10 +255,20 @@ def test_boundary_that_never_ends_is_400(server, unchanged):
 
 def test_ten_thousand_parts_are_refused_quickly(server, unchanged):
     parts = [part(b"v", name="f%d" % i, filename=None) for i in range(10000)]
+    body = body_of(parts)
     t0 = time.monotonic()
-    r = upload(server, body_of(parts))
+    with HttpConn(server.port) as c:
+        c.request("POST", "/api/v1/uploads?user_id=b1",
+                  {"Content-Type": "multipart/form-data; boundary=" + B,
+                   "Content-Length": str(len(body))})
+        try:
+            c.send(body)
+        except OSError:
+            pass  # the server answers after the 17th part and may close while we still send
+        r = c.read_response()
     error_of(r, 413, code="payload_too_large")
-    assert time.monotonic() - t0 < 5
+    assert "too many parts" in r.json()["error"]["message"]
+    assert time.monotonic() - t0 < 10
 
 
 def test_client_gone_mid_body_leaves_nothing(server, unchanged):
