@@ -55,6 +55,7 @@ struct http_req {
     void *stream_ud;
     bool head_dispatched; /* stream_fn has run */
     bool sink_stopped;    /* the sink's on_data refused more: the rest is discarded */
+    bool want_continue;   /* Expect: 100-continue on a streaming route, not answered yet */
     const struct http_body_sink *sink;
     void *sink_ud;
     size_t header_bytes;
@@ -475,8 +476,14 @@ static int on_headers_complete(llhttp_t *p)
     if (expect) {
         if (strcasecmp(expect, "100-continue") != 0)
             return fail(c, 417);
-        if (r->http_minor >= 1 && !(p->flags & F_UPGRADE))
-            send_continue(c);
+        /* a streaming route's handler may refuse from the head: it sends 100 when it
+         * takes the body (http_req_body_stream) */
+        if (r->http_minor >= 1 && !(p->flags & F_UPGRADE)) {
+            if (r->stream_fn != NULL)
+                r->want_continue = true;
+            else
+                send_continue(c);
+        }
     }
     return r->stream_fn != NULL ? HPE_PAUSED : 0;
 }
@@ -1470,6 +1477,10 @@ void http_req_body_stream(struct http_req *r, const struct http_body_sink *sink,
     c->u.http.streaming = true;
     c->u.http.body_hold = false;
     c->last_rx = net__now(c->loop); /* the idle clock of the body starts now */
+    if (r->want_continue) {
+        r->want_continue = false;
+        send_continue(c);
+    }
     if (!c->u.http.in_process)
         resume(c); /* later than the dispatch: parse what waited, read again */
 }

@@ -301,6 +301,22 @@ def test_over_limit_by_content_length_is_413_before_the_body(small):
     assert stored(small) == set()
 
 
+def test_expect_100_continue_comes_only_when_the_body_is_wanted(small):
+    with HttpConn(small.port) as c:
+        c.request("POST", "/api/v1/uploads?user_id=b1",
+                  {"Content-Type": "multipart/form-data; boundary=" + B,
+                   "Content-Length": str(10 * 1024 * 1024), "Expect": "100-continue"})
+        assert c.read_response().status == 413  # no 100 before it
+    body = body_of([part(png())])
+    with HttpConn(small.port) as c:
+        c.request("POST", "/api/v1/uploads?user_id=b1",
+                  {"Content-Type": "multipart/form-data; boundary=" + B,
+                   "Content-Length": str(len(body)), "Expect": "100-continue"})
+        assert c.read_response().status == 100
+        c.send(body)
+        assert c.read_response().status == 201
+
+
 def test_over_limit_while_streaming_chunked_is_413(small):
     before = stored(small)
     body = body_of([part(png() + b"\x00" * (200 * 1024))])
