@@ -114,6 +114,19 @@ def test_png_upload_answer_file_and_thumbnail(server):
     assert t.status == 200 and t.body[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_uploads_pipelined_on_one_keep_alive_connection(server):
+    body = body_of([part(png())])
+    h = {"Content-Type": "multipart/form-data; boundary=" + B, "Content-Length": str(len(body))}
+    with HttpConn(server.port) as c:
+        req = lambda: c.request("POST", "/api/v1/uploads?user_id=b1", h, body)  # noqa: E731
+        req()
+        req()  # sent before the first answer: it waits, then streams
+        a, b = c.read_response(), c.read_response()
+        assert (a.status, b.status) == (201, 201), (a, b)
+        assert a.json()["path"] != b.json()["path"]
+        assert a.header("Connection") == "keep-alive"
+
+
 def test_upload_needs_a_user(server, unchanged):
     r = http_request(server.port, "POST", "/api/v1/uploads",
                      {"Content-Type": "multipart/form-data; boundary=" + B},
