@@ -4,8 +4,9 @@
  * as a Range header against several file sizes. Checked: nothing crashes, reads out of
  * bounds or leaks; a sniffed type is the table's own entry (media_type_by_mime gives it back)
  * and only png, jpeg, gif and webp are images; an image header that parses has both
- * dimensions > 0, a known format, agrees with the sniffer and leaves *out untouched when it
- * fails; a satisfiable range lies within the file, and an empty file is never satisfiable.
+ * dimensions > 0, a known format, agrees with the sniffer and the thumbnailer's probe and
+ * leaves *out untouched when it fails; a satisfiable range lies within the file, and an empty file
+ * is never satisfiable.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "media/image_info.h"
+#include "media/internal.h"
 #include "media/range.h"
 #include "media/sniff.h"
 
@@ -53,6 +55,14 @@ static void check_image_info(const uint8_t *data, size_t size)
         return;
     }
     if (ii.width == 0 || ii.height == 0)
+        __builtin_trap();
+    /* the probe agrees, and GIF and WebP are always decoded whole */
+    struct image_info pi;
+    bool whole = false;
+    if (media__probe(data, size, &pi, &whole) != 0 || pi.width != ii.width ||
+        pi.height != ii.height || pi.format != ii.format)
+        __builtin_trap();
+    if (!whole && (strcmp(ii.format, "gif") == 0 || strcmp(ii.format, "webp") == 0))
         __builtin_trap();
     const struct media_type *t = media_sniff(data, size);
     if (t == NULL || strcmp(t->mime, image_mime(ii.format)) != 0 || !t->image)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/xalloc.h"
+#include "media/internal.h"
 
 static uint32_t be16(const uint8_t *p)
 {
@@ -52,7 +53,7 @@ static int done(struct image_info *out, uint32_t w, uint32_t h, const char *form
 
 /* The signature, then IHDR as the first chunk: length 13, type "IHDR", width and height in
  * 1..2^31-1, a bit depth allowed for the colour type. The CRC is not checked. */
-static int png_info(const uint8_t *b, size_t len, struct image_info *out)
+static int png_info(const uint8_t *b, size_t len, struct image_info *out, bool *whole)
 {
     if (len < 8 + 8 + 13)
         return -1;
@@ -81,6 +82,7 @@ static int png_info(const uint8_t *b, size_t len, struct image_info *out)
     }
     if (!ok || c[18] != 0 || c[19] != 0 || c[20] > 1)
         return -1;
+    *whole = c[20] == 1; /* Adam7 interlacing */
     return done(out, w, h, "png");
 }
 
@@ -88,7 +90,7 @@ static int png_info(const uint8_t *b, size_t len, struct image_info *out)
  * are skipped; APPn (EXIF, ICC, ...) and every other segment with a length are stepped over;
  * SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size. Start of scan or
  * end of image before a frame header, a stuffed 0x00 or bytes between segments are corrupt. */
-static int jpeg_info(const uint8_t *b, size_t len, struct image_info *out)
+static int jpeg_info(const uint8_t *b, size_t len, struct image_info *out, bool *whole)
 {
     size_t pos = 2;
     if (len < 4 || b[0] != 0xFF || b[1] != 0xD8)
@@ -118,6 +120,7 @@ static int jpeg_info(const uint8_t *b, size_t len, struct image_info *out)
             unsigned ncomp = b[pos + 7];
             if (b[pos + 2] == 0 || ncomp == 0 || seglen < 8 + 3 * ncomp)
                 return -1;
+            *whole = (m & 3) == 2; /* progressive: C2, C6, CA, CE */
             return done(out, be16(b + pos + 5), be16(b + pos + 3), "jpeg");
         }
         if (seglen > len - pos)
@@ -142,12 +145,13 @@ static bool gif_skip_blocks(const uint8_t *b, size_t len, size_t *pos)
 
 /* The logical screen, grown to cover the first image descriptor when it lies within the
  * buffer (a frame may extend past the screen, and decoders differ on what they do then). */
-static int gif_info(const uint8_t *b, size_t len, struct image_info *out)
+static int gif_info(const uint8_t *b, size_t len, struct image_info *out, bool *whole)
 {
     if (len < 13)
         return -1;
     uint32_t w = le16(b + 6), h = le16(b + 8);
     size_t pos = 13;
+    *whole = true;
     if (b[10] & 0x80) {
         size_t table = (size_t)3 << ((b[10] & 7) + 1);
         if (table > len - pos)
@@ -181,13 +185,14 @@ static int gif_info(const uint8_t *b, size_t len, struct image_info *out)
 
 /* RIFF "WEBP" with a first chunk VP8 (lossy key frame), VP8L (lossless) or VP8X (extended,
  * canvas size). */
-static int webp_info(const uint8_t *b, size_t len, struct image_info *out)
+static int webp_info(const uint8_t *b, size_t len, struct image_info *out, bool *whole)
 {
     if (len < 20 || memcmp(b, "RIFF", 4) != 0 || memcmp(b + 8, "WEBP", 4) != 0)
         return -1;
     uint32_t riff = le32(b + 4), csize = le32(b + 16);
     const uint8_t *d = b + 20;
     size_t avail = len - 20;
+    *whole = true; /* libvips decodes every WebP into a full frame */
     if (riff < 4 + 8 || csize > riff - 4 - 8)
         return -1;
     if (memcmp(b + 12, "VP8 ", 4) == 0) {
@@ -216,23 +221,32 @@ static int webp_info(const uint8_t *b, size_t len, struct image_info *out)
     return -1;
 }
 
-int image_info_read(const uint8_t *buf, size_t len, struct image_info *out)
+int media__probe(const uint8_t *buf, size_t len, struct image_info *out, bool *whole)
 {
-    if (buf == NULL || out == NULL)
+    if (buf == NULL || out == NULL || whole == NULL)
         return -1;
     struct image_info tmp;
+    bool w = false;
     int rc = -1;
     if (len >= 8 && memcmp(buf, "\x89PNG\r\n\x1A\n", 8) == 0)
-        rc = png_info(buf, len, &tmp);
+        rc = png_info(buf, len, &tmp, &w);
     else if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
-        rc = jpeg_info(buf, len, &tmp);
+        rc = jpeg_info(buf, len, &tmp, &w);
     else if (len >= 6 && (memcmp(buf, "GIF87a", 6) == 0 || memcmp(buf, "GIF89a", 6) == 0))
-        rc = gif_info(buf, len, &tmp);
+        rc = gif_info(buf, len, &tmp, &w);
     else if (len >= 12 && memcmp(buf, "RIFF", 4) == 0 && memcmp(buf + 8, "WEBP", 4) == 0)
-        rc = webp_info(buf, len, &tmp);
-    if (rc == 0)
+        rc = webp_info(buf, len, &tmp, &w);
+    if (rc == 0) {
         *out = tmp;
+        *whole = w;
+    }
     return rc;
+}
+
+int image_info_read(const uint8_t *buf, size_t len, struct image_info *out)
+{
+    bool whole;
+    return media__probe(buf, len, out, &whole);
 }
 
 /* Fills buf[*have..want) from fd; false on a read error. *have < want afterwards means EOF. */
@@ -251,9 +265,9 @@ static bool read_upto(int fd, uint8_t *buf, size_t *have, size_t want)
     return true;
 }
 
-int image_info_read_file(const char *path, struct image_info *out)
+int media__probe_file(const char *path, struct image_info *out, bool *whole)
 {
-    if (path == NULL || out == NULL)
+    if (path == NULL || out == NULL || whole == NULL)
         return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -265,7 +279,7 @@ int image_info_read_file(const char *path, struct image_info *out)
     for (;;) {
         if (!read_upto(fd, buf, &have, want))
             break;
-        rc = image_info_read(buf, have, out);
+        rc = media__probe(buf, have, out, whole);
         if (rc == 0 || have < want || want == IMAGE_INFO_READ_MAX)
             break;
         want = IMAGE_INFO_READ_MAX;
@@ -274,4 +288,10 @@ int image_info_read_file(const char *path, struct image_info *out)
     free(buf);
     close(fd);
     return rc;
+}
+
+int image_info_read_file(const char *path, struct image_info *out)
+{
+    bool whole;
+    return media__probe_file(path, out, &whole);
 }

@@ -5,10 +5,12 @@
  * file left behind on failure) and the Range header parser.
  */
 #include "media/image_info.h"
+#include "media/internal.h"
 #include "media/range.h"
 #include "media/sniff.h"
 #include "media/thumb.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -22,8 +24,8 @@ static char g_dir[] = "/tmp/herald-test-media-XXXXXX";
 
 static const char *path_of(const char *name)
 {
-    static char p[4][256];
-    static int i;
+    static _Thread_local char p[4][256];
+    static _Thread_local int i;
     i = (i + 1) % 4;
     snprintf(p[i], sizeof(p[i]), "%s/%s", g_dir, name);
     return p[i];
@@ -432,6 +434,29 @@ TEST(image_info_hand_made)
     CHECK_INT(image_info_read_file(g_dir, &ii), -1); /* a directory */
 }
 
+TEST(probe_whole_decode)
+{
+    struct image_info ii = {0, 0, NULL};
+    bool whole = true;
+#define PROBE(lit) media__probe((const uint8_t *)(lit), sizeof(lit) - 1, &ii, &whole)
+    CHECK_INT(PROBE(PNG_SIG "\0\0\0\x0DIHDR\0\0\x01\0\0\0\0\x80\x08\x06\0\0\0XXXX"), 0);
+    CHECK(!whole);
+    CHECK_INT(PROBE(PNG_SIG "\0\0\0\x0DIHDR\0\0\x01\0\0\0\0\x80\x08\x06\0\0\x01XXXX"), 0);
+    CHECK(whole); /* interlaced */
+    CHECK_INT(PROBE("\xFF\xD8" JPEG_SOF0_3x2), 0);
+    CHECK(!whole);
+    CHECK_INT(PROBE("\xFF\xD8\xFF\xC2\0\x0B\x08\0\x07\x01\x2C\x01\x01\x11\0"), 0);
+    CHECK(whole); /* progressive */
+    CHECK_INT(PROBE("GIF89a\x0A\0\x14\0\0\0\0"), 0);
+    CHECK(whole);
+    whole = false;
+    CHECK_INT(PROBE("RIFF\x1E\0\0\0WEBPVP8 \x0A\0\0\0\x10\0\0\x9D\x01\x2A\x05\0\x06\0"), 0);
+    CHECK(whole);
+    CHECK_INT(PROBE("%PDF-1.7"), -1);
+    CHECK(whole); /* untouched */
+#undef PROBE
+}
+
 TEST(image_info_file_big_app_segments)
 {
     /* A JPEG whose SOF lies past the first 64 KiB (large APPn segments). */
@@ -506,6 +531,23 @@ TEST(thumb_sizes)
     CHECK_INT(image_info_read_file(path_of("anim_t.png"), &ii), 0);
     CHECK(ii.width == 32 && ii.height == 24);
 
+    /* a JPEG stored sideways (EXIF orientation 6): its size as stored, an upright thumbnail */
+    {
+        VipsImage *x = NULL, *y = NULL;
+        CHECK_INT(vips_black(&x, 200, 100, "bands", 3, NULL), 0);
+        CHECK_INT(vips_copy(x, &y, "interpretation", VIPS_INTERPRETATION_sRGB, NULL), 0);
+        vips_image_set_int(y, "orientation", 6);
+        CHECK_INT(vips_image_write_to_file(y, path_of("rot.jpg"), NULL), 0);
+        g_object_unref(x);
+        g_object_unref(y);
+        CHECK_INT(image_info_read_file(path_of("rot.jpg"), &ii), 0);
+        CHECK(ii.width == 200 && ii.height == 100);
+        CHECK_INT(media_thumbnail(path_of("rot.jpg"), path_of("rot_t.jpg"), 50, err, sizeof(err)),
+                  0);
+        CHECK_INT(image_info_read_file(path_of("rot_t.jpg"), &ii), 0);
+        CHECK(ii.width == 25 && ii.height == 50);
+    }
+
     /* an existing dst is replaced whole */
     CHECK_INT(media_thumbnail(path_of("wide.png"), path_of("tiny_t.jpg"), 64, err, sizeof(err)), 0);
     CHECK_INT(image_info_read_file(path_of("tiny_t.jpg"), &ii), 0);
@@ -532,6 +574,21 @@ TEST(thumb_refuses_bomb)
               -1);
     CHECK(strstr(err, "too large") != NULL);
     check_no_outputs(path_of("over_t.jpg"));
+
+    /* 5000 x 4000: within the limit when streamed, over the one for images decoded whole */
+    static const char seq[] = PNG_SIG "\0\0\0\x0DIHDR\0\0\x13\x88\0\0\x0F\xA0\x08\x02\0\0\0"
+                                      "XXXX";
+    static const char inter[] = PNG_SIG "\0\0\0\x0DIHDR\0\0\x13\x88\0\0\x0F\xA0\x08\x02\0\0\x01"
+                                        "XXXX";
+    spit(path_of("seq.png"), seq, sizeof(seq) - 1);
+    spit(path_of("inter.png"), inter, sizeof(inter) - 1);
+    CHECK_INT(media_thumbnail(path_of("seq.png"), path_of("seq_t.jpg"), 320, err, sizeof(err)), -1);
+    CHECK(err[0] != '\0' && strstr(err, "too large") == NULL); /* refused later: no pixels */
+    check_no_outputs(path_of("seq_t.jpg"));
+    CHECK_INT(media_thumbnail(path_of("inter.png"), path_of("inter_t.jpg"), 320, err, sizeof(err)),
+              -1);
+    CHECK(strstr(err, "too large") != NULL);
+    check_no_outputs(path_of("inter_t.jpg"));
 }
 
 TEST(thumb_corrupt_inputs)
@@ -582,6 +639,35 @@ TEST(thumb_corrupt_inputs)
     char small[8];
     CHECK_INT(media_thumbnail(path_of("bomb.png"), path_of("b.jpg"), 64, small, sizeof(small)), -1);
     CHECK_INT(strlen(small), 7);
+}
+
+/* Worker threads thumbnail at the same time, as the server's thread pool does. */
+static void *thumb_thread(void *arg)
+{
+    char dst[64], err[256];
+    snprintf(dst, sizeof(dst), "par_%d.jpg", (int)(intptr_t)arg);
+    for (int i = 0; i < 3; i++)
+        if (media_thumbnail(path_of("wide.png"), path_of(dst), 100 + 10 * (int)(intptr_t)arg, err,
+                            sizeof(err)) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+TEST(thumb_threads)
+{
+    pthread_t th[4];
+    for (intptr_t i = 0; i < 4; i++)
+        CHECK_INT(pthread_create(&th[i], NULL, thumb_thread, (void *)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *rc = (void *)1;
+        pthread_join(th[i], &rc);
+        CHECK(rc == NULL);
+        char dst[64];
+        snprintf(dst, sizeof(dst), "par_%d.jpg", i);
+        struct image_info ii = {0, 0, NULL};
+        CHECK_INT(image_info_read_file(path_of(dst), &ii), 0);
+        CHECK(ii.width == (uint32_t)(100 + 10 * i) && ii.height == ii.width / 2);
+    }
 }
 
 /* ---------------------------------------------------------------- range */
@@ -664,10 +750,12 @@ int main(void)
     RUN(image_info_real_files);
     RUN(image_info_simple_webp);
     RUN(image_info_hand_made);
+    RUN(probe_whole_decode);
     RUN(image_info_file_big_app_segments);
     RUN(thumb_sizes);
     RUN(thumb_refuses_bomb);
     RUN(thumb_corrupt_inputs);
+    RUN(thumb_threads);
     RUN(range_parse);
     media_thumb_shutdown();
     if (getenv("KEEP") == NULL)
