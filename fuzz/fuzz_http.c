@@ -137,6 +137,52 @@ static void user(struct http_req *req, void *ud)
     http_respond_error(req, 404, "not_found", id ? id : "?", "id");
 }
 
+/* A streamed body (router_add_stream): counted, held every other piece (the input loop
+ * resumes it), refused at a '!', answered at its end or abort; a refused one is answered
+ * after the input (g_refused), as a handler answers once its cleanup is done. */
+static size_t g_streamed;
+static struct http_req *g_refused;
+
+static int stream_data(struct http_req *req, const char *data, size_t len, void *ud)
+{
+    (void)ud;
+    g_streamed += len;
+    if (memchr(data, '!', len) != NULL) {
+        g_refused = req;
+        return 1;
+    }
+    if (g_streamed & 1)
+        http_req_body_pause(req);
+    return 0;
+}
+
+static void stream_end(struct http_req *req, void *ud)
+{
+    (void)ud;
+    char n[32];
+    int len = snprintf(n, sizeof(n), "%zu", g_streamed);
+    http_respond(req, 200, "text/plain", n, (size_t)len);
+}
+
+static void stream_abort(struct http_req *req, void *ud)
+{
+    (void)ud;
+    http_respond_error(req, 400, "bad_request", "interrupted", NULL);
+}
+
+static const struct http_body_sink stream_sink = {stream_data, stream_end, stream_abort};
+
+static void stream(struct http_req *req, void *ud)
+{
+    (void)ud;
+    g_streamed = 0;
+    if (http_req_content_length(req) > 100000) {
+        http_respond_error(req, 413, "payload_too_large", "too large", NULL);
+        return;
+    }
+    http_req_body_stream(req, &stream_sink, NULL);
+}
+
 static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
 {
     (void)ud;
@@ -164,6 +210,7 @@ static void setup(void)
     g_router = router_new();
     router_add(g_router, HTTP_M_POST | HTTP_M_PUT, "/echo", echo, NULL);
     router_add(g_router, HTTP_M_GET | HTTP_M_DELETE, "/users/{id}", user, NULL);
+    router_add_stream(g_router, HTTP_M_POST, "/stream", stream, NULL);
     g_metrics = metrics_new(1, g_router);
     g_srv.opts.cfg = &g_cfg;
     g_srv.opts.router = g_router;
@@ -198,7 +245,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_out_bytes = 0;
 
     size_t off = 0;
+    g_refused = NULL;
     while (off < size && c->state == CONN_OPEN) {
+        if (c->kind == CONN_HTTP && c->u.http.body_hold && c->u.http.req != NULL)
+            http_req_body_resume(c->u.http.req);
         size_t n = chunk == 32 ? size - off : chunk;
         if (n > size - off)
             n = size - off;
@@ -208,6 +258,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             net__ws_feed(c, (const char *)data + off, n);
         off += n;
     }
+    if (g_refused != NULL)
+        http_respond_error(g_refused, 413, "payload_too_large", "refused", NULL);
     net__conn_abort(c);
     if (c->kind == CONN_HTTP)
         net__http_release(c);

@@ -268,6 +268,8 @@ cJSON *chat__msg_json(const struct store_rows *r, int i);
 
 /* The same, from the row's columns at, at + 1, ... (SQL_MESSAGES_COLS after other columns). */
 cJSON *chat__msg_json_at(const struct store_rows *r, int i, int at);
+/* The media base (chat_media_base_set), "" when unset. */
+const char *chat__media_base(void);
 
 /*
  * The preview of a message (a new cJSON string): the first CHAT_PREVIEW_CHARS characters of a

@@ -11,6 +11,7 @@
 #include "chat/internal.h"
 #include "core/err.h"
 #include "core/rand.h"
+#include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
@@ -96,6 +97,45 @@ cJSON *chat__preview_text(const char *type, const char *content, bool recalled)
     return text != NULL ? text : cJSON_CreateString("");
 }
 
+static char media_base[2048]; /* written once at start (chat_media_base_set), then read-only */
+
+void chat_media_base_set(const char *base)
+{
+    snprintf(media_base, sizeof(media_base), "%s", base != NULL ? base : "");
+}
+
+const char *chat__media_base(void)
+{
+    return media_base;
+}
+
+static bool is_media_type(const char *t)
+{
+    return t != NULL && (strcmp(t, "image") == 0 || strcmp(t, "file") == 0 ||
+                         strcmp(t, "audio") == 0 || strcmp(t, "video") == 0);
+}
+
+/* The stored content of a message, with a relative "/media/..." url made absolute. */
+static cJSON *content_json(const char *type, const char *content)
+{
+    if (content == NULL)
+        return cJSON_CreateNull();
+    if (media_base[0] == '\0' || !is_media_type(type) || strstr(content, "\"/media/") == NULL)
+        return cJSON_CreateRaw(content); /* stored by the send as compact JSON: as it is */
+    cJSON *v = cJSON_Parse(content);
+    cJSON *url = cJSON_GetObjectItemCaseSensitive(v, "url");
+    if (!cJSON_IsString(url) || strncmp(url->valuestring, "/media/", 7) != 0) {
+        cJSON_Delete(v);
+        return cJSON_CreateRaw(content);
+    }
+    size_t n = strlen(media_base) + strlen(url->valuestring) + 1;
+    char *abs = xmalloc(n);
+    snprintf(abs, n, "%s%s", media_base, url->valuestring);
+    cJSON_ReplaceItemInObjectCaseSensitive(v, "url", cJSON_CreateString(abs));
+    free(abs);
+    return v;
+}
+
 cJSON *chat__msg_json(const struct store_rows *r, int i)
 {
     return chat__msg_json_at(r, i, 0);
@@ -109,10 +149,9 @@ cJSON *chat__msg_json_at(const struct store_rows *r, int i, int at)
     cJSON_AddNumberToObject(o, "seq", (double)store_rows_int(r, i, at + MS_SEQ));
     add_text_or_null(o, "sender_id", store_rows_text(r, i, at + MS_SENDER));
     add_text_or_null(o, "type", store_rows_text(r, i, at + MS_TYPE));
-    const char *content = store_rows_text(r, i, at + MS_CONTENT);
-    /* stored by the send as compact JSON: embedded as it is */
-    cJSON_AddItemToObject(o, "content",
-                          content != NULL ? cJSON_CreateRaw(content) : cJSON_CreateNull());
+    cJSON_AddItemToObject(
+        o, "content",
+        content_json(store_rows_text(r, i, at + MS_TYPE), store_rows_text(r, i, at + MS_CONTENT)));
     const char *reply = store_rows_text(r, i, at + MS_REPLY_TO);
     add_text_or_null(o, "reply_to", reply);
     if (reply != NULL && store_rows_text(r, i, at + MS_R_TYPE) != NULL)

@@ -136,7 +136,22 @@ char *chat__msg_check(const struct chat_msg_in *in, int max_chars, const char *p
     } else if (strcmp(t, "custom") != 0) {
         return fail_at(err, prefix, "type", TYPE_MESSAGE);
     }
-    char *s = cJSON_PrintUnformatted(in->content);
+    /* a media URL under HERALD_BASE_URL is stored relative ("/media/..."): chat_media_base_set */
+    const char *base = chat__media_base();
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(in->content, "url");
+    size_t blen = strlen(base);
+    char *s;
+    if (strcmp(t, "custom") != 0 && strcmp(t, "text") != 0 && blen > 0 && cJSON_IsString(url) &&
+        strncmp(url->valuestring, base, blen) == 0 &&
+        strncmp(url->valuestring + blen, "/media/", 7) == 0) {
+        cJSON *copy = cJSON_Duplicate(in->content, true);
+        cJSON_ReplaceItemInObjectCaseSensitive(copy, "url",
+                                               cJSON_CreateString(url->valuestring + blen));
+        s = cJSON_PrintUnformatted(copy);
+        cJSON_Delete(copy);
+    } else {
+        s = cJSON_PrintUnformatted(in->content);
+    }
     if (s == NULL)
         return fail_at(err, prefix, "content", "cannot be stored");
     if (strlen(s) > CHAT_CUSTOM_MAX && strcmp(t, "text") != 0) {

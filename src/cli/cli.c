@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "identity/identity.h"
 #include "store/store.h"
+#include "upload/upload.h"
 
 extern char **environ;
 
@@ -116,6 +117,8 @@ int cli__check_settings(struct config *cfg, bool listen)
     if (cfg->encryption_key != NULL && cfg->encryption_key[0] != '\0')
         rc = secretbox_key_load(cfg->encryption_key, NULL, key, err, sizeof(err));
     OPENSSL_cleanse(key, sizeof(key));
+    if (rc == 0)
+        rc = upload_settings_check(cfg, err, sizeof(err));
     if (rc == 0 && listen)
         rc = config_resolve_listen(cfg, err, sizeof(err));
     if (rc != 0) {

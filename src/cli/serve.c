@@ -27,6 +27,8 @@
 #include "metrics/ops.h"
 #include "net/server.h"
 #include "net/static_files.h"
+#include "upload/upload.h"
+#include "media/thumb.h"
 #include "router/router.h"
 #include "rt/rt.h"
 #include "store/store.h"
@@ -111,6 +113,17 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
                const sigset_t *stop_signals)
 {
     int rc = 1;
+    char uerr[512];
+    if (media_thumb_init() != 0) {
+        fprintf(stderr, "herald: cannot start the image library (libvips)\n");
+        return 1;
+    }
+    struct upload *uploads = upload_new(cfg, ident, uerr, sizeof(uerr));
+    if (uploads == NULL) {
+        fprintf(stderr, "herald: %s\n", uerr);
+        media_thumb_shutdown();
+        return 1;
+    }
     struct router *router = router_new();
     struct server *srv = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
@@ -118,10 +131,12 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct rt *rt = rt_new(ident, cfg->workers);
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
+    chat_media_base_set(cfg->base_url);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     identity_register(router, ident);
     console_register(router, ident);
     rt_register_routes(rt, router);
+    upload_register(uploads, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg->static_dir, STATIC_MAX_TOTAL);
@@ -148,6 +163,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
     identity_stop(ident); /* password workers (queued checks cancelled), pollers */
     chat_stop(chat);      /* retention */
+    upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
     store_stop(store);    /* queued ops finish; their callbacks post to live loops */
     server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
     rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */
@@ -157,6 +173,8 @@ out_free:
     identity_stop(ident); /* the revocation poller calls into rt */
     server_free(started);
     chat_free(chat);
+    upload_free(uploads);
+    media_thumb_shutdown();
     rt_free(rt);
     static_files_free(statics);
     metrics_free(metrics);

@@ -46,6 +46,7 @@ enum setting_type {
     T_STRING,   /* any non-empty string */
     T_ORIGINS,  /* "", "*" or a comma list of scheme://host[:port], normalized */
     T_CIDRS,    /* a comma list of IP addresses and CIDR blocks, normalized */
+    T_BASEURL,  /* "" or http(s)://host[:port][/path], no query; normalized, no final '/' */
 };
 
 /* The C type of the field a setting writes. */
@@ -187,6 +188,15 @@ static const struct setting settings[] = {
         "a user stays online this long after their last connection closed"),
     NUM("HERALD_RECALL_WINDOW", T_DURATION, F_INT(recall_window_ms), 0, 7 * DAY_MS, "2m",
         "DURATION", "a sender may recall a chat message this long after sending it"),
+    /* uploads (docs/uploads.md) */
+    NUM("HERALD_MAX_UPLOAD", T_SIZE, F_SIZE(max_upload), KIB, 64 * GIB, "10MiB", "SIZE",
+        "largest uploaded file (larger: 413)"),
+    VAL("HERALD_UPLOAD_TYPES", T_STRING, F_STR(upload_types), NULL, "MIMES",
+        "file types accepted by content (others: 415); default docs/uploads.md"),
+    NUM("HERALD_UPLOAD_RATE", T_INT, F_INT(upload_rate), 0, 100000, "30", "N",
+        "uploads per user per minute (more: 429; 0: no limit)"),
+    VAL("HERALD_BASE_URL", T_BASEURL, F_STR(base_url), "", "URL",
+        "prefix of absolute media URLs (a CDN); empty: from the request Host"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",
@@ -939,6 +949,30 @@ static int setting_set(struct config *c, const struct setting *s, const char *wh
         }
         break;
     }
+    case T_BASEURL: {
+        /* the origin, then an optional path of URL-safe characters; no query or fragment */
+        const char *sep = strstr(v, "://");
+        const char *path = sep ? strchr(sep + 3, '/') : NULL;
+        size_t olen = path ? (size_t)(path - v) : n;
+        struct buf out = BUF_INIT;
+        bool ok = n == 0 || (sep != NULL && append_origin(&out, v, olen));
+        for (const char *u = path; ok && u && *u; u++)
+            ok = is_alpha(*u) || is_digit(*u) || strchr("-._~/%!$&'()*+,;=:@", *u) != NULL;
+        if (!ok) {
+            rc = fail(err, errlen,
+                      "%s: invalid base URL %s (use http(s)://host[:port][/path], no query)", who,
+                      quoted(&q, v));
+        } else {
+            if (path)
+                buf_puts(&out, path);
+            while (out.len > 0 && out.data[out.len - 1] == '/')
+                out.len--;
+            buf_putc(&out, '\0');
+            set_str(c, s, buf_detach(&out, NULL));
+        }
+        buf_release(&out);
+        break;
+    }
     case T_STRING:
         break; /* handled above */
     }
@@ -1296,6 +1330,7 @@ static void format_value(const struct config *c, const struct setting *s, struct
     case T_STRING:
     case T_ORIGINS:
     case T_CIDRS:
+    case T_BASEURL:
         put_url_masked(out, get_str(c, s));
         break;
     }

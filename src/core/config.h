@@ -13,6 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The file types accepted when HERALD_UPLOAD_TYPES is unset (media/sniff.h knows each). */
+#define UPLOAD_TYPES_DEFAULT                                                                       \
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,audio/mpeg,audio/ogg,audio/wav,"    \
+    "audio/mp4,video/mp4,video/webm,text/plain,application/zip"
+
 struct config {
     /* network */
     char *listen_host;   /* HERALD_LISTEN host part, default "0.0.0.0" */
@@ -49,6 +54,11 @@ struct config {
     int history_days;      /* HERALD_HISTORY_DAYS days of chat messages and events kept, 0 all */
     int presence_grace_ms; /* HERALD_PRESENCE_GRACE: online after the last device went, 5 s */
     int recall_window_ms;  /* HERALD_RECALL_WINDOW: a sender may recall a message, 2 min */
+    /* uploads */
+    size_t max_upload;  /* HERALD_MAX_UPLOAD bytes of one uploaded file, default 10 MiB (-> 413) */
+    char *upload_types; /* HERALD_UPLOAD_TYPES accepted mimes (sniffed); NULL: the default */
+    int upload_rate;    /* HERALD_UPLOAD_RATE uploads per user per minute, 30 (0: no limit) */
+    char *base_url;     /* HERALD_BASE_URL prefix of absolute media URLs; "": the request's Host */
     /* logs */
     int log_level;           /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;           /* HERALD_LOG_FORMAT text|json, default text */

@@ -266,6 +266,8 @@ static void on_write(uv_write_t *req, int status)
     }
     if (c->want_close && net__conn_backlog(c) == 0)
         begin_linger(c);
+    else if (c->kind == CONN_HTTP && c->state == CONN_OPEN)
+        net__http_written(c);
 }
 
 /* Drops the first n written bytes: from out, then from the frames. */
@@ -387,6 +389,8 @@ void net__conn_flush(struct conn *c)
         return;
     if (c->want_close && net__conn_backlog(c) == 0)
         begin_linger(c);
+    else if (c->kind == CONN_HTTP && c->state == CONN_OPEN)
+        net__http_written(c);
 }
 
 static void mark_dirty(struct conn *c)

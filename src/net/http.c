@@ -51,6 +51,13 @@ struct http_req {
     bool peer_done;   /* fwd_peer holds the answer of http_req_peer */
     bool counted;     /* dispatched: counted in loop->inflight until freed */
     int route_id;
+    route_fn stream_fn; /* a streaming route (router_add_stream): run at the end of the head */
+    void *stream_ud;
+    bool head_dispatched; /* stream_fn has run */
+    bool sink_stopped;    /* the sink's on_data refused more: the rest is discarded */
+    bool want_continue;   /* Expect: 100-continue on a streaming route, not answered yet */
+    const struct http_body_sink *sink;
+    void *sink_ud;
     size_t header_bytes;
     struct buf store; /* url, header names and values, NUL-separated */
     size_t url_len;
@@ -61,6 +68,13 @@ struct http_req {
     struct buf res_headers; /* extra response headers, "Name: value\r\n" each */
     char *params[ROUTER_MAX_PARAMS * 2];
     int nparams;
+    /* a streamed response (http_res_begin) */
+    bool res_begun, res_keep;
+    int res_status;
+    uint64_t res_len, res_sent;
+    void (*drain_fn)(struct http_req *, void *);
+    void *drain_ud;
+    size_t drain_low;
     char id[40];
     char fwd_peer[64]; /* client address from X-Forwarded-For, when trusted */
 };
@@ -107,6 +121,9 @@ static const char *hdr_val(const struct http_req *r, int i)
 }
 
 /* ---------------------------------------------------------------- llhttp callbacks */
+
+static void copy_params(struct http_req *r, const struct route_match *m);
+static void drained_fire(struct http_req *r);
 
 static struct conn *parser_conn(llhttp_t *p)
 {
@@ -438,23 +455,49 @@ static int on_headers_complete(llhttp_t *p)
     else
         id_format(r->id, c->loop->id_prefix, ++c->loop->req_seq);
 
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body)
+    /* a streaming route gets the head now and its body as it arrives, without max_body;
+     * a request without a body (or an upgrade) is dispatched as usual */
+    bool has_body =
+        (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+    if (has_body && !(p->flags & F_UPGRADE) && r->method != HTTP_M_GET &&
+        r->method != HTTP_M_HEAD) {
+        struct route_match m;
+        if (router_match(c->loop->srv->opts.router, r->method, r->path, &m) == 0 && m.stream) {
+            r->stream_fn = m.fn;
+            r->stream_ud = m.ud;
+            r->route_id = m.route_id;
+            copy_params(r, &m);
+        }
+    }
+    if (r->stream_fn == NULL && (p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body)
         return fail(c, 413);
 
     const char *expect = http_req_header(r, "Expect");
     if (expect) {
         if (strcasecmp(expect, "100-continue") != 0)
             return fail(c, 417);
-        if (r->http_minor >= 1 && !(p->flags & F_UPGRADE))
-            send_continue(c);
+        /* a streaming route's handler may refuse from the head: it sends 100 when it
+         * takes the body (http_req_body_stream) */
+        if (r->http_minor >= 1 && !(p->flags & F_UPGRADE)) {
+            if (r->stream_fn != NULL)
+                r->want_continue = true;
+            else
+                send_continue(c);
+        }
     }
-    return 0;
+    return r->stream_fn != NULL ? HPE_PAUSED : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct conn *c = parser_conn(p);
     struct http_req *r = c->u.http.req;
+    if (r->stream_fn != NULL) {
+        /* a streamed body: to the sink (it copies what it keeps), or dropped after a refusal */
+        if (r->sink != NULL && !r->sink_stopped && r->sink->on_data(r, at, len, r->sink_ud) != 0)
+            r->sink_stopped = true;
+        return 0;
+    }
     if (r->body.len + len > c->loop->srv->opts.cfg->max_body)
         return fail(c, 413);
     buf_append(&r->body, at, len);
@@ -499,6 +542,9 @@ void net__http_init(struct conn *c)
     c->u.http.err_why = WHY_LLHTTP;
     c->u.http.head_scan = HS_START;
     c->u.http.paused = false;
+    c->u.http.streaming = false;
+    c->u.http.body_hold = false;
+    c->u.http.in_process = false;
 }
 
 void net__http_release(struct conn *c)
@@ -510,14 +556,33 @@ void net__http_release(struct conn *c)
     buf_release(&c->u.http.pending);
 }
 
+/*
+ * Hands a dispatched request over to its handler for good: the connection forgets it (the
+ * handler answers it into the void). A request whose body was still streaming hears of it
+ * through its sink's on_abort (which may answer at once).
+ */
+static void stream_detach(struct conn *c)
+{
+    struct http_req *r = c->u.http.req;
+    bool tell = r->sink != NULL && !r->sink_stopped && !r->complete;
+    if (r->drain_fn != NULL)
+        drained_fire(r); /* a streamed response waiting for the socket: it has gone */
+    r->conn = NULL;      /* the handler still owns it and frees it when it answers */
+    c->u.http.req = NULL;
+    c->u.http.paused = false;
+    c->u.http.streaming = false;
+    c->u.http.body_hold = false;
+    if (tell) {
+        r->sink_stopped = true;
+        r->sink->on_abort(r, r->sink_ud);
+    }
+}
+
 void net__http_detach(struct conn *c)
 {
     struct http_req *r = c->u.http.req;
-    if (r && c->u.http.paused) {
-        r->conn = NULL; /* the handler still owns it and frees it when it answers */
-        c->u.http.req = NULL;
-        c->u.http.paused = false;
-    }
+    if (r && c->u.http.paused)
+        stream_detach(c);
 }
 
 bool net__http_is_idle(const struct conn *c)
@@ -528,6 +593,12 @@ bool net__http_is_idle(const struct conn *c)
 void net__http_sweep(struct conn *c, uint32_t now)
 {
     const struct config *cfg = c->loop->srv->opts.cfg;
+    if (c->u.http.streaming && !c->u.http.body_hold &&
+        (int32_t)(now - c->last_rx) >= cfg->idle_timeout_ms) {
+        /* a streamed body that stopped arriving: the handler hears on_abort */
+        net__conn_abort(c);
+        return;
+    }
     if (c->u.http.paused)
         return; /* a handler is working; it answers or the client goes */
     if (c->u.http.req) {
@@ -676,19 +747,14 @@ void http_res_header(struct http_req *r, const char *name, const char *value)
     buf_printf(&r->res_headers, "%s: %s\r\n", name, value);
 }
 
-void http_respond(struct http_req *r, int status, const char *ctype, const void *body, size_t len)
+/* Writes the status line and headers to c->out; returns whether the connection stays open. */
+static bool write_head(struct http_req *r, struct conn *c, int status, const char *ctype,
+                       uint64_t len)
 {
-    struct conn *c = r->conn;
-    finish(r, status, len);
-    if (c == NULL || c->state != CONN_OPEN) {
-        req_free(r);
-        return;
-    }
-    bool keep = r->keep_alive && !c->loop->stopping && status != 400 && status != 408 &&
-                status != 413 && status != 414 && status != 431 && status != 101;
+    /* an answer before the whole body arrived (a streamed one) leaves the framing behind */
+    bool keep = r->keep_alive && r->complete && !c->loop->stopping && status != 400 &&
+                status != 408 && status != 413 && status != 414 && status != 431 && status != 101;
     struct buf *o = &c->out;
-    size_t before = o->len;
-    (void)before;
     /* built with puts, not printf: this is the hottest path of a busy server */
     buf_puts(o, "HTTP/1.1 ");
     buf_put_uint(o, (unsigned)status);
@@ -722,14 +788,17 @@ void http_respond(struct http_req *r, int status, const char *ctype, const void 
     if (r->res_headers.len)
         buf_append(o, r->res_headers.data, r->res_headers.len);
     buf_puts(o, "\r\n");
-    if (r->method != HTTP_M_HEAD && status != 204 && status != 304 && len)
-        buf_append(o, body, len);
-    /* net__conn_send does the dirty-list bookkeeping; append nothing more */
-    net__conn_send(c, "", 0);
+    return keep;
+}
 
+/* The request is answered: free it, then close or go on with the next one. */
+static void respond_done(struct conn *c, struct http_req *r, int status, bool keep)
+{
     bool was_paused = c->u.http.paused;
     c->u.http.req = NULL;
     c->u.http.paused = false;
+    c->u.http.streaming = false;
+    c->u.http.body_hold = false;
     req_free(r);
     if (status == 101)
         return;
@@ -740,6 +809,100 @@ void http_respond(struct http_req *r, int status, const char *ctype, const void 
     c->since = net__now(c->loop);
     if (was_paused)
         resume(c);
+}
+
+void http_respond(struct http_req *r, int status, const char *ctype, const void *body, size_t len)
+{
+    struct conn *c = r->conn;
+    finish(r, status, len);
+    if (c == NULL || c->state != CONN_OPEN) {
+        req_free(r);
+        return;
+    }
+    bool keep = write_head(r, c, status, ctype, len);
+    if (r->method != HTTP_M_HEAD && status != 204 && status != 304 && len)
+        buf_append(&c->out, body, len);
+    /* net__conn_send does the dirty-list bookkeeping; append nothing more */
+    net__conn_send(c, "", 0);
+    respond_done(c, r, status, keep);
+}
+
+/* ---- streamed responses */
+
+void http_res_begin(struct http_req *r, int status, const char *ctype, uint64_t len)
+{
+    struct conn *c = r->conn;
+    r->res_status = status;
+    r->res_len = len;
+    r->res_begun = true;
+    if (c == NULL || c->state != CONN_OPEN)
+        return;
+    r->res_keep = write_head(r, c, status, ctype, len);
+    net__conn_send(c, "", 0);
+}
+
+size_t http_res_write(struct http_req *r, const void *p, size_t n)
+{
+    struct conn *c = r->conn;
+    if (c == NULL || c->state != CONN_OPEN || r->method == HTTP_M_HEAD)
+        return 0;
+    net__conn_send(c, p, n);
+    r->res_sent += n;
+    return net__conn_backlog(c);
+}
+
+struct drained_post {
+    struct http_req *req;
+    void (*fn)(struct http_req *, void *);
+    void *ud;
+};
+
+static void drained_run(void *arg)
+{
+    struct drained_post d = *(struct drained_post *)arg;
+    free(arg);
+    d.fn(d.req, d.ud);
+}
+
+/* Runs a waiting drain callback from a later turn of the loop. */
+static void drained_fire(struct http_req *r)
+{
+    struct drained_post *d = xmalloc(sizeof(*d));
+    d->req = r;
+    d->fn = r->drain_fn;
+    d->ud = r->drain_ud;
+    r->drain_fn = NULL;
+    net__loop_post(r->loop, drained_run, d);
+}
+
+void http_res_when_drained(struct http_req *r, size_t low, void (*fn)(struct http_req *, void *),
+                           void *ud)
+{
+    r->drain_fn = fn;
+    r->drain_ud = ud;
+    r->drain_low = low;
+    struct conn *c = r->conn;
+    if (c == NULL || c->state != CONN_OPEN || net__conn_backlog(c) <= low)
+        drained_fire(r);
+}
+
+void net__http_written(struct conn *c)
+{
+    struct http_req *r = c->u.http.req;
+    if (r != NULL && r->drain_fn != NULL && net__conn_backlog(c) <= r->drain_low)
+        drained_fire(r);
+}
+
+void http_res_end(struct http_req *r)
+{
+    struct conn *c = r->conn;
+    finish(r, r->res_status, (size_t)r->res_sent);
+    if (c == NULL || c->state != CONN_OPEN) {
+        req_free(r);
+        return;
+    }
+    bool whole = r->method == HTTP_M_HEAD || r->res_sent == r->res_len;
+    respond_done(c, r, r->res_status, r->res_keep && whole);
 }
 
 void http_respond_json(struct http_req *r, int status, const char *json, size_t len)
@@ -812,6 +975,15 @@ static void parse_error(struct conn *c, int status, const char *why)
         break;
     }
     struct http_req *r = c->u.http.req;
+    if (r != NULL && r->head_dispatched) {
+        /* a streamed body went wrong: the handler keeps its request (told through on_abort,
+         * it answers into the void) and the error goes out on a request of its own */
+        char id[sizeof(r->id)];
+        memcpy(id, r->id, sizeof(id));
+        stream_detach(c);
+        r = c->u.http.req = req_new(c);
+        memcpy(r->id, id, sizeof(id));
+    }
     if (r == NULL)
         r = c->u.http.req = req_new(c);
     r->keep_alive = false;
@@ -989,59 +1161,97 @@ static const char *head_scan(struct conn *c, const char *data, size_t len)
     return why;
 }
 
+/*
+ * True while the parser may run: no request in flight, or one whose body flows to its sink
+ * and the sink has not asked to wait.
+ */
+static bool can_parse(const struct conn *c)
+{
+    if (c->state != CONN_OPEN || c->kind != CONN_HTTP)
+        return false;
+    return !c->u.http.paused || (c->u.http.streaming && !c->u.http.body_hold);
+}
+
+/* The llhttp pause of a streaming request: its head is complete, or its whole body. */
+static void stream_paused(struct conn *c, struct http_req *r)
+{
+    if (!r->head_dispatched) {
+        r->head_dispatched = true;
+        dispatch(c, NULL, 0); /* the handler installs its sink now or later, or answers */
+        return;
+    }
+    /* the body has ended: the request waits for its answer like any other */
+    c->u.http.streaming = false;
+    c->u.http.body_hold = false;
+    if (r->sink != NULL && !r->sink_stopped)
+        r->sink->on_end(r, r->sink_ud);
+}
+
 /* Runs the parser over data; dispatches each complete request. */
 static void process(struct conn *c, const char *data, size_t len)
 {
-    while (len > 0 && c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.paused) {
+    bool outer = !c->u.http.in_process;
+    c->u.http.in_process = true;
+    while (len > 0 && can_parse(c)) {
         llhttp_t *p = &c->u.http.parser;
         if (c->u.http.head_scan != HS_DONE) {
             const char *why = head_scan(c, data, len);
             if (why != NULL) {
                 parse_error(c, 400, why);
-                return;
+                len = 0;
+                break;
             }
         }
         llhttp_errno_t err = llhttp_execute(p, data, len);
-        if (err == HPE_OK)
-            return;
+        if (err == HPE_OK) {
+            len = 0;
+            break;
+        }
         if (err == HPE_PAUSED) {
             const char *pos = llhttp_get_error_pos(p);
             size_t used = pos ? (size_t)(pos - data) : len;
             llhttp_resume(p);
             data += used;
             len -= used;
-            dispatch(c, NULL, 0);
-            if (c->kind == CONN_HTTP && c->u.http.paused) {
-                /* the handler answers later: keep the rest for then */
-                if (len)
-                    buf_append(&c->u.http.pending, data, len);
-                net__conn_pause_reading(c);
-                return;
-            }
-            continue;
+            struct http_req *r = c->u.http.req;
+            if (r != NULL && r->stream_fn != NULL)
+                stream_paused(c, r);
+            else
+                dispatch(c, NULL, 0);
+            continue; /* while the handler answers later, the rest waits in pending */
         }
         if (err == HPE_PAUSED_UPGRADE) {
             const char *pos = llhttp_get_error_pos(p);
             size_t used = pos ? (size_t)(pos - data) : len;
             struct http_req *r = c->u.http.req;
+            size_t rest = len - used;
+            len = 0;
             if (r == NULL || !r->complete) {
                 parse_error(c, 400, "malformed upgrade request");
-                return;
+                break;
             }
-            dispatch(c, data + used, len - used);
+            dispatch(c, data + used, rest);
             /* on upgrade the rest went to the WebSocket; otherwise it is in pending */
             if (c->kind == CONN_HTTP && c->u.http.paused)
                 net__conn_pause_reading(c);
             else if (c->kind == CONN_HTTP && c->state == CONN_OPEN)
                 resume(c);
-            return;
+            break;
         }
         int status = c->u.http.err_status ? c->u.http.err_status : 400;
         const char *why = why_text[c->u.http.err_why];
         if (why == NULL)
             why = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : "malformed request";
         parse_error(c, status, why);
-        return;
+        len = 0;
+        break;
+    }
+    if (outer)
+        c->u.http.in_process = false;
+    if (len > 0 && c->state == CONN_OPEN && c->kind == CONN_HTTP) {
+        /* a handler answers later, or a sink waits: keep the rest for then */
+        buf_append(&c->u.http.pending, data, len);
+        net__conn_pause_reading(c);
     }
 }
 
@@ -1049,21 +1259,20 @@ static void resume(struct conn *c)
 {
     if (c->state != CONN_OPEN || c->kind != CONN_HTTP)
         return;
-    while (c->u.http.pending.len && !c->u.http.paused && c->state == CONN_OPEN &&
-           c->kind == CONN_HTTP) {
+    while (c->u.http.pending.len && can_parse(c)) {
         struct buf tmp = c->u.http.pending;
         buf_init(&c->u.http.pending);
         process(c, tmp.data, tmp.len);
         /* process() may have stashed an unprocessed tail into pending again */
         buf_release(&tmp);
     }
-    if (c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.paused)
+    if (can_parse(c))
         net__conn_resume_reading(c);
 }
 
 void net__http_feed(struct conn *c, const char *data, size_t len)
 {
-    if (c->u.http.paused) {
+    if (!can_parse(c)) {
         /* a request is in flight: hold the bytes (bounded: reading stops) */
         buf_append(&c->u.http.pending, data, len);
         net__conn_pause_reading(c);
@@ -1241,6 +1450,77 @@ const char *http_req_peer(const struct http_req *r)
     if (!r->peer_done)
         fwd_peer_resolve((struct http_req *)r); /* computed once, kept in the request */
     return r->fwd_peer;
+}
+
+/* ---- streamed request bodies */
+
+void http_req_body_stream(struct http_req *r, const struct http_body_sink *sink, void *ud)
+{
+    r->sink = sink;
+    r->sink_ud = ud;
+    struct conn *c = r->conn;
+    if (r->complete || r->stream_fn == NULL) {
+        /* no body to stream (or it has all arrived): it ends now */
+        size_t n = r->body.len;
+        if (n > 0 && sink->on_data(r, r->body.data, n, ud) != 0) {
+            r->sink_stopped = true;
+            return;
+        }
+        sink->on_end(r, ud);
+        return;
+    }
+    if (c == NULL || c->state != CONN_OPEN) {
+        r->sink_stopped = true;
+        sink->on_abort(r, ud);
+        return;
+    }
+    c->u.http.streaming = true;
+    c->u.http.body_hold = false;
+    c->last_rx = net__now(c->loop); /* the idle clock of the body starts now */
+    if (r->want_continue) {
+        r->want_continue = false;
+        send_continue(c);
+    }
+    if (!c->u.http.in_process)
+        resume(c); /* later than the dispatch: parse what waited, read again */
+}
+
+void http_req_body_pause(struct http_req *r)
+{
+    struct conn *c = r->conn;
+    if (c == NULL || !c->u.http.streaming)
+        return;
+    c->u.http.body_hold = true;
+    net__conn_pause_reading(c);
+}
+
+void http_req_body_resume(struct http_req *r)
+{
+    struct conn *c = r->conn;
+    if (c == NULL || !c->u.http.streaming || !c->u.http.body_hold)
+        return;
+    c->u.http.body_hold = false;
+    c->last_rx = net__now(c->loop);
+    if (!c->u.http.in_process)
+        resume(c);
+}
+
+int64_t http_req_content_length(const struct http_req *r)
+{
+    const char *v = http_req_header(r, "Content-Length");
+    if (v == NULL || http_req_header(r, "Transfer-Encoding") != NULL)
+        return -1;
+    return (int64_t)strtoll(v, NULL, 10); /* llhttp has checked it is a number */
+}
+
+bool http_req_has_client(const struct http_req *r)
+{
+    return r->conn != NULL && r->conn->state == CONN_OPEN;
+}
+
+void *http_req_uv_loop(const struct http_req *r)
+{
+    return &r->loop->uv;
 }
 
 void http_req_post(struct http_req *r, void (*fn)(void *arg), void *arg)

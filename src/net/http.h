@@ -85,6 +85,62 @@ void http_respond_error(struct http_req *req, int status, const char *code, cons
 /* http_respond_error from an enum err (status and code from err_http_status/err_code). */
 void http_respond_err(struct http_req *req, int err, const char *message, const char *field);
 
+/* ---- streamed request bodies (routes added with router_add_stream, docs/adr/0009) */
+
+/*
+ * What a handler does with a body that arrives in pieces. Every call is on the request's
+ * loop thread. on_data gets the decoded body bytes (chunked framing removed), borrowed for
+ * the call: copy what you keep. It must not answer the request; it returns 0 for more, or
+ * non-zero to take no more (the rest is read and dropped; answer when ready). on_end: the
+ * whole body has arrived. on_abort: it never will (the client went away, sent a malformed
+ * body, stopped sending for HERALD_IDLE_TIMEOUT, or the server is shutting down); the
+ * handler still owns req and must answer it (into the void). on_end and on_abort may answer
+ * at once. After on_data refused, neither is called.
+ */
+struct http_body_sink {
+    int (*on_data)(struct http_req *req, const char *data, size_t len, void *ud);
+    void (*on_end)(struct http_req *req, void *ud);
+    void (*on_abort)(struct http_req *req, void *ud);
+};
+
+/*
+ * Starts the body of a streaming route's request flowing to sink (borrowed; static) with
+ * ud. Call once, from the handler or later (reading waits until then). For a request that
+ * has no body, on_end runs at once.
+ */
+void http_req_body_stream(struct http_req *req, const struct http_body_sink *sink, void *ud);
+/* Back-pressure: stop reading the body (the current read still arrives) / read again. */
+void http_req_body_pause(struct http_req *req);
+void http_req_body_resume(struct http_req *req);
+/* The request's Content-Length, or -1 when it has none (chunked). */
+int64_t http_req_content_length(const struct http_req *req);
+/* False once the client has gone (the answer will be discarded). */
+bool http_req_has_client(const struct http_req *req);
+
+/* ---- streamed responses (files) */
+
+/*
+ * Sends the head of a response whose body (len bytes) follows with http_res_write: status,
+ * Content-Type, Content-Length: len and the usual headers. The request stays in flight until
+ * http_res_end. For HEAD no body is sent: call http_res_end next.
+ */
+void http_res_begin(struct http_req *req, int status, const char *content_type, uint64_t len);
+/* Queues n body bytes (copied). Returns the bytes the connection has queued and not sent. */
+size_t http_res_write(struct http_req *req, const void *p, size_t n);
+/*
+ * Calls fn(req, ud) once, on the loop, when the queued output of the connection has dropped
+ * to at most low bytes (at once, from a later loop turn, when it already has), or when the
+ * client has gone (http_req_has_client false).
+ */
+void http_res_when_drained(struct http_req *req, size_t low, void (*fn)(struct http_req *, void *),
+                           void *ud);
+/* Finishes a response begun with http_res_begin; frees req. Fewer bytes than announced
+ * close the connection. */
+void http_res_end(struct http_req *req);
+
+/* The libuv loop (uv_loop_t *) that owns req, for uv_fs_* work on the request's behalf. */
+void *http_req_uv_loop(const struct http_req *req);
+
 /* Reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);
 

@@ -42,6 +42,9 @@ struct http_state {
     uint8_t err_why;      /* why a callback failed (http.c), 0: llhttp's own reason */
     uint8_t head_scan;    /* line-syntax check of the request head (http.c) */
     bool paused;          /* a request is being handled; reads stopped */
+    bool streaming;       /* paused, but its body flows to the handler's sink (http.c) */
+    bool body_hold;       /* the sink asked for no more body for now (reads stopped) */
+    bool in_process;      /* inside process(): a sink's resume is picked up by its loop */
 };
 
 struct ws_state {
@@ -190,6 +193,8 @@ void net__http_sweep(struct conn *c, uint32_t now);
 void net__http_detach(struct conn *c);
 /* True if origin is in the comma list of allowed origins ("*" allows all; empty: none). */
 bool net__origin_listed(const char *list, const char *origin);
+/* Output was written (conn.c on_write): wakes a streamed response waiting to send more. */
+void net__http_written(struct conn *c);
 /* True if the connection holds no request and no buffered input. */
 bool net__http_is_idle(const struct conn *c);
 

@@ -30,6 +30,7 @@ struct route {
     bool rest; /* pattern ends in a rest wildcard */
     route_fn fn;
     void *ud;
+    bool stream; /* router_add_stream: dispatched at the end of the head */
 };
 
 struct router {
@@ -100,6 +101,14 @@ bad:
     return ERR_INVAL;
 }
 
+int router_add_stream(struct router *r, int methods, const char *pattern, route_fn fn, void *ud)
+{
+    int id = router_add(r, methods, pattern, fn, ud);
+    if (id >= 0)
+        r->routes[id].stream = true;
+    return id;
+}
+
 /* Matches path against one route; fills params. */
 static bool route_matches(const struct route *rt, const char *path, struct route_match *m)
 {
@@ -154,6 +163,7 @@ int router_match(const struct router *r, int method, const char *path, struct ro
             m->ud = rt->ud;
             m->route_id = i;
             m->allow = rt->methods;
+            m->stream = rt->stream;
             return 0;
         }
         allow |= rt->methods;

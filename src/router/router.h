@@ -8,6 +8,7 @@
 #ifndef HERALD_ROUTER_ROUTER_H
 #define HERALD_ROUTER_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct http_req;
@@ -22,6 +23,7 @@ struct route_match {
     void *ud;
     int route_id; /* index for metrics; router_pattern() names it */
     int allow;    /* on ERR_NOMETHOD: methods (enum http_method bits) the path accepts */
+    bool stream;  /* a route added with router_add_stream */
     int nparams;
     struct {
         const char *name; /* borrowed from the router */
@@ -38,6 +40,13 @@ void router_free(struct router *r);
  * Returns the route id (>= 0) or ERR_INVAL for a malformed pattern.
  */
 int router_add(struct router *r, int methods, const char *pattern, route_fn fn, void *ud);
+
+/*
+ * router_add for a route whose request body is streamed to the handler (net/http.h,
+ * http_req_body_stream): the handler runs as soon as the request head has arrived, and no
+ * HERALD_MAX_BODY applies (the handler sets its own limit).
+ */
+int router_add_stream(struct router *r, int methods, const char *pattern, route_fn fn, void *ud);
 
 /* Returns 0 and fills m, or ERR_NOTFOUND, or ERR_NOMETHOD (m->allow set). */
 int router_match(const struct router *r, int method, const char *path, struct route_match *m);

@@ -268,6 +268,24 @@ static const char m011_quick_replies[] =
     ");"
     "CREATE INDEX quick_replies_owner ON quick_replies(app_id, owner_user_id, position);";
 
+/* issue 10, uploads (docs/uploads.md): one row per stored file, per app and user; path is
+ * relative to DATA_DIR/media ("uploads/2026/12/07/<32 hex>.png") and unique, as is the
+ * thumbnail's; GET /media/... finds the row of either to answer with its type and name. */
+static const char m012_uploads[] =
+    "CREATE TABLE uploads ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " path TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " size BIGINT NOT NULL CHECK (size >= 0),"
+    " mime TEXT NOT NULL,"
+    " width BIGINT,"
+    " height BIGINT,"
+    " thumb_path TEXT UNIQUE,"
+    " created_at BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX uploads_user ON uploads(app_id, user_id, created_at);";
 /* issue 10, the service workflow (docs/service.md): a conversation with an agent or a merchant
  * has a status and an assignee, the user who handles it, and names its customer; a support
  * conversation (support = 1, stored as a group) is a customer's request to the app's agents, at
@@ -305,6 +323,7 @@ const struct store_migration store__pg_migrations[] = {
     {9, "last_seen", m009_last_seen},
     {10, "retention", m010_retention},
     {11, "quick_replies", m011_quick_replies},
+    {12, "uploads", m012_uploads},
     {14, "service", m014_service},
 };
 

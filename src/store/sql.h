@@ -255,6 +255,9 @@ extern const struct store_sql SQL_SERVICE_LIST_PAGE;
 extern const struct store_sql SQL_SERVICE_LIST_MEMBERS;
 extern const struct store_sql SQL_SUPPORT_AGENTS_LIST;
 extern const struct store_sql SQL_SERVICE_LOAD_ANY;
+/* uploads (upload/upload.c, upload/media_get.c): src/store/sql/uploads.c */
+extern const struct store_sql SQL_UPLOADS_INSERT;
+extern const struct store_sql SQL_UPLOADS_BY_PATH;
 
 /* quick replies (chat/quick_replies.c, console/quick_replies.c): src/store/sql/quick_replies.c */
 extern const struct store_sql SQL_QUICK_REPLIES_LIST;

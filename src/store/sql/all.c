@@ -198,6 +198,8 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_SERVICE_LIST_MEMBERS),
     E(SQL_SUPPORT_AGENTS_LIST),
     E(SQL_SERVICE_LOAD_ANY),
+    E(SQL_UPLOADS_INSERT),
+    E(SQL_UPLOADS_BY_PATH),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];
