@@ -36,6 +36,9 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->max_chars = max_chars;
     c->presence = chat__presence_new(id->store, rt, presence_grace_ms);
     c->directs = chat__directs_new();
+    /* messages from before the search index: indexed before the server listens (a failure is
+     * logged; the rest is indexed at the next start) */
+    (void)chat__search_backfill(id->store);
     if (history_days > 0)
         c->retention = chat__retention_new(id->store, history_days);
     return c;
@@ -80,6 +83,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/messages/{id}/recall", chat_msg_recall, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
     router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
+    router_add(r, HTTP_M_GET, "/api/v1/search/messages", chat_search, c);
     router_add(r, HTTP_M_GET, "/api/v1/quick-replies", chat_qr_list, c);
     router_add(r, HTTP_M_POST, "/api/v1/quick-replies", chat_qr_create, c);
     router_add(r, HTTP_M_PATCH, "/api/v1/quick-replies/{id}", chat_qr_patch, c);
@@ -111,6 +115,8 @@ void chat__ctx_free(void *ctx)
     free(c->content_json);
     free(c->sys_json);
     free(c->apps_json);
+    free(c->search);
+    free(c->search_expr);
     free(c);
 }
 
@@ -167,6 +173,22 @@ bool chat__paging(struct http_req *req, struct chctx *c)
     if (c->page_size > 100)
         c->page_size = 100;
     return true;
+}
+
+bool chat__app_granted(const char *apps, const char *app)
+{
+    if (apps == NULL)
+        return true;
+    cJSON *a = cJSON_Parse(apps);
+    bool found = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (cJSON_IsString(e) && strcmp(e->valuestring, app) == 0)
+            found = true;
+    }
+    cJSON_Delete(a);
+    return found;
 }
 
 bool chat__direct_key(const char *a, const char *b, char *out, size_t n)

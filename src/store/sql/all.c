@@ -167,6 +167,14 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_QUICK_REPLIES_INSERT),
     E(SQL_QUICK_REPLIES_UPDATE),
     E(SQL_QUICK_REPLIES_DELETE),
+    E(SQL_MESSAGE_SEARCH_PUT),
+    E(SQL_MESSAGE_SEARCH_DELETE),
+    E(SQL_MESSAGE_SEARCH_PENDING),
+    E(SQL_MESSAGE_SEARCH_BACKFILL),
+    E(SQL_MESSAGE_SEARCH_PENDING_DONE),
+    E(SQL_MESSAGE_SEARCH_SCOPE),
+    E(SQL_MESSAGE_SEARCH_COUNT),
+    E(SQL_MESSAGE_SEARCH_PAGE),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];
