@@ -269,13 +269,15 @@ char *search_query_expr(const struct search_query *q, enum search_dialect d)
             }
             buf_putc(&b, '"');
         } else { /* the bigrams one after the other */
-            buf_putc(&b, '(');
+            if (p->len > 2)
+                buf_putc(&b, '(');
             for (int k = 0; k + 1 < p->len; k++) {
                 if (k > 0)
                     buf_puts(&b, " <-> ");
                 put_term(&b, c + k, 2, d);
             }
-            buf_putc(&b, ')');
+            if (p->len > 2)
+                buf_putc(&b, ')');
         }
     }
     return buf_detach(&b, NULL);
