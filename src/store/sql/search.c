@@ -91,7 +91,7 @@ const struct store_sql SQL_MESSAGE_SEARCH_COUNT = {
  * best first (bm25 over the terms; ts_rank), then newest */
 const struct store_sql SQL_MESSAGE_SEARCH_PAGE = {
     .sqlite = "SELECT " SQL_MESSAGES_COLS HITS_SQLITE " ORDER BY bm25(message_fts, 1.0, 0.0),"
-              " m.created_at DESC, m.id DESC LIMIT ?5 OFFSET ?6",
+              " m.created_at DESC, m.seq DESC, m.id DESC LIMIT ?5 OFFSET ?6",
     .pg = "SELECT " SQL_MESSAGES_COLS HITS_PG " ORDER BY ts_rank(s.terms, CAST($3 AS tsquery))"
-          " DESC, m.created_at DESC, m.id DESC LIMIT $5 OFFSET $6",
+          " DESC, m.created_at DESC, m.seq DESC, m.id DESC LIMIT $5 OFFSET $6",
 };
