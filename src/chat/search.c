@@ -3,10 +3,12 @@
  * &page=&page_size= for an end user over the conversations they belong to (from the seq they
  * joined at, as the history), and for an operator holding `conversations:monitor` over one
  * app they hold it on (app_id=). One read op: the scope check (the app, the conversation),
- * the capped count and the page, best first. The index is kept by the writes themselves
- * (chat__search_put in the send and the edit, SQL_MESSAGE_SEARCH_DELETE in the recall, the
- * foreign key for deletions); chat__search_backfill indexes at start-up what was written
- * before migration 013. The terms, the query expression and the snippet: search_text.c.
+ * then the newest 1,000 hits with their messages, which this file ranks (BM25's term
+ * frequency over the texts, the same on both stores) and pages, with their snippets. The index is
+ * kept by the writes themselves (chat__search_put in the send and the edit,
+ * SQL_MESSAGE_SEARCH_DELETE in the recall, the foreign key for deletions); chat__search_backfill
+ * indexes at start-up what was written before migration 013. The terms, the query expression and
+ * the snippet: search_text.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +28,11 @@
 #include "store/store.h"
 
 #define MONITOR_PERM "conversations:monitor"
-#define SEARCH_COUNT_MAX 1000 /* hits counted and served, best first */
-#define SEARCH_Q_BYTES 2048   /* the q parameter read, decoded (100 characters fit) */
-#define BACKFILL_BATCH 1000   /* messages indexed per write at start-up */
+#define SEARCH_HITS_MAX 1000 /* the newest hits read, ranked, counted and served */
+#define SEARCH_Q_BYTES 2048  /* the q parameter read, decoded (100 characters fit) */
+#define BACKFILL_BATCH 1000  /* messages indexed per write at start-up */
 
-enum { S_SCOPE, S_COUNT, S_PAGE };
+enum { S_SCOPE, S_HITS };
 
 static enum search_dialect dialect_of(struct store *st)
 {
@@ -101,6 +103,77 @@ int chat__search_backfill(struct store *st)
 
 /* ---- GET /api/v1/search/messages */
 
+/* SQL_MESSAGES_COLS read for ranking */
+enum { H_ID, H_SEQ = 2, H_CONTENT = 5, H_CREATED = 8 };
+
+/* One hit: its row and its score. */
+struct hit {
+    int row;
+    double score;
+    int64_t at, seq;
+    const char *id;
+};
+
+/* Best first, then newest (created_at, seq, id). */
+static int hit_cmp(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->at != y->at)
+        return x->at > y->at ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq > y->seq ? -1 : 1;
+    return strcmp(y->id, x->id);
+}
+
+/* The text of a text message's content (its JSON string), parsed into *v (freed by the caller),
+ * or NULL. */
+static const char *text_of(const struct store_rows *r, int i, cJSON **v)
+{
+    const char *content = store_rows_text(r, i, H_CONTENT);
+    *v = content != NULL ? cJSON_Parse(content) : NULL;
+    return cJSON_IsString(*v) ? (*v)->valuestring : NULL;
+}
+
+/*
+ * Scores the hits: BM25's term-frequency part (k1 1.2, b 0.75) over the query's terms as they
+ * occur in each text, lengths in characters against the hits' average. Every hit holds every
+ * term (the match requires them all), so the terms' rarity (BM25's IDF) would weigh them the
+ * same way in every hit and is left out; the ranking is the same on both stores.
+ */
+static struct hit *rank_hits(const struct search_query *q, const struct store_rows *r)
+{
+    struct hit *h = xcalloc((size_t)r->nrows + 1, sizeof(*h));
+    int *len = xcalloc((size_t)r->nrows + 1, sizeof(*len));
+    int *tf = xcalloc((size_t)r->nrows * (size_t)q->npieces + 1, sizeof(*tf));
+    double total = 0;
+    for (int i = 0; i < r->nrows; i++) {
+        cJSON *v;
+        const char *text = text_of(r, i, &v);
+        len[i] = text != NULL ? search_term_counts(q, text, strlen(text), tf + i * q->npieces) : 0;
+        total += len[i];
+        cJSON_Delete(v);
+    }
+    double avg = r->nrows > 0 && total > 0 ? total / r->nrows : 1;
+    for (int i = 0; i < r->nrows; i++) {
+        double score = 0, norm = 1.2 * (0.25 + 0.75 * len[i] / avg);
+        for (int k = 0; k < q->npieces; k++) {
+            int f = tf[i * q->npieces + k];
+            score += f * 2.2 / (f + norm);
+        }
+        h[i] = (struct hit){.row = i,
+                            .score = score,
+                            .at = store_rows_int(r, i, H_CREATED),
+                            .seq = store_rows_int(r, i, H_SEQ),
+                            .id = store_rows_text(r, i, H_ID)};
+    }
+    free(len);
+    free(tf);
+    qsort(h, (size_t)r->nrows, sizeof(*h), hit_cmp);
+    return h;
+}
+
 static void answer(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -109,8 +182,7 @@ static void answer(struct kit_job *j)
         return;
     }
     const struct store_rows *scope = store_result_step(j->res, S_SCOPE);
-    const struct store_rows *count = store_result_step(j->res, S_COUNT);
-    const struct store_rows *page = store_result_step(j->res, S_PAGE);
+    const struct store_rows *r = store_result_step(j->res, S_HITS);
     if (scope == NULL || scope->nrows == 0 || store_rows_int(scope, 0, 0) == 0) {
         http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
         return;
@@ -119,26 +191,24 @@ static void answer(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", "conversation_id");
         return;
     }
+    struct hit *h = rank_hits(c->search, r);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
+    cJSON_AddNumberToObject(o, "count", r->nrows);
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
-    for (int i = 0; page != NULL && i < page->nrows; i++) {
+    for (int64_t k = c->search_offset; k < r->nrows && k < c->search_offset + c->page_size; k++) {
+        int i = h[k].row;
         cJSON *hit = cJSON_CreateObject();
-        cJSON *msg = chat__msg_json(page, i);
-        cJSON_AddItemToObject(hit, "message", msg);
-        cJSON_AddItemToObject(hit, "conversation_id",
-                              cJSON_Duplicate(cJSON_GetObjectItem(msg, "conversation_id"), 1));
-        const cJSON *text = cJSON_GetObjectItem(msg, "content");
-        cJSON *v =
-            text != NULL && text->valuestring != NULL ? cJSON_Parse(text->valuestring) : NULL;
-        char *snip = cJSON_IsString(v)
-                         ? search_snippet(c->search, v->valuestring, strlen(v->valuestring))
-                         : xstrdup("");
+        cJSON_AddItemToObject(hit, "message", chat__msg_json(r, i));
+        cJSON_AddStringToObject(hit, "conversation_id", store_rows_text(r, i, 1));
+        cJSON *v;
+        const char *text = text_of(r, i, &v);
+        char *snip = text != NULL ? search_snippet(c->search, text, strlen(text)) : xstrdup("");
         cJSON_AddStringToObject(hit, "snippet", snip);
         free(snip);
         cJSON_Delete(v);
         cJSON_AddItemToArray(arr, hit);
     }
+    free(h);
     cJSON_AddNumberToObject(o, "page", (double)c->page);
     cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
     char *s = cJSON_PrintUnformatted(o);
@@ -152,25 +222,17 @@ static void search_start(struct kit_job *j)
     struct chctx *c = chat__ctx(j);
     const char *user = c->operator? NULL : c->user_id;
     const char *conv = c->conv_id[0] != '\0' ? c->conv_id : NULL;
-    int64_t left = SEARCH_COUNT_MAX - c->search_offset;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_MESSAGE_SEARCH_SCOPE);
     store_bind_text(op, c->app_id);
     store_bind_text(op, user);
     store_bind_text(op, conv);
-    store_op_add(op, &SQL_MESSAGE_SEARCH_COUNT);
+    store_op_add(op, &SQL_MESSAGE_SEARCH_HITS);
     store_bind_text(op, c->app_id);
     store_bind_text(op, user);
     store_bind_text(op, c->search_expr);
     store_bind_text(op, conv);
-    store_bind_int(op, SEARCH_COUNT_MAX);
-    store_op_add(op, &SQL_MESSAGE_SEARCH_PAGE);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, user);
-    store_bind_text(op, c->search_expr);
-    store_bind_text(op, conv);
-    store_bind_int(op, left <= 0 ? 0 : left < c->page_size ? left : c->page_size);
-    store_bind_int(op, left <= 0 ? 0 : c->search_offset);
+    store_bind_int(op, SEARCH_HITS_MAX);
     kit_store(j, op, KIT_READ, answer);
 }
 

@@ -296,6 +296,21 @@ static bool occurs(const struct search_query *q, const struct search_piece *p, c
            (i + p->len == v->n || v->cls[i + p->len] != C_WORD);
 }
 
+int search_term_counts(const struct search_query *q, const char *text, size_t len, int *tf)
+{
+    struct cpv v;
+    decode(&v, text, len, SNIPPET_SCAN, false);
+    for (int k = 0; k < q->npieces; k++) {
+        tf[k] = 0;
+        for (int i = 0; i < v.n; i++)
+            if (occurs(q, &q->pieces[k], &v, i))
+                tf[k]++;
+    }
+    int n = v.n;
+    cpv_free(&v);
+    return n;
+}
+
 static void put_escaped(struct buf *b, const char *s, size_t n)
 {
     for (size_t k = 0; k < n; k++) {

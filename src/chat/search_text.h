@@ -65,6 +65,13 @@ char *search_query_expr(const struct search_query *q, enum search_dialect d);
  */
 char *search_snippet(const struct search_query *q, const char *text, size_t len);
 
+/*
+ * How often each term of q occurs in text (len bytes), into tf[0..q->npieces) (a word as a
+ * whole word, a CJK run anywhere, as the snippet marks them), for ranking. Returns the text's
+ * length in characters (up to the 20,000 looked at).
+ */
+int search_term_counts(const struct search_query *q, const char *text, size_t len, int *tf);
+
 /* Characters (code points) of s, len bytes; -1 when s is not valid UTF-8. */
 long search_utf8_chars(const char *s, size_t len);
 

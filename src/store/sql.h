@@ -186,8 +186,7 @@ extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING;
 extern const struct store_sql SQL_MESSAGE_SEARCH_BACKFILL;
 extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING_DONE;
 extern const struct store_sql SQL_MESSAGE_SEARCH_SCOPE;
-extern const struct store_sql SQL_MESSAGE_SEARCH_COUNT;
-extern const struct store_sql SQL_MESSAGE_SEARCH_PAGE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_HITS;
 
 /* The columns identity's user queries select, in the order identity__user_json reads them. */
 #define SQL_USERS_COLS                                                                             \

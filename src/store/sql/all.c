@@ -173,8 +173,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_MESSAGE_SEARCH_BACKFILL),
     E(SQL_MESSAGE_SEARCH_PENDING_DONE),
     E(SQL_MESSAGE_SEARCH_SCOPE),
-    E(SQL_MESSAGE_SEARCH_COUNT),
-    E(SQL_MESSAGE_SEARCH_PAGE),
+    E(SQL_MESSAGE_SEARCH_HITS),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];

@@ -53,45 +53,44 @@ const struct store_sql SQL_MESSAGE_SEARCH_SCOPE = STORE_SQL(
     " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM conversation_members x WHERE x.conversation_id ="
     " c.id AND x.user_id = ?2))) END");
 
-/* The FTS5 query: the terms (?3, chat/search_text.c) within the scope: the conversation ?4, or
- * the user's conversations (up to 500; beyond, the app: the join below still filters), or for
- * an operator (?2 NULL) the app ?1. Scope tokens are the hex of the ids (as the triggers of
- * migration 013 write them). */
+/* The FTS5 query: the terms (?3, chat/search_text.c), narrowed by the scope tokens when that
+ * is cheaper. Terms found in fewer than 3,000 rows of the whole index are read alone and the
+ * join below filters them (a lookup per posting); for commoner terms the query also requires
+ * a scope token: the conversation ?4, or the user's conversations (up to 500; beyond, the
+ * app), or for an operator (?2 NULL) the app ?1, so FTS5 intersects the postings instead.
+ * Scope tokens are the hex of the ids (as the triggers of migration 013 write them). */
+#define FTS_TERMS "'terms : (' || ?3 || ')'"
 #define FTS_MATCH                                                                                  \
-    "message_fts MATCH 'terms : (' || ?3 || ') AND scope : (' || CASE WHEN CAST(?4 AS TEXT) IS"    \
-    " NOT NULL THEN 'c' || hex(?4) WHEN CAST(?2 AS TEXT) IS NULL THEN 'a' || hex(?1) ELSE"         \
+    "message_fts MATCH CASE WHEN CAST(?4 AS TEXT) IS NOT NULL THEN " FTS_TERMS " || ' AND scope :" \
+    " c' || hex(?4) WHEN (SELECT count(*) FROM (SELECT 1 FROM message_fts WHERE message_fts MATCH" \
+    " " FTS_TERMS " LIMIT 3000)) < 3000 THEN " FTS_TERMS " WHEN CAST(?2 AS TEXT) IS NULL THEN"     \
+    " " FTS_TERMS " || ' AND scope : a' || hex(?1) ELSE " FTS_TERMS " || ' AND scope : (' ||"      \
     " coalesce((SELECT group_concat('c' || hex(conversation_id), ' OR ') FROM (SELECT"             \
     " conversation_id FROM conversation_members WHERE app_id = ?1 AND user_id = ?2 LIMIT 501)"     \
-    " HAVING count(*) BETWEEN 1 AND 500), 'a' || hex(?1)) END || ')'"
+    " HAVING count(*) BETWEEN 1 AND 500), 'a' || hex(?1)) || ')' END"
 
 /* The hits the asker may read: a user's only in conversations they belong to and from the seq
- * they joined at (as the history), an operator's in the app; never a recalled message. */
+ * they joined at (as the history), an operator's in the app; never a recalled message. With
+ * the message they are (SQL_MESSAGES_COLS), newest first: FTS5 reads its postings backwards
+ * (rowids grow as messages are indexed) and stops at the limit. */
 #define HITS_SQLITE                                                                                \
     " FROM message_fts JOIN message_search s ON s.id = message_fts.rowid JOIN messages m ON m.id"  \
     " = s.message_id LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN conversation_members me"  \
     " ON me.conversation_id = s.conversation_id AND me.user_id = ?2 WHERE " FTS_MATCH " AND"       \
     " s.app_id = ?1 AND m.recalled = 0 AND (CAST(?4 AS TEXT) IS NULL OR s.conversation_id = ?4)"   \
-    " AND (CAST(?2 AS TEXT) IS NULL OR m.seq > me.joined_seq)"
+    " AND (CAST(?2 AS TEXT) IS NULL OR m.seq > me.joined_seq) ORDER BY message_fts.rowid DESC"
 
 #define HITS_PG                                                                                    \
     " FROM message_search s JOIN messages m ON m.id = s.message_id LEFT JOIN messages r ON r.id"   \
     " = m.reply_to LEFT JOIN conversation_members me ON me.conversation_id = s.conversation_id"    \
     " AND me.user_id = $2 WHERE s.terms @@ CAST($3 AS tsquery) AND s.app_id = $1 AND m.recalled"   \
     " = 0 AND (CAST($4 AS TEXT) IS NULL OR s.conversation_id = $4) AND (CAST($2 AS TEXT) IS NULL"  \
-    " OR m.seq > me.joined_seq)"
+    " OR m.seq > me.joined_seq) ORDER BY m.created_at DESC, m.seq DESC"
 
 /* ?1 app, ?2 user or NULL (an operator), ?3 the match expression (FTS5 query; tsquery literal),
- * ?4 conversation or NULL, ?5 at most this many: how many hits, up to ?5 */
-const struct store_sql SQL_MESSAGE_SEARCH_COUNT = {
-    .sqlite = "SELECT count(*) FROM (SELECT 1" HITS_SQLITE " LIMIT ?5)",
-    .pg = "SELECT count(*) FROM (SELECT 1" HITS_PG " LIMIT $5) h",
-};
-
-/* ?1..?4 as SQL_MESSAGE_SEARCH_COUNT, ?5 limit, ?6 offset: a page of hits (SQL_MESSAGES_COLS),
- * best first (bm25 over the terms; ts_rank), then newest */
-const struct store_sql SQL_MESSAGE_SEARCH_PAGE = {
-    .sqlite = "SELECT " SQL_MESSAGES_COLS HITS_SQLITE " ORDER BY bm25(message_fts, 1.0, 0.0),"
-              " m.created_at DESC, m.seq DESC, m.id DESC LIMIT ?5 OFFSET ?6",
-    .pg = "SELECT " SQL_MESSAGES_COLS HITS_PG " ORDER BY ts_rank(s.terms, CAST($3 AS tsquery))"
-          " DESC, m.created_at DESC, m.seq DESC, m.id DESC LIMIT $5 OFFSET $6",
+ * ?4 conversation or NULL, ?5 limit: the newest hits (SQL_MESSAGES_COLS), which chat/search.c
+ * ranks */
+const struct store_sql SQL_MESSAGE_SEARCH_HITS = {
+    .sqlite = "SELECT " SQL_MESSAGES_COLS HITS_SQLITE " LIMIT ?5",
+    .pg = "SELECT " SQL_MESSAGES_COLS HITS_PG " LIMIT $5",
 };
