@@ -1,10 +1,11 @@
 /*
  * libFuzzer target for message search's text handling (chat/search_text.c), which reads the
  * untrusted q parameter and message texts: the query parse, both match expressions, the index
- * terms of both backends and the snippet. Checked: nothing crashes or leaks; every output is
- * valid UTF-8 (json_utf8_is_valid) whatever the input; a parsed query has terms within its
- * bounds; the snippet of a text (without NUL) holds no raw '<' outside the marks it adds (HTML
- * escaped); and a query's own text gives a snippet with a mark (its terms occur in it).
+ * terms of both backends, the term counts that rank hits and the snippet. Checked: nothing crashes
+ * or leaks; every output is valid UTF-8 (json_utf8_is_valid) whatever the input; a parsed query has
+ * terms within its bounds; the snippet of a text (without NUL) holds no raw '<' outside the marks
+ * it adds (HTML escaped); and a query's own text gives a snippet with a mark (its terms occur in
+ * it).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,6 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             free(own);
         }
+        int tf[SEARCH_Q_MAX_CHARS];
+        int chars = search_term_counts(&q, s + qn, size - qn, tf);
+        for (int i = 0; i < q.npieces; i++)
+            if (tf[i] < 0 || tf[i] > chars)
+                abort();
         if (memchr(s + qn, 0, size - qn) == NULL && search_utf8_chars(s + qn, size - qn) >= 0) {
             char *sn = search_snippet(&q, s + qn, size - qn);
             utf8_or_abort(sn);

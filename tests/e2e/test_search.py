@@ -13,6 +13,7 @@ import pytest
 from conftest import PG_URL, Server, module_server, pg_database_for
 from test_conversations import App, app_headers, error_of
 from test_edit_recall import edit, operator, operator_call, recall, root_token
+from test_guarantees import run_senders
 from test_messages import direct, group, send
 from test_quick_replies import app_id
 from test_retention import DAYS_40_MS
@@ -267,6 +268,28 @@ def test_relevance_first_then_newest(app):
     weak_new = say(app, "bob", conv, "rankword and a lot of other words around it here")["id"]
     got = [h["message"]["id"] for h in search(app, "carol", "rankword")["results"]]
     assert got == [strong, weak_new, weak_old], got
+
+
+def test_a_common_term_is_narrowed_to_the_askers_conversations_and_capped(app, server, root):
+    """3,000 and more postings: the FTS5 query then also requires the asker's conversation
+    tokens (the other path of SQL_MESSAGE_SEARCH_HITS); at most the 1,000 newest hits count."""
+    flood = direct(app, "alice", "bob")
+    todo = [("flood-%04d" % i, "floodword %d" % i) for i in range(3100)]
+    acked, _ = run_senders(server.port, [app.token("alice"), app.token("bob")], flood,
+                           [todo[:1550], todo[1550:]])
+    assert len(acked) == 3100
+    mine = direct(app, "carol", "dave")
+    say(app, "carol", mine, "floodword in a quiet place")
+    assert found(app, "dave", "floodword") == ["floodword in a quiet place"]
+    assert found(app, "dave", "floodword", conversation_id=mine) == [
+        "floodword in a quiet place"]
+    body = search(app, "bob", "floodword", page=50, page_size=20)
+    assert body["count"] == 1000 and len(body["results"]) == 20, body
+    assert search(app, "bob", "floodword", page=51, page_size=20)["results"] == []
+    assert search(app, "alice", "floodword 3099")["count"] == 1  # the newest is among them
+    aid = app_id(server, root, "default")
+    r = operator_call(server, root, "GET", query(q="floodword", app_id=aid))
+    assert r.status == 200 and r.json()["count"] == 1000, r
 
 
 @pytest.mark.parametrize("params,message", [

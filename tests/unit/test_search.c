@@ -1,7 +1,8 @@
 /*
  * Message search's text handling (src/chat/search_text.c): the index terms (words folded,
  * CJK runs cut into bigrams and their last character), the query and its FTS5 and tsquery
- * expressions, the snippet (HTML escaped, marks, ellipses) and the character count.
+ * expressions, the snippet (HTML escaped, marks, ellipses), the term counts that rank hits
+ * and the character count.
  */
 #include "test.h"
 
@@ -126,6 +127,19 @@ TEST(a_long_text_is_cut_around_the_first_hit)
     free(s);
 }
 
+TEST(term_counts_rank_what_the_snippet_marks)
+{
+    struct search_query sq;
+    CHECK(search_query_parse(&sq, "cat 订单", 10));
+    int tf[2];
+    const char *t = "cat concatenate CAT 订单订单";
+    CHECK_INT(search_term_counts(&sq, t, strlen(t), tf), 24);
+    CHECK_INT(tf[0], 2); /* whole words only, any case */
+    CHECK_INT(tf[1], 2);
+    CHECK_INT(search_term_counts(&sq, "", 0, tf), 0);
+    CHECK_INT(tf[0], 0);
+}
+
 int main(void)
 {
     RUN(words_are_folded_and_cjk_runs_become_bigrams_and_their_last_character);
@@ -135,5 +149,6 @@ int main(void)
     RUN(the_query_expression_for_fts5_and_tsquery);
     RUN(the_snippet_escapes_html_and_marks_every_occurrence);
     RUN(a_long_text_is_cut_around_the_first_hit);
+    RUN(term_counts_rank_what_the_snippet_marks);
     return test_summary();
 }
