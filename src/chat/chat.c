@@ -38,6 +38,9 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->directs = chat__directs_new();
     c->support = chat__support_new(id->store);
     chat__presence_on_agent(c->presence, chat__support_agent_online, c);
+    /* messages from before the search index: indexed before the server listens (a failure is
+     * logged; the rest is indexed at the next start) */
+    (void)chat__search_backfill(id->store);
     if (history_days > 0)
         c->retention = chat__retention_new(id->store, history_days);
     chat__context_init(c);
@@ -88,6 +91,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/transfer", chat_conv_transfer, c);
     router_add(r, HTTP_M_POST, "/api/v1/support/conversations", chat_support_open, c);
     router_add(r, HTTP_M_GET, "/api/v1/support/agents", chat_support_agents, c);
+    router_add(r, HTTP_M_GET, "/api/v1/search/messages", chat_search, c);
     router_add(r, HTTP_M_GET, "/api/v1/quick-replies", chat_qr_list, c);
     router_add(r, HTTP_M_POST, "/api/v1/quick-replies", chat_qr_create, c);
     router_add(r, HTTP_M_PATCH, "/api/v1/quick-replies/{id}", chat_qr_patch, c);
@@ -120,6 +124,8 @@ void chat__ctx_free(void *ctx)
     free(c->content_json);
     free(c->sys_json);
     free(c->apps_json);
+    free(c->search);
+    free(c->search_expr);
     free(c);
 }
 
@@ -176,6 +182,22 @@ bool chat__paging(struct http_req *req, struct chctx *c)
     if (c->page_size > 100)
         c->page_size = 100;
     return true;
+}
+
+bool chat__app_granted(const char *apps, const char *app)
+{
+    if (apps == NULL)
+        return true;
+    cJSON *a = cJSON_Parse(apps);
+    bool found = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (cJSON_IsString(e) && strcmp(e->valuestring, app) == 0)
+            found = true;
+    }
+    cJSON_Delete(a);
+    return found;
 }
 
 bool chat__direct_key(const char *a, const char *b, char *out, size_t n)

@@ -183,6 +183,8 @@ static void edit_loaded(struct kit_job *j)
     store_bind_int(op, clock_wall_ms());
     store_op_require_row(op);
     add_tail(op, c);
+    /* re-indexed in the same write: the old words no longer match, the new ones do */
+    chat__search_put(op, c->chat->id->store, c->msg_id, in.type, content);
     kit_store(j, op, KIT_WRITE, updated);
 }
 
@@ -215,23 +217,6 @@ void chat_msg_edit(struct http_req *req, void *ud)
 
 /* ---- POST /messages/{id}/recall */
 
-/* Whether app is in the JSON array apps (NULL: every app). */
-static bool app_granted(const char *apps, const char *app)
-{
-    if (apps == NULL)
-        return true;
-    cJSON *a = cJSON_Parse(apps);
-    bool found = false;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a)
-    {
-        if (cJSON_IsString(e) && strcmp(e->valuestring, app) == 0)
-            found = true;
-    }
-    cJSON_Delete(a);
-    return found;
-}
-
 static void recall_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -253,6 +238,8 @@ static void recall_write(struct kit_job *j)
         store_bind_text(op, ip != NULL ? ip : "");
         store_bind_int(op, clock_wall_ms());
     }
+    store_op_add(op, &SQL_MESSAGE_SEARCH_DELETE); /* a recalled message is found no more */
+    store_bind_text(op, c->msg_id);
     kit_store(j, op, KIT_WRITE, updated);
 }
 
@@ -268,7 +255,7 @@ static void recall_loaded(struct kit_job *j)
         m = store_result_step(j->res, 0);
         /* an app the operator has not the right on is walled off like another tenant */
         if (m == NULL || m->nrows == 0 ||
-            !app_granted(c->apps_json, store_rows_text(m, 0, LD_APP))) {
+            !chat__app_granted(c->apps_json, store_rows_text(m, 0, LD_APP))) {
             http_respond_err(j->req, ERR_NOTFOUND, "no such message", NULL);
             return;
         }

@@ -26,6 +26,8 @@ struct frame;
 struct rt;
 struct user_principal;
 struct router;
+struct search_query;
+struct store;
 
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
@@ -99,6 +101,9 @@ struct chctx {
     char operator_id[JWT_SUB_MAX + 1]; /* that operator (its audit rows) */
     kit_fn support_then; /* after a support open: what runs next (a send), NULL answers it */
     kit_fn after_send;   /* after a send commits: what answers instead of the message */
+    struct search_query *search;       /* owned: a search's parsed query (search.c) */
+    char *search_expr;                 /* owned: its match expression */
+    int64_t search_offset;             /* the page's first hit */
 };
 
 /*
@@ -353,6 +358,28 @@ void chat_qr_list(struct http_req *req, void *ud);
 void chat_qr_create(struct http_req *req, void *ud);
 void chat_qr_patch(struct http_req *req, void *ud);
 void chat_qr_delete(struct http_req *req, void *ud);
+
+/* Whether app is in the JSON array apps (NULL: every app): an operator's grant. chat.c. */
+bool chat__app_granted(const char *apps, const char *app);
+
+/* ---- search (search.c) */
+
+/* GET /api/v1/search/messages (end users; operators holding conversations:monitor). */
+void chat_search(struct http_req *req, void *ud);
+
+/*
+ * Appends to op the index row of message msg_id (SQL_MESSAGE_SEARCH_PUT) when type is "text",
+ * made from the JSON string content; nothing for the other types. A send and an edit, in
+ * their own write op; st names the backend. Any thread.
+ */
+void chat__search_put(struct store_op *op, struct store *st, const char *msg_id, const char *type,
+                      const cJSON *content);
+
+/*
+ * Start-up: indexes the messages written before migration 013 (message_search_pending), in
+ * batches, with the same terms as a send. Returns 0 or a store error (logged). Synchronous.
+ */
+int chat__search_backfill(struct store *st);
 
 /* The WebSocket `send` frame (rt_register "send"; ud the struct chat). send.c. */
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud);

@@ -380,6 +380,8 @@ static void send_write(struct kit_job *j)
         store_bind_text(op, c->target);
         store_op_require_row(op);
     }
+    /* a text message is searchable from this commit on (search.c) */
+    chat__search_put(op, c->chat->id->store, c->msg_id, c->msg.type, c->msg.content);
     kit_store(j, op, KIT_WRITE, send_written);
 }
 

@@ -311,6 +311,29 @@ static const char m014_service[] =
     ");"
     "ALTER TABLE audit_log ADD COLUMN user_id TEXT;";
 
+/* issue 10, message search (docs/chat.md, "Search"). message_search holds, per text message
+ * that is not recalled, the terms chat/search_text.c made of its text (words, CJK bigrams) as
+ * a tsvector with positions, written as a literal by the server (no text search parser runs,
+ * so nothing depends on the database's locale), indexed with GIN. pg_trgm is not used: it
+ * cannot serve a two-character pattern from its index and, in a C-locale database, drops
+ * non-ASCII characters. The send, the edit and the recall change it in their own write;
+ * deleting the message deletes it through the foreign key. message_search_pending lists the
+ * messages written before this migration: the server indexes them at start-up. */
+static const char m013_message_search[] =
+    "CREATE TABLE message_search ("
+    " message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " app_id TEXT NOT NULL,"
+    " conversation_id TEXT NOT NULL,"
+    " terms TSVECTOR NOT NULL"
+    ");"
+    "CREATE INDEX message_search_terms ON message_search USING gin (terms);"
+    "CREATE INDEX message_search_conversation ON message_search (conversation_id);"
+    "CREATE TABLE message_search_pending ("
+    " message_id TEXT PRIMARY KEY"
+    ");"
+    "INSERT INTO message_search_pending (message_id) SELECT id FROM messages WHERE type ="
+    " 'text' AND recalled = 0;";
+
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -324,6 +347,7 @@ const struct store_migration store__pg_migrations[] = {
     {10, "retention", m010_retention},
     {11, "quick_replies", m011_quick_replies},
     {12, "uploads", m012_uploads},
+    {13, "message_search", m013_message_search},
     {14, "service", m014_service},
 };
 

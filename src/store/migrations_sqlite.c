@@ -336,6 +336,45 @@ static const char m014_service[] =
     ") STRICT;"
     "ALTER TABLE audit_log ADD COLUMN user_id TEXT;";
 
+/* issue 10, message search (docs/chat.md, "Search"). message_search holds, per text message
+ * that is not recalled, the terms chat/search_text.c made of its text (words, CJK bigrams);
+ * the send, the edit and the recall change it in their own write, and deleting the message
+ * (retention, a conversation going) deletes it through the foreign key. message_fts is the
+ * FTS5 index of those terms (contentless: the terms are kept once, in message_search) with the
+ * message's app and conversation as tokens of a second column (scope), so a user's query
+ * reads only their conversations' postings; the triggers keep it equal to message_search.
+ * message_search_pending lists the messages written before this migration: the server indexes
+ * them at start-up (chat/search.c), with the same C code as a send. */
+static const char m013_message_search[] =
+    "CREATE TABLE message_search ("
+    " id INTEGER PRIMARY KEY,"
+    " message_id TEXT NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,"
+    " app_id TEXT NOT NULL,"
+    " conversation_id TEXT NOT NULL,"
+    " terms TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE VIRTUAL TABLE message_fts USING fts5(terms, scope, content='',"
+    " tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER message_search_ai AFTER INSERT ON message_search BEGIN"
+    " INSERT INTO message_fts (rowid, terms, scope) VALUES (new.id, new.terms, 'a' ||"
+    " hex(new.app_id) || ' c' || hex(new.conversation_id));"
+    " END;"
+    "CREATE TRIGGER message_search_ad AFTER DELETE ON message_search BEGIN"
+    " INSERT INTO message_fts (message_fts, rowid, terms, scope) VALUES ('delete', old.id,"
+    " old.terms, 'a' || hex(old.app_id) || ' c' || hex(old.conversation_id));"
+    " END;"
+    "CREATE TRIGGER message_search_au AFTER UPDATE ON message_search BEGIN"
+    " INSERT INTO message_fts (message_fts, rowid, terms, scope) VALUES ('delete', old.id,"
+    " old.terms, 'a' || hex(old.app_id) || ' c' || hex(old.conversation_id));"
+    " INSERT INTO message_fts (rowid, terms, scope) VALUES (new.id, new.terms, 'a' ||"
+    " hex(new.app_id) || ' c' || hex(new.conversation_id));"
+    " END;"
+    "CREATE TABLE message_search_pending ("
+    " message_id TEXT PRIMARY KEY"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO message_search_pending (message_id) SELECT id FROM messages WHERE type ="
+    " 'text' AND recalled = 0;";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -349,6 +388,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {10, "retention", m010_retention},
     {11, "quick_replies", m011_quick_replies},
     {12, "uploads", m012_uploads},
+    {13, "message_search", m013_message_search},
     {14, "service", m014_service},
 };
 

@@ -186,6 +186,15 @@ extern const struct store_sql SQL_MESSAGES_PRUNE;
 extern const struct store_sql SQL_EVENTS_PRUNE;
 extern const struct store_sql SQL_EVENTS_LATEST;
 
+/* message search (chat/search.c, docs/chat.md "Search"): src/store/sql/search.c */
+extern const struct store_sql SQL_MESSAGE_SEARCH_PUT;
+extern const struct store_sql SQL_MESSAGE_SEARCH_DELETE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING;
+extern const struct store_sql SQL_MESSAGE_SEARCH_BACKFILL;
+extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING_DONE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_SCOPE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_HITS;
+
 /* The columns identity's user queries select, in the order identity__user_json reads them. */
 #define SQL_USERS_COLS                                                                             \
     "id, name, avatar, kind, contacts, metadata, disabled, created_at, updated_at"

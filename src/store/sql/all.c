@@ -200,6 +200,13 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_SERVICE_LOAD_ANY),
     E(SQL_UPLOADS_INSERT),
     E(SQL_UPLOADS_BY_PATH),
+    E(SQL_MESSAGE_SEARCH_PUT),
+    E(SQL_MESSAGE_SEARCH_DELETE),
+    E(SQL_MESSAGE_SEARCH_PENDING),
+    E(SQL_MESSAGE_SEARCH_BACKFILL),
+    E(SQL_MESSAGE_SEARCH_PENDING_DONE),
+    E(SQL_MESSAGE_SEARCH_SCOPE),
+    E(SQL_MESSAGE_SEARCH_HITS),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];
