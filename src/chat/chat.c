@@ -17,6 +17,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
+#include "kit/media_url.h"
 #include "net/http.h"
 #include "net/server.h"
 #include "router/request.h"
@@ -238,8 +239,19 @@ static void add_text(cJSON *o, const char *key, const struct store_rows *r, int 
         cJSON_AddStringToObject(o, key, s);
 }
 
+/* An avatar: a stored "/media/..." path absolute (media_url_out). */
+static void add_avatar(cJSON *o, const struct store_rows *r, int i, int col, struct http_req *req)
+{
+    char *abs = media_url_out(req, store_rows_text(r, i, col));
+    if (abs == NULL)
+        cJSON_AddNullToObject(o, "avatar");
+    else
+        cJSON_AddStringToObject(o, "avatar", abs);
+    free(abs);
+}
+
 cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_rows *members,
-                       const char *me)
+                       const char *me, struct http_req *req)
 {
     const char *id = store_rows_text(conv, i, CV_ID);
     const char *type = store_rows_text(conv, i, CV_TYPE);
@@ -247,7 +259,7 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
     add_text(o, "id", conv, i, CV_ID);
     add_text(o, "type", conv, i, CV_TYPE);
     add_text(o, "name", conv, i, CV_NAME);
-    add_text(o, "avatar", conv, i, CV_AVATAR);
+    add_avatar(o, conv, i, CV_AVATAR, req);
     add_text(o, "owner", conv, i, CV_OWNER);
     cJSON_AddNumberToObject(o, "last_seq", (double)store_rows_int(conv, i, CV_SEQ));
     cJSON_AddNumberToObject(o, "last_activity_at", (double)store_rows_int(conv, i, CV_ACT));
@@ -270,7 +282,7 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
         add_text(m, "role", members, k, MB_ROLE);
         cJSON_AddNumberToObject(m, "joined_at", (double)store_rows_int(members, k, MB_JOINED));
         add_text(m, "name", members, k, MB_NAME);
-        add_text(m, "avatar", members, k, MB_AVATAR);
+        add_avatar(m, members, k, MB_AVATAR, req);
         if (direct)
             chat__metadata_add(m, members, k, MB_META);
         cJSON_AddItemToArray(arr, m);
@@ -279,7 +291,7 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
             cJSON *p = cJSON_AddObjectToObject(o, "peer");
             add_text(p, "id", members, k, MB_USER);
             add_text(p, "name", members, k, MB_NAME);
-            add_text(p, "avatar", members, k, MB_AVATAR);
+            add_avatar(p, members, k, MB_AVATAR, req);
             add_text(p, "kind", members, k, MB_KIND);
             if (store_rows_is_null(members, k, MB_LAST_SEEN))
                 cJSON_AddNullToObject(p, "last_seen");
@@ -490,7 +502,7 @@ void chat__finish_write(struct kit_job *j)
     const struct store_rows *changed =
         c->publish_step >= 0 ? store_result_step(j->res, c->publish_step) : NULL;
     if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
-        cJSON *ev = chat__conv_json(conv, 0, members, NULL);
+        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(c->chat, c->app_id, ev, members, c->notify,
                               chat__event_cursor(c, j->res));
         cJSON_Delete(ev);
@@ -508,7 +520,7 @@ void chat__finish_write(struct kit_job *j)
         http_respond(j->req, 204, NULL, "", 0);
         return;
     }
-    cJSON *o = chat__conv_json(conv, 0, members, c->user_id);
+    cJSON *o = chat__conv_json(conv, 0, members, c->user_id, j->req);
     chat__presence_peer(c->chat, c->app_id, o);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, c->ok_status, s, strlen(s));

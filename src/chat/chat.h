@@ -39,14 +39,6 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
  * starts. */
 void chat_register(struct chat *c, struct router *r);
 
-/*
- * HERALD_BASE_URL (docs/uploads.md): media messages keep "/media/..." URLs relative in the
- * store (a send with an absolute URL under base has base removed) and every message written
- * out gets base in front of them again, so changing the setting moves every media URL. base
- * is copied; "" or NULL keeps URLs as stored. Call once at start, before the loops run.
- */
-void chat_media_base_set(const char *base);
-
 /* Stops the chat module's housekeeping (retention, HERALD_HISTORY_DAYS): before the store
  * stops. Idempotent, NULL-safe. Main thread. */
 void chat_stop(struct chat *c);

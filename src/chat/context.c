@@ -79,7 +79,7 @@ static void profile_done(const struct store_result *res, int first, const char *
         int64_t cursor = id != NULL ? cursor_of(ev, id) : 0;
         if (cursor == 0)
             continue;
-        cJSON *o = chat__conv_json(convs, i, members, NULL);
+        cJSON *o = chat__conv_json(convs, i, members, NULL, NULL);
         buf_clear(&b);
         chat__updated_frame(&b, o, NULL, cursor);
         cJSON_Delete(o);

@@ -37,8 +37,9 @@ static const struct kit_field member_elem = {
     }
 #define AVATAR_FIELD(type)                                                                         \
     {                                                                                              \
-        .name = "avatar", .kind = KIT_STRING, .max = CHAT_AVATAR_MAX, .at = KIT_AT(type, avatar),  \
-        .message = "must be a string of at most 1024 characters"                                   \
+        .name = "avatar", .kind = KIT_MEDIA, .max = CHAT_AVATAR_MAX, .at = KIT_AT(type, avatar),   \
+        .message =                                                                                 \
+            "must be a string of at most 1024 characters: a URL, or a /media/ path of an upload"   \
     }
 
 static const struct kit_field create_fields[] = {
@@ -349,7 +350,7 @@ static void list_done(struct kit_job *j)
     const struct store_rows *members = store_result_step(j->res, 2);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; conv != NULL && i < conv->nrows; i++) {
-        cJSON *o = chat__conv_json(conv, i, members, c->user_id);
+        cJSON *o = chat__conv_json(conv, i, members, c->user_id, j->req);
         chat__conv_add_state(o, conv, i, STATE_COL);
         chat__presence_peer(c->chat, c->app_id, o);
         cJSON_AddItemToArray(arr, o);
@@ -401,7 +402,7 @@ static void rooms_done(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, 1);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; conv != NULL && i < conv->nrows; i++) {
-        cJSON *o = chat__conv_json(conv, i, NULL, NULL);
+        cJSON *o = chat__conv_json(conv, i, NULL, NULL, j->req);
         cJSON_AddBoolToObject(o, "joined", store_rows_int(conv, i, conv->ncols - 1) > 0);
         cJSON_AddItemToArray(arr, o);
     }

@@ -101,9 +101,9 @@ struct chctx {
     char operator_id[JWT_SUB_MAX + 1]; /* that operator (its audit rows) */
     kit_fn support_then; /* after a support open: what runs next (a send), NULL answers it */
     kit_fn after_send;   /* after a send commits: what answers instead of the message */
-    struct search_query *search;       /* owned: a search's parsed query (search.c) */
-    char *search_expr;                 /* owned: its match expression */
-    int64_t search_offset;             /* the page's first hit */
+    struct search_query *search; /* owned: a search's parsed query (search.c) */
+    char *search_expr;           /* owned: its match expression */
+    int64_t search_offset;       /* the page's first hit */
 };
 
 /*
@@ -158,9 +158,10 @@ bool chat__paging(struct http_req *req, struct chctx *c);
  * Conversation row i of conv (SQL_CONVERSATIONS_COLS) as JSON, with its members from members
  * (SQL_CONVERSATION_MEMBERS_COLS; may be NULL) unless it is a room, and for a direct one the
  * profile of the member who is not me as "peer" (me NULL: no peer, e.g. an event frame).
+ * "/media/..." avatars are written absolute for req (kit/media_url.h; NULL for a frame).
  */
 cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_rows *members,
-                       const char *me);
+                       const char *me, struct http_req *req);
 
 /*
  * Publishes f (the caller keeps its reference) to the user topic of every user id in column
@@ -273,8 +274,6 @@ cJSON *chat__msg_json(const struct store_rows *r, int i);
 
 /* The same, from the row's columns at, at + 1, ... (SQL_MESSAGES_COLS after other columns). */
 cJSON *chat__msg_json_at(const struct store_rows *r, int i, int at);
-/* The media base (chat_media_base_set), "" when unset. */
-const char *chat__media_base(void);
 
 /*
  * The preview of a message (a new cJSON string): the first CHAT_PREVIEW_CHARS characters of a

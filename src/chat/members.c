@@ -331,7 +331,7 @@ static void loaded(struct kit_job *j)
     }
     switch (c->action) {
     case CHAT_GET: {
-        cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, 1), c->user_id);
+        cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, 1), c->user_id, j->req);
         chat__presence_peer(c->chat, c->app_id, o);
         const struct store_rows *st = store_result_step(j->res, 2);
         if (st != NULL && st->nrows > 0)
@@ -457,10 +457,11 @@ static const struct kit_field patch_fields[] = {
      .at = KIT_AT(struct patch_in, name),
      .message = "must be a string of 1 to 128 characters"},
     {.name = "avatar",
-     .kind = KIT_STRING,
+     .kind = KIT_MEDIA,
      .max = CHAT_AVATAR_MAX,
      .at = KIT_AT(struct patch_in, avatar),
-     .message = "must be a string of at most 1024 characters"},
+     .message =
+         "must be a string of at most 1024 characters: a URL, or a /media/ path of an upload"},
     {.name = NULL},
 };
 static const struct kit_table patch_table = {.fields = patch_fields};

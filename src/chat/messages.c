@@ -14,6 +14,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
+#include "kit/media_url.h"
 #include "net/http.h"
 #include "router/request.h"
 #include "store/sql.h"
@@ -97,30 +98,19 @@ cJSON *chat__preview_text(const char *type, const char *content, bool recalled)
     return text != NULL ? text : cJSON_CreateString("");
 }
 
-static char media_base[2048]; /* written once at start (chat_media_base_set), then read-only */
-
-void chat_media_base_set(const char *base)
-{
-    snprintf(media_base, sizeof(media_base), "%s", base != NULL ? base : "");
-}
-
-const char *chat__media_base(void)
-{
-    return media_base;
-}
-
 static bool is_media_type(const char *t)
 {
     return t != NULL && (strcmp(t, "image") == 0 || strcmp(t, "file") == 0 ||
                          strcmp(t, "audio") == 0 || strcmp(t, "video") == 0);
 }
 
-/* The stored content of a message, with a relative "/media/..." url made absolute. */
+/* The stored content of a message, with a relative "/media/..." url made absolute
+ * (media_url_out; no request: the same for an answer as for a frame). */
 static cJSON *content_json(const char *type, const char *content)
 {
     if (content == NULL)
         return cJSON_CreateNull();
-    if (media_base[0] == '\0' || !is_media_type(type) || strstr(content, "\"/media/") == NULL)
+    if (media_url_base()[0] == '\0' || !is_media_type(type) || strstr(content, "\"/media/") == NULL)
         return cJSON_CreateRaw(content); /* stored by the send as compact JSON: as it is */
     cJSON *v = cJSON_Parse(content);
     cJSON *url = cJSON_GetObjectItemCaseSensitive(v, "url");
@@ -128,9 +118,7 @@ static cJSON *content_json(const char *type, const char *content)
         cJSON_Delete(v);
         return cJSON_CreateRaw(content);
     }
-    size_t n = strlen(media_base) + strlen(url->valuestring) + 1;
-    char *abs = xmalloc(n);
-    snprintf(abs, n, "%s%s", media_base, url->valuestring);
+    char *abs = media_url_out(NULL, url->valuestring);
     cJSON_ReplaceItemInObjectCaseSensitive(v, "url", cJSON_CreateString(abs));
     free(abs);
     return v;

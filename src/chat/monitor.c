@@ -52,9 +52,10 @@ void chat__publish_monitors(struct rt *rt, const char *app_id, struct frame *f)
 
 /* A conversation row of the monitor's statements as JSON: the end user's conversation JSON
  * (without a peer: the operator is nobody's peer), its app and its newest message. */
-static cJSON *conv_json(const struct store_rows *conv, int i, const struct store_rows *members)
+static cJSON *conv_json(const struct store_rows *conv, int i, const struct store_rows *members,
+                        struct http_req *req)
 {
-    cJSON *o = chat__conv_json(conv, i, members, NULL);
+    cJSON *o = chat__conv_json(conv, i, members, NULL, req);
     cJSON_AddStringToObject(o, "app_id", store_rows_text(conv, i, MON_APP_COL));
     chat__last_message_add(o, conv, i, MON_LAST_COL);
     return o;
@@ -220,7 +221,7 @@ static void list_done(struct kit_job *j)
     cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; conv != NULL && i < conv->nrows; i++)
-        cJSON_AddItemToArray(arr, conv_json(conv, i, members));
+        cJSON_AddItemToArray(arr, conv_json(conv, i, members, j->req));
     cJSON_AddNumberToObject(o, "page", (double)c->page);
     cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
     char *s = cJSON_PrintUnformatted(o);
@@ -277,7 +278,7 @@ static void get_done(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such conversation", NULL);
         return;
     }
-    cJSON *o = conv_json(conv, 0, store_result_step(j->res, 1));
+    cJSON *o = conv_json(conv, 0, store_result_step(j->res, 1), j->req);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, 200, s, strlen(s));
     cJSON_free(s);

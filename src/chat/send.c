@@ -25,6 +25,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
+#include "kit/media_url.h"
 #include "net/http.h"
 #include "router/request.h"
 #include "rt/rt.h"
@@ -136,17 +137,15 @@ char *chat__msg_check(const struct chat_msg_in *in, int max_chars, const char *p
     } else if (strcmp(t, "custom") != 0) {
         return fail_at(err, prefix, "type", TYPE_MESSAGE);
     }
-    /* a media URL under HERALD_BASE_URL is stored relative ("/media/..."): chat_media_base_set */
-    const char *base = chat__media_base();
+    /* a media URL under HERALD_BASE_URL is stored relative ("/media/..."): kit/media_url.h */
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(in->content, "url");
-    size_t blen = strlen(base);
+    const char *rel = strcmp(t, "custom") != 0 && strcmp(t, "text") != 0 && cJSON_IsString(url)
+                          ? media_url_under_base(url->valuestring)
+                          : NULL;
     char *s;
-    if (strcmp(t, "custom") != 0 && strcmp(t, "text") != 0 && blen > 0 && cJSON_IsString(url) &&
-        strncmp(url->valuestring, base, blen) == 0 &&
-        strncmp(url->valuestring + blen, "/media/", 7) == 0) {
+    if (rel != NULL) {
         cJSON *copy = cJSON_Duplicate(in->content, true);
-        cJSON_ReplaceItemInObjectCaseSensitive(copy, "url",
-                                               cJSON_CreateString(url->valuestring + blen));
+        cJSON_ReplaceItemInObjectCaseSensitive(copy, "url", cJSON_CreateString(rel));
         s = cJSON_PrintUnformatted(copy);
         cJSON_Delete(copy);
     } else {
@@ -410,7 +409,7 @@ static void direct_got(struct kit_job *j)
     }
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
     if (made != NULL && made->changes > 0) {
-        cJSON *ev = chat__conv_json(conv, 0, members, NULL);
+        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
         cJSON_Delete(ev);
     }

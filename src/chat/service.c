@@ -425,7 +425,7 @@ static void svc_list_done(struct kit_job *j)
     cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; conv != NULL && i < conv->nrows; i++) {
-        cJSON *e = chat__conv_json(conv, i, members, c->user_id);
+        cJSON *e = chat__conv_json(conv, i, members, c->user_id, j->req);
         chat__conv_add_state(e, conv, i, SQL_CONVERSATIONS_NCOLS);
         chat__presence_peer(c->chat, c->app_id, e);
         cJSON_AddItemToArray(arr, e);

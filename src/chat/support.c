@@ -123,7 +123,7 @@ static void assigned(int status, struct store_result *res, void *ud)
         log_warn("support", "a queued conversation was not assigned: status %d", status);
     if (conv != NULL && conv->nrows > 0 && cursor > 0) {
         const struct store_rows *members = store_result_step(res, -1);
-        cJSON *o = chat__conv_json(conv, 0, members, NULL);
+        cJSON *o = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(w->chat, w->c.app_id, o, members, NULL, cursor);
         cJSON_Delete(o);
         w->assigned++;
@@ -218,7 +218,7 @@ static void reopened_read(int status, struct store_result *res, void *ud)
     const struct store_rows *conv = status == 0 ? store_result_step(res, 0) : NULL;
     if (conv != NULL && conv->nrows > 0) {
         const struct store_rows *members = store_result_step(res, 1);
-        cJSON *o = chat__conv_json(conv, 0, members, NULL);
+        cJSON *o = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(r->chat, r->app, o, members, NULL, r->cursor);
         cJSON_Delete(o);
     }
@@ -259,7 +259,7 @@ static void respond_conv(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
     const struct store_rows *conv = store_result_step(j->res, -2);
-    cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, -1), c->user_id);
+    cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, -1), c->user_id, j->req);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, c->ok_status, s, strlen(s));
     cJSON_free(s);
@@ -305,7 +305,7 @@ static void opened(struct kit_job *j)
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
     bool created = made != NULL && made->changes > 0;
     if (created) {
-        cJSON *ev = chat__conv_json(conv, 0, members, NULL);
+        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
         cJSON_Delete(ev);
     }

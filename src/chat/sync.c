@@ -69,7 +69,7 @@ static void conv_frame(struct buf *b, const struct store_rows *ev, int i,
     for (int k = 0; convs != NULL && k < convs->nrows; k++) {
         const char *cid = store_rows_text(convs, k, 0);
         if (cid != NULL && strcmp(cid, id) == 0) {
-            o = chat__conv_json(convs, k, members, NULL);
+            o = chat__conv_json(convs, k, members, NULL, NULL);
             break;
         }
     }

@@ -23,6 +23,7 @@
 #include "core/version.h"
 #include "identity/apps.h"
 #include "identity/identity.h"
+#include "kit/media_url.h"
 #include "metrics/metrics.h"
 #include "metrics/ops.h"
 #include "net/server.h"
@@ -118,6 +119,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         fprintf(stderr, "herald: cannot start the image library (libvips)\n");
         return 1;
     }
+    media_url_setup(cfg->base_url, cfg->trust_proxy); /* HERALD_BASE_URL: uploads, chat, users */
     struct upload *uploads = upload_new(cfg, ident, uerr, sizeof(uerr));
     if (uploads == NULL) {
         fprintf(stderr, "herald: %s\n", uerr);
@@ -131,7 +133,6 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct rt *rt = rt_new(ident, cfg->workers);
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
-    chat_media_base_set(cfg->base_url);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     identity_register(router, ident);
     console_register(router, ident);

@@ -13,6 +13,7 @@
 #include "identity/apps.h"
 #include "identity/identity.h"
 #include "identity/user_import.h"
+#include "kit/media_url.h"
 #include "store/store.h"
 
 /* herald user import FILE [--app KEY] [--format jsonl|csv] */
@@ -75,6 +76,7 @@ int cli_user(int argc, char **argv)
     if (cli__check_settings(&cfg, false) != 0)
         goto out;
     rc = 1;
+    media_url_setup(cfg.base_url, cfg.trust_proxy); /* avatars under it are stored relative */
     st = cli__open_store(&cfg);
     if (st != NULL && cli__open_identity(&cfg, st, &ident) == 0 &&
         identity_apps_bootstrap(&ident) == 0) {

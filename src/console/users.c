@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
+#include "kit/media_url.h"
 #include "net/http.h"
 #include "router/router.h"
 #include "store/sql.h"
@@ -34,6 +35,16 @@ static void finish_page(struct kit_job *j)
     }
     cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
                                   c->n2, "has_password,disabled", "contacts,metadata");
+    cJSON *u;
+    cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(o, "results"))
+    {
+        const cJSON *av = cJSON_GetObjectItemCaseSensitive(u, "avatar");
+        if (cJSON_IsString(av)) { /* a "/media/..." avatar absolute, as the users API writes it */
+            char *abs = media_url_out(j->req, av->valuestring);
+            cJSON_ReplaceItemInObjectCaseSensitive(u, "avatar", cJSON_CreateString(abs));
+            free(abs);
+        }
+    }
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }

@@ -473,7 +473,7 @@ static void me_done(struct kit_job *j)
         identity__eu_respond_tokens(e, 200, r);
         return;
     }
-    cJSON *o = identity__user_json(r, 0);
+    cJSON *o = identity__user_json(r, 0, e->req);
     identity__respond_cjson(e->req, 200, o);
     cJSON_Delete(o);
 }

@@ -183,7 +183,7 @@ static const struct kit_field register_fields[] = {
      .max = USER_NAME_MAX,
      .at = KIT_AT(struct account_in, name)},
     {.name = "avatar",
-     .kind = KIT_STRING,
+     .kind = KIT_MEDIA,
      .max = USER_AVATAR_MAX,
      .at = KIT_AT(struct account_in, avatar)},
     {.name = NULL},
@@ -236,7 +236,7 @@ void identity__eu_respond_tokens(struct eu *e, int status, const struct store_ro
         cJSON_AddNumberToObject(o, "refresh_expires_in", (double)e->id->refresh_ttl_s);
     }
     if (user && user->nrows > 0)
-        cJSON_AddItemToObject(o, "user", identity__user_json(user, 0));
+        cJSON_AddItemToObject(o, "user", identity__user_json(user, 0, e->req));
     identity__respond_cjson(e->req, status, o);
     cJSON_Delete(o);
     explicit_bzero(tok, strlen(tok));

@@ -121,7 +121,8 @@ void identity__refresh_revoke_add(struct store_op *op, const char *app_id, const
 void identity__refresh_revoke_many_add(struct store_op *op, const char *app_id,
                                        const char *ids_json, int64_t now);
 
-/* A new JSON object for row i of r (columns SQL_USERS_COLS, store/sql.h). No password hash. */
-cJSON *identity__user_json(const struct store_rows *r, int i);
+/* A new JSON object for row i of r (columns SQL_USERS_COLS, store/sql.h). No password hash.
+ * A "/media/..." avatar is written absolute for req (kit/media_url.h: media_url_out). */
+cJSON *identity__user_json(const struct store_rows *r, int i, struct http_req *req);
 
 #endif

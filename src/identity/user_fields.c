@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "kit/media_url.h"
 #include "store/store.h"
 
 /* What the decoder binds of a user object; contacts and metadata are printed after. */
@@ -41,7 +42,7 @@ static const struct kit_table contacts_table = {
 /* the members every mode shares, then the id, then the fixed members */
 #define USER_COMMON_FIELDS                                                                         \
     USER_FIELD("name", KIT_STRING, USER_NAME_MAX, name),                                           \
-        USER_FIELD("avatar", KIT_STRING, USER_AVATAR_MAX, avatar),                                 \
+        USER_FIELD("avatar", KIT_MEDIA, USER_AVATAR_MAX, avatar),                                  \
         USER_FIELD("kind", KIT_STRING, USER_KIND_MAX, kind),                                       \
         {.name = "contacts",                                                                       \
          .kind = KIT_OBJECT,                                                                       \
@@ -110,14 +111,16 @@ static cJSON *stored_object(const char *s)
     return v;
 }
 
-cJSON *identity__user_json(const struct store_rows *r, int i)
+cJSON *identity__user_json(const struct store_rows *r, int i, struct http_req *req)
 {
     cJSON *o = cJSON_CreateObject();
     const char *id = store_rows_text(r, i, 0);
     cJSON_AddStringToObject(o, "id", id ? id : "");
     for (int c = 1; c <= 3; c++) {
         const char *v = store_rows_text(r, i, c);
-        cJSON_AddStringToObject(o, r->cols[c], v ? v : "");
+        char *abs = c == 2 && v != NULL ? media_url_out(req, v) : NULL; /* the avatar */
+        cJSON_AddStringToObject(o, r->cols[c], abs ? abs : v ? v : "");
+        free(abs);
     }
     cJSON_AddItemToObject(o, "contacts", stored_object(store_rows_text(r, i, 4)));
     cJSON_AddItemToObject(o, "metadata", stored_object(store_rows_text(r, i, 5)));

@@ -66,7 +66,7 @@ static void finish_user(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such user", NULL);
         return;
     }
-    cJSON *o = identity__user_json(r, 0);
+    cJSON *o = identity__user_json(r, 0, j->req);
     identity__respond_cjson(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
@@ -214,7 +214,7 @@ static void finish_list(struct kit_job *j)
     cJSON_AddNumberToObject(o, "count", (double)store_rows_int(cnt, 0, 0));
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; r && i < r->nrows; i++)
-        cJSON_AddItemToArray(arr, identity__user_json(r, i));
+        cJSON_AddItemToArray(arr, identity__user_json(r, i, j->req));
     cJSON_AddNumberToObject(o, "page", (double)c->n1);
     cJSON_AddNumberToObject(o, "page_size", (double)c->n2);
     identity__respond_cjson(j->req, 200, o);

@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/json_check.h"
+#include "kit/media_url.h"
 #include "net/http.h"
 #include "router/request.h"
 
@@ -122,6 +123,13 @@ static int check_string(const cJSON *v, const struct kit_field *f, const char *p
         if (!kit_email_is_valid(s))
             return fail(err, path, f->message ? f->message : "must be an e-mail address");
         return 0;
+    case KIT_MEDIA:
+        if (media_url_stored(s) == NULL)
+            return fail(err, path,
+                        f->message ? f->message
+                                   : "must be a URL, or a /media/ path of an upload (no '..',"
+                                     " no empty or hidden segment)");
+        break; /* and its length */
     default:
         break;
     }
@@ -156,10 +164,12 @@ static int decode_value(const cJSON *v, const struct kit_field *f, void *out, co
     case KIT_ID:
     case KIT_NAME:
     case KIT_EMAIL:
+    case KIT_MEDIA:
         if ((rc = check_string(v, f, path, err)) != 0)
             return rc;
         if (dst)
-            *(const char **)dst = v->valuestring;
+            *(const char **)dst =
+                f->kind == KIT_MEDIA ? media_url_stored(v->valuestring) : v->valuestring;
         return 0;
     case KIT_INT: {
         double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;

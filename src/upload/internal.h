@@ -37,12 +37,4 @@ void upload__post(struct http_req *req, void *ud);
 /* GET/HEAD /media/... (media_get.c). */
 void upload__media_get(struct http_req *req, void *ud);
 
-/*
- * The absolute URL of a path ("/media/..."): HERALD_BASE_URL + path, or, without one,
- * scheme://Host of the request (X-Forwarded-Proto honoured behind a trusted proxy).
- * Appends to out (outlen bytes); returns 0 or -1 when it does not fit.
- */
-int upload__url(const struct upload *u, struct http_req *req, const char *path, char *out,
-                size_t outlen);
-
 #endif

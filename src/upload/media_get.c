@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/url.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "kit/job.h"
+#include "kit/media_url.h"
 #include "media/range.h"
 #include "net/http.h"
 #include "router/request.h"
@@ -33,7 +33,7 @@
 
 #define CHUNK (64 * 1024)
 #define BACKLOG_HIGH (256 * 1024) /* queued response bytes before reading waits */
-#define REL_MAX 255
+#define REL_MAX MEDIA_REL_MAX
 
 /* One download; loop thread. */
 struct dl {
@@ -61,29 +61,6 @@ static void dl_free(struct dl *d)
 static void not_found(struct http_req *req)
 {
     http_respond_error(req, 404, "not_found", "no such file", NULL);
-}
-
-/* The path after /media/, decoded and checked; false when it cannot name a stored file. */
-static bool rel_of(const char *raw, char *out)
-{
-    static const char prefix[] = "/media/";
-    size_t n = strlen(raw);
-    if (n <= sizeof(prefix) - 1 || strncmp(raw, prefix, sizeof(prefix) - 1) != 0 ||
-        n - (sizeof(prefix) - 1) > REL_MAX)
-        return false;
-    long len = url_decode(raw + sizeof(prefix) - 1, n - (sizeof(prefix) - 1), out, false);
-    if (len <= 0)
-        return false;
-    bool seg_start = true;
-    for (long i = 0; i < len; i++) {
-        char c = out[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.' || c == '/';
-        if (!ok || (seg_start && (c == '.' || c == '/')))
-            return false;
-        seg_start = c == '/';
-    }
-    return !seg_start; /* no trailing '/' */
 }
 
 /* ---- thread pool: open below the media folder, never through a link */
@@ -325,7 +302,7 @@ void upload__media_get(struct http_req *req, void *ud)
     d->u = u;
     d->req = req;
     d->fd = -1;
-    if (!rel_of(http_req_path(req), d->rel)) {
+    if (!media_path_check(http_req_path(req), d->rel)) {
         not_found(req);
         dl_free(d);
         return;

@@ -36,6 +36,7 @@
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "kit/job.h"
+#include "kit/media_url.h"
 #include "media/image_info.h"
 #include "media/sniff.h"
 #include "media/thumb.h"
@@ -177,7 +178,7 @@ static void answer_ok(struct up *up)
     snprintf(path, sizeof(path), "/media/%s", up->rel);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", up->id);
-    if (upload__url(up->u, up->req, path, url, sizeof(url)) == 0)
+    if (media_url_abs(up->req, path, url, sizeof(url)) == 0)
         cJSON_AddStringToObject(o, "url", url);
     cJSON_AddStringToObject(o, "path", path);
     cJSON_AddStringToObject(o, "name", up->name);
@@ -189,7 +190,7 @@ static void answer_ok(struct up *up)
     }
     if (up->thumbed) {
         snprintf(path, sizeof(path), "/media/%s", up->thumb_rel);
-        if (upload__url(up->u, up->req, path, url, sizeof(url)) == 0)
+        if (media_url_abs(up->req, path, url, sizeof(url)) == 0)
             cJSON_AddStringToObject(o, "thumbnail_url", url);
     }
     char *s = cJSON_PrintUnformatted(o);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/ratelimit.h"
 #include "core/buf.h"
@@ -118,21 +117,4 @@ void upload_free(struct upload *u)
     uv_mutex_destroy(&u->rate_mu);
     free(u->media_dir);
     free(u);
-}
-
-int upload__url(const struct upload *u, struct http_req *req, const char *path, char *out,
-                size_t outlen)
-{
-    int n;
-    if (u->cfg->base_url != NULL && u->cfg->base_url[0] != '\0') {
-        n = snprintf(out, outlen, "%s%s", u->cfg->base_url, path);
-    } else {
-        const char *scheme = "http";
-        const char *proto = u->cfg->trust_proxy ? http_req_header(req, "X-Forwarded-Proto") : NULL;
-        if (proto != NULL && strcasecmp(proto, "https") == 0)
-            scheme = "https";
-        const char *host = http_req_header(req, "Host");
-        n = snprintf(out, outlen, "%s://%s%s", scheme, host ? host : "localhost", path);
-    }
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

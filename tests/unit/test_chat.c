@@ -77,7 +77,7 @@ TEST(conversation_json_for_a_direct_one_has_its_members_and_the_peer)
 {
     struct store_rows conv, members;
     fill(&conv, &members);
-    cJSON *o = chat__conv_json(&conv, 0, &members, "b1");
+    cJSON *o = chat__conv_json(&conv, 0, &members, "b1", NULL);
     char *s = cJSON_PrintUnformatted(o);
     CHECK_STR(s, "{\"id\":\"cdirect\",\"type\":\"direct\",\"name\":\"\",\"avatar\":\"\","
                  "\"owner\":null,\"last_seq\":7,\"last_activity_at\":300,\"created_at\":100,"
@@ -91,7 +91,7 @@ TEST(conversation_json_for_a_direct_one_has_its_members_and_the_peer)
     cJSON_free(s);
     cJSON_Delete(o);
     /* an event frame is the same for both members: no peer */
-    o = chat__conv_json(&conv, 0, &members, NULL);
+    o = chat__conv_json(&conv, 0, &members, NULL, NULL);
     CHECK(cJSON_GetObjectItem(o, "peer") == NULL);
     CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "members")), 2);
     cJSON_Delete(o);
@@ -101,7 +101,7 @@ TEST(conversation_json_for_a_room_has_a_count_only)
 {
     struct store_rows conv, members;
     fill(&conv, &members);
-    cJSON *o = chat__conv_json(&conv, 1, &members, "b1");
+    cJSON *o = chat__conv_json(&conv, 1, &members, "b1", NULL);
     CHECK(cJSON_GetObjectItem(o, "members") == NULL);
     CHECK(cJSON_GetObjectItem(o, "peer") == NULL);
     CHECK_INT((int)cJSON_GetObjectItem(o, "member_count")->valuedouble, 40);
