@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/err.h"
 #include "core/json_check.h"
@@ -123,8 +124,10 @@ static int check_string(const cJSON *v, const struct kit_field *f, const char *p
         if (!kit_email_is_valid(s))
             return fail(err, path, f->message ? f->message : "must be an e-mail address");
         return 0;
-    case KIT_MEDIA:
-        if (media_url_stored(s) == NULL)
+    case KIT_MEDIA: /* "", an http(s) URL, or a /media/ path (never javascript: or data:) */
+        if ((s[0] != '\0' && s[0] != '/' && strncasecmp(s, "http://", 7) != 0 &&
+             strncasecmp(s, "https://", 8) != 0) ||
+            media_url_stored(s) == NULL)
             return fail(err, path,
                         f->message ? f->message
                                    : "must be a URL, or a /media/ path of an upload (no '..',"

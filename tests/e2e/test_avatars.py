@@ -21,7 +21,9 @@ SECRET = "avatars-test-secret-0123456789abcdef0123"
 SERVER_ENV = {"HERALD_DEMO": "1", "HERALD_UPLOAD_RATE": "0", "HERALD_BASE_URL": BASE + "/",
               "HERALD_JWT_SECRET": SECRET}
 BAD = ["/media/../etc/passwd", "/etc/passwd", "/media/%2e%2e/x", "/media/uploads/.hidden.png",
-       "/media/uploads//a.png", "/media/", "//evil.example/media/x.png", BASE + "/media/../x"]
+       "/media/uploads//a.png", "/media/", "//evil.example/media/x.png", BASE + "/media/../x",
+       "javascript:alert(1)", "data:image/svg+xml,<svg onload=alert(1)>", "a.png",
+       "ftp://files.example/a.png"]
 
 
 @pytest.fixture(scope="module")

@@ -297,7 +297,7 @@ def test_membership_changes_and_renames_write_system_messages(app, server):
     assert f["message"]["content"] == {"event": "member.added", "user_ids": ["sm_b"],
                                        "by": "sm_o"}
     assert app.call("sm_o", "PATCH", "/conversations/" + conv, {"name": "Team 2"}).status == 200
-    assert app.call("sm_o", "PATCH", "/conversations/" + conv, {"avatar": "a.png"}).status == 200
+    assert app.call("sm_o", "PATCH", "/conversations/" + conv, {"avatar": "https://cdn.example.com/a.png"}).status == 200
     assert app.call("sm_o", "PATCH", "/conversations/" + conv, {"name": "Team 2"}).status == 200
     assert app.call("sm_o", "DELETE", "/conversations/%s/members/sm_b" % conv).status == 200
     assert app.call("sm_a", "POST", "/conversations/%s/leave" % conv).status == 204
