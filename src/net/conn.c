@@ -94,6 +94,14 @@ static void on_close(uv_handle_t *h)
     buf_release(&c->out);
     fq_release(c);
     struct loop *l = c->loop;
+    if (c->yielded) /* still waiting for its turn to read (net__conn_resume_yielded) */
+        for (size_t i = 0; i < l->nyielded; i++)
+            if (l->yielded[i] == c) {
+                memmove(&l->yielded[i], &l->yielded[i + 1],
+                        (l->nyielded - i - 1) * sizeof(*l->yielded));
+                l->nyielded--;
+                break;
+            }
     free(c);
     net__loop_maybe_finish(l);
 }
@@ -204,6 +212,46 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         net__http_feed(c, b->base, (size_t)nread);
     else
         net__ws_feed(c, b->base, (size_t)nread);
+    /* A streamed request body (an upload) reads once, then waits for another turn of the loop
+     * (net__conn_resume_yielded): libuv would read up to 32 times in a row from one socket,
+     * and 50 uploads at once held the loop for milliseconds while other requests waited. */
+    if (c->kind == CONN_HTTP && c->reading && c->state == CONN_OPEN && net__http_streaming(c)) {
+        struct loop *l = c->loop;
+        if (l->nyielded == l->capyielded) {
+            l->capyielded = l->capyielded ? l->capyielded * 2 : 16;
+            l->yielded = xrealloc(l->yielded, l->capyielded * sizeof(*l->yielded));
+        }
+        net__conn_pause_reading(c);
+        c->yielded = true;
+        l->yielded[l->nyielded++] = c;
+    }
+}
+
+void net__conn_resume_yielded(struct loop *l)
+{
+    /* At most STREAM_READS_PER_TURN of them read in the next turn, the longest waiting first;
+     * the others wait their turn (the spin handle keeps the loop from sleeping meanwhile). A
+     * connection closed while listed leaves the list when it is freed (on_close). */
+    size_t n = 0, resumed = 0;
+    for (size_t i = 0; i < l->nyielded; i++) {
+        struct conn *c = l->yielded[i];
+        if (resumed == STREAM_READS_PER_TURN) {
+            l->yielded[n++] = c;
+            continue;
+        }
+        c->yielded = false;
+        if (!c->reading && c->state == CONN_OPEN && c->kind == CONN_HTTP &&
+            net__http_wants_read(c)) {
+            net__conn_resume_reading(c);
+            resumed++;
+        }
+    }
+    l->nyielded = n;
+}
+
+bool net__conn_yield_waiting(const struct loop *l)
+{
+    return l->nyielded > 0;
 }
 
 void net__conn_pause_reading(struct conn *c)

@@ -1172,6 +1172,16 @@ static bool can_parse(const struct conn *c)
     return !c->u.http.paused || (c->u.http.streaming && !c->u.http.body_hold);
 }
 
+bool net__http_streaming(const struct conn *c)
+{
+    return c->u.http.streaming;
+}
+
+bool net__http_wants_read(const struct conn *c)
+{
+    return can_parse(c);
+}
+
 /* The llhttp pause of a streaming request: its head is complete, or its whole body. */
 static void stream_paused(struct conn *c, struct http_req *r)
 {

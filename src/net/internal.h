@@ -76,6 +76,7 @@ struct conn {
     bool reading;
     bool in_callback; /* inside a read callback: defer freeing */
     bool want_close;  /* close once the output is flushed */
+    bool yielded;     /* a streamed body's reading stopped for this loop turn (loop->yielded) */
     char peer[46];
     union {
         struct http_state http;
@@ -113,6 +114,10 @@ struct loop {
     bool finish_anyway; /* LOOP_CMD_FINAL: end even with requests in flight (kept) */
     uint32_t id_prefix; /* random; generated request ids are prefix + req_seq */
     uint64_t req_seq;
+    /* connections whose streamed request body read once this turn: reading resumes in the
+     * check phase (net__conn_resume_yielded), a few per turn */
+    struct conn **yielded;
+    size_t nyielded, capyielded;
     char readbuf[65536];
 };
 
@@ -179,6 +184,13 @@ void net__conn_abort(struct conn *c);
 void net__conn_drop_pending(struct conn *c);
 void net__conn_pause_reading(struct conn *c);
 void net__conn_resume_reading(struct conn *c);
+/* The check phase: connections that yielded after a read of a streamed body read again, at
+ * most STREAM_READS_PER_TURN per turn (64 KiB each: a turn reads at most 256 KiB of upload
+ * bodies), the longest waiting first. */
+#define STREAM_READS_PER_TURN 4
+void net__conn_resume_yielded(struct loop *l);
+/* True while yielded connections wait for a later turn (the loop must not sleep). */
+bool net__conn_yield_waiting(const struct loop *l);
 /* Queued output bytes (buffered + inside libuv). */
 size_t net__conn_backlog(const struct conn *c);
 
@@ -197,6 +209,10 @@ bool net__origin_listed(const char *list, const char *origin);
 void net__http_written(struct conn *c);
 /* True if the connection holds no request and no buffered input. */
 bool net__http_is_idle(const struct conn *c);
+/* True while a request's body flows to its streaming sink (http_req_body_stream). */
+bool net__http_streaming(const struct conn *c);
+/* True when the HTTP layer would read more now (it is not waiting on a handler or a sink). */
+bool net__http_wants_read(const struct conn *c);
 
 /* ws.c */
 /* Handles GET /ws: validates the handshake, upgrades c or answers an error. */

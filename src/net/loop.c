@@ -151,7 +151,7 @@ static void on_spin(uv_idle_t *h)
 static void busy_poll(struct loop *l)
 {
     int window = l->srv->opts.cfg->busy_poll_us;
-    if (window <= 0 || l->stopping)
+    if (l->stopping)
         return;
     uint64_t now = uv_hrtime();
     if (l->io_seen) {
@@ -161,7 +161,9 @@ static void busy_poll(struct loop *l)
     /* not while requests of this loop wait on the store or the worker pool: their threads
      * may share this core (one CPU, or taskset) and the spin would take the time they need to
      * answer; their completion wakes the loop anyway */
-    bool want = l->inflight == 0 && now - l->last_io_ns < (uint64_t)window * 1000u;
+    bool want = window > 0 && l->inflight == 0 && now - l->last_io_ns < (uint64_t)window * 1000u;
+    if (net__conn_yield_waiting(l))
+        want = true; /* streamed bodies wait for their turn to read: no sleeping */
     if (want && !l->spinning)
         uv_idle_start(&l->spin, on_spin);
     else if (!want && l->spinning)
@@ -171,6 +173,7 @@ static void busy_poll(struct loop *l)
 
 static void on_check(uv_check_t *c)
 {
+    net__conn_resume_yielded(c->loop->data);
     on_flush(c->loop);
     busy_poll(c->loop->data);
 }
@@ -548,8 +551,10 @@ void server_free(struct server *s)
     }
     /* the post mutexes live until here: a post or wake-up between server_stop and
        server_free finds its loop ended and is dropped */
-    for (int i = 0; i < s->nloops; i++)
+    for (int i = 0; i < s->nloops; i++) {
         uv_mutex_destroy(&s->loops[i].post_mu);
+        free(s->loops[i].yielded);
+    }
     free(s->loops);
     free(s->proxies);
     free(s);
