@@ -41,7 +41,8 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     chat__presence_on_agent(c->presence, chat__support_agent_online, c);
     /* messages from before the search index: indexed before the server listens (a failure is
      * logged; the rest is indexed at the next start) */
-    (void)chat__search_backfill(id->store);
+    (void)chat__search_backfill(id->store, true);
+    c->indexer = chat__search_indexer_new(id->store);
     if (history_days > 0)
         c->retention = chat__retention_new(id->store, history_days);
     chat__context_init(c);
@@ -54,6 +55,8 @@ void chat_stop(struct chat *c)
         return;
     chat__retention_free(c->retention);
     c->retention = NULL;
+    chat__search_indexer_free(c->indexer);
+    c->indexer = NULL;
 }
 
 void chat_free(struct chat *c)

@@ -32,15 +32,16 @@ struct store;
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
 struct chat {
-    struct identity *id;          /* borrowed */
-    struct rt *rt;                /* borrowed */
-    int max_chars;                /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
-    int history_days;             /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
-    int recall_window_ms;         /* a sender may recall this long (HERALD_RECALL_WINDOW) */
-    struct presence *presence;    /* owned (presence.c) */
-    struct chat_directs *directs; /* owned (directs.c) */
-    struct retention *retention;  /* owned (retention.c); NULL when everything is kept */
-    struct support *support;      /* owned (service.c) */
+    struct identity *id;            /* borrowed */
+    struct rt *rt;                  /* borrowed */
+    int max_chars;                  /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+    int history_days;               /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    int recall_window_ms;           /* a sender may recall this long (HERALD_RECALL_WINDOW) */
+    struct presence *presence;      /* owned (presence.c) */
+    struct chat_directs *directs;   /* owned (directs.c) */
+    struct retention *retention;    /* owned (retention.c); NULL when everything is kept */
+    struct search_indexer *indexer; /* owned (search_index.c) */
+    struct support *support;        /* owned (service.c) */
 };
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
@@ -375,10 +376,28 @@ void chat__search_put(struct store_op *op, struct store *st, const char *msg_id,
                       const cJSON *content);
 
 /*
- * Start-up: indexes the messages written before migration 013 (message_search_pending), in
- * batches, with the same terms as a send. Returns 0 or a store error (logged). Synchronous.
+ * Appends to op the listing of message msg_id for the search indexer (SQL_MESSAGE_SEARCH_QUEUE)
+ * when type is "text"; nothing for the other types. A send, in its own write op.
  */
-int chat__search_backfill(struct store *st);
+void chat__search_queue(struct store_op *op, const char *msg_id, const char *type);
+
+/*
+ * Indexes the listed messages (message_search_pending: sends, and those written before
+ * migration 013), in batches, with the same terms as an edit. At start-up (logged when
+ * announce and there were any) and on the indexer thread. Returns 0 or a store error
+ * (logged). Synchronous.
+ */
+int chat__search_backfill(struct store *st, bool announce);
+
+/* ---- the search indexer thread (search_index.c) */
+
+struct search_indexer;
+/* Starts the thread; NULL when it cannot (logged): sends are then indexed at the next start. */
+struct search_indexer *chat__search_indexer_new(struct store *st);
+/* After a send's commit (any thread): the indexer indexes it within a moment. NULL-safe. */
+void chat__search_kick(struct search_indexer *ix);
+/* Stops and joins the thread (a batch under way finishes). NULL-safe. */
+void chat__search_indexer_free(struct search_indexer *ix);
 
 /* The WebSocket `send` frame (rt_register "send"; ud the struct chat). send.c. */
 void chat__ws_send(struct rt_session *s, const cJSON *msg, void *ud);

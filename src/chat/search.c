@@ -57,7 +57,15 @@ void chat__search_put(struct store_op *op, struct store *st, const char *msg_id,
     free(terms);
 }
 
-int chat__search_backfill(struct store *st)
+void chat__search_queue(struct store_op *op, const char *msg_id, const char *type)
+{
+    if (type == NULL || strcmp(type, "text") != 0)
+        return;
+    store_op_add(op, &SQL_MESSAGE_SEARCH_QUEUE);
+    store_bind_text(op, msg_id);
+}
+
+int chat__search_backfill(struct store *st, bool announce)
 {
     long total = 0;
     for (;;) {
@@ -96,8 +104,8 @@ int chat__search_backfill(struct store *st)
         if (rc != 0)
             return log_fail(rc, "chat", "cannot index messages: %s", err_code(rc));
     }
-    if (total > 0)
-        log_info("chat", "search: indexed %ld messages written before the search index", total);
+    if (total > 0 && announce)
+        log_info("chat", "search: indexed %ld messages listed for the search index", total);
     return 0;
 }
 

@@ -324,6 +324,8 @@ static void send_written(struct kit_job *j)
     const struct store_rows *reopen = store_result_step(j->res, W_REOPEN_EVENT);
     if (reopen != NULL && reopen->nrows > 0) /* the customer reopened it (service.c) */
         chat__service_reopened(c->chat, c->app_id, c->conv_id, store_rows_int(reopen, 0, 0));
+    if (c->msg.type != NULL && strcmp(c->msg.type, "text") == 0)
+        chat__search_kick(c->chat->indexer); /* listed in the write: index it (search_index.c) */
     if (c->after_send != NULL)
         c->after_send(j);
 }
@@ -379,8 +381,8 @@ static void send_write(struct kit_job *j)
         store_bind_text(op, c->target);
         store_op_require_row(op);
     }
-    /* a text message is searchable from this commit on (search.c) */
-    chat__search_put(op, c->chat->id->store, c->msg_id, c->msg.type, c->msg.content);
+    /* a text message is listed for the search indexer (search_index.c) */
+    chat__search_queue(op, c->msg_id, c->msg.type);
     kit_store(j, op, KIT_WRITE, send_written);
 }
 

@@ -192,6 +192,7 @@ extern const struct store_sql SQL_MESSAGE_SEARCH_DELETE;
 extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING;
 extern const struct store_sql SQL_MESSAGE_SEARCH_BACKFILL;
 extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING_DONE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_QUEUE;
 extern const struct store_sql SQL_MESSAGE_SEARCH_SCOPE;
 extern const struct store_sql SQL_MESSAGE_SEARCH_HITS;
 

@@ -6,6 +6,7 @@ too), mixed queries; the snippet; recall and edit keep the index; paging, rankin
 """
 import sqlite3
 import subprocess
+import time
 import urllib.parse
 
 import pytest
@@ -47,7 +48,33 @@ def query(**params):
     return "/search/messages?" + urllib.parse.urlencode(params)
 
 
+_settles = [0]
+
+
+def settle(app):
+    """Waits for the search indexer (docs/chat.md, "Search": a sent text message is indexed in
+    a batch within a moment): a sentinel message sent now is searchable only once everything
+    listed before it is indexed too (the indexer takes the list in id order, ids grow with
+    time)."""
+    conv = getattr(app, "settle_conv", None)
+    if conv is None:
+        app.users("zzsettle", "zzsettle2")
+        conv = app.settle_conv = group(app, "zzsettle", ["zzsettle2"], name="settle")
+    _settles[0] += 1
+    word = "zzsentinel%d" % _settles[0]
+    assert send(app, "zzsettle", conv, word).status == 201
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        r = app.call("zzsettle", "GET", query(q=word))
+        assert r.status == 200, r
+        if r.json()["count"] == 1:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the search indexer did not catch up within 20 s")
+
+
 def search(app, uid, q, **params):
+    settle(app)
     r = app.call(uid, "GET", query(q=q, **params))
     assert r.status == 200, r
     body = r.json()
@@ -222,6 +249,7 @@ def test_an_operator_with_conversations_monitor_searches_the_apps_conversations(
     conv = direct(app, "carol", "dave")
     say(app, "carol", conv, "monitorword 监控")
     mon = operator(server, root, "searcher", ["conversations:monitor"], [aid])
+    settle(app)
     r = operator_call(server, mon, "GET", query(q="monitorword 监控", app_id=aid))
     assert r.status == 200, r
     assert [h["conversation_id"] for h in r.json()["results"]] == [conv], r.json()
@@ -353,6 +381,7 @@ def test_retention_deletes_the_index_rows_of_what_it_prunes(tmp_path):
         conv = direct(app, "p1", "p2")
         old = say(app, "p1", conv, "prunedword 旧消息")
         say(app, "p1", conv, "keptword")
+        settle(app)  # indexed before the restart
     finally:
         s.stop()
     for sql in ("UPDATE events SET created_at = created_at - %d WHERE message_id = '%s'",
@@ -385,6 +414,7 @@ def test_messages_from_before_the_index_are_indexed_at_start(tmp_path):
         m = say(app, "p1", conv, "backfillword 回填")
         gone = say(app, "p1", conv, "recalledbackfill")
         assert recall(app, "p1", gone["id"]).status == 200
+        settle(app)  # both indexed (the recalled one: taken off the index by the recall)
     finally:
         s.stop()
     # as migration 013 leaves a database written before it: no index rows, the ids listed

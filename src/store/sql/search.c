@@ -20,6 +20,11 @@ const struct store_sql SQL_MESSAGE_SEARCH_PUT = {
 };
 
 /* ?1 message: its index row goes (a recall) */
+/* ?1 message: listed for the search indexer (chat/search_index.c), in the send's write */
+const struct store_sql SQL_MESSAGE_SEARCH_QUEUE =
+    STORE_SQL("INSERT INTO message_search_pending (message_id) VALUES (?1) ON CONFLICT"
+              " (message_id) DO NOTHING");
+
 const struct store_sql SQL_MESSAGE_SEARCH_DELETE =
     STORE_SQL("DELETE FROM message_search WHERE message_id = ?1");
 
