@@ -1,13 +1,17 @@
 /*
  * libFuzzer target for the HTTP request path: llhttp glue, request assembly,
  * limits, routing, static files, CORS and the WebSocket handshake (and, after
- * a successful upgrade, the frame path). http.c and ws.c are compiled into
- * this file with an in-memory stand-in for the connection layer (conn.c and
- * loop.c), so each input runs without sockets and is split at chunk
- * boundaries chosen by its first byte: every split point of llhttp's state
- * machine is reachable.
+ * a successful upgrade, the frame path). http.c with its http_*.c siblings
+ * and ws.c are compiled into this file with an in-memory stand-in for the
+ * connection layer (conn.c and loop.c), so each input runs without sockets
+ * and is split at chunk boundaries chosen by its first byte: every split
+ * point of llhttp's state machine is reachable.
  */
 #include "../src/net/http.c"
+#include "../src/net/http_head.c"
+#include "../src/net/http_req.c"
+#include "../src/net/http_respond.c"
+#include "../src/net/http_stream.c"
 #include "../src/net/ws.c"
 
 #include <stdint.h>

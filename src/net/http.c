@@ -2,86 +2,38 @@
  * HTTP/1.1 on llhttp: request assembly with limits (414, 431, 413), Expect:
  * 100-continue, one request in flight per connection (the parser pauses after
  * each message, which keeps pipelined responses in order and lets handlers
- * answer asynchronously), CORS, routing, static files and response writing.
- * Framing errors get 400 and the connection is closed. llhttp is built in its
- * strict mode; what it still lets through (bare LF and doubled spaces in the
- * request line, obs-fold, a missing or repeated Host, transfer codings other
- * than one final chunked, trailer fields) is refused here: docs/adr/0003
- * lists every case and its answer.
+ * answer asynchronously), routing and static files. Framing errors get 400
+ * and the connection is closed. llhttp is built in its strict mode; what it
+ * still lets through (bare LF and doubled spaces in the request line,
+ * obs-fold, a missing or repeated Host, transfer codings other than one final
+ * chunked, trailer fields) is refused here, with the checks of http_head.c:
+ * docs/adr/0003 lists every case and its answer.
+ *
+ * The rest of the HTTP layer lives beside this file: http_respond.c (response
+ * writing, error bodies, CORS), http_stream.c (streamed request bodies and
+ * responses, docs/adr/0009), http_req.c (what a handler reads of a request);
+ * what they share is in http_internal.h.
  */
-#include "net/internal.h"
+#include "net/http_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "core/cidr.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
-#include "core/log.h"
 #include "core/url.h"
 #include "core/xalloc.h"
 #include "metrics/metrics.h"
-#include "net/http.h"
 #include "net/static_files.h"
-#include "router/router.h"
 
 #define ROUTE_WS (-3)
 
-struct hdr {
-    size_t name, name_len, val, val_len; /* offsets into req->store while parsing */
-};
-
-struct http_req {
-    struct conn *conn; /* NULL once the client has gone */
-    struct loop *loop;
-    uint64_t start_us;
-    int method;
-    const char *method_name; /* static storage; "-" until the request line is parsed */
-    uint8_t llmethod;
-    uint8_t http_minor;
-    bool keep_alive;
-    bool complete;
-    bool upgrade;
-    bool in_header_value;
-    bool in_trailers; /* after the head: trailer fields are counted, never stored */
-    bool peer_done;   /* fwd_peer holds the answer of http_req_peer */
-    bool counted;     /* dispatched: counted in loop->inflight until freed */
-    int route_id;
-    route_fn stream_fn; /* a streaming route (router_add_stream): run at the end of the head */
-    void *stream_ud;
-    bool head_dispatched; /* stream_fn has run */
-    bool sink_stopped;    /* the sink's on_data refused more: the rest is discarded */
-    bool want_continue;   /* Expect: 100-continue on a streaming route, not answered yet */
-    const struct http_body_sink *sink;
-    void *sink_ud;
-    size_t header_bytes;
-    struct buf store; /* url, header names and values, NUL-separated */
-    size_t url_len;
-    struct hdr *hdrs;
-    int nhdrs, caphdrs;
-    char *path, *query; /* separate copies, made at headers-complete */
-    struct buf body;
-    struct buf res_headers; /* extra response headers, "Name: value\r\n" each */
-    char *params[ROUTER_MAX_PARAMS * 2];
-    int nparams;
-    /* a streamed response (http_res_begin) */
-    bool res_begun, res_keep;
-    int res_status;
-    uint64_t res_len, res_sent;
-    void (*drain_fn)(struct http_req *, void *);
-    void *drain_ud;
-    size_t drain_low;
-    char id[40];
-    char fwd_peer[64]; /* client address from X-Forwarded-For, when trusted */
-};
-
 /* ---------------------------------------------------------------- request objects */
 
-static struct http_req *req_new(struct conn *c)
+struct http_req *net__http_req_new(struct conn *c)
 {
     struct http_req *r = xcalloc(1, sizeof(*r));
     r->conn = c;
@@ -92,7 +44,7 @@ static struct http_req *req_new(struct conn *c)
     return r;
 }
 
-static void req_free(struct http_req *r)
+void net__http_req_free(struct http_req *r)
 {
     if (r == NULL)
         return;
@@ -110,35 +62,14 @@ static void req_free(struct http_req *r)
         net__loop_req_end(l); /* last: the loop may end here */
 }
 
-static const char *hdr_name(const struct http_req *r, int i)
-{
-    return r->store.data + r->hdrs[i].name;
-}
-
-static const char *hdr_val(const struct http_req *r, int i)
-{
-    return r->store.data + r->hdrs[i].val;
-}
-
 /* ---------------------------------------------------------------- llhttp callbacks */
 
 static void copy_params(struct http_req *r, const struct route_match *m);
-static void drained_fire(struct http_req *r);
 
 static struct conn *parser_conn(llhttp_t *p)
 {
     return p->data;
 }
-
-/* Why a callback refused a request: the message of the error answer. */
-enum why {
-    WHY_LLHTTP = 0, /* llhttp's own reason */
-    WHY_TARGET,
-    WHY_HOST,
-    WHY_TE_FINAL,
-    WHY_TE_HTTP10,
-    WHY_TE_CODING,
-};
 
 static const char *const why_text[] = {
     [WHY_LLHTTP] = NULL,
@@ -147,28 +78,6 @@ static const char *const why_text[] = {
     [WHY_TE_FINAL] = "Transfer-Encoding must end with a single chunked",
     [WHY_TE_HTTP10] = "Transfer-Encoding in an HTTP/1.0 request",
     [WHY_TE_CODING] = "only the chunked transfer coding is supported",
-};
-
-/*
- * The line syntax of a request head, checked before llhttp sees the bytes
- * because llhttp accepts some of it even in strict mode: every line ends with
- * CRLF (a bare LF after the request line, or before it, is refused), the
- * request line has single spaces, and no field line starts with whitespace
- * (obs-fold, RFC 9112 5.2) or a colon (an empty name). Empty lines before the
- * request line are skipped (RFC 9112 2.2). The state lives in the connection
- * because a head may arrive in pieces; it is reset when a message completes.
- */
-enum head_scan {
-    HS_START = 0, /* before the request line */
-    HS_START_CR,
-    HS_LINE, /* in the request line */
-    HS_LINE_SP,
-    HS_LINE_CR,
-    HS_FIELD_START, /* at the start of a field line or of the empty line */
-    HS_FIELD,
-    HS_FIELD_CR,
-    HS_END_CR,
-    HS_DONE, /* head complete: nothing to check until the next message */
 };
 
 static int fail_why(struct conn *c, int status, enum why why)
@@ -186,8 +95,8 @@ static int fail(struct conn *c, int status)
 static int on_message_begin(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
-    req_free(c->u.http.req);
-    c->u.http.req = req_new(c);
+    net__http_req_free(c->u.http.req);
+    c->u.http.req = net__http_req_new(c);
     c->since = net__now(c->loop);
     return 0;
 }
@@ -309,7 +218,7 @@ static int method_bit(uint8_t m)
     }
 }
 
-static void send_continue(struct conn *c)
+void net__http_send_continue(struct conn *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     net__conn_send(c, cont, sizeof(cont) - 1);
@@ -325,80 +234,6 @@ static void id_format(char *out, uint32_t prefix, uint64_t seq)
     for (int i = 15; i >= 8; i--, seq >>= 4)
         out[i] = hex[seq & 15];
     out[16] = '\0';
-}
-
-/* A Host value: uri-host [":" port], possibly empty (RFC 9112 3.2, RFC 3986 3.2.2). */
-static bool host_is_valid(const char *h)
-{
-    for (; *h; h++) {
-        char ch = *h;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') ||
-                  (ch != '\0' && strchr("-._~%!$&'()*+,;=:[]", ch) != NULL);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-/* Exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0. */
-static bool host_is_sane(const struct http_req *r)
-{
-    int n = 0;
-    for (int i = 0; i < r->nhdrs; i++) {
-        if (strcasecmp(hdr_name(r, i), "Host") != 0)
-            continue;
-        if (++n > 1 || !host_is_valid(hdr_val(r, i)))
-            return false;
-    }
-    return n == 1 || (n == 0 && r->http_minor == 0);
-}
-
-/*
- * The transfer codings of every Transfer-Encoding line, in order (RFC 9112
- * 6.1): absent is fine; otherwise they must end with the only chunked (else
- * the body length is unknown: 400), and chunked must be all there is (we
- * decode nothing else: 501). HTTP/1.0 has no transfer codings (400).
- */
-static enum why transfer_codings_check(const struct http_req *r, int *status)
-{
-    bool any = false, last_chunked = false, other = false;
-    int nchunked = 0;
-    for (int i = 0; i < r->nhdrs; i++) {
-        if (strcasecmp(hdr_name(r, i), "Transfer-Encoding") != 0)
-            continue;
-        any = true;
-        for (const char *v = hdr_val(r, i);;) {
-            while (*v == ' ' || *v == '\t')
-                v++;
-            const char *s = v;
-            while (*v != '\0' && *v != ',')
-                v++;
-            const char *e = v;
-            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (e > s) { /* empty list elements are allowed */
-                last_chunked = e - s == 7 && strncasecmp(s, "chunked", 7) == 0;
-                nchunked += last_chunked;
-                other |= !last_chunked;
-            }
-            if (*v == '\0')
-                break;
-            v++;
-        }
-    }
-    *status = 400;
-    if (!any)
-        return WHY_LLHTTP;
-    if (r->http_minor == 0)
-        return WHY_TE_HTTP10;
-    if (!last_chunked || nchunked != 1)
-        return WHY_TE_FINAL;
-    if (other) {
-        *status = 501;
-        return WHY_TE_CODING;
-    }
-    return WHY_LLHTTP;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -417,10 +252,10 @@ static int on_headers_complete(llhttp_t *p)
     if (r->llmethod == HTTP_CONNECT)
         return fail(c, 405);
     r->in_trailers = true; /* later field lines are trailers */
-    if (!host_is_sane(r))
+    if (!net__http_host_is_sane(r))
         return fail_why(c, 400, WHY_HOST);
     int te_status;
-    enum why te = transfer_codings_check(r, &te_status);
+    enum why te = net__http_transfer_codings_check(r, &te_status);
     if (te != WHY_LLHTTP)
         return fail_why(c, te_status, te);
 
@@ -482,7 +317,7 @@ static int on_headers_complete(llhttp_t *p)
             if (r->stream_fn != NULL)
                 r->want_continue = true;
             else
-                send_continue(c);
+                net__http_send_continue(c);
         }
     }
     return r->stream_fn != NULL ? HPE_PAUSED : 0;
@@ -493,9 +328,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     struct conn *c = parser_conn(p);
     struct http_req *r = c->u.http.req;
     if (r->stream_fn != NULL) {
-        /* a streamed body: to the sink (it copies what it keeps), or dropped after a refusal */
-        if (r->sink != NULL && !r->sink_stopped && r->sink->on_data(r, at, len, r->sink_ud) != 0)
-            r->sink_stopped = true;
+        net__http_stream_body(r, at, len); /* a streaming route: to its sink */
         return 0;
     }
     if (r->body.len + len > c->loop->srv->opts.cfg->max_body)
@@ -551,38 +384,16 @@ void net__http_release(struct conn *c)
 {
     /* an in-flight request was detached before; only an unfinished one is ours */
     if (c->u.http.req && !c->u.http.paused)
-        req_free(c->u.http.req);
+        net__http_req_free(c->u.http.req);
     c->u.http.req = NULL;
     buf_release(&c->u.http.pending);
-}
-
-/*
- * Hands a dispatched request over to its handler for good: the connection forgets it (the
- * handler answers it into the void). A request whose body was still streaming hears of it
- * through its sink's on_abort (which may answer at once).
- */
-static void stream_detach(struct conn *c)
-{
-    struct http_req *r = c->u.http.req;
-    bool tell = r->sink != NULL && !r->sink_stopped && !r->complete;
-    if (r->drain_fn != NULL)
-        drained_fire(r); /* a streamed response waiting for the socket: it has gone */
-    r->conn = NULL;      /* the handler still owns it and frees it when it answers */
-    c->u.http.req = NULL;
-    c->u.http.paused = false;
-    c->u.http.streaming = false;
-    c->u.http.body_hold = false;
-    if (tell) {
-        r->sink_stopped = true;
-        r->sink->on_abort(r, r->sink_ud);
-    }
 }
 
 void net__http_detach(struct conn *c)
 {
     struct http_req *r = c->u.http.req;
     if (r && c->u.http.paused)
-        stream_detach(c);
+        net__http_stream_detach(c);
 }
 
 bool net__http_is_idle(const struct conn *c)
@@ -615,327 +426,6 @@ void net__http_sweep(struct conn *c, uint32_t now)
     } else if ((int32_t)(now - c->last_rx) >= cfg->idle_timeout_ms) {
         net__conn_close_after_flush(c);
     }
-}
-
-/* ---------------------------------------------------------------- responses */
-
-static const char *date_header(struct loop *l)
-{
-    static _Thread_local char date[64];
-    static _Thread_local time_t last;
-    (void)l;
-    time_t now = time(NULL);
-    if (now != last) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        last = now;
-    }
-    return date;
-}
-
-const char *http_status_text(int s)
-{
-    switch (s) {
-    case 100:
-        return "Continue";
-    case 101:
-        return "Switching Protocols";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 422:
-        return "Unprocessable Content";
-    case 426:
-        return "Upgrade Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
-}
-
-bool net__origin_listed(const char *list, const char *origin)
-{
-    if (list == NULL || list[0] == '\0' || origin == NULL)
-        return false;
-    if (strcmp(list, "*") == 0)
-        return true;
-    size_t olen = strlen(origin);
-    const char *p = list;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == olen && strncasecmp(p, origin, len) == 0)
-            return true;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return false;
-}
-
-/* Allowed CORS origin for this request, or NULL. */
-static const char *cors_origin(const struct http_req *r)
-{
-    const char *origin = http_req_header(r, "Origin");
-    return net__origin_listed(r->loop->srv->opts.cfg->cors_origins, origin) ? origin : NULL;
-}
-
-/* Continues with the bytes that arrived while a request was being handled. */
-static void resume(struct conn *c);
-
-static void finish(struct http_req *r, int status, size_t body_len)
-{
-    struct loop *l = r->loop;
-    uint64_t us = clock_mono_us() - r->start_us;
-    metrics_http_request(l->metrics, r->route_id, r->method, status, us);
-    log_access(http_req_method_name(r), r->path ? r->path : "-", status,
-               (unsigned long long)body_len, (unsigned long long)us,
-               r->conn ? http_req_peer(r) : "-", r->id);
-}
-
-void http_res_header(struct http_req *r, const char *name, const char *value)
-{
-    buf_printf(&r->res_headers, "%s: %s\r\n", name, value);
-}
-
-/* Writes the status line and headers to c->out; returns whether the connection stays open. */
-static bool write_head(struct http_req *r, struct conn *c, int status, const char *ctype,
-                       uint64_t len)
-{
-    /* an answer before the whole body arrived (a streamed one) leaves the framing behind */
-    bool keep = r->keep_alive && r->complete && !c->loop->stopping && status != 400 &&
-                status != 408 && status != 413 && status != 414 && status != 431 && status != 101;
-    struct buf *o = &c->out;
-    /* built with puts, not printf: this is the hottest path of a busy server */
-    buf_puts(o, "HTTP/1.1 ");
-    buf_put_uint(o, (unsigned)status);
-    buf_putc(o, ' ');
-    buf_puts(o, http_status_text(status));
-    buf_puts(o, "\r\nDate: ");
-    buf_puts(o, date_header(c->loop));
-    buf_puts(o, "\r\n");
-    if (ctype) {
-        buf_puts(o, "Content-Type: ");
-        buf_puts(o, ctype);
-        buf_puts(o, "\r\n");
-    }
-    if (status != 204 && status != 304 && status >= 200) {
-        buf_puts(o, "Content-Length: ");
-        buf_put_uint(o, len);
-        buf_puts(o, "\r\n");
-    }
-    if (status != 101)
-        buf_puts(o, keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
-    buf_puts(o, "X-Request-Id: ");
-    buf_puts(o, r->id);
-    buf_puts(o, "\r\n");
-    const char *origin = cors_origin(r);
-    if (origin) {
-        buf_puts(o, "Access-Control-Allow-Origin: ");
-        buf_puts(o, strcmp(c->loop->srv->opts.cfg->cors_origins, "*") == 0 ? "*" : origin);
-        buf_puts(o, "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: X-Request-Id, "
-                    "Retry-After, Idempotency-Replay\r\n");
-    }
-    if (r->res_headers.len)
-        buf_append(o, r->res_headers.data, r->res_headers.len);
-    buf_puts(o, "\r\n");
-    return keep;
-}
-
-/* The request is answered: free it, then close or go on with the next one. */
-static void respond_done(struct conn *c, struct http_req *r, int status, bool keep)
-{
-    bool was_paused = c->u.http.paused;
-    c->u.http.req = NULL;
-    c->u.http.paused = false;
-    c->u.http.streaming = false;
-    c->u.http.body_hold = false;
-    req_free(r);
-    if (status == 101)
-        return;
-    if (!keep) {
-        net__conn_close_after_flush(c);
-        return;
-    }
-    c->since = net__now(c->loop);
-    if (was_paused)
-        resume(c);
-}
-
-void http_respond(struct http_req *r, int status, const char *ctype, const void *body, size_t len)
-{
-    struct conn *c = r->conn;
-    finish(r, status, len);
-    if (c == NULL || c->state != CONN_OPEN) {
-        req_free(r);
-        return;
-    }
-    bool keep = write_head(r, c, status, ctype, len);
-    if (r->method != HTTP_M_HEAD && status != 204 && status != 304 && len)
-        buf_append(&c->out, body, len);
-    /* net__conn_send does the dirty-list bookkeeping; append nothing more */
-    net__conn_send(c, "", 0);
-    respond_done(c, r, status, keep);
-}
-
-/* ---- streamed responses */
-
-void http_res_begin(struct http_req *r, int status, const char *ctype, uint64_t len)
-{
-    struct conn *c = r->conn;
-    r->res_status = status;
-    r->res_len = len;
-    r->res_begun = true;
-    if (c == NULL || c->state != CONN_OPEN)
-        return;
-    r->res_keep = write_head(r, c, status, ctype, len);
-    net__conn_send(c, "", 0);
-}
-
-size_t http_res_write(struct http_req *r, const void *p, size_t n)
-{
-    struct conn *c = r->conn;
-    if (c == NULL || c->state != CONN_OPEN || r->method == HTTP_M_HEAD)
-        return 0;
-    net__conn_send(c, p, n);
-    r->res_sent += n;
-    return net__conn_backlog(c);
-}
-
-struct drained_post {
-    struct http_req *req;
-    void (*fn)(struct http_req *, void *);
-    void *ud;
-};
-
-static void drained_run(void *arg)
-{
-    struct drained_post d = *(struct drained_post *)arg;
-    free(arg);
-    d.fn(d.req, d.ud);
-}
-
-/* Runs a waiting drain callback from a later turn of the loop. */
-static void drained_fire(struct http_req *r)
-{
-    struct drained_post *d = xmalloc(sizeof(*d));
-    d->req = r;
-    d->fn = r->drain_fn;
-    d->ud = r->drain_ud;
-    r->drain_fn = NULL;
-    net__loop_post(r->loop, drained_run, d);
-}
-
-void http_res_when_drained(struct http_req *r, size_t low, void (*fn)(struct http_req *, void *),
-                           void *ud)
-{
-    r->drain_fn = fn;
-    r->drain_ud = ud;
-    r->drain_low = low;
-    struct conn *c = r->conn;
-    if (c == NULL || c->state != CONN_OPEN || net__conn_backlog(c) <= low)
-        drained_fire(r);
-}
-
-void net__http_written(struct conn *c)
-{
-    struct http_req *r = c->u.http.req;
-    if (r != NULL && r->drain_fn != NULL && net__conn_backlog(c) <= r->drain_low)
-        drained_fire(r);
-}
-
-void http_res_end(struct http_req *r)
-{
-    struct conn *c = r->conn;
-    finish(r, r->res_status, (size_t)r->res_sent);
-    if (c == NULL || c->state != CONN_OPEN) {
-        req_free(r);
-        return;
-    }
-    bool whole = r->method == HTTP_M_HEAD || r->res_sent == r->res_len;
-    respond_done(c, r, r->res_status, r->res_keep && whole);
-}
-
-void http_respond_json(struct http_req *r, int status, const char *json, size_t len)
-{
-    http_respond(r, status, "application/json", json, len);
-}
-
-static void error_body(struct buf *b, const char *code, const char *message, const char *field)
-{
-    buf_puts(b, "{\"error\":{\"code\":");
-    buf_json_str(b, code);
-    buf_puts(b, ",\"message\":");
-    buf_json_str(b, message);
-    if (field) {
-        buf_puts(b, ",\"field\":");
-        buf_json_str(b, field);
-    }
-    buf_puts(b, "}}");
-}
-
-void http_respond_error(struct http_req *r, int status, const char *code, const char *message,
-                        const char *field)
-{
-    struct buf b = BUF_INIT;
-    error_body(&b, code, message, field);
-    http_respond_json(r, status, b.data, b.len);
-    buf_release(&b);
-}
-
-void http_respond_err(struct http_req *r, int err, const char *message, const char *field)
-{
-    http_respond_error(r, err_http_status(err), err_code(err), message ? message : err_str(err),
-                       field);
 }
 
 /* An error found by the parser: answer it and close (the framing is unknown). */
@@ -980,12 +470,12 @@ static void parse_error(struct conn *c, int status, const char *why)
          * it answers into the void) and the error goes out on a request of its own */
         char id[sizeof(r->id)];
         memcpy(id, r->id, sizeof(id));
-        stream_detach(c);
-        r = c->u.http.req = req_new(c);
+        net__http_stream_detach(c);
+        r = c->u.http.req = net__http_req_new(c);
         memcpy(r->id, id, sizeof(id));
     }
     if (r == NULL)
-        r = c->u.http.req = req_new(c);
+        r = c->u.http.req = net__http_req_new(c);
     r->keep_alive = false;
     if (r->id[0] == '\0')
         snprintf(r->id, sizeof(r->id), "err-%08x", (unsigned)(clock_mono_us() & 0xffffffffu));
@@ -996,24 +486,6 @@ static void parse_error(struct conn *c, int status, const char *why)
 }
 
 /* ---------------------------------------------------------------- dispatch */
-
-static void preflight(struct http_req *r)
-{
-    const char *origin = cors_origin(r);
-    if (origin == NULL) {
-        http_respond_error(r, 403, "forbidden", "origin not allowed", NULL);
-        return;
-    }
-    const char *req_hdrs = http_req_header(r, "Access-Control-Request-Headers");
-    http_res_header(r, "Access-Control-Allow-Methods",
-                    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-    http_res_header(r, "Access-Control-Allow-Headers",
-                    req_hdrs ? req_hdrs
-                             : "Authorization, Content-Type, X-App-Key, X-App-Secret, "
-                               "X-Request-Id, Idempotency-Key");
-    http_res_header(r, "Access-Control-Max-Age", "600");
-    http_respond(r, 204, NULL, NULL, 0);
-}
 
 static void copy_params(struct http_req *r, const struct route_match *m)
 {
@@ -1029,7 +501,7 @@ static void copy_params(struct http_req *r, const struct route_match *m)
     }
 }
 
-static void dispatch(struct conn *c, const char *rest, size_t restlen)
+void net__http_dispatch(struct conn *c, const char *rest, size_t restlen)
 {
     struct http_req *r = c->u.http.req;
     const struct server_opts *o = &c->loop->srv->opts;
@@ -1056,7 +528,7 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     }
     if (r->method == HTTP_M_OPTIONS && http_req_header(r, "Origin") &&
         http_req_header(r, "Access-Control-Request-Method")) {
-        preflight(r);
+        net__http_preflight(r);
         return;
     }
     struct route_match m;
@@ -1093,74 +565,6 @@ static void dispatch(struct conn *c, const char *rest, size_t restlen)
     http_respond_error(r, 404, "not_found", msg, NULL);
 }
 
-/* Scans data; returns NULL, or why the head is refused. */
-static const char *head_scan(struct conn *c, const char *data, size_t len)
-{
-    uint8_t st = c->u.http.head_scan;
-    const char *p = data, *end = data + len;
-    const char *why = NULL;
-    for (; p < end && st != HS_DONE && why == NULL; p++) {
-        char ch = *p;
-        switch (st) {
-        case HS_START:
-            if (ch == '\r')
-                st = HS_START_CR;
-            else if (ch == '\n')
-                why = "bare LF before the request line";
-            else
-                st = ch == ' ' ? HS_LINE_SP : HS_LINE;
-            break;
-        case HS_START_CR:
-        case HS_LINE_CR:
-        case HS_FIELD_CR:
-            if (ch != '\n')
-                why = "bare CR in the request head";
-            else
-                st = st == HS_START_CR ? HS_START : HS_FIELD_START;
-            break;
-        case HS_LINE:
-        case HS_LINE_SP:
-            if (ch == '\n')
-                why = "bare LF in the request line";
-            else if (ch == ' ' && st == HS_LINE_SP)
-                why = "more than one space in the request line";
-            else
-                st = ch == '\r' ? HS_LINE_CR : ch == ' ' ? HS_LINE_SP : HS_LINE;
-            break;
-        case HS_FIELD_START:
-            if (ch == ' ' || ch == '\t')
-                why = "obsolete line folding (obs-fold) in a header";
-            else if (ch == ':')
-                why = "empty header name";
-            else if (ch == '\n')
-                why = "bare LF in the request head";
-            else
-                st = ch == '\r' ? HS_END_CR : HS_FIELD;
-            break;
-        case HS_FIELD: {
-            /* llhttp refuses a bare LF inside a field line; find its end fast */
-            const char *cr = memchr(p, '\r', (size_t)(end - p));
-            if (cr == NULL) {
-                p = end - 1;
-                break;
-            }
-            p = cr;
-            st = HS_FIELD_CR;
-            break;
-        }
-        case HS_END_CR:
-            if (ch != '\n')
-                why = "bare CR in the request head";
-            st = HS_DONE;
-            break;
-        default:
-            break;
-        }
-    }
-    c->u.http.head_scan = st;
-    return why;
-}
-
 /*
  * True while the parser may run: no request in flight, or one whose body flows to its sink
  * and the sink has not asked to wait.
@@ -1182,21 +586,6 @@ bool net__http_wants_read(const struct conn *c)
     return can_parse(c);
 }
 
-/* The llhttp pause of a streaming request: its head is complete, or its whole body. */
-static void stream_paused(struct conn *c, struct http_req *r)
-{
-    if (!r->head_dispatched) {
-        r->head_dispatched = true;
-        dispatch(c, NULL, 0); /* the handler installs its sink now or later, or answers */
-        return;
-    }
-    /* the body has ended: the request waits for its answer like any other */
-    c->u.http.streaming = false;
-    c->u.http.body_hold = false;
-    if (r->sink != NULL && !r->sink_stopped)
-        r->sink->on_end(r, r->sink_ud);
-}
-
 /* Runs the parser over data; dispatches each complete request. */
 static void process(struct conn *c, const char *data, size_t len)
 {
@@ -1205,7 +594,7 @@ static void process(struct conn *c, const char *data, size_t len)
     while (len > 0 && can_parse(c)) {
         llhttp_t *p = &c->u.http.parser;
         if (c->u.http.head_scan != HS_DONE) {
-            const char *why = head_scan(c, data, len);
+            const char *why = net__http_head_scan(c, data, len);
             if (why != NULL) {
                 parse_error(c, 400, why);
                 len = 0;
@@ -1225,9 +614,9 @@ static void process(struct conn *c, const char *data, size_t len)
             len -= used;
             struct http_req *r = c->u.http.req;
             if (r != NULL && r->stream_fn != NULL)
-                stream_paused(c, r);
+                net__http_stream_paused(c, r);
             else
-                dispatch(c, NULL, 0);
+                net__http_dispatch(c, NULL, 0);
             continue; /* while the handler answers later, the rest waits in pending */
         }
         if (err == HPE_PAUSED_UPGRADE) {
@@ -1240,12 +629,12 @@ static void process(struct conn *c, const char *data, size_t len)
                 parse_error(c, 400, "malformed upgrade request");
                 break;
             }
-            dispatch(c, data + used, rest);
+            net__http_dispatch(c, data + used, rest);
             /* on upgrade the rest went to the WebSocket; otherwise it is in pending */
             if (c->kind == CONN_HTTP && c->u.http.paused)
                 net__conn_pause_reading(c);
             else if (c->kind == CONN_HTTP && c->state == CONN_OPEN)
-                resume(c);
+                net__http_resume(c);
             break;
         }
         int status = c->u.http.err_status ? c->u.http.err_status : 400;
@@ -1265,7 +654,7 @@ static void process(struct conn *c, const char *data, size_t len)
     }
 }
 
-static void resume(struct conn *c)
+void net__http_resume(struct conn *c)
 {
     if (c->state != CONN_OPEN || c->kind != CONN_HTTP)
         return;
@@ -1289,259 +678,4 @@ void net__http_feed(struct conn *c, const char *data, size_t len)
         return;
     }
     process(c, data, len);
-}
-
-/* ---------------------------------------------------------------- accessors */
-
-int http_req_method(const struct http_req *r)
-{
-    return r->method;
-}
-
-const char *http_req_method_name(const struct http_req *r)
-{
-    return r->method_name;
-}
-
-const char *http_req_path(const struct http_req *r)
-{
-    return r->path ? r->path : "/";
-}
-
-const char *http_req_query(const struct http_req *r)
-{
-    return r->query ? r->query : "";
-}
-
-int http_req_query_param(const struct http_req *r, const char *name, char *out, size_t outlen)
-{
-    return (int)url_query_get(http_req_query(r), name, out, outlen);
-}
-
-const char *http_req_header(const struct http_req *r, const char *name)
-{
-    for (int i = 0; i < r->nhdrs; i++)
-        if (strcasecmp(hdr_name(r, i), name) == 0)
-            return hdr_val(r, i);
-    return NULL;
-}
-
-bool http_req_header_has_token(const struct http_req *r, const char *name, const char *token)
-{
-    size_t tlen = strlen(token);
-    for (int i = 0; i < r->nhdrs; i++) {
-        if (strcasecmp(hdr_name(r, i), name) != 0)
-            continue;
-        const char *p = hdr_val(r, i);
-        while (*p) {
-            while (*p == ' ' || *p == '\t' || *p == ',')
-                p++;
-            const char *s = p;
-            while (*p && *p != ',')
-                p++;
-            const char *e = p;
-            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if ((size_t)(e - s) == tlen && strncasecmp(s, token, tlen) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
-const char *http_req_body(const struct http_req *r, size_t *len)
-{
-    if (len)
-        *len = r->body.len;
-    return r->body.data ? r->body.data : "";
-}
-
-const char *http_req_param(const struct http_req *r, const char *name)
-{
-    for (int i = 0; i < r->nparams; i++)
-        if (strcmp(r->params[2 * i], name) == 0)
-            return r->params[2 * i + 1];
-    return NULL;
-}
-
-const char *http_req_id(const struct http_req *r)
-{
-    return r->id;
-}
-
-/*
- * One X-Forwarded-For entry of n bytes (blanks trimmed): an address, an IPv6
- * address in brackets, either with a ":port" after it (some proxies add one).
- */
-static bool fwd_entry_parse(const char *e, size_t n, uint8_t addr[16])
-{
-    const char *colon = memchr(e, ':', n);
-    if (n > 0 && e[0] == '[') {
-        const char *rb = memchr(e, ']', n);
-        if (rb == NULL)
-            return false;
-        colon = rb + 1 < e + n ? rb + 1 : NULL;
-        if (colon && *colon != ':')
-            return false;
-        if (!cidr_addr_parse(e + 1, (size_t)(rb - e - 1), addr))
-            return false;
-    } else if (colon && memchr(colon + 1, ':', (size_t)(e + n - colon - 1)) == NULL) {
-        if (!cidr_addr_parse(e, (size_t)(colon - e), addr)) /* IPv4:port */
-            return false;
-    } else {
-        return cidr_addr_parse(e, n, addr);
-    }
-    if (colon == NULL)
-        return true;
-    size_t plen = (size_t)(e + n - colon - 1);
-    if (plen == 0 || plen > 5)
-        return false;
-    for (size_t i = 1; i <= plen; i++)
-        if (colon[i] < '0' || colon[i] > '9')
-            return false;
-    return true;
-}
-
-/*
- * The client address behind trusted proxies: start from the connection's
- * peer and, while the address in hand is a trusted proxy, take the next
- * X-Forwarded-For entry from the right (the last header line first, as the
- * lines form one list). Entries left of the first untrusted address were
- * written by the client and are never read. An entry that is not an address
- * stops the walk at the hop that wrote it.
- */
-static void fwd_peer_resolve(struct http_req *r)
-{
-    const struct server *s = r->loop->srv;
-    const char *peer = r->conn ? r->conn->peer : "-";
-    uint8_t addr[16];
-    bool moved = false;
-    snprintf(r->fwd_peer, sizeof(r->fwd_peer), "%s", peer);
-    r->peer_done = true;
-    if (!cidr_addr_parse(peer, strlen(peer), addr))
-        return;
-    bool trusted = cidr_list_contains(s->proxies, s->nproxies, addr);
-    for (int i = r->nhdrs - 1; i >= 0 && trusted; i--) {
-        if (strcasecmp(hdr_name(r, i), "X-Forwarded-For") != 0)
-            continue;
-        const char *v = hdr_val(r, i), *end = v + strlen(v);
-        while (end > v && trusted) {
-            const char *b = end;
-            while (b > v && b[-1] != ',')
-                b--;
-            const char *next = b > v ? b - 1 : v;
-            const char *e = end;
-            while (b < e && (*b == ' ' || *b == '\t'))
-                b++;
-            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            end = next;
-            if (b == e)
-                continue; /* an empty list element */
-            if (!fwd_entry_parse(b, (size_t)(e - b), addr)) {
-                trusted = false;
-                break;
-            }
-            moved = true;
-            trusted = cidr_list_contains(s->proxies, s->nproxies, addr);
-        }
-    }
-    if (moved) {
-        char text[CIDR_ADDR_TEXT];
-        cidr_addr_format(addr, text);
-        snprintf(r->fwd_peer, sizeof(r->fwd_peer), "%s", text);
-    }
-}
-
-const char *http_req_peer(const struct http_req *r)
-{
-    if (!r->loop->srv->opts.cfg->trust_proxy)
-        return r->conn ? r->conn->peer : "-";
-    if (!r->peer_done)
-        fwd_peer_resolve((struct http_req *)r); /* computed once, kept in the request */
-    return r->fwd_peer;
-}
-
-/* ---- streamed request bodies */
-
-void http_req_body_stream(struct http_req *r, const struct http_body_sink *sink, void *ud)
-{
-    r->sink = sink;
-    r->sink_ud = ud;
-    struct conn *c = r->conn;
-    if (r->complete || r->stream_fn == NULL) {
-        /* no body to stream (or it has all arrived): it ends now */
-        size_t n = r->body.len;
-        if (n > 0 && sink->on_data(r, r->body.data, n, ud) != 0) {
-            r->sink_stopped = true;
-            return;
-        }
-        sink->on_end(r, ud);
-        return;
-    }
-    if (c == NULL || c->state != CONN_OPEN) {
-        r->sink_stopped = true;
-        sink->on_abort(r, ud);
-        return;
-    }
-    c->u.http.streaming = true;
-    c->u.http.body_hold = false;
-    c->last_rx = net__now(c->loop); /* the idle clock of the body starts now */
-    if (r->want_continue) {
-        r->want_continue = false;
-        send_continue(c);
-    }
-    if (!c->u.http.in_process)
-        resume(c); /* later than the dispatch: parse what waited, read again */
-}
-
-void http_req_body_pause(struct http_req *r)
-{
-    struct conn *c = r->conn;
-    if (c == NULL || !c->u.http.streaming)
-        return;
-    c->u.http.body_hold = true;
-    net__conn_pause_reading(c);
-}
-
-void http_req_body_resume(struct http_req *r)
-{
-    struct conn *c = r->conn;
-    if (c == NULL || !c->u.http.streaming || !c->u.http.body_hold)
-        return;
-    c->u.http.body_hold = false;
-    c->last_rx = net__now(c->loop);
-    if (!c->u.http.in_process)
-        resume(c);
-}
-
-int64_t http_req_content_length(const struct http_req *r)
-{
-    const char *v = http_req_header(r, "Content-Length");
-    if (v == NULL || http_req_header(r, "Transfer-Encoding") != NULL)
-        return -1;
-    return (int64_t)strtoll(v, NULL, 10); /* llhttp has checked it is a number */
-}
-
-bool http_req_has_client(const struct http_req *r)
-{
-    return r->conn != NULL && r->conn->state == CONN_OPEN;
-}
-
-void *http_req_uv_loop(const struct http_req *r)
-{
-    return &r->loop->uv;
-}
-
-void http_req_post(struct http_req *r, void (*fn)(void *arg), void *arg)
-{
-    net__loop_post(r->loop, fn, arg);
-}
-
-/* ---------------------------------------------------------------- for ws.c */
-
-struct conn *net__http_req_conn(struct http_req *r);
-struct conn *net__http_req_conn(struct http_req *r)
-{
-    return r->conn;
 }

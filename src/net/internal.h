@@ -1,6 +1,6 @@
 /*
- * Structures shared by the files of the net module (loop.c, conn.c, http.c,
- * ws.c). Nothing outside src/net includes this.
+ * Structures shared by the files of the net module (loop.c, conn.c, http.c
+ * and its http_*.c siblings, ws.c). Nothing outside src/net includes this.
  *
  * Memory: an idle WebSocket connection is one struct conn (the libuv handle,
  * list links, timers as timestamps, the WebSocket parser state) and nothing
@@ -40,9 +40,9 @@ struct http_state {
     struct buf pending;   /* bytes read while a request was being handled */
     uint16_t err_status;  /* status chosen by a parser callback before failing (413, 414, 431) */
     uint8_t err_why;      /* why a callback failed (http.c), 0: llhttp's own reason */
-    uint8_t head_scan;    /* line-syntax check of the request head (http.c) */
+    uint8_t head_scan;    /* line-syntax check of the request head (http_head.c) */
     bool paused;          /* a request is being handled; reads stopped */
-    bool streaming;       /* paused, but its body flows to the handler's sink (http.c) */
+    bool streaming;       /* paused, but its body flows to the handler's sink (http_stream.c) */
     bool body_hold;       /* the sink asked for no more body for now (reads stopped) */
     bool in_process;      /* inside process(): a sink's resume is picked up by its loop */
 };
@@ -194,7 +194,7 @@ bool net__conn_yield_waiting(const struct loop *l);
 /* Queued output bytes (buffered + inside libuv). */
 size_t net__conn_backlog(const struct conn *c);
 
-/* http.c */
+/* http.c, http_respond.c, http_stream.c */
 void net__http_init(struct conn *c);
 void net__http_release(struct conn *c);
 /* Feeds bytes read from the socket to the HTTP parser and dispatches requests. */
