@@ -376,16 +376,23 @@ void chat__search_put(struct store_op *op, struct store *st, const char *msg_id,
                       const cJSON *content);
 
 /*
- * Appends to op the listing of message msg_id for the search indexer (SQL_MESSAGE_SEARCH_QUEUE)
- * when type is "text"; nothing for the other types. A send, in its own write op.
+ * Appends to op the listing of message msg_id for the search indexer with its terms (made
+ * from the JSON string content, as chat__search_put does) when type is "text"; nothing for
+ * the other types. A send, in its own write op; st names the backend.
  */
-void chat__search_queue(struct store_op *op, const char *msg_id, const char *type);
+void chat__search_queue(struct store_op *op, struct store *st, const char *msg_id, const char *type,
+                        const cJSON *content);
 
 /*
- * Indexes the listed messages (message_search_pending: sends, and those written before
- * migration 013), in batches, with the same terms as an edit. At start-up (logged when
- * announce and there were any) and on the indexer thread. Returns 0 or a store error
- * (logged). Synchronous.
+ * The search indexer's work: moves the listed sends' terms into the index, in writes of up to
+ * 1,000, until the list holds no more. Returns 0 or a store error (logged). Synchronous.
+ */
+int chat__search_move(struct store *st);
+
+/*
+ * Start-up: indexes the listed messages that have no terms yet (written before migration
+ * 013), in batches, with the same terms as a send, logged when announce and there were any;
+ * then chat__search_move. Returns 0 or a store error (logged). Synchronous.
  */
 int chat__search_backfill(struct store *st, bool announce);
 

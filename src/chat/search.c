@@ -28,9 +28,11 @@
 #include "store/store.h"
 
 #define MONITOR_PERM "conversations:monitor"
-#define SEARCH_HITS_MAX 1000 /* the newest hits read, ranked, counted and served */
-#define SEARCH_Q_BYTES 2048  /* the q parameter read, decoded (100 characters fit) */
-#define BACKFILL_BATCH 1000  /* messages indexed per write at start-up */
+#define SEARCH_HITS_MAX 1000       /* the newest hits read, ranked, counted and served */
+#define SEARCH_Q_BYTES 2048        /* the q parameter read, decoded (100 characters fit) */
+#define MOVE_BATCH 250             /* sent messages indexed per write by the indexer */
+#define BACKFILL_BATCH 1000        /* messages indexed per write at start-up, at most */
+#define BACKFILL_CHARS (32 * 1024) /* and characters of text per write, past the first */
 
 enum { S_SCOPE, S_HITS };
 
@@ -57,12 +59,35 @@ void chat__search_put(struct store_op *op, struct store *st, const char *msg_id,
     free(terms);
 }
 
-void chat__search_queue(struct store_op *op, const char *msg_id, const char *type)
+void chat__search_queue(struct store_op *op, struct store *st, const char *msg_id, const char *type,
+                        const cJSON *content)
 {
-    if (type == NULL || strcmp(type, "text") != 0)
+    if (type == NULL || strcmp(type, "text") != 0 || !cJSON_IsString(content))
         return;
+    char *terms = terms_of(st, content->valuestring);
     store_op_add(op, &SQL_MESSAGE_SEARCH_QUEUE);
     store_bind_text(op, msg_id);
+    store_bind_text(op, terms);
+    free(terms);
+}
+
+int chat__search_move(struct store *st)
+{
+    for (;;) {
+        struct store_op *op = store_op_new();
+        store_op_add(op, &SQL_MESSAGE_SEARCH_MOVE);
+        store_bind_int(op, MOVE_BATCH);
+        store_op_add(op, &SQL_MESSAGE_SEARCH_MOVED);
+        store_bind_int(op, MOVE_BATCH);
+        struct store_result *res = NULL;
+        int rc = store_write_wait(st, op, &res);
+        int64_t moved = rc == 0 ? store_result_step(res, 1)->changes : 0;
+        store_result_free(res);
+        if (rc != 0)
+            return log_fail(rc, "chat", "cannot index messages: %s", err_code(rc));
+        if (moved < MOVE_BATCH)
+            return 0;
+    }
 }
 
 int chat__search_backfill(struct store *st, bool announce)
@@ -72,6 +97,7 @@ int chat__search_backfill(struct store *st, bool announce)
         struct store_op *op = store_op_new();
         store_op_add(op, &SQL_MESSAGE_SEARCH_PENDING);
         store_bind_int(op, BACKFILL_BATCH);
+        store_bind_int(op, BACKFILL_CHARS);
         struct store_result *res = NULL;
         int rc = store_read_wait(st, op, &res);
         if (rc != 0)
@@ -90,7 +116,7 @@ int chat__search_backfill(struct store *st, bool announce)
                 char *terms = terms_of(st, v->valuestring);
                 store_op_add(op, &SQL_MESSAGE_SEARCH_BACKFILL);
                 store_bind_text(op, id);
-                store_bind_text(op, content);
+                store_bind_int(op, store_rows_int(r, i, 2));
                 store_bind_text(op, terms);
                 free(terms);
             }
@@ -105,8 +131,8 @@ int chat__search_backfill(struct store *st, bool announce)
             return log_fail(rc, "chat", "cannot index messages: %s", err_code(rc));
     }
     if (total > 0 && announce)
-        log_info("chat", "search: indexed %ld messages listed for the search index", total);
-    return 0;
+        log_info("chat", "search: indexed %ld messages written before the search index", total);
+    return chat__search_move(st); /* sends listed before the last stop */
 }
 
 /* ---- GET /api/v1/search/messages */

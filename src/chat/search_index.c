@@ -1,7 +1,7 @@
 /*
- * The search indexer (docs/chat.md, "Search"): a send only lists its text message in
- * message_search_pending, in its own write; this thread makes the index rows in batches
- * (chat__search_backfill: the same terms and statements as the start-up indexing), so the
+ * The search indexer (docs/chat.md, "Search"): a send lists its text message with its terms in
+ * message_search_pending, in its own write; this thread moves them into the index in batches
+ * (chat__search_move: two statements per batch, no text read back), so the
  * FTS5 index is flushed once per batch rather than once per group commit of the writer (with
  * the index written by every send, 1:1 chat lost a third of its throughput). A send's commit
  * kicks the thread (once per batch: an atomic flag), which waits SEARCH_INDEX_LINGER_MS for
@@ -52,7 +52,7 @@ static void *indexer_main(void *arg)
         if (stop) /* what is still listed is indexed at the next start */
             return NULL;
         atomic_store(&ix->kicked, false);
-        (void)chat__search_backfill(ix->st, false);
+        (void)chat__search_move(ix->st);
     }
 }
 

@@ -382,7 +382,7 @@ static void send_write(struct kit_job *j)
         store_op_require_row(op);
     }
     /* a text message is listed for the search indexer (search_index.c) */
-    chat__search_queue(op, c->msg_id, c->msg.type);
+    chat__search_queue(op, c->chat->id->store, c->msg_id, c->msg.type, c->msg.content);
     kit_store(j, op, KIT_WRITE, send_written);
 }
 

@@ -316,9 +316,10 @@ static const char m014_service[] =
  * a tsvector with positions, written as a literal by the server (no text search parser runs,
  * so nothing depends on the database's locale), indexed with GIN. pg_trgm is not used: it
  * cannot serve a two-character pattern from its index and, in a C-locale database, drops
- * non-ASCII characters. The send, the edit and the recall change it in their own write;
- * deleting the message deletes it through the foreign key. message_search_pending lists the
- * messages written before this migration: the server indexes them at start-up. */
+ * non-ASCII characters. The edit and the recall change it in their own write; deleting the
+ * message deletes it through the foreign key. message_search_pending lists the messages to
+ * index: a send's, with the terms the send made (the search indexer moves them in batches),
+ * and those written before this migration, without terms (made at start-up). */
 static const char m013_message_search[] =
     "CREATE TABLE message_search ("
     " message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
@@ -329,7 +330,8 @@ static const char m013_message_search[] =
     "CREATE INDEX message_search_terms ON message_search USING gin (terms);"
     "CREATE INDEX message_search_conversation ON message_search (conversation_id);"
     "CREATE TABLE message_search_pending ("
-    " message_id TEXT PRIMARY KEY"
+    " message_id TEXT PRIMARY KEY,"
+    " terms TEXT"
     ");"
     "INSERT INTO message_search_pending (message_id) SELECT id FROM messages WHERE type ="
     " 'text' AND recalled = 0;";

@@ -338,13 +338,14 @@ static const char m014_service[] =
 
 /* issue 10, message search (docs/chat.md, "Search"). message_search holds, per text message
  * that is not recalled, the terms chat/search_text.c made of its text (words, CJK bigrams);
- * the send, the edit and the recall change it in their own write, and deleting the message
+ * the edit and the recall change it in their own write, and deleting the message
  * (retention, a conversation going) deletes it through the foreign key. message_fts is the
  * FTS5 index of those terms (contentless: the terms are kept once, in message_search) with the
  * message's app and conversation as tokens of a second column (scope), so a user's query
  * reads only their conversations' postings; the triggers keep it equal to message_search.
- * message_search_pending lists the messages written before this migration: the server indexes
- * them at start-up (chat/search.c), with the same C code as a send. */
+ * message_search_pending lists the messages to index: a send's, with the terms the send made
+ * (the search indexer, chat/search_index.c, moves them in batches), and those written before
+ * this migration, without terms (the server makes them at start-up, chat/search.c). */
 static const char m013_message_search[] =
     "CREATE TABLE message_search ("
     " id INTEGER PRIMARY KEY,"
@@ -370,7 +371,8 @@ static const char m013_message_search[] =
     " hex(new.app_id) || ' c' || hex(new.conversation_id));"
     " END;"
     "CREATE TABLE message_search_pending ("
-    " message_id TEXT PRIMARY KEY"
+    " message_id TEXT PRIMARY KEY,"
+    " terms TEXT"
     ") STRICT, WITHOUT ROWID;"
     "INSERT INTO message_search_pending (message_id) SELECT id FROM messages WHERE type ="
     " 'text' AND recalled = 0;";

@@ -193,6 +193,8 @@ extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING;
 extern const struct store_sql SQL_MESSAGE_SEARCH_BACKFILL;
 extern const struct store_sql SQL_MESSAGE_SEARCH_PENDING_DONE;
 extern const struct store_sql SQL_MESSAGE_SEARCH_QUEUE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_MOVE;
+extern const struct store_sql SQL_MESSAGE_SEARCH_MOVED;
 extern const struct store_sql SQL_MESSAGE_SEARCH_SCOPE;
 extern const struct store_sql SQL_MESSAGE_SEARCH_HITS;
 

@@ -20,30 +20,75 @@ const struct store_sql SQL_MESSAGE_SEARCH_PUT = {
 };
 
 /* ?1 message: its index row goes (a recall) */
-/* ?1 message: listed for the search indexer (chat/search_index.c), in the send's write */
+/* ?1 message, ?2 its terms: listed for the search indexer (chat/search_index.c), in the
+ * send's write */
 const struct store_sql SQL_MESSAGE_SEARCH_QUEUE =
-    STORE_SQL("INSERT INTO message_search_pending (message_id) VALUES (?1) ON CONFLICT"
+    STORE_SQL("INSERT INTO message_search_pending (message_id, terms) VALUES (?1, ?2) ON CONFLICT"
               " (message_id) DO NOTHING");
+
+/* The search indexer's batch: the first ?1 listed messages with terms (MOVE_UPTO: the highest
+ * id among them) */
+#define MOVE_UPTO(P)                                                                               \
+    "(SELECT max(message_id) FROM (SELECT message_id FROM message_search_pending WHERE terms IS"   \
+    " NOT NULL ORDER BY message_id LIMIT " P ") x)"
+
+/* ?1 batch size: index rows for the batch's messages that are still text and not recalled (an
+ * edit's own row stays: DO NOTHING) */
+const struct store_sql SQL_MESSAGE_SEARCH_MOVE = {
+    .sqlite = "INSERT INTO message_search (message_id, app_id, conversation_id, terms) SELECT"
+              " p.message_id, m.app_id, m.conversation_id, p.terms FROM message_search_pending p"
+              " JOIN messages m ON m.id = p.message_id AND m.type = 'text' AND m.recalled = 0"
+              " WHERE p.terms IS NOT NULL AND p.message_id <= " MOVE_UPTO(
+                  "?1") " ON CONFLICT (message_id) DO NOTHING",
+    .pg = "INSERT INTO message_search (message_id, app_id, conversation_id, terms) SELECT"
+          " p.message_id, m.app_id, m.conversation_id, CAST(p.terms AS tsvector) FROM"
+          " message_search_pending p JOIN messages m ON m.id = p.message_id AND m.type = 'text'"
+          " AND m.recalled = 0 WHERE p.terms IS NOT NULL AND p.message_id <= " MOVE_UPTO(
+              "$1") " ON CONFLICT (message_id) DO NOTHING",
+};
+
+/* ?1 batch size: the batch's messages off the list, those indexed and those that cannot be (no
+ * longer a text, recalled, deleted) only: a send committed meanwhile by another transaction
+ * (PostgreSQL) stays listed */
+const struct store_sql SQL_MESSAGE_SEARCH_MOVED = {
+    .sqlite =
+        "DELETE FROM message_search_pending WHERE terms IS NOT NULL AND message_id <= " MOVE_UPTO(
+            "?1") " AND (EXISTS (SELECT 1 FROM message_search s WHERE s.message_id"
+                  " = message_search_pending.message_id) OR NOT EXISTS (SELECT 1 FROM messages m"
+                  " WHERE m.id = message_search_pending.message_id AND m.type = 'text' AND"
+                  " m.recalled = 0))",
+    .pg = "DELETE FROM message_search_pending WHERE terms IS NOT NULL AND message_id <= " MOVE_UPTO(
+        "$1") " AND (EXISTS (SELECT 1 FROM message_search s WHERE s.message_id ="
+              " message_search_pending.message_id) OR NOT EXISTS (SELECT 1 FROM messages m WHERE"
+              " m.id = message_search_pending.message_id AND m.type = 'text' AND m.recalled = 0))",
+};
 
 const struct store_sql SQL_MESSAGE_SEARCH_DELETE =
     STORE_SQL("DELETE FROM message_search WHERE message_id = ?1");
 
-/* ?1 limit: the next messages written before migration 013 still to index, with the content
- * of those that are text and not recalled (NULL for the others: only taken off the list) */
-const struct store_sql SQL_MESSAGE_SEARCH_PENDING =
-    STORE_SQL("SELECT p.message_id, m.content FROM message_search_pending p LEFT JOIN messages m"
-              " ON m.id = p.message_id AND m.type = 'text' AND m.recalled = 0 ORDER BY"
-              " p.message_id LIMIT ?1");
+/* ?1 limit, ?2 characters: the next listed messages without terms to index (written before
+ * migration 013), oldest first, at most ?1 of them and, past the first, no more than ?2
+ * characters of text in all (a batch's memory stays small however long the messages), with the
+ * content and edited_at (0: never) of those that are text and not recalled (content NULL for
+ * the others: only taken off the list) */
+const struct store_sql SQL_MESSAGE_SEARCH_PENDING = STORE_SQL(
+    "SELECT message_id, content, edited FROM (SELECT message_id, content, edited, len, sum(len)"
+    " OVER (ORDER BY message_id ROWS UNBOUNDED PRECEDING) AS run FROM (SELECT p.message_id,"
+    " m.content, coalesce(m.edited_at, 0) AS edited, coalesce(length(m.content), 0) AS len FROM "
+    "message_search_pending p LEFT JOIN messages m"
+    " ON m.id = p.message_id AND m.type = 'text' AND m.recalled = 0 WHERE p.terms IS NULL"
+    " ORDER BY p.message_id LIMIT ?1) a) b WHERE run - len < ?2 ORDER BY message_id");
 
-/* ?1 message, ?2 the content its terms ?3 were made of: indexed unless it changed meanwhile (an
- * edit or a recall, which keep the index themselves) */
+/* ?1 message, ?2 its edited_at (0: never) when its terms ?3 were made: indexed unless it changed
+ * meanwhile (an edit or a recall, which keep the index themselves) */
 const struct store_sql SQL_MESSAGE_SEARCH_BACKFILL = {
     .sqlite = "INSERT INTO message_search (message_id, app_id, conversation_id, terms) SELECT id,"
-              " app_id, conversation_id, ?3 FROM messages WHERE id = ?1 AND content = ?2 AND"
-              " type = 'text' AND recalled = 0 ON CONFLICT (message_id) DO NOTHING",
+              " app_id, conversation_id, ?3 FROM messages WHERE id = ?1 AND coalesce(edited_at, 0)"
+              " = ?2 AND type = 'text' AND recalled = 0 ON CONFLICT (message_id) DO NOTHING",
     .pg = "INSERT INTO message_search (message_id, app_id, conversation_id, terms) SELECT id,"
-          " app_id, conversation_id, CAST($3 AS tsvector) FROM messages WHERE id = $1 AND content"
-          " = $2 AND type = 'text' AND recalled = 0 ON CONFLICT (message_id) DO NOTHING",
+          " app_id, conversation_id, CAST($3 AS tsvector) FROM messages WHERE id = $1 AND"
+          " coalesce(edited_at, 0) = $2 AND type = 'text' AND recalled = 0 ON CONFLICT"
+          " (message_id) DO NOTHING",
 };
 
 /* ?1 message: taken off the list of messages to index */
