@@ -61,21 +61,6 @@ static cJSON *conv_json(const struct store_rows *conv, int i, const struct store
     return o;
 }
 
-static bool app_granted(const char *apps_json, const char *app_id)
-{
-    if (apps_json == NULL)
-        return true;
-    cJSON *apps = cJSON_Parse(apps_json);
-    bool found = false;
-    const cJSON *a;
-    cJSON_ArrayForEach(a, apps)
-    {
-        found |= cJSON_IsString(a) && strcmp(a->valuestring, app_id) == 0;
-    }
-    cJSON_Delete(apps);
-    return found;
-}
-
 /* A job for an operator's request with a copy of its apps. */
 static struct kit_job *job_new(struct http_req *req, struct chat *chat, const char *operator_id,
                                const char *apps_json)
@@ -236,7 +221,7 @@ static void list_granted(struct http_req *req, const char *operator_id, const ch
     struct filters f;
     if (!parse_filters(req, &f))
         return;
-    if (f.app[0] != '\0' && !app_granted(apps_json, f.app)) {
+    if (f.app[0] != '\0' && !chat__app_granted(apps_json, f.app)) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
         return;
     }

@@ -261,22 +261,6 @@ static void change_loaded(struct kit_job *j)
 
 /* An operator's load: the conversation (any app; one the operator has not the right on is
  * walled off like another tenant's), then the kinds in its app. */
-static bool app_granted(const char *apps, const char *app)
-{
-    if (apps == NULL)
-        return true;
-    cJSON *a = cJSON_Parse(apps);
-    bool found = false;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a)
-    {
-        if (cJSON_IsString(e) && app != NULL && strcmp(e->valuestring, app) == 0)
-            found = true;
-    }
-    cJSON_Delete(a);
-    return found;
-}
-
 static void operator_loaded(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -288,7 +272,7 @@ static void operator_loaded(struct kit_job *j)
     const char *app = conv != NULL && conv->nrows > 0
                           ? store_rows_text(conv, 0, SQL_CONVERSATIONS_NCOLS + 1)
                           : NULL;
-    if (app == NULL || !app_granted(c->apps_json, app)) {
+    if (app == NULL || !chat__app_granted(c->apps_json, app)) {
         http_respond_error(j->req, 404, "not_found", "no such conversation", NULL);
         return;
     }

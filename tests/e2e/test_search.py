@@ -302,9 +302,9 @@ def test_a_common_term_is_narrowed_to_the_askers_conversations_and_capped(app, s
     """3,000 and more postings: the FTS5 query then also requires the asker's conversation
     tokens (the other path of SQL_MESSAGE_SEARCH_HITS); at most the 1,000 newest hits count."""
     flood = direct(app, "alice", "bob")
-    todo = [("flood-%04d" % i, "floodword %d" % i) for i in range(3100)]
+    texts = [("flood-%04d" % i, "floodword %d" % i) for i in range(3100)]
     acked, _ = run_senders(server.port, [app.token("alice"), app.token("bob")], flood,
-                           [todo[:1550], todo[1550:]])
+                           [texts[:1550], texts[1550:]])
     assert len(acked) == 3100
     mine = direct(app, "carol", "dave")
     say(app, "carol", mine, "floodword in a quiet place")
