@@ -208,6 +208,14 @@ void chat__add_event(struct store_op *op, const struct chctx *c, const char *con
  */
 void chat__add_system(struct store_op *op, struct chctx *c);
 
+/*
+ * Appends what every membership or service change ends with: its event (kind, about user or
+ * NULL; only_new: only when the op added members), the system message telling it (when
+ * c->sys_json is set), then the two statements chat__finish_write reads. members.c.
+ */
+void chat__add_change_tail(struct store_op *op, struct chctx *c, const char *kind, const char *user,
+                           bool only_new);
+
 /* The cursor of the conversation event of a write laid out as chat__add_event says, 0 when
  * none was written. */
 int64_t chat__event_cursor(const struct chctx *c, const struct store_result *res);

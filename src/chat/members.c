@@ -65,11 +65,8 @@ static char *system_content(const char *event, const char *user, const char *ids
     return r;
 }
 
-/* Appends what every write ends with: its event (kind, about user or NULL; only_new: only when
- * the op added members), the system message telling it (when c->sys_json is set), then the
- * two statements chat__finish_write reads. */
-static void add_tail(struct store_op *op, struct chctx *c, const char *kind, const char *user,
-                     bool only_new)
+void chat__add_change_tail(struct store_op *op, struct chctx *c, const char *kind, const char *user,
+                           bool only_new)
 {
     chat__add_event(op, c, c->conv_id, NULL, kind, user, only_new);
     if (c->sys_json != NULL)
@@ -120,7 +117,7 @@ static void write_leave(struct kit_job *j, const char *type)
     store_op_add(op, &SQL_CONVERSATIONS_SET_OWNER);
     store_bind_text(op, c->conv_id);
     store_bind_int(op, now);
-    add_tail(op, c, "member.left", c->user_id, false);
+    chat__add_change_tail(op, c, "member.left", c->user_id, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -147,7 +144,7 @@ static void write_patch(struct kit_job *j, const char *type, const char *role)
     store_bind_text(op, c->avatar);
     store_bind_int(op, clock_wall_ms());
     store_op_require_row(op);
-    add_tail(op, c, "conversation.updated", NULL, false);
+    chat__add_change_tail(op, c, "conversation.updated", NULL, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -202,7 +199,7 @@ static void write_add(struct kit_job *j, const char *type, const char *role)
     if (added > 0)
         add_new_guard(op, c, added);
     add_touch(op, c, now);
-    add_tail(op, c, "member.added", NULL, true);
+    chat__add_change_tail(op, c, "member.added", NULL, true);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -249,7 +246,7 @@ static void write_remove(struct kit_job *j, const char *type, const char *role)
     store_bind_int(op, CHAT_GROUP_MAX);
     store_op_require_row(op);
     add_touch(op, c, now);
-    add_tail(op, c, "member.removed", c->target, false);
+    chat__add_change_tail(op, c, "member.removed", c->target, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -282,7 +279,7 @@ static void write_role(struct kit_job *j, const char *type, const char *role)
     store_bind_text(op, c->user_id);
     store_op_require_row(op);
     add_touch(op, c, now);
-    add_tail(op, c, "member.role", c->target, false);
+    chat__add_change_tail(op, c, "member.role", c->target, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -302,7 +299,7 @@ static void write_join(struct kit_job *j, bool joined)
     store_bind_int(op, clock_wall_ms());
     if (!joined)
         add_new_guard(op, c, 1);
-    add_tail(op, c, "member.joined", c->user_id, true);
+    chat__add_change_tail(op, c, "member.joined", c->user_id, true);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 

@@ -117,18 +117,6 @@ static void add_audit(struct store_op *op, struct kit_job *j, const char *action
     store_bind_int(op, now);
 }
 
-static void add_tail(struct store_op *op, struct chctx *c, const char *kind, const char *user)
-{
-    chat__add_event(op, c, c->conv_id, NULL, kind, user, false);
-    if (c->sys_json != NULL)
-        chat__add_system(op, c);
-    store_op_add(op, &SQL_CONVERSATIONS_GET);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, c->conv_id);
-    store_op_add(op, &SQL_CONVERSATION_MEMBERS_OF);
-    store_bind_text(op, c->conv_id);
-}
-
 /* The status change, decided: the change as status (c->name), or nothing when it is so. */
 static void write_status(struct kit_job *j, const char *old, const char *assignee)
 {
@@ -150,7 +138,7 @@ static void write_status(struct kit_job *j, const char *old, const char *assigne
     store_op_require_row(op);
     add_audit(op, j, "conversation.status", detail, now);
     free(detail);
-    add_tail(op, c, "conversation.status", NULL);
+    chat__add_change_tail(op, c, "conversation.status", NULL, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
@@ -189,7 +177,7 @@ static void write_transfer(struct kit_job *j, const char *assignee)
     store_bind_int(op, now);
     add_audit(op, j, "conversation.transfer", detail, now);
     free(detail);
-    add_tail(op, c, "conversation.transferred", c->target);
+    chat__add_change_tail(op, c, "conversation.transferred", c->target, false);
     kit_store(j, op, KIT_WRITE, chat__finish_write);
 }
 
