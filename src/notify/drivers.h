@@ -35,3 +35,4 @@ struct notify_driver {
     void (*send)(void *state, const struct notify_msg *m, struct notify_result *r);
 };
 
+#endif
