@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential clang clang-format libclang-rt-14-dev node-llhttp libuv1-dev libcjson-dev libssl-dev libsqlite3-dev libcrypt-dev libpq-dev libvips-dev libcurl4-openssl-dev
       postgresql
       python3 python3-pytest python3-websockets python3-requests python3-aiosmtpd wrk curl jq procps iproute2
-      chromium nodejs npm"
+      chromium nodejs"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
