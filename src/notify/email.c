@@ -27,6 +27,7 @@
 #define ACCOUNTS_MAX 16
 #define FROM_MAX 320
 #define CRED_MAX 256
+#define CA_PEM_MAX 8192
 #define RATE_MAX 100000
 #define COOLDOWN_MAX 86400
 #define COOLDOWN_DEFAULT 60
@@ -38,6 +39,7 @@ enum security { SEC_STARTTLS, SEC_SMTPS, SEC_NONE };
 struct account {
     char url[300];
     char *user, *pass; /* NULL: no AUTH */
+    char *ca_pem;      /* the CA certificates to verify the server with; NULL: the system's */
     enum security sec;
     pthread_mutex_t conn_mu; /* the handle and its connection */
     CURL *curl;
@@ -153,7 +155,7 @@ static int check_account(const cJSON *a, int i, char *field, size_t fieldsz, cha
         return bad(field, fieldsz, msg, msgsz, f, "must be an object");
     }
     static const char *const known[] = {"host",     "port",         "username", "password",
-                                        "security", "rate_per_min", NULL};
+                                        "security", "rate_per_min", "ca_pem",   NULL};
     const cJSON *m;
     cJSON_ArrayForEach(m, a)
     {
@@ -192,6 +194,11 @@ static int check_account(const cJSON *a, int i, char *field, size_t fieldsz, cha
     snprintf(f, sizeof(f), "accounts[%d].rate_per_min", i);
     if (rate != NULL && !int_in(rate, 0, RATE_MAX))
         return bad(field, fieldsz, msg, msgsz, f, "must be a whole number from 0 to 100000");
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, "ca_pem");
+    snprintf(f, sizeof(f), "accounts[%d].ca_pem", i);
+    if (ca != NULL && (!cJSON_IsString(ca) || strlen(ca->valuestring) > CA_PEM_MAX ||
+                       strstr(ca->valuestring, "-----BEGIN CERTIFICATE-----") == NULL))
+        return bad(field, fieldsz, msg, msgsz, f, "must be PEM certificates (at most 8192 bytes)");
     return 0;
 }
 
@@ -258,6 +265,7 @@ static void email_close(void *state)
         pthread_mutex_destroy(&a->conn_mu);
         wipe_free(a->user);
         wipe_free(a->pass);
+        free(a->ca_pem);
     }
     pthread_mutex_destroy(&e->mu);
     free(e->acc);
@@ -322,6 +330,7 @@ static void *email_open(const cJSON *config, const struct notify_driver_env *env
                  cJSON_GetObjectItemCaseSensitive(c, "host")->valuestring, p);
         a->user = str_or_null(c, "username");
         a->pass = str_or_null(c, "password");
+        a->ca_pem = str_or_null(c, "ca_pem");
         pthread_mutex_init(&a->conn_mu, NULL);
         const cJSON *rate = cJSON_GetObjectItemCaseSensitive(c, "rate_per_min");
         if (rate != NULL && rate->valuedouble > 0) {
@@ -373,6 +382,10 @@ static enum try_result try_account(struct email *e, struct account *a, const cha
             curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)TOTAL_TIMEOUT_S);
             curl_easy_setopt(c, CURLOPT_USE_SSL,
                              a->sec == SEC_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+            if (a->ca_pem != NULL) {
+                struct curl_blob ca = {a->ca_pem, strlen(a->ca_pem), CURL_BLOB_COPY};
+                curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+            }
             if (a->user != NULL)
                 curl_easy_setopt(c, CURLOPT_USERNAME, a->user);
             if (a->pass != NULL)

@@ -6,7 +6,11 @@ no certificates.
 """
 import email
 import email.policy
+import os
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 
 from aiosmtpd.controller import Controller
@@ -24,20 +28,40 @@ def free_port():
     return port
 
 
+def self_signed():
+    """A fresh certificate for 127.0.0.1 and its key: (cert PEM text, cert path, key path)."""
+    d = tempfile.mkdtemp(prefix="smtp-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    with open(cert) as f:
+        return f.read(), cert, key
+
+
 class Sink:
     """An SMTP server on 127.0.0.1:port. rcpt_reply: the answer to every RCPT (None: accept);
-    password: the one AUTH accepts for USER."""
+    password: the one AUTH accepts for USER; tls: None (plain), "starttls" (required before
+    MAIL) or "smtps" (TLS from the first byte), with a self-signed certificate (self.ca_pem)."""
 
-    def __init__(self, rcpt_reply=None, password=PASSWORD):
+    def __init__(self, rcpt_reply=None, password=PASSWORD, tls=None):
         self.rcpt_reply, self.password = rcpt_reply, password
         self.lock = threading.Lock()
         self.messages = []  # (mail_from, [rcpt], email.message.EmailMessage, raw bytes)
         self.rcpts = 0      # RCPT commands seen
         self.logins = 0     # AUTH attempts
         self.port = free_port()
+        self.tls, self.ca_pem, kw = tls, None, {}
+        if tls:
+            self.ca_pem, cert, key = self_signed()
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(cert, key)
+            kw = {"tls_context": ctx, "require_starttls": True} if tls == "starttls" else \
+                {"ssl_context": ctx}
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port,
                                      authenticator=self._auth, auth_require_tls=False,
-                                     auth_required=True)
+                                     auth_required=True, **kw)
         self.controller.start()
 
     def _auth(self, server, session, envelope, mechanism, auth_data):
@@ -63,7 +87,9 @@ class Sink:
 
     def account(self, **extra):
         a = {"host": "127.0.0.1", "port": self.port, "username": USER, "password": self.password,
-             "security": "none"}
+             "security": self.tls or "none"}
+        if self.ca_pem:
+            a["ca_pem"] = self.ca_pem
         a.update(extra)
         return a
 
