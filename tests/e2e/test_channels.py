@@ -308,6 +308,27 @@ def test_4xx_is_retried_5xx_is_permanent(server, root, apps, sinks):
     assert out["outcome"] == "permanent" and out["code"] == 550, out
 
 
+def test_concurrent_sends_share_the_pool(server, root, apps):
+    """Sends at once through one channel: both accounts work in parallel, each on its own
+    connection, and every message arrives once."""
+    import concurrent.futures
+    a, b = Sink(), Sink()
+    try:
+        ch = made(server, root, apps[0], "Parallel", email_config(a.account(), b.account()))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            outs = list(ex.map(lambda i: test_send(server, root, ch["id"],
+                                                   to="p%d@example.com" % i,
+                                                   delivery_id="par-%d" % i), range(16)))
+        assert [o["outcome"] for o in outs] == ["sent"] * 16, outs
+        got = sorted(m[2]["Message-ID"] for m in a.messages + b.messages)
+        assert got == sorted("<par-%d@herald>" % i for i in range(16)), got
+        assert a.messages and b.messages, "round-robin uses both accounts"
+        operator_call(server, root, "DELETE", "/admin/channels/" + ch["id"])
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_per_account_rate_limit(server, root, apps, sinks):
     good = sinks["good2"]
     ch = made(server, root, apps[0], "Rated", email_config(good.account(rate_per_min=2)))
