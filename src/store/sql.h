@@ -286,6 +286,7 @@ extern const struct store_sql SQL_QUICK_REPLIES_DELETE;
 
 /* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
 extern const struct store_sql SQL_CHANNELS_GET;
+extern const struct store_sql SQL_CHANNELS_ENABLED_OF_KIND;
 extern const struct store_sql SQL_CHANNELS_COUNT;
 extern const struct store_sql SQL_CHANNELS_PAGE;
 extern const struct store_sql SQL_CHANNELS_INSERT;

@@ -211,6 +211,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_MESSAGE_SEARCH_SCOPE),
     E(SQL_MESSAGE_SEARCH_HITS),
     E(SQL_CHANNELS_GET),
+    E(SQL_CHANNELS_ENABLED_OF_KIND),
     E(SQL_CHANNELS_COUNT),
     E(SQL_CHANNELS_PAGE),
     E(SQL_CHANNELS_INSERT),
