@@ -759,8 +759,10 @@ void notify_channels_register(struct notify_channels_api *api, struct router *r)
 
 void notify_channels_api_stop(struct notify_channels_api *api)
 {
-    if (api != NULL)
-        workpool_stop(api->work, true);
+    if (api == NULL)
+        return;
+    notify_drivers_abort(); /* a send under way ends now, not after its timeouts */
+    workpool_stop(api->work, true);
 }
 
 void notify_channels_api_free(struct notify_channels_api *api)

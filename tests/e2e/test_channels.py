@@ -7,13 +7,15 @@ ones rigged to answer 451 or 550 or to refuse the login.
 """
 import json
 import os
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import PG_URL, module_server
+from conftest import module_server
 from smtp_sink import PASSWORD, Sink
 from test_edit_recall import operator, operator_call, root_token
 
@@ -410,3 +412,41 @@ def test_writes_are_audited(server, root, apps, sinks):
     assert sorted(a["action"] for a in rows) == sorted(
         ["channel.create", "channel.update", "channel.test", "channel.delete"]), rows
     assert PASSWORD not in json.dumps(r.json())
+
+
+# ---------------------------------------------------------------- shutdown
+
+def test_shutdown_does_not_wait_for_a_hung_smtp_server(server_factory):
+    """A server that accepts and never answers holds a test send; SIGTERM aborts the transfer
+    at once instead of after the driver's 30 s timeout."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    hung.settimeout(15)
+    srv = server_factory(env={"HERALD_SHUTDOWN_TIMEOUT": "500ms"})
+    try:
+        root = root_token(srv, "boss-hung")
+        app = operator_call(srv, root, "POST", "/admin/apps", {"name": "Hung"}).json()["id"]
+        ch = made(srv, root, app, "Hung", email_config(
+            {"host": "127.0.0.1", "port": hung.getsockname()[1], "security": "none"}))
+        answers = []
+
+        def send():
+            try:
+                answers.append(operator_call(srv, root, "POST",
+                                             "/admin/channels/%s/test" % ch["id"],
+                                             {"to": "a@b.example"}).status)
+            except Exception as e:  # the connection closed by the shutdown
+                answers.append(repr(e))
+
+        t = threading.Thread(target=send)
+        t.start()
+        conn, _ = hung.accept()  # the driver is connected and waits for the greeting
+        time.sleep(0.3)
+        elapsed = srv.stop()
+        assert elapsed < 8, elapsed
+        t.join(20)
+        assert answers and answers[0] != 200, answers
+        conn.close()
+    finally:
+        hung.close()
