@@ -272,6 +272,23 @@ def test_header_injection_cannot_add_a_header_or_a_recipient(server, root, apps,
 
 # ---------------------------------------------------------------- the account pool
 
+def test_the_connection_is_reused(server, root, apps):
+    sink = Sink()
+    try:
+        ch = made(server, root, apps[0], "Reuse", email_config(sink.account()))
+        for i in range(5):
+            assert test_send(server, root, ch["id"], to="r%d@example.com" % i)["outcome"] == "sent"
+        assert len(sink.messages) == 5 and sink.ehlos == 1 and sink.logins == 1, sink.ehlos
+        # a changed channel reopens its state: a new connection
+        r = operator_call(server, root, "PATCH", "/admin/channels/" + ch["id"], {"name": "Re"})
+        assert r.status == 200, r
+        assert test_send(server, root, ch["id"])["outcome"] == "sent"
+        assert sink.ehlos == 2 and len(sink.messages) == 6
+        operator_call(server, root, "DELETE", "/admin/channels/" + ch["id"])
+    finally:
+        sink.stop()
+
+
 def test_a_failing_account_is_cooled_down_and_the_message_moves_on(server, root, apps, sinks):
     busy, good = sinks["busy"], sinks["good"]
     ch = made(server, root, apps[0], "Pool", email_config(busy.account(), good.account(),
