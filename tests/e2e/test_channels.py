@@ -190,6 +190,10 @@ def test_bad_bodies(server, root, apps, sinks):
     error_of(r, 422, "page_size")
     r = operator_call(server, root, "GET", "/admin/channels?kind=pigeon")
     error_of(r, 422, "kind")
+    r = operator_call(server, root, "GET", "/admin/channels?kind=" + "e" * 300)
+    error_of(r, 422, "kind")
+    r = operator_call(server, root, "GET", "/admin/channels?app_id=" + "a" * 300)
+    error_of(r, 404, "app_id")
 
 
 # ---------------------------------------------------------------- secrets
