@@ -451,7 +451,7 @@ static int load_file(const char *name, struct notify_tz **out)
     char path[sizeof(NOTIFY_TZ_DIR) + NOTIFY_TZ_NAME_MAX + 2];
     memcpy(path, NOTIFY_TZ_DIR "/", sizeof(NOTIFY_TZ_DIR));
     memcpy(path + sizeof(NOTIFY_TZ_DIR), name, strlen(name) + 1);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never wait on a FIFO */
     if (fd < 0)
         return ERR_INVAL;
     struct stat st;
