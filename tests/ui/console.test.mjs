@@ -188,7 +188,6 @@ test('the dashboard chart renders real counts; the language follows the browser 
   // apps: Default, Shop <b>one</b>, Demo shop
   await page.locator('[data-test=count-apps]', { hasText: '3' }).waitFor()
   await page.locator('[data-test=chart-per-app] canvas').waitFor()
-  await shot(page, 'console-dashboard-zh')
   await page.locator('.el-header .el-select').click()
   await page.locator('.el-select-dropdown__item', { hasText: 'English' }).click()
   await page.locator('[data-test=menu-dashboard]', { hasText: 'Dashboard' }).waitFor()
