@@ -200,9 +200,21 @@ test('the dashboard chart renders real counts; the language follows the browser 
   await page.click('[data-test=menu-users]')
   await page.locator('input[data-test=users-q], [data-test=users-q] input').fill('mia')
   await page.keyboard.press('Enter')
-  await page.waitForURL(/\/admin\/users\?q=mia/) // the filter is in the URL
+  await page.waitForURL((u) => u.pathname === '/admin/users' && u.searchParams.get('q') === 'mia') // the filter is in the URL
   await page.locator('tr', { hasText: 'Mia' }).first().waitFor()
+  // edit and disable (confirmed) through PATCH /admin/apps/{id}/users/{id}
+  await page.locator('tr', { hasText: 'Mia' }).first().click()
+  await page.locator('input[data-test=user-name], [data-test=user-name] input').fill('Mia Chen')
+  await page.click('[data-test=user-save]')
+  await page.locator('[data-test=user-status]', { hasText: 'Active' }).waitFor()
+  await page.click('[data-test=user-disable]')
+  await page.locator('.el-message-box button', { hasText: 'Disable user' }).click()
+  await page.locator('[data-test=user-status]', { hasText: 'Disabled' }).waitFor()
   await shot(page, 'console-users')
+  const users = await http(srv.base, 'GET', '/admin/users', { token: admin })
+  const mia = users.results.find((u) => u.id === 'm1')
+  assert.equal(mia.name, 'Mia Chen')
+  assert.equal(mia.disabled, true)
   assertClean(page)
   await page.context().close()
 })
