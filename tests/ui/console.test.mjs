@@ -50,8 +50,13 @@ test('a wrong password is refused with a message; the right one signs in', async
   await page.click('[data-test=login-submit]')
   await page.locator('[role=alert]', { hasText: 'Wrong name or password.' }).waitFor()
   await shot(page, 'console-login')
-  await page.fill('#login-password', PASS)
-  await page.click('[data-test=login-submit]')
+  // the keyboard alone: Tab from the name to the password, Enter submits
+  await page.focus('#login-username')
+  await page.keyboard.press('Tab')
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'login-password')
+  await page.keyboard.press('Control+A')
+  await page.keyboard.type(PASS)
+  await page.keyboard.press('Enter')
   await page.waitForURL((u) => u.pathname === '/admin/apps') // back where the operator was going
   // the token is in sessionStorage, never in the URL
   assert.ok(!page.url().includes('token'))
