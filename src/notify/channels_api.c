@@ -190,6 +190,7 @@ struct ch_in {
     int64_t max_attempts, rate_per_s, concurrency;
     /* test */
     const char *to, *title, *content, *html, *delivery_id;
+    const cJSON *params, *data; /* test: template parameters (SMS, WeChat), data */
 };
 
 #define LIMIT_FIELDS(flags_kind)                                                                   \
@@ -264,6 +265,8 @@ static const struct kit_field test_fields[] = {
      .max = ID_MAX,
      .at = KIT_AT(struct ch_in, delivery_id),
      .message = "must be an id"},
+    {.name = "params", .kind = KIT_OBJECT, .max = 16384, .at = KIT_AT(struct ch_in, params)},
+    {.name = "data", .kind = KIT_OBJECT, .max = 16384, .at = KIT_AT(struct ch_in, data)},
     {.name = NULL},
 };
 static const struct kit_table test_table = {.fields = test_fields};
@@ -688,6 +691,8 @@ static int test_work(struct kit_job *j)
         .title = in.title ? in.title : "Herald test message",
         .content = in.content ? in.content : "This is a test message sent from the Herald console.",
         .html = in.html,
+        .data = in.data,
+        .params = in.params,
         .address = in.to,
         .attempt = 1,
     };
