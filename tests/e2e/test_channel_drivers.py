@@ -15,7 +15,9 @@ input"): channels are created with `POST /admin/channels` and exercised with
   the provider answers 40001;
 - secrets sealed: never in the answers (masked), and bad configs refused naming the member.
 """
+import email.utils
 import json
+import time
 
 import pytest
 
@@ -126,6 +128,49 @@ def test_webhook_signed_with_event_id(server, admin, standins):
                          "timestamp"}
 
 
+def test_webhook_event_id_stable_across_retries(server, admin, standins):
+    """The queue retries a delivery with the same delivery id (the test send's delivery_id
+    stands in for it): every attempt carries the same X-Herald-Event-Id and body id, each
+    with a fresh, valid signature, so the receiver can drop the duplicates."""
+    ch = create(server, admin, "webhook", {"url": standins.url("/hook/retried"),
+                                           "secret": WH_SECRET})
+    standins.plan("/hook/retried", 503)
+    first = test_send(server, admin, ch, delivery_id="dlv-42", content="once")
+    assert first["outcome"] == "retry", first
+    second = test_send(server, admin, ch, delivery_id="dlv-42", content="once")
+    assert second["outcome"] == "sent", second
+    recs = standins.recorded("/hook/retried")[-2:]
+    assert [r["headers"]["x-herald-event-id"] for r in recs] == ["dlv-42", "dlv-42"]
+    assert [r["json"]["id"] for r in recs] == ["dlv-42", "dlv-42"]
+    assert all(r["ok"] for r in recs), recs  # both signatures verified
+
+
+def test_webhook_ad_hoc_target(server, admin, standins):
+    """A channel without a URL serves ad-hoc {"webhook": url} recipients: the address is the
+    target, signed with the channel's secret; a non-http(s) address is refused."""
+    ch = create(server, admin, "webhook", {"secret": WH_SECRET})
+    res = test_send(server, admin, ch, address=standins.url("/hook/adhoc"), data={"k": [1, 2]})
+    assert res["outcome"] == "sent", res
+    rec = standins.recorded("/hook/adhoc")[-1]
+    assert rec["ok"] and rec["json"]["data"] == {"k": [1, 2]}, rec
+    res = test_send(server, admin, ch, address="gopher://127.0.0.1:%d/" % standins.port)
+    assert res["outcome"] == "permanent", res
+    res = test_send(server, admin, ch)  # no target at all
+    assert res["outcome"] == "permanent" and "no target" in res["detail"], res
+
+
+def test_webhook_retry_after_date_and_long_reply(server, admin, standins):
+    ch = create(server, admin, "webhook", {"url": standins.url("/hook/misc"),
+                                           "secret": WH_SECRET})
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    standins.plan("/hook/misc", 503, body=b"", headers={"Retry-After": when})
+    res = test_send(server, admin, ch)
+    assert res["outcome"] == "retry" and 25 <= res["retry_after_s"] <= 31, res
+    standins.plan("/hook/misc", 200, body=b"x" * (2 << 20))  # 2 MiB: read up to the cap
+    res = test_send(server, admin, ch)
+    assert res["outcome"] == "sent", res
+
+
 def test_webhook_wrong_secret_is_refused_by_the_receiver(server, admin, standins):
     ch = create(server, admin, "webhook", {"url": standins.url("/hook/wrong"),
                                            "secret": "not the receiver's secret"})
@@ -175,6 +220,8 @@ def test_private_targets_refused_without_the_setting(strict_server, strict_admin
     for url in (standins.url("/hook/private"),
                 "http://localhost:%d/hook/private" % standins.port,
                 "http://[::1]:%d/hook/private" % standins.port,
+                "http://[::ffff:127.0.0.1]:%d/hook/private" % standins.port,
+                "http://0x7f000001:%d/hook/private" % standins.port,
                 "http://169.254.169.254/latest/meta-data/",
                 "http://10.0.0.1/hook"):
         ch = create(strict_server, strict_admin, "webhook", {"url": url, "secret": WH_SECRET})
@@ -318,3 +365,13 @@ def test_wechat_mp_token_cached_and_refreshed(server, admin, standins):
     assert standins.wx_token_fetches == fetches + 2
     sends = standins.recorded("/wx/cgi-bin/message/template/send")[-2:]
     assert [s["ok"] for s in sends] == [False, True]
+
+
+def test_wechat_mp_bad_secret(server, admin, standins):
+    ch = create(server, admin, "wechat_mp", {
+        "app_id": "wx-test-app", "app_secret": "not the secret", "template_id": "TPL-1",
+        "base_url": standins.url("/wx")})
+    before = len(standins.recorded("/wx/cgi-bin/message"))
+    res = test_send(server, admin, ch, address="openid-1")
+    assert res["outcome"] == "permanent" and "40125" in res["detail"], res
+    assert len(standins.recorded("/wx/cgi-bin/message")) == before  # nothing sent
