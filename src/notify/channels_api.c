@@ -163,21 +163,30 @@ static bool config_prepare(struct http_req *req, struct actx *c, const struct no
 {
     char field[KIT_PATH_MAX - 8], msg[160];
     field[0] = '\0';
-    if (d->check(config, field, sizeof(field), msg, sizeof(msg)) != 0) {
+    /* The driver checks the config that will be in effect: masked secrets sent back replaced
+     * by the stored ones (a secret may be checked for its form, e.g. a robot's URL). */
+    cJSON *copy = cJSON_Duplicate(config, true);
+    int rc = notify__config_seal(c->api->id->enc_key, d, copy, stored);
+    cJSON *plain = rc == 0 ? cJSON_Duplicate(copy, true) : NULL;
+    if (rc == 0)
+        rc = notify__config_open(c->api->id->enc_key, d, plain);
+    if (rc != 0) {
+        cJSON_Delete(plain);
+        cJSON_Delete(copy);
+        request_fail(req, ERR_BACKEND, "cannot seal the channel's secrets", NULL);
+        return false;
+    }
+    bool ok = d->check(plain, field, sizeof(field), msg, sizeof(msg)) == 0;
+    cJSON_Delete(plain);
+    if (!ok) {
+        cJSON_Delete(copy);
         char path[KIT_PATH_MAX];
         snprintf(path, sizeof(path), field[0] ? "config.%s" : "config", field);
         invalid(req, path, msg);
         return false;
     }
-    cJSON *copy = cJSON_Duplicate(config, true);
-    int rc = notify__config_seal(c->api->id->enc_key, d, copy, stored);
-    if (rc == 0)
-        c->config = cJSON_PrintUnformatted(copy);
+    c->config = cJSON_PrintUnformatted(copy);
     cJSON_Delete(copy);
-    if (rc != 0) {
-        request_fail(req, ERR_BACKEND, "cannot seal the channel's secrets", NULL);
-        return false;
-    }
     return true;
 }
 

@@ -262,6 +262,28 @@ def test_config_checked_and_secrets_masked(server, admin, standins):
     assert got.json()["config"]["access_key_id"] == "LTAI-test-key"
 
 
+def test_robot_url_is_a_secret(server, admin, standins):
+    """A robot's URL is its credential: masked when read; sending the config back as read
+    keeps it (the channel still reaches the robot), a new URL replaces it."""
+    token, _ = admin
+    url = standins.url("/services/T9/B9/secret-part-xyz")
+    ch = create(server, admin, "slack", {"url": url, "msgtype": "text"})
+    assert "secret-part" not in json.dumps(ch)
+    got = call(server, "GET", "/admin/channels/%s" % ch["id"], token=token).json()
+    assert got["config"]["url"].startswith("****") and "secret-part" not in got["config"]["url"]
+    r = call(server, "PATCH", "/admin/channels/%s" % ch["id"],
+             {"name": ch["name"] + "-renamed", "config": got["config"]}, token=token)
+    assert r.status == 200, r
+    assert test_send(server, admin, ch)["outcome"] == "sent"
+    assert standins.recorded("/services/T9/B9/secret-part-xyz")[-1]["ok"]
+    moved = standins.url("/services/T9/B9/other")
+    r = call(server, "PATCH", "/admin/channels/%s" % ch["id"],
+             {"config": {"url": moved, "msgtype": "text"}}, token=token)
+    assert r.status == 200, r
+    assert test_send(server, admin, ch)["outcome"] == "sent"
+    assert standins.recorded("/services/T9/B9/other")
+
+
 # --------------------------------------------------------------------------- robots
 
 def test_dingtalk_signed(server, admin, standins):
