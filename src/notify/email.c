@@ -359,6 +359,14 @@ static size_t read_cb(char *dst, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Ends a transfer at shutdown (also one waiting for a reply: called at least once a second). */
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return notify_drivers_aborting() ? 1 : 0;
+}
+
 enum try_result { TRY_SENT, TRY_ACCOUNT_FAILED, TRY_PERMANENT };
 
 /* One SMTP transaction through account a, whose conn_mu the caller holds. Blocking (its
@@ -390,6 +398,8 @@ static enum try_result try_account(struct email *e, struct account *a, const cha
                 curl_easy_setopt(c, CURLOPT_USERNAME, a->user);
             if (a->pass != NULL)
                 curl_easy_setopt(c, CURLOPT_PASSWORD, a->pass);
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
             curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
         }
@@ -456,7 +466,7 @@ static void email_send(void *state, const struct notify_msg *m, struct notify_re
         for (int k = 0; k < e->n; k++) {
             unsigned idx = (start + (unsigned)k) % (unsigned)e->n;
             struct account *a = &e->acc[idx];
-            if (seen[idx])
+            if (seen[idx] || notify_drivers_aborting())
                 continue;
             if (pass == 0 && pthread_mutex_trylock(&a->conn_mu) != 0)
                 continue;
@@ -478,6 +488,10 @@ static void email_send(void *state, const struct notify_msg *m, struct notify_re
             struct notify_result t = {0};
             enum try_result tr = try_account(e, a, m->address, &mail, &t);
             pthread_mutex_unlock(&a->conn_mu);
+            if (tr == TRY_ACCOUNT_FAILED && notify_drivers_aborting()) {
+                snprintf(last.detail, sizeof(last.detail), "the server is stopping");
+                break; /* not the account's fault: no cool-down */
+            }
             if (tr == TRY_SENT || tr == TRY_PERMANENT) {
                 r->outcome = tr == TRY_SENT ? NOTIFY_SENT : NOTIFY_PERMANENT;
                 r->code = t.code;
