@@ -20,6 +20,7 @@
 
 #include "core/cidr.h"
 #include "core/version.h"
+#include "notify/drivers.h"
 
 #define RETRY_AFTER_MAX_S 3600
 
@@ -200,6 +201,15 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
     return socket(a->family, a->socktype, a->protocol);
 }
 
+/* Ends a transfer at shutdown (notify_drivers_abort; called at least once a second, also
+ * while waiting for a reply). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return notify_drivers_aborting() ? 1 : 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
@@ -307,6 +317,10 @@ int http_out_request(const struct http_out_req *rq, struct http_out_resp *resp,
         r->outcome = NOTIFY_PERMANENT;
         return -1;
     }
+    if (notify_drivers_aborting()) {
+        fail(r, NOTIFY_RETRY, "the server is stopping");
+        return -1;
+    }
     pthread_once(&curl_once, curl_setup);
     struct curl_slist *hdrs = NULL;
     int nh = 0;
@@ -357,6 +371,8 @@ int http_out_request(const struct http_out_req *rq, struct http_out_resp *resp,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     if (get) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else {
@@ -372,6 +388,9 @@ int http_out_request(const struct http_out_req *rq, struct http_out_resp *resp,
     if ((rc == CURLE_OK || rc == CURLE_WRITE_ERROR) && status > 0) {
         resp->status = (int)status;
         http_out_result_from_status(resp->status, resp->retry_after_s, r);
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        fail(r, NOTIFY_RETRY, "aborted: the server is stopping");
+        ret = -1;
     } else if (x.refused) {
         snprintf(r->detail, sizeof r->detail,
                  "target refused: %s is a private or reserved address "

@@ -110,6 +110,7 @@ class Standins:
                "ok": None, "why": ""}
         planned = None
         with self.lock:
+            self.requests.append(rec)  # recorded on arrival (a delayed answer may never go out)
             for prefix, queue in self.plans.items():
                 if parsed.path.startswith(prefix) and queue:
                     planned = queue.pop(0)
@@ -143,8 +144,6 @@ class Standins:
                 body = pbody if isinstance(pbody, bytes) else json.dumps(pbody).encode()
                 ctype = "application/json" if not isinstance(pbody, bytes) else "text/plain"
         rec["status"] = status
-        with self.lock:
-            self.requests.append(rec)
         h.send_response(status)
         h.send_header("Content-Type", ctype)
         h.send_header("Content-Length", str(len(body)))

@@ -17,6 +17,7 @@ input"): channels are created with `POST /admin/channels` and exercised with
 """
 import email.utils
 import json
+import threading
 import time
 
 import pytest
@@ -397,3 +398,27 @@ def test_wechat_mp_bad_secret(server, admin, standins):
     res = test_send(server, admin, ch, address="openid-1")
     assert res["outcome"] == "permanent" and "40125" in res["detail"], res
     assert len(standins.recorded("/wx/cgi-bin/message")) == before  # nothing sent
+
+
+# --------------------------------------------------------------------------- shutdown
+
+def test_hung_provider_does_not_hold_shutdown(server_factory, standins):
+    """A provider that takes the request and never answers (within a 30 s timeout) does not
+    delay the server's stop: once the request drain (HERALD_SHUTDOWN_TIMEOUT) is over, the
+    transfer is aborted instead of running into its 30 s timeout."""
+    srv = server_factory(env={"HERALD_ALLOW_PRIVATE_TARGETS": "1",
+                              "HERALD_SHUTDOWN_TIMEOUT": "500ms"})
+    adm = operator(srv)
+    ch = create(srv, adm, "webhook", {"url": standins.url("/hook/hung"), "secret": WH_SECRET,
+                                      "timeout_s": 30})
+    standins.plan("/hook/hung", 200, delay=20)
+    before = len(standins.recorded("/hook/hung"))
+    t = threading.Thread(target=lambda: call(srv, "POST", "/admin/channels/%s/test" % ch["id"],
+                                             {}, token=adm[0]), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 10
+    while len(standins.recorded("/hook/hung")) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(standins.recorded("/hook/hung")) == before + 1
+    elapsed = srv.stop()
+    assert elapsed < 8, elapsed
