@@ -167,3 +167,14 @@ char *notify__dup(const char *s)
 {
     return s ? xstrdup(s) : NULL;
 }
+
+void notify__cut_utf8(struct buf *b, size_t max)
+{
+    if (b->len <= max)
+        return;
+    size_t n = max - 3;
+    while (n > 0 && ((unsigned char)b->data[n] & 0xc0) == 0x80)
+        n--; /* b->data[n] starts a character: the text before it is whole */
+    b->len = n;
+    buf_puts(b, "...");
+}

@@ -18,6 +18,10 @@
 #include "notify/sign.h"
 
 #define SECRET_MAX 256
+#define WECOM_TEXT_MAX 2048     /* bytes of a WeCom text message */
+#define WECOM_MARKDOWN_MAX 4096 /* bytes of a WeCom markdown message */
+#define SLACK_SECTION_MAX 3000  /* characters of a Slack section's text (bytes here: fewer) */
+#define SLACK_TEXT_MAX 40000    /* Slack truncates a message's text there */
 
 enum robot_kind { ROBOT_DINGTALK, ROBOT_WECOM, ROBOT_FEISHU, ROBOT_SLACK };
 
@@ -183,18 +187,20 @@ static cJSON *body_of(const struct robot *b, const struct notify_msg *m, long lo
             cJSON_AddStringToObject(o, "content", text);
         }
         break;
-    case ROBOT_WECOM:
+    case ROBOT_WECOM: /* WeCom refuses (40058) a markdown over 4096 bytes, a text over 2048 */
         cJSON_AddStringToObject(root, "msgtype", type);
         if (rich) {
             o = cJSON_AddObjectToObject(root, "markdown");
             if (title)
                 buf_printf(&md, "### %s\n", title);
             buf_puts(&md, content);
-            cJSON_AddStringToObject(o, "content", md.data ? md.data : "");
+            notify__cut_utf8(&md, WECOM_MARKDOWN_MAX);
         } else {
             o = cJSON_AddObjectToObject(root, "text");
-            cJSON_AddStringToObject(o, "content", text);
+            buf_puts(&md, text);
+            notify__cut_utf8(&md, WECOM_TEXT_MAX);
         }
+        cJSON_AddStringToObject(o, "content", md.data ? md.data : "");
         break;
     case ROBOT_FEISHU:
         if (b->secret) {
@@ -227,6 +233,7 @@ static cJSON *body_of(const struct robot *b, const struct notify_msg *m, long lo
             buf_puts(&t, "*\n");
         }
         slack_escape(&t, content);
+        notify__cut_utf8(&t, SLACK_TEXT_MAX);
         cJSON_AddStringToObject(root, "text", t.data ? t.data : "");
         if (rich) {
             cJSON *blocks = cJSON_AddArrayToObject(root, "blocks");
@@ -235,6 +242,7 @@ static cJSON *body_of(const struct robot *b, const struct notify_msg *m, long lo
                 buf_putc(&h, '*');
                 slack_escape(&h, title);
                 buf_putc(&h, '*');
+                notify__cut_utf8(&h, SLACK_SECTION_MAX);
                 cJSON *s = cJSON_CreateObject();
                 cJSON_AddStringToObject(s, "type", "section");
                 o = cJSON_AddObjectToObject(s, "text");
@@ -245,6 +253,7 @@ static cJSON *body_of(const struct robot *b, const struct notify_msg *m, long lo
             }
             struct buf c = BUF_INIT;
             slack_escape(&c, content);
+            notify__cut_utf8(&c, SLACK_SECTION_MAX);
             cJSON *s = cJSON_CreateObject();
             cJSON_AddStringToObject(s, "type", "section");
             o = cJSON_AddObjectToObject(s, "text");

@@ -54,6 +54,10 @@ void notify__msg_text(struct buf *b, const struct notify_msg *m);
  * values serialized. Appends to b. */
 void notify__param_text(struct buf *b, const cJSON *v);
 
+/* Shortens b to at most max bytes (max >= 8) at a UTF-8 character boundary, ending in "..."
+ * when cut: for providers that refuse a longer text instead of cutting it. */
+void notify__cut_utf8(struct buf *b, size_t max);
+
 /* xstrdup of s, or NULL when s is NULL. */
 char *notify__dup(const char *s);
 

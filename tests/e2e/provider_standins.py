@@ -212,6 +212,10 @@ class Standins:
         rec["ok"] = good
         if not good:
             return self._json({"errcode": 40008, "errmsg": "invalid message type"})
+        limit = 2048 if mt == "text" else 4096  # bytes, as WeCom documents
+        if len(j[mt]["content"].encode()) > limit:
+            rec["ok"] = False
+            return self._json({"errcode": 40058, "errmsg": "content exceed max length"})
         return self._json({"errcode": 0, "errmsg": "ok"})
 
     def _feishu(self, rec):
@@ -246,7 +250,7 @@ class Standins:
         good = isinstance(j.get("text"), str) and j["text"] != ""
         if "blocks" in j:
             good = good and all(b.get("type") == "section" and b["text"]["type"] == "mrkdwn"
-                                for b in j["blocks"])
+                                and 0 < len(b["text"]["text"]) <= 3000 for b in j["blocks"])
         rec["ok"] = good
         if not good:
             return 400, b"invalid_payload", "text/plain"

@@ -311,6 +311,11 @@ def test_wecom_format(server, admin, standins):
     rec = standins.recorded("/cgi-bin/webhook/send")[-1]
     assert rec["ok"] and rec["json"] == {"msgtype": "text",
                                          "text": {"content": "Alert\ndisk full"}}, rec
+    long = "长" * 3000  # 9000 bytes: cut to WeCom's limit at a character boundary
+    res = test_send(server, admin, ch, title="Long", content=long)
+    assert res["outcome"] == "sent", res
+    sent = standins.recorded("/cgi-bin/webhook/send")[-1]["json"]["text"]["content"]
+    assert len(sent.encode()) <= 2048 and sent.endswith("...") and "\ufffd" not in sent
     standins.plan("/cgi-bin/webhook/send", 200, body={"errcode": 45009, "errmsg": "freq"})
     assert test_send(server, admin, ch)["outcome"] == "retry"
     standins.plan("/cgi-bin/webhook/send", 200, body={"errcode": 93000, "errmsg": "bad url"})
@@ -337,6 +342,10 @@ def test_slack_format(server, admin, standins):
     rec = standins.recorded("/services/T1/B1/x")[-1]
     assert rec["ok"], rec
     assert rec["json"]["text"] == "*Hi &lt;all&gt;*\na &amp; b"
+    blocks = create(server, admin, "slack", {"url": standins.url("/services/T1/B1/x"),
+                                             "msgtype": "blocks"})
+    res = test_send(server, admin, blocks, title="Report", content="<é>" * 2000)
+    assert res["outcome"] == "sent", res  # the stand-in refuses a section over 3000
     standins.plan("/services/T1/B1/x", 429, body=b"rate_limited", headers={"Retry-After": "3"})
     res = test_send(server, admin, ch)
     assert res["outcome"] == "retry" and res["retry_after_s"] == 3, res

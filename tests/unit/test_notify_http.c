@@ -271,6 +271,22 @@ TEST(config_checks)
     CHECK_STR(f, "app_secret");
 }
 
+TEST(cut_utf8)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "abcdefghij");
+    notify__cut_utf8(&b, 10);
+    CHECK_STR(b.data, "abcdefghij");
+    notify__cut_utf8(&b, 8);
+    CHECK_STR(b.data, "abcde...");
+    buf_clear(&b);
+    buf_puts(&b, "\xe9\x95\xbf\xe9\x95\xbf\xe9\x95\xbf"); /* three 3-byte characters */
+    notify__cut_utf8(&b, 8);                              /* room for one and "..." */
+    CHECK_STR(b.data, "\xe9\x95\xbf...");
+    CHECK_INT(b.len, 6);
+    buf_release(&b);
+}
+
 int main(void)
 {
     RUN(classifier);
@@ -281,5 +297,6 @@ int main(void)
     RUN(signatures);
     RUN(aliyun_published_example);
     RUN(config_checks);
+    RUN(cut_utf8);
     return test_summary();
 }
