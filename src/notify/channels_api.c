@@ -200,6 +200,7 @@ struct ch_in {
     /* test */
     const char *to, *title, *content, *html, *delivery_id;
     const cJSON *params, *data; /* test: template parameters (SMS, WeChat), data */
+    const char *type;           /* test: the message type code (per-type provider templates) */
 };
 
 #define LIMIT_FIELDS(flags_kind)                                                                   \
@@ -275,6 +276,7 @@ static const struct kit_field test_fields[] = {
      .at = KIT_AT(struct ch_in, delivery_id),
      .message = "must be an id"},
     {.name = "params", .kind = KIT_OBJECT, .max = 16384, .at = KIT_AT(struct ch_in, params)},
+    {.name = "type", .kind = KIT_STRING, .min = 1, .max = 64, .at = KIT_AT(struct ch_in, type)},
     {.name = "data", .kind = KIT_OBJECT, .max = 16384, .at = KIT_AT(struct ch_in, data)},
     {.name = NULL},
 };
@@ -711,7 +713,7 @@ static int test_work(struct kit_job *j)
         .app_id = row.app_id,
         .notification_id = delivery,
         .delivery_id = delivery,
-        .type_code = "",
+        .type_code = in.type ? in.type : "",
         .title = in.title ? in.title : "Herald test message",
         .content = in.content ? in.content : "This is a test message sent from the Herald console.",
         .html = in.html,

@@ -377,6 +377,22 @@ def test_sms_aliyun_signed(server, admin, standins):
     assert res["outcome"] == "permanent", res
 
 
+def test_sms_aliyun_template_per_type(server, admin, standins):
+    key = "LTAI-test-key"
+    ch = create(server, admin, "sms_aliyun", {
+        "access_key_id": key, "access_key_secret": ALIYUN_KEYS[key], "sign_name": "Herald",
+        "templates": {"order.shipped": "SMS_200", "auth.code": "SMS_300"},
+        "base_url": standins.url("/aliyun/")})
+    for typ, code in (("order.shipped", "SMS_200"), ("auth.code", "SMS_300")):
+        res = test_send(server, admin, ch, address="+8613800000000", type=typ)
+        assert res["outcome"] == "sent", res
+        assert standins.recorded("/aliyun")[-1]["form"]["TemplateCode"] == code
+    before = len(standins.recorded("/aliyun"))
+    res = test_send(server, admin, ch, address="13800000000", type="other.type")
+    assert res["outcome"] == "permanent" and "no SMS template" in res["detail"], res
+    assert len(standins.recorded("/aliyun")) == before
+
+
 def test_wechat_mp_token_cached_and_refreshed(server, admin, standins):
     app = "wx-test-app"
     ch = create(server, admin, "wechat_mp", {
