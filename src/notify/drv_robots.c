@@ -32,6 +32,7 @@ struct robot {
     char *msgtype; /* NULL: by message (markdown / post / blocks when there is a title) */
     int timeout_s;
     bool allow_private;
+    struct http_out_pool *pool; /* keep-alive connections */
 };
 
 /* The URL of a robot is its credential (DingTalk's access_token, WeCom's key, Slack's and
@@ -117,6 +118,7 @@ static void *robot_open(enum robot_kind kind, const cJSON *cfg, const struct not
     b->msgtype = notify__dup(notify__cfg_str(cfg, "msgtype"));
     b->timeout_s = notify__cfg_timeout(cfg);
     b->allow_private = env && env->allow_private;
+    b->pool = http_out_pool_new();
     return b;
 }
 
@@ -128,6 +130,7 @@ static void robot_close(void *state)
     free(b->url);
     free(b->secret);
     free(b->msgtype);
+    http_out_pool_free(b->pool);
     free(b);
 }
 
@@ -337,6 +340,7 @@ static void robot_send(void *state, const struct notify_msg *m, struct notify_re
         .body_len = strlen(json),
         .timeout_s = b->timeout_s,
         .allow_private = b->allow_private,
+        .pool = b->pool,
     };
     struct http_out_resp resp;
     if (http_out_request(&rq, &resp, r) == 0 && r->outcome == NOTIFY_SENT)

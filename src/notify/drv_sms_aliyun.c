@@ -29,6 +29,7 @@ struct aliyun {
     cJSON *templates; /* type code -> template code, or NULL */
     int timeout_s;
     bool allow_private;
+    struct http_out_pool *pool; /* keep-alive connections */
 };
 
 static const char *const secret_fields[] = {"access_key_secret", NULL};
@@ -81,6 +82,7 @@ static void *aliyun_open(const cJSON *cfg, const struct notify_driver_env *env)
     a->templates = cJSON_IsObject(t) ? cJSON_Duplicate(t, 1) : NULL;
     a->timeout_s = notify__cfg_timeout(cfg);
     a->allow_private = env && env->allow_private;
+    a->pool = http_out_pool_new();
     return a;
 }
 
@@ -96,6 +98,7 @@ static void aliyun_close(void *state)
     free(a->base_url);
     free(a->region);
     cJSON_Delete(a->templates);
+    http_out_pool_free(a->pool);
     free(a);
 }
 
@@ -201,6 +204,7 @@ static void aliyun_send(void *state, const struct notify_msg *m, struct notify_r
         .body_len = body.len,
         .timeout_s = a->timeout_s,
         .allow_private = a->allow_private,
+        .pool = a->pool,
     };
     struct http_out_resp resp;
     if (http_out_request(&rq, &resp, r) == 0) {

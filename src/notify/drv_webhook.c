@@ -23,6 +23,7 @@ struct webhook {
     char *secret;
     int timeout_s;
     bool allow_private;
+    struct http_out_pool *pool; /* keep-alive connections */
 };
 
 static const char *const secret_fields[] = {"secret", NULL};
@@ -50,6 +51,7 @@ static void *webhook_open(const cJSON *cfg, const struct notify_driver_env *env)
     w->secret = xstrdup(secret);
     w->timeout_s = notify__cfg_timeout(cfg);
     w->allow_private = env && env->allow_private;
+    w->pool = http_out_pool_new();
     return w;
 }
 
@@ -60,6 +62,7 @@ static void webhook_close(void *state)
         return;
     free(w->url);
     free(w->secret);
+    http_out_pool_free(w->pool);
     free(w);
 }
 
@@ -119,6 +122,7 @@ static void webhook_send(void *state, const struct notify_msg *m, struct notify_
         .body_len = body.len,
         .timeout_s = w->timeout_s,
         .allow_private = w->allow_private,
+        .pool = w->pool,
     };
     struct http_out_resp resp;
     http_out_request(&rq, &resp, r);

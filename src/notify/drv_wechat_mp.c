@@ -29,10 +29,11 @@ struct wechat {
     cJSON *templates; /* type code -> template id, or NULL */
     int timeout_s;
     bool allow_private;
-    pthread_mutex_t lock;   /* guards the token below and serializes fetches */
-    char token[TOKEN_MAX];  /* "" when none */
-    int64_t token_until_ms; /* wall clock */
-    unsigned long fetches;  /* tokens fetched (the log's count) */
+    struct http_out_pool *pool; /* keep-alive connections */
+    pthread_mutex_t lock;       /* guards the token below and serializes fetches */
+    char token[TOKEN_MAX];      /* "" when none */
+    int64_t token_until_ms;     /* wall clock */
+    unsigned long fetches;      /* tokens fetched (the log's count) */
 };
 
 static const char *const secret_fields[] = {"app_secret", NULL};
@@ -82,6 +83,7 @@ static void *wechat_open(const cJSON *cfg, const struct notify_driver_env *env)
     w->templates = cJSON_IsObject(t) ? cJSON_Duplicate(t, 1) : NULL;
     w->timeout_s = notify__cfg_timeout(cfg);
     w->allow_private = env && env->allow_private;
+    w->pool = http_out_pool_new();
     pthread_mutex_init(&w->lock, NULL);
     return w;
 }
@@ -98,6 +100,7 @@ static void wechat_close(void *state)
     free(w->base_url);
     free(w->link);
     cJSON_Delete(w->templates);
+    http_out_pool_free(w->pool);
     free(w);
 }
 
@@ -131,6 +134,7 @@ static int token_get(struct wechat *w, const char *stale, char out[TOKEN_MAX],
         .url = url.data,
         .timeout_s = w->timeout_s,
         .allow_private = w->allow_private,
+        .pool = w->pool,
     };
     struct http_out_resp resp;
     if (http_out_request(&rq, &resp, r) != 0 || r->outcome != NOTIFY_SENT) {
@@ -238,6 +242,7 @@ static void wechat_send(void *state, const struct notify_msg *m, struct notify_r
             .body_len = strlen(body),
             .timeout_s = w->timeout_s,
             .allow_private = w->allow_private,
+            .pool = w->pool,
         };
         struct http_out_resp resp;
         bool again = false;

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "core/cidr.h"
+#include "core/xalloc.h"
 #include "core/version.h"
 #include "notify/drivers.h"
 
@@ -29,6 +30,55 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* --------------------------------------------------------------------------- the pool */
+
+struct http_out_pool {
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    struct http_out_pool *p = ud;
+    (void)h, (void)access;
+    pthread_mutex_lock(&p->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    struct http_out_pool *p = ud;
+    (void)h;
+    pthread_mutex_unlock(&p->locks[data]);
+}
+
+struct http_out_pool *http_out_pool_new(void)
+{
+    pthread_once(&curl_once, curl_setup);
+    struct http_out_pool *p = xmalloc(sizeof *p);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&p->locks[i], NULL);
+    p->share = curl_share_init();
+    if (p->share == NULL)
+        abort();
+    curl_share_setopt(p->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(p->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(p->share, CURLSHOPT_USERDATA, p);
+    curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return p;
+}
+
+void http_out_pool_free(struct http_out_pool *p)
+{
+    if (p == NULL)
+        return;
+    curl_share_cleanup(p->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&p->locks[i]);
+    free(p);
 }
 
 /* ------------------------------------------------------------------ the address classifier */
@@ -371,6 +421,8 @@ int http_out_request(const struct http_out_req *rq, struct http_out_resp *resp,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    if (rq->pool != NULL)
+        curl_easy_setopt(c, CURLOPT_SHARE, rq->pool->share);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     if (get) {

@@ -26,6 +26,12 @@
 #define HTTP_OUT_HEADERS_MAX 16
 #define HTTP_OUT_URL_MAX 2048
 
+/* A channel's connections, DNS answers and TLS sessions, shared by its requests (keep-alive:
+ * one TLS handshake for many messages). Any thread; freed when no request uses it. */
+struct http_out_pool;
+struct http_out_pool *http_out_pool_new(void);
+void http_out_pool_free(struct http_out_pool *pool); /* NULL-safe */
+
 struct http_out_req {
     const char *method;         /* "POST" (default when NULL) or "GET" */
     const char *url;            /* http:// or https:// */
@@ -33,8 +39,9 @@ struct http_out_req {
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
     const char *body;           /* request body (POST), may be NULL */
     size_t body_len;
-    int timeout_s;      /* total time; 0 = HTTP_OUT_TIMEOUT_S; clamped to 1..MAX */
-    bool allow_private; /* HERALD_ALLOW_PRIVATE_TARGETS */
+    int timeout_s;              /* total time; 0 = HTTP_OUT_TIMEOUT_S; clamped to 1..MAX */
+    bool allow_private;         /* HERALD_ALLOW_PRIVATE_TARGETS */
+    struct http_out_pool *pool; /* connections to reuse, or NULL: a fresh connection */
 };
 
 struct http_out_resp {

@@ -107,7 +107,7 @@ class Standins:
         query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
         rec = {"method": method, "path": parsed.path, "query": query, "raw_query": parsed.query,
                "headers": {k.lower(): v for k, v in h.headers.items()}, "body": raw,
-               "ok": None, "why": ""}
+               "ok": None, "why": "", "peer": h.client_address}
         planned = None
         with self.lock:
             self.requests.append(rec)  # recorded on arrival (a delayed answer may never go out)

@@ -72,14 +72,29 @@ def operator(server):
     return token, app_id
 
 
+_created = {}  # server port -> ids of the channels made on it
+
+
+def delete_channels(server, token):
+    """Deletes the channels a module made: their drivers close their kept-alive connections
+    (so the server's fd count is back to its start when the module ends)."""
+    for cid in _created.pop(server.port, []):
+        r = call(server, "DELETE", "/admin/channels/%s" % cid, token=token)
+        assert r.status == 204, r
+
+
 @pytest.fixture(scope="module")
 def admin(server):
-    return operator(server)
+    adm = operator(server)
+    yield adm
+    delete_channels(server, adm[0])
 
 
 @pytest.fixture(scope="module")
 def strict_admin(strict_server):
-    return operator(strict_server)
+    adm = operator(strict_server)
+    yield adm
+    delete_channels(strict_server, adm[0])
 
 
 _names = iter(range(1, 1_000_000))
@@ -91,6 +106,7 @@ def create(server, admin, kind, config, expect=201):
              {"app_id": app_id, "name": "%s-%d" % (kind, next(_names)), "kind": kind,
               "config": config}, token=token)
     assert r.status == expect, r
+    _created.setdefault(server.port, []).append(r.json()["id"])
     return r.json()
 
 
@@ -170,6 +186,21 @@ def test_webhook_retry_after_date_and_long_reply(server, admin, standins):
     standins.plan("/hook/misc", 200, body=b"x" * (2 << 20))  # 2 MiB: read up to the cap
     res = test_send(server, admin, ch)
     assert res["outcome"] == "sent", res
+
+
+def test_connections_reused_per_channel(server, admin, standins):
+    """A channel keeps its connections alive: three sends, one TCP connection (the stand-in
+    sees one client port); another channel has its own."""
+    ch = create(server, admin, "webhook", {"url": standins.url("/hook/keepalive"),
+                                           "secret": WH_SECRET})
+    for _ in range(3):
+        assert test_send(server, admin, ch)["outcome"] == "sent"
+    peers = {r["peer"] for r in standins.recorded("/hook/keepalive")}
+    assert len(peers) == 1, peers
+    other = create(server, admin, "webhook", {"url": standins.url("/hook/keepalive"),
+                                              "secret": WH_SECRET})
+    assert test_send(server, admin, other)["outcome"] == "sent"
+    assert len({r["peer"] for r in standins.recorded("/hook/keepalive")}) == 2
 
 
 def test_webhook_wrong_secret_is_refused_by_the_receiver(server, admin, standins):
