@@ -421,8 +421,11 @@ int http_out_request(const struct http_out_req *rq, struct http_out_resp *resp,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-    if (rq->pool != NULL)
+    if (rq->pool != NULL) {
         curl_easy_setopt(c, CURLOPT_SHARE, rq->pool->share);
+        curl_easy_setopt(c, CURLOPT_MAXCONNECTS, (long)HTTP_OUT_POOL_CONNS);
+        curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, (long)HTTP_OUT_POOL_IDLE_S);
+    }
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     if (get) {

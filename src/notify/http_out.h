@@ -25,6 +25,8 @@
 #define HTTP_OUT_TIMEOUT_MAX_S 30
 #define HTTP_OUT_HEADERS_MAX 16
 #define HTTP_OUT_URL_MAX 2048
+#define HTTP_OUT_POOL_CONNS 8   /* idle connections a channel keeps */
+#define HTTP_OUT_POOL_IDLE_S 60 /* a connection idle longer is not reused */
 
 /* A channel's connections, DNS answers and TLS sessions, shared by its requests (keep-alive:
  * one TLS handshake for many messages). Any thread; freed when no request uses it. */
