@@ -33,7 +33,6 @@ struct wechat {
     pthread_mutex_t lock;       /* guards the token below and serializes fetches */
     char token[TOKEN_MAX];      /* "" when none */
     int64_t token_until_ms;     /* wall clock */
-    unsigned long fetches;      /* tokens fetched (the log's count) */
 };
 
 static const char *const secret_fields[] = {"app_secret", NULL};
@@ -155,7 +154,6 @@ static int token_get(struct wechat *w, const char *stale, char out[TOKEN_MAX],
             int64_t margin = ttl > 2 * MARGIN_S ? MARGIN_S : ttl / 5;
             snprintf(w->token, sizeof w->token, "%s", tok);
             w->token_until_ms = clock_wall_ms() + (ttl - margin) * 1000;
-            w->fetches++;
             memcpy(out, w->token, TOKEN_MAX);
         } else {
             int c = cJSON_IsNumber(code) ? code->valueint : 0;
