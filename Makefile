@@ -56,7 +56,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
+.PHONY: all herald deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan js-test
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -115,6 +115,7 @@ test: deps
 	$(MAKE) SANITIZER=address,undefined unit
 	$(MAKE) SANITIZER=address,undefined herald bench-tools
 	$(MAKE) fuzz-replay
+	$(MAKE) js-test
 	$(MAKE) SANITIZER=address,undefined e2e
 	$(MAKE) SANITIZER=address,undefined test-pg
 
@@ -127,6 +128,10 @@ test-pg: $(UNIT_BIN) $(BIN) bench-tools
 unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_store_sql
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store_sql
+
+# the JavaScript SDK's unit tests (Vitest, clients/js/package-lock.json; docs/client.md)
+js-test:
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
