@@ -1,0 +1,31 @@
+import { defineConfig } from 'vite'
+import vue from '@vitejs/plugin-vue'
+
+// `npm run dev` serves the UI on :5173 with hot reload and proxies the API, the WebSocket and
+// the media files to a herald serve on :8080 (HERALD_DEV_TARGET to change it).
+const target = process.env.HERALD_DEV_TARGET || 'http://localhost:8080'
+
+export default defineConfig({
+  plugins: [vue()],
+  define: {
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+    __VUE_PROD_DEVTOOLS__: false,
+    __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: false,
+  },
+  server: {
+    proxy: {
+      '/api': { target, changeOrigin: false },
+      '/ws': { target, ws: true },
+      '/media': { target },
+    },
+  },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    manifest: true,
+    sourcemap: false,
+    chunkSizeWarningLimit: 1500,
+  },
+})
