@@ -36,7 +36,17 @@ struct static_files {
     struct sfile *files;
     size_t n, cap;
     size_t total;
+    bool not_built; /* the embedded table of a binary built without the UI */
 };
+
+/* What "/" and the SPA routes answer when the binary was built without the UI. */
+static const char NOT_BUILT_PAGE[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Herald</title>"
+    "</head>\n<body><h1>Herald</h1>\n<p>The web UI was not built into this server: it was "
+    "compiled on a machine without Node.js. The HTTP and WebSocket API under /api/v1 and /ws "
+    "work.</p>\n<p>To get the UI, install Node.js 20 and npm and run <code>make</code> again, or "
+    "point <code>HERALD_STATIC_DIR</code> at a built <code>web/dist</code> folder.</p>\n"
+    "</body></html>\n";
 
 const char *static_mime_type(const char *name)
 {
@@ -107,6 +117,16 @@ static int read_whole(const char *fs_path, size_t size, char **out)
     return 0;
 }
 
+static void set_etag(struct sfile *f)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the content */
+    for (size_t i = 0; i < f->len; i++) {
+        h ^= (unsigned char)f->data[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(f->etag, sizeof(f->etag), "\"%016llx\"", (unsigned long long)h);
+}
+
 static void add_file(struct static_files *sf, const char *url_path, char *data, size_t len)
 {
     if (sf->n == sf->cap) {
@@ -118,12 +138,7 @@ static void add_file(struct static_files *sf, const char *url_path, char *data, 
     f->data = data;
     f->len = len;
     f->mime = static_mime_type(url_path);
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the content */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)data[i];
-        h *= 1099511628211ULL;
-    }
-    snprintf(f->etag, sizeof(f->etag), "\"%016llx\"", (unsigned long long)h);
+    set_etag(f);
     sf->total += len;
 }
 
@@ -182,6 +197,85 @@ struct static_files *static_files_load(const char *dir, size_t max_total)
     return sf;
 }
 
+struct static_files *static_files_embedded(const struct static_embedded *files, size_t n)
+{
+    struct static_files *sf = xcalloc(1, sizeof(*sf));
+    for (size_t i = 0; i < n; i++) {
+        char *data = xmalloc(files[i].len + 1);
+        memcpy(data, files[i].data, files[i].len);
+        data[files[i].len] = '\0';
+        add_file(sf, files[i].path, data, files[i].len);
+    }
+    if (sf->n)
+        qsort(sf->files, sf->n, sizeof(struct sfile), cmp_file);
+    sf->not_built = n == 0;
+    if (sf->not_built)
+        log_warn("static", "this binary was built without the web UI (no Node.js): API only");
+    else
+        log_info("static", "serving the built-in web UI (%zu files, %zu bytes)", sf->n, sf->total);
+    return sf;
+}
+
+static void html_escape(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            buf_append(b, "&amp;", 5);
+            break;
+        case '<':
+            buf_append(b, "&lt;", 4);
+            break;
+        case '>':
+            buf_append(b, "&gt;", 4);
+            break;
+        case '"':
+            buf_append(b, "&quot;", 6);
+            break;
+        case '\'':
+            buf_append(b, "&#39;", 5);
+            break;
+        default:
+            buf_append(b, s, 1);
+        }
+    }
+}
+
+static const struct sfile *find(const struct static_files *sf, const char *path);
+
+void static_files_brand(struct static_files *sf, const char *title, const char *description)
+{
+    static const char T[] = "__HERALD_APP_TITLE__", D[] = "__HERALD_APP_DESCRIPTION__";
+    if (sf == NULL)
+        return;
+    struct sfile *f = (struct sfile *)find(sf, "/index.html");
+    if (f == NULL)
+        return;
+    struct buf out = BUF_INIT;
+    const char *p = f->data, *end = f->data + f->len;
+    while (p < end) {
+        const char *t = memmem(p, (size_t)(end - p), T, sizeof(T) - 1);
+        const char *d = memmem(p, (size_t)(end - p), D, sizeof(D) - 1);
+        const char *next = t && (!d || t < d) ? t : d;
+        if (next == NULL) {
+            buf_append(&out, p, (size_t)(end - p));
+            break;
+        }
+        buf_append(&out, p, (size_t)(next - p));
+        html_escape(&out, next == t ? title : description);
+        p = next + (next == t ? sizeof(T) - 1 : sizeof(D) - 1);
+    }
+    size_t len = 0;
+    char *data = buf_detach(&out, &len);
+    if (data == NULL)
+        data = xstrdup("");
+    sf->total = sf->total - f->len + len;
+    free(f->data);
+    f->data = data;
+    f->len = len;
+    set_etag(f);
+}
+
 void static_files_free(struct static_files *sf)
 {
     if (sf == NULL)
@@ -235,9 +329,30 @@ static bool etag_matches(const char *inm, const char *etag)
 
 bool static_files_serve(const struct static_files *sf, struct http_req *req)
 {
-    if (sf == NULL || sf->n == 0)
+    if (sf == NULL)
         return false;
     const char *raw = http_req_path(req);
+    if (sf->not_built) {
+        if (strcmp(raw, "/") != 0 && !is_spa_route(raw))
+            return false;
+        http_res_header(req, "Cache-Control", "no-cache");
+        http_respond(req, 200, "text/html; charset=utf-8", NOT_BUILT_PAGE,
+                     sizeof(NOT_BUILT_PAGE) - 1);
+        return true;
+    }
+    if (sf->n == 0)
+        return false;
+    if (strcmp(raw, "/") == 0 && find(sf, "/index.html") != NULL) {
+        /* the UI's home is the chat (SPEC §7); the query (?token=, ?user_id=…) goes along */
+        const char *q = http_req_query(req);
+        struct buf loc = BUF_INIT;
+        buf_printf(&loc, "/chat%s%s", *q ? "?" : "", q);
+        http_res_header(req, "Location", loc.data);
+        http_res_header(req, "Cache-Control", "no-cache");
+        http_respond(req, 302, NULL, NULL, 0);
+        buf_release(&loc);
+        return true;
+    }
     size_t rl = strlen(raw);
     char *path = xmalloc(rl + sizeof("index.html") + 1);
     if (url_decode(raw, rl, path, false) < 0) {
