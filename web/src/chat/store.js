@@ -28,6 +28,7 @@ export const useChat = defineStore('chat', () => {
   const notice = ref('') // the last error to show
   let rest = null
   let client = null
+  let lastTyping = 0
   let visible = () => !document.hidden
 
   const ordered = computed(() =>
@@ -410,10 +411,9 @@ export const useChat = defineStore('chat', () => {
     }
   }
 
-  let lastTyping = 0
   function sendTyping(id) {
     const now = Date.now()
-    if (now - lastTyping < 3000) return
+    if (now - lastTyping < 2100) return // the server forwards one per 2 s anyway
     lastTyping = now
     client.typing(id)
   }

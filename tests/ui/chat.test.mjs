@@ -1,0 +1,284 @@
+// The /chat screens in a real browser: Debian's Chromium (/usr/bin/chromium) driven by
+// playwright-core (web/node_modules; no browser download), against a real `herald serve`
+// in demo mode serving web/dist. Run: `node --test tests/ui/` after `make ui` (or
+// `cd web && npm run build`); HERALD_BIN names the server binary (default build/herald).
+//
+// Two browser contexts, b1 (a buyer) and m1 (a merchant), chat live both ways with unread
+// badges and read receipts; a message made of HTML and a javascript: link renders as text;
+// a conversation of 10,000 messages opens with a bounded DOM and pages back in order; the
+// server restarts under both and nothing is lost; sign-in refusals show the same
+// "access restricted" page; the chat works at 375 px. No console error in any page.
+import { test, before, after, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const require = createRequire(join(ROOT, 'web', 'package.json'))
+const { chromium } = require('playwright-core')
+const BIN = process.env.HERALD_BIN || join(ROOT, 'build', 'herald')
+const DIST = join(ROOT, 'web', 'dist')
+const CHROMIUM = process.env.HERALD_CHROMIUM || '/usr/bin/chromium'
+
+let server = null
+let browser = null
+let port = 0
+let dataDir = null
+const consoleErrors = []
+const contexts = [] // closed after each test, failed or not
+
+function startServer(listen = '127.0.0.1:0') {
+  return new Promise((resolve, reject) => {
+    const env = {
+      ...process.env,
+      HERALD_DEMO: '1',
+      HERALD_LISTEN: listen,
+      HERALD_DATA_DIR: dataDir,
+      HERALD_STATIC_DIR: DIST,
+      HERALD_LOG_LEVEL: 'warn',
+    }
+    delete env.HERALD_DATABASE_URL
+    const p = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    const timer = setTimeout(() => reject(new Error(`herald did not start: ${err}`)), 30000)
+    p.stdout.on('data', (d) => {
+      out += d
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve({ proc: p, port: Number(m[1]) })
+      }
+    })
+    p.stderr.on('data', (d) => (err += d))
+    p.on('exit', (code) => {
+      clearTimeout(timer)
+      if (!/listening/.test(out)) reject(new Error(`herald exited ${code}: ${err}`))
+    })
+  })
+}
+
+function stopServer() {
+  return new Promise((resolve) => {
+    if (!server || server.proc.exitCode !== null) return resolve()
+    server.proc.on('exit', () => resolve())
+    server.proc.kill('SIGTERM')
+  })
+}
+
+const url = (path) => `http://127.0.0.1:${port}${path}`
+
+async function api(user, method, path, body) {
+  const sep = path.includes('?') ? '&' : '?'
+  const r = await fetch(url(`/api/v1${path}${sep}user_id=${encodeURIComponent(user)}`), {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  const text = await r.text()
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}
+
+// A page of a new browser context; console errors are collected (expected ones filtered).
+async function openChat(path, { viewport = { width: 1280, height: 800 }, allow = [] } = {}) {
+  const ctx = await browser.newContext({ viewport })
+  contexts.push(ctx)
+  const page = await ctx.newPage()
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return
+    const text = m.text()
+    if (allow.some((re) => re.test(text))) return
+    consoleErrors.push(`${path}: ${text}`)
+  })
+  page.on('pageerror', (e) => consoleErrors.push(`${path}: ${e}`))
+  await page.goto(url(path))
+  return page
+}
+
+const conv = (page, peer) => page.locator('.conv', { has: page.locator('.name', { hasText: new RegExp(`^${peer}$`) }) })
+const bubbles = (page) => page.locator('.pane .msg .bubble')
+const lastBubble = (page) => page.locator('.pane .msg').last()
+
+async function send(page, text) {
+  const box = page.getByRole('textbox', { name: /^(Message|消息)$/ })
+  await box.fill(text)
+  await box.press('Enter')
+}
+
+before(async () => {
+  assert.ok(existsSync(BIN), `no server binary at ${BIN} (HERALD_BIN)`)
+  assert.ok(existsSync(join(DIST, 'index.html')), 'web/dist is not built: make ui')
+  dataDir = mkdtempSync(join(tmpdir(), 'herald-ui-chat-'))
+  server = await startServer()
+  port = server.port
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+})
+
+afterEach(async () => {
+  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => {})
+})
+
+after(async () => {
+  if (browser) await browser.close()
+  await stopServer()
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+})
+
+test('b1 and m1 chat live both ways with unread badges and read receipts', async () => {
+  const m1 = await openChat('/chat?user_id=m1')
+  await m1.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  const b1 = await openChat('/chat?user_id=b1&target=m1')
+  await b1.getByRole('textbox', { name: 'Message' }).waitFor()
+
+  // b1 → m1: the conversation appears on m1's side with an unread badge that counts
+  await send(b1, 'hello from b1')
+  await send(b1, 'are you there?')
+  const row = conv(m1, 'b1')
+  await row.locator('.badge').filter({ hasText: /^2$/ }).waitFor()
+  assert.equal(await row.locator('.preview').textContent(), 'are you there?')
+  await b1.locator('.msg.mine .state', { hasText: 'sent' }).nth(1).waitFor()
+  assert.equal(await b1.locator('.msg.mine .state.read').count(), 0)
+
+  // m1 opens it: the badge goes, the messages show, and b1 sees both read
+  await row.click()
+  await m1.locator('.pane .bubble', { hasText: 'are you there?' }).waitFor()
+  await row.locator('.badge').waitFor({ state: 'detached' })
+  await b1.locator('.msg.mine .state.read').nth(1).waitFor()
+
+  // m1 → b1, live; b1 has the conversation open, so it reads it at once and m1 sees "read"
+  await send(m1, 'hi b1, how can I help?')
+  await b1.locator('.pane .bubble', { hasText: 'hi b1, how can I help?' }).waitFor()
+  await m1.locator('.msg.mine .state.read').waitFor()
+  assert.equal(await conv(b1, 'm1').locator('.badge').count(), 0)
+
+  // typing indicator (one typing frame per 2 s passes: docs/chat.md)
+  await b1.waitForTimeout(2200)
+  await b1.getByRole('textbox', { name: 'Message' }).type('typing…')
+  await m1.locator('.pane-head .sub', { hasText: 'typing' }).waitFor()
+
+  // the order on both sides is the seq order
+  const texts = async (p) => (await bubbles(p).allTextContents()).map((s) => s.trim())
+  assert.deepEqual(await texts(b1), ['hello from b1', 'are you there?', 'hi b1, how can I help?'])
+  assert.deepEqual(await texts(m1), ['hello from b1', 'are you there?', 'hi b1, how can I help?'])
+})
+
+test('a message made of HTML and a javascript: link renders as text', async () => {
+  const evil =
+    '<img src=x onerror="window.__xss=1"><b>bold</b> <a href="javascript:window.__xss=2">click</a> javascript:window.__xss=3 https://example.com/ok'
+  await api('b2', 'POST', '/messages', { to: 'm2', message: { type: 'text', content: evil } })
+  const m2 = await openChat('/chat?user_id=m2&target=b2')
+  const bubble = m2.locator('.pane .bubble').first()
+  await bubble.waitFor()
+  assert.equal((await bubble.textContent()).trim(), evil)
+  assert.equal(await bubble.locator('img, b').count(), 0)
+  const hrefs = await m2.locator('.pane a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))
+  assert.deepEqual(hrefs, ['https://example.com/ok'])
+  assert.equal(await m2.evaluate(() => window.__xss), undefined)
+  // the list's preview is text too
+  assert.equal(await conv(m2, 'b2').locator('.preview img, .preview b').count(), 0)
+})
+
+test('a conversation of 10,000 messages opens with a bounded DOM and pages back in order', async () => {
+  const c = await api('b3', 'POST', '/conversations', { type: 'direct', peer: 'm3' })
+  const N = 10000
+  let next = 0
+  async function worker() {
+    while (next < N) {
+      const i = next++
+      await api('b3', 'POST', `/conversations/${c.id}/messages`, { type: 'text', content: `message ${i}`, client_msg_id: `seed-${i}` })
+    }
+  }
+  await Promise.all(Array.from({ length: 16 }, worker))
+  const m3 = await openChat('/chat?user_id=m3')
+  const row = conv(m3, 'b3')
+  await row.waitFor()
+  const t0 = Date.now()
+  await row.click()
+  await m3.locator('.pane .bubble', { hasText: `message ${N - 1}` }).waitFor()
+  const opened = Date.now() - t0
+  console.log(`# opened a conversation of ${N} messages in ${opened} ms`)
+  const rendered = await m3.locator('.pane .vl-row').count()
+  assert.ok(rendered > 5 && rendered < 120, `${rendered} rows in the DOM`)
+
+  // scroll to the top a few times: older pages come in order, the DOM stays bounded
+  const list = m3.getByRole('list', { name: 'Messages' })
+  for (let k = 0; k < 4; k++) {
+    await list.evaluate((el) => (el.scrollTop = 0))
+    await m3.waitForTimeout(400)
+  }
+  const seqs = await m3.locator('.pane .msg').evaluateAll((els) => els.map((e) => Number(e.dataset.seq)))
+  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, `seqs in order: ${seqs}`)
+  assert.ok(seqs[0] < N - 100, `older pages were loaded (first rendered seq ${seqs[0]})`)
+  assert.ok((await m3.locator('.pane .vl-row').count()) < 120)
+})
+
+test('the server restarts under both sides: reconnect banner, then nothing lost', async () => {
+  const b4 = await openChat('/chat?user_id=b4&target=m4', { allow: [/WebSocket connection to .* failed/, /ERR_CONNECTION_REFUSED/] })
+  await b4.getByRole('textbox', { name: 'Message' }).waitFor()
+  const m4 = await openChat('/chat?user_id=m4&target=b4', { allow: [/WebSocket connection to .* failed/, /ERR_CONNECTION_REFUSED/] })
+  await m4.getByRole('textbox', { name: 'Message' }).waitFor()
+  await send(b4, 'before the restart')
+  await m4.locator('.pane .bubble', { hasText: 'before the restart' }).waitFor()
+
+  await stopServer()
+  await b4.getByRole('status').filter({ hasText: 'reconnecting' }).waitFor()
+  await send(b4, 'typed while the server is down') // pending until the reconnect
+  await b4.locator('.msg.mine .state', { hasText: 'sending' }).waitFor()
+  server = await startServer(`127.0.0.1:${port}`)
+  await api('m4', 'POST', '/messages', { to: 'b4', message: { type: 'text', content: 'sent over HTTP meanwhile' } })
+
+  await m4.locator('.pane .bubble', { hasText: 'typed while the server is down' }).waitFor({ timeout: 30000 })
+  await b4.locator('.pane .bubble', { hasText: 'sent over HTTP meanwhile' }).waitFor({ timeout: 30000 })
+  await b4.getByRole('status').waitFor({ state: 'detached' })
+  await m4.waitForTimeout(300)
+  const texts = async (p) => (await bubbles(p).allTextContents()).map((s) => s.trim()).sort()
+  const want = ['before the restart', 'sent over HTTP meanwhile', 'typed while the server is down']
+  assert.deepEqual(await texts(b4), want)
+  assert.deepEqual(await texts(m4), want)
+  const stored = await api('m4', 'GET', `/conversations?page_size=10`)
+  assert.equal(stored.results.find((c) => c.peer && c.peer.id === 'b4').last_seq, 3)
+})
+
+test('refused sign-ins show one "access restricted" page; a token never stays in the URL', async () => {
+  const allow = [/401|403|422|Unauthorized|Forbidden/]
+  for (const path of ['/chat?token=not-a-token', '/chat?user_id=bad%20id!']) {
+    const p = await openChat(path, { allow })
+    await p.getByRole('heading', { name: 'Access restricted' }).waitFor()
+    assert.ok(!p.url().includes('token='), p.url())
+    assert.equal(await p.locator('main').textContent().then((s) => s.includes('not-a-token')), false)
+  }
+  // username and password (S4): register, then the chat
+  const p = await openChat('/chat', { allow })
+  await p.getByRole('tab', { name: 'Register' }).click()
+  await p.locator('input[name=username]').fill('ui_user_1')
+  await p.locator('input[name=password]').fill('correct horse battery')
+  await p.locator('form button[type=submit]').click()
+  await p.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  assert.match(await p.locator('.side-head .me').textContent(), /ui_user_1/)
+})
+
+test('the chat at 375 px: one column at a time', async () => {
+  await api('b5', 'POST', '/messages', { to: 'm5', message: { type: 'text', content: 'hello phone' } })
+  const p = await openChat('/chat?user_id=m5', { viewport: { width: 375, height: 740 } })
+  const row = conv(p, 'b5')
+  await row.waitFor()
+  assert.equal(await p.locator('.pane').isVisible(), false)
+  await row.click()
+  await p.locator('.pane .bubble', { hasText: 'hello phone' }).waitFor()
+  assert.equal(await p.locator('.side').isVisible(), false)
+  const width = await p.evaluate(() => document.documentElement.scrollWidth)
+  assert.ok(width <= 375, `no horizontal scroll (${width})`)
+  await send(p, 'reply from a phone')
+  await p.locator('.msg.mine .state', { hasText: 'sent' }).waitFor()
+  await p.getByRole('button', { name: 'Back to the conversations' }).click()
+  await row.waitFor()
+})
+
+test('no console errors', () => {
+  assert.deepEqual(consoleErrors, [])
+})
