@@ -2,7 +2,8 @@
 #   make deps   install missing Debian packages (no-op when present)
 #   make all    release build: build/release/herald
 #   make run    deps + build + start on embedded defaults
-#   make test   deps + sanitizer build + unit, fuzz-corpus replay and end-to-end tests
+#   make test   deps + sanitizer build + unit, fuzz-corpus replay, end-to-end and browser tests
+#   make ui / ui-test / ui-screenshots   the web UI (web/, docs/ui.md), its browser tests
 #   make bench  load generator + scenarios against Herald
 #   make fuzz   each libFuzzer target for FUZZ_SECONDS (60)
 #   make install   release binary to $(PREFIX)/bin (PREFIX=/usr/local, DESTDIR honoured) and
@@ -56,7 +57,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald ui ui-test FORCE deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
+.PHONY: all herald ui ui-test ui-screenshots FORCE deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -115,6 +116,18 @@ $(UI_DIST_STAMP): $(UI_SRC) $(UI_NODE_STAMP)
 
 ui: $(UI_DIST_STAMP)
 
+# The console in a real browser (tests/ui/, playwright-core driving Debian's /usr/bin/chromium;
+# no browser is downloaded) against a real herald serve of this MODE. Screenshots go to
+# build/ui-shots; `make ui-screenshots` refreshes the ones of docs/img instead.
+UI_TESTS := $(wildcard tests/ui/*.test.mjs)
+ui-test: $(BIN) $(UI_NODE_STAMP)
+	@command -v node >/dev/null || { echo "ui-test: node not found (make deps installs nodejs)"; exit 1; }
+	HERALD_BIN=$(abspath $(BIN)) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  node --test --test-concurrency=1 $(UI_TESTS)
+
+ui-screenshots: $(BIN) $(UI_NODE_STAMP)
+	HERALD_BIN=$(abspath $(BIN)) HERALD_UI_SHOTS=$(abspath docs/img) node --test --test-concurrency=1 $(UI_TESTS)
+
 # build/ui/mode holds "built" or "none" and changes only when Node.js comes or goes
 build/ui/mode: FORCE
 	@mkdir -p build/ui
@@ -159,6 +172,7 @@ test: deps
 	$(MAKE) fuzz-replay
 	$(MAKE) js-test
 	$(MAKE) SANITIZER=address,undefined e2e
+	$(MAKE) SANITIZER=address,undefined ui-test
 	$(MAKE) SANITIZER=address,undefined test-pg
 
 # The store contract and the end-to-end suite on PostgreSQL.

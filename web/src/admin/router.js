@@ -4,22 +4,35 @@ import { PAGES } from './menu.js'
 
 const views = {
   dashboard: () => import('./views/Dashboard.vue'),
+  apps: () => import('./views/Apps.vue'),
+  users: () => import('./views/Users.vue'),
+  conversations: () => import('./views/Conversations.vue'),
+  queue: () => import('./views/Queue.vue'),
+  operators: () => import('./views/Operators.vue'),
+  roles: () => import('./views/Roles.vue'),
+  audit: () => import('./views/Audit.vue'),
 }
 
 const children = PAGES.filter((p) => views[p.name]).map((p) => ({
   path: p.path,
   name: p.name,
   component: views[p.name],
-  meta: { perm: p.perm, label: p.label },
+  meta: { perm: p.perm },
 }))
+children.push({
+  path: 'conversations/:id',
+  name: 'monitor',
+  component: () => import('./views/Monitor.vue'),
+  meta: { perm: 'conversations:monitor' },
+})
+children.push({ path: ':rest(.*)*', name: 'notfound', component: () => import('./views/NotFound.vue') })
 
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
-    { path: '/', redirect: '/admin' },
     { path: '/login', name: 'login', component: () => import('./views/Login.vue') },
     { path: '/admin', component: () => import('./views/Layout.vue'), children },
-    { path: '/admin/:rest(.*)*', name: 'notfound', component: () => import('./views/NotFound.vue') },
+    { path: '/:rest(.*)*', redirect: '/admin' },
   ],
 })
 
@@ -35,6 +48,7 @@ router.beforeEach(async (to) => {
       return { name: 'login', query: { next: to.fullPath } }
     }
   }
+  // a page whose permission the operator lacks: the dashboard (the API would refuse anyway)
   if (to.meta.perm && !auth.can(to.meta.perm)) return { name: 'dashboard' }
   return true
 })
