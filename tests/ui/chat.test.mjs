@@ -1,7 +1,8 @@
 // The /chat screens in a real browser: Debian's Chromium (/usr/bin/chromium) driven by
-// playwright-core (web/node_modules; no browser download), against a real `herald serve`
-// in demo mode serving web/dist. Run: `node --test tests/ui/` after `make ui` (or
-// `cd web && npm run build`); HERALD_BIN names the server binary (default build/herald).
+// playwright-core (web/node_modules; no browser download; tests/ui/harness.mjs), against a
+// real `herald serve` in demo mode serving web/dist (HERALD_STATIC_DIR, so the page is the
+// one just built). `make ui-test` runs it. This file starts its own server rather than the
+// harness's: one test restarts it on the same port and data folder.
 //
 // Two browser contexts, b1 (a buyer) and m1 (a merchant), chat live both ways with unread
 // badges and read receipts; a message made of HTML and a javascript: link renders as text;
@@ -13,35 +14,29 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createRequire } from 'node:module'
+import { deflateSync, crc32 } from 'node:zlib'
+import { join } from 'node:path'
+import { BIN, repo, launch, newPage, shot } from './harness.mjs'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const require = createRequire(join(ROOT, 'web', 'package.json'))
-const { chromium } = require('playwright-core')
-const BIN = process.env.HERALD_BIN || join(ROOT, 'build', 'herald')
-const DIST = join(ROOT, 'web', 'dist')
-const CHROMIUM = process.env.HERALD_CHROMIUM || '/usr/bin/chromium'
+const DIST = join(repo, 'web', 'dist')
 
 let server = null
 let browser = null
 let port = 0
 let dataDir = null
 const consoleErrors = []
-const contexts = [] // closed after each test, failed or not
 
 function startServer(listen = '127.0.0.1:0') {
   return new Promise((resolve, reject) => {
-    const env = {
-      ...process.env,
+    const env = {}
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HERALD_')) env[k] = v
+    Object.assign(env, {
       HERALD_DEMO: '1',
       HERALD_LISTEN: listen,
       HERALD_DATA_DIR: dataDir,
       HERALD_STATIC_DIR: DIST,
       HERALD_LOG_LEVEL: 'warn',
-    }
-    delete env.HERALD_DATABASE_URL
+    })
     const p = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
@@ -84,18 +79,14 @@ async function api(user, method, path, body) {
   return text ? JSON.parse(text) : null
 }
 
-// A page of a new browser context; console errors are collected (expected ones filtered).
+// A page of a new browser context (the harness's: it records console errors and uncaught
+// exceptions); the errors a test expects are listed in `allow`.
+const pages = [] // checked and closed after each test, failed or not
 async function openChat(path, { viewport = { width: 1280, height: 800 }, allow = [] } = {}) {
-  const ctx = await browser.newContext({ viewport })
-  contexts.push(ctx)
-  const page = await ctx.newPage()
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return
-    const text = m.text()
-    if (allow.some((re) => re.test(text))) return
-    consoleErrors.push(`${path}: ${text}`)
-  })
-  page.on('pageerror', (e) => consoleErrors.push(`${path}: ${e}`))
+  const page = await newPage(browser, { viewport })
+  page.allow = allow
+  page.path = path
+  pages.push(page)
   await page.goto(url(path))
   return page
 }
@@ -116,11 +107,14 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'herald-ui-chat-'))
   server = await startServer()
   port = server.port
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+  browser = await launch()
 })
 
 afterEach(async () => {
-  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => {})
+  for (const page of pages.splice(0)) {
+    for (const p of page.problems) if (!page.allow.some((re) => re.test(p))) consoleErrors.push(`${page.path}: ${p}`)
+    await page.context().close().catch(() => {})
+  }
 })
 
 after(async () => {
@@ -140,6 +134,7 @@ test('b1 and m1 chat live both ways with unread badges and read receipts', async
   await send(b1, 'are you there?')
   const row = conv(m1, 'b1')
   await row.locator('.badge').filter({ hasText: /^2$/ }).waitFor()
+  await row.locator('.dot.on').waitFor() // b1 is online
   assert.equal(await row.locator('.preview').textContent(), 'are you there?')
   await b1.locator('.msg.mine .state', { hasText: 'sent' }).nth(1).waitFor()
   assert.equal(await b1.locator('.msg.mine .state.read').count(), 0)
@@ -165,6 +160,68 @@ test('b1 and m1 chat live both ways with unread badges and read receipts', async
   const texts = async (p) => (await bubbles(p).allTextContents()).map((s) => s.trim())
   assert.deepEqual(await texts(b1), ['hello from b1', 'are you there?', 'hi b1, how can I help?'])
   assert.deepEqual(await texts(m1), ['hello from b1', 'are you there?', 'hi b1, how can I help?'])
+  await shot(m1, 'chat-desktop')
+})
+
+// A w×h RGB PNG, a gradient (a real image the server sniffs, measures and thumbnails).
+function png(w, h) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const td = Buffer.concat([Buffer.from(type), data])
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(td) >>> 0)
+    return Buffer.concat([len, td, crc])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0)
+  ihdr.writeUInt32BE(h, 4)
+  ihdr[8] = 8 // bit depth
+  ihdr[9] = 2 // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h)
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3
+      raw[o] = (x * 255) / w
+      raw[o + 1] = (y * 255) / h
+      raw[o + 2] = 160
+    }
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+}
+
+test('an uploaded image shows as a thumbnail on the other side, a file as a card', async () => {
+  const b6 = await openChat('/chat?user_id=b6&target=m6')
+  await b6.getByRole('textbox', { name: 'Message' }).waitFor()
+  const m6 = await openChat('/chat?user_id=m6&target=b6')
+  await m6.getByRole('textbox', { name: 'Message' }).waitFor()
+  await b6.locator('input[type=file]').setInputFiles([
+    { name: 'photo.png', mimeType: 'image/png', buffer: png(640, 480) },
+  ])
+  const img = m6.locator('.pane .thumb img')
+  await img.waitFor()
+  assert.match(await img.getAttribute('src'), /\/media\/uploads\/.+_thumb\.png$/)
+  await m6.waitForFunction(() => {
+    const i = document.querySelector('.pane .thumb img')
+    return i && i.complete && i.naturalWidth > 0
+  })
+  assert.equal(await m6.locator('.pane .thumb img').evaluate((i) => i.naturalWidth), 320) // the thumbnail
+  assert.equal(await conv(m6, 'b6').locator('.preview').textContent(), '[Image]')
+  // the preview opens the image itself
+  await img.click()
+  const viewer = m6.getByRole('dialog', { name: 'Image preview' })
+  await viewer.waitFor()
+  assert.match(await viewer.locator('img').getAttribute('src'), /\/media\/uploads\/[^_]+\.png$/)
+  await viewer.getByRole('button', { name: 'Close' }).click()
+
+  await b6.locator('input[type=file]').setInputFiles([
+    { name: 'notes <b>.txt', mimeType: 'text/plain', buffer: Buffer.from('plain notes\n') },
+  ])
+  const card = m6.locator('.pane .file-card')
+  await card.waitFor()
+  assert.match(await card.locator('.file-name').textContent(), /notes <b>\.txt/)
+  assert.equal(await conv(m6, 'b6').locator('.preview').textContent(), '[File]')
+  await shot(m6, 'chat-media')
 })
 
 test('a message made of HTML and a javascript: link renders as text', async () => {
@@ -275,6 +332,7 @@ test('the chat at 375 px: one column at a time', async () => {
   assert.ok(width <= 375, `no horizontal scroll (${width})`)
   await send(p, 'reply from a phone')
   await p.locator('.msg.mine .state', { hasText: 'sent' }).waitFor()
+  await shot(p, 'chat-phone')
   await p.getByRole('button', { name: 'Back to the conversations' }).click()
   await row.waitFor()
 })

@@ -72,6 +72,16 @@ export const useChat = defineStore('chat', () => {
     convs[c.id] = merged
     const p = peerOf(merged)
     if (p && p.online !== undefined && presence[p.id] === undefined) presence[p.id] = p.online
+    else if (p && presence[p.id] === undefined && rest) {
+      // a conversation that came by an event (no peer profile, no presence yet): ask once
+      presence[p.id] = false
+      rest
+        .presence([p.id])
+        .then((a) => {
+          for (const x of a.results) presence[x.user_id] = x.online
+        })
+        .catch(() => {})
+    }
   }
 
   function lastMessageOf(m) {
