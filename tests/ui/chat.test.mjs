@@ -91,7 +91,7 @@ async function openChat(path, { viewport = { width: 1280, height: 800 }, allow =
   return page
 }
 
-const conv = (page, peer) => page.locator('.conv', { has: page.locator('.name', { hasText: new RegExp(`^${peer}$`) }) })
+const conv = (page, peer) => page.locator(`.conv[data-peer="${peer}"]`)
 const bubbles = (page) => page.locator('.pane .msg .bubble')
 const lastBubble = (page) => page.locator('.pane .msg').last()
 
@@ -124,6 +124,11 @@ after(async () => {
 })
 
 test('b1 and m1 chat live both ways with unread badges and read receipts', async () => {
+  // b1's profile, as a business system keeps it: the merchant sees it in the context panel
+  await api('b1', 'PATCH', '/auth/me', {
+    name: 'Bob',
+    metadata: { tier: 'gold', orders: [{ id: 'o-17', status: 'shipped', total: '¥128' }, { id: 'o-9', status: 'paid', total: '¥36' }] },
+  })
   const m1 = await openChat('/chat?user_id=m1')
   await m1.getByRole('navigation', { name: 'Conversations' }).waitFor()
   const b1 = await openChat('/chat?user_id=b1&target=m1')
@@ -149,6 +154,9 @@ test('b1 and m1 chat live both ways with unread badges and read receipts', async
   await send(m1, 'hi b1, how can I help?')
   await b1.locator('.pane .bubble', { hasText: 'hi b1, how can I help?' }).waitFor()
   await m1.locator('.msg.mine .state.read').waitFor()
+  const ctx = m1.getByRole('complementary', { name: 'Customer context' })
+  await ctx.locator('td', { hasText: 'o-17' }).waitFor()
+  assert.match(await ctx.textContent(), /gold/)
   assert.equal(await conv(b1, 'm1').locator('.badge').count(), 0)
 
   // typing indicator (one typing frame per 2 s passes: docs/chat.md)
