@@ -201,6 +201,11 @@ export declare class HeraldRest {
   conversations(params?: { page?: number; page_size?: number; status?: string; assignee?: string }): Promise<Page<Conversation> & { unread_total: number }>;
   conversation(id: string): Promise<Conversation>;
   direct(peer: string): Promise<Conversation>;
+  createConversation(body: { type: "group"; name: string; avatar?: string; members?: string[] } | { type: "room"; name: string; avatar?: string }): Promise<Conversation>;
+  addMembers(conversationId: string, userIds: string[]): Promise<Conversation>;
+  leaveConversation(conversationId: string): Promise<null>;
+  rooms(params?: { page?: number; page_size?: number }): Promise<Page<Conversation & { joined: boolean }>>;
+  joinRoom(roomId: string): Promise<Conversation>;
   messages(conversationId: string, params?: { before_seq?: number; after_seq?: number; limit?: number }): Promise<Page<Message>>;
   markRead(conversationId: string, seq: number): Promise<{ conversation_id: string; seq: number; unread_count: number }>;
   editMessage(id: string, content: any): Promise<Message>;

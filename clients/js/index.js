@@ -526,6 +526,29 @@ export class HeraldRest {
     return this.request("POST", "/conversations", { body: { type: "direct", peer } });
   }
 
+  // a group { type: "group", name, members? } or a room { type: "room", name }
+  createConversation(body) {
+    return this.request("POST", "/conversations", { body });
+  }
+
+  addMembers(conversationId, userIds) {
+    return this.request("POST", `/conversations/${encodeURIComponent(conversationId)}/members`,
+                        { body: { user_ids: userIds } });
+  }
+
+  leaveConversation(conversationId) {
+    return this.request("POST", `/conversations/${encodeURIComponent(conversationId)}/leave`,
+                        { body: {} });
+  }
+
+  rooms(params = {}) {
+    return this.request("GET", "/rooms", { params });
+  }
+
+  joinRoom(roomId) {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/join`, { body: {} });
+  }
+
   // a page of history: { before_seq } for older, { after_seq } for newer, { limit }
   messages(conversationId, params = {}) {
     return this.request("GET", `/conversations/${encodeURIComponent(conversationId)}/messages`,

@@ -232,6 +232,55 @@ test('an uploaded image shows as a thumbnail on the other side, a file as a card
   await shot(m6, 'chat-media')
 })
 
+test('groups and rooms: create, invite, join, chat, leave', async () => {
+  await api('g_m', 'GET', '/auth/me') // the demo users exist once they have been seen
+  await api('g_p', 'GET', '/auth/me')
+  const owner = await openChat('/chat?user_id=g_b')
+  await owner.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  const member = await openChat('/chat?user_id=g_m')
+  await member.getByRole('navigation', { name: 'Conversations' }).waitFor()
+
+  // a group with g_m; g_p invited afterwards from the context panel
+  await owner.getByRole('button', { name: 'New conversation' }).click()
+  await owner.getByRole('tab', { name: 'Group' }).click()
+  await owner.locator('input[name=group-name]').fill('Team <i>x</i>')
+  await owner.locator('input[name=group-members]').fill('g_m')
+  await owner.getByRole('button', { name: 'Create' }).click()
+  await owner.locator('.pane-head .title', { hasText: 'Team <i>x</i>' }).waitFor()
+  await send(owner, 'hello team')
+  const grow = member.locator('.conv', { has: member.locator('.name', { hasText: 'Team <i>x</i>' }) })
+  await grow.locator('.badge').waitFor()
+  await grow.click()
+  await member.locator('.pane .bubble', { hasText: 'hello team' }).waitFor()
+  assert.equal(await member.locator('.pane .msg .sender').first().textContent(), 'g_b')
+  const ctx = owner.getByRole('complementary', { name: 'Customer context' })
+  if (!(await ctx.isVisible())) await owner.getByRole('button', { name: 'Customer context' }).click()
+  await ctx.locator('input[name=invite]').fill('g_p')
+  await ctx.getByRole('button', { name: 'Invite' }).click()
+  await ctx.locator('.members li', { hasText: 'g_p' }).waitFor()
+  await member.locator('.pane .system', { hasText: 'g_p' }).waitFor() // "g_b added g_p"
+
+  // a room: the owner makes it, the member finds it in the list and joins
+  await owner.getByRole('button', { name: 'New conversation' }).click()
+  await owner.getByRole('tab', { name: 'Rooms' }).click()
+  await owner.locator('input[name=room-name]').fill('Lobby')
+  await owner.getByRole('button', { name: 'Create' }).click()
+  await owner.locator('.pane-head .title', { hasText: 'Lobby' }).waitFor()
+  await member.getByRole('button', { name: 'New conversation' }).click()
+  await member.getByRole('tab', { name: 'Rooms' }).click()
+  await member.locator('.rooms li', { hasText: 'Lobby' }).getByRole('button', { name: 'Join' }).click()
+  await member.locator('.pane-head .title', { hasText: 'Lobby' }).waitFor()
+  await send(member, 'hi lobby')
+  await owner.locator('.pane .bubble', { hasText: 'hi lobby' }).waitFor()
+
+  // leaving takes the room off the list
+  member.on('dialog', (d) => d.accept())
+  const mctx = member.getByRole('complementary', { name: 'Customer context' })
+  if (!(await mctx.isVisible())) await member.getByRole('button', { name: 'Customer context' }).click()
+  await mctx.getByRole('button', { name: 'Leave' }).click()
+  await member.locator('.conv', { has: member.locator('.name', { hasText: 'Lobby' }) }).waitFor({ state: 'detached' })
+})
+
 test('a message made of HTML and a javascript: link renders as text', async () => {
   const evil =
     '<img src=x onerror="window.__xss=1"><b>bold</b> <a href="javascript:window.__xss=2">click</a> javascript:window.__xss=3 https://example.com/ok'

@@ -440,6 +440,23 @@ describe("HeraldRest", () => {
     expect(calls[1][1]).toMatchObject({ method: "POST", body: '{"seq":3}' });
   });
 
+  it("groups, members, rooms: the right method, path and body", async () => {
+    const calls = [];
+    const rest = new HeraldRest({ token: "tk", fetch: (url, init) => { calls.push([init.method, url, init.body]); return reply(200, {}); } });
+    await rest.createConversation({ type: "group", name: "G", members: ["a"] });
+    await rest.addMembers("c/1", ["b", "c"]);
+    await rest.leaveConversation("c1");
+    await rest.rooms({ page: 2 });
+    await rest.joinRoom("r1");
+    expect(calls).toEqual([
+      ["POST", "/api/v1/conversations", '{"type":"group","name":"G","members":["a"]}'],
+      ["POST", "/api/v1/conversations/c%2F1/members", '{"user_ids":["b","c"]}'],
+      ["POST", "/api/v1/conversations/c1/leave", "{}"],
+      ["GET", "/api/v1/rooms?page=2", undefined],
+      ["POST", "/api/v1/rooms/r1/join", "{}"],
+    ]);
+  });
+
   it("uses user_id in demo mode and rejects with the error's code and field", async () => {
     const rest = new HeraldRest({ userId: "b1",
                                   fetch: (url) => reply(422, { error: { code: "validation_failed", message: "bad", field: "q" } }) });

@@ -428,6 +428,37 @@ export const useChat = defineStore('chat', () => {
     client.typing(id)
   }
 
+  async function createGroup(name, members) {
+    const c = await rest.createConversation({ type: 'group', name, members })
+    upsertConv(c)
+    return c.id
+  }
+
+  async function createRoom(name) {
+    const c = await rest.createConversation({ type: 'room', name })
+    upsertConv(c)
+    return c.id
+  }
+
+  function rooms() {
+    return rest.rooms({ page_size: 100 })
+  }
+
+  async function joinRoom(id) {
+    upsertConv(await rest.joinRoom(id))
+    return id
+  }
+
+  async function invite(id, userIds) {
+    upsertConv(await rest.addMembers(id, userIds))
+  }
+
+  async function leave(id) {
+    await rest.leaveConversation(id)
+    delete convs[id]
+    if (activeId.value === id) activeId.value = null
+  }
+
   function search(q, conversationId = null) {
     return rest.search(q, conversationId ? { conversation_id: conversationId, page_size: 50 } : { page_size: 50 })
   }
@@ -436,6 +467,7 @@ export const useChat = defineStore('chat', () => {
     me, convs, activeId, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
     uploads, notice, ordered, unreadTotal, active,
     list, peerOf, titleOf, init, reloadConversations, open, loadOlder, openWith, markRead, send,
-    upload, edit, recall, sendTyping, search, ensureConv,
+    upload, edit, recall, sendTyping, search, ensureConv, createGroup, createRoom, rooms, joinRoom,
+    invite, leave,
   }
 })
