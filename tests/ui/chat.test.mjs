@@ -82,8 +82,8 @@ async function api(user, method, path, body) {
 // A page of a new browser context (the harness's: it records console errors and uncaught
 // exceptions); the errors a test expects are listed in `allow`.
 const pages = [] // checked and closed after each test, failed or not
-async function openChat(path, { viewport = { width: 1280, height: 800 }, allow = [] } = {}) {
-  const page = await newPage(browser, { viewport })
+async function openChat(path, { viewport = { width: 1280, height: 800 }, allow = [], locale = 'en-US' } = {}) {
+  const page = await newPage(browser, { viewport, locale })
   page.allow = allow
   page.path = path
   pages.push(page)
@@ -203,6 +203,8 @@ test('an uploaded image shows as a thumbnail on the other side, a file as a card
   await b6.getByRole('textbox', { name: 'Message' }).waitFor()
   const m6 = await openChat('/chat?user_id=m6&target=b6')
   await m6.getByRole('textbox', { name: 'Message' }).waitFor()
+  const zh = await openChat('/chat?user_id=m6', { locale: 'zh-CN' }) // m6's second device, in Chinese
+  await zh.getByRole('navigation', { name: '会话' }).waitFor()
   await b6.locator('input[type=file]').setInputFiles([
     { name: 'photo.png', mimeType: 'image/png', buffer: png(640, 480) },
   ])
@@ -215,12 +217,14 @@ test('an uploaded image shows as a thumbnail on the other side, a file as a card
   })
   assert.equal(await m6.locator('.pane .thumb img').evaluate((i) => i.naturalWidth), 320) // the thumbnail
   assert.equal(await conv(m6, 'b6').locator('.preview').textContent(), '[Image]')
+  await conv(zh, 'b6').locator('.preview', { hasText: '[图片]' }).waitFor()
   // the preview opens the image itself
   await img.click()
   const viewer = m6.getByRole('dialog', { name: 'Image preview' })
   await viewer.waitFor()
   assert.match(await viewer.locator('img').getAttribute('src'), /\/media\/uploads\/[^_]+\.png$/)
-  await viewer.getByRole('button', { name: 'Close' }).click()
+  await m6.keyboard.press('Escape') // the viewer has the focus
+  await viewer.waitFor({ state: 'detached' })
 
   await b6.locator('input[type=file]').setInputFiles([
     { name: 'notes <b>.txt', mimeType: 'text/plain', buffer: Buffer.from('plain notes\n') },
@@ -229,6 +233,7 @@ test('an uploaded image shows as a thumbnail on the other side, a file as a card
   await card.waitFor()
   assert.match(await card.locator('.file-name').textContent(), /notes <b>\.txt/)
   assert.equal(await conv(m6, 'b6').locator('.preview').textContent(), '[File]')
+  await conv(zh, 'b6').locator('.preview', { hasText: '[文件]' }).waitFor()
   await shot(m6, 'chat-media')
 })
 

@@ -149,7 +149,8 @@ export const useChat = defineStore('chat', () => {
         const page = await rest.messages(id, { limit: PAGE })
         const known = new Set(l.items.map((m) => m.id))
         const older = page.results.filter((m) => !known.has(m.id)).reverse()
-        l.items = older.concat(l.items)
+        l.items = older.concat(l.items) // live ones that came during the load stay
+        l.items.sort((a, b) => (a.seq || Infinity) - (b.seq || Infinity) || a.created_at - b.created_at)
         l.hasMore = page.has_more
         l.loaded = true
       } finally {
@@ -258,7 +259,7 @@ export const useChat = defineStore('chat', () => {
     }
     const c = convs[id]
     const l = list(id)
-    if (l.loaded) {
+    if (l.loaded || l.loading) {
       insert(l, m)
       bump(id)
     }
