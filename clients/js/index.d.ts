@@ -104,6 +104,10 @@ export interface HeraldClientOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   syncTimeoutMs?: number;
+  /** a ping after this long without a frame (null: hello's heartbeat_ms; 0: none) */
+  heartbeatMs?: number | null;
+  /** no frame this long after the ping: the connection is dead, a new one is made */
+  pongTimeoutMs?: number;
   /** the WebSocket implementation (default: globalThis.WebSocket) */
   WebSocket?: any;
 }

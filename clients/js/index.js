@@ -70,7 +70,8 @@ export class HeraldClient extends EventTarget {
   // WebSocket: the implementation (default: the global one).
   constructor({ url, token = null, userId = null, deviceId = null, cursor = null,
                 tokenInQuery = false, backoffInitialMs = 500, backoffMaxMs = 30000,
-                syncTimeoutMs = 30000, WebSocket: impl = globalThis.WebSocket }) {
+                syncTimeoutMs = 30000, heartbeatMs = null, pongTimeoutMs = 10000,
+                WebSocket: impl = globalThis.WebSocket }) {
     super();
     const u = new URL(url);
     if (userId !== null) u.searchParams.set("user_id", userId);
@@ -83,6 +84,10 @@ export class HeraldClient extends EventTarget {
     this.backoffInitialMs = backoffInitialMs;
     this.backoffMaxMs = backoffMaxMs;
     this.syncTimeoutMs = syncTimeoutMs;
+    this.heartbeatMs = heartbeatMs; // null: hello's heartbeat_ms; 0: no client heartbeat
+    this.pongTimeoutMs = pongTimeoutMs;
+    this.idleTimer = null;
+    this.deadTimer = null;
     this.syncTimer = null;
     this.pending = new Map(); // client_msg_id -> { frame, attempts, resolve, reject }
     this.connects = 0; // connections that got a hello
@@ -165,6 +170,7 @@ export class HeraldClient extends EventTarget {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.syncTimer);
+    this.stopHeartbeat();
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -178,7 +184,10 @@ export class HeraldClient extends EventTarget {
   // Closes the socket; the client connects again (after at most backoffInitialMs), syncs from
   // its cursor and resends every unanswered send. For a network change ("online" event).
   reconnect() {
-    if (this.ws) this.ws.close(1000);
+    const ws = this.ws;
+    if (!ws) return;
+    this.dropped(ws, 1000, "reconnect");
+    ws.close(1000);
   }
 
   get connected() {
@@ -217,18 +226,49 @@ export class HeraldClient extends EventTarget {
       } catch {
         return; // not a frame of this protocol
       }
+      if (this.ready) this.alive(ws);
       this.onFrame(ws, f);
     };
     ws.onclose = (e) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.ready = false;
-      this.isSynced = false;
-      this.collected = null;
-      clearTimeout(this.syncTimer);
-      this.emit({ type: "client.closed", code: e.code, reason: e.reason });
-      if (!this.closed) this.scheduleReconnect(e.code);
+      if (this.ws === ws) this.dropped(ws, e.code, e.reason);
     };
+  }
+
+  // The socket is gone (closed, or given up on): forget it and connect again. A socket given
+  // up on may still fire its close later; it is no longer this.ws by then, and is ignored.
+  dropped(ws, code, reason) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.ready = false;
+    this.isSynced = false;
+    this.collected = null;
+    clearTimeout(this.syncTimer);
+    this.stopHeartbeat();
+    this.emit({ type: "client.closed", code, reason });
+    if (!this.closed) this.scheduleReconnect(code);
+  }
+
+  // Heartbeat: after heartbeat_ms without a frame, a ping; no frame within pongTimeoutMs
+  // after it, and the connection is taken for dead (a network that vanished without a TCP
+  // reset is otherwise noticed only minutes later): a new one is made at once.
+  alive(ws) {
+    const every = this.heartbeatMs === null ? (this.hello && this.hello.heartbeat_ms) : this.heartbeatMs;
+    if (!every) return;
+    this.stopHeartbeat();
+    this.idleTimer = setTimeout(() => {
+      if (this.ws !== ws) return;
+      ws.send(JSON.stringify({ type: "ping" }));
+      this.deadTimer = setTimeout(() => {
+        if (this.ws !== ws) return;
+        this.dropped(ws, 4000, "no answer to ping");
+        ws.close(4000, "no answer to ping");
+      }, this.pongTimeoutMs);
+    }, every);
+  }
+
+  stopHeartbeat() {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.deadTimer);
   }
 
   scheduleReconnect(code = null) {
@@ -262,8 +302,11 @@ export class HeraldClient extends EventTarget {
       ws.send(JSON.stringify({ type: "sync", cursor: this.cursor }));
       // a sync the server could not serve is answered by an error, not sync.done: start over
       this.syncTimer = setTimeout(() => {
-        if (this.ws === ws && !this.isSynced) ws.close(4000, "sync timeout");
+        if (this.ws !== ws || this.isSynced) return;
+        this.dropped(ws, 4000, "sync timeout");
+        ws.close(4000, "sync timeout");
       }, this.syncTimeoutMs);
+      this.alive(ws);
       for (const entry of this.pending.values()) { // unanswered sends, same client_msg_id
         entry.attempts += 1;
         ws.send(entry.frame);

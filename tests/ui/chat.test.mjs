@@ -363,6 +363,26 @@ test('the server restarts under both sides: reconnect banner, then nothing lost'
   assert.equal(stored.results.find((c) => c.peer && c.peer.id === 'b4').last_seq, 3)
 })
 
+test('a dropped network (offline, then back) loses nothing and duplicates nothing', async () => {
+  const b7 = await openChat('/chat?user_id=b7&target=m7')
+  await b7.getByRole('textbox', { name: 'Message' }).waitFor()
+  const m7 = await openChat('/chat?user_id=m7&target=b7')
+  await m7.getByRole('textbox', { name: 'Message' }).waitFor()
+  await b7.context().setOffline(true)
+  await send(m7, 'to b7 while it is offline')
+  await send(b7, 'from b7 while offline')
+  await m7.waitForTimeout(1500)
+  await b7.context().setOffline(false)
+  await b7.locator('.pane .bubble', { hasText: 'to b7 while it is offline' }).waitFor()
+  await m7.locator('.pane .bubble', { hasText: 'from b7 while offline' }).waitFor()
+  await b7.locator('.msg.mine .state', { hasText: /sent|read/ }).waitFor()
+  await b7.waitForTimeout(500)
+  for (const p of [b7, m7]) {
+    const texts = (await bubbles(p).allTextContents()).map((x) => x.trim()).sort()
+    assert.deepEqual(texts, ['from b7 while offline', 'to b7 while it is offline'])
+  }
+})
+
 test('refused sign-ins show one "access restricted" page; a token never stays in the URL', async () => {
   const allow = [/401|403|422|Unauthorized|Forbidden/]
   for (const path of ['/chat?token=not-a-token', '/chat?user_id=bad%20id!']) {

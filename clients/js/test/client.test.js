@@ -169,6 +169,44 @@ describe("reconnect", () => {
   });
 });
 
+describe("heartbeat", () => {
+  it("pings after heartbeat_ms of silence and reconnects at once when nothing answers", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const c = make({ pongTimeoutMs: 2000 });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    const ws = FakeSocket.last();
+    ws.readyState = 1;
+    ws.frame({ type: "hello", user: { id: "b1" }, session_id: "s", cursor: "0", heartbeat_ms: 5000 });
+    ws.frame({ type: "sync.done", cursor: "0", has_more: false, complete: true });
+    await vi.advanceTimersByTimeAsync(4000);
+    ws.frame({ type: "presence", user_id: "m1", online: true, last_seen: null }); // a frame: the wait starts over
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(ws.ofType("ping")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(ws.ofType("ping")).toEqual([{ type: "ping" }]);
+    ws.frame({ type: "pong" }); // answered: still the same connection
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(FakeSocket.all.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(1); // the next ping
+    expect(ws.ofType("ping").length).toBe(2);
+    ws.onclose = null; // a dead network: the close never comes
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(c.frames.find((f) => f.type === "client.closed")).toEqual(
+      { type: "client.closed", code: 4000, reason: "no answer to ping" });
+    await vi.advanceTimersByTimeAsync(5); // back-off 0 (Math.random() is 0 here)
+    expect(FakeSocket.all.length).toBe(2);
+    expect(c.state).toBe("reconnecting");
+  });
+
+  it("heartbeatMs: 0 turns it off", async () => {
+    const c = make({ heartbeatMs: 0 });
+    const ws = await online(c);
+    await vi.advanceTimersByTimeAsync(120000);
+    expect(ws.ofType("ping")).toEqual([]);
+  });
+});
+
 describe("sync", () => {
   it("syncs from hello's cursor first, then from the highest cursor seen after a reconnect", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0);
@@ -263,6 +301,7 @@ describe("sync", () => {
     await vi.advanceTimersByTimeAsync(5001);
     expect(FakeSocket.all.length).toBe(2);
     expect(c.frames.find((f) => f.type === "client.closed").code).toBe(4000);
+    expect(FakeSocket.all[0].readyState).toBe(3); // closed too
   });
 });
 
