@@ -30,6 +30,7 @@ struct sfile {
     size_t len;
     char etag[24];
     const char *mime;
+    const struct sfile *gz; /* the table's "<path>.gz" (precompressed), or NULL */
 };
 
 struct static_files {
@@ -38,6 +39,8 @@ struct static_files {
     size_t total;
     bool not_built; /* the embedded table of a binary built without the UI */
 };
+
+static void finish_table(struct static_files *sf);
 
 /* What "/" and the SPA routes answer when the binary was built without the UI. */
 static const char NOT_BUILT_PAGE[] =
@@ -191,8 +194,7 @@ struct static_files *static_files_load(const char *dir, size_t max_total)
         return NULL;
     struct static_files *sf = xcalloc(1, sizeof(*sf));
     scan(sf, dir, "", 0, max_total);
-    if (sf->n)
-        qsort(sf->files, sf->n, sizeof(struct sfile), cmp_file);
+    finish_table(sf);
     log_info("static", "serving %zu files (%zu bytes) from %s", sf->n, sf->total, dir);
     return sf;
 }
@@ -206,8 +208,7 @@ struct static_files *static_files_embedded(const struct static_embedded *files, 
         data[files[i].len] = '\0';
         add_file(sf, files[i].path, data, files[i].len);
     }
-    if (sf->n)
-        qsort(sf->files, sf->n, sizeof(struct sfile), cmp_file);
+    finish_table(sf);
     sf->not_built = n == 0;
     if (sf->not_built)
         log_warn("static", "this binary was built without the web UI (no Node.js): API only");
@@ -243,6 +244,21 @@ static void html_escape(struct buf *b, const char *s)
 
 static const struct sfile *find(const struct static_files *sf, const char *path);
 
+/* Sorts the table and links each file to its precompressed "<path>.gz" twin, if any. */
+static void finish_table(struct static_files *sf)
+{
+    if (sf->n == 0)
+        return;
+    qsort(sf->files, sf->n, sizeof(struct sfile), cmp_file);
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < sf->n; i++) {
+        b.len = 0;
+        buf_printf(&b, "%s.gz", sf->files[i].path);
+        sf->files[i].gz = find(sf, b.data);
+    }
+    buf_release(&b);
+}
+
 void static_files_brand(struct static_files *sf, const char *title, const char *description)
 {
     static const char T[] = "__HERALD_APP_TITLE__", D[] = "__HERALD_APP_DESCRIPTION__";
@@ -273,6 +289,7 @@ void static_files_brand(struct static_files *sf, const char *title, const char *
     free(f->data);
     f->data = data;
     f->len = len;
+    f->gz = NULL; /* a compressed copy would hold the placeholders */
     set_etag(f);
 }
 
@@ -310,6 +327,30 @@ static bool is_spa_route(const char *p)
     return false;
 }
 
+/* Accept-Encoding lists gzip with a non-zero q (RFC 9110 §12.5.3). */
+static bool accepts_gzip(const char *ae)
+{
+    for (const char *p = ae; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
+        bool gzip = (size_t)(p - s) == 4 && strncasecmp(s, "gzip", 4) == 0;
+        const char *end = strchr(p, ',');
+        const char *q = strstr(p, "q=");
+        bool zero = false;
+        if (q != NULL && (end == NULL || q < end)) {
+            char *qe = NULL;
+            zero = strtod(q + 2, &qe) <= 0.0 && qe != q + 2;
+        }
+        if (gzip)
+            return !zero;
+        p = end;
+    }
+    return false;
+}
+
 static bool etag_matches(const char *inm, const char *etag)
 {
     if (inm == NULL)
@@ -326,6 +367,8 @@ static bool etag_matches(const char *inm, const char *etag)
     }
     return false;
 }
+
+static bool serve_file(struct http_req *req, const struct sfile *f, const char *mime);
 
 bool static_files_serve(const struct static_files *sf, struct http_req *req)
 {
@@ -368,14 +411,29 @@ bool static_files_serve(const struct static_files *sf, struct http_req *req)
     free(path);
     if (f == NULL)
         return false;
+    if (f->gz != NULL) {
+        /* the precompressed twin when the client takes gzip (web/scripts/compress.mjs) */
+        http_res_header(req, "Vary", "Accept-Encoding");
+        if (accepts_gzip(http_req_header(req, "Accept-Encoding"))) {
+            http_res_header(req, "Content-Encoding", "gzip");
+            const char *mime = f->mime;
+            f = f->gz;
+            return serve_file(req, f, mime);
+        }
+    }
+    return serve_file(req, f, f->mime);
+}
+
+static bool serve_file(struct http_req *req, const struct sfile *f, const char *mime)
+{
     http_res_header(req, "ETag", f->etag);
     http_res_header(req, "X-Content-Type-Options", "nosniff");
     http_res_header(req, "Cache-Control",
-                    strncmp(f->mime, "text/html", 9) == 0 ? "no-cache" : "public, max-age=300");
+                    strncmp(mime, "text/html", 9) == 0 ? "no-cache" : "public, max-age=300");
     if (etag_matches(http_req_header(req, "If-None-Match"), f->etag)) {
         http_respond(req, 304, NULL, NULL, 0);
         return true;
     }
-    http_respond(req, 200, f->mime, f->data, f->len);
+    http_respond(req, 200, mime, f->data, f->len);
     return true;
 }

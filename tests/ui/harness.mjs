@@ -116,6 +116,7 @@ export async function newPage(browser, { locale = 'en-US', viewport = { width: 1
 
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true })
+  await page.waitForTimeout(600) // dialogs and drawers finish their transitions
   await page.screenshot({ path: join(SHOTS, name + '.png') })
 }
 

@@ -117,6 +117,10 @@ export default {
       password: 'Has a password',
       metadata: 'Metadata',
       contacts: 'Contacts',
+      disable: 'Disable user',
+      enable: 'Enable user',
+      disableConfirm: 'Disable {id}? Their tokens are revoked and their connections closed.',
+      badJson: 'Metadata must be a JSON object.',
     },
     audit: {
       time: 'Time',
@@ -281,6 +285,10 @@ export default {
       password: '已设密码',
       metadata: '元数据',
       contacts: '联系方式',
+      disable: '停用用户',
+      enable: '启用用户',
+      disableConfirm: '停用 {id}？其令牌将被吊销，连接将被断开。',
+      badJson: '元数据必须是 JSON 对象。',
     },
     audit: {
       time: '时间',
