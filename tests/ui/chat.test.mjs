@@ -258,7 +258,7 @@ test('groups and rooms: create, invite, join, chat, leave', async () => {
   await grow.click()
   await member.locator('.pane .bubble', { hasText: 'hello team' }).waitFor()
   assert.equal(await member.locator('.pane .msg .sender').first().textContent(), 'g_b')
-  const ctx = owner.getByRole('complementary', { name: 'Customer context' })
+  const ctx = owner.getByRole('complementary', { name: 'Details' })
   if (!(await ctx.isVisible())) await owner.getByRole('button', { name: 'Customer context' }).click()
   await ctx.locator('input[name=invite]').fill('g_p')
   await ctx.getByRole('button', { name: 'Invite' }).click()
@@ -280,10 +280,33 @@ test('groups and rooms: create, invite, join, chat, leave', async () => {
 
   // leaving takes the room off the list
   member.on('dialog', (d) => d.accept())
-  const mctx = member.getByRole('complementary', { name: 'Customer context' })
+  const mctx = member.getByRole('complementary', { name: 'Details' })
   if (!(await mctx.isVisible())) await member.getByRole('button', { name: 'Customer context' }).click()
   await mctx.getByRole('button', { name: 'Leave' }).click()
   await member.locator('.conv', { has: member.locator('.name', { hasText: 'Lobby' }) }).waitFor({ state: 'detached' })
+})
+
+test('search: highlighted matches as text, a hit opens its conversation at the message', async () => {
+  const c = await api('b8', 'POST', '/conversations', { type: 'direct', peer: 'm8' })
+  await api('b8', 'POST', `/conversations/${c.id}/messages`, { type: 'text', content: 'the <b>needle</b> order #42' })
+  for (let i = 0; i < 150; i++) await api('m8', 'POST', `/conversations/${c.id}/messages`, { type: 'text', content: `filler ${i}` })
+  await new Promise((r) => setTimeout(r, 1000)) // indexed within a moment (docs/chat.md, "Search")
+  const p = await openChat('/chat?user_id=m8')
+  await conv(p, 'b8').waitFor()
+  await p.getByRole('button', { name: 'Search messages' }).click()
+  const box = p.getByRole('search').getByRole('textbox', { name: 'Search messages' })
+  await box.fill('needle')
+  await box.press('Enter')
+  const hit = p.getByRole('list', { name: 'Search results' }).locator('.hit').first()
+  await hit.waitFor()
+  assert.equal((await hit.locator('.snippet').textContent()).trim(), 'the <b>needle</b> order #42')
+  assert.deepEqual(await hit.locator('mark').allTextContents(), ['needle'])
+  assert.equal(await hit.locator('.snippet b').count(), 0)
+  await hit.click()
+  const target = p.locator('.pane .msg[data-seq="1"] .bubble')
+  await target.waitFor()
+  assert.ok(await target.isVisible(), 'the hit is scrolled into view')
+  assert.equal((await target.textContent()).trim(), 'the <b>needle</b> order #42')
 })
 
 test('a message made of HTML and a javascript: link renders as text', async () => {

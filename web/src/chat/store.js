@@ -26,6 +26,7 @@ export const useChat = defineStore('chat', () => {
   const quickReplies = ref([])
   const uploads = reactive([]) // { id, name, loaded, total, error }
   const notice = ref('') // the last error to show
+  const focus = ref(null) // { conversationId, messageId }: a message to scroll to (a search hit)
   let rest = null
   let client = null
   let lastTyping = 0
@@ -175,6 +176,20 @@ export const useChat = defineStore('chat', () => {
       l.loading = false
       bump(id)
     }
+  }
+
+  // Opens a conversation at one of its messages (a search hit): older pages are loaded until
+  // it is in the list (at most 40 pages, 2,000 messages), then the pane scrolls to it.
+  async function reveal(id, message) {
+    await ensureConv(id)
+    await open(id)
+    const l = list(id)
+    for (let n = 0; n < 40 && l.hasMore; n++) {
+      const first = l.items.find((m) => m.seq)
+      if (!first || first.seq <= message.seq) break
+      await loadOlder(id)
+    }
+    focus.value = { conversationId: id, messageId: message.id, at: Date.now() }
   }
 
   async function openWith(peer) {
@@ -465,7 +480,7 @@ export const useChat = defineStore('chat', () => {
   }
 
   return {
-    me, convs, activeId, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
+    me, convs, activeId, focus, reveal, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
     uploads, notice, ordered, unreadTotal, active,
     list, peerOf, titleOf, init, reloadConversations, open, loadOlder, openWith, markRead, send,
     upload, edit, recall, sendTyping, search, ensureConv, createGroup, createRoom, rooms, joinRoom,
