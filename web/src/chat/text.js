@@ -6,6 +6,7 @@
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi
 
 export function safeHref(url) {
+  if (!url) return null
   try {
     const u = new URL(url, window.location.href)
     return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null
