@@ -234,6 +234,21 @@ test('an uploaded image shows as a thumbnail on the other side, a file as a card
   assert.match(await card.locator('.file-name').textContent(), /notes <b>\.txt/)
   assert.equal(await conv(m6, 'b6').locator('.preview').textContent(), '[File]')
   await conv(zh, 'b6').locator('.preview', { hasText: '[文件]' }).waitFor()
+
+  // a pasted image and a dropped file are uploaded too
+  const bytes = [...png(64, 48)]
+  await b6.getByRole('textbox', { name: 'Message' }).evaluate((el, bytes) => {
+    const dt = new DataTransfer()
+    dt.items.add(new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }))
+    el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }))
+  }, bytes)
+  await m6.locator('.pane .thumb img').nth(1).waitFor()
+  await b6.locator('.pane').first().evaluate((el) => {
+    const dt = new DataTransfer()
+    dt.items.add(new File(['dropped text\n'], 'dropped.txt', { type: 'text/plain' }))
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+  })
+  await m6.locator('.pane .file-card', { hasText: 'dropped.txt' }).waitFor()
   await shot(m6, 'chat-media')
 })
 
