@@ -429,6 +429,25 @@ test('refused sign-ins show one "access restricted" page; a token never stays in
     assert.ok(!p.url().includes('token='), p.url())
     assert.equal(await p.locator('main').textContent().then((s) => s.includes('not-a-token')), false)
   }
+  // a token link: the token leaves the address at once; revoking it (logout everywhere, close
+  // 4001) ends the open chat on the same page
+  const reg = await (await fetch(url('/api/v1/auth/register'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'ui_link_1', password: 'correct horse battery' }),
+  })).json()
+  const linked = await openChat(`/chat?token=${reg.access_token}&target=ui_user_none`, { allow: [...allow, /404/] })
+  await linked.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  await linked.getByRole('alert').filter({ hasText: 'That conversation is not available.' }).waitFor() // no such user
+  assert.equal(new URL(linked.url()).search, '?target=ui_user_none')
+  const out = await fetch(url('/api/v1/auth/logout'), {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${reg.access_token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ everywhere: true }),
+  })
+  assert.equal(out.status, 204)
+  await linked.getByRole('heading', { name: 'Access restricted' }).waitFor()
+
   // username and password (S4): register, then the chat
   const p = await openChat('/chat', { allow })
   await p.getByRole('tab', { name: 'Register' }).click()
