@@ -120,8 +120,19 @@ export const useChat = defineStore('chat', () => {
     window.addEventListener('online', () => client.reconnect())
   }
 
+  const convCount = ref(0) // the server's count of my conversations
+  let convPages = 0
+
   async function reloadConversations() {
-    const page = await rest.conversations({ page_size: 100 })
+    convPages = 0
+    await moreConversations()
+  }
+
+  // the next page of the list (100 at a time, newest activity first)
+  async function moreConversations() {
+    const page = await rest.conversations({ page: convPages + 1, page_size: 100 })
+    convPages += 1
+    convCount.value = page.count
     for (const c of page.results) upsertConv(c)
     const ids = [...new Set(page.results.map((c) => peerOf(c)).filter(Boolean).map((p) => p.id))]
     if (ids.length) {
@@ -480,7 +491,7 @@ export const useChat = defineStore('chat', () => {
   }
 
   return {
-    me, convs, activeId, focus, reveal, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
+    me, convs, activeId, focus, reveal, convCount, moreConversations, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
     uploads, notice, ordered, unreadTotal, active,
     list, peerOf, titleOf, init, reloadConversations, open, loadOlder, openWith, markRead, send,
     upload, edit, recall, sendTyping, search, ensureConv, createGroup, createRoom, rooms, joinRoom,
