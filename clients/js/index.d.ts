@@ -49,7 +49,7 @@ export interface NotificationFrame {
   delivery_id: string;
   notification: { type: string; title: string; content: string; data: any };
   created_at: number;
-  cursor?: Cursor;
+  cursor?: Cursor | null;
 }
 export interface SendOkFrame {
   type: "send.ok"; client_msg_id: string; id: string; conversation_id: string; seq: number;
@@ -181,6 +181,11 @@ export declare function mediaMessage(upload: Upload): {
   content: { url: string; name: string; size: number; mime: string; width?: number; height?: number; duration?: number };
 };
 
+export interface InboxItem {
+  id: string; type: string; title: string; content: string; data: any; created_at: number;
+  status: string; read_at: number | null; notification_id: string;
+}
+
 export interface HeraldRestOptions {
   /** the server's origin, "" for the page's own */
   baseUrl?: string;
@@ -217,6 +222,10 @@ export declare class HeraldRest {
   user(id: string): Promise<any>;
   presence(userIds: string[]): Promise<{ results: { user_id: string; online: boolean; last_seen: number | null }[] }>;
   quickReplies(): Promise<any>;
+  inbox(params?: { unread?: 0 | 1; page?: number; page_size?: number }): Promise<Page<InboxItem> & { unread: number }>;
+  inboxUnread(): Promise<{ unread: number }>;
+  inboxRead(deliveryId: string): Promise<{ id: string; status: string; read_at: number }>;
+  inboxReadAll(): Promise<{ updated: number }>;
   search(q: string, params?: { conversation_id?: string; page?: number; page_size?: number }): Promise<Page<any>>;
   upload(file: Blob, options?: { onProgress?: (loaded: number, total: number) => void; name?: string; signal?: AbortSignal }): Promise<Upload>;
 }

@@ -361,9 +361,10 @@ export class HeraldClient extends EventTarget {
   }
 
   // A notification: told by its delivery id, not its cursor (one not ACKed is sent again on
-  // every connection, with the cursor it had), handed over once per client.
+  // every connection; its cursor is null: notifications are not in the event log), handed
+  // over once per client.
   notified(f) {
-    if (f.cursor !== undefined && (this.cursor === null || above(f.cursor, this.cursor))) {
+    if (typeof f.cursor === "string" && (this.cursor === null || above(f.cursor, this.cursor))) {
       this.cursor = f.cursor;
     }
     if (this.seenDeliveries.has(f.delivery_id)) return;
@@ -621,6 +622,23 @@ export class HeraldRest {
 
   quickReplies() {
     return this.request("GET", "/quick-replies");
+  }
+
+  // the in-app notification inbox (docs/notifications.md, "In-app and the inbox")
+  inbox(params = {}) {
+    return this.request("GET", "/inbox", { params });
+  }
+
+  inboxUnread() {
+    return this.request("GET", "/inbox/unread-count");
+  }
+
+  inboxRead(deliveryId) {
+    return this.request("POST", `/inbox/${encodeURIComponent(deliveryId)}/read`, { body: {} });
+  }
+
+  inboxReadAll() {
+    return this.request("POST", "/inbox/read-all", { body: {} });
   }
 
   // full-text search: { results: [{ highlight, message... }], total, page, page_size }

@@ -429,6 +429,15 @@ describe("live frames", () => {
     expect(c.cursor).toBe("4");
   });
 
+  it("a notification with a null cursor (not in the event log) leaves the cursor alone", async () => {
+    const c = make();
+    const ws = await online(c, "7");
+    ws.frame({ type: "notification", delivery_id: "d9", cursor: null, created_at: 1,
+               notification: { type: "t", title: "T", content: "x", data: {} } });
+    expect(c.frames.filter((f) => f.type === "notification").map((f) => f.delivery_id)).toEqual(["d9"]);
+    expect(c.cursor).toBe("7");
+  });
+
   it("typed handlers: on returns an unsubscribe, once fires once, a throwing handler does not stop others", async () => {
     const c = make();
     const ws = await online(c);
@@ -479,7 +488,7 @@ describe("HeraldRest", () => {
     expect(calls[1][1]).toMatchObject({ method: "POST", body: '{"seq":3}' });
   });
 
-  it("groups, members, rooms: the right method, path and body", async () => {
+  it("groups, members, rooms, inbox: the right method, path and body", async () => {
     const calls = [];
     const rest = new HeraldRest({ token: "tk", fetch: (url, init) => { calls.push([init.method, url, init.body]); return reply(200, {}); } });
     await rest.createConversation({ type: "group", name: "G", members: ["a"] });
@@ -493,6 +502,17 @@ describe("HeraldRest", () => {
       ["POST", "/api/v1/conversations/c1/leave", "{}"],
       ["GET", "/api/v1/rooms?page=2", undefined],
       ["POST", "/api/v1/rooms/r1/join", "{}"],
+    ]);
+    calls.length = 0;
+    await rest.inbox({ unread: 1, page_size: 20 });
+    await rest.inboxUnread();
+    await rest.inboxRead("n1-1");
+    await rest.inboxReadAll();
+    expect(calls).toEqual([
+      ["GET", "/api/v1/inbox?unread=1&page_size=20", undefined],
+      ["GET", "/api/v1/inbox/unread-count", undefined],
+      ["POST", "/api/v1/inbox/n1-1/read", "{}"],
+      ["POST", "/api/v1/inbox/read-all", "{}"],
     ]);
   });
 

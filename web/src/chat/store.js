@@ -26,6 +26,12 @@ export const useChat = defineStore('chat', () => {
   const quickReplies = ref([])
   const uploads = reactive([]) // { id, name, loaded, total, error }
   const notice = ref('') // the last error to show
+  // the inbox's unread count: from the notification frames (the server sends the ones this
+  // device has not ACKed at every connection), made exact by the inbox API once one came or
+  // the inbox was opened
+  const inboxUnread = ref(0)
+  let inboxCounted = false
+  const inboxItems = ref([])
   const focus = ref(null) // { conversationId, messageId }: a message to scroll to (a search hit)
   let rest = null
   let client = null
@@ -242,6 +248,31 @@ export const useChat = defineStore('chat', () => {
     client.on('typing', (f) => {
       if (me.value && f.user_id === me.value.id) return
       typing[f.conversation_id] = { user_id: f.user_id, until: Date.now() + TYPING_MS }
+    })
+    client.on('notification', (f) => {
+      // delivered to this device (the server sends it again on the next connection until ACKed)
+      client.ack(f.delivery_id)
+      if (inboxItems.value.some((x) => x.id === f.delivery_id)) return
+      const n = f.notification || {}
+      inboxItems.value = [
+        { id: f.delivery_id, type: n.type, title: n.title, content: n.content, data: n.data, created_at: f.created_at, read_at: null },
+        ...inboxItems.value,
+      ]
+      inboxUnread.value += 1
+      if (!inboxCounted) {
+        inboxCounted = true
+        rest
+          .inboxUnread()
+          .then((a) => (inboxUnread.value = a.unread))
+          .catch(() => {})
+      }
+      if (document.hidden && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
+        try {
+          new Notification(String(n.title || ''), { body: String(n.content || '').slice(0, 200), tag: f.delivery_id })
+        } catch {
+          /* not allowed here */
+        }
+      }
     })
     client.on('presence', (f) => {
       presence[f.user_id] = f.online
@@ -486,12 +517,33 @@ export const useChat = defineStore('chat', () => {
     if (activeId.value === id) activeId.value = null
   }
 
+  async function loadInbox() {
+    const page = await rest.inbox({ page_size: 50 })
+    const live = inboxItems.value.filter((x) => !page.results.some((r) => r.id === x.id))
+    inboxItems.value = [...live, ...page.results]
+    inboxUnread.value = page.unread
+    inboxCounted = true
+  }
+
+  async function readInbox(item) {
+    if (item.read_at) return
+    const a = await rest.inboxRead(item.id)
+    inboxItems.value = inboxItems.value.map((x) => (x.id === item.id ? { ...x, read_at: a.read_at || Date.now() } : x))
+    inboxUnread.value = Math.max(0, (inboxUnread.value || 1) - 1)
+  }
+
+  async function readAllInbox() {
+    await rest.inboxReadAll()
+    inboxItems.value = inboxItems.value.map((x) => (x.read_at ? x : { ...x, read_at: Date.now() }))
+    inboxUnread.value = 0
+  }
+
   function search(q, conversationId = null) {
     return rest.search(q, conversationId ? { conversation_id: conversationId, page_size: 50 } : { page_size: 50 })
   }
 
   return {
-    me, convs, activeId, focus, reveal, convCount, moreConversations, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
+    me, convs, activeId, focus, reveal, inboxUnread, inboxItems, loadInbox, readInbox, readAllInbox, convCount, moreConversations, versions, lists, presence, peerRead, typing, conn, everOpen, quickReplies,
     uploads, notice, ordered, unreadTotal, active,
     list, peerOf, titleOf, init, reloadConversations, open, loadOlder, openWith, markRead, send,
     upload, edit, recall, sendTyping, search, ensureConv, createGroup, createRoom, rooms, joinRoom,
