@@ -11,7 +11,7 @@
 // "access restricted" page; the chat works at 375 px. No console error in any page.
 import { test, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { deflateSync, crc32 } from 'node:zlib'
@@ -419,6 +419,47 @@ test('a dropped network (offline, then back) loses nothing and duplicates nothin
     const texts = (await bubbles(p).allTextContents()).map((x) => x.trim()).sort()
     assert.deepEqual(texts, ['from b7 while offline', 'to b7 while it is offline'])
   }
+})
+
+// Runs where the notification engine is (issue 11: POST /notifications, GET /inbox); skipped,
+// saying so, on a server without it.
+test('the notification inbox: live frames ACKed and counted, read, read all; nothing sent again', async (t) => {
+  const probe = await fetch(url('/api/v1/inbox/unread-count?user_id=n1'))
+  if (probe.status === 404) {
+    t.skip('this server has no notification inbox (GET /api/v1/inbox: 404)')
+    return
+  }
+  const env = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HERALD_')) env[k] = v
+  const out = spawnSync(BIN, ['app', 'secret', 'default'], { env: { ...env, HERALD_DATA_DIR: dataDir }, encoding: 'utf8' })
+  const secret = /^secret=(.+)$/m.exec(out.stdout)[1].trim()
+  const notify = async (title) => {
+    const r = await fetch(url('/api/v1/notifications'), {
+      method: 'POST',
+      headers: { 'X-App-Key': 'default', 'X-App-Secret': secret, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'order.shipped', recipients: ['n1'], title, content: 'Order <b>42</b> is on its way' }),
+    })
+    assert.equal(r.status, 202, await r.text())
+  }
+  const p = await openChat('/chat?user_id=n1')
+  await p.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  await notify('Shipped')
+  await p.locator('.bell-badge', { hasText: /^1$/ }).waitFor()
+  await notify('Delivered')
+  await p.locator('.bell-badge', { hasText: /^2$/ }).waitFor()
+  await p.getByRole('button', { name: 'Notifications, 2 unread' }).click()
+  const items = p.getByRole('list', { name: 'Notifications' }).locator('.item')
+  await items.nth(1).waitFor()
+  assert.deepEqual(await items.locator('.title').allTextContents(), ['Delivered', 'Shipped'])
+  assert.equal(await items.first().locator('.content').textContent(), 'Order <b>42</b> is on its way')
+  await items.first().click()
+  await p.locator('.bell-badge', { hasText: /^1$/ }).waitFor()
+  await p.getByRole('button', { name: 'Mark all read' }).click()
+  await p.locator('.bell-badge').waitFor({ state: 'detached' })
+  await p.reload() // ACKed: not sent again
+  await p.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  await p.waitForTimeout(1000)
+  assert.equal(await p.locator('.bell-badge').count(), 0)
 })
 
 test('refused sign-ins show one "access restricted" page; a token never stays in the URL', async () => {
