@@ -94,6 +94,7 @@ export class HeraldClient extends EventTarget {
     this.hello = null;
     this.seenIds = new Recent(); // message ids applied
     this.seenDeliveries = new Recent(); // notification delivery ids handed over
+    this.pendingAcks = new Set(); // ACKs asked for while offline: sent after the next hello
     this.collected = null; // event frames held while a sync runs, else null
     this.floor = 0n; // cursors up to this one count as applied
     this.applied = new Set(); // cursors applied above the floor
@@ -311,6 +312,8 @@ export class HeraldClient extends EventTarget {
         entry.attempts += 1;
         ws.send(entry.frame);
       }
+      for (const id of this.pendingAcks) ws.send(JSON.stringify({ type: "ack", delivery_id: id }));
+      this.pendingAcks.clear();
       this.setState("open");
       this.emit(f);
     } else if (f.type === "sync.done") {
@@ -439,10 +442,11 @@ export class HeraldClient extends EventTarget {
     this.sendLive({ type: "leave", conversation_id: conversationId });
   }
 
-  // Marks an in-app notification delivered. Unsent when offline: the server sends the
-  // notification again on the next connection, and it is ACKed then.
+  // Marks an in-app notification delivered. Asked for while offline, it is sent after the
+  // next hello (the server sends the notification again meanwhile; the client does not hand
+  // it over twice).
   ack(deliveryId) {
-    this.sendLive({ type: "ack", delivery_id: deliveryId });
+    if (!this.sendLive({ type: "ack", delivery_id: deliveryId })) this.pendingAcks.add(deliveryId);
   }
 
   ping() {

@@ -387,7 +387,7 @@ describe("send", () => {
 });
 
 describe("live frames", () => {
-  it("ack, read, typing, join, leave go out when connected, are dropped otherwise", async () => {
+  it("read, typing, join, leave go out when connected, are dropped otherwise", async () => {
     const c = make();
     expect(c.sendLive({ type: "ping" })).toBe(false);
     const ws = await online(c);
@@ -427,6 +427,22 @@ describe("live frames", () => {
     expect(ws.ofType("ack")).toEqual([{ type: "ack", delivery_id: "d1" }]);
     expect(ws2.ofType("ack")).toEqual([{ type: "ack", delivery_id: "d2" }]);
     expect(c.cursor).toBe("4");
+  });
+
+  it("an ACK asked for while offline is sent after the next hello", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const c = make();
+    const ws = await online(c);
+    ws.drop();
+    c.ack("d5");
+    await vi.advanceTimersByTimeAsync(0);
+    const ws2 = FakeSocket.last();
+    ws2.hello("0");
+    expect(ws2.ofType("ack")).toEqual([{ type: "ack", delivery_id: "d5" }]);
+    ws2.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    FakeSocket.last().hello("0");
+    expect(FakeSocket.last().ofType("ack")).toEqual([]); // once
   });
 
   it("a notification with a null cursor (not in the event log) leaves the cursor alone", async () => {
