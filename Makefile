@@ -170,6 +170,7 @@ test: deps
 	$(MAKE) SANITIZER=address,undefined unit
 	$(MAKE) SANITIZER=address,undefined herald bench-tools
 	$(MAKE) fuzz-replay
+	$(MAKE) js-test
 	$(MAKE) SANITIZER=address,undefined e2e
 	$(MAKE) SANITIZER=address,undefined ui-test
 	$(MAKE) SANITIZER=address,undefined test-pg
@@ -183,6 +184,11 @@ test-pg: $(UNIT_BIN) $(BIN) bench-tools
 unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_store_sql
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store_sql
+
+# the JavaScript SDK's unit tests (Vitest, clients/js/package-lock.json; docs/client.md)
+.PHONY: js-test
+js-test:
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
