@@ -262,9 +262,6 @@ static int conn_exec(struct conn *c, const char *sql, char *err, size_t errlen)
     return ERR_BACKEND;
 }
 
-#define WRITER_CACHE_KIB 16384 /* page cache of the writer's connection */
-#define READER_CACHE_KIB 4096  /* page cache of each reader's (and the checkpointer's) */
-
 static int conn_open(struct conn *c, const char *path, bool writer, const struct store_options *o,
                      char *err, size_t errlen)
 {
@@ -301,18 +298,10 @@ static int conn_open(struct conn *c, const char *path, bool writer, const struct
     }
     const char *sync = o->durability == STORE_DURABILITY_STRICT ? "PRAGMA synchronous=FULL"
                                                                 : "PRAGMA synchronous=NORMAL";
-    /* the page cache: the writer's keeps the B-tree pages its commits touch (16 MiB); each
-     * reader has its own, so the pages every reader reads are cached once per reader on top of
-     * the OS's cache of the file: 4 MiB each. A miss costs a read from the OS's cache. At 10,000
-     * users the presence reads of their connections touch every membership page: with 16 MiB
-     * each reader kept about 7 MiB of them, 1.4 KiB per connection (BENCHMARKS.md, W1). */
-    char cache[48];
-    snprintf(cache, sizeof(cache), "PRAGMA cache_size=-%d",
-             writer ? WRITER_CACHE_KIB : READER_CACHE_KIB);
     if (conn_exec(c, sync, err, errlen) < 0 ||
         conn_exec(c, "PRAGMA foreign_keys=ON", err, errlen) < 0 ||
         conn_exec(c, "PRAGMA temp_store=MEMORY", err, errlen) < 0 ||
-        conn_exec(c, cache, err, errlen) < 0)
+        conn_exec(c, "PRAGMA cache_size=-16384", err, errlen) < 0)
         goto fail;
     if (!writer && conn_exec(c, "PRAGMA query_only=ON", err, errlen) < 0)
         goto fail;
