@@ -204,6 +204,8 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
     store_bind_text(op, app);
     store_bind_text(op, user);
     store_bind_int(op, PRESENCE_AUDIENCE_MAX);
+    if (online)
+        store_op_background(op); /* one per user coming online: store.h */
     pthread_mutex_lock(&p->mu);
     p->inflight++;
     pthread_mutex_unlock(&p->mu);
