@@ -377,6 +377,104 @@ static const char m013_message_search[] =
     "INSERT INTO message_search_pending (message_id) SELECT id FROM messages WHERE type ="
     " 'text' AND recalled = 0;";
 
+/* issue 11, notifications (docs/notifications.md, "Deliveries and the queue"). A notification
+ * fans out into deliveries, one per recipient per channel kind; each delivery that has to go
+ * out has one job, the durable queue's row (run_at, its lease: locked_by, locked_until),
+ * deleted when the delivery reaches a final state. delivery_attempts logs every try;
+ * delivery_acks the devices that ACKed an in-app delivery; idempotency_keys the
+ * Idempotency-Key of a send for its window (SPEC 4a). */
+static const char m017_notifications[] =
+    "CREATE TABLE notifications ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " type_code TEXT NOT NULL,"
+    " title TEXT,"
+    " content TEXT,"
+    " params TEXT CHECK (params IS NULL OR json_valid(params)),"
+    " data TEXT CHECK (data IS NULL OR json_valid(data)),"
+    " channels TEXT,"
+    " recipients TEXT NOT NULL,"
+    " priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'high', 'urgent')),"
+    " ttl_ms INTEGER,"
+    " send_at INTEGER NOT NULL,"
+    " expires_at INTEGER,"
+    " status TEXT NOT NULL CHECK (status IN ('queued', 'scheduled', 'cancelled')),"
+    " idempotency_key TEXT,"
+    " deliveries INTEGER NOT NULL DEFAULT 0,"
+    " source TEXT NOT NULL DEFAULT 'api',"
+    " operator_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX notifications_app ON notifications(app_id, created_at);"
+    "CREATE TABLE deliveries ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " notification_id TEXT NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,"
+    " user_id TEXT,"
+    " address TEXT,"
+    " channel TEXT NOT NULL,"
+    " channel_id TEXT,"
+    " type_code TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'delivered', 'read', "
+    "'failed', 'dead', 'cancelled', 'skipped', 'expired')),"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER,"
+    " last_error TEXT,"
+    " title TEXT,"
+    " content TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " sent_at INTEGER,"
+    " delivered_at INTEGER,"
+    " read_at INTEGER"
+    ") STRICT;"
+    "CREATE INDEX deliveries_notification ON deliveries(notification_id);"
+    "CREATE INDEX deliveries_app ON deliveries(app_id, created_at);"
+    "CREATE INDEX deliveries_inbox ON deliveries(app_id, user_id, created_at) WHERE channel = "
+    "'inapp';"
+    "CREATE TABLE delivery_attempts ("
+    " id INTEGER PRIMARY KEY,"
+    " delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,"
+    " attempt INTEGER NOT NULL,"
+    " outcome TEXT NOT NULL,"
+    " code INTEGER NOT NULL DEFAULT 0,"
+    " detail TEXT NOT NULL DEFAULT '',"
+    " duration_ms INTEGER NOT NULL DEFAULT 0,"
+    " node TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id);"
+    "CREATE TABLE delivery_acks ("
+    " delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,"
+    " device_id TEXT NOT NULL,"
+    " acked_at INTEGER NOT NULL,"
+    " PRIMARY KEY (delivery_id, device_id)"
+    ") STRICT;"
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY,"
+    " delivery_id TEXT NOT NULL UNIQUE REFERENCES deliveries(id) ON DELETE CASCADE,"
+    " app_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " channel_id TEXT,"
+    " run_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " locked_by TEXT,"
+    " locked_until INTEGER,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX jobs_due ON jobs(run_at);"
+    "CREATE INDEX jobs_locked ON jobs(locked_by);"
+    "CREATE TABLE idempotency_keys ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " idem_key TEXT NOT NULL,"
+    " request_hash TEXT NOT NULL,"
+    " notification_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (app_id, idem_key)"
+    ") STRICT;";
+
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
     {2, "users_name_index", m002_users_name_index},
@@ -392,6 +490,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {12, "uploads", m012_uploads},
     {13, "message_search", m013_message_search},
     {14, "service", m014_service},
+    {17, "notifications", m017_notifications},
 };
 
 const int store__sqlite_nmigrations =

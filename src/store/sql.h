@@ -284,6 +284,50 @@ extern const struct store_sql SQL_QUICK_REPLIES_DELETE;
     "id, title, content, position, CASE WHEN owner_user_id IS NULL THEN 1 ELSE 0 END AS shared,"   \
     " created_at, updated_at"
 
+/* notifications, deliveries, delivery_attempts, delivery_acks, jobs, idempotency_keys (issue 11,
+ * notify/): src/store/sql/notify_deliveries.c */
+extern const struct store_sql SQL_IDEMPOTENCY_KEYS_CLAIM;
+extern const struct store_sql SQL_IDEMPOTENCY_KEYS_GET;
+extern const struct store_sql SQL_IDEMPOTENCY_KEYS_PRUNE;
+extern const struct store_sql SQL_NOTIFICATIONS_INSERT;
+extern const struct store_sql SQL_DELIVERIES_INSERT_LIST;
+extern const struct store_sql SQL_DELIVERIES_INSERT_SUBSCRIBERS;
+extern const struct store_sql SQL_JOBS_INSERT_FOR;
+extern const struct store_sql SQL_NOTIFICATIONS_COUNT_SET;
+extern const struct store_sql SQL_NOTIFICATIONS_COUNT;
+extern const struct store_sql SQL_NOTIFICATIONS_PAGE;
+extern const struct store_sql SQL_NOTIFICATIONS_GET;
+extern const struct store_sql SQL_DELIVERIES_OF;
+extern const struct store_sql SQL_DELIVERY_ATTEMPTS_OF;
+extern const struct store_sql SQL_DELIVERY_ATTEMPTS_OF_DELIVERY;
+extern const struct store_sql SQL_DELIVERIES_COUNT;
+extern const struct store_sql SQL_DELIVERIES_PAGE;
+extern const struct store_sql SQL_DELIVERIES_GET;
+extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
+extern const struct store_sql SQL_DELIVERIES_CANCEL;
+extern const struct store_sql SQL_JOBS_CANCEL;
+extern const struct store_sql SQL_JOBS_CLAIM;
+extern const struct store_sql SQL_DELIVERIES_SENDING;
+extern const struct store_sql SQL_JOBS_CLAIMED;
+extern const struct store_sql SQL_JOBS_DONE;
+extern const struct store_sql SQL_JOBS_REQUEUE;
+extern const struct store_sql SQL_JOBS_RELEASE_ALL;
+extern const struct store_sql SQL_JOBS_NEXT_DUE;
+extern const struct store_sql SQL_DELIVERIES_SENT;
+extern const struct store_sql SQL_DELIVERIES_FAILED;
+extern const struct store_sql SQL_DELIVERY_ATTEMPTS_INSERT;
+extern const struct store_sql SQL_DELIVERIES_RETRY;
+extern const struct store_sql SQL_JOBS_RETRY;
+extern const struct store_sql SQL_DELIVERIES_INAPP_OWN;
+extern const struct store_sql SQL_DELIVERY_ACKS_ADD;
+extern const struct store_sql SQL_DELIVERIES_DELIVERED;
+extern const struct store_sql SQL_DELIVERIES_UNACKED;
+extern const struct store_sql SQL_INBOX_COUNT;
+extern const struct store_sql SQL_INBOX_UNREAD;
+extern const struct store_sql SQL_INBOX_PAGE;
+extern const struct store_sql SQL_INBOX_READ;
+extern const struct store_sql SQL_INBOX_READ_ALL;
+
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {
     const char *name;
