@@ -28,6 +28,7 @@
 #include "metrics/ops.h"
 #include "net/server.h"
 #include "net/static_files.h"
+#include "notify/notify.h"
 #include "upload/upload.h"
 #include "media/thumb.h"
 #include "router/router.h"
@@ -134,6 +135,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
+    struct notify *notify = notify_new(ident, rt);
+    notify_register(notify, router); /* after chat: presence watches sessions first */
     identity_register(router, ident);
     console_register(router, ident);
     rt_register_routes(rt, router);
@@ -146,7 +149,12 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         .cfg = cfg, .router = router, .statics = statics, .metrics = metrics};
     rt_ws_app(rt, &opts.ws);
     int port = 0;
-    struct server *started = server_start(&opts, &port);
+    struct server *started = NULL;
+    if (notify_start(notify) != 0) { /* the queue's dispatcher */
+        fprintf(stderr, "herald: cannot start the notification queue\n");
+        goto out_free;
+    }
+    started = server_start(&opts, &port);
     if (started == NULL)
         goto out_free;
     srv = started;
@@ -164,6 +172,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
     identity_stop(ident); /* password workers (queued checks cancelled), pollers */
     chat_stop(chat);      /* retention */
+    notify_stop(notify);  /* the queue's dispatcher: its batch under way is written */
     upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
     store_stop(store);    /* queued ops finish; their callbacks post to live loops */
     server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
@@ -174,6 +183,7 @@ out_free:
     identity_stop(ident); /* the revocation poller calls into rt */
     server_free(started);
     chat_free(chat);
+    notify_free(notify);
     upload_free(uploads);
     media_thumb_shutdown();
     rt_free(rt);

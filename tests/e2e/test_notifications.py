@@ -1,0 +1,405 @@
+"""Notifications (docs/notifications.md): sending with app authentication, idempotency,
+scheduling and ttl, the durable queue, in-app delivery over WebSockets with per-device ACKs and
+re-sends, the inbox, the app's and the console's reads. Runs on SQLite and, under
+scripts/pg-test.sh, on PostgreSQL."""
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import Closed, Server, http_request, wait_until, ws_open
+from test_conversations import App, app_headers, error_of
+
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def app(server):
+    a = App(server, app_headers(server))
+    a.users("ann", "ben", "cat", "dan")
+    return a
+
+
+@pytest.fixture(scope="module")
+def other(server):
+    a = App(server, app_headers(server, "NotifyOther"))
+    a.users("ann", "zoe")
+    return a
+
+
+def send(app, body, headers=None, raw=None):
+    h = dict(app.headers)
+    h.update(headers or {})
+    data = raw if raw is not None else json.dumps(body).encode()
+    return http_request(app.server.port, "POST", API + "/notifications", h, data, timeout=30)
+
+
+def get(app, path):
+    return http_request(app.server.port, "GET", API + path, app.headers, None, timeout=30)
+
+
+def post(app, path):
+    return http_request(app.server.port, "POST", API + path, app.headers, b"", timeout=30)
+
+
+def ws(app, uid, device=None):
+    path = "/ws?token=" + app.token(uid)
+    if device is not None:
+        path += "&device_id=" + device
+    return ws_open(app.server.port, path)
+
+
+def notifications(c, n=1, timeout=5):
+    """The next n notification frames (other frames skipped)."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        f = c.recv_frame(timeout=max(0.05, deadline - time.monotonic())).json()
+        if f["type"] == "notification":
+            got.append(f)
+    return got
+
+
+def no_notification(c, wait=0.6):
+    try:
+        while True:
+            f = c.recv_frame(timeout=wait).json()
+            assert f["type"] != "notification", f
+    except (socket.timeout, TimeoutError, Closed):
+        pass
+
+
+def notification(app, nid):
+    r = get(app, "/notifications/" + nid)
+    assert r.status == 200, r
+    return r.json()
+
+
+def delivery_status(app, nid, user):
+    for d in notification(app, nid)["deliveries"]:
+        if d["user_id"] == user:
+            return d["status"]
+    return None
+
+
+# ---------------------------------------------------------------- sending and in-app
+
+def test_send_in_app_frame_ack_and_inbox(app):
+    c = ws(app, "ann", "phone")
+    try:
+        r = send(app, {"type": "order.shipped", "recipients": ["ann", {"user_id": "ben"}],
+                       "title": "Shipped", "content": "Your order 42 is on its way",
+                       "data": {"order": 42}})
+        assert r.status == 202, r
+        body = r.json()
+        assert body["deliveries"] == 2 and body["id"]
+        nid = body["id"]
+        f, = notifications(c)
+        assert f["notification"] == {"type": "order.shipped", "title": "Shipped",
+                                     "content": "Your order 42 is on its way",
+                                     "data": {"order": 42}}
+        assert f["delivery_id"] and isinstance(f["created_at"], int) and "cursor" in f
+        wait_until(lambda: delivery_status(app, nid, "ann") == "sent", what="sent")
+        c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})
+        wait_until(lambda: delivery_status(app, nid, "ann") == "delivered", what="delivered")
+        # an ACK of an unknown (or someone else's) delivery is an error frame
+        ben_delivery = [d for d in notification(app, nid)["deliveries"]
+                        if d["user_id"] == "ben"][0]["id"]
+        c.send_json({"type": "ack", "delivery_id": ben_delivery})
+        e = c.recv_json()
+        assert e["type"] == "error" and e["code"] == "not_found", e
+        c.send_json({"type": "ack"})
+        e = c.recv_json()
+        assert e["code"] == "validation_failed" and e["field"] == "delivery_id", e
+    finally:
+        c.close()
+    n = notification(app, nid)
+    assert n["type"] == "order.shipped" and n["delivery_count"] == 2 and n["status"] == "queued"
+    d = [d for d in n["deliveries"] if d["user_id"] == "ann"][0]
+    assert d["channel"] == "inapp" and d["attempts"] == 1 and d["sent_at"] and d["delivered_at"]
+    assert d["attempt_log"][0]["outcome"] == "sent"
+
+    # the inbox
+    inbox = app.call("ann", "GET", "/inbox").json()
+    assert inbox["unread"] >= 1
+    mine = [e for e in inbox["results"] if e["id"] == f["delivery_id"]][0]
+    assert mine["title"] == "Shipped" and mine["data"] == {"order": 42}
+    assert mine["status"] == "delivered" and mine["notification_id"] == nid
+    r = app.call("ann", "POST", "/inbox/%s/read" % f["delivery_id"])
+    assert r.status == 200 and r.json()["status"] == "read", r
+    assert delivery_status(app, nid, "ann") == "read"
+    # ben's delivery is not ann's to read
+    error_of(app.call("ann", "POST", "/inbox/%s/read" % ben_delivery), 404)
+    assert all(e["id"] != ben_delivery for e in inbox["results"])
+
+
+def test_inbox_unread_filter_count_and_read_all(app):
+    ids = []
+    for i in range(3):
+        r = send(app, {"type": "digest", "recipients": ["cat"], "title": "T%d" % i})
+        assert r.status == 202, r
+        ids.append(r.json()["id"])
+    wait_until(lambda: app.call("cat", "GET", "/inbox/unread-count").json()["unread"] == 3,
+               what="three unread")
+    page = app.call("cat", "GET", "/inbox?unread=1&page_size=2").json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["unread"] == 3
+    assert [e["title"] for e in page["results"]] == ["T2", "T1"]  # newest first
+    first = page["results"][0]["id"]
+    assert app.call("cat", "POST", "/inbox/%s/read" % first).status == 200
+    assert app.call("cat", "GET", "/inbox/unread-count").json()["unread"] == 2
+    assert app.call("cat", "GET", "/inbox?unread=1").json()["count"] == 2
+    assert app.call("cat", "GET", "/inbox").json()["count"] == 3
+    r = app.call("cat", "POST", "/inbox/read-all")
+    assert r.status == 200 and r.json()["updated"] == 2, r
+    assert app.call("cat", "GET", "/inbox/unread-count").json()["unread"] == 0
+    error_of(app.call("cat", "GET", "/inbox?unread=maybe"), 422, "unread")
+    error_of(app.call("cat", "POST", "/inbox/nope/read"), 404)
+
+
+def test_unacked_deliveries_are_resent_per_device(app):
+    app.users("dev")
+    phone = ws(app, "dev", "phone")
+    laptop = ws(app, "dev", "laptop")
+    r = send(app, {"type": "t", "recipients": ["dev"], "content": "hello devices"})
+    nid = r.json()["id"]
+    fp, = notifications(phone)
+    fl, = notifications(laptop)
+    assert fp["delivery_id"] == fl["delivery_id"]
+    phone.send_json({"type": "ack", "delivery_id": fp["delivery_id"]})
+    wait_until(lambda: delivery_status(app, nid, "dev") == "delivered", what="delivered")
+    phone.close()
+    laptop.close()
+    # the phone ACKed it: nothing again; the laptop did not: sent again on its next connection
+    phone = ws(app, "dev", "phone")
+    laptop = ws(app, "dev", "laptop")
+    try:
+        again, = notifications(laptop)
+        assert again["delivery_id"] == fl["delivery_id"]
+        assert again["notification"]["content"] == "hello devices"
+        no_notification(phone)
+        laptop.send_json({"type": "ack", "delivery_id": again["delivery_id"]})
+        time.sleep(0.3)
+    finally:
+        phone.close()
+        laptop.close()
+    laptop = ws(app, "dev", "laptop")
+    try:
+        no_notification(laptop)
+    finally:
+        laptop.close()
+
+
+def test_offline_user_gets_it_on_connect_and_unknown_user_is_skipped(app):
+    r = send(app, {"type": "t", "recipients": ["dan", "nobody"], "content": "while away"})
+    assert r.status == 202 and r.json()["deliveries"] == 2, r
+    nid = r.json()["id"]
+    wait_until(lambda: delivery_status(app, nid, "dan") == "sent", what="sent")
+    assert delivery_status(app, nid, "nobody") == "skipped"
+    d = [d for d in notification(app, nid)["deliveries"] if d["user_id"] == "nobody"][0]
+    assert d["last_error"] == "no such user"
+    c = ws(app, "dan", "tablet")
+    try:
+        f, = notifications(c)
+        assert f["notification"]["content"] == "while away"
+    finally:
+        c.close()
+
+
+def test_subscribers_fans_out_to_every_user_of_the_app(server):
+    a = App(server, app_headers(server, "NotifyFanout"))
+    a.users(*["f%03d" % i for i in range(150)])
+    r = send(a, {"type": "news", "recipients": "subscribers", "title": "Hi all"})
+    assert r.status == 202 and r.json()["deliveries"] == 150, r
+    nid = r.json()["id"]
+    wait_until(lambda: get(a, "/deliveries?status=sent&notification_id=%s" % nid)
+               .json()["count"] == 150, timeout=20, what="150 sent")
+
+
+# ---------------------------------------------------------------- validation and scope
+
+@pytest.mark.parametrize("body,field", [
+    ({"recipients": ["ann"], "title": "x"}, "type"),
+    ({"type": "bad type", "recipients": ["ann"], "title": "x"}, "type"),
+    ({"type": "t", "title": "x"}, "recipients"),
+    ({"type": "t", "recipients": [], "title": "x"}, "recipients"),
+    ({"type": "t", "recipients": "everyone", "title": "x"}, "recipients"),
+    ({"type": "t", "recipients": ["ann", "bad id!"], "title": "x"}, "recipients[1]"),
+    ({"type": "t", "recipients": ["ann", "ann"], "title": "x"}, "recipients[1]"),
+    ({"type": "t", "recipients": [{"email": "not-an-address"}], "title": "x"},
+     "recipients[0].email"),
+    ({"type": "t", "recipients": [{"fax": "1"}], "title": "x"}, "recipients[0]"),
+    ({"type": "t", "recipients": [{"user_id": "a", "email": "a@b.c"}], "title": "x"},
+     "recipients[0]"),
+    ({"type": "t", "recipients": ["ann"]}, "content"),
+    ({"type": "t", "recipients": ["ann"], "title": "x" * 257}, "title"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "priority": "asap"}, "priority"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "ttl": 5}, "ttl"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "send_at": -1}, "send_at"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "channels": ["pigeon"]}, "channels[0]"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "channels": ["inapp", "inapp"]},
+     "channels[1]"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "data": [1]}, "data"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "data": {"k": "v" * 20000}}, "data"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "surprise": 1}, "surprise"),
+    ({"type": "t", "recipients": ["ann"], "title": "x", "idempotency_key": ""},
+     "idempotency_key"),
+])
+def test_validation_names_the_field_and_changes_nothing(app, body, field):
+    before = get(app, "/notifications").json()["count"]
+    error_of(send(app, body), 422, field, "validation_failed")
+    assert get(app, "/notifications").json()["count"] == before
+
+
+def test_too_many_recipients_and_bad_json(app):
+    r = send(app, {"type": "t", "recipients": ["u%d" % i for i in range(1001)], "title": "x"})
+    error_of(r, 422, "recipients")
+    error_of(send(app, None, raw=b"{not json"), 400)
+    error_of(send(app, {"type": "t", "recipients": ["ann"], "title": "x"},
+                   headers={"Idempotency-Key": "a b"}), 422, "Idempotency-Key")
+
+
+def test_app_auth_and_another_apps_ids_are_404(app, other):
+    r = http_request(app.server.port, "POST", API + "/notifications",
+                     {"Content-Type": "application/json"},
+                     json.dumps({"type": "t", "recipients": ["ann"], "title": "x"}).encode())
+    error_of(r, 401)
+    r = send(app, {"type": "scoped", "recipients": ["ann"], "title": "mine"})
+    nid = r.json()["id"]
+    error_of(get(other, "/notifications/" + nid), 404)
+    error_of(post(other, "/notifications/%s/cancel" % nid), 404)
+    assert all(n["id"] != nid for n in get(other, "/notifications").json()["results"])
+    assert get(other, "/deliveries?notification_id=" + nid).json()["count"] == 0
+    assert get(app, "/deliveries?notification_id=" + nid).json()["count"] == 1
+    error_of(get(app, "/notifications/nope"), 404)
+
+
+def test_lists_filter_and_page(app):
+    r = send(app, {"type": "filter.me", "recipients": ["ann", "ben"], "title": "x"})
+    nid = r.json()["id"]
+    lst = get(app, "/notifications?type=filter.me").json()
+    assert lst["count"] == 1 and lst["results"][0]["id"] == nid
+    assert lst["page"] == 1 and lst["page_size"] == 20
+    assert get(app, "/notifications?type=filter.me&to=1").json()["count"] == 0
+    d = get(app, "/deliveries?user_id=ben&type=filter.me").json()
+    assert d["count"] == 1 and d["results"][0]["notification_id"] == nid
+    assert get(app, "/deliveries?channel=email&type=filter.me").json()["count"] == 0
+    p = get(app, "/notifications?page_size=1&page=2").json()
+    assert len(p["results"]) == 1 and p["page"] == 2
+    error_of(get(app, "/notifications?page=0"), 422, "page")
+    error_of(get(app, "/notifications?from=yesterday"), 422, "from")
+
+
+# ---------------------------------------------------------------- idempotency
+
+def test_idempotency_replay_and_different_body(app):
+    body = {"type": "idem", "recipients": ["ann"], "title": "once"}
+    r1 = send(app, body, headers={"Idempotency-Key": "k-1"})
+    assert r1.status == 202 and r1.header("Idempotency-Replay") is None, r1
+    r2 = send(app, body, headers={"Idempotency-Key": "k-1"})
+    assert r2.status == 202 and r2.header("Idempotency-Replay") == "true", r2
+    assert r2.json() == r1.json()
+    # the key in the body is the same key
+    r3 = send(app, dict(body, idempotency_key="k-1"))
+    assert r3.status == 202 and r3.json() == r1.json() and r3.header("Idempotency-Replay")
+    error_of(send(app, dict(body, title="twice"), headers={"Idempotency-Key": "k-1"}), 422,
+             "idempotency_key")
+    assert get(app, "/notifications?type=idem").json()["count"] == 1
+    # keys are per app
+    assert get(app, "/deliveries?notification_id=" + r1.json()["id"]).json()["count"] == 1
+
+
+def test_idempotency_is_per_app(app, other):
+    body = {"type": "idem2", "recipients": ["ann"], "title": "x"}
+    a = send(app, body, headers={"Idempotency-Key": "shared"})
+    b = send(other, body, headers={"Idempotency-Key": "shared"})
+    assert a.status == b.status == 202
+    assert a.json()["id"] != b.json()["id"] and b.header("Idempotency-Replay") is None
+
+
+def test_concurrent_repeats_send_once(app):
+    body = {"type": "idem3", "recipients": ["ben"], "title": "race"}
+    out = []
+
+    def go():
+        out.append(send(app, body, headers={"Idempotency-Key": "race-1"}))
+    ts = [threading.Thread(target=go) for _ in range(8)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    ok = [r for r in out if r.status == 202]
+    assert all(r.status in (202, 409) for r in out), out
+    assert len({r.json()["id"] for r in ok}) == 1
+    assert sum(1 for r in ok if r.header("Idempotency-Replay") is None) == 1
+    for r in out:
+        if r.status == 409:
+            assert r.json()["error"]["field"] == "idempotency_key"
+    assert get(app, "/notifications?type=idem3").json()["count"] == 1
+
+
+# ---------------------------------------------------------------- scheduling and ttl
+
+def test_scheduled_send_runs_later_and_can_be_cancelled(app):
+    app.users("sched")
+    c = ws(app, "sched", "b1")
+    try:
+        at = int(time.time() * 1000) + 1500
+        r = send(app, {"type": "later", "recipients": ["sched"], "title": "soon", "send_at": at})
+        assert r.status == 202, r
+        nid = r.json()["id"]
+        assert notification(app, nid)["status"] == "scheduled"
+        assert delivery_status(app, nid, "sched") == "pending"
+        no_notification(c, 0.8)
+        f, = notifications(c, timeout=5)
+        assert f["notification"]["title"] == "soon"
+        assert int(time.time() * 1000) >= at - 50
+        # sent: too late to cancel
+        error_of(post(app, "/notifications/%s/cancel" % nid), 409)
+
+        r = send(app, {"type": "later", "recipients": ["sched"], "title": "never",
+                       "send_at": int(time.time() * 1000) + 60000})
+        nid2 = r.json()["id"]
+        r = post(app, "/notifications/%s/cancel" % nid2)
+        assert r.status == 200 and r.json()["cancelled_deliveries"] == 1, r
+        assert notification(app, nid2)["status"] == "cancelled"
+        assert delivery_status(app, nid2, "sched") == "cancelled"
+        error_of(post(app, "/notifications/%s/cancel" % nid2), 409)
+    finally:
+        c.close()
+
+
+def test_ttl_expires_a_delivery_not_sent_in_time(tmp_path):
+    """A notification whose ttl passes while the server is down is expired, not sent."""
+    workdir = tmp_path / "ttl"
+    s = Server(workdir=workdir).start()
+    try:
+        a = App(s, app_headers(s))
+        a.users("tia")
+        now = int(time.time() * 1000)
+        r = send(a, {"type": "ttl", "recipients": ["tia"], "title": "stale",
+                     "send_at": now + 1500, "ttl": 1000})
+        assert r.status == 202, r
+        nid = r.json()["id"]
+        n = notification(a, nid)
+        assert n["ttl"] == 1000 and n["expires_at"] == n["send_at"] + 1000
+        fresh = send(a, {"type": "ttl", "recipients": ["tia"], "title": "fresh",
+                         "ttl": 60000}).json()["id"]
+        wait_until(lambda: delivery_status(a, fresh, "tia") == "sent", what="sent")
+    finally:
+        s.stop()
+    time.sleep(3)  # past send_at + ttl while nothing runs
+    s = Server(workdir=workdir).start()
+    try:
+        a = App(s, app_headers(s))
+        wait_until(lambda: delivery_status(a, nid, "tia") == "expired", what="expired")
+        d = notification(a, nid)["deliveries"][0]
+        assert d["attempt_log"][-1]["outcome"] == "expired" and d["sent_at"] is None
+        c = ws(a, "tia")
+        try:
+            f, = notifications(c)  # the fresh one only
+            assert f["notification"]["title"] == "fresh"
+            no_notification(c)
+        finally:
+            c.close()
+    finally:
+        s.stop()
