@@ -6,7 +6,7 @@
  * confirms each one with {"type":"ack","delivery_id"}: the (delivery, device) pair is recorded
  * (device: the connection's device_id, "" without one) and the delivery becomes `delivered`.
  * When a device connects, the deliveries sent to its user in the last NOTIFY_RESEND_DAYS that
- * this device has not ACKed (not read, not expired; newest 100) are sent to that connection
+ * this device has not ACKed (not read, not expired; newest 1000) are sent to that connection
  * again, oldest first: a frame may come twice, always with the same delivery_id.
  *
  * Notifications are not events of the chat's event log: their frames carry "cursor": null and

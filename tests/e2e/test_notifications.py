@@ -403,3 +403,66 @@ def test_ttl_expires_a_delivery_not_sent_in_time(tmp_path):
             c.close()
     finally:
         s.stop()
+
+
+# ---------------------------------------------------------------- kill -9
+
+QUEUED = 1000
+
+
+def test_kill_9_with_1000_queued_in_app_notifications_delivers_every_one(tmp_path):
+    workdir = tmp_path / "crash"
+    s = Server(workdir=workdir).start()
+    seen = []  # delivery ids, in the order received, over both runs
+    try:
+        a = App(s, app_headers(s))
+        a.users("kim")
+        c = ws(a, "kim", "k1")
+        at = int(time.time() * 1000) + 2500
+        accepted = []
+        lock = threading.Lock()
+
+        def sender(k):
+            for i in range(k, QUEUED, 8):
+                r = send(a, {"type": "crash", "recipients": ["kim"], "title": "n%04d" % i,
+                             "send_at": at, "idempotency_key": "crash-%d" % i})
+                assert r.status == 202, r
+                with lock:
+                    accepted.append((i, r.json()["id"]))
+        ts = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        assert len(accepted) == QUEUED
+        # the queue starts at send_at; kill -9 once some have arrived
+        while len(seen) < 50:
+            f, = notifications(c, timeout=10)
+            seen.append(f["delivery_id"])
+            c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})
+        s.kill()
+        c.close()
+    finally:
+        s.kill()
+    s = Server(workdir=workdir).start()
+    try:
+        a = App(s, app_headers(s))
+        c = ws(a, "kim", "k1")
+        want = {nid + "-1" for _, nid in accepted}
+        try:
+            while not want <= set(seen):
+                f, = notifications(c, timeout=45)  # PostgreSQL: after the 30 s lease
+                seen.append(f["delivery_id"])
+                c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})
+        finally:
+            c.close()
+        assert set(seen) == want  # every one, nothing else; a repeat carries the same id
+        dups = len(seen) - len(set(seen))
+        r = get(a, "/deliveries?type=crash&status=delivered")
+        wait_until(lambda: get(a, "/deliveries?type=crash&status=delivered").json()["count"]
+                   == QUEUED, what="all delivered")
+        # the same sends again are replays: nothing is sent twice
+        r = send(a, {"type": "crash", "recipients": ["kim"], "title": "n0000", "send_at": at,
+                     "idempotency_key": "crash-0"})
+        assert r.status == 202 and r.header("Idempotency-Replay") == "true", r
+    finally:
+        s.stop()
+    print("kill -9: %d frames for %d deliveries (%d repeats)" % (len(seen), QUEUED, dups))

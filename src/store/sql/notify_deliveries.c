@@ -293,13 +293,13 @@ const struct store_sql SQL_DELIVERIES_DELIVERED = STORE_SQL(
     " d.created_at"
 
 /* ?1 app, ?2 user, ?3 device, ?4 oldest created_at, ?5 now: the deliveries sent to the user
- * that this device has not ACKed (newest 100; oldest first) */
+ * that this device has not ACKed (newest 1000; oldest first) */
 const struct store_sql SQL_DELIVERIES_UNACKED = STORE_SQL(
     "SELECT * FROM (SELECT " INAPP_COLS " FROM deliveries d JOIN notifications n ON n.id ="
     " d.notification_id WHERE d.app_id = ?1 AND d.user_id = ?2 AND d.channel = 'inapp' AND"
     " d.status IN ('sent', 'delivered') AND d.created_at >= ?4 AND (n.expires_at IS NULL OR"
     " n.expires_at > ?5) AND NOT EXISTS (SELECT 1 FROM delivery_acks a WHERE a.delivery_id ="
-    " d.id AND a.device_id = ?3) ORDER BY d.created_at DESC, d.id DESC LIMIT 100) t ORDER BY"
+    " d.id AND a.device_id = ?3) ORDER BY d.created_at DESC, d.id DESC LIMIT 1000) t ORDER BY"
     " 6, 1");
 
 /* ---- the inbox: a user's in-app deliveries that were sent */
