@@ -29,6 +29,8 @@
 #include "net/server.h"
 #include "net/static_files.h"
 #include "notify/notify.h"
+#include "notify/channels.h"
+#include "notify/driver.h"
 #include "upload/upload.h"
 #include "media/thumb.h"
 #include "router/router.h"
@@ -127,6 +129,16 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         media_thumb_shutdown();
         return 1;
     }
+    /* the notification channels: the registry of opened drivers, its console routes */
+    struct notify_channels *channels = notify_channels_new(ident->enc_key, false);
+    struct notify_channels_api *channels_api = notify_channels_api_new(ident, channels);
+    if (channels_api == NULL) {
+        fprintf(stderr, "herald: cannot start the channel test workers\n");
+        notify_channels_free(channels);
+        upload_free(uploads);
+        media_thumb_shutdown();
+        return 1;
+    }
     struct router *router = router_new();
     struct server *srv = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
@@ -141,6 +153,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     console_register(router, ident);
     rt_register_routes(rt, router);
     upload_register(uploads, router);
+    notify_channels_register(channels_api, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
     struct static_files *statics = static_files_load(cfg->static_dir, STATIC_MAX_TOTAL);
@@ -174,7 +187,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     chat_stop(chat);      /* retention */
     notify_stop(notify);  /* the queue's dispatcher: its batch under way is written */
     upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
-    store_stop(store);    /* queued ops finish; their callbacks post to live loops */
+    notify_channels_api_stop(channels_api); /* queued test sends answer 503, unsent */
+    store_stop(store); /* queued ops finish; their callbacks post to live loops */
     server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
     rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */
     srv = NULL; /* /health/ready (server_ready_cb) sees no server from here on */
@@ -185,6 +199,8 @@ out_free:
     chat_free(chat);
     notify_free(notify);
     upload_free(uploads);
+    notify_channels_api_free(channels_api);
+    notify_channels_free(channels); /* no send runs: the test workers have ended */
     media_thumb_shutdown();
     rt_free(rt);
     static_files_free(statics);

@@ -35,4 +35,10 @@ struct notify_driver {
     void (*send)(void *state, const struct notify_msg *m, struct notify_result *r);
 };
 
+/* The table (drivers.c): the driver of kind, or NULL when none ("inapp" has none). Any thread. */
+const struct notify_driver *notify_driver_find(const char *kind);
+
+/* The drivers, one per file (email.c, ...); drivers.c lists them. */
+extern const struct notify_driver notify_driver_email;
+
 #endif

@@ -25,7 +25,7 @@
 #include "kit/decode.h"
 #include "kit/job.h"
 #include "net/server.h"
-#include "notify/internal.h"
+#include "notify/engine.h"
 #include "rt/rt.h"
 #include "store/sql.h"
 #include "store/store.h"

@@ -19,7 +19,7 @@
 #include "identity/user_auth.h"
 #include "kit/job.h"
 #include "net/http.h"
-#include "notify/internal.h"
+#include "notify/engine.h"
 #include "router/request.h"
 #include "router/router.h"
 #include "store/sql.h"

@@ -1,111 +1,66 @@
 /*
- * What the files of src/notify/ share (see notify.h): the module, the queue's entry points,
- * and the JSON of rows.
+ * Shared inside src/notify/: the secret members of a channel config (sealed at rest, masked
+ * when read, plain only inside a driver state) and the channel limits of the console API.
  */
 #ifndef HERALD_NOTIFY_INTERNAL_H
 #define HERALD_NOTIFY_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
-#include "notify/notify.h"
+#include "notify/drivers.h"
 
-struct http_req;
-struct identity;
-struct kit_job;
-struct rt;
-struct rt_session;
-struct store;
-struct store_rows;
+#define NOTIFY_CONFIG_MAX 16384 /* bytes of a channel's config JSON */
+#define NOTIFY_CHANNELS_MAX 100 /* channels per app */
 
-#define NOTIFY_RECIPIENTS_MAX 1000             /* recipients of one call ("subscribers" aside) */
-#define NOTIFY_IDEM_WINDOW_MS (24 * 3600000LL) /* SPEC §5: the de-dup window */
-#define NOTIFY_RESEND_DAYS 7 /* in-app deliveries re-sent to a device: this recent */
+/*
+ * Seals, in config (being saved), every secret member d names: a string equal to the mask of
+ * the same member of stored (the config saved before, sealed; NULL on create) keeps the stored
+ * sealed value; any other string is sealed under key. Returns 0 or an enum err (ERR_BACKEND
+ * when sealing fails); config is then partly sealed and must not be saved.
+ */
+int notify__config_seal(const uint8_t *key, const struct notify_driver *d, cJSON *config,
+                        const cJSON *stored);
 
-struct notify_queue;
+/* Replaces every sealed secret member of config by its mask (secret_mask of the plain value;
+ * "****" when it cannot be opened). */
+void notify__config_mask(const uint8_t *key, const struct notify_driver *d, cJSON *config);
 
-struct notify {
-    struct identity *id; /* borrowed */
-    struct store *store; /* borrowed (id->store) */
-    struct rt *rt;       /* borrowed */
-    struct notify_queue *q;
-};
+/* Replaces every sealed secret member of config by its plain value. Returns 0 or ERR_INVAL
+ * (a member that does not open under key: another key, altered). */
+int notify__config_open(const uint8_t *key, const struct notify_driver *d, cJSON *config);
 
-/* ---- the queue (queue.c) */
+struct notify_channels;
 
-struct notify_queue *notify__queue_new(struct notify *n);
-int notify__queue_start(struct notify_queue *q);
-void notify__queue_stop(struct notify_queue *q);
-void notify__queue_free(struct notify_queue *q);
-/* Wakes the dispatcher: new jobs may be due. Any thread. */
-void notify__queue_kick(struct notify_queue *q);
-/* The back-off before attempt `attempts + 1` after `attempts` failed ones: 2 s doubling, at
- * most 1 h, the upper half jittered; at least retry_after_s when the provider gave one. */
-int64_t notify__backoff_ms(int attempts, int retry_after_s);
+/* Drops the opened state of channel id (deleted or changed): closed once no send holds it,
+ * so its connections end. Any thread. */
+void notify__channels_forget(struct notify_channels *chs, const char *id);
 
-/* ---- in-app (inapp.c) */
+/* ---- the email driver's message (email_mime.c) */
 
-/* Pushes the notification frame of a claimed in-app delivery (row i of r, SQL_JOBS_CLAIMED)
- * to every connection of its user. Any thread. */
-void notify__inapp_push(struct notify *n, const struct store_rows *r, int i);
-/* The `ack` command and the session watcher. */
-void notify__inapp_register(struct notify *n);
+#define NOTIFY_MSGID_MAX 80 /* bytes of a Message-ID, NUL included */
 
-/* ---- the HTTP handlers */
+struct buf;
 
-void notify__send_register(struct notify *n, struct router *r);    /* send.c */
-void notify__queries_register(struct notify *n, struct router *r); /* queries.c */
-void notify__inbox_register(struct notify *n, struct router *r);   /* inbox.c */
-void notify__admin_register(struct notify *n, struct router *r);   /* admin.c */
+/* Whether a is a bare e-mail address that may appear in a header and an SMTP command: 3-254
+ * printable ASCII bytes, one '@', a dot in the domain, none of <>()[],;:\" or space. */
+bool notify__mail_addr_ok(const char *a);
 
-/* The console's send (admin.c): the same path as the app's, for app_id, by operator_id. */
-void notify__send_as(struct notify *n, struct http_req *req, const char *app_id,
-                     const char *operator_id, const char *apps_json);
+/* Appends s as a header value: raw when printable ASCII, else RFC 2047 encoded words (UTF-8,
+ * base64), folded; controls (CR, LF) never reach the header. */
+void notify__mail_header_text(struct buf *out, const char *s);
 
-/* The reads shared by the app's routes (app set) and the console's (app NULL: the apps of
- * apps_json, NULL every app; ?app_id= narrows): queries.c. Each answers itself. */
-void notify__notifications_page(struct notify *n, struct http_req *req, const char *app,
-                                const char *apps_json);
-void notify__notification_get(struct notify *n, struct http_req *req, const char *app,
-                              const char *apps_json);
-void notify__deliveries_page(struct notify *n, struct http_req *req, const char *app,
-                             const char *apps_json);
+/* "<delivery_id@herald>" with every byte outside [A-Za-z0-9._-] replaced: the same for every
+ * attempt of a delivery; a random id when delivery_id is NULL or empty. */
+void notify__mail_message_id(char *out, size_t outsz, const char *delivery_id);
 
-/* ---- JSON of rows (queries.c) */
-
-/* Row i of r as an object named by cols (one name per column; a name starting with '=' is a
- * JSON text column, parsed; NULL skips the column). */
-cJSON *notify__row_json(const struct store_rows *r, int i, const char *const *cols);
-/* The notification columns of SQL_NOTIFICATIONS_* and the delivery columns of
- * SQL_DELIVERIES_*, as notify__row_json names them. */
-extern const char *const notify__notification_cols[];
-extern const char *const notify__delivery_cols[];
-extern const char *const notify__attempt_cols[];
-
-/* ?page=&page_size= (1, 20; at most 100). false after answering 422. */
-bool notify__paging(struct http_req *req, int64_t *page, int64_t *size);
-/* An optional query parameter into out; false after answering 422 (too long). out[0] = 0
- * when absent. */
-bool notify__query_text(struct http_req *req, const char *name, char *out, size_t n);
-/* An optional integer query parameter (ms times): KIT_INT_ABSENT when absent; false after
- * answering 422. */
-bool notify__query_int(struct http_req *req, const char *name, int64_t *out);
-/* The paged answer {"count","results","page","page_size"} of count and rows. */
-void notify__respond_page(struct http_req *req, int64_t count, const struct store_rows *rows,
-                          const char *const *cols, int64_t page, int64_t size);
-/* Whether app is in the JSON array text apps_json (NULL: every app). */
-bool notify__app_in(const char *apps_json, const char *app);
-/* The job context of a read: the module and an id. */
-struct nctx {
-    struct notify *n;
-    char app_id[72];
-    char id[72];
-    char operator_id[72];
-    char *apps_json; /* owned */
-    int64_t page, size;
-};
-struct kit_job *notify__job(struct http_req *req, struct notify *n, const char *app_id);
+/* Appends the whole message (headers, CRLF line ends) to out: from_hdr the ready From value,
+ * to a bare address (notify__mail_addr_ok), html NULL for text only. Returns 0 or ERR_INVAL
+ * (to refused). */
+int notify__mail_build(struct buf *out, const char *from_hdr, const char *to, const char *subject,
+                       const char *text, const char *html, const char *message_id, int64_t now_ms);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "core/xalloc.h"
 #include "identity/identity.h"
-#include "notify/internal.h"
+#include "notify/engine.h"
 
 struct notify *notify_new(struct identity *id, struct rt *rt)
 {

@@ -33,7 +33,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/xalloc.h"
-#include "notify/internal.h"
+#include "notify/engine.h"
 #include "store/sql.h"
 #include "store/store.h"
 

@@ -29,7 +29,7 @@
 #include "kit/decode.h"
 #include "kit/job.h"
 #include "net/http.h"
-#include "notify/internal.h"
+#include "notify/engine.h"
 #include "router/request.h"
 #include "router/router.h"
 #include "store/sql.h"

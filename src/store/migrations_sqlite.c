@@ -474,6 +474,23 @@ static const char m017_notifications[] =
     " expires_at INTEGER NOT NULL,"
     " PRIMARY KEY (app_id, idem_key)"
     ") STRICT;";
+/* issue 11, notification channels (docs/notifications.md, "Channels"): a driver kind and its
+ * JSON config, whose secret members are sealed (auth/secretbox.h); names unique per app. */
+static const char m015_channels[] = "CREATE TABLE channels ("
+                                    " id TEXT PRIMARY KEY,"
+                                    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+                                    " name TEXT NOT NULL,"
+                                    " kind TEXT NOT NULL,"
+                                    " config TEXT NOT NULL CHECK (json_valid(config)),"
+                                    " enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+                                    " max_attempts INTEGER NOT NULL DEFAULT 5,"
+                                    " rate_per_s INTEGER NOT NULL DEFAULT 0,"
+                                    " concurrency INTEGER NOT NULL DEFAULT 4,"
+                                    " created_at INTEGER NOT NULL,"
+                                    " updated_at INTEGER NOT NULL,"
+                                    " UNIQUE (app_id, name)"
+                                    ") STRICT;"
+                                    "CREATE INDEX channels_kind ON channels(app_id, kind);";
 
 const struct store_migration store__sqlite_migrations[] = {
     {1, "initial", m001_initial},
@@ -490,6 +507,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {12, "uploads", m012_uploads},
     {13, "message_search", m013_message_search},
     {14, "service", m014_service},
+    {15, "channels", m015_channels},
     {17, "notifications", m017_notifications},
 };
 

@@ -327,6 +327,18 @@ extern const struct store_sql SQL_INBOX_UNREAD;
 extern const struct store_sql SQL_INBOX_PAGE;
 extern const struct store_sql SQL_INBOX_READ;
 extern const struct store_sql SQL_INBOX_READ_ALL;
+/* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
+extern const struct store_sql SQL_CHANNELS_GET;
+extern const struct store_sql SQL_CHANNELS_COUNT;
+extern const struct store_sql SQL_CHANNELS_PAGE;
+extern const struct store_sql SQL_CHANNELS_INSERT;
+extern const struct store_sql SQL_CHANNELS_UPDATE;
+extern const struct store_sql SQL_CHANNELS_DELETE;
+
+/* The columns of a channel, in the order the JSON shows them (config: sealed secrets). */
+#define SQL_CHANNELS_COLS                                                                          \
+    "id, app_id, name, kind, config, enabled, max_attempts, rate_per_s, concurrency, created_at,"  \
+    " updated_at"
 
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {

@@ -251,6 +251,12 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_INBOX_PAGE),
     E(SQL_INBOX_READ),
     E(SQL_INBOX_READ_ALL),
+    E(SQL_CHANNELS_GET),
+    E(SQL_CHANNELS_COUNT),
+    E(SQL_CHANNELS_PAGE),
+    E(SQL_CHANNELS_INSERT),
+    E(SQL_CHANNELS_UPDATE),
+    E(SQL_CHANNELS_DELETE),
 };
 
 const size_t store_sql_all_count = sizeof store_sql_all / sizeof store_sql_all[0];

@@ -1,0 +1,28 @@
+/*
+ * The driver table (drivers.h): every channel kind Herald can send through, by name. A new
+ * driver is one file defining a `const struct notify_driver notify_driver_<kind>`, its extern
+ * in drivers.h and one line below.
+ */
+#include <string.h>
+
+#include "notify/driver.h"
+#include "notify/drivers.h"
+
+static const struct notify_driver *const drivers[] = {
+    &notify_driver_email,
+    NULL,
+};
+
+const struct notify_driver *notify_driver_find(const char *kind)
+{
+    for (int i = 0; kind != NULL && drivers[i] != NULL; i++) {
+        if (strcmp(drivers[i]->kind, kind) == 0)
+            return drivers[i];
+    }
+    return NULL;
+}
+
+bool notify_driver_kind_is_known(const char *kind)
+{
+    return notify_driver_find(kind) != NULL;
+}
