@@ -24,6 +24,7 @@ void notify_register(struct notify *n, struct router *r)
     notify__send_register(n, r);
     notify__queries_register(n, r);
     notify__inbox_register(n, r);
+    notify__admin_register(n, r);
     notify__inapp_register(n);
 }
 

@@ -559,6 +559,22 @@ static void send_start(struct notify *n, struct http_req *req, cJSON *body,
     store_bind_text(op, nid);
     store_bind_int(op, send_at);
     store_bind_int(op, now);
+    if (operator_id != NULL) { /* the console's send is audited in the same write */
+        store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
+        store_bind_text(op, operator_id);
+        store_bind_text(op, app_id);
+        store_bind_text(op, "notification.send");
+        store_bind_text(op, nid);
+        struct buf detail = BUF_INIT;
+        buf_puts(&detail, "{\"type\":");
+        buf_json_str(&detail, in->type);
+        buf_printf(&detail, ",\"deliveries\":%d}", subscribers ? -1 : ndel);
+        store_bind_textn(op, detail.data, detail.len);
+        buf_release(&detail);
+        const char *peer = http_req_peer(req);
+        store_bind_text(op, peer ? peer : "");
+        store_bind_int(op, now);
+    }
     store_op_add(op, &SQL_NOTIFICATIONS_COUNT_SET);
     store_bind_text(op, nid);
     free(params);

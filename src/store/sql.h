@@ -327,6 +327,9 @@ extern const struct store_sql SQL_INBOX_UNREAD;
 extern const struct store_sql SQL_INBOX_PAGE;
 extern const struct store_sql SQL_INBOX_READ;
 extern const struct store_sql SQL_INBOX_READ_ALL;
+extern const struct store_sql SQL_DELIVERIES_STATS_CHANNEL;
+extern const struct store_sql SQL_DELIVERIES_STATS_TYPE;
+extern const struct store_sql SQL_MESSAGES_STATS;
 /* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
 extern const struct store_sql SQL_CHANNELS_GET;
 extern const struct store_sql SQL_CHANNELS_COUNT;

@@ -466,3 +466,136 @@ def test_kill_9_with_1000_queued_in_app_notifications_delivers_every_one(tmp_pat
     finally:
         s.stop()
     print("kill -9: %d frames for %d deliveries (%d repeats)" % (len(seen), QUEUED, dups))
+
+
+# ---------------------------------------------------------------- the console
+
+CPW = "console password 1"
+
+
+def admin(server, method, path, body=None, token=None):
+    h = {"Authorization": "Bearer " + token} if token else {}
+    raw = None
+    if body is not None:
+        raw = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    return http_request(server.port, method, API + "/admin" + path, h, raw, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def root(server):
+    from conftest import run_herald
+    p = run_herald(["admin", "create", "nroot", "--password-stdin"], env=server.cli_env(),
+                   input=CPW + "\n")
+    assert p.returncode == 0, p
+    r = admin(server, "POST", "/auth/login", {"username": "nroot", "password": CPW})
+    assert r.status == 200, r
+    return r.json()["access_token"]
+
+
+def app_id_of(server, root, app):
+    apps = admin(server, "GET", "/apps?page_size=100", token=root).json()["results"]
+    return [x["id"] for x in apps if x["key"] == app.headers["X-App-Key"]][0]
+
+
+def operator(server, root, name, permissions, app_ids=None):
+    body = {"name": name + "-role", "permissions": permissions}
+    if app_ids is not None:
+        body["app_ids"] = app_ids
+    r = admin(server, "POST", "/roles", body, token=root)
+    assert r.status == 201, r
+    r = admin(server, "POST", "/operators",
+              {"username": name, "password": CPW, "roles": [r.json()["id"]]}, token=root)
+    assert r.status == 201, r
+    r = admin(server, "POST", "/auth/login", {"username": name, "password": CPW})
+    return r.json()["access_token"]
+
+
+def test_console_lists_filters_send_and_scope(server, root, app, other):
+    aid, oid = app_id_of(server, root, app), app_id_of(server, root, other)
+    reader = operator(server, root, "n-reader", ["notifications:read"], [aid])
+    writer = operator(server, root, "n-writer", ["notifications:read", "notifications:write"],
+                      [aid])
+    # send from the console: audited, then listed
+    r = admin(server, "POST", "/notifications",
+              {"app_id": aid, "type": "console.sent", "recipients": ["ann"], "title": "ops"},
+              token=writer)
+    assert r.status == 202 and r.json()["deliveries"] == 1, r
+    nid = r.json()["id"]
+    error_of(admin(server, "POST", "/notifications",
+                   {"app_id": aid, "type": "x", "recipients": ["ann"], "title": "t"},
+                   token=reader), 403)
+    error_of(admin(server, "POST", "/notifications",
+                   {"app_id": oid, "type": "x", "recipients": ["ann"], "title": "t"},
+                   token=writer), 404, "app_id")
+    error_of(admin(server, "POST", "/notifications",
+                   {"app_id": aid, "recipients": ["ann"], "title": "t"}, token=writer), 422,
+             "type")
+    lst = admin(server, "GET", "/notifications?type=console.sent", token=reader).json()
+    assert lst["count"] == 1 and lst["results"][0]["source"] == "console"
+    n = admin(server, "GET", "/notifications/" + nid, token=reader).json()
+    assert n["app_id"] == aid and n["deliveries"][0]["user_id"] == "ann"
+    log = admin(server, "GET", "/audit-log?page_size=100", token=root).json()["results"]
+    assert any(e["action"] == "notification.send" and e["target"] == nid for e in log), log[:3]
+    # another app's notification is a 404 for an operator of this app; root sees both
+    theirs = send(other, {"type": "console.other", "recipients": ["zoe"], "title": "z"})
+    tid = theirs.json()["id"]
+    error_of(admin(server, "GET", "/notifications/" + tid, token=reader), 404)
+    assert admin(server, "GET", "/notifications/" + tid, token=root).status == 200
+    assert admin(server, "GET", "/notifications?type=console.other",
+                 token=reader).json()["count"] == 0
+    assert admin(server, "GET", "/notifications?app_id=%s&type=console.other" % oid,
+                 token=reader).json()["count"] == 0
+    assert admin(server, "GET", "/notifications?app_id=%s&type=console.other" % oid,
+                 token=root).json()["count"] == 1
+    # deliveries: filters
+    wait_until(lambda: admin(server, "GET", "/deliveries?type=console.sent&status=sent",
+                             token=reader).json()["count"] == 1, what="sent")
+    d = admin(server, "GET", "/deliveries?user_id=ann&channel=inapp&type=console.sent",
+              token=reader).json()
+    assert d["count"] == 1 and d["results"][0]["notification_id"] == nid
+    assert admin(server, "GET", "/deliveries?type=console.other",
+                 token=reader).json()["count"] == 0
+    assert admin(server, "GET", "/deliveries?type=console.other", token=root).json()["count"] == 1
+    # retry: only failed or dead ones; another app's is a 404
+    did = d["results"][0]["id"]
+    error_of(admin(server, "POST", "/deliveries/%s/retry" % did, token=writer), 409)
+    error_of(admin(server, "POST", "/deliveries/%s/retry" % did, token=reader), 403)
+    other_did = admin(server, "GET", "/deliveries?type=console.other",
+                      token=root).json()["results"][0]["id"]
+    error_of(admin(server, "POST", "/deliveries/%s/retry" % other_did, token=writer), 404)
+    error_of(admin(server, "POST", "/deliveries/nope/retry", token=writer), 404)
+    error_of(admin(server, "GET", "/notifications", token=None), 401)
+
+
+def test_console_stats(server, root, app):
+    aid = app_id_of(server, root, app)
+    stats_op = operator(server, root, "n-stats", ["stats:read"], [aid])
+    r = send(app, {"type": "stats.t", "recipients": ["ann", "ben", "cat"], "title": "s"})
+    nid = r.json()["id"]
+    wait_until(lambda: delivery_status(app, nid, "cat") == "sent", what="sent")
+    c = ws(app, "ben", "stats")
+    try:
+        while notifications(c)[0]["delivery_id"] != nid + "-2":
+            pass
+        c.send_json({"type": "ack", "delivery_id": nid + "-2"})
+        wait_until(lambda: delivery_status(app, nid, "ben") == "delivered", what="delivered")
+    finally:
+        c.close()
+    r = app.call("ann", "POST", "/inbox/%s/read" % (nid + "-1"))
+    assert r.status == 200, r
+    s = admin(server, "GET", "/stats?bucket=hour&app_id=" + aid, token=stats_op)
+    assert s.status == 200, s
+    body = s.json()
+    assert body["bucket"] == "hour" and body["series"], body
+    last = body["series"][-1]
+    t = last["by_type"]["stats.t"]
+    assert t["sent"] == 3 and t["read"] == 1 and t["delivered"] == 2 and t["failed"] == 0, t
+    assert last["by_channel"]["inapp"]["sent"] >= 2
+    assert last["sent"] >= 2 and "messages" in last and "active_users" in last
+    day = admin(server, "GET", "/stats?bucket=day", token=root).json()
+    assert day["bucket"] == "day" and day["series"][-1]["sent"] >= last["sent"]
+    error_of(admin(server, "GET", "/stats?bucket=week", token=root), 422, "bucket")
+    error_of(admin(server, "GET", "/stats?from=0&to=999999999999", token=root), 422, "from")
+    error_of(admin(server, "GET", "/stats", token=operator(server, root, "n-nostats",
+                                                           ["notifications:read"])), 403)

@@ -328,3 +328,35 @@ const struct store_sql SQL_INBOX_READ =
 const struct store_sql SQL_INBOX_READ_ALL =
     STORE_SQL("UPDATE deliveries SET status = 'read', read_at = ?3, updated_at = ?3 WHERE app_id"
               " = ?1 AND user_id = ?2 AND channel = 'inapp' AND status IN ('sent', 'delivered')");
+
+/* ---- the console's statistics: ?1 app or NULL, ?2 apps JSON or NULL, ?3 bucket ms, ?4 from,
+ * ?5 to; rows per bucket start */
+
+#define STATS_SCOPE_SQ                                                                             \
+    " (?1 IS NULL OR app_id = ?1) AND (?2 IS NULL OR app_id IN (SELECT value FROM"                 \
+    " json_each(?2))) AND created_at >= ?4 AND created_at < ?5"
+#define STATS_SCOPE_PG                                                                             \
+    " ($1::text IS NULL OR app_id = $1) AND ($2::text IS NULL OR app_id IN (SELECT"                \
+    " json_array_elements_text($2::text::json))) AND created_at >= $4 AND created_at < $5"
+
+/* bucket, channel, status, count */
+const struct store_sql SQL_DELIVERIES_STATS_CHANNEL = {
+    .sqlite = "SELECT (created_at / ?3) * ?3, channel, status, count(*) FROM deliveries "
+              "WHERE" STATS_SCOPE_SQ " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    .pg = "SELECT (created_at / $3) * $3, channel, status, count(*) FROM deliveries "
+          "WHERE" STATS_SCOPE_PG " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+};
+/* bucket, type, status, count */
+const struct store_sql SQL_DELIVERIES_STATS_TYPE = {
+    .sqlite = "SELECT (created_at / ?3) * ?3, type_code, status, count(*) FROM deliveries "
+              "WHERE" STATS_SCOPE_SQ " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    .pg = "SELECT (created_at / $3) * $3, type_code, status, count(*) FROM deliveries "
+          "WHERE" STATS_SCOPE_PG " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+};
+/* bucket, chat messages, distinct senders (the bucket's active users) */
+const struct store_sql SQL_MESSAGES_STATS = {
+    .sqlite = "SELECT (created_at / ?3) * ?3, count(*), count(DISTINCT app_id || '/' ||"
+              " sender_id) FROM messages WHERE" STATS_SCOPE_SQ " GROUP BY 1 ORDER BY 1",
+    .pg = "SELECT (created_at / $3) * $3, count(*), count(DISTINCT app_id || '/' || sender_id)"
+          " FROM messages WHERE" STATS_SCOPE_PG " GROUP BY 1 ORDER BY 1",
+};
