@@ -24,10 +24,10 @@ struct notify_msg {
     const char *content;         /* rendered plain body */
     const char *html;            /* rendered HTML body, or NULL (e-mail sends plain only) */
     const cJSON *data;           /* the notification's data object, or NULL */
-    const cJSON *params; /* template parameters (provider templates: SMS, WeChat), or NULL */
-    const char *address; /* e-mail address, phone, webhook URL, WeChat openid; NULL for
-                            channels whose target is in their config (robots) */
-    int attempt;         /* 1 for the first try */
+    const cJSON *params;         /* template parameters (provider templates: SMS, WeChat), or NULL */
+    const char *address;         /* e-mail address, phone, webhook URL, WeChat openid; NULL for
+                                    channels whose target is in their config (robots) */
+    int attempt;                 /* 1 for the first try */
 };
 
 enum notify_outcome {
@@ -38,10 +38,10 @@ enum notify_outcome {
 
 struct notify_result {
     enum notify_outcome outcome;
-    int code;              /* SMTP or HTTP status of the last reply, 0 when none */
-    int retry_after_s;     /* from the provider (Retry-After), 0 when none */
-    char detail[256];      /* short reason for the attempt log; never a secret */
-    char provider_id[128]; /* the provider's message id when it gives one, else "" */
+    int code;               /* SMTP or HTTP status of the last reply, 0 when none */
+    int retry_after_s;      /* from the provider (Retry-After), 0 when none */
+    char detail[256];       /* short reason for the attempt log; never a secret */
+    char provider_id[128];  /* the provider's message id when it gives one, else "" */
 };
 
 /* A channel as the queue reads it from the `channels` table. Borrowed for the call. */

@@ -19,8 +19,8 @@
 
 #include "core/buf.h"
 
-#define TPL_MAX_SOURCE (64 * 1024)  /* bytes of one template text */
-#define TPL_MAX_DEPTH 16            /* nested sections */
+#define TPL_MAX_SOURCE (64 * 1024) /* bytes of one template text */
+#define TPL_MAX_DEPTH 16           /* nested sections */
 #define TPL_MAX_OUTPUT (256 * 1024) /* default bound of one rendering */
 
 enum tpl_escape {
