@@ -28,6 +28,7 @@
 #include "metrics/ops.h"
 #include "net/server.h"
 #include "net/static_files.h"
+#include "notify/notify.h"
 #include "upload/upload.h"
 #include "media/thumb.h"
 #include "router/router.h"
@@ -128,6 +129,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     }
     struct router *router = router_new();
     struct server *srv = NULL;
+    struct notify_node *node = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
     ops_register(router, &ops);
     struct rt *rt = rt_new(ident, cfg->workers);
@@ -136,6 +138,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     identity_register(router, ident);
     console_register(router, ident);
+    notify_register(router, ident);
     rt_register_routes(rt, router);
     upload_register(uploads, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
@@ -149,6 +152,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct server *started = server_start(&opts, &port);
     if (started == NULL)
         goto out_free;
+    node = notify_node_start(store, metrics); /* this process in /admin/instances */
     srv = started;
     rt_attach(rt, srv);
     if (strchr(cfg->listen_host, ':'))
@@ -162,10 +166,11 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     sigwait(stop_signals, &sig);
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
-    identity_stop(ident); /* password workers (queued checks cancelled), pollers */
-    chat_stop(chat);      /* retention */
-    upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
-    store_stop(store);    /* queued ops finish; their callbacks post to live loops */
+    identity_stop(ident);   /* password workers (queued checks cancelled), pollers */
+    chat_stop(chat);        /* retention */
+    upload_stop(uploads);   /* queued thumbnails run cancelled; their rows still go to the store */
+    notify_node_stop(node); /* the heartbeat thread ends; the node's row is marked stopped */
+    store_stop(store);      /* queued ops finish; their callbacks post to live loops */
     server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
     rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */
     srv = NULL; /* /health/ready (server_ready_cb) sees no server from here on */
@@ -173,6 +178,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
 out_free:
     identity_stop(ident); /* the revocation poller calls into rt */
     server_free(started);
+    notify_node_free(node);
     chat_free(chat);
     upload_free(uploads);
     media_thumb_shutdown();

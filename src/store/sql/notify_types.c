@@ -33,10 +33,10 @@ const struct store_sql SQL_MESSAGE_TYPES_OF_APP = STORE_SQL(
     "SELECT code, name, channels, enabled FROM message_types WHERE app_id = ?1 ORDER BY code");
 
 /* ?1 id, ?2 app, ?3 code, ?4 name, ?5 description, ?6 channels, ?7 escalation, ?8 enabled,
- * ?9 now */
+ * ?9 now: nothing when there is no such app */
 const struct store_sql SQL_MESSAGE_TYPES_INSERT =
-    STORE_SQL("INSERT INTO message_types (" TYPE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-              " ?9, ?9)");
+    STORE_SQL("INSERT INTO message_types (" TYPE_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+              " ?9, ?9 WHERE EXISTS (SELECT 1 FROM apps WHERE id = ?2)");
 
 /* ?1 app, ?2 id, ?3 code or NULL, ?4 name or NULL, ?5 description or NULL, ?6 channels or
  * NULL, ?7 1: set escalation to ?8 (NULL clears it), ?9 enabled (-1: kept), ?10 now */
