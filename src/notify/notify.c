@@ -8,6 +8,7 @@
 void notify_register(struct router *r, struct identity *id)
 {
     notify__types_register(r, id);
+    notify__templates_register(r, id);
     notify__subscriptions_register(r, id);
     notify__nodes_register(r, id);
 }

@@ -387,3 +387,168 @@ def test_a_stopped_server_is_marked_stopped(server_factory):
     old = [x for x in nodes if x["id"] == first[0]["id"]][0]
     assert old["alive"] is False and old["stopped_at"] is not None, old
     assert nodes[0]["alive"] is True and nodes[0]["id"] != old["id"], nodes
+
+
+# ---------------------------------------------------------------- templates
+
+def new_template(server, tok, app_id, code, **kw):
+    body = dict({"app_id": app_id, "code": code, "channel_kind": "email",
+                 "subject": "Order {{id}}", "body": "Hello {{name}}\nTotal: {{total}}\n"}, **kw)
+    return operator_call(server, tok, "POST", "/admin/templates", body)
+
+
+def test_template_versions_activate_and_diff(server, root, aid):
+    r = new_template(server, root, aid, "order.paid", html="<p>Hi {{name}}</p>")
+    assert r.status == 201, r
+    t = r.json()
+    assert t["id"].startswith("m") and (t["active_version"], t["latest_version"]) == (1, 1), t
+    assert (t["code"], t["channel_kind"], t["locale"]) == ("order.paid", "email", ""), t
+    assert (t["subject"], t["body"], t["html"]) == ("Order {{id}}",
+                                                    "Hello {{name}}\nTotal: {{total}}\n",
+                                                    "<p>Hi {{name}}</p>"), t
+    # the same key again is a conflict; another locale is another variant
+    error_of(new_template(server, root, aid, "order.paid"), 409, "code")
+    zh = new_template(server, root, aid, "order.paid", locale="zh-CN", body="你好 {{name}}")
+    assert zh.status == 201 and zh.json()["locale"] == "zh-CN", zh
+    path = "/admin/templates/" + t["id"]
+    # a save is a new version, active by default; what is not given is kept
+    r = operator_call(server, root, "PATCH", path, {"body": "Hello {{name}}!\nTotal: {{total}}\n"})
+    assert r.status == 200, r
+    v2 = r.json()
+    assert (v2["active_version"], v2["latest_version"]) == (2, 2), v2
+    assert v2["subject"] == "Order {{id}}" and v2["html"] == "<p>Hi {{name}}</p>", v2
+    # activate:false keeps the active one
+    r = operator_call(server, root, "PUT", path, {"subject": "Paid: {{id}}", "html": None,
+                                                  "activate": False})
+    assert r.status == 200, r
+    v3 = r.json()
+    assert (v3["active_version"], v3["latest_version"]) == (2, 3), v3
+    assert v3["subject"] == "Order {{id}}", v3  # the active version's texts
+    r = operator_call(server, root, "GET", path + "/versions/3")
+    assert r.status == 200, r
+    assert (r.json()["subject"], r.json()["html"], r.json()["version"]) == ("Paid: {{id}}", None,
+                                                                          3), r
+    assert r.json()["body"] == "Hello {{name}}!\nTotal: {{total}}\n"
+    error_of(operator_call(server, root, "GET", path + "/versions/4"), 404)
+    error_of(operator_call(server, root, "GET", path + "/versions/x"), 404)
+    # versions: newest first, paged
+    r = operator_call(server, root, "GET", path + "/versions?page_size=2")
+    assert r.status == 200, r
+    page = r.json()
+    assert page["count"] == 3 and [v["version"] for v in page["results"]] == [3, 2], page
+    r = operator_call(server, root, "GET", path + "/versions?page_size=2&page=2")
+    assert [v["version"] for v in r.json()["results"]] == [1], r
+    # activate any version
+    r = operator_call(server, root, "POST", path + "/activate", {"version": 1})
+    assert r.status == 200 and r.json()["active_version"] == 1, r
+    assert r.json()["body"] == "Hello {{name}}\nTotal: {{total}}\n"
+    error_of(operator_call(server, root, "POST", path + "/activate", {"version": 9}), 404)
+    error_of(operator_call(server, root, "POST", path + "/activate", {"version": 0}), 422,
+             "version")
+    assert operator_call(server, root, "GET", path).json()["active_version"] == 1
+    # diff
+    r = operator_call(server, root, "GET", path + "/diff?from=1&to=3")
+    assert r.status == 200, r
+    d = r.json()
+    assert (d["from"], d["to"]) == (1, 3)
+    assert d["body"]["lines"] == [{"op": "-", "text": "Hello {{name}}"},
+                                  {"op": "+", "text": "Hello {{name}}!"},
+                                  {"op": " ", "text": "Total: {{total}}"}], d
+    assert d["body"]["unified"] == ("--- v1/body\n+++ v3/body\n@@ -1,2 +1,2 @@\n"
+                                    "-Hello {{name}}\n+Hello {{name}}!\n Total: {{total}}\n"), d
+    assert d["subject"]["changed"] is True and d["html"]["changed"] is True
+    assert d["html"]["lines"] == [{"op": "-", "text": "<p>Hi {{name}}</p>"}], d
+    r = operator_call(server, root, "GET", path + "/diff?from=2&to=2")
+    assert r.json()["body"]["changed"] is False and r.json()["body"]["unified"] == ""
+    error_of(operator_call(server, root, "GET", path + "/diff?from=1&to=7"), 404, "to")
+    error_of(operator_call(server, root, "GET", path + "/diff?from=one&to=2"), 422, "from")
+    error_of(operator_call(server, root, "GET", path + "/diff?to=2"), 422, "from")
+    # list and filters
+    r = operator_call(server, root, "GET", "/admin/templates?code=order.paid&app_id=" + aid)
+    assert {x["locale"] for x in r.json()["results"]} == {"", "zh-CN"}, r
+    r = operator_call(server, root, "GET", "/admin/templates?code=order.paid&locale=zh-CN")
+    assert [x["id"] for x in r.json()["results"]] == [zh.json()["id"]], r
+    # audited, without the texts
+    acts = audit_actions(server, root, "template.save")
+    assert any(a["target"] == t["id"] for a in acts), acts
+    assert all("Hello" not in json.dumps(a["detail"]) for a in acts)
+    assert any(a["target"] == t["id"] for a in audit_actions(server, root, "template.activate"))
+    # delete
+    assert operator_call(server, root, "DELETE", path).status == 204
+    error_of(operator_call(server, root, "GET", path + "/versions"), 404)
+
+
+def test_template_syntax_errors_name_the_field_and_position(server, root, aid):
+    r = new_template(server, root, aid, "bad.one", body="Hi\n{{#items}}x")
+    e = error_of(r, 400, "body", "invalid_template")
+    assert e["position"]["line"] == 2 and e["position"]["column"] >= 1, e
+    assert "line 2" in e["message"], e
+    error_of(new_template(server, root, aid, "bad.one", subject="{{name"), 400, "subject")
+    error_of(new_template(server, root, aid, "bad.one", html="<b>{{/x}}</b>"), 400, "html")
+    r = operator_call(server, root, "GET", "/admin/templates?code=bad.one")
+    assert r.json()["count"] == 0, r
+    t = new_template(server, root, aid, "good.one").json()
+    error_of(operator_call(server, root, "PATCH", "/admin/templates/" + t["id"],
+                           {"body": "{{{raw}}"}), 400, "body")
+    assert operator_call(server, root, "GET",
+                         "/admin/templates/" + t["id"]).json()["latest_version"] == 1
+    # sizes and shapes
+    for body, field, status in [
+            ({"subject": "s" * 1001}, "subject", 422),
+            ({"body": "b" * 65537}, "body", 422),
+            ({"html": 5}, "html", 422),
+            ({"locale": "zh_CN"}, "locale", 422),
+            ({"locale": "toolonglanguage"}, "locale", 422),
+            ({"channel_kind": "E-mail"}, "channel_kind", 422),
+            ({"code": "Bad Code"}, "code", 422)]:
+        body = dict({"code": "shape.check"}, **body)
+        error_of(new_template(server, root, aid, body.pop("code"), **body), status, field)
+    error_of(operator_call(server, root, "PATCH", "/admin/templates/" + t["id"], {}), 422, "body")
+    error_of(operator_call(server, root, "PATCH", "/admin/templates/" + t["id"],
+                           {"locale": "en"}), 422, "locale")
+    assert new_template(server, root, aid, "big.one", body="b" * 65536).status == 201
+
+
+def test_template_preview(server, root, aid, oid):
+    r = operator_call(server, root, "POST", "/admin/templates/preview", {
+        "subject": "Order {{id}} <{{name}}>", "body": "Hi {{name}}, {{#items}}[{{.}}]{{/items}}",
+        "html": "<p>{{name}}</p>{{{raw}}}",
+        "params": {"id": 7, "name": "<Ann & {{x}}>", "items": ["a", "b"], "raw": "<i>ok</i>"}})
+    assert r.status == 200, r
+    p = r.json()
+    assert p["subject"] == "Order 7 <<Ann & {{x}}>>", p  # no escaping outside html
+    assert p["body"] == "Hi <Ann & {{x}}>, [a][b]", p
+    assert p["html"] == "<p>&lt;Ann &amp; {{x}}&gt;</p><i>ok</i>", p
+    # a saved template: the active version, or a named one
+    t = new_template(server, root, aid, "preview.me", body="v1 {{n}}").json()
+    operator_call(server, root, "PATCH", "/admin/templates/" + t["id"],
+                  {"body": "v2 {{n}}", "activate": False})
+    r = operator_call(server, root, "POST", "/admin/templates/preview",
+                      {"template_id": t["id"], "params": {"n": 1, "id": "X"}})
+    assert r.status == 200 and r.json()["body"] == "v1 1" and r.json()["subject"] == "Order X", r
+    assert r.json()["html"] is None
+    r = operator_call(server, root, "POST", "/admin/templates/preview",
+                      {"template_id": t["id"], "version": 2, "params": {"n": 2}})
+    assert r.status == 200 and r.json()["body"] == "v2 2", r
+    error_of(operator_call(server, root, "POST", "/admin/templates/preview",
+                           {"template_id": t["id"], "version": 5}), 404, "version")
+    error_of(operator_call(server, root, "POST", "/admin/templates/preview",
+                           {"template_id": t["id"], "body": "x"}), 422, "template_id")
+    error_of(operator_call(server, root, "POST", "/admin/templates/preview",
+                           {"body": "{{#a}}"}), 400, "body")
+    error_of(operator_call(server, root, "POST", "/admin/templates/preview",
+                           {"body": "x", "params": [1]}), 422, "params")
+    error_of(operator_call(server, root, "POST", "/admin/templates/preview", {}), 422, "body")
+    # another app's template is not found for an operator of this app only
+    theirs = new_template(server, root, oid, "their.tpl").json()
+    viewer = operator(server, root, "tpl-viewer", ["notifications:read"], [aid])
+    error_of(operator_call(server, viewer, "POST", "/admin/templates/preview",
+                           {"template_id": theirs["id"]}), 404, "template_id")
+    error_of(operator_call(server, viewer, "GET", "/admin/templates/" + theirs["id"]), 404)
+    error_of(operator_call(server, viewer, "GET",
+                           "/admin/templates/%s/diff?from=1&to=1" % theirs["id"]), 404)
+    error_of(operator_call(server, viewer, "PATCH", "/admin/templates/" + t["id"],
+                           {"body": "x"}), 403)
+    r = operator_call(server, viewer, "POST", "/admin/templates/preview",
+                      {"template_id": t["id"], "params": {"n": 3}})
+    assert r.status == 200 and r.json()["body"] == "v1 3", r

@@ -42,11 +42,15 @@ const struct store_sql SQL_TEMPLATES_BUMP = STORE_SQL(
     " THEN latest_version + 1 ELSE active_version END, updated_at = ?4 WHERE app_id = ?1 AND"
     " id = ?2");
 
-/* ?1 template id, ?2 subject, ?3 body, ?4 html or NULL, ?5 now, ?6 operator: the version
- * SQL_TEMPLATES_BUMP just counted */
+/* ?1 template id, ?2 subject or NULL, ?3 body or NULL, ?4 html, ?5 now, ?6 operator, ?7 1: set
+ * html to ?4 (NULL: none): the version SQL_TEMPLATES_BUMP just counted; what is not given
+ * (NULL, or html with ?7 0) is taken from the version before it */
 const struct store_sql SQL_TEMPLATE_VERSIONS_ADD = STORE_SQL(
     "INSERT INTO template_versions (template_id, version, subject, body, html, created_at,"
-    " operator_id) SELECT id, latest_version, ?2, ?3, ?4, ?5, ?6 FROM templates WHERE id = ?1");
+    " operator_id) SELECT t.id, t.latest_version, coalesce(?2, p.subject, ''), coalesce(?3,"
+    " p.body, ''), CASE WHEN ?7 = 1 THEN ?4 ELSE p.html END, ?5, ?6 FROM templates t LEFT JOIN"
+    " template_versions p ON p.template_id = t.id AND p.version = t.latest_version - 1 WHERE"
+    " t.id = ?1");
 
 /* ?1 app, ?2 id, ?3 version, ?4 now: nothing when there is no such version */
 const struct store_sql SQL_TEMPLATES_ACTIVATE = STORE_SQL(
