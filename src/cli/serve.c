@@ -166,11 +166,12 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     sigwait(stop_signals, &sig);
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
-    identity_stop(ident);   /* password workers (queued checks cancelled), pollers */
-    chat_stop(chat);        /* retention */
-    upload_stop(uploads);   /* queued thumbnails run cancelled; their rows still go to the store */
-    notify_node_stop(node); /* the heartbeat thread ends; the node's row is marked stopped */
-    store_stop(store);      /* queued ops finish; their callbacks post to live loops */
+    /* the node heartbeat thread is joined, this node's row marked stopped */
+    notify_node_stop(node);
+    identity_stop(ident); /* password workers (queued checks cancelled), pollers */
+    chat_stop(chat);      /* retention */
+    upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
+    store_stop(store);    /* queued ops finish; their callbacks post to live loops */
     server_stop(srv, SHUTDOWN_LOOP_GRACE_MS); /* loops end once no request is in flight */
     rt_attach(rt, NULL);                      /* the bus no longer wakes the loops */
     srv = NULL; /* /health/ready (server_ready_cb) sees no server from here on */

@@ -110,6 +110,13 @@ void notify__invalid(struct http_req *req, const char *field, const char *messag
 /* A body decoded against t, or NULL after answering; stored in c->body. */
 cJSON *notify__adm_body(struct kit_job *j, const struct kit_table *t, void *out);
 
+/* Templates (templates.c, template_preview.c): answers a syntax error of field as 400
+ * invalid_template with the message and the position (offset, line, column). */
+struct tpl_error;
+void notify__tpl_syntax_error(struct http_req *req, const char *field, const struct tpl_error *e);
+/* POST /admin/templates/preview, the first step of its job. */
+void notify__tpl_preview(struct kit_job *j);
+
 /* Route registration of each file (notify.c calls them). */
 void notify__types_register(struct router *r, struct identity *id);
 void notify__templates_register(struct router *r, struct identity *id);
