@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -19,6 +18,7 @@
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "notify/admin_kit.h"
+#include "notify/quiet.h"
 #include "router/request.h"
 #include "router/router.h"
 #include "store/sql.h"
@@ -45,33 +45,10 @@ static bool user_ok(const char *s)
     return kit_id_is_valid(s);
 }
 
-/* "HH:MM", 00:00 to 23:59. */
+/* "HH:MM", 00:00 to 23:59 (the rule of notify/quiet.h). */
 static bool hhmm_is_valid(const char *s)
 {
-    return strlen(s) == 5 && s[0] >= '0' && s[0] <= '2' && s[1] >= '0' && s[1] <= '9' &&
-           (s[0] < '2' || s[1] <= '3') && s[2] == ':' && s[3] >= '0' && s[3] <= '5' &&
-           s[4] >= '0' && s[4] <= '9';
-}
-
-/*
- * An IANA time zone name the system knows ("Asia/Shanghai", "UTC"): 1-64 of [A-Za-z0-9_+-/],
- * no empty or dot part, and a file of that name under /usr/share/zoneinfo (package tzdata).
- */
-static bool tz_is_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64 || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//") || s[0] == '.' ||
-        strstr(s, "/."))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("_+-/", ch)))
-            return false;
-    }
-    char path[128];
-    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", s);
-    return access(path, R_OK) == 0;
+    return notify_quiet_parse_hhmm(s) >= 0;
 }
 
 /* ---- the end user's job: a struct nadm with app_id and obj_id (the user) */
@@ -338,7 +315,8 @@ static const struct kit_field quiet_fields[] = {
      .flags = KIT_REQUIRED,
      .max = 64,
      .at = KIT_AT(struct quiet_in, time_zone),
-     .message = "must be an IANA time zone name such as \"Asia/Shanghai\""},
+     .message = "must be \"UTC\", an offset such as \"+08:00\" or an IANA time zone name such as "
+                "\"Asia/Shanghai\""},
     {.name = NULL}};
 static const struct kit_table quiet_table = {.fields = quiet_fields};
 
@@ -422,9 +400,10 @@ static bool prefs_body(struct kit_job *j, struct quiet_in *q)
         notify__invalid(j->req, "quiet_hours.end", "must differ from start");
         return false;
     }
-    if (!tz_is_valid(q->time_zone)) {
+    if (!notify_tz_is_valid(q->time_zone)) {
         notify__invalid(j->req, "quiet_hours.time_zone",
-                        "must be an IANA time zone name such as \"Asia/Shanghai\"");
+                        "must be \"UTC\", an offset such as \"+08:00\" or an IANA time zone name "
+                        "such as \"Asia/Shanghai\"");
         return false;
     }
     return true;

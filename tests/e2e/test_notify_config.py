@@ -334,6 +334,9 @@ def test_me_preferences_quiet_hours(server, root, app, aid):
                        ({"colour": 1}, "quiet_hours.colour")]:
         error_of(app.call("alice", "PUT", "/me/preferences", {"quiet_hours": dict(q, **bad)}),
                  422, field)
+    for tz in ("UTC", "+08:00", "Europe/Paris"):
+        r = app.call("bob", "PUT", "/me/preferences", {"quiet_hours": dict(q, time_zone=tz)})
+        assert r.status == 200 and r.json()["quiet_hours"]["time_zone"] == tz, r
     error_of(app.call("alice", "PUT", "/me/preferences", {"quiet_hours": "night"}), 422,
              "quiet_hours")
     error_of(app.call("alice", "PUT", "/me/preferences", {}), 422, "quiet_hours")
