@@ -45,13 +45,24 @@ const char *const console_permissions[] = {
 
 /* ---- permissions */
 
+/* Whether name is perm or one of its alternatives ("notifications:read|channels:write"). */
+static bool perm_matches(const char *perm, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = perm; p != NULL; p = strchr(p, '|'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '\0' || p[n] == '|'))
+            return true;
+    }
+    return false;
+}
+
 static bool has_perm(const struct console_role *r, const char *perm)
 {
     const cJSON *p;
     cJSON_ArrayForEach(p, r->perms)
     {
         if (cJSON_IsString(p) &&
-            (strcmp(p->valuestring, "*") == 0 || (perm && strcmp(p->valuestring, perm) == 0)))
+            (strcmp(p->valuestring, "*") == 0 || (perm && perm_matches(perm, p->valuestring))))
             return true;
     }
     return false;

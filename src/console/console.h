@@ -33,7 +33,8 @@ typedef void (*console_grant_fn)(struct http_req *req, const char *operator_id,
 
 /*
  * Authenticates req as an operator (not revoked, not disabled) holding perm on at least one
- * app, then calls fn; otherwise answers 401/403 itself and never calls fn. Loop thread.
+ * app, then calls fn; otherwise answers 401/403 itself and never calls fn. perm may list
+ * alternatives, "notifications:read|channels:write": any one of them grants. Loop thread.
  */
 void console_authorize(struct identity *id, struct http_req *req, const char *perm,
                        console_grant_fn fn, void *ud);

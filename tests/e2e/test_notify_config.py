@@ -375,6 +375,10 @@ def test_instances_list_this_node_with_heartbeat_and_connections(server, root, a
         sock.close()
     nobody = operator(server, root, "inst-nobody", ["users:read"])
     error_of(operator_call(server, nobody, "GET", "/admin/instances"), 403)
+    for perm in ("stats:read", "notifications:read"):
+        tok = operator(server, root, "inst-" + perm.split(":")[0], [perm])
+        r = operator_call(server, tok, "GET", "/admin/instances")
+        assert r.status == 200 and r.json()["count"] == 1, r
 
 
 def test_a_stopped_server_is_marked_stopped(server_factory):
