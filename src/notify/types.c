@@ -170,20 +170,13 @@ static const struct kit_field kind_elem = {
     .kind = KIT_STRING, .min = 1, .max = 32, .message = "must be a channel kind"};
 
 #define TYPE_FIELDS(req)                                                                           \
-    {.name = "code",                                                                               \
+    {.name = "name",                                                                               \
      .kind = KIT_STRING,                                                                           \
      .flags = req,                                                                                 \
      .min = 1,                                                                                     \
-     .max = 64,                                                                                    \
-     .at = KIT_AT(struct type_in, code),                                                           \
-     .message = "must be 1-64 of [a-z0-9_.:-]"},                                                   \
-        {.name = "name",                                                                           \
-         .kind = KIT_STRING,                                                                       \
-         .flags = req,                                                                             \
-         .min = 1,                                                                                 \
-         .max = TYPE_NAME_MAX,                                                                     \
-         .at = KIT_AT(struct type_in, name),                                                       \
-         .message = "must be a string of 1 to 128 characters"},                                    \
+     .max = TYPE_NAME_MAX,                                                                         \
+     .at = KIT_AT(struct type_in, name),                                                           \
+     .message = "must be a string of 1 to 128 characters"},                                        \
         {.name = "description",                                                                    \
          .kind = KIT_STRING,                                                                       \
          .max = TYPE_DESC_MAX,                                                                     \
@@ -207,6 +200,13 @@ static const struct kit_field type_create_fields[] = {{.name = "app_id",
                                                        .max = KIT_ID_MAX,
                                                        .at = KIT_AT(struct type_in, app_id),
                                                        .message = "must be an app id"},
+                                                      {.name = "code",
+                                                       .kind = KIT_STRING,
+                                                       .flags = KIT_REQUIRED,
+                                                       .min = 1,
+                                                       .max = 64,
+                                                       .at = KIT_AT(struct type_in, code),
+                                                       .message = "must be 1-64 of [a-z0-9_.:-]"},
                                                       TYPE_FIELDS(KIT_REQUIRED)};
 static const struct kit_table type_create_table = {.fields = type_create_fields};
 static const struct kit_field type_patch_fields[] = {
@@ -214,6 +214,10 @@ static const struct kit_field type_patch_fields[] = {
      .kind = KIT_STRING,
      .flags = KIT_REFUSED,
      .message = "cannot be changed: a message type stays in its app"},
+    {.name = "code",
+     .kind = KIT_STRING,
+     .flags = KIT_REFUSED,
+     .message = "cannot be changed: subscriptions and notifications refer to it"},
     TYPE_FIELDS(0)};
 static const struct kit_table type_patch_table = {.fields = type_patch_fields};
 
@@ -359,7 +363,6 @@ static void type_patch_loaded(struct kit_job *j)
     store_op_add(op, &SQL_MESSAGE_TYPES_UPDATE);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->obj_id);
-    store_bind_text(op, in.code);
     store_bind_text(op, in.name);
     store_bind_text(op, in.description);
     store_bind_text(op, channels);

@@ -180,6 +180,9 @@ def test_permissions_403_and_other_apps_objects_404(server, root, aid, oid):
     # app_id cannot move a type
     error_of(operator_call(server, writer, "PATCH", "/admin/message-types/" + mine["id"],
                            {"app_id": oid}), 422, "app_id")
+    # nor can the code change (subscriptions and notifications refer to it)
+    error_of(operator_call(server, writer, "PATCH", "/admin/message-types/" + mine["id"],
+                           {"code": "renamed"}), 422, "code")
 
 
 # ---------------------------------------------------------------- channel <-> type pairs

@@ -38,13 +38,14 @@ const struct store_sql SQL_MESSAGE_TYPES_INSERT =
     STORE_SQL("INSERT INTO message_types (" TYPE_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
               " ?9, ?9 WHERE EXISTS (SELECT 1 FROM apps WHERE id = ?2)");
 
-/* ?1 app, ?2 id, ?3 code or NULL, ?4 name or NULL, ?5 description or NULL, ?6 channels or
- * NULL, ?7 1: set escalation to ?8 (NULL clears it), ?9 enabled (-1: kept), ?10 now */
+/* ?1 app, ?2 id, ?3 name or NULL, ?4 description or NULL, ?5 channels or NULL, ?6 1: set
+ * escalation to ?7 (NULL clears it), ?8 enabled (-1: kept), ?9 now. The code never changes:
+ * subscriptions and notifications refer to it. */
 const struct store_sql SQL_MESSAGE_TYPES_UPDATE = STORE_SQL(
-    "UPDATE message_types SET code = coalesce(?3, code), name = coalesce(?4, name),"
-    " description = coalesce(?5, description), channels = coalesce(?6, channels), escalation ="
-    " CASE WHEN ?7 = 1 THEN ?8 ELSE escalation END, enabled = CASE WHEN ?9 >= 0 THEN ?9 ELSE"
-    " enabled END, updated_at = ?10 WHERE app_id = ?1 AND id = ?2");
+    "UPDATE message_types SET name = coalesce(?3, name), description = coalesce(?4,"
+    " description), channels = coalesce(?5, channels), escalation = CASE WHEN ?6 = 1 THEN ?7"
+    " ELSE escalation END, enabled = CASE WHEN ?8 >= 0 THEN ?8 ELSE enabled END, updated_at ="
+    " ?9 WHERE app_id = ?1 AND id = ?2");
 
 /* ?1 app, ?2 id */
 const struct store_sql SQL_MESSAGE_TYPES_DELETE =
