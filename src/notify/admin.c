@@ -86,7 +86,7 @@ static void retry_read(struct kit_job *j)
         return;
     }
     const struct store_rows *r = store_result_step(j->res, 0);
-    if (r == NULL || r->nrows == 0 || !notify__app_in(c->apps_json, store_rows_text(r, 0, 1))) {
+    if (r == NULL || r->nrows == 0 || !notify__eng_app_in(c->apps_json, store_rows_text(r, 0, 1))) {
         http_respond_err(j->req, ERR_NOTFOUND, "no such delivery", NULL);
         return;
     }
@@ -127,7 +127,7 @@ static void retry_granted(struct http_req *req, const char *op_id, const char *a
         http_respond_err(req, ERR_NOTFOUND, "no such delivery", NULL);
         return;
     }
-    struct kit_job *j = notify__job(req, ud, NULL);
+    struct kit_job *j = notify__eng_job(req, ud, NULL);
     struct nctx *c = j->ctx;
     snprintf(c->id, sizeof(c->id), "%s", id);
     snprintf(c->operator_id, sizeof(c->operator_id), "%s", op_id);
@@ -271,9 +271,9 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
     (void)op_id;
     char bucket[8], app[72];
     int64_t from, to;
-    if (!notify__query_text(req, "bucket", bucket, sizeof(bucket)) ||
-        !notify__query_text(req, "app_id", app, sizeof(app)) ||
-        !notify__query_int(req, "from", &from) || !notify__query_int(req, "to", &to))
+    if (!notify__eng_query_text(req, "bucket", bucket, sizeof(bucket)) ||
+        !notify__eng_query_text(req, "app_id", app, sizeof(app)) ||
+        !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     int64_t size;
     if (bucket[0] == '\0' || strcmp(bucket, "hour") == 0) {
@@ -299,7 +299,7 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
                            "from");
         return;
     }
-    if (app[0] && !notify__app_in(apps, app)) {
+    if (app[0] && !notify__eng_app_in(apps, app)) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
         return;
     }
@@ -331,7 +331,7 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
 #define CONSOLE_ROUTE(name, perm, fn)                                                              \
     static void name(struct http_req *req, void *ud)                                               \
     {                                                                                              \
-        struct notify *n = ud;                                                                     \
+        struct notify_engine *n = ud;                                                              \
         console_authorize(n->id, req, perm, fn, n);                                                \
     }
 CONSOLE_ROUTE(list_h, PERM_READ, list_granted)
@@ -341,7 +341,7 @@ CONSOLE_ROUTE(retry_h, PERM_WRITE, retry_granted)
 CONSOLE_ROUTE(send_h, PERM_WRITE, send_granted)
 CONSOLE_ROUTE(stats_h, PERM_STATS, stats_granted)
 
-void notify__admin_register(struct notify *n, struct router *r)
+void notify__admin_register(struct notify_engine *n, struct router *r)
 {
     router_add(r, HTTP_M_GET, "/api/v1/admin/notifications", list_h, n);
     router_add(r, HTTP_M_POST, "/api/v1/admin/notifications", send_h, n);

@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "notify/notify.h"
+#include "notify/sending.h"
 
 struct http_req;
 struct identity;
@@ -27,7 +27,7 @@ struct store_rows;
 
 struct notify_queue;
 
-struct notify {
+struct notify_engine {
     struct identity *id; /* borrowed */
     struct store *store; /* borrowed (id->store) */
     struct rt *rt;       /* borrowed */
@@ -36,7 +36,7 @@ struct notify {
 
 /* ---- the queue (queue.c) */
 
-struct notify_queue *notify__queue_new(struct notify *n);
+struct notify_queue *notify__queue_new(struct notify_engine *n);
 int notify__queue_start(struct notify_queue *q);
 void notify__queue_stop(struct notify_queue *q);
 void notify__queue_free(struct notify_queue *q);
@@ -50,63 +50,63 @@ int64_t notify__backoff_ms(int attempts, int retry_after_s);
 
 /* Pushes the notification frame of a claimed in-app delivery (row i of r, SQL_JOBS_CLAIMED)
  * to every connection of its user. Any thread. */
-void notify__inapp_push(struct notify *n, const struct store_rows *r, int i);
+void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int i);
 /* The `ack` command and the session watcher. */
-void notify__inapp_register(struct notify *n);
+void notify__inapp_register(struct notify_engine *n);
 
 /* ---- the HTTP handlers */
 
-void notify__send_register(struct notify *n, struct router *r);    /* send.c */
-void notify__queries_register(struct notify *n, struct router *r); /* queries.c */
-void notify__inbox_register(struct notify *n, struct router *r);   /* inbox.c */
-void notify__admin_register(struct notify *n, struct router *r);   /* admin.c */
+void notify__send_register(struct notify_engine *n, struct router *r);    /* send.c */
+void notify__queries_register(struct notify_engine *n, struct router *r); /* queries.c */
+void notify__inbox_register(struct notify_engine *n, struct router *r);   /* inbox.c */
+void notify__admin_register(struct notify_engine *n, struct router *r);   /* admin.c */
 
 /* The console's send (admin.c): the same path as the app's, for app_id, by operator_id. */
-void notify__send_as(struct notify *n, struct http_req *req, const char *app_id,
+void notify__send_as(struct notify_engine *n, struct http_req *req, const char *app_id,
                      const char *operator_id, const char *apps_json);
 
 /* The reads shared by the app's routes (app set) and the console's (app NULL: the apps of
  * apps_json, NULL every app; ?app_id= narrows): queries.c. Each answers itself. */
-void notify__notifications_page(struct notify *n, struct http_req *req, const char *app,
+void notify__notifications_page(struct notify_engine *n, struct http_req *req, const char *app,
                                 const char *apps_json);
-void notify__notification_get(struct notify *n, struct http_req *req, const char *app,
+void notify__notification_get(struct notify_engine *n, struct http_req *req, const char *app,
                               const char *apps_json);
-void notify__deliveries_page(struct notify *n, struct http_req *req, const char *app,
+void notify__deliveries_page(struct notify_engine *n, struct http_req *req, const char *app,
                              const char *apps_json);
 
 /* ---- JSON of rows (queries.c) */
 
 /* Row i of r as an object named by cols (one name per column; a name starting with '=' is a
  * JSON text column, parsed; NULL skips the column). */
-cJSON *notify__row_json(const struct store_rows *r, int i, const char *const *cols);
+cJSON *notify__eng_row_json(const struct store_rows *r, int i, const char *const *cols);
 /* The notification columns of SQL_NOTIFICATIONS_* and the delivery columns of
- * SQL_DELIVERIES_*, as notify__row_json names them. */
-extern const char *const notify__notification_cols[];
-extern const char *const notify__delivery_cols[];
-extern const char *const notify__attempt_cols[];
+ * SQL_DELIVERIES_*, as notify__eng_row_json names them. */
+extern const char *const notify__eng_notification_cols[];
+extern const char *const notify__eng_delivery_cols[];
+extern const char *const notify__eng_attempt_cols[];
 
 /* ?page=&page_size= (1, 20; at most 100). false after answering 422. */
-bool notify__paging(struct http_req *req, int64_t *page, int64_t *size);
+bool notify__eng_paging(struct http_req *req, int64_t *page, int64_t *size);
 /* An optional query parameter into out; false after answering 422 (too long). out[0] = 0
  * when absent. */
-bool notify__query_text(struct http_req *req, const char *name, char *out, size_t n);
+bool notify__eng_query_text(struct http_req *req, const char *name, char *out, size_t n);
 /* An optional integer query parameter (ms times): KIT_INT_ABSENT when absent; false after
  * answering 422. */
-bool notify__query_int(struct http_req *req, const char *name, int64_t *out);
+bool notify__eng_query_int(struct http_req *req, const char *name, int64_t *out);
 /* The paged answer {"count","results","page","page_size"} of count and rows. */
-void notify__respond_page(struct http_req *req, int64_t count, const struct store_rows *rows,
-                          const char *const *cols, int64_t page, int64_t size);
+void notify__eng_respond_page(struct http_req *req, int64_t count, const struct store_rows *rows,
+                              const char *const *cols, int64_t page, int64_t size);
 /* Whether app is in the JSON array text apps_json (NULL: every app). */
-bool notify__app_in(const char *apps_json, const char *app);
+bool notify__eng_app_in(const char *apps_json, const char *app);
 /* The job context of a read: the module and an id. */
 struct nctx {
-    struct notify *n;
+    struct notify_engine *n;
     char app_id[72];
     char id[72];
     char operator_id[72];
     char *apps_json; /* owned */
     int64_t page, size;
 };
-struct kit_job *notify__job(struct http_req *req, struct notify *n, const char *app_id);
+struct kit_job *notify__eng_job(struct http_req *req, struct notify_engine *n, const char *app_id);
 
 #endif

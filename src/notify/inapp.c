@@ -69,7 +69,7 @@ enum {
     J_DATA
 };
 
-void notify__inapp_push(struct notify *n, const struct store_rows *r, int i)
+void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int i)
 {
     const char *app = store_rows_text(r, i, J_APP), *user = store_rows_text(r, i, J_USER);
     if (app == NULL || user == NULL)
@@ -85,7 +85,7 @@ void notify__inapp_push(struct notify *n, const struct store_rows *r, int i)
 /* ---- WebSocket jobs: a session held across a store step */
 
 struct actx {
-    struct notify *n;
+    struct notify_engine *n;
     struct rt_session *s; /* held */
     struct store_op *op;  /* the first step, started by start() */
     enum kit_store_kind kind;
@@ -124,7 +124,7 @@ static void start(struct kit_job *j)
 }
 
 /* Runs op for s as a job of the session; next runs on its loop. */
-static void sess_run(struct notify *n, struct rt_session *s, struct store_op *op,
+static void sess_run(struct notify_engine *n, struct rt_session *s, struct store_op *op,
                      enum kit_store_kind kind, kit_fn next)
 {
     struct actx *c = xcalloc(1, sizeof(*c));
@@ -169,7 +169,7 @@ static void acked(struct kit_job *j)
 
 static void on_ack(struct rt_session *s, const cJSON *msg, void *ud)
 {
-    struct notify *n = ud;
+    struct notify_engine *n = ud;
     struct ack_in in;
     struct kit_error err;
     if (kit_decode(msg, &ack_table, &in, NULL, &err) != 0) {
@@ -211,7 +211,7 @@ static void resend(struct kit_job *j)
 
 static void on_session(struct rt_session *s, bool open, void *ud)
 {
-    struct notify *n = ud;
+    struct notify_engine *n = ud;
     if (!open || s->operator)
         return;
     int64_t now = clock_wall_ms();
@@ -225,7 +225,7 @@ static void on_session(struct rt_session *s, bool open, void *ud)
     sess_run(n, s, op, KIT_READ, resend);
 }
 
-void notify__inapp_register(struct notify *n)
+void notify__inapp_register(struct notify_engine *n)
 {
     rt_register(n->rt, "ack", on_ack, n);
     rt_watch(n->rt, on_session, n);

@@ -30,7 +30,8 @@ struct ictx {
     int64_t page, size;
 };
 
-static struct kit_job *job(struct http_req *req, struct notify *n, const struct user_principal *p)
+static struct kit_job *job(struct http_req *req, struct notify_engine *n,
+                           const struct user_principal *p)
 {
     struct ictx *c = xcalloc(1, sizeof(*c));
     snprintf(c->app, sizeof(c->app), "%s", p->app_id);
@@ -55,7 +56,7 @@ static void list_done(struct kit_job *j)
     cJSON_AddNumberToObject(o, "count", (double)store_rows_int(store_result_step(j->res, 0), 0, 0));
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; r != NULL && i < r->nrows; i++)
-        cJSON_AddItemToArray(arr, notify__row_json(r, i, inbox_cols));
+        cJSON_AddItemToArray(arr, notify__eng_row_json(r, i, inbox_cols));
     cJSON_AddNumberToObject(o, "page", (double)c->page);
     cJSON_AddNumberToObject(o, "page_size", (double)c->size);
     cJSON_AddNumberToObject(o, "unread",
@@ -69,7 +70,7 @@ static void list_done(struct kit_job *j)
 static void list_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
     int64_t page, size;
-    if (!notify__paging(req, &page, &size))
+    if (!notify__eng_paging(req, &page, &size))
         return;
     char unread[8];
     int un = http_req_query_param(req, "unread", unread, sizeof(unread));
@@ -191,7 +192,7 @@ static void all_authed(struct http_req *req, const struct user_principal *p, voi
 #define USER_ROUTE(name, fn)                                                                       \
     static void name(struct http_req *req, void *ud)                                               \
     {                                                                                              \
-        struct notify *n = ud;                                                                     \
+        struct notify_engine *n = ud;                                                              \
         identity_user_auth(n->id, req, fn, n);                                                     \
     }
 USER_ROUTE(list_h, list_authed)
@@ -199,7 +200,7 @@ USER_ROUTE(count_h, count_authed)
 USER_ROUTE(read_h, read_authed)
 USER_ROUTE(all_h, all_authed)
 
-void notify__inbox_register(struct notify *n, struct router *r)
+void notify__inbox_register(struct notify_engine *n, struct router *r)
 {
     router_add(r, HTTP_M_GET, "/api/v1/inbox", list_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/inbox/unread-count", count_h, n);

@@ -1,35 +1,44 @@
 /*
- * Notifications (issue 11, docs/notifications.md): POST /api/v1/notifications fans a
- * notification out into deliveries (one per recipient per channel) and their jobs in one
- * store write; a dispatcher thread claims due jobs from the store (the durable queue) and
- * delivers them — in-app ones over the users' WebSockets as `notification` frames, ACKed per
- * device (`ack`), re-sent to a device that reconnects without having ACKed them, and listed
- * in the user's inbox. The app reads its notifications and deliveries back; operators read,
- * retry and send from the console.
+ * The notification engine's entry points for the server (issue 11, docs/notifications.md):
+ * the configuration routes (message types, channel <-> type pairs, templates with versions,
+ * subscriptions and quiet hours, instances) and this process's row in nodes (the instances
+ * list), registered at start and marked stopped at the shutdown.
  */
 #ifndef HERALD_NOTIFY_NOTIFY_H
 #define HERALD_NOTIFY_NOTIFY_H
 
-struct identity;
 struct router;
-struct rt;
-struct notify;
+struct identity;
+struct metrics;
+struct store;
+struct notify_node;
 
-/* The module for the server's identity (its store) and rt (the bus, the WebSocket command
- * table). Start-up only. */
-struct notify *notify_new(struct identity *id, struct rt *rt);
+/* Adds the /api/v1/admin/{message-types,channel-message-types,templates,subscriptions,
+ * instances,users/{id}/preferences} and /api/v1/me/{subscriptions,preferences} routes; id is
+ * borrowed for the server's life. */
+void notify_register(struct router *r, struct identity *id);
 
-/* Adds the routes, the `ack` command and the session watcher (re-sends). Start-up only. */
-void notify_register(struct notify *n, struct router *r);
+#define NOTIFY_HEARTBEAT_MS 5000 /* how often a node writes its heartbeat */
+#define NOTIFY_ALIVE_MS 15000    /* a node whose heartbeat is older is not alive */
 
-/* Starts the queue's dispatcher thread. Returns 0 or a negative enum err. Main thread. */
-int notify_start(struct notify *n);
+/*
+ * Registers this process as a node (a random id, its version, host name and pid) and starts
+ * its heartbeat thread: every NOTIFY_HEARTBEAT_MS the node's row gets the time and the open
+ * connections counted by m (borrowed; may be NULL). Returns the node or NULL after logging
+ * (the server runs without a row then). Main thread, after the store is open.
+ */
+struct notify_node *notify_node_start(struct store *st, struct metrics *m);
 
-/* Stops the dispatcher: the batch under way finishes and is written, nothing new is claimed
- * (jobs left in the store run at the next start). Before store_stop. Idempotent, NULL-safe. */
-void notify_stop(struct notify *n);
+/* This node's id ("" for NULL). */
+const char *notify_node_id(const struct notify_node *n);
 
-/* After the loops have ended. NULL-safe. */
-void notify_free(struct notify *n);
+/*
+ * Stops the heartbeat (joins its thread) and marks the row stopped. Call before store_stop
+ * (docs/ARCHITECTURE.md, "Shutdown"). NULL-safe; once.
+ */
+void notify_node_stop(struct notify_node *n);
+
+/* Frees the node (after notify_node_stop). NULL-safe. */
+void notify_node_free(struct notify_node *n);
 
 #endif

@@ -27,34 +27,34 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-const char *const notify__notification_cols[] = {"id",
-                                                 "app_id",
-                                                 "type",
-                                                 "title",
-                                                 "content",
-                                                 "=params",
-                                                 "=data",
-                                                 "=channels",
-                                                 "=recipients",
-                                                 "priority",
-                                                 "ttl",
-                                                 "send_at",
-                                                 "expires_at",
-                                                 "status",
-                                                 "idempotency_key",
-                                                 "delivery_count",
-                                                 "source",
-                                                 "operator_id",
-                                                 "created_at",
-                                                 "updated_at"};
-const char *const notify__delivery_cols[] = {
+const char *const notify__eng_notification_cols[] = {"id",
+                                                     "app_id",
+                                                     "type",
+                                                     "title",
+                                                     "content",
+                                                     "=params",
+                                                     "=data",
+                                                     "=channels",
+                                                     "=recipients",
+                                                     "priority",
+                                                     "ttl",
+                                                     "send_at",
+                                                     "expires_at",
+                                                     "status",
+                                                     "idempotency_key",
+                                                     "delivery_count",
+                                                     "source",
+                                                     "operator_id",
+                                                     "created_at",
+                                                     "updated_at"};
+const char *const notify__eng_delivery_cols[] = {
     "id",         "app_id",     "notification_id", "user_id",      "address", "channel",
     "channel_id", "type",       "status",          "attempts",     "next_at", "last_error",
     "created_at", "updated_at", "sent_at",         "delivered_at", "read_at"};
-const char *const notify__attempt_cols[] = {"delivery_id", "attempt",     "outcome",   "code",
-                                            "detail",      "duration_ms", "created_at"};
+const char *const notify__eng_attempt_cols[] = {"delivery_id", "attempt",     "outcome",   "code",
+                                                "detail",      "duration_ms", "created_at"};
 
-cJSON *notify__row_json(const struct store_rows *r, int i, const char *const *cols)
+cJSON *notify__eng_row_json(const struct store_rows *r, int i, const char *const *cols)
 {
     cJSON *o = cJSON_CreateObject();
     for (int k = 0; k < r->ncols; k++) {
@@ -84,7 +84,7 @@ cJSON *notify__row_json(const struct store_rows *r, int i, const char *const *co
     return o;
 }
 
-bool notify__paging(struct http_req *req, int64_t *page, int64_t *size)
+bool notify__eng_paging(struct http_req *req, int64_t *page, int64_t *size)
 {
     const char *names[2] = {"page", "page_size"};
     int64_t vals[2] = {1, 20};
@@ -107,7 +107,7 @@ bool notify__paging(struct http_req *req, int64_t *page, int64_t *size)
     return true;
 }
 
-bool notify__query_text(struct http_req *req, const char *name, char *out, size_t n)
+bool notify__eng_query_text(struct http_req *req, const char *name, char *out, size_t n)
 {
     if (http_req_query_param(req, name, out, n) >= 0)
         return true;
@@ -121,7 +121,7 @@ bool notify__query_text(struct http_req *req, const char *name, char *out, size_
     return true;
 }
 
-bool notify__query_int(struct http_req *req, const char *name, int64_t *out)
+bool notify__eng_query_int(struct http_req *req, const char *name, int64_t *out)
 {
     char buf[32];
     *out = KIT_INT_ABSENT;
@@ -139,14 +139,14 @@ bool notify__query_int(struct http_req *req, const char *name, int64_t *out)
     return true;
 }
 
-void notify__respond_page(struct http_req *req, int64_t count, const struct store_rows *rows,
-                          const char *const *cols, int64_t page, int64_t size)
+void notify__eng_respond_page(struct http_req *req, int64_t count, const struct store_rows *rows,
+                              const char *const *cols, int64_t page, int64_t size)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", (double)count);
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; rows != NULL && i < rows->nrows; i++)
-        cJSON_AddItemToArray(arr, notify__row_json(rows, i, cols));
+        cJSON_AddItemToArray(arr, notify__eng_row_json(rows, i, cols));
     cJSON_AddNumberToObject(o, "page", (double)page);
     cJSON_AddNumberToObject(o, "page_size", (double)size);
     char *s = cJSON_PrintUnformatted(o);
@@ -155,7 +155,7 @@ void notify__respond_page(struct http_req *req, int64_t count, const struct stor
     cJSON_Delete(o);
 }
 
-bool notify__app_in(const char *apps_json, const char *app)
+bool notify__eng_app_in(const char *apps_json, const char *app)
 {
     if (apps_json == NULL)
         return true;
@@ -178,7 +178,7 @@ static void nctx_free(void *p)
     free(c);
 }
 
-struct kit_job *notify__job(struct http_req *req, struct notify *n, const char *app_id)
+struct kit_job *notify__eng_job(struct http_req *req, struct notify_engine *n, const char *app_id)
 {
     struct nctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
@@ -209,32 +209,33 @@ static void page_done(struct kit_job *j)
         kit_fail_store(j, "notification", NULL);
         return;
     }
-    notify__respond_page(j->req, store_rows_int(store_result_step(j->res, 0), 0, 0),
-                         store_result_step(j->res, 1), notify__notification_cols, c->page, c->size);
+    notify__eng_respond_page(j->req, store_rows_int(store_result_step(j->res, 0), 0, 0),
+                             store_result_step(j->res, 1), notify__eng_notification_cols, c->page,
+                             c->size);
 }
 
-void notify__notifications_page(struct notify *n, struct http_req *req, const char *app,
+void notify__notifications_page(struct notify_engine *n, struct http_req *req, const char *app,
                                 const char *apps_json)
 {
     int64_t page, size, from, to;
     char status[24], type[72], qapp[72];
-    if (!notify__paging(req, &page, &size) ||
-        !notify__query_text(req, "status", status, sizeof(status)) ||
-        !notify__query_text(req, "type", type, sizeof(type)) ||
-        !notify__query_int(req, "from", &from) || !notify__query_int(req, "to", &to))
+    if (!notify__eng_paging(req, &page, &size) ||
+        !notify__eng_query_text(req, "status", status, sizeof(status)) ||
+        !notify__eng_query_text(req, "type", type, sizeof(type)) ||
+        !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     if (app == NULL) { /* the console: ?app_id= narrows */
-        if (!notify__query_text(req, "app_id", qapp, sizeof(qapp)))
+        if (!notify__eng_query_text(req, "app_id", qapp, sizeof(qapp)))
             return;
         if (qapp[0]) {
-            if (!notify__app_in(apps_json, qapp)) {
-                notify__respond_page(req, 0, NULL, NULL, page, size);
+            if (!notify__eng_app_in(apps_json, qapp)) {
+                notify__eng_respond_page(req, 0, NULL, NULL, page, size);
                 return;
             }
             app = qapp;
         }
     }
-    struct kit_job *j = notify__job(req, n, app);
+    struct kit_job *j = notify__eng_job(req, n, app);
     struct nctx *c = j->ctx;
     c->page = page;
     c->size = size;
@@ -265,21 +266,22 @@ static void one_done(struct kit_job *j)
         return;
     }
     const struct store_rows *nr = store_result_step(j->res, 0);
-    if (nr == NULL || nr->nrows == 0 || !notify__app_in(c->apps_json, store_rows_text(nr, 0, 1))) {
+    if (nr == NULL || nr->nrows == 0 ||
+        !notify__eng_app_in(c->apps_json, store_rows_text(nr, 0, 1))) {
         http_respond_err(j->req, ERR_NOTFOUND, "no such notification", NULL);
         return;
     }
-    cJSON *o = notify__row_json(nr, 0, notify__notification_cols);
+    cJSON *o = notify__eng_row_json(nr, 0, notify__eng_notification_cols);
     const struct store_rows *d = store_result_step(j->res, 1);
     const struct store_rows *a = store_result_step(j->res, 2);
     cJSON *arr = cJSON_AddArrayToObject(o, "deliveries");
     for (int i = 0; d != NULL && i < d->nrows; i++) {
-        cJSON *e = notify__row_json(d, i, notify__delivery_cols);
+        cJSON *e = notify__eng_row_json(d, i, notify__eng_delivery_cols);
         cJSON *att = cJSON_AddArrayToObject(e, "attempt_log");
         const char *id = store_rows_text(d, i, 0);
         for (int k = 0; a != NULL && k < a->nrows; k++)
             if (strcmp(store_rows_text(a, k, 0), id) == 0)
-                cJSON_AddItemToArray(att, notify__row_json(a, k, notify__attempt_cols));
+                cJSON_AddItemToArray(att, notify__eng_row_json(a, k, notify__eng_attempt_cols));
         cJSON_AddItemToArray(arr, e);
     }
     char *s = cJSON_PrintUnformatted(o);
@@ -288,7 +290,7 @@ static void one_done(struct kit_job *j)
     cJSON_Delete(o);
 }
 
-void notify__notification_get(struct notify *n, struct http_req *req, const char *app,
+void notify__notification_get(struct notify_engine *n, struct http_req *req, const char *app,
                               const char *apps_json)
 {
     const char *id = http_req_param(req, "id");
@@ -296,7 +298,7 @@ void notify__notification_get(struct notify *n, struct http_req *req, const char
         http_respond_err(req, ERR_NOTFOUND, "no such notification", NULL);
         return;
     }
-    struct kit_job *j = notify__job(req, n, app);
+    struct kit_job *j = notify__eng_job(req, n, app);
     struct nctx *c = j->ctx;
     c->apps_json = app == NULL && apps_json != NULL ? xstrdup(apps_json) : NULL;
     struct store_op *op = store_op_new();
@@ -363,7 +365,7 @@ static void cancel_authed(struct http_req *req, const char *app_id, void *ud)
         http_respond_err(req, ERR_NOTFOUND, "no such notification", NULL);
         return;
     }
-    struct kit_job *j = notify__job(req, ud, app_id);
+    struct kit_job *j = notify__eng_job(req, ud, app_id);
     struct nctx *c = j->ctx;
     snprintf(c->id, sizeof(c->id), "%s", id);
     int64_t now = clock_wall_ms();
@@ -392,35 +394,36 @@ static void dpage_done(struct kit_job *j)
         kit_fail_store(j, "delivery", NULL);
         return;
     }
-    notify__respond_page(j->req, store_rows_int(store_result_step(j->res, 0), 0, 0),
-                         store_result_step(j->res, 1), notify__delivery_cols, c->page, c->size);
+    notify__eng_respond_page(j->req, store_rows_int(store_result_step(j->res, 0), 0, 0),
+                             store_result_step(j->res, 1), notify__eng_delivery_cols, c->page,
+                             c->size);
 }
 
-void notify__deliveries_page(struct notify *n, struct http_req *req, const char *app,
+void notify__deliveries_page(struct notify_engine *n, struct http_req *req, const char *app,
                              const char *apps_json)
 {
     int64_t page, size, from, to;
     char status[24], channel[24], user[72], type[72], nid[72], qapp[72];
-    if (!notify__paging(req, &page, &size) ||
-        !notify__query_text(req, "status", status, sizeof(status)) ||
-        !notify__query_text(req, "channel", channel, sizeof(channel)) ||
-        !notify__query_text(req, "user_id", user, sizeof(user)) ||
-        !notify__query_text(req, "type", type, sizeof(type)) ||
-        !notify__query_text(req, "notification_id", nid, sizeof(nid)) ||
-        !notify__query_int(req, "from", &from) || !notify__query_int(req, "to", &to))
+    if (!notify__eng_paging(req, &page, &size) ||
+        !notify__eng_query_text(req, "status", status, sizeof(status)) ||
+        !notify__eng_query_text(req, "channel", channel, sizeof(channel)) ||
+        !notify__eng_query_text(req, "user_id", user, sizeof(user)) ||
+        !notify__eng_query_text(req, "type", type, sizeof(type)) ||
+        !notify__eng_query_text(req, "notification_id", nid, sizeof(nid)) ||
+        !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     if (app == NULL) {
-        if (!notify__query_text(req, "app_id", qapp, sizeof(qapp)))
+        if (!notify__eng_query_text(req, "app_id", qapp, sizeof(qapp)))
             return;
         if (qapp[0]) {
-            if (!notify__app_in(apps_json, qapp)) {
-                notify__respond_page(req, 0, NULL, NULL, page, size);
+            if (!notify__eng_app_in(apps_json, qapp)) {
+                notify__eng_respond_page(req, 0, NULL, NULL, page, size);
                 return;
             }
             app = qapp;
         }
     }
-    struct kit_job *j = notify__job(req, n, app);
+    struct kit_job *j = notify__eng_job(req, n, app);
     struct nctx *c = j->ctx;
     c->page = page;
     c->size = size;
@@ -462,7 +465,7 @@ static void deliveries_authed(struct http_req *req, const char *app_id, void *ud
 #define APP_ROUTE(name, fn)                                                                        \
     static void name(struct http_req *req, void *ud)                                               \
     {                                                                                              \
-        struct notify *n = ud;                                                                     \
+        struct notify_engine *n = ud;                                                              \
         identity_app_auth(n->id, req, fn, n);                                                      \
     }
 APP_ROUTE(list_h, list_authed)
@@ -470,7 +473,7 @@ APP_ROUTE(get_h, get_authed)
 APP_ROUTE(cancel_h, cancel_authed)
 APP_ROUTE(deliveries_h, deliveries_authed)
 
-void notify__queries_register(struct notify *n, struct router *r)
+void notify__queries_register(struct notify_engine *n, struct router *r)
 {
     router_add(r, HTTP_M_GET, "/api/v1/notifications", list_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/notifications/{id}", get_h, n);

@@ -65,7 +65,7 @@ enum {
 };
 
 struct notify_queue {
-    struct notify *n;
+    struct notify_engine *n;
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -91,7 +91,7 @@ int64_t notify__backoff_ms(int attempts, int retry_after_s)
     return d;
 }
 
-struct notify_queue *notify__queue_new(struct notify *n)
+struct notify_queue *notify__queue_new(struct notify_engine *n)
 {
     struct notify_queue *q = xcalloc(1, sizeof(*q));
     q->n = n;

@@ -245,7 +245,7 @@ static int recipient(const cJSON *e, int i, const char **kind, const char **val,
 /* ---- the job */
 
 struct sctx {
-    struct notify *n;
+    struct notify_engine *n;
     cJSON *body; /* owned */
     char app_id[72];
     char operator_id[72];
@@ -349,7 +349,7 @@ static char *json_text(const cJSON *v)
 }
 
 /* Checks in, builds the write and starts it. Answers 422 itself on a bad request. */
-static void send_start(struct notify *n, struct http_req *req, cJSON *body,
+static void send_start(struct notify_engine *n, struct http_req *req, cJSON *body,
                        const struct send_in *in, const char *app_id, const char *operator_id)
 {
     struct fail f = {.message = NULL};
@@ -603,11 +603,11 @@ static void app_authed(struct http_req *req, const char *app_id, void *ud)
 
 static void send_handler(struct http_req *req, void *ud)
 {
-    struct notify *n = ud;
+    struct notify_engine *n = ud;
     identity_app_auth(n->id, req, app_authed, n);
 }
 
-void notify__send_as(struct notify *n, struct http_req *req, const char *app_id,
+void notify__send_as(struct notify_engine *n, struct http_req *req, const char *app_id,
                      const char *operator_id, const char *apps_json)
 {
     (void)app_id;
@@ -615,7 +615,7 @@ void notify__send_as(struct notify *n, struct http_req *req, const char *app_id,
     cJSON *body = kit_body(req, &admin_table, &in);
     if (body == NULL)
         return;
-    if (!notify__app_in(apps_json, in.app_id)) {
+    if (!notify__eng_app_in(apps_json, in.app_id)) {
         http_respond_error(req, 404, "not_found", "no such app", "app_id");
         cJSON_Delete(body);
         return;
@@ -625,7 +625,7 @@ void notify__send_as(struct notify *n, struct http_req *req, const char *app_id,
     send_start(n, req, body, &in, app, operator_id);
 }
 
-void notify__send_register(struct notify *n, struct router *r)
+void notify__send_register(struct notify_engine *n, struct router *r)
 {
     router_add(r, HTTP_M_POST, "/api/v1/notifications", send_handler, n);
 }

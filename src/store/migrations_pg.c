@@ -450,6 +450,91 @@ static const char m015_channels[] = "CREATE TABLE channels ("
                                     " UNIQUE (app_id, name)"
                                     ");"
                                     "CREATE INDEX channels_kind ON channels(app_id, kind);";
+/* issue 11, notification configuration (docs/notifications.md, "Message types", "Templates
+ * (console)", "Subscriptions and quiet hours", "Instances"): an app's message types with
+ * their default channel kinds and escalation chain; the type <-> channel pairs with the
+ * template each uses (channel: a channels.id or 'inapp', checked by the handler, no foreign
+ * key: the channels table is another migration's); templates per app, code, channel kind and
+ * locale ('' the default variant) with every saved version kept; per user opt-outs (no row:
+ * subscribed); per user quiet hours; and one row per server process (nodes). */
+static const char m016_notify_config[] =
+    "CREATE TABLE message_types ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " code TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " channels TEXT NOT NULL DEFAULT '[]',"
+    " escalation TEXT,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (app_id, code)"
+    ");"
+    "CREATE TABLE channel_message_types ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " type_id TEXT NOT NULL REFERENCES message_types(id) ON DELETE CASCADE,"
+    " channel TEXT NOT NULL,"
+    " template_code TEXT,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (type_id, channel)"
+    ");"
+    "CREATE INDEX channel_message_types_app ON channel_message_types(app_id, channel);"
+    "CREATE TABLE templates ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " code TEXT NOT NULL,"
+    " channel_kind TEXT NOT NULL,"
+    " locale TEXT NOT NULL DEFAULT '',"
+    " active_version BIGINT NOT NULL DEFAULT 0,"
+    " latest_version BIGINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (app_id, code, channel_kind, locale)"
+    ");"
+    "CREATE TABLE template_versions ("
+    " template_id TEXT NOT NULL REFERENCES templates(id) ON DELETE CASCADE,"
+    " version BIGINT NOT NULL,"
+    " subject TEXT NOT NULL DEFAULT '',"
+    " body TEXT NOT NULL DEFAULT '',"
+    " html TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " operator_id TEXT,"
+    " PRIMARY KEY (template_id, version)"
+    ");"
+    "CREATE TABLE subscriptions ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " type_code TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (app_id, user_id, type_code, channel)"
+    ");"
+    "CREATE INDEX subscriptions_type ON subscriptions(app_id, type_code, channel);"
+    "CREATE TABLE user_prefs ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " quiet_start TEXT,"
+    " quiet_end TEXT,"
+    " time_zone TEXT,"
+    " updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (app_id, user_id)"
+    ");"
+    "CREATE TABLE nodes ("
+    " id TEXT PRIMARY KEY,"
+    " started_at BIGINT NOT NULL,"
+    " heartbeat_at BIGINT NOT NULL,"
+    " stopped_at BIGINT,"
+    " connections BIGINT NOT NULL DEFAULT 0,"
+    " websockets BIGINT NOT NULL DEFAULT 0,"
+    " version TEXT NOT NULL,"
+    " hostname TEXT NOT NULL DEFAULT '',"
+    " pid BIGINT NOT NULL DEFAULT 0"
+    ");";
 
 const struct store_migration store__pg_migrations[] = {
     {1, "initial", m001_initial},
@@ -467,6 +552,7 @@ const struct store_migration store__pg_migrations[] = {
     {13, "message_search", m013_message_search},
     {14, "service", m014_service},
     {15, "channels", m015_channels},
+    {16, "notify_config", m016_notify_config},
     {17, "notifications", m017_notifications},
 };
 

@@ -342,6 +342,54 @@ extern const struct store_sql SQL_CHANNELS_DELETE;
 #define SQL_CHANNELS_COLS                                                                          \
     "id, app_id, name, kind, config, enabled, max_attempts, rate_per_s, concurrency, created_at,"  \
     " updated_at"
+/* message_types and channel_message_types (notification configuration, issue 11):
+ * src/store/sql/notify_types.c */
+extern const struct store_sql SQL_MESSAGE_TYPES_COUNT;
+extern const struct store_sql SQL_MESSAGE_TYPES_PAGE;
+extern const struct store_sql SQL_MESSAGE_TYPES_GET;
+extern const struct store_sql SQL_MESSAGE_TYPES_BY_CODE;
+extern const struct store_sql SQL_MESSAGE_TYPES_OF_APP;
+extern const struct store_sql SQL_MESSAGE_TYPES_INSERT;
+extern const struct store_sql SQL_MESSAGE_TYPES_UPDATE;
+extern const struct store_sql SQL_MESSAGE_TYPES_DELETE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_COUNT;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_PAGE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_GET;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_INSERT;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_DELETE;
+
+/* templates and template_versions (issue 11): src/store/sql/notify_templates.c */
+extern const struct store_sql SQL_TEMPLATES_COUNT;
+extern const struct store_sql SQL_TEMPLATES_PAGE;
+extern const struct store_sql SQL_TEMPLATES_GET;
+extern const struct store_sql SQL_TEMPLATES_INSERT;
+extern const struct store_sql SQL_TEMPLATES_BUMP;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_ADD;
+extern const struct store_sql SQL_TEMPLATES_ACTIVATE;
+extern const struct store_sql SQL_TEMPLATES_DELETE;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_COUNT;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_PAGE;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_GET;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_PAIR;
+extern const struct store_sql SQL_TEMPLATES_RESOLVE;
+
+/* subscriptions and user_prefs (issue 11): src/store/sql/notify_subscriptions.c */
+extern const struct store_sql SQL_SUBSCRIPTIONS_COUNT;
+extern const struct store_sql SQL_SUBSCRIPTIONS_PAGE;
+extern const struct store_sql SQL_SUBSCRIPTIONS_OF_USER;
+extern const struct store_sql SQL_SUBSCRIPTIONS_SET;
+extern const struct store_sql SQL_SUBSCRIPTIONS_DELETE;
+extern const struct store_sql SQL_USER_PREFS_GET;
+extern const struct store_sql SQL_USER_PREFS_SET;
+
+/* nodes (server instances, issue 11): src/store/sql/nodes.c */
+extern const struct store_sql SQL_NODES_REGISTER;
+extern const struct store_sql SQL_NODES_HEARTBEAT;
+extern const struct store_sql SQL_NODES_STOP;
+extern const struct store_sql SQL_NODES_PRUNE;
+extern const struct store_sql SQL_NODES_COUNT;
+extern const struct store_sql SQL_NODES_PAGE;
 
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {
