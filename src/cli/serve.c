@@ -149,7 +149,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
-    struct notify_engine *notify = notify_engine_new(ident, rt);
+    struct notify_engine *notify = notify_engine_new(ident, rt, channels);
     notify_engine_register(notify, router); /* after chat: presence watches sessions first */
     identity_register(router, ident);
     console_register(router, ident);

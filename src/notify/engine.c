@@ -9,13 +9,14 @@
 #include "identity/identity.h"
 #include "notify/engine.h"
 
-struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt)
+struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
+                                        struct notify_channels *chs)
 {
     struct notify_engine *n = xcalloc(1, sizeof(*n));
     n->id = id;
     n->store = id->store;
     n->rt = rt;
-    n->q = notify__queue_new(n);
+    n->q = notify__queue_new(n, chs);
     return n;
 }
 

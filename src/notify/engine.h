@@ -36,7 +36,9 @@ struct notify_engine {
 
 /* ---- the queue (queue.c) */
 
-struct notify_queue *notify__queue_new(struct notify_engine *n);
+struct notify_channels;
+/* chs: the channel registry the driver sends go through (borrowed; NULL: in-app only). */
+struct notify_queue *notify__queue_new(struct notify_engine *n, struct notify_channels *chs);
 int notify__queue_start(struct notify_queue *q);
 void notify__queue_stop(struct notify_queue *q);
 void notify__queue_free(struct notify_queue *q);

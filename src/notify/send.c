@@ -30,6 +30,7 @@
 #include "kit/job.h"
 #include "net/http.h"
 #include "notify/engine.h"
+#include "notify/template.h"
 #include "router/request.h"
 #include "router/router.h"
 #include "store/sql.h"
@@ -44,12 +45,12 @@
 #define KINDS_MAX 9
 
 /* The channel kinds (SPEC §2). Only kinds with an address-free target or a contact. */
-static const char *const kinds[] = {"inapp",  "email", "webhook",    "dingtalk",  "wecom",
-                                    "feishu", "slack", "sms_aliyun", "wechat_mp", NULL};
+static const char *const kinds_known[] = {"inapp",  "email", "webhook",    "dingtalk",  "wecom",
+                                          "feishu", "slack", "sms_aliyun", "wechat_mp", NULL};
 
 struct send_in {
     const char *app_id; /* the console's */
-    const char *type, *title, *content, *priority, *key;
+    const char *type, *title, *content, *priority, *key, *locale;
     const cJSON *recipients, *params, *data;
     struct kit_array channels;
     int64_t ttl, send_at;
@@ -117,6 +118,13 @@ static const struct kit_field kind_elem = {
          .max = SEND_AT_MAX,                                                                       \
          .at = KIT_AT(struct send_in, send_at),                                                    \
          .message = "must be a time in milliseconds since the Unix epoch"},                        \
+        {.name = "locale",                                                                         \
+         .kind = KIT_STRING,                                                                       \
+         .flags = KIT_NULLABLE | KIT_BYTES,                                                        \
+         .min = 1,                                                                                 \
+         .max = 16,                                                                                \
+         .at = KIT_AT(struct send_in, locale),                                                     \
+         .message = "must be a locale such as \"en\" or \"zh-CN\""},                               \
     {                                                                                              \
         .name = "idempotency_key", .kind = KIT_STRING, .flags = KIT_NULLABLE | KIT_BYTES,          \
         .min = 1, .max = KEY_MAX, .at = KIT_AT(struct send_in, key),                               \
@@ -161,8 +169,8 @@ static bool key_is_valid(const char *s)
 
 static bool kind_is_known(const char *k)
 {
-    for (int i = 0; kinds[i]; i++)
-        if (strcmp(kinds[i], k) == 0)
+    for (int i = 0; kinds_known[i]; i++)
+        if (strcmp(kinds_known[i], k) == 0)
             return true;
     return false;
 }
@@ -244,21 +252,35 @@ static int recipient(const cJSON *e, int i, const char **kind, const char **val,
 
 /* ---- the job */
 
+struct recip {
+    const char *val;  /* borrowed from the body */
+    const char *kind; /* NULL: a user; else the address's channel kind */
+};
+
 struct sctx {
     struct notify_engine *n;
-    cJSON *body; /* owned */
+    cJSON *body;       /* owned */
+    struct send_in in; /* borrows from body */
     char app_id[72];
     char operator_id[72];
+    char ip[64];
     char nid[32];
     char key[KEY_MAX + 1];
     char hash[65];
-    int64_t send_at;
+    char locale[24];
+    const char *over[KINDS_MAX]; /* the channels override (borrowed), or none */
+    int nover;
+    bool subscribers;
+    struct recip *recips; /* owned */
+    int nrecips;
+    int64_t now, send_at;
 };
 
 static void sctx_free(void *p)
 {
     struct sctx *c = p;
     cJSON_Delete(c->body);
+    free(c->recips);
     free(c);
 }
 
@@ -348,11 +370,350 @@ static char *json_text(const cJSON *v)
     return r;
 }
 
-/* Checks in, builds the write and starts it. Answers 422 itself on a bad request. */
+/* ---- resolving: the type's channels, the app's channels, the templates */
+
+/* What one channel kind of this send gets: its channel and its rendered texts. */
+struct kind_out {
+    const char *kind;
+    const char *channel_id;       /* NULL: inapp, or no enabled channel of the kind */
+    char *title, *content, *html; /* owned; NULL: the literal ones (title, content) */
+};
+
+static void kinds_free(struct kind_out *k, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(k[i].title);
+        free(k[i].content);
+        free(k[i].html);
+    }
+}
+
+/* The resolving read's steps */
+enum { R_TYPE, R_CHANNELS, R_PAIRS, R_TEMPLATES };
+
+/* The first enabled channel of kind (R_CHANNELS: id, kind), or NULL. */
+static const char *channel_of(const struct store_rows *chs, const char *kind)
+{
+    for (int i = 0; chs != NULL && i < chs->nrows; i++)
+        if (strcmp(store_rows_text(chs, i, 1), kind) == 0)
+            return store_rows_text(chs, i, 0);
+    return NULL;
+}
+
+/* The template variant row for code and kind, locale exact, then its language, then "". */
+static int template_row(const struct store_rows *t, const char *code, const char *kind,
+                        const char *locale)
+{
+    char lang[24];
+    snprintf(lang, sizeof(lang), "%s", locale);
+    lang[strcspn(lang, "-_")] = '\0';
+    const char *tries[3] = {locale, lang, ""};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; t != NULL && i < t->nrows; i++)
+            if (strcmp(store_rows_text(t, i, 0), code) == 0 &&
+                strcmp(store_rows_text(t, i, 1), kind) == 0 &&
+                strcmp(store_rows_text(t, i, 2), tries[k]) == 0)
+                return i;
+    return -1;
+}
+
+/* Renders src with params into *out (NULL src: nothing). Returns 0 or -1 with msg set. */
+static int render(const char *src, const cJSON *params, enum tpl_escape esc, char **out, char *msg,
+                  size_t msglen)
+{
+    *out = NULL;
+    if (src == NULL)
+        return 0;
+    struct tpl *t = NULL;
+    struct tpl_error e;
+    if (tpl_compile(src, strlen(src), &t, &e) != 0) {
+        snprintf(msg, msglen, "the template does not compile: %s", e.message);
+        return -1;
+    }
+    struct buf b = BUF_INIT;
+    int rc = tpl_render(t, params, esc, CONTENT_MAX * 8, &b);
+    tpl_free(t);
+    if (rc != 0) {
+        buf_release(&b);
+        snprintf(msg, msglen, "the template could not be rendered with these params");
+        return -1;
+    }
+    buf_putc(&b, '\0');
+    *out = buf_detach(&b, NULL);
+    return 0;
+}
+
+static bool kind_in(const char *const *list, int n, const char *k)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], k) == 0)
+            return true;
+    return false;
+}
+
+static void write_send(struct kit_job *j, struct kind_out *ko, int nk);
+
+static void resolved(struct kit_job *j)
+{
+    struct sctx *c = j->ctx;
+    if (j->status != 0) {
+        kit_fail_store(j, "notification", NULL);
+        return;
+    }
+    const struct store_rows *type = store_result_step(j->res, R_TYPE);
+    const struct store_rows *chs = store_result_step(j->res, R_CHANNELS);
+    const struct store_rows *pairs = store_result_step(j->res, R_PAIRS);
+    const struct store_rows *tpls = store_result_step(j->res, R_TEMPLATES);
+    bool typed = type != NULL && type->nrows > 0;
+    if (typed && store_rows_int(type, 0, 1) == 0) {
+        http_respond_error(j->req, 422, "validation_failed", "this message type is disabled",
+                           "type");
+        return;
+    }
+    /* the kinds: the override, else the type's defaults, else inapp */
+    const char *kinds[KINDS_MAX];
+    int nk = 0;
+    cJSON *defaults = NULL;
+    if (c->nover > 0) {
+        for (int i = 0; i < c->nover; i++)
+            kinds[nk++] = c->over[i];
+    } else if (typed) {
+        defaults = cJSON_Parse(store_rows_text(type, 0, 0));
+        const cJSON *e;
+        cJSON_ArrayForEach(e, defaults)
+        {
+            if (cJSON_IsString(e) && kind_is_known(e->valuestring) && nk < KINDS_MAX &&
+                !kind_in(kinds, nk, e->valuestring))
+                kinds[nk++] = e->valuestring;
+        }
+    }
+    if (nk == 0)
+        kinds[nk++] = "inapp";
+    struct kind_out ko[KINDS_MAX];
+    memset(ko, 0, sizeof(ko));
+    char field[KIT_PATH_MAX], msg[160];
+    for (int i = 0; i < nk; i++) {
+        ko[i].kind = kinds[i];
+        ko[i].channel_id = strcmp(kinds[i], "inapp") == 0 ? NULL : channel_of(chs, kinds[i]);
+        if (ko[i].channel_id == NULL && strcmp(kinds[i], "inapp") != 0 && c->nover > 0) {
+            snprintf(field, sizeof(field), "channels[%d]", i);
+            http_respond_error(j->req, 422, "validation_failed",
+                               "the app has no enabled channel of this kind", field);
+            goto out;
+        }
+        /* the type's template for this channel (the pair names a channel id, or inapp) */
+        const char *chan = ko[i].channel_id ? ko[i].channel_id : "inapp";
+        const char *code = NULL;
+        for (int k = 0; pairs != NULL && k < pairs->nrows; k++)
+            if (strcmp(store_rows_text(pairs, k, 0), chan) == 0)
+                code = store_rows_text(pairs, k, 1);
+        int row = code != NULL ? template_row(tpls, code, kinds[i], c->locale) : -1;
+        if (row >= 0) {
+            const cJSON *params = c->in.params;
+            if (render(store_rows_text(tpls, row, 3), params, TPL_ESCAPE_NONE, &ko[i].title, msg,
+                       sizeof(msg)) != 0 ||
+                render(store_rows_text(tpls, row, 4), params, TPL_ESCAPE_NONE, &ko[i].content, msg,
+                       sizeof(msg)) != 0 ||
+                render(store_rows_text(tpls, row, 5), params, TPL_ESCAPE_HTML, &ko[i].html, msg,
+                       sizeof(msg)) != 0) {
+                http_respond_error(j->req, 422, "validation_failed", msg, "params");
+                goto out;
+            }
+        } else if (c->in.title == NULL && c->in.content == NULL) {
+            snprintf(msg, sizeof(msg),
+                     "give a title or a content: the type has no template for channel kind %s",
+                     kinds[i]);
+            http_respond_error(j->req, 422, "validation_failed", msg, "content");
+            goto out;
+        }
+    }
+    /* an ad-hoc address goes to its kind's channel, which must exist */
+    for (int r = 0; r < c->nrecips; r++) {
+        const char *k = c->recips[r].kind;
+        if (k != NULL && channel_of(chs, k) == NULL) {
+            snprintf(field, sizeof(field), "recipients[%d]", r);
+            snprintf(msg, sizeof(msg), "the app has no enabled %s channel", k);
+            http_respond_error(j->req, 422, "validation_failed", msg, field);
+            goto out;
+        }
+    }
+    write_send(j, ko, nk);
+out:
+    kinds_free(ko, nk);
+    cJSON_Delete(defaults);
+}
+
+static void put_opt(struct buf *b, const char *name, const char *v)
+{
+    if (v == NULL)
+        return;
+    buf_printf(b, ",\"%s\":", name);
+    buf_json_str(b, v);
+}
+
+/* One delivery row of the fan-out JSON (SQL_DELIVERIES_INSERT_*). */
+static void put_row(struct buf *b, const char *id, const char *user, const char *addr,
+                    const struct kind_out *k, const char *channel_id)
+{
+    buf_putc(b, '{');
+    if (id != NULL) {
+        buf_puts(b, "\"id\":");
+        buf_json_str(b, id);
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\"k\":");
+    buf_json_str(b, k->kind);
+    put_opt(b, "u", user);
+    put_opt(b, "a", addr);
+    put_opt(b, "c", channel_id);
+    put_opt(b, "t", k->title);
+    put_opt(b, "b", k->content);
+    put_opt(b, "h", k->html);
+    buf_putc(b, '}');
+}
+
+/* The one write: idempotency record, notification, deliveries, jobs, audit, count. */
+static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
+{
+    struct sctx *c = j->ctx;
+    const struct send_in *in = &c->in;
+    const struct store_rows *chs = store_result_step(j->res, R_CHANNELS);
+    struct buf list = BUF_INIT;
+    int ndel = 0;
+    buf_putc(&list, '[');
+    if (c->subscribers) {
+        for (int k = 0; k < nk; k++) {
+            if (k)
+                buf_putc(&list, ',');
+            put_row(&list, NULL, NULL, NULL, &ko[k], ko[k].channel_id);
+        }
+    } else {
+        for (int r = 0; r < c->nrecips; r++) {
+            const struct recip *rc = &c->recips[r];
+            for (int k = 0; k < nk; k++) {
+                const char *kind = ko[k].kind;
+                const struct kind_out *use = &ko[k];
+                struct kind_out own = {0};
+                if (rc->kind != NULL) { /* an address: its own kind only, once */
+                    if (k > 0)
+                        break;
+                    int at = -1;
+                    for (int x = 0; x < nk; x++)
+                        if (strcmp(ko[x].kind, rc->kind) == 0)
+                            at = x;
+                    if (at >= 0) {
+                        use = &ko[at];
+                    } else {
+                        own.kind = rc->kind;
+                        use = &own;
+                    }
+                    kind = rc->kind;
+                }
+                char id[48];
+                snprintf(id, sizeof(id), "%s-%d", c->nid, ndel + 1);
+                if (ndel > 0)
+                    buf_putc(&list, ',');
+                put_row(&list, id, rc->kind == NULL ? rc->val : NULL,
+                        rc->kind != NULL ? rc->val : NULL, use,
+                        strcmp(kind, "inapp") == 0 ? NULL : channel_of(chs, kind));
+                ndel++;
+            }
+        }
+    }
+    buf_putc(&list, ']');
+    int64_t now = c->now;
+    const char *app_id = c->app_id;
+    const char *key = c->key[0] ? c->key : NULL;
+    struct store_op *op = store_op_new();
+    if (key != NULL) {
+        store_op_add(op, &SQL_IDEMPOTENCY_KEYS_CLAIM);
+        store_bind_text(op, app_id);
+        store_bind_text(op, key);
+        store_bind_text(op, c->hash);
+        store_bind_text(op, c->nid);
+        store_bind_int(op, now);
+        store_bind_int(op, now + NOTIFY_IDEM_WINDOW_MS);
+        store_op_require_row(op);
+    }
+    char *params = json_text(in->params), *data = json_text(in->data);
+    char *recips = json_text(in->recipients);
+    struct buf ch = BUF_INIT;
+    buf_putc(&ch, '[');
+    for (int k = 0; k < nk; k++) {
+        if (k)
+            buf_putc(&ch, ',');
+        buf_json_str(&ch, ko[k].kind);
+    }
+    buf_putc(&ch, ']');
+    const char *prio = in->priority ? in->priority : "normal";
+    store_op_add(op, &SQL_NOTIFICATIONS_INSERT);
+    store_bind_text(op, c->nid);
+    store_bind_text(op, app_id);
+    store_bind_text(op, in->type);
+    store_bind_text(op, in->title);
+    store_bind_text(op, in->content);
+    store_bind_text(op, params);
+    store_bind_text(op, data);
+    store_bind_textn(op, ch.data, ch.len);
+    store_bind_text(op, recips);
+    store_bind_text(op, prio);
+    if (in->ttl != KIT_INT_ABSENT)
+        store_bind_int(op, in->ttl);
+    else
+        store_bind_null(op);
+    store_bind_int(op, c->send_at);
+    if (in->ttl != KIT_INT_ABSENT)
+        store_bind_int(op, c->send_at + in->ttl);
+    else
+        store_bind_null(op);
+    store_bind_text(op, c->send_at > now ? "scheduled" : "queued");
+    store_bind_text(op, key);
+    store_bind_text(op, c->operator_id[0] ? "console" : "api");
+    store_bind_text(op, c->operator_id[0] ? c->operator_id : NULL);
+    store_bind_int(op, now);
+    store_op_add(op,
+                 c->subscribers ? &SQL_DELIVERIES_INSERT_SUBSCRIBERS : &SQL_DELIVERIES_INSERT_LIST);
+    store_bind_text(op, app_id);
+    store_bind_text(op, c->nid);
+    store_bind_text(op, in->type);
+    store_bind_int(op, c->send_at);
+    store_bind_int(op, now);
+    store_bind_textn(op, list.data, list.len);
+    store_op_add(op, &SQL_JOBS_INSERT_FOR);
+    store_bind_text(op, c->nid);
+    store_bind_int(op, c->send_at);
+    store_bind_int(op, now);
+    if (c->operator_id[0]) { /* the console's send is audited in the same write */
+        store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
+        store_bind_text(op, c->operator_id);
+        store_bind_text(op, app_id);
+        store_bind_text(op, "notification.send");
+        store_bind_text(op, c->nid);
+        struct buf detail = BUF_INIT;
+        buf_puts(&detail, "{\"type\":");
+        buf_json_str(&detail, in->type);
+        buf_printf(&detail, ",\"deliveries\":%d}", c->subscribers ? -1 : ndel);
+        store_bind_textn(op, detail.data, detail.len);
+        buf_release(&detail);
+        store_bind_text(op, c->ip);
+        store_bind_int(op, now);
+    }
+    store_op_add(op, &SQL_NOTIFICATIONS_COUNT_SET);
+    store_bind_text(op, c->nid);
+    free(params);
+    free(data);
+    free(recips);
+    buf_release(&ch);
+    buf_release(&list);
+    kit_store(j, op, KIT_WRITE, written);
+}
+
+/* Checks in, then reads what the send depends on (resolved). Answers 422 on a bad request. */
 static void send_start(struct notify_engine *n, struct http_req *req, cJSON *body,
                        const struct send_in *in, const char *app_id, const char *operator_id)
 {
     struct fail f = {.message = NULL};
+    struct recip *recips = NULL;
     if (!code_is_valid(in->type)) {
         http_respond_error(req, 422, "validation_failed",
                            "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -",
@@ -364,6 +725,16 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
         http_respond_error(req, 422, "validation_failed",
                            "must be \"normal\", \"high\" or \"urgent\"", "priority");
         goto bad;
+    }
+    if (in->locale != NULL) {
+        bool ok = strlen(in->locale) <= 16;
+        for (const char *p = in->locale; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_';
+        if (!ok) {
+            http_respond_error(req, 422, "validation_failed",
+                               "must be a locale such as \"en\" or \"zh-CN\"", "locale");
+            goto bad;
+        }
     }
     /* the key: the header or the member, the same when both */
     const char *hkey = http_req_header(req, "Idempotency-Key");
@@ -383,9 +754,8 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
         goto bad;
     }
     const char *key = hkey != NULL ? hkey : in->key;
-    /* channels: the override, else inapp (message types' defaults: docs/notifications.md) */
-    const char *chans[KINDS_MAX];
-    int nchans = 0;
+    const char *over[KINDS_MAX];
+    int nover = 0;
     if (in->channels.json != NULL) {
         const cJSON *e;
         int i = 0;
@@ -398,32 +768,16 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
                       "channels", i);
                 goto fail;
             }
-            for (int k = 0; k < nchans; k++)
-                if (strcmp(chans[k], e->valuestring) == 0) {
-                    failf(&f, "this channel is listed twice", "channels", i);
-                    goto fail;
-                }
-            if (strcmp(e->valuestring, "inapp") != 0) {
-                failf(&f, "the app has no enabled channel of this kind", "channels", i);
+            if (kind_in(over, nover, e->valuestring)) {
+                failf(&f, "this channel is listed twice", "channels", i);
                 goto fail;
             }
-            chans[nchans++] = e->valuestring;
+            over[nover++] = e->valuestring;
             i++;
         }
-    } else {
-        chans[nchans++] = "inapp";
     }
-    if (in->title == NULL && in->content == NULL) {
-        http_respond_error(req, 422, "validation_failed", "give a title or a content", "content");
-        goto bad;
-    }
-    /* recipients */
     bool subscribers = false;
-    struct buf list = BUF_INIT;
-    int64_t now = clock_wall_ms();
-    char nid[32];
-    nid_new(nid, now);
-    int ndel = 0;
+    int nrecips = 0;
     if (cJSON_IsString(in->recipients) && strcmp(in->recipients->valuestring, "subscribers") == 0) {
         subscribers = true;
     } else if (!cJSON_IsArray(in->recipients) || cJSON_GetArraySize(in->recipients) < 1 ||
@@ -433,64 +787,43 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
                            "recipients");
         goto bad;
     } else {
+        recips = xcalloc((size_t)cJSON_GetArraySize(in->recipients), sizeof(*recips));
         const cJSON *e;
-        int i = 0;
-        buf_putc(&list, '[');
-        const char *vals[NOTIFY_RECIPIENTS_MAX];
-        const char *rkinds[NOTIFY_RECIPIENTS_MAX];
         cJSON_ArrayForEach(e, in->recipients)
         {
-            const char *kind = NULL, *val = NULL;
-            if (recipient(e, i, &kind, &val, &f) != 0) {
-                buf_release(&list);
+            int i = nrecips;
+            if (recipient(e, i, &recips[i].kind, &recips[i].val, &f) != 0)
                 goto fail;
-            }
             for (int k = 0; k < i; k++)
-                if (strcmp(vals[k], val) == 0 && (rkinds[k] == NULL) == (kind == NULL) &&
-                    (kind == NULL || strcmp(kind, rkinds[k]) == 0)) {
+                if (strcmp(recips[k].val, recips[i].val) == 0 &&
+                    (recips[k].kind == NULL) == (recips[i].kind == NULL) &&
+                    (recips[i].kind == NULL || strcmp(recips[k].kind, recips[i].kind) == 0)) {
                     failf(&f, "this recipient is listed twice", "recipients", i);
-                    buf_release(&list);
                     goto fail;
                 }
-            if (kind != NULL) { /* an address: its own kind's channel */
-                failf(&f,
-                      strcmp(kind, "email") == 0     ? "the app has no enabled email channel"
-                      : strcmp(kind, "webhook") == 0 ? "the app has no enabled webhook channel"
-                                                     : "the app has no enabled sms_aliyun channel",
-                      "recipients", i);
-                buf_release(&list);
-                goto fail;
-            }
-            vals[i] = val;
-            rkinds[i] = kind;
-            for (int k = 0; k < nchans; k++) {
-                if (ndel > 0)
-                    buf_putc(&list, ',');
-                buf_printf(&list, "{\"id\":\"%s-%d\",\"u\":", nid, ndel + 1);
-                buf_json_str(&list, val);
-                buf_puts(&list, ",\"k\":");
-                buf_json_str(&list, chans[k]);
-                buf_putc(&list, '}');
-                ndel++;
-            }
-            i++;
+            nrecips++;
         }
-        buf_putc(&list, ']');
     }
-    int64_t send_at = in->send_at != KIT_INT_ABSENT ? in->send_at : now;
-    if (send_at < now)
-        send_at = now;
-    int64_t expires = in->ttl != KIT_INT_ABSENT ? send_at + in->ttl : KIT_INT_ABSENT;
-
     struct sctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
+    c->body = body;
+    c->in = *in;
+    c->recips = recips;
+    c->nrecips = nrecips;
+    c->subscribers = subscribers;
+    memcpy(c->over, over, sizeof(over));
+    c->nover = nover;
     snprintf(c->app_id, sizeof(c->app_id), "%s", app_id);
     snprintf(c->operator_id, sizeof(c->operator_id), "%s", operator_id ? operator_id : "");
-    snprintf(c->nid, sizeof(c->nid), "%s", nid);
-    c->send_at = send_at;
+    const char *peer = http_req_peer(req);
+    snprintf(c->ip, sizeof(c->ip), "%s", peer ? peer : "");
+    snprintf(c->locale, sizeof(c->locale), "%s", in->locale ? in->locale : "");
+    c->now = clock_wall_ms();
+    nid_new(c->nid, c->now);
+    c->send_at = in->send_at != KIT_INT_ABSENT && in->send_at > c->now ? in->send_at : c->now;
     if (key != NULL) {
         snprintf(c->key, sizeof(c->key), "%s", key);
-        /* the request's hash: the body without its key (and the console's app_id) */
+        /* the request's hash: the body without its key */
         cJSON *copy = cJSON_Duplicate(body, true);
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "idempotency_key");
         char *s = cJSON_PrintUnformatted(copy);
@@ -499,96 +832,21 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
         cJSON_Delete(copy);
     }
     struct store_op *op = store_op_new();
-    if (key != NULL) {
-        store_op_add(op, &SQL_IDEMPOTENCY_KEYS_CLAIM);
+    const struct store_sql *reads[4] = {&SQL_NOTIFY_SEND_TYPE, &SQL_NOTIFY_SEND_CHANNELS,
+                                        &SQL_NOTIFY_SEND_PAIRS, &SQL_NOTIFY_SEND_TEMPLATES};
+    for (int k = 0; k < 4; k++) {
+        store_op_add(op, reads[k]);
         store_bind_text(op, app_id);
-        store_bind_text(op, key);
-        store_bind_text(op, c->hash);
-        store_bind_text(op, nid);
-        store_bind_int(op, now);
-        store_bind_int(op, now + NOTIFY_IDEM_WINDOW_MS);
-        store_op_require_row(op);
+        if (k != R_CHANNELS)
+            store_bind_text(op, in->type);
     }
-    char *params = json_text(in->params), *data = json_text(in->data);
-    char *recips = json_text(in->recipients);
-    struct buf ch = BUF_INIT;
-    buf_putc(&ch, '[');
-    for (int k = 0; k < nchans; k++) {
-        if (k)
-            buf_putc(&ch, ',');
-        buf_json_str(&ch, chans[k]);
-    }
-    buf_putc(&ch, ']');
-    store_op_add(op, &SQL_NOTIFICATIONS_INSERT);
-    store_bind_text(op, nid);
-    store_bind_text(op, app_id);
-    store_bind_text(op, in->type);
-    store_bind_text(op, in->title);
-    store_bind_text(op, in->content);
-    store_bind_text(op, params);
-    store_bind_text(op, data);
-    store_bind_textn(op, ch.data, ch.len);
-    store_bind_text(op, recips);
-    store_bind_text(op, prio);
-    if (in->ttl != KIT_INT_ABSENT)
-        store_bind_int(op, in->ttl);
-    else
-        store_bind_null(op);
-    store_bind_int(op, send_at);
-    if (expires != KIT_INT_ABSENT)
-        store_bind_int(op, expires);
-    else
-        store_bind_null(op);
-    store_bind_text(op, send_at > now ? "scheduled" : "queued");
-    store_bind_text(op, key);
-    store_bind_text(op, operator_id ? "console" : "api");
-    store_bind_text(op, operator_id);
-    store_bind_int(op, now);
-    store_op_add(op,
-                 subscribers ? &SQL_DELIVERIES_INSERT_SUBSCRIBERS : &SQL_DELIVERIES_INSERT_LIST);
-    store_bind_text(op, app_id);
-    store_bind_text(op, nid);
-    store_bind_text(op, in->type);
-    store_bind_int(op, send_at);
-    store_bind_int(op, now);
-    if (subscribers)
-        store_bind_textn(op, ch.data, ch.len);
-    else
-        store_bind_textn(op, list.data, list.len);
-    store_op_add(op, &SQL_JOBS_INSERT_FOR);
-    store_bind_text(op, nid);
-    store_bind_int(op, send_at);
-    store_bind_int(op, now);
-    if (operator_id != NULL) { /* the console's send is audited in the same write */
-        store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
-        store_bind_text(op, operator_id);
-        store_bind_text(op, app_id);
-        store_bind_text(op, "notification.send");
-        store_bind_text(op, nid);
-        struct buf detail = BUF_INIT;
-        buf_puts(&detail, "{\"type\":");
-        buf_json_str(&detail, in->type);
-        buf_printf(&detail, ",\"deliveries\":%d}", subscribers ? -1 : ndel);
-        store_bind_textn(op, detail.data, detail.len);
-        buf_release(&detail);
-        const char *peer = http_req_peer(req);
-        store_bind_text(op, peer ? peer : "");
-        store_bind_int(op, now);
-    }
-    store_op_add(op, &SQL_NOTIFICATIONS_COUNT_SET);
-    store_bind_text(op, nid);
-    free(params);
-    free(data);
-    free(recips);
-    buf_release(&ch);
-    buf_release(&list);
-    c->body = body;
     struct kit_job *j = kit_job_new(req, n->store, NULL, c, sctx_free);
-    kit_store(j, op, KIT_WRITE, written);
+    kit_store(j, op, KIT_READ, resolved);
     return;
 fail:
     http_respond_error(req, 422, "validation_failed", f.message, f.field);
 bad:
+    free(recips);
     cJSON_Delete(body);
 }
 

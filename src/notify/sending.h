@@ -15,9 +15,12 @@ struct router;
 struct rt;
 struct notify_engine;
 
-/* The module for the server's identity (its store) and rt (the bus, the WebSocket command
- * table). Start-up only. */
-struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt);
+struct notify_channels;
+
+/* The module for the server's identity (its store), rt (the bus, the WebSocket command table)
+ * and the channel registry chs (driver.h; borrowed, outlives the engine). Start-up only. */
+struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
+                                        struct notify_channels *chs);
 
 /* Adds the routes, the `ack` command and the session watcher (re-sends). Start-up only. */
 void notify_engine_register(struct notify_engine *n, struct router *r);

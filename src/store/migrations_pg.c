@@ -382,6 +382,7 @@ static const char m017_notifications[] =
     " last_error TEXT,"
     " title TEXT,"
     " content TEXT,"
+    " html TEXT,"
     " created_at BIGINT NOT NULL,"
     " updated_at BIGINT NOT NULL,"
     " sent_at BIGINT,"

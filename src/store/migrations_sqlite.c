@@ -423,6 +423,7 @@ static const char m017_notifications[] =
     " last_error TEXT,"
     " title TEXT,"
     " content TEXT,"
+    " html TEXT,"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL,"
     " sent_at INTEGER,"

@@ -330,6 +330,10 @@ extern const struct store_sql SQL_INBOX_READ_ALL;
 extern const struct store_sql SQL_DELIVERIES_STATS_CHANNEL;
 extern const struct store_sql SQL_DELIVERIES_STATS_TYPE;
 extern const struct store_sql SQL_MESSAGES_STATS;
+extern const struct store_sql SQL_NOTIFY_SEND_TYPE;
+extern const struct store_sql SQL_NOTIFY_SEND_CHANNELS;
+extern const struct store_sql SQL_NOTIFY_SEND_PAIRS;
+extern const struct store_sql SQL_NOTIFY_SEND_TEMPLATES;
 /* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
 extern const struct store_sql SQL_CHANNELS_GET;
 extern const struct store_sql SQL_CHANNELS_COUNT;

@@ -449,7 +449,7 @@ def test_kill_9_with_1000_queued_in_app_notifications_delivers_every_one(tmp_pat
         want = {nid + "-1" for _, nid in accepted}
         try:
             while not want <= set(seen):
-                f, = notifications(c, timeout=45)  # PostgreSQL: after the 30 s lease
+                f, = notifications(c, timeout=90)  # PostgreSQL: after the 60 s lease
                 seen.append(f["delivery_id"])
                 c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})
         finally:
@@ -599,3 +599,176 @@ def test_console_stats(server, root, app):
     error_of(admin(server, "GET", "/stats?from=0&to=999999999999", token=root), 422, "from")
     error_of(admin(server, "GET", "/stats", token=operator(server, root, "n-nostats",
                                                            ["notifications:read"])), 403)
+
+
+# ---------------------------------------------------------------- drivers: e-mail through the queue
+
+from smtp_sink import Sink  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mail_sinks():
+    s = {"good": Sink(), "busy": Sink(rcpt_reply="451 4.3.0 try later"),
+         "reject": Sink(rcpt_reply="550 5.1.1 no such user")}
+    yield s
+    for x in s.values():
+        x.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def delete_channels(server):
+    """Deletes every channel at the end: their pooled SMTP connections close (the module
+    server's fd check)."""
+    yield
+    from conftest import run_herald
+    run_herald(["admin", "create", "ncleanup", "--password-stdin"], env=server.cli_env(),
+               input=CPW + "\n")
+    tok = admin(server, "POST", "/auth/login",
+                {"username": "ncleanup", "password": CPW}).json()["access_token"]
+    for ch in admin(server, "GET", "/channels?page_size=100", token=tok).json()["results"]:
+        admin(server, "DELETE", "/channels/" + ch["id"], token=tok)
+
+
+def email_channel(server, root, app_id, name, sink, **extra):
+    body = {"app_id": app_id, "name": name, "kind": "email",
+            "config": {"from": "Herald <noreply@herald.test>", "accounts": [sink.account()]}}
+    body.update(extra)
+    r = admin(server, "POST", "/channels", body, token=root)
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
+def status_of(app, nid, pred):
+    return [d for d in notification(app, nid)["deliveries"] if pred(d)]
+
+
+def test_email_through_the_queue_to_users_and_addresses(server, root, mail_sinks):
+    a = App(server, app_headers(server, "NotifyMail"))
+    a.users("mia", contacts={"email": "mia@example.com"})
+    a.users("nomail")
+    aid = app_id_of(server, root, a)
+    # without an e-mail channel, naming the kind or an address is refused
+    error_of(send(a, {"type": "m", "recipients": ["mia"], "title": "x",
+                      "channels": ["email"]}), 422, "channels[0]")
+    error_of(send(a, {"type": "m", "recipients": [{"email": "x@example.com"}], "title": "x"}),
+             422, "recipients[0]")
+    email_channel(server, root, aid, "mail", mail_sinks["good"])
+    sink = mail_sinks["good"]
+    before = len(sink.messages)
+    r = send(a, {"type": "order.mail", "recipients": ["mia", "nomail", {"email": "x@example.com"}],
+                 "title": "Your order", "content": "It ships today", "channels": ["email",
+                                                                                  "inapp"]})
+    assert r.status == 202 and r.json()["deliveries"] == 5, r
+    nid = r.json()["id"]
+    wait_until(lambda: len(sink.messages) >= before + 2, what="two mails")
+    got = sorted(m[1][0] for m in sink.messages[before:])
+    assert got == ["mia@example.com", "x@example.com"]
+    msg = sink.messages[-1][2]
+    assert msg["Subject"] == "Your order" and "It ships today" in msg.get_content()
+    wait_until(lambda: len(status_of(a, nid, lambda d: d["channel"] == "email" and
+                                     d["status"] == "sent")) == 2, what="sent")
+    skipped = status_of(a, nid, lambda d: d["user_id"] == "nomail" and d["channel"] == "email")
+    assert skipped[0]["status"] == "skipped" and skipped[0]["last_error"] == "no address"
+    addr = status_of(a, nid, lambda d: d["address"] == "x@example.com")
+    assert len(addr) == 1 and addr[0]["channel"] == "email"  # an address: its kind only
+
+
+def test_temporary_failures_back_off_then_die_and_the_console_retries(server, root, mail_sinks):
+    a = App(server, app_headers(server, "NotifyBusy"))
+    aid = app_id_of(server, root, a)
+    email_channel(server, root, aid, "busy", mail_sinks["busy"], max_attempts=2)
+    email_channel(server, root, aid, "busy-once", mail_sinks["busy"], max_attempts=1)
+    # the first of two attempts fails: failed, with the next attempt's time (the back-off, at
+    # least the pool's cool-down the driver reports)
+    r = send(a, {"type": "m", "recipients": [{"email": "y@example.com"}], "title": "t"})
+    nid = r.json()["id"]
+    wait_until(lambda: status_of(a, nid, lambda d: True)[0]["status"] == "failed", what="failed")
+    d = status_of(a, nid, lambda d: True)[0]
+    assert d["attempts"] == 1 and d["next_at"] >= d["updated_at"] + 1000 and d["last_error"]
+    assert d["attempt_log"][0]["outcome"] == "retry" and d["attempt_log"][0]["code"] == 451
+    # the app's first e-mail channel is "busy"; a channel of one attempt: dead at once
+    admin(server, "PATCH", "/channels/%s" % d["channel_id"], {"max_attempts": 1}, token=root)
+    r = send(a, {"type": "m", "recipients": [{"email": "w@example.com"}], "title": "t"})
+    nid = r.json()["id"]
+    wait_until(lambda: status_of(a, nid, lambda d: True)[0]["status"] == "dead", what="dead")
+    d = status_of(a, nid, lambda d: True)[0]
+    assert d["attempts"] == 1 and d["next_at"] is None
+    # the console's retry: a new attempt now (audited)
+    r = admin(server, "POST", "/deliveries/%s/retry" % d["id"], token=root)
+    assert r.status == 202 and r.json()["status"] == "pending", r
+    wait_until(lambda: len(status_of(a, nid, lambda d: True)[0]["attempt_log"]) == 2,
+               what="a second attempt")
+    wait_until(lambda: status_of(a, nid, lambda d: True)[0]["status"] == "dead", what="dead")
+    log = admin(server, "GET", "/audit-log?page_size=100", token=root).json()["results"]
+    assert any(e["action"] == "delivery.retry" and e["target"] == d["id"] for e in log)
+
+
+def test_a_permanent_failure_is_not_retried(server, root, mail_sinks):
+    a = App(server, app_headers(server, "NotifyReject"))
+    aid = app_id_of(server, root, a)
+    email_channel(server, root, aid, "reject", mail_sinks["reject"], max_attempts=5)
+    nid = send(a, {"type": "m", "recipients": [{"email": "z@example.com"}],
+                   "title": "t"}).json()["id"]
+    wait_until(lambda: status_of(a, nid, lambda d: True)[0]["status"] == "dead", what="dead")
+    d = status_of(a, nid, lambda d: True)[0]
+    assert d["attempts"] == 1 and d["attempt_log"][0]["outcome"] == "permanent"
+    assert d["attempt_log"][0]["code"] == 550
+
+
+def test_a_hung_provider_only_holds_its_own_channel(server_factory, mail_sinks):
+    """A server that accepts and never answers holds its channel's one slot; another app's
+    channel, and in-app deliveries, keep going."""
+    s = server_factory()
+    from conftest import run_herald
+    p = run_herald(["admin", "create", "hroot", "--password-stdin"], env=s.cli_env(),
+                   input=CPW + "\n")
+    assert p.returncode == 0, p
+    tok = admin(s, "POST", "/auth/login", {"username": "hroot", "password": CPW}).json()[
+        "access_token"]
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        hung.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(hung.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        slow = App(s, app_headers(s, "Slow"))
+        fast = App(s, app_headers(s, "Fast"))
+        fast.users("fay")
+        sacc = mail_sinks["good"].account()
+        sacc["port"] = hung.getsockname()[1]
+        body = {"app_id": app_id_of(s, tok, slow), "name": "hung", "kind": "email",
+                "concurrency": 1, "config": {"from": "H <h@herald.test>", "accounts": [sacc]}}
+        assert admin(s, "POST", "/channels", body, token=tok).status == 201
+        email_channel(s, tok, app_id_of(s, tok, fast), "fast", mail_sinks["good"])
+        for i in range(5):
+            assert send(slow, {"type": "h", "recipients": [{"email": "h%d@example.com" % i}],
+                               "title": "stuck"}).status == 202
+        wait_until(lambda: len(held) >= 1, what="the hung provider holds a connection")
+        before = len(mail_sinks["good"].messages)
+        t0 = time.monotonic()
+        r = send(fast, {"type": "f", "recipients": [{"email": "f@example.com"}, "fay"],
+                        "title": "quick", "channels": ["email", "inapp"]})
+        assert r.status == 202, r
+        wait_until(lambda: len(mail_sinks["good"].messages) > before, timeout=5, what="fast mail")
+        assert time.monotonic() - t0 < 3
+        nid = r.json()["id"]
+        wait_until(lambda: status_of(fast, nid, lambda d: d["user_id"] == "fay" and
+                                     d["channel"] == "inapp")[0]["status"] == "sent",
+                   what="in-app sent")
+        assert len(held) == 1  # concurrency 1: one connection to the hung server, the rest wait
+    finally:
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        hung.close()

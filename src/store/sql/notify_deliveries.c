@@ -39,50 +39,84 @@ const struct store_sql SQL_NOTIFICATIONS_INSERT = STORE_SQL(
     " CAST(?11 AS BIGINT), ?12, CAST(?13 AS BIGINT), ?14, CAST(?15 AS TEXT), ?16,"
     " CAST(?17 AS TEXT), ?18, ?18)");
 
-/* The delivery status of a recipient x (x.u a user id or NULL): a user the app does not know
- * is skipped. */
-#define FANOUT_STATUS                                                                              \
-    " CASE WHEN x.u IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE app_id = ?1 AND id ="    \
-    " x.u) THEN 'skipped' ELSE 'pending' END"
-#define FANOUT_ERROR                                                                               \
-    " CASE WHEN x.u IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE app_id = ?1 AND id ="    \
-    " x.u) THEN 'no such user' END"
-#define FANOUT_HEAD                                                                                \
-    "INSERT INTO deliveries (id, app_id, notification_id, user_id, address, channel, channel_id,"  \
-    " type_code, status, attempts, next_at, last_error, created_at, updated_at) SELECT x.id, ?1,"  \
-    " ?2, x.u, x.a, x.k, x.c, ?3," FANOUT_STATUS ", 0, ?4," FANOUT_ERROR ", ?5, ?5 FROM "
+/* The fan-out. Each recipient row y has: id, u (user id or NULL), a (the ad-hoc address or
+ * the user's contact for the kind), k (channel kind), c (channel id, NULL for inapp or when the
+ * app has no enabled channel of the kind), t, b, h (title, content, HTML rendered for the
+ * kind, NULL: the notification's), known (the user exists), off (the user opted out of this
+ * type on this kind: subscriptions). Its status: skipped with the reason, else pending. */
+#define FANOUT_COLS(P)                                                                             \
+    "INSERT INTO deliveries (id, app_id, notification_id, user_id, address, channel,"              \
+    " channel_id, type_code, status, attempts, next_at, last_error, title, content, html,"         \
+    " created_at, updated_at) SELECT y.id, " P "1, " P "2, y.u, y.a, y.k, y.c, " P "3, CASE WHEN"  \
+    " y.reason IS NULL THEN 'pending' ELSE 'skipped' END, 0, " P "4, y.reason, y.t, y.b, y.h, " P  \
+    "5,"                                                                                           \
+    " " P "5 FROM (SELECT z.*, CASE WHEN z.u IS NOT NULL AND z.known = 0 THEN 'no such user' WHEN" \
+    " z.k <> 'inapp' AND z.c IS NULL THEN 'no enabled channel of this kind' WHEN z.k IN"           \
+    " ('email', 'sms_aliyun', 'wechat_mp') AND z.a IS NULL THEN 'no address' WHEN z.off = 1"       \
+    " THEN 'unsubscribed' END AS reason FROM "
+#define OPTED_OUT(P, u, k)                                                                         \
+    "CASE WHEN EXISTS (SELECT 1 FROM subscriptions s WHERE s.app_id = " P "1 AND s.user_id = " u   \
+    " AND s.type_code = " P "3 AND s.channel = " k " AND s.enabled = 0) THEN 1 ELSE 0 END"
+#define CONTACT_SQ(k)                                                                              \
+    "CASE " k " WHEN 'email' THEN json_extract(us.contacts, '$.email') WHEN 'sms_aliyun' THEN"     \
+    " json_extract(us.contacts, '$.phone') WHEN 'wechat_mp' THEN json_extract(us.contacts,"        \
+    " '$.wechat_openid') END"
+#define CONTACT_PG(k)                                                                              \
+    "CASE " k " WHEN 'email' THEN us.contacts::json->>'email' WHEN 'sms_aliyun' THEN"              \
+    " us.contacts::json->>'phone' WHEN 'wechat_mp' THEN us.contacts::json->>'wechat_openid' END"
 
 /* ?1 app, ?2 notification, ?3 type, ?4 next_at (send_at), ?5 now, ?6 a JSON array of
- * {"id","u"?,"a"?,"k","c"?} (delivery id, user id, address, channel kind, channel id) */
+ * {"id","u"?,"a"?,"k","c"?,"t"?,"b"?,"h"?} (delivery id, user id, address, kind, channel id,
+ * rendered title, content, html) */
 const struct store_sql SQL_DELIVERIES_INSERT_LIST = {
-    .sqlite = FANOUT_HEAD "(SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.u')"
-                          " AS u, json_extract(value, '$.a') AS a, json_extract(value, '$.k') AS"
-                          " k, json_extract(value, '$.c') AS c FROM json_each(?6)) x",
-    .pg = "INSERT INTO deliveries (id, app_id, notification_id, user_id, address, channel,"
-          " channel_id, type_code, status, attempts, next_at, last_error, created_at, updated_at)"
-          " SELECT x.id, $1, $2, x.u, x.a, x.k, x.c, $3, CASE WHEN x.u IS NOT NULL AND NOT EXISTS"
-          " (SELECT 1 FROM users WHERE app_id = $1 AND id = x.u) THEN 'skipped' ELSE 'pending'"
-          " END, 0, $4, CASE WHEN x.u IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE"
-          " app_id = $1 AND id = x.u) THEN 'no such user' END, $5, $5 FROM (SELECT v->>'id' AS"
-          " id, v->>'u' AS u, v->>'a' AS a, v->>'k' AS k, v->>'c' AS c FROM"
-          " json_array_elements($6::text::json) v) x",
+    .sqlite = FANOUT_COLS("?") "(SELECT x.id, x.u, coalesce(x.a, " CONTACT_SQ(
+        "x.k") ") AS a,"
+               " x.k, x.c, x.t, x.b, x.h, CASE WHEN us.id IS NULL THEN 0 ELSE 1 END AS "
+               "known, " OPTED_OUT(
+                   "?", "x.u",
+                   "x.k") " AS off FROM (SELECT json_extract(value, '$.id') AS"
+                          " id, json_extract(value, '$.u') AS u, json_extract(value, '$.a') AS a,"
+                          " json_extract(value, '$.k') AS k, json_extract(value, '$.c') AS c,"
+                          " json_extract(value, '$.t') AS t, json_extract(value, '$.b') AS b,"
+                          " json_extract(value, '$.h') AS h FROM json_each(?6)) x LEFT JOIN users "
+                          "us ON"
+                          " us.app_id = ?1 AND us.id = x.u) z) y",
+    .pg = FANOUT_COLS("$") "(SELECT x.id, x.u, coalesce(x.a, " CONTACT_PG(
+        "x.k") ") AS a, x.k,"
+               " x.c, x.t, x.b, x.h, CASE WHEN us.id IS NULL THEN 0 ELSE 1 END AS "
+               "known, " OPTED_OUT("$", "x.u",
+                                   "x.k") " AS off FROM (SELECT v->>'id' AS id, v->>'u' AS u,"
+                                          " v->>'a' AS a, v->>'k' AS k, v->>'c' AS c, v->>'t' AS "
+                                          "t, v->>'b' AS b, v->>'h' AS h"
+                                          " FROM json_array_elements($6::text::json) v) x LEFT "
+                                          "JOIN users us ON us.app_id = $1"
+                                          " AND us.id = x.u) z) y",
 };
 
-/* ?1 app, ?2 notification, ?3 type, ?4 next_at, ?5 now, ?6 a JSON array of channel kinds
- * without an address (inapp): one delivery per active user of the app per kind, ids
- * "<notification>-<n>" */
+/* ?1 app, ?2 notification, ?3 type, ?4 next_at, ?5 now, ?6 a JSON array of kinds
+ * {"k","c"?,"t"?,"b"?,"h"?}: one delivery per active user of the app per kind, but none for a
+ * user who opted out of the type on the kind; ids "<notification>-<n>" */
 const struct store_sql SQL_DELIVERIES_INSERT_SUBSCRIBERS = {
-    .sqlite = "INSERT INTO deliveries (id, app_id, notification_id, user_id, channel, type_code,"
-              " status, attempts, next_at, created_at, updated_at) SELECT ?2 || '-' ||"
-              " row_number() OVER (ORDER BY u.id, c.key), ?1, ?2, u.id, c.value, ?3, 'pending',"
-              " 0, ?4, ?5, ?5 FROM users u, json_each(?6) c WHERE u.app_id = ?1 AND u.disabled ="
-              " 0",
-    .pg =
-        "INSERT INTO deliveries (id, app_id, notification_id, user_id, channel, type_code,"
-        " status, attempts, next_at, created_at, updated_at) SELECT $2::text || '-' || row_number()"
-        " OVER (ORDER BY u.id, c.k), $1, $2, u.id, c.kind, $3, 'pending', 0, $4, $5, $5 FROM"
-        " users u CROSS JOIN json_array_elements_text($6::text::json) WITH ORDINALITY c(kind,"
-        " k) WHERE u.app_id = $1 AND u.disabled = 0",
+    .sqlite = FANOUT_COLS(
+        "?") "(SELECT CAST(?2 AS TEXT) || '-' || row_number() OVER (ORDER BY"
+             " us.id, x.n) AS id, us.id AS u, " CONTACT_SQ(
+                 "x.k") " AS a, x.k, x.c, x.t, x.b,"
+                        " x.h, 1 AS known, 0 AS off FROM users us, (SELECT key AS n, "
+                        "json_extract(value,"
+                        " '$.k') AS k, json_extract(value, '$.c') AS c, json_extract(value, '$.t') "
+                        "AS t,"
+                        " json_extract(value, '$.b') AS b, json_extract(value, '$.h') AS h FROM"
+                        " json_each(?6)) x WHERE us.app_id = ?1 AND us.disabled = 0 AND " OPTED_OUT(
+                            "?", "us.id", "x.k") " = 0) z) y",
+    .pg = FANOUT_COLS("$") "(SELECT $2::text || '-' || row_number() OVER (ORDER BY us.id, x.n)"
+                           " AS id, us.id AS u, " CONTACT_PG(
+                               "x.k") " AS a, x.k, x.c, x.t, x.b, x.h, 1 AS known,"
+                                      " 0 AS off FROM users us, (SELECT n, v->>'k' AS k, v->>'c' "
+                                      "AS c, v->>'t' AS t, v->>'b'"
+                                      " AS b, v->>'h' AS h FROM "
+                                      "json_array_elements($6::text::json) WITH ORDINALITY e(v, n))"
+                                      " x WHERE us.app_id = $1 AND us.disabled = 0 AND " OPTED_OUT(
+                                          "$", "us.id", "x.k") " = 0) z) y",
 };
 
 /* ?1 notification, ?2 run_at, ?3 now: a job for each pending delivery */
@@ -218,9 +252,11 @@ const struct store_sql SQL_DELIVERIES_SENDING =
 const struct store_sql SQL_JOBS_CLAIMED =
     STORE_SQL("SELECT j.id, j.attempts, d.id, d.app_id, d.user_id, d.address, d.channel,"
               " d.channel_id, d.created_at, d.type_code, coalesce(d.title, n.title),"
-              " coalesce(d.content, n.content), n.data, n.params, n.expires_at, n.id, d.status"
-              " FROM jobs j JOIN deliveries d ON d.id = j.delivery_id JOIN notifications n ON"
-              " n.id = d.notification_id WHERE j.locked_by = ?1 ORDER BY j.run_at, j.id");
+              " coalesce(d.content, n.content), n.data, n.params, n.expires_at, n.id, d.status,"
+              " d.html, ch.kind, ch.config, ch.updated_at, ch.max_attempts, ch.rate_per_s,"
+              " ch.concurrency, ch.enabled FROM jobs j JOIN deliveries d ON d.id ="
+              " j.delivery_id JOIN notifications n ON n.id = d.notification_id LEFT JOIN channels"
+              " ch ON ch.id = d.channel_id WHERE j.locked_by = ?1 ORDER BY j.run_at, j.id");
 
 /* ?1 job: done (also when its lease has passed to another claim: at least once) */
 const struct store_sql SQL_JOBS_DONE = STORE_SQL("DELETE FROM jobs WHERE id = ?1");
@@ -360,3 +396,30 @@ const struct store_sql SQL_MESSAGES_STATS = {
     .pg = "SELECT (created_at / $3) * $3, count(*), count(DISTINCT app_id || '/' || sender_id)"
           " FROM messages WHERE" STATS_SCOPE_PG " GROUP BY 1 ORDER BY 1",
 };
+
+/* ---- what a send reads first (send.c, "resolving") */
+
+/* ?1 app, ?2 type code: the type's default channel kinds (JSON) and whether it is enabled */
+const struct store_sql SQL_NOTIFY_SEND_TYPE =
+    STORE_SQL("SELECT channels, enabled FROM message_types WHERE app_id = ?1 AND code = ?2");
+
+/* ?1 app: its enabled channels, the first of each kind first */
+const struct store_sql SQL_NOTIFY_SEND_CHANNELS =
+    STORE_SQL("SELECT id, kind FROM channels WHERE app_id = ?1 AND enabled = 1 ORDER BY"
+              " created_at, id LIMIT 1000");
+
+/* ?1 app, ?2 type code: the type's enabled channel pairs (a channel id or 'inapp') with their
+ * template codes */
+const struct store_sql SQL_NOTIFY_SEND_PAIRS =
+    STORE_SQL("SELECT p.channel, p.template_code FROM channel_message_types p JOIN message_types"
+              " t ON t.id = p.type_id WHERE t.app_id = ?1 AND t.code = ?2 AND p.enabled = 1 AND"
+              " p.template_code IS NOT NULL");
+
+/* ?1 app, ?2 type code: the active version of every variant of the templates those pairs
+ * name: code, kind, locale, subject, body, html */
+const struct store_sql SQL_NOTIFY_SEND_TEMPLATES = STORE_SQL(
+    "SELECT t.code, t.channel_kind, t.locale, v.subject, v.body, v.html FROM templates t JOIN"
+    " template_versions v ON v.template_id = t.id AND v.version = t.active_version WHERE"
+    " t.app_id = ?1 AND t.code IN (SELECT p.template_code FROM channel_message_types p JOIN"
+    " message_types mt ON mt.id = p.type_id WHERE mt.app_id = ?1 AND mt.code = ?2 AND"
+    " p.enabled = 1) LIMIT 1000");
