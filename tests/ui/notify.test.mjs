@@ -1,0 +1,280 @@
+// The console's notification screens in a real browser (docs/ui.md, "Notifications"): a
+// template saved twice, its versions diffed and one activated, the live preview (and a JSON
+// error with its position); an e-mail channel made through its form, pointed at a real SMTP
+// sink (Debian's aiosmtpd, started here) and test-sent; a message type with an escalation
+// chain; a notification sent to a user from the console, its delivery in the detail and in the
+// filtered deliveries list; the instances page; the dashboard's stats charts. No console error.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createServer, Socket } from 'node:net'
+import { startServer, http, operatorToken, launch, newPage, shot, signIn } from './harness.mjs'
+
+const PASS = 'a long passphrase for the notify ui test'
+let srv
+let browser
+let admin
+let app // {id, key, secret}
+let sink // the aiosmtpd process
+let sinkOut = ''
+let sinkPort
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer()
+    s.on('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => ok(port))
+    })
+  })
+}
+
+// aiosmtpd's Debugging handler prints every message it receives to stdout
+async function startSink() {
+  sinkPort = await freePort()
+  sink = spawn('/usr/bin/python3', ['-u', '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${sinkPort}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  sink.stdout.on('data', (d) => (sinkOut += d))
+  sink.stderr.on('data', (d) => (sinkOut += d))
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((ok) => {
+      const c = new Socket()
+      c.once('connect', () => {
+        c.destroy()
+        ok(true)
+      })
+      c.once('error', () => ok(false))
+      c.connect(sinkPort, '127.0.0.1')
+    }).catch(() => false)
+    if (up) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('the SMTP sink did not start: ' + sinkOut)
+}
+
+before(async () => {
+  srv = await startServer()
+  srv.createOperator('admin', PASS)
+  admin = await operatorToken(srv.base, 'admin', PASS)
+  app = await http(srv.base, 'POST', '/admin/apps', { token: admin, body: { name: 'Notify shop' } })
+  const headers = { 'X-App-Key': app.key, 'X-App-Secret': app.secret }
+  await http(srv.base, 'POST', '/users/batch', { headers, body: { users: [{ id: 'u1', name: 'Una' }] } })
+  await http(srv.base, 'POST', '/admin/message-types', {
+    token: admin,
+    body: { app_id: app.id, code: 'order.paid', name: 'Order paid', channels: ['inapp'] },
+  })
+  await startSink()
+  browser = await launch()
+})
+
+after(async () => {
+  if (browser) await browser.close()
+  if (sink && sink.exitCode === null) sink.kill('SIGTERM')
+  if (srv) await srv.stop()
+})
+
+function assertClean(page) {
+  assert.deepEqual(page.problems, [], 'console errors or uncaught exceptions in the page')
+}
+
+const input = (name) => `input[data-test=${name}], [data-test=${name}] input`
+const area = (name) => `textarea[data-test=${name}], [data-test=${name}] textarea`
+
+// the app select of a form (AppSelect: a select once the apps are loaded), set to the test's app
+async function pickApp(page, scope) {
+  await pick(page, scope.locator('.el-select', { hasText: 'All apps' }).first(), 'Notify shop')
+}
+
+// picks the option of an Element Plus select (opened by clicking it)
+async function pick(page, selectLocator, text) {
+  await selectLocator.click()
+  await page.locator('.el-select-dropdown:visible .el-select-dropdown__item', { hasText: text }).first().click()
+}
+
+test('a template: two versions saved, diffed, one activated; the live preview', async () => {
+  const page = await newPage(browser)
+  await signIn(page, srv.base, 'admin', PASS)
+  await page.click('[data-test=menu-templates]')
+  await page.click('[data-test=template-create]')
+  await page.waitForURL(/\/admin\/templates\/new/)
+  await pickApp(page, page.locator('.editor'))
+  await page.fill(input('tpl-code'), 'order.paid')
+  await page.fill(input('tpl-subject'), 'Order {{id}} paid')
+  await page.fill(area('tpl-body'), 'Hello {{name}}\nTotal: {{total}}\n')
+  await page.click('[data-test=tpl-save]')
+  await page.waitForURL((u) => /\/admin\/templates\/[^/]+$/.test(u.pathname) && !u.pathname.endsWith('/new'))
+  await page.locator('[data-test=active-version]', { hasText: 'v1' }).waitFor()
+
+  // the second version; a syntax error first: refused with its position, nothing saved
+  await page.fill(area('tpl-body'), 'Hello {{#name}\n')
+  await page.click('[data-test=tpl-save]')
+  await page.locator('.el-form-item__error', { hasText: /line 1, column/ }).waitFor()
+  await page.fill(area('tpl-body'), 'Hello {{name}}!\nTotal: {{total}}\n')
+  await page.click('[data-test=tpl-save]')
+  await page.locator('[data-test=active-version]', { hasText: 'v2' }).waitFor()
+
+  // the live preview: parameters as JSON; values are text (HTML in them stays characters)
+  await page.fill(area('tpl-params'), '{"id": 7, "name": "<b>Ann</b>", "total": "9.90"}')
+  await page.locator('[data-test=preview-body]', { hasText: 'Hello <b>Ann</b>!' }).waitFor()
+  await page.locator('[data-test=preview-subject]', { hasText: 'Order 7 paid' }).waitFor()
+  assert.equal(await page.locator('[data-test=preview-body] b').count(), 0, 'the preview is text, never markup')
+  await page.fill(area('tpl-params'), '{"id": 7,\n "name": }')
+  await page.locator('[data-test=params-error]', { hasText: /line 2, column/ }).waitFor()
+  await page.fill(area('tpl-params'), '{"id": 7, "name": "Ann", "total": "9.90"}')
+  await page.locator('[data-test=preview-body]', { hasText: 'Hello Ann!' }).waitFor()
+  await page.locator('[data-test=params-error]').waitFor({ state: 'detached' })
+  await shot(page, 'console-template-editor')
+
+  // versions: diff 1 → 2, then activate 1 (confirmed)
+  await page.locator('.el-tabs__item', { hasText: 'Versions' }).click()
+  await page.locator('[data-test=versions-table] tr', { hasText: 'v1' }).waitFor()
+  await page.click('[data-test=diff-pick-1]')
+  await page.click('[data-test=diff-pick-2]')
+  await page.click('[data-test=diff-run]')
+  const body = page.locator('[data-test=diff-body]')
+  await body.locator('.del', { hasText: '- Hello {{name}}' }).waitFor()
+  await body.locator('.add', { hasText: '+ Hello {{name}}!' }).waitFor()
+  await body.locator('.same', { hasText: 'Total: {{total}}' }).waitFor()
+  await shot(page, 'console-template-diff')
+  await page.click('[data-test=activate-1]')
+  await page.locator('.el-message-box button', { hasText: 'Activate' }).click()
+  await page.locator('[data-test=active-version]', { hasText: 'v1' }).waitFor()
+  const list = await http(srv.base, 'GET', `/admin/templates?app_id=${app.id}`, { token: admin })
+  assert.equal(list.results.length, 1)
+  assert.equal(list.results[0].active_version, 1)
+  assert.equal(list.results[0].latest_version, 2)
+  // the 400s above were asked for: the save (and the preview) of the text with a syntax error
+  const bad = page.problems.filter((p) => /status of 400/.test(p))
+  assert.ok(bad.length >= 1 && bad.length <= 2)
+  page.problems = page.problems.filter((p) => !/status of 400/.test(p))
+  assertClean(page)
+  await page.context().close()
+})
+
+test('an e-mail channel made through its form, test-sent to a real SMTP sink', async () => {
+  const page = await newPage(browser)
+  await signIn(page, srv.base, 'admin', PASS)
+  await page.click('[data-test=menu-channels]')
+  await page.click('[data-test=channel-create]')
+  const dlg = page.locator('.el-dialog:visible')
+  await pickApp(page, dlg)
+  await page.fill(input('channel-name'), 'Mail')
+  await page.fill(input('cfg-from'), 'Shop <noreply@shop.example>')
+  await page.fill(input('cfg-acc-host'), '127.0.0.1')
+  await page.fill(input('cfg-acc-port'), String(sinkPort))
+  await pick(page, dlg.locator('fieldset .el-select').first(), 'none')
+  await page.click('[data-test=channel-submit]')
+  await page.locator('[data-test=channels-table] tr', { hasText: 'Mail' }).waitFor()
+  await page.click('[data-test=channel-test-Mail]')
+  await page.fill(input('test-to'), 'alice@example.com')
+  await page.fill(input('test-title'), 'Console test <one>')
+  await page.click('[data-test=test-send]')
+  await page.locator('[data-test=test-outcome]', { hasText: 'sent' }).waitFor()
+  for (let i = 0; i < 50 && !sinkOut.includes('Console test'); i++) await new Promise((r) => setTimeout(r, 100))
+  assert.match(sinkOut, /Subject: Console test <one>/)
+  assert.match(sinkOut, /alice@example\.com/)
+  await shot(page, 'console-channel-test')
+  await page.locator('.el-dialog:visible button', { hasText: 'Done' }).click()
+
+  // a secret comes back masked and is kept when the form is saved unchanged
+  const ch = await http(srv.base, 'POST', '/admin/channels', {
+    token: admin,
+    body: {
+      app_id: app.id, name: 'Relay', kind: 'email',
+      config: { from: 'a@shop.example', accounts: [{ host: '127.0.0.1', port: sinkPort, security: 'none', username: 'u', password: 'correct horse battery' }] },
+    },
+  })
+  await page.reload()
+  await page.click('[data-test=channel-edit-Relay]')
+  const pw = page.locator(input('cfg-acc-password'))
+  await pw.waitFor()
+  assert.equal(await pw.inputValue(), '****tery')
+  assert.ok(!(await page.content()).includes('correct horse battery'))
+  await page.click('[data-test=channel-submit]')
+  await page.locator('.el-dialog:visible').waitFor({ state: 'hidden' })
+  const after = await http(srv.base, 'GET', `/admin/channels/${ch.id}`, { token: admin })
+  assert.equal(after.config.accounts[0].password, '****tery')
+  const audit = await http(srv.base, 'GET', '/admin/audit-log?action=channel.update', { token: admin })
+  assert.equal(audit.count, 1)
+  assertClean(page)
+  await page.context().close()
+})
+
+test('a message type with an escalation chain; its channel pair with a template code', async () => {
+  const page = await newPage(browser)
+  await signIn(page, srv.base, 'admin', PASS)
+  await page.click('[data-test=menu-types]')
+  await page.locator('[data-test=types-table] tr', { hasText: 'order.paid' }).waitFor()
+  await page.click('[data-test=type-create]')
+  const dlg = page.locator('.el-dialog:visible')
+  await pickApp(page, dlg)
+  await page.fill(input('type-code'), 'order.shipped')
+  await page.fill(input('type-name'), 'Order shipped')
+  await page.click('[data-test=esc-add]')
+  await page.click('[data-test=esc-add]')
+  await page.click('[data-test=type-submit]')
+  await page.locator('[data-test=types-table] tr', { hasText: 'order.shipped' }).waitFor()
+  const types = await http(srv.base, 'GET', `/admin/message-types?app_id=${app.id}&code=order.shipped`, { token: admin })
+  assert.deepEqual(types.results[0].escalation, [{ channel: 'inapp', after_s: 0 }, { channel: 'email', after_s: 60 }])
+  await page.click('[data-test=type-pairs-order\\.shipped]')
+  await page.locator('.el-drawer input[placeholder="order.shipped"]').fill('shipping')
+  await page.click('[data-test=pair-add]')
+  await page.locator('[data-test=pairs-table] tr', { hasText: 'In-app' }).waitFor()
+  const pairs = await http(srv.base, 'GET', `/admin/channel-message-types?type_id=${types.results[0].id}`, { token: admin })
+  assert.equal(pairs.results[0].template_code, 'shipping')
+  assertClean(page)
+  await page.context().close()
+})
+
+test('a notification sent from the console: its delivery in the detail and the deliveries list', async () => {
+  const page = await newPage(browser)
+  await signIn(page, srv.base, 'admin', PASS)
+  await page.click('[data-test=menu-notifications]')
+  await page.click('[data-test=notification-send]')
+  const dlg = page.locator('.el-dialog:visible')
+  await pickApp(page, dlg)
+  await page.fill(input('send-type'), 'order.paid')
+  await page.fill(area('send-recipients'), 'u1')
+  await page.fill(input('send-title'), 'Your order <7> is paid')
+  await page.fill(area('send-content'), 'Thanks!')
+  await page.click('[data-test=send-submit]')
+  await page.waitForURL(/\/admin\/notifications\/[^/]+$/)
+  await page.locator('[data-test=notification-detail]', { hasText: 'Your order <7> is paid' }).waitFor()
+  const row = page.locator('[data-test=deliveries-table] tr', { hasText: 'u1' }).first()
+  await row.waitFor()
+  await row.locator('td', { hasText: 'In-app' }).waitFor()
+  await shot(page, 'console-notification')
+
+  await page.click('[data-test=menu-deliveries]')
+  await page.fill(input('dlv-user'), 'u1')
+  await page.click('[data-test=dlv-apply]')
+  await page.waitForURL((u) => u.pathname === '/admin/deliveries' && u.searchParams.get('user_id') === 'u1')
+  await page.locator('[data-test=deliveries-table] tr', { hasText: 'order.paid' }).waitFor()
+  const d = await http(srv.base, 'GET', `/admin/deliveries?user_id=u1`, { token: admin })
+  assert.equal(d.count, 1)
+
+  await page.click('[data-test=menu-instances]')
+  await page.locator('[data-test=instances-table] .el-tag', { hasText: 'Alive' }).waitFor()
+  assertClean(page)
+  await page.context().close()
+})
+
+test('the dashboard draws the stats charts from /admin/stats', async () => {
+  const page = await newPage(browser, { viewport: { width: 1280, height: 1100 } })
+  await signIn(page, srv.base, 'admin', PASS)
+  await page.locator('[data-test=chart-activity] canvas').waitFor()
+  await page.locator('[data-test=chart-status] canvas').waitFor()
+  await page.locator('[data-test=chart-channel] canvas').waitFor()
+  // the console's send above: one message, one delivery through in-app
+  await page.locator('[data-test=stat-messages] .num').waitFor()
+  const stats = await http(srv.base, 'GET', '/admin/stats', { token: admin })
+  const total = (k) => stats.series.reduce((a, b) => a + (b[k] || 0), 0)
+  assert.equal(await page.locator('[data-test=stat-messages] .num').textContent(), String(total('messages')))
+  await page.click('[data-test=stats-bucket] label:has-text("daily")')
+  await page.waitForURL((u) => u.searchParams.get('bucket') === 'day')
+  await page.locator('[data-test=chart-activity] canvas').waitFor()
+  await page.waitForTimeout(300)
+  await shot(page, 'console-dashboard-stats')
+  assertClean(page)
+  await page.context().close()
+})
