@@ -58,7 +58,12 @@ before(async () => {
   admin = await operatorToken(srv.base, 'admin', PASS)
   app = await http(srv.base, 'POST', '/admin/apps', { token: admin, body: { name: 'Notify shop' } })
   const headers = { 'X-App-Key': app.key, 'X-App-Secret': app.secret }
-  await http(srv.base, 'POST', '/users/batch', { headers, body: { users: [{ id: 'u1', name: 'Una' }] } })
+  await http(srv.base, 'POST', '/users/batch', { headers, body: { users: [{ id: 'u1', name: 'Una' }, { id: 'u2', name: 'Udo' }] } })
+  // a few chat messages: the stats' messages and active users
+  const u1 = (await http(srv.base, 'POST', '/users/u1/tokens', { headers })).access_token
+  const u2 = (await http(srv.base, 'POST', '/users/u2/tokens', { headers })).access_token
+  for (const [token, to, content] of [[u1, 'u2', 'Hi'], [u2, 'u1', 'Hello'], [u1, 'u2', 'Order 7?']])
+    await http(srv.base, 'POST', '/messages', { token, body: { to, message: { type: 'text', content } } })
   await http(srv.base, 'POST', '/admin/message-types', {
     token: admin,
     body: { app_id: app.id, code: 'order.paid', name: 'Order paid', channels: ['inapp'] },
@@ -266,15 +271,19 @@ test('the dashboard draws the stats charts from /admin/stats', async () => {
   await page.locator('[data-test=chart-status] canvas').waitFor()
   await page.locator('[data-test=chart-channel] canvas').waitFor()
   // the console's send above: one message, one delivery through in-app
-  await page.locator('[data-test=stat-messages] .num').waitFor()
   const stats = await http(srv.base, 'GET', '/admin/stats', { token: admin })
   const total = (k) => stats.series.reduce((a, b) => a + (b[k] || 0), 0)
-  assert.equal(await page.locator('[data-test=stat-messages] .num').textContent(), String(total('messages')))
+  assert.equal(total('messages'), 3)
+  assert.equal(total('active_users'), 2)
+  assert.ok(total('sent') + total('failed') >= 0)
+  await page.locator('[data-test=stat-messages] .num', { hasText: '3' }).waitFor()
+  await page.locator('[data-test=stat-active_users] .num', { hasText: '2' }).waitFor()
+  await page.locator('section.stats').evaluate((e) => e.scrollIntoView())
+  await page.waitForTimeout(300)
+  await shot(page, 'console-dashboard-stats')
   await page.click('[data-test=stats-bucket] label:has-text("daily")')
   await page.waitForURL((u) => u.searchParams.get('bucket') === 'day')
   await page.locator('[data-test=chart-activity] canvas').waitFor()
-  await page.waitForTimeout(300)
-  await shot(page, 'console-dashboard-stats')
   assertClean(page)
   await page.context().close()
 })
