@@ -355,17 +355,32 @@ static bool query_int(struct http_req *req, const char *name, int64_t def, int64
     return true;
 }
 
+/* Whether the query names the parameter (given, even when too long to decode). */
+static bool query_has(struct http_req *req, const char *name)
+{
+    const char *q = http_req_query(req);
+    size_t n = strlen(name);
+    for (const char *p = q; p != NULL && *p != '\0'; p = strchr(p, '&')) {
+        if (*p == '&')
+            p++;
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 static void list_granted(struct http_req *req, const char *operator_id, const char *apps_json,
                          void *ud)
 {
     char app[ID_MAX + 2], kind[34];
     int na = http_req_query_param(req, "app_id", app, sizeof(app));
     int nk = http_req_query_param(req, "kind", kind, sizeof(kind));
-    if (na > 0 && (!kit_name_is_valid(app, ID_MAX) || !app_granted(apps_json, app))) {
+    if ((na < 0 && query_has(req, "app_id")) ||
+        (na > 0 && (!kit_name_is_valid(app, ID_MAX) || !app_granted(apps_json, app)))) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
         return;
     }
-    if (nk > 0 && !notify_driver_kind_is_known(kind)) {
+    if ((nk < 0 && query_has(req, "kind")) || (nk > 0 && !notify_driver_kind_is_known(kind))) {
         invalid(req, "kind", "must be a channel kind");
         return;
     }
@@ -759,8 +774,10 @@ void notify_channels_register(struct notify_channels_api *api, struct router *r)
 
 void notify_channels_api_stop(struct notify_channels_api *api)
 {
-    if (api != NULL)
-        workpool_stop(api->work, true);
+    if (api == NULL)
+        return;
+    notify_drivers_abort(); /* a send under way ends now, not after its timeouts */
+    workpool_stop(api->work, true);
 }
 
 void notify_channels_api_free(struct notify_channels_api *api)

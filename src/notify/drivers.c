@@ -3,6 +3,7 @@
  * driver is one file defining a `const struct notify_driver notify_driver_<kind>`, its extern
  * in drivers.h and one line below.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "notify/driver.h"
@@ -25,4 +26,16 @@ const struct notify_driver *notify_driver_find(const char *kind)
 bool notify_driver_kind_is_known(const char *kind)
 {
     return notify_driver_find(kind) != NULL;
+}
+
+static atomic_bool aborting;
+
+void notify_drivers_abort(void)
+{
+    atomic_store(&aborting, true);
+}
+
+bool notify_drivers_aborting(void)
+{
+    return atomic_load_explicit(&aborting, memory_order_relaxed);
 }

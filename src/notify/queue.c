@@ -35,6 +35,7 @@
 #include "core/workpool.h"
 #include "core/xalloc.h"
 #include "notify/driver.h"
+#include "notify/drivers.h"
 #include "notify/engine.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -293,6 +294,8 @@ static void send_work(void *arg)
         it->cancelled = true;
     } else {
         notify_channel_send(q->chs, &row, &m, &it->r);
+        /* cut short by the shutdown (notify_drivers_abort): not an attempt, it runs again */
+        it->cancelled = it->r.outcome != NOTIFY_SENT && notify_drivers_aborting();
     }
     it->duration = clock_wall_ms() - it->started;
     cJSON_Delete(data);
@@ -601,8 +604,9 @@ void notify__queue_stop(struct notify_queue *q)
     if (q->started)
         pthread_join(q->thread, NULL);
     q->started = false;
-    if (q->pool != NULL) { /* the sends under way end (bounded by the drivers' timeouts); the
-                              queued ones run cancelled and go back to the queue */
+    if (q->pool != NULL) { /* the sends under way are aborted (a hung provider cannot hold the
+                              shutdown), the queued ones run cancelled: all go back to the queue */
+        notify_drivers_abort();
         workpool_stop(q->pool, true);
         flush_done(q);
     }

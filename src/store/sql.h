@@ -336,6 +336,7 @@ extern const struct store_sql SQL_NOTIFY_SEND_PAIRS;
 extern const struct store_sql SQL_NOTIFY_SEND_TEMPLATES;
 /* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
 extern const struct store_sql SQL_CHANNELS_GET;
+extern const struct store_sql SQL_CHANNELS_ENABLED_OF_KIND;
 extern const struct store_sql SQL_CHANNELS_COUNT;
 extern const struct store_sql SQL_CHANNELS_PAGE;
 extern const struct store_sql SQL_CHANNELS_INSERT;

@@ -259,6 +259,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_NOTIFY_SEND_PAIRS),
     E(SQL_NOTIFY_SEND_TEMPLATES),
     E(SQL_CHANNELS_GET),
+    E(SQL_CHANNELS_ENABLED_OF_KIND),
     E(SQL_CHANNELS_COUNT),
     E(SQL_CHANNELS_PAGE),
     E(SQL_CHANNELS_INSERT),
