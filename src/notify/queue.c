@@ -36,6 +36,7 @@
 #include "core/xalloc.h"
 #include "notify/driver.h"
 #include "notify/drivers.h"
+#include "notify/quiet.h"
 #include "notify/engine.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -45,6 +46,8 @@
 #define IDLE_MS 1000
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS 3600000
+#define PRUNE_EVERY_MS 600000 /* idempotency records past their window: at start, then this often  \
+                               */
 
 /* SQL_JOBS_CLAIMED's columns */
 enum {
@@ -73,6 +76,10 @@ enum {
     C_CH_RATE,
     C_CH_CONCURRENCY,
     C_CH_ENABLED,
+    C_PRIORITY,
+    C_QUIET_START,
+    C_QUIET_END,
+    C_TIME_ZONE,
 };
 
 #define WORKERS 16        /* threads of the driver pool: every channel's sends share them */
@@ -120,6 +127,7 @@ struct notify_queue {
     struct send_item *done;      /* finished sends, under mu */
     struct chan_state chans[CHANNELS_KEPT]; /* under mu */
     int nchans;
+    int64_t pruned_at; /* the last deletion of expired idempotency records (dispatcher) */
 };
 
 int64_t notify__backoff_ms(int attempts, int retry_after_s)
@@ -471,6 +479,9 @@ static void start_send(struct notify_queue *q, const struct store_rows *r, int i
 static void requeue(struct store_op *op, const struct store_rows *r, int i, const char *token,
                     int64_t run_at)
 {
+    store_op_add(op, &SQL_DELIVERIES_HELD);
+    store_bind_text(op, store_rows_text(r, i, C_DELIVERY));
+    store_bind_int(op, run_at);
     store_op_add(op, &SQL_JOBS_REQUEUE);
     store_bind_int(op, store_rows_int(r, i, C_JOB));
     store_bind_text(op, token);
@@ -514,7 +525,17 @@ static int run_batch(struct notify_queue *q)
         const char *channel = store_rows_text(r, i, C_CHANNEL);
         bool expired =
             !store_rows_is_null(r, i, C_EXPIRES) && store_rows_int(r, i, C_EXPIRES) <= started;
-        if (expired) {
+        /* quiet hours (the user's, in their zone) hold all but urgent ones until they end */
+        const char *prio = store_rows_text(r, i, C_PRIORITY);
+        int64_t quiet = 0;
+        if (!expired && prio != NULL && strcmp(prio, "urgent") != 0 &&
+            !store_rows_is_null(r, i, C_QUIET_START))
+            quiet = notify_quiet_until(store_rows_text(r, i, C_QUIET_START),
+                                       store_rows_text(r, i, C_QUIET_END),
+                                       store_rows_text(r, i, C_TIME_ZONE), started);
+        if (quiet > 0) {
+            requeue(fin, r, i, token, quiet);
+        } else if (expired) {
             finish_one(fin, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
@@ -545,6 +566,13 @@ static void *dispatcher_main(void *arg)
     struct notify_queue *q = arg;
     while (!stopping(q)) {
         flush_done(q);
+        if (clock_wall_ms() - q->pruned_at > PRUNE_EVERY_MS) { /* idempotency past its window */
+            q->pruned_at = clock_wall_ms();
+            struct store_op *op = store_op_new();
+            store_op_add(op, &SQL_IDEMPOTENCY_KEYS_PRUNE);
+            store_bind_int(op, q->pruned_at);
+            (void)store_write_wait(q->n->store, op, NULL);
+        }
         int n = run_batch(q);
         if (n > 0)
             continue;
@@ -578,10 +606,6 @@ int notify__queue_start(struct notify_queue *q)
         if (rc != 0)
             return rc;
     }
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_IDEMPOTENCY_KEYS_PRUNE);
-    store_bind_int(op, clock_wall_ms());
-    (void)store_write_wait(q->n->store, op, NULL);
     if (q->chs != NULL) {
         q->pool = workpool_new(WORKERS, 4096);
         if (q->pool == NULL)
