@@ -35,6 +35,8 @@
 #include "core/workpool.h"
 #include "core/xalloc.h"
 #include "notify/driver.h"
+#include "notify/drivers.h"
+#include "notify/quiet.h"
 #include "notify/engine.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -44,6 +46,8 @@
 #define IDLE_MS 1000
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS 3600000
+#define PRUNE_EVERY_MS 600000 /* idempotency records past their window: at start, then this often  \
+                               */
 
 /* SQL_JOBS_CLAIMED's columns */
 enum {
@@ -72,6 +76,10 @@ enum {
     C_CH_RATE,
     C_CH_CONCURRENCY,
     C_CH_ENABLED,
+    C_PRIORITY,
+    C_QUIET_START,
+    C_QUIET_END,
+    C_TIME_ZONE,
 };
 
 #define WORKERS 16        /* threads of the driver pool: every channel's sends share them */
@@ -119,6 +127,7 @@ struct notify_queue {
     struct send_item *done;      /* finished sends, under mu */
     struct chan_state chans[CHANNELS_KEPT]; /* under mu */
     int nchans;
+    int64_t pruned_at; /* the last deletion of expired idempotency records (dispatcher) */
 };
 
 int64_t notify__backoff_ms(int attempts, int retry_after_s)
@@ -293,6 +302,8 @@ static void send_work(void *arg)
         it->cancelled = true;
     } else {
         notify_channel_send(q->chs, &row, &m, &it->r);
+        /* cut short by the shutdown (notify_drivers_abort): not an attempt, it runs again */
+        it->cancelled = it->r.outcome != NOTIFY_SENT && notify_drivers_aborting();
     }
     it->duration = clock_wall_ms() - it->started;
     cJSON_Delete(data);
@@ -468,6 +479,9 @@ static void start_send(struct notify_queue *q, const struct store_rows *r, int i
 static void requeue(struct store_op *op, const struct store_rows *r, int i, const char *token,
                     int64_t run_at)
 {
+    store_op_add(op, &SQL_DELIVERIES_HELD);
+    store_bind_text(op, store_rows_text(r, i, C_DELIVERY));
+    store_bind_int(op, run_at);
     store_op_add(op, &SQL_JOBS_REQUEUE);
     store_bind_int(op, store_rows_int(r, i, C_JOB));
     store_bind_text(op, token);
@@ -511,7 +525,17 @@ static int run_batch(struct notify_queue *q)
         const char *channel = store_rows_text(r, i, C_CHANNEL);
         bool expired =
             !store_rows_is_null(r, i, C_EXPIRES) && store_rows_int(r, i, C_EXPIRES) <= started;
-        if (expired) {
+        /* quiet hours (the user's, in their zone) hold all but urgent ones until they end */
+        const char *prio = store_rows_text(r, i, C_PRIORITY);
+        int64_t quiet = 0;
+        if (!expired && prio != NULL && strcmp(prio, "urgent") != 0 &&
+            !store_rows_is_null(r, i, C_QUIET_START))
+            quiet = notify_quiet_until(store_rows_text(r, i, C_QUIET_START),
+                                       store_rows_text(r, i, C_QUIET_END),
+                                       store_rows_text(r, i, C_TIME_ZONE), started);
+        if (quiet > 0) {
+            requeue(fin, r, i, token, quiet);
+        } else if (expired) {
             finish_one(fin, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
@@ -542,6 +566,13 @@ static void *dispatcher_main(void *arg)
     struct notify_queue *q = arg;
     while (!stopping(q)) {
         flush_done(q);
+        if (clock_wall_ms() - q->pruned_at > PRUNE_EVERY_MS) { /* idempotency past its window */
+            q->pruned_at = clock_wall_ms();
+            struct store_op *op = store_op_new();
+            store_op_add(op, &SQL_IDEMPOTENCY_KEYS_PRUNE);
+            store_bind_int(op, q->pruned_at);
+            (void)store_write_wait(q->n->store, op, NULL);
+        }
         int n = run_batch(q);
         if (n > 0)
             continue;
@@ -575,10 +606,6 @@ int notify__queue_start(struct notify_queue *q)
         if (rc != 0)
             return rc;
     }
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_IDEMPOTENCY_KEYS_PRUNE);
-    store_bind_int(op, clock_wall_ms());
-    (void)store_write_wait(q->n->store, op, NULL);
     if (q->chs != NULL) {
         q->pool = workpool_new(WORKERS, 4096);
         if (q->pool == NULL)
@@ -601,8 +628,9 @@ void notify__queue_stop(struct notify_queue *q)
     if (q->started)
         pthread_join(q->thread, NULL);
     q->started = false;
-    if (q->pool != NULL) { /* the sends under way end (bounded by the drivers' timeouts); the
-                              queued ones run cancelled and go back to the queue */
+    if (q->pool != NULL) { /* the sends under way are aborted (a hung provider cannot hold the
+                              shutdown), the queued ones run cancelled: all go back to the queue */
+        notify_drivers_abort();
         workpool_stop(q->pool, true);
         flush_done(q);
     }

@@ -311,6 +311,7 @@ extern const struct store_sql SQL_DELIVERIES_SENDING;
 extern const struct store_sql SQL_JOBS_CLAIMED;
 extern const struct store_sql SQL_JOBS_DONE;
 extern const struct store_sql SQL_JOBS_REQUEUE;
+extern const struct store_sql SQL_DELIVERIES_HELD;
 extern const struct store_sql SQL_JOBS_RELEASE_ALL;
 extern const struct store_sql SQL_JOBS_NEXT_DUE;
 extern const struct store_sql SQL_DELIVERIES_SENT;

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import Closed, Server, http_request, wait_until, ws_open
+from conftest import OP_PING, OP_PONG, OP_TEXT, Closed, Server, http_request, wait_until, ws_open
 from test_conversations import App, app_headers, error_of
 
 API = "/api/v1"
@@ -56,7 +56,12 @@ def notifications(c, n=1, timeout=5):
     got = []
     deadline = time.monotonic() + timeout
     while len(got) < n:
-        f = c.recv_frame(timeout=max(0.05, deadline - time.monotonic())).json()
+        fr = c.recv_frame(timeout=max(0.05, deadline - time.monotonic()))
+        if fr.opcode == OP_PING:  # the server's heartbeat: answer it, as a client does
+            c.send_frame(OP_PONG, fr.payload)
+        if fr.opcode != OP_TEXT:
+            continue
+        f = fr.json()
         if f["type"] == "notification":
             got.append(f)
     return got
@@ -65,8 +70,9 @@ def notifications(c, n=1, timeout=5):
 def no_notification(c, wait=0.6):
     try:
         while True:
-            f = c.recv_frame(timeout=wait).json()
-            assert f["type"] != "notification", f
+            fr = c.recv_frame(timeout=wait)
+            if fr.opcode == OP_TEXT:
+                assert fr.json()["type"] != "notification", fr.json()
     except (socket.timeout, TimeoutError, Closed):
         pass
 
@@ -772,3 +778,92 @@ def test_a_hung_provider_only_holds_its_own_channel(server_factory, mail_sinks):
         for c in held:
             c.close()
         hung.close()
+
+
+# ---------------------------------------------------------------- types, templates, subscriptions
+
+def test_type_defaults_templates_locales_and_opt_outs(server, root):
+    a = App(server, app_headers(server, "NotifyTyped"))
+    a.users("tom", "una", "vic")
+    aid = app_id_of(server, root, a)
+    r = admin(server, "POST", "/message-types", {"app_id": aid, "code": "order.paid",
+                                                 "name": "Order paid", "channels": ["inapp"]},
+              token=root)
+    assert r.status == 201, r
+    tid = r.json()["id"]
+    r = admin(server, "POST", "/channel-message-types",
+              {"app_id": aid, "type_id": tid, "channel": "inapp", "template_code": "paid"},
+              token=root)
+    assert r.status == 201, r
+    for locale, subject, body in (("", "Order {{id}}", "Hello {{name}} <{{total}}>"),
+                                  ("zh", "订单 {{id}}", "你好 {{name}}")):
+        r = admin(server, "POST", "/templates",
+                  {"app_id": aid, "code": "paid", "channel_kind": "inapp", "locale": locale,
+                   "subject": subject, "body": body}, token=root)
+        assert r.status == 201, r
+    c = ws(a, "tom", "t1")
+    try:
+        # no title or content: the type's template, rendered with params (no HTML escaping)
+        r = send(a, {"type": "order.paid", "recipients": ["tom"],
+                     "params": {"id": 7, "name": "Tom", "total": "9.90"}})
+        assert r.status == 202, r
+        f, = notifications(c)
+        assert f["notification"]["title"] == "Order 7"
+        assert f["notification"]["content"] == "Hello Tom <9.90>"
+        # a locale: exact, then the language, then the default variant
+        send(a, {"type": "order.paid", "recipients": ["tom"], "locale": "zh-CN",
+                 "params": {"id": 8, "name": "汤姆"}})
+        f, = notifications(c)
+        assert f["notification"]["title"] == "订单 8" and f["notification"]["content"] == "你好 汤姆"
+        # values are never template syntax
+        send(a, {"type": "order.paid", "recipients": ["tom"],
+                 "params": {"id": "{{name}}", "name": "{{{id}}}"}})
+        f, = notifications(c)
+        assert f["notification"]["title"] == "Order {{name}}"
+        assert f["notification"]["content"].startswith("Hello {{{id}}}")
+    finally:
+        c.close()
+    # the inbox shows the rendered text
+    inbox = a.call("tom", "GET", "/inbox").json()["results"]
+    assert inbox[-1]["title"] == "Order 7"
+    # opt-outs: una turns the type off in-app; a send skips her, "subscribers" leaves her out
+    r = a.call("una", "PUT", "/me/subscriptions",
+               {"subscriptions": [{"type": "order.paid", "channel": "inapp", "enabled": False}]})
+    assert r.status == 200, r
+    r = send(a, {"type": "order.paid", "recipients": ["una", "vic"], "params": {"id": 1}})
+    nid = r.json()["id"]
+    assert delivery_status(a, nid, "una") == "skipped"
+    d = status_of(a, nid, lambda d: d["user_id"] == "una")[0]
+    assert d["last_error"] == "unsubscribed"
+    r = send(a, {"type": "order.paid", "recipients": "subscribers", "params": {"id": 2}})
+    assert r.status == 202 and r.json()["deliveries"] == 2, r  # tom and vic
+    # a type without a template for a kind needs a literal title or content
+    error_of(send(a, {"type": "order.paid", "recipients": ["tom"], "channels": ["inapp"],
+                      "locale": "xx"} | {"type": "other.type"}), 422, "content")
+    # a disabled type sends nothing
+    r = admin(server, "PATCH", "/message-types/" + tid, {"enabled": False}, token=root)
+    assert r.status == 200, r
+    error_of(send(a, {"type": "order.paid", "recipients": ["tom"], "title": "x"}), 422, "type")
+    error_of(send(a, {"type": "x", "recipients": ["tom"], "title": "x", "locale": "e n"}), 422,
+             "locale")
+
+
+def test_quiet_hours_hold_all_but_urgent(server):
+    a = App(server, app_headers(server, "NotifyQuiet"))
+    a.users("qin")
+    now = time.gmtime()
+    start = "%02d:%02d" % ((now.tm_hour + 23) % 24, now.tm_min)
+    end = "%02d:%02d" % ((now.tm_hour + 1) % 24, now.tm_min)
+    r = a.call("qin", "PUT", "/me/preferences",
+               {"quiet_hours": {"start": start, "end": end, "time_zone": "UTC"}})
+    assert r.status == 200, r
+    held = send(a, {"type": "q", "recipients": ["qin"], "title": "later"}).json()["id"]
+    urgent = send(a, {"type": "q", "recipients": ["qin"], "title": "now",
+                      "priority": "urgent"}).json()["id"]
+    wait_until(lambda: delivery_status(a, urgent, "qin") == "sent", what="urgent sent")
+    wait_until(lambda: notification(a, held)["deliveries"][0]["next_at"] is not None,
+               what="held")
+    d = notification(a, held)["deliveries"][0]
+    assert d["status"] == "pending" and d["attempt_log"] == []
+    # held until the window's end, about an hour from now
+    assert 55 * 60000 < d["next_at"] - int(time.time() * 1000) <= 3600000 + 1000, d

@@ -235,6 +235,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_JOBS_CLAIMED),
     E(SQL_JOBS_DONE),
     E(SQL_JOBS_REQUEUE),
+    E(SQL_DELIVERIES_HELD),
     E(SQL_JOBS_RELEASE_ALL),
     E(SQL_JOBS_NEXT_DUE),
     E(SQL_DELIVERIES_SENT),
