@@ -248,6 +248,8 @@ test('a notification sent from the console: its delivery in the detail and the d
   const row = page.locator('[data-test=deliveries-table] tr', { hasText: 'u1' }).first()
   await row.waitFor()
   await row.locator('td', { hasText: 'In-app' }).waitFor()
+  await row.locator('.el-table__expand-icon').click() // its attempts
+  await page.locator('.attempts tr', { hasText: 'sent' }).waitFor()
   await shot(page, 'console-notification')
 
   await page.click('[data-test=menu-deliveries]')
@@ -257,6 +259,36 @@ test('a notification sent from the console: its delivery in the detail and the d
   await page.locator('[data-test=deliveries-table] tr', { hasText: 'order.paid' }).waitFor()
   const d = await http(srv.base, 'GET', `/admin/deliveries?user_id=u1`, { token: admin })
   assert.equal(d.count, 1)
+
+  // a dead delivery (an e-mail channel of one attempt towards a closed port), retried now
+  const dead = await http(srv.base, 'POST', '/admin/apps', { token: admin, body: { name: 'Dead shop' } })
+  await http(srv.base, 'POST', '/admin/message-types', { token: admin, body: { app_id: dead.id, code: 'ping', name: 'Ping', channels: ['email'] } })
+  await http(srv.base, 'POST', '/admin/channels', {
+    token: admin,
+    body: { app_id: dead.id, name: 'Nowhere', kind: 'email', max_attempts: 1, config: { from: 'a@shop.example', accounts: [{ host: '127.0.0.1', port: await freePort(), security: 'none' }] } },
+  })
+  const sent = await http(srv.base, 'POST', '/admin/notifications', {
+    token: admin, body: { app_id: dead.id, type: 'ping', recipients: [{ email: 'bob@example.com' }], title: 'Ping', content: 'ping' },
+  })
+  let dl
+  for (let i = 0; i < 100; i++) {
+    dl = (await http(srv.base, 'GET', `/admin/deliveries?notification_id=${sent.id}`, { token: admin })).results[0]
+    if (dl && (dl.status === 'dead' || dl.status === 'failed')) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  assert.ok(dl && (dl.status === 'dead' || dl.status === 'failed'), JSON.stringify(dl))
+  await page.goto(srv.base + `/admin/deliveries?notification_id=${sent.id}`)
+  await page.click(`[data-test=retry-${dl.id}]`)
+  await page.locator('.el-message', { hasText: 'Queued again' }).waitFor()
+  // the retry ran: a second attempt in the delivery's log
+  let log = []
+  for (let i = 0; i < 100 && log.length < 2; i++) {
+    log = (await http(srv.base, 'GET', `/admin/notifications/${sent.id}`, { token: admin })).deliveries[0].attempt_log
+    if (log.length < 2) await new Promise((r) => setTimeout(r, 200))
+  }
+  assert.equal(log.length, 2)
+  const retried = await http(srv.base, 'GET', '/admin/audit-log?action=delivery.retry', { token: admin })
+  assert.equal(retried.count, 1)
 
   await page.click('[data-test=menu-instances]')
   await page.locator('[data-test=instances-table] .el-tag', { hasText: 'Alive' }).waitFor()
