@@ -199,8 +199,13 @@ test('an e-mail channel made through its form, test-sent to a real SMTP sink', a
   await page.locator('.el-dialog:visible').waitFor({ state: 'hidden' })
   const after = await http(srv.base, 'GET', `/admin/channels/${ch.id}`, { token: admin })
   assert.equal(after.config.accounts[0].password, '****tery')
-  const audit = await http(srv.base, 'GET', '/admin/audit-log?action=channel.update', { token: admin })
+  let audit = await http(srv.base, 'GET', '/admin/audit-log?action=channel.update', { token: admin })
   assert.equal(audit.count, 1)
+  // disabling is confirmed
+  await page.locator('[data-test=channels-table] tr', { hasText: 'Relay' }).locator('.el-switch').click()
+  await page.locator('.el-message-box button', { hasText: 'Disable channel' }).click()
+  await page.locator('[data-test=channels-table] tr', { hasText: 'Relay' }).locator('.el-switch:not(.is-checked)').waitFor()
+  assert.equal((await http(srv.base, 'GET', `/admin/channels/${ch.id}`, { token: admin })).enabled, false)
   assertClean(page)
   await page.context().close()
 })
@@ -316,6 +321,46 @@ test('the dashboard draws the stats charts from /admin/stats', async () => {
   await page.click('[data-test=stats-bucket] label:has-text("daily")')
   await page.waitForURL((u) => u.searchParams.get('bucket') === 'day')
   await page.locator('[data-test=chart-activity] canvas').waitFor()
+  assertClean(page)
+  await page.context().close()
+})
+
+test('a reader of notifications: its menu, no write buttons, no stats; in Chinese', async () => {
+  const role = await http(srv.base, 'POST', '/admin/roles', {
+    token: admin,
+    body: { name: 'notify-reader', permissions: ['notifications:read'], all_apps: true },
+  })
+  await http(srv.base, 'POST', '/admin/operators', { token: admin, body: { username: 'reader', password: PASS, roles: [role.id] } })
+  const page = await newPage(browser, { locale: 'zh-CN' })
+  await signIn(page, srv.base, 'reader', PASS)
+  await page.locator('[data-test=menu-templates]', { hasText: '模板' }).waitFor()
+  const items = await page.locator('[data-test=menu] [data-test^=menu-]').evaluateAll((els) => els.map((e) => e.getAttribute('data-test')))
+  assert.deepEqual(items.sort(), [
+    'menu-channels', 'menu-dashboard', 'menu-deliveries', 'menu-instances', 'menu-notifications',
+    'menu-subscriptions', 'menu-templates', 'menu-types',
+  ])
+  // no stats:read: no activity charts
+  assert.equal(await page.locator('section.stats').count(), 0)
+  for (const [name, write] of [['channels', 'channel-create'], ['types', 'type-create'], ['templates', 'template-create'], ['subscriptions', 'sub-set'], ['notifications', 'notification-send']]) {
+    await page.click(`[data-test=menu-${name}]`)
+    await page.locator('section h1').first().waitFor()
+    await page.locator('.el-table').first().waitFor()
+    assert.equal(await page.locator(`[data-test=${write}]`).count(), 0, `${write} is hidden without the write permission`)
+  }
+  await page.click('[data-test=menu-channels]')
+  await page.locator('[data-test=channels-table] tr', { hasText: 'Mail' }).waitFor()
+  assert.equal(await page.locator('[data-test=channel-test-Mail]').count(), 0)
+  // the template opens read-only: no save button; the preview still works
+  await page.click('[data-test=menu-templates]')
+  await page.click('[data-test=template-open-order\\.paid]')
+  await page.locator('[data-test=preview-body]', { hasText: 'Hello Ann' }).waitFor()
+  assert.equal(await page.locator('[data-test=tpl-save]').count(), 0)
+  await page.locator('.el-tabs__item', { hasText: '版本' }).click()
+  await page.locator('[data-test=versions-table] tr', { hasText: 'v2' }).waitFor()
+  assert.equal(await page.locator('[data-test^=activate-]').count(), 0)
+  // a page it may not see: the dashboard
+  await page.goto(srv.base + '/admin/audit')
+  await page.waitForURL((u) => u.pathname === '/admin')
   assertClean(page)
   await page.context().close()
 })
