@@ -147,6 +147,38 @@ void notify__adm_load(struct kit_job *j, const struct store_sql *sql, const char
     kit_store(j, op, KIT_READ, loaded);
 }
 
+static void why_read(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    const struct nadm_why *w = c->why;
+    if (j->status != 0) {
+        kit_fail_store(j, "object", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    int col = r ? store_rows_col(r, "app_id") : -1;
+    if (col < 0 && r)
+        col = store_rows_col(r, "id"); /* the app itself */
+    const char *app = r && r->nrows > 0 && col >= 0 ? store_rows_text(r, 0, col) : NULL;
+    if (app == NULL || strcmp(app, c->app_id) != 0) {
+        http_respond_error(j->req, w->missing_status,
+                           w->missing_status == 404 ? "not_found" : "validation_failed",
+                           w->missing_msg, w->missing_field);
+        return;
+    }
+    http_respond_error(j->req, 409, "conflict", w->limit_msg, NULL);
+}
+
+void notify__adm_guard_failed(struct kit_job *j, const char *parent_id, const struct nadm_why *w)
+{
+    struct nadm *c = notify__adm(j);
+    c->why = w;
+    struct store_op *op = store_op_new();
+    store_op_add(op, w->sql);
+    store_bind_text(op, parent_id);
+    kit_store(j, op, KIT_READ, why_read);
+}
+
 static bool app_id_ok(const char *s)
 {
     return kit_name_is_valid(s, KIT_ID_MAX);

@@ -143,6 +143,11 @@ static cJSON *subs_json(const struct store_rows *types, const struct store_rows 
 
 static void me_subs_done(struct kit_job *j)
 {
+    if (j->status == ERR_NOTFOUND) { /* a choice's guard */
+        http_respond_error(j->req, 409, "conflict",
+                           "a user has at most 1000 explicit subscription choices", NULL);
+        return;
+    }
     if (j->status != 0) {
         kit_fail_store(j, "subscription", NULL);
         return;
@@ -275,6 +280,8 @@ static void me_subs_put_write(struct kit_job *j)
         store_bind_text(op, cJSON_GetObjectItemCaseSensitive(e, "channel")->valuestring);
         store_bind_int(op, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "enabled")));
         store_bind_int(op, now);
+        store_bind_int(op, NOTIFY_SUBS_MAX);
+        store_op_require_row(op);
     }
     add_state_reads(op, c->app_id, c->obj_id);
     kit_store(j, op, KIT_WRITE, me_subs_done);
@@ -556,6 +563,11 @@ static const struct kit_table adm_sub_table = {.fields = adm_sub_fields};
 static void adm_sub_done(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
+    if (j->status == ERR_NOTFOUND && c->n1 != 204) { /* the choice's guard */
+        http_respond_error(j->req, 409, "conflict",
+                           "a user has at most 1000 explicit subscription choices", NULL);
+        return;
+    }
     if (j->status != 0) {
         kit_fail_store(j, "subscription", NULL);
         return;
@@ -596,6 +608,8 @@ static void adm_sub_put_write(struct kit_job *j)
     store_bind_text(op, channel);
     store_bind_int(op, c->n2);
     store_bind_int(op, c->n3);
+    store_bind_int(op, NOTIFY_SUBS_MAX);
+    store_op_require_row(op);
     notify__adm_audit(op, c, c->app_id, "subscription.set", c->obj_id, c->body);
     kit_store(j, op, KIT_WRITE, adm_sub_done);
 }
