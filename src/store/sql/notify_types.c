@@ -90,3 +90,10 @@ const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE = STORE_SQL(
 /* ?1 app, ?2 id */
 const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_DELETE =
     STORE_SQL("DELETE FROM channel_message_types WHERE app_id = ?1 AND id = ?2");
+
+/* ?1 app, ?2 type code: the type's enabled pairs, for the sender: channel ('inapp' or a
+ * channels.id) and template code (NULL: the type's code), by channel */
+const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_OF_TYPE = STORE_SQL(
+    "SELECT x.channel, x.template_code FROM channel_message_types x JOIN message_types t ON"
+    " t.id = x.type_id WHERE t.app_id = ?1 AND t.code = ?2 AND x.enabled = 1 ORDER BY"
+    " x.channel");
