@@ -195,11 +195,30 @@ bool notify__adm_app_filter(struct kit_job *j, const char **app_id, char *buf, s
     return true;
 }
 
+/* Whether the raw query has a parameter name (http_req_query_param answers -1 both when it is
+ * absent and when its value is too long for the buffer). */
+static bool query_has(struct http_req *req, const char *name)
+{
+    const char *q = http_req_query(req);
+    size_t n = strlen(name);
+    for (const char *p = q; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return true;
+        p = strchr(p, '&');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
 bool notify__query_text(struct http_req *req, const char *name, char *buf, size_t n,
                         bool (*ok)(const char *), const char **out)
 {
     *out = NULL;
     int len = http_req_query_param(req, name, buf, n);
+    if (len < 0 && query_has(req, name)) {
+        notify__invalid(req, name, "is too long for this filter");
+        return false;
+    }
     if (len < 0)
         return true;
     if ((size_t)len >= n || (ok != NULL && !ok(buf))) {

@@ -305,6 +305,12 @@ def test_admin_subscriptions_set_list_delete(server, root, app, other, aid, oid)
     error_of(operator_call(server, reader, "PUT", "/admin/subscriptions", body), 403)
     writer = operator(server, root, "sub-writer", ["notifications:write"], [oid])
     error_of(operator_call(server, writer, "PUT", "/admin/subscriptions", body), 404, "app_id")
+    # a filter is never dropped: too long or malformed is a 422 naming it
+    error_of(operator_call(server, reader, "GET", "/admin/subscriptions?user_id=" + "u" * 300),
+             422, "user_id")
+    error_of(operator_call(server, reader, "GET", "/admin/subscriptions?type=Bad"), 422, "type")
+    error_of(operator_call(server, reader, "GET", "/admin/message-types?app_id=" + "a" * 200),
+             422, "app_id")
     r = operator_call(server, reader, "GET", "/admin/subscriptions?type=promo")
     assert r.status == 200 and r.json()["count"] == 1, r
     q = "/admin/subscriptions?app_id=%s&user_id=bob&type=promo&channel=email" % aid
