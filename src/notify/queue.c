@@ -46,8 +46,9 @@
 #define IDLE_MS 1000
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS 3600000
-#define PRUNE_EVERY_MS 600000 /* idempotency records past their window: at start, then this often  \
-                               */
+#define PRUNE_EVERY_MS                                                                             \
+    600000 /* idempotency records past their window: at start, then this often                     \
+            */
 
 /* SQL_JOBS_CLAIMED's columns */
 enum {

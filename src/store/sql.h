@@ -364,6 +364,7 @@ extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_GET;
 extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_INSERT;
 extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE;
 extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_DELETE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_OF_TYPE;
 
 /* templates and template_versions (issue 11): src/store/sql/notify_templates.c */
 extern const struct store_sql SQL_TEMPLATES_COUNT;
