@@ -8,6 +8,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer, Socket } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
+import { createHmac } from 'node:crypto'
 import { startServer, http, operatorToken, launch, newPage, shot, signIn } from './harness.mjs'
 
 const PASS = 'a long passphrase for the notify ui test'
@@ -53,7 +55,7 @@ async function startSink() {
 }
 
 before(async () => {
-  srv = await startServer()
+  srv = await startServer({ HERALD_ALLOW_PRIVATE_TARGETS: '1' }) // the webhook sink is on 127.0.0.1
   srv.createOperator('admin', PASS)
   admin = await operatorToken(srv.base, 'admin', PASS)
   app = await http(srv.base, 'POST', '/admin/apps', { token: admin, body: { name: 'Notify shop' } })
@@ -206,6 +208,54 @@ test('an e-mail channel made through its form, test-sent to a real SMTP sink', a
   await page.locator('.el-message-box button', { hasText: 'Disable channel' }).click()
   await page.locator('[data-test=channels-table] tr', { hasText: 'Relay' }).locator('.el-switch:not(.is-checked)').waitFor()
   assert.equal((await http(srv.base, 'GET', `/admin/channels/${ch.id}`, { token: admin })).enabled, false)
+  assertClean(page)
+  await page.context().close()
+})
+
+test('a webhook channel: the signing secret masked and kept; a signed test send to a real HTTP sink', async () => {
+  const got = []
+  const hook = createHttpServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      got.push({ headers: req.headers, body })
+      res.writeHead(204)
+      res.end()
+    })
+  })
+  await new Promise((ok) => hook.listen(0, '127.0.0.1', ok))
+  const url = `http://127.0.0.1:${hook.address().port}/hook`
+  const page = await newPage(browser)
+  await signIn(page, srv.base, 'admin', PASS)
+  await page.click('[data-test=menu-channels]')
+  await page.click('[data-test=channel-create]')
+  const dlg = page.locator('.el-dialog:visible')
+  await pickApp(page, dlg)
+  await page.fill(input('channel-name'), 'Hook')
+  await pick(page, dlg.locator('.el-select').nth(1), 'Webhook')
+  await page.fill(input('cfg-url'), url)
+  await page.fill(input('cfg-secret'), 'a webhook signing secret')
+  await page.click('[data-test=channel-submit]')
+  await page.locator('[data-test=channels-table] tr', { hasText: 'Hook' }).waitFor()
+  await page.click('[data-test=channel-edit-Hook]')
+  const secret = page.locator(input('cfg-secret'))
+  await secret.waitFor()
+  assert.equal(await secret.inputValue(), '****cret')
+  await page.locator('.el-dialog:visible .hint').first().waitFor() // "kept unless you type a new value"
+  await page.click('[data-test=channel-submit]')
+  await page.locator('.el-dialog:visible').waitFor({ state: 'hidden' })
+  await page.click('[data-test=channel-test-Hook]')
+  await page.fill(input('test-title'), 'Hook test')
+  await page.click('[data-test=test-send]')
+  await page.locator('[data-test=test-outcome]', { hasText: 'sent' }).waitFor()
+  assert.equal(got.length, 1)
+  // signed with the secret typed at creation: the unchanged mask kept it
+  const sig = Object.fromEntries(got[0].headers['x-herald-signature'].split(',').map((kv) => kv.split('=')))
+  const want = createHmac('sha256', 'a webhook signing secret').update(`${sig.t}.${got[0].body}`).digest('hex')
+  assert.equal(sig.v1, want)
+  assert.match(got[0].body, /Hook test/)
+  await page.locator('.el-dialog:visible button', { hasText: 'Done' }).click()
+  hook.close()
   assertClean(page)
   await page.context().close()
 })
