@@ -130,6 +130,12 @@ test('a template: two versions saved, diffed, one activated; the live preview', 
   await page.fill(area('tpl-params'), '{"id": 7, "name": "Ann", "total": "9.90"}')
   await page.locator('[data-test=preview-body]', { hasText: 'Hello Ann!' }).waitFor()
   await page.locator('[data-test=params-error]').waitFor({ state: 'detached' })
+  // an HTML body (not saved): its preview is HTML-escaped by the API and shown as text
+  await page.click('[data-test=tpl-has-html]')
+  await page.fill(area('tpl-html'), '<p>Hello {{name}}, total <b>{{total}}</b></p>')
+  await page.locator('[data-test=preview-html]', { hasText: '<p>Hello Ann, total <b>9.90</b></p>' }).waitFor()
+  assert.equal(await page.locator('[data-test=preview-html] p').count(), 0)
+  await page.mouse.move(1, 1) // no hover highlight in the picture
   await shot(page, 'console-template-editor')
 
   // versions: diff 1 → 2, then activate 1 (confirmed)
@@ -142,6 +148,7 @@ test('a template: two versions saved, diffed, one activated; the live preview', 
   await body.locator('.del', { hasText: '- Hello {{name}}' }).waitFor()
   await body.locator('.add', { hasText: '+ Hello {{name}}!' }).waitFor()
   await body.locator('.same', { hasText: 'Total: {{total}}' }).waitFor()
+  await page.mouse.move(1, 1)
   await shot(page, 'console-template-diff')
   await page.click('[data-test=activate-1]')
   await page.locator('.el-message-box button', { hasText: 'Activate' }).click()
