@@ -29,6 +29,8 @@
 #include "net/server.h"
 #include "net/static_files.h"
 #include "net/ui_embed.h"
+#include "notify/notify.h"
+#include "notify/sending.h"
 #include "notify/channels.h"
 #include "notify/driver.h"
 #include "upload/upload.h"
@@ -130,7 +132,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         return 1;
     }
     /* the notification channels: the registry of opened drivers, its console routes */
-    struct notify_channels *channels = notify_channels_new(ident->enc_key, cfg->allow_private_targets);
+    struct notify_channels *channels =
+        notify_channels_new(ident->enc_key, cfg->allow_private_targets);
     struct notify_channels_api *channels_api = notify_channels_api_new(ident, channels);
     if (channels_api == NULL) {
         fprintf(stderr, "herald: cannot start the channel test workers\n");
@@ -141,14 +144,18 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     }
     struct router *router = router_new();
     struct server *srv = NULL;
+    struct notify_node *node = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
     ops_register(router, &ops);
     struct rt *rt = rt_new(ident, cfg->workers);
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
+    struct notify_engine *notify = notify_engine_new(ident, rt, channels);
+    notify_engine_register(notify, router); /* after chat: presence watches sessions first */
     identity_register(router, ident);
     console_register(router, ident);
+    notify_register(router, ident);
     rt_register_routes(rt, router);
     upload_register(uploads, router);
     notify_channels_register(channels_api, router);
@@ -165,9 +172,15 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         .cfg = cfg, .router = router, .statics = statics, .metrics = metrics};
     rt_ws_app(rt, &opts.ws);
     int port = 0;
-    struct server *started = server_start(&opts, &port);
+    struct server *started = NULL;
+    if (notify_engine_start(notify) != 0) { /* the queue's dispatcher */
+        fprintf(stderr, "herald: cannot start the notification queue\n");
+        goto out_free;
+    }
+    started = server_start(&opts, &port);
     if (started == NULL)
         goto out_free;
+    node = notify_node_start(store, metrics); /* this process in /admin/instances */
     srv = started;
     rt_attach(rt, srv);
     if (strchr(cfg->listen_host, ':'))
@@ -181,8 +194,11 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     sigwait(stop_signals, &sig);
     log_info("main", "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_drain(srv, cfg->shutdown_timeout_ms); /* stop accepting; answer or force */
-    identity_stop(ident); /* password workers (queued checks cancelled), pollers */
-    chat_stop(chat);      /* retention */
+    /* the node heartbeat thread is joined, this node's row marked stopped */
+    notify_node_stop(node);
+    identity_stop(ident);       /* password workers (queued checks cancelled), pollers */
+    chat_stop(chat);            /* retention */
+    notify_engine_stop(notify); /* the queue's dispatcher: its batch under way is written */
     upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
     notify_channels_api_stop(channels_api); /* queued test sends answer 503, unsent */
     store_stop(store); /* queued ops finish; their callbacks post to live loops */
@@ -193,7 +209,9 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
 out_free:
     identity_stop(ident); /* the revocation poller calls into rt */
     server_free(started);
+    notify_node_free(node);
     chat_free(chat);
+    notify_engine_free(notify);
     upload_free(uploads);
     notify_channels_api_free(channels_api);
     notify_channels_free(channels); /* no send runs: the test workers have ended */

@@ -133,6 +133,14 @@ void metrics_http_request(struct metrics_shard *s, int route_id, int method, int
     ADD(s->hist_count, 1);
 }
 
+int64_t metrics_connections(const struct metrics *m, enum metrics_conn_kind kind)
+{
+    int64_t v = 0;
+    for (int i = 0; m != NULL && i < m->nshards; i++)
+        v += LOAD(m->shards[i].conns[kind]);
+    return v;
+}
+
 void metrics_conn_add(struct metrics_shard *s, enum metrics_conn_kind kind, int delta)
 {
     __atomic_store_n(&s->conns[kind], LOAD(s->conns[kind]) + delta, __ATOMIC_RELAXED);

@@ -37,6 +37,10 @@ void metrics_conn_add(struct metrics_shard *s, enum metrics_conn_kind kind, int 
 void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t frames,
                       uint64_t bytes);
 
+/* Open client connections of kind now, summed over the shards (a WebSocket counts as
+ * METRICS_CONN_WS only). Any thread. */
+int64_t metrics_connections(const struct metrics *m, enum metrics_conn_kind kind);
+
 /* Appends the Prometheus text exposition to out; any thread. */
 void metrics_render(struct metrics *m, struct buf *out);
 

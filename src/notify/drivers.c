@@ -11,15 +11,9 @@
 #include "notify/http_drivers.h"
 
 static const struct notify_driver *const drivers[] = {
-    &notify_driver_email,
-    &notify_driver_webhook,
-    &notify_driver_dingtalk,
-    &notify_driver_wecom,
-    &notify_driver_feishu,
-    &notify_driver_slack,
-    &notify_driver_sms_aliyun,
-    &notify_driver_wechat_mp,
-    NULL,
+    &notify_driver_email,      &notify_driver_webhook,   &notify_driver_dingtalk,
+    &notify_driver_wecom,      &notify_driver_feishu,    &notify_driver_slack,
+    &notify_driver_sms_aliyun, &notify_driver_wechat_mp, NULL,
 };
 
 const struct notify_driver *notify_driver_find(const char *kind)

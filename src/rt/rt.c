@@ -60,8 +60,11 @@ struct rt {
     _Atomic int64_t cursor;       /* the newest event cursor known here (hello's cursor) */
     struct rt_cmd cmds[RT_CMDS_MAX];
     int ncmds;
-    rt_watch_fn watch;
-    void *watch_ud;
+    struct {
+        rt_watch_fn fn;
+        void *ud;
+    } watch[RT_WATCH_MAX];
+    int nwatch;
     rt_operator_auth_fn op_auth;
     void *op_auth_ud;
     atomic_int nmonitors; /* open monitor sessions, all loops (rt_has_monitors) */
@@ -181,8 +184,8 @@ static void on_open(struct ws_conn *c, void *ud)
         buf_puts(&b, "{\"id\":");
         buf_json_str(&b, s->user_id);
         buf_putc(&b, '}');
-        if (rt->watch != NULL)
-            rt->watch(s, true, rt->watch_ud);
+        for (int w = 0; w < rt->nwatch; w++)
+            rt->watch[w].fn(s, true, rt->watch[w].ud);
     } else {
         buf_puts(&b, "{\"id\":null}");
     }
@@ -283,8 +286,8 @@ static void on_close(struct ws_conn *c, void *ud)
             bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->op->monitor[i].sub);
         if (nmonitor > 0)
             atomic_fetch_sub_explicit(&rt->nmonitors, 1, memory_order_relaxed);
-        if (rt->watch != NULL && !s->operator)
-            rt->watch(s, false, rt->watch_ud);
+        for (int w = 0; w < rt->nwatch && !s->operator; w++)
+            rt->watch[w].fn(s, false, rt->watch[w].ud);
     }
     s->conn = NULL;
     s->closed = true;
@@ -533,8 +536,11 @@ void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud)
 
 void rt_watch(struct rt *rt, rt_watch_fn fn, void *ud)
 {
-    rt->watch = fn;
-    rt->watch_ud = ud;
+    if (rt->nwatch == RT_WATCH_MAX)
+        abort(); /* raise RT_WATCH_MAX */
+    rt->watch[rt->nwatch].fn = fn;
+    rt->watch[rt->nwatch].ud = ud;
+    rt->nwatch++;
 }
 
 /* ---- life cycle */

@@ -87,8 +87,10 @@ void rt_register(struct rt *rt, const char *type, rt_cmd_fn fn, void *ud);
 /*
  * Called on the connection's loop thread when an authenticated session opens (open true, after
  * its subscriptions) and when that session's connection closes (open false; s is still
- * valid). One watcher (presence); a second call replaces it. Start-up only.
+ * valid). Up to RT_WATCH_MAX watchers (presence, notifications' re-sends), called in the
+ * order they were added. Start-up only.
  */
+#define RT_WATCH_MAX 4
 typedef void (*rt_watch_fn)(struct rt_session *s, bool open, void *ud);
 void rt_watch(struct rt *rt, rt_watch_fn fn, void *ud);
 

@@ -284,6 +284,58 @@ extern const struct store_sql SQL_QUICK_REPLIES_DELETE;
     "id, title, content, position, CASE WHEN owner_user_id IS NULL THEN 1 ELSE 0 END AS shared,"   \
     " created_at, updated_at"
 
+/* notifications, deliveries, delivery_attempts, delivery_acks, jobs, idempotency_keys (issue 11,
+ * notify/): src/store/sql/notify_deliveries.c */
+extern const struct store_sql SQL_IDEMPOTENCY_KEYS_CLAIM;
+extern const struct store_sql SQL_IDEMPOTENCY_KEYS_GET;
+extern const struct store_sql SQL_IDEMPOTENCY_KEYS_PRUNE;
+extern const struct store_sql SQL_NOTIFICATIONS_INSERT;
+extern const struct store_sql SQL_DELIVERIES_INSERT_LIST;
+extern const struct store_sql SQL_DELIVERIES_INSERT_SUBSCRIBERS;
+extern const struct store_sql SQL_JOBS_INSERT_FOR;
+extern const struct store_sql SQL_NOTIFICATIONS_COUNT_SET;
+extern const struct store_sql SQL_NOTIFICATIONS_COUNT;
+extern const struct store_sql SQL_NOTIFICATIONS_PAGE;
+extern const struct store_sql SQL_NOTIFICATIONS_GET;
+extern const struct store_sql SQL_DELIVERIES_OF;
+extern const struct store_sql SQL_DELIVERY_ATTEMPTS_OF;
+extern const struct store_sql SQL_DELIVERY_ATTEMPTS_OF_DELIVERY;
+extern const struct store_sql SQL_DELIVERIES_COUNT;
+extern const struct store_sql SQL_DELIVERIES_PAGE;
+extern const struct store_sql SQL_DELIVERIES_GET;
+extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
+extern const struct store_sql SQL_DELIVERIES_CANCEL;
+extern const struct store_sql SQL_JOBS_CANCEL;
+extern const struct store_sql SQL_JOBS_CLAIM;
+extern const struct store_sql SQL_DELIVERIES_SENDING;
+extern const struct store_sql SQL_NOTIFICATIONS_RELEASED;
+extern const struct store_sql SQL_JOBS_CLAIMED;
+extern const struct store_sql SQL_JOBS_DONE;
+extern const struct store_sql SQL_JOBS_REQUEUE;
+extern const struct store_sql SQL_DELIVERIES_HELD;
+extern const struct store_sql SQL_JOBS_RELEASE_ALL;
+extern const struct store_sql SQL_JOBS_NEXT_DUE;
+extern const struct store_sql SQL_DELIVERIES_SENT;
+extern const struct store_sql SQL_DELIVERIES_FAILED;
+extern const struct store_sql SQL_DELIVERY_ATTEMPTS_INSERT;
+extern const struct store_sql SQL_DELIVERIES_RETRY;
+extern const struct store_sql SQL_JOBS_RETRY;
+extern const struct store_sql SQL_DELIVERIES_INAPP_OWN;
+extern const struct store_sql SQL_DELIVERY_ACKS_ADD;
+extern const struct store_sql SQL_DELIVERIES_DELIVERED;
+extern const struct store_sql SQL_DELIVERIES_UNACKED;
+extern const struct store_sql SQL_INBOX_COUNT;
+extern const struct store_sql SQL_INBOX_UNREAD;
+extern const struct store_sql SQL_INBOX_PAGE;
+extern const struct store_sql SQL_INBOX_READ;
+extern const struct store_sql SQL_INBOX_READ_ALL;
+extern const struct store_sql SQL_DELIVERIES_STATS_CHANNEL;
+extern const struct store_sql SQL_DELIVERIES_STATS_TYPE;
+extern const struct store_sql SQL_MESSAGES_STATS;
+extern const struct store_sql SQL_NOTIFY_SEND_TYPE;
+extern const struct store_sql SQL_NOTIFY_SEND_CHANNELS;
+extern const struct store_sql SQL_NOTIFY_SEND_PAIRS;
+extern const struct store_sql SQL_NOTIFY_SEND_TEMPLATES;
 /* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
 extern const struct store_sql SQL_CHANNELS_GET;
 extern const struct store_sql SQL_CHANNELS_ENABLED_OF_KIND;
@@ -297,6 +349,55 @@ extern const struct store_sql SQL_CHANNELS_DELETE;
 #define SQL_CHANNELS_COLS                                                                          \
     "id, app_id, name, kind, config, enabled, max_attempts, rate_per_s, concurrency, created_at,"  \
     " updated_at"
+/* message_types and channel_message_types (notification configuration, issue 11):
+ * src/store/sql/notify_types.c */
+extern const struct store_sql SQL_MESSAGE_TYPES_COUNT;
+extern const struct store_sql SQL_MESSAGE_TYPES_PAGE;
+extern const struct store_sql SQL_MESSAGE_TYPES_GET;
+extern const struct store_sql SQL_MESSAGE_TYPES_BY_CODE;
+extern const struct store_sql SQL_MESSAGE_TYPES_OF_APP;
+extern const struct store_sql SQL_MESSAGE_TYPES_INSERT;
+extern const struct store_sql SQL_MESSAGE_TYPES_UPDATE;
+extern const struct store_sql SQL_MESSAGE_TYPES_DELETE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_COUNT;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_PAGE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_GET;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_INSERT;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_DELETE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_OF_TYPE;
+
+/* templates and template_versions (issue 11): src/store/sql/notify_templates.c */
+extern const struct store_sql SQL_TEMPLATES_COUNT;
+extern const struct store_sql SQL_TEMPLATES_PAGE;
+extern const struct store_sql SQL_TEMPLATES_GET;
+extern const struct store_sql SQL_TEMPLATES_INSERT;
+extern const struct store_sql SQL_TEMPLATES_BUMP;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_ADD;
+extern const struct store_sql SQL_TEMPLATES_ACTIVATE;
+extern const struct store_sql SQL_TEMPLATES_DELETE;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_COUNT;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_PAGE;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_GET;
+extern const struct store_sql SQL_TEMPLATE_VERSIONS_PAIR;
+extern const struct store_sql SQL_TEMPLATES_RESOLVE;
+
+/* subscriptions and user_prefs (issue 11): src/store/sql/notify_subscriptions.c */
+extern const struct store_sql SQL_SUBSCRIPTIONS_COUNT;
+extern const struct store_sql SQL_SUBSCRIPTIONS_PAGE;
+extern const struct store_sql SQL_SUBSCRIPTIONS_OF_USER;
+extern const struct store_sql SQL_SUBSCRIPTIONS_SET;
+extern const struct store_sql SQL_SUBSCRIPTIONS_DELETE;
+extern const struct store_sql SQL_USER_PREFS_GET;
+extern const struct store_sql SQL_USER_PREFS_SET;
+
+/* nodes (server instances, issue 11): src/store/sql/nodes.c */
+extern const struct store_sql SQL_NODES_REGISTER;
+extern const struct store_sql SQL_NODES_HEARTBEAT;
+extern const struct store_sql SQL_NODES_STOP;
+extern const struct store_sql SQL_NODES_PRUNE;
+extern const struct store_sql SQL_NODES_COUNT;
+extern const struct store_sql SQL_NODES_PAGE;
 
 /* Every statement above, by name (tests: each one prepares on both backends). */
 struct store_sql_entry {

@@ -22,8 +22,10 @@ export const useAuth = defineStore('auth', {
     permissions: (s) => (s.me && s.me.permissions) || [],
   },
   actions: {
+    // p: a permission, or an array of alternatives (any of them)
     can(p) {
       const ps = this.permissions
+      if (Array.isArray(p)) return p.some((x) => ps.includes('*') || ps.includes(x))
       return ps.includes('*') || ps.includes(p)
     },
     async login(username, password) {

@@ -11,6 +11,13 @@ const views = {
   operators: () => import('./views/Operators.vue'),
   roles: () => import('./views/Roles.vue'),
   audit: () => import('./views/Audit.vue'),
+  channels: () => import('./views/notify/Channels.vue'),
+  types: () => import('./views/notify/MessageTypes.vue'),
+  templates: () => import('./views/notify/Templates.vue'),
+  subscriptions: () => import('./views/notify/Subscriptions.vue'),
+  notifications: () => import('./views/notify/Notifications.vue'),
+  deliveries: () => import('./views/notify/Deliveries.vue'),
+  instances: () => import('./views/notify/Instances.vue'),
 }
 
 const children = PAGES.filter((p) => views[p.name]).map((p) => ({
@@ -24,6 +31,18 @@ children.push({
   name: 'monitor',
   component: () => import('./views/Monitor.vue'),
   meta: { perm: 'conversations:monitor' },
+})
+children.push({
+  path: 'templates/:id',
+  name: 'template',
+  component: () => import('./views/notify/TemplateEditor.vue'),
+  meta: { perm: 'notifications:read' },
+})
+children.push({
+  path: 'notifications/:id',
+  name: 'notification',
+  component: () => import('./views/notify/NotificationDetail.vue'),
+  meta: { perm: 'notifications:read' },
 })
 children.push({ path: ':rest(.*)*', name: 'notfound', component: () => import('./views/NotFound.vue') })
 

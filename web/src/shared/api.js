@@ -9,6 +9,7 @@ export class ApiError extends Error {
     this.status = status
     this.code = e.code || 'http_error'
     this.field = e.field || null
+    this.position = e.position || null // a template syntax error's {offset, line, column}
     this.retryAfter = null
   }
 }

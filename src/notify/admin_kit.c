@@ -1,0 +1,371 @@
+/*
+ * The console plumbing of the notification configuration (admin_kit.h): the operator check
+ * through console_authorize, the job context, the /{id} load with its app-scope check, audit
+ * rows, paging and JSON.
+ */
+#include "notify/admin_kit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console/console.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "net/http.h"
+#include "router/request.h"
+#include "router/router.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+bool notify__code_is_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("_.:-", ch)))
+            return false;
+    }
+    return true;
+}
+
+bool notify__kind_is_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 32 || s[0] < 'a' || s[0] > 'z')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* ---- the job */
+
+static void nadm_free(void *p)
+{
+    struct nadm *c = p;
+    free(c->apps_json);
+    cJSON_Delete(c->apps);
+    cJSON_Delete(c->body);
+    cJSON_Delete(c->extra);
+    free(c->text);
+    free(c);
+}
+
+static void granted(struct http_req *req, const char *operator_id, const char *apps_json, void *ud)
+{
+    struct nadm_route *rt = ud;
+    struct nadm *c = xcalloc(1, sizeof(*c));
+    c->id = rt->id;
+    snprintf(c->op_id, sizeof(c->op_id), "%s", operator_id);
+    const char *peer = http_req_peer(req);
+    snprintf(c->ip, sizeof(c->ip), "%s", peer ? peer : "");
+    if (apps_json != NULL) {
+        c->apps_json = xstrdup(apps_json);
+        c->apps = cJSON_Parse(apps_json);
+        if (!cJSON_IsArray(c->apps)) { /* cannot: console__apps_json writes an array */
+            cJSON_Delete(c->apps);
+            c->apps = cJSON_CreateArray();
+        }
+    }
+    struct kit_job *j = kit_job_new(req, rt->id->store, NULL, c, nadm_free);
+    kit_run(j, rt->fn);
+}
+
+static void route_h(struct http_req *req, void *ud)
+{
+    struct nadm_route *rt = ud;
+    console_authorize(rt->id, req, rt->perm, granted, rt);
+}
+
+void notify__adm_add(struct router *r, struct identity *id, int method, const char *pattern,
+                     struct nadm_route *rt)
+{
+    rt->id = id;
+    router_add(r, method, pattern, route_h, rt);
+}
+
+bool notify__adm_can(const struct nadm *c, const char *app_id)
+{
+    if (c->apps == NULL)
+        return true;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, c->apps)
+    {
+        if (cJSON_IsString(a) && strcmp(a->valuestring, app_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void not_found(struct http_req *req, const char *what)
+{
+    char msg[80];
+    snprintf(msg, sizeof(msg), "no such %s", what);
+    http_respond_err(req, ERR_NOTFOUND, msg, NULL);
+}
+
+static void loaded(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    if (j->status != 0) {
+        kit_fail_store(j, c->what, NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    int col = r ? store_rows_col(r, "app_id") : -1;
+    const char *app = r && r->nrows > 0 && col >= 0 ? store_rows_text(r, 0, col) : NULL;
+    if (app == NULL || !notify__adm_can(c, app)) {
+        not_found(j->req, c->what);
+        return;
+    }
+    snprintf(c->app_id, sizeof(c->app_id), "%s", app);
+    c->then(j);
+}
+
+void notify__adm_load(struct kit_job *j, const struct store_sql *sql, const char *what, kit_fn next)
+{
+    struct nadm *c = notify__adm(j);
+    c->what = what;
+    c->then = next;
+    const char *id = http_req_param(j->req, "id");
+    if (id == NULL || !kit_name_is_valid(id, KIT_ID_MAX)) {
+        not_found(j->req, what);
+        return;
+    }
+    snprintf(c->obj_id, sizeof(c->obj_id), "%s", id);
+    struct store_op *op = store_op_new();
+    store_op_add(op, sql);
+    store_bind_text(op, c->obj_id);
+    kit_store(j, op, KIT_READ, loaded);
+}
+
+static void why_read(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    const struct nadm_why *w = c->why;
+    if (j->status != 0) {
+        kit_fail_store(j, "object", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    int col = r ? store_rows_col(r, "app_id") : -1;
+    if (col < 0 && r)
+        col = store_rows_col(r, "id"); /* the app itself */
+    const char *app = r && r->nrows > 0 && col >= 0 ? store_rows_text(r, 0, col) : NULL;
+    if (app == NULL || strcmp(app, c->app_id) != 0) {
+        http_respond_error(j->req, w->missing_status,
+                           w->missing_status == 404 ? "not_found" : "validation_failed",
+                           w->missing_msg, w->missing_field);
+        return;
+    }
+    http_respond_error(j->req, 409, "conflict", w->limit_msg, NULL);
+}
+
+void notify__adm_guard_failed(struct kit_job *j, const char *parent_id, const struct nadm_why *w)
+{
+    struct nadm *c = notify__adm(j);
+    c->why = w;
+    struct store_op *op = store_op_new();
+    store_op_add(op, w->sql);
+    store_bind_text(op, parent_id);
+    kit_store(j, op, KIT_READ, why_read);
+}
+
+static bool app_id_ok(const char *s)
+{
+    return kit_name_is_valid(s, KIT_ID_MAX);
+}
+
+bool notify__adm_app_filter(struct kit_job *j, const char **app_id, char *buf, size_t n)
+{
+    if (!notify__query_text(j->req, "app_id", buf, n, app_id_ok, app_id))
+        return false;
+    if (*app_id != NULL && !notify__adm_can(notify__adm(j), *app_id)) {
+        not_found(j->req, "app");
+        return false;
+    }
+    return true;
+}
+
+/* Whether the raw query has a parameter name (http_req_query_param answers -1 both when it is
+ * absent and when its value is too long for the buffer). */
+static bool query_has(struct http_req *req, const char *name)
+{
+    const char *q = http_req_query(req);
+    size_t n = strlen(name);
+    for (const char *p = q; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return true;
+        p = strchr(p, '&');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
+bool notify__query_text(struct http_req *req, const char *name, char *buf, size_t n,
+                        bool (*ok)(const char *), const char **out)
+{
+    *out = NULL;
+    int len = http_req_query_param(req, name, buf, n);
+    if (len < 0 && query_has(req, name)) {
+        notify__invalid(req, name, "is too long for this filter");
+        return false;
+    }
+    if (len < 0)
+        return true;
+    if ((size_t)len >= n || (ok != NULL && !ok(buf))) {
+        notify__invalid(req, name, "is not a valid value for this filter");
+        return false;
+    }
+    *out = buf;
+    return true;
+}
+
+void notify__adm_audit(struct store_op *op, const struct nadm *c, const char *app_id,
+                       const char *action, const char *target, const cJSON *detail)
+{
+    char *d = detail ? cJSON_PrintUnformatted(detail) : NULL;
+    store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
+    store_bind_text(op, c->op_id);
+    store_bind_text(op, app_id);
+    store_bind_text(op, action);
+    store_bind_text(op, target ? target : "");
+    store_bind_text(op, d ? d : "{}");
+    store_bind_text(op, c->ip);
+    store_bind_int(op, clock_wall_ms());
+    cJSON_free(d);
+}
+
+/* ---- paging and JSON */
+
+static int query_num(struct http_req *req, const char *name, int64_t def, int64_t *out)
+{
+    char buf[32];
+    int n = http_req_query_param(req, name, buf, sizeof(buf));
+    if (n < 0) {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    long long v = strtoll(buf, &end, 10);
+    if (n == 0 || (size_t)n >= sizeof(buf) || *end != '\0' || v < 1)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+bool notify__paging(struct http_req *req, int64_t *page, int64_t *page_size)
+{
+    if (query_num(req, "page", 1, page) != 0 || *page > 1000000) {
+        notify__invalid(req, "page", "must be a whole number from 1");
+        return false;
+    }
+    if (query_num(req, "page_size", 20, page_size) != 0 || *page_size > 100) {
+        notify__invalid(req, "page_size", "must be a whole number from 1 to 100");
+        return false;
+    }
+    return true;
+}
+
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+cJSON *notify__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int c = 0; c < r->ncols; c++) {
+        const char *name = r->cols[c];
+        const struct store_value *v = store_rows_value(r, i, c);
+        if (v == NULL || v->type == STORE_NULL) {
+            cJSON_AddNullToObject(o, name);
+        } else if (listed(bools, name)) {
+            cJSON_AddBoolToObject(o, name, store_rows_int(r, i, c) != 0);
+        } else if (listed(jsons, name)) {
+            cJSON *x = cJSON_Parse(store_rows_text(r, i, c));
+            cJSON_AddItemToObject(o, name, x ? x : cJSON_CreateNull());
+        } else if (v->type == STORE_INT) {
+            cJSON_AddNumberToObject(o, name, (double)v->v.i);
+        } else if (v->type == STORE_REAL) {
+            cJSON_AddNumberToObject(o, name, v->v.r);
+        } else {
+            const char *s = store_rows_text(r, i, c);
+            cJSON_AddStringToObject(o, name, s ? s : "");
+        }
+    }
+    return o;
+}
+
+cJSON *notify__page_json(const struct store_rows *count, const struct store_rows *rows,
+                         int64_t page, int64_t page_size, const char *bools, const char *jsons)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "count", count ? (double)store_rows_int(count, 0, 0) : 0);
+    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    for (int i = 0; rows && i < rows->nrows; i++)
+        cJSON_AddItemToArray(arr, notify__row_json(rows, i, bools, jsons));
+    cJSON_AddNumberToObject(o, "page", (double)page);
+    cJSON_AddNumberToObject(o, "page_size", (double)page_size);
+    return o;
+}
+
+static void list_done(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    if (j->status != 0) {
+        kit_fail_store(j, "object", NULL);
+        return;
+    }
+    notify__respond(j->req, 200,
+                    notify__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1),
+                                      c->n1, c->n2, c->bools, c->jsons));
+}
+
+void notify__adm_list(struct kit_job *j, struct store_op *op, int64_t page, int64_t page_size,
+                      const char *bools, const char *jsons)
+{
+    struct nadm *c = notify__adm(j);
+    c->n1 = page;
+    c->n2 = page_size;
+    c->bools = bools;
+    c->jsons = jsons;
+    kit_store(j, op, KIT_READ, list_done);
+}
+
+void notify__respond(struct http_req *req, int status, cJSON *v)
+{
+    char *s = cJSON_PrintUnformatted(v); /* never NULL: xalloc_json_hooks */
+    http_respond_json(req, status, s, strlen(s));
+    cJSON_free(s);
+    cJSON_Delete(v);
+}
+
+void notify__invalid(struct http_req *req, const char *field, const char *message)
+{
+    http_respond_error(req, 422, "validation_failed", message, field);
+}
+
+cJSON *notify__adm_body(struct kit_job *j, const struct kit_table *t, void *out)
+{
+    struct nadm *c = notify__adm(j);
+    cJSON_Delete(c->body);
+    c->body = kit_body(j->req, t, out);
+    return c->body;
+}

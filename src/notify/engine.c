@@ -1,0 +1,49 @@
+/*
+ * The notification engine's life cycle and routes (sending.h).
+ */
+#include "notify/sending.h"
+
+#include <stdlib.h>
+
+#include "core/xalloc.h"
+#include "identity/identity.h"
+#include "notify/engine.h"
+
+struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
+                                        struct notify_channels *chs)
+{
+    struct notify_engine *n = xcalloc(1, sizeof(*n));
+    n->id = id;
+    n->store = id->store;
+    n->rt = rt;
+    n->q = notify__queue_new(n, chs);
+    return n;
+}
+
+void notify_engine_register(struct notify_engine *n, struct router *r)
+{
+    notify__send_register(n, r);
+    notify__queries_register(n, r);
+    notify__inbox_register(n, r);
+    notify__admin_register(n, r);
+    notify__inapp_register(n);
+}
+
+int notify_engine_start(struct notify_engine *n)
+{
+    return notify__queue_start(n->q);
+}
+
+void notify_engine_stop(struct notify_engine *n)
+{
+    if (n != NULL)
+        notify__queue_stop(n->q);
+}
+
+void notify_engine_free(struct notify_engine *n)
+{
+    if (n == NULL)
+        return;
+    notify__queue_free(n->q);
+    free(n);
+}

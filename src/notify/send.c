@@ -1,0 +1,909 @@
+/*
+ * Sending (docs/notifications.md, "Sending", "Idempotency"): POST /api/v1/notifications
+ * (app authentication) and the console's POST /admin/notifications share this path. The body
+ * is decoded by the kit's tables, the recipients and channels checked, and one store write
+ * holds everything: the idempotency record (when a key is given), the notification, one
+ * delivery per recipient per channel kind (a user the app does not know is `skipped`), and a
+ * job per pending delivery, due at send_at. Only after that write has committed the caller
+ * gets 202 {"id","deliveries"} and the dispatcher is woken.
+ *
+ * Idempotency (SPEC §4a): the key (Idempotency-Key header or idempotency_key) is the app's,
+ * for NOTIFY_IDEM_WINDOW_MS. A repeat inside the window finds the record (the write's upsert
+ * changes no row, which undoes the whole op): the same body (its SHA-256, key left out) is
+ * answered with the first answer and `Idempotency-Replay: true`, another body 422, and a
+ * record not readable yet (the first send is still being written) 409.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/rand.h"
+#include "core/xalloc.h"
+#include "identity/app_auth.h"
+#include "identity/identity.h"
+#include "kit/decode.h"
+#include "kit/job.h"
+#include "net/http.h"
+#include "notify/engine.h"
+#include "notify/template.h"
+#include "router/request.h"
+#include "router/router.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+#define TITLE_MAX 256    /* characters */
+#define CONTENT_MAX 8192 /* characters */
+#define JSON_MAX 16384   /* bytes of params, of data */
+#define KEY_MAX 128      /* bytes of an idempotency key */
+#define TTL_MAX (30LL * 24 * 3600000)
+#define SEND_AT_MAX 4102444800000LL /* 2100-01-01 */
+#define KINDS_MAX NOTIFY_KINDS_MAX
+
+/* The channel kinds (SPEC §2). Only kinds with an address-free target or a contact. */
+static const char *const kinds_known[] = {"inapp",  "email", "webhook",    "dingtalk",  "wecom",
+                                          "feishu", "slack", "sms_aliyun", "wechat_mp", NULL};
+
+static const struct kit_field kind_elem = {
+    .kind = KIT_STRING, .min = 1, .max = 16, .message = "must be a channel kind"};
+
+#define SEND_FIELDS                                                                                \
+    {.name = "type",                                                                               \
+     .kind = KIT_STRING,                                                                           \
+     .flags = KIT_REQUIRED | KIT_BYTES,                                                            \
+     .min = 1,                                                                                     \
+     .max = 64,                                                                                    \
+     .at = KIT_AT(struct notify_send_req, type),                                                   \
+     .message = "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -"},            \
+        {.name = "recipients",                                                                     \
+         .kind = KIT_JSON,                                                                         \
+         .flags = KIT_REQUIRED,                                                                    \
+         .at = KIT_AT(struct notify_send_req, recipients)},                                        \
+        {.name = "title",                                                                          \
+         .kind = KIT_STRING,                                                                       \
+         .flags = KIT_NULLABLE,                                                                    \
+         .max = TITLE_MAX,                                                                         \
+         .at = KIT_AT(struct notify_send_req, title)},                                             \
+        {.name = "content",                                                                        \
+         .kind = KIT_STRING,                                                                       \
+         .flags = KIT_NULLABLE,                                                                    \
+         .max = CONTENT_MAX,                                                                       \
+         .at = KIT_AT(struct notify_send_req, content)},                                           \
+        {.name = "params",                                                                         \
+         .kind = KIT_OBJECT,                                                                       \
+         .flags = KIT_NULLABLE,                                                                    \
+         .max = JSON_MAX,                                                                          \
+         .at = KIT_AT(struct notify_send_req, params)},                                            \
+        {.name = "data",                                                                           \
+         .kind = KIT_OBJECT,                                                                       \
+         .flags = KIT_NULLABLE,                                                                    \
+         .max = JSON_MAX,                                                                          \
+         .at = KIT_AT(struct notify_send_req, data)},                                              \
+        {.name = "channels",                                                                       \
+         .kind = KIT_ARRAY,                                                                        \
+         .flags = KIT_NULLABLE,                                                                    \
+         .min = 1,                                                                                 \
+         .max = KINDS_MAX,                                                                         \
+         .elem = &kind_elem,                                                                       \
+         .at = KIT_AT(struct notify_send_req, channels)},                                          \
+        {.name = "priority",                                                                       \
+         .kind = KIT_STRING,                                                                       \
+         .flags = KIT_NULLABLE,                                                                    \
+         .max = 16,                                                                                \
+         .at = KIT_AT(struct notify_send_req, priority),                                           \
+         .message = "must be \"normal\", \"high\" or \"urgent\""},                                 \
+        {.name = "ttl",                                                                            \
+         .kind = KIT_INT,                                                                          \
+         .flags = KIT_NULLABLE,                                                                    \
+         .min = 1000,                                                                              \
+         .max = TTL_MAX,                                                                           \
+         .at = KIT_AT(struct notify_send_req, ttl),                                                \
+         .message = "must be milliseconds from 1000 to 30 days"},                                  \
+        {.name = "send_at",                                                                        \
+         .kind = KIT_INT,                                                                          \
+         .flags = KIT_NULLABLE,                                                                    \
+         .min = 0,                                                                                 \
+         .max = SEND_AT_MAX,                                                                       \
+         .at = KIT_AT(struct notify_send_req, send_at),                                            \
+         .message = "must be a time in milliseconds since the Unix epoch"},                        \
+        {.name = "locale",                                                                         \
+         .kind = KIT_STRING,                                                                       \
+         .flags = KIT_NULLABLE | KIT_BYTES,                                                        \
+         .min = 1,                                                                                 \
+         .max = 16,                                                                                \
+         .at = KIT_AT(struct notify_send_req, locale),                                             \
+         .message = "must be a locale such as \"en\" or \"zh-CN\""},                               \
+    {                                                                                              \
+        .name = "idempotency_key", .kind = KIT_STRING, .flags = KIT_NULLABLE | KIT_BYTES,          \
+        .min = 1, .max = KEY_MAX, .at = KIT_AT(struct notify_send_req, key),                       \
+        .message = "must be 1-128 printable ASCII characters"                                      \
+    }
+
+static const struct kit_field send_fields[] = {SEND_FIELDS, {.name = NULL}};
+static const struct kit_table send_table = {.fields = send_fields};
+static const struct kit_field admin_fields[] = {
+    {.name = "app_id",
+     .kind = KIT_NAME,
+     .flags = KIT_REQUIRED,
+     .max = 64,
+     .at = KIT_AT(struct notify_send_req, app_id),
+     .message = "must be an app id"},
+    SEND_FIELDS,
+    {.name = NULL},
+};
+static const struct kit_table admin_table = {.fields = admin_fields};
+
+/* ---- checks */
+
+static bool code_is_valid(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '.' || *p == ':' || *p == '-'))
+            return false;
+    return *s != '\0';
+}
+
+static bool key_is_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > KEY_MAX)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return false;
+    return true;
+}
+
+static bool kind_is_known(const char *k)
+{
+    for (int i = 0; kinds_known[i]; i++)
+        if (strcmp(kinds_known[i], k) == 0)
+            return true;
+    return false;
+}
+
+static int failv(struct kit_error *f, const char *message, const char *field)
+{
+    snprintf(f->field, sizeof(f->field), "%s", field);
+    f->message = message;
+    return ERR_INVAL;
+}
+
+static int failf(struct kit_error *f, const char *message, const char *member, int i)
+{
+    snprintf(f->field, sizeof(f->field), "%s[%d]", member, i);
+    f->message = message;
+    return -1;
+}
+
+/* A recipient: a user id, or an object with one of user_id, email, phone, webhook. Its kind
+ * (NULL: a user, every channel) and its text go to *kind and *val. */
+static int recipient(const cJSON *e, int i, const char **kind, const char **val,
+                     struct kit_error *f)
+{
+    if (cJSON_IsString(e)) {
+        if (!kit_id_is_valid(e->valuestring))
+            return failf(f, "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -",
+                         "recipients", i);
+        *kind = NULL;
+        *val = e->valuestring;
+        return 0;
+    }
+    if (!cJSON_IsObject(e) || e->child == NULL || e->child->next != NULL)
+        return failf(f, "must be a user id or an object with one of user_id, email, phone, webhook",
+                     "recipients", i);
+    const cJSON *m = e->child;
+    char path[KIT_PATH_MAX];
+    snprintf(path, sizeof(path), "recipients[%d].%.40s", i, m->string);
+    if (!cJSON_IsString(m)) {
+        snprintf(f->field, sizeof(f->field), "%s", path);
+        f->message = "must be a string";
+        return -1;
+    }
+    const char *v = m->valuestring;
+    bool ok;
+    if (strcmp(m->string, "user_id") == 0) {
+        *kind = NULL;
+        ok = kit_id_is_valid(v);
+        f->message = "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -";
+    } else if (strcmp(m->string, "email") == 0) {
+        *kind = "email";
+        ok = kit_email_is_valid(v);
+        f->message = "must be an e-mail address";
+    } else if (strcmp(m->string, "phone") == 0) {
+        *kind = "sms_aliyun";
+        size_t n = strlen(v), d = 0;
+        ok = n >= 5 && n <= 20;
+        for (size_t k = 0; ok && k < n; k++) {
+            ok = (v[k] >= '0' && v[k] <= '9') || (k == 0 && v[k] == '+');
+            d += v[k] != '+';
+        }
+        ok = ok && d >= 5;
+        f->message = "must be a phone number: an optional + and 5-20 digits";
+    } else if (strcmp(m->string, "webhook") == 0) {
+        *kind = "webhook";
+        ok = strlen(v) <= 2048 && (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0);
+        for (const char *p = v; ok && *p; p++)
+            ok = (unsigned char)*p > 0x20 && *p != 0x7f;
+        f->message = "must be an http:// or https:// URL of at most 2048 characters";
+    } else {
+        snprintf(f->field, sizeof(f->field), "recipients[%d]", i);
+        f->message = "unknown recipient: give one of user_id, email, phone, webhook";
+        return -1;
+    }
+    if (!ok) {
+        snprintf(f->field, sizeof(f->field), "%s", path);
+        return -1;
+    }
+    *val = v;
+    return 0;
+}
+
+/* ---- the job */
+
+struct sctx {
+    struct notify_engine *n;
+    cJSON *body;               /* owned */
+    struct notify_send_req in; /* borrows from body; owns its recipients */
+    char app_id[72];
+    char operator_id[72];
+    char ip[64];
+    char nid[32];
+    char key[KEY_MAX + 1];
+    char hash[65];
+    char locale[24];
+    int64_t now, send_at;
+    bool escalating; /* the kinds are the type's escalation chain (resolved) */
+};
+
+static void sctx_free(void *p)
+{
+    struct sctx *c = p;
+    notify__send_req_release(&c->in);
+    cJSON_Delete(c->body);
+    free(c);
+}
+
+static void answer(struct kit_job *j, const char *id, int64_t deliveries, bool replay)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "{\"id\":");
+    buf_json_str(&b, id);
+    buf_printf(&b, ",\"deliveries\":%lld}", (long long)deliveries);
+    if (replay)
+        http_res_header(j->req, "Idempotency-Replay", "true");
+    http_respond_json(j->req, 202, b.data, b.len);
+    buf_release(&b);
+}
+
+static void replayed(struct kit_job *j)
+{
+    struct sctx *c = j->ctx;
+    if (j->status != 0) {
+        kit_fail_store(j, "notification", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (r == NULL || r->nrows == 0) {
+        http_respond_error(j->req, 409, "conflict",
+                           "a notification with this idempotency key is being sent; retry to get"
+                           " its result",
+                           "idempotency_key");
+        return;
+    }
+    const char *h = store_rows_text(r, 0, 0);
+    if (h == NULL || strcmp(h, c->hash) != 0) {
+        http_respond_error(j->req, 422, "validation_failed",
+                           "this idempotency key was used for a different request",
+                           "idempotency_key");
+        return;
+    }
+    answer(j, store_rows_text(r, 0, 1), store_rows_int(r, 0, 2), true);
+}
+
+static void written(struct kit_job *j)
+{
+    struct sctx *c = j->ctx;
+    if (j->status == ERR_NOTFOUND && c->key[0]) { /* the key is live: replay or refuse */
+        struct store_op *op = store_op_new();
+        store_op_add(op, &SQL_IDEMPOTENCY_KEYS_GET);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, c->key);
+        store_bind_int(op, clock_wall_ms());
+        kit_store(j, op, KIT_READ, replayed);
+        return;
+    }
+    if (j->status != 0) {
+        kit_fail_store(j, "notification", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, -1);
+    answer(j, c->nid, store_rows_int(r, 0, 0), false);
+    if (c->send_at <= clock_wall_ms() + 1000)
+        notify__queue_kick(c->n->q);
+}
+
+static void sha256_hex(const char *s, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The notification id: the time in hex (ids sort by creation), then 40 random bits. */
+static void nid_new(char out[32], int64_t now)
+{
+    char rnd[11];
+    rand_hex(rnd, 5);
+    snprintf(out, 32, "n%011llx%s", (unsigned long long)now, rnd);
+}
+
+static char *json_text(const cJSON *v)
+{
+    if (v == NULL)
+        return NULL;
+    char *s = cJSON_PrintUnformatted(v);
+    char *r = xstrdup(s);
+    cJSON_free(s);
+    return r;
+}
+
+/* ---- resolving: the type's channels, the app's channels, the templates */
+
+/* What one channel kind of this send gets: its channel and its rendered texts. */
+struct kind_out {
+    const char *kind;
+    int64_t after_ms; /* an escalation step's delay after send_at (0: the first step, or none) */
+    const char *channel_id;       /* NULL: inapp, or no enabled channel of the kind */
+    char *title, *content, *html; /* owned; NULL: the literal ones (title, content) */
+};
+
+static void kinds_free(struct kind_out *k, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(k[i].title);
+        free(k[i].content);
+        free(k[i].html);
+    }
+}
+
+/* The resolving read's steps */
+enum { R_TYPE, R_CHANNELS, R_PAIRS, R_TEMPLATES };
+
+/* The first enabled channel of kind (R_CHANNELS: id, kind), or NULL. */
+static const char *channel_of(const struct store_rows *chs, const char *kind)
+{
+    for (int i = 0; chs != NULL && i < chs->nrows; i++)
+        if (strcmp(store_rows_text(chs, i, 1), kind) == 0)
+            return store_rows_text(chs, i, 0);
+    return NULL;
+}
+
+/* The template variant row for code and kind, locale exact, then its language, then "". */
+static int template_row(const struct store_rows *t, const char *code, const char *kind,
+                        const char *locale)
+{
+    char lang[24];
+    snprintf(lang, sizeof(lang), "%s", locale);
+    lang[strcspn(lang, "-_")] = '\0';
+    const char *tries[3] = {locale, lang, ""};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; t != NULL && i < t->nrows; i++)
+            if (strcmp(store_rows_text(t, i, 0), code) == 0 &&
+                strcmp(store_rows_text(t, i, 1), kind) == 0 &&
+                strcmp(store_rows_text(t, i, 2), tries[k]) == 0)
+                return i;
+    return -1;
+}
+
+/* Renders src with params into *out (NULL src: nothing). Returns 0 or -1 with msg set. */
+static int render(const char *src, const cJSON *params, enum tpl_escape esc, char **out, char *msg,
+                  size_t msglen)
+{
+    *out = NULL;
+    if (src == NULL)
+        return 0;
+    struct tpl *t = NULL;
+    struct tpl_error e;
+    if (tpl_compile(src, strlen(src), &t, &e) != 0) {
+        snprintf(msg, msglen, "the template does not compile: %s", e.message);
+        return -1;
+    }
+    struct buf b = BUF_INIT;
+    int rc = tpl_render(t, params, esc, CONTENT_MAX * 8, &b);
+    tpl_free(t);
+    if (rc != 0) {
+        buf_release(&b);
+        snprintf(msg, msglen, "the template could not be rendered with these params");
+        return -1;
+    }
+    buf_putc(&b, '\0');
+    *out = buf_detach(&b, NULL);
+    return 0;
+}
+
+static bool kind_in(const char *const *list, int n, const char *k)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], k) == 0)
+            return true;
+    return false;
+}
+
+static void write_send(struct kit_job *j, struct kind_out *ko, int nk);
+
+static void resolved(struct kit_job *j)
+{
+    struct sctx *c = j->ctx;
+    if (j->status != 0) {
+        kit_fail_store(j, "notification", NULL);
+        return;
+    }
+    const struct store_rows *type = store_result_step(j->res, R_TYPE);
+    const struct store_rows *chs = store_result_step(j->res, R_CHANNELS);
+    const struct store_rows *pairs = store_result_step(j->res, R_PAIRS);
+    const struct store_rows *tpls = store_result_step(j->res, R_TEMPLATES);
+    bool typed = type != NULL && type->nrows > 0;
+    if (typed && store_rows_int(type, 0, 1) == 0) {
+        http_respond_error(j->req, 422, "validation_failed", "this message type is disabled",
+                           "type");
+        return;
+    }
+    /* the kinds: the override, else the type's defaults, else inapp */
+    const char *kinds[KINDS_MAX];
+    int nk = 0;
+    cJSON *defaults = NULL;
+    int64_t after[KINDS_MAX] = {0};
+    cJSON *chain = NULL;
+    if (c->in.nover == 0 && typed && !c->in.subscribers && !store_rows_is_null(type, 0, 2))
+        chain = cJSON_Parse(store_rows_text(type, 0, 2));
+    if (c->in.nover > 0) {
+        for (int i = 0; i < c->in.nover; i++)
+            kinds[nk++] = c->in.over[i];
+    } else if (cJSON_GetArraySize(chain) > 0) { /* the escalation chain: its steps, in order */
+        const cJSON *e;
+        cJSON_ArrayForEach(e, chain)
+        {
+            const cJSON *ch = cJSON_GetObjectItemCaseSensitive(e, "channel");
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "after_s");
+            if (cJSON_IsString(ch) && kind_is_known(ch->valuestring) && nk < KINDS_MAX &&
+                !kind_in(kinds, nk, ch->valuestring)) {
+                after[nk] = cJSON_IsNumber(a) && nk > 0 ? (int64_t)a->valuedouble * 1000 : 0;
+                kinds[nk++] = ch->valuestring;
+            }
+        }
+        c->escalating = nk > 1;
+    } else if (typed) {
+        defaults = cJSON_Parse(store_rows_text(type, 0, 0));
+        const cJSON *e;
+        cJSON_ArrayForEach(e, defaults)
+        {
+            if (cJSON_IsString(e) && kind_is_known(e->valuestring) && nk < KINDS_MAX &&
+                !kind_in(kinds, nk, e->valuestring))
+                kinds[nk++] = e->valuestring;
+        }
+    }
+    if (nk == 0)
+        kinds[nk++] = "inapp";
+    struct kind_out ko[KINDS_MAX];
+    memset(ko, 0, sizeof(ko));
+    char field[KIT_PATH_MAX], msg[160];
+    for (int i = 0; i < nk; i++) {
+        ko[i].kind = kinds[i];
+        ko[i].after_ms = after[i];
+        ko[i].channel_id = strcmp(kinds[i], "inapp") == 0 ? NULL : channel_of(chs, kinds[i]);
+        if (ko[i].channel_id == NULL && strcmp(kinds[i], "inapp") != 0 && c->in.nover > 0) {
+            snprintf(field, sizeof(field), "channels[%d]", i);
+            http_respond_error(j->req, 422, "validation_failed",
+                               "the app has no enabled channel of this kind", field);
+            goto out;
+        }
+        /* the type's template for this channel (the pair names a channel id, or inapp) */
+        const char *chan = ko[i].channel_id ? ko[i].channel_id : "inapp";
+        const char *code = NULL;
+        for (int k = 0; pairs != NULL && k < pairs->nrows; k++)
+            if (strcmp(store_rows_text(pairs, k, 0), chan) == 0)
+                code = store_rows_text(pairs, k, 1);
+        int row = code != NULL ? template_row(tpls, code, kinds[i], c->locale) : -1;
+        if (row >= 0) {
+            const cJSON *params = c->in.params;
+            if (render(store_rows_text(tpls, row, 3), params, TPL_ESCAPE_NONE, &ko[i].title, msg,
+                       sizeof(msg)) != 0 ||
+                render(store_rows_text(tpls, row, 4), params, TPL_ESCAPE_NONE, &ko[i].content, msg,
+                       sizeof(msg)) != 0 ||
+                render(store_rows_text(tpls, row, 5), params, TPL_ESCAPE_HTML, &ko[i].html, msg,
+                       sizeof(msg)) != 0) {
+                http_respond_error(j->req, 422, "validation_failed", msg, "params");
+                goto out;
+            }
+        } else if (c->in.title == NULL && c->in.content == NULL) {
+            snprintf(msg, sizeof(msg),
+                     "give a title or a content: the type has no template for channel kind %s",
+                     kinds[i]);
+            http_respond_error(j->req, 422, "validation_failed", msg, "content");
+            goto out;
+        }
+    }
+    /* an ad-hoc address goes to its kind's channel, which must exist */
+    for (int r = 0; r < c->in.nrecips; r++) {
+        const char *k = c->in.recips[r].kind;
+        if (k != NULL && channel_of(chs, k) == NULL) {
+            snprintf(field, sizeof(field), "recipients[%d]", r);
+            snprintf(msg, sizeof(msg), "the app has no enabled %s channel", k);
+            http_respond_error(j->req, 422, "validation_failed", msg, field);
+            goto out;
+        }
+    }
+    write_send(j, ko, nk);
+out:
+    kinds_free(ko, nk);
+    cJSON_Delete(defaults);
+    cJSON_Delete(chain);
+}
+
+static void put_opt(struct buf *b, const char *name, const char *v)
+{
+    if (v == NULL)
+        return;
+    buf_printf(b, ",\"%s\":", name);
+    buf_json_str(b, v);
+}
+
+/* One delivery row of the fan-out JSON (SQL_DELIVERIES_INSERT_*). */
+static void put_row(struct buf *b, const char *id, const char *user, const char *addr,
+                    const struct kind_out *k, const char *channel_id, int64_t next_at,
+                    const char *escalates)
+{
+    buf_putc(b, '{');
+    if (id != NULL) {
+        buf_puts(b, "\"id\":");
+        buf_json_str(b, id);
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\"k\":");
+    buf_json_str(b, k->kind);
+    put_opt(b, "u", user);
+    put_opt(b, "a", addr);
+    put_opt(b, "c", channel_id);
+    put_opt(b, "t", k->title);
+    put_opt(b, "b", k->content);
+    put_opt(b, "h", k->html);
+    put_opt(b, "e", escalates);
+    if (next_at > 0)
+        buf_printf(b, ",\"n\":%lld", (long long)next_at);
+    buf_putc(b, '}');
+}
+
+/* The one write: idempotency record, notification, deliveries, jobs, audit, count. */
+static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
+{
+    struct sctx *c = j->ctx;
+    const struct notify_send_req *in = &c->in;
+    const struct store_rows *chs = store_result_step(j->res, R_CHANNELS);
+    struct buf list = BUF_INIT;
+    int ndel = 0;
+    buf_putc(&list, '[');
+    if (c->in.subscribers) {
+        for (int k = 0; k < nk; k++) {
+            if (k)
+                buf_putc(&list, ',');
+            put_row(&list, NULL, NULL, NULL, &ko[k], ko[k].channel_id, 0, NULL);
+        }
+    } else {
+        for (int r = 0; r < c->in.nrecips; r++) {
+            const struct notify_recip *rc = &c->in.recips[r];
+            char first[48] = "";
+            for (int k = 0; k < nk; k++) {
+                const char *kind = ko[k].kind;
+                const struct kind_out *use = &ko[k];
+                struct kind_out own = {0};
+                if (rc->kind != NULL) { /* an address: its own kind only, once */
+                    if (k > 0)
+                        break;
+                    int at = -1;
+                    for (int x = 0; x < nk; x++)
+                        if (strcmp(ko[x].kind, rc->kind) == 0)
+                            at = x;
+                    if (at >= 0) {
+                        use = &ko[at];
+                    } else {
+                        own.kind = rc->kind;
+                        use = &own;
+                    }
+                    kind = rc->kind;
+                }
+                char id[48];
+                snprintf(id, sizeof(id), "%s-%d", c->nid, ndel + 1);
+                if (k == 0)
+                    snprintf(first, sizeof(first), "%s", id);
+                /* a later step of an escalation: due after its delay, not needed once the first
+                 * step was ACKed */
+                bool step = c->escalating && rc->kind == NULL && k > 0;
+                if (ndel > 0)
+                    buf_putc(&list, ',');
+                put_row(&list, id, rc->kind == NULL ? rc->val : NULL,
+                        rc->kind != NULL ? rc->val : NULL, use,
+                        strcmp(kind, "inapp") == 0 ? NULL : channel_of(chs, kind),
+                        step ? c->send_at + use->after_ms : 0, step ? first : NULL);
+                ndel++;
+            }
+        }
+    }
+    buf_putc(&list, ']');
+    int64_t now = c->now;
+    const char *app_id = c->app_id;
+    const char *key = c->key[0] ? c->key : NULL;
+    struct store_op *op = store_op_new();
+    if (key != NULL) {
+        store_op_add(op, &SQL_IDEMPOTENCY_KEYS_CLAIM);
+        store_bind_text(op, app_id);
+        store_bind_text(op, key);
+        store_bind_text(op, c->hash);
+        store_bind_text(op, c->nid);
+        store_bind_int(op, now);
+        store_bind_int(op, now + NOTIFY_IDEM_WINDOW_MS);
+        store_op_require_row(op);
+    }
+    char *params = json_text(in->params), *data = json_text(in->data);
+    char *recips = json_text(in->recipients);
+    struct buf ch = BUF_INIT;
+    buf_putc(&ch, '[');
+    for (int k = 0; k < nk; k++) {
+        if (k)
+            buf_putc(&ch, ',');
+        buf_json_str(&ch, ko[k].kind);
+    }
+    buf_putc(&ch, ']');
+    const char *prio = in->priority ? in->priority : "normal";
+    store_op_add(op, &SQL_NOTIFICATIONS_INSERT);
+    store_bind_text(op, c->nid);
+    store_bind_text(op, app_id);
+    store_bind_text(op, in->type);
+    store_bind_text(op, in->title);
+    store_bind_text(op, in->content);
+    store_bind_text(op, params);
+    store_bind_text(op, data);
+    store_bind_textn(op, ch.data, ch.len);
+    store_bind_text(op, recips);
+    store_bind_text(op, prio);
+    if (in->ttl != KIT_INT_ABSENT)
+        store_bind_int(op, in->ttl);
+    else
+        store_bind_null(op);
+    store_bind_int(op, c->send_at);
+    if (in->ttl != KIT_INT_ABSENT)
+        store_bind_int(op, c->send_at + in->ttl);
+    else
+        store_bind_null(op);
+    store_bind_text(op, c->send_at > now ? "scheduled" : "queued");
+    store_bind_text(op, key);
+    store_bind_text(op, c->operator_id[0] ? "console" : "api");
+    store_bind_text(op, c->operator_id[0] ? c->operator_id : NULL);
+    store_bind_int(op, now);
+    store_op_add(op, c->in.subscribers ? &SQL_DELIVERIES_INSERT_SUBSCRIBERS
+                                       : &SQL_DELIVERIES_INSERT_LIST);
+    store_bind_text(op, app_id);
+    store_bind_text(op, c->nid);
+    store_bind_text(op, in->type);
+    store_bind_int(op, c->send_at);
+    store_bind_int(op, now);
+    store_bind_textn(op, list.data, list.len);
+    store_op_add(op, &SQL_JOBS_INSERT_FOR);
+    store_bind_text(op, c->nid);
+    store_bind_int(op, c->send_at);
+    store_bind_int(op, now);
+    if (c->operator_id[0]) { /* the console's send is audited in the same write */
+        store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
+        store_bind_text(op, c->operator_id);
+        store_bind_text(op, app_id);
+        store_bind_text(op, "notification.send");
+        store_bind_text(op, c->nid);
+        struct buf detail = BUF_INIT;
+        buf_puts(&detail, "{\"type\":");
+        buf_json_str(&detail, in->type);
+        buf_printf(&detail, ",\"deliveries\":%d}", c->in.subscribers ? -1 : ndel);
+        store_bind_textn(op, detail.data, detail.len);
+        buf_release(&detail);
+        store_bind_text(op, c->ip);
+        store_bind_int(op, now);
+    }
+    store_op_add(op, &SQL_NOTIFICATIONS_COUNT_SET);
+    store_bind_text(op, c->nid);
+    free(params);
+    free(data);
+    free(recips);
+    buf_release(&ch);
+    buf_release(&list);
+    kit_store(j, op, KIT_WRITE, written);
+}
+
+int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *in,
+                       struct kit_error *err)
+{
+    struct kit_error *f = err;
+    memset(in, 0, sizeof(*in));
+    if (kit_decode(body, console ? &admin_table : &send_table, in, NULL, err) != 0)
+        return ERR_INVAL;
+    if (!code_is_valid(in->type))
+        return failv(f, "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -",
+                     "type");
+    const char *prio = in->priority ? in->priority : "normal";
+    if (strcmp(prio, "normal") != 0 && strcmp(prio, "high") != 0 && strcmp(prio, "urgent") != 0)
+        return failv(f, "must be \"normal\", \"high\" or \"urgent\"", "priority");
+    if (in->locale != NULL) {
+        bool ok = strlen(in->locale) <= 16;
+        for (const char *p = in->locale; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_';
+        if (!ok)
+            return failv(f, "must be a locale such as \"en\" or \"zh-CN\"", "locale");
+    }
+    if (in->key != NULL && !key_is_valid(in->key))
+        return failv(f, "must be 1-128 printable ASCII characters", "idempotency_key");
+    if (in->channels.json != NULL) {
+        const cJSON *e;
+        int i = 0;
+        cJSON_ArrayForEach(e, in->channels.json)
+        {
+            if (!kind_is_known(e->valuestring))
+                return failf(f,
+                             "must be a channel kind: inapp, email, webhook, dingtalk, wecom,"
+                             " feishu, slack, sms_aliyun, wechat_mp",
+                             "channels", i);
+            if (kind_in(in->over, in->nover, e->valuestring))
+                return failf(f, "this channel is listed twice", "channels", i);
+            in->over[in->nover++] = e->valuestring;
+            i++;
+        }
+    }
+    if (cJSON_IsString(in->recipients) && strcmp(in->recipients->valuestring, "subscribers") == 0) {
+        in->subscribers = true;
+        return 0;
+    }
+    if (!cJSON_IsArray(in->recipients) || cJSON_GetArraySize(in->recipients) < 1 ||
+        cJSON_GetArraySize(in->recipients) > NOTIFY_RECIPIENTS_MAX)
+        return failv(f, "must be \"subscribers\" or an array of 1-1000 recipients", "recipients");
+    in->recips = xcalloc((size_t)cJSON_GetArraySize(in->recipients), sizeof(*in->recips));
+    const cJSON *e;
+    cJSON_ArrayForEach(e, in->recipients)
+    {
+        int i = in->nrecips;
+        struct notify_recip *r = in->recips;
+        if (recipient(e, i, &r[i].kind, &r[i].val, f) != 0)
+            goto bad;
+        for (int k = 0; k < i; k++)
+            if (strcmp(r[k].val, r[i].val) == 0 && (r[k].kind == NULL) == (r[i].kind == NULL) &&
+                (r[i].kind == NULL || strcmp(r[k].kind, r[i].kind) == 0)) {
+                failf(f, "this recipient is listed twice", "recipients", i);
+                goto bad;
+            }
+        in->nrecips++;
+    }
+    return 0;
+bad:
+    notify__send_req_release(in);
+    return ERR_INVAL;
+}
+
+void notify__send_req_release(struct notify_send_req *in)
+{
+    free(in->recips);
+    in->recips = NULL;
+    in->nrecips = 0;
+}
+
+/* Reads what a checked send depends on (resolved). Takes body and in (its recipients). Answers
+ * 422 for the Idempotency-Key header. */
+static void send_start(struct notify_engine *n, struct http_req *req, cJSON *body,
+                       struct notify_send_req *in, const char *app_id, const char *operator_id)
+{
+    const char *hkey = http_req_header(req, "Idempotency-Key");
+    if (hkey != NULL && !key_is_valid(hkey)) {
+        http_respond_error(req, 422, "validation_failed",
+                           "must be 1-128 printable ASCII characters", "Idempotency-Key");
+        goto bad;
+    }
+    if (hkey != NULL && in->key != NULL && strcmp(hkey, in->key) != 0) {
+        http_respond_error(req, 422, "validation_failed", "differs from the Idempotency-Key header",
+                           "idempotency_key");
+        goto bad;
+    }
+    const char *key = hkey != NULL ? hkey : in->key;
+    struct sctx *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->body = body;
+    c->in = *in;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", app_id);
+    snprintf(c->operator_id, sizeof(c->operator_id), "%s", operator_id ? operator_id : "");
+    const char *peer = http_req_peer(req);
+    snprintf(c->ip, sizeof(c->ip), "%s", peer ? peer : "");
+    snprintf(c->locale, sizeof(c->locale), "%s", in->locale ? in->locale : "");
+    c->now = clock_wall_ms();
+    nid_new(c->nid, c->now);
+    c->send_at = in->send_at != KIT_INT_ABSENT && in->send_at > c->now ? in->send_at : c->now;
+    if (key != NULL) {
+        snprintf(c->key, sizeof(c->key), "%s", key);
+        /* the request's hash: the body without its key */
+        cJSON *copy = cJSON_Duplicate(body, true);
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "idempotency_key");
+        char *s = cJSON_PrintUnformatted(copy);
+        sha256_hex(s, c->hash);
+        cJSON_free(s);
+        cJSON_Delete(copy);
+    }
+    struct store_op *op = store_op_new();
+    const struct store_sql *reads[4] = {&SQL_NOTIFY_SEND_TYPE, &SQL_NOTIFY_SEND_CHANNELS,
+                                        &SQL_NOTIFY_SEND_PAIRS, &SQL_NOTIFY_SEND_TEMPLATES};
+    for (int k = 0; k < 4; k++) {
+        store_op_add(op, reads[k]);
+        store_bind_text(op, app_id);
+        if (k != R_CHANNELS)
+            store_bind_text(op, in->type);
+    }
+    struct kit_job *j = kit_job_new(req, n->store, NULL, c, sctx_free);
+    kit_store(j, op, KIT_READ, resolved);
+    return;
+bad:
+    notify__send_req_release(in);
+    cJSON_Delete(body);
+}
+
+/* The body, checked; NULL after answering. */
+static cJSON *body_of(struct http_req *req, bool console, struct notify_send_req *in)
+{
+    cJSON *body = request_body_json(req);
+    if (body == NULL)
+        return NULL;
+    struct kit_error err;
+    if (notify__send_parse(body, console, in, &err) != 0) {
+        kit_fail_decode(req, &err);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
+static void app_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    struct notify_send_req in;
+    cJSON *body = body_of(req, false, &in);
+    if (body == NULL)
+        return;
+    send_start(ud, req, body, &in, app_id, NULL);
+}
+
+static void send_handler(struct http_req *req, void *ud)
+{
+    struct notify_engine *n = ud;
+    identity_app_auth(n->id, req, app_authed, n);
+}
+
+void notify__send_as(struct notify_engine *n, struct http_req *req, const char *app_id,
+                     const char *operator_id, const char *apps_json)
+{
+    (void)app_id;
+    struct notify_send_req in;
+    cJSON *body = body_of(req, true, &in);
+    if (body == NULL)
+        return;
+    if (!notify__eng_app_in(apps_json, in.app_id)) {
+        http_respond_error(req, 404, "not_found", "no such app", "app_id");
+        notify__send_req_release(&in);
+        cJSON_Delete(body);
+        return;
+    }
+    char app[72];
+    snprintf(app, sizeof(app), "%s", in.app_id);
+    send_start(n, req, body, &in, app, operator_id);
+}
+
+void notify__send_register(struct notify_engine *n, struct router *r)
+{
+    router_add(r, HTTP_M_POST, "/api/v1/notifications", send_handler, n);
+}
