@@ -112,6 +112,20 @@ static void wake_send(struct loop *l)
  */
 #define TRIM_BURST 1000
 
+/* Under AddressSanitizer the allocator is ASan's and glibc's heaps are never set up; a first
+ * malloc_trim from a loop thread would set glibc's up as if that thread were the main one, and
+ * the second thread to exit then fails glibc's arena count check (abort at shutdown). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TRIM_ENABLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TRIM_ENABLED 0
+#endif
+#endif
+#ifndef TRIM_ENABLED
+#define TRIM_ENABLED 1
+#endif
+
 static void maybe_trim(struct loop *l)
 {
     bool quiet = l->churn == l->churn_seen;
@@ -119,7 +133,7 @@ static void maybe_trim(struct loop *l)
     if (!quiet || l->churn - l->churn_trim < TRIM_BURST)
         return;
     l->churn_trim = l->churn;
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && TRIM_ENABLED
     malloc_trim(0);
 #endif
 }
