@@ -32,6 +32,8 @@ test('/ redirects to /chat and the branding is escaped text', async () => {
   const r = await page.goto(srv.base + '/')
   assert.equal(new URL(page.url()).pathname, '/chat')
   assert.equal(r.status(), 200)
+  // the /chat bundle is loaded after the page: its title comes once it runs
+  await page.waitForFunction(() => document.title.startsWith('Chat'), null, { timeout: 10000 })
   assert.equal(await page.title(), 'Chat · Herald <Test>')
   await page.goto(srv.base + '/login')
   await page.locator('.login-title').waitFor()
