@@ -24,11 +24,11 @@ if [ "${1:-}" = --serve ]; then   # TARGET_CMD: a fresh data folder for every st
     rm -rf "$W5_WORK/data"
     mkdir -p "$W5_WORK/data"
     exec env HERALD_LISTEN="127.0.0.1:$TARGET_PORT" HERALD_DATA_DIR="$W5_WORK/data" \
-        HERALD_LOG_LEVEL=warn HERALD_WORKERS="${HERALD_WORKERS:-1}" "$HERALD_BIN" serve
+        HERALD_LOG_LEVEL=warn HERALD_WORKERS="${HERALD_WORKERS:-1}" "$W5_HERALD_BIN" serve
 fi
 
 [ $# -ge 2 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
-export HERALD_BIN="$(readlink -f "$1")"
+export W5_HERALD_BIN="$(readlink -f "$1")"
 HARNESS="$(readlink -f "$2")"
 shift 2
 PEERS=("$@")

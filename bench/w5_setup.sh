@@ -2,7 +2,7 @@
 # bench/w5_setup.sh - the TARGET_W5_SETUP of the comparison harness's W5 (notifications by e-mail)
 # for Herald: run by ../shared/bench/run.sh once the target (started by bench/w5.sh) listens.
 #
-#   PORT=18100 W5_SMTP_PORT=18225 HERALD_BIN=build/release/herald HERALD_DATA_DIR=DIR bench/w5_setup.sh
+#   PORT=18100 W5_SMTP_PORT=18225 W5_HERALD_BIN=build/release/herald HERALD_DATA_DIR=DIR bench/w5_setup.sh
 #
 # On the server's data folder and over its HTTP API it:
 #  - adds a secret to the `default` app (`herald app secret default`) and trades it for an app
@@ -16,22 +16,22 @@
 # The harness's default body already sends with `"channels":["email"]` and an e-mail recipient,
 # so no message type is needed. Everything but the header goes to stderr.
 set -euo pipefail
-: "${PORT:?PORT (the target's port) is set by the harness}"
+: "${PORT:?PORT: the port of the target, set by the harness}"
 : "${W5_SMTP_PORT:?W5_SMTP_PORT is set by the harness}"
-: "${HERALD_BIN:?HERALD_BIN}" "${HERALD_DATA_DIR:?HERALD_DATA_DIR}"
+: "${W5_HERALD_BIN:?W5_HERALD_BIN}" "${HERALD_DATA_DIR:?HERALD_DATA_DIR}"
 export HERALD_DATA_DIR HERALD_LOG_LEVEL=warn
 ACCOUNTS="${W5_ACCOUNTS:-4}"
 BASE="http://127.0.0.1:$PORT/api/v1"
 PY=/usr/bin/python3
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-SECRET=$("$HERALD_BIN" app secret default | sed -n 's/^secret=//p')
+SECRET=$("$W5_HERALD_BIN" app secret default | sed -n 's/^secret=//p')
 [ -n "$SECRET" ] || { echo "w5_setup: no app secret" >&2; exit 1; }
 APP_TOKEN=$(curl -fsS -H 'Content-Type: application/json' \
     -d "{\"api_key\":\"default\",\"api_secret\":\"$SECRET\"}" "$BASE/auth/token" | json 'd["access_token"]')
 
 PASS="bench-passphrase-$RANDOM$RANDOM"
-echo "$PASS" | "$HERALD_BIN" admin create w5bench --password-stdin >&2
+echo "$PASS" | "$W5_HERALD_BIN" admin create w5bench --password-stdin >&2
 OP=$(curl -fsS -H 'Content-Type: application/json' -d "{\"username\":\"w5bench\",\"password\":\"$PASS\"}" \
     "$BASE/admin/auth/login" | json 'd["access_token"]')
 APP_ID=$(curl -fsS -H "Authorization: Bearer $OP" "$BASE/admin/apps" |
