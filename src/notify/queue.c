@@ -505,6 +505,9 @@ static int run_batch(struct notify_queue *q)
     store_op_add(op, &SQL_DELIVERIES_SENDING);
     store_bind_text(op, token);
     store_bind_int(op, now);
+    store_op_add(op, &SQL_NOTIFICATIONS_RELEASED);
+    store_bind_text(op, token);
+    store_bind_int(op, now);
     store_op_add(op, &SQL_JOBS_CLAIMED);
     store_bind_text(op, token);
     struct store_result *res = NULL;
@@ -514,7 +517,7 @@ static int run_batch(struct notify_queue *q)
             log_warn("notify", "claiming jobs failed: %s", err_str(rc));
         return -1;
     }
-    const struct store_rows *r = store_result_step(res, 2);
+    const struct store_rows *r = store_result_step(res, 3);
     int n = r ? r->nrows : 0;
     if (n == 0) {
         store_result_free(res);

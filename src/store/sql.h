@@ -308,6 +308,7 @@ extern const struct store_sql SQL_DELIVERIES_CANCEL;
 extern const struct store_sql SQL_JOBS_CANCEL;
 extern const struct store_sql SQL_JOBS_CLAIM;
 extern const struct store_sql SQL_DELIVERIES_SENDING;
+extern const struct store_sql SQL_NOTIFICATIONS_RELEASED;
 extern const struct store_sql SQL_JOBS_CLAIMED;
 extern const struct store_sql SQL_JOBS_DONE;
 extern const struct store_sql SQL_JOBS_REQUEUE;

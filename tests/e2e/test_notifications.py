@@ -358,6 +358,7 @@ def test_scheduled_send_runs_later_and_can_be_cancelled(app):
         no_notification(c, 0.8)
         f, = notifications(c, timeout=5)
         assert f["notification"]["title"] == "soon"
+        assert notification(app, nid)["status"] == "queued"  # released to the queue
         assert int(time.time() * 1000) >= at - 50
         # sent: too late to cancel
         error_of(post(app, "/notifications/%s/cancel" % nid), 409)

@@ -232,6 +232,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_JOBS_CANCEL),
     E(SQL_JOBS_CLAIM),
     E(SQL_DELIVERIES_SENDING),
+    E(SQL_NOTIFICATIONS_RELEASED),
     E(SQL_JOBS_CLAIMED),
     E(SQL_JOBS_DONE),
     E(SQL_JOBS_REQUEUE),

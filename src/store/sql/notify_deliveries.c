@@ -248,6 +248,12 @@ const struct store_sql SQL_DELIVERIES_SENDING =
     STORE_SQL("UPDATE deliveries SET status = 'sending', updated_at = ?2 WHERE id IN (SELECT"
               " delivery_id FROM jobs WHERE locked_by = ?1) AND status IN ('pending', 'failed')");
 
+/* ?1 claim token, ?2 now: a scheduled notification whose jobs are claimed is queued */
+const struct store_sql SQL_NOTIFICATIONS_RELEASED =
+    STORE_SQL("UPDATE notifications SET status = 'queued', updated_at = ?2 WHERE status ="
+              " 'scheduled' AND id IN (SELECT d.notification_id FROM jobs j JOIN deliveries d ON"
+              " d.id = j.delivery_id WHERE j.locked_by = ?1)");
+
 /* ?1 claim token: what the claimed jobs need, in the order queue.c reads them */
 const struct store_sql SQL_JOBS_CLAIMED =
     STORE_SQL("SELECT j.id, j.attempts, d.id, d.app_id, d.user_id, d.address, d.channel,"
