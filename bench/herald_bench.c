@@ -7,8 +7,9 @@
  * round trip over raw newline-framed TCP against an echo server (`raw-echo`, the
  * comparison harness's "ceiling"), so the server can be set against the physical limit
  * of this machine; also events published to many sockets (`fanout`) and chat users who
- * reconnect at once and sync what they missed (`storm`). It talks to loopback addresses
- * only and every phase has a time limit.
+ * reconnect at once and sync what they missed (`storm`), and notifications POSTed to users'
+ * sockets (`notify`: accept rate and latency, request-to-frame latency). It talks to loopback
+ * addresses only and every phase has a time limit.
  *
  * Method. ws-ping and raw-echo send open loop: ping k is *scheduled* at t0 + k/rate,
  * whatever happened to earlier pings, and carries that scheduled time in its id
