@@ -81,6 +81,7 @@ enum {
     C_QUIET_START,
     C_QUIET_END,
     C_TIME_ZONE,
+    C_ESCALATES_STATUS,
 };
 
 #define WORKERS 16        /* threads of the driver pool: every channel's sends share them */
@@ -537,7 +538,14 @@ static int run_batch(struct notify_queue *q)
             quiet = notify_quiet_until(store_rows_text(r, i, C_QUIET_START),
                                        store_rows_text(r, i, C_QUIET_END),
                                        store_rows_text(r, i, C_TIME_ZONE), started);
-        if (quiet > 0) {
+        /* an escalation step: not needed once the step it escalates was ACKed */
+        const char *before = store_rows_text(r, i, C_ESCALATES_STATUS);
+        bool acked =
+            before != NULL && (strcmp(before, "delivered") == 0 || strcmp(before, "read") == 0);
+        if (acked) {
+            finish_one(fin, r, i, token, "skipped", "the previous step was acknowledged", started,
+                       clock_wall_ms());
+        } else if (quiet > 0) {
             requeue(fin, r, i, token, quiet);
         } else if (expired) {
             finish_one(fin, r, i, token, "expired",

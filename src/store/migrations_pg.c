@@ -383,6 +383,7 @@ static const char m017_notifications[] =
     " title TEXT,"
     " content TEXT,"
     " html TEXT,"
+    " escalates TEXT,"
     " created_at BIGINT NOT NULL,"
     " updated_at BIGINT NOT NULL,"
     " sent_at BIGINT,"

@@ -424,6 +424,7 @@ static const char m017_notifications[] =
     " title TEXT,"
     " content TEXT,"
     " html TEXT,"
+    " escalates TEXT,"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL,"
     " sent_at INTEGER,"
