@@ -14,7 +14,7 @@
 #       delivery is pending or sending (bench/notify_poll.py) and until every online socket
 #       got its frame (herald-bench: last frame). Target: within 5 s.
 #
-# Knobs: DUR (8), WARM (2), DRAIN (3), HERALD_WORKERS (server default), SRV_CPU / LG_CPU
+# Knobs: DUR (8), WARM (2), DRAIN (3), POLL_INTERVAL (fanout: 0.05 s), HERALD_WORKERS, SRV_CPU / LG_CPU
 # (taskset the server / herald-bench on those CPUs; default unpinned), JSON=1 (one JSON
 # object per run), OUT (bench/out/notify: results.txt gets every JSON object).
 set -euo pipefail
@@ -93,7 +93,7 @@ APP_ID=$(curl -fsS -H "Authorization: Bearer $OP" "http://127.0.0.1:$PORT/api/v1
 curl -fsS -o /dev/null -H "Authorization: Bearer $OP" -H 'Content-Type: application/json' \
     -d "{\"app_id\":\"$APP_ID\",\"code\":\"bench.fan\",\"name\":\"Bench fan-out\",\"channels\":[\"inapp\"]}" \
     "http://127.0.0.1:$PORT/api/v1/admin/message-types"
-$PY "$HERE/notify_poll.py" "$PORT" "$APP_TOKEN" bench.fan "${TIMEOUT:-600}" > "$WORK/poll" &
+$PY "$HERE/notify_poll.py" "$PORT" "$APP_TOKEN" bench.fan "${TIMEOUT:-600}" "${POLL_INTERVAL:-0.05}" > "$WORK/poll" &
 POLL=$!
 "${lg[@]}" "$HB" notify --port "$PORT" --tokens "$WORK/tokens" --conns "$SOCKETS" --count 1 \
     --rate 1 --warmup 0 --duration 1 --drain "${DRAIN_FAN:-60}" --publishers 1 --pid "$PID" \
