@@ -334,6 +334,11 @@ void store_op_add(struct store_op *op, const struct store_sql *sql)
     push_step(op)->sql = sql;
 }
 
+unsigned store_op_nsteps(const struct store_op *op)
+{
+    return op->nsteps;
+}
+
 static size_t copy_text(struct store_op *op, const char *s)
 {
     if (s == NULL)

@@ -258,6 +258,9 @@ void store_op_background(struct store_op *op);
  */
 void store_op_add(struct store_op *op, const struct store_sql *sql);
 
+/* The number of statements added to op so far. */
+unsigned store_op_nsteps(const struct store_op *op);
+
 /* store_op_add() with texts copied into the op (for SQL built at run time). */
 void store_op_add_copy(struct store_op *op, const char *sqlite, const char *pg);
 
