@@ -55,7 +55,7 @@ static void finish_app(struct kit_job *j)
     const char *app_id = store_rows_text(r, 0, 0);
     if (c->n2 == 1) /* disabled: its tokens go, its users' sockets close */
         revoke_subject(c->id->revoke, REVOKE_APP, "", app_id);
-    cJSON *o = console__row_json(r, 0, "allow_register", NULL);
+    cJSON *o = console_row_json(r, 0, "allow_register", NULL);
     if (c->secret)
         cJSON_AddStringToObject(o, "secret", c->secret); /* shown once */
     console__respond(j->req, (int)c->n1, o);
@@ -71,8 +71,8 @@ static void finish_page(struct kit_job *j)
         console__respond_store_err(j->req, j->status, "app");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                  c->n2, "allow_register", "detail");
+    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                 c->n2, "allow_register", "detail");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -287,7 +287,7 @@ static void finish_secret(struct kit_job *j)
         return;
     }
     const struct store_rows *r = store_result_step(j->res, c->n2 ? 1 : 0);
-    cJSON *o = console__row_json(r, 0, NULL, NULL);
+    cJSON *o = console_row_json(r, 0, NULL, NULL);
     cJSON_AddStringToObject(o, "secret", c->secret); /* shown once */
     console__respond(j->req, 201, o);
     cJSON_Delete(o);
@@ -367,7 +367,7 @@ static void finish_secret_list(struct kit_job *j)
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; r && i < r->nrows; i++)
-        cJSON_AddItemToArray(arr, console__row_json(r, i, NULL, NULL));
+        cJSON_AddItemToArray(arr, console_row_json(r, i, NULL, NULL));
     cJSON_AddNumberToObject(o, "count", r ? r->nrows : 0);
     console__respond(j->req, 200, o);
     cJSON_Delete(o);

@@ -181,7 +181,7 @@ static void login_done(struct kit_job *j)
     cJSON_AddStringToObject(o, "token_type", "Bearer");
     cJSON_AddNumberToObject(o, "expires_in", (double)c->id->operator_ttl_s);
     if (r && r->nrows > 0)
-        cJSON_AddItemToObject(o, "operator", console__row_json(r, 0, "disabled", "roles"));
+        cJSON_AddItemToObject(o, "operator", console_row_json(r, 0, "disabled", "roles"));
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
     OPENSSL_cleanse(tok, strlen(tok));
@@ -314,7 +314,7 @@ static void me_done(struct kit_job *j)
         console__respond_store_err(j->req, j->status ? j->status : ERR_NOTFOUND, "operator");
         return;
     }
-    cJSON *o = console__row_json(r, 0, "disabled", "roles");
+    cJSON *o = console_row_json(r, 0, "disabled", "roles");
     cJSON *perms = cJSON_AddArrayToObject(o, "permissions");
     for (int i = 0; console_permissions[i]; i++)
         if (console__can(&c->op, console_permissions[i], NULL))

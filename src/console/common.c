@@ -425,7 +425,7 @@ static bool listed(const char *list, const char *name)
     return false;
 }
 
-cJSON *console__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons)
+cJSON *console_row_json(const struct store_rows *r, int i, const char *bools, const char *jsons)
 {
     cJSON *o = cJSON_CreateObject();
     for (int c = 0; c < r->ncols; c++) {
@@ -450,14 +450,14 @@ cJSON *console__row_json(const struct store_rows *r, int i, const char *bools, c
     return o;
 }
 
-cJSON *console__page_json(const struct store_rows *count, const struct store_rows *rows,
-                          int64_t page, int64_t page_size, const char *bools, const char *jsons)
+cJSON *console_page_json(const struct store_rows *count, const struct store_rows *rows,
+                         int64_t page, int64_t page_size, const char *bools, const char *jsons)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
+    cJSON_AddNumberToObject(o, "count", count ? (double)store_rows_int(count, 0, 0) : 0);
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; rows && i < rows->nrows; i++)
-        cJSON_AddItemToArray(arr, console__row_json(rows, i, bools, jsons));
+        cJSON_AddItemToArray(arr, console_row_json(rows, i, bools, jsons));
     cJSON_AddNumberToObject(o, "page", (double)page);
     cJSON_AddNumberToObject(o, "page_size", (double)page_size);
     return o;

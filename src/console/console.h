@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "identity/apps.h"
 
@@ -78,5 +81,14 @@ int console_admin_passwd(struct identity *id, const char *name, const char *pass
 int console_app_create(struct identity *id, const char *name, char key_out[APP_KEY_MAX + 1],
                        char secret_out[TOKEN_LEN + 1]);
 int console_app_secret_add(struct identity *id, const char *key, char secret_out[TOKEN_LEN + 1]);
+
+struct store_rows;
+
+/* Row i of r as an object: ints as numbers, texts as strings, NULL as null; columns named in
+ * bools (comma list) become booleans, in jsons are parsed JSON texts. Returns a new object. */
+cJSON *console_row_json(const struct store_rows *r, int i, const char *bools, const char *jsons);
+/* {"count","results","page","page_size"} from a count step (NULL: 0) and a rows step. */
+cJSON *console_page_json(const struct store_rows *count, const struct store_rows *rows,
+                         int64_t page, int64_t page_size, const char *bools, const char *jsons);
 
 #endif

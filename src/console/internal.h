@@ -12,7 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "auth/jwt.h"
-#include "kit/decode.h" /* the name rule: kit_name_is_valid */
+#include "console/console.h" /* console_row_json, console_page_json */
+#include "kit/decode.h"      /* the name rule: kit_name_is_valid */
 #include "kit/job.h"
 
 struct http_req;
@@ -117,12 +118,6 @@ void console__audit(struct store_op *op, const struct console_op *who, const cha
 
 /* ---- JSON helpers */
 
-/* Row i of r as an object: ints as numbers, texts as strings, NULL as null; columns named in
- * bools (comma list) become booleans, in jsons are parsed JSON texts. */
-cJSON *console__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons);
-/* {"count","results","page","page_size"} from a count step and a rows step. */
-cJSON *console__page_json(const struct store_rows *count, const struct store_rows *rows,
-                          int64_t page, int64_t page_size, const char *bools, const char *jsons);
 /* page and page_size from the query (1.., 1..100, default 20); false after answering 422. */
 bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size);
 /* Answers a store error through the one mapper (request_fail_store); what names the object

@@ -43,7 +43,7 @@ static void finish_one(struct kit_job *j)
         revoke_subject(c->id->revoke, REVOKE_OPERATOR, "", c->text);
     else if (c->n2 == OPS_PATCH) /* its roles may have changed: its monitoring sockets end */
         revoke_rights_changed(c->id->revoke, store_rows_text(r, 0, 0));
-    cJSON *o = console__row_json(r, 0, "disabled", "roles");
+    cJSON *o = console_row_json(r, 0, "disabled", "roles");
     console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
@@ -55,8 +55,8 @@ static void finish_page(struct kit_job *j)
         console__respond_store_err(j->req, j->status, "operator");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                  c->n2, "disabled", "roles");
+    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                 c->n2, "disabled", "roles");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }

@@ -61,7 +61,7 @@ static void finish_list(struct kit_job *j)
     cJSON_AddNumberToObject(o, "count", r ? r->nrows : 0);
     cJSON *arr = cJSON_AddArrayToObject(o, "results");
     for (int i = 0; r && i < r->nrows; i++)
-        cJSON_AddItemToArray(arr, console__row_json(r, i, "shared", NULL));
+        cJSON_AddItemToArray(arr, console_row_json(r, i, "shared", NULL));
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -99,7 +99,7 @@ static void finish_reply(struct kit_job *j)
         http_respond(j->req, 204, NULL, "", 0);
         return;
     }
-    cJSON *o = console__row_json(store_result_step(j->res, -1), 0, "shared", NULL);
+    cJSON *o = console_row_json(store_result_step(j->res, -1), 0, "shared", NULL);
     console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }

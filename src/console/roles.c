@@ -37,7 +37,7 @@ static void finish_one(struct kit_job *j)
     }
     if (c->n2 == ROLE_PATCH) /* the rights of its operators changed: monitoring sockets end */
         revoke_rights_changed(c->id->revoke, "");
-    cJSON *o = console__row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
+    cJSON *o = console_row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
     console__respond(j->req, (int)c->n1, o);
     cJSON_Delete(o);
 }
@@ -49,8 +49,8 @@ static void finish_page(struct kit_job *j)
         console__respond_store_err(j->req, j->status, "role");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                  c->n2, "all_apps,builtin", "permissions,app_ids");
+    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                 c->n2, "all_apps,builtin", "permissions,app_ids");
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }

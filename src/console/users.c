@@ -37,8 +37,8 @@ static void finish_page(struct kit_job *j)
         console__respond_store_err(j->req, j->status, "user");
         return;
     }
-    cJSON *o = console__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                  c->n2, "has_password,disabled", "contacts,metadata");
+    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                 c->n2, "has_password,disabled", "contacts,metadata");
     cJSON *u;
     cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(o, "results"))
     {

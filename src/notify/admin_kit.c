@@ -275,57 +275,6 @@ bool notify__paging(struct http_req *req, int64_t *page, int64_t *page_size)
     return true;
 }
 
-static bool listed(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return true;
-        p = e ? e + 1 : NULL;
-    }
-    return false;
-}
-
-cJSON *notify__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (int c = 0; c < r->ncols; c++) {
-        const char *name = r->cols[c];
-        const struct store_value *v = store_rows_value(r, i, c);
-        if (v == NULL || v->type == STORE_NULL) {
-            cJSON_AddNullToObject(o, name);
-        } else if (listed(bools, name)) {
-            cJSON_AddBoolToObject(o, name, store_rows_int(r, i, c) != 0);
-        } else if (listed(jsons, name)) {
-            cJSON *x = cJSON_Parse(store_rows_text(r, i, c));
-            cJSON_AddItemToObject(o, name, x ? x : cJSON_CreateNull());
-        } else if (v->type == STORE_INT) {
-            cJSON_AddNumberToObject(o, name, (double)v->v.i);
-        } else if (v->type == STORE_REAL) {
-            cJSON_AddNumberToObject(o, name, v->v.r);
-        } else {
-            const char *s = store_rows_text(r, i, c);
-            cJSON_AddStringToObject(o, name, s ? s : "");
-        }
-    }
-    return o;
-}
-
-cJSON *notify__page_json(const struct store_rows *count, const struct store_rows *rows,
-                         int64_t page, int64_t page_size, const char *bools, const char *jsons)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", count ? (double)store_rows_int(count, 0, 0) : 0);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
-    for (int i = 0; rows && i < rows->nrows; i++)
-        cJSON_AddItemToArray(arr, notify__row_json(rows, i, bools, jsons));
-    cJSON_AddNumberToObject(o, "page", (double)page);
-    cJSON_AddNumberToObject(o, "page_size", (double)page_size);
-    return o;
-}
-
 static void list_done(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
@@ -334,7 +283,7 @@ static void list_done(struct kit_job *j)
         return;
     }
     notify__respond(j->req, 200,
-                    notify__page_json(store_result_step(j->res, 0), store_result_step(j->res, 1),
+                    console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1),
                                       c->n1, c->n2, c->bools, c->jsons));
 }
 

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "console/console.h" /* console_row_json, console_page_json */
 #include "kit/decode.h"
 #include "kit/job.h"
 
@@ -110,15 +111,10 @@ void notify__adm_audit(struct store_op *op, const struct nadm *c, const char *ap
 /* page and page_size from the query (1.., 1..100, default 20); false after answering 422. */
 bool notify__paging(struct http_req *req, int64_t *page, int64_t *page_size);
 
-/* Row i of r as an object (ints as numbers, texts as strings, NULL as null; columns named in
- * bools, a comma list, as booleans, in jsons as parsed JSON). */
-cJSON *notify__row_json(const struct store_rows *r, int i, const char *bools, const char *jsons);
-/* {"count","results","page","page_size"}. */
-cJSON *notify__page_json(const struct store_rows *count, const struct store_rows *rows,
-                         int64_t page, int64_t page_size, const char *bools, const char *jsons);
+/* Rows become JSON with console_row_json and console_page_json (console/console.h). */
 
 /* Runs op (a count step, then a page step) and answers {"count","results","page","page_size"}
- * with the columns named in bools and jsons (static strings) typed as in notify__row_json. */
+ * with the columns named in bools and jsons (static strings) typed as in console_row_json. */
 void notify__adm_list(struct kit_job *j, struct store_op *op, int64_t page, int64_t page_size,
                       const char *bools, const char *jsons);
 

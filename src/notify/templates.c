@@ -246,7 +246,7 @@ static void tpl_done(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such template", NULL);
         return;
     }
-    notify__respond(j->req, (int)c->n1, notify__row_json(r, 0, TPL_BOOLS, NULL));
+    notify__respond(j->req, (int)c->n1, console_row_json(r, 0, TPL_BOOLS, NULL));
 }
 
 /* ---- POST /admin/templates */
@@ -331,7 +331,7 @@ static void tpl_list(struct kit_job *j)
 static void tpl_got(struct kit_job *j)
 {
     notify__respond(j->req, 200,
-                    notify__row_json(store_result_step(j->res, 0), 0, TPL_BOOLS, NULL));
+                    console_row_json(store_result_step(j->res, 0), 0, TPL_BOOLS, NULL));
 }
 
 static void tpl_get(struct kit_job *j)
@@ -478,7 +478,7 @@ static void version_got(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such template version", NULL);
         return;
     }
-    notify__respond(j->req, 200, notify__row_json(r, 0, VERSION_BOOLS, NULL));
+    notify__respond(j->req, 200, console_row_json(r, 0, VERSION_BOOLS, NULL));
 }
 
 static void version_loaded(struct kit_job *j)

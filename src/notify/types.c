@@ -265,7 +265,7 @@ static void type_done(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such message type", NULL);
         return;
     }
-    notify__respond(j->req, (int)c->n1, notify__row_json(r, 0, TYPE_BOOLS, TYPE_JSONS));
+    notify__respond(j->req, (int)c->n1, console_row_json(r, 0, TYPE_BOOLS, TYPE_JSONS));
 }
 
 static void type_create(struct kit_job *j)
@@ -345,7 +345,7 @@ static void type_list(struct kit_job *j)
 static void type_got(struct kit_job *j)
 {
     notify__respond(j->req, 200,
-                    notify__row_json(store_result_step(j->res, 0), 0, TYPE_BOOLS, TYPE_JSONS));
+                    console_row_json(store_result_step(j->res, 0), 0, TYPE_BOOLS, TYPE_JSONS));
 }
 
 static void type_get(struct kit_job *j)
@@ -490,7 +490,7 @@ static void cmt_done(struct kit_job *j)
         return;
     }
     notify__respond(j->req, (int)c->n1,
-                    notify__row_json(store_result_step(j->res, -1), 0, CMT_BOOLS, NULL));
+                    console_row_json(store_result_step(j->res, -1), 0, CMT_BOOLS, NULL));
 }
 
 /* The insert of a checked pair (c->body, decoded before). */
@@ -601,7 +601,7 @@ static void cmt_list(struct kit_job *j)
 static void cmt_got(struct kit_job *j)
 {
     notify__respond(j->req, 200,
-                    notify__row_json(store_result_step(j->res, 0), 0, CMT_BOOLS, NULL));
+                    console_row_json(store_result_step(j->res, 0), 0, CMT_BOOLS, NULL));
 }
 
 static void cmt_get(struct kit_job *j)
