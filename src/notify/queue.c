@@ -36,6 +36,7 @@
 #include "core/xalloc.h"
 #include "notify/driver.h"
 #include "notify/engine.h"
+#include "notify/escalation.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -482,16 +483,19 @@ static int run_batch(struct notify_queue *q)
     snprintf(token, sizeof(token), "%s.%llu", q->node, (unsigned long long)++q->batches);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_JOBS_CLAIM);
+    store_op_add(op, &SQL_JOBS_CLAIM_FAIR); /* every app's oldest due job too (fairness) */
     store_bind_text(op, token);
     store_bind_int(op, now + LEASE_MS);
     store_bind_int(op, now);
     store_bind_int(op, CLAIM_BATCH);
+    store_bind_int(op, NOTIFY_CLAIM_APPS_MAX);
+    notify__esc_claim_gate(op, token, now);
     store_op_add(op, &SQL_DELIVERIES_SENDING);
     store_bind_text(op, token);
     store_bind_int(op, now);
     store_op_add(op, &SQL_JOBS_CLAIMED);
     store_bind_text(op, token);
+    notify__quiet_claim_read(op, token);
     struct store_result *res = NULL;
     int rc = store_write_wait(q->n->store, op, &res);
     if (rc != 0) {
@@ -499,7 +503,8 @@ static int run_batch(struct notify_queue *q)
             log_warn("notify", "claiming jobs failed: %s", err_str(rc));
         return -1;
     }
-    const struct store_rows *r = store_result_step(res, 2);
+    const struct store_rows *r = store_result_step(res, 3);
+    const struct store_rows *quiet = store_result_step(res, 4);
     int n = r ? r->nrows : 0;
     if (n == 0) {
         store_result_free(res);
@@ -507,7 +512,7 @@ static int run_batch(struct notify_queue *q)
     }
     struct store_op *fin = store_op_new();
     for (int i = 0; i < n; i++) {
-        int64_t started = clock_wall_ms();
+        int64_t started = clock_wall_ms(), hold;
         const char *channel = store_rows_text(r, i, C_CHANNEL);
         bool expired =
             !store_rows_is_null(r, i, C_EXPIRES) && store_rows_int(r, i, C_EXPIRES) <= started;
@@ -515,6 +520,13 @@ static int run_batch(struct notify_queue *q)
             finish_one(fin, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
+        } else if (strcmp(store_rows_text(r, i, C_STATUS), "cancelled") == 0) {
+            store_op_add(fin, &SQL_JOBS_DONE); /* a later escalation step, acknowledged */
+            store_bind_int(fin, store_rows_int(r, i, C_JOB));
+        } else if ((hold = notify__quiet_hold_until(quiet, store_rows_text(r, i, C_DELIVERY),
+                                                    started)) > 0) {
+            notify__quiet_hold(fin, store_rows_text(r, i, C_DELIVERY), hold, started);
+            requeue(fin, r, i, token, hold);
         } else if (channel != NULL && strcmp(channel, "inapp") == 0) {
             notify__inapp_push(q->n, r, i);
             finish_one(fin, r, i, token, "sent", "pushed to the user's connections", started,

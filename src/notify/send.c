@@ -30,6 +30,7 @@
 #include "kit/job.h"
 #include "net/http.h"
 #include "notify/engine.h"
+#include "notify/escalation.h"
 #include "notify/template.h"
 #include "router/request.h"
 #include "router/router.h"
@@ -377,6 +378,8 @@ struct kind_out {
     const char *kind;
     const char *channel_id;       /* NULL: inapp, or no enabled channel of the kind */
     char *title, *content, *html; /* owned; NULL: the literal ones (title, content) */
+    int step;                     /* in the type's escalation chain (0: first, or none) */
+    int64_t after_ms;             /* the step's delay after the send */
 };
 
 static void kinds_free(struct kind_out *k, int n)
@@ -472,11 +475,20 @@ static void resolved(struct kit_job *j)
     }
     /* the kinds: the override, else the type's defaults, else inapp */
     const char *kinds[KINDS_MAX];
-    int nk = 0;
-    cJSON *defaults = NULL;
+    int64_t after[KINDS_MAX] = {0};
+    int nk = 0, nsteps = 0;
+    cJSON *defaults = NULL, *chain = NULL;
+    struct notify_esc_step steps[NOTIFY_ESC_STEPS_MAX];
     if (c->nover > 0) {
         for (int i = 0; i < c->nover; i++)
             kinds[nk++] = c->over[i];
+    } else if (typed && (nsteps = notify__esc_parse(store_rows_text(type, 0, 2), &chain, steps,
+                                                    NOTIFY_ESC_STEPS_MAX)) > 0) {
+        for (int i = 0; i < nsteps && nk < KINDS_MAX; i++)
+            if (kind_is_known(steps[i].kind) && !kind_in(kinds, nk, steps[i].kind)) {
+                after[nk] = steps[i].after_ms;
+                kinds[nk++] = steps[i].kind;
+            }
     } else if (typed) {
         defaults = cJSON_Parse(store_rows_text(type, 0, 0));
         const cJSON *e;
@@ -494,6 +506,10 @@ static void resolved(struct kit_job *j)
     char field[KIT_PATH_MAX], msg[160];
     for (int i = 0; i < nk; i++) {
         ko[i].kind = kinds[i];
+        if (nsteps > 0) {
+            ko[i].step = i;
+            ko[i].after_ms = after[i];
+        }
         ko[i].channel_id = strcmp(kinds[i], "inapp") == 0 ? NULL : channel_of(chs, kinds[i]);
         if (ko[i].channel_id == NULL && strcmp(kinds[i], "inapp") != 0 && c->nover > 0) {
             snprintf(field, sizeof(field), "channels[%d]", i);
@@ -541,6 +557,7 @@ static void resolved(struct kit_job *j)
 out:
     kinds_free(ko, nk);
     cJSON_Delete(defaults);
+    cJSON_Delete(chain);
 }
 
 static void put_opt(struct buf *b, const char *name, const char *v)
@@ -683,6 +700,9 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
     store_bind_text(op, c->nid);
     store_bind_int(op, c->send_at);
     store_bind_int(op, now);
+    for (int k = 0; k < nk; k++) /* the later steps of the type's escalation chain */
+        if (ko[k].step > 0)
+            notify__esc_write(op, c->nid, ko[k].kind, ko[k].step, c->send_at + ko[k].after_ms);
     if (c->operator_id[0]) { /* the console's send is audited in the same write */
         store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
         store_bind_text(op, c->operator_id);

@@ -458,6 +458,15 @@ static const char m015_channels[] = "CREATE TABLE channels ("
  * key: the channels table is another migration's); templates per app, code, channel kind and
  * locale ('' the default variant) with every saved version kept; per user opt-outs (no row:
  * subscribed); per user quiet hours; and one row per server process (nodes). */
+/* issue 11, escalation, quiet hours and fair claims (docs/notifications.md, "Escalation",
+ * "Quiet hours", "Fairness between apps"): a delivery's step in its type's escalation chain
+ * (0: the first step, or no chain; a later step is cancelled when an earlier one of the same
+ * user was ACKed or read before it is due), and the index the claim uses to take every app's
+ * oldest due job. */
+static const char m018_notify_escalation[] =
+    "ALTER TABLE deliveries ADD COLUMN escalation_step INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX jobs_app_due ON jobs(app_id, run_at);";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -555,6 +564,7 @@ const struct store_migration store__pg_migrations[] = {
     {15, "channels", m015_channels},
     {16, "notify_config", m016_notify_config},
     {17, "notifications", m017_notifications},
+    {18, "notify_escalation", m018_notify_escalation},
 };
 
 const int store__pg_nmigrations =

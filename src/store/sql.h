@@ -307,6 +307,13 @@ extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
 extern const struct store_sql SQL_DELIVERIES_CANCEL;
 extern const struct store_sql SQL_JOBS_CANCEL;
 extern const struct store_sql SQL_JOBS_CLAIM;
+/* escalation, quiet hours, the fair claim (notify_escalation.c) */
+extern const struct store_sql SQL_DELIVERIES_ESCALATE;
+extern const struct store_sql SQL_JOBS_ESCALATE;
+extern const struct store_sql SQL_DELIVERIES_ESCALATION_CANCEL;
+extern const struct store_sql SQL_JOBS_CLAIMED_QUIET;
+extern const struct store_sql SQL_DELIVERIES_HOLD;
+extern const struct store_sql SQL_JOBS_CLAIM_FAIR;
 extern const struct store_sql SQL_DELIVERIES_SENDING;
 extern const struct store_sql SQL_JOBS_CLAIMED;
 extern const struct store_sql SQL_JOBS_DONE;

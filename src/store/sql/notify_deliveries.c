@@ -401,7 +401,8 @@ const struct store_sql SQL_MESSAGES_STATS = {
 
 /* ?1 app, ?2 type code: the type's default channel kinds (JSON) and whether it is enabled */
 const struct store_sql SQL_NOTIFY_SEND_TYPE =
-    STORE_SQL("SELECT channels, enabled FROM message_types WHERE app_id = ?1 AND code = ?2");
+    STORE_SQL("SELECT channels, enabled, escalation FROM message_types WHERE app_id = ?1 AND"
+              " code = ?2");
 
 /* ?1 app: its enabled channels, the first of each kind first */
 const struct store_sql SQL_NOTIFY_SEND_CHANNELS =
