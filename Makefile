@@ -124,9 +124,10 @@ test-pg: $(UNIT_BIN) $(BIN) bench-tools
 
 # the store contract on both backends (test_store runs its cases on PostgreSQL too when
 # HERALD_TEST_PG_URL is set), and every statement of src/store/sql/ prepared on PostgreSQL
-unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_store_sql
+unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_store_sql $(BUILD)/tests/test_notify_sql
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store_sql
+	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_notify_sql
 
 unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \

@@ -131,7 +131,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         return 1;
     }
     /* the notification channels: the registry of opened drivers, its console routes */
-    struct notify_channels *channels = notify_channels_new(ident->enc_key, false);
+    struct notify_channels *channels =
+        notify_channels_new(ident->enc_key, cfg->allow_private_targets);
     struct notify_channels_api *channels_api = notify_channels_api_new(ident, channels);
     if (channels_api == NULL) {
         fprintf(stderr, "herald: cannot start the channel test workers\n");

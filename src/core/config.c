@@ -198,6 +198,8 @@ static const struct setting settings[] = {
     VAL("HERALD_BASE_URL", T_BASEURL, F_STR(base_url), "", "URL",
         "prefix of absolute media URLs (a CDN); empty: from the request Host"),
     VAL("HERALD_DEMO", T_BOOL, F_BOOL(demo), "false", "BOOL", "demo mode (never in production)"),
+    VAL("HERALD_ALLOW_PRIVATE_TARGETS", T_BOOL, F_BOOL(allow_private_targets), "false", "B",
+        "HTTP channels may reach private/loopback addresses"),
     /* logs */
     ENUM("HERALD_LOG_LEVEL", F_INT(log_level), level_names, "level", "info", "LEVEL",
          "least severe log lines written"),

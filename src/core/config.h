@@ -59,6 +59,8 @@ struct config {
     char *upload_types; /* HERALD_UPLOAD_TYPES accepted mimes (sniffed); NULL: the default */
     int upload_rate;    /* HERALD_UPLOAD_RATE uploads per user per minute, 30 (0: no limit) */
     char *base_url;     /* HERALD_BASE_URL prefix of absolute media URLs; "": the request's Host */
+    /* outbound HTTP of the notification channels */
+    bool allow_private_targets; /* HERALD_ALLOW_PRIVATE_TARGETS, default false (SSRF guard) */
     /* logs */
     int log_level;           /* HERALD_LOG_LEVEL debug|info|warn|error|off, default info */
     bool log_json;           /* HERALD_LOG_FORMAT text|json, default text */

@@ -147,6 +147,38 @@ void notify__adm_load(struct kit_job *j, const struct store_sql *sql, const char
     kit_store(j, op, KIT_READ, loaded);
 }
 
+static void why_read(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    const struct nadm_why *w = c->why;
+    if (j->status != 0) {
+        kit_fail_store(j, "object", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    int col = r ? store_rows_col(r, "app_id") : -1;
+    if (col < 0 && r)
+        col = store_rows_col(r, "id"); /* the app itself */
+    const char *app = r && r->nrows > 0 && col >= 0 ? store_rows_text(r, 0, col) : NULL;
+    if (app == NULL || strcmp(app, c->app_id) != 0) {
+        http_respond_error(j->req, w->missing_status,
+                           w->missing_status == 404 ? "not_found" : "validation_failed",
+                           w->missing_msg, w->missing_field);
+        return;
+    }
+    http_respond_error(j->req, 409, "conflict", w->limit_msg, NULL);
+}
+
+void notify__adm_guard_failed(struct kit_job *j, const char *parent_id, const struct nadm_why *w)
+{
+    struct nadm *c = notify__adm(j);
+    c->why = w;
+    struct store_op *op = store_op_new();
+    store_op_add(op, w->sql);
+    store_bind_text(op, parent_id);
+    kit_store(j, op, KIT_READ, why_read);
+}
+
 static bool app_id_ok(const char *s)
 {
     return kit_name_is_valid(s, KIT_ID_MAX);
@@ -163,11 +195,30 @@ bool notify__adm_app_filter(struct kit_job *j, const char **app_id, char *buf, s
     return true;
 }
 
+/* Whether the raw query has a parameter name (http_req_query_param answers -1 both when it is
+ * absent and when its value is too long for the buffer). */
+static bool query_has(struct http_req *req, const char *name)
+{
+    const char *q = http_req_query(req);
+    size_t n = strlen(name);
+    for (const char *p = q; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return true;
+        p = strchr(p, '&');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
 bool notify__query_text(struct http_req *req, const char *name, char *buf, size_t n,
                         bool (*ok)(const char *), const char **out)
 {
     *out = NULL;
     int len = http_req_query_param(req, name, buf, n);
+    if (len < 0 && query_has(req, name)) {
+        notify__invalid(req, name, "is too long for this filter");
+        return false;
+    }
     if (len < 0)
         return true;
     if ((size_t)len >= n || (ok != NULL && !ok(buf))) {

@@ -22,6 +22,12 @@ struct router;
 struct store_op;
 struct store_rows;
 struct store_sql;
+struct nadm_why;
+
+#define NOTIFY_TYPES_MAX 1000      /* message types per app */
+#define NOTIFY_PAIRS_MAX 64        /* channel pairs per message type */
+#define NOTIFY_TEMPLATES_MAX 10000 /* templates per app (every variant counts) */
+#define NOTIFY_SUBS_MAX 1000       /* explicit subscription choices per user */
 
 /* The rule of message type and template codes: 1-64 of [a-z0-9_.:-]. */
 bool notify__code_is_valid(const char *s);
@@ -38,20 +44,21 @@ struct nadm_route {
 
 /* What a console request carries across its steps. */
 struct nadm {
-    struct identity *id;       /* borrowed */
-    char op_id[40];            /* the operator */
-    char ip[64];               /* its address, for the audit */
-    char *apps_json;           /* owned: the apps it may use perm on; NULL: all */
-    cJSON *apps;               /* owned: the same, parsed (NULL: all) */
-    char app_id[130];          /* the app of the object (notify__adm_load) */
-    char obj_id[130];          /* the path's {id} */
-    const char *what;          /* the object's name for a 404 ("message type") */
-    kit_fn then;               /* after notify__adm_load */
-    cJSON *body;               /* owned: the decoded request body */
-    cJSON *extra;              /* owned: handler JSON */
-    char *text;                /* owned: handler text */
-    int64_t n1, n2, n3;        /* handler numbers */
-    const char *bools, *jsons; /* notify__adm_list: the columns' JSON types */
+    struct identity *id;        /* borrowed */
+    char op_id[40];             /* the operator */
+    char ip[64];                /* its address, for the audit */
+    char *apps_json;            /* owned: the apps it may use perm on; NULL: all */
+    cJSON *apps;                /* owned: the same, parsed (NULL: all) */
+    char app_id[130];           /* the app of the object (notify__adm_load) */
+    char obj_id[130];           /* the path's {id} */
+    const char *what;           /* the object's name for a 404 ("message type") */
+    kit_fn then;                /* after notify__adm_load */
+    cJSON *body;                /* owned: the decoded request body */
+    cJSON *extra;               /* owned: handler JSON */
+    char *text;                 /* owned: handler text */
+    int64_t n1, n2, n3;         /* handler numbers */
+    const char *bools, *jsons;  /* notify__adm_list: the columns' JSON types */
+    const struct nadm_why *why; /* notify__adm_guard_failed */
 };
 
 static inline struct nadm *notify__adm(const struct kit_job *j)
@@ -62,6 +69,18 @@ static inline struct nadm *notify__adm(const struct kit_job *j)
 /* Adds the route (method, pattern) for rt (static storage; its id is set to id). */
 void notify__adm_add(struct router *r, struct identity *id, int method, const char *pattern,
                      struct nadm_route *rt);
+
+/* Why an insert's guard kept it out: the parent read with sql (?1 the parent's id) is missing
+ * or not in c->app_id (then missing_status with missing_msg naming missing_field), or it is
+ * there and full (409 limit_msg). */
+struct nadm_why {
+    const struct store_sql *sql;
+    int missing_status;
+    const char *missing_msg, *missing_field, *limit_msg;
+};
+
+/* Finds out and answers why the guarded insert of an op failed with ERR_NOTFOUND (w static). */
+void notify__adm_guard_failed(struct kit_job *j, const char *parent_id, const struct nadm_why *w);
 
 /* Whether the operator may use the route's permission on app_id. */
 bool notify__adm_can(const struct nadm *c, const char *app_id);

@@ -20,7 +20,9 @@ struct notify_channels_api *notify_channels_api_new(struct identity *id,
                                                     struct notify_channels *chs);
 /* Adds the /api/v1/admin/channels routes to r. */
 void notify_channels_register(struct notify_channels_api *api, struct router *r);
-/* Shutdown, before the store stops: queued test sends complete cancelled (not sent). */
+/* Shutdown, before the store stops: every driver transfer in the process is aborted
+ * (notify_drivers_abort: a hung provider cannot delay the shutdown), queued test sends
+ * complete cancelled (not sent), and the workers are joined. */
 void notify_channels_api_stop(struct notify_channels_api *api);
 void notify_channels_api_free(struct notify_channels_api *api); /* NULL-safe; after the loops */
 

@@ -163,21 +163,30 @@ static bool config_prepare(struct http_req *req, struct actx *c, const struct no
 {
     char field[KIT_PATH_MAX - 8], msg[160];
     field[0] = '\0';
-    if (d->check(config, field, sizeof(field), msg, sizeof(msg)) != 0) {
+    /* The driver checks the config that will be in effect: masked secrets sent back replaced
+     * by the stored ones (a secret may be checked for its form, e.g. a robot's URL). */
+    cJSON *copy = cJSON_Duplicate(config, true);
+    int rc = notify__config_seal(c->api->id->enc_key, d, copy, stored);
+    cJSON *plain = rc == 0 ? cJSON_Duplicate(copy, true) : NULL;
+    if (rc == 0)
+        rc = notify__config_open(c->api->id->enc_key, d, plain);
+    if (rc != 0) {
+        cJSON_Delete(plain);
+        cJSON_Delete(copy);
+        request_fail(req, ERR_BACKEND, "cannot seal the channel's secrets", NULL);
+        return false;
+    }
+    bool ok = d->check(plain, field, sizeof(field), msg, sizeof(msg)) == 0;
+    cJSON_Delete(plain);
+    if (!ok) {
+        cJSON_Delete(copy);
         char path[KIT_PATH_MAX];
         snprintf(path, sizeof(path), field[0] ? "config.%s" : "config", field);
         invalid(req, path, msg);
         return false;
     }
-    cJSON *copy = cJSON_Duplicate(config, true);
-    int rc = notify__config_seal(c->api->id->enc_key, d, copy, stored);
-    if (rc == 0)
-        c->config = cJSON_PrintUnformatted(copy);
+    c->config = cJSON_PrintUnformatted(copy);
     cJSON_Delete(copy);
-    if (rc != 0) {
-        request_fail(req, ERR_BACKEND, "cannot seal the channel's secrets", NULL);
-        return false;
-    }
     return true;
 }
 
@@ -190,6 +199,8 @@ struct ch_in {
     int64_t max_attempts, rate_per_s, concurrency;
     /* test */
     const char *to, *title, *content, *html, *delivery_id;
+    const cJSON *params, *data; /* test: template parameters (SMS, WeChat), data */
+    const char *type;           /* test: the message type code (per-type provider templates) */
 };
 
 #define LIMIT_FIELDS(flags_kind)                                                                   \
@@ -264,6 +275,9 @@ static const struct kit_field test_fields[] = {
      .max = ID_MAX,
      .at = KIT_AT(struct ch_in, delivery_id),
      .message = "must be an id"},
+    {.name = "params", .kind = KIT_OBJECT, .max = 16384, .at = KIT_AT(struct ch_in, params)},
+    {.name = "type", .kind = KIT_STRING, .min = 1, .max = 64, .at = KIT_AT(struct ch_in, type)},
+    {.name = "data", .kind = KIT_OBJECT, .max = 16384, .at = KIT_AT(struct ch_in, data)},
     {.name = NULL},
 };
 static const struct kit_table test_table = {.fields = test_fields};
@@ -355,17 +369,32 @@ static bool query_int(struct http_req *req, const char *name, int64_t def, int64
     return true;
 }
 
+/* Whether the query names the parameter (given, even when too long to decode). */
+static bool query_has(struct http_req *req, const char *name)
+{
+    const char *q = http_req_query(req);
+    size_t n = strlen(name);
+    for (const char *p = q; p != NULL && *p != '\0'; p = strchr(p, '&')) {
+        if (*p == '&')
+            p++;
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 static void list_granted(struct http_req *req, const char *operator_id, const char *apps_json,
                          void *ud)
 {
     char app[ID_MAX + 2], kind[34];
     int na = http_req_query_param(req, "app_id", app, sizeof(app));
     int nk = http_req_query_param(req, "kind", kind, sizeof(kind));
-    if (na > 0 && (!kit_name_is_valid(app, ID_MAX) || !app_granted(apps_json, app))) {
+    if ((na < 0 && query_has(req, "app_id")) ||
+        (na > 0 && (!kit_name_is_valid(app, ID_MAX) || !app_granted(apps_json, app)))) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
         return;
     }
-    if (nk > 0 && !notify_driver_kind_is_known(kind)) {
+    if ((nk < 0 && query_has(req, "kind")) || (nk > 0 && !notify_driver_kind_is_known(kind))) {
         invalid(req, "kind", "must be a channel kind");
         return;
     }
@@ -684,10 +713,12 @@ static int test_work(struct kit_job *j)
         .app_id = row.app_id,
         .notification_id = delivery,
         .delivery_id = delivery,
-        .type_code = "",
+        .type_code = in.type ? in.type : "",
         .title = in.title ? in.title : "Herald test message",
         .content = in.content ? in.content : "This is a test message sent from the Herald console.",
         .html = in.html,
+        .data = in.data,
+        .params = in.params,
         .address = in.to,
         .attempt = 1,
     };
@@ -759,8 +790,10 @@ void notify_channels_register(struct notify_channels_api *api, struct router *r)
 
 void notify_channels_api_stop(struct notify_channels_api *api)
 {
-    if (api != NULL)
-        workpool_stop(api->work, true);
+    if (api == NULL)
+        return;
+    notify_drivers_abort(); /* a send under way ends now, not after its timeouts */
+    workpool_stop(api->work, true);
 }
 
 void notify_channels_api_free(struct notify_channels_api *api)

@@ -38,6 +38,12 @@ struct notify_driver {
 /* The table (drivers.c): the driver of kind, or NULL when none ("inapp" has none). Any thread. */
 const struct notify_driver *notify_driver_find(const char *kind);
 
+/* Shutdown: from now on every driver's transfer in the process ends at once (curl progress
+ * callbacks check notify_drivers_aborting) and sends answer NOTIFY_RETRY, so a hung provider
+ * cannot hold the workers being joined. Any thread; one-way. */
+void notify_drivers_abort(void);
+bool notify_drivers_aborting(void);
+
 /* The drivers, one per file (email.c, ...); drivers.c lists them. */
 extern const struct notify_driver notify_driver_email;
 

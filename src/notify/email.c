@@ -1,11 +1,12 @@
 /*
  * The email driver (docs/providers/email.md): SMTP through libcurl with a pool of accounts per
- * channel. Accounts are tried round-robin; one that fails (cannot connect, refuses the login,
- * answers 4xx) is cooled down for cooldown_s and the same message moves on to the next one in
- * the same send; an account over its rate_per_min (token bucket) is skipped. When no account
- * is usable the answer is NOTIFY_RETRY with the wait. A 5xx reply to the message is
- * NOTIFY_PERMANENT. Each account keeps one CURL handle, so its SMTP connection is reused, under
- * a mutex of its own: several accounts send at once. Never logs credentials or mail content.
+ * channel. Accounts are tried round-robin (an idle connection before a busy one); one that fails
+ * (cannot connect, refuses the login, answers 4xx) is cooled down for cooldown_s and the same
+ * message moves on to the next one in the same send; an account over its rate_per_min (token
+ * bucket) is skipped. When no account is usable the answer is NOTIFY_RETRY with the wait. A 5xx
+ * reply to the message is NOTIFY_PERMANENT. Each account keeps one CURL handle, so its SMTP
+ * connection is reused, under a mutex of its own: several accounts send at once. Never logs
+ * credentials or mail content.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -358,20 +359,27 @@ static size_t read_cb(char *dst, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Ends a transfer at shutdown (also one waiting for a reply: called at least once a second). */
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return notify_drivers_aborting() ? 1 : 0;
+}
+
 enum try_result { TRY_SENT, TRY_ACCOUNT_FAILED, TRY_PERMANENT };
 
-/* One SMTP transaction through account a. Blocking (its timeouts bound it). */
+/* One SMTP transaction through account a, whose conn_mu the caller holds. Blocking (its
+ * timeouts bound it). */
 static enum try_result try_account(struct email *e, struct account *a, const char *to,
                                    const struct buf *mail, struct notify_result *r)
 {
-    pthread_mutex_lock(&a->conn_mu);
     CURLcode rc = CURLE_OK;
     long code = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (a->curl == NULL) {
             a->curl = curl_easy_init();
             if (a->curl == NULL) {
-                pthread_mutex_unlock(&a->conn_mu);
                 snprintf(r->detail, sizeof(r->detail), "cannot start an SMTP client");
                 return TRY_ACCOUNT_FAILED;
             }
@@ -390,6 +398,8 @@ static enum try_result try_account(struct email *e, struct account *a, const cha
                 curl_easy_setopt(c, CURLOPT_USERNAME, a->user);
             if (a->pass != NULL)
                 curl_easy_setopt(c, CURLOPT_PASSWORD, a->pass);
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
             curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
         }
@@ -413,7 +423,6 @@ static enum try_result try_account(struct email *e, struct account *a, const cha
         if (rc == CURLE_OK || code != 0 || connects != 0)
             break;
     }
-    pthread_mutex_unlock(&a->conn_mu);
     r->code = (int)code;
     if (rc == CURLE_OK)
         return TRY_SENT;
@@ -450,36 +459,56 @@ static void email_send(void *state, const struct notify_msg *m, struct notify_re
     uint64_t wait_ms = UINT64_MAX;
     int tried = 0;
     struct notify_result last = {.outcome = NOTIFY_RETRY};
-    for (int k = 0; k < e->n; k++) {
-        struct account *a = &e->acc[(start + (unsigned)k) % (unsigned)e->n];
-        uint64_t now = clock_mono_ms();
-        pthread_mutex_lock(&e->mu);
-        uint64_t w = a->cool_until_ms > now ? a->cool_until_ms - now : 0;
-        if (w == 0 && a->limited)
-            w = ratelimit_take(&a->bucket, now, 1.0);
-        pthread_mutex_unlock(&e->mu);
-        if (w != 0) {
-            wait_ms = w < wait_ms ? w : wait_ms;
-            continue;
-        }
-        tried++;
-        struct notify_result t = {0};
-        enum try_result tr = try_account(e, a, m->address, &mail, &t);
-        if (tr == TRY_SENT || tr == TRY_PERMANENT) {
-            r->outcome = tr == TRY_SENT ? NOTIFY_SENT : NOTIFY_PERMANENT;
-            r->code = t.code;
-            snprintf(r->detail, sizeof(r->detail), "%s", tr == TRY_SENT ? "" : t.detail);
-            snprintf(r->provider_id, sizeof(r->provider_id), "%s", msgid);
-            buf_release(&mail);
-            return;
-        }
-        if (e->cooldown_ms > 0) {
+    bool seen[ACCOUNTS_MAX] = {false};
+    /* in turn from start, each account at most once: first those whose connection is idle,
+     * then waiting for the others */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < e->n; k++) {
+            unsigned idx = (start + (unsigned)k) % (unsigned)e->n;
+            struct account *a = &e->acc[idx];
+            if (seen[idx] || notify_drivers_aborting())
+                continue;
+            if (pass == 0 && pthread_mutex_trylock(&a->conn_mu) != 0)
+                continue;
+            if (pass == 1)
+                pthread_mutex_lock(&a->conn_mu);
+            seen[idx] = true;
+            uint64_t now = clock_mono_ms();
             pthread_mutex_lock(&e->mu);
-            a->cool_until_ms = clock_mono_ms() + (uint64_t)e->cooldown_ms;
+            uint64_t w = a->cool_until_ms > now ? a->cool_until_ms - now : 0;
+            if (w == 0 && a->limited)
+                w = ratelimit_take(&a->bucket, now, 1.0);
             pthread_mutex_unlock(&e->mu);
-            wait_ms = (uint64_t)e->cooldown_ms < wait_ms ? (uint64_t)e->cooldown_ms : wait_ms;
+            if (w != 0) {
+                pthread_mutex_unlock(&a->conn_mu);
+                wait_ms = w < wait_ms ? w : wait_ms;
+                continue;
+            }
+            tried++;
+            struct notify_result t = {0};
+            enum try_result tr = try_account(e, a, m->address, &mail, &t);
+            pthread_mutex_unlock(&a->conn_mu);
+            if (tr == TRY_ACCOUNT_FAILED && notify_drivers_aborting()) {
+                snprintf(last.detail, sizeof(last.detail), "the server is stopping");
+                break; /* not the account's fault: no cool-down */
+            }
+            if (tr == TRY_SENT || tr == TRY_PERMANENT) {
+                r->outcome = tr == TRY_SENT ? NOTIFY_SENT : NOTIFY_PERMANENT;
+                r->code = t.code;
+                snprintf(r->detail, sizeof(r->detail), "%s", tr == TRY_SENT ? "" : t.detail);
+                snprintf(r->provider_id, sizeof(r->provider_id), "%s", msgid);
+                buf_release(&mail);
+                return;
+            }
+            if (e->cooldown_ms > 0) {
+                pthread_mutex_lock(&e->mu);
+                a->cool_until_ms = clock_mono_ms() + (uint64_t)e->cooldown_ms;
+                pthread_mutex_unlock(&e->mu);
+                uint64_t cool = (uint64_t)e->cooldown_ms;
+                wait_ms = cool < wait_ms ? cool : wait_ms;
+            }
+            last = t;
         }
-        last = t;
     }
     buf_release(&mail);
     r->outcome = NOTIFY_RETRY;

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kit/decode.h"
 #include "notify/sending.h"
 
 struct http_req;
@@ -62,6 +63,36 @@ void notify__send_register(struct notify_engine *n, struct router *r);    /* sen
 void notify__queries_register(struct notify_engine *n, struct router *r); /* queries.c */
 void notify__inbox_register(struct notify_engine *n, struct router *r);   /* inbox.c */
 void notify__admin_register(struct notify_engine *n, struct router *r);   /* admin.c */
+
+/* ---- a send's request (send.c) */
+
+#define NOTIFY_KINDS_MAX 9 /* channel kinds */
+
+struct notify_recip {
+    const char *val;  /* borrowed from the body */
+    const char *kind; /* NULL: a user id; else the address's channel kind */
+};
+
+/* The decoded and checked body of POST /notifications (console: also app_id). Strings
+ * borrow from the body; recips is owned (notify__send_req_release). */
+struct notify_send_req {
+    const char *app_id;
+    const char *type, *title, *content, *priority, *key, *locale;
+    const cJSON *recipients, *params, *data;
+    struct kit_array channels;
+    int64_t ttl, send_at;               /* KIT_INT_ABSENT when not given */
+    const char *over[NOTIFY_KINDS_MAX]; /* the channels override, in order */
+    int nover;
+    bool subscribers;
+    struct notify_recip *recips;
+    int nrecips;
+};
+
+/* Decodes and checks body (any thread, no I/O). Returns 0, or ERR_INVAL with err naming the
+ * first bad member (nothing to release then). */
+int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *in,
+                       struct kit_error *err);
+void notify__send_req_release(struct notify_send_req *in);
 
 /* The console's send (admin.c): the same path as the app's, for app_id, by operator_id. */
 void notify__send_as(struct notify_engine *n, struct http_req *req, const char *app_id,

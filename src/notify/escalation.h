@@ -1,17 +1,12 @@
 /*
- * Escalation chains, quiet-hours holds and the fair claim (docs/notifications.md,
- * "Escalation", "Quiet hours", "Fairness between apps"): the pieces the send (send.c) and the
- * queue (queue.c) add to their store writes.
+ * Escalation chains and the fair claim (docs/notifications.md, "Escalation", "Fairness between
+ * apps"): the pieces the send (send.c) and the queue (queue.c) add to their store writes.
  *
  * A message type's chain [{"channel":k0},{"channel":k1,"after_s":s1},...] makes a notification
  * of that type go to k0 at once and to each later kind ki s_i seconds after its send time —
  * unless, when that delivery's job is claimed, an earlier step's delivery to the same user was
  * ACKed (`delivered`) or read: then the later one is `cancelled` and nothing is sent. Being
  * jobs of the durable queue, pending steps survive restarts.
- *
- * Quiet hours: a claimed delivery whose notification is not `urgent` and whose user's quiet
- * window (user_prefs, notify/quiet.h) covers now goes back to `pending` with its job due when
- * the window ends.
  */
 #ifndef HERALD_NOTIFY_ESCALATION_H
 #define HERALD_NOTIFY_ESCALATION_H
@@ -21,7 +16,6 @@
 #include <cjson/cJSON.h>
 
 struct store_op;
-struct store_rows;
 
 #define NOTIFY_ESC_STEPS_MAX 8
 #define NOTIFY_CLAIM_APPS_MAX 1000 /* apps whose oldest due job every claim takes */
@@ -44,17 +38,5 @@ void notify__esc_write(struct store_op *op, const char *nid, const char *kind, i
 /* Adds to the claim's op, right after the claim: the claimed later steps whose earlier step
  * was ACKed or read become `cancelled` (their status reads so in the claimed rows). */
 void notify__esc_claim_gate(struct store_op *op, const char *token, int64_t now);
-
-/* Adds to the claim's op the read of the claimed non-urgent deliveries whose users have quiet
- * hours (rows: delivery id, start, end, zone). */
-void notify__quiet_claim_read(struct store_op *op, const char *token);
-
-/* When delivery (among the rows of notify__quiet_claim_read; NULL: none) is inside its user's
- * quiet window at now: the window's end (ms); else 0. */
-int64_t notify__quiet_hold_until(const struct store_rows *quiet, const char *delivery,
-                                 int64_t now);
-
-/* Adds to op: delivery back to `pending` until `until` (its job is requeued by the caller). */
-void notify__quiet_hold(struct store_op *op, const char *delivery, int64_t until, int64_t now);
 
 #endif

@@ -35,6 +35,8 @@
 #include "core/workpool.h"
 #include "core/xalloc.h"
 #include "notify/driver.h"
+#include "notify/drivers.h"
+#include "notify/quiet.h"
 #include "notify/engine.h"
 #include "notify/escalation.h"
 #include "store/sql.h"
@@ -45,6 +47,9 @@
 #define IDLE_MS 1000
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS 3600000
+#define PRUNE_EVERY_MS                                                                             \
+    600000 /* idempotency records past their window: at start, then this often                     \
+            */
 
 /* SQL_JOBS_CLAIMED's columns */
 enum {
@@ -73,6 +78,10 @@ enum {
     C_CH_RATE,
     C_CH_CONCURRENCY,
     C_CH_ENABLED,
+    C_PRIORITY,
+    C_QUIET_START,
+    C_QUIET_END,
+    C_TIME_ZONE,
 };
 
 #define WORKERS 16        /* threads of the driver pool: every channel's sends share them */
@@ -120,6 +129,7 @@ struct notify_queue {
     struct send_item *done;      /* finished sends, under mu */
     struct chan_state chans[CHANNELS_KEPT]; /* under mu */
     int nchans;
+    int64_t pruned_at; /* the last deletion of expired idempotency records (dispatcher) */
 };
 
 int64_t notify__backoff_ms(int attempts, int retry_after_s)
@@ -294,6 +304,8 @@ static void send_work(void *arg)
         it->cancelled = true;
     } else {
         notify_channel_send(q->chs, &row, &m, &it->r);
+        /* cut short by the shutdown (notify_drivers_abort): not an attempt, it runs again */
+        it->cancelled = it->r.outcome != NOTIFY_SENT && notify_drivers_aborting();
     }
     it->duration = clock_wall_ms() - it->started;
     cJSON_Delete(data);
@@ -469,6 +481,9 @@ static void start_send(struct notify_queue *q, const struct store_rows *r, int i
 static void requeue(struct store_op *op, const struct store_rows *r, int i, const char *token,
                     int64_t run_at)
 {
+    store_op_add(op, &SQL_DELIVERIES_HELD);
+    store_bind_text(op, store_rows_text(r, i, C_DELIVERY));
+    store_bind_int(op, run_at);
     store_op_add(op, &SQL_JOBS_REQUEUE);
     store_bind_int(op, store_rows_int(r, i, C_JOB));
     store_bind_text(op, token);
@@ -495,7 +510,6 @@ static int run_batch(struct notify_queue *q)
     store_bind_int(op, now);
     store_op_add(op, &SQL_JOBS_CLAIMED);
     store_bind_text(op, token);
-    notify__quiet_claim_read(op, token);
     struct store_result *res = NULL;
     int rc = store_write_wait(q->n->store, op, &res);
     if (rc != 0) {
@@ -504,7 +518,6 @@ static int run_batch(struct notify_queue *q)
         return -1;
     }
     const struct store_rows *r = store_result_step(res, 3);
-    const struct store_rows *quiet = store_result_step(res, 4);
     int n = r ? r->nrows : 0;
     if (n == 0) {
         store_result_free(res);
@@ -512,21 +525,27 @@ static int run_batch(struct notify_queue *q)
     }
     struct store_op *fin = store_op_new();
     for (int i = 0; i < n; i++) {
-        int64_t started = clock_wall_ms(), hold;
+        int64_t started = clock_wall_ms();
         const char *channel = store_rows_text(r, i, C_CHANNEL);
         bool expired =
             !store_rows_is_null(r, i, C_EXPIRES) && store_rows_int(r, i, C_EXPIRES) <= started;
-        if (expired) {
+        /* quiet hours (the user's, in their zone) hold all but urgent ones until they end */
+        const char *prio = store_rows_text(r, i, C_PRIORITY);
+        int64_t quiet = 0;
+        if (!expired && prio != NULL && strcmp(prio, "urgent") != 0 &&
+            !store_rows_is_null(r, i, C_QUIET_START))
+            quiet = notify_quiet_until(store_rows_text(r, i, C_QUIET_START),
+                                       store_rows_text(r, i, C_QUIET_END),
+                                       store_rows_text(r, i, C_TIME_ZONE), started);
+        if (strcmp(store_rows_text(r, i, C_STATUS), "cancelled") == 0) {
+            store_op_add(fin, &SQL_JOBS_DONE); /* a later escalation step, acknowledged */
+            store_bind_int(fin, store_rows_int(r, i, C_JOB));
+        } else if (quiet > 0) {
+            requeue(fin, r, i, token, quiet);
+        } else if (expired) {
             finish_one(fin, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
-        } else if (strcmp(store_rows_text(r, i, C_STATUS), "cancelled") == 0) {
-            store_op_add(fin, &SQL_JOBS_DONE); /* a later escalation step, acknowledged */
-            store_bind_int(fin, store_rows_int(r, i, C_JOB));
-        } else if ((hold = notify__quiet_hold_until(quiet, store_rows_text(r, i, C_DELIVERY),
-                                                    started)) > 0) {
-            notify__quiet_hold(fin, store_rows_text(r, i, C_DELIVERY), hold, started);
-            requeue(fin, r, i, token, hold);
         } else if (channel != NULL && strcmp(channel, "inapp") == 0) {
             notify__inapp_push(q->n, r, i);
             finish_one(fin, r, i, token, "sent", "pushed to the user's connections", started,
@@ -554,6 +573,13 @@ static void *dispatcher_main(void *arg)
     struct notify_queue *q = arg;
     while (!stopping(q)) {
         flush_done(q);
+        if (clock_wall_ms() - q->pruned_at > PRUNE_EVERY_MS) { /* idempotency past its window */
+            q->pruned_at = clock_wall_ms();
+            struct store_op *op = store_op_new();
+            store_op_add(op, &SQL_IDEMPOTENCY_KEYS_PRUNE);
+            store_bind_int(op, q->pruned_at);
+            (void)store_write_wait(q->n->store, op, NULL);
+        }
         int n = run_batch(q);
         if (n > 0)
             continue;
@@ -587,10 +613,6 @@ int notify__queue_start(struct notify_queue *q)
         if (rc != 0)
             return rc;
     }
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_IDEMPOTENCY_KEYS_PRUNE);
-    store_bind_int(op, clock_wall_ms());
-    (void)store_write_wait(q->n->store, op, NULL);
     if (q->chs != NULL) {
         q->pool = workpool_new(WORKERS, 4096);
         if (q->pool == NULL)
@@ -613,8 +635,9 @@ void notify__queue_stop(struct notify_queue *q)
     if (q->started)
         pthread_join(q->thread, NULL);
     q->started = false;
-    if (q->pool != NULL) { /* the sends under way end (bounded by the drivers' timeouts); the
-                              queued ones run cancelled and go back to the queue */
+    if (q->pool != NULL) { /* the sends under way are aborted (a hung provider cannot hold the
+                              shutdown), the queued ones run cancelled: all go back to the queue */
+        notify_drivers_abort();
         workpool_stop(q->pool, true);
         flush_done(q);
     }

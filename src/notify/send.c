@@ -43,19 +43,11 @@
 #define KEY_MAX 128      /* bytes of an idempotency key */
 #define TTL_MAX (30LL * 24 * 3600000)
 #define SEND_AT_MAX 4102444800000LL /* 2100-01-01 */
-#define KINDS_MAX 9
+#define KINDS_MAX NOTIFY_KINDS_MAX
 
 /* The channel kinds (SPEC §2). Only kinds with an address-free target or a contact. */
 static const char *const kinds_known[] = {"inapp",  "email", "webhook",    "dingtalk",  "wecom",
                                           "feishu", "slack", "sms_aliyun", "wechat_mp", NULL};
-
-struct send_in {
-    const char *app_id; /* the console's */
-    const char *type, *title, *content, *priority, *key, *locale;
-    const cJSON *recipients, *params, *data;
-    struct kit_array channels;
-    int64_t ttl, send_at;
-};
 
 static const struct kit_field kind_elem = {
     .kind = KIT_STRING, .min = 1, .max = 16, .message = "must be a channel kind"};
@@ -66,69 +58,69 @@ static const struct kit_field kind_elem = {
      .flags = KIT_REQUIRED | KIT_BYTES,                                                            \
      .min = 1,                                                                                     \
      .max = 64,                                                                                    \
-     .at = KIT_AT(struct send_in, type),                                                           \
+     .at = KIT_AT(struct notify_send_req, type),                                                   \
      .message = "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -"},            \
         {.name = "recipients",                                                                     \
          .kind = KIT_JSON,                                                                         \
          .flags = KIT_REQUIRED,                                                                    \
-         .at = KIT_AT(struct send_in, recipients)},                                                \
+         .at = KIT_AT(struct notify_send_req, recipients)},                                        \
         {.name = "title",                                                                          \
          .kind = KIT_STRING,                                                                       \
          .flags = KIT_NULLABLE,                                                                    \
          .max = TITLE_MAX,                                                                         \
-         .at = KIT_AT(struct send_in, title)},                                                     \
+         .at = KIT_AT(struct notify_send_req, title)},                                             \
         {.name = "content",                                                                        \
          .kind = KIT_STRING,                                                                       \
          .flags = KIT_NULLABLE,                                                                    \
          .max = CONTENT_MAX,                                                                       \
-         .at = KIT_AT(struct send_in, content)},                                                   \
+         .at = KIT_AT(struct notify_send_req, content)},                                           \
         {.name = "params",                                                                         \
          .kind = KIT_OBJECT,                                                                       \
          .flags = KIT_NULLABLE,                                                                    \
          .max = JSON_MAX,                                                                          \
-         .at = KIT_AT(struct send_in, params)},                                                    \
+         .at = KIT_AT(struct notify_send_req, params)},                                            \
         {.name = "data",                                                                           \
          .kind = KIT_OBJECT,                                                                       \
          .flags = KIT_NULLABLE,                                                                    \
          .max = JSON_MAX,                                                                          \
-         .at = KIT_AT(struct send_in, data)},                                                      \
+         .at = KIT_AT(struct notify_send_req, data)},                                              \
         {.name = "channels",                                                                       \
          .kind = KIT_ARRAY,                                                                        \
          .flags = KIT_NULLABLE,                                                                    \
          .min = 1,                                                                                 \
          .max = KINDS_MAX,                                                                         \
          .elem = &kind_elem,                                                                       \
-         .at = KIT_AT(struct send_in, channels)},                                                  \
+         .at = KIT_AT(struct notify_send_req, channels)},                                          \
         {.name = "priority",                                                                       \
          .kind = KIT_STRING,                                                                       \
          .flags = KIT_NULLABLE,                                                                    \
          .max = 16,                                                                                \
-         .at = KIT_AT(struct send_in, priority),                                                   \
+         .at = KIT_AT(struct notify_send_req, priority),                                           \
          .message = "must be \"normal\", \"high\" or \"urgent\""},                                 \
         {.name = "ttl",                                                                            \
          .kind = KIT_INT,                                                                          \
          .flags = KIT_NULLABLE,                                                                    \
          .min = 1000,                                                                              \
          .max = TTL_MAX,                                                                           \
-         .at = KIT_AT(struct send_in, ttl),                                                        \
+         .at = KIT_AT(struct notify_send_req, ttl),                                                \
          .message = "must be milliseconds from 1000 to 30 days"},                                  \
         {.name = "send_at",                                                                        \
          .kind = KIT_INT,                                                                          \
          .flags = KIT_NULLABLE,                                                                    \
          .min = 0,                                                                                 \
          .max = SEND_AT_MAX,                                                                       \
-         .at = KIT_AT(struct send_in, send_at),                                                    \
+         .at = KIT_AT(struct notify_send_req, send_at),                                            \
          .message = "must be a time in milliseconds since the Unix epoch"},                        \
         {.name = "locale",                                                                         \
          .kind = KIT_STRING,                                                                       \
          .flags = KIT_NULLABLE | KIT_BYTES,                                                        \
          .min = 1,                                                                                 \
          .max = 16,                                                                                \
-         .at = KIT_AT(struct send_in, locale),                                                     \
+         .at = KIT_AT(struct notify_send_req, locale),                                             \
          .message = "must be a locale such as \"en\" or \"zh-CN\""},                               \
     {                                                                                              \
         .name = "idempotency_key", .kind = KIT_STRING, .flags = KIT_NULLABLE | KIT_BYTES,          \
-        .min = 1, .max = KEY_MAX, .at = KIT_AT(struct send_in, key),                               \
+        .min = 1, .max = KEY_MAX, .at = KIT_AT(struct notify_send_req, key),                       \
         .message = "must be 1-128 printable ASCII characters"                                      \
     }
 
@@ -139,7 +131,7 @@ static const struct kit_field admin_fields[] = {
      .kind = KIT_NAME,
      .flags = KIT_REQUIRED,
      .max = 64,
-     .at = KIT_AT(struct send_in, app_id),
+     .at = KIT_AT(struct notify_send_req, app_id),
      .message = "must be an app id"},
     SEND_FIELDS,
     {.name = NULL},
@@ -176,13 +168,14 @@ static bool kind_is_known(const char *k)
     return false;
 }
 
-/* The failure of a check: path and message (answered as 422 by the caller). */
-struct fail {
-    char field[KIT_PATH_MAX];
-    const char *message;
-};
+static int failv(struct kit_error *f, const char *message, const char *field)
+{
+    snprintf(f->field, sizeof(f->field), "%s", field);
+    f->message = message;
+    return ERR_INVAL;
+}
 
-static int failf(struct fail *f, const char *message, const char *member, int i)
+static int failf(struct kit_error *f, const char *message, const char *member, int i)
 {
     snprintf(f->field, sizeof(f->field), "%s[%d]", member, i);
     f->message = message;
@@ -191,7 +184,8 @@ static int failf(struct fail *f, const char *message, const char *member, int i)
 
 /* A recipient: a user id, or an object with one of user_id, email, phone, webhook. Its kind
  * (NULL: a user, every channel) and its text go to *kind and *val. */
-static int recipient(const cJSON *e, int i, const char **kind, const char **val, struct fail *f)
+static int recipient(const cJSON *e, int i, const char **kind, const char **val,
+                     struct kit_error *f)
 {
     if (cJSON_IsString(e)) {
         if (!kit_id_is_valid(e->valuestring))
@@ -253,15 +247,10 @@ static int recipient(const cJSON *e, int i, const char **kind, const char **val,
 
 /* ---- the job */
 
-struct recip {
-    const char *val;  /* borrowed from the body */
-    const char *kind; /* NULL: a user; else the address's channel kind */
-};
-
 struct sctx {
     struct notify_engine *n;
-    cJSON *body;       /* owned */
-    struct send_in in; /* borrows from body */
+    cJSON *body;               /* owned */
+    struct notify_send_req in; /* borrows from body; owns its recipients */
     char app_id[72];
     char operator_id[72];
     char ip[64];
@@ -269,19 +258,14 @@ struct sctx {
     char key[KEY_MAX + 1];
     char hash[65];
     char locale[24];
-    const char *over[KINDS_MAX]; /* the channels override (borrowed), or none */
-    int nover;
-    bool subscribers;
-    struct recip *recips; /* owned */
-    int nrecips;
     int64_t now, send_at;
 };
 
 static void sctx_free(void *p)
 {
     struct sctx *c = p;
+    notify__send_req_release(&c->in);
     cJSON_Delete(c->body);
-    free(c->recips);
     free(c);
 }
 
@@ -479,9 +463,9 @@ static void resolved(struct kit_job *j)
     int nk = 0, nsteps = 0;
     cJSON *defaults = NULL, *chain = NULL;
     struct notify_esc_step steps[NOTIFY_ESC_STEPS_MAX];
-    if (c->nover > 0) {
-        for (int i = 0; i < c->nover; i++)
-            kinds[nk++] = c->over[i];
+    if (c->in.nover > 0) {
+        for (int i = 0; i < c->in.nover; i++)
+            kinds[nk++] = c->in.over[i];
     } else if (typed && (nsteps = notify__esc_parse(store_rows_text(type, 0, 2), &chain, steps,
                                                     NOTIFY_ESC_STEPS_MAX)) > 0) {
         for (int i = 0; i < nsteps && nk < KINDS_MAX; i++)
@@ -511,7 +495,7 @@ static void resolved(struct kit_job *j)
             ko[i].after_ms = after[i];
         }
         ko[i].channel_id = strcmp(kinds[i], "inapp") == 0 ? NULL : channel_of(chs, kinds[i]);
-        if (ko[i].channel_id == NULL && strcmp(kinds[i], "inapp") != 0 && c->nover > 0) {
+        if (ko[i].channel_id == NULL && strcmp(kinds[i], "inapp") != 0 && c->in.nover > 0) {
             snprintf(field, sizeof(field), "channels[%d]", i);
             http_respond_error(j->req, 422, "validation_failed",
                                "the app has no enabled channel of this kind", field);
@@ -544,8 +528,8 @@ static void resolved(struct kit_job *j)
         }
     }
     /* an ad-hoc address goes to its kind's channel, which must exist */
-    for (int r = 0; r < c->nrecips; r++) {
-        const char *k = c->recips[r].kind;
+    for (int r = 0; r < c->in.nrecips; r++) {
+        const char *k = c->in.recips[r].kind;
         if (k != NULL && channel_of(chs, k) == NULL) {
             snprintf(field, sizeof(field), "recipients[%d]", r);
             snprintf(msg, sizeof(msg), "the app has no enabled %s channel", k);
@@ -593,20 +577,20 @@ static void put_row(struct buf *b, const char *id, const char *user, const char 
 static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
 {
     struct sctx *c = j->ctx;
-    const struct send_in *in = &c->in;
+    const struct notify_send_req *in = &c->in;
     const struct store_rows *chs = store_result_step(j->res, R_CHANNELS);
     struct buf list = BUF_INIT;
     int ndel = 0;
     buf_putc(&list, '[');
-    if (c->subscribers) {
+    if (c->in.subscribers) {
         for (int k = 0; k < nk; k++) {
             if (k)
                 buf_putc(&list, ',');
             put_row(&list, NULL, NULL, NULL, &ko[k], ko[k].channel_id);
         }
     } else {
-        for (int r = 0; r < c->nrecips; r++) {
-            const struct recip *rc = &c->recips[r];
+        for (int r = 0; r < c->in.nrecips; r++) {
+            const struct notify_recip *rc = &c->in.recips[r];
             for (int k = 0; k < nk; k++) {
                 const char *kind = ko[k].kind;
                 const struct kind_out *use = &ko[k];
@@ -688,8 +672,8 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
     store_bind_text(op, c->operator_id[0] ? "console" : "api");
     store_bind_text(op, c->operator_id[0] ? c->operator_id : NULL);
     store_bind_int(op, now);
-    store_op_add(op,
-                 c->subscribers ? &SQL_DELIVERIES_INSERT_SUBSCRIBERS : &SQL_DELIVERIES_INSERT_LIST);
+    store_op_add(op, c->in.subscribers ? &SQL_DELIVERIES_INSERT_SUBSCRIBERS
+                                       : &SQL_DELIVERIES_INSERT_LIST);
     store_bind_text(op, app_id);
     store_bind_text(op, c->nid);
     store_bind_text(op, in->type);
@@ -712,7 +696,7 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
         struct buf detail = BUF_INIT;
         buf_puts(&detail, "{\"type\":");
         buf_json_str(&detail, in->type);
-        buf_printf(&detail, ",\"deliveries\":%d}", c->subscribers ? -1 : ndel);
+        buf_printf(&detail, ",\"deliveries\":%d}", c->in.subscribers ? -1 : ndel);
         store_bind_textn(op, detail.data, detail.len);
         buf_release(&detail);
         store_bind_text(op, c->ip);
@@ -728,44 +712,89 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
     kit_store(j, op, KIT_WRITE, written);
 }
 
-/* Checks in, then reads what the send depends on (resolved). Answers 422 on a bad request. */
-static void send_start(struct notify_engine *n, struct http_req *req, cJSON *body,
-                       const struct send_in *in, const char *app_id, const char *operator_id)
+int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *in,
+                       struct kit_error *err)
 {
-    struct fail f = {.message = NULL};
-    struct recip *recips = NULL;
-    if (!code_is_valid(in->type)) {
-        http_respond_error(req, 422, "validation_failed",
-                           "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -",
-                           "type");
-        goto bad;
-    }
+    struct kit_error *f = err;
+    memset(in, 0, sizeof(*in));
+    if (kit_decode(body, console ? &admin_table : &send_table, in, NULL, err) != 0)
+        return ERR_INVAL;
+    if (!code_is_valid(in->type))
+        return failv(f, "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -",
+                     "type");
     const char *prio = in->priority ? in->priority : "normal";
-    if (strcmp(prio, "normal") != 0 && strcmp(prio, "high") != 0 && strcmp(prio, "urgent") != 0) {
-        http_respond_error(req, 422, "validation_failed",
-                           "must be \"normal\", \"high\" or \"urgent\"", "priority");
-        goto bad;
-    }
+    if (strcmp(prio, "normal") != 0 && strcmp(prio, "high") != 0 && strcmp(prio, "urgent") != 0)
+        return failv(f, "must be \"normal\", \"high\" or \"urgent\"", "priority");
     if (in->locale != NULL) {
         bool ok = strlen(in->locale) <= 16;
         for (const char *p = in->locale; ok && *p; p++)
             ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_';
-        if (!ok) {
-            http_respond_error(req, 422, "validation_failed",
-                               "must be a locale such as \"en\" or \"zh-CN\"", "locale");
-            goto bad;
+        if (!ok)
+            return failv(f, "must be a locale such as \"en\" or \"zh-CN\"", "locale");
+    }
+    if (in->key != NULL && !key_is_valid(in->key))
+        return failv(f, "must be 1-128 printable ASCII characters", "idempotency_key");
+    if (in->channels.json != NULL) {
+        const cJSON *e;
+        int i = 0;
+        cJSON_ArrayForEach(e, in->channels.json)
+        {
+            if (!kind_is_known(e->valuestring))
+                return failf(f,
+                             "must be a channel kind: inapp, email, webhook, dingtalk, wecom,"
+                             " feishu, slack, sms_aliyun, wechat_mp",
+                             "channels", i);
+            if (kind_in(in->over, in->nover, e->valuestring))
+                return failf(f, "this channel is listed twice", "channels", i);
+            in->over[in->nover++] = e->valuestring;
+            i++;
         }
     }
-    /* the key: the header or the member, the same when both */
+    if (cJSON_IsString(in->recipients) && strcmp(in->recipients->valuestring, "subscribers") == 0) {
+        in->subscribers = true;
+        return 0;
+    }
+    if (!cJSON_IsArray(in->recipients) || cJSON_GetArraySize(in->recipients) < 1 ||
+        cJSON_GetArraySize(in->recipients) > NOTIFY_RECIPIENTS_MAX)
+        return failv(f, "must be \"subscribers\" or an array of 1-1000 recipients", "recipients");
+    in->recips = xcalloc((size_t)cJSON_GetArraySize(in->recipients), sizeof(*in->recips));
+    const cJSON *e;
+    cJSON_ArrayForEach(e, in->recipients)
+    {
+        int i = in->nrecips;
+        struct notify_recip *r = in->recips;
+        if (recipient(e, i, &r[i].kind, &r[i].val, f) != 0)
+            goto bad;
+        for (int k = 0; k < i; k++)
+            if (strcmp(r[k].val, r[i].val) == 0 && (r[k].kind == NULL) == (r[i].kind == NULL) &&
+                (r[i].kind == NULL || strcmp(r[k].kind, r[i].kind) == 0)) {
+                failf(f, "this recipient is listed twice", "recipients", i);
+                goto bad;
+            }
+        in->nrecips++;
+    }
+    return 0;
+bad:
+    notify__send_req_release(in);
+    return ERR_INVAL;
+}
+
+void notify__send_req_release(struct notify_send_req *in)
+{
+    free(in->recips);
+    in->recips = NULL;
+    in->nrecips = 0;
+}
+
+/* Reads what a checked send depends on (resolved). Takes body and in (its recipients). Answers
+ * 422 for the Idempotency-Key header. */
+static void send_start(struct notify_engine *n, struct http_req *req, cJSON *body,
+                       struct notify_send_req *in, const char *app_id, const char *operator_id)
+{
     const char *hkey = http_req_header(req, "Idempotency-Key");
     if (hkey != NULL && !key_is_valid(hkey)) {
         http_respond_error(req, 422, "validation_failed",
                            "must be 1-128 printable ASCII characters", "Idempotency-Key");
-        goto bad;
-    }
-    if (in->key != NULL && !key_is_valid(in->key)) {
-        http_respond_error(req, 422, "validation_failed",
-                           "must be 1-128 printable ASCII characters", "idempotency_key");
         goto bad;
     }
     if (hkey != NULL && in->key != NULL && strcmp(hkey, in->key) != 0) {
@@ -774,65 +803,10 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
         goto bad;
     }
     const char *key = hkey != NULL ? hkey : in->key;
-    const char *over[KINDS_MAX];
-    int nover = 0;
-    if (in->channels.json != NULL) {
-        const cJSON *e;
-        int i = 0;
-        cJSON_ArrayForEach(e, in->channels.json)
-        {
-            if (!kind_is_known(e->valuestring)) {
-                failf(&f,
-                      "must be a channel kind: inapp, email, webhook, dingtalk, wecom, feishu,"
-                      " slack, sms_aliyun, wechat_mp",
-                      "channels", i);
-                goto fail;
-            }
-            if (kind_in(over, nover, e->valuestring)) {
-                failf(&f, "this channel is listed twice", "channels", i);
-                goto fail;
-            }
-            over[nover++] = e->valuestring;
-            i++;
-        }
-    }
-    bool subscribers = false;
-    int nrecips = 0;
-    if (cJSON_IsString(in->recipients) && strcmp(in->recipients->valuestring, "subscribers") == 0) {
-        subscribers = true;
-    } else if (!cJSON_IsArray(in->recipients) || cJSON_GetArraySize(in->recipients) < 1 ||
-               cJSON_GetArraySize(in->recipients) > NOTIFY_RECIPIENTS_MAX) {
-        http_respond_error(req, 422, "validation_failed",
-                           "must be \"subscribers\" or an array of 1-1000 recipients",
-                           "recipients");
-        goto bad;
-    } else {
-        recips = xcalloc((size_t)cJSON_GetArraySize(in->recipients), sizeof(*recips));
-        const cJSON *e;
-        cJSON_ArrayForEach(e, in->recipients)
-        {
-            int i = nrecips;
-            if (recipient(e, i, &recips[i].kind, &recips[i].val, &f) != 0)
-                goto fail;
-            for (int k = 0; k < i; k++)
-                if (strcmp(recips[k].val, recips[i].val) == 0 &&
-                    (recips[k].kind == NULL) == (recips[i].kind == NULL) &&
-                    (recips[i].kind == NULL || strcmp(recips[k].kind, recips[i].kind) == 0)) {
-                    failf(&f, "this recipient is listed twice", "recipients", i);
-                    goto fail;
-                }
-            nrecips++;
-        }
-    }
     struct sctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
     c->body = body;
     c->in = *in;
-    c->recips = recips;
-    c->nrecips = nrecips;
-    c->subscribers = subscribers;
-    memcpy(c->over, over, sizeof(over));
-    c->nover = nover;
     snprintf(c->app_id, sizeof(c->app_id), "%s", app_id);
     snprintf(c->operator_id, sizeof(c->operator_id), "%s", operator_id ? operator_id : "");
     const char *peer = http_req_peer(req);
@@ -863,17 +837,30 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
     struct kit_job *j = kit_job_new(req, n->store, NULL, c, sctx_free);
     kit_store(j, op, KIT_READ, resolved);
     return;
-fail:
-    http_respond_error(req, 422, "validation_failed", f.message, f.field);
 bad:
-    free(recips);
+    notify__send_req_release(in);
     cJSON_Delete(body);
+}
+
+/* The body, checked; NULL after answering. */
+static cJSON *body_of(struct http_req *req, bool console, struct notify_send_req *in)
+{
+    cJSON *body = request_body_json(req);
+    if (body == NULL)
+        return NULL;
+    struct kit_error err;
+    if (notify__send_parse(body, console, in, &err) != 0) {
+        kit_fail_decode(req, &err);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
 }
 
 static void app_authed(struct http_req *req, const char *app_id, void *ud)
 {
-    struct send_in in;
-    cJSON *body = kit_body(req, &send_table, &in);
+    struct notify_send_req in;
+    cJSON *body = body_of(req, false, &in);
     if (body == NULL)
         return;
     send_start(ud, req, body, &in, app_id, NULL);
@@ -889,12 +876,13 @@ void notify__send_as(struct notify_engine *n, struct http_req *req, const char *
                      const char *operator_id, const char *apps_json)
 {
     (void)app_id;
-    struct send_in in;
-    cJSON *body = kit_body(req, &admin_table, &in);
+    struct notify_send_req in;
+    cJSON *body = body_of(req, true, &in);
     if (body == NULL)
         return;
     if (!notify__eng_app_in(apps_json, in.app_id)) {
         http_respond_error(req, 404, "not_found", "no such app", "app_id");
+        notify__send_req_release(&in);
         cJSON_Delete(body);
         return;
     }

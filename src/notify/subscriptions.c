@@ -92,37 +92,41 @@ static cJSON *subs_json(const struct store_rows *types, const struct store_rows 
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_CreateArray();
-    bool *used = xcalloc((size_t)(subs ? subs->nrows : 0) + 1, sizeof(bool));
+    int nsubs = subs ? subs->nrows : 0;
+    int *mine = xmalloc(((size_t)nsubs + 1) * sizeof(int)); /* the rows of one type */
     for (int t = 0; types && t < types->nrows; t++) {
         if (store_rows_int(types, t, 3) == 0)
             continue; /* a disabled type sends nothing */
         const char *code = store_rows_text(types, t, 0);
         const char *name = store_rows_text(types, t, 1);
-        cJSON *chans = cJSON_Parse(store_rows_text(types, t, 2));
-        const cJSON *ch;
-        cJSON *kinds = cJSON_CreateArray();
-        cJSON_ArrayForEach(ch, chans)
-        {
-            if (cJSON_IsString(ch))
-                cJSON_AddItemToArray(kinds, cJSON_CreateString(ch->valuestring));
+        int n = 0;
+        for (int s = 0; s < nsubs; s++)
+            if (strcmp(store_rows_text(subs, s, 0), code) == 0)
+                mine[n++] = s;
+        cJSON *kinds = cJSON_Parse(store_rows_text(types, t, 2));
+        if (!cJSON_IsArray(kinds)) {
+            cJSON_Delete(kinds);
+            kinds = cJSON_CreateArray();
         }
-        for (int s = 0; subs && s < subs->nrows; s++) /* rows for other kinds of this type */
-            if (strcmp(store_rows_text(subs, s, 0), code) == 0) {
-                bool dup = false;
-                cJSON_ArrayForEach(ch, kinds) dup |=
-                    strcmp(ch->valuestring, store_rows_text(subs, s, 1)) == 0;
-                if (!dup)
-                    cJSON_AddItemToArray(kinds, cJSON_CreateString(store_rows_text(subs, s, 1)));
-            }
+        for (int k = 0; k < n; k++) { /* the kinds chosen beyond the defaults */
+            const char *kind = store_rows_text(subs, mine[k], 1);
+            bool dup = false;
+            const cJSON *ch;
+            cJSON_ArrayForEach(ch, kinds) dup |=
+                cJSON_IsString(ch) && strcmp(ch->valuestring, kind) == 0;
+            if (!dup)
+                cJSON_AddItemToArray(kinds, cJSON_CreateString(kind));
+        }
+        const cJSON *ch;
         cJSON_ArrayForEach(ch, kinds)
         {
+            if (!cJSON_IsString(ch))
+                continue;
             int enabled = 1, explicit_ = 0;
-            for (int s = 0; subs && s < subs->nrows; s++)
-                if (strcmp(store_rows_text(subs, s, 0), code) == 0 &&
-                    strcmp(store_rows_text(subs, s, 1), ch->valuestring) == 0) {
-                    enabled = store_rows_int(subs, s, 2) != 0;
+            for (int k = 0; k < n; k++)
+                if (strcmp(store_rows_text(subs, mine[k], 1), ch->valuestring) == 0) {
+                    enabled = store_rows_int(subs, mine[k], 2) != 0;
                     explicit_ = 1;
-                    used[s] = true;
                 }
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "type", code);
@@ -133,9 +137,8 @@ static cJSON *subs_json(const struct store_rows *types, const struct store_rows 
             cJSON_AddItemToArray(arr, e);
         }
         cJSON_Delete(kinds);
-        cJSON_Delete(chans);
     }
-    free(used);
+    free(mine);
     cJSON_AddNumberToObject(o, "count", cJSON_GetArraySize(arr));
     cJSON_AddItemToObject(o, "results", arr);
     return o;
@@ -143,15 +146,18 @@ static cJSON *subs_json(const struct store_rows *types, const struct store_rows 
 
 static void me_subs_done(struct kit_job *j)
 {
+    if (j->status == ERR_NOTFOUND) { /* a choice's guard */
+        http_respond_error(j->req, 409, "conflict",
+                           "a user has at most 1000 explicit subscription choices", NULL);
+        return;
+    }
     if (j->status != 0) {
         kit_fail_store(j, "subscription", NULL);
         return;
     }
-    int n = 0;
-    while (store_result_step(j->res, n) != NULL)
-        n++;
+    /* the op ends with the two reads of add_state_reads */
     notify__respond(j->req, 200,
-                    subs_json(store_result_step(j->res, n - 2), store_result_step(j->res, n - 1)));
+                    subs_json(store_result_step(j->res, -2), store_result_step(j->res, -1)));
 }
 
 static void add_state_reads(struct store_op *op, const char *app, const char *user)
@@ -275,6 +281,8 @@ static void me_subs_put_write(struct kit_job *j)
         store_bind_text(op, cJSON_GetObjectItemCaseSensitive(e, "channel")->valuestring);
         store_bind_int(op, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "enabled")));
         store_bind_int(op, now);
+        store_bind_int(op, NOTIFY_SUBS_MAX);
+        store_op_require_row(op);
     }
     add_state_reads(op, c->app_id, c->obj_id);
     kit_store(j, op, KIT_WRITE, me_subs_done);
@@ -556,6 +564,11 @@ static const struct kit_table adm_sub_table = {.fields = adm_sub_fields};
 static void adm_sub_done(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
+    if (j->status == ERR_NOTFOUND && c->n1 != 204) { /* the choice's guard */
+        http_respond_error(j->req, 409, "conflict",
+                           "a user has at most 1000 explicit subscription choices", NULL);
+        return;
+    }
     if (j->status != 0) {
         kit_fail_store(j, "subscription", NULL);
         return;
@@ -596,6 +609,8 @@ static void adm_sub_put_write(struct kit_job *j)
     store_bind_text(op, channel);
     store_bind_int(op, c->n2);
     store_bind_int(op, c->n3);
+    store_bind_int(op, NOTIFY_SUBS_MAX);
+    store_op_require_row(op);
     notify__adm_audit(op, c, c->app_id, "subscription.set", c->obj_id, c->body);
     kit_store(j, op, KIT_WRITE, adm_sub_done);
 }

@@ -223,7 +223,9 @@ static void tpl_done(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
     if (j->status == ERR_NOTFOUND && c->n1 == 201) { /* the insert's guard */
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+        static const struct nadm_why why = {&SQL_APPS_GET, 404, "no such app", "app_id",
+                                            "an app has at most 10000 templates"};
+        notify__adm_guard_failed(j, c->app_id, &why);
         return;
     }
     if (j->status == ERR_EXISTS) {
@@ -280,6 +282,7 @@ static void tpl_create(struct kit_job *j)
     char id[34] = "m";
     rand_hex(id + 1, 16);
     c->n1 = 201;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", in.app_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_TEMPLATES_INSERT);
     store_bind_text(op, id);
@@ -288,6 +291,7 @@ static void tpl_create(struct kit_job *j)
     store_bind_text(op, in.channel_kind);
     store_bind_text(op, in.locale ? in.locale : "");
     store_bind_int(op, clock_wall_ms());
+    store_bind_int(op, NOTIFY_TEMPLATES_MAX);
     store_op_require_row(op);
     add_version(op, c, in.app_id, id, &in, html, "template.create");
     kit_store(j, op, KIT_WRITE, tpl_done);

@@ -247,7 +247,9 @@ static void type_done(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
     if (j->status == ERR_NOTFOUND && c->n1 == 201) { /* the insert's guard */
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+        static const struct nadm_why why = {&SQL_APPS_GET, 404, "no such app", "app_id",
+                                            "an app has at most 1000 message types"};
+        notify__adm_guard_failed(j, c->app_id, &why);
         return;
     }
     if (j->status != 0) {
@@ -283,6 +285,7 @@ static void type_create(struct kit_job *j)
     rand_hex(id + 1, 16);
     int64_t now = clock_wall_ms();
     c->n1 = 201;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", in.app_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_MESSAGE_TYPES_INSERT);
     store_bind_text(op, id);
@@ -294,6 +297,7 @@ static void type_create(struct kit_job *j)
     store_bind_text(op, escalation);
     store_bind_int(op, in.enabled == 0 ? 0 : 1);
     store_bind_int(op, now);
+    store_bind_int(op, NOTIFY_TYPES_MAX);
     store_op_require_row(op);
     notify__adm_audit(op, c, in.app_id, "message_type.create", id, c->body);
     store_op_add(op, &SQL_MESSAGE_TYPES_GET);
@@ -470,7 +474,11 @@ static void cmt_done(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
     if (j->status == ERR_NOTFOUND && c->n1 == 201) { /* the insert's guard */
-        notify__invalid(j->req, "type_id", "no message type with this id in the app");
+        static const struct nadm_why why = {&SQL_MESSAGE_TYPES_GET, 422,
+                                            "no message type with this id in the app", "type_id",
+                                            "a message type has at most 64 channel pairs"};
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c->body, "type_id");
+        notify__adm_guard_failed(j, t->valuestring, &why);
         return;
     }
     if (j->status != 0) {
@@ -502,6 +510,7 @@ static void cmt_create(struct kit_job *j)
     rand_hex(id + 1, 16);
     int64_t now = clock_wall_ms();
     c->n1 = 201;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", in.app_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CHANNEL_MESSAGE_TYPES_INSERT);
     store_bind_text(op, id);
@@ -511,6 +520,7 @@ static void cmt_create(struct kit_job *j)
     store_bind_text(op, code);
     store_bind_int(op, in.enabled == 0 ? 0 : 1);
     store_bind_int(op, now);
+    store_bind_int(op, NOTIFY_PAIRS_MAX);
     store_op_require_row(op);
     notify__adm_audit(op, c, in.app_id, "channel_message_type.create", id, c->body);
     store_op_add(op, &SQL_CHANNEL_MESSAGE_TYPES_GET);

@@ -499,8 +499,8 @@ static const char m015_channels[] = "CREATE TABLE channels ("
  * key: the channels table is another migration's); templates per app, code, channel kind and
  * locale ('' the default variant) with every saved version kept; per user opt-outs (no row:
  * subscribed); per user quiet hours; and one row per server process (nodes). */
-/* issue 11, escalation, quiet hours and fair claims (docs/notifications.md, "Escalation",
- * "Quiet hours", "Fairness between apps"): a delivery's step in its type's escalation chain
+/* issue 11, escalation and fair claims (docs/notifications.md, "Escalation", "Fairness
+ * between apps"): a delivery's step in its type's escalation chain
  * (0: the first step, or no chain; a later step is cancelled when an earlier one of the same
  * user was ACKed or read before it is due), and the index the claim uses to take every app's
  * oldest due job. */

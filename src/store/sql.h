@@ -307,17 +307,16 @@ extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
 extern const struct store_sql SQL_DELIVERIES_CANCEL;
 extern const struct store_sql SQL_JOBS_CANCEL;
 extern const struct store_sql SQL_JOBS_CLAIM;
-/* escalation, quiet hours, the fair claim (notify_escalation.c) */
+/* escalation, the fair claim (notify_escalation.c) */
 extern const struct store_sql SQL_DELIVERIES_ESCALATE;
 extern const struct store_sql SQL_JOBS_ESCALATE;
 extern const struct store_sql SQL_DELIVERIES_ESCALATION_CANCEL;
-extern const struct store_sql SQL_JOBS_CLAIMED_QUIET;
-extern const struct store_sql SQL_DELIVERIES_HOLD;
 extern const struct store_sql SQL_JOBS_CLAIM_FAIR;
 extern const struct store_sql SQL_DELIVERIES_SENDING;
 extern const struct store_sql SQL_JOBS_CLAIMED;
 extern const struct store_sql SQL_JOBS_DONE;
 extern const struct store_sql SQL_JOBS_REQUEUE;
+extern const struct store_sql SQL_DELIVERIES_HELD;
 extern const struct store_sql SQL_JOBS_RELEASE_ALL;
 extern const struct store_sql SQL_JOBS_NEXT_DUE;
 extern const struct store_sql SQL_DELIVERIES_SENT;
@@ -343,6 +342,7 @@ extern const struct store_sql SQL_NOTIFY_SEND_PAIRS;
 extern const struct store_sql SQL_NOTIFY_SEND_TEMPLATES;
 /* channels (notify/channels_api.c, the notification queue): src/store/sql/channels.c */
 extern const struct store_sql SQL_CHANNELS_GET;
+extern const struct store_sql SQL_CHANNELS_ENABLED_OF_KIND;
 extern const struct store_sql SQL_CHANNELS_COUNT;
 extern const struct store_sql SQL_CHANNELS_PAGE;
 extern const struct store_sql SQL_CHANNELS_INSERT;
@@ -369,6 +369,7 @@ extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_GET;
 extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_INSERT;
 extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE;
 extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_DELETE;
+extern const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_OF_TYPE;
 
 /* templates and template_versions (issue 11): src/store/sql/notify_templates.c */
 extern const struct store_sql SQL_TEMPLATES_COUNT;

@@ -51,6 +51,7 @@ class Sink:
         self.messages = []  # (mail_from, [rcpt], email.message.EmailMessage, raw bytes)
         self.rcpts = 0      # RCPT commands seen
         self.logins = 0     # AUTH attempts
+        self.ehlos = 0      # EHLO commands: one per connection (and one more after STARTTLS)
         self.port = free_port()
         self.tls, self.ca_pem, kw = tls, None, {}
         if tls:
@@ -69,6 +70,12 @@ class Sink:
             self.logins += 1
         ok = (auth_data.login.decode() == USER and auth_data.password.decode() == self.password)
         return AuthResult(success=ok, handled=False)  # False: the server answers 535
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.lock:
+            self.ehlos += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:

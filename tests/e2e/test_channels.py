@@ -7,13 +7,15 @@ ones rigged to answer 451 or 550 or to refuse the login.
 """
 import json
 import os
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import PG_URL, module_server
+from conftest import module_server
 from smtp_sink import PASSWORD, Sink
 from test_edit_recall import operator, operator_call, root_token
 
@@ -188,6 +190,10 @@ def test_bad_bodies(server, root, apps, sinks):
     error_of(r, 422, "page_size")
     r = operator_call(server, root, "GET", "/admin/channels?kind=pigeon")
     error_of(r, 422, "kind")
+    r = operator_call(server, root, "GET", "/admin/channels?kind=" + "e" * 300)
+    error_of(r, 422, "kind")
+    r = operator_call(server, root, "GET", "/admin/channels?app_id=" + "a" * 300)
+    error_of(r, 404, "app_id")
 
 
 # ---------------------------------------------------------------- secrets
@@ -270,6 +276,23 @@ def test_header_injection_cannot_add_a_header_or_a_recipient(server, root, apps,
 
 # ---------------------------------------------------------------- the account pool
 
+def test_the_connection_is_reused(server, root, apps):
+    sink = Sink()
+    try:
+        ch = made(server, root, apps[0], "Reuse", email_config(sink.account()))
+        for i in range(5):
+            assert test_send(server, root, ch["id"], to="r%d@example.com" % i)["outcome"] == "sent"
+        assert len(sink.messages) == 5 and sink.ehlos == 1 and sink.logins == 1, sink.ehlos
+        # a changed channel reopens its state: a new connection
+        r = operator_call(server, root, "PATCH", "/admin/channels/" + ch["id"], {"name": "Re"})
+        assert r.status == 200, r
+        assert test_send(server, root, ch["id"])["outcome"] == "sent"
+        assert sink.ehlos == 2 and len(sink.messages) == 6
+        operator_call(server, root, "DELETE", "/admin/channels/" + ch["id"])
+    finally:
+        sink.stop()
+
+
 def test_a_failing_account_is_cooled_down_and_the_message_moves_on(server, root, apps, sinks):
     busy, good = sinks["busy"], sinks["good"]
     ch = made(server, root, apps[0], "Pool", email_config(busy.account(), good.account(),
@@ -306,6 +329,27 @@ def test_4xx_is_retried_5xx_is_permanent(server, root, apps, sinks):
     assert out["outcome"] == "permanent" and out["code"] == 550, out
     out = test_send(server, root, rej["id"])  # a refused message does not cool the account
     assert out["outcome"] == "permanent" and out["code"] == 550, out
+
+
+def test_concurrent_sends_share_the_pool(server, root, apps):
+    """Sends at once through one channel: both accounts work in parallel, each on its own
+    connection, and every message arrives once."""
+    import concurrent.futures
+    a, b = Sink(), Sink()
+    try:
+        ch = made(server, root, apps[0], "Parallel", email_config(a.account(), b.account()))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            outs = list(ex.map(lambda i: test_send(server, root, ch["id"],
+                                                   to="p%d@example.com" % i,
+                                                   delivery_id="par-%d" % i), range(16)))
+        assert [o["outcome"] for o in outs] == ["sent"] * 16, outs
+        got = sorted(m[2]["Message-ID"] for m in a.messages + b.messages)
+        assert got == sorted("<par-%d@herald>" % i for i in range(16)), got
+        assert a.messages and b.messages, "round-robin uses both accounts"
+        operator_call(server, root, "DELETE", "/admin/channels/" + ch["id"])
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_per_account_rate_limit(server, root, apps, sinks):
@@ -389,3 +433,41 @@ def test_writes_are_audited(server, root, apps, sinks):
     assert sorted(a["action"] for a in rows) == sorted(
         ["channel.create", "channel.update", "channel.test", "channel.delete"]), rows
     assert PASSWORD not in json.dumps(r.json())
+
+
+# ---------------------------------------------------------------- shutdown
+
+def test_shutdown_does_not_wait_for_a_hung_smtp_server(server_factory):
+    """A server that accepts and never answers holds a test send; SIGTERM aborts the transfer
+    at once instead of after the driver's 30 s timeout."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    hung.settimeout(15)
+    srv = server_factory(env={"HERALD_SHUTDOWN_TIMEOUT": "500ms"})
+    try:
+        root = root_token(srv, "boss-hung")
+        app = operator_call(srv, root, "POST", "/admin/apps", {"name": "Hung"}).json()["id"]
+        ch = made(srv, root, app, "Hung", email_config(
+            {"host": "127.0.0.1", "port": hung.getsockname()[1], "security": "none"}))
+        answers = []
+
+        def send():
+            try:
+                answers.append(operator_call(srv, root, "POST",
+                                             "/admin/channels/%s/test" % ch["id"],
+                                             {"to": "a@b.example"}).status)
+            except Exception as e:  # the connection closed by the shutdown
+                answers.append(repr(e))
+
+        t = threading.Thread(target=send)
+        t.start()
+        conn, _ = hung.accept()  # the driver is connected and waits for the greeting
+        time.sleep(0.3)
+        elapsed = srv.stop()
+        assert elapsed < 8, elapsed
+        t.join(20)
+        assert answers and answers[0] != 200, answers
+        conn.close()
+    finally:
+        hung.close()

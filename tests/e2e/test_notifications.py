@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import OP_TEXT, Closed, Server, http_request, wait_until, ws_open
+from conftest import OP_PING, OP_PONG, OP_TEXT, Closed, Server, http_request, wait_until, ws_open
 from test_conversations import App, app_headers, error_of
 
 API = "/api/v1"
@@ -57,7 +57,9 @@ def notifications(c, n=1, timeout=5):
     deadline = time.monotonic() + timeout
     while len(got) < n:
         fr = c.recv_frame(timeout=max(0.05, deadline - time.monotonic()))
-        if fr.opcode != OP_TEXT:  # the server's heartbeat pings
+        if fr.opcode == OP_PING:  # the server's heartbeat: answer it, as a client does
+            c.send_frame(OP_PONG, fr.payload)
+        if fr.opcode != OP_TEXT:
             continue
         f = fr.json()
         if f["type"] == "notification":
@@ -844,3 +846,24 @@ def test_type_defaults_templates_locales_and_opt_outs(server, root):
     error_of(send(a, {"type": "order.paid", "recipients": ["tom"], "title": "x"}), 422, "type")
     error_of(send(a, {"type": "x", "recipients": ["tom"], "title": "x", "locale": "e n"}), 422,
              "locale")
+
+
+def test_quiet_hours_hold_all_but_urgent(server):
+    a = App(server, app_headers(server, "NotifyQuiet"))
+    a.users("qin")
+    now = time.gmtime()
+    start = "%02d:%02d" % ((now.tm_hour + 23) % 24, now.tm_min)
+    end = "%02d:%02d" % ((now.tm_hour + 1) % 24, now.tm_min)
+    r = a.call("qin", "PUT", "/me/preferences",
+               {"quiet_hours": {"start": start, "end": end, "time_zone": "UTC"}})
+    assert r.status == 200, r
+    held = send(a, {"type": "q", "recipients": ["qin"], "title": "later"}).json()["id"]
+    urgent = send(a, {"type": "q", "recipients": ["qin"], "title": "now",
+                      "priority": "urgent"}).json()["id"]
+    wait_until(lambda: delivery_status(a, urgent, "qin") == "sent", what="urgent sent")
+    wait_until(lambda: notification(a, held)["deliveries"][0]["next_at"] is not None,
+               what="held")
+    d = notification(a, held)["deliveries"][0]
+    assert d["status"] == "pending" and d["attempt_log"] == []
+    # held until the window's end, about an hour from now
+    assert 55 * 60000 < d["next_at"] - int(time.time() * 1000) <= 3600000 + 1000, d

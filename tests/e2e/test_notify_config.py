@@ -305,6 +305,12 @@ def test_admin_subscriptions_set_list_delete(server, root, app, other, aid, oid)
     error_of(operator_call(server, reader, "PUT", "/admin/subscriptions", body), 403)
     writer = operator(server, root, "sub-writer", ["notifications:write"], [oid])
     error_of(operator_call(server, writer, "PUT", "/admin/subscriptions", body), 404, "app_id")
+    # a filter is never dropped: too long or malformed is a 422 naming it
+    error_of(operator_call(server, reader, "GET", "/admin/subscriptions?user_id=" + "u" * 300),
+             422, "user_id")
+    error_of(operator_call(server, reader, "GET", "/admin/subscriptions?type=Bad"), 422, "type")
+    error_of(operator_call(server, reader, "GET", "/admin/message-types?app_id=" + "a" * 200),
+             422, "app_id")
     r = operator_call(server, reader, "GET", "/admin/subscriptions?type=promo")
     assert r.status == 200 and r.json()["count"] == 1, r
     q = "/admin/subscriptions?app_id=%s&user_id=bob&type=promo&channel=email" % aid
@@ -562,3 +568,52 @@ def test_template_preview(server, root, aid, oid):
     r = operator_call(server, viewer, "POST", "/admin/templates/preview",
                       {"template_id": t["id"], "params": {"n": 3}})
     assert r.status == 200 and r.json()["body"] == "v1 3", r
+
+
+# ---------------------------------------------------------------- limits
+
+def test_count_limits(server, root, app, aid):
+    # 64 channel pairs per type
+    t = new_type(server, root, aid, "many.pairs").json()
+    path = "/admin/channel-message-types"
+    for i in range(64):
+        r = operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
+                                                       "channel": "ch%d" % i})
+        assert r.status == 201, r
+    e = error_of(operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
+                                                           "channel": "ch64"}), 409,
+                 code="conflict")
+    assert "64" in e["message"], e
+    # 1000 explicit subscription choices per user; changing an existing one still works
+    new_type(server, root, aid, "many.subs", channels=["inapp"])
+    app.users("chooser")
+    for k in range(10):
+        subs = [{"type": "many.subs", "channel": "k%d" % (k * 100 + i), "enabled": False}
+                for i in range(100)]
+        r = app.call("chooser", "PUT", "/me/subscriptions", {"subscriptions": subs})
+        assert r.status == 200, r
+    e = error_of(app.call("chooser", "PUT", "/me/subscriptions", {"subscriptions": [
+        {"type": "many.subs", "channel": "k0", "enabled": True},
+        {"type": "many.subs", "channel": "one_more", "enabled": False}]}), 409, code="conflict")
+    assert "1000" in e["message"], e
+    states = {s["channel"]: s["enabled"] for s in
+              app.call("chooser", "GET", "/me/subscriptions").json()["results"]
+              if s["type"] == "many.subs"}
+    assert states["k0"] is False and "one_more" not in states  # nothing of the PUT was kept
+    r = app.call("chooser", "PUT", "/me/subscriptions",
+                 {"subscriptions": [{"type": "many.subs", "channel": "k0", "enabled": True}]})
+    assert r.status == 200, r
+    error_of(operator_call(server, root, "PUT", "/admin/subscriptions",
+                           {"app_id": aid, "user_id": "chooser", "type": "many.subs",
+                            "channel": "another", "enabled": True}), 409)
+
+
+def test_an_app_has_at_most_1000_message_types(server, root):
+    app_headers(server, "Crowded")
+    crowded = app_id_of(server, root, "Crowded")
+    for i in range(1000):
+        r = new_type(server, root, crowded, "t%d" % i)
+        assert r.status == 201, r
+    e = error_of(new_type(server, root, crowded, "t1000"), 409, code="conflict")
+    assert "1000" in e["message"], e
+    error_of(new_type(server, root, "nosuchapp", "x"), 404, "app_id")

@@ -10,6 +10,12 @@
 const struct store_sql SQL_CHANNELS_GET =
     STORE_SQL("SELECT " SQL_CHANNELS_COLS " FROM channels WHERE id = ?1");
 
+/* ?1 app, ?2 kind: the app's enabled channels of that kind, oldest first (the delivery queue:
+ * a message type names channel kinds; the first enabled channel of a kind serves it) */
+const struct store_sql SQL_CHANNELS_ENABLED_OF_KIND =
+    STORE_SQL("SELECT " SQL_CHANNELS_COLS " FROM channels WHERE app_id = ?1 AND kind = ?2"
+              " AND enabled = 1 ORDER BY created_at, id");
+
 /* ?1 the caller's apps as a JSON array (NULL: every app), ?2 app or NULL, ?3 kind or NULL */
 #define CH_Q(n) "?" #n
 #define CH_D(n) "$" #n

@@ -254,9 +254,11 @@ const struct store_sql SQL_JOBS_CLAIMED =
               " d.channel_id, d.created_at, d.type_code, coalesce(d.title, n.title),"
               " coalesce(d.content, n.content), n.data, n.params, n.expires_at, n.id, d.status,"
               " d.html, ch.kind, ch.config, ch.updated_at, ch.max_attempts, ch.rate_per_s,"
-              " ch.concurrency, ch.enabled FROM jobs j JOIN deliveries d ON d.id ="
-              " j.delivery_id JOIN notifications n ON n.id = d.notification_id LEFT JOIN channels"
-              " ch ON ch.id = d.channel_id WHERE j.locked_by = ?1 ORDER BY j.run_at, j.id");
+              " ch.concurrency, ch.enabled, n.priority, up.quiet_start, up.quiet_end,"
+              " up.time_zone FROM jobs j JOIN deliveries d ON d.id = j.delivery_id JOIN"
+              " notifications n ON n.id = d.notification_id LEFT JOIN channels ch ON ch.id ="
+              " d.channel_id LEFT JOIN user_prefs up ON up.app_id = d.app_id AND up.user_id ="
+              " d.user_id WHERE j.locked_by = ?1 ORDER BY j.run_at, j.id");
 
 /* ?1 job: done (also when its lease has passed to another claim: at least once) */
 const struct store_sql SQL_JOBS_DONE = STORE_SQL("DELETE FROM jobs WHERE id = ?1");
@@ -265,6 +267,12 @@ const struct store_sql SQL_JOBS_DONE = STORE_SQL("DELETE FROM jobs WHERE id = ?1
 const struct store_sql SQL_JOBS_REQUEUE =
     STORE_SQL("UPDATE jobs SET run_at = ?3, attempts = ?4, locked_by = NULL, locked_until = NULL"
               " WHERE id = ?1 AND locked_by = ?2");
+
+/* ?1 delivery, ?2 next_at: a claimed delivery held back (quiet hours, its channel busy) is
+ * pending again until then */
+const struct store_sql SQL_DELIVERIES_HELD =
+    STORE_SQL("UPDATE deliveries SET status = 'pending', next_at = ?2 WHERE id = ?1 AND status ="
+              " 'sending'");
 
 /* Start-up on SQLite (one server per database): every lease is a dead process's. */
 const struct store_sql SQL_JOBS_RELEASE_ALL =

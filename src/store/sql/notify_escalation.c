@@ -1,6 +1,6 @@
 /*
- * The SQL of escalation chains, quiet-hours holds and the fair claim (issue 11, migration 018;
- * docs/notifications.md, "Escalation", "Quiet hours", "Fairness between apps"). Used by
+ * The SQL of escalation chains and the fair claim (issue 11, migration 018;
+ * docs/notifications.md, "Escalation", "Fairness between apps"). Used by
  * src/notify/escalation.c, from the send's write and the queue's claim.
  */
 #include "store/sql.h"
@@ -27,18 +27,6 @@ const struct store_sql SQL_DELIVERIES_ESCALATION_CANCEL = STORE_SQL(
     " e.user_id = deliveries.user_id AND e.escalation_step < deliveries.escalation_step AND"
     " e.status IN ('delivered', 'read'))");
 
-/* ?1 claim token: the claimed non-urgent deliveries whose user has quiet hours */
-const struct store_sql SQL_JOBS_CLAIMED_QUIET = STORE_SQL(
-    "SELECT d.id, p.quiet_start, p.quiet_end, p.time_zone FROM jobs j JOIN deliveries d ON d.id"
-    " = j.delivery_id JOIN notifications n ON n.id = d.notification_id JOIN user_prefs p ON"
-    " p.app_id = d.app_id AND p.user_id = d.user_id WHERE j.locked_by = ?1 AND n.priority <>"
-    " 'urgent' AND p.quiet_start IS NOT NULL AND p.quiet_end IS NOT NULL");
-
-/* ?1 delivery, ?2 until (ms), ?3 now: held by quiet hours, pending until ?2 */
-const struct store_sql SQL_DELIVERIES_HOLD =
-    STORE_SQL("UPDATE deliveries SET status = 'pending', next_at = ?2, updated_at = ?3 WHERE id ="
-              " ?1 AND status = 'sending'");
-
 /* The apps with jobs, walked through jobs_app_due one app at a time, and each one's oldest due
  * unleased job (?3 now) */
 #define APP_HEADS(P)                                                                               \
@@ -58,6 +46,7 @@ const struct store_sql SQL_JOBS_CLAIM_FAIR = {
     .pg = "UPDATE jobs SET locked_by = $1, locked_until = $2 WHERE id IN (SELECT id FROM (SELECT"
           " id FROM jobs WHERE run_at <= $3 AND (locked_until IS NULL OR locked_until <= $3)"
           " ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) o UNION SELECT id FROM (SELECT"
-          " id FROM jobs WHERE id IN (" APP_HEADS("$") ") AND run_at <= $3 AND (locked_until IS"
-          " NULL OR locked_until <= $3) FOR UPDATE SKIP LOCKED) f)",
+          " id FROM jobs WHERE id IN (" APP_HEADS(
+              "$") ") AND run_at <= $3 AND (locked_until IS"
+                   " NULL OR locked_until <= $3) FOR UPDATE SKIP LOCKED) f)",
 };

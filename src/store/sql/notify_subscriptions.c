@@ -30,11 +30,14 @@ const struct store_sql SQL_SUBSCRIPTIONS_OF_USER =
     STORE_SQL("SELECT type_code, channel, enabled, updated_at FROM subscriptions WHERE"
               " app_id = ?1 AND user_id = ?2 ORDER BY type_code, channel");
 
-/* ?1 app, ?2 user, ?3 type code, ?4 channel kind, ?5 enabled, ?6 now */
-const struct store_sql SQL_SUBSCRIPTIONS_SET =
-    STORE_SQL("INSERT INTO subscriptions (" SUB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT"
-              " (app_id, user_id, type_code, channel) DO UPDATE SET enabled = excluded.enabled,"
-              " updated_at = excluded.updated_at");
+/* ?1 app, ?2 user, ?3 type code, ?4 channel kind, ?5 enabled, ?6 now, ?7 the most choices a
+ * user may have: nothing when the user has that many and this one is new */
+const struct store_sql SQL_SUBSCRIPTIONS_SET = STORE_SQL(
+    "INSERT INTO subscriptions (" SUB_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE (SELECT"
+    " count(*) FROM subscriptions WHERE app_id = ?1 AND user_id = ?2) < ?7 OR EXISTS (SELECT 1"
+    " FROM subscriptions WHERE app_id = ?1 AND user_id = ?2 AND type_code = ?3 AND channel = ?4)"
+    " ON CONFLICT (app_id, user_id, type_code, channel) DO UPDATE SET enabled ="
+    " excluded.enabled, updated_at = excluded.updated_at");
 
 /* ?1 app, ?2 user, ?3 type code, ?4 channel kind */
 const struct store_sql SQL_SUBSCRIPTIONS_DELETE =

@@ -29,12 +29,13 @@ const struct store_sql SQL_TEMPLATES_GET =
               " template_versions v ON v.template_id = t.id AND v.version = t.active_version"
               " WHERE t.id = ?1");
 
-/* ?1 id, ?2 app, ?3 code, ?4 channel kind, ?5 locale, ?6 now: no version yet (BUMP follows);
- * nothing when there is no such app */
-const struct store_sql SQL_TEMPLATES_INSERT =
-    STORE_SQL("INSERT INTO templates (id, app_id, code, channel_kind, locale, active_version,"
-              " latest_version, created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6"
-              " WHERE EXISTS (SELECT 1 FROM apps WHERE id = ?2)");
+/* ?1 id, ?2 app, ?3 code, ?4 channel kind, ?5 locale, ?6 now, ?7 the most templates an app may
+ * have: no version yet (BUMP follows); nothing when there is no such app or it has that many */
+const struct store_sql SQL_TEMPLATES_INSERT = STORE_SQL(
+    "INSERT INTO templates (id, app_id, code, channel_kind, locale, active_version,"
+    " latest_version, created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6 WHERE"
+    " EXISTS (SELECT 1 FROM apps WHERE id = ?2) AND (SELECT count(*) FROM templates WHERE"
+    " app_id = ?2) < ?7");
 
 /* ?1 app, ?2 id, ?3 1: the new version becomes the active one, ?4 now */
 const struct store_sql SQL_TEMPLATES_BUMP = STORE_SQL(

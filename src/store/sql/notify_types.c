@@ -33,10 +33,12 @@ const struct store_sql SQL_MESSAGE_TYPES_OF_APP = STORE_SQL(
     "SELECT code, name, channels, enabled FROM message_types WHERE app_id = ?1 ORDER BY code");
 
 /* ?1 id, ?2 app, ?3 code, ?4 name, ?5 description, ?6 channels, ?7 escalation, ?8 enabled,
- * ?9 now: nothing when there is no such app */
-const struct store_sql SQL_MESSAGE_TYPES_INSERT =
-    STORE_SQL("INSERT INTO message_types (" TYPE_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-              " ?9, ?9 WHERE EXISTS (SELECT 1 FROM apps WHERE id = ?2)");
+ * ?9 now, ?10 the most types an app may have: nothing when there is no such app or it has that
+ * many */
+const struct store_sql SQL_MESSAGE_TYPES_INSERT = STORE_SQL(
+    "INSERT INTO message_types (" TYPE_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9"
+    " WHERE EXISTS (SELECT 1 FROM apps WHERE id = ?2) AND (SELECT count(*) FROM message_types"
+    " WHERE app_id = ?2) < ?10");
 
 /* ?1 app, ?2 id, ?3 name or NULL, ?4 description or NULL, ?5 channels or NULL, ?6 1: set
  * escalation to ?7 (NULL clears it), ?8 enabled (-1: kept), ?9 now. The code never changes:
@@ -71,12 +73,13 @@ const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_PAGE = NT_DUAL(CMT_PAGE);
 const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_GET =
     STORE_SQL("SELECT " CMT_COLS CMT_FROM " WHERE x.id = ?1");
 
-/* ?1 id, ?2 app, ?3 type id, ?4 channel, ?5 template code, ?6 enabled, ?7 now: nothing when the
- * type is not one of the app's */
+/* ?1 id, ?2 app, ?3 type id, ?4 channel, ?5 template code, ?6 enabled, ?7 now, ?8 the most
+ * pairs a type may have: nothing when the type is not one of the app's or has that many */
 const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_INSERT = STORE_SQL(
     "INSERT INTO channel_message_types (id, app_id, type_id, channel, template_code, enabled,"
     " created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 WHERE EXISTS (SELECT 1 FROM"
-    " message_types WHERE id = ?3 AND app_id = ?2)");
+    " message_types WHERE id = ?3 AND app_id = ?2) AND (SELECT count(*) FROM"
+    " channel_message_types WHERE type_id = ?3) < ?8");
 
 /* ?1 app, ?2 id, ?3 1: set template_code to ?4, ?5 enabled (-1: kept), ?6 now */
 const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE = STORE_SQL(
@@ -87,3 +90,10 @@ const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_UPDATE = STORE_SQL(
 /* ?1 app, ?2 id */
 const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_DELETE =
     STORE_SQL("DELETE FROM channel_message_types WHERE app_id = ?1 AND id = ?2");
+
+/* ?1 app, ?2 type code: the type's enabled pairs, for the sender: channel ('inapp' or a
+ * channels.id) and template code (NULL: the type's code), by channel */
+const struct store_sql SQL_CHANNEL_MESSAGE_TYPES_OF_TYPE = STORE_SQL(
+    "SELECT x.channel, x.template_code FROM channel_message_types x JOIN message_types t ON"
+    " t.id = x.type_id WHERE t.app_id = ?1 AND t.code = ?2 AND x.enabled = 1 ORDER BY"
+    " x.channel");

@@ -1,0 +1,192 @@
+/*
+ * The notification configuration's statements the sender reads (src/store/sql/notify_*.c) on
+ * both backends: the template of the best locale variant (exact, then the language, then ""),
+ * only active versions; a new version takes what it does not give from the one before; a
+ * type's enabled channel pairs; the subscription choices' per-user bound. PostgreSQL runs when
+ * HERALD_TEST_PG_URL names a server (scripts/pg-test.sh).
+ */
+#include "test.h"
+#include "store_test.h"
+
+#include "store/sql.h"
+
+/* Adds a template (id, locale) of app "a1", code "c", kind "email" with one version whose body
+ * is body, active when active. */
+static void add_template(struct store *st, const char *id, const char *locale, const char *body,
+                         bool active)
+{
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_TEMPLATES_INSERT);
+    store_bind_text(op, id);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "c");
+    store_bind_text(op, "email");
+    store_bind_text(op, locale);
+    store_bind_int(op, 1);
+    store_bind_int(op, 100);
+    store_op_require_row(op);
+    store_op_add(op, &SQL_TEMPLATES_BUMP);
+    store_bind_text(op, "a1");
+    store_bind_text(op, id);
+    store_bind_int(op, active);
+    store_bind_int(op, 1);
+    store_op_add(op, &SQL_TEMPLATE_VERSIONS_ADD);
+    store_bind_text(op, id);
+    store_bind_text(op, "S");
+    store_bind_text(op, body);
+    store_bind_text(op, NULL);
+    store_bind_int(op, 1);
+    store_bind_text(op, "op");
+    store_bind_int(op, 0);
+    CHECK_INT(store_write_wait(st, op, NULL), 0);
+}
+
+/* The body SQL_TEMPLATES_RESOLVE picks for locale (language lang), or "" when none. */
+static char *resolve(struct store *st, const char *locale, const char *lang)
+{
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_TEMPLATES_RESOLVE);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "c");
+    store_bind_text(op, "email");
+    store_bind_text(op, locale);
+    store_bind_text(op, lang);
+    struct store_result *res = NULL;
+    char *out = NULL;
+    if (store_read_wait(st, op, &res) == 0) {
+        const struct store_rows *r = store_result_step(res, 0);
+        out = strdup(r->nrows ? store_rows_text(r, 0, 4) : "");
+    }
+    store_result_free(res);
+    return out ? out : strdup("(error)");
+}
+
+#define CHECK_RESOLVE(st, locale, lang, want)                                                      \
+    do {                                                                                           \
+        char *got_ = resolve(st, locale, lang);                                                    \
+        CHECK_STR(got_, want);                                                                     \
+        free(got_);                                                                                \
+    } while (0)
+
+TEST(template_locale_fallback)
+{
+    struct store *st = open_migrated(fresh_url());
+    CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    CHECK_INT(exec_w(st, "INSERT INTO apps (id, name, key, created_at, updated_at) VALUES"
+                         " ('a1', 'A', 'k1', 1, 1)"),
+              0);
+    CHECK_RESOLVE(st, "zh-CN", "zh", "");
+    add_template(st, "t0", "", "default", true);
+    CHECK_RESOLVE(st, "zh-CN", "zh", "default");
+    add_template(st, "t1", "zh", "chinese", true);
+    CHECK_RESOLVE(st, "zh-CN", "zh", "chinese");
+    CHECK_RESOLVE(st, "en", "en", "default");
+    add_template(st, "t2", "zh-CN", "simplified", false); /* no active version yet */
+    CHECK_RESOLVE(st, "zh-CN", "zh", "chinese");
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_TEMPLATES_ACTIVATE);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "t2");
+    store_bind_int(op, 1);
+    store_bind_int(op, 2);
+    store_op_require_row(op);
+    CHECK_INT(store_write_wait(st, op, NULL), 0);
+    CHECK_RESOLVE(st, "zh-CN", "zh", "simplified");
+    CHECK_RESOLVE(st, "zh-TW", "zh", "chinese");
+    /* a second version that gives only the subject keeps the body of the first */
+    op = store_op_new();
+    store_op_add(op, &SQL_TEMPLATES_BUMP);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "t0");
+    store_bind_int(op, 1);
+    store_bind_int(op, 3);
+    store_op_add(op, &SQL_TEMPLATE_VERSIONS_ADD);
+    store_bind_text(op, "t0");
+    store_bind_text(op, "S2");
+    store_bind_text(op, NULL);
+    store_bind_text(op, NULL);
+    store_bind_int(op, 3);
+    store_bind_text(op, "op");
+    store_bind_int(op, 0);
+    CHECK_INT(store_write_wait(st, op, NULL), 0);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM template_versions WHERE template_id = 't0'"
+                            " AND version = 2 AND subject = 'S2' AND body = 'default'"),
+              1);
+    CHECK_RESOLVE(st, "", "", "default");
+    store_close(st);
+}
+
+TEST(pairs_and_subscription_bound)
+{
+    struct store *st = open_migrated(fresh_url());
+    CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    CHECK_INT(exec_w(st, "INSERT INTO apps (id, name, key, created_at, updated_at) VALUES"
+                         " ('a1', 'A', 'k1', 1, 1)"),
+              0);
+    CHECK_INT(exec_w(st, "INSERT INTO message_types (id, app_id, code, name, channels,"
+                         " created_at, updated_at) VALUES ('t1', 'a1', 'news', 'N', '[]', 1, 1)"),
+              0);
+    CHECK_INT(exec_w(st, "INSERT INTO channel_message_types (id, app_id, type_id, channel,"
+                         " template_code, enabled, created_at, updated_at) VALUES ('x1', 'a1',"
+                         " 't1', 'inapp', NULL, 1, 1, 1), ('x2', 'a1', 't1', 'c9', 'news.mail',"
+                         " 1, 1, 1), ('x3', 'a1', 't1', 'c8', NULL, 0, 1, 1)"),
+              0);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_CHANNEL_MESSAGE_TYPES_OF_TYPE);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "news");
+    struct store_result *res = NULL;
+    CHECK_INT(store_read_wait(st, op, &res), 0);
+    const struct store_rows *r = store_result_step(res, 0);
+    CHECK(r != NULL && r->nrows == 2);
+    if (r != NULL && r->nrows == 2) {
+        CHECK_STR(store_rows_text(r, 0, 0), "c9");
+        CHECK_STR(store_rows_text(r, 0, 1), "news.mail");
+        CHECK_STR(store_rows_text(r, 1, 0), "inapp");
+        CHECK(store_rows_is_null(r, 1, 1));
+    }
+    store_result_free(res);
+    /* at most 2 choices: a third new one is refused, changing one of the two is not */
+    const char *chans[] = {"email", "sms", "slack", "email"};
+    const int want[] = {0, 0, ERR_NOTFOUND, 0};
+    for (int i = 0; i < 4; i++) {
+        op = store_op_new();
+        store_op_add(op, &SQL_SUBSCRIPTIONS_SET);
+        store_bind_text(op, "a1");
+        store_bind_text(op, "u1");
+        store_bind_text(op, "news");
+        store_bind_text(op, chans[i]);
+        store_bind_int(op, i == 3);
+        store_bind_int(op, 10 + i);
+        store_bind_int(op, 2);
+        store_op_require_row(op);
+        CHECK_INT(store_write_wait(st, op, NULL), want[i]);
+    }
+    CHECK_INT(query_int(st, "SELECT count(*) FROM subscriptions WHERE user_id = 'u1'"), 2);
+    CHECK_INT(query_int(st, "SELECT enabled FROM subscriptions WHERE channel = 'email'"), 1);
+    store_close(st);
+}
+
+int main(void)
+{
+    log_setup(LOG_WARN, false);
+    snprintf(g_dir, sizeof g_dir, "/tmp/herald-nsql-XXXXXX");
+    if (mkdtemp(g_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(template_locale_fallback);
+    RUN(pairs_and_subscription_bound);
+    g_pg_url = getenv("HERALD_TEST_PG_URL");
+    if (g_pg_url && *g_pg_url) {
+        g_pg = true;
+        RUN_PG(template_locale_fallback);
+        RUN_PG(pairs_and_subscription_bound);
+    }
+    rm_rf(g_dir);
+    return test_summary();
+}
