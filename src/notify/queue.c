@@ -5,9 +5,11 @@
  *
  *   claim   one write op: lease up to CLAIM_BATCH due jobs (run_at <= now, no live lease) to a
  *           token of this node and batch (locked_by, locked_until = now + LEASE_MS), oldest
- *           first — on SQLite through the writer, on PostgreSQL with FOR UPDATE SKIP LOCKED so
- *           that several nodes claim disjoint batches —, move their deliveries to `sending`,
- *           and read back what delivering them needs;
+ *           first, and every app's oldest due job (fairness: SQL_JOBS_CLAIM_FAIR) — on SQLite
+ *           through the writer, on PostgreSQL with FOR UPDATE SKIP LOCKED so that several
+ *           nodes claim disjoint batches —, cancel the later escalation steps whose earlier
+ *           step was acknowledged (escalation.c), move the others to `sending`, and read back
+ *           what delivering them needs;
  *   run     an expired delivery (its notification's ttl has passed) becomes `expired`; an
  *           in-app one is pushed to its user's connections through the bus (inapp.c) and is
  *           `sent`;
