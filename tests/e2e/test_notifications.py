@@ -867,3 +867,41 @@ def test_quiet_hours_hold_all_but_urgent(server):
     assert d["status"] == "pending" and d["attempt_log"] == []
     # held until the window's end, about an hour from now
     assert 55 * 60000 < d["next_at"] - int(time.time() * 1000) <= 3600000 + 1000, d
+
+
+def test_webhook_addresses_through_the_queue_signed_and_retried(server_factory):
+    """An ad-hoc {"webhook": url} recipient through a webhook channel (its secret signs): the
+    receiver verifies the signature; a 503 is retried with the same event id (the delivery
+    id)."""
+    from provider_standins import Standins
+    standins = Standins()
+    s = server_factory(env={"HERALD_ALLOW_PRIVATE_TARGETS": "1"})
+    try:
+        from conftest import run_herald
+        run_herald(["admin", "create", "wroot", "--password-stdin"], env=s.cli_env(),
+                   input=CPW + "\n")
+        tok = admin(s, "POST", "/auth/login", {"username": "wroot", "password": CPW}).json()[
+            "access_token"]
+        a = App(s, app_headers(s, "Hooks"))
+        r = admin(s, "POST", "/channels", {"app_id": app_id_of(s, tok, a), "name": "hooks",
+                                           "kind": "webhook", "max_attempts": 3,
+                                           "config": {"secret": "whsec-test"}}, token=tok)
+        assert r.status == 201, r
+        standins.plan("/hook/q", 503)  # the first attempt fails, the next one passes
+        r = send(a, {"type": "order.hook", "recipients": [{"webhook": standins.url("/hook/q")}],
+                     "title": "Hooked", "data": {"k": 1}})
+        assert r.status == 202, r
+        nid = r.json()["id"]
+        wait_until(lambda: notification(a, nid)["deliveries"][0]["status"] == "failed",
+                   what="failed once")
+        d = notification(a, nid)["deliveries"][0]
+        assert d["attempt_log"][0]["code"] == 503 and d["attempt_log"][0]["outcome"] == "retry"
+        wait_until(lambda: notification(a, nid)["deliveries"][0]["status"] == "sent",
+                   timeout=10, what="sent on the retry")
+        recs = standins.recorded("/hook/q")
+        assert len(recs) == 2 and recs[1]["ok"], recs
+        ids = {r["headers"]["x-herald-event-id"] for r in recs}
+        assert ids == {nid + "-1"}  # the same event id on every attempt
+        assert recs[1]["json"]["title"] == "Hooked" and recs[1]["json"]["data"] == {"k": 1}
+    finally:
+        standins.close()
