@@ -27,12 +27,14 @@ struct store_rows;
 #define NOTIFY_RESEND_DAYS 7 /* in-app deliveries re-sent to a device: this recent */
 
 struct notify_queue;
+struct notify_events;
 
 struct notify_engine {
     struct identity *id; /* borrowed */
     struct store *store; /* borrowed (id->store) */
     struct rt *rt;       /* borrowed */
     struct notify_queue *q;
+    struct notify_events *ev; /* borrowed, NULL: none (events.h, notify_engine_set_events) */
 };
 
 /* ---- the queue (queue.c) */

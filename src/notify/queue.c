@@ -41,6 +41,7 @@
 #include "notify/quiet.h"
 #include "notify/engine.h"
 #include "notify/escalation.h"
+#include "notify/events.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -335,6 +336,7 @@ static void flush_done(struct notify_queue *q)
         return;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
+    struct notify_ev_ids evs = {.b = BUF_INIT}; /* delivery.status_changed (events.c) */
     int n = 0;
     for (struct send_item *it = list; it != NULL; it = it->next, n++) {
         if (it->cancelled) { /* back in the queue as it was, due now */
@@ -345,6 +347,7 @@ static void flush_done(struct notify_queue *q)
             store_bind_int(op, it->attempts);
             continue;
         }
+        notify__ev_ids_add(q->n->ev, &evs, it->app, it->delivery);
         int attempt = it->attempts + 1;
         const char *outcome;
         int64_t next = 0;
@@ -392,6 +395,7 @@ static void flush_done(struct notify_queue *q)
             store_bind_int(op, it->job);
         }
     }
+    notify__ev_ids_flush(&evs, op, now);
     int rc = store_write_wait(q->n->store, op, NULL);
     if (rc != 0)
         log_warn("notify", "recording %d sends failed: %s (they run again after their lease)", n,
@@ -526,6 +530,7 @@ static int run_batch(struct notify_queue *q)
         return 0;
     }
     struct store_op *fin = store_op_new();
+    struct notify_ev_ids evs = {.b = BUF_INIT}; /* delivery.status_changed (events.c) */
     for (int i = 0; i < n; i++) {
         int64_t started = clock_wall_ms();
         const char *channel = store_rows_text(r, i, C_CHANNEL);
@@ -539,6 +544,9 @@ static int run_batch(struct notify_queue *q)
             quiet = notify_quiet_until(store_rows_text(r, i, C_QUIET_START),
                                        store_rows_text(r, i, C_QUIET_END),
                                        store_rows_text(r, i, C_TIME_ZONE), started);
+        if (!(quiet > 0 && strcmp(store_rows_text(r, i, C_STATUS), "cancelled") != 0))
+            notify__ev_ids_add(q->n->ev, &evs, store_rows_text(r, i, C_APP),
+                               store_rows_text(r, i, C_DELIVERY));
         if (strcmp(store_rows_text(r, i, C_STATUS), "cancelled") == 0) {
             store_op_add(fin, &SQL_JOBS_DONE); /* a later escalation step, acknowledged */
             store_bind_int(fin, store_rows_int(r, i, C_JOB));
@@ -562,6 +570,7 @@ static int run_batch(struct notify_queue *q)
                 requeue(fin, r, i, token, defer_to);
         }
     }
+    notify__ev_ids_flush(&evs, fin, clock_wall_ms());
     store_result_free(res);
     rc = store_write_wait(q->n->store, fin, NULL);
     if (rc != 0)

@@ -502,11 +502,40 @@ static const char m015_channels[] = "CREATE TABLE channels ("
 /* issue 11, escalation and fair claims (docs/notifications.md, "Escalation", "Fairness
  * between apps"): a delivery's step in its type's escalation chain
  * (0: the first step, or no chain; a later step is cancelled when an earlier one of the same
- * user was ACKed or read before it is due), and the index the claim uses to take every app's
- * oldest due job. */
+ * user was ACKed or read before it is due), the index the claim uses to take every app's
+ * oldest due job, and the apps' outgoing event webhooks (docs/notifications.md, "Event
+ * webhooks"): event_webhooks (URL, sealed secret, the events subscribed) and event_outbox,
+ * their durable queue (one row per webhook per event, leased like jobs, deleted when
+ * delivered or given up). */
 static const char m018_notify_escalation[] =
     "ALTER TABLE deliveries ADD COLUMN escalation_step INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX jobs_app_due ON jobs(app_id, run_at);";
+    "CREATE INDEX jobs_app_due ON jobs(app_id, run_at);"
+    "CREATE TABLE event_webhooks ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " url TEXT NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " events TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX event_webhooks_app ON event_webhooks(app_id);"
+    "CREATE TABLE event_outbox ("
+    " id INTEGER PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " webhook_id TEXT NOT NULL REFERENCES event_webhooks(id) ON DELETE CASCADE,"
+    " event_id TEXT NOT NULL,"
+    " event TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " run_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " locked_by TEXT,"
+    " locked_until INTEGER,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (webhook_id, event_id)"
+    ") STRICT;"
+    "CREATE INDEX event_outbox_due ON event_outbox(run_at);";
 
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
