@@ -7,8 +7,7 @@
  *           token of this node and batch (locked_by, locked_until = now + LEASE_MS), oldest
  *           first, and every app's oldest due job (fairness: SQL_JOBS_CLAIM_FAIR) — on SQLite
  *           through the writer, on PostgreSQL with FOR UPDATE SKIP LOCKED so that several
- *           nodes claim disjoint batches —, cancel the later escalation steps whose earlier
- *           step was acknowledged (escalation.c), move the others to `sending`, and read back
+ *           nodes claim disjoint batches —, move their deliveries to `sending`, and read back
  *           what delivering them needs;
  *   run     an expired delivery (its notification's ttl has passed) becomes `expired`; an
  *           in-app one is pushed to its user's connections through the bus (inapp.c) and is
@@ -40,13 +39,13 @@
 #include "notify/drivers.h"
 #include "notify/quiet.h"
 #include "notify/engine.h"
-#include "notify/escalation.h"
 #include "notify/events.h"
 #include "store/sql.h"
 #include "store/store.h"
 
 #define CLAIM_BATCH 500
-#define LEASE_MS 60000 /* above every driver's total timeout (e-mail: 30 s) */
+#define CLAIM_APPS_MAX 1000 /* apps whose oldest due job every claim also takes */
+#define LEASE_MS 60000      /* above every driver's total timeout (e-mail: 30 s) */
 #define IDLE_MS 1000
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS 3600000
@@ -85,6 +84,7 @@ enum {
     C_QUIET_START,
     C_QUIET_END,
     C_TIME_ZONE,
+    C_ESCALATES_STATUS,
 };
 
 #define WORKERS 16        /* threads of the driver pool: every channel's sends share them */
@@ -509,9 +509,11 @@ static int run_batch(struct notify_queue *q)
     store_bind_int(op, now + LEASE_MS);
     store_bind_int(op, now);
     store_bind_int(op, CLAIM_BATCH);
-    store_bind_int(op, NOTIFY_CLAIM_APPS_MAX);
-    notify__esc_claim_gate(op, token, now);
+    store_bind_int(op, CLAIM_APPS_MAX);
     store_op_add(op, &SQL_DELIVERIES_SENDING);
+    store_bind_text(op, token);
+    store_bind_int(op, now);
+    store_op_add(op, &SQL_NOTIFICATIONS_RELEASED);
     store_bind_text(op, token);
     store_bind_int(op, now);
     store_op_add(op, &SQL_JOBS_CLAIMED);
@@ -523,7 +525,7 @@ static int run_batch(struct notify_queue *q)
             log_warn("notify", "claiming jobs failed: %s", err_str(rc));
         return -1;
     }
-    const struct store_rows *r = store_result_step(res, 3);
+    const struct store_rows *r = store_result_step(res, -1); /* SQL_JOBS_CLAIMED, the last */
     int n = r ? r->nrows : 0;
     if (n == 0) {
         store_result_free(res);
@@ -544,31 +546,40 @@ static int run_batch(struct notify_queue *q)
             quiet = notify_quiet_until(store_rows_text(r, i, C_QUIET_START),
                                        store_rows_text(r, i, C_QUIET_END),
                                        store_rows_text(r, i, C_TIME_ZONE), started);
-        if (!(quiet > 0 && strcmp(store_rows_text(r, i, C_STATUS), "cancelled") != 0))
-            notify__ev_ids_add(q->n->ev, &evs, store_rows_text(r, i, C_APP),
-                               store_rows_text(r, i, C_DELIVERY));
-        if (strcmp(store_rows_text(r, i, C_STATUS), "cancelled") == 0) {
-            store_op_add(fin, &SQL_JOBS_DONE); /* a later escalation step, acknowledged */
-            store_bind_int(fin, store_rows_int(r, i, C_JOB));
+        /* an escalation step: not needed once the step it escalates was ACKed */
+        const char *before = store_rows_text(r, i, C_ESCALATES_STATUS);
+        bool acked =
+            before != NULL && (strcmp(before, "delivered") == 0 || strcmp(before, "read") == 0);
+        bool changed = false;
+        if (acked) {
+            finish_one(fin, r, i, token, "skipped", "the previous step was acknowledged", started,
+                       clock_wall_ms());
+            changed = true;
         } else if (quiet > 0) {
             requeue(fin, r, i, token, quiet);
         } else if (expired) {
             finish_one(fin, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
+            changed = true;
         } else if (channel != NULL && strcmp(channel, "inapp") == 0) {
             notify__inapp_push(q->n, r, i);
             finish_one(fin, r, i, token, "sent", "pushed to the user's connections", started,
                        clock_wall_ms());
+            changed = true;
         } else {
             int64_t defer_to;
             const char *dead;
             start_send(q, r, i, token, started, &defer_to, &dead);
+            changed = dead != NULL; /* a send's outcome comes with the driver's (flush_done) */
             if (dead != NULL)
                 finish_one(fin, r, i, token, "dead", dead, started, clock_wall_ms());
             else if (defer_to > 0)
                 requeue(fin, r, i, token, defer_to);
         }
+        if (changed) /* the app's event webhooks (events.c) */
+            notify__ev_ids_add(q->n->ev, &evs, store_rows_text(r, i, C_APP),
+                               store_rows_text(r, i, C_DELIVERY));
     }
     notify__ev_ids_flush(&evs, fin, clock_wall_ms());
     store_result_free(res);

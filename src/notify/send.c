@@ -30,7 +30,6 @@
 #include "kit/job.h"
 #include "net/http.h"
 #include "notify/engine.h"
-#include "notify/escalation.h"
 #include "notify/template.h"
 #include "router/request.h"
 #include "router/router.h"
@@ -259,6 +258,7 @@ struct sctx {
     char hash[65];
     char locale[24];
     int64_t now, send_at;
+    bool escalating; /* the kinds are the type's escalation chain (resolved) */
 };
 
 static void sctx_free(void *p)
@@ -360,10 +360,9 @@ static char *json_text(const cJSON *v)
 /* What one channel kind of this send gets: its channel and its rendered texts. */
 struct kind_out {
     const char *kind;
+    int64_t after_ms; /* an escalation step's delay after send_at (0: the first step, or none) */
     const char *channel_id;       /* NULL: inapp, or no enabled channel of the kind */
     char *title, *content, *html; /* owned; NULL: the literal ones (title, content) */
-    int step;                     /* in the type's escalation chain (0: first, or none) */
-    int64_t after_ms;             /* the step's delay after the send */
 };
 
 static void kinds_free(struct kind_out *k, int n)
@@ -459,20 +458,28 @@ static void resolved(struct kit_job *j)
     }
     /* the kinds: the override, else the type's defaults, else inapp */
     const char *kinds[KINDS_MAX];
+    int nk = 0;
+    cJSON *defaults = NULL;
     int64_t after[KINDS_MAX] = {0};
-    int nk = 0, nsteps = 0;
-    cJSON *defaults = NULL, *chain = NULL;
-    struct notify_esc_step steps[NOTIFY_ESC_STEPS_MAX];
+    cJSON *chain = NULL;
+    if (c->in.nover == 0 && typed && !c->in.subscribers && !store_rows_is_null(type, 0, 2))
+        chain = cJSON_Parse(store_rows_text(type, 0, 2));
     if (c->in.nover > 0) {
         for (int i = 0; i < c->in.nover; i++)
             kinds[nk++] = c->in.over[i];
-    } else if (typed && (nsteps = notify__esc_parse(store_rows_text(type, 0, 2), &chain, steps,
-                                                    NOTIFY_ESC_STEPS_MAX)) > 0) {
-        for (int i = 0; i < nsteps && nk < KINDS_MAX; i++)
-            if (kind_is_known(steps[i].kind) && !kind_in(kinds, nk, steps[i].kind)) {
-                after[nk] = steps[i].after_ms;
-                kinds[nk++] = steps[i].kind;
+    } else if (cJSON_GetArraySize(chain) > 0) { /* the escalation chain: its steps, in order */
+        const cJSON *e;
+        cJSON_ArrayForEach(e, chain)
+        {
+            const cJSON *ch = cJSON_GetObjectItemCaseSensitive(e, "channel");
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "after_s");
+            if (cJSON_IsString(ch) && kind_is_known(ch->valuestring) && nk < KINDS_MAX &&
+                !kind_in(kinds, nk, ch->valuestring)) {
+                after[nk] = cJSON_IsNumber(a) && nk > 0 ? (int64_t)a->valuedouble * 1000 : 0;
+                kinds[nk++] = ch->valuestring;
             }
+        }
+        c->escalating = nk > 1;
     } else if (typed) {
         defaults = cJSON_Parse(store_rows_text(type, 0, 0));
         const cJSON *e;
@@ -490,10 +497,7 @@ static void resolved(struct kit_job *j)
     char field[KIT_PATH_MAX], msg[160];
     for (int i = 0; i < nk; i++) {
         ko[i].kind = kinds[i];
-        if (nsteps > 0) {
-            ko[i].step = i;
-            ko[i].after_ms = after[i];
-        }
+        ko[i].after_ms = after[i];
         ko[i].channel_id = strcmp(kinds[i], "inapp") == 0 ? NULL : channel_of(chs, kinds[i]);
         if (ko[i].channel_id == NULL && strcmp(kinds[i], "inapp") != 0 && c->in.nover > 0) {
             snprintf(field, sizeof(field), "channels[%d]", i);
@@ -554,7 +558,8 @@ static void put_opt(struct buf *b, const char *name, const char *v)
 
 /* One delivery row of the fan-out JSON (SQL_DELIVERIES_INSERT_*). */
 static void put_row(struct buf *b, const char *id, const char *user, const char *addr,
-                    const struct kind_out *k, const char *channel_id)
+                    const struct kind_out *k, const char *channel_id, int64_t next_at,
+                    const char *escalates)
 {
     buf_putc(b, '{');
     if (id != NULL) {
@@ -570,6 +575,9 @@ static void put_row(struct buf *b, const char *id, const char *user, const char 
     put_opt(b, "t", k->title);
     put_opt(b, "b", k->content);
     put_opt(b, "h", k->html);
+    put_opt(b, "e", escalates);
+    if (next_at > 0)
+        buf_printf(b, ",\"n\":%lld", (long long)next_at);
     buf_putc(b, '}');
 }
 
@@ -586,11 +594,12 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
         for (int k = 0; k < nk; k++) {
             if (k)
                 buf_putc(&list, ',');
-            put_row(&list, NULL, NULL, NULL, &ko[k], ko[k].channel_id);
+            put_row(&list, NULL, NULL, NULL, &ko[k], ko[k].channel_id, 0, NULL);
         }
     } else {
         for (int r = 0; r < c->in.nrecips; r++) {
             const struct notify_recip *rc = &c->in.recips[r];
+            char first[48] = "";
             for (int k = 0; k < nk; k++) {
                 const char *kind = ko[k].kind;
                 const struct kind_out *use = &ko[k];
@@ -612,11 +621,17 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
                 }
                 char id[48];
                 snprintf(id, sizeof(id), "%s-%d", c->nid, ndel + 1);
+                if (k == 0)
+                    snprintf(first, sizeof(first), "%s", id);
+                /* a later step of an escalation: due after its delay, not needed once the first
+                 * step was ACKed */
+                bool step = c->escalating && rc->kind == NULL && k > 0;
                 if (ndel > 0)
                     buf_putc(&list, ',');
                 put_row(&list, id, rc->kind == NULL ? rc->val : NULL,
                         rc->kind != NULL ? rc->val : NULL, use,
-                        strcmp(kind, "inapp") == 0 ? NULL : channel_of(chs, kind));
+                        strcmp(kind, "inapp") == 0 ? NULL : channel_of(chs, kind),
+                        step ? c->send_at + use->after_ms : 0, step ? first : NULL);
                 ndel++;
             }
         }
@@ -684,9 +699,6 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
     store_bind_text(op, c->nid);
     store_bind_int(op, c->send_at);
     store_bind_int(op, now);
-    for (int k = 0; k < nk; k++) /* the later steps of the type's escalation chain */
-        if (ko[k].step > 0)
-            notify__esc_write(op, c->nid, ko[k].kind, ko[k].step, c->send_at + ko[k].after_ms);
     if (c->operator_id[0]) { /* the console's send is audited in the same write */
         store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
         store_bind_text(op, c->operator_id);

@@ -424,6 +424,7 @@ static const char m017_notifications[] =
     " title TEXT,"
     " content TEXT,"
     " html TEXT,"
+    " escalates TEXT,"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL,"
     " sent_at INTEGER,"
@@ -499,16 +500,13 @@ static const char m015_channels[] = "CREATE TABLE channels ("
  * key: the channels table is another migration's); templates per app, code, channel kind and
  * locale ('' the default variant) with every saved version kept; per user opt-outs (no row:
  * subscribed); per user quiet hours; and one row per server process (nodes). */
-/* issue 11, escalation and fair claims (docs/notifications.md, "Escalation", "Fairness
- * between apps"): a delivery's step in its type's escalation chain
- * (0: the first step, or no chain; a later step is cancelled when an earlier one of the same
- * user was ACKed or read before it is due), the index the claim uses to take every app's
- * oldest due job, and the apps' outgoing event webhooks (docs/notifications.md, "Event
+/* issue 11, fair claims and event webhooks (docs/notifications.md, "Fairness between apps"):
+ * the index the queue's claim uses to take every app's oldest due job, and the apps' outgoing
+ * event webhooks (docs/notifications.md, "Event
  * webhooks"): event_webhooks (URL, sealed secret, the events subscribed) and event_outbox,
  * their durable queue (one row per webhook per event, leased like jobs, deleted when
  * delivered or given up). */
-static const char m018_notify_escalation[] =
-    "ALTER TABLE deliveries ADD COLUMN escalation_step INTEGER NOT NULL DEFAULT 0;"
+static const char m018_notify_events[] =
     "CREATE INDEX jobs_app_due ON jobs(app_id, run_at);"
     "CREATE TABLE event_webhooks ("
     " id TEXT PRIMARY KEY,"
@@ -634,7 +632,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {15, "channels", m015_channels},
     {16, "notify_config", m016_notify_config},
     {17, "notifications", m017_notifications},
-    {18, "notify_escalation", m018_notify_escalation},
+    {18, "notify_events", m018_notify_events},
 };
 
 const int store__sqlite_nmigrations =

@@ -307,10 +307,7 @@ extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
 extern const struct store_sql SQL_DELIVERIES_CANCEL;
 extern const struct store_sql SQL_JOBS_CANCEL;
 extern const struct store_sql SQL_JOBS_CLAIM;
-/* escalation, the fair claim (notify_escalation.c) */
-extern const struct store_sql SQL_DELIVERIES_ESCALATE;
-extern const struct store_sql SQL_JOBS_ESCALATE;
-extern const struct store_sql SQL_DELIVERIES_ESCALATION_CANCEL;
+/* the fair claim (notify_fair.c) */
 extern const struct store_sql SQL_JOBS_CLAIM_FAIR;
 /* event webhooks and their outbox (notify_events.c) */
 extern const struct store_sql SQL_EVENT_WEBHOOKS_COUNT;
@@ -328,6 +325,7 @@ extern const struct store_sql SQL_EVENT_OUTBOX_DONE;
 extern const struct store_sql SQL_EVENT_OUTBOX_REQUEUE;
 extern const struct store_sql SQL_EVENT_OUTBOX_RELEASE_ALL;
 extern const struct store_sql SQL_DELIVERIES_SENDING;
+extern const struct store_sql SQL_NOTIFICATIONS_RELEASED;
 extern const struct store_sql SQL_JOBS_CLAIMED;
 extern const struct store_sql SQL_JOBS_DONE;
 extern const struct store_sql SQL_JOBS_REQUEUE;

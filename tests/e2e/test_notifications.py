@@ -358,6 +358,7 @@ def test_scheduled_send_runs_later_and_can_be_cancelled(app):
         no_notification(c, 0.8)
         f, = notifications(c, timeout=5)
         assert f["notification"]["title"] == "soon"
+        assert notification(app, nid)["status"] == "queued"  # released to the queue
         assert int(time.time() * 1000) >= at - 50
         # sent: too late to cancel
         error_of(post(app, "/notifications/%s/cancel" % nid), 409)
@@ -905,3 +906,42 @@ def test_webhook_addresses_through_the_queue_signed_and_retried(server_factory):
         assert recs[1]["json"]["title"] == "Hooked" and recs[1]["json"]["data"] == {"k": 1}
     finally:
         standins.close()
+
+
+def test_escalation_in_app_then_email_unless_acked(server, root, mail_sinks):
+    a = App(server, app_headers(server, "NotifyEscalate"))
+    a.users("esa", contacts={"email": "esa@example.com"})
+    a.users("eli", contacts={"email": "eli@example.com"})
+    aid = app_id_of(server, root, a)
+    email_channel(server, root, aid, "esc-mail", mail_sinks["good"])
+    r = admin(server, "POST", "/message-types",
+              {"app_id": aid, "code": "invoice.due", "name": "Invoice due",
+               "channels": ["inapp", "email"],
+               "escalation": [{"channel": "inapp"}, {"channel": "email", "after_s": 2}]},
+              token=root)
+    assert r.status == 201, r
+    sink = mail_sinks["good"]
+    before = len(sink.messages)
+    c = ws(a, "esa", "e1")
+    try:
+        r = send(a, {"type": "invoice.due", "recipients": ["esa", "eli"], "title": "Pay",
+                     "content": "Invoice 9 is due"})
+        assert r.status == 202 and r.json()["deliveries"] == 4, r
+        nid = r.json()["id"]
+        f, = notifications(c)
+        c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})  # esa ACKs in time
+    finally:
+        c.close()
+    n = notification(a, nid)
+    mail = {d["user_id"]: d for d in n["deliveries"] if d["channel"] == "email"}
+    assert all(d["status"] == "pending" and d["next_at"] >= n["send_at"] + 2000
+               for d in mail.values()), mail
+    # eli did not ACK: the e-mail step goes out after 2 s; esa's is skipped
+    wait_until(lambda: len(sink.messages) > before, timeout=10, what="the escalation mail")
+    assert [m[1] for m in sink.messages[before:]] == [["eli@example.com"]]
+    wait_until(lambda: {d["user_id"]: d["status"] for d in notification(a, nid)["deliveries"]
+                        if d["channel"] == "email"} == {"esa": "skipped", "eli": "sent"},
+               what="skipped and sent")
+    esa = [d for d in notification(a, nid)["deliveries"]
+           if d["user_id"] == "esa" and d["channel"] == "email"][0]
+    assert esa["last_error"] == "the previous step was acknowledged"

@@ -47,13 +47,12 @@ const struct store_sql SQL_NOTIFICATIONS_INSERT = STORE_SQL(
 #define FANOUT_COLS(P)                                                                             \
     "INSERT INTO deliveries (id, app_id, notification_id, user_id, address, channel,"              \
     " channel_id, type_code, status, attempts, next_at, last_error, title, content, html,"         \
-    " created_at, updated_at) SELECT y.id, " P "1, " P "2, y.u, y.a, y.k, y.c, " P "3, CASE WHEN"  \
-    " y.reason IS NULL THEN 'pending' ELSE 'skipped' END, 0, " P "4, y.reason, y.t, y.b, y.h, " P  \
-    "5,"                                                                                           \
-    " " P "5 FROM (SELECT z.*, CASE WHEN z.u IS NOT NULL AND z.known = 0 THEN 'no such user' WHEN" \
-    " z.k <> 'inapp' AND z.c IS NULL THEN 'no enabled channel of this kind' WHEN z.k IN"           \
-    " ('email', 'sms_aliyun', 'wechat_mp') AND z.a IS NULL THEN 'no address' WHEN z.off = 1"       \
-    " THEN 'unsubscribed' END AS reason FROM "
+    " escalates, created_at, updated_at) SELECT y.id, " P "1, " P "2, y.u, y.a, y.k, y.c, " P      \
+    "3, CASE WHEN y.reason IS NULL THEN 'pending' ELSE 'skipped' END, 0, coalesce(y.n, " P         \
+    "4), y.reason, y.t, y.b, y.h, y.e, " P "5, " P "5 FROM (SELECT z.*, CASE WHEN z.u IS NOT NULL" \
+    " AND z.known = 0 THEN 'no such user' WHEN z.k <> 'inapp' AND z.c IS NULL THEN 'no enabled"    \
+    " channel of this kind' WHEN z.k IN ('email', 'sms_aliyun', 'wechat_mp') AND z.a IS NULL"      \
+    " THEN 'no address' WHEN z.off = 1 THEN 'unsubscribed' END AS reason FROM "
 #define OPTED_OUT(P, u, k)                                                                         \
     "CASE WHEN EXISTS (SELECT 1 FROM subscriptions s WHERE s.app_id = " P "1 AND s.user_id = " u   \
     " AND s.type_code = " P "3 AND s.channel = " k " AND s.enabled = 0) THEN 1 ELSE 0 END"
@@ -65,32 +64,40 @@ const struct store_sql SQL_NOTIFICATIONS_INSERT = STORE_SQL(
     "CASE " k " WHEN 'email' THEN us.contacts::json->>'email' WHEN 'sms_aliyun' THEN"              \
     " us.contacts::json->>'phone' WHEN 'wechat_mp' THEN us.contacts::json->>'wechat_openid' END"
 
+/* The recipients x (with the user us): their columns for the fan-out. */
+#define LIST_SELECT(contact, opted_out)                                                            \
+    "(SELECT x.id, x.u, coalesce(x.a, " contact ") AS a, x.k, x.c, x.t, x.b, x.h, x.n, x.e, CASE"  \
+    " WHEN us.id IS NULL THEN 0 ELSE 1 END AS known, " opted_out " AS off FROM "
+
 /* ?1 app, ?2 notification, ?3 type, ?4 next_at (send_at), ?5 now, ?6 a JSON array of
- * {"id","u"?,"a"?,"k","c"?,"t"?,"b"?,"h"?} (delivery id, user id, address, kind, channel id,
- * rendered title, content, html) */
+ * {"id","u"?,"a"?,"k","c"?,"t"?,"b"?,"h"?,"n"?,"e"?} (n: its own next_at, an escalation
+ * step's; e: the delivery whose ACK makes this step unnecessary) (delivery id, user id, address,
+ * kind, channel id, rendered title, content, html) */
 const struct store_sql SQL_DELIVERIES_INSERT_LIST = {
-    .sqlite = FANOUT_COLS("?") "(SELECT x.id, x.u, coalesce(x.a, " CONTACT_SQ(
-        "x.k") ") AS a,"
-               " x.k, x.c, x.t, x.b, x.h, CASE WHEN us.id IS NULL THEN 0 ELSE 1 END AS "
-               "known, " OPTED_OUT(
-                   "?", "x.u",
-                   "x.k") " AS off FROM (SELECT json_extract(value, '$.id') AS"
-                          " id, json_extract(value, '$.u') AS u, json_extract(value, '$.a') AS a,"
-                          " json_extract(value, '$.k') AS k, json_extract(value, '$.c') AS c,"
-                          " json_extract(value, '$.t') AS t, json_extract(value, '$.b') AS b,"
-                          " json_extract(value, '$.h') AS h FROM json_each(?6)) x LEFT JOIN users "
-                          "us ON"
-                          " us.app_id = ?1 AND us.id = x.u) z) y",
-    .pg = FANOUT_COLS("$") "(SELECT x.id, x.u, coalesce(x.a, " CONTACT_PG(
-        "x.k") ") AS a, x.k,"
-               " x.c, x.t, x.b, x.h, CASE WHEN us.id IS NULL THEN 0 ELSE 1 END AS "
-               "known, " OPTED_OUT("$", "x.u",
-                                   "x.k") " AS off FROM (SELECT v->>'id' AS id, v->>'u' AS u,"
-                                          " v->>'a' AS a, v->>'k' AS k, v->>'c' AS c, v->>'t' AS "
-                                          "t, v->>'b' AS b, v->>'h' AS h"
-                                          " FROM json_array_elements($6::text::json) v) x LEFT "
-                                          "JOIN users us ON us.app_id = $1"
-                                          " AND us.id = x.u) z) y",
+    .sqlite = FANOUT_COLS("?") LIST_SELECT(
+        CONTACT_SQ("x.k"),
+        OPTED_OUT(
+            "?", "x.u",
+            "x.k")) "(SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.u') AS u,"
+                    " json_extract(value, '$.a') AS a, json_extract(value, '$.k') AS k, "
+                    "json_extract(value,"
+                    " '$.c') AS c, json_extract(value, '$.t') AS t, json_extract(value, '$.b') AS "
+                    "b,"
+                    " json_extract(value, '$.h') AS h, json_extract(value, '$.n') AS n, "
+                    "json_extract(value,"
+                    " '$.e') AS e FROM json_each(?6)) x LEFT JOIN users us ON us.app_id = ?1 AND "
+                    "us.id = x.u)"
+                    " z) y",
+    .pg = FANOUT_COLS("$") LIST_SELECT(
+        CONTACT_PG("x.k"),
+        OPTED_OUT(
+            "$", "x.u",
+            "x.k")) "(SELECT v->>'id' AS id, v->>'u' AS u, v->>'a' AS a, v->>'k' AS k, v->>'c' AS "
+                    "c, v->>'t'"
+                    " AS t, v->>'b' AS b, v->>'h' AS h, (v->>'n')::bigint AS n, v->>'e' AS e FROM"
+                    " json_array_elements($6::text::json) v) x LEFT JOIN users us ON us.app_id = "
+                    "$1 AND us.id"
+                    " = x.u) z) y",
 };
 
 /* ?1 app, ?2 notification, ?3 type, ?4 next_at, ?5 now, ?6 a JSON array of kinds
@@ -99,31 +106,30 @@ const struct store_sql SQL_DELIVERIES_INSERT_LIST = {
 const struct store_sql SQL_DELIVERIES_INSERT_SUBSCRIBERS = {
     .sqlite = FANOUT_COLS(
         "?") "(SELECT CAST(?2 AS TEXT) || '-' || row_number() OVER (ORDER BY"
-             " us.id, x.n) AS id, us.id AS u, " CONTACT_SQ(
-                 "x.k") " AS a, x.k, x.c, x.t, x.b,"
-                        " x.h, 1 AS known, 0 AS off FROM users us, (SELECT key AS n, "
-                        "json_extract(value,"
-                        " '$.k') AS k, json_extract(value, '$.c') AS c, json_extract(value, '$.t') "
-                        "AS t,"
-                        " json_extract(value, '$.b') AS b, json_extract(value, '$.h') AS h FROM"
-                        " json_each(?6)) x WHERE us.app_id = ?1 AND us.disabled = 0 AND " OPTED_OUT(
-                            "?", "us.id", "x.k") " = 0) z) y",
-    .pg = FANOUT_COLS("$") "(SELECT $2::text || '-' || row_number() OVER (ORDER BY us.id, x.n)"
-                           " AS id, us.id AS u, " CONTACT_PG(
-                               "x.k") " AS a, x.k, x.c, x.t, x.b, x.h, 1 AS known,"
-                                      " 0 AS off FROM users us, (SELECT n, v->>'k' AS k, v->>'c' "
-                                      "AS c, v->>'t' AS t, v->>'b'"
-                                      " AS b, v->>'h' AS h FROM "
-                                      "json_array_elements($6::text::json) WITH ORDINALITY e(v, n))"
-                                      " x WHERE us.app_id = $1 AND us.disabled = 0 AND " OPTED_OUT(
-                                          "$", "us.id", "x.k") " = 0) z) y",
+             " us.id, x.o) AS id, us.id AS u, " CONTACT_SQ(
+                 "x.k") " AS a, x.k,"
+                        " x.c, x.t, x.b, x.h, NULL AS n, NULL AS e, 1 AS known, 0 AS off"
+                        " FROM users us, (SELECT key AS o, json_extract(value, '$.k') AS"
+                        " k, json_extract(value, '$.c') AS c, json_extract(value, '$.t')"
+                        " AS t, json_extract(value, '$.b') AS b, json_extract(value,"
+                        " '$.h') AS h FROM json_each(?6)) x WHERE us.app_id = ?1 AND"
+                        " us.disabled = 0 AND " OPTED_OUT("?", "us.id", "x.k") " = 0) z) y",
+    .pg = FANOUT_COLS(
+        "$") "(SELECT $2::text || '-' || row_number() OVER (ORDER BY us.id, x.o) AS"
+             " id, us.id AS u, " CONTACT_PG(
+                 "x.k") " AS a, x.k, x.c, x.t, x.b, x.h,"
+                        " NULL::bigint AS n, NULL::text AS e, 1 AS known, 0 AS off FROM users"
+                        " us, (SELECT o, v->>'k' AS k, v->>'c' AS c, v->>'t' AS t, v->>'b' AS"
+                        " b, v->>'h' AS h FROM json_array_elements($6::text::json) WITH"
+                        " ORDINALITY e(v, o)) x WHERE us.app_id = $1 AND us.disabled = 0 "
+                        "AND " OPTED_OUT("$", "us.id", "x.k") " = 0) z) y",
 };
 
 /* ?1 notification, ?2 run_at, ?3 now: a job for each pending delivery */
 const struct store_sql SQL_JOBS_INSERT_FOR = STORE_SQL(
     "INSERT INTO jobs (delivery_id, app_id, channel, channel_id, run_at, attempts, created_at)"
-    " SELECT id, app_id, channel, channel_id, ?2, 0, ?3 FROM deliveries WHERE notification_id ="
-    " ?1 AND status = 'pending'");
+    " SELECT id, app_id, channel, channel_id, coalesce(next_at, ?2), 0, ?3 FROM deliveries WHERE"
+    " notification_id = ?1 AND status = 'pending'");
 
 /* ?1 notification: its delivery count, kept in the row (replays answer it) */
 const struct store_sql SQL_NOTIFICATIONS_COUNT_SET =
@@ -248,17 +254,24 @@ const struct store_sql SQL_DELIVERIES_SENDING =
     STORE_SQL("UPDATE deliveries SET status = 'sending', updated_at = ?2 WHERE id IN (SELECT"
               " delivery_id FROM jobs WHERE locked_by = ?1) AND status IN ('pending', 'failed')");
 
+/* ?1 claim token, ?2 now: a scheduled notification whose jobs are claimed is queued */
+const struct store_sql SQL_NOTIFICATIONS_RELEASED =
+    STORE_SQL("UPDATE notifications SET status = 'queued', updated_at = ?2 WHERE status ="
+              " 'scheduled' AND id IN (SELECT d.notification_id FROM jobs j JOIN deliveries d ON"
+              " d.id = j.delivery_id WHERE j.locked_by = ?1)");
+
 /* ?1 claim token: what the claimed jobs need, in the order queue.c reads them */
-const struct store_sql SQL_JOBS_CLAIMED =
-    STORE_SQL("SELECT j.id, j.attempts, d.id, d.app_id, d.user_id, d.address, d.channel,"
-              " d.channel_id, d.created_at, d.type_code, coalesce(d.title, n.title),"
-              " coalesce(d.content, n.content), n.data, n.params, n.expires_at, n.id, d.status,"
-              " d.html, ch.kind, ch.config, ch.updated_at, ch.max_attempts, ch.rate_per_s,"
-              " ch.concurrency, ch.enabled, n.priority, up.quiet_start, up.quiet_end,"
-              " up.time_zone FROM jobs j JOIN deliveries d ON d.id = j.delivery_id JOIN"
-              " notifications n ON n.id = d.notification_id LEFT JOIN channels ch ON ch.id ="
-              " d.channel_id LEFT JOIN user_prefs up ON up.app_id = d.app_id AND up.user_id ="
-              " d.user_id WHERE j.locked_by = ?1 ORDER BY j.run_at, j.id");
+const struct store_sql SQL_JOBS_CLAIMED = STORE_SQL(
+    "SELECT j.id, j.attempts, d.id, d.app_id, d.user_id, d.address, d.channel,"
+    " d.channel_id, d.created_at, d.type_code, coalesce(d.title, n.title),"
+    " coalesce(d.content, n.content), n.data, n.params, n.expires_at, n.id, d.status,"
+    " d.html, ch.kind, ch.config, ch.updated_at, ch.max_attempts, ch.rate_per_s,"
+    " ch.concurrency, ch.enabled, n.priority, up.quiet_start, up.quiet_end,"
+    " up.time_zone, pe.status FROM jobs j JOIN deliveries d ON d.id = j.delivery_id JOIN"
+    " notifications n ON n.id = d.notification_id LEFT JOIN channels ch ON ch.id ="
+    " d.channel_id LEFT JOIN user_prefs up ON up.app_id = d.app_id AND up.user_id ="
+    " d.user_id LEFT JOIN deliveries pe ON pe.id = d.escalates WHERE j.locked_by = ?1 ORDER BY"
+    " j.run_at, j.id");
 
 /* ?1 job: done (also when its lease has passed to another claim: at least once) */
 const struct store_sql SQL_JOBS_DONE = STORE_SQL("DELETE FROM jobs WHERE id = ?1");
@@ -407,10 +420,10 @@ const struct store_sql SQL_MESSAGES_STATS = {
 
 /* ---- what a send reads first (send.c, "resolving") */
 
-/* ?1 app, ?2 type code: the type's default channel kinds (JSON) and whether it is enabled */
-const struct store_sql SQL_NOTIFY_SEND_TYPE =
-    STORE_SQL("SELECT channels, enabled, escalation FROM message_types WHERE app_id = ?1 AND"
-              " code = ?2");
+/* ?1 app, ?2 type code: the type's default channel kinds (JSON), whether it is enabled, its
+ * escalation chain (JSON or NULL) */
+const struct store_sql SQL_NOTIFY_SEND_TYPE = STORE_SQL(
+    "SELECT channels, enabled, escalation FROM message_types WHERE app_id = ?1 AND code = ?2");
 
 /* ?1 app: its enabled channels, the first of each kind first */
 const struct store_sql SQL_NOTIFY_SEND_CHANNELS =

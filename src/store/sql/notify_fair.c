@@ -1,31 +1,8 @@
 /*
- * The SQL of escalation chains and the fair claim (issue 11, migration 018;
- * docs/notifications.md, "Escalation", "Fairness between apps"). Used by
- * src/notify/escalation.c, from the send's write and the queue's claim.
+ * The queue's fair claim (issue 11, migration 018's jobs_app_due; docs/notifications.md,
+ * "Fairness between apps"), used by src/notify/queue.c.
  */
 #include "store/sql.h"
-
-/* ?1 notification, ?2 kind, ?3 step, ?4 due (ms): the deliveries to users on the kind are step
- * ?3 of the chain, due at ?4 */
-const struct store_sql SQL_DELIVERIES_ESCALATE =
-    STORE_SQL("UPDATE deliveries SET escalation_step = ?3, next_at = CASE WHEN status = 'pending'"
-              " THEN CAST(?4 AS BIGINT) ELSE next_at END WHERE notification_id = ?1 AND channel ="
-              " ?2 AND user_id IS NOT NULL");
-
-/* ?1 notification, ?2 kind, ?3 due (ms): their jobs run then */
-const struct store_sql SQL_JOBS_ESCALATE =
-    STORE_SQL("UPDATE jobs SET run_at = ?3 WHERE delivery_id IN (SELECT id FROM deliveries WHERE"
-              " notification_id = ?1 AND channel = ?2 AND user_id IS NOT NULL)");
-
-/* ?1 claim token, ?2 now: a claimed later step of a chain whose earlier step to the same user
- * was ACKed (delivered) or read is cancelled instead of sent */
-const struct store_sql SQL_DELIVERIES_ESCALATION_CANCEL = STORE_SQL(
-    "UPDATE deliveries SET status = 'cancelled', next_at = NULL, last_error = 'an earlier step"
-    " of the escalation was acknowledged', updated_at = ?2 WHERE id IN (SELECT delivery_id FROM"
-    " jobs WHERE locked_by = ?1) AND escalation_step > 0 AND status IN ('pending', 'failed') AND"
-    " EXISTS (SELECT 1 FROM deliveries e WHERE e.notification_id = deliveries.notification_id AND"
-    " e.user_id = deliveries.user_id AND e.escalation_step < deliveries.escalation_step AND"
-    " e.status IN ('delivered', 'read'))");
 
 /* The apps with jobs, walked through jobs_app_due one app at a time, and each one's oldest due
  * unleased job (?3 now) */
