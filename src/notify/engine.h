@@ -95,6 +95,12 @@ struct notify_send_req {
 int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *in,
                        struct kit_error *err);
 void notify__send_req_release(struct notify_send_req *in);
+/* An idempotency key: 1-128 printable ASCII characters. */
+bool notify__eng_key_valid(const char *s);
+/* A channel kind of SPEC §2 ("inapp", "email", ...). */
+bool notify__eng_kind_known(const char *k);
+/* Whether k is one of list[0..n). */
+bool notify__eng_kind_in(const char *const *list, int n, const char *k);
 
 /* The console's send (admin.c): the same path as the app's, for app_id, by operator_id. */
 void notify__send_as(struct notify_engine *n, struct http_req *req, const char *app_id,

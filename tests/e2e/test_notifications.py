@@ -442,7 +442,7 @@ def test_kill_9_with_1000_queued_in_app_notifications_delivers_every_one(tmp_pat
         assert len(accepted) == QUEUED
         # the queue starts at send_at; kill -9 once some have arrived
         while len(seen) < 50:
-            f, = notifications(c, timeout=10)
+            f, = notifications(c, timeout=30)
             seen.append(f["delivery_id"])
             c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})
         s.kill()
