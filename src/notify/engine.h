@@ -28,13 +28,15 @@ struct store_rows;
 
 struct notify_queue;
 struct notify_events;
+struct notify_quota;
 
 struct notify_engine {
     struct identity *id; /* borrowed */
     struct store *store; /* borrowed (id->store) */
     struct rt *rt;       /* borrowed */
     struct notify_queue *q;
-    struct notify_events *ev; /* borrowed, NULL: none (events.h, notify_engine_set_events) */
+    struct notify_events *ev;   /* borrowed, NULL: none (events.h, notify_engine_set_events) */
+    struct notify_quota *quota; /* the apps' daily quotas (quota.h) */
 };
 
 /* ---- the queue (queue.c) */

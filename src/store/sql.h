@@ -307,7 +307,8 @@ extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
 extern const struct store_sql SQL_DELIVERIES_CANCEL;
 extern const struct store_sql SQL_JOBS_CANCEL;
 extern const struct store_sql SQL_JOBS_CLAIM;
-/* the fair claim (notify_fair.c) */
+/* the fair claim, the daily quotas (notify_fair.c) */
+extern const struct store_sql SQL_APPS_DAILY_QUOTA_USE;
 extern const struct store_sql SQL_JOBS_CLAIM_FAIR;
 /* event webhooks and their outbox (notify_events.c) */
 extern const struct store_sql SQL_EVENT_WEBHOOKS_COUNT;

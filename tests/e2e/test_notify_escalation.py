@@ -252,3 +252,34 @@ def test_a_flooding_app_gets_429s_and_does_not_hold_another_app_back(server_fact
     print("calm app's frame %.3f s after it was due; the flooding app's pending backlog then: %d"
           " (%d accepted, %d refused)" % (took, backlog["count"], codes.count(202),
                                           codes.count(429)))
+
+
+def test_the_daily_quota_refuses_sends_past_it_until_midnight(server_factory):
+    s = server_factory()
+    tok = console(s, "qroot")
+    a, b = App(s, app_headers(s, "Quota")), App(s, app_headers(s, "NoQuota"))
+    a.users("qa")
+    b.users("qb")
+    aid = app_id_of(s, tok, a)
+    assert send(a, {"type": "q", "recipients": ["qa"], "title": "before"}).status == 202
+    r = admin(s, "PATCH", "/apps/" + aid, {"daily_quota": 3}, token=tok)
+    assert r.status == 200, r
+    time.sleep(2.5)  # the quotas' poll (2 s): today's one send counts
+    for i in range(2):
+        r = send(a, {"type": "q", "recipients": ["qa"], "title": "n%d" % i})
+        assert r.status == 202, r
+    r = send(a, {"type": "q", "recipients": ["qa"], "title": "over"})
+    assert r.status == 429 and r.json()["error"]["code"] == "quota_exceeded", r
+    now = datetime.datetime.now(datetime.timezone.utc)
+    midnight = (now + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
+    assert abs(int(r.header("Retry-After")) - (midnight - now).total_seconds()) < 5
+    time.sleep(2.5)  # still refused after the next poll: the store counts 3
+    assert send(a, {"type": "q", "recipients": ["qa"], "title": "over"}).status == 429
+    listed = admin(s, "GET", "/notifications?app_id=" + aid, token=tok).json()
+    assert listed["count"] == 3, listed  # nothing written for the refused ones
+    # another app is not limited; a larger quota lets the app send again
+    assert send(b, {"type": "q", "recipients": ["qb"], "title": "free"}).status == 202
+    assert admin(s, "PATCH", "/apps/" + aid, {"daily_quota": 4}, token=tok).status == 200
+    wait_until(lambda: send(a, {"type": "q", "recipients": ["qa"], "title": "more"}).status
+               == 202, timeout=10, what="the larger quota")

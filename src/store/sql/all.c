@@ -232,6 +232,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_JOBS_CANCEL),
     E(SQL_JOBS_CLAIM),
     E(SQL_JOBS_CLAIM_FAIR),
+    E(SQL_APPS_DAILY_QUOTA_USE),
     E(SQL_EVENT_WEBHOOKS_COUNT),
     E(SQL_EVENT_WEBHOOKS_PAGE),
     E(SQL_EVENT_WEBHOOKS_GET),

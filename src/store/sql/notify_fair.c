@@ -27,3 +27,10 @@ const struct store_sql SQL_JOBS_CLAIM_FAIR = {
               "$") ") AND run_at <= $3 AND (locked_until IS"
                    " NULL OR locked_until <= $3) FOR UPDATE SKIP LOCKED) f)",
 };
+
+/* ?1 the UTC day's start (ms): each app with a daily quota, its quota and its notifications
+ * sent through the API since then (notify/quota.c) */
+const struct store_sql SQL_APPS_DAILY_QUOTA_USE =
+    STORE_SQL("SELECT a.id, a.daily_quota, (SELECT count(*) FROM notifications n WHERE n.app_id"
+              " = a.id AND n.created_at >= ?1 AND n.source = 'api') FROM apps a WHERE"
+              " a.daily_quota > 0");
