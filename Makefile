@@ -2,7 +2,8 @@
 #   make deps   install missing Debian packages (no-op when present)
 #   make all    release build: build/release/herald
 #   make run    deps + build + start on embedded defaults
-#   make test   deps + sanitizer build + unit, fuzz-corpus replay and end-to-end tests
+#   make test   deps + sanitizer build + unit, fuzz-corpus replay, end-to-end and browser tests
+#   make ui / ui-test / ui-screenshots   the web UI (web/, docs/ui.md), its browser tests
 #   make bench  load generator + scenarios against Herald
 #   make fuzz   each libFuzzer target for FUZZ_SECONDS (60)
 #   make install   release binary to $(PREFIX)/bin (PREFIX=/usr/local, DESTDIR honoured) and
@@ -43,7 +44,7 @@ endif
 
 SRC := $(shell find src -name '*.c' | sort)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
-LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/ui/ui_embed.o
 LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 LIB := $(BUILD)/libherald.a
 BIN := $(BUILD)/herald
@@ -56,7 +57,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
+.PHONY: all herald ui ui-test ui-screenshots FORCE deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -90,6 +91,60 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 deps:
 	@scripts/deps.sh
 
+# ---- the web UI (web/, docs/ui.md): built with Node.js when its sources changed, then built
+# into the binary (build/ui/ui_embed.c, scripts/embed_ui.py). `npm ci` runs when node_modules
+# is missing or the lockfile changed. Without node and npm the server is built API-only.
+NODE := $(shell command -v node 2>/dev/null)
+NPM := $(shell command -v npm 2>/dev/null)
+UI_SRC := web/index.html web/vite.config.js web/package.json web/package-lock.json \
+          $(shell find web/src web/public web/scripts -type f 2>/dev/null)
+UI_NODE_STAMP := web/node_modules/.herald-ci
+UI_DIST_STAMP := web/dist/.herald-built
+ifneq ($(and $(NODE),$(NPM)),)
+UI_MODE := built
+else
+UI_MODE := none
+endif
+
+$(UI_NODE_STAMP): web/package-lock.json web/package.json
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+$(UI_DIST_STAMP): $(UI_SRC) $(UI_NODE_STAMP)
+	cd web && npm run --silent build
+	@touch $@
+
+ui: $(UI_DIST_STAMP)
+
+# The console in a real browser (tests/ui/, playwright-core driving Debian's /usr/bin/chromium;
+# no browser is downloaded) against a real herald serve of this MODE. Screenshots go to
+# build/ui-shots; `make ui-screenshots` refreshes the ones of docs/img instead.
+UI_TESTS := $(wildcard tests/ui/*.test.mjs)
+ui-test: $(BIN) $(UI_NODE_STAMP)
+	@command -v node >/dev/null || { echo "ui-test: node not found (make deps installs nodejs)"; exit 1; }
+	HERALD_BIN=$(abspath $(BIN)) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  node --test --test-concurrency=1 $(UI_TESTS)
+
+ui-screenshots: $(BIN) $(UI_NODE_STAMP)
+	HERALD_BIN=$(abspath $(BIN)) HERALD_UI_SHOTS=$(abspath docs/img) node --test --test-concurrency=1 $(UI_TESTS)
+
+# build/ui/mode holds "built" or "none" and changes only when Node.js comes or goes
+build/ui/mode: FORCE
+	@mkdir -p build/ui
+	@echo $(UI_MODE) | cmp -s - $@ || echo $(UI_MODE) > $@
+	@if [ "$(UI_MODE)" = none ]; then echo "*** node/npm not found: building herald WITHOUT the web UI" \
+	  "(API only; / answers a page saying so). Install Node.js 20 + npm (make deps) and run make again."; fi
+
+build/ui/ui_embed.c: build/ui/mode scripts/embed_ui.py $(if $(filter built,$(UI_MODE)),$(UI_DIST_STAMP))
+	$(PY) scripts/embed_ui.py $(if $(filter built,$(UI_MODE)),web/dist) > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/ui/ui_embed.o: build/ui/ui_embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+FORCE:
+
 run: deps $(BIN)
 	./$(BIN) serve
 
@@ -115,7 +170,9 @@ test: deps
 	$(MAKE) SANITIZER=address,undefined unit
 	$(MAKE) SANITIZER=address,undefined herald bench-tools
 	$(MAKE) fuzz-replay
+	$(MAKE) js-test
 	$(MAKE) SANITIZER=address,undefined e2e
+	$(MAKE) SANITIZER=address,undefined ui-test
 	$(MAKE) SANITIZER=address,undefined test-pg
 
 # The store contract and the end-to-end suite on PostgreSQL.
@@ -128,6 +185,11 @@ unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_store_sql $(BUILD)/tests/
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_store_sql
 	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/tests/test_notify_sql
+
+# the JavaScript SDK's unit tests (Vitest, clients/js/package-lock.json; docs/client.md)
+.PHONY: js-test
+js-test:
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \

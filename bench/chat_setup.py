@@ -12,6 +12,11 @@
       one with each ring neighbour (w_i with w_i+1, the last with w0) and one group of
       GROUP users (w0..w_GROUP-1, the next GROUP, ...; the last group takes the rest).
 
+  chat_setup.py PORT SECRET notify USERS SOCKETS TOKENS_FILE
+      USERS users n0..nU-1 (POST /api/v1/users/batch, 1,000 a request), and a user access
+      token for each of the first SOCKETS of them, written as 'ID TOKEN' lines
+      (`herald-bench notify --tokens`, bench/notify.sh).
+
 SECRET is the secret of the app `default` (`herald app secret default`). Requests go over
 keep-alive connections from THREADS (8) threads; everything is checked (status codes, and
 the conversation count of a sample of users in w1), so a broken setup stops the benchmark.
@@ -75,10 +80,11 @@ def parallel(items, fn):
     return out
 
 
-def make_users(api, ids):
+def make_users(api, ids, with_tokens=None):
     for k in range(0, len(ids), 1000):
         chunk = [{"id": i, "name": "Bench " + i} for i in ids[k:k + 1000]]
         api.call("POST", "/api/v1/users/batch", {"users": chunk})
+    ids = ids if with_tokens is None else ids[:with_tokens]
     return parallel(ids, lambda i: api.call("POST", "/api/v1/users/%s/tokens" % i)["access_token"])
 
 
@@ -122,13 +128,23 @@ def w1(api, n, group, path):
           "each user in 3 conversations" % (n, n, len(bounds)))
 
 
+def notify(api, users, sockets, path):
+    if not 1 <= sockets <= users:
+        sys.exit("chat_setup: notify needs 1 <= SOCKETS <= USERS")
+    ids = ["n%d" % i for i in range(users)]
+    write_tokens(path, ids, make_users(api, ids, with_tokens=sockets))
+    print("chat_setup: %d users, %d with tokens" % (users, sockets))
+
+
 def main():
-    if len(sys.argv) != 7 or sys.argv[3] not in ("storm", "w1"):
+    if len(sys.argv) != 7 or sys.argv[3] not in ("storm", "w1", "notify"):
         sys.exit(__doc__)
     api = Api(int(sys.argv[1]), sys.argv[2])
     a, b, path = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     if sys.argv[3] == "storm":
         storm(api, a, b, path)
+    elif sys.argv[3] == "notify":
+        notify(api, a, b, path)
     else:
         w1(api, a, b, path)
 

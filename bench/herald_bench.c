@@ -7,8 +7,9 @@
  * round trip over raw newline-framed TCP against an echo server (`raw-echo`, the
  * comparison harness's "ceiling"), so the server can be set against the physical limit
  * of this machine; also events published to many sockets (`fanout`) and chat users who
- * reconnect at once and sync what they missed (`storm`). It talks to loopback addresses
- * only and every phase has a time limit.
+ * reconnect at once and sync what they missed (`storm`), and notifications POSTed to users'
+ * sockets (`notify`: accept rate and latency, request-to-frame latency). It talks to loopback
+ * addresses only and every phase has a time limit.
  *
  * Method. ws-ping and raw-echo send open loop: ping k is *scheduled* at t0 + k/rate,
  * whatever happened to earlier pings, and carries that scheduled time in its id
@@ -313,10 +314,10 @@ static double hist_ms(const struct hist *h, double q)
 
 /* ---------------------------------------------------------------- options */
 
-enum mode { M_HTTP, M_WS_IDLE, M_WS_PING, M_RAW_ECHO, M_FANOUT, M_STORM, M_SELFTEST };
+enum mode { M_HTTP, M_WS_IDLE, M_WS_PING, M_RAW_ECHO, M_FANOUT, M_STORM, M_NOTIFY, M_SELFTEST };
 
 static const char *const mode_name[] = {"http",   "ws-idle", "ws-ping", "raw-echo",
-                                        "fanout", "storm",   "selftest"};
+                                        "fanout", "storm",   "notify",  "selftest"};
 
 struct opts {
     enum mode mode;
@@ -340,6 +341,9 @@ struct opts {
     const char *to;           /* fanout: the publish body's "to" (JSON) */
     int publishers;           /* fanout: publishing connections */
     const char *tokens;       /* a file of "ID TOKEN" lines: {user} and {token} in --path */
+    const char *body;         /* notify: the request body, {user} and {t} replaced */
+    long count;               /* notify: notifications to send at most (0: rate x time) */
+    bool ack;                 /* notify: ack every notification frame */
     int clients, peers, missed, window, sync_limit; /* storm */
     double timeout, setup_timeout, offline;         /* storm */
 };
@@ -375,15 +379,21 @@ enum opt_id {
     O_TIMEOUT,
     O_SETUP_TIMEOUT,
     O_OFFLINE,
+    O_BODY,
+    O_COUNT,
+    O_ACK,
     O_HELP,
 };
 
 #define MB(m) (1u << (m))
 #define M_ANY                                                                                      \
-    (MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_STORM))
-#define M_CONNS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_STORM))
-#define M_WS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT) | MB(M_STORM))
-#define M_PING (MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT))
+    (MB(M_HTTP) | MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_STORM) |    \
+     MB(M_NOTIFY))
+#define M_CONNS                                                                                    \
+    (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_STORM) | MB(M_NOTIFY))
+#define M_WS (MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT) | MB(M_STORM) | MB(M_NOTIFY))
+#define M_PING (MB(M_WS_PING) | MB(M_RAW_ECHO) | MB(M_FANOUT) | MB(M_NOTIFY))
+#define M_PUB (MB(M_FANOUT) | MB(M_NOTIFY))
 
 static const struct {
     struct option lo;
@@ -403,12 +413,15 @@ static const struct {
     {{"tick-us", required_argument, NULL, O_TICK}, M_PING},
     {{"pid", required_argument, NULL, O_PID}, M_ANY},
     {{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT}, M_ANY & ~MB(M_STORM)},
-    {{"hello", required_argument, NULL, O_HELLO}, MB(M_WS_IDLE) | MB(M_WS_PING) | MB(M_FANOUT)},
+    {{"hello", required_argument, NULL, O_HELLO}, MB(M_WS_IDLE) | MB(M_WS_PING) | M_PUB},
     {{"size", required_argument, NULL, O_SIZE}, MB(M_FANOUT) | MB(M_STORM)},
-    {{"header", required_argument, NULL, O_HEADER}, MB(M_FANOUT)},
-    {{"publish-path", required_argument, NULL, O_PUBLISH_PATH}, MB(M_FANOUT)},
+    {{"header", required_argument, NULL, O_HEADER}, M_PUB},
+    {{"publish-path", required_argument, NULL, O_PUBLISH_PATH}, M_PUB},
     {{"to", required_argument, NULL, O_TO}, MB(M_FANOUT)},
-    {{"publishers", required_argument, NULL, O_PUBLISHERS}, MB(M_FANOUT)},
+    {{"publishers", required_argument, NULL, O_PUBLISHERS}, M_PUB},
+    {{"body", required_argument, NULL, O_BODY}, MB(M_NOTIFY)},
+    {{"count", required_argument, NULL, O_COUNT}, MB(M_NOTIFY)},
+    {{"ack", required_argument, NULL, O_ACK}, MB(M_NOTIFY)},
     {{"tokens", required_argument, NULL, O_TOKENS}, M_WS},
     {{"clients", required_argument, NULL, O_CLIENTS}, MB(M_STORM)},
     {{"peers", required_argument, NULL, O_PEERS}, MB(M_STORM)},
@@ -435,6 +448,8 @@ static const char usage_main[] =
     "  raw-echo  the same over raw TCP lines against an echo server (the 'ceiling')\n"
     "  fanout    events published over HTTP to N WebSocket connections: deliveries/s, latency\n"
     "  storm     N chat users reconnect at once and sync what they missed: catch-up time, RSS\n"
+    "  notify    POST /api/v1/notifications open loop to N users' WebSockets: accepted/s,\n"
+    "            accept latency, delivered/s, request-to-frame latency (acks every frame)\n"
     "  selftest  checks SHA-1, base64, the accept key and the histogram\n"
     "\n"
     "common options: --host 127.0.0.1 (loopback only: 127.0.0.0/8, ::1, localhost),\n"
@@ -566,6 +581,35 @@ static const char usage_fanout[] =
     "  --pid PID[,PID]      server processes, for server CPU % over the window\n"
     "  --json               print one JSON object\n";
 
+static const char usage_notify[] =
+    "usage: herald-bench notify --tokens FILE [options]\n"
+    "\n"
+    "Opens --conns user WebSockets (--path, default '/ws?token={token}': line i of --tokens\n"
+    "for connection i), then POSTs notifications open loop at --rate per second over\n"
+    "--publishers keep-alive HTTP connections (pipelined, answers matched in order): --body\n"
+    "with {user} = the user id of the next connected socket (round robin) and {t} =\n"
+    "'<seq>-<scheduled CLOCK_MONOTONIC ns>'. The server's {\"type\":\"notification\",\n"
+    "\"delivery_id\",\"notification\":{...\"content\":\"<t>\"}} frame is matched by {t} in its\n"
+    "content and acked ({\"type\":\"ack\",\"delivery_id\"}). Notifications scheduled inside\n"
+    "the window are the sample: accepted/s = their 2xx answers / window, accept latency =\n"
+    "scheduled time -> status line of the answer; delivered/s = their frames / window,\n"
+    "delivery latency = scheduled time -> frame. A body without {user} (e.g. recipients\n"
+    "\"subscribers\") is expected on every connected socket, as in fanout.\n"
+    "\n"
+    "  --tokens FILE        lines 'USER_ID TOKEN' (required)\n"
+    "  --path P             (default '/ws?token={token}')\n"
+    "  --conns N            user sockets (default 1000)\n"
+    "  --rate R             notifications per second (default 1000)\n"
+    "  --count N            send N notifications at most, then drain (default 0: rate x time)\n"
+    "  --body JSON          (default {\"type\":\"bench.inapp\",\"recipients\":[\"{user}\"],\n"
+    "                       \"channels\":[\"inapp\"],\"title\":\"bench\",\"content\":\"{t}\"})\n"
+    "  --publish-path P     (default /api/v1/notifications)\n"
+    "  --publishers N       keep-alive HTTP connections (default 16)\n"
+    "  --header 'N: V'      a request header (repeatable): the app token or key and secret\n"
+    "  --ack 1|0            ack every notification frame (default 1)\n"
+    "  --duration S, --warmup S, --drain S   (defaults 8, 2, 3)\n"
+    "  --conc N, --hello 1|0, --connect-timeout S, --pid PID[,PID], --json   (as fanout)\n";
+
 static const char usage_storm[] =
     "usage: herald-bench storm --tokens FILE [options]\n"
     "\n"
@@ -627,6 +671,8 @@ static const char *mode_usage(enum mode m)
         return usage_fanout;
     case M_STORM:
         return usage_storm;
+    case M_NOTIFY:
+        return usage_notify;
     case M_SELFTEST:
         return usage_selftest;
     }
@@ -706,6 +752,16 @@ static void opts_defaults(struct opts *o, enum mode m)
         o->conc = 0;
         o->size = 100;
     }
+    o->ack = true;
+    if (m == M_NOTIFY) {
+        o->path = "/ws?token={token}";
+        o->rate = 1000;
+        o->drain = 3;
+        o->publishers = 16;
+        o->publish_path = "/api/v1/notifications";
+        o->body = "{\"type\":\"bench.inapp\",\"recipients\":[\"{user}\"],\"channels\":[\"inapp\"],"
+                  "\"title\":\"bench\",\"content\":\"{t}\"}";
+    }
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -720,7 +776,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
         if (strcmp(argv[1], mode_name[m]) == 0)
             break;
     if (m > M_SELFTEST)
-        die("unknown mode '%s' (http, ws-idle, ws-ping, raw-echo, fanout, storm, selftest)",
+        die("unknown mode '%s' (http, ws-idle, ws-ping, raw-echo, fanout, storm, notify, selftest)",
             argv[1]);
     opts_defaults(o, m);
 
@@ -843,6 +899,17 @@ static void parse_args(struct opts *o, int argc, char **argv)
         case O_OFFLINE:
             o->offline = parse_num(name, optarg, 0, 3600);
             break;
+        case O_BODY:
+            if (strlen(optarg) > 32 * 1024 || strstr(optarg, "{t}") == NULL)
+                die("--body must hold {t} and be at most 32 KiB");
+            o->body = optarg;
+            break;
+        case O_COUNT:
+            o->count = parse_int(name, optarg, 1, 1000000000);
+            break;
+        case O_ACK:
+            o->ack = parse_int(name, optarg, 0, 1) == 1;
+            break;
         case O_HELP:
             fputs(mode_usage(m), stdout);
             exit(0);
@@ -856,6 +923,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
         if (o->peers > o->clients)
             die("storm: --peers %d is more than --clients %d", o->peers, o->clients);
         o->conns = o->peers + o->clients;
+    }
+    if (m == M_NOTIFY) {
+        if (o->tokens == NULL)
+            die("notify: --tokens FILE is required (see herald-bench notify --help)");
+        if (!(o->rate > 0))
+            die("notify: --rate must be above 0 (open loop only)");
     }
 }
 
@@ -921,6 +994,8 @@ struct pubc {
     char *out;
     size_t off, len, cap;
     char tail[16]; /* the last bytes read, to find status lines split across reads */
+    int64_t *fifo; /* notify: scheduled times of the requests without an answer, in order */
+    size_t fhead, flen, fcap;
 };
 
 struct slot {
@@ -967,6 +1042,11 @@ static struct {
     /* fanout: the publishers' keep-alive HTTP connections */
     struct pubc *pubs;
     uint64_t published, published_win, pub_answers, pub_ok, deliveries, deliveries_win;
+    /* notify: answers to the window's requests, their latency, acks, frames per target */
+    uint64_t acc_win, acc_ok_win, acc_arrival_ok, acks, expected_win, expected_all;
+    struct hist h_acc;
+    bool fan_all;       /* the body has no {user}: every socket gets every notification */
+    int64_t last_frame; /* notify: arrival of the last delivered frame of the window */
     /* --tokens: line i's user id and token, for connection i */
     char **tok_user, **tok;
     int ntok;
@@ -1715,6 +1795,38 @@ static int on_fanout_frame(const char *d, size_t n)
     return 0;
 }
 
+/* notify: {"type":"notification","delivery_id":"…","notification":{…"content":"<t>"…}}: acked,
+ * then counted by the scheduled time in its content. */
+static int on_notify_frame(struct conn *c, const char *d, size_t n)
+{
+    static const char pre[] = "{\"type\":\"notification\"";
+    const char *id, *t;
+    size_t idn, tn;
+    uint64_t seq, ns;
+    if (n < sizeof pre - 1 || memcmp(d, pre, sizeof pre - 1) != 0 ||
+        !json_str_field(d, n, "delivery_id", &id, &idn)) {
+        g.other_frames++;
+        return 0;
+    }
+    if (g.o.ack && idn < 200) {
+        char f[256];
+        int fl = snprintf(f, sizeof f, "{\"type\":\"ack\",\"delivery_id\":\"%.*s\"}", (int)idn, id);
+        ws_put_frame(c, 0x1, f, (size_t)fl);
+        g.acks++;
+    }
+    if (!json_str_field(d, n, "content", &t, &tn) || !parse_id(t, tn, &seq, &ns)) {
+        g.other_frames++;
+        return 0;
+    }
+    g.deliveries++;
+    if ((int64_t)ns >= g.win_start && (int64_t)ns < g.win_end) {
+        g.deliveries_win++;
+        g.last_frame = g.now;
+        hist_add(&g.h, g.now - (int64_t)ns);
+    }
+    return 0;
+}
+
 static int on_ws_message(struct conn *c, const char *d, size_t n)
 {
     if (g.o.mode == M_STORM)
@@ -1726,6 +1838,8 @@ static int on_ws_message(struct conn *c, const char *d, size_t n)
     }
     if (g.o.mode == M_FANOUT)
         return on_fanout_frame(d, n);
+    if (g.o.mode == M_NOTIFY)
+        return on_notify_frame(c, d, n);
     if (g.o.mode != M_WS_PING) {
         g.other_frames++;
         return 0;
@@ -2100,6 +2214,7 @@ static int on_connected(struct conn *c)
     case M_WS_PING:
     case M_FANOUT:
     case M_STORM:
+    case M_NOTIFY:
         c->state = CS_HANDSHAKE;
         ws_send_handshake(c);
         break;
@@ -2206,13 +2321,33 @@ static void pub_flush(struct pubc *pc, int idx)
     epoll_ctl(g.ep, EPOLL_CTL_MOD, pc->fd, &ev);
 }
 
+/* One answer on publisher pc; in notify mode matched with the oldest request (pipelined). */
+static void pub_answer(struct pubc *pc, bool ok)
+{
+    g.pub_answers++;
+    g.pub_ok += ok;
+    if (g.o.mode != M_NOTIFY || pc->flen == 0)
+        return;
+    int64_t sched = pc->fifo[pc->fhead];
+    pc->fhead = (pc->fhead + 1) % pc->fcap;
+    pc->flen--;
+    if (ok && g.now >= g.win_start && g.now < g.win_end)
+        g.acc_arrival_ok++;
+    if (sched >= g.win_start && sched < g.win_end) {
+        g.acc_win++;
+        if (ok) {
+            g.acc_ok_win++;
+            hist_add(&g.h_acc, g.now - sched);
+        }
+    }
+}
+
 /* Counts status lines "HTTP/1.1 N" in t[0..n) that start at or after from. */
-static void pub_count(const char *t, size_t n, size_t from)
+static void pub_count(struct pubc *pc, const char *t, size_t n, size_t from)
 {
     for (size_t i = from; i + 10 <= n; i++) {
         if (t[i] == 'H' && memcmp(t + i, "HTTP/1.1 ", 9) == 0) {
-            g.pub_answers++;
-            g.pub_ok += t[i + 9] == '2';
+            pub_answer(pc, t[i + 9] == '2');
             i += 9;
         }
     }
@@ -2228,11 +2363,9 @@ static void pub_scan(struct pubc *pc, const char *p, size_t n)
     memcpy(seam, pc->tail, tl);
     memcpy(seam + tl, p, head);
     for (size_t i = 0; i < tl; i++) /* only lines that start inside the tail */
-        if (i + 10 <= tl + head && memcmp(seam + i, "HTTP/1.1 ", 9) == 0) {
-            g.pub_answers++;
-            g.pub_ok += seam[i + 9] == '2';
-        }
-    pub_count(p, n, 0);
+        if (i + 10 <= tl + head && memcmp(seam + i, "HTTP/1.1 ", 9) == 0)
+            pub_answer(pc, seam[i + 9] == '2');
+    pub_count(pc, p, n, 0);
     /* keep the last 9 bytes unless they hold a complete status line start */
     size_t keep = n < 9 ? n : 9;
     memcpy(pc->tail, p + n - keep, keep);
@@ -2325,6 +2458,75 @@ static void pub_send(uint64_t seq, int64_t sched)
     g.published++;
     if (sched >= g.win_start && sched < g.win_end)
         g.published_win++;
+    pub_flush(pc, idx);
+}
+
+/* notify: queues one notification (seq, scheduled at sched) on the next publisher. */
+static void notify_send(uint64_t seq, int64_t sched)
+{
+    static char body[40 * 1024], req[48 * 1024];
+    char t[48];
+    size_t tl = put_u64(t, seq);
+    t[tl++] = '-';
+    tl += put_u64(t + tl, (uint64_t)sched);
+    const char *user = "";
+    bool in_win = sched >= g.win_start && sched < g.win_end;
+    if (!g.fan_all) {
+        user = g.tok_user[g.c[g.ready[g.rr++ % (uint64_t)g.nready]].idx];
+        g.expected_all++;
+        g.expected_win += in_win;
+    } else {
+        g.expected_all += (uint64_t)g.nready;
+        g.expected_win += in_win ? (uint64_t)g.nready : 0;
+    }
+    size_t bl = 0, ul = strlen(user);
+    for (const char *p = g.o.body; *p;) {
+        if (bl + tl + ul + 2 > sizeof body)
+            die("--body too large");
+        if (strncmp(p, "{t}", 3) == 0) {
+            memcpy(body + bl, t, tl);
+            bl += tl;
+            p += 3;
+        } else if (strncmp(p, "{user}", 6) == 0) {
+            memcpy(body + bl, user, ul);
+            bl += ul;
+            p += 6;
+        } else {
+            body[bl++] = *p++;
+        }
+    }
+    int rl = snprintf(req, sizeof req,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: herald-bench\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+                      g.o.publish_path, g.hostport, bl);
+    for (int i = 0; i < g.o.nheaders; i++)
+        rl += snprintf(req + rl, sizeof req - (size_t)rl, "%s\r\n", g.o.headers[i]);
+    rl += snprintf(req + rl, sizeof req - (size_t)rl, "\r\n");
+    if ((size_t)rl + bl > sizeof req)
+        die("notification request too large");
+    memcpy(req + rl, body, bl);
+    size_t total = (size_t)rl + bl;
+    int idx = (int)(seq % (uint64_t)g.o.publishers);
+    struct pubc *pc = &g.pubs[idx];
+    if (pc->flen == pc->fcap) { /* grow the ring, oldest first */
+        size_t cap = pc->fcap ? pc->fcap * 2 : 1024;
+        int64_t *f = xrealloc(NULL, cap * sizeof *f);
+        for (size_t i = 0; i < pc->flen; i++)
+            f[i] = pc->fifo[(pc->fhead + i) % pc->fcap];
+        free(pc->fifo);
+        pc->fifo = f;
+        pc->fhead = 0;
+        pc->fcap = cap;
+    }
+    pc->fifo[(pc->fhead + pc->flen++) % pc->fcap] = sched;
+    if (pc->len + total > pc->cap) {
+        pc->cap = (pc->len + total) * 2;
+        pc->out = xrealloc(pc->out, pc->cap);
+    }
+    memcpy(pc->out + pc->len, req, total);
+    pc->len += total;
+    g.published++;
+    g.published_win += in_win;
     pub_flush(pc, idx);
 }
 
@@ -2820,6 +3022,121 @@ static int run_fanout(void)
     out_errors();
     out_end();
     return g.deliveries_win > 0 && lost == 0 ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- notify */
+
+static int run_notify(void)
+{
+    int64_t tc = now_ns();
+    connect_all();
+    int64_t t1 = now_ns();
+    int connected = g.nready;
+    g.fan_all = strstr(g.o.body, "{user}") == NULL;
+    struct cpu_mark m0 = {0}, m1 = {0};
+    if (connected > 0) {
+        pub_open();
+        g.now = now_ns();
+        g.t0 = g.now;
+        g.win_start = g.t0 + (int64_t)(g.o.warmup * 1e9);
+        g.win_end = g.win_start + (int64_t)(g.o.duration * 1e9);
+        g.send_end = g.win_end;
+        g.drain_end = g.send_end + (int64_t)(g.o.drain * 1e9);
+        double period = 1e9 / g.o.rate;
+        int64_t next = g.t0;
+        while (!g_stop) {
+            g.now = now_ns();
+            if (!m0.taken && g.now >= g.win_start)
+                cpu_mark(&m0);
+            if (!m1.taken && g.now >= g.win_end)
+                cpu_mark(&m1);
+            while (next <= g.now && next < g.send_end && g.nready > 0) {
+                notify_send(g.seq, next);
+                g.seq++;
+                next = g.t0 + (int64_t)((double)g.seq * period);
+                if (g.o.count > 0 && g.seq >= (uint64_t)g.o.count && g.send_end > g.now) {
+                    g.send_end = g.now; /* --count reached: drain from now */
+                    g.drain_end = g.now + (int64_t)(g.o.drain * 1e9);
+                }
+            }
+            if (g.now >= g.drain_end || g.nready == 0 ||
+                (g.now >= g.send_end && g.deliveries >= g.expected_all &&
+                 g.pub_answers >= g.published && (m1.taken || g.o.count > 0)))
+                break;
+            int64_t wake = next < g.send_end ? next : g.drain_end;
+            if (!m0.taken && g.win_start < wake)
+                wake = g.win_start;
+            if (!m1.taken && g.win_end < wake)
+                wake = g.win_end;
+            loop_once(wake);
+        }
+        if (!m1.taken)
+            cpu_mark(&m1);
+    }
+    close_all();
+    for (int i = 0; g.pubs && i < g.o.publishers; i++) {
+        close(g.pubs[i].fd);
+        free(g.pubs[i].out);
+        free(g.pubs[i].fifo);
+    }
+    free(g.pubs);
+
+    double win = g.o.duration;
+    if (g_stop && m0.taken)
+        win = fmin(win, (double)(m1.t - g.win_start) / 1e9);
+    if (!(win > 0))
+        win = g.o.duration;
+    uint64_t lost = g.expected_win > g.deliveries_win ? g.expected_win - g.deliveries_win : 0;
+    char title[MAX_PATH_LEN + 400];
+    snprintf(title, sizeof title,
+             "POST http://%s%s -> ws://%s%s  sockets %d, %g notifications/s%s, warmup %g s, "
+             "window %g s, drain %g s",
+             g.hostport, g.o.publish_path, g.hostport, g.o.path, g.o.conns, g.o.rate,
+             g.fan_all ? " (each to every socket)" : " (one recipient each)", g.o.warmup,
+             g.o.duration, g.o.drain);
+    out_begin(title);
+    out_str("host", NULL, g.o.host);
+    out_num("port", NULL, g.o.port, 0, NULL);
+    out_str("path", NULL, g.o.path);
+    out_num("conns", NULL, g.o.conns, 0, NULL);
+    out_num("rate_target", NULL, g.o.rate, 1, NULL);
+    out_num("publishers", NULL, g.o.publishers, 0, NULL);
+    out_num("connected", "connected", connected, 0, NULL);
+    out_num("failed", "failed to connect", g.o.conns - connected, 0, NULL);
+    out_num("connect_s", "connect time", (double)(t1 - tc) / 1e9, 3, "s");
+    out_num("sent", "sent (all phases)", (double)g.published, 0, NULL);
+    out_num("answers", "answers (all phases)", (double)g.pub_answers, 0, NULL);
+    out_num("answers_2xx", "2xx (all phases)", (double)g.pub_ok, 0, NULL);
+    out_num("sent_window", "sent in window", (double)g.published_win, 0, NULL);
+    out_num("accepted_window", "2xx of those", (double)g.acc_ok_win, 0, NULL);
+    out_num("non2xx_window", "non-2xx of those", (double)(g.acc_win - g.acc_ok_win), 0, NULL);
+    out_num("unanswered_window", "unanswered of those", (double)(g.published_win - g.acc_win), 0,
+            NULL);
+    out_num("accepted_per_s", "accepted", (double)g.acc_ok_win / win, 1, "notifications/s");
+    out_num("accepted_by_arrival_per_s", "2xx by arrival", (double)g.acc_arrival_ok / win, 1,
+            "answers/s");
+    out_num("accept_p50_ms", "accept p50", hist_ms(&g.h_acc, 0.50), 3, "ms");
+    out_num("accept_p99_ms", "accept p99", hist_ms(&g.h_acc, 0.99), 3, "ms");
+    out_num("accept_max_ms", "accept max", g.h_acc.n ? (double)g.h_acc.max / 1e6 : NAN, 3, "ms");
+    out_num("expected_window", "frames expected", (double)g.expected_win, 0, NULL);
+    out_num("delivered_window", "frames received", (double)g.deliveries_win, 0, NULL);
+    out_num("delivered_per_s", "delivered", (double)g.deliveries_win / win, 1, "frames/s");
+    out_num("lost", "lost", (double)lost, 0, NULL);
+    out_num("loss_pct", "loss",
+            g.expected_win ? 100.0 * (double)lost / (double)g.expected_win : NAN, 3, "%");
+    out_num("last_frame_s", "last frame after window start",
+            g.last_frame ? (double)(g.last_frame - g.win_start) / 1e9 : NAN, 3, "s");
+    out_latency();
+    out_num("acks", "acks sent", (double)g.acks, 0, NULL);
+    out_num("other_frames", NULL, (double)g.other_frames, 0, NULL);
+    out_num("closed_during_run", "closed during run", g.closed_after_ready, 0, NULL);
+    out_num("client_cpu_pct", "client cpu", cpu_pct(&m0, &m1, false), 1, "%");
+    out_num("server_cpu_pct", "server cpu", cpu_pct(&m0, &m1, true), 1, "%");
+    out_num("steal_pct", "machine steal", steal_pct(&m0, &m1), 1, "%");
+    out_num("others_cpu_pct", "other processes' cpu", others_pct(&m0, &m1), 1, "%");
+    out_errors();
+    out_end();
+    return g.acc_ok_win > 0 && lost == 0 ? 0 : 1;
 }
 
 /* ---------------------------------------------------------------- storm */
@@ -3659,6 +3976,9 @@ int main(int argc, char **argv)
         break;
     case M_STORM:
         rc = run_storm();
+        break;
+    case M_NOTIFY:
+        rc = run_notify();
         break;
     case M_SELFTEST:
         break;

@@ -15,6 +15,8 @@
 #include "core/frame.h"
 #include "core/xalloc.h"
 
+#define BUS_INBOX_KEEP 4096 /* events an idle inbox array keeps room for (32 KiB) */
+
 struct bus_topic {
     struct bus_topic *chain;
     unsigned hash;
@@ -245,6 +247,13 @@ void bus_loop_run(struct bus *b, int idx)
                 topic_drop(l, t);
         }
         bus_event_unref(ev);
+    }
+    /* after a burst (the presence events of thousands of connections arriving at once), the
+     * array does not keep the burst's capacity: the next publish starts it again small */
+    if (cap > BUS_INBOX_KEEP && n <= BUS_INBOX_KEEP / 4) {
+        free(l->work);
+        l->work = NULL;
+        l->capwork = 0;
     }
 }
 

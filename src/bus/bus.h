@@ -86,7 +86,8 @@ void bus_event_unref(struct bus_event *ev);
 /*
  * Publishes ev (the caller's reference is consumed) to every loop. Any
  * thread. Never blocks beyond a short lock; never allocates in the steady
- * state (inboxes keep their capacity).
+ * state (inboxes keep their capacity; after a burst of thousands of events
+ * they give it back and grow again from a small size).
  */
 void bus_publish(struct bus *b, struct bus_event *ev);
 

@@ -37,15 +37,18 @@
 
 #define PRES_BUCKETS 4096
 
-struct pres_entry {
+struct pres_entry { /* one per user online (or within its grace): sized to its ids */
     struct pres_entry *next;
-    int count;       /* open connections */
     int64_t gone_at; /* > 0: the last one closed then; offline pending */
+    int count;       /* open connections */
     bool announcing; /* the offline event's op is under way: online again waits for it */
     bool due;        /* a later departure's grace ended while announcing */
-    char app[JWT_APP_MAX + 1];
-    char user[JWT_SUB_MAX + 1];
+    uint8_t user_at; /* the user id starts at key + user_at */
+    char key[];      /* the app id, NUL, the user id, NUL */
 };
+
+#define ENTRY_APP(e) ((e)->key)
+#define ENTRY_USER(e) ((e)->key + (e)->user_at)
 
 struct pres_gone { /* a departure waiting for its grace */
     struct pres_gone *next;
@@ -86,7 +89,7 @@ static struct pres_entry *find(struct presence *p, const char *app, const char *
 {
     struct pres_entry **l = &p->buckets[hash_key(app, user)];
     for (; *l != NULL; l = &(*l)->next)
-        if (strcmp((*l)->app, app) == 0 && strcmp((*l)->user, user) == 0)
+        if (strcmp(ENTRY_APP(*l), app) == 0 && strcmp(ENTRY_USER(*l), user) == 0)
             break;
     if (link != NULL)
         *link = l;
@@ -201,6 +204,8 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
     store_bind_text(op, app);
     store_bind_text(op, user);
     store_bind_int(op, PRESENCE_AUDIENCE_MAX);
+    if (online)
+        store_op_background(op); /* one per user coming online: store.h */
     pthread_mutex_lock(&p->mu);
     p->inflight++;
     pthread_mutex_unlock(&p->mu);
@@ -228,9 +233,11 @@ static void on_session(struct rt_session *s, bool open, void *ud)
     struct pres_entry *e = find(p, s->app_id, s->user_id, &link);
     if (open) {
         if (e == NULL) {
-            e = xcalloc(1, sizeof(*e));
-            snprintf(e->app, sizeof(e->app), "%s", s->app_id);
-            snprintf(e->user, sizeof(e->user), "%s", s->user_id);
+            size_t la = strnlen(s->app_id, JWT_APP_MAX), lu = strnlen(s->user_id, RT_USER_MAX);
+            e = xcalloc(1, sizeof(*e) + la + lu + 2);
+            memcpy(e->key, s->app_id, la);
+            e->user_at = (uint8_t)(la + 1);
+            memcpy(e->key + e->user_at, s->user_id, lu);
             *link = e;
         }
         /* back within the grace: nothing; while the offline goes out: after it */
@@ -239,8 +246,8 @@ static void on_session(struct rt_session *s, bool open, void *ud)
     } else if (e != NULL && --e->count == 0) {
         struct pres_gone *g = xcalloc(1, sizeof(*g));
         e->gone_at = g->gone_at = clock_wall_ms();
-        memcpy(g->app, e->app, sizeof(g->app));
-        memcpy(g->user, e->user, sizeof(g->user));
+        snprintf(g->app, sizeof(g->app), "%s", ENTRY_APP(e));
+        snprintf(g->user, sizeof(g->user), "%s", ENTRY_USER(e));
         if (p->tail != NULL)
             p->tail->next = g;
         else
@@ -504,13 +511,13 @@ static void online_authed(struct http_req *req, const struct user_principal *pr,
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < PRES_BUCKETS; i++)
         for (struct pres_entry *e = p->buckets[i]; e != NULL; e = e->next) {
-            if (strcmp(e->app, pr->app_id) != 0 || !entry_online(e))
+            if (strcmp(ENTRY_APP(e), pr->app_id) != 0 || !entry_online(e))
                 continue;
             if (n == cap) {
                 cap *= 2;
                 ids = xrealloc(ids, cap * sizeof(*ids));
             }
-            ids[n++] = xstrdup(e->user);
+            ids[n++] = xstrdup(ENTRY_USER(e));
         }
     pthread_mutex_unlock(&p->mu);
     qsort(ids, n, sizeof(*ids), cmp_str);

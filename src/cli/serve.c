@@ -28,6 +28,7 @@
 #include "metrics/ops.h"
 #include "net/server.h"
 #include "net/static_files.h"
+#include "net/ui_embed.h"
 #include "notify/notify.h"
 #include "notify/events.h"
 #include "notify/sending.h"
@@ -169,7 +170,12 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     notify_channels_register(channels_api, router);
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
-    struct static_files *statics = static_files_load(cfg->static_dir, STATIC_MAX_TOTAL);
+    /* HERALD_STATIC_DIR overrides the UI built into the binary (docs/ui.md) */
+    struct static_files *statics = cfg->static_dir && cfg->static_dir[0]
+                                       ? static_files_load(cfg->static_dir, STATIC_MAX_TOTAL)
+                                       : static_files_embedded(ui_embed_files, ui_embed_count);
+    static_files_brand(statics, cfg->app_title ? cfg->app_title : "Herald",
+                       cfg->app_description ? cfg->app_description : "");
 
     struct server_opts opts = {
         .cfg = cfg, .router = router, .statics = statics, .metrics = metrics};

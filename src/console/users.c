@@ -1,8 +1,10 @@
 /*
  * GET /admin/users: end users of the apps the operator may read users in
  * (users:read), optionally one app (?app_id=, another app's id is a 404) and
- * a search (?q=, a case-insensitive substring of the user id or name). Read
- * only; apps change their users through the users API (docs/identity.md).
+ * a search (?q=, a case-insensitive substring of the user id or name).
+ * PATCH /admin/apps/{id}/users/{user_id} (users:write on the app): the users
+ * API's PATCH /users/{id} (docs/identity.md) for an operator, with an audit
+ * row `user.update` in the same write.
  */
 #include "internal.h"
 
@@ -10,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
+#include "identity/users.h"
 #include "kit/media_url.h"
 #include "net/http.h"
 #include "router/router.h"
@@ -133,7 +137,74 @@ static void users_list_h(struct http_req *req, void *ud)
     console__auth(ud, req, "users:read", users_list, ud);
 }
 
+/* ---- PATCH /admin/apps/{id}/users/{user_id} */
+
+/* What the audit row needs after the identity module's own steps: who, and the detail. */
+struct user_audit {
+    struct console_op who; /* id, name and ip; no roles */
+    cJSON *detail; /* {"fields":[the body's member names], "disabled"?}: never a value but that */
+};
+
+static void user_audit_add(struct store_op *op, const char *app_id, const char *uid, void *ud)
+{
+    struct user_audit *a = ud;
+    console__audit(op, &a->who, app_id, "user.update", uid, a->detail, clock_wall_ms());
+}
+
+static void user_audit_free(void *ud)
+{
+    struct user_audit *a = ud;
+    cJSON_Delete(a->detail);
+    free(a);
+}
+
+/* The member names of the body (the identity module validates it; a bad body is answered
+ * there and no row is written). */
+static cJSON *patch_detail(struct http_req *req)
+{
+    size_t len = 0;
+    const char *raw = http_req_body(req, &len);
+    cJSON *body = raw ? cJSON_ParseWithLength(raw, len) : NULL;
+    cJSON *d = cJSON_CreateObject();
+    cJSON *fields = cJSON_AddArrayToObject(d, "fields");
+    const cJSON *m;
+    int n = 0;
+    const cJSON *obj = cJSON_IsObject(body) ? body : NULL;
+    cJSON_ArrayForEach(m, obj)
+    {
+        if (m->string && n++ < 16)
+            cJSON_AddItemToArray(fields, cJSON_CreateString(m->string));
+        if (m->string && strcmp(m->string, "disabled") == 0 && cJSON_IsBool(m))
+            cJSON_AddBoolToObject(d, "disabled", cJSON_IsTrue(m));
+    }
+    cJSON_Delete(body);
+    return d;
+}
+
+static void users_patch(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *app = http_req_param(req, "id");
+    if (app == NULL || !kit_name_is_valid(app, 64) || !console__can(who, "users:write", app)) {
+        http_respond_err(req, ERR_NOTFOUND, "no such app", NULL);
+        return;
+    }
+    struct user_audit *a = xcalloc(1, sizeof(*a));
+    /* the audit row's fields only: the roles' JSON belongs to the authentication step */
+    memcpy(a->who.id, who->id, sizeof(a->who.id));
+    memcpy(a->who.name, who->name, sizeof(a->who.name));
+    memcpy(a->who.ip, who->ip, sizeof(a->who.ip));
+    a->detail = patch_detail(req);
+    struct identity_user_audit audit = {.add = user_audit_add, .free = user_audit_free, .ud = a};
+    identity_users_patch_as(req, ud, app, http_req_param(req, "user_id"), &audit);
+}
+
+static void users_patch_h(struct http_req *req, void *ud)
+{
+    console__auth(ud, req, "users:write", users_patch, ud);
+}
+
 void console__users_register(struct router *r, struct identity *id)
 {
     router_add(r, HTTP_M_GET, "/api/v1/admin/users", users_list_h, id);
+    router_add(r, HTTP_M_PATCH, "/api/v1/admin/apps/{id}/users/{user_id}", users_patch_h, id);
 }

@@ -32,7 +32,9 @@ struct config {
     int header_timeout_ms; /* HERALD_HEADER_TIMEOUT, default 10s: request head must arrive in it */
     int idle_timeout_ms;   /* HERALD_IDLE_TIMEOUT keep-alive idle, default 60s */
     char *cors_origins;    /* HERALD_CORS_ORIGINS comma list, "*" or empty (default: none) */
-    char *static_dir;      /* HERALD_STATIC_DIR UI files, default "web/dist" (may not exist) */
+    char *static_dir; /* HERALD_STATIC_DIR UI files; default NULL: the UI built into the binary */
+    char *app_title;  /* HERALD_APP_TITLE product name shown by the UI, default "Herald" */
+    char *app_description; /* HERALD_APP_DESCRIPTION one line under the title, default NULL */
     bool trust_proxy;      /* HERALD_TRUST_PROXY honour X-Forwarded-For, default false */
     char *trusted_proxies; /* HERALD_TRUSTED_PROXIES canonical CIDR list, default loopback */
     /* WebSocket */

@@ -86,6 +86,7 @@ struct user_save {
     struct user_fields f;
     const char *password; /* owned by the job, wiped when it ends */
     char *hash;
+    struct identity_user_audit audit; /* add NULL: none */
 };
 
 static void save_free(void *ctx)
@@ -95,6 +96,8 @@ static void save_free(void *ctx)
     identity__user_fields_release(&sv->f);
     cJSON_Delete(sv->body);
     free(sv->hash);
+    if (sv->audit.free)
+        sv->audit.free(sv->audit.ud);
     free(sv);
 }
 
@@ -132,6 +135,8 @@ static void save_submit(struct kit_job *j)
         identity__refresh_revoke_add(op, app_id, sv->uid, now);
         sv->base.text = xstrdup(sv->uid);
     }
+    if (sv->audit.add)
+        sv->audit.add(op, app_id, sv->uid, sv->audit.ud);
     store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, app_id);
     store_bind_text(op, sv->uid);
@@ -153,12 +158,18 @@ static int save_hash_work(struct kit_job *j)
 }
 
 /* POST /users and PATCH /users/{id}: validate, hash a given password off the loop, write. */
-static void save(struct http_req *req, const char *app_id, struct identity *id, const char *uid)
+static void save_audited(struct http_req *req, const char *app_id, struct identity *id,
+                         const char *uid, const struct identity_user_audit *audit)
 {
     cJSON *body = request_body_json(req);
-    if (body == NULL)
+    if (body == NULL) {
+        if (audit && audit->free)
+            audit->free(audit->ud);
         return;
+    }
     struct user_save *sv = xcalloc(1, sizeof(*sv));
+    if (audit)
+        sv->audit = *audit;
     sv->create = uid == NULL;
     sv->body = body;
     struct kit_job *j = identity__job_with(req, id, app_id, &sv->base, save_free);
@@ -187,6 +198,23 @@ static void save(struct http_req *req, const char *app_id, struct identity *id, 
         return;
     }
     kit_work(j, WORKPOOL_HIGH, 0, save_hash_work, save_submit);
+}
+
+static void save(struct http_req *req, const char *app_id, struct identity *id, const char *uid)
+{
+    save_audited(req, app_id, id, uid, NULL);
+}
+
+void identity_users_patch_as(struct http_req *req, struct identity *id, const char *app_id,
+                             const char *uid, const struct identity_user_audit *audit)
+{
+    if (uid == NULL || !kit_id_is_valid(uid)) {
+        http_respond_err(req, ERR_NOTFOUND, "no such user", NULL);
+        if (audit && audit->free)
+            audit->free(audit->ud);
+        return;
+    }
+    save_audited(req, app_id, id, uid, audit);
 }
 
 static void create_authed(struct http_req *req, const char *app_id, void *ud)

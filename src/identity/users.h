@@ -8,6 +8,8 @@
 #define HERALD_IDENTITY_USERS_H
 
 struct http_req;
+struct identity;
+struct store_op;
 
 void identity_users_create(struct http_req *req, void *ud); /* POST /users */
 void identity_users_list(struct http_req *req, void *ud);   /* GET /users */
@@ -16,5 +18,25 @@ void identity_users_patch(struct http_req *req, void *ud);  /* PATCH /users/{id}
 void identity_users_delete(struct http_req *req, void *ud); /* DELETE /users/{id} */
 void identity_users_batch(struct http_req *req, void *ud);  /* POST /users/batch */
 void identity_users_token(struct http_req *req, void *ud);  /* POST /users/{id}/tokens */
+
+/*
+ * Someone else's write on a user: the console's audit row. add appends its statements to
+ * the one write op of the change, after the user's update, so they commit together; free
+ * (may be NULL) releases ud when the request ends, whatever happened.
+ */
+struct identity_user_audit {
+    void (*add)(struct store_op *op, const char *app_id, const char *uid, void *ud);
+    void (*free)(void *ud);
+    void *ud;
+};
+
+/*
+ * PATCH /users/{id} on app_id's user uid for a caller other than the app (the console,
+ * docs/admin.md): the same body, checks, token revocation and answer, plus audit's rows in
+ * the same write. The caller has checked its right on app_id; uid is checked here (404).
+ * audit is copied; its free runs in every case. Loop thread.
+ */
+void identity_users_patch_as(struct http_req *req, struct identity *id, const char *app_id,
+                             const char *uid, const struct identity_user_audit *audit);
 
 #endif

@@ -117,6 +117,7 @@ static void unlink_conn(struct conn *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     l->nconns--;
+    l->churn++;
     atomic_fetch_sub(&l->srv->nconns, 1);
     metrics_conn_add(l->metrics, c->kind == CONN_WS ? METRICS_CONN_WS : METRICS_CONN_HTTP, -1);
 }
@@ -180,6 +181,7 @@ void net__conn_accept(struct loop *l, uv_stream_t *listener)
         l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+    l->churn++;
     metrics_conn_add(l->metrics, METRICS_CONN_HTTP, 1);
     net__http_init(c);
     net__conn_resume_reading(c);

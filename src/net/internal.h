@@ -102,8 +102,11 @@ struct loop {
     struct conn *conns; /* all open connections of this loop */
     struct conn *dirty; /* connections with output to flush */
     int nconns;
-    int inflight;      /* requests dispatched and not yet freed, with or without a client */
-    uint64_t start_ms; /* monotonic ms when the loop started; loop ms are relative */
+    uint32_t churn;      /* connections accepted or closed, ever (wraps) */
+    uint32_t churn_seen; /* churn at the previous sweep */
+    uint32_t churn_trim; /* churn when the heap was last trimmed (loop.c, maybe_trim) */
+    int inflight;        /* requests dispatched and not yet freed, with or without a client */
+    uint64_t start_ms;   /* monotonic ms when the loop started; loop ms are relative */
     struct metrics_shard *metrics;
     atomic_int cmd;       /* LOOP_CMD_* posted by the main thread */
     atomic_bool app_wake; /* server_wake() was called: run the application's on_wake */

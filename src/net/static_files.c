@@ -30,13 +30,26 @@ struct sfile {
     size_t len;
     char etag[24];
     const char *mime;
+    const struct sfile *gz; /* the table's "<path>.gz" (precompressed), or NULL */
 };
 
 struct static_files {
     struct sfile *files;
     size_t n, cap;
     size_t total;
+    bool not_built; /* the embedded table of a binary built without the UI */
 };
+
+static void finish_table(struct static_files *sf);
+
+/* What "/" and the SPA routes answer when the binary was built without the UI. */
+static const char NOT_BUILT_PAGE[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Herald</title>"
+    "</head>\n<body><h1>Herald</h1>\n<p>The web UI was not built into this server: it was "
+    "compiled on a machine without Node.js. The HTTP and WebSocket API under /api/v1 and /ws "
+    "work.</p>\n<p>To get the UI, install Node.js 20 and npm and run <code>make</code> again, or "
+    "point <code>HERALD_STATIC_DIR</code> at a built <code>web/dist</code> folder.</p>\n"
+    "</body></html>\n";
 
 const char *static_mime_type(const char *name)
 {
@@ -107,6 +120,16 @@ static int read_whole(const char *fs_path, size_t size, char **out)
     return 0;
 }
 
+static void set_etag(struct sfile *f)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the content */
+    for (size_t i = 0; i < f->len; i++) {
+        h ^= (unsigned char)f->data[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(f->etag, sizeof(f->etag), "\"%016llx\"", (unsigned long long)h);
+}
+
 static void add_file(struct static_files *sf, const char *url_path, char *data, size_t len)
 {
     if (sf->n == sf->cap) {
@@ -118,12 +141,7 @@ static void add_file(struct static_files *sf, const char *url_path, char *data, 
     f->data = data;
     f->len = len;
     f->mime = static_mime_type(url_path);
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the content */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)data[i];
-        h *= 1099511628211ULL;
-    }
-    snprintf(f->etag, sizeof(f->etag), "\"%016llx\"", (unsigned long long)h);
+    set_etag(f);
     sf->total += len;
 }
 
@@ -176,10 +194,103 @@ struct static_files *static_files_load(const char *dir, size_t max_total)
         return NULL;
     struct static_files *sf = xcalloc(1, sizeof(*sf));
     scan(sf, dir, "", 0, max_total);
-    if (sf->n)
-        qsort(sf->files, sf->n, sizeof(struct sfile), cmp_file);
+    finish_table(sf);
     log_info("static", "serving %zu files (%zu bytes) from %s", sf->n, sf->total, dir);
     return sf;
+}
+
+struct static_files *static_files_embedded(const struct static_embedded *files, size_t n)
+{
+    struct static_files *sf = xcalloc(1, sizeof(*sf));
+    for (size_t i = 0; i < n; i++) {
+        char *data = xmalloc(files[i].len + 1);
+        memcpy(data, files[i].data, files[i].len);
+        data[files[i].len] = '\0';
+        add_file(sf, files[i].path, data, files[i].len);
+    }
+    finish_table(sf);
+    sf->not_built = n == 0;
+    if (sf->not_built)
+        log_warn("static", "this binary was built without the web UI (no Node.js): API only");
+    else
+        log_info("static", "serving the built-in web UI (%zu files, %zu bytes)", sf->n, sf->total);
+    return sf;
+}
+
+static void html_escape(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            buf_append(b, "&amp;", 5);
+            break;
+        case '<':
+            buf_append(b, "&lt;", 4);
+            break;
+        case '>':
+            buf_append(b, "&gt;", 4);
+            break;
+        case '"':
+            buf_append(b, "&quot;", 6);
+            break;
+        case '\'':
+            buf_append(b, "&#39;", 5);
+            break;
+        default:
+            buf_append(b, s, 1);
+        }
+    }
+}
+
+static const struct sfile *find(const struct static_files *sf, const char *path);
+
+/* Sorts the table and links each file to its precompressed "<path>.gz" twin, if any. */
+static void finish_table(struct static_files *sf)
+{
+    if (sf->n == 0)
+        return;
+    qsort(sf->files, sf->n, sizeof(struct sfile), cmp_file);
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < sf->n; i++) {
+        b.len = 0;
+        buf_printf(&b, "%s.gz", sf->files[i].path);
+        sf->files[i].gz = find(sf, b.data);
+    }
+    buf_release(&b);
+}
+
+void static_files_brand(struct static_files *sf, const char *title, const char *description)
+{
+    static const char T[] = "__HERALD_APP_TITLE__", D[] = "__HERALD_APP_DESCRIPTION__";
+    if (sf == NULL)
+        return;
+    struct sfile *f = (struct sfile *)find(sf, "/index.html");
+    if (f == NULL)
+        return;
+    struct buf out = BUF_INIT;
+    const char *p = f->data, *end = f->data + f->len;
+    while (p < end) {
+        const char *t = memmem(p, (size_t)(end - p), T, sizeof(T) - 1);
+        const char *d = memmem(p, (size_t)(end - p), D, sizeof(D) - 1);
+        const char *next = t && (!d || t < d) ? t : d;
+        if (next == NULL) {
+            buf_append(&out, p, (size_t)(end - p));
+            break;
+        }
+        buf_append(&out, p, (size_t)(next - p));
+        html_escape(&out, next == t ? title : description);
+        p = next + (next == t ? sizeof(T) - 1 : sizeof(D) - 1);
+    }
+    size_t len = 0;
+    char *data = buf_detach(&out, &len);
+    if (data == NULL)
+        data = xstrdup("");
+    sf->total = sf->total - f->len + len;
+    free(f->data);
+    f->data = data;
+    f->len = len;
+    f->gz = NULL; /* a compressed copy would hold the placeholders */
+    set_etag(f);
 }
 
 void static_files_free(struct static_files *sf)
@@ -216,6 +327,30 @@ static bool is_spa_route(const char *p)
     return false;
 }
 
+/* Accept-Encoding lists gzip with a non-zero q (RFC 9110 §12.5.3). */
+static bool accepts_gzip(const char *ae)
+{
+    for (const char *p = ae; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
+        bool gzip = (size_t)(p - s) == 4 && strncasecmp(s, "gzip", 4) == 0;
+        const char *end = strchr(p, ',');
+        const char *q = strstr(p, "q=");
+        bool zero = false;
+        if (q != NULL && (end == NULL || q < end)) {
+            char *qe = NULL;
+            zero = strtod(q + 2, &qe) <= 0.0 && qe != q + 2;
+        }
+        if (gzip)
+            return !zero;
+        p = end;
+    }
+    return false;
+}
+
 static bool etag_matches(const char *inm, const char *etag)
 {
     if (inm == NULL)
@@ -233,11 +368,34 @@ static bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
+static bool serve_file(struct http_req *req, const struct sfile *f, const char *mime);
+
 bool static_files_serve(const struct static_files *sf, struct http_req *req)
 {
-    if (sf == NULL || sf->n == 0)
+    if (sf == NULL)
         return false;
     const char *raw = http_req_path(req);
+    if (sf->not_built) {
+        if (strcmp(raw, "/") != 0 && !is_spa_route(raw))
+            return false;
+        http_res_header(req, "Cache-Control", "no-cache");
+        http_respond(req, 200, "text/html; charset=utf-8", NOT_BUILT_PAGE,
+                     sizeof(NOT_BUILT_PAGE) - 1);
+        return true;
+    }
+    if (sf->n == 0)
+        return false;
+    if (strcmp(raw, "/") == 0 && find(sf, "/index.html") != NULL) {
+        /* the UI's home is the chat (SPEC §7); the query (?token=, ?user_id=…) goes along */
+        const char *q = http_req_query(req);
+        struct buf loc = BUF_INIT;
+        buf_printf(&loc, "/chat%s%s", *q ? "?" : "", q);
+        http_res_header(req, "Location", loc.data);
+        http_res_header(req, "Cache-Control", "no-cache");
+        http_respond(req, 302, NULL, NULL, 0);
+        buf_release(&loc);
+        return true;
+    }
     size_t rl = strlen(raw);
     char *path = xmalloc(rl + sizeof("index.html") + 1);
     if (url_decode(raw, rl, path, false) < 0) {
@@ -253,14 +411,29 @@ bool static_files_serve(const struct static_files *sf, struct http_req *req)
     free(path);
     if (f == NULL)
         return false;
+    if (f->gz != NULL) {
+        /* the precompressed twin when the client takes gzip (web/scripts/compress.mjs) */
+        http_res_header(req, "Vary", "Accept-Encoding");
+        if (accepts_gzip(http_req_header(req, "Accept-Encoding"))) {
+            http_res_header(req, "Content-Encoding", "gzip");
+            const char *mime = f->mime;
+            f = f->gz;
+            return serve_file(req, f, mime);
+        }
+    }
+    return serve_file(req, f, f->mime);
+}
+
+static bool serve_file(struct http_req *req, const struct sfile *f, const char *mime)
+{
     http_res_header(req, "ETag", f->etag);
     http_res_header(req, "X-Content-Type-Options", "nosniff");
     http_res_header(req, "Cache-Control",
-                    strncmp(f->mime, "text/html", 9) == 0 ? "no-cache" : "public, max-age=300");
+                    strncmp(mime, "text/html", 9) == 0 ? "no-cache" : "public, max-age=300");
     if (etag_matches(http_req_header(req, "If-None-Match"), f->etag)) {
         http_respond(req, 304, NULL, NULL, 0);
         return true;
     }
-    http_respond(req, 200, f->mime, f->data, f->len);
+    http_respond(req, 200, mime, f->data, f->len);
     return true;
 }

@@ -533,6 +533,8 @@ static int run_batch(struct notify_queue *q)
     }
     struct store_op *fin = store_op_new();
     struct notify_ev_ids evs = {.b = BUF_INIT}; /* delivery.status_changed (events.c) */
+    int *push = xmalloc((size_t)n * sizeof(*push)); /* in-app rows, pushed after fin commits */
+    int npush = 0;
     for (int i = 0; i < n; i++) {
         int64_t started = clock_wall_ms();
         const char *channel = store_rows_text(r, i, C_CHANNEL);
@@ -563,7 +565,7 @@ static int run_batch(struct notify_queue *q)
                        clock_wall_ms());
             changed = true;
         } else if (channel != NULL && strcmp(channel, "inapp") == 0) {
-            notify__inapp_push(q->n, r, i);
+            push[npush++] = i;
             finish_one(fin, r, i, token, "sent", "pushed to the user's connections", started,
                        clock_wall_ms());
             changed = true;
@@ -582,11 +584,23 @@ static int run_batch(struct notify_queue *q)
                                store_rows_text(r, i, C_DELIVERY));
     }
     notify__ev_ids_flush(&evs, fin, clock_wall_ms());
+    /* In-app deliveries are `sent` before their frames leave: a device that connects meanwhile
+     * either reads them as `sent` (and gets them again on connect) or, having read them as
+     * `sending`, is already subscribed when the push below reaches its user's topic. Pushed
+     * first, a delivery could be missed by both ways (the device connecting between the push
+     * and this commit) until its next connection. */
+    if (store_op_nsteps(fin) == 0) { /* every job went to the senders: nothing to write yet */
+        store_op_free(fin);
+    } else {
+        rc = store_write_wait(q->n->store, fin, NULL);
+        if (rc != 0)
+            log_warn("notify", "finishing %d jobs failed: %s (they run again after their lease)", n,
+                     err_str(rc));
+    }
+    for (int k = 0; k < npush; k++) /* at least once: also when the write failed */
+        notify__inapp_push(q->n, r, push[k]);
+    free(push);
     store_result_free(res);
-    rc = store_write_wait(q->n->store, fin, NULL);
-    if (rc != 0)
-        log_warn("notify", "finishing %d jobs failed: %s (they run again after their lease)", n,
-                 err_str(rc));
     return n;
 }
 

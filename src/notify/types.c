@@ -493,14 +493,14 @@ static void cmt_done(struct kit_job *j)
                     notify__row_json(store_result_step(j->res, -1), 0, CMT_BOOLS, NULL));
 }
 
-static void cmt_create(struct kit_job *j)
+/* The insert of a checked pair (c->body, decoded before). */
+static void cmt_insert(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
     struct cmt_in in;
-    if (notify__adm_body(j, &cmt_create_table, &in) == NULL)
-        return;
-    if (!notify__adm_can(c, in.app_id)) {
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+    struct kit_error err;
+    if (kit_decode(c->body, &cmt_create_table, &in, NULL, &err) != 0) { /* decoded before */
+        kit_fail_decode(j->req, &err);
         return;
     }
     const char *code = NULL;
@@ -510,7 +510,6 @@ static void cmt_create(struct kit_job *j)
     rand_hex(id + 1, 16);
     int64_t now = clock_wall_ms();
     c->n1 = 201;
-    snprintf(c->app_id, sizeof(c->app_id), "%s", in.app_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_CHANNEL_MESSAGE_TYPES_INSERT);
     store_bind_text(op, id);
@@ -526,6 +525,47 @@ static void cmt_create(struct kit_job *j)
     store_op_add(op, &SQL_CHANNEL_MESSAGE_TYPES_GET);
     store_bind_text(op, id);
     kit_store(j, op, KIT_WRITE, cmt_done);
+}
+
+/* A channel id must name one of the app's channels ("inapp" needs no row). */
+static void cmt_channel_read(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    if (j->status != 0) {
+        kit_fail_store(j, "channel", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    int col = r ? store_rows_col(r, "app_id") : -1;
+    if (r == NULL || r->nrows == 0 || col < 0 || strcmp(store_rows_text(r, 0, col), c->app_id)) {
+        notify__invalid(j->req, "channel", "no channel with this id in the app");
+        return;
+    }
+    cmt_insert(j);
+}
+
+static void cmt_create(struct kit_job *j)
+{
+    struct nadm *c = notify__adm(j);
+    struct cmt_in in;
+    if (notify__adm_body(j, &cmt_create_table, &in) == NULL)
+        return;
+    if (!notify__adm_can(c, in.app_id)) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+        return;
+    }
+    const char *code = NULL;
+    if (in.template_code && !template_code_of(j->req, in.template_code, &code))
+        return;
+    snprintf(c->app_id, sizeof(c->app_id), "%s", in.app_id);
+    if (strcmp(in.channel, "inapp") == 0) {
+        cmt_insert(j);
+        return;
+    }
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_CHANNELS_GET);
+    store_bind_text(op, in.channel);
+    kit_store(j, op, KIT_READ, cmt_channel_read);
 }
 
 static void cmt_list(struct kit_job *j)

@@ -41,6 +41,16 @@ struct rt_monitor_sub {
     struct rt_session *s;
 };
 
+/* An operator session's own state (rt_session.op). */
+struct rt_operator {
+    int64_t iat_ms;  /* its token's issue time: a revocation after it closes it */
+    char *apps_json; /* owned: the apps it monitors (a JSON array), NULL every app */
+    int nmonitor;
+    struct rt_monitor_sub *monitor; /* owned: one per monitored app's topic "m:<app>" (or
+                                       "m:*") */
+    char id[JWT_SUB_MAX + 1];
+};
+
 struct rt {
     struct identity *id;
     _Atomic(struct server *) srv; /* set once the server runs */
@@ -92,25 +102,26 @@ static void on_monitor_event(struct bus_sub *sub, const struct bus_event *ev);
  * operator and the apps (null: every app). */
 static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
 {
+    struct rt_operator *o = s->op;
     char topic[BUS_TOPIC_MAX + 1];
-    bus_topic_operator(topic, s->operator_id);
+    bus_topic_operator(topic, o->id);
     bus_subscribe(rt->bus, s->loop, topic, &s->user_sub);
     bus_topic_operator(topic, "*");
     bus_subscribe(rt->bus, s->loop, topic, &s->app_sub);
     buf_puts(b, "null,\"operator\":{\"id\":");
     /* hello: {"type":"hello","user":null,"operator":{"id","apps"},...} */
-    buf_json_str(b, s->operator_id);
+    buf_json_str(b, o->id);
     buf_puts(b, ",\"apps\":");
-    cJSON *apps = s->apps_json != NULL ? cJSON_Parse(s->apps_json) : NULL;
+    cJSON *apps = o->apps_json != NULL ? cJSON_Parse(o->apps_json) : NULL;
     int n = cJSON_IsArray(apps) ? cJSON_GetArraySize(apps) : 1;
-    s->monitor = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*s->monitor));
+    o->monitor = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*o->monitor));
     if (apps == NULL) {
         buf_puts(b, "null");
         bus_topic_monitor(topic, "*");
-        s->monitor[0] =
+        o->monitor[0] =
             (struct rt_monitor_sub){.sub = {.fn = on_monitor_event, .id = s->id}, .s = s};
-        bus_subscribe(rt->bus, s->loop, topic, &s->monitor[0].sub);
-        s->nmonitor = 1;
+        bus_subscribe(rt->bus, s->loop, topic, &o->monitor[0].sub);
+        o->nmonitor = 1;
     } else {
         buf_putc(b, '[');
         const cJSON *a;
@@ -121,11 +132,11 @@ static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
                 seen = cJSON_IsString(e) && strcmp(e->valuestring, a->valuestring) == 0;
             if (seen)
                 continue;
-            if (s->nmonitor > 0)
+            if (o->nmonitor > 0)
                 buf_putc(b, ',');
             buf_json_str(b, a->valuestring);
             bus_topic_monitor(topic, a->valuestring);
-            struct rt_monitor_sub *m = &s->monitor[s->nmonitor++];
+            struct rt_monitor_sub *m = &o->monitor[o->nmonitor++];
             *m = (struct rt_monitor_sub){.sub = {.fn = on_monitor_event, .id = s->id}, .s = s};
             bus_subscribe(rt->bus, s->loop, topic, &m->sub);
         }
@@ -133,7 +144,7 @@ static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
     }
     cJSON_Delete(apps);
     buf_putc(b, '}');
-    if (s->nmonitor > 0)
+    if (o->nmonitor > 0)
         atomic_fetch_add_explicit(&rt->nmonitors, 1, memory_order_relaxed);
 }
 
@@ -146,7 +157,7 @@ bool rt_has_monitors(struct rt *rt)
  * subscribed above, so the REVOKE event went by): it closes at once. */
 static void operator_check(struct rt *rt, struct rt_session *s)
 {
-    if (revoke_is_revoked(rt->id->revoke, REVOKE_OPERATOR, "", s->operator_id, s->operator_iat_ms))
+    if (revoke_is_revoked(rt->id->revoke, REVOKE_OPERATOR, "", s->op->id, s->op->iat_ms))
         ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
 }
 
@@ -253,8 +264,11 @@ static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
 
 static void session_free(struct rt_session *s)
 {
-    free(s->monitor);
-    free(s->apps_json);
+    if (s->op != NULL) {
+        free(s->op->monitor);
+        free(s->op->apps_json);
+        free(s->op);
+    }
     free(s);
 }
 
@@ -267,9 +281,10 @@ static void on_close(struct ws_conn *c, void *ud)
     if (s->conn) {
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->user_sub);
         bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->app_sub);
-        for (int i = 0; i < s->nmonitor; i++)
-            bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->monitor[i].sub);
-        if (s->nmonitor > 0)
+        int nmonitor = s->op != NULL ? s->op->nmonitor : 0;
+        for (int i = 0; i < nmonitor; i++)
+            bus_unsubscribe(rt->bus, ws_conn_loop(c), &s->op->monitor[i].sub);
+        if (nmonitor > 0)
             atomic_fetch_sub_explicit(&rt->nmonitors, 1, memory_order_relaxed);
         for (int w = 0; w < rt->nwatch && !s->operator; w++)
             rt->watch[w].fn(s, false, rt->watch[w].ud);
@@ -334,6 +349,37 @@ static void on_monitor_event(struct bus_sub *sub, const struct bus_event *ev)
 
 /* ---- handshake: the user's token (or demo id) decides */
 
+/* Appends str to the session's text at *at; returns where it starts. */
+static const char *session_text(struct rt_session *s, size_t *at, const char *str, size_t len)
+{
+    char *dst = s->text + *at;
+    memcpy(dst, str, len);
+    dst[len] = '\0';
+    *at += len + 1;
+    return dst;
+}
+
+/* A session of the app's user (operators: all ""), its strings copied into its allocation. */
+static struct rt_session *session_new(struct rt *rt, const char *app_id, const char *user_id,
+                                      const char *device_id, const char *session_id)
+{
+    size_t la = strnlen(app_id, JWT_APP_MAX), lu = strnlen(user_id, RT_USER_MAX),
+           ld = strnlen(device_id, RT_DEVICE_MAX), ls = strnlen(session_id, REVOKE_SESSION_MAX);
+    struct rt_session *s = xcalloc(1, sizeof(*s) + la + lu + ld + ls + 4);
+    size_t at = 0;
+    s->app_id = session_text(s, &at, app_id, la);
+    s->user_id = session_text(s, &at, user_id, lu);
+    s->device_id = session_text(s, &at, device_id, ld);
+    s->session_id = session_text(s, &at, session_id, ls);
+    s->rt = rt;
+    s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
+    s->user_sub.fn = on_user_event;
+    s->user_sub.id = s->id;
+    s->app_sub.fn = on_app_event;
+    s->app_sub.id = s->id;
+    return s;
+}
+
 static bool device_id_is_valid(const char *d)
 {
     size_t n = strlen(d);
@@ -361,21 +407,10 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
                            "device_id must be 1-64 characters of A-Z a-z 0-9 _ - . :", "device_id");
         return;
     }
-    struct rt_session *s = xcalloc(1, sizeof(*s));
-    snprintf(s->app_id, sizeof(s->app_id), "%s", p->app_id);
-    size_t ulen = strnlen(p->user_id, sizeof(s->user_id) - 1); /* ids are checked: <= 64 */
-    memcpy(s->user_id, p->user_id, ulen);
-    snprintf(s->device_id, sizeof(s->device_id), "%s", device);
-    snprintf(s->session_id, sizeof(s->session_id), "%s", p->session_id);
+    struct rt_session *s = session_new(rt, p->app_id, p->user_id, device, p->session_id);
     s->demo = p->demo;
-    s->rt = rt;
-    s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
-    s->user_sub.fn = on_user_event;
-    s->user_sub.id = s->id;
-    s->app_sub.fn = on_app_event;
-    s->app_sub.id = s->id;
     if (!ws_accept(req, s))
-        free(s);
+        session_free(s);
 }
 
 static void on_handshake(struct http_req *req, void *ud)
@@ -427,17 +462,12 @@ void rt_operator_auth(struct rt *rt, rt_operator_auth_fn fn, void *ud)
 void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operator_id,
                         const char *apps_json)
 {
-    struct rt_session *s = xcalloc(1, sizeof(*s));
+    struct rt_session *s = session_new(rt, "", "", "", "");
     s->operator= true;
-    snprintf(s->operator_id, sizeof(s->operator_id), "%s", operator_id);
-    s->apps_json = apps_json != NULL ? xstrdup(apps_json) : NULL;
-    s->operator_iat_ms = token_iat_ms(rt, req);
-    s->rt = rt;
-    s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
-    s->user_sub.fn = on_user_event;
-    s->user_sub.id = s->id;
-    s->app_sub.fn = on_app_event;
-    s->app_sub.id = s->id;
+    s->op = xcalloc(1, sizeof(*s->op));
+    snprintf(s->op->id, sizeof(s->op->id), "%s", operator_id);
+    s->op->apps_json = apps_json != NULL ? xstrdup(apps_json) : NULL;
+    s->op->iat_ms = token_iat_ms(rt, req);
     if (!ws_accept(req, s))
         session_free(s);
 }

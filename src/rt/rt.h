@@ -22,18 +22,21 @@
 #include "net/server.h"
 
 struct rt;
-struct rt_monitor_sub;
+struct rt_operator;
 struct identity;
 struct server;
 struct router;
 
 #define RT_DEVICE_MAX 64
+#define RT_USER_MAX 64        /* user ids are 1-64 characters (docs/identity.md) */
 #define RT_CLOSE_REVOKED 4001 /* the user's tokens (or this session's) were revoked */
 
 /*
  * One authenticated WebSocket connection, owned by its connection (freed
  * when it closes). Feature modules read it in their command handlers; loop
- * thread of the connection only.
+ * thread of the connection only. Sized to its strings (one allocation, about
+ * 200 bytes for a user: an idle connection's memory is mostly this and the
+ * connection), an operator's own state apart (op).
  */
 struct rt_session {
     struct ws_conn *conn; /* NULL until the connection opens */
@@ -48,18 +51,15 @@ struct rt_session {
     bool demo;
     bool operator; /* a monitoring operator (docs/protocol.md, "Operator connections"): no user,
                       read-only; user_sub is its "o:<operator>" topic, app_sub "o:*" */
-    char operator_id[JWT_SUB_MAX + 1];
-    int64_t operator_iat_ms; /* its token's issue time: a revocation after it closes it */
-    char *apps_json;         /* owned: the apps it monitors (a JSON array), NULL every app */
-    int nmonitor;
-    struct rt_monitor_sub *monitor; /* owned: one per monitored app's topic "m:<app>" (or
-                                       "m:*"); rt.c */
-    char app_id[JWT_APP_MAX + 1];
-    char user_id[65]; /* user ids are 1-64 characters (docs/identity.md) */
-    char device_id[RT_DEVICE_MAX + 1];
-    char session_id[REVOKE_SESSION_MAX + 1]; /* the login session of the token ("" in demo
-                                                mode): logging out of it closes this
-                                                connection, the user's other sessions stay */
+    struct rt_operator *op; /* owned: the operator's state (rt.c); NULL for a user */
+    /* NUL-terminated, in the session's own allocation (text); "" when not set. At most
+     * JWT_APP_MAX, RT_USER_MAX, RT_DEVICE_MAX and REVOKE_SESSION_MAX characters. */
+    const char *app_id;
+    const char *user_id;
+    const char *device_id;
+    const char *session_id; /* the login session of the token ("" in demo mode): logging out of
+                               it closes this connection, the user's other sessions stay */
+    char text[];            /* the four strings above, one after the other */
 };
 
 /*

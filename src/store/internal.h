@@ -52,6 +52,7 @@ typedef int (*store__fn)(void *conn, void *arg);
 struct store_op {
     struct store_op *next; /* queue link */
     enum store_op_kind kind;
+    bool background; /* store_op_background */
     struct store_step *steps;
     unsigned nsteps, cap_steps;
     struct store_param *params;

@@ -279,6 +279,7 @@ struct store_op *store_op_new(void)
     struct store_op *op = xmalloc(sizeof *op);
     op->next = NULL;
     op->kind = STORE_OP_SQL;
+    op->background = false;
     op->steps = op->inline_steps;
     op->nsteps = 0;
     op->cap_steps = STORE_OP_INLINE_STEPS;
@@ -291,6 +292,11 @@ struct store_op *store_op_new(void)
     op->fn = NULL;
     op->fn_arg = NULL;
     return op;
+}
+
+void store_op_background(struct store_op *op)
+{
+    op->background = true;
 }
 
 void store_op_free(struct store_op *op)
@@ -326,6 +332,11 @@ void store_op_add(struct store_op *op, const struct store_sql *sql)
 {
     assert(sql != NULL);
     push_step(op)->sql = sql;
+}
+
+unsigned store_op_nsteps(const struct store_op *op)
+{
+    return op->nsteps;
 }
 
 static size_t copy_text(struct store_op *op, const char *s)

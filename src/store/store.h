@@ -243,11 +243,23 @@ struct store_op *store_op_new(void);
 void store_op_free(struct store_op *op);
 
 /*
+ * Marks a read op as background work: many small reads that no request waits on (presence's
+ * audience of each connection that opens). On SQLite they run in order on a reader of their
+ * own with a 2 MiB page cache, so that their pages (at 10,000 users, every membership page)
+ * neither fill the request readers' caches (kept for the working set of history and search)
+ * nor are cached once per reader; PostgreSQL runs them as any read. Before submitting.
+ */
+void store_op_background(struct store_op *op);
+
+/*
  * Appends a statement to op; the store_bind_* calls that follow bind its
  * parameters in order (?1, ?2, ...). sql is borrowed until the op completes
  * (normally static storage). Every parameter of the statement must be bound.
  */
 void store_op_add(struct store_op *op, const struct store_sql *sql);
+
+/* The number of statements added to op so far. */
+unsigned store_op_nsteps(const struct store_op *op);
 
 /* store_op_add() with texts copied into the op (for SQL built at run time). */
 void store_op_add_copy(struct store_op *op, const char *sqlite, const char *pg);

@@ -80,11 +80,15 @@ struct slot {
 struct sq {
     struct store *st;
     struct opq wq, rq;
+    struct opq bq; /* background reads (store_op_background): one reader of their own */
     pthread_t writer;
     pthread_t *readers;
     int nreaders;
+    pthread_t breader;
+    bool breader_started;
     struct conn wconn;
     struct conn *rconns;
+    struct conn bconn;                   /* the background reader's (BACKGROUND_CACHE_KIB) */
     struct slot *slots;                  /* group_max_ops */
     struct store_op *carry, *carry_tail; /* taken but left for the next group */
     int last_group;                      /* ops in the previous group */
@@ -261,6 +265,9 @@ static int conn_exec(struct conn *c, const char *sql, char *err, size_t errlen)
     sqlite3_free(msg);
     return ERR_BACKEND;
 }
+
+/* the page cache of the background reader (store_op_background), KiB */
+#define BACKGROUND_CACHE_KIB "2048"
 
 static int conn_open(struct conn *c, const char *path, bool writer, const struct store_options *o,
                      char *err, size_t errlen)
@@ -505,7 +512,7 @@ static void opq_destroy(struct opq *q)
 static int sq_submit(struct store *st, struct store_op *op, bool write)
 {
     struct sq *s = st->impl;
-    struct opq *q = write ? &s->wq : &s->rq;
+    struct opq *q = write ? &s->wq : op->background ? &s->bq : &s->rq;
     int rc = 0;
     op->next = NULL;
     pthread_mutex_lock(&q->mu);
@@ -522,8 +529,9 @@ static int sq_submit(struct store *st, struct store_op *op, bool write)
         q->len++;
         if (op->kind == STORE_OP_FN)
             q->nfn++;
-        atomic_store_explicit(write ? &st->stats.write_queue : &st->stats.read_queue, q->len,
-                              memory_order_relaxed);
+        if (q != &s->bq)
+            atomic_store_explicit(write ? &st->stats.write_queue : &st->stats.read_queue, q->len,
+                                  memory_order_relaxed);
         if (q->waiting > 0)
             pthread_cond_signal(&q->cv);
     }
@@ -831,14 +839,15 @@ static void *checkpointer_main(void *arg)
 struct reader_arg {
     struct sq *s;
     struct conn *c;
+    struct opq *q; /* rq, or bq for the background reader */
 };
 
 static void *reader_main(void *arg)
 {
     struct sq *s = ((struct reader_arg *)arg)->s;
     struct conn *c = ((struct reader_arg *)arg)->c;
+    struct opq *q = ((struct reader_arg *)arg)->q;
     free(arg);
-    struct opq *q = &s->rq;
     struct store_counters *stats = &s->st->stats;
     for (;;) {
         pthread_mutex_lock(&q->mu);
@@ -852,7 +861,8 @@ static void *reader_main(void *arg)
             break;
         }
         struct store_op *op = opq_pop(q);
-        atomic_store_explicit(&stats->read_queue, q->len, memory_order_relaxed);
+        if (q == &s->rq)
+            atomic_store_explicit(&stats->read_queue, q->len, memory_order_relaxed);
         pthread_mutex_unlock(&q->mu);
         struct store_result *res = NULL;
         int status = op->kind == STORE_OP_SQL ? run_read_op(c, op, &res)
@@ -1048,6 +1058,7 @@ static void sq_free(struct sq *s)
 {
     for (int i = 0; i < s->nreaders; i++)
         conn_close(&s->rconns[i]);
+    conn_close(&s->bconn);
     conn_close(&s->cconn);
     conn_close(&s->wconn); /* last: its close checkpoints and removes the WAL */
     pthread_cond_destroy(&s->ckpt_cv);
@@ -1055,6 +1066,7 @@ static void sq_free(struct sq *s)
     pthread_mutex_destroy(&s->ckpt_mu);
     opq_destroy(&s->wq);
     opq_destroy(&s->rq);
+    opq_destroy(&s->bq);
     free(s->rconns);
     free(s->readers);
     free(s->slots);
@@ -1078,12 +1090,15 @@ static void sq_close(struct store *st)
     struct sq *s = st->impl;
     /*
      * Readers first: their callbacks may still queue writes, which the writer
-     * then answers with ERR_UNAVAIL or runs, depending on timing. Both queues
-     * are drained before their threads exit.
+     * then answers with ERR_UNAVAIL or runs, depending on timing. Every queue
+     * is drained before its threads exit.
      */
     opq_close(&s->rq);
+    opq_close(&s->bq);
     for (int i = 0; i < s->nreaders; i++)
         pthread_join(s->readers[i], NULL);
+    if (s->breader_started)
+        pthread_join(s->breader, NULL);
     opq_close(&s->wq);
     pthread_join(s->writer, NULL);
     stop_checkpointer(s);
@@ -1107,6 +1122,7 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
     s->st = st;
     opq_init(&s->wq);
     opq_init(&s->rq);
+    opq_init(&s->bq);
     s->slots = xcalloc((size_t)o->group_max_ops, sizeof *s->slots);
     s->rconns = xcalloc((size_t)o->readers, sizeof *s->rconns);
     s->readers = xcalloc((size_t)o->readers, sizeof *s->readers);
@@ -1122,6 +1138,10 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
     int rc = conn_open(&s->wconn, path, true, o, err, errlen);
     if (rc == 0)
         rc = conn_open(&s->cconn, path, false, o, err, errlen);
+    if (rc == 0)
+        rc = conn_open(&s->bconn, path, false, o, err, errlen);
+    if (rc == 0)
+        rc = conn_exec(&s->bconn, "PRAGMA cache_size=-" BACKGROUND_CACHE_KIB, err, errlen);
     if (rc < 0) {
         sq_free(s);
         return rc;
@@ -1149,6 +1169,7 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
         struct reader_arg *ra = xmalloc(sizeof *ra);
         ra->s = s;
         ra->c = &s->rconns[started];
+        ra->q = &s->rq;
         if (pthread_create(&s->readers[started], NULL, reader_main, ra) != 0) {
             free(ra);
             opq_close(&s->wq);
@@ -1156,9 +1177,19 @@ int store__sqlite_open(struct store *st, const char *path, char *err, size_t err
             goto fail_threads;
         }
     }
+    struct reader_arg *ba = xmalloc(sizeof *ba);
+    *ba = (struct reader_arg){.s = s, .c = &s->bconn, .q = &s->bq};
+    if (pthread_create(&s->breader, NULL, reader_main, ba) != 0) {
+        free(ba);
+        opq_close(&s->wq);
+        pthread_join(s->writer, NULL);
+        goto fail_threads;
+    }
+    s->breader_started = true;
     return 0;
 fail_threads:
     opq_close(&s->rq);
+    opq_close(&s->bq);
     for (int i = 0; i < started; i++)
         pthread_join(s->readers[i], NULL);
     stop_checkpointer(s);

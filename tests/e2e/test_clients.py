@@ -1,14 +1,17 @@
 """
-The two example clients of docs/client.md against the real server: clients/python/herald_client.py
-(asyncio, `websockets`) and clients/js/herald-client.js in headless Chromium, driven over the
-DevTools protocol. The server serves the JS module, unchanged, and a small test page from
-HERALD_STATIC_DIR, so the page is same-origin with /ws (the default Origin check).
+The two clients of docs/client.md against the real server: clients/python/herald_client.py
+(asyncio, `websockets`) and the JavaScript SDK clients/js/index.js (@herald/client) in headless
+Chromium, driven over the DevTools protocol. The server serves the JS module, unchanged, and a
+small test page from HERALD_STATIC_DIR, so the page is same-origin with /ws (the default Origin
+check). The SDK's unit tests (a fake socket, fake timers) are clients/js/test/ (Vitest).
 
 The same scenario for both: two users with app-minted tokens; A sends, B receives; B goes
 away keeping its cursor, A sends 150 more, B comes back with that cursor and syncs exactly
 the 150 it missed, in order (two sync pages); a send whose connection drops before its
 answer is resent with the same client_msg_id after the reconnect, and the conversation holds
-it once.
+it once. Last, the SDK survives a server restart (a server-side close, 1001): a send made
+while the server is down is delivered once after the reconnect, and the messages sent around
+the reconnect all reach the other side once, in order, through sync.
 """
 import asyncio
 import json
@@ -30,7 +33,7 @@ from test_conversations import App, app_headers
 sys.path.insert(0, os.path.join(REPO_ROOT, "clients", "python"))
 from herald_client import HeraldClient  # noqa: E402
 
-CLIENT_JS = os.path.join(REPO_ROOT, "clients", "js", "herald-client.js")
+CLIENT_JS = os.path.join(REPO_ROOT, "clients", "js", "index.js")
 MISSED = 150  # messages sent while B is away: more than one sync page (100 by default)
 
 # The test page: it imports the client module as it is in the repository.
@@ -38,11 +41,12 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <title>herald client test</title>
 <script type="module">
-import { HeraldClient } from "./herald-client.js";
+import { HeraldClient, HeraldRest } from "./index.js";
+window.HeraldRest = HeraldRest;
 window.t = {
-  make(token, cursor = null) {
+  make(token, cursor = null, opts = {}) {
     const c = new HeraldClient({ url: `ws://${location.host}/ws`, token, cursor,
-                                 backoffInitialMs: 100 });
+                                 backoffInitialMs: 100, ...opts });
     c.frames = [];
     c.addEventListener("frame", (e) => c.frames.push(e.detail));
     c.connect();
@@ -67,7 +71,7 @@ window.heraldReady = true;
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     static = tmp_path_factory.mktemp("static")
-    shutil.copyfile(CLIENT_JS, str(static / "herald-client.js"))
+    shutil.copyfile(CLIENT_JS, str(static / "index.js"))
     (static / "client-test.html").write_text(PAGE)
     yield from module_server(tmp_path_factory, env={"HERALD_STATIC_DIR": str(static)})
 
@@ -250,7 +254,7 @@ class Chromium:
 def chromium_binary():
     path = shutil.which("chromium")
     if path is None:
-        message = ("CHROMIUM IS NOT INSTALLED: the browser test of clients/js/herald-client.js "
+        message = ("CHROMIUM IS NOT INSTALLED: the browser test of clients/js/index.js "
                    "did not run. `make deps` installs it (Debian package chromium).")
         print("\n" + "!" * 78 + "\n" + message + "\n" + "!" * 78, file=sys.stderr)
         warnings.warn(message)  # in pytest's warnings summary, even with -q
@@ -335,6 +339,88 @@ def test_js_client_in_chromium_live_sync_and_retry(server, app):
     assert retry["copies"] == 1, retry
     assert [m for m in stored(app, "kim", conv) if m[0] == "js-retry-1"] == [
         ["js-retry-1", retry["first"]["id"], "retry"]]
+
+
+AROUND = 30  # messages sent over HTTP while the SDK reconnects after the restart
+
+
+def test_js_sdk_survives_a_server_restart(server, app):
+    """Runs last against the module's server: it restarts it (on the same port, so the page
+    keeps its origin)."""
+    binary = chromium_binary()
+    app.users("liz", "max")
+    conv = direct(app, "liz", "max")
+    tokens = {u: app.token(u) for u in ("liz", "max")}
+    q = json.dumps
+
+    async def scenario(browser):
+        await browser.open(server.url("/client-test.html"))
+        first = await browser.evaluate("""(async () => {
+            const opts = { backoffMaxMs: 500 };
+            window.L = t.make(%s, null, opts); window.M = t.make(%s, null, opts);
+            window.states = [];
+            M.on("state", (f) => states.push(f.state));
+            window.got = [];
+            M.on("message.new", (f) => got.push([f.message.content, f.message.seq]));
+            await L.synced(); await M.synced();
+            const ok = await L.send({ conversationId: %s, content: "before" });
+            await t.waitFor(M, (f) => f.type === "message.new" && f.message.id === ok.id);
+            return { cursor: M.cursor };
+        })()""" % (q(tokens["liz"]), q(tokens["max"]), q(conv)))
+
+        # the server goes away (close 1001 to every socket) and comes back on the same port
+        server.stop()
+        down = await browser.evaluate("""(async () => {
+            await t.waitFor(M, (f) => f.type === "client.closed");
+            window.offline = L.send({ conversationId: %s, content: "sent while down",
+                                      clientMsgId: "js-down-1" });
+            return { state: M.state, code: M.frames.find((f) => f.type === "client.closed").code,
+                     pending: L.pending.size };
+        })()""" % q(conv))
+        server.env["HERALD_LISTEN"] = "127.0.0.1:%d" % server.port
+        server.start()
+        around = []
+        for i in range(AROUND):  # some before the SDK is back, some after
+            r = app.call("liz", "POST", "/conversations/%s/messages" % conv,
+                         {"type": "text", "content": "a%d" % i, "client_msg_id": "http-a%d" % i})
+            assert r.status in (200, 201), r
+            around.append(r.json()["seq"])
+            await asyncio.sleep(0.02)
+        after = await browser.evaluate("""(async () => {
+            const ok = await offline;
+            const end = Date.now() + 15000;
+            while (got.length < %d && Date.now() < end) await t.sleep(50);
+            await t.sleep(300); // time for a stray duplicate to show
+            const r = { ok, got, states, connects: [L.connects, M.connects], cursor: M.cursor };
+            L.close(); M.close();
+            return r;
+        })()""" % (AROUND + 2))
+        return first, down, around, after
+
+    async def main():
+        browser = Chromium(binary)
+        try:
+            await browser.start()
+            return await scenario(browser)
+        finally:
+            await browser.stop()
+
+    first, down, around, after = asyncio.run(main())
+    assert down["code"] == 1001 and down["state"] == "reconnecting", down
+    assert down["pending"] == 1, down
+    assert after["connects"][0] >= 2 and after["connects"][1] >= 2, after
+    # (the listener came after connect(): "connecting" went before it)
+    assert after["states"] == ["open", "reconnecting", "open", "closed"], after["states"]
+    # every message once, in seq order: "before", the 30 and the offline send in between
+    got = after["got"]
+    assert [seq for _, seq in got] == list(range(1, AROUND + 3)), got
+    contents = [c for c, _ in got]
+    assert contents[0] == "before"
+    assert sorted(contents[1:]) == sorted(["a%d" % i for i in range(AROUND)] + ["sent while down"])
+    assert [c for c in contents if c.startswith("a")] == ["a%d" % i for i in range(AROUND)]
+    assert int(after["cursor"]) > int(first["cursor"])
+    assert [m for m in stored(app, "max", conv) if m[0] == "js-down-1"] == [
+        ["js-down-1", after["ok"]["id"], "sent while down"]]
 
 
 # --------------------------------------------------------------------------- the guide

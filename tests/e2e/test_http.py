@@ -641,11 +641,18 @@ def test_static_file_served_with_content_type(static_server, name):
     assert r.header("ETag"), r
 
 
-def test_static_root_is_index_html(static_server):
+def test_static_root_redirects_to_chat(static_server):
+    # "/" is the chat (SPEC §7); /index.html itself is still a file, and /chat serves it
     r = http_get(static_server.port, "/")
-    assert r.status == 200, r
-    assert r.body == STATIC_FILES["index.html"][0]
-    assert (r.header("Content-Type") or "").startswith("text/html"), r
+    assert r.status == 302, r
+    assert r.header("Location") == "/chat", r
+    r = http_get(static_server.port, "/?user_id=b1&target=m1")
+    assert r.status == 302 and r.header("Location") == "/chat?user_id=b1&target=m1", r
+    for path in ("/index.html", "/chat", "/admin/apps", "/login"):
+        r = http_get(static_server.port, path)
+        assert r.status == 200, (path, r)
+        assert r.body == STATIC_FILES["index.html"][0], path
+        assert (r.header("Content-Type") or "").startswith("text/html"), r
 
 
 def test_static_file_in_subfolder(static_server):

@@ -60,6 +60,15 @@ def audit_actions(server, root, action):
     return r.json()["results"]
 
 
+def channel(server, tok, app_id, name):
+    """A real channel of the app (an e-mail channel nobody sends through here): its id."""
+    body = {"app_id": app_id, "name": name, "kind": "email",
+            "config": {"from": "N <n@herald.test>", "accounts": [{"host": "a.example"}]}}
+    r = operator_call(server, tok, "POST", "/admin/channels", body)
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
 def new_type(server, tok, app_id, code, **kw):
     body = dict({"app_id": app_id, "code": code, "name": "N " + code}, **kw)
     return operator_call(server, tok, "POST", "/admin/message-types", body)
@@ -209,12 +218,19 @@ def test_channel_message_types(server, root, aid, oid):
     error_of(operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
                                                        "channel": "c1", "template_code": "A"}),
              422, "template_code")
+    # a channel id must be one of the app's channels
+    error_of(operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
+                                                       "channel": "c0ffee"}), 422, "channel")
+    their_channel = channel(server, root, oid, "pair-theirs")
+    error_of(operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
+                                                       "channel": their_channel}), 422, "channel")
+    mail = channel(server, root, aid, "pair-mail")
     r = operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
-                                                   "channel": "c0ffee", "enabled": False})
+                                                   "channel": mail, "enabled": False})
     assert r.status == 201 and r.json()["template_code"] is None, r
     y = r.json()
     r = operator_call(server, root, "GET", path + "?type=pair.type&app_id=" + aid)
-    assert [p["channel"] for p in r.json()["results"]] == ["c0ffee", "inapp"], r
+    assert [p["channel"] for p in r.json()["results"]] == sorted([mail, "inapp"]), r
     r = operator_call(server, root, "PATCH", path + "/" + y["id"],
                       {"template_code": "pair.mail", "enabled": True})
     assert r.status == 200 and r.json()["template_code"] == "pair.mail", r
@@ -574,14 +590,17 @@ def test_template_preview(server, root, aid, oid):
 
 def test_count_limits(server, root, app, aid):
     # 64 channel pairs per type
-    t = new_type(server, root, aid, "many.pairs").json()
     path = "/admin/channel-message-types"
+    app_headers(server, "ManyChannels")
+    many = app_id_of(server, root, "ManyChannels")
+    t = new_type(server, root, many, "many.pairs").json()
+    ids = [channel(server, root, many, "ch%d" % i) for i in range(65)]
     for i in range(64):
-        r = operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
-                                                       "channel": "ch%d" % i})
+        r = operator_call(server, root, "POST", path, {"app_id": many, "type_id": t["id"],
+                                                       "channel": ids[i]})
         assert r.status == 201, r
-    e = error_of(operator_call(server, root, "POST", path, {"app_id": aid, "type_id": t["id"],
-                                                           "channel": "ch64"}), 409,
+    e = error_of(operator_call(server, root, "POST", path, {"app_id": many, "type_id": t["id"],
+                                                           "channel": ids[64]}), 409,
                  code="conflict")
     assert "64" in e["message"], e
     # 1000 explicit subscription choices per user; changing an existing one still works

@@ -1,8 +1,9 @@
 /*
  * Unit tests of the in-process bus: delivery by topic on every loop, one
  * wake per batch, one encoding shared by every recipient, the skipped
- * subscriber, unsubscribing from inside a delivery, and many publishers
- * against two loop threads without a lost or doubled event.
+ * subscriber, unsubscribing from inside a delivery, many publishers
+ * against two loop threads without a lost or doubled event, and bursts
+ * between small batches.
  */
 #include "test.h"
 
@@ -220,6 +221,27 @@ TEST(concurrent_publishers_lose_nothing)
     bus_free(b);
 }
 
+/* A burst larger than what an idle inbox keeps, then small batches (the burst's arrays are
+ * given back), then a burst again: every event arrives once. */
+TEST(burst_then_small_batches)
+{
+    wakes[0] = 0;
+    struct bus *b = bus_new(1, count_wake, NULL);
+    struct rec r = {0};
+    rec_sub(b, 0, "u:default/burst", &r, 1);
+    int want = 0;
+    const int rounds[] = {10000, 3, 1, 10000, 2, 0, 5};
+    for (size_t k = 0; k < sizeof(rounds) / sizeof(rounds[0]); k++) {
+        for (int i = 0; i < rounds[k]; i++)
+            bus_publish(b, bus_event_new(BUS_KIND_FRAME, "u:default/burst", NULL));
+        bus_loop_run(b, 0);
+        want += rounds[k];
+        CHECK_INT(r.got, want);
+    }
+    bus_unsubscribe(b, 0, &r.sub);
+    bus_free(b);
+}
+
 int main(void)
 {
     RUN(topic_delivery_on_every_loop);
@@ -227,5 +249,6 @@ int main(void)
     RUN(skip_and_leave_during_delivery);
     RUN(undelivered_events_freed);
     RUN(concurrent_publishers_lose_nothing);
+    RUN(burst_then_small_batches);
     return test_summary();
 }

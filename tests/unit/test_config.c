@@ -116,7 +116,9 @@ TEST(defaults)
     CHECK_INT(c.header_timeout_ms, 10000);
     CHECK_INT(c.idle_timeout_ms, 60000);
     CHECK_STR(c.cors_origins, "");
-    CHECK_STR(c.static_dir, "web/dist");
+    CHECK(c.static_dir == NULL);
+    CHECK_STR(c.app_title, "Herald");
+    CHECK(c.app_description == NULL);
     CHECK(!c.trust_proxy);
     CHECK_INT(c.ws_max_message, 64 * 1024);
     CHECK_INT(c.ws_max_queue, 1 << 20);
@@ -860,7 +862,7 @@ TEST(print_reads_back)
     CHECK(strstr(text, "HERALD_MAX_MESSAGE_CHARS=4000\n") != NULL);
     CHECK(strstr(text, "HERALD_HISTORY_DAYS=0\n") != NULL);
     CHECK(strstr(text, "HERALD_PRESENCE_GRACE=5s\n") != NULL);
-    CHECK_INT(lines, 38); /* one line per setting */
+    CHECK_INT(lines, 40); /* one line per setting */
 
     /* the output is a .env file that gives back the same configuration */
     struct config d;
@@ -937,7 +939,7 @@ TEST(help_lists_every_flag)
         }
     }
     CHECK(widest <= 100);
-    CHECK_INT(lines, 76); /* two lines per setting */
+    CHECK_INT(lines, 80); /* two lines per setting */
     free(text);
 }
 

@@ -260,6 +260,45 @@ TEST(read_sees_committed_write)
     store_close(st);
 }
 
+/* background reads (store_op_background) see committed writes like any read, may not write,
+ * and are answered when the store closes */
+TEST(background_reads)
+{
+    struct store *st = open_kv(fresh_url(), NULL);
+    for (int i = 0; i < 20; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "b%d", i);
+        CHECK_INT(store_write_wait(st, kv_insert_op(k, i), NULL), 0);
+        struct store_op *op = store_op_new();
+        store_op_add(op, &SQL_KV_GET);
+        store_bind_text(op, k);
+        store_op_require_row(op);
+        store_op_background(op);
+        struct store_result *res = NULL;
+        CHECK_INT(store_read_wait(st, op, &res), 0);
+        CHECK_INT(store_rows_int(store_result_step(res, 0), 0, 0), i);
+        store_result_free(res);
+    }
+    struct store_op *w = kv_insert_op("bw", 1);
+    store_op_background(w);
+    CHECK_INT(store_read_wait(st, w, NULL), ERR_BACKEND); /* a read op may not write */
+    static struct tally t;
+    tally_init(&t);
+    static struct call calls[50];
+    for (int i = 0; i < 50; i++) {
+        calls[i] = (struct call){.t = &t, .idx = i, .status = 1};
+        struct store_op *op = store_op_new();
+        store_op_add(op, &SQL_KV_GET);
+        store_bind_text(op, "b3");
+        store_op_background(op);
+        CHECK_INT(store_read(st, op, tally_done, &calls[i]), 0);
+    }
+    store_close(st); /* every queued background read answered first */
+    CHECK_INT(t.done, 50);
+    CHECK_INT(t.by_status[0], 50);
+    tally_release(&t);
+}
+
 /* ---- group commit ---- */
 
 #define GC_THREADS 4
@@ -786,6 +825,7 @@ int main(void)
     RUN(schema_constraints);
     RUN(write_then_read_back);
     RUN(read_sees_committed_write);
+    RUN(background_reads);
     RUN(group_commit_groups);
     RUN(failing_op_fails_alone);
     RUN(many_failures_in_a_group);
