@@ -532,7 +532,7 @@ static int run_batch(struct notify_queue *q)
         return 0;
     }
     struct store_op *fin = store_op_new();
-    struct notify_ev_ids evs = {.b = BUF_INIT}; /* delivery.status_changed (events.c) */
+    struct notify_ev_ids evs = {.b = BUF_INIT};     /* delivery.status_changed (events.c) */
     int *push = xmalloc((size_t)n * sizeof(*push)); /* in-app rows, pushed after fin commits */
     int npush = 0;
     for (int i = 0; i < n; i++) {
