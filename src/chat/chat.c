@@ -483,6 +483,22 @@ void chat__fail_store(struct kit_job *j)
         chat__fail(j, 500, "internal", "the change could not be stored", NULL);
 }
 
+void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h)
+{
+    c->hook = *h;
+}
+
+void chat__event(struct chat *ch, const char *app_id, const char *event, const char *id,
+                 const struct store_rows *r, int i, bool conversation)
+{
+    if (ch->hook.wants == NULL || r == NULL || i >= r->nrows ||
+        !ch->hook.wants(ch->hook.ud, app_id, event))
+        return;
+    cJSON *o = conversation ? chat__conv_json(r, i, NULL, NULL, NULL) : chat__msg_json(r, i);
+    ch->hook.emit(ch->hook.ud, app_id, event, id, o);
+    cJSON_Delete(o);
+}
+
 void chat__finish_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -504,6 +520,9 @@ void chat__finish_write(struct kit_job *j)
     }
     const struct store_rows *changed =
         c->publish_step >= 0 ? store_result_step(j->res, c->publish_step) : NULL;
+    if (c->ok_status == 201 && j->req != NULL) /* created: the app's event webhooks */
+        chat__event(c->chat, c->app_id, "conversation.created", store_rows_text(conv, 0, 0), conv,
+                    0, true);
     if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
         cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(c->chat, c->app_id, ev, members, c->notify,

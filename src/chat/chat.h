@@ -10,6 +10,10 @@
 #ifndef HERALD_CHAT_CHAT_H
 #define HERALD_CHAT_CHAT_H
 
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
 struct chat;
 struct identity;
 struct router;
@@ -42,6 +46,18 @@ void chat_register(struct chat *c, struct router *r);
 /* Stops the chat module's housekeeping (retention, HERALD_HISTORY_DAYS): before the store
  * stops. Idempotent, NULL-safe. Main thread. */
 void chat_stop(struct chat *c);
+
+/* Told after a chat fact is committed (the app's outgoing event webhooks, notify/events.h):
+ * "message.created" with the message as the API shows it, "conversation.created" with the
+ * conversation. wants is asked first (cheap: nothing is built when it says no). Both run on
+ * the request's loop thread and must not block. */
+struct chat_event_hook {
+    bool (*wants)(void *ud, const char *app_id, const char *event);
+    void (*emit)(void *ud, const char *app_id, const char *event, const char *id, const cJSON *obj);
+    void *ud;
+};
+/* Sets the hook (copied). Start-up only. */
+void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h);
 
 /* After the server has stopped (chat_stop first, when not yet called). NULL-safe. */
 void chat_free(struct chat *c);

@@ -42,7 +42,12 @@ struct chat {
     struct retention *retention;    /* owned (retention.c); NULL when everything is kept */
     struct search_indexer *indexer; /* owned (search_index.c) */
     struct support *support;        /* owned (service.c) */
+    struct chat_event_hook hook; /* the event webhooks' (chat_set_event_hook); wants NULL: none */
 };
+
+/* The hook's event (chat.h) for app: obj built by build(r, i) only when it is wanted. */
+void chat__event(struct chat *ch, const char *app_id, const char *event, const char *id,
+                 const struct store_rows *r, int i, bool conversation);
 
 #define CHAT_MSG_ID_LEN 25 /* "m" and 24 hex characters */
 

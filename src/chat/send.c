@@ -316,6 +316,7 @@ static void send_written(struct kit_job *j)
         return;
     }
     int64_t cursor = store_rows_int(ev, 0, 0);
+    chat__event(c->chat, c->app_id, "message.created", c->msg_id, m, 0, false); /* webhooks */
     if (c->after_send == NULL)
         answer_ok(j, m, cursor, false);
     /* to every member, except the sending connection */
@@ -411,6 +412,8 @@ static void direct_got(struct kit_job *j)
     }
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
     if (made != NULL && made->changes > 0) {
+        chat__event(c->chat, c->app_id, "conversation.created", store_rows_text(conv, 0, 0), conv,
+                    0, true);
         cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
         chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
         cJSON_Delete(ev);

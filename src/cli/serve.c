@@ -30,6 +30,7 @@
 #include "net/static_files.h"
 #include "net/ui_embed.h"
 #include "notify/notify.h"
+#include "notify/events.h"
 #include "notify/sending.h"
 #include "notify/channels.h"
 #include "notify/driver.h"
@@ -153,6 +154,14 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     struct notify_engine *notify = notify_engine_new(ident, rt, channels);
     notify_engine_register(notify, router); /* after chat: presence watches sessions first */
+    /* the apps' outgoing event webhooks: chat's and the engine's facts, their console routes */
+    struct notify_events *events =
+        notify_events_new(ident->store, ident->enc_key, cfg->allow_private_targets);
+    notify_engine_set_events(notify, events);
+    chat_set_event_hook(chat, &(struct chat_event_hook){.wants = notify_events_chat_wants,
+                                                        .emit = notify_events_chat_emit,
+                                                        .ud = events});
+    notify_events_register(events, router, ident);
     identity_register(router, ident);
     console_register(router, ident);
     notify_register(router, ident);
@@ -177,6 +186,10 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         fprintf(stderr, "herald: cannot start the notification queue\n");
         goto out_free;
     }
+    if (notify_events_start(events) != 0) { /* the event webhooks' sender */
+        fprintf(stderr, "herald: cannot start the event webhooks' sender\n");
+        goto out_free;
+    }
     started = server_start(&opts, &port);
     if (started == NULL)
         goto out_free;
@@ -199,6 +212,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     identity_stop(ident);       /* password workers (queued checks cancelled), pollers */
     chat_stop(chat);            /* retention */
     notify_engine_stop(notify); /* the queue's dispatcher: its batch under way is written */
+    notify_events_stop(events); /* the event sender: posts under way end (5 s at most) */
     upload_stop(uploads); /* queued thumbnails run cancelled; their rows still go to the store */
     notify_channels_api_stop(channels_api); /* queued test sends answer 503, unsent */
     store_stop(store); /* queued ops finish; their callbacks post to live loops */
@@ -212,6 +226,7 @@ out_free:
     notify_node_free(node);
     chat_free(chat);
     notify_engine_free(notify);
+    notify_events_free(events);
     upload_free(uploads);
     notify_channels_api_free(channels_api);
     notify_channels_free(channels); /* no send runs: the test workers have ended */

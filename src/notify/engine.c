@@ -8,6 +8,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "notify/engine.h"
+#include "notify/quota.h"
 
 struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
                                         struct notify_channels *chs)
@@ -17,6 +18,7 @@ struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
     n->store = id->store;
     n->rt = rt;
     n->q = notify__queue_new(n, chs);
+    n->quota = notify_quota_new(n->store);
     return n;
 }
 
@@ -31,13 +33,16 @@ void notify_engine_register(struct notify_engine *n, struct router *r)
 
 int notify_engine_start(struct notify_engine *n)
 {
-    return notify__queue_start(n->q);
+    int rc = notify_quota_start(n->quota); /* the daily quotas' poller */
+    return rc != 0 ? rc : notify__queue_start(n->q);
 }
 
 void notify_engine_stop(struct notify_engine *n)
 {
-    if (n != NULL)
-        notify__queue_stop(n->q);
+    if (n == NULL)
+        return;
+    notify__queue_stop(n->q);
+    notify_quota_stop(n->quota);
 }
 
 void notify_engine_free(struct notify_engine *n)
@@ -45,5 +50,6 @@ void notify_engine_free(struct notify_engine *n)
     if (n == NULL)
         return;
     notify__queue_free(n->q);
+    notify_quota_free(n->quota);
     free(n);
 }

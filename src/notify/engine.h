@@ -27,12 +27,16 @@ struct store_rows;
 #define NOTIFY_RESEND_DAYS 7 /* in-app deliveries re-sent to a device: this recent */
 
 struct notify_queue;
+struct notify_events;
+struct notify_quota;
 
 struct notify_engine {
     struct identity *id; /* borrowed */
     struct store *store; /* borrowed (id->store) */
     struct rt *rt;       /* borrowed */
     struct notify_queue *q;
+    struct notify_events *ev;   /* borrowed, NULL: none (events.h, notify_engine_set_events) */
+    struct notify_quota *quota; /* the apps' daily quotas (quota.h) */
 };
 
 /* ---- the queue (queue.c) */

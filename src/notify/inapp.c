@@ -26,6 +26,7 @@
 #include "kit/job.h"
 #include "net/server.h"
 #include "notify/engine.h"
+#include "notify/events.h"
 #include "rt/rt.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -190,6 +191,9 @@ static void on_ack(struct rt_session *s, const cJSON *msg, void *ud)
     store_op_add(op, &SQL_DELIVERIES_DELIVERED);
     store_bind_text(op, in.delivery_id);
     store_bind_int(op, now);
+    struct notify_ev_ids evs = {.b = BUF_INIT}; /* the app's event webhooks (events.c) */
+    notify__ev_ids_add(n->ev, &evs, s->app_id, in.delivery_id);
+    notify__ev_ids_flush(&evs, op, now);
     sess_run(n, s, op, KIT_WRITE, acked);
 }
 

@@ -20,6 +20,7 @@
 #include "kit/job.h"
 #include "net/http.h"
 #include "notify/engine.h"
+#include "notify/events.h"
 #include "router/request.h"
 #include "router/router.h"
 #include "store/sql.h"
@@ -162,6 +163,9 @@ static void read_authed(struct http_req *req, const struct user_principal *p, vo
     store_bind_text(op, id);
     store_bind_int(op, clock_wall_ms());
     store_op_require_row(op);
+    struct notify_ev_ids evs = {.b = BUF_INIT}; /* the app's event webhooks (events.c) */
+    notify__ev_ids_add(((struct notify_engine *)ud)->ev, &evs, c->app, id);
+    notify__ev_ids_flush(&evs, op, clock_wall_ms());
     kit_store(j, op, KIT_WRITE, read_done);
 }
 

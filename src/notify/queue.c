@@ -5,9 +5,10 @@
  *
  *   claim   one write op: lease up to CLAIM_BATCH due jobs (run_at <= now, no live lease) to a
  *           token of this node and batch (locked_by, locked_until = now + LEASE_MS), oldest
- *           first — on SQLite through the writer, on PostgreSQL with FOR UPDATE SKIP LOCKED so
- *           that several nodes claim disjoint batches —, move their deliveries to `sending`,
- *           and read back what delivering them needs;
+ *           first, and every app's oldest due job (fairness: SQL_JOBS_CLAIM_FAIR) — on SQLite
+ *           through the writer, on PostgreSQL with FOR UPDATE SKIP LOCKED so that several
+ *           nodes claim disjoint batches —, move their deliveries to `sending`, and read back
+ *           what delivering them needs;
  *   run     an expired delivery (its notification's ttl has passed) becomes `expired`; an
  *           in-app one is pushed to its user's connections through the bus (inapp.c) and is
  *           `sent`;
@@ -38,11 +39,13 @@
 #include "notify/drivers.h"
 #include "notify/quiet.h"
 #include "notify/engine.h"
+#include "notify/events.h"
 #include "store/sql.h"
 #include "store/store.h"
 
 #define CLAIM_BATCH 500
-#define LEASE_MS 60000 /* above every driver's total timeout (e-mail: 30 s) */
+#define CLAIM_APPS_MAX 1000 /* apps whose oldest due job every claim also takes */
+#define LEASE_MS 60000      /* above every driver's total timeout (e-mail: 30 s) */
 #define IDLE_MS 1000
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS 3600000
@@ -333,6 +336,7 @@ static void flush_done(struct notify_queue *q)
         return;
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
+    struct notify_ev_ids evs = {.b = BUF_INIT}; /* delivery.status_changed (events.c) */
     int n = 0;
     for (struct send_item *it = list; it != NULL; it = it->next, n++) {
         if (it->cancelled) { /* back in the queue as it was, due now */
@@ -343,6 +347,7 @@ static void flush_done(struct notify_queue *q)
             store_bind_int(op, it->attempts);
             continue;
         }
+        notify__ev_ids_add(q->n->ev, &evs, it->app, it->delivery);
         int attempt = it->attempts + 1;
         const char *outcome;
         int64_t next = 0;
@@ -390,6 +395,7 @@ static void flush_done(struct notify_queue *q)
             store_bind_int(op, it->job);
         }
     }
+    notify__ev_ids_flush(&evs, op, now);
     int rc = store_write_wait(q->n->store, op, NULL);
     if (rc != 0)
         log_warn("notify", "recording %d sends failed: %s (they run again after their lease)", n,
@@ -498,11 +504,12 @@ static int run_batch(struct notify_queue *q)
     snprintf(token, sizeof(token), "%s.%llu", q->node, (unsigned long long)++q->batches);
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_JOBS_CLAIM);
+    store_op_add(op, &SQL_JOBS_CLAIM_FAIR); /* every app's oldest due job too (fairness) */
     store_bind_text(op, token);
     store_bind_int(op, now + LEASE_MS);
     store_bind_int(op, now);
     store_bind_int(op, CLAIM_BATCH);
+    store_bind_int(op, CLAIM_APPS_MAX);
     store_op_add(op, &SQL_DELIVERIES_SENDING);
     store_bind_text(op, token);
     store_bind_int(op, now);
@@ -518,13 +525,14 @@ static int run_batch(struct notify_queue *q)
             log_warn("notify", "claiming jobs failed: %s", err_str(rc));
         return -1;
     }
-    const struct store_rows *r = store_result_step(res, 3);
+    const struct store_rows *r = store_result_step(res, -1); /* SQL_JOBS_CLAIMED, the last */
     int n = r ? r->nrows : 0;
     if (n == 0) {
         store_result_free(res);
         return 0;
     }
     struct store_op *fin = store_op_new();
+    struct notify_ev_ids evs = {.b = BUF_INIT};     /* delivery.status_changed (events.c) */
     int *push = xmalloc((size_t)n * sizeof(*push)); /* in-app rows, pushed after fin commits */
     int npush = 0;
     for (int i = 0; i < n; i++) {
@@ -544,29 +552,38 @@ static int run_batch(struct notify_queue *q)
         const char *before = store_rows_text(r, i, C_ESCALATES_STATUS);
         bool acked =
             before != NULL && (strcmp(before, "delivered") == 0 || strcmp(before, "read") == 0);
+        bool changed = false;
         if (acked) {
             finish_one(fin, r, i, token, "skipped", "the previous step was acknowledged", started,
                        clock_wall_ms());
+            changed = true;
         } else if (quiet > 0) {
             requeue(fin, r, i, token, quiet);
         } else if (expired) {
             finish_one(fin, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
+            changed = true;
         } else if (channel != NULL && strcmp(channel, "inapp") == 0) {
             push[npush++] = i;
             finish_one(fin, r, i, token, "sent", "pushed to the user's connections", started,
                        clock_wall_ms());
+            changed = true;
         } else {
             int64_t defer_to;
             const char *dead;
             start_send(q, r, i, token, started, &defer_to, &dead);
+            changed = dead != NULL; /* a send's outcome comes with the driver's (flush_done) */
             if (dead != NULL)
                 finish_one(fin, r, i, token, "dead", dead, started, clock_wall_ms());
             else if (defer_to > 0)
                 requeue(fin, r, i, token, defer_to);
         }
+        if (changed) /* the app's event webhooks (events.c) */
+            notify__ev_ids_add(q->n->ev, &evs, store_rows_text(r, i, C_APP),
+                               store_rows_text(r, i, C_DELIVERY));
     }
+    notify__ev_ids_flush(&evs, fin, clock_wall_ms());
     /* In-app deliveries are `sent` before their frames leave: a device that connects meanwhile
      * either reads them as `sent` (and gets them again on connect) or, having read them as
      * `sending`, is already subscribed when the push below reaches its user's topic. Pushed

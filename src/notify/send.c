@@ -30,6 +30,7 @@
 #include "kit/job.h"
 #include "net/http.h"
 #include "notify/engine.h"
+#include "notify/quota.h"
 #include "notify/template.h"
 #include "router/request.h"
 #include "router/router.h"
@@ -585,6 +586,16 @@ static cJSON *body_of(struct http_req *req, bool console, struct notify_send_req
 
 static void app_authed(struct http_req *req, const char *app_id, void *ud)
 {
+    int retry_s;
+    if (!notify_quota_take(((struct notify_engine *)ud)->quota, app_id, clock_wall_ms(),
+                           &retry_s)) { /* the app's daily quota (quota.c) */
+        char v[24];
+        snprintf(v, sizeof(v), "%d", retry_s);
+        http_res_header(req, "Retry-After", v);
+        http_respond_error(req, 429, "quota_exceeded",
+                           "the app's daily notification quota is used up", NULL);
+        return;
+    }
     struct notify_send_req in;
     cJSON *body = body_of(req, false, &in);
     if (body == NULL)

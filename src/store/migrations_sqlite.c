@@ -500,6 +500,41 @@ static const char m015_channels[] = "CREATE TABLE channels ("
  * key: the channels table is another migration's); templates per app, code, channel kind and
  * locale ('' the default variant) with every saved version kept; per user opt-outs (no row:
  * subscribed); per user quiet hours; and one row per server process (nodes). */
+/* issue 11, fair claims and event webhooks (docs/notifications.md, "Fairness between apps"):
+ * the index the queue's claim uses to take every app's oldest due job, and the apps' outgoing
+ * event webhooks (docs/notifications.md, "Event
+ * webhooks"): event_webhooks (URL, sealed secret, the events subscribed) and event_outbox,
+ * their durable queue (one row per webhook per event, leased like jobs, deleted when
+ * delivered or given up). */
+static const char m018_notify_events[] =
+    "CREATE INDEX jobs_app_due ON jobs(app_id, run_at);"
+    "CREATE TABLE event_webhooks ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " url TEXT NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " events TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX event_webhooks_app ON event_webhooks(app_id);"
+    "CREATE TABLE event_outbox ("
+    " id INTEGER PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " webhook_id TEXT NOT NULL REFERENCES event_webhooks(id) ON DELETE CASCADE,"
+    " event_id TEXT NOT NULL,"
+    " event TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " run_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " locked_by TEXT,"
+    " locked_until INTEGER,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (webhook_id, event_id)"
+    ") STRICT;"
+    "CREATE INDEX event_outbox_due ON event_outbox(run_at);";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -597,6 +632,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {15, "channels", m015_channels},
     {16, "notify_config", m016_notify_config},
     {17, "notifications", m017_notifications},
+    {18, "notify_events", m018_notify_events},
 };
 
 const int store__sqlite_nmigrations =

@@ -307,6 +307,24 @@ extern const struct store_sql SQL_NOTIFICATIONS_CANCEL;
 extern const struct store_sql SQL_DELIVERIES_CANCEL;
 extern const struct store_sql SQL_JOBS_CANCEL;
 extern const struct store_sql SQL_JOBS_CLAIM;
+/* the fair claim, the daily quotas (notify_fair.c) */
+extern const struct store_sql SQL_APPS_DAILY_QUOTA_USE;
+extern const struct store_sql SQL_JOBS_CLAIM_FAIR;
+/* event webhooks and their outbox (notify_events.c) */
+extern const struct store_sql SQL_EVENT_WEBHOOKS_COUNT;
+extern const struct store_sql SQL_EVENT_WEBHOOKS_PAGE;
+extern const struct store_sql SQL_EVENT_WEBHOOKS_GET;
+extern const struct store_sql SQL_EVENT_WEBHOOKS_INSERT;
+extern const struct store_sql SQL_EVENT_WEBHOOKS_UPDATE;
+extern const struct store_sql SQL_EVENT_WEBHOOKS_DELETE;
+extern const struct store_sql SQL_EVENT_WEBHOOKS_FLAGS;
+extern const struct store_sql SQL_EVENT_OUTBOX_ADD;
+extern const struct store_sql SQL_EVENT_OUTBOX_ADD_DELIVERIES;
+extern const struct store_sql SQL_EVENT_OUTBOX_CLAIM;
+extern const struct store_sql SQL_EVENT_OUTBOX_CLAIMED;
+extern const struct store_sql SQL_EVENT_OUTBOX_DONE;
+extern const struct store_sql SQL_EVENT_OUTBOX_REQUEUE;
+extern const struct store_sql SQL_EVENT_OUTBOX_RELEASE_ALL;
 extern const struct store_sql SQL_DELIVERIES_SENDING;
 extern const struct store_sql SQL_NOTIFICATIONS_RELEASED;
 extern const struct store_sql SQL_JOBS_CLAIMED;
