@@ -218,7 +218,7 @@ struct ch_in {
         {.name = "concurrency",                                                                    \
          .kind = KIT_INT,                                                                          \
          .min = 1,                                                                                 \
-         .max = 64,                                                                                \
+         .max = 16,                                                                                \
          .at = KIT_AT(struct ch_in, concurrency)},                                                 \
         {.name = "config",                                                                         \
          .kind = KIT_OBJECT,                                                                       \

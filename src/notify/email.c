@@ -4,9 +4,9 @@
  * (cannot connect, refuses the login, answers 4xx) is cooled down for cooldown_s and the same
  * message moves on to the next one in the same send; an account over its rate_per_min (token
  * bucket) is skipped. When no account is usable the answer is NOTIFY_RETRY with the wait. A 5xx
- * reply to the message is NOTIFY_PERMANENT. Each account keeps one CURL handle, so its SMTP
- * connection is reused, under a mutex of its own: several accounts send at once. Never logs
- * credentials or mail content.
+ * reply to the message is NOTIFY_PERMANENT. Each account keeps `connections` CURL handles (1 by
+ * default), each under a mutex of its own, so its SMTP connections are reused and several
+ * messages go through one account at once. Never logs credentials or mail content.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -26,6 +26,7 @@
 #include "notify/internal.h"
 
 #define ACCOUNTS_MAX 16
+#define CONNS_MAX 8 /* SMTP connections kept per account */
 #define FROM_MAX 320
 #define CRED_MAX 256
 #define CA_PEM_MAX 8192
@@ -42,8 +43,11 @@ struct account {
     char *user, *pass; /* NULL: no AUTH */
     char *ca_pem;      /* the CA certificates to verify the server with; NULL: the system's */
     enum security sec;
-    pthread_mutex_t conn_mu; /* the handle and its connection */
-    CURL *curl;
+    int nconns;
+    struct conn {
+        pthread_mutex_t mu; /* the handle and its connection */
+        CURL *curl;
+    } conns[CONNS_MAX];
     /* under email.mu */
     bool limited;
     struct ratelimit_bucket bucket;
@@ -155,8 +159,9 @@ static int check_account(const cJSON *a, int i, char *field, size_t fieldsz, cha
         snprintf(f, sizeof(f), "accounts[%d]", i);
         return bad(field, fieldsz, msg, msgsz, f, "must be an object");
     }
-    static const char *const known[] = {"host",     "port",         "username", "password",
-                                        "security", "rate_per_min", "ca_pem",   NULL};
+    static const char *const known[] = {"host",        "port",         "username",
+                                        "password",    "security",     "ca_pem",
+                                        "connections", "rate_per_min", NULL};
     const cJSON *m;
     cJSON_ArrayForEach(m, a)
     {
@@ -195,6 +200,10 @@ static int check_account(const cJSON *a, int i, char *field, size_t fieldsz, cha
     snprintf(f, sizeof(f), "accounts[%d].rate_per_min", i);
     if (rate != NULL && !int_in(rate, 0, RATE_MAX))
         return bad(field, fieldsz, msg, msgsz, f, "must be a whole number from 0 to 100000");
+    const cJSON *conns = cJSON_GetObjectItemCaseSensitive(a, "connections");
+    snprintf(f, sizeof(f), "accounts[%d].connections", i);
+    if (conns != NULL && !int_in(conns, 1, CONNS_MAX))
+        return bad(field, fieldsz, msg, msgsz, f, "must be a whole number from 1 to 8");
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, "ca_pem");
     snprintf(f, sizeof(f), "accounts[%d].ca_pem", i);
     if (ca != NULL && (!cJSON_IsString(ca) || strlen(ca->valuestring) > CA_PEM_MAX ||
@@ -261,9 +270,11 @@ static void email_close(void *state)
         return;
     for (int i = 0; i < e->n; i++) {
         struct account *a = &e->acc[i];
-        if (a->curl != NULL)
-            curl_easy_cleanup(a->curl);
-        pthread_mutex_destroy(&a->conn_mu);
+        for (int k = 0; k < a->nconns; k++) {
+            if (a->conns[k].curl != NULL)
+                curl_easy_cleanup(a->conns[k].curl);
+            pthread_mutex_destroy(&a->conns[k].mu);
+        }
         wipe_free(a->user);
         wipe_free(a->pass);
         free(a->ca_pem);
@@ -332,7 +343,10 @@ static void *email_open(const cJSON *config, const struct notify_driver_env *env
         a->user = str_or_null(c, "username");
         a->pass = str_or_null(c, "password");
         a->ca_pem = str_or_null(c, "ca_pem");
-        pthread_mutex_init(&a->conn_mu, NULL);
+        const cJSON *conns = cJSON_GetObjectItemCaseSensitive(c, "connections");
+        a->nconns = conns ? (int)conns->valuedouble : 1;
+        for (int k = 0; k < a->nconns; k++)
+            pthread_mutex_init(&a->conns[k].mu, NULL);
         const cJSON *rate = cJSON_GetObjectItemCaseSensitive(c, "rate_per_min");
         if (rate != NULL && rate->valuedouble > 0) {
             a->limited = true;
@@ -369,21 +383,21 @@ static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 enum try_result { TRY_SENT, TRY_ACCOUNT_FAILED, TRY_PERMANENT };
 
-/* One SMTP transaction through account a, whose conn_mu the caller holds. Blocking (its
- * timeouts bound it). */
-static enum try_result try_account(struct email *e, struct account *a, const char *to,
-                                   const struct buf *mail, struct notify_result *r)
+/* One SMTP transaction through connection cn of account a, whose mutex the caller holds.
+ * Blocking (its timeouts bound it). */
+static enum try_result try_account(struct email *e, struct account *a, struct conn *cn,
+                                   const char *to, const struct buf *mail, struct notify_result *r)
 {
     CURLcode rc = CURLE_OK;
     long code = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (a->curl == NULL) {
-            a->curl = curl_easy_init();
-            if (a->curl == NULL) {
+        if (cn->curl == NULL) {
+            cn->curl = curl_easy_init();
+            if (cn->curl == NULL) {
                 snprintf(r->detail, sizeof(r->detail), "cannot start an SMTP client");
                 return TRY_ACCOUNT_FAILED;
             }
-            CURL *c = a->curl;
+            CURL *c = cn->curl;
             curl_easy_setopt(c, CURLOPT_URL, a->url);
             curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
@@ -407,17 +421,17 @@ static enum try_result try_account(struct email *e, struct account *a, const cha
         snprintf(from, sizeof(from), "<%s>", e->from_addr);
         struct curl_slist *rcpt = curl_slist_append(NULL, to);
         struct upload up = {mail->data, mail->len};
-        curl_easy_setopt(a->curl, CURLOPT_MAIL_FROM, from);
-        curl_easy_setopt(a->curl, CURLOPT_MAIL_RCPT, rcpt);
-        curl_easy_setopt(a->curl, CURLOPT_READDATA, &up);
-        curl_easy_setopt(a->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)mail->len);
-        rc = curl_easy_perform(a->curl);
+        curl_easy_setopt(cn->curl, CURLOPT_MAIL_FROM, from);
+        curl_easy_setopt(cn->curl, CURLOPT_MAIL_RCPT, rcpt);
+        curl_easy_setopt(cn->curl, CURLOPT_READDATA, &up);
+        curl_easy_setopt(cn->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)mail->len);
+        rc = curl_easy_perform(cn->curl);
         code = 0;
         long connects = 1;
-        curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(a->curl, CURLINFO_NUM_CONNECTS, &connects);
-        curl_easy_setopt(a->curl, CURLOPT_MAIL_RCPT, NULL);
-        curl_easy_setopt(a->curl, CURLOPT_READDATA, NULL);
+        curl_easy_getinfo(cn->curl, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(cn->curl, CURLINFO_NUM_CONNECTS, &connects);
+        curl_easy_setopt(cn->curl, CURLOPT_MAIL_RCPT, NULL);
+        curl_easy_setopt(cn->curl, CURLOPT_READDATA, NULL);
         curl_slist_free_all(rcpt);
         /* a reused connection the server had closed meanwhile: once more on a new one */
         if (rc == CURLE_OK || code != 0 || connects != 0)
@@ -460,7 +474,7 @@ static void email_send(void *state, const struct notify_msg *m, struct notify_re
     int tried = 0;
     struct notify_result last = {.outcome = NOTIFY_RETRY};
     bool seen[ACCOUNTS_MAX] = {false};
-    /* in turn from start, each account at most once: first those whose connection is idle,
+    /* in turn from start, each account at most once: first those with an idle connection,
      * then waiting for the others */
     for (int pass = 0; pass < 2; pass++) {
         for (int k = 0; k < e->n; k++) {
@@ -468,10 +482,16 @@ static void email_send(void *state, const struct notify_msg *m, struct notify_re
             struct account *a = &e->acc[idx];
             if (seen[idx] || notify_drivers_aborting())
                 continue;
-            if (pass == 0 && pthread_mutex_trylock(&a->conn_mu) != 0)
+            struct conn *cn = NULL;
+            for (int c = 0; pass == 0 && c < a->nconns && cn == NULL; c++)
+                if (pthread_mutex_trylock(&a->conns[c].mu) == 0)
+                    cn = &a->conns[c];
+            if (pass == 0 && cn == NULL)
                 continue;
-            if (pass == 1)
-                pthread_mutex_lock(&a->conn_mu);
+            if (pass == 1) {
+                cn = &a->conns[start % (unsigned)a->nconns];
+                pthread_mutex_lock(&cn->mu);
+            }
             seen[idx] = true;
             uint64_t now = clock_mono_ms();
             pthread_mutex_lock(&e->mu);
@@ -480,14 +500,14 @@ static void email_send(void *state, const struct notify_msg *m, struct notify_re
                 w = ratelimit_take(&a->bucket, now, 1.0);
             pthread_mutex_unlock(&e->mu);
             if (w != 0) {
-                pthread_mutex_unlock(&a->conn_mu);
+                pthread_mutex_unlock(&cn->mu);
                 wait_ms = w < wait_ms ? w : wait_ms;
                 continue;
             }
             tried++;
             struct notify_result t = {0};
-            enum try_result tr = try_account(e, a, m->address, &mail, &t);
-            pthread_mutex_unlock(&a->conn_mu);
+            enum try_result tr = try_account(e, a, cn, m->address, &mail, &t);
+            pthread_mutex_unlock(&cn->mu);
             if (tr == TRY_ACCOUNT_FAILED && notify_drivers_aborting()) {
                 snprintf(last.detail, sizeof(last.detail), "the server is stopping");
                 break; /* not the account's fault: no cool-down */

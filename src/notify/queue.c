@@ -11,7 +11,11 @@
  *           what delivering them needs;
  *   run     an expired delivery (its notification's ttl has passed) becomes `expired`; an
  *           in-app one is pushed to its user's connections through the bus (inapp.c) and is
- *           `sent`;
+ *           `sent`; a driver send (e-mail, webhook, ...) goes to the worker pool when its
+ *           channel has a free slot (concurrency) and a token (rate_per_s), else it waits in
+ *           memory on the channel's held list (at most HOLD_MAX, HOLD_MS) and starts on the
+ *           worker of the channel's send that ends first — only past HOLD_MAX is it put back in
+ *           the store for DEFER_MS;
  *   finish  one write op for the batch: each delivery's new state and an attempt row, the
  *           job deleted (or put back with its back-off).
  *
@@ -87,17 +91,30 @@ enum {
     C_ESCALATES_STATUS,
 };
 
-#define WORKERS 16        /* threads of the driver pool: every channel's sends share them */
-#define SLOTS_MAX 16      /* a channel's concurrency is at most this */
-#define DEFER_MS 200      /* a job whose channel is busy is tried again this much later */
+#define WORKERS 64 /* threads of the driver pool: every channel's sends share them */
+#define SLOTS_MAX                                                                                  \
+    16               /* a channel's concurrency is at most this (the API's bound too): it takes    \
+                        at most a quarter of the pool, however slow its provider */
+#define DEFER_MS 200 /* a job whose channel holds HOLD_MAX already is tried this much later */
 #define CHANNELS_KEPT 512 /* channel states (in-flight count, rate bucket) kept */
+#define HOLD_MAX 2048     /* claimed sends of one channel waiting in memory for a slot or token */
+#define HOLD_MS 20000     /* one held longer goes back to the queue (well inside its lease) */
 
-/* One channel's in-flight sends and rate bucket (dispatcher thread; inflight under mu). */
+struct send_item;
+
+/* One channel's in-flight sends, rate bucket and held sends (all under mu). A claimed send
+ * that finds its channel at its concurrency or out of tokens waits here, oldest first, and
+ * starts as soon as a send of the channel ends (on the worker that ran it) or the bucket
+ * refills (the dispatcher): no store write per wait. */
 struct chan_state {
     char id[72];
     int inflight;
+    int conc;     /* the channel's concurrency and rate, from its latest claimed row */
+    int64_t rate; /* per second; 0: none */
     double tokens;
     int64_t refill_ms;
+    struct send_item *held, *held_tail;
+    int nheld;
 };
 
 /* A driver send: everything copied out of the claim, run on the pool. */
@@ -112,6 +129,7 @@ struct send_item {
         *channel_id, *kind, *config;
     int64_t updated_at;
     int64_t started;
+    int64_t held_at; /* when it was put on its channel's held list */
     struct notify_result r;
     int64_t duration;
     bool cancelled; /* the server stopped first: not an attempt */
@@ -264,7 +282,7 @@ static struct chan_state *chan_of(struct notify_queue *q, const char *id)
         if (strcmp(q->chans[i].id, id) == 0)
             return &q->chans[i];
     for (int i = 0; i < q->nchans; i++) /* reuse an idle one */
-        if (q->chans[i].inflight == 0 && q->nchans == CHANNELS_KEPT) {
+        if (q->chans[i].inflight == 0 && q->chans[i].nheld == 0 && q->nchans == CHANNELS_KEPT) {
             memset(&q->chans[i], 0, sizeof(q->chans[i]));
             snprintf(q->chans[i].id, sizeof(q->chans[i].id), "%s", id);
             q->chans[i].tokens = -1;
@@ -279,9 +297,60 @@ static struct chan_state *chan_of(struct notify_queue *q, const char *id)
     return c;
 }
 
-static void send_work(void *arg)
+/* Takes a token of the channel's bucket (rate_per_s, one second deep): 0, or the ms until one
+ * is there (q->mu held). */
+static int64_t take_token(struct chan_state *cs, int64_t now)
 {
-    struct send_item *it = arg;
+    if (cs->rate <= 0)
+        return 0;
+    if (cs->tokens < 0 || now < cs->refill_ms) {
+        cs->tokens = (double)cs->rate;
+        cs->refill_ms = now;
+    }
+    cs->tokens += (double)(now - cs->refill_ms) * (double)cs->rate / 1000.0;
+    if (cs->tokens > (double)cs->rate)
+        cs->tokens = (double)cs->rate;
+    cs->refill_ms = now;
+    if (cs->tokens < 1.0)
+        return 1 + (int64_t)((1.0 - cs->tokens) * 1000.0 / (double)cs->rate);
+    cs->tokens -= 1.0;
+    return 0;
+}
+
+/* The channel's oldest held send when it may start now (a free slot and a token; then counted
+ * in flight), else NULL with *wait_ms the ms until a token, or 0 (q->mu held). */
+static struct send_item *take_held(struct chan_state *cs, int64_t now, int64_t *wait_ms)
+{
+    *wait_ms = 0;
+    if (cs->held == NULL || cs->inflight >= cs->conc)
+        return NULL;
+    int64_t w = take_token(cs, now);
+    if (w > 0) {
+        *wait_ms = w;
+        return NULL;
+    }
+    struct send_item *it = cs->held;
+    cs->held = it->next;
+    if (cs->held == NULL)
+        cs->held_tail = NULL;
+    cs->nheld--;
+    it->next = NULL;
+    cs->inflight++;
+    return it;
+}
+
+static struct chan_state *chan_find(struct notify_queue *q, const char *id)
+{
+    for (int i = 0; i < q->nchans; i++)
+        if (strcmp(q->chans[i].id, id) == 0)
+            return &q->chans[i];
+    return NULL;
+}
+
+/* One driver send, put on the done list; returns the channel's next held send when it may
+ * start now (run by the caller, on the same worker). */
+static struct send_item *send_one(struct send_item *it)
+{
     struct notify_queue *q = it->q;
     it->started = clock_wall_ms();
     cJSON *data = it->data ? cJSON_Parse(it->data) : NULL;
@@ -313,15 +382,67 @@ static void send_work(void *arg)
     it->duration = clock_wall_ms() - it->started;
     cJSON_Delete(data);
     cJSON_Delete(params);
+    struct send_item *next = NULL;
+    int64_t wait_ms;
     pthread_mutex_lock(&q->mu);
+    struct chan_state *cs = chan_find(q, it->channel_id);
+    if (cs != NULL && cs->inflight > 0)
+        cs->inflight--;
     it->next = q->done;
     q->done = it;
-    for (int i = 0; i < q->nchans; i++)
-        if (strcmp(q->chans[i].id, it->channel_id) == 0 && q->chans[i].inflight > 0)
-            q->chans[i].inflight--;
+    if (cs != NULL && !q->stop)
+        next = take_held(cs, clock_wall_ms(), &wait_ms);
     q->kicked = true;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
+    return next;
+}
+
+/* A driver send; then, on the same worker, its channel's held sends while they may start. */
+static void send_work(void *arg)
+{
+    struct send_item *it = arg;
+    while (it != NULL)
+        it = send_one(it);
+}
+
+/* Starts the held sends that may start now, on the pool; sends back to the queue (as cancelled:
+ * not an attempt, due now) those held longer than HOLD_MS. Returns the ms until a held send
+ * waits for a token only, or IDLE_MS (dispatcher). */
+static int64_t start_held(struct notify_queue *q)
+{
+    int64_t now = clock_wall_ms(), soonest = IDLE_MS;
+    pthread_mutex_lock(&q->mu);
+    for (int i = 0; i < q->nchans; i++) {
+        struct chan_state *cs = &q->chans[i];
+        while (cs->held != NULL && now - cs->held->held_at > HOLD_MS) {
+            struct send_item *it = cs->held;
+            cs->held = it->next;
+            if (cs->held == NULL)
+                cs->held_tail = NULL;
+            cs->nheld--;
+            it->cancelled = true;
+            it->next = q->done;
+            q->done = it;
+        }
+        int64_t w;
+        struct send_item *it;
+        while ((it = take_held(cs, now, &w)) != NULL) {
+            if (workpool_submit(q->pool, send_work, it) != 0) { /* back at the head */
+                cs->inflight--;
+                it->next = cs->held;
+                cs->held = it;
+                if (cs->held_tail == NULL)
+                    cs->held_tail = it;
+                cs->nheld++;
+                break;
+            }
+        }
+        if (w > 0 && w < soonest)
+            soonest = w;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return soonest;
 }
 
 /* Writes the finished driver sends: each delivery's state, its attempt, its job done or put
@@ -429,32 +550,6 @@ static void start_send(struct notify_queue *q, const struct store_rows *r, int i
     }
     int conc = (int)store_rows_int(r, i, C_CH_CONCURRENCY);
     conc = conc < 1 ? 1 : conc > SLOTS_MAX ? SLOTS_MAX : conc;
-    int64_t rate = store_rows_int(r, i, C_CH_RATE);
-    pthread_mutex_lock(&q->mu);
-    struct chan_state *cs = chan_of(q, cid);
-    if (cs == NULL || cs->inflight >= conc) {
-        pthread_mutex_unlock(&q->mu);
-        *defer_to = now + DEFER_MS;
-        return;
-    }
-    if (rate > 0) { /* a token bucket of rate_per_s, one second deep */
-        if (cs->tokens < 0 || now < cs->refill_ms) {
-            cs->tokens = (double)rate;
-            cs->refill_ms = now;
-        }
-        cs->tokens += (double)(now - cs->refill_ms) * (double)rate / 1000.0;
-        if (cs->tokens > (double)rate)
-            cs->tokens = (double)rate;
-        cs->refill_ms = now;
-        if (cs->tokens < 1.0) {
-            pthread_mutex_unlock(&q->mu);
-            *defer_to = now + 1 + (int64_t)((1.0 - cs->tokens) * 1000.0 / (double)rate);
-            return;
-        }
-        cs->tokens -= 1.0;
-    }
-    cs->inflight++;
-    pthread_mutex_unlock(&q->mu);
     struct send_item *it = xcalloc(1, sizeof(*it));
     it->q = q;
     snprintf(it->token, sizeof(it->token), "%s", token);
@@ -475,10 +570,35 @@ static void start_send(struct notify_queue *q, const struct store_rows *r, int i
     it->kind = dup_col(r, i, C_CH_KIND);
     it->config = dup_col(r, i, C_CH_CONFIG);
     it->updated_at = store_rows_int(r, i, C_CH_UPDATED);
-    if (workpool_submit(q->pool, send_work, it) != 0) {
-        pthread_mutex_lock(&q->mu);
-        cs->inflight--;
-        pthread_mutex_unlock(&q->mu);
+    pthread_mutex_lock(&q->mu);
+    struct chan_state *cs = chan_of(q, cid);
+    bool go = false;
+    if (cs != NULL) {
+        cs->conc = conc;
+        cs->rate = store_rows_int(r, i, C_CH_RATE);
+        go = cs->held == NULL && cs->inflight < conc && take_token(cs, now) == 0;
+        if (go) {
+            cs->inflight++;
+        } else if (cs->nheld < HOLD_MAX) { /* waits for a slot or a token, in memory */
+            it->held_at = now;
+            if (cs->held_tail != NULL)
+                cs->held_tail->next = it;
+            else
+                cs->held = it;
+            cs->held_tail = it;
+            cs->nheld++;
+            it = NULL;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (it == NULL)
+        return;
+    if (!go || workpool_submit(q->pool, send_work, it) != 0) {
+        if (go) {
+            pthread_mutex_lock(&q->mu);
+            cs->inflight--;
+            pthread_mutex_unlock(&q->mu);
+        }
         item_free(it);
         *defer_to = now + DEFER_MS;
     }
@@ -616,10 +736,10 @@ static void *dispatcher_main(void *arg)
             store_bind_int(op, q->pruned_at);
             (void)store_write_wait(q->n->store, op, NULL);
         }
+        int64_t sleep_ms = q->pool != NULL ? start_held(q) : IDLE_MS;
         int n = run_batch(q);
         if (n > 0)
             continue;
-        int64_t sleep_ms = IDLE_MS;
         if (n == 0) { /* nothing due: until the next job is due, at most IDLE_MS */
             struct store_op *op = store_op_new();
             store_op_add(op, &SQL_JOBS_NEXT_DUE);
@@ -628,7 +748,8 @@ static void *dispatcher_main(void *arg)
                 const struct store_rows *r = store_result_step(res, 0);
                 if (r != NULL && r->nrows > 0 && !store_rows_is_null(r, 0, 0)) {
                     int64_t d = store_rows_int(r, 0, 0) - clock_wall_ms();
-                    sleep_ms = d < 1 ? 1 : d < IDLE_MS ? d : IDLE_MS;
+                    d = d < 1 ? 1 : d;
+                    sleep_ms = d < sleep_ms ? d : sleep_ms;
                 }
             }
             store_result_free(res);
@@ -675,6 +796,20 @@ void notify__queue_stop(struct notify_queue *q)
                               shutdown), the queued ones run cancelled: all go back to the queue */
         notify_drivers_abort();
         workpool_stop(q->pool, true);
+        pthread_mutex_lock(&q->mu); /* the held ones too */
+        for (int i = 0; i < q->nchans; i++) {
+            struct chan_state *cs = &q->chans[i];
+            while (cs->held != NULL) {
+                struct send_item *it = cs->held;
+                cs->held = it->next;
+                it->cancelled = true;
+                it->next = q->done;
+                q->done = it;
+            }
+            cs->held_tail = NULL;
+            cs->nheld = 0;
+        }
+        pthread_mutex_unlock(&q->mu);
         flush_done(q);
     }
 }
