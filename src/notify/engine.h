@@ -23,7 +23,7 @@ struct store;
 struct store_rows;
 
 #define NOTIFY_RECIPIENTS_MAX 1000             /* recipients of one call ("subscribers" aside) */
-#define NOTIFY_IDEM_WINDOW_MS (24 * 3600000LL) /* SPEC §5: the de-dup window */
+#define NOTIFY_IDEM_WINDOW_MS (24 * 3600000LL) /* SPEC §5: the de-dup window's default */
 #define NOTIFY_RESEND_DAYS 7 /* in-app deliveries re-sent to a device: this recent */
 
 struct notify_queue;
@@ -37,6 +37,7 @@ struct notify_engine {
     struct notify_queue *q;
     struct notify_events *ev;   /* borrowed, NULL: none (events.h, notify_engine_set_events) */
     struct notify_quota *quota; /* the apps' daily quotas (quota.h) */
+    int64_t idem_window_ms;     /* HERALD_IDEMPOTENCY_WINDOW (notify_engine_set_idem_window) */
 };
 
 /* ---- the queue (queue.c) */
