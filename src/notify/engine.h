@@ -115,6 +115,11 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
                                 const char *apps_json);
 void notify__notification_get(struct notify_engine *n, struct http_req *req, const char *app,
                               const char *apps_json);
+/* Cancels a scheduled notification that has not started (200, 409 otherwise, 404 another
+ * app's). The app's route: app set; the console's: app NULL, the notification's app must be in
+ * apps_json (NULL: every app), and the write is audited for operator_id. */
+void notify__notification_cancel(struct notify_engine *n, struct http_req *req, const char *app,
+                                 const char *apps_json, const char *operator_id);
 void notify__deliveries_page(struct notify_engine *n, struct http_req *req, const char *app,
                              const char *apps_json);
 
