@@ -7,9 +7,10 @@ import time
 
 from conftest import wait_until
 from test_conversations import error_of
-from test_notifications import (admin, app, app_id_of, delivery_status, get, no_notification,  # noqa: F401
-                                notification, notifications, operator, other, post, root, send,
-                                ws)
+# app, other and root are the fixtures of test_notifications, used here by name
+from test_notifications import app, other, root  # noqa: F401
+from test_notifications import (admin, app_id_of, delivery_status, get, no_notification,
+                                notification, operator, post, send, ws)
 
 
 def later(app, user, title, ms=60000):
@@ -63,7 +64,8 @@ def test_console_cancel_stops_a_scheduled_notification_and_is_audited(server, ro
 def test_console_cancel_of_a_started_notification_is_409(server, root, app):
     app.users("cy")
     # sent at once: never scheduled
-    now_id = send(app, {"type": "console.cancel", "recipients": ["cy"], "title": "now"}).json()["id"]
+    now_id = send(app, {"type": "console.cancel", "recipients": ["cy"],
+                        "title": "now"}).json()["id"]
     error_of(admin(server, "POST", "/notifications/%s/cancel" % now_id, token=root), 409)
     # scheduled, but its send_at came and it went out
     soon = later(app, "cy", "soon", ms=800)
