@@ -153,6 +153,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     struct notify_engine *notify = notify_engine_new(ident, rt, channels);
+    notify_engine_set_idem_window(notify, (int64_t)cfg->idempotency_window_ms);
     notify_engine_register(notify, router); /* after chat: presence watches sessions first */
     /* the apps' outgoing event webhooks: chat's and the engine's facts, their console routes */
     struct notify_events *events =

@@ -9,6 +9,8 @@
  *   POST /api/v1/admin/deliveries/{id}/retry   a failed or dead delivery gets a job due now;
  *                                              409 in any other state   notifications:write
  *   POST /api/v1/admin/notifications           send for {"app_id", ...} notifications:write
+ *   POST /api/v1/admin/notifications/{id}/cancel   a scheduled one that has not started
+ *                                              (queries.c, the app's cancel) notifications:write
  *   GET  /api/v1/admin/stats?from=&to=&bucket=hour|day&app_id=        stats:read
  * The writes are audited in their transaction.
  */
@@ -49,6 +51,10 @@ static void deliveries_granted(struct http_req *req, const char *op, const char 
 {
     (void)op;
     notify__deliveries_page(ud, req, NULL, apps);
+}
+static void cancel_granted(struct http_req *req, const char *op, const char *apps, void *ud)
+{
+    notify__notification_cancel(ud, req, NULL, apps, op);
 }
 static void send_granted(struct http_req *req, const char *op, const char *apps, void *ud)
 {
@@ -339,6 +345,7 @@ CONSOLE_ROUTE(get_h, PERM_READ, get_granted)
 CONSOLE_ROUTE(deliveries_h, PERM_READ, deliveries_granted)
 CONSOLE_ROUTE(retry_h, PERM_WRITE, retry_granted)
 CONSOLE_ROUTE(send_h, PERM_WRITE, send_granted)
+CONSOLE_ROUTE(cancel_h, PERM_WRITE, cancel_granted)
 CONSOLE_ROUTE(stats_h, PERM_STATS, stats_granted)
 
 void notify__admin_register(struct notify_engine *n, struct router *r)
@@ -346,6 +353,7 @@ void notify__admin_register(struct notify_engine *n, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/admin/notifications", list_h, n);
     router_add(r, HTTP_M_POST, "/api/v1/admin/notifications", send_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/admin/notifications/{id}", get_h, n);
+    router_add(r, HTTP_M_POST, "/api/v1/admin/notifications/{id}/cancel", cancel_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/admin/deliveries", deliveries_h, n);
     router_add(r, HTTP_M_POST, "/api/v1/admin/deliveries/{id}/retry", retry_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/admin/stats", stats_h, n);

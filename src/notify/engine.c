@@ -19,7 +19,13 @@ struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
     n->rt = rt;
     n->q = notify__queue_new(n, chs);
     n->quota = notify_quota_new(n->store);
+    n->idem_window_ms = NOTIFY_IDEM_WINDOW_MS;
     return n;
+}
+
+void notify_engine_set_idem_window(struct notify_engine *n, int64_t ms)
+{
+    n->idem_window_ms = ms;
 }
 
 void notify_engine_register(struct notify_engine *n, struct router *r)

@@ -23,7 +23,7 @@ struct store;
 struct store_rows;
 
 #define NOTIFY_RECIPIENTS_MAX 1000             /* recipients of one call ("subscribers" aside) */
-#define NOTIFY_IDEM_WINDOW_MS (24 * 3600000LL) /* SPEC §5: the de-dup window */
+#define NOTIFY_IDEM_WINDOW_MS (24 * 3600000LL) /* SPEC §5: the de-dup window's default */
 #define NOTIFY_RESEND_DAYS 7 /* in-app deliveries re-sent to a device: this recent */
 
 struct notify_queue;
@@ -37,6 +37,7 @@ struct notify_engine {
     struct notify_queue *q;
     struct notify_events *ev;   /* borrowed, NULL: none (events.h, notify_engine_set_events) */
     struct notify_quota *quota; /* the apps' daily quotas (quota.h) */
+    int64_t idem_window_ms;     /* HERALD_IDEMPOTENCY_WINDOW (notify_engine_set_idem_window) */
 };
 
 /* ---- the queue (queue.c) */
@@ -114,6 +115,11 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
                                 const char *apps_json);
 void notify__notification_get(struct notify_engine *n, struct http_req *req, const char *app,
                               const char *apps_json);
+/* Cancels a scheduled notification that has not started (200, 409 otherwise, 404 another
+ * app's). The app's route: app set; the console's: app NULL, the notification's app must be in
+ * apps_json (NULL: every app), and the write is audited for operator_id. */
+void notify__notification_cancel(struct notify_engine *n, struct http_req *req, const char *app,
+                                 const char *apps_json, const char *operator_id);
 void notify__deliveries_page(struct notify_engine *n, struct http_req *req, const char *app,
                              const char *apps_json);
 

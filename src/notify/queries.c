@@ -3,7 +3,8 @@
  * app authentication: GET /api/v1/notifications?status=&type=&from=&to= (paged, newest
  * first), GET /api/v1/notifications/{id} (with its first 1000 deliveries and their attempts),
  * POST /api/v1/notifications/{id}/cancel (a scheduled one that has not started: its pending
- * deliveries become `cancelled`, their jobs go; 409 otherwise), GET
+ * deliveries become `cancelled`, their jobs go; 409 otherwise; the console's
+ * /admin/notifications/{id}/cancel is the same code, audited), GET
  * /api/v1/deliveries?status=&channel=&user_id=&type=&notification_id=&from=&to= (paged). Every
  * statement names the app: another app's id is a 404. Also the JSON and paging helpers the
  * other files share.
@@ -358,31 +359,89 @@ static void cancel_done(struct kit_job *j)
     buf_release(&b);
 }
 
-static void cancel_authed(struct http_req *req, const char *app_id, void *ud)
+/* The one write: the notification (still scheduled, send_at not come: else no row, ERR_NOTFOUND
+ * and nothing written), its pending deliveries, their jobs and, from the console, the audit
+ * row (c->operator_id; detail: the notification's type and send_at). */
+static void cancel_write(struct kit_job *j, const char *audit_detail)
+{
+    struct nctx *c = j->ctx;
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_NOTIFICATIONS_CANCEL);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->id);
+    store_bind_int(op, now);
+    store_op_require_row(op);
+    store_op_add(op, &SQL_DELIVERIES_CANCEL);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->id);
+    store_bind_int(op, now);
+    store_op_add(op, &SQL_JOBS_CANCEL);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->id);
+    if (c->operator_id[0]) {
+        store_op_add(op, &SQL_AUDIT_LOG_INSERT_BY_OPERATOR);
+        store_bind_text(op, c->operator_id);
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, "notification.cancel");
+        store_bind_text(op, c->id);
+        store_bind_text(op, audit_detail);
+        const char *peer = http_req_peer(j->req);
+        store_bind_text(op, peer ? peer : "");
+        store_bind_int(op, now);
+    }
+    kit_store(j, op, KIT_WRITE, cancel_done);
+}
+
+/* The console's: the notification's app must be one of the operator's. */
+static void cancel_read(struct kit_job *j)
+{
+    struct nctx *c = j->ctx;
+    if (j->status != 0) {
+        kit_fail_store(j, "notification", NULL);
+        return;
+    }
+    const struct store_rows *r = store_result_step(j->res, 0);
+    if (r == NULL || r->nrows == 0 || !notify__eng_app_in(c->apps_json, store_rows_text(r, 0, 1))) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such notification", NULL);
+        return;
+    }
+    snprintf(c->app_id, sizeof(c->app_id), "%s", store_rows_text(r, 0, 1));
+    struct buf detail = BUF_INIT;
+    buf_puts(&detail, "{\"type\":");
+    buf_json_str(&detail, store_rows_text(r, 0, 2));
+    buf_printf(&detail, ",\"send_at\":%lld}", (long long)store_rows_int(r, 0, 11));
+    cancel_write(j, detail.data);
+    buf_release(&detail);
+}
+
+void notify__notification_cancel(struct notify_engine *n, struct http_req *req, const char *app,
+                                 const char *apps_json, const char *operator_id)
 {
     const char *id = http_req_param(req, "id");
     if (id == NULL || strlen(id) > 64) {
         http_respond_err(req, ERR_NOTFOUND, "no such notification", NULL);
         return;
     }
-    struct kit_job *j = notify__eng_job(req, ud, app_id);
+    struct kit_job *j = notify__eng_job(req, n, app);
     struct nctx *c = j->ctx;
     snprintf(c->id, sizeof(c->id), "%s", id);
-    int64_t now = clock_wall_ms();
+    if (app != NULL) {
+        cancel_write(j, NULL);
+        return;
+    }
+    snprintf(c->operator_id, sizeof(c->operator_id), "%s", operator_id ? operator_id : "");
+    c->apps_json = apps_json != NULL ? xstrdup(apps_json) : NULL;
     struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_NOTIFICATIONS_CANCEL);
-    store_bind_text(op, app_id);
+    store_op_add(op, &SQL_NOTIFICATIONS_GET);
+    store_bind_text(op, NULL);
     store_bind_text(op, id);
-    store_bind_int(op, now);
-    store_op_require_row(op);
-    store_op_add(op, &SQL_DELIVERIES_CANCEL);
-    store_bind_text(op, app_id);
-    store_bind_text(op, id);
-    store_bind_int(op, now);
-    store_op_add(op, &SQL_JOBS_CANCEL);
-    store_bind_text(op, app_id);
-    store_bind_text(op, id);
-    kit_store(j, op, KIT_WRITE, cancel_done);
+    kit_store(j, op, KIT_READ, cancel_read);
+}
+
+static void cancel_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    notify__notification_cancel(ud, req, app_id, NULL, NULL);
 }
 
 /* ---- GET /deliveries */

@@ -8,10 +8,10 @@
  * gets 202 {"id","deliveries"} and the dispatcher is woken.
  *
  * Idempotency (SPEC §4a): the key (Idempotency-Key header or idempotency_key) is the app's,
- * for NOTIFY_IDEM_WINDOW_MS. A repeat inside the window finds the record (the write's upsert
- * changes no row, which undoes the whole op): the same body (its SHA-256, key left out) is
- * answered with the first answer and `Idempotency-Replay: true`, another body 422, and a
- * record not readable yet (the first send is still being written) 409.
+ * for the engine's window (HERALD_IDEMPOTENCY_WINDOW). A repeat inside the window finds the record
+ * (the write's upsert changes no row, which undoes the whole op): the same body (its SHA-256, key
+ * left out) is answered with the first answer and `Idempotency-Replay: true`, another body 422, and
+ * a record not readable yet (the first send is still being written) 409.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,7 +437,7 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
         store_bind_text(op, c->hash);
         store_bind_text(op, c->nid);
         store_bind_int(op, now);
-        store_bind_int(op, now + NOTIFY_IDEM_WINDOW_MS);
+        store_bind_int(op, now + c->n->idem_window_ms);
         store_op_require_row(op);
     }
     char *params = json_text(in->params), *data = json_text(in->data);

@@ -10,6 +10,8 @@
 #ifndef HERALD_NOTIFY_SENDING_H
 #define HERALD_NOTIFY_SENDING_H
 
+#include <stdint.h>
+
 struct identity;
 struct router;
 struct rt;
@@ -21,6 +23,11 @@ struct notify_channels;
  * and the channel registry chs (driver.h; borrowed, outlives the engine). Start-up only. */
 struct notify_engine *notify_engine_new(struct identity *id, struct rt *rt,
                                         struct notify_channels *chs);
+
+/* How long an app's idempotency key stays taken (HERALD_IDEMPOTENCY_WINDOW; default 24 h): a
+ * repeat inside it replays the first answer, one after it is a new notification. A record
+ * keeps the window it was written with. Start-up only, before notify_engine_register. */
+void notify_engine_set_idem_window(struct notify_engine *n, int64_t ms);
 
 /* Adds the routes, the `ack` command and the session watcher (re-sends). Start-up only. */
 void notify_engine_register(struct notify_engine *n, struct router *r);

@@ -400,6 +400,9 @@ TEST(range_errors_name_the_setting)
         {"--ws-max-queue=4095", "--ws-max-queue: must be between 4KiB and 1GiB, got 4095"},
         {"--ws-heartbeat=0", "--ws-heartbeat: must be between 100ms and 1h, got 0"},
         {"--shutdown-timeout=11m", "--shutdown-timeout: must be between 100ms and 10m, got 11m"},
+        {"--idempotency-window=999ms",
+         "--idempotency-window: must be between 1s and 30d, got 999ms"},
+        {"--idempotency-window=31d", "--idempotency-window: must be between 1s and 30d, got 31d"},
         {"--demo=maybe", "--demo: invalid boolean \"maybe\" (1/0, true/false, yes/no, on/off)"},
         {"--trust-proxy=2", "--trust-proxy: invalid boolean \"2\" (1/0, true/false, yes/no, "
                             "on/off)"},
@@ -415,12 +418,16 @@ TEST(range_errors_name_the_setting)
     CHECK_STR(env_err("HERALD_MAX_BODY=12xb"),
               "HERALD_MAX_BODY: invalid size \"12xb\" (use bytes or k/m/g suffixes)");
     CHECK_STR(env_err("HERALD_WORKERS=0"), "HERALD_WORKERS: must be between 1 and 64, got 0");
+    CHECK_STR(env_err("HERALD_IDEMPOTENCY_WINDOW=0"),
+              "HERALD_IDEMPOTENCY_WINDOW: must be between 1s and 30d, got 0");
 
     /* both ends of every range are accepted */
     static const char *const edges[] = {
         "--workers=1",
         "--workers=64",
         "--max-connections=1",
+        "--idempotency-window=1s",
+        "--idempotency-window=30d",
         "--max-connections=1000000",
         "--max-url=256",
         "--max-url=1MiB",
@@ -862,7 +869,8 @@ TEST(print_reads_back)
     CHECK(strstr(text, "HERALD_MAX_MESSAGE_CHARS=4000\n") != NULL);
     CHECK(strstr(text, "HERALD_HISTORY_DAYS=0\n") != NULL);
     CHECK(strstr(text, "HERALD_PRESENCE_GRACE=5s\n") != NULL);
-    CHECK_INT(lines, 40); /* one line per setting */
+    CHECK(strstr(text, "HERALD_IDEMPOTENCY_WINDOW=1d\n") != NULL); /* the default, 24h */
+    CHECK_INT(lines, 41);                                          /* one line per setting */
 
     /* the output is a .env file that gives back the same configuration */
     struct config d;
@@ -922,6 +930,8 @@ TEST(help_lists_every_flag)
         "--ws-heartbeat=DURATION",
         "--data-dir=DIR",
         "--shutdown-timeout=DURATION",
+        "--idempotency-window=DURATION",
+        "[HERALD_IDEMPOTENCY_WINDOW; 1s..30d; default 24h]",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (strstr(text, want[i]) == NULL)
@@ -939,7 +949,7 @@ TEST(help_lists_every_flag)
         }
     }
     CHECK(widest <= 100);
-    CHECK_INT(lines, 80); /* two lines per setting */
+    CHECK_INT(lines, 82); /* two lines per setting */
     free(text);
 }
 
