@@ -36,6 +36,7 @@ struct import {
     char **pw;   /* NULL or a password, wiped and freed with the import */
     char **hash; /* NULL or its hash */
     bool *exists;
+    int *pstep; /* the first step of the profile hook's statements of row i, -1: none */
     enum identity_import_mode mode;
     struct identity_import_counts counts;
     struct identity_import_audit audit; /* add NULL: none */
@@ -58,6 +59,7 @@ static void import_free(void *ctx)
     free(im->pw);
     free(im->hash);
     free(im->exists);
+    free(im->pstep);
     free(im->revoked);
     cJSON_Delete(im->body);
     if (im->audit.free)
@@ -189,6 +191,12 @@ static void finish_write(struct kit_job *j)
             revoke_subject(im->base.id->revoke, REVOKE_USER, im->base.app_id, u->valuestring);
     }
     cJSON_Delete(off);
+    /* existing users whose profile changed: their peers get conversation.updated */
+    for (int i = 0; i < im->n; i++) {
+        if (im->pstep[i] >= 0)
+            im->base.id->profile.done(j->res, im->pstep[i], im->base.app_id, im->fs[i].id,
+                                      im->base.id->profile.ud);
+    }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", (double)im->counts.count);
     cJSON_AddNumberToObject(o, "created", (double)im->counts.created);
@@ -224,6 +232,12 @@ static void write_step(struct kit_job *j)
             continue;
         if (im->mode == IMPORT_UPDATE) {
             identity__user_upsert_add(op, app, &im->fs[i], now);
+            /* an existing user's profile shown elsewhere changed: the hook's statements commit
+               with it, as PATCH /users/{id} does */
+            if (im->exists[i] && identity__profile_changes(im->base.id, &im->fs[i])) {
+                im->pstep[i] = (int)store_op_nsteps(op);
+                im->base.id->profile.add(op, app, im->fs[i].id, im->base.id->profile.ud);
+            }
         } else { /* a user created since the read makes this a 409: nothing is written */
             identity__user_insert_add(op, app, &im->fs[i], now);
         }
@@ -336,6 +350,9 @@ void identity_users_import_as(struct http_req *req, struct identity *id, const c
     im->pw = xcalloc((size_t)n, sizeof(*im->pw));
     im->hash = xcalloc((size_t)n, sizeof(*im->hash));
     im->exists = xcalloc((size_t)n, sizeof(*im->exists));
+    im->pstep = xmalloc((size_t)n * sizeof(*im->pstep));
+    for (int k = 0; k < n; k++)
+        im->pstep[k] = -1;
     im->n = n;
     struct row_errors e = {0};
     int npw = 0, i = 0;

@@ -207,3 +207,35 @@ def test_limits_rights_and_scope(server, root, apps):
     assert call(server, "POST", path % a["id"], one).status == 401
     assert "z1" not in app_users(server, hb)
     assert len(audit_rows(server, root)) == before + 1
+
+
+def test_an_update_reaches_the_direct_peers_sync(server, root, apps):
+    (a, h), _ = apps
+    path = "/admin/apps/%s/users/import" % a["id"]
+    r = call(server, "POST", path, {"users": [{"id": "s1", "name": "Sam"}, {"id": "s2"}]},
+             token=root)
+    assert r.status == 200, r
+
+    def token(uid):
+        r = call(server, "POST", "/users/%s/tokens" % uid, headers=h)
+        assert r.status == 200, r
+        return r.json()["access_token"]
+
+    s1, s2 = token("s1"), token("s2")
+    r = call(server, "POST", "/conversations", {"type": "direct", "peer": "s2"}, token=s1)
+    assert r.status in (200, 201), r
+    cursor = call(server, "GET", "/sync?limit=500", token=s2).json()["cursor"]
+    # a profile change by the import: the peer's sync replays the conversation as it is now
+    r = call(server, "POST", path, {"on_conflict": "update",
+                                    "users": [{"id": "s1", "name": "Samuel"}]}, token=root)
+    assert r.status == 200 and r.json()["updated"] == 1, r
+    got = call(server, "GET", "/sync?limit=500&cursor=" + cursor, token=s2).json()["events"]
+    updated = [e for e in got if e["type"] == "conversation.updated"]
+    assert len(updated) == 1 and "Samuel" in json.dumps(updated[0]), got
+    # an update that changes no profile field logs nothing
+    cursor = call(server, "GET", "/sync?limit=500", token=s2).json()["cursor"]
+    r = call(server, "POST", path, {"on_conflict": "update",
+                                    "users": [{"id": "s1", "disabled": False}]}, token=root)
+    assert r.status == 200, r
+    got = call(server, "GET", "/sync?limit=500&cursor=" + cursor, token=s2).json()["events"]
+    assert [e for e in got if e["type"] == "conversation.updated"] == [], got
