@@ -33,12 +33,24 @@ const CSV = [
   '',
 ].join('\r\n')
 
-async function openImport(page, file) {
+// opens the dialog and gives it file: picked through the file input, or dropped on the zone
+async function openImport(page, file, { drop = false } = {}) {
   await page.goto(`${srv.base}/admin/users?app_id=${encodeURIComponent(app.id)}`)
   await page.click('[data-test=users-import]')
   const dialog = page.getByRole('dialog')
   await dialog.waitFor()
-  await dialog.locator('input[type=file]').setInputFiles(file)
+  if (!drop) {
+    await dialog.locator('input[type=file]').setInputFiles(file)
+    return dialog
+  }
+  const dataTransfer = await page.evaluateHandle(({ name, mimeType, text }) => {
+    const dt = new DataTransfer()
+    dt.items.add(new File([text], name, { type: mimeType }))
+    return dt
+  }, { name: file.name, mimeType: file.mimeType, text: file.buffer.toString() })
+  const zone = dialog.locator('.el-upload-dragger')
+  await zone.dispatchEvent('dragover', { dataTransfer })
+  await zone.dispatchEvent('drop', { dataTransfer })
   return dialog
 }
 
@@ -88,11 +100,11 @@ test('a bad row is shown with its row and field, and nothing is imported', async
   await page.context().close()
 })
 
-test('the dialog speaks Chinese, and a JSON file is read too', async () => {
+test('the dialog speaks Chinese, and a JSON file dropped on it is read too', async () => {
   const page = await newPage(browser, { locale: 'zh-CN' })
   await signIn(page, srv.base, 'admin', PASS)
   const json = JSON.stringify({ users: [{ id: 'imp1', name: 'Ivy again' }, { id: 'imp4', name: '伊万' }] })
-  const dialog = await openImport(page, { name: 'users.json', mimeType: 'application/json', buffer: Buffer.from(json) })
+  const dialog = await openImport(page, { name: 'users.json', mimeType: 'application/json', buffer: Buffer.from(json) }, { drop: true })
   await page.getByText('导入用户').first().waitFor()
   await dialog.locator('[data-test=import-count]', { hasText: '文件中共 2 个用户。' }).waitFor()
   await dialog.getByText('保留现有用户').click()
