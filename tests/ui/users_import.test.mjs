@@ -1,7 +1,8 @@
 // The console's user import in a real browser (docs/ui.md, "Importing users"): a CSV file
 // given to the users screen's Import dialog is parsed in the page (preview and count), sent
 // to POST /admin/apps/{id}/users/import, and the users are listed; a file with a bad row
-// shows that row's error and imports nothing; the dialog in Chinese. No console error.
+// shows that row's error and imports nothing; the dialog in Chinese with a dropped JSON file;
+// a file over the server's request limit says so. No console error.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startServer, http, operatorToken, launch, newPage, shot, signIn } from './harness.mjs'
