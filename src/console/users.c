@@ -5,6 +5,8 @@
  * PATCH /admin/apps/{id}/users/{user_id} (users:write on the app): the users
  * API's PATCH /users/{id} (docs/identity.md) for an operator, with an audit
  * row `user.update` in the same write.
+ * POST /admin/apps/{id}/users/import (users:write on the app): identity_users_import_as
+ * (identity/users.h) with one audit row `user.import` (the counts) in its write.
  */
 #include "internal.h"
 
@@ -203,8 +205,45 @@ static void users_patch_h(struct http_req *req, void *ud)
     console__auth(ud, req, "users:write", users_patch, ud);
 }
 
+/* ---- POST /admin/apps/{id}/users/import */
+
+static void import_audit_add(struct store_op *op, const char *app_id,
+                             const struct identity_import_counts *n, void *ud)
+{
+    struct user_audit *a = ud;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "count", (double)n->count);
+    cJSON_AddNumberToObject(d, "created", (double)n->created);
+    cJSON_AddNumberToObject(d, "updated", (double)n->updated);
+    cJSON_AddNumberToObject(d, "skipped", (double)n->skipped);
+    console__audit(op, &a->who, app_id, "user.import", app_id, d, clock_wall_ms());
+    cJSON_Delete(d);
+}
+
+static void users_import(struct http_req *req, const struct console_op *who, void *ud)
+{
+    const char *app = http_req_param(req, "id");
+    if (app == NULL || !kit_name_is_valid(app, 64) || !console__can(who, "users:write", app)) {
+        http_respond_err(req, ERR_NOTFOUND, "no such app", NULL);
+        return;
+    }
+    struct user_audit *a = xcalloc(1, sizeof(*a));
+    memcpy(a->who.id, who->id, sizeof(a->who.id));
+    memcpy(a->who.name, who->name, sizeof(a->who.name));
+    memcpy(a->who.ip, who->ip, sizeof(a->who.ip));
+    struct identity_import_audit audit = {
+        .add = import_audit_add, .free = user_audit_free, .ud = a};
+    identity_users_import_as(req, ud, app, &audit);
+}
+
+static void users_import_h(struct http_req *req, void *ud)
+{
+    console__auth(ud, req, "users:write", users_import, ud);
+}
+
 void console__users_register(struct router *r, struct identity *id)
 {
+    router_add(r, HTTP_M_POST, "/api/v1/admin/apps/{id}/users/import", users_import_h, id);
     router_add(r, HTTP_M_GET, "/api/v1/admin/users", users_list_h, id);
     router_add(r, HTTP_M_PATCH, "/api/v1/admin/apps/{id}/users/{user_id}", users_patch_h, id);
 }

@@ -110,6 +110,10 @@ void identity__user_fields_release(struct user_fields *f);
 struct store_op;
 void identity__user_upsert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
                                int64_t now);
+/* Appends to op the insert of user f (f->id set) in app_id: an existing id fails the op
+ * (409). */
+void identity__user_insert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
+                               int64_t now);
 
 /*
  * Appends to op a revocation of every live refresh token of user_id in app_id (logout,

@@ -568,3 +568,10 @@ void identity__user_upsert_add(struct store_op *op, const char *app_id, const st
     store_op_add(op, &SQL_USERS_UPSERT);
     bind_fields(op, app_id, f->id, f, now);
 }
+
+void identity__user_insert_add(struct store_op *op, const char *app_id, const struct user_fields *f,
+                               int64_t now)
+{
+    store_op_add(op, &SQL_USERS_INSERT);
+    bind_fields(op, app_id, f->id, f, now);
+}

@@ -6,7 +6,7 @@
 // plain arrays outside Vue's reactivity, and a per-conversation version number tells the
 // views to recompute. Only the rows on screen are rendered (VirtualList.vue).
 import { defineStore } from 'pinia'
-import { reactive, ref, computed, markRaw } from 'vue'
+import { reactive, ref, computed, markRaw, nextTick } from 'vue'
 import { uuid, mediaMessage } from '../../../clients/js/index.js'
 
 const PAGE = 50
@@ -157,8 +157,15 @@ export const useChat = defineStore('chat', () => {
     return convs[id]
   }
 
-  // the newest page, once per conversation (then kept current by the events)
+  // the newest page, once per conversation (then kept current by the events). The open is
+  // measured with performance marks (docs/ui.md, "Opening a long conversation"): herald:open
+  // from the call (the click) to the frame after the newest rows are in the DOM.
   async function open(id) {
+    const timed = typeof performance !== 'undefined' && performance.mark
+    if (timed) {
+      performance.clearMarks('herald:open-start')
+      performance.mark('herald:open-start', { detail: { conversation: id } })
+    }
     activeId.value = id
     const l = list(id)
     if (!l.loaded && !l.loading) {
@@ -176,7 +183,23 @@ export const useChat = defineStore('chat', () => {
         bump(id)
       }
     }
+    if (timed) openRendered(id)
     markRead(id)
+  }
+
+  // after Vue has rendered the pane's rows (nextTick) and the browser has laid out and painted
+  // that frame (a task after the animation frame): the end of herald:open
+  function openRendered(id) {
+    nextTick(() =>
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          if (activeId.value !== id) return
+          performance.mark('herald:open-end', { detail: { conversation: id } })
+          performance.clearMeasures('herald:open')
+          performance.measure('herald:open', { start: 'herald:open-start', end: 'herald:open-end', detail: { conversation: id } })
+        }, 0),
+      ),
+    )
   }
 
   async function loadOlder(id) {

@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.code = e.code || 'http_error'
     this.field = e.field || null
     this.position = e.position || null // a template syntax error's {offset, line, column}
+    this.errors = Array.isArray(e.errors) ? e.errors : null // a user import's rows: [{field, message}]
     this.retryAfter = null
   }
 }
