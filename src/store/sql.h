@@ -342,6 +342,8 @@ extern const struct store_sql SQL_DELIVERIES_INAPP_OWN;
 extern const struct store_sql SQL_DELIVERY_ACKS_ADD;
 extern const struct store_sql SQL_DELIVERIES_DELIVERED;
 extern const struct store_sql SQL_DELIVERIES_UNACKED;
+extern const struct store_sql SQL_EVENTS_INSERT_NOTIFY;
+extern const struct store_sql SQL_EVENTS_NOTIFY_CURSORS;
 extern const struct store_sql SQL_INBOX_COUNT;
 extern const struct store_sql SQL_INBOX_UNREAD;
 extern const struct store_sql SQL_INBOX_PAGE;
