@@ -473,7 +473,7 @@ describe("live frames", () => {
     expect(FakeSocket.last().ofType("ack")).toEqual([]); // once
   });
 
-  it("a notification with a null cursor (not in the event log) leaves the cursor alone", async () => {
+  it("a notification with a null cursor (its event could not be written) leaves the cursor alone", async () => {
     const c = make();
     const ws = await online(c, "7");
     ws.frame({ type: "notification", delivery_id: "d9", cursor: null, created_at: 1,
