@@ -227,3 +227,27 @@ def test_retention_prunes_notification_events(tmp_path):
         assert sync_page(app, "r2", old_cursor)["complete"] is True
     finally:
         s.stop()
+
+
+def test_a_notification_older_than_the_history_is_not_served_and_says_so(tmp_path):
+    env = {"HERALD_HISTORY_DAYS": "30"}
+    s = Server(env=env, workdir=tmp_path / "held").start()
+    try:
+        app = App(s, app_headers(s))
+        app.users("h1")
+        start = hello_cursor(app, "h1")
+        wait_sent(app, notify(app, ["h1"], "aging"))
+        cursor = sync_all(app, "h1", start)[1]
+    finally:
+        s.stop()
+    # the newest event of all is never pruned: this one stays, older than the history
+    age_rows(s, "UPDATE events SET created_at = created_at - %d;" % DAYS_40_MS)
+    s = Server(env=env, workdir=tmp_path / "held").start()
+    try:
+        app = App(s, app_headers(s))
+        p = sync_page(app, "h1", start)
+        assert p["events"] == [] and p["complete"] is False, p
+        assert p["earliest_cursor"] == str(int(cursor) + 1)
+        assert sync_page(app, "h1", cursor)["complete"] is True
+    finally:
+        s.stop()
