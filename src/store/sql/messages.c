@@ -103,6 +103,9 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
           " FROM conversations WHERE app_id = $1 AND (id = $2 OR direct_key = $3))",
 };
 
+/* The kinds of event whose audience is their user_id alone */
+#define OWN_KINDS "('member.removed', 'member.left', 'notification')"
+
 /* The cursors of the page of events user ?2 may replay after cursor ?3 (app ?1, held from
  * created_at ?4 on, at most ?5): those of the conversations they belong to from the event that
  * made them a member on (an edit or a recall only of a message they can read: one after the
@@ -112,9 +115,6 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
  * delivery's event, whose one audience is its user: migration 019). Read through the user's
  * memberships (events_conversation) and their own events (events_user), so a page costs the
  * user's events after the cursor, not everyone's (migration 010). */
-/* The kinds of event whose audience is their user_id alone */
-#define OWN_KINDS "('member.removed', 'member.left', 'notification')"
-
 #define SYNC_CURSORS                                                                               \
     "SELECT x.cursor FROM conversation_members me JOIN events x ON x.conversation_id ="            \
     " me.conversation_id WHERE me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND"           \
@@ -150,10 +150,9 @@ const struct store_sql SQL_EVENTS_SYNC = STORE_SQL(
 const struct store_sql SQL_CONVERSATIONS_SYNCED =
     STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS " FROM (SELECT DISTINCT p.conversation_id AS sid"
               " FROM events p WHERE p.cursor IN (" SYNC_CURSORS ") AND p.kind NOT IN"
-              " ('message.new', 'message.updated', 'read', 'notification')) s CROSS JOIN "
-              "conversations c WHERE"
-              " c.id = s.sid AND c.app_id = ?1 AND EXISTS (SELECT 1 FROM conversation_members x"
-              " WHERE x.conversation_id = c.id AND x.user_id = ?2)");
+              " ('message.new', 'message.updated', 'read', 'notification')) s CROSS JOIN"
+              " conversations c WHERE c.id = s.sid AND c.app_id = ?1 AND EXISTS (SELECT 1 FROM"
+              " conversation_members x WHERE x.conversation_id = c.id AND x.user_id = ?2)");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the members of those (rooms excepted) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
