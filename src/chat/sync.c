@@ -6,9 +6,9 @@
  * each rendered as the live frame is (message.new and message.updated with the message as it
  * is now, conversation.updated with the conversation as it is now, read as it was), and the
  * user's own notifications (an in-app delivery's `notification` event, whose one audience is
- * its user: rendered as the live frame by notify_inapp_frame; one whose notification's ttl has
- * passed is skipped, as the re-sends skip it). One read op gives the page and the
- * conversations its changes are about, so both come from one store read.
+ * its user: rendered as the live frame by notify_inapp_frame; one read since or whose
+ * notification's ttl has passed is skipped, as the re-sends skip it). One read op gives the
+ * page and the conversations its changes are about, so both come from one store read.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +46,7 @@
 /* SQL_EVENTS_SYNC's columns: SQL_MESSAGES_COLS (15) from EV_MSG, the delivery's from EV_NOTE */
 enum { EV_CURSOR, EV_CONV, EV_KIND, EV_USER, EV_SEQ, EV_MSG, EV_NOTE = EV_MSG + 15 };
 #define EV_NOTE_EXPIRES (EV_NOTE + 6)
+#define EV_NOTE_STATUS (EV_NOTE + 7)
 
 /* A cursor: 1 to 18 digits; -1 when malformed. */
 static int64_t parse_cursor(const char *s)
@@ -96,11 +97,12 @@ static bool msg_frame(struct buf *b, const struct store_rows *ev, int i, const c
     return true;
 }
 
-/* The notification frame of event row i, as the live one (false when its delivery is gone or
- * its notification's ttl has passed by now). */
+/* The notification frame of event row i, as the live one (false when its delivery is gone,
+ * was read since, or its notification's ttl has passed by now: what the re-sends skip). */
 static bool note_frame(struct buf *b, const struct store_rows *ev, int i, int64_t now)
 {
-    if (store_rows_text(ev, i, EV_NOTE) == NULL)
+    const char *status = store_rows_text(ev, i, EV_NOTE_STATUS);
+    if (store_rows_text(ev, i, EV_NOTE) == NULL || (status != NULL && strcmp(status, "read") == 0))
         return false;
     if (!store_rows_is_null(ev, i, EV_NOTE_EXPIRES) &&
         store_rows_int(ev, i, EV_NOTE_EXPIRES) <= now)

@@ -133,11 +133,12 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
 /* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on (retention), ?5 limit:
  * a page of events, oldest first, each with its message as it is now (SQL_MESSAGES_COLS after
  * cursor, conversation, kind, user and seq), then a notification's delivery (INAPP_COLS:
- * id, type, title, content, data, created_at) and its notification's expires_at */
+ * id, type, title, content, data, created_at), its notification's expires_at and its status */
 const struct store_sql SQL_EVENTS_SYNC = STORE_SQL(
     "SELECT e.cursor, e.conversation_id, e.kind, e.user_id, e.seq, " SQL_MESSAGES_COLS ", nd.id,"
     " nd.type_code, coalesce(nd.title, nn.title), coalesce(nd.content, nn.content), nn.data,"
-    " nd.created_at, nn.expires_at FROM events e LEFT JOIN messages m ON m.id = e.message_id"
+    " nd.created_at, nn.expires_at, nd.status FROM events e LEFT JOIN messages m ON m.id = "
+    "e.message_id"
     " LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN deliveries nd ON nd.id ="
     " e.delivery_id AND nd.app_id = e.app_id LEFT JOIN notifications nn ON nn.id ="
     " nd.notification_id WHERE e.cursor IN (" SYNC_CURSORS ") ORDER BY e.cursor");
