@@ -91,13 +91,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 deps:
 	@scripts/deps.sh
 
-# ---- the web UI (web/, docs/ui.md): built with Node.js when its sources changed, then built
+# ---- the web UI (web/, docs/ui.md; /chat bundles the SDK, clients/js/index.js): built with
+# Node.js when its sources changed, then built
 # into the binary (build/ui/ui_embed.c, scripts/embed_ui.py). `npm ci` runs when node_modules
 # is missing or the lockfile changed. Without node and npm the server is built API-only.
 NODE := $(shell command -v node 2>/dev/null)
 NPM := $(shell command -v npm 2>/dev/null)
 UI_SRC := web/index.html web/vite.config.js web/package.json web/package-lock.json \
-          $(shell find web/src web/public web/scripts -type f 2>/dev/null)
+          clients/js/index.js $(shell find web/src web/public web/scripts -type f 2>/dev/null)
 UI_NODE_STAMP := web/node_modules/.herald-ci
 UI_DIST_STAMP := web/dist/.herald-built
 ifneq ($(and $(NODE),$(NPM)),)

@@ -49,7 +49,7 @@ export interface NotificationFrame {
   delivery_id: string;
   notification: { type: string; title: string; content: string; data: any };
   created_at: number;
-  cursor?: Cursor | null;
+  cursor: Cursor | null; // its event's (null: the event could not be written)
 }
 export interface SendOkFrame {
   type: "send.ok"; client_msg_id: string; id: string; conversation_id: string; seq: number;

@@ -17,7 +17,8 @@
 //   const ok = await client.send({ to: "m1", content: "hello" });
 
 // Frames that belong to the event log: they carry a cursor and are replayed by sync.
-const LOGGED = new Set(["message.new", "message.updated", "conversation.updated", "read"]);
+const LOGGED = new Set(["message.new", "message.updated", "conversation.updated", "read",
+  "notification"]);
 // Send errors worth another try with the same client_msg_id (docs/protocol.md, "Errors").
 const RETRYABLE = new Set(["unavailable", "conflict", "internal"]);
 const OPEN = 1; // WebSocket.OPEN, the same in every implementation
@@ -335,8 +336,8 @@ export class HeraldClient extends EventTarget {
       this.answered(ws, f);
     } else if (f.type === "send.ok") {
       // the answer to a copy of a send answered already
-    } else if (f.type === "notification") {
-      this.notified(f);
+    } else if (f.type === "notification" && typeof f.cursor !== "string") {
+      this.notified(f); // its event could not be written: by its delivery id alone
     } else if (LOGGED.has(f.type) && f.cursor !== undefined) {
       if (this.collected !== null) this.collected.push(f);
       else this.apply(f);
@@ -348,14 +349,21 @@ export class HeraldClient extends EventTarget {
   // An event frame, applied once; this.cursor becomes the highest applied.
   apply(f) {
     const c = BigInt(f.cursor);
-    if (c <= this.floor || this.applied.has(c)) return;
-    this.applied.add(c);
-    if (this.applied.size > BOUND) { // bounded: the oldest leave, below the floor
-      const oldest = this.applied.values().next().value;
-      this.applied.delete(oldest);
-      if (oldest > this.floor) this.floor = oldest;
+    if (c > this.floor && !this.applied.has(c)) {
+      this.applied.add(c);
+      if (this.applied.size > BOUND) { // bounded: the oldest leave, below the floor
+        const oldest = this.applied.values().next().value;
+        this.applied.delete(oldest);
+        if (oldest > this.floor) this.floor = oldest;
+      }
+      if (above(f.cursor, this.cursor)) this.cursor = f.cursor;
+    } else if (f.type !== "notification") {
+      return; // applied before
     }
-    if (above(f.cursor, this.cursor)) this.cursor = f.cursor;
+    if (f.type === "notification") { // a re-send of one not ACKed comes with its old cursor
+      this.notified(f);
+      return;
+    }
     if (f.type === "message.new") {
       if (this.seenIds.has(f.message.id)) return;
       this.remember(f.message.id);
@@ -363,13 +371,9 @@ export class HeraldClient extends EventTarget {
     this.emit(f);
   }
 
-  // A notification: told by its delivery id, not its cursor (one not ACKed is sent again on
-  // every connection; its cursor is null: notifications are not in the event log), handed
-  // over once per client.
+  // A notification: handed over once per client, told by its delivery id (one not ACKed is
+  // sent again on every connection, with the cursor of its event, below the floor by then).
   notified(f) {
-    if (typeof f.cursor === "string" && (this.cursor === null || above(f.cursor, this.cursor))) {
-      this.cursor = f.cursor;
-    }
     if (this.seenDeliveries.has(f.delivery_id)) return;
     this.seenDeliveries.add(f.delivery_id);
     this.emit(f);

@@ -24,7 +24,7 @@ import uuid
 import websockets
 
 # Frames that belong to the event log: they carry a cursor and are replayed by sync.
-LOGGED = ("message.new", "message.updated", "conversation.updated", "read")
+LOGGED = ("message.new", "message.updated", "conversation.updated", "read", "notification")
 # Send errors worth another try with the same client_msg_id (docs/protocol.md, "Errors").
 RETRYABLE = ("unavailable", "conflict", "internal")
 
@@ -62,6 +62,7 @@ class HeraldClient:
         self.connects = 0  # connections that got a hello
         self.hello = None
         self._seen_ids = collections.OrderedDict()  # message ids applied (bounded)
+        self._seen_deliveries = collections.OrderedDict()  # notifications handed over (bounded)
         self._collected = None  # event frames held while a sync runs, else None
         self._floor = 0  # cursors up to this one count as applied
         self._applied = collections.OrderedDict()  # cursors applied above the floor
@@ -189,6 +190,8 @@ class HeraldClient:
             self._answered(ws, f)
         elif t == "send.ok":
             pass  # the answer to a copy of a send answered already
+        elif t == "notification" and not isinstance(f.get("cursor"), str):
+            self._notified(f)  # its event could not be written: by its delivery id alone
         elif t in LOGGED and "cursor" in f:
             if self._collected is not None:
                 self._collected.append(f)
@@ -200,18 +203,31 @@ class HeraldClient:
     def _apply(self, f):
         """An event frame, applied once; self.cursor becomes the highest applied."""
         c = int(f["cursor"])
-        if c <= self._floor or c in self._applied:
+        if c > self._floor and c not in self._applied:
+            self._applied[c] = True
+            while len(self._applied) > 10000:  # bounded: the oldest leave, below the floor
+                self._floor = max(self._floor, self._applied.popitem(last=False)[0])
+            if c > int(self.cursor):
+                self.cursor = f["cursor"]
+        elif f["type"] != "notification":
+            return  # applied before
+        if f["type"] == "notification":  # a re-send of one not ACKed comes with its old cursor
+            self._notified(f)
             return
-        self._applied[c] = True
-        while len(self._applied) > 10000:  # bounded: the oldest leave, below the floor
-            self._floor = max(self._floor, self._applied.popitem(last=False)[0])
-        if c > int(self.cursor):
-            self.cursor = f["cursor"]
         if f["type"] == "message.new":
             mid = f["message"]["id"]
             if mid in self._seen_ids:
                 return
             self._remember(mid)
+        self._deliver(f)
+
+    def _notified(self, f):
+        """A notification, handed over once per client, told by its delivery id."""
+        if f["delivery_id"] in self._seen_deliveries:
+            return
+        self._seen_deliveries[f["delivery_id"]] = True
+        while len(self._seen_deliveries) > 10000:
+            self._seen_deliveries.popitem(last=False)
         self._deliver(f)
 
     def _remember(self, mid):

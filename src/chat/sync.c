@@ -4,8 +4,11 @@
  * the user may see — the conversations they belong to from the event that made them a member
  * on, and the event that told them they left or were removed — one bounded page at a time,
  * each rendered as the live frame is (message.new and message.updated with the message as it
- * is now, conversation.updated with the conversation as it is now, read as it was). One read op
- * gives the page and the conversations its changes are about, so both come from one store read.
+ * is now, conversation.updated with the conversation as it is now, read as it was), and the
+ * user's own notifications (an in-app delivery's `notification` event, whose one audience is
+ * its user: rendered as the live frame by notify_inapp_frame; one read since or whose
+ * notification's ttl has passed is skipped, as the re-sends skip it). One read op gives the
+ * page and the conversations its changes are about, so both come from one store read.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "net/server.h"
+#include "notify/notify.h"
 #include "router/request.h"
 #include "rt/rt.h"
 #include "store/sql.h"
@@ -39,7 +43,10 @@
 #define LIMIT_MESSAGE "must be a whole number from 1 to 500"
 #define CURSOR_MESSAGE "must be a cursor: a string of digits"
 
-enum { EV_CURSOR, EV_CONV, EV_KIND, EV_USER, EV_SEQ, EV_MSG }; /* SQL_EVENTS_SYNC's columns */
+/* SQL_EVENTS_SYNC's columns: SQL_MESSAGES_COLS (15) from EV_MSG, the delivery's from EV_NOTE */
+enum { EV_CURSOR, EV_CONV, EV_KIND, EV_USER, EV_SEQ, EV_MSG, EV_NOTE = EV_MSG + 15 };
+#define EV_NOTE_EXPIRES (EV_NOTE + 6)
+#define EV_NOTE_STATUS (EV_NOTE + 7)
 
 /* A cursor: 1 to 18 digits; -1 when malformed. */
 static int64_t parse_cursor(const char *s)
@@ -90,6 +97,20 @@ static bool msg_frame(struct buf *b, const struct store_rows *ev, int i, const c
     return true;
 }
 
+/* The notification frame of event row i, as the live one (false when its delivery is gone,
+ * was read since, or its notification's ttl has passed by now: what the re-sends skip). */
+static bool note_frame(struct buf *b, const struct store_rows *ev, int i, int64_t now)
+{
+    const char *status = store_rows_text(ev, i, EV_NOTE_STATUS);
+    if (store_rows_text(ev, i, EV_NOTE) == NULL || (status != NULL && strcmp(status, "read") == 0))
+        return false;
+    if (!store_rows_is_null(ev, i, EV_NOTE_EXPIRES) &&
+        store_rows_int(ev, i, EV_NOTE_EXPIRES) <= now)
+        return false;
+    notify_inapp_frame(b, ev, i, EV_NOTE, store_rows_int(ev, i, EV_CURSOR));
+    return true;
+}
+
 /* The read frame of event row i, as the live one. */
 static void read_frame(struct buf *b, const struct store_rows *ev, int i)
 {
@@ -131,6 +152,7 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
     }
     struct buf b = BUF_INIT;
     size_t sent = 0;
+    int64_t now = clock_wall_ms();
     for (int i = 0; i < n; i++) {
         int64_t cursor = store_rows_int(ev, i, EV_CURSOR);
         buf_clear(&b);
@@ -143,6 +165,11 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
             }
         } else if (kind != NULL && strcmp(kind, "read") == 0) {
             read_frame(&b, ev, i);
+        } else if (kind != NULL && strcmp(kind, "notification") == 0) {
+            if (!note_frame(&b, ev, i, now)) {
+                p.cursor = cursor;
+                continue;
+            }
         } else {
             conv_frame(&b, ev, i, convs, members);
         }

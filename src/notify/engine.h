@@ -56,9 +56,10 @@ int64_t notify__backoff_ms(int attempts, int retry_after_s);
 
 /* ---- in-app (inapp.c) */
 
-/* Pushes the notification frame of a claimed in-app delivery (row i of r, SQL_JOBS_CLAIMED)
- * to every connection of its user. Any thread. */
-void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int i);
+/* Pushes the notification frame of a claimed in-app delivery (row i of r, SQL_JOBS_CLAIMED),
+ * with the cursor of its notification event (0: null), to every connection of its user. Any
+ * thread. */
+void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int i, int64_t cursor);
 /* The `ack` command and the session watcher. */
 void notify__inapp_register(struct notify_engine *n);
 

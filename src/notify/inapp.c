@@ -9,8 +9,11 @@
  * this device has not ACKed (not read, not expired; newest 1000) are sent to that connection
  * again, oldest first: a frame may come twice, always with the same delivery_id.
  *
- * Notifications are not events of the chat's event log: their frames carry "cursor": null and
- * GET /sync does not replay them; a client catches up through the re-sends and the inbox.
+ * Each delivery sent is also an event of the chat's event log (kind 'notification', its one
+ * audience the user), written by the queue in the write that records it sent
+ * (SQL_EVENTS_INSERT_NOTIFY): the frame carries that event's cursor, re-sends too, and chat's
+ * sync replays it (notify_inapp_frame). "cursor": null only when the write failed (the job
+ * runs again and is then logged) or the event was pruned.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +30,14 @@
 #include "net/server.h"
 #include "notify/engine.h"
 #include "notify/events.h"
+#include "notify/notify.h"
 #include "rt/rt.h"
 #include "store/sql.h"
 #include "store/store.h"
 
-/* The frame of row i of r, whose columns from `at` on are INAPP_COLS (id, type, title, content,
- * data, created_at). */
+/* The frame of row i of r with these columns; cursor 0: null. */
 static void frame_json(struct buf *b, const struct store_rows *r, int i, int id, int type,
-                       int title, int content, int data, int created)
+                       int title, int content, int data, int created, int64_t cursor)
 {
     buf_puts(b, "{\"type\":\"notification\",\"delivery_id\":");
     buf_json_str(b, store_rows_text(r, i, id));
@@ -54,8 +57,16 @@ static void frame_json(struct buf *b, const struct store_rows *r, int i, int id,
         buf_puts(b, "null");
     buf_puts(b, ",\"data\":");
     buf_puts(b, d != NULL ? d : "null"); /* stored JSON text */
-    buf_printf(b, "},\"created_at\":%lld,\"cursor\":null}",
-               (long long)store_rows_int(r, i, created));
+    buf_printf(b, "},\"created_at\":%lld,\"cursor\":", (long long)store_rows_int(r, i, created));
+    if (cursor > 0)
+        buf_printf(b, "\"%lld\"}", (long long)cursor);
+    else
+        buf_puts(b, "null}");
+}
+
+void notify_inapp_frame(struct buf *b, const struct store_rows *r, int i, int col, int64_t cursor)
+{
+    frame_json(b, r, i, col, col + 1, col + 2, col + 3, col + 4, col + 5, cursor);
 }
 
 /* SQL_JOBS_CLAIMED's columns (queue.c) */
@@ -70,13 +81,15 @@ enum {
     J_DATA
 };
 
-void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int i)
+void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int i, int64_t cursor)
 {
     const char *app = store_rows_text(r, i, J_APP), *user = store_rows_text(r, i, J_USER);
     if (app == NULL || user == NULL)
         return;
     struct buf b = BUF_INIT;
-    frame_json(&b, r, i, J_DELIVERY, J_TYPE, J_TITLE, J_CONTENT, J_DATA, J_CREATED);
+    frame_json(&b, r, i, J_DELIVERY, J_TYPE, J_TITLE, J_CONTENT, J_DATA, J_CREATED, cursor);
+    if (cursor > 0) /* hello's cursor is never below an event pushed */
+        rt_cursor_seen(n->rt, cursor);
     char topic[BUS_TOPIC_MAX + 1];
     bus_topic_user(topic, app, user);
     rt_publish(n->rt, topic, b.data, b.len, 0);
@@ -207,7 +220,7 @@ static void resend(struct kit_job *j)
     const struct store_rows *r = store_result_step(j->res, 0);
     for (int i = 0; r != NULL && i < r->nrows; i++) {
         struct buf b = BUF_INIT;
-        frame_json(&b, r, i, 0, 1, 2, 3, 4, 5);
+        notify_inapp_frame(&b, r, i, 0, store_rows_is_null(r, i, 6) ? 0 : store_rows_int(r, i, 6));
         ws_conn_send_text(c->s->conn, b.data, b.len);
         buf_release(&b);
     }

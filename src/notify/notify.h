@@ -7,6 +7,10 @@
 #ifndef HERALD_NOTIFY_NOTIFY_H
 #define HERALD_NOTIFY_NOTIFY_H
 
+#include <stdint.h>
+
+struct buf;
+struct store_rows;
 struct router;
 struct identity;
 struct metrics;
@@ -40,5 +44,13 @@ void notify_node_stop(struct notify_node *n);
 
 /* Frees the node (after notify_node_stop). NULL-safe. */
 void notify_node_free(struct notify_node *n);
+
+/*
+ * Appends the `notification` frame (docs/protocol.md) of row i of r, whose columns from col on
+ * are the delivery's id, type code, title, content, data (JSON text) and created_at, with
+ * cursor (0: null). The live push, the re-sends and chat's sync (a `notification` event) all
+ * write it so.
+ */
+void notify_inapp_frame(struct buf *b, const struct store_rows *r, int i, int col, int64_t cursor);
 
 #endif

@@ -10,14 +10,16 @@
  *           nodes claim disjoint batches —, move their deliveries to `sending`, and read back
  *           what delivering them needs;
  *   run     an expired delivery (its notification's ttl has passed) becomes `expired`; an
- *           in-app one is pushed to its user's connections through the bus (inapp.c) and is
- *           `sent`; a driver send (e-mail, webhook, ...) goes to the worker pool when its
+ *           in-app one is `sent` and pushed to its user's connections through the bus
+ *           (inapp.c); a driver send (e-mail, webhook, ...) goes to the worker pool when its
  *           channel has a free slot (concurrency) and a token (rate_per_s), else it waits in
  *           memory on the channel's held list (at most HOLD_MAX, HOLD_MS) and starts on the
  *           worker of the channel's send that ends first — only past HOLD_MAX is it put back in
  *           the store for DEFER_MS;
  *   finish  one write op for the batch: each delivery's new state and an attempt row, the
- *           job deleted (or put back with its back-off).
+ *           job deleted (or put back with its back-off), and one statement for the batch's
+ *           in-app deliveries' `notification` events in the chat's event log (their cursors
+ *           read back for the frames: docs/chat.md, "Sync").
  *
  * A node that dies holding leases leaves jobs that are claimed again once the lease has
  * passed (on SQLite, where one server owns the database, at the next start at once): every job
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -655,6 +658,8 @@ static int run_batch(struct notify_queue *q)
     struct notify_ev_ids evs = {.b = BUF_INIT};     /* delivery.status_changed (events.c) */
     int *push = xmalloc((size_t)n * sizeof(*push)); /* in-app rows, pushed after fin commits */
     int npush = 0;
+    struct buf ids = BUF_INIT; /* their delivery ids, a JSON array: their events */
+    buf_putc(&ids, '[');
     for (int i = 0; i < n; i++) {
         int64_t started = clock_wall_ms();
         const char *channel = store_rows_text(r, i, C_CHANNEL);
@@ -685,9 +690,10 @@ static int run_batch(struct notify_queue *q)
                        clock_wall_ms());
             changed = true;
         } else if (channel != NULL && strcmp(channel, "inapp") == 0) {
-            push[npush++] = i;
-            finish_one(fin, r, i, token, "sent", "pushed to the user's connections", started,
-                       clock_wall_ms());
+            if (npush > 0)
+                buf_putc(&ids, ',');
+            buf_json_str(&ids, store_rows_text(r, i, C_DELIVERY));
+            push[npush++] = i; /* finished together after the loop */
             changed = true;
         } else {
             int64_t defer_to;
@@ -703,22 +709,52 @@ static int run_batch(struct notify_queue *q)
             notify__ev_ids_add(q->n->ev, &evs, store_rows_text(r, i, C_APP),
                                store_rows_text(r, i, C_DELIVERY));
     }
+    buf_putc(&ids, ']');
+    if (npush > 0) { /* the in-app ones: sent, an attempt each, their jobs done */
+        int64_t now2 = clock_wall_ms();
+        store_op_add(fin, &SQL_DELIVERIES_SENT_LIST);
+        store_bind_text(fin, ids.data);
+        store_bind_int(fin, now2);
+        store_op_add(fin, &SQL_DELIVERY_ATTEMPTS_SENT_LIST);
+        store_bind_text(fin, ids.data);
+        store_bind_text(fin, "pushed to the user's connections");
+        store_bind_text(fin, token);
+        store_bind_int(fin, now2);
+        store_op_add(fin, &SQL_JOBS_DONE_LIST);
+        store_bind_text(fin, ids.data);
+    }
     notify__ev_ids_flush(&evs, fin, clock_wall_ms());
+    if (npush > 0) { /* their events, then their cursors (the last step) */
+        store_op_add(fin, &SQL_EVENTS_INSERT_NOTIFY);
+        store_bind_text(fin, ids.data);
+        store_bind_int(fin, clock_wall_ms());
+        store_op_add(fin, &SQL_EVENTS_NOTIFY_CURSORS);
+        store_bind_text(fin, ids.data);
+    }
+    buf_release(&ids);
     /* In-app deliveries are `sent` before their frames leave: a device that connects meanwhile
      * either reads them as `sent` (and gets them again on connect) or, having read them as
      * `sending`, is already subscribed when the push below reaches its user's topic. Pushed
      * first, a delivery could be missed by both ways (the device connecting between the push
      * and this commit) until its next connection. */
+    struct store_result *done = NULL;
     if (store_op_nsteps(fin) == 0) { /* every job went to the senders: nothing to write yet */
         store_op_free(fin);
     } else {
-        rc = store_write_wait(q->n->store, fin, NULL);
+        rc = store_write_wait(q->n->store, fin, &done);
         if (rc != 0)
             log_warn("notify", "finishing %d jobs failed: %s (they run again after their lease)", n,
                      err_str(rc));
     }
-    for (int k = 0; k < npush; k++) /* at least once: also when the write failed */
-        notify__inapp_push(q->n, r, push[k]);
+    /* one row per pushed delivery, in push order; none when the write failed */
+    const struct store_rows *cur = npush > 0 && rc == 0 ? store_result_step(done, -1) : NULL;
+    for (int k = 0; k < npush; k++) { /* at least once: also when the write failed (no cursor) */
+        int64_t cursor = cur != NULL && k < cur->nrows && !store_rows_is_null(cur, k, 0)
+                             ? store_rows_int(cur, k, 0)
+                             : 0;
+        notify__inapp_push(q->n, r, push[k], cursor);
+    }
+    store_result_free(done);
     free(push);
     store_result_free(res);
     return n;

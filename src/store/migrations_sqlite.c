@@ -535,6 +535,14 @@ static const char m018_notify_events[] =
     ") STRICT;"
     "CREATE INDEX event_outbox_due ON event_outbox(run_at);";
 
+/* issue 11, notifications in sync (docs/notifications.md, "In-app and the inbox"; docs/chat.md,
+ * "Sync"): each in-app delivery sent is an event of the log, kind 'notification', written in
+ * the write that records it sent; user_id is its one recipient, delivery_id the delivery
+ * (unique: one event per delivery), conversation_id '' (it belongs to none). */
+static const char m019_notify_sync[] =
+    "ALTER TABLE events ADD COLUMN delivery_id TEXT;"
+    "CREATE UNIQUE INDEX events_delivery ON events(delivery_id) WHERE delivery_id IS NOT NULL;";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -633,6 +641,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {16, "notify_config", m016_notify_config},
     {17, "notifications", m017_notifications},
     {18, "notify_events", m018_notify_events},
+    {19, "notify_sync", m019_notify_sync},
 };
 
 const int store__sqlite_nmigrations =

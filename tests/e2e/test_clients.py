@@ -27,7 +27,7 @@ import warnings
 import pytest
 import websockets
 
-from conftest import REPO_ROOT, module_server
+from conftest import REPO_ROOT, http_request, module_server, wait_until
 from test_conversations import App, app_headers
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "clients", "python"))
@@ -160,6 +160,59 @@ def test_python_client_live_sync_and_retry(server, app):
     assert [m for m in stored(app, "ben", conv) if m[0] == "py-retry-1"] == [
         ["py-retry-1", first["id"], "retry"]]
     assert len(copies) == 1, copies
+
+
+def test_python_client_catches_up_notifications_through_sync(server, app):
+    """Notifications are events of the log (docs/notifications.md): the client's cursor
+    follows them, and one that came while it was away is replayed by sync, in cursor order
+    with the messages, each handed over once (a re-send of one not ACKed too)."""
+    app.users("nia", "oto")
+    conv = direct(app, "oto", "nia")
+    url = "ws://127.0.0.1:%d/ws" % server.port
+
+    def notify(title):
+        body = {"type": "py.note", "recipients": ["nia"], "title": title, "content": title}
+        r = http_request(server.port, "POST", "/api/v1/notifications", app.headers,
+                         json.dumps(body).encode(), timeout=30)
+        assert r.status == 202, r
+        nid = r.json()["id"]
+
+        def sent():  # logged when the queue sends it, not when it is accepted
+            r = http_request(server.port, "GET", "/api/v1/notifications/" + nid, app.headers,
+                             None, timeout=30)
+            return all(d["status"] != "pending" and d["status"] != "sending"
+                       for d in r.json()["deliveries"])
+        wait_until(sent, what="sent")
+
+    async def scenario():
+        b = HeraldClient(url, token=app.token("nia"), backoff_initial=0.1)
+        await b.start()
+        notify("live")
+        live = await b.next_event(lambda f: f["type"] == "notification")
+        assert live["cursor"].isdigit() and b.cursor == live["cursor"], live
+        cursor = b.cursor
+        await b.close()
+        notify("away 1")
+        ok = app.call("oto", "POST", "/conversations/%s/messages" % conv,
+                      {"type": "text", "content": "between"}).json()
+        notify("away 2")
+        seen = []
+        b2 = HeraldClient(url, token=app.token("nia"), cursor=cursor, backoff_initial=0.1,
+                          on_event=seen.append)
+        await b2.start()
+        await b2.next_event(lambda f: f["type"] == "notification"
+                            and f["notification"]["title"] == "away 2")
+        await asyncio.sleep(0.3)  # time for a stray duplicate to show
+        await b2.close()
+        return live, ok, seen, b2.cursor
+
+    live, ok, seen, last = asyncio.run(scenario())
+    titles = [f["notification"]["title"] for f in seen if f["type"] == "notification"]
+    assert sorted(titles) == ["away 1", "away 2", "live"], titles  # once each
+    order = [f["notification"]["title"] if f["type"] == "notification" else f["message"]["id"]
+             for f in seen if f["type"] in ("notification", "message.new")]
+    assert order.index("away 1") < order.index(ok["id"]) < order.index("away 2"), order
+    assert int(last) > int(ok["cursor"]) > int(live["cursor"])
 
 
 # --------------------------------------------------------------------------- Chromium

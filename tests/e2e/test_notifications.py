@@ -106,7 +106,8 @@ def test_send_in_app_frame_ack_and_inbox(app):
         assert f["notification"] == {"type": "order.shipped", "title": "Shipped",
                                      "content": "Your order 42 is on its way",
                                      "data": {"order": 42}}
-        assert f["delivery_id"] and isinstance(f["created_at"], int) and "cursor" in f
+        assert f["delivery_id"] and isinstance(f["created_at"], int)
+        assert isinstance(f["cursor"], str) and f["cursor"].isdigit(), f  # its event's
         wait_until(lambda: delivery_status(app, nid, "ann") == "sent", what="sent")
         c.send_json({"type": "ack", "delivery_id": f["delivery_id"]})
         wait_until(lambda: delivery_status(app, nid, "ann") == "delivered", what="delivered")

@@ -423,10 +423,38 @@ describe("live frames", () => {
     ws2.hello("5");
     ws2.frame(n("d2", "2")); // an older one not ACKed before, sent again
     ws2.frame(n("d1", "4"));
+    expect(seen).toEqual(["d1"]); // held with the sync's events until sync.done
+    ws2.frame({ type: "sync.done", cursor: "5", has_more: false, complete: true });
     expect(seen).toEqual(["d1", "d2"]);
     expect(ws.ofType("ack")).toEqual([{ type: "ack", delivery_id: "d1" }]);
     expect(ws2.ofType("ack")).toEqual([{ type: "ack", delivery_id: "d2" }]);
-    expect(c.cursor).toBe("4");
+    expect(c.cursor).toBe("5");
+  });
+
+  it("applies notifications as events of the log: in cursor order, and the cursor follows them", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const c = make({ cursor: "3" });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    const ws = FakeSocket.last();
+    ws.hello("3");
+    const seen = [];
+    c.on("*", (f) => { if (f.type === "notification" || f.type === "message.new") seen.push(f.cursor); });
+    const n = (id, cursor) => ({ type: "notification", delivery_id: id, cursor, created_at: 1,
+                                 notification: { type: "t", title: "T", content: "x", data: {} } });
+    ws.frame(n("d9", "9")); // live while syncing: held
+    ws.frame(msg("m5", 1, "5"));
+    ws.frame(n("d4", "4"));
+    ws.frame({ type: "sync.done", cursor: "5", has_more: true, complete: true });
+    expect(seen).toEqual([]);
+    expect(c.cursor).toBe("3"); // not moved by the live one before the sync is done
+    ws.frame({ type: "sync.done", cursor: "5", has_more: false, complete: true });
+    expect(seen).toEqual(["4", "5", "9"]);
+    expect(c.cursor).toBe("9");
+    ws.frame(n("d4", "4")); // the same again: once
+    ws.frame({ ...n("dx", null) }); // no event written: by its delivery id, the cursor stays
+    expect(seen).toEqual(["4", "5", "9", null]);
+    expect(c.cursor).toBe("9");
   });
 
   it("an ACK asked for while offline is sent after the next hello", async () => {
@@ -445,7 +473,7 @@ describe("live frames", () => {
     expect(FakeSocket.last().ofType("ack")).toEqual([]); // once
   });
 
-  it("a notification with a null cursor (not in the event log) leaves the cursor alone", async () => {
+  it("a notification with a null cursor (its event could not be written) leaves the cursor alone", async () => {
     const c = make();
     const ws = await online(c, "7");
     ws.frame({ type: "notification", delivery_id: "d9", cursor: null, created_at: 1,

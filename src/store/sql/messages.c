@@ -103,14 +103,18 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
           " FROM conversations WHERE app_id = $1 AND (id = $2 OR direct_key = $3))",
 };
 
+/* The kinds of event whose audience is their user_id alone */
+#define OWN_KINDS "('member.removed', 'member.left', 'notification')"
+
 /* The cursors of the page of events user ?2 may replay after cursor ?3 (app ?1, held from
  * created_at ?4 on, at most ?5): those of the conversations they belong to from the event that
  * made them a member on (an edit or a recall only of a message they can read: one after the
  * seq they joined at; a room's read events only their own, as the live ones go to the reader
  * only; not the member.updated events of their own profile changes, which are their peers'),
- * and the events that told them they left or were removed. Read through the user's
- * memberships (events_conversation) and removals (events_user), so a page costs the user's
- * events after the cursor, not everyone's (migration 010). */
+ * the events that told them they left or were removed, and their notifications (an in-app
+ * delivery's event, whose one audience is its user: migration 019). Read through the user's
+ * memberships (events_conversation) and their own events (events_user), so a page costs the
+ * user's events after the cursor, not everyone's (migration 010). */
 #define SYNC_CURSORS                                                                               \
     "SELECT x.cursor FROM conversation_members me JOIN events x ON x.conversation_id ="            \
     " me.conversation_id WHERE me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND"           \
@@ -119,20 +123,25 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SET_JOINED = {
     " (SELECT 1 FROM conversations t WHERE t.id = x.conversation_id AND t.type = 'room')) AND"     \
     " NOT (x.kind = 'member.updated' AND x.user_id = ?2) UNION"                                    \
     " SELECT y.cursor FROM events y WHERE y.user_id = ?2 AND y.cursor > ?3 AND y.app_id = ?1 AND"  \
-    " y.kind IN ('member.removed', 'member.left') AND y.created_at >= ?4 ORDER BY 1 LIMIT ?5"
+    " y.kind IN " OWN_KINDS " AND y.created_at >= ?4 ORDER BY 1 LIMIT ?5"
 
 /* The conversations (still the user's) whose changes are among the page's events */
 #define SYNC_CONVS                                                                                 \
     " IN (SELECT p.conversation_id FROM events p WHERE p.cursor IN (" SYNC_CURSORS ") AND"         \
-    " p.kind NOT IN ('message.new', 'message.updated', 'read'))"
+    " p.kind NOT IN ('message.new', 'message.updated', 'read', 'notification'))"
 
 /* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on (retention), ?5 limit:
  * a page of events, oldest first, each with its message as it is now (SQL_MESSAGES_COLS after
- * cursor, conversation, kind, user and seq) */
-const struct store_sql SQL_EVENTS_SYNC =
-    STORE_SQL("SELECT e.cursor, e.conversation_id, e.kind, e.user_id, e.seq, " SQL_MESSAGES_COLS
-              " FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN messages r ON"
-              " r.id = m.reply_to WHERE e.cursor IN (" SYNC_CURSORS ") ORDER BY e.cursor");
+ * cursor, conversation, kind, user and seq), then a notification's delivery (INAPP_COLS:
+ * id, type, title, content, data, created_at), its notification's expires_at and its status */
+const struct store_sql SQL_EVENTS_SYNC = STORE_SQL(
+    "SELECT e.cursor, e.conversation_id, e.kind, e.user_id, e.seq, " SQL_MESSAGES_COLS ", nd.id,"
+    " nd.type_code, coalesce(nd.title, nn.title), coalesce(nd.content, nn.content), nn.data,"
+    " nd.created_at, nn.expires_at, nd.status FROM events e LEFT JOIN messages m ON m.id = "
+    "e.message_id"
+    " LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN deliveries nd ON nd.id ="
+    " e.delivery_id AND nd.app_id = e.app_id LEFT JOIN notifications nn ON nn.id ="
+    " nd.notification_id WHERE e.cursor IN (" SYNC_CURSORS ") ORDER BY e.cursor");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the conversations the page's changes are about that the user still
  * belongs to, as they are now */
@@ -142,9 +151,9 @@ const struct store_sql SQL_EVENTS_SYNC =
 const struct store_sql SQL_CONVERSATIONS_SYNCED =
     STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS " FROM (SELECT DISTINCT p.conversation_id AS sid"
               " FROM events p WHERE p.cursor IN (" SYNC_CURSORS ") AND p.kind NOT IN"
-              " ('message.new', 'message.updated', 'read')) s CROSS JOIN conversations c WHERE"
-              " c.id = s.sid AND c.app_id = ?1 AND EXISTS (SELECT 1 FROM conversation_members x"
-              " WHERE x.conversation_id = c.id AND x.user_id = ?2)");
+              " ('message.new', 'message.updated', 'read', 'notification')) s CROSS JOIN"
+              " conversations c WHERE c.id = s.sid AND c.app_id = ?1 AND EXISTS (SELECT 1 FROM"
+              " conversation_members x WHERE x.conversation_id = c.id AND x.user_id = ?2)");
 
 /* ?1..?5 as SQL_EVENTS_SYNC: the members of those (rooms excepted) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
@@ -159,15 +168,22 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_SYNCED = STORE_SQL(
     " me.app_id = ?1 AND me.user_id = ?2 AND x.cursor > ?3 AND x.cursor >="                        \
     " coalesce(me.joined_cursor, 0)"
 
+/* The events of user ?2 (app ?1) after cursor ?3 whose audience is that user alone */
+#define HELD_OWN                                                                                   \
+    " FROM events y WHERE y.user_id = ?2 AND y.cursor > ?3 AND y.app_id = ?1 AND y.kind IN"        \
+    " " OWN_KINDS
+
 /* ?1 app, ?2 user, ?3 after this cursor, ?4 held from this created_at on: the earliest cursor
  * still served after ?3 (when there is none, the next one), and 1 when part of the range after
  * ?3 is no longer held: pruning deleted events of the app after it (events_pruned), or events
  * of the user's after it are older than ?4 and not pruned yet */
 const struct store_sql SQL_EVENTS_HELD = STORE_SQL(
-    "SELECT coalesce((SELECT min(x.cursor)" HELD_FROM " AND x.created_at >= ?4), (SELECT"
-    " coalesce(max(cursor), 0) + 1 FROM events)), CASE WHEN EXISTS (SELECT 1 FROM events_pruned"
-    " WHERE app_id = ?1 AND cursor > ?3) OR EXISTS (SELECT 1" HELD_FROM " AND x.created_at < ?4)"
-    " THEN 1 ELSE 0 END");
+    "SELECT coalesce((SELECT min(h.c) FROM (SELECT min(x.cursor) AS c" HELD_FROM " AND"
+    " x.created_at >= ?4 UNION ALL SELECT min(y.cursor) AS c" HELD_OWN " AND y.created_at >= ?4)"
+    " h), (SELECT coalesce(max(cursor), 0) + 1 FROM events)), CASE WHEN EXISTS (SELECT 1 FROM"
+    " events_pruned WHERE app_id = ?1 AND cursor > ?3) OR EXISTS (SELECT 1" HELD_FROM " AND"
+    " x.created_at < ?4) OR EXISTS (SELECT 1" HELD_OWN " AND y.created_at < ?4) THEN 1 ELSE 0"
+    " END");
 
 /* A batch of pruning (chat/retention.c): among the ?2 oldest events, the newest event of all
  * excepted (SQLite would hand out its cursor again once it is gone), those created before ?1 */

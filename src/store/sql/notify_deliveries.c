@@ -304,6 +304,36 @@ const struct store_sql SQL_DELIVERIES_SENT = STORE_SQL(
     " END, sent_at = coalesce(sent_at, ?2), attempts = ?3, next_at = NULL, last_error = NULL,"
     " updated_at = ?2 WHERE id = ?1");
 
+/* ?1 a JSON array of delivery ids (a claimed batch's in-app ones), ?2 now: each sent, its
+ * attempts counted (one statement for the batch) */
+const struct store_sql SQL_DELIVERIES_SENT_LIST = {
+    .sqlite = "UPDATE deliveries SET status = CASE WHEN status IN " OPEN_STATES " THEN 'sent' ELSE"
+              " status END, sent_at = coalesce(sent_at, ?2), attempts = attempts + 1, next_at ="
+              " NULL, last_error = NULL, updated_at = ?2 WHERE id IN (SELECT value FROM"
+              " json_each(?1))",
+    .pg = "UPDATE deliveries SET status = CASE WHEN status IN " OPEN_STATES " THEN 'sent' ELSE"
+          " status END, sent_at = coalesce(sent_at, $2), attempts = attempts + 1, next_at = NULL,"
+          " last_error = NULL, updated_at = $2 WHERE id IN (SELECT"
+          " json_array_elements_text($1::text::json))",
+};
+
+/* ?1 the same array, ?2 detail, ?3 claim token, ?4 now: their attempt rows (after
+ * SQL_DELIVERIES_SENT_LIST, whose count they take) */
+const struct store_sql SQL_DELIVERY_ATTEMPTS_SENT_LIST = {
+    .sqlite = "INSERT INTO delivery_attempts (delivery_id, attempt, outcome, code, detail,"
+              " duration_ms, node, created_at) SELECT d.id, d.attempts, 'sent', 0, ?2, 0, ?3, ?4"
+              " FROM deliveries d WHERE d.id IN (SELECT value FROM json_each(?1))",
+    .pg = "INSERT INTO delivery_attempts (delivery_id, attempt, outcome, code, detail,"
+          " duration_ms, node, created_at) SELECT d.id, d.attempts, 'sent', 0, $2, 0, $3, $4 FROM"
+          " deliveries d WHERE d.id IN (SELECT json_array_elements_text($1::text::json))",
+};
+
+/* ?1 the same array: their jobs are done */
+const struct store_sql SQL_JOBS_DONE_LIST = {
+    .sqlite = "DELETE FROM jobs WHERE delivery_id IN (SELECT value FROM json_each(?1))",
+    .pg = "DELETE FROM jobs WHERE delivery_id IN (SELECT json_array_elements_text($1::text::json))",
+};
+
 /* ?1 delivery, ?2 now, ?3 attempts, ?4 'failed' (retried at ?5) or 'dead' / 'expired' (?5
  * NULL), ?6 the error */
 const struct store_sql SQL_DELIVERIES_FAILED = STORE_SQL(
@@ -350,14 +380,42 @@ const struct store_sql SQL_DELIVERIES_DELIVERED = STORE_SQL(
     " d.created_at"
 
 /* ?1 app, ?2 user, ?3 device, ?4 oldest created_at, ?5 now: the deliveries sent to the user
- * that this device has not ACKed (newest 1000; oldest first) */
+ * that this device has not ACKed (newest 1000; oldest first), each with the cursor of its
+ * notification event (NULL: none, or pruned) */
 const struct store_sql SQL_DELIVERIES_UNACKED = STORE_SQL(
-    "SELECT * FROM (SELECT " INAPP_COLS " FROM deliveries d JOIN notifications n ON n.id ="
+    "SELECT * FROM (SELECT " INAPP_COLS ", (SELECT e.cursor FROM events e WHERE e.delivery_id ="
+    " d.id) FROM deliveries d JOIN notifications n ON n.id ="
     " d.notification_id WHERE d.app_id = ?1 AND d.user_id = ?2 AND d.channel = 'inapp' AND"
     " d.status IN ('sent', 'delivered') AND d.created_at >= ?4 AND (n.expires_at IS NULL OR"
     " n.expires_at > ?5) AND NOT EXISTS (SELECT 1 FROM delivery_acks a WHERE a.delivery_id ="
     " d.id AND a.device_id = ?3) ORDER BY d.created_at DESC, d.id DESC LIMIT 1000) t ORDER BY"
     " 6, 1");
+
+/* ---- in-app deliveries in the event log (docs/chat.md, "Sync"): the batch that records them
+ * sent also writes their `notification` events, one statement for the batch (migration 019) */
+
+/* ?1 a JSON array of in-app delivery ids (the batch's, in the order they are pushed), ?2 now:
+ * an event for each that is sent and has none yet, its one audience the delivery's user */
+const struct store_sql SQL_EVENTS_INSERT_NOTIFY = {
+    .sqlite = "INSERT INTO events (app_id, conversation_id, kind, user_id, delivery_id, created_at)"
+              " SELECT d.app_id, '', 'notification', d.user_id, d.id, ?2 FROM json_each(?1) x JOIN"
+              " deliveries d ON d.id = x.value WHERE d.channel = 'inapp' AND d.user_id IS NOT NULL"
+              " AND d.status IN ('sent', 'delivered', 'read') ORDER BY x.key ON CONFLICT DO"
+              " NOTHING",
+    .pg = "INSERT INTO events (app_id, conversation_id, kind, user_id, delivery_id, created_at)"
+          " SELECT d.app_id, '', 'notification', d.user_id, d.id, $2 FROM"
+          " json_array_elements_text($1::text::json) WITH ORDINALITY x(v, o) JOIN deliveries d ON"
+          " d.id = x.v WHERE d.channel = 'inapp' AND d.user_id IS NOT NULL AND d.status IN"
+          " ('sent', 'delivered', 'read') ORDER BY x.o ON CONFLICT DO NOTHING",
+};
+
+/* ?1 the same array: one row per id, in its order: the cursor of its event (NULL: none) */
+const struct store_sql SQL_EVENTS_NOTIFY_CURSORS = {
+    .sqlite = "SELECT e.cursor FROM json_each(?1) x LEFT JOIN events e ON e.delivery_id = x.value"
+              " ORDER BY x.key",
+    .pg = "SELECT e.cursor FROM json_array_elements_text($1::text::json) WITH ORDINALITY x(v, o)"
+          " LEFT JOIN events e ON e.delivery_id = x.v ORDER BY x.o",
+};
 
 /* ---- the inbox: a user's in-app deliveries that were sent */
 
