@@ -91,7 +91,9 @@ struct loop {
     uv_loop_t uv;
     uv_tcp_t listener;
     bool listening;
-    uv_async_t wake;
+    uv_poll_t wake;       /* readable when wake_fd was written: posts or commands wait */
+    int wake_fd;          /* an eventfd (loop.c, wake_send) */
+    atomic_bool wake_due; /* wake_fd was written and the loop has not woken since */
     uv_timer_t sweep;
     uv_prepare_t prep;
     uv_check_t check;
@@ -110,7 +112,7 @@ struct loop {
     struct metrics_shard *metrics;
     atomic_int cmd;       /* LOOP_CMD_* posted by the main thread */
     atomic_bool app_wake; /* server_wake() was called: run the application's on_wake */
-    uv_mutex_t post_mu;   /* guards posts, closed and every uv_async_send on wake */
+    uv_mutex_t post_mu;   /* guards posts, closed and every write of wake_fd */
     struct loop_post *posts, *posts_tail;
     bool closed; /* under post_mu: wake is closed, posts and wake-ups are dropped */
     bool stopping;

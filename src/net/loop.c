@@ -3,7 +3,14 @@
  * libuv loop with its own SO_REUSEPORT listener on the same address, so the
  * kernel spreads new connections over the cores (docs/adr/0002). A loop owns
  * its connections; the main thread talks to loops only through an atomic
- * command word and uv_async_send (drain, force).
+ * command word and a wake-up (drain, force).
+ *
+ * The wake-up is an eventfd the loop polls, not a uv_async_t: libuv's async hand-off makes the
+ * woken loop spin until the sending thread has finished its uv_async_send, and a sender that
+ * the scheduler preempts right after its write (a worker at a lower priority than the loops,
+ * which the loop it woke preempts at once) held the loop spinning for a whole time slice
+ * (BENCHMARKS.md, "Issue 10: uploads"). Here a sender writes the eventfd at most once per
+ * wake-up (wake_due) and never makes the loop wait for it.
  */
 #include "net/internal.h"
 
@@ -15,6 +22,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +50,14 @@ static void on_connection(uv_stream_t *listener, int status)
     net__conn_accept(l, listener);
 }
 
+/* The eventfd is closed with its poll handle: nobody writes it once l->closed is set. */
+static void on_wake_closed(uv_handle_t *h)
+{
+    struct loop *l = h->data;
+    close(l->wake_fd);
+    l->wake_fd = -1;
+}
+
 static void close_loop_handles(struct loop *l)
 {
     uv_mutex_lock(&l->post_mu);
@@ -51,7 +67,7 @@ static void close_loop_handles(struct loop *l)
     uv_close((uv_handle_t *)&l->prep, NULL);
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->spin, NULL);
-    uv_close((uv_handle_t *)&l->wake, NULL);
+    uv_close((uv_handle_t *)&l->wake, on_wake_closed);
 }
 
 /*
@@ -93,12 +109,25 @@ void net__loop_req_end(struct loop *l)
     maybe_finish(l);
 }
 
-/* uv_async_send on l->wake unless the loop has ended; any thread. */
+/* Writes the loop's eventfd unless a wake-up is already due. post_mu held, l not closed. */
+static void wake_locked(struct loop *l)
+{
+    if (atomic_exchange(&l->wake_due, true))
+        return; /* the loop has not woken since the last write: it will see this too */
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(l->wake_fd, &one, sizeof(one));
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN only when the counter is at its maximum: the loop is already readable */
+}
+
+/* Wakes the loop unless it has ended; any thread. */
 static void wake_send(struct loop *l)
 {
     uv_mutex_lock(&l->post_mu);
     if (!l->closed)
-        uv_async_send(&l->wake);
+        wake_locked(l);
     uv_mutex_unlock(&l->post_mu);
 }
 
@@ -262,7 +291,7 @@ void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg)
     else
         l->posts = p;
     l->posts_tail = p;
-    uv_async_send(&l->wake); /* under the lock: the loop cannot end in between */
+    wake_locked(l); /* under the lock: the loop cannot end in between */
     uv_mutex_unlock(&l->post_mu);
 }
 
@@ -280,9 +309,18 @@ static void run_posts(struct loop *l)
     }
 }
 
-static void on_wake(uv_async_t *a)
+static void on_wake(uv_poll_t *h, int status, int events)
 {
-    struct loop *l = a->data;
+    (void)status;
+    (void)events;
+    struct loop *l = h->data;
+    /* drained, then cleared: a sender after the clear writes again, and what a sender
+       before it posted is run below; clearing first would let a write land before the read
+       drains it, and every later sender would skip its write (wake_due still set) */
+    uint64_t v;
+    while (read(l->wake_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+    atomic_store(&l->wake_due, false);
     run_posts(l);
     const struct ws_app *app = &l->srv->opts.ws;
     if (atomic_exchange(&l->app_wake, false) && app->on_wake)
@@ -412,9 +450,17 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
     atomic_init(&l->app_wake, false);
     uv_mutex_init(&l->post_mu);
     rand_bytes(&l->id_prefix, sizeof(l->id_prefix));
+    atomic_init(&l->wake_due, false);
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) {
+        int e = errno;
+        uv_loop_close(&l->uv);
+        return log_fail(ERR_IO, "net", "cannot create the loop's eventfd: %s", strerror(e));
+    }
 
     int fd = listen_socket(cfg->listen_host, port);
     if (fd < 0) {
+        close(l->wake_fd);
         uv_loop_close(&l->uv);
         return log_fail(fd, "net", "cannot bind %s:%d: %s", cfg->listen_host, port, strerror(-fd));
     }
@@ -426,6 +472,7 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
     if (r != 0) {
         uv_close((uv_handle_t *)&l->listener, NULL);
         uv_run(&l->uv, UV_RUN_NOWAIT);
+        close(l->wake_fd);
         uv_loop_close(&l->uv);
         return log_fail(r, "net", "cannot listen on %s:%d: %s", cfg->listen_host, port,
                         uv_strerror(r));
@@ -450,8 +497,9 @@ static int loop_init(struct server *s, struct loop *l, int idx, int port)
     uv_check_init(&l->uv, &l->check);
     uv_check_start(&l->check, on_check);
     uv_idle_init(&l->uv, &l->spin);
-    uv_async_init(&l->uv, &l->wake, on_wake);
+    uv_poll_init(&l->uv, &l->wake, l->wake_fd);
     l->wake.data = l;
+    uv_poll_start(&l->wake, UV_READABLE, on_wake);
     return bound_port(fd);
 }
 

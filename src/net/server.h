@@ -135,7 +135,7 @@ bool ws_accept(struct http_req *r, void *user);
 int server_nloops(const struct server *s);
 /*
  * Makes loop idx call the application's on_wake soon; calls made before it
- * runs coalesce into one (no allocation, one uv_async_send at most). Any
+ * runs coalesce into one (no allocation, one wake-up write at most). Any
  * thread.
  */
 void server_wake(struct server *s, int idx);

@@ -5,15 +5,17 @@
  * arrived, refuses a Content-Length over the limit at once (413), authenticates the user,
  * takes one token of the user's upload rate, then lets the body flow into the multipart
  * parser. The file part's first bytes (up to MEDIA_SNIFF_LEN) are held to sniff its type;
- * once accepted, a temp file is created next to its final place (on the libuv thread pool)
- * and the data is written with uv_fs_write, one write in flight; past HIGH_WATER bytes
- * waiting, reading stops (back-pressure) until the write drains them. At the body's end:
- * close, image size, rename to the final name (thread pool), the thumbnail (worker pool),
- * the row (store), and 201. Every refusal or interruption (a limit, a bad body, the client
- * gone, the server stopping) waits for the operation in flight, then closes and removes
- * what was written before answering: no file is left behind.
+ * once accepted, a temp file is created next to its final place and the data written to it,
+ * one write in flight; past HIGH_WATER bytes waiting, reading stops (back-pressure) until
+ * the write drains them. At the body's end: close, image size, rename to the final name, the
+ * thumbnail (worker pool), the row (store), and 201. Every file operation runs on the
+ * module's disk workers, below the loops' priority ("the disk writers" below). Every refusal
+ * or interruption (a limit, a bad body, the client gone, the server stopping) waits for the
+ * operation in flight, then closes and removes what was written before answering: no file
+ * is left behind.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +76,8 @@ struct up {
     int fd;
     bool created, renamed, thumbed; /* files that exist: removed on a refusal */
     bool opening, writing, working;
-    uv_fs_t wreq;
-    uv_work_t work;
+    ssize_t written; /* the disk writer's result: bytes, or -errno */
+    void (*disk_work)(struct up *up), (*disk_done)(struct up *up); /* disk_submit's */
     struct buf wbuf, inflight; /* waiting for the disk; being written */
     int work_errno;
     /* the end */
@@ -103,11 +105,6 @@ static void up_free(struct up *up)
     free(up->final_abs);
     free(up->thumb_abs);
     free(up);
-}
-
-static uv_loop_t *up_loop(const struct up *up)
-{
-    return http_req_uv_loop(up->req);
 }
 
 static void fail(struct up *up, int status, const char *code, const char *field, const char *msg)
@@ -201,11 +198,50 @@ static void answer_ok(struct up *up)
     up_free(up);
 }
 
-/* ---- removing what was written (thread pool) */
+/* ---- the disk writers: every file operation of an upload, one at a time
+ *
+ * On the module's disk workers (upload.c), which run at SCHED_IDLE: they take the core only
+ * when the loops leave it idle, so hundreds of megabytes a second copied into the page cache
+ * (and ext4's block allocation when a written file is closed) never delay a request on a
+ * loop (BENCHMARKS.md, "Issue 10: uploads"); the back-pressure above (HIGH_WATER) slows the
+ * uploads instead. */
 
-static void cleanup_work(uv_work_t *w)
+static void disk_posted(void *arg)
 {
-    struct up *up = w->data;
+    struct up *up = arg;
+    up->disk_done(up);
+}
+
+/* Disk worker thread. */
+static void disk_job(void *arg)
+{
+    static _Thread_local bool idle;
+    if (!idle) {
+        struct sched_param sp = {0};
+        (void)sched_setscheduler(0, SCHED_IDLE, &sp); /* this thread only (Linux) */
+        idle = true;
+    }
+    struct up *up = arg;
+    up->disk_work(up);
+    http_req_post(up->req, disk_posted, up);
+}
+
+/* Runs work(up) on a disk worker, then done(up) on the loop. When the workers refuse (the
+ * server is stopping, or the queue is full) work runs here, done still on a later turn. */
+static void disk_submit(struct up *up, void (*work)(struct up *), void (*done)(struct up *))
+{
+    up->disk_work = work;
+    up->disk_done = done;
+    if (workpool_submit(up->u->disk, disk_job, up) != 0) {
+        work(up);
+        http_req_post(up->req, disk_posted, up);
+    }
+}
+
+/* ---- removing what was written */
+
+static void cleanup_work(struct up *up)
+{
     if (up->fd >= 0)
         close(up->fd);
     if (up->created)
@@ -216,10 +252,8 @@ static void cleanup_work(uv_work_t *w)
         unlink(up->thumb_abs);
 }
 
-static void cleanup_done(uv_work_t *w, int status)
+static void cleanup_done(struct up *up)
 {
-    (void)status;
-    struct up *up = w->data;
     up->working = false;
     up->fd = -1;
     up->created = up->renamed = up->thumbed = false;
@@ -229,11 +263,10 @@ static void cleanup_done(uv_work_t *w, int status)
 static void start_cleanup(struct up *up)
 {
     up->working = true;
-    up->work.data = up;
-    uv_queue_work(up_loop(up), &up->work, cleanup_work, cleanup_done);
+    disk_submit(up, cleanup_work, cleanup_done);
 }
 
-/* ---- the temp file (thread pool) */
+/* ---- the temp file */
 
 /* mkdir -p of an absolute or relative path; 0 or -1 with errno. */
 static int make_dirs(const char *path)
@@ -258,10 +291,13 @@ static int make_dirs(const char *path)
     }
 }
 
-static void open_work(uv_work_t *w)
+static void open_work(struct up *up)
 {
-    struct up *up = w->data;
     up->work_errno = 0;
+    if (workpool_is_cancelled()) {
+        up->work_errno = ECANCELED; /* the server is stopping */
+        return;
+    }
     if (make_dirs(up->dir) != 0) {
         up->work_errno = errno;
         return;
@@ -271,10 +307,8 @@ static void open_work(uv_work_t *w)
         up->work_errno = errno;
 }
 
-static void open_done(uv_work_t *w, int status)
+static void open_done(struct up *up)
 {
-    (void)status;
-    struct up *up = w->data;
     up->opening = false;
     if (up->fd < 0) {
         log_error("upload", "cannot create %s: %s", up->tmp_abs, strerror(up->work_errno));
@@ -287,14 +321,12 @@ static void open_done(uv_work_t *w, int status)
 
 /* ---- writing */
 
-static void on_written(uv_fs_t *r)
+static void on_written(struct up *up)
 {
-    struct up *up = r->data;
-    ssize_t n = r->result;
-    uv_fs_req_cleanup(r);
+    ssize_t n = up->written;
     up->writing = false;
     if (n < 0) {
-        log_error("upload", "cannot write %s: %s", up->tmp_abs, uv_strerror((int)n));
+        log_error("upload", "cannot write %s: %s", up->tmp_abs, strerror((int)-n));
         fail(up, 500, "internal", NULL, "the file could not be stored");
     } else if ((size_t)n < up->inflight.len) {
         /* a short write: the rest goes first */
@@ -311,24 +343,30 @@ static void on_written(uv_fs_t *r)
     settle(up);
 }
 
+/* One write of what is in flight (none once the server is stopping). */
+static void write_work(struct up *up)
+{
+    ssize_t n = -ECANCELED;
+    if (!workpool_is_cancelled()) {
+        do
+            n = write(up->fd, up->inflight.data, up->inflight.len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            n = -errno;
+    }
+    up->written = n;
+}
+
 static void kick_write(struct up *up)
 {
     struct buf t = up->inflight; /* empty, its memory kept for the next turn */
     up->inflight = up->wbuf;
     up->wbuf = t;
-    uv_buf_t b = uv_buf_init(up->inflight.data, (unsigned)up->inflight.len);
     up->writing = true;
-    up->wreq.data = up;
-    int rc = uv_fs_write(up_loop(up), &up->wreq, up->fd, &b, 1, -1, on_written);
-    if (rc < 0) {
-        up->writing = false;
-        log_error("upload", "cannot write %s: %s", up->tmp_abs, uv_strerror(rc));
-        fail(up, 500, "internal", NULL, "the file could not be stored");
-        settle(up);
-    }
+    disk_submit(up, write_work, on_written);
 }
 
-/* ---- the end: close, size, rename (thread pool), thumbnail (worker), row (store) */
+/* ---- the end: close, size, rename (disk worker), thumbnail (worker), row (store) */
 
 static void inserted(struct kit_job *j)
 {
@@ -411,9 +449,8 @@ static void thumb_work(void *arg)
     http_req_post(up->req, thumb_done, up);
 }
 
-static void finalize_work(uv_work_t *w)
+static void finalize_work(struct up *up)
 {
-    struct up *up = w->data;
     up->work_errno = 0;
     if (close(up->fd) != 0) {
         up->fd = -1;
@@ -431,10 +468,8 @@ static void finalize_work(uv_work_t *w)
     up->renamed = true;
 }
 
-static void finalize_done(uv_work_t *w, int status)
+static void finalize_done(struct up *up)
 {
-    (void)status;
-    struct up *up = w->data;
     up->working = false;
     if (up->work_errno != 0) {
         log_error("upload", "cannot store %s: %s", up->rel, strerror(up->work_errno));
@@ -486,8 +521,7 @@ static void settle(struct up *up)
     if (up->file_done && up->fd >= 0 && !up->finishing) {
         up->finishing = true;
         up->working = true;
-        up->work.data = up;
-        uv_queue_work(up_loop(up), &up->work, finalize_work, finalize_done);
+        disk_submit(up, finalize_work, finalize_done);
     }
 }
 
@@ -540,8 +574,7 @@ static int sniff_decide(struct up *up)
     }
     buf_append(&up->wbuf, up->head, up->head_len);
     up->opening = true;
-    up->work.data = up;
-    uv_queue_work(up_loop(up), &up->work, open_work, open_done);
+    disk_submit(up, open_work, open_done);
     return 0;
 }
 

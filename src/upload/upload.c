@@ -84,8 +84,11 @@ struct upload *upload_new(const struct config *cfg, struct identity *id, char *e
     buf_printf(&b, "%s/media", cfg->data_dir);
     u->media_dir = buf_detach(&b, NULL);
     u->thumbs = workpool_new(1, 64);
-    if (u->thumbs == NULL) {
-        snprintf(err, errlen, "uploads: cannot start the thumbnail worker");
+    u->disk = workpool_new(UPLOAD_DISK_WRITERS, UPLOAD_DISK_QUEUE);
+    if (u->thumbs == NULL || u->disk == NULL) {
+        snprintf(err, errlen, "uploads: cannot start the thumbnail and disk workers");
+        workpool_free(u->thumbs);
+        workpool_free(u->disk);
         free(u->media_dir);
         free(u);
         return NULL;
@@ -104,8 +107,10 @@ void upload_register(struct upload *u, struct router *r)
 
 void upload_stop(struct upload *u)
 {
-    if (u != NULL)
+    if (u != NULL) {
         workpool_stop(u->thumbs, true);
+        workpool_stop(u->disk, true);
+    }
 }
 
 void upload_free(struct upload *u)
@@ -113,6 +118,7 @@ void upload_free(struct upload *u)
     if (u == NULL)
         return;
     workpool_free(u->thumbs);
+    workpool_free(u->disk);
     ratelimit_table_free(u->rate);
     uv_mutex_destroy(&u->rate_mu);
     free(u->media_dir);
