@@ -112,7 +112,7 @@ struct loop {
     struct metrics_shard *metrics;
     atomic_int cmd;       /* LOOP_CMD_* posted by the main thread */
     atomic_bool app_wake; /* server_wake() was called: run the application's on_wake */
-    uv_mutex_t post_mu;   /* guards posts, closed and every write of wake_fd */
+    uv_mutex_t post_mu;   /* guards posts, closed and claiming a wake-up (wake_due) */
     struct loop_post *posts, *posts_tail;
     bool closed; /* under post_mu: wake is closed, posts and wake-ups are dropped */
     bool stopping;

@@ -50,14 +50,6 @@ static void on_connection(uv_stream_t *listener, int status)
     net__conn_accept(l, listener);
 }
 
-/* The eventfd is closed with its poll handle: nobody writes it once l->closed is set. */
-static void on_wake_closed(uv_handle_t *h)
-{
-    struct loop *l = h->data;
-    close(l->wake_fd);
-    l->wake_fd = -1;
-}
-
 static void close_loop_handles(struct loop *l)
 {
     uv_mutex_lock(&l->post_mu);
@@ -67,7 +59,7 @@ static void close_loop_handles(struct loop *l)
     uv_close((uv_handle_t *)&l->prep, NULL);
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->spin, NULL);
-    uv_close((uv_handle_t *)&l->wake, on_wake_closed);
+    uv_close((uv_handle_t *)&l->wake, NULL); /* wake_fd stays open until server_free */
 }
 
 /*
@@ -109,11 +101,13 @@ void net__loop_req_end(struct loop *l)
     maybe_finish(l);
 }
 
-/* Writes the loop's eventfd unless a wake-up is already due. post_mu held, l not closed. */
-static void wake_locked(struct loop *l)
+/* Writes the loop's eventfd. Called after post_mu is released: a sender holding the lock
+ * while its write wakes the loop would be preempted by the loop it woke, which then waits
+ * on the lock for it (for long when the sender runs at a low priority: upload/post.c's disk
+ * workers). The eventfd stays open until server_free, so a write after the loop has ended is
+ * harmless. */
+static void wake_write(struct loop *l)
 {
-    if (atomic_exchange(&l->wake_due, true))
-        return; /* the loop has not woken since the last write: it will see this too */
     uint64_t one = 1;
     ssize_t n;
     do
@@ -122,13 +116,20 @@ static void wake_locked(struct loop *l)
     /* EAGAIN only when the counter is at its maximum: the loop is already readable */
 }
 
+/* True when the caller must write the eventfd: no wake-up is due yet. post_mu held. */
+static bool wake_claim(struct loop *l)
+{
+    return !l->closed && !atomic_exchange(&l->wake_due, true);
+}
+
 /* Wakes the loop unless it has ended; any thread. */
 static void wake_send(struct loop *l)
 {
     uv_mutex_lock(&l->post_mu);
-    if (!l->closed)
-        wake_locked(l);
+    bool write = wake_claim(l);
     uv_mutex_unlock(&l->post_mu);
+    if (write)
+        wake_write(l);
 }
 
 /*
@@ -291,8 +292,10 @@ void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg)
     else
         l->posts = p;
     l->posts_tail = p;
-    wake_locked(l); /* under the lock: the loop cannot end in between */
+    bool write = wake_claim(l);
     uv_mutex_unlock(&l->post_mu);
+    if (write)
+        wake_write(l);
 }
 
 static void run_posts(struct loop *l)
@@ -566,6 +569,7 @@ fail:
         close_loop_handles(l);
         loop_destroy(l);
         uv_mutex_destroy(&l->post_mu);
+        close(l->wake_fd);
     }
     free(s->loops);
     free(s->proxies);
@@ -641,6 +645,7 @@ void server_free(struct server *s)
        server_free finds its loop ended and is dropped */
     for (int i = 0; i < s->nloops; i++) {
         uv_mutex_destroy(&s->loops[i].post_mu);
+        close(s->loops[i].wake_fd);
         free(s->loops[i].yielded);
     }
     free(s->loops);
