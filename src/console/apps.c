@@ -64,38 +64,23 @@ static void finish_app(struct kit_job *j)
 
 /* ---- GET /admin/apps */
 
-static void finish_page(struct kit_job *j)
-{
-    struct cctx *c = console__ctx(j);
-    if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, "app");
-        return;
-    }
-    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                 c->n2, "allow_register", "detail");
-    console__respond(j->req, 200, o);
-    cJSON_Delete(o);
-}
+/* the apps and the audit log: an app's flag, an entry's detail */
+static const struct console_shape APPS_PAGE = {"app", "allow_register", "detail"};
 
 static void apps_list(struct http_req *req, const struct console_op *who, void *ud)
 {
-    int64_t page, size;
-    if (!console__paging(req, &page, &size))
+    struct kit_job *j;
+    struct store_op *op;
+    if (!console__page_job(req, ud, who, &APPS_PAGE, &j, &op))
         return;
     char *scope = console__apps_json(who, "apps:read");
-    struct kit_job *j = console__job_new(req, ud, who);
-    struct cctx *c = console__ctx(j);
-    c->n1 = page;
-    c->n2 = size;
-    struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_COUNT_SCOPED);
     store_bind_text(op, scope);
     store_op_add(op, &SQL_APPS_PAGE_SCOPED);
     store_bind_text(op, scope);
-    store_bind_int(op, size);
-    store_bind_int(op, (page - 1) * size);
+    console__bind_page(j, op);
     free(scope);
-    kit_store(j, op, KIT_READ, finish_page);
+    kit_store(j, op, KIT_READ, console__finish_page);
 }
 
 static void apps_get(struct http_req *req, const struct console_op *who, void *ud)
@@ -543,6 +528,7 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     struct cctx *c = console__ctx(j);
     c->n1 = page;
     c->n2 = size;
+    c->shape = &APPS_PAGE;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_AUDIT_LOG_COUNT);
     store_bind_text(op, has_action ? action : NULL);
@@ -550,9 +536,8 @@ static void audit_list(struct http_req *req, const struct console_op *who, void 
     store_op_add(op, &SQL_AUDIT_LOG_PAGE);
     store_bind_text(op, has_action ? action : NULL);
     store_bind_text(op, has_op ? opid : NULL);
-    store_bind_int(op, size);
-    store_bind_int(op, (page - 1) * size);
-    kit_store(j, op, KIT_READ, finish_page);
+    console__bind_page(j, op);
+    kit_store(j, op, KIT_READ, console__finish_page);
 }
 
 /* ---- routes */

@@ -492,6 +492,55 @@ bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size)
     return true;
 }
 
+bool console__page_job(struct http_req *req, struct identity *id, const struct console_op *who,
+                       const struct console_shape *shape, struct kit_job **j, struct store_op **op)
+{
+    int64_t page, size;
+    if (!console__paging(req, &page, &size))
+        return false;
+    *j = console__job_new(req, id, who);
+    struct cctx *c = console__ctx(*j);
+    c->n1 = page;
+    c->n2 = size;
+    c->shape = shape;
+    *op = store_op_new();
+    return true;
+}
+
+void console__bind_page(struct kit_job *j, struct store_op *op)
+{
+    const struct cctx *c = console__ctx(j);
+    store_bind_int(op, c->n2);
+    store_bind_int(op, (c->n1 - 1) * c->n2);
+}
+
+void console__finish_page(struct kit_job *j)
+{
+    struct cctx *c = console__ctx(j);
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, c->shape->what);
+        return;
+    }
+    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
+                                 c->n2, c->shape->bools, c->shape->jsons);
+    console__respond(j->req, 200, o);
+    cJSON_Delete(o);
+}
+
+void console__list(struct http_req *req, struct identity *id, const struct console_op *who,
+                   const struct console_shape *shape, const struct store_sql *count,
+                   const struct store_sql *page)
+{
+    struct kit_job *j;
+    struct store_op *op;
+    if (!console__page_job(req, id, who, shape, &j, &op))
+        return;
+    store_op_add(op, count);
+    store_op_add(op, page);
+    console__bind_page(j, op);
+    kit_store(j, op, KIT_READ, console__finish_page);
+}
+
 void console__respond_store_err(struct http_req *req, int status, const char *what)
 {
     request_fail_store(req, status, what, "name");

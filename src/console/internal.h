@@ -19,6 +19,7 @@
 struct http_req;
 struct identity;
 struct store_op;
+struct store_sql;
 struct store_result;
 struct store_rows;
 
@@ -96,6 +97,7 @@ struct cctx {
     cJSON *body;          /* owned */
     cJSON *extra;         /* owned handler JSON (a role's permissions) */
     int64_t n1, n2;
+    const struct console_shape *shape; /* a list's (console__page_job) */
 };
 
 /* A kit job for req (the identity's store and worker pool) with a struct cctx holding a copy
@@ -120,6 +122,27 @@ void console__audit(struct store_op *op, const struct console_op *who, const cha
 
 /* page and page_size from the query (1.., 1..100, default 20); false after answering 422. */
 bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size);
+
+/* How a console object is written: its name in errors ("operator") and its boolean and JSON
+ * columns (console_row_json). */
+struct console_shape {
+    const char *what, *bools, *jsons;
+};
+
+/*
+ * A list: the page and page_size of req (false after answering 422), then a job and an op
+ * for it. The caller adds the COUNT step and the PAGE step, binding the PAGE step's last two
+ * parameters with console__bind_page, and runs kit_store(j, op, KIT_READ,
+ * console__finish_page): {"count","results","page","page_size"} with shape's columns.
+ */
+bool console__page_job(struct http_req *req, struct identity *id, const struct console_op *who,
+                       const struct console_shape *shape, struct kit_job **j, struct store_op **op);
+void console__bind_page(struct kit_job *j, struct store_op *op);
+void console__finish_page(struct kit_job *j);
+/* console__page_job with a COUNT and a PAGE statement that take only the paging. */
+void console__list(struct http_req *req, struct identity *id, const struct console_op *who,
+                   const struct console_shape *shape, const struct store_sql *count,
+                   const struct store_sql *page);
 /* Answers a store error through the one mapper (request_fail_store); what names the object
  * ("operator"), a 409 names the field "name". */
 void console__respond_store_err(struct http_req *req, int status, const char *what);

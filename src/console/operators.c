@@ -27,6 +27,8 @@
 /* what a job does once the escalation check passed (cctx.n2) */
 enum { OPS_CREATE = 1, OPS_PATCH, OPS_DELETE };
 
+static const struct console_shape OPERATOR = {"operator", "disabled", "roles"};
+
 /* ---- finishing */
 
 static void finish_one(struct kit_job *j)
@@ -43,21 +45,8 @@ static void finish_one(struct kit_job *j)
         revoke_subject(c->id->revoke, REVOKE_OPERATOR, "", c->text);
     else if (c->n2 == OPS_PATCH) /* its roles may have changed: its monitoring sockets end */
         revoke_rights_changed(c->id->revoke, store_rows_text(r, 0, 0));
-    cJSON *o = console_row_json(r, 0, "disabled", "roles");
+    cJSON *o = console_row_json(r, 0, OPERATOR.bools, OPERATOR.jsons);
     console__respond(j->req, (int)c->n1, o);
-    cJSON_Delete(o);
-}
-
-static void finish_page(struct kit_job *j)
-{
-    struct cctx *c = console__ctx(j);
-    if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, "operator");
-        return;
-    }
-    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                 c->n2, "disabled", "roles");
-    console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
 
@@ -76,19 +65,7 @@ static void finish_deleted(struct kit_job *j)
 
 static void ops_list(struct http_req *req, const struct console_op *who, void *ud)
 {
-    int64_t page, size;
-    if (!console__paging(req, &page, &size))
-        return;
-    struct kit_job *j = console__job_new(req, ud, who);
-    struct cctx *c = console__ctx(j);
-    c->n1 = page;
-    c->n2 = size;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_OPERATORS_COUNT);
-    store_op_add(op, &SQL_OPERATORS_PAGE);
-    store_bind_int(op, size);
-    store_bind_int(op, (page - 1) * size);
-    kit_store(j, op, KIT_READ, finish_page);
+    console__list(req, ud, who, &OPERATOR, &SQL_OPERATORS_COUNT, &SQL_OPERATORS_PAGE);
 }
 
 static void ops_get(struct http_req *req, const struct console_op *who, void *ud)

@@ -25,6 +25,8 @@
 
 enum { ROLE_CREATE = 1, ROLE_PATCH, ROLE_DELETE }; /* cctx.n2 */
 
+static const struct console_shape ROLE = {"role", "all_apps,builtin", "permissions,app_ids"};
+
 static void finish_one(struct kit_job *j)
 {
     struct cctx *c = console__ctx(j);
@@ -37,21 +39,8 @@ static void finish_one(struct kit_job *j)
     }
     if (c->n2 == ROLE_PATCH) /* the rights of its operators changed: monitoring sockets end */
         revoke_rights_changed(c->id->revoke, "");
-    cJSON *o = console_row_json(r, 0, "all_apps,builtin", "permissions,app_ids");
+    cJSON *o = console_row_json(r, 0, ROLE.bools, ROLE.jsons);
     console__respond(j->req, (int)c->n1, o);
-    cJSON_Delete(o);
-}
-
-static void finish_page(struct kit_job *j)
-{
-    struct cctx *c = console__ctx(j);
-    if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, "role");
-        return;
-    }
-    cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
-                                 c->n2, "all_apps,builtin", "permissions,app_ids");
-    console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
 
@@ -70,19 +59,7 @@ static void finish_deleted(struct kit_job *j)
 
 static void roles_list(struct http_req *req, const struct console_op *who, void *ud)
 {
-    int64_t page, size;
-    if (!console__paging(req, &page, &size))
-        return;
-    struct kit_job *j = console__job_new(req, ud, who);
-    struct cctx *c = console__ctx(j);
-    c->n1 = page;
-    c->n2 = size;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_ROLES_COUNT);
-    store_op_add(op, &SQL_ROLES_PAGE);
-    store_bind_int(op, size);
-    store_bind_int(op, (page - 1) * size);
-    kit_store(j, op, KIT_READ, finish_page);
+    console__list(req, ud, who, &ROLE, &SQL_ROLES_COUNT, &SQL_ROLES_PAGE);
 }
 
 static void roles_get(struct http_req *req, const struct console_op *who, void *ud)

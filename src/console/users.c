@@ -127,8 +127,7 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     store_op_add(op, &SQL_USERS_SEARCH_PAGE);
     store_bind_text(op, scope);
     store_bind_text(op, pat);
-    store_bind_int(op, size);
-    store_bind_int(op, (page - 1) * size);
+    console__bind_page(j, op);
     free(scope);
     free(pat);
     kit_store(j, op, KIT_READ, finish_page);
