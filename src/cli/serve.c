@@ -293,6 +293,8 @@ int cli_serve(int argc, char **argv)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
+    /* a group commit's completions reach each loop in one wake-up */
+    store_set_batch_hooks(server_post_hold, server_post_release);
     store = cli__open_store(&cfg);
     if (store == NULL)
         goto out;

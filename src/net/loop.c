@@ -116,6 +116,35 @@ static void wake_write(struct loop *l)
     /* EAGAIN only when the counter is at its maximum: the loop is already readable */
 }
 
+/* The loops whose wake-up this thread holds (server_post_hold). */
+#define HELD_MAX 64
+static _Thread_local bool holding;
+static _Thread_local struct loop *held[HELD_MAX];
+static _Thread_local int nheld;
+
+void server_post_hold(void)
+{
+    holding = true;
+}
+
+void server_post_release(void)
+{
+    holding = false;
+    for (int i = 0; i < nheld; i++)
+        wake_write(held[i]);
+    nheld = 0;
+}
+
+/* Writes l's eventfd now, or at server_post_release when this thread holds its wake-ups. */
+static void wake_now_or_held(struct loop *l)
+{
+    if (holding && nheld < HELD_MAX) {
+        held[nheld++] = l; /* once per claimed wake-up (wake_due) */
+        return;
+    }
+    wake_write(l);
+}
+
 /* True when the caller must write the eventfd: no wake-up is due yet. post_mu held. */
 static bool wake_claim(struct loop *l)
 {
@@ -129,7 +158,7 @@ static void wake_send(struct loop *l)
     bool write = wake_claim(l);
     uv_mutex_unlock(&l->post_mu);
     if (write)
-        wake_write(l);
+        wake_now_or_held(l);
 }
 
 /*
@@ -295,7 +324,7 @@ void net__loop_post(struct loop *l, void (*fn)(void *arg), void *arg)
     bool write = wake_claim(l);
     uv_mutex_unlock(&l->post_mu);
     if (write)
-        wake_write(l);
+        wake_now_or_held(l);
 }
 
 static void run_posts(struct loop *l)

@@ -151,4 +151,15 @@ void server_work_end(struct server *s, int idx);
 /* Queues fn(arg) to run on loop idx (0..server_nloops()-1). Any thread. */
 void server_post(struct server *s, int idx, void (*fn)(void *arg), void *arg);
 
+/*
+ * Between server_post_hold() and server_post_release() on one thread, the loop wake-ups that
+ * this thread's posts and wake-ups need are written at the release, once for each loop: a
+ * thread that completes a batch of work (the store writer after a group commit) then hands a
+ * loop the whole batch at once, instead of waking it for the first completion and being
+ * preempted by it, on a shared core, before it has posted the second. Per thread; the
+ * pair must be short and must not nest. Any thread.
+ */
+void server_post_hold(void);
+void server_post_release(void);
+
 #endif

@@ -125,6 +125,9 @@ int store__fn_wait(struct store *st, store__fn fn, void *arg);
 
 /* Completes op: calls its callback with status/res and frees the op. */
 void store__op_complete(struct store_op *op, int status, struct store_result *res);
+/* Around a batch of store__op_complete calls (store_set_batch_hooks). */
+void store__batch_begin(void);
+void store__batch_end(void);
 
 /* ---- result builder (backends fill one result per op) ---- */
 

@@ -521,6 +521,26 @@ void store_bind_blob(struct store_op *op, const void *p, size_t n)
 
 /* ---- submitting ---- */
 
+static void (*batch_begin)(void), (*batch_end)(void);
+
+void store_set_batch_hooks(void (*begin)(void), void (*end)(void))
+{
+    batch_begin = begin;
+    batch_end = end;
+}
+
+void store__batch_begin(void)
+{
+    if (batch_begin)
+        batch_begin();
+}
+
+void store__batch_end(void)
+{
+    if (batch_end)
+        batch_end();
+}
+
 void store__op_complete(struct store_op *op, int status, struct store_result *res)
 {
     store_done_fn done = op->done;

@@ -187,6 +187,14 @@ struct store_stats {
 int store_open(const char *url, enum store_durability durability, struct store **out, char *err,
                size_t errlen);
 
+/*
+ * Hooks a store thread calls around handing out a batch of completions (the writes of one
+ * group commit): begin before the first callback, end after the last. The server sets them
+ * to its loops' server_post_hold/server_post_release, so a loop gets the batch in one
+ * wake-up. Call before store_open (the store threads read them unlocked); NULL: none.
+ */
+void store_set_batch_hooks(void (*begin)(void), void (*end)(void));
+
 /* store_open() with tuning; opts may be NULL for all defaults. */
 int store_open_opts(const char *url, const struct store_options *opts, struct store **out,
                     char *err, size_t errlen);

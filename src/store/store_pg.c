@@ -323,11 +323,13 @@ static void writer_group(struct pg *g, struct pslot *sl, int n)
         break;
     }
     free(live);
+    store__batch_begin();
     for (int i = 0; i < n; i++) {
         atomic_fetch_add_explicit(sl[i].status == 0 ? &stats->writes : &stats->write_errors, 1,
                                   memory_order_relaxed);
         store__op_complete(sl[i].op, sl[i].status, sl[i].res);
     }
+    store__batch_end();
 }
 
 static void *writer_main(void *arg)

@@ -737,12 +737,14 @@ answer:;
         ok += s->slots[i].status == 0;
     atomic_fetch_add_explicit(&st->stats.writes, ok, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->stats.write_errors, (uint64_t)n - ok, memory_order_relaxed);
+    store__batch_begin();
     for (int i = 0; i < n; i++) {
         struct slot *sl = &s->slots[i];
         store__op_complete(sl->op, sl->status, sl->res);
         sl->op = NULL;
         sl->res = NULL;
     }
+    store__batch_end();
 }
 
 static void *writer_main(void *arg)
