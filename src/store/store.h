@@ -11,7 +11,7 @@
  * including from inside a completion callback. The completion callback runs
  * ON A STORE THREAD (the writer or a reader), never on the caller's loop: it
  * must be short and must not touch loop-owned state; the usual callback takes
- * ownership of the result and posts it to its loop (uv_async_send) — the loop
+ * ownership of the result and posts it to its loop (http_req_post) — the loop
  * hops back by itself. A write's callback runs only after the transaction that
  * holds the write has committed (with the durability chosen at open), which is
  * what lets a handler send its 2xx.
