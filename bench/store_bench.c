@@ -3,7 +3,7 @@
  * through the store's asynchronous interface, the way handlers on event loops
  * will. "Loop" threads stand in for the event loops: each owns a share of the
  * writers, submits their inserts, and receives their completions through an
- * inbox (the hop a real loop makes with uv_async_send), where it records the
+ * inbox (the hop a real loop makes through its wake-up), where it records the
  * latency and — in closed-loop mode — submits the writer's next insert at
  * once. In open-loop mode (--rate) the loops submit at a fixed total rate and
  * the latency is measured against that offered load. Also measures the
@@ -115,7 +115,7 @@ static void done_cb(int status, struct store_result *res, void *ud)
     struct loop *l = w->loop;
     store_result_free(res);
     w->status = status;
-    /* what uv_async_send amounts to: a lock-free push, and a wake-up only if the loop sleeps */
+    /* what a loop's wake-up amounts to: a lock-free push, and a wake-up only if it sleeps */
     struct writer *head = atomic_load(&l->inbox);
     do
         w->next = head;
