@@ -42,6 +42,7 @@
 #include "core/rand.h"
 #include "core/workpool.h"
 #include "core/xalloc.h"
+#include "net/server.h"
 #include "notify/driver.h"
 #include "notify/drivers.h"
 #include "notify/quiet.h"
@@ -748,12 +749,14 @@ static int run_batch(struct notify_queue *q)
     }
     /* one row per pushed delivery, in push order; none when the write failed */
     const struct store_rows *cur = npush > 0 && rc == 0 ? store_result_step(done, -1) : NULL;
+    server_post_hold(); /* the batch's frames reach each loop in one wake-up (docs/adr/0002) */
     for (int k = 0; k < npush; k++) { /* at least once: also when the write failed (no cursor) */
         int64_t cursor = cur != NULL && k < cur->nrows && !store_rows_is_null(cur, k, 0)
                              ? store_rows_int(cur, k, 0)
                              : 0;
         notify__inapp_push(q->n, r, push[k], cursor);
     }
+    server_post_release();
     store_result_free(done);
     free(push);
     store_result_free(res);
