@@ -7,6 +7,7 @@
 #include "workpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct workpool {
     bool stopping;
     bool cancel;  /* items still queued at the stop run cancelled */
     bool stopped; /* threads joined */
+    bool idle;    /* workers at SCHED_IDLE instead of nice WORKPOOL_NICE */
     int nthreads;
     pthread_t threads[WORKPOOL_MAX_THREADS];
 };
@@ -57,8 +59,13 @@ static void *worker_main(void *arg)
 {
     struct workpool *wp = arg;
     /* CPU-heavy work (password hashing) yields to the event loops: a busy pool must not
-     * delay requests that need microseconds (Linux: nice is per thread) */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKPOOL_NICE);
+     * delay requests that need microseconds (Linux: nice and the policy are per thread) */
+    if (wp->idle) {
+        struct sched_param sp = {0};
+        (void)sched_setscheduler(0, SCHED_IDLE, &sp);
+    } else {
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKPOOL_NICE);
+    }
     pthread_mutex_lock(&wp->mu);
     for (;;) {
         while (wp->queued == 0 && !wp->stopping)
@@ -83,11 +90,12 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-struct workpool *workpool_new(int nthreads, size_t max_queue)
+static struct workpool *pool_new(int nthreads, size_t max_queue, bool idle)
 {
     if (nthreads < 1 || nthreads > WORKPOOL_MAX_THREADS || max_queue < 1)
         return NULL;
     struct workpool *wp = xcalloc(1, sizeof(*wp));
+    wp->idle = idle;
     pthread_mutex_init(&wp->mu, NULL);
     pthread_cond_init(&wp->cv, NULL);
     wp->max_queue = max_queue;
@@ -99,6 +107,16 @@ struct workpool *workpool_new(int nthreads, size_t max_queue)
         wp->nthreads++;
     }
     return wp;
+}
+
+struct workpool *workpool_new(int nthreads, size_t max_queue)
+{
+    return pool_new(nthreads, max_queue, false);
+}
+
+struct workpool *workpool_new_idle(int nthreads, size_t max_queue)
+{
+    return pool_new(nthreads, max_queue, true);
 }
 
 /* FNV-1a of a tag, never 0. */

@@ -29,8 +29,16 @@ enum workpool_prio {
 /*
  * Starts nthreads (1..64) workers with a queue of at most max_queue waiting
  * items (>= 1). Returns NULL on bad arguments or when a thread cannot start.
+ * The workers run at nice 10: below the event loops.
  */
 struct workpool *workpool_new(int nthreads, size_t max_queue);
+
+/*
+ * workpool_new whose workers run at SCHED_IDLE (Linux): any other thread that
+ * wants the core gets it first (the kernel leaves them a small share). For bulk
+ * work that must never delay a loop (the uploads' file writes, upload/post.c).
+ */
+struct workpool *workpool_new_idle(int nthreads, size_t max_queue);
 
 /*
  * Queues fn(arg) to run on a worker thread. Returns 0, or ERR_AGAIN when the

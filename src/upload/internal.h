@@ -19,8 +19,8 @@ struct workpool;
 #define UPLOAD_PART_HEADER_MAX (16 * 1024) /* one part's header block (a 4 KiB name fits) */
 #define UPLOAD_BODY_SLACK (64 * 1024) /* body bytes beyond HERALD_MAX_UPLOAD: framing, fields */
 #define UPLOAD_THUMB_SIDE 320
-#define UPLOAD_DISK_WRITERS 2   /* threads writing the files' data */
-#define UPLOAD_DISK_QUEUE 65536 /* writes waiting (one per upload at most) */
+#define UPLOAD_DISK_WRITERS 2   /* threads doing the files' operations (post.c) */
+#define UPLOAD_DISK_QUEUE 65536 /* operations waiting (one per upload at most) */
 #define UPLOAD_MAX_TYPES 32
 
 struct upload {
@@ -30,7 +30,7 @@ struct upload {
     const struct media_type *types[UPLOAD_MAX_TYPES]; /* HERALD_UPLOAD_TYPES */
     int ntypes;
     struct workpool *thumbs;      /* owned: thumbnails off the loops */
-    struct workpool *disk;        /* owned: the files' data writes (post.c) */
+    struct workpool *disk;        /* owned: the files' operations, at SCHED_IDLE (post.c) */
     uv_mutex_t rate_mu;           /* the rate table is shared by the loops */
     struct ratelimit_table *rate; /* owned; NULL: no limit */
 };

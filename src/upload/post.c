@@ -15,7 +15,6 @@
  * is left behind.
  */
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,12 +214,6 @@ static void disk_posted(void *arg)
 /* Disk worker thread. */
 static void disk_job(void *arg)
 {
-    static _Thread_local bool idle;
-    if (!idle) {
-        struct sched_param sp = {0};
-        (void)sched_setscheduler(0, SCHED_IDLE, &sp); /* this thread only (Linux) */
-        idle = true;
-    }
     struct up *up = arg;
     up->disk_work(up);
     http_req_post(up->req, disk_posted, up);

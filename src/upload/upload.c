@@ -84,7 +84,7 @@ struct upload *upload_new(const struct config *cfg, struct identity *id, char *e
     buf_printf(&b, "%s/media", cfg->data_dir);
     u->media_dir = buf_detach(&b, NULL);
     u->thumbs = workpool_new(1, 64);
-    u->disk = workpool_new(UPLOAD_DISK_WRITERS, UPLOAD_DISK_QUEUE);
+    u->disk = workpool_new_idle(UPLOAD_DISK_WRITERS, UPLOAD_DISK_QUEUE);
     if (u->thumbs == NULL || u->disk == NULL) {
         snprintf(err, errlen, "uploads: cannot start the thumbnail and disk workers");
         workpool_free(u->thumbs);

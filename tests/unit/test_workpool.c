@@ -8,10 +8,12 @@
  * accounts and addresses unaffected, concurrent failures).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +97,35 @@ TEST(workpool_runs_in_order_on_a_worker)
     for (int i = 0; i < o.n; i++)
         CHECK_INT(o.seen[i], i);
     CHECK(!pthread_equal(o.thread, pthread_self()));
+}
+
+/* The scheduling of the worker that runs an item: its policy and its nice value. */
+struct sched_seen {
+    int policy, nice;
+};
+
+static void see_sched(void *arg)
+{
+    struct sched_seen *s = arg;
+    s->policy = sched_getscheduler(0);
+    s->nice = getpriority(PRIO_PROCESS, 0); /* this thread (Linux) */
+}
+
+TEST(workpool_workers_run_below_the_loops)
+{
+    struct sched_seen normal = {-1, -1}, idle = {-1, -1};
+    struct workpool *wp = workpool_new(1, 4);
+    struct workpool *ip = workpool_new_idle(1, 4);
+    CHECK(wp != NULL && ip != NULL);
+    if (wp == NULL || ip == NULL)
+        return;
+    CHECK_INT(workpool_submit(wp, see_sched, &normal), 0);
+    CHECK_INT(workpool_submit(ip, see_sched, &idle), 0);
+    workpool_free(wp);
+    workpool_free(ip);
+    CHECK_INT(normal.policy, SCHED_OTHER);
+    CHECK_INT(normal.nice, 10);
+    CHECK_INT(idle.policy, SCHED_IDLE);
 }
 
 /* Two items that each wait for the other to start: only completes with two workers. */
@@ -527,6 +558,7 @@ int main(void)
     log_setup(LOG_OFF, false);
     RUN(workpool_bad_arguments);
     RUN(workpool_runs_in_order_on_a_worker);
+    RUN(workpool_workers_run_below_the_loops);
     RUN(workpool_runs_in_parallel);
     RUN(workpool_full_queue_is_err_again);
     RUN(workpool_refuses_while_stopping);
