@@ -33,11 +33,13 @@ const struct store_sql SQL_MESSAGE_SEARCH_QUEUE =
     " NOT NULL ORDER BY message_id LIMIT " P ") x)"
 
 /* ?1 batch size: index rows for the batch's messages that are still text and not recalled (an
- * edit's own row stays: DO NOTHING) */
+ * edit's own row stays: DO NOTHING). CROSS JOIN keeps SQLite reading the list and looking each
+ * message up by id: with a plain JOIN it read every message older than the batch instead, so
+ * each batch cost as much as the whole history. */
 const struct store_sql SQL_MESSAGE_SEARCH_MOVE = {
     .sqlite = "INSERT INTO message_search (message_id, app_id, conversation_id, terms) SELECT"
               " p.message_id, m.app_id, m.conversation_id, p.terms FROM message_search_pending p"
-              " JOIN messages m ON m.id = p.message_id AND m.type = 'text' AND m.recalled = 0"
+              " CROSS JOIN messages m ON m.id = p.message_id AND m.type = 'text' AND m.recalled = 0"
               " WHERE p.terms IS NOT NULL AND p.message_id <= " MOVE_UPTO(
                   "?1") " ON CONFLICT (message_id) DO NOTHING",
     .pg = "INSERT INTO message_search (message_id, app_id, conversation_id, terms) SELECT"
