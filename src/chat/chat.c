@@ -215,22 +215,7 @@ bool chat__direct_key(const char *a, const char *b, char *out, size_t n)
     return len > 0 && (size_t)len < n && strcmp(a, b) != 0;
 }
 
-/* Conversation columns (SQL_CONVERSATIONS_COLS) and member columns. */
-enum {
-    CV_ID,
-    CV_TYPE,
-    CV_NAME,
-    CV_AVATAR,
-    CV_OWNER,
-    CV_SEQ,
-    CV_ACT,
-    CV_CREATED,
-    CV_UPDATED,
-    CV_N,
-    CV_STATUS, /* the service workflow (service.c) */
-    CV_ASSIGNEE,
-    CV_CUSTOMER,
-};
+/* Member columns (the conversation columns: internal.h). */
 enum { MB_CONV, MB_USER, MB_ROLE, MB_JOINED, MB_NAME, MB_AVATAR, MB_KIND, MB_LAST_SEEN, MB_META };
 
 static void add_text(cJSON *o, const char *key, const struct store_rows *r, int i, int col)

@@ -19,6 +19,7 @@
 struct slot {
     char *key; /* "app_id\ndirect_key", owned; NULL when empty */
     char conv_id[CHAT_ID_LEN + 1];
+    bool service; /* a service conversation (it has a customer, fixed when it was created) */
 };
 
 struct chat_directs {
@@ -64,19 +65,21 @@ static bool slot_is(const struct slot *s, const char *app_id, const char *key)
 }
 
 bool chat__directs_get(struct chat_directs *d, const char *app_id, const char *key, char *conv_id,
-                       size_t n)
+                       size_t n, bool *service)
 {
     struct slot *s = &d->slots[slot_of(app_id, key)];
     pthread_mutex_lock(&d->mu);
     bool hit = slot_is(s, app_id, key);
-    if (hit)
+    if (hit) {
         snprintf(conv_id, n, "%s", s->conv_id);
+        *service = s->service;
+    }
     pthread_mutex_unlock(&d->mu);
     return hit;
 }
 
 void chat__directs_put(struct chat_directs *d, const char *app_id, const char *key,
-                       const char *conv_id)
+                       const char *conv_id, bool service)
 {
     if (strlen(conv_id) > CHAT_ID_LEN)
         return;
@@ -88,6 +91,7 @@ void chat__directs_put(struct chat_directs *d, const char *app_id, const char *k
     char *old = s->key;
     s->key = k;
     snprintf(s->conv_id, sizeof(s->conv_id), "%s", conv_id);
+    s->service = service;
     pthread_mutex_unlock(&d->mu);
     free(old);
 }

@@ -58,6 +58,23 @@ void chat__event(struct chat *ch, const char *app_id, const char *event, const c
  */
 void chat__msg_id_new(char *out, int64_t now_ms);
 
+/* The columns of a conversation row (SQL_CONVERSATIONS_COLS). */
+enum {
+    CV_ID,
+    CV_TYPE,
+    CV_NAME,
+    CV_AVATAR,
+    CV_OWNER,
+    CV_SEQ,
+    CV_ACT,
+    CV_CREATED,
+    CV_UPDATED,
+    CV_N,
+    CV_STATUS, /* the service workflow (service.c) */
+    CV_ASSIGNEE,
+    CV_CUSTOMER,
+};
+
 /* A message to send, decoded (send.c): the strings borrow from the request's JSON. */
 struct chat_msg_in {
     const char *type, *reply_to, *client_msg_id;
@@ -82,6 +99,8 @@ struct chctx {
     char user_id[JWT_SUB_MAX + 1]; /* who asks */
     bool demo;
     bool direct_cached; /* a send with `to` whose conversation came from chat->directs */
+    bool no_customer;   /* a send into a conversation known to have no customer: none reopens */
+    int reopen_step;    /* a send: the step of its reopen event, -1 when the op has none */
     char direct_key[2 * JWT_SUB_MAX + 2]; /* a send with `to`: chat__direct_key() */
     char conv_id[KIT_ID_MAX + 1];
     char target[JWT_SUB_MAX + 1]; /* the peer, or the member removed or given a role */
@@ -134,11 +153,13 @@ struct store_op *chat__direct_op(struct chctx *c);
 struct chat_directs;
 struct chat_directs *chat__directs_new(void);
 void chat__directs_free(struct chat_directs *d);
-/* Copies the conversation id of (app_id, key) into conv_id (n bytes); false when not held. */
+/* Copies the conversation id of (app_id, key) into conv_id (n bytes) and whether it is a
+ * service conversation (one with a customer, docs/service.md) into *service; false when not
+ * held. */
 bool chat__directs_get(struct chat_directs *d, const char *app_id, const char *key, char *conv_id,
-                       size_t n);
+                       size_t n, bool *service);
 void chat__directs_put(struct chat_directs *d, const char *app_id, const char *key,
-                       const char *conv_id);
+                       const char *conv_id, bool service);
 /* Forgets (app_id, key): its conversation refused a send (gone, or the sender left it). */
 void chat__directs_drop(struct chat_directs *d, const char *app_id, const char *key);
 

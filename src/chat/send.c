@@ -224,7 +224,7 @@ static void answer_ok(struct kit_job *j, const struct store_rows *m, int64_t cur
 
 /* ---- the one send path */
 
-enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT, W_REOPEN_EVENT };
+enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT };
 
 static void send_direct(struct kit_job *j);
 static void send_write(struct kit_job *j);
@@ -311,18 +311,19 @@ static void send_written(struct kit_job *j)
     }
     const struct store_rows *m = store_result_step(j->res, W_GET);
     const struct store_rows *ev = store_result_step(j->res, W_EVENT);
-    if (m == NULL || m->nrows == 0 || ev == NULL || ev->nrows == 0) {
+    int64_t cursor = store_rows_inserted_id(ev);
+    if (m == NULL || m->nrows == 0 || cursor == 0) {
         answer_error(j, 500, "internal", "the message could not be read back", NULL);
         return;
     }
-    int64_t cursor = store_rows_int(ev, 0, 0);
     chat__event(c->chat, c->app_id, "message.created", c->msg_id, m, 0, false); /* webhooks */
     if (c->after_send == NULL)
         answer_ok(j, m, cursor, false);
     /* to every member, except the sending connection */
     chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
                       store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
-    const struct store_rows *reopen = store_result_step(j->res, W_REOPEN_EVENT);
+    const struct store_rows *reopen =
+        c->reopen_step >= 0 ? store_result_step(j->res, c->reopen_step) : NULL;
     if (reopen != NULL && reopen->nrows > 0) /* the customer reopened it (service.c) */
         chat__service_reopened(c->chat, c->app_id, c->conv_id, store_rows_int(reopen, 0, 0));
     if (c->msg.type != NULL && strcmp(c->msg.type, "text") == 0)
@@ -332,7 +333,10 @@ static void send_written(struct kit_job *j)
 }
 
 /* The write: the next seq, the message, its event; then the message and the members; the
- * sender's read_seq moves to the message; a customer's message reopens the conversation. */
+ * sender's read_seq moves to the message; a customer's message reopens the conversation (not
+ * written for a conversation known to have no customer: a direct one between two users who
+ * are no merchant or agent, docs/service.md). A reply_to must be a message of the
+ * conversation (a required row, last, so the steps above keep their places). */
 static void send_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -356,9 +360,11 @@ static void send_write(struct kit_job *j)
     store_bind_text(op, c->msg.client_msg_id);
     store_bind_int(op, now);
     store_op_require_row(op);
-    store_op_add(op, &SQL_EVENTS_INSERT_MESSAGE);
+    store_op_add(op, &SQL_EVENTS_INSERT_SENT);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->conv_id);
     store_bind_text(op, c->msg_id);
-    store_bind_text(op, "message.new");
+    store_bind_int(op, now);
     store_op_add(op, &SQL_MESSAGES_GET);
     store_bind_text(op, c->msg_id);
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_USER_IDS);
@@ -366,15 +372,18 @@ static void send_write(struct kit_job *j)
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_SENT); /* the sender has read it */
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
-    /* a customer's message reopens a pending or resolved service conversation (service.c) */
-    const struct store_sql *reopen[3] = {&SQL_EVENTS_INSERT_REOPEN, &SQL_AUDIT_LOG_INSERT_REOPEN,
-                                         &SQL_SERVICE_REOPEN};
-    for (int k = 0; k < 3; k++) {
-        store_op_add(op, reopen[k]);
-        store_bind_text(op, c->app_id);
-        store_bind_text(op, c->conv_id);
-        store_bind_text(op, c->user_id);
-        store_bind_int(op, now);
+    c->reopen_step = -1;
+    if (!c->no_customer) { /* a customer's message reopens a pending or resolved one (service.c) */
+        const struct store_sql *reopen[3] = {&SQL_EVENTS_INSERT_REOPEN,
+                                             &SQL_AUDIT_LOG_INSERT_REOPEN, &SQL_SERVICE_REOPEN};
+        c->reopen_step = (int)store_op_nsteps(op);
+        for (int k = 0; k < 3; k++) {
+            store_op_add(op, reopen[k]);
+            store_bind_text(op, c->app_id);
+            store_bind_text(op, c->conv_id);
+            store_bind_text(op, c->user_id);
+            store_bind_int(op, now);
+        }
     }
     if (c->direct_cached) { /* a disabled peer undoes the send: it is refused as unknown */
         store_op_add(op, &SQL_USERS_ACTIVE);
@@ -384,6 +393,12 @@ static void send_write(struct kit_job *j)
     }
     /* a text message is listed for the search indexer (search_index.c) */
     chat__search_queue(op, c->chat->id->store, c->msg_id, c->msg.type, c->msg.content);
+    if (c->msg.reply_to != NULL) {
+        store_op_add(op, &SQL_MESSAGES_REPLY_IN);
+        store_bind_text(op, c->conv_id);
+        store_bind_text(op, c->msg.reply_to);
+        store_op_require_row(op);
+    }
     kit_store(j, op, KIT_WRITE, send_written);
 }
 
@@ -419,7 +434,8 @@ static void direct_got(struct kit_job *j)
         cJSON_Delete(ev);
     }
     snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));
-    chat__directs_put(c->chat->directs, c->app_id, c->direct_key, c->conv_id);
+    c->no_customer = store_rows_is_null(conv, 0, CV_CUSTOMER);
+    chat__directs_put(c->chat->directs, c->app_id, c->direct_key, c->conv_id, !c->no_customer);
     send_write(j);
 }
 
@@ -435,9 +451,11 @@ static void send_to(struct kit_job *j)
         answer_error(j, 422, "validation_failed", "must be another user than yourself", "to");
         return;
     }
+    bool service = true;
     if (chat__directs_get(c->chat->directs, c->app_id, c->direct_key, c->conv_id,
-                          sizeof(c->conv_id))) {
+                          sizeof(c->conv_id), &service)) {
         c->direct_cached = true;
+        c->no_customer = !service;
         send_write(j);
         return;
     }

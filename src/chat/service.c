@@ -26,8 +26,6 @@
 
 #define ASSIGN_PERM "conversations:assign" /* an operator's status and transfer */
 
-enum { CV_STATUS = 10, CV_ASSIGNEE, CV_CUSTOMER }; /* in SQL_CONVERSATIONS_COLS */
-
 /* ---- POST /conversations/{id}/status {"status"} and /transfer {"to"} */
 
 struct change_in {

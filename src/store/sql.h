@@ -168,6 +168,8 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_PROFILE;
 /* messages and events (chat, issue 9): src/store/sql/messages.c */
 extern const struct store_sql SQL_MESSAGES_INSERT;
 extern const struct store_sql SQL_EVENTS_INSERT_MESSAGE;
+extern const struct store_sql SQL_MESSAGES_REPLY_IN;
+extern const struct store_sql SQL_EVENTS_INSERT_SENT;
 extern const struct store_sql SQL_MESSAGES_GET;
 extern const struct store_sql SQL_MESSAGES_BY_CLIENT_ID;
 extern const struct store_sql SQL_MESSAGES_BEFORE;

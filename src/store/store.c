@@ -871,6 +871,15 @@ const char *store_rows_text(const struct store_rows *r, int row, int col)
     return v && v->type == STORE_TEXT ? v->v.s : NULL;
 }
 
+int64_t store_rows_inserted_id(const struct store_rows *r)
+{
+    if (r == NULL)
+        return 0;
+    if (r->nrows > 0)
+        return store_rows_int(r, 0, 0);
+    return r->changes > 0 ? r->last_id : 0;
+}
+
 int64_t store_rows_int(const struct store_rows *r, int row, int col)
 {
     const struct store_value *v = store_rows_value(r, row, col);

@@ -341,6 +341,14 @@ const char *store_rows_text(const struct store_rows *r, int row, int col);
 /* The integer at (row, col); 0 when NULL or out of range; reals are truncated. */
 int64_t store_rows_int(const struct store_rows *r, int row, int col);
 
+/*
+ * The integer key an INSERT of one row gave it: the first column of its first returned row
+ * (PostgreSQL, RETURNING), else the rowid SQLite reports (a statement written without
+ * RETURNING on SQLite, which would collect the row in a temporary table); 0 when the
+ * statement inserted nothing.
+ */
+int64_t store_rows_inserted_id(const struct store_rows *r);
+
 /* True when (row, col) is NULL or out of range. */
 bool store_rows_is_null(const struct store_rows *r, int row, int col);
 

@@ -153,6 +153,34 @@ def test_status_transitions_and_the_customers_message_reopens(server):
     assert r.status == 200 and r.json()["updated_at"] == before, r
 
 
+def test_sends_with_to_reopen_as_sends_into_the_conversation(server):
+    # a send with `to` finds the direct conversation in the server's cache after the first;
+    # whether it is a service conversation comes with it: the buyer's message reopens it
+    app = new_app(server, buyers=("b1", "b2"), merchants=("m1",))
+
+    def send_to(sender, peer, text):
+        r = app.call(sender, "POST", "/messages",
+                     {"to": peer, "message": {"type": "text", "content": text}})
+        assert r.status == 201, r
+        return r.json()["conversation_id"]
+
+    conv = send_to("b1", "m1", "hello")  # created: not from the cache yet
+    assert send_to("b1", "m1", "again") == conv
+    assert set_status(app, "m1", conv, "resolved").json()["status"] == "resolved"
+    assert send_to("b1", "m1", "one more thing") == conv
+    assert get(app, "m1", conv)["status"] == "open"
+    # the merchant's message, sent with `to` too, changes nothing
+    assert set_status(app, "m1", conv, "pending").json()["status"] == "pending"
+    assert send_to("m1", "b1", "shipped") == conv
+    assert get(app, "b1", conv)["status"] == "pending"
+    assert send_to("b1", "m1", "thanks") == conv
+    assert get(app, "b1", conv)["status"] == "open"
+    # between two buyers: no status, whoever sends
+    other = send_to("b1", "b2", "hi")
+    send_to("b2", "b1", "hi back")
+    assert get(app, "b1", other)["status"] is None
+
+
 def test_who_may_change_the_status(server):
     app = new_app(server, buyers=("b1", "b2"), merchants=("m1",), agents=("p1",))
     conv = app.call("b1", "POST", "/conversations", {"type": "direct", "peer": "m1"}).json()["id"]

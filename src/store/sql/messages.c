@@ -10,19 +10,37 @@
 #define MESSAGES_FROM " FROM messages m LEFT JOIN messages r ON r.id = m.reply_to"
 
 /* ?1 id, ?2 app, ?3 conversation, ?4 sender, ?5 type, ?6 content (JSON text), ?7 reply_to or
- * NULL, ?8 client_msg_id or NULL, ?9 now: the seq SQL_CONVERSATIONS_NEXT_SEQ just took;
- * nothing (a required row) when reply_to is no message of the conversation */
+ * NULL, ?8 client_msg_id or NULL, ?9 now: the seq SQL_CONVERSATIONS_NEXT_SEQ just took. A
+ * reply_to is checked by SQL_MESSAGES_REPLY_IN in the same op: a statement that read messages
+ * while it inserts into them would collect its row in a temporary table first. */
 const struct store_sql SQL_MESSAGES_INSERT =
     STORE_SQL("INSERT INTO messages (id, app_id, conversation_id, seq, sender_id, type, content,"
               " reply_to, client_msg_id, created_at) SELECT ?1, ?2, c.id, c.last_seq, ?4, ?5, ?6,"
-              " ?7, ?8, ?9 FROM conversations c WHERE c.id = ?3 AND (CAST(?7 AS TEXT) IS NULL OR"
-              " EXISTS (SELECT 1 FROM messages q WHERE q.conversation_id = ?3 AND q.id = ?7))");
+              " ?7, ?8, ?9 FROM conversations c WHERE c.id = ?3");
+
+/* ?1 conversation, ?2 message: a row when the message is one of the conversation's (the
+ * required row of a send's reply_to) */
+const struct store_sql SQL_MESSAGES_REPLY_IN =
+    STORE_SQL("SELECT 1 FROM messages WHERE conversation_id = ?1 AND id = ?2");
 
 /* ?1 message, ?2 kind ('message.new'): the event, and its cursor */
 const struct store_sql SQL_EVENTS_INSERT_MESSAGE =
     STORE_SQL("INSERT INTO events (app_id, conversation_id, kind, message_id, seq, created_at)"
               " SELECT app_id, conversation_id, ?2, id, seq, created_at FROM messages WHERE id ="
               " ?1 RETURNING cursor");
+
+/* ?1 app, ?2 conversation, ?3 message, ?4 now: a send's message.new event, after
+ * SQL_CONVERSATIONS_NEXT_SEQ (last_seq is the message's seq). Its cursor: on SQLite the
+ * inserted rowid (store_rows.last_id; RETURNING would collect the row in a temporary table),
+ * on PostgreSQL the returned row; store_rows_inserted_id() reads either. */
+const struct store_sql SQL_EVENTS_INSERT_SENT = {
+    .sqlite = "INSERT INTO events (app_id, conversation_id, kind, message_id, seq, created_at)"
+              " VALUES (?1, ?2, 'message.new', ?3, (SELECT last_seq FROM conversations WHERE id ="
+              " ?2), ?4)",
+    .pg = "INSERT INTO events (app_id, conversation_id, kind, message_id, seq, created_at)"
+          " VALUES ($1, $2, 'message.new', $3, (SELECT last_seq FROM conversations WHERE id ="
+          " $2), $4) RETURNING cursor",
+};
 
 /* ?1 message */
 const struct store_sql SQL_MESSAGES_GET =
