@@ -299,6 +299,13 @@ test('groups and rooms: create, invite, join, chat, leave', async () => {
   if (!(await mctx.isVisible())) await member.getByRole('button', { name: 'Customer context' }).click()
   await mctx.getByRole('button', { name: 'Leave' }).click()
   await member.locator('.conv', { has: member.locator('.name', { hasText: 'Lobby' }) }).waitFor({ state: 'detached' })
+
+  // removed by the owner: the conversation.updated naming the member in `removed` alone takes
+  // the group off the member's list (it also does after a leave whose answer came first)
+  const mine = await api('g_b', 'GET', '/conversations')
+  const team = mine.results.find((c) => c.name === 'Team <i>x</i>')
+  await api('g_b', 'DELETE', `/conversations/${team.id}/members/g_m`)
+  await member.locator('.conv', { has: member.locator('.name', { hasText: 'Team <i>x</i>' }) }).waitFor({ state: 'detached' })
 })
 
 test('search: highlighted matches as text, a hit opens its conversation at the message', async () => {

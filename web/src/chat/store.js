@@ -250,7 +250,10 @@ export const useChat = defineStore('chat', () => {
     client.on('message.updated', (f) => onUpdated(f.message))
     client.on('conversation.updated', (f) => {
       const c = f.conversation
-      if (c.removed && me.value && c.removed.includes(me.value.id)) {
+      // `removed` sits beside `conversation` (docs/protocol.md): the users who left or were
+      // removed; for this user the conversation goes, whether this frame comes before or
+      // after the answer to its own leave
+      if (Array.isArray(f.removed) && me.value && f.removed.includes(me.value.id)) {
         delete convs[c.id]
         if (activeId.value === c.id) activeId.value = null
         return
