@@ -543,6 +543,15 @@ static const char m019_notify_sync[] =
     "ALTER TABLE events ADD COLUMN delivery_id TEXT;"
     "CREATE UNIQUE INDEX events_delivery ON events(delivery_id) WHERE delivery_id IS NOT NULL;";
 
+/* issue 9, 1:1 chat's write (docs/chat.md, "Decisions"): the index by activity serves the
+ * room list only (GET /rooms, newest activity first), so it holds rooms only; a message in a
+ * direct or group conversation no longer moves an entry of it (a page at a random place of
+ * the index, written by every send). */
+static const char m020_rooms_by_activity[] =
+    "DROP INDEX conversations_app_type_activity;"
+    "CREATE INDEX conversations_rooms_activity ON conversations(app_id, last_activity_at)"
+    " WHERE type = 'room';";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -642,6 +651,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {17, "notifications", m017_notifications},
     {18, "notify_events", m018_notify_events},
     {19, "notify_sync", m019_notify_sync},
+    {20, "rooms_by_activity", m020_rooms_by_activity},
 };
 
 const int store__sqlite_nmigrations =

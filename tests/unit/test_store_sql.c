@@ -364,6 +364,39 @@ TEST(search_batch_reads_only_listed_messages_on_sqlite)
     sqlite3_close(db);
 }
 
+/* The room list reads the index that holds rooms only (migration 020): a send into a direct
+ * or group conversation moves no entry of it, and listing rooms still scans no table. */
+TEST(rooms_list_reads_the_rooms_index_on_sqlite)
+{
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    for (int i = 0; i < store__sqlite_nmigrations; i++)
+        CHECK_INT(sqlite3_exec(db, store__sqlite_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, SYNC_FIXTURE, NULL, NULL, NULL), SQLITE_OK);
+    const struct store_sql *checked[] = {&SQL_CONVERSATIONS_ROOMS_COUNT,
+                                         &SQL_CONVERSATIONS_ROOMS_PAGE};
+    for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++) {
+        char q[8192];
+        snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", checked[k]->sqlite);
+        sqlite3_stmt *st = NULL;
+        CHECK_INT(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+        bool via_index = false;
+        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(st, 3);
+            if (d == NULL)
+                continue;
+            via_index = via_index || strstr(d, "conversations_rooms_activity") != NULL;
+            if (strncmp(d, "SCAN ", 5) == 0 && strstr(d, "conversations_rooms_activity") == NULL) {
+                fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
+                test_cur_failed = 1;
+            }
+        }
+        CHECK(via_index);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
 /* A fresh database on the test server, migrated by the store; its URL in url. */
 static int pg_fresh_migrated(const char *base, char *url, size_t urllen)
 {
@@ -440,6 +473,7 @@ int main(void)
     RUN(every_statement_prepares_on_sqlite);
     RUN(sync_reads_events_through_indexes_on_sqlite);
     RUN(search_batch_reads_only_listed_messages_on_sqlite);
+    RUN(rooms_list_reads_the_rooms_index_on_sqlite);
     if (getenv("HERALD_TEST_PG_URL") != NULL)
         RUN(every_statement_prepares_on_postgresql);
     else
