@@ -298,6 +298,51 @@ void notify__adm_list(struct kit_job *j, struct store_op *op, int64_t page, int6
     kit_store(j, op, KIT_READ, list_done);
 }
 
+void notify__adm_list_filtered(struct kit_job *j, const struct store_sql *count,
+                               const struct store_sql *page_sql, const struct notify_filter *f,
+                               size_t n, const char *bools, const char *jsons)
+{
+    struct nadm *c = notify__adm(j);
+    char abuf[80], bufs[NOTIFY_FILTERS_MAX][80];
+    const char *app, *text[NOTIFY_FILTERS_MAX];
+    int64_t flag[NOTIFY_FILTERS_MAX], page, size;
+    if (n > NOTIFY_FILTERS_MAX || !notify__adm_app_filter(j, &app, abuf, sizeof(abuf)))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = f[i].size < sizeof(bufs[i]) ? f[i].size : sizeof(bufs[i]);
+        if (!notify__query_text(j->req, f[i].name, bufs[i], cap, f[i].ok, &text[i]))
+            return;
+        flag[i] = -1;
+        if (f[i].boolean && text[i] != NULL) {
+            if (strcmp(text[i], "true") != 0 && strcmp(text[i], "false") != 0) {
+                notify__invalid(j->req, f[i].name, "must be true or false");
+                return;
+            }
+            flag[i] = strcmp(text[i], "true") == 0;
+        }
+    }
+    if (!notify__paging(j->req, &page, &size))
+        return;
+    struct store_op *op = store_op_new();
+    const struct store_sql *sqls[2] = {count, page_sql};
+    for (int k = 0; k < 2; k++) {
+        store_op_add(op, sqls[k]);
+        store_bind_text(op, c->apps_json);
+        store_bind_text(op, app);
+        for (size_t i = 0; i < n; i++) {
+            if (f[i].boolean)
+                store_bind_int(op, flag[i]);
+            else
+                store_bind_text(op, text[i]);
+        }
+        if (k == 1) {
+            store_bind_int(op, size);
+            store_bind_int(op, (page - 1) * size);
+        }
+    }
+    notify__adm_list(j, op, page, size, bools, jsons);
+}
+
 void notify__respond(struct http_req *req, int status, cJSON *v)
 {
     char *s = cJSON_PrintUnformatted(v); /* never NULL: xalloc_json_hooks */

@@ -118,6 +118,27 @@ bool notify__paging(struct http_req *req, int64_t *page, int64_t *page_size);
 void notify__adm_list(struct kit_job *j, struct store_op *op, int64_t page, int64_t page_size,
                       const char *bools, const char *jsons);
 
+/* One optional query filter of a console list: a text (bound as text, NULL when absent) of
+ * fewer than size bytes passing ok (NULL: any), or with boolean set "true"/"false" (bound as
+ * 1/0, -1 when absent). */
+struct notify_filter {
+    const char *name;
+    size_t size;
+    bool (*ok)(const char *);
+    bool boolean;
+};
+#define NOTIFY_FILTERS_MAX 6
+
+/*
+ * A console list (GET /admin/…): reads the app filter, the n filters f and the paging, answering
+ * 422 naming the first bad one; then count and page_sql (each bound with the operator's apps,
+ * the app, then the filters in order; page_sql also with the limit and the offset) run as
+ * notify__adm_list does.
+ */
+void notify__adm_list_filtered(struct kit_job *j, const struct store_sql *count,
+                               const struct store_sql *page_sql, const struct notify_filter *f,
+                               size_t n, const char *bools, const char *jsons);
+
 /* Answers v (freed) as JSON. */
 void notify__respond(struct http_req *req, int status, cJSON *v);
 /* 422 validation_failed naming field. */

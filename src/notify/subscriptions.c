@@ -487,43 +487,18 @@ static void adm_prefs_put(struct kit_job *j)
 
 /* ---- /admin/subscriptions */
 
+static const struct notify_filter adm_subs_filters[] = {
+    {.name = "user_id", .size = 80, .ok = user_ok},
+    {.name = "type", .size = 80, .ok = code_ok},
+    {.name = "channel", .size = 48, .ok = kind_ok},
+    {.name = "enabled", .size = 8, .boolean = true},
+};
+
 static void adm_subs_list(struct kit_job *j)
 {
-    struct nadm *c = notify__adm(j);
-    char abuf[80], ubuf[80], tbuf[80], chbuf[48], ebuf[8];
-    const char *app, *user, *type, *channel, *enabled;
-    int64_t page, size;
-    if (!notify__adm_app_filter(j, &app, abuf, sizeof(abuf)) ||
-        !notify__query_text(j->req, "user_id", ubuf, sizeof(ubuf), user_ok, &user) ||
-        !notify__query_text(j->req, "type", tbuf, sizeof(tbuf), code_ok, &type) ||
-        !notify__query_text(j->req, "channel", chbuf, sizeof(chbuf), kind_ok, &channel) ||
-        !notify__query_text(j->req, "enabled", ebuf, sizeof(ebuf), NULL, &enabled) ||
-        !notify__paging(j->req, &page, &size))
-        return;
-    int64_t en = -1;
-    if (enabled != NULL) {
-        if (strcmp(enabled, "true") != 0 && strcmp(enabled, "false") != 0) {
-            notify__invalid(j->req, "enabled", "must be true or false");
-            return;
-        }
-        en = strcmp(enabled, "true") == 0;
-    }
-    struct store_op *op = store_op_new();
-    const struct store_sql *sqls[2] = {&SQL_SUBSCRIPTIONS_COUNT, &SQL_SUBSCRIPTIONS_PAGE};
-    for (int k = 0; k < 2; k++) {
-        store_op_add(op, sqls[k]);
-        store_bind_text(op, c->apps_json);
-        store_bind_text(op, app);
-        store_bind_text(op, user);
-        store_bind_text(op, type);
-        store_bind_text(op, channel);
-        store_bind_int(op, en);
-        if (k == 1) {
-            store_bind_int(op, size);
-            store_bind_int(op, (page - 1) * size);
-        }
-    }
-    notify__adm_list(j, op, page, size, "enabled", NULL);
+    notify__adm_list_filtered(
+        j, &SQL_SUBSCRIPTIONS_COUNT, &SQL_SUBSCRIPTIONS_PAGE, adm_subs_filters,
+        sizeof(adm_subs_filters) / sizeof(adm_subs_filters[0]), "enabled", NULL);
 }
 
 struct adm_sub_in {

@@ -299,33 +299,16 @@ static void tpl_create(struct kit_job *j)
 
 /* ---- GET /admin/templates, GET /admin/templates/{id} */
 
+static const struct notify_filter tpl_filters[] = {
+    {.name = "code", .size = 80, .ok = code_ok},
+    {.name = "channel_kind", .size = 48, .ok = kind_ok},
+    {.name = "locale", .size = 48, .ok = locale_ok},
+};
+
 static void tpl_list(struct kit_job *j)
 {
-    struct nadm *c = notify__adm(j);
-    char abuf[80], cbuf[80], kbuf[48], lbuf[48];
-    const char *app, *code, *kind, *locale;
-    int64_t page, size;
-    if (!notify__adm_app_filter(j, &app, abuf, sizeof(abuf)) ||
-        !notify__query_text(j->req, "code", cbuf, sizeof(cbuf), code_ok, &code) ||
-        !notify__query_text(j->req, "channel_kind", kbuf, sizeof(kbuf), kind_ok, &kind) ||
-        !notify__query_text(j->req, "locale", lbuf, sizeof(lbuf), locale_ok, &locale) ||
-        !notify__paging(j->req, &page, &size))
-        return;
-    struct store_op *op = store_op_new();
-    const struct store_sql *sqls[2] = {&SQL_TEMPLATES_COUNT, &SQL_TEMPLATES_PAGE};
-    for (int k = 0; k < 2; k++) {
-        store_op_add(op, sqls[k]);
-        store_bind_text(op, c->apps_json);
-        store_bind_text(op, app);
-        store_bind_text(op, code);
-        store_bind_text(op, kind);
-        store_bind_text(op, locale);
-        if (k == 1) {
-            store_bind_int(op, size);
-            store_bind_int(op, (page - 1) * size);
-        }
-    }
-    notify__adm_list(j, op, page, size, TPL_BOOLS, NULL);
+    notify__adm_list_filtered(j, &SQL_TEMPLATES_COUNT, &SQL_TEMPLATES_PAGE, tpl_filters,
+                              sizeof(tpl_filters) / sizeof(tpl_filters[0]), TPL_BOOLS, NULL);
 }
 
 static void tpl_got(struct kit_job *j)

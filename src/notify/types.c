@@ -307,39 +307,16 @@ static void type_create(struct kit_job *j)
     kit_store(j, op, KIT_WRITE, type_done);
 }
 
+static const struct notify_filter type_filters[] = {
+    {.name = "code", .size = 80, .ok = code_ok},
+    {.name = "enabled", .size = 8, .boolean = true},
+};
+
 static void type_list(struct kit_job *j)
 {
-    struct nadm *c = notify__adm(j);
-    char abuf[80], cbuf[80], ebuf[8];
-    const char *app, *code, *enabled;
-    int64_t page, size;
-    if (!notify__adm_app_filter(j, &app, abuf, sizeof(abuf)) ||
-        !notify__query_text(j->req, "code", cbuf, sizeof(cbuf), code_ok, &code) ||
-        !notify__query_text(j->req, "enabled", ebuf, sizeof(ebuf), NULL, &enabled) ||
-        !notify__paging(j->req, &page, &size))
-        return;
-    int64_t en = -1;
-    if (enabled != NULL) {
-        if (strcmp(enabled, "true") != 0 && strcmp(enabled, "false") != 0) {
-            notify__invalid(j->req, "enabled", "must be true or false");
-            return;
-        }
-        en = strcmp(enabled, "true") == 0;
-    }
-    struct store_op *op = store_op_new();
-    const struct store_sql *sqls[2] = {&SQL_MESSAGE_TYPES_COUNT, &SQL_MESSAGE_TYPES_PAGE};
-    for (int k = 0; k < 2; k++) {
-        store_op_add(op, sqls[k]);
-        store_bind_text(op, c->apps_json);
-        store_bind_text(op, app);
-        store_bind_text(op, code);
-        store_bind_int(op, en);
-        if (k == 1) {
-            store_bind_int(op, size);
-            store_bind_int(op, (page - 1) * size);
-        }
-    }
-    notify__adm_list(j, op, page, size, TYPE_BOOLS, TYPE_JSONS);
+    notify__adm_list_filtered(j, &SQL_MESSAGE_TYPES_COUNT, &SQL_MESSAGE_TYPES_PAGE, type_filters,
+                              sizeof(type_filters) / sizeof(type_filters[0]), TYPE_BOOLS,
+                              TYPE_JSONS);
 }
 
 static void type_got(struct kit_job *j)
@@ -568,34 +545,17 @@ static void cmt_create(struct kit_job *j)
     kit_store(j, op, KIT_READ, cmt_channel_read);
 }
 
+static const struct notify_filter cmt_filters[] = {
+    {.name = "type_id", .size = 80, .ok = channel_ok},
+    {.name = "channel", .size = 80, .ok = channel_ok},
+    {.name = "type", .size = 80, .ok = code_ok},
+};
+
 static void cmt_list(struct kit_job *j)
 {
-    struct nadm *c = notify__adm(j);
-    char abuf[80], tbuf[80], chbuf[80], cbuf[80];
-    const char *app, *type_id, *channel, *code;
-    int64_t page, size;
-    if (!notify__adm_app_filter(j, &app, abuf, sizeof(abuf)) ||
-        !notify__query_text(j->req, "type_id", tbuf, sizeof(tbuf), channel_ok, &type_id) ||
-        !notify__query_text(j->req, "channel", chbuf, sizeof(chbuf), channel_ok, &channel) ||
-        !notify__query_text(j->req, "type", cbuf, sizeof(cbuf), code_ok, &code) ||
-        !notify__paging(j->req, &page, &size))
-        return;
-    struct store_op *op = store_op_new();
-    const struct store_sql *sqls[2] = {&SQL_CHANNEL_MESSAGE_TYPES_COUNT,
-                                       &SQL_CHANNEL_MESSAGE_TYPES_PAGE};
-    for (int k = 0; k < 2; k++) {
-        store_op_add(op, sqls[k]);
-        store_bind_text(op, c->apps_json);
-        store_bind_text(op, app);
-        store_bind_text(op, type_id);
-        store_bind_text(op, channel);
-        store_bind_text(op, code);
-        if (k == 1) {
-            store_bind_int(op, size);
-            store_bind_int(op, (page - 1) * size);
-        }
-    }
-    notify__adm_list(j, op, page, size, CMT_BOOLS, NULL);
+    notify__adm_list_filtered(j, &SQL_CHANNEL_MESSAGE_TYPES_COUNT, &SQL_CHANNEL_MESSAGE_TYPES_PAGE,
+                              cmt_filters, sizeof(cmt_filters) / sizeof(cmt_filters[0]), CMT_BOOLS,
+                              NULL);
 }
 
 static void cmt_got(struct kit_job *j)

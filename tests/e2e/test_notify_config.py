@@ -74,6 +74,27 @@ def new_type(server, tok, app_id, code, **kw):
     return operator_call(server, tok, "POST", "/admin/message-types", body)
 
 
+# ---------------------------------------------------------------- list filters
+
+@pytest.mark.parametrize("path,query,field,message", [
+    ("/admin/message-types", "enabled=maybe", "enabled", "must be true or false"),
+    ("/admin/message-types", "code=a%20b", "code", "is not a valid value for this filter"),
+    ("/admin/templates", "channel_kind=" + "k" * 60, "channel_kind", "is too long for this filter"),
+    ("/admin/templates", "locale=%3Cx%3E", "locale", "is not a valid value for this filter"),
+    ("/admin/channel-message-types", "type=a%20b", "type", "is not a valid value for this filter"),
+    ("/admin/subscriptions", "enabled=1", "enabled", "must be true or false"),
+    ("/admin/subscriptions", "user_id=" + "u" * 100, "user_id", "is too long for this filter"),
+    ("/admin/subscriptions", "page_size=0", "page_size", None),
+])
+def test_console_lists_refuse_a_bad_filter_naming_it(server, root, path, query, field, message):
+    e = error_of(operator_call(server, root, "GET", path + "?" + query), 422, field)
+    if message is not None:
+        assert e["message"] == message, e
+    # and with the filter fine, the list answers
+    r = operator_call(server, root, "GET", path + "?page_size=5")
+    assert r.status == 200 and r.json()["page_size"] == 5, r
+
+
 # ---------------------------------------------------------------- message types
 
 def test_message_type_crud_paging_and_audit(server, root, aid):
