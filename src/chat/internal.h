@@ -162,6 +162,18 @@ void chat__directs_put(struct chat_directs *d, const char *app_id, const char *k
                        const char *conv_id, bool service);
 /* Forgets (app_id, key): its conversation refused a send (gone, or the sender left it). */
 void chat__directs_drop(struct chat_directs *d, const char *app_id, const char *key);
+/*
+ * A send with `to` that missed: true when j is to get or create the conversation itself (then
+ * chat__directs_done must follow once, whatever the outcome); false when another send is
+ * doing it: j was added to its waiters and the caller starts kit_wait(j, …), woken (status 0)
+ * by that send's chat__directs_done.
+ */
+bool chat__directs_lead(struct chat_directs *d, const char *app_id, const char *key,
+                        struct kit_job *j);
+/* The leader's get-or-create of (app_id, key) ended: conv_id (NULL: it failed) is remembered
+ * as chat__directs_put does, then every waiter is woken. */
+void chat__directs_done(struct chat_directs *d, const char *app_id, const char *key,
+                        const char *conv_id, bool service);
 
 /* The context's free function (every chat job's). */
 void chat__ctx_free(void *ctx);

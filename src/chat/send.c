@@ -407,24 +407,28 @@ void chat__send_write(struct kit_job *j)
     send_write(j);
 }
 
-/* `to`: the direct conversation is there (got or created, announced when created). */
+/* `to`: the direct conversation is there (got or created, announced when created); the sends
+ * that waited for this get-or-create are woken (chat__directs_done) whatever the outcome. */
 static void direct_got(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
-    if (j->status == ERR_NOTFOUND) {
-        answer_error(j, 404, "not_found", "no such user", "to");
-        return;
+    const struct store_rows *conv = j->status == 0 ? store_result_step(j->res, -2) : NULL;
+    bool found = conv != NULL && conv->nrows > 0;
+    if (found) {
+        snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));
+        c->no_customer = store_rows_is_null(conv, 0, CV_CUSTOMER);
     }
-    if (j->status != 0) {
+    chat__directs_done(c->chat->directs, c->app_id, c->direct_key, found ? c->conv_id : NULL,
+                       !c->no_customer);
+    if (j->status != 0 && j->status != ERR_NOTFOUND) {
         answer_store_error(j);
         return;
     }
-    const struct store_rows *conv = store_result_step(j->res, -2);
-    const struct store_rows *members = store_result_step(j->res, -1);
-    if (conv == NULL || conv->nrows == 0) {
+    if (!found) {
         answer_error(j, 404, "not_found", "no such user", "to");
         return;
     }
+    const struct store_rows *members = store_result_step(j->res, -1);
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
     if (made != NULL && made->changes > 0) {
         chat__event(c->chat, c->app_id, "conversation.created", store_rows_text(conv, 0, 0), conv,
@@ -433,9 +437,6 @@ static void direct_got(struct kit_job *j)
         chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
         cJSON_Delete(ev);
     }
-    snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));
-    c->no_customer = store_rows_is_null(conv, 0, CV_CUSTOMER);
-    chat__directs_put(c->chat->directs, c->app_id, c->direct_key, c->conv_id, !c->no_customer);
     send_write(j);
 }
 
@@ -462,6 +463,13 @@ static void send_to(struct kit_job *j)
     send_direct(j);
 }
 
+/* A send that waited for another's get-or-create of the same pair: the conversation is
+ * remembered now, or (that one failed) this send gets or creates it itself. */
+static void direct_waited(struct kit_job *j)
+{
+    send_to(j);
+}
+
 static void send_direct(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -470,7 +478,13 @@ static void send_direct(struct kit_job *j)
         answer_error(j, 422, "validation_failed", "must be another user than yourself", "to");
         return;
     }
-    kit_store(j, op, KIT_WRITE, direct_got);
+    if (!chat__directs_lead(c->chat->directs, c->app_id, c->direct_key, j)) {
+        store_op_free(op);
+        kit_wait(j, direct_waited);
+        return;
+    }
+    if (!kit_store(j, op, KIT_WRITE, direct_got)) /* answered: wake the waiters */
+        chat__directs_done(c->chat->directs, c->app_id, c->direct_key, NULL, false);
 }
 
 /* ---- POST /conversations/{id}/messages */

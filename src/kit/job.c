@@ -144,6 +144,19 @@ bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind,
     return refused(j);
 }
 
+void kit_wait(struct kit_job *j, kit_fn next)
+{
+    store_result_free(j->res);
+    j->res = NULL;
+    j->next = next;
+}
+
+void kit_wake(struct kit_job *j, int status)
+{
+    j->status = status;
+    post(j, job_on_loop);
+}
+
 /* Worker thread: run the step and hop back. */
 static void work_run(void *arg)
 {

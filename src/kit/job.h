@@ -132,6 +132,17 @@ bool kit_work(struct kit_job *j, enum workpool_prio prio, size_t per_tag, kit_wo
               kit_fn next);
 
 /*
+ * Starts a wait step: the job waits for another job's step (a send waiting for the get or
+ * create of the same direct conversation, chat/directs.c); next runs on the job's loop after
+ * kit_wake. Frees the last result. Same ownership rule as kit_store: whoever will call
+ * kit_wake must hold j before this call, and must call it exactly once.
+ */
+void kit_wait(struct kit_job *j, kit_fn next);
+
+/* Ends j's wait step: next runs on j's loop with j->status = status. Any thread. */
+void kit_wake(struct kit_job *j, int status);
+
+/*
  * Answers the failed last step (j->status) through the one mapper, request_fail_store: what
  * names the object ("user"), conflict_field the field of a 409 (may be NULL).
  */

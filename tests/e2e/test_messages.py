@@ -127,6 +127,32 @@ def test_seq_is_gapless_under_20_concurrent_senders(app):
     assert app.call(senders[0], "GET", "/conversations/" + conv).json()["last_seq"] == 100
 
 
+def test_concurrent_first_sends_with_to_make_one_conversation(app):
+    # both sides of a new pair send at once before the conversation exists: the first send
+    # gets or creates it, the others wait for it (docs/chat.md); each message is stored once
+    app.users("pa", "pb")
+    app.token("pa")
+    app.token("pb")
+
+    def one(k):
+        frm, to = ("pa", "pb") if k % 2 == 0 else ("pb", "pa")
+        return app.call(frm, "POST", "/messages",
+                        {"to": to, "message": {"type": "text", "content": "m%d" % k}})
+
+    with ThreadPoolExecutor(30) as ex:
+        rs = list(ex.map(one, range(30)))
+    assert [r.status for r in rs] == [201] * 30, [r for r in rs if r.status != 201]
+    convs = {r.json()["conversation_id"] for r in rs}
+    assert len(convs) == 1
+    conv = convs.pop()
+    assert all_seqs(app, "pa", conv) == list(range(1, 31))
+    texts = sorted(m["content"] for m in history(app, "pb", conv, "?after_seq=0&limit=100")["results"])
+    assert texts == sorted("m%d" % k for k in range(30))
+    mine = [c["id"] for c in app.call("pa", "GET", "/conversations").json()["results"]
+            if c["type"] == "direct" and c["peer"]["id"] == "pb"]
+    assert mine == [conv]
+
+
 # ---------------------------------------------------------------- idempotency
 
 def test_a_repeated_client_msg_id_replays_the_original(app):

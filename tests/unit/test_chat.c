@@ -3,7 +3,9 @@
  * get-or-create unique, the conversation JSON built from store rows (members picked by
  * conversation, the peer of a direct conversation, no member list for a room, no peer in an
  * event), the content check of a message (characters, not bytes; the media shape; custom
- * size) and the message JSON with its quoted reply.
+ * size) and the message JSON with its quoted reply; the direct-conversation cache and its
+ * pending get-or-creates (directs.c): one send leads, the others of the pair wait and are
+ * woken once it ends, with the conversation remembered or, after a failure, without.
  */
 #include "test.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "chat/internal.h"
+#include "kit/job.h"
 #include "store/store.h"
 
 TEST(direct_key_is_symmetric_and_refuses_a_pair_of_one)
@@ -204,6 +207,114 @@ TEST(message_json_quotes_the_first_100_characters_of_a_reply)
     cJSON_Delete(o);
 }
 
+/* An origin whose loop is this test: posts are queued and run by run_posts(). */
+struct posted {
+    void (*fn)(void *arg);
+    void *arg;
+};
+static struct posted posts[16];
+static int nposts;
+
+static void origin_post(void *target, void (*fn)(void *arg), void *arg)
+{
+    (void)target;
+    posts[nposts++] = (struct posted){fn, arg};
+}
+
+static void origin_refused(void *target, int status)
+{
+    (void)target;
+    (void)status;
+}
+
+static const struct kit_origin test_origin = {.post = origin_post, .refused = origin_refused};
+static int woken;
+
+static void on_woken(struct kit_job *j)
+{
+    CHECK_INT(j->status, 0);
+    woken++; /* returns without a step: the job ends */
+}
+
+static void run_posts(void)
+{
+    for (int i = 0; i < nposts; i++)
+        posts[i].fn(posts[i].arg);
+    nposts = 0;
+}
+
+/* 500 pairs (the harness's W3) all stay remembered: with one entry per hash slot, the pairs
+ * whose keys collided evicted each other at every send, and each of their sends ran the
+ * get-or-create write again. */
+TEST(directs_remember_500_pairs_at_once)
+{
+    struct chat_directs *d = chat__directs_new();
+    const char *apps[2] = {"a0f3c2d1e4b5a6978c1d2e3f4", "a7"};
+    for (int a = 0; a < 2; a++) {
+        char key[32], conv[32], want[32];
+        bool service;
+        for (int i = 0; i < 1000; i += 2) {
+            snprintf(key, sizeof(key), "u%d u%d", i, i + 1);
+            snprintf(want, sizeof(want), "c%d", i);
+            chat__directs_put(d, apps[a], key, want, false);
+        }
+        int misses = 0;
+        for (int i = 0; i < 1000; i += 2) {
+            snprintf(key, sizeof(key), "u%d u%d", i, i + 1);
+            snprintf(want, sizeof(want), "c%d", i);
+            if (!chat__directs_get(d, apps[a], key, conv, sizeof(conv), &service) ||
+                strcmp(conv, want) != 0)
+                misses++;
+        }
+        CHECK_INT(misses, 0);
+    }
+    chat__directs_free(d);
+}
+
+TEST(directs_one_send_leads_the_others_wait_and_are_woken)
+{
+    struct chat_directs *d = chat__directs_new();
+    char conv[32];
+    bool service = true;
+    struct kit_job *lead = kit_job_new_origin(&test_origin, NULL, NULL, NULL, NULL);
+    struct kit_job *w1 = kit_job_new_origin(&test_origin, NULL, NULL, NULL, NULL);
+    struct kit_job *w2 = kit_job_new_origin(&test_origin, NULL, NULL, NULL, NULL);
+    struct kit_job *other = kit_job_new_origin(&test_origin, NULL, NULL, NULL, NULL);
+    CHECK(chat__directs_lead(d, "a1", "b1 m1", lead));
+    CHECK(!chat__directs_lead(d, "a1", "b1 m1", w1));
+    kit_wait(w1, on_woken);
+    CHECK(!chat__directs_lead(d, "a1", "b1 m1", w2));
+    kit_wait(w2, on_woken);
+    CHECK(chat__directs_lead(d, "a2", "b1 m1", other)); /* another app: another pair */
+    CHECK_INT(nposts, 0);
+    chat__directs_done(d, "a1", "b1 m1", "c1", false);
+    CHECK_INT(nposts, 2); /* both waiters, nothing else */
+    CHECK(chat__directs_get(d, "a1", "b1 m1", conv, sizeof(conv), &service));
+    CHECK_STR(conv, "c1");
+    CHECK(!service);
+    run_posts();
+    CHECK_INT(woken, 2);
+    /* the pair is no longer pending: the next miss leads again; a failure wakes without a
+     * conversation remembered */
+    chat__directs_drop(d, "a1", "b1 m1");
+    CHECK(chat__directs_lead(d, "a1", "b1 m1", lead));
+    w1 = kit_job_new_origin(&test_origin, NULL, NULL, NULL, NULL);
+    CHECK(!chat__directs_lead(d, "a1", "b1 m1", w1));
+    kit_wait(w1, on_woken);
+    chat__directs_done(d, "a1", "b1 m1", NULL, false);
+    CHECK_INT(nposts, 1);
+    CHECK(!chat__directs_get(d, "a1", "b1 m1", conv, sizeof(conv), &service));
+    run_posts();
+    CHECK_INT(woken, 3);
+    chat__directs_done(d, "a2", "b1 m1", "c2", true);
+    CHECK_INT(nposts, 0);
+    CHECK(chat__directs_get(d, "a2", "b1 m1", conv, sizeof(conv), &service));
+    CHECK(service);
+    kit_job_end(lead);
+    kit_job_end(other);
+    chat__directs_free(d);
+}
+
 int main(void)
 {
     RUN(direct_key_is_symmetric_and_refuses_a_pair_of_one);
@@ -211,5 +322,7 @@ int main(void)
     RUN(conversation_json_for_a_room_has_a_count_only);
     RUN(message_check_counts_characters_and_knows_the_shapes);
     RUN(message_json_quotes_the_first_100_characters_of_a_reply);
+    RUN(directs_remember_500_pairs_at_once);
+    RUN(directs_one_send_leads_the_others_wait_and_are_woken);
     return test_summary();
 }
