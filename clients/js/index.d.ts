@@ -33,14 +33,14 @@ export interface Conversation {
   read_seq?: number;
   unread_count?: number;
   last_message?: { id: string; seq: number; sender_id: string; type: string; preview: string; created_at: number; recalled: boolean } | null;
-  removed?: string[];
   [key: string]: any;
 }
 
 export interface HelloFrame { type: "hello"; user: any; session_id: string; cursor: Cursor; heartbeat_ms: number }
 export interface MessageNewFrame { type: "message.new"; message: Message; cursor: Cursor }
 export interface MessageUpdatedFrame { type: "message.updated"; message: Message; cursor: Cursor }
-export interface ConversationUpdatedFrame { type: "conversation.updated"; conversation: Conversation; cursor: Cursor }
+/** removed: the users who left or were removed (docs/protocol.md); they get this frame too */
+export interface ConversationUpdatedFrame { type: "conversation.updated"; conversation: Conversation; removed?: string[]; cursor: Cursor }
 export interface ReadFrame { type: "read"; conversation_id: string; user_id: string; seq: number; cursor?: Cursor }
 export interface TypingFrame { type: "typing"; conversation_id: string; user_id: string }
 export interface PresenceFrame { type: "presence"; user_id: string; online: boolean; last_seen: number | null }
