@@ -176,9 +176,12 @@ test: deps
 	$(MAKE) SANITIZER=address,undefined ui-test
 	$(MAKE) SANITIZER=address,undefined test-pg
 
-# The store contract and the end-to-end suite on PostgreSQL.
+# The store contract and the end-to-end suite on PostgreSQL, without the tests marked
+# store_independent (their outcome cannot depend on the store: tests/e2e/NOTES.md), which the
+# SQLite pass (`make e2e`) has run.
 test-pg: $(UNIT_BIN) $(BIN) bench-tools
-	scripts/pg-test.sh $(MAKE) --no-print-directory SANITIZER=$(SANITIZER) unit-pg e2e
+	scripts/pg-test.sh $(MAKE) --no-print-directory SANITIZER=$(SANITIZER) unit-pg e2e \
+	  E2E_ARGS='-m "not store_independent"'
 
 # the store contract on both backends (test_store runs its cases on PostgreSQL too when
 # HERALD_TEST_PG_URL is set), and every statement of src/store/sql/ prepared on PostgreSQL
@@ -196,10 +199,12 @@ unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1 ./$$t || fail=1; done; exit $$fail
 
+# E2E_ARGS: more pytest arguments (test-pg passes -m "not store_independent")
+E2E_ARGS ?=
 e2e: $(BIN) bench-tools
 	HERALD_BIN=$(abspath $(BIN)) HERALD_BENCH_BIN=$(abspath $(BUILD)/herald-bench) \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  $(PY) -m pytest -q -p no:cacheprovider tests/e2e
+	  $(PY) -m pytest -q -p no:cacheprovider $(E2E_ARGS) tests/e2e
 
 # ---- bench
 bench-tools: $(BUILD)/herald-bench

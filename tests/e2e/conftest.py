@@ -46,6 +46,15 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PG_URL = os.environ.get("HERALD_TEST_PG_URL")
 
 
+def pytest_configure(config):
+    # `make test` runs the suite on SQLite, then again on PostgreSQL (`make test-pg`) with
+    # -m "not store_independent": a test whose outcome cannot depend on the store backend
+    # runs on SQLite only. The rule is in NOTES.md ("Which tests run on PostgreSQL too").
+    config.addinivalue_line(
+        "markers", "store_independent: the outcome cannot depend on the store backend; "
+        "not run again on PostgreSQL (tests/e2e/NOTES.md)")
+
+
 def pg_database_for(workdir):
     """The URL of a PostgreSQL database for the server in workdir, created when missing (the
     same workdir gets the same database: a restarted server finds its data)."""

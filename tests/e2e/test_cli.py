@@ -47,6 +47,7 @@ def check_config(tmp_path, env=None, args=(), dotenv=None):
 
 # ------------------------------------------------------------------ version / help
 
+@pytest.mark.store_independent
 def test_version():
     p = run_herald(["version"])
     assert p.returncode == 0, p
@@ -55,6 +56,7 @@ def test_version():
     assert "herald" in lines[0].lower() and re.search(r"\d", lines[0]), lines[0]
 
 
+@pytest.mark.store_independent
 def test_help():
     p = run_herald(["--help"])
     assert p.returncode == 0, p
@@ -62,6 +64,7 @@ def test_help():
         assert cmd in p.stdout, "herald --help does not mention %s:\n%s" % (cmd, p.stdout)
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("cmd", ["serve", "check-config"])
 def test_subcommand_help_lists_settings(cmd):
     p = run_herald([cmd, "--help"])
@@ -74,6 +77,7 @@ def test_subcommand_help_lists_settings(cmd):
     assert "listening on" not in p.stdout  # --help must not start a server
 
 
+@pytest.mark.store_independent
 def test_unknown_subcommand_fails():
     p = run_herald(["frobnicate"])
     assert p.returncode != 0
@@ -82,6 +86,7 @@ def test_unknown_subcommand_fails():
 
 # ------------------------------------------------------------------ check-config
 
+@pytest.mark.store_independent
 def test_check_config_prints_settings(tmp_path):
     p = check_config(tmp_path)
     assert p.returncode == 0, p
@@ -93,12 +98,14 @@ def test_check_config_prints_settings(tmp_path):
     assert cfg.get("HERALD_LOG_FORMAT") == "text", cfg
 
 
+@pytest.mark.store_independent
 def test_dotenv_in_working_directory_is_read(tmp_path):
     p = check_config(tmp_path, dotenv="HERALD_LOG_LEVEL=debug\n")
     assert p.returncode == 0, p
     assert parse_config(p.stdout)["HERALD_LOG_LEVEL"] == "debug"
 
 
+@pytest.mark.store_independent
 def test_environment_overrides_dotenv(tmp_path):
     p = check_config(tmp_path, env={"HERALD_MAX_BODY": "5k"},
                      dotenv="HERALD_LOG_LEVEL=debug\nHERALD_MAX_BODY=3k\n")
@@ -108,6 +115,7 @@ def test_environment_overrides_dotenv(tmp_path):
     assert size_bytes(cfg["HERALD_MAX_BODY"]) == 5 << 10, cfg  # env wins over .env
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("args", [["--log-level=warn", "--max-body", "2m"],
                                   ["--log-level", "warn", "--max-body=2m"]],
                          ids=["equals-then-space", "space-then-equals"])
@@ -130,6 +138,7 @@ INVALID = [
 ]
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("name,val", INVALID, ids=["%s=%s" % i for i in INVALID])
 def test_check_config_rejects_invalid_setting(tmp_path, name, val):
     p = check_config(tmp_path, env={name: val})
@@ -137,24 +146,28 @@ def test_check_config_rejects_invalid_setting(tmp_path, name, val):
     assert name in p.stderr, "error does not name %s: %r" % (name, p.stderr)
 
 
+@pytest.mark.store_independent
 def test_check_config_rejects_invalid_flag_value(tmp_path):
     p = check_config(tmp_path, args=["--max-body=abc"])
     assert p.returncode != 0
     assert "max-body" in p.stderr or "MAX_BODY" in p.stderr, p.stderr
 
 
+@pytest.mark.store_independent
 def test_check_config_rejects_invalid_dotenv_value(tmp_path):
     p = check_config(tmp_path, dotenv="HERALD_MAX_BODY=lots\n")
     assert p.returncode != 0
     assert "HERALD_MAX_BODY" in p.stderr, p.stderr
 
 
+@pytest.mark.store_independent
 def test_check_config_rejects_unknown_flag(tmp_path):
     p = check_config(tmp_path, args=["--no-such-flag=1"])
     assert p.returncode != 0
     assert "no-such-flag" in p.stderr, p.stderr
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("name,val", INVALID[:4], ids=["%s=%s" % i for i in INVALID[:4]])
 def test_serve_refuses_to_start_with_invalid_setting(tmp_path, name, val):
     env = {"HERALD_LISTEN": "127.0.0.1:0", "HERALD_DATA_DIR": str(tmp_path / "data")}
@@ -183,6 +196,7 @@ def test_serve_prints_exactly_one_listening_line(server_factory):
         s.stdout_text()
 
 
+@pytest.mark.store_independent
 def test_serve_reads_dotenv_from_working_directory(server_factory, tmp_path):
     cwd = tmp_path / "app"
     cwd.mkdir()
@@ -194,6 +208,7 @@ def test_serve_reads_dotenv_from_working_directory(server_factory, tmp_path):
 
 # ---------------------------------------------------------------- store (zero-config SQLite)
 
+@pytest.mark.store_independent
 def test_migrate_creates_and_upgrades_sqlite_in_data_dir(tmp_path):
     env = {"HERALD_DATA_DIR": str(tmp_path / "data")}
     p = run_herald(["migrate"], env=env)
@@ -206,6 +221,7 @@ def test_migrate_creates_and_upgrades_sqlite_in_data_dir(tmp_path):
     assert again.returncode == 0 and again.stdout == p.stdout
 
 
+@pytest.mark.store_independent
 def test_database_settings_validated():
     p = run_herald(["check-config"], env={"HERALD_DATABASE_URL": "mysql://x/y"})
     assert p.returncode != 0 and "HERALD_DATABASE_URL" in p.stderr
@@ -233,6 +249,7 @@ def run_serve(env, cwd, timeout=15):
     return p.returncode, out, err
 
 
+@pytest.mark.store_independent
 def test_second_server_on_a_taken_port_fails_before_creating_anything(server_factory, tmp_path):
     first = server_factory()
     data = tmp_path / "other" / "data"
@@ -261,6 +278,7 @@ def test_second_server_on_the_same_data_folder_fails(server_factory, tmp_path):
     assert http_get(first.port, "/health").status == 200
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("name,val", [("HERALD_ENCRYPTION_KEY", "abc"),
                                       ("HERALD_LISTEN", "no-such-host.invalid:8080")])
 def test_check_config_makes_the_checks_serve_makes(tmp_path, name, val):
@@ -273,6 +291,7 @@ def test_check_config_makes_the_checks_serve_makes(tmp_path, name, val):
     assert not data.exists(), "serve touched the data folder before checking %s" % name
 
 
+@pytest.mark.store_independent
 def test_unwritable_data_folder_is_named_once(tmp_path):
     # /proc/self exists but nothing can be created in it (even as root)
     for cmd in (["migrate"], ["serve"]):
@@ -283,6 +302,7 @@ def test_unwritable_data_folder_is_named_once(tmp_path):
         assert "/proc/self" in p.stderr and "HERALD_DATABASE_URL" not in p.stderr, p.stderr
 
 
+@pytest.mark.store_independent
 def test_postgres_password_redaction_keeps_the_message_readable():
     # a one-letter password must not blank that letter in the rest of the message
     p = run_herald(["migrate"], env={"HERALD_DATABASE_URL": "postgres://u:p@127.0.0.1:1/db"})
@@ -347,6 +367,7 @@ def test_cli_writes_are_in_the_audit_log(server_factory):
 
 # ---------------------------------------------------------------- CLI polish
 
+@pytest.mark.store_independent
 def test_migrate_help_lists_only_its_flags():
     p = run_herald(["migrate", "--help"])
     assert p.returncode == 0, p
@@ -355,6 +376,7 @@ def test_migrate_help_lists_only_its_flags():
         assert serve_only not in p.stdout, p.stdout
 
 
+@pytest.mark.store_independent
 def test_help_command_prints_the_help_of_a_command():
     p = run_herald(["help", "serve"])
     assert p.returncode == 0, p
@@ -376,6 +398,7 @@ def description_columns(lines):
     return cols
 
 
+@pytest.mark.store_independent
 def test_help_columns_are_aligned():
     p = run_herald(["--help"])
     block = p.stdout.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
@@ -386,6 +409,7 @@ def test_help_columns_are_aligned():
         assert flags and len(description_columns(flags)) == 1, text
 
 
+@pytest.mark.store_independent
 def test_cli_commands_are_quiet_unless_verbose(tmp_path):
     env = {"HERALD_DATA_DIR": str(tmp_path / "data")}
     p = run_herald(["migrate"], env=env)
@@ -398,6 +422,7 @@ def test_cli_commands_are_quiet_unless_verbose(tmp_path):
     assert p.returncode == 0 and "info" in p.stderr and "store" in p.stderr, p.stderr
 
 
+@pytest.mark.store_independent
 def test_mismatched_password_prompts_print_one_error(tmp_path):
     import os
     import pty
@@ -436,6 +461,7 @@ def test_mismatched_password_prompts_print_one_error(tmp_path):
     assert len(lines) == 1 and "differ" in lines[0], err
 
 
+@pytest.mark.store_independent
 def test_listen_accepts_a_host_name(tmp_path, server_factory):
     p = check_config(tmp_path, env={"HERALD_LISTEN": "localhost:8080"})
     assert p.returncode == 0, p.stderr
@@ -444,6 +470,7 @@ def test_listen_accepts_a_host_name(tmp_path, server_factory):
     assert http_get(s.port, "/health").status == 200
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("name", ["HERALD_IDLE_TIMEOUT", "HERALD_ACCESS_TTL",
                                   "HERALD_WS_HEARTBEAT"])
 def test_duration_needs_a_unit(tmp_path, name):
@@ -454,6 +481,7 @@ def test_duration_needs_a_unit(tmp_path, name):
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.store_independent
 def test_user_import_counts_in_singular(tmp_path):
     f = tmp_path / "one.jsonl"
     f.write_text('{"id": "u1", "name": "One"}\n')

@@ -505,6 +505,7 @@ def contains_excerpt(lines, excerpt):
     return False
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("lang,source,at_least", [
     ("js", CLIENT_JS, 6),
     ("python", os.path.join(REPO_ROOT, "clients", "python", "herald_client.py"), 4),

@@ -321,6 +321,7 @@ def _runnable_docs():
             if any(b.runnable for b in extract_blocks(_read(p), p))]
 
 
+@pytest.mark.store_independent
 def test_every_shell_fence_is_run_or_marked():
     problems = []
     for path in doc_files():
@@ -362,6 +363,7 @@ def _chunks(text):
     return [(b, c) for b in extract_blocks(text) for c in split_chunks(b)]
 
 
+@pytest.mark.store_independent
 def test_harness_checks_status_output_and_carries_variables(tmp_path):
     s = _selftest_session(tmp_path)
     doc = ("```sh\nX=$(echo hi)\n```\n\n```sh\necho \"$X localhost:8080\"\n"
@@ -376,6 +378,7 @@ def test_harness_checks_status_output_and_carries_variables(tmp_path):
         assert s.run(b, c) is not None, bad
 
 
+@pytest.mark.store_independent
 def test_harness_lints_fences_and_unchecked_curl():
     assert _chunks("```bash\necho\n```\n")[0][0].problems()
     assert _chunks("```sh run\necho\n```\n")[0][0].problems()
@@ -394,6 +397,7 @@ def test_harness_lints_fences_and_unchecked_curl():
     assert b.runnable and c.script == "echo hi" and c.expect == ["hi"]
 
 
+@pytest.mark.store_independent
 def test_harness_interactive_input_and_output(tmp_path):
     s = _selftest_session(tmp_path)
     doc = ("```sh\nwhile read -r l; do echo \"< $l\"; done\necho done\n"

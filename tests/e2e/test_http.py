@@ -15,6 +15,10 @@ import pytest
 from conftest import (Closed, HttpConn, build_request, http_get, http_request,
                       module_server)
 
+# HTTP parsing, limits, timeouts, CORS and static files: nothing here reads or writes the
+# store, so it runs on SQLite only (NOTES.md, "Which tests run on PostgreSQL too").
+pytestmark = pytest.mark.store_independent
+
 IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
                          r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
                          r"\d{2}:\d{2}:\d{2} GMT$")

@@ -431,6 +431,7 @@ def test_data_survives_restart(tmp_path):
         s2.stop()
 
 
+@pytest.mark.store_independent
 def test_check_config_masks_secrets(tmp_path):
     env = {"HERALD_JWT_SECRET": "s" * 40, "HERALD_ENCRYPTION_KEY": "ab" * 32,
            "HERALD_DATA_DIR": str(tmp_path / "d")}

@@ -10,6 +10,9 @@ import pytest
 
 from conftest import HERALD_BIN, clean_env
 
+# no server, no store: the same on every pass, so SQLite only (NOTES.md)
+pytestmark = pytest.mark.store_independent
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -4,6 +4,8 @@ after it is a new notification; a bad window refuses to start naming the setting
 and, under scripts/pg-test.sh, on PostgreSQL."""
 import time
 
+import pytest
+
 from conftest import run_herald
 from test_conversations import App, app_headers
 from test_notifications import get, send
@@ -42,6 +44,7 @@ def test_repeat_inside_the_window_replays_after_it_is_new(server_factory):
     assert get(a, "/notifications?type=window").json()["count"] == 3
 
 
+@pytest.mark.store_independent
 def test_a_bad_window_names_the_setting(tmp_path):
     for value, why in (("0", "must be between 1s and 30d"), ("31d", "must be between 1s and 30d"),
                        ("soon", "invalid duration")):

@@ -19,6 +19,7 @@ SERVER_ENV = {"HERALD_DEMO": "1"}  # WebSocket clients sign in with ?user_id= (d
 
 # ------------------------------------------------------------------ health
 
+@pytest.mark.store_independent
 def test_health_live(server):
     r = http_get(server.port, "/health/live")
     assert r.status == 200, r
@@ -75,6 +76,7 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@pytest.mark.store_independent
 def test_metrics_exposition_has_the_metrics(server):
     http_get(server.port, "/health")
     samples, types, text = scrape(server.port)
@@ -105,6 +107,7 @@ def test_metrics_exposition_has_the_metrics(server):
     assert value(samples, "process_open_fds") > 0
 
 
+@pytest.mark.store_independent
 def test_metrics_request_counter_increases(server):
     http_get(server.port, "/health")
     before = value(scrape(server.port)[0], "herald_http_requests_total",
@@ -117,6 +120,7 @@ def test_metrics_request_counter_increases(server):
     assert after >= before + 3, (before, after)
 
 
+@pytest.mark.store_independent
 def test_metrics_counts_404(server):
     http_get(server.port, "/no/such/thing-" + uuid.uuid4().hex)
     samples = scrape(server.port)[0]
@@ -124,6 +128,7 @@ def test_metrics_counts_404(server):
     assert n is not None and n >= 1
 
 
+@pytest.mark.store_independent
 def test_metrics_duration_histogram(server):
     http_get(server.port, "/health")
     samples = scrape(server.port)[0]
@@ -141,6 +146,7 @@ def test_metrics_duration_histogram(server):
     assert counts[-1] == count
 
 
+@pytest.mark.store_independent
 def test_metrics_ws_gauge_and_frame_counters(server):
     samples = scrape(server.port)[0]
     ws0 = value(samples, "herald_connections", kind="ws")
@@ -169,6 +175,7 @@ def test_metrics_ws_gauge_and_frame_counters(server):
                what="herald_connections{kind=\"ws\"} to go back down")
 
 
+@pytest.mark.store_independent
 def test_metrics_http_connection_gauge(server):
     base = value(scrape(server.port)[0], "herald_connections", kind="http")
     conns = [HttpConn(server.port) for _ in range(3)]
@@ -298,6 +305,7 @@ def strict_parse(text):
     return seen
 
 
+@pytest.mark.store_independent
 def test_strict_checker_catches_what_it_should():
     good = ('# HELP a_total A.\n# TYPE a_total counter\na_total{x="1"} 1\na_total{x="2"} 2\n')
     strict_parse(good)
@@ -315,6 +323,7 @@ def test_strict_checker_catches_what_it_should():
             print("accepted:", name)
 
 
+@pytest.mark.store_independent
 def test_metrics_exposition_is_strictly_valid_with_two_methods_on_a_route(server):
     # one route pattern answered for two methods (and two statuses), plus the usual traffic
     for method in ("GET", "DELETE", "PATCH", "GET"):
@@ -335,6 +344,7 @@ def test_metrics_exposition_is_strictly_valid_with_two_methods_on_a_route(server
 
 # ------------------------------------------------------------------ logs
 
+@pytest.mark.store_independent
 def test_access_log_line_per_request(server_factory):
     s = server_factory()
     assert http_get(s.port, "/health/live").status == 200
@@ -393,6 +403,7 @@ def test_json_log_format_covers_startup_warnings(server_factory):
                                      % line) from None
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_token_query_never_logged(server_factory, fmt):
     s = server_factory({"HERALD_LOG_FORMAT": fmt, "HERALD_LOG_LEVEL": "debug"})
@@ -483,6 +494,7 @@ def peer_for(server, xff_lines):
     return logged_peer(server, rid)
 
 
+@pytest.mark.store_independent
 def test_access_log_peer_honours_trusted_proxy_only(server_factory):
     xff = ["203.0.113.7, 10.0.0.1"]
     plain = server_factory()
@@ -493,6 +505,7 @@ def test_access_log_peer_honours_trusted_proxy_only(server_factory):
     assert peer_for(trusted, ["203.0.113.7"]) == "203.0.113.7"
 
 
+@pytest.mark.store_independent
 def test_rotating_the_left_most_entry_does_not_change_the_client(server_factory):
     s = server_factory({"HERALD_TRUST_PROXY": "1"})
     # a proxy on loopback appends the address it saw; the client sends whatever it likes before
@@ -502,6 +515,7 @@ def test_rotating_the_left_most_entry_does_not_change_the_client(server_factory)
     assert peers == {"203.0.113.7"}, peers
 
 
+@pytest.mark.store_independent
 def test_forged_chain_right_most_untrusted_entry_is_the_client(server_factory):
     s = server_factory({"HERALD_TRUST_PROXY": "1",
                         "HERALD_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, 2001:db8:1::/48"})
@@ -520,6 +534,7 @@ def test_forged_chain_right_most_untrusted_entry_is_the_client(server_factory):
     assert peer_for(s, ["10.0.0.5, 10.0.0.6"]) == "10.0.0.5"
 
 
+@pytest.mark.store_independent
 def test_forwarded_for_ignored_from_an_untrusted_peer(server_factory):
     s = server_factory({"HERALD_TRUST_PROXY": "1", "HERALD_TRUSTED_PROXIES": "10.0.0.0/8"})
     assert peer_for(s, ["203.0.113.7"]) == "127.0.0.1"
@@ -544,6 +559,7 @@ def test_per_address_login_limit_not_defeated_by_rotating_the_left_most_entry(se
     assert r.status == 401, r
 
 
+@pytest.mark.store_independent
 @pytest.mark.parametrize("value,why", [
     ("10.0.0.0/33", "prefix"),
     ("10.0.0.1/8", "10.0.0.0/8"),
@@ -560,6 +576,7 @@ def test_trusted_proxies_validated_at_start(value, why):
         assert "HERALD_TRUSTED_PROXIES" in p.stderr and why in p.stderr, (cmd, p.stderr)
 
 
+@pytest.mark.store_independent
 def test_trusted_proxies_default_and_normalized():
     p = run_herald(["check-config"])
     assert p.returncode == 0, p

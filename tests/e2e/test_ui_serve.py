@@ -6,7 +6,12 @@ import gzip
 import os
 import re
 
+import pytest
+
 from conftest import http_get, http_request
+
+# serving the UI's files: SQLite only (NOTES.md, "Which tests run on PostgreSQL too")
+pytestmark = pytest.mark.store_independent
 
 BRANDED = (b"<!doctype html><html><head><title>__HERALD_APP_TITLE__</title>"
            b'<meta name="application-name" content="__HERALD_APP_TITLE__">'

@@ -476,6 +476,7 @@ def test_base_url_moves_every_media_url(server_factory):
     assert got == ["https://media.example.org" + a["path"]]
 
 
+@pytest.mark.store_independent
 def test_base_url_is_validated(server_factory, tmp_path):
     from conftest import run_herald, clean_env
     env = clean_env({"HERALD_BASE_URL": "https://cdn.example.com/x?y=1",
@@ -532,6 +533,7 @@ def test_server_shutdown_mid_upload_leaves_nothing(server_factory):
     assert stored(s) == set(), os.listdir(root)
 
 
+@pytest.mark.store_independent
 def test_unknown_upload_type_is_a_configuration_error(tmp_path):
     from conftest import run_herald, clean_env
     env = clean_env({"HERALD_UPLOAD_TYPES": "image/png,text/html",

@@ -10,6 +10,9 @@ import websockets
 
 SERVER_ENV = {"HERALD_DEMO": "1"}  # demo sign-in: these tests are about the protocol
 
+# the WebSocket protocol with a client library: SQLite only (NOTES.md)
+pytestmark = pytest.mark.store_independent
+
 
 def uri(server):
     return "ws://127.0.0.1:%d/ws?user_id=b1" % server.port
