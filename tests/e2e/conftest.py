@@ -368,13 +368,23 @@ def _servers_survive_each_test():
 _tracked_sockets = set()
 
 
-def close_tracked_sockets():
+def close_tracked_sockets(port=None):
+    """Closes the client sockets the helpers opened: all of them, or those connected to the
+    server on `port` (and any no longer connected). A server stopped while a client keeps a
+    WebSocket or keep-alive connection open waits up to 2-3 s for it to close (its linger);
+    closing the clients first, as module servers do at the end, saves that wait."""
     for s in list(_tracked_sockets):
+        if port is not None:
+            try:
+                if s.getpeername()[1] != port:
+                    continue
+            except OSError:
+                pass
         try:
             s.close()
         except OSError:
             pass
-    _tracked_sockets.clear()
+        _tracked_sockets.discard(s)
 
 
 def module_server(tmp_path_factory, env=None, args=(), setup=None):
@@ -407,7 +417,8 @@ def server(request, tmp_path_factory):
 @pytest.fixture
 def server_factory(tmp_path):
     """start(env=None, args=(), cwd=None) -> a started Server with extra settings; every
-    server started this way is stopped (SIGTERM, exit 0, no sanitizer report) at the end."""
+    server started this way is stopped (SIGTERM, exit 0, no sanitizer report) at the end,
+    after the client sockets the helpers opened to it are closed (as for module servers)."""
     servers = []
 
     def start(env=None, args=(), cwd=None):
@@ -419,6 +430,8 @@ def server_factory(tmp_path):
     errors = []
     for s in servers:
         try:
+            if s.port is not None and not s.stopped:
+                close_tracked_sockets(s.port)
             s.stop()
         except BaseException as e:  # report every server, not only the first
             errors.append(str(e))

@@ -109,8 +109,8 @@ def test_the_newest_event_is_kept_so_cursors_never_restart(tmp_path):
         assert pruned_counts(s) == (3, 2)  # the newest event stays, with its message
         app = App(s, app_headers(s))
         assert [m["id"] for m in history(app, "n2", conv)["results"]] == [sent[-1]["id"]]
-        assert ws_open(s.port, "/ws?token=" + app.token("n2")).hello["cursor"] == \
-            sent[-1]["cursor"]
+        with ws_open(s.port, "/ws?token=" + app.token("n2")) as w:  # closed before the stop
+            assert w.hello["cursor"] == sent[-1]["cursor"]
         m = send(app, "n1", conv, "y").json()
         assert int(m["cursor"]) == int(sent[-1]["cursor"]) + 1 and m["seq"] == 4
     finally:

@@ -317,14 +317,16 @@ def test_hello_carries_the_newest_cursor_also_after_a_restart(app, server, tmp_p
     try:
         a = App(s, app_headers(s))
         a.users("h1", "h2")
-        assert ws_open(s.port, "/ws?token=" + a.token("h2")).hello["cursor"] == "0"
+        with ws_open(s.port, "/ws?token=" + a.token("h2")) as w:  # closed before the stop
+            assert w.hello["cursor"] == "0"
         m = send(a, "h1", direct(a, "h1", "h2"), "y").json()
     finally:
         s.stop()
     s = Server(workdir=tmp_path / "restart").start()
     try:
         a = App(s, app_headers(s))
-        hello = ws_open(s.port, "/ws?token=" + a.token("h2")).hello
+        with ws_open(s.port, "/ws?token=" + a.token("h2")) as w:
+            hello = w.hello
         assert hello["cursor"] == m["cursor"] and int(m["cursor"]) > 0
     finally:
         s.stop()
