@@ -57,7 +57,7 @@ FUZZ_SECONDS ?= 60
 
 PY := /usr/bin/python3
 
-.PHONY: all herald ui ui-test ui-screenshots FORCE deps run install uninstall test test-pg unit unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
+.PHONY: all herald ui ui-test ui-screenshots FORCE deps run install uninstall test test-pg unit unit-build unit-pg e2e fuzz fuzz-replay bench bench-auth bench-store fmt fmt-check clean asan
 
 all: $(BIN) $(UNIT_BIN) bench-tools
 
@@ -165,11 +165,14 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/herald $(DESTDIR)$(SYSTEMD_UNIT_DIR)/herald.service
 
 # The whole suite runs on the ASan + UBSan build: on SQLite, then again on a throwaway
-# PostgreSQL that scripts/pg-test.sh starts (initdb, random port) and stops.
+# PostgreSQL that scripts/pg-test.sh starts (initdb, random port) and stops. The builds use
+# every core (TEST_JOBS, CI: 2); the tests themselves run one after the other.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: deps
 	$(MAKE) fmt-check
+	$(MAKE) -j$(TEST_JOBS) SANITIZER=address,undefined unit-build herald bench-tools
 	$(MAKE) SANITIZER=address,undefined unit
-	$(MAKE) SANITIZER=address,undefined herald bench-tools
+	$(MAKE) -j$(TEST_JOBS) fuzz-build
 	$(MAKE) fuzz-replay
 	$(MAKE) js-test
 	$(MAKE) SANITIZER=address,undefined e2e
@@ -194,6 +197,8 @@ unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_store_sql $(BUILD)/tests/
 .PHONY: js-test
 js-test:
 	cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+unit-build: $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
 	@set -e; fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
