@@ -259,6 +259,57 @@ static const char SYNC_FIXTURE[] =
     " INSERT INTO events (cursor, app_id, conversation_id, kind, message_id, seq, created_at)"
     " SELECT i, 'a', 'c' || (i % 2000), 'message.new', 'm' || i, i, i FROM n;";
 
+/* A database in memory with every migration and then fixture applied: where the plan tests
+ * ask SQLite how it would run a statement. */
+static sqlite3 *plan_db(const char *fixture)
+{
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    for (int i = 0; i < store__sqlite_nmigrations; i++)
+        CHECK_INT(sqlite3_exec(db, store__sqlite_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, fixture, NULL, NULL, NULL), SQLITE_OK);
+    return db;
+}
+
+/* Each line of EXPLAIN QUERY PLAN for sql's SQLite text goes to bad(line, arg), which says
+ * whether the line is wrong; a wrong line fails the test, naming statement k. */
+static void plan_each(sqlite3 *db, const struct store_sql *sql, size_t k,
+                      bool (*bad)(const char *line, void *arg), void *arg)
+{
+    char q[8192];
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql->sqlite);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 3);
+        if (d != NULL && bad(d, arg)) {
+            fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
+            test_cur_failed = 1;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+struct sync_plan {
+    bool per_user;  /* reads the user's events: through events_conversation */
+    bool via_index; /* out: a line read events_conversation */
+};
+
+static bool sync_line_bad(const char *d, void *arg)
+{
+    struct sync_plan *p = arg;
+    p->via_index = p->via_index || strstr(d, "USING INDEX events_conversation") != NULL;
+    /* a scan of a subquery's rows (the page's conversation ids) is no table scan */
+    bool scan = strncmp(d, "SCAN ", 5) == 0 && strcmp(d, "SCAN CONSTANT ROW") != 0 &&
+                strcmp(d, "SCAN s") != 0;
+    bool log_range = p->per_user && strstr(d, "(rowid>?)") != NULL;
+    /* every conversation of the app for each sync: a reconnect storm goes quadratic
+     * (events_pruned holds one row per app: that search is a lookup) */
+    bool app_wide =
+        p->per_user && strstr(d, "(app_id=?)") != NULL && strstr(d, "events_pruned") == NULL;
+    return scan || log_range || app_wide;
+}
+
 /* Sync's statements read a user's events through the index by conversation and cursor, never
  * by a range of the whole log after the cursor nor through every conversation of the app, and
  * no statement of sync or pruning scans a table (docs/chat.md, "Sync"): EXPLAIN QUERY PLAN
@@ -266,14 +317,10 @@ static const char SYNC_FIXTURE[] =
  * statistics either). */
 TEST(sync_reads_events_through_indexes_on_sqlite)
 {
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
-    for (int i = 0; i < store__sqlite_nmigrations; i++)
-        CHECK_INT(sqlite3_exec(db, store__sqlite_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db, SYNC_FIXTURE, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *db = plan_db(SYNC_FIXTURE);
     const struct {
         const struct store_sql *sql;
-        bool per_user; /* reads the user's events: through events_conversation */
+        bool per_user;
     } checked[] = {
         {&SQL_EVENTS_SYNC, true},
         {&SQL_CONVERSATIONS_SYNCED, true},
@@ -284,31 +331,9 @@ TEST(sync_reads_events_through_indexes_on_sqlite)
         {&SQL_EVENTS_PRUNE, false},
     };
     for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++) {
-        char q[8192];
-        snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", checked[k].sql->sqlite);
-        sqlite3_stmt *st = NULL;
-        CHECK_INT(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-        bool via_index = false;
-        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-            const char *d = (const char *)sqlite3_column_text(st, 3);
-            if (d == NULL)
-                continue;
-            via_index = via_index || strstr(d, "USING INDEX events_conversation") != NULL;
-            /* a scan of a subquery's rows (the page's conversation ids) is no table scan */
-            bool scan = strncmp(d, "SCAN ", 5) == 0 && strcmp(d, "SCAN CONSTANT ROW") != 0 &&
-                        strcmp(d, "SCAN s") != 0;
-            bool log_range = checked[k].per_user && strstr(d, "(rowid>?)") != NULL;
-            /* every conversation of the app for each sync: a reconnect storm goes quadratic
-             * (events_pruned holds one row per app: that search is a lookup) */
-            bool app_wide = checked[k].per_user && strstr(d, "(app_id=?)") != NULL &&
-                            strstr(d, "events_pruned") == NULL;
-            if (scan || log_range || app_wide) {
-                fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
-                test_cur_failed = 1;
-            }
-        }
-        CHECK(via_index == checked[k].per_user);
-        sqlite3_finalize(st);
+        struct sync_plan p = {.per_user = checked[k].per_user};
+        plan_each(db, checked[k].sql, k, sync_line_bad, &p);
+        CHECK(p.via_index == checked[k].per_user);
     }
     sqlite3_close(db);
 }
@@ -326,34 +351,23 @@ static const char SEARCH_FIXTURE[] =
     "DELETE FROM message_search_pending WHERE message_id < 'm00099991';"
     "UPDATE message_search_pending SET terms = 'x';";
 
+/* messages (alias m) read other than by one id */
+static bool messages_not_by_id(const char *d, void *arg)
+{
+    (void)arg;
+    bool messages = strncmp(d, "SEARCH m ", 9) == 0 || strcmp(d, "SCAN m") == 0;
+    return messages && strstr(d, "(id=?)") == NULL;
+}
+
 /* The search indexer's batch reads the listed messages and looks each one up: never a range of
  * every message older than the batch, which made each batch cost as much as the whole
  * history (docs/chat.md, "Search"). */
 TEST(search_batch_reads_only_listed_messages_on_sqlite)
 {
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
-    for (int i = 0; i < store__sqlite_nmigrations; i++)
-        CHECK_INT(sqlite3_exec(db, store__sqlite_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db, SEARCH_FIXTURE, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *db = plan_db(SEARCH_FIXTURE);
     const struct store_sql *checked[] = {&SQL_MESSAGE_SEARCH_MOVE, &SQL_MESSAGE_SEARCH_MOVED};
-    for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++) {
-        char q[8192];
-        snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", checked[k]->sqlite);
-        sqlite3_stmt *st = NULL;
-        CHECK_INT(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-            const char *d = (const char *)sqlite3_column_text(st, 3);
-            if (d == NULL)
-                continue;
-            bool messages = strncmp(d, "SEARCH m ", 9) == 0 || strcmp(d, "SCAN m") == 0;
-            if (messages && strstr(d, "(id=?)") == NULL) {
-                fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
-                test_cur_failed = 1;
-            }
-        }
-        sqlite3_finalize(st);
-    }
+    for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++)
+        plan_each(db, checked[k], k, messages_not_by_id, NULL);
     /* and the batch indexes exactly the ten listed */
     sqlite3_stmt *st = NULL;
     CHECK_INT(sqlite3_prepare_v2(db, SQL_MESSAGE_SEARCH_MOVE.sqlite, -1, &st, NULL), SQLITE_OK);
@@ -364,35 +378,25 @@ TEST(search_batch_reads_only_listed_messages_on_sqlite)
     sqlite3_close(db);
 }
 
+/* a table scanned other than through the rooms' index; *arg set when a line uses that index */
+static bool rooms_line_bad(const char *d, void *arg)
+{
+    bool rooms = strstr(d, "conversations_rooms_activity") != NULL;
+    *(bool *)arg = *(bool *)arg || rooms;
+    return strncmp(d, "SCAN ", 5) == 0 && !rooms;
+}
+
 /* The room list reads the index that holds rooms only (migration 020): a send into a direct
  * or group conversation moves no entry of it, and listing rooms still scans no table. */
 TEST(rooms_list_reads_the_rooms_index_on_sqlite)
 {
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
-    for (int i = 0; i < store__sqlite_nmigrations; i++)
-        CHECK_INT(sqlite3_exec(db, store__sqlite_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db, SYNC_FIXTURE, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *db = plan_db(SYNC_FIXTURE);
     const struct store_sql *checked[] = {&SQL_CONVERSATIONS_ROOMS_COUNT,
                                          &SQL_CONVERSATIONS_ROOMS_PAGE};
     for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++) {
-        char q[8192];
-        snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", checked[k]->sqlite);
-        sqlite3_stmt *st = NULL;
-        CHECK_INT(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
         bool via_index = false;
-        while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-            const char *d = (const char *)sqlite3_column_text(st, 3);
-            if (d == NULL)
-                continue;
-            via_index = via_index || strstr(d, "conversations_rooms_activity") != NULL;
-            if (strncmp(d, "SCAN ", 5) == 0 && strstr(d, "conversations_rooms_activity") == NULL) {
-                fprintf(stderr, "FAIL %s: statement %zu: %s\n", test_cur_name, k, d);
-                test_cur_failed = 1;
-            }
-        }
+        plan_each(db, checked[k], k, rooms_line_bad, &via_index);
         CHECK(via_index);
-        sqlite3_finalize(st);
     }
     sqlite3_close(db);
 }
