@@ -76,8 +76,7 @@ void chat__directs_free(struct chat_directs *d)
     free(d);
 }
 
-/* FNV-1a over "app_id\ndirect_key" without building it (a slot index: the first of its set
- * in d->slots is slot_of() & ~(DIRECTS_WAYS - 1)). */
+/* FNV-1a over "app_id\ndirect_key" without building it: a slot index (set_of, pending_of). */
 static unsigned slot_of(const char *app_id, const char *key)
 {
     uint32_t h = 2166136261u;
@@ -97,10 +96,22 @@ static bool key_is(const char *k, const char *app_id, const char *key)
     return strncmp(k, app_id, n) == 0 && k[n] == '\n' && strcmp(k + n + 1, key) == 0;
 }
 
+/* The DIRECTS_WAYS entries (app_id, key) may sit in. */
+static struct slot *set_of(struct chat_directs *d, const char *app_id, const char *key)
+{
+    return &d->slots[slot_of(app_id, key) & ~(unsigned)(DIRECTS_WAYS - 1)];
+}
+
+/* The pending get-or-create (app_id, key) may hold. */
+static struct pending *pending_of(struct chat_directs *d, const char *app_id, const char *key)
+{
+    return &d->pending[slot_of(app_id, key) & (PENDING_SLOTS - 1)];
+}
+
 /* The entry of (app_id, key) in its set, or NULL. Under d->mu. */
 static struct slot *find(struct chat_directs *d, const char *app_id, const char *key)
 {
-    struct slot *set = &d->slots[slot_of(app_id, key) & ~(unsigned)(DIRECTS_WAYS - 1)];
+    struct slot *set = set_of(d, app_id, key);
     for (int w = 0; w < DIRECTS_WAYS; w++) {
         if (key_is(set[w].key, app_id, key))
             return &set[w];
@@ -138,8 +149,8 @@ void chat__directs_put(struct chat_directs *d, const char *app_id, const char *k
     pthread_mutex_lock(&d->mu);
     struct slot *s = find(d, app_id, key);
     if (s == NULL) { /* an empty entry of the set, else the one put longest ago */
-        s = &d->slots[slot_of(app_id, key) & ~(unsigned)(DIRECTS_WAYS - 1)];
-        struct slot *set = s;
+        struct slot *set = set_of(d, app_id, key);
+        s = set;
         for (int w = 0; w < DIRECTS_WAYS && s->key != NULL; w++) {
             if (set[w].key == NULL || set[w].put < s->put)
                 s = &set[w];
@@ -170,7 +181,7 @@ void chat__directs_drop(struct chat_directs *d, const char *app_id, const char *
 bool chat__directs_lead(struct chat_directs *d, const char *app_id, const char *key,
                         struct kit_job *j)
 {
-    struct pending *p = &d->pending[slot_of(app_id, key) & (PENDING_SLOTS - 1)];
+    struct pending *p = pending_of(d, app_id, key);
     char *k = key_new(app_id, key);
     bool lead = true;
     pthread_mutex_lock(&d->mu);
@@ -194,7 +205,7 @@ void chat__directs_done(struct chat_directs *d, const char *app_id, const char *
 {
     if (conv_id != NULL)
         chat__directs_put(d, app_id, key, conv_id, service);
-    struct pending *p = &d->pending[slot_of(app_id, key) & (PENDING_SLOTS - 1)];
+    struct pending *p = pending_of(d, app_id, key);
     struct waiter *w = NULL;
     char *k = NULL;
     pthread_mutex_lock(&d->mu);

@@ -100,7 +100,6 @@ struct chctx {
     bool demo;
     bool direct_cached; /* a send with `to` whose conversation came from chat->directs */
     bool no_customer;   /* a send into a conversation known to have no customer: none reopens */
-    int reopen_step;    /* a send: the step of its reopen event, -1 when the op has none */
     char direct_key[2 * JWT_SUB_MAX + 2]; /* a send with `to`: chat__direct_key() */
     char conv_id[KIT_ID_MAX + 1];
     char target[JWT_SUB_MAX + 1]; /* the peer, or the member removed or given a role */

@@ -224,7 +224,8 @@ static void answer_ok(struct kit_job *j, const struct store_rows *m, int64_t cur
 
 /* ---- the one send path */
 
-enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT };
+/* the steps of send_write; the reopen ones follow W_SENT unless c->no_customer */
+enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT, W_REOPEN_EVENT };
 
 static void send_direct(struct kit_job *j);
 static void send_write(struct kit_job *j);
@@ -323,7 +324,7 @@ static void send_written(struct kit_job *j)
     chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
                       store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
     const struct store_rows *reopen =
-        c->reopen_step >= 0 ? store_result_step(j->res, c->reopen_step) : NULL;
+        c->no_customer ? NULL : store_result_step(j->res, W_REOPEN_EVENT);
     if (reopen != NULL && reopen->nrows > 0) /* the customer reopened it (service.c) */
         chat__service_reopened(c->chat, c->app_id, c->conv_id, store_rows_int(reopen, 0, 0));
     if (c->msg.type != NULL && strcmp(c->msg.type, "text") == 0)
@@ -372,11 +373,9 @@ static void send_write(struct kit_job *j)
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_SENT); /* the sender has read it */
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
-    c->reopen_step = -1;
     if (!c->no_customer) { /* a customer's message reopens a pending or resolved one (service.c) */
         const struct store_sql *reopen[3] = {&SQL_EVENTS_INSERT_REOPEN,
                                              &SQL_AUDIT_LOG_INSERT_REOPEN, &SQL_SERVICE_REOPEN};
-        c->reopen_step = (int)store_op_nsteps(op);
         for (int k = 0; k < 3; k++) {
             store_op_add(op, reopen[k]);
             store_bind_text(op, c->app_id);
@@ -463,13 +462,6 @@ static void send_to(struct kit_job *j)
     send_direct(j);
 }
 
-/* A send that waited for another's get-or-create of the same pair: the conversation is
- * remembered now, or (that one failed) this send gets or creates it itself. */
-static void direct_waited(struct kit_job *j)
-{
-    send_to(j);
-}
-
 static void send_direct(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -479,8 +471,10 @@ static void send_direct(struct kit_job *j)
         return;
     }
     if (!chat__directs_lead(c->chat->directs, c->app_id, c->direct_key, j)) {
+        /* woken when the pair's get-or-create ended: the conversation is remembered then, or
+         * (that one failed) this send gets or creates it itself */
         store_op_free(op);
-        kit_wait(j, direct_waited);
+        kit_wait(j, send_to);
         return;
     }
     if (!kit_store(j, op, KIT_WRITE, direct_got)) /* answered: wake the waiters */
