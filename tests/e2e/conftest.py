@@ -113,6 +113,13 @@ def sanitizer_problems(text):
 _live_servers = []
 
 
+def pytest_unconfigure(config):
+    """A server a test started itself (not through a fixture) and did not stop, because the
+    test failed first, is killed when the run ends rather than left running."""
+    for s in list(_live_servers):
+        s.kill()
+
+
 class Server:
     """One `herald serve` process."""
 
