@@ -181,9 +181,10 @@ test: deps
 
 # The store contract and the end-to-end suite on PostgreSQL, without the tests marked
 # store_independent (their outcome cannot depend on the store: tests/e2e/NOTES.md), which the
-# SQLite pass (`make e2e`) has run.
+# SQLite pass (`make e2e`) has run. -j1: the two share the one PostgreSQL, one after the other
+# even under `make -j`.
 test-pg: $(UNIT_BIN) $(BIN) bench-tools
-	scripts/pg-test.sh $(MAKE) --no-print-directory SANITIZER=$(SANITIZER) unit-pg e2e \
+	scripts/pg-test.sh $(MAKE) --no-print-directory -j1 SANITIZER=$(SANITIZER) unit-pg e2e \
 	  E2E_ARGS='-m "not store_independent"'
 
 # the store contract on both backends (test_store runs its cases on PostgreSQL too when
