@@ -30,7 +30,7 @@ WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isrc -I$(LLHTTP_INC) -I/usr/include/postgresql -MMD -MP \
               -pthread
-LDLIBS := -luv -lcjson -lcurl -lsqlite3 -lpq -lcrypt -lssl -lcrypto -lm -pthread
+LDLIBS := -luv -lcjson -lcurl -lsqlite3 -lpq -lhiredis -lcrypt -lssl -lcrypto -lm -pthread
 # libvips (thumbnails, src/media/thumb.c): its headers only where they are included, as system
 # headers so that glib's own warnings stay out of -Werror; its libraries linked only into the
 # binaries that use it (--as-needed), so the other tests do not load it.

@@ -2,8 +2,8 @@
 # Installs the Debian packages Herald needs to build, test and benchmark,
 # only those that are missing (a no-op when everything is present).
 set -e
-PKGS="build-essential clang clang-format libclang-rt-14-dev node-llhttp libuv1-dev libcjson-dev libssl-dev libsqlite3-dev libcrypt-dev libpq-dev libvips-dev libcurl4-openssl-dev
-      postgresql tzdata
+PKGS="build-essential clang clang-format libclang-rt-14-dev node-llhttp libuv1-dev libcjson-dev libssl-dev libsqlite3-dev libcrypt-dev libpq-dev libvips-dev libcurl4-openssl-dev libhiredis-dev
+      postgresql redis-server tzdata
       python3 python3-pytest python3-websockets python3-requests python3-aiosmtpd wrk curl jq procps iproute2
       chromium nodejs"
 missing=""

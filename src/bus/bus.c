@@ -40,6 +40,8 @@ struct bus {
     void (*wake)(int idx, void *ud);
     void *ud;
     struct bus_loop *loops;
+    void (*bridge)(const struct bus_event *ev, void *ud);
+    void *bridge_ud;
 };
 
 static unsigned hash_str(const char *s)
@@ -115,8 +117,16 @@ void bus_event_unref(struct bus_event *ev)
     free(ev);
 }
 
+void bus_set_bridge(struct bus *b, void (*fn)(const struct bus_event *ev, void *ud), void *ud)
+{
+    b->bridge = fn;
+    b->bridge_ud = ud;
+}
+
 void bus_publish(struct bus *b, struct bus_event *ev)
 {
+    if (b->bridge != NULL && !ev->remote && ev->kind == BUS_KIND_FRAME && ev->frame != NULL)
+        b->bridge(ev, b->bridge_ud);
     /* one reference per loop; the caller's is dropped at the end */
     atomic_fetch_add_explicit(&ev->refs, (unsigned)b->nloops, memory_order_relaxed);
     for (int i = 0; i < b->nloops; i++) {

@@ -12,7 +12,9 @@
  * under one short lock and call the loop's waker only when the inbox was
  * empty.
  *
- * This is the in-process implementation.
+ * This is the in-process implementation; with HERALD_REDIS_URL, bus_redis.h bridges it to the
+ * other nodes (a bridge sees every frame event published here and publishes what the other
+ * nodes send as remote events).
  */
 #ifndef HERALD_BUS_BUS_H
 #define HERALD_BUS_BUS_H
@@ -40,6 +42,7 @@ struct bus_event {
     atomic_uint refs;
     int kind;
     uint64_t skip;
+    bool remote;         /* came from another node (bus_redis.c): not bridged back */
     struct frame *frame; /* owned reference */
     char arg[72];
     char topic[BUS_TOPIC_MAX + 1];
@@ -90,6 +93,14 @@ void bus_event_unref(struct bus_event *ev);
  * they give it back and grow again from a small size).
  */
 void bus_publish(struct bus *b, struct bus_event *ev);
+
+/*
+ * Sets the bridge to other nodes: fn(ev, ud) runs inside bus_publish, on the publishing thread,
+ * for every BUS_KIND_FRAME event with a frame that is not remote, before it is delivered here; it
+ * must not block (bus_redis.c queues the event for its own thread). Set once, before any thread
+ * publishes; NULL: none.
+ */
+void bus_set_bridge(struct bus *b, void (*fn)(const struct bus_event *ev, void *ud), void *ud);
 
 /* Subscribes s (fn and id set by the caller) to topic on loop idx. Loop idx's thread. */
 void bus_subscribe(struct bus *b, int idx, const char *topic, struct bus_sub *s);

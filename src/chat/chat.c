@@ -473,6 +473,11 @@ void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h)
     c->hook = *h;
 }
 
+void chat_set_cluster(struct chat *c, struct bus_redis *cluster)
+{
+    chat__presence_cluster(c->presence, cluster);
+}
+
 void chat__event(struct chat *ch, const char *app_id, const char *event, const char *id,
                  const struct store_rows *r, int i, bool conversation)
 {

@@ -59,6 +59,11 @@ struct chat_event_hook {
 /* Sets the hook (copied). Start-up only. */
 void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h);
 
+/* Shares presence with the other nodes through cluster (bus/bus_redis.h; borrowed, freed after
+ * c). Start-up only; without it presence is this node's. */
+struct bus_redis;
+void chat_set_cluster(struct chat *c, struct bus_redis *cluster);
+
 /* After the server has stopped (chat_stop first, when not yet called). NULL-safe. */
 void chat_free(struct chat *c);
 

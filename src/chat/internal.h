@@ -537,8 +537,13 @@ struct store;
 struct presence *chat__presence_new(struct store *store, struct rt *rt, int grace_ms);
 void chat__presence_free(struct presence *p);
 
-/* True while (app, user) has a device connected, or lost its last one within the grace. */
+/* True while (app, user) has a device connected, or lost its last one within the grace, here or
+ * (with a cluster) on another node. */
 bool chat__presence_online(struct presence *p, const char *app, const char *user);
+
+/* Shares presence with the other nodes through cluster (borrowed; outlives p). Start-up only. */
+struct bus_redis;
+void chat__presence_cluster(struct presence *p, struct bus_redis *cluster);
 
 /* Calls fn(ud, app, user) when a user of kind agent comes online (after its presence event).
  * Start-up only. */

@@ -10,8 +10,10 @@
  * `presence` {user_id, online:false, last_seen} follows. A grace thread fires the offlines in
  * order (the grace is one constant, so a FIFO of departures is ordered by deadline).
  *
- * With several nodes this table must become shared (a per-user counter with a TTL per node in
- * Redis, or each node's counts summed): docs/chat.md, "Presence across nodes".
+ * With several nodes (HERALD_REDIS_URL) each node's online users are also its members of the
+ * shared set "p:<app>" (bus/bus_redis.h): a user is online when any node has them, an offline
+ * event is not sent while another node still has the user, and /users/online lists every node's
+ * users (docs/chat.md, "Presence across nodes").
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 
 #include "bus/bus.h"
+#include "bus/bus_redis.h"
 #include "chat/internal.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -68,6 +71,7 @@ struct presence {
     struct rt *rt;       /* borrowed */
     struct pres_gone *head, *tail;
     struct pres_entry *buckets[PRES_BUCKETS];
+    struct bus_redis *cluster;                                     /* borrowed; NULL: one node */
     void (*on_agent)(void *ud, const char *app, const char *user); /* service.c's routing */
     void *on_agent_ud;
 };
@@ -108,6 +112,32 @@ struct pres_op {
 
 static void dispatch(struct presence *p, const char *app, const char *user, bool online,
                      int64_t last_seen);
+
+/* The shared set of an app's online users (bus_redis.h) into out. */
+static void shared_set(char *out, size_t n, const char *app)
+{
+    snprintf(out, n, "p:%s", app);
+}
+
+/* This node has the user online (in) or no longer (out), for the other nodes. */
+static void share(struct presence *p, const char *app, const char *user, bool in)
+{
+    if (p->cluster == NULL)
+        return;
+    char set[JWT_APP_MAX + 3];
+    shared_set(set, sizeof(set), app);
+    bus_redis_set_member(p->cluster, set, user, in);
+}
+
+/* Another node has the user online. */
+static bool online_elsewhere(struct presence *p, const char *app, const char *user)
+{
+    if (p->cluster == NULL)
+        return false;
+    char set[JWT_APP_MAX + 3];
+    shared_set(set, sizeof(set), app);
+    return bus_redis_has_remote(p->cluster, set, user);
+}
 
 /*
  * After an offline event: the entry waited for it. Back online meanwhile: now the online event;
@@ -185,6 +215,7 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
     o->last_seen = last_seen;
     snprintf(o->app, sizeof(o->app), "%s", app);
     snprintf(o->user, sizeof(o->user), "%s", user);
+    share(p, app, user, online);
     struct store_op *op = store_op_new();
     if (!online) {
         store_op_add(op, &SQL_USERS_LAST_SEEN_SET);
@@ -256,7 +287,9 @@ static void on_session(struct rt_session *s, bool open, void *ud)
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
-    if (announce)
+    if (announce && online_elsewhere(p, s->app_id, s->user_id))
+        share(p, s->app_id, s->user_id, true); /* already online on another node: no event */
+    else if (announce)
         dispatch(p, s->app_id, s->user_id, true, 0);
 }
 
@@ -281,9 +314,15 @@ static void *grace_main(void *arg)
         p->head = g->next;
         if (p->head == NULL)
             p->tail = NULL;
-        struct pres_entry *e = find(p, g->app, g->user, NULL);
+        struct pres_entry **link;
+        struct pres_entry *e = find(p, g->app, g->user, &link);
         if (e != NULL && e->count == 0 && e->gone_at == g->gone_at && e->announcing) {
             e->due = true; /* after_offline sends it */
+        } else if (e != NULL && e->count == 0 && e->gone_at == g->gone_at &&
+                   online_elsewhere(p, g->app, g->user)) {
+            *link = e->next; /* still online on another node: no offline event, no last_seen */
+            free(e);
+            share(p, g->app, g->user, false);
         } else if (e != NULL && e->count == 0 && e->gone_at == g->gone_at) {
             e->announcing = true;
             pthread_mutex_unlock(&p->mu);
@@ -361,7 +400,12 @@ bool chat__presence_online(struct presence *p, const char *app, const char *user
     pthread_mutex_lock(&p->mu);
     bool on = entry_online(find(p, app, user, NULL));
     pthread_mutex_unlock(&p->mu);
-    return on;
+    return on || online_elsewhere(p, app, user);
+}
+
+void chat__presence_cluster(struct presence *p, struct bus_redis *cluster)
+{
+    p->cluster = cluster;
 }
 
 void chat__presence_peer(struct chat *c, const char *app, cJSON *conv)
@@ -492,11 +536,27 @@ void chat_presence_get(struct http_req *req, void *ud)
     either_auth(ud, req, presence_authed, presence_app_authed);
 }
 
-/* ---- GET /api/v1/users/online?page=&page_size= (this process's table: docs/chat.md) */
+/* ---- GET /api/v1/users/online?page=&page_size= (this node's table and, with several nodes, the
+ * other nodes' members of the app's shared set: docs/chat.md) */
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct id_list {
+    char **ids;
+    size_t n, cap;
+};
+
+static void id_list_add(const char *id, void *ud)
+{
+    struct id_list *l = ud;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->ids = xrealloc(l->ids, l->cap * sizeof(*l->ids));
+    }
+    l->ids[l->n++] = xstrdup(id);
 }
 
 static void online_authed(struct http_req *req, const struct user_principal *pr, void *ud)
@@ -506,21 +566,29 @@ static void online_authed(struct http_req *req, const struct user_principal *pr,
     if (!chat__paging(req, &page))
         return;
     struct presence *p = chat->presence;
-    size_t n = 0, cap = 64;
-    char **ids = xcalloc(cap, sizeof(*ids));
+    struct id_list l = {0};
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < PRES_BUCKETS; i++)
-        for (struct pres_entry *e = p->buckets[i]; e != NULL; e = e->next) {
-            if (strcmp(ENTRY_APP(e), pr->app_id) != 0 || !entry_online(e))
-                continue;
-            if (n == cap) {
-                cap *= 2;
-                ids = xrealloc(ids, cap * sizeof(*ids));
-            }
-            ids[n++] = xstrdup(ENTRY_USER(e));
-        }
+        for (struct pres_entry *e = p->buckets[i]; e != NULL; e = e->next)
+            if (strcmp(ENTRY_APP(e), pr->app_id) == 0 && entry_online(e))
+                id_list_add(ENTRY_USER(e), &l);
     pthread_mutex_unlock(&p->mu);
-    qsort(ids, n, sizeof(*ids), cmp_str);
+    if (p->cluster != NULL) {
+        char set[JWT_APP_MAX + 3];
+        shared_set(set, sizeof(set), pr->app_id);
+        bus_redis_each_remote(p->cluster, set, id_list_add, &l);
+    }
+    char **ids = l.ids;
+    size_t n = 0; /* sorted, each once (a user may be online on several nodes) */
+    if (l.n > 0) {
+        qsort(ids, l.n, sizeof(*ids), cmp_str);
+        for (size_t i = 0; i < l.n; i++) {
+            if (n > 0 && strcmp(ids[n - 1], ids[i]) == 0)
+                free(ids[i]);
+            else
+                ids[n++] = ids[i];
+        }
+    }
     struct buf b = BUF_INIT;
     buf_printf(&b, "{\"count\":%zu,\"results\":[", n);
     size_t from = (size_t)((page.page - 1) * page.page_size);

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "bus/bus_redis.h"
 #include "chat/chat.h"
 #include "cli/internal.h"
 #include "console/console.h"
@@ -103,6 +104,11 @@ static void log_config_warnings(const char *warnings)
     }
 }
 
+static bool redis_ready_cb(void *ud)
+{
+    return bus_redis_is_ready(ud);
+}
+
 static bool server_ready_cb(void *ud)
 {
     struct server **s = ud;
@@ -151,6 +157,28 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct rt *rt = rt_new(ident, cfg->workers);
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
+    /* several nodes: the bus and presence reach the others through Redis (docs/deployment.md) */
+    struct bus_redis *cluster = NULL;
+    if (cfg->redis_url != NULL && cfg->redis_url[0] != '\0') {
+        char rerr[256];
+        cluster = bus_redis_new(rt_bus(rt), cfg->redis_url, rerr, sizeof(rerr));
+        if (cluster == NULL) {
+            fprintf(stderr, "herald: HERALD_REDIS_URL: %s\n", rerr);
+            chat_free(chat);
+            rt_free(rt);
+            router_free(router);
+            notify_channels_api_free(channels_api);
+            notify_channels_free(channels);
+            upload_free(uploads);
+            media_thumb_shutdown();
+            return 1;
+        }
+        chat_set_cluster(chat, cluster);
+        ops.redis_ready = redis_ready_cb;
+        ops.redis_ud = cluster;
+        log_info("main", "node %s shares events and presence through Redis",
+                 bus_redis_node(cluster));
+    }
     chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     struct notify_engine *notify = notify_engine_new(ident, rt, channels);
     notify_engine_set_idem_window(notify, (int64_t)cfg->idempotency_window_ms);
@@ -232,6 +260,7 @@ out_free:
     notify_channels_api_free(channels_api);
     notify_channels_free(channels); /* no send runs: the test workers have ended */
     media_thumb_shutdown();
+    bus_redis_free(cluster); /* after every publisher (chat, the queue) has stopped */
     rt_free(rt);
     static_files_free(statics);
     metrics_free(metrics);

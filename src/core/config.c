@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "log.h"
+#include "redis_url.h"
 #include "xalloc.h"
 
 #define KIB 1024ull
@@ -151,6 +152,13 @@ static const struct setting settings[] = {
         "folder for the database and uploads (created 0700)"),
     VAL("HERALD_DATABASE_URL", T_STRING, F_STR(database_url), NULL, "URL",
         "sqlite:PATH or postgres://...; default sqlite:DATA_DIR/herald.db"),
+    {.env = "HERALD_REDIS_URL",
+     .type = T_STRING,
+     F_STR(redis_url),
+     .secret = true,
+     .metavar = "URL",
+     .help = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]: several nodes share events and "
+             "presence through it (default: unset, one node)"},
     ENUM("HERALD_DURABILITY", F_INT(durability), durability_names, "mode", "normal", "MODE",
          "normal: commits survive a crash; strict: also power loss (fsync)"),
     {.env = "HERALD_JWT_SECRET",
@@ -1282,6 +1290,13 @@ static int derive(struct config *c, char *err, size_t errlen)
                     "HERALD_DATABASE_URL: unsupported scheme (use sqlite:PATH or postgres://...)");
     if (strncmp(u, "sqlite:", 7) == 0 && u[7] == '\0')
         return fail(err, errlen, "HERALD_DATABASE_URL: sqlite: needs a file path");
+    if (c->redis_url != NULL && c->redis_url[0] != '\0') {
+        struct redis_url r;
+        char why[160];
+        if (redis_url_parse(c->redis_url, &r, why, sizeof(why)) != 0) {
+            return fail(err, errlen, "HERALD_REDIS_URL: %s", why);
+        }
+    }
     if (c->jwt_secret != NULL && c->jwt_secret[0] != '\0' && strlen(c->jwt_secret) < 32)
         return fail(err, errlen, "HERALD_JWT_SECRET: must be at least 32 bytes");
     return 0;

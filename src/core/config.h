@@ -45,6 +45,7 @@ struct config {
     char *data_dir;         /* HERALD_DATA_DIR, default "./data" */
     bool demo;              /* HERALD_DEMO, default false */
     char *database_url;     /* HERALD_DATABASE_URL, default sqlite:<data_dir>/herald.db */
+    char *redis_url;        /* HERALD_REDIS_URL (secret: may hold a password); NULL: one node */
     int durability;         /* HERALD_DURABILITY normal|strict (0|1), default normal */
     char *jwt_secret;       /* HERALD_JWT_SECRET (secret); NULL: DATA_DIR/jwt.key, generated */
     int access_ttl_ms;      /* HERALD_ACCESS_TTL access-token lifetime, default 15m */

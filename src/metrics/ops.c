@@ -36,8 +36,10 @@ static void ping_on_loop(void *arg)
         http_respond_error(p->req, 503, "unavailable", "the store does not answer", "store");
     } else {
         struct buf b = BUF_INIT;
-        buf_puts(&b, "{\"status\":\"ready\",\"checks\":{\"server\":\"ok\",\"store\":\"ok\"},"
-                     "\"store\":");
+        buf_puts(&b, "{\"status\":\"ready\",\"checks\":{\"server\":\"ok\",\"store\":\"ok\"");
+        if (p->ctx->redis_ready != NULL)
+            buf_puts(&b, ",\"redis\":\"ok\"");
+        buf_puts(&b, "},\"store\":");
         buf_json_str(&b, store_backend_name(p->ctx->store));
         buf_putc(&b, '}');
         http_respond_json(p->req, 200, b.data, b.len);
@@ -61,6 +63,12 @@ static void ready(struct http_req *req, void *ud)
     if (ctx->is_ready && !ctx->is_ready(ctx->ready_ud)) {
         http_res_header(req, "Retry-After", "1");
         http_respond_error(req, 503, "unavailable", "server is not ready", NULL);
+        return;
+    }
+    if (ctx->redis_ready != NULL && !ctx->redis_ready(ctx->redis_ud)) {
+        http_res_header(req, "Retry-After", "1");
+        http_respond_error(req, 503, "unavailable", "Redis (HERALD_REDIS_URL) does not answer",
+                           "redis");
         return;
     }
     if (ctx->store == NULL) {

@@ -1,5 +1,6 @@
 /*
- * Operations endpoints: /health, /health/live, /health/ready, /metrics.
+ * Operations endpoints: /health, /health/live, /health/ready (the server, the store and, when
+ * configured, Redis), /metrics.
  */
 #ifndef HERALD_METRICS_OPS_H
 #define HERALD_METRICS_OPS_H
@@ -16,6 +17,9 @@ struct ops_ctx {
     bool (*is_ready)(void *ud);
     void *ready_ud;
     struct store *store; /* NULL: no store check */
+    /* with several nodes (HERALD_REDIS_URL): true while Redis answers; NULL: not checked */
+    bool (*redis_ready)(void *ud);
+    void *redis_ud;
 };
 
 /* Registers the routes; ctx is borrowed for the server's lifetime. */

@@ -3,7 +3,9 @@
  * wake per batch, one encoding shared by every recipient, the skipped
  * subscriber, unsubscribing from inside a delivery, many publishers
  * against two loop threads without a lost or doubled event, and bursts
- * between small batches.
+ * between small batches; the bridge to other nodes sees this node's frame
+ * events only (not remote ones, not revocations, not frameless ones), and
+ * HERALD_REDIS_URL is parsed or refused with a reason.
  */
 #include "test.h"
 
@@ -14,6 +16,8 @@
 
 #include "bus/bus.h"
 #include "core/frame.h"
+#include "core/redis_url.h"
+#include "core/smap.h"
 
 static int wakes[2];
 
@@ -242,6 +246,99 @@ TEST(burst_then_small_batches)
     bus_free(b);
 }
 
+struct bridged {
+    int n;
+    char topic[BUS_TOPIC_MAX + 1];
+};
+
+static void bridge_fn(const struct bus_event *ev, void *ud)
+{
+    struct bridged *b = ud;
+    b->n++;
+    snprintf(b->topic, sizeof(b->topic), "%s", ev->topic);
+}
+
+TEST(bridge_sees_local_frames_only)
+{
+    struct bus *b = bus_new(1, count_wake, NULL);
+    struct bridged seen = {0};
+    bus_set_bridge(b, bridge_fn, &seen);
+    struct rec a = {0};
+    rec_sub(b, 0, "u:default/b1", &a, 1);
+    bus_publish(b, bus_event_new(BUS_KIND_FRAME, "u:default/b1", frame_new_copy("x", 1)));
+    CHECK_INT(seen.n, 1);
+    CHECK_STR(seen.topic, "u:default/b1");
+    struct bus_event *remote =
+        bus_event_new(BUS_KIND_FRAME, "u:default/b1", frame_new_copy("r", 1));
+    remote->remote = true; /* from another node: delivered here, not sent back */
+    bus_publish(b, remote);
+    bus_publish(b, bus_event_new(BUS_KIND_REVOKE, "u:default/b1", NULL)); /* per node */
+    bus_publish(b, bus_event_new(BUS_KIND_FRAME, "u:default/b1", NULL));
+    CHECK_INT(seen.n, 1);
+    bus_loop_run(b, 0);
+    CHECK_INT(a.got, 4); /* every one of them delivered on this node */
+    bus_set_bridge(b, NULL, NULL);
+    bus_publish(b, bus_event_new(BUS_KIND_FRAME, "u:default/b1", frame_new_copy("y", 1)));
+    CHECK_INT(seen.n, 1);
+    bus_loop_run(b, 0);
+    bus_unsubscribe(b, 0, &a.sub);
+    bus_free(b);
+}
+
+TEST(redis_url_parsed_or_refused)
+{
+    struct redis_url u;
+    char err[160];
+    CHECK_INT(redis_url_parse("redis://10.0.0.5", &u, err, sizeof(err)), 0);
+    CHECK_STR(u.host, "10.0.0.5");
+    CHECK_INT(u.port, 6379);
+    CHECK_INT(u.db, 0);
+    CHECK_STR(u.pass, "");
+    CHECK_INT(redis_url_parse("redis://app:p%40ss@cache.local:6380/3", &u, err, sizeof(err)), 0);
+    CHECK_STR(u.user, "app");
+    CHECK_STR(u.pass, "p@ss");
+    CHECK_STR(u.host, "cache.local");
+    CHECK_INT(u.port, 6380);
+    CHECK_INT(u.db, 3);
+    CHECK_INT(redis_url_parse("redis://:secret@[::1]:7000/", &u, err, sizeof(err)), 0);
+    CHECK_STR(u.user, "");
+    CHECK_STR(u.pass, "secret");
+    CHECK_STR(u.host, "::1");
+    CHECK_INT(u.port, 7000);
+    const char *bad[] = {"http://h",      "redis://",     "redis://h:0",  "redis://h:65536",
+                         "redis://h:x",   "redis://h/db", "redis://[::1", "rediss://h",
+                         "redis://h?x=1", "redis://:6379"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        err[0] = '\0';
+        CHECK_INT(redis_url_parse(bad[i], &u, err, sizeof(err)), -1);
+        CHECK(err[0] != '\0');
+    }
+}
+
+TEST(smap_keeps_keys_through_growth)
+{
+    struct smap m = {0};
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "p:app\x1fu%d", i);
+        smap_add(&m, k)->count = i;
+    }
+    CHECK_INT((int)m.n, 1000);
+    CHECK(smap_add(&m, "p:app\x1fu7")->count == 7); /* an existing key: the same entry */
+    CHECK_INT((int)m.n, 1000);
+    for (int i = 0; i < 1000; i += 2) {
+        snprintf(k, sizeof(k), "p:app\x1fu%d", i);
+        smap_del(&m, k);
+    }
+    smap_del(&m, "absent");
+    CHECK_INT((int)m.n, 500);
+    CHECK(smap_get(&m, "p:app\x1fu4") == NULL);
+    CHECK(smap_get(&m, "p:app\x1fu999") != NULL && smap_get(&m, "p:app\x1fu999")->count == 999);
+    smap_clear(&m);
+    CHECK_INT((int)m.n, 0);
+    CHECK(smap_get(&m, "p:app\x1fu999") == NULL);
+}
+
 int main(void)
 {
     RUN(topic_delivery_on_every_loop);
@@ -250,5 +347,8 @@ int main(void)
     RUN(undelivered_events_freed);
     RUN(concurrent_publishers_lose_nothing);
     RUN(burst_then_small_batches);
+    RUN(bridge_sees_local_frames_only);
+    RUN(redis_url_parsed_or_refused);
+    RUN(smap_keeps_keys_through_growth);
     return test_summary();
 }

@@ -1,0 +1,215 @@
+"""
+Several nodes (docs/deployment.md, "Several nodes"): two servers on one PostgreSQL share
+events and presence through a real Redis (HERALD_REDIS_URL) that the test starts. A message
+sent on one node reaches the members connected to the other (and the sender's other device
+there); presence is seen across nodes and no offline event goes out while the user is still
+on another node; /health/ready names Redis when it is away and recovers when it is back.
+The two-node tests need PostgreSQL (one SQLite file belongs to one server): they run in
+`make test-pg`. The settings check runs on both passes.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import PG_URL, Server, http_get, run_herald, wait_until, ws_open
+from test_messages import frames_until, nothing_of
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+needs_pg = pytest.mark.skipif(not PG_URL, reason="two nodes share PostgreSQL (make test-pg)")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """A throwaway redis-server on a random loopback port, nothing saved to disk."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-redis-")
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+        wait_until(up, timeout=10, what="redis-server answers PING")
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+
+@pytest.fixture(scope="module")
+def redis():
+    r = Redis().start()
+    yield r
+    r.stop()
+    shutil.rmtree(r.dir, True)
+
+
+@pytest.fixture(scope="module")
+def nodes(redis, tmp_path_factory):
+    """Two demo-mode servers on one PostgreSQL database and one Redis."""
+    from conftest import pg_database_for
+    db = pg_database_for(tmp_path_factory.mktemp("cluster-db"))
+    env = {"HERALD_DATABASE_URL": db, "HERALD_REDIS_URL": redis.url, "HERALD_DEMO": "1",
+           "HERALD_JWT_SECRET": "c" * 40, "HERALD_ENCRYPTION_KEY": "ab" * 32,
+           "HERALD_PRESENCE_GRACE": "300ms"}
+    servers = []
+    try:
+        for i in range(2):
+            s = Server(env=env, workdir=tmp_path_factory.mktemp("node%d" % i))
+            servers.append(s.start())
+        for s in servers:  # both subscribed and heard from Redis
+            wait_until(lambda: http_get(s.port, "/health/ready").status == 200, timeout=10,
+                       what="node ready")
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def ws(node, uid):
+    return ws_open(node.port, "/ws?user_id=" + uid)
+
+
+def call(node, uid, method, path, body=None):
+    from conftest import http_request
+    sep = "&" if "?" in path else "?"
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if body is not None else None
+    return http_request(node.port, method, "/api/v1" + path + sep + "user_id=" + uid,
+                        headers=headers, body=data)
+
+
+def presence_of(node, asker, uid):
+    r = call(node, asker, "GET", "/presence?user_ids=" + uid)
+    assert r.status == 200, r
+    return r.json()["results"][0]
+
+
+@needs_pg
+def test_a_message_sent_on_one_node_reaches_the_other_nodes_devices(nodes):
+    n1, n2 = nodes
+    sender, sender_tablet, peer = ws(n1, "b801"), ws(n2, "b801"), ws(n2, "m801")
+    sender.send_json({"type": "send", "to": "m801", "client_msg_id": "x-1",
+                      "message": {"type": "text", "content": "跨节点"}})
+    ok = frames_until(sender, lambda f: f["type"] in ("send.ok", "error"))[-1]
+    assert ok["type"] == "send.ok", ok
+    for c in (peer, sender_tablet):
+        got = frames_until(c, lambda f: f["type"] == "message.new")[-1]
+        assert got["message"]["id"] == ok["id"], got
+        assert got["message"]["content"] == "跨节点" and got["cursor"] == ok["cursor"]
+    # exactly once: the frame is not echoed back by the node that sent it
+    assert nothing_of(peer, "message.new", wait=0.7)
+    assert nothing_of(sender, "message.new", wait=0.1)
+
+
+@needs_pg
+def test_presence_is_shared_between_nodes(nodes):
+    n1, n2 = nodes
+    watcher = ws(n1, "b802")
+    r = call(n1, "b802", "POST", "/conversations", {"type": "direct", "peer": "m802"})
+    assert r.status in (200, 201), r
+    assert presence_of(n1, "b802", "m802")["online"] is False
+    phone = ws(n2, "m802")
+    on = frames_until(watcher, lambda f: f["type"] == "presence" and f["user_id"] == "m802")[-1]
+    assert on["online"] is True
+    wait_until(lambda: presence_of(n1, "b802", "m802")["online"] is True, timeout=5,
+               what="node 1 sees m802 online on node 2")
+    online = call(n1, "b802", "GET", "/users/online?page_size=100").json()
+    assert "m802" in [u["user_id"] for u in online["results"]], online
+
+    # on both nodes, then gone from node 2: still online (node 1), no offline event
+    laptop = ws(n1, "m802")
+    time.sleep(2.5)  # node 2's mirror has node 1's device
+    phone.close()
+    time.sleep(0.3 + 1.0)
+    assert nothing_of(watcher, "presence", wait=0.5)
+    assert presence_of(n1, "b802", "m802")["online"] is True
+    assert presence_of(n2, "b802", "m802")["online"] is True
+
+    # gone everywhere: offline once, with last_seen, seen on both nodes
+    laptop.close()
+    off = frames_until(watcher, lambda f: f["type"] == "presence" and f["user_id"] == "m802")[-1]
+    assert off["online"] is False and isinstance(off["last_seen"], int)
+    for n in nodes:
+        wait_until(lambda: presence_of(n, "b802", "m802")["online"] is False, timeout=5,
+                   what="m802 offline everywhere")
+    watcher.close()
+
+
+@needs_pg
+def test_ready_names_redis_while_it_is_away(nodes, redis):
+    n1, n2 = nodes
+    r = http_get(n1.port, "/health/ready")
+    assert r.status == 200 and r.json()["checks"]["redis"] == "ok", r
+    redis.stop()
+    try:
+        wait_until(lambda: http_get(n1.port, "/health/ready").status == 503, timeout=8,
+                   what="ready answers 503 without Redis")
+        err = http_get(n1.port, "/health/ready").json()["error"]
+        assert err["code"] == "unavailable" and err["field"] == "redis", err
+        assert http_get(n1.port, "/health/live").status == 200
+    finally:
+        redis.start()
+    for n in nodes:
+        wait_until(lambda: http_get(n.port, "/health/ready").status == 200, timeout=10,
+                   what="ready again once Redis is back")
+    # events cross again
+    a, b = ws(n1, "b803"), ws(n2, "m803")
+    a.send_json({"type": "send", "to": "m803", "message": {"type": "text", "content": "back"}})
+    got = frames_until(b, lambda f: f["type"] == "message.new")[-1]
+    assert got["message"]["content"] == "back"
+
+
+@pytest.mark.store_independent
+@pytest.mark.parametrize("url,why", [
+    ("http://127.0.0.1:6379", "must start with redis://"),
+    ("redis://127.0.0.1:99999", "port"),
+    ("redis://:6379", "host"),
+    ("redis://127.0.0.1/x", "database"),
+    ("rediss://127.0.0.1", "TLS"),
+])
+def test_a_bad_redis_url_is_refused_naming_the_setting(url, why):
+    r = run_herald(["check-config"], env={"HERALD_REDIS_URL": url,
+                                          "HERALD_DATA_DIR": tempfile.mkdtemp()})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "HERALD_REDIS_URL" in r.stderr and why in r.stderr, r.stderr
+
+
+@pytest.mark.store_independent
+def test_check_config_masks_the_redis_password():
+    r = run_herald(["check-config"], env={"HERALD_REDIS_URL": "redis://:s3cret-pw@10.0.0.5:6380/2",
+                                          "HERALD_DATA_DIR": tempfile.mkdtemp()})
+    assert r.returncode == 0, r.stderr
+    assert "HERALD_REDIS_URL" in r.stdout and "s3cret-pw" not in r.stdout + r.stderr
