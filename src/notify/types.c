@@ -209,15 +209,11 @@ static const struct kit_field type_create_fields[] = {{.name = "app_id",
                                                        .message = "must be 1-64 of [a-z0-9_.:-]"},
                                                       TYPE_FIELDS(KIT_REQUIRED)};
 static const struct kit_table type_create_table = {.fields = type_create_fields};
+/* app_id and code may be sent back as they are (a form sending the whole type); another value
+ * is refused by type_patch_loaded, which knows the stored ones. */
 static const struct kit_field type_patch_fields[] = {
-    {.name = "app_id",
-     .kind = KIT_STRING,
-     .flags = KIT_REFUSED,
-     .message = "cannot be changed: a message type stays in its app"},
-    {.name = "code",
-     .kind = KIT_STRING,
-     .flags = KIT_REFUSED,
-     .message = "cannot be changed: subscriptions and notifications refer to it"},
+    {.name = "app_id", .kind = KIT_STRING, .at = KIT_AT(struct type_in, app_id)},
+    {.name = "code", .kind = KIT_STRING, .at = KIT_AT(struct type_in, code)},
     TYPE_FIELDS(0)};
 static const struct kit_table type_patch_table = {.fields = type_patch_fields};
 
@@ -271,7 +267,7 @@ static void type_done(struct kit_job *j)
 static void type_create(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
-    struct type_in in;
+    struct type_in in = {0};
     if (notify__adm_body(j, &type_create_table, &in) == NULL)
         return;
     if (!notify__adm_can(c, in.app_id)) {
@@ -333,9 +329,21 @@ static void type_get(struct kit_job *j)
 static void type_patch_loaded(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
-    struct type_in in;
+    struct type_in in = {0};
     if (notify__adm_body(j, &type_patch_table, &in) == NULL)
         return;
+    const struct store_rows *row = store_result_step(j->res, 0);
+    int code_col = store_rows_col(row, "code");
+    if (in.app_id != NULL && strcmp(in.app_id, c->app_id) != 0) {
+        notify__invalid(j->req, "app_id", "cannot be changed: a message type stays in its app");
+        return;
+    }
+    if (in.code != NULL && (code_col < 0 || strcmp(in.code, store_rows_text(row, 0, code_col)))) {
+        notify__invalid(j->req, "code",
+                        "cannot be changed: subscriptions and notifications refer to it");
+        return;
+    }
+    in.code = NULL; /* the stored one: nothing to check or write */
     char *channels, *escalation;
     if (!type_check(j->req, &in, &channels, &escalation))
         return;

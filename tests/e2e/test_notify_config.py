@@ -146,6 +146,35 @@ def test_message_type_crud_paging_and_audit(server, root, aid):
     assert any(a["target"] == t["id"] for a in audit_actions(server, root, "message_type.delete"))
 
 
+def test_message_type_update_without_or_with_its_own_code(server, root, aid):
+    """Audit F1: every PATCH/PUT answered 422 naming `code` (the update read a code the body
+    did not have), so a type could not be disabled, renamed or re-channelled."""
+    t = new_type(server, root, aid, "fresh.type").json()
+    path = "/admin/message-types/" + t["id"]
+    r = operator_call(server, root, "PATCH", path, {"enabled": False})
+    assert r.status == 200 and r.json()["enabled"] is False, r
+    r = operator_call(server, root, "PATCH", path, {"name": "Renamed",
+                                                    "channels": ["inapp", "email"]})
+    assert r.status == 200, r
+    assert (r.json()["name"], r.json()["channels"]) == ("Renamed", ["inapp", "email"]), r
+    r = operator_call(server, root, "PUT", path, {"enabled": True,
+                                                  "escalation": [{"channel": "inapp"},
+                                                                 {"channel": "email",
+                                                                  "after_s": 30}]})
+    assert r.status == 200 and r.json()["enabled"] is True, r
+    assert r.json()["escalation"][1] == {"channel": "email", "after_s": 30}, r
+    # the type's own code and app sent back (a form that sends the whole object) are accepted
+    r = operator_call(server, root, "PATCH", path, {"code": "fresh.type", "app_id": aid,
+                                                    "name": "Again"})
+    assert r.status == 200 and r.json()["name"] == "Again", r
+    # another code or app is refused naming it, and nothing changes
+    e = error_of(operator_call(server, root, "PATCH", path, {"code": "other.type",
+                                                             "name": "No"}), 422, "code")
+    assert "cannot be changed" in e["message"], e
+    got = operator_call(server, root, "GET", path).json()
+    assert (got["code"], got["name"], got["enabled"]) == ("fresh.type", "Again", True), got
+
+
 @pytest.mark.parametrize("body,field", [
     ({"code": "Upper"}, "code"),
     ({"code": "a" * 65}, "code"),
