@@ -850,6 +850,57 @@ def test_type_defaults_templates_locales_and_opt_outs(server, root):
              "locale")
 
 
+def inbox_titles(app, uid, n):
+    """The titles of the user's newest n inbox entries, once there are n (newest first)."""
+    got = []
+
+    def ready():
+        got[:] = [x["title"] for x in app.call(uid, "GET", "/inbox").json()["results"]]
+        return len(got) >= n
+    wait_until(ready, what="%d inbox entries" % n)
+    return got[:n]
+
+
+def test_a_pair_without_template_code_renders_the_types_code(server, root):
+    """Audit F2: a channel pair with "template_code": null renders the template whose code is
+    the type's code (docs/notifications.md); it was taken as "no template"."""
+    a = App(server, app_headers(server, "NotifyPairNull"))
+    a.users("pam")
+    aid = app_id_of(server, root, a)
+    tid = admin(server, "POST", "/message-types", {"app_id": aid, "code": "order.paid",
+                                                   "name": "Paid"}, token=root).json()["id"]
+    r = admin(server, "POST", "/templates",
+              {"app_id": aid, "code": "order.paid", "channel_kind": "inapp",
+               "subject": "Paid {{id}}", "body": "Hi {{name}}"}, token=root)
+    assert r.status == 201, r
+    r = admin(server, "POST", "/channel-message-types",
+              {"app_id": aid, "type_id": tid, "channel": "inapp", "template_code": None},
+              token=root)
+    assert r.status == 201 and r.json()["template_code"] is None, r
+    pair = r.json()["id"]
+    r = send(a, {"type": "order.paid", "recipients": ["pam"], "channels": ["inapp"],
+                 "params": {"id": 7, "name": "Ann"}})
+    assert r.status == 202, r
+    assert inbox_titles(a, "pam", 1) == ["Paid 7"]
+    # the template wins over literal texts, as for a pair that names its code
+    r = send(a, {"type": "order.paid", "recipients": ["pam"], "title": "literal",
+                 "params": {"id": 8}})
+    assert r.status == 202, r
+    assert inbox_titles(a, "pam", 2) == ["Paid 8", "Paid 7"]
+    # a pair naming another code renders that one; without a template of it, the literal texts
+    r = admin(server, "PATCH", "/channel-message-types/" + pair, {"template_code": "nothing"},
+              token=root)
+    assert r.status == 200, r
+    error_of(send(a, {"type": "order.paid", "recipients": ["pam"], "params": {"id": 9}}), 422,
+             "content")
+    r = admin(server, "PATCH", "/channel-message-types/" + pair, {"template_code": None},
+              token=root)
+    assert r.status == 200 and r.json()["template_code"] is None, r
+    assert send(a, {"type": "order.paid", "recipients": ["pam"],
+                    "params": {"id": 10}}).status == 202
+    assert inbox_titles(a, "pam", 3)[0] == "Paid 10"
+
+
 def test_quiet_hours_hold_all_but_urgent(server):
     a = App(server, app_headers(server, "NotifyQuiet"))
     a.users("qin")

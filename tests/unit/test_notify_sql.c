@@ -10,17 +10,17 @@
 
 #include "store/sql.h"
 
-/* Adds a template (id, locale) of app "a1", code "c", kind "email" with one version whose body
- * is body, active when active. */
-static void add_template(struct store *st, const char *id, const char *locale, const char *body,
-                         bool active)
+/* Adds a template (id, code, kind, locale) of app "a1" with one version whose body is body,
+ * active when active. */
+static void add_template_of(struct store *st, const char *id, const char *code, const char *kind,
+                            const char *locale, const char *body, bool active)
 {
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_TEMPLATES_INSERT);
     store_bind_text(op, id);
     store_bind_text(op, "a1");
-    store_bind_text(op, "c");
-    store_bind_text(op, "email");
+    store_bind_text(op, code);
+    store_bind_text(op, kind);
     store_bind_text(op, locale);
     store_bind_int(op, 1);
     store_bind_int(op, 100);
@@ -39,6 +39,13 @@ static void add_template(struct store *st, const char *id, const char *locale, c
     store_bind_text(op, "op");
     store_bind_int(op, 0);
     CHECK_INT(store_write_wait(st, op, NULL), 0);
+}
+
+/* The same of code "c", kind "email". */
+static void add_template(struct store *st, const char *id, const char *locale, const char *body,
+                         bool active)
+{
+    add_template_of(st, id, "c", "email", locale, body, active);
 }
 
 /* The body SQL_TEMPLATES_RESOLVE picks for locale (language lang), or "" when none. */
@@ -171,6 +178,51 @@ TEST(pairs_and_subscription_bound)
     store_close(st);
 }
 
+/* What the sender reads of a type's pairs and templates (SQL_NOTIFY_SEND_PAIRS, _TEMPLATES): a
+ * pair whose template_code is NULL names the type's own code (audit F2), a disabled pair none. */
+TEST(send_reads_a_null_template_code_as_the_types_code)
+{
+    struct store *st = open_migrated(fresh_url());
+    CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    CHECK_INT(exec_w(st, "INSERT INTO apps (id, name, key, created_at, updated_at) VALUES"
+                         " ('a1', 'A', 'k1', 1, 1)"),
+              0);
+    CHECK_INT(exec_w(st, "INSERT INTO message_types (id, app_id, code, name, channels,"
+                         " created_at, updated_at) VALUES ('t1', 'a1', 'news', 'N', '[]', 1, 1)"),
+              0);
+    CHECK_INT(exec_w(st, "INSERT INTO channel_message_types (id, app_id, type_id, channel,"
+                         " template_code, enabled, created_at, updated_at) VALUES ('x1', 'a1',"
+                         " 't1', 'inapp', NULL, 1, 1, 1), ('x2', 'a1', 't1', 'c9', 'news.mail',"
+                         " 1, 1, 1), ('x3', 'a1', 't1', 'c8', 'off.code', 0, 1, 1)"),
+              0);
+    add_template_of(st, "m1", "news", "inapp", "", "in-app news", true);
+    add_template_of(st, "m2", "news.mail", "email", "", "mail news", true);
+    add_template_of(st, "m3", "off.code", "email", "", "not paired", true);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_NOTIFY_SEND_PAIRS);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "news");
+    store_op_add(op, &SQL_NOTIFY_SEND_TEMPLATES);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "news");
+    struct store_result *res = NULL;
+    CHECK_INT(store_read_wait(st, op, &res), 0);
+    const struct store_rows *p = store_result_step(res, 0);
+    CHECK(p != NULL && p->nrows == 2);
+    for (int i = 0; p != NULL && i < p->nrows; i++)
+        CHECK_STR(store_rows_text(p, i, 1),
+                  strcmp(store_rows_text(p, i, 0), "inapp") == 0 ? "news" : "news.mail");
+    const struct store_rows *t = store_result_step(res, 1);
+    CHECK(t != NULL && t->nrows == 2);
+    for (int i = 0; t != NULL && i < t->nrows; i++)
+        CHECK_STR(store_rows_text(t, i, 4),
+                  strcmp(store_rows_text(t, i, 0), "news") == 0 ? "in-app news" : "mail news");
+    store_result_free(res);
+    store_close(st);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, false);
@@ -181,11 +233,13 @@ int main(void)
     }
     RUN(template_locale_fallback);
     RUN(pairs_and_subscription_bound);
+    RUN(send_reads_a_null_template_code_as_the_types_code);
     g_pg_url = getenv("HERALD_TEST_PG_URL");
     if (g_pg_url && *g_pg_url) {
         g_pg = true;
         RUN_PG(template_locale_fallback);
         RUN_PG(pairs_and_subscription_bound);
+        RUN_PG(send_reads_a_null_template_code_as_the_types_code);
     }
     rm_rf(g_dir);
     return test_summary();

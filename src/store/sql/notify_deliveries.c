@@ -489,17 +489,17 @@ const struct store_sql SQL_NOTIFY_SEND_CHANNELS =
               " created_at, id LIMIT 1000");
 
 /* ?1 app, ?2 type code: the type's enabled channel pairs (a channel id or 'inapp') with their
- * template codes */
+ * template codes (a pair's NULL template_code: the type's code) */
 const struct store_sql SQL_NOTIFY_SEND_PAIRS =
-    STORE_SQL("SELECT p.channel, p.template_code FROM channel_message_types p JOIN message_types"
-              " t ON t.id = p.type_id WHERE t.app_id = ?1 AND t.code = ?2 AND p.enabled = 1 AND"
-              " p.template_code IS NOT NULL");
+    STORE_SQL("SELECT p.channel, coalesce(p.template_code, t.code) FROM channel_message_types p"
+              " JOIN message_types t ON t.id = p.type_id WHERE t.app_id = ?1 AND t.code = ?2 AND"
+              " p.enabled = 1");
 
 /* ?1 app, ?2 type code: the active version of every variant of the templates those pairs
- * name: code, kind, locale, subject, body, html */
+ * name (NULL: the type's code): code, kind, locale, subject, body, html */
 const struct store_sql SQL_NOTIFY_SEND_TEMPLATES = STORE_SQL(
     "SELECT t.code, t.channel_kind, t.locale, v.subject, v.body, v.html FROM templates t JOIN"
     " template_versions v ON v.template_id = t.id AND v.version = t.active_version WHERE"
-    " t.app_id = ?1 AND t.code IN (SELECT p.template_code FROM channel_message_types p JOIN"
-    " message_types mt ON mt.id = p.type_id WHERE mt.app_id = ?1 AND mt.code = ?2 AND"
-    " p.enabled = 1) LIMIT 1000");
+    " t.app_id = ?1 AND t.code IN (SELECT coalesce(p.template_code, mt.code) FROM"
+    " channel_message_types p JOIN message_types mt ON mt.id = p.type_id WHERE mt.app_id = ?1"
+    " AND mt.code = ?2 AND p.enabled = 1) LIMIT 1000");
