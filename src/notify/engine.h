@@ -99,6 +99,9 @@ struct notify_send_req {
 int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *in,
                        struct kit_error *err);
 void notify__send_req_release(struct notify_send_req *in);
+/* A message type code as a send names it: 1-64 of A-Z a-z 0-9 _ . : - (the console's codes,
+ * notify__code_is_valid, are the lowercase subset). */
+bool notify__eng_type_valid(const char *s);
 /* An idempotency key: 1-128 printable ASCII characters. */
 bool notify__eng_key_valid(const char *s);
 /* A channel kind of SPEC §2 ("inapp", "email", ...). */

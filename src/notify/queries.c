@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_exact.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -73,7 +74,7 @@ cJSON *notify__eng_row_json(const struct store_rows *r, int i, const char *const
         } else if (v->type == STORE_REAL) {
             cJSON_AddNumberToObject(o, name, v->v.r);
         } else if (json) {
-            cJSON *p = cJSON_Parse(v->v.s);
+            cJSON *p = json_exact_parse(v->v.s); /* numbers as sent */
             if (p != NULL)
                 cJSON_AddItemToObject(o, name, p);
             else
@@ -172,6 +173,53 @@ bool notify__eng_app_in(const char *apps_json, const char *app)
     return in;
 }
 
+/* ---- the lists' filters: a value no row can have is a 422 naming the filter (SPEC §1.4) */
+
+static bool one_of(const char *const *list, const char *s)
+{
+    for (int i = 0; list[i] != NULL; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+static bool notification_status_ok(const char *s)
+{
+    static const char *const st[] = {"scheduled", "queued", "cancelled", NULL};
+    return one_of(st, s);
+}
+
+static bool delivery_status_ok(const char *s)
+{
+    static const char *const st[] = {"pending", "sending", "sent", "delivered",
+                                     "read",    "failed",  "dead", "cancelled",
+                                     "skipped", "expired", NULL};
+    return one_of(st, s);
+}
+
+static bool id_ok(const char *s)
+{
+    return kit_name_is_valid(s, KIT_ID_MAX);
+}
+
+/* The optional filter name into out (as notify__eng_query_text); a value that fails ok answers
+ * 422 naming it with message. False after answering. */
+static bool query_filter(struct http_req *req, const char *name, char *out, size_t n,
+                         bool (*ok)(const char *), const char *message)
+{
+    if (!notify__eng_query_text(req, name, out, n))
+        return false;
+    if (out[0] == '\0' || ok(out))
+        return true;
+    http_respond_error(req, 422, "validation_failed", message, name);
+    return false;
+}
+
+#define MSG_TYPE "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -"
+#define MSG_KIND                                                                                   \
+    "must be a channel kind: inapp, email, webhook, dingtalk, wecom, feishu, slack, sms_aliyun,"   \
+    " wechat_mp"
+
 static void nctx_free(void *p)
 {
     struct nctx *c = p;
@@ -221,12 +269,13 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
     int64_t page, size, from, to;
     char status[24], type[72], qapp[72];
     if (!notify__eng_paging(req, &page, &size) ||
-        !notify__eng_query_text(req, "status", status, sizeof(status)) ||
-        !notify__eng_query_text(req, "type", type, sizeof(type)) ||
+        !query_filter(req, "status", status, sizeof(status), notification_status_ok,
+                      "must be scheduled, queued or cancelled") ||
+        !query_filter(req, "type", type, sizeof(type), notify__eng_type_valid, MSG_TYPE) ||
         !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     if (app == NULL) { /* the console: ?app_id= narrows */
-        if (!notify__eng_query_text(req, "app_id", qapp, sizeof(qapp)))
+        if (!query_filter(req, "app_id", qapp, sizeof(qapp), id_ok, "must be an app id"))
             return;
         if (qapp[0]) {
             if (!notify__eng_app_in(apps_json, qapp)) {
@@ -464,15 +513,19 @@ void notify__deliveries_page(struct notify_engine *n, struct http_req *req, cons
     int64_t page, size, from, to;
     char status[24], channel[24], user[72], type[72], nid[72], qapp[72];
     if (!notify__eng_paging(req, &page, &size) ||
-        !notify__eng_query_text(req, "status", status, sizeof(status)) ||
-        !notify__eng_query_text(req, "channel", channel, sizeof(channel)) ||
-        !notify__eng_query_text(req, "user_id", user, sizeof(user)) ||
-        !notify__eng_query_text(req, "type", type, sizeof(type)) ||
-        !notify__eng_query_text(req, "notification_id", nid, sizeof(nid)) ||
+        !query_filter(req, "status", status, sizeof(status), delivery_status_ok,
+                      "must be pending, sending, sent, delivered, read, failed, dead, cancelled,"
+                      " skipped or expired") ||
+        !query_filter(req, "channel", channel, sizeof(channel), notify__eng_kind_known, MSG_KIND) ||
+        !query_filter(req, "user_id", user, sizeof(user), kit_id_is_valid,
+                      "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -") ||
+        !query_filter(req, "type", type, sizeof(type), notify__eng_type_valid, MSG_TYPE) ||
+        !query_filter(req, "notification_id", nid, sizeof(nid), id_ok,
+                      "must be a notification id") ||
         !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     if (app == NULL) {
-        if (!notify__eng_query_text(req, "app_id", qapp, sizeof(qapp)))
+        if (!query_filter(req, "app_id", qapp, sizeof(qapp), id_ok, "must be an app id"))
             return;
         if (qapp[0]) {
             if (!notify__eng_app_in(apps_json, qapp)) {

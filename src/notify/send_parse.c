@@ -117,13 +117,13 @@ static const struct kit_table admin_table = {.fields = admin_fields};
 
 /* ---- checks */
 
-static bool code_is_valid(const char *s)
+bool notify__eng_type_valid(const char *s)
 {
     for (const char *p = s; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '_' || *p == '.' || *p == ':' || *p == '-'))
             return false;
-    return *s != '\0';
+    return *s != '\0' && strlen(s) <= 64;
 }
 
 bool notify__eng_key_valid(const char *s)
@@ -237,7 +237,7 @@ int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *
     memset(in, 0, sizeof(*in));
     if (kit_decode(body, console ? &admin_table : &send_table, in, NULL, err) != 0)
         return ERR_INVAL;
-    if (!code_is_valid(in->type))
+    if (!notify__eng_type_valid(in->type))
         return failv(f, "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -",
                      "type");
     const char *prio = in->priority ? in->priority : "normal";

@@ -298,6 +298,40 @@ def test_lists_filter_and_page(app):
     error_of(get(app, "/notifications?from=yesterday"), 422, "from")
 
 
+LIST_FILTERS_BAD = [
+    ("/notifications", "status=bogus", "status"),
+    ("/notifications", "status=sent", "status"),  # a delivery's status, not a notification's
+    ("/notifications", "type=a%20b", "type"),
+    ("/deliveries", "status=bogus", "status"),
+    ("/deliveries", "status=queued", "status"),  # a notification's status
+    ("/deliveries", "channel=bogus", "channel"),
+    ("/deliveries", "channel=Email", "channel"),
+    ("/deliveries", "user_id=a%20b", "user_id"),
+    ("/deliveries", "type=a%2Fb", "type"),
+    ("/deliveries", "notification_id=%3Cx%3E", "notification_id"),
+]
+
+
+@pytest.mark.parametrize("path,query,field", LIST_FILTERS_BAD)
+def test_lists_refuse_a_bad_filter_naming_it(app, path, query, field):
+    """Audit F5: a filter value no row can have is a 422 naming it, as the console's lists
+    answer, not an empty page."""
+    error_of(get(app, path + "?" + query), 422, field, "validation_failed")
+
+
+def test_lists_take_every_documented_filter_value(app):
+    for s in ("scheduled", "queued", "cancelled"):
+        assert get(app, "/notifications?status=" + s).status == 200, s
+    for s in ("pending", "sending", "sent", "delivered", "read", "failed", "dead", "cancelled",
+              "skipped", "expired"):
+        assert get(app, "/deliveries?status=" + s).status == 200, s
+    for k in ("inapp", "email", "webhook", "dingtalk", "wecom", "feishu", "slack", "sms_aliyun",
+              "wechat_mp"):
+        assert get(app, "/deliveries?channel=" + k).status == 200, k
+    r = get(app, "/deliveries?user_id=ann@x.y&type=Order.Paid:v2&notification_id=n0-1&status=")
+    assert r.status == 200 and r.json()["count"] == 0, r
+
+
 # ---------------------------------------------------------------- idempotency
 
 def test_idempotency_replay_and_different_body(app):
@@ -574,6 +608,15 @@ def test_console_lists_filters_send_and_scope(server, root, app, other):
     error_of(admin(server, "POST", "/deliveries/%s/retry" % other_did, token=writer), 404)
     error_of(admin(server, "POST", "/deliveries/nope/retry", token=writer), 404)
     error_of(admin(server, "GET", "/notifications", token=None), 401)
+
+
+@pytest.mark.parametrize("path,query,field", LIST_FILTERS_BAD + [
+    ("/notifications", "app_id=a%20b", "app_id"),
+    ("/deliveries", "app_id=a%20b", "app_id"),
+])
+def test_console_lists_refuse_a_bad_filter_naming_it(server, root, path, query, field):
+    error_of(admin(server, "GET", path + "?" + query, token=root), 422, field,
+             "validation_failed")
 
 
 def test_console_stats(server, root, app):
