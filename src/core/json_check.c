@@ -6,6 +6,7 @@
  */
 #include "json_check.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,10 @@ struct checker {
     size_t nkeys, capkeys;
     char *bytes;
     size_t nbytes, capbytes;
-    /* the first \u0000, kept until the whole text has proved valid */
+    /* the first \u0000 or number too large for a double, kept until the whole text has proved
+       valid */
     bool nul_seen;
+    enum json_check_kind nul_kind; /* JSON_CHECK_NUL or JSON_CHECK_RANGE */
     size_t nul_offset;
     struct json_check_result *out;
     /* from here on: not cleared (written before read) */
@@ -240,12 +243,14 @@ static void put_utf8(struct checker *ck, unsigned cp)
     bytes_put(ck, b, n);
 }
 
-/* A \u0000 at byte at: in a value, the path names the value; in a key, its object. */
-static void note_nul(struct checker *ck, size_t at)
+/* A \u0000 (or a number out of range) at byte at: in a value, the path names the value; in a key,
+ * its object. */
+static void note_refusal(struct checker *ck, size_t at, enum json_check_kind kind)
 {
     if (ck->nul_seen)
         return;
     ck->nul_seen = true;
+    ck->nul_kind = kind;
     ck->nul_offset = at;
     path_build(ck, ck->nsegs, ck->nul_path);
 }
@@ -316,7 +321,7 @@ static int scan_string(struct checker *ck, bool is_key)
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
         if (cp == 0)
-            note_nul(ck, at);
+            note_refusal(ck, at, JSON_CHECK_NUL);
         if (is_key)
             put_utf8(ck, cp);
         run = ck->pos;
@@ -328,9 +333,28 @@ static bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* A number that a double cannot hold (1e999): it would be stored as null or infinity. Only long
+ * numbers or those with an exponent can be; they are read with strtod. */
+static void check_range(struct checker *ck, size_t start, bool exponent)
+{
+    size_t n = ck->pos - start;
+    if (!exponent && n < 300)
+        return;
+    char small[64];
+    char *t = n < sizeof(small) ? small : xmalloc(n + 1);
+    memcpy(t, ck->s + start, n);
+    t[n] = '\0';
+    if (isinf(strtod(t, NULL)))
+        note_refusal(ck, start, JSON_CHECK_RANGE);
+    if (t != small)
+        free(t);
+}
+
 static int scan_number(struct checker *ck)
 {
     const unsigned char *s = ck->s;
+    size_t start = ck->pos;
+    bool exponent = false;
     if (ck->pos < ck->len && s[ck->pos] == '-')
         ck->pos++;
     if (ck->pos >= ck->len || !is_digit(s[ck->pos]))
@@ -349,6 +373,7 @@ static int scan_number(struct checker *ck)
             ck->pos++;
     }
     if (ck->pos < ck->len && (s[ck->pos] == 'e' || s[ck->pos] == 'E')) {
+        exponent = true;
         ck->pos++;
         if (ck->pos < ck->len && (s[ck->pos] == '+' || s[ck->pos] == '-'))
             ck->pos++;
@@ -357,6 +382,7 @@ static int scan_number(struct checker *ck)
         while (ck->pos < ck->len && is_digit(s[ck->pos]))
             ck->pos++;
     }
+    check_range(ck, start, exponent);
     return 0;
 }
 
@@ -566,10 +592,12 @@ int json_check(const char *s, size_t len, int max_depth, struct json_check_resul
         return ERR_JSON;
     if (!ck.nul_seen)
         return 0;
-    ck.out->kind = JSON_CHECK_NUL;
+    ck.out->kind = ck.nul_kind;
     ck.out->offset = ck.nul_offset;
     memcpy(ck.out->path, ck.nul_path, sizeof(ck.out->path));
-    snprintf(ck.out->message, sizeof(ck.out->message), "must not contain \\u0000");
+    snprintf(ck.out->message, sizeof(ck.out->message), "%s",
+             ck.nul_kind == JSON_CHECK_NUL ? "must not contain \\u0000"
+                                           : "is a number too large to store");
     return ERR_INVAL;
 }
 

@@ -34,6 +34,7 @@ enum json_check_kind {
     JSON_CHECK_DUPLICATE, /* a key repeated in one object */
     JSON_CHECK_DEPTH_HIT, /* containers nested deeper than the limit */
     JSON_CHECK_NUL,       /* valid JSON, but a string (or key) holds \u0000 */
+    JSON_CHECK_RANGE,     /* valid JSON, but a number is too large for a double (1e999) */
 };
 
 struct json_check_result {
@@ -48,7 +49,8 @@ struct json_check_result {
 /*
  * Checks the len bytes at s (no NUL terminator needed). max_depth: 1..JSON_CHECK_DEPTH_MAX,
  * 0 for JSON_CHECK_DEPTH. Returns 0 (valid, out->kind JSON_CHECK_OK), ERR_INVAL (valid JSON
- * holding \u0000: out->kind JSON_CHECK_NUL, out->path names the first such value), or ERR_JSON
+ * holding \u0000 or a number too large for a double: out->kind JSON_CHECK_NUL or
+ * JSON_CHECK_RANGE, out->path names the first such value), or ERR_JSON
  * (anything else; out says what and where). A syntax error wins over a \u0000 found before it.
  * out may be NULL.
  */

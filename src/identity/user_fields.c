@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_exact.h"
 #include "core/err.h"
 #include "kit/media_url.h"
 #include "store/store.h"
@@ -105,7 +106,7 @@ void identity__user_fields_release(struct user_fields *f)
 /* Parses a stored JSON object text; an empty object when it does not parse. */
 static cJSON *stored_object(const char *s)
 {
-    cJSON *v = s ? cJSON_Parse(s) : NULL;
+    cJSON *v = s ? json_exact_parse(s) : NULL; /* numbers as sent (core/json_exact.h) */
     if (v == NULL)
         v = cJSON_CreateObject();
     return v;

@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "core/json_check.h"
+#include "core/json_exact.h"
 #include "kit/media_url.h"
 #include "net/http.h"
 #include "router/request.h"
@@ -204,6 +205,8 @@ static int decode_value(const cJSON *v, const struct kit_field *f, void *out, co
             if (n > (size_t)f->max)
                 return failf(err, path, f, "must be at most %" PRId64 " bytes of JSON", f->max);
         }
+        if (f->sub == NULL) /* free JSON: its numbers kept exact (core/json_exact.h) */
+            json_exact((cJSON *)v);
         if (dst)
             *(const cJSON **)dst = v;
         return 0;
@@ -233,6 +236,7 @@ static int decode_value(const cJSON *v, const struct kit_field *f, void *out, co
         return 0;
     }
     case KIT_JSON:
+        json_exact((cJSON *)v); /* any JSON: its numbers kept exact (core/json_exact.h) */
         if (dst)
             *(const cJSON **)dst = v;
         return 0;

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/json_exact.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -357,7 +358,7 @@ static struct send_item *send_one(struct send_item *it)
 {
     struct notify_queue *q = it->q;
     it->started = clock_wall_ms();
-    cJSON *data = it->data ? cJSON_Parse(it->data) : NULL;
+    cJSON *data = it->data ? json_exact_parse(it->data) : NULL; /* numbers as sent */
     cJSON *params = it->params ? cJSON_Parse(it->params) : NULL;
     struct notify_channel_row row = {.id = it->channel_id,
                                      .app_id = it->app,

@@ -157,3 +157,29 @@ def test_one_change_tells_at_most_the_200_most_recent_direct_conversations(app):
     mine = [e for e in sync_all(app, "hub", before)[0] if e["type"] == "conversation.updated"]
     assert mine == [], mine
     assert peer_of(app, peers[1], convs[1])["metadata"] == {"shop": "open"}  # read as it is now
+
+
+def test_metadata_numbers_come_back_exactly_as_sent(app):
+    """Free JSON keeps every bit of its numbers (core/json_exact.h): an order id at
+    JavaScript's largest safe integer and a 17-digit double are not rounded to 15 digits."""
+    body = ('{"id":"numbers1","metadata":{"order":9007199254740991,"p":0.30000000000000004,'
+            '"n":[12,-1.5e-7]}}')
+    r = http_request(app.server.port, "POST", "/api/v1/users",
+                     headers=dict(app.headers, **{"Content-Type": "application/json"}),
+                     body=body.encode())
+    assert r.status == 201, r
+    got_back = http_request(app.server.port, "GET", "/api/v1/users/numbers1", app.headers)
+    for got in (r, got_back):
+        text = got.body.decode()
+        assert '"order":9007199254740991' in text and '"p":0.30000000000000004' in text, text
+        assert json.loads(text)["metadata"]["n"] == [12, -1.5e-7]
+
+
+def test_a_number_too_large_to_store_is_refused_naming_it(app):
+    body = '{"id":"numbers2","metadata":{"x":{"a":1e999}}}'
+    r = http_request(app.server.port, "POST", "/api/v1/users",
+                     headers=dict(app.headers, **{"Content-Type": "application/json"}),
+                     body=body.encode())
+    error_of(r, 422, "metadata.x.a")
+    assert http_request(app.server.port, "GET", "/api/v1/users/numbers2",
+                        app.headers).status == 404

@@ -213,6 +213,26 @@ TEST(escaped_nul_reports_path)
     CHECK_INT(check("\"\\u0001\\u001f\""), 0);
 }
 
+TEST(numbers_too_large_for_a_double_report_path)
+{
+    CHECK_INT(check("{\"metadata\":{\"a\":[1,1e999]}}"), ERR_INVAL);
+    CHECK_INT(res.kind, JSON_CHECK_RANGE);
+    CHECK_STR(res.path, "metadata.a[1]");
+    CHECK_STR(res.message, "is a number too large to store");
+    CHECK_INT(check("-1E+400"), ERR_INVAL);
+    CHECK_INT(check("1e308"), 0);
+    CHECK_INT(check("1e-999"), 0); /* underflows to 0: nothing is lost a client would notice */
+    CHECK_INT(check("123456789012345678901234567890"), 0);
+    struct buf b = BUF_INIT; /* 400 digits without an exponent: more than a double holds */
+    for (int i = 0; i < 400; i++)
+        buf_putc(&b, '9');
+    CHECK_INT(check(b.data), ERR_INVAL);
+    CHECK_INT(res.kind, JSON_CHECK_RANGE);
+    buf_release(&b);
+    /* a syntax error after it wins */
+    CHECK_INT(check("[1e999,]"), ERR_JSON);
+}
+
 TEST(depth_limit)
 {
     char deep[300];
@@ -274,6 +294,7 @@ int main(void)
     RUN(utf8);
     RUN(duplicate_keys);
     RUN(escaped_nul_reports_path);
+    RUN(numbers_too_large_for_a_double_report_path);
     RUN(depth_limit);
     RUN(long_paths_are_cut_on_characters);
     return test_summary();
