@@ -33,19 +33,6 @@ bool notify__code_is_valid(const char *s)
     return true;
 }
 
-bool notify__kind_is_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 32 || s[0] < 'a' || s[0] > 'z')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
-            return false;
-    }
-    return true;
-}
-
 /* ---- the job */
 
 static void nadm_free(void *p)

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "console/console.h" /* console_row_json, console_page_json */
+#include "notify/driver.h"   /* notify_kind_is_known */
 #include "kit/decode.h"
 #include "kit/job.h"
 
@@ -32,8 +33,7 @@ struct nadm_why;
 
 /* The rule of message type and template codes: 1-64 of [a-z0-9_.:-]. */
 bool notify__code_is_valid(const char *s);
-/* The rule of channel kinds ("email", "sms_aliyun"): 1-32 of [a-z0-9_], a letter first. */
-bool notify__kind_is_valid(const char *s);
+/* Channel kinds: notify_kind_is_known and NOTIFY_KINDS_TEXT (notify/driver.h). */
 
 /* A console route: its handler runs as the first step of a kit job whose context is a
  * struct nadm, after the operator was found to hold perm on at least one app. */

@@ -71,4 +71,14 @@ void notify_channel_send(struct notify_channels *chs, const struct notify_channe
 /* true for the kinds above (not "inapp", which the queue delivers itself). */
 bool notify_driver_kind_is_known(const char *kind);
 
+/* true for every channel kind a send, a message type (channels, escalation), a channel pair's
+ * template, a subscription or a list filter may name: "inapp" and the driver kinds (SPEC §2).
+ * Any thread. */
+bool notify_kind_is_known(const char *kind);
+
+/* The same kinds, for error messages ("must be a channel kind: " NOTIFY_KINDS_TEXT); a unit test
+ * checks it against notify_kind_is_known. */
+#define NOTIFY_KINDS_TEXT                                                                          \
+    "inapp, email, webhook, dingtalk, wecom, feishu, slack, sms_aliyun, wechat_mp"
+
 #endif

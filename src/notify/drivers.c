@@ -30,6 +30,11 @@ bool notify_driver_kind_is_known(const char *kind)
     return notify_driver_find(kind) != NULL;
 }
 
+bool notify_kind_is_known(const char *kind)
+{
+    return kind != NULL && (strcmp(kind, "inapp") == 0 || notify_driver_kind_is_known(kind));
+}
+
 static atomic_bool aborting;
 
 void notify_drivers_abort(void)

@@ -104,8 +104,6 @@ void notify__send_req_release(struct notify_send_req *in);
 bool notify__eng_type_valid(const char *s);
 /* An idempotency key: 1-128 printable ASCII characters. */
 bool notify__eng_key_valid(const char *s);
-/* A channel kind of SPEC §2 ("inapp", "email", ...). */
-bool notify__eng_kind_known(const char *k);
 /* Whether k is one of list[0..n). */
 bool notify__eng_kind_in(const char *const *list, int n, const char *k);
 

@@ -23,6 +23,7 @@
 #include "kit/decode.h"
 #include "kit/job.h"
 #include "net/http.h"
+#include "notify/driver.h"
 #include "notify/engine.h"
 #include "router/request.h"
 #include "router/router.h"
@@ -216,9 +217,7 @@ static bool query_filter(struct http_req *req, const char *name, char *out, size
 }
 
 #define MSG_TYPE "must be a message type code: 1-64 characters of A-Z a-z 0-9 _ . : -"
-#define MSG_KIND                                                                                   \
-    "must be a channel kind: inapp, email, webhook, dingtalk, wecom, feishu, slack, sms_aliyun,"   \
-    " wechat_mp"
+#define MSG_KIND "must be a channel kind: " NOTIFY_KINDS_TEXT
 
 static void nctx_free(void *p)
 {
@@ -516,7 +515,7 @@ void notify__deliveries_page(struct notify_engine *n, struct http_req *req, cons
         !query_filter(req, "status", status, sizeof(status), delivery_status_ok,
                       "must be pending, sending, sent, delivered, read, failed, dead, cancelled,"
                       " skipped or expired") ||
-        !query_filter(req, "channel", channel, sizeof(channel), notify__eng_kind_known, MSG_KIND) ||
+        !query_filter(req, "channel", channel, sizeof(channel), notify_kind_is_known, MSG_KIND) ||
         !query_filter(req, "user_id", user, sizeof(user), kit_id_is_valid,
                       "must be a user id: 1-64 characters of A-Z a-z 0-9 _ . @ : -") ||
         !query_filter(req, "type", type, sizeof(type), notify__eng_type_valid, MSG_TYPE) ||

@@ -29,6 +29,7 @@
 #include "kit/decode.h"
 #include "kit/job.h"
 #include "net/http.h"
+#include "notify/driver.h"
 #include "notify/engine.h"
 #include "notify/quota.h"
 #include "notify/template.h"
@@ -262,7 +263,7 @@ static void resolved(struct kit_job *j)
         {
             const cJSON *ch = cJSON_GetObjectItemCaseSensitive(e, "channel");
             const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "after_s");
-            if (cJSON_IsString(ch) && notify__eng_kind_known(ch->valuestring) && nk < KINDS_MAX &&
+            if (cJSON_IsString(ch) && notify_kind_is_known(ch->valuestring) && nk < KINDS_MAX &&
                 !notify__eng_kind_in(kinds, nk, ch->valuestring)) {
                 after[nk] = cJSON_IsNumber(a) && nk > 0 ? (int64_t)a->valuedouble * 1000 : 0;
                 kinds[nk++] = ch->valuestring;
@@ -274,7 +275,7 @@ static void resolved(struct kit_job *j)
         const cJSON *e;
         cJSON_ArrayForEach(e, defaults)
         {
-            if (cJSON_IsString(e) && notify__eng_kind_known(e->valuestring) && nk < KINDS_MAX &&
+            if (cJSON_IsString(e) && notify_kind_is_known(e->valuestring) && nk < KINDS_MAX &&
                 !notify__eng_kind_in(kinds, nk, e->valuestring))
                 kinds[nk++] = e->valuestring;
         }

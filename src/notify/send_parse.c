@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/xalloc.h"
 #include "kit/decode.h"
+#include "notify/driver.h"
 #include "notify/engine.h"
 
 #define TITLE_MAX 256    /* characters */
@@ -21,10 +22,6 @@
 #define TTL_MAX (30LL * 24 * 3600000)
 #define SEND_AT_MAX 4102444800000LL /* 2100-01-01 */
 #define KINDS_MAX NOTIFY_KINDS_MAX
-
-/* The channel kinds (SPEC §2). Only kinds with an address-free target or a contact. */
-static const char *const kinds_known[] = {"inapp",  "email", "webhook",    "dingtalk",  "wecom",
-                                          "feishu", "slack", "sms_aliyun", "wechat_mp", NULL};
 
 static const struct kit_field kind_elem = {
     .kind = KIT_STRING, .min = 1, .max = 16, .message = "must be a channel kind"};
@@ -135,14 +132,6 @@ bool notify__eng_key_valid(const char *s)
         if (*p < 0x21 || *p > 0x7e)
             return false;
     return true;
-}
-
-bool notify__eng_kind_known(const char *k)
-{
-    for (int i = 0; kinds_known[i]; i++)
-        if (strcmp(kinds_known[i], k) == 0)
-            return true;
-    return false;
 }
 
 static int failv(struct kit_error *f, const char *message, const char *field)
@@ -257,11 +246,8 @@ int notify__send_parse(const cJSON *body, bool console, struct notify_send_req *
         int i = 0;
         cJSON_ArrayForEach(e, in->channels.json)
         {
-            if (!notify__eng_kind_known(e->valuestring))
-                return failf(f,
-                             "must be a channel kind: inapp, email, webhook, dingtalk, wecom,"
-                             " feishu, slack, sms_aliyun, wechat_mp",
-                             "channels", i);
+            if (!notify_kind_is_known(e->valuestring))
+                return failf(f, "must be a channel kind: " NOTIFY_KINDS_TEXT, "channels", i);
             if (notify__eng_kind_in(in->over, in->nover, e->valuestring))
                 return failf(f, "this channel is listed twice", "channels", i);
             in->over[in->nover++] = e->valuestring;

@@ -37,7 +37,7 @@ static bool code_ok(const char *s)
 
 static bool kind_ok(const char *s)
 {
-    return notify__kind_is_valid(s);
+    return notify_kind_is_known(s);
 }
 
 static bool user_ok(const char *s)
@@ -249,9 +249,8 @@ static bool subs_check(struct http_req *req, const cJSON *arr, const struct stor
             return false;
         }
         snprintf(field, sizeof(field), "subscriptions[%d].channel", i);
-        if (!notify__kind_is_valid(in.channel)) {
-            notify__invalid(req, field,
-                            "must be a channel kind: 1-32 of [a-z0-9_], a letter first");
+        if (!notify_kind_is_known(in.channel)) {
+            notify__invalid(req, field, "must be a channel kind: " NOTIFY_KINDS_TEXT);
             return false;
         }
         i++;
@@ -614,9 +613,8 @@ static void adm_sub_put(struct kit_job *j)
         notify__invalid(j->req, "type", "must be a message type code: 1-64 of [a-z0-9_.:-]");
         return;
     }
-    if (!notify__kind_is_valid(in.channel)) {
-        notify__invalid(j->req, "channel",
-                        "must be a channel kind: 1-32 of [a-z0-9_], a letter first");
+    if (!notify_kind_is_known(in.channel)) {
+        notify__invalid(j->req, "channel", "must be a channel kind: " NOTIFY_KINDS_TEXT);
         return;
     }
     snprintf(c->app_id, sizeof(c->app_id), "%s", in.app_id);

@@ -171,9 +171,8 @@ void notify__tpl_preview(struct kit_job *j)
     struct preview_in in;
     if (notify__adm_body(j, &preview_table, &in) == NULL)
         return;
-    if (in.channel_kind && !notify__kind_is_valid(in.channel_kind)) {
-        notify__invalid(j->req, "channel_kind",
-                        "must be a channel kind: 1-32 of [a-z0-9_], a letter first");
+    if (in.channel_kind && !notify_kind_is_known(in.channel_kind)) {
+        notify__invalid(j->req, "channel_kind", "must be a channel kind: " NOTIFY_KINDS_TEXT);
         return;
     }
     bool texts = in.subject != NULL || in.body != NULL || in.html != NULL;

@@ -45,7 +45,7 @@ static bool code_ok(const char *s)
 
 static bool kind_ok(const char *s)
 {
-    return notify__kind_is_valid(s);
+    return notify_kind_is_known(s);
 }
 
 static bool alnum(char c)
@@ -145,7 +145,7 @@ static const struct kit_field create_fields[] = {
      .min = 1,
      .max = 32,
      .at = KIT_AT(struct tpl_in, channel_kind),
-     .message = "must be a channel kind: 1-32 of [a-z0-9_], a letter first"},
+     .message = "must be a channel kind: " NOTIFY_KINDS_TEXT},
     {.name = "locale",
      .kind = KIT_STRING,
      .max = LOCALE_MAX,
@@ -265,9 +265,8 @@ static void tpl_create(struct kit_job *j)
         notify__invalid(j->req, "code", "must be 1-64 of [a-z0-9_.:-]");
         return;
     }
-    if (!notify__kind_is_valid(in.channel_kind)) {
-        notify__invalid(j->req, "channel_kind",
-                        "must be a channel kind: 1-32 of [a-z0-9_], a letter first");
+    if (!notify_kind_is_known(in.channel_kind)) {
+        notify__invalid(j->req, "channel_kind", "must be a channel kind: " NOTIFY_KINDS_TEXT);
         return;
     }
     if (in.locale && !locale_ok(in.locale)) {

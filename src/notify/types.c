@@ -55,10 +55,9 @@ static char *channels_text(struct http_req *req, const struct kit_array *a)
     {
         char field[32];
         snprintf(field, sizeof(field), "channels[%d]", i++);
-        if (!notify__kind_is_valid(e->valuestring)) {
+        if (!notify_kind_is_known(e->valuestring)) {
             cJSON_Delete(out);
-            notify__invalid(req, field,
-                            "must be a channel kind: 1-32 of [a-z0-9_], a letter first");
+            notify__invalid(req, field, "must be a channel kind: " NOTIFY_KINDS_TEXT);
             return NULL;
         }
         const cJSON *seen;
@@ -114,10 +113,9 @@ static bool escalation_text(struct http_req *req, const cJSON *v, char **text)
             }
         }
         const cJSON *ch = cJSON_GetObjectItemCaseSensitive(step, "channel");
-        if (!cJSON_IsString(ch) || !notify__kind_is_valid(ch->valuestring)) {
+        if (!cJSON_IsString(ch) || !notify_kind_is_known(ch->valuestring)) {
             snprintf(field, sizeof(field), "escalation[%d].channel", i);
-            notify__invalid(req, field,
-                            "must be a channel kind: 1-32 of [a-z0-9_], a letter first");
+            notify__invalid(req, field, "must be a channel kind: " NOTIFY_KINDS_TEXT);
             goto fail;
         }
         const cJSON *after = cJSON_GetObjectItemCaseSensitive(step, "after_s");

@@ -100,14 +100,14 @@ def test_console_lists_refuse_a_bad_filter_naming_it(server, root, path, query, 
 def test_message_type_crud_paging_and_audit(server, root, aid):
     r = new_type(server, root, aid, "order.paid", channels=["inapp", "email"],
                  escalation=[{"channel": "inapp"}, {"channel": "email", "after_s": 60},
-                             {"channel": "sms", "after_s": 600}])
+                             {"channel": "sms_aliyun", "after_s": 600}])
     assert r.status == 201, r
     t = r.json()
     assert t["id"].startswith("t") and t["app_id"] == aid and t["code"] == "order.paid", t
     assert t["channels"] == ["inapp", "email"] and t["enabled"] is True, t
     assert t["escalation"] == [{"channel": "inapp", "after_s": 0},
                                {"channel": "email", "after_s": 60},
-                               {"channel": "sms", "after_s": 600}], t
+                               {"channel": "sms_aliyun", "after_s": 600}], t
     assert t["created_at"] == t["updated_at"] > 0
     got = operator_call(server, root, "GET", "/admin/message-types/" + t["id"])
     assert got.status == 200 and got.json() == t, got
@@ -175,6 +175,51 @@ def test_message_type_update_without_or_with_its_own_code(server, root, aid):
     assert (got["code"], got["name"], got["enabled"]) == ("fresh.type", "Again", True), got
 
 
+def test_unknown_channel_kinds_are_refused_naming_the_field(server, root, app, aid):
+    """Audit F4: a channel kind that is not one of SPEC §2 ("pigeon") was stored by the
+    subscriptions, a type's channels and a template, and a type of only unknown kinds then went
+    out in-app. Each is a 422 naming the field, and nothing changes."""
+    t = new_type(server, root, aid, "kind.check").json()
+    error_of(new_type(server, root, aid, "kind.pigeon", channels=["inapp", "pigeon"]), 422,
+             "channels[1]")
+    error_of(new_type(server, root, aid, "kind.pigeon",
+                      escalation=[{"channel": "inapp"}, {"channel": "pigeon", "after_s": 5}]),
+             422, "escalation[1].channel")
+    assert operator_call(server, root, "GET",
+                         "/admin/message-types?code=kind.pigeon").json()["count"] == 0
+    error_of(operator_call(server, root, "PATCH", "/admin/message-types/" + t["id"],
+                           {"channels": ["pigeon"]}), 422, "channels[0]")
+    assert operator_call(server, root, "GET",
+                         "/admin/message-types/" + t["id"]).json()["channels"] == ["inapp"]
+    error_of(app.call("alice", "PUT", "/me/subscriptions",
+                      {"subscriptions": [{"type": "kind.check", "channel": "pigeon",
+                                          "enabled": False}]}), 422, "subscriptions[0].channel")
+    mine = {(s["type"], s["channel"]) for s in
+            app.call("alice", "GET", "/me/subscriptions").json()["results"]}
+    assert ("kind.check", "pigeon") not in mine, mine
+    error_of(operator_call(server, root, "PUT", "/admin/subscriptions",
+                           {"app_id": aid, "user_id": "alice", "type": "kind.check",
+                            "channel": "pigeon", "enabled": False}), 422, "channel")
+    error_of(operator_call(server, root, "POST", "/admin/templates",
+                           {"app_id": aid, "code": "kind.check", "channel_kind": "pigeon",
+                            "subject": "s", "body": "b"}), 422, "channel_kind")
+    assert operator_call(server, root, "GET",
+                         "/admin/templates?code=kind.check").json()["count"] == 0
+    error_of(operator_call(server, root, "POST", "/admin/templates/preview",
+                           {"channel_kind": "pigeon", "body": "b"}), 422, "channel_kind")
+    # the lists' filters take the same kinds
+    error_of(operator_call(server, root, "GET", "/admin/templates?channel_kind=pigeon"), 422,
+             "channel_kind")
+    error_of(operator_call(server, root, "GET", "/admin/subscriptions?channel=pigeon"), 422,
+             "channel")
+    # every kind of SPEC §2 is taken
+    kinds = ["inapp", "email", "webhook", "dingtalk", "wecom", "feishu", "slack", "sms_aliyun",
+             "wechat_mp"]
+    r = operator_call(server, root, "PATCH", "/admin/message-types/" + t["id"],
+                      {"channels": kinds})
+    assert r.status == 200 and r.json()["channels"] == kinds, r
+
+
 @pytest.mark.parametrize("body,field", [
     ({"code": "Upper"}, "code"),
     ({"code": "a" * 65}, "code"),
@@ -190,7 +235,7 @@ def test_message_type_update_without_or_with_its_own_code(server, root, aid):
      "escalation[1].after_s"),
     ({"escalation": [{"channel": "inapp", "after_s": 5}]}, "escalation[0].after_s"),
     ({"escalation": [{"channel": "inapp"}, {"channel": "email", "after_s": 60},
-                     {"channel": "sms", "after_s": 60}]}, "escalation[2].after_s"),
+                     {"channel": "sms_aliyun", "after_s": 60}]}, "escalation[2].after_s"),
     ({"escalation": [{"channel": "in app"}]}, "escalation[0].channel"),
     ({"escalation": [{"channel": "inapp", "wait": 1}]}, "escalation[0].wait"),
     ({"colour": "red"}, "colour"),
@@ -312,13 +357,14 @@ def test_me_subscriptions_default_to_subscribed_and_opt_out(server, root, app, a
     assert ("off.type", "inapp") not in states
     r = app.call("alice", "PUT", "/me/subscriptions",
                  {"subscriptions": [{"type": "news", "channel": "email", "enabled": False},
-                                    {"type": "news", "channel": "sms", "enabled": True}]})
+                                    {"type": "news", "channel": "sms_aliyun",
+                                     "enabled": True}]})
     assert r.status == 200, r
     states = {(s["type"], s["channel"]): s for s in r.json()["results"]}
     assert states[("news", "email")]["enabled"] is False
     assert states[("news", "email")]["explicit"] is True
     assert states[("news", "inapp")]["enabled"] is True
-    assert states[("news", "sms")]["enabled"] is True
+    assert states[("news", "sms_aliyun")]["enabled"] is True
     again = app.call("alice", "GET", "/me/subscriptions").json()
     assert again == r.json()
     # bob is unaffected
@@ -343,7 +389,7 @@ def test_me_subscriptions_default_to_subscribed_and_opt_out(server, root, app, a
     rows = operator_call(server, root, "GET",
                          "/admin/subscriptions?app_id=%s&user_id=alice" % aid).json()
     assert {(x["type_code"], x["channel"], x["enabled"]) for x in rows["results"]} == {
-        ("news", "email", False), ("news", "sms", True)}, rows
+        ("news", "email", False), ("news", "sms_aliyun", True)}, rows
     # no token: 401
     assert http_request(server.port, "GET", "/api/v1/me/subscriptions").status == 401
 
@@ -653,28 +699,33 @@ def test_count_limits(server, root, app, aid):
                                                            "channel": ids[64]}), 409,
                  code="conflict")
     assert "64" in e["message"], e
-    # 1000 explicit subscription choices per user; changing an existing one still works
-    new_type(server, root, aid, "many.subs", channels=["inapp"])
+    # 1000 explicit subscription choices per user (type x channel kind: 112 types x 9 kinds);
+    # changing an existing one still works
+    kinds = ["inapp", "email", "webhook", "dingtalk", "wecom", "feishu", "slack", "sms_aliyun",
+             "wechat_mp"]
+    for t in range(112):
+        assert new_type(server, root, aid, "many.subs.%d" % t).status == 201
+    pairs = [("many.subs.%d" % t, k) for t in range(112) for k in kinds]
     app.users("chooser")
     for k in range(10):
-        subs = [{"type": "many.subs", "channel": "k%d" % (k * 100 + i), "enabled": False}
-                for i in range(100)]
+        subs = [{"type": t, "channel": ch, "enabled": False} for t, ch in pairs[k * 100:][:100]]
         r = app.call("chooser", "PUT", "/me/subscriptions", {"subscriptions": subs})
         assert r.status == 200, r
+    first, one_more, another = pairs[0], pairs[1000], pairs[1001]
     e = error_of(app.call("chooser", "PUT", "/me/subscriptions", {"subscriptions": [
-        {"type": "many.subs", "channel": "k0", "enabled": True},
-        {"type": "many.subs", "channel": "one_more", "enabled": False}]}), 409, code="conflict")
+        {"type": first[0], "channel": first[1], "enabled": True},
+        {"type": one_more[0], "channel": one_more[1], "enabled": False}]}), 409, code="conflict")
     assert "1000" in e["message"], e
-    states = {s["channel"]: s["enabled"] for s in
-              app.call("chooser", "GET", "/me/subscriptions").json()["results"]
-              if s["type"] == "many.subs"}
-    assert states["k0"] is False and "one_more" not in states  # nothing of the PUT was kept
+    states = {(s["type"], s["channel"]): s for s in
+              app.call("chooser", "GET", "/me/subscriptions").json()["results"]}
+    assert states[first]["enabled"] is False  # nothing of the PUT was kept
+    assert one_more not in states or not states[one_more]["explicit"]
     r = app.call("chooser", "PUT", "/me/subscriptions",
-                 {"subscriptions": [{"type": "many.subs", "channel": "k0", "enabled": True}]})
+                 {"subscriptions": [{"type": first[0], "channel": first[1], "enabled": True}]})
     assert r.status == 200, r
     error_of(operator_call(server, root, "PUT", "/admin/subscriptions",
-                           {"app_id": aid, "user_id": "chooser", "type": "many.subs",
-                            "channel": "another", "enabled": True}), 409)
+                           {"app_id": aid, "user_id": "chooser", "type": another[0],
+                            "channel": another[1], "enabled": True}), 409)
 
 
 def test_an_app_has_at_most_1000_message_types(server, root):

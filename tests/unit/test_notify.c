@@ -1,7 +1,8 @@
 /*
  * The notification module's pure parts: the e-mail message (addresses, encoded words that no
  * CR/LF survives, Message-ID, the MIME layout) and the secret members of channel configs
- * (sealed, masked, kept when the mask comes back, opened).
+ * (sealed, masked, kept when the mask comes back, opened); the channel kinds every API checks
+ * against.
  */
 #include "test.h"
 
@@ -161,6 +162,31 @@ TEST(secrets)
     free(sealed);
 }
 
+/* The kinds the APIs accept are "inapp" and the driver table's, and NOTIFY_KINDS_TEXT (the
+ * error messages) lists exactly them (audit F4: unknown kinds were stored). */
+TEST(channel_kinds)
+{
+    char text[] = NOTIFY_KINDS_TEXT;
+    int n = 0;
+    for (char *save = NULL, *k = strtok_r(text, ", ", &save); k; k = strtok_r(NULL, ", ", &save)) {
+        CHECK(notify_kind_is_known(k));
+        CHECK(strcmp(k, "inapp") == 0 || notify_driver_find(k) != NULL);
+        n++;
+    }
+    /* every driver is in the text: the table has 8 and inapp has none */
+    CHECK_INT(n, 9);
+    const char *drivers[] = {"email",  "webhook", "dingtalk",   "wecom",
+                             "feishu", "slack",   "sms_aliyun", "wechat_mp"};
+    for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+        CHECK(strstr(NOTIFY_KINDS_TEXT, drivers[i]) != NULL && notify_driver_find(drivers[i]));
+    CHECK(!notify_kind_is_known("pigeon"));
+    CHECK(!notify_kind_is_known("sms"));
+    CHECK(!notify_kind_is_known("Email"));
+    CHECK(!notify_kind_is_known(""));
+    CHECK(!notify_kind_is_known(NULL));
+    CHECK(!notify_driver_kind_is_known("inapp"));
+}
+
 int main(void)
 {
     RUN(addresses);
@@ -168,5 +194,6 @@ int main(void)
     RUN(message_id);
     RUN(message);
     RUN(secrets);
+    RUN(channel_kinds);
     return test_summary();
 }
