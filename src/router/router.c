@@ -189,6 +189,13 @@ const char *router_pattern(const struct router *r, int id)
     return r->routes[id].pattern;
 }
 
+int router_methods(const struct router *r, int id)
+{
+    if (id < 0 || id >= r->n)
+        return 0;
+    return r->routes[id].methods;
+}
+
 void router_allow_string(int methods, char *out, size_t outlen)
 {
     static const struct {

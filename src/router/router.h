@@ -54,6 +54,8 @@ int router_match(const struct router *r, int method, const char *path, struct ro
 /* Number of routes, and the pattern of route id (for metrics labels). */
 int router_count(const struct router *r);
 const char *router_pattern(const struct router *r, int id);
+/* The methods (enum http_method bits) route id was added with; 0 for an unknown id. */
+int router_methods(const struct router *r, int id);
 
 /* Formats an Allow header value for a method set ("GET, HEAD, POST") into out. */
 void router_allow_string(int methods, char *out, size_t outlen);
