@@ -184,7 +184,25 @@ static const char *channel_of(const struct store_rows *chs, const char *kind)
     return NULL;
 }
 
-/* The template variant row for code and kind, locale exact, then its language, then "". */
+/* Whether the language tags a and b are the same: ASCII case and '_' / '-' do not matter (BCP 47
+ * tags are case-insensitive; "zh_CN" is the POSIX spelling of "zh-CN"). */
+static bool locale_eq(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+        if (x == '\0')
+            return true;
+    }
+}
+
+/* The template variant row for code and kind, locale, then its language, then "" (locales
+ * compared with locale_eq; of two variants that differ only in case, the one spelled as asked). */
 static int template_row(const struct store_rows *t, const char *code, const char *kind,
                         const char *locale)
 {
@@ -192,12 +210,21 @@ static int template_row(const struct store_rows *t, const char *code, const char
     snprintf(lang, sizeof(lang), "%s", locale);
     lang[strcspn(lang, "-_")] = '\0';
     const char *tries[3] = {locale, lang, ""};
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; t != NULL && i < t->nrows; i++)
-            if (strcmp(store_rows_text(t, i, 0), code) == 0 &&
-                strcmp(store_rows_text(t, i, 1), kind) == 0 &&
-                strcmp(store_rows_text(t, i, 2), tries[k]) == 0)
+    for (int k = 0; k < 3; k++) {
+        int found = -1;
+        for (int i = 0; t != NULL && i < t->nrows; i++) {
+            const char *l = store_rows_text(t, i, 2);
+            if (strcmp(store_rows_text(t, i, 0), code) != 0 ||
+                strcmp(store_rows_text(t, i, 1), kind) != 0 || !locale_eq(l, tries[k]))
+                continue;
+            if (strcmp(l, tries[k]) == 0)
                 return i;
+            if (found < 0)
+                found = i;
+        }
+        if (found >= 0)
+            return found;
+    }
     return -1;
 }
 

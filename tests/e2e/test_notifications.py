@@ -944,6 +944,31 @@ def test_a_pair_without_template_code_renders_the_types_code(server, root):
     assert inbox_titles(a, "pam", 3)[0] == "Paid 10"
 
 
+def test_template_locales_match_without_regard_to_case(server, root):
+    """Audit F6: language tags are case-insensitive (BCP 47): "ZH-cn" picks the zh-CN variant,
+    "ZH" and "Zh-tw" the zh one; "zh_CN" (POSIX spelling) is zh-CN too."""
+    a = App(server, app_headers(server, "NotifyLocales"))
+    a.users("lou")
+    aid = app_id_of(server, root, a)
+    tid = admin(server, "POST", "/message-types", {"app_id": aid, "code": "loc",
+                                                   "name": "Loc"}, token=root).json()["id"]
+    assert admin(server, "POST", "/channel-message-types",
+                 {"app_id": aid, "type_id": tid, "channel": "inapp"}, token=root).status == 201
+    for locale, subject in (("", "default"), ("zh", "zh"), ("zh-CN", "zh-CN")):
+        r = admin(server, "POST", "/templates",
+                  {"app_id": aid, "code": "loc", "channel_kind": "inapp", "locale": locale,
+                   "subject": subject, "body": "b"}, token=root)
+        assert r.status == 201, r
+    cases = [("zh-CN", "zh-CN"), ("ZH-cn", "zh-CN"), ("zh-cn", "zh-CN"), ("zh_CN", "zh-CN"),
+             ("ZH", "zh"), ("Zh-tw", "zh"), ("en", "default"), ("EN-us", "default")]
+    for i, (locale, _) in enumerate(cases):
+        r = send(a, {"type": "loc", "recipients": ["lou"], "locale": locale})
+        assert r.status == 202, r
+        inbox_titles(a, "lou", i + 1)  # one at a time: the inbox is newest first
+    got = inbox_titles(a, "lou", len(cases))[::-1]
+    assert got == [want for _, want in cases], got
+
+
 def test_quiet_hours_hold_all_but_urgent(server):
     a = App(server, app_headers(server, "NotifyQuiet"))
     a.users("qin")
