@@ -298,6 +298,21 @@ def test_lists_filter_and_page(app):
     error_of(get(app, "/notifications?from=yesterday"), 422, "from")
 
 
+def test_deliveries_are_listed_in_creation_order(app):
+    """Audit F8: a notification's deliveries came in string order of their ids (-1, -10, -11,
+    ..., -2); they are in creation order (recipient by recipient), the list newest first."""
+    users = ["ord%d" % i for i in range(14)]
+    r = send(app, {"type": "order.check", "recipients": users, "title": "x"})
+    assert r.status == 202 and r.json()["deliveries"] == 14, r
+    nid = r.json()["id"]
+    n = notification(app, nid)
+    want = ["%s-%d" % (nid, i) for i in range(1, 15)]
+    assert [d["id"] for d in n["deliveries"]] == want
+    assert [d["user_id"] for d in n["deliveries"]] == users
+    lst = get(app, "/deliveries?page_size=100&notification_id=" + nid).json()
+    assert [d["id"] for d in lst["results"]] == want[::-1]
+
+
 LIST_FILTERS_BAD = [
     ("/notifications", "status=bogus", "status"),
     ("/notifications", "status=sent", "status"),  # a delivery's status, not a notification's

@@ -176,10 +176,11 @@ const struct store_sql SQL_NOTIFICATIONS_GET =
     " d.type_code, d.status, d.attempts, d.next_at, d.last_error, d.created_at, d.updated_at,"     \
     " d.sent_at, d.delivered_at, d.read_at"
 
-/* ?1 notification: its first 1000 deliveries */
+/* ?1 notification: its first 1000 deliveries in creation order (ids "<notification>-<n>": by
+ * length, then text, is by n) */
 const struct store_sql SQL_DELIVERIES_OF =
     STORE_SQL("SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.notification_id = ?1 ORDER BY"
-              " d.created_at, d.id LIMIT 1000");
+              " d.created_at, length(d.id), d.id LIMIT 1000");
 
 /* ?1 notification: the attempts of its deliveries, oldest first (at most 5000) */
 const struct store_sql SQL_DELIVERY_ATTEMPTS_OF =
@@ -212,12 +213,14 @@ const struct store_sql SQL_DELIVERIES_COUNT = {
     .sqlite = "SELECT count(*) FROM deliveries d" DELIVERY_FILTER_SQ,
     .pg = "SELECT count(*) FROM deliveries d" DELIVERY_FILTER_PG,
 };
-/* the same, ?10 limit, ?11 offset: newest first */
+/* the same, ?10 limit, ?11 offset: newest first (a notification's deliveries by n, last first) */
 const struct store_sql SQL_DELIVERIES_PAGE = {
     .sqlite = "SELECT " DELIVERY_COLS " FROM deliveries d" DELIVERY_FILTER_SQ
-              " ORDER BY d.created_at DESC, d.id DESC LIMIT ?10 OFFSET ?11",
+              " ORDER BY d.created_at DESC, d.notification_id DESC, length(d.id) DESC, d.id DESC"
+              " LIMIT ?10 OFFSET ?11",
     .pg = "SELECT " DELIVERY_COLS " FROM deliveries d" DELIVERY_FILTER_PG
-          " ORDER BY d.created_at DESC, d.id DESC LIMIT $10 OFFSET $11",
+          " ORDER BY d.created_at DESC, d.notification_id DESC, length(d.id) DESC, d.id DESC"
+          " LIMIT $10 OFFSET $11",
 };
 
 /* ?1 delivery: the delivery (any app: the console checks the scope) */
