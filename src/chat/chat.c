@@ -91,6 +91,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_POST, "/api/v1/messages/{id}/recall", chat_msg_recall, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/read", chat_read, c);
     router_add(r, HTTP_M_GET, "/api/v1/sync", chat_sync, c);
+    router_add(r, HTTP_M_GET, "/api/v1/events", chat_events_sse, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/status", chat_conv_status, c);
     router_add(r, HTTP_M_POST, "/api/v1/conversations/{id}/transfer", chat_conv_transfer, c);
     router_add(r, HTTP_M_POST, "/api/v1/support/conversations", chat_support_open, c);

@@ -111,6 +111,7 @@ struct chctx {
     cJSON *body;             /* owned; the strings below borrow from it */
     struct chat_msg_in msg;  /* a send */
     struct rt_session *sess; /* a send over the WebSocket: held, released with the ctx */
+    struct sse *sse;         /* GET /events: the stream being opened (events_sse.c) */
     char *content_json;      /* owned: a send's content as compact JSON */
     char msg_id[CHAT_MSG_ID_LEN + 1];
     int64_t before_seq, after_seq, limit; /* history */
@@ -529,6 +530,20 @@ struct store;
 #define PRESENCE_AUDIENCE_MAX 10000  /* users told of one user's presence change */
 #define PRESENCE_IDS_MAX 100         /* user ids of one GET /presence */
 #define CHAT_TYPING_INTERVAL_MS 2000 /* one typing forwarded per connection and conversation */
+
+/*
+ * Sync's read and rendering for other transports (events_sse.c): chat__sync_read starts the
+ * read of the page after c->after_seq (c->limit events); chat__sync_render emits each event's
+ * frame JSON (as the live one) and appends the closing sync.done frame JSON to done.
+ * chat__sync_cursor parses a cursor (-1 when malformed).
+ */
+bool chat__sync_read(struct kit_job *j, kit_fn next); /* false: refused, answered */
+void chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
+                       struct buf *done);
+int64_t chat__sync_cursor(const char *s);
+
+/* GET /api/v1/events: the event stream over Server-Sent Events (events_sse.c). */
+void chat_events_sse(struct http_req *req, void *ud);
 
 /*
  * The process-wide presence table, watching rt's sessions; offline after grace_ms without a

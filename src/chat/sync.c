@@ -196,7 +196,7 @@ static void page_fields(struct buf *b, const struct page *p)
 
 /* ---- the read (HTTP and WebSocket) */
 
-static void add_read(struct kit_job *j, kit_fn next)
+static bool add_read(struct kit_job *j, kit_fn next)
 {
     struct chctx *c = chat__ctx(j);
     int64_t from = horizon(c->chat);
@@ -218,7 +218,26 @@ static void add_read(struct kit_job *j, kit_fn next)
         store_bind_int(op, from);
         store_bind_int(op, c->limit + 1); /* one more: has_more */
     }
-    kit_store(j, op, KIT_READ, next);
+    return kit_store(j, op, KIT_READ, next);
+}
+
+bool chat__sync_read(struct kit_job *j, kit_fn next)
+{
+    return add_read(j, next);
+}
+
+int64_t chat__sync_cursor(const char *s)
+{
+    return parse_cursor(s);
+}
+
+void chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
+                       struct buf *done)
+{
+    struct page p = render(j, emit, arg, SIZE_MAX);
+    buf_puts(done, "{\"type\":\"sync.done\",");
+    page_fields(done, &p);
+    buf_putc(done, '}');
 }
 
 /* ---- GET /api/v1/sync */

@@ -141,6 +141,16 @@ void http_res_end(struct http_req *req);
 /* The libuv loop (uv_loop_t *) that owns req, for uv_fs_* work on the request's behalf. */
 void *http_req_uv_loop(const struct http_req *req);
 
+/* The index of the loop that owns req (bus subscriptions are per loop). */
+int http_req_loop(const struct http_req *req);
+
+/* True once the server is shutting down: a response that never ends (an event stream) ends now. */
+bool http_req_is_stopping(const struct http_req *req);
+
+/* http_res_begin's len for a body without an end known in advance (an event stream): no
+ * Content-Length, Connection: close; http_res_end closes the connection. */
+#define HTTP_RES_OPEN_ENDED UINT64_MAX
+
 /* Reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);
 

@@ -201,6 +201,16 @@ void *http_req_uv_loop(const struct http_req *r)
     return &r->loop->uv;
 }
 
+int http_req_loop(const struct http_req *r)
+{
+    return r->loop->idx;
+}
+
+bool http_req_is_stopping(const struct http_req *r)
+{
+    return r->loop->stopping;
+}
+
 void http_req_post(struct http_req *r, void (*fn)(void *arg), void *arg)
 {
     net__loop_post(r->loop, fn, arg);

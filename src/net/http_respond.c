@@ -147,8 +147,9 @@ bool net__http_write_head(struct http_req *r, struct conn *c, int status, const 
                           uint64_t len)
 {
     /* an answer before the whole body arrived (a streamed one) leaves the framing behind */
-    bool keep = r->keep_alive && r->complete && !c->loop->stopping && status != 400 &&
-                status != 408 && status != 413 && status != 414 && status != 431 && status != 101;
+    bool keep = r->keep_alive && r->complete && !c->loop->stopping && len != HTTP_RES_OPEN_ENDED &&
+                status != 400 && status != 408 && status != 413 && status != 414 && status != 431 &&
+                status != 101;
     struct buf *o = &c->out;
     /* built with puts, not printf: this is the hottest path of a busy server */
     buf_puts(o, "HTTP/1.1 ");
@@ -163,7 +164,7 @@ bool net__http_write_head(struct http_req *r, struct conn *c, int status, const 
         buf_puts(o, ctype);
         buf_puts(o, "\r\n");
     }
-    if (status != 204 && status != 304 && status >= 200) {
+    if (status != 204 && status != 304 && status >= 200 && len != HTTP_RES_OPEN_ENDED) {
         buf_puts(o, "Content-Length: ");
         buf_put_uint(o, len);
         buf_puts(o, "\r\n");
