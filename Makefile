@@ -45,6 +45,8 @@ endif
 SRC := $(shell find src -name '*.c' | sort)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/ui/ui_embed.o
+# the API documentation built into the binary (/api/docs; rules below, "the API documentation")
+LIB_OBJ += $(BUILD)/apidoc/apidoc_embed.o
 LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 LIB := $(BUILD)/libherald.a
 BIN := $(BUILD)/herald
@@ -141,6 +143,18 @@ build/ui/ui_embed.c: build/ui/mode scripts/embed_ui.py $(if $(filter built,$(UI_
 	@mv $@.tmp $@
 
 $(BUILD)/ui/ui_embed.o: build/ui/ui_embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# ---- the API documentation (/api/docs, src/apidoc): the OpenAPI document and its page, checked
+# (a wrong document stops the build) and built into the binary by scripts/embed_apidoc.py
+APIDOC_SRC := src/apidoc/openapi.json src/apidoc/page.html
+build/apidoc/apidoc_embed.c: $(APIDOC_SRC) scripts/embed_apidoc.py
+	@mkdir -p build/apidoc
+	$(PY) scripts/embed_apidoc.py $(APIDOC_SRC) > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/apidoc/apidoc_embed.o: build/apidoc/apidoc_embed.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -7,9 +7,17 @@
 
 #include <stdbool.h>
 
+struct chat;
 struct config;
 struct identity;
+struct notify_channels_api;
+struct notify_engine;
+struct notify_events;
+struct ops_ctx;
+struct router;
+struct rt;
 struct store;
+struct upload;
 
 /* The settings of the store commands and of the identity commands, for their --help. */
 extern const char *const cli__store_flags[];
@@ -38,5 +46,22 @@ struct store *cli__open_store(const struct config *cfg);
  * printing why (id released). Caller releases id.
  */
 int cli__open_identity(const struct config *cfg, struct store *st, struct identity *id);
+
+/* The modules whose routes herald serve's router holds (routes.c); all borrowed. */
+struct cli_routes {
+    struct ops_ctx *ops;
+    struct identity *ident;
+    struct rt *rt;
+    struct chat *chat;
+    struct notify_engine *notify;
+    struct notify_events *events;
+    struct upload *uploads;
+    struct notify_channels_api *channels_api;
+};
+/*
+ * Adds every HTTP route of herald serve to r, in the order of matching, /api/docs included.
+ * The modules must outlive r. Main thread, before the loops start.
+ */
+void cli__routes_add(struct router *r, const struct cli_routes *m);
 
 #endif

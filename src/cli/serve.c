@@ -153,7 +153,6 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct server *srv = NULL;
     struct notify_node *node = NULL;
     struct ops_ctx ops = {.is_ready = server_ready_cb, .ready_ud = &srv, .store = store};
-    ops_register(router, &ops);
     struct rt *rt = rt_new(ident, cfg->workers);
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
@@ -179,24 +178,24 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         log_info("main", "node %s shares events and presence through Redis",
                  bus_redis_node(cluster));
     }
-    chat_register(chat, router); /* first: the first match wins, /users/online before /users/{id} */
     struct notify_engine *notify = notify_engine_new(ident, rt, channels);
     notify_engine_set_idem_window(notify, (int64_t)cfg->idempotency_window_ms);
-    notify_engine_register(notify, router); /* after chat: presence watches sessions first */
-    /* the apps' outgoing event webhooks: chat's and the engine's facts, their console routes */
+    /* the apps' outgoing event webhooks: chat's and the engine's facts */
     struct notify_events *events =
         notify_events_new(ident->store, ident->enc_key, cfg->allow_private_targets);
     notify_engine_set_events(notify, events);
     chat_set_event_hook(chat, &(struct chat_event_hook){.wants = notify_events_chat_wants,
                                                         .emit = notify_events_chat_emit,
                                                         .ud = events});
-    notify_events_register(events, router, ident);
-    identity_register(router, ident);
-    console_register(router, ident);
-    notify_register(router, ident);
-    rt_register_routes(rt, router);
-    upload_register(uploads, router);
-    notify_channels_register(channels_api, router);
+    /* every module's routes, /api/docs included (cli/routes.c) */
+    cli__routes_add(router, &(struct cli_routes){.ops = &ops,
+                                                 .ident = ident,
+                                                 .rt = rt,
+                                                 .chat = chat,
+                                                 .notify = notify,
+                                                 .events = events,
+                                                 .uploads = uploads,
+                                                 .channels_api = channels_api});
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
     /* HERALD_STATIC_DIR overrides the UI built into the binary (docs/ui.md) */
