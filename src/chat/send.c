@@ -95,9 +95,11 @@ static const struct kit_field frame_fields[] = {
 };
 static const struct kit_table frame_table = {.fields = frame_fields};
 
-/* The content of image, file, audio and video messages (SPEC §2). */
+/* The content of image, file, audio and video messages (SPEC §2). The url is checked as an
+ * avatar is (KIT_MEDIA): an http(s) URL or an upload's /media/ path, never javascript: or data:
+ * (every member's client renders it as a link). */
 static const struct kit_field media_fields[] = {
-    {.name = "url", .kind = KIT_STRING, .flags = KIT_REQUIRED, .min = 1, .max = CHAT_URL_MAX},
+    {.name = "url", .kind = KIT_MEDIA, .flags = KIT_REQUIRED, .min = 1, .max = CHAT_URL_MAX},
     {.name = "name", .kind = KIT_STRING, .flags = KIT_REQUIRED, .min = 1, .max = 255},
     {.name = "size", .kind = KIT_INT, .flags = KIT_REQUIRED, .min = 0},
     {.name = "mime", .kind = KIT_STRING, .flags = KIT_REQUIRED, .min = 1, .max = 255},

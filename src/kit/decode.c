@@ -131,8 +131,8 @@ static int check_string(const cJSON *v, const struct kit_field *f, const char *p
             media_url_stored(s) == NULL)
             return fail(err, path,
                         f->message ? f->message
-                                   : "must be a URL, or a /media/ path of an upload (no '..',"
-                                     " no empty or hidden segment)");
+                                   : "must be an http(s) URL, or a /media/ path of an upload"
+                                     " (no '..', no empty or hidden segment)");
         break; /* and its length */
     default:
         break;

@@ -52,10 +52,11 @@ enum kit_kind {
     KIT_ID,     /* const char *: a user id (kit_id_is_valid) */
     KIT_NAME,   /* const char *: a name of 1..max (64 when 0) characters (kit_name_is_valid) */
     KIT_EMAIL,  /* const char *: an e-mail address (kit_email_is_valid) */
-    KIT_MEDIA,  /* const char *: a string of min..max characters where a media path may be
-                   given (an avatar): bound in its stored form (media_url_stored, kit/media_url.h:
-                   HERALD_BASE_URL + "/media/..." relative); a '/' path that is not a clean
-                   "/media/..." path is refused */
+    KIT_MEDIA,  /* const char *: a string of min..max characters where a URL or a media path
+                   may be given (an avatar, a media message's url): "", an http:// or https://
+                   URL, or a clean "/media/..." path (any other scheme, javascript: and data:
+                   among them, and any other '/' path are refused); bound in its stored form
+                   (media_url_stored, kit/media_url.h: HERALD_BASE_URL + "/media/..." relative) */
     KIT_INT,    /* int64_t: a whole number in min..max; KIT_INT_ABSENT when not given */
     KIT_BOOL,   /* int: 0 or 1; -1 when not given */
     KIT_OBJECT, /* const cJSON *: an object; decoded with sub into the same target when set;

@@ -139,6 +139,25 @@ def test_the_new_content_has_the_shape_of_the_message_type(app):
     assert r.status == 200 and r.json()["content"]["name"] == "b.png", r
 
 
+def test_an_edit_checks_a_media_url_as_a_send_does(app):
+    """audit F4: the edit takes the send's content check, the url's included"""
+    conv = direct(app, "alice", "bob")
+    img = {"url": "/media/uploads/2026/01/02/0123456789abcdef0123456789abcdef.png",
+           "name": "a.png", "size": 10, "mime": "image/png"}
+    i = send(app, "alice", conv, img, type="image").json()
+    for bad in ("javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:x",
+                "/media/../herald.db", "u"):
+        e = error_of(edit(app, "alice", i["id"], dict(img, url=bad)), 422, "content.url",
+                     "validation_failed")
+        assert "URL" in e["message"], e
+    assert history(app, "bob", conv)["results"][0]["content"]["url"].endswith(img["url"])
+    r = edit(app, "alice", i["id"], dict(img, url="https://cdn.example/b.png"))
+    assert r.status == 200 and r.json()["content"]["url"] == "https://cdn.example/b.png", r
+    c = send(app, "alice", conv, {"url": "x"}, type="custom").json()
+    r = edit(app, "alice", c["id"], {"url": "javascript:alert(1)"})  # free JSON
+    assert r.status == 200 and r.json()["content"] == {"url": "javascript:alert(1)"}, r
+
+
 # ---------------------------------------------------------------- recall
 
 def test_the_sender_recalls_within_the_window(app, server):

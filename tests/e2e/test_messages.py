@@ -226,8 +226,8 @@ def test_content_shapes_by_type(app):
     assert r.status == 201 and r.json()["content"] == image
     error_of(send(app, "bob", conv, {"name": "a", "size": 1, "mime": "x/y"}, type="file"), 422,
              "content.url")
-    error_of(send(app, "bob", conv, {"url": "u", "name": "a", "size": -1, "mime": "x/y"},
-                  type="video"), 422, "content.size")
+    error_of(send(app, "bob", conv, {"url": "/media/a.bin", "name": "a", "size": -1,
+                                     "mime": "x/y"}, type="video"), 422, "content.size")
     error_of(send(app, "bob", conv, "not an object", type="audio"), 422, "content")
     custom = {"kind": "order", "order": {"id": 17, "items": ["a", "b"]}}
     assert send(app, "bob", conv, custom, type="custom").json()["content"] == custom
@@ -239,12 +239,55 @@ def test_content_shapes_by_type(app):
     error_of(send(app, "bob", conv, "x", extra=1), 422, "extra")
 
 
+MEDIA_PATH = "/media/uploads/2026/01/02/0123456789abcdef0123456789abcdef.pdf"
+BAD_URLS = ["javascript:alert(document.cookie)", "JavaScript:alert(1)", " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>", "vbscript:x", "ftp://cdn.example/a.pdf",
+            "u", "/etc/passwd", "/media/../herald.db", "/media/uploads/.a.pdf.part"]
+
+
+def media(url):
+    return {"url": url, "name": "invoice.pdf", "size": 1, "mime": "application/pdf"}
+
+
+def test_media_urls_are_http_urls_or_media_paths(app, server):
+    """audit F4: the url of a media message passes the avatars' check (kit KIT_MEDIA)"""
+    app.users("mu_a", "mu_b")
+    conv = direct(app, "mu_a", "mu_b")
+    last = all_seqs(app, "mu_a", conv)
+    for t in ("image", "file", "audio", "video"):
+        for bad in BAD_URLS:
+            e = error_of(send(app, "mu_a", conv, media(bad), type=t), 422, "content.url",
+                         "validation_failed")
+            assert "URL" in e["message"], e
+    r = app.call("mu_a", "POST", "/messages",
+                 {"to": "mu_b", "message": {"type": "file", "content": media("vbscript:x")}})
+    error_of(r, 422, "message.content.url")
+    c = ws(server, app, "mu_a")
+    c.send_json({"type": "send", "conversation_id": conv, "client_msg_id": "mu-1",
+                 "message": {"type": "image", "content": media("data:image/png;base64,AA==")}})
+    f = frames_until(c, lambda f: f["type"] in ("send.ok", "error"))[-1]
+    assert (f["type"], f["code"], f["field"], f["client_msg_id"]) == \
+        ("error", "validation_failed", "message.content.url", "mu-1"), f
+    c.close()
+    assert all_seqs(app, "mu_a", conv) == last  # nothing was stored
+    # what a user gives: an upload's path, an http(s) URL
+    for good in ("https://cdn.example/a.pdf", "http://cdn.example/a.pdf",
+                 "HTTPS://CDN.example/a.pdf"):
+        r = send(app, "mu_a", conv, media(good), type="file")
+        assert r.status == 201 and r.json()["content"]["url"] == good, r
+    r = send(app, "mu_a", conv, media(MEDIA_PATH), type="file")  # no HERALD_BASE_URL: as given
+    assert r.status == 201 and r.json()["content"]["url"] == MEDIA_PATH, r
+    # a custom message is free JSON
+    r = send(app, "mu_a", conv, {"url": "javascript:alert(1)"}, type="custom")
+    assert r.status == 201 and r.json()["content"] == {"url": "javascript:alert(1)"}, r
+
+
 def test_reply_to_carries_a_quoted_preview(app):
     conv = direct(app, "carol", "mallory")
     long = "引" * 150
     orig = send(app, "carol", conv, long).json()
-    pic = send(app, "carol", conv, {"url": "u", "name": "p.png", "size": 1, "mime": "image/png"},
-               type="image").json()
+    pic = send(app, "carol", conv, {"url": "https://cdn.example/p.png", "name": "p.png",
+                                    "size": 1, "mime": "image/png"}, type="image").json()
     r = send(app, "mallory", conv, "agreed", reply_to=orig["id"])
     assert r.status == 201, r
     m = r.json()
@@ -383,8 +426,8 @@ def test_ws_send_errors_and_replay(app, server):
     e = ask({"type": "send", "conversation_id": conv,
              "message": {"type": "text", "content": "字" * 4001}})
     assert (e["code"], e["field"]) == ("validation_failed", "message.content"), e
-    e = ask({"type": "send", "conversation_id": conv, "message": {"type": "image",
-                                                                  "content": {"url": "u"}}})
+    e = ask({"type": "send", "conversation_id": conv,
+             "message": {"type": "image", "content": {"url": "/media/p.png"}}})
     assert e["field"] == "message.content.name", e
     e = ask({"type": "send", "message": {"type": "text", "content": "x"}})
     assert e["code"] == "validation_failed", e

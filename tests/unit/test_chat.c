@@ -144,10 +144,27 @@ TEST(message_check_counts_characters_and_knows_the_shapes)
     CHECK(check_msg("{\"type\":\"image\",\"content\":{\"name\":\"a\",\"size\":1,\"mime\":\"x\"}}",
                     5, "", &err) == NULL);
     CHECK_STR(err.field, "content.url");
-    s = check_msg("{\"type\":\"file\",\"content\":{\"url\":\"u\",\"name\":\"a\",\"size\":1,"
-                  "\"mime\":\"x\"}}",
+    s = check_msg("{\"type\":\"file\",\"content\":{\"url\":\"https://x.example/u\",\"name\":"
+                  "\"a\",\"size\":1,\"mime\":\"x\"}}",
                   5, "", &err);
-    CHECK_STR(s, "{\"url\":\"u\",\"name\":\"a\",\"size\":1,\"mime\":\"x\"}");
+    CHECK_STR(s, "{\"url\":\"https://x.example/u\",\"name\":\"a\",\"size\":1,\"mime\":\"x\"}");
+    free(s);
+    /* a media url is the avatars' KIT_MEDIA: an http(s) URL or a /media/ path, nothing else */
+    static const char *const bad_urls[] = {
+        "javascript:alert(1)", "data:text/html,x", "vbscript:x", "u", "/etc/passwd", "/media/../x"};
+    for (size_t k = 0; k < sizeof(bad_urls) / sizeof(bad_urls[0]); k++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "{\"type\":\"video\",\"content\":{\"url\":\"%s\",\"name\":\"a\",\"size\":1,"
+                 "\"mime\":\"x\"}}",
+                 bad_urls[k]);
+        CHECK(check_msg(text, 5, "message.", &err) == NULL);
+        CHECK_STR(err.field, "message.content.url");
+    }
+    s = check_msg("{\"type\":\"image\",\"content\":{\"url\":\"/media/a/b.png\",\"name\":\"a\","
+                  "\"size\":1,\"mime\":\"x\"}}",
+                  5, "", &err);
+    CHECK(s != NULL);
     free(s);
     CHECK(check_msg("{\"type\":\"system\",\"content\":\"x\"}", 5, "", &err) == NULL);
     CHECK_STR(err.field, "type");
