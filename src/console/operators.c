@@ -20,6 +20,7 @@
 #include "identity/identity.h"
 #include "identity/revoke.h"
 #include "net/http.h"
+#include "router/request.h"
 #include "router/router.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -37,8 +38,8 @@ static void finish_one(struct kit_job *j)
     const struct store_rows *r = store_result_step(j->res, -1);
     if (j->status == 0 && (r == NULL || r->nrows == 0))
         j->status = ERR_NOTFOUND;
-    if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, "operator");
+    if (j->status != 0) { /* a duplicate: the body's member is username */
+        request_fail_store(j->req, j->status, "operator", "username");
         return;
     }
     if (c->text[0]) /* disabled or new password: the operator's tokens go */

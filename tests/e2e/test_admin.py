@@ -537,3 +537,13 @@ def test_legacy_bcrypt_operator_hash_is_upgraded(server, root):
     finally:
         db.close()
     assert login(server, "oldtimer", "legacy password").status == 200
+
+
+def test_a_duplicate_operator_is_409_naming_username(server, root):
+    body = {"username": "dup-op", "password": "a long enough password"}
+    assert call(server, "POST", "/admin/operators", body, root).status == 201
+    r = call(server, "POST", "/admin/operators", body, root)
+    assert r.status == 409, r
+    e = r.json()["error"]
+    assert e["code"] == "conflict" and e["field"] == "username", e
+    assert e["message"] == "an operator with this username exists", e
