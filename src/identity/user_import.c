@@ -393,6 +393,10 @@ static int reader_open(struct reader *r, const char *path, bool csv, FILE *progr
         fprintf(progress, "herald: cannot read %s: %s\n", path, strerror(errno));
         return ERR_IO;
     }
+    /* a UTF-8 byte-order mark (spreadsheets' "CSV UTF-8" export) is not part of the first line */
+    int c0 = fgetc(r->f), c1 = c0 == 0xEF ? fgetc(r->f) : EOF, c2 = c1 == 0xBB ? fgetc(r->f) : EOF;
+    if (!(c0 == 0xEF && c1 == 0xBB && c2 == 0xBF))
+        rewind(r->f);
     return csv ? read_header(r, progress) : 0;
 }
 

@@ -50,6 +50,16 @@ def test_csv_import(server, app, tmp_path):
     assert u2["name"] == "multi\nline" and u2["disabled"] is True
 
 
+def test_csv_with_a_byte_order_mark_imports(server, app, tmp_path):
+    """Spreadsheets save "CSV UTF-8" with a byte-order mark before the header."""
+    f = tmp_path / "bom.csv"
+    f.write_bytes(b"\xef\xbb\xbfid,name\r\nbom1,\xe9\x99\x88\r\n")
+    p = imp(server, f)
+    assert p.returncode == 0, p
+    assert "imported 1 user into" in p.stdout, p
+    assert get_user(server, app, "bom1").json()["name"] == "陈"
+
+
 def test_jsonl_import_updates_existing(server, app, tmp_path):
     f = tmp_path / "users.jsonl"
     f.write_text(json.dumps({"id": "c1", "name": "陈伟"}, ensure_ascii=False) + "\n\n" +
