@@ -7,8 +7,9 @@
  * job per pending delivery, due at send_at. Only after that write has committed the caller
  * gets 202 {"id","deliveries"} and the dispatcher is woken.
  *
- * Idempotency (SPEC §4a): the key (Idempotency-Key header or idempotency_key) is the app's,
- * for the engine's window (HERALD_IDEMPOTENCY_WINDOW). A repeat inside the window finds the record
+ * Idempotency (SPEC §4a): the key (Idempotency-Key header or idempotency_key) is scoped per
+ * app and sender (the app itself, or the operator of a console send), for the engine's window
+ * (HERALD_IDEMPOTENCY_WINDOW). A repeat inside the window finds the record
  * (the write's upsert changes no row, which undoes the whole op): the same body (its SHA-256, key
  * left out) is answered with the first answer and `Idempotency-Replay: true`, another body 422, and
  * a record not readable yet (the first send is still being written) 409.
@@ -111,6 +112,7 @@ static void written(struct kit_job *j)
         struct store_op *op = store_op_new();
         store_op_add(op, &SQL_IDEMPOTENCY_KEYS_GET);
         store_bind_text(op, c->app_id);
+        store_bind_text(op, c->operator_id); /* the sender: "" for the app itself */
         store_bind_text(op, c->key);
         store_bind_int(op, clock_wall_ms());
         kit_store(j, op, KIT_READ, replayed);
@@ -461,6 +463,7 @@ static void write_send(struct kit_job *j, struct kind_out *ko, int nk)
     if (key != NULL) {
         store_op_add(op, &SQL_IDEMPOTENCY_KEYS_CLAIM);
         store_bind_text(op, app_id);
+        store_bind_text(op, c->operator_id); /* the sender: "" for the app itself */
         store_bind_text(op, key);
         store_bind_text(op, c->hash);
         store_bind_text(op, c->nid);

@@ -511,6 +511,16 @@ static const char m020_rooms_by_activity[] =
     "CREATE INDEX conversations_rooms_activity ON conversations(app_id, last_activity_at)"
     " WHERE type = 'room';";
 
+/* issue 11, SPEC §4a: an Idempotency-Key is scoped per app and sender. sender is '' for the
+ * app's own sends (app authentication) and the operator's id for a console send; existing
+ * records take the sender of their notification. */
+static const char m021_idempotency_sender[] =
+    "ALTER TABLE idempotency_keys ADD COLUMN sender TEXT NOT NULL DEFAULT '';"
+    "UPDATE idempotency_keys k SET sender = n.operator_id FROM notifications n WHERE"
+    " n.id = k.notification_id AND n.operator_id IS NOT NULL;"
+    "ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;"
+    "ALTER TABLE idempotency_keys ADD PRIMARY KEY (app_id, sender, idem_key);";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -611,6 +621,7 @@ const struct store_migration store__pg_migrations[] = {
     {18, "notify_events", m018_notify_events},
     {19, "notify_sync", m019_notify_sync},
     {20, "rooms_by_activity", m020_rooms_by_activity},
+    {21, "idempotency_sender", m021_idempotency_sender},
 };
 
 const int store__pg_nmigrations =

@@ -552,6 +552,28 @@ static const char m020_rooms_by_activity[] =
     "CREATE INDEX conversations_rooms_activity ON conversations(app_id, last_activity_at)"
     " WHERE type = 'room';";
 
+/* issue 11, SPEC §4a: an Idempotency-Key is scoped per app and sender. sender is '' for the
+ * app's own sends (app authentication) and the operator's id for a console send; existing
+ * records take the sender of their notification. The primary key changes, so the table is
+ * rebuilt. */
+static const char m021_idempotency_sender[] =
+    "CREATE TABLE idempotency_keys_new ("
+    " app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+    " sender TEXT NOT NULL DEFAULT '',"
+    " idem_key TEXT NOT NULL,"
+    " request_hash TEXT NOT NULL,"
+    " notification_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (app_id, sender, idem_key)"
+    ") STRICT;"
+    "INSERT INTO idempotency_keys_new (app_id, sender, idem_key, request_hash, notification_id,"
+    " created_at, expires_at) SELECT k.app_id, coalesce((SELECT n.operator_id FROM notifications"
+    " n WHERE n.id = k.notification_id), ''), k.idem_key, k.request_hash, k.notification_id,"
+    " k.created_at, k.expires_at FROM idempotency_keys k;"
+    "DROP TABLE idempotency_keys;"
+    "ALTER TABLE idempotency_keys_new RENAME TO idempotency_keys;";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -652,6 +674,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {18, "notify_events", m018_notify_events},
     {19, "notify_sync", m019_notify_sync},
     {20, "rooms_by_activity", m020_rooms_by_activity},
+    {21, "idempotency_sender", m021_idempotency_sender},
 };
 
 const int store__sqlite_nmigrations =

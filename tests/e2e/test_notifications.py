@@ -374,6 +374,38 @@ def test_idempotency_is_per_app(app, other):
     assert a.json()["id"] != b.json()["id"] and b.header("Idempotency-Replay") is None
 
 
+def test_idempotency_is_per_app_and_sender(server, root, app):
+    """Audit F3 (SPEC §4a: keys are "scoped per app and sender"): the app's own sends and each
+    operator's console sends for the app have their own keys; each still replays its own."""
+    aid = app_id_of(server, root, app)
+    ops = [operator(server, root, "idem-op%d" % i, ["notifications:read", "notifications:write"],
+                    [aid]) for i in (1, 2)]
+    body = {"type": "idem.sender", "recipients": ["ann"], "title": "from the app"}
+    key = {"Idempotency-Key": "same-key"}
+    mine = send(app, body, headers=key)
+    assert mine.status == 202, mine
+    seen = {mine.json()["id"]}
+    for tok in ops:
+        # another body under the same key: not the app's request, so no 422
+        r = admin(server, "POST", "/notifications", dict(body, app_id=aid, title="console",
+                                                          idempotency_key="same-key"), token=tok)
+        assert r.status == 202 and r.header("Idempotency-Replay") is None, r
+        assert r.json()["id"] not in seen
+        seen.add(r.json()["id"])
+        again = admin(server, "POST", "/notifications",
+                      dict(body, app_id=aid, title="console", idempotency_key="same-key"),
+                      token=tok)
+        assert again.status == 202 and again.header("Idempotency-Replay") == "true", again
+        assert again.json() == r.json()
+        error_of(admin(server, "POST", "/notifications",
+                       dict(body, app_id=aid, title="other", idempotency_key="same-key"),
+                       token=tok), 422, "idempotency_key")
+    r = send(app, body, headers=key)
+    assert r.status == 202 and r.header("Idempotency-Replay") == "true", r
+    assert r.json() == mine.json()
+    assert get(app, "/notifications?type=idem.sender").json()["count"] == 3
+
+
 def test_concurrent_repeats_send_once(app):
     body = {"type": "idem3", "recipients": ["ben"], "title": "race"}
     out = []

@@ -2,7 +2,8 @@
  * The notification configuration's statements the sender reads (src/store/sql/notify_*.c) on
  * both backends: the template of the best locale variant (exact, then the language, then ""),
  * only active versions; a new version takes what it does not give from the one before; a
- * type's enabled channel pairs; the subscription choices' per-user bound. PostgreSQL runs when
+ * type's enabled channel pairs; the subscription choices' per-user bound; the idempotency keys'
+ * scope (per app and sender) across migration 21. PostgreSQL runs when
  * HERALD_TEST_PG_URL names a server (scripts/pg-test.sh).
  */
 #include "test.h"
@@ -223,6 +224,80 @@ TEST(send_reads_a_null_template_code_as_the_types_code)
     store_close(st);
 }
 
+/* Claims key for app "a1" and sender (SQL_IDEMPOTENCY_KEYS_CLAIM, notification nid, now 100,
+ * window to 1000): 0 when it was taken, ERR_NOTFOUND when a live record holds it. */
+static int claim(struct store *st, const char *sender, const char *key, const char *nid)
+{
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_IDEMPOTENCY_KEYS_CLAIM);
+    store_bind_text(op, "a1");
+    store_bind_text(op, sender);
+    store_bind_text(op, key);
+    store_bind_text(op, "hash");
+    store_bind_text(op, nid);
+    store_bind_int(op, 100);
+    store_bind_int(op, 1000);
+    store_op_require_row(op);
+    return store_write_wait(st, op, NULL);
+}
+
+/* SPEC §4a: an idempotency key is scoped per app and sender (audit F3). Migration 21 gives the
+ * records written before it the sender of their notification ('' the app, else the operator);
+ * after it the app and each operator claim the same key apart. */
+TEST(idempotency_keys_per_app_and_sender)
+{
+    const char *url = fresh_url();
+    char err[256];
+    int v = -1;
+    struct store *st = open_opts(url, NULL);
+    CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    CHECK_INT(store_migrate(st, 20, &v, err, sizeof err), 0);
+    CHECK_INT(exec_w(st, "INSERT INTO apps (id, name, key, created_at, updated_at) VALUES"
+                         " ('a1', 'A', 'k1', 1, 1)"),
+              0);
+    CHECK_INT(exec_w(st, "INSERT INTO notifications (id, app_id, type_code, recipients, send_at,"
+                         " status, source, operator_id, created_at, updated_at) VALUES ('n1', 'a1',"
+                         " 't', '[]', 1, 'queued', 'api', NULL, 1, 1), ('n2', 'a1', 't', '[]', 1,"
+                         " 'queued', 'console', 'o1', 1, 1)"),
+              0);
+    CHECK_INT(exec_w(st, "INSERT INTO idempotency_keys (app_id, idem_key, request_hash,"
+                         " notification_id, created_at, expires_at) VALUES ('a1', 'by-app', 'h',"
+                         " 'n1', 1, 1000), ('a1', 'by-op', 'h', 'n2', 1, 1000)"),
+              0);
+    CHECK_INT(store_migrate(st, 0, &v, err, sizeof err), 0);
+    CHECK(v >= 21);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM idempotency_keys WHERE idem_key = 'by-app' AND"
+                            " sender = '' AND notification_id = 'n1'"),
+              1);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM idempotency_keys WHERE idem_key = 'by-op' AND"
+                            " sender = 'o1' AND notification_id = 'n2'"),
+              1);
+    /* the records kept their senders: a live key is the same sender's only */
+    CHECK_INT(claim(st, "", "by-app", "n3"), ERR_NOTFOUND);
+    CHECK_INT(claim(st, "o1", "by-op", "n3"), ERR_NOTFOUND);
+    CHECK_INT(claim(st, "o1", "by-app", "n3"), 0);
+    CHECK_INT(claim(st, "", "by-op", "n4"), 0);
+    CHECK_INT(claim(st, "o2", "by-op", "n5"), 0);
+    CHECK_INT(claim(st, "o2", "by-op", "n6"), ERR_NOTFOUND);
+    CHECK_INT(query_int(st, "SELECT count(*) FROM idempotency_keys"), 5);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_IDEMPOTENCY_KEYS_GET);
+    store_bind_text(op, "a1");
+    store_bind_text(op, "o1");
+    store_bind_text(op, "by-op");
+    store_bind_int(op, 100);
+    struct store_result *res = NULL;
+    CHECK_INT(store_read_wait(st, op, &res), 0);
+    const struct store_rows *r = store_result_step(res, 0);
+    CHECK(r != NULL && r->nrows == 1);
+    if (r != NULL && r->nrows == 1)
+        CHECK_STR(store_rows_text(r, 0, 1), "n2");
+    store_result_free(res);
+    store_close(st);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, false);
@@ -234,12 +309,14 @@ int main(void)
     RUN(template_locale_fallback);
     RUN(pairs_and_subscription_bound);
     RUN(send_reads_a_null_template_code_as_the_types_code);
+    RUN(idempotency_keys_per_app_and_sender);
     g_pg_url = getenv("HERALD_TEST_PG_URL");
     if (g_pg_url && *g_pg_url) {
         g_pg = true;
         RUN_PG(template_locale_fallback);
         RUN_PG(pairs_and_subscription_bound);
         RUN_PG(send_reads_a_null_template_code_as_the_types_code);
+        RUN_PG(idempotency_keys_per_app_and_sender);
     }
     rm_rf(g_dir);
     return test_summary();

@@ -10,20 +10,25 @@
 
 /* ---- sending */
 
-/* ?1 app, ?2 key, ?3 request hash, ?4 notification id, ?5 now, ?6 expires: a key whose window
- * has passed is taken over; a live one changes nothing (the op requires a row: ERR_NOTFOUND) */
-const struct store_sql SQL_IDEMPOTENCY_KEYS_CLAIM = STORE_SQL(
-    "INSERT INTO idempotency_keys (app_id, idem_key, request_hash, notification_id, created_at,"
-    " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (app_id, idem_key) DO UPDATE SET"
-    " request_hash = excluded.request_hash, notification_id = excluded.notification_id,"
-    " created_at = excluded.created_at, expires_at = excluded.expires_at WHERE"
-    " idempotency_keys.expires_at <= excluded.created_at");
+/* Keys are scoped per app and sender (SPEC §4a, migration 021): sender '' for the app's own
+ * sends, the operator's id for a console send. */
 
-/* ?1 app, ?2 key, ?3 now: the live record's hash, notification and its delivery count */
+/* ?1 app, ?2 sender, ?3 key, ?4 request hash, ?5 notification id, ?6 now, ?7 expires: a key
+ * whose window has passed is taken over; a live one changes nothing (the op requires a row:
+ * ERR_NOTFOUND) */
+const struct store_sql SQL_IDEMPOTENCY_KEYS_CLAIM = STORE_SQL(
+    "INSERT INTO idempotency_keys (app_id, sender, idem_key, request_hash, notification_id,"
+    " created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (app_id, sender,"
+    " idem_key) DO UPDATE SET request_hash = excluded.request_hash, notification_id ="
+    " excluded.notification_id, created_at = excluded.created_at, expires_at ="
+    " excluded.expires_at WHERE idempotency_keys.expires_at <= excluded.created_at");
+
+/* ?1 app, ?2 sender, ?3 key, ?4 now: the live record's hash, notification and its delivery
+ * count */
 const struct store_sql SQL_IDEMPOTENCY_KEYS_GET =
     STORE_SQL("SELECT k.request_hash, k.notification_id, n.deliveries FROM idempotency_keys k"
               " JOIN notifications n ON n.id = k.notification_id WHERE k.app_id = ?1 AND"
-              " k.idem_key = ?2 AND k.expires_at > ?3");
+              " k.sender = ?2 AND k.idem_key = ?3 AND k.expires_at > ?4");
 
 /* ?1 now: records past their window */
 const struct store_sql SQL_IDEMPOTENCY_KEYS_PRUNE =
