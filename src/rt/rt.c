@@ -560,6 +560,11 @@ struct rt *rt_new(struct identity *id, int nloops)
 void rt_attach(struct rt *rt, struct server *srv)
 {
     atomic_store(&rt->srv, srv);
+    /* An event published before (herald serve starts the notification queue's dispatcher
+     * first) could wake no loop; a loop is woken only when its inbox goes from empty to not
+     * empty, so without this its inbox would never be read again (audit F7). */
+    for (int i = 0; srv != NULL && i < rt->nloops; i++)
+        server_wake(srv, i);
 }
 
 void rt_free(struct rt *rt)

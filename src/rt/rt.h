@@ -116,7 +116,8 @@ void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operato
 /* Fills app with the protocol's callbacks (the handshake authenticates the user). */
 void rt_ws_app(struct rt *rt, struct ws_app *app);
 
-/* Tells rt the running server (for waking its loops). Any thread, once. */
+/* Tells rt the running server (for waking its loops) and wakes each loop, so that events
+ * published before (no loop to wake then) are delivered; NULL detaches. Any thread. */
 void rt_attach(struct rt *rt, struct server *srv);
 
 /* The bus; feature modules publish to it. Borrowed for rt's lifetime. */

@@ -494,6 +494,45 @@ def test_ttl_expires_a_delivery_not_sent_in_time(tmp_path):
         s.stop()
 
 
+def test_live_frames_flow_after_a_start_with_due_in_app_jobs(tmp_path):
+    """Audit F7: an in-app job due when the server starts is pushed by the queue's dispatcher,
+    which starts before the loops are attached to the bus; that first event's wake-up was
+    lost, and as a loop is woken only when its inbox goes from empty to not empty, no later
+    event (notification, chat message) reached any socket until the next restart, while the
+    deliveries read `sent`."""
+    workdir = tmp_path / "due"
+    s = Server(workdir=workdir).start()
+    try:
+        a = App(s, app_headers(s))
+        a.users("uma")
+        r = send(a, {"type": "due", "recipients": ["uma"], "title": "due at start",
+                     "send_at": int(time.time() * 1000) + 1000})
+        assert r.status == 202, r
+        nid = r.json()["id"]
+    finally:
+        s.stop()
+    time.sleep(1.5)  # due while nothing runs: the dispatcher pushes it as the server starts
+    s = Server(workdir=workdir).start()
+    try:
+        a = App(s, app_headers(s))
+        wait_until(lambda: delivery_status(a, nid, "uma") == "sent", what="sent")
+        for attempt in range(3):  # sockets on more than one loop, whichever accepts them
+            c = ws(a, "uma", "d%d" % attempt)
+            try:
+                f = notifications(c)[0]  # the due one first, re-sent on connect
+                assert f["notification"]["title"] == "due at start"
+                title = "live %d" % attempt
+                r = send(a, {"type": "live", "recipients": ["uma"], "title": title})
+                assert r.status == 202, r
+                deadline = time.monotonic() + 5  # the earlier live ones are re-sent first
+                while f["notification"]["title"] != title:
+                    f, = notifications(c, timeout=max(0.1, deadline - time.monotonic()))
+            finally:
+                c.close()
+    finally:
+        s.stop()
+
+
 # ---------------------------------------------------------------- kill -9
 
 QUEUED = 1000

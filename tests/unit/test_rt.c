@@ -7,7 +7,8 @@
  * while still subscribed would be a use-after-free here). The server runs
  * with one loop, an SQLite store in a temporary folder and demo mode
  * (?user_id=), and is shut down in the order herald serve uses; posts and
- * publishes after the loops have ended are dropped.
+ * publishes after the loops have ended are dropped; an event published before
+ * rt_attach does not keep the loop from reading its inbox afterwards.
  */
 #include "test.h"
 
@@ -218,6 +219,27 @@ TEST(app_topic_reaches_every_session_of_the_app)
     CHECK_INT(wait_subs(0), 0);
 }
 
+/* herald serve starts the notification queue's dispatcher before it attaches the server to rt:
+ * an in-app job due at start is published while no loop can be woken (audit F7). A loop is
+ * woken only when its inbox goes from empty to not empty, so that event must not leave the
+ * inbox unread: once attached, later events reach their sessions. */
+TEST(an_event_published_before_attach_does_not_stall_the_bus)
+{
+    char text[512];
+    struct client a;
+    rt_attach(g_rt, NULL);
+    publish_to_user("nobody", "{\"type\":\"early\"}");
+    rt_attach(g_rt, g_srv);
+    CHECK(client_open(&a, "b5"));
+    CHECK(client_text(&a, text, sizeof(text), 3000)); /* hello */
+    CHECK_INT(wait_subs(2), 2);
+    publish_to_user("b5", "{\"type\":\"t\",\"n\":6}");
+    CHECK(client_text(&a, text, sizeof(text), 3000));
+    CHECK(strcmp(text, "{\"type\":\"t\",\"n\":6}") == 0);
+    close(a.fd);
+    CHECK_INT(wait_subs(0), 0);
+}
+
 static void set_flag(void *arg)
 {
     atomic_store((atomic_int *)arg, 1);
@@ -304,6 +326,7 @@ int main(void)
 
     RUN(session_gets_its_user_events_and_none_after_close);
     RUN(app_topic_reaches_every_session_of_the_app);
+    RUN(an_event_published_before_attach_does_not_stall_the_bus);
 
     server_drain(g_srv, 2000);
     identity_stop(&id);
