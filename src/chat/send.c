@@ -232,7 +232,8 @@ enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT, W_REOPEN_EVENT };
 static void send_direct(struct kit_job *j);
 static void send_write(struct kit_job *j);
 
-/* After ERR_NOTFOUND: a non-member (404) or a reply_to outside the conversation (422). */
+/* After ERR_NOTFOUND: a non-member (404) or a reply_to outside what the sender may read of
+ * the conversation (422: another conversation's, or from before their join). */
 static void send_refused(struct kit_job *j)
 {
     if (j->status != 0) {
@@ -339,7 +340,8 @@ static void send_written(struct kit_job *j)
  * sender's read_seq moves to the message; a customer's message reopens the conversation (not
  * written for a conversation known to have no customer: a direct one between two users who
  * are no merchant or agent, docs/service.md). A reply_to must be a message of the
- * conversation (a required row, last, so the steps above keep their places). */
+ * conversation the sender may read, from after their join (a required row, last, so the steps
+ * above keep their places). */
 static void send_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -398,6 +400,7 @@ static void send_write(struct kit_job *j)
         store_op_add(op, &SQL_MESSAGES_REPLY_IN);
         store_bind_text(op, c->conv_id);
         store_bind_text(op, c->msg.reply_to);
+        store_bind_text(op, c->user_id);
         store_op_require_row(op);
     }
     kit_store(j, op, KIT_WRITE, send_written);

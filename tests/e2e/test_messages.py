@@ -304,6 +304,48 @@ def test_reply_to_carries_a_quoted_preview(app):
     assert send(app, "mallory", conv, "gapless").json()["seq"] == on_pic["seq"] + 1
 
 
+def test_a_member_added_later_cannot_reply_to_what_came_before_their_join(app, server):
+    """audit F5: the reply_to check is the history's rule (messages after joined_seq), so a
+    late member gets no quoted preview of a message they cannot read"""
+    app.users("qa", "qb", "qc")
+    conv = group(app, "qa", ["qb"], "Quote")
+    before = send(app, "qa", conv, "before qc joined: secret").json()
+    assert app.call("qa", "POST", "/conversations/%s/members" % conv,
+                    {"user_ids": ["qc"]}).status == 200
+    e = error_of(send(app, "qc", conv, "quote", reply_to=before["id"]), 422, "reply_to",
+                 "validation_failed")
+    assert "secret" not in json.dumps(e)
+    c = ws(server, app, "qc")
+    c.send_json({"type": "send", "conversation_id": conv, "client_msg_id": "q-1",
+                 "message": {"type": "text", "content": "x", "reply_to": before["id"]}})
+    f = frames_until(c, lambda f: f["type"] in ("send.ok", "error"))[-1]
+    assert (f["type"], f["code"], f["field"], f["client_msg_id"]) == \
+        ("error", "validation_failed", "message.reply_to", "q-1"), f
+    c.close()
+    # nothing was written; what the late member can read, they can quote
+    seqs = all_seqs(app, "qa", conv)
+    added = history(app, "qc", conv, "?after_seq=0")["results"]
+    assert [m["type"] for m in added] == ["system"] and added[0]["seq"] == seqs[-1]
+    r = send(app, "qc", conv, "welcome me", reply_to=added[0]["id"])
+    assert r.status == 201 and r.json()["reply_preview"]["type"] == "system", r
+    after = send(app, "qa", conv, "after qc joined").json()
+    r = send(app, "qc", conv, "seen", reply_to=after["id"])
+    assert r.status == 201 and r.json()["reply_preview"]["text"] == "after qc joined", r
+    # a member from before may quote it still
+    r = send(app, "qb", conv, "old news", reply_to=before["id"])
+    assert r.status == 201 and r.json()["reply_preview"]["text"].startswith("before"), r
+
+
+def test_a_room_member_cannot_reply_to_what_came_before_their_join(app):
+    app.users("rq_owner", "rq_late")
+    room = app.call("rq_owner", "POST", "/conversations", {"type": "room", "name": "RQ"}).json()
+    before = send(app, "rq_owner", room["id"], "room, before").json()
+    assert app.call("rq_late", "POST", "/rooms/%s/join" % room["id"]).status == 200
+    error_of(send(app, "rq_late", room["id"], "x", reply_to=before["id"]), 422, "reply_to")
+    after = send(app, "rq_owner", room["id"], "room, after").json()
+    assert send(app, "rq_late", room["id"], "y", reply_to=after["id"]).status == 201
+
+
 # ---------------------------------------------------------------- history
 
 def test_history_pages_both_ways(app):

@@ -18,10 +18,13 @@ const struct store_sql SQL_MESSAGES_INSERT =
               " reply_to, client_msg_id, created_at) SELECT ?1, ?2, c.id, c.last_seq, ?4, ?5, ?6,"
               " ?7, ?8, ?9 FROM conversations c WHERE c.id = ?3");
 
-/* ?1 conversation, ?2 message: a row when the message is one of the conversation's (the
- * required row of a send's reply_to) */
+/* ?1 conversation, ?2 message, ?3 the sender: a row when the message is one of the
+ * conversation's that the sender may read, after their joined_seq as in the history (the
+ * required row of a send's reply_to: a member added later quotes nothing from before) */
 const struct store_sql SQL_MESSAGES_REPLY_IN =
-    STORE_SQL("SELECT 1 FROM messages WHERE conversation_id = ?1 AND id = ?2");
+    STORE_SQL("SELECT 1 FROM messages WHERE conversation_id = ?1 AND id = ?2 AND seq > (SELECT"
+              " joined_seq FROM conversation_members WHERE conversation_id = ?1 AND user_id ="
+              " ?3)");
 
 /* ?1 message, ?2 kind ('message.new'): the event, and its cursor */
 const struct store_sql SQL_EVENTS_INSERT_MESSAGE =
