@@ -157,8 +157,7 @@ static const struct setting settings[] = {
      F_STR(redis_url),
      .secret = true,
      .metavar = "URL",
-     .help = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]: several nodes share events and "
-             "presence through it (default: unset, one node)"},
+     .help = "redis://[:PASS@]HOST[:PORT][/DB] for several nodes (unset: one)"},
     ENUM("HERALD_DURABILITY", F_INT(durability), durability_names, "mode", "normal", "MODE",
          "normal: commits survive a crash; strict: also power loss (fsync)"),
     {.env = "HERALD_JWT_SECRET",

@@ -73,9 +73,9 @@ void request_fail_store(struct http_req *req, int err, const char *what, const c
         request_fail(req, err, msg, NULL);
         break;
     case ERR_EXISTS:
-        if (conflict_field != NULL) /* "an operator", "a user" */
+        if (conflict_field != NULL) /* "an operator", "a user" (a "u" sounds like "you") */
             snprintf(msg, sizeof(msg), "%s %s with this %s exists",
-                     strchr("aeiou", what[0]) != NULL && what[0] != '\0' ? "an" : "a", what,
+                     strchr("aeio", what[0]) != NULL && what[0] != '\0' ? "an" : "a", what,
                      conflict_field);
         else
             snprintf(msg, sizeof(msg), "the %s exists", what);
