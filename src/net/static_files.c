@@ -312,6 +312,8 @@ size_t static_files_count(const struct static_files *sf)
 
 static const struct sfile *find(const struct static_files *sf, const char *path)
 {
+    if (sf->n == 0) /* no UI built in: bsearch may not be given a NULL array */
+        return NULL;
     struct sfile key = {.path = (char *)path};
     return bsearch(&key, sf->files, sf->n, sizeof(struct sfile), cmp_file);
 }
