@@ -218,14 +218,7 @@ static void remote_change(struct bus_redis *r, const char *node, const char *set
 
 static int sleep_or_stop(struct bus_redis *r, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_deadline(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&r->mu);
     while (!r->stop && pthread_cond_timedwait(&r->stop_cv, &r->mu, &ts) != ETIMEDOUT) {
     }
@@ -566,15 +559,7 @@ static void *writer_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&r->mu);
         while (!r->stop && r->head == NULL && clock_wall_ms() < next_beat) {
-            int64_t wait = next_beat - clock_wall_ms();
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = clock_deadline(CLOCK_REALTIME, next_beat - clock_wall_ms());
             pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         }
         if (r->stop) {

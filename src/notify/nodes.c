@@ -74,14 +74,7 @@ static void *heartbeat_main(void *arg)
     struct notify_node *n = arg;
     pthread_mutex_lock(&n->mu);
     while (!n->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += NOTIFY_HEARTBEAT_MS / 1000;
-        ts.tv_nsec += (long)(NOTIFY_HEARTBEAT_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_deadline(CLOCK_MONOTONIC, NOTIFY_HEARTBEAT_MS);
         int rc = 0;
         while (!n->stopping && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&n->cv, &n->mu, &ts);
