@@ -226,11 +226,8 @@ static void replayed(struct kit_job *j)
     s->begun = true;
     (void)http_res_write(j->req, "retry: 0\n\n", 10);
     struct buf done = BUF_INIT;
-    chat__sync_render(j, emit_replayed, s, &done);
+    bool more = chat__sync_render(j, emit_replayed, s, &done);
     if (!s->ended) {
-        cJSON *d = cJSON_ParseWithLength(done.data, done.len);
-        bool more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "has_more"));
-        cJSON_Delete(d);
         write_event(s, done.data, done.len, 0);
         if (more) /* the next page: the client comes back from its last id at once */
             end_stream(s);

@@ -534,11 +534,12 @@ struct store;
 /*
  * Sync's read and rendering for other transports (events_sse.c): chat__sync_read starts the
  * read of the page after c->after_seq (c->limit events); chat__sync_render emits each event's
- * frame JSON (as the live one) and appends the closing sync.done frame JSON to done.
+ * frame JSON (as the live one), appends the closing sync.done frame JSON to done and returns
+ * its has_more.
  * chat__sync_cursor parses a cursor (-1 when malformed).
  */
 bool chat__sync_read(struct kit_job *j, kit_fn next); /* false: refused, answered */
-void chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
+bool chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
                        struct buf *done);
 int64_t chat__sync_cursor(const char *s);
 

@@ -231,13 +231,14 @@ int64_t chat__sync_cursor(const char *s)
     return parse_cursor(s);
 }
 
-void chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
+bool chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
                        struct buf *done)
 {
     struct page p = render(j, emit, arg, SIZE_MAX);
     buf_puts(done, "{\"type\":\"sync.done\",");
     page_fields(done, &p);
     buf_putc(done, '}');
+    return p.has_more;
 }
 
 /* ---- GET /api/v1/sync */
