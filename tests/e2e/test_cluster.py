@@ -8,7 +8,6 @@ The two-node tests need PostgreSQL (one SQLite file belongs to one server): they
 `make test-pg`. The settings check runs on both passes.
 """
 import json
-import os
 import shutil
 import signal
 import socket
@@ -19,18 +18,11 @@ import time
 import pytest
 
 from conftest import PG_URL, Server, http_get, run_herald, wait_until, ws_open
+from smtp_sink import free_port
 from test_messages import frames_until, nothing_of
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 needs_pg = pytest.mark.skipif(not PG_URL, reason="two nodes share PostgreSQL (make test-pg)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Redis:
