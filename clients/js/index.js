@@ -297,8 +297,7 @@ export class HeraldClient extends EventTarget {
       if (this.cursor === null) this.cursor = f.cursor; // nothing held yet: start at the newest
       this.collected = [];
       // everything up to the cursor synced from was applied before; above it, each cursor is
-      // applied once (a set, not "above the last": live frames committed by senders on two
-      // event loops can arrive swapped)
+      // applied once (a set, not "above the last": events from two nodes can arrive swapped)
       this.floor = BigInt(this.cursor);
       this.applied = new Set();
       ws.send(JSON.stringify({ type: "sync", cursor: this.cursor }));

@@ -153,8 +153,8 @@ class HeraldClient:
             self.cursor = hello["cursor"]  # nothing held yet: start at the newest event
         self._collected = []
         # everything up to the cursor synced from was applied before; above it, each cursor
-        # is applied once (a set, not "above the last": live frames committed by senders on
-        # two event loops can arrive swapped)
+        # is applied once (a set, not "above the last": events from two nodes can arrive
+        # swapped)
         self._floor = int(self.cursor)
         self._applied = collections.OrderedDict()
         await ws.send(json.dumps({"type": "sync", "cursor": self.cursor}))

@@ -1,12 +1,12 @@
 /*
  * The bus across nodes through Redis; see bus_redis.h. Keys (docs/deployment.md):
  *
- *   herald:bus                  the channel: "F<node>\n<n>\n<topic 1>\n...<topic n>\n<frame>"
- *                               (one frame for n topics: a message to a room's members is one
- *                               publish) and "P<node>\n<+|->\n<set>\n<member>" (a set change)
- *   herald:nodes                sorted set: node id -> its last heartbeat (ms); live: < 5 s old
- *   herald:n:<node>:sets        the names of the node's sets
- *   herald:n:<node>:s:<set>     the node's members of a set
+ *   herald:bus                  the channel: "F<node>\n<n> <cursor>\n<topic 1>\n...<topic n>\n
+ *                               <frame>" (one frame for n topics: a message to a room's members
+ *                               is one publish; cursor the frame's, 0 for none) and
+ * "P<node>\n<+|->\n<set>\n<member>" (a set change) herald:nodes                sorted set: node id
+ * -> its last heartbeat (ms); live: < 5 s old herald:n:<node>:sets        the names of the node's
+ * sets herald:n:<node>:s:<set>     the node's members of a set
  *
  * A node's keys expire KEY_TTL_MS after its last heartbeat, so a node that dies leaves nothing
  * behind for long. The writer thread also re-reads the other live nodes' sets every RESYNC_MS
@@ -354,7 +354,7 @@ static int send_batch(struct bus_redis *r, struct item *batch)
             end = end->next;
         }
         msg.len = 0;
-        buf_printf(&msg, "F%s\n%d\n", r->node, k);
+        buf_printf(&msg, "F%s\n%d %lld\n", r->node, k, (long long)it->frame->cursor);
         for (struct item *x = it; x != end; x = x->next) {
             buf_puts(&msg, x->a);
             buf_putc(&msg, '\n');
@@ -654,9 +654,11 @@ static void on_message(struct bus_redis *r, const char *p, size_t len)
     node[16] = '\0';
     const char *q = nl + 1;
     if (p[0] == 'F') {
-        int n = atoi(q);
+        char *sp;
+        long n = strtol(q, &sp, 10);
+        long long cursor = *sp == ' ' ? strtoll(sp + 1, NULL, 10) : 0;
         q = memchr(q, '\n', (size_t)(end - q));
-        if (q == NULL || n <= 0 || n > GROUP_TOPICS)
+        if (q == NULL || n <= 0 || n > GROUP_TOPICS || cursor < 0)
             return;
         q++;
         const char *topics = q;
@@ -667,6 +669,7 @@ static void on_message(struct bus_redis *r, const char *p, size_t len)
             q++;
         }
         struct frame *f = frame_new_copy(q, (size_t)(end - q));
+        f->cursor = cursor;
         const char *t = topics;
         for (int i = 0; i < n; i++) {
             const char *te = memchr(t, '\n', (size_t)(end - t));

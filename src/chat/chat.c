@@ -386,6 +386,7 @@ void chat__publish_msg(struct chat *chat, const char *app_id, const char *kind,
     struct buf b = BUF_INIT;
     chat__msg_frame(&b, kind, m, 0, 0, cursor);
     struct frame *f = ws_frame_text(b.data, b.len);
+    f->cursor = cursor;
     buf_release(&b);
     rt_cursor_seen(chat->rt, cursor);
     chat__publish_rows(chat->rt, app_id, ids, col, NULL, f, skip);
@@ -416,6 +417,7 @@ void chat__publish_updated(struct chat *c, const char *app_id, const cJSON *conv
     chat__updated_frame(&b, conv, notify, cursor);
     bool extra = notify != NULL && notify[0] != '\0';
     struct frame *f = ws_frame_text(b.data, b.len);
+    f->cursor = cursor;
     buf_release(&b);
     if (cursor > 0)
         rt_cursor_seen(c->rt, cursor);
@@ -490,6 +492,42 @@ void chat__event(struct chat *ch, const char *app_id, const char *event, const c
     cJSON_Delete(o);
 }
 
+/* Writer thread, right after the commit (kit_store_committed): the events of the change, so
+ * they leave in commit order. */
+static void write_committed(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    const struct store_rows *conv = store_result_step(j->res, -2);
+    const struct store_rows *members = store_result_step(j->res, -1);
+    if (conv == NULL || conv->nrows == 0)
+        return;
+    const struct store_rows *changed =
+        c->publish_step >= 0 ? store_result_step(j->res, c->publish_step) : NULL;
+    if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
+        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
+        chat__publish_updated(c->chat, c->app_id, ev, members, c->notify,
+                              chat__event_cursor(c, j->res));
+        cJSON_Delete(ev);
+    }
+    if (c->sys_json != NULL) { /* the system message, after the change it tells */
+        const struct store_rows *m = store_result_step(j->res, -4);
+        const struct store_rows *ev = store_result_step(j->res, -5);
+        if (m != NULL && m->nrows > 0 && ev != NULL && ev->nrows > 0)
+            chat__publish_msg(c->chat, c->app_id, "message.new", m, store_rows_int(ev, 0, 0),
+                              members, MB_USER, 0);
+    }
+}
+
+bool chat__write_then(struct kit_job *j, struct store_op *op, kit_fn next)
+{
+    return kit_store_committed(j, op, write_committed, next);
+}
+
+bool chat__write(struct kit_job *j, struct store_op *op)
+{
+    return chat__write_then(j, op, chat__finish_write);
+}
+
 void chat__finish_write(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
@@ -509,24 +547,9 @@ void chat__finish_write(struct kit_job *j)
         chat__fail(j, 404, "not_found", "no such conversation", j->req ? NULL : "conversation_id");
         return;
     }
-    const struct store_rows *changed =
-        c->publish_step >= 0 ? store_result_step(j->res, c->publish_step) : NULL;
     if (c->ok_status == 201 && j->req != NULL) /* created: the app's event webhooks */
         chat__event(c->chat, c->app_id, "conversation.created", store_rows_text(conv, 0, 0), conv,
                     0, true);
-    if (c->publish_step < 0 || (changed != NULL && changed->changes > 0)) {
-        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
-        chat__publish_updated(c->chat, c->app_id, ev, members, c->notify,
-                              chat__event_cursor(c, j->res));
-        cJSON_Delete(ev);
-    }
-    if (c->sys_json != NULL) { /* the system message, after the change it tells */
-        const struct store_rows *m = store_result_step(j->res, -4);
-        const struct store_rows *ev = store_result_step(j->res, -5);
-        if (m != NULL && m->nrows > 0 && ev != NULL && ev->nrows > 0)
-            chat__publish_msg(c->chat, c->app_id, "message.new", m, store_rows_int(ev, 0, 0),
-                              members, MB_USER, 0);
-    }
     if (j->req == NULL) /* a WebSocket join or leave: the events above are the answer */
         return;
     if (c->ok_status == 204) {

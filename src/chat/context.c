@@ -84,6 +84,7 @@ static void profile_done(const struct store_result *res, int first, const char *
         chat__updated_frame(&b, o, NULL, cursor);
         cJSON_Delete(o);
         struct frame *f = ws_frame_text(b.data, b.len);
+        f->cursor = cursor;
         rt_cursor_seen(c->rt, cursor);
         for (int k = 0; members != NULL && k < members->nrows; k++) {
             const char *cid = store_rows_text(members, k, MB_CONV);

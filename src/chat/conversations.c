@@ -168,7 +168,7 @@ static void create_direct(struct kit_job *j)
         bad(j->req, "peer", "must be another user than yourself");
         return;
     }
-    kit_store(j, op, KIT_WRITE, direct_done);
+    chat__write_then(j, op, direct_done);
 }
 
 /* The group or room write, once the listed members are known to exist. */
@@ -209,7 +209,7 @@ static void create_write(struct kit_job *j)
     store_bind_text(op, id);
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_OF);
     store_bind_text(op, id);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 bool chat__users_exist(struct kit_job *j, const struct store_rows *r, const char *list)

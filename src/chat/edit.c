@@ -49,10 +49,9 @@ static void answer_msg(struct kit_job *j, const struct store_rows *m, int64_t cu
     cJSON_Delete(o);
 }
 
-/* After the write: 200 with the message, and message.updated to every member. */
+/* After the write: 200 with the message (its event has gone out: committed, below). */
 static void updated(struct kit_job *j)
 {
-    struct chctx *c = chat__ctx(j);
     if (j->status == ERR_NOTFOUND) {
         http_respond_error(j->req, 409, "conflict",
                            "the message changed meanwhile; read it again and retry", NULL);
@@ -68,9 +67,18 @@ static void updated(struct kit_job *j)
         http_respond_error(j->req, 500, "internal", "the message could not be read back", NULL);
         return;
     }
-    int64_t cursor = store_rows_int(ev, 0, 0);
-    answer_msg(j, m, cursor);
-    chat__publish_msg(c->chat, c->app_id, "message.updated", m, cursor,
+    answer_msg(j, m, store_rows_int(ev, 0, 0));
+}
+
+/* Writer thread, right after the commit: message.updated to every member, in commit order. */
+static void committed(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    const struct store_rows *m = store_result_step(j->res, U_GET);
+    const struct store_rows *ev = store_result_step(j->res, U_EVENT);
+    if (m == NULL || m->nrows == 0 || ev == NULL || ev->nrows == 0)
+        return;
+    chat__publish_msg(c->chat, c->app_id, "message.updated", m, store_rows_int(ev, 0, 0),
                       store_result_step(j->res, U_MEMBERS), 0, 0);
 }
 
@@ -185,7 +193,7 @@ static void edit_loaded(struct kit_job *j)
     add_tail(op, c);
     /* re-indexed in the same write: the old words no longer match, the new ones do */
     chat__search_put(op, c->chat->id->store, c->msg_id, in.type, content);
-    kit_store(j, op, KIT_WRITE, updated);
+    kit_store_committed(j, op, committed, updated);
 }
 
 static void edit_start(struct kit_job *j)
@@ -240,7 +248,7 @@ static void recall_write(struct kit_job *j)
     }
     store_op_add(op, &SQL_MESSAGE_SEARCH_DELETE); /* a recalled message is found no more */
     store_bind_text(op, c->msg_id);
-    kit_store(j, op, KIT_WRITE, updated);
+    kit_store_committed(j, op, committed, updated);
 }
 
 static void recall_loaded(struct kit_job *j)

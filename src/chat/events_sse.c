@@ -73,18 +73,6 @@ static const char *frame_text(const struct frame *f, size_t *len)
     return f->data + at;
 }
 
-/* The frame's top-level "cursor" (a string of digits or a number), 0 when it has none. */
-static int64_t cursor_of(const char *json, size_t len)
-{
-    cJSON *v = cJSON_ParseWithLength(json, len);
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "cursor");
-    int64_t cur = cJSON_IsString(c)   ? chat__sync_cursor(c->valuestring)
-                  : cJSON_IsNumber(c) ? (int64_t)c->valuedouble
-                                      : 0;
-    cJSON_Delete(v);
-    return cur > 0 ? cur : 0;
-}
-
 static void end_stream(struct sse *s);
 
 /* One event: "id:" when it has a cursor, then its JSON on one "data:" line (frames hold no raw
@@ -115,7 +103,7 @@ static void write_frame(struct sse *s, const struct frame *f)
     const char *json = frame_text(f, &len);
     if (json == NULL)
         return;
-    int64_t cursor = cursor_of(json, len);
+    int64_t cursor = f->cursor;
     if (cursor > 0 && cursor <= s->cursor)
         return; /* replayed already */
     write_event(s, json, len, cursor);
@@ -197,10 +185,9 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-static void emit_replayed(const char *json, size_t len, void *arg)
+static void emit_replayed(const char *json, size_t len, int64_t cursor, void *arg)
 {
-    struct sse *s = arg;
-    write_event(s, json, len, cursor_of(json, len));
+    write_event(arg, json, len, cursor);
 }
 
 /* The replay's page has been read: the stream begins with it, then the held live frames. s stays

@@ -274,10 +274,19 @@ void chat__msg_frame(struct buf *b, const char *kind, const struct store_rows *r
 
 /*
  * Answers a write that ended with SQL_CONVERSATIONS_GET and SQL_CONVERSATION_MEMBERS_OF:
- * the conversation (c->ok_status; 204 without a body), and the event to its members
- * (when c->publish_step is -1 or that step changed rows).
+ * the conversation (c->ok_status; 204 without a body).
  */
 void chat__finish_write(struct kit_job *j);
+
+/*
+ * Submits such a write (kit_store_committed): right after its commit, on the writer thread,
+ * the event to its members (when c->publish_step is -1 or that step changed rows) and the
+ * system message; then chat__finish_write answers. Returns kit_store's result.
+ */
+bool chat__write(struct kit_job *j, struct store_op *op);
+
+/* chat__write with another continuation (a get-or-create that goes on with a send). */
+bool chat__write_then(struct kit_job *j, struct store_op *op, kit_fn next);
 
 /* Answers a failed store step: 404 no such conversation, 503 on back-pressure, ... (over
  * HTTP, or as an `error` frame to a WebSocket command's connection). */
@@ -534,13 +543,13 @@ struct store;
 /*
  * Sync's read and rendering for other transports (events_sse.c): chat__sync_read starts the
  * read of the page after c->after_seq (c->limit events); chat__sync_render emits each event's
- * frame JSON (as the live one), appends the closing sync.done frame JSON to done and returns
- * its has_more.
+ * frame JSON (as the live one) with its cursor, appends the closing sync.done frame JSON to
+ * done and returns its has_more.
  * chat__sync_cursor parses a cursor (-1 when malformed).
  */
+typedef void (*chat_sync_emit_fn)(const char *json, size_t len, int64_t cursor, void *arg);
 bool chat__sync_read(struct kit_job *j, kit_fn next); /* false: refused, answered */
-bool chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
-                       struct buf *done);
+bool chat__sync_render(struct kit_job *j, chat_sync_emit_fn emit, void *arg, struct buf *done);
 int64_t chat__sync_cursor(const char *s);
 
 /* GET /api/v1/events: the event stream over Server-Sent Events (events_sse.c). */

@@ -118,7 +118,7 @@ static void write_leave(struct kit_job *j, const char *type)
     store_bind_text(op, c->conv_id);
     store_bind_int(op, now);
     chat__add_change_tail(op, c, "member.left", c->user_id, false);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 static void write_patch(struct kit_job *j, const char *type, const char *role)
@@ -145,7 +145,7 @@ static void write_patch(struct kit_job *j, const char *type, const char *role)
     store_bind_int(op, clock_wall_ms());
     store_op_require_row(op);
     chat__add_change_tail(op, c, "conversation.updated", NULL, false);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 static void write_add(struct kit_job *j, const char *type, const char *role)
@@ -200,7 +200,7 @@ static void write_add(struct kit_job *j, const char *type, const char *role)
         add_new_guard(op, c, added);
     add_touch(op, c, now);
     chat__add_change_tail(op, c, "member.added", NULL, true);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 static void write_remove(struct kit_job *j, const char *type, const char *role)
@@ -247,7 +247,7 @@ static void write_remove(struct kit_job *j, const char *type, const char *role)
     store_op_require_row(op);
     add_touch(op, c, now);
     chat__add_change_tail(op, c, "member.removed", c->target, false);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 static void write_role(struct kit_job *j, const char *type, const char *role)
@@ -280,7 +280,7 @@ static void write_role(struct kit_job *j, const char *type, const char *role)
     store_op_require_row(op);
     add_touch(op, c, now);
     chat__add_change_tail(op, c, "member.role", c->target, false);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 /* joined: whether the asker was a member at the load */
@@ -300,7 +300,7 @@ static void write_join(struct kit_job *j, bool joined)
     if (!joined)
         add_new_guard(op, c, 1);
     chat__add_change_tail(op, c, "member.joined", c->user_id, true);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 /* The conversation is loaded: answer GET, or check the rights and start the write. */

@@ -82,6 +82,7 @@ static void publish_read(struct chctx *c, int64_t seq, int64_t cursor, const str
     buf_json_str(&b, c->user_id);
     buf_printf(&b, ",\"seq\":%lld,\"cursor\":\"%lld\"}", (long long)seq, (long long)cursor);
     struct frame *f = ws_frame_text(b.data, b.len);
+    f->cursor = cursor;
     buf_release(&b);
     rt_cursor_seen(c->chat->rt, cursor);
     chat__publish_rows(c->chat->rt, c->app_id, ids, 0, NULL, f, c->sess != NULL ? c->sess->id : 0);
@@ -90,6 +91,19 @@ static void publish_read(struct chctx *c, int64_t seq, int64_t cursor, const str
 }
 
 enum { R_LOG, R_MOVE, R_STATE, R_AUDIENCE };
+
+/* Writer thread, right after the commit: `read` to the members when read_seq moved. */
+static void read_committed(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    const struct store_rows *st = store_result_step(j->res, R_STATE);
+    const struct store_rows *moved = store_result_step(j->res, R_MOVE);
+    const struct store_rows *log = store_result_step(j->res, R_LOG);
+    if (st != NULL && st->nrows > 0 && moved != NULL && moved->changes > 0 && log != NULL &&
+        log->nrows > 0)
+        publish_read(c, store_rows_int(st, 0, 0), store_rows_int(log, 0, 0),
+                     store_result_step(j->res, R_AUDIENCE));
+}
 
 static void read_written(struct kit_job *j)
 {
@@ -111,10 +125,6 @@ static void read_written(struct kit_job *j)
     }
     int64_t seq = store_rows_int(st, 0, 0);
     int64_t unread = store_rows_int(st, 0, 1);
-    const struct store_rows *moved = store_result_step(j->res, R_MOVE);
-    const struct store_rows *log = store_result_step(j->res, R_LOG);
-    if (moved != NULL && moved->changes > 0 && log != NULL && log->nrows > 0)
-        publish_read(c, seq, store_rows_int(log, 0, 0), store_result_step(j->res, R_AUDIENCE));
     if (j->req == NULL) /* the frame has no answer but an error; the other devices have `read` */
         return;
     struct buf b = BUF_INIT;
@@ -150,7 +160,7 @@ static void read_write(struct kit_job *j)
     store_op_add(op, &SQL_CONVERSATION_MEMBERS_READ_AUDIENCE);
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
-    kit_store(j, op, KIT_WRITE, read_written);
+    kit_store_committed(j, op, read_committed, read_written);
 }
 
 /* ---- POST /conversations/{id}/read {"seq"} */

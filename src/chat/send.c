@@ -323,9 +323,6 @@ static void send_written(struct kit_job *j)
     chat__event(c->chat, c->app_id, "message.created", c->msg_id, m, 0, false); /* webhooks */
     if (c->after_send == NULL)
         answer_ok(j, m, cursor, false);
-    /* to every member, except the sending connection */
-    chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
-                      store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
     const struct store_rows *reopen =
         c->no_customer ? NULL : store_result_step(j->res, W_REOPEN_EVENT);
     if (reopen != NULL && reopen->nrows > 0) /* the customer reopened it (service.c) */
@@ -334,6 +331,19 @@ static void send_written(struct kit_job *j)
         chat__search_kick(c->chat->indexer); /* listed in the write: index it (search_index.c) */
     if (c->after_send != NULL)
         c->after_send(j);
+}
+
+/* Writer thread, right after the commit: message.new to every member, except the sending
+ * connection, in commit order with every other event (kit_store_committed). */
+static void send_committed(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    const struct store_rows *m = store_result_step(j->res, W_GET);
+    int64_t cursor = store_rows_inserted_id(store_result_step(j->res, W_EVENT));
+    if (m == NULL || m->nrows == 0 || cursor == 0)
+        return;
+    chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
+                      store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
 }
 
 /* The write: the next seq, the message, its event; then the message and the members; the
@@ -403,7 +413,7 @@ static void send_write(struct kit_job *j)
         store_bind_text(op, c->user_id);
         store_op_require_row(op);
     }
-    kit_store(j, op, KIT_WRITE, send_written);
+    kit_store_committed(j, op, send_committed, send_written);
 }
 
 void chat__send_write(struct kit_job *j)
@@ -432,15 +442,10 @@ static void direct_got(struct kit_job *j)
         answer_error(j, 404, "not_found", "no such user", "to");
         return;
     }
-    const struct store_rows *members = store_result_step(j->res, -1);
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
-    if (made != NULL && made->changes > 0) {
+    if (made != NULL && made->changes > 0) /* announced at the commit (chat__write_then) */
         chat__event(c->chat, c->app_id, "conversation.created", store_rows_text(conv, 0, 0), conv,
                     0, true);
-        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
-        chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
-        cJSON_Delete(ev);
-    }
     send_write(j);
 }
 
@@ -482,7 +487,7 @@ static void send_direct(struct kit_job *j)
         kit_wait(j, send_to);
         return;
     }
-    if (!kit_store(j, op, KIT_WRITE, direct_got)) /* answered: wake the waiters */
+    if (!chat__write_then(j, op, direct_got)) /* answered: wake the waiters */
         chat__directs_done(c->chat->directs, c->app_id, c->direct_key, NULL, false);
 }
 

@@ -137,7 +137,7 @@ static void write_status(struct kit_job *j, const char *old, const char *assigne
     add_audit(op, j, "conversation.status", detail, now);
     free(detail);
     chat__add_change_tail(op, c, "conversation.status", NULL, false);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 /* The transfer to c->target, decided. */
@@ -176,7 +176,7 @@ static void write_transfer(struct kit_job *j, const char *assignee)
     add_audit(op, j, "conversation.transfer", detail, now);
     free(detail);
     chat__add_change_tail(op, c, "conversation.transferred", c->target, false);
-    kit_store(j, op, KIT_WRITE, chat__finish_write);
+    chat__write(j, op);
 }
 
 /* Loaded: the conversation with the asker's role (step 0), the asker's and the target's kinds

@@ -296,19 +296,13 @@ static void opened(struct kit_job *j)
         return;
     }
     const struct store_rows *conv = store_result_step(j->res, -2);
-    const struct store_rows *members = store_result_step(j->res, -1);
     if (conv == NULL || conv->nrows == 0) { /* resolved meanwhile: the customer retries */
         chat__fail(j, 409, "conflict", "the support conversation changed meanwhile; retry",
                    j->req != NULL ? NULL : "to");
         return;
     }
     const struct store_rows *made = store_result_step(j->res, c->publish_step);
-    bool created = made != NULL && made->changes > 0;
-    if (created) {
-        cJSON *ev = chat__conv_json(conv, 0, members, NULL, NULL);
-        chat__publish_updated(c->chat, c->app_id, ev, members, NULL, chat__event_cursor(c, j->res));
-        cJSON_Delete(ev);
-    }
+    bool created = made != NULL && made->changes > 0; /* announced at the commit */
     c->ok_status = created ? 201 : 200;
     snprintf(c->conv_id, sizeof(c->conv_id), "%s", store_rows_text(conv, 0, 0));
     if (c->support_then != NULL) {
@@ -349,7 +343,7 @@ static void open_write(struct kit_job *j)
     store_op_add(op, &SQL_SUPPORT_OPEN_MEMBERS);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->user_id);
-    kit_store(j, op, KIT_WRITE, opened);
+    chat__write_then(j, op, opened);
 }
 
 void chat__support_open(struct kit_job *j, kit_fn then)

@@ -128,11 +128,10 @@ struct page {
     bool has_more, complete;
 };
 
-/* Renders the page's frames: each one to emit(frame, len, arg), the page ending early (with
- * has_more) before the frame that would take it over budget bytes (counting each frame's
+/* Renders the page's frames: each one to emit(frame, len, cursor, arg), the page ending early
+ * (with has_more) before the frame that would take it over budget bytes (counting each frame's
  * header as FRAME_HEADER_MAX). */
-static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
-                          size_t budget)
+static struct page render(struct kit_job *j, chat_sync_emit_fn emit, void *arg, size_t budget)
 {
     struct chctx *c = chat__ctx(j);
     int step = c->chat->history_days > 0 ? 1 : 0;
@@ -179,7 +178,7 @@ static struct page render(struct kit_job *j, void (*emit)(const char *, size_t, 
             break;
         }
         p.cursor = cursor;
-        emit(b.data, b.len, arg);
+        emit(b.data, b.len, cursor, arg);
         sent += b.len + FRAME_HEADER_MAX;
     }
     buf_release(&b);
@@ -231,8 +230,7 @@ int64_t chat__sync_cursor(const char *s)
     return parse_cursor(s);
 }
 
-bool chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, void *), void *arg,
-                       struct buf *done)
+bool chat__sync_render(struct kit_job *j, chat_sync_emit_fn emit, void *arg, struct buf *done)
 {
     struct page p = render(j, emit, arg, SIZE_MAX);
     buf_puts(done, "{\"type\":\"sync.done\",");
@@ -243,8 +241,9 @@ bool chat__sync_render(struct kit_job *j, void (*emit)(const char *, size_t, voi
 
 /* ---- GET /api/v1/sync */
 
-static void http_emit(const char *frame, size_t len, void *arg)
+static void http_emit(const char *frame, size_t len, int64_t cursor, void *arg)
 {
+    (void)cursor;
     struct buf *b = arg;
     if (b->data[b->len - 1] != '[')
         buf_putc(b, ',');
@@ -329,10 +328,11 @@ static const struct kit_field frame_fields[] = {
 };
 static const struct kit_table frame_table = {.fields = frame_fields};
 
-static void ws_emit(const char *frame, size_t len, void *arg)
+/* A replayed event, unless the socket had it already (rt_sync_replayed). */
+static void ws_emit(const char *frame, size_t len, int64_t cursor, void *arg)
 {
     struct rt_session *s = arg;
-    if (s->conn != NULL)
+    if (s->conn != NULL && rt_sync_replayed(s, cursor))
         ws_conn_send_text(s->conn, frame, len);
 }
 
@@ -340,29 +340,39 @@ static void ws_done(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
     struct rt_session *s = c->sess;
-    if (s->conn == NULL) /* the connection has gone */
+    if (s->conn == NULL) { /* the connection has gone */
+        rt_sync_end(s, false);
         return;
+    }
     if (j->status != 0) {
         rt_send_error(s->conn, "unavailable", "the events could not be read; retry", NULL);
+        rt_sync_end(s, false);
         return;
     }
     size_t room = ws_conn_room(s->conn);
     size_t budget = room > SYNC_DONE_RESERVE ? room - SYNC_DONE_RESERVE : 0;
     struct page p =
         render(j, ws_emit, s, budget < SYNC_WS_PAGE_BYTES ? budget : SYNC_WS_PAGE_BYTES);
-    if (s->conn == NULL)
+    if (s->conn == NULL) {
+        rt_sync_end(s, false);
         return;
+    }
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"sync.done\",");
     page_fields(&b, &p);
     buf_putc(&b, '}');
     ws_conn_send_text(s->conn, b.data, b.len);
     buf_release(&b);
+    rt_sync_end(s, p.has_more); /* the last page: the live frames that waited follow it */
 }
 
+/* Live frames wait from here until the last page is out (rt_sync_begin). */
 static void ws_start(struct kit_job *j)
 {
-    add_read(j, ws_done);
+    struct rt_session *s = chat__ctx(j)->sess;
+    rt_sync_begin(s);
+    if (!add_read(j, ws_done)) /* refused, answered: nothing to wait for */
+        rt_sync_end(s, false);
 }
 
 void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud)

@@ -17,6 +17,7 @@ struct frame *frame_new(size_t len)
     struct frame *f = xmalloc(sizeof(*f) + len);
     atomic_init(&f->refs, 1);
     f->len = (uint32_t)len;
+    f->cursor = 0;
     atomic_fetch_add_explicit(&created, 1, memory_order_relaxed);
     return f;
 }

@@ -15,7 +15,9 @@
 
 struct frame {
     atomic_uint refs;
-    uint32_t len; /* bytes in data */
+    uint32_t len;   /* bytes in data */
+    int64_t cursor; /* the event's cursor when the frame is a logged event (docs/protocol.md),
+                       else 0; set by the creator before sharing, like data */
     char data[];
 };
 

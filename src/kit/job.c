@@ -115,6 +115,10 @@ static void store_done(int status, struct store_result *res, void *ud)
     j->res = status == 0 ? res : NULL; /* the previous one was freed when the step started */
     if (status != 0)
         store_result_free(res);
+    kit_fn committed = j->committed;
+    j->committed = NULL;
+    if (status == 0 && committed != NULL)
+        committed(j); /* the writer thread, in commit order (kit_store_committed) */
     post(j, job_on_loop);
 }
 
@@ -133,10 +137,28 @@ bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind,
     store_result_free(j->res);
     j->res = NULL;
     j->next = next;
+    j->committed = NULL;
     int rc = kind == KIT_WRITE ? store_write(j->store, op, store_done, j)
                                : store_read(j->store, op, store_done, j);
     if (rc == 0)
         return true;
+    if (j->req != NULL)
+        request_fail_store(j->req, rc, "object", NULL);
+    else
+        j->origin->refused(j->target, rc);
+    return refused(j);
+}
+
+bool kit_store_committed(struct kit_job *j, struct store_op *op, kit_fn committed, kit_fn next)
+{
+    store_result_free(j->res);
+    j->res = NULL;
+    j->next = next;
+    j->committed = committed;
+    int rc = store_write(j->store, op, store_done, j);
+    if (rc == 0)
+        return true;
+    j->committed = NULL;
     if (j->req != NULL)
         request_fail_store(j->req, rc, "object", NULL);
     else

@@ -62,6 +62,7 @@ struct kit_job {
     void (*ctx_free)(void *ctx);
     /* private to job.c */
     kit_fn next;
+    kit_fn committed; /* kit_store_committed's hook for the step under way, or NULL */
     kit_work_fn work_fn;
     bool running; /* a continuation is on the stack: it frees the job when it returns */
     int nsecrets;
@@ -120,6 +121,16 @@ char *kit_secret_dup(struct kit_job *j, const char *s);
  */
 bool kit_store(struct kit_job *j, struct store_op *op, enum kit_store_kind kind, kit_fn next);
 
+/*
+ * kit_store for a write whose events must leave in commit order: committed(j) runs ON THE
+ * WRITER THREAD right after the group commit that holds op, in commit order with every other
+ * write's hook, with j->status 0 and j->res set, before next is posted to the loop (a failed
+ * op skips it). The hook may read j->res and the context, build frames and publish them on
+ * the bus (any thread may); it must not answer, start a step, or touch loop-owned state.
+ * This is how two events committed one after the other reach every loop in that order
+ * whatever loops their requests came from (docs/chat.md, "Order").
+ */
+bool kit_store_committed(struct kit_job *j, struct store_op *op, kit_fn committed, kit_fn next);
 /*
  * Starts a worker step: fn(j) runs on j->work at priority prio on behalf of the client's
  * address, at most per_tag waiting items per address (0: no per-address bound); its return

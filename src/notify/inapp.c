@@ -92,7 +92,7 @@ void notify__inapp_push(struct notify_engine *n, const struct store_rows *r, int
         rt_cursor_seen(n->rt, cursor);
     char topic[BUS_TOPIC_MAX + 1];
     bus_topic_user(topic, app, user);
-    rt_publish(n->rt, topic, b.data, b.len, 0);
+    rt_publish(n->rt, topic, b.data, b.len, 0, cursor);
     buf_release(&b);
 }
 

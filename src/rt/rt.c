@@ -26,6 +26,7 @@
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
+#include "rt/internal.h"
 
 #define RT_CMDS_MAX 32
 
@@ -264,6 +265,7 @@ static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
 
 static void session_free(struct rt_session *s)
 {
+    rt__replay_free(s);
     if (s->op != NULL) {
         free(s->op->monitor);
         free(s->op->apps_json);
@@ -321,10 +323,11 @@ static void deliver(struct rt_session *s, const struct bus_event *ev)
 {
     if (s->conn == NULL)
         return;
-    if (ev->kind == BUS_KIND_FRAME && ev->frame != NULL)
-        ws_conn_send_frame(s->conn, ev->frame);
-    else if (ev->kind == BUS_KIND_REVOKE &&
-             (ev->arg[0] == '\0' || strcmp(ev->arg, s->session_id) == 0))
+    if (ev->kind == BUS_KIND_FRAME && ev->frame != NULL) {
+        if (ev->frame->cursor <= 0 || rt__replay_live(s, ev->frame))
+            ws_conn_send_frame(s->conn, ev->frame);
+    } else if (ev->kind == BUS_KIND_REVOKE &&
+               (ev->arg[0] == '\0' || strcmp(ev->arg, s->session_id) == 0))
         ws_conn_close(s->conn, RT_CLOSE_REVOKED, "token revoked");
 }
 
@@ -372,6 +375,7 @@ static struct rt_session *session_new(struct rt *rt, const char *app_id, const c
     s->device_id = session_text(s, &at, device_id, ld);
     s->session_id = session_text(s, &at, session_id, ls);
     s->rt = rt;
+    s->opened_ms = clock_mono_ms();
     s->id = atomic_fetch_add(&rt->next_id, 1) + 1;
     s->user_sub.fn = on_user_event;
     s->user_sub.id = s->id;
@@ -517,9 +521,12 @@ struct bus *rt_bus(struct rt *rt)
     return rt->bus;
 }
 
-void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip)
+void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip,
+                int64_t cursor)
 {
-    struct bus_event *ev = bus_event_new(BUS_KIND_FRAME, topic, ws_frame_text(json, len));
+    struct frame *f = ws_frame_text(json, len);
+    f->cursor = cursor;
+    struct bus_event *ev = bus_event_new(BUS_KIND_FRAME, topic, f);
     ev->skip = skip;
     bus_publish(rt->bus, ev);
 }

@@ -23,6 +23,7 @@
 
 struct rt;
 struct rt_operator;
+struct rt_replay;
 struct identity;
 struct server;
 struct router;
@@ -51,7 +52,9 @@ struct rt_session {
     bool demo;
     bool operator; /* a monitoring operator (docs/protocol.md, "Operator connections"): no user,
                       read-only; user_sub is its "o:<operator>" topic, app_sub "o:*" */
-    struct rt_operator *op; /* owned: the operator's state (rt.c); NULL for a user */
+    struct rt_operator *op;   /* owned: the operator's state (rt.c); NULL for a user */
+    struct rt_replay *replay; /* owned: replay state around a sync (replay.c), else NULL */
+    uint64_t opened_ms;       /* clock_mono_ms() when the session was made */
     /* NUL-terminated, in the session's own allocation (text); "" when not set. At most
      * JWT_APP_MAX, RT_USER_MAX, RT_DEVICE_MAX and REVOKE_SESSION_MAX characters. */
     const char *app_id;
@@ -113,6 +116,23 @@ void rt_operator_auth(struct rt *rt, rt_operator_auth_fn fn, void *ud);
 void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operator_id,
                         const char *apps_json);
 
+/*
+ * Sync on a socket: replay, then live, each event once, in commit order (docs/protocol.md,
+ * "Sync"). A sync command calls rt_sync_begin before its read: from then on the live frames
+ * of logged events (frame->cursor > 0) wait. Each replayed event is passed to
+ * rt_sync_replayed first: false means the socket had it already (live before the sync, or on
+ * an earlier page), so it is not sent again. rt_sync_end after the page's frames (and after a
+ * failed read, with more false): more true keeps the live frames waiting for the next page;
+ * otherwise, once no other sync of the socket is under way, the waiting frames the replay did
+ * not cover go out, and from then on live frames flow (a cursor sent by the replay is not sent
+ * again live). A client that asks for no next page within 10 s gets the waiting frames with
+ * the next live event; more than 10,000 waiting (or 4 MiB) close the socket with 1013: it
+ * reconnects and syncs from its cursor. Loop thread of s.
+ */
+void rt_sync_begin(struct rt_session *s);
+bool rt_sync_replayed(struct rt_session *s, int64_t cursor);
+void rt_sync_end(struct rt_session *s, bool more);
+
 /* Fills app with the protocol's callbacks (the handshake authenticates the user). */
 void rt_ws_app(struct rt *rt, struct ws_app *app);
 
@@ -129,9 +149,11 @@ bool rt_has_monitors(struct rt *rt);
 /*
  * Publishes the JSON text json[0..len) to every connection subscribed to
  * topic (e.g. bus_topic_user()), except the session whose id is skip (0 =
- * none): the WebSocket frame is encoded once and shared. Any thread.
+ * none): the WebSocket frame is encoded once and shared. cursor: the event's
+ * (0: not a logged event). Any thread.
  */
-void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip);
+void rt_publish(struct rt *rt, const char *topic, const char *json, size_t len, uint64_t skip,
+                int64_t cursor);
 
 /*
  * Records that the event with this cursor has been committed (the newest one wins): hello

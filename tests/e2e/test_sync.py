@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import Server, module_server, ws_open
+from conftest import HttpConn, Server, module_server, ws_open
 from test_conversations import App, app_headers, error_of
 from test_messages import direct, frames_until, group, nothing_of, send
 
@@ -190,6 +190,24 @@ def test_a_room_member_syncs_from_their_join_until_they_leave(app):
 
 # ---------------------------------------------------------------- WebSocket
 
+def ws_messages(sock, conv, want, cursor, limit=50, timeout=10):
+    """Pages `sync` from cursor until has_more is false, then reads on: every message.new of
+    conv in the order the socket delivered it (replayed and live alike), until want."""
+    got, syncing = [], True
+    sock.send_json({"type": "sync", "cursor": cursor, "limit": limit})
+    while syncing or len(got) < want:
+        f = sock.recv_frame(timeout=timeout).json()
+        if f["type"] == "sync.done":
+            assert f["complete"] is True
+            if f["has_more"]:
+                sock.send_json({"type": "sync", "cursor": f["cursor"], "limit": limit})
+            else:
+                syncing = False
+        elif f["type"] == "message.new" and f["message"]["conversation_id"] == conv:
+            got.append(f)
+    return got
+
+
 def test_ws_sync_while_the_peer_sends_gives_600_exactly_once(app, server):
     app.users("wa", "wb")
     conv = direct(app, "wa", "wb")
@@ -206,40 +224,67 @@ def test_ws_sync_while_the_peer_sends_gives_600_exactly_once(app, server):
 
     t = threading.Thread(target=more)
     t.start()
-    # the client (docs/chat.md, "Sync"): until the last sync.done, every frame is collected
-    # (replayed and live ones interleave); then they are applied in cursor order, each cursor
-    # once; later live frames are applied as they come, those at or below the highest dropped
-    frames, cursor = [], start
-    while True:
-        sock.send_json({"type": "sync", "cursor": cursor, "limit": 50})
-        while True:
-            f = sock.recv_frame(timeout=10).json()
-            if f["type"] == "sync.done":
-                break
-            frames.append(f)
-        assert f["complete"] is True
-        cursor = f["cursor"]
-        if not f["has_more"]:
-            break
-    by_cursor = {}
-    for f in frames:
-        assert by_cursor.setdefault(int(f["cursor"]), f) == f  # a repeat is the same frame
-    applied = [by_cursor[c] for c in sorted(by_cursor)]
-    highest = max(by_cursor)
+    # the raw stream: replay, then the live frames that came meanwhile, then live; each once,
+    # in seq order, with no client-side sorting (docs/protocol.md, "Sync")
+    got = ws_messages(sock, conv, 600, start)
     t.join()
     assert done.is_set()
-    while len(applied) < 600:
-        f = sock.recv_frame(timeout=10).json()
-        if int(f["cursor"]) > highest:
-            applied.append(f)
-            highest = int(f["cursor"])
-    msgs = [f["message"] for f in applied]
+    msgs = [f["message"] for f in got]
     assert [m["seq"] for m in msgs] == list(range(1, 601))
-    assert len({m["id"] for m in msgs}) == 600
     assert [m["content"] for m in msgs] == ["o%d" % i for i in range(500)] + \
         ["l%d" % i for i in range(100)]
-    assert int(cursor) <= highest
+    cursors = [int(f["cursor"]) for f in got]
+    assert cursors == sorted(set(cursors))
     nothing_of(sock, "message.new")
+
+
+def test_ws_events_that_came_live_before_the_sync_are_not_replayed_again(app, server):
+    app.users("pa", "pb")
+    conv = direct(app, "pa", "pb")
+    start = cursor_now(app, "pb")
+    for i in range(20):
+        assert send(app, "pa", conv, "before%d" % i).status == 201
+    sock = ws_open(server.port, "/ws?token=" + app.token("pb"))
+    live = [send(app, "pa", conv, "live%d" % i).json() for i in range(5)]
+    first = [sock.recv_frame(timeout=10).json() for _ in live]  # live, before any sync
+    assert [f["message"]["id"] for f in first] == [m["id"] for m in live]
+    got = ws_messages(sock, conv, 20, start, limit=7)
+    assert [f["message"]["content"] for f in got] == ["before%d" % i for i in range(20)]
+    nothing_of(sock, "message.new")
+
+
+def test_live_messages_reach_a_member_in_seq_order_from_senders_on_every_loop(app, server):
+    """Events leave in commit order (docs/chat.md, "Order"): senders on new connections (so on
+    every event loop) into one group; the reader's socket gets seq 1, 2, 3, ... without a swap."""
+    app.users("lo_a", "lo_b", "lo_r")
+    conv = group(app, "lo_a", ["lo_b", "lo_r"])
+    sock = ws_open(server.port, "/ws?token=" + app.token("lo_r"))
+    first = app.call("lo_a", "GET", "/conversations/%s" % conv).json()["last_seq"]
+
+    tokens = {u: app.token(u) for u in ("lo_a", "lo_b")}
+
+    def sender(uid):
+        for _ in range(4):
+            with HttpConn(server.port) as c:  # a new connection: the kernel picks its loop
+                for _ in range(40):
+                    c.request("POST", "/api/v1/conversations/%s/messages" % conv,
+                              {"Authorization": "Bearer " + tokens[uid],
+                               "Content-Type": "application/json"},
+                              b'{"type":"text","content":"x"}')
+                    r = c.read_response()
+                    assert r.status == 201, r
+
+    threads = [threading.Thread(target=sender, args=(u,)) for u in ("lo_a", "lo_b") * 2]
+    for t in threads:
+        t.start()
+    seqs = []
+    while len(seqs) < 640:
+        f = sock.recv_frame(timeout=10).json()
+        if f["type"] == "message.new":
+            seqs.append(f["message"]["seq"])
+    for t in threads:
+        t.join()
+    assert seqs == list(range(first + 1, first + 641))
 
 
 def test_ws_pages_of_long_messages_end_early_and_the_socket_stays(app, server):

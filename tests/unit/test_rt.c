@@ -156,7 +156,7 @@ static void publish_to_user(const char *uid, const char *json)
 {
     char topic[BUS_TOPIC_MAX + 1];
     bus_topic_user(topic, g_app, uid);
-    rt_publish(g_rt, topic, json, strlen(json), 0);
+    rt_publish(g_rt, topic, json, strlen(json), 0, 0);
 }
 
 /* ---- tests */
@@ -209,7 +209,7 @@ TEST(app_topic_reaches_every_session_of_the_app)
     CHECK(client_text(&b, text, sizeof(text), 3000));
     CHECK_INT(wait_subs(4), 4);
     bus_topic_app(topic, g_app);
-    rt_publish(g_rt, topic, "{\"type\":\"all\"}", 14, 0);
+    rt_publish(g_rt, topic, "{\"type\":\"all\"}", 14, 0, 0);
     CHECK(client_text(&a, text, sizeof(text), 3000));
     CHECK(strcmp(text, "{\"type\":\"all\"}") == 0);
     CHECK(client_text(&b, text, sizeof(text), 3000));
