@@ -25,6 +25,7 @@
 #include "rt/rt.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "kit/paging.h"
 
 struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int history_days,
                       int presence_grace_ms, int recall_window_ms)
@@ -158,35 +159,10 @@ const char *chat__path_id(struct http_req *req, const char *name, const char *me
 }
 
 /* A positive integer query parameter; def when absent or empty; -1 when malformed. */
-static int64_t query_int(struct http_req *req, const char *name, int64_t def)
-{
-    char buf[32];
-    int n = http_req_query_param(req, name, buf, sizeof(buf));
-    if (n <= 0)
-        return def;
-    char *end = NULL;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || v < 1 || v > 1000000000)
-        return -1;
-    return v;
-}
 
 bool chat__paging(struct http_req *req, struct chctx *c)
 {
-    c->page = query_int(req, "page", 1);
-    c->page_size = query_int(req, "page_size", 20);
-    if (c->page < 1) {
-        http_respond_error(req, 422, "validation_failed", "must be a positive integer", "page");
-        return false;
-    }
-    if (c->page_size < 1) {
-        http_respond_error(req, 422, "validation_failed", "must be an integer from 1 to 100",
-                           "page_size");
-        return false;
-    }
-    if (c->page_size > 100)
-        c->page_size = 100;
-    return true;
+    return kit_paging(req, &c->page, &c->page_size);
 }
 
 bool chat__app_granted(const char *apps, const char *app)

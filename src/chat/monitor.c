@@ -83,20 +83,6 @@ struct filters {
     int64_t from, to;                          /* -1: none */
 };
 
-/* Whether the query names the parameter (given, even when too long to decode). */
-static bool query_has(struct http_req *req, const char *name)
-{
-    const char *q = http_req_query(req);
-    size_t n = strlen(name);
-    for (const char *p = q; p != NULL && *p != '\0'; p = strchr(p, '&')) {
-        if (*p == '&')
-            p++;
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 /* A query parameter into out (n bytes): 1 when given and not empty, 0 when absent or empty,
  * -1 after answering 422 (too long, or not an id when id is true). */
 static int query_text(struct http_req *req, const char *name, char *out, size_t n, bool id,
@@ -105,7 +91,7 @@ static int query_text(struct http_req *req, const char *name, char *out, size_t 
     int len = http_req_query_param(req, name, out, n);
     if (len <= 0) {
         out[0] = '\0';
-        if (len < 0 && query_has(req, name)) { /* longer than out */
+        if (len < 0 && http_req_has_query_param(req, name)) { /* longer than out */
             http_respond_error(req, 422, "validation_failed", message, name);
             return -1;
         }
@@ -124,7 +110,7 @@ static bool query_ms(struct http_req *req, const char *name, int64_t *out)
     char buf[32];
     int n = http_req_query_param(req, name, buf, sizeof(buf));
     *out = -1;
-    if (n == 0 || (n < 0 && !query_has(req, name)))
+    if (n == 0 || (n < 0 && !http_req_has_query_param(req, name)))
         return true;
     char *end = NULL;
     long long v = n > 0 ? strtoll(buf, &end, 10) : -1;

@@ -21,6 +21,7 @@
 #include "router/request.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "kit/paging.h"
 
 const char *const console_permissions[] = {
     "apps:read",
@@ -463,33 +464,9 @@ cJSON *console_page_json(const struct store_rows *count, const struct store_rows
     return o;
 }
 
-static int query_num(struct http_req *req, const char *name, int64_t def, int64_t *out)
-{
-    char buf[32];
-    int n = http_req_query_param(req, name, buf, sizeof(buf));
-    if (n < 0) {
-        *out = def;
-        return 0;
-    }
-    char *end = NULL;
-    long long v = strtoll(buf, &end, 10);
-    if (n == 0 || *end != '\0' || v < 1)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size)
 {
-    if (query_num(req, "page", 1, page) != 0 || *page > 1000000) {
-        console__invalid(req, "page", "must be a whole number from 1");
-        return false;
-    }
-    if (query_num(req, "page_size", 20, page_size) != 0 || *page_size > 100) {
-        console__invalid(req, "page_size", "must be a whole number from 1 to 100");
-        return false;
-    }
-    return true;
+    return kit_paging(req, page, page_size);
 }
 
 bool console__page_job(struct http_req *req, struct identity *id, const struct console_op *who,

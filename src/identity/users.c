@@ -24,6 +24,7 @@
 #include "router/request.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "kit/paging.h"
 
 static void bind_fields(struct store_op *op, const char *app_id, const char *id,
                         const struct user_fields *f, int64_t now)
@@ -250,34 +251,12 @@ static void finish_list(struct kit_job *j)
 }
 
 /* A positive integer query parameter; def when absent or empty; -1 when malformed. */
-static int64_t query_int(struct http_req *req, const char *name, int64_t def)
-{
-    char buf[256];
-    int n = http_req_query_param(req, name, buf, sizeof(buf));
-    if (n <= 0)
-        return def;
-    char *end = NULL;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || v < 1 || v > 1000000000)
-        return -1;
-    return v;
-}
 
 static void list_authed(struct http_req *req, const char *app_id, void *ud)
 {
-    int64_t page = query_int(req, "page", 1);
-    int64_t size = query_int(req, "page_size", 20);
-    if (page < 1) {
-        http_respond_error(req, 422, "validation_failed", "must be a positive integer", "page");
+    int64_t page, size;
+    if (!kit_paging(req, &page, &size))
         return;
-    }
-    if (size < 1) {
-        http_respond_error(req, 422, "validation_failed", "must be an integer from 1 to 100",
-                           "page_size");
-        return;
-    }
-    if (size > 100)
-        size = 100;
     struct kit_job *j = identity__job_new(req, ud, app_id);
     struct idctx *c = identity__ctx(j);
     c->n1 = page;
@@ -449,14 +428,14 @@ struct batch_in {
     }
 static const struct kit_field batch_users = BATCH_USERS;
 static const struct kit_field batch_fields[] = {BATCH_USERS, {.name = NULL}};
-static const struct kit_table batch_table = {.fields = batch_fields, .open = true};
+static const struct kit_table batch_table = {.fields = batch_fields};
 
 static void batch_authed(struct http_req *req, const char *app_id, void *ud)
 {
     cJSON *body = request_body_json(req);
     if (body == NULL)
         return;
-    /* {"users": [...]} (other members ignored) or the array itself; each user is decoded by
+    /* {"users": [...]} (no other member) or the array itself; each user is decoded by
      * batch_parse with its path */
     struct batch_in in;
     struct kit_error err;
@@ -542,11 +521,25 @@ static void finish_token(struct kit_job *j)
     free(tok);
 }
 
+/* The token's body, when there is one: an object without members (none is defined yet, so
+ * one sent by mistake, such as a lifetime, is refused rather than silently not applied). */
+static const struct kit_field token_fields[] = {{.name = NULL}};
+static const struct kit_table token_table = {.fields = token_fields};
+
 static void token_authed(struct http_req *req, const char *app_id, void *ud)
 {
     const char *id = path_id(req);
     if (id == NULL)
         return;
+    size_t len = 0;
+    http_req_body(req, &len);
+    if (len > 0) {
+        char none;
+        cJSON *body = kit_body(req, &token_table, &none);
+        if (body == NULL)
+            return;
+        cJSON_Delete(body);
+    }
     struct kit_job *j = identity__job_new(req, ud, app_id);
     struct idctx *c = identity__ctx(j);
     c->text = xstrdup(id);

@@ -46,6 +46,9 @@ const char *http_req_query(const struct http_req *req);
  * Returns the decoded length, or -1 when absent or longer than outlen-1.
  */
 int http_req_query_param(const struct http_req *req, const char *name, char *out, size_t outlen);
+/* Whether the raw query names the parameter, with a value or not (http_req_query_param's -1
+ * is both "absent" and "too long for the buffer"). */
+bool http_req_has_query_param(const struct http_req *req, const char *name);
 /* First header with this name (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *req, const char *name);
 /* True if a comma-separated header contains token (case-insensitive). */

@@ -34,6 +34,19 @@ const char *http_req_query(const struct http_req *r)
     return r->query ? r->query : "";
 }
 
+bool http_req_has_query_param(const struct http_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *q = http_req_query(r); q != NULL && *q != '\0';) {
+        if (strncmp(q, name, n) == 0 && (q[n] == '=' || q[n] == '&' || q[n] == '\0'))
+            return true;
+        q = strchr(q, '&');
+        if (q != NULL)
+            q++;
+    }
+    return false;
+}
+
 int http_req_query_param(const struct http_req *r, const char *name, char *out, size_t outlen)
 {
     return (int)url_query_get(http_req_query(r), name, out, outlen);

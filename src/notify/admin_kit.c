@@ -19,6 +19,7 @@
 #include "router/router.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "kit/paging.h"
 
 bool notify__code_is_valid(const char *s)
 {
@@ -182,27 +183,12 @@ bool notify__adm_app_filter(struct kit_job *j, const char **app_id, char *buf, s
     return true;
 }
 
-/* Whether the raw query has a parameter name (http_req_query_param answers -1 both when it is
- * absent and when its value is too long for the buffer). */
-static bool query_has(struct http_req *req, const char *name)
-{
-    const char *q = http_req_query(req);
-    size_t n = strlen(name);
-    for (const char *p = q; p != NULL && *p != '\0';) {
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
-            return true;
-        p = strchr(p, '&');
-        p = p ? p + 1 : NULL;
-    }
-    return false;
-}
-
 bool notify__query_text(struct http_req *req, const char *name, char *buf, size_t n,
                         bool (*ok)(const char *), const char **out)
 {
     *out = NULL;
     int len = http_req_query_param(req, name, buf, n);
-    if (len < 0 && query_has(req, name)) {
+    if (len < 0 && http_req_has_query_param(req, name)) {
         notify__invalid(req, name, "is too long for this filter");
         return false;
     }
@@ -233,33 +219,9 @@ void notify__adm_audit(struct store_op *op, const struct nadm *c, const char *ap
 
 /* ---- paging and JSON */
 
-static int query_num(struct http_req *req, const char *name, int64_t def, int64_t *out)
-{
-    char buf[32];
-    int n = http_req_query_param(req, name, buf, sizeof(buf));
-    if (n < 0) {
-        *out = def;
-        return 0;
-    }
-    char *end = NULL;
-    long long v = strtoll(buf, &end, 10);
-    if (n == 0 || (size_t)n >= sizeof(buf) || *end != '\0' || v < 1)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 bool notify__paging(struct http_req *req, int64_t *page, int64_t *page_size)
 {
-    if (query_num(req, "page", 1, page) != 0 || *page > 1000000) {
-        notify__invalid(req, "page", "must be a whole number from 1");
-        return false;
-    }
-    if (query_num(req, "page_size", 20, page_size) != 0 || *page_size > 100) {
-        notify__invalid(req, "page_size", "must be a whole number from 1 to 100");
-        return false;
-    }
-    return true;
+    return kit_paging(req, page, page_size);
 }
 
 static void list_done(struct kit_job *j)

@@ -27,6 +27,7 @@
 #include "router/router.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "kit/paging.h"
 
 #define WRITE_PERM "channels:write"
 #define READ_PERM "notifications:read|channels:write" /* either one */
@@ -350,57 +351,24 @@ static void list_done(struct kit_job *j)
     cJSON_Delete(o);
 }
 
-/* A whole number query parameter in lo..hi into out (def when absent); false after 422. */
-static bool query_int(struct http_req *req, const char *name, int64_t def, int64_t lo, int64_t hi,
-                      int64_t *out, const char *message)
-{
-    char buf[24];
-    int n = http_req_query_param(req, name, buf, sizeof(buf));
-    *out = def;
-    if (n < 0) /* absent */
-        return true;
-    char *end = NULL;
-    long long v = n > 0 ? strtoll(buf, &end, 10) : 0;
-    if (n <= 0 || *end != '\0' || v < lo || v > hi) {
-        invalid(req, name, message);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* Whether the query names the parameter (given, even when too long to decode). */
-static bool query_has(struct http_req *req, const char *name)
-{
-    const char *q = http_req_query(req);
-    size_t n = strlen(name);
-    for (const char *p = q; p != NULL && *p != '\0'; p = strchr(p, '&')) {
-        if (*p == '&')
-            p++;
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 static void list_granted(struct http_req *req, const char *operator_id, const char *apps_json,
                          void *ud)
 {
     char app[ID_MAX + 2], kind[34];
     int na = http_req_query_param(req, "app_id", app, sizeof(app));
     int nk = http_req_query_param(req, "kind", kind, sizeof(kind));
-    if ((na < 0 && query_has(req, "app_id")) ||
+    if ((na < 0 && http_req_has_query_param(req, "app_id")) ||
         (na > 0 && (!kit_name_is_valid(app, ID_MAX) || !app_granted(apps_json, app)))) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
         return;
     }
-    if ((nk < 0 && query_has(req, "kind")) || (nk > 0 && !notify_driver_kind_is_known(kind))) {
+    if ((nk < 0 && http_req_has_query_param(req, "kind")) ||
+        (nk > 0 && !notify_driver_kind_is_known(kind))) {
         invalid(req, "kind", "must be a channel kind");
         return;
     }
     int64_t page, size;
-    if (!query_int(req, "page", 1, 1, 1000000, &page, "must be a whole number from 1") ||
-        !query_int(req, "page_size", 20, 1, 100, &size, "must be a whole number from 1 to 100"))
+    if (!kit_paging(req, &page, &size))
         return;
     struct kit_job *j = job_new(req, ud, operator_id, apps_json);
     struct actx *c = j->ctx;

@@ -29,6 +29,7 @@
 #include "router/router.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "kit/paging.h"
 
 const char *const notify__eng_notification_cols[] = {"id",
                                                      "app_id",
@@ -87,29 +88,6 @@ cJSON *notify__eng_row_json(const struct store_rows *r, int i, const char *const
     return o;
 }
 
-bool notify__eng_paging(struct http_req *req, int64_t *page, int64_t *size)
-{
-    const char *names[2] = {"page", "page_size"};
-    int64_t vals[2] = {1, 20};
-    for (int k = 0; k < 2; k++) {
-        char buf[32];
-        int n = http_req_query_param(req, names[k], buf, sizeof(buf));
-        if (n <= 0)
-            continue;
-        char *end = NULL;
-        long long v = strtoll(buf, &end, 10);
-        if (*end != '\0' || v < 1 || v > 1000000) {
-            http_respond_error(req, 422, "validation_failed", "must be a positive integer",
-                               names[k]);
-            return false;
-        }
-        vals[k] = v;
-    }
-    *page = vals[0];
-    *size = vals[1] > 100 ? 100 : vals[1];
-    return true;
-}
-
 bool notify__eng_query_text(struct http_req *req, const char *name, char *out, size_t n)
 {
     if (http_req_query_param(req, name, out, n) >= 0)
@@ -122,6 +100,11 @@ bool notify__eng_query_text(struct http_req *req, const char *name, char *out, s
         return false;
     }
     return true;
+}
+
+bool notify__eng_paging(struct http_req *req, int64_t *page, int64_t *size)
+{
+    return kit_paging(req, page, size);
 }
 
 bool notify__eng_query_int(struct http_req *req, const char *name, int64_t *out)

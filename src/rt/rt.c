@@ -403,8 +403,7 @@ static void handshake_authed(struct http_req *req, const struct user_principal *
     struct rt *rt = ud;
     char device[4 * RT_DEVICE_MAX];
     device[0] = '\0';
-    const char *q = http_req_query(req);
-    bool given = q && (strncmp(q, "device_id=", 10) == 0 || strstr(q, "&device_id="));
+    bool given = http_req_has_query_param(req, "device_id");
     if (given && (http_req_query_param(req, "device_id", device, sizeof(device)) < 0 ||
                   !device_id_is_valid(device))) {
         http_respond_error(req, 422, "validation_failed",

@@ -187,6 +187,8 @@ def test_bad_bodies(server, root, apps, sinks):
                       {"config": email_config({"host": "ok.example", "port": 0})})
     error_of(r, 422, "config.accounts[0].port")
     r = operator_call(server, root, "GET", "/admin/channels?page_size=101")
+    assert r.status == 200 and r.json()["page_size"] == 100, r  # as every list: 100 at most
+    r = operator_call(server, root, "GET", "/admin/channels?page_size=0")
     error_of(r, 422, "page_size")
     r = operator_call(server, root, "GET", "/admin/channels?kind=pigeon")
     error_of(r, 422, "kind")

@@ -163,13 +163,30 @@ def test_roles_crud_and_validation(server, root):
     assert r.json()["all_apps"] is True and r.json()["permissions"] == ["stats:read"]
     r = call(server, "PATCH", "/admin/roles/" + rid, {"description": "operations"}, token=root)
     assert r.status == 200 and r.json()["description"] == "operations", r
+    # names are unique: a second "ops", or renaming another role to it, is 409 naming `name`
+    for name in ("ops", "OPS", "superadmin"):
+        r = call(server, "POST", "/admin/roles", {"name": name, "permissions": ["stats:read"]},
+                 token=root)
+        assert r.status == 409 and r.json()["error"]["field"] == "name", r
+    r = call(server, "POST", "/admin/roles", {"name": "ops2", "permissions": ["stats:read"]},
+             token=root)
+    assert r.status == 201, r
+    r2 = r.json()["id"]
+    r = call(server, "PATCH", "/admin/roles/" + r2, {"name": "ops"}, token=root)
+    assert r.status == 409 and r.json()["error"]["field"] == "name", r
+    assert call(server, "GET", "/admin/roles/" + r2, token=root).json()["name"] == "ops2"
+    assert call(server, "DELETE", "/admin/roles/" + r2, token=root).status == 204
     assert call(server, "PATCH", "/admin/roles/superadmin", {"name": "x"}, token=root).status == 404
     assert call(server, "DELETE", "/admin/roles/superadmin", token=root).status == 404
     assert call(server, "DELETE", "/admin/roles/" + rid, token=root).status == 204
     assert call(server, "GET", "/admin/roles/" + rid, token=root).status == 404
     lst = call(server, "GET", "/admin/roles?page_size=100", token=root).json()
     assert any(x["id"] == "superadmin" and x["builtin"] for x in lst["results"])
-    assert call(server, "GET", "/admin/roles?page_size=1000", token=root).status == 422
+    r = call(server, "GET", "/admin/roles?page_size=1000", token=root)
+    assert r.status == 200 and r.json()["page_size"] == 100  # as every list: 100 at most
+    for bad in ("page_size=0", "page_size=x", "page=0", "page=-1", "page=1.5"):
+        r = call(server, "GET", "/admin/roles?" + bad, token=root)
+        assert r.status == 422 and r.json()["error"]["field"] == bad.split("=")[0], (bad, r)
 
 
 def test_operator_crud(server, root):
