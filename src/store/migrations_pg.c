@@ -521,6 +521,10 @@ static const char m021_idempotency_sender[] =
     "ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;"
     "ALTER TABLE idempotency_keys ADD PRIMARY KEY (app_id, sender, idem_key);";
 
+/* Role names are unique on SQLite from this migration on; here the unique index roles_name of
+ * migration 001 has always made them so. Kept so that both backends count the same versions. */
+static const char m022_role_names_unique[] = "SELECT 1;";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -622,6 +626,7 @@ const struct store_migration store__pg_migrations[] = {
     {19, "notify_sync", m019_notify_sync},
     {20, "rooms_by_activity", m020_rooms_by_activity},
     {21, "idempotency_sender", m021_idempotency_sender},
+    {22, "role_names_unique", m022_role_names_unique},
 };
 
 const int store__pg_nmigrations =

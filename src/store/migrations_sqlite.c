@@ -574,6 +574,15 @@ static const char m021_idempotency_sender[] =
     "DROP TABLE idempotency_keys;"
     "ALTER TABLE idempotency_keys_new RENAME TO idempotency_keys;";
 
+/* Role names are unique, whatever their case (the console answers 409 naming `name`, as for
+ * operators), as on PostgreSQL since its first migration. Roles that share a name with an older
+ * one, or with the built-in, first get their id after the name. */
+static const char m022_role_names_unique[] =
+    "UPDATE roles SET name = name || ' (' || id || ')' WHERE builtin = 0 AND EXISTS (SELECT 1"
+    " FROM roles r2 WHERE lower(r2.name) = lower(roles.name) AND (r2.builtin = 1 OR r2.id <"
+    " roles.id));"
+    "CREATE UNIQUE INDEX roles_name ON roles(lower(name));";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -675,6 +684,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {19, "notify_sync", m019_notify_sync},
     {20, "rooms_by_activity", m020_rooms_by_activity},
     {21, "idempotency_sender", m021_idempotency_sender},
+    {22, "role_names_unique", m022_role_names_unique},
 };
 
 const int store__sqlite_nmigrations =
