@@ -482,6 +482,8 @@ static void parse_error(struct conn *c, int status, const char *why)
     if (r->method == HTTP_M_HEAD)
         r->method = HTTP_M_OTHER; /* send a body even if the request said HEAD */
     c->u.http.paused = false;
+    if (status == 405) /* CONNECT: its target names no resource, so every method served */
+        http_res_header(r, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
     http_respond_error(r, status, code, msg, NULL);
 }
 

@@ -174,12 +174,16 @@ bool net__http_write_head(struct http_req *r, struct conn *c, int status, const 
     buf_puts(o, "X-Request-Id: ");
     buf_puts(o, r->id);
     buf_puts(o, "\r\n");
+    const char *cfg_cors = c->loop->srv->opts.cfg->cors_origins;
     const char *origin = cors_origin(r);
     if (origin) {
         buf_puts(o, "Access-Control-Allow-Origin: ");
         buf_puts(o, strcmp(c->loop->srv->opts.cfg->cors_origins, "*") == 0 ? "*" : origin);
         buf_puts(o, "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: X-Request-Id, "
                     "Retry-After, Idempotency-Replay\r\n");
+    } else if (cfg_cors != NULL && cfg_cors[0] != '\0' && strcmp(cfg_cors, "*") != 0) {
+        /* the answer depends on the Origin: a cache must not give this copy to another one */
+        buf_puts(o, "Vary: Origin\r\n");
     }
     if (r->res_headers.len)
         buf_append(o, r->res_headers.data, r->res_headers.len);
@@ -234,7 +238,7 @@ static void error_body(struct buf *b, const char *code, const char *message, con
     buf_json_str(b, code);
     buf_puts(b, ",\"message\":");
     buf_json_str(b, message);
-    if (field) {
+    if (field != NULL && field[0] != '\0') { /* "": the body as a whole, no member */
         buf_puts(b, ",\"field\":");
         buf_json_str(b, field);
     }

@@ -164,6 +164,14 @@ def test_post_health_with_chunked_body_405_then_usable(server):
         assert r.status == 200 and r.header("X-Request-Id") == "next-2", r
 
 
+def test_connect_405_names_the_methods_served(server):
+    with HttpConn(server.port) as c:
+        c.send(b"CONNECT /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+    assert_405(r)
+    assert "CONNECT" not in r.header("Allow")
+
+
 def test_expect_100_continue_before_body(server):
     with HttpConn(server.port) as c:
         c.send(b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n"
@@ -577,6 +585,11 @@ def test_cors_foreign_origin_gets_no_allow_origin(cors_server):
     r = http_get(cors_server.port, "/health", [("Origin", EVIL)])
     assert r.status == 200
     assert r.header("Access-Control-Allow-Origin") is None, r
+    # the answer still depends on the Origin: a shared cache must not hand it to APP
+    for h in ([("Origin", EVIL)], []):
+        r = http_get(cors_server.port, "/health", h)
+        vary = [v.strip().lower() for x in r.header_all("Vary") for v in x.split(",")]
+        assert vary == ["origin"], r
 
 
 def test_cors_preflight_foreign_origin_403(cors_server):
@@ -590,6 +603,7 @@ def test_no_cors_headers_without_configuration(server):
     r = http_get(server.port, "/health", [("Origin", APP)])
     assert r.status == 200
     assert r.header("Access-Control-Allow-Origin") is None, r
+    assert r.header("Vary") is None, r
 
 
 # ------------------------------------------------------------------ static files
