@@ -250,10 +250,10 @@ static const struct kit_field refresh_fields[] = {
      .at = KIT_AT(struct token_in, refresh_token)},
     {.name = NULL},
 };
-const struct kit_table identity__eu_refresh_table = {.fields = refresh_fields, .open = true};
+const struct kit_table identity__eu_refresh_table = {.fields = refresh_fields};
 static const struct kit_field logout_fields[] = {
     {.name = "refresh_token", .kind = KIT_STRING, .at = KIT_AT(struct token_in, refresh_token)},
     {.name = "everywhere", .kind = KIT_BOOL, .at = KIT_AT(struct token_in, everywhere)},
     {.name = NULL},
 };
-const struct kit_table identity__eu_logout_table = {.fields = logout_fields, .open = true};
+const struct kit_table identity__eu_logout_table = {.fields = logout_fields};

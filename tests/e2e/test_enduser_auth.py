@@ -219,6 +219,18 @@ def test_logout_ends_this_session_only(server):
     assert login(server, "ken").status == 200  # logging in again works at once
 
 
+def test_logout_and_refresh_refuse_a_member_they_do_not_know(server):
+    b = register(server, "ken3").json()
+    r = call(server, "POST", "/auth/logout", {"everywhre": True}, token=b["access_token"])
+    assert r.status == 422 and r.json()["error"]["field"] == "everywhre", r
+    r = call(server, "POST", "/auth/refresh", {"refresh_token": b["refresh_token"], "x": 1})
+    assert r.status == 422 and r.json()["error"]["field"] == "x", r
+    # neither changed anything: the session and its refresh token still work
+    assert call(server, "GET", "/auth/me", token=b["access_token"]).status == 200
+    r = call(server, "POST", "/auth/refresh", {"refresh_token": b["refresh_token"]})
+    assert r.status == 200, r
+
+
 def test_logout_everywhere(server):
     b = register(server, "ken2").json()
     other = login(server, "ken2").json()

@@ -157,6 +157,15 @@ def test_user_validation_names_field(server, app, body, field):
     assert err["code"] == "validation_failed" and err["field"] == field, err
 
 
+@pytest.mark.parametrize("raw", [b"[1]", b'"x"', b"3", b"null"])
+def test_a_body_that_is_not_an_object_names_no_field(server, app, raw):
+    r = call(server, "POST", "/users", auth=app, raw=raw)
+    assert r.status == 422, r
+    err = r.json()["error"]
+    assert err["code"] == "validation_failed" and "field" not in err, err
+    assert err["message"] == "must be a JSON object", err
+
+
 def test_user_limits_accept_maximum(server, app):
     body = {"id": "A-z_0.9@x:" + "q" * 54, "name": "名" * 128, "kind": "k" * 32}
     r = call(server, "POST", "/users", auth=app, body=body)
@@ -374,6 +383,21 @@ def test_batch_thousand_users(server, app):
     dup = [{"id": "d1"}, {"id": "d1"}]
     r = call(server, "POST", "/users/batch", auth=app, body={"users": dup})
     assert r.status == 422 and r.json()["error"]["field"] == "users[1].id", r
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": [{"id": "x1"}], "extra": 1})
+    assert r.status == 422 and r.json()["error"]["field"] == "extra", r
+    assert call(server, "GET", "/users/x1", auth=app).status == 404
+
+
+def test_minting_a_token_refuses_members_it_does_not_know(server, app):
+    assert call(server, "POST", "/users", auth=app, body={"id": "mint1"}).status == 201
+    r = call(server, "POST", "/users/mint1/tokens", auth=app, body={"ttl": 60})
+    assert r.status == 422 and r.json()["error"]["field"] == "ttl", r
+    r = call(server, "POST", "/users/mint1/tokens", auth=app, raw=b"hello",
+             headers={"Content-Type": "text/plain"})
+    assert r.status == 415, r
+    for body in (None, {}):
+        r = call(server, "POST", "/users/mint1/tokens", auth=app, body=body)
+        assert r.status == 200 and r.json()["token_type"] == "Bearer", r
 
 
 def test_tenant_isolation(server, app):
