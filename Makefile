@@ -178,9 +178,11 @@ install: $(BIN)
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/herald $(DESTDIR)$(SYSTEMD_UNIT_DIR)/herald.service
 
-# The whole suite runs on the ASan + UBSan build: on SQLite, then again on a throwaway
+# The whole suite runs on the ASan + UBSan build: on SQLite, and again on a throwaway
 # PostgreSQL that scripts/pg-test.sh starts (initdb, random port) and stops. The builds use
-# every core (TEST_JOBS, CI: 2); the tests themselves run one after the other.
+# every core (TEST_JOBS, CI: 2). The two end-to-end passes run side by side on a machine of
+# two cores or more (scripts/side-by-side.sh: each waits on its servers most of the time; their
+# outputs are printed one after the other), one after the other on one core.
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: deps
 	$(MAKE) fmt-check
@@ -189,9 +191,10 @@ test: deps
 	$(MAKE) -j$(TEST_JOBS) fuzz-build
 	$(MAKE) fuzz-replay
 	$(MAKE) js-test
-	$(MAKE) SANITIZER=address,undefined e2e
+	SIDE_BY_SIDE=$$([ $(TEST_JOBS) -gt 1 ] && echo 1 || echo 0) scripts/side-by-side.sh \
+	  "$(MAKE) --no-print-directory SANITIZER=address,undefined e2e" \
+	  "$(MAKE) --no-print-directory SANITIZER=address,undefined test-pg"
 	$(MAKE) SANITIZER=address,undefined ui-test
-	$(MAKE) SANITIZER=address,undefined test-pg
 
 # The store contract and the end-to-end suite on PostgreSQL, without the tests marked
 # store_independent (their outcome cannot depend on the store: tests/e2e/NOTES.md), which the
