@@ -358,11 +358,15 @@ static void send_write(struct kit_job *j)
     int64_t now = clock_wall_ms();
     chat__msg_id_new(c->msg_id, now);
     struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_CONVERSATIONS_NEXT_SEQ);
+    /* a cached direct conversation must still be the pair's (a stale entry: ERR_NOTFOUND) */
+    store_op_add(op, c->direct_cached ? &SQL_CONVERSATIONS_NEXT_SEQ_DIRECT
+                                      : &SQL_CONVERSATIONS_NEXT_SEQ);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->conv_id);
     store_bind_text(op, c->user_id);
     store_bind_int(op, now);
+    if (c->direct_cached)
+        store_bind_text(op, c->direct_key);
     store_op_require_row(op);
     store_op_add(op, &SQL_MESSAGES_INSERT);
     store_bind_text(op, c->msg_id);

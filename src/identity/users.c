@@ -346,6 +346,11 @@ static void delete_authed(struct http_req *req, const char *app_id, void *ud)
     struct idctx *c = identity__ctx(j);
     c->text = xstrdup(id);
     struct store_op *op = store_op_new();
+    /* before the memberships go: the user's direct conversations stay with their peers as
+     * history, and a new user of this id starts new ones (docs/chat.md, "Deleted users") */
+    store_op_add(op, &SQL_CONVERSATIONS_DIRECT_RETIRE);
+    store_bind_text(op, app_id);
+    store_bind_text(op, id);
     store_op_add(op, &SQL_USERS_DELETE);
     store_bind_text(op, app_id);
     store_bind_text(op, id);

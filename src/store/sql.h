@@ -145,6 +145,8 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_PASS_OWNER;
 extern const struct store_sql SQL_CONVERSATIONS_SET_OWNER;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_SET_ROLE;
 extern const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ;
+extern const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ_DIRECT;
+extern const struct store_sql SQL_CONVERSATIONS_DIRECT_RETIRE;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_USER_IDS;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_JOINED_SEQ;
 extern const struct store_sql SQL_CONVERSATIONS_STATE;

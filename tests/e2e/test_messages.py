@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import Closed, module_server, ws_open
+from conftest import Closed, http_request, module_server, ws_open
 from test_conversations import App, app_headers, error_of
 
 
@@ -151,6 +151,31 @@ def test_concurrent_first_sends_with_to_make_one_conversation(app):
     mine = [c["id"] for c in app.call("pa", "GET", "/conversations").json()["results"]
             if c["type"] == "direct" and c["peer"]["id"] == "pb"]
     assert mine == [conv]
+
+
+def test_a_deleted_users_direct_conversation_is_not_handed_to_a_new_user_of_the_same_id(app):
+    app.users("du_a", "du_b")
+    old = direct(app, "du_a", "du_b")
+    r = app.call("du_a", "POST", "/messages",
+                 {"to": "du_b", "message": {"type": "text", "content": "private to the old du_b"}})
+    assert r.status == 201 and r.json()["conversation_id"] == old, r  # (now in the cache)
+    r = http_request(app.server.port, "DELETE", "/api/v1/users/du_b", app.headers)
+    assert r.status == 204, r
+    app.tokens.pop("du_b", None)
+    app.users("du_b")  # someone else, given the same id
+    new = direct(app, "du_b", "du_a")
+    assert new != old
+    assert history(app, "du_b", new, "?after_seq=0")["results"] == []
+    assert app.call("du_b", "GET", "/conversations/%s/messages" % old).status == 404
+    # a send with `to` from the peer (whose server remembered the old pair) reaches the new one
+    r = app.call("du_a", "POST", "/messages",
+                 {"to": "du_b", "message": {"type": "text", "content": "hello, new du_b"}})
+    assert r.status == 201 and r.json()["conversation_id"] == new, r
+    assert [m["content"] for m in history(app, "du_b", new, "?after_seq=0")["results"]] == \
+        ["hello, new du_b"]
+    # the old one stays with du_a as history
+    assert [m["content"] for m in history(app, "du_a", old, "?after_seq=0")["results"]] == \
+        ["private to the old du_b"]
 
 
 # ---------------------------------------------------------------- idempotency

@@ -198,6 +198,20 @@ const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ =
               " app_id = ?1 AND id = ?2 AND EXISTS (SELECT 1 FROM conversation_members WHERE"
               " conversation_id = ?2 AND user_id = ?3)");
 
+/* The same for a send with `to` whose conversation came from the cache of direct ones: ?5 the
+ * pair's direct key, which must still be the conversation's (a deleted user's are retired) */
+const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ_DIRECT =
+    STORE_SQL("UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?4 WHERE"
+              " app_id = ?1 AND id = ?2 AND direct_key = ?5 AND EXISTS (SELECT 1 FROM"
+              " conversation_members WHERE conversation_id = ?2 AND user_id = ?3)");
+
+/* ?1 app, ?2 a user being deleted: their direct conversations stay with the other member, as
+ * history, under a key no pair has ("a b#<id>"), so a new user of the same id gets a new one */
+const struct store_sql SQL_CONVERSATIONS_DIRECT_RETIRE =
+    STORE_SQL("UPDATE conversations SET direct_key = direct_key || '#' || id WHERE app_id = ?1"
+              " AND direct_key IS NOT NULL AND id IN (SELECT conversation_id FROM"
+              " conversation_members WHERE app_id = ?1 AND user_id = ?2)");
+
 /* ?1 app, ?2 conversation, ?3 now: the next seq of a system message (written by the server in
  * the op of a membership change or a rename) */
 const struct store_sql SQL_CONVERSATIONS_NEXT_SEQ_SYSTEM =
