@@ -190,9 +190,15 @@ static void on_open(struct ws_conn *c, void *ud)
     } else {
         buf_puts(&b, "{\"id\":null}");
     }
+    /* read after the subscriptions: an event published from now on with a cursor at or below
+     * this one was committed before (publishers call rt_cursor_seen first), so it is in what
+     * the client reads after hello (sync, or its first HTTP load), and is not sent live */
+    int64_t cursor = atomic_load(&rt->cursor);
+    if (s != NULL)
+        s->hello_cursor = cursor;
     buf_puts(&b, ",\"session_id\":");
     buf_json_str(&b, ws_conn_session_id(c));
-    buf_printf(&b, ",\"cursor\":\"%lld\",\"heartbeat_ms\":%d}", (long long)atomic_load(&rt->cursor),
+    buf_printf(&b, ",\"cursor\":\"%lld\",\"heartbeat_ms\":%d}", (long long)cursor,
                ws_conn_heartbeat_ms(c));
     ws_conn_send_text(c, b.data, b.len);
     buf_release(&b);
@@ -324,7 +330,10 @@ static void deliver(struct rt_session *s, const struct bus_event *ev)
     if (s->conn == NULL)
         return;
     if (ev->kind == BUS_KIND_FRAME && ev->frame != NULL) {
-        if (ev->frame->cursor <= 0 || rt__replay_live(s, ev->frame))
+        int64_t cursor = ev->frame->cursor;
+        if (cursor > 0 && cursor <= s->hello_cursor && !ev->remote)
+            return; /* committed before hello (on_open): not news to this socket */
+        if (cursor <= 0 || rt__replay_live(s, ev->frame))
             ws_conn_send_frame(s->conn, ev->frame);
     } else if (ev->kind == BUS_KIND_REVOKE &&
                (ev->arg[0] == '\0' || strcmp(ev->arg, s->session_id) == 0))

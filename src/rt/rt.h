@@ -55,6 +55,7 @@ struct rt_session {
     struct rt_operator *op;   /* owned: the operator's state (rt.c); NULL for a user */
     struct rt_replay *replay; /* owned: replay state around a sync (replay.c), else NULL */
     uint64_t opened_ms;       /* clock_mono_ms() when the session was made */
+    int64_t hello_cursor;     /* the cursor its hello named: older events are not sent live */
     /* NUL-terminated, in the session's own allocation (text); "" when not set. At most
      * JWT_APP_MAX, RT_USER_MAX, RT_DEVICE_MAX and REVOKE_SESSION_MAX characters. */
     const char *app_id;

@@ -190,11 +190,14 @@ def test_a_room_member_syncs_from_their_join_until_they_leave(app):
 
 # ---------------------------------------------------------------- WebSocket
 
-def ws_messages(sock, conv, want, cursor, limit=50, timeout=10):
+def ws_messages(sock, conv, want, cursor, limit=50, timeout=10, started=None):
     """Pages `sync` from cursor until has_more is false, then reads on: every message.new of
-    conv in the order the socket delivered it (replayed and live alike), until want."""
+    conv in the order the socket delivered it (replayed and live alike), until want.
+    started() runs once the first `sync` is sent."""
     got, syncing = [], True
     sock.send_json({"type": "sync", "cursor": cursor, "limit": limit})
+    if started is not None:
+        started()
     while syncing or len(got) < want:
         f = sock.recv_frame(timeout=timeout).json()
         if f["type"] == "sync.done":
@@ -223,10 +226,9 @@ def test_ws_sync_while_the_peer_sends_gives_600_exactly_once(app, server):
         done.set()
 
     t = threading.Thread(target=more)
-    t.start()
     # the raw stream: replay, then the live frames that came meanwhile, then live; each once,
     # in seq order, with no client-side sorting (docs/protocol.md, "Sync")
-    got = ws_messages(sock, conv, 600, start)
+    got = ws_messages(sock, conv, 600, start, started=t.start)
     t.join()
     assert done.is_set()
     msgs = [f["message"] for f in got]
