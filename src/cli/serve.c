@@ -122,6 +122,13 @@ static bool server_ready_cb(void *ud)
  * last producer has stopped, and nothing is freed before they have ended.
  * Returns the exit code.
  */
+/* The server's on_ready: rt reaches the loops (wakes, session holds) from the first
+ * connection on. */
+static void attach_rt(struct server *s, void *ud)
+{
+    rt_attach(ud, s);
+}
+
 static int run(struct config *cfg, struct store *store, struct identity *ident,
                const sigset_t *stop_signals)
 {
@@ -205,8 +212,12 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     static_files_brand(statics, cfg->app_title ? cfg->app_title : "Herald",
                        cfg->app_description ? cfg->app_description : "");
 
-    struct server_opts opts = {
-        .cfg = cfg, .router = router, .statics = statics, .metrics = metrics};
+    struct server_opts opts = {.cfg = cfg,
+                               .router = router,
+                               .statics = statics,
+                               .metrics = metrics,
+                               .on_ready = attach_rt, /* before the first connection */
+                               .on_ready_ud = rt};
     rt_ws_app(rt, &opts.ws);
     int port = 0;
     struct server *started = NULL;
@@ -223,7 +234,6 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         goto out_free;
     node = notify_node_start(store, metrics); /* this process in /admin/instances */
     srv = started;
-    rt_attach(rt, srv);
     if (strchr(cfg->listen_host, ':'))
         printf("listening on [%s]:%d\n", cfg->listen_host, port);
     else

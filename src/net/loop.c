@@ -581,6 +581,8 @@ struct server *server_start(const struct server_opts *opts, int *port_out)
         port = p; /* port 0: the others bind the port the first one got */
     }
     s->port = port;
+    if (opts->on_ready != NULL)
+        opts->on_ready(s, opts->on_ready_ud);
     atomic_store(&s->running, s->nloops);
     for (i = 0; i < s->nloops; i++) {
         if (uv_thread_create(&s->loops[i].thread, loop_thread, &s->loops[i]) != 0) {

@@ -38,15 +38,20 @@ struct ws_app {
     void *ud;
 };
 
+struct server;
+
 struct server_opts {
     const struct config *cfg;     /* borrowed for the server's lifetime */
     struct router *router;        /* borrowed; read-only once running */
     struct static_files *statics; /* borrowed; may be NULL */
     struct metrics *metrics;      /* borrowed */
     struct ws_app ws;
+    /* called by server_start with the new server once its listeners are bound and before its
+     * loops run (so before the first connection is accepted): whatever a connection's handlers
+     * reach through the server (rt_attach) is in place from the first one. May be NULL. */
+    void (*on_ready)(struct server *s, void *ud);
+    void *on_ready_ud;
 };
-
-struct server;
 
 /*
  * Checks that no other process listens on host:port (host an IP literal; port
