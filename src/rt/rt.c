@@ -169,10 +169,12 @@ static void on_open(struct ws_conn *c, void *ud)
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"type\":\"hello\",\"user\":");
     bool op = s && s->operator;
+    int64_t cursor = 0;
     if (op) {
         s->conn = c;
         s->loop = ws_conn_loop(c);
         operator_open(rt, s, &b);
+        cursor = atomic_load(&rt->cursor);
     } else if (s) {
         char topic[BUS_TOPIC_MAX + 1];
         int loop = ws_conn_loop(c);
@@ -182,6 +184,12 @@ static void on_open(struct ws_conn *c, void *ud)
         bus_subscribe(rt->bus, loop, topic, &s->user_sub);
         bus_topic_app(topic, s->app_id);
         bus_subscribe(rt->bus, loop, topic, &s->app_sub);
+        /* read once subscribed, before the watchers run: an event published from now on with
+         * a cursor at or below this one was committed before (publishers call rt_cursor_seen
+         * first), so it is in what the client reads after hello (sync, or its first HTTP
+         * load), and is not sent live; what the watchers cause (an agent's queue sweep) is
+         * committed after, so above it */
+        cursor = atomic_load(&rt->cursor);
         buf_puts(&b, "{\"id\":");
         buf_json_str(&b, s->user_id);
         buf_putc(&b, '}');
@@ -189,11 +197,8 @@ static void on_open(struct ws_conn *c, void *ud)
             rt->watch[w].fn(s, true, rt->watch[w].ud);
     } else {
         buf_puts(&b, "{\"id\":null}");
+        cursor = atomic_load(&rt->cursor);
     }
-    /* read after the subscriptions: an event published from now on with a cursor at or below
-     * this one was committed before (publishers call rt_cursor_seen first), so it is in what
-     * the client reads after hello (sync, or its first HTTP load), and is not sent live */
-    int64_t cursor = atomic_load(&rt->cursor);
     if (s != NULL)
         s->hello_cursor = cursor;
     buf_puts(&b, ",\"session_id\":");
