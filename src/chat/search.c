@@ -284,21 +284,6 @@ static size_t space_len(const char *s, size_t n, bool at_end)
     return 0;
 }
 
-/* Whether the raw query string names the parameter name (even empty or too long). */
-static bool has_param(struct http_req *req, const char *name)
-{
-    const char *q = http_req_query(req);
-    size_t n = strlen(name);
-    for (const char *p = q; p != NULL && *p != '\0';) {
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
-            return true;
-        p = strchr(p, '&');
-        if (p != NULL)
-            p++;
-    }
-    return false;
-}
-
 static void fail_q(struct http_req *req, const char *message)
 {
     http_respond_error(req, 422, "validation_failed", message, "q");
@@ -314,7 +299,8 @@ static struct kit_job *search_job(struct http_req *req, struct chat *chat,
     char q[SEARCH_Q_BYTES];
     int n = http_req_query_param(req, "q", q, sizeof(q));
     if (n < 0) {
-        fail_q(req, has_param(req, "q") ? "must be 1 to 100 characters" : "is required");
+        fail_q(req,
+               http_req_has_query_param(req, "q") ? "must be 1 to 100 characters" : "is required");
         return NULL;
     }
     size_t a = 0, b = (size_t)n, w;
@@ -339,8 +325,9 @@ static struct kit_job *search_job(struct http_req *req, struct chat *chat,
     }
     char conv[KIT_ID_MAX + 2] = "";
     int cn = http_req_query_param(req, "conversation_id", conv, sizeof(conv));
-    if ((cn < 0 && has_param(req, "conversation_id")) || (cn > 0 && !kit_id_is_valid(conv)) ||
-        (cn == 0 && has_param(req, "conversation_id"))) {
+    if ((cn < 0 && http_req_has_query_param(req, "conversation_id")) ||
+        (cn > 0 && !kit_id_is_valid(conv)) ||
+        (cn == 0 && http_req_has_query_param(req, "conversation_id"))) {
         free(sq);
         http_respond_err(req, ERR_NOTFOUND, "no such conversation", "conversation_id");
         return NULL;
