@@ -7,6 +7,7 @@
 #include "net/internal.h"
 
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,6 +495,17 @@ void net__conn_flush_dirty(struct loop *l)
         c->dirty = false;
         net__conn_flush(c);
     }
+}
+
+/* bytes the kernel holds that the loop has not read yet: a request sent just before a
+ * shutdown began is still answered */
+bool net__conn_has_unread(const struct conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+        return false;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
 
 void net__conn_close_after_flush(struct conn *c)

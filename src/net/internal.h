@@ -182,6 +182,7 @@ void net__conn_flush(struct conn *c);
 void net__conn_flush_dirty(struct loop *l);
 /* Flushes the output, then closes (lingering on the read side). */
 void net__conn_close_after_flush(struct conn *c);
+bool net__conn_has_unread(const struct conn *c);
 /* Closes at once, dropping queued output. */
 void net__conn_abort(struct conn *c);
 /* Drops the output not yet handed to the socket (whole frames only: a frame partly written

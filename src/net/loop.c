@@ -294,9 +294,10 @@ static void drain(struct loop *l)
         if (c->state == CONN_OPEN) {
             if (c->kind == CONN_WS)
                 net__ws_shutdown(c);
-            else if (net__http_is_idle(c))
+            else if (net__http_is_idle(c) && !net__conn_has_unread(c))
                 net__conn_close_after_flush(c);
-            /* busy HTTP connections close after their response (keep-alive off) */
+            /* busy HTTP connections, and those whose request is still unread in the
+             * kernel, close after their response (keep-alive off) */
         }
         c = next;
     }
