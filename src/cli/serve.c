@@ -205,6 +205,8 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
                                                  .channels_api = channels_api});
     struct metrics *metrics = metrics_new(cfg->workers, router);
     ops.metrics = metrics;
+    ops_metrics_sources(&ops);              /* the store's counters */
+    notify_engine_metrics(notify, metrics); /* the queue's outcomes */
     /* HERALD_STATIC_DIR overrides the UI built into the binary (docs/ui.md) */
     struct static_files *statics = cfg->static_dir && cfg->static_dir[0]
                                        ? static_files_load(cfg->static_dir, STATIC_MAX_TOTAL)

@@ -55,6 +55,11 @@ struct metrics {
     int nshards;
     struct metrics_shard *shards;
     time_t start;
+    int nsources;
+    struct {
+        metrics_source_fn fn;
+        void *ud;
+    } sources[METRICS_SOURCES_MAX];
 };
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -83,6 +88,15 @@ void metrics_free(struct metrics *m)
         free(m->shards[i].requests);
     free(m->shards);
     free(m);
+}
+
+void metrics_add_source(struct metrics *m, metrics_source_fn fn, void *ud)
+{
+    if (m->nsources == METRICS_SOURCES_MAX)
+        abort(); /* a programming error: raise METRICS_SOURCES_MAX */
+    m->sources[m->nsources].fn = fn;
+    m->sources[m->nsources].ud = ud;
+    m->nsources++;
 }
 
 struct metrics_shard *metrics_shard(struct metrics *m, int idx)
@@ -320,4 +334,6 @@ void metrics_render(struct metrics *m, struct buf *o)
                "# TYPE process_start_time_seconds gauge\n"
                "process_start_time_seconds %lld\n",
                rss_bytes(), cpu, count_fds(), (long long)m->start);
+    for (int i = 0; i < m->nsources; i++)
+        m->sources[i].fn(o, m->sources[i].ud);
 }

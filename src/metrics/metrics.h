@@ -41,6 +41,16 @@ void metrics_ws_frame(struct metrics_shard *s, enum metrics_dir dir, uint64_t fr
  * METRICS_CONN_WS only). Any thread. */
 int64_t metrics_connections(const struct metrics *m, enum metrics_conn_kind kind);
 
+/*
+ * Another module's figures (the store's, the notification queue's): fn appends complete
+ * Prometheus families (HELP, TYPE, samples) to out when /metrics is rendered, from the
+ * thread that renders, so it reads what it shows with atomic loads or under its own lock.
+ * Added before the server starts; at most METRICS_SOURCES_MAX.
+ */
+#define METRICS_SOURCES_MAX 8
+typedef void (*metrics_source_fn)(struct buf *out, void *ud);
+void metrics_add_source(struct metrics *m, metrics_source_fn fn, void *ud);
+
 /* Appends the Prometheus text exposition to out; any thread. */
 void metrics_render(struct metrics *m, struct buf *out);
 

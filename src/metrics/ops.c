@@ -3,6 +3,8 @@
  */
 #include "metrics/ops.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +96,52 @@ static void metrics(struct http_req *req, void *ud)
     metrics_render(ctx->metrics, &b);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     buf_release(&b);
+}
+
+/* The store's counters (docs/operations.md, "Metrics"). */
+static void store_source(struct buf *o, void *ud)
+{
+    struct store_stats st;
+    store_stats_get(ud, &st);
+    static const struct {
+        const char *name, *type, *help;
+        size_t at;
+    } rows[] = {
+        {"herald_store_writes_total", "counter", "Write operations committed.",
+         offsetof(struct store_stats, writes)},
+        {"herald_store_write_errors_total", "counter", "Write operations that failed.",
+         offsetof(struct store_stats, write_errors)},
+        {"herald_store_commits_total", "counter", "Group transactions committed.",
+         offsetof(struct store_stats, commits)},
+        {"herald_store_rollbacks_total", "counter", "Group transactions that could not commit.",
+         offsetof(struct store_stats, rollbacks)},
+        {"herald_store_largest_group", "gauge", "Most write operations one transaction committed.",
+         offsetof(struct store_stats, largest_group)},
+        {"herald_store_reads_total", "counter", "Read operations answered.",
+         offsetof(struct store_stats, reads)},
+        {"herald_store_read_errors_total", "counter", "Read operations that failed.",
+         offsetof(struct store_stats, read_errors)},
+        {"herald_store_checkpoints_total", "counter", "WAL checkpoints completed (SQLite).",
+         offsetof(struct store_stats, checkpoints)},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&st + rows[i].at, sizeof(v));
+        buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help,
+                   rows[i].name, rows[i].type, rows[i].name, (unsigned long long)v);
+    }
+    buf_printf(o,
+               "# HELP herald_store_queue Operations waiting for the store now.\n"
+               "# TYPE herald_store_queue gauge\n"
+               "herald_store_queue{kind=\"write\"} %llu\n"
+               "herald_store_queue{kind=\"read\"} %llu\n",
+               (unsigned long long)st.write_queue, (unsigned long long)st.read_queue);
+}
+
+void ops_metrics_sources(struct ops_ctx *ctx)
+{
+    if (ctx->store != NULL)
+        metrics_add_source(ctx->metrics, store_source, ctx->store);
 }
 
 void ops_register(struct router *r, struct ops_ctx *ctx)

@@ -22,6 +22,9 @@ struct ops_ctx {
     void *redis_ud;
 };
 
+/* Adds the store's counters to ctx->metrics' /metrics (set both first). */
+void ops_metrics_sources(struct ops_ctx *ctx);
+
 /* Registers the routes; ctx is borrowed for the server's lifetime. */
 void ops_register(struct router *r, struct ops_ctx *ctx);
 

@@ -7,6 +7,7 @@
 
 #include "core/xalloc.h"
 #include "identity/identity.h"
+#include "metrics/metrics.h"
 #include "notify/engine.h"
 #include "notify/quota.h"
 
@@ -41,6 +42,11 @@ int notify_engine_start(struct notify_engine *n)
 {
     int rc = notify_quota_start(n->quota); /* the daily quotas' poller */
     return rc != 0 ? rc : notify__queue_start(n->q);
+}
+
+void notify_engine_metrics(struct notify_engine *n, struct metrics *m)
+{
+    metrics_add_source(m, notify__queue_render, n->q);
 }
 
 void notify_engine_stop(struct notify_engine *n)

@@ -48,6 +48,9 @@ struct notify_queue *notify__queue_new(struct notify_engine *n, struct notify_ch
 int notify__queue_start(struct notify_queue *q);
 void notify__queue_stop(struct notify_queue *q);
 void notify__queue_free(struct notify_queue *q);
+/* Appends the queue's figures to /metrics (a metrics source: ud is the queue). */
+struct buf;
+void notify__queue_render(struct buf *out, void *ud);
 /* Wakes the dispatcher: new jobs may be due. Any thread. */
 void notify__queue_kick(struct notify_queue *q);
 /* The back-off before attempt `attempts + 1` after `attempts` failed ones: 2 s doubling, at

@@ -47,6 +47,7 @@
 #include "notify/driver.h"
 #include "notify/drivers.h"
 #include "notify/quiet.h"
+#include "notify/tally.h"
 #include "notify/engine.h"
 #include "notify/events.h"
 #include "store/sql.h"
@@ -154,6 +155,7 @@ struct notify_queue {
     struct workpool *pool;       /* the driver sends */
     struct send_item *done;      /* finished sends, under mu */
     struct chan_state chans[CHANNELS_KEPT]; /* under mu */
+    struct notify_tally tally;              /* outcomes recorded, for /metrics */
     int nchans;
     int64_t pruned_at; /* the last deletion of expired idempotency records (dispatcher) */
 };
@@ -188,6 +190,26 @@ struct notify_queue *notify__queue_new(struct notify_engine *n, struct notify_ch
     rand_hex(rnd, 6);
     snprintf(q->node, sizeof(q->node), "%s", rnd);
     return q;
+}
+
+void notify__queue_render(struct buf *out, void *ud)
+{
+    struct notify_queue *q = ud;
+    long held = 0, inflight = 0;
+    pthread_mutex_lock(&q->mu);
+    for (int i = 0; i < q->nchans; i++) {
+        held += q->chans[i].nheld;
+        inflight += q->chans[i].inflight;
+    }
+    pthread_mutex_unlock(&q->mu);
+    buf_printf(out,
+               "# HELP herald_notify_sends Driver sends of this node: under way, or held in "
+               "memory until their channel has a free slot or token.\n"
+               "# TYPE herald_notify_sends gauge\n"
+               "herald_notify_sends{state=\"running\"} %ld\n"
+               "herald_notify_sends{state=\"held\"} %ld\n",
+               inflight, held);
+    notify__tally_render(out, &q->tally);
 }
 
 void notify__queue_kick(struct notify_queue *q)
@@ -230,9 +252,11 @@ static bool stopping(struct notify_queue *q)
 }
 
 /* The outcome of one job, for the batch's finishing write. */
-static void finish_one(struct store_op *op, const struct store_rows *r, int i, const char *token,
-                       const char *outcome, const char *detail, int64_t started, int64_t now)
+static void finish_one(struct store_op *op, struct notify_tally_batch *tb,
+                       const struct store_rows *r, int i, const char *token, const char *outcome,
+                       const char *detail, int64_t started, int64_t now)
 {
+    notify__tally_add(tb, store_rows_text(r, i, C_CHANNEL), outcome);
     const char *delivery = store_rows_text(r, i, C_DELIVERY);
     int attempts = (int)store_rows_int(r, i, C_JOB_ATTEMPTS) + 1;
     if (strcmp(outcome, "sent") == 0) {
@@ -463,6 +487,7 @@ static void flush_done(struct notify_queue *q)
     int64_t now = clock_wall_ms();
     struct store_op *op = store_op_new();
     struct notify_ev_ids evs = {.b = BUF_INIT}; /* delivery.status_changed (events.c) */
+    struct notify_tally_batch tb = {0};
     int n = 0;
     for (struct send_item *it = list; it != NULL; it = it->next, n++) {
         if (it->cancelled) { /* back in the queue as it was, due now */
@@ -499,6 +524,7 @@ static void flush_done(struct notify_queue *q)
                 store_bind_null(op);
             store_bind_text(op, it->r.detail[0] ? it->r.detail : outcome);
         }
+        notify__tally_add(&tb, it->kind, outcome);
         store_op_add(op, &SQL_DELIVERY_ATTEMPTS_INSERT);
         store_bind_text(op, it->delivery);
         store_bind_int(op, attempt);
@@ -526,6 +552,8 @@ static void flush_done(struct notify_queue *q)
     if (rc != 0)
         log_warn("notify", "recording %d sends failed: %s (they run again after their lease)", n,
                  err_str(rc));
+    else
+        notify__tally_commit(&q->tally, &tb);
     while (list != NULL) {
         struct send_item *next = list->next;
         item_free(list);
@@ -657,6 +685,7 @@ static int run_batch(struct notify_queue *q)
         return 0;
     }
     struct store_op *fin = store_op_new();
+    struct notify_tally_batch tb = {0};             /* the outcomes, once fin commits */
     struct notify_ev_ids evs = {.b = BUF_INIT};     /* delivery.status_changed (events.c) */
     int *push = xmalloc((size_t)n * sizeof(*push)); /* in-app rows, pushed after fin commits */
     int npush = 0;
@@ -681,13 +710,13 @@ static int run_batch(struct notify_queue *q)
             before != NULL && (strcmp(before, "delivered") == 0 || strcmp(before, "read") == 0);
         bool changed = false;
         if (acked) {
-            finish_one(fin, r, i, token, "skipped", "the previous step was acknowledged", started,
-                       clock_wall_ms());
+            finish_one(fin, &tb, r, i, token, "skipped", "the previous step was acknowledged",
+                       started, clock_wall_ms());
             changed = true;
         } else if (quiet > 0) {
             requeue(fin, r, i, token, quiet);
         } else if (expired) {
-            finish_one(fin, r, i, token, "expired",
+            finish_one(fin, &tb, r, i, token, "expired",
                        "the notification's ttl passed before it was sent", started,
                        clock_wall_ms());
             changed = true;
@@ -696,6 +725,7 @@ static int run_batch(struct notify_queue *q)
                 buf_putc(&ids, ',');
             buf_json_str(&ids, store_rows_text(r, i, C_DELIVERY));
             push[npush++] = i; /* finished together after the loop */
+            notify__tally_add(&tb, channel, "sent");
             changed = true;
         } else {
             int64_t defer_to;
@@ -703,7 +733,7 @@ static int run_batch(struct notify_queue *q)
             start_send(q, r, i, token, started, &defer_to, &dead);
             changed = dead != NULL; /* a send's outcome comes with the driver's (flush_done) */
             if (dead != NULL)
-                finish_one(fin, r, i, token, "dead", dead, started, clock_wall_ms());
+                finish_one(fin, &tb, r, i, token, "dead", dead, started, clock_wall_ms());
             else if (defer_to > 0)
                 requeue(fin, r, i, token, defer_to);
         }
@@ -747,6 +777,8 @@ static int run_batch(struct notify_queue *q)
         if (rc != 0)
             log_warn("notify", "finishing %d jobs failed: %s (they run again after their lease)", n,
                      err_str(rc));
+        else
+            notify__tally_commit(&q->tally, &tb);
     }
     /* one row per pushed delivery, in push order; none when the write failed */
     const struct store_rows *cur = npush > 0 && rc == 0 ? store_result_step(done, -1) : NULL;

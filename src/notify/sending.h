@@ -32,6 +32,11 @@ void notify_engine_set_idem_window(struct notify_engine *n, int64_t ms);
 /* Adds the routes, the `ack` command and the session watcher (re-sends). Start-up only. */
 void notify_engine_register(struct notify_engine *n, struct router *r);
 
+/* Adds the queue's figures (delivery outcomes, driver sends under way) to m's /metrics.
+ * Start-up only. */
+struct metrics;
+void notify_engine_metrics(struct notify_engine *n, struct metrics *m);
+
 /* Starts the queue's dispatcher thread. Returns 0 or a negative enum err. Main thread. */
 int notify_engine_start(struct notify_engine *n);
 

@@ -1110,6 +1110,19 @@ def test_webhook_addresses_through_the_queue_signed_and_retried(server_factory):
         ids = {r["headers"]["x-herald-event-id"] for r in recs}
         assert ids == {nid + "-1"}  # the same event id on every attempt
         assert recs[1]["json"]["title"] == "Hooked" and recs[1]["json"]["data"] == {"k": 1}
+        # /metrics counts what the queue recorded, by kind and outcome (a fresh server: exact)
+        a.users("mia")
+        nid = send(a, {"type": "m", "recipients": ["mia"], "title": "t"}).json()["id"]
+        wait_until(lambda: delivery_status(a, nid, "mia") == "sent", what="in-app sent")
+        from test_ops import scrape, value
+        samples, types, _ = scrape(s.port)
+        assert types["herald_notify_deliveries_total"] == "counter"
+        got = {(l["kind"], l["outcome"]): v for n, l, v in samples
+               if n == "herald_notify_deliveries_total" and v}
+        assert got == {("webhook", "failed"): 1, ("webhook", "sent"): 1,
+                       ("inapp", "sent"): 1}, got
+        assert value(samples, "herald_notify_sends", state="running") == 0
+        assert value(samples, "herald_notify_sends", state="held") == 0
     finally:
         standins.close()
 

@@ -107,6 +107,31 @@ def test_metrics_exposition_has_the_metrics(server):
     assert value(samples, "process_open_fds") > 0
 
 
+def test_metrics_store_counters(server):
+    """The store's figures: a write (a demo user created on the fly) and a read (the readiness
+    probe pings the store) are counted; the queues are gauges."""
+    samples, types, _ = scrape(server.port)
+    for name in ("herald_store_writes_total", "herald_store_commits_total",
+                 "herald_store_reads_total", "herald_store_write_errors_total",
+                 "herald_store_read_errors_total", "herald_store_rollbacks_total",
+                 "herald_store_checkpoints_total"):
+        assert types.get(name) == "counter", name
+    assert types.get("herald_store_queue") == "gauge"
+    assert types.get("herald_store_largest_group") == "gauge"
+    w0 = value(samples, "herald_store_writes_total")
+    c0 = value(samples, "herald_store_commits_total")
+    r0 = value(samples, "herald_store_reads_total")
+    assert http_get(server.port, "/api/v1/auth/me?user_id=metrics-" + uuid.uuid4().hex[:8]
+                    ).status == 200
+    assert http_get(server.port, "/health/ready").status == 200
+    samples = scrape(server.port)[0]
+    assert value(samples, "herald_store_writes_total") >= w0 + 1
+    assert value(samples, "herald_store_commits_total") >= c0 + 1
+    assert value(samples, "herald_store_reads_total") >= r0 + 1
+    assert value(samples, "herald_store_queue", kind="write") == 0
+    assert value(samples, "herald_store_queue", kind="read") == 0
+
+
 @pytest.mark.store_independent
 def test_metrics_request_counter_increases(server):
     http_get(server.port, "/health")
