@@ -83,7 +83,7 @@ static int add_refresh(struct eu *e, struct store_op *op, int64_t now)
  * submits it; next runs when it commits. Answers 500 itself when the token cannot be made.
  */
 static void submit_with_user(struct eu *e, struct store_op *op, bool refresh, int64_t now,
-                             kit_fn next)
+                             kit_fn committed, kit_fn next)
 {
     if (refresh && add_refresh(e, op, now) != 0) {
         store_op_free(op);
@@ -93,7 +93,10 @@ static void submit_with_user(struct eu *e, struct store_op *op, bool refresh, in
     store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, e->app_id);
     store_bind_text(op, e->user_id);
-    kit_store(e->job, op, KIT_WRITE, next);
+    if (committed != NULL)
+        kit_store_committed(e->job, op, committed, next);
+    else
+        kit_store(e->job, op, KIT_WRITE, next);
 }
 
 /* ---- POST /auth/register */
@@ -129,7 +132,7 @@ static void register_hashed(struct kit_job *j)
     store_bind_text(op, e->f.contacts);
     store_bind_text(op, e->new_hash);
     store_bind_int(op, now);
-    submit_with_user(e, op, true, now, register_done);
+    submit_with_user(e, op, true, now, NULL, register_done);
 }
 
 static void register_app(struct kit_job *j)
@@ -232,7 +235,7 @@ static void login_checked(struct kit_job *j)
         store_bind_text(op, e->hash);
         store_bind_text(op, e->new_hash);
     }
-    submit_with_user(e, op, true, now, login_done);
+    submit_with_user(e, op, true, now, NULL, login_done);
 }
 
 static void login_found(struct kit_job *j)
@@ -502,9 +505,15 @@ static void me_patched(struct kit_job *j)
         revoke_subject(e->id->revoke, REVOKE_USER, e->app_id, e->user_id);
         e->want_tokens = true;
     }
-    if (j->status == 0 && e->profile_hook)
-        e->id->profile.done(j->res, 1, e->app_id, e->user_id, e->id->profile.ud);
     me_done(j);
+}
+
+/* On the writer thread, after the commit: the peers' conversation.updated leave in commit
+ * order with chat's events (docs/chat.md, "Order"). */
+static void me_committed(struct kit_job *j)
+{
+    struct eu *e = j->ctx;
+    e->id->profile.done(j->res, 1, e->app_id, e->user_id, e->id->profile.ud);
 }
 
 static void me_write(struct kit_job *j)
@@ -528,7 +537,8 @@ static void me_write(struct kit_job *j)
         e->id->profile.add(op, e->app_id, e->user_id, e->id->profile.ud);
     if (e->new_hash)
         identity__refresh_revoke_add(op, e->app_id, e->user_id, now);
-    submit_with_user(e, op, e->new_hash != NULL, now, me_patched);
+    submit_with_user(e, op, e->new_hash != NULL, now, e->profile_hook ? me_committed : NULL,
+                     me_patched);
 }
 
 static void me_password_checked(struct kit_job *j)

@@ -103,6 +103,7 @@ static void save_free(void *ctx)
 }
 
 static void finish_patch(struct kit_job *j);
+static void patch_committed(struct kit_job *j);
 
 /* The one store op of the create or patch (after the hash, if a password was given). */
 static void save_submit(struct kit_job *j)
@@ -141,7 +142,10 @@ static void save_submit(struct kit_job *j)
     store_op_add(op, &SQL_USERS_GET);
     store_bind_text(op, app_id);
     store_bind_text(op, sv->uid);
-    kit_store(j, op, KIT_WRITE, sv->create ? finish_user : finish_patch);
+    if (sv->profile)
+        kit_store_committed(j, op, patch_committed, finish_patch);
+    else
+        kit_store(j, op, KIT_WRITE, sv->create ? finish_user : finish_patch);
 }
 
 /* A password the app sets: bytes, because the hash takes bytes. */
@@ -303,13 +307,19 @@ void identity_users_get(struct http_req *req, void *ud)
 /* A user disabled or re-keyed: every token and socket of theirs goes (sockets: close 4001). */
 static void finish_patch(struct kit_job *j)
 {
-    struct user_save *sv = j->ctx;
     struct idctx *c = identity__ctx(j);
     if (j->status == 0 && c->text != NULL)
         revoke_subject(c->id->revoke, REVOKE_USER, c->app_id, c->text);
-    if (j->status == 0 && sv->profile)
-        c->id->profile.done(j->res, 1, c->app_id, sv->uid, c->id->profile.ud);
     finish_user(j);
+}
+
+/* On the writer thread, after the commit: the peers' conversation.updated leave in commit
+ * order with chat's events (docs/chat.md, "Order"). */
+static void patch_committed(struct kit_job *j)
+{
+    struct user_save *sv = j->ctx;
+    struct idctx *c = identity__ctx(j);
+    c->id->profile.done(j->res, 1, c->app_id, sv->uid, c->id->profile.ud);
 }
 
 static void patch_authed(struct http_req *req, const char *app_id, void *ud)

@@ -191,12 +191,6 @@ static void finish_write(struct kit_job *j)
             revoke_subject(im->base.id->revoke, REVOKE_USER, im->base.app_id, u->valuestring);
     }
     cJSON_Delete(off);
-    /* existing users whose profile changed: their peers get conversation.updated */
-    for (int i = 0; i < im->n; i++) {
-        if (im->pstep[i] >= 0)
-            im->base.id->profile.done(j->res, im->pstep[i], im->base.app_id, im->fs[i].id,
-                                      im->base.id->profile.ud);
-    }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", (double)im->counts.count);
     cJSON_AddNumberToObject(o, "created", (double)im->counts.created);
@@ -205,6 +199,18 @@ static void finish_write(struct kit_job *j)
     cJSON_AddStringToObject(o, "on_conflict", identity_import_mode_name(im->mode));
     identity__respond_cjson(j->req, 200, o);
     cJSON_Delete(o);
+}
+
+/* On the writer thread, after the commit: existing users whose profile changed; their peers
+ * get conversation.updated in commit order with chat's events (docs/chat.md, "Order"). */
+static void write_committed(struct kit_job *j)
+{
+    struct import *im = j->ctx;
+    for (int i = 0; i < im->n; i++) {
+        if (im->pstep[i] >= 0)
+            im->base.id->profile.done(j->res, im->pstep[i], im->base.app_id, im->fs[i].id,
+                                      im->base.id->profile.ud);
+    }
 }
 
 /* Whether row i is written: new rows always, existing ones only in update mode. */
@@ -257,7 +263,7 @@ static void write_step(struct kit_job *j)
     cJSON_Delete(off);
     if (im->audit.add)
         im->audit.add(op, app, &im->counts, im->audit.ud);
-    kit_store(j, op, KIT_WRITE, finish_write);
+    kit_store_committed(j, op, write_committed, finish_write);
 }
 
 /* Worker thread: the hashes of the passwords of the rows to be written, one after another. */

@@ -650,6 +650,32 @@ static void requeue(struct store_op *op, const struct store_rows *r, int i, cons
     store_bind_int(op, store_rows_int(r, i, C_JOB_ATTEMPTS));
 }
 
+/* A batch's in-app deliveries, pushed once their finishing write committed. */
+struct pushes {
+    struct notify_queue *q;
+    const struct store_rows *r; /* the claim's rows */
+    const int *push;            /* their rows in r */
+    int npush;
+    bool ran;
+};
+
+/* On the writer thread right after the commit (store_write_wait_committed), so the frames leave
+ * in commit order with chat's events (docs/chat.md, "Order"); each with its event's cursor (one
+ * row per pushed delivery, in push order, the write's last step). At least once: also when the
+ * write failed, without a cursor. */
+static void pushes_committed(int status, struct store_result *res, void *ud)
+{
+    struct pushes *pu = ud;
+    pu->ran = true;
+    const struct store_rows *cur = status == 0 ? store_result_step(res, -1) : NULL;
+    for (int k = 0; k < pu->npush; k++) {
+        int64_t cursor = cur != NULL && k < cur->nrows && !store_rows_is_null(cur, k, 0)
+                             ? store_rows_int(cur, k, 0)
+                             : 0;
+        notify__inapp_push(pu->q->n, pu->r, pu->push[k], cursor);
+    }
+}
+
 /* One claim and its batch. Returns the number of jobs run, or -1 on a store error. */
 static int run_batch(struct notify_queue *q)
 {
@@ -769,28 +795,23 @@ static int run_batch(struct notify_queue *q)
      * `sending`, is already subscribed when the push below reaches its user's topic. Pushed
      * first, a delivery could be missed by both ways (the device connecting between the push
      * and this commit) until its next connection. */
-    struct store_result *done = NULL;
+    struct pushes pu = {.q = q, .r = r, .push = push, .npush = npush};
     if (store_op_nsteps(fin) == 0) { /* every job went to the senders: nothing to write yet */
         store_op_free(fin);
     } else {
-        rc = store_write_wait(q->n->store, fin, &done);
+        rc = store_write_wait_committed(q->n->store, fin, npush > 0 ? pushes_committed : NULL, &pu,
+                                        NULL);
         if (rc != 0)
             log_warn("notify", "finishing %d jobs failed: %s (they run again after their lease)", n,
                      err_str(rc));
         else
             notify__tally_commit(&q->tally, &tb);
     }
-    /* one row per pushed delivery, in push order; none when the write failed */
-    const struct store_rows *cur = npush > 0 && rc == 0 ? store_result_step(done, -1) : NULL;
-    server_post_hold(); /* the batch's frames reach each loop in one wake-up (docs/adr/0002) */
-    for (int k = 0; k < npush; k++) { /* at least once: also when the write failed (no cursor) */
-        int64_t cursor = cur != NULL && k < cur->nrows && !store_rows_is_null(cur, k, 0)
-                             ? store_rows_int(cur, k, 0)
-                             : 0;
-        notify__inapp_push(q->n, r, push[k], cursor);
+    if (npush > 0 && !pu.ran) { /* the store refused the write: pushed anyway, no cursor */
+        server_post_hold();     /* the batch's frames reach each loop in one wake-up (ADR 0002) */
+        pushes_committed(rc, NULL, &pu);
+        server_post_release();
     }
-    server_post_release();
-    store_result_free(done);
     free(push);
     store_result_free(res);
     return n;

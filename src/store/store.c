@@ -586,11 +586,15 @@ struct waiter {
     bool done;
     int status;
     struct store_result *res;
+    store_done_fn committed; /* store_write_wait_committed's hook, or NULL */
+    void *committed_ud;
 };
 
 static void waiter_done(int status, struct store_result *res, void *ud)
 {
     struct waiter *w = ud;
+    if (w->committed != NULL)
+        w->committed(status, res, w->committed_ud);
     pthread_mutex_lock(&w->mu);
     w->status = status;
     w->res = res;
@@ -599,9 +603,11 @@ static void waiter_done(int status, struct store_result *res, void *ud)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int submit_wait(struct store *st, struct store_op *op, bool write, struct store_result **res)
+static int submit_wait(struct store *st, struct store_op *op, bool write, store_done_fn committed,
+                       void *ud, struct store_result **res)
 {
-    struct waiter w = {.done = false, .status = 0, .res = NULL};
+    struct waiter w = {
+        .done = false, .status = 0, .res = NULL, .committed = committed, .committed_ud = ud};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     int rc = submit(st, op, write, waiter_done, &w);
@@ -627,17 +633,23 @@ int store__fn_wait(struct store *st, store__fn fn, void *arg)
     op->kind = STORE_OP_FN;
     op->fn = fn;
     op->fn_arg = arg;
-    return submit_wait(st, op, true, NULL);
+    return submit_wait(st, op, true, NULL, NULL, NULL);
 }
 
 int store_write_wait(struct store *st, struct store_op *op, struct store_result **res)
 {
-    return submit_wait(st, op, true, res);
+    return submit_wait(st, op, true, NULL, NULL, res);
+}
+
+int store_write_wait_committed(struct store *st, struct store_op *op, store_done_fn committed,
+                               void *ud, struct store_result **res)
+{
+    return submit_wait(st, op, true, committed, ud, res);
 }
 
 int store_read_wait(struct store *st, struct store_op *op, struct store_result **res)
 {
-    return submit_wait(st, op, false, res);
+    return submit_wait(st, op, false, NULL, NULL, res);
 }
 
 bool store__is_txn_control(const char *sql)

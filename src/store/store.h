@@ -316,6 +316,16 @@ int store_read(struct store *st, struct store_op *op, store_done_fn done, void *
  * discard the result; the caller owns it otherwise).
  */
 int store_write_wait(struct store *st, struct store_op *op, struct store_result **res);
+/*
+ * store_write_wait, and committed(status, res, ud) runs ON THE WRITER THREAD once the op is
+ * done (right after the group commit that holds it, in commit order with the other writes'
+ * completions), before the caller wakes; res is borrowed (NULL unless status is 0). What it
+ * publishes leaves in commit order with the events of kit_store_committed (docs/chat.md,
+ * "Order"). Not called when the store refuses the op (ERR_UNAVAIL, ERR_AGAIN). The same
+ * rules as a store callback: it must not wait on the store.
+ */
+int store_write_wait_committed(struct store *st, struct store_op *op, store_done_fn committed,
+                               void *ud, struct store_result **res);
 int store_read_wait(struct store *st, struct store_op *op, struct store_result **res);
 
 /* Checks that a reader can run a query (readiness probe). done as store_read(). */

@@ -289,6 +289,50 @@ def test_live_messages_reach_a_member_in_seq_order_from_senders_on_every_loop(ap
     assert seqs == list(range(first + 1, first + 641))
 
 
+def test_notifications_and_messages_reach_a_user_in_cursor_order(app, server):
+    """Notifications are pushed from the writer's commit too (docs/chat.md, "Order"): while a
+    peer sends messages and the app sends notifications to one user, that user's socket gets
+    both with cursors that only grow."""
+    app.users("cn_a", "cn_r")
+    sock = ws_open(server.port, "/ws?token=" + app.token("cn_r"))
+    token = app.token("cn_a")
+    n = 300
+
+    def chat():
+        with HttpConn(server.port) as c:
+            for _ in range(n):
+                c.request("POST", "/api/v1/messages",
+                          {"Authorization": "Bearer " + token,
+                           "Content-Type": "application/json"},
+                          b'{"to":"cn_r","message":{"type":"text","content":"x"}}')
+                r = c.read_response()
+                assert r.status == 201, r
+
+    def notify():
+        h = dict(app.headers)
+        h["Content-Type"] = "application/json"
+        with HttpConn(server.port) as c:
+            for _ in range(n):
+                c.request("POST", "/api/v1/notifications", h,
+                          b'{"type":"t","recipients":["cn_r"],"title":"x"}')
+                r = c.read_response()
+                assert r.status == 202, r
+
+    threads = [threading.Thread(target=chat), threading.Thread(target=notify)]
+    for t in threads:
+        t.start()
+    got = []
+    while len(got) < 2 * n:
+        f = sock.recv_frame(timeout=10).json()
+        if f["type"] in ("message.new", "notification"):
+            got.append((int(f["cursor"]), f["type"]))
+    for t in threads:
+        t.join()
+    assert sum(1 for _, k in got if k == "notification") == n
+    swapped = [(a, b) for a, b in zip(got, got[1:]) if b[0] <= a[0]]
+    assert not swapped, swapped[:10]
+
+
 def test_ws_pages_of_long_messages_end_early_and_the_socket_stays(app, server):
     app.users("la", "lb")
     conv = direct(app, "la", "lb")
