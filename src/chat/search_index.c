@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "chat/internal.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -37,13 +38,7 @@ static void *indexer_main(void *arg)
         while (!ix->stop && !atomic_load(&ix->kicked))
             pthread_cond_wait(&ix->cv, &ix->mu);
         if (!ix->stop) { /* let more sends gather into this batch */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += SEARCH_INDEX_LINGER_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = clock_deadline(CLOCK_REALTIME, SEARCH_INDEX_LINGER_MS);
             while (!ix->stop && pthread_cond_timedwait(&ix->cv, &ix->mu, &ts) == 0)
                 ;
         }

@@ -420,14 +420,7 @@ static int run_batch(struct notify_events *ev)
 
 static bool wait_ms(struct notify_events *ev, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = clock_deadline(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&ev->mu);
     while (!ev->stop && !ev->kicked)
         if (pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT)

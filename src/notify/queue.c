@@ -225,14 +225,7 @@ void notify__queue_kick(struct notify_queue *q)
 /* Sleeps up to ms unless kicked or stopped. Returns false when stopping. */
 static bool wait_ms(struct notify_queue *q, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = clock_deadline(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&q->mu);
     while (!q->stop && !q->kicked)
         if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)

@@ -123,14 +123,7 @@ static void *poller(void *arg)
     struct notify_quota *q = arg;
     pthread_mutex_lock(&q->mu);
     while (!q->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += QUOTA_POLL_MS / 1000;
-        ts.tv_nsec += (QUOTA_POLL_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_deadline(CLOCK_MONOTONIC, QUOTA_POLL_MS);
         while (!q->stop && pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT)
             ;
         if (q->stop)
