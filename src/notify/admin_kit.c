@@ -202,6 +202,19 @@ bool notify__query_text(struct http_req *req, const char *name, char *buf, size_
     return true;
 }
 
+struct store_op *notify__adm_delete_op(struct nadm *c, const struct store_sql *sql,
+                                       const char *action)
+{
+    c->n1 = 204;
+    struct store_op *op = store_op_new();
+    store_op_add(op, sql);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->obj_id);
+    store_op_require_row(op);
+    notify__adm_audit(op, c, c->app_id, action, c->obj_id, NULL);
+    return op;
+}
+
 void notify__adm_audit(struct store_op *op, const struct nadm *c, const char *app_id,
                        const char *action, const char *target, const cJSON *detail)
 {

@@ -108,6 +108,13 @@ bool notify__query_text(struct http_req *req, const char *name, char *buf, size_
 void notify__adm_audit(struct store_op *op, const struct nadm *c, const char *app_id,
                        const char *action, const char *target, const cJSON *detail);
 
+/* The write of a DELETE /admin/.../{id} whose object notify__adm_load found: sql (bound with
+ * the app and c->obj_id, a required row) and its audit row `action`; answered 204 (c->n1).
+ * The caller may add steps, then submits it. */
+struct store_sql;
+struct store_op *notify__adm_delete_op(struct nadm *c, const struct store_sql *sql,
+                                       const char *action);
+
 /* page and page_size from the query (1.., 1..100, default 20); false after answering 422. */
 bool notify__paging(struct http_req *req, int64_t *page, int64_t *page_size);
 

@@ -339,13 +339,8 @@ static void ewh_patch(struct kit_job *j)
 static void ewh_delete_loaded(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
-    c->n1 = 204;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_EVENT_WEBHOOKS_DELETE);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, c->obj_id);
-    store_op_require_row(op);
-    notify__adm_audit(op, c, c->app_id, "event_webhook.delete", c->obj_id, NULL);
+    struct store_op *op =
+        notify__adm_delete_op(c, &SQL_EVENT_WEBHOOKS_DELETE, "event_webhook.delete");
     flags_and_get(op, NULL);
     kit_store(j, op, KIT_WRITE, ewh_done);
 }

@@ -352,14 +352,8 @@ static void tpl_save(struct kit_job *j)
 static void tpl_delete_loaded(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
-    c->n1 = 204;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_TEMPLATES_DELETE);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, c->obj_id);
-    store_op_require_row(op);
-    notify__adm_audit(op, c, c->app_id, "template.delete", c->obj_id, NULL);
-    kit_store(j, op, KIT_WRITE, tpl_done);
+    kit_store(j, notify__adm_delete_op(c, &SQL_TEMPLATES_DELETE, "template.delete"), KIT_WRITE,
+              tpl_done);
 }
 
 static void tpl_delete(struct kit_job *j)

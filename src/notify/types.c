@@ -374,14 +374,8 @@ static void type_patch(struct kit_job *j)
 static void type_delete_loaded(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
-    c->n1 = 204;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_MESSAGE_TYPES_DELETE);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, c->obj_id);
-    store_op_require_row(op);
-    notify__adm_audit(op, c, c->app_id, "message_type.delete", c->obj_id, NULL);
-    kit_store(j, op, KIT_WRITE, type_done);
+    kit_store(j, notify__adm_delete_op(c, &SQL_MESSAGE_TYPES_DELETE, "message_type.delete"),
+              KIT_WRITE, type_done);
 }
 
 static void type_delete(struct kit_job *j)
@@ -608,14 +602,10 @@ static void cmt_patch(struct kit_job *j)
 static void cmt_delete_loaded(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
-    c->n1 = 204;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_CHANNEL_MESSAGE_TYPES_DELETE);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, c->obj_id);
-    store_op_require_row(op);
-    notify__adm_audit(op, c, c->app_id, "channel_message_type.delete", c->obj_id, NULL);
-    kit_store(j, op, KIT_WRITE, cmt_done);
+    kit_store(
+        j,
+        notify__adm_delete_op(c, &SQL_CHANNEL_MESSAGE_TYPES_DELETE, "channel_message_type.delete"),
+        KIT_WRITE, cmt_done);
 }
 
 static void cmt_delete(struct kit_job *j)
