@@ -446,6 +446,48 @@ TEST(failing_op_fails_alone)
     quiet(false);
 }
 
+/* What store_write_wait_committed's hook saw. */
+struct seen {
+    int calls, status;
+    int64_t changes; /* of the op's first step; -1: no result */
+    pthread_t thread;
+};
+
+static void seen_hook(int status, struct store_result *res, void *ud)
+{
+    struct seen *s = ud;
+    s->calls++;
+    s->status = status;
+    s->changes = res != NULL ? store_result_step(res, 0)->changes : -1;
+    s->thread = pthread_self();
+}
+
+/* The hook runs once, on the writer thread, before the wait returns: with the result when the
+ * op committed, with the error and no result when it failed. */
+TEST(write_wait_committed_hook)
+{
+    quiet(true);
+    struct store *st = open_kv(fresh_url(), NULL);
+    struct seen ok = {0}, bad = {0};
+    struct store_result *res = NULL;
+    CHECK_INT(store_write_wait_committed(st, kv_insert_op("h", 1), seen_hook, &ok, &res), 0);
+    CHECK_INT(ok.calls, 1);
+    CHECK_INT(ok.status, 0);
+    CHECK_INT(ok.changes, 1);
+    CHECK(!pthread_equal(ok.thread, pthread_self()));
+    CHECK(res != NULL && store_result_step(res, 0)->changes == 1); /* still the caller's */
+    store_result_free(res);
+    /* a unique violation */
+    CHECK_INT(store_write_wait_committed(st, kv_insert_op("h", 2), seen_hook, &bad, NULL),
+              ERR_EXISTS);
+    CHECK_INT(bad.calls, 1);
+    CHECK_INT(bad.status, ERR_EXISTS);
+    CHECK_INT(bad.changes, -1);
+    CHECK(pthread_equal(bad.thread, ok.thread));
+    store_close(st);
+    quiet(false);
+}
+
 /* A group where every other op fails: each fails alone, the rest commit (bounded work). */
 TEST(many_failures_in_a_group)
 {
@@ -828,6 +870,7 @@ int main(void)
     RUN(background_reads);
     RUN(group_commit_groups);
     RUN(failing_op_fails_alone);
+    RUN(write_wait_committed_hook);
     RUN(many_failures_in_a_group);
     RUN(error_mapping);
     RUN(statement_cache_eviction);
