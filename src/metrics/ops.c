@@ -98,7 +98,7 @@ static void metrics(struct http_req *req, void *ud)
     buf_release(&b);
 }
 
-/* The store's counters (docs/operations.md, "Metrics"). */
+/* The store's counters (docs/deployment.md, "Metrics"). */
 static void store_source(struct buf *o, void *ud)
 {
     struct store_stats st;

@@ -1,5 +1,5 @@
 /*
- * What the queue recorded, for /metrics (docs/operations.md, "Metrics"): delivery outcomes by
+ * What the queue recorded, for /metrics (docs/deployment.md, "Metrics"): delivery outcomes by
  * channel kind, counted once the write that records them has committed. A batch tallies on
  * the dispatcher's stack (or a sender's), then adds to the node's counters in one go.
  */
