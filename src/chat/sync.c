@@ -314,7 +314,6 @@ static const struct kit_field frame_fields[] = {
     {.name = "type", .kind = KIT_STRING, .at = KIT_AT(struct frame_in, type)},
     {.name = "cursor",
      .kind = KIT_STRING,
-     .flags = KIT_REQUIRED,
      .max = 18,
      .at = KIT_AT(struct frame_in, cursor),
      .message = CURSOR_MESSAGE},
@@ -384,7 +383,8 @@ void chat__ws_sync(struct rt_session *s, const cJSON *msg, void *ud)
         rt_send_error(s->conn, "validation_failed", err.message, err.field);
         return;
     }
-    int64_t cursor = parse_cursor(in.cursor);
+    /* absent or empty: from the start, as GET /sync */
+    int64_t cursor = in.cursor == NULL || in.cursor[0] == '\0' ? 0 : parse_cursor(in.cursor);
     if (cursor < 0) {
         rt_send_error(s->conn, "validation_failed", CURSOR_MESSAGE, "cursor");
         return;

@@ -35,6 +35,9 @@ struct ws_app {
     void (*on_close)(struct ws_conn *c, void *ud);
     /* Optional: loop idx was woken by server_wake() (the bus delivers its batch here). */
     void (*on_wake)(int idx, void *ud);
+    /* Optional: called for each open connection at the loop's sweep (at most a second apart),
+     * for the application's own deadlines. */
+    void (*on_tick)(struct ws_conn *c, void *ud);
     void *ud;
 };
 

@@ -220,6 +220,11 @@ void net__ws_sweep(struct conn *c, uint32_t now)
     int hb = c->loop->srv->opts.cfg->ws_heartbeat_ms;
     if (c->state != CONN_OPEN)
         return;
+    const struct ws_app *app = &c->loop->srv->opts.ws;
+    if (app->on_tick)
+        app->on_tick(as_ws(c), app->ud);
+    if (c->state != CONN_OPEN)
+        return;
     if (c->u.ws.ping_out) {
         if ((int32_t)(now - c->u.ws.ping_at) >= hb) {
             log_info("ws", "closing dead peer: no answer to heartbeat peer=%s", c->peer);

@@ -7,6 +7,12 @@
  * the first REPLAY_WINDOW_MS of the connection (a client syncs right after hello; what reached
  * it live meanwhile must not be replayed again), and from a sync until REPLAY_GRACE_MS after
  * its last page (an event the page read may still be on its way live). Idle sockets have none.
+ *
+ * The hold after hello: a user's live events that come before the client's first frame wait
+ * too, at most HELLO_HOLD_MS after the connection opened. A client that syncs right after hello
+ * (docs/protocol.md, "The client's algorithm") so gets its replay first and then every live
+ * event, a conversation's in seq order; one whose first frame is anything else gets them at
+ * that frame, and one that sends nothing at the first sweep past the hold (within a second).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +29,12 @@
 #define REPLAY_SET_MAX 65536   /* cursors remembered, at most (the oldest half goes then) */
 #define REPLAY_HELD_MAX 10000  /* live frames held during a sync before the socket is closed */
 #define REPLAY_HELD_BYTES (4u << 20)
+#define HELLO_HOLD_MS 1000 /* after hello, live events wait this long for the client's sync */
 
 struct rt_replay {
     int pending;       /* syncs read but not yet answered */
     bool holding;      /* live frames with a cursor wait in held */
+    bool hello_hold;   /* holding because the client has not spoken since hello */
     uint64_t until_ms; /* not holding: the state is dropped after this */
     uint64_t page_ms;  /* when the last page (has_more) went out */
     int64_t *sent;     /* cursors sent to the socket, ascending */
@@ -111,7 +119,34 @@ static void release(struct rt_session *s, uint64_t now)
     r->nheld = 0;
     r->held_bytes = 0;
     r->holding = false;
-    r->until_ms = now + REPLAY_GRACE_MS;
+    r->hello_hold = false;
+    if (r->until_ms < now + REPLAY_GRACE_MS)
+        r->until_ms = now + REPLAY_GRACE_MS;
+}
+
+/* Whether a hold has no reason left: the time after hello is up, or the client stopped paging. */
+static bool hold_over(const struct rt_session *s, const struct rt_replay *r, uint64_t now)
+{
+    if (!r->holding || r->pending > 0)
+        return false;
+    if (r->hello_hold)
+        return now - s->opened_ms >= HELLO_HOLD_MS;
+    return now - r->page_ms >= REPLAY_WAIT_MS;
+}
+
+void rt__replay_spoke(struct rt_session *s, bool is_sync)
+{
+    s->spoke = true;
+    struct rt_replay *r = s->replay;
+    if (r != NULL && r->hello_hold && !is_sync && r->pending == 0)
+        release(s, clock_mono_ms());
+}
+
+void rt__replay_tick(struct rt_session *s)
+{
+    uint64_t now = clock_mono_ms();
+    if (hold_over(s, s->replay, now))
+        release(s, now);
 }
 
 bool rt__replay_live(struct rt_session *s, struct frame *f)
@@ -123,9 +158,11 @@ bool rt__replay_live(struct rt_session *s, struct frame *f)
             return true;
         r = replay_of(s);
         r->until_ms = s->opened_ms + REPLAY_WINDOW_MS;
+        if (!s->spoke && !s->operator&& now - s->opened_ms<HELLO_HOLD_MS)
+            r->holding = r->hello_hold = true;
     }
-    if (r->holding && r->pending == 0 && now - r->page_ms >= REPLAY_WAIT_MS)
-        release(s, now); /* the client stopped paging: live again */
+    if (hold_over(s, r, now))
+        release(s, now);
     if (r->holding) {
         if (was_sent(r, f->cursor))
             return false;
@@ -154,6 +191,7 @@ void rt_sync_begin(struct rt_session *s)
     struct rt_replay *r = replay_of(s);
     r->pending++;
     r->holding = true;
+    r->hello_hold = false; /* the replay's end releases the frames */
 }
 
 bool rt_sync_replayed(struct rt_session *s, int64_t cursor)

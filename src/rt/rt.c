@@ -263,6 +263,8 @@ static void on_text(struct ws_conn *c, const char *data, size_t len, void *ud)
             if (strcmp(rt->cmds[i].type, type->valuestring) == 0)
                 cmd = &rt->cmds[i];
         struct rt_session *s = ws_conn_user(c);
+        if (s != NULL && !s->spoke)
+            rt__replay_spoke(s, cmd != NULL && strcmp(cmd->type, "sync") == 0);
         if (cmd == NULL || s == NULL)
             rt_send_error(c, "unknown_type", "unknown frame type", "type");
         else if (s->operator&& strcmp(cmd->type, "ping") != 0)
@@ -595,6 +597,14 @@ void rt_free(struct rt *rt)
     free(rt);
 }
 
+static void on_tick(struct ws_conn *c, void *ud)
+{
+    (void)ud;
+    struct rt_session *s = ws_conn_user(c);
+    if (s != NULL && s->replay != NULL)
+        rt__replay_tick(s);
+}
+
 void rt_ws_app(struct rt *rt, struct ws_app *app)
 {
     app->on_handshake = on_handshake;
@@ -602,5 +612,6 @@ void rt_ws_app(struct rt *rt, struct ws_app *app)
     app->on_text = on_text;
     app->on_close = on_close;
     app->on_wake = on_wake;
+    app->on_tick = on_tick;
     app->ud = rt;
 }

@@ -7,6 +7,7 @@ with a cursor: a removed member gets the removal last and nothing after, and can
 conversation afterwards; an added member sees from their join. Validation names cursor/limit.
 """
 import threading
+import time
 
 import pytest
 
@@ -255,6 +256,43 @@ def test_ws_events_that_came_live_before_the_sync_are_not_replayed_again(app, se
     nothing_of(sock, "message.new")
 
 
+def test_a_sync_right_after_hello_comes_before_every_live_event(app, server):
+    """SPEC §4: after `sync` with the last cursor it saw, a client gets what it missed, then the
+    live events, a conversation's in seq order. Messages committed between hello and the
+    server reading the sync wait for the replay (docs/protocol.md, "hello"), however late the
+    sync comes within the hold; the peer keeps sending all along."""
+    app.users("ha", "hb")
+    conv = direct(app, "ha", "hb")
+    start = cursor_now(app, "hb")
+    for i in range(20):
+        assert send(app, "ha", conv, "missed%d" % i).status == 201
+    total = 20
+    for attempt in range(3):
+        going, sent = threading.Event(), []
+
+        def more():
+            while not going.is_set() or len(sent) < 40:
+                assert send(app, "ha", conv, "live").status == 201
+                sent.append(1)
+
+        t = threading.Thread(target=more)
+        t.start()
+        while not sent:  # the peer is sending
+            time.sleep(0.01)
+        sock = ws_open(server.port, "/ws?token=" + app.token("hb"))
+        time.sleep(0.2)  # several messages commit between hello and the sync
+        got = ws_messages(sock, conv, 0, start, started=going.set)
+        t.join()
+        total += len(sent)
+        while len(got) < total:
+            f = sock.recv_frame(timeout=10).json()
+            if f["type"] == "message.new" and f["message"]["conversation_id"] == conv:
+                got.append(f)
+        assert [f["message"]["seq"] for f in got] == list(range(1, total + 1)), attempt
+        nothing_of(sock, "message.new")
+        sock.close()
+
+
 def test_live_messages_reach_a_member_in_seq_order_from_senders_on_every_loop(app, server):
     """Events leave in commit order (docs/chat.md, "Order"): senders on new connections (so on
     every event loop) into one group; the reader's socket gets seq 1, 2, 3, ... without a swap."""
@@ -382,7 +420,7 @@ def test_ws_pages_fit_a_small_queue_bound(server_factory):
 def test_ws_sync_errors_and_done(app, server):
     app.users("wz")
     sock = ws_open(server.port, "/ws?token=" + app.token("wz"))
-    for frame, field in (({"type": "sync"}, "cursor"), ({"type": "sync", "cursor": 5}, "cursor"),
+    for frame, field in (({"type": "sync", "cursor": 5}, "cursor"),
                          ({"type": "sync", "cursor": "x1"}, "cursor"),
                          ({"type": "sync", "cursor": "0", "limit": 501}, "limit"),
                          ({"type": "sync", "cursor": "0", "limit": 0}, "limit")):
@@ -390,9 +428,11 @@ def test_ws_sync_errors_and_done(app, server):
         e = sock.recv_frame(timeout=5).json()
         assert e["type"] == "error" and e["code"] == "validation_failed", e
         assert e["field"] == field, e
-    sock.send_json({"type": "sync", "cursor": "0"})
-    f = sock.recv_frame(timeout=5).json()
-    assert f == {"type": "sync.done", "cursor": "0", "has_more": False, "complete": True}
+    # absent or empty: from the start, as GET /sync
+    for frame in ({"type": "sync", "cursor": "0"}, {"type": "sync"}, {"type": "sync", "cursor": ""}):
+        sock.send_json(frame)
+        f = sock.recv_frame(timeout=5).json()
+        assert f == {"type": "sync.done", "cursor": "0", "has_more": False, "complete": True}
 
 
 # ---------------------------------------------------------------- hello
