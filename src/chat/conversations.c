@@ -267,8 +267,6 @@ static int check_create(struct http_req *req, const struct create_in *in, const 
         return bad(req, "peer", "is only for a direct conversation"), -1;
     if (in->name == NULL)
         return bad(req, "name", "is required"), -1;
-    if (strcmp(in->type, "room") == 0 && in->members.json != NULL)
-        return bad(req, "members", "a room has no invited members: users join it"), -1;
     return 0;
 }
 

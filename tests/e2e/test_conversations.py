@@ -173,13 +173,29 @@ def test_a_direct_conversation_cannot_be_renamed_or_left(app):
     ({"type": "group", "name": "G", "members": ["bob", "bob"]}, "members[1]"),
     ({"type": "group", "name": "G", "peer": "bob"}, "peer"),
     ({"type": "group", "name": "G", "color": "red"}, "color"),
-    ({"type": "room", "name": "R", "members": ["bob"]}, "members"),
+    ({"type": "room", "name": "R", "members": ["bob", "bob"]}, "members[1]"),
     ({"type": "direct"}, "peer"),
     ({"type": "direct", "peer": "bob", "name": "x"}, "name"),
     ({"type": "direct", "peer": "b" * 65}, "peer"),
 ])
 def test_create_validation_names_the_field(app, body, field):
     error_of(app.call("alice", "POST", "/conversations", body), 422, field, "validation_failed")
+
+
+def test_a_room_created_with_members_has_them_as_members(app):
+    """SPEC §3: POST /conversations, "group/room with name and members"."""
+    r = app.call("alice", "POST", "/conversations",
+                 {"type": "room", "name": "Seeded", "members": ["bob", "carol"]})
+    assert r.status == 201, r
+    room = r.json()
+    assert room["type"] == "room" and room["member_count"] == 3, room
+    mine = {c["id"] for c in app.call("bob", "GET", "/conversations?page_size=100")
+            .json()["results"]}
+    assert room["id"] in mine
+    assert app.call("carol", "GET", "/conversations/" + room["id"]).status == 200
+    error_of(app.call("alice", "POST", "/conversations",
+                      {"type": "room", "name": "R", "members": ["zed"]}), 404, "members[0]",
+             "not_found")
 
 
 def test_group_members_must_exist_in_the_app(app):
