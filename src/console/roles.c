@@ -191,9 +191,13 @@ static void roles_checked(struct kit_job *j)
     struct console_role old = {0};
     bool have = false;
     if (c->n2 != ROLE_CREATE) {
-        if (cur == NULL || cur->nrows == 0 || store_rows_int(cur, 0, 3) != 0) {
-            http_respond_err(j->req, ERR_NOTFOUND,
-                             "no such role (the built-in superadmin cannot be changed)", NULL);
+        if (cur == NULL || cur->nrows == 0) {
+            http_respond_err(j->req, ERR_NOTFOUND, "no such role", NULL);
+            return;
+        }
+        if (store_rows_int(cur, 0, 3) != 0) { /* it exists (GET shows it): refused, not absent */
+            http_respond_error(j->req, 403, "forbidden",
+                               "the built-in superadmin role cannot be changed or deleted", NULL);
             return;
         }
         have = console__roles_parse(cur, store_result_step(j->res, 1), &old, 1) == 1;

@@ -176,8 +176,8 @@ def test_roles_crud_and_validation(server, root):
     assert r.status == 409 and r.json()["error"]["field"] == "name", r
     assert call(server, "GET", "/admin/roles/" + r2, token=root).json()["name"] == "ops2"
     assert call(server, "DELETE", "/admin/roles/" + r2, token=root).status == 204
-    assert call(server, "PATCH", "/admin/roles/superadmin", {"name": "x"}, token=root).status == 404
-    assert call(server, "DELETE", "/admin/roles/superadmin", token=root).status == 404
+    assert call(server, "PATCH", "/admin/roles/superadmin", {"name": "x"}, token=root).status == 403
+    assert call(server, "DELETE", "/admin/roles/superadmin", token=root).status == 403
     assert call(server, "DELETE", "/admin/roles/" + rid, token=root).status == 204
     assert call(server, "GET", "/admin/roles/" + rid, token=root).status == 404
     lst = call(server, "GET", "/admin/roles?page_size=100", token=root).json()
