@@ -503,6 +503,34 @@ static void copy_params(struct http_req *r, const struct route_match *m)
     }
 }
 
+/* Whether a parameter of query has a malformed escape (a % without two hex digits, or %00);
+ * its name (the raw text, at most 64 bytes; "" when the name itself is malformed) into name. */
+static bool query_malformed(const char *q, char name[65])
+{
+    while (*q != '\0') {
+        size_t len = strcspn(q, "&");
+        size_t nlen = strcspn(q, "=&");
+        for (size_t i = 0; i < len; i++) {
+            if (q[i] != '%')
+                continue;
+            int hi = i + 2 < len ? url_hexval(q[i + 1]) : -1;
+            int lo = i + 2 < len ? url_hexval(q[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                bool in_name = i < nlen;
+                size_t n = in_name ? 0 : (nlen < 64 ? nlen : 64);
+                memcpy(name, q, n);
+                name[n] = '\0';
+                return true;
+            }
+            i += 2;
+        }
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+    return false;
+}
+
 void net__http_dispatch(struct conn *c, const char *rest, size_t restlen)
 {
     struct http_req *r = c->u.http.req;
@@ -537,6 +565,13 @@ void net__http_dispatch(struct conn *c, const char *rest, size_t restlen)
     int rc = router_match(o->router, r->method, r->path, &m);
     if (rc == 0) {
         r->route_id = m.route_id;
+        char bad[65];
+        if (strncmp(r->path, "/api/", 5) == 0 && query_malformed(http_req_query(r), bad)) {
+            http_respond_error(r, 422, "validation_failed",
+                               "is not validly percent-encoded (a % takes two hex digits; no %00)",
+                               bad[0] ? bad : NULL);
+            return;
+        }
         copy_params(r, &m);
         m.fn(r, m.ud);
         return;
