@@ -52,6 +52,11 @@ static void deliveries_granted(struct http_req *req, const char *op, const char 
     (void)op;
     notify__deliveries_page(ud, req, NULL, apps);
 }
+static void delivery_granted(struct http_req *req, const char *op, const char *apps, void *ud)
+{
+    (void)op;
+    notify__delivery_get(ud, req, NULL, apps);
+}
 static void cancel_granted(struct http_req *req, const char *op, const char *apps, void *ud)
 {
     notify__notification_cancel(ud, req, NULL, apps, op);
@@ -343,6 +348,7 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
 CONSOLE_ROUTE(list_h, PERM_READ, list_granted)
 CONSOLE_ROUTE(get_h, PERM_READ, get_granted)
 CONSOLE_ROUTE(deliveries_h, PERM_READ, deliveries_granted)
+CONSOLE_ROUTE(delivery_h, PERM_READ, delivery_granted)
 CONSOLE_ROUTE(retry_h, PERM_WRITE, retry_granted)
 CONSOLE_ROUTE(send_h, PERM_WRITE, send_granted)
 CONSOLE_ROUTE(cancel_h, PERM_WRITE, cancel_granted)
@@ -355,6 +361,7 @@ void notify__admin_register(struct notify_engine *n, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/admin/notifications/{id}", get_h, n);
     router_add(r, HTTP_M_POST, "/api/v1/admin/notifications/{id}/cancel", cancel_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/admin/deliveries", deliveries_h, n);
+    router_add(r, HTTP_M_GET, "/api/v1/admin/deliveries/{id}", delivery_h, n);
     router_add(r, HTTP_M_POST, "/api/v1/admin/deliveries/{id}/retry", retry_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/admin/stats", stats_h, n);
 }

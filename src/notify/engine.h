@@ -127,6 +127,9 @@ void notify__notification_cancel(struct notify_engine *n, struct http_req *req, 
                                  const char *apps_json, const char *operator_id);
 void notify__deliveries_page(struct notify_engine *n, struct http_req *req, const char *app,
                              const char *apps_json);
+/* One delivery with its attempt_log (404: none, or another app's / outside apps_json). */
+void notify__delivery_get(struct notify_engine *n, struct http_req *req, const char *app,
+                          const char *apps_json);
 
 /* ---- JSON of rows (queries.c) */
 

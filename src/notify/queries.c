@@ -93,13 +93,10 @@ bool notify__eng_query_text(struct http_req *req, const char *name, char *out, s
     if (http_req_query_param(req, name, out, n) >= 0)
         return true;
     out[0] = '\0';
-    char big[4096];
-    if (http_req_query_param(req, name, big, sizeof(big)) >= 0 ||
-        strlen(http_req_query(req)) >= sizeof(big)) {
-        http_respond_error(req, 422, "validation_failed", "is too long", name);
-        return false;
-    }
-    return true;
+    if (!http_req_has_query_param(req, name))
+        return true; /* absent (a malformed escape was refused before the handler) */
+    http_respond_error(req, 422, "validation_failed", "is too long", name);
+    return false;
 }
 
 bool notify__eng_paging(struct http_req *req, int64_t *page, int64_t *size)
@@ -541,6 +538,52 @@ void notify__deliveries_page(struct notify_engine *n, struct http_req *req, cons
     kit_store(j, op, KIT_READ, dpage_done);
 }
 
+/* ---- GET /deliveries/{id}: one delivery with its attempt_log */
+
+static void delivery_done(struct kit_job *j)
+{
+    struct nctx *c = j->ctx;
+    if (j->status != 0) {
+        kit_fail_store(j, "delivery", NULL);
+        return;
+    }
+    const struct store_rows *d = store_result_step(j->res, 0);
+    const char *app = d != NULL && d->nrows > 0 ? store_rows_text(d, 0, 1) : NULL;
+    if (app == NULL ||
+        (c->app_id[0] ? strcmp(app, c->app_id) != 0 : !notify__eng_app_in(c->apps_json, app))) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such delivery", NULL);
+        return;
+    }
+    cJSON *o = notify__eng_row_json(d, 0, notify__eng_delivery_cols);
+    const struct store_rows *a = store_result_step(j->res, 1);
+    cJSON *att = cJSON_AddArrayToObject(o, "attempt_log");
+    for (int k = 0; a != NULL && k < a->nrows; k++)
+        cJSON_AddItemToArray(att, notify__eng_row_json(a, k, notify__eng_attempt_cols));
+    char *s = cJSON_PrintUnformatted(o);
+    http_respond_json(j->req, 200, s, strlen(s));
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+void notify__delivery_get(struct notify_engine *n, struct http_req *req, const char *app,
+                          const char *apps_json)
+{
+    const char *id = http_req_param(req, "id");
+    if (id == NULL || strlen(id) > 79) {
+        http_respond_err(req, ERR_NOTFOUND, "no such delivery", NULL);
+        return;
+    }
+    struct kit_job *j = notify__eng_job(req, n, app);
+    struct nctx *c = j->ctx;
+    c->apps_json = app == NULL && apps_json != NULL ? xstrdup(apps_json) : NULL;
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_DELIVERIES_GET);
+    store_bind_text(op, id);
+    store_op_add(op, &SQL_DELIVERY_ATTEMPTS_OF_DELIVERY);
+    store_bind_text(op, id);
+    kit_store(j, op, KIT_READ, delivery_done);
+}
+
 /* ---- the app-authenticated routes */
 
 static void list_authed(struct http_req *req, const char *app_id, void *ud)
@@ -555,6 +598,10 @@ static void deliveries_authed(struct http_req *req, const char *app_id, void *ud
 {
     notify__deliveries_page(ud, req, app_id, NULL);
 }
+static void delivery_authed(struct http_req *req, const char *app_id, void *ud)
+{
+    notify__delivery_get(ud, req, app_id, NULL);
+}
 
 #define APP_ROUTE(name, fn)                                                                        \
     static void name(struct http_req *req, void *ud)                                               \
@@ -566,6 +613,7 @@ APP_ROUTE(list_h, list_authed)
 APP_ROUTE(get_h, get_authed)
 APP_ROUTE(cancel_h, cancel_authed)
 APP_ROUTE(deliveries_h, deliveries_authed)
+APP_ROUTE(delivery_h, delivery_authed)
 
 void notify__queries_register(struct notify_engine *n, struct router *r)
 {
@@ -573,4 +621,5 @@ void notify__queries_register(struct notify_engine *n, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/notifications/{id}", get_h, n);
     router_add(r, HTTP_M_POST, "/api/v1/notifications/{id}/cancel", cancel_h, n);
     router_add(r, HTTP_M_GET, "/api/v1/deliveries", deliveries_h, n);
+    router_add(r, HTTP_M_GET, "/api/v1/deliveries/{id}", delivery_h, n);
 }

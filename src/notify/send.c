@@ -12,7 +12,8 @@
  * (HERALD_IDEMPOTENCY_WINDOW). A repeat inside the window finds the record
  * (the write's upsert changes no row, which undoes the whole op): the same body (its SHA-256, key
  * left out) is answered with the first answer and `Idempotency-Replay: true`, another body 422, and
- * a record not readable yet (the first send is still being written) 409.
+ * a record not readable yet (the first send is still being written) 409. The body's hash does not
+ * depend on whitespace or on the order of an object's members.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,33 @@ static void sha256_hex(const char *s, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+/* Sorts the members of every object in v by name (the request's hash does not depend on the
+ * order the client wrote them in). Depth is bounded by the request decoder's. */
+static void sort_keys(cJSON *v)
+{
+    int n = 0;
+    for (cJSON *e = v->child; e != NULL; e = e->next, n++)
+        sort_keys(e);
+    if (!cJSON_IsObject(v) || n < 2)
+        return;
+    cJSON **m = xmalloc((size_t)n * sizeof(*m));
+    int i = 0;
+    for (cJSON *e = v->child; e != NULL; e = e->next)
+        m[i++] = e;
+    qsort(m, (size_t)n, sizeof(*m), key_cmp);
+    for (i = 0; i < n; i++) {
+        m[i]->prev = i > 0 ? m[i - 1] : m[n - 1]; /* cJSON: the first's prev is the last */
+        m[i]->next = i + 1 < n ? m[i + 1] : NULL;
+    }
+    v->child = m[0];
+    free(m);
+}
+
 /* The notification id: the time in hex (ids sort by creation), then 40 random bits. */
 static void nid_new(char out[32], int64_t now)
 {
@@ -175,7 +203,7 @@ static void kinds_free(struct kind_out *k, int n)
 }
 
 /* The resolving read's steps */
-enum { R_TYPE, R_CHANNELS, R_PAIRS, R_TEMPLATES };
+enum { R_TYPE, R_CHANNELS, R_PAIRS, R_TEMPLATES, R_APP /* a console send's: its app_id */ };
 
 /* The first enabled channel of kind (R_CHANNELS: id, kind), or NULL. */
 static const char *channel_of(const struct store_rows *chs, const char *kind)
@@ -269,6 +297,13 @@ static void resolved(struct kit_job *j)
     const struct store_rows *chs = store_result_step(j->res, R_CHANNELS);
     const struct store_rows *pairs = store_result_step(j->res, R_PAIRS);
     const struct store_rows *tpls = store_result_step(j->res, R_TEMPLATES);
+    if (c->operator_id[0]) { /* a console send names its app: it must exist */
+        const struct store_rows *app = store_result_step(j->res, R_APP);
+        if (app == NULL || app->nrows == 0) {
+            http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+            return;
+        }
+    }
     bool typed = type != NULL && type->nrows > 0;
     if (typed && store_rows_int(type, 0, 1) == 0) {
         http_respond_error(j->req, 422, "validation_failed", "this message type is disabled",
@@ -575,9 +610,10 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
     c->send_at = in->send_at != KIT_INT_ABSENT && in->send_at > c->now ? in->send_at : c->now;
     if (key != NULL) {
         snprintf(c->key, sizeof(c->key), "%s", key);
-        /* the request's hash: the body without its key */
+        /* the request's hash: the body without its key, its members in name order */
         cJSON *copy = cJSON_Duplicate(body, true);
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "idempotency_key");
+        sort_keys(copy);
         char *s = cJSON_PrintUnformatted(copy);
         sha256_hex(s, c->hash);
         cJSON_free(s);
@@ -591,6 +627,10 @@ static void send_start(struct notify_engine *n, struct http_req *req, cJSON *bod
         store_bind_text(op, app_id);
         if (k != R_CHANNELS)
             store_bind_text(op, in->type);
+    }
+    if (c->operator_id[0]) {
+        store_op_add(op, &SQL_APPS_GET);
+        store_bind_text(op, app_id);
     }
     struct kit_job *j = kit_job_new(req, n->store, NULL, c, sctx_free);
     kit_store(j, op, KIT_READ, resolved);

@@ -1,6 +1,7 @@
 /*
  * POST /admin/templates/preview (docs/notifications.md, "Templates (console)"): renders the
- * texts given, or a saved template's active or named version, with sample parameters, and
+ * texts given, or a saved template's active or named version (template_id, or the {id} of
+ * POST /admin/templates/{id}/preview), with sample parameters, and
  * saves nothing: subject and body without escaping, html with HTML escaping. Syntax errors
  * answer 400 with the field and the position (notify__tpl_syntax_error, also used on save).
  */
@@ -174,6 +175,14 @@ void notify__tpl_preview(struct kit_job *j)
     if (in.channel_kind && !notify_kind_is_known(in.channel_kind)) {
         notify__invalid(j->req, "channel_kind", "must be a channel kind: " NOTIFY_KINDS_TEXT);
         return;
+    }
+    const char *path_id = http_req_param(j->req, "id"); /* POST /admin/templates/{id}/preview */
+    if (path_id != NULL) {
+        if (in.template_id != NULL && strcmp(in.template_id, path_id) != 0) {
+            notify__invalid(j->req, "template_id", "differs from the template of the path");
+            return;
+        }
+        in.template_id = path_id;
     }
     bool texts = in.subject != NULL || in.body != NULL || in.html != NULL;
     if (in.template_id == NULL) {

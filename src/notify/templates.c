@@ -580,6 +580,7 @@ void notify__templates_register(struct router *r, struct identity *id)
     notify__adm_add(r, id, HTTP_M_GET, base, &r_list);
     notify__adm_add(r, id, HTTP_M_POST, base, &r_create);
     notify__adm_add(r, id, HTTP_M_POST, "/api/v1/admin/templates/preview", &r_preview);
+    notify__adm_add(r, id, HTTP_M_POST, "/api/v1/admin/templates/{id}/preview", &r_preview);
     notify__adm_add(r, id, HTTP_M_GET, "/api/v1/admin/templates/{id}", &r_get);
     notify__adm_add(r, id, HTTP_M_PUT | HTTP_M_PATCH, "/api/v1/admin/templates/{id}", &r_save);
     notify__adm_add(r, id, HTTP_M_DELETE, "/api/v1/admin/templates/{id}", &r_delete);

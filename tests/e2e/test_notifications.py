@@ -127,6 +127,9 @@ def test_send_in_app_frame_ack_and_inbox(app):
     d = [d for d in n["deliveries"] if d["user_id"] == "ann"][0]
     assert d["channel"] == "inapp" and d["attempts"] == 1 and d["sent_at"] and d["delivered_at"]
     assert d["attempt_log"][0]["outcome"] == "sent"
+    # the delivery on its own: the same, with its attempts
+    one = get(app, "/deliveries/" + d["id"])
+    assert one.status == 200 and one.json() == d, one
 
     # the inbox
     inbox = app.call("ann", "GET", "/inbox").json()
@@ -279,7 +282,11 @@ def test_app_auth_and_another_apps_ids_are_404(app, other):
     assert all(n["id"] != nid for n in get(other, "/notifications").json()["results"])
     assert get(other, "/deliveries?notification_id=" + nid).json()["count"] == 0
     assert get(app, "/deliveries?notification_id=" + nid).json()["count"] == 1
+    did = get(app, "/deliveries?notification_id=" + nid).json()["results"][0]["id"]
+    assert get(app, "/deliveries/" + did).json()["notification_id"] == nid
+    error_of(get(other, "/deliveries/" + did), 404)
     error_of(get(app, "/notifications/nope"), 404)
+    error_of(get(app, "/deliveries/nope"), 404)
 
 
 def test_lists_filter_and_page(app):
@@ -334,6 +341,20 @@ def test_lists_refuse_a_bad_filter_naming_it(app, path, query, field):
     error_of(get(app, path + "?" + query), 422, field, "validation_failed")
 
 
+@pytest.mark.parametrize("query,field", [
+    ("type=%zz", "type"), ("status=%", "status"), ("status=%%", "status"),
+    ("user_id=a%00b", "user_id"), ("channel=x%4", "channel"),
+])
+def test_a_malformed_escape_is_a_422_naming_the_parameter(app, query, field):
+    for path in ("/deliveries", "/notifications"):
+        error_of(get(app, path + "?" + query), 422, field, "validation_failed")
+
+
+def test_an_unknown_long_parameter_is_ignored(app):
+    r = get(app, "/notifications?zzz=" + "a" * 5000)
+    assert r.status == 200, r
+
+
 def test_lists_take_every_documented_filter_value(app):
     for s in ("scheduled", "queued", "cancelled"):
         assert get(app, "/notifications?status=" + s).status == 200, s
@@ -359,6 +380,10 @@ def test_idempotency_replay_and_different_body(app):
     # the key in the body is the same key
     r3 = send(app, dict(body, idempotency_key="k-1"))
     assert r3.status == 202 and r3.json() == r1.json() and r3.header("Idempotency-Replay")
+    # the same body with its members in another order, and other whitespace, is the same body
+    raw = '{ "title" : "once", "recipients": ["ann"], "type": "idem" }'
+    r4 = send(app, None, headers={"Idempotency-Key": "k-1"}, raw=raw.encode())
+    assert r4.status == 202 and r4.json() == r1.json() and r4.header("Idempotency-Replay"), r4
     error_of(send(app, dict(body, title="twice"), headers={"Idempotency-Key": "k-1"}), 422,
              "idempotency_key")
     assert get(app, "/notifications?type=idem").json()["count"] == 1
@@ -653,6 +678,13 @@ def test_console_lists_filters_send_and_scope(server, root, app, other):
     error_of(admin(server, "POST", "/notifications",
                    {"app_id": aid, "type": "x", "recipients": ["ann"], "title": "t"},
                    token=reader), 403)
+    # an app that does not exist, for an operator of every app too
+    for key in (None, "k-none"):
+        body = {"app_id": "a" * 32, "type": "x", "recipients": ["ann"], "title": "t"}
+        if key:
+            body["idempotency_key"] = key
+        error_of(admin(server, "POST", "/notifications", body, token=root), 404, "app_id",
+                 "not_found")
     error_of(admin(server, "POST", "/notifications",
                    {"app_id": oid, "type": "x", "recipients": ["ann"], "title": "t"},
                    token=writer), 404, "app_id")
@@ -693,6 +725,11 @@ def test_console_lists_filters_send_and_scope(server, root, app, other):
                       token=root).json()["results"][0]["id"]
     error_of(admin(server, "POST", "/deliveries/%s/retry" % other_did, token=writer), 404)
     error_of(admin(server, "POST", "/deliveries/nope/retry", token=writer), 404)
+    # one delivery: with its attempts; another app's is a 404 to an operator of this one only
+    one = admin(server, "GET", "/deliveries/" + did, token=reader)
+    assert one.status == 200 and one.json()["id"] == did and one.json()["attempt_log"], one
+    error_of(admin(server, "GET", "/deliveries/" + other_did, token=reader), 404)
+    assert admin(server, "GET", "/deliveries/" + other_did, token=root).status == 200
     error_of(admin(server, "GET", "/notifications", token=None), 401)
 
 

@@ -658,6 +658,16 @@ def test_template_preview(server, root, aid, oid):
     r = operator_call(server, root, "POST", "/admin/templates/preview",
                       {"template_id": t["id"], "version": 2, "params": {"n": 2}})
     assert r.status == 200 and r.json()["body"] == "v2 2", r
+    # the same under the template's own path
+    r = operator_call(server, root, "POST", "/admin/templates/%s/preview" % t["id"],
+                      {"version": 2, "params": {"n": 3}})
+    assert r.status == 200 and r.json()["body"] == "v2 3", r
+    r = operator_call(server, root, "POST", "/admin/templates/%s/preview" % t["id"], {})
+    assert r.status == 200 and r.json()["body"] == "v1 ", r
+    error_of(operator_call(server, root, "POST", "/admin/templates/%s/preview" % t["id"],
+                           {"body": "x"}), 422, "template_id")
+    error_of(operator_call(server, root, "POST", "/admin/templates/nope/preview", {}), 404,
+             "template_id")
     error_of(operator_call(server, root, "POST", "/admin/templates/preview",
                            {"template_id": t["id"], "version": 5}), 404, "version")
     error_of(operator_call(server, root, "POST", "/admin/templates/preview",
