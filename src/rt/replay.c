@@ -13,6 +13,8 @@
  * (docs/protocol.md, "The client's algorithm") so gets its replay first and then every live
  * event, a conversation's in seq order; one whose first frame is anything else gets them at
  * that frame, and one that sends nothing at the first sweep past the hold (within a second).
+ * The hold takes no more than the socket's outgoing queue has room for: past that, the frames
+ * go out at once (a client that does not read is then closed by the queue's bound, 1008).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,9 @@ bool rt__replay_live(struct rt_session *s, struct frame *f)
     }
     if (hold_over(s, r, now))
         release(s, now);
+    else if (r->hello_hold && r->pending == 0 && r->held_bytes + f->len > ws_conn_room(s->conn))
+        release(s, now); /* no more waits than the socket's queue takes: a client that does not
+                            read is closed as before (1008), and memory is what it was */
     if (r->holding) {
         if (was_sent(r, f->cursor))
             return false;
