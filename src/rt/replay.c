@@ -31,7 +31,7 @@
 #define REPLAY_SET_MAX 65536   /* cursors remembered, at most (the oldest half goes then) */
 #define REPLAY_HELD_MAX 10000  /* live frames held during a sync before the socket is closed */
 #define REPLAY_HELD_BYTES (4u << 20)
-#define HELLO_HOLD_MS 1000 /* after hello, live events wait this long for the client's sync */
+#define HELLO_HOLD_MS 500 /* after hello, live events wait this long for the client's sync */
 
 struct rt_replay {
     int pending;       /* syncs read but not yet answered */
@@ -160,7 +160,7 @@ bool rt__replay_live(struct rt_session *s, struct frame *f)
             return true;
         r = replay_of(s);
         r->until_ms = s->opened_ms + REPLAY_WINDOW_MS;
-        if (!s->spoke && !s->operator&& now - s->opened_ms<HELLO_HOLD_MS)
+        if (now - s->opened_ms < HELLO_HOLD_MS && !s->spoke && !s->operator)
             r->holding = r->hello_hold = true;
     }
     if (hold_over(s, r, now))

@@ -121,7 +121,7 @@ void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operato
 /*
  * Sync on a socket: replay, then live, each event once, in commit order (docs/protocol.md,
  * "Sync"). A user's live frames of logged events also wait from hello until the client's first
- * frame, at most a second (replay.c): a sync sent right after hello comes first. A sync command
+ * frame, at most half a second (replay.c): a sync sent right after hello comes first. A sync command
  * calls rt_sync_begin before its read: from then on the live frames of logged events (frame->cursor
  * > 0) wait. Each replayed event is passed to rt_sync_replayed first: false means the socket had it
  * already (live before the sync, or on an earlier page), so it is not sent again. rt_sync_end after
