@@ -121,16 +121,17 @@ void rt_operator_accept(struct rt *rt, struct http_req *req, const char *operato
 /*
  * Sync on a socket: replay, then live, each event once, in commit order (docs/protocol.md,
  * "Sync"). A user's live frames of logged events also wait from hello until the client's first
- * frame, at most half a second (replay.c): a sync sent right after hello comes first. A sync command
- * calls rt_sync_begin before its read: from then on the live frames of logged events (frame->cursor
- * > 0) wait. Each replayed event is passed to rt_sync_replayed first: false means the socket had it
- * already (live before the sync, or on an earlier page), so it is not sent again. rt_sync_end after
- * the page's frames (and after a failed read, with more false): more true keeps the live frames
- * waiting for the next page; otherwise, once no other sync of the socket is under way, the waiting
- * frames the replay did not cover go out, and from then on live frames flow (a cursor sent by the
- * replay is not sent again live). A client that asks for no next page within 10 s gets the waiting
- * frames at the loop's next sweep or with the next live event; more than 10,000 waiting (or 4 MiB)
- * close the socket with 1013: it reconnects and syncs from its cursor. Loop thread of s.
+ * frame, at most half a second (replay.c): a sync sent right after hello comes first. A sync
+ * command calls rt_sync_begin before its read: from then on the live frames of logged events
+ * (frame->cursor > 0) wait. Each replayed event is passed to rt_sync_replayed first: false means
+ * the socket had it already (live before the sync, or on an earlier page), so it is not sent again.
+ * rt_sync_end after the page's frames (and after a failed read, with more false): more true keeps
+ * the live frames waiting for the next page; otherwise, once no other sync of the socket is under
+ * way, the waiting frames the replay did not cover go out, and from then on live frames flow (a
+ * cursor sent by the replay is not sent again live). A client that asks for no next page within 10
+ * s gets the waiting frames at the loop's next sweep or with the next live event; more than 10,000
+ * waiting (or 4 MiB) close the socket with 1013: it reconnects and syncs from its cursor. Loop
+ * thread of s.
  */
 void rt_sync_begin(struct rt_session *s);
 bool rt_sync_replayed(struct rt_session *s, int64_t cursor);
