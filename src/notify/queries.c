@@ -24,6 +24,7 @@
 #include "kit/job.h"
 #include "net/http.h"
 #include "notify/driver.h"
+#include "notify/admin_kit.h"
 #include "notify/engine.h"
 #include "router/request.h"
 #include "router/router.h"
@@ -287,6 +288,19 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
 
 /* ---- GET /notifications/{id} */
 
+/* Delivery row i of d (DELIVERY_COLS) with its attempt_log: the rows of a (the attempts'
+ * columns, delivery id first) that are its. */
+static cJSON *delivery_json(const struct store_rows *d, int i, const struct store_rows *a)
+{
+    cJSON *e = notify__eng_row_json(d, i, notify__eng_delivery_cols);
+    cJSON *att = cJSON_AddArrayToObject(e, "attempt_log");
+    const char *id = store_rows_text(d, i, 0);
+    for (int k = 0; a != NULL && k < a->nrows; k++)
+        if (strcmp(store_rows_text(a, k, 0), id) == 0)
+            cJSON_AddItemToArray(att, notify__eng_row_json(a, k, notify__eng_attempt_cols));
+    return e;
+}
+
 static void one_done(struct kit_job *j)
 {
     struct nctx *c = j->ctx;
@@ -304,19 +318,9 @@ static void one_done(struct kit_job *j)
     const struct store_rows *d = store_result_step(j->res, 1);
     const struct store_rows *a = store_result_step(j->res, 2);
     cJSON *arr = cJSON_AddArrayToObject(o, "deliveries");
-    for (int i = 0; d != NULL && i < d->nrows; i++) {
-        cJSON *e = notify__eng_row_json(d, i, notify__eng_delivery_cols);
-        cJSON *att = cJSON_AddArrayToObject(e, "attempt_log");
-        const char *id = store_rows_text(d, i, 0);
-        for (int k = 0; a != NULL && k < a->nrows; k++)
-            if (strcmp(store_rows_text(a, k, 0), id) == 0)
-                cJSON_AddItemToArray(att, notify__eng_row_json(a, k, notify__eng_attempt_cols));
-        cJSON_AddItemToArray(arr, e);
-    }
-    char *s = cJSON_PrintUnformatted(o);
-    http_respond_json(j->req, 200, s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
+    for (int i = 0; d != NULL && i < d->nrows; i++)
+        cJSON_AddItemToArray(arr, delivery_json(d, i, a));
+    notify__respond(j->req, 200, o);
 }
 
 void notify__notification_get(struct notify_engine *n, struct http_req *req, const char *app,
@@ -554,15 +558,7 @@ static void delivery_done(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such delivery", NULL);
         return;
     }
-    cJSON *o = notify__eng_row_json(d, 0, notify__eng_delivery_cols);
-    const struct store_rows *a = store_result_step(j->res, 1);
-    cJSON *att = cJSON_AddArrayToObject(o, "attempt_log");
-    for (int k = 0; a != NULL && k < a->nrows; k++)
-        cJSON_AddItemToArray(att, notify__eng_row_json(a, k, notify__eng_attempt_cols));
-    char *s = cJSON_PrintUnformatted(o);
-    http_respond_json(j->req, 200, s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
+    notify__respond(j->req, 200, delivery_json(d, 0, store_result_step(j->res, 1)));
 }
 
 void notify__delivery_get(struct notify_engine *n, struct http_req *req, const char *app,
