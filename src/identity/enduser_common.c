@@ -210,6 +210,11 @@ bool identity__eu_account_body(struct kit_job *j, const struct kit_table *t, str
         identity__eu_invalid(j->req, "username", "is required");
         return false;
     }
+    if (t == &identity__eu_register_table && kit_id_is_reserved(uid)) {
+        identity__eu_invalid(j->req, in->username ? "username" : "id",
+                             "is reserved: /users/online and /users/batch are routes, not users");
+        return false;
+    }
     snprintf(e->user_id, sizeof(e->user_id), "%s", uid);
     e->password = kit_secret_dup(j, in->password);
     kit_wipe_member(e->body, "password"); /* the job holds its own copy */

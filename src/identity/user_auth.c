@@ -180,6 +180,12 @@ static void demo_auth(struct identity *id, struct http_req *req, const char *uid
                            "user_id must be 1-64 characters of A-Z a-z 0-9 _ . @ : -", "user_id");
         return;
     }
+    if (kit_id_is_reserved(uid)) {
+        http_respond_error(req, 422, "validation_failed",
+                           "user_id is reserved: /users/online and /users/batch are routes",
+                           "user_id");
+        return;
+    }
     struct kit_job *j = identity__job_new(req, id, NULL);
     struct idctx *c = identity__ctx(j);
     c->text = xstrdup(uid);

@@ -83,6 +83,12 @@ int identity__user_fields_parse(const cJSON *obj, enum user_mode mode, const cha
     int rc = kit_decode(obj, mode == USER_CREATE ? &create_table : &patch_table, &in, path, err);
     if (rc != 0)
         return rc;
+    if (mode == USER_CREATE && kit_id_is_reserved(in.id)) {
+        snprintf(err->field, sizeof(err->field), "%s%sid", path ? path : "",
+                 path && path[0] ? "." : "");
+        err->message = "is reserved: /users/online and /users/batch are routes, not users";
+        return ERR_INVAL;
+    }
     f->id = in.id;
     f->name = in.name;
     f->avatar = in.avatar;

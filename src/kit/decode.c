@@ -38,6 +38,11 @@ bool kit_id_is_valid(const char *s)
     return n >= 1;
 }
 
+bool kit_id_is_reserved(const char *s)
+{
+    return s != NULL && (strcmp(s, "online") == 0 || strcmp(s, "batch") == 0);
+}
+
 bool kit_name_is_valid(const char *s, size_t max)
 {
     size_t n = 0;

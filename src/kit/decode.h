@@ -33,6 +33,12 @@ struct http_req;
 /* A user id: 1-64 characters of [A-Za-z0-9_.@:-] (SPEC, "User"). */
 bool kit_id_is_valid(const char *s);
 
+/*
+ * A user id no user may take: the last segment of a literal route beside /users/{id}
+ * ("online", "batch"), which that route would always shadow.
+ */
+bool kit_id_is_reserved(const char *s);
+
 /* A console name or server id: 1..max characters of [A-Za-z0-9_.@-]. */
 bool kit_name_is_valid(const char *s, size_t max);
 

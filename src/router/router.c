@@ -148,14 +148,29 @@ static bool route_matches(const struct route *rt, const char *path, struct route
     return *p == '\0';
 }
 
-int router_match(const struct router *r, int method, const char *path, struct route_match *m)
+/* A route whose every segment is literal: it names one path only. */
+static bool route_is_literal(const struct route *rt)
 {
-    int allow = 0;
-    int want = method == HTTP_M_HEAD ? (HTTP_M_HEAD | HTTP_M_GET) : method;
+    if (rt->rest)
+        return false;
+    for (int s = 0; s < rt->nsegs; s++)
+        if (rt->segs[s].param)
+            return false;
+    return true;
+}
+
+/*
+ * One pass over the literal routes (literal == true) or over the others. Returns 0 with m
+ * filled, or ERR_NOMETHOD with *allow holding the methods of the routes that matched the path,
+ * or ERR_NOTFOUND.
+ */
+static int match_pass(const struct router *r, bool literal, int want, const char *path,
+                      struct route_match *m, int *allow)
+{
     for (int i = 0; i < r->n; i++) {
         const struct route *rt = &r->routes[i];
         struct route_match tmp;
-        if (!route_matches(rt, path, &tmp))
+        if (route_is_literal(rt) != literal || !route_matches(rt, path, &tmp))
             continue;
         if (rt->methods & want) {
             *m = tmp;
@@ -166,15 +181,29 @@ int router_match(const struct router *r, int method, const char *path, struct ro
             m->stream = rt->stream;
             return 0;
         }
-        allow |= rt->methods;
+        *allow |= rt->methods;
     }
-    if (allow) {
+    return *allow ? ERR_NOMETHOD : ERR_NOTFOUND;
+}
+
+/*
+ * A literal route wins over a pattern that also matches the path: /users/online is that
+ * list, never the user "online", and a wrong method there is a 405, not a lookup of a user
+ * named "batch". Among routes of one kind, the first added wins.
+ */
+int router_match(const struct router *r, int method, const char *path, struct route_match *m)
+{
+    int allow = 0;
+    int want = method == HTTP_M_HEAD ? (HTTP_M_HEAD | HTTP_M_GET) : method;
+    int rc = match_pass(r, true, want, path, m, &allow);
+    if (rc == ERR_NOTFOUND)
+        rc = match_pass(r, false, want, path, m, &allow);
+    if (rc == ERR_NOMETHOD) {
         if (allow & HTTP_M_GET)
             allow |= HTTP_M_HEAD;
         m->allow = allow;
-        return ERR_NOMETHOD;
     }
-    return ERR_NOTFOUND;
+    return rc;
 }
 
 int router_count(const struct router *r)

@@ -388,6 +388,25 @@ def test_batch_thousand_users(server, app):
     assert call(server, "GET", "/users/x1", auth=app).status == 404
 
 
+def test_the_ids_of_literal_routes_are_reserved_and_those_routes_win(server, app):
+    # /users/online and /users/batch are routes: no user can take those ids, and a wrong
+    # method there is a 405 naming the route's own methods, not a lookup of a user
+    for uid in ("online", "batch"):
+        r = call(server, "POST", "/users", auth=app, body={"id": uid})
+        assert r.status == 422 and r.json()["error"]["field"] == "id", r
+        assert "reserved" in r.json()["error"]["message"], r
+    r = call(server, "POST", "/users/batch", auth=app, body={"users": [{"id": "r1"}, {"id": "online"}]})
+    assert r.status == 422 and r.json()["error"]["field"] == "users[1].id", r
+    assert call(server, "GET", "/users/r1", auth=app).status == 404  # nothing was written
+    r = call(server, "GET", "/users/batch", auth=app)
+    assert r.status == 405 and r.header("Allow") == "POST, OPTIONS", r
+    assert r.json()["error"]["code"] == "method_not_allowed", r
+    r = call(server, "PATCH", "/users/online", auth=app, body={"name": "x"})
+    assert r.status == 405 and r.header("Allow") == "GET, HEAD, OPTIONS", r
+    r = call(server, "POST", "/auth/register", body={"username": "online", "password": "pw-123456789"})
+    assert r.status == 422 and r.json()["error"]["field"] == "username", r
+
+
 def test_minting_a_token_refuses_members_it_does_not_know(server, app):
     assert call(server, "POST", "/users", auth=app, body={"id": "mint1"}).status == 201
     r = call(server, "POST", "/users/mint1/tokens", auth=app, body={"ttl": 60})

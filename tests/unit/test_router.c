@@ -1,6 +1,6 @@
 /*
- * Router: literal and parameter segments, rest wildcards, 404 vs 405 with the
- * Allow set, HEAD answered by GET routes, malformed patterns.
+ * Router: literal and parameter segments, a literal route before a pattern, rest wildcards,
+ * 404 vs 405 with the Allow set, HEAD answered by GET routes, malformed patterns.
  */
 #include "test.h"
 
@@ -94,6 +94,26 @@ TEST(root_and_rest)
     router_free(r);
 }
 
+TEST(literal_route_wins_over_a_pattern)
+{
+    struct router *r = router_new();
+    /* added first, the pattern would match both paths */
+    router_add(r, HTTP_M_GET | HTTP_M_PATCH, "/api/v1/users/{id}", h1, NULL);
+    router_add(r, HTTP_M_GET, "/api/v1/users/online", h2, NULL);
+    router_add(r, HTTP_M_POST, "/api/v1/users/batch", h2, NULL);
+    struct route_match m;
+    CHECK_INT(router_match(r, HTTP_M_GET, "/api/v1/users/online", &m), 0);
+    CHECK(m.fn == h2);
+    CHECK_INT(m.nparams, 0);
+    CHECK_INT(router_match(r, HTTP_M_GET, "/api/v1/users/batch", &m), ERR_NOMETHOD);
+    CHECK(m.allow == HTTP_M_POST);
+    CHECK_INT(router_match(r, HTTP_M_PATCH, "/api/v1/users/online", &m), ERR_NOMETHOD);
+    CHECK(m.allow == (HTTP_M_GET | HTTP_M_HEAD));
+    CHECK_INT(router_match(r, HTTP_M_GET, "/api/v1/users/u1", &m), 0);
+    CHECK(m.fn == h1);
+    router_free(r);
+}
+
 TEST(bad_patterns)
 {
     struct router *r = router_new();
@@ -113,6 +133,7 @@ int main(void)
     RUN(not_found_and_method);
     RUN(head_uses_get);
     RUN(root_and_rest);
+    RUN(literal_route_wins_over_a_pattern);
     RUN(bad_patterns);
     return test_summary();
 }
