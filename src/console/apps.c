@@ -337,10 +337,14 @@ done:
     kit_job_end(j);
 }
 
+static const struct console_shape secret_shape = {.what = "app"};
+
+/* Steps: the app (0), then the count (1) and the page (2) of its secrets. */
 static void finish_secret_list(struct kit_job *j)
 {
+    struct cctx *c = console__ctx(j);
     if (j->status != 0) {
-        console__respond_store_err(j->req, j->status, "app");
+        console__respond_store_err(j->req, j->status, c->shape->what);
         return;
     }
     const struct store_rows *app = store_result_step(j->res, 0);
@@ -348,12 +352,8 @@ static void finish_secret_list(struct kit_job *j)
         http_respond_err(j->req, ERR_NOTFOUND, "no such app", NULL);
         return;
     }
-    const struct store_rows *r = store_result_step(j->res, 1);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
-    for (int i = 0; r && i < r->nrows; i++)
-        cJSON_AddItemToArray(arr, console_row_json(r, i, NULL, NULL));
-    cJSON_AddNumberToObject(o, "count", r ? r->nrows : 0);
+    cJSON *o = console_page_json(store_result_step(j->res, 1), store_result_step(j->res, 2), c->n1,
+                                 c->n2, NULL, NULL);
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
 }
@@ -361,14 +361,17 @@ static void finish_secret_list(struct kit_job *j)
 static void secrets_list(struct http_req *req, const struct console_op *who, void *ud)
 {
     const char *id = app_in_scope(req, who, "apps:read");
-    if (id == NULL)
+    struct kit_job *j;
+    struct store_op *op;
+    if (id == NULL || !console__page_job(req, ud, who, &secret_shape, &j, &op))
         return;
-    struct kit_job *j = console__job_new(req, ud, who);
-    struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
-    store_op_add(op, &SQL_APP_SECRETS_LIST);
+    store_op_add(op, &SQL_APP_SECRETS_COUNT);
     store_bind_text(op, id);
+    store_op_add(op, &SQL_APP_SECRETS_PAGE);
+    store_bind_text(op, id);
+    console__bind_page(j, op);
     kit_store(j, op, KIT_READ, finish_secret_list);
 }
 

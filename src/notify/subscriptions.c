@@ -17,6 +17,7 @@
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
+#include "kit/paging.h"
 #include "notify/admin_kit.h"
 #include "notify/quiet.h"
 #include "router/request.h"
@@ -87,8 +88,10 @@ static void user_route_h(struct http_req *req, void *ud)
 /* ---- a user's state per type and channel */
 
 /* The state of every (type, channel kind): the enabled types' default channels, subscribed
- * unless a row says otherwise, then the rows for other channels of a known type. */
-static cJSON *subs_json(const struct store_rows *types, const struct store_rows *subs)
+ * unless a row says otherwise, then the rows for other channels of a known type; one page of
+ * it (page from 1, size entries) with the whole count. */
+static cJSON *subs_json(const struct store_rows *types, const struct store_rows *subs, int64_t page,
+                        int64_t size)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_CreateArray();
@@ -139,8 +142,16 @@ static cJSON *subs_json(const struct store_rows *types, const struct store_rows 
         cJSON_Delete(kinds);
     }
     free(mine);
-    cJSON_AddNumberToObject(o, "count", cJSON_GetArraySize(arr));
-    cJSON_AddItemToObject(o, "results", arr);
+    int total = cJSON_GetArraySize(arr);
+    cJSON *results = cJSON_CreateArray();
+    int64_t first = (page - 1) * size;
+    for (int64_t i = first; i < total && i < first + size; i++)
+        cJSON_AddItemToArray(results, cJSON_Duplicate(cJSON_GetArrayItem(arr, (int)i), true));
+    cJSON_Delete(arr);
+    cJSON_AddNumberToObject(o, "count", total);
+    cJSON_AddItemToObject(o, "results", results);
+    cJSON_AddNumberToObject(o, "page", (double)page);
+    cJSON_AddNumberToObject(o, "page_size", (double)size);
     return o;
 }
 
@@ -155,9 +166,11 @@ static void me_subs_done(struct kit_job *j)
         kit_fail_store(j, "subscription", NULL);
         return;
     }
-    /* the op ends with the two reads of add_state_reads */
-    notify__respond(j->req, 200,
-                    subs_json(store_result_step(j->res, -2), store_result_step(j->res, -1)));
+    /* the op ends with the two reads of add_state_reads; n1 and n2 hold the page */
+    const struct nadm *c = notify__adm(j);
+    notify__respond(
+        j->req, 200,
+        subs_json(store_result_step(j->res, -2), store_result_step(j->res, -1), c->n1, c->n2));
 }
 
 static void add_state_reads(struct store_op *op, const char *app, const char *user)
@@ -172,6 +185,8 @@ static void add_state_reads(struct store_op *op, const char *app, const char *us
 static void me_subs_get(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
+    if (!kit_paging(j->req, &c->n1, &c->n2))
+        return;
     struct store_op *op = store_op_new();
     add_state_reads(op, c->app_id, c->obj_id);
     kit_store(j, op, KIT_READ, me_subs_done);
@@ -253,6 +268,20 @@ static bool subs_check(struct http_req *req, const cJSON *arr, const struct stor
             notify__invalid(req, field, "must be a channel kind: " NOTIFY_KINDS_TEXT);
             return false;
         }
+        const cJSON *p;
+        int k = 0;
+        cJSON_ArrayForEach(p, arr) /* an earlier choice of the same pair: which one holds? */
+        {
+            if (k++ == i)
+                break;
+            if (strcmp(cJSON_GetObjectItemCaseSensitive(p, "type")->valuestring, in.type) == 0 &&
+                strcmp(cJSON_GetObjectItemCaseSensitive(p, "channel")->valuestring, in.channel) ==
+                    0) {
+                snprintf(field, sizeof(field), "subscriptions[%d]", i);
+                notify__invalid(req, field, "repeats an earlier type and channel");
+                return false;
+            }
+        }
         i++;
     }
     return true;
@@ -291,7 +320,7 @@ static void me_subs_put(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
     struct subs_in in;
-    if (notify__adm_body(j, &subs_table, &in) == NULL)
+    if (!kit_paging(j->req, &c->n1, &c->n2) || notify__adm_body(j, &subs_table, &in) == NULL)
         return;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_MESSAGE_TYPES_OF_APP);
@@ -573,6 +602,11 @@ static void adm_sub_put_write(struct kit_job *j)
         notify__invalid(j->req, "type", "no message type with this code in the app");
         return;
     }
+    const struct store_rows *u = store_result_step(j->res, 1);
+    if (u == NULL || u->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such user", "user_id");
+        return;
+    }
     const char *type = c->text, *channel = c->text + strlen(c->text) + 1;
     c->n3 = clock_wall_ms();
     struct store_op *op = store_op_new();
@@ -625,6 +659,9 @@ static void adm_sub_put(struct kit_job *j)
     store_op_add(op, &SQL_MESSAGE_TYPES_BY_CODE);
     store_bind_text(op, in.app_id);
     store_bind_text(op, in.type);
+    store_op_add(op, &SQL_USERS_EXISTS);
+    store_bind_text(op, in.app_id);
+    store_bind_text(op, in.user_id);
     kit_store(j, op, KIT_READ, adm_sub_put_write);
 }
 

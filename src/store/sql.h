@@ -31,7 +31,8 @@ extern const struct store_sql SQL_APPS_BY_KEY;
 /* app_secrets (an app's secrets, stored as keyed hashes): src/store/sql/app_secrets.c */
 extern const struct store_sql SQL_APP_SECRETS_INSERT_RETURNING;
 extern const struct store_sql SQL_APP_SECRETS_EXPIRE;
-extern const struct store_sql SQL_APP_SECRETS_LIST;
+extern const struct store_sql SQL_APP_SECRETS_COUNT;
+extern const struct store_sql SQL_APP_SECRETS_PAGE;
 extern const struct store_sql SQL_APP_SECRETS_DELETE;
 extern const struct store_sql SQL_APP_SECRETS_BY_KEY;
 extern const struct store_sql SQL_APP_SECRETS_ALIVE;

@@ -284,6 +284,13 @@ def test_rotation_without_grace(server, root):
     assert r.status == 201, r
     assert app_users(server, "hard-cut", s2).status == 200
     lst = call(server, "GET", "/admin/apps/%s/secrets" % app["id"], token=root).json()
+    assert (lst["count"], lst["page"], lst["page_size"], len(lst["results"])) == (3, 1, 20, 3)
+    p2 = call(server, "GET", "/admin/apps/%s/secrets?page=2&page_size=2" % app["id"],
+              token=root).json()
+    assert (p2["count"], p2["page"], p2["page_size"]) == (3, 2, 2), p2
+    assert [x["id"] for x in p2["results"]] == [lst["results"][2]["id"]], p2
+    bad = call(server, "GET", "/admin/apps/%s/secrets?page_size=0" % app["id"], token=root)
+    assert bad.status == 422 and bad.json()["error"]["field"] == "page_size", bad
     exp = {x["hint"]: x["expires_at"] for x in lst["results"]}
     assert exp[r.json()["hint"]] is None
     day = exp[s2[-4:]] - time.time() * 1000

@@ -384,7 +384,21 @@ def test_me_subscriptions_default_to_subscribed_and_opt_out(server, root, app, a
              "subscriptions[0].enabled")
     error_of(app.call("alice", "PUT", "/me/subscriptions", {"subscriptions": []}), 422,
              "subscriptions")
+    # the same type and channel twice: which one would hold? a 422 naming the repeat
+    error_of(app.call("alice", "PUT", "/me/subscriptions",
+                      {"subscriptions": [{"type": "news", "channel": "email", "enabled": True},
+                                         {"type": "news", "channel": "inapp", "enabled": True},
+                                         {"type": "news", "channel": "email",
+                                          "enabled": False}]}), 422, "subscriptions[2]")
     assert app.call("alice", "GET", "/me/subscriptions").json() == r.json()
+    # a paged list: count is the whole, results the page
+    whole = r.json()
+    assert (whole["page"], whole["page_size"]) == (1, 20) and whole["count"] == len(
+        whole["results"]), whole
+    p2 = app.call("alice", "GET", "/me/subscriptions?page=2&page_size=2").json()
+    assert (p2["count"], p2["page"], p2["page_size"]) == (whole["count"], 2, 2), p2
+    assert p2["results"] == whole["results"][2:4], p2
+    error_of(app.call("alice", "GET", "/me/subscriptions?page=0"), 422, "page")
     # the operators see alice's explicit rows
     rows = operator_call(server, root, "GET",
                          "/admin/subscriptions?app_id=%s&user_id=alice" % aid).json()
@@ -412,6 +426,8 @@ def test_admin_subscriptions_set_list_delete(server, root, app, other, aid, oid)
                            dict(body, channel="Bad")), 422, "channel")
     error_of(operator_call(server, root, "PUT", "/admin/subscriptions",
                            dict(body, user_id="no spaces")), 422, "user_id")
+    error_of(operator_call(server, root, "PUT", "/admin/subscriptions",
+                           dict(body, user_id="nobody-here")), 404, "user_id")
     # permissions: reading needs notifications:read, writing notifications:write, on the app
     reader = operator(server, root, "sub-reader", ["notifications:read"], [aid])
     error_of(operator_call(server, reader, "PUT", "/admin/subscriptions", body), 403)

@@ -15,9 +15,12 @@ const struct store_sql SQL_APP_SECRETS_EXPIRE =
     STORE_SQL("UPDATE app_secrets SET expires_at = ?2 WHERE app_id = ?1 AND (expires_at IS"
               " NULL OR expires_at > ?2)");
 
-const struct store_sql SQL_APP_SECRETS_LIST =
+const struct store_sql SQL_APP_SECRETS_COUNT =
+    STORE_SQL("SELECT count(*) FROM app_secrets WHERE app_id = ?1");
+
+const struct store_sql SQL_APP_SECRETS_PAGE =
     STORE_SQL("SELECT id, hint, created_at, expires_at FROM app_secrets WHERE app_id = ?1"
-              " ORDER BY id");
+              " ORDER BY id LIMIT ?2 OFFSET ?3");
 
 const struct store_sql SQL_APP_SECRETS_DELETE =
     STORE_SQL("DELETE FROM app_secrets WHERE app_id = ?1 AND id = ?2");
