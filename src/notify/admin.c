@@ -226,6 +226,11 @@ static void stats_done(struct kit_job *j)
         kit_fail_store(j, "statistic", NULL);
         return;
     }
+    const struct store_rows *app = c->app_id[0] ? store_result_step(j->res, 3) : NULL;
+    if (c->app_id[0] && (app == NULL || app->nrows == 0)) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+        return;
+    }
     struct buckets *index = xcalloc(1, sizeof(*index));
     cJSON *series = cJSON_CreateArray();
     for (int k = 0; k < 2; k++) {
@@ -310,6 +315,10 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
                            "from");
         return;
     }
+    if (app[0] && !kit_name_is_valid(app, KIT_ID_MAX)) {
+        http_respond_error(req, 422, "validation_failed", "must be an app id", "app_id");
+        return;
+    }
     if (app[0] && !notify__eng_app_in(apps, app)) {
         http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
         return;
@@ -333,6 +342,10 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
         store_bind_int(op, size);
         store_bind_int(op, from);
         store_bind_int(op, to);
+    }
+    if (app[0]) { /* step 3: the app exists (an operator of every app names any id) */
+        store_op_add(op, &SQL_APPS_GET);
+        store_bind_text(op, app);
     }
     kit_store(j, op, KIT_READ, stats_done);
 }

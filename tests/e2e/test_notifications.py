@@ -771,6 +771,9 @@ def test_console_stats(server, root, app):
     assert day["bucket"] == "day" and day["series"][-1]["sent"] >= last["sent"]
     error_of(admin(server, "GET", "/stats?bucket=week", token=root), 422, "bucket")
     error_of(admin(server, "GET", "/stats?from=0&to=999999999999", token=root), 422, "from")
+    # an operator of every app still names an app that exists, and an id is an id
+    error_of(admin(server, "GET", "/stats?app_id=no-such-app", token=root), 404, "app_id")
+    error_of(admin(server, "GET", "/stats?app_id=%ff", token=root), 422, "app_id")
     error_of(admin(server, "GET", "/stats", token=operator(server, root, "n-nostats",
                                                            ["notifications:read"])), 403)
 
