@@ -5,7 +5,7 @@
  * holds everything: the idempotency record (when a key is given), the notification, one
  * delivery per recipient per channel kind (a user the app does not know is `skipped`), and a
  * job per pending delivery, due at send_at. Only after that write has committed the caller
- * gets 202 {"id","deliveries"} and the dispatcher is woken.
+ * gets 202 {"id","delivery_count","deliveries"} and the dispatcher is woken.
  *
  * Idempotency (SPEC §4a): the key (Idempotency-Key header or idempotency_key) is scoped per
  * app and sender (the app itself, or the operator of a console send), for the engine's window
@@ -74,7 +74,10 @@ static void answer(struct kit_job *j, const char *id, int64_t deliveries, bool r
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"id\":");
     buf_json_str(&b, id);
-    buf_printf(&b, ",\"deliveries\":%lld}", (long long)deliveries);
+    /* delivery_count as in GET /notifications/{id}; deliveries, the same number, kept for the
+     * clients written before it */
+    buf_printf(&b, ",\"delivery_count\":%lld,\"deliveries\":%lld}", (long long)deliveries,
+               (long long)deliveries);
     if (replay)
         http_res_header(j->req, "Idempotency-Replay", "true");
     http_respond_json(j->req, 202, b.data, b.len);

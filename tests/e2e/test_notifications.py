@@ -204,6 +204,7 @@ def test_unacked_deliveries_are_resent_per_device(app):
 def test_offline_user_gets_it_on_connect_and_unknown_user_is_skipped(app):
     r = send(app, {"type": "t", "recipients": ["dan", "nobody"], "content": "while away"})
     assert r.status == 202 and r.json()["deliveries"] == 2, r
+    assert r.json()["delivery_count"] == 2, r
     nid = r.json()["id"]
     wait_until(lambda: delivery_status(app, nid, "dan") == "sent", what="sent")
     assert delivery_status(app, nid, "nobody") == "skipped"
