@@ -196,15 +196,24 @@ static void replayed(struct kit_job *j)
 {
     struct chctx *c = chat__ctx(j);
     struct sse *s = c->sse;
-    if (s->ended || j->status != 0) { /* revoked or flooded while reading, or no read */
+    int64_t head = s->ended || j->status != 0 ? -1 : chat__sync_ahead(j);
+    if (s->ended || j->status != 0 || head >= 0) { /* revoked or flooded while reading, no
+                                                       read, or a cursor past the newest */
         if (s->subscribed)
             bus_unsubscribe(s->bus, s->loop, &s->sub);
         sse_free(s);
-        if (j->status != 0)
+        char msg[160];
+        if (j->status != 0) {
             chat__fail_store(j);
-        else
+        } else if (head >= 0) { /* the cursor, or the Last-Event-ID that stands for it */
+            const char *last = http_req_header(j->req, "Last-Event-ID");
+            chat__sync_ahead_message(msg, sizeof(msg), head);
+            http_respond_error(j->req, 422, "validation_failed", msg,
+                               last != NULL && last[0] != '\0' ? "Last-Event-ID" : "cursor");
+        } else {
             http_respond_error(j->req, 503, "unavailable", "the stream was interrupted; retry",
                                NULL);
+        }
         return;
     }
     http_res_header(j->req, "Cache-Control", "no-cache");
@@ -249,7 +258,8 @@ static void authed(struct http_req *req, const struct user_principal *p, void *u
                                "must be a cursor: a string of digits", "Last-Event-ID");
             return;
         }
-    } else if (n > 0 && (cursor = chat__sync_cursor(buf)) < 0) {
+    } else if ((n < 0 && http_req_has_query_param(req, "cursor")) ||
+               (n > 0 && (cursor = chat__sync_cursor(buf)) < 0)) {
         http_respond_error(req, 422, "validation_failed", "must be a cursor: a string of digits",
                            "cursor");
         return;

@@ -545,12 +545,16 @@ struct store;
  * read of the page after c->after_seq (c->limit events); chat__sync_render emits each event's
  * frame JSON (as the live one) with its cursor, appends the closing sync.done frame JSON to
  * done and returns its has_more.
- * chat__sync_cursor parses a cursor (-1 when malformed).
+ * chat__sync_cursor parses a cursor (-1 when malformed). chat__sync_ahead, after the read:
+ * the newest cursor of the store when the page's cursor is past it (a cursor this store never
+ * gave: a gap is never skipped silently), else -1; chat__sync_ahead_message words the refusal.
  */
 typedef void (*chat_sync_emit_fn)(const char *json, size_t len, int64_t cursor, void *arg);
 bool chat__sync_read(struct kit_job *j, kit_fn next); /* false: refused, answered */
 bool chat__sync_render(struct kit_job *j, chat_sync_emit_fn emit, void *arg, struct buf *done);
 int64_t chat__sync_cursor(const char *s);
+int64_t chat__sync_ahead(const struct kit_job *j);
+void chat__sync_ahead_message(char *out, size_t n, int64_t head);
 
 /* GET /api/v1/events: the event stream over Server-Sent Events (events_sse.c). */
 void chat_events_sse(struct http_req *req, void *ud);

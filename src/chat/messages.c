@@ -161,6 +161,8 @@ static int64_t query_seq(struct http_req *req, const char *name, int64_t def)
 {
     char buf[32];
     int n = http_req_query_param(req, name, buf, sizeof(buf));
+    if (n < 0 && http_req_has_query_param(req, name))
+        return -1; /* longer than any seq */
     if (n <= 0)
         return def;
     char *end = NULL;

@@ -217,7 +217,24 @@ static bool add_read(struct kit_job *j, kit_fn next)
         store_bind_int(op, from);
         store_bind_int(op, c->limit + 1); /* one more: has_more */
     }
+    store_op_add(op, &SQL_EVENTS_LATEST); /* the last step: a cursor past it is not ours */
     return kit_store(j, op, KIT_READ, next);
+}
+
+int64_t chat__sync_ahead(const struct kit_job *j)
+{
+    const struct chctx *c = chat__ctx(j);
+    const struct store_rows *latest = store_result_step(j->res, -1);
+    int64_t head = latest != NULL && latest->nrows > 0 ? store_rows_int(latest, 0, 0) : 0;
+    return c->after_seq > head ? head : -1;
+}
+
+void chat__sync_ahead_message(char *out, size_t n, int64_t head)
+{
+    snprintf(out, n,
+             "is ahead of the newest event (%lld): it was not given by this server; sync from"
+             " an empty cursor",
+             (long long)head);
 }
 
 bool chat__sync_read(struct kit_job *j, kit_fn next)
@@ -256,6 +273,13 @@ static void http_done(struct kit_job *j)
         chat__fail_store(j);
         return;
     }
+    int64_t head = chat__sync_ahead(j);
+    if (head >= 0) {
+        char msg[160];
+        chat__sync_ahead_message(msg, sizeof(msg), head);
+        http_respond_error(j->req, 422, "validation_failed", msg, "cursor");
+        return;
+    }
     struct buf b = BUF_INIT;
     buf_puts(&b, "{\"events\":[");
     struct page p = render(j, http_emit, &b, SIZE_MAX);
@@ -276,6 +300,10 @@ static void http_authed(struct http_req *req, const struct user_principal *p, vo
     char buf[32];
     int64_t cursor = 0, limit = SYNC_LIMIT_DEFAULT;
     int n = http_req_query_param(req, "cursor", buf, sizeof(buf));
+    if (n < 0 && http_req_has_query_param(req, "cursor")) { /* longer than any cursor */
+        http_respond_error(req, 422, "validation_failed", CURSOR_MESSAGE, "cursor");
+        return;
+    }
     if (n > 0) { /* absent or empty: from the start */
         cursor = parse_cursor(buf);
         if (cursor < 0) {
@@ -284,8 +312,8 @@ static void http_authed(struct http_req *req, const struct user_principal *p, vo
         }
     }
     n = http_req_query_param(req, "limit", buf, sizeof(buf));
-    if (n > 0) {
-        limit = parse_cursor(buf);
+    if (n > 0 || (n < 0 && http_req_has_query_param(req, "limit"))) {
+        limit = n > 0 ? parse_cursor(buf) : -1;
         if (limit < 1 || limit > SYNC_LIMIT_MAX) {
             http_respond_error(req, 422, "validation_failed", LIMIT_MESSAGE, "limit");
             return;
@@ -345,6 +373,14 @@ static void ws_done(struct kit_job *j)
     }
     if (j->status != 0) {
         rt_send_error(s->conn, "unavailable", "the events could not be read; retry", NULL);
+        rt_sync_end(s, false);
+        return;
+    }
+    int64_t head = chat__sync_ahead(j);
+    if (head >= 0) {
+        char msg[160];
+        chat__sync_ahead_message(msg, sizeof(msg), head);
+        rt_send_error(s->conn, "validation_failed", msg, "cursor");
         rt_sync_end(s, false);
         return;
     }

@@ -76,6 +76,10 @@ static void list_authed(struct http_req *req, const struct user_principal *p, vo
     char unread[8];
     int un = http_req_query_param(req, "unread", unread, sizeof(unread));
     int only = 0;
+    if (un < 0 && http_req_has_query_param(req, "unread")) {
+        http_respond_error(req, 422, "validation_failed", "must be 1 or 0", "unread");
+        return;
+    }
     if (un >= 0) {
         if (strcmp(unread, "1") == 0 || strcmp(unread, "true") == 0)
             only = 1;

@@ -9,6 +9,7 @@
  * statement names the app: another app's id is a 404. Also the JSON and paging helpers the
  * other files share.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,11 +111,12 @@ bool notify__eng_query_int(struct http_req *req, const char *name, int64_t *out)
     char buf[32];
     *out = KIT_INT_ABSENT;
     int n = http_req_query_param(req, name, buf, sizeof(buf));
-    if (n <= 0)
+    if (n == 0 || (n < 0 && !http_req_has_query_param(req, name)))
         return true;
     char *end = NULL;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || v < 0) {
+    errno = 0;
+    long long v = n > 0 ? strtoll(buf, &end, 10) : -1; /* n < 0: longer than any time */
+    if (n < 0 || *end != '\0' || v < 0 || errno == ERANGE) {
         http_respond_error(req, 422, "validation_failed",
                            "must be a time in milliseconds since the Unix epoch", name);
         return false;

@@ -392,6 +392,9 @@ def test_history_pages_both_ways(app):
     assert (seqs(page), page["has_more"]) == ([7, 6, 5, 4, 3, 2, 1], False)
     assert page["results"][0]["content"] == "m7"
     error_of(app.call("bob", "GET", "/conversations/%s/messages?limit=0" % conv), 422, "limit")
+    for name in ("before_seq", "after_seq", "limit"):  # too long is refused, not dropped
+        error_of(app.call("bob", "GET", "/conversations/%s/messages?%s=%s" % (conv, name, "7" * 40)),
+                 422, name)
     error_of(app.call("bob", "GET", "/conversations/%s/messages?before_seq=x" % conv), 422,
              "before_seq")
     error_of(app.call("bob", "GET", "/conversations/%s/messages?before_seq=3&after_seq=1"

@@ -165,6 +165,7 @@ def test_inbox_unread_filter_count_and_read_all(app):
     assert r.status == 200 and r.json()["updated"] == 2, r
     assert app.call("cat", "GET", "/inbox/unread-count").json()["unread"] == 0
     error_of(app.call("cat", "GET", "/inbox?unread=maybe"), 422, "unread")
+    error_of(app.call("cat", "GET", "/inbox?unread=" + "1" * 40), 422, "unread")
     error_of(app.call("cat", "POST", "/inbox/nope/read"), 404)
 
 
@@ -304,6 +305,7 @@ def test_lists_filter_and_page(app):
     assert len(p["results"]) == 1 and p["page"] == 2
     error_of(get(app, "/notifications?page=0"), 422, "page")
     error_of(get(app, "/notifications?from=yesterday"), 422, "from")
+    error_of(get(app, "/notifications?to=" + "9" * 40), 422, "to")  # never read as absent
 
 
 def test_deliveries_are_listed_in_creation_order(app):

@@ -127,6 +127,9 @@ def test_a_non_members_events_never_arrive(app, server):
     ("&cursor=abc", {}, "cursor"),
     ("&cursor=-1", {}, "cursor"),
     ("", {"Last-Event-ID": "x1"}, "Last-Event-ID"),
+    ("&cursor=" + "9" * 32, {}, "cursor"),  # longer than any cursor: never read as absent
+    ("&cursor=999999999999", {}, "cursor"),  # past the newest event: not this server's
+    ("", {"Last-Event-ID": "999999999999"}, "Last-Event-ID"),
 ])
 def test_a_bad_cursor_is_refused_naming_it(app, server, query, headers, field):
     app.users("sf")

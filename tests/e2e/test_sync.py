@@ -86,10 +86,16 @@ def test_offline_member_syncs_exactly_the_500_in_order(app):
 
 def test_validation_names_cursor_and_limit(app):
     app.users("va")
-    for bad in ("abc", "-1", "1.5", "12345678901234567890"):
+    for bad in ("abc", "-1", "1.5", "12345678901234567890", "9" * 32, "9" * 200):
         error_of(app.call("va", "GET", "/sync?cursor=" + bad), 422, "cursor")
-    for bad in ("0", "501", "x", "-3"):
+    for bad in ("0", "501", "x", "-3", "1" * 40):
         error_of(app.call("va", "GET", "/sync?cursor=0&limit=" + bad), 422, "limit")
+    # a cursor past the newest event was never given by this server: a 422, not an empty page
+    # that would skip every event up to it
+    head = cursor_now(app, "va")
+    r = app.call("va", "GET", "/sync?cursor=%d" % (int(head) + 1000000))
+    error_of(r, 422, "cursor")
+    assert "ahead of the newest event" in r.json()["error"]["message"], r
     assert sync_page(app, "va", "0", 500)["has_more"] is False
 
 
@@ -423,7 +429,8 @@ def test_ws_sync_errors_and_done(app, server):
     for frame, field in (({"type": "sync", "cursor": 5}, "cursor"),
                          ({"type": "sync", "cursor": "x1"}, "cursor"),
                          ({"type": "sync", "cursor": "0", "limit": 501}, "limit"),
-                         ({"type": "sync", "cursor": "0", "limit": 0}, "limit")):
+                         ({"type": "sync", "cursor": "0", "limit": 0}, "limit"),
+                         ({"type": "sync", "cursor": "999999999999"}, "cursor")):
         sock.send_json(frame)
         e = sock.recv_frame(timeout=5).json()
         assert e["type"] == "error" and e["code"] == "validation_failed", e
