@@ -34,7 +34,10 @@
 #define BACKFILL_BATCH 1000        /* messages indexed per write at start-up, at most */
 #define BACKFILL_CHARS (32 * 1024) /* and characters of text per write, past the first */
 
-enum { S_SCOPE, S_HITS };
+#define SEARCH_FLUSH_MAX 1000 /* listed messages a search indexes before it reads */
+
+/* A search's steps: the listed messages indexed first (S_MOVE, S_MOVED), then the read. */
+enum { S_MOVE, S_MOVED, S_SCOPE, S_HITS };
 
 static enum search_dialect dialect_of(struct store *st)
 {
@@ -257,6 +260,13 @@ static void search_start(struct kit_job *j)
     const char *user = c->operator? NULL : c->user_id;
     const char *conv = c->conv_id[0] != '\0' ? c->conv_id : NULL;
     struct store_op *op = store_op_new();
+    /* what the indexer has not taken yet is indexed first, in this search's own write: a
+     * message is found as soon as its send is answered (the indexer's batches stay the cheap
+     * path when nobody searches) */
+    store_op_add(op, &SQL_MESSAGE_SEARCH_MOVE);
+    store_bind_int(op, SEARCH_FLUSH_MAX);
+    store_op_add(op, &SQL_MESSAGE_SEARCH_MOVED);
+    store_bind_int(op, SEARCH_FLUSH_MAX);
     store_op_add(op, &SQL_MESSAGE_SEARCH_SCOPE);
     store_bind_text(op, c->app_id);
     store_bind_text(op, user);
@@ -267,7 +277,7 @@ static void search_start(struct kit_job *j)
     store_bind_text(op, c->search_expr);
     store_bind_text(op, conv);
     store_bind_int(op, SEARCH_HITS_MAX);
-    kit_store(j, op, KIT_READ, answer);
+    kit_store(j, op, KIT_WRITE, answer);
 }
 
 static const char *const spaces[] = {" ", "\t", "\r", "\n", "\v", "\f", "\xC2\xA0", "\xE3\x80\x80"};

@@ -74,7 +74,7 @@ def settle(app):
 
 
 def search(app, uid, q, **params):
-    settle(app)
+    # no wait: a message is found as soon as its send is answered
     r = app.call(uid, "GET", query(q=q, **params))
     assert r.status == 200, r
     body = r.json()
@@ -94,6 +94,16 @@ def say(app, uid, conv, text):
 
 
 # ---------------------------------------------------------------- languages
+
+def test_a_message_is_found_as_soon_as_its_send_is_answered(app):
+    conv = direct(app, "alice", "bob")
+    for i in range(5):  # each search right after its send, with no wait in between
+        word = "immediate%dword" % i
+        assert send(app, "alice", conv, "look: " + word).status == 201
+        r = app.call("bob", "GET", query(q=word))
+        assert r.status == 200 and r.json()["count"] == 1, r
+        assert r.json()["results"][0]["message"]["content"] == "look: " + word
+
 
 def test_an_english_three_word_query_needs_every_word_in_any_case(app):
     conv = direct(app, "alice", "bob")
@@ -249,7 +259,6 @@ def test_an_operator_with_conversations_monitor_searches_the_apps_conversations(
     conv = direct(app, "carol", "dave")
     say(app, "carol", conv, "monitorword 监控")
     mon = operator(server, root, "searcher", ["conversations:monitor"], [aid])
-    settle(app)
     r = operator_call(server, mon, "GET", query(q="monitorword 监控", app_id=aid))
     assert r.status == 200, r
     assert [h["conversation_id"] for h in r.json()["results"]] == [conv], r.json()
