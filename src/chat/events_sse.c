@@ -15,6 +15,7 @@
  * revocation of the user or session ends the stream; so does the server's shutdown.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -37,7 +38,8 @@
 #define SSE_HELD_MAX 10000       /* live frames held during the replay before the stream ends */
 
 struct sse {
-    struct bus_sub sub; /* first: the subscription leads to the stream */
+    struct bus_sub sub;     /* first: the user's topic leads to the stream */
+    struct bus_sub app_sub; /* the app's topic: publishes to "*", the app's revocation */
     struct http_req *req;
     struct bus *bus;
     int loop;
@@ -109,6 +111,16 @@ static void write_frame(struct sse *s, const struct frame *f)
     write_event(s, json, len, cursor);
 }
 
+/* Both subscriptions end. Loop thread. */
+static void unsubscribe(struct sse *s)
+{
+    if (!s->subscribed)
+        return;
+    bus_unsubscribe(s->bus, s->loop, &s->sub);
+    bus_unsubscribe(s->bus, s->loop, &s->app_sub);
+    s->subscribed = false;
+}
+
 static void sse_free(struct sse *s)
 {
     for (size_t i = 0; i < s->nheld; i++)
@@ -128,9 +140,7 @@ static void end_stream(struct sse *s)
     if (s->ended)
         return;
     s->ended = true;
-    if (s->subscribed)
-        bus_unsubscribe(s->bus, s->loop, &s->sub);
-    s->subscribed = false;
+    unsubscribe(s);
     if (s->begun)
         http_res_end(s->req);
     s->req = NULL;
@@ -142,9 +152,8 @@ static void end_stream(struct sse *s)
     }
 }
 
-static void on_event(struct bus_sub *sub, const struct bus_event *ev)
+static void deliver(struct sse *s, const struct bus_event *ev)
 {
-    struct sse *s = (struct sse *)sub;
     if (s->ended)
         return;
     if (ev->kind == BUS_KIND_REVOKE) {
@@ -167,6 +176,16 @@ static void on_event(struct bus_sub *sub, const struct bus_event *ev)
         return;
     }
     write_frame(s, ev->frame);
+}
+
+static void on_event(struct bus_sub *sub, const struct bus_event *ev)
+{
+    deliver((struct sse *)sub, ev);
+}
+
+static void on_app_event(struct bus_sub *sub, const struct bus_event *ev)
+{
+    deliver((struct sse *)(void *)((char *)sub - offsetof(struct sse, app_sub)), ev);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -199,8 +218,7 @@ static void replayed(struct kit_job *j)
     int64_t head = s->ended || j->status != 0 ? -1 : chat__sync_ahead(j);
     if (s->ended || j->status != 0 || head >= 0) { /* revoked or flooded while reading, no
                                                        read, or a cursor past the newest */
-        if (s->subscribed)
-            bus_unsubscribe(s->bus, s->loop, &s->sub);
+        unsubscribe(s);
         sse_free(s);
         char msg[160];
         if (j->status != 0) {
@@ -281,6 +299,10 @@ static void authed(struct http_req *req, const struct user_principal *p, void *u
     char topic[BUS_TOPIC_MAX + 1];
     bus_topic_user(topic, p->app_id, p->user_id);
     bus_subscribe(s->bus, s->loop, topic, &s->sub); /* first: nothing between the read and live */
+    s->app_sub.fn = on_app_event;
+    s->app_sub.id = 0;
+    bus_topic_app(topic, p->app_id);
+    bus_subscribe(s->bus, s->loop, topic, &s->app_sub);
     s->subscribed = true;
     struct kit_job *j = chat__job_new(req, chat, p);
     struct chctx *c = chat__ctx(j);
@@ -288,7 +310,7 @@ static void authed(struct http_req *req, const struct user_principal *p, void *u
     c->after_seq = cursor;
     c->limit = 500;
     if (!chat__sync_read(j, replayed)) { /* refused at once: answered 503 */
-        bus_unsubscribe(s->bus, s->loop, &s->sub);
+        unsubscribe(s);
         sse_free(s);
     }
 }

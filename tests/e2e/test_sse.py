@@ -123,6 +123,20 @@ def test_a_non_members_events_never_arrive(app, server):
     s.close()
 
 
+def test_a_publish_to_every_user_and_to_one_reaches_the_stream(app, server):
+    """POST /publish: "*" (the app's topic) reaches an SSE stream as it reaches a socket."""
+    from test_publish import publish
+    app.users("sp1")
+    s = stream(server, app, "sp1")
+    s.events_until(lambda d: d["type"] == "sync.done")
+    creds = app_headers(server)
+    assert publish(server, creds, {"to": "*", "event": {"n": 1}}).status == 202
+    assert publish(server, creds, {"to": ["sp1"], "event": {"n": 2}}).status == 202
+    got = [s.event()["data"], s.event()["data"]]
+    assert [g.get("event") for g in got] == [{"n": 1}, {"n": 2}], got
+    s.close()
+
+
 @pytest.mark.parametrize("query,headers,field", [
     ("&cursor=abc", {}, "cursor"),
     ("&cursor=-1", {}, "cursor"),
