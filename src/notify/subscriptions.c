@@ -492,17 +492,49 @@ static bool admin_user(struct kit_job *j)
     return true;
 }
 
-static void adm_prefs_get(struct kit_job *j)
+/* Reads whether the path's user is one of the app's, then runs next (admin_user first). */
+static void read_user(struct kit_job *j, kit_fn next)
 {
-    if (admin_user(j))
+    struct nadm *c = notify__adm(j);
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_USERS_EXISTS);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, c->obj_id);
+    kit_store(j, op, KIT_READ, next);
+}
+
+/* After read_user: false after answering when the store failed or the app has no such user. */
+static bool user_read(struct kit_job *j)
+{
+    if (j->status != 0) {
+        kit_fail_store(j, "user", NULL);
+        return false;
+    }
+    const struct store_rows *u = store_result_step(j->res, 0);
+    if (u == NULL || u->nrows == 0) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such user", NULL);
+        return false;
+    }
+    return true;
+}
+
+static void adm_prefs_got_user(struct kit_job *j)
+{
+    if (user_read(j))
         prefs_read(j);
 }
 
-static void adm_prefs_put(struct kit_job *j)
+static void adm_prefs_get(struct kit_job *j)
+{
+    if (admin_user(j))
+        read_user(j, adm_prefs_got_user);
+}
+
+static void adm_prefs_put_user(struct kit_job *j)
 {
     struct nadm *c = notify__adm(j);
     struct quiet_in q;
-    if (!admin_user(j) || !prefs_body(j, &q))
+    if (!user_read(j) || !prefs_body(j, &q))
         return;
     struct store_op *op = store_op_new();
     prefs_add_set(op, c, &q);
@@ -511,6 +543,12 @@ static void adm_prefs_put(struct kit_job *j)
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->obj_id);
     kit_store(j, op, KIT_WRITE, prefs_done);
+}
+
+static void adm_prefs_put(struct kit_job *j)
+{
+    if (admin_user(j))
+        read_user(j, adm_prefs_put_user);
 }
 
 /* ---- /admin/subscriptions */

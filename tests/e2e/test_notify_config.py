@@ -487,6 +487,10 @@ def test_me_preferences_quiet_hours(server, root, app, aid):
     assert app.call("alice", "GET", "/me/preferences").json()["quiet_hours"] is None
     assert any(a["target"] == "alice" for a in audit_actions(server, root, "user_prefs.update"))
     error_of(operator_call(server, root, "GET", "/admin/users/alice/preferences"), 422, "app_id")
+    # a user the app doesn't have: 404, and nothing is stored for it
+    ghost = "/admin/users/ghost99/preferences?app_id=" + aid
+    error_of(operator_call(server, root, "PUT", ghost, {"quiet_hours": q}), 404)
+    error_of(operator_call(server, root, "GET", ghost), 404)
 
 
 # ---------------------------------------------------------------- instances
