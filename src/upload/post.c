@@ -703,8 +703,21 @@ static void authed(struct http_req *req, const struct user_principal *p, void *u
             return;
         }
     }
+    int64_t cl = http_req_content_length(req);
+    uint64_t max = (uint64_t)u->cfg->max_upload + UPLOAD_BODY_SLACK;
+    if (cl >= 0 && (uint64_t)cl > max) { /* refused before a byte of it is read */
+        char msg[120];
+        snprintf(msg, sizeof(msg), "the body is larger than the upload limit of %zu bytes",
+                 u->cfg->max_upload);
+        http_respond_error(req, 413, "payload_too_large", msg, NULL);
+        return;
+    }
     char boundary[MULTIPART_BOUNDARY_MAX + 1];
-    multipart_boundary(http_req_header(req, "Content-Type"), boundary); /* checked at the head */
+    if (multipart_boundary(http_req_header(req, "Content-Type"), boundary) != 0) {
+        http_respond_error(req, 415, "unsupported_media_type",
+                           "the body must be multipart/form-data with a boundary", "Content-Type");
+        return;
+    }
     struct up *up = xcalloc(1, sizeof(*up));
     up->u = u;
     up->req = req;
@@ -720,23 +733,9 @@ static void authed(struct http_req *req, const struct user_principal *p, void *u
     http_req_body_stream(req, &sink, up);
 }
 
+/* Who asks comes first (401 before 413 or 415), then the head's checks (authed). */
 void upload__post(struct http_req *req, void *ud)
 {
     struct upload *u = ud;
-    int64_t cl = http_req_content_length(req);
-    uint64_t max = (uint64_t)u->cfg->max_upload + UPLOAD_BODY_SLACK;
-    if (cl >= 0 && (uint64_t)cl > max) {
-        char msg[120];
-        snprintf(msg, sizeof(msg), "the body is larger than the upload limit of %zu bytes",
-                 u->cfg->max_upload);
-        http_respond_error(req, 413, "payload_too_large", msg, NULL);
-        return;
-    }
-    char boundary[MULTIPART_BOUNDARY_MAX + 1];
-    if (multipart_boundary(http_req_header(req, "Content-Type"), boundary) != 0) {
-        http_respond_error(req, 415, "unsupported_media_type",
-                           "the body must be multipart/form-data with a boundary", "Content-Type");
-        return;
-    }
     identity_user_auth(u->id, req, authed, u);
 }

@@ -132,6 +132,10 @@ def test_upload_needs_a_user(server, unchanged):
                      {"Content-Type": "multipart/form-data; boundary=" + B},
                      body_of([part(png())]))
     assert r.status == 401, r
+    # who asks comes first: not multipart, or too big, without credentials is still a 401
+    r = http_request(server.port, "POST", "/api/v1/uploads", {"Content-Type": "application/json"},
+                     b'{}')
+    assert r.status == 401, r
 
 
 def test_body_that_is_not_multipart_is_415(server, unchanged):
