@@ -285,6 +285,7 @@ def test_rotation_without_grace(server, root):
     assert app_users(server, "hard-cut", s2).status == 200
     lst = call(server, "GET", "/admin/apps/%s/secrets" % app["id"], token=root).json()
     assert (lst["count"], lst["page"], lst["page_size"], len(lst["results"])) == (3, 1, 20, 3)
+    assert all(isinstance(x["id"], str) for x in lst["results"]), lst  # ids are strings (SPEC)
     p2 = call(server, "GET", "/admin/apps/%s/secrets?page=2&page_size=2" % app["id"],
               token=root).json()
     assert (p2["count"], p2["page"], p2["page_size"]) == (3, 2, 2), p2
@@ -360,6 +361,8 @@ def test_audit_filters(server, root):
     secret = r.json()["secret"]
     log = call(server, "GET", "/admin/audit-log?operator_id=" + op["id"], token=tok)
     assert log.status == 200, log
+    ids = [e["id"] for e in log.json()["results"]]
+    assert all(isinstance(i, str) for i in ids) and ids == sorted(ids, key=int, reverse=True)
     got = [(e["action"], e["operator_name"], e["app_id"]) for e in log.json()["results"]]
     assert got[:3] == [("app.secret.rotate", "scribe", a["id"]),
                        ("app.update", "scribe", a["id"]),

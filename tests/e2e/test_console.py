@@ -243,7 +243,7 @@ def test_app_secret_shown_once_and_rotation(server, root):
     assert lst.json()["results"][0]["expires_at"] is not None
     assert lst.json()["results"][1]["expires_at"] is None
     sid = lst.json()["results"][0]["id"]
-    assert call(server, "DELETE", "/admin/apps/%s/secrets/%d" % (app["id"], sid),
+    assert call(server, "DELETE", "/admin/apps/%s/secrets/%s" % (app["id"], sid),
                 token=root).status == 204
     r = call(server, "POST", "/admin/apps/%s/secrets" % app["id"], {"grace_seconds": -1},
              token=root)
@@ -286,7 +286,7 @@ def test_app_tokens_die_with_their_secret(server, root):
            x["expires_at"] > time.time() * 1000]
     assert len(old) == 1, lst  # s2, in its grace period
     assert call(server, "GET", "/users", token=t2).status == 200  # still within the grace
-    assert call(server, "DELETE", "/admin/apps/%s/secrets/%d" % (app["id"], old[0]),
+    assert call(server, "DELETE", "/admin/apps/%s/secrets/%s" % (app["id"], old[0]),
                 token=root).status == 204
     deadline = time.monotonic() + 3
     while call(server, "GET", "/users", token=t2).status != 401:

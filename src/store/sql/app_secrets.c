@@ -8,7 +8,7 @@
 
 const struct store_sql SQL_APP_SECRETS_INSERT_RETURNING =
     STORE_SQL("INSERT INTO app_secrets (app_id, hash, hint, created_at) VALUES (?1, ?2, ?3,"
-              " ?4) RETURNING id, hint, created_at, expires_at");
+              " ?4) RETURNING CAST(id AS TEXT) AS id, hint, created_at, expires_at");
 
 /* rotation: the older secrets expire after the grace period (never later than they would) */
 const struct store_sql SQL_APP_SECRETS_EXPIRE =
@@ -19,8 +19,8 @@ const struct store_sql SQL_APP_SECRETS_COUNT =
     STORE_SQL("SELECT count(*) FROM app_secrets WHERE app_id = ?1");
 
 const struct store_sql SQL_APP_SECRETS_PAGE =
-    STORE_SQL("SELECT id, hint, created_at, expires_at FROM app_secrets WHERE app_id = ?1"
-              " ORDER BY id LIMIT ?2 OFFSET ?3");
+    STORE_SQL("SELECT CAST(id AS TEXT) AS id, hint, created_at, expires_at FROM app_secrets"
+              " WHERE app_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3");
 
 const struct store_sql SQL_APP_SECRETS_DELETE =
     STORE_SQL("DELETE FROM app_secrets WHERE app_id = ?1 AND id = ?2");
