@@ -209,7 +209,7 @@ static const struct setting settings[] = {
      .metavar = "DURATION",
      .help = "a repeated notification idempotency key replays this long"},
     /* uploads (docs/uploads.md) */
-    NUM("HERALD_MAX_UPLOAD", T_SIZE, F_SIZE(max_upload), KIB, 64 * GIB, "10MiB", "SIZE",
+    NUM("HERALD_MAX_UPLOAD", T_SIZE, F_SIZE(max_upload), 1, 64 * GIB, "10MiB", "SIZE",
         "largest uploaded file (larger: 413)"),
     VAL("HERALD_UPLOAD_TYPES", T_STRING, F_STR(upload_types), NULL, "MIMES",
         "file types accepted by content (else 415); default docs/uploads.md"),

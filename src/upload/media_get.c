@@ -222,10 +222,13 @@ static void opened(uv_work_t *w, int status)
              (unsigned long long)d->mtime_ns);
     const char *slash = strrchr(d->rel, '/');
     const char *name = d->name[0] ? d->name : (slash ? slash + 1 : d->rel);
-    char enc[3 * UPLOAD_NAME_MAX + 1], disp[3 * UPLOAD_NAME_MAX + 64];
+    char enc[3 * UPLOAD_NAME_MAX + 1], plain[UPLOAD_NAME_MAX + 1], disp[4 * UPLOAD_NAME_MAX + 80];
     upload_name_pct(name, enc, sizeof(enc));
-    snprintf(disp, sizeof(disp), "%s; filename*=UTF-8''%s",
-             is_inline_image(type) ? "inline" : "attachment", enc);
+    if (upload_name_ascii(name, plain, sizeof(plain)) < 0)
+        snprintf(plain, sizeof(plain), "download");
+    /* the plain name for clients that don't read filename* (RFC 6266 §4.3), then the exact one */
+    snprintf(disp, sizeof(disp), "%s; filename=\"%s\"; filename*=UTF-8''%s",
+             is_inline_image(type) ? "inline" : "attachment", plain, enc);
     http_res_header(req, "X-Content-Type-Options", "nosniff");
     http_res_header(req, "Content-Disposition", disp);
     http_res_header(req, "Cache-Control", "public, max-age=31536000, immutable");

@@ -108,6 +108,21 @@ void upload_name_ext(const char *name, const char *ext, char *out)
     out[n] = '\0';
 }
 
+int upload_name_ascii(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c >= 0x80 && (c & 0xC0) == 0x80)
+            continue; /* a continuation byte: its sequence has its '_' already */
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c >= 0x20 && c < 0x7F && c != '"' && c != '\\' ? (char)c : '_';
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
 int upload_name_pct(const char *s, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";

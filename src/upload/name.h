@@ -31,4 +31,11 @@ void upload_name_ext(const char *name, const char *ext, char *out);
  * has room for outlen bytes (3 * strlen(s) + 1 always suffices); returns the length or -1. */
 int upload_name_pct(const char *s, char *out, size_t outlen);
 
+/*
+ * The plain filename= fallback of s (RFC 6266 §4.3) into out (outlen bytes; strlen(s) + 1
+ * suffices): printable ASCII kept, but '"', '\\' and every other byte (a UTF-8 sequence
+ * turns into one '_') replaced by '_'. Returns the length, or -1 when it does not fit.
+ */
+int upload_name_ascii(const char *s, char *out, size_t outlen);
+
 #endif

@@ -191,7 +191,7 @@ def test_nul_and_crlf_in_an_encoded_name_never_reach_a_header(server):
     g = get(server, r.json()["path"])
     assert g.header("X-Evil") is None
     assert g.header("Content-Disposition") == \
-        "inline; filename*=UTF-8''abX-Evil%3A%201.png"
+        "inline; filename=\"abX-Evil: 1.png\"; filename*=UTF-8''abX-Evil%3A%201.png"
 
 
 def test_raw_crlf_in_a_part_header_is_a_malformed_body(server, unchanged):
@@ -253,7 +253,7 @@ def test_text_file_is_an_attachment(server):
     assert r.status == 201, r
     g = get(server, r.json()["path"])
     assert g.header("Content-Type") == "text/plain; charset=utf-8"
-    assert g.header("Content-Disposition") == "attachment; filename*=UTF-8''notes.txt"
+    assert g.header("Content-Disposition") == "attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"
 
 
 # ---------------------------------------------------------------- malformed bodies
@@ -382,7 +382,7 @@ def test_get_headers_of_a_file(server, blob):
     assert g.header("Content-Type") == "application/pdf"
     assert g.header("X-Content-Type-Options") == "nosniff"
     assert g.header("Content-Disposition") == \
-        "attachment; filename*=UTF-8''report%20%C3%A9t%C3%A9.pdf"
+        "attachment; filename=\"report _t_.pdf\"; filename*=UTF-8''report%20%C3%A9t%C3%A9.pdf"
     assert g.header("Cache-Control") == "public, max-age=31536000, immutable"
     assert g.header("Accept-Ranges") == "bytes"
     assert g.header("ETag").startswith('"')
@@ -487,6 +487,18 @@ def test_base_url_is_validated(server_factory, tmp_path):
                      "HERALD_DATA_DIR": str(tmp_path / "d")})
     p = run_herald(["check-config"], env=env)
     assert p.returncode != 0 and "HERALD_BASE_URL" in p.stderr
+
+
+def test_a_limit_of_a_few_bytes_is_a_valid_setting(server_factory):
+    s = server_factory(env={"HERALD_DEMO": "1", "HERALD_MAX_UPLOAD": "1000"})
+    r = http_request(s.port, "POST", "/api/v1/uploads?user_id=b1",
+                     {"Content-Type": "multipart/form-data; boundary=" + B},
+                     body_of([part(b"x" * 2000, filename="a.txt", ctype="text/plain")]))
+    assert r.status == 413 and r.json()["error"]["code"] == "payload_too_large", r
+    r = http_request(s.port, "POST", "/api/v1/uploads?user_id=b1",
+                     {"Content-Type": "multipart/form-data; boundary=" + B},
+                     body_of([part(b"small text", filename="a.txt", ctype="text/plain")]))
+    assert r.status == 201, r
 
 
 # ---------------------------------------------------------------- memory
