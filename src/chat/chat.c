@@ -100,6 +100,7 @@ void chat_register(struct chat *c, struct router *r)
     router_add(r, HTTP_M_GET, "/api/v1/search/messages", chat_search, c);
     router_add(r, HTTP_M_GET, "/api/v1/quick-replies", chat_qr_list, c);
     router_add(r, HTTP_M_POST, "/api/v1/quick-replies", chat_qr_create, c);
+    router_add(r, HTTP_M_GET, "/api/v1/quick-replies/{id}", chat_qr_get, c);
     router_add(r, HTTP_M_PATCH, "/api/v1/quick-replies/{id}", chat_qr_patch, c);
     router_add(r, HTTP_M_DELETE, "/api/v1/quick-replies/{id}", chat_qr_delete, c);
     rt_register(c->rt, "send", chat__ws_send, c);

@@ -408,9 +408,10 @@ void chat_msg_recall(struct http_req *req, void *ud);
 void chat_msg_history(struct http_req *req, void *ud);
 void chat_read(struct http_req *req, void *ud);
 void chat_sync(struct http_req *req, void *ud);
-/* quick_replies.c: GET, POST /quick-replies; PATCH, DELETE /quick-replies/{id} */
+/* quick_replies.c: GET, POST /quick-replies; GET, PATCH, DELETE /quick-replies/{id} */
 void chat_qr_list(struct http_req *req, void *ud);
 void chat_qr_create(struct http_req *req, void *ud);
+void chat_qr_get(struct http_req *req, void *ud);
 void chat_qr_patch(struct http_req *req, void *ud);
 void chat_qr_delete(struct http_req *req, void *ud);
 

@@ -194,7 +194,7 @@ static void deleted(struct kit_job *j)
         http_respond(j->req, 204, NULL, "", 0);
 }
 
-/* A write op starting with whose reply {id} is. NULL after answering 404. */
+/* An op starting with whose reply {id} is. NULL after answering 404. */
 static struct store_op *own_op(struct http_req *req, const struct chctx *c, const char **id)
 {
     *id = chat__path_id(req, "id", "no such quick reply");
@@ -235,6 +235,45 @@ static void patch_authed(struct http_req *req, const struct user_principal *p, v
     store_bind_text(op, c->app_id);
     store_bind_text(op, id);
     kit_store(j, op, KIT_WRITE, patched);
+}
+
+/* ---- GET /quick-replies/{id}: one of the user's own or of the app's shared ones */
+
+static void got(struct kit_job *j)
+{
+    if (j->status != 0) {
+        request_fail_store(j->req, j->status, "quick reply", NULL);
+        return;
+    }
+    const struct store_rows *whose = store_result_step(j->res, 0);
+    const char *w = whose != NULL && whose->nrows > 0 ? store_rows_text(whose, 0, 0) : NULL;
+    if (w == NULL || strcmp(w, "other") == 0) { /* another user's is none of the asker's */
+        http_respond_err(j->req, ERR_NOTFOUND, "no such quick reply", NULL);
+        return;
+    }
+    respond(j->req, 200, qr_json(store_result_step(j->res, 1), 0));
+}
+
+static void get_authed(struct http_req *req, const struct user_principal *p, void *ud)
+{
+    struct kit_job *j = chat__job_new(req, ud, p);
+    struct chctx *c = chat__ctx(j);
+    const char *id;
+    struct store_op *op = own_op(req, c, &id);
+    if (op == NULL) {
+        kit_job_end(j);
+        return;
+    }
+    store_op_add(op, &SQL_QUICK_REPLIES_GET);
+    store_bind_text(op, c->app_id);
+    store_bind_text(op, id);
+    kit_store(j, op, KIT_READ, got);
+}
+
+void chat_qr_get(struct http_req *req, void *ud)
+{
+    struct chat *c = ud;
+    identity_user_auth(c->id, req, get_authed, c);
 }
 
 void chat_qr_patch(struct http_req *req, void *ud)

@@ -69,9 +69,12 @@ def test_create_list_patch_delete_own(app):
     assert r.status == 200, r
     assert r.json()["content"] == "Hello!" and r.json()["title"] == "Hi", r
     assert listed(app, "alice")[0]["content"] == "Hello!"
+    r = app.call("alice", "GET", "/quick-replies/" + q["id"])
+    assert r.status == 200 and r.json() == listed(app, "alice")[0], r
     r = app.call("alice", "DELETE", "/quick-replies/" + q["id"])
     assert r.status == 204, r
     assert listed(app, "alice") == []
+    error_of(app.call("alice", "GET", "/quick-replies/" + q["id"]), 404)
 
 
 def test_position_defaults_after_the_last_and_orders_the_list(app):
@@ -120,6 +123,8 @@ def test_another_users_or_apps_reply_is_404(app, other):
     q = add(app, "alice", {"content": "private"}).json()["id"]
     error_of(app.call("bob", "PATCH", "/quick-replies/" + q, {"content": "x"}), 404)
     error_of(app.call("bob", "DELETE", "/quick-replies/" + q), 404)
+    error_of(app.call("bob", "GET", "/quick-replies/" + q), 404)
+    error_of(other.call("alice", "GET", "/quick-replies/" + q), 404)
     assert q not in [x["id"] for x in listed(app, "bob")]
     # the same user id in another app
     error_of(other.call("alice", "PATCH", "/quick-replies/" + q, {"content": "x"}), 404)
@@ -151,6 +156,8 @@ def test_operator_crud_and_users_see_shared_after_their_own_read_only(app, other
     mine = add(app, "eve", {"content": "mine", "position": 9}).json()
     assert [x["id"] for x in listed(app, "eve")] == [mine["id"], later["id"], s["id"]]
     assert [x["shared"] for x in listed(app, "eve")] == [False, True, True]
+    r = app.call("eve", "GET", "/quick-replies/" + s["id"])  # a shared one reads
+    assert r.status == 200 and r.json()["shared"] is True and r.json()["position"] == 3, r
     # other apps' users do not see them
     assert listed(other, "alice") == []
     # read-only for users: 403
