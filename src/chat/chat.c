@@ -453,6 +453,11 @@ void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h)
     c->hook = *h;
 }
 
+void chat_set_support_capacity(struct chat *c, int capacity)
+{
+    c->support_capacity = capacity;
+}
+
 void chat_set_cluster(struct chat *c, struct bus_redis *cluster)
 {
     chat__presence_cluster(c->presence, cluster);

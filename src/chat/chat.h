@@ -64,6 +64,10 @@ void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h);
 struct bus_redis;
 void chat_set_cluster(struct chat *c, struct bus_redis *cluster);
 
+/* The most unresolved support conversations the routing gives one agent (0: no limit;
+ * HERALD_SUPPORT_CAPACITY). Before serving. */
+void chat_set_support_capacity(struct chat *c, int capacity);
+
 /* After the server has stopped (chat_stop first, when not yet called). NULL-safe. */
 void chat_free(struct chat *c);
 

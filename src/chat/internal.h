@@ -32,11 +32,12 @@ struct store;
 #define CHAT_ID_LEN 25 /* "c" and 24 hex characters */
 
 struct chat {
-    struct identity *id;            /* borrowed */
-    struct rt *rt;                  /* borrowed */
-    int max_chars;                  /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
-    int history_days;               /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
-    int recall_window_ms;           /* a sender may recall this long (HERALD_RECALL_WINDOW) */
+    struct identity *id;  /* borrowed */
+    struct rt *rt;        /* borrowed */
+    int max_chars;        /* characters of a text message (HERALD_MAX_MESSAGE_CHARS) */
+    int support_capacity; /* unresolved conversations an agent is routed at most (0: no limit) */
+    int history_days;     /* days of events sync replays, 0 all (HERALD_HISTORY_DAYS) */
+    int recall_window_ms; /* a sender may recall this long (HERALD_RECALL_WINDOW) */
     struct presence *presence;      /* owned (presence.c) */
     struct chat_directs *directs;   /* owned (directs.c) */
     struct retention *retention;    /* owned (retention.c); NULL when everything is kept */
@@ -488,6 +489,10 @@ void chat__support_free(struct support *s);
 /* Presence's hook (ud the struct chat): user, of kind agent, is online; the app's queued
  * support conversations are routed, the oldest first. Any thread. */
 void chat__support_agent_online(void *ud, const char *app, const char *user);
+
+/* An agent's load went down (a conversation resolved or transferred): with a capacity, the
+ * app's queue is swept again. Loop thread, after the change's commit. */
+void chat__support_room_freed(struct chat *chat, const char *app);
 
 /* Gets or creates (and routes) the asker's support conversation into c->conv_id, then runs
  * then(j) (a send), or answers the conversation when then is NULL. */

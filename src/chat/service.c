@@ -116,6 +116,16 @@ static void add_audit(struct store_op *op, struct kit_job *j, const char *action
 }
 
 /* The status change, decided: the change as status (c->name), or nothing when it is so. */
+/* A change that may have lowered an agent's load is answered; with a capacity, the queue may
+ * now go to that agent (chat__support_room_freed). */
+static void load_changed(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    if (j->status == 0)
+        chat__support_room_freed(c->chat, c->app_id);
+    chat__finish_write(j);
+}
+
 static void write_status(struct kit_job *j, const char *old, const char *assignee)
 {
     struct chctx *c = chat__ctx(j);
@@ -137,7 +147,7 @@ static void write_status(struct kit_job *j, const char *old, const char *assigne
     add_audit(op, j, "conversation.status", detail, now);
     free(detail);
     chat__add_change_tail(op, c, "conversation.status", NULL, false);
-    chat__write(j, op);
+    chat__write_then(j, op, strcmp(to, "resolved") == 0 ? load_changed : chat__finish_write);
 }
 
 /* The transfer to c->target, decided. */
@@ -176,7 +186,7 @@ static void write_transfer(struct kit_job *j, const char *assignee)
     add_audit(op, j, "conversation.transfer", detail, now);
     free(detail);
     chat__add_change_tail(op, c, "conversation.transferred", c->target, false);
-    chat__write(j, op);
+    chat__write_then(j, op, load_changed);
 }
 
 /* Loaded: the conversation with the asker's role (step 0), the asker's and the target's kinds

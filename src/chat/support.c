@@ -67,12 +67,14 @@ void chat__support_free(struct support *s)
 
 /* The routing of conversation conv_id (a queued support conversation; nothing otherwise): the
  * statements of SQL_SUPPORT_ASSIGN and what follows an assignment, then its event. */
-static void add_assign(struct store_op *op, const struct chctx *c, const char *conv_id, int64_t now)
+static void add_assign(struct store_op *op, const struct chat *chat, const struct chctx *c,
+                       const char *conv_id, int64_t now)
 {
     store_op_add(op, &SQL_SUPPORT_ASSIGN);
     store_bind_text(op, c->app_id);
     store_bind_text(op, conv_id);
     store_bind_int(op, now);
+    store_bind_int(op, chat->support_capacity);
     store_op_add(op, &SQL_SUPPORT_AGENT_TURN);
     store_bind_text(op, c->app_id);
     store_bind_text(op, conv_id);
@@ -155,7 +157,7 @@ static void sweep_step(struct sweep *w)
     }
     const char *id = w->ids[w->next++];
     add_lock(op, w->c.app_id);
-    add_assign(op, &w->c, id, clock_wall_ms());
+    add_assign(op, w->chat, &w->c, id, clock_wall_ms());
     chat__add_event(op, &w->c, id, NULL, "conversation.assigned", NULL, true);
     store_op_add(op, &SQL_CONVERSATIONS_GET);
     store_bind_text(op, w->c.app_id);
@@ -181,27 +183,40 @@ static void queue_read(int status, struct store_result *res, void *ud)
     sweep_step(w);
 }
 
-void chat__support_agent_online(void *ud, const char *app, const char *user)
+/* A sweep of app's queue; user (not NULL) is an agent marked online first. */
+static void sweep_start(struct chat *chat, const char *app, const char *user)
 {
-    struct chat *chat = ud;
     struct sweep *w = xcalloc(1, sizeof(*w));
     w->chat = chat;
     snprintf(w->c.app_id, sizeof(w->c.app_id), "%s", app);
-    snprintf(w->user, sizeof(w->user), "%s", user);
+    snprintf(w->user, sizeof(w->user), "%s", user ? user : "");
     pthread_mutex_lock(&chat->support->mu);
     chat->support->inflight++;
     pthread_mutex_unlock(&chat->support->mu);
     struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_SUPPORT_AGENT_ONLINE);
-    store_bind_text(op, app);
-    store_bind_text(op, user);
+    if (user != NULL) {
+        store_op_add(op, &SQL_SUPPORT_AGENT_ONLINE);
+        store_bind_text(op, app);
+        store_bind_text(op, user);
+    }
     store_op_add(op, &SQL_SUPPORT_QUEUED);
     store_bind_text(op, app);
     store_bind_int(op, SWEEP_BATCH);
     if (store_write(chat->id->store, op, queue_read, w) != 0) {
-        log_warn("support", "an agent's arrival was not recorded: the store refused");
+        log_warn("support", "an agent's arrival or a sweep was refused by the store");
         sweep_end(w);
     }
+}
+
+void chat__support_agent_online(void *ud, const char *app, const char *user)
+{
+    sweep_start(ud, app, user);
+}
+
+void chat__support_room_freed(struct chat *chat, const char *app)
+{
+    if (chat->support_capacity > 0) /* without a capacity, nothing queued waits for room */
+        sweep_start(chat, app, NULL);
 }
 
 /* ---- a customer's message reopened a conversation (send.c wrote it) */
@@ -335,7 +350,7 @@ static void open_write(struct kit_job *j)
     store_bind_text(op, c->user_id);
     store_bind_text(op, "member");
     store_bind_int(op, now);
-    add_assign(op, c, id, now);
+    add_assign(op, c->chat, c, id, now);
     chat__add_event(op, c, id, NULL, "conversation.created", NULL, true);
     store_op_add(op, &SQL_SUPPORT_OPEN_GET);
     store_bind_text(op, c->app_id);

@@ -197,6 +197,8 @@ static const struct setting settings[] = {
         "days of chat messages and events kept (0: forever)"),
     NUM("HERALD_PRESENCE_GRACE", T_DURATION, F_INT(presence_grace_ms), 0, MIN_MS, "5s", "DURATION",
         "a user stays online this long after their last connection closed"),
+    NUM("HERALD_SUPPORT_CAPACITY", T_INT, F_INT(support_capacity), 0, 100000, "0", "N",
+        "open support conversations given to one agent (0: no limit)"),
     NUM("HERALD_RECALL_WINDOW", T_DURATION, F_INT(recall_window_ms), 0, 7 * DAY_MS, "2m",
         "DURATION", "a sender may recall a chat message this long after sending it"),
     /* notifications (docs/notifications.md) */

@@ -57,6 +57,7 @@ struct config {
     int history_days;      /* HERALD_HISTORY_DAYS days of chat messages and events kept, 0 all */
     int presence_grace_ms; /* HERALD_PRESENCE_GRACE: online after the last device went, 5 s */
     int recall_window_ms;  /* HERALD_RECALL_WINDOW: a sender may recall a message, 2 min */
+    int support_capacity;  /* HERALD_SUPPORT_CAPACITY: open conversations routed to an agent */
     /* notifications */
     size_t idempotency_window_ms; /* HERALD_IDEMPOTENCY_WINDOW: a key is the app's this long, 24h */
     /* uploads */

@@ -459,3 +459,34 @@ def test_concurrent_opens_are_each_assigned_once_and_balanced(server):
     assert loads == counts
     for s in socks:
         s.close()
+
+
+def test_an_agent_at_capacity_takes_nothing_new_until_one_is_resolved(server_factory):
+    """HERALD_SUPPORT_CAPACITY: the routing gives an agent at most that many unresolved
+    conversations; past it they wait in the queue, and a resolve (or a transfer away) routes
+    the oldest waiting one to the agent who has room again."""
+    s = server_factory(env={"HERALD_DEMO": "1", "HERALD_PRESENCE_GRACE": "200ms",
+                            "HERALD_SUPPORT_CAPACITY": "2"})
+    app = new_app(s, agents=("pk", "pl"), buyers=("k1", "k2", "k3", "k4", "k5"))
+    socks = online(s, app, "pk")
+    got = [open_support(app, b).json() for b in ("k1", "k2", "k3", "k4")]
+    assert [c["assignee"] for c in got] == ["pk", "pk", None, None], got
+    assert agents_of(app, "pk")["pk"]["open_count"] == 2
+    # a second agent comes online: the queue goes to them, up to their capacity too
+    socks += online(s, app, "pl")
+    deadline = time.time() + 10
+    while time.time() < deadline and get(app, "pl", got[3]["id"])["assignee"] is None:
+        time.sleep(0.05)
+    assert [get(app, "pl", c["id"])["assignee"] for c in got[2:]] == ["pl", "pl"]
+    fifth = open_support(app, "k5").json()
+    assert fifth["assignee"] is None  # both are full
+    # pk resolves one: the waiting one is routed to pk, who has room again
+    assert set_status(app, "pk", got[0]["id"], "resolved").status == 200
+    deadline = time.time() + 10
+    while time.time() < deadline and get(app, "pk", fifth["id"])["assignee"] is None:
+        time.sleep(0.05)
+    assert get(app, "pk", fifth["id"])["assignee"] == "pk"
+    loads = {u: x["open_count"] for u, x in agents_of(app, "pk").items()}
+    assert loads == {"pk": 2, "pl": 2}, loads
+    for sock in socks:
+        sock.close()
