@@ -177,7 +177,7 @@ bool notify__adm_app_filter(struct kit_job *j, const char **app_id, char *buf, s
     if (!notify__query_text(j->req, "app_id", buf, n, app_id_ok, app_id))
         return false;
     if (*app_id != NULL && !notify__adm_can(notify__adm(j), *app_id)) {
-        not_found(j->req, "app");
+        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
         return false;
     }
     return true;
@@ -244,6 +244,11 @@ static void list_done(struct kit_job *j)
         kit_fail_store(j, "object", NULL);
         return;
     }
+    const struct store_rows *app = c->app_named ? store_result_step(j->res, -1) : NULL;
+    if (c->app_named && (app == NULL || app->nrows == 0)) { /* ?app_id= names none */
+        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+        return;
+    }
     notify__respond(j->req, 200,
                     console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1),
                                       c->n1, c->n2, c->bools, c->jsons));
@@ -301,6 +306,11 @@ void notify__adm_list_filtered(struct kit_job *j, const struct store_sql *count,
             store_bind_int(op, size);
             store_bind_int(op, (page - 1) * size);
         }
+    }
+    if (app != NULL) { /* an operator of every app may name any id: it must exist */
+        store_op_add(op, &SQL_APPS_GET);
+        store_bind_text(op, app);
+        c->app_named = true;
     }
     notify__adm_list(j, op, page, size, bools, jsons);
 }

@@ -60,6 +60,7 @@ struct nadm {
     int64_t n1, n2, n3;         /* handler numbers */
     const char *bools, *jsons;  /* notify__adm_list: the columns' JSON types */
     const struct nadm_why *why; /* notify__adm_guard_failed */
+    bool app_named;             /* a list narrowed by ?app_id=: its last step reads the app */
 };
 
 static inline struct nadm *notify__adm(const struct kit_job *j)

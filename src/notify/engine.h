@@ -163,6 +163,7 @@ struct nctx {
     char operator_id[72];
     char *apps_json; /* owned */
     int64_t page, size;
+    bool app_named; /* a console list narrowed by ?app_id=: its last step reads the app */
 };
 struct kit_job *notify__eng_job(struct http_req *req, struct notify_engine *n, const char *app_id);
 

@@ -231,6 +231,43 @@ static void bind_opt_int(struct store_op *op, int64_t v)
         store_bind_int(op, v);
 }
 
+/* ---- the console's ?app_id= on a list */
+
+/* The console's ?app_id= into qapp (n bytes; "" when absent); false after answering: malformed
+ * (422) or outside the operator's apps (404, as another tenant's) */
+static bool console_app(struct http_req *req, const char *apps_json, char *qapp, size_t n)
+{
+    if (!query_filter(req, "app_id", qapp, n, id_ok, "must be an app id"))
+        return false;
+    if (qapp[0] && !notify__eng_app_in(apps_json, qapp)) {
+        http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
+        return false;
+    }
+    return true;
+}
+
+/* The list's last step: the app named exists (an operator of every app may name any id). */
+static void add_app_read(struct store_op *op, struct nctx *c, const char *qapp)
+{
+    if (qapp == NULL || qapp[0] == '\0')
+        return;
+    store_op_add(op, &SQL_APPS_GET);
+    store_bind_text(op, qapp);
+    c->app_named = true;
+}
+
+/* False after answering 404 when the app the list named does not exist. */
+static bool app_read(struct kit_job *j)
+{
+    const struct nctx *c = j->ctx;
+    const struct store_rows *a = c->app_named ? store_result_step(j->res, -1) : NULL;
+    if (c->app_named && (a == NULL || a->nrows == 0)) {
+        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+        return false;
+    }
+    return true;
+}
+
 /* ---- GET /notifications */
 
 static void page_done(struct kit_job *j)
@@ -240,6 +277,8 @@ static void page_done(struct kit_job *j)
         kit_fail_store(j, "notification", NULL);
         return;
     }
+    if (!app_read(j))
+        return;
     notify__eng_respond_page(j->req, store_rows_int(store_result_step(j->res, 0), 0, 0),
                              store_result_step(j->res, 1), notify__eng_notification_cols, c->page,
                              c->size);
@@ -249,7 +288,7 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
                                 const char *apps_json)
 {
     int64_t page, size, from, to;
-    char status[24], type[72], qapp[72];
+    char status[24], type[72], qapp[72] = "";
     if (!notify__eng_paging(req, &page, &size) ||
         !query_filter(req, "status", status, sizeof(status), notification_status_ok,
                       "must be scheduled, queued or cancelled") ||
@@ -257,15 +296,10 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
         !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     if (app == NULL) { /* the console: ?app_id= narrows */
-        if (!query_filter(req, "app_id", qapp, sizeof(qapp), id_ok, "must be an app id"))
+        if (!console_app(req, apps_json, qapp, sizeof(qapp)))
             return;
-        if (qapp[0]) {
-            if (!notify__eng_app_in(apps_json, qapp)) {
-                notify__eng_respond_page(req, 0, NULL, NULL, page, size);
-                return;
-            }
+        if (qapp[0])
             app = qapp;
-        }
     }
     struct kit_job *j = notify__eng_job(req, n, app);
     struct nctx *c = j->ctx;
@@ -285,6 +319,7 @@ void notify__notifications_page(struct notify_engine *n, struct http_req *req, c
             store_bind_int(op, (page - 1) * size);
         }
     }
+    add_app_read(op, c, qapp);
     kit_store(j, op, KIT_READ, page_done);
 }
 
@@ -487,6 +522,8 @@ static void dpage_done(struct kit_job *j)
         kit_fail_store(j, "delivery", NULL);
         return;
     }
+    if (!app_read(j))
+        return;
     notify__eng_respond_page(j->req, store_rows_int(store_result_step(j->res, 0), 0, 0),
                              store_result_step(j->res, 1), notify__eng_delivery_cols, c->page,
                              c->size);
@@ -496,7 +533,7 @@ void notify__deliveries_page(struct notify_engine *n, struct http_req *req, cons
                              const char *apps_json)
 {
     int64_t page, size, from, to;
-    char status[24], channel[24], user[72], type[72], nid[72], qapp[72];
+    char status[24], channel[24], user[72], type[72], nid[72], qapp[72] = "";
     if (!notify__eng_paging(req, &page, &size) ||
         !query_filter(req, "status", status, sizeof(status), delivery_status_ok,
                       "must be pending, sending, sent, delivered, read, failed, dead, cancelled,"
@@ -510,15 +547,10 @@ void notify__deliveries_page(struct notify_engine *n, struct http_req *req, cons
         !notify__eng_query_int(req, "from", &from) || !notify__eng_query_int(req, "to", &to))
         return;
     if (app == NULL) {
-        if (!query_filter(req, "app_id", qapp, sizeof(qapp), id_ok, "must be an app id"))
+        if (!console_app(req, apps_json, qapp, sizeof(qapp)))
             return;
-        if (qapp[0]) {
-            if (!notify__eng_app_in(apps_json, qapp)) {
-                notify__eng_respond_page(req, 0, NULL, NULL, page, size);
-                return;
-            }
+        if (qapp[0])
             app = qapp;
-        }
     }
     struct kit_job *j = notify__eng_job(req, n, app);
     struct nctx *c = j->ctx;
@@ -541,6 +573,7 @@ void notify__deliveries_page(struct notify_engine *n, struct http_req *req, cons
             store_bind_int(op, (page - 1) * size);
         }
     }
+    add_app_read(op, c, qapp);
     kit_store(j, op, KIT_READ, dpage_done);
 }
 

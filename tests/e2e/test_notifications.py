@@ -707,8 +707,10 @@ def test_console_lists_filters_send_and_scope(server, root, app, other):
     assert admin(server, "GET", "/notifications/" + tid, token=root).status == 200
     assert admin(server, "GET", "/notifications?type=console.other",
                  token=reader).json()["count"] == 0
-    assert admin(server, "GET", "/notifications?app_id=%s&type=console.other" % oid,
-                 token=reader).json()["count"] == 0
+    # naming another app is a 404 for an operator of this app, as its objects are
+    error_of(admin(server, "GET", "/notifications?app_id=%s&type=console.other" % oid,
+                   token=reader), 404, "app_id")
+    error_of(admin(server, "GET", "/deliveries?app_id=%s" % oid, token=reader), 404, "app_id")
     assert admin(server, "GET", "/notifications?app_id=%s&type=console.other" % oid,
                  token=root).json()["count"] == 1
     # deliveries: filters
@@ -776,6 +778,10 @@ def test_console_stats(server, root, app):
     error_of(admin(server, "GET", "/stats?from=0&to=999999999999", token=root), 422, "from")
     # an operator of every app still names an app that exists, and an id is an id
     error_of(admin(server, "GET", "/stats?app_id=no-such-app", token=root), 404, "app_id")
+    # every console list of notifications: an app that does not exist is a 404 naming app_id
+    for path in ("/notifications", "/deliveries", "/channels", "/message-types", "/templates",
+                 "/channel-message-types", "/subscriptions"):
+        error_of(admin(server, "GET", path + "?app_id=no-such-app", token=root), 404, "app_id")
     error_of(admin(server, "GET", "/stats?app_id=%ff", token=root), 422, "app_id")
     error_of(admin(server, "GET", "/stats", token=operator(server, root, "n-nostats",
                                                            ["notifications:read"])), 403)

@@ -475,17 +475,18 @@ def test_an_agent_at_capacity_takes_nothing_new_until_one_is_resolved(server_fac
     # a second agent comes online: the queue goes to them, up to their capacity too
     socks += online(s, app, "pl")
     deadline = time.time() + 10
-    while time.time() < deadline and get(app, "pl", got[3]["id"])["assignee"] is None:
+    while time.time() < deadline and get(app, "k4", got[3]["id"])["assignee"] is None:
         time.sleep(0.05)
-    assert [get(app, "pl", c["id"])["assignee"] for c in got[2:]] == ["pl", "pl"]
+    assert [get(app, b, c["id"])["assignee"] for b, c in zip(("k3", "k4"), got[2:])] == \
+        ["pl", "pl"]
     fifth = open_support(app, "k5").json()
     assert fifth["assignee"] is None  # both are full
     # pk resolves one: the waiting one is routed to pk, who has room again
     assert set_status(app, "pk", got[0]["id"], "resolved").status == 200
     deadline = time.time() + 10
-    while time.time() < deadline and get(app, "pk", fifth["id"])["assignee"] is None:
+    while time.time() < deadline and get(app, "k5", fifth["id"])["assignee"] is None:
         time.sleep(0.05)
-    assert get(app, "pk", fifth["id"])["assignee"] == "pk"
+    assert get(app, "k5", fifth["id"])["assignee"] == "pk"
     loads = {u: x["open_count"] for u, x in agents_of(app, "pk").items()}
     assert loads == {"pk": 2, "pl": 2}, loads
     for sock in socks:

@@ -47,16 +47,15 @@ const struct store_sql SQL_SUPPORT_OPEN_MEMBERS = STORE_SQL(
  * goes to the online agent with the fewest unresolved conversations, the one whose last
  * assignment is the oldest on a tie (round robin), never to its own customer nor to an agent
  * at capacity; nothing when no agent is online with room */
-const struct store_sql SQL_SUPPORT_ASSIGN =
-    STORE_SQL(
-        "UPDATE conversations SET assignee_id = (SELECT sa.user_id FROM support_agents sa WHERE"
-        " sa.app_id = ?1 AND sa.online = 1 AND sa.user_id <> conversations.customer_id "
-        "AND" HAS_ROOM("sa.user_id") " ORDER BY " LOAD_OF(
-            "sa.user_id") ", sa.turn, sa.user_id LIMIT 1),"
-                          " updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND support = 1 AND"
-                          " assignee_id IS NULL AND status <> 'resolved' AND EXISTS (SELECT 1 FROM"
-                          " support_agents sa WHERE sa.app_id = ?1 AND sa.online = 1 AND sa.user_id"
-                          " <> conversations.customer_id AND" HAS_ROOM("sa.user_id") ")");
+const struct store_sql SQL_SUPPORT_ASSIGN = STORE_SQL(
+    "UPDATE conversations SET assignee_id = (SELECT sa.user_id FROM support_agents sa WHERE"
+    " sa.app_id = ?1 AND sa.online = 1 AND sa.user_id <> conversations.customer_id "
+    "AND" HAS_ROOM("sa.user_id") " ORDER BY " LOAD_OF(
+        "sa.user_id") ", sa.turn, sa.user_id LIMIT 1),"
+                      " updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND support = 1 AND"
+                      " assignee_id IS NULL AND status <> 'resolved' AND EXISTS (SELECT 1 FROM"
+                      " support_agents sa WHERE sa.app_id = ?1 AND sa.online = 1 AND sa.user_id"
+                      " <> conversations.customer_id AND" HAS_ROOM("sa.user_id") ")");
 
 /* The conversation ?2 has an assignee who is no member yet: this op assigned it. */
 #define NEWLY_ASSIGNED                                                                             \
