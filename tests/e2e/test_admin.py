@@ -290,6 +290,13 @@ def test_rotation_without_grace(server, root):
               token=root).json()
     assert (p2["count"], p2["page"], p2["page_size"]) == (3, 2, 2), p2
     assert [x["id"] for x in p2["results"]] == [lst["results"][2]["id"]], p2
+    for _ in range(9):  # ids of two digits and more still list oldest first, as numbers
+        assert call(server, "POST", "/admin/apps/%s/secrets" % app["id"], {"grace_seconds": 0},
+                    token=root).status == 201
+    many = call(server, "GET", "/admin/apps/%s/secrets?page_size=100" % app["id"],
+                token=root).json()
+    ids = [x["id"] for x in many["results"]]
+    assert many["count"] == 12 and ids == sorted(ids, key=int), many
     bad = call(server, "GET", "/admin/apps/%s/secrets?page_size=0" % app["id"], token=root)
     assert bad.status == 422 and bad.json()["error"]["field"] == "page_size", bad
     exp = {x["hint"]: x["expires_at"] for x in lst["results"]}

@@ -20,7 +20,7 @@ const struct store_sql SQL_APP_SECRETS_COUNT =
 
 const struct store_sql SQL_APP_SECRETS_PAGE =
     STORE_SQL("SELECT CAST(id AS TEXT) AS id, hint, created_at, expires_at FROM app_secrets"
-              " WHERE app_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3");
+              " WHERE app_id = ?1 ORDER BY app_secrets.id LIMIT ?2 OFFSET ?3");
 
 const struct store_sql SQL_APP_SECRETS_DELETE =
     STORE_SQL("DELETE FROM app_secrets WHERE app_id = ?1 AND id = ?2");

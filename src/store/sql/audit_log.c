@@ -16,9 +16,11 @@
 
 const struct store_sql SQL_AUDIT_LOG_COUNT = STORE_SQL("SELECT count(*)" AUDIT_WHERE);
 
-const struct store_sql SQL_AUDIT_LOG_PAGE = STORE_SQL(
-    "SELECT CAST(id AS TEXT) AS id, operator_id, operator_name, app_id, action,"
-    " target, detail, ip, created_at, user_id" AUDIT_WHERE " ORDER BY id DESC LIMIT ?3 OFFSET ?4");
+/* the id is answered as text (SPEC: ids are strings) and ordered as the number it is */
+const struct store_sql SQL_AUDIT_LOG_PAGE =
+    STORE_SQL("SELECT CAST(id AS TEXT) AS id, operator_id, operator_name, app_id, action,"
+              " target, detail, ip, created_at, user_id" AUDIT_WHERE
+              " ORDER BY audit_log.id DESC LIMIT ?3 OFFSET ?4");
 
 /* ?1 operator id (its name as it is now), ?2 app, ?3 action, ?4 target, ?5 detail, ?6 ip, ?7
  * at: a row for an operator's action taken outside the console module (a chat recall) */
