@@ -194,18 +194,22 @@ static void deleted(struct kit_job *j)
         http_respond(j->req, 204, NULL, "", 0);
 }
 
-/* An op starting with whose reply {id} is. NULL after answering 404. */
-static struct store_op *own_op(struct http_req *req, const struct chctx *c, const char **id)
+/* A job for the asker and an op starting with whose reply {id} (into *id) is. NULL after
+ * answering 404. */
+static struct kit_job *own_job(struct http_req *req, const struct user_principal *p, void *ud,
+                               struct store_op **op, const char **id)
 {
     *id = chat__path_id(req, "id", "no such quick reply");
     if (*id == NULL)
         return NULL;
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_QUICK_REPLIES_WHOSE);
-    store_bind_text(op, c->app_id);
-    store_bind_text(op, *id);
-    store_bind_text(op, c->user_id);
-    return op;
+    struct kit_job *j = chat__job_new(req, ud, p);
+    const struct chctx *c = chat__ctx(j);
+    *op = store_op_new();
+    store_op_add(*op, &SQL_QUICK_REPLIES_WHOSE);
+    store_bind_text(*op, c->app_id);
+    store_bind_text(*op, *id);
+    store_bind_text(*op, c->user_id);
+    return j;
 }
 
 static void patch_authed(struct http_req *req, const struct user_principal *p, void *ud)
@@ -214,15 +218,15 @@ static void patch_authed(struct http_req *req, const struct user_principal *p, v
     cJSON *body = kit_body(req, &quick_reply_patch_table, &in);
     if (body == NULL)
         return;
-    struct kit_job *j = chat__job_new(req, ud, p);
-    struct chctx *c = chat__ctx(j);
-    c->body = body;
+    struct store_op *op;
     const char *id;
-    struct store_op *op = own_op(req, c, &id);
-    if (op == NULL) {
-        kit_job_end(j);
+    struct kit_job *j = own_job(req, p, ud, &op, &id);
+    if (j == NULL) {
+        cJSON_Delete(body);
         return;
     }
+    struct chctx *c = chat__ctx(j);
+    c->body = body;
     store_op_add(op, &SQL_QUICK_REPLIES_UPDATE);
     store_bind_text(op, c->app_id);
     store_bind_text(op, id);
@@ -256,14 +260,12 @@ static void got(struct kit_job *j)
 
 static void get_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct kit_job *j = chat__job_new(req, ud, p);
-    struct chctx *c = chat__ctx(j);
+    struct store_op *op;
     const char *id;
-    struct store_op *op = own_op(req, c, &id);
-    if (op == NULL) {
-        kit_job_end(j);
+    struct kit_job *j = own_job(req, p, ud, &op, &id);
+    if (j == NULL)
         return;
-    }
+    const struct chctx *c = chat__ctx(j);
     store_op_add(op, &SQL_QUICK_REPLIES_GET);
     store_bind_text(op, c->app_id);
     store_bind_text(op, id);
@@ -284,14 +286,12 @@ void chat_qr_patch(struct http_req *req, void *ud)
 
 static void delete_authed(struct http_req *req, const struct user_principal *p, void *ud)
 {
-    struct kit_job *j = chat__job_new(req, ud, p);
-    struct chctx *c = chat__ctx(j);
+    struct store_op *op;
     const char *id;
-    struct store_op *op = own_op(req, c, &id);
-    if (op == NULL) {
-        kit_job_end(j);
+    struct kit_job *j = own_job(req, p, ud, &op, &id);
+    if (j == NULL)
         return;
-    }
+    const struct chctx *c = chat__ctx(j);
     store_op_add(op, &SQL_QUICK_REPLIES_DELETE);
     store_bind_text(op, c->app_id);
     store_bind_text(op, id);

@@ -464,6 +464,20 @@ cJSON *console_page_json(const struct store_rows *count, const struct store_rows
     return o;
 }
 
+void console_add_app_read(struct store_op *op, const char *app_id)
+{
+    store_op_add(op, &SQL_APPS_GET);
+    store_bind_text(op, app_id);
+}
+
+bool console_app_found(struct http_req *req, const struct store_rows *step)
+{
+    if (step != NULL && step->nrows > 0)
+        return true;
+    http_respond_err(req, ERR_NOTFOUND, "no such app", "app_id");
+    return false;
+}
+
 bool console__paging(struct http_req *req, int64_t *page, int64_t *page_size)
 {
     return kit_paging(req, page, page_size);

@@ -83,6 +83,15 @@ int console_app_create(struct identity *id, const char *name, char key_out[APP_K
 int console_app_secret_add(struct identity *id, const char *key, char secret_out[TOKEN_LEN + 1]);
 
 struct store_rows;
+struct store_op;
+
+/*
+ * A console list narrowed by ?app_id=: an operator of every app may name any id, so the list's
+ * op reads the app too (console_add_app_read adds that step), and the answer is a 404 naming
+ * app_id when the step found none (console_app_found, false after answering).
+ */
+void console_add_app_read(struct store_op *op, const char *app_id);
+bool console_app_found(struct http_req *req, const struct store_rows *step);
 
 /* Row i of r as an object: ints as numbers, texts as strings, NULL as null; columns named in
  * bools (comma list) become booleans, in jsons are parsed JSON texts. Returns a new object. */

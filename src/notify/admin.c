@@ -226,11 +226,8 @@ static void stats_done(struct kit_job *j)
         kit_fail_store(j, "statistic", NULL);
         return;
     }
-    const struct store_rows *app = c->app_id[0] ? store_result_step(j->res, 3) : NULL;
-    if (c->app_id[0] && (app == NULL || app->nrows == 0)) {
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+    if (c->app_id[0] && !console_app_found(j->req, store_result_step(j->res, 3)))
         return;
-    }
     struct buckets *index = xcalloc(1, sizeof(*index));
     cJSON *series = cJSON_CreateArray();
     for (int k = 0; k < 2; k++) {
@@ -343,10 +340,8 @@ static void stats_granted(struct http_req *req, const char *op_id, const char *a
         store_bind_int(op, from);
         store_bind_int(op, to);
     }
-    if (app[0]) { /* step 3: the app exists (an operator of every app names any id) */
-        store_op_add(op, &SQL_APPS_GET);
-        store_bind_text(op, app);
-    }
+    if (app[0]) /* step 3 */
+        console_add_app_read(op, app);
     kit_store(j, op, KIT_READ, stats_done);
 }
 

@@ -244,11 +244,8 @@ static void list_done(struct kit_job *j)
         kit_fail_store(j, "object", NULL);
         return;
     }
-    const struct store_rows *app = c->app_named ? store_result_step(j->res, -1) : NULL;
-    if (c->app_named && (app == NULL || app->nrows == 0)) { /* ?app_id= names none */
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+    if (c->app_named && !console_app_found(j->req, store_result_step(j->res, -1)))
         return;
-    }
     notify__respond(j->req, 200,
                     console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1),
                                       c->n1, c->n2, c->bools, c->jsons));
@@ -307,9 +304,8 @@ void notify__adm_list_filtered(struct kit_job *j, const struct store_sql *count,
             store_bind_int(op, (page - 1) * size);
         }
     }
-    if (app != NULL) { /* an operator of every app may name any id: it must exist */
-        store_op_add(op, &SQL_APPS_GET);
-        store_bind_text(op, app);
+    if (app != NULL) { /* the last step */
+        console_add_app_read(op, app);
         c->app_named = true;
     }
     notify__adm_list(j, op, page, size, bools, jsons);

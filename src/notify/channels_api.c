@@ -338,11 +338,8 @@ static void list_done(struct kit_job *j)
         kit_fail_store(j, "channel", NULL);
         return;
     }
-    const struct store_rows *named = c->app[0] ? store_result_step(j->res, 2) : NULL;
-    if (c->app[0] && (named == NULL || named->nrows == 0)) { /* ?app_id= names none */
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
+    if (c->app[0] && !console_app_found(j->req, store_result_step(j->res, 2)))
         return;
-    }
     const struct store_rows *count = store_result_step(j->res, 0);
     const struct store_rows *rows = store_result_step(j->res, 1);
     cJSON *o = cJSON_CreateObject();
@@ -390,10 +387,9 @@ static void list_granted(struct http_req *req, const char *operator_id, const ch
             store_bind_int(op, (page - 1) * size);
         }
     }
-    if (na > 0) { /* step 2: an operator of every app may name any id: it must exist */
+    if (na > 0) {                                              /* step 2 */
         snprintf(c->app, sizeof(c->app), "%.*s", ID_MAX, app); /* checked: fits */
-        store_op_add(op, &SQL_APPS_GET);
-        store_bind_text(op, app);
+        console_add_app_read(op, app);
     }
     kit_store(j, op, KIT_READ, list_done);
 }

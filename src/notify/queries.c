@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/json_exact.h"
+#include "console/console.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -246,13 +247,12 @@ static bool console_app(struct http_req *req, const char *apps_json, char *qapp,
     return true;
 }
 
-/* The list's last step: the app named exists (an operator of every app may name any id). */
+/* The list's last step: the app named (console_add_app_read). */
 static void add_app_read(struct store_op *op, struct nctx *c, const char *qapp)
 {
-    if (qapp == NULL || qapp[0] == '\0')
+    if (qapp[0] == '\0')
         return;
-    store_op_add(op, &SQL_APPS_GET);
-    store_bind_text(op, qapp);
+    console_add_app_read(op, qapp);
     c->app_named = true;
 }
 
@@ -260,12 +260,7 @@ static void add_app_read(struct store_op *op, struct nctx *c, const char *qapp)
 static bool app_read(struct kit_job *j)
 {
     const struct nctx *c = j->ctx;
-    const struct store_rows *a = c->app_named ? store_result_step(j->res, -1) : NULL;
-    if (c->app_named && (a == NULL || a->nrows == 0)) {
-        http_respond_err(j->req, ERR_NOTFOUND, "no such app", "app_id");
-        return false;
-    }
-    return true;
+    return !c->app_named || console_app_found(j->req, store_result_step(j->res, -1));
 }
 
 /* ---- GET /notifications */
