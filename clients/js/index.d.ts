@@ -221,7 +221,7 @@ export declare class HeraldRest {
   recall(id: string): Promise<Message>;
   user(id: string): Promise<any>;
   presence(userIds: string[]): Promise<{ results: { user_id: string; online: boolean; last_seen: number | null }[] }>;
-  quickReplies(): Promise<any>;
+  quickReplies(params?: { page?: number; page_size?: number }): Promise<any>;
   inbox(params?: { unread?: 0 | 1; page?: number; page_size?: number }): Promise<Page<InboxItem> & { unread: number }>;
   inboxUnread(): Promise<{ unread: number }>;
   inboxRead(deliveryId: string): Promise<{ id: string; status: string; read_at: number }>;

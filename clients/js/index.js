@@ -627,8 +627,9 @@ export class HeraldRest {
     return this.request("GET", "/presence", { params: { user_ids: userIds.join(",") } });
   }
 
-  quickReplies() {
-    return this.request("GET", "/quick-replies");
+  // one page of them ({count, results, page, page_size}); params: {page, page_size}
+  quickReplies(params = {}) {
+    return this.request("GET", "/quick-replies", { params });
   }
 
   // the in-app notification inbox (docs/notifications.md, "In-app and the inbox")

@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/rand.h"
 #include "identity/identity.h"
+#include "kit/paging.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
@@ -83,10 +84,12 @@ static void list_done(struct kit_job *j)
         return;
     }
     const struct store_rows *r = store_result_step(j->res, 0);
+    const struct chctx *c = chat__ctx(j);
+    int total = r != NULL ? r->nrows : 0, from, to;
+    kit_page_slice(total, c->page, c->page_size, &from, &to);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", r != NULL ? r->nrows : 0);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
-    for (int i = 0; r != NULL && i < r->nrows; i++)
+    cJSON *arr = kit_page_envelope(o, total, c->page, c->page_size);
+    for (int i = from; i < to; i++)
         cJSON_AddItemToArray(arr, qr_json(r, i));
     respond(j->req, 200, o);
 }
@@ -95,6 +98,10 @@ static void list_authed(struct http_req *req, const struct user_principal *p, vo
 {
     struct kit_job *j = chat__job_new(req, ud, p);
     struct chctx *c = chat__ctx(j);
+    if (!chat__paging(req, c)) {
+        kit_job_end(j);
+        return;
+    }
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_QUICK_REPLIES_LIST);
     store_bind_text(op, c->app_id);

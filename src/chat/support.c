@@ -25,6 +25,7 @@
 #include "core/rand.h"
 #include "core/xalloc.h"
 #include "identity/identity.h"
+#include "kit/paging.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
@@ -32,7 +33,6 @@
 #include "store/store.h"
 
 #define SWEEP_BATCH 20 /* queued conversations one sweep step reads */
-#define AGENTS_MAX 500 /* agents GET /support/agents lists */
 
 struct support {
     pthread_mutex_t mu;
@@ -461,10 +461,12 @@ static void agents_done(struct kit_job *j)
         http_respond_error(j->req, 403, "forbidden", "only an agent sees the agents", NULL);
         return;
     }
-    const struct store_rows *r = store_result_step(j->res, 1);
+    const struct store_rows *n = store_result_step(j->res, 1);
+    const struct store_rows *r = store_result_step(j->res, 2);
+    const struct chctx *c = chat__ctx(j);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", r != NULL ? r->nrows : 0);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, n != NULL && n->nrows > 0 ? store_rows_int(n, 0, 0) : 0,
+                                   c->page, c->page_size);
     for (int i = 0; r != NULL && i < r->nrows; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "user_id", store_rows_text(r, i, 0));
@@ -482,14 +484,21 @@ static void agents_authed(struct http_req *req, const struct user_principal *p, 
 {
     struct kit_job *j = chat__job_new(req, ud, p);
     struct chctx *c = chat__ctx(j);
+    if (!chat__paging(req, c)) {
+        kit_job_end(j);
+        return;
+    }
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_SERVICE_KINDS);
     store_bind_text(op, c->app_id);
     store_bind_text(op, c->user_id);
     store_bind_text(op, NULL);
+    store_op_add(op, &SQL_SUPPORT_AGENTS_COUNT);
+    store_bind_text(op, c->app_id);
     store_op_add(op, &SQL_SUPPORT_AGENTS_LIST);
     store_bind_text(op, c->app_id);
-    store_bind_int(op, AGENTS_MAX);
+    store_bind_int(op, c->page_size);
+    store_bind_int(op, (c->page - 1) * c->page_size);
     kit_store(j, op, KIT_READ, agents_done);
 }
 

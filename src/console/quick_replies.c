@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/rand.h"
+#include "kit/paging.h"
 #include "net/http.h"
 #include "router/router.h"
 #include "store/sql.h"
@@ -57,10 +58,12 @@ static void finish_list(struct kit_job *j)
         return;
     }
     const struct store_rows *r = store_result_step(j->res, 1);
+    const struct cctx *c = console__ctx(j);
+    int total = r != NULL ? r->nrows : 0, from, to;
+    kit_page_slice(total, c->n1, c->n2, &from, &to);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", r ? r->nrows : 0);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
-    for (int i = 0; r && i < r->nrows; i++)
+    cJSON *arr = kit_page_envelope(o, total, c->n1, c->n2);
+    for (int i = from; i < to; i++)
         cJSON_AddItemToArray(arr, console_row_json(r, i, "shared", NULL));
     console__respond(j->req, 200, o);
     cJSON_Delete(o);
@@ -69,9 +72,12 @@ static void finish_list(struct kit_job *j)
 static void qr_list(struct http_req *req, const struct console_op *who, void *ud)
 {
     const char *app = app_in_scope(req, who);
-    if (app == NULL)
+    int64_t page, size;
+    if (app == NULL || !console__paging(req, &page, &size))
         return;
     struct kit_job *j = console__job_new(req, ud, who);
+    console__ctx(j)->n1 = page;
+    console__ctx(j)->n2 = size;
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, app);

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include <cjson/cJSON.h>
+
 #include "net/http.h"
 
 /* 1 and *out set, 0 absent or empty, -1 not a whole number from 1 to max (max 0: no bound). */
@@ -40,4 +42,21 @@ bool kit_paging(struct http_req *req, int64_t *page, int64_t *page_size)
     if (*page_size > KIT_PAGE_SIZE_MAX)
         *page_size = KIT_PAGE_SIZE_MAX;
     return true;
+}
+
+cJSON *kit_page_envelope(cJSON *o, int64_t count, int64_t page, int64_t page_size)
+{
+    cJSON_AddNumberToObject(o, "count", (double)count);
+    cJSON *results = cJSON_AddArrayToObject(o, "results");
+    cJSON_AddNumberToObject(o, "page", (double)page);
+    cJSON_AddNumberToObject(o, "page_size", (double)page_size);
+    return results;
+}
+
+void kit_page_slice(int64_t total, int64_t page, int64_t page_size, int *from, int *to)
+{
+    int64_t first = (page - 1) * page_size;
+    int64_t last = first + page_size;
+    *from = (int)(first < total ? first : total);
+    *to = (int)(last < total ? last : total);
 }

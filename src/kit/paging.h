@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 struct http_req;
 
 #define KIT_PAGE_MAX 1000000
@@ -19,5 +21,12 @@ struct http_req;
 /* Reads req's page and page_size; anything else than the rule above answers 422
  * validation_failed naming the parameter and returns false. Loop thread of req. */
 bool kit_paging(struct http_req *req, int64_t *page, int64_t *page_size);
+
+/* A page's answer: adds count, an empty results array, page and page_size to o (in the order
+ * of SPEC §3) and returns the array for the caller to fill. */
+cJSON *kit_page_envelope(cJSON *o, int64_t count, int64_t page, int64_t page_size);
+
+/* The rows [*from, *to) of page (page_size rows each) among total rows held in memory. */
+void kit_page_slice(int64_t total, int64_t page, int64_t page_size, int *from, int *to);
 
 #endif

@@ -271,6 +271,7 @@ extern const struct store_sql SQL_SERVICE_LIST_COUNT;
 extern const struct store_sql SQL_SERVICE_LIST_PAGE;
 extern const struct store_sql SQL_SERVICE_LIST_MEMBERS;
 extern const struct store_sql SQL_SUPPORT_AGENTS_LIST;
+extern const struct store_sql SQL_SUPPORT_AGENTS_COUNT;
 extern const struct store_sql SQL_SERVICE_LOAD_ANY;
 /* uploads (upload/upload.c, upload/media_get.c): src/store/sql/uploads.c */
 extern const struct store_sql SQL_UPLOADS_INSERT;

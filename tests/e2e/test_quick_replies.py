@@ -48,11 +48,18 @@ def add(app, uid, body):
 
 
 def listed(app, uid):
-    r = app.call(uid, "GET", "/quick-replies")
-    assert r.status == 200, r
-    body = r.json()
-    assert body["count"] == len(body["results"]), body
-    return body["results"]
+    """Every reply uid sees, page after page."""
+    out, page = [], 1
+    while True:
+        r = app.call(uid, "GET", "/quick-replies?page_size=100&page=%d" % page)
+        assert r.status == 200, r
+        body = r.json()
+        assert (body["page"], body["page_size"]) == (page, 100), body
+        out += body["results"]
+        if len(body["results"]) < 100:
+            assert body["count"] == len(out), body
+            return out
+        page += 1
 
 
 # ---------------------------------------------------------------- end users
@@ -208,3 +215,34 @@ def test_operator_needs_quick_replies_manage_on_the_app(app, other, server, root
     # an end-user token is no operator token
     r = app.call("alice", "GET", path)
     assert r.status == 401, r
+
+
+def test_the_lists_page_like_every_list(server, root):
+    """GET /quick-replies and the console's list page (SPEC §3): count is every reply, results
+    one page of them, in the list's order; a bad page is a 422 naming it."""
+    app = App(server, app_headers(server, "PagerQuick"))
+    app.users("pager")
+    ids = [add(app, "pager", {"content": "reply %d" % i, "position": i}).json()["id"]
+           for i in range(25)]
+    r = app.call("pager", "GET", "/quick-replies")
+    assert r.status == 200, r
+    first = r.json()
+    assert (first["count"], first["page"], first["page_size"]) == (25, 1, 20), first
+    assert [x["id"] for x in first["results"]] == ids[:20]
+    second = app.call("pager", "GET", "/quick-replies?page=2&page_size=20").json()
+    assert [x["id"] for x in second["results"]] == ids[20:], second
+    assert app.call("pager", "GET", "/quick-replies?page=9").json()["results"] == []
+    for bad in ("page=0", "page_size=x", "page=-1"):
+        e = error_of(app.call("pager", "GET", "/quick-replies?" + bad), 422)
+        assert e["field"] == bad.split("=")[0], e
+    aid = app_id(server, root, "PagerQuick")
+    path = "/admin/apps/%s/quick-replies" % aid
+    shared = [operator_call(server, root, "POST", path, {"content": "s%d" % i, "position": i})
+              .json()["id"] for i in range(3)]
+    r = operator_call(server, root, "GET", path + "?page=2&page_size=2")
+    assert r.status == 200, r
+    body = r.json()
+    assert (body["count"], body["page"], body["page_size"]) == (3, 2, 2), body
+    assert [x["id"] for x in body["results"]] == shared[2:], body
+    e = error_of(operator_call(server, root, "GET", path + "?page_size=0"), 422)
+    assert e["field"] == "page_size", e

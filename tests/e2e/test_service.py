@@ -369,6 +369,23 @@ def test_queue_filters(server):
         s.close()
 
 
+def test_the_agents_list_pages(server):
+    """GET /support/agents pages like every list (SPEC §3), by user id."""
+    app = new_app(server, agents=("p1", "p2", "p3"))
+    socks = online(server, app, "p1", "p2", "p3")
+    r = app.call("p2", "GET", "/support/agents?page_size=2")
+    assert r.status == 200, r
+    body = r.json()
+    assert (body["count"], body["page"], body["page_size"]) == (3, 1, 2), body
+    assert [x["user_id"] for x in body["results"]] == ["p1", "p2"], body
+    body = app.call("p2", "GET", "/support/agents?page=2&page_size=2").json()
+    assert [x["user_id"] for x in body["results"]] == ["p3"], body
+    assert body["count"] == 3 and body["results"][0]["online"] is True, body
+    error_of(app.call("p2", "GET", "/support/agents?page=0"), 422, "page")
+    for s in socks:
+        s.close()
+
+
 def test_changes_are_replayed_by_sync_and_audited(server):
     app = new_app(server, agents=("p1", "p2"), buyers=("b1",))
     (s1,) = online(server, app, "p1")

@@ -202,6 +202,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_SERVICE_LIST_PAGE),
     E(SQL_SERVICE_LIST_MEMBERS),
     E(SQL_SUPPORT_AGENTS_LIST),
+    E(SQL_SUPPORT_AGENTS_COUNT),
     E(SQL_SERVICE_LOAD_ANY),
     E(SQL_UPLOADS_INSERT),
     E(SQL_UPLOADS_BY_PATH),

@@ -177,10 +177,14 @@ const struct store_sql SQL_SERVICE_LIST_MEMBERS =
               " m.user_id WHERE m.conversation_id IN (SELECT c.id" SVC_FROM SVC_PAGE
               ") ORDER BY m.conversation_id, m.joined_at, m.user_id");
 
-/* ?1 app, ?2 limit: the app's agents that have been online here, with their loads */
+/* ?1 app, ?2 limit, ?3 offset: the app's agents that have been online here, with their loads */
 const struct store_sql SQL_SUPPORT_AGENTS_LIST = STORE_SQL("SELECT sa.user_id, sa.online, " LOAD_OF(
     "sa.user_id") " FROM support_agents sa"
-                  " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2");
+                  " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2 OFFSET ?3");
+
+/* ?1 app: how many agents it has */
+const struct store_sql SQL_SUPPORT_AGENTS_COUNT =
+    STORE_SQL("SELECT count(*) FROM support_agents WHERE app_id = ?1");
 
 /* ?1 conversation: an operator's load (any app; the caller checks the operator's apps), as
  * SQL_CONVERSATIONS_LOAD with no role, then the app */

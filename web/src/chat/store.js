@@ -105,6 +105,17 @@ export const useChat = defineStore('chat', () => {
 
   // ---- loading
 
+  // every quick reply, page after page (at most 200 of the user's and 200 shared)
+  async function loadQuickReplies() {
+    const all = []
+    for (let page = 1; page <= 4; page++) {
+      const a = await rest.quickReplies({ page, page_size: 100 })
+      all.push(...(a.results || []))
+      if (all.length >= a.count || !(a.results || []).length) break
+    }
+    quickReplies.value = all
+  }
+
   async function init(r, c, user) {
     rest = r
     client = c
@@ -112,10 +123,7 @@ export const useChat = defineStore('chat', () => {
     wire()
     client.connect()
     await reloadConversations()
-    rest
-      .quickReplies()
-      .then((a) => (quickReplies.value = a.results || []))
-      .catch(() => {})
+    loadQuickReplies().catch(() => {})
     setInterval(() => {
       const now = Date.now()
       for (const k of Object.keys(typing)) if (typing[k].until < now) delete typing[k]
