@@ -185,6 +185,9 @@ static void list_done(struct kit_job *j)
         chat__fail_store(j);
         return;
     }
+    const struct store_rows *app = store_result_step(j->res, 3); /* ?app_id= named one */
+    if (app != NULL && !console_app_found(j->req, app))
+        return;
     const struct store_rows *count = store_result_step(j->res, 0);
     const struct store_rows *conv = store_result_step(j->res, 1);
     const struct store_rows *members = store_result_step(j->res, 2);
@@ -227,6 +230,8 @@ static void list_granted(struct http_req *req, const char *operator_id, const ch
         store_bind_int(op, c->page_size);
         store_bind_int(op, (c->page - 1) * c->page_size);
     }
+    if (f.app[0] != '\0')
+        console_add_app_read(op, f.app);
     kit_store(j, op, KIT_READ, list_done);
 }
 

@@ -39,6 +39,9 @@ static void finish_page(struct kit_job *j)
         console__respond_store_err(j->req, j->status, "user");
         return;
     }
+    const struct store_rows *app = store_result_step(j->res, 2); /* ?app_id= named one */
+    if (app != NULL && !console_app_found(j->req, app))
+        return;
     cJSON *o = console_page_json(store_result_step(j->res, 0), store_result_step(j->res, 1), c->n1,
                                  c->n2, "has_password,disabled", "contacts,metadata");
     cJSON *u;
@@ -128,6 +131,8 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
     store_bind_text(op, scope);
     store_bind_text(op, pat);
     console__bind_page(j, op);
+    if (na > 0)
+        console_add_app_read(op, app);
     free(scope);
     free(pat);
     kit_store(j, op, KIT_READ, finish_page);

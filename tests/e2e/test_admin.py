@@ -347,6 +347,9 @@ def test_users_search_within_the_operators_apps(server, root):
     assert r.status == 404 and r.json()["error"]["field"] == "app_id", r
     r = call(server, "GET", "/admin/users?app_id=" + b["id"] + "&q=%25", token=root)
     assert [u["id"] for u in r.json()["results"]] == ["cy"], r
+    # an app that does not exist is a 404 for every operator, not an empty page
+    r = call(server, "GET", "/admin/users?app_id=nosuchapp", token=root)
+    assert r.status == 404 and r.json()["error"]["field"] == "app_id", r
     r = call(server, "GET", "/admin/users?q=" + "x" * 65, token=root)
     assert r.status == 422 and r.json()["error"]["field"] == "q", r
     r = call(server, "GET", "/admin/users?q=a%00b", token=root)

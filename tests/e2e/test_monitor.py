@@ -103,6 +103,9 @@ def test_an_app_limited_monitor_sees_its_apps_only(server, mon, app, other, ids)
 
 def test_list_filters_and_paging(server, root, app):
     tok = operator(server, root, "mon-all", [PERM])  # every app
+    # an app that does not exist is a 404 even for an operator of every app, not an empty page
+    error_of(operator_call(server, tok, "GET", "/admin/conversations?app_id=nosuchapp"), 404,
+             "app_id")
     t0 = int(time.time() * 1000)
     a = direct(app, "b2", "m2")
     send(app, "b2", a, "first")
