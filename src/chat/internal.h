@@ -498,10 +498,6 @@ void chat__support_room_freed(struct chat *chat, const char *app);
  * then(j) (a send), or answers the conversation when then is NULL. */
 void chat__support_open(struct kit_job *j, kit_fn then);
 
-/* A send reopened conversation conv (its event's cursor): conversation.updated goes to its
- * members once it is read back (a read of its own: the send is answered already). */
-void chat__service_reopened(struct chat *chat, const char *app, const char *conv, int64_t cursor);
-
 /* The one send path's write (send.c): the message of the context into c->conv_id. */
 void chat__send_write(struct kit_job *j);
 

@@ -227,7 +227,19 @@ static void answer_ok(struct kit_job *j, const struct store_rows *m, int64_t cur
 /* ---- the one send path */
 
 /* the steps of send_write; the reopen ones follow W_SENT unless c->no_customer */
-enum { W_SEQ, W_MSG, W_EVENT, W_GET, W_MEMBERS, W_SENT, W_REOPEN_EVENT };
+enum {
+    W_SEQ,
+    W_MSG,
+    W_EVENT,
+    W_GET,
+    W_MEMBERS,
+    W_SENT,
+    W_REOPEN_EVENT,
+    W_REOPEN_AUDIT,
+    W_REOPEN,
+    W_REOPENED_CONV,   /* the conversation, when this write reopened it */
+    W_REOPENED_MEMBERS /* its members, then */
+};
 
 static void send_direct(struct kit_job *j);
 static void send_write(struct kit_job *j);
@@ -323,10 +335,6 @@ static void send_written(struct kit_job *j)
     chat__event(c->chat, c->app_id, "message.created", c->msg_id, m, 0, false); /* webhooks */
     if (c->after_send == NULL)
         answer_ok(j, m, cursor, false);
-    const struct store_rows *reopen =
-        c->no_customer ? NULL : store_result_step(j->res, W_REOPEN_EVENT);
-    if (reopen != NULL && reopen->nrows > 0) /* the customer reopened it (service.c) */
-        chat__service_reopened(c->chat, c->app_id, c->conv_id, store_rows_int(reopen, 0, 0));
     if (c->msg.type != NULL && strcmp(c->msg.type, "text") == 0)
         chat__search_kick(c->chat->indexer); /* listed in the write: index it (search_index.c) */
     if (c->after_send != NULL)
@@ -344,6 +352,17 @@ static void send_committed(struct kit_job *j)
         return;
     chat__publish_msg(c->chat, c->app_id, "message.new", m, cursor,
                       store_result_step(j->res, W_MEMBERS), 0, c->sess != NULL ? c->sess->id : 0);
+    if (c->no_customer)
+        return;
+    const struct store_rows *reopen = store_result_step(j->res, W_REOPEN_EVENT);
+    const struct store_rows *conv = store_result_step(j->res, W_REOPENED_CONV);
+    if (reopen != NULL && reopen->nrows > 0 && conv != NULL && conv->nrows > 0) {
+        /* the customer reopened it (service.c): its new state, right after the message */
+        const struct store_rows *members = store_result_step(j->res, W_REOPENED_MEMBERS);
+        cJSON *o = chat__conv_json(conv, 0, members, NULL, NULL);
+        chat__publish_updated(c->chat, c->app_id, o, members, NULL, store_rows_int(reopen, 0, 0));
+        cJSON_Delete(o);
+    }
 }
 
 /* The write: the next seq, the message, its event; then the message and the members; the
@@ -401,6 +420,11 @@ static void send_write(struct kit_job *j)
             store_bind_text(op, c->user_id);
             store_bind_int(op, now);
         }
+        store_op_add(op, &SQL_CONVERSATIONS_GET_REOPENED); /* read back only when reopened */
+        store_bind_text(op, c->app_id);
+        store_bind_text(op, c->conv_id);
+        store_op_add(op, &SQL_CONVERSATION_MEMBERS_REOPENED);
+        store_bind_text(op, c->conv_id);
     }
     if (c->direct_cached) { /* a disabled peer undoes the send: it is refused as unknown */
         store_op_add(op, &SQL_USERS_ACTIVE);

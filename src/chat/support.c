@@ -5,8 +5,7 @@
  * the fewest unresolved conversations (the oldest turn on a tie: round robin); with nobody
  * online it waits queued, and an agent coming online (presence.c calls
  * chat__support_agent_online) takes the queue, oldest first, each conversation by the same
- * rule in a write of its own. GET /support/agents lists the agents and their loads. A
- * customer's message that reopened a conversation (send.c) is announced from here too.
+ * rule in a write of its own. GET /support/agents lists the agents and their loads.
  *
  * Routing is one statement (SQL_SUPPORT_ASSIGN) inside one write op that holds the app's
  * routing lock (SQLite: the one writer; PostgreSQL: an advisory transaction lock), so
@@ -217,54 +216,6 @@ void chat__support_room_freed(struct chat *chat, const char *app)
 {
     if (chat->support_capacity > 0) /* without a capacity, nothing queued waits for room */
         sweep_start(chat, app, NULL);
-}
-
-/* ---- a customer's message reopened a conversation (send.c wrote it) */
-
-struct reopened {
-    struct chat *chat;
-    int64_t cursor;
-    char app[JWT_APP_MAX + 1];
-};
-
-static void reopened_read(int status, struct store_result *res, void *ud)
-{
-    struct reopened *r = ud;
-    const struct store_rows *conv = status == 0 ? store_result_step(res, 0) : NULL;
-    if (conv != NULL && conv->nrows > 0) {
-        const struct store_rows *members = store_result_step(res, 1);
-        cJSON *o = chat__conv_json(conv, 0, members, NULL, NULL);
-        chat__publish_updated(r->chat, r->app, o, members, NULL, r->cursor);
-        cJSON_Delete(o);
-    }
-    store_result_free(res);
-    struct support *s = r->chat->support;
-    free(r);
-    pthread_mutex_lock(&s->mu);
-    s->inflight--;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-void chat__service_reopened(struct chat *chat, const char *app, const char *conv, int64_t cursor)
-{
-    struct reopened *r = xcalloc(1, sizeof(*r));
-    r->chat = chat;
-    r->cursor = cursor;
-    snprintf(r->app, sizeof(r->app), "%s", app);
-    struct store_op *op = store_op_new();
-    store_op_add(op, &SQL_CONVERSATIONS_GET);
-    store_bind_text(op, app);
-    store_bind_text(op, conv);
-    store_op_add(op, &SQL_CONVERSATION_MEMBERS_OF);
-    store_bind_text(op, conv);
-    pthread_mutex_lock(&chat->support->mu);
-    chat->support->inflight++;
-    pthread_mutex_unlock(&chat->support->mu);
-    if (store_read(chat->id->store, op, reopened_read, r) != 0) {
-        log_warn("support", "a reopened conversation was not announced: the store refused");
-        reopened_read(ERR_UNAVAIL, NULL, r);
-    }
 }
 
 /* ---- POST /support/conversations and a send `to: "support"` */

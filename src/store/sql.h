@@ -131,6 +131,8 @@ extern const struct store_sql SQL_CONVERSATION_MEMBERS_ADD_LIST;
 extern const struct store_sql SQL_CONVERSATIONS_LOAD;
 extern const struct store_sql SQL_CONVERSATIONS_GET;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_OF;
+extern const struct store_sql SQL_CONVERSATIONS_GET_REOPENED;
+extern const struct store_sql SQL_CONVERSATION_MEMBERS_REOPENED;
 extern const struct store_sql SQL_CONVERSATION_MEMBERS_LISTED;
 extern const struct store_sql SQL_CONVERSATIONS_MINE_COUNT;
 extern const struct store_sql SQL_CONVERSATIONS_MINE_PAGE;

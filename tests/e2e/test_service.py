@@ -153,6 +153,31 @@ def test_status_transitions_and_the_customers_message_reopens(server):
     assert r.status == 200 and r.json()["updated_at"] == before, r
 
 
+def test_a_reopen_is_published_in_commit_order(server):
+    """The conversation.updated of a reopen goes out right after its message.new, before any
+    event committed later (docs/protocol.md, "Delivery and ordering"): the buyer's two
+    messages, sent back to back, reach the merchant as message, reopen, message, with their
+    cursors rising. Ten rounds: the old way (a read after the commit) lost the race often."""
+    app = new_app(server, buyers=("b1",), merchants=("m1",))
+    conv = app.call("b1", "POST", "/conversations", {"type": "direct", "peer": "m1"}).json()["id"]
+    watch, buyer = ws(server, app, "m1"), ws(server, app, "b1")
+    for n in range(10):
+        assert set_status(app, "m1", conv, "resolved").json()["status"] == "resolved"
+        frames_until(watch, is_update(conv, status="resolved"))
+        for k in (1, 2):
+            buyer.send_json({"type": "send", "conversation_id": conv, "client_msg_id":
+                             "ro-%d-%d" % (n, k), "message": {"type": "text", "content": "m%d" % k}})
+        seen = frames_until(watch, lambda f: f["type"] == "message.new"
+                            and f["message"]["content"] == "m2")
+        got = [(f["type"], f.get("cursor")) for f in seen
+               if f["type"] in ("message.new", "conversation.updated")]
+        assert [t for t, _ in got] == ["message.new", "conversation.updated", "message.new"], seen
+        assert got[0][1] < got[1][1] < got[2][1], got
+        assert seen[-2]["conversation"]["status"] == "open", seen
+    watch.close()
+    buyer.close()
+
+
 def test_sends_with_to_reopen_as_sends_into_the_conversation(server):
     # a send with `to` finds the direct conversation in the server's cache after the first;
     # whether it is a service conversation comes with it: the buyer's message reopens it

@@ -91,6 +91,22 @@ const struct store_sql SQL_CONVERSATION_MEMBERS_OF =
     STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
               " WHERE m.conversation_id = ?1" MEMBERS_ORDER);
 
+/* The last event of conversation ?n is a status change: in a send's write, after its message's
+ * event, the customer's message reopened it (the reopen steps, store/sql/service.c) */
+#define REOPENED_NOW(n)                                                                            \
+    " AND (SELECT e.kind FROM events e WHERE e.conversation_id = ?" #n " ORDER BY e.cursor DESC"   \
+    " LIMIT 1) = 'conversation.status'"
+
+/* ?1 app, ?2 conversation: as SQL_CONVERSATIONS_GET, when the send's write reopened it */
+const struct store_sql SQL_CONVERSATIONS_GET_REOPENED =
+    STORE_SQL("SELECT " SQL_CONVERSATIONS_COLS CONV_FROM
+              " WHERE c.app_id = ?1 AND c.id = ?2" REOPENED_NOW(2));
+
+/* ?1 conversation: as SQL_CONVERSATION_MEMBERS_OF, when the send's write reopened it */
+const struct store_sql SQL_CONVERSATION_MEMBERS_REOPENED =
+    STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
+              " WHERE m.conversation_id = ?1" REOPENED_NOW(1) MEMBERS_ORDER);
+
 /* ?1 conversation: its members unless it is a room (what GET and the member endpoints show) */
 const struct store_sql SQL_CONVERSATION_MEMBERS_LISTED =
     STORE_SQL("SELECT " SQL_CONVERSATION_MEMBERS_COLS MEMBERS_FROM
