@@ -142,6 +142,16 @@ static PGresult *next_result(struct store__pgconn *c)
 enum { ROUND_OK = 0, ROUND_OP_FAILED = 1, ROUND_BROKEN = 2 };
 
 /*
+ * Every write transaction of every node takes this lock first and holds it until it ends
+ * (docs/chat.md, "Several nodes"). So the writes of all the nodes sharing a database commit
+ * one after the other, in the order they took their event cursors (a sequence): a reader
+ * sees a prefix of the cursors, and a sync page can never end on a cursor committed before
+ * a smaller one. Taken before any row lock, it also leaves no cycle of row locks between two
+ * nodes' groups. One node alone never waits on it.
+ */
+#define WRITE_ORDER_LOCK "SELECT pg_advisory_xact_lock(1213352004)" /* 0x48524c44, "HRLD" */
+
+/*
  * One round trip for the whole group (libpq pipeline mode): BEGIN, every statement of the
  * ops in live[0..n), a sync; the transaction stays open. All went well: ROUND_OK, results in
  * the slots (COMMIT is the caller's). An op failed (an error, or a required row missing):
@@ -176,7 +186,8 @@ static int pipeline_round(struct store__pgconn *c, struct pslot *sl, int *live, 
     }
     if (PQenterPipelineMode(c->c) != 1)
         return ROUND_BROKEN;
-    bool ok = PQsendQueryParams(c->c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    bool ok = PQsendQueryParams(c->c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+              PQsendQueryParams(c->c, WRITE_ORDER_LOCK, 0, NULL, NULL, NULL, NULL, 0) == 1;
     for (int k = 0; ok && k < n; k++) {
         const struct store_op *op = sl[live[k]].op;
         for (unsigned i = 0; ok && i < op->nsteps; i++) {
@@ -198,6 +209,9 @@ static int pipeline_round(struct store__pgconn *c, struct pslot *sl, int *live, 
     }
     PGresult *r = next_result(c); /* BEGIN */
     bool broken = r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK;
+    PQclear(r);
+    r = next_result(c); /* the write-order lock */
+    broken = broken || r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK;
     PQclear(r);
     for (int k = 0; k < n; k++) {
         struct pslot *s = &sl[live[k]];

@@ -79,6 +79,11 @@ static int session_setup(struct store__pgconn *c, const struct store_options *o,
     if (!c->writer &&
         store__pgconn_exec(c, "SET default_transaction_read_only = on", err, errlen) != 0)
         return ERR_BACKEND;
+    /* a writer holds the nodes' write-order lock (store_pg.c) while its transaction is open:
+     * one whose node stopped answering (frozen, cut off) is ended, and the lock freed */
+    if (c->writer &&
+        store__pgconn_exec(c, "SET idle_in_transaction_session_timeout = 10000", err, errlen) != 0)
+        return ERR_BACKEND;
     char t[64];
     snprintf(t, sizeof(t), "SET lock_timeout = %d", o->busy_timeout_ms);
     return store__pgconn_exec(c, t, err, errlen);

@@ -3,7 +3,8 @@ Several nodes (docs/deployment.md, "Several nodes"): two servers on one PostgreS
 events and presence through a real Redis (HERALD_REDIS_URL) that the test starts. A message
 sent on one node reaches the members connected to the other (and the sender's other device
 there); presence is seen across nodes and no offline event goes out while the user is still
-on another node; /health/ready names Redis when it is away and recovers when it is back.
+on another node; /health/ready names Redis when it is away and recovers when it is back;
+a sync paging one node while both commit misses nothing (the nodes' write-order lock).
 The two-node tests need PostgreSQL (one SQLite file belongs to one server): they run in
 `make test-pg`. The settings check runs on both passes.
 """
@@ -205,3 +206,63 @@ def test_check_config_masks_the_redis_password():
                                           "HERALD_DATA_DIR": tempfile.mkdtemp()})
     assert r.returncode == 0, r.stderr
     assert "HERALD_REDIS_URL" in r.stdout and "s3cret-pw" not in r.stdout + r.stderr
+
+
+@needs_pg
+def test_a_sync_polling_one_node_misses_nothing_sent_on_both(nodes):
+    """Cursors follow commit order across nodes (docs/chat.md, "Several nodes"): a reader that
+    pages GET /sync on one node while both nodes commit messages sees every one of them, each
+    once. Without that order a page could end on a cursor committed on one node while a
+    smaller one was still being committed on the other, and the next page would skip it."""
+    import threading
+    n1, n2 = nodes
+    for i in range(6):  # demo users exist once they have been seen
+        assert call(n1, "b95%d" % i, "GET", "/auth/me").status == 200
+    r = call(n1, "m950", "POST", "/conversations",
+             {"type": "group", "name": "order", "members": ["b95%d" % i for i in range(6)]})
+    assert r.status == 201, r
+    conv = r.json()["id"]
+    head = call(n1, "m950", "GET", "/sync").json()["cursor"]
+    sent, failed, lock, done = set(), [], threading.Lock(), threading.Event()
+
+    def sender(i):
+        node = (n1, n2)[i % 2]
+        for k in range(300):
+            r = call(node, "b95%d" % i, "POST", "/conversations/%s/messages" % conv,
+                     {"type": "text", "content": "%d-%d" % (i, k)})
+            with lock:
+                if r.status == 201:
+                    sent.add(r.json()["id"])
+                else:
+                    failed.append((r.status, r.body[:200]))
+
+    seen, dup = set(), []
+
+    def reader():
+        cursor = head
+        while True:
+            last = done.is_set()
+            p = call(n1, "m950", "GET", "/sync?limit=500&cursor=" + cursor).json()
+            for e in p["events"]:
+                if e["type"] == "message.new":
+                    if e["message"]["id"] in seen:
+                        dup.append(e["message"]["id"])
+                    seen.add(e["message"]["id"])
+            cursor = p["cursor"]
+            if last and not p["has_more"]:
+                return
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(6)]
+    rt = threading.Thread(target=reader)
+    rt.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    rt.join()
+    assert not failed, failed[:3]
+    assert len(sent) == 1800
+    assert not dup, dup[:5]
+    missed = sent - seen
+    assert not missed, "%d of 1800 never synced" % len(missed)
