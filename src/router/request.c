@@ -11,7 +11,31 @@
 #include "core/json_check.h"
 #include "net/http.h"
 
-/* True when the Content-Type is application/json, in any case, with or without parameters. */
+/* True when the parameters after a media type (";" and the rest, or "") name no charset but
+ * UTF-8 (RFC 8259 §8.1: JSON is UTF-8; "utf-8" or "utf8" in any case, quoted or not). */
+static bool charset_is_utf8(const char *p)
+{
+    while ((p = strchr(p, ';')) != NULL) {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncasecmp(p, "charset=", 8) != 0)
+            continue;
+        p += 8;
+        size_t n = strcspn(p, "; \t");
+        if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+            p++;
+            n -= 2;
+        }
+        if (!((n == 5 && strncasecmp(p, "utf-8", 5) == 0) ||
+              (n == 4 && strncasecmp(p, "utf8", 4) == 0)))
+            return false;
+    }
+    return true;
+}
+
+/* True when the Content-Type is application/json, in any case, with or without parameters,
+ * and names no charset other than UTF-8. */
 static bool is_json_type(const char *ct)
 {
     static const char want[] = "application/json";
@@ -20,16 +44,17 @@ static bool is_json_type(const char *ct)
     while (*ct == ' ' || *ct == '\t')
         ct++;
     size_t n = strcspn(ct, ";");
+    size_t end = n;
     while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
         n--;
-    return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
+    return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0 && charset_is_utf8(ct + end);
 }
 
 cJSON *request_body_json(struct http_req *req)
 {
     if (!is_json_type(http_req_header(req, "Content-Type"))) {
-        request_fail(req, ERR_MEDIA, "the body must be JSON (Content-Type: application/json)",
-                     NULL);
+        request_fail(req, ERR_MEDIA,
+                     "the body must be JSON in UTF-8 (Content-Type: application/json)", NULL);
         return NULL;
     }
     size_t len = 0;

@@ -181,6 +181,17 @@ def test_invalid_json_and_media_type(server, app):
     r = call(server, "POST", "/users", auth=app, raw=b'id=x',
              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status == 415 and r.json()["error"]["code"] == "unsupported_media_type", r
+    # JSON is UTF-8 (RFC 8259): another charset is refused, UTF-8 named any way is not
+    for ct in ("application/json; charset=latin1", "application/json;charset=utf-16",
+               "application/json; q=1; charset=\"iso-8859-1\""):
+        r = call(server, "POST", "/users", auth=app, raw=b'{"id":"cs-x"}',
+                 headers={"Content-Type": ct})
+        assert r.status == 415 and r.json()["error"]["code"] == "unsupported_media_type", (ct, r)
+    for n, ct in enumerate(("application/json; charset=UTF-8", "Application/JSON;charset=\"utf8\"",
+                            "application/json; q=1")):
+        r = call(server, "POST", "/users", auth=app, raw=b'{"id":"cs-%d"}' % n,
+                 headers={"Content-Type": ct})
+        assert r.status == 201, (ct, r)
 
 
 # ------------------------------------------------------------------ strict JSON bodies (issue 7)
