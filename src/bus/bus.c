@@ -123,6 +123,11 @@ void bus_set_bridge(struct bus *b, void (*fn)(const struct bus_event *ev, void *
     b->bridge_ud = ud;
 }
 
+bool bus_bridged(const struct bus *b)
+{
+    return b->bridge != NULL;
+}
+
 void bus_publish(struct bus *b, struct bus_event *ev)
 {
     if (b->bridge != NULL && !ev->remote && ev->kind == BUS_KIND_FRAME && ev->frame != NULL)

@@ -102,6 +102,9 @@ void bus_publish(struct bus *b, struct bus_event *ev);
  */
 void bus_set_bridge(struct bus *b, void (*fn)(const struct bus_event *ev, void *ud), void *ud);
 
+/* Whether a bridge to other nodes is set (what this node publishes may have readers there). */
+bool bus_bridged(const struct bus *b);
+
 /* Subscribes s (fn and id set by the caller) to topic on loop idx. Loop idx's thread. */
 void bus_subscribe(struct bus *b, int idx, const char *topic, struct bus_sub *s);
 

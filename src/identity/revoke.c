@@ -26,7 +26,7 @@
 #define REVOKE_POLL_OVERLAP 10000 /* ms re-read each poll: commits may land out of time order */
 #define REVOKE_KEY_MAX 200
 
-#define KINDS 4
+#define KINDS 5
 static const char *const kind_names[] = {"user", "operator", "app"}; /* as stored */
 
 struct entry {
@@ -166,12 +166,22 @@ static void notify(struct revoke *r, enum revoke_kind kind, const char *app_id,
                            r->listeners[i].ud);
 }
 
-/* The kind of a stored row: its subject_kind, or REVOKE_SESSION for a user's session. */
+/* An operator's rights changed (REVOKE_RIGHTS): stored as an 'operator' row with this in
+ * session_id (an operator's own rows have ''), so the other nodes' pollers see it too and
+ * end its monitoring sockets there ("" subject: every operator's, a role changed). */
+#define RIGHTS_MARK "rights"
+
+/* The kind of a stored row: its subject_kind, REVOKE_SESSION for a user's session, or
+ * REVOKE_RIGHTS for an operator's rights. */
 static int kind_of(const char *name, const char *session_id)
 {
+    bool sid = session_id && session_id[0];
     for (int k = 0; k < 3; k++)
-        if (name && strcmp(name, kind_names[k]) == 0)
-            return k == REVOKE_USER && session_id && session_id[0] ? REVOKE_SESSION : k;
+        if (name && strcmp(name, kind_names[k]) == 0) {
+            if (k == REVOKE_OPERATOR && sid)
+                return strcmp(session_id, RIGHTS_MARK) == 0 ? REVOKE_RIGHTS : -1;
+            return k == REVOKE_USER && sid ? REVOKE_SESSION : k;
+        }
     return -1;
 }
 
@@ -288,6 +298,7 @@ struct revoke *revoke_new(struct store *st, int64_t token_ms, int64_t operator_m
     r->keep_ms[REVOKE_APP] = token_ms;
     r->keep_ms[REVOKE_SESSION] = token_ms;
     r->keep_ms[REVOKE_OPERATOR] = operator_ms;
+    r->keep_ms[REVOKE_RIGHTS] = operator_ms;
     pthread_rwlock_init(&r->lock, NULL);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
@@ -362,10 +373,14 @@ static void revoke_put(struct revoke *r, enum revoke_kind kind, const char *app_
     notify(r, kind, app_id, subject_id, session_id);
     struct store_op *op = store_op_new();
     store_op_add(op, &SQL_REVOCATIONS_UPSERT);
-    store_bind_text(op, kind_names[kind == REVOKE_SESSION ? REVOKE_USER : kind]);
+    store_bind_text(op, kind_names[kind == REVOKE_SESSION  ? REVOKE_USER
+                                   : kind == REVOKE_RIGHTS ? REVOKE_OPERATOR
+                                                           : kind]);
     store_bind_text(op, app_id ? app_id : "");
     store_bind_text(op, subject_id);
-    store_bind_text(op, kind == REVOKE_SESSION ? session_id : "");
+    store_bind_text(op, kind == REVOKE_SESSION  ? session_id
+                        : kind == REVOKE_RIGHTS ? RIGHTS_MARK
+                                                : "");
     store_bind_int(op, now);
     int rc = store_write(r->st, op, ignore_done, NULL);
     if (rc != 0)
@@ -390,7 +405,7 @@ void revoke_session(struct revoke *r, const char *app_id, const char *user_id,
 void revoke_rights_changed(struct revoke *r, const char *operator_id)
 {
     if (r != NULL)
-        notify(r, REVOKE_RIGHTS, "", operator_id, "");
+        revoke_put(r, REVOKE_RIGHTS, "", operator_id, NULL);
 }
 
 static bool is_revoked(struct revoke *r, enum revoke_kind kind, const char *app_id,

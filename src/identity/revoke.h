@@ -34,7 +34,7 @@ enum revoke_kind {
     REVOKE_OPERATOR = 1,
     REVOKE_APP = 2,
     REVOKE_SESSION = 3, /* one session of a user (listeners and the table only) */
-    REVOKE_RIGHTS = 4,  /* an operator's rights changed: listeners only, no token ends */
+    REVOKE_RIGHTS = 4,  /* an operator's rights changed: listeners (every node's), no token ends */
 };
 
 #define REVOKE_SESSION_MAX 32 /* characters of a session id */
@@ -82,9 +82,10 @@ void revoke_session(struct revoke *r, const char *app_id, const char *user_id,
                     const char *session_id);
 
 /*
- * Tells the listeners (not the store, not other nodes) that the rights of operator_id ("":
- * of any operator, e.g. a role was edited) changed, so that what holds them open (a
- * monitoring socket) ends; tokens stay valid. Any thread.
+ * Tells the listeners, here at once and on the other nodes through the store (their pollers,
+ * within about a second), that the rights of operator_id ("": of any operator, e.g. a role
+ * was edited) changed, so that what holds them open (a monitoring socket) ends; tokens stay
+ * valid. Any thread.
  */
 void revoke_rights_changed(struct revoke *r, const char *operator_id);
 

@@ -150,8 +150,8 @@ static void operator_open(struct rt *rt, struct rt_session *s, struct buf *b)
 }
 
 bool rt_has_monitors(struct rt *rt)
-{
-    return atomic_load_explicit(&rt->nmonitors, memory_order_relaxed) > 0;
+{ /* with other nodes, theirs count too: their monitors get what this node publishes */
+    return atomic_load_explicit(&rt->nmonitors, memory_order_relaxed) > 0 || bus_bridged(rt->bus);
 }
 
 /* The operator was revoked while its handshake was being authorized (before its topics were

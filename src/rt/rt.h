@@ -146,8 +146,10 @@ void rt_attach(struct rt *rt, struct server *srv);
 
 /* The bus; feature modules publish to it. Borrowed for rt's lifetime. */
 struct bus *rt_bus(struct rt *rt);
-/* Whether a monitoring operator's session is open on this node: the members' fan-out skips
- * the monitor topics when none is (a session opening meanwhile sees what follows its hello). */
+/* Whether a monitoring operator's session may be open: one on this node, or any node when the
+ * bus is bridged to others (their monitors get only what this node publishes). The members'
+ * fan-out skips the monitor topics when none is (a session opening meanwhile sees what
+ * follows its hello). */
 bool rt_has_monitors(struct rt *rt);
 
 /*

@@ -266,3 +266,63 @@ def test_a_sync_polling_one_node_misses_nothing_sent_on_both(nodes):
     assert not dup, dup[:5]
     missed = sent - seen
     assert not missed, "%d of 1800 never synced" % len(missed)
+
+
+def _operators(nodes):
+    """A superadmin, and an operator whose one role monitors every app (role id, token)."""
+    from test_edit_recall import PW, operator_call, operator_login, root_token
+    n1 = nodes[0]
+    root = root_token(n1, "boss-cluster")
+    role = operator_call(n1, root, "POST", "/admin/roles",
+                         {"name": "watchers", "permissions": ["conversations:monitor"]})
+    assert role.status == 201, role
+    r = operator_call(n1, root, "POST", "/admin/operators",
+                      {"username": "watcher", "password": PW,
+                       "roles": [role.json()["id"]]})
+    assert r.status == 201, r
+    return root, role.json()["id"], operator_login(n1, "watcher")
+
+
+@pytest.fixture(scope="module")
+def operators(nodes):
+    return _operators(nodes)
+
+
+@needs_pg
+def test_a_monitor_gets_what_every_node_commits(nodes, operators):
+    """An operator's monitor socket on node 2 gets the messages sent through node 1, which
+    has no monitor of its own (it used to publish monitor frames only when it had one)."""
+    n1, n2 = nodes
+    _, _, watcher = operators
+    assert call(n1, "m960", "GET", "/auth/me").status == 200  # the peer exists
+    mon = ws_open(n2.port, "/ws?token=" + watcher)
+    assert mon.hello["operator"] is not None, mon.hello
+    for text in ("through node 1", "through node 2"):
+        node = n1 if text.endswith("1") else n2
+        r = call(node, "b960", "POST", "/messages",
+                 {"to": "m960", "message": {"type": "text", "content": text}})
+        assert r.status == 201, r
+        got = frames_until(mon, lambda f: f["type"] == "message.new")[-1]
+        assert got["message"]["content"] == text, got
+    mon.close()
+
+
+@needs_pg
+def test_a_role_losing_the_monitor_right_closes_its_sockets_on_every_node(nodes, operators):
+    """Editing a role on node 1 ends its operators' monitoring sockets on node 2 too (through
+    the store's revocations, which every node polls), as it does on node 1."""
+    from test_edit_recall import operator_call
+    n1, n2 = nodes
+    root, role, watcher = operators
+    far = ws_open(n2.port, "/ws?token=" + watcher)
+    assert far.hello["operator"] is not None, far.hello
+    r = operator_call(n1, root, "PATCH", "/admin/roles/" + role, {"permissions": ["apps:read"]})
+    assert r.status == 200, r
+    far.expect_close([4001], timeout=5)
+    r = ws_handshake_status(n2, watcher)
+    assert r == 403, r
+
+
+def ws_handshake_status(node, token):
+    from conftest import ws_handshake
+    return ws_handshake(node.port, "/ws?token=" + token)[0].status
