@@ -211,22 +211,25 @@ def test_check_config_masks_the_redis_password():
 @needs_pg
 def test_a_sync_polling_one_node_misses_nothing_sent_on_both(nodes):
     """Cursors follow commit order across nodes (docs/chat.md, "Several nodes"): a reader that
-    pages GET /sync on one node while both nodes commit messages sees every one of them, each
-    once. Without that order a page could end on a cursor committed on one node while a
+    pages GET /sync on one node while both nodes commit messages (each into a group of its
+    own) sees every one of them, each once. Without that order a page could end on a cursor committed on one node while a
     smaller one was still being committed on the other, and the next page would skip it."""
     import threading
     n1, n2 = nodes
     for i in range(6):  # demo users exist once they have been seen
         assert call(n1, "b95%d" % i, "GET", "/auth/me").status == 200
-    r = call(n1, "m950", "POST", "/conversations",
-             {"type": "group", "name": "order", "members": ["b95%d" % i for i in range(6)]})
-    assert r.status == 201, r
-    conv = r.json()["id"]
+    convs = []  # one group per node: writes on the two nodes touch no common row
+    for n in range(2):
+        r = call(n1, "m950", "POST", "/conversations",
+                 {"type": "group", "name": "order %d" % n,
+                  "members": ["b95%d" % i for i in range(n, 6, 2)]})
+        assert r.status == 201, r
+        convs.append(r.json()["id"])
     head = call(n1, "m950", "GET", "/sync").json()["cursor"]
     sent, failed, lock, done = set(), [], threading.Lock(), threading.Event()
 
     def sender(i):
-        node = (n1, n2)[i % 2]
+        node, conv = (n1, n2)[i % 2], convs[i % 2]
         for k in range(300):
             r = call(node, "b95%d" % i, "POST", "/conversations/%s/messages" % conv,
                      {"type": "text", "content": "%d-%d" % (i, k)})
