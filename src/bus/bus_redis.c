@@ -91,7 +91,17 @@ struct bus_redis {
     atomic_bool subscribed;
     atomic_llong last_ok; /* wall ms of the writer's last answered heartbeat */
     redisContext *pub;    /* the writer thread's */
+    void (*on_cursor)(int64_t cursor, void *ud); /* under mu */
+    void *on_cursor_ud;
 };
+
+void bus_redis_on_cursor(struct bus_redis *r, void (*fn)(int64_t cursor, void *ud), void *ud)
+{
+    pthread_mutex_lock(&r->mu);
+    r->on_cursor = fn;
+    r->on_cursor_ud = ud;
+    pthread_mutex_unlock(&r->mu);
+}
 
 const char *bus_redis_node(const struct bus_redis *r)
 {
@@ -670,6 +680,14 @@ static void on_message(struct bus_redis *r, const char *p, size_t len)
         }
         struct frame *f = frame_new_copy(q, (size_t)(end - q));
         f->cursor = cursor;
+        if (cursor > 0) { /* committed there, and so every cursor below it (store_pg.c) */
+            pthread_mutex_lock(&r->mu);
+            void (*fn)(int64_t, void *) = r->on_cursor;
+            void *ud = r->on_cursor_ud;
+            pthread_mutex_unlock(&r->mu);
+            if (fn != NULL)
+                fn(cursor, ud);
+        }
         const char *t = topics;
         for (int i = 0; i < n; i++) {
             const char *te = memchr(t, '\n', (size_t)(end - t));

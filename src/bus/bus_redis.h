@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct bus;
 struct bus_redis;
@@ -42,6 +43,11 @@ bool bus_redis_is_ready(struct bus_redis *r);
 
 /* This process's node id (16 hex characters, new at each start). */
 const char *bus_redis_node(const struct bus_redis *r);
+
+/* fn(cursor, ud) runs on the subscriber thread for each frame with a cursor that comes from
+ * another node, before the frame is published here (rt_cursor_seen: hello's cursor is the
+ * cluster's newest one heard of, not only this node's). Any thread; NULL fn: none. */
+void bus_redis_on_cursor(struct bus_redis *r, void (*fn)(int64_t cursor, void *ud), void *ud);
 
 /* This node's membership of member in set: in or out. Queued, applied in call order. Any thread.
  */

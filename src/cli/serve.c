@@ -109,6 +109,11 @@ static bool redis_ready_cb(void *ud)
     return bus_redis_is_ready(ud);
 }
 
+static void cursor_heard(int64_t cursor, void *ud)
+{
+    rt_cursor_seen(ud, cursor);
+}
+
 static bool server_ready_cb(void *ud)
 {
     struct server **s = ud;
@@ -181,6 +186,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
             return 1;
         }
         chat_set_cluster(chat, cluster);
+        bus_redis_on_cursor(cluster, cursor_heard, rt); /* hello's cursor: the cluster's */
         ops.redis_ready = redis_ready_cb;
         ops.redis_ud = cluster;
         log_info("main", "node %s shares events and presence through Redis",

@@ -329,3 +329,24 @@ def test_a_role_losing_the_monitor_right_closes_its_sockets_on_every_node(nodes,
 def ws_handshake_status(node, token):
     from conftest import ws_handshake
     return ws_handshake(node.port, "/ws?token=" + token)[0].status
+
+
+@needs_pg
+def test_hello_cursor_is_the_newest_the_cluster_committed(nodes):
+    """hello's cursor counts what the other nodes committed too (heard through Redis), not
+    only this node's own commits (docs/protocol.md, "hello")."""
+    n1, n2 = nodes
+    assert call(n1, "m970", "GET", "/auth/me").status == 200
+    r = call(n1, "b970", "POST", "/messages",
+             {"to": "m970", "message": {"type": "text", "content": "cursor"}})
+    assert r.status == 201, r
+    sent = int(r.json()["cursor"])
+    deadline = time.time() + 5
+    while True:
+        c = ws(n2, "m970")
+        got = int(c.hello["cursor"])
+        c.close()
+        if got >= sent or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert got >= sent, (got, sent)
