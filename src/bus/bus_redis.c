@@ -572,7 +572,7 @@ static void *writer_main(void *arg)
             struct timespec ts = clock_deadline(CLOCK_REALTIME, next_beat - clock_wall_ms());
             pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         }
-        if (r->stop) {
+        if (r->stop && (r->head == NULL || r->pub == NULL)) { /* what is queued goes first */
             pthread_mutex_unlock(&r->mu);
             break;
         }

@@ -54,6 +54,10 @@ void chat_stop(struct chat *c)
 {
     if (c == NULL)
         return;
+    /* the server has closed every connection: the users it had go offline now, their
+     * last_seen stored and their contacts told (here, and on the other nodes through Redis,
+     * unless another node still has them), instead of being dropped with the grace */
+    chat__presence_flush(c->presence, PRESENCE_FLUSH_MS);
     chat__retention_free(c->retention);
     c->retention = NULL;
     chat__search_indexer_free(c->indexer);

@@ -43,8 +43,9 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
  * starts. */
 void chat_register(struct chat *c, struct router *r);
 
-/* Stops the chat module's housekeeping (retention, HERALD_HISTORY_DAYS): before the store
- * stops. Idempotent, NULL-safe. Main thread. */
+/* Stops the chat module's housekeeping (retention, HERALD_HISTORY_DAYS) and sends the offline
+ * presence of the users whose connections the server closed (no grace): after the server's
+ * drain, before the store stops. Idempotent, NULL-safe. Main thread. */
 void chat_stop(struct chat *c);
 
 /* Told after a chat fact is committed (the app's outgoing event webhooks, notify/events.h):

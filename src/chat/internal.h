@@ -568,6 +568,11 @@ void chat_events_sse(struct http_req *req, void *ud);
 struct presence *chat__presence_new(struct store *store, struct rt *rt, int grace_ms);
 void chat__presence_free(struct presence *p);
 
+/* At shutdown, once the server has closed its connections and before the store stops: the
+ * grace ends (0 from now on) and the offlines it held go out, waited for up to wait_ms. */
+#define PRESENCE_FLUSH_MS 3000
+void chat__presence_flush(struct presence *p, int wait_ms);
+
 /* True while (app, user) has a device connected, or lost its last one within the grace, here or
  * (with a cluster) on another node. */
 bool chat__presence_online(struct presence *p, const char *app, const char *user);

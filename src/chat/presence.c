@@ -349,9 +349,25 @@ struct presence *chat__presence_new(struct store *store, struct rt *rt, int grac
     return p;
 }
 
+void chat__presence_flush(struct presence *p, int wait_ms)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->grace_ms = 0; /* every departure is due now, and so are the ones still to come */
+    pthread_cond_broadcast(&p->cv);
+    int64_t until = clock_wall_ms() + wait_ms;
+    while ((p->head != NULL || p->inflight > 0) && clock_wall_ms() < until) {
+        struct timespec ts = clock_deadline(CLOCK_REALTIME, 10);
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 /*
- * After the server has stopped (the store too: a departure still in its grace is dropped, its
- * last_seen not stored). Waits for the events under way. NULL-safe.
+ * After the server has stopped (the store too: a departure still in its grace, when
+ * chat__presence_flush did not run, is dropped, its last_seen not stored). Waits for the events
+ * under way. NULL-safe.
  */
 void chat__presence_free(struct presence *p)
 {

@@ -69,14 +69,13 @@ def redis():
     shutil.rmtree(r.dir, True)
 
 
-@pytest.fixture(scope="module")
-def nodes(redis, tmp_path_factory):
-    """Two demo-mode servers on one PostgreSQL database and one Redis."""
+def two_nodes(redis, tmp_path_factory, grace="300ms"):
+    """Two demo-mode servers on one new PostgreSQL database and one Redis."""
     from conftest import pg_database_for
     db = pg_database_for(tmp_path_factory.mktemp("cluster-db"))
     env = {"HERALD_DATABASE_URL": db, "HERALD_REDIS_URL": redis.url, "HERALD_DEMO": "1",
            "HERALD_JWT_SECRET": "c" * 40, "HERALD_ENCRYPTION_KEY": "ab" * 32,
-           "HERALD_PRESENCE_GRACE": "300ms"}
+           "HERALD_PRESENCE_GRACE": grace}
     servers = []
     try:
         for i in range(2):
@@ -89,6 +88,11 @@ def nodes(redis, tmp_path_factory):
     finally:
         for s in servers:
             s.stop()
+
+
+@pytest.fixture(scope="module")
+def nodes(redis, tmp_path_factory):
+    yield from two_nodes(redis, tmp_path_factory)
 
 
 def ws(node, uid):
@@ -350,3 +354,29 @@ def test_hello_cursor_is_the_newest_the_cluster_committed(nodes):
             break
         time.sleep(0.1)
     assert got >= sent, (got, sent)
+
+
+@needs_pg
+def test_a_node_stopping_sends_its_users_offline(redis, tmp_path_factory):
+    """A node's graceful stop does not drop the departures still in their grace: its users go
+    offline at once, last_seen stored, and their contacts on the other nodes are told (with a
+    grace of 30 s, nothing else could send it within this test)."""
+    gen = two_nodes(redis, tmp_path_factory, grace="30s")
+    n1, n2 = next(gen)
+    try:
+        watcher = ws(n1, "b980")
+        r = call(n1, "b980", "POST", "/conversations", {"type": "direct", "peer": "m980"})
+        assert r.status in (200, 201), r
+        phone = ws(n2, "m980")
+        frames_until(watcher, lambda f: f["type"] == "presence" and f["user_id"] == "m980"
+                     and f["online"])
+        n2.stop()
+        phone.close()
+        off = frames_until(watcher, lambda f: f["type"] == "presence"
+                           and f["user_id"] == "m980", timeout=10)[-1]
+        assert off["online"] is False and isinstance(off["last_seen"], int), off
+        wait_until(lambda: presence_of(n1, "b980", "m980")["last_seen"] is not None,
+                   timeout=15, what="last_seen stored")
+        watcher.close()
+    finally:
+        gen.close()
