@@ -112,6 +112,7 @@ describe("connect", () => {
   });
 
   it("a token function that throws is reported and tried again", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0.5); // back-off 50 ms (at random, under 1 ms ran at once)
     let calls = 0;
     const c = make({ token: () => { calls += 1; if (calls === 1) throw new Error("nope"); return "t"; } });
     c.connect();
