@@ -26,6 +26,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
+#include "kit/paging.h"
 #include "net/http.h"
 #include "router/router.h"
 #include "rt/rt.h"
@@ -192,12 +193,9 @@ static void list_done(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, 1);
     const struct store_rows *members = store_result_step(j->res, 2);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, store_rows_int(count, 0, 0), c->page, c->page_size);
     for (int i = 0; conv != NULL && i < conv->nrows; i++)
         cJSON_AddItemToArray(arr, conv_json(conv, i, members, j->req));
-    cJSON_AddNumberToObject(o, "page", (double)c->page);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, 200, s, strlen(s));
     cJSON_free(s);

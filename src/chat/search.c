@@ -22,6 +22,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
+#include "kit/paging.h"
 #include "net/http.h"
 #include "router/request.h"
 #include "store/sql.h"
@@ -230,8 +231,7 @@ static void answer(struct kit_job *j)
     }
     struct hit *h = rank_hits(c->search, r);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", r->nrows);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, r->nrows, c->page, c->page_size);
     for (int64_t k = c->search_offset; k < r->nrows && k < c->search_offset + c->page_size; k++) {
         int i = h[k].row;
         cJSON *hit = cJSON_CreateObject();
@@ -246,8 +246,6 @@ static void answer(struct kit_job *j)
         cJSON_AddItemToArray(arr, hit);
     }
     free(h);
-    cJSON_AddNumberToObject(o, "page", (double)c->page);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, 200, s, strlen(s));
     cJSON_free(s);

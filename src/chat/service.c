@@ -19,6 +19,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "identity/user_auth.h"
+#include "kit/paging.h"
 #include "net/http.h"
 #include "router/request.h"
 #include "store/sql.h"
@@ -402,16 +403,13 @@ static void svc_list_done(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, 1);
     const struct store_rows *members = store_result_step(j->res, 2);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, store_rows_int(count, 0, 0), c->page, c->page_size);
     for (int i = 0; conv != NULL && i < conv->nrows; i++) {
         cJSON *e = chat__conv_json(conv, i, members, c->user_id, j->req);
         chat__conv_add_state(e, conv, i, SQL_CONVERSATIONS_NCOLS);
         chat__presence_peer(c->chat, c->app_id, e);
         cJSON_AddItemToArray(arr, e);
     }
-    cJSON_AddNumberToObject(o, "page", (double)c->page);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
     cJSON_AddNumberToObject(o, "unread_total", (double)store_rows_int(count, 0, 1));
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(j->req, 200, s, strlen(s));

@@ -455,12 +455,9 @@ cJSON *console_page_json(const struct store_rows *count, const struct store_rows
                          int64_t page, int64_t page_size, const char *bools, const char *jsons)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", count ? (double)store_rows_int(count, 0, 0) : 0);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, count ? store_rows_int(count, 0, 0) : 0, page, page_size);
     for (int i = 0; rows && i < rows->nrows; i++)
         cJSON_AddItemToArray(arr, console_row_json(rows, i, bools, jsons));
-    cJSON_AddNumberToObject(o, "page", (double)page);
-    cJSON_AddNumberToObject(o, "page_size", (double)page_size);
     return o;
 }
 

@@ -244,12 +244,9 @@ static void finish_list(struct kit_job *j)
     const struct store_rows *cnt = store_result_step(j->res, 0);
     const struct store_rows *r = store_result_step(j->res, 1);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(cnt, 0, 0));
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, store_rows_int(cnt, 0, 0), c->n1, c->n2);
     for (int i = 0; r && i < r->nrows; i++)
         cJSON_AddItemToArray(arr, identity__user_json(r, i, j->req));
-    cJSON_AddNumberToObject(o, "page", (double)c->n1);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->n2);
     identity__respond_cjson(j->req, 200, o);
     cJSON_Delete(o);
 }

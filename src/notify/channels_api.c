@@ -343,12 +343,9 @@ static void list_done(struct kit_job *j)
     const struct store_rows *count = store_result_step(j->res, 0);
     const struct store_rows *rows = store_result_step(j->res, 1);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(count, 0, 0));
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, store_rows_int(count, 0, 0), c->page, c->page_size);
     for (int i = 0; rows != NULL && i < rows->nrows; i++)
         cJSON_AddItemToArray(arr, row_json(c->api, rows, i));
-    cJSON_AddNumberToObject(o, "page", (double)c->page);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->page_size);
     respond(j->req, 200, o);
     cJSON_Delete(o);
 }

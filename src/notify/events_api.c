@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/rand.h"
+#include "kit/paging.h"
 #include "net/http.h"
 #include "notify/admin_kit.h"
 #include "notify/events.h"
@@ -254,13 +255,10 @@ static void ewh_listed(struct kit_job *j)
     const struct store_rows *count = store_result_step(j->res, 0);
     const struct store_rows *rows = store_result_step(j->res, 1);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count",
-                            count && count->nrows ? (double)store_rows_int(count, 0, 0) : 0);
-    cJSON *a = cJSON_AddArrayToObject(o, "results");
+    cJSON *a =
+        kit_page_envelope(o, count && count->nrows ? store_rows_int(count, 0, 0) : 0, c->n2, c->n3);
     for (int i = 0; rows != NULL && i < rows->nrows; i++)
         cJSON_AddItemToArray(a, ewh_json(rows, i));
-    cJSON_AddNumberToObject(o, "page", (double)c->n2);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->n3);
     notify__respond(j->req, 200, o);
 }
 

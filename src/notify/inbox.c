@@ -18,6 +18,7 @@
 #include "identity/identity.h"
 #include "identity/user_auth.h"
 #include "kit/job.h"
+#include "kit/paging.h"
 #include "net/http.h"
 #include "notify/engine.h"
 #include "notify/events.h"
@@ -54,12 +55,10 @@ static void list_done(struct kit_job *j)
     }
     const struct store_rows *r = store_result_step(j->res, 1);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)store_rows_int(store_result_step(j->res, 0), 0, 0));
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr =
+        kit_page_envelope(o, store_rows_int(store_result_step(j->res, 0), 0, 0), c->page, c->size);
     for (int i = 0; r != NULL && i < r->nrows; i++)
         cJSON_AddItemToArray(arr, notify__eng_row_json(r, i, inbox_cols));
-    cJSON_AddNumberToObject(o, "page", (double)c->page);
-    cJSON_AddNumberToObject(o, "page_size", (double)c->size);
     cJSON_AddNumberToObject(o, "unread",
                             (double)store_rows_int(store_result_step(j->res, 2), 0, 0));
     char *s = cJSON_PrintUnformatted(o);

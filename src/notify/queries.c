@@ -130,12 +130,9 @@ void notify__eng_respond_page(struct http_req *req, int64_t count, const struct 
                               const char *const *cols, int64_t page, int64_t size)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "count", (double)count);
-    cJSON *arr = cJSON_AddArrayToObject(o, "results");
+    cJSON *arr = kit_page_envelope(o, count, page, size);
     for (int i = 0; rows != NULL && i < rows->nrows; i++)
         cJSON_AddItemToArray(arr, notify__eng_row_json(rows, i, cols));
-    cJSON_AddNumberToObject(o, "page", (double)page);
-    cJSON_AddNumberToObject(o, "page_size", (double)size);
     char *s = cJSON_PrintUnformatted(o);
     http_respond_json(req, 200, s, strlen(s));
     cJSON_free(s);

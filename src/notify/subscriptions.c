@@ -142,16 +142,12 @@ static cJSON *subs_json(const struct store_rows *types, const struct store_rows 
         cJSON_Delete(kinds);
     }
     free(mine);
-    int total = cJSON_GetArraySize(arr);
-    cJSON *results = cJSON_CreateArray();
-    int64_t first = (page - 1) * size;
-    for (int64_t i = first; i < total && i < first + size; i++)
-        cJSON_AddItemToArray(results, cJSON_Duplicate(cJSON_GetArrayItem(arr, (int)i), true));
+    int total = cJSON_GetArraySize(arr), from, to;
+    kit_page_slice(total, page, size, &from, &to);
+    cJSON *results = kit_page_envelope(o, total, page, size);
+    for (int i = from; i < to; i++)
+        cJSON_AddItemToArray(results, cJSON_Duplicate(cJSON_GetArrayItem(arr, i), true));
     cJSON_Delete(arr);
-    cJSON_AddNumberToObject(o, "count", total);
-    cJSON_AddItemToObject(o, "results", results);
-    cJSON_AddNumberToObject(o, "page", (double)page);
-    cJSON_AddNumberToObject(o, "page_size", (double)size);
     return o;
 }
 
