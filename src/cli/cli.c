@@ -18,6 +18,7 @@
 
 #include "auth/secretbox.h"
 #include "core/config.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "identity/identity.h"
 #include "store/store.h"
@@ -128,27 +129,6 @@ int cli__check_settings(struct config *cfg, bool listen)
     return 0;
 }
 
-/* mkdir -p with mode 0700 for the folders Herald creates. */
-int cli__make_dirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 /*
  * Opens the store named by the configuration (creating the data folder for an
  * embedded database first) and brings its schema up to date.
@@ -158,7 +138,7 @@ struct store *cli__open_store(const struct config *cfg)
     char err[512];
     struct store *st = NULL;
     int version = 0;
-    if (strncmp(cfg->database_url, "sqlite:", 7) == 0 && cli__make_dirs(cfg->data_dir) != 0) {
+    if (strncmp(cfg->database_url, "sqlite:", 7) == 0 && fs_make_dirs(cfg->data_dir, 0700) != 0) {
         fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg->data_dir,
                 strerror(errno));
         return NULL;

@@ -37,8 +37,6 @@ void cli__log_setup(const struct config *cfg, bool verbose);
 int cli__load_config(struct config *cfg, int argc, char **argv, char **warnings);
 /* The checks serve and check-config make beyond the loader; 0 or -1 after printing why. */
 int cli__check_settings(struct config *cfg, bool listen);
-/* mkdir -p with mode 0700; 0 or -1 (errno set). */
-int cli__make_dirs(const char *path);
 /* Opens and migrates the configured store; NULL after printing why. Caller closes. */
 struct store *cli__open_store(const struct config *cfg);
 /*

@@ -20,6 +20,7 @@
 #include "cli/internal.h"
 #include "console/console.h"
 #include "core/config.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "identity/apps.h"
@@ -320,7 +321,7 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "herald: %s\n", err);
         goto out;
     }
-    if (cli__make_dirs(cfg.data_dir) != 0) {
+    if (fs_make_dirs(cfg.data_dir, 0700) != 0) {
         fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
                 strerror(errno));
         goto out;

@@ -28,6 +28,7 @@
 #include "auth/ratelimit.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/fs.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -261,29 +262,6 @@ static void start_cleanup(struct up *up)
 
 /* ---- the temp file */
 
-/* mkdir -p of an absolute or relative path; 0 or -1 with errno. */
-static int make_dirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
-            return -1;
-        *p = c;
-        if (c == '\0')
-            return 0;
-    }
-}
-
 static void open_work(struct up *up)
 {
     up->work_errno = 0;
@@ -291,7 +269,7 @@ static void open_work(struct up *up)
         up->work_errno = ECANCELED; /* the server is stopping */
         return;
     }
-    if (make_dirs(up->dir) != 0) {
+    if (fs_make_dirs(up->dir, 0750) != 0) {
         up->work_errno = errno;
         return;
     }

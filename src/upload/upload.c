@@ -4,6 +4,7 @@
  */
 #include "upload/upload.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "auth/ratelimit.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/fs.h"
 #include "core/workpool.h"
 #include "core/xalloc.h"
 #include "media/sniff.h"
@@ -83,6 +85,14 @@ struct upload *upload_new(const struct config *cfg, struct identity *id, char *e
     struct buf b = BUF_INIT;
     buf_printf(&b, "%s/media", cfg->data_dir);
     u->media_dir = buf_detach(&b, NULL);
+    /* the media folder exists from the first start (SPEC §1), before any upload */
+    if (fs_make_dirs(u->media_dir, 0750) != 0) {
+        snprintf(err, errlen, "cannot create the media folder %s: %s", u->media_dir,
+                 strerror(errno));
+        free(u->media_dir);
+        free(u);
+        return NULL;
+    }
     u->thumbs = workpool_new(1, 64);
     u->disk = workpool_new_idle(UPLOAD_DISK_WRITERS, UPLOAD_DISK_QUEUE);
     if (u->thumbs == NULL || u->disk == NULL) {

@@ -3,6 +3,7 @@ The command line: version, help, check-config output, configuration precedence
 (.env < environment < flags), validation of bad settings (check-config and serve),
 and the one line `herald serve` prints on stdout.
 """
+import os
 import re
 import subprocess
 
@@ -204,6 +205,17 @@ def test_serve_reads_dotenv_from_working_directory(server_factory, tmp_path):
     s = server_factory(cwd=str(cwd))
     r = http_request(s.port, "POST", "/health", body=b"x" * 2000)
     assert r.status == 413, r
+
+
+@pytest.mark.store_independent
+def test_first_start_creates_the_database_and_media_folder_under_data(server_factory):
+    # SPEC §1: the embedded database and the media folder under ./data, before any upload
+    s = server_factory()
+    data = s.data_dir
+    assert os.path.isfile(os.path.join(data, "herald.db"))
+    media = os.path.join(data, "media")
+    assert os.path.isdir(media)
+    assert (os.stat(media).st_mode & 0o007) == 0, oct(os.stat(media).st_mode)  # not world-readable
 
 
 # ---------------------------------------------------------------- store (zero-config SQLite)
