@@ -31,7 +31,6 @@
 #include "core/clock.h"
 #include "core/frame.h"
 #include "core/log.h"
-#include "core/rand.h"
 #include "core/redis_url.h"
 #include "core/smap.h"
 #include "core/xalloc.h"
@@ -73,7 +72,7 @@ struct item {
 struct bus_redis {
     struct bus *bus;
     struct redis_url url;
-    char node[17];
+    char node[BUS_REDIS_NODE_LEN + 1];
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* the writer: items queued (or stop) */
     pthread_cond_t stop_cv; /* a back-off sleep: stop */
@@ -659,9 +658,9 @@ static void on_message(struct bus_redis *r, const char *p, size_t len)
         return;
     if (memcmp(p + 1, r->node, strlen(r->node)) == 0)
         return; /* this node's own */
-    char node[17];
-    memcpy(node, p + 1, 16);
-    node[16] = '\0';
+    char node[BUS_REDIS_NODE_LEN + 1];
+    memcpy(node, p + 1, BUS_REDIS_NODE_LEN);
+    node[BUS_REDIS_NODE_LEN] = '\0';
     const char *q = nl + 1;
     if (p[0] == 'F') {
         char *sp;
@@ -771,8 +770,14 @@ static void *reader_main(void *arg)
 
 /* ---- lifecycle */
 
-struct bus_redis *bus_redis_new(struct bus *bus, const char *url, char *err, size_t errlen)
+struct bus_redis *bus_redis_new(struct bus *bus, const char *url, const char *node, char *err,
+                                size_t errlen)
 {
+    if (strlen(node) != BUS_REDIS_NODE_LEN ||
+        strspn(node, "0123456789abcdef") != BUS_REDIS_NODE_LEN) {
+        snprintf(err, errlen, "the node id must be %d hex characters", BUS_REDIS_NODE_LEN);
+        return NULL;
+    }
     struct bus_redis *r = xcalloc(1, sizeof(*r));
     if (redis_url_parse(url, &r->url, err, errlen) != 0) {
         free(r);
@@ -780,7 +785,7 @@ struct bus_redis *bus_redis_new(struct bus *bus, const char *url, char *err, siz
     }
     r->bus = bus;
     r->sub_fd = -1;
-    rand_hex(r->node, 8);
+    memcpy(r->node, node, BUS_REDIS_NODE_LEN + 1);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     pthread_cond_init(&r->stop_cv, NULL);

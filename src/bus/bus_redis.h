@@ -29,10 +29,14 @@ struct bus_redis;
 
 /*
  * Bridges bus (borrowed; it must outlive the result) to the Redis of url and starts the two
- * threads; the first connection is made by them (a Redis not there yet is retried). Returns
- * NULL with a reason in err when url is malformed or a thread cannot start.
+ * threads; the first connection is made by them (a Redis not there yet is retried). node is
+ * this process's id, BUS_REDIS_NODE_LEN lowercase hex characters (copied; the id the node has
+ * in /admin/instances too). Returns NULL with a reason in err when url is malformed, node is
+ * not such an id or a thread cannot start.
  */
-struct bus_redis *bus_redis_new(struct bus *bus, const char *url, char *err, size_t errlen);
+#define BUS_REDIS_NODE_LEN 16
+struct bus_redis *bus_redis_new(struct bus *bus, const char *url, const char *node, char *err,
+                                size_t errlen);
 
 /* Stops the threads (nothing is published after) and frees. The bus no longer bridges. NULL-safe.
  */

@@ -21,6 +21,7 @@
 #include "console/console.h"
 #include "core/config.h"
 #include "core/fs.h"
+#include "core/rand.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "identity/apps.h"
@@ -140,6 +141,9 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
 {
     int rc = 1;
     char uerr[512];
+    /* one id for this process: its row in /admin/instances and its name on the Redis bus */
+    char node_id[BUS_REDIS_NODE_LEN + 1];
+    rand_hex(node_id, BUS_REDIS_NODE_LEN / 2);
     if (media_thumb_init() != 0) {
         fprintf(stderr, "herald: cannot start the image library (libvips)\n");
         return 1;
@@ -174,7 +178,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct bus_redis *cluster = NULL;
     if (cfg->redis_url != NULL && cfg->redis_url[0] != '\0') {
         char rerr[256];
-        cluster = bus_redis_new(rt_bus(rt), cfg->redis_url, rerr, sizeof(rerr));
+        cluster = bus_redis_new(rt_bus(rt), cfg->redis_url, node_id, rerr, sizeof(rerr));
         if (cluster == NULL) {
             fprintf(stderr, "herald: HERALD_REDIS_URL: %s\n", rerr);
             chat_free(chat);
@@ -242,12 +246,15 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     started = server_start(&opts, &port);
     if (started == NULL)
         goto out_free;
-    node = notify_node_start(store, metrics); /* this process in /admin/instances */
-    srv = started;
+    char address[300];
     if (strchr(cfg->listen_host, ':'))
-        printf("listening on [%s]:%d\n", cfg->listen_host, port);
+        snprintf(address, sizeof(address), "[%s]:%d", cfg->listen_host, port);
     else
-        printf("listening on %s:%d\n", cfg->listen_host, port);
+        snprintf(address, sizeof(address), "%s:%d", cfg->listen_host, port);
+    /* this process in /admin/instances, with the id it has on the Redis bus */
+    node = notify_node_start(store, metrics, node_id, address);
+    srv = started;
+    printf("listening on %s\n", address);
     fflush(stdout);
     log_info("main", "herald %s started workers=%d port=%d", HERALD_VERSION, cfg->workers, port);
 

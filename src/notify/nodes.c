@@ -19,7 +19,6 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/rand.h"
 #include "core/version.h"
 #include "core/xalloc.h"
 #include "metrics/metrics.h"
@@ -40,11 +39,6 @@ struct notify_node {
     pthread_cond_t cv;
     bool stopping, stopped;
 };
-
-const char *notify_node_id(const struct notify_node *n)
-{
-    return n ? n->id : "";
-}
 
 static int write_op(struct store *st, struct store_op *op)
 {
@@ -88,12 +82,13 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
-struct notify_node *notify_node_start(struct store *st, struct metrics *m)
+struct notify_node *notify_node_start(struct store *st, struct metrics *m, const char *id,
+                                      const char *address)
 {
     struct notify_node *n = xcalloc(1, sizeof(*n));
     n->st = st;
     n->m = m;
-    rand_hex(n->id, 16);
+    snprintf(n->id, sizeof(n->id), "%s", id);
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0)
         host[0] = '\0';
@@ -107,6 +102,7 @@ struct notify_node *notify_node_start(struct store *st, struct metrics *m)
     store_bind_text(op, HERALD_VERSION);
     store_bind_text(op, host);
     store_bind_int(op, (int64_t)getpid());
+    store_bind_text(op, address);
     int rc = write_op(st, op);
     if (rc != 0) {
         log_warn("notify", "cannot register the node: %s", err_str(rc));

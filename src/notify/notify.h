@@ -26,15 +26,14 @@ void notify_register(struct router *r, struct identity *id);
 #define NOTIFY_ALIVE_MS 15000    /* a node whose heartbeat is older is not alive */
 
 /*
- * Registers this process as a node (a random id, its version, host name and pid) and starts
- * its heartbeat thread: every NOTIFY_HEARTBEAT_MS the node's row gets the time and the open
- * connections counted by m (borrowed; may be NULL). Returns the node or NULL after logging
+ * Registers this process as a node (id: the process's node id, at most 32 characters, the one
+ * it has on the Redis bus too; its version, host name, pid and the address it listens on) and
+ * starts its heartbeat thread: every NOTIFY_HEARTBEAT_MS the node's row gets the time and the
+ * open connections counted by m (borrowed; may be NULL). Returns the node or NULL after logging
  * (the server runs without a row then). Main thread, after the store is open.
  */
-struct notify_node *notify_node_start(struct store *st, struct metrics *m);
-
-/* This node's id ("" for NULL). */
-const char *notify_node_id(const struct notify_node *n);
+struct notify_node *notify_node_start(struct store *st, struct metrics *m, const char *id,
+                                      const char *address);
 
 /*
  * Stops the heartbeat (joins its thread) and marks the row stopped. Call before store_stop

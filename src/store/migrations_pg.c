@@ -525,6 +525,10 @@ static const char m021_idempotency_sender[] =
  * migration 001 has always made them so. Kept so that both backends count the same versions. */
 static const char m022_role_names_unique[] = "SELECT 1;";
 
+/* the address the node listens on, for /admin/instances */
+static const char m023_node_address[] =
+    "ALTER TABLE nodes ADD COLUMN address TEXT NOT NULL DEFAULT '';";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -627,6 +631,7 @@ const struct store_migration store__pg_migrations[] = {
     {20, "rooms_by_activity", m020_rooms_by_activity},
     {21, "idempotency_sender", m021_idempotency_sender},
     {22, "role_names_unique", m022_role_names_unique},
+    {23, "node_address", m023_node_address},
 };
 
 const int store__pg_nmigrations =

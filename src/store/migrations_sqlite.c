@@ -583,6 +583,10 @@ static const char m022_role_names_unique[] =
     " roles.id));"
     "CREATE UNIQUE INDEX roles_name ON roles(lower(name));";
 
+/* the address the node listens on, for /admin/instances */
+static const char m023_node_address[] =
+    "ALTER TABLE nodes ADD COLUMN address TEXT NOT NULL DEFAULT '';";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -685,6 +689,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {20, "rooms_by_activity", m020_rooms_by_activity},
     {21, "idempotency_sender", m021_idempotency_sender},
     {22, "role_names_unique", m022_role_names_unique},
+    {23, "node_address", m023_node_address},
 };
 
 const int store__sqlite_nmigrations =

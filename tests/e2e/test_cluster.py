@@ -296,6 +296,22 @@ def operators(nodes):
 
 
 @needs_pg
+def test_instances_name_each_node_by_its_bus_id_and_address(nodes, operators):
+    """/admin/instances lists both nodes, each under the id it has on the Redis bus (the one
+    its log names) and with the address it listens on."""
+    import re
+    from test_edit_recall import operator_call
+    root = operators[0]
+    listed = operator_call(nodes[0], root, "GET", "/admin/instances").json()["results"]
+    alive = {n["id"]: n for n in listed if n["alive"]}
+    assert len(alive) == 2, listed
+    for s in nodes:
+        m = re.search(r"node ([0-9a-f]{16}) shares events", s.stderr_text())
+        assert m, s.stderr_text()
+        assert alive[m.group(1)]["address"] == "127.0.0.1:%d" % s.port, alive
+
+
+@needs_pg
 def test_a_monitor_gets_what_every_node_commits(nodes, operators):
     """An operator's monitor socket on node 2 gets the messages sent through node 1, which
     has no monitor of its own (it used to publish monitor frames only when it had one)."""

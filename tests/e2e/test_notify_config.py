@@ -503,6 +503,7 @@ def test_instances_list_this_node_with_heartbeat_and_connections(server, root, a
     assert len(alive) == 1, nodes
     n = alive[0]
     assert n["stopped_at"] is None and n["version"] and n["pid"] > 0, n
+    assert n["address"] == "127.0.0.1:%d" % server.port and len(n["id"]) == 16, n
     assert time.time() * 1000 - n["heartbeat_at"] < 15000, n
     sock = ws_open(server.port, "/ws?token=" + app.token("bob"))
     try:
