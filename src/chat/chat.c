@@ -39,7 +39,7 @@ struct chat *chat_new(struct identity *id, struct rt *rt, int max_chars, int his
     c->presence = chat__presence_new(id->store, rt, presence_grace_ms);
     c->directs = chat__directs_new();
     c->support = chat__support_new(id->store);
-    chat__presence_on_agent(c->presence, chat__support_agent_online, c);
+    chat__presence_on_agent(c->presence, chat__support_agent_online, c, c->node_id);
     /* messages from before the search index: indexed before the server listens (a failure is
      * logged; the rest is indexed at the next start) */
     (void)chat__search_backfill(id->store, true);
@@ -460,6 +460,11 @@ void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h)
 void chat_set_support_capacity(struct chat *c, int capacity)
 {
     c->support_capacity = capacity;
+}
+
+void chat_set_node(struct chat *c, const char *node_id)
+{
+    snprintf(c->node_id, sizeof(c->node_id), "%s", node_id);
 }
 
 void chat_set_cluster(struct chat *c, struct bus_redis *cluster)

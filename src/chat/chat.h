@@ -65,6 +65,10 @@ void chat_set_event_hook(struct chat *c, const struct chat_event_hook *h);
 struct bus_redis;
 void chat_set_cluster(struct chat *c, struct bus_redis *cluster);
 
+/* This process's node id (its row in /admin/instances): support routing's online flags name
+ * it, so they die with its heartbeat (docs/service.md). Start-up only. */
+void chat_set_node(struct chat *c, const char *node_id);
+
 /* The most unresolved support conversations the routing gives one agent (0: no limit;
  * HERALD_SUPPORT_CAPACITY). Before serving. */
 void chat_set_support_capacity(struct chat *c, int capacity);

@@ -43,6 +43,7 @@ struct chat {
     struct retention *retention;    /* owned (retention.c); NULL when everything is kept */
     struct search_indexer *indexer; /* owned (search_index.c) */
     struct support *support;        /* owned (service.c) */
+    char node_id[33];               /* this process's (chat_set_node): support routing's flags */
     struct chat_event_hook hook; /* the event webhooks' (chat_set_event_hook); wants NULL: none */
 };
 
@@ -489,6 +490,10 @@ void chat__support_free(struct support *s);
 /* Presence's hook (ud the struct chat): user, of kind agent, is online; the app's queued
  * support conversations are routed, the oldest first. Any thread. */
 void chat__support_agent_online(void *ud, const char *app, const char *user);
+/* Adds to op the statements that flag user (when of kind agent) connected to this node, for
+ * the routing (nothing for other users). */
+void chat__support_add_here(struct store_op *op, const struct chat *chat, const char *app,
+                            const char *user);
 
 /* An agent's load went down (a conversation resolved or transferred): with a capacity, the
  * app's queue is swept again. Loop thread, after the change's commit. */
@@ -581,10 +586,12 @@ bool chat__presence_online(struct presence *p, const char *app, const char *user
 struct bus_redis;
 void chat__presence_cluster(struct presence *p, struct bus_redis *cluster);
 
-/* Calls fn(ud, app, user) when a user of kind agent comes online (after its presence event).
- * Start-up only. */
+/* Calls fn(ud, app, user) when a user of kind agent comes online (after its presence event),
+ * and when a user of any kind already online on another node connects here (fn's statements
+ * flag agents only). node_id (borrowed, filled before serving) names this node in the flags
+ * that the user's last departure from here clears. Start-up only. */
 void chat__presence_on_agent(struct presence *p, void (*fn)(void *, const char *, const char *),
-                             void *ud);
+                             void *ud, const char *node_id);
 
 /* Adds "online" to the "peer" of a conversation object (if any). Any thread. */
 void chat__presence_peer(struct chat *c, const char *app, cJSON *conv);

@@ -74,6 +74,7 @@ struct presence {
     struct bus_redis *cluster;                                     /* borrowed; NULL: one node */
     void (*on_agent)(void *ud, const char *app, const char *user); /* service.c's routing */
     void *on_agent_ud;
+    const char *node_id; /* borrowed: this node's id, in the routing's flags */
 };
 
 static unsigned hash_key(const char *app, const char *user)
@@ -225,6 +226,7 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
         store_op_add(op, &SQL_SUPPORT_AGENT_OFFLINE); /* an agent takes no new conversations */
         store_bind_text(op, app);
         store_bind_text(op, user);
+        store_bind_text(op, p->node_id ? p->node_id : "");
     } else {
         store_op_add(op, &SQL_SERVICE_KINDS); /* an agent: the support queue is routed */
         store_bind_text(op, app);
@@ -246,6 +248,46 @@ static void dispatch(struct presence *p, const char *app, const char *user, bool
         if (!online)
             after_offline(p, o);
         free(o);
+        pthread_mutex_lock(&p->mu);
+        p->inflight--;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* ---- the routing's flag of a user online on another node too (no presence event) */
+
+static void here_done(int status, struct store_result *res, void *ud)
+{
+    struct presence *p = ud;
+    if (status != 0)
+        log_warn("presence", "an agent's flag for this node not cleared: status %d", status);
+    store_result_free(res);
+    pthread_mutex_lock(&p->mu);
+    p->inflight--;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The user (online on another node as well) is connected here: the routing's flag for this
+ * node (service.c; an agent's arrival routes the queue) — or no longer: the flag goes. */
+static void here(struct presence *p, const char *app, const char *user, bool in)
+{
+    if (in) {
+        if (p->on_agent != NULL)
+            p->on_agent(p->on_agent_ud, app, user);
+        return;
+    }
+    struct store_op *op = store_op_new();
+    store_op_add(op, &SQL_SUPPORT_AGENT_OFFLINE);
+    store_bind_text(op, app);
+    store_bind_text(op, user);
+    store_bind_text(op, p->node_id ? p->node_id : "");
+    pthread_mutex_lock(&p->mu);
+    p->inflight++;
+    pthread_mutex_unlock(&p->mu);
+    if (store_write(p->store, op, here_done, p) != 0) {
+        log_warn("presence", "an agent's flag for this node not cleared: the store refused");
         pthread_mutex_lock(&p->mu);
         p->inflight--;
         pthread_cond_broadcast(&p->cv);
@@ -287,9 +329,10 @@ static void on_session(struct rt_session *s, bool open, void *ud)
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
-    if (announce && online_elsewhere(p, s->app_id, s->user_id))
+    if (announce && online_elsewhere(p, s->app_id, s->user_id)) {
         share(p, s->app_id, s->user_id, true); /* already online on another node: no event */
-    else if (announce)
+        here(p, s->app_id, s->user_id, true);
+    } else if (announce)
         dispatch(p, s->app_id, s->user_id, true, 0);
 }
 
@@ -323,6 +366,9 @@ static void *grace_main(void *arg)
             *link = e->next; /* still online on another node: no offline event, no last_seen */
             free(e);
             share(p, g->app, g->user, false);
+            pthread_mutex_unlock(&p->mu);
+            here(p, g->app, g->user, false);
+            pthread_mutex_lock(&p->mu);
         } else if (e != NULL && e->count == 0 && e->gone_at == g->gone_at) {
             e->announcing = true;
             pthread_mutex_unlock(&p->mu);
@@ -405,10 +451,11 @@ static bool entry_online(const struct pres_entry *e)
 }
 
 void chat__presence_on_agent(struct presence *p, void (*fn)(void *, const char *, const char *),
-                             void *ud)
+                             void *ud, const char *node_id)
 {
     p->on_agent = fn;
     p->on_agent_ud = ud;
+    p->node_id = node_id;
 }
 
 bool chat__presence_online(struct presence *p, const char *app, const char *user)

@@ -25,6 +25,7 @@
 #include "core/xalloc.h"
 #include "identity/identity.h"
 #include "kit/paging.h"
+#include "notify/notify.h"
 #include "identity/user_auth.h"
 #include "net/http.h"
 #include "router/request.h"
@@ -44,8 +45,12 @@ struct support *chat__support_new(struct store *st)
     struct support *s = xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    struct store_op *op = store_op_new(); /* presence is this process's: nobody is online yet */
+    /* presence is in memory: a node's agents are online while it is alive (SQL AGENT_LIVE); at
+       start the flags of nodes gone, and every flag when the store is this process's */
+    struct store_op *op = store_op_new();
     store_op_add(op, &SQL_SUPPORT_AGENTS_RESET);
+    store_bind_int(op, clock_wall_ms() - NOTIFY_ALIVE_MS);
+    store_bind_int(op, strcmp(store_backend_name(st), "sqlite") == 0);
     if (store_write_wait(st, op, NULL) != 0)
         log_warn("support", "the agents' online flags could not be reset");
     return s;
@@ -193,11 +198,8 @@ static void sweep_start(struct chat *chat, const char *app, const char *user)
     chat->support->inflight++;
     pthread_mutex_unlock(&chat->support->mu);
     struct store_op *op = store_op_new();
-    if (user != NULL) {
-        store_op_add(op, &SQL_SUPPORT_AGENT_ONLINE);
-        store_bind_text(op, app);
-        store_bind_text(op, user);
-    }
+    if (user != NULL)
+        chat__support_add_here(op, chat, app, user);
     store_op_add(op, &SQL_SUPPORT_QUEUED);
     store_bind_text(op, app);
     store_bind_int(op, SWEEP_BATCH);
@@ -205,6 +207,18 @@ static void sweep_start(struct chat *chat, const char *app, const char *user)
         log_warn("support", "an agent's arrival or a sweep was refused by the store");
         sweep_end(w);
     }
+}
+
+void chat__support_add_here(struct store_op *op, const struct chat *chat, const char *app,
+                            const char *user)
+{
+    store_op_add(op, &SQL_SUPPORT_AGENT_ONLINE);
+    store_bind_text(op, app);
+    store_bind_text(op, user);
+    store_op_add(op, &SQL_SUPPORT_AGENT_NODE_ADD);
+    store_bind_text(op, app);
+    store_bind_text(op, user);
+    store_bind_text(op, chat->node_id);
 }
 
 void chat__support_agent_online(void *ud, const char *app, const char *user)
@@ -450,6 +464,7 @@ static void agents_authed(struct http_req *req, const struct user_principal *p, 
     store_bind_text(op, c->app_id);
     store_bind_int(op, c->page_size);
     store_bind_int(op, (c->page - 1) * c->page_size);
+    store_bind_int(op, clock_wall_ms());
     kit_store(j, op, KIT_READ, agents_done);
 }
 

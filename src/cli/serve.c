@@ -174,6 +174,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     struct chat *chat = chat_new(ident, rt, cfg->max_message_chars, cfg->history_days,
                                  cfg->presence_grace_ms, cfg->recall_window_ms);
     chat_set_support_capacity(chat, cfg->support_capacity);
+    chat_set_node(chat, node_id);
     /* several nodes: the bus and presence reach the others through Redis (docs/deployment.md) */
     struct bus_redis *cluster = NULL;
     if (cfg->redis_url != NULL && cfg->redis_url[0] != '\0') {

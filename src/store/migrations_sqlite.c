@@ -587,6 +587,18 @@ static const char m022_role_names_unique[] =
 static const char m023_node_address[] =
     "ALTER TABLE nodes ADD COLUMN address TEXT NOT NULL DEFAULT '';";
 
+/* support routing's online flags per node (docs/service.md, "Support routing"): an agent is
+ * online for the routing while a node that is alive (nodes: heartbeat) has them */
+static const char m024_support_agent_nodes[] =
+    "CREATE TABLE support_agent_nodes ("
+    " app_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " node_id TEXT NOT NULL,"
+    " PRIMARY KEY (app_id, user_id, node_id),"
+    " FOREIGN KEY (app_id, user_id) REFERENCES support_agents(app_id, user_id) ON DELETE CASCADE"
+    ") STRICT;"
+    "ALTER TABLE support_agents DROP COLUMN online;";
+
 static const char m016_notify_config[] =
     "CREATE TABLE message_types ("
     " id TEXT PRIMARY KEY,"
@@ -690,6 +702,7 @@ const struct store_migration store__sqlite_migrations[] = {
     {21, "idempotency_sender", m021_idempotency_sender},
     {22, "role_names_unique", m022_role_names_unique},
     {23, "node_address", m023_node_address},
+    {24, "support_agent_nodes", m024_support_agent_nodes},
 };
 
 const int store__sqlite_nmigrations =

@@ -260,6 +260,7 @@ extern const struct store_sql SQL_AUDIT_LOG_INSERT_ASSIGN;
 extern const struct store_sql SQL_SUPPORT_MEMBER_ADD;
 extern const struct store_sql SQL_SUPPORT_AGENT_ONLINE;
 extern const struct store_sql SQL_SUPPORT_AGENT_OFFLINE;
+extern const struct store_sql SQL_SUPPORT_AGENT_NODE_ADD;
 extern const struct store_sql SQL_SUPPORT_AGENTS_RESET;
 extern const struct store_sql SQL_SUPPORT_QUEUED;
 extern const struct store_sql SQL_SERVICE_KINDS;

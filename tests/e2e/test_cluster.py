@@ -396,3 +396,49 @@ def test_a_node_stopping_sends_its_users_offline(redis, tmp_path_factory):
         watcher.close()
     finally:
         gen.close()
+
+
+@needs_pg
+def test_support_routing_sees_each_nodes_agents(redis, tmp_path_factory):
+    """Support routing's online flags are per node and die with the node's heartbeat: a node
+    starting does not unflag an agent connected to another node (it used to clear every
+    flag), an agent connected to two nodes stays routable when one dies, and the agents of a
+    node killed without a shutdown stop taking conversations once its heartbeat is stale."""
+    gen = two_nodes(redis, tmp_path_factory)
+    n1, n2 = next(gen)
+    try:
+        def support(node, customer):
+            r = call(node, customer, "POST", "/support/conversations", {})
+            assert r.status in (200, 201), r
+            return r.json()
+
+        def online(node, agent):
+            r = call(node, agent, "GET", "/support/agents?page_size=100")
+            assert r.status == 200, r
+            return {a["user_id"]: a["online"] for a in r.json()["results"]}.get(agent)
+
+        a1 = ws(n2, "p990")  # on node 2 only
+        wait_until(lambda: online(n1, "p990") is True, timeout=10, what="p990 flagged online")
+        n1.stop()
+        n1.start()
+        wait_until(lambda: http_get(n1.port, "/health/ready").status == 200, timeout=10,
+                   what="node 1 ready again")
+        assert online(n1, "p990") is True
+        assert support(n1, "b990")["assignee"] == "p990"
+        # an agent on both nodes: the node that dies does not take them away
+        a2 = ws(n1, "p991")
+        wait_until(lambda: online(n1, "p991") is True, timeout=10, what="p991 online")
+        a3 = ws(n2, "p991")
+        time.sleep(1)  # node 2 has flagged p991 too
+        n2.kill()
+        a1.close()
+        a3.close()
+        # node 2's heartbeat goes stale (15 s): p990 is offline for the routing, p991 is not
+        wait_until(lambda: online(n1, "p990") is False, timeout=25, interval=0.5,
+                   what="the dead node's agent unflagged")
+        assert online(n1, "p991") is True
+        for k in range(4):
+            assert support(n1, "b99%d" % (k + 2))["assignee"] == "p991"
+        a2.close()
+    finally:
+        gen.close()

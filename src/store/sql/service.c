@@ -40,6 +40,13 @@ const struct store_sql SQL_SUPPORT_OPEN_MEMBERS = STORE_SQL(
     "(SELECT count(*) FROM conversations x WHERE x.app_id = ?1 AND x.assignee_id = " agent         \
     " AND x.status IN ('open', 'pending'))"
 
+/* The agent of row sa is online for the routing: a node alive at the time `now` (an SQL
+ * parameter) has them; alive as in /admin/instances (NOTIFY_ALIVE_MS, notify/notify.h) */
+#define AGENT_LIVE(sa, now)                                                                        \
+    " EXISTS (SELECT 1 FROM support_agent_nodes an JOIN nodes n ON n.id = an.node_id WHERE"        \
+    " an.app_id = " sa ".app_id AND an.user_id = " sa ".user_id AND n.stopped_at IS NULL AND"      \
+    " n.heartbeat_at >= " now " - 15000)"
+
 /* An agent that may take one more: ?4 is the capacity (HERALD_SUPPORT_CAPACITY, 0: no limit) */
 #define HAS_ROOM(agent) " (CAST(?4 AS BIGINT) = 0 OR " LOAD_OF(agent) " < CAST(?4 AS BIGINT))"
 
@@ -49,13 +56,18 @@ const struct store_sql SQL_SUPPORT_OPEN_MEMBERS = STORE_SQL(
  * at capacity; nothing when no agent is online with room */
 const struct store_sql SQL_SUPPORT_ASSIGN = STORE_SQL(
     "UPDATE conversations SET assignee_id = (SELECT sa.user_id FROM support_agents sa WHERE"
-    " sa.app_id = ?1 AND sa.online = 1 AND sa.user_id <> conversations.customer_id "
-    "AND" HAS_ROOM("sa.user_id") " ORDER BY " LOAD_OF(
-        "sa.user_id") ", sa.turn, sa.user_id LIMIT 1),"
-                      " updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND support = 1 AND"
-                      " assignee_id IS NULL AND status <> 'resolved' AND EXISTS (SELECT 1 FROM"
-                      " support_agents sa WHERE sa.app_id = ?1 AND sa.online = 1 AND sa.user_id"
-                      " <> conversations.customer_id AND" HAS_ROOM("sa.user_id") ")");
+    " sa.app_id = ?1 AND" AGENT_LIVE(
+        "sa",
+        "?3") " AND sa.user_id <> conversations.customer_id "
+              "AND" HAS_ROOM("sa.user_id") " ORDER BY " LOAD_OF(
+                  "sa.user_id") ", sa.turn, sa.user_id LIMIT 1),"
+                                " updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND support = 1 AND"
+                                " assignee_id IS NULL AND status <> 'resolved' AND EXISTS (SELECT "
+                                "1 FROM"
+                                " support_agents sa WHERE sa.app_id = ?1 AND" AGENT_LIVE(
+                                    "sa", "?3") " AND sa.user_id"
+                                                " <> conversations.customer_id AND" HAS_ROOM(
+                                                    "sa.user_id") ")");
 
 /* The conversation ?2 has an assignee who is no member yet: this op assigned it. */
 #define NEWLY_ASSIGNED                                                                             \
@@ -83,20 +95,27 @@ const struct store_sql SQL_SUPPORT_MEMBER_ADD =
               " 0 FROM conversations WHERE id = ?1 AND assignee_id IS NOT NULL ON CONFLICT DO"
               " NOTHING");
 
-/* ?1 app, ?2 user: an agent of the app (kind agent) is online here; nothing for other users */
+/* ?1 app, ?2 user: an agent of the app (kind agent) has its row; nothing for other users */
 const struct store_sql SQL_SUPPORT_AGENT_ONLINE =
-    STORE_SQL("INSERT INTO support_agents (app_id, user_id, online, turn) SELECT app_id, id, 1,"
-              " 0 FROM users WHERE app_id = ?1 AND id = ?2 AND kind = 'agent' ON CONFLICT"
-              " (app_id, user_id) DO UPDATE SET online = 1");
+    STORE_SQL("INSERT INTO support_agents (app_id, user_id, turn) SELECT app_id, id, 0 FROM users"
+              " WHERE app_id = ?1 AND id = ?2 AND kind = 'agent' ON CONFLICT (app_id, user_id) DO"
+              " NOTHING");
 
-/* ?1 app, ?2 user */
-const struct store_sql SQL_SUPPORT_AGENT_OFFLINE =
-    STORE_SQL("UPDATE support_agents SET online = 0 WHERE app_id = ?1 AND user_id = ?2 AND online"
-              " = 1");
+/* ?1 app, ?2 user, ?3 node: after SQL_SUPPORT_AGENT_ONLINE, the agent is connected to node ?3
+ * (nothing for a user who is no agent) */
+const struct store_sql SQL_SUPPORT_AGENT_NODE_ADD =
+    STORE_SQL("INSERT INTO support_agent_nodes (app_id, user_id, node_id) SELECT app_id, user_id,"
+              " ?3 FROM support_agents WHERE app_id = ?1 AND user_id = ?2 ON CONFLICT DO NOTHING");
 
-/* at start: presence is this process's, so nobody is online yet */
-const struct store_sql SQL_SUPPORT_AGENTS_RESET =
-    STORE_SQL("UPDATE support_agents SET online = 0 WHERE online = 1");
+/* ?1 app, ?2 user, ?3 node: the agent is no longer connected to node ?3 */
+const struct store_sql SQL_SUPPORT_AGENT_OFFLINE = STORE_SQL(
+    "DELETE FROM support_agent_nodes WHERE app_id = ?1 AND user_id = ?2 AND node_id = ?3");
+
+/* at start, ?1 alive since, ?2 1 when this process owns the store (SQLite): the flags of
+ * nodes gone (every flag when the store is this process's: presence is in memory) */
+const struct store_sql SQL_SUPPORT_AGENTS_RESET = STORE_SQL(
+    "DELETE FROM support_agent_nodes WHERE ?2 = 1 OR node_id NOT IN (SELECT id FROM nodes WHERE"
+    " stopped_at IS NULL AND heartbeat_at >= ?1)");
 
 /* ?1 app, ?2 limit: the queued support conversations, the oldest first */
 const struct store_sql SQL_SUPPORT_QUEUED =
@@ -177,10 +196,11 @@ const struct store_sql SQL_SERVICE_LIST_MEMBERS =
               " m.user_id WHERE m.conversation_id IN (SELECT c.id" SVC_FROM SVC_PAGE
               ") ORDER BY m.conversation_id, m.joined_at, m.user_id");
 
-/* ?1 app, ?2 limit, ?3 offset: the app's agents that have been online here, with their loads */
-const struct store_sql SQL_SUPPORT_AGENTS_LIST = STORE_SQL("SELECT sa.user_id, sa.online, " LOAD_OF(
-    "sa.user_id") " FROM support_agents sa"
-                  " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2 OFFSET ?3");
+/* ?1 app, ?2 limit, ?3 offset, ?4 now: the app's agents that have been online, with their loads */
+const struct store_sql SQL_SUPPORT_AGENTS_LIST =
+    STORE_SQL("SELECT sa.user_id, CASE WHEN" AGENT_LIVE("sa", "?4") " THEN 1 ELSE 0 END, " LOAD_OF(
+        "sa.user_id") " FROM support_agents sa"
+                      " WHERE sa.app_id = ?1 ORDER BY sa.user_id LIMIT ?2 OFFSET ?3");
 
 /* ?1 app: how many agents it has */
 const struct store_sql SQL_SUPPORT_AGENTS_COUNT =
