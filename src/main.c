@@ -90,6 +90,12 @@ int main(int argc, char **argv)
             printf("usage: herald version\n\nPrints the version of this binary.\n");
             return 0;
         }
+        if (argc > 2) {
+            fprintf(stderr,
+                    "herald: version takes no arguments ('%s'; see herald version --help)\n",
+                    argv[2]);
+            return 2;
+        }
         printf("herald %s\n", HERALD_VERSION);
         return 0;
     }

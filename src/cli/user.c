@@ -4,8 +4,10 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/internal.h"
 #include "core/config.h"
@@ -76,6 +78,10 @@ int cli_user(int argc, char **argv)
     if (cli__check_settings(&cfg, false) != 0)
         goto out;
     rc = 1;
+    if (access(path, R_OK) != 0) { /* before the store is created */
+        fprintf(stderr, "herald: cannot read %s: %s\n", path, strerror(errno));
+        goto out;
+    }
     media_url_setup(cfg.base_url, cfg.trust_proxy); /* avatars under it are stored relative */
     st = cli__open_store(&cfg);
     if (st != NULL && cli__open_identity(&cfg, st, &ident) == 0 &&

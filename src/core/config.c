@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "log.h"
+#include "pg_url.h"
 #include "redis_url.h"
 #include "xalloc.h"
 
@@ -1291,6 +1292,11 @@ static int derive(struct config *c, char *err, size_t errlen)
                     "HERALD_DATABASE_URL: unsupported scheme (use sqlite:PATH or postgres://...)");
     if (strncmp(u, "sqlite:", 7) == 0 && u[7] == '\0')
         return fail(err, errlen, "HERALD_DATABASE_URL: sqlite: needs a file path");
+    if (strncmp(u, "sqlite:", 7) != 0) {
+        char why[300];
+        if (pg_url_check(u, why, sizeof(why)) != 0)
+            return fail(err, errlen, "HERALD_DATABASE_URL: %s", why);
+    }
     if (c->redis_url != NULL && c->redis_url[0] != '\0') {
         struct redis_url r;
         char why[160];

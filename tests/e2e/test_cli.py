@@ -55,6 +55,16 @@ def test_version():
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 1, p.stdout
     assert "herald" in lines[0].lower() and re.search(r"\d", lines[0]), lines[0]
+    for extra in (["extra"], ["--bogus"]):
+        p = run_herald(["version", *extra])
+        assert p.returncode == 2 and extra[0] in p.stderr and p.stdout == "", p
+
+
+@pytest.mark.store_independent
+def test_user_import_of_a_missing_file_creates_nothing(tmp_path):
+    p = run_herald(["user", "import", str(tmp_path / "missing.jsonl")], cwd=str(tmp_path))
+    assert p.returncode == 1 and "cannot read" in p.stderr and "missing.jsonl" in p.stderr, p
+    assert sorted(os.listdir(tmp_path)) == [], os.listdir(tmp_path)
 
 
 @pytest.mark.store_independent
@@ -239,6 +249,16 @@ def test_database_settings_validated():
     assert p.returncode != 0 and "HERALD_DATABASE_URL" in p.stderr
     p = run_herald(["check-config"], env={"HERALD_DURABILITY": "sometimes"})
     assert p.returncode != 0 and "HERALD_DURABILITY" in p.stderr
+    # what libpq would refuse at start is refused here, the password never echoed
+    for url, why in (("postgres://u:hunter2pw@h:abc/db", "port"),
+                     ("postgres://u:hunter2pw@h:99999/db", "port"),
+                     ("postgres://u:hunter2pw@h/db?sslmode=bogus", "sslmode"),
+                     ("postgres://u:hunter2pw@h/db?connect_timeout=x", "connect_timeout"),
+                     ("postgres://u:hunter2pw%zz@h/db", "percent-encoding"),
+                     ("postgres://u:hunter2pw@h/db?bogus=1", "query parameters")):
+        p = run_herald(["check-config"], env={"HERALD_DATABASE_URL": url})
+        assert p.returncode == 2 and "HERALD_DATABASE_URL" in p.stderr, (url, p)
+        assert why in p.stderr and "hunter2pw" not in p.stderr + p.stdout, (url, p)
     p = run_herald(["check-config"],
                    env={"HERALD_DATABASE_URL": "postgres://u:hunter2pw@127.0.0.1:5432/db"})
     assert p.returncode == 0
