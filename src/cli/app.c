@@ -63,7 +63,8 @@ int cli_app(int argc, char **argv)
         int e = console_app_create(&ident, argv[1], key, secret);
         if (e != 0) {
             fprintf(stderr, "herald: cannot create the app: %s\n",
-                    e == ERR_INVAL ? "the name must be 1-128 characters" : "store error");
+                    e == ERR_INVAL ? "the name must be 1-128 characters of UTF-8 on one line"
+                                   : "store error");
         } else {
             printf("key=%s\nsecret=%s\n", key, secret);
             OPENSSL_cleanse(secret, sizeof(secret));

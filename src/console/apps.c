@@ -14,6 +14,7 @@
 #include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/json_check.h"
 #include "core/rand.h"
 #include "core/xalloc.h"
 #include "identity/apps.h"
@@ -125,7 +126,7 @@ struct app_fields {
 static const struct kit_field app_create_fields[] = {
     {.name = "name",
      .kind = KIT_STRING,
-     .flags = KIT_REQUIRED,
+     .flags = KIT_REQUIRED | KIT_LINE,
      .min = 1,
      .max = APP_NAME_MAX,
      .at = KIT_AT(struct app_fields, name)},
@@ -136,6 +137,7 @@ static const struct kit_field app_create_fields[] = {
 static const struct kit_field app_patch_fields[] = {
     {.name = "name",
      .kind = KIT_STRING,
+     .flags = KIT_LINE,
      .max = APP_NAME_MAX,
      .at = KIT_AT(struct app_fields, name)},
     APP_COMMON_FIELDS,
@@ -420,7 +422,10 @@ static void cli_who(struct console_op *who)
 int console_app_create(struct identity *id, const char *name, char key_out[APP_KEY_MAX + 1],
                        char secret_out[TOKEN_LEN + 1])
 {
-    size_t nlen = name ? strlen(name) : 0;
+    /* as the API takes it: 1..APP_NAME_MAX characters of UTF-8 on one line */
+    if (name == NULL || !json_utf8_is_valid(name, strlen(name)) || !kit_is_one_line(name))
+        return ERR_INVAL;
+    size_t nlen = kit_utf8_len(name);
     if (nlen == 0 || nlen > APP_NAME_MAX)
         return ERR_INVAL;
     char app_id[33], hex[25], hash[TOKEN_HASH_HEX + 1];

@@ -142,6 +142,9 @@ static int check_string(const cJSON *v, const struct kit_field *f, const char *p
     default:
         break;
     }
+    if ((f->flags & KIT_LINE) && !kit_is_one_line(s))
+        return fail(err, path,
+                    f->message ? f->message : "must be one line of text (no control characters)");
     bool bytes = (f->flags & KIT_BYTES) != 0;
     int64_t n = (int64_t)(bytes ? strlen(s) : kit_utf8_len(s));
     if (n < f->min || (f->max > 0 && n > f->max)) {
@@ -156,6 +159,14 @@ static int check_string(const cJSON *v, const struct kit_field *f, const char *p
         return fail(err, path, err->buf);
     }
     return 0;
+}
+
+bool kit_is_one_line(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
 }
 
 /* Checks v against f and, when out is not NULL, stores it at out + f->off. */

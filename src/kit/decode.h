@@ -48,6 +48,9 @@ bool kit_name_is_valid(const char *s, size_t max);
  */
 bool kit_email_is_valid(const char *s);
 
+/* s holds no control character (U+0000-U+001F, U+007F). */
+bool kit_is_one_line(const char *s);
+
 /* Characters (UTF-8 code points) of s, which is valid UTF-8. */
 size_t kit_utf8_len(const char *s);
 
@@ -76,6 +79,8 @@ enum {
     KIT_BYTES = 1 << 1,    /* min/max of a string count bytes, not characters */
     KIT_REFUSED = 1 << 2,  /* present: refused ("cannot be set through this endpoint") */
     KIT_NULLABLE = 1 << 3, /* null is taken as absent */
+    KIT_LINE = 1 << 4,     /* a string: one line of text, no control character (U+0000-U+001F,
+                              U+007F): a display name that lists and logs show on one line */
 };
 
 struct kit_table;

@@ -170,7 +170,7 @@ static const struct kit_field kind_elem = {
 #define TYPE_FIELDS(req)                                                                           \
     {.name = "name",                                                                               \
      .kind = KIT_STRING,                                                                           \
-     .flags = req,                                                                                 \
+     .flags = (req) | KIT_LINE,                                                                    \
      .min = 1,                                                                                     \
      .max = TYPE_NAME_MAX,                                                                         \
      .at = KIT_AT(struct type_in, name),                                                           \

@@ -358,6 +358,9 @@ def test_cli_writes_are_in_the_audit_log(server_factory):
     p = run_herald(["admin", "create", "root", "--password-stdin"], env=s.cli_env(),
                    input=pw + "\n")
     assert p.returncode == 0, p
+    for bad in ("two\nlines", "tab\there", "bell\x07"):  # one line, as the API wants
+        p = run_herald(["app", "create", bad], env=s.cli_env())
+        assert p.returncode == 1 and "one line" in p.stderr, p
     p = run_herald(["app", "create", "Shop from CLI"], env=s.cli_env())
     assert p.returncode == 0, p
     key = re.search(r"^key=(\S+)$", p.stdout, re.M).group(1)
@@ -378,6 +381,12 @@ def test_cli_writes_are_in_the_audit_log(server_factory):
     create = [e for e in entries if e["action"] == "app.create"]
     assert len(create) == 1, entries
     e = create[0]
+    for bad in ("two\nlines", "tab\there", "del\u007f"):
+        r = http_request(s.port, "POST", "/api/v1/admin/apps",
+                         headers=dict(auth, **{"Content-Type": "application/json"}),
+                         body=json.dumps({"name": bad}).encode())
+        assert r.status == 422 and r.json()["error"]["field"] == "name", r
+        assert "one line" in r.json()["error"]["message"], r
     assert e["operator_name"] == "cli" and e["ip"] == "local", e
     detail = e["detail"] if isinstance(e["detail"], dict) else json.loads(e["detail"])
     assert detail.get("name") == "Shop from CLI" and detail.get("key") == key, e
