@@ -509,11 +509,18 @@ test('refused sign-ins show one "access restricted" page; a token never stays in
 test('the chat at 375 px: one column at a time', async () => {
   await api('b5', 'POST', '/messages', { to: 'm5', message: { type: 'text', content: 'hello phone' } })
   await api('b5', 'PATCH', '/auth/me', { avatar: url('/favicon.svg') })
+  // a long name of one's own is cut, it does not widen the list past the screen
+  await api('m5', 'PATCH', '/auth/me', { name: 'Merchant Number Five, Flagship Store of the East' })
   const p = await openChat('/chat?user_id=m5', { viewport: { width: 375, height: 740 } })
   const row = conv(p, 'b5')
   await row.waitFor()
   assert.equal(await row.locator('.avatar img').getAttribute('src'), url('/favicon.svg'))
   assert.equal(await p.locator('.pane').isVisible(), false)
+  const listWidth = await p.evaluate(() => document.documentElement.scrollWidth)
+  assert.ok(listWidth <= 375, `the list has no horizontal scroll (${listWidth})`)
+  assert.ok(await p.getByRole('button', { name: 'Sign out' }).isVisible())
+  const signOut = await p.getByRole('button', { name: 'Sign out' }).boundingBox()
+  assert.ok(signOut.x + signOut.width <= 375, `sign-out on screen (${JSON.stringify(signOut)})`)
   await row.click()
   await p.locator('.pane .bubble', { hasText: 'hello phone' }).waitFor()
   assert.equal(await p.locator('.side').isVisible(), false)
@@ -529,6 +536,19 @@ test('the chat at 375 px: one column at a time', async () => {
   await shot(p, 'chat-phone')
   await p.getByRole('button', { name: 'Back to the conversations' }).click()
   await row.waitFor()
+})
+
+test('the language switch changes the chat at once and is kept', async () => {
+  const p = await openChat('/chat?user_id=b7')
+  await p.getByRole('navigation', { name: 'Conversations' }).waitFor()
+  await p.getByRole('combobox', { name: 'Language' }).selectOption('zh-CN')
+  await p.getByRole('navigation', { name: '会话' }).waitFor()
+  assert.equal(await p.evaluate(() => localStorage.getItem('herald.locale')), 'zh-CN')
+  assert.equal(await p.evaluate(() => document.documentElement.lang), 'zh-CN')
+  await p.reload()
+  await p.getByRole('navigation', { name: '会话' }).waitFor()
+  await p.getByRole('combobox', { name: '语言' }).selectOption('en')
+  await p.getByRole('navigation', { name: 'Conversations' }).waitFor()
 })
 
 test('no console errors', () => {

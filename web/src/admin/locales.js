@@ -4,6 +4,7 @@ export default {
     common: {
       language: 'Language',
       notFound: 'Page not found',
+      pageLoadFailed: 'This page could not be loaded: the server is not reachable. Try again in a moment.',
       yes: 'Yes',
       no: 'No',
       open: 'Open',
@@ -199,6 +200,7 @@ export default {
     common: {
       language: '语言',
       notFound: '页面不存在',
+      pageLoadFailed: '页面加载失败：无法连接服务器，请稍后重试。',
       yes: '是',
       no: '否',
       open: '打开',

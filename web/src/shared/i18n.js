@@ -32,8 +32,9 @@ export function createHeraldI18n(messages) {
   return createI18n({ legacy: false, locale, fallbackLocale: 'en', messages })
 }
 
-export function switchLocale(i18n, code) {
-  i18n.global.locale.value = code
+// locale: the writable locale ref of the global composer (useI18n().locale in a component).
+export function switchLocale(locale, code) {
+  locale.value = code
   document.documentElement.lang = code
   try {
     window.localStorage.setItem(KEY, code)
