@@ -72,15 +72,23 @@ static void apps_list(struct http_req *req, const struct console_op *who, void *
 {
     struct kit_job *j;
     struct store_op *op;
-    if (!console__page_job(req, ud, who, &APPS_PAGE, &j, &op))
+    char *pat = NULL;
+    if (console__search_pattern(req, &pat) != 0)
         return;
+    if (!console__page_job(req, ud, who, &APPS_PAGE, &j, &op)) {
+        free(pat);
+        return;
+    }
     char *scope = console__apps_json(who, "apps:read");
     store_op_add(op, &SQL_APPS_COUNT_SCOPED);
     store_bind_text(op, scope);
+    store_bind_text(op, pat);
     store_op_add(op, &SQL_APPS_PAGE_SCOPED);
     store_bind_text(op, scope);
+    store_bind_text(op, pat);
     console__bind_page(j, op);
     free(scope);
+    free(pat);
     kit_store(j, op, KIT_READ, console__finish_page);
 }
 

@@ -515,17 +515,58 @@ void console__finish_page(struct kit_job *j)
     cJSON_Delete(o);
 }
 
+/* q as a LIKE pattern %q% with % _ \ escaped; NULL when absent or empty; -1 after a 422. */
+int console__search_pattern(struct http_req *req, char **out)
+{
+    char q[CONSOLE_Q_MAX + 2];
+    int n = http_req_query_param(req, "q", q, sizeof(q));
+    *out = NULL;
+    if (n < 0) {
+        const char *raw = http_req_query(req);
+        bool seen = false;
+        for (const char *p = raw; p && *p && !seen; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+            seen = p[0] == 'q' && p[1] == '=';
+        if (!seen)
+            return 0;
+    }
+    if (n < 0 || n > CONSOLE_Q_MAX || memchr(q, '\0', (size_t)n) != NULL) {
+        console__invalid(req, "q", "must be at most 64 bytes");
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    char *pat = xmalloc(2 * (size_t)n + 3), *w = pat;
+    *w++ = '%';
+    for (int i = 0; i < n; i++) {
+        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+            *w++ = '\\';
+        *w++ = q[i];
+    }
+    *w++ = '%';
+    *w = '\0';
+    *out = pat;
+    return 0;
+}
+
 void console__list(struct http_req *req, struct identity *id, const struct console_op *who,
                    const struct console_shape *shape, const struct store_sql *count,
                    const struct store_sql *page)
 {
     struct kit_job *j;
     struct store_op *op;
-    if (!console__page_job(req, id, who, shape, &j, &op))
+    char *pat = NULL;
+    if (console__search_pattern(req, &pat) != 0)
         return;
+    if (!console__page_job(req, id, who, shape, &j, &op)) {
+        free(pat);
+        return;
+    }
     store_op_add(op, count);
+    store_bind_text(op, pat);
     store_op_add(op, page);
+    store_bind_text(op, pat);
     console__bind_page(j, op);
+    free(pat);
     kit_store(j, op, KIT_READ, console__finish_page);
 }
 

@@ -139,7 +139,12 @@ bool console__page_job(struct http_req *req, struct identity *id, const struct c
                        const struct console_shape *shape, struct kit_job **j, struct store_op **op);
 void console__bind_page(struct kit_job *j, struct store_op *op);
 void console__finish_page(struct kit_job *j);
-/* console__page_job with a COUNT and a PAGE statement that take only the paging. */
+#define CONSOLE_Q_MAX 64 /* bytes of a list's ?q= search */
+/* ?q= as a LIKE pattern %q% with % _ \ escaped into *out (freed by the caller): NULL when
+ * absent or empty; 0, or -1 after answering 422 (too long). */
+int console__search_pattern(struct http_req *req, char **out);
+/* console__page_job with a COUNT statement taking ?q='s pattern (console__search_pattern; NULL:
+ * no search) and a PAGE statement taking it, then the paging. */
 void console__list(struct http_req *req, struct identity *id, const struct console_op *who,
                    const struct console_shape *shape, const struct store_sql *count,
                    const struct store_sql *page);

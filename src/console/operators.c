@@ -66,7 +66,7 @@ static void finish_deleted(struct kit_job *j)
 
 static void ops_list(struct http_req *req, const struct console_op *who, void *ud)
 {
-    console__list(req, ud, who, &OPERATOR, &SQL_OPERATORS_COUNT, &SQL_OPERATORS_PAGE);
+    console__list(req, ud, who, &OPERATOR, &SQL_OPERATORS_SEARCH_COUNT, &SQL_OPERATORS_PAGE);
 }
 
 static void ops_get(struct http_req *req, const struct console_op *who, void *ud)

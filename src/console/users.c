@@ -25,8 +25,6 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-#define Q_MAX 64 /* bytes of a search */
-
 #define USER_WHERE_PG                                                                              \
     " FROM users WHERE ($1::text IS NULL OR app_id IN"                                             \
     " (SELECT json_array_elements_text($1::text::json)))"                                          \
@@ -58,39 +56,6 @@ static void finish_page(struct kit_job *j)
     cJSON_Delete(o);
 }
 
-/* q as a LIKE pattern %q% with % _ \ escaped; NULL when absent or empty; -1 after a 422. */
-static int search_pattern(struct http_req *req, char **out)
-{
-    char q[Q_MAX + 2];
-    int n = http_req_query_param(req, "q", q, sizeof(q));
-    *out = NULL;
-    if (n < 0) {
-        const char *raw = http_req_query(req);
-        bool seen = false;
-        for (const char *p = raw; p && *p && !seen; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
-            seen = p[0] == 'q' && p[1] == '=';
-        if (!seen)
-            return 0;
-    }
-    if (n < 0 || n > Q_MAX || memchr(q, '\0', (size_t)n) != NULL) {
-        console__invalid(req, "q", "must be at most 64 bytes");
-        return -1;
-    }
-    if (n == 0)
-        return 0;
-    char *pat = xmalloc(2 * (size_t)n + 3), *w = pat;
-    *w++ = '%';
-    for (int i = 0; i < n; i++) {
-        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
-            *w++ = '\\';
-        *w++ = q[i];
-    }
-    *w++ = '%';
-    *w = '\0';
-    *out = pat;
-    return 0;
-}
-
 static void users_list(struct http_req *req, const struct console_op *who, void *ud)
 {
     int64_t page, size;
@@ -115,7 +80,7 @@ static void users_list(struct http_req *req, const struct console_op *who, void 
         scope = console__apps_json(who, "users:read");
     }
     char *pat = NULL;
-    if (search_pattern(req, &pat) != 0) {
+    if (console__search_pattern(req, &pat) != 0) {
         free(scope);
         return;
     }

@@ -89,6 +89,7 @@ extern const struct store_sql SQL_OPERATORS_LOGGED_IN;
 extern const struct store_sql SQL_OPERATORS_ME;
 extern const struct store_sql SQL_OPERATORS_PRINCIPAL;
 extern const struct store_sql SQL_OPERATORS_PAGE;
+extern const struct store_sql SQL_OPERATORS_SEARCH_COUNT;
 extern const struct store_sql SQL_OPERATORS_GET;
 extern const struct store_sql SQL_OPERATORS_INSERT;
 extern const struct store_sql SQL_OPERATORS_UPDATE;

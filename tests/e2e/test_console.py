@@ -327,3 +327,30 @@ def test_audit_log(server, root):
     assert secret not in body and PW not in body and "$y$" not in body
     actions = {e["action"] for e in everything.json()["results"]}
     assert {"operator.create", "operator.login", "app.create"} <= actions, actions
+
+
+def test_apps_operators_and_roles_lists_search_with_q(server, root):
+    """?q= finds apps by name or key, operators by name and roles by name or description, case
+    blind, with % and _ taken literally; the count is the matches'; too long is a 422."""
+    a = call(server, "POST", "/admin/apps", {"name": "Searchable Fish_Market"}, token=root).json()
+    call(server, "POST", "/admin/apps", {"name": "Searchable Fish Market"}, token=root)
+    found = call(server, "GET", "/admin/apps?q=fish_m", token=root).json()
+    assert [x["id"] for x in found["results"]] == [a["id"]] and found["count"] == 1, found
+    by_key = call(server, "GET", "/admin/apps?q=" + a["key"], token=root).json()
+    assert [x["id"] for x in by_key["results"]] == [a["id"]], by_key
+    both = call(server, "GET", "/admin/apps?q=SEARCHABLE&page_size=1", token=root).json()
+    assert both["count"] == 2 and len(both["results"]) == 1, both
+    assert call(server, "GET", "/admin/apps?q=%25", token=root).json()["count"] == 0
+    make_operator(server, root, "findme-op", ["users:read"])
+    ops = call(server, "GET", "/admin/operators?q=FINDME", token=root).json()
+    assert [x["name"] for x in ops["results"]] == ["findme-op"] and ops["count"] == 1, ops
+    r = call(server, "POST", "/admin/roles", {"name": "night-shift", "permissions": [],
+                                              "description": "Weekend watchers"}, token=root)
+    assert r.status == 201, r
+    for q in ("NIGHT", "weekend"):
+        roles = call(server, "GET", "/admin/roles?q=" + q, token=root).json()
+        assert [x["name"] for x in roles["results"]] == ["night-shift"], (q, roles)
+    for path in ("/admin/apps", "/admin/operators", "/admin/roles"):
+        r = call(server, "GET", path + "?q=" + "x" * 65, token=root)
+        assert r.status == 422 and r.json()["error"]["field"] == "q", (path, r)
+        assert call(server, "GET", path + "?q=", token=root).json()["count"] >= 1

@@ -75,6 +75,7 @@ const struct store_sql_entry store_sql_all[] = {
     E(SQL_OPERATORS_ME),
     E(SQL_OPERATORS_PRINCIPAL),
     E(SQL_OPERATORS_PAGE),
+    E(SQL_OPERATORS_SEARCH_COUNT),
     E(SQL_OPERATORS_GET),
     E(SQL_OPERATORS_INSERT),
     E(SQL_OPERATORS_UPDATE),

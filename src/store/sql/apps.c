@@ -11,20 +11,27 @@
     " daily_quota, created_at, updated_at"
 
 /* ?1 NULL: every app; else a JSON array of the app ids the caller may see */
+/* ?1 the app ids a JSON array (NULL: all), ?2 a LIKE pattern on the name or the key (NULL:
+ * every one) */
 const struct store_sql SQL_APPS_COUNT_SCOPED = {
-    .sqlite = "SELECT count(*) FROM apps WHERE ?1 IS NULL OR id IN (SELECT value FROM"
-              " json_each(?1))",
-    .pg = "SELECT count(*) FROM apps WHERE $1::text IS NULL OR id IN (SELECT"
-          " json_array_elements_text($1::text::json))",
+    .sqlite = "SELECT count(*) FROM apps WHERE (?1 IS NULL OR id IN (SELECT value FROM"
+              " json_each(?1))) AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\' OR key LIKE ?2"
+              " ESCAPE '\\')",
+    .pg = "SELECT count(*) FROM apps WHERE ($1::text IS NULL OR id IN (SELECT"
+          " json_array_elements_text($1::text::json))) AND ($2::text IS NULL OR name ILIKE $2"
+          " ESCAPE '\\' OR key ILIKE $2 ESCAPE '\\')",
 };
 
+/* ?1, ?2 as SQL_APPS_COUNT_SCOPED's, ?3 limit, ?4 offset */
 const struct store_sql SQL_APPS_PAGE_SCOPED = {
     .sqlite = "SELECT " APP_COLS
-              " FROM apps WHERE ?1 IS NULL OR id IN (SELECT value FROM json_each(?1)) ORDER"
-              " BY created_at, id LIMIT ?2 OFFSET ?3",
-    .pg = "SELECT " APP_COLS " FROM apps WHERE $1::text IS NULL OR id IN (SELECT"
-          " json_array_elements_text($1::text::json)) ORDER BY created_at, id LIMIT $2"
-          " OFFSET $3",
+              " FROM apps WHERE (?1 IS NULL OR id IN (SELECT value FROM json_each(?1))) AND (?2"
+              " IS NULL OR name LIKE ?2 ESCAPE '\\' OR key LIKE ?2 ESCAPE '\\') ORDER BY"
+              " created_at, id LIMIT ?3 OFFSET ?4",
+    .pg = "SELECT " APP_COLS " FROM apps WHERE ($1::text IS NULL OR id IN (SELECT"
+          " json_array_elements_text($1::text::json))) AND ($2::text IS NULL OR name ILIKE $2"
+          " ESCAPE '\\' OR key ILIKE $2 ESCAPE '\\') ORDER BY created_at, id LIMIT $3 OFFSET"
+          " $4",
 };
 
 const struct store_sql SQL_APPS_GET = STORE_SQL("SELECT " APP_COLS " FROM apps WHERE id = ?1");

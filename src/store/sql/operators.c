@@ -54,9 +54,18 @@ const struct store_sql SQL_OPERATORS_PRINCIPAL =
               " operators o LEFT JOIN operator_roles x ON x.operator_id = o.id LEFT JOIN"
               " roles r ON r.id = x.role_id WHERE o.id = ?1");
 
+/* ?1 a LIKE pattern on the name (NULL: every one) */
+const struct store_sql SQL_OPERATORS_SEARCH_COUNT = {
+    .sqlite = "SELECT count(*) FROM operators WHERE ?1 IS NULL OR name LIKE ?1 ESCAPE '\\'",
+    .pg = "SELECT count(*) FROM operators WHERE $1::text IS NULL OR name ILIKE $1 ESCAPE '\\'",
+};
+
+/* ?1 a LIKE pattern on the name (NULL: every one), ?2 limit, ?3 offset */
 const struct store_sql SQL_OPERATORS_PAGE = {
-    .sqlite = "SELECT " OP_COLS " FROM operators o ORDER BY o.created_at, o.id LIMIT ?1 OFFSET ?2",
-    .pg = "SELECT " OP_COLS_PG " FROM operators o ORDER BY o.created_at, o.id LIMIT $1 OFFSET $2",
+    .sqlite = "SELECT " OP_COLS " FROM operators o WHERE ?1 IS NULL OR o.name LIKE ?1 ESCAPE '\\'"
+              " ORDER BY o.created_at, o.id LIMIT ?2 OFFSET ?3",
+    .pg = "SELECT " OP_COLS_PG " FROM operators o WHERE $1::text IS NULL OR o.name ILIKE $1 ESCAPE"
+          " '\\' ORDER BY o.created_at, o.id LIMIT $2 OFFSET $3",
 };
 
 const struct store_sql SQL_OPERATORS_GET = {

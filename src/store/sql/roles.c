@@ -42,11 +42,22 @@ const struct store_sql SQL_ROLES_OF_OPERATOR =
     STORE_SQL("SELECT r.id, r.permissions, r.all_apps FROM operator_roles x JOIN roles r ON"
               " r.id = x.role_id WHERE x.operator_id = ?1");
 
-const struct store_sql SQL_ROLES_COUNT = STORE_SQL("SELECT count(*) FROM roles");
+/* ?1 a LIKE pattern on the name or the description (NULL: every one) */
+const struct store_sql SQL_ROLES_COUNT = {
+    .sqlite = "SELECT count(*) FROM roles WHERE ?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR"
+              " description LIKE ?1 ESCAPE '\\'",
+    .pg = "SELECT count(*) FROM roles WHERE $1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR"
+          " description ILIKE $1 ESCAPE '\\'",
+};
 
+/* ?1 the pattern as SQL_ROLES_COUNT's, ?2 limit, ?3 offset */
 const struct store_sql SQL_ROLES_PAGE = {
-    .sqlite = "SELECT " ROLE_COLS " FROM roles r ORDER BY r.created_at, r.id LIMIT ?1 OFFSET ?2",
-    .pg = "SELECT " ROLE_COLS_PG " FROM roles r ORDER BY r.created_at, r.id LIMIT $1 OFFSET $2",
+    .sqlite = "SELECT " ROLE_COLS " FROM roles r WHERE ?1 IS NULL OR r.name LIKE ?1 ESCAPE '\\'"
+              " OR r.description LIKE ?1 ESCAPE '\\' ORDER BY r.created_at, r.id LIMIT ?2 OFFSET"
+              " ?3",
+    .pg = "SELECT " ROLE_COLS_PG " FROM roles r WHERE $1::text IS NULL OR r.name ILIKE $1 ESCAPE"
+          " '\\' OR r.description ILIKE $1 ESCAPE '\\' ORDER BY r.created_at, r.id LIMIT $2"
+          " OFFSET $3",
 };
 
 const struct store_sql SQL_ROLES_GET = {

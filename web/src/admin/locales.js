@@ -69,6 +69,7 @@ export default {
       perApp: 'Users and conversations per app',
     },
     apps: {
+      search: 'App name or key',
       create: 'New app',
       id: 'Id',
       name: 'Name',
@@ -98,6 +99,7 @@ export default {
       secretOnce: 'Copy it now: it is shown only once and cannot be read again.',
     },
     operators: {
+      search: 'Operator name',
       create: 'New operator',
       edit: 'Edit {name}',
       name: 'Name',
@@ -106,6 +108,7 @@ export default {
       deleteConfirm: 'Delete operator {name}? Its tokens are revoked.',
     },
     roles: {
+      search: 'Role name or description',
       create: 'New role',
       edit: 'Edit {name}',
       name: 'Name',
@@ -265,6 +268,7 @@ export default {
       perApp: '各应用的用户与会话',
     },
     apps: {
+      search: '应用名称或 Key',
       create: '新建应用',
       id: 'ID',
       name: '名称',
@@ -294,6 +298,7 @@ export default {
       secretOnce: '请立即复制：密钥只显示这一次，之后无法再查看。',
     },
     operators: {
+      search: '管理员名称',
       create: '新建管理员',
       edit: '编辑 {name}',
       name: '账号',
@@ -302,6 +307,7 @@ export default {
       deleteConfirm: '删除管理员 {name}？其令牌将被吊销。',
     },
     roles: {
+      search: '角色名称或描述',
       create: '新建角色',
       edit: '编辑 {name}',
       name: '名称',
