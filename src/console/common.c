@@ -521,14 +521,8 @@ int console__search_pattern(struct http_req *req, char **out)
     char q[CONSOLE_Q_MAX + 2];
     int n = http_req_query_param(req, "q", q, sizeof(q));
     *out = NULL;
-    if (n < 0) {
-        const char *raw = http_req_query(req);
-        bool seen = false;
-        for (const char *p = raw; p && *p && !seen; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
-            seen = p[0] == 'q' && p[1] == '=';
-        if (!seen)
-            return 0;
-    }
+    if (n < 0 && !http_req_has_query_param(req, "q"))
+        return 0; /* absent; present but -1: too long */
     if (n < 0 || n > CONSOLE_Q_MAX || memchr(q, '\0', (size_t)n) != NULL) {
         console__invalid(req, "q", "must be at most 64 bytes");
         return -1;
