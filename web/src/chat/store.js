@@ -297,7 +297,9 @@ export const useChat = defineStore('chat', () => {
         inboxCounted = true
         rest
           .inboxUnread()
-          .then((a) => (inboxUnread.value = a.unread))
+          // the older unread ones too; a frame that came while the count was on its way may be
+          // missing from it, so a smaller answer never lowers what this page has counted
+          .then((a) => (inboxUnread.value = Math.max(inboxUnread.value, a.unread)))
           .catch(() => {})
       }
       if (document.hidden && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
