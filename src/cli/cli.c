@@ -97,7 +97,7 @@ int cli__load_config(struct config *cfg, int argc, char **argv, char **warnings)
     if (w)
         fclose(w);
     if (rc != 0) {
-        fprintf(stderr, "herald: configuration error: %s\n", err);
+        log_fatal("configuration error: %s", err);
         config_release(cfg);
         return -1;
     }
@@ -123,7 +123,7 @@ int cli__check_settings(struct config *cfg, bool listen)
     if (rc == 0 && listen)
         rc = config_resolve_listen(cfg, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "herald: configuration error: %s\n", err);
+        log_fatal("configuration error: %s", err);
         return -1;
     }
     return 0;
@@ -139,8 +139,7 @@ struct store *cli__open_store(const struct config *cfg)
     struct store *st = NULL;
     int version = 0;
     if (strncmp(cfg->database_url, "sqlite:", 7) == 0 && fs_make_dirs(cfg->data_dir, 0700) != 0) {
-        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg->data_dir,
-                strerror(errno));
+        log_fatal("cannot create HERALD_DATA_DIR %s: %s", cfg->data_dir, strerror(errno));
         return NULL;
     }
     enum store_durability d = cfg->durability ? STORE_DURABILITY_STRICT : STORE_DURABILITY_NORMAL;
@@ -154,13 +153,13 @@ struct store *cli__open_store(const struct config *cfg)
         char derived[4200];
         snprintf(derived, sizeof(derived), "sqlite:%s/herald.db", cfg->data_dir);
         if (strcmp(cfg->database_url, derived) == 0)
-            fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: %s\n", cfg->data_dir, e);
+            log_fatal("cannot use HERALD_DATA_DIR %s: %s", cfg->data_dir, e);
         else
-            fprintf(stderr, "herald: HERALD_DATABASE_URL: %s\n", e);
+            log_fatal("HERALD_DATABASE_URL: %s", e);
         return NULL;
     }
     if (store_migrate(st, 0, &version, err, sizeof(err)) != 0) {
-        fprintf(stderr, "herald: cannot migrate the database: %s\n", err);
+        log_fatal("cannot migrate the database: %s", err);
         store_close(st);
         return NULL;
     }
@@ -178,7 +177,7 @@ int cli__open_identity(const struct config *cfg, struct store *st, struct identi
     uint8_t enc[SECRETBOX_KEY_LEN], jwt[SECRETBOX_KEY_LEN];
     int rc = secretbox_key_load(cfg->encryption_key, cfg->data_dir, enc, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "herald: %s\n", err);
+        log_fatal("%s", err);
         return -1;
     }
     const void *jkey = jwt;
@@ -188,7 +187,7 @@ int cli__open_identity(const struct config *cfg, struct store *st, struct identi
         jlen = strlen(cfg->jwt_secret);
     } else if (secretbox_keyfile_load("HERALD_JWT_SECRET", NULL, cfg->data_dir, JWT_KEY_FILE, jwt,
                                       err, sizeof(err)) != 0) {
-        fprintf(stderr, "herald: %s\n", err);
+        log_fatal("%s", err);
         OPENSSL_cleanse(enc, sizeof(enc));
         return -1;
     }
@@ -201,7 +200,7 @@ int cli__open_identity(const struct config *cfg, struct store *st, struct identi
     OPENSSL_cleanse(jwt, sizeof(jwt));
     if (rc != 0) {
         identity_release(id);
-        fprintf(stderr, "herald: cannot set up the identity keys\n");
+        log_fatal("cannot set up the identity keys");
         return -1;
     }
     return 0;

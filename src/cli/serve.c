@@ -61,8 +61,8 @@ static int lock_data_dir(const char *dir)
     snprintf(path, sizeof(path), "%s/herald.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: cannot create herald.lock: %s\n",
-                dir, strerror(errno));
+        log_fatal("cannot use HERALD_DATA_DIR %s: cannot create herald.lock: %s", dir,
+                  strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -71,13 +71,12 @@ static int lock_data_dir(const char *dir)
         ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
         if (e == EWOULDBLOCK)
-            fprintf(stderr,
-                    "herald: HERALD_DATA_DIR %s is in use by another herald serve%s%s%s; one "
-                    "server per data folder\n",
-                    dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+            log_fatal("HERALD_DATA_DIR %s is in use by another herald serve%s%s%s; one "
+                      "server per data folder",
+                      dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
         else
-            fprintf(stderr, "herald: cannot use HERALD_DATA_DIR %s: cannot lock herald.lock: %s\n",
-                    dir, strerror(e));
+            log_fatal("cannot use HERALD_DATA_DIR %s: cannot lock herald.lock: %s", dir,
+                      strerror(e));
         close(fd);
         return -1;
     }
@@ -145,13 +144,13 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     char node_id[BUS_REDIS_NODE_LEN + 1];
     rand_hex(node_id, BUS_REDIS_NODE_LEN / 2);
     if (media_thumb_init() != 0) {
-        fprintf(stderr, "herald: cannot start the image library (libvips)\n");
+        log_fatal("cannot start the image library (libvips)");
         return 1;
     }
     media_url_setup(cfg->base_url, cfg->trust_proxy); /* HERALD_BASE_URL: uploads, chat, users */
     struct upload *uploads = upload_new(cfg, ident, uerr, sizeof(uerr));
     if (uploads == NULL) {
-        fprintf(stderr, "herald: %s\n", uerr);
+        log_fatal("%s", uerr);
         media_thumb_shutdown();
         return 1;
     }
@@ -160,7 +159,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         notify_channels_new(ident->enc_key, cfg->allow_private_targets);
     struct notify_channels_api *channels_api = notify_channels_api_new(ident, channels);
     if (channels_api == NULL) {
-        fprintf(stderr, "herald: cannot start the channel test workers\n");
+        log_fatal("cannot start the channel test workers");
         notify_channels_free(channels);
         upload_free(uploads);
         media_thumb_shutdown();
@@ -181,7 +180,7 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
         char rerr[256];
         cluster = bus_redis_new(rt_bus(rt), cfg->redis_url, node_id, rerr, sizeof(rerr));
         if (cluster == NULL) {
-            fprintf(stderr, "herald: HERALD_REDIS_URL: %s\n", rerr);
+            log_fatal("HERALD_REDIS_URL: %s", rerr);
             chat_free(chat);
             rt_free(rt);
             router_free(router);
@@ -237,11 +236,11 @@ static int run(struct config *cfg, struct store *store, struct identity *ident,
     int port = 0;
     struct server *started = NULL;
     if (notify_engine_start(notify) != 0) { /* the queue's dispatcher */
-        fprintf(stderr, "herald: cannot start the notification queue\n");
+        log_fatal("cannot start the notification queue");
         goto out_free;
     }
     if (notify_events_start(events) != 0) { /* the event webhooks' sender */
-        fprintf(stderr, "herald: cannot start the event webhooks' sender\n");
+        log_fatal("cannot start the event webhooks' sender");
         goto out_free;
     }
     started = server_start(&opts, &port);
@@ -326,12 +325,11 @@ int cli_serve(int argc, char **argv)
         goto out;
     rc = 1;
     if (server_listen_probe(cfg.listen_host, cfg.listen_port, err, sizeof(err)) != 0) {
-        fprintf(stderr, "herald: %s\n", err);
+        log_fatal("%s", err);
         goto out;
     }
     if (fs_make_dirs(cfg.data_dir, 0700) != 0) {
-        fprintf(stderr, "herald: cannot create HERALD_DATA_DIR %s: %s\n", cfg.data_dir,
-                strerror(errno));
+        log_fatal("cannot create HERALD_DATA_DIR %s: %s", cfg.data_dir, strerror(errno));
         goto out;
     }
     if (lock_data_dir(cfg.data_dir) != 0)

@@ -134,6 +134,24 @@ void log_msg(enum log_level level, const char *mod, const char *kv, const char *
     va_end(ap);
 }
 
+void log_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (g_json) {
+        vlog(LOG_ERROR, "main", NULL, fmt, ap);
+    } else {
+        struct buf line = BUF_INIT;
+        buf_puts(&line, "herald: ");
+        buf_vprintf(&line, fmt, ap);
+        emit(&line);
+        buf_release(&line);
+    }
+    va_end(ap);
+    if (t_buffered)
+        log_flush();
+}
+
 int log_fail(int err, const char *mod, const char *fmt, ...)
 {
     if (log_enabled(LOG_ERROR)) {

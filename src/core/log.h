@@ -38,6 +38,14 @@ void log_msg(enum log_level level, const char *mod, const char *kv, const char *
 int log_fail(int err, const char *mod, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * A failure that stops a command, for the person who started it: "herald: msg"
+ * on stderr in the text format, one {"level":"error","mod":"main",...} line in
+ * the JSON format (as set by log_setup; text before it). Written whatever the
+ * level, since the process is about to exit.
+ */
+void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * One access-log line (info level): method, path (query removed), status,
  * response bytes, duration in microseconds, peer address, request id.
  */

@@ -3,6 +3,7 @@ The command line: version, help, check-config output, configuration precedence
 (.env < environment < flags), validation of bad settings (check-config and serve),
 and the one line `herald serve` prints on stdout.
 """
+import json
 import os
 import re
 import subprocess
@@ -308,6 +309,30 @@ def test_second_server_on_the_same_data_folder_fails(server_factory, tmp_path):
     after = sorted(p.name for p in __import__("pathlib").Path(first.data_dir).iterdir())
     assert after == before
     assert http_get(first.port, "/health").status == 200
+
+
+@pytest.mark.store_independent
+def test_a_refused_start_is_a_json_line_with_json_logs(server_factory, tmp_path):
+    # a log shipper reading a JSON-format server must be able to read why it did not start
+    first = server_factory()
+    env = {"HERALD_LISTEN": "127.0.0.1:%d" % first.port, "HERALD_DATA_DIR": str(tmp_path / "d"),
+           "HERALD_LOG_FORMAT": "json"}
+    rc, out, err = run_serve(env, tmp_path)
+    assert rc == 1, err
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert lines, "nothing said"
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            raise AssertionError("stderr line is not JSON with HERALD_LOG_FORMAT=json: %r"
+                                 % line) from None
+        assert obj["level"] == "error" and obj["mod"] == "main", obj
+    assert "address already in use" in lines[-1].lower(), lines
+    # the same refusal in the text format keeps its "herald: " line
+    env["HERALD_LOG_FORMAT"] = "text"
+    rc, out, err = run_serve(env, tmp_path)
+    assert rc == 1 and err.startswith("herald: ") and "already in use" in err.lower(), err
 
 
 @pytest.mark.store_independent
