@@ -122,7 +122,7 @@ int cli_admin(int argc, char **argv)
             rest[nrest++] = argv[i];
     }
     struct config cfg;
-    if (cli__load_config(&cfg, nrest, rest, NULL) != 0)
+    if (cli__load_config(&cfg, "admin", nrest, rest, NULL) != 0)
         return 2;
     cli__log_setup(&cfg, verbose);
     char *pw = NULL;

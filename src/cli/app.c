@@ -43,7 +43,7 @@ int cli_app(int argc, char **argv)
     }
     int skip = create || add ? 2 : 1;
     struct config cfg;
-    if (cli__load_config(&cfg, argc - skip, argv + skip, NULL) != 0)
+    if (cli__load_config(&cfg, "app", argc - skip, argv + skip, NULL) != 0)
         return 2;
     cli__log_setup(&cfg, verbose);
     struct store *st = NULL;

@@ -84,9 +84,10 @@ bool cli_wants_help(int argc, char **argv)
 /*
  * Loads the configuration. Warnings (unknown settings) are collected into
  * *warnings (caller frees) so that they can go through the logger once its
- * format is known; when warnings is NULL they go to stderr directly.
+ * format is known; when warnings is NULL they go to stderr directly. cmd names the
+ * command ("serve", "app", ...) for the hint of an unknown flag.
  */
-int cli__load_config(struct config *cfg, int argc, char **argv, char **warnings)
+int cli__load_config(struct config *cfg, const char *cmd, int argc, char **argv, char **warnings)
 {
     char err[512];
     size_t wlen = 0;
@@ -96,6 +97,11 @@ int cli__load_config(struct config *cfg, int argc, char **argv, char **warnings)
     config_set_warn_stream(NULL);
     if (w)
         fclose(w);
+    if (rc != 0 && strncmp(err, "unknown flag ", 13) == 0) {
+        log_fatal("configuration error: %s (see herald %s --help)", err, cmd);
+        config_release(cfg);
+        return -1;
+    }
     if (rc != 0) {
         log_fatal("configuration error: %s", err);
         config_release(cfg);

@@ -34,7 +34,7 @@ void cli__log_setup(const struct config *cfg, bool verbose);
  * *warnings (caller frees) or, when warnings is NULL, to stderr. 0 or -1 after
  * printing why.
  */
-int cli__load_config(struct config *cfg, int argc, char **argv, char **warnings);
+int cli__load_config(struct config *cfg, const char *cmd, int argc, char **argv, char **warnings);
 /* The checks serve and check-config make beyond the loader; 0 or -1 after printing why. */
 int cli__check_settings(struct config *cfg, bool listen);
 /* Opens and migrates the configured store; NULL after printing why. Caller closes. */

@@ -21,7 +21,7 @@ int cli_migrate(int argc, char **argv)
     }
     bool verbose = cli__take_verbose(&argc, argv);
     struct config cfg;
-    if (cli__load_config(&cfg, argc, argv, NULL) != 0)
+    if (cli__load_config(&cfg, "migrate", argc, argv, NULL) != 0)
         return 2;
     cli__log_setup(&cfg, verbose);
     struct store *st = cli__open_store(&cfg);
@@ -47,7 +47,7 @@ int cli_check_config(int argc, char **argv)
         return 0;
     }
     struct config cfg;
-    if (cli__load_config(&cfg, argc, argv, NULL) != 0)
+    if (cli__load_config(&cfg, "check-config", argc, argv, NULL) != 0)
         return 2;
     int rc = 2;
     if (cli__check_settings(&cfg, true) == 0) {

@@ -305,7 +305,7 @@ int cli_serve(int argc, char **argv)
     }
     struct config cfg;
     char *warnings = NULL;
-    if (cli__load_config(&cfg, argc, argv, &warnings) != 0) {
+    if (cli__load_config(&cfg, "serve", argc, argv, &warnings) != 0) {
         if (warnings)
             fputs(warnings, stderr);
         free(warnings);

@@ -68,7 +68,7 @@ int cli_user(int argc, char **argv)
         }
     }
     struct config cfg;
-    if (cli__load_config(&cfg, nrest, rest, NULL) != 0)
+    if (cli__load_config(&cfg, "user", nrest, rest, NULL) != 0)
         return 2;
     cli__log_setup(&cfg, verbose);
     struct store *st = NULL;

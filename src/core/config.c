@@ -1255,7 +1255,7 @@ static int load_flags(struct config *c, int argc, char **argv, char *err, size_t
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct setting *s = a[1] == '-' ? find_flag(name, nlen) : NULL;
         if (s == NULL)
-            return fail(err, errlen, "unknown flag %s (see herald serve --help)",
+            return fail(err, errlen, "unknown flag %s",
                         show(&q, a, (size_t)(name - a) + nlen, false));
         char who[72] = "--";
         flag_name(who + 2, sizeof(who) - 2, s);

@@ -180,6 +180,17 @@ def test_check_config_rejects_unknown_flag(tmp_path):
 
 
 @pytest.mark.store_independent
+@pytest.mark.parametrize("args", [["migrate"], ["app", "list"], ["user", "import", "f.jsonl"],
+                                  ["admin", "create", "bob", "--password-stdin"], ["check-config"]])
+def test_an_unknown_flag_points_to_its_own_commands_help(tmp_path, args):
+    (tmp_path / "f.jsonl").write_text('{"id": "u1"}\n')
+    p = run_herald(args + ["--no-such-flag=1"], cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert "unknown flag --no-such-flag (see herald %s --help)" % args[0] in p.stderr, p.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.store_independent
 @pytest.mark.parametrize("name,val", INVALID[:4], ids=["%s=%s" % i for i in INVALID[:4]])
 def test_serve_refuses_to_start_with_invalid_setting(tmp_path, name, val):
     env = {"HERALD_LISTEN": "127.0.0.1:0", "HERALD_DATA_DIR": str(tmp_path / "data")}
