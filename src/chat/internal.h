@@ -128,6 +128,7 @@ struct chctx {
     char operator_id[JWT_SUB_MAX + 1]; /* that operator (its audit rows) */
     kit_fn support_then; /* after a support open: what runs next (a send), NULL answers it */
     kit_fn after_send;   /* after a send commits: what answers instead of the message */
+    bool replayed;       /* a repeated client_msg_id: after_send answers with Idempotency-Replay */
     struct search_query *search; /* owned: a search's parsed query (search.c) */
     char *search_expr;           /* owned: its match expression */
     int64_t search_offset;       /* the page's first hit */

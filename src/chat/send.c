@@ -266,6 +266,21 @@ static bool same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* A repeated support open with its message: the original request created the conversation
+ * (201) when its message was the customer's first there, else it found it (200). */
+static void replay_after_send(struct kit_job *j)
+{
+    struct chctx *c = chat__ctx(j);
+    const struct store_rows *r = j->status == 0 ? store_result_step(j->res, 0) : NULL;
+    if (r == NULL || r->nrows == 0) {
+        answer_store_error(j);
+        return;
+    }
+    c->ok_status = store_rows_int(r, 0, 0) != 0 ? 200 : 201;
+    c->replayed = true;
+    c->after_send(j);
+}
+
 /* After ERR_EXISTS: the original of a repeated client_msg_id, replayed or refused. */
 static void send_replayed(struct kit_job *j)
 {
@@ -287,6 +302,15 @@ static void send_replayed(struct kit_job *j)
         !same(store_rows_text(m, 0, 6), c->msg.reply_to)) {
         answer_error(j, 422, "validation_failed",
                      "this client_msg_id was used for a different message", "client_msg_id");
+        return;
+    }
+    if (c->after_send != NULL) { /* a support open: its answer is the conversation, again */
+        struct store_op *op = store_op_new();
+        store_op_add(op, &SQL_MESSAGES_SENDER_BEFORE);
+        store_bind_text(op, c->conv_id);
+        store_bind_text(op, c->user_id);
+        store_bind_int(op, store_rows_int(m, 0, 2));
+        kit_store(j, op, KIT_READ, replay_after_send);
         return;
     }
     answer_ok(j, m, store_rows_int(m, 0, m->ncols - 1), true);

@@ -241,6 +241,8 @@ static void respond_conv(struct kit_job *j)
     const struct store_rows *conv = store_result_step(j->res, -2);
     cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, -1), c->user_id, j->req);
     char *s = cJSON_PrintUnformatted(o);
+    if (c->replayed)
+        http_res_header(j->req, "Idempotency-Replay", "true");
     http_respond_json(j->req, c->ok_status, s, strlen(s));
     cJSON_free(s);
     cJSON_Delete(o);

@@ -178,6 +178,7 @@ extern const struct store_sql SQL_MESSAGES_REPLY_IN;
 extern const struct store_sql SQL_EVENTS_INSERT_SENT;
 extern const struct store_sql SQL_MESSAGES_GET;
 extern const struct store_sql SQL_MESSAGES_BY_CLIENT_ID;
+extern const struct store_sql SQL_MESSAGES_SENDER_BEFORE;
 extern const struct store_sql SQL_MESSAGES_BEFORE;
 extern const struct store_sql SQL_MESSAGES_AFTER;
 extern const struct store_sql SQL_EVENTS_INSERT_UPDATED;

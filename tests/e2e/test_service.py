@@ -316,6 +316,35 @@ def test_concurrent_requests_of_one_buyer_give_one_conversation(server):
         s.close()
 
 
+def test_a_repeated_open_with_a_message_answers_the_conversation_again(server):
+    app = new_app(server, agents=("p1",), buyers=("b1", "b2"))
+    socks = online(server, app, "p1")
+    body = {"message": {"type": "text", "content": "where is my parcel"}, "client_msg_id": "k1"}
+    first = open_support(app, "b1", body)
+    assert first.status == 201 and first.header("Idempotency-Replay") is None, first
+    conv = first.json()
+    assert conv["type"] == "support", conv
+    again = open_support(app, "b1", body)
+    # the original result again: the conversation (not the message), nothing sent twice
+    assert again.status == 201 and again.header("Idempotency-Replay") == "true", again
+    assert again.json()["id"] == conv["id"] and again.json()["type"] == "support", again.json()
+    r = app.call("b1", "GET", "/conversations/%s/messages" % conv["id"])
+    assert [m["content"] for m in r.json()["results"] if m["sender_id"] == "b1"] == \
+        ["where is my parcel"]
+    # the same id with another message: 422; a second message with its own id: 200, then 200
+    # again when repeated (the request found the conversation, it did not create it)
+    error_of(app.call("b1", "POST", "/support/conversations",
+                      {"message": {"type": "text", "content": "other"}, "client_msg_id": "k1"}),
+             422, "client_msg_id")
+    b2 = {"message": {"type": "text", "content": "and my refund"}, "client_msg_id": "k2"}
+    assert open_support(app, "b1", b2).status == 200
+    rep = open_support(app, "b1", b2)
+    assert rep.status == 200 and rep.header("Idempotency-Replay") == "true", rep
+    assert rep.json()["id"] == conv["id"]
+    for s in socks:
+        s.close()
+
+
 def test_ws_send_to_support(server):
     app = new_app(server, agents=("p1",), buyers=("b1",))
     socks = online(server, app, "p1")

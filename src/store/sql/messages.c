@@ -90,6 +90,12 @@ const struct store_sql SQL_MESSAGES_BY_CLIENT_ID = STORE_SQL(
     "SELECT " SQL_MESSAGES_COLS ", (SELECT min(e.cursor) FROM events e WHERE e.message_id ="
     " m.id)" MESSAGES_FROM " WHERE m.app_id = ?1 AND m.sender_id = ?2 AND m.client_msg_id = ?3");
 
+/* ?1 conversation, ?2 sender, ?3 seq: whether the sender wrote in it before that seq (a
+ * replayed support open: was its message the first, i.e. did that request create it) */
+const struct store_sql SQL_MESSAGES_SENDER_BEFORE =
+    STORE_SQL("SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND"
+              " sender_id = ?2 AND seq < ?3)");
+
 /* ?1 conversation, ?2 before this seq, ?3 from after this seq (the reader's joined_seq),
  * ?4 limit: newest first */
 const struct store_sql SQL_MESSAGES_BEFORE =
