@@ -267,6 +267,11 @@ static void apps_patch(struct http_req *req, const struct console_op *who, void 
     store_bind_int(op, now);
     store_op_require_row(op);
     console__audit(op, who, id, "app.update", id, b, now);
+    if (c->n2 == 1) { /* its users' sessions end in the same write */
+        store_op_add(op, &SQL_REFRESH_TOKENS_REVOKE_APP);
+        store_bind_text(op, id);
+        store_bind_int(op, now);
+    }
     store_op_add(op, &SQL_APPS_GET);
     store_bind_text(op, id);
     kit_store(j, op, KIT_WRITE, finish_app);

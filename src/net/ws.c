@@ -267,18 +267,19 @@ static bool key_is_valid(const char *key)
     return n == 18; /* EVP_DecodeBlock counts the padding bytes */
 }
 
-/* Browser origins must be allowed: the CORS list, or same-origin by default. */
+/* Browser origins must be allowed: the server's own (the pages it serves), or one of the
+ * CORS list. */
 static bool origin_allowed(struct http_req *r, const struct config *cfg)
 {
     const char *origin = http_req_header(r, "Origin");
     if (origin == NULL)
         return true; /* not a browser */
-    const char *list = cfg->cors_origins;
-    if (list && list[0])
-        return net__origin_listed(list, origin);
     const char *host = http_req_header(r, "Host");
     const char *sep = strstr(origin, "://");
-    return host && sep && strcasecmp(sep + 3, host) == 0;
+    if (host && sep && strcasecmp(sep + 3, host) == 0)
+        return true;
+    const char *list = cfg->cors_origins;
+    return list && list[0] && net__origin_listed(list, origin);
 }
 
 static void handshake_error(struct http_req *r, struct conn *c, int status, const char *code,

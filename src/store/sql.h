@@ -68,6 +68,7 @@ extern const struct store_sql SQL_REFRESH_TOKENS_INSERT;
 extern const struct store_sql SQL_REFRESH_TOKENS_ROTATE;
 extern const struct store_sql SQL_REFRESH_TOKENS_SUCCESSOR;
 extern const struct store_sql SQL_REFRESH_TOKENS_REUSE;
+extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_APP;
 extern const struct store_sql SQL_REFRESH_TOKENS_FAMILY_OF;
 extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_FAMILY_BY_TOKEN;
 extern const struct store_sql SQL_REFRESH_TOKENS_REVOKE_FAMILY;

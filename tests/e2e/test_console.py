@@ -296,16 +296,27 @@ def test_app_tokens_die_with_their_secret(server, root):
 
 
 def test_disabling_an_app_cuts_credentials_and_tokens(server, root):
-    app = call(server, "POST", "/admin/apps", {"name": "Doomed", "key": "doomed"},
-               token=root).json()
+    app = call(server, "POST", "/admin/apps", {"name": "Doomed", "key": "doomed",
+                                               "allow_register": True}, token=root).json()
     t = call(server, "POST", "/auth/token", {"api_key": "doomed", "api_secret": app["secret"]})
     assert t.status == 200, t
     tok = t.json()["access_token"]
     assert call(server, "GET", "/users", token=tok).status == 200
+    u = call(server, "POST", "/auth/register", {"username": "dee", "password": "correct horse"},
+             headers={"X-App-Key": "doomed"})
+    assert u.status == 201, u
     r = call(server, "PATCH", "/admin/apps/" + app["id"], {"status": "disabled"}, token=root)
     assert r.status == 200 and r.json()["status"] == "disabled", r
     assert app_users(server, "doomed", app["secret"]).status == 401
     assert call(server, "GET", "/users", token=tok).status == 401
+    # enabled again: no session of before comes back (its users log in again)
+    r = call(server, "PATCH", "/admin/apps/" + app["id"], {"status": "active"}, token=root)
+    assert r.status == 200 and r.json()["status"] == "active", r
+    assert call(server, "POST", "/auth/refresh",
+                {"refresh_token": u.json()["refresh_token"]}).status == 401
+    assert call(server, "GET", "/auth/me", token=u.json()["access_token"]).status == 401
+    assert call(server, "POST", "/auth/login", {"username": "dee", "password": "correct horse"},
+                headers={"X-App-Key": "doomed"}).status == 200
     r = call(server, "PATCH", "/admin/apps/" + app["id"], {"status": "paused"}, token=root)
     assert r.status == 422 and r.json()["error"]["field"] == "status", r
     r = call(server, "PATCH", "/admin/apps/" + app["id"], {"rate_limit_rps": -1}, token=root)

@@ -185,6 +185,21 @@ def test_refresh_rotates_and_reuse_revokes_the_family(server):
     assert login(server, "ivan").status == 200
 
 
+def test_a_reuse_ends_every_session_of_the_user(server):
+    register(server, "ivy")
+    one = login(server, "ivy").json()
+    two = login(server, "ivy").json()  # another device
+    r1 = call(server, "POST", "/auth/refresh", {"refresh_token": one["refresh_token"]})
+    assert r1.status == 200, r1
+    assert call(server, "POST", "/auth/refresh",
+                {"refresh_token": one["refresh_token"]}).status == 401  # the reuse
+    # the other device's session ends too: its access token and its refresh token
+    assert call(server, "GET", "/auth/me", token=two["access_token"]).status == 401
+    assert call(server, "POST", "/auth/refresh",
+                {"refresh_token": two["refresh_token"]}).status == 401
+    assert login(server, "ivy").status == 200
+
+
 @pytest.mark.parametrize("body,status", [({}, 422), ({"refresh_token": 5}, 422),
                                          ({"refresh_token": "short"}, 401),
                                          ({"refresh_token": "A" * 43}, 401)])

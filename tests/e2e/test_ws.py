@@ -227,6 +227,19 @@ def test_origin_allow_list(cors_server, origin, status):
             assert c.recv_json()["type"] == "hello"
 
 
+def test_own_origin_accepted_beside_an_allow_list(cors_server):
+    # the pages Herald serves itself (the chat, the console's monitor) keep their socket
+    # when an operator lists another site's origin
+    origin = "http://127.0.0.1:%d" % cors_server.port
+    r, c = ws_handshake(cors_server.port, headers=[("Origin", origin)])
+    with c:
+        assert r.status == 101, r
+        assert c.recv_json()["type"] == "hello"
+    r, c = ws_handshake(cors_server.port, headers=[("Origin", "http://127.0.0.1:1")])
+    c.close()
+    assert r.status == 403, r
+
+
 def test_cross_origin_refused_without_allow_list(server):
     r, c = ws_handshake(server.port, headers=[("Origin", "http://evil.example.com")])
     c.close()

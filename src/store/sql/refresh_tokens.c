@@ -27,8 +27,14 @@ const struct store_sql SQL_REFRESH_TOKENS_SUCCESSOR =
 /* reuse of a rotated token: the whole family goes */
 const struct store_sql SQL_REFRESH_TOKENS_REUSE =
     STORE_SQL("UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND"
-              " family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?1 AND"
-              " rotated_at IS NOT NULL) RETURNING app_id, subject_id");
+              " (app_id, subject_id, subject_kind) = (SELECT app_id, subject_id, subject_kind"
+              " FROM refresh_tokens WHERE token_hash = ?1 AND rotated_at IS NOT NULL)"
+              " RETURNING app_id, subject_id");
+
+/* an app disabled: its users' sessions end (re-enabling it brings none back) */
+const struct store_sql SQL_REFRESH_TOKENS_REVOKE_APP =
+    STORE_SQL("UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND"
+              " app_id = ?1");
 
 /* logout: the family (session) of a refresh token the user names */
 const struct store_sql SQL_REFRESH_TOKENS_FAMILY_OF =
