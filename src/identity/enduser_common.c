@@ -206,6 +206,10 @@ bool identity__eu_account_body(struct kit_job *j, const struct kit_table *t, str
         return false;
     }
     const char *uid = in->username ? in->username : in->id;
+    if (in->username != NULL && in->id != NULL && strcmp(in->username, in->id) != 0) {
+        identity__eu_invalid(j->req, "id", "is another name than username: give one of them");
+        return false;
+    }
     if (uid == NULL) {
         identity__eu_invalid(j->req, "username", "is required");
         return false;

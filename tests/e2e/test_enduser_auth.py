@@ -90,12 +90,24 @@ def test_register_then_me(server):
     ({"username": "bob1", "password": "long enough", "role": "admin"}, "role", 422),
     ({"username": "bob1", "password": "long enough", "name": "n" * 129}, "name", 422),
     ({"username": "bob1", "password": "long enough", "email": 5}, "email", 422),
+    ({"username": "bob1", "id": "bob2", "password": "long enough"}, "id", 422),
 ])
 def test_register_validation(server, body, field, status):
     r = call(server, "POST", "/auth/register", body)
     assert r.status == status, r
     assert r.json()["error"]["field"] == field, r
     assert login(server, "bob1", "long enough").status == 401  # nothing was created
+
+
+def test_username_and_id_may_both_be_given_when_they_agree(server):
+    r = call(server, "POST", "/auth/register",
+             {"username": "same1", "id": "same1", "password": "long enough"})
+    assert r.status == 201 and r.json()["user"]["id"] == "same1", r
+    r = call(server, "POST", "/auth/login",
+             {"username": "same1", "id": "other", "password": "long enough"})
+    assert r.status == 422 and r.json()["error"]["field"] == "id", r
+    r = call(server, "POST", "/auth/login", {"id": "same1", "password": "long enough"})
+    assert r.status == 200, r
 
 
 def test_register_taken_and_bad_json(server):
