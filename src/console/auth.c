@@ -337,8 +337,37 @@ static void me_handler(struct http_req *req, void *ud)
     console__auth(ud, req, NULL, me_authed, ud);
 }
 
+/* ---- POST /admin/auth/logout: every console token of the operator ends (they carry no
+ * session), on every node within about a second; its monitor sockets close (4001) */
+
+static void logout_done(struct kit_job *j)
+{
+    struct cctx *c = console__ctx(j);
+    if (j->status != 0) {
+        console__respond_store_err(j->req, j->status, "operator");
+        return;
+    }
+    revoke_subject(c->id->revoke, REVOKE_OPERATOR, "", c->op.id);
+    http_respond(j->req, 204, NULL, NULL, 0);
+}
+
+static void logout_authed(struct http_req *req, const struct console_op *who, void *ud)
+{
+    struct kit_job *j = console__job_new(req, ud, who);
+    int64_t now = clock_wall_ms();
+    struct store_op *op = store_op_new();
+    console__audit(op, who, NULL, "operator.logout", who->id, NULL, now);
+    kit_store(j, op, KIT_WRITE, logout_done);
+}
+
+static void logout_handler(struct http_req *req, void *ud)
+{
+    console__auth(ud, req, NULL, logout_authed, ud);
+}
+
 void console__auth_register(struct router *r, struct identity *id)
 {
     router_add(r, HTTP_M_POST, "/api/v1/admin/auth/login", login_handler, id);
+    router_add(r, HTTP_M_POST, "/api/v1/admin/auth/logout", logout_handler, id);
     router_add(r, HTTP_M_GET, "/api/v1/admin/auth/me", me_handler, id);
 }

@@ -106,6 +106,23 @@ def test_lockout(server, root):
     assert login(server, "root").status == 200
 
 
+def test_logout_ends_every_console_token_of_the_operator(server, root):
+    assert cli(server, "admin", "create", "goer", "--password-stdin",
+               stdin=PW + "\n").returncode == 0
+    one = login(server, "goer").json()["access_token"]
+    two = login(server, "goer").json()["access_token"]
+    assert call(server, "POST", "/admin/auth/logout").status == 401
+    r = call(server, "POST", "/admin/auth/logout", token=one)
+    assert r.status == 204 and r.body == b"", r
+    for t in (one, two):
+        assert call(server, "GET", "/admin/auth/me", token=t).status == 401
+    assert call(server, "POST", "/admin/auth/logout", token=one).status == 401
+    again = login(server, "goer").json()["access_token"]
+    assert call(server, "GET", "/admin/auth/me", token=again).status == 200
+    log = call(server, "GET", "/admin/audit-log?action=operator.logout", token=root).json()
+    assert [e["operator_name"] for e in log["results"]] == ["goer"], log
+
+
 def test_passwd_revokes_old_tokens(server, root):
     assert cli(server, "admin", "create", "rotor", "--password-stdin",
                stdin=PW + "\n").returncode == 0

@@ -283,3 +283,20 @@ test('roles, operators and the service queue through the console', async () => {
   assertClean(kp)
   await kp.context().close()
 })
+
+test('sign out ends the operator\'s console tokens on the server too', async () => {
+  srv.createOperator('leaver', PASS)
+  const other = await operatorToken(srv.base, 'leaver', PASS) // another browser of theirs
+  const page = await newPage(browser)
+  await signIn(page, srv.base, 'leaver', PASS)
+  const mine = await page.evaluate(() => sessionStorage.getItem('herald.operator'))
+  assert.ok(mine)
+  await page.click('[data-test=logout]')
+  await page.waitForURL((u) => u.pathname === '/login')
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('herald.operator')), null)
+  for (const token of [mine, other]) {
+    await assert.rejects(http(srv.base, 'GET', '/admin/auth/me', { token }), (e) => e.status === 401)
+  }
+  assertClean(page)
+  await page.context().close()
+})

@@ -44,5 +44,14 @@ export const useAuth = defineStore('auth', {
       api.setToken(null)
       this.me = null
     },
+    // ends the operator's console tokens on the server (every browser), then here
+    async logout() {
+      try {
+        await api.post('/admin/auth/logout')
+      } catch {
+        // signed out here whatever the server answered
+      }
+      this.clear()
+    },
   },
 })
