@@ -242,6 +242,12 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
     if (type == NULL || id == NULL || strcmp(type, "room") == 0 || members == NULL)
         return o;
     bool direct = strcmp(type, "direct") == 0;
+    bool mine = false; /* a direct conversation has a peer only for one of its two members */
+    for (int k = 0; direct && me != NULL && k < members->nrows && !mine; k++) {
+        const char *cid = store_rows_text(members, k, MB_CONV);
+        const char *uid = store_rows_text(members, k, MB_USER);
+        mine = cid != NULL && uid != NULL && strcmp(cid, id) == 0 && strcmp(uid, me) == 0;
+    }
     cJSON *arr = cJSON_AddArrayToObject(o, "members");
     for (int k = 0; k < members->nrows; k++) {
         const char *cid = store_rows_text(members, k, MB_CONV);
@@ -257,7 +263,7 @@ cJSON *chat__conv_json(const struct store_rows *conv, int i, const struct store_
             chat__metadata_add(m, members, k, MB_META);
         cJSON_AddItemToArray(arr, m);
         const char *uid = store_rows_text(members, k, MB_USER);
-        if (direct && me != NULL && uid != NULL && strcmp(uid, me) != 0) {
+        if (mine && uid != NULL && strcmp(uid, me) != 0) {
             cJSON *p = cJSON_AddObjectToObject(o, "peer");
             add_text(p, "id", members, k, MB_USER);
             add_text(p, "name", members, k, MB_NAME);

@@ -240,6 +240,7 @@ static void respond_conv(struct kit_job *j)
     struct chctx *c = chat__ctx(j);
     const struct store_rows *conv = store_result_step(j->res, -2);
     cJSON *o = chat__conv_json(conv, 0, store_result_step(j->res, -1), c->user_id, j->req);
+    chat__presence_peer(c->chat, c->app_id, o);
     char *s = cJSON_PrintUnformatted(o);
     if (c->replayed)
         http_res_header(j->req, "Idempotency-Replay", "true");

@@ -501,6 +501,13 @@ def test_operators_with_conversations_assign(server):
     r = operator_call(server, assigner, "POST", "/conversations/%s/status" % d,
                       {"status": "resolved"})
     assert r.status == 200 and r.json()["status"] == "resolved", r
+    # the operator is neither member: no peer, both members listed
+    assert "peer" not in r.json(), r.json()
+    assert sorted(m["user_id"] for m in r.json()["members"]) == ["b1", "m1"]
+    # a member's answer has the other member as its peer, with presence
+    r = app.call("b1", "POST", "/conversations/%s/status" % d, {"status": "resolved"})
+    assert r.status == 200 and r.json()["peer"]["id"] == "m1", r
+    assert r.json()["peer"]["online"] is False, r.json()
     log = operator_call(server, root, "GET", "/admin/audit-log?action=conversation.transfer"
                         ).json()["results"]
     row = [x for x in log if x["target"] == conv][0]
