@@ -343,6 +343,11 @@ def test_me_patch_profile_and_validation(server):
     r = call(server, "PATCH", "/auth/me", {"name": "Noah", "metadata": {"lang": "zh"}}, token=tok)
     assert r.status == 200 and r.json()["name"] == "Noah", r
     assert r.json()["metadata"] == {"lang": "zh"}
+    # an empty PATCH changes nothing, updated_at included
+    before = r.json()
+    time.sleep(0.01)
+    r = call(server, "PATCH", "/auth/me", {}, token=tok)
+    assert r.status == 200 and r.json() == before, (r.json(), before)
     for body, field, status in (({"kind": "agent"}, "kind", 403),
                                 ({"disabled": True}, "disabled", 403),
                                 ({"id": "x"}, "id", 422), ({"name": 5}, "name", 422),

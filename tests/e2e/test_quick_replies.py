@@ -76,6 +76,11 @@ def test_create_list_patch_delete_own(app):
     assert r.status == 200, r
     assert r.json()["content"] == "Hello!" and r.json()["title"] == "Hi", r
     assert listed(app, "alice")[0]["content"] == "Hello!"
+    # an empty PATCH changes nothing, updated_at included
+    before = r.json()
+    time.sleep(0.01)
+    r = app.call("alice", "PATCH", "/quick-replies/" + q["id"], {})
+    assert r.status == 200 and r.json() == before, (r.json(), before)
     r = app.call("alice", "GET", "/quick-replies/" + q["id"])
     assert r.status == 200 and r.json() == listed(app, "alice")[0], r
     r = app.call("alice", "DELETE", "/quick-replies/" + q["id"])

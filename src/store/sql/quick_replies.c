@@ -36,11 +36,12 @@ const struct store_sql SQL_QUICK_REPLIES_INSERT = STORE_SQL(
                        " ?2 AND" OWNER_IS(3) ") < ?8");
 
 /* ?1 app, ?2 id, ?3 owner, ?4 title or NULL, ?5 content or NULL, ?6 position (-1: kept),
- * ?7 now */
+ * ?7 now (updated_at, unless nothing was given) */
 const struct store_sql SQL_QUICK_REPLIES_UPDATE = STORE_SQL(
     "UPDATE quick_replies SET title = coalesce(?4, title), content = coalesce(?5, content),"
-    " position = CASE WHEN ?6 >= 0 THEN ?6 ELSE position END, updated_at = ?7 WHERE"
-    " app_id = ?1 AND id = ?2 AND" OWNER_IS(3));
+    " position = CASE WHEN ?6 >= 0 THEN ?6 ELSE position END, updated_at = CASE WHEN ?4 IS NULL"
+    " AND ?5 IS NULL AND ?6 < 0 THEN updated_at ELSE ?7 END WHERE app_id = ?1 AND id = ?2 "
+    "AND" OWNER_IS(3));
 
 /* ?1 app, ?2 id, ?3 owner */
 const struct store_sql SQL_QUICK_REPLIES_DELETE =

@@ -53,8 +53,9 @@ const struct store_sql SQL_USERS_REHASH =
 const struct store_sql SQL_USERS_ME_UPDATE =
     STORE_SQL("UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
               " contacts = coalesce(?5, contacts), metadata = coalesce(?6, metadata),"
-              " password_hash = coalesce(?7, password_hash), updated_at = ?8 WHERE app_id ="
-              " ?1 AND id = ?2");
+              " password_hash = coalesce(?7, password_hash), updated_at = CASE WHEN ?3 IS NULL"
+              " AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL THEN updated_at"
+              " ELSE ?8 END WHERE app_id = ?1 AND id = ?2");
 
 /* the highest bcrypt cost of the stored user hashes ("$2b$12$..."): bcrypt users come from imports
  */
@@ -102,8 +103,9 @@ const struct store_sql SQL_USERS_UPSERT =
 const struct store_sql SQL_USERS_UPDATE =
     STORE_SQL("UPDATE users SET name = coalesce(?3, name), avatar = coalesce(?4, avatar),"
               " kind = coalesce(?5, kind), contacts = coalesce(?6, contacts), metadata ="
-              " coalesce(?7, metadata), disabled = coalesce(?8, disabled), updated_at = ?9"
-              " WHERE app_id = ?1 AND id = ?2");
+              " coalesce(?7, metadata), disabled = coalesce(?8, disabled), updated_at = CASE"
+              " WHEN ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL AND"
+              " ?8 IS NULL THEN updated_at ELSE ?9 END WHERE app_id = ?1 AND id = ?2");
 
 /* ?1 app, ?2 user: a row while the user exists and is not disabled (a send with `to` into a
  * remembered direct conversation checks its peer with it) */
