@@ -537,8 +537,9 @@ static void presence_authed(struct http_req *req, const struct user_principal *p
     struct kit_job *j = chat__job_new(req, ud, pr);
     struct chctx *c = chat__ctx(j);
     cJSON *list = cJSON_CreateArray();
-    char *save = NULL;
-    for (char *t = strtok_r(q, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+    char *rest = q;
+    for (char *t = strsep(&rest, ","); t != NULL; t = strsep(&rest, ",")) {
+        /* an empty item (a,,b) is a malformed id too */
         if (!kit_id_is_valid(t) || cJSON_GetArraySize(list) == PRESENCE_IDS_MAX) {
             http_respond_error(req, 422, "validation_failed",
                                kit_id_is_valid(t) ? "at most 100 user ids"

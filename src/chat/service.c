@@ -248,7 +248,12 @@ static void change_loaded(struct kit_job *j)
         http_respond_error(j->req, 404, "not_found", "no such user", "to");
         return;
     }
-    if (!chat__is_agent(users, c->target) || same(c->target, customer)) {
+    if (same(c->target, customer)) {
+        http_respond_error(j->req, 422, "validation_failed",
+                           "is the conversation's customer: it goes to another agent", "to");
+        return;
+    }
+    if (!chat__is_agent(users, c->target)) {
         http_respond_error(j->req, 422, "validation_failed",
                            "must be an agent of the app (a user of kind agent)", "to");
         return;

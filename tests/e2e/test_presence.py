@@ -188,6 +188,8 @@ def test_get_presence_reports_online_last_seen_and_hides_other_apps(app, other, 
     error_of(app.call("h_asker", "GET", "/presence"), 422, "user_ids")
     error_of(app.call("h_asker", "GET", "/presence?user_ids="), 422, "user_ids")
     error_of(app.call("h_asker", "GET", "/presence?user_ids=a,b%20c"), 422, "user_ids")
+    for empty_item in ("a,,b", "a,", ",a", ","):
+        error_of(app.call("h_asker", "GET", "/presence?user_ids=" + empty_item), 422, "user_ids")
     many = ",".join("u%d" % i for i in range(101))
     error_of(app.call("h_asker", "GET", "/presence?user_ids=" + many), 422, "user_ids")
     hundred = ",".join("u%d" % i for i in range(100))
