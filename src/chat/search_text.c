@@ -82,8 +82,8 @@ static enum cls cls_of(uint32_t c)
         (c >= 0x3000 && c <= 0x303F) || c == 0x30FB || (c >= 0xFE00 && c <= 0xFE0F) ||
         (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF0F) ||
         (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
-        (c >= 0xFF5B && c <= 0xFF65) || (c >= 0x1F000 && c <= 0x1FAFF) || c == 0xFEFF ||
-        (c >= 0xE0000 && c <= 0xE007F))
+        (c >= 0xFF5B && c <= 0xFF65) || (c >= 0xFFE0 && c <= 0xFFFF) ||
+        (c >= 0x1F000 && c <= 0x1FAFF) || c == 0xFEFF || (c >= 0xE0000 && c <= 0xE007F))
         return C_SEP;
     return C_WORD;
 }

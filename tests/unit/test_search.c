@@ -108,6 +108,14 @@ TEST(the_snippet_escapes_html_and_marks_every_occurrence)
     check_snippet("cafe", "café <3", "café &lt;3");
 }
 
+TEST(full_width_currency_signs_separate_words_in_the_index_and_the_snippet)
+{
+    /* U+FFE5 FULLWIDTH YEN SIGN, common in Chinese shop text: not part of the amount */
+    check_terms("价格：￥99.00元 ￥88", SEARCH_FTS5, "价格 格 99 00 元 88");
+    check_snippet("88", "price ￥88 total", "price ￥<mark>88</mark> total");
+    check_snippet("99.00", "价格：￥99.00元", "价格：￥<mark>99</mark>.<mark>00</mark>元");
+}
+
 TEST(a_long_text_is_cut_around_the_first_hit)
 {
     char text[400] = "";
