@@ -156,6 +156,7 @@ int main(void)
     RUN(invalid_utf8_separates_terms);
     RUN(the_query_expression_for_fts5_and_tsquery);
     RUN(the_snippet_escapes_html_and_marks_every_occurrence);
+    RUN(full_width_currency_signs_separate_words_in_the_index_and_the_snippet);
     RUN(a_long_text_is_cut_around_the_first_hit);
     RUN(term_counts_rank_what_the_snippet_marks);
     return test_summary();
